@@ -1,0 +1,104 @@
+"""The typed cluster configuration (what a YAML config file becomes once validated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+WriteQuorum = Literal["majority", "all", "leader"]
+FsyncMode = Literal["always", "os"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    host: str
+    port: int
+    enabled: bool = True
+
+    @property
+    def connect_host(self) -> str:
+        """Where a client connects: a wildcard bind address means this machine."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+
+    @property
+    def addr(self) -> str:
+        return f"{self.connect_host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    node_id: str
+    preferred: bool
+    http: Endpoint
+    tcp: Endpoint
+
+    @property
+    def config_role(self) -> str:
+        return "leader" if self.preferred else "follower"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    starts_nodes: bool = True
+    http: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 8899))
+    health_interval: float = 1.0
+    request_timeout: float = 5.0  # deadline for routing and retrying one request
+    drain_timeout: float = 5.0  # SIGTERM -> SIGKILL grace for managed nodes
+    start_timeout: float = 15.0  # how long a launched node may take to answer /health
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    data_dir: Path = Path("data")
+    fsync: FsyncMode = "always"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationConfig:
+    write_quorum: WriteQuorum = "majority"
+    fresh_lag: int = 0
+    tick_ms: int = 50  # one clock tick of the replication core
+    election_ticks: int = 6  # election timeout is randomized in [n, 2n) ticks
+    heartbeat_ticks: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    auth_token: str | None = None
+    cluster_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    max_request_bytes: int = 4 * 1024 * 1024
+    max_events_per_append: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    source: str  # the file it came from ("<bundled default>" for the packaged one)
+    nodes: tuple[NodeConfig, ...]
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    replication: ReplicationConfig = field(default_factory=ReplicationConfig)
+    stores: tuple[str, ...] = ("reg_gh",)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+
+    def node(self, node_id: str) -> NodeConfig:
+        for node in self.nodes:
+            if node.node_id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    @property
+    def node_ids(self) -> tuple[str, ...]:
+        return tuple(n.node_id for n in self.nodes)
+
+    @property
+    def preferred_node(self) -> str | None:
+        return next((n.node_id for n in self.nodes if n.preferred), None)
+
+    def node_data_dir(self, node_id: str) -> Path:
+        return self.storage.data_dir / node_id

@@ -1,0 +1,114 @@
+"""Data types exchanged by the pure replication core and the I/O around it.
+
+The core never touches a socket or a file: it takes messages and clock ticks and hands back a
+:class:`Ready` naming what to persist, what to send and what to apply.  Everything here is plain
+data so it can be encoded on the wire (see :mod:`engine.replication.wire`) and compared in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["follower", "candidate", "leader"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log entry. ``data`` is an opaque encoded command (empty bytes = no-op)."""
+
+    index: int
+    term: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HardState:
+    """What must be on disk (fsynced) before a node answers a vote or append request."""
+
+    term: int = 0
+    vote: str | None = None
+    commit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRequest:
+    term: int
+    frm: str
+    to: str
+    last_log_index: int
+    last_log_term: int
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResponse:
+    term: int
+    frm: str
+    to: str
+    granted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    term: int
+    frm: str
+    to: str
+    prev_index: int
+    prev_term: int
+    entries: tuple[Entry, ...]
+    commit: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResponse:
+    term: int
+    frm: str
+    to: str
+    success: bool
+    # On success: the highest index known to match the leader's log.
+    # On rejection: a hint where the leader should retry (the follower's last index, or the
+    # first index of the conflicting term), so repair takes a few round trips, not one per entry.
+    match_index: int
+    reject_hint: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutNow:
+    """Leader -> preferred follower: campaign now (leadership transfer)."""
+
+    term: int
+    frm: str
+    to: str
+
+
+Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | TimeoutNow
+
+
+@dataclass(slots=True)
+class Ready:
+    """A batch of work for the host, handed out by ``RaftNode.ready()``.
+
+    The host must, in this order:
+    1. persist ``hard_state`` (if not None) and ``entries`` in one fsynced write; ``entries`` may
+       start at or below the last stored index, in which case everything from
+       ``entries[0].index`` on is replaced (log repair truncates a divergent suffix);
+    2. send ``messages``;
+    3. apply ``committed`` to the state machine, in order;
+    4. call ``RaftNode.advance(ready)``.
+    """
+
+    hard_state: HardState | None = None
+    entries: list[Entry] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    committed: list[Entry] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.hard_state or self.entries or self.messages or self.committed)
+
+
+class NotLeader(Exception):
+    """Raised by ``propose`` on a node that is not the leader; carries the known leader, if any."""
+
+    def __init__(self, leader: str | None) -> None:
+        super().__init__(f"not the leader (leader: {leader or 'unknown'})")
+        self.leader = leader
