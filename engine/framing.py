@@ -46,7 +46,10 @@ def decode_body(body: bytes, secret: bytes | None = None) -> dict[str, Any]:
     An unsigned ``ping`` passes even with a secret (see the module docstring).
     """
     if body.startswith(_SIG_PREFIX):
-        if len(body) < _SIGNED_HEAD + 2 or body[_SIGNED_HEAD - len(_MSG_PREFIX) : _SIGNED_HEAD] != _MSG_PREFIX:
+        if (
+            len(body) < _SIGNED_HEAD + 2
+            or body[_SIGNED_HEAD - len(_MSG_PREFIX) : _SIGNED_HEAD] != _MSG_PREFIX
+        ):
             raise FrameError("malformed signed frame")
         sig = body[len(_SIG_PREFIX) : len(_SIG_PREFIX) + _SIG_LEN]
         payload = body[_SIGNED_HEAD:-1]

@@ -31,5 +31,5 @@ class LogStorage(Protocol):
         ...
 
     def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
-        """Durably store ``hard_state`` and ``entries`` (replacing the log from entries[0].index)."""
+        """Durably store ``hard_state`` and ``entries``, replacing the log from entries[0]."""
         ...

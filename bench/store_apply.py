@@ -1,0 +1,91 @@
+"""Micro-benchmark of one store: apply throughput (group commit) and read throughput.
+
+Usage: ``python bench/store_apply.py [--batches N] [--appends N] [--events N] [--fsync MODE]``.
+Prints events/s for ``EventStore.apply_batch`` and for 1000-event stream and ``$all`` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.config_model import FsyncMode
+from engine.storage.event_store import EventStore
+
+
+def _append(stream: str, n: int, seq: int, rng: random.Random) -> dict[str, Any]:
+    return {
+        "op": "append",
+        "store": "bench",
+        "stream": stream,
+        "expected_version": "any",
+        "events": [
+            {
+                "event_id": f"e-{seq}-{k}",
+                "event_type": "temperature_measured:v1",
+                "data": {"temperature": rng.randint(6, 35)},
+                "metadata": {"causation_id": f"c-{seq}", "correlation_id": f"r-{seq}"},
+                "created_epoch": 1_795_342_503_123_456 + seq,
+            }
+            for k in range(n)
+        ],
+    }
+
+
+def main() -> None:
+    """Run the benchmark and print the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=20, help="apply_batch calls")
+    parser.add_argument("--appends", type=int, default=100, help="append commands per batch")
+    parser.add_argument("--events", type=int, default=10, help="events per append")
+    parser.add_argument("--streams", type=int, default=10)
+    parser.add_argument("--fsync", choices=["always", "os"], default="always")
+    args = parser.parse_args()
+    fsync: FsyncMode = args.fsync
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = EventStore.create(
+            Path(tmp) / "bench.db", fsync, config={}, created_epoch=0, applied_index=0
+        )
+        index = 0
+        batches = []
+        for _ in range(args.batches):
+            items = []
+            for _ in range(args.appends):
+                index += 1
+                stream = f"greenhouse-{rng.randrange(args.streams) + 1}"
+                items.append((index, _append(stream, args.events, index, rng)))
+            batches.append(items)
+        started = time.perf_counter()
+        for items in batches:
+            store.apply_batch(items)
+        elapsed = time.perf_counter() - started
+        total = args.batches * args.appends * args.events
+        print(
+            f"apply_batch ({fsync}): {total} events in {elapsed:.3f}s = {total / elapsed:,.0f}"
+            f" events/s ({args.batches} transactions)"
+        )
+
+        reads = 50
+        started = time.perf_counter()
+        for _ in range(reads):
+            store.read_stream("greenhouse-1", 0, 1000, "forward")
+        elapsed = time.perf_counter() - started
+        print(f"read_stream 1000: {elapsed / reads * 1000:.2f} ms per read")
+        started = time.perf_counter()
+        for i in range(reads):
+            store.read_all(i * 100, 1000, "forward")
+        elapsed = time.perf_counter() - started
+        print(
+            f"read_all 1000: {elapsed / reads * 1000:.2f} ms per read"
+            f" = {reads * 1000 / elapsed:,.0f} events/s"
+        )
+        store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""What the engine's command-line programs share: logging set-up and one-line failures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import NoReturn
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log lines to stderr with a timestamp and the logger name."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def fail(program: str, message: str, code: int = 1) -> NoReturn:
+    """Print ``program: message`` on one line to stderr and exit."""
+    print(f"{program}: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def stop_event_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (the way every server here is asked to stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def bind_error(what: str, host: str, port: int, exc: OSError) -> str:
+    """A one-line reason for a failed bind (port taken, address not local)."""
+    reason = "address already in use" if exc.errno == 98 else (exc.strerror or str(exc))
+    return f"cannot listen for {what} on {host}:{port}: {reason}"

@@ -1,0 +1,7 @@
+"""The public way into a Gate cluster: ``GateClient`` and the embedded launcher."""
+
+from engine.client.http_client import GateClient
+from engine.client.launcher import EmbeddedCluster, LaunchError
+from engine.errors import GateError
+
+__all__ = ["EmbeddedCluster", "GateClient", "GateError", "LaunchError"]

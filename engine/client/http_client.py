@@ -1,0 +1,324 @@
+"""``GateClient``: the asyncio client of the gateway's public HTTP API.
+
+Everything that talks to a cluster goes through it: the console, the greenhouse producers, the
+tests.  It retries what is safe to retry (reads, and appends, whose event ids it fixes before the
+first attempt so a retry can never write twice) until a deadline, and it remembers the last
+position it wrote in each store so its reads see its own writes (``min_position``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+
+from engine.errors import GateError
+
+# Codes worth another attempt: the cluster may be electing a leader or a node may be restarting.
+_RETRYABLE = frozenset({"unavailable", "timeout"})
+
+
+def _seg(value: str) -> str:
+    """One URL path segment, percent-encoded ('$' and the like stay intact on the server)."""
+    return quote(str(value), safe="")
+
+
+class GateClient:
+    """Asynchronous client of one gateway.
+
+    ``retry_deadline`` bounds how long one call keeps retrying a cluster that is unavailable
+    (an election, a restarting node); 0 disables retries.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        retry_deadline: float = 10.0,
+        request_timeout: float = 15.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.retry_deadline = retry_deadline
+        self.request_timeout = request_timeout
+        self.last_positions: dict[str, int] = {}
+        # Log index of this client's last write (the gateway's Gate-Log-Index header).
+        self.last_index = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> GateClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the underlying HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            self._session = aiohttp.ClientSession(
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+                connector=aiohttp.TCPConnector(limit=64),
+            )
+        return self._session
+
+    async def _once(
+        self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        url = self.base_url + path
+        data = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            async with self._http().request(
+                method, url, data=data, params=query or None, headers=headers
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+                index = resp.headers.get("Gate-Log-Index")
+                if index is not None and index.isdigit():
+                    self.last_index = max(self.last_index, int(index))
+        except TimeoutError:
+            raise GateError("timeout", f"no answer from the gateway at {self.base_url}") from None
+        except aiohttp.ClientError as exc:
+            raise GateError(
+                "unavailable", f"cannot reach the gateway at {self.base_url}: {exc}"
+            ) from None
+        if status == 204 or not raw:
+            if status >= 400:
+                raise GateError("internal", f"HTTP {status} from {method} {path}")
+            return None
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise GateError(
+                "internal", f"HTTP {status} from {method} {path}: not JSON: {raw[:120]!r}"
+            ) from None
+        if status >= 400:
+            err = payload.get("error") if isinstance(payload, dict) else None
+            if isinstance(err, dict):
+                raise GateError.from_dict(err)
+            raise GateError("internal", f"HTTP {status} from {method} {path}")
+        return payload
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        retry: bool = True,
+    ) -> Any:
+        deadline = time.monotonic() + (self.retry_deadline if retry else 0.0)
+        delay = 0.05
+        while True:
+            try:
+                return await self._once(method, path, body, params)
+            except GateError as exc:
+                if exc.code not in _RETRYABLE or time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    # -- events ------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        store: str,
+        stream: str,
+        events: list[dict[str, Any]],
+        expected_version: int | str = "any",
+    ) -> dict[str, int]:
+        """Append events to a stream; returns ``{"version", "position"}``.
+
+        Events lacking an ``event_id`` get one here, before the first attempt, so retries
+        after a timeout or a failover are idempotent.
+        """
+        prepared = [e if "event_id" in e else {**e, "event_id": str(uuid.uuid4())} for e in events]
+        body = {"expected_version": expected_version, "events": prepared}
+        result = await self._call(
+            "POST", f"/api/stores/{_seg(store)}/streams/{_seg(stream)}/events", body
+        )
+        pos = int(result["position"])
+        if pos > self.last_positions.get(store, 0):
+            self.last_positions[store] = pos
+        return result
+
+    def _freshness(self, store: str | None = None) -> dict[str, int | None]:
+        """Query parameters that make a read see this client's own writes."""
+        return {
+            "min_position": self.last_positions.get(store) if store else None,
+            "min_index": self.last_index or None,
+        }
+
+    async def read_stream(
+        self,
+        store: str,
+        stream: str,
+        start: int | None = None,
+        count: int = 100,
+        direction: str = "forward",
+    ) -> dict[str, Any]:
+        """Read a stream slice: ``{"stream_id", "version", "events"}``."""
+        params = {
+            "from": start,
+            "count": count,
+            "direction": direction,
+            **self._freshness(store),
+        }
+        return await self._call(
+            "GET", f"/api/stores/{_seg(store)}/streams/{_seg(stream)}/events", params=params
+        )
+
+    async def stream_version(self, store: str, stream: str) -> int:
+        """The stream's current version (-1 when it does not exist)."""
+        result = await self._call(
+            "GET",
+            f"/api/stores/{_seg(store)}/streams/{_seg(stream)}/version",
+            params=self._freshness(store),
+        )
+        return int(result["version"])
+
+    async def list_streams(self, store: str) -> list[dict[str, Any]]:
+        """All streams of a store with their versions."""
+        result = await self._call(
+            "GET",
+            f"/api/stores/{_seg(store)}/streams",
+            params=self._freshness(store),
+        )
+        return result["streams"]
+
+    async def read_all(
+        self, store: str, from_position: int = 0, count: int = 100, direction: str = "forward"
+    ) -> list[dict[str, Any]]:
+        """Events of the whole store in global order (``from_position`` is exclusive)."""
+        params = {
+            "from_position": from_position,
+            "count": count,
+            "direction": direction,
+            **self._freshness(store),
+        }
+        result = await self._call("GET", f"/api/stores/{_seg(store)}/all", params=params)
+        return result["events"]
+
+    # -- stores ------------------------------------------------------------------------------
+
+    async def list_stores(self) -> list[dict[str, Any]]:
+        """All stores with their status and counts."""
+        return (await self._call("GET", "/api/stores", params=self._freshness()))["stores"]
+
+    async def create_store(self, store_id: str, config: dict[str, Any] | None = None) -> None:
+        """Create a store (``GateError('store_exists')`` when it exists)."""
+        body: dict[str, Any] = {"store_id": store_id}
+        if config is not None:
+            body["config"] = config
+        await self._call("POST", "/api/stores", body)
+
+    async def get_store(self, store_id: str) -> dict[str, Any]:
+        """One store's status, config and counts."""
+        return await self._call(
+            "GET", f"/api/stores/{_seg(store_id)}", params=self._freshness(store_id)
+        )
+
+    async def delete_store(self, store_id: str) -> None:
+        """Delete a store and all its events."""
+        await self._call("DELETE", f"/api/stores/{_seg(store_id)}")
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def _snapshot_path(self, store: str, source_uuid: str, stream_uuid: str, version: int) -> str:
+        return (
+            f"/api/stores/{_seg(store)}/snapshots/{_seg(source_uuid)}/{_seg(stream_uuid)}"
+            f"/{int(version)}"
+        )
+
+    async def put_snapshot(
+        self,
+        store: str,
+        source_uuid: str,
+        stream_uuid: str,
+        version: int,
+        data: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        source_type: str | None = None,
+    ) -> None:
+        """Record (or overwrite) a snapshot."""
+        body: dict[str, Any] = {"data": data}
+        if metadata is not None:
+            body["metadata"] = metadata
+        if source_type is not None:
+            body["source_type"] = source_type
+        await self._call("PUT", self._snapshot_path(store, source_uuid, stream_uuid, version), body)
+
+    async def get_snapshot(
+        self, store: str, source_uuid: str, stream_uuid: str, version: int
+    ) -> dict[str, Any]:
+        """Read one snapshot (``GateError('snapshot_not_found')`` when absent)."""
+        return await self._call(
+            "GET",
+            self._snapshot_path(store, source_uuid, stream_uuid, version),
+            params=self._freshness(store),
+        )
+
+    async def delete_snapshot(
+        self, store: str, source_uuid: str, stream_uuid: str, version: int
+    ) -> None:
+        """Delete one snapshot."""
+        await self._call("DELETE", self._snapshot_path(store, source_uuid, stream_uuid, version))
+
+    async def list_snapshots(
+        self, store: str, source_uuid: str | None = None, stream_uuid: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Snapshots of a store, optionally of one source and stream."""
+        params = {"source_uuid": source_uuid, "stream_uuid": stream_uuid, **self._freshness(store)}
+        result = await self._call("GET", f"/api/stores/{_seg(store)}/snapshots", params=params)
+        return result["snapshots"]
+
+    # -- cluster -----------------------------------------------------------------------------
+
+    async def cluster(self) -> dict[str, Any]:
+        """The gateway's view of the cluster (leader, term, every node's health)."""
+        return await self._call("GET", "/api/cluster", retry=False)
+
+    async def node_action(self, node_id: str, action: str) -> None:
+        """stop | kill | start | restart | pause | resume a node the gateway manages."""
+        await self._call("POST", f"/api/cluster/nodes/{_seg(node_id)}/{_seg(action)}", retry=False)
+
+    async def health(self) -> bool:
+        """True when the gateway answers ``GET /health``."""
+        try:
+            await self._once("GET", "/health")
+        except GateError:
+            return False
+        return True
+
+    async def ready(self) -> bool:
+        """True when the gateway can serve writes (``GET /ready``)."""
+        try:
+            await self._once("GET", "/ready")
+        except GateError:
+            return False
+        return True
+
+    async def cluster_events(self) -> AsyncIterator[dict[str, Any]]:
+        """The cluster event feed (WebSocket): views and node_up/node_down/leader_changed."""
+        async with self._http().ws_connect(self.base_url + "/api/cluster/events") as ws:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    yield orjson.loads(msg.data)
+                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    break

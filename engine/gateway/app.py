@@ -1,0 +1,253 @@
+"""The gateway's public HTTP and WebSocket API (API.md), minus subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from engine.config_model import ClusterConfig
+from engine.errors import GateError
+from engine.gateway.health import HealthMonitor
+from engine.gateway.metrics import GatewayCollector
+from engine.gateway.routing import Router
+from engine.gateway.supervisor import NodeSupervisor
+from engine.http_common import (
+    add_read_routes,
+    auth_middleware,
+    error_middleware,
+    json_response,
+    path_int,
+    read_json,
+)
+from engine.storage import commands
+
+log = logging.getLogger("gate.gateway")
+
+NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# Every write answer names the log index of the write, so a client can ask later reads to
+# wait for it (``min_index``): read-your-writes for snapshots and stores too, not only events.
+LOG_INDEX_HEADER = "Gate-Log-Index"
+
+
+def _written(index: int, body: Any = None, status: int = 200) -> web.Response:
+    headers = {LOG_INDEX_HEADER: str(index)}
+    if body is None:
+        return web.Response(status=204, headers=headers)
+    return json_response(body, status, headers)
+
+
+class Gateway:
+    """The gateway's request handlers and the state they share."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        router: Router,
+        health: HealthMonitor,
+        supervisor: NodeSupervisor | None,
+    ) -> None:
+        self.config = config
+        self.router = router
+        self.health = health
+        self.supervisor = supervisor
+        self.stores_ready = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- events and stores -------------------------------------------------------------------
+
+    async def append(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        command = commands.build_append(
+            request.match_info["store"],
+            request.match_info["stream"],
+            body,
+            now_epoch_us=_now_us(),
+            new_id=_new_id,
+            max_events=self.config.limits.max_events_per_append,
+        )
+        result, index = await self.router.write(command)
+        return _written(index, result)
+
+    async def create_store(self, request: web.Request) -> web.Response:
+        command = commands.build_create_store(await read_json(request), now_epoch_us=_now_us())
+        result, index = await self.router.write(command)
+        return _written(index, result or {"store_id": command["store"]}, 201)
+
+    async def delete_store(self, request: web.Request) -> web.Response:
+        _, index = await self.router.write(commands.build_delete_store(request.match_info["store"]))
+        return _written(index)
+
+    def _snapshot_key(self, request: web.Request) -> tuple[str, str, str, int]:
+        info = request.match_info
+        return info["store"], info["source_uuid"], info["stream_uuid"], path_int(request, "version")
+
+    async def put_snapshot(self, request: web.Request) -> web.Response:
+        store, source, stream, version = self._snapshot_key(request)
+        body = await read_json(request)
+        command = commands.build_snapshot_put(
+            store, source, stream, version, body, now_epoch_us=_now_us()
+        )
+        _, index = await self.router.write(command)
+        return _written(index)
+
+    async def delete_snapshot(self, request: web.Request) -> web.Response:
+        store, source, stream, version = self._snapshot_key(request)
+        _, index = await self.router.write(
+            commands.build_snapshot_delete(store, source, stream, version)
+        )
+        return _written(index)
+
+    async def serve_read(
+        self, request: web.Request, query: dict[str, Any], freshness: dict[str, int]
+    ) -> Any:
+        return await self.router.read(query, freshness)
+
+    # -- cluster -----------------------------------------------------------------------------
+
+    async def cluster(self, request: web.Request) -> web.Response:
+        return json_response(self.health.view)
+
+    async def cluster_events(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        queue = self.health.subscribe()
+        try:
+            await ws.send_bytes(orjson.dumps({"type": "cluster", **self.health.view}))
+            reader = asyncio.create_task(self._drain_client(ws))
+            while not ws.closed:
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                await ws.send_str(orjson.dumps(getter.result()).decode())
+            reader.cancel()
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            self.health.unsubscribe(queue)
+        return ws
+
+    @staticmethod
+    async def _drain_client(ws: web.WebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                break
+
+    async def node_action(self, request: web.Request) -> web.Response:
+        node_id = request.match_info["node_id"]
+        action = request.match_info["action"]
+        if node_id not in self.config.node_ids:
+            raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
+        if action not in NODE_ACTIONS:
+            raise GateError(
+                "invalid_request",
+                f"unknown action {action!r}; use one of {', '.join(NODE_ACTIONS)}",
+            )
+        if self.supervisor is None:
+            raise GateError(
+                "node_not_managed",
+                f"this gateway does not manage {node_id} (gateway.startsNodes is false)",
+            )
+        task = asyncio.create_task(self._run_action(node_id, action))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return json_response({"node_id": node_id, "action": action, "accepted": True}, 202)
+
+    async def _run_action(self, node_id: str, action: str) -> None:
+        assert self.supervisor is not None
+        log.info("node action: %s %s", action, node_id)
+        try:
+            result = getattr(self.supervisor, action)(node_id)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception as exc:
+            log.warning("node action %s %s failed: %s", action, node_id, exc)
+        await self.health.refresh()
+
+    # -- health ------------------------------------------------------------------------------
+
+    async def health_check(self, request: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    async def ready(self, request: web.Request) -> web.Response:
+        if self.health.leader is None:
+            raise GateError("unavailable", "no leader is known")
+        if not self.stores_ready.is_set():
+            raise GateError("unavailable", "the configured stores are being created")
+        return json_response({"status": "ready", "leader": self.health.leader})
+
+    async def ensure_stores(self) -> None:
+        """Create the stores the config lists, once a leader can take the writes."""
+        for store in self.config.stores:
+            while True:
+                try:
+                    await self.router.write(
+                        commands.build_create_store({"store_id": store}, now_epoch_us=_now_us())
+                    )
+                    log.info("created store %s", store)
+                    break
+                except GateError as err:
+                    if err.code == "store_exists":
+                        break
+                    if err.code not in ("unavailable", "timeout"):
+                        log.error("cannot create store %s: %s", store, err.message)
+                        break
+                    await asyncio.sleep(0.1)
+        self.stores_ready.set()
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def build_gateway_app(gateway: Gateway) -> web.Application:
+    """The aiohttp application of a gateway."""
+    config = gateway.config
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(config.security.auth_token)],
+        client_max_size=config.limits.max_request_bytes,
+    )
+    registry = CollectorRegistry()
+    registry.register(GatewayCollector(gateway.router, gateway.health))
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    r = app.router
+    r.add_get("/health", gateway.health_check)
+    r.add_get("/ready", gateway.ready)
+    r.add_get("/metrics", metrics)
+    r.add_post("/api/stores/{store}/streams/{stream}/events", gateway.append)
+    r.add_post("/api/stores", gateway.create_store)
+    r.add_delete("/api/stores/{store}", gateway.delete_store)
+    snapshot = "/api/stores/{store}/snapshots/{source_uuid}/{stream_uuid}/{version}"
+    r.add_put(snapshot, gateway.put_snapshot)
+    r.add_delete(snapshot, gateway.delete_snapshot)
+    r.add_get("/api/cluster", gateway.cluster)
+    r.add_get("/api/cluster/events", gateway.cluster_events)
+    r.add_post("/api/cluster/nodes/{node_id}/{action}", gateway.node_action)
+    add_read_routes(app, gateway.serve_read)
+    return app

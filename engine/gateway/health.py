@@ -1,0 +1,384 @@
+"""The gateway's health monitor: probes every node each round and keeps the cluster view.
+
+Each round probes all nodes concurrently (HTTP ``GET /health``, TCP ``ping`` and TCP ``status``),
+builds the view served as ``GET /api/cluster``, logs status changes in the ElysianGate format
+and publishes the view and the changes to subscribers of the cluster event feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from engine.config_model import ClusterConfig, NodeConfig
+from engine.gateway.tcp_pool import NodePool
+
+ManagedInfo = Callable[[str], tuple[bool, int | None]]
+QUEUE_SIZE = 256
+_PROBE_ERRORS = (ConnectionError, TimeoutError, OSError, aiohttp.ClientError)
+
+
+@dataclass(slots=True)
+class _Probe:
+    """What one round learned about one node."""
+
+    http_up: bool = False
+    http_latency_ms: float | None = None
+    tcp_up: bool = False
+    tcp_latency_ms: float | None = None
+    status: dict[str, Any] | None = None
+
+
+class HealthMonitor:
+    """Probes the nodes every ``interval`` seconds and maintains the cluster view."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        pool: NodePool,
+        *,
+        interval: float | None = None,
+        probe_timeout: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        log: logging.Logger | None = None,
+        managed_info: ManagedInfo | None = None,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self._config = config
+        self._pool = pool
+        self._interval = config.gateway.health_interval if interval is None else interval
+        # A probe must finish well within a round so a hung node cannot stall the rounds.
+        self._probe_timeout = min(1.0, self._interval) if probe_timeout is None else probe_timeout
+        self._http_timeout = aiohttp.ClientTimeout(total=self._probe_timeout)
+        self._clock = clock
+        self._log = log or logging.getLogger("gate.health")
+        self._managed_info = managed_info
+        self._queue_size = queue_size
+        self._session: aiohttp.ClientSession | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._round: asyncio.Task[dict[str, Any]] | None = None
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        # Per node: (role, http up, tcp up) as last logged; the last role seen while up.
+        self._logged: dict[str, tuple[str, bool, bool]] = {}
+        self._last_role = {n.node_id: n.config_role for n in config.nodes}
+        self._up: dict[str, bool] = {}
+        self._leader: str | None = None
+        self._term = 0
+        self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
+        self._view: dict[str, Any] = {"leader": None, "term": 0, "nodes": []}
+
+    # -- public state ------------------------------------------------------------------------
+
+    @property
+    def view(self) -> dict[str, Any]:
+        """The latest cluster view (the body of ``GET /api/cluster``)."""
+        return self._view
+
+    @property
+    def leader(self) -> str | None:
+        """The current leader's node id, or None when no leader is known."""
+        return self._leader
+
+    @property
+    def term(self) -> int:
+        """The term of the current leader (the highest term seen when there is none)."""
+        return self._term
+
+    def fresh_nodes(self) -> list[str]:
+        """Followers that are up and within ``replication.freshLag`` of the leader."""
+        return [n["node_id"] for n in self._view["nodes"] if n["role"] == "follower" and n["fresh"]]
+
+    def note_leader_hint(self, node_id: str, term: int | None = None) -> None:
+        """Take a ``not_leader`` hint from a node: ``node_id`` leads in ``term``.
+
+        Adopted at once (so a retried write goes to the new leader without waiting for a
+        round) unless it is older than what the monitor already knows; a hint without a term
+        counts as the current term.  Later rounds replace it once they see that term.
+        """
+        term = self._term if term is None else term
+        if node_id not in self._last_role or term < self._term or node_id == self._leader:
+            return
+        self._hint = (node_id, term)
+        self._set_leader(node_id, term)
+
+    # -- subscribers ---------------------------------------------------------------------------
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        """A queue receiving every published event; the oldest are dropped when it is full."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        """Stop publishing to ``queue`` (fine if it was never subscribed)."""
+        self._subscribers.discard(queue)
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        for queue in self._subscribers:
+            # A slow subscriber loses its oldest events, never blocks the monitor.
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the periodic rounds (call from a running event loop)."""
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._run(), name="gate-health")
+
+    async def stop(self) -> None:
+        """Stop the rounds and close the HTTP session."""
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._round is not None:
+            self._round.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._round
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        while True:
+            started = self._clock()
+            try:
+                await self.refresh()
+            except Exception:
+                # A bug in one round must not end the monitoring; the next round retries.
+                self._log.exception("health round failed")
+            await asyncio.sleep(max(0.0, self._interval - (self._clock() - started)))
+
+    async def refresh(self) -> dict[str, Any]:
+        """Run one round now and return the new view.
+
+        Concurrent calls share one round, so a burst of failed writes probes the nodes once.
+        """
+        if self._round is None:
+            self._round = asyncio.create_task(self._probe_round())
+            self._round.add_done_callback(self._round_done)
+        return await asyncio.shield(self._round)
+
+    def _round_done(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        self._round = None
+        if not task.cancelled():
+            task.exception()  # retrieved here; the awaiting callers re-raise it
+
+    # -- one round -----------------------------------------------------------------------------
+
+    async def _probe_round(self) -> dict[str, Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        probes = await asyncio.gather(*(self._probe(node) for node in self._config.nodes))
+        view = self._apply(dict(zip(self._config.node_ids, probes, strict=True)))
+        self._publish({"type": "cluster", **view})
+        return view
+
+    async def _probe(self, node: NodeConfig) -> _Probe:
+        probe = _Probe()
+        await asyncio.gather(self._probe_http(node, probe), self._probe_tcp(node, probe))
+        return probe
+
+    async def _probe_http(self, node: NodeConfig, probe: _Probe) -> None:
+        if not node.http.enabled:
+            return
+        assert self._session is not None
+        url = f"http://{node.http.addr}/health"
+        started = self._clock()
+        try:
+            async with self._session.get(url, timeout=self._http_timeout) as resp:
+                await resp.read()
+                probe.http_up = resp.status == 200
+        except _PROBE_ERRORS:
+            return
+        if probe.http_up:
+            probe.http_latency_ms = _ms(self._clock() - started)
+        if not node.tcp.enabled:
+            # Without a TCP endpoint the node's status can only come over HTTP.
+            probe.status = await self._http_status(node)
+
+    async def _http_status(self, node: NodeConfig) -> dict[str, Any] | None:
+        assert self._session is not None
+        try:
+            async with self._session.get(
+                f"http://{node.http.addr}/status", timeout=self._http_timeout
+            ) as resp:
+                body = await resp.read()
+                status = orjson.loads(body) if resp.status == 200 else None
+        except (*_PROBE_ERRORS, orjson.JSONDecodeError):
+            return None
+        return status if isinstance(status, dict) else None
+
+    async def _probe_tcp(self, node: NodeConfig, probe: _Probe) -> None:
+        if not node.tcp.enabled:
+            return
+        conn = self._pool.get(node.node_id)
+
+        async def ping() -> None:
+            started = self._clock()
+            try:
+                answer = await conn.request({"op": "ping"}, self._probe_timeout)
+            except _PROBE_ERRORS:
+                return
+            if answer.get("ok"):
+                probe.tcp_up = True
+                probe.tcp_latency_ms = _ms(self._clock() - started)
+
+        async def status() -> None:
+            try:
+                answer = await conn.request({"op": "status"}, self._probe_timeout)
+            except _PROBE_ERRORS:
+                return
+            result = answer.get("result")
+            if answer.get("ok") and isinstance(result, dict):
+                probe.status = result
+
+        await asyncio.gather(ping(), status())
+
+    def _apply(self, probes: dict[str, _Probe]) -> dict[str, Any]:
+        """Turn one round's probes into the view; log, set the leader and publish changes."""
+        statuses = {nid: p.status for nid, p in probes.items() if p.status is not None}
+        term = max((_int(s.get("term")) for s in statuses.values()), default=self._term)
+        # A node still saying "leader" with a term below another node's term is stale.
+        leaders = [
+            nid
+            for nid, s in statuses.items()
+            if s.get("role") == "leader" and _int(s.get("term")) == term
+        ]
+        leader = leaders[0] if len(leaders) == 1 else None
+        # A hint newer than this round's probes (they may predate the failover) stands.
+        hint = self._hint
+        if hint and (
+            hint[1] > term or (hint[1] == term and leader is None and hint[0] in statuses)
+        ):
+            leader, term = hint
+        else:
+            self._hint = None
+        leader_last = _int(statuses[leader].get("last_index")) if leader in statuses else None
+        nodes = [
+            self._node_view(node, probes[node.node_id], leader, leader_last)
+            for node in self._config.nodes
+        ]
+        for entry in nodes:
+            self._note_changes(entry)
+        self._view = {"leader": self._leader, "term": self._term, "nodes": nodes}
+        self._set_leader(leader, term)
+        return self._view
+
+    def _node_view(
+        self, node: NodeConfig, probe: _Probe, leader: str | None, leader_last: int | None
+    ) -> dict[str, Any]:
+        status = probe.status
+        role = str(status.get("role", "follower")) if status is not None else "down"
+        managed, pid = self._managed_info(node.node_id) if self._managed_info else (False, None)
+        entry: dict[str, Any] = {
+            "node_id": node.node_id,
+            "role": role,
+            "preferred": node.preferred,
+            "http": {
+                "addr": node.http.addr,
+                "enabled": node.http.enabled,
+                "up": probe.http_up,
+                "latency_ms": probe.http_latency_ms,
+            },
+            "tcp": {
+                "addr": node.tcp.addr,
+                "enabled": node.tcp.enabled,
+                "up": probe.tcp_up,
+                "latency_ms": probe.tcp_latency_ms,
+            },
+            "term": None,
+            "commit_position": None,
+            "applied_position": None,
+            "lag": None,
+            "fresh": False,
+            "serving": False,
+            "managed": managed,
+            "pid": pid,
+        }
+        if status is not None:
+            applied = _int(status.get("applied_position"))
+            lag = None
+            if node.node_id == leader:
+                lag = 0
+            elif leader_last is not None:
+                lag = max(0, leader_last - applied)
+            entry.update(
+                term=_int(status.get("term")),
+                commit_position=_int(status.get("commit_position")),
+                applied_position=applied,
+                lag=lag,
+                fresh=lag is not None and lag <= self._config.replication.fresh_lag,
+                serving=bool(status.get("serving", False)),
+            )
+            if pid is None and isinstance(status.get("pid"), int):
+                entry["pid"] = status["pid"]
+        return entry
+
+    def _note_changes(self, entry: dict[str, Any]) -> None:
+        node_id = entry["node_id"]
+        up = entry["role"] != "down"
+        if up:
+            self._last_role[node_id] = entry["role"]
+        http, tcp = entry["http"], entry["tcp"]
+        state = (self._last_role[node_id], http["up"], tcp["up"])
+        if self._logged.get(node_id) != state:
+            self._logged[node_id] = state
+            self._log_status(node_id, state[0], http, tcp, up)
+        if self._up.get(node_id) != up:
+            self._up[node_id] = up
+            self._publish(
+                {
+                    "type": "node_up" if up else "node_down",
+                    "node_id": node_id,
+                    "role": entry["role"],
+                    "http": http,
+                    "tcp": tcp,
+                }
+            )
+
+    def _log_status(
+        self, node_id: str, role: str, http: dict[str, Any], tcp: dict[str, Any], up: bool
+    ) -> None:
+        # ElysianGate's format, e.g.
+        # Node leader (node1) [HTTP 127.0.0.1:8090 | TCP 127.0.0.1:8890] : 🟢 HTTP up | 🔴 TCP down
+        parts = [(name, ep) for name, ep in (("HTTP", http), ("TCP", tcp)) if ep["enabled"]]
+        addrs = " | ".join(f"{name} {ep['addr']}" for name, ep in parts)
+        states = " | ".join(
+            f"🟢 {name} up" if ep["up"] else f"🔴 {name} down" for name, ep in parts
+        )
+        all_up = up and all(ep["up"] for _, ep in parts)
+        self._log.log(
+            logging.INFO if all_up else logging.WARNING,
+            f"Node {role} ({node_id}) [{addrs}] : {states}",
+        )
+
+    def _set_leader(self, leader: str | None, term: int) -> None:
+        previous = self._leader
+        self._leader = leader
+        self._term = term
+        self._view = self._view | {"leader": leader, "term": term}
+        if leader != previous:
+            self._publish(
+                {"type": "leader_changed", "leader": leader, "previous": previous, "term": term}
+            )
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+def _int(value: Any) -> int:
+    """A status field as an int (0 when a node leaves it out or sends garbage)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -1,0 +1,122 @@
+"""``gate-gateway [--config FILE] [--clear]``: run a gateway (and its nodes) until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+from aiohttp import web
+
+from engine.cli_support import bind_error, configure_logging, fail, stop_event_on_signals
+from engine.config import ConfigError, default_config_path, load_config
+from engine.config_model import ClusterConfig
+from engine.gateway.app import Gateway, build_gateway_app
+from engine.gateway.health import HealthMonitor
+from engine.gateway.routing import Router
+from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
+from engine.gateway.tcp_pool import NodePool
+
+log = logging.getLogger("gate.gateway")
+PROGRAM = "gate-gateway"
+
+
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    # An embedded gateway must not outlive the console that started it, even after a kill -9.
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            log.warning("parent process %d is gone; shutting down", parent_pid)
+            stop.set()
+            return
+        await asyncio.sleep(0.5)
+
+
+async def serve(
+    config: ClusterConfig, config_path: Path, *, clear: bool, parent_pid: int | None
+) -> None:
+    """Run the gateway until a stop signal (or the parent's death)."""
+    stop = stop_event_on_signals()
+    if clear:
+        clear_data(config)
+        log.info(
+            "cleared the data of %s under %s", ", ".join(config.node_ids), config.storage.data_dir
+        )
+    pool = NodePool(config)
+    supervisor = NodeSupervisor(config, config_path) if config.gateway.starts_nodes else None
+    health = HealthMonitor(
+        config, pool, managed_info=supervisor.managed_info if supervisor else None
+    )
+    router = Router(config, pool, health)
+    gateway = Gateway(config, router, health, supervisor)
+    runner = web.AppRunner(build_gateway_app(gateway), access_log=None, handle_signals=False)
+    await runner.setup()
+    http = config.gateway.http
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        try:
+            await web.TCPSite(runner, http.host, http.port, reuse_address=True).start()
+        except OSError as exc:
+            fail(PROGRAM, bind_error("the gateway", http.host, http.port, exc))
+        if supervisor is not None:
+            try:
+                await supervisor.start_all()
+            except NodeStartError as exc:
+                fail(PROGRAM, str(exc))
+        health.start()
+        tasks.append(asyncio.create_task(gateway.ensure_stores()))
+        if parent_pid is not None:
+            tasks.append(asyncio.create_task(_watch_parent(parent_pid, stop)))
+        log.info(
+            "gateway serving on http://%s (config %s, %d nodes%s)",
+            http.addr,
+            config.source,
+            len(config.nodes),
+            ", managed" if supervisor else "",
+        )
+        await stop.wait()
+        log.info("gateway stopping")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await gateway.close()
+        await health.stop()
+        await runner.cleanup()
+        pool.close()
+        if supervisor is not None:
+            await supervisor.stop_all()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``gate-gateway``."""
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="Run a Gate gateway (and, with startsNodes, its nodes)."
+    )
+    parser.add_argument(
+        "--config", help="cluster config file (YAML); default: the bundled 3-node config"
+    )
+    parser.add_argument(
+        "--clear", action="store_true", help="delete the nodes' data before starting"
+    )
+    parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    configure_logging()
+    config_path = Path(args.config) if args.config else default_config_path()
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        fail(PROGRAM, str(exc), 2)
+    if args.clear and not config.gateway.starts_nodes:
+        fail(
+            PROGRAM,
+            "--clear deletes the data of nodes this gateway starts; gateway.startsNodes is false",
+            2,
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config, config_path, clear=args.clear, parent_pid=args.parent_pid))
+
+
+if __name__ == "__main__":
+    main()

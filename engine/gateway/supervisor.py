@@ -1,0 +1,362 @@
+"""The gateway's node supervisor: launches the node processes and injects faults into them.
+
+Used when ``gateway.startsNodes`` is true.  Each node runs as ``python -m engine.node.main
+--config F --node ID`` with its output appended to ``<dataDir>/logs/<node-id>.log``; a node that
+fails to start is reported with its id, its log file and the last line it wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from engine.config_model import ClusterConfig, Endpoint, NodeConfig
+from engine.gateway.tcp_pool import NodeConnection
+
+State = str  # "running" | "paused" | "stopped" | "exited"
+_POLL = 0.05  # how often a starting node is asked whether it answers yet
+_TAIL_BYTES = 4096
+
+log = logging.getLogger("gate.supervisor")
+
+
+class NodeStartError(Exception):
+    """A node that exited during start-up or did not answer in time."""
+
+    def __init__(
+        self, node_id: str, log_file: Path, reason: str, last_line: str | None = None
+    ) -> None:
+        message = f"node {node_id} failed to start: {reason} (log: {log_file})"
+        if last_line:
+            message += f"; last log line: {last_line}"
+        super().__init__(message)
+        self.node_id = node_id
+        self.log_file = log_file
+        self.reason = reason
+        self.last_line = last_line
+
+
+@dataclass(slots=True)
+class _Node:
+    """One managed node: its process (if any) and what the supervisor last did to it."""
+
+    config: NodeConfig
+    log_file: Path
+    proc: asyncio.subprocess.Process | None = None
+    log_offset: int = 0  # where this run's output starts in the log file
+    paused: bool = False
+    stopping: bool = False  # the supervisor ended the process, so its exit is expected
+    exited: bool = False  # the process ended on its own
+    watcher: asyncio.Task[None] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None and not self.stopping
+
+
+class NodeSupervisor:
+    """Starts, stops and fault-injects the node processes of a config."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        config_path: Path,
+        *,
+        python: str = sys.executable,
+        log_dir: Path | None = None,
+        command: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        self._config = config
+        self._config_path = config_path
+        self._python = python
+        self._command = command or self._node_command
+        self.log_dir = log_dir or logs_dir(config)
+        self._nodes = {n.node_id: _Node(n, self.log_dir / f"{n.node_id}.log") for n in config.nodes}
+        secret = config.security.cluster_secret
+        self._secret = secret.encode() if secret else None
+
+    def _node_command(self, node_id: str) -> list[str]:
+        return [
+            self._python,
+            "-m",
+            "engine.node.main",
+            "--config",
+            str(self._config_path),
+            "--node",
+            node_id,
+        ]
+
+    def _node(self, node_id: str) -> _Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise KeyError(node_id) from None
+
+    def log_file(self, node_id: str) -> Path:
+        """The log file of ``node_id``."""
+        return self._node(node_id).log_file
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state(self, node_id: str) -> State:
+        """``running``, ``paused``, ``stopped`` (never started or stopped here) or ``exited``."""
+        node = self._node(node_id)
+        if node.alive:
+            return "paused" if node.paused else "running"
+        return "exited" if node.exited else "stopped"
+
+    def managed_info(self, node_id: str) -> tuple[bool, int | None]:
+        """``(True, pid)`` for a live node, ``(True, None)`` otherwise (the health callback)."""
+        node = self._node(node_id)
+        return True, node.proc.pid if node.alive and node.proc else None
+
+    # -- whole cluster -------------------------------------------------------------------------
+
+    async def start_all(self) -> None:
+        """Launch every node, then wait until each answers.
+
+        Raises :class:`NodeStartError` for the first node (in config order) that exits early
+        or does not answer within ``gateway.startTimeout``, after stopping all the others.
+        """
+        try:
+            for node_id in self._nodes:
+                await self._launch(self._nodes[node_id])
+            results = await asyncio.gather(
+                *(self._wait_ready(n) for n in self._nodes.values()), return_exceptions=True
+            )
+        except BaseException:
+            await self.stop_all()
+            raise
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            await self.stop_all()
+            raise failures[0]
+
+    async def stop_all(self) -> None:
+        """Stop every node: SIGTERM, then SIGKILL after ``gateway.drainTimeout``."""
+        await asyncio.gather(*(self.stop(node_id) for node_id in self._nodes))
+
+    # -- one node ------------------------------------------------------------------------------
+
+    async def start(self, node_id: str) -> None:
+        """Start ``node_id`` unless it runs already, and wait until it answers."""
+        node = self._node(node_id)
+        async with node.lock:
+            if node.alive:
+                return
+            await self._launch(node)
+            try:
+                await self._wait_ready(node)
+            except BaseException:
+                await self._terminate(node)
+                raise
+
+    async def stop(self, node_id: str) -> None:
+        """Stop ``node_id`` gracefully (a paused node is resumed first); fine if not running."""
+        node = self._node(node_id)
+        async with node.lock:
+            await self._terminate(node)
+
+    async def restart(self, node_id: str) -> None:
+        """Stop ``node_id`` (if running), then start it and wait until it answers."""
+        await self.stop(node_id)
+        await self.start(node_id)
+
+    def kill(self, node_id: str) -> None:
+        """SIGKILL ``node_id`` (the event loop's child watcher reaps it)."""
+        node = self._node(node_id)
+        if node.alive:
+            node.stopping = True
+            self._signal(node, signal.SIGKILL)
+
+    def pause(self, node_id: str) -> None:
+        """Freeze ``node_id`` with SIGSTOP (it keeps its sockets but answers nothing)."""
+        node = self._node(node_id)
+        if node.alive and not node.paused:
+            self._signal(node, signal.SIGSTOP)
+            node.paused = True
+
+    def resume(self, node_id: str) -> None:
+        """Let a paused ``node_id`` run again (SIGCONT)."""
+        node = self._node(node_id)
+        if node.alive and node.paused:
+            self._signal(node, signal.SIGCONT)
+            node.paused = False
+
+    # -- process handling ----------------------------------------------------------------------
+
+    async def _launch(self, node: _Node) -> None:
+        if node.proc is not None and node.proc.returncode is None:
+            await node.proc.wait()  # a killed process not reaped yet still holds its ports
+        node_id = node.config.node_id
+        taken = _taken_port(node.config)
+        if taken is not None:
+            raise NodeStartError(node_id, node.log_file, f"{taken} is already in use")
+        node.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with node.log_file.open("ab") as out:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            out.write(f"--- {stamp} gate supervisor: starting {node_id}\n".encode())
+            out.flush()
+            node.log_offset = out.tell()
+            # Unbuffered, so the last log line is there when a node dies at start-up.
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            node.proc = await asyncio.create_subprocess_exec(
+                *self._command(node_id),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+            )
+        node.paused = node.stopping = node.exited = False
+        node.watcher = asyncio.create_task(self._watch(node, node.proc))
+        log.info("started node %s (pid %d, log %s)", node_id, node.proc.pid, node.log_file)
+
+    async def _watch(self, node: _Node, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if node.proc is proc and not node.stopping:
+            node.exited = True
+            node.paused = False
+            log.warning(
+                "node %s exited unexpectedly with code %d (log: %s)",
+                node.config.node_id,
+                code,
+                node.log_file,
+            )
+
+    async def _wait_ready(self, node: _Node) -> None:
+        """Wait until ``node`` answers (HTTP /health, or TCP ping without HTTP)."""
+        assert node.proc is not None
+        proc = node.proc
+        node_id = node.config.node_id
+        timeout = self._config.gateway.start_timeout
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with aiohttp.ClientSession() as session:
+            conn = NodeConnection(node_id, node.config.tcp, secret=self._secret)
+            try:
+                while True:
+                    if proc.returncode is not None:
+                        reason = f"exited with code {proc.returncode}"
+                        raise NodeStartError(node_id, node.log_file, reason, self._last_line(node))
+                    if await self._answers(node.config, session, conn):
+                        return
+                    if asyncio.get_running_loop().time() >= deadline:
+                        what = (
+                            f"GET /health on {node.config.http.addr}"
+                            if node.config.http.enabled
+                            else f"TCP ping on {node.config.tcp.addr}"
+                        )
+                        reason = f"did not answer {what} within {timeout:g} s"
+                        raise NodeStartError(node_id, node.log_file, reason, self._last_line(node))
+                    # Either the process exits or the poll interval passes, whichever is first.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(proc.wait(), _POLL)
+            finally:
+                conn.close()
+
+    @staticmethod
+    async def _answers(
+        config: NodeConfig, session: aiohttp.ClientSession, conn: NodeConnection
+    ) -> bool:
+        try:
+            if config.http.enabled:
+                url = f"http://{config.http.addr}/health"
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=1.0)) as resp:
+                    return resp.status == 200
+            answer = await conn.request({"op": "ping"}, 1.0)
+        except (ConnectionError, TimeoutError, OSError, aiohttp.ClientError):
+            return False
+        return bool(answer.get("ok"))
+
+    async def _terminate(self, node: _Node) -> None:
+        proc = node.proc
+        if proc is None or proc.returncode is not None:
+            return
+        node.stopping = True
+        if node.paused:
+            # A stopped process keeps SIGTERM pending until it is continued.
+            self._signal(node, signal.SIGCONT)
+            node.paused = False
+        self._signal(node, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), self._config.gateway.drain_timeout)
+        except TimeoutError:
+            log.warning(
+                "node %s did not stop within %g s; killing it",
+                node.config.node_id,
+                self._config.gateway.drain_timeout,
+            )
+            self._signal(node, signal.SIGKILL)
+            await proc.wait()
+
+    @staticmethod
+    def _signal(node: _Node, sig: signal.Signals) -> None:
+        assert node.proc is not None
+        # The process may have exited since we looked; there is nothing left to signal then.
+        with contextlib.suppress(ProcessLookupError):
+            node.proc.send_signal(sig)
+
+    @staticmethod
+    def _last_line(node: _Node) -> str | None:
+        """The last non-empty line this run of the node wrote to its log."""
+        try:
+            with node.log_file.open("rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                start = max(node.log_offset, size - _TAIL_BYTES)
+                f.seek(start)
+                tail = f.read().decode(errors="replace")
+        except OSError:
+            return None
+        lines = [line.strip() for line in tail.splitlines() if line.strip()]
+        return lines[-1] if lines else None
+
+
+def _taken_port(node: NodeConfig) -> str | None:
+    """The first of the node's enabled endpoints whose port is already taken, if any."""
+    for name, endpoint in (("HTTP", node.http), ("TCP", node.tcp)):
+        if endpoint.enabled and not _port_free(endpoint):
+            return f"{name} port {endpoint.addr}"
+    return None
+
+
+def _port_free(endpoint: Endpoint) -> bool:
+    family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # Same option as the node's servers, so a port in TIME_WAIT counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((endpoint.host, endpoint.port))
+        except OSError:
+            return False
+    return True
+
+
+def logs_dir(config: ClusterConfig) -> Path:
+    """Where the supervisor writes node logs by default: ``<dataDir>/logs``."""
+    return config.storage.data_dir / "logs"
+
+
+def clear_data(config: ClusterConfig) -> None:
+    """Delete each node's data directory and log file (``--clear``).
+
+    Refuses (ValueError) when ``storage.dataDir`` is the root or the home directory, where a
+    typo would otherwise wipe far more than a cluster.
+    """
+    data_dir = config.storage.data_dir.expanduser().resolve()
+    if data_dir in (Path("/"), Path.home().resolve()):
+        raise ValueError(f"refusing to clear data: storage.dataDir is {data_dir}")
+    for node_id in config.node_ids:
+        shutil.rmtree(config.node_data_dir(node_id), ignore_errors=True)
+        (logs_dir(config) / f"{node_id}.log").unlink(missing_ok=True)

@@ -1,0 +1,252 @@
+"""The gateway's TCP path to the nodes: one persistent, multiplexed connection per node.
+
+Requests carry an ``id``; answers may come back in any order and are matched to their request
+by that id.  The connection is an :class:`asyncio.Protocol` rather than a stream pair so that
+answers are decoded and handed to their waiters straight from ``data_received``, with no reader
+task in between, and so that writes go out with ``transport.write`` and only wait when the
+transport's buffer is above its high-water mark (a burst of requests costs one flush, not one
+drain per request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import struct
+from typing import Any
+
+from engine.config_model import ClusterConfig, Endpoint
+from engine.framing import MAX_FRAME, FrameError, decode_body, encode_frame
+
+CONNECT_TIMEOUT = 0.5
+_LEN = struct.Struct(">I")
+# A signed frame starts like this (see engine.framing); anything else is unsigned.
+_SIGNED_START = b'{"sig":"'
+
+
+def _decode_answer(body: bytes, secret: bytes | None) -> dict[str, Any]:
+    """Decode an answer, checking its signature when the cluster has a secret.
+
+    Nodes answer a ping unsigned (so probes work without the secret), so an unsigned ``pong``
+    is accepted even with a secret; every other unsigned answer is rejected.
+    """
+    try:
+        return decode_body(body, secret)
+    except FrameError:
+        if secret is None or body.startswith(_SIGNED_START):
+            raise
+        msg = decode_body(body)
+        if msg.get("op") != "pong":
+            raise
+        return msg
+
+
+class _Link(asyncio.Protocol):
+    """One TCP connection: frame parsing, answer dispatch and write flow control."""
+
+    def __init__(self, name: str, secret: bytes | None) -> None:
+        self._name = name
+        self._secret = secret
+        self._buf = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._lost = False
+        self._reason = "connection closed"
+        self._writable: asyncio.Event | None = None  # set while the transport accepts writes
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    @property
+    def usable(self) -> bool:
+        return self._transport is not None and not self._lost
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        offset = 0
+        try:
+            # Parse every complete frame, then trim the buffer once (not once per frame).
+            while len(buf) - offset >= 4:
+                (size,) = _LEN.unpack_from(buf, offset)
+                if size > MAX_FRAME:
+                    raise FrameError(f"frame of {size} bytes exceeds the limit of {MAX_FRAME}")
+                end = offset + 4 + size
+                if len(buf) < end:
+                    break
+                msg = _decode_answer(bytes(buf[offset + 4 : end]), self._secret)
+                offset = end
+                rid = msg.get("id")
+                fut = self.pending.pop(rid, None) if isinstance(rid, int) else None
+                # No waiter: the request timed out or was cancelled; its late answer is dropped.
+                if fut is not None and not fut.done():
+                    fut.set_result(msg)
+        except FrameError as exc:
+            # A bad frame leaves the stream in an unknown state: drop the whole connection.
+            self._fail(f"bad frame from {self._name}: {exc}")
+            return
+        finally:
+            del buf[:offset]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(f"connection to {self._name} lost" + (f": {exc}" if exc else ""))
+
+    def pause_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.clear()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+
+    def _fail(self, reason: str) -> None:
+        if not self._lost:
+            self._lost = True
+            self._reason = reason
+            if self._transport is not None:
+                self._transport.abort()
+        if self._writable is not None:
+            self._writable.set()  # wake writers so they see the loss
+        pending, self.pending = self.pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError(self._reason))
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame on the transport (raises ConnectionError once the link is lost)."""
+        if not self.usable:
+            raise ConnectionError(self._reason)
+        assert self._transport is not None
+        self._transport.write(frame)
+
+    async def wait_writable(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark.
+
+        Returns when the link is lost too: the request's future then holds the error.
+        """
+        if self._writable is not None and not self._writable.is_set():
+            await self._writable.wait()
+
+    def close(self, reason: str) -> None:
+        self._fail(reason)
+
+
+class NodeConnection:
+    """One persistent TCP connection to a node, shared by concurrent requests.
+
+    The connection is opened by the first request and reopened by the first request after it
+    is lost; requests in flight when it is lost fail with :class:`ConnectionError`.
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        endpoint: Endpoint,
+        *,
+        secret: bytes | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        self.node_id = node_id
+        self.endpoint = endpoint
+        self._secret = secret
+        self._connect_timeout = connect_timeout
+        self._ids = itertools.count(1)
+        self._link: _Link | None = None
+        self._connecting: asyncio.Future[_Link] | None = None
+        self._closed = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether a usable connection is open right now."""
+        return self._link is not None and self._link.usable
+
+    # The timeout is a parameter (not the caller's asyncio.timeout) because every caller has one.
+    async def request(self, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send ``msg`` with a fresh ``id`` and return the node's answer with that id.
+
+        The answer is returned as is (``ok`` may be false).  Raises :class:`ConnectionError`
+        when the node cannot be reached or the connection drops before the answer, and
+        :class:`TimeoutError` when no answer comes within ``timeout`` seconds (connecting
+        included).
+        """
+        async with asyncio.timeout(timeout):
+            link = await self._get_link()
+            rid = next(self._ids)
+            fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            link.pending[rid] = fut
+            try:
+                link.send(encode_frame({**msg, "id": rid}, self._secret))
+                await link.wait_writable()
+                return await fut
+            finally:
+                link.pending.pop(rid, None)
+
+    async def _get_link(self) -> _Link:
+        if self._closed:
+            raise ConnectionError(f"connection to {self.node_id} is closed")
+        link = self._link
+        if link is not None and link.usable:
+            return link
+        if not self.endpoint.enabled:
+            raise ConnectionError(f"node {self.node_id} has no TCP endpoint")
+        # Concurrent requests share one connection attempt.
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect())
+            self._connecting.add_done_callback(self._connect_done)
+        return await asyncio.shield(self._connecting)
+
+    def _connect_done(self, fut: asyncio.Future[_Link]) -> None:
+        self._connecting = None
+        if not fut.cancelled() and fut.exception() is None:
+            self._link = fut.result()
+
+    async def _connect(self) -> _Link:
+        loop = asyncio.get_running_loop()
+        name = f"{self.node_id} ({self.endpoint.addr})"
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                _, link = await loop.create_connection(
+                    lambda: _Link(name, self._secret),
+                    self.endpoint.connect_host,
+                    self.endpoint.port,
+                )
+        except TimeoutError:
+            raise ConnectionError(f"cannot connect to {name}: timed out") from None
+        except OSError as exc:
+            raise ConnectionError(f"cannot connect to {name}: {exc.strerror or exc}") from None
+        if self._closed:
+            link.close(f"connection to {self.node_id} is closed")
+        return link
+
+    def close(self) -> None:
+        """Close the connection for good; pending requests fail with ConnectionError."""
+        self._closed = True
+        if self._link is not None:
+            self._link.close(f"connection to {self.node_id} is closed")
+            self._link = None
+
+
+class NodePool:
+    """One :class:`NodeConnection` per node of the config, signed with the cluster secret."""
+
+    def __init__(self, config: ClusterConfig, *, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        secret = config.security.cluster_secret
+        key = secret.encode() if secret else None
+        self._conns = {
+            node.node_id: NodeConnection(
+                node.node_id, node.tcp, secret=key, connect_timeout=connect_timeout
+            )
+            for node in config.nodes
+        }
+
+    def get(self, node_id: str) -> NodeConnection:
+        """The connection to ``node_id``; KeyError for a node not in the config."""
+        return self._conns[node_id]
+
+    def close(self) -> None:
+        """Close every connection."""
+        for conn in self._conns.values():
+            conn.close()

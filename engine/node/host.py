@@ -1,0 +1,323 @@
+"""The I/O around the pure Raft core on one node: disk, clock, network, state machine.
+
+One task drives the core: it batches the proposals that arrived since the last round into one
+``propose`` call, persists each ``Ready`` with one fsync (in a worker thread, so the event loop
+keeps accepting requests meanwhile — that wait is what turns concurrent appends into group
+commits), sends messages, and queues committed entries for the apply task, which writes them to
+the stores in one transaction per batch and resolves the waiting proposals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from engine.config_model import ClusterConfig
+from engine.errors import GateError
+from engine.node.peers import PeerTransport
+from engine.replication.core import RaftConfig, RaftNode
+from engine.replication.messages import AppendRequest, Entry, Message, NotLeader, Ready
+from engine.storage.commands import encode_command
+from engine.storage.raft_log import SqliteLogStorage
+from engine.storage.state_machine import StateMachine
+
+log = logging.getLogger("gate.node")
+
+
+class RaftHost:
+    """Runs one node's replication: owns the core, its log, its stores and its peer links."""
+
+    def __init__(
+        self, config: ClusterConfig, node_id: str, *, rng: random.Random | None = None
+    ) -> None:
+        self.config = config
+        self.node_id = node_id
+        node_dir = config.node_data_dir(node_id)
+        node_dir.mkdir(parents=True, exist_ok=True)
+        self.log_storage = SqliteLogStorage(node_dir / "raft.db", config.storage.fsync)
+        self.state = StateMachine(node_dir, config.storage.fsync)
+        rep = config.replication
+        self.core = RaftNode(
+            RaftConfig(
+                node_id=node_id,
+                voters=config.node_ids,
+                preferred=config.preferred_node,
+                election_ticks=rep.election_ticks,
+                heartbeat_ticks=rep.heartbeat_ticks,
+                write_quorum=rep.write_quorum,
+            ),
+            self.log_storage,
+            rng or random.Random(),
+            applied=self.state.applied_index,
+        )
+        secret = config.security.cluster_secret
+        self.secret = secret.encode() if secret else None
+        peers = {n.node_id: n.tcp for n in config.nodes if n.node_id != node_id}
+        self.peers = PeerTransport(node_id, peers, self.secret)
+        self.applied_index = self.state.applied_index
+        self.tick_seconds = rep.tick_ms / 1000.0
+        # A peer counts as reachable if we heard from it within the shortest election timeout;
+        # peers answer every heartbeat (each tick), so a live peer is heard far more often.
+        self._reach_window = rep.election_ticks * self.tick_seconds
+        self._last_heard: dict[str, float] = {}
+        self._pending: list[tuple[bytes, asyncio.Future[Any]]] = []
+        self._waiters: dict[int, tuple[int, asyncio.Future[Any]]] = {}
+        self._apply_queue: asyncio.Queue[list[Entry]] = asyncio.Queue()
+        self._applied = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._log_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{node_id}-log")
+        self._apply_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{node_id}-apply")
+        self._tasks: list[asyncio.Task[None]] = []
+        self.counters = {"proposals": 0, "applied_entries": 0, "fsyncs": 0, "raft_messages_in": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the peer links, the clock, the ready loop and the apply loop."""
+        self.peers.start()
+        self._tasks = [
+            asyncio.create_task(self._ready_loop(), name="raft-ready"),
+            asyncio.create_task(self._apply_loop(), name="raft-apply"),
+            asyncio.create_task(self._clock(), name="raft-clock"),
+        ]
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop the loops, fail waiting proposals and close the files."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.peers.close()
+        for _, fut in self._pending:
+            if not fut.done():
+                fut.set_exception(GateError("unavailable", "the node is shutting down"))
+        for _, fut in self._waiters.values():
+            if not fut.done():
+                fut.set_exception(GateError("timeout", "the node shut down; outcome unknown"))
+        self._log_thread.shutdown(wait=True)
+        self._apply_thread.shutdown(wait=True)
+        self.log_storage.close()
+        self.state.close()
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def receive(self, messages: list[Message]) -> None:
+        """Feed Raft messages from peers into the core."""
+        now = time.monotonic()
+        for msg in messages:
+            if msg.to != self.node_id:
+                continue
+            self._last_heard[msg.frm] = now
+            self.core.step(msg)
+        self.counters["raft_messages_in"] += len(messages)
+        self._wake.set()
+
+    async def _clock(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            self.core.tick()
+            self._wake.set()
+
+    def reachable_peers(self) -> int:
+        """How many peers we heard from recently (within an election timeout)."""
+        horizon = time.monotonic() - self._reach_window
+        return sum(1 for t in self._last_heard.values() if t >= horizon)
+
+    def _check_quorum(self) -> None:
+        voters = len(self.config.nodes)
+        quorum = self.config.replication.write_quorum
+        needed = {"majority": voters // 2 + 1, "all": voters, "leader": 1}[quorum]
+        reachable = 1 + self.reachable_peers()
+        if reachable < needed:
+            # Refuse up front: the write is then certainly not written (503, not 504).
+            raise GateError(
+                "unavailable",
+                f"no write quorum: the leader reaches {reachable} of {voters} nodes "
+                f"and needs {needed}",
+            )
+
+    async def propose(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Replicate one command; once committed and applied here, ``{"result", "index"}``.
+
+        ``index`` is the command's log index: a reader that waits for a node to apply it
+        sees this write (read-your-writes for every kind of write, not only appends).
+        """
+        if self.core.role != "leader":
+            raise GateError("not_leader", "this node is not the leader", leader=self.core.leader_id)
+        self._check_quorum()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((encode_command(command), fut))
+        self._wake.set()
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise GateError(
+                "timeout", "not committed in time; outcome unknown, retry with the same event ids"
+            ) from None
+
+    def _flush_proposals(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            entries = self.core.propose([data for data, _ in pending])
+        except NotLeader as exc:
+            for _, fut in pending:
+                if not fut.done():
+                    fut.set_exception(
+                        GateError("not_leader", "leadership was lost", leader=exc.leader)
+                    )
+            return
+        self.counters["proposals"] += len(entries)
+        for entry, (_, fut) in zip(entries, pending, strict=True):
+            self._waiters[entry.index] = (entry.term, fut)
+
+    # -- the two loops -----------------------------------------------------------------------
+
+    async def _ready_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._flush_proposals()
+            while self.core.has_ready():
+                ready = self.core.ready()
+                await self._handle_ready(loop, ready)
+                self._flush_proposals()
+
+    async def _handle_ready(self, loop: asyncio.AbstractEventLoop, ready: Ready) -> None:
+        # A leader may ship entries before its own fsync (Raft thesis 10.2.1): it counts itself
+        # toward the quorum only once they are stable. Everything else waits for the fsync,
+        # so no vote or acknowledgement is sent for state that is not yet durable (rule 1).
+        early = [m for m in ready.messages if isinstance(m, AppendRequest)]
+        late = [m for m in ready.messages if not isinstance(m, AppendRequest)]
+        if self.core.role == "leader":
+            self.peers.send(early)
+        else:
+            late = ready.messages
+        if ready.hard_state is not None or ready.entries:
+            await loop.run_in_executor(
+                self._log_thread, self.log_storage.save, ready.hard_state, ready.entries
+            )
+            self.counters["fsyncs"] += 1
+        self.peers.send(late)
+        if ready.committed:
+            self._apply_queue.put_nowait(ready.committed)
+        self.core.advance(ready)
+
+    async def _apply_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            entries = await self._apply_queue.get()
+            while not self._apply_queue.empty():
+                entries.extend(self._apply_queue.get_nowait())
+            batch = [(e.index, e.data) for e in entries]
+            try:
+                results = await loop.run_in_executor(self._apply_thread, self.state.apply, batch)
+            except Exception:
+                # A state machine that cannot apply a committed entry must not go on past it.
+                log.exception(
+                    "node %s failed to apply entries %d..%d; stopping",
+                    self.node_id,
+                    entries[0].index,
+                    entries[-1].index,
+                )
+                os._exit(70)
+            self.applied_index = entries[-1].index
+            self.counters["applied_entries"] += len(entries)
+            for entry, result in zip(entries, results, strict=True):
+                waiter = self._waiters.pop(entry.index, None)
+                if waiter is None:
+                    continue
+                term, fut = waiter
+                if fut.done():
+                    continue
+                if term != entry.term:
+                    fut.set_exception(
+                        GateError("not_leader", "the entry was replaced after a leader change")
+                    )
+                elif isinstance(result, dict) and "error" in result:
+                    fut.set_exception(GateError.from_dict(result["error"]))
+                else:
+                    fut.set_result(
+                        {"result": result if result is not None else {}, "index": entry.index}
+                    )
+            self._applied.set()
+            self._applied = asyncio.Event()
+
+    # -- reads and status --------------------------------------------------------------------
+
+    async def read(
+        self,
+        query: dict[str, Any],
+        min_position: int | None = None,
+        min_index: int | None = None,
+        wait: float = 0.25,
+    ) -> Any:
+        """Answer a read from this node's applied state.
+
+        ``stale`` when, after a short wait, this node has not applied log index ``min_index``
+        or reached store position ``min_position`` (the client's last write).
+        """
+        deadline = time.monotonic() + wait
+        while not self._fresh_enough(query, min_position, min_index):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise GateError(
+                    "stale", f"node {self.node_id} has not applied the client's last write yet"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._applied.wait(), remaining)
+        return self.state.read(query)
+
+    def _fresh_enough(
+        self, query: dict[str, Any], min_position: int | None, min_index: int | None
+    ) -> bool:
+        if min_index:
+            # The log index covers every kind of write, deletes included: it decides alone.
+            return self.applied_index >= min_index
+        if not (min_position and "store" in query):
+            return True
+        try:
+            return self.state.store(query["store"]).last_position >= min_position
+        except GateError:
+            return True  # the store is gone here; the read answers store_not_found
+
+    def status(self) -> dict[str, Any]:
+        """This node's replication status (``GET /status``)."""
+        core = self.core
+        status: dict[str, Any] = {
+            "node_id": self.node_id,
+            "role": core.role,
+            "term": core.term,
+            "leader": core.leader_id,
+            "preferred": self.config.preferred_node == self.node_id,
+            "commit_position": core.commit_index,
+            "applied_position": self.applied_index,
+            "last_index": core.last_index,
+            "serving": core.serving,
+            "pid": os.getpid(),
+        }
+        if core.role == "leader":
+            status["match"] = core.match_indexes()
+        return status
+
+    @property
+    def ready_for_writes(self) -> bool:
+        """A leader is known and (from here) reachable."""
+        core = self.core
+        if core.role == "leader":
+            return core.serving
+        return (
+            core.leader_id is not None
+            and core.leader_id in self._last_heard
+            and (time.monotonic() - self._last_heard[core.leader_id] < self._reach_window)
+        )

@@ -1,0 +1,52 @@
+"""A node's HTTP endpoint: health, readiness, status, metrics, and its own read-only store API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from engine.errors import GateError
+from engine.http_common import add_read_routes, auth_middleware, error_middleware, json_response
+from engine.node.host import RaftHost
+from engine.node.metrics import NodeCollector
+
+
+def build_node_app(host: RaftHost) -> web.Application:
+    """The aiohttp application of one node."""
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(host.config.security.auth_token)],
+        client_max_size=host.config.limits.max_request_bytes,
+    )
+    registry = CollectorRegistry()
+    registry.register(NodeCollector(host))
+
+    async def health(request: web.Request) -> web.Response:
+        return json_response({"status": "ok", "node_id": host.node_id})
+
+    async def ready(request: web.Request) -> web.Response:
+        if not host.ready_for_writes:
+            raise GateError("unavailable", f"node {host.node_id} knows no reachable leader")
+        return json_response({"status": "ready", "leader": host.core.leader_id})
+
+    async def status(request: web.Request) -> web.Response:
+        return json_response(host.status())
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def serve_read(
+        request: web.Request, query: dict[str, Any], freshness: dict[str, int]
+    ) -> Any:
+        # The node's own applied state, as it is: no waiting, so replicas can be compared.
+        return host.state.read(query)
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/status", status)
+    app.router.add_get("/metrics", metrics)
+    add_read_routes(app, serve_read)
+    return app

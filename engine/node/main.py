@@ -1,0 +1,82 @@
+"""``gate-node --config FILE --node ID``: run one node of a cluster until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from engine.cli_support import bind_error, configure_logging, fail, stop_event_on_signals
+from engine.config import ConfigError, load_config
+from engine.config_model import ClusterConfig
+from engine.node.host import RaftHost
+from engine.node.http_app import build_node_app
+from engine.node.tcp_server import NodeTcpServer
+
+log = logging.getLogger("gate.node")
+PROGRAM = "gate-node"
+
+
+async def serve(config: ClusterConfig, node_id: str) -> None:
+    """Run the node until a stop signal."""
+    node = config.node(node_id)
+    host = RaftHost(config, node_id)
+    tcp = NodeTcpServer(host)
+    runner: web.AppRunner | None = None
+    try:
+        try:
+            await tcp.start(node.tcp.host, node.tcp.port)
+        except OSError as exc:
+            fail(PROGRAM, bind_error(f"{node_id} TCP", node.tcp.host, node.tcp.port, exc))
+        if node.http.enabled:
+            runner = web.AppRunner(build_node_app(host), access_log=None, handle_signals=False)
+            await runner.setup()
+            try:
+                await web.TCPSite(
+                    runner, node.http.host, node.http.port, reuse_address=True
+                ).start()
+            except OSError as exc:
+                fail(PROGRAM, bind_error(f"{node_id} HTTP", node.http.host, node.http.port, exc))
+        await host.start()
+        log.info(
+            "node %s serving: HTTP %s, TCP %s, data %s",
+            node_id,
+            node.http.addr if node.http.enabled else "off",
+            node.tcp.addr,
+            config.node_data_dir(node_id),
+        )
+        await stop_event_on_signals().wait()
+        log.info("node %s stopping", node_id)
+    finally:
+        await tcp.stop()
+        if runner is not None:
+            await runner.cleanup()
+        await host.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``gate-node``."""
+    parser = argparse.ArgumentParser(prog=PROGRAM, description="Run one node of a Gate cluster.")
+    parser.add_argument("--config", required=True, help="cluster config file (YAML)")
+    parser.add_argument("--node", required=True, help="id of the node to run, as in the config")
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        fail(PROGRAM, str(exc), 2)
+    if args.node not in config.node_ids:
+        fail(
+            PROGRAM,
+            f"{config.source}: no node {args.node!r} (nodes: {', '.join(config.node_ids)})",
+            2,
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config, args.node))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Prometheus metrics of a node, read from the live host state at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from engine.node.host import RaftHost
+
+_ROLES = ("follower", "candidate", "leader")
+
+
+class NodeCollector(Collector):
+    """Exposes term, role, log positions and activity counters of one node."""
+
+    def __init__(self, host: RaftHost) -> None:
+        self.host = host
+
+    def collect(self) -> Iterator[Metric]:
+        status = self.host.status()
+        labels = ["node"]
+        node = [self.host.node_id]
+        for name, doc, value in (
+            ("gate_node_term", "Current Raft term", status["term"]),
+            ("gate_node_commit_index", "Highest committed log index", status["commit_position"]),
+            (
+                "gate_node_applied_index",
+                "Highest log index applied to the stores",
+                status["applied_position"],
+            ),
+            ("gate_node_last_index", "Last log index", status["last_index"]),
+            (
+                "gate_node_reachable_peers",
+                "Peers heard from within an election timeout",
+                self.host.reachable_peers(),
+            ),
+        ):
+            g = GaugeMetricFamily(name, doc, labels=labels)
+            g.add_metric(node, value)
+            yield g
+        role = GaugeMetricFamily(
+            "gate_node_role", "1 for the node's current role", labels=["node", "role"]
+        )
+        for r in _ROLES:
+            role.add_metric([self.host.node_id, r], 1.0 if status["role"] == r else 0.0)
+        yield role
+        for key, doc in (
+            ("proposals", "Commands proposed by this node as leader"),
+            ("applied_entries", "Log entries applied to the stores"),
+            ("fsyncs", "Log writes (one fsync each)"),
+            ("raft_messages_in", "Raft messages received from peers"),
+        ):
+            c = CounterMetricFamily(f"gate_node_{key}", doc, labels=labels)
+            c.add_metric(node, self.host.counters[key])
+            yield c

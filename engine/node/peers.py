@@ -1,0 +1,120 @@
+"""Raft traffic to the other nodes: one outgoing TCP connection per peer, fire and forget.
+
+Raft tolerates lost messages (heartbeats and rejections repair everything), so a peer that is
+down, or paused with its socket buffers full, simply loses messages instead of making the
+sender wait: replication never blocks on the slowest node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from engine.config_model import Endpoint
+from engine.framing import encode_frame
+from engine.replication.messages import Message
+from engine.replication.wire import encode_message
+
+log = logging.getLogger("gate.node.peers")
+
+# Past this many unsent bytes a peer is not keeping up (paused, or on a dead link): drop.
+_MAX_BUFFERED = 16 * 1024 * 1024
+
+
+class PeerLink:
+    """The outgoing connection to one peer, reconnecting in the background."""
+
+    def __init__(
+        self, node_id: str, peer_id: str, endpoint: Endpoint, secret: bytes | None
+    ) -> None:
+        self.node_id = node_id
+        self.peer_id = peer_id
+        self.endpoint = endpoint
+        self.secret = secret
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_connected(), name=f"peer-{self.peer_id}")
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    def send(self, frame: bytes) -> bool:
+        """Queue one frame; False when it was dropped (not connected, or backed up)."""
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            return False
+        if writer.transport.get_write_buffer_size() > _MAX_BUFFERED:
+            return False
+        writer.write(frame)
+        return True
+
+    async def _keep_connected(self) -> None:
+        delay = 0.02
+        while not self._closed:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(self.endpoint.connect_host, self.endpoint.port), 1.0
+                )
+            except (OSError, TimeoutError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.25)
+                continue
+            delay = 0.02
+            self._writer = writer
+            log.debug("%s connected to peer %s", self.node_id, self.peer_id)
+            try:
+                # The peer never answers on this connection; reading tells us when it goes away.
+                while await reader.read(65536):
+                    pass
+            except OSError:
+                pass
+            finally:
+                self._writer = None
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._writer is not None:
+            self._writer.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+class PeerTransport:
+    """Sends Raft messages to peers, one frame per peer per batch."""
+
+    def __init__(
+        self, node_id: str, peers: dict[str, Endpoint], secret: bytes | None = None
+    ) -> None:
+        self.links = {pid: PeerLink(node_id, pid, ep, secret) for pid, ep in peers.items()}
+        self.secret = secret
+
+    def start(self) -> None:
+        for link in self.links.values():
+            link.start()
+
+    def send(self, messages: list[Message]) -> None:
+        """Send a batch of messages, grouped into one frame per destination."""
+        if not messages:
+            return
+        by_peer: dict[str, list[dict[str, object]]] = defaultdict(list)
+        for msg in messages:
+            by_peer[msg.to].append(encode_message(msg))
+        for peer_id, encoded in by_peer.items():
+            link = self.links.get(peer_id)
+            if link is not None:
+                link.send(encode_frame({"op": "raft", "msgs": encoded}, self.secret))
+
+    async def close(self) -> None:
+        for link in self.links.values():
+            await link.close()

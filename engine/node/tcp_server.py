@@ -1,0 +1,123 @@
+"""A node's TCP endpoint: Raft traffic from peers and requests from gateways (docs/ENGINE.md).
+
+Requests are answered by id and may complete out of order, so one connection from a gateway
+carries many concurrent appends; Raft messages are one-way and stepped into the core at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from engine.errors import GateError
+from engine.framing import FrameError, encode_frame, read_frame
+from engine.node.host import RaftHost
+from engine.replication.wire import decode_message
+
+log = logging.getLogger("gate.node.tcp")
+
+
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class NodeTcpServer:
+    """Serves the framing protocol for one node."""
+
+    def __init__(self, host: RaftHost) -> None:
+        self.host = host
+        self.secret = host.secret
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+
+    async def start(self, bind_host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._serve, bind_host, port, reuse_address=True)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._connections):
+                writer.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    msg = await read_frame(reader, self.secret)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                except FrameError as exc:
+                    # A peer with the wrong secret, or garbage: say why once, then hang up.
+                    log.warning(
+                        "rejected a frame from %s: %s", writer.get_extra_info("peername"), exc
+                    )
+                    writer.write(
+                        encode_frame(
+                            {"ok": False, "error": {"code": "unauthorized", "message": str(exc)}}
+                        )
+                    )
+                    return
+                op = msg.get("op")
+                if op == "raft":
+                    self._raft(msg)
+                elif op == "ping":
+                    writer.write(encode_frame({"id": msg.get("id"), "ok": True, "op": "pong"}))
+                else:
+                    task = asyncio.create_task(self._request(msg, writer))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+        finally:
+            self._connections.discard(writer)
+            for task in tasks:
+                task.cancel()
+            writer.close()
+
+    def _raft(self, msg: dict[str, Any]) -> None:
+        messages = []
+        for raw in msg.get("msgs") or ():
+            try:
+                messages.append(decode_message(raw))
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("dropped a malformed raft message: %s", exc)
+        if messages:
+            self.host.receive(messages)
+
+    async def _request(self, msg: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        answer: dict[str, Any] = {"id": msg.get("id")}
+        try:
+            answer["result"] = await self._dispatch(msg)
+            answer["ok"] = True
+        except GateError as err:
+            answer["ok"] = False
+            answer["error"] = err.to_dict()
+        except Exception:
+            log.exception("failed to serve %s", msg.get("op"))
+            answer["ok"] = False
+            answer["error"] = {"code": "internal", "message": "internal error on the node"}
+        if not writer.is_closing():
+            writer.write(encode_frame(answer, self.secret))
+
+    async def _dispatch(self, msg: dict[str, Any]) -> Any:
+        op = msg.get("op")
+        if op == "status":
+            return self.host.status()
+        if op == "propose":
+            command = msg.get("command")
+            if not isinstance(command, dict):
+                raise GateError("invalid_request", "propose needs a command object")
+            timeout = float(msg.get("timeout") or 5.0)
+            return await self.host.propose(command, timeout)
+        if op == "read":
+            query = msg.get("query")
+            if not isinstance(query, dict):
+                raise GateError("invalid_request", "read needs a query object")
+            return await self.host.read(
+                query, _opt_int(msg.get("min_position")), _opt_int(msg.get("min_index"))
+            )
+        raise GateError("invalid_request", f"unknown op {op!r}")

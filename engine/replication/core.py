@@ -1,0 +1,674 @@
+"""``RaftNode``: the pure Raft state machine, shaped like etcd's raft library.
+
+It does no I/O.  The host feeds it messages (:meth:`RaftNode.step`) and clock ticks
+(:meth:`RaftNode.tick`), proposes commands (:meth:`RaftNode.propose`) and drains work with
+:meth:`RaftNode.ready` / :meth:`RaftNode.advance` (see :class:`~engine.replication.messages.Ready`).
+The stable log is read synchronously through :class:`LogStorage`; entries not yet persisted live
+in an in-memory "unstable" tail until the host has stored them and called ``advance``.
+
+Safety rules (ARCHITECTURE.md, "Replication") and where they live:
+
+- persist before answering: every message is handed out in the same or a later ``Ready`` than the
+  hard state and entries it depends on, and the host persists a ``Ready`` before sending it;
+- votes: one per term, only for a candidate whose log is at least as up to date
+  (:meth:`RaftNode._candidate_log_ok`), won with a majority of voters;
+- a new leader appends a no-op of its term and is ``serving`` once it is committed; only entries
+  of the current term are committed by counting replicas (:meth:`RaftNode._can_commit`);
+- a leader counts its own entries toward the write quorum only once they are stable, and
+  committed entries are handed out for apply only up to the local stable index.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+from engine.replication.log_storage import LogStorage
+from engine.replication.messages import (
+    AppendRequest,
+    AppendResponse,
+    Entry,
+    HardState,
+    Message,
+    NotLeader,
+    Ready,
+    Role,
+    TimeoutNow,
+    VoteRequest,
+    VoteResponse,
+)
+
+WriteQuorum = Literal["majority", "all", "leader"]
+
+# Append batches a leader keeps in flight to a follower that keeps up (pipelining).
+_MAX_INFLIGHT_BATCHES = 8
+# Committed entries handed out per Ready, so a restart far behind applies in bounded steps.
+_MAX_APPLY_BATCH = 4096
+
+
+class LogDivergence(RuntimeError):
+    """A leader's log contradicts an entry this node has already committed.
+
+    With ``write_quorum`` "majority" or "all" this cannot happen (it would be a bug).  With
+    "leader" it is the documented cost of that mode: a leader that failed before replicating its
+    acknowledged writes comes back holding entries the cluster never had.  The host should stop
+    the node: its state machine has applied writes that the cluster lost and must be rebuilt.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class RaftConfig:
+    """Static settings of one node of the replication group."""
+
+    node_id: str
+    voters: tuple[str, ...]  # all node ids, including this one
+    preferred: str | None = None  # wins the first election on a fresh cluster
+    election_ticks: int = 6  # election timeout randomized in [election_ticks, 2*election_ticks)
+    heartbeat_ticks: int = 1
+    write_quorum: WriteQuorum = "majority"
+    max_entries_per_append: int = 1024
+    check_quorum: bool = True
+
+    def __post_init__(self) -> None:
+        if self.node_id not in self.voters:
+            raise ValueError(f"node {self.node_id!r} is not among the voters {self.voters}")
+        if len(set(self.voters)) != len(self.voters):
+            raise ValueError(f"duplicate voters in {self.voters}")
+        if self.preferred is not None and self.preferred not in self.voters:
+            raise ValueError(f"preferred node {self.preferred!r} is not a voter")
+        if self.election_ticks < 2 or not 1 <= self.heartbeat_ticks < self.election_ticks:
+            raise ValueError("need election_ticks >= 2 and 1 <= heartbeat_ticks < election_ticks")
+        if self.write_quorum not in ("majority", "all", "leader"):
+            raise ValueError(f"unknown write quorum {self.write_quorum!r}")
+        if self.max_entries_per_append < 1:
+            raise ValueError("max_entries_per_append must be at least 1")
+
+
+class _Log:
+    """The stable log in storage (indexes below ``offset``) plus the unstable tail.
+
+    Entries at or above ``offset`` come from ``unstable`` even if storage holds older versions of
+    them (a truncation replaced them).  ``persist_from`` is the first unstable index not yet
+    handed out for persistence (etcd's ``offsetInProgress``).
+    """
+
+    __slots__ = ("offset", "persist_from", "storage", "unstable")
+
+    def __init__(self, storage: LogStorage) -> None:
+        self.storage = storage
+        self.offset = storage.last_index() + 1
+        self.unstable: list[Entry] = []
+        self.persist_from = self.offset
+
+    @property
+    def last_index(self) -> int:
+        return self.offset + len(self.unstable) - 1
+
+    @property
+    def stable_index(self) -> int:
+        return self.offset - 1
+
+    def term(self, index: int) -> int:
+        """Term of the entry at ``index`` (0 for index 0); IndexError past the end."""
+        if index >= self.offset:
+            return self.unstable[index - self.offset].term
+        if index <= 0:
+            return 0
+        return self.storage.term(index)
+
+    def last_term(self) -> int:
+        return self.term(self.last_index)
+
+    def matches(self, index: int, term: int) -> bool:
+        return index <= self.last_index and self.term(index) == term
+
+    def slice(self, lo: int, hi: int, max_count: int | None = None) -> list[Entry]:
+        """Entries with ``lo <= index < hi``, at most ``max_count`` of them."""
+        if max_count is not None:
+            hi = min(hi, lo + max_count)
+        hi = min(hi, self.last_index + 1)
+        if lo >= hi:
+            return []
+        offset = self.offset
+        if lo >= offset:
+            return self.unstable[lo - offset : hi - offset]
+        stored = self.storage.entries(lo, min(hi, offset))
+        if hi <= offset:
+            return stored
+        return stored + self.unstable[: hi - offset]
+
+    def find_conflict(self, entries: tuple[Entry, ...]) -> int:
+        """Index of the first entry that is new or disagrees with the log; 0 if none."""
+        last = self.last_index
+        for entry in entries:
+            if entry.index > last or self.term(entry.index) != entry.term:
+                return entry.index
+        return 0
+
+    def append(self, entries: list[Entry] | tuple[Entry, ...]) -> None:
+        """Append contiguous ``entries``, replacing the log from ``entries[0].index`` on."""
+        first = entries[0].index
+        end = self.offset + len(self.unstable)
+        if first == end:
+            self.unstable.extend(entries)
+        elif first > self.offset:
+            del self.unstable[first - self.offset :]
+            self.unstable.extend(entries)
+            self.persist_from = min(self.persist_from, first)
+        else:
+            # Truncating below the stable prefix: storage still holds the old entries, but from
+            # now on everything at or above `first` is read from the unstable tail.
+            self.offset = first
+            self.unstable = list(entries)
+            self.persist_from = first
+
+    def take_unpersisted(self) -> list[Entry]:
+        """The unstable entries not yet handed out for persistence; marks them handed out."""
+        start = self.persist_from - self.offset
+        if start >= len(self.unstable):
+            return []
+        self.persist_from = self.last_index + 1
+        return self.unstable[start:]
+
+    def has_unpersisted(self) -> bool:
+        return self.persist_from <= self.last_index
+
+    def stable_to(self, index: int, term: int) -> None:
+        """Mark entries up to ``index`` stable if the tail still holds that entry.
+
+        The tail may have been truncated and replaced since it was handed out: then the entry
+        at ``index`` has another term (or is gone) and nothing is marked.
+        """
+        if index < self.offset or index >= self.persist_from or index > self.last_index:
+            return
+        if self.unstable[index - self.offset].term != term:
+            return
+        del self.unstable[: index + 1 - self.offset]
+        self.offset = index + 1
+
+
+class _Progress:
+    """A leader's view of one follower (etcd's ``Progress``)."""
+
+    __slots__ = ("active", "match", "next", "probe_sent", "replicating", "stall")
+
+    def __init__(self, next_index: int) -> None:
+        self.match = 0
+        self.next = next_index
+        # "replicate" state: entries are pipelined optimistically; otherwise "probe" state: one
+        # append in flight (probe_sent) until the follower's answer shows where logs agree.
+        self.replicating = False
+        self.probe_sent = False
+        self.active = False  # heard from since the last quorum check
+        self.stall = 0  # ticks with entries in flight and no progress
+
+
+class RaftNode:
+    """One node's Raft state machine. See the module docstring for the contract."""
+
+    def __init__(
+        self, config: RaftConfig, storage: LogStorage, rng: random.Random, applied: int = 0
+    ) -> None:
+        self.config = config
+        self.node_id = config.node_id
+        self._peers = tuple(v for v in config.voters if v != config.node_id)
+        self._peer_set = frozenset(self._peers)
+        self._quorum = len(config.voters) // 2 + 1
+        self._rng = rng
+        self._log = _Log(storage)
+        hard_state = storage.initial_state()
+        last = self._log.last_index
+        if applied > last or hard_state.commit > last:
+            raise ValueError(
+                f"storage ends at index {last} but commit is {hard_state.commit} and the state "
+                f"machine applied {applied}"
+            )
+        self.term = hard_state.term
+        self.vote = hard_state.vote
+        self.commit_index = max(hard_state.commit, applied)
+        self.applied_index = applied
+        self.role: Role = "follower"
+        self.leader_id: str | None = None
+        self._prev_hard_state = hard_state
+        self._msgs: list[Message] = []
+        self._votes: dict[str, bool] = {}
+        self._progress: dict[str, _Progress] = {}
+        self._term_start = 0  # index of this leader's no-op
+        self._transferee: str | None = None
+        self._transfer_elapsed = 0
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        # Rule 7: on a fresh cluster the preferred node times out first, and keeps a short
+        # timeout until it hears from any peer (peers may start later than it does).
+        self._fresh_preferred = hard_state.term == 0 and config.preferred == config.node_id
+        self._timeout = 0
+        self._reset_timeout()
+
+    # ----------------------------------------------------------------------------- properties
+
+    @property
+    def last_index(self) -> int:
+        """Index of the last log entry, including entries not yet persisted."""
+        return self._log.last_index
+
+    @property
+    def serving(self) -> bool:
+        """True on a leader once an entry of its own term is committed (rule 3)."""
+        return self.role == "leader" and self.commit_index >= self._term_start
+
+    def entry_term(self, index: int) -> int:
+        """Term of the log entry at ``index`` (0 for index 0), persisted or not; IndexError past
+        the end."""
+        return self._log.term(index)
+
+    def match_indexes(self) -> dict[str, int]:
+        """On a leader: the highest index known to be replicated on each peer; else {}."""
+        if self.role != "leader":
+            return {}
+        return {peer: pr.match for peer, pr in self._progress.items()}
+
+    # ------------------------------------------------------------------------------- inputs
+
+    def tick(self) -> None:
+        """Advance the logical clock by one tick."""
+        if self.role == "leader":
+            self._tick_leader()
+            return
+        self._election_elapsed += 1
+        if self._election_elapsed >= self._timeout:
+            self._campaign()
+
+    def propose(self, datas: list[bytes]) -> list[Entry]:
+        """Append commands to the leader's log; returns the new entries (index and term).
+
+        Raises :class:`NotLeader` on a non-leader, and on a leader handing leadership over.
+        """
+        if self.role != "leader":
+            raise NotLeader(self.leader_id)
+        if self._transferee is not None:
+            raise NotLeader(self._transferee)
+        if not datas:
+            return []
+        first = self._log.last_index + 1
+        term = self.term
+        entries = [Entry(first + i, term, data) for i, data in enumerate(datas)]
+        self._log.append(entries)
+        for peer, pr in self._progress.items():
+            if pr.replicating:
+                self._send_append(peer, pr)
+        return entries
+
+    def transfer_leadership(self, to: str) -> None:
+        """Hand leadership to ``to``: it gets TimeoutNow as soon as its log is caught up."""
+        if self.role != "leader":
+            raise NotLeader(self.leader_id)
+        if to == self.node_id:
+            return
+        if to not in self._progress:
+            raise ValueError(f"unknown node {to!r}")
+        self._transferee = to
+        self._transfer_elapsed = 0
+        pr = self._progress[to]
+        if pr.match == self._log.last_index:
+            self._send(TimeoutNow(self.term, self.node_id, to))
+        else:
+            self._send_append(to, pr)
+
+    def step(self, msg: Message) -> None:
+        """Handle one message from a peer. Misaddressed or malformed messages are ignored."""
+        if msg.to != self.node_id or msg.frm not in self._peer_set or msg.term <= 0:
+            return
+        if not _well_formed(msg):
+            return
+        self._fresh_preferred = False
+        if msg.term > self.term:
+            leader = msg.frm if isinstance(msg, AppendRequest | TimeoutNow) else None
+            self._become_follower(msg.term, leader)
+        elif msg.term < self.term:
+            # Answer stale requests with our term so their sender steps down.
+            if isinstance(msg, VoteRequest):
+                self._send(VoteResponse(self.term, self.node_id, msg.frm, False))
+            elif isinstance(msg, AppendRequest):
+                self._send(AppendResponse(self.term, self.node_id, msg.frm, False, msg.prev_index))
+            return
+
+        if isinstance(msg, AppendRequest):
+            if self.role == "leader":
+                return  # cannot happen: one leader per term
+            if self.role == "candidate":
+                self._become_follower(msg.term, msg.frm)
+            self.leader_id = msg.frm
+            self._election_elapsed = 0
+            self._handle_append(msg)
+        elif isinstance(msg, AppendResponse):
+            if self.role == "leader":
+                self._handle_append_response(msg)
+        elif isinstance(msg, VoteRequest):
+            self._handle_vote_request(msg)
+        elif isinstance(msg, VoteResponse):
+            if self.role == "candidate":
+                self._handle_vote_response(msg)
+        elif self.role != "leader":  # TimeoutNow: the leader hands over to us
+            self._campaign()
+
+    # -------------------------------------------------------------------------------- ready
+
+    def has_ready(self) -> bool:
+        """Whether :meth:`ready` has anything to hand out."""
+        return (
+            bool(self._msgs)
+            or self._log.has_unpersisted()
+            or self._apply_limit() > self.applied_index
+            or self._hard_state() != self._prev_hard_state
+        )
+
+    def ready(self) -> Ready:
+        """Hand out everything pending, exactly once (see :class:`Ready` for the host's duties)."""
+        rd = Ready()
+        hard_state = self._hard_state()
+        if hard_state != self._prev_hard_state:
+            rd.hard_state = hard_state
+            self._prev_hard_state = hard_state
+        rd.entries = self._log.take_unpersisted()
+        rd.messages, self._msgs = self._msgs, []
+        limit = self._apply_limit()
+        if limit > self.applied_index:
+            rd.committed = self._log.slice(self.applied_index + 1, limit + 1)
+            self.applied_index = limit
+        return rd
+
+    def advance(self, ready: Ready) -> None:
+        """The host has persisted, sent and applied ``ready``: mark its entries stable."""
+        if not ready.entries:
+            return
+        last = ready.entries[-1]
+        self._log.stable_to(last.index, last.term)
+        if self.role == "leader":
+            self._maybe_commit()
+
+    # ----------------------------------------------------------------------- overridable rules
+
+    def _candidate_log_ok(self, last_term: int, last_index: int) -> bool:
+        """Rule 2: the candidate's log is at least as up to date as ours."""
+        our_term = self._log.last_term()
+        return last_term > our_term or (
+            last_term == our_term and last_index >= self._log.last_index
+        )
+
+    def _can_commit(self, index: int) -> bool:
+        """Raft §5.4.2: only entries of the current term are committed by counting replicas."""
+        return self._log.term(index) == self.term
+
+    # ----------------------------------------------------------------------------- internals
+
+    def _hard_state(self) -> HardState:
+        return HardState(self.term, self.vote, self.commit_index)
+
+    def _apply_limit(self) -> int:
+        return min(self.commit_index, self._log.stable_index, self.applied_index + _MAX_APPLY_BATCH)
+
+    def _send(self, msg: Message) -> None:
+        self._msgs.append(msg)
+
+    def _reset_timeout(self) -> None:
+        ticks = self.config.election_ticks
+        if self._fresh_preferred:
+            self._timeout = 1 + self._rng.randrange(2)
+        else:
+            self._timeout = ticks + self._rng.randrange(ticks)
+
+    def _become_follower(self, term: int, leader: str | None) -> None:
+        if term != self.term:
+            self.term = term
+            self.vote = None
+        self.role = "follower"
+        self.leader_id = leader
+        self._votes = {}
+        self._progress = {}
+        self._transferee = None
+        self._election_elapsed = 0
+        self._reset_timeout()
+
+    def _campaign(self) -> None:
+        self.term += 1
+        self.vote = self.node_id
+        self.role = "candidate"
+        self.leader_id = None
+        self._votes = {self.node_id: True}
+        self._election_elapsed = 0
+        self._reset_timeout()
+        if self._quorum == 1:
+            self._become_leader()
+            return
+        last_index = self._log.last_index
+        last_term = self._log.last_term()
+        for peer in self._peers:
+            self._send(VoteRequest(self.term, self.node_id, peer, last_index, last_term))
+
+    def _become_leader(self) -> None:
+        self.role = "leader"
+        self.leader_id = self.node_id
+        self._fresh_preferred = False
+        self._votes = {}
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._transferee = None
+        last = self._log.last_index
+        self._progress = {peer: _Progress(last + 1) for peer in self._peers}
+        self._term_start = last + 1
+        self._log.append([Entry(last + 1, self.term, b"")])  # rule 3: commit own term first
+        for peer, pr in self._progress.items():
+            self._send_append(peer, pr)
+
+    def _handle_vote_request(self, m: VoteRequest) -> None:
+        can_vote = self.vote == m.frm or (self.vote is None and self.leader_id is None)
+        granted = can_vote and self._candidate_log_ok(m.last_log_term, m.last_log_index)
+        if granted:
+            self.vote = m.frm
+            self._election_elapsed = 0
+        self._send(VoteResponse(self.term, self.node_id, m.frm, granted))
+
+    def _handle_vote_response(self, m: VoteResponse) -> None:
+        self._votes[m.frm] = m.granted
+        granted = sum(self._votes.values())
+        if granted >= self._quorum:
+            self._become_leader()
+        elif len(self._votes) - granted > len(self.config.voters) - self._quorum:
+            self._become_follower(self.term, None)  # lost: wait for the winner or time out
+
+    def _handle_append(self, m: AppendRequest) -> None:
+        log = self._log
+        prev, prev_term, entries = m.prev_index, m.prev_term, m.entries
+        commit = self.commit_index
+        if prev < commit:
+            # Entries up to our commit index are committed, so they are in every later leader's
+            # log: skip them, after checking the last one we skip against the leader's term.
+            skipped = min(commit - prev, len(entries))
+            index, term = prev, prev_term
+            if skipped:
+                index, term = prev + skipped, entries[skipped - 1].term
+            if index > 0 and log.term(index) != term:
+                raise LogDivergence(
+                    f"{self.node_id}: leader {m.frm} (term {m.term}) has term {term} at index "
+                    f"{index}, committed here with term {log.term(index)}"
+                )
+            entries = entries[commit - prev :]
+            prev, prev_term = commit, log.term(commit)
+        if not log.matches(prev, prev_term):
+            hint = self._reject_hint(prev, prev_term)
+            self._send(AppendResponse(self.term, self.node_id, m.frm, False, m.prev_index, hint))
+            return
+        if entries:
+            conflict = log.find_conflict(entries)
+            if conflict:
+                log.append(entries[conflict - entries[0].index :])
+        last_new = prev + len(entries)
+        new_commit = min(m.commit, last_new)
+        if new_commit > self.commit_index:
+            self.commit_index = new_commit
+        self._send(AppendResponse(self.term, self.node_id, m.frm, True, last_new))
+
+    def _reject_hint(self, prev: int, prev_term: int) -> int:
+        """The index the leader should retry as ``prev_index`` after a rejection at ``prev``."""
+        log = self._log
+        if prev > log.last_index:
+            return log.last_index
+        # Our entry at prev has another term. Entries with a term above the leader's term at prev
+        # cannot match, nor can the rest of our conflicting term's run: skip both in one go.
+        conflict_term = log.term(prev)
+        index = prev
+        while index - 1 > self.commit_index:
+            term = log.term(index - 1)
+            if term != conflict_term and term <= prev_term:
+                break
+            index -= 1
+        return index - 1
+
+    def _handle_append_response(self, m: AppendResponse) -> None:
+        pr = self._progress[m.frm]
+        pr.active = True
+        if m.match_index > self._log.last_index:
+            return  # not something this leader sent
+        if not m.success:
+            rejected = m.match_index
+            if pr.replicating:
+                if rejected <= pr.match:
+                    return  # stale: that index is known to match
+                pr.replicating = False
+            elif rejected != pr.next - 1:
+                return  # stale: not the probe in flight
+            pr.next = max(pr.match + 1, min(rejected, m.reject_hint + 1))
+            pr.probe_sent = False
+            pr.stall = 0
+            self._send_append(m.frm, pr)
+            return
+        progressed = m.match_index > pr.match
+        if progressed:
+            pr.match = m.match_index
+            pr.stall = 0
+        if pr.replicating:
+            pr.next = max(pr.next, pr.match + 1)
+        elif m.match_index >= pr.next - 1:
+            pr.replicating = True  # the probe landed: logs agree up to match
+            pr.next = pr.match + 1
+        else:
+            pr.probe_sent = False  # an answer to a heartbeat: probe again
+        if progressed:
+            self._maybe_commit()
+        if self._transferee == m.frm and pr.match == self._log.last_index:
+            self._send(TimeoutNow(self.term, self.node_id, m.frm))
+        self._send_append(m.frm, pr)
+
+    def _send_append(self, peer: str, pr: _Progress) -> None:
+        log = self._log
+        last = log.last_index
+        if not pr.replicating:
+            if pr.probe_sent:
+                return
+            pr.probe_sent = True
+            self._send_append_from(peer, pr.next)
+            return
+        max_entries = self.config.max_entries_per_append
+        window = max_entries * _MAX_INFLIGHT_BATCHES
+        while pr.next <= last and pr.next - 1 - pr.match < window:
+            pr.next += self._send_append_from(peer, pr.next)
+
+    def _send_append_from(self, peer: str, next_index: int) -> int:
+        log = self._log
+        prev = next_index - 1
+        batch = log.slice(next_index, log.last_index + 1, self.config.max_entries_per_append)
+        term = self.term
+        self._send(
+            AppendRequest(
+                term, self.node_id, peer, prev, log.term(prev), tuple(batch), self.commit_index
+            )
+        )
+        return len(batch)
+
+    def _send_heartbeat(self, peer: str, pr: _Progress) -> None:
+        # Anchored at the match index, which the follower is known to hold, so a heartbeat
+        # never overtakes in-flight appends into a spurious rejection.
+        self._send(
+            AppendRequest(
+                self.term,
+                self.node_id,
+                peer,
+                pr.match,
+                self._log.term(pr.match),
+                (),
+                self.commit_index,
+            )
+        )
+
+    def _maybe_commit(self) -> None:
+        own = self._log.stable_index
+        quorum = self.config.write_quorum
+        if quorum == "leader":
+            candidate = own
+        else:
+            matches = sorted([own, *(pr.match for pr in self._progress.values())], reverse=True)
+            candidate = matches[self._quorum - 1] if quorum == "majority" else matches[-1]
+        if candidate <= self.commit_index or not self._can_commit(candidate):
+            return
+        self.commit_index = candidate
+        # Tell followers now rather than at the next heartbeat, so they apply promptly.
+        last = self._log.last_index
+        for peer, pr in self._progress.items():
+            if pr.replicating and pr.next <= last:
+                self._send_append(peer, pr)
+            else:
+                self._send_heartbeat(peer, pr)
+
+    def _tick_leader(self) -> None:
+        config = self.config
+        self._election_elapsed += 1
+        if self._election_elapsed >= config.election_ticks:
+            self._election_elapsed = 0
+            active = 1 + sum(pr.active for pr in self._progress.values())
+            for pr in self._progress.values():
+                pr.active = False
+            if config.check_quorum and active < self._quorum:
+                self._become_follower(self.term, None)  # rule 4: cut off from a quorum
+                return
+        if self._transferee is not None:
+            self._transfer_elapsed += 1
+            if self._transfer_elapsed >= config.election_ticks:
+                self._transferee = None  # the transfer did not happen in time: lead on
+        for peer, pr in self._progress.items():
+            # Entries in flight without progress for an election timeout were lost (the last
+            # append of a burst has no successor whose rejection would reveal the gap): probe.
+            if pr.replicating and pr.next - 1 > pr.match:
+                pr.stall += 1
+                if pr.stall >= config.election_ticks:
+                    pr.replicating = False
+                    pr.probe_sent = False
+                    pr.next = pr.match + 1
+                    pr.stall = 0
+                    self._send_append(peer, pr)
+        self._heartbeat_elapsed += 1
+        if self._heartbeat_elapsed >= config.heartbeat_ticks:
+            self._heartbeat_elapsed = 0
+            for peer, pr in self._progress.items():
+                self._send_heartbeat(peer, pr)
+
+
+def _well_formed(msg: Message) -> bool:
+    """Structural checks the core relies on (the wire decoder checks types)."""
+    if isinstance(msg, AppendRequest):
+        prev = msg.prev_index
+        if prev < 0 or msg.commit < 0 or not 0 <= msg.prev_term <= msg.term:
+            return False
+        if prev == 0 and msg.prev_term != 0:
+            return False
+        term = msg.prev_term
+        for offset, entry in enumerate(msg.entries, start=1):
+            if entry.index != prev + offset or not term <= entry.term <= msg.term:
+                return False
+            term = entry.term
+        return True
+    if isinstance(msg, VoteRequest):
+        return msg.last_log_index >= 0 and 0 <= msg.last_log_term < msg.term
+    if isinstance(msg, AppendResponse):
+        return msg.match_index >= 0 and msg.reject_hint >= 0
+    return True

@@ -1,0 +1,514 @@
+"""``EventStore``: one store's SQLite database (``<node_dir>/stores/<store_id>.db``).
+
+Writes come from ONE writer thread through :meth:`EventStore.apply_batch`: several commands in one
+transaction, with the index of the last log entry applied written in that same transaction, so a
+restart re-applies exactly the entries the store has not seen.  Reads come from the event-loop
+thread through a second connection; WAL lets them proceed while the writer writes.
+
+Stream versions and the last position are cached in memory and updated only after a commit.
+Reads bound their queries by those cached values, so a read never shows an event that is newer
+than the version or position it reports, even while a transaction is committing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from engine.config_model import FsyncMode
+from engine.errors import GateError
+from engine.storage.raft_log import synchronous_pragma
+
+Direction = Literal["forward", "backward"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY,
+    stream_id TEXT NOT NULL,
+    event_number INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    created_epoch INTEGER NOT NULL,
+    UNIQUE (stream_id, event_number),
+    UNIQUE (stream_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    stream_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    source_uuid TEXT NOT NULL,
+    stream_uuid TEXT NOT NULL,
+    source_version INTEGER NOT NULL,
+    source_type TEXT,
+    data TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    created_epoch INTEGER NOT NULL,
+    PRIMARY KEY (source_uuid, stream_uuid, source_version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+"""
+
+_EVENT_COLUMNS = (
+    "position, stream_id, event_number, event_id, event_type, data, metadata, created_epoch"
+)
+_SNAPSHOT_COLUMNS = (
+    "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch"
+)
+_ID_LOOKUP_CHUNK = 500  # stays well under SQLite's limit on bound parameters
+
+
+class IncompleteStoreError(Exception):
+    """A store database whose creation never committed (a crash during ``create``)."""
+
+
+def iso_utc(epoch_us: int) -> str:
+    """Microseconds since the epoch as ISO-8601 UTC with microseconds and 'Z'."""
+    seconds, micros = divmod(epoch_us, 1_000_000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{micros:06d}Z"
+
+
+def error_result(code: str, message: str, **details: Any) -> dict[str, Any]:
+    """A command's error result: ``{"error": {"code", "message", ...}}``."""
+    return {"error": GateError(code, message, **details).to_dict()}
+
+
+class EventStore:
+    """One store: events, streams, snapshots and the applied log index."""
+
+    def __init__(self, path: Path, fsync: FsyncMode) -> None:
+        """Open an existing store database (see :meth:`create` for a new one)."""
+        if not path.exists():
+            raise FileNotFoundError(path)
+        self.store_id = path.stem
+        self.path = path
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._closed = False
+        self.commit_count = 0  # transactions committed by apply_batch (group-commit metric)
+        self._writer = self._connect(path)
+        self._writer.execute(f"PRAGMA synchronous={synchronous_pragma(fsync)}")
+        has_meta = self._writer.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        meta = dict(self._writer.execute("SELECT key, value FROM meta")) if has_meta else {}
+        if "applied_index" not in meta:
+            self._writer.close()
+            raise IncompleteStoreError(path)
+        self._applied_index: int = meta["applied_index"]
+        self.config: dict[str, Any] = orjson.loads(meta["config"])
+        self.created_epoch: int = meta["created_epoch"]
+        self._versions: dict[str, int] = dict(
+            self._writer.execute("SELECT stream_id, version FROM streams").fetchall()
+        )
+        self._last_position: int = self._writer.execute(
+            "SELECT coalesce(max(position), 0) FROM events"
+        ).fetchone()[0]
+        self._reader = self._connect(path)
+        self._reader.execute("PRAGMA query_only=ON")
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        fsync: FsyncMode,
+        *,
+        config: dict[str, Any],
+        created_epoch: int,
+        applied_index: int,
+    ) -> EventStore:
+        """Create a new store database; schema and meta commit in one transaction."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = cls._connect(path)
+        try:
+            db.execute(f"PRAGMA synchronous={synchronous_pragma(fsync)}")
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("config", orjson.dumps(config).decode()),
+                    ("created_epoch", created_epoch),
+                    ("applied_index", applied_index),
+                ],
+            )
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        return cls(path, fsync)
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    # ---- apply side (one writer thread) ----
+
+    @property
+    def applied_index(self) -> int:
+        """Index of the last log entry applied to this store."""
+        return self._applied_index
+
+    def apply_batch(self, items: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Apply commands ``(log index, command)`` in ONE transaction; one result per command.
+
+        Commands at or below the applied index (a replay after restart) are skipped and get ``{}``.
+        An error result (``{"error": {...}}``) changes nothing.  An I/O error rolls the whole batch
+        back, leaves the caches untouched, and propagates.
+        """
+        with self._write_lock:
+            if self._closed:
+                raise GateError("store_not_found", f"store {self.store_id!r} is closed")
+            if all(index <= self._applied_index for index, _ in items):
+                return [{} for _ in items]
+            versions: dict[str, int] = {}  # staged stream versions, published after COMMIT
+            position = self._last_position
+            applied = self._applied_index
+            results: list[dict[str, Any]] = []
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for index, cmd in items:
+                    if index <= applied:
+                        results.append({})
+                        continue
+                    applied = index
+                    op = cmd.get("op")
+                    # A malformed command fails before it writes anything (rows are built first),
+                    # so it becomes an error result instead of stalling every later entry.
+                    try:
+                        if op == "append":
+                            result, position = self._append(cmd, versions, position)
+                        elif op == "snapshot_put":
+                            result = self._snapshot_put(cmd)
+                        elif op == "snapshot_delete":
+                            result = self._snapshot_delete(cmd)
+                        else:
+                            result = error_result(
+                                "invalid_request", f"unknown store command {op!r}"
+                            )
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        result = error_result("invalid_request", f"malformed {op} command: {exc!r}")
+                    results.append(result)
+                if versions:
+                    db.executemany(
+                        "INSERT INTO streams (stream_id, version) VALUES (?, ?)"
+                        " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version",
+                        list(versions.items()),
+                    )
+                db.execute("UPDATE meta SET value = ? WHERE key = 'applied_index'", (applied,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._versions.update(versions)
+            self._last_position = position
+            self._applied_index = applied
+            self.commit_count += 1
+            return results
+
+    def _append(
+        self, cmd: dict[str, Any], versions: dict[str, int], position: int
+    ) -> tuple[dict[str, Any], int]:
+        stream: str = cmd["stream"]
+        events: list[dict[str, Any]] = cmd["events"]
+        expected = cmd["expected_version"]
+        current = versions.get(stream)
+        if current is None:
+            current = self._versions.get(stream, -1)
+        event_ids = [e["event_id"] for e in events]
+        if not events or len(set(event_ids)) != len(event_ids):
+            raise ValueError("events must be a non-empty list with distinct event ids")
+        found = self._find_event_ids(stream, event_ids) if current >= 0 else {}
+        if found:
+            return self._retry_result(stream, events, expected, current, found), position
+        if not _expected_matches(expected, current):
+            message = f"stream {stream!r} is at version {current}, expected {expected}"
+            return error_result(
+                "wrong_expected_version", message, current_version=current
+            ), position
+        dumps = orjson.dumps
+        rows = [
+            (
+                position + k + 1,
+                stream,
+                current + k + 1,
+                e["event_id"],
+                e["event_type"],
+                dumps(e["data"]).decode(),
+                dumps(e["metadata"]).decode(),
+                e["created_epoch"],
+            )
+            for k, e in enumerate(events)
+        ]
+        self._writer.executemany(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
+        version = current + len(events)
+        position += len(events)
+        versions[stream] = version
+        return {"version": version, "position": position}, position
+
+    def _find_event_ids(self, stream: str, event_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """Which of ``event_ids`` are in ``stream``: event_id -> (event_number, position)."""
+        found: dict[str, tuple[int, int]] = {}
+        for i in range(0, len(event_ids), _ID_LOOKUP_CHUNK):
+            chunk = event_ids[i : i + _ID_LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for event_id, number, pos in self._writer.execute(
+                "SELECT event_id, event_number, position FROM events"
+                f" WHERE stream_id = ? AND event_id IN ({marks})",
+                (stream, *chunk),
+            ):
+                found[event_id] = (number, pos)
+        return found
+
+    @staticmethod
+    def _retry_result(
+        stream: str,
+        events: list[dict[str, Any]],
+        expected: Any,
+        current: int,
+        found: dict[str, tuple[int, int]],
+    ) -> dict[str, Any]:
+        """An append whose event ids are already stored: a retry to confirm, or a conflict."""
+        numbers = [found[e["event_id"]][0] if e["event_id"] in found else None for e in events]
+        first = numbers[0]
+        is_retry = first is not None and all(n == first + k for k, n in enumerate(numbers))
+        if is_retry and isinstance(expected, int) and first != expected + 1:
+            is_retry = False
+        if is_retry and expected == "no_stream" and first != 0:
+            is_retry = False
+        if not is_retry:
+            message = (
+                f"event ids conflict with events already in stream {stream!r}"
+                f" (not a retry of the same events after version {expected})"
+            )
+            return error_result("wrong_expected_version", message, current_version=current)
+        last = found[events[-1]["event_id"]]
+        return {"version": last[0], "position": last[1]}
+
+    def _snapshot_put(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        self._writer.execute(
+            f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                cmd["source_uuid"],
+                cmd["stream_uuid"],
+                cmd["version"],
+                cmd.get("source_type"),
+                orjson.dumps(cmd["data"]).decode(),
+                orjson.dumps(cmd.get("metadata", {})).decode(),
+                cmd["created_epoch"],
+            ),
+        )
+        return {}
+
+    def _snapshot_delete(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        self._writer.execute(
+            "DELETE FROM snapshots"
+            " WHERE source_uuid = ? AND stream_uuid = ? AND source_version = ?",
+            (cmd["source_uuid"], cmd["stream_uuid"], cmd["version"]),
+        )
+        return {}
+
+    # ---- read side (event-loop thread) ----
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._read_lock:
+            if self._closed:
+                raise GateError("store_not_found", f"store {self.store_id!r} not found")
+            yield self._reader
+
+    @property
+    def last_position(self) -> int:
+        """Position of the last event (0 when empty); also the number of events."""
+        return self._last_position
+
+    def stream_version(self, stream: str) -> int:
+        """The stream's version (last event number), -1 when it does not exist."""
+        return self._versions.get(stream, -1)
+
+    def list_streams(self) -> list[dict[str, Any]]:
+        """All streams with their versions, by stream id."""
+        return [{"stream_id": s, "version": v} for s, v in sorted(self._versions.items())]
+
+    def info(self) -> dict[str, Any]:
+        """The store as ``GET /api/stores/{store}`` shows it."""
+        return {
+            "store_id": self.store_id,
+            "status": "running",
+            "config": self.config,
+            "streams": len(self._versions),
+            "events": self._last_position,
+            "last_position": self._last_position,
+        }
+
+    def read_stream(
+        self,
+        stream: str,
+        start: int | None = None,
+        count: int = 100,
+        direction: Direction = "forward",
+    ) -> dict[str, Any]:
+        """Up to ``count`` events of ``stream`` from event number ``start`` on, in ``direction``.
+
+        Forward starts at 0 by default; backward at the last event.  A missing stream gives
+        version -1 and no events.
+        """
+        with self._reading():
+            version = self._versions.get(stream, -1)
+        if version < 0:
+            return {"stream_id": stream, "version": -1, "events": []}
+        if direction == "forward":
+            sql = (
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                " AND event_number >= ? AND event_number <= ? ORDER BY event_number LIMIT ?"
+            )
+            args = (stream, start or 0, version, count)
+        else:
+            top = version if start is None else min(start, version)
+            sql = (
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                " AND event_number <= ? ORDER BY event_number DESC LIMIT ?"
+            )
+            args = (stream, top, count)
+        with self._reading() as db:
+            rows = db.execute(sql, args).fetchall()
+        return {"stream_id": stream, "version": version, "events": _event_records(rows)}
+
+    def read_all(
+        self, from_position: int = 0, count: int = 100, direction: Direction = "forward"
+    ) -> dict[str, Any]:
+        """Up to ``count`` events in global order, ``from_position`` exclusive.
+
+        Forward: events with position > from_position.  Backward: events with position <
+        from_position, or from the last event when from_position is 0.
+        """
+        last = self._last_position
+        if direction == "forward":
+            sql = (
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? AND position <= ?"
+                " ORDER BY position LIMIT ?"
+            )
+            args = (from_position, last, count)
+        else:
+            top = last if from_position == 0 else min(from_position - 1, last)
+            sql = (
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE position <= ?"
+                " ORDER BY position DESC LIMIT ?"
+            )
+            args = (top, count)
+        with self._reading() as db:
+            rows = db.execute(sql, args).fetchall()
+        return {"events": _event_records(rows)}
+
+    def get_snapshot(self, source_uuid: str, stream_uuid: str, version: int) -> dict[str, Any]:
+        """One snapshot record; raises ``snapshot_not_found``."""
+        with self._reading() as db:
+            row = db.execute(
+                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots"
+                " WHERE source_uuid = ? AND stream_uuid = ? AND source_version = ?",
+                (source_uuid, stream_uuid, version),
+            ).fetchone()
+        if row is None:
+            raise GateError(
+                "snapshot_not_found",
+                f"no snapshot {source_uuid}/{stream_uuid}/{version} in store {self.store_id!r}",
+            )
+        return _snapshot_record(row)
+
+    def list_snapshots(
+        self, source_uuid: str | None = None, stream_uuid: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Snapshot records, optionally filtered, ordered by source, stream and version."""
+        where = []
+        args = []
+        if source_uuid is not None:
+            where.append("source_uuid = ?")
+            args.append(source_uuid)
+        if stream_uuid is not None:
+            where.append("stream_uuid = ?")
+            args.append(stream_uuid)
+        sql = f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY source_uuid, stream_uuid, source_version"
+        with self._reading() as db:
+            rows = db.execute(sql, args).fetchall()
+        return [_snapshot_record(row) for row in rows]
+
+    def close(self) -> None:
+        """Close both connections; later reads raise ``store_not_found``."""
+        with self._write_lock, self._read_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._reader.close()
+            self._writer.close()
+
+
+def _expected_matches(expected: Any, current: int) -> bool:
+    if expected == "any":
+        return True
+    if expected == "no_stream":
+        return current == -1
+    if expected == "stream_exists":
+        return current >= 0
+    return isinstance(expected, int) and not isinstance(expected, bool) and current == expected
+
+
+def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Event records (API.md) from rows of ``_EVENT_COLUMNS``."""
+    loads = orjson.loads
+    gmtime = time.gmtime
+    strftime = time.strftime
+    records = []
+    last_second = -1
+    prefix = ""
+    # Events of one batch share a timestamp: format each second once.
+    for position, stream_id, number, event_id, event_type, data, metadata, epoch in rows:
+        second, micros = divmod(epoch, 1_000_000)
+        if second != last_second:
+            last_second = second
+            prefix = strftime("%Y-%m-%dT%H:%M:%S", gmtime(second))
+        records.append(
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "stream_id": stream_id,
+                "event_number": number,
+                "position": position,
+                "data": loads(data),
+                "metadata": loads(metadata),
+                "created": f"{prefix}.{micros:06d}Z",
+                "created_epoch": epoch,
+            }
+        )
+    return records
+
+
+def _snapshot_record(row: tuple[Any, ...]) -> dict[str, Any]:
+    source_uuid, stream_uuid, version, source_type, data, metadata, epoch = row
+    return {
+        "source_uuid": source_uuid,
+        "stream_uuid": stream_uuid,
+        "source_version": version,
+        "source_type": source_type,
+        "data": orjson.loads(data),
+        "metadata": orjson.loads(metadata),
+        "created_at": iso_utc(epoch),
+        "created_epoch": epoch,
+    }

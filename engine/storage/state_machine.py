@@ -1,0 +1,200 @@
+"""``StateMachine``: all the stores of a node, fed with committed log entries in batches.
+
+Replay after a restart is exact because of two applied indexes:
+
+- each store database records the last entry applied to it, in the same transaction as the
+  writes (``EventStore.applied_index``), and skips entries at or below it;
+- ``<node_dir>/state.db`` records the node-level applied index: every entry up to it has been
+  applied to every store.  It is written after the stores' transactions, so it can only lag
+  behind them (a crash in between replays a few entries, which the stores skip); it never runs
+  ahead.  It is only a lower bound on what to replay, so it needs no fsync of its own.
+
+Store lifecycle on replay: ``create_store`` at index i is skipped when the store exists with an
+applied index >= i (it was created then, or later); ``delete_store`` at j is skipped when the
+store's applied index is >= j (the store was re-created after j).  A store created at i and
+deleted at j therefore ends deleted, and a re-created one survives.  A store database whose
+creation never committed is removed at startup; replay then creates it again.
+
+Threads: ``apply`` runs in ONE worker thread; ``store``, ``stores`` and ``read`` run on the event
+loop.  A lock guards the store dict, and ``EventStore.close`` waits for an in-flight read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from engine.config_model import FsyncMode
+from engine.errors import GateError
+from engine.storage.commands import decode_command, validate_store_id
+from engine.storage.event_store import EventStore, IncompleteStoreError, error_result
+from engine.storage.reads import execute_read
+
+_LIFECYCLE_OPS = ("create_store", "delete_store")
+
+
+def remove_store_files(db_path: Path) -> None:
+    """Remove a store database; WAL and shared memory first, so no stale WAL outlives its db."""
+    for suffix in ("-wal", "-shm", ""):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+
+class StateMachine:
+    """The stores of one node under ``<node_dir>/stores/``."""
+
+    def __init__(self, node_dir: Path, fsync: FsyncMode) -> None:
+        self._fsync = fsync
+        self._stores_dir = node_dir / "stores"
+        self._stores_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._meta = sqlite3.connect(
+            node_dir / "state.db", isolation_level=None, check_same_thread=False
+        )
+        self._meta.execute("PRAGMA journal_mode=WAL")
+        self._meta.execute("PRAGMA synchronous=NORMAL")
+        self._meta.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
+        row = self._meta.execute("SELECT value FROM meta WHERE key = 'applied_index'").fetchone()
+        self._applied_index: int = row[0] if row else 0
+        self._stores: dict[str, EventStore] = {}
+        for wal in self._stores_dir.glob("*.db-wal"):
+            if not Path(str(wal).removesuffix("-wal")).exists():
+                wal.unlink()
+        for db_path in sorted(self._stores_dir.glob("*.db")):
+            try:
+                store = EventStore(db_path, fsync)
+            except IncompleteStoreError:
+                remove_store_files(db_path)
+                continue
+            self._stores[store.store_id] = store
+
+    @property
+    def applied_index(self) -> int:
+        """Every log entry up to this index is applied to every store: replay from the next."""
+        return self._applied_index
+
+    def apply(self, entries: list[tuple[int, bytes]]) -> list[dict[str, Any] | None]:
+        """Apply committed entries ``(index, data)`` in order; one result per entry.
+
+        A store's commands between two lifecycle commands go in one transaction.  The result is
+        None for a no-op and for an entry already applied before a restart.
+        """
+        results: list[dict[str, Any] | None] = [None] * len(entries)
+        pending: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
+        for slot, (index, data) in enumerate(entries):
+            if index <= self._applied_index:
+                continue
+            try:
+                cmd = decode_command(data)
+            except ValueError as exc:
+                results[slot] = error_result("invalid_request", f"undecodable command: {exc}")
+                continue
+            if cmd is None:
+                continue
+            store_id = cmd.get("store")
+            if not isinstance(store_id, str):
+                results[slot] = error_result("invalid_request", "command without a store")
+                continue
+            op = cmd.get("op")
+            if op in _LIFECYCLE_OPS:
+                self._flush(store_id, pending.pop(store_id, []), results)
+                if op == "create_store":
+                    results[slot] = self._create(index, store_id, cmd)
+                else:
+                    results[slot] = self._delete(index, store_id)
+            else:
+                pending.setdefault(store_id, []).append((slot, index, cmd))
+        for store_id, items in pending.items():
+            self._flush(store_id, items, results)
+        if entries and entries[-1][0] > self._applied_index:
+            self._applied_index = entries[-1][0]
+            self._meta.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_index', ?)",
+                (self._applied_index,),
+            )
+        return results
+
+    def _flush(
+        self,
+        store_id: str,
+        items: list[tuple[int, int, dict[str, Any]]],
+        results: list[dict[str, Any] | None],
+    ) -> None:
+        if not items:
+            return
+        with self._lock:
+            store = self._stores.get(store_id)
+        if store is None:
+            for slot, _, _ in items:
+                results[slot] = error_result("store_not_found", f"store {store_id!r} not found")
+            return
+        batch = store.apply_batch([(index, cmd) for _, index, cmd in items])
+        for (slot, _, _), result in zip(items, batch, strict=True):
+            results[slot] = result
+
+    def _create(self, index: int, store_id: str, cmd: dict[str, Any]) -> dict[str, Any]:
+        try:
+            validate_store_id(store_id)  # it becomes a file name
+        except GateError as exc:
+            return {"error": exc.to_dict()}
+        with self._lock:
+            existing = self._stores.get(store_id)
+        if existing is not None:
+            if existing.applied_index >= index:
+                return {"store_id": store_id}  # replay of this very creation
+            return error_result("store_exists", f"store {store_id!r} already exists")
+        path = self._stores_dir / f"{store_id}.db"
+        config = cmd.get("config") or {}
+        try:
+            store = EventStore.create(
+                path,
+                self._fsync,
+                config=config if isinstance(config, dict) else {},
+                created_epoch=int(cmd.get("created_epoch") or 0),
+                applied_index=index,
+            )
+        except BaseException:
+            remove_store_files(path)
+            raise
+        with self._lock:
+            self._stores[store_id] = store
+        return {"store_id": store_id}
+
+    def _delete(self, index: int, store_id: str) -> dict[str, Any]:
+        with self._lock:
+            store = self._stores.get(store_id)
+            if store is None:
+                return error_result("store_not_found", f"store {store_id!r} not found")
+            if store.applied_index >= index:
+                return {}  # replay: this store was created again after the deletion
+            del self._stores[store_id]
+        store.close()
+        remove_store_files(store.path)
+        return {}
+
+    def store(self, store_id: str) -> EventStore:
+        """The store for reads; raises ``store_not_found``."""
+        with self._lock:
+            store = self._stores.get(store_id)
+        if store is None:
+            raise GateError("store_not_found", f"store {store_id!r} not found")
+        return store
+
+    def stores(self) -> list[str]:
+        """The ids of the node's stores, sorted."""
+        with self._lock:
+            return sorted(self._stores)
+
+    def read(self, query: dict[str, Any]) -> Any:
+        """Validate and execute a read query (docs/ENGINE.md, "Read queries") on local state."""
+        return execute_read(self, query)
+
+    def close(self) -> None:
+        """Close every store and the node database."""
+        with self._lock:
+            stores = list(self._stores.values())
+            self._stores.clear()
+        for store in stores:
+            store.close()
+        self._meta.close()

@@ -1,0 +1,45 @@
+"""Shared fixtures: real clusters of real processes on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster_harness import (
+    RunningCluster,
+    start_cluster,
+    start_cluster_async,
+    stop_cluster,
+)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
+    """A 3-node cluster shared by one test module; tests must not break it."""
+    running = start_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield running
+    finally:
+        stop_cluster(running)
+
+
+@pytest.fixture
+async def make_cluster(
+    tmp_path: Path,
+) -> AsyncIterator[Callable[..., Awaitable[RunningCluster]]]:
+    """Start private clusters (``await make_cluster()``) for tests that break nodes."""
+    started: list[RunningCluster] = []
+
+    async def make(nodes: int = 3, *, extra: dict[str, Any] | None = None) -> RunningCluster:
+        directory = tmp_path / f"cluster{len(started)}"
+        directory.mkdir()
+        running = await start_cluster_async(directory, nodes, extra=extra)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        await running.embedded.stop()

@@ -1,0 +1,68 @@
+"""The gateway's cluster view, event feed, node endpoints and health endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from tests.cluster_harness import RunningCluster, wait_for
+
+
+async def test_cluster_view_shape(cluster: RunningCluster) -> None:
+    async with cluster.new_client() as client:
+        view = await wait_for(
+            client.cluster,
+            lambda v: all(n["http"]["up"] and n["tcp"]["up"] for n in v["nodes"]),
+            10,
+        )
+    assert view["leader"] == "node1"
+    assert view["term"] >= 1
+    nodes = {n["node_id"]: n for n in view["nodes"]}
+    assert set(nodes) == {"node1", "node2", "node3"}
+    assert nodes["node1"]["role"] == "leader" and nodes["node1"]["preferred"] is True
+    for node_id in ("node2", "node3"):
+        assert nodes[node_id]["role"] == "follower" and nodes[node_id]["preferred"] is False
+    for node in nodes.values():
+        assert node["managed"] is True and isinstance(node["pid"], int)
+        assert node["http"]["addr"] == cluster.config.node(node["node_id"]).http.addr
+        assert node["tcp"]["latency_ms"] is not None
+        assert set(node) >= {"term", "commit_position", "applied_position", "lag", "fresh"}
+
+
+async def test_node_endpoints(cluster: RunningCluster) -> None:
+    status = await wait_for(
+        lambda: cluster.node_get("node2", "/status"), lambda s: s["leader"] == "node1", 10
+    )
+    assert status["node_id"] == "node2" and status["role"] == "follower"
+    assert (await cluster.node_get("node1", "/health"))["status"] == "ok"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(cluster.node_url("node1") + "/ready") as resp:
+            assert resp.status == 200
+        async with http.get(cluster.node_url("node1") + "/metrics") as resp:
+            text = await resp.text()
+        assert "gate_node_term" in text and "gate_node_commit_index" in text
+        async with http.get(cluster.url + "/metrics") as resp:
+            assert "gate_cluster_has_leader 1.0" in await resp.text()
+        async with http.get(cluster.url + "/ready") as resp:
+            assert resp.status == 200
+
+
+async def test_node_tcp_ping(cluster: RunningCluster) -> None:
+    from engine.framing import encode_frame, read_frame
+
+    tcp = cluster.config.node("node3").tcp
+    reader, writer = await asyncio.open_connection(tcp.connect_host, tcp.port)
+    writer.write(encode_frame({"op": "ping", "id": 1}))
+    assert await read_frame(reader) == {"id": 1, "ok": True, "op": "pong"}
+    writer.close()
+
+
+async def test_cluster_event_feed(cluster: RunningCluster) -> None:
+    async with cluster.new_client() as client:
+        feed = client.cluster_events()
+        first = await asyncio.wait_for(feed.__anext__(), 5)
+        assert first["type"] == "cluster" and first["leader"] == "node1"
+        second = await asyncio.wait_for(feed.__anext__(), 5)
+        assert second["type"] == "cluster"
+        await feed.aclose()

@@ -1,0 +1,150 @@
+"""A test double of a node: ``GET /health`` over HTTP and framed TCP ops, on real sockets.
+
+It answers ``ping`` (unsigned, like a real node) and ``status`` (with a scripted status), plus
+ops that let tests control the order and fate of answers: ``echo`` answers at once, ``hold``
+keeps its answer until a ``release`` with the same ``key``, and ``garbage`` sends a frame that
+is not JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from engine.config_model import Endpoint, NodeConfig
+from engine.framing import FrameError, encode_frame, read_frame
+
+
+class FakeNode:
+    """One fake node; ``status`` is what it reports and may be changed between rounds."""
+
+    def __init__(self, node_id: str, *, preferred: bool = False, secret: bytes | None = None):
+        self.node_id = node_id
+        self.preferred = preferred
+        self.secret = secret
+        self.status: dict[str, Any] = {
+            "node_id": node_id,
+            "role": "follower",
+            "term": 1,
+            "leader": None,
+            "commit_position": 0,
+            "applied_position": 0,
+            "last_index": 0,
+            "serving": False,
+        }
+        self.health_status = 200
+        self.status_fails = False
+        self.ops: Counter[str] = Counter()
+        self.connections = 0
+        self.http_port = 0
+        self.tcp_port = 0
+        self._held: dict[str, tuple[asyncio.StreamWriter, dict[str, Any]]] = {}
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._tcp: asyncio.Server | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def config(self) -> NodeConfig:
+        """This node's entry in a cluster config."""
+        return NodeConfig(
+            self.node_id,
+            self.preferred,
+            Endpoint("127.0.0.1", self.http_port),
+            Endpoint("127.0.0.1", self.tcp_port),
+        )
+
+    async def start(self) -> None:
+        """Listen (on ephemeral ports the first time, on the same ports after a stop)."""
+        app = web.Application()
+        app.router.add_get("/health", self._health)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.http_port)
+        await site.start()
+        self.http_port = self._runner.addresses[0][1]
+        self._tcp = await asyncio.start_server(self._serve, "127.0.0.1", self.tcp_port)
+        self.tcp_port = self._tcp.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and cut every open connection, like a node that died."""
+        if self._tcp is not None:
+            self._tcp.close()
+            self.drop_connections()
+            await self._tcp.wait_closed()
+            await asyncio.gather(*self._handlers)
+            self._tcp = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def drop_connections(self) -> None:
+        """Abort every open TCP connection (the server keeps listening)."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._held.clear()
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"}, status=self.health_status)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            while True:
+                msg = await read_frame(reader, self.secret)
+                self._handle(msg, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, FrameError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            self._handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    def _handle(self, msg: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        op = msg.get("op", "")
+        self.ops[op] += 1
+        rid = msg.get("id")
+        if op == "ping":
+            writer.write(encode_frame({"id": rid, "ok": True, "op": "pong"}))
+        elif op == "status" and self.status_fails:
+            error = {"code": "internal", "message": "status is broken"}
+            self._answer(writer, {"id": rid, "ok": False, "error": error})
+        elif op == "status":
+            self._answer(writer, {"id": rid, "ok": True, "result": dict(self.status)})
+        elif op == "echo":
+            self._answer(writer, {"id": rid, "ok": True, "result": msg.get("value")})
+        elif op == "hold":
+            self._held[msg["key"]] = (writer, {"id": rid, "ok": True, "result": msg["key"]})
+        elif op == "release":
+            self._answer(writer, {"id": rid, "ok": True, "result": "released"})
+            held_writer, answer = self._held.pop(msg["key"])
+            self._answer(held_writer, answer)
+        elif op == "garbage":
+            writer.write(b"\x00\x00\x00\x03abc")
+        else:
+            error = {"code": "invalid_request", "message": f"unknown op {op!r}"}
+            self._answer(writer, {"id": rid, "ok": False, "error": error})
+
+    def _answer(self, writer: asyncio.StreamWriter, answer: dict[str, Any]) -> None:
+        writer.write(encode_frame(answer, self.secret))
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait until ``predicate()`` is true; fail the test after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.005)

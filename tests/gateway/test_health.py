@@ -1,0 +1,396 @@
+"""HealthMonitor against fake nodes (real HTTP and TCP servers on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from engine.config_model import ClusterConfig, Endpoint, NodeConfig, ReplicationConfig
+from engine.gateway.health import HealthMonitor
+from engine.gateway.tcp_pool import NodePool
+from tests.gateway.fake_node import FakeNode
+
+
+@dataclass
+class Cluster:
+    nodes: dict[str, FakeNode]
+    config: ClusterConfig
+    pool: NodePool
+
+    def set_status(self, node_id: str, **fields: Any) -> None:
+        self.nodes[node_id].status.update(fields)
+
+    def monitor(self, **kwargs: Any) -> HealthMonitor:
+        kwargs.setdefault("probe_timeout", 2.0)
+        kwargs.setdefault("clock", lambda: 100.0)  # latency is then exactly 0
+        return HealthMonitor(self.config, self.pool, **kwargs)
+
+
+async def make_cluster(fresh_lag: int = 0) -> Cluster:
+    nodes = {nid: FakeNode(nid, preferred=nid == "node1") for nid in ("node1", "node2", "node3")}
+    for fake in nodes.values():
+        await fake.start()
+    config = ClusterConfig(
+        source="test",
+        nodes=tuple(f.config for f in nodes.values()),
+        replication=ReplicationConfig(fresh_lag=fresh_lag),
+    )
+    cluster = Cluster(nodes, config, NodePool(config))
+    cluster.set_status("node1", role="leader", term=3, leader="node1", last_index=10)
+    cluster.set_status("node1", commit_position=10, applied_position=10, serving=True, pid=11)
+    cluster.set_status("node2", role="follower", term=3, leader="node1", applied_position=10)
+    cluster.set_status("node3", role="follower", term=3, leader="node1", applied_position=7)
+    return cluster
+
+
+@pytest.fixture
+async def cluster() -> AsyncIterator[Cluster]:
+    c = await make_cluster()
+    yield c
+    c.pool.close()
+    for fake in c.nodes.values():
+        await fake.stop()
+
+
+@pytest.fixture
+async def monitor(cluster: Cluster) -> AsyncIterator[HealthMonitor]:
+    m = cluster.monitor()
+    yield m
+    await m.stop()
+
+
+def drain(queue: asyncio.Queue[dict[str, Any]]) -> list[dict[str, Any]]:
+    events = []
+    while not queue.empty():
+        events.append(queue.get_nowait())
+    return events
+
+
+def by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n["node_id"]: n for n in view["nodes"]}
+
+
+async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
+    managed = {"node1": (True, 4242), "node2": (True, None), "node3": (False, None)}
+    monitor = cluster.monitor(managed_info=managed.__getitem__)
+    try:
+        view = await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert view["leader"] == "node1" and view["term"] == 3
+    node1, node2, node3 = (by_id(view)[n] for n in ("node1", "node2", "node3"))
+    n1 = cluster.nodes["node1"]
+    assert node1 == {
+        "node_id": "node1",
+        "role": "leader",
+        "preferred": True,
+        "http": {"addr": f"127.0.0.1:{n1.http_port}", "enabled": True, "up": True, "latency_ms": 0},
+        "tcp": {"addr": f"127.0.0.1:{n1.tcp_port}", "enabled": True, "up": True, "latency_ms": 0},
+        "term": 3,
+        "commit_position": 10,
+        "applied_position": 10,
+        "lag": 0,
+        "fresh": True,
+        "serving": True,
+        "managed": True,
+        "pid": 4242,
+    }
+    assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
+        "follower",
+        0,
+        True,
+        True,
+    )
+    assert (node3["lag"], node3["fresh"], node3["managed"], node3["pid"]) == (3, False, False, None)
+    assert monitor.view is view
+    assert monitor.fresh_nodes() == ["node2"]
+
+
+async def test_the_node_pid_is_used_when_the_supervisor_has_none(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    view = await monitor.refresh()
+
+    assert (by_id(view)["node1"]["managed"], by_id(view)["node1"]["pid"]) == (False, 11)
+
+
+async def test_fresh_lag_lets_trailing_followers_serve_reads() -> None:
+    cluster = await make_cluster(fresh_lag=3)
+    monitor = cluster.monitor()
+    try:
+        await monitor.refresh()
+        assert monitor.fresh_nodes() == ["node2", "node3"]
+        cluster.set_status("node3", applied_position=6)
+        await monitor.refresh()
+        assert monitor.fresh_nodes() == ["node2"]
+    finally:
+        await monitor.stop()
+        cluster.pool.close()
+        for fake in cluster.nodes.values():
+            await fake.stop()
+
+
+async def test_a_stopped_node_is_down_and_comes_back_up(
+    cluster: Cluster, monitor: HealthMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    await monitor.refresh()
+    events = monitor.subscribe()
+    n2 = cluster.nodes["node2"]
+
+    await n2.stop()
+    with caplog.at_level(logging.INFO, logger="gate.health"):
+        view = await monitor.refresh()
+
+    node2 = by_id(view)["node2"]
+    assert node2["role"] == "down"
+    assert node2["http"]["up"] is False and node2["http"]["latency_ms"] is None
+    assert node2["tcp"]["up"] is False and node2["tcp"]["latency_ms"] is None
+    assert (node2["lag"], node2["fresh"], node2["applied_position"]) == (None, False, None)
+    assert monitor.fresh_nodes() == []
+    http, tcp = f"127.0.0.1:{n2.http_port}", f"127.0.0.1:{n2.tcp_port}"
+    assert caplog.messages == [
+        f"Node follower (node2) [HTTP {http} | TCP {tcp}] : 🔴 HTTP down | 🔴 TCP down"
+    ]
+    assert caplog.records[0].levelno == logging.WARNING
+    published = drain(events)
+    assert [e["type"] for e in published] == ["node_down", "cluster"]
+    assert published[0]["node_id"] == "node2"
+
+    caplog.clear()
+    await n2.start()
+    with caplog.at_level(logging.INFO, logger="gate.health"):
+        view = await monitor.refresh()
+
+    assert by_id(view)["node2"]["role"] == "follower"
+    assert caplog.messages == [
+        f"Node follower (node2) [HTTP {http} | TCP {tcp}] : 🟢 HTTP up | 🟢 TCP up"
+    ]
+    assert caplog.records[0].levelno == logging.INFO
+    assert [e["type"] for e in drain(events)] == ["node_up", "cluster"]
+
+
+async def test_first_round_logs_every_node_once(
+    cluster: Cluster, monitor: HealthMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="gate.health"):
+        await monitor.refresh()
+        await monitor.refresh()
+
+    n1 = cluster.nodes["node1"]
+    assert len(caplog.messages) == 3
+    assert caplog.messages[0] == (
+        f"Node leader (node1) [HTTP 127.0.0.1:{n1.http_port} | TCP 127.0.0.1:{n1.tcp_port}]"
+        " : 🟢 HTTP up | 🟢 TCP up"
+    )
+
+
+async def test_http_down_with_tcp_up_is_logged_per_transport(
+    cluster: Cluster, monitor: HealthMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    await monitor.refresh()
+    cluster.nodes["node3"].health_status = 503
+
+    with caplog.at_level(logging.INFO, logger="gate.health"):
+        view = await monitor.refresh()
+
+    node3 = by_id(view)["node3"]
+    assert node3["role"] == "follower"
+    assert (node3["http"]["up"], node3["tcp"]["up"]) == (False, True)
+    assert len(caplog.messages) == 1
+    assert caplog.messages[0].endswith(" : 🔴 HTTP down | 🟢 TCP up")
+
+
+async def test_leader_change_is_published(cluster: Cluster, monitor: HealthMonitor) -> None:
+    events = monitor.subscribe()
+    await monitor.refresh()
+    assert drain(events)[-2:] == [
+        {"type": "leader_changed", "leader": "node1", "previous": None, "term": 3},
+        {"type": "cluster", **monitor.view},
+    ]
+
+    cluster.set_status("node1", role="follower", term=4, leader="node2")
+    cluster.set_status("node2", role="leader", term=4, leader="node2", last_index=12)
+    view = await monitor.refresh()
+
+    assert (view["leader"], view["term"], monitor.leader, monitor.term) == ("node2", 4, "node2", 4)
+    assert drain(events) == [
+        {"type": "leader_changed", "leader": "node2", "previous": "node1", "term": 4},
+        {"type": "cluster", **view},
+    ]
+    assert by_id(view)["node1"]["lag"] == 2  # node2's last index 12 - node1's applied 10
+
+
+async def test_a_stale_leader_is_ignored(cluster: Cluster, monitor: HealthMonitor) -> None:
+    # node1 was cut off and still believes it leads term 3; node2 won term 4.
+    cluster.set_status("node2", role="leader", term=4, leader="node2", last_index=10)
+    cluster.set_status("node3", term=4, leader="node2")
+
+    view = await monitor.refresh()
+
+    assert (view["leader"], view["term"]) == ("node2", 4)
+    assert by_id(view)["node1"]["role"] == "leader"  # reported as is, just not followed
+
+
+async def test_no_leader_while_an_election_runs(cluster: Cluster, monitor: HealthMonitor) -> None:
+    cluster.set_status("node2", role="candidate", term=4, leader=None)
+
+    view = await monitor.refresh()
+
+    assert (view["leader"], view["term"], monitor.leader) == (None, 4, None)
+    assert all(n["lag"] is None for n in view["nodes"])
+    assert monitor.fresh_nodes() == []
+
+
+async def test_a_node_whose_status_fails_is_down(cluster: Cluster, monitor: HealthMonitor) -> None:
+    await monitor.refresh()
+    events = monitor.subscribe()
+    cluster.nodes["node1"].status_fails = True
+
+    view = await monitor.refresh()
+
+    node1 = by_id(view)["node1"]
+    assert (node1["role"], node1["http"]["up"], node1["tcp"]["up"]) == ("down", True, True)
+    assert (view["leader"], view["term"]) == (None, 3)
+    assert [e["type"] for e in drain(events)] == ["node_down", "leader_changed", "cluster"]
+
+
+async def test_garbage_status_fields_count_as_zero(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    cluster.nodes["node1"].status = {"role": "leader", "term": "three", "applied_position": None}
+
+    view = await monitor.refresh()
+
+    # With term 0, node1 is a stale leader next to the followers' term 3.
+    assert view["leader"] is None
+    assert (by_id(view)["node1"]["term"], by_id(view)["node1"]["applied_position"]) == (0, 0)
+
+
+async def test_leader_hints(cluster: Cluster, monitor: HealthMonitor) -> None:
+    await monitor.refresh()
+    events = monitor.subscribe()
+
+    monitor.note_leader_hint("node2", 2)  # older than term 3: ignored
+    monitor.note_leader_hint("node9", 5)  # not in the config: ignored
+    assert monitor.leader == "node1"
+
+    monitor.note_leader_hint("node2", 4)
+    assert (monitor.leader, monitor.term) == ("node2", 4)
+    assert drain(events) == [
+        {"type": "leader_changed", "leader": "node2", "previous": "node1", "term": 4}
+    ]
+
+    # A round whose probes predate the failover (still term 3) does not undo the hint...
+    await monitor.refresh()
+    assert monitor.leader == "node2"
+    # ...but a round that has seen term 4 decides.
+    cluster.set_status("node1", role="follower", term=4, leader="node3")
+    cluster.set_status("node3", role="leader", term=4, leader="node3", last_index=10)
+    await monitor.refresh()
+    assert monitor.leader == "node3"
+
+
+async def test_a_hint_without_a_term_counts_as_the_current_term(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    await monitor.refresh()
+
+    monitor.note_leader_hint("node3")
+
+    assert (monitor.leader, monitor.term) == ("node3", 3)
+
+
+async def test_concurrent_refreshes_share_one_round(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    views = await asyncio.gather(*(monitor.refresh() for _ in range(5)))
+
+    assert all(v is views[0] for v in views)
+    assert [f.ops["status"] for f in cluster.nodes.values()] == [1, 1, 1]
+    assert [f.ops["ping"] for f in cluster.nodes.values()] == [1, 1, 1]
+
+    await monitor.refresh()
+    assert [f.ops["status"] for f in cluster.nodes.values()] == [2, 2, 2]
+
+
+async def test_a_slow_subscriber_loses_the_oldest_events(cluster: Cluster) -> None:
+    monitor = cluster.monitor(queue_size=1)
+    events = monitor.subscribe()
+    other = monitor.subscribe()
+    monitor.unsubscribe(other)
+    try:
+        await monitor.refresh()
+        cluster.set_status("node2", term=5)
+        latest = await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert drain(events) == [{"type": "cluster", **latest}]
+    assert other.empty()
+
+
+async def test_periodic_rounds_publish_the_view(cluster: Cluster) -> None:
+    monitor = cluster.monitor(interval=0.02)
+    events = monitor.subscribe()
+    monitor.start()
+    try:
+        rounds = 0
+        async with asyncio.timeout(5):
+            while rounds < 3:
+                rounds += (await events.get())["type"] == "cluster"
+    finally:
+        await monitor.stop()
+
+    assert monitor.leader == "node1"
+    assert cluster.nodes["node1"].ops["status"] >= 3
+
+
+async def test_a_paused_node_times_out_as_down(cluster: Cluster) -> None:
+    monitor = cluster.monitor(probe_timeout=0.2)
+    n3 = cluster.nodes["node3"]
+    await n3.stop()
+    # A listener that accepts but never answers, like a SIGSTOPped process.
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", n3.tcp_port)
+    try:
+        view = await monitor.refresh()
+    finally:
+        silent.close()
+        await monitor.stop()
+
+    assert by_id(view)["node3"]["role"] == "down"
+    assert by_id(view)["node1"]["role"] == "leader"
+
+
+async def test_a_node_without_http_is_probed_over_tcp_only() -> None:
+    fake = FakeNode("node1", preferred=True)
+    await fake.start()
+    fake.status.update(role="leader", term=1, last_index=0)
+    node = fake.config
+    config = ClusterConfig(
+        source="test",
+        nodes=(NodeConfig("node1", True, Endpoint("127.0.0.1", 1, enabled=False), node.tcp),),
+    )
+    pool = NodePool(config)
+    monitor = HealthMonitor(config, pool, probe_timeout=2.0)
+    try:
+        view = await monitor.refresh()
+    finally:
+        await monitor.stop()
+        pool.close()
+        await fake.stop()
+
+    node1 = view["nodes"][0]
+    assert node1["role"] == "leader"
+    assert node1["http"] == {
+        "addr": "127.0.0.1:1",
+        "enabled": False,
+        "up": False,
+        "latency_ms": None,
+    }
+    assert node1["tcp"]["up"] is True

@@ -1,0 +1,192 @@
+"""NodeConnection and NodePool against a real TCP frame server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from engine.config_model import ClusterConfig, Endpoint, SecurityConfig
+from engine.gateway.tcp_pool import NodeConnection, NodePool
+from tests.gateway.fake_node import FakeNode, wait_until
+
+SECRET = b"s3cret"
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[FakeNode]:
+    fake = FakeNode("node1")
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def conn(node: FakeNode) -> AsyncIterator[NodeConnection]:
+    connection = NodeConnection("node1", node.config.tcp)
+    yield connection
+    connection.close()
+
+
+async def test_concurrent_requests_share_one_connection(
+    node: FakeNode, conn: NodeConnection
+) -> None:
+    answers = await asyncio.gather(
+        *(conn.request({"op": "echo", "value": i}, timeout=5) for i in range(200))
+    )
+
+    assert [a["result"] for a in answers] == list(range(200))
+    assert len({a["id"] for a in answers}) == 200
+    assert node.connections == 1
+
+
+async def test_answers_out_of_order_reach_their_requests(
+    node: FakeNode, conn: NodeConnection
+) -> None:
+    held = asyncio.create_task(conn.request({"op": "hold", "key": "a"}, timeout=5))
+    await wait_until(lambda: node.ops["hold"] == 1)  # the held request reached the server
+    echo = await conn.request({"op": "echo", "value": "b"}, timeout=5)
+    assert echo["result"] == "b"
+    assert not held.done()
+
+    released = await conn.request({"op": "release", "key": "a"}, timeout=5)
+
+    assert released["result"] == "released"
+    assert (await held)["result"] == "a"
+
+
+async def test_connection_loss_fails_pending_requests_and_next_request_reconnects(
+    node: FakeNode, conn: NodeConnection
+) -> None:
+    pending = [
+        asyncio.create_task(conn.request({"op": "hold", "key": k}, timeout=5)) for k in "xyz"
+    ]
+    await wait_until(lambda: node.ops["hold"] == 3)
+
+    node.drop_connections()
+
+    for task in pending:
+        with pytest.raises(ConnectionError, match="node1"):
+            await task
+    answer = await conn.request({"op": "echo", "value": 1}, timeout=5)
+    assert answer["result"] == 1
+    assert node.connections == 2
+
+
+async def test_timeout_leaves_the_connection_usable(node: FakeNode, conn: NodeConnection) -> None:
+    with pytest.raises(TimeoutError):
+        await conn.request({"op": "hold", "key": "late"}, timeout=0.05)
+
+    # The late answer arrives with no one waiting for it and is dropped.
+    released = await conn.request({"op": "release", "key": "late"}, timeout=5)
+
+    assert released["result"] == "released"
+    assert (await conn.request({"op": "echo", "value": 2}, timeout=5))["result"] == 2
+    assert node.connections == 1
+
+
+async def test_error_answers_are_returned_as_they_are(conn: NodeConnection) -> None:
+    answer = await conn.request({"op": "nonsense"}, timeout=5)
+
+    assert answer["ok"] is False
+    assert answer["error"]["code"] == "invalid_request"
+
+
+async def test_a_bad_frame_drops_the_connection(node: FakeNode, conn: NodeConnection) -> None:
+    with pytest.raises(ConnectionError, match="bad frame"):
+        await conn.request({"op": "garbage"}, timeout=5)
+
+    assert (await conn.request({"op": "echo", "value": 3}, timeout=5))["result"] == 3
+
+
+async def test_large_bursts_wait_for_the_transport_buffer(conn: NodeConnection) -> None:
+    blob = "x" * 200_000  # 100 of these are far above the transport's high-water mark
+
+    answers = await asyncio.gather(
+        *(conn.request({"op": "echo", "value": f"{i}{blob}"}, timeout=10) for i in range(100))
+    )
+
+    assert [a["result"][: len(str(i))] for i, a in enumerate(answers)] == [
+        str(i) for i in range(100)
+    ]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_unreachable_node_fails_with_connection_error() -> None:
+    conn = NodeConnection("node9", Endpoint("127.0.0.1", _closed_port()))
+
+    with pytest.raises(ConnectionError, match="cannot connect to node9"):
+        await conn.request({"op": "ping"}, timeout=5)
+
+
+async def test_disabled_endpoint_fails_with_connection_error() -> None:
+    conn = NodeConnection("node9", Endpoint("127.0.0.1", 1, enabled=False))
+
+    with pytest.raises(ConnectionError, match="no TCP endpoint"):
+        await conn.request({"op": "ping"}, timeout=5)
+
+
+async def test_signed_requests_and_unsigned_pong_with_a_secret() -> None:
+    fake = FakeNode("node1", secret=SECRET)
+    await fake.start()
+    conn = NodeConnection("node1", fake.config.tcp, secret=SECRET)
+    try:
+        pong = await conn.request({"op": "ping"}, timeout=5)
+        status = await conn.request({"op": "status"}, timeout=5)
+    finally:
+        conn.close()
+        await fake.stop()
+
+    assert pong["op"] == "pong"
+    assert status["result"]["node_id"] == "node1"
+
+
+async def test_a_wrong_secret_is_refused() -> None:
+    fake = FakeNode("node1", secret=SECRET)
+    await fake.start()
+    conn = NodeConnection("node1", fake.config.tcp, secret=b"wrong")
+    try:
+        with pytest.raises(ConnectionError):
+            await conn.request({"op": "status"}, timeout=5)
+    finally:
+        conn.close()
+        await fake.stop()
+
+
+async def test_pool_holds_one_connection_per_node(node: FakeNode) -> None:
+    config = ClusterConfig(
+        source="test", nodes=(node.config,), security=SecurityConfig(cluster_secret=None)
+    )
+    pool = NodePool(config)
+
+    assert pool.get("node1") is pool.get("node1")
+    assert (await pool.get("node1").request({"op": "ping"}, timeout=5))["ok"] is True
+    with pytest.raises(KeyError):
+        pool.get("node7")
+
+    pool.close()
+    with pytest.raises(ConnectionError, match="closed"):
+        await pool.get("node1").request({"op": "ping"}, timeout=5)
+
+
+async def test_pool_signs_with_the_cluster_secret() -> None:
+    fake = FakeNode("node1", secret=SECRET)
+    await fake.start()
+    config = ClusterConfig(
+        source="test", nodes=(fake.config,), security=SecurityConfig(cluster_secret="s3cret")
+    )
+    pool = NodePool(config)
+    try:
+        status = await pool.get("node1").request({"op": "status"}, timeout=5)
+    finally:
+        pool.close()
+        await fake.stop()
+
+    assert status["ok"] is True

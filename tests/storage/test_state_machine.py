@@ -1,0 +1,403 @@
+"""StateMachine: store lifecycle, entry batches, restart replay and read queries."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.errors import GateError
+from engine.storage.commands import (
+    build_append,
+    build_create_store,
+    build_delete_store,
+    build_snapshot_put,
+    encode_command,
+)
+from engine.storage.event_store import EventStore
+from engine.storage.state_machine import StateMachine
+
+T0 = 1_795_342_503_123_456
+
+
+class Log:
+    """Encoded commands at consecutive indexes, as the replicated log would hold them."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, bytes]] = []
+        self._ids = itertools.count(1)
+
+    def add(self, cmd: dict[str, Any] | None) -> tuple[int, bytes]:
+        entry = (len(self.entries) + 1, b"" if cmd is None else encode_command(cmd))
+        self.entries.append(entry)
+        return entry
+
+    def create(self, store: str, **config: Any) -> tuple[int, bytes]:
+        body: dict[str, Any] = {"store_id": store, "config": config}
+        return self.add(build_create_store(body, now_epoch_us=T0))
+
+    def delete(self, store: str) -> tuple[int, bytes]:
+        return self.add(build_delete_store(store))
+
+    def append(
+        self, store: str, stream: str, n: int = 1, expected: Any = "any"
+    ) -> tuple[int, bytes]:
+        events = [{"event_type": "t", "data": {"k": k}} for k in range(n)]
+        cmd = build_append(
+            store,
+            stream,
+            {"expected_version": expected, "events": events},
+            now_epoch_us=T0,
+            new_id=lambda: f"id-{next(self._ids)}",
+            max_events=10_000,
+        )
+        return self.add(cmd)
+
+
+def _code(result: dict[str, Any] | None) -> str:
+    assert result is not None
+    return str(result["error"]["code"])
+
+
+def test_lifecycle_and_results_in_entry_order(tmp_path: Path) -> None:
+    sm = StateMachine(tmp_path / "node1", "os")
+    log = Log()
+    entries = [
+        log.add(None),
+        log.create("a", retention="forever"),
+        log.append("a", "s", 2),
+        log.append("missing", "s"),
+        log.create("a"),
+        log.create("b"),
+        log.append("b", "s"),
+        log.append("a", "s"),
+        log.delete("b"),
+        log.delete("b"),
+        log.append("b", "s"),
+    ]
+    results = sm.apply(entries)
+    assert results[0] is None
+    assert results[1] == {"store_id": "a"}
+    assert results[2] == {"version": 1, "position": 2}
+    assert _code(results[3]) == "store_not_found"
+    assert _code(results[4]) == "store_exists"
+    assert results[5] == {"store_id": "b"}
+    assert results[6] == {"version": 0, "position": 1}
+    assert results[7] == {"version": 2, "position": 3}
+    assert results[8] == {}
+    assert _code(results[9]) == "store_not_found"
+    assert _code(results[10]) == "store_not_found"
+    assert sm.applied_index == 11
+    assert sm.stores() == ["a"]
+    assert sorted(p.name for p in (tmp_path / "node1" / "stores").iterdir()) == [
+        "a.db",
+        "a.db-shm",
+        "a.db-wal",
+    ]
+    assert sm.store("a").config == {"retention": "forever"}
+    with pytest.raises(GateError) as info:
+        sm.store("b")
+    assert info.value.code == "store_not_found"
+    sm.close()
+
+
+def test_one_transaction_per_store_per_batch(tmp_path: Path) -> None:
+    sm = StateMachine(tmp_path, "os")
+    log = Log()
+    sm.apply([log.create("a"), log.create("b")])
+    commits = {s: sm.store(s).commit_count for s in ("a", "b")}
+    batch = [log.append("a" if i % 3 else "b", f"s-{i % 5}") for i in range(1000)]
+    results = sm.apply(batch)
+    assert all(r is not None and "version" in r for r in results)
+    assert sm.store("a").commit_count == commits["a"] + 1
+    assert sm.store("b").commit_count == commits["b"] + 1
+    assert sm.store("a").last_position + sm.store("b").last_position == 1000
+    sm.close()
+
+
+def test_invalid_commands_in_the_log_become_errors(tmp_path: Path) -> None:
+    sm = StateMachine(tmp_path, "os")
+    results = sm.apply(
+        [
+            (1, b"{not json"),
+            (2, b'{"op": "append"}'),
+            (3, b'{"op": "create_store", "store": "../escape"}'),
+        ]
+    )
+    assert [_code(r) for r in results] == ["invalid_request"] * 3
+    assert sm.stores() == []
+    assert not (tmp_path / "escape.db").exists()
+    sm.close()
+
+
+def _state(sm: StateMachine) -> dict[str, Any]:
+    return {
+        store_id: (
+            sm.store(store_id).list_streams(),
+            sm.store(store_id).read_all(0, 1000),
+            sm.store(store_id).applied_index,
+        )
+        for store_id in sm.stores()
+    }
+
+
+def _lifecycle_log() -> Log:
+    log = Log()
+    log.create("a")
+    log.append("a", "s", 3)
+    log.create("gone")
+    log.append("gone", "s", 2)
+    log.delete("gone")
+    log.create("b")
+    log.append("b", "s")
+    log.create("again")
+    log.delete("again")
+    log.create("again", v=2)
+    log.append("again", "s")
+    log.append("a", "s", expected=2)
+    log.append("a", "t")
+    return log
+
+
+def test_restart_replays_exactly(tmp_path: Path) -> None:
+    log = _lifecycle_log()
+    reference = StateMachine(tmp_path / "ref", "os")
+    reference.apply(log.entries)
+    expected = _state(reference)
+    reference.close()
+
+    sm = StateMachine(tmp_path / "node", "always")
+    sm.apply(log.entries[:6])
+    sm.apply(log.entries[6:10])
+    sm.close()
+    sm = StateMachine(tmp_path / "node", "always")
+    assert sm.applied_index == 10
+    # The log hands back every entry from the start: nothing is doubled or resurrected.
+    sm.apply(log.entries)
+    assert _state(sm) == expected
+    assert sm.stores() == ["a", "again", "b"]
+    assert sm.store("again").config == {"v": 2}
+    sm.close()
+
+
+def _forget_node_index(node_dir: Path) -> None:
+    db = sqlite3.connect(node_dir / "state.db")
+    db.execute("UPDATE meta SET value = 0 WHERE key = 'applied_index'")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("cut", range(1, 14))
+def test_crash_before_the_node_index_is_written(tmp_path: Path, cut: int) -> None:
+    """Stores committed entries up to ``cut`` but the node-level index still says 0."""
+    log = _lifecycle_log()
+    reference = StateMachine(tmp_path / "ref", "os")
+    reference.apply(log.entries)
+    expected = _state(reference)
+    reference.close()
+
+    sm = StateMachine(tmp_path / "node", "os")
+    sm.apply(log.entries[:cut])
+    sm.close()
+    _forget_node_index(tmp_path / "node")
+    sm = StateMachine(tmp_path / "node", "os")
+    assert sm.applied_index == 0
+    sm.apply(log.entries)
+    assert _state(sm) == expected
+    sm.close()
+
+
+def test_crash_during_store_creation_is_repaired_by_replay(tmp_path: Path) -> None:
+    log = Log()
+    log.create("a")
+    log.append("a", "s")
+    sm = StateMachine(tmp_path, "os")
+    sm.apply(log.entries[:1])
+    sm.close()
+    # A crash between creating the file and committing its schema leaves an empty database
+    # (and a crash while deleting can leave a WAL without its database).
+    (tmp_path / "stores" / "a.db").unlink()
+    (tmp_path / "stores" / "a.db").write_bytes(b"")
+    (tmp_path / "stores" / "z.db-wal").write_bytes(b"stale")
+    _forget_node_index(tmp_path)  # the node index was not written either
+    sm = StateMachine(tmp_path, "os")
+    assert sm.stores() == []
+    assert not (tmp_path / "stores" / "z.db-wal").exists()
+    sm.apply(log.entries)
+    assert sm.stores() == ["a"]
+    assert sm.store("a").stream_version("s") == 0
+    sm.close()
+
+
+def test_reads_racing_a_delete_see_the_store_or_store_not_found(tmp_path: Path) -> None:
+    sm = StateMachine(tmp_path, "os")
+    log = Log()
+    sm.apply([log.create("a"), log.append("a", "s", 50)])
+    store = sm.store("a")
+    outcomes: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                store.read_all(0, 1000)
+                outcomes.append("read")
+            except GateError as exc:
+                outcomes.append(exc.code)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        sm.apply([log.delete("a")])
+    finally:
+        done.set()
+        reader.join(timeout=30)
+    assert not reader.is_alive()
+    assert set(outcomes) <= {"read", "store_not_found"}
+    with pytest.raises(GateError):
+        store.read_all()
+    assert sm.stores() == []
+    sm.close()
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Any:
+    sm = StateMachine(tmp_path, "os")
+    log = Log()
+    sm.apply([log.create("st", owner="me"), log.create("empty")])
+    for _ in range(6):
+        sm.apply([log.append("st", "s-a"), log.append("st", "s-b")])
+    put = build_snapshot_put("st", "src", "sid", 4, {"data": {"x": 1}}, now_epoch_us=T0)
+    sm.apply([log.add(put)])
+    yield sm
+    sm.close()
+
+
+def _positions(result: dict[str, Any]) -> list[int]:
+    return [e["position"] for e in result["events"]]
+
+
+def test_read_queries(loaded: StateMachine) -> None:
+    sm = loaded
+    page = sm.read({"kind": "stream", "store": "st", "stream": "s-a", "count": "2"})
+    assert (page["stream_id"], page["version"], _positions(page)) == ("s-a", 5, [1, 3])
+    page = sm.read({"kind": "stream", "store": "st", "stream": "s-b", "from": 4, "count": 10})
+    assert _positions(page) == [10, 12]
+    back = {"kind": "stream", "store": "st", "stream": "s-a", "direction": "backward"}
+    assert _positions(sm.read(back)) == [11, 9, 7, 5, 3, 1]
+    missing = sm.read({"kind": "stream", "store": "st", "stream": "nope"})
+    assert missing == {"stream_id": "nope", "version": -1, "events": []}
+    assert _positions(sm.read({"kind": "all", "store": "st", "from_position": "10"})) == [11, 12]
+    query = {"kind": "all", "store": "st", "count": 3, "direction": "backward"}
+    assert _positions(sm.read(query)) == [12, 11, 10]
+    assert len(sm.read({"kind": "all", "store": "st", "min_position": 12})["events"]) == 12
+    assert sm.read({"kind": "streams", "store": "st"}) == {
+        "streams": [{"stream_id": "s-a", "version": 5}, {"stream_id": "s-b", "version": 5}]
+    }
+    assert sm.read({"kind": "version", "store": "st", "stream": "s-b"}) == {
+        "stream_id": "s-b",
+        "version": 5,
+    }
+    assert sm.read({"kind": "stores"}) == {
+        "stores": [
+            {
+                "store_id": "empty",
+                "status": "running",
+                "streams": 0,
+                "events": 0,
+                "last_position": 0,
+            },
+            {
+                "store_id": "st",
+                "status": "running",
+                "streams": 2,
+                "events": 12,
+                "last_position": 12,
+            },
+        ]
+    }
+    assert sm.read({"kind": "store", "store": "st"})["config"] == {"owner": "me"}
+    snap = sm.read(
+        {
+            "kind": "snapshot",
+            "store": "st",
+            "source_uuid": "src",
+            "stream_uuid": "sid",
+            "version": "4",
+        }
+    )
+    assert (snap["source_version"], snap["data"]) == (4, {"x": 1})
+    listed = sm.read({"kind": "snapshots", "store": "st", "source_uuid": "", "stream_uuid": "sid"})
+    assert [s["source_version"] for s in listed["snapshots"]] == [4]
+    assert sm.read({"kind": "snapshots", "store": "st", "source_uuid": "other"}) == {
+        "snapshots": []
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("stream", "query"),
+        ({}, "kind"),
+        ({"kind": "everything"}, "kind"),
+        ({"kind": "stream", "store": "st", "stream": "s-a", "count": 0}, "count"),
+        ({"kind": "stream", "store": "st", "stream": "s-a", "count": 1001}, "count"),
+        ({"kind": "stream", "store": "st", "stream": "s-a", "count": "ten"}, "count"),
+        ({"kind": "stream", "store": "st", "stream": "s-a", "from": -1}, "from"),
+        ({"kind": "stream", "store": "st", "stream": "s-a", "direction": "up"}, "direction"),
+        ({"kind": "stream", "store": "st", "stream": "$all"}, "stream"),
+        ({"kind": "stream", "store": "st"}, "stream"),
+        ({"kind": "stream", "store": "st", "stream": "s-a", "colour": 1}, "colour"),
+        ({"kind": "all", "store": "st", "from_position": "-3"}, "from_position"),
+        ({"kind": "all", "store": "st", "min_position": True}, "min_position"),
+        ({"kind": "all", "store": "s t"}, "store"),
+        ({"kind": "version", "store": "st", "stream": ""}, "stream"),
+        ({"kind": "snapshot", "store": "st", "source_uuid": "s", "stream_uuid": "x"}, "version"),
+        ({"kind": "snapshots", "store": "st", "stream_uuid": 5}, "stream_uuid"),
+        ({"kind": "stores", "store": "st"}, "store"),
+    ],
+)
+def test_read_query_validation(loaded: StateMachine, query: Any, field: str) -> None:
+    with pytest.raises(GateError) as info:
+        loaded.read(query)
+    assert info.value.code == "invalid_request"
+    assert field in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"kind": "store", "store": "nope"}, "store_not_found"),
+        ({"kind": "all", "store": "nope"}, "store_not_found"),
+        (
+            {
+                "kind": "snapshot",
+                "store": "st",
+                "source_uuid": "s",
+                "stream_uuid": "x",
+                "version": 1,
+            },
+            "snapshot_not_found",
+        ),
+    ],
+)
+def test_read_query_not_found(loaded: StateMachine, query: dict[str, Any], code: str) -> None:
+    with pytest.raises(GateError) as info:
+        loaded.read(query)
+    assert info.value.code == code
+    assert info.value.status == 404
+
+
+def test_store_files_follow_the_layout(tmp_path: Path) -> None:
+    sm = StateMachine(tmp_path / "node1", "os")
+    sm.apply([Log().create("reg_gh")])
+    sm.close()
+    assert (tmp_path / "node1" / "state.db").exists()
+    reopened = EventStore(tmp_path / "node1" / "stores" / "reg_gh.db", "os")
+    assert reopened.store_id == "reg_gh"
+    assert reopened.applied_index == 1
+    reopened.close()
