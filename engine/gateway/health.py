@@ -55,8 +55,11 @@ class HealthMonitor:
         self._config = config
         self._pool = pool
         self._interval = config.gateway.health_interval if interval is None else interval
-        # A probe must finish well within a round so a hung node cannot stall the rounds.
-        self._probe_timeout = min(1.0, self._interval) if probe_timeout is None else probe_timeout
+        # Short enough that a hung node does not stall the rounds for long, long enough that a
+        # busy node on a loaded machine is not reported down.
+        self._probe_timeout = (
+            min(1.0, max(0.5, self._interval)) if probe_timeout is None else probe_timeout
+        )
         self._http_timeout = aiohttp.ClientTimeout(total=self._probe_timeout)
         self._clock = clock
         self._log = log or logging.getLogger("gate.health")
@@ -142,10 +145,10 @@ class HealthMonitor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._round is not None:
-            self._round.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._round
+        current = self._round
+        if current is not None:
+            current.cancel()
+            await asyncio.gather(current, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -40,7 +40,10 @@ async def serve(
     """Run the gateway until a stop signal (or the parent's death)."""
     stop = stop_event_on_signals()
     if clear:
-        clear_data(config)
+        try:
+            clear_data(config)
+        except (ValueError, OSError) as exc:
+            fail(PROGRAM, f"--clear: {exc}")
         log.info(
             "cleared the data of %s under %s", ", ".join(config.node_ids), config.storage.data_dir
         )

@@ -128,22 +128,25 @@ class NodeSupervisor:
     async def start_all(self) -> None:
         """Launch every node, then wait until each answers.
 
-        Raises :class:`NodeStartError` for the first node (in config order) that exits early
-        or does not answer within ``gateway.startTimeout``, after stopping all the others.
+        Raises :class:`NodeStartError` for a node that exits early or does not answer within
+        ``gateway.startTimeout`` (the first to fail), after stopping all the nodes.
         """
+        waits: list[asyncio.Task[None]] = []
         try:
-            for node_id in self._nodes:
-                await self._launch(self._nodes[node_id])
-            results = await asyncio.gather(
-                *(self._wait_ready(n) for n in self._nodes.values()), return_exceptions=True
-            )
+            for node in self._nodes.values():
+                await self._launch(node)
+            waits = [asyncio.create_task(self._wait_ready(n)) for n in self._nodes.values()]
+            # One failure is enough to give up: no need to wait for the others to answer.
+            await asyncio.wait(waits, return_when=asyncio.FIRST_EXCEPTION)
+            failure = next((t.exception() for t in waits if t.done() and t.exception()), None)
+            if failure is not None:
+                raise failure
         except BaseException:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
             await self.stop_all()
             raise
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            await self.stop_all()
-            raise failures[0]
 
     async def stop_all(self) -> None:
         """Stop every node: SIGTERM, then SIGKILL after ``gateway.drainTimeout``."""
@@ -354,7 +357,7 @@ def clear_data(config: ClusterConfig) -> None:
     Refuses (ValueError) when ``storage.dataDir`` is the root or the home directory, where a
     typo would otherwise wipe far more than a cluster.
     """
-    data_dir = config.storage.data_dir.expanduser().resolve()
+    data_dir = config.storage.data_dir.resolve()
     if data_dir in (Path("/"), Path.home().resolve()):
         raise ValueError(f"refusing to clear data: storage.dataDir is {data_dir}")
     for node_id in config.node_ids:

@@ -191,7 +191,7 @@ class _Log:
 class _Progress:
     """A leader's view of one follower (etcd's ``Progress``)."""
 
-    __slots__ = ("active", "match", "next", "probe_sent", "replicating", "stall")
+    __slots__ = ("active", "match", "next", "probe_sent", "replicating", "stall", "told")
 
     def __init__(self, next_index: int) -> None:
         self.match = 0
@@ -202,6 +202,7 @@ class _Progress:
         self.probe_sent = False
         self.active = False  # heard from since the last quorum check
         self.stall = 0  # ticks with entries in flight and no progress
+        self.told = 0  # the highest commit index this follower has been sent a way to reach
 
 
 class RaftNode:
@@ -312,8 +313,11 @@ class RaftNode:
         pr = self._progress[to]
         if pr.match == self._log.last_index:
             self._send(TimeoutNow(self.term, self.node_id, to))
-        else:
-            self._send_append(to, pr)
+            return
+        # Probe from its match index, so appends lost earlier do not hold the transfer up.
+        pr.replicating = pr.probe_sent = False
+        pr.next = pr.match + 1
+        self._send_append(to, pr)
 
     def step(self, msg: Message) -> None:
         """Handle one message from a peer. Misaddressed or malformed messages are ignored."""
@@ -380,10 +384,14 @@ class RaftNode:
 
     def advance(self, ready: Ready) -> None:
         """The host has persisted, sent and applied ``ready``: mark its entries stable."""
-        if not ready.entries:
+        entries = ready.entries
+        if not entries:
             return
-        last = ready.entries[-1]
-        self._log.stable_to(last.index, last.term)
+        # Entries from persist_from on were replaced since (and will be handed out again).
+        first = entries[0].index
+        last = min(entries[-1].index, self._log.persist_from - 1)
+        if last >= first:
+            self._log.stable_to(last, entries[last - first].term)
         if self.role == "leader":
             self._maybe_commit()
 
@@ -559,6 +567,7 @@ class RaftNode:
         if self._transferee == m.frm and pr.match == self._log.last_index:
             self._send(TimeoutNow(self.term, self.node_id, m.frm))
         self._send_append(m.frm, pr)
+        self._send_commit(m.frm, pr)
 
     def _send_append(self, peer: str, pr: _Progress) -> None:
         log = self._log
@@ -567,24 +576,29 @@ class RaftNode:
             if pr.probe_sent:
                 return
             pr.probe_sent = True
-            self._send_append_from(peer, pr.next)
+            self._send_append_from(peer, pr, pr.next)
             return
         max_entries = self.config.max_entries_per_append
         window = max_entries * _MAX_INFLIGHT_BATCHES
         while pr.next <= last and pr.next - 1 - pr.match < window:
-            pr.next += self._send_append_from(peer, pr.next)
+            pr.next += self._send_append_from(peer, pr, pr.next)
 
-    def _send_append_from(self, peer: str, next_index: int) -> int:
+    def _send_append_from(self, peer: str, pr: _Progress, next_index: int) -> int:
         log = self._log
         prev = next_index - 1
         batch = log.slice(next_index, log.last_index + 1, self.config.max_entries_per_append)
-        term = self.term
+        commit = self.commit_index
         self._send(
-            AppendRequest(
-                term, self.node_id, peer, prev, log.term(prev), tuple(batch), self.commit_index
-            )
+            AppendRequest(self.term, self.node_id, peer, prev, log.term(prev), tuple(batch), commit)
         )
+        # A follower commits up to min(commit, last new entry) on success.
+        pr.told = max(pr.told, min(commit, prev + len(batch)))
         return len(batch)
+
+    def _send_commit(self, peer: str, pr: _Progress) -> None:
+        """A heartbeat if the follower holds committed entries it has not been told about."""
+        if min(self.commit_index, pr.match) > pr.told:
+            self._send_heartbeat(peer, pr)
 
     def _send_heartbeat(self, peer: str, pr: _Progress) -> None:
         # Anchored at the match index, which the follower is known to hold, so a heartbeat
@@ -600,6 +614,7 @@ class RaftNode:
                 self.commit_index,
             )
         )
+        pr.told = max(pr.told, min(self.commit_index, pr.match))
 
     def _maybe_commit(self) -> None:
         own = self._log.stable_index
@@ -613,12 +628,9 @@ class RaftNode:
             return
         self.commit_index = candidate
         # Tell followers now rather than at the next heartbeat, so they apply promptly.
-        last = self._log.last_index
         for peer, pr in self._progress.items():
-            if pr.replicating and pr.next <= last:
-                self._send_append(peer, pr)
-            else:
-                self._send_heartbeat(peer, pr)
+            self._send_append(peer, pr)
+            self._send_commit(peer, pr)
 
     def _tick_leader(self) -> None:
         config = self.config
@@ -635,12 +647,13 @@ class RaftNode:
             self._transfer_elapsed += 1
             if self._transfer_elapsed >= config.election_ticks:
                 self._transferee = None  # the transfer did not happen in time: lead on
+        stall_ticks = max(2, config.election_ticks // 2)
         for peer, pr in self._progress.items():
-            # Entries in flight without progress for an election timeout were lost (the last
-            # append of a burst has no successor whose rejection would reveal the gap): probe.
+            # Entries in flight without progress for a while were lost (the last append of a
+            # burst has no successor whose rejection would reveal the gap): probe again.
             if pr.replicating and pr.next - 1 > pr.match:
                 pr.stall += 1
-                if pr.stall >= config.election_ticks:
+                if pr.stall >= stall_ticks:
                     pr.replicating = False
                     pr.probe_sent = False
                     pr.next = pr.match + 1

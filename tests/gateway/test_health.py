@@ -356,11 +356,14 @@ async def test_a_paused_node_times_out_as_down(cluster: Cluster) -> None:
     n3 = cluster.nodes["node3"]
     await n3.stop()
     # A listener that accepts but never answers, like a SIGSTOPped process.
-    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", n3.tcp_port)
+    accepted: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda r, w: accepted.append(w), "127.0.0.1", n3.tcp_port)
     try:
         view = await monitor.refresh()
     finally:
         silent.close()
+        for writer in accepted:
+            writer.close()
         await monitor.stop()
 
     assert by_id(view)["node3"]["role"] == "down"

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from engine.replication.core import RaftNode
+from engine.replication.messages import HardState, Ready
 from tests.replication.simulation import Violation, run_schedules
 
 _CHUNKS = 8
@@ -38,11 +39,15 @@ class _VotesWithoutUpToDateCheck(RaftNode):
         return True
 
 
-class _CommitsOldTermsByCounting(RaftNode):
-    """Breaks Raft §5.4.2: commits entries of earlier terms by counting replicas."""
+class _PersistsHardStateLate(RaftNode):
+    """Breaks rule 1: hands out each hard state one Ready after the messages that depend on it."""
 
-    def _can_commit(self, index: int) -> bool:
-        return True
+    _late: HardState | None = None
+
+    def ready(self) -> Ready:
+        rd = super().ready()
+        rd.hard_state, self._late = self._late, rd.hard_state
+        return rd
 
 
 def _first_violation(node_cls: type[RaftNode], seeds: range) -> Violation:
@@ -59,6 +64,6 @@ def test_checker_catches_votes_for_stale_logs() -> None:
     assert f"GATE_SIM_SEED={violation.seed} pytest" in str(violation)
 
 
-def test_checker_catches_commits_of_old_terms_by_counting() -> None:
-    violation = _first_violation(_CommitsOldTermsByCounting, range(20_000, 22_000))
-    assert f"GATE_SIM_SEED={violation.seed} pytest" in str(violation)
+def test_checker_catches_answers_sent_before_the_state_they_depend_on_is_persisted() -> None:
+    violation = _first_violation(_PersistsHardStateLate, range(20_000, 20_100))
+    assert "before persisting" in str(violation)

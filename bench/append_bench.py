@@ -1,0 +1,279 @@
+"""Append benchmark of Gate: through the gateway, 3 nodes, majority quorum, fsync always.
+
+Usage: ``python -m bench.append_bench [--duration S] [--warmup S] [--url URL] [--profile DIR]``.
+
+Starts its own 3-node cluster in a temporary directory (or uses ``--url``), warms up, then runs
+scenario A (16 tasks, single-event appends, one stream each, expected_version "any") and
+scenario B (4 tasks, 100-event batches) for ``--duration`` seconds each, and prints events/s,
+requests/s and latency percentiles, the CPU each process used, and finally checks that every
+node holds the same number of events.  All tasks share ONE ``GateClient`` (one aiohttp session
+with keep-alive connections), as an application would.  ``--profile DIR`` records each process
+with py-spy during the timed runs (slower figures then) and prints the top frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import yaml
+
+from bench.common import (
+    SCENARIOS,
+    CpuMeter,
+    Scenario,
+    ScenarioResult,
+    free_port,
+    print_header,
+    print_results,
+    run_scenario,
+    sample_events,
+)
+from engine.client import EmbeddedCluster, GateClient
+from engine.errors import GateError
+
+STORE = "bench"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def cluster_config(directory: Path, nodes: int) -> dict[str, Any]:
+    """A cluster on free loopback ports with the defaults that matter spelled out."""
+    return {
+        "nodes": {
+            f"node{i + 1}": {
+                "role": "master" if i == 0 else "slave",
+                "http": {"enabled": True, "host": "127.0.0.1", "port": free_port()},
+                "tcp": {"enabled": True, "host": "127.0.0.1", "port": free_port()},
+            }
+            for i in range(nodes)
+        },
+        "gateway": {"startsNodes": True, "http": {"host": "127.0.0.1", "port": free_port()}},
+        "storage": {"dataDir": str(directory / "data"), "fsync": "always"},
+        "replication": {"writeQuorum": "majority"},
+        "stores": [STORE],
+    }
+
+
+class GateTarget:
+    """The cluster under test, the shared client and the appends of the scenarios."""
+
+    def __init__(self, client: GateClient, store: str, seed: int) -> None:
+        self.client = client
+        self.store = store
+        self.pool = sample_events(seed)
+        self.appended = 0  # events acknowledged, warm-up included (for the sanity check)
+
+    def request_for(self, scenario: Scenario, phase: str) -> Any:
+        """The append one worker of ``scenario`` repeats; each worker has its own stream."""
+        pool, size, batch = self.pool, len(self.pool), scenario.batch
+        prefix = f"bench-{int(time.time())}-{phase}-{scenario.key}"
+
+        async def request(worker: int, seq: int) -> None:
+            start = (seq * batch + worker) % size
+            events = [pool[(start + k) % size] for k in range(batch)]
+            await self.client.append(self.store, f"{prefix}-{worker}", events, "any")
+            self.appended += batch
+
+        return request
+
+
+async def _node_events(
+    http: aiohttp.ClientSession, nodes: list[dict[str, Any]], store: str
+) -> dict[str, int]:
+    counts = {}
+    for node in nodes:
+        async with http.get(f"http://{node['http']['addr']}/api/stores/{store}") as resp:
+            counts[node["node_id"]] = int((await resp.json())["events"])
+    return counts
+
+
+async def check_replicas(
+    client: GateClient, store: str, expected: int | None, timeout: float = 15.0
+) -> bool:
+    """Wait until every node holds the same number of events (and ``expected`` if given)."""
+    nodes = (await client.cluster())["nodes"]
+    headers = {"Authorization": f"Bearer {client.token}"} if client.token else None
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(headers=headers) as http:
+        while True:
+            counts = await _node_events(http, nodes, store)
+            values = set(counts.values())
+            ok = len(values) == 1 and (expected is None or values == {expected})
+            if ok or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)  # followers apply a few milliseconds behind the leader
+    shown = ", ".join(f"{node} {n:,}" for node, n in counts.items())
+    wanted = f" (expected {expected:,})" if expected is not None else ""
+    print(f"\nsanity: events per node: {shown}{wanted}: {'OK' if ok else 'MISMATCH'}")
+    return ok
+
+
+def process_ids(view: dict[str, Any], url: str, gateway_pid: int | None) -> dict[str, int]:
+    """The processes whose CPU we can measure: this one, the gateway, local nodes."""
+    pids = {"client": os.getpid()}
+    if gateway_pid is not None:
+        pids["gateway"] = gateway_pid
+    if urlsplit(url).hostname in _LOOPBACK:
+        for node in view["nodes"]:
+            if node.get("pid"):
+                label = f"{node['node_id']} ({node['role']})"
+                pids[label] = int(node["pid"])
+    return pids
+
+
+def start_profilers(pids: dict[str, int], out: Path, tag: str, seconds: float) -> list[Any]:
+    """One ``py-spy record`` per process for ``seconds``, as collapsed stacks (raw format)."""
+    out.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for name, pid in pids.items():
+        path = out / f"{tag}-{name.split()[0]}.txt"
+        cmd = ["py-spy", "record", "--pid", str(pid), "--duration", str(max(1, round(seconds)))]
+        cmd += ["--rate", "100", "--nonblocking", "--format", "raw", "--output", str(path)]
+        procs.append((name, path, subprocess.Popen(cmd, stdout=subprocess.DEVNULL)))
+    return procs
+
+
+def summarize_profile(path: Path, top: int) -> list[str]:
+    """The functions with the most samples in a collapsed-stack file: self and inclusive."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        # A frame reads "function (file:line)"; group by function and file, not by line.
+        frames = [f.rsplit(":", 1)[0] + ")" if ":" in f else f for f in stack.split(";")]
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    if not total:
+        return ["  (no samples)"]
+    lines = [f"  {total} samples; self:"]
+    lines += [f"    {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
+    lines.append("  inclusive:")
+    lines += [f"    {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
+    return lines
+
+
+async def run(args: argparse.Namespace, url: str, gateway_pid: int | None, fresh: bool) -> bool:
+    """Warm up, run the scenarios, print everything; False when the sanity check fails."""
+    async with GateClient(url, token=args.token) as client:
+        view = await client.cluster()
+        if not fresh:
+            try:
+                await client.create_store(args.store)
+            except GateError as exc:
+                if exc.code != "store_exists":
+                    raise
+        before = (await client.get_store(args.store))["events"]
+        target = GateTarget(client, args.store, args.seed)
+        pids = process_ids(view, url, gateway_pid)
+        meter = CpuMeter(pids)
+        leader = view["leader"]
+        print_header(
+            "Gate append benchmark",
+            {
+                "target": f"{url} (gateway), leader {leader}, {len(view['nodes'])} nodes"
+                + ("" if fresh else " (existing cluster: its own config)"),
+                "config": "storage.fsync always, replication.writeQuorum majority"
+                if fresh
+                else "see the cluster's config file",
+                "client": "one shared GateClient (aiohttp, keep-alive), expected_version 'any'",
+                "run": f"warm-up {args.warmup:g} s, then {args.duration:g} s per scenario",
+            },
+            ("aiohttp", "orjson"),
+        )
+        for scenario in SCENARIOS:
+            await run_scenario(
+                scenario,
+                args.warmup,
+                target.request_for(scenario, "warmup"),
+                meter,
+                expected_errors=(GateError,),
+            )
+        results: list[ScenarioResult] = []
+        profiles = []
+        for scenario in SCENARIOS:
+            if args.profile:
+                procs = start_profilers(pids, args.profile, scenario.key, args.duration)
+                profiles.append((scenario, procs))
+                await asyncio.sleep(0.5)  # let py-spy attach before the clock starts
+            results.append(
+                await run_scenario(
+                    scenario,
+                    args.duration,
+                    target.request_for(scenario, "run"),
+                    meter,
+                    expected_errors=(GateError,),
+                )
+            )
+        label = "Gate, 3 nodes, majority, fsync always" + (" (under py-spy)" if profiles else "")
+        print_results(label, results)
+        for scenario, procs in profiles:
+            for name, path, proc in procs:
+                await asyncio.to_thread(proc.wait)
+                print(f"\nprofile {scenario.key} / {name}: {path}")
+                if path.exists():
+                    print("\n".join(summarize_profile(path, args.top)))
+        expected = before + target.appended if fresh else None
+        return await check_replicas(client, args.store, expected)
+
+
+async def main_async(args: argparse.Namespace) -> bool:
+    """Run against ``--url`` or against a cluster of our own, stopped afterwards."""
+    if args.url:
+        return await run(args, args.url, args.gateway_pid, fresh=False)
+    directory = Path(tempfile.mkdtemp(prefix="gate-bench-", dir=args.dir))
+    try:
+        path = directory / "cluster.yaml"
+        path.write_text(yaml.safe_dump(cluster_config(directory, args.nodes), sort_keys=False))
+        cluster = EmbeddedCluster(path, log_file=directory / "gateway.log")
+        await cluster.start()
+        assert cluster.process is not None
+        try:
+            print(f"cluster: {path} (data and logs under {directory})")
+            return await run(args, cluster.url, cluster.process.pid, fresh=True)
+        finally:
+            await cluster.stop()
+    finally:
+        if not args.keep:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def main() -> None:
+    """Parse the options, run the benchmark, exit 1 if the replicas disagree."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per scenario")
+    parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
+    parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
+    parser.add_argument("--store", default=STORE, help="store to append to (with --url)")
+    parser.add_argument("--gateway-pid", type=int, help="with --url: measure this process too")
+    parser.add_argument("--nodes", type=int, default=3, help="cluster size (own cluster)")
+    parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
+    parser.add_argument("--keep", action="store_true", help="keep the data and logs")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the event payloads")
+    parser.add_argument("--profile", type=Path, help="record py-spy profiles into this dir")
+    parser.add_argument("--top", type=int, default=15, help="frames shown per profile")
+    args = parser.parse_args()
+    if args.profile and shutil.which("py-spy") is None:
+        parser.error("--profile needs py-spy: pip install py-spy")
+    sys.exit(0 if asyncio.run(main_async(args)) else 1)
+
+
+if __name__ == "__main__":
+    main()

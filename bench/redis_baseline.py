@@ -1,0 +1,200 @@
+"""The Redis Streams baseline of the append benchmark: XADD from redis-py's asyncio client.
+
+Usage: ``python -m bench.redis_baseline [--duration S] [--warmup S] [--fsync always,everysec]``.
+
+Needs ``redis-server`` on the PATH (``apt-get install -y redis-server``) and redis-py
+(``pip install -e '.[bench]'``).  For each fsync mode it starts a private
+``redis-server --save "" --appendonly yes --appendfsync <mode>`` on a free port in a temporary
+directory, then runs the same scenarios as ``append_bench.py``: A, 16 tasks doing one XADD at a
+time (one stream each); B, 4 tasks each sending 100 XADDs in one pipeline
+(``transaction=False``).  Every entry carries what a Gate event carries: an event id made by the
+client, the type, and data and metadata as JSON.  All tasks share one ``redis.asyncio.Redis``
+(its connection pool), as an application would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from bench.common import (
+    SCENARIOS,
+    CpuMeter,
+    Scenario,
+    ScenarioResult,
+    free_port,
+    print_header,
+    print_results,
+    run_scenario,
+    sample_events,
+)
+
+FSYNC_MODES = ("always", "everysec")
+
+
+def entry_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """One event as XADD fields, encoded the way a Gate client sends it."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event["event_type"],
+        "data": orjson.dumps(event["data"]),
+        "metadata": orjson.dumps(event["metadata"]),
+        "created_epoch": time.time_ns() // 1000,
+    }
+
+
+class RedisTarget:
+    """The XADD requests of the scenarios against one server."""
+
+    def __init__(self, client: redis.Redis, seed: int) -> None:
+        self.client = client
+        self.pool = sample_events(seed)
+        self.appended = 0  # entries acknowledged, warm-up included (for the sanity check)
+        self.streams: set[str] = set()
+
+    def request_for(self, scenario: Scenario, phase: str) -> Any:
+        """The request one worker of ``scenario`` repeats; each worker has its own stream."""
+        pool, size, batch = self.pool, len(self.pool), scenario.batch
+        prefix = f"bench-{phase}-{scenario.key}"
+        self.streams.update(f"{prefix}-{w}" for w in range(scenario.workers))
+
+        async def single(worker: int, seq: int) -> None:
+            await self.client.xadd(f"{prefix}-{worker}", entry_fields(pool[(seq + worker) % size]))
+            self.appended += 1
+
+        async def pipelined(worker: int, seq: int) -> None:
+            stream = f"{prefix}-{worker}"
+            start = seq * batch + worker
+            async with self.client.pipeline(transaction=False) as pipe:
+                for k in range(batch):
+                    pipe.xadd(stream, entry_fields(pool[(start + k) % size]))
+                await pipe.execute()
+            self.appended += batch
+
+        return single if batch == 1 else pipelined
+
+
+async def wait_until_serving(client: redis.Redis, server: subprocess.Popen[bytes]) -> None:
+    """Wait (10 s at most) until the server answers PING."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"redis-server exited with code {server.returncode}")
+        try:
+            await client.ping()
+            return
+        except RedisError:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
+
+
+async def run_mode(args: argparse.Namespace, fsync: str, directory: Path) -> bool:
+    """Start a server with ``appendfsync fsync``, run the scenarios, print; False on a mismatch."""
+    port = free_port()
+    cmd = [args.redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    cmd += ["--appendonly", "yes", "--appendfsync", fsync, "--dir", str(directory)]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port)
+        try:
+            await wait_until_serving(client, server)
+            info = await client.info("server")
+            print(
+                f"\nserver:   redis {info['redis_version']} on 127.0.0.1:{port}, appendonly yes,"
+                f" appendfsync {fsync}, save '' (data in {directory})"
+            )
+            target = RedisTarget(client, args.seed)
+            meter = CpuMeter({"client": os.getpid(), "redis-server": server.pid})
+            for scenario in SCENARIOS:
+                await run_scenario(
+                    scenario,
+                    args.warmup,
+                    target.request_for(scenario, "warmup"),
+                    meter,
+                    expected_errors=(RedisError,),
+                )
+            results: list[ScenarioResult] = []
+            for scenario in SCENARIOS:
+                request = target.request_for(scenario, "run")
+                results.append(
+                    await run_scenario(
+                        scenario, args.duration, request, meter, expected_errors=(RedisError,)
+                    )
+                )
+            print_results(f"Redis Streams, appendfsync {fsync}", results)
+            stored = 0
+            for stream in sorted(target.streams):
+                stored += await client.xlen(stream)
+            ok = stored == target.appended
+            print(
+                f"\nsanity: {stored:,} entries stored, {target.appended:,} acknowledged:"
+                f" {'OK' if ok else 'MISMATCH'}"
+            )
+            return ok
+        finally:
+            await client.aclose()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def main_async(args: argparse.Namespace) -> bool:
+    """Run every requested fsync mode on a fresh server of its own."""
+    print_header(
+        "Redis Streams baseline (XADD)",
+        {
+            "config": "redis-server --save '' --appendonly yes --appendfsync <mode>",
+            "client": "one shared redis.asyncio.Redis (connection pool), RESP2",
+            "run": f"warm-up {args.warmup:g} s, then {args.duration:g} s per scenario",
+        },
+        ("redis", "hiredis", "orjson"),
+    )
+    ok = True
+    for fsync in args.fsync:
+        directory = Path(tempfile.mkdtemp(prefix=f"redis-bench-{fsync}-", dir=args.dir))
+        try:
+            ok = await run_mode(args, fsync, directory) and ok
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+    return ok
+
+
+def main() -> None:
+    """Parse the options, run the baseline, exit 1 if an acknowledged entry is missing."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per scenario")
+    parser.add_argument(
+        "--fsync",
+        type=lambda s: [m for m in s.split(",") if m],
+        default=list(FSYNC_MODES),
+        help="comma-separated appendfsync modes (always,everysec)",
+    )
+    parser.add_argument("--redis-server", default="redis-server", help="the server binary")
+    parser.add_argument("--dir", help="parent directory of the data (not tmpfs!)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the event payloads")
+    args = parser.parse_args()
+    unknown = [m for m in args.fsync if m not in FSYNC_MODES]
+    if unknown:
+        parser.error(f"unknown appendfsync mode {unknown[0]!r}; use {', '.join(FSYNC_MODES)}")
+    if shutil.which(args.redis_server) is None:
+        parser.error(f"{args.redis_server} not found: apt-get install -y redis-server")
+    sys.exit(0 if asyncio.run(main_async(args)) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,600 @@
+"""Focused tests of the pure Raft core (plus its wire format and in-memory storage)."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pytest
+
+from engine.replication.core import LogDivergence, RaftConfig, RaftNode
+from engine.replication.memory_storage import MemoryLogStorage
+from engine.replication.messages import (
+    AppendRequest,
+    AppendResponse,
+    Entry,
+    HardState,
+    Message,
+    NotLeader,
+    Ready,
+    TimeoutNow,
+    VoteRequest,
+    VoteResponse,
+)
+from engine.replication.wire import decode_message, encode_message
+
+IDS = ("a", "b", "c")
+
+
+def _storage(
+    term: int = 0, terms: tuple[int, ...] = (), vote: str | None = None
+) -> MemoryLogStorage:
+    """A storage whose log holds one entry per term in ``terms``."""
+    storage = MemoryLogStorage()
+    entries = [Entry(i, t, b"e%d" % i) for i, t in enumerate(terms, start=1)]
+    storage.save(HardState(term, vote, 0), entries)
+    return storage
+
+
+def _node(
+    node_id: str = "b",
+    storage: MemoryLogStorage | None = None,
+    applied: int = 0,
+    **config: object,
+) -> RaftNode:
+    cfg = RaftConfig(node_id, IDS, **config)  # type: ignore[arg-type]
+    return RaftNode(cfg, storage or MemoryLogStorage(), random.Random(node_id), applied)
+
+
+def _persist(node: RaftNode, storage: MemoryLogStorage) -> Ready:
+    """Play the host for one Ready: persist, then advance. Returns the Ready."""
+    rd = node.ready()
+    storage.save(rd.hard_state, rd.entries)
+    node.advance(rd)
+    return rd
+
+
+def _campaign(node: RaftNode) -> None:
+    while node.role == "follower":
+        node.tick()
+
+
+class _Cluster:
+    """Nodes on a perfect, instant network; ``cut`` nodes send and receive nothing."""
+
+    def __init__(
+        self, storages: dict[str, MemoryLogStorage] | None = None, seed: int = 0, **config: object
+    ) -> None:
+        self.storages = storages or {i: MemoryLogStorage() for i in IDS}
+        self.nodes = {
+            i: RaftNode(
+                RaftConfig(i, IDS, **config),  # type: ignore[arg-type]
+                self.storages[i],
+                random.Random(f"{seed}-{i}"),
+            )
+            for i in IDS
+        }
+        self.applied: dict[str, list[Entry]] = {i: [] for i in IDS}
+        self.cut: set[str] = set()
+        self.sent: list[Message] = []
+
+    def flush(self) -> list[Message]:
+        out: list[Message] = []
+        for node_id, node in self.nodes.items():
+            while node.has_ready():
+                rd = node.ready()
+                self.storages[node_id].save(rd.hard_state, rd.entries)
+                out.extend(rd.messages)
+                self.applied[node_id].extend(rd.committed)
+                node.advance(rd)
+        return out
+
+    def settle(self) -> None:
+        for _ in range(200):
+            msgs = self.flush()
+            if not msgs:
+                return
+            for msg in msgs:
+                self.sent.append(msg)
+                if msg.frm not in self.cut and msg.to not in self.cut:
+                    self.nodes[msg.to].step(msg)
+        raise AssertionError("the cluster did not settle")
+
+    def elect(self, node_id: str) -> RaftNode:
+        node = self.nodes[node_id]
+        _campaign(node)
+        self.settle()
+        assert node.role == "leader"
+        return node
+
+    def tick_all(self, ticks: int) -> None:
+        for _ in range(ticks):
+            for node_id, node in self.nodes.items():
+                if node_id not in self.cut:
+                    node.tick()
+            self.settle()
+
+
+# ------------------------------------------------------------------------------ configuration
+
+
+def test_config_rejects_inconsistent_settings() -> None:
+    with pytest.raises(ValueError, match="not among the voters"):
+        RaftConfig("x", IDS)
+    with pytest.raises(ValueError, match="preferred"):
+        RaftConfig("a", IDS, preferred="x")
+    with pytest.raises(ValueError, match="heartbeat"):
+        RaftConfig("a", IDS, election_ticks=3, heartbeat_ticks=3)
+
+
+def test_restart_restores_hard_state_and_hands_out_unapplied_commits() -> None:
+    storage = _storage(term=4, terms=(1, 1, 4), vote="c")
+    storage.save(HardState(4, "c", 3), [])
+    node = _node("b", storage, applied=1)
+    assert (node.term, node.vote, node.commit_index, node.last_index) == (4, "c", 3, 3)
+    rd = node.ready()
+    assert [e.index for e in rd.committed] == [2, 3]
+    assert rd.hard_state is None  # nothing changed since the last save
+    with pytest.raises(ValueError, match="applied 7"):
+        _node("b", storage, applied=7)
+
+
+# ---------------------------------------------------------------------------------- elections
+
+
+def test_single_node_elects_itself_and_commits_after_persisting() -> None:
+    storage = MemoryLogStorage()
+    node = RaftNode(RaftConfig("a", ("a",)), storage, random.Random(1))
+    _campaign(node)
+    assert node.role == "leader" and node.term == 1 and not node.serving
+    rd = _persist(node, storage)
+    assert rd.entries == [Entry(1, 1, b"")] and rd.committed == []
+    assert node.serving
+    assert _persist(node, storage).committed == [Entry(1, 1, b"")]
+    entries = node.propose([b"x", b"y"])
+    assert entries == [Entry(2, 1, b"x"), Entry(3, 1, b"y")]
+    assert node.commit_index == 1  # not stable yet
+    _persist(node, storage)
+    assert node.commit_index == 3
+
+
+def test_three_nodes_elect_a_leader_that_serves_once_its_noop_commits() -> None:
+    cluster = _Cluster()
+    a = cluster.nodes["a"]
+    _campaign(a)
+    rd = a.ready()
+    assert rd.hard_state == HardState(1, "a", 0)  # persisted with the vote requests it sends
+    assert {type(m) for m in rd.messages} == {VoteRequest}
+    cluster.storages["a"].save(rd.hard_state, rd.entries)
+    a.advance(rd)
+    for msg in rd.messages:
+        cluster.nodes[msg.to].step(msg)
+    cluster.settle()
+    assert a.role == "leader" and a.serving
+    assert cluster.nodes["b"].leader_id == "a" and cluster.nodes["c"].role == "follower"
+    for node_id in IDS:
+        assert cluster.applied[node_id] == [Entry(1, 1, b"")]
+    assert a.match_indexes() == {"b": 1, "c": 1}
+    assert cluster.nodes["b"].match_indexes() == {}
+
+
+def test_new_leader_appends_a_noop_of_its_term_and_is_not_serving_before_it_commits() -> None:
+    node = _node("a", _storage(term=2, terms=(1, 2)))
+    _campaign(node)
+    node.step(VoteResponse(3, "b", "a", True))
+    assert node.role == "leader" and node.term == 3
+    assert node.ready().entries == [Entry(3, 3, b"")]
+    assert not node.serving
+
+
+def test_vote_is_handed_out_with_the_hard_state_that_records_it() -> None:
+    node = _node("b")
+    node.step(VoteRequest(1, "a", "b", 0, 0))
+    rd = node.ready()
+    assert rd.hard_state == HardState(1, "a", 0)
+    assert rd.messages == [VoteResponse(1, "b", "a", True)]
+
+
+def test_one_vote_per_term() -> None:
+    node = _node("b")
+    node.step(VoteRequest(1, "a", "b", 0, 0))
+    node.step(VoteRequest(1, "c", "b", 0, 0))
+    node.step(VoteRequest(1, "a", "b", 0, 0))  # a retry by the same candidate is granted again
+    assert [m.granted for m in node.ready().messages] == [True, False, True]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("last_term", "last_index", "granted"),
+    [(1, 9, False), (2, 1, False), (2, 2, True), (3, 1, True)],
+)
+def test_vote_only_for_a_log_at_least_as_up_to_date(
+    last_term: int, last_index: int, granted: bool
+) -> None:
+    node = _node("b", _storage(term=2, terms=(1, 2)))
+    node.step(VoteRequest(5, "a", "b", last_index, last_term))
+    assert node.term == 5 and node.role == "follower"  # a higher term is adopted either way
+    assert node.ready().messages == [VoteResponse(5, "b", "a", granted)]
+    assert node.vote == ("a" if granted else None)
+
+
+def test_candidate_wins_with_a_majority_and_gives_up_on_a_majority_of_refusals() -> None:
+    node = _node("a", election_ticks=4)
+    _campaign(node)
+    node.step(VoteResponse(1, "b", "a", False))
+    assert node.role == "candidate"
+    node.step(VoteResponse(1, "c", "a", False))
+    assert node.role == "follower" and node.term == 1
+    _campaign(node)
+    node.step(VoteResponse(2, "c", "a", True))
+    assert node.role == "leader"
+
+
+def test_preferred_node_wins_the_first_election_of_a_fresh_cluster() -> None:
+    for seed in range(20):
+        cluster = _Cluster(seed=seed, preferred="c")
+        while not any(n.role == "leader" for n in cluster.nodes.values()):
+            cluster.tick_all(1)
+        assert cluster.nodes["c"].role == "leader" and cluster.nodes["c"].term == 1
+
+
+def test_preferred_node_has_no_head_start_once_the_cluster_has_a_history() -> None:
+    node = _node("c", _storage(term=3), preferred="c", election_ticks=5)
+    for _ in range(4):
+        node.tick()
+    assert node.role == "follower"
+
+
+# ------------------------------------------------------------------------------------- terms
+
+
+def test_stale_term_requests_are_refused_with_the_current_term() -> None:
+    node = _node("b", _storage(term=5))
+    node.step(AppendRequest(3, "a", "b", 0, 0, (), 0))
+    node.step(VoteRequest(3, "c", "b", 9, 2))
+    assert node.ready().messages == [
+        AppendResponse(5, "b", "a", False, 0),
+        VoteResponse(5, "b", "c", False),
+    ]
+    assert node.term == 5 and node.vote is None
+
+
+def test_leader_steps_down_on_a_higher_term() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.step(AppendResponse(7, "b", "a", False, 0))
+    assert (a.role, a.term, a.leader_id) == ("follower", 7, None)
+    with pytest.raises(NotLeader):
+        a.propose([b"x"])
+
+
+def test_higher_term_vote_request_deposes_a_leader_without_winning_its_vote() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.ready()
+    a.step(VoteRequest(5, "c", "a", 0, 0))  # c's log is behind
+    assert (a.role, a.term, a.vote) == ("follower", 5, None)
+    assert a.ready().messages == [VoteResponse(5, "a", "c", False)]
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        AppendRequest(1, "a", "c", 0, 0, (), 0),  # addressed to someone else
+        AppendRequest(1, "x", "b", 0, 0, (), 0),  # unknown sender
+        AppendRequest(1, "b", "b", 0, 0, (), 0),  # from itself
+        AppendRequest(0, "a", "b", 0, 0, (), 0),  # term 0
+        AppendRequest(1, "a", "b", 0, 0, (Entry(2, 1, b"x"),), 0),  # not contiguous
+        AppendRequest(1, "a", "b", 0, 0, (Entry(1, 2, b"x"),), 0),  # entry above its term
+        AppendRequest(1, "a", "b", -1, 0, (), 0),
+        VoteRequest(1, "a", "b", 0, 1),  # last log term not below the candidacy term
+        AppendResponse(1, "a", "b", True, -1),
+    ],
+)
+def test_misaddressed_or_malformed_messages_are_ignored(msg: Message) -> None:
+    node = _node("b")
+    node.step(msg)
+    assert not node.has_ready()
+    assert (node.term, node.leader_id) == (0, None)
+
+
+# ------------------------------------------------------------------------------- replication
+
+
+def test_repair_truncates_a_divergent_suffix_in_few_round_trips() -> None:
+    storages = {
+        "a": _storage(term=3, terms=(1, 1, 3)),
+        "b": _storage(term=2, terms=(1, 1, 2, 2, 2, 2, 2, 2)),
+        "c": _storage(term=3, terms=(1, 1, 3)),
+    }
+    cluster = _Cluster(storages)
+    cluster.elect("a")
+    b_log = storages["b"].entries(1, 100)
+    assert [e.term for e in b_log] == [1, 1, 3, 4]
+    assert b_log == storages["a"].entries(1, 100)
+    appends_to_b = [m for m in cluster.sent if isinstance(m, AppendRequest) and m.to == "b"]
+    assert len(appends_to_b) <= 4
+
+
+def test_lagging_follower_catches_up_in_batches() -> None:
+    cluster = _Cluster(max_entries_per_append=2)
+    a = cluster.elect("a")
+    cluster.cut.add("c")
+    for i in range(9):
+        a.propose([b"v%d" % i])
+        cluster.settle()
+    assert a.commit_index == 10 and cluster.storages["c"].last_index() == 1
+    cluster.cut.clear()
+    cluster.sent.clear()
+    cluster.tick_all(3)  # within election_ticks // 2, a sees its appends were lost: probes
+    assert cluster.storages["c"].entries(1, 100) == cluster.storages["a"].entries(1, 100)
+    assert [e.data for e in cluster.applied["c"]][-1] == b"v8"
+    batches = [len(m.entries) for m in cluster.sent if isinstance(m, AppendRequest)]
+    assert max(batches) == 2
+
+
+def test_pipelines_new_entries_to_followers_that_keep_up() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    cluster.flush()
+    a.propose([b"x", b"y"])
+    a.propose([b"z"])
+    appends = [m for m in a.ready().messages if isinstance(m, AppendRequest)]
+    # Sent at once, back to back, without waiting for the first batch's ack.
+    assert [(m.to, m.prev_index, len(m.entries)) for m in appends] == [
+        ("b", 1, 2),
+        ("c", 1, 2),
+        ("b", 3, 1),
+        ("c", 3, 1),
+    ]
+
+
+def test_only_current_term_entries_are_committed_by_counting_replicas() -> None:
+    storage = _storage(term=2, terms=(1, 2))
+    a = _node("a", storage)
+    _campaign(a)
+    a.step(VoteResponse(3, "b", "a", True))
+    _persist(a, storage)  # a's no-op (index 3) is stable on a
+    a.step(AppendResponse(3, "b", "a", True, 2))
+    assert a.commit_index == 0  # index 2 is on a majority, but it is of term 2
+    a.step(AppendResponse(3, "b", "a", True, 3))
+    assert a.commit_index == 3 and a.serving
+
+
+def test_leader_counts_its_own_entries_only_once_stable() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    (entry,) = a.propose([b"x"])
+    rd = a.ready()  # handed out for persistence, not yet persisted
+    for msg in rd.messages:
+        cluster.nodes[msg.to].step(msg)
+    for msg in cluster.flush():
+        if msg.frm == "b":
+            a.step(msg)
+    assert a.commit_index == entry.index - 1
+    cluster.storages["a"].save(rd.hard_state, rd.entries)
+    a.advance(rd)
+    assert a.commit_index == entry.index
+
+
+def test_follower_applies_committed_entries_only_once_they_are_stable() -> None:
+    storage = MemoryLogStorage()
+    node = _node("b", storage)
+    entries = (Entry(1, 1, b""), Entry(2, 1, b"x"))
+    node.step(AppendRequest(1, "a", "b", 0, 0, entries, 2))
+    assert node.commit_index == 2
+    rd = node.ready()
+    assert rd.entries == list(entries) and rd.committed == []
+    assert rd.messages == [AppendResponse(1, "b", "a", True, 2)]
+    storage.save(rd.hard_state, rd.entries)
+    node.advance(rd)
+    assert node.ready().committed == list(entries)
+    assert node.applied_index == 2
+
+
+def test_follower_commit_is_capped_by_the_last_new_entry() -> None:
+    node = _node("b")
+    node.step(AppendRequest(1, "a", "b", 0, 0, (Entry(1, 1, b""),), 5))
+    assert node.commit_index == 1
+
+
+def test_ready_hands_everything_out_exactly_once() -> None:
+    node = _node("b")
+    node.step(VoteRequest(1, "a", "b", 0, 0))
+    assert node.has_ready()
+    assert node.ready()
+    assert not node.has_ready()
+    assert not node.ready()
+
+
+def test_advance_ignores_entries_replaced_since_the_ready_was_handed_out() -> None:
+    storage = MemoryLogStorage()
+    node = _node("b", storage)
+    node.step(AppendRequest(1, "a", "b", 0, 0, (Entry(1, 1, b""), Entry(2, 1, b"old")), 1))
+    rd1 = node.ready()
+    assert [e.index for e in rd1.entries] == [1, 2]
+    # Before rd1 is persisted, a new leader replaces entry 2.
+    node.step(AppendRequest(2, "c", "b", 1, 1, (Entry(2, 2, b"new"),), 0))
+    storage.save(rd1.hard_state, rd1.entries)
+    node.advance(rd1)
+    rd2 = node.ready()
+    assert rd2.entries == [Entry(2, 2, b"new")]  # still to persist, replacing the old entry 2
+    assert rd2.committed == [Entry(1, 1, b"")]  # entry 1 was stable after rd1
+    storage.save(rd2.hard_state, rd2.entries)
+    node.advance(rd2)
+    assert storage.entries(1, 10) == [Entry(1, 1, b""), Entry(2, 2, b"new")]
+    assert not node.has_ready()
+
+
+def test_duplicate_and_reordered_appends_are_harmless() -> None:
+    storage = MemoryLogStorage()
+    node = _node("b", storage)
+    first = AppendRequest(1, "a", "b", 0, 0, (Entry(1, 1, b""), Entry(2, 1, b"x")), 0)
+    second = AppendRequest(1, "a", "b", 2, 1, (Entry(3, 1, b"y"),), 3)
+    node.step(second)  # arrives first: rejected, hinting at b's last index
+    node.step(first)
+    node.step(second)
+    node.step(first)  # a late duplicate must not truncate entry 3
+    rd = _persist(node, storage)
+    assert rd.messages == [
+        AppendResponse(1, "b", "a", False, 2, 0),
+        AppendResponse(1, "b", "a", True, 2),
+        AppendResponse(1, "b", "a", True, 3),
+        AppendResponse(1, "b", "a", True, 3),  # entries up to the commit index match
+    ]
+    assert [e.index for e in storage.entries(1, 10)] == [1, 2, 3]
+
+
+def test_overwriting_a_committed_entry_raises_log_divergence() -> None:
+    # Only possible after a lossy failover with write_quorum "leader" (or through a bug).
+    storage = _storage(term=1, terms=(1, 1))
+    storage.save(HardState(1, None, 2), [])
+    node = _node("b", storage)
+    assert node.entry_term(2) == 1
+    with pytest.raises(LogDivergence, match="index 2"):
+        node.step(AppendRequest(2, "a", "b", 1, 1, (Entry(2, 2, b"other"),), 2))
+
+
+# ------------------------------------------------------------------------------------ quorums
+
+
+@pytest.mark.parametrize("check_quorum", [True, False])
+def test_leader_cut_off_from_a_quorum_steps_down_with_check_quorum(check_quorum: bool) -> None:
+    cluster = _Cluster(check_quorum=check_quorum, election_ticks=4)
+    a = cluster.elect("a")
+    cluster.cut.update(("b", "c"))
+    for _ in range(8):
+        a.tick()
+        cluster.settle()
+    assert a.role == ("follower" if check_quorum else "leader")
+
+
+def test_leader_with_a_quorum_stays() -> None:
+    cluster = _Cluster(election_ticks=4)
+    a = cluster.elect("a")
+    cluster.cut.add("c")
+    for _ in range(20):
+        a.tick()
+        cluster.settle()
+    assert a.role == "leader"
+
+
+def test_write_quorum_all_waits_for_every_voter() -> None:
+    cluster = _Cluster(write_quorum="all")
+    a = cluster.elect("a")
+    cluster.cut.add("c")
+    (entry,) = a.propose([b"x"])
+    cluster.settle()
+    assert a.commit_index < entry.index
+    cluster.cut.clear()
+    cluster.tick_all(3)
+    assert a.commit_index == entry.index
+
+
+def test_write_quorum_leader_commits_on_the_leaders_own_fsync() -> None:
+    cluster = _Cluster(write_quorum="leader")
+    a = cluster.elect("a")
+    cluster.cut.update(("b", "c"))
+    (entry,) = a.propose([b"x"])
+    cluster.settle()
+    assert a.commit_index == entry.index
+    assert cluster.applied["a"][-1] == entry
+
+
+# ------------------------------------------------------------------------- proposals, transfer
+
+
+def test_propose_on_a_follower_raises_not_leader_naming_the_leader() -> None:
+    cluster = _Cluster()
+    cluster.elect("a")
+    with pytest.raises(NotLeader) as info:
+        cluster.nodes["b"].propose([b"x"])
+    assert info.value.leader == "a"
+    with pytest.raises(NotLeader) as info:
+        _node("b").propose([b"x"])
+    assert info.value.leader is None
+
+
+def test_transfer_leadership_sends_timeout_now_once_the_target_caught_up() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.transfer_leadership("a")  # to itself: nothing to do
+    assert not a.has_ready()
+    cluster.cut.add("b")
+    a.propose([b"x"])
+    cluster.settle()
+    cluster.cut.clear()
+    a.transfer_leadership("b")
+    with pytest.raises(NotLeader) as info:
+        a.propose([b"y"])  # proposals wait while leadership moves
+    assert info.value.leader == "b"
+    msgs = cluster.flush()
+    assert [type(m) for m in msgs] == [AppendRequest]  # b is behind: catch it up first
+    cluster.nodes["b"].step(msgs[0])
+    cluster.settle()
+    assert TimeoutNow(1, "a", "b") in cluster.sent
+    assert cluster.nodes["b"].role == "leader" and cluster.nodes["b"].term == 2
+    assert a.role == "follower" and a.leader_id == "b"
+
+
+# --------------------------------------------------------------------------------------- wire
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        VoteRequest(3, "a", "b", 10, 2),
+        VoteResponse(3, "b", "a", True),
+        AppendRequest(4, "a", "b", 7, 3, (Entry(8, 3, b""), Entry(9, 4, '{"op":"é"}'.encode())), 6),
+        AppendRequest(4, "a", "b", 7, 3, (), 6),
+        AppendResponse(4, "b", "a", False, 7, 5),
+        TimeoutNow(5, "a", "c"),
+    ],
+)
+def test_wire_round_trips_through_json(msg: Message) -> None:
+    assert decode_message(orjson.loads(orjson.dumps(encode_message(msg)))) == msg
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [],
+        {"type": "vote", "term": 1, "frm": "a", "to": "b", "last_log_index": 0},
+        {"type": "vote", "term": True, "frm": "a", "to": "b", "last_log_index": 0,
+         "last_log_term": 0},
+        {"type": "vote_response", "term": 1, "frm": "a", "to": "b", "granted": 1},
+        {"type": "timeout_now", "term": -1, "frm": "a", "to": "b"},
+        {"type": "timeout_now", "term": 1, "frm": 7, "to": "b"},
+        {"type": "gossip", "term": 1, "frm": "a", "to": "b"},
+        {"type": "append", "term": 1, "frm": "a", "to": "b", "prev_index": 0, "prev_term": 0,
+         "commit": 0, "entries": [[1]]},
+        {"type": "append", "term": 1, "frm": "a", "to": "b", "prev_index": 0, "prev_term": 0,
+         "commit": 0, "entries": [[1, 2]]},
+        {"type": "append", "term": 1, "frm": "a", "to": "b", "prev_index": 0, "prev_term": 0,
+         "commit": 0, "entries": {}},
+    ],
+)  # fmt: skip
+def test_wire_rejects_malformed_messages(raw: object) -> None:
+    with pytest.raises(ValueError):
+        decode_message(raw)  # type: ignore[arg-type]
+
+
+def test_wire_refuses_entry_data_that_is_not_utf8() -> None:
+    msg = AppendRequest(1, "a", "b", 0, 0, (Entry(1, 1, b"\xff"),), 0)
+    with pytest.raises(ValueError):
+        encode_message(msg)
+
+
+# ------------------------------------------------------------------------------ memory storage
+
+
+def test_memory_storage_saves_replaces_and_refuses_gaps() -> None:
+    storage = _storage(term=2, terms=(1, 1, 2))
+    assert (storage.last_index(), storage.term(0), storage.term(3)) == (3, 0, 2)
+    storage.save(HardState(3, "a", 1), [Entry(2, 3, b"n")])
+    assert [e.term for e in storage.entries(1, 10)] == [1, 3]
+    assert storage.entries(1, 10, max_count=1) == [Entry(1, 1, b"e1")]
+    assert storage.initial_state() == HardState(3, "a", 1)
+    with pytest.raises(IndexError):
+        storage.term(3)
+    with pytest.raises(ValueError, match="start at 5"):
+        storage.save(None, [Entry(5, 3, b"")])
