@@ -21,7 +21,7 @@ from typing import Any
 from engine.config_model import ClusterConfig
 from engine.errors import GateError
 from engine.node.peers import PeerTransport
-from engine.replication.core import RaftConfig, RaftNode
+from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import AppendRequest, Entry, Message, NotLeader, Ready
 from engine.storage.commands import encode_command
 from engine.storage.raft_log import SqliteLogStorage
@@ -116,7 +116,13 @@ class RaftHost:
             if msg.to != self.node_id:
                 continue
             self._last_heard[msg.frm] = now
-            self.core.step(msg)
+            try:
+                self.core.step(msg)
+            except LogDivergence as exc:
+                # Only possible with writeQuorum: leader, whose failovers may drop writes this
+                # node already applied. Its stores are ahead of the cluster: stop, loudly.
+                log.critical("node %s: %s; its data must be rebuilt (--clear)", self.node_id, exc)
+                os._exit(75)
         self.counters["raft_messages_in"] += len(messages)
         self._wake.set()
 

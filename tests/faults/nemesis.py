@@ -746,7 +746,8 @@ def _check_order(
     node_id: str, events: Sequence[Mapping[str, Any]], attempts: Sequence[Attempt]
 ) -> list[str]:
     position = {e["event_id"]: e["position"] for e in events}
-    present = [a for a in attempts if a.event_ids[0] in position]
+    # Whole batches only: partial ones are reported by _check_node.
+    present = [a for a in attempts if all(i in position for i in a.event_ids)]
     out = []
     # A writer writes one batch at a time, so its batches that made it are in seq order.
     by_writer: dict[int, list[Attempt]] = defaultdict(list)

@@ -1,0 +1,125 @@
+"""Fault soak: the failover tests' workload under many random process faults, for minutes.
+
+Usage: ``python -m bench.fault_soak [--minutes M] [--seed S] [--nodes N] [--writers W]
+[--faults KIND,...] [--retry-deadline S] [--request-timeout S] [--keep]`` (run from the
+repository root).
+
+Starts its own cluster in a temporary directory, runs the writers and the prober of
+``tests/faults/nemesis.py``, and injects seeded random faults one at a time (SIGKILL, SIGSTOP or
+graceful stop of the leader or a follower, each healed before the next) until the time is up.
+Prints a fault log, the write unavailability per fault kind (max and median), and the checker's
+verdict on every node's ``$all``. Exits 1 on a violation or a stuck cluster, keeping the cluster
+directory (node logs under ``data/logs/``, ``gateway.log``) for a post-mortem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.cluster_harness import RunningCluster, start_cluster_async
+from tests.faults.nemesis import (
+    FAULTS,
+    Nemesis,
+    Workload,
+    check_histories,
+    converge,
+    unavailability_summary,
+)
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+async def soak(directory: Path, args: argparse.Namespace) -> bool:
+    """Run the soak in ``directory``; True when the checker found nothing wrong."""
+    rng = random.Random(args.seed)
+    extra = {"gateway": {"requestTimeout": args.request_timeout}}
+    cluster: RunningCluster = await start_cluster_async(directory, args.nodes, extra=extra)
+    stuck: str | None = None
+    try:
+        workload = Workload(
+            cluster.url,
+            token=cluster.config.security.auth_token,
+            writers=args.writers,
+            seed=args.seed,
+            retry_deadline=args.retry_deadline,
+        )
+        workload.start()
+        try:
+            async with Nemesis(cluster, workload, rng=rng, log=_log) as nemesis:
+                _log(f"soak: {args.minutes:g} min, seed {args.seed}, faults {args.faults}")
+                end = time.monotonic() + args.minutes * 60
+                try:
+                    while time.monotonic() < end:
+                        # Random quiet spells, so faults also hit a cluster mid-recovery.
+                        await asyncio.sleep(rng.uniform(0.2, 2.0))
+                        record = await nemesis.inject(rng.choice(args.faults))
+                        if record.unavailable_s is None:
+                            stuck = f"no write acknowledged after {record.describe()}"
+                            break
+                    await nemesis.heal()
+                except AssertionError as exc:  # a wait of the nemesis timed out
+                    stuck = str(exc)
+                conflicts = nemesis.history.conflicts()
+        finally:
+            await workload.stop()
+        _log(unavailability_summary(nemesis.records))
+        _log(f"attempts: {dict(workload.counts())}")
+        histories = await converge(cluster, workload.attempts, timeout=60)
+        verdict = check_histories(histories, workload.attempts)
+        _log(verdict.report())
+        if conflicts:
+            _log(f"VIOLATION: two leaders in one term: {conflicts}")
+        if stuck:
+            _log(f"STUCK: {stuck}")
+        return verdict.ok and not conflicts and stuck is None
+    finally:
+        await cluster.embedded.stop()
+
+
+def main() -> None:
+    """Parse the arguments, run the soak and exit 1 on a violation."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument(
+        "--faults",
+        type=lambda text: text.split(","),
+        default=sorted(FAULTS),
+        help=f"comma-separated kinds among {', '.join(sorted(FAULTS))} (default: all)",
+    )
+    parser.add_argument(
+        "--retry-deadline", type=float, default=3.0, help="the writers' client retry deadline"
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=5.0,
+        help="gateway.requestTimeout; small values surface more 503/504 outcomes",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the cluster directory")
+    args = parser.parse_args()
+    unknown = set(args.faults) - set(FAULTS)
+    if unknown:
+        parser.error(f"unknown fault kinds: {', '.join(sorted(unknown))}")
+    directory = Path(tempfile.mkdtemp(prefix="gate-soak-"))
+    ok = asyncio.run(soak(directory, args))
+    if ok and not args.keep:
+        shutil.rmtree(directory, ignore_errors=True)
+    else:
+        _log(f"cluster directory: {directory} (logs: data/logs/node*.log, gateway.log)")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
