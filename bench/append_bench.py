@@ -221,7 +221,8 @@ async def run(args: argparse.Namespace, url: str, gateway_pid: int | None, fresh
                     expected_errors=(GateError,),
                 )
             )
-        label = "Gate, 3 nodes, majority, fsync always" + (" (under py-spy)" if profiles else "")
+        label = "Gate, 3 nodes, majority, fsync always" if fresh else f"Gate at {url}"
+        label += " (under py-spy)" if profiles else ""
         print_results(label, results)
         for scenario, procs in profiles:
             for name, path, proc in procs:

@@ -87,11 +87,11 @@ class RedisTarget:
         return single if batch == 1 else pipelined
 
 
-async def wait_until_serving(client: redis.Redis, server: subprocess.Popen[bytes]) -> None:
+async def wait_until_serving(client: redis.Redis, server: asyncio.subprocess.Process) -> None:
     """Wait (10 s at most) until the server answers PING."""
     deadline = time.monotonic() + 10.0
     while True:
-        if server.poll() is not None:
+        if server.returncode is not None:
             raise SystemExit(f"redis-server exited with code {server.returncode}")
         try:
             await client.ping()
@@ -107,7 +107,9 @@ async def run_mode(args: argparse.Namespace, fsync: str, directory: Path) -> boo
     port = free_port()
     cmd = [args.redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     cmd += ["--appendonly", "yes", "--appendfsync", fsync, "--dir", str(directory)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = await asyncio.create_subprocess_exec(
+        *cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         client = redis.Redis(host="127.0.0.1", port=port)
         try:
@@ -149,7 +151,7 @@ async def run_mode(args: argparse.Namespace, fsync: str, directory: Path) -> boo
             await client.aclose()
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        await server.wait()
 
 
 async def main_async(args: argparse.Namespace) -> bool:

@@ -19,6 +19,8 @@ import aiohttp
 import orjson
 
 from engine.errors import GateError
+from engine.subscriptions import client as subscription_client
+from engine.subscriptions.client import Consumer
 
 # Codes worth another attempt: the cluster may be electing a leader or a node may be restarting.
 _RETRYABLE = frozenset({"unavailable", "timeout"})
@@ -287,6 +289,94 @@ class GateClient:
         params = {"source_uuid": source_uuid, "stream_uuid": stream_uuid, **self._freshness(store)}
         result = await self._call("GET", f"/api/stores/{_seg(store)}/snapshots", params=params)
         return result["snapshots"]
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    def observe(
+        self,
+        store: str,
+        selector: dict[str, Any] | None = None,
+        from_position: int | None = None,
+        buffer: int | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Observe a store's committed events live (WebSocket), reconnecting by itself.
+
+        ``selector`` is ``{kind: value}``, e.g. ``{"by_event_type": "temperature_measured:v1"}``
+        (every event when None).  With ``from_position`` the observer first catches up on the
+        events after that position.  Yields ``{"type": "events", "events": [...]}``,
+        ``{"type": "dropped", "count": N}`` (this observer was too slow: N matching events were
+        dropped) and ``{"type": "live", "position": P}`` (caught up; live from position P on,
+        once per connection).  After a lost connection it continues after the last position it
+        saw, so nothing is skipped or repeated.
+        """
+        return subscription_client.observe(self, store, selector, from_position, buffer)
+
+    async def put_subscription(
+        self,
+        store: str,
+        name: str,
+        selector: dict[str, Any] | None = None,
+        *,
+        start_from: int | str | None = None,
+        ack_timeout_ms: int | None = None,
+        max_retries: int | None = None,
+        max_in_flight: int | None = None,
+    ) -> dict[str, Any]:
+        """Define a persistent subscription; the answer says whether it was ``created``.
+
+        Putting the same definition again is fine; a different one under the same name raises
+        ``GateError('subscription_exists')``.  ``start_from``: ``"origin"`` (default),
+        ``"current"``, or the first event number (``$<stream>`` selectors) or position to deliver.
+        """
+        body: dict[str, Any] = {
+            "selector": selector or {"by_stream": "$all"},
+            "start_from": start_from,
+            "ack_timeout_ms": ack_timeout_ms,
+            "max_retries": max_retries,
+            "max_in_flight": max_in_flight,
+        }
+        body = {k: v for k, v in body.items() if v is not None}
+        return await self._call("PUT", self._subscription_path(store, name), body)
+
+    async def list_subscriptions(self, store: str) -> list[dict[str, Any]]:
+        """The store's subscriptions with their checkpoints and counters."""
+        result = await self._call("GET", f"/api/stores/{_seg(store)}/subscriptions")
+        return result["subscriptions"]
+
+    async def delete_subscription(self, store: str, name: str) -> None:
+        """Delete a subscription, its checkpoint and its parked events."""
+        await self._call("DELETE", self._subscription_path(store, name))
+
+    async def replay_parked(self, store: str, name: str) -> None:
+        """Deliver the subscription's parked events again."""
+        await self._call("POST", self._subscription_path(store, name) + "/replay-parked")
+
+    def consume(self, store: str, name: str) -> Consumer:
+        """A consumer of a persistent subscription: ``async with client.consume(...) as c``.
+
+        Iterate it for batches of events (each with its ``attempt``), then
+        ``await c.ack(ids)`` or ``await c.nack(ids, "retry" | "park" | "skip" | "stop")``.
+        """
+        return Consumer(self, store, name)
+
+    def _subscription_path(self, store: str, name: str) -> str:
+        return f"/api/stores/{_seg(store)}/subscriptions/{_seg(name)}"
+
+    # -- plumbing for the WebSocket iterators ------------------------------------------------
+
+    segment = staticmethod(_seg)
+
+    def websocket(self, path: str, params: Mapping[str, str]) -> Any:
+        """``async with client.websocket(path, params) as ws``: a WebSocket to the gateway."""
+        return self._http().ws_connect(
+            self.base_url + path, params=dict(params) or None, heartbeat=20
+        )
+
+    async def request_once(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """One request without retries (the WebSocket iterators use it to explain errors)."""
+        return await self._once(method, path, None, params)
 
     # -- cluster -----------------------------------------------------------------------------
 

@@ -43,7 +43,9 @@ class EmbeddedCluster:
             Path(log_file) if log_file else self.config.storage.data_dir / "logs" / "gateway.log"
         )
         self.python = python
-        self.process: asyncio.subprocess.Process | None = None
+        # A plain Popen, not an asyncio process: the cluster may be started and stopped from
+        # different event loops (e.g. a test fixture), and Popen belongs to none.
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -61,17 +63,11 @@ class EmbeddedCluster:
         if self.clear:
             cmd.append("--clear")
         cmd += ["--parent-pid", str(os.getpid())]
-        log_fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                *cmd, stdout=log_fd, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        finally:
-            os.close(log_fd)
+        self.process = self._spawn(cmd)
         deadline = time.monotonic() + timeout
         async with self.client(retry_deadline=0) as client:
             while True:
-                code = self.process.returncode
+                code = self.process.poll()
                 if code is not None:
                     raise LaunchError(f"the gateway exited with code {code}: {self._last_error()}")
                 if await client.ready():
@@ -82,6 +78,12 @@ class EmbeddedCluster:
                         f"the cluster was not ready within {timeout:g} s; see {self.log_file}"
                     )
                 await asyncio.sleep(0.1)
+
+    def _spawn(self, cmd: list[str]) -> subprocess.Popen[bytes]:
+        with open(self.log_file, "ab") as log:
+            return subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
 
     def _last_error(self) -> str:
         with contextlib.suppress(OSError):
@@ -98,11 +100,11 @@ class EmbeddedCluster:
     async def stop(self, timeout: float = 20.0) -> None:
         """Stop the gateway, which stops its nodes; SIGKILL if it does not finish in time."""
         proc = self.process
-        if proc is None or proc.returncode is not None:
+        if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
+            await asyncio.to_thread(proc.wait, timeout)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            await proc.wait()
+            await asyncio.to_thread(proc.wait)

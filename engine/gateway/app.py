@@ -1,4 +1,4 @@
-"""The gateway's public HTTP and WebSocket API (API.md), minus subscriptions."""
+"""The gateway's public HTTP and WebSocket API (API.md)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from engine.http_common import (
     read_json,
 )
 from engine.storage import commands
+from engine.subscriptions.observers import ObserverHub
 
 log = logging.getLogger("gate.gateway")
 
@@ -70,6 +71,7 @@ class Gateway:
         self.supervisor = supervisor
         self.stores_ready = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self.observers = ObserverHub(self._observer_read)
 
     # -- events and stores -------------------------------------------------------------------
 
@@ -119,6 +121,12 @@ class Gateway:
         self, request: web.Request, query: dict[str, Any], freshness: dict[str, int]
     ) -> Any:
         return await self.router.read(query, freshness)
+
+    async def _observer_read(
+        self, query: dict[str, Any], min_position: int | None, wait_ms: int
+    ) -> Any:
+        freshness = {"min_position": min_position} if min_position else {}
+        return await self.router.read(query, freshness, wait_ms=wait_ms)
 
     # -- cluster -----------------------------------------------------------------------------
 
@@ -215,6 +223,7 @@ class Gateway:
         self.stores_ready.set()
 
     async def close(self) -> None:
+        await self.observers.close()
         for task in list(self._background):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -249,5 +258,6 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_get("/api/cluster", gateway.cluster)
     r.add_get("/api/cluster/events", gateway.cluster_events)
     r.add_post("/api/cluster/nodes/{node_id}/{action}", gateway.node_action)
+    r.add_get("/api/stores/{store}/observe", gateway.observers.handle)
     add_read_routes(app, gateway.serve_read)
     return app

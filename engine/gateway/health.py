@@ -61,6 +61,7 @@ class HealthMonitor:
             min(1.0, max(0.5, self._interval)) if probe_timeout is None else probe_timeout
         )
         self._http_timeout = aiohttp.ClientTimeout(total=self._probe_timeout)
+        self._moved: asyncio.Future[None] | None = None
         self._clock = clock
         self._log = log or logging.getLogger("gate.health")
         self._managed_info = managed_info
@@ -246,6 +247,11 @@ class HealthMonitor:
             result = answer.get("result")
             if answer.get("ok") and isinstance(result, dict):
                 probe.status = result
+                # A newly elected leader is adopted the moment it answers, not when the whole
+                # round ends: a frozen old leader would otherwise hold the round for a timeout.
+                term = result.get("term")
+                if result.get("role") == "leader" and isinstance(term, int) and term > self._term:
+                    self.note_leader_hint(node.node_id, term)
 
         await asyncio.gather(ping(), status())
 
@@ -367,12 +373,20 @@ class HealthMonitor:
             f"Node {role} ({node_id}) [{addrs}] : {states}",
         )
 
+    def leader_moved(self) -> asyncio.Future[None]:
+        """A future that completes at the next change of leader (shared by all waiters)."""
+        if self._moved is None or self._moved.done():
+            self._moved = asyncio.get_running_loop().create_future()
+        return self._moved
+
     def _set_leader(self, leader: str | None, term: int) -> None:
         previous = self._leader
         self._leader = leader
         self._term = term
         self._view = self._view | {"leader": leader, "term": term}
         if leader != previous:
+            if self._moved is not None and not self._moved.done():
+                self._moved.set_result(None)
             self._publish(
                 {"type": "leader_changed", "leader": leader, "previous": previous, "term": term}
             )

@@ -47,6 +47,35 @@ class Router:
             return answer.get("result")
         raise GateError.from_dict(answer.get("error") or {"code": "internal"})
 
+    async def _propose_while_leading(
+        self, node_id: str, command: dict[str, Any], remaining: float
+    ) -> Any:
+        """Propose at ``node_id``, giving up early if the cluster elects another leader.
+
+        A frozen or partitioned old leader never answers; waiting out the whole deadline would
+        stretch a failover into seconds. Abandoning the attempt is safe: the retry at the new
+        leader carries the same event ids, so the command is written once whatever happened.
+        """
+        attempt = asyncio.ensure_future(
+            self.ask(
+                node_id,
+                {"op": "propose", "command": command, "timeout": remaining},
+                remaining + 0.2,
+            )
+        )
+        try:
+            while True:
+                moved = self.health.leader_moved()
+                await asyncio.wait({attempt, moved}, return_when=asyncio.FIRST_COMPLETED)
+                if attempt.done():
+                    return attempt.result()
+                leader = self.health.leader
+                if leader is not None and leader != node_id:
+                    raise GateError("timeout", f"{node_id} stopped leading during the write")
+        finally:
+            if not attempt.done():
+                attempt.cancel()
+
     def _leader_candidates(self, hint: str | None) -> list[str]:
         order: list[str] = []
         for node_id in (hint, self.health.leader):
@@ -76,11 +105,7 @@ class Router:
                 if remaining <= 0:
                     break
                 try:
-                    answer = await self.ask(
-                        node_id,
-                        {"op": "propose", "command": command, "timeout": remaining},
-                        remaining + 0.2,
-                    )
+                    answer = await self._propose_while_leading(node_id, command, remaining)
                     index = int(answer["index"])
                     self.acked_index = max(self.acked_index, index)
                     return answer["result"], index
@@ -127,8 +152,13 @@ class Router:
             fresh.append(self.health.leader)
         return fresh
 
-    async def read(self, query: dict[str, Any], freshness: dict[str, int]) -> Any:
-        """Answer a read from a fresh follower, or from the leader; retried to the deadline."""
+    async def read(
+        self, query: dict[str, Any], freshness: dict[str, int], *, wait_ms: int = 0
+    ) -> Any:
+        """Answer a read from a fresh follower, or from the leader; retried to the deadline.
+
+        ``wait_ms`` makes a forward ``all`` read a long poll (docs/ENGINE.md, the ``read`` op).
+        """
         self.counters["reads"] += 1
         floor = self.acked_index - self.config.replication.fresh_lag
         if floor > freshness.get("min_index", 0):
@@ -149,8 +179,8 @@ class Router:
                 try:
                     result = await self.ask(
                         node_id,
-                        {"op": "read", "query": query, **freshness},
-                        min(remaining, 2.0),
+                        {"op": "read", "query": query, **freshness, "wait_ms": wait_ms},
+                        min(remaining, 2.0 + wait_ms / 1000),
                     )
                 except GateError as err:
                     # A lagging follower may not know a store that was just created.

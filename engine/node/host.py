@@ -267,11 +267,14 @@ class RaftHost:
         min_position: int | None = None,
         min_index: int | None = None,
         wait: float = 0.25,
+        wait_ms: int = 0,
     ) -> Any:
         """Answer a read from this node's applied state.
 
         ``stale`` when, after a short wait, this node has not applied log index ``min_index``
-        or reached store position ``min_position`` (the client's last write).
+        or reached store position ``min_position`` (the client's last write).  With ``wait_ms``,
+        a forward ``all`` query is a long poll: it first waits up to that long for an event
+        past ``from_position`` (the observers' tail, engine/subscriptions/observers.py).
         """
         deadline = time.monotonic() + wait
         while not self._fresh_enough(query, min_position, min_index):
@@ -280,9 +283,34 @@ class RaftHost:
                 raise GateError(
                     "stale", f"node {self.node_id} has not applied the client's last write yet"
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._applied.wait(), remaining)
+            await self.wait_applied(remaining)
+        after = query.get("from_position") or 0
+        forward = query.get("direction") in (None, "forward")
+        if wait_ms > 0 and query.get("kind") == "all" and forward and isinstance(after, int):
+            await self.wait_for_position(str(query.get("store")), after, wait_ms / 1000)
         return self.state.read(query)
+
+    async def wait_applied(self, timeout: float) -> None:
+        """Wait until the apply loop applies the next batch, or ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._applied.wait(), timeout)
+
+    async def wait_for_position(self, store: str, after: int, timeout: float) -> None:
+        """Wait until ``store`` holds an event past position ``after``, or ``timeout`` seconds.
+
+        Woken by the apply loop, never by polling; returns early when the store is missing.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.state.store(store).last_position > after:
+                    return
+            except GateError:
+                return  # the read that follows answers store_not_found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await self.wait_applied(remaining)
 
     def _fresh_enough(
         self, query: dict[str, Any], min_position: int | None, min_index: int | None

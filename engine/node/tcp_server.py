@@ -17,6 +17,7 @@ from engine.node.host import RaftHost
 from engine.replication.wire import decode_message
 
 log = logging.getLogger("gate.node.tcp")
+MAX_WAIT_MS = 5000  # the longest long poll a read may ask for (``wait_ms``)
 
 
 def _opt_int(value: Any) -> int | None:
@@ -118,6 +119,9 @@ class NodeTcpServer:
             if not isinstance(query, dict):
                 raise GateError("invalid_request", "read needs a query object")
             return await self.host.read(
-                query, _opt_int(msg.get("min_position")), _opt_int(msg.get("min_index"))
+                query,
+                _opt_int(msg.get("min_position")),
+                _opt_int(msg.get("min_index")),
+                wait_ms=min(_opt_int(msg.get("wait_ms")) or 0, MAX_WAIT_MS),
             )
         raise GateError("invalid_request", f"unknown op {op!r}")

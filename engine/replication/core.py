@@ -12,6 +12,12 @@ Safety rules (ARCHITECTURE.md, "Replication") and where they live:
   hard state and entries it depends on, and the host persists a ``Ready`` before sending it;
 - votes: one per term, only for a candidate whose log is at least as up to date
   (:meth:`RaftNode._candidate_log_ok`), won with a majority of voters;
+- pre-vote (Raft thesis §9.6, as in etcd): with ``pre_vote`` a node whose election timeout fires
+  first asks whether it could win at ``term + 1``, changing neither term nor vote, and campaigns
+  only with a majority of pre-votes.  Peers grant one only to an up-to-date log and only when
+  they have not heard from a leader within the minimum election timeout (the leader lease), so a
+  node that restarts or comes back from a partition neither inflates the term nor deposes a
+  healthy leader.  A pre-candidate's ``role`` stays "follower";
 - a new leader appends a no-op of its term and is ``serving`` once it is committed; only entries
   of the current term are committed by counting replicas (:meth:`RaftNode._can_commit`);
 - a leader counts its own entries toward the write quorum only once they are stable, and
@@ -45,6 +51,9 @@ WriteQuorum = Literal["majority", "all", "leader"]
 _MAX_INFLIGHT_BATCHES = 8
 # Committed entries handed out per Ready, so a restart far behind applies in bounded steps.
 _MAX_APPLY_BATCH = 4096
+# Rule 7: on a fresh cluster the non-preferred nodes hold back their first campaign for this many
+# election timeouts, so a preferred node whose process starts seconds after theirs still wins.
+_FRESH_DEFER_TIMEOUTS = 8
 
 
 class LogDivergence(RuntimeError):
@@ -69,6 +78,7 @@ class RaftConfig:
     write_quorum: WriteQuorum = "majority"
     max_entries_per_append: int = 1024
     check_quorum: bool = True
+    pre_vote: bool = True  # campaign only after a majority says it could win (§9.6)
 
     def __post_init__(self) -> None:
         if self.node_id not in self.voters:
@@ -233,7 +243,8 @@ class RaftNode:
         self.leader_id: str | None = None
         self._prev_hard_state = hard_state
         self._msgs: list[Message] = []
-        self._votes: dict[str, bool] = {}
+        self._votes: dict[str, bool] = {}  # answers to this node's (pre-)vote requests
+        self._pre_candidate = False  # running a pre-vote round (its role stays "follower")
         self._progress: dict[str, _Progress] = {}
         self._term_start = 0  # index of this leader's no-op
         self._transferee: str | None = None
@@ -241,8 +252,12 @@ class RaftNode:
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         # Rule 7: on a fresh cluster the preferred node times out first, and keeps a short
-        # timeout until it hears from any peer (peers may start later than it does).
-        self._fresh_preferred = hard_state.term == 0 and config.preferred == config.node_id
+        # timeout until it hears from any peer (peers may start later than it does).  The others
+        # defer their first campaign until a leader speaks to them or it times out, long enough
+        # for a preferred node that starts later to come up and win.
+        fresh = hard_state.term == 0 and self._log.last_index == 0
+        self._fresh_preferred = fresh and config.preferred == config.node_id
+        self._fresh_deferred = fresh and config.preferred not in (None, config.node_id)
         self._timeout = 0
         self._reset_timeout()
 
@@ -278,7 +293,10 @@ class RaftNode:
             return
         self._election_elapsed += 1
         if self._election_elapsed >= self._timeout:
-            self._campaign()
+            if self.config.pre_vote and self._quorum > 1:
+                self._pre_campaign()
+            else:
+                self._campaign()
 
     def propose(self, datas: list[bytes]) -> list[Entry]:
         """Append commands to the leader's log; returns the new entries (index and term).
@@ -327,12 +345,16 @@ class RaftNode:
             return
         self._fresh_preferred = False
         if msg.term > self.term:
-            leader = msg.frm if isinstance(msg, AppendRequest | TimeoutNow) else None
-            self._become_follower(msg.term, leader)
+            if isinstance(msg, VoteRequest) and self._ignores_vote(msg):
+                return
+            if not _pre_vote_message(msg):
+                leader = msg.frm if isinstance(msg, AppendRequest | TimeoutNow) else None
+                self._become_follower(msg.term, leader)
         elif msg.term < self.term:
-            # Answer stale requests with our term so their sender steps down.
+            # Answer stale requests with our term so their sender steps down (or, for a
+            # pre-vote, campaigns next at a term that can win).
             if isinstance(msg, VoteRequest):
-                self._send(VoteResponse(self.term, self.node_id, msg.frm, False))
+                self._send(VoteResponse(self.term, self.node_id, msg.frm, False, msg.pre_vote))
             elif isinstance(msg, AppendRequest):
                 self._send(AppendResponse(self.term, self.node_id, msg.frm, False, msg.prev_index))
             return
@@ -340,7 +362,10 @@ class RaftNode:
         if isinstance(msg, AppendRequest):
             if self.role == "leader":
                 return  # cannot happen: one leader per term
-            if self.role == "candidate":
+            if self._fresh_deferred:
+                self._fresh_deferred = False  # a leader is up: no first election to wait for
+                self._reset_timeout()
+            if self.role == "candidate" or self._pre_candidate:
                 self._become_follower(msg.term, msg.frm)
             self.leader_id = msg.frm
             self._election_elapsed = 0
@@ -349,12 +374,19 @@ class RaftNode:
             if self.role == "leader":
                 self._handle_append_response(msg)
         elif isinstance(msg, VoteRequest):
-            self._handle_vote_request(msg)
+            if msg.pre_vote:
+                self._handle_pre_vote_request(msg)
+            else:
+                self._handle_vote_request(msg)
         elif isinstance(msg, VoteResponse):
-            if self.role == "candidate":
+            if msg.pre_vote:
+                # A grant carries the term asked for; an older round's grant carries less.
+                if self._pre_candidate and (not msg.granted or msg.term == self.term + 1):
+                    self._handle_vote_response(msg)
+            elif self.role == "candidate":
                 self._handle_vote_response(msg)
         elif self.role != "leader":  # TimeoutNow: the leader hands over to us
-            self._campaign()
+            self._campaign(transfer=True)
 
     # -------------------------------------------------------------------------------- ready
 
@@ -423,8 +455,27 @@ class RaftNode:
         ticks = self.config.election_ticks
         if self._fresh_preferred:
             self._timeout = 1 + self._rng.randrange(2)
+        elif self._fresh_deferred:
+            self._timeout = _FRESH_DEFER_TIMEOUTS * ticks + self._rng.randrange(ticks)
         else:
             self._timeout = ticks + self._rng.randrange(ticks)
+
+    def _in_lease(self) -> bool:
+        """Heard from a leader within the minimum election timeout (thesis §4.2.3).
+
+        A leader's own clock restarts every election timeout, so a leader is always in lease.
+        """
+        return self.leader_id is not None and self._election_elapsed < self.config.election_ticks
+
+    def _ignores_vote(self, m: VoteRequest) -> bool:
+        """Whether a real vote request of a higher term is dropped without adopting its term.
+
+        With ``check_quorum`` (as in etcd) a node in lease does, so a disruptive candidate cannot
+        depose a healthy leader: check_quorum makes a leader that lost its quorum step down
+        within that same timeout.  A campaign started by leadership transfer (``TimeoutNow``)
+        bypasses the lease: the leader asked for it.  Pre-votes are refused later, never dropped.
+        """
+        return not (m.pre_vote or m.transfer) and self.config.check_quorum and self._in_lease()
 
     def _become_follower(self, term: int, leader: str | None) -> None:
         if term != self.term:
@@ -432,17 +483,35 @@ class RaftNode:
             self.vote = None
         self.role = "follower"
         self.leader_id = leader
+        self._pre_candidate = False
         self._votes = {}
         self._progress = {}
         self._transferee = None
         self._election_elapsed = 0
         self._reset_timeout()
 
-    def _campaign(self) -> None:
+    def _pre_campaign(self) -> None:
+        """Ask the peers whether we could win at ``term + 1``; term and vote stay as they are."""
+        self.role = "follower"  # a candidate whose election timed out pre-votes again
+        self.leader_id = None
+        self._pre_candidate = True
+        self._fresh_deferred = False
+        self._votes = {self.node_id: True}
+        self._election_elapsed = 0
+        self._reset_timeout()
+        last_index = self._log.last_index
+        last_term = self._log.last_term()
+        term = self.term + 1
+        for peer in self._peers:
+            self._send(VoteRequest(term, self.node_id, peer, last_index, last_term, pre_vote=True))
+
+    def _campaign(self, transfer: bool = False) -> None:
         self.term += 1
         self.vote = self.node_id
         self.role = "candidate"
         self.leader_id = None
+        self._pre_candidate = False
+        self._fresh_deferred = False
         self._votes = {self.node_id: True}
         self._election_elapsed = 0
         self._reset_timeout()
@@ -452,7 +521,9 @@ class RaftNode:
         last_index = self._log.last_index
         last_term = self._log.last_term()
         for peer in self._peers:
-            self._send(VoteRequest(self.term, self.node_id, peer, last_index, last_term))
+            self._send(
+                VoteRequest(self.term, self.node_id, peer, last_index, last_term, False, transfer)
+            )
 
     def _become_leader(self) -> None:
         self.role = "leader"
@@ -477,11 +548,32 @@ class RaftNode:
             self._election_elapsed = 0
         self._send(VoteResponse(self.term, self.node_id, m.frm, granted))
 
+    def _handle_pre_vote_request(self, m: VoteRequest) -> None:
+        # Records nothing: a pre-vote only tells the candidate it could win.  Refusals carry our
+        # term, so a candidate behind on terms catches up.
+        can_vote = (
+            m.term > self.term
+            or self.vote == m.frm
+            or (self.vote is None and self.leader_id is None)
+        )
+        if (
+            can_vote
+            and not self._in_lease()
+            and self._candidate_log_ok(m.last_log_term, m.last_log_index)
+        ):
+            self._send(VoteResponse(m.term, self.node_id, m.frm, True, True))
+        else:
+            self._send(VoteResponse(self.term, self.node_id, m.frm, False, True))
+
     def _handle_vote_response(self, m: VoteResponse) -> None:
+        """Count a vote (or pre-vote): on a majority campaign (or lead); give up on a lost one."""
         self._votes[m.frm] = m.granted
         granted = sum(self._votes.values())
         if granted >= self._quorum:
-            self._become_leader()
+            if self._pre_candidate:
+                self._campaign()
+            else:
+                self._become_leader()
         elif len(self._votes) - granted > len(self.config.voters) - self._quorum:
             self._become_follower(self.term, None)  # lost: wait for the winner or time out
 
@@ -666,6 +758,13 @@ class RaftNode:
                 self._send_heartbeat(peer, pr)
 
 
+def _pre_vote_message(msg: Message) -> bool:
+    """A pre-vote request, or a grant: their term is one asked about, adopted by no one."""
+    if isinstance(msg, VoteRequest):
+        return msg.pre_vote
+    return isinstance(msg, VoteResponse) and msg.pre_vote and msg.granted
+
+
 def _well_formed(msg: Message) -> bool:
     """Structural checks the core relies on (the wire decoder checks types)."""
     if isinstance(msg, AppendRequest):
@@ -681,6 +780,8 @@ def _well_formed(msg: Message) -> bool:
             term = entry.term
         return True
     if isinstance(msg, VoteRequest):
+        if msg.pre_vote and msg.transfer:
+            return False  # a transfer skips the pre-vote round
         return msg.last_log_index >= 0 and 0 <= msg.last_log_term < msg.term
     if isinstance(msg, AppendResponse):
         return msg.match_index >= 0 and msg.reject_hint >= 0

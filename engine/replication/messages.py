@@ -33,19 +33,35 @@ class HardState:
 
 @dataclass(frozen=True, slots=True)
 class VoteRequest:
+    """A vote request, or with ``pre_vote`` a pre-vote request (Raft thesis §9.6).
+
+    A pre-vote asks at the term the candidate would campaign at, without the candidate or the
+    voter changing term or vote.  ``transfer`` marks a real campaign started by ``TimeoutNow``:
+    voters grant it even if they heard from the leader recently (the leader asked for it).
+    """
+
     term: int
     frm: str
     to: str
     last_log_index: int
     last_log_term: int
+    pre_vote: bool = False
+    transfer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class VoteResponse:
+    """A vote, or with ``pre_vote`` a pre-vote answer.
+
+    A granted pre-vote carries the term it was asked for (one above the candidate's); a refusal
+    carries the voter's own term, so a candidate behind on terms catches up.
+    """
+
     term: int
     frm: str
     to: str
     granted: bool
+    pre_vote: bool = False
 
 
 @dataclass(frozen=True, slots=True)

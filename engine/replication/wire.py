@@ -56,6 +56,8 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "to": msg.to,
             "last_log_index": msg.last_log_index,
             "last_log_term": msg.last_log_term,
+            "pre_vote": msg.pre_vote,
+            "transfer": msg.transfer,
         }
     if kind is VoteResponse:
         return {
@@ -64,6 +66,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "frm": msg.frm,
             "to": msg.to,
             "granted": msg.granted,
+            "pre_vote": msg.pre_vote,
         }
     if kind is TimeoutNow:
         return {"type": "timeout_now", "term": msg.term, "frm": msg.frm, "to": msg.to}
@@ -92,9 +95,17 @@ def decode_message(d: dict[str, Any]) -> Message:
                 _int(d, "reject_hint"),
             )
         if kind == "vote":
-            return VoteRequest(term, frm, to, _int(d, "last_log_index"), _int(d, "last_log_term"))
+            return VoteRequest(
+                term,
+                frm,
+                to,
+                _int(d, "last_log_index"),
+                _int(d, "last_log_term"),
+                _bool(d, "pre_vote"),
+                _bool(d, "transfer"),
+            )
         if kind == "vote_response":
-            return VoteResponse(term, frm, to, _bool(d, "granted"))
+            return VoteResponse(term, frm, to, _bool(d, "granted"), _bool(d, "pre_vote"))
         if kind == "timeout_now":
             return TimeoutNow(term, frm, to)
     except KeyError as exc:

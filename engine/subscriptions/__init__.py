@@ -1,0 +1,1 @@
+"""Subscriptions: selectors, transient observers and persistent subscriptions (ARCHITECTURE.md)."""
