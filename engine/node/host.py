@@ -61,6 +61,8 @@ class RaftHost:
         peers = {n.node_id: n.tcp for n in config.nodes if n.node_id != node_id}
         self.peers = PeerTransport(node_id, peers, self.secret)
         self.applied_index = self.state.applied_index
+        initial = self.log_storage.initial_state()
+        self._durable_vote: tuple[int, str | None] = (initial.term, initial.vote)
         self.tick_seconds = rep.tick_ms / 1000.0
         # A peer counts as reachable if we heard from it within the shortest election timeout;
         # peers answer every heartbeat (each tick), so a live peer is heard far more often.
@@ -200,23 +202,31 @@ class RaftHost:
                 self._flush_proposals()
 
     async def _handle_ready(self, loop: asyncio.AbstractEventLoop, ready: Ready) -> None:
+        # Committed entries are already stable (the core hands out nothing beyond the stable
+        # index), so applying them need not wait for this round's fsync: the two overlap.
+        if ready.committed:
+            self._apply_queue.put_nowait(ready.committed)
         # A leader may ship entries before its own fsync (Raft thesis 10.2.1): it counts itself
         # toward the quorum only once they are stable. Everything else waits for the fsync,
         # so no vote or acknowledgement is sent for state that is not yet durable (rule 1).
-        early = [m for m in ready.messages if isinstance(m, AppendRequest)]
-        late = [m for m in ready.messages if not isinstance(m, AppendRequest)]
         if self.core.role == "leader":
-            self.peers.send(early)
+            self.peers.send([m for m in ready.messages if isinstance(m, AppendRequest)])
+            late = [m for m in ready.messages if not isinstance(m, AppendRequest)]
         else:
             late = ready.messages
-        if ready.hard_state is not None or ready.entries:
+        hard_state = ready.hard_state
+        if hard_state is not None and (hard_state.term, hard_state.vote) == self._durable_vote:
+            # Only the commit index moved. Raft keeps it in volatile state (a restart learns it
+            # again), so it rides along with the next write instead of costing an fsync now.
+            hard_state = None if not ready.entries else hard_state
+        if hard_state is not None or ready.entries:
             await loop.run_in_executor(
-                self._log_thread, self.log_storage.save, ready.hard_state, ready.entries
+                self._log_thread, self.log_storage.save, hard_state, ready.entries
             )
             self.counters["fsyncs"] += 1
+            if hard_state is not None:
+                self._durable_vote = (hard_state.term, hard_state.vote)
         self.peers.send(late)
-        if ready.committed:
-            self._apply_queue.put_nowait(ready.committed)
         self.core.advance(ready)
 
     async def _apply_loop(self) -> None:

@@ -25,6 +25,8 @@ import orjson
 from engine.config_model import FsyncMode
 from engine.errors import GateError
 from engine.storage.raft_log import synchronous_pragma
+from engine.subscriptions.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
+from engine.subscriptions.store_tables import SubscriptionTables
 
 Direction = Literal["forward", "backward"]
 
@@ -113,6 +115,8 @@ class EventStore:
         self._last_position: int = self._writer.execute(
             "SELECT coalesce(max(position), 0) FROM events"
         ).fetchone()[0]
+        # Persistent subscriptions' definitions, checkpoints and parked events (same file).
+        self.subscriptions = SubscriptionTables(self._writer, self._reading)
         self._reader = self._connect(path)
         self._reader.execute("PRAGMA query_only=ON")
 
@@ -195,6 +199,8 @@ class EventStore:
                             result = self._snapshot_put(cmd)
                         elif op == "snapshot_delete":
                             result = self._snapshot_delete(cmd)
+                        elif op in SUBSCRIPTION_COMMANDS:
+                            result = self.subscriptions.apply(index, cmd, position)
                         else:
                             result = error_result(
                                 "invalid_request", f"unknown store command {op!r}"
@@ -216,6 +222,7 @@ class EventStore:
             self._versions.update(versions)
             self._last_position = position
             self._applied_index = applied
+            self.subscriptions.publish()
             self.commit_count += 1
             return results
 

@@ -1,9 +1,10 @@
 """A deterministic cluster simulator for ``RaftNode``: seeded schedules of faults and invariants.
 
-One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeouts, batch size),
-the network (loss, duplication, delay and so reordering, partitions that come and heal), crashes
-and restarts, slow disks (a ``Ready`` whose persistence is still in flight while the node keeps
-stepping messages) and clients proposing unique values.  A host per node plays the part of the
+One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeouts, batch size,
+pre-vote and check-quorum), staggered process starts, the network (loss, duplication, delay and so
+reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
+persistence is still in flight while the node keeps stepping messages) and clients proposing
+unique values.  A host per node plays the part of the
 real node host: it persists each ``Ready`` into a :class:`MemoryLogStorage`, sends its messages,
 applies its committed entries to a simulated state machine and calls ``advance``.  A crash drops
 the ``RaftNode`` and any ``Ready`` not yet persisted; a restart rebuilds the node from its storage
@@ -15,10 +16,13 @@ Invariants, checked as the schedule runs and at its end:
 - leader completeness: a new leader's log holds every entry any node has applied;
 - state machine safety: every node applies one global sequence, in order, each index once, and
   only entries it has persisted; no value is applied twice;
-- persistence before answering: a vote grant, an append ack or any term is on disk when sent;
+- persistence before answering: a vote grant, an append ack or any term is on disk when sent
+  (a pre-vote asserts nothing durable: it asks about, or grants, the term after the sender's);
 - log matching: logs with an entry of the same index and term agree up to it;
 - liveness: once the network heals and every node is back, a leader serves and a new proposal is
-  applied on every node.
+  applied on every node;
+- steadiness (not a safety invariant, but what pre-vote and check-quorum are for): after that,
+  while the network stays healthy, no node's term moves and the leader stays.
 
 A violation raises :class:`Violation`, whose message names the seed and how to rerun it.
 """
@@ -37,6 +41,7 @@ from engine.replication.messages import (
     Message,
     NotLeader,
     Ready,
+    VoteRequest,
     VoteResponse,
 )
 
@@ -66,7 +71,9 @@ class Schedule:
     heartbeat_ticks: int
     max_entries_per_append: int
     check_quorum: bool
+    pre_vote: bool
     preferred: str | None
+    starts: tuple[int, ...]  # the tick each node's process comes up at
     loss: float  # probability a message is dropped
     duplicate: float  # probability a message is delivered twice
     delayed: float  # probability a message waits 1..max_delay ticks (else same tick)
@@ -79,6 +86,7 @@ class Schedule:
     propose: float  # per tick: probability a client proposes to a leader
     fault_ticks: int
     liveness_ticks: int
+    steady_ticks: int
 
 
 def draw_schedule(seed: int) -> Schedule:
@@ -86,6 +94,9 @@ def draw_schedule(seed: int) -> Schedule:
     rng = random.Random(seed)
     nodes = 5 if rng.random() < 0.3 else 3
     election_ticks = rng.randint(4, 8)
+    fault_ticks = rng.randint(30, 90)
+    # Real processes come up seconds apart: the first election must cope with absent peers.
+    stagger = rng.choice((0, 0, election_ticks, 3 * election_ticks))
     return Schedule(
         seed=seed,
         nodes=nodes,
@@ -94,7 +105,9 @@ def draw_schedule(seed: int) -> Schedule:
         heartbeat_ticks=1 if rng.random() < 0.7 else 2,
         max_entries_per_append=rng.choice((1, 2, 3, 64)),
         check_quorum=rng.random() < 0.7,
+        pre_vote=rng.random() < 0.8,
         preferred=f"n{rng.randrange(nodes)}" if rng.random() < 0.5 else None,
+        starts=tuple(rng.randint(0, stagger) for _ in range(nodes)),
         loss=rng.choice((0.0, 0.02, 0.1, 0.25)),
         duplicate=rng.choice((0.0, 0.0, 0.05, 0.2)),
         delayed=rng.choice((0.0, 0.2, 0.5)),
@@ -105,8 +118,9 @@ def draw_schedule(seed: int) -> Schedule:
         heal=rng.choice((0.05, 0.2)),
         slow_disk=rng.choice((0.0, 0.1, 0.4)),
         propose=rng.choice((0.2, 0.5, 0.9)),
-        fault_ticks=rng.randint(30, 90),
+        fault_ticks=fault_ticks,
         liveness_ticks=40 * election_ticks,
+        steady_ticks=4 * election_ticks,
     )
 
 
@@ -124,6 +138,7 @@ class SimStats:
     slow_disk_readies: int = 0
     elections: int = 0
     commits: int = 0
+    pre_votes: int = 0  # pre-vote requests sent
 
     def add(self, other: SimStats) -> None:
         """Accumulate ``other`` into these totals."""
@@ -173,6 +188,7 @@ class Simulation:
                     write_quorum=schedule.write_quorum,  # type: ignore[arg-type]
                     max_entries_per_append=schedule.max_entries_per_append,
                     check_quorum=schedule.check_quorum,
+                    pre_vote=schedule.pre_vote,
                 ),
                 random.Random(self.rng.getrandbits(64)),
             )
@@ -191,8 +207,8 @@ class Simulation:
         self.duplicate = schedule.duplicate
         self.slow_disk = schedule.slow_disk
         self.crash_on_message = schedule.crash / 10  # crashes between two messages, too
-        for host in self.hosts:
-            self._start(host)
+        self.boots = dict(zip(ids, schedule.starts, strict=True))  # nodes not started yet
+        self._boot()
 
     def fail(self, what: str) -> Violation:
         """The violation to raise for ``what``."""
@@ -203,6 +219,7 @@ class Simulation:
     def run(self) -> SimStats:
         """Run the fault phase, then heal everything and check liveness and the final state."""
         for _ in range(self.schedule.fault_ticks):
+            self._boot()
             self._inject_faults()
             self._step_clock()
             self._clients()
@@ -210,6 +227,7 @@ class Simulation:
             self.now += 1
         self._heal()
         self._check_liveness()
+        self._check_steady()
         self._drain()
         self._check_logs()
         self.stats.ticks = self.now
@@ -259,7 +277,11 @@ class Simulation:
             if up:
                 self._crash(rng.choice(up))
         for host in self.hosts:
-            if host.raft is None and rng.random() < schedule.restart:
+            if (
+                host.raft is None
+                and host.node_id not in self.boots
+                and rng.random() < schedule.restart
+            ):
                 self._start(host)
         if any(self.side.values()):
             if rng.random() < schedule.heal:
@@ -281,9 +303,17 @@ class Simulation:
         if self.rng.random() < 0.5:
             self._start(host)  # a quick reboot, while its peers remember it
 
+    def _boot(self) -> None:
+        """Start the nodes whose process comes up at this tick."""
+        for node_id, tick in list(self.boots.items()):
+            if tick <= self.now:
+                del self.boots[node_id]
+                self._start(self.by_id[node_id])
+
     def _heal(self) -> None:
         self.side = dict.fromkeys(self.side, 0)
         self.loss = self.duplicate = self.crash_on_message = 0.0
+        self.boots.clear()
         for host in self.hosts:
             if host.raft is None:
                 self._start(host)
@@ -340,6 +370,8 @@ class Simulation:
     def _send(self, msg: Message) -> None:
         rng = self.rng
         self.stats.messages += 1
+        if isinstance(msg, VoteRequest) and msg.pre_vote:
+            self.stats.pre_votes += 1
         if self.loss and rng.random() < self.loss:
             self.stats.dropped += 1
             return
@@ -401,9 +433,13 @@ class Simulation:
     def _check_persisted(self, host: _Host, msg: Message) -> None:
         """Rule 1: what a message asserts is on disk before it is sent."""
         hard_state = host.storage.initial_state()
-        if msg.term > hard_state.term:
-            raise self.fail(f"{host.node_id} sent {msg} before persisting term {msg.term}")
-        if msg.term < hard_state.term:
+        if isinstance(msg, VoteResponse) and msg.pre_vote and msg.granted:
+            return  # it repeats the term asked about, which the granter need not be at
+        # A pre-vote request asks about the term after its sender's.
+        term = msg.term - 1 if isinstance(msg, VoteRequest) and msg.pre_vote else msg.term
+        if term > hard_state.term:
+            raise self.fail(f"{host.node_id} sent {msg} before persisting term {term}")
+        if term < hard_state.term:
             return  # the node has moved on: a later term supersedes what this one asserted
         if isinstance(msg, VoteResponse) and msg.granted and hard_state.vote != msg.to:
             raise self.fail(f"{host.node_id} granted {msg} before persisting the vote")
@@ -488,6 +524,25 @@ class Simulation:
             f"{self.schedule.liveness_ticks} ticks of healing (last proposal {target}, "
             f"roles {[(h.node_id, h.raft.role, h.raft.term) for h in self.hosts if h.raft]})"
         )
+
+    def _check_steady(self) -> None:
+        """While the network and disks stay healthy, no term moves and the leader stays."""
+        self.slow_disk = 0.0  # a Ready held back for ticks delays heartbeats past a timeout
+        before = self._terms_and_leader()
+        for _ in range(self.schedule.steady_ticks):
+            self._step_clock()
+            self._settle()
+            self.now += 1
+            now = self._terms_and_leader()
+            if now != before:
+                raise self.fail(
+                    f"steadiness: on a healthy network (terms, leader) went from {before} to "
+                    f"{now} by tick {self.now}"
+                )
+
+    def _terms_and_leader(self) -> tuple[list[int], list[str]]:
+        rafts = [h.raft for h in self.hosts if h.raft is not None]
+        return [r.term for r in rafts], [r.node_id for r in rafts if r.role == "leader"]
 
     def _applied_everywhere(self, target: Entry) -> bool:
         index = target.index

@@ -55,8 +55,16 @@ def _persist(node: RaftNode, storage: MemoryLogStorage) -> Ready:
 
 
 def _campaign(node: RaftNode) -> None:
+    """Tick ``node`` until it campaigns; a peer grants the pre-vote round it runs first."""
+    peer = next((v for v in node.config.voters if v != node.node_id), None)
     while node.role == "follower":
         node.tick()
+        if peer is not None:  # ignored unless a pre-vote round is running
+            node.step(VoteResponse(node.term + 1, peer, node.node_id, True, pre_vote=True))
+
+
+def _messages(node: RaftNode, storage: MemoryLogStorage) -> list[Message]:
+    return _persist(node, storage).messages
 
 
 class _Cluster:
@@ -101,8 +109,11 @@ class _Cluster:
         raise AssertionError("the cluster did not settle")
 
     def elect(self, node_id: str) -> RaftNode:
+        """Tick ``node_id`` alone until it starts a (pre-)vote round, which it must win."""
         node = self.nodes[node_id]
-        _campaign(node)
+        self.settle()
+        while not node.has_ready():
+            node.tick()
         self.settle()
         assert node.role == "leader"
         return node
@@ -113,6 +124,20 @@ class _Cluster:
                 if node_id not in self.cut:
                     node.tick()
             self.settle()
+
+    def restart(self, node_id: str) -> RaftNode:
+        """Rebuild ``node_id`` from its storage, as after a crash (it knows no leader)."""
+        node = self.nodes[node_id]
+        self.nodes[node_id] = RaftNode(
+            node.config, self.storages[node_id], random.Random(node_id), node.applied_index
+        )
+        return self.nodes[node_id]
+
+    def terms(self) -> dict[str, int]:
+        return {node_id: node.term for node_id, node in self.nodes.items()}
+
+    def leaders(self) -> list[str]:
+        return [node_id for node_id, node in self.nodes.items() if node.role == "leader"]
 
 
 # ------------------------------------------------------------------------------ configuration
@@ -244,6 +269,182 @@ def test_preferred_node_has_no_head_start_once_the_cluster_has_a_history() -> No
     assert node.role == "follower"
 
 
+# ----------------------------------------------------------------------------------- pre-vote
+
+
+def test_pre_vote_round_changes_no_term_or_vote_until_a_majority_grants() -> None:
+    storage = MemoryLogStorage()
+    a = _node("a", storage, election_ticks=4)
+    while not a.has_ready():
+        a.tick()
+    rd = _persist(a, storage)
+    assert rd.hard_state is None  # nothing to persist: neither term nor vote changed
+    assert rd.messages == [
+        VoteRequest(1, "a", "b", 0, 0, pre_vote=True),
+        VoteRequest(1, "a", "c", 0, 0, pre_vote=True),
+    ]
+    assert (a.role, a.term, a.vote) == ("follower", 0, None)
+    a.step(VoteResponse(0, "b", "a", False, pre_vote=True))
+    assert a.term == 0 and not a.has_ready()
+    a.step(VoteResponse(1, "c", "a", True, pre_vote=True))  # a grant repeats the term asked
+    assert (a.role, a.term, a.vote) == ("candidate", 1, "a")
+    rd = _persist(a, storage)
+    assert rd.hard_state == HardState(1, "a", 0)
+    assert rd.messages == [VoteRequest(1, "a", "b", 0, 0), VoteRequest(1, "a", "c", 0, 0)]
+
+
+def test_pre_candidate_gives_up_on_a_majority_of_refusals_and_ignores_stale_grants() -> None:
+    storage = _storage(term=3, terms=(1, 3))
+    a = _node("a", storage, election_ticks=4)
+    while not a.has_ready():
+        a.tick()
+    _persist(a, storage)
+    a.step(VoteResponse(3, "b", "a", True, pre_vote=True))  # a grant from an earlier round
+    a.step(VoteResponse(3, "b", "a", False, pre_vote=True))
+    a.step(VoteResponse(3, "c", "a", False, pre_vote=True))
+    assert (a.role, a.term) == ("follower", 3)
+    a.step(VoteResponse(4, "c", "a", True, pre_vote=True))  # too late: the round is over
+    assert (a.role, a.term, a.vote) == ("follower", 3, None)
+    assert not a.has_ready()
+
+
+def test_pre_vote_refusal_from_a_higher_term_brings_the_candidate_up_to_it() -> None:
+    storage = MemoryLogStorage()
+    a = _node("a", storage, election_ticks=4)
+    while not a.has_ready():
+        a.tick()
+    _persist(a, storage)
+    a.step(VoteResponse(6, "b", "a", False, pre_vote=True))
+    assert (a.role, a.term, a.vote) == ("follower", 6, None)
+
+
+_LEASE_CASES = {
+    "as up to date": (2, 2, False, True),
+    "longer": (2, 5, False, True),
+    "older last term": (1, 5, False, False),
+    "shorter": (2, 1, False, False),
+    "heard from a leader lately": (2, 2, True, False),
+}
+
+
+@pytest.mark.parametrize(
+    ("last_term", "last_index", "has_leader", "granted"),
+    list(_LEASE_CASES.values()),
+    ids=list(_LEASE_CASES),
+)
+def test_pre_vote_granted_only_to_an_up_to_date_log_outside_a_leader_lease(
+    last_term: int, last_index: int, has_leader: bool, granted: bool
+) -> None:
+    storage = _storage(term=2, terms=(1, 2))
+    b = _node("b", storage, election_ticks=4)
+    if has_leader:
+        b.step(AppendRequest(2, "a", "b", 2, 2, (), 0))
+        _persist(b, storage)
+    b.step(VoteRequest(3, "c", "b", last_index, last_term, pre_vote=True))
+    rd = _persist(b, storage)
+    assert rd.messages == [VoteResponse(3 if granted else 2, "b", "c", granted, pre_vote=True)]
+    assert rd.hard_state is None and (b.term, b.vote) == (2, None)
+
+
+def test_pre_vote_is_granted_again_once_the_leader_is_silent_for_an_election_timeout() -> None:
+    storage = _storage(term=2, terms=(1, 2))
+    b = _node("b", storage, election_ticks=10)
+    b.step(AppendRequest(2, "a", "b", 2, 2, (), 0))
+    _persist(b, storage)
+    for _ in range(9):
+        b.tick()
+    b.step(VoteRequest(3, "c", "b", 2, 2, pre_vote=True))
+    assert _messages(b, storage) == [VoteResponse(2, "b", "c", False, pre_vote=True)]
+    b.tick()  # 10 ticks: the minimum election timeout, and b's own timeout has not fired
+    assert b.leader_id == "a"
+    b.step(VoteRequest(3, "c", "b", 2, 2, pre_vote=True))
+    assert _messages(b, storage) == [VoteResponse(3, "b", "c", True, pre_vote=True)]
+
+
+def test_pre_vote_messages_never_change_the_receivers_term() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    cluster.flush()
+    a.step(VoteRequest(9, "c", "a", 9, 8, pre_vote=True))
+    assert (a.role, a.term) == ("leader", 1)
+    assert a.ready().messages == [VoteResponse(1, "a", "c", False, pre_vote=True)]
+    b = cluster.nodes["b"]
+    b.step(VoteResponse(9, "c", "b", True, pre_vote=True))  # no round of b's: ignored
+    b.step(VoteRequest(9, "c", "b", 0, 0, pre_vote=True))  # refused: c's log is behind
+    assert (b.role, b.term, b.leader_id) == ("follower", 1, "a")
+    assert b.ready().messages == [VoteResponse(1, "b", "c", False, pre_vote=True)]
+
+
+def test_stale_pre_vote_is_refused_with_the_current_term() -> None:
+    node = _node("b", _storage(term=5))
+    node.step(VoteRequest(3, "c", "b", 0, 0, pre_vote=True))
+    assert node.ready().messages == [VoteResponse(5, "b", "c", False, pre_vote=True)]
+
+
+@pytest.mark.parametrize("pre_vote", [True, False])
+def test_partitioned_follower_rejoins_without_bumping_the_term(pre_vote: bool) -> None:
+    cluster = _Cluster(pre_vote=pre_vote, election_ticks=4)
+    a = cluster.elect("a")
+    cluster.cut.add("c")
+    cluster.tick_all(40)
+    c = cluster.nodes["c"]
+    assert (a.role, cluster.nodes["b"].term) == ("leader", 1)
+    if not pre_vote:
+        assert c.term > 5  # campaigns alone, and will depose the leader when it rejoins
+        return
+    assert (c.role, c.term, c.vote) == ("follower", 1, None)  # pre-votes alone, term unchanged
+    cluster.cut.clear()
+    a.propose([b"x"])
+    cluster.tick_all(8)
+    assert cluster.terms() == dict.fromkeys(IDS, 1) and cluster.leaders() == ["a"]
+    assert c.leader_id == "a" and cluster.applied["c"][-1].data == b"x"
+
+
+def test_restarted_follower_whose_timeout_fires_first_does_not_disrupt_the_leader() -> None:
+    cluster = _Cluster(election_ticks=4)
+    a = cluster.elect("a")
+    cluster.tick_all(3)
+    b = cluster.restart("b")
+    while not b.has_ready():  # b's election timeout fires before it hears from a
+        b.tick()
+    cluster.settle()
+    pre_votes = [m for m in cluster.sent if isinstance(m, VoteRequest) and m.frm == "b"]
+    assert pre_votes and all(m.pre_vote and m.term == 2 for m in pre_votes)
+    assert not any(isinstance(m, VoteResponse) and m.granted for m in cluster.sent[-2:])
+    cluster.tick_all(10)
+    assert cluster.terms() == dict.fromkeys(IDS, 1) and cluster.leaders() == ["a"]
+    assert b.leader_id == "a" and a.serving
+
+
+def test_leader_that_lost_its_quorum_steps_down_and_the_rest_elect_without_it() -> None:
+    # check_quorum and pre-vote together: the majority side's lease on the old leader ends
+    # within an election timeout, so one of them wins, at the next term only.
+    cluster = _Cluster(election_ticks=4)
+    a = cluster.elect("a")
+    cluster.cut.add("a")
+    cluster.tick_all(4 * 4)
+    assert a.role == "follower" and a.term == 1
+    assert sorted(cluster.leaders()) in (["b"], ["c"])
+    assert cluster.terms() == {"a": 1, "b": 2, "c": 2}
+    cluster.cut.clear()
+    cluster.tick_all(4)
+    assert a.term == 2 and a.leader_id in ("b", "c")
+
+
+def test_transferee_skips_the_pre_vote_and_wins_through_the_followers_lease() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    cluster.cut.add("a")  # b can win only with c's vote, and c has just heard from a
+    a.transfer_leadership("b")
+    timeout_now = a.ready().messages
+    assert timeout_now == [TimeoutNow(1, "a", "b")]
+    cluster.nodes["b"].step(timeout_now[0])
+    cluster.settle()
+    votes = [m for m in cluster.sent if isinstance(m, VoteRequest) and m.frm == "b"]
+    assert votes == [VoteRequest(2, "b", "c", 1, 1, transfer=True)]  # a is cut off
+    assert cluster.nodes["b"].role == "leader" and cluster.nodes["c"].leader_id == "b"
+
+
 # ------------------------------------------------------------------------------------- terms
 
 
@@ -268,12 +469,30 @@ def test_leader_steps_down_on_a_higher_term() -> None:
 
 
 def test_higher_term_vote_request_deposes_a_leader_without_winning_its_vote() -> None:
-    cluster = _Cluster()
+    cluster = _Cluster(check_quorum=False)  # no leader lease
     a = cluster.elect("a")
-    a.ready()
+    cluster.flush()
     a.step(VoteRequest(5, "c", "a", 0, 0))  # c's log is behind
     assert (a.role, a.term, a.vote) == ("follower", 5, None)
     assert a.ready().messages == [VoteResponse(5, "a", "c", False)]
+
+
+@pytest.mark.parametrize("transfer", [False, True])
+def test_leader_lease_drops_higher_term_votes_unless_the_leader_asked(transfer: bool) -> None:
+    cluster = _Cluster()  # check_quorum: nodes that heard from a leader lately ignore votes
+    cluster.elect("a")
+    cluster.flush()
+    up_to_date = cluster.nodes["a"].last_index
+    for node_id in ("a", "c"):  # the leader, and a follower that hears it
+        node = cluster.nodes[node_id]
+        node.step(VoteRequest(5, "b", node_id, up_to_date, 1, transfer=transfer))
+        if transfer:
+            assert (node.role, node.term, node.vote) == ("follower", 5, "b")
+            assert node.ready().messages == [VoteResponse(5, node_id, "b", True)]
+        else:
+            assert (node.term, node.vote) == (1, "a")
+            assert not node.has_ready()
+    assert cluster.nodes["a"].role == ("follower" if transfer else "leader")
 
 
 @pytest.mark.parametrize(
