@@ -1,0 +1,389 @@
+"""Persistent subscriptions on the leader: one dispatcher per subscription, consumers over TCP.
+
+:class:`SubscriptionService` lives in every node's :class:`~engine.node.host.RaftHost` and is
+active only while the node is a serving leader.  It then waits until the node has applied every
+committed entry, loads each store's subscriptions (definition, checkpoint, parked positions) and
+runs a :class:`Dispatcher` for each; the apply loop wakes it when events or definitions change.
+On stepping down it drops everything and closes its consumers' connections: the gateway closes
+their WebSockets, the clients reconnect through the new leader, which resumes from the
+replicated checkpoint (events in flight are delivered again; none is skipped).
+
+A consumer is a dedicated TCP connection from the gateway (``consume`` op, docs/ENGINE.md):
+after the answer, the node pushes ``{"type": "events", "events": [...]}`` frames and the
+gateway sends ``{"type": "ack" | "nack", ...}`` frames; a final
+``{"type": "closed", "code", "message"}`` says why the node ends it.
+
+Counters (delivered, acked, nacked, in flight) are kept in memory on the leader and start over
+after a failover; checkpoints and parked events are replicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import GateError, invalid
+from engine.framing import FrameError, encode_frame, read_frame
+from engine.storage.commands import validate_store_id
+from engine.subscriptions import definitions
+from engine.subscriptions.definitions import Definition
+from engine.subscriptions.delivery import NACK_ACTIONS, Delivery
+from engine.subscriptions.store_tables import StoredSubscription
+
+if TYPE_CHECKING:
+    from engine.node.host import RaftHost
+    from engine.storage.event_store import EventStore
+
+log = logging.getLogger("gate.node.subscriptions")
+
+FLUSH_INTERVAL = 0.1  # seconds between checkpoint proposals of one subscription
+READ_PAGE = 500
+MAX_REPLAY = 10_000  # parked events replayed per request
+LOAD_WAIT = 3.0  # how long a consumer waits for a new leader to load its subscriptions
+PROPOSE_TIMEOUT = 5.0
+
+
+class ConsumerLink:
+    """The node's end of one consumer connection."""
+
+    def __init__(self, writer: asyncio.StreamWriter, secret: bytes | None) -> None:
+        self._writer = writer
+        self._secret = secret
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a frame; the subscription's ``max_in_flight`` bounds what can pile up."""
+        if not self._writer.is_closing():
+            self._writer.write(encode_frame(message, self._secret))
+
+    def close(self, code: str, message: str) -> None:
+        """Tell the gateway why, then hang up."""
+        self.send({"type": "closed", "code": code, "message": message})
+        self._writer.close()
+
+
+class Dispatcher:
+    """Delivers one subscription: reads its store, feeds its consumers, proposes progress."""
+
+    def __init__(
+        self, host: RaftHost, store: EventStore, stored: StoredSubscription, parked: set[int]
+    ) -> None:
+        self.host = host
+        self.store = store
+        self.stored = stored
+        self.definition = Definition.from_stored(stored.name, stored.incarnation, stored.definition)
+        self.delivery = Delivery(self.definition, stored.checkpoint, time.monotonic, parked)
+        self.links: dict[int, ConsumerLink] = {}
+        self._wake = asyncio.Event()
+        self._dirty = False
+        self._last_flush = 0.0
+        self._proposing: asyncio.Task[None] | None = None
+        self._task = asyncio.create_task(self._run(), name=f"subscription-{stored.name}")
+
+    @property
+    def incarnation(self) -> int:
+        return self.stored.incarnation
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def add_consumer(self, consumer: int, link: ConsumerLink) -> None:
+        self.links[consumer] = link
+        self.delivery.add_consumer(consumer)
+        self.wake()
+
+    def remove_consumer(self, consumer: int) -> None:
+        if self.links.pop(consumer, None) is not None:
+            self.delivery.remove_consumer(consumer)
+            self.wake()
+
+    def answer(self, consumer: int, frame: dict[str, Any]) -> None:
+        """An ack or nack frame from a consumer (validated here: it comes from the network)."""
+        kind = frame.get("type")
+        event_ids = frame.get("event_ids")
+        if not isinstance(event_ids, list) or not all(isinstance(i, str) for i in event_ids):
+            raise invalid("event_ids must be a list of event ids")
+        if kind == "ack":
+            self.delivery.ack(consumer, event_ids)
+        elif kind == "nack":
+            action = frame.get("action", "retry")
+            if action not in NACK_ACTIONS:
+                raise invalid(f"action must be one of {', '.join(NACK_ACTIONS)}")
+            self.delivery.nack(consumer, event_ids, action)
+            if action == "stop" and consumer in self.links:
+                self.links[consumer].close("stopped", "the consumer stopped (nack with stop)")
+        else:
+            raise invalid('a consumer sends {"type": "ack" | "nack", "event_ids": [...]}')
+        self._dirty = True
+        self.wake()
+
+    def replay(self, records: list[dict[str, Any]]) -> None:
+        self.delivery.add_replay(records)
+        self.wake()
+
+    def close(self, code: str, message: str) -> None:
+        """Stop delivering and hang up on every consumer."""
+        self._task.cancel()
+        if self._proposing is not None:
+            self._proposing.cancel()
+        for link in self.links.values():
+            link.close(code, message)
+        self.links.clear()
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                self._fill()
+                self.delivery.expire()
+                for consumer, records in self.delivery.dispatch().items():
+                    self.links[consumer].send({"type": "events", "events": records})
+                self._maybe_flush()
+                await self._sleep()
+        except GateError as err:  # the store is gone; the service drops this dispatcher
+            log.info("subscription %s stops: %s", self.stored.name, err.message)
+        except Exception:
+            log.exception("subscription %s failed", self.stored.name)
+
+    def _fill(self) -> None:
+        delivery = self.delivery
+        while delivery.wants_events() and self.store.last_position > delivery.cursor:
+            events = self.store.read_all(delivery.cursor, READ_PAGE)["events"]
+            if not events:
+                return
+            delivery.add_events(events, events[-1]["position"])
+            self._dirty = True
+
+    def _maybe_flush(self) -> None:
+        if not self._dirty or self._proposing is not None:
+            return
+        if time.monotonic() - self._last_flush < FLUSH_INTERVAL:
+            return
+        self._dirty = False
+        progress = self.delivery.progress()
+        if progress is None:
+            return
+        self._last_flush = time.monotonic()
+        self._proposing = asyncio.create_task(self._propose(progress))
+
+    async def _propose(self, progress: dict[str, Any]) -> None:
+        command = {
+            "op": definitions.PROGRESS,
+            "store": self.store.store_id,
+            "name": self.stored.name,
+            "incarnation": self.incarnation,
+            **progress,
+        }
+        try:
+            await self.host.propose(command, PROPOSE_TIMEOUT)
+            self.delivery.progress_committed(progress)
+        except GateError as err:
+            # Kept for the next proposal; on a lost leadership the service drops us anyway.
+            log.debug("progress of %s not committed: %s", self.stored.name, err.message)
+            self._dirty = True
+        finally:
+            self._proposing = None
+            self.wake()
+
+    async def _sleep(self) -> None:
+        now = time.monotonic()
+        waits = []
+        deadline = self.delivery.next_deadline()
+        if deadline is not None:
+            waits.append(deadline - now)
+        if self._dirty and self._proposing is None:
+            waits.append(self._last_flush + FLUSH_INTERVAL - now)
+        timeout = max(0.0, min(waits)) if waits else None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+
+class SubscriptionService:
+    """The persistent subscriptions a node serves while it is the leader."""
+
+    def __init__(self, host: RaftHost) -> None:
+        self.host = host
+        self._serving = False
+        self._task: asyncio.Task[None] | None = None
+        self._loaded = asyncio.Event()
+        self._dispatchers: dict[tuple[str, str], Dispatcher] = {}
+        self._generations: dict[str, int] = {}
+        self._consumer_ids = itertools.count(1)
+
+    # -- leadership --------------------------------------------------------------------------
+
+    def leadership(self, serving: bool) -> None:
+        """Called by the host after every round: start or stop with serving leadership."""
+        if serving == self._serving:
+            return
+        self._serving = serving
+        if serving:
+            self._task = asyncio.create_task(self._lead(), name="subscriptions")
+        else:
+            self._drop("not_leader", "this node is no longer the leader; reconnect")
+
+    def _drop(self, code: str, message: str) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._loaded.clear()
+        for dispatcher in self._dispatchers.values():
+            dispatcher.close(code, message)
+        self._dispatchers.clear()
+        self._generations.clear()
+
+    async def stop(self) -> None:
+        """Node shutdown."""
+        self._serving = False
+        self._drop("not_leader", "the node is shutting down; reconnect")
+
+    async def _lead(self) -> None:
+        # Read subscriptions only once everything committed before we led is applied here.
+        target = self.host.core.commit_index
+        while self.host.applied_index < target:
+            await self.host.wait_applied(1.0)
+        self._reconcile()
+        self._loaded.set()
+        log.info("serving %d persistent subscriptions", len(self._dispatchers))
+        while True:
+            await self.host.wait_applied(1.0)
+            self._reconcile()
+            for dispatcher in self._dispatchers.values():
+                if dispatcher.store.last_position > dispatcher.delivery.cursor:
+                    dispatcher.wake()
+
+    def _reconcile(self) -> None:
+        """Start, replace and stop dispatchers after definition changes (put, delete)."""
+        state = self.host.state
+        seen: set[str] = set()
+        for store_id in state.stores():
+            try:
+                store = state.store(store_id)
+            except GateError:
+                continue
+            seen.add(store_id)
+            if self._generations.get(store_id) == store.subscriptions.generation:
+                continue
+            self._generations[store_id] = store.subscriptions.generation
+            self._load_store(store)
+        for key in [k for k in self._dispatchers if k[0] not in seen]:
+            self._dispatchers.pop(key).close("store_not_found", f"store {key[0]!r} was deleted")
+        for store_id in [s for s in self._generations if s not in seen]:
+            del self._generations[store_id]
+
+    def _load_store(self, store: EventStore) -> None:
+        rows = {row.name: row for row in store.subscriptions.list()}
+        for key in [k for k in self._dispatchers if k[0] == store.store_id]:
+            row = rows.get(key[1])
+            if row is None or row.incarnation != self._dispatchers[key].incarnation:
+                self._dispatchers.pop(key).close(
+                    "subscription_not_found", f"subscription {key[1]!r} was deleted"
+                )
+        for name, row in rows.items():
+            if (store.store_id, name) not in self._dispatchers:
+                parked = {
+                    p.position
+                    for p in store.subscriptions.parked(name, MAX_REPLAY)
+                    if p.position > row.checkpoint
+                }
+                self._dispatchers[(store.store_id, name)] = Dispatcher(
+                    self.host, store, row, parked
+                )
+
+    async def _dispatcher(self, store: Any, name: Any) -> Dispatcher:
+        store_id = validate_store_id(store)
+        name = definitions.validate_name(name)
+        if not self._serving:
+            raise GateError(
+                "not_leader", "this node is not the leader", leader=self.host.core.leader_id
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._loaded.wait(), LOAD_WAIT)
+        if not self._loaded.is_set():
+            raise GateError("unavailable", "the new leader is still loading its subscriptions")
+        self._reconcile()
+        dispatcher = self._dispatchers.get((store_id, name))
+        if dispatcher is None:
+            self.host.state.store(store_id)  # store_not_found first
+            raise GateError("subscription_not_found", f"no subscription {name!r} in {store_id!r}")
+        return dispatcher
+
+    # -- requests from the gateway -----------------------------------------------------------
+
+    async def list(self, store_id: Any) -> dict[str, Any]:
+        """``GET /api/stores/{store}/subscriptions``, with this leader's counters."""
+        await self._dispatcher_ready()
+        store = self.host.state.store(validate_store_id(store_id))
+        listed = []
+        for row in store.subscriptions.list():
+            dispatcher = self._dispatchers.get((store.store_id, row.name))
+            live = dispatcher is not None and dispatcher.incarnation == row.incarnation
+            delivery = dispatcher.delivery if live and dispatcher else None
+            counters = delivery.counters if delivery else {"delivered": 0, "acked": 0, "nacked": 0}
+            listed.append(
+                {
+                    "name": row.name,
+                    **row.definition,
+                    "checkpoint": max(row.checkpoint, delivery.checkpoint if delivery else 0),
+                    "consumers": delivery.consumers if delivery else 0,
+                    "in_flight": delivery.in_flight if delivery else 0,
+                    "parked": row.parked + (delivery.unflushed_parks if delivery else 0),
+                    **counters,
+                }
+            )
+        return {"subscriptions": listed}
+
+    async def _dispatcher_ready(self) -> None:
+        if not self._serving:
+            raise GateError(
+                "not_leader", "this node is not the leader", leader=self.host.core.leader_id
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._loaded.wait(), LOAD_WAIT)
+        self._reconcile()
+
+    async def replay_parked(self, store_id: Any, name: Any) -> dict[str, Any]:
+        """Deliver a subscription's parked events again; how many are replayed."""
+        dispatcher = await self._dispatcher(store_id, name)
+        store = dispatcher.store
+        records = []
+        for parked in store.subscriptions.parked(dispatcher.stored.name, MAX_REPLAY):
+            events = store.read_all(parked.position - 1, 1)["events"]
+            if events and events[0]["position"] == parked.position:
+                records.append(events[0])
+        dispatcher.replay(records)
+        return {"replayed": len(records)}
+
+    async def serve_consumer(
+        self,
+        msg: dict[str, Any],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        secret: bytes | None,
+    ) -> None:
+        """Serve one ``consume`` connection until either side ends it."""
+        try:
+            dispatcher = await self._dispatcher(msg.get("store"), msg.get("name"))
+        except GateError as err:
+            writer.write(encode_frame({"id": msg.get("id"), "ok": False, "error": err.to_dict()}, secret))
+            return
+        consumer = next(self._consumer_ids)
+        link = ConsumerLink(writer, secret)
+        writer.write(
+            encode_frame({"id": msg.get("id"), "ok": True, "result": {"consumer": consumer}}, secret)
+        )
+        dispatcher.add_consumer(consumer, link)
+        try:
+            while True:
+                frame = await read_frame(reader, secret)
+                try:
+                    dispatcher.answer(consumer, frame)
+                except GateError as err:
+                    link.send({"type": "error", "error": err.to_dict()})
+        except (asyncio.IncompleteReadError, ConnectionError, FrameError):
+            pass
+        finally:
+            dispatcher.remove_consumer(consumer)
