@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import NoReturn
@@ -31,6 +32,16 @@ def stop_event_on_signals() -> asyncio.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+async def watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` when the parent process is gone (a child must not outlive its supervisor)."""
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            logging.getLogger("gate").warning("parent process %d is gone; stopping", parent_pid)
+            stop.set()
+            return
+        await asyncio.sleep(0.5)
 
 
 def bind_error(what: str, host: str, port: int, exc: OSError) -> str:

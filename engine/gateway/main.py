@@ -6,12 +6,17 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 from pathlib import Path
 
 from aiohttp import web
 
-from engine.cli_support import bind_error, configure_logging, fail, stop_event_on_signals
+from engine.cli_support import (
+    bind_error,
+    configure_logging,
+    fail,
+    stop_event_on_signals,
+    watch_parent,
+)
 from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
 from engine.gateway.app import Gateway, build_gateway_app
@@ -22,16 +27,6 @@ from engine.gateway.tcp_pool import NodePool
 
 log = logging.getLogger("gate.gateway")
 PROGRAM = "gate-gateway"
-
-
-async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
-    # An embedded gateway must not outlive the console that started it, even after a kill -9.
-    while not stop.is_set():
-        if os.getppid() != parent_pid:
-            log.warning("parent process %d is gone; shutting down", parent_pid)
-            stop.set()
-            return
-        await asyncio.sleep(0.5)
 
 
 async def serve(
@@ -71,7 +66,7 @@ async def serve(
         health.start()
         tasks.append(asyncio.create_task(gateway.ensure_stores()))
         if parent_pid is not None:
-            tasks.append(asyncio.create_task(_watch_parent(parent_pid, stop)))
+            tasks.append(asyncio.create_task(watch_parent(parent_pid, stop)))
         log.info(
             "gateway serving on http://%s (config %s, %d nodes%s)",
             http.addr,

@@ -97,6 +97,9 @@ class NodeSupervisor:
             str(self._config_path),
             "--node",
             node_id,
+            # Managed nodes end with their gateway, even one that was SIGKILLed.
+            "--parent-pid",
+            str(os.getpid()),
         ]
 
     def _node(self, node_id: str) -> _Node:

@@ -26,6 +26,7 @@ from engine.replication.messages import AppendRequest, Entry, Message, NotLeader
 from engine.storage.commands import encode_command
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.state_machine import StateMachine
+from engine.subscriptions.persistent import SubscriptionService
 
 log = logging.getLogger("gate.node")
 
@@ -77,6 +78,8 @@ class RaftHost:
         self._apply_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{node_id}-apply")
         self._tasks: list[asyncio.Task[None]] = []
         self.counters = {"proposals": 0, "applied_entries": 0, "fsyncs": 0, "raft_messages_in": 0}
+        # Persistent subscriptions are delivered by the leader (engine/subscriptions).
+        self.subscriptions = SubscriptionService(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -92,6 +95,7 @@ class RaftHost:
 
     async def stop(self) -> None:
         """Stop the loops, fail waiting proposals and close the files."""
+        await self.subscriptions.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -200,6 +204,7 @@ class RaftHost:
                 ready = self.core.ready()
                 await self._handle_ready(loop, ready)
                 self._flush_proposals()
+            self.subscriptions.leadership(self.core.serving, self.core.term)
 
     async def _handle_ready(self, loop: asyncio.AbstractEventLoop, ready: Ready) -> None:
         # Committed entries are already stable (the core hands out nothing beyond the stable

@@ -9,7 +9,13 @@ import logging
 
 from aiohttp import web
 
-from engine.cli_support import bind_error, configure_logging, fail, stop_event_on_signals
+from engine.cli_support import (
+    bind_error,
+    configure_logging,
+    fail,
+    stop_event_on_signals,
+    watch_parent,
+)
 from engine.config import ConfigError, load_config
 from engine.config_model import ClusterConfig
 from engine.node.host import RaftHost
@@ -20,7 +26,7 @@ log = logging.getLogger("gate.node")
 PROGRAM = "gate-node"
 
 
-async def serve(config: ClusterConfig, node_id: str) -> None:
+async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = None) -> None:
     """Run the node until a stop signal."""
     node = config.node(node_id)
     host = RaftHost(config, node_id)
@@ -48,7 +54,11 @@ async def serve(config: ClusterConfig, node_id: str) -> None:
             node.tcp.addr,
             config.node_data_dir(node_id),
         )
-        await stop_event_on_signals().wait()
+        stop = stop_event_on_signals()
+        watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
+        await stop.wait()
+        if watcher is not None:
+            watcher.cancel()
         log.info("node %s stopping", node_id)
     finally:
         await tcp.stop()
@@ -62,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROGRAM, description="Run one node of a Gate cluster.")
     parser.add_argument("--config", required=True, help="cluster config file (YAML)")
     parser.add_argument("--node", required=True, help="id of the node to run, as in the config")
+    parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     configure_logging()
     try:
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             2,
         )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, args.node))
+        asyncio.run(serve(config, args.node, args.parent_pid))
 
 
 if __name__ == "__main__":

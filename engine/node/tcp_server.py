@@ -69,6 +69,10 @@ class NodeTcpServer:
                     self._raft(msg)
                 elif op == "ping":
                     writer.write(encode_frame({"id": msg.get("id"), "ok": True, "op": "pong"}))
+                elif op == "consume":
+                    # A consumer of a persistent subscription takes the whole connection.
+                    await self.host.subscriptions.serve_consumer(msg, reader, writer, self.secret)
+                    return
                 else:
                     task = asyncio.create_task(self._request(msg, writer))
                     tasks.add(task)
@@ -124,4 +128,8 @@ class NodeTcpServer:
                 _opt_int(msg.get("min_index")),
                 wait_ms=min(_opt_int(msg.get("wait_ms")) or 0, MAX_WAIT_MS),
             )
+        if op == "subscriptions":
+            return await self.host.subscriptions.list(msg.get("store"))
+        if op == "replay_parked":
+            return await self.host.subscriptions.replay_parked(msg.get("store"), msg.get("name"))
         raise GateError("invalid_request", f"unknown op {op!r}")

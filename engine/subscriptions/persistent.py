@@ -206,7 +206,7 @@ class SubscriptionService:
 
     def __init__(self, host: RaftHost) -> None:
         self.host = host
-        self._serving = False
+        self._serving_term: int | None = None  # the term in which this node serves as leader
         self._task: asyncio.Task[None] | None = None
         self._loaded = asyncio.Event()
         self._dispatchers: dict[tuple[str, str], Dispatcher] = {}
@@ -215,15 +215,16 @@ class SubscriptionService:
 
     # -- leadership --------------------------------------------------------------------------
 
-    def leadership(self, serving: bool) -> None:
-        """Called by the host after every round: start or stop with serving leadership."""
-        if serving == self._serving:
+    def leadership(self, serving: bool, term: int) -> None:
+        """Called by the host after every round: run while this node is a serving leader."""
+        serving_term = term if serving else None
+        if serving_term == self._serving_term:
             return
-        self._serving = serving
-        if serving:
-            self._task = asyncio.create_task(self._lead(), name="subscriptions")
-        else:
+        if self._serving_term is not None:
             self._drop("not_leader", "this node is no longer the leader; reconnect")
+        self._serving_term = serving_term
+        if serving_term is not None:
+            self._task = asyncio.create_task(self._lead(), name="subscriptions")
 
     def _drop(self, code: str, message: str) -> None:
         if self._task is not None:
@@ -237,7 +238,7 @@ class SubscriptionService:
 
     async def stop(self) -> None:
         """Node shutdown."""
-        self._serving = False
+        self._serving_term = None
         self._drop("not_leader", "the node is shutting down; reconnect")
 
     async def _lead(self) -> None:
@@ -293,10 +294,9 @@ class SubscriptionService:
                     self.host, store, row, parked
                 )
 
-    async def _dispatcher(self, store: Any, name: Any) -> Dispatcher:
-        store_id = validate_store_id(store)
-        name = definitions.validate_name(name)
-        if not self._serving:
+    async def _ready(self) -> None:
+        """Wait until a new leader has loaded its subscriptions (not_leader on a follower)."""
+        if self._serving_term is None:
             raise GateError(
                 "not_leader", "this node is not the leader", leader=self.host.core.leader_id
             )
@@ -305,6 +305,11 @@ class SubscriptionService:
         if not self._loaded.is_set():
             raise GateError("unavailable", "the new leader is still loading its subscriptions")
         self._reconcile()
+
+    async def _dispatcher(self, store: Any, name: Any) -> Dispatcher:
+        store_id = validate_store_id(store)
+        name = definitions.validate_name(name)
+        await self._ready()
         dispatcher = self._dispatchers.get((store_id, name))
         if dispatcher is None:
             self.host.state.store(store_id)  # store_not_found first
@@ -315,7 +320,7 @@ class SubscriptionService:
 
     async def list(self, store_id: Any) -> dict[str, Any]:
         """``GET /api/stores/{store}/subscriptions``, with this leader's counters."""
-        await self._dispatcher_ready()
+        await self._ready()
         store = self.host.state.store(validate_store_id(store_id))
         listed = []
         for row in store.subscriptions.list():
@@ -335,15 +340,6 @@ class SubscriptionService:
                 }
             )
         return {"subscriptions": listed}
-
-    async def _dispatcher_ready(self) -> None:
-        if not self._serving:
-            raise GateError(
-                "not_leader", "this node is not the leader", leader=self.host.core.leader_id
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._loaded.wait(), LOAD_WAIT)
-        self._reconcile()
 
     async def replay_parked(self, store_id: Any, name: Any) -> dict[str, Any]:
         """Deliver a subscription's parked events again; how many are replayed."""
@@ -365,16 +361,16 @@ class SubscriptionService:
         secret: bytes | None,
     ) -> None:
         """Serve one ``consume`` connection until either side ends it."""
+        rid = msg.get("id")
         try:
             dispatcher = await self._dispatcher(msg.get("store"), msg.get("name"))
         except GateError as err:
-            writer.write(encode_frame({"id": msg.get("id"), "ok": False, "error": err.to_dict()}, secret))
+            writer.write(encode_frame({"id": rid, "ok": False, "error": err.to_dict()}, secret))
             return
         consumer = next(self._consumer_ids)
         link = ConsumerLink(writer, secret)
-        writer.write(
-            encode_frame({"id": msg.get("id"), "ok": True, "result": {"consumer": consumer}}, secret)
-        )
+        answer = {"id": rid, "ok": True, "result": {"consumer": consumer}}
+        writer.write(encode_frame(answer, secret))
         dispatcher.add_consumer(consumer, link)
         try:
             while True:

@@ -7,6 +7,7 @@ import random
 import orjson
 import pytest
 
+from engine.config_model import ReplicationConfig
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.memory_storage import MemoryLogStorage
 from engine.replication.messages import (
@@ -261,6 +262,88 @@ def test_preferred_node_wins_the_first_election_of_a_fresh_cluster() -> None:
         while not any(n.role == "leader" for n in cluster.nodes.values()):
             cluster.tick_all(1)
         assert cluster.nodes["c"].role == "leader" and cluster.nodes["c"].term == 1
+
+
+_DEFAULTS = ReplicationConfig()
+_TWO_SECONDS = 2000 // _DEFAULTS.tick_ms  # in ticks of the default clock
+
+
+def _start_staggered(cluster: _Cluster, starts: dict[str, int], max_ticks: int) -> int:
+    """Bring each node up at its tick in ``starts`` (absent: never) until a leader is elected.
+
+    A node that is not up neither ticks nor hears anything, like a process still importing.
+    Returns the tick of the election.
+    """
+    cluster.cut.update(IDS)
+    for now in range(max_ticks):
+        cluster.cut.difference_update(i for i, tick in starts.items() if tick <= now)
+        cluster.tick_all(1)
+        if cluster.leaders():
+            return now
+    raise AssertionError(f"no leader within {max_ticks} ticks of a fresh start at {starts}")
+
+
+def test_preferred_node_wins_a_fresh_start_up_to_two_seconds_after_the_others() -> None:
+    for seed in range(200):
+        rng = random.Random(seed)
+        starts = {"a": rng.randint(0, _TWO_SECONDS), "b": rng.randint(0, _TWO_SECONDS)}
+        starts["c"] = rng.randint(0, min(starts.values()) + _TWO_SECONDS)
+        cluster = _Cluster(seed=seed, preferred="c", election_ticks=_DEFAULTS.election_ticks)
+        _start_staggered(cluster, starts, 10 * _TWO_SECONDS)
+        assert cluster.leaders() == ["c"], (seed, starts)
+        assert cluster.terms() == dict.fromkeys(IDS, 1), (seed, starts)  # no term inflation
+
+
+def test_fresh_cluster_whose_preferred_node_is_down_elects_another_after_the_deferral() -> None:
+    election_ticks = _DEFAULTS.election_ticks
+    for seed in range(50):
+        cluster = _Cluster(seed=seed, preferred="c", election_ticks=election_ticks)
+        elected = _start_staggered(cluster, {"a": 0, "b": 0}, 20 * election_ticks)
+        # The others held back their first campaign for 8 election timeouts, no longer.
+        assert 8 * election_ticks <= elected < 10 * election_ticks, seed
+        assert cluster.leaders() in (["a"], ["b"]) and cluster.nodes["a"].term == 1, seed
+
+
+@pytest.mark.parametrize("pre_vote", [True, False])
+def test_preferred_node_alone_at_a_fresh_start_does_not_inflate_the_term(pre_vote: bool) -> None:
+    cluster = _Cluster(preferred="c", pre_vote=pre_vote)
+    _start_staggered(cluster, {"c": 0, "a": _TWO_SECONDS, "b": _TWO_SECONDS}, 2 * _TWO_SECONDS)
+    assert cluster.leaders() == ["c"]
+    if pre_vote:
+        assert cluster.nodes["c"].term == 1
+    else:
+        assert cluster.nodes["c"].term > 10  # campaigned every tick or two while alone
+
+
+def test_fresh_non_preferred_node_defers_its_first_campaign_until_it_hears_a_leader() -> None:
+    election_ticks = 4
+    storage = MemoryLogStorage()
+    deferred = _node("b", storage, preferred="a", election_ticks=election_ticks)
+    for _ in range(8 * election_ticks - 1):
+        deferred.tick()
+    assert not deferred.has_ready()  # would have campaigned long ago without the deferral
+    listening = _node("b", MemoryLogStorage(), preferred="a", election_ticks=election_ticks)
+    listening.step(AppendRequest(1, "a", "b", 0, 0, (), 0))  # the leader of a running cluster
+    _persist(listening, listening_storage := MemoryLogStorage())
+    ticks = 0
+    while not listening.has_ready():
+        listening.tick()
+        ticks += 1
+    assert ticks < 2 * election_ticks  # the usual timeout, once a leader has spoken
+    assert _messages(listening, listening_storage)[0] == VoteRequest(
+        2, "b", "a", 0, 0, pre_vote=True
+    )
+
+
+def test_fresh_non_preferred_node_joining_a_running_cluster_never_campaigns() -> None:
+    storages = {"a": _storage(term=3, terms=(1, 3)), "b": _storage(term=3, terms=(1, 3))}
+    storages["c"] = MemoryLogStorage()  # a new machine, or one whose data was wiped
+    cluster = _Cluster(storages, preferred="a")
+    cluster.elect("b")
+    cluster.tick_all(20 * 6)
+    assert not any(isinstance(m, VoteRequest) for m in cluster.sent if m.frm == "c")
+    assert cluster.leaders() == ["b"] and cluster.terms() == dict.fromkeys(IDS, 4)
+    assert storages["c"].entries(1, 10) == storages["b"].entries(1, 10)
 
 
 def test_preferred_node_has_no_head_start_once_the_cluster_has_a_history() -> None:

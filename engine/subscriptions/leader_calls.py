@@ -1,0 +1,201 @@
+"""Gateway side of persistent subscriptions: requests to the leader and the consumer bridge.
+
+Subscriptions are served by the leader, so listing, replaying and consuming go to it; like
+writes, they follow ``not_leader`` hints and retry until the routing deadline.
+
+``ConsumerBridge`` serves ``WebSocket /api/stores/{store}/subscriptions/{name}/consume``: it
+opens a dedicated TCP connection to the leader (``consume`` op, docs/ENGINE.md), then relays
+event batches to the client and acks/nacks to the leader.  When the node ends the connection
+the WebSocket is closed with a code saying what to do:
+
+=====  ==========================================================================
+1012   the leader changed (or went away): reconnect, delivery resumes from the checkpoint
+4000   the consumer stopped itself with ``nack stop``: do not reconnect
+4404   the subscription (or its store) was deleted
+=====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from engine.config_model import ClusterConfig
+from engine.errors import GateError, invalid
+from engine.framing import FrameError, encode_frame, read_frame
+from engine.gateway.routing import Router
+from engine.storage.commands import validate_store_id
+from engine.subscriptions.definitions import validate_name
+from engine.subscriptions.delivery import NACK_ACTIONS
+
+CLOSE_LEADER_CHANGED = 1012
+CLOSE_STOPPED = 4000
+CLOSE_NOT_FOUND = 4404
+_CLOSE_CODES = {
+    "stopped": CLOSE_STOPPED,
+    "subscription_not_found": CLOSE_NOT_FOUND,
+    "store_not_found": CLOSE_NOT_FOUND,
+}
+_RETRY = frozenset({"not_leader", "unavailable", "timeout", "stale"})
+CONNECT_TIMEOUT = 1.0
+
+
+async def _pause(router: Router, delay: float) -> float:
+    await router.health.refresh()
+    await asyncio.sleep(delay)
+    return min(delay * 2, 0.2)
+
+
+async def call_leader(router: Router, msg: dict[str, Any]) -> Any:
+    """Send one request to the leader; follow hints and retry until the routing deadline."""
+    deadline = time.monotonic() + router.deadline
+    hint: str | None = None
+    reason = "no leader is known"
+    delay = 0.02
+    while (remaining := deadline - time.monotonic()) > 0:
+        target = hint or router.health.leader
+        hint = None
+        if target is None:
+            delay = await _pause(router, delay)
+            continue
+        try:
+            return await router.ask(target, msg, min(remaining, 5.0))
+        except GateError as err:
+            if err.code not in _RETRY:
+                raise
+            reason = f"{target}: {err.message}"
+            leader = err.details.get("leader")
+            if err.code == "not_leader" and leader and leader != target:
+                hint = leader
+                continue
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            reason = f"{target}: {exc or 'no answer'}"
+        delay = await _pause(router, delay)
+    raise GateError("unavailable", f"no leader could serve the request ({reason})")
+
+
+class ConsumerBridge:
+    """Relays consumers' WebSockets to the leader's dispatchers."""
+
+    def __init__(self, config: ClusterConfig, router: Router) -> None:
+        self.config = config
+        self.router = router
+        secret = config.security.cluster_secret
+        self.secret = secret.encode() if secret else None
+
+    async def _open(
+        self, store: str, name: str
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A consume connection to the current leader (retried until the routing deadline)."""
+        deadline = time.monotonic() + self.router.deadline
+        hint: str | None = None
+        reason = "no leader is known"
+        delay = 0.02
+        while deadline - time.monotonic() > 0:
+            target = hint or self.router.health.leader
+            hint = None
+            if target is None:
+                delay = await _pause(self.router, delay)
+                continue
+            endpoint = self.config.node(target).tcp
+            writer: asyncio.StreamWriter | None = None
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT + 3.0):
+                    reader, writer = await asyncio.open_connection(
+                        endpoint.connect_host, endpoint.port
+                    )
+                    request = {"op": "consume", "id": 1, "store": store, "name": name}
+                    writer.write(encode_frame(request, self.secret))
+                    answer = await read_frame(reader, self.secret)
+                if answer.get("ok"):
+                    return reader, writer
+                err = GateError.from_dict(answer.get("error") or {"code": "internal"})
+                if err.code not in _RETRY:
+                    raise err
+                reason = f"{target}: {err.message}"
+                leader = err.details.get("leader")
+                if err.code == "not_leader" and leader and leader != target:
+                    hint = leader
+            except (ConnectionError, OSError, TimeoutError, FrameError) as exc:
+                reason = f"{target}: {exc or 'no answer'}"
+            except asyncio.IncompleteReadError:
+                reason = f"{target}: the connection closed"
+            if writer is not None and hint is None:
+                writer.close()
+            if hint is None:
+                delay = await _pause(self.router, delay)
+        raise GateError("unavailable", f"no leader could serve the consumer ({reason})")
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """The consume WebSocket (see the module docstring)."""
+        store = validate_store_id(request.match_info["store"])
+        name = validate_name(request.match_info["name"])
+        # Open before upgrading: a missing subscription is a plain 404 answer.
+        reader, writer = await self._open(store, name)
+        ws = web.WebSocketResponse(heartbeat=20)
+        try:
+            await ws.prepare(request)
+            from_node = asyncio.create_task(self._node_to_client(reader, ws))
+            from_client = asyncio.create_task(self._client_to_node(ws, writer))
+            await asyncio.wait({from_node, from_client}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (from_node, from_client):
+                task.cancel()
+            closing = (CLOSE_LEADER_CHANGED, "the subscription's leader changed; reconnect")
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                closing = await from_node
+            await ws.close(code=closing[0], message=closing[1].encode()[:120])
+        finally:
+            writer.close()
+        return ws
+
+    async def _node_to_client(
+        self, reader: asyncio.StreamReader, ws: web.WebSocketResponse
+    ) -> tuple[int, str]:
+        """Relay event batches; the close code and reason when the node ends the connection."""
+        while True:
+            try:
+                frame = await read_frame(reader, self.secret)
+            except (asyncio.IncompleteReadError, ConnectionError, FrameError):
+                return CLOSE_LEADER_CHANGED, "the subscription's leader went away; reconnect"
+            if frame.get("type") == "closed":
+                code = _CLOSE_CODES.get(str(frame.get("code")), CLOSE_LEADER_CHANGED)
+                return code, str(frame.get("message") or frame.get("code"))
+            await ws.send_str(orjson.dumps(frame).decode())
+
+    async def _client_to_node(self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter) -> None:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    return
+                continue
+            try:
+                frame = _client_frame(msg.data)
+            except GateError as err:
+                await ws.send_str(orjson.dumps({"type": "error", "error": err.to_dict()}).decode())
+                continue
+            writer.write(encode_frame(frame, self.secret))
+
+
+def _client_frame(text: str) -> dict[str, Any]:
+    """Validate an ack or nack from a client."""
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise invalid(f"not valid JSON: {exc}") from None
+    if not isinstance(frame, dict) or frame.get("type") not in ("ack", "nack"):
+        raise invalid('send {"type": "ack" | "nack", "event_ids": [...], "action"?}')
+    event_ids = frame.get("event_ids")
+    if not isinstance(event_ids, list) or not all(isinstance(i, str) for i in event_ids):
+        raise invalid("event_ids must be a list of event ids")
+    out: dict[str, Any] = {"type": frame["type"], "event_ids": event_ids}
+    if frame["type"] == "nack":
+        action = frame.get("action", "retry")
+        if action not in NACK_ACTIONS:
+            raise invalid(f"action must be one of {', '.join(NACK_ACTIONS)}")
+        out["action"] = action
+    return out

@@ -1,0 +1,32 @@
+"""Managed nodes never outlive their gateway, even one killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from tests.cluster_harness import RunningCluster, wait_for
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it has exited all the same.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[1][0] != "Z"
+
+
+async def test_nodes_stop_when_their_gateway_is_killed(make_cluster) -> None:  # noqa: ANN001
+    cluster: RunningCluster = await make_cluster()
+    pids = [await cluster.node_pid(n) for n in cluster.config.node_ids]
+    gateway = cluster.embedded.process
+    assert gateway is not None
+    os.kill(gateway.pid, signal.SIGKILL)
+    gateway.wait()
+
+    async def survivors() -> list[int]:
+        return [pid for pid in pids if alive(pid)]
+
+    await wait_for(survivors, lambda left: not left, 10, "the orphaned nodes to stop")
