@@ -28,6 +28,8 @@ from engine.http_common import (
     read_json,
 )
 from engine.storage import commands
+from engine.subscriptions import definitions as subscription_definitions
+from engine.subscriptions.leader_bridge import ConsumerBridge, call_leader
 from engine.subscriptions.observers import ObserverHub
 
 log = logging.getLogger("gate.gateway")
@@ -72,6 +74,7 @@ class Gateway:
         self.stores_ready = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self.observers = ObserverHub(self._observer_read)
+        self.consumers = ConsumerBridge(config, router)
 
     # -- events and stores -------------------------------------------------------------------
 
@@ -127,6 +130,31 @@ class Gateway:
     ) -> Any:
         freshness = {"min_position": min_position} if min_position else {}
         return await self.router.read(query, freshness, wait_ms=wait_ms)
+
+    # -- persistent subscriptions (served by the leader) --------------------------------------
+
+    async def put_subscription(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        command = subscription_definitions.build_put(
+            info["store"], info["name"], await read_json(request), now_epoch_us=_now_us()
+        )
+        result, index = await self.router.write(command)
+        return _written(index, result, 201 if result.get("created") else 200)
+
+    async def delete_subscription(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        command = subscription_definitions.build_delete(info["store"], info["name"])
+        _, index = await self.router.write(command)
+        return _written(index)
+
+    async def list_subscriptions(self, request: web.Request) -> web.Response:
+        msg = {"op": "subscriptions", "store": request.match_info["store"]}
+        return json_response(await call_leader(self.router, msg))
+
+    async def replay_parked(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        msg = {"op": "replay_parked", "store": info["store"], "name": info["name"]}
+        return json_response(await call_leader(self.router, msg), 202)
 
     # -- cluster -----------------------------------------------------------------------------
 
@@ -259,5 +287,11 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_get("/api/cluster/events", gateway.cluster_events)
     r.add_post("/api/cluster/nodes/{node_id}/{action}", gateway.node_action)
     r.add_get("/api/stores/{store}/observe", gateway.observers.handle)
+    subscription = "/api/stores/{store}/subscriptions/{name}"
+    r.add_get("/api/stores/{store}/subscriptions", gateway.list_subscriptions)
+    r.add_put(subscription, gateway.put_subscription)
+    r.add_delete(subscription, gateway.delete_subscription)
+    r.add_post(subscription + "/replay-parked", gateway.replay_parked)
+    r.add_get(subscription + "/consume", gateway.consumers.handle)
     add_read_routes(app, gateway.serve_read)
     return app

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from engine.client.http_client import GateClient
 
 NACK_ACTIONS = ("retry", "park", "skip", "stop")
+# WebSocket close codes of the consume endpoint (engine/subscriptions/leader_bridge.py).
+CLOSE_STOPPED = 4000
+CLOSE_NOT_FOUND = 4404
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 0.5
 
@@ -181,7 +184,11 @@ class Consumer:
                     if err.code in ("subscription_not_found", "store_not_found", "invalid_request"):
                         raise err
                 continue
-            if msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 4404:
+            if msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == CLOSE_STOPPED:
+                await self._drop()
+                raise StopAsyncIteration
+            if msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == CLOSE_NOT_FOUND:
+                await self._drop()
                 raise GateError("subscription_not_found", str(msg.extra or "subscription gone"))
             await self._reconnect(
                 str(msg.extra) if msg.extra else f"WebSocket {msg.type.name.lower()}"

@@ -269,17 +269,20 @@ _TWO_SECONDS = 2000 // _DEFAULTS.tick_ms  # in ticks of the default clock
 
 
 def _start_staggered(cluster: _Cluster, starts: dict[str, int], max_ticks: int) -> int:
-    """Bring each node up at its tick in ``starts`` (absent: never) until a leader is elected.
+    """Bring each node up at its tick in ``starts`` (absent: never) until all are up and led.
 
     A node that is not up neither ticks nor hears anything, like a process still importing.
-    Returns the tick of the election.
+    Returns the tick of the first election.
     """
     cluster.cut.update(IDS)
+    elected = None
     for now in range(max_ticks):
         cluster.cut.difference_update(i for i, tick in starts.items() if tick <= now)
         cluster.tick_all(1)
-        if cluster.leaders():
-            return now
+        if cluster.leaders() and elected is None:
+            elected = now
+        if elected is not None and now >= max(starts.values()):
+            return elected
     raise AssertionError(f"no leader within {max_ticks} ticks of a fresh start at {starts}")
 
 
@@ -299,9 +302,10 @@ def test_fresh_cluster_whose_preferred_node_is_down_elects_another_after_the_def
     for seed in range(50):
         cluster = _Cluster(seed=seed, preferred="c", election_ticks=election_ticks)
         elected = _start_staggered(cluster, {"a": 0, "b": 0}, 20 * election_ticks)
-        # The others held back their first campaign for 8 election timeouts, no longer.
-        assert 8 * election_ticks <= elected < 10 * election_ticks, seed
-        assert cluster.leaders() in (["a"], ["b"]) and cluster.nodes["a"].term == 1, seed
+        # The others held back their first campaign for 8 election timeouts, no longer (they
+        # may both campaign at once, then a split vote costs a term and a timeout).
+        assert 8 * election_ticks <= elected < 12 * election_ticks, seed
+        assert cluster.leaders() in (["a"], ["b"]) and cluster.nodes["a"].term <= 2, seed
 
 
 @pytest.mark.parametrize("pre_vote", [True, False])
