@@ -48,6 +48,11 @@ def elixir_term(value: Any, *, patterns: bool = False) -> str:
     return str(value)
 
 
+def pattern_text(pattern: dict[str, Any]) -> str:
+    """A parsed pattern shown back the way it is typed: ``%{intensity: _}``."""
+    return elixir_term(pattern, patterns=True)
+
+
 def _key(key: str) -> str:
     return f"{key}:" if _IDENTIFIER.fullmatch(key) else f"{inspect_string(key)}:"
 

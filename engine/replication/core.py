@@ -12,16 +12,24 @@ Safety rules (ARCHITECTURE.md, "Replication") and where they live:
   hard state and entries it depends on, and the host persists a ``Ready`` before sending it;
 - votes: one per term, only for a candidate whose log is at least as up to date
   (:meth:`RaftNode._candidate_log_ok`), won with a majority of voters;
+- a new leader appends a no-op of its term and is ``serving`` once it is committed; only entries
+  of the current term are committed by counting replicas (:meth:`RaftNode._can_commit`);
+- a leader counts its own entries toward the write quorum only once they are stable, and
+  committed entries are handed out for apply only up to the local stable index.
+
+Steadiness rules (they keep terms and leaders stable; safety does not depend on them):
+
 - pre-vote (Raft thesis §9.6, as in etcd): with ``pre_vote`` a node whose election timeout fires
   first asks whether it could win at ``term + 1``, changing neither term nor vote, and campaigns
   only with a majority of pre-votes.  Peers grant one only to an up-to-date log and only when
   they have not heard from a leader within the minimum election timeout (the leader lease), so a
   node that restarts or comes back from a partition neither inflates the term nor deposes a
-  healthy leader.  A pre-candidate's ``role`` stays "follower";
-- a new leader appends a no-op of its term and is ``serving`` once it is committed; only entries
-  of the current term are committed by counting replicas (:meth:`RaftNode._can_commit`);
-- a leader counts its own entries toward the write quorum only once they are stable, and
-  committed entries are handed out for apply only up to the local stable index.
+  healthy leader.  A pre-candidate's ``role`` stays "follower".  Leadership transfer skips it;
+- check quorum: a leader that did not hear from a quorum within an election timeout steps down,
+  and with it a node in lease drops higher-term vote requests (except a transfer's);
+- rule 7, preferred leader: on a fresh cluster (term 0, empty log) the preferred node times out
+  within a tick or two, and the others hold back their first campaign for
+  ``_FRESH_DEFER_TIMEOUTS`` election timeouts unless a leader speaks to them first.
 """
 
 from __future__ import annotations

@@ -20,14 +20,11 @@ import aiohttp
 import orjson
 
 from engine.errors import GateError
+from engine.subscriptions.consume_protocol import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
 
 if TYPE_CHECKING:
     from engine.client.http_client import GateClient
 
-NACK_ACTIONS = ("retry", "park", "skip", "stop")
-# WebSocket close codes of the consume endpoint (engine/subscriptions/leader_bridge.py).
-CLOSE_STOPPED = 4000
-CLOSE_NOT_FOUND = 4404
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 0.5
 

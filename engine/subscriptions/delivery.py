@@ -32,7 +32,6 @@ from typing import Any
 
 from engine.subscriptions.definitions import Definition
 
-NACK_ACTIONS = ("retry", "park", "skip", "stop")
 READ_AHEAD = 1000  # events held beyond the checkpoint before reading more
 
 

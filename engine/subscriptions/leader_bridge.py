@@ -6,13 +6,7 @@ writes, they follow ``not_leader`` hints and retry until the routing deadline.
 ``ConsumerBridge`` serves ``WebSocket /api/stores/{store}/subscriptions/{name}/consume``: it
 opens a dedicated TCP connection to the leader (``consume`` op, docs/ENGINE.md), then relays
 event batches to the client and acks/nacks to the leader.  When the node ends the connection
-the WebSocket is closed with a code saying what to do:
-
-=====  ==========================================================================
-1012   the leader changed (or went away): reconnect, delivery resumes from the checkpoint
-4000   the consumer stopped itself with ``nack stop``: do not reconnect
-4404   the subscription (or its store) was deleted
-=====  ==========================================================================
+the WebSocket is closed with a code saying what to do (engine/subscriptions/consume_protocol.py).
 """
 
 from __future__ import annotations
@@ -30,12 +24,14 @@ from engine.errors import GateError, invalid
 from engine.framing import FrameError, encode_frame, read_frame
 from engine.gateway.routing import Router
 from engine.storage.commands import validate_store_id
+from engine.subscriptions.consume_protocol import (
+    CLOSE_LEADER_CHANGED,
+    CLOSE_NOT_FOUND,
+    CLOSE_STOPPED,
+    NACK_ACTIONS,
+)
 from engine.subscriptions.definitions import validate_name
-from engine.subscriptions.delivery import NACK_ACTIONS
 
-CLOSE_LEADER_CHANGED = 1012
-CLOSE_STOPPED = 4000
-CLOSE_NOT_FOUND = 4404
 _CLOSE_CODES = {
     "stopped": CLOSE_STOPPED,
     "subscription_not_found": CLOSE_NOT_FOUND,
@@ -167,7 +163,9 @@ class ConsumerBridge:
                 return code, str(frame.get("message") or frame.get("code"))
             await ws.send_str(orjson.dumps(frame).decode())
 
-    async def _client_to_node(self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter) -> None:
+    async def _client_to_node(
+        self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter
+    ) -> None:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):

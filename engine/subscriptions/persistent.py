@@ -30,8 +30,9 @@ from engine.errors import GateError, invalid
 from engine.framing import FrameError, encode_frame, read_frame
 from engine.storage.commands import validate_store_id
 from engine.subscriptions import definitions
+from engine.subscriptions.consume_protocol import NACK_ACTIONS
 from engine.subscriptions.definitions import Definition
-from engine.subscriptions.delivery import NACK_ACTIONS, Delivery
+from engine.subscriptions.delivery import Delivery
 from engine.subscriptions.store_tables import StoredSubscription
 
 if TYPE_CHECKING:

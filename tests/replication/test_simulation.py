@@ -11,7 +11,7 @@ import os
 import pytest
 
 from engine.replication.core import RaftNode
-from engine.replication.messages import HardState, Ready
+from engine.replication.messages import AppendRequest, HardState, Message, Ready
 from tests.replication.simulation import Violation, run_schedules
 
 _CHUNKS = 8
@@ -29,7 +29,7 @@ def test_random_schedules_keep_the_invariants(chunk: int) -> None:
     seeds = [int(_SEED)] if _SEED else _chunk_seeds(chunk)
     stats = run_schedules(seeds)
     assert stats.schedules == len(seeds)
-    assert stats.commits > 0 and stats.elections > 0
+    assert stats.commits > 0 and stats.elections > 0 and stats.pre_votes > 0
 
 
 class _VotesWithoutUpToDateCheck(RaftNode):
@@ -50,6 +50,16 @@ class _PersistsHardStateLate(RaftNode):
         return rd
 
 
+class _HeartbeatsDoNotHoldElectionsOff(RaftNode):
+    """Breaks steadiness: only appends with entries restart a follower's election timer."""
+
+    def step(self, msg: Message) -> None:
+        elapsed = self._election_elapsed
+        super().step(msg)
+        if isinstance(msg, AppendRequest) and not msg.entries and self.role == "follower":
+            self._election_elapsed = elapsed
+
+
 def _first_violation(node_cls: type[RaftNode], seeds: range) -> Violation:
     for seed in seeds:
         try:
@@ -67,3 +77,8 @@ def test_checker_catches_votes_for_stale_logs() -> None:
 def test_checker_catches_answers_sent_before_the_state_they_depend_on_is_persisted() -> None:
     violation = _first_violation(_PersistsHardStateLate, range(20_000, 20_100))
     assert "before persisting" in str(violation)
+
+
+def test_checker_catches_elections_on_a_healthy_network() -> None:
+    violation = _first_violation(_HeartbeatsDoNotHoldElectionsOff, range(30_000, 30_020))
+    assert "steadiness" in str(violation)

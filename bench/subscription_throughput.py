@@ -1,0 +1,106 @@
+"""Persistent-subscription delivery throughput, with every batch acknowledged.
+
+Usage: ``python -m bench.subscription_throughput [--events N] [--url URL] [--dir DIR]``.
+
+Starts its own 3-node cluster unless ``--url`` is given, writes ``--events`` events to a fresh
+stream (in 500-event appends), then for 1 and for 2 competing consumers defines a subscription
+from the origin (``max_in_flight`` 500) and times how long the consumers take to receive and
+acknowledge every event, and how long until the committed checkpoint covers the last one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from typing import Any
+
+from bench.observer_latency import own_cluster
+from engine.client import GateClient
+from engine.subscriptions.client import Consumer
+
+STORE = "bench"
+APPEND_BATCH = 500
+
+
+async def drain(consumer: Consumer, received: set[str], total: int) -> None:
+    """Receive and acknowledge batches until ``total`` distinct events were seen."""
+    async for batch in consumer:
+        ids = [e["event_id"] for e in batch]
+        received.update(ids)
+        await consumer.ack(ids)
+        if len(received) >= total:
+            return
+
+
+async def measure(client: GateClient, stream: str, last: int, total: int, consumers: int) -> str:
+    name = f"tp-{uuid.uuid4().hex[:8]}"
+    await client.put_subscription(STORE, name, {"by_stream": f"${stream}"}, max_in_flight=500)
+    received: set[str] = set()
+    async with contextlib.AsyncExitStack() as stack:
+        opened = [
+            await stack.enter_async_context(client.consume(STORE, name)) for _ in range(consumers)
+        ]
+        start = time.perf_counter()
+        tasks = [asyncio.create_task(drain(c, received, total)) for c in opened]
+        while len(received) < total:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        delivered = time.perf_counter() - start
+        for task in tasks:
+            task.cancel()
+        while True:
+            shown: dict[str, Any] = next(
+                s for s in await client.list_subscriptions(STORE) if s["name"] == name
+            )
+            if shown["checkpoint"] >= last:
+                break
+            await asyncio.sleep(0.01)
+        checkpointed = time.perf_counter() - start
+    await client.delete_subscription(STORE, name)
+    return (
+        f"{consumers} consumer(s): {total:,} events delivered and acked in {delivered:.2f} s "
+        f"= {total / delivered:,.0f} events/s; checkpoint at the last event after "
+        f"{checkpointed:.2f} s ({shown['delivered']:,} deliveries)"
+    )
+
+
+async def run(url: str, token: str | None, total: int) -> None:
+    async with GateClient(url, token=token) as client:
+        with contextlib.suppress(Exception):
+            await client.create_store(STORE)
+        stream = f"tp-{uuid.uuid4().hex[:8]}"
+        last = 0
+        for i in range(0, total, APPEND_BATCH):
+            events = [
+                {"event_type": "t:v1", "data": {"i": i + k, "pad": "x" * 100}}
+                for k in range(min(APPEND_BATCH, total - i))
+            ]
+            last = (await client.append(STORE, stream, events))["position"]
+        print(f"subscription throughput, {url}, {total:,} events of ~200 bytes, ack per batch")
+        for consumers in (1, 2):
+            print(await measure(client, stream, last, total, consumers))
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    if args.url:
+        await run(args.url, args.token, args.events)
+        return
+    async with own_cluster(args.dir) as url:
+        await run(url, None, args.events)
+
+
+def main() -> None:
+    """Parse the options and run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000, help="events to deliver")
+    parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
+    parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
+    parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""The cluster as the gateway sees it: the node-health table, node actions, live health.
+
+``ClusterOps.act`` does a node action and, where it makes a difference for what a person sees
+next, waits for its effect: after stopping or killing the leader it waits for a new leader (and
+says how long the failover took); after starting a node it waits until the node answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from console.ops.errors import OpsError
+from console.ops.rate import Clock, CounterRate
+from engine.client import GateClient, GateError
+
+NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
+_POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """One node in the node-health table."""
+
+    node_id: str
+    role: str
+    preferred: bool
+    http_addr: str
+    http_up: bool
+    http_latency_ms: float | None
+    tcp_addr: str
+    tcp_up: bool
+    tcp_latency_ms: float | None
+    term: int | None
+    commit_position: int | None
+    applied_position: int | None
+    lag: int | None
+    fresh: bool
+    managed: bool
+    pid: int | None
+
+    @property
+    def up(self) -> bool:
+        """Whether the node answers at all."""
+        return self.http_up or self.tcp_up
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterStatus:
+    """The leader, the term and every node's health."""
+
+    leader: str | None
+    term: int | None
+    nodes: tuple[NodeRow, ...]
+
+    @property
+    def nodes_up(self) -> int:
+        """How many nodes answer."""
+        return sum(1 for node in self.nodes if node.up)
+
+    def node(self, node_id: str) -> NodeRow:
+        """One node's row; ``OpsError`` naming the nodes when unknown."""
+        for node in self.nodes:
+            if node.node_id == node_id.strip():
+                return node
+        known = ", ".join(n.node_id for n in self.nodes)
+        raise OpsError(f"no node {node_id.strip()!r} in this cluster (nodes: {known})")
+
+    @classmethod
+    def from_view(cls, view: dict[str, Any]) -> ClusterStatus:
+        """Build from ``GET /api/cluster``."""
+        return cls(
+            leader=view.get("leader"),
+            term=view.get("term"),
+            nodes=tuple(_node_row(n) for n in view.get("nodes") or []),
+        )
+
+
+def _node_row(node: dict[str, Any]) -> NodeRow:
+    http = node.get("http") or {}
+    tcp = node.get("tcp") or {}
+    return NodeRow(
+        node_id=str(node.get("node_id")),
+        role=str(node.get("role") or "down"),
+        preferred=bool(node.get("preferred")),
+        http_addr=str(http.get("addr") or "-"),
+        http_up=bool(http.get("up")),
+        http_latency_ms=http.get("latency_ms"),
+        tcp_addr=str(tcp.get("addr") or "-"),
+        tcp_up=bool(tcp.get("up")),
+        tcp_latency_ms=tcp.get("latency_ms"),
+        term=node.get("term"),
+        commit_position=node.get("commit_position"),
+        applied_position=node.get("applied_position"),
+        lag=node.get("lag"),
+        fresh=bool(node.get("fresh")),
+        managed=bool(node.get("managed")),
+        pid=node.get("pid"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeActionResult:
+    """What a node action did, and what was seen afterwards."""
+
+    node_id: str
+    action: str
+    was_leader: bool
+    settled: bool  # the expected effect was seen before the deadline
+    elapsed: float
+    leader: str | None
+    term: int | None
+
+
+class ClusterOps:
+    """Cluster status and node actions through the gateway."""
+
+    def __init__(self, client: GateClient, *, settle_timeout: float = 20.0) -> None:
+        self.client = client
+        self.settle_timeout = settle_timeout
+
+    async def status(self) -> ClusterStatus:
+        """The gateway's current view of the cluster."""
+        return ClusterStatus.from_view(await self.client.cluster())
+
+    async def node(self, node_id: str) -> NodeRow:
+        """One node's health."""
+        return (await self.status()).node(node_id)
+
+    async def node_ids(self) -> list[str]:
+        """The cluster's node ids."""
+        return [node.node_id for node in (await self.status()).nodes]
+
+    async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
+        """Do ``action`` on a node (the leader when ``node_id`` is None or empty)."""
+        if action not in NODE_ACTIONS:
+            raise OpsError(f"unknown node action {action!r}; use one of {', '.join(NODE_ACTIONS)}")
+        before = await self.status()
+        target = (node_id or "").strip() or before.leader
+        if target is None:
+            raise OpsError("there is no leader right now; name a node")
+        before.node(target)  # an unknown node is an OpsError naming the nodes
+        was_leader = target == before.leader
+        try:
+            await self.client.node_action(target, action)
+        except GateError as exc:
+            if exc.code == "node_not_managed":
+                raise OpsError(
+                    f"this gateway does not manage {target} (it did not start the nodes), "
+                    "so it cannot stop or start them"
+                ) from None
+            raise
+        started = time.monotonic()
+        settled, after = (False, before)
+        if wait:
+            settled, after = await self._settle(target, action, was_leader)
+        return NodeActionResult(
+            node_id=target,
+            action=action,
+            was_leader=was_leader,
+            settled=settled,
+            elapsed=time.monotonic() - started,
+            leader=after.leader,
+            term=after.term,
+        )
+
+    async def _settle(
+        self, node_id: str, action: str, was_leader: bool
+    ) -> tuple[bool, ClusterStatus]:
+        """Wait until the action's effect shows (or the deadline passes)."""
+
+        def done(status: ClusterStatus) -> bool:
+            node = status.node(node_id)
+            if action in ("stop", "kill", "pause"):
+                if was_leader:
+                    return status.leader not in (None, node_id)
+                return action == "pause" or not node.up
+            # start / restart / resume: the node answers and knows a leader's term again.
+            return node.http_up and node.role != "down" and status.leader is not None
+
+        deadline = time.monotonic() + self.settle_timeout
+        last: ClusterStatus | None = None
+        if action == "restart":
+            # A restart goes down first; give the health monitor time to see that.
+            await asyncio.sleep(_POLL)
+        while True:
+            with contextlib.suppress(GateError):
+                last = await self.status()
+                if done(last):
+                    return True, last
+            if time.monotonic() > deadline:
+                return False, last or await self.status()
+            await asyncio.sleep(_POLL)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSample:
+    """The latest look at the cluster for a status bar: None status when unreachable."""
+
+    status: ClusterStatus | None
+    events_per_second: float
+    error: str | None
+    taken_at: float
+
+
+class HealthMonitor:
+    """Polls the cluster view and the store's last position in the background."""
+
+    def __init__(
+        self,
+        client: GateClient,
+        store: str,
+        *,
+        interval: float = 1.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.interval = interval
+        self.clock = clock
+        self.latest: HealthSample | None = None
+        self._rate = CounterRate(window=5.0, clock=clock)
+        self._task: asyncio.Task[None] | None = None
+        self.updates = 0  # samples taken so far (tests wait on it)
+
+    def start(self) -> None:
+        """Start polling (no-op when running)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="health monitor")
+
+    async def stop(self) -> None:
+        """Stop polling."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def sample(self) -> HealthSample:
+        """Take one sample now."""
+        try:
+            status = ClusterStatus.from_view(await self.client.cluster())
+            store = await self.client.get_store(self.store)
+            self._rate.update(int(store.get("last_position") or 0))
+            sample = HealthSample(status, self._rate.rate(), None, self.clock())
+        except GateError as exc:
+            sample = HealthSample(None, 0.0, exc.message, self.clock())
+        self.latest = sample
+        self.updates += 1
+        return sample
+
+    async def _run(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,84 @@
+"""Everything a console session does, in one object both front ends hold.
+
+``Operations.open`` starts (or attaches to) the engine and builds the parts; ``close`` stops
+what the session started, in order: consumers, observers and producers first (so nothing is
+left writing or reading), then the cluster if the session launched it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from console.ops.cluster import ClusterOps, HealthMonitor
+from console.ops.observers import ObserverRegistry
+from console.ops.producers import ProducerManager
+from console.ops.rate import Clock
+from console.ops.session import EngineSession, SessionOptions
+from console.ops.streams import StreamOps
+from console.ops.subscriptions import SubscriptionManager
+from engine.client import GateClient
+
+
+class Operations:
+    """The operations layer of one console session (see the package docstring)."""
+
+    def __init__(
+        self,
+        session: EngineSession,
+        client: GateClient,
+        *,
+        seed: int | None = None,
+        clock: Clock = time.monotonic,
+        health_interval: float = 1.0,
+    ) -> None:
+        self.session = session
+        self.client = client
+        self.store = session.store
+        self.observers = ObserverRegistry(client, self.store, clock=clock)
+        self.producers = ProducerManager(client, self.store, seed=seed)
+        self.subscriptions = SubscriptionManager(client, self.store)
+        self.streams = StreamOps(client, self.store, seed=seed)
+        self.cluster = ClusterOps(client)
+        # Its own client that never retries, so a status bar never waits on a dead engine.
+        self._health_client = session.new_client(retry_deadline=0)
+        self.health = HealthMonitor(
+            self._health_client, self.store, interval=health_interval, clock=clock
+        )
+
+    @classmethod
+    async def open(
+        cls,
+        options: SessionOptions,
+        *,
+        seed: int | None = None,
+        retry_deadline: float = 5.0,
+        health_interval: float = 1.0,
+    ) -> Operations:
+        """Start or attach to the engine (``SessionError`` with a one-line reason if not)."""
+        session = EngineSession(options, retry_deadline=retry_deadline)
+        client = await session.open()
+        ops = cls(session, client, seed=seed, health_interval=health_interval)
+        ops.health.start()
+        return ops
+
+    @property
+    def url(self) -> str:
+        """The gateway's URL."""
+        return self.session.url
+
+    @property
+    def started_engine(self) -> bool:
+        """Whether closing will stop the cluster."""
+        return self.session.started_engine
+
+    async def close(self) -> None:
+        """Stop everything this session started."""
+        await self.health.stop()
+        await asyncio.gather(
+            self.subscriptions.stop_all(),
+            self.observers.stop_all(),
+            self.producers.stop_all(),
+        )
+        await self._health_client.close()
+        await self.session.close()

@@ -1,0 +1,188 @@
+"""Streams: list them, read them, append greenhouse events by hand, look at a greenhouse.
+
+Hand-made events are greenhouse events: generated ones come from the domain's random generator
+and chosen ones are typed by a person; both are checked with the catalogue's ``validate_event``
+before anything is sent.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from console.ops.errors import OpsError
+from domain.greenhouse.aggregate import Greenhouse
+from domain.greenhouse.catalogue import InvalidEvent, validate_event
+from domain.greenhouse.event_factory import EventFactory, stream_seed
+from domain.greenhouse.generators import make_generator
+from domain.greenhouse.repository import SOURCE_TYPE, load, save_snapshot
+from engine.client import GateClient
+
+MAX_COUNT = 1000  # the API's largest read and a sane bound for one append
+DIRECTIONS = ("forward", "backward")
+_NUMBER = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRow:
+    """One stream and its version (the number of its last event)."""
+
+    stream_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPage:
+    """Events read from a stream."""
+
+    stream_id: str
+    version: int
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append wrote: the events and the stream's new version and the last position."""
+
+    stream_id: str
+    events: list[dict[str, Any]]
+    version: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class GreenhouseView:
+    """A greenhouse folded from its stream, and the snapshots recorded for it."""
+
+    greenhouse: Greenhouse
+    snapshots: list[dict[str, Any]]
+
+
+def natural_key(stream_id: str) -> tuple[Any, ...]:
+    """Sort ``greenhouse-2`` before ``greenhouse-10``."""
+    parts = _NUMBER.split(stream_id)
+    return tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+def check_count(count: int) -> int:
+    """A number of events to read or append, within 1..MAX_COUNT."""
+    if not 1 <= count <= MAX_COUNT:
+        raise OpsError(f"the number of events must be between 1 and {MAX_COUNT}")
+    return count
+
+
+class StreamOps:
+    """Stream browsing and manual appends on one store."""
+
+    def __init__(self, client: GateClient, store: str, *, seed: int | None = None) -> None:
+        self.client = client
+        self.store = store
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(1 << 32)
+        self._rng = random.Random(self.seed)
+
+    async def rows(self) -> list[StreamRow]:
+        """Every stream of the store, in natural order."""
+        rows = [
+            StreamRow(str(s["stream_id"]), int(s["version"]))
+            for s in await self.client.list_streams(self.store)
+        ]
+        return sorted(rows, key=lambda r: natural_key(r.stream_id))
+
+    async def names(self) -> list[str]:
+        """Stream ids, in natural order."""
+        return [row.stream_id for row in await self.rows()]
+
+    async def read(
+        self,
+        stream: str,
+        start: int | None = 0,
+        count: int = 10,
+        direction: str = "forward",
+    ) -> StreamPage:
+        """Read ``count`` events from ``start`` (None backward = from the last event)."""
+        stream = _stream_id(stream)
+        if direction not in DIRECTIONS:
+            raise OpsError(f"direction must be forward or backward, not {direction!r}")
+        if start is not None and start < 0:
+            raise OpsError("the start version cannot be negative")
+        page = await self.client.read_stream(
+            self.store, stream, start=start, count=check_count(count), direction=direction
+        )
+        if int(page["version"]) < 0:
+            raise OpsError(f"there is no stream {stream!r} in {self.store}")
+        return StreamPage(stream, int(page["version"]), list(page["events"]))
+
+    async def append_generated(self, stream: str, count: int = 5) -> AppendResult:
+        """Append ``count`` random greenhouse events (``initialized:v1`` first on a new stream)."""
+        stream = _stream_id(stream)
+        check_count(count)
+        version = await self.client.stream_version(self.store, stream)
+        generator = make_generator("random", stream_seed(self._rng.randrange(1 << 32), stream))
+        if version >= 0:
+            generator.resume(Greenhouse(stream, version=version))
+        events = [generator.next_event() for _ in range(count)]
+        for event in events:
+            _validate(event["event_type"], event["data"])
+        # A new stream must start with its initialized:v1, so that one append is exclusive.
+        expected: int | str = "no_stream" if version < 0 else "any"
+        return await self._append(stream, events, expected)
+
+    async def append_event(
+        self, stream: str, event_type: str, data: dict[str, Any], count: int = 1
+    ) -> AppendResult:
+        """Append a chosen greenhouse event ``count`` times, after checking it."""
+        stream = _stream_id(stream)
+        check_count(count)
+        _validate(event_type.strip(), data)
+        factory = EventFactory(random.Random(self._rng.randrange(1 << 32)))
+        events = [factory.build(event_type.strip(), dict(data)) for _ in range(count)]
+        return await self._append(stream, events, "any")
+
+    async def _append(
+        self, stream: str, events: list[dict[str, Any]], expected: int | str
+    ) -> AppendResult:
+        result = await self.client.append(self.store, stream, events, expected_version=expected)
+        version = int(result["version"])
+        first = version - len(events) + 1
+        written = [
+            {**event, "stream_id": stream, "event_number": first + i}
+            for i, event in enumerate(events)
+        ]
+        return AppendResult(stream, written, version, int(result["position"]))
+
+    async def greenhouse(self, stream: str) -> GreenhouseView:
+        """The greenhouse of a stream (newest snapshot plus tail) and its snapshots."""
+        stream = _stream_id(stream)
+        greenhouse = await load(self.client, self.store, stream)
+        if greenhouse.version < 0:
+            raise OpsError(f"there is no stream {stream!r} in {self.store}")
+        snapshots = await self.client.list_snapshots(
+            self.store, source_uuid=stream, stream_uuid=stream
+        )
+        ours = [s for s in snapshots if s.get("source_type") == SOURCE_TYPE]
+        ours.sort(key=lambda s: int(s["source_version"]))
+        return GreenhouseView(greenhouse, ours)
+
+    async def take_snapshot(self, stream: str) -> Greenhouse:
+        """Record a snapshot of a greenhouse at its current version."""
+        view = await self.greenhouse(stream)
+        await save_snapshot(self.client, self.store, view.greenhouse)
+        return view.greenhouse
+
+
+def _stream_id(stream: str) -> str:
+    stream = stream.strip()
+    if not stream:
+        raise OpsError("a stream name is needed")
+    if stream.startswith("$"):
+        raise OpsError(f"{stream!r} is not a stream id; type one such as greenhouse-1")
+    return stream
+
+
+def _validate(event_type: str, data: Any) -> None:
+    try:
+        validate_event(event_type, data)
+    except InvalidEvent as exc:
+        raise OpsError(str(exc)) from None

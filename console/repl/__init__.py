@@ -1,0 +1,1 @@
+"""``gate-repl``: the classic 15-option menu shell, on the shared operations layer."""

@@ -1,0 +1,1 @@
+"""The menu's commands, one module per section; each takes the shell's ``Context``."""

@@ -1,0 +1,183 @@
+"""Option 14 and the cluster lab (16-23): node health, node actions, greenhouse snapshots."""
+
+from __future__ import annotations
+
+from console.ops.cluster import ClusterStatus, NodeActionResult, NodeRow
+from console.ops.formatting import latency_text
+from console.repl.context import Context
+from console.repl.tables import Cell
+from domain.greenhouse.aggregate import Greenhouse
+
+
+def _updown(up: bool) -> Cell:
+    return ("class:ok", "🟢 up") if up else ("class:down", "🔴 down")
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def print_status(ctx: Context, status: ClusterStatus) -> None:
+    """The leader line and the node-health table."""
+    total = len(status.nodes)
+    if status.leader:
+        ctx.printer.line(
+            f"Leader: {status.leader} (term {status.term}) · {status.nodes_up}/{total} nodes up",
+            "class:leader",
+        )
+    else:
+        ctx.printer.warn(f"No leader right now (term {status.term}) · {status.nodes_up}/{total} up")
+
+    def role(node: NodeRow) -> Cell:
+        text = node.role + (" ★" if node.preferred else "")
+        if node.role == "leader":
+            return ("class:leader", text)
+        return ("class:down", text) if node.role == "down" else text
+
+    ctx.printer.table(
+        ("Node", "Role", "HTTP", "TCP", "Term", "Commit", "Applied", "Lag", "Latency"),
+        [
+            (
+                ("class:leader", n.node_id) if n.node_id == status.leader else n.node_id,
+                role(n),
+                _updown(n.http_up),
+                _updown(n.tcp_up),
+                _dash(n.term),
+                _dash(n.commit_position),
+                _dash(n.applied_position),
+                _dash(n.lag),
+                latency_text(n.http_latency_ms),
+            )
+            for n in status.nodes
+        ],
+    )
+    ctx.printer.hint("★ preferred leader · positions are replicated-log indexes")
+
+
+async def cluster_status(ctx: Context) -> None:
+    """14. Get Cluster Status."""
+    ctx.printer.heading("🔗 Cluster Status")
+    ctx.printer.line(f"Gateway: {ctx.ops.url}")
+    print_status(ctx, await ctx.ops.cluster.status())
+
+
+async def node_detail(ctx: Context) -> None:
+    """16. Node Health Detail."""
+    ctx.printer.heading("🩺 Node Health Detail")
+    status = await ctx.ops.cluster.status()
+    print_status(ctx, status)
+    node = status.node(await ctx.ask("Enter node id: ", [n.node_id for n in status.nodes]))
+    rows: list[tuple[str, Cell]] = [
+        ("Node", node.node_id),
+        ("Role", node.role + (" (preferred leader)" if node.preferred else "")),
+        ("HTTP", f"{node.http_addr} · {'up' if node.http_up else 'down'}"),
+        ("HTTP latency", latency_text(node.http_latency_ms)),
+        ("TCP", f"{node.tcp_addr} · {'up' if node.tcp_up else 'down'}"),
+        ("TCP latency", latency_text(node.tcp_latency_ms)),
+        ("Term", _dash(node.term)),
+        ("Commit position", _dash(node.commit_position)),
+        ("Applied position", _dash(node.applied_position)),
+        ("Lag", _dash(node.lag)),
+        ("Fresh for reads", "yes" if node.fresh else "no"),
+        ("Managed by gateway", "yes" if node.managed else "no"),
+        ("Process id", _dash(node.pid)),
+    ]
+    ctx.printer.table(("Field", "Value"), rows)
+
+
+_DEFAULTS_TO_LEADER = ("stop", "kill", "restart", "pause")
+_PAST = {
+    "stop": "Stopped",
+    "kill": "Killed",
+    "start": "Started",
+    "restart": "Restarted",
+    "pause": "Paused",
+    "resume": "Resumed",
+}
+
+
+def _report(ctx: Context, result: NodeActionResult) -> None:
+    done = _PAST[result.action]
+    who = f"{result.node_id} (the leader)" if result.was_leader else result.node_id
+    leader = f"leader {result.leader} (term {result.term})" if result.leader else "no leader"
+    if result.action in ("stop", "kill", "pause") and result.was_leader:
+        if result.settled:
+            ctx.printer.ok(
+                f"{done} {who}; {result.leader} took over in {result.elapsed:.1f} s "
+                f"(term {result.term})"
+            )
+        else:
+            ctx.printer.warn(f"{done} {who}; no new leader after {result.elapsed:.0f} s")
+        return
+    if result.settled:
+        ctx.printer.ok(f"{done} {who}; {leader}")
+    else:
+        ctx.printer.warn(f"{done} {who}, but the cluster has not settled yet; {leader}")
+
+
+async def node_action(ctx: Context, action: str) -> None:
+    """17-22. Stop, kill, start, restart, pause or resume a node, and wait for the effect."""
+    ctx.printer.heading(f"🧪 {action.capitalize()} Node")
+    status = await ctx.ops.cluster.status()
+    ctx.printer.line("Nodes: " + ", ".join(f"{n.node_id} ({n.role})" for n in status.nodes))
+    ids = [n.node_id for n in status.nodes]
+    prompt = (
+        "Enter node id (default: the leader): "
+        if action in _DEFAULTS_TO_LEADER
+        else "Enter node id: "
+    )
+    answer = await ctx.ask(prompt, ids)
+    if not answer and action not in _DEFAULTS_TO_LEADER:
+        status.node(answer)  # says which nodes there are
+    if ctx.terminal.interactive:
+        ctx.printer.hint("Waiting for the cluster to settle (Ctrl+C to stop waiting)…")
+    _report(ctx, await ctx.ops.cluster.act(answer or None, action))
+
+
+def _reading(house: Greenhouse, measure: str) -> str:
+    current = getattr(house, f"current_{measure}")
+    target = getattr(house, f"target_{measure}")
+    return f"{_dash(current)} (target {_dash(target)})"
+
+
+async def greenhouse(ctx: Context) -> None:
+    """23. Greenhouse & Snapshots: the aggregate, its snapshots, and a new snapshot on request."""
+    ctx.printer.heading("🌱 Greenhouse & Snapshots")
+    streams = await ctx.ops.streams.names()
+    ctx.printer.line(f"Streams: {', '.join(streams) or 'none yet'}")
+    stream = await ctx.ask("Enter stream name: ", streams)
+    view = await ctx.ops.streams.greenhouse(stream)
+    house = view.greenhouse
+    on = [f"{name} {level}" for name, level in house.actuators.items() if level is not None]
+    ctx.printer.table(
+        ("Field", "Value"),
+        [
+            ("Greenhouse", f"{house.greenhouse_id} · {house.name or '-'}"),
+            ("Place", f"{house.location or '-'}, {house.city or '-'}, {house.country or '-'}"),
+            ("Status", house.status),
+            *(
+                (measure.capitalize(), _reading(house, measure))
+                for measure in ("temperature", "humidity", "light")
+            ),
+            ("Actuators on", ", ".join(on) or "none"),
+            ("Version", str(house.version)),
+        ],
+    )
+    if view.snapshots:
+        ctx.printer.table(
+            ("Snapshot version", "Created", "Status then"),
+            [
+                (
+                    str(s["source_version"]),
+                    str(s.get("created_at", "")),
+                    str((s.get("metadata") or {}).get("status", "-")),
+                )
+                for s in view.snapshots
+            ],
+        )
+    else:
+        ctx.printer.warn(f"No snapshots of {stream} yet")
+    answer = (await ctx.ask("Take a snapshot now? (y/N): ")).lower()
+    if answer in ("y", "yes"):
+        taken = await ctx.ops.streams.take_snapshot(stream)
+        ctx.printer.ok(f"Snapshot of {stream} recorded at version {taken.version}")

@@ -1,0 +1,128 @@
+"""Options 1-6: create observers by stream, event type and payload; list, monitor, stop them."""
+
+from __future__ import annotations
+
+from console.ops.formatting import pattern_text, rate_text
+from console.ops.observers import ALL_STREAMS, ObserverRow, stream_selector
+from console.ops.patterns import parse_pattern
+from console.repl.context import Context
+from console.repl.monitor import monitor_feed
+from console.repl.tables import Cell
+from domain.greenhouse.catalogue import EVENT_TYPES
+
+PAYLOAD_EXAMPLES = (
+    ('%{operator: "John"}', "Events with operator John"),
+    ("%{temperature: 25}", "Events with temperature 25"),
+    ("%{intensity: _}", "Events with any intensity field"),
+    ('{"humidity": {"$gte": 80}}', "JSON, with an operator"),
+)
+
+
+async def create_by_stream(ctx: Context) -> None:
+    """1. Create Observer by Stream."""
+    ctx.printer.heading("📊 Creating Observer by Stream")
+    streams = await ctx.ops.streams.names()
+    ctx.printer.line(f"Available streams: {', '.join(streams) or 'none yet'}")
+    ctx.printer.line(f"Special streams: {ALL_STREAMS} (all streams)")
+    stream = await ctx.ask("Enter stream name (or $all): ", [ALL_STREAMS, *streams])
+    selector = stream_selector(stream)
+    name = await ctx.ask("Enter observer name: ")
+    observer = await ctx.ops.observers.create(selector, name)
+    ctx.printer.ok(f"Observer '{observer.name}' created for stream '{stream}'")
+    if stream != ALL_STREAMS and stream.removeprefix("$") not in streams:
+        ctx.printer.warn(f"No stream '{stream}' yet: its events will show once they come")
+
+
+def print_event_types(ctx: Context) -> None:
+    """The numbered list of the catalogue's event types."""
+    ctx.printer.line("Available event types:")
+    for number, event_type in enumerate(EVENT_TYPES, 1):
+        ctx.printer.line(f"  {number}. {event_type}")
+
+
+async def create_by_event_type(ctx: Context) -> None:
+    """2. Create Observer by Event Type."""
+    ctx.printer.heading("📊 Creating Observer by Event Type")
+    print_event_types(ctx)
+    event_type = await ctx.pick("Enter event type: ", EVENT_TYPES)
+    name = await ctx.ask("Enter observer name: ")
+    observer = await ctx.ops.observers.create_by_event_type(event_type, name)
+    ctx.printer.ok(f"Observer '{observer.name}' created for event type '{event_type}'")
+
+
+async def create_by_payload(ctx: Context) -> None:
+    """3. Create Observer by Event Payload."""
+    ctx.printer.heading("📊 Creating Observer by Event Payload")
+    ctx.printer.line("Example patterns:")
+    for pattern, meaning in PAYLOAD_EXAMPLES:
+        ctx.printer.line(f"  {pattern:<28} - {meaning}")
+    name = await ctx.ask("Enter observer name: ")
+    ctx.printer.hint('Enter payload pattern as a map (e.g., %{operator: "John"}) or as JSON')
+    pattern = parse_pattern(await ctx.ask("Pattern: "))
+    observer = await ctx.ops.observers.create_by_payload(pattern, name)
+    shown = pattern_text(pattern)
+    ctx.printer.ok(f"Observer '{observer.name}' created for payload pattern {shown}")
+
+
+def _state_cell(row: ObserverRow) -> Cell:
+    if row.state == "running":
+        return ("class:ok", "🟢 running")
+    if row.state == "failed":
+        return ("class:error", f"🔴 failed: {row.error}")
+    return ("class:warn", f"⚪ {row.state}")
+
+
+def print_observers(ctx: Context) -> bool:
+    """The observers table; False (after a warning) when there are none."""
+    rows = ctx.ops.observers.rows()
+    if not rows:
+        ctx.printer.warn("No active observers")
+        return False
+    ctx.printer.table(
+        ("Name", "Selector", "Seen", "Rate", "Dropped", "Status"),
+        [
+            (r.name, r.selector, str(r.seen), rate_text(r.rate), str(r.dropped), _state_cell(r))
+            for r in rows
+        ],
+    )
+    return True
+
+
+async def list_observers(ctx: Context) -> None:
+    """4. List Active Observers."""
+    ctx.printer.heading("📋 Active Observers")
+    print_observers(ctx)
+
+
+async def monitor_observer(ctx: Context) -> None:
+    """5. Monitor Specific Observer (and this session's subscription consumers)."""
+    ctx.printer.heading("📋 Active Observers")
+    print_observers(ctx)
+    consumers = ctx.ops.subscriptions.consumer_names()
+    if consumers:
+        ctx.printer.line(f"Subscriptions consumed here: {', '.join(consumers)}")
+    names = [*ctx.ops.observers.names(), *consumers]
+    name = await ctx.ask("Enter observer name to monitor: ", names)
+    if name in consumers and name not in ctx.ops.observers.names():
+        consumer = ctx.ops.subscriptions.consumer(name)
+        feed, what = consumer.feed, f"Subscription consumer: {name} (acks every event)"
+    else:
+        observer = ctx.ops.observers.get(name)
+        feed, what = observer.feed, f"Type: {observer.kind}, Selector: {observer.describe()}"
+    ctx.printer.heading(f"👁️  Monitoring: {name}")
+    ctx.printer.line(what)
+    if ctx.terminal.interactive:
+        ctx.printer.hint("Press Ctrl+C to stop monitoring")
+    ctx.monitor_positions[feed] = await monitor_feed(
+        feed, ctx.monitor_positions.get(feed), ctx.printer, ctx.terminal, ctx.script_pacing
+    )
+    ctx.printer.hint(f"Stopped monitoring {name}")
+
+
+async def stop_observer(ctx: Context) -> None:
+    """6. Stop Observer."""
+    ctx.printer.heading("📋 Active Observers")
+    print_observers(ctx)
+    name = await ctx.ask("Enter observer name to stop: ", ctx.ops.observers.names())
+    observer = await ctx.ops.observers.stop(name)
+    ctx.printer.ok(f"Observer '{observer.name}' stopped")

@@ -1,0 +1,62 @@
+"""Options 7-9: start producers, stop one by stream id, list them."""
+
+from __future__ import annotations
+
+from console.ops.formatting import rate_text
+from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
+from console.repl.context import Context
+from console.repl.tables import Cell
+from domain.greenhouse.producer import ProducerRow
+
+
+async def start_producers(ctx: Context) -> None:
+    """7. Start Producers."""
+    ctx.printer.heading("🏭 Starting Producers")
+    count = await ctx.ask_int(
+        "Number of producers (default 3): ", DEFAULT_COUNT, minimum=1, maximum=MAX_COUNT
+    )
+    streams = await ctx.ops.producers.start(count)
+    rate = rate_text(ctx.ops.producers.pool.rate)
+    ctx.printer.ok(f"Started {len(streams)} producers: {', '.join(streams)} ({rate} each)")
+
+
+async def stop_producer(ctx: Context) -> None:
+    """8. Stop Producer."""
+    ctx.printer.heading("🛑 Stopping Producer")
+    running = ctx.ops.producers.running()
+    ctx.printer.line(f"Running producers: {', '.join(running) or 'none'}")
+    stream = await ctx.ask("Enter stream ID to stop producer: ", running)
+    await ctx.ops.producers.stop(stream)
+    ctx.printer.ok(f"Producer for '{stream}' stopped")
+
+
+def _state_cell(row: ProducerRow) -> Cell:
+    if row.state == "running":
+        return ("class:ok", "🟢 running")
+    if row.state == "failed":
+        return ("class:error", f"🔴 failed: {row.last_error}")
+    return ("class:warn", "⚪ stopped")
+
+
+async def list_producers(ctx: Context) -> None:
+    """9. List Active Producers."""
+    ctx.printer.heading("📋 Active Producers")
+    rows = ctx.ops.producers.rows()
+    if not rows:
+        ctx.printer.warn("No producers started in this session")
+        return
+    ctx.printer.table(
+        ("Stream", "Mode", "Rate", "Produced", "Last version", "Errors", "State"),
+        [
+            (
+                r.stream,
+                r.mode,
+                rate_text(r.rate),
+                str(r.produced),
+                str(r.last_version),
+                str(r.errors),
+                _state_cell(r),
+            )
+            for r in rows
+        ],
+    )

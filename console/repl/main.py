@@ -1,0 +1,100 @@
+"""``gate-repl [--config F] [--connect URL] [--clear] [--token T]``: the menu shell (API.md).
+
+At a terminal it is a prompt-toolkit session; when stdin or stdout is not a terminal it reads
+the choices line by line and writes plain text (as it does under ``NO_COLOR``), so a lesson can
+be a text file: ``gate-repl --connect URL < lesson.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.output import create_output
+
+from console.ops.operations import Operations
+from console.ops.session import SessionError, SessionOptions
+from console.repl.context import Context
+from console.repl.printer import Printer
+from console.repl.shell import ReplShell
+from console.repl.terminal import PromptTerminal, ScriptTerminal
+from console.repl.toolbar import toolbar_fragments
+
+PROGRAM = "gate-repl"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``gate-repl``."""
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="The Gate menu shell. With no --connect it starts a cluster in the background.",
+    )
+    parser.add_argument("--config", metavar="F", type=Path, help="cluster config to start")
+    parser.add_argument("--connect", metavar="URL", help="attach to a running gateway instead")
+    parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
+    parser.add_argument("--token", metavar="T", help="API token (default: $GATE_AUTH_TOKEN)")
+    parser.add_argument("--seed", type=int, help="seed for hand-appended and produced events")
+    return parser
+
+
+def data_dir() -> Path:
+    """Where the shell keeps its history and log (``$XDG_DATA_HOME/gate``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "gate"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``gate-repl``; answers the exit status."""
+    args = build_parser().parse_args(argv)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    plain = not interactive or bool(os.environ.get("NO_COLOR"))
+    directory = data_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    # Library warnings (a producer retrying through a failover) go to a file, not the screen.
+    logging.basicConfig(
+        filename=directory / "repl.log",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    options = SessionOptions(
+        config=args.config,
+        connect=args.connect,
+        clear=args.clear,
+        token=args.token or os.environ.get("GATE_AUTH_TOKEN") or None,
+    )
+    try:
+        return asyncio.run(_run(options, args.seed, interactive, plain, directory))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(
+    options: SessionOptions, seed: int | None, interactive: bool, plain: bool, directory: Path
+) -> int:
+    printer = Printer(stream=sys.stdout) if plain else Printer(output=create_output())
+    if not options.connect:
+        printer.line("⏳ Starting the cluster in the background…", "class:hint")
+    try:
+        ops = await Operations.open(options, seed=seed)
+    except SessionError as exc:
+        print(f"{PROGRAM}: {exc}", file=sys.stderr)
+        return 1
+    if interactive:
+        terminal: PromptTerminal | ScriptTerminal = PromptTerminal(
+            history=FileHistory(str(directory / "repl-history")),
+            toolbar=lambda: toolbar_fragments(ops.health.latest, ops.url),
+        )
+    else:
+        terminal = ScriptTerminal(sys.stdin, printer)
+    shell = ReplShell(Context(ops, terminal, printer), handle_sigint=interactive)
+    return await shell.run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""Writing the shell's output: styled in a terminal, plain text everywhere else.
+
+Plain output (a pipe, a file, ``NO_COLOR``) is the exact text with no escape sequences, so a
+lesson's transcript can be compared and read as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from prompt_toolkit import print_formatted_text
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.output import Output
+from prompt_toolkit.styles import Style
+
+from console.repl.tables import Cell, render_table
+
+Fragments = list[tuple[str, str]]
+
+STYLE = Style.from_dict(
+    {
+        "ok": "ansigreen",
+        "warn": "ansiyellow",
+        "error": "ansired bold",
+        "heading": "ansibrightblue bold",
+        "title": "ansibrightblue bold",
+        "section": "bold",
+        "hint": "ansibrightblack",
+        "prompt": "bold",
+        "seen": "ansibrightgreen",
+        "received": "ansibrightcyan",
+        "leader": "ansibrightgreen bold",
+        "down": "ansired",
+        "header": "ansicyan bold",
+        "bottom-toolbar": "noreverse bg:ansiblack fg:ansiwhite",
+        "toolbar.ok": "bg:ansiblack fg:ansigreen",
+        "toolbar.bad": "bg:ansiblack fg:ansired bold",
+    }
+)
+
+
+class Printer:
+    """Lines of output with style classes; plain when ``stream`` is given."""
+
+    def __init__(self, *, output: Output | None = None, stream: TextIO | None = None) -> None:
+        if (output is None) == (stream is None):
+            raise ValueError("give either a prompt-toolkit output (styled) or a stream (plain)")
+        self.output = output
+        self.stream = stream
+
+    @property
+    def plain(self) -> bool:
+        """Whether the output carries no styles."""
+        return self.stream is not None
+
+    def fragments(self, parts: Fragments, end: str = "\n") -> None:
+        """Write styled fragments (``[(style, text), ...]``)."""
+        if self.stream is not None:
+            self.stream.write("".join(text for _, text in parts) + end)
+            self.stream.flush()
+            return
+        print_formatted_text(
+            FormattedText(parts),
+            output=self.output,
+            style=STYLE,
+            include_default_pygments_style=False,
+            end=end,
+        )
+
+    def line(self, text: str = "", style: str = "") -> None:
+        """One line of text."""
+        self.fragments([(style, text)])
+
+    def ok(self, message: str) -> None:
+        """A success: ``✅ ...`` in green."""
+        self.line(f"✅ {message}", "class:ok")
+
+    def warn(self, message: str) -> None:
+        """A warning: ``⚠️  ...`` in yellow."""
+        self.line(f"⚠️  {message}", "class:warn")
+
+    def error(self, message: str) -> None:
+        """A failure: ``❌ ...`` in red."""
+        self.line(f"❌ {message}", "class:error")
+
+    def heading(self, text: str) -> None:
+        """The title of an option's output, after a blank line."""
+        self.line()
+        self.line(text, "class:heading")
+
+    def hint(self, text: str) -> None:
+        """A secondary line (examples, where to look next)."""
+        self.line(text, "class:hint")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
+        """Rows under a header, in aligned columns."""
+        for parts in render_table(headers, rows):
+            self.fragments(parts)

@@ -1,0 +1,167 @@
+"""The menu loop: show the menu, read a choice, run the command, report, and again.
+
+Every failure inside a command becomes one ``❌`` line (bad input, unknown names, unparsable
+patterns, an engine that went away), Ctrl+C cancels the command at hand and returns to the
+menu, and option 15, Ctrl+D or the end of a script stop what the session started and end the
+loop with exit status 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from console.ops.errors import OpsError
+from console.repl.commands import cluster, data, observers, producers, subscriptions
+from console.repl.context import Context
+from console.repl.menu import EXIT, PROMPT, TITLES, render_menu
+from engine.client import GateError
+
+log = logging.getLogger(__name__)
+
+Command = Callable[[Context], Awaitable[None]]
+
+COMMANDS: dict[int, Command] = {
+    1: observers.create_by_stream,
+    2: observers.create_by_event_type,
+    3: observers.create_by_payload,
+    4: observers.list_observers,
+    5: observers.monitor_observer,
+    6: observers.stop_observer,
+    7: producers.start_producers,
+    8: producers.stop_producer,
+    9: producers.list_producers,
+    10: subscriptions.create_subscription,
+    11: subscriptions.list_subscriptions,
+    12: data.view_stream,
+    13: data.append_events,
+    14: cluster.cluster_status,
+    16: cluster.node_detail,
+    17: functools.partial(cluster.node_action, action="stop"),
+    18: functools.partial(cluster.node_action, action="kill"),
+    19: functools.partial(cluster.node_action, action="start"),
+    20: functools.partial(cluster.node_action, action="restart"),
+    21: functools.partial(cluster.node_action, action="pause"),
+    22: functools.partial(cluster.node_action, action="resume"),
+    23: cluster.greenhouse,
+    24: data.append_chosen_event,
+    25: data.browse_stream,
+}
+CHOICES = sorted([*COMMANDS, EXIT])
+
+
+def describe_gate_error(exc: GateError) -> str:
+    """A GateError as one line for a person."""
+    if exc.code in ("unavailable", "timeout"):
+        return f"The engine is not answering: {exc.message}"
+    if exc.code == "unauthorized":
+        return "The gateway refused the token (start gate-repl with --token)"
+    return f"{exc.message} ({exc.code})"
+
+
+class ReplShell:
+    """The menu shell over one ``Context``."""
+
+    def __init__(self, ctx: Context, *, handle_sigint: bool = False) -> None:
+        self.ctx = ctx
+        self.handle_sigint = handle_sigint
+        self._command: asyncio.Task[None] | None = None
+
+    async def run(self) -> int:
+        """Run until option 15, Ctrl+D or the end of the script; answers the exit status."""
+        self._banner()
+        loop = asyncio.get_running_loop()
+        if self.handle_sigint:
+            # A Ctrl+C outside a prompt (e.g. while waiting for a failover) cancels the command.
+            loop.add_signal_handler(signal.SIGINT, self._interrupt)
+        try:
+            await self._loop()
+        finally:
+            if self.handle_sigint:
+                loop.remove_signal_handler(signal.SIGINT)
+            await self.shutdown()
+        return 0
+
+    def _banner(self) -> None:
+        ops, printer = self.ctx.ops, self.ctx.printer
+        printer.line("🚀 Gate Interactive Console started", "class:ok")
+        printer.line(f"Store: {ops.store}")
+        origin = "started by this console" if ops.started_engine else "attached"
+        printer.line(f"Gateway: {ops.url} ({origin})")
+        if self.ctx.terminal.interactive:
+            printer.hint("Tab completes names · ↑ recalls answers · Ctrl+C cancels · Ctrl+D exits")
+
+    async def _loop(self) -> None:
+        terminal, printer = self.ctx.terminal, self.ctx.printer
+        if not terminal.interactive:
+            render_menu(printer)  # a script's transcript shows the menu once
+        while True:
+            if terminal.interactive:
+                render_menu(printer)
+            try:
+                answer = (await terminal.ask(PROMPT, [str(n) for n in CHOICES])).strip()
+            except EOFError:
+                return
+            except KeyboardInterrupt:
+                printer.hint("(type 15 or press Ctrl+D to exit)")
+                continue
+            if not answer:
+                continue
+            number = int(answer) if answer.isdigit() else None
+            if number == EXIT:
+                return
+            if number not in COMMANDS:
+                printer.error(f"Invalid choice {answer!r}. Please type a number from 1 to 25.")
+                continue
+            if not await self.dispatch(number):
+                return
+
+    async def dispatch(self, number: int) -> bool:
+        """Run one command; False when the input ended (Ctrl+D or the end of the script)."""
+        printer = self.ctx.printer
+        self._command = asyncio.create_task(COMMANDS[number](self.ctx), name=TITLES[number])
+        try:
+            await self._command
+        except EOFError:
+            return False
+        except KeyboardInterrupt:
+            printer.warn("Cancelled")
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the shell itself is being cancelled (Ctrl+C in a script)
+            printer.warn("Interrupted")
+        except OpsError as exc:
+            printer.error(str(exc))
+        except GateError as exc:
+            printer.error(describe_gate_error(exc))
+        except Exception as exc:  # never a traceback at the console; the log keeps it
+            log.exception("option %s failed", number)
+            printer.error(f"Unexpected error in '{TITLES[number]}': {type(exc).__name__}: {exc}")
+        finally:
+            self._command = None
+        return True
+
+    def _interrupt(self) -> None:
+        if self._command is not None and not self._command.done():
+            self._command.cancel()
+
+    async def shutdown(self) -> None:
+        """Stop what the session started, saying what."""
+        ops, printer = self.ctx.ops, self.ctx.printer
+        printer.heading("👋 Shutting down Gate Interactive Console...")
+        for name in ops.observers.names():
+            printer.line(f"🛑 Stopped observer: {name}", "class:warn")
+        for name in ops.subscriptions.consumer_names():
+            printer.line(f"🛑 Stopped consumer of subscription: {name}", "class:warn")
+        for stream in ops.producers.running():
+            printer.line(f"🛑 Stopped producer: {stream}", "class:warn")
+        if ops.started_engine:
+            printer.line("🛑 Stopping the cluster this console started…", "class:warn")
+        with contextlib.suppress(GateError):
+            await ops.close()
+        printer.ok("Console shut down successfully!")

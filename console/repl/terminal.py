@@ -1,0 +1,152 @@
+"""Where answers come from: a prompt-toolkit session at a terminal, or lines of a script.
+
+Both raise ``EOFError`` at the end of input (Ctrl+D, or the end of the script) and the
+interactive one ``KeyboardInterrupt`` on Ctrl+C, so the shell handles them in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from typing import Protocol, TextIO
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import WordCompleter
+from prompt_toolkit.formatted_text import AnyFormattedText
+from prompt_toolkit.history import History
+from prompt_toolkit.input import Input
+from prompt_toolkit.keys import Keys
+from prompt_toolkit.output import Output
+
+from console.repl.printer import STYLE, Printer
+
+# Keys that end a live monitor and return to the menu.
+_STOP_KEYS = (Keys.ControlC, Keys.ControlD, Keys.Escape, "q")
+
+
+class Terminal(Protocol):
+    """The source of answers."""
+
+    interactive: bool
+
+    async def ask(self, prompt: str, completions: Sequence[str] = ()) -> str:
+        """Show ``prompt`` and answer the line typed (without its newline)."""
+        ...
+
+    async def until_interrupt(self) -> None:
+        """Wait for Ctrl+C (or q / Esc); only meaningful for an interactive terminal."""
+        ...
+
+
+class PromptTerminal:
+    """A prompt-toolkit session: completion, history, a live bottom toolbar."""
+
+    interactive = True
+
+    def __init__(
+        self,
+        *,
+        history: History,
+        toolbar: Callable[[], AnyFormattedText] | None = None,
+        input: Input | None = None,
+        output: Output | None = None,
+    ) -> None:
+        self.session: PromptSession[str] = PromptSession(
+            history=history,
+            bottom_toolbar=toolbar,
+            refresh_interval=1.0 if toolbar is not None else 0,
+            style=STYLE,
+            include_default_pygments_style=False,
+            input=input,
+            output=output,
+        )
+        # The prompt waiting for an answer right now, and how many were asked (tests watch).
+        self.asking: str | None = None
+        self.asked = 0
+
+    async def ask(self, prompt: str, completions: Sequence[str] = ()) -> str:
+        """Prompt with completion over ``completions`` (matched anywhere in the words)."""
+        completer = (
+            WordCompleter(list(completions), sentence=True, match_middle=True)
+            if completions
+            else None
+        )
+        self.asking = prompt
+        self.asked += 1
+        try:
+            # handle_sigint=False: the prompt reads Ctrl+C as a key; the shell owns SIGINT.
+            return await self.session.prompt_async(
+                [("class:prompt", prompt)],
+                completer=completer,
+                complete_while_typing=True,
+                handle_sigint=False,
+            )
+        finally:
+            self.asking = None
+
+    async def until_interrupt(self) -> None:
+        """Read keys raw until Ctrl+C, Ctrl+D, Esc or q (Ctrl+C never reaches a signal here)."""
+        keys = self.session.input
+        stop = asyncio.Event()
+
+        def on_keys() -> None:
+            for press in keys.read_keys():
+                if press.key in _STOP_KEYS:
+                    stop.set()
+            if keys.closed:
+                stop.set()
+
+        with keys.raw_mode(), keys.attach(on_keys):
+            await stop.wait()
+
+
+class ScriptTerminal:
+    """Answers read line by line from a file or pipe, echoed so the transcript reads well.
+
+    Lines starting with ``#`` are comments: they are copied to the output and skipped.  A
+    daemon thread reads the source, because the event loop cannot watch a redirected regular
+    file, and a blocked read must not keep the program alive after the shell is done.
+    """
+
+    interactive = False
+
+    def __init__(self, source: TextIO, printer: Printer) -> None:
+        self.source = source
+        self.printer = printer
+        self._lines: asyncio.Queue[str] | None = None
+
+    def _start_reading(self) -> asyncio.Queue[str]:
+        lines: asyncio.Queue[str] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            try:
+                for line in iter(self.source.readline, ""):
+                    loop.call_soon_threadsafe(lines.put_nowait, line)
+                loop.call_soon_threadsafe(lines.put_nowait, "")
+            except RuntimeError:  # the loop closed: nobody is waiting for input any more
+                pass
+
+        threading.Thread(target=read, name="script input", daemon=True).start()
+        return lines
+
+    async def ask(self, prompt: str, completions: Sequence[str] = ()) -> str:
+        """Read the next line that is not a comment; write it after the prompt."""
+        if self._lines is None:
+            self._lines = self._start_reading()
+        while True:
+            line = await self._lines.get()
+            if not line:
+                self._lines.put_nowait("")  # the end stays the end for every later question
+                raise EOFError
+            answer = line.rstrip("\r\n")
+            if answer.lstrip().startswith("#"):
+                self.printer.hint(answer)
+                continue
+            self.printer.fragments([("class:prompt", prompt), ("", answer)])
+            return answer
+
+    async def until_interrupt(self) -> None:
+        """A script cannot press Ctrl+C: this waits until cancelled (callers use deadlines)."""
+        await asyncio.Event().wait()

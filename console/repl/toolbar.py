@@ -1,0 +1,28 @@
+"""The bottom toolbar: live cluster health (leader, nodes up, events/s) from the health monitor."""
+
+from __future__ import annotations
+
+from console.ops.cluster import HealthSample
+from console.ops.formatting import rate_text
+
+Fragments = list[tuple[str, str]]
+
+
+def toolbar_fragments(sample: HealthSample | None, url: str) -> Fragments:
+    """The toolbar's text for the latest health sample."""
+    if sample is None:
+        return [("class:bottom-toolbar", f" {url} · connecting…")]
+    if sample.status is None:
+        return [("class:toolbar.bad", f" 🔴 {url} unreachable: {sample.error} ")]
+    status = sample.status
+    total = len(status.nodes)
+    leader_style = "class:toolbar.ok" if status.leader else "class:toolbar.bad"
+    nodes_style = "class:toolbar.ok" if status.nodes_up == total else "class:toolbar.bad"
+    leader = f"leader {status.leader} (term {status.term})" if status.leader else "no leader"
+    return [
+        ("class:bottom-toolbar", f" {url} · "),
+        (leader_style, leader),
+        ("class:bottom-toolbar", " · "),
+        (nodes_style, f"{status.nodes_up}/{total} nodes up"),
+        ("class:bottom-toolbar", f" · {rate_text(sample.events_per_second)} events "),
+    ]
