@@ -30,3 +30,34 @@ async def test_nodes_stop_when_their_gateway_is_killed(make_cluster) -> None:  #
         return [pid for pid in pids if alive(pid)]
 
     await wait_for(survivors, lambda left: not left, 10, "the orphaned nodes to stop")
+
+
+async def test_clear_deletes_the_data(tmp_path) -> None:  # noqa: ANN001
+    from engine.client import EmbeddedCluster
+    from tests.cluster_harness import cluster_config, write_config
+
+    path = write_config(tmp_path, cluster_config(tmp_path))
+    first = EmbeddedCluster(path, log_file=tmp_path / "gateway.log")
+    await first.start()
+    try:
+        async with first.client() as client:
+            await client.append("reg_gh", "kept", [{"event_type": "t", "data": {}}])
+    finally:
+        await first.stop()
+
+    again = EmbeddedCluster(path, log_file=tmp_path / "gateway.log")
+    await again.start()
+    try:
+        async with again.client() as client:
+            assert await client.stream_version("reg_gh", "kept") == 0, "data survives a restart"
+    finally:
+        await again.stop()
+
+    cleared = EmbeddedCluster(path, clear=True, log_file=tmp_path / "gateway.log")
+    await cleared.start()
+    try:
+        async with cleared.client() as client:
+            assert await client.stream_version("reg_gh", "kept") == -1
+            assert [s["store_id"] for s in await client.list_stores()] == ["reg_gh"]
+    finally:
+        await cleared.stop()

@@ -1,0 +1,1 @@
+"""``gate-console``: the Textual dashboard over the console's operations layer (CONSOLE.md)."""

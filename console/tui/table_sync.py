@@ -1,0 +1,45 @@
+"""Update a DataTable by difference, so a refresh touches only the cells that changed.
+
+Rebuilding a table on every refresh resets the cursor and re-measures every cell; the panels
+instead hand over the rows they want, keyed, and only additions, removals and changed cells
+reach the widget.  Callers run it inside ``App.batch_update()`` with the rest of a refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+Cell = str | Text
+Row = tuple[str, Sequence[Cell]]  # a row key and its cells, in column order
+
+
+def sync_table(table: DataTable[Cell], rows: Sequence[Row]) -> bool:
+    """Make ``table`` show ``rows`` (in that order for new rows); True when anything changed."""
+    wanted = dict(rows)
+    changed = False
+    for key in [key.value for key in table.rows if key.value not in wanted]:
+        table.remove_row(key)
+        changed = True
+    columns = list(table.columns)
+    for key, cells in rows:
+        if key not in table.rows:
+            table.add_row(*cells, key=key)
+            changed = True
+            continue
+        current = table.get_row(key)
+        for column, old, new in zip(columns, current, cells, strict=True):
+            if old != new:
+                table.update_cell(key, column, new)
+                changed = True
+    return changed
+
+
+def selected_key(table: DataTable[Cell]) -> str | None:
+    """The key of the row under the cursor, or None in an empty table."""
+    if table.row_count == 0:
+        return None
+    row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+    return row_key.value
