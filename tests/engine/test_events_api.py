@@ -199,3 +199,27 @@ async def test_read_your_writes_through_followers(cluster: RunningCluster) -> No
             if line.startswith("gate_gateway_reads_on_followers")
         )
         assert followers > 0, "reads should be spread over fresh followers"
+
+
+async def metric(cluster: RunningCluster, node_id: str, name: str) -> float:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(cluster.node_url(node_id) + "/metrics") as resp:
+            text = await resp.text()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + "{"))
+
+
+async def test_concurrent_appends_share_log_writes(cluster: RunningCluster) -> None:
+    import asyncio
+
+    leader = await cluster.leader()
+    fsyncs = await metric(cluster, leader, "gate_node_fsyncs_total")
+    proposals = await metric(cluster, leader, "gate_node_proposals_total")
+    async with cluster.new_client() as client:
+        await asyncio.gather(*(client.append("reg_gh", f"gc-{i}", [ev()]) for i in range(64)))
+    new_fsyncs = await metric(cluster, leader, "gate_node_fsyncs_total") - fsyncs
+    new_proposals = await metric(cluster, leader, "gate_node_proposals_total") - proposals
+    assert new_proposals == 64
+    # Group commit: many appends ride on each fsynced log write.
+    assert new_fsyncs < new_proposals / 2, (new_fsyncs, new_proposals)
