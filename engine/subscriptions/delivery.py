@@ -87,11 +87,6 @@ class Delivery:
     def consumers(self) -> int:
         return len(self._consumers)
 
-    @property
-    def unflushed_parks(self) -> int:
-        """Events parked here whose parking is not yet committed."""
-        return len(self._parks)
-
     # -- events ------------------------------------------------------------------------------
 
     def wants_events(self) -> bool:
@@ -200,14 +195,17 @@ class Delivery:
             for position in list(slot.in_flight):
                 self._requeue(position)
 
-    def expire(self) -> None:
-        """Fail every delivery whose ack timeout has passed."""
+    def expire(self) -> bool:
+        """Fail every delivery whose ack timeout has passed; whether there was one."""
         now = self._clock()
+        failed = False
         while self._deadlines and self._deadlines[0][0] <= now:
             _, position, attempt = heapq.heappop(self._deadlines)
             pending = self._pending.get(position)
             if pending is not None and pending.consumer is not None and pending.attempts == attempt:
                 self._fail(position, "no ack within ack_timeout_ms")
+                failed = True
+        return failed
 
     def next_deadline(self) -> float | None:
         """When the earliest delivery in flight times out (may be a stale, earlier entry)."""

@@ -139,7 +139,8 @@ class Dispatcher:
             while True:
                 self._wake.clear()
                 self._fill()
-                self.delivery.expire()
+                if self.delivery.expire():
+                    self._dirty = True  # events may have been parked
                 for consumer, records in self.delivery.dispatch().items():
                     self.links[consumer].send({"type": "events", "events": records})
                 self._maybe_flush()
@@ -325,21 +326,16 @@ class SubscriptionService:
         store = self.host.state.store(validate_store_id(store_id))
         listed = []
         for row in store.subscriptions.list():
+            entry = {"name": row.name, **row.definition, "checkpoint": row.checkpoint}
+            entry |= {"consumers": 0, "in_flight": 0, "parked": row.parked}
+            entry |= {"delivered": 0, "acked": 0, "nacked": 0}
             dispatcher = self._dispatchers.get((store.store_id, row.name))
-            live = dispatcher is not None and dispatcher.incarnation == row.incarnation
-            delivery = dispatcher.delivery if live and dispatcher else None
-            counters = delivery.counters if delivery else {"delivered": 0, "acked": 0, "nacked": 0}
-            listed.append(
-                {
-                    "name": row.name,
-                    **row.definition,
-                    "checkpoint": max(row.checkpoint, delivery.checkpoint if delivery else 0),
-                    "consumers": delivery.consumers if delivery else 0,
-                    "in_flight": delivery.in_flight if delivery else 0,
-                    "parked": row.parked + (delivery.unflushed_parks if delivery else 0),
-                    **counters,
-                }
-            )
+            if dispatcher is not None and dispatcher.incarnation == row.incarnation:
+                delivery = dispatcher.delivery
+                entry["checkpoint"] = max(row.checkpoint, delivery.checkpoint)
+                entry |= {"consumers": delivery.consumers, "in_flight": delivery.in_flight}
+                entry |= delivery.counters
+            listed.append(entry)
         return {"subscriptions": listed}
 
     async def replay_parked(self, store_id: Any, name: Any) -> dict[str, Any]:

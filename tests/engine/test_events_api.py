@@ -204,9 +204,11 @@ async def test_read_your_writes_through_followers(cluster: RunningCluster) -> No
 async def metric(cluster: RunningCluster, node_id: str, name: str) -> float:
     import aiohttp
 
-    async with aiohttp.ClientSession() as http:
-        async with http.get(cluster.node_url(node_id) + "/metrics") as resp:
-            text = await resp.text()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(cluster.node_url(node_id) + "/metrics") as resp,
+    ):
+        text = await resp.text()
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + "{"))
 
 

@@ -18,7 +18,7 @@ def alive(pid: int) -> bool:
         return stat.read().split(") ")[1][0] != "Z"
 
 
-async def test_nodes_stop_when_their_gateway_is_killed(make_cluster) -> None:  # noqa: ANN001
+async def test_nodes_stop_when_their_gateway_is_killed(make_cluster) -> None:
     cluster: RunningCluster = await make_cluster()
     pids = [await cluster.node_pid(n) for n in cluster.config.node_ids]
     gateway = cluster.embedded.process
@@ -32,7 +32,7 @@ async def test_nodes_stop_when_their_gateway_is_killed(make_cluster) -> None:  #
     await wait_for(survivors, lambda left: not left, 10, "the orphaned nodes to stop")
 
 
-async def test_clear_deletes_the_data(tmp_path) -> None:  # noqa: ANN001
+async def test_clear_deletes_the_data(tmp_path) -> None:
     from engine.client import EmbeddedCluster
     from tests.cluster_harness import cluster_config, write_config
 

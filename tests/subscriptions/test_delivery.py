@@ -145,10 +145,10 @@ def test_ack_timeout_redelivers_then_parks() -> None:
     assert d.dispatch() == {1: [{**record(1), "attempt": 1}]}
     assert d.next_deadline() == pytest.approx(101.0)
     clock.now = 100.9
-    d.expire()
+    assert not d.expire()
     assert d.dispatch() == {}
     clock.now = 101.0
-    d.expire()
+    assert d.expire()
     out = d.dispatch()
     assert list(out) == [2]
     assert out[2][0]["attempt"] == 2
