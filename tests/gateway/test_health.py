@@ -75,6 +75,15 @@ def by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n["node_id"]: n for n in view["nodes"]}
 
 
+def health_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Only the monitor's own lines (other loggers, e.g. asyncio's GC warnings, may interleave)."""
+    return [r for r in caplog.records if r.name == "gate.health"]
+
+
+def health_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in health_records(caplog)]
+
+
 async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
     managed = {"node1": (True, 4242), "node2": (True, None), "node3": (False, None)}
     monitor = cluster.monitor(managed_info=managed.__getitem__)
@@ -154,10 +163,10 @@ async def test_a_stopped_node_is_down_and_comes_back_up(
     assert (node2["lag"], node2["fresh"], node2["applied_position"]) == (None, False, None)
     assert monitor.fresh_nodes() == []
     http, tcp = f"127.0.0.1:{n2.http_port}", f"127.0.0.1:{n2.tcp_port}"
-    assert caplog.messages == [
+    assert health_lines(caplog) == [
         f"Node follower (node2) [HTTP {http} | TCP {tcp}] : 🔴 HTTP down | 🔴 TCP down"
     ]
-    assert caplog.records[0].levelno == logging.WARNING
+    assert health_records(caplog)[0].levelno == logging.WARNING
     published = drain(events)
     assert [e["type"] for e in published] == ["node_down", "cluster"]
     assert published[0]["node_id"] == "node2"
@@ -168,10 +177,10 @@ async def test_a_stopped_node_is_down_and_comes_back_up(
         view = await monitor.refresh()
 
     assert by_id(view)["node2"]["role"] == "follower"
-    assert caplog.messages == [
+    assert health_lines(caplog) == [
         f"Node follower (node2) [HTTP {http} | TCP {tcp}] : 🟢 HTTP up | 🟢 TCP up"
     ]
-    assert caplog.records[0].levelno == logging.INFO
+    assert health_records(caplog)[0].levelno == logging.INFO
     assert [e["type"] for e in drain(events)] == ["node_up", "cluster"]
 
 
@@ -183,8 +192,8 @@ async def test_first_round_logs_every_node_once(
         await monitor.refresh()
 
     n1 = cluster.nodes["node1"]
-    assert len(caplog.messages) == 3
-    assert caplog.messages[0] == (
+    assert len(health_lines(caplog)) == 3
+    assert health_lines(caplog)[0] == (
         f"Node leader (node1) [HTTP 127.0.0.1:{n1.http_port} | TCP 127.0.0.1:{n1.tcp_port}]"
         " : 🟢 HTTP up | 🟢 TCP up"
     )
@@ -202,8 +211,8 @@ async def test_http_down_with_tcp_up_is_logged_per_transport(
     node3 = by_id(view)["node3"]
     assert node3["role"] == "follower"
     assert (node3["http"]["up"], node3["tcp"]["up"]) == (False, True)
-    assert len(caplog.messages) == 1
-    assert caplog.messages[0].endswith(" : 🔴 HTTP down | 🟢 TCP up")
+    assert len(health_lines(caplog)) == 1
+    assert health_lines(caplog)[0].endswith(" : 🔴 HTTP down | 🟢 TCP up")
 
 
 async def test_leader_change_is_published(cluster: Cluster, monitor: HealthMonitor) -> None:
