@@ -13,7 +13,7 @@ from pathlib import Path
 
 from domain.greenhouse.catalogue import STORE_ID
 from domain.greenhouse.producer import ensure_store
-from engine.client import EmbeddedCluster, GateClient, GateError, LaunchError
+from engine.client import ConfigError, EmbeddedCluster, GateClient, GateError, LaunchError
 
 
 class SessionError(Exception):
@@ -81,8 +81,8 @@ class EngineSession:
     async def _start_embedded(self) -> GateClient:
         try:
             embedded = EmbeddedCluster(self.options.config, clear=self.options.clear)
-        except Exception as exc:  # a bad config file: its loader says which file and key
-            raise SessionError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
+        except ConfigError as exc:  # one line naming the file and the key
+            raise SessionError(str(exc)) from None
         self.url = embedded.url
         try:
             await embedded.start()

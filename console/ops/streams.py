@@ -14,7 +14,7 @@ from typing import Any
 
 from console.ops.errors import OpsError
 from domain.greenhouse.aggregate import Greenhouse
-from domain.greenhouse.catalogue import InvalidEvent, validate_event
+from domain.greenhouse.catalogue import INITIALIZED, InvalidEvent, validate_event
 from domain.greenhouse.event_factory import EventFactory, stream_seed
 from domain.greenhouse.generators import make_generator
 from domain.greenhouse.repository import SOURCE_TYPE, load, save_snapshot
@@ -133,12 +133,21 @@ class StreamOps:
         self, stream: str, event_type: str, data: dict[str, Any], count: int = 1
     ) -> AppendResult:
         """Append a chosen greenhouse event ``count`` times, after checking it."""
-        stream = _stream_id(stream)
+        stream, event_type = _stream_id(stream), event_type.strip()
         check_count(count)
-        _validate(event_type.strip(), data)
+        _validate(event_type, data)
+        # A greenhouse stream starts with initialized:v1, and only there (GREENHOUSE.md).
+        version = await self.client.stream_version(self.store, stream)
+        if version < 0 and event_type != INITIALIZED:
+            raise OpsError(
+                f"{stream} is a new stream: its first event must be {INITIALIZED} "
+                "(choose it, or let option 13 start the stream)"
+            )
+        if version >= 0 and event_type == INITIALIZED:
+            raise OpsError(f"{stream} is initialized already (at version 0)")
         factory = EventFactory(random.Random(self._rng.randrange(1 << 32)))
-        events = [factory.build(event_type.strip(), dict(data)) for _ in range(count)]
-        return await self._append(stream, events, "any")
+        events = [factory.build(event_type, dict(data)) for _ in range(count)]
+        return await self._append(stream, events, "no_stream" if version < 0 else "any")
 
     async def _append(
         self, stream: str, events: list[dict[str, Any]], expected: int | str

@@ -144,6 +144,10 @@ class SubscriptionManager:
         name = name.strip()
         if not name:
             raise OpsError("a subscription needs a name")
+        one_stream = selector.get("by_stream", "$all") != "$all"
+        if start_from == 0 and not one_stream:
+            # Version 0 means "from the start"; other selectors count 1-based positions.
+            start_from = "origin"
         try:
             answer = await self.client.put_subscription(
                 self.store, name, selector, start_from=start_from

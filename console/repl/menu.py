@@ -9,6 +9,9 @@ from console.repl.printer import Printer
 TITLE = "========== Gate Interactive Console =========="
 PROMPT = "👉 Select an option (1-15): "
 EXIT = 15
+# Answers that show the whole menu again (Enter on an empty line too).
+MENU_REQUESTS = frozenset({"", "?", "m", "menu", "help"})
+COMPACT_MENU = "Enter: menu · 1-6 observe · 7-9 produce · 10-11 subscribe · 12+ data · 15 exit"
 
 
 @dataclass(frozen=True, slots=True)

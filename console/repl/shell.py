@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from console.ops.errors import OpsError
 from console.repl.commands import cluster, data, observers, producers, subscriptions
 from console.repl.context import Context
-from console.repl.menu import EXIT, PROMPT, TITLES, render_menu
+from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class ReplShell:
     def __init__(self, ctx: Context, *, handle_sigint: bool = False) -> None:
         self.ctx = ctx
         self.handle_sigint = handle_sigint
-        self._command: asyncio.Task[None] | None = None
+        self._command: asyncio.Task[bool] | None = None
 
     async def run(self) -> int:
         """Run until option 15, Ctrl+D or the end of the script; answers the exit status."""
@@ -97,11 +97,8 @@ class ReplShell:
 
     async def _loop(self) -> None:
         terminal, printer = self.ctx.terminal, self.ctx.printer
-        if not terminal.interactive:
-            render_menu(printer)  # a script's transcript shows the menu once
+        render_menu(printer)
         while True:
-            if terminal.interactive:
-                render_menu(printer)
             try:
                 answer = (await terminal.ask(PROMPT, [str(n) for n in CHOICES])).strip()
             except EOFError:
@@ -109,32 +106,44 @@ class ReplShell:
             except KeyboardInterrupt:
                 printer.hint("(type 15 or press Ctrl+D to exit)")
                 continue
-            if not answer:
+            if answer.lower() in MENU_REQUESTS:
+                render_menu(printer)
                 continue
             number = int(answer) if answer.isdigit() else None
             if number == EXIT:
                 return
             if number not in COMMANDS:
                 printer.error(f"Invalid choice {answer!r}. Please type a number from 1 to 25.")
-                continue
-            if not await self.dispatch(number):
+            elif not await self.dispatch(number):
                 return
+            if terminal.interactive:
+                # The whole menu would push the answer off an 80x24 screen: a reminder instead.
+                printer.hint(COMPACT_MENU)
 
     async def dispatch(self, number: int) -> bool:
         """Run one command; False when the input ended (Ctrl+D or the end of the script)."""
-        printer = self.ctx.printer
-        self._command = asyncio.create_task(COMMANDS[number](self.ctx), name=TITLES[number])
+        self._command = asyncio.create_task(self._run_command(number), name=TITLES[number])
         try:
-            await self._command
-        except EOFError:
-            return False
-        except KeyboardInterrupt:
-            printer.warn("Cancelled")
+            return await self._command
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # the shell itself is being cancelled (Ctrl+C in a script)
-            printer.warn("Interrupted")
+            self.ctx.printer.warn("Interrupted")
+            return True
+        finally:
+            self._command = None
+
+    async def _run_command(self, number: int) -> bool:
+        # Everything is caught inside the command's task: a KeyboardInterrupt (Ctrl+C at a
+        # prompt) escaping a task would stop the event loop itself.
+        printer = self.ctx.printer
+        try:
+            await COMMANDS[number](self.ctx)
+        except EOFError:
+            return False
+        except KeyboardInterrupt:
+            printer.warn("Cancelled")
         except OpsError as exc:
             printer.error(str(exc))
         except GateError as exc:
@@ -142,8 +151,6 @@ class ReplShell:
         except Exception as exc:  # never a traceback at the console; the log keeps it
             log.exception("option %s failed", number)
             printer.error(f"Unexpected error in '{TITLES[number]}': {type(exc).__name__}: {exc}")
-        finally:
-            self._command = None
         return True
 
     def _interrupt(self) -> None:

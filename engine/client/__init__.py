@@ -2,6 +2,7 @@
 
 from engine.client.http_client import GateClient
 from engine.client.launcher import EmbeddedCluster, LaunchError
+from engine.config import ConfigError
 from engine.errors import GateError
 
-__all__ = ["EmbeddedCluster", "GateClient", "GateError", "LaunchError"]
+__all__ = ["ConfigError", "EmbeddedCluster", "GateClient", "GateError", "LaunchError"]

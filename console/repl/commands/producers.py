@@ -17,7 +17,8 @@ async def start_producers(ctx: Context) -> None:
     )
     streams = await ctx.ops.producers.start(count)
     rate = rate_text(ctx.ops.producers.pool.rate)
-    ctx.printer.ok(f"Started {len(streams)} producers: {', '.join(streams)} ({rate} each)")
+    noun = "producer" if len(streams) == 1 else "producers"
+    ctx.printer.ok(f"Started {len(streams)} {noun}: {', '.join(streams)} ({rate} each)")
 
 
 async def stop_producer(ctx: Context) -> None:

@@ -1,0 +1,174 @@
+"""The operations layer on its own, against a real cluster (no front end involved)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from console.ops.errors import OpsError
+from console.ops.operations import Operations
+from console.ops.patterns import parse_pattern
+from console.ops.session import SessionError, SessionOptions
+from engine.client import GateError
+from tests.cluster_harness import RunningCluster, free_ports, wait_for
+from tests.console.waiting import eventually
+
+
+@pytest.fixture
+async def ops(cluster: RunningCluster) -> AsyncIterator[Operations]:
+    operations = await Operations.open(SessionOptions(connect=cluster.url), seed=11)
+    try:
+        yield operations
+    finally:
+        await operations.close()
+
+
+async def test_observers_see_what_their_selectors_match(ops: Operations) -> None:
+    everything = await ops.observers.create_by_stream("ops-obs-1")
+    temps = await ops.observers.create_by_event_type("temperature_measured:v1", "temps")
+    johns = await ops.observers.create_by_payload(parse_pattern('%{operator: "John"}'))
+    assert [everything.name, johns.name] == ["reg_gh:ops-obs-1", "reg_gh:payload"]
+    await ops.streams.append_event(
+        "ops-obs-1", "initialized:v1", {"temperature": 20, "humidity": 50, "light": 10}
+    )
+    await ops.streams.append_event("ops-obs-1", "temperature_measured:v1", {"temperature": 23})
+    await ops.streams.append_event(
+        "ops-obs-1", "desired_humidity_set:v1", {"humidity": 60, "operator": "John"}
+    )
+    await ops.streams.append_generated("ops-obs-2", 3)
+    await eventually(lambda: everything.seen == 3 and johns.seen == 1, what="observed events")
+    assert everything.feed.recent()[1:] == [
+        'SEEN ["ops-obs-1:temperature_measured:v1 (v1) => %{temperature: 23}"]',
+        'SEEN ["ops-obs-1:desired_humidity_set:v1 (v2) => %{humidity: 60, operator: \\"John\\"}"]',
+    ]
+    assert temps.feed.recent()[-1].startswith('SEEN ["ops-obs-1:temperature_measured:v1 (v1)')
+    rows = {row.name: row for row in ops.observers.rows()}
+    assert rows["temps"].selector == "by_event_type temperature_measured:v1"
+    assert rows["reg_gh:payload"].selector == 'by_event_payload %{operator: "John"}'
+    assert rows["reg_gh:ops-obs-1"].state == "running" and rows["reg_gh:ops-obs-1"].seen == 3
+
+    # Defaults never collide; names, kinds and unknowns are checked.
+    again = await ops.observers.create_by_stream("$ops-obs-1")
+    assert again.name == "reg_gh:ops-obs-1#2"
+    with pytest.raises(OpsError, match="exists already"):
+        await ops.observers.create_by_stream("$all", "temps")
+    with pytest.raises(OpsError, match="unknown event type 'nope'"):
+        await ops.observers.create_by_event_type("nope")
+    with pytest.raises(OpsError, match="empty pattern would match every event"):
+        await ops.observers.create_by_payload({})
+    with pytest.raises(OpsError, match=r"no observer named 'ghost' \(observers: "):
+        await ops.observers.stop("ghost")
+    stopped = await ops.observers.stop("temps")
+    assert stopped.state == "stopped" and "temps" not in ops.observers.names()
+
+
+async def test_a_refused_selector_fails_at_creation(ops: Operations) -> None:
+    with pytest.raises(GateError) as caught:
+        await ops.observers.create_by_payload({"temperature": {"$regex": "("}})
+    assert caught.value.code == "invalid_request"
+    assert ops.observers.names() == []
+
+
+async def test_producers_start_list_and_stop(ops: Operations) -> None:
+    streams = await ops.producers.start(2)
+    assert streams == ["greenhouse-1", "greenhouse-2"]
+    await eventually(
+        lambda: all(row.produced >= 2 for row in ops.producers.rows()), what="production"
+    )
+    await ops.producers.stop("greenhouse-1")
+    states = {row.stream: row.state for row in ops.producers.rows()}
+    assert states == {"greenhouse-1": "stopped", "greenhouse-2": "running"}
+    assert ops.producers.running() == ["greenhouse-2"]
+    with pytest.raises(OpsError, match=r"no producer is running on 'greenhouse-1' \(running: "):
+        await ops.producers.stop("greenhouse-1")
+    with pytest.raises(OpsError, match="between 1 and 100"):
+        await ops.producers.start(0)
+
+
+async def test_subscriptions_consume_ack_and_count(ops: Operations) -> None:
+    first = await ops.streams.append_generated("ops-sub-1", 4)
+    assert first.events[0]["event_type"] == "initialized:v1"
+    assert await ops.subscriptions.create("ops_sub", {"by_stream": "$ops-sub-1"}, 2)
+    consumer = ops.subscriptions.consumer("ops_sub")
+    await eventually(lambda: consumer.received == 2, what="the events from version 2")
+    assert consumer.feed.recent()[0].startswith('RECEIVED ["ops_sub" "ops-sub-1:')
+    assert " v(2) => " in consumer.feed.recent()[0]
+
+    await ops.streams.append_generated("ops-sub-1", 1)
+    await eventually(lambda: consumer.received == 3, what="a live event")
+    await wait_for(
+        ops.subscriptions.rows,
+        lambda rows: any(r.name == "ops_sub" and r.acked == 3 for r in rows),
+        10,
+        "the acks to be counted",
+    )
+    rows = {row.name: row for row in await ops.subscriptions.rows()}
+    assert rows["ops_sub"].consuming_here and rows["ops_sub"].selector == "by_stream $ops-sub-1"
+    # The same definition again is fine; another one under the name is not.
+    assert not await ops.subscriptions.create("ops_sub", {"by_stream": "$ops-sub-1"}, 2)
+    with pytest.raises(OpsError, match="exists with another definition"):
+        await ops.subscriptions.create("ops_sub", {"by_stream": "$all"}, 0)
+    await ops.subscriptions.delete("ops_sub")
+    assert "ops_sub" not in await ops.subscriptions.names()
+    with pytest.raises(OpsError, match="no subscription named 'ops_sub'"):
+        await ops.subscriptions.start_consumer("ops_sub")
+
+
+async def test_streams_read_append_and_greenhouse_snapshots(ops: Operations) -> None:
+    result = await ops.streams.append_generated("ops-gh-1", 6)
+    assert result.version == 5 and len(result.events) == 6
+    page = await ops.streams.read("ops-gh-1", 2, 3)
+    assert [e["event_number"] for e in page.events] == [2, 3, 4] and page.version == 5
+    back = await ops.streams.read("ops-gh-1", None, 2, "backward")
+    assert [e["event_number"] for e in back.events] == [5, 4]
+    assert "ops-gh-1" in await ops.streams.names()
+    with pytest.raises(OpsError, match="there is no stream 'ops-missing'"):
+        await ops.streams.read("ops-missing")
+    with pytest.raises(OpsError, match=r"temperature 99 is outside 6\.\.35"):
+        await ops.streams.append_event("ops-gh-1", "temperature_measured:v1", {"temperature": 99})
+    with pytest.raises(OpsError, match="not a stream id"):
+        await ops.streams.append_generated("$all", 1)
+    with pytest.raises(OpsError, match="its first event must be initialized:v1"):
+        await ops.streams.append_event("ops-new", "fan_activated:v1", {"intensity": 3})
+    with pytest.raises(OpsError, match="initialized already"):
+        await ops.streams.append_event(
+            "ops-gh-1", "initialized:v1", {"temperature": 20, "humidity": 50, "light": 10}
+        )
+    chosen = await ops.streams.append_event(
+        "ops-gh-1", "temperature_measured:v1", {"temperature": 21}
+    )
+    assert chosen.version == 6
+
+    view = await ops.streams.greenhouse("ops-gh-1")
+    assert view.greenhouse.version == 6 and view.greenhouse.current_temperature == 21
+    assert view.snapshots == []
+    await ops.streams.take_snapshot("ops-gh-1")
+    view = await ops.streams.greenhouse("ops-gh-1")
+    assert [int(s["source_version"]) for s in view.snapshots] == [6]
+
+
+async def test_cluster_status_and_health(ops: Operations) -> None:
+    status = await ops.cluster.status()
+    assert status.leader == "node1" and status.nodes_up == 3
+    assert [n.node_id for n in status.nodes] == ["node1", "node2", "node3"]
+    leader = status.node("node1")
+    assert leader.role == "leader" and leader.preferred and leader.http_up and leader.tcp_up
+    with pytest.raises(OpsError, match=r"no node 'node9' in this cluster \(nodes: node1"):
+        await ops.cluster.node("node9")
+    with pytest.raises(OpsError, match="unknown node action 'explode'"):
+        await ops.cluster.act("node1", "explode")
+    before = ops.health.updates
+    await eventually(lambda: ops.health.updates > before, what="a health sample")
+    latest = ops.health.latest
+    assert latest is not None and latest.status is not None and latest.status.leader == "node1"
+
+
+async def test_session_refuses_what_it_cannot_use() -> None:
+    (port,) = free_ports(1)
+    with pytest.raises(
+        SessionError, match=f"cannot reach a Gate gateway at http://127.0.0.1:{port}"
+    ):
+        await Operations.open(SessionOptions(connect=f"http://127.0.0.1:{port}"))
+    with pytest.raises(SessionError, match="drop --config and --clear"):
+        await Operations.open(SessionOptions(connect="http://127.0.0.1:1", clear=True))

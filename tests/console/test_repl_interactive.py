@@ -1,0 +1,182 @@
+"""gate-repl driven through prompt-toolkit pipe input against real clusters: every option, bad
+input everywhere, Ctrl+C and Ctrl+D."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tests.cluster_harness import RunningCluster
+from tests.console.repl_driver import ReplDriver, running_repl
+
+CTRL_C, CTRL_D = "\x03", "\x04"
+
+
+async def _step(repl: ReplDriver, option: int | str, *answers: tuple[str, str]) -> None:
+    await repl.choose(option)
+    for prompt, text in answers:
+        await repl.answer(prompt, text)
+
+
+async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
+    async with running_repl(cluster.url) as (repl, shell):
+        await repl.choose(4)
+        await repl.printed("⚠️  No active observers")
+        await repl.printed("Enter: menu · 1-6 observe · 7-9 produce")  # a reminder, not 30 lines
+        await repl.choose("x")
+        await repl.printed("❌ Invalid choice 'x'. Please type a number from 1 to 25.")
+        await repl.choose("")
+        await repl.printed("========== Gate Interactive Console ==========\n📊 Observers:")
+
+        # 1-3: observers by stream, type and payload, with their bad inputs.
+        await _step(repl, 1, ("Enter stream name (or $all): ", "$all"), ("observer name", ""))
+        await repl.printed("✅ Observer 'reg_gh:$all' created for stream '$all'")
+        await _step(repl, 2, ("Enter event type: ", "2"), ("Enter observer name: ", "temps"))
+        await repl.printed("✅ Observer 'temps' created for event type 'temperature_measured:v1'")
+        await _step(repl, 2, ("Enter event type: ", "99"))
+        await repl.printed("❌ '99' is not one of the 15 listed")
+        await _step(
+            repl, 3, ("Enter observer name: ", "john"), ("Pattern: ", '%{operator: "John"}')
+        )
+        await repl.printed("✅ Observer 'john' created for payload pattern %{operator: \"John\"}")
+        await _step(repl, 3, ("Enter observer name: ", "bad"), ("Pattern: ", "%{operator: John}"))
+        await repl.printed("❌ expected a value")
+
+        # 13 and 24: appends, random and chosen.
+        await _step(repl, 13, ("Enter stream name: ", "repl-1"), ("append (default 5)", "abc"))
+        await repl.printed("❌ 'abc' is not a number")
+        await _step(repl, 13, ("Enter stream name: ", "repl-1"), ("append (default 5)", ""))
+        await repl.printed("✅ Appended 5 events to 'repl-1' (now at version 4)")
+        await _step(
+            repl,
+            24,
+            ("Enter stream name: ", "repl-1"),
+            ("Enter event type: ", "desired_temperature_set:v1"),
+            ("Data: ", '%{temperature: 20, operator: "John"}'),
+        )
+        await repl.printed("✅ Appended desired_temperature_set:v1 to 'repl-1' at version 5")
+
+        # 5: monitor until Ctrl+C, then back at the menu.
+        await _step(repl, 5, ("Enter observer name to monitor: ", "john"))
+        await repl.printed(
+            'SEEN ["repl-1:desired_temperature_set:v1 (v5) => '
+            '%{temperature: 20, operator: \\"John\\"}"]'
+        )
+        repl.keys.send_text(CTRL_C)
+        await repl.printed("Stopped monitoring john")
+        await _step(repl, 5, ("Enter observer name to monitor: ", "ghost"))
+        await repl.printed("❌ no observer named 'ghost' (observers: reg_gh:$all, temps, john)")
+        await repl.choose(4)
+        await repl.printed('by_event_payload %{operator: "John"}')
+        await _step(repl, 6, ("Enter observer name to stop: ", "temps"))
+        await repl.printed("✅ Observer 'temps' stopped")
+
+        # 7-9: producers.
+        await _step(repl, 7, ("Number of producers (default 3): ", "two"))
+        await repl.printed("❌ 'two' is not a number")
+        await _step(repl, 7, ("Number of producers (default 3): ", "2"))
+        await repl.printed("✅ Started 2 producers: greenhouse-1, greenhouse-2 (5.0/s each)")
+        await repl.choose(9)
+        await repl.printed("🟢 running")
+        await _step(repl, 8, ("Enter stream ID to stop producer: ", "greenhouse-1"))
+        await repl.printed("✅ Producer for 'greenhouse-1' stopped")
+        await _step(repl, 8, ("Enter stream ID to stop producer: ", "nope"))
+        await repl.printed("❌ no producer is running on 'nope' (running: greenhouse-2)")
+
+        # 10-11: a subscription consumed here, and its RECEIVED lines.
+        await _step(
+            repl,
+            10,
+            ("Enter subscription name: ", "repl_sub"),
+            ("Enter stream name: ", "repl-1"),
+            ("Start from version (default 0): ", "x"),
+        )
+        await repl.printed("❌ 'x' is not a version")
+        await _step(
+            repl,
+            10,
+            ("Enter subscription name: ", "repl_sub"),
+            ("Enter stream name: ", "repl-1"),
+            ("Start from version (default 0): ", ""),
+        )
+        await repl.printed("✅ Subscription 'repl_sub' created on 'repl-1' from 0")
+        await repl.choose(11)
+        await repl.printed("by_stream $repl-1")
+        await _step(repl, 5, ("Enter observer name to monitor: ", "repl_sub"))
+        await repl.printed('RECEIVED ["repl_sub" "repl-1:desired_temperature_set:v1 v(5) => ')
+        repl.keys.send_text(CTRL_C)
+        await repl.printed("Stopped monitoring repl_sub")
+
+        # 12, 25: reading; 14, 16: cluster; 23: greenhouse and snapshots.
+        await _step(repl, 12, ("Enter stream name: ", "repl-1"), ("to fetch (default 10)", "3"))
+        await repl.printed("📄 Events from 'repl-1' (version 5):")
+        assert "v2 " in repl.since_mark() and "v3 " not in repl.since_mark()
+        await _step(repl, 12, ("Enter stream name: ", "no-such"), ("to fetch (default 10)", ""))
+        await repl.printed("❌ there is no stream 'no-such' in reg_gh")
+        await _step(
+            repl,
+            25,
+            ("Enter stream name: ", "repl-1"),
+            ("Direction", "backward"),
+            ("Start from version", ""),
+            ("to fetch (default 10)", "2"),
+        )
+        await repl.printed("v4 ")
+        assert repl.since_mark().index("v5 ") < repl.since_mark().index("v4 ")
+        await _step(repl, 25, ("Enter stream name: ", "repl-1"), ("Direction", "sideways"))
+        await repl.printed("❌ 'sideways' is not a direction")
+        await repl.choose(14)
+        await repl.printed("Leader: node1 (term")
+        assert "node3" in repl.since_mark() and "🟢 up" in repl.since_mark()
+        await _step(repl, 16, ("Enter node id: ", "node2"))
+        await repl.printed("Fresh for reads")
+        await _step(repl, 16, ("Enter node id: ", "node7"))
+        await repl.printed("❌ no node 'node7' in this cluster")
+        await _step(
+            repl, 23, ("Enter stream name: ", "repl-1"), ("Take a snapshot now? (y/N): ", "y")
+        )
+        await repl.printed("✅ Snapshot of repl-1 recorded at version 5")
+
+        # Ctrl+C at a question cancels the option; Ctrl+D at the menu ends the session.
+        await repl.choose(1)
+        await repl.answer("Enter stream name (or $all): ", CTRL_C)
+        await repl.printed("⚠️  Cancelled")
+        await repl.answer("Select an option", CTRL_D)
+        assert await shell == 0
+        tail = repl.since_mark()
+        assert "🛑 Stopped producer: greenhouse-2" in tail
+        assert "🛑 Stopped consumer of subscription: repl_sub" in tail
+        assert "✅ Console shut down successfully!" in tail
+        assert "Traceback" not in repl.output
+
+
+async def test_cluster_lab_node_actions_and_a_vanished_engine(
+    make_cluster: Callable[..., Awaitable[RunningCluster]],
+) -> None:
+    cluster = await make_cluster()
+    async with running_repl(cluster.url) as (repl, shell):
+        await _step(repl, 17, ("Enter node id (default: the leader): ", "node3"))
+        await repl.printed("✅ Stopped node3; leader node1")
+        await _step(repl, 19, ("Enter node id: ", "node3"))
+        await repl.printed("✅ Started node3; leader node1")
+        await _step(repl, 18, ("Enter node id (default: the leader): ", ""))
+        await repl.printed("✅ Killed node1 (the leader); node")
+        assert "took over in" in repl.since_mark()
+        await _step(repl, 19, ("Enter node id: ", "node1"))
+        await repl.printed("✅ Started node1; leader node")
+        await _step(repl, 20, ("Enter node id (default: the leader): ", "node1"))
+        await repl.printed("✅ Restarted node1")
+        await _step(repl, 21, ("Enter node id (default: the leader): ", "node1"))
+        await repl.printed("✅ Paused node1")
+        await _step(repl, 22, ("Enter node id: ", "node1"))
+        await repl.printed("✅ Resumed node1")
+        await _step(repl, 19, ("Enter node id: ", ""))
+        await repl.printed("❌ no node '' in this cluster (nodes: node1, node2, node3)")
+
+        await cluster.embedded.stop()
+        await repl.choose(12)  # listing the streams fails already
+        await repl.printed("❌ The engine is not answering: cannot reach the gateway at")
+        await repl.choose(14)
+        await repl.printed("❌ The engine is not answering")
+        await repl.choose(15)
+        assert await shell == 0
+        assert "Traceback" not in repl.output
