@@ -113,8 +113,11 @@ class ReplShell:
             if number == EXIT:
                 return
             if number not in COMMANDS:
+                # CONSOLE.md: bad input gets a clear ❌ line and the menu again.
                 printer.error(f"Invalid choice {answer!r}. Please type a number from 1 to 25.")
-            elif not await self.dispatch(number):
+                render_menu(printer)
+                continue
+            if not await self.dispatch(number):
                 return
             if terminal.interactive:
                 # The whole menu would push the answer off an 80x24 screen: a reminder instead.
