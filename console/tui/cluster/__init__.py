@@ -1,0 +1,1 @@
+"""The cluster panel: node health, fault injection and the failover timeline."""

@@ -1,0 +1,1 @@
+"""The dialogs of the create actions, and the help screen's neighbours."""

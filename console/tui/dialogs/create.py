@@ -1,0 +1,242 @@
+"""The create dialogs, with the menu shell's prompts and defaults (CONSOLE.md), each running
+its operation through the operations layer."""
+
+from __future__ import annotations
+
+from console.ops.errors import OpsError
+from console.ops.formatting import elixir_term
+from console.ops.observers import ALL_STREAMS, stream_selector
+from console.ops.operations import Operations
+from console.ops.patterns import parse_data, parse_pattern
+from console.ops.producers import DEFAULT_COUNT
+from console.ops.streams import DIRECTIONS, StreamPage
+from console.ops.subscriptions import parse_start
+from console.tui.dialogs.form import Field, FormDialog
+from console.tui.streams.paging import PageRequest
+from domain.greenhouse.catalogue import EVENT_TYPES, PAYLOADS, RANGES
+
+PAYLOAD_HINT = (
+    'Examples: %{operator: "John"} · %{temperature: 25} · %{intensity: _} (any value) · '
+    'JSON with operators: {"humidity": {"$gte": 80}}'
+)
+DEFAULT_FETCH = 10
+DEFAULT_APPEND = 5
+_OBSERVER_NAME = "Enter observer name:"
+_STREAM_NAME = "Enter stream name:"
+
+
+def number(text: str, default: int, what: str) -> int:
+    """A count typed in a box: empty means the default."""
+    text = text.strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise OpsError(f"{text!r} is not a number: type the {what} (default {default})")
+    return int(text)
+
+
+def _streams_hint(streams: list[str]) -> str:
+    shown = ", ".join(streams[:5])
+    return f"Streams: {shown}{' …' if len(streams) > 5 else ''}" if streams else "No streams yet"
+
+
+def observer_by_stream(ops: Operations, streams: list[str], *, blink: bool) -> FormDialog[str]:
+    """1. Create Observer by Stream."""
+
+    async def submit(values: dict[str, str]) -> str:
+        observer = await ops.observers.create(stream_selector(values["stream"]), values["name"])
+        return f"✅ Observer '{observer.name}' created for stream '{values['stream'].strip()}'"
+
+    return FormDialog(
+        "📊 Create Observer by Stream",
+        [
+            Field(
+                "stream",
+                "Enter stream name (or $all):",
+                ALL_STREAMS,
+                suggestions=(ALL_STREAMS, *streams),
+            ),
+            Field("name", _OBSERVER_NAME, placeholder="default: store:stream"),
+        ],
+        submit,
+        hint=_streams_hint(streams),
+        blink=blink,
+    )
+
+
+def observer_by_type(ops: Operations, *, blink: bool) -> FormDialog[str]:
+    """2. Create Observer by Event Type."""
+
+    async def submit(values: dict[str, str]) -> str:
+        event_type = values["event_type"]
+        observer = await ops.observers.create_by_event_type(event_type, values["name"])
+        return f"✅ Observer '{observer.name}' created for event type '{event_type}'"
+
+    return FormDialog(
+        "📊 Create Observer by Event Type",
+        [
+            Field("event_type", "Enter event type:", EVENT_TYPES[1], choices=EVENT_TYPES),
+            Field("name", _OBSERVER_NAME, placeholder="default: store:type"),
+        ],
+        submit,
+        blink=blink,
+    )
+
+
+def observer_by_payload(ops: Operations, *, blink: bool) -> FormDialog[str]:
+    """3. Create Observer by Event Payload."""
+
+    async def submit(values: dict[str, str]) -> str:
+        pattern = parse_pattern(values["pattern"])
+        observer = await ops.observers.create_by_payload(pattern, values["name"])
+        shown = elixir_term(pattern, patterns=True)
+        return f"✅ Observer '{observer.name}' created for payload pattern {shown}"
+
+    return FormDialog(
+        "📊 Create Observer by Event Payload",
+        [
+            Field("name", _OBSERVER_NAME, placeholder="default: store:payload"),
+            Field("pattern", "Pattern:", placeholder='%{operator: "John"}'),
+        ],
+        submit,
+        hint=PAYLOAD_HINT,
+        blink=blink,
+    )
+
+
+def start_producers(ops: Operations, *, blink: bool) -> FormDialog[str]:
+    """7. Start Producers."""
+
+    async def submit(values: dict[str, str]) -> str:
+        count = number(values["count"], DEFAULT_COUNT, "number of producers")
+        streams = await ops.producers.start(count)
+        return f"✅ Started {len(streams)} producers: {', '.join(streams)}"
+
+    return FormDialog(
+        "🏭 Start Producers",
+        [Field("count", f"Number of producers (default {DEFAULT_COUNT}):", str(DEFAULT_COUNT))],
+        submit,
+        hint="Each producer writes one greenhouse stream (greenhouse-1…N).",
+        blink=blink,
+    )
+
+
+def create_subscription(ops: Operations, streams: list[str], *, blink: bool) -> FormDialog[str]:
+    """10. Create Subscription (this console then consumes it, acking every event)."""
+
+    async def submit(values: dict[str, str]) -> str:
+        name = values["name"].strip()
+        start = parse_start(values["start"])
+        created = await ops.subscriptions.create(name, stream_selector(values["stream"]), start)
+        return f"✅ Subscription '{name}' {'created' if created else 'found'}; consuming it here"
+
+    return FormDialog(
+        "📡 Create Subscription",
+        [
+            Field("name", "Enter subscription name:", placeholder="my_sub"),
+            Field("stream", _STREAM_NAME, ALL_STREAMS, suggestions=(ALL_STREAMS, *streams)),
+            Field("start", "Start from version (default 0):", "0"),
+        ],
+        submit,
+        hint="This console consumes it and acknowledges every event.",
+        blink=blink,
+    )
+
+
+def browse_stream(
+    ops: Operations, streams: list[str], current: str | None, *, blink: bool
+) -> FormDialog[tuple[PageRequest, StreamPage]]:
+    """12. View Stream Data, forward or backward; the page opens in the streams browser."""
+
+    async def submit(values: dict[str, str]) -> tuple[PageRequest, StreamPage]:
+        direction = values["direction"]
+        typed = values["start"].strip()
+        backward_from_end = not typed and direction == "backward"
+        start = None if backward_from_end else number(typed, 0, "version")
+        count = number(values["count"], DEFAULT_FETCH, "number of events")
+        request = PageRequest(values["stream"].strip(), start, direction, count)
+        page = await ops.streams.read(request.stream, start, count, direction)
+        return request, page
+
+    return FormDialog(
+        "📈 View Stream Data",
+        [
+            Field("stream", _STREAM_NAME, current or "", "greenhouse-1", (), tuple(streams)),
+            Field("direction", "Direction:", "forward", choices=DIRECTIONS),
+            Field("start", "Start from version:", placeholder="0 (backward: the last)"),
+            Field(
+                "count",
+                f"Number of events to fetch (default {DEFAULT_FETCH}):",
+                str(DEFAULT_FETCH),
+            ),
+        ],
+        submit,
+        blink=blink,
+    )
+
+
+def append_events(
+    ops: Operations, streams: list[str], current: str | None, *, blink: bool
+) -> FormDialog[str]:
+    """13. Append Events Manually: random greenhouse events, checked with the catalogue."""
+
+    async def submit(values: dict[str, str]) -> str:
+        count = number(values["count"], DEFAULT_APPEND, "number of events")
+        result = await ops.streams.append_generated(values["stream"], count)
+        return (
+            f"✅ Appended {len(result.events)} events to '{result.stream_id}' "
+            f"(now at version {result.version})"
+        )
+
+    return FormDialog(
+        "📝 Append Events Manually",
+        [
+            Field("stream", _STREAM_NAME, current or "", "greenhouse-1", (), tuple(streams)),
+            Field(
+                "count",
+                f"Number of events to append (default {DEFAULT_APPEND}):",
+                str(DEFAULT_APPEND),
+            ),
+        ],
+        submit,
+        hint="Random greenhouse events; a new stream starts with initialized:v1.",
+        blink=blink,
+    )
+
+
+def data_hint(event_type: str) -> str:
+    """The payload fields of an event type, e.g. ``%{temperature: 6..35}``."""
+    parts = []
+    for name in PAYLOADS[event_type]:
+        if name == "operator":
+            parts.append('operator: "John"')
+        else:
+            low, high = RANGES[name]
+            parts.append(f"{name}: {low}..{high}")
+    return "%{" + ", ".join(parts) + "}"
+
+
+def append_event(
+    ops: Operations, streams: list[str], current: str | None, *, blink: bool
+) -> FormDialog[str]:
+    """Append a chosen event: a type from the catalogue and its data, checked first."""
+
+    async def submit(values: dict[str, str]) -> str:
+        data = parse_data(values["data"])
+        count = number(values["count"], 1, "number of events")
+        result = await ops.streams.append_event(values["stream"], values["event_type"], data, count)
+        return f"✅ Appended {values['event_type']} to '{result.stream_id}' (v{result.version})"
+
+    measured = EVENT_TYPES[1]
+    return FormDialog(
+        "📝 Append a Chosen Event",
+        [
+            Field("stream", _STREAM_NAME, current or "", "greenhouse-1", (), tuple(streams)),
+            Field("event_type", "Enter event type:", measured, choices=EVENT_TYPES),
+            Field("data", "Data:", placeholder=data_hint(measured)),
+            Field("count", "How many (default 1):", "1"),
+        ],
+        submit,
+        hint="Data as a map: %{temperature: 23} or JSON; checked against the catalogue.",
+        blink=blink,
+    )

@@ -1,0 +1,135 @@
+"""One dialog shape for every create action: labelled fields, Enter to run, errors inline.
+
+A dialog runs its operation itself and stays open on a mistake, showing the operations layer's
+one-line reason under the fields, so a typo costs a keystroke, not the whole form.  On success
+it closes with the line the app shows as a notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, Select, Static
+
+from console.ops.errors import OpsError
+from engine.client import GateError
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One input: a text box (with completion from ``suggestions``) or, with ``choices``, a list."""
+
+    key: str
+    label: str
+    default: str = ""
+    placeholder: str = ""
+    choices: tuple[str, ...] = ()
+    suggestions: tuple[str, ...] = ()
+
+
+ResultT = TypeVar("ResultT")
+
+
+class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
+    """A titled form; ``submit`` gets the values by key, and what it answers closes the dialog
+    (a success line to show, or for a read, what was read)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        fields: list[Field],
+        submit: Callable[[dict[str, str]], Awaitable[ResultT]],
+        *,
+        hint: str = "",
+        blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = fields
+        self.submit = submit
+        self.hint = hint
+        self.blink = blink
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="title")
+            if self.hint:
+                yield Static(self.hint, classes="hint")
+            for field in self.fields:
+                with Horizontal(classes="field"):
+                    yield Label(field.label, classes="field-label")
+                    yield self._input(field)
+            yield Static("", id="form-error")
+            with Horizontal(classes="buttons"):
+                yield Button("OK", variant="primary", id="ok", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def _input(self, field: Field) -> Input | Select[str]:
+        if field.choices:
+            return Select(
+                [(choice, choice) for choice in field.choices],
+                value=field.default or field.choices[0],
+                allow_blank=False,
+                compact=True,
+                id=f"field-{field.key}",
+            )
+        box = Input(
+            value=field.default,
+            placeholder=field.placeholder,
+            suggester=SuggestFromList(field.suggestions) if field.suggestions else None,
+            compact=True,
+            id=f"field-{field.key}",
+        )
+        box.cursor_blink = self.blink
+        return box
+
+    def values(self) -> dict[str, str]:
+        """The form's current values by field key."""
+        values: dict[str, str] = {}
+        for field in self.fields:
+            widget = self.query_one(f"#field-{field.key}")
+            if isinstance(widget, Select):
+                values[field.key] = str(widget.value)
+            else:
+                assert isinstance(widget, Input)
+                values[field.key] = widget.value
+        return values
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in any box runs the form."""
+        event.stop()
+        self.run_form()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """OK runs the form, Cancel closes it."""
+        event.stop()
+        if event.button.id == "ok":
+            self.run_form()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        """Close without doing anything."""
+        self.dismiss(None)
+
+    @work(exclusive=True, group="form")
+    async def run_form(self) -> None:
+        """Run the operation; close on success, show the reason on failure."""
+        error = self.query_one("#form-error", Static)
+        error.update("⏳ working…")
+        try:
+            result = await self.submit(self.values())
+        except (OpsError, GateError, ValueError) as exc:
+            error.update(f"❌ {exc}")
+            return
+        self.dismiss(result)

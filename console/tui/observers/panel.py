@@ -1,0 +1,53 @@
+"""The observers table: what each observer sees, how fast, and whether it is in the feed."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+
+from console.ops.formatting import rate_text
+from console.ops.observers import ObserverRow
+from console.tui.table_panel import TablePanel
+from console.tui.table_sync import Cell, Row
+
+_STATE_STYLES = {"running": "green", "starting": "yellow", "failed": "bold red", "stopped": "dim"}
+
+
+def observer_cells(row: ObserverRow, in_feed: bool) -> list[Cell]:
+    """One observer's cells."""
+    state = Text(row.state, style=_STATE_STYLES.get(row.state, ""))
+    if row.error:
+        state.append(f" {row.error}", style="red")
+    dropped = Text(str(row.dropped), style="yellow" if row.dropped else "")
+    return [
+        "✓" if in_feed else " ",
+        row.name,
+        row.selector,
+        str(row.seen),
+        rate_text(row.rate),
+        dropped,
+        state,
+    ]
+
+
+def observer_rows(rows: list[ObserverRow], in_feed: Collection[str]) -> list[Row]:
+    """The table's rows, keyed by observer name."""
+    return [(row.name, observer_cells(row, row.name in in_feed)) for row in rows]
+
+
+class ObserversPanel(TablePanel):
+    """Observers: create (three kinds), stop, monitor, choose which feed the live events."""
+
+    COLUMNS = ("Feed", "Name", "Selector", "Seen", "Rate", "Dropped", "State")
+    EMPTY_HINT = "No observers yet: n by stream · e by event type · p by payload pattern"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "request('observer_by_stream')", "By stream"),
+        Binding("e", "request('observer_by_type')", "By type"),
+        Binding("p", "request('observer_by_payload')", "By payload"),
+        Binding("d", "request('stop_observer')", "Stop"),
+        Binding("m", "request('monitor')", "Monitor"),
+        Binding("space", "request('toggle_feed')", "In feed"),
+    ]

@@ -1,0 +1,58 @@
+"""The top line: the gateway, the leader and term, nodes up, events/s and their sparkline."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Sparkline, Static
+
+from console.ops.cluster import HealthSample
+from console.ops.formatting import rate_text
+
+HISTORY = 60  # samples in the sparkline (about a minute at one sample a second)
+
+
+def status_text(sample: HealthSample | None, url: str) -> Text:
+    """The status line for the latest health sample."""
+    text = Text.assemble((url.removeprefix("http://"), "dim"), " · ")
+    if sample is None:
+        text.append("connecting…", style="yellow")
+        return text
+    status = sample.status
+    if status is None:
+        text.append(f"🔴 unreachable: {sample.error}", style="bold red")
+        return text
+    if status.leader:
+        text.append(f"leader {status.leader}", style="bold green")
+    else:
+        text.append("no leader", style="bold white on red")
+    text.append(f" · term {status.term}")
+    total = len(status.nodes)
+    style = "green" if status.nodes_up == total else "bold red"
+    text.append(" · ")
+    text.append(f"{status.nodes_up}/{total} up", style=style)
+    text.append(f" · events {rate_text(sample.events_per_second)}")
+    return text
+
+
+class StatusBar(Horizontal):
+    """Always on top, so a failover shows whichever panel is open."""
+
+    def __init__(self, url: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.url = url
+        self.rates: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
+
+    def compose(self) -> ComposeResult:
+        yield Static(status_text(None, self.url), id="status-text")
+        yield Sparkline(list(self.rates), id="rate-sparkline")
+
+    def show(self, sample: HealthSample | None) -> None:
+        """Show a new health sample (and add its rate to the sparkline)."""
+        self.query_one("#status-text", Static).update(status_text(sample, self.url), layout=False)
+        if sample is not None:
+            self.rates.append(sample.events_per_second)
+            self.query_one(Sparkline).data = list(self.rates)

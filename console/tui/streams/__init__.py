@@ -1,0 +1,1 @@
+"""The streams browser: streams, their events page by page, greenhouses and snapshots."""

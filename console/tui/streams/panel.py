@@ -1,0 +1,135 @@
+"""The streams browser: the store's streams on the left, a page of the open stream's events."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static
+
+from console.ops.errors import OpsError
+from console.ops.formatting import elixir_term
+from console.ops.streams import StreamOps, StreamPage, StreamRow
+from console.tui.feed.lines import type_style
+from console.tui.requests import Requested
+from console.tui.streams.paging import PageRequest
+from console.tui.table_sync import Cell, selected_key, sync_table
+from engine.client import GateError
+
+
+def event_cells(event: dict[str, object]) -> list[Cell]:
+    """One event's cells: version, position, coloured type, data."""
+    event_type = str(event.get("event_type"))
+    return [
+        f"v{event.get('event_number')}",
+        str(event.get("position")),
+        Text(event_type, style=type_style(event_type)),
+        elixir_term(event.get("data")),
+    ]
+
+
+class StreamsPanel(Horizontal):
+    """Pick a stream (Enter), page through it, append to it, open its greenhouse."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("right_square_bracket", "page('next')", "Next", key_display="]"),
+        Binding("left_square_bracket", "page('previous')", "Prev", key_display="["),
+        Binding("v", "reverse", "Reverse"),
+        Binding("b", "request('browse_stream')", "Browse"),
+        Binding("a", "request('append_events')", "Append"),
+        Binding("e", "request('append_event')", "Append one"),
+        Binding("g", "request('greenhouse')", "Greenhouse"),
+    ]
+
+    def __init__(self, streams: StreamOps, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.streams = streams
+        self.request: PageRequest | None = None
+        self.page: StreamPage | None = None
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Cell] = DataTable(cursor_type="row", id="stream-list")
+        table.add_columns("Stream", "Version")
+        yield table
+        with Vertical(id="stream-page"):
+            yield Static("Enter opens the stream selected on the left", id="page-title")
+            events: DataTable[Cell] = DataTable(cursor_type="row", id="stream-events")
+            events.add_columns("Ver", "Pos", "Event type", "Data")
+            yield events
+
+    def show_streams(self, rows: list[StreamRow]) -> None:
+        """The store's streams (a diff of the list)."""
+        table = self.query_one("#stream-list", DataTable)
+        sync_table(table, [(row.stream_id, [row.stream_id, str(row.version)]) for row in rows])
+        if self.request is None and rows:
+            self.request = PageRequest(rows[0].stream_id)  # show something from the start
+            self.read(self.request)
+
+    @property
+    def current_stream(self) -> str | None:
+        """The open stream, or else the one selected in the list."""
+        if self.request is not None:
+            return self.request.stream
+        return selected_key(self.query_one("#stream-list", DataTable))
+
+    def show_page(self, request: PageRequest, page: StreamPage) -> None:
+        """Show a page that was read."""
+        self.request, self.page = request, page
+        table = self.query_one("#stream-events", DataTable)
+        table.clear()
+        for event in page.events:
+            table.add_row(*event_cells(event), key=str(event.get("event_number")))
+        if page.events:
+            numbers = [int(str(e["event_number"])) for e in page.events]
+            shown = f"v{numbers[0]}…v{numbers[-1]}"
+        else:
+            shown = "no events in that range"
+        self.query_one("#page-title", Static).update(
+            f"{page.stream_id} · {request.describe()} · {shown} · version {page.version}"
+        )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on the list opens that stream at its first page."""
+        if event.data_table.id == "stream-list" and event.row_key.value is not None:
+            event.stop()
+            self.read(PageRequest(event.row_key.value))
+
+    def action_page(self, which: str) -> None:
+        """The next or previous page of the open stream."""
+        if self.request is None or self.page is None or not self.page.events:
+            return
+        numbers = [int(str(e["event_number"])) for e in self.page.events]
+        version = self.page.version
+        if which == "next":
+            request = self.request.next(numbers[0], numbers[-1], version)
+        else:
+            request = self.request.previous(numbers[0], version)
+        if request is None:
+            self.notify("No more events that way", severity="warning")
+            return
+        self.read(request)
+
+    def action_reverse(self) -> None:
+        """Read the open stream the other way round."""
+        if self.request is not None:
+            self.read(self.request.reversed())
+
+    def action_request(self, name: str) -> None:
+        """Ask the app for a stream operation on the open (or selected) stream."""
+        self.post_message(Requested(name, self.current_stream))
+
+    @work(exclusive=True, group="stream-page")
+    async def read(self, request: PageRequest) -> None:
+        """Read a page in the background and show it."""
+        try:
+            page = await self.streams.read(
+                request.stream, request.start, request.count, request.direction
+            )
+        except (OpsError, GateError) as exc:
+            self.notify(f"❌ {exc}", severity="error")
+            return
+        self.show_page(request, page)

@@ -1,0 +1,418 @@
+"""Recorded, fixed data shaped like ``console.ops.operations.Operations``, for snapshot tests.
+
+The dashboard reads everything through the operations layer, so a stand-in holding a fixed
+cluster view, fixed observer lines, producers, subscriptions and streams makes every screenshot
+the same on every run: no clock, no network, no randomness.  The stand-ins record what the app
+asked them to do, so tests can also check the wiring of keys and dialogs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+from console.ops.cluster import ClusterStatus, HealthSample, NodeActionResult, NodeRow
+from console.ops.errors import OpsError
+from console.ops.formatting import received_line, seen_line, selector_text
+from console.ops.line_feed import LineFeed
+from console.ops.observers import ObserverRow
+from console.ops.operations import Operations
+from console.ops.streams import AppendResult, GreenhouseView, StreamPage, StreamRow
+from console.ops.subscriptions import SubscriptionRow
+from domain.greenhouse.aggregate import Greenhouse
+from domain.greenhouse.producer import ProducerRow
+
+URL = "http://127.0.0.1:8899"
+TYPES = (
+    ("temperature_measured:v1", "temperature", 23),
+    ("humidity_measured:v1", "humidity", 65),
+    ("light_measured:v1", "light", 40),
+    ("fan_activated:v1", "intensity", 70),
+    ("desired_temperature_set:v1", "temperature", 21),
+    ("heater_deactivated:v1", None, None),
+)
+
+
+def node(
+    node_id: str,
+    role: str,
+    *,
+    term: int = 3,
+    position: int = 1240,
+    lag: int = 0,
+    up: bool = True,
+    preferred: bool = False,
+    latency: float = 1.4,
+) -> NodeRow:
+    """A node row with loopback addresses derived from its number."""
+    number = int(node_id.removeprefix("node"))
+    return NodeRow(
+        node_id=node_id,
+        role=role if up else "down",
+        preferred=preferred,
+        http_addr=f"127.0.0.1:{8089 + number}",
+        http_up=up,
+        http_latency_ms=latency if up else None,
+        tcp_addr=f"127.0.0.1:{8889 + number}",
+        tcp_up=up,
+        tcp_latency_ms=latency - 0.3 if up else None,
+        term=term if up else None,
+        commit_position=position if up else None,
+        applied_position=position - lag if up else None,
+        lag=lag if up else None,
+        fresh=lag == 0,
+        managed=True,
+        pid=4240 + number if up else None,
+    )
+
+
+HEALTHY = ClusterStatus(
+    leader="node1",
+    term=3,
+    nodes=(
+        node("node1", "leader", preferred=True, latency=1.2),
+        node("node2", "follower", latency=1.6),
+        node("node3", "follower", lag=4, latency=2.3),
+    ),
+)
+# The leader is down and the other two are electing: no leader.
+NO_LEADER = ClusterStatus(
+    leader=None,
+    term=4,
+    nodes=(
+        node("node1", "leader", up=False, preferred=True),
+        node("node2", "candidate", term=4, latency=1.9),
+        node("node3", "follower", term=3, latency=2.1),
+    ),
+)
+NEW_LEADER = ClusterStatus(
+    leader="node2",
+    term=4,
+    nodes=(
+        node("node1", "leader", up=False, preferred=True),
+        node("node2", "leader", term=4, position=1262, latency=1.5),
+        node("node3", "follower", term=4, position=1262, latency=2.0),
+    ),
+)
+CATCHING_UP = ClusterStatus(
+    leader="node2",
+    term=4,
+    nodes=(
+        node("node1", "follower", term=4, position=1290, lag=28, preferred=True, latency=3.1),
+        node("node2", "leader", term=4, position=1290, latency=1.5),
+        node("node3", "follower", term=4, position=1290, latency=2.0),
+    ),
+)
+CAUGHT_UP = replace(
+    CATCHING_UP,
+    nodes=(
+        node("node1", "follower", term=4, position=1301, preferred=True, latency=1.3),
+        node("node2", "leader", term=4, position=1301, latency=1.5),
+        node("node3", "follower", term=4, position=1301, latency=2.0),
+    ),
+)
+FAILOVER = (HEALTHY, NO_LEADER, NEW_LEADER, CATCHING_UP, CAUGHT_UP)
+
+
+def record(stream: str, number: int, position: int) -> dict[str, Any]:
+    """A fixed greenhouse event record."""
+    event_type, field_name, value = TYPES[(number + position) % len(TYPES)]
+    data = {field_name: value + number % 5} if field_name else {}
+    if event_type == "fan_activated:v1":
+        data = {"intensity": 70, "operator": "John"}
+    return {
+        "event_id": f"00000000-0000-4000-8000-{position:012d}",
+        "event_type": event_type,
+        "stream_id": stream,
+        "event_number": number,
+        "position": position,
+        "data": data,
+        "metadata": {},
+        "created": f"2026-11-22T10:15:{number % 60:02d}.000000Z",
+        "created_epoch": 1795342500000000 + number * 1000000,
+    }
+
+
+class RecordedHealth:
+    """The health monitor's ``latest`` sample, changed by the test (``show``)."""
+
+    def __init__(self, status: ClusterStatus | None, rate: float = 14.6) -> None:
+        self.latest: HealthSample | None = None
+        self.updates = 0
+        self.taken_at = 100.0
+        if status is not None:
+            self.show(status, rate)
+
+    def show(self, status: ClusterStatus | None, rate: float = 14.6, error: str = "") -> None:
+        """A new sample, one second after the previous one."""
+        self.taken_at += 1.0
+        self.latest = HealthSample(status, rate, error or None, self.taken_at)
+        self.updates += 1
+
+
+class RecordedObserver:
+    """An observer with a fixed feed."""
+
+    def __init__(self, row: ObserverRow, lines: list[str]) -> None:
+        self.row_data = row
+        self.name = row.name
+        self.feed = LineFeed(500)
+        for line in lines:
+            self.feed.push(line)
+
+
+class RecordedObservers:
+    """The observer registry's read side, and a record of what was asked."""
+
+    def __init__(self, observers: list[RecordedObserver]) -> None:
+        self.observers = {o.name: o for o in observers}
+        self.created: list[tuple[dict[str, Any], str]] = []
+        self.stopped: list[str] = []
+
+    def names(self) -> list[str]:
+        return list(self.observers)
+
+    def get(self, name: str) -> RecordedObserver:
+        if name not in self.observers:
+            raise OpsError(f"no observer named {name!r}")
+        return self.observers[name]
+
+    def rows(self) -> list[ObserverRow]:
+        return [o.row_data for o in self.observers.values()]
+
+    async def create(self, selector: dict[str, Any], name: str | None = None) -> RecordedObserver:
+        name = (name or "").strip() or f"reg_gh:{next(iter(selector.values()))}"
+        self.created.append((selector, name))
+        row = ObserverRow(
+            name, next(iter(selector)), selector_text(selector), 0, 0.0, 0, "running", None
+        )
+        observer = RecordedObserver(row, [])
+        self.observers[name] = observer
+        return observer
+
+    async def create_by_event_type(self, event_type: str, name: str | None = None) -> Any:
+        return await self.create({"by_event_type": event_type}, name)
+
+    async def create_by_payload(self, pattern: dict[str, Any], name: str | None = None) -> Any:
+        return await self.create({"by_event_payload": pattern}, name)
+
+    async def stop(self, name: str) -> RecordedObserver:
+        self.stopped.append(name)
+        return self.observers.pop(name)
+
+
+class RecordedProducers:
+    """Producer rows."""
+
+    def __init__(self, rows: list[ProducerRow]) -> None:
+        self.rows_data = rows
+        self.started: list[int] = []
+
+    def rows(self) -> list[ProducerRow]:
+        return list(self.rows_data)
+
+    async def start(self, count: int = 3) -> list[str]:
+        self.started.append(count)
+        return [f"greenhouse-{n}" for n in range(1, count + 1)]
+
+    async def stop(self, stream: str) -> None:
+        self.rows_data = [
+            replace(r, state="stopped") if r.stream == stream else r for r in self.rows_data
+        ]
+
+
+@dataclass
+class RecordedConsumer:
+    """A consumer's feed."""
+
+    name: str
+    feed: LineFeed = field(default_factory=lambda: LineFeed(500))
+
+
+class RecordedSubscriptions:
+    """Subscription rows and this console's consumers."""
+
+    def __init__(self, rows: list[SubscriptionRow], consumers: list[RecordedConsumer]) -> None:
+        self.rows_data = rows
+        self.consumers = {c.name: c for c in consumers}
+        self.created: list[tuple[str, dict[str, Any], int | str]] = []
+
+    async def rows(self) -> list[SubscriptionRow]:
+        return list(self.rows_data)
+
+    def consumer_names(self) -> list[str]:
+        return list(self.consumers)
+
+    def consumer(self, name: str) -> RecordedConsumer:
+        return self.consumers[name]
+
+    async def create(self, name: str, selector: dict[str, Any], start_from: int | str = 0) -> bool:
+        self.created.append((name, selector, start_from))
+        return True
+
+    async def start_consumer(self, name: str) -> RecordedConsumer:
+        self.consumers[name] = RecordedConsumer(name)
+        return self.consumers[name]
+
+    async def stop_consumer(self, name: str) -> None:
+        del self.consumers[name]
+
+    async def delete(self, name: str) -> None:
+        self.rows_data = [r for r in self.rows_data if r.name != name]
+
+    async def replay_parked(self, name: str) -> None:
+        return None
+
+
+class RecordedStreams:
+    """Streams of fixed events."""
+
+    def __init__(self, versions: dict[str, int]) -> None:
+        self.versions = versions
+        self.appended: list[tuple[str, int]] = []
+
+    async def rows(self) -> list[StreamRow]:
+        return [StreamRow(s, v) for s, v in self.versions.items()]
+
+    async def read(
+        self, stream: str, start: int | None = 0, count: int = 10, direction: str = "forward"
+    ) -> StreamPage:
+        if stream not in self.versions:
+            raise OpsError(f"there is no stream {stream!r} in reg_gh")
+        version = self.versions[stream]
+        if direction == "forward":
+            numbers = list(range(start or 0, min(version + 1, (start or 0) + count)))
+        else:
+            first = version if start is None else min(start, version)
+            numbers = list(range(first, max(-1, first - count), -1))
+        offset = 10 * int(stream.rsplit("-", 1)[1])
+        return StreamPage(stream, version, [record(stream, n, offset + 3 * n) for n in numbers])
+
+    async def append_generated(self, stream: str, count: int = 5) -> AppendResult:
+        self.appended.append((stream, count))
+        version = self.versions.get(stream, -1) + count
+        self.versions[stream] = version
+        return AppendResult(stream, [], version, 2000)
+
+    async def append_event(
+        self, stream: str, event_type: str, data: dict[str, Any], count: int = 1
+    ) -> AppendResult:
+        return await self.append_generated(stream, count)
+
+    async def greenhouse(self, stream: str) -> GreenhouseView:
+        house = Greenhouse(
+            stream,
+            name="Tomato House",
+            location="North field",
+            city="Ghent",
+            country="Belgium",
+            target_temperature=21,
+            target_humidity=60,
+            target_light=50,
+            current_temperature=23,
+            current_humidity=65,
+            current_light=40,
+            actuators={"fan": 70, "light": None, "heater": None, "sprinkler": 30},
+            version=self.versions.get(stream, -1),
+        )
+        snapshots = [
+            {
+                "source_version": v,
+                "source_type": "greenhouse:v1",
+                "created_at": f"2026-11-22T10:{v % 60:02d}:00Z",
+            }
+            for v in (100, 200)
+        ]
+        return GreenhouseView(house, snapshots)
+
+    async def take_snapshot(self, stream: str) -> Greenhouse:
+        return (await self.greenhouse(stream)).greenhouse
+
+
+class RecordedCluster:
+    """Node actions, recorded; each one answers as if it settled at once."""
+
+    def __init__(self, health: RecordedHealth) -> None:
+        self.health = health
+        self.actions: list[tuple[str | None, str]] = []
+
+    async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
+        self.actions.append((node_id, action))
+        status = self.health.latest.status if self.health.latest else None
+        was_leader = status is not None and status.leader == node_id
+        return NodeActionResult(str(node_id), action, was_leader, True, 1.2, "node2", 4)
+
+
+class RecordedOps:
+    """The parts of ``Operations`` the dashboard uses, holding fixed data."""
+
+    def __init__(self, status: ClusterStatus | None = HEALTHY, *, empty: bool = False) -> None:
+        self.url = URL
+        self.store = "reg_gh"
+        self.started_engine = True
+        self.health = RecordedHealth(status)
+        self.cluster = RecordedCluster(self.health)
+        if empty:
+            self.observers = RecordedObservers([])
+            self.producers = RecordedProducers([])
+            self.subscriptions = RecordedSubscriptions([], [])
+            self.streams = RecordedStreams({})
+            return
+        all_lines = [
+            seen_line(record(f"greenhouse-{1 + n % 3}", 40 + n, 1200 + n)) for n in range(30)
+        ]
+        all_lines.insert(12, "⚠️  3 events dropped: this observer fell behind")
+        payload_lines = [
+            seen_line(record("greenhouse-2", 7 + 6 * n, 1203 + 6 * n)) for n in range(4)
+        ]
+        self.observers = RecordedObservers(
+            [
+                RecordedObserver(
+                    ObserverRow(
+                        "reg_gh:$all", "by_stream", "by_stream $all", 1240, 14.6, 3, "running", None
+                    ),
+                    all_lines,
+                ),
+                RecordedObserver(
+                    ObserverRow(
+                        "john",
+                        "by_event_payload",
+                        'by_event_payload %{operator: "John"}',
+                        41,
+                        0.8,
+                        0,
+                        "running",
+                        None,
+                    ),
+                    payload_lines,
+                ),
+            ]
+        )
+        self.producers = RecordedProducers(
+            [
+                ProducerRow(
+                    f"greenhouse-{n}", "random", 5.0, 410 + n, 409 + n, n - 1, "running", None
+                )
+                for n in (1, 2, 3)
+            ]
+            + [ProducerRow("greenhouse-4", "random", 5.0, 12, 11, 0, "stopped", None)]
+        )
+        consumer = RecordedConsumer("my_sub")
+        for n in range(5):
+            consumer.feed.push(received_line("my_sub", record("greenhouse-1", 20 + n, 1100 + n)))
+        self.subscriptions = RecordedSubscriptions(
+            [
+                SubscriptionRow("my_sub", "by_stream $all", 0, 1236, 1, 1240, 1236, 4, 0, 0, True),
+                SubscriptionRow(
+                    "heat", "by_event_type heater_activated:v1", 0, 88, 0, 90, 88, 0, 2, 2, False
+                ),
+            ],
+            [consumer],
+        )
+        self.streams = RecordedStreams(
+            {"greenhouse-1": 410, "greenhouse-2": 411, "greenhouse-3": 412}
+        )
+
+    def as_operations(self) -> Operations:
+        """This stand-in, typed as what the app takes."""
+        return cast(Operations, self)

@@ -1,0 +1,145 @@
+"""The real dashboard against a real background cluster, driven by key presses (Textual pilot).
+
+A person's path through it: create an observer, start producers and see their events in the
+feed, create a subscription and see this console consume it, kill the leader and see the new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, RichLog
+
+from console.ops.cluster import ClusterStatus
+from console.ops.operations import Operations
+from console.ops.session import SessionOptions
+from console.tui.app import GateConsole
+from console.tui.feed.panel import FeedPanel
+from console.tui.subscriptions.panel import SubscriptionsPanel
+from tests.cluster_harness import RunningCluster
+
+SIZE = (120, 40)
+
+
+async def until(
+    pilot: Pilot[Any], ok: Callable[[], bool], what: str, timeout: float = 15.0
+) -> None:
+    """Let the app run until ``ok()``; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+async def open_ops() -> AsyncIterator[Callable[[RunningCluster], Awaitable[Operations]]]:
+    """Operations attached (``--connect``) to a test cluster; closed after the test."""
+    opened: list[Operations] = []
+
+    async def open_for(cluster: RunningCluster) -> Operations:
+        ops = await Operations.open(
+            SessionOptions(connect=cluster.url), seed=7, health_interval=0.2
+        )
+        opened.append(ops)
+        return ops
+
+    yield open_for
+    for ops in opened:
+        await ops.close()
+
+
+def feed_text(app: GateConsole) -> list[str]:
+    """The lines the feed holds."""
+    return [line.text for line in app.query_one(FeedPanel).retained]
+
+
+async def test_producers_observer_and_subscription(
+    cluster: RunningCluster, open_ops: Callable[[RunningCluster], Awaitable[Operations]]
+) -> None:
+    ops = await open_ops(cluster)
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        # An observer of $all, with the dialog's defaults.
+        await pilot.press("3", "n")
+        await until(pilot, lambda: isinstance(app.screen.focused, Input), "the observer dialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: "reg_gh:$all" in ops.observers.names(), "the observer")
+        assert "✅ Observer 'reg_gh:$all' created" in app.last_message
+
+        # Three producers (the default), then their events in the feed.
+        await pilot.press("4", "n")
+        await until(pilot, lambda: isinstance(app.screen.focused, Input), "the producers dialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: len(ops.producers.running()) == 3, "three producers")
+        await until(
+            pilot,
+            lambda: any(t.startswith('SEEN ["greenhouse-') for t in feed_text(app)),
+            "producer events in the feed",
+        )
+        table = app.query_one("#producers-panel DataTable", DataTable)
+        await until(pilot, lambda: table.row_count == 3, "the producers table")
+
+        # A subscription, consumed and acked by this console.
+        await pilot.press("5", "n")
+        await until(pilot, lambda: isinstance(app.screen.focused, Input), "the subscription dialog")
+        await pilot.press(*"live_sub", "enter")
+        subscriptions = app.query_one(SubscriptionsPanel).table
+        await until(pilot, lambda: "live_sub" in subscriptions.rows, "the subscription row")
+        await until(
+            pilot,
+            lambda: any(t.startswith('RECEIVED ["live_sub"') for t in feed_text(app)),
+            "the consumer's events in the feed",
+        )
+
+        # The feed filter keeps only matching lines.
+        await pilot.press("slash", *"sub")
+        panel = app.query_one(FeedPanel)
+        assert panel.needle == "sub"
+        shown = [strip.text for strip in panel.query_one("#feed-log", RichLog).lines]
+        assert shown
+        assert all("sub" in line for line in shown if not line.startswith("…"))
+        await pilot.press("escape")
+        assert ops.producers.running()  # still producing while we looked around
+        await pilot.press("ctrl+q")
+
+
+async def test_kill_the_leader_and_see_the_new_one(
+    make_cluster: Callable[..., Awaitable[RunningCluster]],
+    open_ops: Callable[[RunningCluster], Awaitable[Operations]],
+) -> None:
+    cluster = await make_cluster()
+    old_leader = await cluster.leader()
+    ops = await open_ops(cluster)
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        nodes = app.query_one("#nodes", DataTable)
+        await until(pilot, lambda: nodes.row_count == 3, "the node table")
+        nodes.move_cursor(row=nodes.get_row_index(old_leader))
+        await pilot.press("k")
+
+        def status() -> ClusterStatus | None:
+            return app.ops.health.latest.status if app.ops.health.latest else None
+
+        def new_leader() -> bool:
+            current = status()
+            return current is not None and current.leader not in (None, old_leader)
+
+        await until(pilot, new_leader, "a new leader", timeout=30)
+        await until(pilot, lambda: app.last_message.startswith("✅ killed"), "the report")
+        current = status()
+        assert current is not None
+        assert f"new leader {current.leader}" in app.last_message
+
+        def timeline() -> str:
+            return "\n".join(strip.text for strip in app.query_one("#timeline", RichLog).lines)
+
+        await until(pilot, lambda: f"{old_leader} down" in timeline(), "the node down")
+        await until(pilot, lambda: f"new leader: {current.leader}" in timeline(), "the timeline")
+        role = nodes.get_row(current.leader)[1]
+        assert "leader" in str(role)
+        await pilot.press("ctrl+q")

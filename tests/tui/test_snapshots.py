@@ -1,0 +1,169 @@
+"""Snapshots of every screen and dialog of gate-console, from recorded, fixed data.
+
+Each SVG in ``snapshots/test_snapshots/`` was rendered to PNG and looked at before it was
+accepted.  The app gets a stand-in for the operations layer holding fixed data (no clock, no
+network), blinking cursors are off and animations are disabled, so every run draws the same
+screen.  Update with ``pytest tests/tui --snapshot-update`` and look at the new pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from console.ops.cluster import ClusterStatus
+from console.tui.app import GateConsole
+from tests.tui.recorded import FAILOVER, HEALTHY, NO_LEADER, RecordedOps
+
+Compare = Callable[..., bool]
+WIDE = (110, 32)
+SMALL = (80, 24)
+
+
+def console(status: ClusterStatus | None = HEALTHY, *, empty: bool = False) -> GateConsole:
+    """The dashboard over recorded data, with nothing that moves by itself."""
+    app = GateConsole(RecordedOps(status, empty=empty).as_operations(), blink=False)
+    app.animation_level = "none"
+    return app
+
+
+def steps(
+    *keys: str, statuses: Iterable[ClusterStatus] = ()
+) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """Load the lists, show more cluster samples, press keys, then wait until all is drawn."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, GateConsole)
+        await app.refresh_lists()
+        for status in statuses:
+            app.ops.health.show(status)  # type: ignore[attr-defined]
+            app.drain()
+            await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.press(*keys)
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        for box in app.screen.query(Input):
+            box.cursor_blink = False  # e.g. the command palette's own input
+        await pilot.pause()
+
+    return run
+
+
+def test_cluster_panel(snap_compare: Compare) -> None:
+    """The cluster at a glance: the leader highlighted, a follower lagging, the timeline."""
+    assert snap_compare(console(), run_before=steps(), terminal_size=WIDE)
+
+
+def test_cluster_small_terminal(snap_compare: Compare) -> None:
+    """The same at 80x24."""
+    assert snap_compare(console(), run_before=steps(), terminal_size=SMALL)
+
+
+def test_node_down_no_leader(snap_compare: Compare) -> None:
+    """The leader went down and the others are electing: no leader, a candidate, node1 red."""
+    app = console()
+    assert snap_compare(app, run_before=steps(statuses=[NO_LEADER]), terminal_size=SMALL)
+
+
+def test_failover_timeline(snap_compare: Compare) -> None:
+    """A whole failover told by the timeline: down, election, new leader, catching up."""
+    app = console()
+    assert snap_compare(app, run_before=steps(statuses=FAILOVER[1:]), terminal_size=WIDE)
+
+
+def test_unreachable_gateway(snap_compare: Compare) -> None:
+    """The gateway stopped answering: the status bar says so."""
+    app = console(None)
+
+    async def run(pilot: Pilot[Any]) -> None:
+        app.ops.health.show(None, 0.0, "cannot reach the gateway")  # type: ignore[attr-defined]
+        await steps()(pilot)
+
+    assert snap_compare(app, run_before=run, terminal_size=SMALL)
+
+
+def test_feed(snap_compare: Compare) -> None:
+    """The live feed: observer and consumer lines coloured by event type."""
+    assert snap_compare(console(), run_before=steps("2"), terminal_size=WIDE)
+
+
+def test_feed_filter(snap_compare: Compare) -> None:
+    """`/` filters the feed as one types."""
+    run = steps("slash", *"light")
+    assert snap_compare(console(), run_before=run, terminal_size=WIDE)
+
+
+def test_observers(snap_compare: Compare) -> None:
+    """The observers table."""
+    assert snap_compare(console(), run_before=steps("3"), terminal_size=WIDE)
+
+
+def test_observers_empty(snap_compare: Compare) -> None:
+    """No observers yet: the hint says which keys create one."""
+    assert snap_compare(console(empty=True), run_before=steps("3"), terminal_size=SMALL)
+
+
+def test_producers(snap_compare: Compare) -> None:
+    """The producers table."""
+    assert snap_compare(console(), run_before=steps("4"), terminal_size=WIDE)
+
+
+def test_subscriptions(snap_compare: Compare) -> None:
+    """The subscriptions table with checkpoints and counters."""
+    assert snap_compare(console(), run_before=steps("5"), terminal_size=WIDE)
+
+
+def test_streams(snap_compare: Compare) -> None:
+    """The streams browser with the first stream open."""
+    assert snap_compare(console(), run_before=steps("6"), terminal_size=WIDE)
+
+
+def test_streams_backward_small_terminal(snap_compare: Compare) -> None:
+    """Reading backward from the last event, at 80x24."""
+    assert snap_compare(console(), run_before=steps("6", "v"), terminal_size=SMALL)
+
+
+def test_greenhouse(snap_compare: Compare) -> None:
+    """A greenhouse aggregate and its snapshots."""
+    assert snap_compare(console(), run_before=steps("6", "g"), terminal_size=WIDE)
+
+
+def test_help(snap_compare: Compare) -> None:
+    """`?` lists every key."""
+    assert snap_compare(console(), run_before=steps("question_mark"), terminal_size=WIDE)
+
+
+def test_command_palette(snap_compare: Compare) -> None:
+    """The command palette lists the dashboard's operations."""
+    run = steps("ctrl+p", *"node")
+    assert snap_compare(console(), run_before=run, terminal_size=WIDE)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param(("3", "n"), id="observer_by_stream"),
+        pytest.param(("3", "e"), id="observer_by_type"),
+        pytest.param(("3", "p"), id="observer_by_payload"),
+        pytest.param(("4", "n"), id="start_producers"),
+        pytest.param(("5", "n"), id="create_subscription"),
+        pytest.param(("6", "b"), id="browse_stream"),
+        pytest.param(("6", "a"), id="append_events"),
+        pytest.param(("6", "e"), id="append_event"),
+    ],
+)
+def test_dialog(snap_compare: Compare, keys: tuple[str, ...]) -> None:
+    """Every create dialog, with the menu shell's defaults filled in."""
+    assert snap_compare(console(), run_before=steps(*keys), terminal_size=SMALL)
+
+
+def test_dialog_error(snap_compare: Compare) -> None:
+    """A bad pattern keeps the dialog open with the reason under the fields."""
+    run = steps("3", "p", "tab", *"%{temperature 25}", "enter")
+    assert snap_compare(console(), run_before=run, terminal_size=SMALL)
