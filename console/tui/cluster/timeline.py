@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from console.ops.cluster import ClusterStatus, NodeRow
 
+# Under a steady write load a follower trails by a few entries between two samples; only a lag
+# this large (a node back from the dead, a long pause) is worth "caught up" when it ends.
+CATCH_UP_LAG = 20
+
 
 def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]:
     """Sentences for what changed from ``before`` to ``after`` (the start: the initial state)."""
@@ -31,7 +35,7 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
     for old, new in pairs:
         if new.up and new.role == "candidate" and old.role != "candidate":
             said.append(f"election: {new.node_id} is a candidate (term {new.term})")
-        caught_up = old.up and (old.lag or 0) > 0 and new.lag == 0
+        caught_up = old.up and (old.lag or 0) >= CATCH_UP_LAG and new.lag == 0
         if new.up and caught_up and after.leader is not None:
             said.append(f"{new.node_id} caught up")
     return [sentence for sentence in said if sentence]
