@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from console.ops.patterns import ANY_VALUE
+from domain.greenhouse.catalogue import PAYLOADS, RANGES
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*[?!]?")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -96,3 +97,15 @@ def rate_text(per_second: float) -> str:
 def latency_text(ms: float | None) -> str:
     """A probe latency, or a dash when there was no answer."""
     return "-" if ms is None else f"{ms:.1f} ms"
+
+
+def data_hint(event_type: str) -> str:
+    """The payload fields of an event type, e.g. ``%{temperature: 6..35}``."""
+    parts = []
+    for name in PAYLOADS[event_type]:
+        if name == "operator":
+            parts.append('operator: "John"')
+        else:
+            low, high = RANGES[name]
+            parts.append(f"{name}: {low}..{high}")
+    return "%{" + ", ".join(parts) + "}"

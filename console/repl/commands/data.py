@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.ops.formatting import elixir_term, event_text
+from console.ops.formatting import data_hint, elixir_term, event_text
 from console.ops.patterns import parse_data
 from console.ops.streams import DIRECTIONS, MAX_COUNT, StreamPage
 from console.repl.commands.observers import print_event_types
 from console.repl.context import BadInput, Context
-from domain.greenhouse.catalogue import EVENT_TYPES, PAYLOADS, RANGES
+from domain.greenhouse.catalogue import EVENT_TYPES
 
 _SHOWN_AFTER_APPEND = 3
 
@@ -103,24 +103,13 @@ async def append_events(ctx: Context) -> None:
         ctx.printer.line(f"  • {event_text(event)}")
 
 
-def _field_hint(event_type: str) -> str:
-    parts: list[str] = []
-    for name in PAYLOADS[event_type]:
-        if name == "operator":
-            parts.append('operator: "John"')
-        else:
-            low, high = RANGES[name]
-            parts.append(f"{name}: {low}..{high}")
-    return "%{" + ", ".join(parts) + "}"
-
-
 async def append_chosen_event(ctx: Context) -> None:
     """24. Append a Chosen Event: a type from the catalogue and its data, checked first."""
     ctx.printer.heading("📝 Append a Chosen Event")
     stream = await _ask_stream(ctx, listed=False)
     print_event_types(ctx)
     event_type = await ctx.pick("Enter event type: ", EVENT_TYPES)
-    ctx.printer.hint(f"Fields: {_field_hint(event_type)}  (or JSON)")
+    ctx.printer.hint(f"Fields: {data_hint(event_type)}  (or JSON)")
     data: dict[str, Any] = parse_data(await ctx.ask("Data: "))
     result = await ctx.ops.streams.append_event(stream, event_type, data)
     ctx.printer.ok(f"Appended {event_type} to '{stream}' at version {result.version}")

@@ -4,7 +4,7 @@ its operation through the operations layer."""
 from __future__ import annotations
 
 from console.ops.errors import OpsError
-from console.ops.formatting import elixir_term
+from console.ops.formatting import data_hint, elixir_term
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.operations import Operations
 from console.ops.patterns import parse_data, parse_pattern
@@ -13,7 +13,7 @@ from console.ops.streams import DIRECTIONS, StreamPage
 from console.ops.subscriptions import parse_start
 from console.tui.dialogs.form import Field, FormDialog
 from console.tui.streams.paging import PageRequest
-from domain.greenhouse.catalogue import EVENT_TYPES, PAYLOADS, RANGES
+from domain.greenhouse.catalogue import EVENT_TYPES
 
 PAYLOAD_HINT = (
     'Examples: %{operator: "John"} · %{temperature: 25} · %{intensity: _} (any value) · '
@@ -202,18 +202,6 @@ def append_events(
         hint="Random greenhouse events; a new stream starts with initialized:v1.",
         blink=blink,
     )
-
-
-def data_hint(event_type: str) -> str:
-    """The payload fields of an event type, e.g. ``%{temperature: 6..35}``."""
-    parts = []
-    for name in PAYLOADS[event_type]:
-        if name == "operator":
-            parts.append('operator: "John"')
-        else:
-            low, high = RANGES[name]
-            parts.append(f"{name}: {low}..{high}")
-    return "%{" + ", ".join(parts) + "}"
 
 
 def append_event(
