@@ -25,6 +25,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,12 +37,14 @@ RATES = ((200, 1), (2000, 10))  # (events per second, events per append)
 
 
 @contextlib.asynccontextmanager
-async def own_cluster(parent: str | None) -> AsyncIterator[str]:
+async def own_cluster(parent: str | None, fsync: str = "always") -> AsyncIterator[str]:
     """A 3-node cluster of our own in a temporary directory; yields the gateway URL."""
     directory = Path(tempfile.mkdtemp(prefix="gate-bench-", dir=parent))
     try:
         path = directory / "cluster.yaml"
-        path.write_text(yaml.safe_dump(cluster_config(directory, 3), sort_keys=False))
+        path.write_text(
+            yaml.safe_dump(_with_fsync(cluster_config(directory, 3), fsync), sort_keys=False)
+        )
         cluster = EmbeddedCluster(path, log_file=directory / "gateway.log")
         await cluster.start()
         try:
@@ -50,6 +53,10 @@ async def own_cluster(parent: str | None) -> AsyncIterator[str]:
             await cluster.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _with_fsync(config: dict[str, Any], fsync: str) -> dict[str, Any]:
+    return {**config, "storage": {**config["storage"], "fsync": fsync}}
 
 
 def percentile_ms(values: list[float], q: float) -> float:
@@ -155,7 +162,8 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.url:
         await run(args.url, args.token, args.duration)
         return
-    async with own_cluster(args.dir) as url:
+    async with own_cluster(args.dir, args.fsync) as url:
+        print(f"storage.fsync: {args.fsync}")
         await run(url, None, args.duration)
 
 
@@ -166,6 +174,12 @@ def main() -> None:
     parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
     parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
     parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
+    parser.add_argument(
+        "--fsync",
+        choices=("always", "os"),
+        default="always",
+        help="storage.fsync of our own cluster (os shows the engine without the disk's fsyncs)",
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 
