@@ -98,6 +98,10 @@ async def read_json(request: web.Request) -> Any:
         raise invalid(f"the body is not valid JSON: {exc}") from None
 
 
+# Positions, versions and counts are 64-bit everywhere (SQLite, the wire): larger is an error.
+_MAX_INT = 2**63 - 1
+
+
 def int_param(request: web.Request, name: str, *, minimum: int | None = None) -> int | None:
     """An optional integer query parameter; 400 naming it when it is not a whole number."""
     raw = request.query.get(name)
@@ -109,6 +113,8 @@ def int_param(request: web.Request, name: str, *, minimum: int | None = None) ->
         raise invalid(f"query parameter {name!r} must be a whole number, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise invalid(f"query parameter {name!r} must be at least {minimum}, got {value}")
+    if abs(value) > _MAX_INT:
+        raise invalid(f"query parameter {name!r} is out of range: {raw}")
     return value
 
 
@@ -121,6 +127,8 @@ def path_int(request: web.Request, name: str) -> int:
         raise invalid(f"{name} must be a whole number, got {raw!r}") from None
     if value < 0:
         raise invalid(f"{name} must not be negative, got {value}")
+    if value > _MAX_INT:
+        raise invalid(f"{name} is out of range: {raw}")
     return value
 
 
