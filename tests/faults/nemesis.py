@@ -169,6 +169,8 @@ class Workload:
                     seq += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.probe_interval)
+            # The probes in flight still use this client: let them finish before it closes.
+            await asyncio.gather(*self._probes)
 
     async def _attempt(
         self, client: GateClient, writer: int, seq: int, stream: str, size: int
