@@ -1,7 +1,9 @@
 """Persistent subscriptions: define them, list them with their counters, and consume them here.
 
-The console's consumer acknowledges every event it receives and keeps a bounded buffer of
-``RECEIVED`` lines, like the ExESDB console's subscriber that printed and acked each event.
+The console's consumer keeps a bounded buffer of ``RECEIVED`` lines, like the ExESDB console's
+subscriber that printed and acked each event.  By default it acks everything; a
+:class:`ConsumerPolicy` makes it nack every Nth delivery instead (retry, park or skip), a teaching
+tool that shows redelivery, parking and replaying parked events.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, selector_text
@@ -17,6 +19,65 @@ from console.ops.line_feed import LineFeed
 from engine.client import GateClient, GateError
 
 State = Literal["running", "failed", "stopped"]
+Action = Literal["ack", "nack_retry", "nack_park", "nack_skip"]
+
+ACTIONS: tuple[Action, ...] = ("ack", "nack_retry", "nack_park", "nack_skip")
+# What a RECEIVED line says the consumer did with the event.
+OUTCOMES: dict[Action, str] = {
+    "ack": "acked",
+    "nack_retry": "nacked retry",
+    "nack_park": "parked",
+    "nack_skip": "skipped",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerPolicy:
+    """What this session's consumer does: ack everything, or nack every ``every``-th delivery
+    with ``action`` (and ack the rest)."""
+
+    action: Action = "ack"
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise OpsError(f"unknown consumer action {self.action!r} (one of {', '.join(ACTIONS)})")
+        if not 1 <= self.every <= 1000:
+            raise OpsError("'every' must be between 1 and 1000")
+
+    @property
+    def acks_all(self) -> bool:
+        """Whether every event is acked (the classic console's behaviour)."""
+        return self.action == "ack"
+
+    def decide(self, delivery: int) -> Action:
+        """The action for the ``delivery``-th event received (1-based)."""
+        if self.acks_all or delivery % self.every:
+            return "ack"
+        return self.action
+
+    def describe(self) -> str:
+        """``acks all``, ``parks every 2nd`` …: the policy in a sentence."""
+        if self.acks_all:
+            return "acks all"
+        verb = {"nack_retry": "retries", "nack_park": "parks", "nack_skip": "skips"}[self.action]
+        return f"{verb} {'every event' if self.every == 1 else f'every {ordinal(self.every)}'}"
+
+
+def ordinal(n: int) -> str:
+    """2 -> ``2nd``, 11 -> ``11th``, 23 -> ``23rd``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def parse_policy(action: str, every: str) -> ConsumerPolicy:
+    """A policy as typed in a form: an action name and ``every`` (empty = 1)."""
+    text = every.strip()
+    try:
+        count = int(text) if text else 1
+    except ValueError:
+        raise OpsError(f"{text!r} is not a number: nack every Nth event, e.g. 2") from None
+    return ConsumerPolicy(cast(Action, action.strip() or "ack"), count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +95,13 @@ class SubscriptionRow:
     acked: int
     nacked: int
     consuming_here: bool
+    policy: ConsumerPolicy | None = None
 
 
-def subscription_row(entry: dict[str, Any], consuming_here: bool) -> SubscriptionRow:
-    """A row from one entry of the API's subscription list."""
+def subscription_row(
+    entry: dict[str, Any], consuming_here: bool, policy: ConsumerPolicy | None = None
+) -> SubscriptionRow:
+    """A row from one entry of the API's subscription list (``policy``: this session's)."""
     kind, value = entry.get("type"), entry.get("selector")
     selector = selector_text({kind: value}) if isinstance(kind, str) else str(value)
     return SubscriptionRow(
@@ -52,6 +116,7 @@ def subscription_row(entry: dict[str, Any], consuming_here: bool) -> Subscriptio
         acked=int(entry.get("acked") or 0),
         nacked=int(entry.get("nacked") or 0),
         consuming_here=consuming_here,
+        policy=policy,
     )
 
 
@@ -74,14 +139,25 @@ def parse_start(text: str) -> int | str:
 
 
 class SubscriptionConsumer:
-    """A consumer in this session: receives batches, acks them, keeps ``RECEIVED`` lines."""
+    """A consumer in this session: receives batches, acks or nacks each event as its policy
+    says, keeps ``RECEIVED`` lines."""
 
-    def __init__(self, client: GateClient, store: str, name: str, capacity: int = 500) -> None:
+    def __init__(
+        self,
+        client: GateClient,
+        store: str,
+        name: str,
+        capacity: int = 500,
+        policy: ConsumerPolicy | None = None,
+    ) -> None:
         self.client = client
         self.store = store
         self.name = name
         self.feed = LineFeed(capacity)
+        # Read once per batch, so a change applies from the next batch on.
+        self.policy = policy or ConsumerPolicy()
         self.received = 0
+        self.outcomes: dict[Action, int] = dict.fromkeys(ACTIONS, 0)
         self.state: State = "running"
         self.error: str | None = None
         self._stack = contextlib.AsyncExitStack()
@@ -95,10 +171,7 @@ class SubscriptionConsumer:
     async def _run(self, consumer: Any) -> None:
         try:
             async for batch in consumer:
-                for record in batch:
-                    self.feed.push(received_line(self.name, record))
-                self.received += len(batch)
-                await consumer.ack([record["event_id"] for record in batch])
+                await self._settle(consumer, batch)
         except GateError as exc:
             self.state = "failed"
             self.error = f"{exc.code}: {exc.message}"
@@ -106,6 +179,29 @@ class SubscriptionConsumer:
         except asyncio.CancelledError:
             self.state = "stopped"
             raise
+
+    async def _settle(self, consumer: Any, batch: list[dict[str, Any]]) -> None:
+        """Ack or nack each event of a batch (one message per action) and log what was done."""
+        policy = self.policy
+        by_action: dict[Action, list[str]] = {}
+        for record in batch:
+            self.received += 1
+            action = policy.decide(self.received)
+            by_action.setdefault(action, []).append(record["event_id"])
+            self.outcomes[action] += 1
+            line = received_line(self.name, record)
+            attempt = int(record.get("attempt") or 1)
+            # The classic line stays as it was while the consumer simply acks first deliveries.
+            if attempt > 1:
+                line += f" attempt {attempt}"
+            if attempt > 1 or not policy.acks_all:
+                line += f" → {OUTCOMES[action]}"
+            self.feed.push(line)
+        for action, ids in by_action.items():
+            if action == "ack":
+                await consumer.ack(ids)
+            else:
+                await consumer.nack(ids, action.removeprefix("nack_"))
 
     async def stop(self) -> None:
         """Disconnect (idempotent); unacknowledged events go back to the subscription."""
@@ -136,8 +232,10 @@ class SubscriptionManager:
         start_from: int | str = 0,
         *,
         consume: bool = True,
+        policy: ConsumerPolicy | None = None,
     ) -> bool:
-        """Define a subscription (or find the same one again) and consume it here.
+        """Define a subscription (or find the same one again) and consume it here with
+        ``policy`` (default: ack everything).
 
         Answers whether it was new.  A different definition under the name is an ``OpsError``.
         """
@@ -159,14 +257,16 @@ class SubscriptionManager:
                 ) from None
             raise
         if consume and name not in self._consumers:
-            await self.start_consumer(name)
+            await self.start_consumer(name, policy)
         return bool((answer or {}).get("created", True))
 
-    async def start_consumer(self, name: str) -> SubscriptionConsumer:
-        """Consume a subscription in this session (acking every event)."""
+    async def start_consumer(
+        self, name: str, policy: ConsumerPolicy | None = None
+    ) -> SubscriptionConsumer:
+        """Consume a subscription in this session (by default acking every event)."""
         if name in self._consumers and self._consumers[name].state == "running":
             raise OpsError(f"this console consumes {name!r} already")
-        consumer = SubscriptionConsumer(self.client, self.store, name, self.capacity)
+        consumer = SubscriptionConsumer(self.client, self.store, name, self.capacity, policy)
         try:
             await consumer.start()
         except GateError as exc:
@@ -190,6 +290,10 @@ class SubscriptionManager:
             raise OpsError(f"this console does not consume {name.strip()!r} (consuming: {known})")
         return consumer
 
+    def set_policy(self, name: str, policy: ConsumerPolicy) -> None:
+        """Change what this session's consumer of a subscription does, while it runs."""
+        self.consumer(name).policy = policy
+
     def consumer_names(self) -> list[str]:
         """Subscriptions consumed in this session."""
         return list(self._consumers)
@@ -197,7 +301,12 @@ class SubscriptionManager:
     async def rows(self) -> list[SubscriptionRow]:
         """Every subscription of the store with its counters."""
         entries = await self.client.list_subscriptions(self.store)
-        return [subscription_row(e, str(e.get("name")) in self._consumers) for e in entries]
+        rows = []
+        for entry in entries:
+            consumer = self._consumers.get(str(entry.get("name")))
+            policy = consumer.policy if consumer is not None else None
+            rows.append(subscription_row(entry, consumer is not None, policy))
+        return rows
 
     async def names(self) -> list[str]:
         """The store's subscription names."""

@@ -30,6 +30,7 @@ from console.ops.streams import StreamPage
 from console.tui.cluster.panel import ClusterPanel
 from console.tui.cluster.timeline import transitions
 from console.tui.dialogs import create
+from console.tui.dialogs.consumer_policy import consumer_policy
 from console.tui.dialogs.form import FormDialog
 from console.tui.feed.collector import FeedCollector
 from console.tui.feed.panel import FeedPanel
@@ -358,6 +359,14 @@ class GateConsole(App[None]):
                 return f"✅ Consuming '{name}' here, acking every event"
 
             self.attempt(start())
+
+    def op_consumer_policy(self, target: str | None) -> None:
+        """The ack/nack settings of this console's consumer of the selected subscription."""
+        name = self._subscription(target)
+        if name is not None:
+            consuming = name in self.ops.subscriptions.consumer_names()
+            current = self.ops.subscriptions.consumer(name).policy if consuming else None
+            self._ask(consumer_policy(self.ops, name, current, blink=self.blink))
 
     def op_replay_parked(self, target: str | None) -> None:
         """Deliver the selected subscription's parked events again."""

@@ -27,7 +27,7 @@ Watch the cluster work and fail, and drive it. **Ctrl+P** lists every operation.
 | Feed | `/` filter · `Esc` no filter · `space` pause/follow · `c` clear |
 | Observers | `n` by stream · `e` by type · `p` by payload · `d` stop · `m` monitor · `space` feed |
 | Producers | `n` start producers · `d` stop the selected one |
-| Subscriptions | `n` new · `d` delete · `c` consume here · `r` replay parked · `m` monitor |
+| Subscriptions | `n` new · `d` delete · `c` consume · `a` ack/nack · `r` replay · `m` monitor |
 | Streams | `Enter` open · `]` `[` pages · `v` reverse · `b` browse · `a` `e` append · `g` house |
 
 The header shows the leader and term; the Cluster panel's timeline tells a failover as it

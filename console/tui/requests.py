@@ -44,6 +44,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("create_subscription", "Create subscription", "a persistent subscription"),
     Operation("delete_subscription", "Delete subscription", "delete the selected subscription"),
     Operation("toggle_consumer", "Consume here", "start/stop this console's consumer"),
+    Operation("consumer_policy", "Ack/nack settings", "ack all, or nack every Nth event"),
     Operation("replay_parked", "Replay parked events", "of the selected subscription"),
     Operation("browse_stream", "Browse stream", "read a stream from a version, either way"),
     Operation("append_events", "Append events", "random greenhouse events (default 5)"),

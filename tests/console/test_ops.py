@@ -10,6 +10,7 @@ from console.ops.errors import OpsError
 from console.ops.operations import Operations
 from console.ops.patterns import parse_pattern
 from console.ops.session import SessionError, SessionOptions
+from console.ops.subscriptions import ConsumerPolicy, parse_policy
 from engine.client import GateError
 from tests.cluster_harness import RunningCluster, free_ports, wait_for
 from tests.console.waiting import eventually
@@ -172,3 +173,56 @@ async def test_session_refuses_what_it_cannot_use() -> None:
         await Operations.open(SessionOptions(connect=f"http://127.0.0.1:{port}"))
     with pytest.raises(SessionError, match="drop --config and --clear"):
         await Operations.open(SessionOptions(connect="http://127.0.0.1:1", clear=True))
+
+
+async def test_consumer_policy_parks_every_second_event_and_replay_redelivers(
+    ops: Operations,
+) -> None:
+    await ops.streams.append_generated("ops-park-1", 6)
+    park = ConsumerPolicy("nack_park", 2)
+    assert await ops.subscriptions.create("ops_park", {"by_stream": "$ops-park-1"}, policy=park)
+    consumer = ops.subscriptions.consumer("ops_park")
+    await eventually(lambda: consumer.received == 6, what="the six events")
+    assert consumer.outcomes == {"ack": 3, "nack_retry": 0, "nack_park": 3, "nack_skip": 0}
+    lines = consumer.feed.recent()
+    assert [line.rsplit(" → ", 1)[1] for line in lines] == ["acked", "parked"] * 3
+    rows = await wait_for(
+        ops.subscriptions.rows,
+        lambda rows: any(r.name == "ops_park" and r.parked == 3 for r in rows),
+        10,
+        "three parked events in the listing",
+    )
+    row = next(r for r in rows if r.name == "ops_park")
+    assert row.policy == park and row.policy.describe() == "parks every 2nd"
+
+    # Acking everything from now on, a replay delivers the parked events once more.
+    ops.subscriptions.set_policy("ops_park", ConsumerPolicy())
+    await ops.subscriptions.replay_parked("ops_park")
+    await eventually(lambda: consumer.received == 9, what="the three parked events again")
+    assert consumer.outcomes["ack"] == 6
+    await wait_for(
+        ops.subscriptions.rows,
+        lambda rows: any(r.name == "ops_park" and r.parked == 0 for r in rows),
+        10,
+        "no parked events left",
+    )
+
+
+async def test_consumer_policy_retry_shows_the_attempt(ops: Operations) -> None:
+    await ops.streams.append_generated("ops-retry-1", 2)
+    retry = parse_policy("nack_retry", "2")
+    await ops.subscriptions.create("ops_retry", {"by_stream": "$ops-retry-1"}, policy=retry)
+    consumer = ops.subscriptions.consumer("ops_retry")
+    # Deliveries 1 and 3 are acked, 2 is nacked and comes again as attempt 2 (delivery 3).
+    await eventually(lambda: consumer.received == 3, what="a redelivery")
+    assert [line.rsplit("] ", 1)[1] for line in consumer.feed.recent()] == [
+        "→ acked",
+        "→ nacked retry",
+        "attempt 2 → acked",
+    ]
+    with pytest.raises(OpsError, match="not a number"):
+        parse_policy("nack_skip", "two")
+    with pytest.raises(OpsError, match="unknown consumer action"):
+        parse_policy("shrug", "1")
+    with pytest.raises(OpsError, match="this console does not consume"):
+        ops.subscriptions.set_policy("nobody", retry)

@@ -18,7 +18,7 @@ from console.ops.line_feed import LineFeed
 from console.ops.observers import ObserverRow
 from console.ops.operations import Operations
 from console.ops.streams import AppendResult, GreenhouseView, StreamPage, StreamRow
-from console.ops.subscriptions import SubscriptionRow
+from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.producer import ProducerRow
 
@@ -227,6 +227,7 @@ class RecordedConsumer:
 
     name: str
     feed: LineFeed = field(default_factory=lambda: LineFeed(500))
+    policy: ConsumerPolicy = field(default_factory=ConsumerPolicy)
 
 
 class RecordedSubscriptions:
@@ -250,9 +251,14 @@ class RecordedSubscriptions:
         self.created.append((name, selector, start_from))
         return True
 
-    async def start_consumer(self, name: str) -> RecordedConsumer:
-        self.consumers[name] = RecordedConsumer(name)
+    async def start_consumer(
+        self, name: str, policy: ConsumerPolicy | None = None
+    ) -> RecordedConsumer:
+        self.consumers[name] = RecordedConsumer(name, policy=policy or ConsumerPolicy())
         return self.consumers[name]
+
+    def set_policy(self, name: str, policy: ConsumerPolicy) -> None:
+        self.consumers[name].policy = policy
 
     async def stop_consumer(self, name: str) -> None:
         del self.consumers[name]
@@ -397,14 +403,39 @@ class RecordedOps:
             ]
             + [ProducerRow("greenhouse-4", "random", 5.0, 12, 11, 0, "stopped", None)]
         )
-        consumer = RecordedConsumer("my_sub")
+        # Parks one delivery in 300: the table shows the policy, the dialog starts from it.
+        park = ConsumerPolicy("nack_park", 300)
+        consumer = RecordedConsumer("my_sub", policy=park)
         for n in range(5):
             consumer.feed.push(received_line("my_sub", record("greenhouse-1", 20 + n, 1100 + n)))
         self.subscriptions = RecordedSubscriptions(
             [
-                SubscriptionRow("my_sub", "by_stream $all", 0, 1236, 1, 1240, 1236, 4, 0, 0, True),
                 SubscriptionRow(
-                    "heat", "by_event_type heater_activated:v1", 0, 88, 0, 90, 88, 0, 2, 2, False
+                    "my_sub",
+                    "by_stream $all",
+                    0,
+                    1236,
+                    consumers=1,
+                    in_flight=0,
+                    parked=4,
+                    delivered=1240,
+                    acked=1236,
+                    nacked=4,
+                    consuming_here=True,
+                    policy=park,
+                ),
+                SubscriptionRow(
+                    "heat",
+                    "by_event_type heater_activated:v1",
+                    0,
+                    88,
+                    consumers=0,
+                    in_flight=0,
+                    parked=2,
+                    delivered=90,
+                    acked=88,
+                    nacked=2,
+                    consuming_here=False,
                 ),
             ],
             [consumer],

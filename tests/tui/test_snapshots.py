@@ -153,6 +153,7 @@ def test_command_palette(snap_compare: Compare) -> None:
         pytest.param(("3", "p"), id="observer_by_payload"),
         pytest.param(("4", "n"), id="start_producers"),
         pytest.param(("5", "n"), id="create_subscription"),
+        pytest.param(("5", "a"), id="consumer_policy"),
         pytest.param(("6", "b"), id="browse_stream"),
         pytest.param(("6", "a"), id="append_events"),
         pytest.param(("6", "e"), id="append_event"),

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from console.ops.subscriptions import SubscriptionRow
+from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from console.tui.table_panel import TablePanel
 from console.tui.table_sync import Cell, Row
 
@@ -16,18 +16,29 @@ def _value(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _consumer_cell(row: SubscriptionRow) -> Text:
+    """This console's consumer and its policy, short: ``✓ acks all``, ``✓ park 1/2`` (yellow
+    when it nacks some)."""
+    if not row.consuming_here:
+        return Text("-", style="dim")
+    policy = row.policy or ConsumerPolicy()
+    if policy.acks_all:
+        return Text("✓ acks all", style="green")
+    return Text(f"✓ {policy.action.removeprefix('nack_')} 1/{policy.every}", style="yellow")
+
+
 def subscription_cells(row: SubscriptionRow) -> list[Cell]:
     """One subscription's cells."""
     return [
         row.name,
+        _consumer_cell(row),
         row.selector,
         _value(row.checkpoint),
-        str(row.consumers),
-        str(row.delivered),
-        str(row.acked),
         str(row.in_flight),
         Text(str(row.parked), style="yellow" if row.parked else ""),
-        Text("✓ acks all", style="green") if row.consuming_here else Text("-", style="dim"),
+        str(row.acked),
+        str(row.delivered),
+        str(row.consumers),
     ]
 
 
@@ -37,24 +48,26 @@ def subscription_rows(rows: list[SubscriptionRow]) -> list[Row]:
 
 
 class SubscriptionsPanel(TablePanel):
-    """Subscriptions: create, delete, consume here (acking), replay parked, monitor."""
+    """Subscriptions: create, delete, consume here, ack/nack settings, replay parked, monitor."""
 
     COLUMNS = (
         "Name",
+        "Here",  # next to the name: the consumer's policy stays visible at 80 columns
         "Selector",
+        # What a lesson on acks watches first comes first: the rest may scroll off at 80 columns.
         "Checkpoint",
-        "Consumers",
-        "Delivered",
-        "Acked",
         "In flight",
         "Parked",
-        "Here",
+        "Acked",
+        "Delivered",
+        "Consumers",
     )
     EMPTY_HINT = "No subscriptions yet: n creates one (this console then consumes and acks it)"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "request('create_subscription')", "New"),
         Binding("d", "request('delete_subscription')", "Delete"),
         Binding("c", "request('toggle_consumer')", "Consume here"),
+        Binding("a", "request('consumer_policy')", "Ack/nack"),
         Binding("r", "request('replay_parked')", "Replay parked"),
         Binding("m", "request('monitor')", "Monitor"),
     ]

@@ -1,0 +1,40 @@
+"""The ack/nack settings of this console's consumer of a subscription (CONSOLE.md: Subscriptions
+actions): ack everything, or nack every Nth event to show redelivery, parking and replay."""
+
+from __future__ import annotations
+
+from console.ops.operations import Operations
+from console.ops.subscriptions import ACTIONS, ConsumerPolicy, parse_policy
+from console.tui.dialogs.form import Field, FormDialog
+
+HINT = (
+    "ack: acknowledge every event · nack_retry: deliver it again (attempt 2, 3 …) · "
+    "nack_park: park it (r replays parked) · nack_skip: drop it. The rest are acked."
+)
+
+
+def consumer_policy(
+    ops: Operations, name: str, current: ConsumerPolicy | None, *, blink: bool
+) -> FormDialog[str]:
+    """Set what this console's consumer of ``name`` does; starts the consumer if it is not
+    running here."""
+
+    async def submit(values: dict[str, str]) -> str:
+        policy = parse_policy(values["action"], values["every"])
+        if name in ops.subscriptions.consumer_names():
+            ops.subscriptions.set_policy(name, policy)
+            return f"✅ The consumer of '{name}' now {policy.describe()}"
+        await ops.subscriptions.start_consumer(name, policy)
+        return f"✅ Consuming '{name}' here; the consumer {policy.describe()}"
+
+    policy = current or ConsumerPolicy()
+    return FormDialog(
+        f"⚙️  Ack/nack settings of '{name}'",
+        [
+            Field("action", "Action:", policy.action, choices=ACTIONS),
+            Field("every", "Nack every Nth event (default 1):", str(policy.every)),
+        ],
+        submit,
+        hint=HINT,
+        blink=blink,
+    )

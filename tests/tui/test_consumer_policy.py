@@ -1,0 +1,51 @@
+"""The ack/nack settings dialog drives the operations layer's consumer policy (recorded data)."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+
+from console.ops.subscriptions import ConsumerPolicy
+from console.tui.app import GateConsole
+from console.tui.dialogs.form import FormDialog
+from tests.tui.recorded import RecordedOps
+
+
+async def submit(pilot: Pilot[None], dialog: FormDialog[str], every: str) -> None:
+    """Type ``every`` into its box and press Enter there (a notification may cover OK)."""
+    box = dialog.query_one("#field-every", Input)
+    box.value = every
+    box.focus()
+    await pilot.press("enter")
+    await dialog.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_settings_dialog_changes_the_running_consumer_and_starts_one() -> None:
+    recorded = RecordedOps(None)
+    app = GateConsole(recorded.as_operations(), blink=False)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await app.refresh_lists()
+        await pilot.press("5", "a")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog)
+        # The dialog starts from the running consumer's policy.
+        assert dialog.query_one("#field-action", Select).value == "nack_park"
+        assert dialog.query_one("#field-every", Input).value == "300"
+        dialog.query_one("#field-action", Select).value = "nack_retry"
+        await submit(pilot, dialog, "3")
+        assert recorded.subscriptions.consumer("my_sub").policy == ConsumerPolicy("nack_retry", 3)
+        assert app.last_message == "✅ The consumer of 'my_sub' now retries every 3rd"
+
+        # A subscription not consumed here gets a consumer with the chosen policy.
+        await pilot.press("down", "a")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog)
+        assert dialog.query_one("#field-action", Select).value == "ack"
+        await submit(pilot, dialog, "x")
+        assert "not a number" in str(dialog.query_one("#form-error").render())
+        await submit(pilot, dialog, "")
+        assert recorded.subscriptions.consumer("heat").policy == ConsumerPolicy()
+        assert app.last_message == "✅ Consuming 'heat' here; the consumer acks all"
