@@ -325,7 +325,7 @@ class RecordedStreams:
             {
                 "source_version": v,
                 "source_type": "greenhouse:v1",
-                "created_at": f"2026-11-22T10:{v % 60:02d}:00Z",
+                "created_at": f"2026-11-22T{10 + v // 100:02d}:00:00Z",
             }
             for v in (100, 200)
         ]
