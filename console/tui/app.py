@@ -128,6 +128,8 @@ class GateConsole(App[None]):
 
     def drain(self, tables: bool = False) -> None:
         """Move everything new from the buffers to the screen, in one batch."""
+        if not self._dashboard_shown():
+            return
         self._ticks += 1
         with self.batch_update():
             self._show_health(self.ops.health.latest)
@@ -140,6 +142,10 @@ class GateConsole(App[None]):
                 feed.add_lines(drained.lines, drained.missed, visible=visible)
             if tables or self._ticks % TABLE_EVERY == 0:
                 self._show_tables()
+
+    def _dashboard_shown(self) -> bool:
+        """False while the app closes: its widgets go before its timers stop."""
+        return bool(self.screen_stack) and bool(self.screen_stack[0].query(FeedPanel))
 
     def _show_health(self, sample: HealthSample | None) -> None:
         if self.ops.health.updates == self._health_seen:
@@ -173,6 +179,8 @@ class GateConsole(App[None]):
             streams = await self.ops.streams.rows()
         except (OpsError, GateError):
             return  # the status bar already says the cluster is unreachable
+        if not self._dashboard_shown():
+            return
         with self.batch_update():
             self.query_one(SubscriptionsPanel).show_rows(subscription_rows(subscriptions))
             self.query_one(StreamsPanel).show_streams(streams)

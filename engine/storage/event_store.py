@@ -1,19 +1,24 @@
 """``EventStore``: one store's SQLite database (``<node_dir>/stores/<store_id>.db``).
 
-Writes come from ONE writer thread through :meth:`EventStore.apply_batch`: several commands in one
-transaction, with the index of the last log entry applied written in that same transaction, so a
-restart re-applies exactly the entries the store has not seen.  Reads come from the event-loop
-thread through a second connection; WAL lets them proceed while the writer writes.
+Writes come through :meth:`EventStore.apply_batch`: several commands in one transaction, with the
+index of the last log entry applied written in that same transaction, so a restart re-applies
+exactly the entries the store has not seen.  Reads use a second, read-only connection.  Both run
+on the node's event-loop thread.
+
+Commits are not fsynced (``synchronous=NORMAL``): the replicated log is what makes a write durable,
+and the store is rebuilt from it.  A commit survives a crash of the process; against power loss,
+:meth:`EventStore.sync` makes every commit so far durable, and the node records the log index
+replay starts from only after that (engine/storage/state_machine.py).
 
 Stream versions and the last position are cached in memory and updated only after a commit.
 Reads bound their queries by those cached values, so a read never shows an event that is newer
-than the version or position it reports, even while a transaction is committing.
+than the version or position it reports.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,9 +27,7 @@ from typing import Any, Literal
 
 import orjson
 
-from engine.config_model import FsyncMode
 from engine.errors import GateError
-from engine.storage.raft_log import synchronous_pragma
 from engine.subscriptions.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
 from engine.subscriptions.store_tables import SubscriptionTables
 
@@ -87,18 +90,15 @@ def error_result(code: str, message: str, **details: Any) -> dict[str, Any]:
 class EventStore:
     """One store: events, streams, snapshots and the applied log index."""
 
-    def __init__(self, path: Path, fsync: FsyncMode) -> None:
+    def __init__(self, path: Path) -> None:
         """Open an existing store database (see :meth:`create` for a new one)."""
         if not path.exists():
             raise FileNotFoundError(path)
         self.store_id = path.stem
         self.path = path
-        self._write_lock = threading.Lock()
-        self._read_lock = threading.Lock()
         self._closed = False
         self.commit_count = 0  # transactions committed by apply_batch (group-commit metric)
         self._writer = self._connect(path)
-        self._writer.execute(f"PRAGMA synchronous={synchronous_pragma(fsync)}")
         has_meta = self._writer.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
         ).fetchone()
@@ -124,7 +124,6 @@ class EventStore:
     def create(
         cls,
         path: Path,
-        fsync: FsyncMode,
         *,
         config: dict[str, Any],
         created_epoch: int,
@@ -134,7 +133,6 @@ class EventStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = cls._connect(path)
         try:
-            db.execute(f"PRAGMA synchronous={synchronous_pragma(fsync)}")
             db.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -150,15 +148,16 @@ class EventStore:
             db.execute("COMMIT")
         finally:
             db.close()
-        return cls(path, fsync)
+        return cls(path)
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(path, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         return db
 
-    # ---- apply side (one writer thread) ----
+    # ---- apply side ----
 
     @property
     def applied_index(self) -> int:
@@ -172,59 +171,56 @@ class EventStore:
         An error result (``{"error": {...}}``) changes nothing.  An I/O error rolls the whole batch
         back, leaves the caches untouched, and propagates.
         """
-        with self._write_lock:
-            if self._closed:
-                raise GateError("store_not_found", f"store {self.store_id!r} is closed")
-            if all(index <= self._applied_index for index, _ in items):
-                return [{} for _ in items]
-            versions: dict[str, int] = {}  # staged stream versions, published after COMMIT
-            position = self._last_position
-            applied = self._applied_index
-            results: list[dict[str, Any]] = []
-            db = self._writer
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for index, cmd in items:
-                    if index <= applied:
-                        results.append({})
-                        continue
-                    applied = index
-                    op = cmd.get("op")
-                    # A malformed command fails before it writes anything (rows are built first),
-                    # so it becomes an error result instead of stalling every later entry.
-                    try:
-                        if op == "append":
-                            result, position = self._append(cmd, versions, position)
-                        elif op == "snapshot_put":
-                            result = self._snapshot_put(cmd)
-                        elif op == "snapshot_delete":
-                            result = self._snapshot_delete(cmd)
-                        elif op in SUBSCRIPTION_COMMANDS:
-                            result = self.subscriptions.apply(index, cmd, position)
-                        else:
-                            result = error_result(
-                                "invalid_request", f"unknown store command {op!r}"
-                            )
-                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                        result = error_result("invalid_request", f"malformed {op} command: {exc!r}")
-                    results.append(result)
-                if versions:
-                    db.executemany(
-                        "INSERT INTO streams (stream_id, version) VALUES (?, ?)"
-                        " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version",
-                        list(versions.items()),
-                    )
-                db.execute("UPDATE meta SET value = ? WHERE key = 'applied_index'", (applied,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            self._versions.update(versions)
-            self._last_position = position
-            self._applied_index = applied
-            self.subscriptions.publish()
-            self.commit_count += 1
-            return results
+        if self._closed:
+            raise GateError("store_not_found", f"store {self.store_id!r} is closed")
+        if all(index <= self._applied_index for index, _ in items):
+            return [{} for _ in items]
+        versions: dict[str, int] = {}  # staged stream versions, published after COMMIT
+        position = self._last_position
+        applied = self._applied_index
+        results: list[dict[str, Any]] = []
+        db = self._writer
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for index, cmd in items:
+                if index <= applied:
+                    results.append({})
+                    continue
+                applied = index
+                op = cmd.get("op")
+                # A malformed command fails before it writes anything (rows are built first),
+                # so it becomes an error result instead of stalling every later entry.
+                try:
+                    if op == "append":
+                        result, position = self._append(cmd, versions, position)
+                    elif op == "snapshot_put":
+                        result = self._snapshot_put(cmd)
+                    elif op == "snapshot_delete":
+                        result = self._snapshot_delete(cmd)
+                    elif op in SUBSCRIPTION_COMMANDS:
+                        result = self.subscriptions.apply(index, cmd, position)
+                    else:
+                        result = error_result("invalid_request", f"unknown store command {op!r}")
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    result = error_result("invalid_request", f"malformed {op} command: {exc!r}")
+                results.append(result)
+            if versions:
+                db.executemany(
+                    "INSERT INTO streams (stream_id, version) VALUES (?, ?)"
+                    " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version",
+                    list(versions.items()),
+                )
+            db.execute("UPDATE meta SET value = ? WHERE key = 'applied_index'", (applied,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._versions.update(versions)
+        self._last_position = position
+        self._applied_index = applied
+        self.subscriptions.publish()
+        self.commit_count += 1
+        return results
 
     def _append(
         self, cmd: dict[str, Any], versions: dict[str, int], position: int
@@ -330,14 +326,13 @@ class EventStore:
         )
         return {}
 
-    # ---- read side (event-loop thread) ----
+    # ---- read side ----
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._read_lock:
-            if self._closed:
-                raise GateError("store_not_found", f"store {self.store_id!r} not found")
-            yield self._reader
+        if self._closed:
+            raise GateError("store_not_found", f"store {self.store_id!r} not found")
+        yield self._reader
 
     @property
     def last_position(self) -> int:
@@ -457,14 +452,31 @@ class EventStore:
             rows = db.execute(sql, args).fetchall()
         return [_snapshot_record(row) for row in rows]
 
+    def sync(self) -> None:
+        """Make every transaction committed so far durable (one fsync of the WAL).
+
+        A NORMAL commit is written to the WAL without an fsync; a checkpoint fsyncs the WAL before
+        copying it into the database and the database after, so what is not in the (now synced)
+        WAL is in the synced database.
+        """
+        if self._closed:
+            return
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return  # nothing written since the last checkpoint removed it
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def close(self) -> None:
         """Close both connections; later reads raise ``store_not_found``."""
-        with self._write_lock, self._read_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._reader.close()
-            self._writer.close()
+        if self._closed:
+            return
+        self._closed = True
+        self._reader.close()
+        self._writer.close()
 
 
 def _expected_matches(expected: Any, current: int) -> bool:

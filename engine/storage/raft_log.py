@@ -2,22 +2,15 @@
 
 Tables: ``log(idx, term, data)`` and ``hard_state(term, vote, commit_idx)`` (one row).
 
-Threads: ``save`` runs in the host's persistence worker thread; ``term``, ``last_index`` and
-``entries`` run on the event-loop thread.  The terms of all entries and the most recent entries
-live in memory, so the event loop never waits for the disk on the hot path.  Two locks:
-
-- ``_mem_lock`` guards the in-memory view (terms, recent entries, hard state).  ``save`` holds it
-  only to swap in the new view after its transaction committed, so readers never wait for an fsync
-  and always see a log that is on disk.
-- ``_db_lock`` serialises ``save`` with the rare reads of old entries from SQLite (a follower far
-  behind), so such a read never sees rows that the in-memory view does not describe yet.  Lock
-  order: ``_db_lock`` before ``_mem_lock``.
+Everything runs on the node's event-loop thread.  The terms of all entries and the most recent
+entries live in memory, so only ``save`` (one transaction, one fsync) and the rare read of old
+entries (a follower far behind) touch the disk.  ``save`` updates the in-memory view after its
+transaction committed, so the view never describes a log that is not on disk.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 from engine.config_model import FsyncMode
@@ -57,8 +50,6 @@ class SqliteLogStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._cache_max_entries = cache_max_entries
         self._cache_max_bytes = cache_max_bytes
-        self._mem_lock = threading.Lock()
-        self._db_lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous_pragma(fsync)}")
@@ -82,39 +73,31 @@ class SqliteLogStorage:
 
     def initial_state(self) -> HardState:
         """The hard state last saved (term, vote, commit)."""
-        with self._mem_lock:
-            return self._hard_state
+        return self._hard_state
 
     def last_index(self) -> int:
         """Index of the last stored entry; 0 for an empty log."""
-        with self._mem_lock:
-            return len(self._terms) - 1
+        return len(self._terms) - 1
 
     def term(self, index: int) -> int:
         """Term of the entry at ``index``; 0 for index 0. Raises IndexError past the end."""
-        with self._mem_lock:
-            if index < 0 or index >= len(self._terms):
-                raise IndexError(f"no log entry at index {index}")
-            return self._terms[index]
+        if index < 0 or index >= len(self._terms):
+            raise IndexError(f"no log entry at index {index}")
+        return self._terms[index]
 
     def entries(self, lo: int, hi: int, max_count: int | None = None) -> list[Entry]:
         """Stored entries with ``lo <= index < hi``, at most ``max_count`` of them."""
         lo = max(lo, 1)
-        with self._mem_lock:
-            hi = min(hi, len(self._terms))
-            if max_count is not None:
-                hi = min(hi, lo + max_count)
-            if lo >= hi:
-                return []
-            if lo >= self._cache_lo:
-                return self._cache[lo - self._cache_lo : hi - self._cache_lo]
-        # Older than the cache: read SQLite while no save can change the log underneath.
-        with self._db_lock, self._mem_lock:
-            hi = min(hi, len(self._terms))
-            rows = self._db.execute(
-                "SELECT idx, term, data FROM log WHERE idx >= ? AND idx < ? ORDER BY idx",
-                (lo, hi),
-            ).fetchall()
+        hi = min(hi, len(self._terms))
+        if max_count is not None:
+            hi = min(hi, lo + max_count)
+        if lo >= hi:
+            return []
+        if lo >= self._cache_lo:
+            return self._cache[lo - self._cache_lo : hi - self._cache_lo]
+        rows = self._db.execute(
+            "SELECT idx, term, data FROM log WHERE idx >= ? AND idx < ? ORDER BY idx", (lo, hi)
+        ).fetchall()
         return [Entry(i, t, bytes(d)) for i, t, d in rows]
 
     def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
@@ -132,35 +115,32 @@ class SqliteLogStorage:
             for k, entry in enumerate(entries):
                 if entry.index != first + k:
                     raise ValueError(f"entries are not contiguous at index {entry.index}")
-        with self._db_lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if hard_state is not None:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO hard_state (id, term, vote, commit_idx)"
-                        " VALUES (0, ?, ?, ?)",
-                        (hard_state.term, hard_state.vote, hard_state.commit),
-                    )
-                if entries:
-                    self._db.execute("DELETE FROM log WHERE idx >= ?", (entries[0].index,))
-                    self._db.executemany(
-                        "INSERT INTO log (idx, term, data) VALUES (?, ?, ?)",
-                        [(e.index, e.term, e.data) for e in entries],
-                    )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            with self._mem_lock:
-                if hard_state is not None:
-                    self._hard_state = hard_state
-                if entries:
-                    self._replace_suffix(entries)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if hard_state is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO hard_state (id, term, vote, commit_idx)"
+                    " VALUES (0, ?, ?, ?)",
+                    (hard_state.term, hard_state.vote, hard_state.commit),
+                )
+            if entries:
+                self._db.execute("DELETE FROM log WHERE idx >= ?", (entries[0].index,))
+                self._db.executemany(
+                    "INSERT INTO log (idx, term, data) VALUES (?, ?, ?)",
+                    [(e.index, e.term, e.data) for e in entries],
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        if hard_state is not None:
+            self._hard_state = hard_state
+        if entries:
+            self._replace_suffix(entries)
 
     def close(self) -> None:
         """Close the database."""
-        with self._db_lock:
-            self._db.close()
+        self._db.close()
 
     def _replace_suffix(self, entries: list[Entry]) -> None:
         first = entries[0].index

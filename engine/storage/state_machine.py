@@ -4,10 +4,14 @@ Replay after a restart is exact because of two applied indexes:
 
 - each store database records the last entry applied to it, in the same transaction as the
   writes (``EventStore.applied_index``), and skips entries at or below it;
-- ``<node_dir>/state.db`` records the node-level applied index: every entry up to it has been
-  applied to every store.  It is written after the stores' transactions, so it can only lag
-  behind them (a crash in between replays a few entries, which the stores skip); it never runs
-  ahead.  It is only a lower bound on what to replay, so it needs no fsync of its own.
+- ``<node_dir>/state.db`` records the node-level index replay starts from: every entry up to it
+  is applied to every store, durably.  Store commits are not fsynced (the replicated log holds
+  the writes durably), so this index is written only at a *durable point*: at most once a second
+  during applies, and at close.  With ``storage.fsync: always`` the stores written since the last
+  point are fsynced first (and the stores directory, after a store was created or deleted), then
+  the index is written with ``synchronous=FULL``; so it never runs ahead of what a power loss
+  keeps.  A restart replays the entries after it (about a second's worth), which the stores skip
+  as far as they got.
 
 Store lifecycle on replay: ``create_store`` at index i is skipped when the store exists with an
 applied index >= i (it was created then, or later); ``delete_store`` at j is skipped when the
@@ -15,14 +19,15 @@ store's applied index is >= j (the store was re-created after j).  A store creat
 deleted at j therefore ends deleted, and a re-created one survives.  A store database whose
 creation never committed is removed at startup; replay then creates it again.
 
-Threads: ``apply`` runs in ONE worker thread; ``store``, ``stores`` and ``read`` run on the event
-loop.  A lock guards the store dict, and ``EventStore.close`` waits for an in-flight read.
+Everything runs on the node's event-loop thread.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,7 @@ from engine.storage.event_store import EventStore, IncompleteStoreError, error_r
 from engine.storage.reads import execute_read
 
 _LIFECYCLE_OPS = ("create_store", "delete_store")
+DURABLE_INTERVAL = 1.0  # seconds between durable points while entries are applied
 
 
 def remove_store_files(db_path: Path) -> None:
@@ -44,26 +50,38 @@ def remove_store_files(db_path: Path) -> None:
 class StateMachine:
     """The stores of one node under ``<node_dir>/stores/``."""
 
-    def __init__(self, node_dir: Path, fsync: FsyncMode) -> None:
+    def __init__(
+        self,
+        node_dir: Path,
+        fsync: FsyncMode,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        durable_interval: float = DURABLE_INTERVAL,
+    ) -> None:
         self._fsync = fsync
+        self._clock = clock
+        self._durable_interval = durable_interval
         self._stores_dir = node_dir / "stores"
         self._stores_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._meta = sqlite3.connect(
-            node_dir / "state.db", isolation_level=None, check_same_thread=False
-        )
+        self._meta = sqlite3.connect(node_dir / "state.db", isolation_level=None)
         self._meta.execute("PRAGMA journal_mode=WAL")
-        self._meta.execute("PRAGMA synchronous=NORMAL")
+        self._meta.execute(
+            "PRAGMA synchronous=FULL" if fsync == "always" else "PRAGMA synchronous=NORMAL"
+        )
         self._meta.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
         row = self._meta.execute("SELECT value FROM meta WHERE key = 'applied_index'").fetchone()
-        self._applied_index: int = row[0] if row else 0
+        self._durable_index: int = row[0] if row else 0
+        self._applied_index = self._durable_index
+        self._last_durable = clock()
+        self._written: set[str] = set()  # stores committed to since the last durable point
+        self._lifecycle_changed = False  # a store was created or deleted since then
         self._stores: dict[str, EventStore] = {}
         for wal in self._stores_dir.glob("*.db-wal"):
             if not Path(str(wal).removesuffix("-wal")).exists():
                 wal.unlink()
         for db_path in sorted(self._stores_dir.glob("*.db")):
             try:
-                store = EventStore(db_path, fsync)
+                store = EventStore(db_path)
             except IncompleteStoreError:
                 remove_store_files(db_path)
                 continue
@@ -71,8 +89,13 @@ class StateMachine:
 
     @property
     def applied_index(self) -> int:
-        """Every log entry up to this index is applied to every store: replay from the next."""
+        """Every log entry up to this index is applied to every store."""
         return self._applied_index
+
+    @property
+    def durable_index(self) -> int:
+        """The index of the last durable point: a restart replays the entries after it."""
+        return self._durable_index
 
     def apply(self, entries: list[tuple[int, bytes]]) -> list[dict[str, Any] | None]:
         """Apply committed entries ``(index, data)`` in order; one result per entry.
@@ -109,11 +132,33 @@ class StateMachine:
             self._flush(store_id, items, results)
         if entries and entries[-1][0] > self._applied_index:
             self._applied_index = entries[-1][0]
-            self._meta.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_index', ?)",
-                (self._applied_index,),
-            )
+        if self._clock() - self._last_durable >= self._durable_interval:
+            self.make_durable()
         return results
+
+    def make_durable(self) -> None:
+        """A durable point: sync what was applied since the last one, then record the index."""
+        self._last_durable = self._clock()
+        if self._applied_index == self._durable_index:
+            return
+        if self._fsync == "always":
+            for store_id in sorted(self._written):
+                store = self._stores.get(store_id)
+                if store is not None:  # a store deleted since is gone, with its files
+                    store.sync()
+            if self._lifecycle_changed:
+                fd = os.open(self._stores_dir, os.O_RDONLY)
+                try:
+                    os.fsync(fd)  # the directory entries of created and removed databases
+                finally:
+                    os.close(fd)
+        self._written.clear()
+        self._lifecycle_changed = False
+        self._meta.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_index', ?)",
+            (self._applied_index,),
+        )
+        self._durable_index = self._applied_index
 
     def _flush(
         self,
@@ -123,13 +168,13 @@ class StateMachine:
     ) -> None:
         if not items:
             return
-        with self._lock:
-            store = self._stores.get(store_id)
+        store = self._stores.get(store_id)
         if store is None:
             for slot, _, _ in items:
                 results[slot] = error_result("store_not_found", f"store {store_id!r} not found")
             return
         batch = store.apply_batch([(index, cmd) for _, index, cmd in items])
+        self._written.add(store_id)
         for (slot, _, _), result in zip(items, batch, strict=True):
             results[slot] = result
 
@@ -138,8 +183,7 @@ class StateMachine:
             validate_store_id(store_id)  # it becomes a file name
         except GateError as exc:
             return {"error": exc.to_dict()}
-        with self._lock:
-            existing = self._stores.get(store_id)
+        existing = self._stores.get(store_id)
         if existing is not None:
             if existing.applied_index >= index:
                 return {"store_id": store_id}  # replay of this very creation
@@ -149,7 +193,6 @@ class StateMachine:
         try:
             store = EventStore.create(
                 path,
-                self._fsync,
                 config=config if isinstance(config, dict) else {},
                 created_epoch=int(cmd.get("created_epoch") or 0),
                 applied_index=index,
@@ -157,44 +200,41 @@ class StateMachine:
         except BaseException:
             remove_store_files(path)
             raise
-        with self._lock:
-            self._stores[store_id] = store
+        self._stores[store_id] = store
+        self._lifecycle_changed = True
         return {"store_id": store_id}
 
     def _delete(self, index: int, store_id: str) -> dict[str, Any]:
-        with self._lock:
-            store = self._stores.get(store_id)
-            if store is None:
-                return error_result("store_not_found", f"store {store_id!r} not found")
-            if store.applied_index >= index:
-                return {}  # replay: this store was created again after the deletion
-            del self._stores[store_id]
+        store = self._stores.get(store_id)
+        if store is None:
+            return error_result("store_not_found", f"store {store_id!r} not found")
+        if store.applied_index >= index:
+            return {}  # replay: this store was created again after the deletion
+        del self._stores[store_id]
         store.close()
         remove_store_files(store.path)
+        self._lifecycle_changed = True
         return {}
 
     def store(self, store_id: str) -> EventStore:
         """The store for reads; raises ``store_not_found``."""
-        with self._lock:
-            store = self._stores.get(store_id)
+        store = self._stores.get(store_id)
         if store is None:
             raise GateError("store_not_found", f"store {store_id!r} not found")
         return store
 
     def stores(self) -> list[str]:
         """The ids of the node's stores, sorted."""
-        with self._lock:
-            return sorted(self._stores)
+        return sorted(self._stores)
 
     def read(self, query: dict[str, Any]) -> Any:
         """Validate and execute a read query (docs/ENGINE.md, "Read queries") on local state."""
         return execute_read(self, query)
 
     def close(self) -> None:
-        """Close every store and the node database."""
-        with self._lock:
-            stores = list(self._stores.values())
-            self._stores.clear()
-        for store in stores:
+        """Make what was applied durable, then close every store and the node database."""
+        self.make_durable()
+        for store in self._stores.values():
             store.close()
+        self._stores.clear()
         self._meta.close()

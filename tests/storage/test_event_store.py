@@ -21,9 +21,7 @@ class Harness:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.store = EventStore.create(
-            path, "os", config={"k": "v"}, created_epoch=T0, applied_index=1
-        )
+        self.store = EventStore.create(path, config={"k": "v"}, created_epoch=T0, applied_index=1)
         self.index = 1
         self.clock = itertools.count(T0, 1_000_000)
         self.ids = itertools.count(1)
@@ -263,7 +261,7 @@ def test_reopen_restores_caches_and_replay_is_exact(tmp_path: Path) -> None:
         items.append((h.index, h.append_cmd(f"s-{k % 3}", f"e{k}")))
     h.store.apply_batch(items[:12])
     h.store.close()
-    reopened = EventStore(tmp_path / "s.db", "os")
+    reopened = EventStore(tmp_path / "s.db")
     assert reopened.applied_index == items[11][0]
     assert reopened.last_position == 12
     assert reopened.config == {"k": "v"}
@@ -395,6 +393,6 @@ def test_incomplete_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "half.db"
     sqlite3.connect(path).close()
     with pytest.raises(IncompleteStoreError):
-        EventStore(path, "os")
+        EventStore(path)
     with pytest.raises(FileNotFoundError):
-        EventStore(tmp_path / "missing.db", "os")
+        EventStore(tmp_path / "missing.db")

@@ -1,9 +1,8 @@
-"""SqliteLogStorage: save, truncate, reload, hard state, cache and thread safety."""
+"""SqliteLogStorage: save, truncate, reload, hard state, and cache."""
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -111,37 +110,4 @@ def test_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
     log.save(None, big)
     assert log.entries(1, 6) == big
     assert log.entries(5, 6) == big[4:]
-    log.close()
-
-
-def test_readers_see_whole_saves_only(tmp_path: Path) -> None:
-    """term/last_index/entries on one thread while another thread saves and truncates."""
-    log = SqliteLogStorage(tmp_path / "raft.db", "os", cache_max_entries=8)
-    log.save(HardState(1, None, 0), _entries(1, 5, 1))
-    stop = threading.Event()
-    problems: list[str] = []
-
-    def read() -> None:
-        while not stop.is_set():
-            last = log.last_index()
-            got = log.entries(1, last + 1)
-            # Terms never decrease along the log, and the indexes are contiguous from 1.
-            if [e.index for e in got] != list(range(1, len(got) + 1)):
-                problems.append(f"gap in {[e.index for e in got]}")
-            terms = [e.term for e in got]
-            if terms != sorted(terms):
-                problems.append(f"terms out of order: {terms}")
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        for term in range(2, 60):
-            first = max(1, log.last_index() - 2)
-            log.save(HardState(term, None, 0), _entries(first, first + 4, term))
-    finally:
-        stop.set()
-        reader.join(timeout=30)
-    assert not reader.is_alive()
-    assert problems == []
-    assert log.last_index() == 4 + 58 * 1
     log.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -233,35 +232,107 @@ def test_crash_during_store_creation_is_repaired_by_replay(tmp_path: Path) -> No
     sm.close()
 
 
-def test_reads_racing_a_delete_see_the_store_or_store_not_found(tmp_path: Path) -> None:
+def test_a_deleted_store_answers_store_not_found_to_a_holder(tmp_path: Path) -> None:
     sm = StateMachine(tmp_path, "os")
     log = Log()
     sm.apply([log.create("a"), log.append("a", "s", 50)])
     store = sm.store("a")
-    outcomes: list[str] = []
-    done = threading.Event()
-
-    def read() -> None:
-        while not done.is_set():
-            try:
-                store.read_all(0, 1000)
-                outcomes.append("read")
-            except GateError as exc:
-                outcomes.append(exc.code)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        sm.apply([log.delete("a")])
-    finally:
-        done.set()
-        reader.join(timeout=30)
-    assert not reader.is_alive()
-    assert set(outcomes) <= {"read", "store_not_found"}
-    with pytest.raises(GateError):
+    assert len(store.read_all(0, 1000)["events"]) == 50
+    sm.apply([log.delete("a")])
+    with pytest.raises(GateError) as err:
         store.read_all()
+    assert err.value.code == "store_not_found"
     assert sm.stores() == []
     sm.close()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _node_index(node_dir: Path) -> int:
+    db = sqlite3.connect(node_dir / "state.db")
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'applied_index'").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        db.close()
+
+
+def test_the_replay_index_moves_only_at_durable_points(tmp_path: Path) -> None:
+    clock = FakeClock()
+    sm = StateMachine(tmp_path, "always", clock=clock, durable_interval=1.0)
+    log = Log()
+    sm.apply([log.create("a"), log.append("a", "s")])
+    sm.apply([log.append("a", "s")])
+    assert (sm.applied_index, sm.durable_index) == (3, 0)
+    clock.now = 1.0
+    sm.apply([log.append("a", "s")])
+    assert (sm.applied_index, sm.durable_index, _node_index(tmp_path)) == (4, 4, 4)
+    sm.apply([log.append("a", "s")])
+    assert sm.durable_index == 4
+    sm.close()  # closing is a durable point
+    assert _node_index(tmp_path) == 5
+
+
+def test_stores_are_synced_before_the_replay_index_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[tuple[str, int]] = []
+    real_sync = EventStore.sync
+
+    def sync(store: EventStore) -> None:
+        real_sync(store)
+        synced.append((store.store_id, _node_index(tmp_path)))
+
+    monkeypatch.setattr(EventStore, "sync", sync)
+    clock = FakeClock()
+    sm = StateMachine(tmp_path, "always", clock=clock)
+    log = Log()
+    sm.apply([log.create("a"), log.create("b"), log.create("c"), log.append("a", "s")])
+    sm.apply([log.append("b", "s")])
+    assert synced == []
+    clock.now = 5.0
+    sm.apply([log.append("a", "s")])
+    # Only the stores written since the last point, each before the index moved past 0.
+    assert synced == [("a", 0), ("b", 0)]
+    assert _node_index(tmp_path) == 6
+    sm.close()
+
+
+def test_without_fsync_nothing_is_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(EventStore, "sync", lambda store: pytest.fail("synced"))
+    sm = StateMachine(tmp_path, "os")
+    log = Log()
+    sm.apply([log.create("a"), log.append("a", "s")])
+    sm.close()
+    assert _node_index(tmp_path) == 2
+
+
+def test_a_crash_between_durable_points_replays_from_the_last_one(tmp_path: Path) -> None:
+    log = _lifecycle_log()
+    reference = StateMachine(tmp_path / "ref", "os")
+    reference.apply(log.entries)
+    expected = _state(reference)
+    reference.close()
+
+    clock = FakeClock()
+    node = tmp_path / "node"
+    sm = StateMachine(node, "always", clock=clock)
+    sm.apply(log.entries[:5])
+    clock.now = 1.0
+    sm.apply(log.entries[5:8])
+    sm.apply(log.entries[8:11])
+    # The process dies here: no close, so the last durable point (index 8) is what is recorded.
+    crashed = StateMachine(node, "always")
+    assert crashed.applied_index == 8
+    crashed.apply(log.entries)
+    assert _state(crashed) == expected
+    crashed.close()
 
 
 @pytest.fixture
@@ -397,7 +468,7 @@ def test_store_files_follow_the_layout(tmp_path: Path) -> None:
     sm.apply([Log().create("reg_gh")])
     sm.close()
     assert (tmp_path / "node1" / "state.db").exists()
-    reopened = EventStore(tmp_path / "node1" / "stores" / "reg_gh.db", "os")
+    reopened = EventStore(tmp_path / "node1" / "stores" / "reg_gh.db")
     assert reopened.store_id == "reg_gh"
     assert reopened.applied_index == 1
     reopened.close()

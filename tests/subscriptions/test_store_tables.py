@@ -21,7 +21,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = EventStore.create(path, "os", config={}, created_epoch=T0, applied_index=1)
+        self.db = EventStore.create(path, config={}, created_epoch=T0, applied_index=1)
         self.index = 1
         self.ids = itertools.count(1)
 
@@ -116,7 +116,7 @@ def test_progress_parks_unparks_and_never_moves_back(store: Store) -> None:
 def test_subscriptions_survive_reopening(store: Store) -> None:
     store.put("a", selector={"by_event_type": "t"}, max_retries=3)
     store.db.close()
-    reopened = EventStore(store.path, "os")
+    reopened = EventStore(store.path)
     try:
         (row,) = reopened.subscriptions.list()
         assert row.definition["max_retries"] == 3

@@ -1,13 +1,14 @@
-"""The ack/nack settings dialog drives the operations layer's consumer policy (recorded data)."""
+"""The ack/nack settings dialog drives the consumer policy; timers at close (recorded data)."""
 
 from __future__ import annotations
 
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from textual.widgets import Input, Select, TabbedContent
 
 from console.ops.subscriptions import ConsumerPolicy
 from console.tui.app import GateConsole
 from console.tui.dialogs.form import FormDialog
+from console.tui.status_bar import StatusBar
 from tests.tui.recorded import RecordedOps
 
 
@@ -49,3 +50,15 @@ async def test_settings_dialog_changes_the_running_consumer_and_starts_one() -> 
         await submit(pilot, dialog, "")
         assert recorded.subscriptions.consumer("heat").policy == ConsumerPolicy()
         assert app.last_message == "✅ Consuming 'heat' here; the consumer acks all"
+
+
+async def test_timers_that_fire_while_the_app_closes_do_nothing() -> None:
+    """The drain and list timers can fire after the dashboard's widgets are gone (slow CI)."""
+    recorded = RecordedOps(None)
+    app = GateConsole(recorded.as_operations(), blink=False)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await pilot.pause()
+        await app.query_one(TabbedContent).remove()
+        await app.query_one(StatusBar).remove()
+        app.drain(tables=True)  # would raise NoMatches for the feed panel
+        await app.refresh_lists()
