@@ -143,13 +143,13 @@ class Router:
             f"no leader could take the write within {self.deadline:g} s ({last_reason})",
         )
 
-    def _read_candidates(self) -> list[str]:
+    def _read_candidates(self, leader_first: bool = False) -> list[str]:
         fresh = [n for n in self.health.fresh_nodes() if n != self.health.leader]
         if fresh:
             start = next(self._spread) % len(fresh)
             fresh = fresh[start:] + fresh[:start]
         if self.health.leader:
-            fresh.append(self.health.leader)
+            fresh.insert(0 if leader_first else len(fresh), self.health.leader)
         return fresh
 
     async def read(
@@ -157,7 +157,10 @@ class Router:
     ) -> Any:
         """Answer a read from a fresh follower, or from the leader; retried to the deadline.
 
-        ``wait_ms`` makes a forward ``all`` read a long poll (docs/ENGINE.md, the ``read`` op).
+        ``wait_ms`` makes a forward ``all`` read a long poll (docs/ENGINE.md, the ``read`` op):
+        the observers' live tail.  That one asks the leader first: the leader applies an entry
+        one message before any follower hears it is committed, and one long poll per store and
+        gateway costs it next to nothing.
         """
         self.counters["reads"] += 1
         floor = self.acked_index - self.config.replication.fresh_lag
@@ -167,10 +170,10 @@ class Router:
         last_reason = "no node is reachable"
         delay = 0.02
         while time.monotonic() < deadline:
-            candidates = self._read_candidates()
+            candidates = self._read_candidates(leader_first=wait_ms > 0)
             if not candidates:
                 await self.health.refresh()
-                candidates = self._read_candidates() or list(self.config.node_ids)
+                candidates = self._read_candidates(wait_ms > 0) or list(self.config.node_ids)
             for node_id in candidates:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -77,7 +77,13 @@ class RaftHost:
         self._applied = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.counters = {"proposals": 0, "applied_entries": 0, "fsyncs": 0, "raft_messages_in": 0}
+        self.counters = {
+            "proposals": 0,
+            "applied_entries": 0,
+            "fsyncs": 0,
+            "raft_messages_in": 0,
+            "long_polls": 0,
+        }
         # Persistent subscriptions are delivered by the leader (engine/subscriptions).
         self.subscriptions = SubscriptionService(self)
 
@@ -292,6 +298,7 @@ class RaftHost:
         after = query.get("from_position") or 0
         forward = query.get("direction") in (None, "forward")
         if wait_ms > 0 and query.get("kind") == "all" and forward and isinstance(after, int):
+            self.counters["long_polls"] += 1
             await self.wait_for_position(str(query.get("store")), after, wait_ms / 1000)
         return self.state.read(query)
 

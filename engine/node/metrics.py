@@ -51,6 +51,7 @@ class NodeCollector(Collector):
             ("applied_entries", "Log entries applied to the stores"),
             ("fsyncs", "Log writes (one fsync each)"),
             ("raft_messages_in", "Raft messages received from peers"),
+            ("long_polls", "Long-poll reads served (the gateways' observer tails)"),
         ):
             c = CounterMetricFamily(f"gate_node_{key}", doc, labels=labels)
             c.add_metric(node, self.host.counters[key])

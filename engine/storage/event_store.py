@@ -7,8 +7,8 @@ on the node's event-loop thread.
 
 Commits are not fsynced (``synchronous=NORMAL``): the replicated log is what makes a write durable,
 and the store is rebuilt from it.  A commit survives a crash of the process; against power loss,
-:meth:`EventStore.sync` makes every commit so far durable, and the node records the log index
-replay starts from only after that (engine/storage/state_machine.py).
+the node fsyncs :attr:`EventStore.wal_path` before it records the log index replay starts from
+(engine/storage/durability.py).
 
 Stream versions and the last position are cached in memory and updated only after a commit.
 Reads bound their queries by those cached values, so a read never shows an event that is newer
@@ -17,7 +17,6 @@ than the version or position it reports.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -452,23 +451,15 @@ class EventStore:
             rows = db.execute(sql, args).fetchall()
         return [_snapshot_record(row) for row in rows]
 
-    def sync(self) -> None:
-        """Make every transaction committed so far durable (one fsync of the WAL).
+    @property
+    def wal_path(self) -> Path:
+        """The write-ahead log: fsyncing it makes every commit so far durable.
 
         A NORMAL commit is written to the WAL without an fsync; a checkpoint fsyncs the WAL before
-        copying it into the database and the database after, so what is not in the (now synced)
-        WAL is in the synced database.
+        copying it into the database and the database after, so what is not in the WAL is in the
+        synced database.
         """
-        if self._closed:
-            return
-        try:
-            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
-        except FileNotFoundError:
-            return  # nothing written since the last checkpoint removed it
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        return Path(f"{self.path}-wal")
 
     def close(self) -> None:
         """Close both connections; later reads raise ``store_not_found``."""

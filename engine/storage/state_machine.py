@@ -6,12 +6,11 @@ Replay after a restart is exact because of two applied indexes:
   writes (``EventStore.applied_index``), and skips entries at or below it;
 - ``<node_dir>/state.db`` records the node-level index replay starts from: every entry up to it
   is applied to every store, durably.  Store commits are not fsynced (the replicated log holds
-  the writes durably), so this index is written only at a *durable point*: at most once a second
-  during applies, and at close.  With ``storage.fsync: always`` the stores written since the last
-  point are fsynced first (and the stores directory, after a store was created or deleted), then
-  the index is written with ``synchronous=FULL``; so it never runs ahead of what a power loss
-  keeps.  A restart replays the entries after it (about a second's worth), which the stores skip
-  as far as they got.
+  the writes durably, and an fsync per commit would sit on every append's path), so this index is
+  written only at a *durable point* (engine/storage/durability.py): at most once a second while
+  entries are applied, and at close, after the stores written since the last point are fsynced.
+  A restart replays the entries after it (about a second's worth), which the stores skip as far
+  as they got.
 
 Store lifecycle on replay: ``create_store`` at index i is skipped when the store exists with an
 applied index >= i (it was created then, or later); ``delete_store`` at j is skipped when the
@@ -24,8 +23,6 @@ Everything runs on the node's event-loop thread.
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +31,7 @@ from typing import Any
 from engine.config_model import FsyncMode
 from engine.errors import GateError
 from engine.storage.commands import decode_command, validate_store_id
+from engine.storage.durability import DurablePoints
 from engine.storage.event_store import EventStore, IncompleteStoreError, error_result
 from engine.storage.reads import execute_read
 
@@ -58,21 +56,13 @@ class StateMachine:
         clock: Callable[[], float] = time.monotonic,
         durable_interval: float = DURABLE_INTERVAL,
     ) -> None:
-        self._fsync = fsync
         self._clock = clock
         self._durable_interval = durable_interval
         self._stores_dir = node_dir / "stores"
         self._stores_dir.mkdir(parents=True, exist_ok=True)
-        self._meta = sqlite3.connect(node_dir / "state.db", isolation_level=None)
-        self._meta.execute("PRAGMA journal_mode=WAL")
-        self._meta.execute(
-            "PRAGMA synchronous=FULL" if fsync == "always" else "PRAGMA synchronous=NORMAL"
-        )
-        self._meta.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
-        row = self._meta.execute("SELECT value FROM meta WHERE key = 'applied_index'").fetchone()
-        self._durable_index: int = row[0] if row else 0
-        self._applied_index = self._durable_index
-        self._last_durable = clock()
+        self._points = DurablePoints(node_dir / "state.db", fsync)
+        self._applied_index = self._points.recorded
+        self._last_point = clock()
         self._written: set[str] = set()  # stores committed to since the last durable point
         self._lifecycle_changed = False  # a store was created or deleted since then
         self._stores: dict[str, EventStore] = {}
@@ -95,7 +85,7 @@ class StateMachine:
     @property
     def durable_index(self) -> int:
         """The index of the last durable point: a restart replays the entries after it."""
-        return self._durable_index
+        return self._points.recorded
 
     def apply(self, entries: list[tuple[int, bytes]]) -> list[dict[str, Any] | None]:
         """Apply committed entries ``(index, data)`` in order; one result per entry.
@@ -132,33 +122,25 @@ class StateMachine:
             self._flush(store_id, items, results)
         if entries and entries[-1][0] > self._applied_index:
             self._applied_index = entries[-1][0]
-        if self._clock() - self._last_durable >= self._durable_interval:
-            self.make_durable()
+        if self._clock() - self._last_point >= self._durable_interval and not self._points.busy:
+            self.take_durable_point()
         return results
 
-    def make_durable(self) -> None:
-        """A durable point: sync what was applied since the last one, then record the index."""
-        self._last_durable = self._clock()
-        if self._applied_index == self._durable_index:
+    def take_durable_point(self) -> None:
+        """Start a durable point for everything applied so far (it completes in the background)."""
+        self._last_point = self._clock()
+        if self._applied_index == self._points.recorded and not self._written:
             return
-        if self._fsync == "always":
-            for store_id in sorted(self._written):
-                store = self._stores.get(store_id)
-                if store is not None:  # a store deleted since is gone, with its files
-                    store.sync()
-            if self._lifecycle_changed:
-                fd = os.open(self._stores_dir, os.O_RDONLY)
-                try:
-                    os.fsync(fd)  # the directory entries of created and removed databases
-                finally:
-                    os.close(fd)
+        files = [self._stores[s].wal_path for s in sorted(self._written) if s in self._stores]
+        if self._lifecycle_changed:
+            files.append(self._stores_dir)  # the directory entries of created and removed stores
         self._written.clear()
         self._lifecycle_changed = False
-        self._meta.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_index', ?)",
-            (self._applied_index,),
-        )
-        self._durable_index = self._applied_index
+        self._points.take(self._applied_index, files)
+
+    def wait_durable(self) -> None:
+        """Wait until the durable point being taken, if any, is recorded."""
+        self._points.wait()
 
     def _flush(
         self,
@@ -233,8 +215,9 @@ class StateMachine:
 
     def close(self) -> None:
         """Make what was applied durable, then close every store and the node database."""
-        self.make_durable()
+        self._points.wait()
+        self.take_durable_point()
+        self._points.close()
         for store in self._stores.values():
             store.close()
         self._stores.clear()
-        self._meta.close()

@@ -1,11 +1,11 @@
 """Transient observers, on the gateway: one tail per store, fanned out to bounded buffers.
 
-A :class:`StoreTail` long-polls a fresh node for the store's next committed events (the ``read``
-op's ``wait_ms``, woken by the node's apply loop) and offers each page to every attached
-:class:`Observer`.  Offering never waits: an observer keeps at most ``buffer`` matching events,
-dropping the oldest and counting them, and its sender tells the client
-``{"type": "dropped", "count": N}`` before the events that follow.  So a slow observer costs
-only its own events, and writers never wait for anyone (the tail reads from a follower).
+A :class:`StoreTail` long-polls the leader (or, without one, a fresh follower) for the store's
+next committed events (the ``read`` op's ``wait_ms``, woken when the node applies) and offers
+each page to every attached :class:`Observer`.  Offering never waits: an observer keeps at most
+``buffer`` matching events, dropping the oldest and counting them, and its sender tells the
+client ``{"type": "dropped", "count": N}`` before the events that follow.  So a slow observer
+costs only its own events, and writers never wait for anyone.
 
 An observer with ``from_position`` first catches up from history, page by page, sending as fast
 as the client takes them, and attaches to the tail once it has read up to the tail's position;

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from engine.errors import GateError
+from engine.storage import durability
 from engine.storage.commands import (
     build_append,
     build_create_store,
@@ -17,6 +18,7 @@ from engine.storage.commands import (
     build_snapshot_put,
     encode_command,
 )
+from engine.storage.durability import fsync_path as durability_fsync
 from engine.storage.event_store import EventStore
 from engine.storage.state_machine import StateMachine
 
@@ -272,8 +274,10 @@ def test_the_replay_index_moves_only_at_durable_points(tmp_path: Path) -> None:
     assert (sm.applied_index, sm.durable_index) == (3, 0)
     clock.now = 1.0
     sm.apply([log.append("a", "s")])
+    sm.wait_durable()  # points are taken in the background
     assert (sm.applied_index, sm.durable_index, _node_index(tmp_path)) == (4, 4, 4)
     sm.apply([log.append("a", "s")])
+    sm.wait_durable()
     assert sm.durable_index == 4
     sm.close()  # closing is a durable point
     assert _node_index(tmp_path) == 5
@@ -283,13 +287,12 @@ def test_stores_are_synced_before_the_replay_index_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[tuple[str, int]] = []
-    real_sync = EventStore.sync
 
-    def sync(store: EventStore) -> None:
-        real_sync(store)
-        synced.append((store.store_id, _node_index(tmp_path)))
+    def fsync_path(path: Path) -> None:
+        durability_fsync(path)
+        synced.append((path.name, _node_index(tmp_path)))
 
-    monkeypatch.setattr(EventStore, "sync", sync)
+    monkeypatch.setattr(durability, "fsync_path", fsync_path)
     clock = FakeClock()
     sm = StateMachine(tmp_path, "always", clock=clock)
     log = Log()
@@ -298,14 +301,20 @@ def test_stores_are_synced_before_the_replay_index_is_written(
     assert synced == []
     clock.now = 5.0
     sm.apply([log.append("a", "s")])
-    # Only the stores written since the last point, each before the index moved past 0.
-    assert synced == [("a", 0), ("b", 0)]
+    sm.wait_durable()
+    # The stores written since the last point and the directory (stores were created), each
+    # before the index moved past 0.
+    assert synced == [("a.db-wal", 0), ("b.db-wal", 0), ("stores", 0)]
     assert _node_index(tmp_path) == 6
+    synced.clear()
+    sm.apply([log.append("c", "s")])
     sm.close()
+    assert synced == [("c.db-wal", 6)]
+    assert _node_index(tmp_path) == 7
 
 
 def test_without_fsync_nothing_is_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(EventStore, "sync", lambda store: pytest.fail("synced"))
+    monkeypatch.setattr(durability, "fsync_path", lambda path: pytest.fail("synced"))
     sm = StateMachine(tmp_path, "os")
     log = Log()
     sm.apply([log.create("a"), log.append("a", "s")])
@@ -326,6 +335,7 @@ def test_a_crash_between_durable_points_replays_from_the_last_one(tmp_path: Path
     sm.apply(log.entries[:5])
     clock.now = 1.0
     sm.apply(log.entries[5:8])
+    sm.wait_durable()
     sm.apply(log.entries[8:11])
     # The process dies here: no close, so the last durable point (index 8) is what is recorded.
     crashed = StateMachine(node, "always")

@@ -157,3 +157,30 @@ async def test_client_reports_refusals_as_errors(cluster: RunningCluster) -> Non
                 pass
         assert info.value.code == "invalid_request"
         assert "$in must be a list" in info.value.message
+
+
+async def _long_polls(cluster: RunningCluster, node_id: str) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(cluster.node_url(node_id) + "/metrics") as resp,
+    ):
+        text = await resp.text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("gate_node_long_polls_total"))
+    return int(float(line.split()[-1]))
+
+
+async def test_the_live_tail_is_served_by_the_leader(cluster: RunningCluster) -> None:
+    """The leader applies first, so the observers' tail long-polls it, not a follower."""
+    leader = await cluster.leader()
+    nodes = cluster.config.node_ids
+    followers = [n for n in nodes if n != leader]
+    before = {n: await _long_polls(cluster, n) for n in nodes}
+    async with cluster.new_client() as client:
+        stream = stream_name()
+        async with observer(client, {"by_stream": f"${stream}"}) as seen:
+            for _ in range(3):
+                await client.append("reg_gh", stream, events(1))
+            await seen.wait_records(3)
+    after = {n: await _long_polls(cluster, n) for n in nodes}
+    assert after[leader] > before[leader]
+    assert all(after[n] == before[n] for n in followers)

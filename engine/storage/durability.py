@@ -1,0 +1,85 @@
+"""Durable points of a node's stores, taken in a background thread (``state.db``).
+
+Store databases commit without an fsync (engine/storage/state_machine.py explains why), so after a
+power loss a store may have lost its last commits.  ``state.db`` records the log index replay
+starts from, and it must never run ahead of what the stores kept.  A durable point therefore
+fsyncs the write-ahead log of every store written since the previous point (and the stores
+directory after a store was created or deleted), and only then writes the index.
+
+The fsyncs and the index write run in one worker thread, so the event loop that applies entries
+never waits for them; points are taken one at a time and in order.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from engine.config_model import FsyncMode
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or directory; a file removed meanwhile needs nothing (its store is gone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DurablePoints:
+    """Writes the replay index to ``state.db``, after making the stores' commits durable."""
+
+    def __init__(self, path: Path, fsync: FsyncMode) -> None:
+        self._fsync = fsync
+        # Opened here, then used by the worker thread only (one at a time, never concurrently).
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if fsync == 'always' else 'NORMAL'}")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'applied_index'").fetchone()
+        self.recorded: int = row[0] if row else 0  # the index last written (by the worker)
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="durable-points")
+        self._pending: Future[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        """A point is still being taken."""
+        return self._pending is not None and not self._pending.done()
+
+    def take(self, index: int, files: list[Path]) -> None:
+        """Start a point: fsync ``files`` (with ``fsync: always``), then record ``index``.
+
+        Every commit up to ``index`` must already be written to those files.  Raises the error
+        of the previous point, if it failed (a disk that fails an fsync must stop the node).
+        """
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._worker.submit(self._take, index, files)
+
+    def _take(self, index: int, files: list[Path]) -> None:
+        if self._fsync == "always":
+            for path in files:
+                fsync_path(path)
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_index', ?)", (index,)
+        )
+        self.recorded = index
+
+    def wait(self) -> None:
+        """Wait for the point being taken, if any (raises what it raised)."""
+        if self._pending is not None:
+            self._pending.result()
+
+    def close(self) -> None:
+        """Wait for the last point, stop the worker and close ``state.db``."""
+        try:
+            self.wait()
+        finally:
+            self._worker.shutdown(wait=True)
+            self._db.close()
