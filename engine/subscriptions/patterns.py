@@ -1,4 +1,4 @@
-"""Pattern objects of ``by_event_pattern`` / ``by_event_payload`` selectors, compiled to predicates.
+r"""Pattern objects of ``by_event_pattern`` and ``by_event_payload``, compiled to predicates.
 
 A pattern is a JSON object matched against a JSON value (an event record or its ``data``):
 
@@ -12,7 +12,10 @@ Equality is JSON equality: ``true`` never equals ``1``, and lists compare elemen
 The order operators compare numbers with numbers and strings with strings; a value of another
 type (or a missing key) does not match.  ``$ne`` and ``{"$exists": false}`` match a missing key,
 as in MongoDB.  ``$glob`` (``*``, ``?``, ``[...]``, whole string) and ``$regex`` (Python syntax,
-``re.search``) only match strings.
+``re.search``) only match strings.  Patterns run on the event loops of the leader and the
+gateways, and Python's backtracking matcher has no time limit, so a ``$regex`` that repeats a
+group which itself repeats with nothing to separate the iterations (``(a+)+``, ``(\w+\s?)+``:
+exponential time on a near miss) is refused.
 
 Patterns are validated and compiled once (:func:`compile_pattern`); matching is then a call of
 plain closures.  Every error is a 400 ``invalid_request`` naming where in the pattern it is.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parser  # type: ignore[attr-defined]
 from typing import Any
 
 from engine.errors import invalid
@@ -160,4 +165,122 @@ def _compile_regex(operand: Any, where: str) -> Predicate:
         regex = re.compile(operand)
     except re.error as exc:
         raise invalid(f"{where} is not a valid regular expression: {exc}") from None
+    if _nested_repeat(sre_parser.parse(operand)):
+        raise invalid(
+            f"{where} repeats a group that itself repeats with no separator between the"
+            " repetitions, which can take exponential time (like (a+)+); drop one repetition"
+            " or add a separator (like (a+,)+)"
+        )
     return lambda a: isinstance(a, str) and regex.search(a) is not None
+
+
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
+_CATEGORIES = {
+    sre_constants.CATEGORY_DIGIT: re.compile(r"\d"),
+    sre_constants.CATEGORY_NOT_DIGIT: re.compile(r"\D"),
+    sre_constants.CATEGORY_WORD: re.compile(r"\w"),
+    sre_constants.CATEGORY_NOT_WORD: re.compile(r"\W"),
+    sre_constants.CATEGORY_SPACE: re.compile(r"\s"),
+    sre_constants.CATEGORY_NOT_SPACE: re.compile(r"\S"),
+}
+
+
+def _nested_repeat(parsed: Any) -> bool:
+    """Whether a repetition contains another one that can split its input ambiguously.
+
+    ``(a+)+`` can split ``aaaa`` between its iterations in exponentially many ways.  An outer
+    repetition is safe when each iteration must match a literal character that none of its inner
+    repetitions can match (``(-[0-9]+)*``, ``([^,]+,)+``): that character fixes the split.
+    Possessive repetitions and atomic groups never backtrack and are left alone.
+    """
+    for op, arg in parsed:
+        children: list[Any] = []
+        if op in _REPEATS:
+            _, high, body = arg
+            if high is sre_constants.MAXREPEAT or high > 1:
+                inner = _inner_repeat_atoms(body)
+                if inner is not None and not _has_separator(body, inner):
+                    return True
+            children = [body]
+        elif op is sre_constants.SUBPATTERN:
+            children = [arg[-1]]
+        elif op is sre_constants.BRANCH:
+            children = arg[1]
+        elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+            children = [arg[1]]
+        if any(_nested_repeat(child) for child in children):
+            return True
+    return False
+
+
+def _inner_repeat_atoms(body: Any) -> list[tuple[Any, Any]] | None:
+    """The single-character atoms of the backtracking repetitions inside ``body``, or None."""
+    atoms: list[tuple[Any, Any]] = []
+    found = False
+    for op, arg in body:
+        if op in _REPEATS and (arg[1] is sre_constants.MAXREPEAT or arg[1] > 1):
+            found = True
+            atoms.extend(_leaves(arg[2]))
+        elif op is sre_constants.SUBPATTERN:
+            sub = _inner_repeat_atoms(arg[-1])
+            if sub is not None:
+                found = True
+                atoms.extend(sub)
+        elif op is sre_constants.BRANCH:
+            for branch in arg[1]:
+                sub = _inner_repeat_atoms(branch)
+                if sub is not None:
+                    found = True
+                    atoms.extend(sub)
+    return atoms if found else None
+
+
+def _leaves(parsed: Any) -> list[tuple[Any, Any]]:
+    leaves: list[tuple[Any, Any]] = []
+    for op, arg in parsed:
+        if op in (sre_constants.LITERAL, sre_constants.NOT_LITERAL, sre_constants.IN):
+            leaves.append((op, arg))
+        elif op in _REPEATS:
+            leaves.extend(_leaves(arg[2]))
+        elif op is sre_constants.SUBPATTERN:
+            leaves.extend(_leaves(arg[-1]))
+        elif op is sre_constants.BRANCH:
+            for branch in arg[1]:
+                leaves.extend(_leaves(branch))
+        elif op not in (sre_constants.AT, sre_constants.ATOMIC_GROUP):
+            leaves.append((sre_constants.ANY, None))  # ANY, group references: anything
+    return leaves
+
+
+def _has_separator(body: Any, inner: list[tuple[Any, Any]]) -> bool:
+    """``body`` must match a literal character that no atom of ``inner`` can match."""
+    for op, arg in body:
+        if op is sre_constants.SUBPATTERN and _has_separator(arg[-1], inner):
+            return True
+        if op is sre_constants.LITERAL and not any(_may_match(a, chr(arg)) for a in inner):
+            return True
+    return False
+
+
+def _may_match(atom: tuple[Any, Any], char: str) -> bool:
+    op, arg = atom
+    if op is sre_constants.LITERAL:
+        return chr(arg) == char
+    if op is sre_constants.NOT_LITERAL:
+        return chr(arg) != char
+    if op is sre_constants.IN:
+        negate = any(item_op is sre_constants.NEGATE for item_op, _ in arg)
+        hit = any(_in_item(item_op, item, char) for item_op, item in arg)
+        return hit != negate
+    return True
+
+
+def _in_item(op: Any, item: Any, char: str) -> bool:
+    if op is sre_constants.LITERAL:
+        return chr(item) == char
+    if op is sre_constants.RANGE:
+        return item[0] <= ord(char) <= item[1]
+    if op is sre_constants.CATEGORY:
+        category = _CATEGORIES.get(item)
+        return category is None or category.match(char) is not None
+    return op is not sre_constants.NEGATE

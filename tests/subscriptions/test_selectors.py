@@ -159,6 +159,34 @@ def test_invalid_selectors_say_what_is_wrong(kind: str, value: Any, says: str) -
     assert says in info.value.message
 
 
+@pytest.mark.parametrize(
+    "regex", ["(a+)+$", r"(\w*)*", "(a|b+)*", "(a{2,})+", r"(\w+\s?)+$", r"(.*a)+$", "(x+x+)+y"]
+)
+def test_regexes_that_can_take_exponential_time_are_refused(regex: str) -> None:
+    with pytest.raises(GateError, match="exponential time") as info:
+        parse_selector("by_event_payload", {"t": {"$regex": regex}})
+    assert info.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "regex",
+    [
+        "a+b+",
+        "(ab)+",
+        "[a-z]+(-[0-9]+)*",
+        r"(\d+,)+",
+        r"([^,]+,)+$",
+        r"(\d+-)+\d+$",
+        "((ab)*c)*",
+        "(?>a+)+",
+        "(a++)+",
+        "(a?)+",
+    ],
+)
+def test_repetitions_with_a_separator_are_accepted(regex: str) -> None:
+    parse_selector("by_event_payload", {"t": {"$regex": regex}})
+
+
 def test_error_names_where_in_the_pattern() -> None:
     with pytest.raises(GateError, match=r"by_event_payload selector\.zone\.name\.\$in"):
         parse_selector("by_event_payload", {"zone": {"name": {"$in": "north"}}})
