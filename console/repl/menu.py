@@ -68,6 +68,7 @@ LAB = Section(
         (23, "Greenhouse & Snapshots"),
         (24, "Append a Chosen Event"),
         (25, "Browse Stream"),
+        (26, "Set Consumer Ack Policy"),
     ),
 )
 
@@ -85,7 +86,11 @@ def render_menu(printer: Printer) -> None:
             printer.line(f"  {number}. {title}")
     printer.line(LAB.heading, f"bold {LAB.style}")
     cells = [f"{number}. {title}" for number, title in LAB.options]
-    width = max(len(cell) for cell in cells) + 2
+    # Each column as wide as its own longest cell, so the lab stays within 80 columns.
+    widths = [
+        max(len(cell) for cell in cells[column::_LAB_COLUMNS]) + 2 for column in range(_LAB_COLUMNS)
+    ]
     for row in range(0, len(cells), _LAB_COLUMNS):
         chunk = cells[row : row + _LAB_COLUMNS]
-        printer.line("  " + "".join(cell.ljust(width) for cell in chunk).rstrip())
+        line = "".join(cell.ljust(width) for cell, width in zip(chunk, widths, strict=False))
+        printer.line("  " + line.rstrip())

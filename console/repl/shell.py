@@ -50,6 +50,7 @@ COMMANDS: dict[int, Command] = {
     23: cluster.greenhouse,
     24: data.append_chosen_event,
     25: data.browse_stream,
+    26: subscriptions.consumer_policy,
 }
 CHOICES = sorted([*COMMANDS, EXIT])
 
@@ -114,7 +115,9 @@ class ReplShell:
                 return
             if number not in COMMANDS:
                 # CONSOLE.md: bad input gets a clear ❌ line and the menu again.
-                printer.error(f"Invalid choice {answer!r}. Please type a number from 1 to 25.")
+                printer.error(
+                    f"Invalid choice {answer!r}. Please type a number from 1 to {CHOICES[-1]}."
+                )
                 render_menu(printer)
                 continue
             if not await self.dispatch(number):

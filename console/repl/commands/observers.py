@@ -105,7 +105,10 @@ async def monitor_observer(ctx: Context) -> None:
     name = await ctx.ask("Enter observer name to monitor: ", names)
     if name in consumers and name not in ctx.ops.observers.names():
         consumer = ctx.ops.subscriptions.consumer(name)
-        feed, what = consumer.feed, f"Subscription consumer: {name} (acks every event)"
+        # Option 26 may have made it nack some: say so, since the RECEIVED lines show it.
+        policy = consumer.policy
+        doing = "acks every event" if policy.acks_all else policy.describe()
+        feed, what = consumer.feed, f"Subscription consumer: {name} ({doing})"
     else:
         observer = ctx.ops.observers.get(name)
         feed, what = observer.feed, f"Type: {observer.kind}, Selector: {observer.describe()}"

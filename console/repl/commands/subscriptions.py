@@ -1,10 +1,29 @@
-"""Options 10-11: create a persistent subscription (consumed here, acking), list them."""
+"""Options 10-11 and lab option 26: create a persistent subscription (consumed here, acking),
+list them, and choose what this console's consumer acks or nacks."""
 
 from __future__ import annotations
 
 from console.ops.observers import ALL_STREAMS, stream_selector
-from console.ops.subscriptions import parse_start
-from console.repl.context import Context
+from console.ops.subscriptions import (
+    ACTIONS,
+    Action,
+    ConsumerPolicy,
+    SubscriptionConsumer,
+    SubscriptionRow,
+    parse_policy,
+    parse_start,
+)
+from console.repl.context import BadInput, Context
+from console.repl.tables import Cell
+
+# What each action does with the Nth event, worded as in the dashboard's ack/nack dialog (the
+# REPL has no replay option, so nack_park points at the parked counter instead).
+ACTION_HINTS: dict[Action, str] = {
+    "ack": "acknowledge every event",
+    "nack_retry": "deliver it again (attempt 2, 3 …)",
+    "nack_park": "park it (option 11 counts parked events)",
+    "nack_skip": "drop it",
+}
 
 
 async def create_subscription(ctx: Context) -> None:
@@ -25,6 +44,7 @@ async def create_subscription(ctx: Context) -> None:
         f"This console consumes '{name}' and acks every event: "
         "option 5 shows its RECEIVED lines, option 11 its counters"
     )
+    ctx.printer.hint("Option 26 makes it nack every Nth event instead (retry, park or skip)")
 
 
 async def list_subscriptions(ctx: Context) -> None:
@@ -60,8 +80,71 @@ async def list_subscriptions(ctx: Context) -> None:
                 str(r.delivered),
                 str(r.acked),
                 str(r.nacked),
-                ("class:ok", "consuming") if r.consuming_here else "",
+                _here_cell(r),
             )
             for r in rows
         ],
+    )
+
+
+def _here_cell(row: SubscriptionRow) -> Cell:
+    """``consuming`` while this console acks everything; with the policy (in yellow, like the
+    dashboard) once it nacks some."""
+    if not row.consuming_here:
+        return ""
+    policy = row.policy or ConsumerPolicy()
+    if policy.acks_all:
+        return ("class:ok", "consuming")
+    return ("class:warn", f"consuming · {policy.describe()}")
+
+
+def running_consumers(ctx: Context) -> dict[str, SubscriptionConsumer]:
+    """This session's consumers that are still consuming (a failed one is started afresh)."""
+    manager = ctx.ops.subscriptions
+    consumers = (manager.consumer(name) for name in manager.consumer_names())
+    return {c.name: c for c in consumers if c.state == "running"}
+
+
+async def ask_policy(ctx: Context) -> ConsumerPolicy:
+    """An action (by name or number, default ack) and, for a nack, every how many events."""
+    ctx.printer.line("Actions (the events not nacked are acked):")
+    for number, action in enumerate(ACTIONS, 1):
+        ctx.printer.line(f"  {number}. {action:<11} - {ACTION_HINTS[action]}")
+    answer = (await ctx.ask("Enter action (default: ack): ", ACTIONS)).lower()
+    if answer.isdigit() and 1 <= int(answer) <= len(ACTIONS):
+        answer = ACTIONS[int(answer) - 1]
+    # Checked before asking for N, so an unknown action is reported at once.
+    policy = parse_policy(answer, "")
+    if policy.acks_all:
+        return policy
+    return parse_policy(answer, await ctx.ask("Nack every Nth event (default 1): "))
+
+
+async def consumer_policy(ctx: Context) -> None:
+    """26. Set Consumer Ack Policy: ack every event, or nack every Nth (retry, park or skip);
+    starts consuming the subscription here when this console does not yet."""
+    ctx.printer.heading("⚙️  Consumer Ack Policy")
+    manager = ctx.ops.subscriptions
+    names = await manager.names()
+    ctx.printer.line(f"Subscriptions: {', '.join(names) or 'none yet (option 10 creates one)'}")
+    running = running_consumers(ctx)
+    if running:
+        consumed = ", ".join(f"{n} ({c.policy.describe()})" for n, c in running.items())
+        ctx.printer.line(f"Consumed here: {consumed}")
+    name = await ctx.ask("Enter subscription name: ", names)
+    if name not in names:
+        # Checked before asking for the policy, so a mistyped name costs no further answers.
+        known = ", ".join(names) or "none"
+        raise BadInput(f"no subscription named {name!r} (subscriptions: {known})")
+    policy = await ask_policy(ctx)
+    if name in running:
+        manager.set_policy(name, policy)
+        ctx.printer.ok(f"The consumer of '{name}' now {policy.describe()}")
+    else:
+        await manager.start_consumer(name, policy)
+        ctx.printer.ok(f"Consuming '{name}' here; the consumer {policy.describe()}")
+    # The consumer reads its policy once per batch, hence "from the next batch on".
+    ctx.printer.hint(
+        "From the next batch on: option 5 shows each RECEIVED line's outcome (→ parked …), "
+        "option 11 the counters"
     )

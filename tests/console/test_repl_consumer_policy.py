@@ -1,0 +1,195 @@
+"""gate-repl's lab option 26, Set Consumer Ack Policy: a running consumer's policy changed at the
+prompt (its RECEIVED lines and the subscription's counters follow), a consumer started with a
+policy from a script, and every bad answer as one ``❌`` line before the menu comes back."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from pathlib import Path
+
+from console.repl.menu import TITLES, render_menu
+from console.repl.printer import Printer
+from console.repl.shell import COMMANDS
+from tests.cluster_harness import RunningCluster
+from tests.console.repl_driver import ReplDriver, running_repl
+from tests.console.script_runs import assert_clean, run_script
+
+CTRL_C = "\x03"
+# Option 11's row of one subscription: name, selector, start, checkpoint, then the counters.
+_COUNTERS = ("consumers", "in_flight", "parked", "delivered", "acked", "nacked")
+
+
+def _row_pattern(name: str) -> re.Pattern[str]:
+    counters = r"\s+".join(rf"(?P<{c}>\d+)" for c in _COUNTERS)
+    return re.compile(
+        rf"^{re.escape(name)}\s+by_stream \S+\s+\S+\s+\S+\s+{counters}(?P<here>.*)$", re.MULTILINE
+    )
+
+
+async def _wait_for_counters(
+    repl: ReplDriver, name: str, expected: dict[str, int], timeout: float = 20.0
+) -> str:
+    """List the subscriptions (option 11) until ``name``'s counters are ``expected``; answers
+    its Here cell.  The engine counts acks and nacks as they arrive, so this polls."""
+    pattern = _row_pattern(name)
+    deadline = time.monotonic() + timeout
+    while True:
+        await repl.choose(11)
+        await repl.printed(f"\n{name} ")
+        row = pattern.search(repl.since_mark())
+        assert row, repl.since_mark()
+        counters = {c: int(row[c]) for c in expected}
+        if counters == expected:
+            return row["here"].strip()
+        assert time.monotonic() < deadline, f"{name}: {counters}, expected {expected}"
+
+
+def _outcomes(output: str, subscription: str, stream: str) -> dict[int, str]:
+    """What the consumer did with each version of ``stream`` per its RECEIVED lines: ``acked``,
+    ``parked``… (the last line for a version wins; ``-`` for the classic line without one)."""
+    outcomes: dict[int, str] = {}
+    line = re.compile(
+        rf'^RECEIVED \["{subscription}" "{stream}:\S+ v\((\d+)\) => .*"\](?: → (.+))?$',
+        re.MULTILINE,
+    )
+    for match in line.finditer(output):
+        outcomes[int(match[1])] = match[2] or "-"
+    return outcomes
+
+
+def test_option_26_is_in_the_lab_and_the_menu_fits_80_columns() -> None:
+    assert TITLES[26] == "Set Consumer Ack Policy"
+    assert COMMANDS[26].__doc__ and COMMANDS[26].__doc__.startswith("26. Set Consumer Ack Policy")
+    transcript = io.StringIO()
+    render_menu(Printer(stream=transcript))
+    menu = transcript.getvalue()
+    lab = menu.split("🧪 Cluster Lab:\n")[1]
+    assert "26. Set Consumer Ack Policy" in lab
+    assert all(f"  {n}. {TITLES[n]}\n" in menu for n in range(1, 16)), "the classic 15 stay"
+    assert max(len(line) for line in lab.splitlines()) <= 80
+
+
+async def test_policy_of_a_running_consumer_and_bad_answers(cluster: RunningCluster) -> None:
+    async with running_repl(cluster.url) as (repl, shell):
+        await repl.choose(26)
+        await repl.answer("Enter subscription name: ", "ghost")
+        await repl.printed("❌ no subscription named 'ghost' (subscriptions: ")
+
+        # Four events, consumed here from version 0 and acked, as option 10 always does.
+        await repl.choose(13)
+        await repl.answer("Enter stream name: ", "policy-1")
+        await repl.answer("append (default 5)", "4")
+        await repl.printed("✅ Appended 4 events to 'policy-1' (now at version 3)")
+        await repl.choose(10)
+        await repl.answer("Enter subscription name: ", "pol_sub")
+        await repl.answer("Enter stream name: ", "policy-1")
+        await repl.answer("Start from version (default 0): ", "")
+        await repl.printed("Option 26 makes it nack every Nth event instead")
+        here = await _wait_for_counters(repl, "pol_sub", {"acked": 4, "parked": 0})
+        assert here == "consuming"
+
+        # Bad answers: one ❌ line each, then the menu prompt again (choose checks the prompt).
+        bad = (
+            (("shrug",), "❌ unknown consumer action 'shrug' (one of ack, nack_retry, nack_park"),
+            (("nack_park", "0"), "❌ 'every' must be between 1 and 1000"),
+            (("nack_park", "two"), "❌ 'two' is not a number: nack every Nth event, e.g. 2"),
+            (("9",), "❌ unknown consumer action '9'"),
+        )
+        for answers, error in bad:
+            await repl.choose(26)
+            await repl.answer("Enter subscription name: ", "pol_sub")
+            await repl.answer("Enter action (default: ack): ", answers[0])
+            if len(answers) > 1:
+                await repl.answer("Nack every Nth event (default 1): ", answers[1])
+            await repl.printed(error)
+            shown = repl.since_mark()
+            assert shown.count("❌") == 1 and "✅" not in shown, shown
+
+        # Nothing changed: the consumer still acks everything.
+        await repl.choose(26)
+        await repl.printed("Consumed here: pol_sub (acks all)")
+        await repl.answer("Enter subscription name: ", "pol_sub")
+        await repl.answer("Enter action (default: ack): ", "nack_park")
+        await repl.answer("Nack every Nth event (default 1): ", "2")
+        await repl.printed("✅ The consumer of 'pol_sub' now parks every 2nd")
+
+        # Deliveries 5 to 8 (versions 4 to 7): the 6th and the 8th are parked.
+        await repl.choose(13)
+        await repl.answer("Enter stream name: ", "policy-1")
+        await repl.answer("append (default 5)", "4")
+        await repl.printed("(now at version 7)")
+        here = await _wait_for_counters(repl, "pol_sub", {"acked": 6, "parked": 2, "nacked": 2})
+        assert here == "consuming · parks every 2nd"
+        await repl.choose(5)
+        await repl.answer("Enter observer name to monitor: ", "pol_sub")
+        await repl.printed("Subscription consumer: pol_sub (parks every 2nd)")
+        await repl.printed("v(7) => ")
+        repl.keys.send_text(CTRL_C)
+        await repl.printed("Stopped monitoring pol_sub")
+        outcomes = _outcomes(repl.output, "pol_sub", "policy-1")
+        assert outcomes == {
+            **dict.fromkeys(range(4), "-"),
+            4: "acked",
+            5: "parked",
+            6: "acked",
+            7: "parked",
+        }
+
+        # The default action, by number or by Enter, acks everything again without asking N.
+        await repl.choose(26)
+        await repl.answer("Enter subscription name: ", "pol_sub")
+        await repl.answer("Enter action (default: ack): ", "")
+        await repl.printed("✅ The consumer of 'pol_sub' now acks all")
+        await repl.choose(26)
+        await repl.answer("Enter subscription name: ", "pol_sub")
+        await repl.answer("Enter action (default: ack): ", "2")
+        await repl.answer("Nack every Nth event (default 1): ", "")
+        await repl.printed("✅ The consumer of 'pol_sub' now retries every event")
+        await repl.choose(15)
+        assert await shell == 0
+        assert "Traceback" not in repl.output
+
+
+async def test_a_script_starts_a_consumer_with_a_policy(
+    cluster: RunningCluster, tmp_path: Path
+) -> None:
+    # A subscription this console does not consume yet: option 26 starts consuming it.
+    async with cluster.new_client() as client:
+        await client.put_subscription(
+            "reg_gh", "script_pol", {"by_stream": "$script-pol"}, start_from=0
+        )
+    script = "\n".join(
+        (
+            "13",
+            "script-pol",
+            "3",
+            "26",
+            "script_pol",
+            "nack_skip",
+            "0",  # bad: one error line, and the script goes on at the menu
+            "26",
+            "script_pol",
+            "nack_skip",
+            "",  # every event
+            "5",
+            "script_pol",
+            "11",
+            "15",
+            "",
+        )
+    )
+    run = await run_script(["--connect", cluster.url], script, tmp_path)
+    assert_clean(run)
+    out = run.stdout
+    lines = out.splitlines()
+    error = lines.index("❌ 'every' must be between 1 and 1000")
+    assert lines[error + 1].startswith("👉 Select an option (1-15): 26")
+    assert "✅ Consuming 'script_pol' here; the consumer skips every event" in out
+    assert "Subscription consumer: script_pol (skips every event)" in out
+    assert _outcomes(out, "script_pol", "script-pol") == dict.fromkeys(range(3), "skipped")
+    table = out.split("📋 Subscriptions\n")[1]
+    row = _row_pattern("script_pol").search(table)
+    assert row and row["here"].strip() == "consuming · skips every event", table
+    assert "🛑 Stopped consumer of subscription: script_pol" in out
