@@ -8,6 +8,7 @@ from textual.widgets import Input, Select, TabbedContent
 from console.ops.subscriptions import ConsumerPolicy
 from console.tui.app import GateConsole
 from console.tui.dialogs.form import FormDialog
+from console.tui.observers.panel import ObserversPanel
 from console.tui.status_bar import StatusBar
 from tests.tui.recorded import RecordedOps
 
@@ -58,6 +59,10 @@ async def test_timers_that_fire_while_the_app_closes_do_nothing() -> None:
     app = GateConsole(recorded.as_operations(), blink=False)
     async with app.run_test(size=(110, 32)) as pilot:
         await pilot.pause()
+        # Widgets go one by one: a timer can find the feed panel but no observers table.
+        await app.query_one(ObserversPanel).remove()
+        app.drain(tables=True)  # would raise NoMatches for the observers table
+        await app.refresh_lists()
         await app.query_one(TabbedContent).remove()
         await app.query_one(StatusBar).remove()
         app.drain(tables=True)  # would raise NoMatches for the feed panel
