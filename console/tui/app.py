@@ -57,17 +57,6 @@ DRAIN_HZ = 10.0  # screen refreshes of live data per second
 TABLE_EVERY = 4  # observers/producers tables: every 4th drain (2.5 Hz)
 POLL_SECONDS = 1.0  # subscriptions and streams: one request each per second
 CONSUMER_PREFIX = "sub "  # feed sources of this console's subscription consumers
-# What drain() and refresh_lists() update: all must still be there when a timer fires.
-_TIMER_WIDGETS = (
-    TabbedContent,
-    StatusBar,
-    ClusterPanel,
-    FeedPanel,
-    ObserversPanel,
-    ProducersPanel,
-    SubscriptionsPanel,
-    StreamsPanel,
-)
 _PAST_TENSE = {"stop": "stopped", "kill": "killed", "pause": "paused", "resume": "resumed"}
 
 
@@ -155,11 +144,9 @@ class GateConsole(App[None]):
                 self._show_tables()
 
     def _dashboard_shown(self) -> bool:
-        """False while the app closes: its widgets go (one by one) before its timers stop."""
-        if self._exit or not self.screen_stack:
-            return False
-        dashboard = self.screen_stack[0]
-        return all(dashboard.query(widget) for widget in _TIMER_WIDGETS)
+        """False once the app has stopped running: when it closes, its widgets go one by one,
+        and a timer may still fire meanwhile (seen in run_test's shutdown on slow machines)."""
+        return self.is_running
 
     def _show_health(self, sample: HealthSample | None) -> None:
         if self.ops.health.updates == self._health_seen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, TabbedContent
 
@@ -53,14 +54,19 @@ async def test_settings_dialog_changes_the_running_consumer_and_starts_one() -> 
         assert app.last_message == "✅ Consuming 'heat' here; the consumer acks all"
 
 
-async def test_timers_that_fire_while_the_app_closes_do_nothing() -> None:
-    """The drain and list timers can fire after the dashboard's widgets are gone (slow CI)."""
+async def test_timers_that_fire_while_the_app_closes_do_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At close the app stops running, then removes its widgets one by one; the drain and list
+    timers can still fire in between (slow CI) and must do nothing."""
     recorded = RecordedOps(None)
     app = GateConsole(recorded.as_operations(), blink=False)
     async with app.run_test(size=(110, 32)) as pilot:
         await pilot.pause()
-        # Widgets go one by one: a timer can find the feed panel but no observers table.
-        await app.query_one(ObserversPanel).remove()
+        # As the shutdown does first (Textual's App._shutdown sets _running to False).
+        monkeypatch.setattr(GateConsole, "is_running", property(lambda _app: False))
+        # A table goes before its panel: a check for the panels alone would not do.
+        await app.query_one(ObserversPanel).table.remove()
         app.drain(tables=True)  # would raise NoMatches for the observers table
         await app.refresh_lists()
         await app.query_one(TabbedContent).remove()
