@@ -9,7 +9,9 @@ import re
 import time
 from pathlib import Path
 
-from console.repl.menu import TITLES, render_menu
+from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
+from console.repl.commands.subscriptions import show_subscriptions
+from console.repl.menu import COMPACT_MENU, TITLES, render_menu
 from console.repl.printer import Printer
 from console.repl.shell import COMMANDS
 from tests.cluster_harness import RunningCluster
@@ -17,15 +19,17 @@ from tests.console.repl_driver import ReplDriver, running_repl
 from tests.console.script_runs import assert_clean, run_script
 
 CTRL_C = "\x03"
-# Option 11's row of one subscription: name, selector, start, checkpoint, then the counters.
-_COUNTERS = ("consumers", "in_flight", "parked", "delivered", "acked", "nacked")
+# Option 11's tables: what a subscription is (its Here cell last), then its counters.
+_COUNTERS = ("checkpoint", "consumers", "in_flight", "parked", "delivered", "acked", "nacked")
 
 
-def _row_pattern(name: str) -> re.Pattern[str]:
+def _here_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(name)}\s+by_stream \S+\s+\S+(?P<here>.*)$", re.MULTILINE)
+
+
+def _counters_pattern(name: str) -> re.Pattern[str]:
     counters = r"\s+".join(rf"(?P<{c}>\d+)" for c in _COUNTERS)
-    return re.compile(
-        rf"^{re.escape(name)}\s+by_stream \S+\s+\S+\s+\S+\s+{counters}(?P<here>.*)$", re.MULTILINE
-    )
+    return re.compile(rf"^{re.escape(name)}\s+{counters}\s*$", re.MULTILINE)
 
 
 async def _wait_for_counters(
@@ -33,17 +37,41 @@ async def _wait_for_counters(
 ) -> str:
     """List the subscriptions (option 11) until ``name``'s counters are ``expected``; answers
     its Here cell.  The engine counts acks and nacks as they arrive, so this polls."""
-    pattern = _row_pattern(name)
     deadline = time.monotonic() + timeout
     while True:
         await repl.choose(11)
-        await repl.printed(f"\n{name} ")
-        row = pattern.search(repl.since_mark())
-        assert row, repl.since_mark()
+        await repl.printed(COMPACT_MENU)  # both tables are out
+        shown = repl.since_mark()
+        here, row = _here_pattern(name).search(shown), _counters_pattern(name).search(shown)
+        assert here and row, shown
         counters = {c: int(row[c]) for c in expected}
         if counters == expected:
-            return row["here"].strip()
+            return here["here"].strip()
         assert time.monotonic() < deadline, f"{name}: {counters}, expected {expected}"
+
+
+def test_option_11_fits_80_columns() -> None:
+    """Both of option 11's tables, for a 10-character name, a long selector, counters in the
+    hundreds of thousands and the longest Here cell a policy gives."""
+    row = SubscriptionRow(
+        name="heat_audit",
+        selector="by_stream $greenhouse-12",
+        start_from="origin",
+        checkpoint=123_456,
+        consumers=2,
+        in_flight=100,
+        parked=12_345,
+        delivered=123_456,
+        acked=111_111,
+        nacked=12_345,
+        consuming_here=True,
+        policy=ConsumerPolicy("nack_retry", 12),
+    )
+    transcript = io.StringIO()
+    show_subscriptions(Printer(stream=transcript), [row])
+    out = transcript.getvalue()
+    assert "consuming · retries every 12th" in out and "111111" in out, out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
 
 
 def _outcomes(output: str, subscription: str, stream: str) -> dict[int, str]:
@@ -190,6 +218,6 @@ async def test_a_script_starts_a_consumer_with_a_policy(
     assert "Subscription consumer: script_pol (skips every event)" in out
     assert _outcomes(out, "script_pol", "script-pol") == dict.fromkeys(range(3), "skipped")
     table = out.split("📋 Subscriptions\n")[1]
-    row = _row_pattern("script_pol").search(table)
-    assert row and row["here"].strip() == "consuming · skips every event", table
+    here = _here_pattern("script_pol").search(table)
+    assert here and here["here"].strip() == "consuming · skips every event", table
     assert "🛑 Stopped consumer of subscription: script_pol" in out

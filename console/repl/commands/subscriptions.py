@@ -3,6 +3,8 @@ list them, and choose what this console's consumer acks or nacks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.subscriptions import (
     ACTIONS,
@@ -14,6 +16,7 @@ from console.ops.subscriptions import (
     parse_start,
 )
 from console.repl.context import BadInput, Context
+from console.repl.printer import Printer
 from console.repl.tables import Cell
 
 # What each action does with the Nth event, worded as in the dashboard's ack/nack dialog (the
@@ -54,25 +57,21 @@ async def list_subscriptions(ctx: Context) -> None:
     if not rows:
         ctx.printer.warn("No subscriptions")
         return
-    ctx.printer.table(
-        (
-            "Name",
-            "Selector",
-            "Start",
-            "Checkpoint",
-            "Consumers",
-            "In flight",
-            "Parked",
-            "Delivered",
-            "Acked",
-            "Nacked",
-            "Here",
-        ),
+    show_subscriptions(ctx.printer, rows)
+
+
+def show_subscriptions(printer: Printer, rows: Sequence[SubscriptionRow]) -> None:
+    """What each subscription is, then its counters: two tables, so each fits 80 columns."""
+    printer.table(
+        ("Name", "Selector", "Start", "Here"),
+        [(r.name, r.selector, str(r.start_from), _here_cell(r)) for r in rows],
+    )
+    printer.line()
+    printer.table(
+        ("Name", "Checkpoint", "Consumers", "In flight", "Parked", "Delivered", "Acked", "Nacked"),
         [
             (
                 r.name,
-                r.selector,
-                str(r.start_from),
                 str(r.checkpoint),
                 str(r.consumers),
                 str(r.in_flight),
@@ -80,7 +79,6 @@ async def list_subscriptions(ctx: Context) -> None:
                 str(r.delivered),
                 str(r.acked),
                 str(r.nacked),
-                _here_cell(r),
             )
             for r in rows
         ],
