@@ -416,6 +416,43 @@ class EventStore:
             rows = db.execute(sql, args).fetchall()
         return {"events": _event_records(rows)}
 
+    def read_past(
+        self, position: int, count: int, *, stream: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Up to ``count`` events past ``position`` in global order, of one ``stream`` if given,
+        and the position read up to: every event at or below it has been returned or is not in
+        ``stream``.  A stream is read through its index, whatever the size of the store."""
+        last = self._last_position
+        if stream is None:
+            events = self.read_all(position, count)["events"]
+        else:
+            first = self._first_number_past(stream, position)
+            sql = (
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                " AND event_number >= ? AND position <= ? ORDER BY event_number LIMIT ?"
+            )
+            with self._reading() as db:
+                rows = db.execute(sql, (stream, first, last, count)).fetchall()
+            events = _event_records(rows)
+        return events, events[-1]["position"] if len(events) == count else last
+
+    def _first_number_past(self, stream: str, position: int) -> int:
+        """The first event number of ``stream`` whose position is above ``position``: a binary
+        search, since positions grow with event numbers within a stream."""
+        low, high = 0, self._versions.get(stream, -1) + 1
+        with self._reading() as db:
+            while low < high:
+                middle = (low + high) // 2
+                (at,) = db.execute(
+                    "SELECT position FROM events WHERE stream_id = ? AND event_number = ?",
+                    (stream, middle),
+                ).fetchone()
+                if at > position:
+                    high = middle
+                else:
+                    low = middle + 1
+        return low
+
     def get_snapshot(self, source_uuid: str, stream_uuid: str, version: int) -> dict[str, Any]:
         """One snapshot record; raises ``snapshot_not_found``."""
         with self._reading() as db:

@@ -66,6 +66,22 @@ class ConsumerLink:
         self._writer.close()
 
 
+async def fill(delivery: Delivery, store: EventStore, stream: str | None) -> int:
+    """Read ``store`` past the delivery's cursor while it wants more; the pages read.
+
+    A one-stream selector reads through the stream's index.  Other narrow selectors on a big
+    store read many pages for few events: this yields to the loop after each page, or the
+    leader would stop sending heartbeats and lose its term (300 ms at the default ticks).
+    """
+    pages = 0
+    while delivery.wants_events() and store.last_position > delivery.cursor:
+        events, read_to = store.read_past(delivery.cursor, READ_PAGE, stream=stream)
+        delivery.add_events(events, read_to)
+        pages += 1
+        await asyncio.sleep(0)
+    return pages
+
+
 class Dispatcher:
     """Delivers one subscription: reads its store, feeds its consumers, proposes progress."""
 
@@ -138,7 +154,7 @@ class Dispatcher:
         try:
             while True:
                 self._wake.clear()
-                self._fill()
+                await self._fill()
                 if self.delivery.expire():
                     self._dirty = True  # events may have been parked
                 for consumer, records in self.delivery.dispatch().items():
@@ -150,13 +166,9 @@ class Dispatcher:
         except Exception:
             log.exception("subscription %s failed", self.stored.name)
 
-    def _fill(self) -> None:
-        delivery = self.delivery
-        while delivery.wants_events() and self.store.last_position > delivery.cursor:
-            events = self.store.read_all(delivery.cursor, READ_PAGE)["events"]
-            if not events:
-                return
-            delivery.add_events(events, events[-1]["position"])
+    async def _fill(self) -> None:
+        stream = self.definition.selector.stream_id
+        if await fill(self.delivery, self.store, stream):
             self._dirty = True
 
     def _maybe_flush(self) -> None:

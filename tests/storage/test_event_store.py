@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -337,6 +338,28 @@ def test_read_all_paging(h: Harness) -> None:
     assert [e["position"] for e in h.store.read_all(3, 3, "backward")["events"]] == [2, 1]
     assert [e["position"] for e in h.store.read_all(1, 3, "backward")["events"]] == []
     assert [e["position"] for e in h.store.read_all(99, 2, "backward")["events"]] == [10, 9]
+
+
+def test_read_past_of_a_stream_is_the_filtered_global_order(h: Harness) -> None:
+    """``read_past`` with a stream (the stream's index, a binary search for the start) gives
+    what filtering the global order would, from every position, with every page size; the
+    position it read up to never skips an event of the stream."""
+    rng = random.Random(7)
+    for k in range(40):
+        stream = rng.choice("aab")  # a: two thirds of the events, in runs and gaps
+        h.append(stream, *(f"{stream}{k}-{j}" for j in range(rng.randint(1, 3))))
+    last = h.store.last_position
+    every = h.store.read_all(0, last)["events"]
+    for stream in ("a", "b", "missing", None):
+        for count in (1, 2, 5, 500):
+            for position in range(last + 1):
+                events, read_to = h.store.read_past(position, count, stream=stream)
+                wanted = [e for e in every if e["position"] > position]
+                wanted = [e for e in wanted if stream is None or e["stream_id"] == stream]
+                assert events == wanted[:count], (stream, count, position)
+                unread = [e for e in wanted if e["position"] <= read_to and e not in events]
+                assert not unread and position <= read_to <= last, (stream, count, position)
+                assert read_to == (last if len(wanted) < count else events[-1]["position"])
 
 
 def test_snapshots_put_get_list_overwrite_delete(h: Harness) -> None:
