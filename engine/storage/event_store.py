@@ -68,7 +68,7 @@ _EVENT_COLUMNS = (
 _SNAPSHOT_COLUMNS = (
     "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch"
 )
-_ID_LOOKUP_CHUNK = 500  # stays well under SQLite's limit on bound parameters
+_ID_LOOKUP_CHUNK = 500  # ids or positions per query: well under SQLite's bound-parameter limit
 
 
 class IncompleteStoreError(Exception):
@@ -435,6 +435,17 @@ class EventStore:
                 rows = db.execute(sql, (stream, first, last, count)).fetchall()
             events = _event_records(rows)
         return events, events[-1]["position"] if len(events) == count else last
+
+    def read_positions(self, positions: list[int]) -> list[dict[str, Any]]:
+        """The events at these positions (those that exist), by position."""
+        events: list[dict[str, Any]] = []
+        with self._reading() as db:
+            for i in range(0, len(positions), _ID_LOOKUP_CHUNK):
+                chunk = positions[i : i + _ID_LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position IN ({marks})"
+                events += _event_records(db.execute(sql, chunk).fetchall())
+        return sorted(events, key=lambda e: e["position"])
 
     def _first_number_past(self, stream: str, position: int) -> int:
         """The first event number of ``stream`` whose position is above ``position``: a binary

