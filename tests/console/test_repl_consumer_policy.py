@@ -74,6 +74,22 @@ def test_option_11_fits_80_columns() -> None:
     assert max(len(line) for line in out.splitlines()) <= 80, out
 
 
+async def _append(repl: ReplDriver, stream: str, count: int) -> None:
+    """Option 13: append ``count`` generated events to ``stream``."""
+    await repl.choose(13)
+    await repl.answer("Enter stream name: ", stream)
+    await repl.answer("append (default 5)", str(count))
+
+
+async def _set_policy(repl: ReplDriver, name: str, action: str, every: str | None = None) -> None:
+    """Option 26's answers: the subscription, the action and, for a nack, every how many."""
+    await repl.choose(26)
+    await repl.answer("Enter subscription name: ", name)
+    await repl.answer("Enter action (default: ack): ", action)
+    if every is not None:
+        await repl.answer("Nack every Nth event (default 1): ", every)
+
+
 def _outcomes(output: str, subscription: str, stream: str) -> dict[int, str]:
     """What the consumer did with each version of ``stream`` per its RECEIVED lines: ``acked``,
     ``parked``… (the last line for a version wins; ``-`` for the classic line without one)."""
@@ -106,9 +122,7 @@ async def test_policy_of_a_running_consumer_and_bad_answers(cluster: RunningClus
         await repl.printed("❌ no subscription named 'ghost' (subscriptions: ")
 
         # Four events, consumed here from version 0 and acked, as option 10 always does.
-        await repl.choose(13)
-        await repl.answer("Enter stream name: ", "policy-1")
-        await repl.answer("append (default 5)", "4")
+        await _append(repl, "policy-1", 4)
         await repl.printed("✅ Appended 4 events to 'policy-1' (now at version 3)")
         await repl.choose(10)
         await repl.answer("Enter subscription name: ", "pol_sub")
@@ -126,11 +140,7 @@ async def test_policy_of_a_running_consumer_and_bad_answers(cluster: RunningClus
             (("9",), "❌ unknown consumer action '9'"),
         )
         for answers, error in bad:
-            await repl.choose(26)
-            await repl.answer("Enter subscription name: ", "pol_sub")
-            await repl.answer("Enter action (default: ack): ", answers[0])
-            if len(answers) > 1:
-                await repl.answer("Nack every Nth event (default 1): ", answers[1])
+            await _set_policy(repl, "pol_sub", *answers)
             await repl.printed(error)
             shown = repl.since_mark()
             assert shown.count("❌") == 1 and "✅" not in shown, shown
@@ -144,9 +154,7 @@ async def test_policy_of_a_running_consumer_and_bad_answers(cluster: RunningClus
         await repl.printed("✅ The consumer of 'pol_sub' now parks every 2nd")
 
         # Deliveries 5 to 8 (versions 4 to 7): the 6th and the 8th are parked.
-        await repl.choose(13)
-        await repl.answer("Enter stream name: ", "policy-1")
-        await repl.answer("append (default 5)", "4")
+        await _append(repl, "policy-1", 4)
         await repl.printed("(now at version 7)")
         here = await _wait_for_counters(repl, "pol_sub", {"acked": 6, "parked": 2, "nacked": 2})
         assert here == "consuming · parks every 2nd"
@@ -166,14 +174,9 @@ async def test_policy_of_a_running_consumer_and_bad_answers(cluster: RunningClus
         }
 
         # The default action, by number or by Enter, acks everything again without asking N.
-        await repl.choose(26)
-        await repl.answer("Enter subscription name: ", "pol_sub")
-        await repl.answer("Enter action (default: ack): ", "")
+        await _set_policy(repl, "pol_sub", "")
         await repl.printed("✅ The consumer of 'pol_sub' now acks all")
-        await repl.choose(26)
-        await repl.answer("Enter subscription name: ", "pol_sub")
-        await repl.answer("Enter action (default: ack): ", "2")
-        await repl.answer("Nack every Nth event (default 1): ", "")
+        await _set_policy(repl, "pol_sub", "2", "")
         await repl.printed("✅ The consumer of 'pol_sub' now retries every event")
         await repl.choose(15)
         assert await shell == 0

@@ -164,12 +164,18 @@ def _lifecycle_log() -> Log:
     return log
 
 
+def _reference_state(directory: Path, log: Log) -> dict[str, Any]:
+    """The state a node reaches applying ``log`` in one go, never restarted."""
+    reference = StateMachine(directory, "os")
+    reference.apply(log.entries)
+    state = _state(reference)
+    reference.close()
+    return state
+
+
 def test_restart_replays_exactly(tmp_path: Path) -> None:
     log = _lifecycle_log()
-    reference = StateMachine(tmp_path / "ref", "os")
-    reference.apply(log.entries)
-    expected = _state(reference)
-    reference.close()
+    expected = _reference_state(tmp_path / "ref", log)
 
     sm = StateMachine(tmp_path / "node", "always")
     sm.apply(log.entries[:6])
@@ -196,10 +202,7 @@ def _forget_node_index(node_dir: Path) -> None:
 def test_crash_before_the_node_index_is_written(tmp_path: Path, cut: int) -> None:
     """Stores committed entries up to ``cut`` but the node-level index still says 0."""
     log = _lifecycle_log()
-    reference = StateMachine(tmp_path / "ref", "os")
-    reference.apply(log.entries)
-    expected = _state(reference)
-    reference.close()
+    expected = _reference_state(tmp_path / "ref", log)
 
     sm = StateMachine(tmp_path / "node", "os")
     sm.apply(log.entries[:cut])
@@ -324,10 +327,7 @@ def test_without_fsync_nothing_is_synced(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_a_crash_between_durable_points_replays_from_the_last_one(tmp_path: Path) -> None:
     log = _lifecycle_log()
-    reference = StateMachine(tmp_path / "ref", "os")
-    reference.apply(log.entries)
-    expected = _state(reference)
-    reference.close()
+    expected = _reference_state(tmp_path / "ref", log)
 
     clock = FakeClock()
     node = tmp_path / "node"
