@@ -90,7 +90,17 @@ def _read_stream(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]
 def _read_all(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
     store = _store(machine, query)
     start = _optional_int(query, "from_position") or 0
-    return store.read_all(start, _count(query), _direction(query))
+    if query.get("stream") is None:
+        return store.read_all(start, _count(query), _direction(query))
+    # The global order of one stream, through its index (an observer's catch-up): "read_to"
+    # says how far the store was looked at, since a page may hold few of its events or none.
+    stream = query["stream"]
+    if not isinstance(stream, str):  # no other check: a stream that cannot exist has no events
+        raise invalid("stream must be a string", field="stream")
+    if _direction(query) != "forward":
+        raise invalid("a read of $all filtered by stream goes forward", field="direction")
+    events, read_to = store.read_past(start, _count(query), stream=stream)
+    return {"events": events, "read_to": read_to}
 
 
 def _streams(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +152,7 @@ _KINDS: dict[str, tuple[frozenset[str], _Handler]] = {
         frozenset({"store", "stream", "from", "count", "direction"}),
         _read_stream,
     ),
-    "all": (frozenset({"store", "from_position", "count", "direction"}), _read_all),
+    "all": (frozenset({"store", "from_position", "count", "direction", "stream"}), _read_all),
     "streams": (frozenset({"store"}), _streams),
     "version": (frozenset({"store", "stream"}), _version),
     "stores": (frozenset(), _stores),

@@ -204,14 +204,22 @@ class ObserverHub:
         self, tail: StoreTail, observer: Observer, position: int, send: Sender
     ) -> None:
         query = {"kind": "all", "store": tail.store, "count": PAGE}
+        stream = observer.selector.stream_id
+        if stream is not None:
+            query["stream"] = stream  # through the stream's index, not the whole store
         matches = observer.selector.matches
         # No await between the loop's test and attach(): the tail cannot move in between.
         while position < tail.position:
             page = await self._read({**query, "from_position": position}, tail.position, 0)
             events = page["events"]
-            if not events:
+            if stream is not None:
+                if page["read_to"] <= position:
+                    break
+                position = page["read_to"]
+            elif events:
+                position = events[-1]["position"]
+            else:
                 break
-            position = events[-1]["position"]
             selected = [e for e in events if matches(e)]
             if selected:
                 await send({"type": "events", "events": selected})

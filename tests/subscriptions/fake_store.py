@@ -52,4 +52,10 @@ class FakeStore:
         elif self.before_history_read is not None:
             self.before_history_read()
         assert min_position is None or len(self.events) >= min_position
-        return {"events": self.events[after : after + query["count"]]}
+        count, stream = query["count"], query.get("stream")
+        if stream is None:
+            return {"events": self.events[after : after + count]}
+        # As EventStore.read_past: the stream's events past ``after``, and how far it looked.
+        events = [e for e in self.events[after:] if e["stream_id"] == stream][:count]
+        read_to = events[-1]["position"] if len(events) == count else len(self.events)
+        return {"events": events, "read_to": read_to}

@@ -90,8 +90,9 @@ async def test_catch_up_then_live_without_gap_or_duplicate(cluster: RunningClust
         stream = stream_name()
         first = await client.append("reg_gh", stream, events(1))
         start = first["position"] - 1
-        for _ in range(4):
-            await client.append("reg_gh", stream, events(500))
+        for _ in range(4):  # with another stream's events in between: the catch-up reads
+            await client.append("reg_gh", stream, events(500))  # this stream's index
+            await client.append("reg_gh", stream_name(), events(300))
         async with observer(client, {"by_stream": f"${stream}"}, from_position=start) as seen:
             await client.append("reg_gh", stream, events(7))
             records = await seen.wait_records(2008)

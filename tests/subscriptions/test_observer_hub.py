@@ -140,6 +140,24 @@ async def test_catch_up_with_a_selector_and_a_future_position() -> None:
     assert future.positions() == [11, 12]
 
 
+async def test_a_one_stream_observer_catches_up_through_the_stream() -> None:
+    """Its history reads name the stream (the node reads its index) and move by ``read_to``,
+    so a stream with few events in a big store takes one read, not one per 1,000 events."""
+    store = FakeStore()
+    store.append(3, stream="a")
+    store.append(5000, stream="b")
+    store.append(2, stream="a")
+    hub = ObserverHub(store.read)
+    sink = Sink()
+    observer = Observer(parse_selector("by_stream", "$a"), 100)
+    async with observing(hub, observer, sink, 1):
+        store.append(1, stream="a")
+        await until(lambda: len(sink.positions()) == 5)
+    assert sink.positions() == [2, 3, 5004, 5005, 5006]
+    history = [q for q in store.reads if q["kind"] == "all" and q.get("stream") == "a"]
+    assert [q["from_position"] for q in history] == [1]
+
+
 async def test_missing_store_is_refused_before_anything_is_sent() -> None:
     store = FakeStore("other")
     hub = ObserverHub(store.read)
