@@ -110,3 +110,27 @@ async def test_lesson_5_failover(
     assert [int(v) for v in versions] == list(range(6))  # nothing lost over the failover
     assert "✅ Started node1" in out
     assert re.search(r"^node1\s+follower", statuses[2], re.MULTILINE)
+
+
+async def test_lesson_6_nack_and_park(cluster: RunningCluster, tmp_path: Path) -> None:
+    run = await run_script(
+        ["--connect", cluster.url, "--seed", "6"], LESSONS / "06-nack-and-park.txt", tmp_path
+    )
+    assert_clean(run)
+    out = run.stdout
+    received = _seen(out, "sorter")
+    versions = [int(v) for v in re.findall(r" v\((\d+)\) => ", "\n".join(received))]
+    assert versions == list(range(12)), received
+    # Before option 26 the classic line; after it, every 3rd delivery (the 9th, the 12th) parked.
+    outcomes = [ln.rsplit("] → ", 1)[1] if "] → " in ln else "-" for ln in received]
+    assert outcomes == ["-"] * 6 + ["acked", "acked", "parked"] * 2, received
+    assert "✅ The consumer of 'sorter' now parks every 3rd" in out
+    table = out.split("📋 Subscriptions\n")[1]
+    assert re.search(
+        r"^sorter\s+by_stream \$greenhouse-6\s+0\s+consuming · parks every 3rd$",
+        table,
+        re.MULTILINE,
+    )
+    # Delivered is counted as events go out; acks, nacks and parks may still be on their way.
+    assert re.search(r"^sorter\s+\d+\s+1\s+\d+\s+\d+\s+12\s", table, re.MULTILINE), table
+    assert "✅ The consumer of 'sorter' now acks all" in out
