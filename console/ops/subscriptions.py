@@ -13,6 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from console.ops.cluster import HealthSample
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, selector_text
 from console.ops.line_feed import LineFeed
@@ -62,6 +63,15 @@ class ConsumerPolicy:
             return "acks all"
         verb = {"nack_retry": "retries", "nack_park": "parks", "nack_skip": "skips"}[self.action]
         return f"{verb} {'every event' if self.every == 1 else f'every {ordinal(self.every)}'}"
+
+
+def counters_since(sample: HealthSample | None) -> str:
+    """Since when the leader's counters (delivered, acked, nacked) count: they start over with
+    each leader, while the checkpoint and parked events are replicated."""
+    status = sample.status if sample is not None else None
+    if status is None or status.leader is None:
+        return "since the current leader took over"
+    return f"since {status.leader} became leader (term {status.term})"
 
 
 def ordinal(n: int) -> str:

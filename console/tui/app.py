@@ -183,7 +183,9 @@ class GateConsole(App[None]):
         if not self._dashboard_shown():
             return
         with self.batch_update():
-            self.query_one(SubscriptionsPanel).show_rows(subscription_rows(subscriptions))
+            panel = self.query_one(SubscriptionsPanel)
+            panel.show_rows(subscription_rows(subscriptions))
+            panel.show_since(self.ops.health.latest)
             self.query_one(StreamsPanel).show_streams(streams)
 
     # -- navigation --------------------------------------------------------------------------

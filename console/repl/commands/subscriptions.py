@@ -12,6 +12,7 @@ from console.ops.subscriptions import (
     ConsumerPolicy,
     SubscriptionConsumer,
     SubscriptionRow,
+    counters_since,
     parse_policy,
     parse_start,
 )
@@ -58,14 +59,8 @@ async def list_subscriptions(ctx: Context) -> None:
         ctx.printer.warn("No subscriptions")
         return
     show_subscriptions(ctx.printer, rows)
-    # After a failover the counters start small while parked stays: say why, once, here.
-    sample = ctx.ops.health.latest
-    status = sample.status if sample is not None else None
-    since = (
-        f"since {status.leader} became leader (term {status.term})"
-        if status is not None and status.leader is not None
-        else "since the current leader took over"
-    )
+    # After a failover the counters start small while parked stays: say why.
+    since = counters_since(ctx.ops.health.latest)
     ctx.printer.hint(f"Delivered, acked and nacked count {since};")
     ctx.printer.hint("checkpoint and parked are replicated, so they survive a failover")
 

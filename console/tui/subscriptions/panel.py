@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.widgets import Static
 
-from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
+from console.ops.cluster import HealthSample
+from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow, counters_since
 from console.tui.table_panel import TablePanel
 from console.tui.table_sync import Cell, Row
 
@@ -71,3 +75,19 @@ class SubscriptionsPanel(TablePanel):
         Binding("r", "request('replay_parked')", "Replay parked"),
         Binding("m", "request('monitor')", "Monitor"),
     ]
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static(classes="footnote")
+
+    def show_rows(self, rows: Sequence[Row]) -> None:
+        """Show these rows; the footnote under them only when there are some."""
+        super().show_rows(rows)
+        self.query_one(".footnote", Static).display = bool(rows)
+
+    def show_since(self, sample: HealthSample | None) -> None:
+        """Say since when the counters count (they start over with each leader)."""
+        self.query_one(".footnote", Static).update(
+            f"Acked and delivered count {counters_since(sample)}; "
+            "checkpoint and parked survive a failover"
+        )
