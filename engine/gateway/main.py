@@ -14,6 +14,7 @@ from engine.cli_support import (
     bind_error,
     configure_logging,
     fail,
+    freeze_startup_heap,
     stop_event_on_signals,
     watch_parent,
 )
@@ -64,6 +65,7 @@ async def serve(
             except NodeStartError as exc:
                 fail(PROGRAM, str(exc))
         health.start()
+        freeze_startup_heap()
         tasks.append(asyncio.create_task(gateway.ensure_stores()))
         if parent_pid is not None:
             tasks.append(asyncio.create_task(watch_parent(parent_pid, stop)))

@@ -13,6 +13,7 @@ from engine.cli_support import (
     bind_error,
     configure_logging,
     fail,
+    freeze_startup_heap,
     stop_event_on_signals,
     watch_parent,
 )
@@ -47,6 +48,7 @@ async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = No
             except OSError as exc:
                 fail(PROGRAM, bind_error(f"{node_id} HTTP", node.http.host, node.http.port, exc))
         await host.start()
+        freeze_startup_heap()
         log.info(
             "node %s serving: HTTP %s, TCP %s, data %s",
             node_id,

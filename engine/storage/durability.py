@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from engine.config_model import FsyncMode
+from engine.storage.wal import checkpoint
 
 
 def fsync_path(path: Path) -> None:
@@ -52,20 +53,27 @@ class DurablePoints:
         """A point is still being taken."""
         return self._pending is not None and not self._pending.done()
 
-    def take(self, index: int, files: list[Path]) -> None:
+    def take(
+        self, index: int, files: list[Path], checkpoints: tuple[list[Path], str] = ([], "")
+    ) -> None:
         """Start a point: fsync ``files`` (with ``fsync: always``), then record ``index``.
 
-        Every commit up to ``index`` must already be written to those files.  Raises the error
-        of the previous point, if it failed (a disk that fails an fsync must stop the node).
+        Every commit up to ``index`` must already be written to those files.  ``checkpoints``
+        names databases whose WAL to checkpoint afterwards, and their ``synchronous`` level.
+        Raises the error of the previous point, if it failed (a disk that fails an fsync must
+        stop the node).
         """
         if self._pending is not None:
             self._pending.result()
-        self._pending = self._worker.submit(self._take, index, files)
+        self._pending = self._worker.submit(self._take, index, files, checkpoints)
 
-    def _take(self, index: int, files: list[Path]) -> None:
+    def _take(self, index: int, files: list[Path], checkpoints: tuple[list[Path], str]) -> None:
         if self._fsync == "always":
             for path in files:
                 fsync_path(path)
+        databases, synchronous = checkpoints
+        for db_path in databases:
+            checkpoint(db_path, synchronous)
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_index', ?)", (index,)
         )

@@ -8,7 +8,7 @@ on the node's event-loop thread.
 Commits are not fsynced (``synchronous=NORMAL``): the replicated log is what makes a write durable,
 and the store is rebuilt from it.  A commit survives a crash of the process; against power loss,
 the node fsyncs :attr:`EventStore.wal_path` before it records the log index replay starts from
-(engine/storage/durability.py).
+(engine/storage/durability.py), which also checkpoints the WAL (engine/storage/wal.py).
 
 Stream versions and the last position are cached in memory and updated only after a commit.
 Reads bound their queries by those cached values, so a read never shows an event that is newer
@@ -27,6 +27,7 @@ from typing import Any, Literal
 import orjson
 
 from engine.errors import GateError
+from engine.storage.wal import no_autocheckpoint
 from engine.subscriptions.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
 from engine.subscriptions.store_tables import SubscriptionTables
 
@@ -68,6 +69,7 @@ _EVENT_COLUMNS = (
 _SNAPSHOT_COLUMNS = (
     "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch"
 )
+SYNCHRONOUS = "NORMAL"  # commits are not fsynced; checkpoints are
 _ID_LOOKUP_CHUNK = 500  # ids or positions per query: well under SQLite's bound-parameter limit
 
 
@@ -153,7 +155,8 @@ class EventStore:
     def _connect(path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        no_autocheckpoint(db)
         return db
 
     # ---- apply side ----

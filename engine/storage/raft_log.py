@@ -2,10 +2,11 @@
 
 Tables: ``log(idx, term, data)`` and ``hard_state(term, vote, commit_idx)`` (one row).
 
-Everything runs on the node's event-loop thread.  The terms of all entries and the most recent
-entries live in memory, so only ``save`` (one transaction, one fsync) and the rare read of old
-entries (a follower far behind) touch the disk.  ``save`` updates the in-memory view after its
-transaction committed, so the view never describes a log that is not on disk.
+Everything runs on the node's event-loop thread, except WAL checkpoints (engine/storage/wal.py).
+The terms of all entries and the most recent entries live in memory, so only ``save`` (one
+transaction, one fsync) and the rare read of old entries (a follower far behind) touch the disk.
+``save`` updates the in-memory view after its transaction committed, so the view never describes
+a log that is not on disk.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from engine.config_model import FsyncMode
 from engine.replication.messages import Entry, HardState
+from engine.storage.wal import CHECKPOINT_INTERVAL, WalCheckpoints, no_autocheckpoint
 
 CACHE_MAX_ENTRIES = 4096
 CACHE_MAX_BYTES = 32 * 1024 * 1024
@@ -45,6 +47,7 @@ class SqliteLogStorage:
         *,
         cache_max_entries: int = CACHE_MAX_ENTRIES,
         cache_max_bytes: int = CACHE_MAX_BYTES,
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
     ) -> None:
         """Open (or create) the log at ``path``; the cache keeps the newest entries in RAM."""
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +56,10 @@ class SqliteLogStorage:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous_pragma(fsync)}")
+        no_autocheckpoint(self._db)
+        self._checkpoints = WalCheckpoints(
+            path, synchronous_pragma(fsync), interval=checkpoint_interval
+        )
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT term, vote, commit_idx FROM hard_state").fetchone()
         self._hard_state = HardState(*row) if row else HardState()
@@ -137,10 +144,14 @@ class SqliteLogStorage:
             self._hard_state = hard_state
         if entries:
             self._replace_suffix(entries)
+        self._checkpoints.written()
 
     def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+        """Finish the checkpoint in progress, then close the database."""
+        try:
+            self._checkpoints.close()
+        finally:
+            self._db.close()
 
     def _replace_suffix(self, entries: list[Entry]) -> None:
         first = entries[0].index

@@ -32,7 +32,12 @@ from engine.config_model import FsyncMode
 from engine.errors import GateError
 from engine.storage.commands import decode_command, validate_store_id
 from engine.storage.durability import DurablePoints
-from engine.storage.event_store import EventStore, IncompleteStoreError, error_result
+from engine.storage.event_store import (
+    SYNCHRONOUS,
+    EventStore,
+    IncompleteStoreError,
+    error_result,
+)
 from engine.storage.reads import execute_read
 
 _LIFECYCLE_OPS = ("create_store", "delete_store")
@@ -131,12 +136,14 @@ class StateMachine:
         self._last_point = self._clock()
         if self._applied_index == self._points.recorded and not self._written:
             return
-        files = [self._stores[s].wal_path for s in sorted(self._written) if s in self._stores]
+        stores = [self._stores[s] for s in sorted(self._written) if s in self._stores]
+        files = [store.wal_path for store in stores]
         if self._lifecycle_changed:
             files.append(self._stores_dir)  # the directory entries of created and removed stores
         self._written.clear()
         self._lifecycle_changed = False
-        self._points.take(self._applied_index, files)
+        # The point's worker also checkpoints those stores, so the loop never does (wal.py).
+        self._points.take(self._applied_index, files, ([s.path for s in stores], SYNCHRONOUS))
 
     def wait_durable(self) -> None:
         """Wait until the durable point being taken, if any, is recorded."""
@@ -194,6 +201,8 @@ class StateMachine:
             return {}  # replay: this store was created again after the deletion
         del self._stores[store_id]
         store.close()
+        # A point in progress may be checkpointing this store with a connection of its own.
+        self._points.wait()
         remove_store_files(store.path)
         self._lifecycle_changed = True
         return {}
