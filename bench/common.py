@@ -117,6 +117,23 @@ def _machine_busy() -> float:
     return (sum(ticks[:8]) - ticks[3] - ticks[4]) / _CLK_TCK
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """``(steal, total)`` clock ticks of the whole machine since boot, from ``/proc/stat``."""
+    with open("/proc/stat", "rb") as f:
+        ticks = [int(v) for v in f.readline().split()[1:9]]
+    return ticks[7], sum(ticks)
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's time the host took away (*steal*) between two samples.
+
+    On a virtual machine this is CPU another tenant got: latency figures taken while it is
+    above a few percent say more about the neighbours than about Gate.
+    """
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 class CpuMeter:
     """CPU time (user + system) of named processes, from ``/proc/<pid>/stat`` (Linux).
 

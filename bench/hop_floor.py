@@ -19,6 +19,7 @@ import socket
 import struct
 import time
 
+from bench.common import cpu_ticks, steal_percent
 from bench.observer_latency import percentile_ms
 
 _LEN = struct.Struct(">I")
@@ -119,11 +120,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="round trips per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds")
     args = parser.parse_args()
+    ticks = cpu_ticks()
     trips = asyncio.run(measure(args.rate, args.duration))
+    steal = steal_percent(ticks, cpu_ticks())
     print(
         f"six hops, {args.rate:g}/s for {args.duration:g} s, {len(trips)} round trips: "
         f"p50 {percentile_ms(trips, 0.5):.2f}  p90 {percentile_ms(trips, 0.9):.2f}  "
         f"p99 {percentile_ms(trips, 0.99):.2f}  max {percentile_ms(trips, 1.0):.2f} ms"
+        f"  (CPU steal {steal:.1f}%)"
     )
 
 

@@ -8,8 +8,9 @@ events, then 2,000 events/s as 10-event batches — from an open-loop pacer (a s
 delays the next one).  For every event it measures the time from issuing the append to the
 observer receiving it, and from the append's acknowledgement to the observer receiving it (the
 part the observer path adds; negative when the observer is faster than the acknowledgement),
-and prints p50 / p99 / max with the acknowledgement latency for reference.
-Goal: p99 under 5 ms at 200 events/s.
+and prints p50 / p99 / max with the acknowledgement latency for reference, and the share of CPU
+time the host took from this machine meanwhile (*steal*: on a shared VM, figures taken at more
+than a few percent measure the neighbours).  Goal: p99 under 5 ms at 200 events/s.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import yaml
 
 from bench.append_bench import cluster_config
+from bench.common import cpu_ticks, steal_percent
 from engine.client import EmbeddedCluster, GateClient
 
 STORE = "bench"
@@ -74,6 +76,7 @@ class RunResult:
     delivery: list[float]  # seconds from issuing the append to the observer receiving
     after_ack: list[float]  # seconds from the append's acknowledgement to the observer receiving
     acks: list[float]  # seconds from issuing the append to its acknowledgement
+    steal: float  # percent of the machine's CPU time the host took during the run
 
     def lines(self) -> list[str]:
         def figures(values: list[float]) -> str:
@@ -82,7 +85,10 @@ class RunResult:
                 f"  max {percentile_ms(values, 1.0):7.2f} ms"
             )
 
-        head = f"{self.rate:,} events/s in {self.batch}-event appends, {self.seen}/{self.sent} seen"
+        head = (
+            f"{self.rate:,} events/s in {self.batch}-event appends, {self.seen}/{self.sent} seen,"
+            f" CPU steal {self.steal:.1f}%"
+        )
         return [
             head,
             f"  append issued -> observer      {figures(self.delivery)}",
@@ -126,6 +132,7 @@ async def measure(client: GateClient, rate: int, batch: int, duration: float) ->
 
     observer = asyncio.create_task(observe())
     await live.wait()
+    ticks = cpu_ticks()
     appends: set[asyncio.Task[None]] = set()
     t0 = time.perf_counter()
     for i in range(total // batch):
@@ -144,8 +151,9 @@ async def measure(client: GateClient, rate: int, batch: int, duration: float) ->
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(observer, 10)
     observer.cancel()
+    steal = steal_percent(ticks, cpu_ticks())
     after_ack = [received[i] - acked[i] for i in received if i in acked]
-    return RunResult(rate, batch, total, len(delivery), delivery, after_ack, acks)
+    return RunResult(rate, batch, total, len(delivery), delivery, after_ack, acks, steal)
 
 
 async def run(url: str, token: str | None, duration: float) -> None:
