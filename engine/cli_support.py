@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -43,17 +42,6 @@ async def watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
             stop.set()
             return
         await asyncio.sleep(0.5)
-
-
-def freeze_startup_heap() -> None:
-    """Exempt the objects of start-up (modules, app, config) from every later collection.
-
-    A server's heap after its imports is 40-45k objects; a full collection walks all of them and
-    stalled a node's loop 15-55 ms (measured with ``gc.callbacks``), enough to blow a write's
-    latency budget many times over.  Frozen, they are never walked again (``gc.freeze``).
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def bind_error(what: str, host: str, port: int, exc: OSError) -> str:

@@ -14,7 +14,6 @@ from engine.cli_support import (
     bind_error,
     configure_logging,
     fail,
-    freeze_startup_heap,
     stop_event_on_signals,
     watch_parent,
 )
@@ -25,6 +24,7 @@ from engine.gateway.health import HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
 from engine.gateway.tcp_pool import NodePool
+from engine.heap import freeze_startup_heap
 
 log = logging.getLogger("gate.gateway")
 PROGRAM = "gate-gateway"

@@ -9,6 +9,7 @@ from prometheus_client.registry import Collector
 
 from engine.gateway.health import HealthMonitor
 from engine.gateway.routing import Router
+from engine.heap import frozen_heap_gauge
 
 
 class GatewayCollector(Collector):
@@ -44,3 +45,4 @@ class GatewayCollector(Collector):
                 lag.add_metric([node["node_id"]], node["lag"])
         yield up
         yield lag
+        yield frozen_heap_gauge()

@@ -13,12 +13,12 @@ from engine.cli_support import (
     bind_error,
     configure_logging,
     fail,
-    freeze_startup_heap,
     stop_event_on_signals,
     watch_parent,
 )
 from engine.config import ConfigError, load_config
 from engine.config_model import ClusterConfig
+from engine.heap import freeze_startup_heap
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
 from engine.node.tcp_server import NodeTcpServer

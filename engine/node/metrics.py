@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from engine.heap import frozen_heap_gauge
 from engine.node.host import RaftHost
 
 _ROLES = ("follower", "candidate", "leader")
@@ -56,3 +57,4 @@ class NodeCollector(Collector):
             c = CounterMetricFamily(f"gate_node_{key}", doc, labels=labels)
             c.add_metric(node, self.host.counters[key])
             yield c
+        yield frozen_heap_gauge()

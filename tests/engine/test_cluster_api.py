@@ -30,6 +30,11 @@ async def test_cluster_view_shape(cluster: RunningCluster) -> None:
         assert set(node) >= {"term", "commit_position", "applied_position", "lag", "fresh"}
 
 
+def _frozen(metrics: str) -> float:
+    line = next(ln for ln in metrics.splitlines() if ln.startswith("gate_process_gc_frozen"))
+    return float(line.split()[-1])
+
+
 async def test_node_endpoints(cluster: RunningCluster) -> None:
     status = await wait_for(
         lambda: cluster.node_get("node2", "/status"), lambda s: s["leader"] == "node1", 10
@@ -42,8 +47,11 @@ async def test_node_endpoints(cluster: RunningCluster) -> None:
         async with http.get(cluster.node_url("node1") + "/metrics") as resp:
             text = await resp.text()
         assert "gate_node_term" in text and "gate_node_commit_index" in text
+        assert _frozen(text) > 10_000  # the start-up heap is out of garbage collection
         async with http.get(cluster.url + "/metrics") as resp:
-            assert "gate_cluster_has_leader 1.0" in await resp.text()
+            text = await resp.text()
+        assert "gate_cluster_has_leader 1.0" in text
+        assert _frozen(text) > 10_000
         async with http.get(cluster.url + "/ready") as resp:
             assert resp.status == 200
 
