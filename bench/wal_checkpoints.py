@@ -1,0 +1,85 @@
+"""What a WAL checkpoint costs the log's writer: inside its commits, or on a worker thread.
+
+Usage: ``python -m bench.wal_checkpoints [--rate R] [--seconds S] [--size BYTES] [--dir DIR]``.
+
+Saves one entry at a time into a node's log (``SqliteLogStorage``, ``fsync: always``) at a steady
+rate, as a leader does at 200 appends/s, twice: once with SQLite's automatic checkpoint (every
+1,000 pages, inside the commit that crosses the line: how the nodes worked before), once as the
+nodes work now (no checkpoint in a commit; a worker thread checkpoints, engine/storage/wal.py).
+A save during which the database file grew is one a checkpoint ran into; the figures compare
+those saves with the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import cpu_ticks, steal_percent
+from bench.observer_latency import percentile_ms
+from engine.replication.messages import Entry
+from engine.storage.raft_log import SqliteLogStorage
+
+
+def run(directory: Path, automatic: bool, rate: float, seconds: float, size: int) -> str:
+    """Save entries at ``rate`` for ``seconds``; one line of figures."""
+    path = directory / ("automatic.db" if automatic else "worker.db")
+    log = SqliteLogStorage(path, "always", checkpoint_interval=float("inf") if automatic else 1.0)
+    if automatic:
+        log._db.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default, as before
+    hit: list[float] = []
+    clear: list[float] = []
+    data = b"x" * size
+    db_size = path.stat().st_size
+    ticks = cpu_ticks()
+    t0 = time.perf_counter()
+    for i in range(1, int(rate * seconds) + 1):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        start = time.perf_counter()
+        log.save(None, [Entry(i, 1, data)])
+        took = time.perf_counter() - start
+        grown = path.stat().st_size
+        (hit if grown != db_size else clear).append(took)
+        db_size = grown
+    log.close()
+    steal = steal_percent(ticks, cpu_ticks())
+
+    def figures(values: list[float]) -> str:
+        if not values:
+            return "n=0"
+        return (
+            f"n={len(values)} p50 {percentile_ms(values, 0.5):.2f} "
+            f"max {percentile_ms(values, 1.0):.2f} ms"
+        )
+
+    label = "checkpoint in the commit (SQLite's)" if automatic else "checkpoint on a worker"
+    return (
+        f"{label:36s} saves a checkpoint ran into: {figures(hit)}; "
+        f"the others: {figures(clear)} (CPU steal {steal:.1f}%)"
+    )
+
+
+def main() -> None:
+    """Parse the options, run both ways, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="saves per second")
+    parser.add_argument("--seconds", type=float, default=15.0, help="seconds per way")
+    parser.add_argument("--size", type=int, default=4000, help="bytes per entry")
+    parser.add_argument("--dir", help="parent directory of the logs (not tmpfs!)")
+    args = parser.parse_args()
+    directory = Path(tempfile.mkdtemp(prefix="gate-wal-", dir=args.dir))
+    try:
+        print(f"{args.rate:g} saves/s of {args.size} bytes for {args.seconds:g} s, fsync always")
+        for automatic in (True, False):
+            print(run(directory, automatic, args.rate, args.seconds, args.size))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
