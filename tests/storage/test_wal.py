@@ -63,7 +63,8 @@ def test_the_log_is_checkpointed_while_it_is_written(tmp_path: Path) -> None:
 
 
 def test_checkpoints_wait_for_the_interval_and_copy_the_wal(tmp_path: Path) -> None:
-    path = tmp_path / "t.db"
+    (tmp_path / "data dir #1?").mkdir()
+    path = tmp_path / "data dir #1?" / "t.db"  # a URI would misread these characters raw
     db = _table(path, 100)
     clock = FakeClock()
     points = WalCheckpoints(path, "NORMAL", interval=1.0, clock=clock)
