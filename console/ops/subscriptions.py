@@ -13,7 +13,6 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from console.ops.cluster import HealthSample
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, selector_text
 from console.ops.line_feed import LineFeed
@@ -65,13 +64,11 @@ class ConsumerPolicy:
         return f"{verb} {'every event' if self.every == 1 else f'every {ordinal(self.every)}'}"
 
 
-def counters_since(sample: HealthSample | None) -> str:
-    """Since when the leader's counters (delivered, acked, nacked) count: they start over with
-    each leader, while the checkpoint and parked events are replicated."""
-    status = sample.status if sample is not None else None
-    if status is None or status.leader is None:
-        return "since the current leader took over"
-    return f"since {status.leader} became leader (term {status.term})"
+# Why the counts are still there after a leader was killed (and why they can grow by a few).
+COUNTERS_NOTE = (
+    "Delivered, acked and nacked are replicated with the checkpoint:",
+    "a failover keeps them, and events delivered again count again",
+)
 
 
 def ordinal(n: int) -> str:

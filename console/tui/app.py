@@ -185,7 +185,6 @@ class GateConsole(App[None]):
         with self.batch_update():
             panel = self.query_one(SubscriptionsPanel)
             panel.show_rows(subscription_rows(subscriptions))
-            panel.show_since(self.ops.health.latest)
             self.query_one(StreamsPanel).show_streams(streams)
 
     # -- navigation --------------------------------------------------------------------------

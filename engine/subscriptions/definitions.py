@@ -6,9 +6,10 @@ is a plain comparison.  The commands (docs/ENGINE.md, "Commands in the log"):
 
 - ``subscription_put`` ``{store, name, definition, created_epoch}``;
 - ``subscription_delete`` ``{store, name}``;
-- ``subscription_progress`` ``{store, name, incarnation, checkpoint, park, unpark}``: the
-  leader's delivery progress — events to park, replayed events to unpark, and the new
-  checkpoint, applied together in one transaction.  ``incarnation`` is the log index of the
+- ``subscription_progress`` ``{store, name, incarnation, checkpoint, park, unpark, counters}``:
+  the leader's delivery progress — events to park, replayed events to unpark, the new
+  checkpoint and the delivered / acked / nacked counts so far, applied together in one
+  transaction.  ``incarnation`` is the log index of the
   ``subscription_put`` that created the subscription, so progress of a deleted subscription
   never lands on a new one of the same name.
 """

@@ -49,6 +49,9 @@ class _Consumer:
     stopped: bool = False
 
 
+COUNTERS = ("delivered", "acked", "nacked")  # replicated with each progress
+
+
 class Delivery:
     """Delivery state of one subscription; ``clock()`` is monotonic seconds."""
 
@@ -58,8 +61,10 @@ class Delivery:
         checkpoint: int,
         clock: Callable[[], float],
         parked: set[int] | None = None,
+        counters: dict[str, int] | None = None,
     ) -> None:
-        """Start after ``checkpoint``; ``parked`` are positions above it parked already."""
+        """Start after ``checkpoint``; ``parked`` are positions above it parked already;
+        ``counters`` go on from the last progress committed (a failover keeps them)."""
         self.definition = definition
         self._matches = definition.matcher()
         self._timeout = definition.ack_timeout_ms / 1000
@@ -74,7 +79,7 @@ class Delivery:
         self._parked_above = parked or set()
         self._parks: dict[int, dict[str, Any]] = {}  # parked since the last progress
         self._unparks: set[int] = set()
-        self.counters = {"delivered": 0, "acked": 0, "nacked": 0}
+        self.counters = {key: int((counters or {}).get(key, 0)) for key in COUNTERS}
 
     # -- state for listings ------------------------------------------------------------------
 
@@ -252,7 +257,8 @@ class Delivery:
     # -- durable progress --------------------------------------------------------------------
 
     def progress(self) -> dict[str, Any] | None:
-        """``{"checkpoint", "park", "unpark"}`` to commit, or None when there is nothing new."""
+        """``{"checkpoint", "park", "unpark", "counters"}`` to commit, or None when there is
+        nothing new.  The counters ride along; they alone are no reason to write."""
         held = [p for p, pending in self._pending.items() if not pending.replay]
         checkpoint = min(held) - 1 if held else self.cursor
         if checkpoint <= self.checkpoint and not self._parks and not self._unparks:
@@ -261,6 +267,7 @@ class Delivery:
             "checkpoint": max(checkpoint, self.checkpoint),
             "park": list(self._parks.values()),
             "unpark": sorted(self._unparks),
+            "counters": dict(self.counters),
         }
 
     def progress_committed(self, progress: dict[str, Any]) -> None:

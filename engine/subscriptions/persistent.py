@@ -13,8 +13,9 @@ after the answer, the node pushes ``{"type": "events", "events": [...]}`` frames
 gateway sends ``{"type": "ack" | "nack", ...}`` frames; a final
 ``{"type": "closed", "code", "message"}`` says why the node ends it.
 
-Counters (delivered, acked, nacked, in flight) are kept in memory on the leader and start over
-after a failover; checkpoints and parked events are replicated.
+Checkpoints, parked events and the delivered / acked / nacked counts are replicated (the counts
+ride along with each progress, so a failover keeps them as of the last one; events delivered
+again after it count again).  Consumers and events in flight live on the leader only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from engine.storage.commands import validate_store_id
 from engine.subscriptions import definitions
 from engine.subscriptions.consume_protocol import NACK_ACTIONS
 from engine.subscriptions.definitions import Definition
-from engine.subscriptions.delivery import Delivery
+from engine.subscriptions.delivery import COUNTERS, Delivery
 from engine.subscriptions.store_tables import StoredSubscription
 
 if TYPE_CHECKING:
@@ -92,7 +93,9 @@ class Dispatcher:
         self.store = store
         self.stored = stored
         self.definition = Definition.from_stored(stored.name, stored.incarnation, stored.definition)
-        self.delivery = Delivery(self.definition, stored.checkpoint, time.monotonic, parked)
+        self.delivery = Delivery(
+            self.definition, stored.checkpoint, time.monotonic, parked, stored.counters
+        )
         self.links: dict[int, ConsumerLink] = {}
         self._wake = asyncio.Event()
         self._dirty = False
@@ -340,7 +343,7 @@ class SubscriptionService:
         for row in store.subscriptions.list():
             entry = {"name": row.name, **row.definition, "checkpoint": row.checkpoint}
             entry |= {"consumers": 0, "in_flight": 0, "parked": row.parked}
-            entry |= {"delivered": 0, "acked": 0, "nacked": 0}
+            entry |= {key: int(row.counters.get(key, 0)) for key in COUNTERS}
             dispatcher = self._dispatchers.get((store.store_id, row.name))
             if dispatcher is not None and dispatcher.incarnation == row.incarnation:
                 delivery = dispatcher.delivery

@@ -29,7 +29,8 @@ _SCHEMA = (
         definition TEXT NOT NULL,
         incarnation INTEGER NOT NULL,
         checkpoint INTEGER NOT NULL,
-        created_epoch INTEGER NOT NULL
+        created_epoch INTEGER NOT NULL,
+        counters TEXT NOT NULL DEFAULT '{}'
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS parked (
         name TEXT NOT NULL,
@@ -54,6 +55,7 @@ class StoredSubscription:
     checkpoint: int
     created_epoch: int
     parked: int
+    counters: dict[str, int]  # delivered, acked, nacked: as of the last progress committed
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class SubscriptionTables:
     def __init__(self, writer: sqlite3.Connection, reading: Reading) -> None:
         for statement in _SCHEMA:
             writer.execute(statement)
+        columns = {row[1] for row in writer.execute("PRAGMA table_info(subscriptions)")}
+        if "counters" not in columns:  # a store created before counters were replicated
+            writer.execute(
+                "ALTER TABLE subscriptions ADD COLUMN counters TEXT NOT NULL DEFAULT '{}'"
+            )
         self._writer = writer
         self._reading = reading
         self.generation = 0
@@ -158,11 +165,21 @@ class SubscriptionTables:
             for p in cmd.get("park", ())
         ]
         unparks = [(name, int(position)) for position in cmd.get("unpark", ())]
+        counters = {str(key): int(value) for key, value in (cmd.get("counters") or {}).items()}
         row = self._writer.execute(
-            "SELECT incarnation FROM subscriptions WHERE name = ?", (name,)
+            "SELECT incarnation, counters FROM subscriptions WHERE name = ?", (name,)
         ).fetchone()
         if row is None or row[0] != incarnation:
             return _error("subscription_not_found", f"subscription {name!r} was deleted")
+        if counters:
+            # Each the larger: a deposed leader's late progress cannot take counts back.
+            merged = orjson.loads(row[1])
+            for key, value in counters.items():
+                merged[key] = max(int(merged.get(key, 0)), value)
+            self._writer.execute(
+                "UPDATE subscriptions SET counters = ? WHERE name = ?",
+                (orjson.dumps(merged).decode(), name),
+            )
         self._writer.executemany("DELETE FROM parked WHERE name = ? AND position = ?", unparks)
         self._writer.executemany(
             "INSERT OR REPLACE INTO parked (name, position, event_id, attempts, reason)"
@@ -183,12 +200,14 @@ class SubscriptionTables:
         with self._reading() as db:
             rows = db.execute(
                 "SELECT s.name, s.definition, s.incarnation, s.checkpoint, s.created_epoch,"
-                " (SELECT count(*) FROM parked p WHERE p.name = s.name)"
+                " (SELECT count(*) FROM parked p WHERE p.name = s.name), s.counters"
                 " FROM subscriptions s ORDER BY s.name"
             ).fetchall()
         return [
-            StoredSubscription(name, orjson.loads(defn), inc, checkpoint, epoch, parked)
-            for name, defn, inc, checkpoint, epoch, parked in rows
+            StoredSubscription(
+                name, orjson.loads(defn), inc, checkpoint, epoch, parked, orjson.loads(counters)
+            )
+            for name, defn, inc, checkpoint, epoch, parked, counters in rows
         ]
 
     def get(self, name: str) -> StoredSubscription | None:

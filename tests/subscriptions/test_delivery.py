@@ -20,11 +20,15 @@ class Clock:
 
 
 def make(
-    checkpoint: int = 0, clock: Clock | None = None, parked: set[int] | None = None, **body: Any
+    checkpoint: int = 0,
+    clock: Clock | None = None,
+    parked: set[int] | None = None,
+    counters: dict[str, int] | None = None,
+    **body: Any,
 ) -> Delivery:
     stored = normalize_definition({"ack_timeout_ms": 1000, "max_retries": 2, **body})
     definition = Definition.from_stored("sub", 7, stored)
-    return Delivery(definition, checkpoint, clock or Clock(), parked)
+    return Delivery(definition, checkpoint, clock or Clock(), parked, counters)
 
 
 def feed(delivery: Delivery, first: int, last: int, **fields: Any) -> None:
@@ -48,13 +52,28 @@ def test_in_order_delivery_ack_and_checkpoint() -> None:
     assert {r["attempt"] for r in out[1]} == {1}
     assert d.in_flight == 5
     d.ack(1, ["e-1", "e-2", "e-4"])
-    assert d.progress() == {"checkpoint": 2, "park": [], "unpark": []}
+    counts = {"delivered": 5, "acked": 3, "nacked": 0}
+    assert d.progress() == {"checkpoint": 2, "park": [], "unpark": [], "counters": counts}
     d.ack(1, ["e-3", "e-5"])
     progress = d.progress()
-    assert progress == {"checkpoint": 5, "park": [], "unpark": []}
+    counts = {"delivered": 5, "acked": 5, "nacked": 0}
+    assert progress == {"checkpoint": 5, "park": [], "unpark": [], "counters": counts}
     d.progress_committed(progress)
     assert d.progress() is None
     assert d.counters == {"delivered": 5, "acked": 5, "nacked": 0}
+
+
+def test_counters_go_on_from_the_last_progress_and_alone_write_nothing() -> None:
+    d = make(counters={"delivered": 7, "acked": 6, "nacked": 1})
+    d.add_consumer(1)
+    feed(d, 1, 2)
+    d.dispatch()
+    d.nack(1, ["e-1"], "retry")
+    assert d.counters == {"delivered": 9, "acked": 6, "nacked": 2}
+    assert d.progress() is None  # a retry moves no checkpoint: the counts wait for one
+    d.dispatch()
+    d.ack(1, ["e-1", "e-2"])
+    assert d.progress()["counters"] == {"delivered": 10, "acked": 8, "nacked": 2}
 
 
 def test_checkpoint_moves_over_unselected_events() -> None:

@@ -61,6 +61,10 @@ async def observed_ids(client: GateClient, stream: str, expected: int, timeout: 
     return seen
 
 
+async def _listed(client: GateClient, name: str) -> dict[str, Any]:
+    return next(s for s in await client.list_subscriptions(STORE) if s["name"] == name)
+
+
 async def test_consumers_and_observers_resume_after_leader_sigkill(
     make_cluster: MakeCluster,
 ) -> None:
@@ -77,6 +81,9 @@ async def test_consumers_and_observers_resume_after_leader_sigkill(
             worker = AckingConsumer(consumer)
             try:
                 await worker.wait_for_ids(written[:100], 15)
+                await wait_for(
+                    lambda: _listed(client, name), lambda sub: sub["acked"] >= 100, 10, "acks kept"
+                )
                 leader = await cluster.leader()
                 await client.node_action(leader, "kill")
                 for _ in range(10):
@@ -89,6 +96,13 @@ async def test_consumers_and_observers_resume_after_leader_sigkill(
                 await worker.wait_for_ids(written, 30)
                 assert consumer.reconnects >= 1, "the consumer reconnected by itself"
                 assert new_leader != leader
+                # The new leader counts on from the replicated counts, not from zero.
+                await wait_for(
+                    lambda: _listed(client, name),
+                    lambda sub: sub["acked"] >= len(written),
+                    10,
+                    "the counts to go on after the failover",
+                )
             finally:
                 await worker.stop()
         assert set(written) <= set(worker.deliveries), "no event skipped"
@@ -133,6 +147,8 @@ async def test_checkpoint_and_parked_events_survive_a_full_restart(
             (shown,) = await client.list_subscriptions(STORE)
             assert shown["checkpoint"] == got[19]["position"]
             assert shown["parked"] == 1
+            assert (shown["acked"], shown["nacked"]) == (19, 1)
+            assert shown["delivered"] >= 30
             async with client.consume(STORE, name) as consumer:
                 again: list[dict[str, Any]] = []
                 async with asyncio.timeout(10):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,5 +123,49 @@ def test_subscriptions_survive_reopening(store: Store) -> None:
         assert row.definition["max_retries"] == 3
         missing = reopened.apply_batch([(99, definitions.build_delete("s", "nope"))])
         assert missing[0]["error"]["code"] == "subscription_not_found"
+    finally:
+        reopened.close()
+
+
+def _progress_with_counters(store: Store, counters: dict[str, int]) -> dict[str, Any]:
+    incarnation = store.db.subscriptions.get("a").incarnation
+    cmd = {
+        "op": definitions.PROGRESS,
+        "store": "s",
+        "name": "a",
+        "incarnation": incarnation,
+        "checkpoint": 0,
+        "park": [],
+        "unpark": [],
+        "counters": counters,
+    }
+    return store.apply(cmd)[0]
+
+
+def test_counters_are_kept_with_progress_and_never_go_back(store: Store) -> None:
+    store.put("a")
+    assert store.db.subscriptions.get("a").counters == {}
+    assert _progress_with_counters(store, {"delivered": 5, "acked": 4, "nacked": 1}) == {}
+    # A deposed leader's late progress: each count keeps the larger value.
+    assert _progress_with_counters(store, {"delivered": 3, "acked": 6, "nacked": 0}) == {}
+    row = store.db.subscriptions.get("a")
+    assert row.counters == {"delivered": 5, "acked": 6, "nacked": 1}
+
+
+def test_a_store_from_before_replicated_counters_gets_them(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.put("a")
+    store.db.close()
+    # The subscriptions table as it was created before the counters column.
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("ALTER TABLE subscriptions DROP COLUMN counters")
+    db.commit()
+    db.close()
+    reopened = EventStore(tmp_path / "s.db")
+    store.db = reopened
+    try:
+        assert reopened.subscriptions.get("a").counters == {}
+        assert _progress_with_counters(store, {"acked": 2}) == {}
+        assert reopened.subscriptions.get("a").counters == {"acked": 2}
     finally:
         reopened.close()

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.subscriptions import (
     ACTIONS,
+    COUNTERS_NOTE,
     Action,
     ConsumerPolicy,
     SubscriptionConsumer,
     SubscriptionRow,
-    counters_since,
     parse_policy,
     parse_start,
 )
@@ -59,10 +59,8 @@ async def list_subscriptions(ctx: Context) -> None:
         ctx.printer.warn("No subscriptions")
         return
     show_subscriptions(ctx.printer, rows)
-    # After a failover the counters start small while parked stays: say why.
-    since = counters_since(ctx.ops.health.latest)
-    ctx.printer.hint(f"Delivered, acked and nacked count {since};")
-    ctx.printer.hint("checkpoint and parked are replicated, so they survive a failover")
+    for line in COUNTERS_NOTE:
+        ctx.printer.hint(line)
 
 
 def show_subscriptions(printer: Printer, rows: Sequence[SubscriptionRow]) -> None:

@@ -10,8 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from console.ops.cluster import HealthSample
-from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow, counters_since
+from console.ops.subscriptions import COUNTERS_NOTE, ConsumerPolicy, SubscriptionRow
 from console.tui.table_panel import TablePanel
 from console.tui.table_sync import Cell, Row
 
@@ -78,16 +77,9 @@ class SubscriptionsPanel(TablePanel):
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
-        yield Static(classes="footnote")
+        yield Static(" ".join(COUNTERS_NOTE), classes="footnote")
 
     def show_rows(self, rows: Sequence[Row]) -> None:
         """Show these rows; the footnote under them only when there are some."""
         super().show_rows(rows)
         self.query_one(".footnote", Static).display = bool(rows)
-
-    def show_since(self, sample: HealthSample | None) -> None:
-        """Say since when the counters count (they start over with each leader)."""
-        self.query_one(".footnote", Static).update(
-            f"Acked and delivered count {counters_since(sample)}; "
-            "checkpoint and parked survive a failover"
-        )
