@@ -36,6 +36,7 @@ from engine.client import EmbeddedCluster, GateClient
 
 STORE = "bench"
 RATES = ((200, 1), (2000, 10))  # (events per second, events per append)
+NOISY_STEAL = 5.0  # percent of CPU time taken by the host above which a run says so
 
 
 @contextlib.asynccontextmanager
@@ -89,6 +90,8 @@ class RunResult:
             f"{self.rate:,} events/s in {self.batch}-event appends, {self.seen}/{self.sent} seen,"
             f" CPU steal {self.steal:.1f}%"
         )
+        if self.steal > NOISY_STEAL:
+            head += " (over 5%: the host's other tenants weigh on these figures)"
         return [
             head,
             f"  append issued -> observer      {figures(self.delivery)}",
