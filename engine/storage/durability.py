@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -54,25 +55,37 @@ class DurablePoints:
         return self._pending is not None and not self._pending.done()
 
     def take(
-        self, index: int, files: list[Path], checkpoints: tuple[list[Path], str] = ([], "")
+        self,
+        index: int,
+        files: Sequence[Path],
+        *,
+        checkpoints: Sequence[Path] = (),
+        synchronous: str = "NORMAL",
     ) -> None:
         """Start a point: fsync ``files`` (with ``fsync: always``), then record ``index``.
 
-        Every commit up to ``index`` must already be written to those files.  ``checkpoints``
-        names databases whose WAL to checkpoint afterwards, and their ``synchronous`` level.
+        Every commit up to ``index`` must already be written to those files.  The databases
+        ``checkpoints`` (at level ``synchronous``) have their WAL checkpointed afterwards.
         Raises the error of the previous point, if it failed (a disk that fails an fsync must
         stop the node).
         """
         if self._pending is not None:
             self._pending.result()
-        self._pending = self._worker.submit(self._take, index, files, checkpoints)
+        self._pending = self._worker.submit(
+            self._take, index, tuple(files), tuple(checkpoints), synchronous
+        )
 
-    def _take(self, index: int, files: list[Path], checkpoints: tuple[list[Path], str]) -> None:
+    def _take(
+        self,
+        index: int,
+        files: tuple[Path, ...],
+        checkpoints: tuple[Path, ...],
+        synchronous: str,
+    ) -> None:
         if self._fsync == "always":
             for path in files:
                 fsync_path(path)
-        databases, synchronous = checkpoints
-        for db_path in databases:
+        for db_path in checkpoints:
             checkpoint(db_path, synchronous)
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_index', ?)", (index,)

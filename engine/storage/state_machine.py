@@ -143,7 +143,12 @@ class StateMachine:
         self._written.clear()
         self._lifecycle_changed = False
         # The point's worker also checkpoints those stores, so the loop never does (wal.py).
-        self._points.take(self._applied_index, files, ([s.path for s in stores], SYNCHRONOUS))
+        self._points.take(
+            self._applied_index,
+            files,
+            checkpoints=[store.path for store in stores],
+            synchronous=SYNCHRONOUS,
+        )
 
     def wait_durable(self) -> None:
         """Wait until the durable point being taken, if any, is recorded."""
