@@ -27,7 +27,7 @@ from typing import Any, Literal
 import orjson
 
 from engine.errors import GateError
-from engine.storage.wal import no_autocheckpoint
+from engine.storage.wal import finish, no_autocheckpoint
 from engine.subscriptions.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
 from engine.subscriptions.store_tables import SubscriptionTables
 
@@ -511,6 +511,11 @@ class EventStore:
         synced database.
         """
         return Path(f"{self.path}-wal")
+
+    def finish_checkpoint(self) -> None:
+        """Copy what a durable point's checkpoint left in the WAL (engine/storage/wal.py)."""
+        if not self._closed:
+            finish(self._writer)
 
     def close(self) -> None:
         """Close both connections; later reads raise ``store_not_found``."""

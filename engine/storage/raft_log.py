@@ -58,7 +58,7 @@ class SqliteLogStorage:
         self._db.execute(f"PRAGMA synchronous={synchronous_pragma(fsync)}")
         no_autocheckpoint(self._db)
         self._checkpoints = WalCheckpoints(
-            path, synchronous_pragma(fsync), interval=checkpoint_interval
+            path, self._db, synchronous_pragma(fsync), interval=checkpoint_interval
         )
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT term, vote, commit_idx FROM hard_state").fetchone()

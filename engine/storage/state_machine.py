@@ -70,6 +70,7 @@ class StateMachine:
         self._last_point = clock()
         self._written: set[str] = set()  # stores committed to since the last durable point
         self._lifecycle_changed = False  # a store was created or deleted since then
+        self._unfinished: list[EventStore] = []  # checkpointed by the point in progress
         self._stores: dict[str, EventStore] = {}
         for wal in self._stores_dir.glob("*.db-wal"):
             if not Path(str(wal).removesuffix("-wal")).exists():
@@ -127,22 +128,32 @@ class StateMachine:
             self._flush(store_id, items, results)
         if entries and entries[-1][0] > self._applied_index:
             self._applied_index = entries[-1][0]
+        self._finish_checkpoints()
         if self._clock() - self._last_point >= self._durable_interval and not self._points.busy:
             self.take_durable_point()
         return results
+
+    def _finish_checkpoints(self) -> None:
+        """Once a point's checkpoints are done, copy what the stores got meanwhile (wal.py)."""
+        if self._unfinished and not self._points.busy:
+            stores, self._unfinished = self._unfinished, []
+            for store in stores:
+                store.finish_checkpoint()
 
     def take_durable_point(self) -> None:
         """Start a durable point for everything applied so far (it completes in the background)."""
         self._last_point = self._clock()
         if self._applied_index == self._points.recorded and not self._written:
             return
+        self._finish_checkpoints()
         stores = [self._stores[s] for s in sorted(self._written) if s in self._stores]
         files = [store.wal_path for store in stores]
         if self._lifecycle_changed:
             files.append(self._stores_dir)  # the directory entries of created and removed stores
         self._written.clear()
         self._lifecycle_changed = False
-        # The point's worker also checkpoints those stores, so the loop never does (wal.py).
+        # The point's worker also checkpoints those stores; the loop finishes them (wal.py).
+        self._unfinished = stores
         self._points.take(
             self._applied_index,
             files,

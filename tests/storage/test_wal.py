@@ -62,12 +62,46 @@ def test_the_log_is_checkpointed_while_it_is_written(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_a_wal_written_during_its_checkpoints_starts_over(tmp_path: Path) -> None:
+    # The worker copies while the writer goes on; the writer finishes each checkpoint itself,
+    # so the WAL starts over instead of holding everything ever written (about 9 MB here).
+    path = tmp_path / "t.db"
+    db = _table(path, 0)
+    clock = FakeClock()
+    points = WalCheckpoints(path, db, "NORMAL", interval=1.0, clock=clock)
+    for i in range(1, 1501):
+        db.execute("INSERT INTO t VALUES (?)", (b"x" * 3000,))
+        if i % 100 == 0:
+            clock.now += 1.0
+        points.written()
+    points.close()
+    assert _size(Path(f"{path}-wal")) < 3 * 1024 * 1024
+    assert db.execute("SELECT count(*) FROM t").fetchone() == (1500,)
+    db.close()
+
+
+def test_store_wals_start_over_at_durable_points(tmp_path: Path) -> None:
+    clock = FakeClock()
+    sm = StateMachine(tmp_path, "os", clock=clock, durable_interval=1.0)
+    log = Log()
+    sm.apply([log.create("a")])
+    for round_ in range(1, 31):
+        clock.now = float(round_)
+        sm.apply([log.append("a", "s")])  # takes a point, whose worker checkpoints "a"...
+        for _ in range(5):
+            sm.apply([log.append("a", "s", 100)])  # ...while the loop writes on
+        sm.wait_durable()
+    # 30 rounds of about 0.5 MB of frames each: without starting over, 15 MB.
+    assert _size(tmp_path / "stores" / "a.db-wal") < 3 * 1024 * 1024
+    sm.close()
+
+
 def test_checkpoints_wait_for_the_interval_and_copy_the_wal(tmp_path: Path) -> None:
     (tmp_path / "data dir #1?").mkdir()
     path = tmp_path / "data dir #1?" / "t.db"  # a URI would misread these characters raw
     db = _table(path, 100)
     clock = FakeClock()
-    points = WalCheckpoints(path, "NORMAL", interval=1.0, clock=clock)
+    points = WalCheckpoints(path, db, "NORMAL", interval=1.0, clock=clock)
     clock.now = 0.5
     points.written()
     assert points.count == 0
@@ -90,7 +124,7 @@ def test_a_failed_checkpoint_stops_the_writer(
     path = tmp_path / "t.db"
     db = _table(path, 1)
     clock = FakeClock()
-    points = WalCheckpoints(path, "NORMAL", interval=1.0, clock=clock)
+    points = WalCheckpoints(path, db, "NORMAL", interval=1.0, clock=clock)
     clock.now = 1.0
     points.written()
     with pytest.raises(OSError, match="Input/output error"):
