@@ -199,16 +199,22 @@ class RaftHost:
     # -- the ready loop -----------------------------------------------------------------------
 
     async def _ready_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            self._flush_proposals()
-            while self.core.has_ready():
-                self._handle_ready(self.core.ready())
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
                 self._flush_proposals()
-                # Let the answers of this round go out before the next round's disk work.
-                await asyncio.sleep(0)
-            self.subscriptions.leadership(self.core.serving, self.core.term)
+                while self.core.has_ready():
+                    self._handle_ready(self.core.ready())
+                    self._flush_proposals()
+                    # Let the answers of this round go out before the next round's disk work.
+                    await asyncio.sleep(0)
+                self.subscriptions.leadership(self.core.serving, self.core.term)
+        except Exception:
+            # A log that cannot be written (a failed fsync or checkpoint, a full disk) must stop
+            # the node: without this loop it would still answer probes but never replicate.
+            log.exception("node %s cannot go on with its log; stopping", self.node_id)
+            os._exit(74)
 
     def _handle_ready(self, ready: Ready) -> None:
         # A leader may ship entries before its own fsync (Raft thesis 10.2.1): it counts itself
