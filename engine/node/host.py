@@ -209,6 +209,7 @@ class RaftHost:
                     self._flush_proposals()
                     # Let the answers of this round go out before the next round's disk work.
                     await asyncio.sleep(0)
+                    self.state.maintain()
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except Exception:
             # A log that cannot be written (a failed fsync or checkpoint, a full disk) must stop

@@ -28,6 +28,7 @@ import orjson
 
 from engine.errors import GateError
 from engine.storage.wal import finish, no_autocheckpoint
+from engine.storage.writeback import EarlyWriteback
 from engine.subscriptions.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
 from engine.subscriptions.store_tables import SubscriptionTables
 
@@ -120,6 +121,8 @@ class EventStore:
         self.subscriptions = SubscriptionTables(self._writer, self._reading)
         self._reader = self._connect(path)
         self._reader.execute("PRAGMA query_only=ON")
+        # Commits are fsynced only at durable points; start writing them out before that.
+        self.writeback = EarlyWriteback(self.wal_path)
 
     @classmethod
     def create(
@@ -222,6 +225,7 @@ class EventStore:
         self._applied_index = applied
         self.subscriptions.publish()
         self.commit_count += 1
+        self.writeback.written()
         return results
 
     def _append(
@@ -522,6 +526,7 @@ class EventStore:
         if self._closed:
             return
         self._closed = True
+        self.writeback.close()
         self._reader.close()
         self._writer.close()
 

@@ -128,10 +128,18 @@ class StateMachine:
             self._flush(store_id, items, results)
         if entries and entries[-1][0] > self._applied_index:
             self._applied_index = entries[-1][0]
+        return results
+
+    def maintain(self) -> None:
+        """The disk work that applying leaves: finish the last durable point's checkpoints and
+        start the next point once one is due (every ``durable_interval`` while entries come).
+
+        Finishing copies WAL frames and syncs on this thread, so the node calls this after a
+        round's writers have their answers (engine/node/host.py), not inside :meth:`apply`.
+        """
         self._finish_checkpoints()
         if self._clock() - self._last_point >= self._durable_interval and not self._points.busy:
             self.take_durable_point()
-        return results
 
     def _finish_checkpoints(self) -> None:
         """Once a point's checkpoints are done, copy what the stores got meanwhile (wal.py)."""

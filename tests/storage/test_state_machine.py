@@ -273,13 +273,20 @@ def test_the_replay_index_moves_only_at_durable_points(tmp_path: Path) -> None:
     sm = StateMachine(tmp_path, "always", clock=clock, durable_interval=1.0)
     log = Log()
     sm.apply([log.create("a"), log.append("a", "s")])
+    sm.maintain()
     sm.apply([log.append("a", "s")])
+    sm.maintain()
     assert (sm.applied_index, sm.durable_index) == (3, 0)
     clock.now = 1.0
     sm.apply([log.append("a", "s")])
+    sm.wait_durable()
+    # Applying starts no point: the node does that once the round's writers have their answers.
+    assert (sm.applied_index, sm.durable_index) == (4, 0)
+    sm.maintain()
     sm.wait_durable()  # points are taken in the background
     assert (sm.applied_index, sm.durable_index, _node_index(tmp_path)) == (4, 4, 4)
     sm.apply([log.append("a", "s")])
+    sm.maintain()
     sm.wait_durable()
     assert sm.durable_index == 4
     sm.close()  # closing is a durable point
@@ -300,10 +307,13 @@ def test_stores_are_synced_before_the_replay_index_is_written(
     sm = StateMachine(tmp_path, "always", clock=clock)
     log = Log()
     sm.apply([log.create("a"), log.create("b"), log.create("c"), log.append("a", "s")])
+    sm.maintain()
     sm.apply([log.append("b", "s")])
+    sm.maintain()
     assert synced == []
     clock.now = 5.0
     sm.apply([log.append("a", "s")])
+    sm.maintain()
     sm.wait_durable()
     # The stores written since the last point and the directory (stores were created), each
     # before the index moved past 0.
@@ -311,6 +321,7 @@ def test_stores_are_synced_before_the_replay_index_is_written(
     assert _node_index(tmp_path) == 6
     synced.clear()
     sm.apply([log.append("c", "s")])
+    sm.maintain()
     sm.close()
     assert synced == [("c.db-wal", 6)]
     assert _node_index(tmp_path) == 7
@@ -333,10 +344,13 @@ def test_a_crash_between_durable_points_replays_from_the_last_one(tmp_path: Path
     node = tmp_path / "node"
     sm = StateMachine(node, "always", clock=clock)
     sm.apply(log.entries[:5])
+    sm.maintain()
     clock.now = 1.0
     sm.apply(log.entries[5:8])
+    sm.maintain()
     sm.wait_durable()
     sm.apply(log.entries[8:11])
+    sm.maintain()
     # The process dies here: no close, so the last durable point (index 8) is what is recorded.
     crashed = StateMachine(node, "always")
     assert crashed.applied_index == 8

@@ -85,11 +85,14 @@ def test_store_wals_start_over_at_durable_points(tmp_path: Path) -> None:
     sm = StateMachine(tmp_path, "os", clock=clock, durable_interval=1.0)
     log = Log()
     sm.apply([log.create("a")])
+    sm.maintain()
     for round_ in range(1, 31):
         clock.now = float(round_)
         sm.apply([log.append("a", "s")])  # takes a point, whose worker checkpoints "a"...
+        sm.maintain()
         for _ in range(5):
             sm.apply([log.append("a", "s", 100)])  # ...while the loop writes on
+            sm.maintain()
         sm.wait_durable()
     # 30 rounds of about 0.5 MB of frames each: without starting over, 15 MB.
     assert _size(tmp_path / "stores" / "a.db-wal") < 3 * 1024 * 1024
@@ -142,14 +145,17 @@ def test_stores_are_checkpointed_at_durable_points_only(tmp_path: Path) -> None:
     sm = StateMachine(tmp_path, "os", clock=clock, durable_interval=1.0)
     log = Log()
     sm.apply([log.create("a")])
+    sm.maintain()
     store = tmp_path / "stores" / "a.db"
     created = _size(store)
     for _ in range(100):
         sm.apply([log.append("a", "s", 100)])
+        sm.maintain()
     assert _size(Path(f"{store}-wal")) > AUTOCHECKPOINT_PAGES * PAGE
     assert _size(store) == created  # no commit on the loop copied anything
     clock.now = 1.0
     sm.apply([log.append("a", "s")])
+    sm.maintain()
     sm.wait_durable()
     assert _size(store) > created
     sm.close()
