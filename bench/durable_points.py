@@ -1,0 +1,135 @@
+"""What a store's durable points cost the log fsyncs of nodes sharing one disk.
+
+Usage: ``python -m bench.durable_points [--rate R] [--seconds S] [--nodes N] [--dir DIR]``.
+
+Each of ``--nodes`` processes plays a node at a steady rate of single-event appends: it saves
+the entry in its log (``SqliteLogStorage``, ``fsync: always``), applies it to a store
+(``StateMachine``, which takes a durable point once a second and fsyncs the store's WAL), and
+does the disk work a node does after its answers (``StateMachine.maintain``).  It runs twice:
+with the stores' early write-out (engine/storage/writeback.py, what the nodes do) and without it
+(the WAL's pages left dirty until the point's fsync).  It prints the log saves' latency, which an
+append waits for, and how long the points' fsyncs took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import queue
+import shutil
+import tempfile
+import time
+from multiprocessing.queues import Queue
+from pathlib import Path
+
+from bench.common import cpu_ticks, steal_percent
+from bench.observer_latency import percentile_ms
+from engine.replication.messages import Entry
+from engine.storage import durability, writeback
+from engine.storage.commands import build_append, build_create_store, encode_command
+from engine.storage.raft_log import SqliteLogStorage
+from engine.storage.state_machine import StateMachine
+
+
+def node(
+    directory: Path, early: bool, rate: float, seconds: float, out: Queue[tuple[list[float], ...]]
+) -> None:
+    """One node's disk work at ``rate`` appends/s; puts (log saves, point fsyncs) in seconds."""
+    if not early:
+        writeback._sync_file_range = None  # the same node, without the write-out
+    fsyncs: list[float] = []
+    plain_fsync = durability.fsync_path
+
+    def timed_fsync(path: Path) -> None:
+        start = time.perf_counter()
+        plain_fsync(path)
+        if path.name.endswith("-wal"):
+            fsyncs.append(time.perf_counter() - start)
+
+    durability.fsync_path = timed_fsync
+    log = SqliteLogStorage(directory / "raft.db", "always")
+    state = StateMachine(directory, "always")
+    create = encode_command(build_create_store({"store_id": "s"}, now_epoch_us=0))
+    log.save(None, [Entry(1, 1, create)])
+    state.apply([(1, create)])
+    saves: list[float] = []
+    ids = iter(range(10**9))
+    t0 = time.perf_counter()
+    for index in range(2, int(rate * seconds) + 2):
+        delay = t0 + (index - 2) / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        body = {"events": [{"event_type": "t:v1", "data": {"i": index, "pad": "x" * 200}}]}
+        command = build_append(
+            "s",
+            "stream",
+            body,
+            now_epoch_us=0,
+            new_id=lambda: f"id-{next(ids)}",
+            max_events=1,
+        )
+        data = encode_command(command)
+        start = time.perf_counter()
+        log.save(None, [Entry(index, 1, data)])
+        saves.append(time.perf_counter() - start)
+        state.apply([(index, data)])
+        state.maintain()
+    state.close()
+    log.close()
+    out.put((saves, fsyncs))
+
+
+def run(parent: Path, early: bool, nodes: int, rate: float, seconds: float) -> str:
+    """All nodes at once; one line of figures."""
+    directory = Path(tempfile.mkdtemp(prefix="gate-points-", dir=parent))
+    try:
+        out: Queue[tuple[list[float], ...]] = multiprocessing.Queue()
+        procs = [
+            multiprocessing.Process(
+                target=node, args=(directory / f"node{k}", early, rate, seconds, out)
+            )
+            for k in range(nodes)
+        ]
+        ticks = cpu_ticks()
+        for proc in procs:
+            proc.start()
+        try:
+            results = [out.get(timeout=seconds + 60) for _ in procs]
+        except queue.Empty:
+            raise SystemExit("a node process failed (its traceback is above)") from None
+        finally:
+            for proc in procs:
+                proc.join(timeout=5)
+                proc.kill()
+        steal = steal_percent(ticks, cpu_ticks())
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    saves = [s for r in results for s in r[0]]
+    points = [f for r in results for f in r[1]]
+    label = "early write-out   " if early else "dirty until fsync "
+    return (
+        f"{label} log save p50 {percentile_ms(saves, 0.5):.2f} p99 {percentile_ms(saves, 0.99):.2f}"
+        f" max {percentile_ms(saves, 1.0):.2f} ms | point fsync (n={len(points)})"
+        f" p50 {percentile_ms(points, 0.5):.2f} max {percentile_ms(points, 1.0):.2f} ms"
+        f" | steal {steal:.1f}%"
+    )
+
+
+def main() -> None:
+    """Parse the options and run both ways, twice, interleaved."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="appends per second per node")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--nodes", type=int, default=3, help="processes sharing the disk")
+    parser.add_argument("--dir", default=".", help="where the data goes (not tmpfs!)")
+    args = parser.parse_args()
+    if not writeback.available():
+        print("no sync_file_range on this platform: both runs are the same")
+    print(f"{args.nodes} nodes, {args.rate:g} single-event appends/s each, {args.seconds:g} s")
+    for _ in range(2):
+        for early in (True, False):
+            print(run(Path(args.dir), early, args.nodes, args.rate, args.seconds), flush=True)
+
+
+if __name__ == "__main__":
+    main()
