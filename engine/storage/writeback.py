@@ -60,7 +60,7 @@ class EarlyWriteback:
         self._clock = clock
         self._fd: int | None = None
         self._last = float("-inf")
-        self.calls = 0  # write-outs started (for tests and metrics)
+        self.calls = 0  # write-outs started
 
     def written(self) -> None:
         """Called after a write to the file: start writing out what is dirty, if it is time."""

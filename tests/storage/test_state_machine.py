@@ -259,6 +259,12 @@ class FakeClock:
         return self.now
 
 
+def apply_as_node(sm: StateMachine, entries: list[tuple[int, bytes]]) -> None:
+    """Apply as the node's loop does: the round's disk work follows (``maintain``)."""
+    sm.apply(entries)
+    sm.maintain()
+
+
 def _node_index(node_dir: Path) -> int:
     db = sqlite3.connect(node_dir / "state.db")
     try:
@@ -272,10 +278,8 @@ def test_the_replay_index_moves_only_at_durable_points(tmp_path: Path) -> None:
     clock = FakeClock()
     sm = StateMachine(tmp_path, "always", clock=clock, durable_interval=1.0)
     log = Log()
-    sm.apply([log.create("a"), log.append("a", "s")])
-    sm.maintain()
-    sm.apply([log.append("a", "s")])
-    sm.maintain()
+    apply_as_node(sm, [log.create("a"), log.append("a", "s")])
+    apply_as_node(sm, [log.append("a", "s")])
     assert (sm.applied_index, sm.durable_index) == (3, 0)
     clock.now = 1.0
     sm.apply([log.append("a", "s")])
@@ -285,8 +289,7 @@ def test_the_replay_index_moves_only_at_durable_points(tmp_path: Path) -> None:
     sm.maintain()
     sm.wait_durable()  # points are taken in the background
     assert (sm.applied_index, sm.durable_index, _node_index(tmp_path)) == (4, 4, 4)
-    sm.apply([log.append("a", "s")])
-    sm.maintain()
+    apply_as_node(sm, [log.append("a", "s")])
     sm.wait_durable()
     assert sm.durable_index == 4
     sm.close()  # closing is a durable point
@@ -306,22 +309,18 @@ def test_stores_are_synced_before_the_replay_index_is_written(
     clock = FakeClock()
     sm = StateMachine(tmp_path, "always", clock=clock)
     log = Log()
-    sm.apply([log.create("a"), log.create("b"), log.create("c"), log.append("a", "s")])
-    sm.maintain()
-    sm.apply([log.append("b", "s")])
-    sm.maintain()
+    apply_as_node(sm, [log.create("a"), log.create("b"), log.create("c"), log.append("a", "s")])
+    apply_as_node(sm, [log.append("b", "s")])
     assert synced == []
     clock.now = 5.0
-    sm.apply([log.append("a", "s")])
-    sm.maintain()
+    apply_as_node(sm, [log.append("a", "s")])
     sm.wait_durable()
     # The stores written since the last point and the directory (stores were created), each
     # before the index moved past 0.
     assert synced == [("a.db-wal", 0), ("b.db-wal", 0), ("stores", 0)]
     assert _node_index(tmp_path) == 6
     synced.clear()
-    sm.apply([log.append("c", "s")])
-    sm.maintain()
+    apply_as_node(sm, [log.append("c", "s")])
     sm.close()
     assert synced == [("c.db-wal", 6)]
     assert _node_index(tmp_path) == 7
@@ -343,14 +342,11 @@ def test_a_crash_between_durable_points_replays_from_the_last_one(tmp_path: Path
     clock = FakeClock()
     node = tmp_path / "node"
     sm = StateMachine(node, "always", clock=clock)
-    sm.apply(log.entries[:5])
-    sm.maintain()
+    apply_as_node(sm, log.entries[:5])
     clock.now = 1.0
-    sm.apply(log.entries[5:8])
-    sm.maintain()
+    apply_as_node(sm, log.entries[5:8])
     sm.wait_durable()
-    sm.apply(log.entries[8:11])
-    sm.maintain()
+    apply_as_node(sm, log.entries[8:11])
     # The process dies here: no close, so the last durable point (index 8) is what is recorded.
     crashed = StateMachine(node, "always")
     assert crashed.applied_index == 8

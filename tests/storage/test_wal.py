@@ -12,7 +12,7 @@ from engine.storage import wal
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.state_machine import StateMachine
 from engine.storage.wal import WalCheckpoints, checkpoint, no_autocheckpoint
-from tests.storage.test_state_machine import FakeClock, Log
+from tests.storage.test_state_machine import FakeClock, Log, apply_as_node
 
 PAGE = 4096
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: the line a commit would checkpoint at
@@ -84,15 +84,12 @@ def test_store_wals_start_over_at_durable_points(tmp_path: Path) -> None:
     clock = FakeClock()
     sm = StateMachine(tmp_path, "os", clock=clock, durable_interval=1.0)
     log = Log()
-    sm.apply([log.create("a")])
-    sm.maintain()
+    apply_as_node(sm, [log.create("a")])
     for round_ in range(1, 31):
         clock.now = float(round_)
-        sm.apply([log.append("a", "s")])  # takes a point, whose worker checkpoints "a"...
-        sm.maintain()
+        apply_as_node(sm, [log.append("a", "s")])  # takes a point, whose worker checkpoints "a"...
         for _ in range(5):
-            sm.apply([log.append("a", "s", 100)])  # ...while the loop writes on
-            sm.maintain()
+            apply_as_node(sm, [log.append("a", "s", 100)])  # ...while the loop writes on
         sm.wait_durable()
     # 30 rounds of about 0.5 MB of frames each: without starting over, 15 MB.
     assert _size(tmp_path / "stores" / "a.db-wal") < 3 * 1024 * 1024
@@ -144,18 +141,15 @@ def test_stores_are_checkpointed_at_durable_points_only(tmp_path: Path) -> None:
     clock = FakeClock()
     sm = StateMachine(tmp_path, "os", clock=clock, durable_interval=1.0)
     log = Log()
-    sm.apply([log.create("a")])
-    sm.maintain()
+    apply_as_node(sm, [log.create("a")])
     store = tmp_path / "stores" / "a.db"
     created = _size(store)
     for _ in range(100):
-        sm.apply([log.append("a", "s", 100)])
-        sm.maintain()
+        apply_as_node(sm, [log.append("a", "s", 100)])
     assert _size(Path(f"{store}-wal")) > AUTOCHECKPOINT_PAGES * PAGE
     assert _size(store) == created  # no commit on the loop copied anything
     clock.now = 1.0
-    sm.apply([log.append("a", "s")])
-    sm.maintain()
+    apply_as_node(sm, [log.append("a", "s")])
     sm.wait_durable()
     assert _size(store) > created
     sm.close()
@@ -167,11 +161,11 @@ def test_a_store_deleted_and_created_again_after_a_point_keeps_only_its_new_even
     clock = FakeClock()
     sm = StateMachine(tmp_path, "always", clock=clock, durable_interval=1.0)
     log = Log()
-    sm.apply([log.create("a"), log.append("a", "old", 200)])
-    for round_ in range(1, 21):
+    apply_as_node(sm, [log.create("a"), log.append("a", "old", 200)])
+    for round_ in range(1, 61):
         clock.now = float(round_)
-        sm.apply([log.append("a", "old")])  # starts a point that checkpoints "a"
-        sm.apply([log.delete("a"), log.create("a"), log.append("a", "new")])
+        apply_as_node(sm, [log.append("a", "old")])  # starts a point that checkpoints "a"
+        apply_as_node(sm, [log.delete("a"), log.create("a"), log.append("a", "new")])
     sm.close()
     reopened = StateMachine(tmp_path, "os")
     assert reopened.store("a").last_position == 1

@@ -14,8 +14,10 @@ from engine.storage.writeback import EarlyWriteback
 from tests.storage.test_event_store import Harness
 from tests.storage.test_state_machine import FakeClock
 
+# Elsewhere there is no early write-out to test: the stores leave all writing to the fsync.
 linux_only = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="sync_file_range is Linux's"
+    not sys.platform.startswith("linux"),
+    reason="the early write-out uses Linux's sync_file_range and /proc/vmstat",
 )
 MB = 1 << 20
 
