@@ -13,12 +13,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 import orjson
 
 from engine.errors import GateError
+from engine.http_pool import HttpPool, HttpProtocolError
 from engine.subscriptions import client as subscription_client
 from engine.subscriptions.client import Consumer
 
@@ -53,7 +54,13 @@ class GateClient:
         self.last_positions: dict[str, int] = {}
         # Log index of this client's last write (the gateway's Gate-Log-Index header).
         self.last_index = 0
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # WebSockets only
+        url = urlsplit(self.base_url)
+        self._prefix = url.path
+        self._pool: HttpPool | None = None
+        if url.scheme == "http" and url.hostname:
+            self._pool = HttpPool(url.hostname, url.port or 80)
+        self._headers = [("Authorization", f"Bearer {token}")] if token else []
 
     async def __aenter__(self) -> GateClient:
         return self
@@ -62,7 +69,9 @@ class GateClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the underlying HTTP session."""
+        """Close the client's connections."""
+        if self._pool is not None:
+            self._pool.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -80,25 +89,31 @@ class GateClient:
     async def _once(
         self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None
     ) -> Any:
-        url = self.base_url + path
-        data = orjson.dumps(body) if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else None
+        if self._pool is None:
+            raise GateError("unavailable", f"not an http:// gateway URL: {self.base_url}")
+        target = self._prefix + path
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        if query:
+            target += "?" + urlencode(query, quote_via=quote)
+        data = None
+        headers = self._headers
+        if body is not None:
+            data = orjson.dumps(body)
+            headers = [*headers, ("Content-Type", "application/json")]
         try:
-            async with self._http().request(
-                method, url, data=data, params=query or None, headers=headers
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                index = resp.headers.get("Gate-Log-Index")
-                if index is not None and index.isdigit():
-                    self.last_index = max(self.last_index, int(index))
+            async with asyncio.timeout(self.request_timeout):
+                response = await self._pool.request(method, target, data, headers)
         except TimeoutError:
             raise GateError("timeout", f"no answer from the gateway at {self.base_url}") from None
-        except aiohttp.ClientError as exc:
+        except OSError as exc:  # refused, reset, unreadable (HttpProtocolError)
+            reason = exc if isinstance(exc, HttpProtocolError) else exc.strerror or exc
             raise GateError(
-                "unavailable", f"cannot reach the gateway at {self.base_url}: {exc}"
+                "unavailable", f"cannot reach the gateway at {self.base_url}: {reason}"
             ) from None
+        status, raw = response.status, response.body
+        index = response.headers.get("gate-log-index")
+        if index is not None and index.isdigit():
+            self.last_index = max(self.last_index, int(index))
         if status == 204 or not raw:
             if status >= 400:
                 raise GateError("internal", f"HTTP {status} from {method} {path}")

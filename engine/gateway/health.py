@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 
 from engine.config_model import ClusterConfig, NodeConfig
 from engine.gateway.tcp_pool import NodePool
+from engine.http_pool import HttpPool, HttpResponse
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
 QUEUE_SIZE = 256
-_PROBE_ERRORS = (ConnectionError, TimeoutError, OSError, aiohttp.ClientError)
+_PROBE_ERRORS = (TimeoutError, OSError)  # OSError: ConnectionError, HttpProtocolError
 
 
 @dataclass(slots=True)
@@ -60,13 +60,12 @@ class HealthMonitor:
         self._probe_timeout = (
             min(1.0, max(0.5, self._interval)) if probe_timeout is None else probe_timeout
         )
-        self._http_timeout = aiohttp.ClientTimeout(total=self._probe_timeout)
         self._moved: asyncio.Future[None] | None = None
         self._clock = clock
         self._log = log or logging.getLogger("gate.health")
         self._managed_info = managed_info
         self._queue_size = queue_size
-        self._session: aiohttp.ClientSession | None = None
+        self._http: dict[str, HttpPool] = {}  # per node, for the HTTP probes
         self._loop_task: asyncio.Task[None] | None = None
         self._round: asyncio.Task[dict[str, Any]] | None = None
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -140,7 +139,7 @@ class HealthMonitor:
             self._loop_task = asyncio.create_task(self._run(), name="gate-health")
 
     async def stop(self) -> None:
-        """Stop the rounds and close the HTTP session."""
+        """Stop the rounds and close the HTTP connections."""
         task, self._loop_task = self._loop_task, None
         if task is not None:
             task.cancel()
@@ -150,9 +149,9 @@ class HealthMonitor:
         if current is not None:
             current.cancel()
             await asyncio.gather(current, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for http in self._http.values():
+            http.close()
+        self._http.clear()
 
     async def _run(self) -> None:
         while True:
@@ -182,8 +181,6 @@ class HealthMonitor:
     # -- one round -----------------------------------------------------------------------------
 
     async def _probe_round(self) -> dict[str, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         probes = await asyncio.gather(*(self._probe(node) for node in self._config.nodes))
         view = self._apply(dict(zip(self._config.node_ids, probes, strict=True)))
         self._publish({"type": "cluster", **view})
@@ -197,13 +194,9 @@ class HealthMonitor:
     async def _probe_http(self, node: NodeConfig, probe: _Probe) -> None:
         if not node.http.enabled:
             return
-        assert self._session is not None
-        url = f"http://{node.http.addr}/health"
         started = self._clock()
         try:
-            async with self._session.get(url, timeout=self._http_timeout) as resp:
-                await resp.read()
-                probe.http_up = resp.status == 200
+            probe.http_up = (await self._get(node, "/health")).status == 200
         except _PROBE_ERRORS:
             return
         if probe.http_up:
@@ -213,16 +206,20 @@ class HealthMonitor:
             probe.status = await self._http_status(node)
 
     async def _http_status(self, node: NodeConfig) -> dict[str, Any] | None:
-        assert self._session is not None
         try:
-            async with self._session.get(
-                f"http://{node.http.addr}/status", timeout=self._http_timeout
-            ) as resp:
-                body = await resp.read()
-                status = orjson.loads(body) if resp.status == 200 else None
+            resp = await self._get(node, "/status")
+            status = orjson.loads(resp.body) if resp.status == 200 else None
         except (*_PROBE_ERRORS, orjson.JSONDecodeError):
             return None
         return status if isinstance(status, dict) else None
+
+    async def _get(self, node: NodeConfig, path: str) -> HttpResponse:
+        http = self._http.get(node.node_id)
+        if http is None:
+            endpoint = node.http
+            http = self._http[node.node_id] = HttpPool(endpoint.connect_host, endpoint.port)
+        async with asyncio.timeout(self._probe_timeout):
+            return await http.request("GET", path)
 
     async def _probe_tcp(self, node: NodeConfig, probe: _Probe) -> None:
         if not node.tcp.enabled:

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig
 from engine.gateway.tcp_pool import NodeConnection
+from engine.http_pool import HttpPool
 
 State = str  # "running" | "paused" | "stopped" | "exited"
 _POLL = 0.05  # how often a starting node is asked whether it answers yet
@@ -249,40 +248,38 @@ class NodeSupervisor:
         node_id = node.config.node_id
         timeout = self._config.gateway.start_timeout
         deadline = asyncio.get_running_loop().time() + timeout
-        async with aiohttp.ClientSession() as session:
-            conn = NodeConnection(node_id, node.config.tcp, secret=self._secret)
-            try:
-                while True:
-                    if proc.returncode is not None:
-                        reason = f"exited with code {proc.returncode}"
-                        raise NodeStartError(node_id, node.log_file, reason, self._last_line(node))
-                    if await self._answers(node.config, session, conn):
-                        return
-                    if asyncio.get_running_loop().time() >= deadline:
-                        what = (
-                            f"GET /health on {node.config.http.addr}"
-                            if node.config.http.enabled
-                            else f"TCP ping on {node.config.tcp.addr}"
-                        )
-                        reason = f"did not answer {what} within {timeout:g} s"
-                        raise NodeStartError(node_id, node.log_file, reason, self._last_line(node))
-                    # Either the process exits or the poll interval passes, whichever is first.
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(proc.wait(), _POLL)
-            finally:
-                conn.close()
+        http = HttpPool(node.config.http.connect_host, node.config.http.port)
+        conn = NodeConnection(node_id, node.config.tcp, secret=self._secret)
+        try:
+            while True:
+                if proc.returncode is not None:
+                    reason = f"exited with code {proc.returncode}"
+                    raise NodeStartError(node_id, node.log_file, reason, self._last_line(node))
+                if await self._answers(node.config, http, conn):
+                    return
+                if asyncio.get_running_loop().time() >= deadline:
+                    what = (
+                        f"GET /health on {node.config.http.addr}"
+                        if node.config.http.enabled
+                        else f"TCP ping on {node.config.tcp.addr}"
+                    )
+                    reason = f"did not answer {what} within {timeout:g} s"
+                    raise NodeStartError(node_id, node.log_file, reason, self._last_line(node))
+                # Either the process exits or the poll interval passes, whichever is first.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), _POLL)
+        finally:
+            http.close()
+            conn.close()
 
     @staticmethod
-    async def _answers(
-        config: NodeConfig, session: aiohttp.ClientSession, conn: NodeConnection
-    ) -> bool:
+    async def _answers(config: NodeConfig, http: HttpPool, conn: NodeConnection) -> bool:
         try:
             if config.http.enabled:
-                url = f"http://{config.http.addr}/health"
-                async with session.get(url, timeout=aiohttp.ClientTimeout(total=1.0)) as resp:
-                    return resp.status == 200
+                async with asyncio.timeout(1.0):
+                    return (await http.request("GET", "/health")).status == 200
             answer = await conn.request({"op": "ping"}, 1.0)
-        except (ConnectionError, TimeoutError, OSError, aiohttp.ClientError):
+        except (TimeoutError, OSError):
             return False
         return bool(answer.get("ok"))
 
