@@ -98,6 +98,8 @@ class PeerTransport:
     ) -> None:
         self.links = {pid: PeerLink(node_id, pid, ep, secret) for pid, ep in peers.items()}
         self.secret = secret
+        self._later: dict[str, list[dict[str, object]]] = {}
+        self._later_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         for link in self.links.values():
@@ -111,10 +113,33 @@ class PeerTransport:
         for msg in messages:
             by_peer[msg.to].append(encode_message(msg))
         for peer_id, encoded in by_peer.items():
-            link = self.links.get(peer_id)
-            if link is not None:
-                link.send(encode_frame({"op": "raft", "msgs": encoded}, self.secret))
+            self._send_frame(peer_id, self._later.pop(peer_id, []) + encoded)
+
+    def send_later(self, messages: list[Message], delay: float) -> None:
+        """Send ``messages`` after ``delay`` s, or sooner, ahead of the next batch to their peer.
+
+        Held messages never overtake later ones: ``send`` puts them first in its frame.
+        """
+        if not messages:
+            return
+        for msg in messages:
+            self._later.setdefault(msg.to, []).append(encode_message(msg))
+        if self._later_timer is None:
+            self._later_timer = asyncio.get_running_loop().call_later(delay, self._send_pending)
+
+    def _send_pending(self) -> None:
+        self._later_timer = None
+        pending, self._later = self._later, {}
+        for peer_id, encoded in pending.items():
+            self._send_frame(peer_id, encoded)
+
+    def _send_frame(self, peer_id: str, encoded: list[dict[str, object]]) -> None:
+        link = self.links.get(peer_id)
+        if link is not None:
+            link.send(encode_frame({"op": "raft", "msgs": encoded}, self.secret))
 
     async def close(self) -> None:
+        if self._later_timer is not None:
+            self._later_timer.cancel()
         for link in self.links.values():
             await link.close()

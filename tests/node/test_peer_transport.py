@@ -1,0 +1,92 @@
+"""Raft traffic to peers over real sockets: held commit notices go later, never out of order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from engine.config_model import Endpoint
+from engine.framing import read_frame
+from engine.node.peers import PeerTransport
+from engine.replication.messages import AppendRequest, Entry
+from engine.replication.wire import decode_message
+
+DELAY = 0.05
+
+
+def _notice(commit: int) -> AppendRequest:
+    return AppendRequest(2, "node1", "node2", 3, 2, (), commit)
+
+
+def _append(index: int) -> AppendRequest:
+    return AppendRequest(2, "node1", "node2", index - 1, 2, (Entry(index, 2, b"x"),), index - 1)
+
+
+class _Peer:
+    """A peer that records each Raft frame it receives, with the time it arrived."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[float, list[object]]] = []
+        self.arrived = asyncio.Event()
+
+    async def serve(self, reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                frame = await read_frame(reader)
+            except asyncio.IncompleteReadError:
+                return
+            msgs = [decode_message(m) for m in frame["msgs"]]
+            self.frames.append((time.monotonic(), msgs))
+            self.arrived.set()
+
+    async def next_frame(self) -> tuple[float, list[object]]:
+        async with asyncio.timeout(5):
+            while not self.frames:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.frames.pop(0)
+
+
+@pytest.fixture
+async def linked() -> AsyncIterator[tuple[PeerTransport, _Peer]]:
+    peer = _Peer()
+    server = await asyncio.start_server(peer.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = PeerTransport("node1", {"node2": Endpoint("127.0.0.1", port)})
+    transport.start()
+    async with asyncio.timeout(5):
+        while not transport.links["node2"].connected:
+            await asyncio.sleep(0.01)
+    yield transport, peer
+    await transport.close()
+    server.close()
+
+
+async def test_a_held_notice_goes_after_the_delay(linked: tuple[PeerTransport, _Peer]) -> None:
+    transport, peer = linked
+    held_at = time.monotonic()
+    transport.send_later([_notice(3)], DELAY)
+    arrived, msgs = await peer.next_frame()
+    assert msgs == [_notice(3)]
+    assert arrived - held_at >= DELAY * 0.9
+
+
+async def test_held_notices_go_first_with_the_next_batch(
+    linked: tuple[PeerTransport, _Peer],
+) -> None:
+    transport, peer = linked
+    transport.send_later([_notice(3)], DELAY)
+    transport.send([_append(4)])
+    _, msgs = await peer.next_frame()
+    assert msgs == [_notice(3), _append(4)]
+    # Once the held messages' timer has run, nothing of them is sent again: the next frame
+    # holds only the next batch (frames arrive in order on the connection).
+    async with asyncio.timeout(5):
+        while transport._later_timer is not None:
+            await asyncio.sleep(0.01)
+    transport.send([_append(5)])
+    _, msgs = await peer.next_frame()
+    assert msgs == [_append(5)]
