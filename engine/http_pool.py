@@ -156,7 +156,8 @@ class HttpPool:
         lines.extend(f"{name}: {value}" for name, value in headers)
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body or b'')}")
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+        # UTF-8, as aiohttp writes and reads header values: a token may not be ASCII.
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
         async with self._slots:
             conn = self._take_idle() or await self._connect()
             answered = False

@@ -176,13 +176,13 @@ async def test_an_answer_that_is_not_http_fails_cleanly(
 
 async def test_the_client_sends_query_token_and_path_prefix(server: tuple[_Server, int]) -> None:
     srv, port = server
-    client = GateClient(f"http://127.0.0.1:{port}/", token="s3cret", retry_deadline=0)
+    client = GateClient(f"http://127.0.0.1:{port}/", token="sécret", retry_deadline=0)
     assert (await client._call("GET", "/echo", params={"a": "x y", "b": None})) == {
         "method": "GET",
         "query": {"a": "x y"},
         "length": 0,
     }
-    assert srv.seen[-1].headers["Authorization"] == "Bearer s3cret"
+    assert srv.seen[-1].headers["Authorization"] == "Bearer sécret"  # UTF-8, as aiohttp reads it
     assert client.last_index == 7
     await client.close()
 
