@@ -15,9 +15,12 @@ from engine.errors import GateError
 from engine.framing import FrameError, encode_frame, read_frame
 from engine.node.host import RaftHost
 from engine.replication.wire import decode_message
+from engine.storage.check import check_command
 
 log = logging.getLogger("gate.node.tcp")
 MAX_WAIT_MS = 5000  # the longest long poll a read may ask for (``wait_ms``)
+DEFAULT_PROPOSE_TIMEOUT = 5.0  # seconds, for a propose that names no usable timeout
+MAX_PROPOSE_TIMEOUT = 30.0
 
 
 def _opt_int(value: Any) -> int | None:
@@ -113,10 +116,14 @@ class NodeTcpServer:
         if op == "status":
             return self.host.status()
         if op == "propose":
-            command = msg.get("command")
-            if not isinstance(command, dict):
-                raise GateError("invalid_request", "propose needs a command object")
-            timeout = float(msg.get("timeout") or 5.0)
+            # Checked here too, not only by the gateway: nothing malformed enters the log,
+            # whoever holds the cluster secret.
+            command = check_command(
+                msg.get("command"), max_events=self.host.config.limits.max_events_per_append
+            )
+            timeout = msg.get("timeout")
+            if not isinstance(timeout, int | float) or not 0 < timeout <= MAX_PROPOSE_TIMEOUT:
+                timeout = DEFAULT_PROPOSE_TIMEOUT
             return await self.host.propose(command, timeout)
         if op == "read":
             query = msg.get("query")

@@ -74,6 +74,23 @@ SYNCHRONOUS = "NORMAL"  # commits are not fsynced; checkpoints are
 _ID_LOOKUP_CHUNK = 500  # ids or positions per query: well under SQLite's bound-parameter limit
 
 
+# What a command's content can raise while it is applied: the same on every node, so it becomes
+# that command's error result.  Anything else (a full disk, an I/O error: sqlite3's
+# OperationalError, OSError) is this node's own fault and stops it (engine/node/host.py).
+CONTENT_ERRORS: tuple[type[BaseException], ...] = (
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    RecursionError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+)
+
+
 class IncompleteStoreError(Exception):
     """A store database whose creation never committed (a crash during ``create``)."""
 
@@ -193,8 +210,10 @@ class EventStore:
                     continue
                 applied = index
                 op = cmd.get("op")
-                # A malformed command fails before it writes anything (rows are built first),
-                # so it becomes an error result instead of stalling every later entry.
+                # Each command in a savepoint: one that fails on its content (checked commands
+                # should not, but no entry may ever stop a node) is undone alone and becomes
+                # its error result, the same on every node.
+                db.execute("SAVEPOINT command")
                 try:
                     if op == "append":
                         result, position = self._append(cmd, versions, position)
@@ -206,8 +225,11 @@ class EventStore:
                         result = self.subscriptions.apply(index, cmd, position)
                     else:
                         result = error_result("invalid_request", f"unknown store command {op!r}")
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    result = error_result("invalid_request", f"malformed {op} command: {exc!r}")
+                    db.execute("RELEASE command")
+                except CONTENT_ERRORS as exc:
+                    db.execute("ROLLBACK TO command")
+                    db.execute("RELEASE command")
+                    result = error_result("invalid_request", f"{op} cannot be applied: {exc}")
                 results.append(result)
             if versions:
                 db.executemany(

@@ -30,9 +30,11 @@ from typing import Any
 
 from engine.config_model import FsyncMode
 from engine.errors import GateError
-from engine.storage.commands import decode_command, validate_store_id
+from engine.storage.check import check_command
+from engine.storage.commands import decode_command
 from engine.storage.durability import DurablePoints
 from engine.storage.event_store import (
+    CONTENT_ERRORS,
     SYNCHRONOUS,
     EventStore,
     IncompleteStoreError,
@@ -106,16 +108,19 @@ class StateMachine:
                 continue
             try:
                 cmd = decode_command(data)
+                if cmd is None:
+                    continue
+                # Every entry is untrusted: what fails the check is an error result, the same
+                # on every node, and never reaches a store.
+                check_command(cmd, max_events=None)
             except ValueError as exc:
                 results[slot] = error_result("invalid_request", f"undecodable command: {exc}")
                 continue
-            if cmd is None:
+            except GateError as err:
+                results[slot] = {"error": err.to_dict()}
                 continue
-            store_id = cmd.get("store")
-            if not isinstance(store_id, str):
-                results[slot] = error_result("invalid_request", "command without a store")
-                continue
-            op = cmd.get("op")
+            store_id: str = cmd["store"]
+            op = cmd["op"]
             if op in _LIFECYCLE_OPS:
                 self._flush(store_id, pending.pop(store_id, []), results)
                 if op == "create_store":
@@ -192,24 +197,19 @@ class StateMachine:
             results[slot] = result
 
     def _create(self, index: int, store_id: str, cmd: dict[str, Any]) -> dict[str, Any]:
-        try:
-            validate_store_id(store_id)  # it becomes a file name
-        except GateError as exc:
-            return {"error": exc.to_dict()}
         existing = self._stores.get(store_id)
         if existing is not None:
             if existing.applied_index >= index:
                 return {"store_id": store_id}  # replay of this very creation
             return error_result("store_exists", f"store {store_id!r} already exists")
-        path = self._stores_dir / f"{store_id}.db"
-        config = cmd.get("config") or {}
+        path = self._stores_dir / f"{store_id}.db"  # the checked id is a safe file name
         try:
             store = EventStore.create(
-                path,
-                config=config if isinstance(config, dict) else {},
-                created_epoch=int(cmd.get("created_epoch") or 0),
-                applied_index=index,
+                path, config=cmd["config"], created_epoch=cmd["created_epoch"], applied_index=index
             )
+        except CONTENT_ERRORS as exc:
+            remove_store_files(path)
+            return error_result("invalid_request", f"store {store_id!r} not created: {exc}")
         except BaseException:
             remove_store_files(path)
             raise

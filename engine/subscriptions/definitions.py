@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import invalid
-from engine.storage.commands import reject_unknown, validate_store_id
+from engine.storage.commands import (
+    MAX_ID_LEN,
+    MAX_INT,
+    reject_unknown,
+    validate_int,
+    validate_store_id,
+)
 from engine.subscriptions.patterns import Predicate
 from engine.subscriptions.selectors import Selector, parse_selector
 
@@ -32,6 +38,7 @@ COMMANDS = frozenset({PUT, DELETE, PROGRESS})
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 START_NAMES = ("origin", "current")
+COUNTERS = ("delivered", "acked", "nacked")  # replicated with each progress
 DEFAULTS: dict[str, Any] = {
     "start_from": "origin",
     "ack_timeout_ms": 30_000,
@@ -70,10 +77,10 @@ def normalize_definition(body: Any) -> dict[str, Any]:
     selector = parse_selector(body.get("type"), body.get("selector"))
     start_from = body.get("start_from", DEFAULTS["start_from"])
     is_int = isinstance(start_from, int) and not isinstance(start_from, bool)
-    if not (start_from in START_NAMES or (is_int and start_from >= 0)):
+    if not (start_from in START_NAMES or (is_int and 0 <= start_from <= MAX_INT)):
         raise invalid(
             'start_from must be "origin", "current", or an event number (for a "$<stream-id>" '
-            "selector) or a position",
+            f"selector) or a position, from 0 to {MAX_INT}",
             field="start_from",
         )
     if is_int and selector.stream_id is None and start_from == 0:
@@ -87,18 +94,90 @@ def normalize_definition(body: Any) -> dict[str, Any]:
 
 def build_put(store: str, name: str, body: Any, *, now_epoch_us: int) -> dict[str, Any]:
     """The ``subscription_put`` command for ``PUT .../subscriptions/{name}``."""
-    return {
-        "op": PUT,
-        "store": validate_store_id(store),
-        "name": validate_name(name),
-        "definition": normalize_definition(body),
-        "created_epoch": now_epoch_us,
-    }
+    validate_store_id(store)
+    validate_name(name)
+    return check_put(
+        {
+            "op": PUT,
+            "store": store,
+            "name": name,
+            "definition": normalize_definition(body),
+            "created_epoch": now_epoch_us,
+        }
+    )
 
 
 def build_delete(store: str, name: str) -> dict[str, Any]:
     """The ``subscription_delete`` command."""
-    return {"op": DELETE, "store": validate_store_id(store), "name": validate_name(name)}
+    return check_delete({"op": DELETE, "store": store, "name": name})
+
+
+_PUT_COMMAND_FIELDS = frozenset({"op", "store", "name", "definition", "created_epoch"})
+_DELETE_COMMAND_FIELDS = frozenset({"op", "store", "name"})
+_PROGRESS_FIELDS = frozenset(
+    {"op", "store", "name", "incarnation", "checkpoint", "park", "unpark", "counters"}
+)
+_PARK_FIELDS = frozenset({"position", "event_id", "attempts", "reason"})
+MAX_REASON_LEN = 1024
+
+
+def check_put(cmd: dict[str, Any]) -> dict[str, Any]:
+    """Check a whole ``subscription_put`` command: its definition must be normalized already
+    (as :func:`normalize_definition` makes it), so what is stored is what a listing shows."""
+    reject_unknown(cmd, _PUT_COMMAND_FIELDS)
+    validate_store_id(cmd.get("store"))
+    validate_name(cmd.get("name"))
+    definition = cmd.get("definition")
+    if normalize_definition(definition) != definition:
+        raise invalid("definition is not in its normalized form", field="definition")
+    validate_int(cmd.get("created_epoch"), "created_epoch", 0)
+    return cmd
+
+
+def check_delete(cmd: dict[str, Any]) -> dict[str, Any]:
+    """Check a whole ``subscription_delete`` command."""
+    reject_unknown(cmd, _DELETE_COMMAND_FIELDS)
+    validate_store_id(cmd.get("store"))
+    validate_name(cmd.get("name"))
+    return cmd
+
+
+def check_progress(cmd: dict[str, Any]) -> dict[str, Any]:
+    """Check a whole ``subscription_progress`` command (the leader's own, or anyone's)."""
+    reject_unknown(cmd, _PROGRESS_FIELDS)
+    validate_store_id(cmd.get("store"))
+    validate_name(cmd.get("name"))
+    validate_int(cmd.get("incarnation"), "incarnation", 1)
+    validate_int(cmd.get("checkpoint"), "checkpoint", 0)
+    park = cmd.get("park", [])
+    if not isinstance(park, list):
+        raise invalid("park must be a list", field="park")
+    for i, item in enumerate(park):
+        if not isinstance(item, dict):
+            raise invalid(f"park[{i}] must be an object", field=f"park[{i}]")
+        reject_unknown(item, _PARK_FIELDS, f"park[{i}].")
+        validate_int(item.get("position"), f"park[{i}].position", 1)
+        validate_int(item.get("attempts"), f"park[{i}].attempts", 0)
+        for field, limit in (("event_id", MAX_ID_LEN), ("reason", MAX_REASON_LEN)):
+            value = item.get(field)
+            if not isinstance(value, str) or len(value) > limit:
+                raise invalid(
+                    f"park[{i}].{field} must be a string of at most {limit} characters",
+                    field=f"park[{i}].{field}",
+                )
+    unpark = cmd.get("unpark", [])
+    if not isinstance(unpark, list):
+        raise invalid("unpark must be a list", field="unpark")
+    for i, position in enumerate(unpark):
+        validate_int(position, f"unpark[{i}]", 1)
+    counters = cmd.get("counters", {})
+    if not isinstance(counters, dict):
+        raise invalid("counters must be an object", field="counters")
+    for key, value in counters.items():
+        if key not in COUNTERS:
+            raise invalid(f"counters.{key} is not a known counter", field=f"counters.{key}")
+        validate_int(value, f"counters.{key}", 0)
+    return cmd
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.subscriptions.definitions import Definition
+from engine.subscriptions.definitions import COUNTERS, Definition
 
 READ_AHEAD = 1000  # events held beyond the checkpoint before reading more
 
@@ -47,9 +47,6 @@ class _Pending:
 class _Consumer:
     in_flight: set[int] = field(default_factory=set)  # positions
     stopped: bool = False
-
-
-COUNTERS = ("delivered", "acked", "nacked")  # replicated with each progress
 
 
 class Delivery:

@@ -32,8 +32,8 @@ from engine.framing import FrameError, encode_frame, read_frame
 from engine.storage.commands import validate_store_id
 from engine.subscriptions import definitions
 from engine.subscriptions.consume_protocol import NACK_ACTIONS
-from engine.subscriptions.definitions import Definition
-from engine.subscriptions.delivery import COUNTERS, Delivery
+from engine.subscriptions.definitions import COUNTERS, Definition
+from engine.subscriptions.delivery import Delivery
 from engine.subscriptions.store_tables import StoredSubscription
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ async def _leading_host(tmp_path: Path) -> RaftHost:
     async with asyncio.timeout(5):
         while not host.core.serving:
             await asyncio.sleep(0.01)
-    await host.propose({"op": "create_store", "store": "s", "config": {}}, 5)
+    await host.propose({"op": "create_store", "store": "s", "config": {}, "created_epoch": 0}, 5)
     return host
 
 

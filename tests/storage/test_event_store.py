@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import GateError
 from engine.storage.commands import build_append, build_snapshot_delete, build_snapshot_put
-from engine.storage.event_store import EventStore, IncompleteStoreError, iso_utc
+from engine.storage.event_store import CONTENT_ERRORS, EventStore, IncompleteStoreError, iso_utc
 
 T0 = 1_795_342_503_123_456  # 2026-11-22T10:15:03.123456Z
 
@@ -277,14 +277,18 @@ def test_reopen_restores_caches_and_replay_is_exact(tmp_path: Path) -> None:
 
 def test_failed_batch_rolls_back_and_leaves_caches(h: Harness) -> None:
     h.append("a", "e1")
-    # An I/O failure stand-in: the third command of the batch fails inside SQLite.
-    h.store._writer.execute(
-        "CREATE TRIGGER boom BEFORE INSERT ON snapshots"
-        " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-    )
+
+    # An I/O failure stand-in: the third command of the batch fails inside SQLite with an
+    # error that is not about the command's content (SQLITE_AUTH, as a failing disk's errors).
+    def deny_snapshots(action: int, table: str | None, *_: object) -> int:
+        return sqlite3.SQLITE_DENY if table == "snapshots" else sqlite3.SQLITE_OK
+
+    h.store._writer.set_authorizer(deny_snapshots)
     put = build_snapshot_put("s", "src", "str", 1, {"data": {}}, now_epoch_us=T0)
-    with pytest.raises(sqlite3.DatabaseError):
+    with pytest.raises(sqlite3.DatabaseError) as failure:
         h.apply(h.append_cmd("a", "e2"), h.append_cmd("b", "f1"), put)
+    assert not isinstance(failure.value, CONTENT_ERRORS)
+    h.store._writer.set_authorizer(None)
     assert h.store.stream_version("a") == 0
     assert h.store.stream_version("b") == -1
     assert h.store.last_position == 1
