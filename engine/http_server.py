@@ -22,9 +22,6 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from engine.errors import GateError
 from engine.http_common import error_response
 
-# The statuses aiohttp answers by itself: the parser's 400, a handler's 500 or 504.
-_CODES = {400: "invalid_request", 500: "internal", 504: "timeout"}
-
 
 def _parser_message(exc: BaseException | None) -> str:
     if isinstance(exc, LineTooLong):
@@ -49,14 +46,11 @@ class _Connection(web.RequestHandler):
     ) -> web.StreamResponse:
         # aiohttp's version logs the error and refuses once an answer has started: keep that.
         super().handle_error(request, status, exc, message)
-        code = _CODES.get(status, "invalid_request" if status < 500 else "internal")
-        if status == 400:
-            text = _parser_message(exc)
-        elif status == 504:
-            text = "the request took too long"
+        if status < 500:  # the parser's 400: handlers' failures are the error middleware's
+            error = GateError("invalid_request", _parser_message(exc))
         else:
-            text = "internal error; see the server log"
-        response = error_response(GateError(code, text))
+            error = GateError("internal", "internal error; see the server log")
+        response = error_response(error)
         response.set_status(status)
         response.force_close()
         return response
@@ -78,11 +72,9 @@ class _Connection(web.RequestHandler):
 class _Server(web.Server):
     """aiohttp's server, handing each connection to ``_Connection``."""
 
-    def __init__(self, handler: Any, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
-        self._connection_kwargs = {
-            k: v for k, v in kwargs.items() if k not in ("request_factory", "handler_cancellation")
-        }
+    def __init__(self, handler: Any, *, request_factory: Any, **kwargs: Any) -> None:
+        super().__init__(handler, request_factory=request_factory, **kwargs)
+        self._connection_kwargs = kwargs
 
     def __call__(self) -> web.RequestHandler:
         return _Connection(self, loop=asyncio.get_running_loop(), **self._connection_kwargs)
