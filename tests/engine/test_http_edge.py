@@ -136,6 +136,17 @@ async def test_an_idle_connection_is_closed(edge_cluster: RunningCluster) -> Non
         assert result.received == b""
 
 
+async def test_hundreds_of_idle_and_slow_connections_are_all_closed(
+    edge_cluster: RunningCluster,
+) -> None:
+    port = edge_cluster.config.gateway.http.port
+    heads = [b"", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "] * 150
+    results = await asyncio.gather(*(exchange(port, head) for head in heads))
+    for result in results:
+        assert_closed_by_idle_timeout(result, "one of 300 idle or slow connections")
+        assert result.received == b""
+
+
 async def test_an_idle_keep_alive_connection_is_closed_after_its_answer(
     edge_cluster: RunningCluster,
 ) -> None:

@@ -8,6 +8,7 @@ within a second that says how far behind each node is.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -146,4 +147,5 @@ async def test_a_read_no_node_caught_up_with_is_a_503_naming_how_far_behind(
     assert status == 503, body
     message = body["error"]["message"]
     assert f"{lagging} has applied " in message and f" of {wanted}" in message, message
+    assert not re.search(r":\s*(;|$)", message), f"a reason is empty: {message}"
     assert seconds < 1.8, (seconds, message)
