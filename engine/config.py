@@ -302,6 +302,7 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
             "requestTimeout",
             "drainTimeout",
             "startTimeout",
+            "idleTimeout",
             "synchronizationInterval",
         ),
         empty_ok=True,
@@ -322,6 +323,9 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
         ),
         start_timeout=_seconds(
             fields.get("startTimeout", base.start_timeout), at.child("startTimeout")
+        ),
+        idle_timeout=_seconds(
+            fields.get("idleTimeout", base.idle_timeout), at.child("idleTimeout")
         ),
     )
 
@@ -551,6 +555,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "requestTimeout": gateway.request_timeout,
             "drainTimeout": gateway.drain_timeout,
             "startTimeout": gateway.start_timeout,
+            "idleTimeout": gateway.idle_timeout,
         },
         "storage": {"dataDir": str(config.storage.data_dir), "fsync": config.storage.fsync},
         "replication": {

@@ -46,6 +46,9 @@ class GatewayConfig:
     request_timeout: float = 5.0  # deadline for routing and retrying one request
     drain_timeout: float = 5.0  # SIGTERM -> SIGKILL grace for managed nodes
     start_timeout: float = 15.0  # how long a launched node may take to answer /health
+    # Every HTTP listener (gateway and nodes) closes a connection that sends no whole request
+    # head, or no whole body, within this long (docs/ENGINE.md, "HTTP listeners").
+    idle_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

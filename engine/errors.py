@@ -22,6 +22,7 @@ STATUS: dict[str, int] = {
     "subscription_exists": 409,
     "node_not_managed": 409,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "payload_too_large": 413,
     "internal": 500,
     "unavailable": 503,

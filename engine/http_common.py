@@ -7,6 +7,7 @@ node answers it from its own applied state.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -16,7 +17,9 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from engine.config_model import ClusterConfig
 from engine.errors import GateError, invalid
 from engine.storage.commands import MAX_INT
 
@@ -49,6 +52,19 @@ _HTTP_CODES = {
     413: "payload_too_large",
 }
 
+# How long a request body may take to arrive (``gateway.idleTimeout``), set by ``new_app``.
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
+
+
+def new_app(config: ClusterConfig) -> web.Application:
+    """An application with the error body, auth and the limits of ``config`` (no routes yet)."""
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(config.security.auth_token)],
+        client_max_size=config.limits.max_request_bytes,
+    )
+    app[BODY_TIMEOUT] = config.gateway.idle_timeout
+    return app
+
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -69,13 +85,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = "request body too large"
         elif exc.status == 404:
             message = f"no such endpoint: {request.method} {request.path}"
-        return error_response(GateError(code, message))
+        response = error_response(GateError(code, message))
+        if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods the resource takes
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         return error_response(GateError("internal", "internal error; see the server log"))
 
 
-def auth_middleware(token: str | None) -> Callable[[web.Request, Handler], Awaitable[Any]]:
+def auth_middleware(token: str | None) -> Middleware:
     """Require ``Authorization: Bearer <token>`` on ``/api/*`` when a token is configured."""
     expected = f"Bearer {token}".encode() if token else None
 
@@ -91,8 +110,19 @@ def auth_middleware(token: str | None) -> Callable[[web.Request, Handler], Await
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON (400 when it is not valid JSON, 413 when it is too large)."""
-    raw = await request.read()
+    """The request body as JSON (400 when it is not valid JSON, 413 when it is too large).
+
+    408 when the whole body has not arrived within ``BODY_TIMEOUT``: a client trickling its
+    body, or announcing more than it sends, must not hold the connection and the handler.
+    """
+    timeout = request.app[BODY_TIMEOUT]
+    try:
+        async with asyncio.timeout(timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise GateError(
+            "request_timeout", f"the request body did not arrive within {timeout:g} s"
+        ) from None
     if not raw:
         raise invalid("the request needs a JSON body")
     return loads_body(raw)
@@ -161,9 +191,17 @@ def _field(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def query_param(request: web.Request, name: str) -> str | None:
+    """An optional query parameter; 400 naming it when it is given more than once."""
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise invalid(f"query parameter {name!r} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
 def int_param(request: web.Request, name: str, *, minimum: int | None = None) -> int | None:
     """An optional integer query parameter; 400 naming it when it is not a whole number."""
-    raw = request.query.get(name)
+    raw = query_param(request, name)
     if raw is None or raw == "":
         return None
     try:
@@ -203,7 +241,7 @@ def _stream_query(r: web.Request) -> dict[str, Any]:
             "stream": r.match_info["stream"],
             "from": int_param(r, "from", minimum=0),
             "count": int_param(r, "count"),
-            "direction": r.query.get("direction"),
+            "direction": query_param(r, "direction"),
         }
     )
 
@@ -215,7 +253,7 @@ def _all_query(r: web.Request) -> dict[str, Any]:
             "store": r.match_info["store"],
             "from_position": int_param(r, "from_position", minimum=0),
             "count": int_param(r, "count"),
-            "direction": r.query.get("direction"),
+            "direction": query_param(r, "direction"),
         }
     )
 
@@ -235,8 +273,8 @@ def _snapshots_query(r: web.Request) -> dict[str, Any]:
         {
             "kind": "snapshots",
             "store": r.match_info["store"],
-            "source_uuid": r.query.get("source_uuid") or None,
-            "stream_uuid": r.query.get("stream_uuid") or None,
+            "source_uuid": query_param(r, "source_uuid") or None,
+            "stream_uuid": query_param(r, "stream_uuid") or None,
         }
     )
 

@@ -21,9 +21,8 @@ from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeSupervisor
 from engine.http_common import (
     add_read_routes,
-    auth_middleware,
-    error_middleware,
     json_response,
+    new_app,
     path_int,
     read_json,
 )
@@ -261,10 +260,7 @@ class Gateway:
 def build_gateway_app(gateway: Gateway) -> web.Application:
     """The aiohttp application of a gateway."""
     config = gateway.config
-    app = web.Application(
-        middlewares=[error_middleware, auth_middleware(config.security.auth_token)],
-        client_max_size=config.limits.max_request_bytes,
-    )
+    app = new_app(config)
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gateway.router, gateway.health))
 

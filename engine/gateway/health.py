@@ -77,6 +77,7 @@ class HealthMonitor:
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
         self._view: dict[str, Any] = {"leader": None, "term": 0, "nodes": []}
+        self._leader_last = 0
 
     # -- public state ------------------------------------------------------------------------
 
@@ -94,6 +95,11 @@ class HealthMonitor:
     def term(self) -> int:
         """The term of the current leader (the highest term seen when there is none)."""
         return self._term
+
+    @property
+    def leader_last_index(self) -> int:
+        """The leader's last log index in the latest round (0 when no leader answered)."""
+        return self._leader_last
 
     def fresh_nodes(self) -> list[str]:
         """Followers that are up and within ``replication.freshLag`` of the leader."""
@@ -272,6 +278,7 @@ class HealthMonitor:
         else:
             self._hint = None
         leader_last = _int(statuses[leader].get("last_index")) if leader in statuses else None
+        self._leader_last = leader_last or 0
         nodes = [
             self._node_view(node, probes[node.node_id], leader, leader_last)
             for node in self._config.nodes

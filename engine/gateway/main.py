@@ -25,6 +25,7 @@ from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
 from engine.gateway.tcp_pool import NodePool
 from engine.heap import freeze_startup_heap
+from engine.http_server import HttpRunner
 
 log = logging.getLogger("gate.gateway")
 PROGRAM = "gate-gateway"
@@ -50,7 +51,7 @@ async def serve(
     )
     router = Router(config, pool, health)
     gateway = Gateway(config, router, health, supervisor)
-    runner = web.AppRunner(build_gateway_app(gateway), access_log=None, handle_signals=False)
+    runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout)
     await runner.setup()
     http = config.gateway.http
     tasks: list[asyncio.Task[None]] = []

@@ -10,6 +10,7 @@ write, 504 when one did and the answer was lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -24,6 +25,9 @@ log = logging.getLogger("gate.gateway.routing")
 
 # Errors a node answers that mean "try elsewhere or later", not "the request is wrong".
 _TRANSIENT = frozenset({"not_leader", "unavailable", "stale", "timeout"})
+# How long a read waits overall for a node to catch up with its freshness once one has answered
+# that it is behind: well under a client's timeout (docs/ENGINE.md, "Read-your-writes").
+FRESH_WAIT = 1.0
 
 
 class Router:
@@ -121,7 +125,7 @@ class Router:
                             hint = leader
                             self.health.note_leader_hint(leader, None)
                 except (ConnectionError, OSError) as exc:
-                    last_reason = f"{node_id}: {exc or 'connection lost'}"
+                    last_reason = f"{node_id}: {str(exc) or 'connection lost'}"
                     # The command may have reached the leader before the connection dropped.
                     outcome_unknown = True
                 except TimeoutError:
@@ -143,61 +147,102 @@ class Router:
             f"no leader could take the write within {self.deadline:g} s ({last_reason})",
         )
 
-    def _read_candidates(self, leader_first: bool = False) -> list[str]:
+    def _read_candidates(self, leader_first: bool) -> list[str]:
+        """Where to send a read: one fresh follower, then the leader, then the other followers.
+
+        A follower that is behind says so (``stale``), and the leader is the node most likely
+        to have caught up; with ``leader_first`` it goes first.
+        """
         fresh = [n for n in self.health.fresh_nodes() if n != self.health.leader]
         if fresh:
             start = next(self._spread) % len(fresh)
             fresh = fresh[start:] + fresh[:start]
-        if self.health.leader:
-            fresh.insert(0 if leader_first else len(fresh), self.health.leader)
-        return fresh
+        leader = self.health.leader
+        if leader is None:
+            return fresh
+        return [leader, *fresh] if leader_first else [*fresh[:1], leader, *fresh[1:]]
+
+    def _all_nodes(self) -> list[str]:
+        """Every node, those the last health round saw up first.
+
+        A frozen node costs a read a timeout only after the live ones have had their turn.
+        """
+        up = [n["node_id"] for n in self.health.view["nodes"] if n["role"] != "down"]
+        return up + [n for n in self.config.node_ids if n not in up]
 
     async def read(
         self, query: dict[str, Any], freshness: dict[str, int], *, wait_ms: int = 0
     ) -> Any:
         """Answer a read from a fresh follower, or from the leader; retried to the deadline.
 
+        ``freshness`` holds the client's ``min_index`` and ``min_position``; every read also
+        carries ``floor_index``, this gateway's last acknowledged write (less freshLag).  Once a
+        node has answered that it is behind, the read waits for one to catch up only until
+        ``FRESH_WAIT`` after it started, then fails naming how far behind each node is; until
+        then it goes on to the request deadline, for the cluster to elect a leader.
+
         ``wait_ms`` makes a forward ``all`` read a long poll (docs/ENGINE.md, the ``read`` op):
         the observers' live tail.  That one asks the leader first: the leader applies an entry
         one message before any follower hears it is committed, and one long poll per store and
-        gateway costs it next to nothing.
+        gateway costs it next to nothing.  So does a read asking for a log index this gateway
+        has not seen: only the leader knows whether it exists.
         """
         self.counters["reads"] += 1
+        msg: dict[str, Any] = {"op": "read", "query": query, **freshness, "wait_ms": wait_ms}
         floor = self.acked_index - self.config.replication.fresh_lag
-        if floor > freshness.get("min_index", 0):
-            freshness = {**freshness, "min_index": floor}
-        deadline = time.monotonic() + self.deadline
-        last_reason = "no node is reachable"
+        if floor > 0:
+            msg["floor_index"] = floor
+        seen = max(self.acked_index, self.health.leader_last_index)
+        leader_first = wait_ms > 0 or freshness.get("min_index", 0) > seen
+        started = time.monotonic()
+        deadline = started + self.deadline
+        behind: dict[str, str] = {}  # node -> how far behind the read it is
+        failed: dict[str, str] = {}  # node -> why it gave no answer
         delay = 0.02
         while time.monotonic() < deadline:
-            candidates = self._read_candidates(leader_first=wait_ms > 0)
+            candidates = self._read_candidates(leader_first)
             if not candidates:
-                await self.health.refresh()
-                candidates = self._read_candidates(wait_ms > 0) or list(self.config.node_ids)
+                await self._refresh_before(deadline)
+                candidates = self._read_candidates(leader_first) or self._all_nodes()
             for node_id in candidates:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 is_leader = node_id == self.health.leader
                 try:
-                    result = await self.ask(
-                        node_id,
-                        {"op": "read", "query": query, **freshness, "wait_ms": wait_ms},
-                        min(remaining, 2.0 + wait_ms / 1000),
-                    )
+                    result = await self.ask(node_id, msg, min(remaining, 2.0 + wait_ms / 1000))
                 except GateError as err:
+                    if err.code == "stale":
+                        behind[node_id] = err.message
+                        failed.pop(node_id, None)
+                        deadline = min(deadline, started + FRESH_WAIT)
+                        continue
                     # A lagging follower may not know a store that was just created.
                     if err.code in _TRANSIENT or (err.code == "store_not_found" and not is_leader):
-                        last_reason = f"{node_id}: {err.message}"
+                        failed[node_id] = err.message
                         continue
                     raise
                 except (ConnectionError, OSError, TimeoutError) as exc:
-                    last_reason = f"{node_id}: {exc or 'no answer'}"
+                    failed[node_id] = str(exc) or "no answer in time"
                     continue
                 if not is_leader:
                     self.counters["reads_on_followers"] += 1
                 return result
-            await self.health.refresh()
-            await asyncio.sleep(delay)
+            await self._refresh_before(deadline)
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.2)
-        raise GateError("unavailable", f"no node could answer the read ({last_reason})")
+        reasons = list(behind.values()) + [
+            f"{node}: {why}" for node, why in failed.items() if node not in behind
+        ]
+        waited = time.monotonic() - started
+        raise GateError(
+            "unavailable",
+            f"no node could answer the read within {waited:.1f} s: "
+            + ("; ".join(reasons) or "no node is reachable"),
+        )
+
+    async def _refresh_before(self, deadline: float) -> None:
+        """A health round, waited for until ``deadline`` at most: a frozen node holds a round."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await self.health.refresh()

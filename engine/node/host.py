@@ -22,12 +22,13 @@ import time
 from typing import Any
 
 from engine.config_model import ClusterConfig
-from engine.errors import GateError
+from engine.errors import GateError, invalid
 from engine.node.peers import PeerTransport
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import AppendRequest, Entry, Message, NotLeader, Ready
 from engine.storage.commands import encode_command
 from engine.storage.raft_log import SqliteLogStorage
+from engine.storage.reads import plan_read
 from engine.storage.state_machine import StateMachine
 from engine.subscriptions.persistent import SubscriptionService
 
@@ -38,6 +39,9 @@ log = logging.getLogger("gate.node")
 # competes for the two cores with the writer's answer on its way through the gateway
 # (bench/README.md, "Commit notices"). Followers' reads wait for what they have not applied.
 COMMIT_NOTICE_DELAY = 0.002
+# How long a read waits for this node to catch up with the reader's last write before it answers
+# ``stale`` (the gateway then asks the leader; docs/ENGINE.md, "Read-your-writes").
+FRESH_WAIT = 0.25
 
 
 class RaftHost:
@@ -290,32 +294,39 @@ class RaftHost:
     async def read(
         self,
         query: dict[str, Any],
+        *,
         min_position: int | None = None,
         min_index: int | None = None,
-        wait: float = 0.25,
+        floor_index: int | None = None,
+        wait: float = FRESH_WAIT,
         wait_ms: int = 0,
     ) -> Any:
         """Answer a read from this node's applied state.
 
-        ``stale`` when, after a short wait, this node has not applied log index ``min_index``
-        or reached store position ``min_position`` (the client's last write).  With ``wait_ms``,
-        a forward ``all`` query is a long poll: it first waits up to that long for an event
-        past ``from_position`` (the observers' tail, engine/subscriptions/observers.py).
+        The query is validated first, and a read that no wait can serve is refused at once
+        (``_refuse_early``).  Then ``stale`` when, after a short wait, this node has not applied
+        log index ``min_index`` (the client's last write) and ``floor_index`` (the gateway's
+        last acknowledged write), or its store has not reached position ``min_position``.
+        With ``wait_ms``, a forward ``all`` query is a long poll: it first waits up to that long
+        for an event past ``from_position`` (the observers' tail, subscriptions/observers.py).
         """
-        deadline = time.monotonic() + wait
-        while not self._fresh_enough(query, min_position, min_index):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise GateError(
-                    "stale", f"node {self.node_id} has not applied the client's last write yet"
-                )
-            await self.wait_applied(remaining)
+        answer = plan_read(query)
+        if not self._fresh_enough(query, min_position, min_index, floor_index):
+            self._refuse_early(query, min_position, min_index)
+            deadline = time.monotonic() + wait
+            while not self._fresh_enough(query, min_position, min_index, floor_index):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise GateError(
+                        "stale", self._behind(query, min_position, min_index, floor_index)
+                    )
+                await self.wait_applied(remaining)
         after = query.get("from_position") or 0
         forward = query.get("direction") in (None, "forward")
         if wait_ms > 0 and query.get("kind") == "all" and forward and isinstance(after, int):
             self.counters["long_polls"] += 1
             await self.wait_for_position(str(query.get("store")), after, wait_ms / 1000)
-        return self.state.read(query)
+        return answer(self.state)
 
     async def wait_applied(self, timeout: float) -> None:
         """Wait until the next batch of committed entries is applied, or ``timeout`` seconds."""
@@ -340,17 +351,76 @@ class RaftHost:
             await self.wait_applied(remaining)
 
     def _fresh_enough(
-        self, query: dict[str, Any], min_position: int | None, min_index: int | None
+        self,
+        query: dict[str, Any],
+        min_position: int | None,
+        min_index: int | None,
+        floor_index: int | None,
     ) -> bool:
+        if floor_index and self.applied_index < floor_index:
+            return False
         if min_index:
             # The log index covers every kind of write, deletes included: it decides alone.
             return self.applied_index >= min_index
         if not (min_position and "store" in query):
             return True
+        last = self._last_position(query["store"])
+        return last is None or last >= min_position  # a missing store answers store_not_found
+
+    def _last_position(self, store: str) -> int | None:
         try:
-            return self.state.store(query["store"]).last_position >= min_position
+            return self.state.store(store).last_position
         except GateError:
-            return True  # the store is gone here; the read answers store_not_found
+            return None
+
+    def _refuse_early(
+        self, query: dict[str, Any], min_position: int | None, min_index: int | None
+    ) -> None:
+        """Refuse, before waiting, a read that waiting cannot serve: 404 or 400 at once.
+
+        A follower that lacks the store may just not have applied its creation yet: its
+        ``store_not_found`` sends the gateway on to the leader.  The leader holds every
+        acknowledged write in its log, and has applied them all once it serves and has applied
+        its commit index: a ``min_index`` past its log, or a ``min_position`` past its store,
+        names a write that was never acknowledged.
+        """
+        core = self.core
+        leading = core.role == "leader"
+        store = query.get("store")
+        past_log = leading and min_index is not None and min_index > core.last_index
+        if store is not None and (past_log or not leading):
+            self.state.store(store)
+        if past_log:
+            raise invalid(
+                f"min_index {min_index} is past the end of the log (last index {core.last_index})",
+                field="min_index",
+            )
+        settled = leading and core.serving and self.applied_index >= core.commit_index
+        if settled and min_position and not min_index and store is not None:
+            last = self._last_position(store)
+            if last is not None and min_position > last:
+                raise invalid(
+                    f"min_position {min_position} is past the last position of store "
+                    f"{store!r} ({last})",
+                    field="min_position",
+                )
+
+    def _behind(
+        self,
+        query: dict[str, Any],
+        min_position: int | None,
+        min_index: int | None,
+        floor_index: int | None,
+    ) -> str:
+        """How far this node is behind a read, e.g. ``node2 has applied 1200 of 1250``."""
+        needed = max(min_index or 0, floor_index or 0)
+        if self.applied_index < needed:
+            return f"{self.node_id} has applied {self.applied_index} of {needed}"
+        store = query["store"]
+        return (
+            f"store {store!r} on {self.node_id} is at position {self._last_position(store)} "
+            f"of {min_position}"
+        )
 
     def status(self) -> dict[str, Any]:
         """This node's replication status (``GET /status``)."""

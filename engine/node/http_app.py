@@ -8,17 +8,14 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from engine.errors import GateError
-from engine.http_common import add_read_routes, auth_middleware, error_middleware, json_response
+from engine.http_common import add_read_routes, json_response, new_app
 from engine.node.host import RaftHost
 from engine.node.metrics import NodeCollector
 
 
 def build_node_app(host: RaftHost) -> web.Application:
     """The aiohttp application of one node."""
-    app = web.Application(
-        middlewares=[error_middleware, auth_middleware(host.config.security.auth_token)],
-        client_max_size=host.config.limits.max_request_bytes,
-    )
+    app = new_app(host.config)
     registry = CollectorRegistry()
     registry.register(NodeCollector(host))
 

@@ -19,6 +19,7 @@ from engine.cli_support import (
 from engine.config import ConfigError, load_config
 from engine.config_model import ClusterConfig
 from engine.heap import freeze_startup_heap
+from engine.http_server import HttpRunner
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
 from engine.node.tcp_server import NodeTcpServer
@@ -39,7 +40,7 @@ async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = No
         except OSError as exc:
             fail(PROGRAM, bind_error(f"{node_id} TCP", node.tcp.host, node.tcp.port, exc))
         if node.http.enabled:
-            runner = web.AppRunner(build_node_app(host), access_log=None, handle_signals=False)
+            runner = HttpRunner(build_node_app(host), config.gateway.idle_timeout)
             await runner.setup()
             try:
                 await web.TCPSite(

@@ -131,8 +131,9 @@ class NodeTcpServer:
                 raise GateError("invalid_request", "read needs a query object")
             return await self.host.read(
                 query,
-                _opt_int(msg.get("min_position")),
-                _opt_int(msg.get("min_index")),
+                min_position=_opt_int(msg.get("min_position")),
+                min_index=_opt_int(msg.get("min_index")),
+                floor_index=_opt_int(msg.get("floor_index")),
                 wait_ms=min(_opt_int(msg.get("wait_ms")) or 0, MAX_WAIT_MS),
             )
         if op == "subscriptions":

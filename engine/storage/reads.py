@@ -4,13 +4,14 @@ The gateway forwards HTTP query parameters into these dicts and a node's own HTT
 the same dicts, so numbers may arrive as ints or as strings of digits.  Every query is validated
 here (400 ``invalid_request`` naming the field; unknown fields are refused too) and answered with
 the body of the matching API response.  ``min_position`` is accepted on every kind: the node
-checks it before it reads.
+checks it before it reads.  Validation looks at no store (``plan_read``), so a node refuses a bad
+query before it waits for its state to catch up with the reader's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from engine.errors import GateError, invalid
 from engine.storage.commands import (
@@ -22,30 +23,38 @@ from engine.storage.commands import (
 )
 
 if TYPE_CHECKING:
-    from engine.storage.event_store import Direction, EventStore
+    from engine.storage.event_store import Direction
     from engine.storage.state_machine import StateMachine
 
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 
 
-def execute_read(machine: StateMachine, query: Any) -> Any:
-    """Validate ``query`` and answer it from ``machine``'s local state."""
+Answer: TypeAlias = Callable[["StateMachine"], Any]
+
+
+def plan_read(query: Any) -> Answer:
+    """Validate ``query`` without looking at any store; the function that answers it."""
     if not isinstance(query, dict):
         raise invalid("query must be a JSON object", field="query")
     kind = query.get("kind")
     entry = _KINDS.get(kind) if isinstance(kind, str) else None
     if entry is None:
         raise invalid(f"kind must be one of {', '.join(sorted(_KINDS))}", field="kind")
-    fields, handler = entry
+    fields, plan = entry
     reject_unknown(query, fields | {"kind", "min_position"})
     if query.get("min_position") is not None:
         validate_non_negative_int(query["min_position"], "min_position")
-    return handler(machine, query)
+    return plan(query)
 
 
-def _store(machine: StateMachine, query: dict[str, Any]) -> EventStore:
-    return machine.store(validate_store_id(query.get("store")))
+def execute_read(machine: StateMachine, query: Any) -> Any:
+    """Validate ``query`` and answer it from ``machine``'s local state."""
+    return plan_read(query)(machine)
+
+
+def _store_id(query: dict[str, Any]) -> str:
+    return validate_store_id(query.get("store"))
 
 
 def _count(query: dict[str, Any]) -> int:
@@ -81,77 +90,84 @@ def _optional_filter(query: dict[str, Any], field: str) -> str | None:
     return raw
 
 
-def _read_stream(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
-    store = _store(machine, query)
+def _read_stream(query: dict[str, Any]) -> Answer:
+    store = _store_id(query)
     stream = validate_stream_id(query.get("stream"))
-    return store.read_stream(stream, _optional_int(query, "from"), _count(query), _direction(query))
+    start, count, direction = _optional_int(query, "from"), _count(query), _direction(query)
+    return lambda m: m.store(store).read_stream(stream, start, count, direction)
 
 
-def _read_all(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
-    store = _store(machine, query)
+def _read_all(query: dict[str, Any]) -> Answer:
+    store = _store_id(query)
     start = _optional_int(query, "from_position") or 0
+    count, direction = _count(query), _direction(query)
     if query.get("stream") is None:
-        return store.read_all(start, _count(query), _direction(query))
+        return lambda m: m.store(store).read_all(start, count, direction)
     # The global order of one stream, through its index (an observer's catch-up): "read_to"
     # says how far the store was looked at, since a page may hold few of its events or none.
     stream = query["stream"]
     if not isinstance(stream, str):  # no other check: a stream that cannot exist has no events
         raise invalid("stream must be a string", field="stream")
-    if _direction(query) != "forward":
+    if direction != "forward":
         raise invalid("a read of $all filtered by stream goes forward", field="direction")
-    events, read_to = store.read_past(start, _count(query), stream=stream)
-    return {"events": events, "read_to": read_to}
+
+    def answer(machine: StateMachine) -> dict[str, Any]:
+        events, read_to = machine.store(store).read_past(start, count, stream=stream)
+        return {"events": events, "read_to": read_to}
+
+    return answer
 
 
-def _streams(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
-    return {"streams": _store(machine, query).list_streams()}
+def _streams(query: dict[str, Any]) -> Answer:
+    store = _store_id(query)
+    return lambda m: {"streams": m.store(store).list_streams()}
 
 
-def _version(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
-    store = _store(machine, query)
+def _version(query: dict[str, Any]) -> Answer:
+    store = _store_id(query)
     stream = validate_stream_id(query.get("stream"))
-    return {"stream_id": stream, "version": store.stream_version(stream)}
+    return lambda m: {"stream_id": stream, "version": m.store(store).stream_version(stream)}
 
 
-def _stores(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
-    listed = []
-    for store_id in machine.stores():
-        try:
-            info = machine.store(store_id).info()
-        except GateError:  # deleted meanwhile
-            continue
-        info.pop("config")
-        listed.append(info)
-    return {"stores": listed}
+def _stores(query: dict[str, Any]) -> Answer:
+    def answer(machine: StateMachine) -> dict[str, Any]:
+        listed = []
+        for store_id in machine.stores():
+            try:
+                info = machine.store(store_id).info()
+            except GateError:  # deleted meanwhile
+                continue
+            info.pop("config")
+            listed.append(info)
+        return {"stores": listed}
+
+    return answer
 
 
-def _store_info(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
-    return _store(machine, query).info()
+def _store_info(query: dict[str, Any]) -> Answer:
+    store = _store_id(query)
+    return lambda m: m.store(store).info()
 
 
-def _snapshot(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
+def _snapshot(query: dict[str, Any]) -> Answer:
     key = validate_snapshot_key(
         query.get("store"), query.get("source_uuid"), query.get("stream_uuid"), query.get("version")
     )
-    store = machine.store(key["store"])
-    return store.get_snapshot(key["source_uuid"], key["stream_uuid"], key["version"])
+    return lambda m: m.store(key["store"]).get_snapshot(
+        key["source_uuid"], key["stream_uuid"], key["version"]
+    )
 
 
-def _snapshots(machine: StateMachine, query: dict[str, Any]) -> dict[str, Any]:
-    store = _store(machine, query)
+def _snapshots(query: dict[str, Any]) -> Answer:
+    store = _store_id(query)
     source_uuid = _optional_filter(query, "source_uuid")
     stream_uuid = _optional_filter(query, "stream_uuid")
-    return {"snapshots": store.list_snapshots(source_uuid, stream_uuid)}
+    return lambda m: {"snapshots": m.store(store).list_snapshots(source_uuid, stream_uuid)}
 
 
-_Handler = Callable[["StateMachine", dict[str, Any]], Any]
-
-# kind -> (its fields besides kind and min_position, handler)
-_KINDS: dict[str, tuple[frozenset[str], _Handler]] = {
-    "stream": (
-        frozenset({"store", "stream", "from", "count", "direction"}),
-        _read_stream,
-    ),
+# kind -> (its fields besides kind and min_position, its validation, which returns the answer)
+_KINDS: dict[str, tuple[frozenset[str], Callable[[dict[str, Any]], Answer]]] = {
+    "stream": (frozenset({"store", "stream", "from", "count", "direction"}), _read_stream),
     "all": (frozenset({"store", "from_position", "count", "direction", "stream"}), _read_all),
     "streams": (frozenset({"store"}), _streams),
     "version": (frozenset({"store", "stream"}), _version),

@@ -26,7 +26,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from engine.errors import GateError
-from engine.http_common import int_param
+from engine.http_common import int_param, query_param
 from engine.storage.commands import validate_store_id
 from engine.subscriptions.selectors import Selector, parse_selector_query
 
@@ -234,7 +234,9 @@ class ObserverHub:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """``GET /api/stores/{store}/observe`` (WebSocket): see docs/ENGINE.md, "Subscriptions"."""
         store = validate_store_id(request.match_info["store"])
-        selector = parse_selector_query(request.query.get("type"), request.query.get("selector"))
+        selector = parse_selector_query(
+            query_param(request, "type"), query_param(request, "selector")
+        )
         from_position = int_param(request, "from_position", minimum=0)
         buffer = int_param(request, "buffer", minimum=1) or DEFAULT_BUFFER
         observer = Observer(selector, min(buffer, MAX_BUFFER))

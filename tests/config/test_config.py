@@ -188,6 +188,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
             "requestTimeout": 3.5,
             "drainTimeout": 1,
             "startTimeout": 30,
+            "idleTimeout": 4,
         },
         "storage": {"dataDir": str(tmp_path / "d"), "fsync": "os"},
         "replication": {
@@ -202,7 +203,9 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         "limits": {"maxRequestBytes": 1000, "maxEventsPerAppend": 5},
     }
     config = parse_config(raw, SOURCE)
-    assert config.gateway == GatewayConfig(False, Endpoint("127.0.0.2", 9999), 2.0, 3.5, 1.0, 30.0)
+    assert config.gateway == GatewayConfig(
+        False, Endpoint("127.0.0.2", 9999), 2.0, 3.5, 1.0, 30.0, 4.0
+    )
     assert config.storage.data_dir == tmp_path / "d"
     assert config.storage.fsync == "os"
     assert config.replication == ReplicationConfig("all", 7, 20, 10, 2)
@@ -344,6 +347,7 @@ BAD_VALUES = [
     ("gateway.healthInterval", float("nan"), "gateway.healthInterval", "got nan"),
     ("gateway.healthInterval", True, "gateway.healthInterval", "got true"),
     ("gateway.requestTimeout", 0, "gateway.requestTimeout", "seconds > 0"),
+    ("gateway.idleTimeout", -1, "gateway.idleTimeout", "seconds > 0"),
     ("gateway.drainTimeout", None, "gateway.drainTimeout", "got null"),
     ("gateway.startTimeout", float("inf"), "gateway.startTimeout", "got inf"),
     ("gateway.synchronizationInterval", 0, "gateway.synchronizationInterval", "seconds > 0"),
