@@ -39,7 +39,7 @@ class Relayed:
     sent: list[bytes] = field(default_factory=list)  # client -> server
     answered: list[bytes] = field(default_factory=list)  # server -> client
     upstream: asyncio.StreamWriter | None = None
-    closed_by_server: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)  # the server's side ended
 
     def inject(self, frame: bytes) -> None:
         """Send ``frame`` to the server inside this connection, between two whole frames."""
@@ -74,19 +74,20 @@ class Relay:
             return
         relayed = Relayed(upstream=up_writer)
         self.connections.append(relayed)
-        pipes = {
-            asyncio.create_task(self._pipe(reader, up_writer, relayed.sent)),
-            to_client := asyncio.create_task(self._pipe(up_reader, writer, relayed.answered)),
-        }
-        self._pipes |= pipes
-        await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        if to_client.done() and not to_client.cancelled():
-            relayed.closed_by_server.set()
-        for task in pipes:
-            task.cancel()
+        to_server = asyncio.create_task(self._pipe(reader, up_writer, relayed.sent))
+        to_client = asyncio.create_task(self._pipe(up_reader, writer, relayed.answered))
+        self._pipes |= {to_server, to_client}
+        await asyncio.wait({to_server, to_client}, return_when=asyncio.FIRST_COMPLETED)
+        # The server's last frames (a refusal) still go through after the client's side ends.
+        with contextlib.suppress(OSError):
+            up_writer.write_eof()
+        with contextlib.suppress(asyncio.CancelledError):
+            await to_client
+        relayed.closed.set()
+        to_server.cancel()
         writer.close()
         up_writer.close()
-        self._pipes -= pipes
+        self._pipes -= {to_server, to_client}
         self._handlers.discard(handler)
 
     @staticmethod
@@ -168,7 +169,8 @@ async def eavesdropped(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[HandStartedCluster, dict[str, Relay]]]:
     """A cluster whose every TCP connection goes through a relay: ``relays["gateway>node1"]``."""
-    raw = cluster_config(tmp_path)
+    # Relays in the test's process add a hop: a longer election timeout keeps the leader put.
+    raw = cluster_config(tmp_path, extra={"replication": {"electionTicks": 12}})
     relays: dict[str, Relay] = {}
     routes: dict[str, dict[str, int]] = {}
     for src in ("gateway", *NODES):
@@ -252,7 +254,7 @@ async def test_a_frame_replayed_inside_its_connection_closes_it(
         relayed.inject(relayed.sent[index])
 
         async with asyncio.timeout(5):
-            await relayed.closed_by_server.wait()
+            await relayed.closed.wait()
         reason = message(relayed.answered[-1])
         assert reason["ok"] is False and "where" in reason["error"]["message"], reason
         await asyncio.sleep(0.3)
