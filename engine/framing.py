@@ -83,11 +83,12 @@ class FrameSession:
     state: the caller must close the connection.
     """
 
-    __slots__ = ("_received", "_recv_key", "_send_key", "_sent")
+    __slots__ = ("_received", "_recv_mac", "_send_mac", "_sent")
 
     def __init__(self, send_key: bytes, recv_key: bytes) -> None:
-        self._send_key = send_key
-        self._recv_key = recv_key
+        # Keyed once: each frame copies these rather than keying HMAC again.
+        self._send_mac = hmac.new(send_key, digestmod="sha256")
+        self._recv_mac = hmac.new(recv_key, digestmod="sha256")
         self._sent = 0
         self._received = 0
 
@@ -108,7 +109,9 @@ class FrameSession:
         """
         self._sent += 1
         signed = b'"seq":%d,"msg":%b}' % (self._sent, orjson.dumps(obj))
-        sig = _mac(self._send_key, signed).hex().encode()
+        mac = self._send_mac.copy()
+        mac.update(signed)
+        sig = mac.hexdigest().encode()
         return b"".join((_LEN.pack(_SIGNED_START + len(signed)), _SIG_PREFIX, sig, b'",', signed))
 
     def decode(self, body: bytes) -> dict[str, Any]:
@@ -117,7 +120,9 @@ class FrameSession:
             raise _refusal(body, "a signed frame")
         if len(body) < _SIGNED_START + len(_SEQ_PREFIX) or body[_SIG_END:_SIGNED_START] != b'",':
             raise FrameError("malformed signed frame")
-        expected = _mac(self._recv_key, memoryview(body)[_SIGNED_START:]).hex().encode()
+        mac = self._recv_mac.copy()
+        mac.update(memoryview(body)[_SIGNED_START:])
+        expected = mac.hexdigest().encode()
         if not hmac.compare_digest(body[len(_SIG_PREFIX) : _SIG_END], expected):
             raise FrameError(
                 "bad signature: not signed for this connection (another connection's frame, "
