@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 MAX_FRAME = 64 * 1024 * 1024
+MAX_UNSIGNED_FRAME = 4096  # before the handshake: no one unknown makes a node buffer 64 MiB
 NONCE_BYTES = 32
 _LEN = struct.Struct(">I")
 _SIG_PREFIX = b'{"sig":"'
@@ -287,7 +288,8 @@ class ServerConnection:
         Raises FrameError (refuse and close) or ``asyncio.IncompleteReadError`` (closed).
         """
         while True:
-            request, reply = self._end.receive(await read_body(self.reader))
+            limit = MAX_UNSIGNED_FRAME if self._end.session is None else MAX_FRAME
+            request, reply = self._end.receive(await read_body(self.reader, limit))
             if reply is not None:
                 self.writer.write(reply)
             if request is not None:

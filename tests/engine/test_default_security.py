@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import stat
+import struct
 from typing import Any
 
 import orjson
@@ -128,6 +129,9 @@ async def test_node_ports_refuse_unsigned_frames_with_the_default_config(
                 assert "only ping is served without the handshake" in reason, (node_id, op)
                 forged = {"sig": "0" * 64, "seq": 1, "msg": msg}
                 assert "before the handshake" in await refused(port, [frame(forged)])
+            # Nor does it buffer a big frame for someone who has not shown the secret.
+            huge = struct.pack(">I", 10_000_000) + b"{"
+            assert "exceeds the limit" in await refused(port, [huge])
             assert await pings(port) == [
                 {"id": 1, "ok": True, "op": "pong"},
                 {"id": 2, "ok": True, "op": "pong"},
