@@ -64,7 +64,7 @@ def _read(path: Path) -> str:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        raise
+        raise  # the caller's to decide: make one, or say how to
     except OSError as exc:
         raise SecretError(f"{path}: cannot read the cluster secret: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as file:
@@ -73,7 +73,7 @@ def _read(path: Path) -> str:
             raise SecretError(f"{path}: the cluster secret must be a regular file")
         if mode & 0o077:
             raise SecretError(
-                f"{path}: other users may read the cluster secret "
+                f"{path}: other users may read or change the cluster secret "
                 f"(mode {stat.S_IMODE(mode):04o}); make it private with chmod 600"
             )
         secret = file.read().decode("utf-8", errors="replace").strip()

@@ -179,7 +179,7 @@ class ClientHandshake:
         return encode_frame({"op": "hello", "nonce": self._nonce.hex()})
 
     def finish(self, body: bytes) -> tuple[FrameSession, bytes]:
-        """Check the server's challenge; the session and the proof frame to send before it.
+        """Check the server's challenge: the session, and the proof to send before its frames.
 
         Raises FrameError when the server did not prove that it holds the secret.
         """
@@ -202,18 +202,18 @@ def _pong(msg: dict[str, Any]) -> dict[str, Any]:
 class ServerEnd:
     """The accepting side of one connection (pure): unsigned pings, the handshake, the session."""
 
-    def __init__(self, secret: bytes, nonce: bytes | None = None) -> None:
+    def __init__(self, secret: bytes) -> None:
         self._secret = secret
-        self._nonce = secrets.token_bytes(NONCE_BYTES) if nonce is None else nonce
+        self._nonce = secrets.token_bytes(NONCE_BYTES)
         self._client_nonce: bytes | None = None
         self.session: FrameSession | None = None
 
     def receive(self, body: bytes) -> tuple[dict[str, Any] | None, bytes | None]:
-        """Take one frame body: the request to serve (None if there is none) and a frame to
-        send back at once (an unsigned pong, the challenge), if any.
+        """Take one frame body: ``(request to serve, frame to send back at once)``.
 
-        Every request is signed and in turn; a signed ``ping`` is a request like the others.
-        Raises FrameError for anything else, after which the connection must be closed.
+        Either may be None: an unsigned ping gets its pong and the hello its challenge at once,
+        and serve nothing.  Every request is signed and in turn; a signed ``ping`` is a request
+        like the others.  Raises FrameError for anything else: then close the connection.
         """
         if self.session is not None and body.startswith(_SIG_PREFIX):
             return self.session.decode(body), None

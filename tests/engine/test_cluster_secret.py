@@ -128,7 +128,7 @@ def test_gate_node_refuses_a_world_readable_secret_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"gate-node: {secret}: other users may read the cluster secret")
+    assert lines[0].startswith(f"gate-node: {secret}: other users may read or change")
 
 
 def test_a_gateway_that_starts_no_nodes_needs_the_secret_too(tmp_path: Path) -> None:

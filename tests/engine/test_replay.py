@@ -4,8 +4,8 @@ A relay of the test's sits between the gateway and every node, and between every
 a real cluster, and records every frame, as an eavesdropper on the network would.  The frames
 it captured are then sent again: on a new connection (alone, or after the captured handshake),
 and inside the live connection they were captured on.  Every one is refused and its connection
-closed, and the cluster's state is what it was.  The test speaks raw bytes only, so it needs no
-secret and no part of the engine's framing.
+closed, and the cluster's state is what it was.  The attacker's side speaks raw bytes and knows
+no secret (tests/raw_wire.py).
 """
 
 from __future__ import annotations
