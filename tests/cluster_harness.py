@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +19,8 @@ import aiohttp
 import yaml
 
 from engine.client import EmbeddedCluster, GateClient
+from engine.cluster_secret import resolve_cluster_secret
+from engine.config import load_config
 from engine.config_model import ClusterConfig
 
 T = TypeVar("T")
@@ -170,3 +175,67 @@ def start_cluster(
 
 def stop_cluster(cluster: RunningCluster) -> None:
     asyncio.run(cluster.embedded.stop())
+
+
+@dataclass
+class HandStartedCluster:
+    """Nodes and a gateway (``startsNodes: false``) started one by one, each its own process."""
+
+    directory: Path
+    raw: dict[str, Any]
+    procs: dict[str, subprocess.Popen[bytes]]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.raw['gateway']['http']['port']}"
+
+    def tcp_port(self, node_id: str) -> int:
+        """Where ``node_id`` really listens for TCP."""
+        return int(self.raw["nodes"][node_id]["tcp"]["port"])
+
+    def log(self, process: str) -> str:
+        return (self.directory / f"{process}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            proc.wait(10)
+
+
+async def start_by_hand(
+    directory: Path, raw: dict[str, Any], routes: dict[str, dict[str, int]] | None = None
+) -> HandStartedCluster:
+    """Start the nodes of ``raw`` and a gateway that does not start them; wait for writes.
+
+    ``routes[process][node_id] = port`` makes ``process`` (``"gateway"`` or a node id) reach
+    ``node_id``'s TCP endpoint at ``port`` (a relay of the test's) while ``node_id`` itself
+    listens where ``raw`` says: each process reads its own copy of the config.  The cluster
+    secret is the one of the config, or the secret file, made here as a gateway would.
+    """
+    raw = {**raw, "gateway": {**raw.get("gateway", {}), "startsNodes": False}}
+    resolve_cluster_secret(load_config(write_config(directory, raw)), create=True)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for process in (*raw["nodes"], "gateway"):
+            own = copy.deepcopy(raw)
+            for node_id, port in (routes or {}).get(process, {}).items():
+                assert node_id != process, "a node listens where the config says"
+                own["nodes"][node_id]["tcp"]["port"] = port
+            path = directory / f"{process}.yaml"
+            path.write_text(yaml.safe_dump(own, sort_keys=False))
+            module = "engine.gateway.main" if process == "gateway" else "engine.node.main"
+            args = ["--config", str(path)] + ([] if process == "gateway" else ["--node", process])
+            with open(directory / f"{process}.log", "wb") as out:
+                procs[process] = subprocess.Popen(
+                    [sys.executable, "-m", module, *args], stdout=out, stderr=subprocess.STDOUT
+                )
+        cluster = HandStartedCluster(directory, raw, procs)
+        async with GateClient(cluster.url) as client:
+            await wait_for(client.ready, bool, 30, "the gateway to be ready")
+        return cluster
+    except BaseException:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
+        raise

@@ -17,6 +17,7 @@ from engine.cli_support import (
     stop_event_on_signals,
     watch_parent,
 )
+from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
 from engine.gateway.app import Gateway, build_gateway_app
@@ -115,6 +116,11 @@ def main(argv: list[str] | None = None) -> None:
             "--clear deletes the data of nodes this gateway starts; gateway.startsNodes is false",
             2,
         )
+    try:
+        # A gateway that starts its nodes makes the secret they will read; others must find it.
+        config = resolve_cluster_secret(config, create=config.gateway.starts_nodes)
+    except SecretError as exc:
+        fail(PROGRAM, str(exc), 2)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config, config_path, clear=args.clear, parent_pid=args.parent_pid))
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig
 from engine.gateway.tcp_pool import NodeConnection
 from engine.http_pool import HttpPool
@@ -84,8 +85,7 @@ class NodeSupervisor:
         self._command = command or self._node_command
         self.log_dir = log_dir or logs_dir(config)
         self._nodes = {n.node_id: _Node(n, self.log_dir / f"{n.node_id}.log") for n in config.nodes}
-        secret = config.security.cluster_secret
-        self._secret = secret.encode() if secret else None
+        self._secret = cluster_key(config)
 
     def _node_command(self, node_id: str) -> list[str]:
         return [
@@ -352,7 +352,7 @@ def logs_dir(config: ClusterConfig) -> Path:
 
 
 def clear_data(config: ClusterConfig) -> None:
-    """Delete each node's data directory and log file (``--clear``).
+    """Delete each node's data directory and log file (``--clear``), not the cluster secret.
 
     Refuses (ValueError) when ``storage.dataDir`` is the root or the home directory, where a
     typo would otherwise wipe far more than a cluster.

@@ -5,7 +5,8 @@ by that id.  The connection is an :class:`asyncio.Protocol` rather than a stream
 answers are decoded and handed to their waiters straight from ``data_received``, with no reader
 task in between, and so that writes go out with ``transport.write`` and only wait when the
 transport's buffer is above its high-water mark (a burst of requests costs one flush, not one
-drain per request).
+drain per request).  Each connection starts with the handshake of ``engine.framing`` (in
+``connection_made`` and the first answer), and requests wait for it.
 """
 
 from __future__ import annotations
@@ -15,43 +16,27 @@ import itertools
 import struct
 from typing import Any
 
+from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint
-from engine.framing import MAX_FRAME, FrameError, decode_body, encode_frame
+from engine.framing import MAX_FRAME, ClientHandshake, FrameError, FrameSession
 
-CONNECT_TIMEOUT = 0.5
+CONNECT_TIMEOUT = 0.5  # to connect and finish the handshake
 _LEN = struct.Struct(">I")
-# A signed frame starts like this (see engine.framing); anything else is unsigned.
-_SIGNED_START = b'{"sig":"'
-
-
-def _decode_answer(body: bytes, secret: bytes | None) -> dict[str, Any]:
-    """Decode an answer, checking its signature when the cluster has a secret.
-
-    Nodes answer a ping unsigned (so probes work without the secret), so an unsigned ``pong``
-    is accepted even with a secret; every other unsigned answer is rejected.
-    """
-    try:
-        return decode_body(body, secret)
-    except FrameError:
-        if secret is None or body.startswith(_SIGNED_START):
-            raise
-        msg = decode_body(body)
-        if msg.get("op") != "pong":
-            raise
-        return msg
 
 
 class _Link(asyncio.Protocol):
-    """One TCP connection: frame parsing, answer dispatch and write flow control."""
+    """One TCP connection: the handshake, frame parsing, answer dispatch, write flow control."""
 
-    def __init__(self, name: str, secret: bytes | None) -> None:
+    def __init__(self, name: str, secret: bytes) -> None:
         self._name = name
-        self._secret = secret
+        self._handshake = ClientHandshake(secret)
+        self._session: FrameSession | None = None
         self._buf = bytearray()
         self._transport: asyncio.Transport | None = None
         self._lost = False
         self._reason = "connection closed"
         self._writable: asyncio.Event | None = None  # set while the transport accepts writes
+        self._settled = asyncio.Event()  # the handshake is done, or the link is lost
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
     @property
@@ -63,6 +48,13 @@ class _Link(asyncio.Protocol):
         self._transport = transport
         self._writable = asyncio.Event()
         self._writable.set()
+        transport.write(self._handshake.hello())
+
+    async def handshake(self) -> None:
+        """Wait for the end of the handshake; ConnectionError when it failed."""
+        await self._settled.wait()
+        if self._lost:
+            raise ConnectionError(self._reason)
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf
@@ -77,8 +69,16 @@ class _Link(asyncio.Protocol):
                 end = offset + 4 + size
                 if len(buf) < end:
                     break
-                msg = _decode_answer(bytes(buf[offset + 4 : end]), self._secret)
+                body = bytes(buf[offset + 4 : end])
                 offset = end
+                session = self._session
+                if session is None:
+                    self._session, proof = self._handshake.finish(body)
+                    assert self._transport is not None
+                    self._transport.write(proof)
+                    self._settled.set()
+                    continue
+                msg = session.decode(body)
                 rid = msg.get("id")
                 fut = self.pending.pop(rid, None) if isinstance(rid, int) else None
                 # No waiter: the request timed out or was cancelled; its late answer is dropped.
@@ -86,7 +86,8 @@ class _Link(asyncio.Protocol):
                     fut.set_result(msg)
         except FrameError as exc:
             # A bad frame leaves the stream in an unknown state: drop the whole connection.
-            self._fail(f"bad frame from {self._name}: {exc}")
+            what = "bad frame from" if self._settled.is_set() else "handshake failed with"
+            self._fail(f"{what} {self._name}: {exc}")
             return
         finally:
             del buf[:offset]
@@ -110,17 +111,18 @@ class _Link(asyncio.Protocol):
                 self._transport.abort()
         if self._writable is not None:
             self._writable.set()  # wake writers so they see the loss
+        self._settled.set()
         pending, self.pending = self.pending, {}
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionError(self._reason))
 
-    def send(self, frame: bytes) -> None:
-        """Queue a frame on the transport (raises ConnectionError once the link is lost)."""
+    def send(self, msg: dict[str, Any]) -> None:
+        """Queue a request on the transport (raises ConnectionError once the link is lost)."""
         if not self.usable:
             raise ConnectionError(self._reason)
-        assert self._transport is not None
-        self._transport.write(frame)
+        assert self._transport is not None and self._session is not None
+        self._transport.write(self._session.encode(msg))
 
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark.
@@ -146,7 +148,7 @@ class NodeConnection:
         node_id: str,
         endpoint: Endpoint,
         *,
-        secret: bytes | None = None,
+        secret: bytes,
         connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         self.node_id = node_id
@@ -178,7 +180,7 @@ class NodeConnection:
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             link.pending[rid] = fut
             try:
-                link.send(encode_frame({**msg, "id": rid}, self._secret))
+                link.send({**msg, "id": rid})
                 await link.wait_writable()
                 return await fut
             finally:
@@ -206,6 +208,7 @@ class NodeConnection:
     async def _connect(self) -> _Link:
         loop = asyncio.get_running_loop()
         name = f"{self.node_id} ({self.endpoint.addr})"
+        link: _Link | None = None
         try:
             async with asyncio.timeout(self._connect_timeout):
                 _, link = await loop.create_connection(
@@ -213,9 +216,14 @@ class NodeConnection:
                     self.endpoint.connect_host,
                     self.endpoint.port,
                 )
+                await link.handshake()
         except TimeoutError:
+            if link is not None:
+                link.close(f"handshake with {name} timed out")
             raise ConnectionError(f"cannot connect to {name}: timed out") from None
         except OSError as exc:
+            if link is not None:
+                raise  # the handshake failed: its reason says how
             raise ConnectionError(f"cannot connect to {name}: {exc.strerror or exc}") from None
         if self._closed:
             link.close(f"connection to {self.node_id} is closed")
@@ -233,8 +241,7 @@ class NodePool:
     """One :class:`NodeConnection` per node of the config, signed with the cluster secret."""
 
     def __init__(self, config: ClusterConfig, *, connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        secret = config.security.cluster_secret
-        key = secret.encode() if secret else None
+        key = cluster_key(config)
         self._conns = {
             node.node_id: NodeConnection(
                 node.node_id, node.tcp, secret=key, connect_timeout=connect_timeout

@@ -21,6 +21,7 @@ import random
 import time
 from typing import Any
 
+from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
 from engine.errors import GateError, invalid
 from engine.node.peers import PeerTransport
@@ -52,6 +53,7 @@ class RaftHost:
     ) -> None:
         self.config = config
         self.node_id = node_id
+        self.secret = cluster_key(config)  # first: a node never runs without one
         node_dir = config.node_data_dir(node_id)
         node_dir.mkdir(parents=True, exist_ok=True)
         self.log_storage = SqliteLogStorage(node_dir / "raft.db", config.storage.fsync)
@@ -70,8 +72,6 @@ class RaftHost:
             rng or random.Random(),
             applied=self.state.applied_index,
         )
-        secret = config.security.cluster_secret
-        self.secret = secret.encode() if secret else None
         peers = {n.node_id: n.tcp for n in config.nodes if n.node_id != node_id}
         self.peers = PeerTransport(node_id, peers, self.secret)
         self.applied_index = self.state.applied_index

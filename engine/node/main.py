@@ -16,6 +16,7 @@ from engine.cli_support import (
     stop_event_on_signals,
     watch_parent,
 )
+from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, load_config
 from engine.config_model import ClusterConfig
 from engine.heap import freeze_startup_heap
@@ -88,6 +89,10 @@ def main(argv: list[str] | None = None) -> None:
             f"{config.source}: no node {args.node!r} (nodes: {', '.join(config.node_ids)})",
             2,
         )
+    try:
+        config = resolve_cluster_secret(config, create=False)
+    except SecretError as exc:
+        fail(PROGRAM, str(exc), 2)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config, args.node, args.parent_pid))
 

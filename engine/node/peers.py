@@ -2,7 +2,8 @@
 
 Raft tolerates lost messages (heartbeats and rejections repair everything), so a peer that is
 down, or paused with its socket buffers full, simply loses messages instead of making the
-sender wait: replication never blocks on the slowest node.
+sender wait: replication never blocks on the slowest node.  Each connection starts with the
+handshake of ``engine.framing``, which also finds out a peer without this cluster's secret.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections import defaultdict
 
 from engine.config_model import Endpoint
-from engine.framing import encode_frame
+from engine.framing import FrameError, FrameSession, open_session
 from engine.replication.messages import Message
 from engine.replication.wire import encode_message
 
@@ -24,49 +25,61 @@ _MAX_BUFFERED = 16 * 1024 * 1024
 
 
 class PeerLink:
-    """The outgoing connection to one peer, reconnecting in the background."""
+    """The outgoing connection to one peer, reconnecting in the background.
 
-    def __init__(
-        self, node_id: str, peer_id: str, endpoint: Endpoint, secret: bytes | None
-    ) -> None:
+    It counts as connected once the handshake is done: frames before that are dropped.
+    """
+
+    def __init__(self, node_id: str, peer_id: str, endpoint: Endpoint, secret: bytes) -> None:
         self.node_id = node_id
         self.peer_id = peer_id
         self.endpoint = endpoint
         self.secret = secret
         self._writer: asyncio.StreamWriter | None = None
+        self._session: FrameSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._problem: str | None = None  # the last handshake failure logged
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._keep_connected(), name=f"peer-{self.peer_id}")
 
     @property
     def connected(self) -> bool:
-        return self._writer is not None
+        return self._session is not None
 
-    def send(self, frame: bytes) -> bool:
-        """Queue one frame; False when it was dropped (not connected, or backed up)."""
-        writer = self._writer
-        if writer is None or writer.is_closing():
+    def send(self, msg: dict[str, object]) -> bool:
+        """Queue one message; False when it was dropped (not connected, or backed up)."""
+        writer, session = self._writer, self._session
+        if writer is None or session is None or writer.is_closing():
             return False
         if writer.transport.get_write_buffer_size() > _MAX_BUFFERED:
             return False
-        writer.write(frame)
+        # Encoded only when sent: the peer takes no gap in the frame numbers.
+        writer.write(session.encode(msg))
         return True
 
     async def _keep_connected(self) -> None:
         delay = 0.02
         while not self._closed:
+            writer: asyncio.StreamWriter | None = None
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.endpoint.connect_host, self.endpoint.port), 1.0
-                )
-            except (OSError, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    reader, writer = await asyncio.open_connection(
+                        self.endpoint.connect_host, self.endpoint.port
+                    )
+                    session = await open_session(reader, writer, self.secret)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, FrameError) as exc:
+                if isinstance(exc, FrameError):
+                    self._report(str(exc))
+                if writer is not None:
+                    writer.close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.25)
                 continue
             delay = 0.02
-            self._writer = writer
+            self._problem = None
+            self._writer, self._session = writer, session
             log.debug("%s connected to peer %s", self.node_id, self.peer_id)
             try:
                 # The peer never answers on this connection; reading tells us when it goes away.
@@ -75,10 +88,16 @@ class PeerLink:
             except OSError:
                 pass
             finally:
-                self._writer = None
+                self._writer = self._session = None
                 writer.close()
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
+
+    def _report(self, problem: str) -> None:
+        # Once per problem, not once per reconnection attempt.
+        if problem != self._problem:
+            self._problem = problem
+            log.warning("%s cannot link to peer %s: %s", self.node_id, self.peer_id, problem)
 
     async def close(self) -> None:
         self._closed = True
@@ -93,11 +112,8 @@ class PeerLink:
 class PeerTransport:
     """Sends Raft messages to peers, one frame per peer per batch."""
 
-    def __init__(
-        self, node_id: str, peers: dict[str, Endpoint], secret: bytes | None = None
-    ) -> None:
+    def __init__(self, node_id: str, peers: dict[str, Endpoint], secret: bytes) -> None:
         self.links = {pid: PeerLink(node_id, pid, ep, secret) for pid, ep in peers.items()}
-        self.secret = secret
         self._later: dict[str, list[dict[str, object]]] = {}
         self._later_timer: asyncio.TimerHandle | None = None
 
@@ -136,7 +152,7 @@ class PeerTransport:
     def _send_frame(self, peer_id: str, encoded: list[dict[str, object]]) -> None:
         link = self.links.get(peer_id)
         if link is not None:
-            link.send(encode_frame({"op": "raft", "msgs": encoded}, self.secret))
+            link.send({"op": "raft", "msgs": encoded})
 
     async def close(self) -> None:
         if self._later_timer is not None:

@@ -2,6 +2,8 @@
 
 Requests are answered by id and may complete out of order, so one connection from a gateway
 carries many concurrent appends; Raft messages are one-way and stepped into the core at once.
+Every connection starts with the handshake of ``engine.framing``; only ``ping`` is served
+without it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from typing import Any
 
 from engine.errors import GateError
-from engine.framing import FrameError, encode_frame, read_frame
+from engine.framing import FrameError, ServerConnection
 from engine.node.host import RaftHost
 from engine.replication.wire import decode_message
 from engine.storage.check import check_command
@@ -28,7 +30,7 @@ def _opt_int(value: Any) -> int | None:
 
 
 class NodeTcpServer:
-    """Serves the framing protocol for one node."""
+    """Serves the framing protocol for one node: each connection after its handshake."""
 
     def __init__(self, host: RaftHost) -> None:
         self.host = host
@@ -49,35 +51,32 @@ class NodeTcpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
+        conn = ServerConnection(reader, writer, self.secret)
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:
                 try:
-                    msg = await read_frame(reader, self.secret)
+                    msg = await conn.read()
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 except FrameError as exc:
-                    # A peer with the wrong secret, or garbage: say why once, then hang up.
+                    # No secret, a replayed or forged frame, or garbage: say why once, hang up.
                     log.warning(
-                        "rejected a frame from %s: %s", writer.get_extra_info("peername"), exc
+                        "refused a frame from %s: %s", writer.get_extra_info("peername"), exc
                     )
-                    writer.write(
-                        encode_frame(
-                            {"ok": False, "error": {"code": "unauthorized", "message": str(exc)}}
-                        )
-                    )
+                    conn.refuse(str(exc))
                     return
                 op = msg.get("op")
                 if op == "raft":
                     self._raft(msg)
                 elif op == "ping":
-                    writer.write(encode_frame({"id": msg.get("id"), "ok": True, "op": "pong"}))
+                    conn.send({"id": msg.get("id"), "ok": True, "op": "pong"})
                 elif op == "consume":
                     # A consumer of a persistent subscription takes the whole connection.
-                    await self.host.subscriptions.serve_consumer(msg, reader, writer, self.secret)
+                    await self.host.subscriptions.serve_consumer(msg, conn)
                     return
                 else:
-                    task = asyncio.create_task(self._request(msg, writer))
+                    task = asyncio.create_task(self._request(msg, conn))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
         finally:
@@ -96,7 +95,7 @@ class NodeTcpServer:
         if messages:
             self.host.receive(messages)
 
-    async def _request(self, msg: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+    async def _request(self, msg: dict[str, Any], conn: ServerConnection) -> None:
         answer: dict[str, Any] = {"id": msg.get("id")}
         try:
             answer["result"] = await self._dispatch(msg)
@@ -108,8 +107,7 @@ class NodeTcpServer:
             log.exception("failed to serve %s", msg.get("op"))
             answer["ok"] = False
             answer["error"] = {"code": "internal", "message": "internal error on the node"}
-        if not writer.is_closing():
-            writer.write(encode_frame(answer, self.secret))
+        conn.send(answer)
 
     async def _dispatch(self, msg: dict[str, Any]) -> Any:
         op = msg.get("op")

@@ -19,9 +19,10 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
 from engine.errors import GateError, invalid
-from engine.framing import FrameError, encode_frame, read_frame
+from engine.framing import FrameError, FrameSession, open_session, read_frame
 from engine.gateway.routing import Router
 from engine.storage.commands import validate_store_id
 from engine.subscriptions.consume_protocol import (
@@ -81,12 +82,11 @@ class ConsumerBridge:
     def __init__(self, config: ClusterConfig, router: Router) -> None:
         self.config = config
         self.router = router
-        secret = config.security.cluster_secret
-        self.secret = secret.encode() if secret else None
+        self.secret = cluster_key(config)
 
     async def _open(
         self, store: str, name: str
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameSession]:
         """A consume connection to the current leader (retried until the routing deadline)."""
         deadline = time.monotonic() + self.router.deadline
         hint: str | None = None
@@ -105,11 +105,12 @@ class ConsumerBridge:
                     reader, writer = await asyncio.open_connection(
                         endpoint.connect_host, endpoint.port
                     )
+                    session = await open_session(reader, writer, self.secret)
                     request = {"op": "consume", "id": 1, "store": store, "name": name}
-                    writer.write(encode_frame(request, self.secret))
-                    answer = await read_frame(reader, self.secret)
+                    writer.write(session.encode(request))
+                    answer = await read_frame(reader, session)
                 if answer.get("ok"):
-                    return reader, writer
+                    return reader, writer, session
                 err = GateError.from_dict(answer.get("error") or {"code": "internal"})
                 if err.code not in _RETRY:
                     raise err
@@ -132,12 +133,12 @@ class ConsumerBridge:
         store = validate_store_id(request.match_info["store"])
         name = validate_name(request.match_info["name"])
         # Open before upgrading: a missing subscription is a plain 404 answer.
-        reader, writer = await self._open(store, name)
+        reader, writer, session = await self._open(store, name)
         ws = web.WebSocketResponse(heartbeat=20)
         try:
             await ws.prepare(request)
-            from_node = asyncio.create_task(self._node_to_client(reader, ws))
-            from_client = asyncio.create_task(self._client_to_node(ws, writer))
+            from_node = asyncio.create_task(self._node_to_client(reader, session, ws))
+            from_client = asyncio.create_task(self._client_to_node(ws, writer, session))
             await asyncio.wait({from_node, from_client}, return_when=asyncio.FIRST_COMPLETED)
             for task in (from_node, from_client):
                 task.cancel()
@@ -150,12 +151,12 @@ class ConsumerBridge:
         return ws
 
     async def _node_to_client(
-        self, reader: asyncio.StreamReader, ws: web.WebSocketResponse
+        self, reader: asyncio.StreamReader, session: FrameSession, ws: web.WebSocketResponse
     ) -> tuple[int, str]:
         """Relay event batches; the close code and reason when the node ends the connection."""
         while True:
             try:
-                frame = await read_frame(reader, self.secret)
+                frame = await read_frame(reader, session)
             except (asyncio.IncompleteReadError, ConnectionError, FrameError):
                 return CLOSE_LEADER_CHANGED, "the subscription's leader went away; reconnect"
             if frame.get("type") == "closed":
@@ -164,7 +165,7 @@ class ConsumerBridge:
             await ws.send_str(orjson.dumps(frame).decode())
 
     async def _client_to_node(
-        self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter
+        self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter, session: FrameSession
     ) -> None:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -176,7 +177,7 @@ class ConsumerBridge:
             except GateError as err:
                 await ws.send_str(orjson.dumps({"type": "error", "error": err.to_dict()}).decode())
                 continue
-            writer.write(encode_frame(frame, self.secret))
+            writer.write(session.encode(frame))
 
 
 def _client_frame(text: str) -> dict[str, Any]:

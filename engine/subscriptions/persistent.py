@@ -28,7 +28,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import GateError, invalid
-from engine.framing import FrameError, encode_frame, read_frame
+from engine.framing import FrameError, ServerConnection
 from engine.storage.commands import validate_store_id
 from engine.subscriptions import definitions
 from engine.subscriptions.consume_protocol import NACK_ACTIONS
@@ -52,19 +52,17 @@ PROPOSE_TIMEOUT = 5.0
 class ConsumerLink:
     """The node's end of one consumer connection."""
 
-    def __init__(self, writer: asyncio.StreamWriter, secret: bytes | None) -> None:
-        self._writer = writer
-        self._secret = secret
+    def __init__(self, conn: ServerConnection) -> None:
+        self._conn = conn
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue a frame; the subscription's ``max_in_flight`` bounds what can pile up."""
-        if not self._writer.is_closing():
-            self._writer.write(encode_frame(message, self._secret))
+        self._conn.send(message)
 
     def close(self, code: str, message: str) -> None:
         """Tell the gateway why, then hang up."""
         self.send({"type": "closed", "code": code, "message": message})
-        self._writer.close()
+        self._conn.writer.close()
 
 
 async def fill(delivery: Delivery, store: EventStore, stream: str | None) -> int:
@@ -363,28 +361,21 @@ class SubscriptionService:
         dispatcher.replay(records)
         return {"replayed": len(records)}
 
-    async def serve_consumer(
-        self,
-        msg: dict[str, Any],
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        secret: bytes | None,
-    ) -> None:
+    async def serve_consumer(self, msg: dict[str, Any], conn: ServerConnection) -> None:
         """Serve one ``consume`` connection until either side ends it."""
         rid = msg.get("id")
         try:
             dispatcher = await self._dispatcher(msg.get("store"), msg.get("name"))
         except GateError as err:
-            writer.write(encode_frame({"id": rid, "ok": False, "error": err.to_dict()}, secret))
+            conn.send({"id": rid, "ok": False, "error": err.to_dict()})
             return
         consumer = next(self._consumer_ids)
-        link = ConsumerLink(writer, secret)
-        answer = {"id": rid, "ok": True, "result": {"consumer": consumer}}
-        writer.write(encode_frame(answer, secret))
+        link = ConsumerLink(conn)
+        conn.send({"id": rid, "ok": True, "result": {"consumer": consumer}})
         dispatcher.add_consumer(consumer, link)
         try:
             while True:
-                frame = await read_frame(reader, secret)
+                frame = await conn.read()
                 try:
                     dispatcher.answer(consumer, frame)
                 except GateError as err:

@@ -76,7 +76,7 @@ async def test_node_with_wrong_secret_cannot_replicate(tmp_path: Path) -> None:
         assert node3["leader"] is None
         await wait_for(
             lambda: asyncio.sleep(0, (tmp_path / "node3.log").read_text()),
-            lambda text: "bad signature" in text,
+            lambda text: "does not hold this cluster's secret" in text,
             10,
             "node3 to log the frames it refused",
         )

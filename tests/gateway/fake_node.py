@@ -1,9 +1,9 @@
 """A test double of a node: ``GET /health`` over HTTP and framed TCP ops, on real sockets.
 
-It answers ``ping`` (unsigned, like a real node) and ``status`` (with a scripted status), plus
-ops that let tests control the order and fate of answers: ``echo`` answers at once, ``hold``
-keeps its answer until a ``release`` with the same ``key``, and ``garbage`` sends a frame that
-is not JSON.
+Connections start with the handshake of ``engine.framing`` under ``secret``, as on a real node.
+It answers ``ping`` and ``status`` (with a scripted status), plus ops that let tests control
+the order and fate of answers: ``echo`` answers at once, ``hold`` keeps its answer until a
+``release`` with the same ``key``, and ``garbage`` sends a frame that is not JSON.
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.config_model import Endpoint, NodeConfig
-from engine.framing import FrameError, encode_frame, read_frame
+from engine.config_model import Endpoint, NodeConfig, SecurityConfig
+from engine.framing import FrameError, ServerConnection
+
+SECRET = b"fake-cluster-secret"
+SECURITY = SecurityConfig(cluster_secret=SECRET.decode())  # a config's security to match
 
 
 class FakeNode:
     """One fake node; ``status`` is what it reports and may be changed between rounds."""
 
-    def __init__(self, node_id: str, *, preferred: bool = False, secret: bytes | None = None):
+    def __init__(self, node_id: str, *, preferred: bool = False, secret: bytes = SECRET):
         self.node_id = node_id
         self.preferred = preferred
         self.secret = secret
@@ -43,7 +46,7 @@ class FakeNode:
         self.connections = 0
         self.http_port = 0
         self.tcp_port = 0
-        self._held: dict[str, tuple[asyncio.StreamWriter, dict[str, Any]]] = {}
+        self._held: dict[str, tuple[ServerConnection, dict[str, Any]]] = {}
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._tcp: asyncio.Server | None = None
@@ -98,10 +101,10 @@ class FakeNode:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
+        conn = ServerConnection(reader, writer, self.secret)
         try:
             while True:
-                msg = await read_frame(reader, self.secret)
-                self._handle(msg, writer)
+                self._handle(await conn.read(), conn)
         except (asyncio.IncompleteReadError, ConnectionError, FrameError):
             pass
         finally:
@@ -111,33 +114,30 @@ class FakeNode:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    def _handle(self, msg: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+    def _handle(self, msg: dict[str, Any], conn: ServerConnection) -> None:
         op = msg.get("op", "")
         self.ops[op] += 1
         rid = msg.get("id")
         if op == "ping":
-            writer.write(encode_frame({"id": rid, "ok": True, "op": "pong"}))
+            conn.send({"id": rid, "ok": True, "op": "pong"})
         elif op == "status" and self.status_fails:
             error = {"code": "internal", "message": "status is broken"}
-            self._answer(writer, {"id": rid, "ok": False, "error": error})
+            conn.send({"id": rid, "ok": False, "error": error})
         elif op == "status":
-            self._answer(writer, {"id": rid, "ok": True, "result": dict(self.status)})
+            conn.send({"id": rid, "ok": True, "result": dict(self.status)})
         elif op == "echo":
-            self._answer(writer, {"id": rid, "ok": True, "result": msg.get("value")})
+            conn.send({"id": rid, "ok": True, "result": msg.get("value")})
         elif op == "hold":
-            self._held[msg["key"]] = (writer, {"id": rid, "ok": True, "result": msg["key"]})
+            self._held[msg["key"]] = (conn, {"id": rid, "ok": True, "result": msg["key"]})
         elif op == "release":
-            self._answer(writer, {"id": rid, "ok": True, "result": "released"})
-            held_writer, answer = self._held.pop(msg["key"])
-            self._answer(held_writer, answer)
+            conn.send({"id": rid, "ok": True, "result": "released"})
+            held_conn, answer = self._held.pop(msg["key"])
+            held_conn.send(answer)
         elif op == "garbage":
-            writer.write(b"\x00\x00\x00\x03abc")
+            conn.writer.write(b"\x00\x00\x00\x03abc")
         else:
             error = {"code": "invalid_request", "message": f"unknown op {op!r}"}
-            self._answer(writer, {"id": rid, "ok": False, "error": error})
-
-    def _answer(self, writer: asyncio.StreamWriter, answer: dict[str, Any]) -> None:
-        writer.write(encode_frame(answer, self.secret))
+            conn.send({"id": rid, "ok": False, "error": error})
 
 
 async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:

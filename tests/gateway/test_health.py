@@ -13,7 +13,7 @@ import pytest
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig, ReplicationConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.tcp_pool import NodePool
-from tests.gateway.fake_node import FakeNode
+from tests.gateway.fake_node import SECURITY, FakeNode
 
 
 @dataclass
@@ -39,6 +39,7 @@ async def make_cluster(fresh_lag: int = 0) -> Cluster:
         source="test",
         nodes=tuple(f.config for f in nodes.values()),
         replication=ReplicationConfig(fresh_lag=fresh_lag),
+        security=SECURITY,
     )
     cluster = Cluster(nodes, config, NodePool(config))
     cluster.set_status("node1", role="leader", term=3, leader="node1", last_index=10)
@@ -387,6 +388,7 @@ async def test_a_node_without_http_is_probed_over_tcp_only() -> None:
     config = ClusterConfig(
         source="test",
         nodes=(NodeConfig("node1", True, Endpoint("127.0.0.1", 1, enabled=False), node.tcp),),
+        security=SECURITY,
     )
     pool = NodePool(config)
     monitor = HealthMonitor(config, pool, probe_timeout=2.0)

@@ -18,6 +18,7 @@ from engine.config_model import (
     Endpoint,
     GatewayConfig,
     NodeConfig,
+    SecurityConfig,
     StorageConfig,
 )
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
@@ -70,6 +71,7 @@ def make_config(tmp_path: Path, *node_ids: str, **gateway: float) -> ClusterConf
         nodes=nodes,
         gateway=GatewayConfig(**{"start_timeout": 10.0, "drain_timeout": 5.0, **gateway}),
         storage=StorageConfig(data_dir=tmp_path / "data"),
+        security=SecurityConfig(cluster_secret="test-secret"),
     )
 
 
@@ -286,7 +288,8 @@ async def test_unknown_nodes_raise_key_error(two_nodes: NodeSupervisor) -> None:
 def test_clear_data_deletes_node_data_and_logs(tmp_path: Path) -> None:
     config = make_config(tmp_path, "node1", "node2")
     data = tmp_path / "data"
-    for path in ("node1/raft.db", "node2/stores/reg_gh.db", "logs/node1.log", "keep.txt"):
+    paths = ("node1/raft.db", "node2/stores/reg_gh.db", "logs/node1.log", "keep.txt")
+    for path in (*paths, "cluster.secret"):
         (data / path).parent.mkdir(parents=True, exist_ok=True)
         (data / path).write_text("x")
 
@@ -294,7 +297,7 @@ def test_clear_data_deletes_node_data_and_logs(tmp_path: Path) -> None:
     clear_data(config)  # nothing left to delete is fine
 
     remaining = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
-    assert remaining == ["keep.txt", "logs"]
+    assert remaining == ["cluster.secret", "keep.txt", "logs"], "the cluster keeps its secret"
 
 
 @pytest.mark.parametrize("where", ["root", "home"])

@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from engine.config_model import ClusterConfig, Endpoint, SecurityConfig
+from engine.cluster_secret import SecretError
+from engine.config_model import ClusterConfig, Endpoint, NodeConfig, SecurityConfig
 from engine.gateway.tcp_pool import NodeConnection, NodePool
-from tests.gateway.fake_node import FakeNode, wait_until
-
-SECRET = b"s3cret"
+from tests.gateway.fake_node import SECRET, SECURITY, FakeNode, wait_until
 
 
 @pytest.fixture
@@ -25,7 +24,7 @@ async def node() -> AsyncIterator[FakeNode]:
 
 @pytest.fixture
 async def conn(node: FakeNode) -> AsyncIterator[NodeConnection]:
-    connection = NodeConnection("node1", node.config.tcp)
+    connection = NodeConnection("node1", node.config.tcp, secret=SECRET)
     yield connection
     connection.close()
 
@@ -120,50 +119,63 @@ def _closed_port() -> int:
 
 
 async def test_unreachable_node_fails_with_connection_error() -> None:
-    conn = NodeConnection("node9", Endpoint("127.0.0.1", _closed_port()))
+    conn = NodeConnection("node9", Endpoint("127.0.0.1", _closed_port()), secret=SECRET)
 
     with pytest.raises(ConnectionError, match="cannot connect to node9"):
         await conn.request({"op": "ping"}, timeout=5)
 
 
 async def test_disabled_endpoint_fails_with_connection_error() -> None:
-    conn = NodeConnection("node9", Endpoint("127.0.0.1", 1, enabled=False))
+    conn = NodeConnection("node9", Endpoint("127.0.0.1", 1, enabled=False), secret=SECRET)
 
     with pytest.raises(ConnectionError, match="no TCP endpoint"):
         await conn.request({"op": "ping"}, timeout=5)
 
 
-async def test_signed_requests_and_unsigned_pong_with_a_secret() -> None:
-    fake = FakeNode("node1", secret=SECRET)
-    await fake.start()
-    conn = NodeConnection("node1", fake.config.tcp, secret=SECRET)
+async def test_requests_are_signed_frames_of_one_session(node: FakeNode) -> None:
+    conn = NodeConnection("node1", node.config.tcp, secret=SECRET)
     try:
         pong = await conn.request({"op": "ping"}, timeout=5)
         status = await conn.request({"op": "status"}, timeout=5)
     finally:
         conn.close()
-        await fake.stop()
 
     assert pong["op"] == "pong"
     assert status["result"]["node_id"] == "node1"
+    assert node.ops["ping"] == 1, "the ping went through the session, signed"
+    assert node.connections == 1
 
 
-async def test_a_wrong_secret_is_refused() -> None:
-    fake = FakeNode("node1", secret=SECRET)
+async def test_a_node_without_the_secret_fails_the_handshake() -> None:
+    fake = FakeNode("node1", secret=b"another secret")
     await fake.start()
-    conn = NodeConnection("node1", fake.config.tcp, secret=b"wrong")
+    conn = NodeConnection("node1", fake.config.tcp, secret=SECRET)
     try:
-        with pytest.raises(ConnectionError):
+        with pytest.raises(ConnectionError, match="the server does not hold"):
             await conn.request({"op": "status"}, timeout=5)
     finally:
         conn.close()
         await fake.stop()
+    assert fake.ops == {}, "nothing was sent to it"
+
+
+async def test_a_node_that_never_finishes_the_handshake_times_out() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda r, w: accepted.append(w), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    conn = NodeConnection("node1", Endpoint("127.0.0.1", port), secret=SECRET)
+    try:
+        with pytest.raises(ConnectionError, match="timed out"):
+            await conn.request({"op": "ping"}, timeout=5)
+    finally:
+        conn.close()
+        silent.close()
+        for writer in accepted:
+            writer.close()
 
 
 async def test_pool_holds_one_connection_per_node(node: FakeNode) -> None:
-    config = ClusterConfig(
-        source="test", nodes=(node.config,), security=SecurityConfig(cluster_secret=None)
-    )
+    config = ClusterConfig(source="test", nodes=(node.config,), security=SECURITY)
     pool = NodePool(config)
 
     assert pool.get("node1") is pool.get("node1")
@@ -176,17 +188,8 @@ async def test_pool_holds_one_connection_per_node(node: FakeNode) -> None:
         await pool.get("node1").request({"op": "ping"}, timeout=5)
 
 
-async def test_pool_signs_with_the_cluster_secret() -> None:
-    fake = FakeNode("node1", secret=SECRET)
-    await fake.start()
-    config = ClusterConfig(
-        source="test", nodes=(fake.config,), security=SecurityConfig(cluster_secret="s3cret")
-    )
-    pool = NodePool(config)
-    try:
-        status = await pool.get("node1").request({"op": "status"}, timeout=5)
-    finally:
-        pool.close()
-        await fake.stop()
-
-    assert status["ok"] is True
+def test_pool_needs_the_cluster_secret() -> None:
+    node = NodeConfig("node1", True, Endpoint("127.0.0.1", 1), Endpoint("127.0.0.1", 2))
+    config = ClusterConfig(source="test", nodes=(node,), security=SecurityConfig())
+    with pytest.raises(SecretError, match="not resolved"):
+        NodePool(config)

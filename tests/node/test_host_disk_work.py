@@ -11,7 +11,8 @@ from tests.cluster_harness import cluster_config, write_config
 
 
 async def _leading_host(tmp_path: Path) -> RaftHost:
-    config = load_config(write_config(tmp_path, cluster_config(tmp_path, 1)))
+    raw = cluster_config(tmp_path, 1, extra={"security": {"clusterSecret": "test-secret"}})
+    config = load_config(write_config(tmp_path, raw))
     host = RaftHost(config, "node1")
     await host.start()
     async with asyncio.timeout(5):

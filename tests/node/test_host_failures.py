@@ -21,7 +21,8 @@ class Exited(Exception):
 async def test_a_log_write_that_fails_stops_the_node(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = load_config(write_config(tmp_path, cluster_config(tmp_path, 1)))
+    raw = cluster_config(tmp_path, 1, extra={"security": {"clusterSecret": "test-secret"}})
+    config = load_config(write_config(tmp_path, raw))
     host = RaftHost(config, "node1")
     codes: list[int] = []
 

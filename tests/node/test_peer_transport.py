@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from engine.config_model import Endpoint
-from engine.framing import read_frame
+from engine.framing import FrameError, ServerConnection
 from engine.node.peers import PeerTransport
 from engine.replication.messages import AppendRequest, Entry
 from engine.replication.wire import decode_message
 
 DELAY = 0.05
+SECRET = b"peer-secret"
 
 
 def _notice(commit: int) -> AppendRequest:
@@ -28,15 +29,22 @@ def _append(index: int) -> AppendRequest:
 class _Peer:
     """A peer that records each Raft frame it receives, with the time it arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, secret: bytes = SECRET) -> None:
+        self.secret = secret
         self.frames: list[tuple[float, list[object]]] = []
+        self.refused: list[str] = []
         self.arrived = asyncio.Event()
 
-    async def serve(self, reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = ServerConnection(reader, writer, self.secret)
         while True:
             try:
-                frame = await read_frame(reader)
+                frame = await conn.read()
             except asyncio.IncompleteReadError:
+                return
+            except FrameError as exc:
+                self.refused.append(str(exc))
+                writer.close()
                 return
             msgs = [decode_message(m) for m in frame["msgs"]]
             self.frames.append((time.monotonic(), msgs))
@@ -55,7 +63,7 @@ async def linked() -> AsyncIterator[tuple[PeerTransport, _Peer]]:
     peer = _Peer()
     server = await asyncio.start_server(peer.serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    transport = PeerTransport("node1", {"node2": Endpoint("127.0.0.1", port)})
+    transport = PeerTransport("node1", {"node2": Endpoint("127.0.0.1", port)}, SECRET)
     transport.start()
     async with asyncio.timeout(5):
         while not transport.links["node2"].connected:
@@ -90,3 +98,44 @@ async def test_held_notices_go_first_with_the_next_batch(
     transport.send([_append(5)])
     _, msgs = await peer.next_frame()
     assert msgs == [_append(5)]
+
+
+async def test_a_link_is_connected_only_after_the_handshake() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+    # A listener that accepts and never answers: the handshake cannot finish.
+    silent = await asyncio.start_server(lambda r, w: accepted.append(w), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    transport = PeerTransport("node1", {"node2": Endpoint("127.0.0.1", port)}, SECRET)
+    transport.start()
+    try:
+        async with asyncio.timeout(5):
+            while not accepted:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert not transport.links["node2"].connected
+        assert transport.links["node2"].send({"op": "raft", "msgs": []}) is False
+    finally:
+        await transport.close()
+        silent.close()
+        for writer in accepted:
+            writer.close()
+
+
+async def test_a_peer_without_the_secret_never_links(caplog: pytest.LogCaptureFixture) -> None:
+    peer = _Peer(b"another secret")
+    server = await asyncio.start_server(peer.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = PeerTransport("node1", {"node2": Endpoint("127.0.0.1", port)}, SECRET)
+    transport.start()
+    try:
+        async with asyncio.timeout(5):
+            while "the server does not hold" not in caplog.text:
+                await asyncio.sleep(0.01)
+        transport.send([_append(4)])
+        await asyncio.sleep(0.1)
+    finally:
+        await transport.close()
+        server.close()
+    assert not transport.links["node2"].connected
+    assert peer.frames == []
+    assert caplog.text.count("cannot link to peer node2") == 1, "logged once, not per attempt"
