@@ -16,11 +16,8 @@ import aiohttp
 import orjson
 import pytest
 
-from engine.gateway.app import Gateway, build_gateway_app
-from engine.gateway.health import HealthMonitor
-from engine.gateway.routing import Router
-from engine.gateway.tcp_pool import NodePool
 from engine.http_common import READ_ROUTES
+from tests.api_routes import gateway_routes
 from tests.cluster_harness import RunningCluster, start_cluster, stop_cluster
 
 IDLE = 1.5  # gateway.idleTimeout of this module's cluster
@@ -226,19 +223,6 @@ async def test_websockets_stay_open_past_the_idle_timeout(edge_cluster: RunningC
 
 def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "x", path)
-
-
-async def gateway_routes(cluster: RunningCluster) -> dict[str, set[str]]:
-    """Every path of the gateway's API with the methods it takes (from the app itself)."""
-    config = cluster.config
-    pool = NodePool(config)
-    health = HealthMonitor(config, pool)
-    app = build_gateway_app(Gateway(config, Router(config, pool, health), health, None))
-    routes: dict[str, set[str]] = {}
-    for resource in app.router.resources():
-        path = resource.canonical
-        routes.setdefault(path, set()).update(route.method for route in resource)
-    return routes
 
 
 async def test_every_405_names_the_allowed_methods(edge_cluster: RunningCluster) -> None:

@@ -13,6 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
+from engine.cluster_secret import resolve_cluster_secret
 from engine.gateway.tcp_pool import NodePool
 from tests.cluster_harness import RunningCluster, wait_for
 
@@ -194,7 +195,8 @@ def hostile_commands() -> list[Any]:
 
 async def test_hostile_commands_straight_to_the_leader(cluster: RunningCluster) -> None:
     leader = await cluster.leader()
-    pool = NodePool(cluster.config)
+    # As a peer holding the cluster secret would: past the gateway, not past the node's check.
+    pool = NodePool(resolve_cluster_secret(cluster.config, create=False))
     try:
         conn = pool.get(leader)
         for command in hostile_commands():
