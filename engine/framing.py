@@ -245,12 +245,20 @@ class ServerEnd:
         )
 
 
-async def read_body(reader: asyncio.StreamReader, max_size: int = MAX_FRAME) -> bytes:
-    """Read one frame's body. Raises ``asyncio.IncompleteReadError`` at end of stream."""
-    (size,) = _LEN.unpack(await reader.readexactly(4))
-    if size > max_size:
-        raise FrameError(f"frame of {size} bytes exceeds the limit of {max_size}")
-    return await reader.readexactly(size)
+async def read_body(
+    reader: asyncio.StreamReader, max_size: int = MAX_FRAME, body_timeout: float | None = None
+) -> bytes:
+    """Read one frame's body. Raises ``asyncio.IncompleteReadError`` at end of stream, and
+    FrameError when the frame, once begun, is not whole within ``body_timeout`` seconds."""
+    head = await reader.readexactly(1)
+    try:
+        async with asyncio.timeout(body_timeout):
+            (size,) = _LEN.unpack(head + await reader.readexactly(3))
+            if size > max_size:
+                raise FrameError(f"frame of {size} bytes exceeds the limit of {max_size}")
+            return await reader.readexactly(size)
+    except TimeoutError:
+        raise FrameError(f"a frame was not whole within {body_timeout:g} s") from None
 
 
 async def read_frame(
@@ -276,24 +284,46 @@ class ServerConnection:
     """The accepting side of one stream connection: requests in, signed frames out."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, secret: bytes
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        secret: bytes,
+        idle_timeout: float | None = None,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self._end = ServerEnd(secret)
+        self._idle_timeout = idle_timeout
+        # Until its handshake is done a connection has this long in all (unsigned pings
+        # included): no one without the secret holds a connection open.
+        loop = asyncio.get_running_loop()
+        self._unproven_until = None if idle_timeout is None else loop.time() + idle_timeout
 
     async def read(self) -> dict[str, Any]:
         """The next request; unsigned pings and the handshake are answered on the way.
 
         Raises FrameError (refuse and close) or ``asyncio.IncompleteReadError`` (closed).
+        A frame, once begun, must be whole within the idle timeout.
         """
         while True:
-            limit = MAX_UNSIGNED_FRAME if self._end.session is None else MAX_FRAME
-            request, reply = self._end.receive(await read_body(self.reader, limit))
+            if self._end.session is None:
+                body = await self._read_unproven()
+            else:
+                body = await read_body(self.reader, MAX_FRAME, self._idle_timeout)
+            request, reply = self._end.receive(body)
             if reply is not None:
                 self.writer.write(reply)
             if request is not None:
                 return request
+
+    async def _read_unproven(self) -> bytes:
+        try:
+            async with asyncio.timeout_at(self._unproven_until):
+                return await read_body(self.reader, MAX_UNSIGNED_FRAME)
+        except TimeoutError:
+            raise FrameError(
+                f"no handshake within {self._idle_timeout:g} s of connecting"
+            ) from None
 
     def send(self, obj: Any) -> None:
         """Queue ``obj`` as the next signed frame (dropped once the connection is closing)."""

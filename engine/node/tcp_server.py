@@ -35,6 +35,7 @@ class NodeTcpServer:
     def __init__(self, host: RaftHost) -> None:
         self.host = host
         self.secret = host.secret
+        self.idle_timeout = host.config.gateway.idle_timeout
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
 
@@ -51,7 +52,7 @@ class NodeTcpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
-        conn = ServerConnection(reader, writer, self.secret)
+        conn = ServerConnection(reader, writer, self.secret, self.idle_timeout)
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:

@@ -16,9 +16,12 @@ import aiohttp
 import orjson
 import pytest
 
+from engine.cluster_secret import cluster_key, resolve_cluster_secret
+from engine.framing import open_session, read_body
 from engine.http_common import READ_ROUTES
 from tests.api_routes import gateway_routes
 from tests.cluster_harness import RunningCluster, start_cluster, stop_cluster
+from tests.raw_wire import frame
 
 IDLE = 1.5  # gateway.idleTimeout of this module's cluster
 SLACK = 1.5  # a loaded 2-core machine may be late by this much
@@ -300,3 +303,67 @@ async def test_a_repeated_observe_parameter_is_refused_before_the_upgrade(
         body = await resp.json()
     assert resp.status == 400
     assert "from_position" in body["error"]["message"]
+
+
+# -- the node TCP listener -----------------------------------------------------------------------
+
+
+def node_tcp_port(cluster: RunningCluster) -> int:
+    return cluster.config.node("node2").tcp.port
+
+
+async def test_node_tcp_closes_a_connection_without_a_handshake(
+    edge_cluster: RunningCluster,
+) -> None:
+    port = node_tcp_port(edge_cluster)
+    idle = await exchange(port, b"")
+    assert_closed_by_idle_timeout(idle, "an idle node TCP connection")
+    # Unsigned pings are answered, but do not buy a connection more time.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    pongs = 0
+    try:
+        async with asyncio.timeout(IDLE + SLACK):
+            while True:
+                writer.write(frame({"op": "ping", "id": pongs}))
+                answer = orjson.loads(await read_body(reader))
+                if answer.get("op") != "pong":
+                    break
+                pongs += 1
+                await asyncio.sleep(0.3)
+        assert "no handshake" in answer["error"]["message"]
+        assert await reader.read() == b""
+    finally:
+        writer.close()
+    assert pongs >= 3
+    assert IDLE - 0.1 < time.monotonic() - started < IDLE + SLACK
+    # A frame begun and never finished, before the handshake.
+    slow = await exchange(port, b"\x00\x00\x01\x00", trickle=b" " * 40, every=0.25)
+    assert_closed_by_idle_timeout(slow, "a node TCP frame trickled in")
+    assert slow.closed_after is not None and slow.closed_after > IDLE - 0.1
+
+
+async def test_node_tcp_cuts_a_stalled_frame_after_the_handshake(
+    edge_cluster: RunningCluster,
+) -> None:
+    config = resolve_cluster_secret(edge_cluster.config, create=False)
+    reader, writer = await asyncio.open_connection("127.0.0.1", node_tcp_port(edge_cluster))
+    try:
+        session = await open_session(reader, writer, cluster_key(config))
+        writer.write(session.encode({"op": "status", "id": 1}))
+        answer = session.decode(await read_body(reader))
+        assert answer["ok"] is True
+        # Idle between frames is fine for a peer that proved it holds the secret...
+        await asyncio.sleep(IDLE + 0.5)
+        writer.write(session.encode({"op": "status", "id": 2}))
+        assert session.decode(await read_body(reader))["ok"] is True
+        # ...but a frame that starts and stalls is cut.
+        writer.write(b"\x00\x00\x00\x10{")
+        started = time.monotonic()
+        async with asyncio.timeout(IDLE + SLACK):
+            refusal = orjson.loads(await read_body(reader))
+            assert refusal["ok"] is False and "not whole" in refusal["error"]["message"]
+            assert await reader.read() == b""
+        assert time.monotonic() - started < IDLE + SLACK
+    finally:
+        writer.close()
