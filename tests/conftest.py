@@ -15,6 +15,18 @@ from tests.cluster_harness import (
     stop_cluster,
 )
 
+# Real processes are slow: tests that start a cluster (any fixture named ``*cluster``) or a
+# node, or drive faults, are marked so that ``-m "not slow"`` is the quick loop. CI runs all.
+_SLOW_DIRS = ("faults",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        in_slow_dir = any(f"tests/{d}/" in str(item.path) for d in _SLOW_DIRS)
+        if in_slow_dir or any(name.endswith("cluster") for name in names):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
