@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +19,7 @@ from aiohttp.typedefs import Middleware
 
 from engine.config_model import ClusterConfig
 from engine.errors import GateError, invalid
+from engine.json_input import loads_exact
 from engine.storage.commands import MAX_INT
 
 log = logging.getLogger("gate.http")
@@ -125,70 +124,11 @@ async def read_json(request: web.Request) -> Any:
         ) from None
     if not raw:
         raise invalid("the request needs a JSON body")
-    return loads_body(raw)
+    return loads_exact(raw)
 
 
 # Positions, versions and counts are 64-bit everywhere (SQLite, the wire): larger is an error.
 _MAX_INT = MAX_INT
-_MIN_INT = -MAX_INT - 1
-MAX_DEPTH = 64  # nesting of objects and arrays in a body; the wire encodes at most 255
-# A number of 19 digits or more may be an integer past 64 bits, which orjson would read as a
-# float: only then is the body read again, exactly, to find it.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
-
-
-def loads_body(raw: bytes) -> Any:
-    """A JSON request body, refused (400 naming the field) when an integer is outside the signed
-    64-bit range or the nesting is deeper than :data:`MAX_DEPTH`: never silently a float."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise invalid(f"the body is not valid JSON: {exc}") from None
-    # The brackets' count bounds the depth: most bodies skip the walk.
-    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
-        _check_depth(value, 1, "body")
-    if _LONG_DIGITS.search(raw):
-        try:
-            exact = json.loads(raw)
-        except ValueError:  # an integer of more than 4,300 digits (CPython's limit)
-            raise invalid("the body holds an integer outside the signed 64-bit range") from None
-        _check_integers(exact, "")
-    return value
-
-
-def _check_depth(value: Any, depth: int, path: str) -> None:
-    if depth > MAX_DEPTH:
-        field = path if len(path) <= 60 else path[:60] + "…"
-        raise invalid(f"{field} is nested deeper than {MAX_DEPTH} levels", field=field)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, dict | list):
-                _check_depth(item, depth + 1, _field(path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, dict | list):
-                _check_depth(item, depth + 1, f"{path}[{i}]")
-
-
-def _check_integers(value: Any, path: str) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_integers(item, _field(path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_integers(item, f"{path}[{i}]")
-    elif isinstance(value, int) and not _MIN_INT <= value <= _MAX_INT:
-        field = path or "body"
-        raise invalid(
-            f"{field} is {value}: integers must be from {_MIN_INT} to {_MAX_INT} (signed 64-bit)",
-            field=field,
-        )
-
-
-def _field(path: str, key: str) -> str:
-    if path == "body":
-        return key
-    return f"{path}.{key}" if path else key
 
 
 def query_param(request: web.Request, name: str) -> str | None:

@@ -26,9 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from engine.errors import invalid
+from engine.json_input import loads_exact
 from engine.subscriptions.patterns import Predicate, compile_pattern
 
 KINDS = ("by_stream", "by_event_type", "by_event_pattern", "by_event_payload")
@@ -117,8 +116,5 @@ def parse_selector_query(kind: str | None, selector: str | None) -> Selector:
         return parse_selector(kind, selector)  # a plain-text value, or an unknown kind
     if selector is None or selector == "":
         return parse_selector(kind, None)
-    try:
-        value = orjson.loads(selector)
-    except orjson.JSONDecodeError as exc:
-        raise invalid(f"the selector query parameter is not valid JSON: {exc}") from None
+    value = loads_exact(selector.encode(), "the selector query parameter", "selector")
     return parse_selector(kind, value)

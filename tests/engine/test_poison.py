@@ -57,6 +57,7 @@ def gateway_requests(big: str) -> list[tuple[str, str, str | None]]:
         ("GET", f"{STORE}/all?min_index=N", None),
         ("GET", f"{STORE}/all?min_position=N", None),
         ("GET", f"{STORE}/snapshots/src/str/N", None),
+        ("GET", f"{STORE}/observe?type=by_event_payload&selector=%7B%22x%22%3AN%7D", None),
     ]
     return [
         (method, path.replace("N", big), None if raw is None else raw.replace("N", big))

@@ -1,0 +1,74 @@
+"""JSON from outside (request bodies, JSON in query parameters), read exactly.
+
+orjson reads an integer past 64 bits as a float and an integer in [2^63, 2^64) as an int that
+SQLite cannot store; both would silently change what the user wrote.  So an integer outside the
+signed 64-bit range anywhere in the document is refused, with a 400 naming where it is, and so
+is nesting deeper than :data:`MAX_DEPTH` (the wire encoder stops at 255 levels).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+from engine.errors import invalid
+from engine.storage.commands import MAX_INT
+
+MIN_INT = -MAX_INT - 1
+MAX_DEPTH = 64
+# Only a run of 19 digits can be an integer past 64 bits, and only more brackets than
+# MAX_DEPTH can nest that deep: most documents skip both walks.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
+def loads_exact(raw: bytes, what: str = "the body", root: str = "") -> Any:
+    """Parse ``raw``; 400 ``invalid_request`` for invalid JSON, an integer outside the signed
+    64-bit range or nesting past :data:`MAX_DEPTH`.  ``root`` prefixes the field names."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "infinity" in str(exc):  # a number of hundreds of digits
+            raise invalid(f"{what} holds a number too large to be read exactly") from None
+        raise invalid(f"{what} is not valid JSON: {exc}") from None
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        _check_depth(value, 1, root)
+    if _LONG_DIGITS.search(raw):
+        # orjson took every number, so none has more than ~309 digits: within what json reads.
+        _check_integers(json.loads(raw), root)
+    return value
+
+
+def _check_depth(value: Any, depth: int, path: str) -> None:
+    if depth > MAX_DEPTH:
+        field = path if len(path) <= 60 else path[:60] + "…"
+        raise invalid(f"{field} is nested deeper than {MAX_DEPTH} levels", field=field)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                _check_depth(item, depth + 1, _field(path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, dict | list):
+                _check_depth(item, depth + 1, f"{path}[{i}]")
+
+
+def _check_integers(value: Any, path: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_integers(item, _field(path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_integers(item, f"{path}[{i}]")
+    elif isinstance(value, int) and not MIN_INT <= value <= MAX_INT:
+        field = path or "body"
+        raise invalid(
+            f"{field} is {value}: integers must be from {MIN_INT} to {MAX_INT} (signed 64-bit)",
+            field=field,
+        )
+
+
+def _field(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
