@@ -308,6 +308,8 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 def reject_unknown(obj: dict[str, Any], allowed: frozenset[str], prefix: str = "") -> None:
     """Raise ``invalid_request`` naming the first field of ``obj`` not in ``allowed``."""
+    if obj.keys() <= allowed:
+        return
     unknown = sorted(str(k) for k in obj if k not in allowed)
     if unknown:
         raise invalid(f"{prefix}{unknown[0]} is not a known field", field=f"{prefix}{unknown[0]}")

@@ -30,7 +30,7 @@ from typing import Any
 
 from engine.config_model import FsyncMode
 from engine.errors import GateError
-from engine.storage.check import check_command
+from engine.storage.check import check_entry
 from engine.storage.commands import decode_command
 from engine.storage.durability import DurablePoints
 from engine.storage.event_store import (
@@ -112,7 +112,7 @@ class StateMachine:
                     continue
                 # Every entry is untrusted: what fails the check is an error result, the same
                 # on every node, and never reaches a store.
-                check_command(cmd, max_events=None)
+                check_entry(cmd)
             except ValueError as exc:
                 results[slot] = error_result("invalid_request", f"undecodable command: {exc}")
                 continue

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import GateError
-from engine.json_input import MAX_DEPTH, loads_exact
+from engine.json_input import MAX_DEPTH, _depth, loads_exact
 
 
 @pytest.mark.parametrize(
@@ -59,3 +64,28 @@ def test_root_prefixes_the_field() -> None:
     with pytest.raises(GateError) as refused:
         loads_exact(b'{"x": 9223372036854775808}', "the selector", "selector")
     assert refused.value.details["field"] == "selector.x"
+
+
+def _reference_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_reference_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_reference_depth(v) for v in value), default=0)
+    return 0
+
+
+_tricky_text = st.text(alphabet='[]{}"\\\\/nu0 aé', max_size=8)
+_documents = st.recursive(
+    st.one_of(st.none(), st.integers(-10, 10), _tricky_text),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_tricky_text, inner, max_size=3)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, derandomize=True)
+@given(_documents)
+def test_the_byte_count_of_depth_agrees_with_a_walk(value: Any) -> None:
+    """Brackets, quotes and backslashes inside strings never fool the count over the bytes."""
+    assert _depth(orjson.dumps(value)) == _reference_depth(value)

@@ -7,6 +7,7 @@ an exception that stops the node and, replayed at restart, stops it again for go
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,7 @@ def _encode(value: Any) -> bytes:
 
 
 @settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("GATE_HYPOTHESIS_EXAMPLES", "60")),
     derandomize=True,  # the same examples every run (print_blob shows a failing one)
     print_blob=True,
     deadline=None,
