@@ -57,11 +57,13 @@ def run(
     stdin: str = "",
     tty: bool = False,
     timeout: float = 30.0,
+    xdg: Path | None = None,
 ) -> Run:
     """Run ``program`` from ``cwd``; with ``tty``, stdin and stdout are a pty (stderr a pipe)."""
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GATE_AUTH_TOKEN")}
     env["PYTHONPATH"] = str(ROOT)
-    env["XDG_DATA_HOME"] = str(cwd.parent / "xdg")  # the shell's history, never in the home
+    # The shell's history and log: never in the home.
+    env["XDG_DATA_HOME"] = str(xdg or cwd.parent / "xdg")
     cmd = [sys.executable, "-m", MODULES[program], *args]
     started = time.monotonic()
     if not tty:
@@ -173,6 +175,15 @@ def test_a_read_only_directory_is_one_line(read_only: Path, program: str) -> Non
     result = run(program, "--config", str(config), cwd=read_only, tty=program == "gate-console")
     line = result.one_line(program, 2)
     assert "Read-only file system" in line and str(read_only / "data") in line
+
+
+def test_gate_repl_with_a_read_only_data_home_is_one_line(
+    cluster: RunningCluster, read_only: Path, here: Path
+) -> None:
+    result = run("gate-repl", "--connect", cluster.url, cwd=here, xdg=read_only, stdin="15\n")
+    assert result.one_line("gate-repl", 1) == (
+        f"gate-repl: cannot create {read_only / 'gate'}: Read-only file system (set XDG_DATA_HOME)"
+    )
 
 
 def test_gate_produce_in_a_read_only_directory_is_one_line(read_only: Path) -> None:

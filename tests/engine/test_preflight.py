@@ -85,6 +85,15 @@ async def test_the_launcher_refuses_before_starting_anything(
     assert not (tmp_path / "data").exists(), "nothing may be started or written"
 
 
+async def test_the_launcher_says_when_its_log_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    config = write_config(tmp_path, cluster_config(tmp_path))
+    embedded = EmbeddedCluster(config, log_file=tmp_path / "file" / "gateway.log")
+    with pytest.raises(LaunchError, match=r"cannot write the cluster.s log .*file/gateway\.log"):
+        await embedded.start()
+    assert embedded.process is None
+
+
 def test_a_data_dir_that_cannot_be_written(tmp_path: Path) -> None:
     raw = cluster_config(tmp_path)
     (tmp_path / "file").write_text("")
