@@ -83,9 +83,9 @@ def _read(path: Path) -> str:
 
 
 def _create(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_hex(32)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         # Created private (O_EXCL: never through an existing file or link), not chmod-ed later.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -586,7 +586,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m engine.config [FILE]``: print the resolved config, or the error (exit 2)."""
     parser = argparse.ArgumentParser(
         prog="python -m engine.config",
-        description="Validate a Gate config file and print it resolved (secrets hidden).",
+        description="Validate a Gate config file and print it with every default filled in\n"
+        "(secrets hidden); a mistake is one line naming the file and the key (exit 2).",
+        epilog="example:\n  python -m engine.config examples/cluster-5-nodes.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", nargs="?", help="the YAML config (default: the bundled one)")
     args = parser.parse_args(argv)

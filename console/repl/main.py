@@ -25,21 +25,47 @@ from console.repl.printer import Printer
 from console.repl.shell import ReplShell
 from console.repl.terminal import PromptTerminal, ScriptTerminal
 from console.repl.toolbar import toolbar_fragments
+from engine.cli_support import fail
+from engine.client.preflight import PreflightError, check_start
+from engine.config import ConfigError
 
 PROGRAM = "gate-repl"
+
+
+DESCRIPTION = """\
+The Gate menu shell: the 15 options of the ExESDB console, by number.
+
+Without --connect it starts a 3-node cluster in the background (gateway on
+127.0.0.1:8899, nodes on 8090-8092 HTTP and 8890-8892 TCP, data under ./data)
+and stops it on exit; it refuses when a Gate gateway or another program
+already holds those ports. When stdin is not a terminal it reads the choices
+from it, one a line, and writes plain text: a lesson is a text file."""
+
+EPILOG = f"""\
+examples:
+  {PROGRAM} < examples/lessons/01-event-flow.txt
+  {PROGRAM} --connect http://127.0.0.1:8899"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``gate-repl``."""
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="The Gate menu shell. With no --connect it starts a cluster in the background.",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="F", type=Path, help="cluster config to start")
-    parser.add_argument("--connect", metavar="URL", help="attach to a running gateway instead")
+    parser.add_argument(
+        "--config", metavar="F", type=Path, help="cluster config to start (default: the bundled)"
+    )
+    parser.add_argument(
+        "--connect", metavar="URL", help="attach to a running gateway instead (default: start one)"
+    )
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", metavar="T", help="API token (default: $GATE_AUTH_TOKEN)")
-    parser.add_argument("--seed", type=int, help="seed for hand-appended and produced events")
+    parser.add_argument(
+        "--seed", type=int, help="seed for hand-appended and produced events (default: random)"
+    )
     return parser
 
 
@@ -52,10 +78,17 @@ def data_dir() -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``gate-repl``; answers the exit status."""
     args = build_parser().parse_args(argv)
+    try:
+        connect = check_start(args.connect, args.config, attach=PROGRAM)
+    except (PreflightError, ConfigError) as exc:
+        fail(PROGRAM, str(exc), 2)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     plain = not interactive or bool(os.environ.get("NO_COLOR"))
     directory = data_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(PROGRAM, f"cannot create {directory}: {exc.strerror} (set XDG_DATA_HOME)")
     # Library warnings (a producer retrying through a failover) go to a file, not the screen.
     logging.basicConfig(
         filename=directory / "repl.log",
@@ -64,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     options = SessionOptions(
         config=args.config,
-        connect=args.connect,
+        connect=connect,
         clear=args.clear,
         token=args.token or os.environ.get("GATE_AUTH_TOKEN") or None,
     )

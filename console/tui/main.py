@@ -2,7 +2,8 @@
 
 Without ``--connect`` it starts the embedded cluster in the background (the bundled default
 config, or ``--config``) through the operations layer's engine session, and stops it on exit
-(Ctrl+Q).  Every failure to start is one line on stderr and a non-zero exit, never a traceback.
+(Ctrl+Q).  Every failure to start is one line on stderr and a non-zero exit (2 for what the
+user can fix before starting: no terminal, a bad URL or config, taken ports), never a traceback.
 """
 
 from __future__ import annotations
@@ -16,23 +17,60 @@ from pathlib import Path
 from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
+from engine.cli_support import fail
+from engine.client.preflight import PreflightError, check_start
+from engine.config import ConfigError
 
 PROGRAM = "gate-console"
 HEALTH_INTERVAL = 0.5  # seconds between looks at the cluster: a failover shows within a second
 
 
+DESCRIPTION = """\
+The Gate dashboard: watch and drive a replicated event store.
+
+Without --connect it starts a 3-node cluster in the background (gateway on
+127.0.0.1:8899, nodes on 8090-8092 HTTP and 8890-8892 TCP, data under ./data)
+and stops it on exit. It refuses to start when a Gate gateway or another
+program already holds those ports.
+
+Keys: 1-6 switch panels (cluster, feed, observers, producers, subscriptions,
+streams), ? shows every key, Ctrl+P lists every operation, Ctrl+Q quits.
+It needs a terminal; for scripts use gate-repl, which reads choices from stdin."""
+
+EPILOG = f"""\
+examples:
+  {PROGRAM}                                   # start a local cluster and watch it
+  {PROGRAM} --connect http://127.0.0.1:8899   # attach to a running gateway"""
+
+
 def parse_args(argv: list[str] | None) -> SessionOptions:
-    """The engine options of API.md."""
+    """The engine options of API.md, checked: what cannot work here exits 2 with one line."""
     parser = argparse.ArgumentParser(
-        prog=PROGRAM, description="The Gate dashboard: watch and drive a cluster."
+        prog=PROGRAM,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, help="cluster YAML to start (default: bundled)")
-    parser.add_argument("--connect", metavar="URL", help="attach to a running gateway instead")
+    parser.add_argument(
+        "--config", type=Path, help="cluster YAML to start (default: the bundled 3-node config)"
+    )
+    parser.add_argument(
+        "--connect", metavar="URL", help="attach to a running gateway instead (default: start one)"
+    )
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
     args = parser.parse_args(argv)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(
+            PROGRAM, "needs a terminal; for scripts use gate-repl (it reads choices from stdin)", 2
+        )
+    try:
+        # Before anything starts: a bad URL or a taken port is the user's to fix, so it exits 2.
+        connect = check_start(args.connect, args.config, attach=PROGRAM)
+    except (PreflightError, ConfigError) as exc:
+        fail(PROGRAM, str(exc), 2)
     token = args.token or os.environ.get("GATE_AUTH_TOKEN") or None
-    return SessionOptions(config=args.config, connect=args.connect, clear=args.clear, token=token)
+    return SessionOptions(config=args.config, connect=connect, clear=args.clear, token=token)
 
 
 def say(line: str) -> None:

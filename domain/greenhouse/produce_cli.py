@@ -2,7 +2,8 @@
 
 The live table goes to stderr (and only to a terminal), the summary to stdout, so scripts can
 capture the summary.  Ctrl+C (or SIGTERM) stops the producers cleanly and exits 0; an
-unreachable gateway or a bad config is one line on stderr and exit status 1.
+unreachable gateway or a bad config is one line on stderr and exit status 1, a bad ``--connect``
+URL one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from domain.greenhouse.generators import MODES
 from domain.greenhouse.producer import ProducerPool, ProducerRow
 from domain.greenhouse.repository import SnapshotPolicy
 from engine.client import GateClient, GateError
+from engine.client.preflight import PreflightError, gateway_url
 
 PROGRAM = "gate-produce"
 DEFAULT_URL = "http://127.0.0.1:8899"
@@ -40,18 +42,38 @@ class CliError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``gate-produce``."""
     parser = argparse.ArgumentParser(
-        prog=PROGRAM, description="Run greenhouse producers against a Gate gateway."
+        prog=PROGRAM,
+        description="Run greenhouse producers against a running Gate gateway, with a live table\n"
+        "on stderr and a summary on stdout. Ctrl+C stops them cleanly.",
+        epilog=f"example:\n  {PROGRAM} --producers 3 --rate 20 --duration 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--connect", metavar="URL", help=f"gateway URL (default {DEFAULT_URL})")
-    parser.add_argument("--config", metavar="F", help="take the gateway address from this config")
+    parser.add_argument(
+        "--connect",
+        metavar="URL",
+        help=f"gateway URL, http:// if no scheme (default {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--config", metavar="F", help="take the gateway address from this config (default: none)"
+    )
     parser.add_argument("--token", metavar="T", help="API token (default: $GATE_AUTH_TOKEN)")
     parser.add_argument("--store", default=STORE_ID, help=f"store id (default {STORE_ID})")
-    parser.add_argument("--producers", type=_positive_int, default=3, metavar="N")
     parser.add_argument(
-        "--rate", type=_positive_float, default=10.0, metavar="R", help="events/s per producer"
+        "--producers", type=_positive_int, default=3, metavar="N", help="producers (default 3)"
     )
-    parser.add_argument("--batch", type=_positive_int, default=1, metavar="B")
-    parser.add_argument("--mode", choices=MODES, default="random")
+    parser.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=10.0,
+        metavar="R",
+        help="events/s per producer (default 10)",
+    )
+    parser.add_argument(
+        "--batch", type=_positive_int, default=1, metavar="B", help="events per append (default 1)"
+    )
+    parser.add_argument(
+        "--mode", choices=MODES, default="random", help="event generator (default random)"
+    )
     parser.add_argument("--seed", type=int, help="seed for reproducible events (default: random)")
     parser.add_argument(
         "--duration", type=_positive_float, metavar="SEC", help="stop after SEC (default: Ctrl+C)"
@@ -210,6 +232,12 @@ async def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``gate-produce``; answers the exit status."""
     args = build_parser().parse_args(argv)
+    if args.connect:
+        try:
+            args.connect = gateway_url(args.connect)
+        except PreflightError as exc:
+            print(f"{PROGRAM}: {exc}", file=sys.stderr)
+            return 2
     out = Console()
     err = Console(stderr=True)
     try:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from engine.client.http_client import GateClient
+from engine.client.preflight import PreflightError, check_ports
 from engine.config import default_config_path, load_config
 from engine.config_model import ClusterConfig
 
@@ -58,12 +59,24 @@ class EmbeddedCluster:
 
     async def start(self, timeout: float = 30.0) -> None:
         """Launch the gateway and wait until it can serve writes."""
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Before anything starts: never drive, or stop, a cluster someone else started.
+            await asyncio.to_thread(check_ports, self.config)
+        except PreflightError as exc:
+            raise LaunchError(str(exc)) from None
         cmd = [self.python, "-m", "engine.gateway.main", "--config", str(self.config_path)]
         if self.clear:
             cmd.append("--clear")
         cmd += ["--parent-pid", str(os.getpid())]
-        self.process = self._spawn(cmd)
+        try:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self.process = self._spawn(cmd)
+        except OSError as exc:  # e.g. a read-only working directory
+            reason = exc.strerror or str(exc)
+            raise LaunchError(
+                f"cannot write the cluster's log {self.log_file}: {reason}"
+                " (start from a writable directory, or set storage.dataDir)"
+            ) from None
         deadline = time.monotonic() + timeout
         async with self.client(retry_deadline=0) as client:
             while True:

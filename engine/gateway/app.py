@@ -13,6 +13,7 @@ import orjson
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from engine.client.preflight import GATEWAY_SERVICE
 from engine.config_model import ClusterConfig
 from engine.errors import GateError
 from engine.gateway.health import HealthMonitor
@@ -221,7 +222,8 @@ class Gateway:
     # -- health ------------------------------------------------------------------------------
 
     async def health_check(self, request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
+        # "service" tells a console about to start a cluster that Gate already runs here.
+        return json_response({"status": "ok", "service": GATEWAY_SERVICE})
 
     async def ready(self, request: web.Request) -> web.Response:
         if self.health.leader is None:

@@ -17,6 +17,7 @@ from engine.cli_support import (
     stop_event_on_signals,
     watch_parent,
 )
+from engine.client.preflight import PreflightError, check_ports
 from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
@@ -94,10 +95,15 @@ async def serve(
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``gate-gateway``."""
     parser = argparse.ArgumentParser(
-        prog=PROGRAM, description="Run a Gate gateway (and, with startsNodes, its nodes)."
+        prog=PROGRAM,
+        description="Run a Gate gateway (and, with gateway.startsNodes, its nodes) until Ctrl+C.\n"
+        "The bundled config: gateway on 127.0.0.1:8899, nodes on 8090-8092 (HTTP) and\n"
+        "8890-8892 (TCP), data under ./data.",
+        epilog=f"example:\n  {PROGRAM} --config examples/cluster-5-nodes.yaml --clear",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--config", help="cluster config file (YAML); default: the bundled 3-node config"
+        "--config", help="cluster config file (YAML) (default: the bundled 3-node config)"
     )
     parser.add_argument(
         "--clear", action="store_true", help="delete the nodes' data before starting"
@@ -116,6 +122,10 @@ def main(argv: list[str] | None = None) -> None:
             "--clear deletes the data of nodes this gateway starts; gateway.startsNodes is false",
             2,
         )
+    try:
+        check_ports(config, nodes=False)
+    except PreflightError as exc:
+        fail(PROGRAM, str(exc), 2)
     try:
         # A gateway that starts its nodes makes the secret they will read; others must find it.
         config = resolve_cluster_secret(config, create=config.gateway.starts_nodes)

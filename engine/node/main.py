@@ -73,9 +73,21 @@ async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = No
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``gate-node``."""
-    parser = argparse.ArgumentParser(prog=PROGRAM, description="Run one node of a Gate cluster.")
-    parser.add_argument("--config", required=True, help="cluster config file (YAML)")
-    parser.add_argument("--node", required=True, help="id of the node to run, as in the config")
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Run one node of a Gate cluster until Ctrl+C, for a gateway that does\n"
+        "not start its nodes (gateway.startsNodes: false). The node needs the cluster's\n"
+        "secret: clusterSecret, GATE_CLUSTER_SECRET, or cluster.secret (mode 0600) in its\n"
+        "dataDir.",
+        epilog=f"example:\n  {PROGRAM} --config cluster.yaml --node node2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", required=True, help="cluster config file (YAML) (required, no default)"
+    )
+    parser.add_argument(
+        "--node", required=True, help="id of the node to run, as in the config (required)"
+    )
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     configure_logging()

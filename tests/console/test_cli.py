@@ -41,5 +41,5 @@ async def test_failures_to_start_are_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("nodes: {node1: {role: boss}}\n")
     run = await run_script(["--config", str(bad)], "15\n", tmp_path)
-    assert run.returncode == 1 and run.stderr.startswith("gate-repl: ")
+    assert run.returncode == 2 and run.stderr.startswith("gate-repl: ")
     assert len(run.stderr.splitlines()) == 1 and "bad.yaml" in run.stderr
