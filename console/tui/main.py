@@ -22,7 +22,7 @@ HEALTH_INTERVAL = 0.5  # seconds between looks at the cluster: a failover shows 
 
 
 def parse_args(argv: list[str] | None) -> SessionOptions:
-    """The engine options of API.md."""
+    """The engine options of docs/API.md."""
     parser = argparse.ArgumentParser(
         prog=PROGRAM, description="The Gate dashboard: watch and drive a cluster."
     )
