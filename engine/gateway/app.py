@@ -60,7 +60,7 @@ def _written(index: int, body: Any = None, status: int = 200) -> web.Response:
 
 
 @functools.cache
-def openapi_json() -> bytes:
+def _openapi_json() -> bytes:
     """The API's OpenAPI document (``openapi.yaml``) as JSON, parsed once, when first asked for."""
     text = resources.files("engine.gateway").joinpath("openapi.yaml").read_text(encoding="utf-8")
     return orjson.dumps(yaml.safe_load(text))
@@ -280,7 +280,7 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
         )
 
     async def openapi(request: web.Request) -> web.Response:
-        return web.Response(body=openapi_json(), content_type="application/json")
+        return web.Response(body=_openapi_json(), content_type="application/json")
 
     r = app.router
     r.add_get("/health", gateway.health_check)
