@@ -2,7 +2,7 @@
 
 pytest-textual-snapshot stores each SVG through syrupy's single-file extension, which by
 default puts it in ``__snapshots__/<test module>/`` next to the test.  The project keeps them in
-the top-level ``snapshots/<test module>/`` folder instead (ARCHITECTURE.md), so the extension's
+the top-level ``snapshots/<test module>/`` folder instead (docs/ARCHITECTURE.md), so the extension's
 ``dirname`` is overridden here, before any test asks for ``snap_compare``.  Syrupy still finds
 unused snapshots, because it matches a snapshot to its module by the folder's name.
 """

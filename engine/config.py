@@ -1,4 +1,4 @@
-"""Loading and validating the cluster config (the YAML format of API.md, "Config (YAML)").
+"""Loading and validating the cluster config (the YAML format of docs/API.md, "Config (YAML)").
 
 ``load_config(path)`` reads a file, ``load_default_config()`` the bundled
 ``engine/default_config.yaml`` (on disk at ``default_config_path()``).  Both validate everything

@@ -1,6 +1,6 @@
 """HTTP pieces shared by the gateway and the nodes' own HTTP endpoints.
 
-One error body for every failure (API.md), bearer-token auth on ``/api/*``, JSON in and out,
+One error body for every failure (docs/API.md), bearer-token auth on ``/api/*``, JSON in and out,
 and the read-only store routes, which both serve: the gateway forwards the query to a node, a
 node answers it from its own applied state.
 """

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
 from engine.cluster_secret import resolve_cluster_secret
+from engine.config_model import ClusterConfig
 from engine.gateway.app import Gateway, build_gateway_app
 from engine.gateway.health import HealthMonitor
 from engine.gateway.routing import Router
@@ -10,15 +16,26 @@ from engine.gateway.tcp_pool import NodePool
 from tests.cluster_harness import RunningCluster
 
 
-async def gateway_routes(cluster: RunningCluster) -> dict[str, set[str]]:
-    """Every path of the gateway's API with the methods it takes (from the app itself)."""
-    config = resolve_cluster_secret(cluster.config, create=False)
+@asynccontextmanager
+async def gateway_app(config: ClusterConfig) -> AsyncIterator[web.Application]:
+    """The gateway's app for ``config`` (with its cluster secret), started nowhere."""
     pool = NodePool(config)
     health = HealthMonitor(config, pool)
-    app = build_gateway_app(Gateway(config, Router(config, pool, health), health, None))
+    try:
+        yield build_gateway_app(Gateway(config, Router(config, pool, health), health, None))
+    finally:
+        pool.close()
+
+
+def app_routes(app: web.Application) -> dict[str, set[str]]:
+    """Every path of ``app`` with the methods it takes."""
     routes: dict[str, set[str]] = {}
     for resource in app.router.resources():
-        path = resource.canonical
-        routes.setdefault(path, set()).update(route.method for route in resource)
-    pool.close()
+        routes.setdefault(resource.canonical, set()).update(route.method for route in resource)
     return routes
+
+
+async def gateway_routes(cluster: RunningCluster) -> dict[str, set[str]]:
+    """Every path of the gateway's API with the methods it takes (from the app itself)."""
+    async with gateway_app(resolve_cluster_secret(cluster.config, create=False)) as app:
+        return app_routes(app)

@@ -1,6 +1,6 @@
 """Text shared by both front ends: the ``SEEN`` / ``RECEIVED`` lines, values, selectors, rates.
 
-The observer and subscription lines keep the ExESDB console's shape (CONSOLE.md)::
+The observer and subscription lines keep the ExESDB console's shape (docs/CONSOLE.md)::
 
     SEEN ["greenhouse-1:temperature_measured:v1 (v15) => %{temperature: 23}"]
     RECEIVED ["my_sub" "greenhouse-1:humidity_measured:v1 v(12) => %{humidity: 65}"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from console.ops.errors import OpsError
 
-# The operators of the engine's pattern matcher (ARCHITECTURE.md, "Subscriptions").
+# The operators of the engine's pattern matcher (docs/ARCHITECTURE.md, "Subscriptions").
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$exists", "$glob", "$regex")
 ANY_VALUE: dict[str, Any] = {"$exists": True}
 _ATOMS: dict[str, Any] = {"true": True, "false": False, "nil": None, "null": None}

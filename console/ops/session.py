@@ -22,7 +22,7 @@ class SessionError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
-    """The engine options shared by ``gate-repl`` and ``gate-console`` (API.md)."""
+    """The engine options shared by ``gate-repl`` and ``gate-console`` (docs/API.md)."""
 
     config: Path | None = None
     connect: str | None = None

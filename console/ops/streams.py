@@ -136,7 +136,7 @@ class StreamOps:
         stream, event_type = _stream_id(stream), event_type.strip()
         check_count(count)
         _validate(event_type, data)
-        # A greenhouse stream starts with initialized:v1, and only there (GREENHOUSE.md).
+        # A greenhouse stream starts with initialized:v1, and only there (docs/GREENHOUSE.md).
         version = await self.client.stream_version(self.store, stream)
         if version < 0 and event_type != INITIALIZED:
             raise OpsError(

@@ -1,4 +1,4 @@
-"""``gate-repl [--config F] [--connect URL] [--clear] [--token T]``: the menu shell (API.md).
+"""``gate-repl [--config F] [--connect URL] [--clear] [--token T]``: the menu shell (docs/API.md).
 
 At a terminal it is a prompt-toolkit session; when stdin or stdout is not a terminal it reads
 the choices line by line and writes plain text (as it does under ``NO_COLOR``), so a lesson can

@@ -1,4 +1,4 @@
-"""The menu of CONSOLE.md, number for number, and the cluster-lab options after the classic 15."""
+"""The menu of docs/CONSOLE.md: the classic 15, number for number, then the cluster-lab options."""
 
 from __future__ import annotations
 

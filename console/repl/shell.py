@@ -114,7 +114,7 @@ class ReplShell:
             if number == EXIT:
                 return
             if number not in COMMANDS:
-                # CONSOLE.md: bad input gets a clear ❌ line and the menu again.
+                # docs/CONSOLE.md: bad input gets a clear ❌ line and the menu again.
                 printer.error(
                     f"Invalid choice {answer!r}. Please type a number from 1 to {CHOICES[-1]}."
                 )

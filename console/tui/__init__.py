@@ -1,1 +1,1 @@
-"""``gate-console``: the Textual dashboard over the console's operations layer (CONSOLE.md)."""
+"""``gate-console``: the Textual dashboard over the console's operations layer (docs/CONSOLE.md)."""

@@ -61,7 +61,7 @@ _PAST_TENSE = {"stop": "stopped", "kill": "killed", "pause": "paused", "resume":
 
 
 class GateConsole(App[None]):
-    """The full-screen dashboard of CONSOLE.md."""
+    """The full-screen dashboard of docs/CONSOLE.md."""
 
     CSS_PATH = Path(__file__).with_name("gate.tcss")  # absolute: subclasses live elsewhere
     TITLE = "Gate console"

@@ -44,7 +44,7 @@ examples:
 
 
 def parse_args(argv: list[str] | None) -> SessionOptions:
-    """The engine options of API.md, checked: what cannot work here exits 2 with one line."""
+    """The engine options of docs/API.md, checked: what cannot work here exits 2 with one line."""
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
         description=DESCRIPTION,

@@ -1,7 +1,7 @@
 """The greenhouse event catalogue: the 15 event types, their payloads, ranges and operators.
 
 The type names, field names, ranges and operator names are part of the contract
-(``GREENHOUSE.md``).  ``validate_event`` is the single check of a payload, used by the tests
+(``docs/GREENHOUSE.md``).  ``validate_event`` is the single check of a payload, used by the tests
 and by the console when a person appends an event by hand.
 """
 

@@ -1,15 +1,18 @@
-"""The gateway's public HTTP and WebSocket API (API.md)."""
+"""The gateway's public HTTP and WebSocket API (docs/API.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
+from importlib import resources
 from typing import Any
 
 import orjson
+import yaml
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -55,6 +58,13 @@ def _written(index: int, body: Any = None, status: int = 200) -> web.Response:
     if body is None:
         return web.Response(status=204, headers=headers)
     return json_response(body, status, headers)
+
+
+@functools.cache
+def _openapi_json() -> bytes:
+    """The API's OpenAPI document (``openapi.yaml``) as JSON, parsed once, when first asked for."""
+    text = resources.files("engine.gateway").joinpath("openapi.yaml").read_text(encoding="utf-8")
+    return orjson.dumps(yaml.safe_load(text))
 
 
 class Gateway:
@@ -271,10 +281,14 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
             body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(body=_openapi_json(), content_type="application/json")
+
     r = app.router
     r.add_get("/health", gateway.health_check)
     r.add_get("/ready", gateway.ready)
     r.add_get("/metrics", metrics)
+    r.add_get("/api/openapi.json", openapi)
     r.add_post("/api/stores/{store}/streams/{stream}/events", gateway.append)
     r.add_post("/api/stores", gateway.create_store)
     r.add_delete("/api/stores/{store}", gateway.delete_store)

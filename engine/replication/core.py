@@ -6,7 +6,7 @@ It does no I/O.  The host feeds it messages (:meth:`RaftNode.step`) and clock ti
 The stable log is read synchronously through :class:`LogStorage`; entries not yet persisted live
 in an in-memory "unstable" tail until the host has stored them and called ``advance``.
 
-Safety rules (ARCHITECTURE.md, "Replication") and where they live:
+Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
 
 - persist before answering: every message is handed out in the same or a later ``Ready`` than the
   hard state and entries it depends on, and the host persists a ``Ready`` before sending it;

@@ -98,7 +98,7 @@ def build_append(
     new_id: Callable[[], str],
     max_events: int,
 ) -> dict[str, Any]:
-    """The ``append`` command for an append request body (API.md, "Events")."""
+    """The ``append`` command for an append request body (docs/API.md, "Events")."""
     validate_store_id(store)
     validate_stream_id(stream)
     body = _object(body, "body")

@@ -564,7 +564,7 @@ def _expected_matches(expected: Any, current: int) -> bool:
 
 
 def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Event records (API.md) from rows of ``_EVENT_COLUMNS``."""
+    """Event records (docs/API.md) from rows of ``_EVENT_COLUMNS``."""
     loads = orjson.loads
     gmtime = time.gmtime
     strftime = time.strftime

@@ -1,1 +1,1 @@
-"""Subscriptions: selectors, transient observers and persistent subscriptions (ARCHITECTURE.md)."""
+"""Selectors, transient observers and persistent subscriptions (docs/ARCHITECTURE.md)."""

@@ -1,4 +1,4 @@
-"""Selectors: which events an observer or a subscription receives (ARCHITECTURE.md).
+"""Selectors: which events an observer or a subscription receives (docs/ARCHITECTURE.md).
 
 Four kinds, each with its value:
 
@@ -12,7 +12,7 @@ Four kinds, each with its value:
 Wire shapes (docs/ENGINE.md, "Subscriptions"), all accepted by :func:`parse_selector`:
 
 - ``type`` + ``selector``: ``{"type": "by_event_type", "selector": "temperature_measured:v1"}``
-  — the form of API.md, and the form every listing answers with;
+  — the form of docs/API.md, and the form every listing answers with;
 - ``selector`` alone as a one-key object: ``{"selector": {"by_stream": "$greenhouse-1"}}``;
 - neither: every event (``by_stream "$all"``).
 

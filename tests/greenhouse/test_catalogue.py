@@ -1,4 +1,4 @@
-"""The event catalogue and the random generator against the contract of GREENHOUSE.md."""
+"""The event catalogue and the random generator against the contract of docs/GREENHOUSE.md."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The ack/nack settings of this console's consumer of a subscription (CONSOLE.md: Subscriptions
-actions): ack everything, or nack every Nth event to show redelivery, parking and replay."""
+"""The ack/nack settings of this console's consumer of a subscription (docs/CONSOLE.md,
+Subscriptions actions): ack everything, or nack every Nth event to show redelivery, parking and
+replay."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The create dialogs, with the menu shell's prompts and defaults (CONSOLE.md), each running
+"""The create dialogs, with the menu shell's prompts and defaults (docs/CONSOLE.md), each running
 its operation through the operations layer."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How one feed line looks: the source's name, then the ``SEEN``/``RECEIVED`` line, coloured.
 
-The operations layer hands the dashboard the same lines the menu shell prints (CONSOLE.md), so
+The operations layer hands the dashboard the same lines the menu shell prints (docs/CONSOLE.md), so
 the event type is found in the line's text: ``SEEN ["greenhouse-1:temperature_measured:v1 ...``.
 """
 
