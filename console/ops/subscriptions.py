@@ -16,11 +16,13 @@ from typing import Any, Literal, cast
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, selector_text
 from console.ops.line_feed import LineFeed
+from console.ops.numbers import parse_whole
 from engine.client import GateClient, GateError
 
 State = Literal["running", "failed", "stopped"]
 Action = Literal["ack", "nack_retry", "nack_park", "nack_skip"]
 
+MAX_EVERY = 1000
 ACTIONS: tuple[Action, ...] = ("ack", "nack_retry", "nack_park", "nack_skip")
 # What a RECEIVED line says the consumer did with the event.
 OUTCOMES: dict[Action, str] = {
@@ -42,8 +44,8 @@ class ConsumerPolicy:
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
             raise OpsError(f"unknown consumer action {self.action!r} (one of {', '.join(ACTIONS)})")
-        if not 1 <= self.every <= 1000:
-            raise OpsError("'every' must be between 1 and 1000")
+        if not 1 <= self.every <= MAX_EVERY:
+            raise OpsError(f"'every' must be between 1 and {MAX_EVERY}")
 
     @property
     def acks_all(self) -> bool:
@@ -79,11 +81,7 @@ def ordinal(n: int) -> str:
 
 def parse_policy(action: str, every: str) -> ConsumerPolicy:
     """A policy as typed in a form: an action name and ``every`` (empty = 1)."""
-    text = every.strip()
-    try:
-        count = int(text) if text else 1
-    except ValueError:
-        raise OpsError(f"{text!r} is not a number: nack every Nth event, e.g. 2") from None
+    count = parse_whole(every, "N (nack every Nth event)", default=1, minimum=1, maximum=MAX_EVERY)
     return ConsumerPolicy(cast(Action, action.strip() or "ack"), count)
 
 
@@ -134,15 +132,7 @@ def parse_start(text: str) -> int | str:
         return 0
     if text in ("origin", "current"):
         return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise OpsError(
-            f"{text!r} is not a version: type a number (0 = the first event), origin or current"
-        ) from None
-    if value < 0:
-        raise OpsError("the start version cannot be negative")
-    return value
+    return parse_whole(text, "start version")
 
 
 class SubscriptionConsumer:

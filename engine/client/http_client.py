@@ -20,6 +20,7 @@ import orjson
 
 from engine.errors import GateError
 from engine.http_pool import HttpPool, HttpProtocolError
+from engine.json_input import check_integers, dumps_exact
 from engine.subscriptions import client as subscription_client
 from engine.subscriptions.client import Consumer
 
@@ -92,13 +93,17 @@ class GateClient:
         if self._pool is None:
             raise GateError("unavailable", f"not an http:// gateway URL: {self.base_url}")
         target = self._prefix + path
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        query: dict[str, str] = {}
+        for key, value in (params or {}).items():
+            if value is not None:
+                check_integers(value, key)
+                query[key] = str(value)
         if query:
             target += "?" + urlencode(query, quote_via=quote)
         data = None
         headers = self._headers
         if body is not None:
-            data = orjson.dumps(body)
+            data = dumps_exact(body)
             headers = [*headers, ("Content-Type", "application/json")]
         try:
             async with asyncio.timeout(self.request_timeout):
@@ -258,6 +263,7 @@ class GateClient:
     # -- snapshots ---------------------------------------------------------------------------
 
     def _snapshot_path(self, store: str, source_uuid: str, stream_uuid: str, version: int) -> str:
+        check_integers(int(version), "version")
         return (
             f"/api/stores/{_seg(store)}/snapshots/{_seg(source_uuid)}/{_seg(stream_uuid)}"
             f"/{int(version)}"

@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 
 from engine.errors import GateError
+from engine.json_input import check_integers, dumps_exact
 from engine.subscriptions.consume_protocol import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def selector_params(selector: dict[str, Any] | None) -> dict[str, str]:
             "invalid_request", 'a selector has one key naming its kind, e.g. "by_stream"'
         )
     ((kind, value),) = selector.items()
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    text = value if isinstance(value, str) else dumps_exact(value, "selector").decode()
     return {"type": str(kind), "selector": text}
 
 
@@ -93,6 +94,8 @@ async def observe(
     """Messages of a transient observer: ``events``, ``dropped`` and ``live`` (see GateClient)."""
     path = f"/api/stores/{client.segment(store)}/observe"
     params: dict[str, Any] = selector_params(selector)
+    check_integers(from_position, "from_position")
+    check_integers(buffer, "buffer")
     if buffer is not None:
         params["buffer"] = str(buffer)
     position = from_position

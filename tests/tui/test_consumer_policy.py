@@ -48,7 +48,9 @@ async def test_settings_dialog_changes_the_running_consumer_and_starts_one() -> 
         assert isinstance(dialog, FormDialog)
         assert dialog.query_one("#field-action", Select).value == "ack"
         await submit(pilot, dialog, "x")
-        assert "not a number" in str(dialog.query_one("#form-error").render())
+        assert "must be a whole number from 1 to 1000, not 'x'" in str(
+            dialog.query_one("#form-error").render()
+        )
         await submit(pilot, dialog, "")
         assert recorded.subscriptions.consumer("heat").policy == ConsumerPolicy()
         assert app.last_message == "✅ Consuming 'heat' here; the consumer acks all"

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, RichLog
+from textual.widgets import DataTable, Input, RichLog, Static
 
 from console.ops.cluster import ClusterStatus
 from console.ops.operations import Operations
 from console.ops.session import SessionOptions
 from console.tui.app import GateConsole
+from console.tui.dialogs.form import FormDialog
 from console.tui.feed.panel import FeedPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel
 from tests.cluster_harness import RunningCluster
@@ -105,6 +106,40 @@ async def test_producers_observer_and_subscription(
         assert all("sub" in line for line in shown if not line.startswith("…"))
         await pilot.press("escape")
         assert ops.producers.running()  # still producing while we looked around
+        await pilot.press("ctrl+q")
+
+
+async def test_a_huge_start_version_is_a_line_not_a_crash(
+    cluster: RunningCluster, open_ops: Callable[[RunningCluster], Awaitable[Operations]]
+) -> None:
+    """Issue #15's repro: 5, n, teach_sub, start 99999999999999999999999, Enter."""
+    ops = await open_ops(cluster)
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5", "n")
+        await until(pilot, lambda: isinstance(app.screen.focused, Input), "the subscription dialog")
+        await pilot.press(*"teach_sub")
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog)
+        error = dialog.query_one("#form-error", Static)
+        start = dialog.query_one("#field-start", Input)
+        for typed, line in (
+            ("99999999999999999999999", f"must be a whole number from 0 to {2**63 - 1}"),
+            ("-5", "must be at least 0"),
+        ):
+            start.value = typed
+            start.focus()
+            await pilot.press("enter")
+            await dialog.workers.wait_for_complete()
+            await pilot.pause()
+            assert str(error.render()) == f"❌ start version {line}"
+            assert app.is_running and app.screen is dialog
+        assert "teach_sub" not in await ops.subscriptions.names()
+        # The dialog stays usable: a good answer creates the subscription.
+        start.value = "0"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is not dialog, "the dialog to close")
+        assert app.last_message.startswith("✅ Subscription 'teach_sub' created")
         await pilot.press("ctrl+q")
 
 

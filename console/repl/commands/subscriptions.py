@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from console.ops.numbers import is_choice_number
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.subscriptions import (
     ACTIONS,
@@ -112,7 +113,7 @@ async def ask_policy(ctx: Context) -> ConsumerPolicy:
     for number, action in enumerate(ACTIONS, 1):
         ctx.printer.line(f"  {number}. {action:<11} - {ACTION_HINTS[action]}")
     answer = (await ctx.ask("Enter action (default: ack): ", ACTIONS)).lower()
-    if answer.isdigit() and 1 <= int(answer) <= len(ACTIONS):
+    if is_choice_number(answer, len(ACTIONS)):
         answer = ACTIONS[int(answer) - 1]
     # Checked before asking for N, so an unknown action is reported at once.
     policy = parse_policy(answer, "")
