@@ -351,11 +351,13 @@ class GateConsole(App[None]):
             self.attempt(delete())
 
     def op_toggle_consumer(self, target: str | None) -> None:
-        """Consume the selected subscription here (acking every event), or stop doing so."""
+        """Consume the selected subscription here (with the policy last chosen for it here, else
+        acking every event), or stop doing so; a failed consumer is started again."""
         name = self._subscription(target)
         if name is None:
             return
-        if name in self.ops.subscriptions.consumer_names():
+        consumers = self.ops.subscriptions
+        if name in consumers.consumer_names() and consumers.consumer(name).state != "failed":
 
             async def stop() -> str:
                 await self.ops.subscriptions.stop_consumer(name)
@@ -365,8 +367,8 @@ class GateConsole(App[None]):
         else:
 
             async def start() -> str:
-                await self.ops.subscriptions.start_consumer(name)
-                return f"✅ Consuming '{name}' here, acking every event"
+                consumer = await self.ops.subscriptions.start_consumer(name)
+                return f"✅ Consuming '{name}' here; the consumer {consumer.policy.describe()}"
 
             self.attempt(start())
 

@@ -228,6 +228,7 @@ class RecordedConsumer:
     name: str
     feed: LineFeed = field(default_factory=lambda: LineFeed(500))
     policy: ConsumerPolicy = field(default_factory=ConsumerPolicy)
+    state: str = "running"
 
 
 class RecordedSubscriptions:

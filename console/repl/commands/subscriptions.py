@@ -94,6 +94,10 @@ def _here_cell(row: SubscriptionRow) -> Cell:
     dashboard) once it nacks some."""
     if not row.consuming_here:
         return ""
+    if row.consumer_state == "reconnecting":
+        return ("class:warn", "reconnecting")
+    if row.consumer_state == "failed":
+        return ("class:error", "failed")
     policy = row.policy or ConsumerPolicy()
     if policy.acks_all:
         return ("class:ok", "consuming")
@@ -101,10 +105,11 @@ def _here_cell(row: SubscriptionRow) -> Cell:
 
 
 def running_consumers(ctx: Context) -> dict[str, SubscriptionConsumer]:
-    """This session's consumers that are still consuming (a failed one is started afresh)."""
+    """This session's consumers that are still consuming, or reconnecting to do so (a failed one
+    is started afresh)."""
     manager = ctx.ops.subscriptions
     consumers = (manager.consumer(name) for name in manager.consumer_names())
-    return {c.name: c for c in consumers if c.state == "running"}
+    return {c.name: c for c in consumers if c.state in ("running", "reconnecting")}
 
 
 async def ask_policy(ctx: Context) -> ConsumerPolicy:
