@@ -340,14 +340,18 @@ class SubscriptionManager:
             if exc.code not in ("unavailable", "timeout") or self._entries is None:
                 raise
             entries = self._entries
-        rows = []
-        for entry in entries:
-            consumer = self._consumers.get(str(entry.get("name")))
-            if consumer is None:
-                rows.append(subscription_row(entry, False))
-            else:
-                rows.append(subscription_row(entry, True, consumer.policy, consumer.state))
-        return rows
+        return [self._row(entry) for entry in entries]
+
+    def known_rows(self) -> list[SubscriptionRow] | None:
+        """The last list read (None before the first), with this session's consumers as they
+        are now, without a request: a table shows a consumer reconnecting while lists fail."""
+        return None if self._entries is None else [self._row(e) for e in self._entries]
+
+    def _row(self, entry: dict[str, Any]) -> SubscriptionRow:
+        consumer = self._consumers.get(str(entry.get("name")))
+        if consumer is None:
+            return subscription_row(entry, False)
+        return subscription_row(entry, True, consumer.policy, consumer.state)
 
     async def names(self) -> list[str]:
         """The store's subscription names."""
@@ -364,6 +368,8 @@ class SubscriptionManager:
             if exc.code == "subscription_not_found":
                 raise OpsError(f"no subscription named {name!r}") from None
             raise
+        if self._entries is not None:
+            self._entries = [e for e in self._entries if e.get("name") != name]
 
     async def replay_parked(self, name: str) -> None:
         """Deliver a subscription's parked events again."""

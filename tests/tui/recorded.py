@@ -242,6 +242,9 @@ class RecordedSubscriptions:
     async def rows(self) -> list[SubscriptionRow]:
         return list(self.rows_data)
 
+    def known_rows(self) -> list[SubscriptionRow] | None:
+        return list(self.rows_data)
+
     def consumer_names(self) -> list[str]:
         return list(self.consumers)
 
