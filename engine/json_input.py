@@ -40,7 +40,7 @@ def loads_exact(raw: bytes, what: str = "the body", root: str = "") -> Any:
         _check_depth(value, 1, root)  # only to name where
     if _LONG_RUN in raw.translate(_DIGITS_ONLY):
         # orjson took every number, so none has more than ~309 digits: within what json reads.
-        _check_integers(json.loads(raw), root)
+        check_integers(json.loads(raw), root)
     return value
 
 
@@ -69,13 +69,29 @@ def _check_depth(value: Any, depth: int, path: str) -> None:
                 _check_depth(item, depth + 1, f"{path}[{i}]")
 
 
-def _check_integers(value: Any, path: str) -> None:
+def dumps_exact(value: Any, root: str = "") -> bytes:
+    """``value`` as JSON to send; ``invalid_request`` naming the field for an integer outside
+    the signed 64-bit range, which orjson would refuse with a TypeError (past 64 bits) or write
+    as unsigned (below 2^64) for the gateway to refuse."""
+    try:
+        raw = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        check_integers(value, root)
+        raise
+    if _LONG_DIGITS.search(raw):
+        check_integers(value, root)
+    return raw
+
+
+def check_integers(value: Any, path: str) -> None:
+    """``invalid_request`` naming the field of the first integer outside the signed 64-bit
+    range in ``value`` (``path`` names ``value`` itself)."""
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_integers(item, _field(path, key))
+            check_integers(item, _field(path, key))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _check_integers(item, f"{path}[{i}]")
+            check_integers(item, f"{path}[{i}]")
     elif isinstance(value, int) and not MIN_INT <= value <= MAX_INT:
         field = path or "body"
         raise invalid(

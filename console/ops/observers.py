@@ -21,7 +21,8 @@ from console.ops.rate import Clock, RateMeter
 from domain.greenhouse.catalogue import EVENT_TYPES
 from engine.client import GateClient, GateError
 
-State = Literal["starting", "running", "failed", "stopped"]
+# "reconnecting": the connection is lost; the observer continues after the last position seen.
+State = Literal["starting", "running", "reconnecting", "failed", "stopped"]
 ALL_STREAMS = "$all"
 
 
@@ -119,7 +120,14 @@ class Observer:
 
     async def _run(self) -> None:
         try:
-            async for message in self.client.observe(self.store, self.selector, self.from_position):
+            messages = self.client.observe(
+                self.store,
+                self.selector,
+                self.from_position,
+                keep_trying=True,
+                on_connection=self._connection,
+            )
+            async for message in messages:
                 self._take(message)
         except GateError as exc:
             self.state = "failed"
@@ -130,6 +138,14 @@ class Observer:
         except asyncio.CancelledError:
             self.state = "stopped"
             raise
+
+    def _connection(self, up: bool, reason: str) -> None:
+        if up:
+            self.state = "running"
+            self.feed.push(f"✅ observer {self.name} reconnected: continuing where it was")
+        else:
+            self.state = "reconnecting"
+            self.feed.push(f"⚠️  observer {self.name} reconnecting: {reason}")
 
     def _take(self, message: dict[str, Any]) -> None:
         kind = message.get("type")

@@ -4,6 +4,10 @@ The console's consumer keeps a bounded buffer of ``RECEIVED`` lines, like the Ex
 subscriber that printed and acked each event.  By default it acks everything; a
 :class:`ConsumerPolicy` makes it nack every Nth delivery instead (retry, park or skip), a teaching
 tool that shows redelivery, parking and replaying parked events.
+
+A consumer outlives a lost quorum: it reconnects until it is stopped, shows ``reconnecting``
+meanwhile, and resumes from the checkpoint (events in flight come again) with its policy, which
+the session also remembers for the next consumer of the subscription.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from typing import Any, Literal, cast
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, selector_text
 from console.ops.line_feed import LineFeed
+from console.ops.numbers import parse_whole
 from engine.client import GateClient, GateError
 
-State = Literal["running", "failed", "stopped"]
+# "reconnecting": the connection is lost (a failover, a lost quorum); it comes back by itself.
+State = Literal["running", "reconnecting", "failed", "stopped"]
 Action = Literal["ack", "nack_retry", "nack_park", "nack_skip"]
 
+MAX_EVERY = 1000
 ACTIONS: tuple[Action, ...] = ("ack", "nack_retry", "nack_park", "nack_skip")
 # What a RECEIVED line says the consumer did with the event.
 OUTCOMES: dict[Action, str] = {
@@ -42,8 +49,8 @@ class ConsumerPolicy:
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
             raise OpsError(f"unknown consumer action {self.action!r} (one of {', '.join(ACTIONS)})")
-        if not 1 <= self.every <= 1000:
-            raise OpsError("'every' must be between 1 and 1000")
+        if not 1 <= self.every <= MAX_EVERY:
+            raise OpsError(f"'every' must be between 1 and {MAX_EVERY}")
 
     @property
     def acks_all(self) -> bool:
@@ -79,11 +86,7 @@ def ordinal(n: int) -> str:
 
 def parse_policy(action: str, every: str) -> ConsumerPolicy:
     """A policy as typed in a form: an action name and ``every`` (empty = 1)."""
-    text = every.strip()
-    try:
-        count = int(text) if text else 1
-    except ValueError:
-        raise OpsError(f"{text!r} is not a number: nack every Nth event, e.g. 2") from None
+    count = parse_whole(every, "N (nack every Nth event)", default=1, minimum=1, maximum=MAX_EVERY)
     return ConsumerPolicy(cast(Action, action.strip() or "ack"), count)
 
 
@@ -103,12 +106,17 @@ class SubscriptionRow:
     nacked: int
     consuming_here: bool
     policy: ConsumerPolicy | None = None
+    consumer_state: State | None = None
 
 
 def subscription_row(
-    entry: dict[str, Any], consuming_here: bool, policy: ConsumerPolicy | None = None
+    entry: dict[str, Any],
+    consuming_here: bool,
+    policy: ConsumerPolicy | None = None,
+    consumer_state: State | None = None,
 ) -> SubscriptionRow:
-    """A row from one entry of the API's subscription list (``policy``: this session's)."""
+    """A row from one entry of the API's subscription list (``policy`` and ``consumer_state``:
+    this session's consumer)."""
     kind, value = entry.get("type"), entry.get("selector")
     selector = selector_text({kind: value}) if isinstance(kind, str) else str(value)
     return SubscriptionRow(
@@ -124,6 +132,7 @@ def subscription_row(
         nacked=int(entry.get("nacked") or 0),
         consuming_here=consuming_here,
         policy=policy,
+        consumer_state=consumer_state,
     )
 
 
@@ -134,15 +143,7 @@ def parse_start(text: str) -> int | str:
         return 0
     if text in ("origin", "current"):
         return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise OpsError(
-            f"{text!r} is not a version: type a number (0 = the first event), origin or current"
-        ) from None
-    if value < 0:
-        raise OpsError("the start version cannot be negative")
-    return value
+    return parse_whole(text, "start version")
 
 
 class SubscriptionConsumer:
@@ -172,8 +173,22 @@ class SubscriptionConsumer:
 
     async def start(self) -> None:
         """Connect (errors such as an unknown subscription surface here), then consume."""
-        consumer = await self._stack.enter_async_context(self.client.consume(self.store, self.name))
+        consumer = await self._stack.enter_async_context(
+            self.client.consume(
+                self.store, self.name, keep_trying=True, on_connection=self._connection
+            )
+        )
         self._task = asyncio.create_task(self._run(consumer), name=f"consumer {self.name}")
+
+    def _connection(self, up: bool, reason: str) -> None:
+        if self.state not in ("running", "reconnecting"):
+            return
+        if up:
+            self.state = "running"
+            self.feed.push(f"✅ consumer {self.name} reconnected: resuming from the checkpoint")
+        else:
+            self.state = "reconnecting"
+            self.feed.push(f"⚠️  consumer {self.name} reconnecting: {reason}")
 
     async def _run(self, consumer: Any) -> None:
         try:
@@ -231,6 +246,10 @@ class SubscriptionManager:
         self.store = store
         self.capacity = capacity
         self._consumers: dict[str, SubscriptionConsumer] = {}
+        # The last policy chosen per subscription, so consuming it again (c) keeps it.
+        self._policies: dict[str, ConsumerPolicy] = {}
+        # The last list read, shown (with the consumers' states now) while no leader answers.
+        self._entries: list[dict[str, Any]] | None = None
 
     async def create(
         self,
@@ -270,9 +289,12 @@ class SubscriptionManager:
     async def start_consumer(
         self, name: str, policy: ConsumerPolicy | None = None
     ) -> SubscriptionConsumer:
-        """Consume a subscription in this session (by default acking every event)."""
-        if name in self._consumers and self._consumers[name].state == "running":
+        """Consume a subscription in this session with ``policy`` (by default the last one chosen
+        for it here, else acking every event); a failed consumer of it is replaced."""
+        old = self._consumers.get(name)
+        if old is not None and old.state in ("running", "reconnecting"):
             raise OpsError(f"this console consumes {name!r} already")
+        policy = policy or self._policies.get(name) or ConsumerPolicy()
         consumer = SubscriptionConsumer(self.client, self.store, name, self.capacity, policy)
         try:
             await consumer.start()
@@ -280,7 +302,10 @@ class SubscriptionManager:
             if exc.code == "subscription_not_found":
                 raise OpsError(f"no subscription named {name!r}") from None
             raise
+        if old is not None:
+            await old.stop()
         self._consumers[name] = consumer
+        self._policies[name] = policy
         return consumer
 
     async def stop_consumer(self, name: str) -> None:
@@ -299,21 +324,34 @@ class SubscriptionManager:
 
     def set_policy(self, name: str, policy: ConsumerPolicy) -> None:
         """Change what this session's consumer of a subscription does, while it runs."""
-        self.consumer(name).policy = policy
+        consumer = self.consumer(name)
+        consumer.policy = self._policies[consumer.name] = policy
 
     def consumer_names(self) -> list[str]:
         """Subscriptions consumed in this session."""
         return list(self._consumers)
 
     async def rows(self) -> list[SubscriptionRow]:
-        """Every subscription of the store with its counters."""
-        entries = await self.client.list_subscriptions(self.store)
-        rows = []
-        for entry in entries:
-            consumer = self._consumers.get(str(entry.get("name")))
-            policy = consumer.policy if consumer is not None else None
-            rows.append(subscription_row(entry, consumer is not None, policy))
-        return rows
+        """Every subscription of the store with its counters (the last ones read while the
+        cluster is unavailable, so a reconnecting consumer is still shown)."""
+        try:
+            entries = self._entries = await self.client.list_subscriptions(self.store)
+        except GateError as exc:
+            if exc.code not in ("unavailable", "timeout") or self._entries is None:
+                raise
+            entries = self._entries
+        return [self._row(entry) for entry in entries]
+
+    def known_rows(self) -> list[SubscriptionRow] | None:
+        """The last list read (None before the first), with this session's consumers as they
+        are now, without a request: a table shows a consumer reconnecting while lists fail."""
+        return None if self._entries is None else [self._row(e) for e in self._entries]
+
+    def _row(self, entry: dict[str, Any]) -> SubscriptionRow:
+        consumer = self._consumers.get(str(entry.get("name")))
+        if consumer is None:
+            return subscription_row(entry, False)
+        return subscription_row(entry, True, consumer.policy, consumer.state)
 
     async def names(self) -> list[str]:
         """The store's subscription names."""
@@ -323,12 +361,15 @@ class SubscriptionManager:
         """Delete a subscription (stopping this session's consumer of it first)."""
         if name in self._consumers:
             await self.stop_consumer(name)
+        self._policies.pop(name, None)
         try:
             await self.client.delete_subscription(self.store, name)
         except GateError as exc:
             if exc.code == "subscription_not_found":
                 raise OpsError(f"no subscription named {name!r}") from None
             raise
+        if self._entries is not None:
+            self._entries = [e for e in self._entries if e.get("name") != name]
 
     async def replay_parked(self, name: str) -> None:
         """Deliver a subscription's parked events again."""

@@ -1,6 +1,6 @@
 """What every menu command works with: the operations, the terminal, the printer, and answers.
 
-``ask_int`` and ``pick`` turn typed answers into values or raise ``BadInput`` (an ``OpsError``),
+``ask_int`` and ``pick`` turn typed answers into values or raise ``OpsError`` (``BadInput``),
 which the shell shows as one ``❌`` line before the menu comes back.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
+from console.ops.numbers import MAX_WHOLE, is_choice_number, parse_whole
 from console.ops.operations import Operations
 from console.repl.monitor import ScriptPacing
 from console.repl.printer import Printer
@@ -40,11 +41,12 @@ class Context:
         return (await self.terminal.ask(prompt, completions)).strip()
 
     async def ask_int(
-        self, prompt: str, default: int, *, minimum: int = 0, maximum: int | None = None
+        self, prompt: str, field: str, default: int, *, minimum: int = 0, maximum: int = MAX_WHOLE
     ) -> int:
         """A whole number (``default`` when left empty) within the bounds."""
-        answer = await self.ask(prompt)
-        return parse_int(answer, default, minimum=minimum, maximum=maximum)
+        return parse_whole(
+            await self.ask(prompt), field, default=default, minimum=minimum, maximum=maximum
+        )
 
     async def pick(self, prompt: str, choices: Sequence[str]) -> str:
         """One of ``choices``, typed as its name or as its number in the list shown."""
@@ -52,25 +54,11 @@ class Context:
         return pick(answer, choices)
 
 
-def parse_int(answer: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
-    """``answer`` as a whole number within bounds; ``default`` when empty."""
-    if not answer:
-        return default
-    try:
-        value = int(answer)
-    except ValueError:
-        raise BadInput(f"{answer!r} is not a number") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise BadInput(f"{value} is out of range: type a number {bounds}")
-    return value
-
-
 def pick(answer: str, choices: Sequence[str]) -> str:
     """A choice by name, or by its 1-based number in ``choices``."""
     if answer in choices:
         return answer
-    if answer.isdigit() and 1 <= int(answer) <= len(choices):
+    if is_choice_number(answer, len(choices)):
         return choices[int(answer) - 1]
     if not answer:
         raise BadInput("nothing was chosen")

@@ -16,6 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from console.ops.errors import OpsError
+from console.ops.numbers import is_choice_number
 from console.repl.commands import cluster, data, observers, producers, subscriptions
 from console.repl.context import Context
 from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
@@ -110,7 +111,7 @@ class ReplShell:
             if answer.lower() in MENU_REQUESTS:
                 render_menu(printer)
                 continue
-            number = int(answer) if answer.isdigit() else None
+            number = int(answer) if is_choice_number(answer, CHOICES[-1]) else None
             if number == EXIT:
                 return
             if number not in COMMANDS:

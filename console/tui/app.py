@@ -11,6 +11,7 @@ tests hand it recorded, fixed data and the screen comes out the same every time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -26,7 +27,8 @@ from console.ops.cluster import ClusterStatus, HealthSample
 from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
 from console.ops.operations import Operations
-from console.ops.streams import StreamPage
+from console.ops.streams import StreamPage, StreamRow
+from console.ops.subscriptions import SubscriptionRow
 from console.tui.cluster.panel import ClusterPanel
 from console.tui.cluster.timeline import transitions
 from console.tui.dialogs import create
@@ -167,6 +169,10 @@ class GateConsole(App[None]):
         in_feed = [name for name in self.ops.observers.names() if name not in self.muted]
         self.query_one(ObserversPanel).show_rows(observer_rows(self.ops.observers.rows(), in_feed))
         self.query_one(ProducersPanel).show_rows(producer_rows(self.ops.producers.rows()))
+        # Consumers' states change between list requests (and while requests fail).
+        subscriptions = self.ops.subscriptions.known_rows()
+        if subscriptions is not None:
+            self.query_one(SubscriptionsPanel).show_rows(subscription_rows(subscriptions))
 
     @work(exclusive=True, group="poll")
     async def poll(self) -> None:
@@ -174,18 +180,22 @@ class GateConsole(App[None]):
         await self.refresh_lists()
 
     async def refresh_lists(self) -> None:
-        """One round of the lists that need a request; errors wait for the next round."""
-        try:
+        """One round of the lists that need a request; a list that fails waits for the next
+        round (the status bar says why), and the other is still shown."""
+        subscriptions: list[SubscriptionRow] | None = None
+        streams: list[StreamRow] | None = None
+        with contextlib.suppress(OpsError, GateError):
             subscriptions = await self.ops.subscriptions.rows()
+        with contextlib.suppress(OpsError, GateError):
             streams = await self.ops.streams.rows()
-        except (OpsError, GateError):
-            return  # the status bar already says the cluster is unreachable
         if not self._dashboard_shown():
             return
         with self.batch_update():
-            panel = self.query_one(SubscriptionsPanel)
-            panel.show_rows(subscription_rows(subscriptions))
-            self.query_one(StreamsPanel).show_streams(streams)
+            if subscriptions is not None:
+                panel = self.query_one(SubscriptionsPanel)
+                panel.show_rows(subscription_rows(subscriptions))
+            if streams is not None:
+                self.query_one(StreamsPanel).show_streams(streams)
 
     # -- navigation --------------------------------------------------------------------------
 
@@ -351,11 +361,13 @@ class GateConsole(App[None]):
             self.attempt(delete())
 
     def op_toggle_consumer(self, target: str | None) -> None:
-        """Consume the selected subscription here (acking every event), or stop doing so."""
+        """Consume the selected subscription here (with the policy last chosen for it here, else
+        acking every event), or stop doing so; a failed consumer is started again."""
         name = self._subscription(target)
         if name is None:
             return
-        if name in self.ops.subscriptions.consumer_names():
+        consumers = self.ops.subscriptions
+        if name in consumers.consumer_names() and consumers.consumer(name).state != "failed":
 
             async def stop() -> str:
                 await self.ops.subscriptions.stop_consumer(name)
@@ -365,8 +377,8 @@ class GateConsole(App[None]):
         else:
 
             async def start() -> str:
-                await self.ops.subscriptions.start_consumer(name)
-                return f"✅ Consuming '{name}' here, acking every event"
+                consumer = await self.ops.subscriptions.start_consumer(name)
+                return f"✅ Consuming '{name}' here; the consumer {consumer.policy.describe()}"
 
             self.attempt(start())
 

@@ -20,8 +20,9 @@ import orjson
 
 from engine.errors import GateError
 from engine.http_pool import HttpPool, HttpProtocolError
+from engine.json_input import check_integers, dumps_exact
 from engine.subscriptions import client as subscription_client
-from engine.subscriptions.client import Consumer
+from engine.subscriptions.client import ConnectionListener, Consumer
 
 # Codes worth another attempt: the cluster may be electing a leader or a node may be restarting.
 _RETRYABLE = frozenset({"unavailable", "timeout"})
@@ -92,13 +93,17 @@ class GateClient:
         if self._pool is None:
             raise GateError("unavailable", f"not an http:// gateway URL: {self.base_url}")
         target = self._prefix + path
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        query: dict[str, str] = {}
+        for key, value in (params or {}).items():
+            if value is not None:
+                check_integers(value, key)
+                query[key] = str(value)
         if query:
             target += "?" + urlencode(query, quote_via=quote)
         data = None
         headers = self._headers
         if body is not None:
-            data = orjson.dumps(body)
+            data = dumps_exact(body)
             headers = [*headers, ("Content-Type", "application/json")]
         try:
             async with asyncio.timeout(self.request_timeout):
@@ -258,6 +263,7 @@ class GateClient:
     # -- snapshots ---------------------------------------------------------------------------
 
     def _snapshot_path(self, store: str, source_uuid: str, stream_uuid: str, version: int) -> str:
+        check_integers(int(version), "version")
         return (
             f"/api/stores/{_seg(store)}/snapshots/{_seg(source_uuid)}/{_seg(stream_uuid)}"
             f"/{int(version)}"
@@ -313,6 +319,9 @@ class GateClient:
         selector: dict[str, Any] | None = None,
         from_position: int | None = None,
         buffer: int | None = None,
+        *,
+        keep_trying: bool = False,
+        on_connection: ConnectionListener | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Observe a store's committed events live (WebSocket), reconnecting by itself.
 
@@ -322,9 +331,20 @@ class GateClient:
         ``{"type": "dropped", "count": N}`` (this observer was too slow: N matching events were
         dropped) and ``{"type": "live", "position": P}`` (caught up; live from position P on,
         once per connection).  After a lost connection it continues after the last position it
-        saw, so nothing is skipped or repeated.
+        saw, so nothing is skipped or repeated.  It gives up with ``unavailable`` after
+        ``retry_deadline`` without a connection; with ``keep_trying`` it reconnects until closed
+        once it has connected.  ``on_connection(False, reason)`` is told when the connection is
+        lost, ``on_connection(True, "")`` when it is back.
         """
-        return subscription_client.observe(self, store, selector, from_position, buffer)
+        return subscription_client.observe(
+            self,
+            store,
+            selector,
+            from_position,
+            buffer,
+            keep_trying=keep_trying,
+            on_connection=on_connection,
+        )
 
     async def put_subscription(
         self,
@@ -366,13 +386,21 @@ class GateClient:
         """Deliver the subscription's parked events again."""
         await self._call("POST", self._subscription_path(store, name) + "/replay-parked")
 
-    def consume(self, store: str, name: str) -> Consumer:
+    def consume(
+        self,
+        store: str,
+        name: str,
+        *,
+        keep_trying: bool = False,
+        on_connection: ConnectionListener | None = None,
+    ) -> Consumer:
         """A consumer of a persistent subscription: ``async with client.consume(...) as c``.
 
         Iterate it for batches of events (each with its ``attempt``), then
         ``await c.ack(ids)`` or ``await c.nack(ids, "retry" | "park" | "skip" | "stop")``.
+        Reconnection, ``keep_trying`` and ``on_connection`` are as for :meth:`observe`.
         """
-        return Consumer(self, store, name)
+        return Consumer(self, store, name, keep_trying=keep_trying, on_connection=on_connection)
 
     def _subscription_path(self, store: str, name: str) -> str:
         return f"/api/stores/{_seg(store)}/subscriptions/{_seg(name)}"

@@ -2,9 +2,12 @@
 
 ``GateClient.observe`` and ``GateClient.consume`` (engine.client) hand these out.  Both survive
 a failover or a gateway restart: they reconnect with backoff until the client's
-``retry_deadline`` passes without a successful connection.  An observer continues from the last
+``retry_deadline`` passes without a successful connection, or, with ``keep_trying``, until they
+are closed (a console's consumer outlives a lost quorum).  An observer continues from the last
 position it saw, so it neither skips nor repeats; a consumer starts again from the
 subscription's checkpoint, so events not yet acknowledged come again (at-least-once).
+``on_connection(False, reason)`` is called when a connection is lost and ``on_connection(True,
+"")`` when it is back, so a caller can show that it is reconnecting.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +23,7 @@ import aiohttp
 import orjson
 
 from engine.errors import GateError
+from engine.json_input import check_integers, dumps_exact
 from engine.subscriptions.consume_protocol import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
 
 if TYPE_CHECKING:
@@ -27,6 +31,9 @@ if TYPE_CHECKING:
 
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 0.5
+
+# Told False (with the reason) when a connection is lost, True when one is made again.
+ConnectionListener = Callable[[bool, str], None]
 
 
 def selector_params(selector: dict[str, Any] | None) -> dict[str, str]:
@@ -38,29 +45,52 @@ def selector_params(selector: dict[str, Any] | None) -> dict[str, str]:
             "invalid_request", 'a selector has one key naming its kind, e.g. "by_stream"'
         )
     ((kind, value),) = selector.items()
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    text = value if isinstance(value, str) else dumps_exact(value, "selector").decode()
     return {"type": str(kind), "selector": text}
 
 
 class _Reconnect:
-    """Backoff between connection attempts, bounded by the client's retry deadline."""
+    """Backoff between connection attempts, bounded by the client's retry deadline (none once
+    connected with ``keep_trying``), telling ``listener`` when a connection is lost or back."""
 
-    def __init__(self, client: GateClient, what: str) -> None:
+    def __init__(
+        self,
+        client: GateClient,
+        what: str,
+        *,
+        keep_trying: bool = False,
+        listener: ConnectionListener | None = None,
+    ) -> None:
         self._client = client
         self._what = what
+        self._keep_trying = keep_trying
+        self._listener = listener
         self._deadline: float | None = None
         self._delay = _FIRST_DELAY
+        # A first connection must succeed within the deadline: a wrong URL stays an error.
+        self._was_connected = False
+        self._lost = False
 
     def connected(self) -> None:
         self._deadline = None
         self._delay = _FIRST_DELAY
+        self._was_connected = True
+        if self._lost:
+            self._lost = False
+            if self._listener is not None:
+                self._listener(True, "")
 
     async def wait(self, reason: str) -> None:
         """Sleep before the next attempt; ``unavailable`` once the deadline has passed."""
+        if self._was_connected and not self._lost:
+            self._lost = True
+            if self._listener is not None:
+                self._listener(False, reason)
         now = time.monotonic()
         if self._deadline is None:
             self._deadline = now + self._client.retry_deadline
-        if now + self._delay > self._deadline:
+        forever = self._keep_trying and self._was_connected
+        if not forever and now + self._delay > self._deadline:
             raise GateError(
                 "unavailable", f"{self._what}: no connection to {self._client.base_url} ({reason})"
             )
@@ -89,14 +119,21 @@ async def observe(
     selector: dict[str, Any] | None = None,
     from_position: int | None = None,
     buffer: int | None = None,
+    *,
+    keep_trying: bool = False,
+    on_connection: ConnectionListener | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Messages of a transient observer: ``events``, ``dropped`` and ``live`` (see GateClient)."""
     path = f"/api/stores/{client.segment(store)}/observe"
     params: dict[str, Any] = selector_params(selector)
+    check_integers(from_position, "from_position")
+    check_integers(buffer, "buffer")
     if buffer is not None:
         params["buffer"] = str(buffer)
     position = from_position
-    backoff = _Reconnect(client, f"observer of {store}")
+    backoff = _Reconnect(
+        client, f"observer of {store}", keep_trying=keep_trying, listener=on_connection
+    )
     while True:
         query = dict(params)
         if position is not None:
@@ -137,7 +174,15 @@ class Consumer:
     earlier connection are dropped (those events come again).
     """
 
-    def __init__(self, client: GateClient, store: str, name: str) -> None:
+    def __init__(
+        self,
+        client: GateClient,
+        store: str,
+        name: str,
+        *,
+        keep_trying: bool = False,
+        on_connection: ConnectionListener | None = None,
+    ) -> None:
         self._client = client
         self.store = store
         self.name = name
@@ -146,7 +191,12 @@ class Consumer:
         )
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ws_context: Any = None
-        self._backoff = _Reconnect(client, f"consumer of {store}/{name}")
+        self._backoff = _Reconnect(
+            client,
+            f"consumer of {store}/{name}",
+            keep_trying=keep_trying,
+            listener=on_connection,
+        )
         self.reconnects = 0
 
     async def __aenter__(self) -> Consumer:

@@ -220,7 +220,7 @@ async def test_consumer_policy_retry_shows_the_attempt(ops: Operations) -> None:
         "→ nacked retry",
         "attempt 2 → acked",
     ]
-    with pytest.raises(OpsError, match="not a number"):
+    with pytest.raises(OpsError, match="must be a whole number from 1 to 1000, not 'two'"):
         parse_policy("nack_skip", "two")
     with pytest.raises(OpsError, match="unknown consumer action"):
         parse_policy("shrug", "1")

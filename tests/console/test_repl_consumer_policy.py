@@ -137,8 +137,11 @@ async def test_policy_of_a_running_consumer_and_bad_answers(cluster: RunningClus
         # Bad answers: one ❌ line each, then the menu prompt again (choose checks the prompt).
         bad = (
             (("shrug",), "❌ unknown consumer action 'shrug' (one of ack, nack_retry, nack_park"),
-            (("nack_park", "0"), "❌ 'every' must be between 1 and 1000"),
-            (("nack_park", "two"), "❌ 'two' is not a number: nack every Nth event, e.g. 2"),
+            (("nack_park", "0"), "❌ N (nack every Nth event) must be at least 1"),
+            (
+                ("nack_park", "two"),
+                "❌ N (nack every Nth event) must be a whole number from 1 to 1000, not 'two'",
+            ),
             (("9",), "❌ unknown consumer action '9'"),
         )
         for answers, error in bad:
@@ -217,7 +220,7 @@ async def test_a_script_starts_a_consumer_with_a_policy(
     assert_clean(run)
     out = run.stdout
     lines = out.splitlines()
-    error = lines.index("❌ 'every' must be between 1 and 1000")
+    error = lines.index("❌ N (nack every Nth event) must be at least 1")
     assert lines[error + 1].startswith("👉 Select an option (1-15): 26")
     assert "✅ Consuming 'script_pol' here; the consumer skips every event" in out
     assert "Subscription consumer: script_pol (skips every event)" in out

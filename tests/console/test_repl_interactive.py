@@ -24,6 +24,8 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         await repl.printed("Enter: menu · 1-6 observe · 7-9 produce")  # a reminder, not 30 lines
         await repl.choose("x")
         await repl.printed("❌ Invalid choice 'x'. Please type a number from 1 to 26.")
+        await repl.choose("٣")  # int() reads it as 3
+        await repl.printed("❌ Invalid choice '٣'. Please type a number from 1 to 26.")
         await repl.choose("")
         await repl.printed("========== Gate Interactive Console ==========\n📊 Observers:")
 
@@ -43,7 +45,7 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
 
         # 13 and 24: appends, random and chosen.
         await _step(repl, 13, ("Enter stream name: ", "repl-1"), ("append (default 5)", "abc"))
-        await repl.printed("❌ 'abc' is not a number")
+        await repl.printed("❌ number of events must be a whole number from 1 to 1000, not 'abc'")
         await _step(repl, 13, ("Enter stream name: ", "repl-1"), ("append (default 5)", ""))
         await repl.printed("✅ Appended 5 events to 'repl-1' (now at version 4)")
         await _step(
@@ -72,7 +74,7 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
 
         # 7-9: producers.
         await _step(repl, 7, ("Number of producers (default 3): ", "two"))
-        await repl.printed("❌ 'two' is not a number")
+        await repl.printed("❌ number of producers must be a whole number from 1 to 100, not 'two'")
         await _step(repl, 7, ("Number of producers (default 3): ", "2"))
         await repl.printed("✅ Started 2 producers: greenhouse-1, greenhouse-2 (5.0/s each)")
         await repl.choose(9)
@@ -90,7 +92,26 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
             ("Enter stream name: ", "repl-1"),
             ("Start from version (default 0): ", "x"),
         )
-        await repl.printed("❌ 'x' is not a version")
+        await repl.printed(
+            "❌ start version must be a whole number from 0 to 9223372036854775807, not 'x'"
+        )
+        # Issue #15: a number past 64 bits or below 0 is a ❌ line naming the field and the range.
+        for typed, line in (
+            (
+                "99999999999999999999999",
+                "❌ start version must be a whole number from 0 to 9223372036854775807",
+            ),
+            ("-5", "❌ start version must be at least 0"),
+        ):
+            await _step(
+                repl,
+                10,
+                ("Enter subscription name: ", "teach_sub"),
+                ("Enter stream name: ", "$all"),
+                ("Start from version (default 0): ", typed),
+            )
+            await repl.printed(line)
+            assert "Unexpected error" not in repl.since_mark()
         await _step(
             repl,
             10,

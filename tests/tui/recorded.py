@@ -228,6 +228,7 @@ class RecordedConsumer:
     name: str
     feed: LineFeed = field(default_factory=lambda: LineFeed(500))
     policy: ConsumerPolicy = field(default_factory=ConsumerPolicy)
+    state: str = "running"
 
 
 class RecordedSubscriptions:
@@ -239,6 +240,9 @@ class RecordedSubscriptions:
         self.created: list[tuple[str, dict[str, Any], int | str]] = []
 
     async def rows(self) -> list[SubscriptionRow]:
+        return list(self.rows_data)
+
+    def known_rows(self) -> list[SubscriptionRow] | None:
         return list(self.rows_data)
 
     def consumer_names(self) -> list[str]:

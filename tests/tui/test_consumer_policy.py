@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, TabbedContent
 
-from console.ops.subscriptions import ConsumerPolicy
+from console.ops.subscriptions import ConsumerPolicy, subscription_row
 from console.tui.app import GateConsole
 from console.tui.dialogs.form import FormDialog
 from console.tui.observers.panel import ObserversPanel
 from console.tui.status_bar import StatusBar
+from console.tui.subscriptions.panel import subscription_cells
 from tests.tui.recorded import RecordedOps
 
 
@@ -48,7 +50,9 @@ async def test_settings_dialog_changes_the_running_consumer_and_starts_one() -> 
         assert isinstance(dialog, FormDialog)
         assert dialog.query_one("#field-action", Select).value == "ack"
         await submit(pilot, dialog, "x")
-        assert "not a number" in str(dialog.query_one("#form-error").render())
+        assert "must be a whole number from 1 to 1000, not 'x'" in str(
+            dialog.query_one("#form-error").render()
+        )
         await submit(pilot, dialog, "")
         assert recorded.subscriptions.consumer("heat").policy == ConsumerPolicy()
         assert app.last_message == "✅ Consuming 'heat' here; the consumer acks all"
@@ -73,3 +77,15 @@ async def test_timers_that_fire_while_the_app_closes_do_nothing(
         await app.query_one(StatusBar).remove()
         app.drain(tables=True)  # would raise NoMatches for the feed panel
         await app.refresh_lists()
+
+
+def test_the_here_column_shows_a_reconnecting_or_failed_consumer() -> None:
+    entry = {"name": "teach_sub", "type": "by_stream", "selector": "$all"}
+    policy = ConsumerPolicy("nack_park", 2)
+    cells = {
+        state: subscription_cells(subscription_row(entry, True, policy, state))[1]
+        for state in ("running", "reconnecting", "failed")
+    }
+    assert isinstance(cells["running"], Text) and cells["running"].plain == "✓ park 1/2"
+    assert cells["reconnecting"] == Text("↻ reconnecting", style="yellow")
+    assert cells["failed"] == Text("✗ failed", style="red")

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, RichLog
+from textual.widgets import DataTable, Input, RichLog, Static
 
 from console.ops.cluster import ClusterStatus
 from console.ops.operations import Operations
 from console.ops.session import SessionOptions
+from console.ops.subscriptions import ConsumerPolicy
 from console.tui.app import GateConsole
+from console.tui.dialogs.form import FormDialog
 from console.tui.feed.panel import FeedPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel
 from tests.cluster_harness import RunningCluster
@@ -108,6 +110,40 @@ async def test_producers_observer_and_subscription(
         await pilot.press("ctrl+q")
 
 
+async def test_a_huge_start_version_is_a_line_not_a_crash(
+    cluster: RunningCluster, open_ops: Callable[[RunningCluster], Awaitable[Operations]]
+) -> None:
+    """Issue #15's repro: 5, n, teach_sub, start 99999999999999999999999, Enter."""
+    ops = await open_ops(cluster)
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5", "n")
+        await until(pilot, lambda: isinstance(app.screen.focused, Input), "the subscription dialog")
+        await pilot.press(*"teach_sub")
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog)
+        error = dialog.query_one("#form-error", Static)
+        start = dialog.query_one("#field-start", Input)
+        for typed, line in (
+            ("99999999999999999999999", f"must be a whole number from 0 to {2**63 - 1}"),
+            ("-5", "must be at least 0"),
+        ):
+            start.value = typed
+            start.focus()
+            await pilot.press("enter")
+            await dialog.workers.wait_for_complete()
+            await pilot.pause()
+            assert str(error.render()) == f"❌ start version {line}"
+            assert app.is_running and app.screen is dialog
+        assert "teach_sub" not in await ops.subscriptions.names()
+        # The dialog stays usable: a good answer creates the subscription.
+        start.value = "0"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is not dialog, "the dialog to close")
+        assert app.last_message.startswith("✅ Subscription 'teach_sub' created")
+        await pilot.press("ctrl+q")
+
+
 async def test_kill_the_leader_and_see_the_new_one(
     make_cluster: Callable[..., Awaitable[RunningCluster]],
     open_ops: Callable[[RunningCluster], Awaitable[Operations]],
@@ -142,4 +178,65 @@ async def test_kill_the_leader_and_see_the_new_one(
         await until(pilot, lambda: f"new leader: {current.leader}" in timeline(), "the timeline")
         role = nodes.get_row(current.leader)[1]
         assert "leader" in str(role)
+        await pilot.press("ctrl+q")
+
+
+async def test_a_consumer_outlives_a_lost_quorum(
+    make_cluster: Callable[..., Awaitable[RunningCluster]],
+    open_ops: Callable[[RunningCluster], Awaitable[Operations]],
+) -> None:
+    """Issue #15: kill 2 of 3 nodes while the dashboard consumes, start them again."""
+    cluster = await make_cluster()
+    ops = await open_ops(cluster)
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5", "n")
+        await until(pilot, lambda: isinstance(app.screen.focused, Input), "the subscription dialog")
+        await pilot.press(*"teach_sub", "enter")
+        await until(pilot, lambda: "teach_sub" in ops.subscriptions.consumer_names(), "consuming")
+        ops.subscriptions.set_policy("teach_sub", ConsumerPolicy("nack_park", 2))  # what a does
+        table = app.query_one(SubscriptionsPanel).table
+
+        def here() -> str:
+            return str(table.get_row("teach_sub")[1]) if "teach_sub" in table.rows else ""
+
+        def received() -> int:
+            return sum(t.startswith('RECEIVED ["teach_sub" "teach-1:') for t in feed_text(app))
+
+        await until(pilot, lambda: here() == "✓ park 1/2", "the policy in the Here column")
+        leader = await cluster.leader()
+        follower = next(n.node_id for n in cluster.config.nodes if n.node_id != leader)
+        for node in (leader, follower):
+            await ops.client.node_action(node, "kill")
+        await until(
+            pilot,
+            lambda: any(t.startswith("⚠️  consumer teach_sub reconnecting") for t in feed_text(app)),
+            "the reconnecting line in the feed",
+            20,
+        )
+        await until(pilot, lambda: here() == "↻ reconnecting", "reconnecting in the table", 30)
+        await pilot.pause(ops.client.retry_deadline + 1)  # the old consumer gave up by now
+        assert ops.subscriptions.consumer("teach_sub").state == "reconnecting"
+
+        for node in (leader, follower):
+            await ops.client.node_action(node, "start")
+        await until(
+            pilot,
+            lambda: (
+                "✅ consumer teach_sub reconnected: resuming from the checkpoint" in feed_text(app)
+            ),
+            "the reconnected line",
+            30,
+        )
+        await ops.streams.append_generated("teach-1", 2)
+        await until(pilot, lambda: received() >= 2, "new events received", 20)
+        await until(pilot, lambda: here() == "✓ park 1/2", "the policy kept", 20)
+        assert not any("stopped" in t for t in feed_text(app))
+
+        # c stops consuming here, c again consumes with the same policy.
+        await pilot.press("c")
+        await until(pilot, lambda: not ops.subscriptions.consumer_names(), "stopped consuming")
+        await pilot.press("c")
+        await until(pilot, lambda: bool(ops.subscriptions.consumer_names()), "consuming again")
+        assert app.last_message == "✅ Consuming 'teach_sub' here; the consumer parks every 2nd"
         await pilot.press("ctrl+q")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.ops.formatting import data_hint, elixir_term, event_text
+from console.ops.numbers import is_choice_number, parse_whole
 from console.ops.patterns import parse_data
 from console.ops.streams import DIRECTIONS, MAX_COUNT, StreamPage
 from console.repl.commands.observers import print_event_types
@@ -25,7 +26,7 @@ async def _ask_stream(ctx: Context, *, listed: bool) -> str:
             ctx.printer.line(f"  {number}. {row.stream_id} (v{row.version})")
     names = [row.stream_id for row in rows]
     answer = await ctx.ask("Enter stream name: ", names)
-    if listed and answer not in names and answer.isdigit() and 1 <= int(answer) <= len(names):
+    if listed and answer not in names and is_choice_number(answer, len(names)):
         return names[int(answer) - 1]
     return answer
 
@@ -56,7 +57,11 @@ async def view_stream(ctx: Context) -> None:
     ctx.printer.heading("📈 View Stream Data")
     stream = await _ask_stream(ctx, listed=True)
     count = await ctx.ask_int(
-        "Number of events to fetch (default 10): ", 10, minimum=1, maximum=MAX_COUNT
+        "Number of events to fetch (default 10): ",
+        "number of events",
+        10,
+        minimum=1,
+        maximum=MAX_COUNT,
     )
     print_events(ctx, await ctx.ops.streams.read(stream, 0, count))
 
@@ -72,19 +77,19 @@ async def browse_stream(ctx: Context) -> None:
         raise BadInput(f"{direction!r} is not a direction: type forward or backward")
     default = "the last event" if direction == "backward" else "0"
     answer = await ctx.ask(f"Start from version (default {default}): ")
-    start = None if not answer and direction == "backward" else _version(answer)
+    start = (
+        None
+        if not answer and direction == "backward"
+        else parse_whole(answer, "start version", default=0)
+    )
     count = await ctx.ask_int(
-        "Number of events to fetch (default 10): ", 10, minimum=1, maximum=MAX_COUNT
+        "Number of events to fetch (default 10): ",
+        "number of events",
+        10,
+        minimum=1,
+        maximum=MAX_COUNT,
     )
     print_events(ctx, await ctx.ops.streams.read(stream, start, count, direction))
-
-
-def _version(answer: str) -> int:
-    if not answer:
-        return 0
-    if not answer.isdigit():
-        raise BadInput(f"{answer!r} is not a version number")
-    return int(answer)
 
 
 async def append_events(ctx: Context) -> None:
@@ -92,7 +97,11 @@ async def append_events(ctx: Context) -> None:
     ctx.printer.heading("📝 Append Events Manually")
     stream = await _ask_stream(ctx, listed=False)
     count = await ctx.ask_int(
-        "Number of events to append (default 5): ", 5, minimum=1, maximum=MAX_COUNT
+        "Number of events to append (default 5): ",
+        "number of events",
+        5,
+        minimum=1,
+        maximum=MAX_COUNT,
     )
     result = await ctx.ops.streams.append_generated(stream, count)
     ctx.printer.ok(

@@ -67,6 +67,8 @@ async def create_by_payload(ctx: Context) -> None:
 def _state_cell(row: ObserverRow) -> Cell:
     if row.state == "running":
         return ("class:ok", "🟢 running")
+    if row.state == "reconnecting":
+        return ("class:warn", "🟡 reconnecting")
     if row.state == "failed":
         return ("class:error", f"🔴 failed: {row.error}")
     return ("class:warn", f"⚪ {row.state}")

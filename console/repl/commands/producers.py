@@ -13,7 +13,11 @@ async def start_producers(ctx: Context) -> None:
     """7. Start Producers."""
     ctx.printer.heading("🏭 Starting Producers")
     count = await ctx.ask_int(
-        "Number of producers (default 3): ", DEFAULT_COUNT, minimum=1, maximum=MAX_COUNT
+        "Number of producers (default 3): ",
+        "number of producers",
+        DEFAULT_COUNT,
+        minimum=1,
+        maximum=MAX_COUNT,
     )
     streams = await ctx.ops.producers.start(count)
     rate = rate_text(ctx.ops.producers.pool.rate)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from console.ops.numbers import is_choice_number
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.subscriptions import (
     ACTIONS,
@@ -93,6 +94,10 @@ def _here_cell(row: SubscriptionRow) -> Cell:
     dashboard) once it nacks some."""
     if not row.consuming_here:
         return ""
+    if row.consumer_state == "reconnecting":
+        return ("class:warn", "reconnecting")
+    if row.consumer_state == "failed":
+        return ("class:error", "failed")
     policy = row.policy or ConsumerPolicy()
     if policy.acks_all:
         return ("class:ok", "consuming")
@@ -100,10 +105,11 @@ def _here_cell(row: SubscriptionRow) -> Cell:
 
 
 def running_consumers(ctx: Context) -> dict[str, SubscriptionConsumer]:
-    """This session's consumers that are still consuming (a failed one is started afresh)."""
+    """This session's consumers that are still consuming, or reconnecting to do so (a failed one
+    is started afresh)."""
     manager = ctx.ops.subscriptions
     consumers = (manager.consumer(name) for name in manager.consumer_names())
-    return {c.name: c for c in consumers if c.state == "running"}
+    return {c.name: c for c in consumers if c.state in ("running", "reconnecting")}
 
 
 async def ask_policy(ctx: Context) -> ConsumerPolicy:
@@ -112,7 +118,7 @@ async def ask_policy(ctx: Context) -> ConsumerPolicy:
     for number, action in enumerate(ACTIONS, 1):
         ctx.printer.line(f"  {number}. {action:<11} - {ACTION_HINTS[action]}")
     answer = (await ctx.ask("Enter action (default: ack): ", ACTIONS)).lower()
-    if answer.isdigit() and 1 <= int(answer) <= len(ACTIONS):
+    if is_choice_number(answer, len(ACTIONS)):
         answer = ACTIONS[int(answer) - 1]
     # Checked before asking for N, so an unknown action is reported at once.
     policy = parse_policy(answer, "")

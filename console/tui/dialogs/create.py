@@ -3,13 +3,14 @@ its operation through the operations layer."""
 
 from __future__ import annotations
 
-from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, elixir_term
+from console.ops.numbers import parse_whole
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.operations import Operations
 from console.ops.patterns import parse_data, parse_pattern
-from console.ops.producers import DEFAULT_COUNT
+from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
 from console.ops.streams import DIRECTIONS, StreamPage
+from console.ops.streams import MAX_COUNT as MAX_EVENTS
 from console.ops.subscriptions import parse_start
 from console.tui.dialogs.form import Field, FormDialog
 from console.tui.streams.paging import PageRequest
@@ -23,16 +24,6 @@ DEFAULT_FETCH = 10
 DEFAULT_APPEND = 5
 _OBSERVER_NAME = "Enter observer name:"
 _STREAM_NAME = "Enter stream name:"
-
-
-def number(text: str, default: int, what: str) -> int:
-    """A count typed in a box: empty means the default."""
-    text = text.strip()
-    if not text:
-        return default
-    if not text.isdigit():
-        raise OpsError(f"{text!r} is not a number: type the {what} (default {default})")
-    return int(text)
 
 
 def _streams_hint(streams: list[str]) -> str:
@@ -108,7 +99,13 @@ def start_producers(ops: Operations, *, blink: bool) -> FormDialog[str]:
     """7. Start Producers."""
 
     async def submit(values: dict[str, str]) -> str:
-        count = number(values["count"], DEFAULT_COUNT, "number of producers")
+        count = parse_whole(
+            values["count"],
+            "number of producers",
+            default=DEFAULT_COUNT,
+            minimum=1,
+            maximum=MAX_COUNT,
+        )
         streams = await ops.producers.start(count)
         return f"✅ Started {len(streams)} producers: {', '.join(streams)}"
 
@@ -152,8 +149,14 @@ def browse_stream(
         direction = values["direction"]
         typed = values["start"].strip()
         backward_from_end = not typed and direction == "backward"
-        start = None if backward_from_end else number(typed, 0, "version")
-        count = number(values["count"], DEFAULT_FETCH, "number of events")
+        start = None if backward_from_end else parse_whole(typed, "start version", default=0)
+        count = parse_whole(
+            values["count"],
+            "number of events",
+            default=DEFAULT_FETCH,
+            minimum=1,
+            maximum=MAX_EVENTS,
+        )
         request = PageRequest(values["stream"].strip(), start, direction, count)
         page = await ops.streams.read(request.stream, start, count, direction)
         return request, page
@@ -181,7 +184,13 @@ def append_events(
     """13. Append Events Manually: random greenhouse events, checked with the catalogue."""
 
     async def submit(values: dict[str, str]) -> str:
-        count = number(values["count"], DEFAULT_APPEND, "number of events")
+        count = parse_whole(
+            values["count"],
+            "number of events",
+            default=DEFAULT_APPEND,
+            minimum=1,
+            maximum=MAX_EVENTS,
+        )
         result = await ops.streams.append_generated(values["stream"], count)
         return (
             f"✅ Appended {len(result.events)} events to '{result.stream_id}' "
@@ -211,7 +220,9 @@ def append_event(
 
     async def submit(values: dict[str, str]) -> str:
         data = parse_data(values["data"])
-        count = number(values["count"], 1, "number of events")
+        count = parse_whole(
+            values["count"], "number of events", default=1, minimum=1, maximum=MAX_EVENTS
+        )
         result = await ops.streams.append_event(values["stream"], values["event_type"], data, count)
         return f"✅ Appended {values['event_type']} to '{result.stream_id}' (v{result.version})"
 

@@ -13,7 +13,13 @@ from console.ops.observers import ObserverRow
 from console.tui.table_panel import TablePanel
 from console.tui.table_sync import Cell, Row
 
-_STATE_STYLES = {"running": "green", "starting": "yellow", "failed": "bold red", "stopped": "dim"}
+_STATE_STYLES = {
+    "running": "green",
+    "starting": "yellow",
+    "reconnecting": "yellow",
+    "failed": "bold red",
+    "stopped": "dim",
+}
 
 
 def observer_cells(row: ObserverRow, in_feed: bool) -> list[Cell]:

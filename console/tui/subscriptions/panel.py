@@ -21,9 +21,12 @@ def _value(value: Any) -> str:
 
 def _consumer_cell(row: SubscriptionRow) -> Text:
     """This console's consumer and its policy, short: ``✓ acks all``, ``✓ park 1/2`` (yellow
-    when it nacks some)."""
+    when it nacks some); ``↻`` in yellow while it reconnects, ``✗`` in red once it failed."""
     if not row.consuming_here:
         return Text("-", style="dim")
+    if row.consumer_state in ("reconnecting", "failed"):
+        mark, style = ("↻", "yellow") if row.consumer_state == "reconnecting" else ("✗", "red")
+        return Text(f"{mark} {row.consumer_state}", style=style)
     policy = row.policy or ConsumerPolicy()
     if policy.acks_all:
         return Text("✓ acks all", style="green")
