@@ -78,7 +78,7 @@ def dumps_exact(value: Any, root: str = "") -> bytes:
     except orjson.JSONEncodeError:
         check_integers(value, root)
         raise
-    if _LONG_DIGITS.search(raw):
+    if _LONG_RUN in raw.translate(_DIGITS_ONLY):
         check_integers(value, root)
     return raw
 
