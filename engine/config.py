@@ -28,7 +28,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -57,8 +57,9 @@ _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_SHOWN = 60
-_DEFAULT_STORES: tuple[str, ...] = next(
-    f.default for f in dataclasses.fields(ClusterConfig) if f.name == "stores"
+_DEFAULT_STORES = cast(
+    tuple[str, ...],
+    next(f.default for f in dataclasses.fields(ClusterConfig) if f.name == "stores"),
 )
 
 

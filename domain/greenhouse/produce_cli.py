@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.live import Live
 from rich.table import Table
 
@@ -137,7 +137,7 @@ def _progress_table(rows: list[ProducerRow], rates: dict[str, float], elapsed: f
     total = sum(r.produced for r in rows)
     table = Table(title=f"{PROGRAM}: {total} events in {elapsed:.1f} s")
     for column in ("stream", "events", "rate/s", "errors", "version", "state"):
-        justify = "left" if column in ("stream", "state") else "right"
+        justify: JustifyMethod = "left" if column in ("stream", "state") else "right"
         table.add_column(column, justify=justify, no_wrap=True)
     for row in rows:
         table.add_row(

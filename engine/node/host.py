@@ -235,7 +235,7 @@ class RaftHost:
             appends = [m for m in ready.messages if isinstance(m, AppendRequest)]
             self.peers.send([m for m in appends if m.entries])
             self.peers.send_later([m for m in appends if not m.entries], COMMIT_NOTICE_DELAY)
-            late = [m for m in ready.messages if not isinstance(m, AppendRequest)]
+            late: list[Message] = [m for m in ready.messages if not isinstance(m, AppendRequest)]
         else:
             late = ready.messages
         # Committed entries are already stable (the core hands out nothing beyond the stable

@@ -26,8 +26,7 @@ from engine.replication.messages import (
 
 def encode_message(msg: Message) -> dict[str, Any]:
     """The message as a dict of JSON types (entry data must be UTF-8)."""
-    kind = type(msg)
-    if kind is AppendRequest:
+    if type(msg) is AppendRequest:
         return {
             "type": "append",
             "term": msg.term,
@@ -38,7 +37,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "commit": msg.commit,
             "entries": [[e.term, e.data.decode()] for e in msg.entries],
         }
-    if kind is AppendResponse:
+    if type(msg) is AppendResponse:
         return {
             "type": "append_response",
             "term": msg.term,
@@ -48,7 +47,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "match_index": msg.match_index,
             "reject_hint": msg.reject_hint,
         }
-    if kind is VoteRequest:
+    if type(msg) is VoteRequest:
         return {
             "type": "vote",
             "term": msg.term,
@@ -59,7 +58,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "pre_vote": msg.pre_vote,
             "transfer": msg.transfer,
         }
-    if kind is VoteResponse:
+    if type(msg) is VoteResponse:
         return {
             "type": "vote_response",
             "term": msg.term,
@@ -68,7 +67,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "granted": msg.granted,
             "pre_vote": msg.pre_vote,
         }
-    if kind is TimeoutNow:
+    if type(msg) is TimeoutNow:
         return {"type": "timeout_now", "term": msg.term, "frm": msg.frm, "to": msg.to}
     raise TypeError(f"not a Raft message: {msg!r}")
 

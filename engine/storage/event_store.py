@@ -407,7 +407,7 @@ class EventStore:
                 f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number >= ? AND event_number <= ? ORDER BY event_number LIMIT ?"
             )
-            args = (stream, start or 0, version, count)
+            args: tuple[object, ...] = (stream, start or 0, version, count)
         else:
             top = version if start is None else min(start, version)
             sql = (
@@ -433,7 +433,7 @@ class EventStore:
                 f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? AND position <= ?"
                 " ORDER BY position LIMIT ?"
             )
-            args = (from_position, last, count)
+            args: tuple[object, ...] = (from_position, last, count)
         else:
             top = last if from_position == 0 else min(from_position - 1, last)
             sql = (

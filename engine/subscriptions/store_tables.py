@@ -11,6 +11,7 @@ event loop through the store's read connection.  ``generation`` counts the defin
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -214,7 +215,8 @@ class SubscriptionTables:
         """One subscription, or None."""
         return next((s for s in self.list() if s.name == name), None)
 
-    def parked(self, name: str, limit: int) -> list[ParkedEvent]:
+    # ``list`` here is the method above: the builtin is named in full.
+    def parked(self, name: str, limit: int) -> builtins.list[ParkedEvent]:
         """Up to ``limit`` parked events of a subscription, by position."""
         with self._reading() as db:
             rows = db.execute(
