@@ -26,6 +26,14 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_is_clean() -> None:
+    # [tool.mypy] in pyproject.toml names the packages; the cache makes a rerun quick.
+    exe = shutil.which("mypy")
+    assert exe, "mypy is part of the test extras"
+    result = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # The documents every file may cite, all in the repository: a clone has what the code refers to.
 DOCUMENTS = ("API", "ARCHITECTURE", "CONSOLE", "GREENHOUSE", "ENGINE")
 _CITED = re.compile(rf"(?:[\w./-]*/)?(?:{'|'.join(DOCUMENTS)})\.md")

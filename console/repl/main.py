@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.output import create_output
 
@@ -121,7 +122,7 @@ async def _run(
     if interactive:
         terminal: PromptTerminal | ScriptTerminal = PromptTerminal(
             history=FileHistory(str(directory / "repl-history")),
-            toolbar=lambda: toolbar_fragments(ops.health.latest, ops.url),
+            toolbar=lambda: FormattedText(toolbar_fragments(ops.health.latest, ops.url)),
         )
     else:
         terminal = ScriptTerminal(sys.stdin, printer)

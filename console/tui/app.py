@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
@@ -244,8 +245,14 @@ class GateConsole(App[None]):
     def report(self, line: str) -> None:
         """Show an operation's outcome (✅, ⚠️ or ❌ first, as in the menu shell)."""
         self.last_message = line
-        severity = "error" if line.startswith("❌") else "warning" if line.startswith("⚠") else None
-        self.notify(line, severity=severity or "information", markup=False)
+        severity: SeverityLevel = (
+            "error"
+            if line.startswith("❌")
+            else "warning"
+            if line.startswith("⚠")
+            else "information"
+        )
+        self.notify(line, severity=severity, markup=False)
 
     def _done(self, result: str | None) -> None:
         if result:

@@ -20,8 +20,8 @@ def sync_table(table: DataTable[Cell], rows: Sequence[Row]) -> bool:
     """Make ``table`` show ``rows`` (in that order for new rows); True when anything changed."""
     wanted = dict(rows)
     changed = False
-    for key in [key.value for key in table.rows if key.value not in wanted]:
-        table.remove_row(key)
+    for gone in [key for key in table.rows if key.value not in wanted]:
+        table.remove_row(gone)
         changed = True
     columns = list(table.columns)
     for key, cells in rows:

@@ -54,8 +54,8 @@ async def create_by_payload(ctx: Context) -> None:
     """3. Create Observer by Event Payload."""
     ctx.printer.heading("📊 Creating Observer by Event Payload")
     ctx.printer.line("Example patterns:")
-    for pattern, meaning in PAYLOAD_EXAMPLES:
-        ctx.printer.line(f"  {pattern:<28} - {meaning}")
+    for example, meaning in PAYLOAD_EXAMPLES:
+        ctx.printer.line(f"  {example:<28} - {meaning}")
     name = await ctx.ask("Enter observer name: ")
     ctx.printer.hint('Enter payload pattern as a map (e.g., %{operator: "John"}) or as JSON')
     pattern = parse_pattern(await ctx.ask("Pattern: "))
