@@ -45,6 +45,16 @@ COMMIT_NOTICE_DELAY = 0.002
 FRESH_WAIT = 0.25
 
 
+# Why a node stops for good, as the exit status gate-node ends with (its supervisor sees it).
+APPLY_FAILED = 70  # a committed entry cannot be applied (an I/O fault: content never fails)
+LOG_FAILED = 74  # the log cannot be written
+DIVERGED = 75  # its stores are ahead of the cluster (writeQuorum: leader lost writes)
+
+
+class _ApplyFailed(Exception):
+    """Ends the ready loop: nothing past an entry that could not be applied may run."""
+
+
 class RaftHost:
     """Runs one node's replication: owns the core, its log, its stores and its peer links."""
 
@@ -94,6 +104,8 @@ class RaftHost:
             "raft_messages_in": 0,
             "long_polls": 0,
         }
+        # Set once, with the exit status, when this node must stop for good (see _fail).
+        self.failure: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # Persistent subscriptions are delivered by the leader (engine/subscriptions).
         self.subscriptions = SubscriptionService(self)
 
@@ -130,6 +142,8 @@ class RaftHost:
 
     def receive(self, messages: list[Message]) -> None:
         """Feed Raft messages from peers into the core."""
+        if self.failure.done():
+            return
         now = time.monotonic()
         for msg in messages:
             if msg.to != self.node_id:
@@ -140,10 +154,17 @@ class RaftHost:
             except LogDivergence as exc:
                 # Only possible with writeQuorum: leader, whose failovers may drop writes this
                 # node already applied. Its stores are ahead of the cluster: stop, loudly.
-                log.critical("node %s: %s; its data must be rebuilt (--clear)", self.node_id, exc)
-                os._exit(75)
+                self._fail(DIVERGED, f"{exc}; its data must be rebuilt (--clear)")
+                return
         self.counters["raft_messages_in"] += len(messages)
         self._wake.set()
+
+    def _fail(self, status: int, reason: str) -> None:
+        """Stop replicating for good; the process's main ends it with ``status`` (at once, with
+        no clean-up: closing the stores would record a durable point past the failure)."""
+        log.critical("node %s: %s; stopping (exit status %d)", self.node_id, reason, status)
+        if not self.failure.done():
+            self.failure.set_result(status)
 
     async def _clock(self) -> None:
         while True:
@@ -221,11 +242,13 @@ class RaftHost:
                     await asyncio.sleep(0)
                     self.state.maintain()
                 self.subscriptions.leadership(self.core.serving, self.core.term)
+        except _ApplyFailed as exc:
+            self._fail(APPLY_FAILED, str(exc))
         except Exception:
             # A log that cannot be written (a failed fsync or checkpoint, a full disk) must stop
             # the node: without this loop it would still answer probes but never replicate.
-            log.exception("node %s cannot go on with its log; stopping", self.node_id)
-            os._exit(74)
+            log.exception("node %s cannot go on with its log", self.node_id)
+            self._fail(LOG_FAILED, "its log cannot be written")
 
     def _handle_ready(self, ready: Ready) -> None:
         # A leader may ship entries before its own fsync (Raft thesis 10.2.1): it counts itself
@@ -258,15 +281,13 @@ class RaftHost:
     def _apply(self, entries: list[Entry]) -> None:
         try:
             results = self.state.apply([(e.index, e.data) for e in entries])
-        except Exception:
-            # A state machine that cannot apply a committed entry must not go on past it.
-            log.exception(
-                "node %s failed to apply entries %d..%d; stopping",
-                self.node_id,
-                entries[0].index,
-                entries[-1].index,
-            )
-            os._exit(70)
+        except Exception as exc:
+            # A state machine that cannot apply a committed entry must not go on past it: the
+            # round ends here, before its save, and so does the ready loop.
+            log.exception("node %s failed to apply its entries", self.node_id)
+            raise _ApplyFailed(
+                f"entries {entries[0].index}..{entries[-1].index} cannot be applied"
+            ) from exc
         self.applied_index = entries[-1].index
         self.counters["applied_entries"] += len(entries)
         for entry, result in zip(entries, results, strict=True):

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+from typing import Any
 
 from aiohttp import web
 
@@ -60,7 +62,12 @@ async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = No
         )
         stop = stop_event_on_signals()
         watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
-        await stop.wait()
+        ends: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait()), host.failure}
+        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        if host.failure.done():
+            # The log cannot be written or an entry applied: end now, without the clean-up
+            # below, which would record a durable point past the failure.
+            os._exit(host.failure.result())
         if watcher is not None:
             watcher.cancel()
         log.info("node %s stopping", node_id)
