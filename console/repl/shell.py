@@ -16,7 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from console.ops.errors import OpsError
-from console.repl.commands import cluster, data, observers, producers, subscriptions
+from console.repl.commands import cluster, data, observers, producers, script, subscriptions
 from console.repl.context import Context
 from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
@@ -51,6 +51,7 @@ COMMANDS: dict[int, Command] = {
     24: data.append_chosen_event,
     25: data.browse_stream,
     26: subscriptions.consumer_policy,
+    27: subscriptions.replay_parked,
 }
 CHOICES = sorted([*COMMANDS, EXIT])
 
@@ -113,6 +114,11 @@ class ReplShell:
             number = int(answer) if answer.isdigit() else None
             if number == EXIT:
                 return
+            if script.is_wait(answer):
+                # Not a numbered option: the menu stays the classic one, a script still paces.
+                if not await self._run(functools.partial(script.wait, answer=answer), "wait"):
+                    return
+                continue
             if number not in COMMANDS:
                 # docs/CONSOLE.md: bad input gets a clear ❌ line and the menu again.
                 printer.error(
@@ -128,7 +134,10 @@ class ReplShell:
 
     async def dispatch(self, number: int) -> bool:
         """Run one command; False when the input ended (Ctrl+D or the end of the script)."""
-        self._command = asyncio.create_task(self._run_command(number), name=TITLES[number])
+        return await self._run(COMMANDS[number], TITLES[number])
+
+    async def _run(self, command: Command, title: str) -> bool:
+        self._command = asyncio.create_task(self._run_command(command, title), name=title)
         try:
             return await self._command
         except asyncio.CancelledError:
@@ -140,12 +149,12 @@ class ReplShell:
         finally:
             self._command = None
 
-    async def _run_command(self, number: int) -> bool:
+    async def _run_command(self, command: Command, title: str) -> bool:
         # Everything is caught inside the command's task: a KeyboardInterrupt (Ctrl+C at a
         # prompt) escaping a task would stop the event loop itself.
         printer = self.ctx.printer
         try:
-            await COMMANDS[number](self.ctx)
+            await command(self.ctx)
         except EOFError:
             return False
         except KeyboardInterrupt:
@@ -155,8 +164,8 @@ class ReplShell:
         except GateError as exc:
             printer.error(describe_gate_error(exc))
         except Exception as exc:  # never a traceback at the console; the log keeps it
-            log.exception("option %s failed", number)
-            printer.error(f"Unexpected error in '{TITLES[number]}': {type(exc).__name__}: {exc}")
+            log.exception("%s failed", title)
+            printer.error(f"Unexpected error in '{title}': {type(exc).__name__}: {exc}")
         return True
 
     def _interrupt(self) -> None:
