@@ -16,6 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from console.ops.errors import OpsError
+from console.ops.operations import Operations
 from console.repl.commands import cluster, data, observers, producers, script, subscriptions
 from console.repl.context import Context
 from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
@@ -54,6 +55,8 @@ COMMANDS: dict[int, Command] = {
     27: subscriptions.replay_parked,
 }
 CHOICES = sorted([*COMMANDS, EXIT])
+# How long the shell asks the gateway how many nodes are up, after an operation failed.
+_STATUS_TIMEOUT = 3.0
 
 
 def describe_gate_error(exc: GateError) -> str:
@@ -63,6 +66,21 @@ def describe_gate_error(exc: GateError) -> str:
     if exc.code == "unauthorized":
         return "The gateway refused the token (start gate-repl with --token)"
     return f"{exc.message} ({exc.code})"
+
+
+async def no_majority(ops: Operations) -> str | None:
+    """ "no majority: 1 of 3 nodes up" when too few nodes answer for any write to commit."""
+    try:
+        status = await asyncio.wait_for(ops.cluster.status(), _STATUS_TIMEOUT)
+    except (GateError, TimeoutError):
+        return None  # the gateway is away too: the error itself says so better
+    needed = len(status.nodes) // 2 + 1
+    if status.nodes_up >= needed:
+        return None
+    return (
+        f"no majority: {status.nodes_up} of {len(status.nodes)} nodes up, {needed} are needed "
+        "(option 19 starts a node)"
+    )
 
 
 class ReplShell:
@@ -162,7 +180,16 @@ class ReplShell:
         except OpsError as exc:
             printer.error(str(exc))
         except GateError as exc:
-            printer.error(describe_gate_error(exc))
+            # Unanswered for want of a majority: the nodes up say why; the engine's words follow,
+            # as they may tell more (a write whose outcome is unknown).
+            majority = None
+            if exc.code in ("unavailable", "timeout"):
+                majority = await no_majority(self.ctx.ops)
+            if majority is None:
+                printer.error(describe_gate_error(exc))
+            else:
+                printer.error(majority)
+                printer.hint(describe_gate_error(exc))
         except Exception as exc:  # never a traceback at the console; the log keeps it
             log.exception("%s failed", title)
             printer.error(f"Unexpected error in '{title}': {type(exc).__name__}: {exc}")

@@ -1,9 +1,11 @@
-"""gate-repl's ``wait N`` line (a script's pause) and lab option 27, Replay Parked Events; a
-lesson replays parked events for real in tests/console/test_lessons.py."""
+"""gate-repl's ``wait N`` line (a script's pause), lab option 27, Replay Parked Events (a lesson
+replays parked events for real in tests/console/test_lessons.py), and what the shell says when
+an operation fails for want of a majority."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,18 @@ async def test_a_script_waits_and_bad_answers_get_one_line(
     )
     assert "❌ no subscription named 'nope' (subscriptions: none)" in lines
     assert "👉 Select an option (1-15): 12" in lines  # the menu goes on after each error
+
+
+async def test_an_operation_without_a_majority_says_so(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    cluster = await make_cluster()
+    script = "17\nnode2\n17\nnode3\n13\ngreenhouse-1\n1\n15\n"
+    run = await run_script(["--connect", cluster.url], script, tmp_path)
+    assert_clean(run)
+    assert "✅ Stopped node3" in run.stdout
+    no_majority = "❌ no majority: 1 of 3 nodes up, 2 are needed (option 19 starts a node)"
+    lines = run.stdout.splitlines()
+    assert no_majority in lines, run.stdout[-1500:]
+    # The engine's own words follow: a write it could not confirm may still commit later.
+    assert "outcome is unknown" in lines[lines.index(no_majority) + 1]
