@@ -15,9 +15,10 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError
-from console.ops.operations import Operations
-from console.repl.commands import cluster, data, observers, producers, script, subscriptions
+from console.repl.commands import cluster, data, observers, producers, subscriptions
+from console.repl.commands.script import is_wait, wait
 from console.repl.context import Context
 from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
@@ -68,10 +69,10 @@ def describe_gate_error(exc: GateError) -> str:
     return f"{exc.message} ({exc.code})"
 
 
-async def no_majority(ops: Operations) -> str | None:
-    """ "no majority: 1 of 3 nodes up" when too few nodes answer for any write to commit."""
+async def no_majority(cluster: ClusterOps) -> str | None:
+    """The words "no majority: 1 of 3 nodes up" when too few nodes answer for a write to commit."""
     try:
-        status = await asyncio.wait_for(ops.cluster.status(), _STATUS_TIMEOUT)
+        status = await asyncio.wait_for(cluster.status(), _STATUS_TIMEOUT)
     except (GateError, TimeoutError):
         return None  # the gateway is away too: the error itself says so better
     needed = len(status.nodes) // 2 + 1
@@ -132,9 +133,9 @@ class ReplShell:
             number = int(answer) if answer.isdigit() else None
             if number == EXIT:
                 return
-            if script.is_wait(answer):
+            if is_wait(answer):
                 # Not a numbered option: the menu stays the classic one, a script still paces.
-                if not await self._run(functools.partial(script.wait, answer=answer), "wait"):
+                if not await self._run(functools.partial(wait, answer=answer), "wait"):
                     return
                 continue
             if number not in COMMANDS:
@@ -184,7 +185,7 @@ class ReplShell:
             # as they may tell more (a write whose outcome is unknown).
             majority = None
             if exc.code in ("unavailable", "timeout"):
-                majority = await no_majority(self.ctx.ops)
+                majority = await no_majority(self.ctx.ops.cluster)
             if majority is None:
                 printer.error(describe_gate_error(exc))
             else:
