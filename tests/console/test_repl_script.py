@@ -47,7 +47,7 @@ def test_option_27_ends_the_lab_and_the_menu_fits_80_columns() -> None:
 async def test_a_script_waits_and_bad_answers_get_one_line(
     cluster: RunningCluster, tmp_path: Path
 ) -> None:
-    script = "wait 0.2\nwait 0\nwait soon\n27\nnope\n12\n15\n"
+    script = "wait 0.2\nwait 0\nwait soon\n27\nnope\n10\nquiet\n$all\n\n27\nquiet\n15\n"
     run = await run_script(["--connect", cluster.url], script, tmp_path)
     assert_clean(run)
     lines = run.stdout.splitlines()
@@ -59,7 +59,9 @@ async def test_a_script_waits_and_bad_answers_get_one_line(
         in lines
     )
     assert "❌ no subscription named 'nope' (subscriptions: none)" in lines
-    assert "👉 Select an option (1-15): 12" in lines  # the menu goes on after each error
+    assert "👉 Select an option (1-15): 10" in lines  # the menu goes on after each error
+    assert "Subscriptions: quiet (0 parked)" in lines
+    assert "⚠️  'quiet' has no parked events (option 26 parks some with nack_park)" in lines
 
 
 async def test_an_operation_without_a_majority_says_so(

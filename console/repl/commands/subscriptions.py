@@ -161,6 +161,9 @@ async def replay_parked(ctx: Context) -> None:
         known = ", ".join(rows) or "none"
         raise BadInput(f"no subscription named {name!r} (subscriptions: {known})")
     await ctx.ops.subscriptions.replay_parked(name)
+    if not rows[name].parked:
+        ctx.printer.warn(f"'{name}' has no parked events (option 26 parks some with nack_park)")
+        return
     ctx.printer.ok(f"Replaying the {rows[name].parked} parked events of '{name}'")
     if name in running_consumers(ctx):
         ctx.printer.hint("Option 5 shows them RECEIVED again, option 11 the counters")
