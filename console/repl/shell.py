@@ -3,7 +3,7 @@
 Every failure inside a command becomes one ``❌`` line (bad input, unknown names, unparsable
 patterns, an engine that went away), Ctrl+C cancels the command at hand and returns to the
 menu, and option 15, Ctrl+D or the end of a script stop what the session started and end the
-loop with exit status 0.
+loop with exit status 0.  ``wait N`` at the prompt pauses a script (``commands/script.py``).
 """
 
 from __future__ import annotations
