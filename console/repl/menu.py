@@ -69,6 +69,7 @@ LAB = Section(
         (24, "Append a Chosen Event"),
         (25, "Browse Stream"),
         (26, "Set Consumer Ack Policy"),
+        (27, "Replay Parked Events"),
     ),
 )
 

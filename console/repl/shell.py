@@ -3,7 +3,7 @@
 Every failure inside a command becomes one ``❌`` line (bad input, unknown names, unparsable
 patterns, an engine that went away), Ctrl+C cancels the command at hand and returns to the
 menu, and option 15, Ctrl+D or the end of a script stop what the session started and end the
-loop with exit status 0.
+loop with exit status 0.  ``wait N`` at the prompt pauses a script (``commands/script.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError
 from console.ops.numbers import is_choice_number
 from console.repl.commands import cluster, data, observers, producers, subscriptions
+from console.repl.commands.script import is_wait, wait
 from console.repl.context import Context
 from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
@@ -52,8 +54,11 @@ COMMANDS: dict[int, Command] = {
     24: data.append_chosen_event,
     25: data.browse_stream,
     26: subscriptions.consumer_policy,
+    27: subscriptions.replay_parked,
 }
 CHOICES = sorted([*COMMANDS, EXIT])
+# How long the shell asks the gateway how many nodes are up, after an operation failed.
+_STATUS_TIMEOUT = 3.0
 
 
 def describe_gate_error(exc: GateError) -> str:
@@ -63,6 +68,21 @@ def describe_gate_error(exc: GateError) -> str:
     if exc.code == "unauthorized":
         return "The gateway refused the token (start gate-repl with --token)"
     return f"{exc.message} ({exc.code})"
+
+
+async def no_majority(cluster: ClusterOps) -> str | None:
+    """The words "no majority: 1 of 3 nodes up" when too few nodes answer for a write to commit."""
+    try:
+        status = await asyncio.wait_for(cluster.status(), _STATUS_TIMEOUT)
+    except (GateError, TimeoutError):
+        return None  # the gateway is away too: the error itself says so better
+    needed = len(status.nodes) // 2 + 1
+    if status.nodes_up >= needed:
+        return None
+    return (
+        f"no majority: {status.nodes_up} of {len(status.nodes)} nodes up, {needed} are needed "
+        "(option 19 starts a node)"
+    )
 
 
 class ReplShell:
@@ -114,6 +134,11 @@ class ReplShell:
             number = int(answer) if is_choice_number(answer, CHOICES[-1]) else None
             if number == EXIT:
                 return
+            if is_wait(answer):
+                # Not a numbered option: the menu stays the classic one, a script still paces.
+                if not await self._run(functools.partial(wait, answer=answer), "wait"):
+                    return
+                continue
             if number not in COMMANDS:
                 # docs/CONSOLE.md: bad input gets a clear ❌ line and the menu again.
                 printer.error(
@@ -129,7 +154,10 @@ class ReplShell:
 
     async def dispatch(self, number: int) -> bool:
         """Run one command; False when the input ended (Ctrl+D or the end of the script)."""
-        self._command = asyncio.create_task(self._run_command(number), name=TITLES[number])
+        return await self._run(COMMANDS[number], TITLES[number])
+
+    async def _run(self, command: Command, title: str) -> bool:
+        self._command = asyncio.create_task(self._run_command(command, title), name=title)
         try:
             return await self._command
         except asyncio.CancelledError:
@@ -141,12 +169,12 @@ class ReplShell:
         finally:
             self._command = None
 
-    async def _run_command(self, number: int) -> bool:
+    async def _run_command(self, command: Command, title: str) -> bool:
         # Everything is caught inside the command's task: a KeyboardInterrupt (Ctrl+C at a
         # prompt) escaping a task would stop the event loop itself.
         printer = self.ctx.printer
         try:
-            await COMMANDS[number](self.ctx)
+            await command(self.ctx)
         except EOFError:
             return False
         except KeyboardInterrupt:
@@ -154,10 +182,19 @@ class ReplShell:
         except OpsError as exc:
             printer.error(str(exc))
         except GateError as exc:
-            printer.error(describe_gate_error(exc))
+            # Unanswered for want of a majority: the nodes up say why; the engine's words follow,
+            # as they may tell more (a write whose outcome is unknown).
+            majority = None
+            if exc.code in ("unavailable", "timeout"):
+                majority = await no_majority(self.ctx.ops.cluster)
+            if majority is None:
+                printer.error(describe_gate_error(exc))
+            else:
+                printer.error(majority)
+                printer.hint(describe_gate_error(exc))
         except Exception as exc:  # never a traceback at the console; the log keeps it
-            log.exception("option %s failed", number)
-            printer.error(f"Unexpected error in '{TITLES[number]}': {type(exc).__name__}: {exc}")
+            log.exception("%s failed", title)
+            printer.error(f"Unexpected error in '{title}': {type(exc).__name__}: {exc}")
         return True
 
     def _interrupt(self) -> None:

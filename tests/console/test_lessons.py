@@ -1,5 +1,9 @@
 """The lessons in examples/lessons/, run as scripts (``gate-repl --connect URL < lesson.txt``)
-against real clusters, with assertions on their plain output."""
+against real clusters, with assertions on their plain output.
+
+Each test names the comments whose claims it checks (``_claims``): a comment edited without its
+test, or a lesson added without one, fails here, so a lesson and its checks change together.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,28 @@ from pathlib import Path
 
 from tests.cluster_harness import RunningCluster
 from tests.console.script_runs import LESSONS, assert_clean, run_script
+
+
+def _claims(lesson: str, *claims: str) -> Path:
+    """The lesson's path, once each claim is found in its comments (joined across lines)."""
+    path = LESSONS / lesson
+    comments = " ".join(
+        ln.lstrip("#").strip() for ln in path.read_text().splitlines() if ln.startswith("#")
+    )
+    for claim in claims:
+        assert claim in comments, f"{lesson} no longer says {claim!r}: update its test"
+    return path
+
+
+def _rows(section: str) -> list[list[str]]:
+    """The cells (split on 2+ spaces) of the lines before the section's next prompt."""
+    body = section.split("👉")[0]
+    return [re.split(r"\s{2,}", ln.strip()) for ln in body.splitlines() if ln[:1].isalnum()]
+
+
+def test_every_lesson_has_a_test() -> None:
+    tested = set(re.findall(r'_claims\(\s*"([^"]+)"', Path(__file__).read_text()))
+    assert tested == {p.name for p in LESSONS.glob("*.txt")}
 
 
 def _seen(output: str, observer: str) -> list[str]:
@@ -21,26 +47,45 @@ def _seen(output: str, observer: str) -> list[str]:
 
 
 async def test_lesson_1_event_flow(cluster: RunningCluster, tmp_path: Path) -> None:
-    run = await run_script(
-        ["--connect", cluster.url, "--seed", "1"], LESSONS / "01-event-flow.txt", tmp_path
+    lesson = _claims(
+        "01-event-flow.txt",
+        "Append five greenhouse events by hand",
+        "5 a second each",
+        "Each producer has written some 15 events; greenhouse-1 goes on after its first 5.",
+        "The observer counted every event: the 5 appended by hand and all the producers wrote.",
     )
+    run = await run_script(["--connect", cluster.url, "--seed", "1"], lesson, tmp_path)
     assert_clean(run)
     out = run.stdout
     assert "✅ Observer 'flow' created for stream '$all'" in out
     seen = _seen(out, "flow")
     assert len(seen) == 5 and seen[0].startswith('SEEN ["greenhouse-1:initialized:v1 (v0) => ')
     assert "📄 Events from 'greenhouse-1' (version 4):" in out
-    assert "✅ Started 2 producers: greenhouse-1, greenhouse-2" in out
+    assert "✅ Started 2 producers: greenhouse-1, greenhouse-2 (5.0/s each)" in out
+    assert "⏳ Waiting 3 s…" in out
     assert "✅ Producer for 'greenhouse-1' stopped" in out
     assert "✅ Producer for 'greenhouse-2' stopped" in out
+    # The last producers table, once both stopped: stream, mode, rate, produced, last version.
+    last = out.split("📋 Active Producers\n")[-1]
+    producers = {r[0]: r for r in _rows(last) if r[0].startswith("greenhouse-")}
+    produced = {stream: int(row[3]) for stream, row in producers.items()}
+    assert all(10 <= n <= 20 for n in produced.values()), producers  # "some 15" in 3 s
+    assert int(producers["greenhouse-1"][4]) == 4 + produced["greenhouse-1"]
+    listed = out.split("# The observer counted every event")[1].split("📋 Active Observers\n")[1]
+    counted = next(int(r[2]) for r in _rows(listed) if r[0] == "flow")
+    assert counted == 5 + sum(produced.values()), (counted, produced)
     assert "✅ Observer 'flow' stopped" in out
     assert "# Lesson 1: event flow." in out  # comments are part of the transcript
 
 
 async def test_lesson_2_type_filtering(cluster: RunningCluster, tmp_path: Path) -> None:
-    run = await run_script(
-        ["--connect", cluster.url, "--seed", "2"], LESSONS / "02-type-filtering.txt", tmp_path
+    lesson = _claims(
+        "02-type-filtering.txt",
+        "Only temperature readings reach this observer",
+        "and only fan activations this one",
+        "A type that is not in the catalogue is refused.",
     )
+    run = await run_script(["--connect", cluster.url, "--seed", "2"], lesson, tmp_path)
     assert_clean(run)
     temperatures, fans = _seen(run.stdout, "temperatures"), _seen(run.stdout, "fans")
     assert temperatures and all(":temperature_measured:v1 (v" in ln for ln in temperatures)
@@ -54,9 +99,13 @@ async def test_lesson_2_type_filtering(cluster: RunningCluster, tmp_path: Path) 
 
 
 async def test_lesson_3_payload_matching(cluster: RunningCluster, tmp_path: Path) -> None:
-    run = await run_script(
-        ["--connect", cluster.url, "--seed", "3"], LESSONS / "03-payload-matching.txt", tmp_path
+    lesson = _claims(
+        "03-payload-matching.txt",
+        "temperatures of 30 or more",
+        "A pattern that does not parse says where it went wrong.",
+        "Each observer saw only its matches.",
     )
+    run = await run_script(["--connect", cluster.url, "--seed", "3"], lesson, tmp_path)
     assert_clean(run)
     out = run.stdout
     assert "✅ Observer 'actuators' created for payload pattern %{intensity: _}" in out
@@ -75,9 +124,14 @@ async def test_lesson_3_payload_matching(cluster: RunningCluster, tmp_path: Path
 
 
 async def test_lesson_4_subscriptions_with_acks(cluster: RunningCluster, tmp_path: Path) -> None:
-    run = await run_script(
-        ["--connect", cluster.url, "--seed", "4"], LESSONS / "04-subscriptions.txt", tmp_path
+    lesson = _claims(
+        "04-subscriptions.txt",
+        "A subscription from version 0 gets the history first",
+        "New events keep coming to it.",
+        "Another subscription starts later in the stream: from version 6.",
+        "checkpoint and counters (delivered, acked...)",
     )
+    run = await run_script(["--connect", cluster.url, "--seed", "4"], lesson, tmp_path)
     assert_clean(run)
     audit = _seen(run.stdout, "audit")
     versions = [int(v) for v in re.findall(r"greenhouse-4:\S+ v\((\d+)\)", "\n".join(audit))]
@@ -88,49 +142,80 @@ async def test_lesson_4_subscriptions_with_acks(cluster: RunningCluster, tmp_pat
     table = run.stdout.split("📋 Subscriptions\n")[1]
     assert re.search(r"^audit\s+by_stream \$greenhouse-4\s+0\s", table, re.MULTILINE)
     assert re.search(r"^late\s+by_stream \$greenhouse-4\s+6\s", table, re.MULTILINE)
+    # Name, checkpoint, consumers, in flight, parked, delivered, acked, nacked.
+    counters = {r[0]: r[2:] for r in _rows(table) if len(r) == 8 and r[0] != "Name"}
+    assert counters == {
+        "audit": ["1", "0", "0", "8", "8", "0"],
+        "late": ["1", "0", "0", "2", "2", "0"],
+    }, counters
 
 
 async def test_lesson_5_failover(
     make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
 ) -> None:
-    cluster = await make_cluster()
-    run = await run_script(
-        ["--connect", cluster.url, "--seed", "5"], LESSONS / "05-failover.txt", tmp_path
+    lesson = _claims(
+        "05-failover.txt",
+        "node1, the preferred leader, on a fresh start",
+        "the others elect a new one within seconds",
+        "the observer never missed a thing",
+        "node1 is a follower again, at the leader's commit and applied index, with no lag.",
     )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "5"], lesson, tmp_path)
     assert_clean(run)
     out = run.stdout
     statuses = out.split("🔗 Cluster Status\n")[1:]
     assert len(statuses) == 3 and "Leader: node1 (term" in statuses[0]
-    killed = re.search(r"✅ Killed node1 \(the leader\); (node[23]) took over in [\d.]+ s", out)
-    assert killed, out
-    assert f"Leader: {killed.group(1)} (term" in statuses[1]
+    killed = re.search(r"✅ Killed node1 \(the leader\); (node[23]) took over in ([\d.]+) s", out)
+    assert killed and float(killed.group(2)) < 10, out
+    leader = killed.group(1)
+    assert f"Leader: {leader} (term" in statuses[1]
     assert re.search(r"^node1\s+down", statuses[1], re.MULTILINE)
     assert "✅ Appended 3 events to 'greenhouse-5' (now at version 5)" in out
     versions = re.findall(r"greenhouse-5:\S+ \(v(\d+)\)", "\n".join(_seen(out, "everything")))
     assert [int(v) for v in versions] == list(range(6))  # nothing lost over the failover
     assert "✅ Started node1" in out
-    assert re.search(r"^node1\s+follower", statuses[2], re.MULTILINE)
+    # Node, role, HTTP, TCP, term, commit, applied, lag: node1 caught up with the leader.
+    nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
+    assert f"Leader: {leader} (term" in statuses[2] and nodes[leader][1] == "leader"
+    assert nodes["node1"][1] == "follower ★", nodes
+    assert nodes["node1"][4:7] == nodes[leader][4:7] and nodes["node1"][7] == "0", nodes
 
 
 async def test_lesson_6_nack_and_park(cluster: RunningCluster, tmp_path: Path) -> None:
-    run = await run_script(
-        ["--connect", cluster.url, "--seed", "6"], LESSONS / "06-nack-and-park.txt", tmp_path
+    lesson = _claims(
+        "06-nack-and-park.txt",
+        "Six events in a fresh stream.",
+        'versions 8 and 11, whose RECEIVED lines end in "→ parked"; the others end in "→ acked"',
+        "12 delivered, 10 acked, 2 nacked, 2 parked.",
+        "The checkpoint (a position in the store) still moves past the parked events",
+        "Versions 8 and 11 come once more, and are acked this time.",
+        "Nothing parked any more: 14 delivered, 12 acked, still 2 nacked",
     )
+    run = await run_script(["--connect", cluster.url, "--seed", "6"], lesson, tmp_path)
     assert_clean(run)
     out = run.stdout
     received = _seen(out, "sorter")
     versions = [int(v) for v in re.findall(r" v\((\d+)\) => ", "\n".join(received))]
-    assert versions == list(range(12)), received
-    # Before option 26 the classic line; after it, every 3rd delivery (the 9th, the 12th) parked.
+    assert versions == [*range(12), 8, 11], received
+    # Before option 26 the classic line; after it, every 3rd delivery (the 9th, the 12th)
+    # parked; after going back to ack, the classic line again for the replayed ones.
     outcomes = [ln.rsplit("] → ", 1)[1] if "] → " in ln else "-" for ln in received]
-    assert outcomes == ["-"] * 6 + ["acked", "acked", "parked"] * 2, received
+    assert outcomes == ["-"] * 6 + ["acked", "acked", "parked"] * 2 + ["-"] * 2, received
     assert "✅ The consumer of 'sorter' now parks every 3rd" in out
-    table = out.split("📋 Subscriptions\n")[1]
+    assert "✅ The consumer of 'sorter' now acks all" in out
+    assert "✅ Replaying the 2 parked events of 'sorter'" in out
+    tables = out.split("📋 Subscriptions\n")[1:]
     assert re.search(
         r"^sorter\s+by_stream \$greenhouse-6\s+0\s+consuming · parks every 3rd$",
-        table,
+        tables[0],
         re.MULTILINE,
     )
-    # Delivered is counted as events go out; acks, nacks and parks may still be on their way.
-    assert re.search(r"^sorter\s+\d+\s+1\s+\d+\s+\d+\s+12\s", table, re.MULTILINE), table
-    assert "✅ The consumer of 'sorter' now acks all" in out
+    # Name, checkpoint, consumers, in flight, parked, delivered, acked, nacked.
+    counters = [r for t in tables for r in _rows(t) if r[0] == "sorter" and len(r) == 8]
+    assert [r[2:] for r in counters] == [
+        ["1", "0", "2", "12", "10", "2"],
+        ["1", "0", "0", "14", "12", "2"],
+    ], counters
+    # The checkpoint is past the 12 events (positions count every stream of the store).
+    assert int(counters[0][1]) >= 12 and counters[1][1] == counters[0][1]

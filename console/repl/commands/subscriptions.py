@@ -1,5 +1,5 @@
-"""Options 10-11 and lab option 26: create a persistent subscription (consumed here, acking),
-list them, and choose what this console's consumer acks or nacks."""
+"""Options 10-11 and lab options 26-27: create a persistent subscription (consumed here,
+acking), list them, choose what this console's consumer acks or nacks, replay parked events."""
 
 from __future__ import annotations
 
@@ -21,12 +21,11 @@ from console.repl.context import BadInput, Context
 from console.repl.printer import Printer
 from console.repl.tables import Cell
 
-# What each action does with the Nth event, worded as in the dashboard's ack/nack dialog (the
-# REPL has no replay option, so nack_park points at the parked counter instead).
+# What each action does with the Nth event, worded as in the dashboard's ack/nack dialog.
 ACTION_HINTS: dict[Action, str] = {
     "ack": "acknowledge every event",
     "nack_retry": "deliver it again (attempt 2, 3 …)",
-    "nack_park": "park it (option 11 counts parked events)",
+    "nack_park": "park it (option 27 replays parked events)",
     "nack_skip": "drop it",
 }
 
@@ -155,3 +154,24 @@ async def consumer_policy(ctx: Context) -> None:
         "From the next batch on: option 5 shows each RECEIVED line's outcome (→ parked …), "
         "option 11 the counters"
     )
+
+
+async def replay_parked(ctx: Context) -> None:
+    """27. Replay Parked Events: the engine delivers a subscription's parked events again."""
+    ctx.printer.heading("♻️  Replay Parked Events")
+    rows = {row.name: row for row in await ctx.ops.subscriptions.rows()}
+    listed = ", ".join(f"{n} ({r.parked} parked)" for n, r in rows.items())
+    ctx.printer.line(f"Subscriptions: {listed or 'none yet (option 10 creates one)'}")
+    name = await ctx.ask("Enter subscription name: ", list(rows))
+    if name not in rows:
+        known = ", ".join(rows) or "none"
+        raise BadInput(f"no subscription named {name!r} (subscriptions: {known})")
+    await ctx.ops.subscriptions.replay_parked(name)
+    if not rows[name].parked:
+        ctx.printer.warn(f"'{name}' has no parked events (option 26 parks some with nack_park)")
+        return
+    ctx.printer.ok(f"Replaying the {rows[name].parked} parked events of '{name}'")
+    if name in running_consumers(ctx):
+        ctx.printer.hint("Option 5 shows them RECEIVED again, option 11 the counters")
+    else:
+        ctx.printer.hint(f"This console does not consume '{name}': option 26 consumes it here")

@@ -1,0 +1,79 @@
+"""gate-repl's ``wait N`` line (a script's pause), lab option 27, Replay Parked Events (a lesson
+replays parked events for real in tests/console/test_lessons.py), and what the shell says when
+an operation fails for want of a majority."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from console.repl.commands.script import is_wait, parse_wait
+from console.repl.context import BadInput
+from console.repl.menu import TITLES, render_menu
+from console.repl.printer import Printer
+from console.repl.shell import COMMANDS
+from tests.cluster_harness import RunningCluster
+from tests.console.script_runs import assert_clean, run_script
+
+
+def test_wait_lines() -> None:
+    assert is_wait("wait 3") and is_wait("  WAIT 0.5 ") and is_wait("wait")
+    assert not is_wait("3") and not is_wait("waiting 3") and not is_wait("")
+    assert parse_wait("wait 3") == 3.0 and parse_wait("Wait 0.25") == 0.25
+    assert parse_wait("wait 60") == 60.0
+
+
+@pytest.mark.parametrize(
+    "answer", ["wait", "wait 0", "wait -1", "wait 61", "wait x", "wait nan", "wait 1 2"]
+)
+def test_wait_refuses(answer: str) -> None:
+    with pytest.raises(BadInput, match="type 'wait N' with N seconds"):
+        parse_wait(answer)
+
+
+def test_option_27_ends_the_lab_and_the_menu_fits_80_columns() -> None:
+    assert TITLES[27] == "Replay Parked Events" and max(COMMANDS) == 27
+    assert COMMANDS[27].__doc__ and COMMANDS[27].__doc__.startswith("27. Replay Parked Events")
+    transcript = io.StringIO()
+    render_menu(Printer(stream=transcript))
+    lab = transcript.getvalue().split("🧪 Cluster Lab:\n")[1]
+    assert "27. Replay Parked Events" in lab
+    assert max(len(line) for line in lab.splitlines()) <= 80
+
+
+async def test_a_script_waits_and_bad_answers_get_one_line(
+    cluster: RunningCluster, tmp_path: Path
+) -> None:
+    script = "wait 0.2\nwait 0\nwait soon\n27\nnope\n10\nquiet\n$all\n\n27\nquiet\n15\n"
+    run = await run_script(["--connect", cluster.url], script, tmp_path)
+    assert_clean(run)
+    lines = run.stdout.splitlines()
+    assert "👉 Select an option (1-15): wait 0.2" in lines
+    assert lines[lines.index("👉 Select an option (1-15): wait 0.2") + 1] == "⏳ Waiting 0.2 s…"
+    assert "❌ 0 is out of range: type 'wait N' with N seconds, more than 0 and at most 60" in lines
+    assert (
+        "❌ 'soon' is not a number: type 'wait N' with N seconds, more than 0 and at most 60"
+        in lines
+    )
+    assert "❌ no subscription named 'nope' (subscriptions: none)" in lines
+    assert "👉 Select an option (1-15): 10" in lines  # the menu goes on after each error
+    assert "Subscriptions: quiet (0 parked)" in lines
+    assert "⚠️  'quiet' has no parked events (option 26 parks some with nack_park)" in lines
+
+
+async def test_an_operation_without_a_majority_says_so(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    cluster = await make_cluster()
+    script = "17\nnode2\n17\nnode3\n13\ngreenhouse-1\n1\n15\n"
+    run = await run_script(["--connect", cluster.url], script, tmp_path)
+    assert_clean(run)
+    assert "✅ Stopped node3" in run.stdout
+    no_majority = "❌ no majority: 1 of 3 nodes up, 2 are needed (option 19 starts a node)"
+    lines = run.stdout.splitlines()
+    assert no_majority in lines, run.stdout[-1500:]
+    # The engine's own words follow: a write it could not confirm may still commit later.
+    assert "outcome is unknown" in lines[lines.index(no_majority) + 1]
