@@ -34,7 +34,6 @@ import random
 from dataclasses import dataclass, fields
 
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
-from engine.replication.memory_storage import MemoryLogStorage
 from engine.replication.messages import (
     AppendResponse,
     Entry,
@@ -44,6 +43,7 @@ from engine.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
+from tests.replication.memory_storage import MemoryLogStorage
 
 TEST_FILE = "tests/replication/test_simulation.py"
 _MAX_ROUNDS = 200  # delivery rounds within one tick before the rest waits for the next tick

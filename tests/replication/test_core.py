@@ -9,7 +9,6 @@ import pytest
 
 from engine.config_model import ReplicationConfig
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
-from engine.replication.memory_storage import MemoryLogStorage
 from engine.replication.messages import (
     AppendRequest,
     AppendResponse,
@@ -23,6 +22,7 @@ from engine.replication.messages import (
     VoteResponse,
 )
 from engine.replication.wire import decode_message, encode_message
+from tests.replication.memory_storage import MemoryLogStorage
 
 IDS = ("a", "b", "c")
 
