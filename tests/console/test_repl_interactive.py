@@ -176,11 +176,15 @@ async def test_cluster_lab_node_actions_and_a_vanished_engine(
 ) -> None:
     cluster = await make_cluster()
     async with running_repl(cluster.url) as (repl, shell):
-        await _step(repl, 17, ("Enter node id (default: the leader): ", "node3"))
+        await _step(repl, 18, ("Enter node id (default: the leader): ", "node2"), ("Kill ", "n"))
+        await repl.printed("⚠️  Cancelled: node2 left as it was")
+        await _step(repl, 17, ("(default: the leader): ", "node3"), ("Stop node3? (y/N): ", "y"))
         await repl.printed("✅ Stopped node3; leader node1")
         await _step(repl, 19, ("Enter node id: ", "node3"))
         await repl.printed("✅ Started node3; leader node1")
-        await _step(repl, 18, ("Enter node id (default: the leader): ", ""))
+        await _step(
+            repl, 18, ("Enter node id (default: the leader): ", ""), ("(the leader)? (y/N)", "yes")
+        )
         await repl.printed("✅ Killed node1 (the leader); node")
         assert "took over in" in repl.since_mark()
         await _step(repl, 19, ("Enter node id: ", "node1"))

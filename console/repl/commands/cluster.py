@@ -92,6 +92,7 @@ async def node_detail(ctx: Context) -> None:
 
 
 _DEFAULTS_TO_LEADER = ("stop", "kill", "restart", "pause")
+_CONFIRMED = ("stop", "kill")  # asked first at a terminal: the rest are undone by a key
 _PAST = {
     "stop": "Stopped",
     "kill": "Killed",
@@ -133,8 +134,13 @@ async def node_action(ctx: Context, action: str) -> None:
         else "Enter node id: "
     )
     answer = await ctx.ask(prompt, ids)
-    if not answer and action not in _DEFAULTS_TO_LEADER:
+    if answer or action not in _DEFAULTS_TO_LEADER:
         status.node(answer)  # says which nodes there are
+    if action in _CONFIRMED:
+        who = answer or (f"{status.leader} (the leader)" if status.leader else "")
+        if who and not await ctx.confirmed(f"{action.capitalize()} {who}?"):
+            ctx.printer.warn(f"Cancelled: {who} left as it was")
+            return
     if ctx.terminal.interactive:
         ctx.printer.hint("Waiting for the cluster to settle (Ctrl+C to stop waiting)…")
     _report(ctx, await ctx.ops.cluster.act(answer or None, action))
