@@ -537,7 +537,7 @@ class GateConsole(App[None]):
             for action in NODE_ACTIONS:
                 yield SystemCommand(
                     f"{action.capitalize()} {node.node_id}",
-                    f"{action} node {node.node_id} ({node.role})",
+                    f"{action} node {node.node_id} ({node.shown_role})",
                     partial(self.node_action, node.node_id, action),
                 )
         for panel, title in PANELS:
