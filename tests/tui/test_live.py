@@ -19,8 +19,8 @@ from console.ops.operations import Operations
 from console.ops.session import SessionOptions
 from console.ops.subscriptions import ConsumerPolicy
 from console.tui.app import GateConsole
-from console.tui.dialogs.form import FormDialog
 from console.tui.dialogs.confirm import ConfirmDialog
+from console.tui.dialogs.form import FormDialog
 from console.tui.feed.panel import FeedPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel
 from tests.cluster_harness import RunningCluster

@@ -10,7 +10,7 @@ from console.ops.numbers import is_choice_number, parse_whole
 from console.ops.patterns import parse_data
 from console.ops.streams import DIRECTIONS, MAX_COUNT, NewStreamError, StreamPage
 from console.repl.commands.observers import print_event_types
-from console.repl.context import BadInput, Context, ascii_number
+from console.repl.context import BadInput, Context
 from domain.greenhouse.catalogue import EVENT_TYPES
 
 _SHOWN_AFTER_APPEND = 3

@@ -18,7 +18,7 @@ from console.ops.subscriptions import (
     parse_policy,
     parse_start,
 )
-from console.repl.context import BadInput, Context, ascii_number
+from console.repl.context import BadInput, Context
 from console.repl.printer import Printer
 from console.repl.tables import Cell
 
