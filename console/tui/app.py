@@ -391,7 +391,8 @@ class GateConsole(App[None]):
         call it from a worker."""
         if not self.confirm:
             return True
-        return bool(await self.push_screen_wait(ConfirmDialog(question, detail)))
+        answer: bool = await self.push_screen_wait(ConfirmDialog(question, detail))
+        return answer
 
     def op_toggle_consumer(self, target: str | None) -> None:
         """Consume the selected subscription here (with the policy last chosen for it here, else
