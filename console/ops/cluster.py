@@ -18,6 +18,8 @@ from console.ops.rate import Clock, CounterRate
 from engine.client import GateClient, GateError
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
+# Under the node table in both consoles: the same marks mean the same there.
+NODE_LEGEND = "★ leader · ☆ preferred leader · positions are replicated-log indexes"
 _POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
 
 
@@ -41,11 +43,19 @@ class NodeRow:
     fresh: bool
     managed: bool
     pid: int | None
+    state: str | None = None  # a managed node's process: running, paused, stopped, exited
 
     @property
     def up(self) -> bool:
         """Whether the node answers at all."""
         return self.http_up or self.tcp_up
+
+    @property
+    def shown_role(self) -> str:
+        """The role to show: ``paused`` for a paused node, which otherwise looks ``down``."""
+        if self.state == "paused":
+            return "paused"
+        return self.role if self.up else "down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,7 @@ def _node_row(node: dict[str, Any]) -> NodeRow:
         fresh=bool(node.get("fresh")),
         managed=bool(node.get("managed")),
         pid=node.get("pid"),
+        state=node.get("state"),
     )
 
 
@@ -177,7 +188,8 @@ class ClusterOps:
             if action in ("stop", "kill", "pause"):
                 if was_leader:
                     return status.leader not in (None, node_id)
-                return action == "pause" or not node.up
+                # A paused node answers no probe, so it is seen paused (or down) soon enough.
+                return not node.up or (action == "pause" and node.state == "paused")
             # start / restart / resume: the node answers and knows a leader's term again.
             return node.http_up and node.role != "down" and status.leader is not None
 

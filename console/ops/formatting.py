@@ -17,6 +17,10 @@ from typing import Any
 from console.ops.patterns import ANY_VALUE
 from domain.greenhouse.catalogue import PAYLOADS, RANGES
 
+# A subscription's checkpoint next to a stream's last version (8 next to 7) puzzles: say why.
+CHECKPOINT_NOTE = (
+    "Checkpoint: a position in the whole store ($all), not a version: versions count one stream"
+)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*[?!]?")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

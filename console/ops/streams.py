@@ -60,6 +60,10 @@ class GreenhouseView:
     snapshots: list[dict[str, Any]]
 
 
+class NewStreamError(OpsError):
+    """A chosen event that cannot start a stream; each console adds where random appends are."""
+
+
 def natural_key(stream_id: str) -> tuple[Any, ...]:
     """Sort ``greenhouse-2`` before ``greenhouse-10``."""
     parts = _NUMBER.split(stream_id)
@@ -139,9 +143,9 @@ class StreamOps:
         # A greenhouse stream starts with initialized:v1, and only there (docs/GREENHOUSE.md).
         version = await self.client.stream_version(self.store, stream)
         if version < 0 and event_type != INITIALIZED:
-            raise OpsError(
-                f"{stream} is a new stream: its first event must be {INITIALIZED} "
-                "(choose it, or let option 13 start the stream)"
+            raise NewStreamError(
+                f"{stream} is a new stream: its first event must be {INITIALIZED}; choose it, "
+                "or append random events, which start the stream"
             )
         if version >= 0 and event_type == INITIALIZED:
             raise OpsError(f"{stream} is initialized already (at version 0)")

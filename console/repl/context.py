@@ -31,6 +31,8 @@ class Context:
     terminal: Terminal
     printer: Printer
     script_pacing: ScriptPacing = field(default_factory=ScriptPacing)
+    # Ask before what cannot be undone; off with --yes, and a script is never asked.
+    confirm: bool = True
     # Where the last monitor of each feed stopped, so the next one continues from there.
     monitor_positions: weakref.WeakKeyDictionary[LineFeed, int] = field(
         default_factory=weakref.WeakKeyDictionary
@@ -39,6 +41,13 @@ class Context:
     async def ask(self, prompt: str, completions: Sequence[str] = ()) -> str:
         """The answer, trimmed."""
         return (await self.terminal.ask(prompt, completions)).strip()
+
+    async def confirmed(self, question: str) -> bool:
+        """Whether to go ahead with what cannot be undone: asked only of a person at a
+        terminal with confirmations on, and only ``y`` or ``yes`` goes ahead."""
+        if not (self.confirm and self.terminal.interactive):
+            return True
+        return (await self.ask(f"{question} (y/N): ")).lower() in ("y", "yes")
 
     async def ask_int(
         self, prompt: str, field: str, default: int, *, minimum: int = 0, maximum: int = MAX_WHOLE

@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", type=int, help="seed for hand-appended and produced events (default: random)"
     )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="do not ask before stopping or killing a node (a script is never asked)",
+    )
     return parser
 
 
@@ -103,13 +108,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         token=args.token or os.environ.get("GATE_AUTH_TOKEN") or None,
     )
     try:
-        return asyncio.run(_run(options, args.seed, interactive, plain, directory))
+        return asyncio.run(
+            _run(options, args.seed, interactive, plain, directory, confirm=not args.yes)
+        )
     except KeyboardInterrupt:
         return 130
 
 
 async def _run(
-    options: SessionOptions, seed: int | None, interactive: bool, plain: bool, directory: Path
+    options: SessionOptions,
+    seed: int | None,
+    interactive: bool,
+    plain: bool,
+    directory: Path,
+    *,
+    confirm: bool,
 ) -> int:
     printer = Printer(stream=sys.stdout) if plain else Printer(output=create_output())
     if not options.connect:
@@ -126,7 +139,7 @@ async def _run(
         )
     else:
         terminal = ScriptTerminal(sys.stdin, printer)
-    shell = ReplShell(Context(ops, terminal, printer), handle_sigint=interactive)
+    shell = ReplShell(Context(ops, terminal, printer, confirm=confirm), handle_sigint=interactive)
     return await shell.run()
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from console.repl.printer import Printer
 
 TITLE = "========== Gate Interactive Console =========="
-PROMPT = "👉 Select an option (1-15): "
 EXIT = 15
+LAST = 27  # the classic 15 and the cluster lab's 16-27
+PROMPT = f"👉 Select an option (1-{LAST}): "
 # Answers that show the whole menu again (Enter on an empty line too).
 MENU_REQUESTS = frozenset({"", "?", "m", "menu", "help"})
 COMPACT_MENU = "Enter: menu · 1-6 observe · 7-9 produce · 10-11 subscribe · 12+ data · 15 exit"

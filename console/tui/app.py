@@ -33,6 +33,7 @@ from console.ops.subscriptions import SubscriptionRow
 from console.tui.cluster.panel import ClusterPanel
 from console.tui.cluster.timeline import transitions
 from console.tui.dialogs import create
+from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.consumer_policy import consumer_policy
 from console.tui.dialogs.form import FormDialog
 from console.tui.feed.collector import FeedCollector
@@ -61,6 +62,11 @@ TABLE_EVERY = 4  # observers/producers tables: every 4th drain (2.5 Hz)
 POLL_SECONDS = 1.0  # subscriptions and streams: one request each per second
 CONSUMER_PREFIX = "sub "  # feed sources of this console's subscription consumers
 _PAST_TENSE = {"stop": "stopped", "kill": "killed", "pause": "paused", "resume": "resumed"}
+# The node actions asked about first (with confirmations on), and what the question adds.
+_CONFIRM_NODE = {
+    "kill": "SIGKILL: the process dies at once; t starts it again.",
+    "stop": "A graceful stop; t starts it again.",
+}
 
 
 class GateConsole(App[None]):
@@ -77,10 +83,11 @@ class GateConsole(App[None]):
         Binding("slash", "filter_feed", "Filter", show=False),
     ]
 
-    def __init__(self, ops: Operations, *, blink: bool = True) -> None:
+    def __init__(self, ops: Operations, *, blink: bool = True, confirm: bool = True) -> None:
         super().__init__()
         self.ops = ops
         self.blink = blink
+        self.confirm = confirm  # off (gate-console --yes) for scripted demos
         self.collector = FeedCollector()
         self.muted: set[str] = set()  # feed sources a person took out of the feed
         self._health_seen = -1
@@ -357,15 +364,35 @@ class GateConsole(App[None]):
         return self._need(selected, "a subscription", "subscriptions")
 
     def op_delete_subscription(self, target: str | None) -> None:
-        """Delete the selected subscription."""
+        """Delete the selected subscription (asking first when it has parked events)."""
         name = self._subscription(target)
         if name is not None:
+            self.delete_subscription(name)
 
-            async def delete() -> str:
-                await self.ops.subscriptions.delete(name)
-                return f"✅ Subscription '{name}' deleted"
+    @work(group="ops")
+    async def delete_subscription(self, name: str) -> None:
+        """Delete a subscription; its parked events would go with it, so that is asked."""
+        try:
+            rows = await self.ops.subscriptions.rows()
+            parked = next((row.parked for row in rows if row.name == name), 0)
+            if parked and not await self.confirmed(
+                f"Delete subscription '{name}'?", f"Its {parked} parked events go with it."
+            ):
+                self.report(f"↩️  Subscription '{name}' kept")
+                return
+            await self.ops.subscriptions.delete(name)
+        except (OpsError, GateError) as exc:
+            self.report(f"❌ {exc}")
+            return
+        self._done(f"✅ Subscription '{name}' deleted")
 
-            self.attempt(delete())
+    async def confirmed(self, question: str, detail: str) -> bool:
+        """Whether to go ahead with what cannot be undone (always, with confirmations off);
+        call it from a worker."""
+        if not self.confirm:
+            return True
+        answer: bool = await self.push_screen_wait(ConfirmDialog(question, detail))
+        return answer
 
     def op_toggle_consumer(self, target: str | None) -> None:
         """Consume the selected subscription here (with the policy last chosen for it here, else
@@ -472,6 +499,11 @@ class GateConsole(App[None]):
         if node is None:
             self.report("⚠️  Select a node in the Cluster panel first")
             return
+        if action in _CONFIRM_NODE and not await self.confirmed(
+            f"{action.capitalize()} {node}?", _CONFIRM_NODE[action]
+        ):
+            self.report(f"↩️  {node} left as it was")
+            return
         self.report(f"⏳ {action} {node}…")
         try:
             result = await self.ops.cluster.act(node, action)
@@ -506,7 +538,7 @@ class GateConsole(App[None]):
             for action in NODE_ACTIONS:
                 yield SystemCommand(
                     f"{action.capitalize()} {node.node_id}",
-                    f"{action} node {node.node_id} ({node.role})",
+                    f"{action} node {node.node_id} ({node.shown_role})",
                     partial(self.node_action, node.node_id, action),
                 )
         for panel, title in PANELS:

@@ -1,4 +1,4 @@
-"""``gate-console [--config F] [--connect URL] [--clear] [--token T]``: the dashboard.
+"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--yes]``: the dashboard.
 
 Without ``--connect`` it starts the embedded cluster in the background (the bundled default
 config, or ``--config``) through the operations layer's engine session, and stops it on exit
@@ -43,8 +43,9 @@ examples:
   {PROGRAM} --connect http://127.0.0.1:8899   # attach to a running gateway"""
 
 
-def parse_args(argv: list[str] | None) -> SessionOptions:
-    """The engine options of docs/API.md, checked: what cannot work here exits 2 with one line."""
+def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
+    """The engine options of docs/API.md, checked: what cannot work here exits 2 with one line;
+    and whether to ask before kill, stop and deleting parked events (not with ``--yes``)."""
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
         description=DESCRIPTION,
@@ -59,6 +60,11 @@ def parse_args(argv: list[str] | None) -> SessionOptions:
     )
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="do not ask before kill, stop or deleting parked events (scripted demos)",
+    )
     args = parser.parse_args(argv)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail(
@@ -70,7 +76,8 @@ def parse_args(argv: list[str] | None) -> SessionOptions:
     except (PreflightError, ConfigError) as exc:
         fail(PROGRAM, str(exc), 2)
     token = args.token or os.environ.get("GATE_AUTH_TOKEN") or None
-    return SessionOptions(config=args.config, connect=connect, clear=args.clear, token=token)
+    options = SessionOptions(config=args.config, connect=connect, clear=args.clear, token=token)
+    return options, not args.yes
 
 
 def say(line: str) -> None:
@@ -78,7 +85,7 @@ def say(line: str) -> None:
     print(f"{PROGRAM}: {line}", file=sys.stderr, flush=True)
 
 
-async def run(options: SessionOptions) -> int:
+async def run(options: SessionOptions, *, confirm: bool = True) -> int:
     """Open the session, run the dashboard, close what the session started."""
     if not options.connect:
         say("starting the embedded cluster…")
@@ -88,7 +95,7 @@ async def run(options: SessionOptions) -> int:
         say(str(exc))
         return 1
     try:
-        await GateConsole(ops).run_async()
+        await GateConsole(ops, confirm=confirm).run_async()
     finally:
         if ops.started_engine:
             say("stopping the cluster it started…")
@@ -98,9 +105,9 @@ async def run(options: SessionOptions) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``gate-console``."""
-    options = parse_args(argv)
+    options, confirm = parse_args(argv)
     try:
-        code = asyncio.run(run(options))
+        code = asyncio.run(run(options, confirm=confirm))
     except KeyboardInterrupt:
         say("interrupted")
         code = 130

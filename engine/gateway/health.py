@@ -22,6 +22,7 @@ from engine.gateway.tcp_pool import NodePool
 from engine.http_pool import HttpPool, HttpResponse
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
+NodeState = Callable[[str], str]  # a managed node's process: running, paused, stopped, exited
 QUEUE_SIZE = 256
 _PROBE_ERRORS = (TimeoutError, OSError)  # OSError: ConnectionError, HttpProtocolError
 
@@ -50,6 +51,7 @@ class HealthMonitor:
         clock: Callable[[], float] = time.monotonic,
         log: logging.Logger | None = None,
         managed_info: ManagedInfo | None = None,
+        node_state: NodeState | None = None,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self._config = config
@@ -64,6 +66,7 @@ class HealthMonitor:
         self._clock = clock
         self._log = log or logging.getLogger("gate.health")
         self._managed_info = managed_info
+        self._node_state = node_state
         self._queue_size = queue_size
         self._http: dict[str, HttpPool] = {}  # per node, for the HTTP probes
         self._loop_task: asyncio.Task[None] | None = None
@@ -319,6 +322,8 @@ class HealthMonitor:
             "serving": False,
             "managed": managed,
             "pid": pid,
+            # A paused node does not answer, like a dead one: only its supervisor tells them apart.
+            "state": self._node_state(node.node_id) if self._node_state else None,
         }
         if status is not None:
             applied = _int(status.get("applied_position"))

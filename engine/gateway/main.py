@@ -49,7 +49,10 @@ async def serve(
     pool = NodePool(config)
     supervisor = NodeSupervisor(config, config_path) if config.gateway.starts_nodes else None
     health = HealthMonitor(
-        config, pool, managed_info=supervisor.managed_info if supervisor else None
+        config,
+        pool,
+        managed_info=supervisor.managed_info if supervisor else None,
+        node_state=supervisor.state if supervisor else None,
     )
     router = Router(config, pool, health)
     gateway = Gateway(config, router, health, supervisor)

@@ -29,7 +29,9 @@ def _claims(lesson: str, *claims: str) -> Path:
 def _rows(section: str) -> list[list[str]]:
     """The cells (split on 2+ spaces) of the lines before the section's next prompt."""
     body = section.split("👉")[0]
-    return [re.split(r"\s{2,}", ln.strip()) for ln in body.splitlines() if ln[:1].isalnum()]
+    # A node's id comes after its mark: ★ the leader, ☆ the preferred leader, or two spaces.
+    lines = [ln[2:] if ln[:2] in ("★ ", "☆ ", "  ") else ln for ln in body.splitlines()]
+    return [re.split(r"\s{2,}", ln.strip()) for ln in lines if ln[:1].isalnum()]
 
 
 def test_every_lesson_has_a_test() -> None:
@@ -170,7 +172,7 @@ async def test_lesson_5_failover(
     assert killed and float(killed.group(2)) < 10, out
     leader = killed.group(1)
     assert f"Leader: {leader} (term" in statuses[1]
-    assert re.search(r"^node1\s+down", statuses[1], re.MULTILINE)
+    assert re.search(r"^☆ node1\s+down", statuses[1], re.MULTILINE)
     assert "✅ Appended 3 events to 'greenhouse-5' (now at version 5)" in out
     versions = re.findall(r"greenhouse-5:\S+ \(v(\d+)\)", "\n".join(_seen(out, "everything")))
     assert [int(v) for v in versions] == list(range(6))  # nothing lost over the failover
@@ -178,7 +180,8 @@ async def test_lesson_5_failover(
     # Node, role, HTTP, TCP, term, commit, applied, lag: node1 caught up with the leader.
     nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
     assert f"Leader: {leader} (term" in statuses[2] and nodes[leader][1] == "leader"
-    assert nodes["node1"][1] == "follower ★", nodes
+    assert nodes["node1"][1] == "follower", nodes
+    assert re.search(r"^☆ node1\s+follower", statuses[2], re.MULTILINE)
     assert nodes["node1"][4:7] == nodes[leader][4:7] and nodes["node1"][7] == "0", nodes
 
 

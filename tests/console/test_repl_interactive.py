@@ -22,6 +22,7 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         await repl.choose(4)
         await repl.printed("⚠️  No active observers")
         await repl.printed("Enter: menu · 1-6 observe · 7-9 produce")  # a reminder, not 30 lines
+        assert "(1-27)" in (repl.terminal.asking or "")  # every option, not the classic 15
         await repl.choose("x")
         await repl.printed("❌ Invalid choice 'x'. Please type a number from 1 to 27.")
         await repl.choose("٣")  # int() reads it as 3
@@ -175,11 +176,15 @@ async def test_cluster_lab_node_actions_and_a_vanished_engine(
 ) -> None:
     cluster = await make_cluster()
     async with running_repl(cluster.url) as (repl, shell):
-        await _step(repl, 17, ("Enter node id (default: the leader): ", "node3"))
+        await _step(repl, 18, ("Enter node id (default: the leader): ", "node2"), ("Kill ", "n"))
+        await repl.printed("⚠️  Cancelled: node2 left as it was")
+        await _step(repl, 17, ("(default: the leader): ", "node3"), ("Stop node3? (y/N): ", "y"))
         await repl.printed("✅ Stopped node3; leader node1")
         await _step(repl, 19, ("Enter node id: ", "node3"))
         await repl.printed("✅ Started node3; leader node1")
-        await _step(repl, 18, ("Enter node id (default: the leader): ", ""))
+        await _step(
+            repl, 18, ("Enter node id (default: the leader): ", ""), ("(the leader)? (y/N)", "yes")
+        )
         await repl.printed("✅ Killed node1 (the leader); node")
         assert "took over in" in repl.since_mark()
         await _step(repl, 19, ("Enter node id: ", "node1"))
@@ -188,6 +193,9 @@ async def test_cluster_lab_node_actions_and_a_vanished_engine(
         await repl.printed("✅ Restarted node1")
         await _step(repl, 21, ("Enter node id (default: the leader): ", "node1"))
         await repl.printed("✅ Paused node1")
+        await repl.choose(14)
+        await repl.printed("★ leader · ☆ preferred leader")
+        assert "paused" in repl.since_mark()  # not "down": the gateway knows it is paused
         await _step(repl, 22, ("Enter node id: ", "node1"))
         await repl.printed("✅ Resumed node1")
         await _step(repl, 19, ("Enter node id: ", ""))

@@ -51,15 +51,15 @@ async def test_a_script_waits_and_bad_answers_get_one_line(
     run = await run_script(["--connect", cluster.url], script, tmp_path)
     assert_clean(run)
     lines = run.stdout.splitlines()
-    assert "👉 Select an option (1-15): wait 0.2" in lines
-    assert lines[lines.index("👉 Select an option (1-15): wait 0.2") + 1] == "⏳ Waiting 0.2 s…"
+    assert "👉 Select an option (1-27): wait 0.2" in lines
+    assert lines[lines.index("👉 Select an option (1-27): wait 0.2") + 1] == "⏳ Waiting 0.2 s…"
     assert "❌ 0 is out of range: type 'wait N' with N seconds, more than 0 and at most 60" in lines
     assert (
         "❌ 'soon' is not a number: type 'wait N' with N seconds, more than 0 and at most 60"
         in lines
     )
     assert "❌ no subscription named 'nope' (subscriptions: none)" in lines
-    assert "👉 Select an option (1-15): 10" in lines  # the menu goes on after each error
+    assert "👉 Select an option (1-27): 10" in lines  # the menu goes on after each error
     assert "Subscriptions: quiet (0 parked)" in lines
     assert "⚠️  'quiet' has no parked events (option 26 parks some with nack_park)" in lines
 

@@ -110,6 +110,7 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "serving": True,
         "managed": True,
         "pid": 4242,
+        "state": None,
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -120,6 +121,17 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
     assert (node3["lag"], node3["fresh"], node3["managed"], node3["pid"]) == (3, False, False, None)
     assert monitor.view is view
     assert monitor.fresh_nodes() == ["node2"]
+
+
+async def test_the_view_carries_the_supervisors_state_of_each_node(cluster: Cluster) -> None:
+    states = {"node1": "running", "node2": "paused", "node3": "exited"}
+    monitor = cluster.monitor(node_state=states.__getitem__)
+    try:
+        view = await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert {n: by_id(view)[n]["state"] for n in states} == states
 
 
 async def test_the_node_pid_is_used_when_the_supervisor_has_none(

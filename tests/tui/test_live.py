@@ -19,6 +19,7 @@ from console.ops.operations import Operations
 from console.ops.session import SessionOptions
 from console.ops.subscriptions import ConsumerPolicy
 from console.tui.app import GateConsole
+from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.form import FormDialog
 from console.tui.feed.panel import FeedPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel
@@ -157,6 +158,8 @@ async def test_kill_the_leader_and_see_the_new_one(
         await until(pilot, lambda: nodes.row_count == 3, "the node table")
         nodes.move_cursor(row=nodes.get_row_index(old_leader))
         await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
 
         def status() -> ClusterStatus | None:
             return app.ops.health.latest.status if app.ops.health.latest else None

@@ -168,3 +168,16 @@ def test_dialog_error(snap_compare: Compare) -> None:
     """A bad pattern keeps the dialog open with the reason under the fields."""
     run = steps("3", "p", "tab", *"%{temperature 25}", "enter")
     assert snap_compare(console(), run_before=run, terminal_size=SMALL)
+
+
+def test_confirm_kill(snap_compare: Compare) -> None:
+    """`k` asks before killing the selected node, No focused."""
+    app = console()
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps()(pilot)
+        await pilot.press("k")  # its worker waits for the answer: no wait_for_complete here
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run, terminal_size=SMALL)

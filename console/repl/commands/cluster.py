@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.ops.cluster import ClusterStatus, NodeActionResult, NodeRow
+from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeActionResult, NodeRow
 from console.ops.formatting import latency_text
 from console.repl.context import Context
 from console.repl.tables import Cell
@@ -28,17 +28,23 @@ def print_status(ctx: Context, status: ClusterStatus) -> None:
     else:
         ctx.printer.warn(f"No leader right now (term {status.term}) · {status.nodes_up}/{total} up")
 
+    def name(node: NodeRow) -> Cell:
+        # The dashboard's marks: ★ the leader, ☆ the preferred leader when it does not lead.
+        if node.node_id == status.leader:
+            return ("class:leader", "★ " + node.node_id)
+        return ("☆ " if node.preferred else "  ") + node.node_id
+
     def role(node: NodeRow) -> Cell:
-        text = node.role + (" ★" if node.preferred else "")
-        if node.role == "leader":
+        text = node.shown_role
+        if text == "leader":
             return ("class:leader", text)
-        return ("class:down", text) if node.role == "down" else text
+        return ("class:down", text) if text == "down" else text
 
     ctx.printer.table(
         ("Node", "Role", "HTTP", "TCP", "Term", "Commit", "Applied", "Lag", "Latency"),
         [
             (
-                ("class:leader", n.node_id) if n.node_id == status.leader else n.node_id,
+                name(n),
                 role(n),
                 _updown(n.http_up),
                 _updown(n.tcp_up),
@@ -51,7 +57,7 @@ def print_status(ctx: Context, status: ClusterStatus) -> None:
             for n in status.nodes
         ],
     )
-    ctx.printer.hint("★ preferred leader · positions are replicated-log indexes")
+    ctx.printer.hint(NODE_LEGEND)
 
 
 async def cluster_status(ctx: Context) -> None:
@@ -69,7 +75,7 @@ async def node_detail(ctx: Context) -> None:
     node = status.node(await ctx.ask("Enter node id: ", [n.node_id for n in status.nodes]))
     rows: list[tuple[str, Cell]] = [
         ("Node", node.node_id),
-        ("Role", node.role + (" (preferred leader)" if node.preferred else "")),
+        ("Role", node.shown_role + (" (preferred leader)" if node.preferred else "")),
         ("HTTP", f"{node.http_addr} · {'up' if node.http_up else 'down'}"),
         ("HTTP latency", latency_text(node.http_latency_ms)),
         ("TCP", f"{node.tcp_addr} · {'up' if node.tcp_up else 'down'}"),
@@ -86,6 +92,7 @@ async def node_detail(ctx: Context) -> None:
 
 
 _DEFAULTS_TO_LEADER = ("stop", "kill", "restart", "pause")
+_CONFIRMED = ("stop", "kill")  # asked first at a terminal: the rest are undone by a key
 _PAST = {
     "stop": "Stopped",
     "kill": "Killed",
@@ -119,7 +126,7 @@ async def node_action(ctx: Context, action: str) -> None:
     """17-22. Stop, kill, start, restart, pause or resume a node, and wait for the effect."""
     ctx.printer.heading(f"🧪 {action.capitalize()} Node")
     status = await ctx.ops.cluster.status()
-    ctx.printer.line("Nodes: " + ", ".join(f"{n.node_id} ({n.role})" for n in status.nodes))
+    ctx.printer.line("Nodes: " + ", ".join(f"{n.node_id} ({n.shown_role})" for n in status.nodes))
     ids = [n.node_id for n in status.nodes]
     prompt = (
         "Enter node id (default: the leader): "
@@ -127,8 +134,13 @@ async def node_action(ctx: Context, action: str) -> None:
         else "Enter node id: "
     )
     answer = await ctx.ask(prompt, ids)
-    if not answer and action not in _DEFAULTS_TO_LEADER:
+    if answer or action not in _DEFAULTS_TO_LEADER:
         status.node(answer)  # says which nodes there are
+    if action in _CONFIRMED:
+        who = answer or (f"{status.leader} (the leader)" if status.leader else "")
+        if who and not await ctx.confirmed(f"{action.capitalize()} {who}?"):
+            ctx.printer.warn(f"Cancelled: {who} left as it was")
+            return
     if ctx.terminal.interactive:
         ctx.printer.hint("Waiting for the cluster to settle (Ctrl+C to stop waiting)…")
     _report(ctx, await ctx.ops.cluster.act(answer or None, action))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, elixir_term, event_text
 from console.ops.numbers import is_choice_number, parse_whole
 from console.ops.patterns import parse_data
-from console.ops.streams import DIRECTIONS, MAX_COUNT, StreamPage
+from console.ops.streams import DIRECTIONS, MAX_COUNT, NewStreamError, StreamPage
 from console.repl.commands.observers import print_event_types
 from console.repl.context import BadInput, Context
 from domain.greenhouse.catalogue import EVENT_TYPES
@@ -120,6 +121,9 @@ async def append_chosen_event(ctx: Context) -> None:
     event_type = await ctx.pick("Enter event type: ", EVENT_TYPES)
     ctx.printer.hint(f"Fields: {data_hint(event_type)}  (or JSON)")
     data: dict[str, Any] = parse_data(await ctx.ask("Data: "))
-    result = await ctx.ops.streams.append_event(stream, event_type, data)
+    try:
+        result = await ctx.ops.streams.append_event(stream, event_type, data)
+    except NewStreamError as exc:
+        raise OpsError(f"{exc} (option 13)") from None
     ctx.printer.ok(f"Appended {event_type} to '{stream}' at version {result.version}")
     ctx.printer.line(f"  • {event_text(result.events[-1])}")

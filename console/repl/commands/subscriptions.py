@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from console.ops.formatting import CHECKPOINT_NOTE
 from console.ops.numbers import is_choice_number
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.subscriptions import (
@@ -59,7 +60,7 @@ async def list_subscriptions(ctx: Context) -> None:
         ctx.printer.warn("No subscriptions")
         return
     show_subscriptions(ctx.printer, rows)
-    for line in COUNTERS_NOTE:
+    for line in (CHECKPOINT_NOTE, *COUNTERS_NOTE):
         ctx.printer.hint(line)
 
 

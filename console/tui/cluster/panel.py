@@ -9,9 +9,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, RichLog
+from textual.widgets import DataTable, RichLog, Static
 
-from console.ops.cluster import ClusterStatus, NodeRow
+from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeRow
 from console.ops.formatting import latency_text
 from console.tui.requests import Requested
 from console.tui.table_sync import Cell, Row, selected_key, sync_table
@@ -23,6 +23,7 @@ _ROLE_STYLES = {
     "follower": "green",
     "candidate": "bold black on yellow",
     "down": "bold white on red",
+    "paused": "bold black on cyan",
 }
 
 
@@ -37,7 +38,7 @@ def _state(up: bool) -> Text:
 
 def node_cells(node: NodeRow) -> list[Cell]:
     """The table cells of one node: the leader's row stands out, a down node is red."""
-    role = node.role if node.up else "down"
+    role = node.shown_role
     star = "★ " if role == "leader" else ("☆ " if node.preferred else "  ")
     name_style = "bold green" if role == "leader" else ("red" if role == "down" else "")
     lag_style = "yellow" if (node.lag or 0) > 0 else ""
@@ -71,6 +72,7 @@ class ClusterPanel(Vertical):
         table: DataTable[Cell] = DataTable(cursor_type="row", id="nodes")
         table.add_columns(*COLUMNS)
         yield table
+        yield Static(NODE_LEGEND, classes="footnote")
         timeline = RichLog(max_lines=TIMELINE_LINES, id="timeline")
         timeline.border_title = "Timeline"
         yield timeline

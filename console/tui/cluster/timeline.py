@@ -44,7 +44,7 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
 def _up_or_down(old: NodeRow, new: NodeRow) -> str:
     if old.up and not new.up:
         what = "the leader" if old.role == "leader" else old.role
-        return f"{new.node_id} down (was {what})"
+        return f"{new.node_id} {new.shown_role} (was {what})"
     if new.up and not old.up:
         return f"{new.node_id} back up" + _lag_note(new)
     return ""

@@ -3,13 +3,14 @@ its operation through the operations layer."""
 
 from __future__ import annotations
 
+from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, elixir_term
 from console.ops.numbers import parse_whole
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.operations import Operations
 from console.ops.patterns import parse_data, parse_pattern
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
-from console.ops.streams import DIRECTIONS, StreamPage
+from console.ops.streams import DIRECTIONS, NewStreamError, StreamPage
 from console.ops.streams import MAX_COUNT as MAX_EVENTS
 from console.ops.subscriptions import parse_start
 from console.tui.dialogs.form import Field, FormDialog
@@ -87,7 +88,7 @@ def observer_by_payload(ops: Operations, *, blink: bool) -> FormDialog[str]:
         "📊 Create Observer by Event Payload",
         [
             Field("name", _OBSERVER_NAME, placeholder="default: store:payload"),
-            Field("pattern", "Pattern:", placeholder='%{operator: "John"}'),
+            Field("pattern", "Pattern:", placeholder='e.g. %{operator: "John"}'),
         ],
         submit,
         hint=PAYLOAD_HINT,
@@ -130,7 +131,7 @@ def create_subscription(ops: Operations, streams: list[str], *, blink: bool) -> 
     return FormDialog(
         "📡 Create Subscription",
         [
-            Field("name", "Enter subscription name:", placeholder="my_sub"),
+            Field("name", "Enter subscription name:", placeholder="e.g. my_sub"),
             Field("stream", _STREAM_NAME, ALL_STREAMS, suggestions=(ALL_STREAMS, *streams)),
             Field("start", "Start from version (default 0):", "0"),
         ],
@@ -223,7 +224,12 @@ def append_event(
         count = parse_whole(
             values["count"], "number of events", default=1, minimum=1, maximum=MAX_EVENTS
         )
-        result = await ops.streams.append_event(values["stream"], values["event_type"], data, count)
+        try:
+            result = await ops.streams.append_event(
+                values["stream"], values["event_type"], data, count
+            )
+        except NewStreamError as exc:
+            raise OpsError(f"{exc} (key a in Streams)") from None
         return f"✅ Appended {values['event_type']} to '{result.stream_id}' (v{result.version})"
 
     measured = EVENT_TYPES[1]

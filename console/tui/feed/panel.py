@@ -80,7 +80,7 @@ class FeedPanel(Vertical):
             self._show_status()
 
     def _show_status(self) -> None:
-        names = ", ".join(self.sources) if self.sources else "none: create an observer (n)"
+        names = ", ".join(self.sources) if self.sources else "none: create an observer (3, then n)"
         state = "⏸ paused" if self.paused else "following"
         parts = [f"Sources: {names}", state]
         if self.needle:

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from console.ops.formatting import CHECKPOINT_NOTE
 from console.ops.subscriptions import COUNTERS_NOTE, ConsumerPolicy, SubscriptionRow
 from console.tui.table_panel import TablePanel
 from console.tui.table_sync import Cell, Row
@@ -80,7 +81,7 @@ class SubscriptionsPanel(TablePanel):
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
-        yield Static(" ".join(COUNTERS_NOTE), classes="footnote")
+        yield Static("\n".join((CHECKPOINT_NOTE, " ".join(COUNTERS_NOTE))), classes="footnote")
 
     def show_rows(self, rows: Sequence[Row]) -> None:
         """Show these rows; the footnote under them only when there are some."""
