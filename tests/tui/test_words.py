@@ -58,3 +58,10 @@ async def test_a_new_streams_error_names_the_dashboards_key() -> None:
     with pytest.raises(OpsError, match=r"\(key a in Streams\)$") as raised:
         await dialog.submit(values)
     assert "option" not in str(raised.value)
+
+
+def test_a_restarted_node_that_comes_back_level_with_the_leader_reads_caught_up() -> None:
+    down = replace(
+        HEALTHY, nodes=(HEALTHY.nodes[0], node("node2", "follower", up=False), HEALTHY.nodes[2])
+    )
+    assert transitions(down, HEALTHY) == ["node2 back up, caught up"]

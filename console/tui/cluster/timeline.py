@@ -51,4 +51,5 @@ def _up_or_down(old: NodeRow, new: NodeRow) -> str:
 
 
 def _lag_note(node: NodeRow) -> str:
-    return f", catching up (lag {node.lag})" if node.lag else ""
+    # A node back within one sample of the leader never trails by CATCH_UP_LAG; say it at once.
+    return f", catching up (lag {node.lag})" if node.lag else ", caught up"
