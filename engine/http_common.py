@@ -127,10 +127,6 @@ async def read_json(request: web.Request) -> Any:
     return loads_exact(raw)
 
 
-# Positions, versions and counts are 64-bit everywhere (SQLite, the wire): larger is an error.
-_MAX_INT = MAX_INT
-
-
 def query_param(request: web.Request, name: str) -> str | None:
     """An optional query parameter; 400 naming it when it is given more than once."""
     values = request.query.getall(name, [])
@@ -150,7 +146,7 @@ def int_param(request: web.Request, name: str, *, minimum: int | None = None) ->
         raise invalid(f"query parameter {name!r} must be a whole number, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise invalid(f"query parameter {name!r} must be at least {minimum}, got {value}")
-    if abs(value) > _MAX_INT:
+    if abs(value) > MAX_INT:
         raise invalid(f"query parameter {name!r} is out of range: {raw}")
     return value
 
@@ -164,7 +160,7 @@ def path_int(request: web.Request, name: str) -> int:
         raise invalid(f"{name} must be a whole number, got {raw!r}") from None
     if value < 0:
         raise invalid(f"{name} must not be negative, got {value}")
-    if value > _MAX_INT:
+    if value > MAX_INT:
         raise invalid(f"{name} is out of range: {raw}")
     return value
 
