@@ -79,6 +79,17 @@ class ClusterStatus:
         known = ", ".join(n.node_id for n in self.nodes)
         raise OpsError(f"no node {node_id.strip()!r} in this cluster (nodes: {known})")
 
+    def default_node(self, action: str) -> str | None:
+        """The node an action is for when none is named: the only one down for ``start``, the
+        only paused one for ``resume`` (with several, or none, there is no default)."""
+        if action == "start":
+            candidates = [n for n in self.nodes if not n.up and n.state != "paused"]
+        elif action == "resume":
+            candidates = [n for n in self.nodes if n.state == "paused"]
+        else:
+            return None
+        return candidates[0].node_id if len(candidates) == 1 else None
+
     @classmethod
     def from_view(cls, view: dict[str, Any]) -> ClusterStatus:
         """Build from ``GET /api/cluster``."""
