@@ -20,6 +20,7 @@ from engine.client import GateClient, GateError
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
 NODE_LEGEND = "★ leader · ☆ preferred leader · positions are replicated-log indexes"
+_GOING_DOWN = ("stop", "kill", "pause")
 _POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
 
 
@@ -70,6 +71,19 @@ class ClusterStatus:
     def nodes_up(self) -> int:
         """How many nodes answer."""
         return sum(1 for node in self.nodes if node.up)
+
+    @property
+    def majority(self) -> int:
+        """How many nodes must be up for a leader to be elected and a write to commit."""
+        return len(self.nodes) // 2 + 1
+
+    def no_majority(self, without: str | None = None) -> str | None:
+        """``no majority: 1 of 3 nodes up, 2 are needed`` when too few nodes are up (not
+        counting ``without``, a node on its way down); None when enough are."""
+        up = sum(1 for node in self.nodes if node.up and node.node_id != without)
+        if up >= self.majority:
+            return None
+        return f"no majority: {up} of {len(self.nodes)} nodes up, {self.majority} are needed"
 
     def node(self, node_id: str) -> NodeRow:
         """One node's row; ``OpsError`` naming the nodes when unknown."""
@@ -135,6 +149,8 @@ class NodeActionResult:
     elapsed: float
     leader: str | None
     term: int | None
+    # Why no leader can come, when too few nodes are up (``ClusterStatus.no_majority``).
+    no_majority: str | None = None
 
 
 class ClusterOps:
@@ -187,6 +203,7 @@ class ClusterOps:
             elapsed=time.monotonic() - started,
             leader=after.leader,
             term=after.term,
+            no_majority=after.no_majority(target if action in _GOING_DOWN else None),
         )
 
     async def _settle(
@@ -196,7 +213,7 @@ class ClusterOps:
 
         def done(status: ClusterStatus) -> bool:
             node = status.node(node_id)
-            if action in ("stop", "kill", "pause"):
+            if action in _GOING_DOWN:
                 if was_leader:
                     return status.leader not in (None, node_id)
                 # A paused node answers no probe, so it is seen paused (or down) soon enough.
@@ -214,6 +231,9 @@ class ClusterOps:
                 last = await self.status()
                 if done(last):
                     return True, last
+                gone = not last.node(node_id).up
+                if was_leader and action in _GOING_DOWN and gone and last.no_majority():
+                    return False, last  # no leader can be elected: waiting would not help
             if time.monotonic() > deadline:
                 return False, last or await self.status()
             await asyncio.sleep(_POLL)

@@ -20,6 +20,7 @@ from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError
 from console.ops.numbers import is_choice_number
 from console.repl.commands import cluster, data, observers, producers, subscriptions
+from console.repl.commands.cluster import START_A_NODE
 from console.repl.commands.script import is_wait, wait
 from console.repl.context import Cancelled, Context
 from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
@@ -77,13 +78,8 @@ async def no_majority(cluster: ClusterOps) -> str | None:
         status = await asyncio.wait_for(cluster.status(), _STATUS_TIMEOUT)
     except (GateError, TimeoutError):
         return None  # the gateway is away too: the error itself says so better
-    needed = len(status.nodes) // 2 + 1
-    if status.nodes_up >= needed:
-        return None
-    return (
-        f"no majority: {status.nodes_up} of {len(status.nodes)} nodes up, {needed} are needed "
-        "(option 19 starts a node)"
-    )
+    words = status.no_majority()
+    return None if words is None else f"{words} {START_A_NODE}"
 
 
 class ReplShell:

@@ -9,6 +9,9 @@ from console.repl.context import Context, parsed
 from console.repl.tables import Cell
 from domain.greenhouse.aggregate import Greenhouse
 
+# Where the no-majority words point a person.
+START_A_NODE = "(option 19 starts a node)"
+
 
 def _updown(up: bool) -> Cell:
     return ("class:ok", "🟢 up") if up else ("class:down", "🔴 down")
@@ -28,6 +31,9 @@ def print_status(ctx: Context, status: ClusterStatus) -> None:
         )
     else:
         ctx.printer.warn(f"No leader right now (term {status.term}) · {status.nodes_up}/{total} up")
+    words = status.no_majority()
+    if words is not None:
+        ctx.printer.error(f"{words} {START_A_NODE}")
 
     def name(node: NodeRow) -> Cell:
         # The dashboard's marks: ★ the leader, ☆ the preferred leader when it does not lead.
@@ -112,6 +118,12 @@ _PAST = {
 def _report(ctx: Context, result: NodeActionResult) -> None:
     done = _PAST[result.action]
     who = f"{result.node_id} (the leader)" if result.was_leader else result.node_id
+    if result.no_majority is not None:
+        ctx.printer.warn(f"{done} {who}; {result.no_majority}")
+        ctx.printer.hint(
+            f"Until one is back no leader is elected and nothing is written {START_A_NODE}"
+        )
+        return
     leader = f"leader {result.leader} (term {result.term})" if result.leader else "no leader"
     if result.action in ("stop", "kill", "pause") and result.was_leader:
         if result.settled:
