@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -28,6 +29,7 @@ State = Literal["running", "reconnecting", "failed", "stopped"]
 Action = Literal["ack", "nack_retry", "nack_park", "nack_skip"]
 
 MAX_EVERY = 1000
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 ACTIONS: tuple[Action, ...] = ("ack", "nack_retry", "nack_park", "nack_skip")
 # What a RECEIVED line says the consumer did with the event.
 OUTCOMES: dict[Action, str] = {
@@ -82,6 +84,19 @@ def ordinal(n: int) -> str:
     """2 -> ``2nd``, 11 -> ``11th``, 23 -> ``23rd``."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def subscription_name(answer: str) -> str:
+    """A name for a new subscription, by the engine's rule (engine/subscriptions/definitions.py),
+    checked before anything is sent."""
+    name = answer.strip()
+    if not name:
+        raise OpsError("a subscription needs a name")
+    if not _NAME.fullmatch(name):
+        raise OpsError(
+            f"{name[:24]!r} cannot name a subscription: 1-128 characters of A-Z a-z 0-9 _ . : -"
+        )
+    return name
 
 
 def parse_action(answer: str) -> Action:
@@ -275,9 +290,7 @@ class SubscriptionManager:
 
         Answers whether it was new.  A different definition under the name is an ``OpsError``.
         """
-        name = name.strip()
-        if not name:
-            raise OpsError("a subscription needs a name")
+        name = subscription_name(name)
         one_stream = selector.get("by_stream", "$all") != "$all"
         if start_from == 0 and not one_stream:
             # Version 0 means "from the start"; other selectors count 1-based positions.

@@ -112,7 +112,9 @@ class ReplShell:
         origin = "started by this console" if ops.started_engine else "attached"
         printer.line(f"Gateway: {ops.url} ({origin})")
         if self.ctx.terminal.interactive:
-            printer.hint("Tab completes names · ↑ recalls answers · Ctrl+C cancels · Ctrl+D exits")
+            printer.hint(
+                "Tab completes · ↑ recalls answers · Ctrl+C cancels · Ctrl+D at the menu exits"
+            )
 
     async def _loop(self) -> None:
         terminal, printer = self.ctx.terminal, self.ctx.printer

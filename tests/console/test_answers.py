@@ -20,7 +20,7 @@ from console.ops.streams import (
     parse_direction,
     stream_id,
 )
-from console.ops.subscriptions import parse_action
+from console.ops.subscriptions import parse_action, subscription_name
 from engine.client import GateClient
 
 
@@ -158,3 +158,10 @@ def test_start_and_resume_default_to_the_only_node_they_fit() -> None:
     assert paused.default_node("resume") == "node2"
     assert _status("running", "paused", "paused").default_node("resume") is None
     assert paused.default_node("stop") is None  # stop, kill...: the leader, named when done
+
+
+def test_subscription_names_follow_the_engine_rule() -> None:
+    assert subscription_name(" teach_sub.v1:a-b ") == "teach_sub.v1:a-b"
+    for bad in ("my sub", "x" * 129, "ünï", "a/b"):
+        with pytest.raises(OpsError, match="cannot name a subscription: 1-128 characters of"):
+            subscription_name(bad)

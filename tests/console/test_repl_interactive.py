@@ -101,7 +101,9 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         await repl.printed("⚠️  Cancelled")
 
         # 10-11: a subscription consumed here, and its RECEIVED lines.
-        await _step(repl, 10, ("Enter subscription name: ", "repl_sub"))
+        await _step(repl, 10, ("Enter subscription name: ", "repl sub"))
+        await repl.printed("❌ 'repl sub' cannot name a subscription: 1-128 characters of A-Z")
+        await repl.answer("Enter subscription name: ", "repl_sub")
         await repl.answer("Enter stream name: ", "$")
         await repl.printed("❌ '$' is not a stream id")
         await repl.answer("Enter stream name: ", "repl-1")

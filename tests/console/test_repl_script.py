@@ -86,3 +86,25 @@ async def test_an_operation_without_a_majority_says_so(
     assert append[0] == no_majority
     # The engine's own words follow (a write it could not confirm may still commit later).
     assert append[1].startswith("The engine is not answering: "), append[1]
+
+
+async def test_a_scripts_bad_answer_is_one_line_then_the_menu(
+    cluster: RunningCluster, tmp_path: Path
+) -> None:
+    # Each bad answer: its ❌ line at once, then the next line is read at the menu (never asked
+    # again, which could loop on a wrong line for ever); an empty answer cancels.
+    script = "12\nno-such\n14\n25\n$all\n14\n3\nbroken\n%{operator: John}\n14\n12\n\n14\n15\n"
+    run = await run_script(["--connect", cluster.url], script, tmp_path)
+    assert_clean(run)
+    lines = run.stdout.splitlines()
+    menu = "👉 Select an option (1-27): 14"
+    for error in (
+        "❌ there is no stream 'no-such' yet (streams: ",
+        "❌ '$all' is not a stream id; type one such as greenhouse-1",
+        "❌ expected a value",
+        "⚠️  Cancelled",
+    ):
+        (at,) = [i for i, line in enumerate(lines) if line.startswith(error)]
+        assert lines[at + 1] == menu, lines[at - 2 : at + 2]
+    assert "Number of events to fetch" not in run.stdout  # option 12 asked nothing more
+    assert "Direction" not in run.stdout  # nor option 25

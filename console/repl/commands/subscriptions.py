@@ -18,6 +18,7 @@ from console.ops.subscriptions import (
     parse_action,
     parse_policy,
     parse_start,
+    subscription_name,
 )
 from console.repl.context import Context, parsed
 from console.repl.printer import Printer
@@ -37,7 +38,7 @@ async def create_subscription(ctx: Context) -> None:
     ctx.printer.heading("📡 Creating Subscription")
     name = await ctx.answer(
         "Enter subscription name: ",
-        parsed(str.strip),
+        parsed(subscription_name),
         history="subscription",
         completions=await ctx.ops.subscriptions.names(),
     )
