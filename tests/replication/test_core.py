@@ -7,6 +7,7 @@ import random
 import orjson
 import pytest
 
+from bench.lib.memory_storage import MemoryLogStorage
 from engine.config_model import ReplicationConfig
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import (
@@ -22,7 +23,6 @@ from engine.replication.messages import (
     VoteResponse,
 )
 from engine.replication.wire import decode_message, encode_message
-from tests.replication.memory_storage import MemoryLogStorage
 
 IDS = ("a", "b", "c")
 

@@ -10,9 +10,9 @@ import os
 
 import pytest
 
+from bench.lib.simulation import Violation, run_schedules
 from engine.replication.core import RaftNode
 from engine.replication.messages import AppendRequest, HardState, Message, Ready
-from tests.replication.simulation import Violation, run_schedules
 
 _CHUNKS = 8
 _SCHEDULES = int(os.environ.get("GATE_SIM_SCHEDULES", "2000"))

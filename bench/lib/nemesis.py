@@ -18,7 +18,6 @@ import contextlib
 import os
 import random
 import signal
-import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -30,8 +29,9 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
+from bench.lib.cluster import RunningCluster
+from bench.lib.percentiles import nearest_rank
 from engine.client import GateClient, GateError
-from tests.cluster_harness import RunningCluster
 
 Clock = Callable[[], float]
 Log = Callable[[str], None]
@@ -516,7 +516,7 @@ class Nemesis:
 
 
 def unavailability_summary(records: Sequence[FaultRecord]) -> str:
-    """Write unavailability per fault kind (max and median), and the max for leader kills."""
+    """Write unavailability per fault kind (max and nearest-rank p50), and the leader kills' max."""
     by_kind: dict[str, list[float]] = defaultdict(list)
     missing: Counter[str] = Counter()
     for rec in records:
@@ -528,7 +528,7 @@ def unavailability_summary(records: Sequence[FaultRecord]) -> str:
     for kind in sorted(set(by_kind) | set(missing)):
         values = by_kind[kind]
         figures = (
-            f"max {max(values):.3f} s, median {statistics.median(values):.3f} s"
+            f"max {max(values):.3f} s, p50 {nearest_rank(sorted(values), 0.5):.3f} s"
             if values
             else "no figures"
         )

@@ -33,6 +33,7 @@ import contextlib
 import random
 from dataclasses import dataclass, fields
 
+from bench.lib.memory_storage import MemoryLogStorage
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import (
     AppendResponse,
@@ -43,7 +44,6 @@ from engine.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
-from tests.replication.memory_storage import MemoryLogStorage
 
 TEST_FILE = "tests/replication/test_simulation.py"
 _MAX_ROUNDS = 200  # delivery rounds within one tick before the rest waits for the next tick
