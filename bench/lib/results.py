@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,12 +120,12 @@ class Results:
         self.records: list[Record] = []
         self._commit = git_commit()
 
-    def add(self, scenario: str, figures: dict[str, Figure], steal: Steal) -> Record:
+    def add(self, scenario: str, figures: Mapping[str, Figure], steal: Steal) -> Record:
         """Record the figures of one scenario, taken under ``steal``."""
         record = Record(
             script=self.script,
             scenario=scenario,
-            figures=figures,
+            figures=dict(figures),
             commit=self._commit,
             machine=machine_facts(),
             steal=steal,
