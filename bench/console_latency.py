@@ -89,7 +89,10 @@ def run_child(rate: int, seconds: float) -> None:
         async def rows(self) -> list[Any]:
             return []
 
-    class Subscriptions(EmptyAsync, Empty):
+    class Subscriptions(EmptyAsync):
+        def consumer_names(self) -> list[str]:
+            return []
+
         def known_rows(self) -> list[Any]:
             return []
 
