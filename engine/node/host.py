@@ -8,7 +8,7 @@ that is the group commit.
 
 The disk work runs on the event loop itself, not in worker threads: an fsync costs 0.3 ms here,
 while a hand-off to a thread and back costs 0.3-0.4 ms at the median and 2-3 ms at the 99th
-percentile once the thread has gone idle (bench/README.md, "Latency").
+percentile once the thread has gone idle (bench/JOURNAL.md, "Latency").
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ log = logging.getLogger("gate.node")
 # How long a leader holds back the empty appends that only carry the commit index (and the
 # heartbeats). A follower that hears of a commit applies it, 0.3-0.5 ms of CPU; at once, that
 # competes for the two cores with the writer's answer on its way through the gateway
-# (bench/README.md, "Commit notices"). Followers' reads wait for what they have not applied.
+# (bench/JOURNAL.md, "Commit notices"). Followers' reads wait for what they have not applied.
 COMMIT_NOTICE_DELAY = 0.002
 # How long a read waits for this node to catch up with the reader's last write before it answers
 # ``stale`` (the gateway then asks the leader; docs/ENGINE.md, "Read-your-writes").
