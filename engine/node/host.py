@@ -27,6 +27,7 @@ from engine.errors import GateError, invalid
 from engine.node.peers import PeerTransport
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import AppendRequest, Entry, Message, NotLeader, Ready
+from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.storage.commands import encode_command
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.reads import plan_read
@@ -179,10 +180,10 @@ class RaftHost:
 
     def _check_quorum(self) -> None:
         voters = len(self.config.nodes)
-        quorum = self.config.replication.write_quorum
-        needed = {"majority": voters // 2 + 1, "all": voters, "leader": 1}[quorum]
+        mode = self.config.replication.write_quorum
         reachable = 1 + self.reachable_peers()
-        if reachable < needed:
+        if not has_quorum(reachable, voters, mode):
+            needed = write_quorum_size(voters, mode)
             # Refuse up front: the write is then certainly not written (503, not 504).
             raise GateError(
                 "unavailable",

@@ -494,7 +494,7 @@ class Simulation:
             # applied entry means holding all of them.
             last = self.committed[-1]
             try:
-                held = raft.entry_term(last.index)
+                held = raft.log.term(last.index)
             except IndexError:
                 held = -1
             if held != last.term:

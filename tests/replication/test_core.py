@@ -760,7 +760,7 @@ def test_overwriting_a_committed_entry_raises_log_divergence() -> None:
     storage = _storage(term=1, terms=(1, 1))
     storage.save(HardState(1, None, 2), [])
     node = _node("b", storage)
-    assert node.entry_term(2) == 1
+    assert node.log.term(2) == 1
     with pytest.raises(LogDivergence, match="index 2"):
         node.step(AppendRequest(2, "a", "b", 1, 1, (Entry(2, 2, b"other"),), 2))
 
