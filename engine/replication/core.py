@@ -12,8 +12,10 @@ transitions here.
 
 Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
 
-- persist before answering: every message is handed out in the same or a later ``Ready`` than the
-  hard state and entries it depends on, and the host persists a ``Ready`` before sending it;
+- persist before answering: every vote, vote request and answer to an append is handed out in
+  ``Ready.messages`` of the same or a later ``Ready`` than the hard state and entries it depends
+  on, which the host persists before sending them (:mod:`engine.replication.ready`); only a
+  leader's appends and ``TimeoutNow`` may go before (``Ready.early_messages``);
 - votes: one per term, only for a candidate whose log is at least as up to date
   (:meth:`RaftNode._candidate_log_ok`), won with a majority of voters;
 - a new leader appends a no-op of its term and is ``serving`` once it is committed; only entries
@@ -139,7 +141,8 @@ class RaftNode:
         self.role: Role = "follower"
         self.leader_id: str | None = None
         self._prev_hard_state = hard_state
-        self._msgs: list[Message] = []
+        self._msgs: list[Message] = []  # sent once the Ready's write is durable
+        self._early: list[Message] = []  # may be sent before it (Ready.early_messages)
         self._votes: dict[str, bool] = {}  # answers to this node's (pre-)vote requests
         self._pre_candidate = False  # running a pre-vote round (its role stays "follower")
         self._progress: dict[str, Progress] = {}
@@ -285,6 +288,7 @@ class RaftNode:
         """Whether :meth:`ready` has anything to hand out."""
         return (
             bool(self._msgs)
+            or bool(self._early)
             or self.log.has_unpersisted()
             or self._apply_limit() > self.applied_index
             or self._hard_state() != self._prev_hard_state
@@ -293,12 +297,17 @@ class RaftNode:
     def ready(self) -> Ready:
         """Hand out everything pending, exactly once (see :class:`Ready` for the host's duties)."""
         rd = Ready()
-        hard_state = self._hard_state()
-        if hard_state != self._prev_hard_state:
+        hard_state, prev = self._hard_state(), self._prev_hard_state
+        if hard_state != prev:
             rd.hard_state = hard_state
             self._prev_hard_state = hard_state
         rd.entries = self.log.take_unpersisted()
+        rd.must_sync = bool(rd.entries) or (hard_state.term, hard_state.vote) != (
+            prev.term,
+            prev.vote,
+        )
         rd.messages, self._msgs = self._msgs, []
+        rd.early_messages, self._early = self._early, []
         limit = self._apply_limit()
         if limit > self.applied_index:
             rd.committed = self.log.slice(self.applied_index + 1, limit + 1)
@@ -337,7 +346,12 @@ class RaftNode:
         return min(self.commit_index, self.log.stable_index, self.applied_index + _MAX_APPLY_BATCH)
 
     def _send(self, msg: Message) -> None:
-        self._msgs.append(msg)
+        # Only a leader sends these, and its term is durable since it campaigned: they may go
+        # before the Ready's write.  Every other message asserts what that write makes durable.
+        if isinstance(msg, AppendRequest | TimeoutNow):
+            self._early.append(msg)
+        else:
+            self._msgs.append(msg)
 
     def _reset_timeout(self) -> None:
         ticks = self.config.election_ticks
