@@ -302,10 +302,8 @@ class RaftNode:
             rd.hard_state = hard_state
             self._prev_hard_state = hard_state
         rd.entries = self.log.take_unpersisted()
-        rd.must_sync = bool(rd.entries) or (hard_state.term, hard_state.vote) != (
-            prev.term,
-            prev.vote,
-        )
+        new_vote = (hard_state.term, hard_state.vote) != (prev.term, prev.vote)
+        rd.must_sync = bool(rd.entries) or new_vote  # a commit index alone need not be durable
         rd.messages, self._msgs = self._msgs, []
         rd.early_messages, self._early = self._early, []
         limit = self._apply_limit()
