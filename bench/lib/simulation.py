@@ -4,9 +4,10 @@ One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeou
 pre-vote and check-quorum), staggered process starts, the network (loss, duplication, delay and so
 reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
 persistence is still in flight while the node keeps stepping messages) and clients proposing
-unique values.  A host per node plays the part of the real node host: it persists each ``Ready``
-into a :class:`MemoryLogStorage`, sends its messages, applies its committed entries to a
-simulated state machine and calls ``advance``.  A crash drops
+unique values.  A host per node plays the part of the real node host, in the same order (the
+functions of engine/replication/ready.py): it sends a ``Ready``'s early messages, applies its
+committed entries to a simulated state machine, persists it into a :class:`MemoryLogStorage`
+when it must, sends its other messages and calls ``advance``.  A crash drops
 the ``RaftNode`` and any ``Ready`` not yet persisted; a restart rebuilds the node from its storage
 with ``applied`` = what its state machine had applied.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from bench.lib.memory_storage import MemoryLogStorage
@@ -44,6 +46,7 @@ from engine.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
+from engine.replication.ready import finish_ready, start_ready
 
 TEST_FILE = "tests/replication/test_simulation.py"
 _MAX_ROUNDS = 200  # delivery rounds within one tick before the rest waits for the next tick
@@ -400,34 +403,37 @@ class Simulation:
     # ------------------------------------------------------------------------------- host
 
     def _flush(self, host: _Host) -> bool:
-        """One host round: finish the Ready in flight, or take a new one. True if it moved."""
+        """One host round: finish the Ready in flight, or take a new one. True if it moved.
+
+        The round runs in the production order (engine/replication/ready.py); a slow disk
+        leaves it between the steps before the write and the write itself.
+        """
         raft = host.raft
         assert raft is not None
         if host.pending is not None:
             if self.slow_disk and self.rng.random() < self.slow_disk:
                 return False
             rd, host.pending = host.pending, None
-            self._complete(host, raft, rd)
+            finish_ready(raft, rd, persist=host.storage.save, send=self._sender(host))
             return True
         if not raft.has_ready():
             return False
         rd = raft.ready()
+        start_ready(rd, send=self._sender(host), apply=lambda entries: self._apply(host, entries))
         if self.slow_disk and self.rng.random() < self.slow_disk:
             host.pending = rd
             self.stats.slow_disk_readies += 1
             return True
-        self._complete(host, raft, rd)
+        finish_ready(raft, rd, persist=host.storage.save, send=self._sender(host))
         return True
 
-    def _complete(self, host: _Host, raft: RaftNode, rd: Ready) -> None:
-        storage = host.storage
-        storage.save(rd.hard_state, rd.entries)
-        for msg in rd.messages:
-            self._check_persisted(host, msg)
-            self._send(msg)
-        for entry in rd.committed:
-            self._apply(host, entry)
-        raft.advance(rd)
+    def _sender(self, host: _Host) -> Callable[[list[Message]], None]:
+        def send(messages: list[Message]) -> None:
+            for msg in messages:
+                self._check_persisted(host, msg)
+                self._send(msg)
+
+        return send
 
     def _check_persisted(self, host: _Host, msg: Message) -> None:
         """Rule 1: what a message asserts is on disk before it is sent."""
@@ -449,7 +455,11 @@ class Simulation:
         ):
             raise self.fail(f"{host.node_id} acked {msg} before persisting the entries")
 
-    def _apply(self, host: _Host, entry: Entry) -> None:
+    def _apply(self, host: _Host, entries: list[Entry]) -> None:
+        for entry in entries:
+            self._apply_one(host, entry)
+
+    def _apply_one(self, host: _Host, entry: Entry) -> None:
         index = entry.index
         if index != host.applied + 1:
             raise self.fail(f"{host.node_id} applied {index} after {host.applied}")
@@ -494,7 +504,7 @@ class Simulation:
             # applied entry means holding all of them.
             last = self.committed[-1]
             try:
-                held = raft.entry_term(last.index)
+                held = raft.log.term(last.index)
             except IndexError:
                 held = -1
             if held != last.term:

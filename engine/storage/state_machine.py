@@ -174,10 +174,6 @@ class StateMachine:
             synchronous=SYNCHRONOUS,
         )
 
-    def wait_durable(self) -> None:
-        """Wait until the durable point being taken, if any, is recorded."""
-        self._points.wait()
-
     def _flush(
         self,
         store_id: str,
