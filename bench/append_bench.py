@@ -41,7 +41,7 @@ from bench.common import (
     sample_events,
 )
 from engine.client import EmbeddedCluster, GateClient
-from engine.errors import GateError
+from engine.protocol.errors import GateError
 
 STORE = "bench"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from bench.common import cpu_ticks, steal_percent
 from bench.observer_latency import percentile_ms
+from engine.protocol.commands import build_append, build_create_store, encode_command
 from engine.replication.messages import Entry
 from engine.storage import durability, writeback
-from engine.storage.commands import build_append, build_create_store, encode_command
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.state_machine import StateMachine
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.observer_latency import own_cluster
 from engine.client import GateClient
-from engine.subscriptions.client import Consumer
+from engine.client.subscriptions import Consumer
 
 STORE = "bench"
 APPEND_BATCH = 500

@@ -18,11 +18,11 @@ from urllib.parse import quote, urlencode, urlsplit
 import aiohttp
 import orjson
 
-from engine.errors import GateError
-from engine.http_pool import HttpPool, HttpProtocolError
-from engine.json_input import check_integers, dumps_exact
-from engine.subscriptions import client as subscription_client
-from engine.subscriptions.client import ConnectionListener, Consumer
+from engine.client import subscriptions as subscription_client
+from engine.client.subscriptions import ConnectionListener, Consumer
+from engine.protocol.errors import GateError
+from engine.protocol.json_input import check_integers, dumps_exact
+from engine.transport.http_pool import HttpPool, HttpProtocolError
 
 # Codes worth another attempt: the cluster may be electing a leader or a node may be restarting.
 _RETRYABLE = frozenset({"unavailable", "timeout"})

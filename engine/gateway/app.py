@@ -18,22 +18,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from engine.client.preflight import GATEWAY_SERVICE
 from engine.config_model import ClusterConfig
-from engine.errors import GateError
 from engine.gateway.health import HealthMonitor
+from engine.gateway.leader_bridge import ConsumerBridge, call_leader
 from engine.gateway.metrics import GatewayCollector
+from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeSupervisor
-from engine.http_common import (
+from engine.protocol import commands
+from engine.protocol import definitions as subscription_definitions
+from engine.protocol.errors import GateError
+from engine.transport.http_common import (
     add_read_routes,
     json_response,
     new_app,
     path_int,
     read_json,
 )
-from engine.storage import commands
-from engine.subscriptions import definitions as subscription_definitions
-from engine.subscriptions.leader_bridge import ConsumerBridge, call_leader
-from engine.subscriptions.observers import ObserverHub
 
 log = logging.getLogger("gate.gateway")
 

@@ -27,7 +27,7 @@ from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
 from engine.gateway.tcp_pool import NodePool
 from engine.heap import freeze_startup_heap
-from engine.http_server import HttpRunner
+from engine.transport.http_server import HttpRunner
 
 log = logging.getLogger("gate.gateway")
 PROGRAM = "gate-gateway"

@@ -17,9 +17,9 @@ import time
 from typing import Any
 
 from engine.config_model import ClusterConfig
-from engine.errors import GateError
 from engine.gateway.health import HealthMonitor
 from engine.gateway.tcp_pool import NodePool
+from engine.protocol.errors import GateError
 
 log = logging.getLogger("gate.gateway.routing")
 

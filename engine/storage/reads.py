@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from engine.errors import GateError, invalid
-from engine.storage.commands import (
+from engine.protocol.commands import (
     reject_unknown,
     validate_non_negative_int,
     validate_snapshot_key,
     validate_store_id,
     validate_stream_id,
 )
+from engine.protocol.errors import GateError, invalid
 
 if TYPE_CHECKING:
     from engine.storage.event_store import Direction

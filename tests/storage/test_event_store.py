@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import GateError
-from engine.storage.commands import build_append, build_snapshot_delete, build_snapshot_put
+from engine.protocol.commands import build_append, build_snapshot_delete, build_snapshot_put
+from engine.protocol.errors import GateError
 from engine.storage.event_store import CONTENT_ERRORS, EventStore, IncompleteStoreError, iso_utc
 
 T0 = 1_795_342_503_123_456  # 2026-11-22T10:15:03.123456Z

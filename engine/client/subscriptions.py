@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
-from engine.errors import GateError
-from engine.json_input import check_integers, dumps_exact
-from engine.subscriptions.consume_protocol import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
+from engine.protocol.consume import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
+from engine.protocol.errors import GateError
+from engine.protocol.json_input import check_integers, dumps_exact
 
 if TYPE_CHECKING:
     from engine.client.http_client import GateClient

@@ -6,7 +6,7 @@ writes, they follow ``not_leader`` hints and retry until the routing deadline.
 ``ConsumerBridge`` serves ``WebSocket /api/stores/{store}/subscriptions/{name}/consume``: it
 opens a dedicated TCP connection to the leader (``consume`` op, docs/ENGINE.md), then relays
 event batches to the client and acks/nacks to the leader.  When the node ends the connection
-the WebSocket is closed with a code saying what to do (engine/subscriptions/consume_protocol.py).
+the WebSocket is closed with a code saying what to do (engine/protocol/consume.py).
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from aiohttp import WSMsgType, web
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
-from engine.errors import GateError, invalid
-from engine.framing import FrameError, FrameSession, open_session, read_frame
 from engine.gateway.routing import Router
-from engine.storage.commands import validate_store_id
-from engine.subscriptions.consume_protocol import (
+from engine.protocol.commands import validate_store_id
+from engine.protocol.consume import (
     CLOSE_LEADER_CHANGED,
     CLOSE_NOT_FOUND,
     CLOSE_STOPPED,
     NACK_ACTIONS,
 )
-from engine.subscriptions.definitions import validate_name
+from engine.protocol.definitions import validate_name
+from engine.protocol.errors import GateError, invalid
+from engine.protocol.framing import FrameError, FrameSession, open_session, read_frame
 
 _CLOSE_CODES = {
     "stopped": CLOSE_STOPPED,

@@ -27,14 +27,14 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import GateError, invalid
-from engine.framing import FrameError, ServerConnection
-from engine.storage.commands import validate_store_id
-from engine.subscriptions import definitions
-from engine.subscriptions.consume_protocol import NACK_ACTIONS
-from engine.subscriptions.definitions import COUNTERS, Definition
-from engine.subscriptions.delivery import Delivery
-from engine.subscriptions.store_tables import StoredSubscription
+from engine.node.delivery import Delivery
+from engine.protocol import definitions
+from engine.protocol.commands import validate_store_id
+from engine.protocol.consume import NACK_ACTIONS
+from engine.protocol.definitions import COUNTERS, Definition
+from engine.protocol.errors import GateError, invalid
+from engine.protocol.framing import FrameError, ServerConnection
+from engine.storage.subscription_tables import StoredSubscription
 
 if TYPE_CHECKING:
     from engine.node.host import RaftHost
