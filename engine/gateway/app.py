@@ -16,7 +16,6 @@ import yaml
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from engine.client.preflight import GATEWAY_SERVICE
 from engine.config_model import ClusterConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.leader_bridge import ConsumerBridge, call_leader
@@ -34,6 +33,7 @@ from engine.transport.http_common import (
     path_int,
     read_json,
 )
+from engine.transport.preflight import GATEWAY_SERVICE
 
 log = logging.getLogger("gate.gateway")
 
