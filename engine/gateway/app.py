@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from engine.config_model import ClusterConfig
 from engine.gateway.health import HealthMonitor
-from engine.gateway.leader_bridge import ConsumerBridge, call_leader
+from engine.gateway.leader_bridge import ConsumerBridge
 from engine.gateway.metrics import GatewayCollector
 from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
@@ -159,12 +159,12 @@ class Gateway:
 
     async def list_subscriptions(self, request: web.Request) -> web.Response:
         msg = {"op": "subscriptions", "store": request.match_info["store"]}
-        return json_response(await call_leader(self.router, msg))
+        return json_response(await self.router.call_leader(msg))
 
     async def replay_parked(self, request: web.Request) -> web.Response:
         info = request.match_info
         msg = {"op": "replay_parked", "store": info["store"], "name": info["name"]}
-        return json_response(await call_leader(self.router, msg), 202)
+        return json_response(await self.router.call_leader(msg), 202)
 
     # -- cluster -----------------------------------------------------------------------------
 
