@@ -42,7 +42,7 @@ from bench.lib.driver import (
 from bench.lib.machine import CpuMeter
 from bench.lib.results import Results, add_json_out
 from engine.client import GateClient
-from engine.errors import GateError
+from engine.protocol.errors import GateError
 
 
 class GateTarget:

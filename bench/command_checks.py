@@ -5,8 +5,8 @@ Usage: ``python -m bench.command_checks [--rounds N] [--json-out [PATH]]``.
 For greenhouse appends of 1 and 100 events it times, best of 7 rounds:
 
 - ``orjson.loads`` of the body, what the gateway paid before;
-- ``loads_exact`` (engine/json_input.py): the same plus the checks for integers past 64 bits
-  and nesting deeper than 64 levels, over the raw bytes;
+- ``loads_exact`` (engine/protocol/json_input.py): the same plus the checks for integers past
+  64 bits and nesting deeper than 64 levels, over the raw bytes;
 - ``check_command`` (engine/storage/check.py), which the gateway runs when it builds a command
   and the leader again when it is asked to propose it.
 
@@ -25,9 +25,9 @@ import orjson
 
 from bench.lib.machine import StealWatch
 from bench.lib.results import Results, add_json_out
-from engine.json_input import loads_exact
+from engine.protocol.commands import build_append
+from engine.protocol.json_input import loads_exact
 from engine.storage.check import check_command
-from engine.storage.commands import build_append
 
 DATA = {"temperature": 21.5, "humidity": 40, "greenhouse_id": "gh-1", "note": 'a "quoted" [x]'}
 

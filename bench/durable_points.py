@@ -26,9 +26,9 @@ from pathlib import Path
 from bench.lib.machine import StealWatch
 from bench.lib.percentiles import percentile_ms
 from bench.lib.results import Results, add_json_out
+from engine.protocol.commands import build_append, build_create_store, encode_command
 from engine.replication.messages import Entry
 from engine.storage import durability, writeback
-from engine.storage.commands import build_append, build_create_store, encode_command
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.state_machine import StateMachine
 

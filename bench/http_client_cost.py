@@ -5,9 +5,10 @@ Usage: ``python -m bench.http_client_cost [--rate R] [--requests N] [--rounds K]
 
 Starts an aiohttp server in another process (one POST route answering a small JSON body, as the
 gateway answers an append) and sends it requests at a steady rate from this process, once with
-``aiohttp.ClientSession`` and once with ``engine.http_pool.HttpPool`` (what ``GateClient`` uses),
-in alternating rounds. Prints the round trip p50 / p99 and this process's CPU time per request
-(utime + stime), which is what the client takes from the machine's two cores per append.
+``aiohttp.ClientSession`` and once with ``engine.transport.http_pool.HttpPool`` (what
+``GateClient`` uses), in alternating rounds. Prints the round trip p50 / p99 and this process's
+CPU time per request (utime + stime), which is what the client takes from the machine's two
+cores per append.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from aiohttp import web
 from bench.lib.machine import StealWatch
 from bench.lib.percentiles import percentile_ms
 from bench.lib.results import Results, add_json_out
-from engine.http_pool import HttpPool
+from engine.transport.http_pool import HttpPool
 
 PATH = "/api/stores/bench/streams/s1/events"
 BODY = orjson.dumps(

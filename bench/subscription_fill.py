@@ -4,7 +4,7 @@ Usage: ``python -m bench.subscription_fill [--events N] [--streams N] [--dir DIR
 [--json-out [PATH]]``.
 
 Builds one store (default 300,000 events in appends of 10 over 200 streams, one event in 2,000
-of a rare type; seeded), then runs ``engine.subscriptions.persistent.fill`` from the origin for
+of a rare type; seeded), then runs ``engine.node.subscriptions.fill`` from the origin for
 a one-stream subscription and for a rare-event-type subscription, with another task on the loop
 timing how long the loop is blocked at a time.  Prints the pages read, the time and CPU taken
 and the longest block: a leader blocked for its election timeout (300 ms by default) loses its term.
@@ -22,10 +22,10 @@ from typing import Any
 
 from bench.lib.machine import StealWatch
 from bench.lib.results import Results, add_json_out
+from engine.node.delivery import Delivery
+from engine.node.subscriptions import fill
+from engine.protocol.definitions import Definition, normalize_definition
 from engine.storage.event_store import EventStore
-from engine.subscriptions.definitions import Definition, normalize_definition
-from engine.subscriptions.delivery import Delivery
-from engine.subscriptions.persistent import fill
 
 RARE = "light_deactivated:v1"
 

@@ -24,7 +24,7 @@ from bench.lib.cluster import BENCH_STORE, process_ids, temporary_cluster
 from bench.lib.machine import CpuMeter, StealWatch
 from bench.lib.results import Results, add_json_out
 from engine.client import GateClient
-from engine.subscriptions.client import Consumer
+from engine.client.subscriptions import Consumer
 
 STORE = BENCH_STORE
 APPEND_BATCH = 500

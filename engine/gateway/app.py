@@ -16,24 +16,24 @@ import yaml
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from engine.client.preflight import GATEWAY_SERVICE
 from engine.config_model import ClusterConfig
-from engine.errors import GateError
 from engine.gateway.health import HealthMonitor
+from engine.gateway.leader_bridge import ConsumerBridge
 from engine.gateway.metrics import GatewayCollector
+from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeSupervisor
-from engine.http_common import (
+from engine.protocol import commands
+from engine.protocol import definitions as subscription_definitions
+from engine.protocol.errors import GateError
+from engine.transport.http_common import (
     add_read_routes,
     json_response,
     new_app,
     path_int,
     read_json,
 )
-from engine.storage import commands
-from engine.subscriptions import definitions as subscription_definitions
-from engine.subscriptions.leader_bridge import ConsumerBridge, call_leader
-from engine.subscriptions.observers import ObserverHub
+from engine.transport.preflight import GATEWAY_SERVICE
 
 log = logging.getLogger("gate.gateway")
 
@@ -159,12 +159,12 @@ class Gateway:
 
     async def list_subscriptions(self, request: web.Request) -> web.Response:
         msg = {"op": "subscriptions", "store": request.match_info["store"]}
-        return json_response(await call_leader(self.router, msg))
+        return json_response(await self.router.call_leader(msg))
 
     async def replay_parked(self, request: web.Request) -> web.Response:
         info = request.match_info
         msg = {"op": "replay_parked", "store": info["store"], "name": info["name"]}
-        return json_response(await call_leader(self.router, msg), 202)
+        return json_response(await self.router.call_leader(msg), 202)
 
     # -- cluster -----------------------------------------------------------------------------
 

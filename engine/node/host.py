@@ -24,17 +24,17 @@ from typing import Any
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
-from engine.errors import GateError, invalid
 from engine.node.peers import PeerTransport
+from engine.node.subscriptions import SubscriptionService
+from engine.protocol.commands import encode_command
+from engine.protocol.errors import GateError, invalid
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import AppendRequest, Entry, HardState, Message, NotLeader
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
-from engine.storage.commands import encode_command
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.reads import plan_read
 from engine.storage.state_machine import StateMachine
-from engine.subscriptions.persistent import SubscriptionService
 
 log = logging.getLogger("gate.node")
 
@@ -107,7 +107,7 @@ class RaftHost:
         }
         # Set once, with the exit status, when this node must stop for good (see _fail).
         self.failure: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        # Persistent subscriptions are delivered by the leader (engine/subscriptions).
+        # Persistent subscriptions are delivered by the leader (engine/node/subscriptions.py).
         self.subscriptions = SubscriptionService(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -317,7 +317,7 @@ class RaftHost:
         log index ``min_index`` (the client's last write) and ``floor_index`` (the gateway's
         last acknowledged write), or its store has not reached position ``min_position``.
         With ``wait_ms``, a forward ``all`` query is a long poll: it first waits up to that long
-        for an event past ``from_position`` (the observers' tail, subscriptions/observers.py).
+        for an event past ``from_position`` (the observers' tail, engine/gateway/observers.py).
         """
         answer = plan_read(query)
         if not self._fresh_enough(query, min_position, min_index, floor_index):

@@ -7,10 +7,10 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from engine.errors import GateError
-from engine.http_common import add_read_routes, json_response, new_app
 from engine.node.host import RaftHost
 from engine.node.metrics import NodeCollector
+from engine.protocol.errors import GateError
+from engine.transport.http_common import add_read_routes, json_response, new_app
 
 
 def build_node_app(host: RaftHost) -> web.Application:

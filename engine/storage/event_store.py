@@ -26,11 +26,11 @@ from typing import Any, Literal
 
 import orjson
 
-from engine.errors import GateError
+from engine.protocol.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
+from engine.protocol.errors import GateError
+from engine.storage.subscription_tables import SubscriptionTables
 from engine.storage.wal import finish, no_autocheckpoint
 from engine.storage.writeback import EarlyWriteback
-from engine.subscriptions.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
-from engine.subscriptions.store_tables import SubscriptionTables
 
 Direction = Literal["forward", "backward"]
 

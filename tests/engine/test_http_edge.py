@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from engine.cluster_secret import cluster_key, resolve_cluster_secret
-from engine.framing import open_session, read_body
-from engine.http_common import READ_ROUTES
+from engine.protocol.framing import open_session, read_body
+from engine.transport.http_common import READ_ROUTES
 from tests.api_routes import gateway_routes
 from tests.cluster_harness import RunningCluster, start_cluster, stop_cluster
 from tests.raw_wire import frame

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import GateError
-from engine.storage.commands import build_append, build_snapshot_delete, build_snapshot_put
+from engine.protocol.commands import build_append, build_snapshot_delete, build_snapshot_put
+from engine.protocol.errors import GateError
 from engine.storage.event_store import CONTENT_ERRORS, EventStore, IncompleteStoreError, iso_utc
 from tests.storage.commit_counter import CommitCounter
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from engine.errors import GateError
-from engine.storage import durability
-from engine.storage.commands import (
+from engine.protocol.commands import (
     build_append,
     build_create_store,
     build_delete_store,
     build_snapshot_put,
     encode_command,
 )
+from engine.protocol.errors import GateError
+from engine.storage import durability
 from engine.storage.durability import fsync_path as durability_fsync
 from engine.storage.event_store import EventStore
 from engine.storage.state_machine import StateMachine

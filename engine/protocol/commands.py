@@ -2,7 +2,7 @@
 
 A log entry's data is the UTF-8 JSON of one command (see docs/ENGINE.md, "Commands in the log");
 empty data is the no-op a new leader commits.  Each command has one checker here (the
-subscription commands theirs in engine/subscriptions/definitions.py), which every builder ends
+subscription commands theirs in engine/protocol/definitions.py), which every builder ends
 with and which a node runs again on every command it is asked to propose and on every entry it
 applies (engine/storage/check.py): a command is a whole, typed object with every integer in the
 signed 64-bit range SQLite stores, so applying it can only fail on state (expected version, a
@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from engine.errors import invalid
+from engine.protocol.errors import invalid
 
 STORE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_ID_LEN = 256

@@ -1,7 +1,7 @@
 """The subscription tables of a store's database: definitions, checkpoints, parked events.
 
 They live in the store's own SQLite file and change only through the log (the commands of
-:mod:`engine.subscriptions.definitions`), applied by :meth:`EventStore.apply_batch` in its
+:mod:`engine.protocol.definitions`), applied by :meth:`EventStore.apply_batch` in its
 transaction — so every node holds the same subscriptions and they survive restarts.
 
 Writes come from the store's writer thread inside its open transaction; reads come from the
@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
-from engine.errors import GateError
-from engine.subscriptions import definitions
-from engine.subscriptions.patterns import json_equal
+from engine.protocol import definitions
+from engine.protocol.errors import GateError
+from engine.protocol.patterns import json_equal
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS subscriptions (

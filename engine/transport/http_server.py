@@ -19,8 +19,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
-from engine.errors import GateError
-from engine.http_common import error_response
+from engine.protocol.errors import GateError
+from engine.transport.http_common import error_response
 
 
 def _parser_message(exc: BaseException | None) -> str:

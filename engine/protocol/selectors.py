@@ -18,7 +18,7 @@ Wire shapes (docs/ENGINE.md, "Subscriptions"), all accepted by :func:`parse_sele
 
 In the observe URL (:func:`parse_selector_query`), ``type`` is the kind and ``selector`` its
 value: the plain text for ``by_stream`` / ``by_event_type``, JSON text for the pattern kinds, or
-without ``type`` the one-key JSON object.  Pattern syntax: :mod:`engine.subscriptions.patterns`.
+without ``type`` the one-key JSON object.  Pattern syntax: :mod:`engine.protocol.patterns`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import invalid
-from engine.json_input import loads_exact
-from engine.subscriptions.patterns import Predicate, compile_pattern
+from engine.protocol.errors import invalid
+from engine.protocol.json_input import loads_exact
+from engine.protocol.patterns import Predicate, compile_pattern
 
 KINDS = ("by_stream", "by_event_type", "by_event_pattern", "by_event_payload")
 ALL = "$all"

@@ -1,19 +1,18 @@
 """Gateway side of persistent subscriptions: requests to the leader and the consumer bridge.
 
-Subscriptions are served by the leader, so listing, replaying and consuming go to it; like
-writes, they follow ``not_leader`` hints and retry until the routing deadline.
+Subscriptions are served by the leader, so listing, replaying and consuming go to it through
+``Router.on_leader``, the retry that writes use too (engine/gateway/leader_retry.py).
 
 ``ConsumerBridge`` serves ``WebSocket /api/stores/{store}/subscriptions/{name}/consume``: it
 opens a dedicated TCP connection to the leader (``consume`` op, docs/ENGINE.md), then relays
 event batches to the client and acks/nacks to the leader.  When the node ends the connection
-the WebSocket is closed with a code saying what to do (engine/subscriptions/consume_protocol.py).
+the WebSocket is closed with a code saying what to do (engine/protocol/consume.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import Any
 
 import orjson
@@ -21,59 +20,24 @@ from aiohttp import WSMsgType, web
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
-from engine.errors import GateError, invalid
-from engine.framing import FrameError, FrameSession, open_session, read_frame
 from engine.gateway.routing import Router
-from engine.storage.commands import validate_store_id
-from engine.subscriptions.consume_protocol import (
+from engine.protocol.commands import validate_store_id
+from engine.protocol.consume import (
     CLOSE_LEADER_CHANGED,
     CLOSE_NOT_FOUND,
     CLOSE_STOPPED,
     NACK_ACTIONS,
 )
-from engine.subscriptions.definitions import validate_name
+from engine.protocol.definitions import validate_name
+from engine.protocol.errors import GateError, invalid
+from engine.protocol.framing import FrameError, FrameSession, open_session, read_frame
 
 _CLOSE_CODES = {
     "stopped": CLOSE_STOPPED,
     "subscription_not_found": CLOSE_NOT_FOUND,
     "store_not_found": CLOSE_NOT_FOUND,
 }
-_RETRY = frozenset({"not_leader", "unavailable", "timeout", "stale"})
 CONNECT_TIMEOUT = 1.0
-
-
-async def _pause(router: Router, delay: float) -> float:
-    await router.health.refresh()
-    await asyncio.sleep(delay)
-    return min(delay * 2, 0.2)
-
-
-async def call_leader(router: Router, msg: dict[str, Any]) -> Any:
-    """Send one request to the leader; follow hints and retry until the routing deadline."""
-    deadline = time.monotonic() + router.deadline
-    hint: str | None = None
-    reason = "no leader is known"
-    delay = 0.02
-    while (remaining := deadline - time.monotonic()) > 0:
-        target = hint or router.health.leader
-        hint = None
-        if target is None:
-            delay = await _pause(router, delay)
-            continue
-        try:
-            return await router.ask(target, msg, min(remaining, 5.0))
-        except GateError as err:
-            if err.code not in _RETRY:
-                raise
-            reason = f"{target}: {err.message}"
-            leader = err.details.get("leader")
-            if err.code == "not_leader" and leader and leader != target:
-                hint = leader
-                continue
-        except (ConnectionError, OSError, TimeoutError) as exc:
-            reason = f"{target}: {exc or 'no answer'}"
-        delay = await _pause(router, delay)
-    raise GateError("unavailable", f"no leader could serve the request ({reason})")
 
 
 class ConsumerBridge:
@@ -88,20 +52,14 @@ class ConsumerBridge:
         self, store: str, name: str
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameSession]:
         """A consume connection to the current leader (retried until the routing deadline)."""
-        deadline = time.monotonic() + self.router.deadline
-        hint: str | None = None
-        reason = "no leader is known"
-        delay = 0.02
-        while deadline - time.monotonic() > 0:
-            target = hint or self.router.health.leader
-            hint = None
-            if target is None:
-                delay = await _pause(self.router, delay)
-                continue
-            endpoint = self.config.node(target).tcp
+
+        async def connect(
+            node_id: str, remaining: float
+        ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameSession]:
+            endpoint = self.config.node(node_id).tcp
             writer: asyncio.StreamWriter | None = None
             try:
-                async with asyncio.timeout(CONNECT_TIMEOUT + 3.0):
+                async with asyncio.timeout(min(remaining, CONNECT_TIMEOUT + 3.0)):
                     reader, writer = await asyncio.open_connection(
                         endpoint.connect_host, endpoint.port
                     )
@@ -109,24 +67,15 @@ class ConsumerBridge:
                     request = {"op": "consume", "id": 1, "store": store, "name": name}
                     writer.write(session.encode(request))
                     answer = await read_frame(reader, session)
-                if answer.get("ok"):
-                    return reader, writer, session
-                err = GateError.from_dict(answer.get("error") or {"code": "internal"})
-                if err.code not in _RETRY:
-                    raise err
-                reason = f"{target}: {err.message}"
-                leader = err.details.get("leader")
-                if err.code == "not_leader" and leader and leader != target:
-                    hint = leader
-            except (ConnectionError, OSError, TimeoutError, FrameError) as exc:
-                reason = f"{target}: {exc or 'no answer'}"
-            except asyncio.IncompleteReadError:
-                reason = f"{target}: the connection closed"
-            if writer is not None and hint is None:
-                writer.close()
-            if hint is None:
-                delay = await _pause(self.router, delay)
-        raise GateError("unavailable", f"no leader could serve the consumer ({reason})")
+                if not answer.get("ok"):
+                    raise GateError.from_dict(answer.get("error") or {"code": "internal"})
+            except BaseException:
+                if writer is not None:
+                    writer.close()
+                raise
+            return reader, writer, session
+
+        return await self.router.on_leader(connect, what="serve the consumer")
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """The consume WebSocket (see the module docstring)."""

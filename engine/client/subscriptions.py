@@ -15,25 +15,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
 
-from engine.errors import GateError
-from engine.json_input import check_integers, dumps_exact
-from engine.subscriptions.consume_protocol import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
-
-if TYPE_CHECKING:
-    from engine.client.http_client import GateClient
+from engine.protocol.consume import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
+from engine.protocol.errors import GateError
+from engine.protocol.json_input import check_integers, dumps_exact
 
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 0.5
 
 # Told False (with the reason) when a connection is lost, True when one is made again.
 ConnectionListener = Callable[[bool, str], None]
+
+
+class Gateway(Protocol):
+    """What the iterators need of ``GateClient``; a port, so this module does not import it."""
+
+    base_url: str
+    retry_deadline: float
+
+    def segment(self, text: str) -> str: ...
+
+    def websocket(self, path: str, params: Mapping[str, str]) -> Any: ...
+
+    async def request_once(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None
+    ) -> Any: ...
 
 
 def selector_params(selector: dict[str, Any] | None) -> dict[str, str]:
@@ -55,7 +67,7 @@ class _Reconnect:
 
     def __init__(
         self,
-        client: GateClient,
+        client: Gateway,
         what: str,
         *,
         keep_trying: bool = False,
@@ -99,7 +111,7 @@ class _Reconnect:
 
 
 async def _handshake_error(
-    client: GateClient, path: str, params: dict[str, Any], exc: Exception
+    client: Gateway, path: str, params: dict[str, Any], exc: Exception
 ) -> GateError:
     """The API's error for a refused WebSocket upgrade (a 400 or 404 carries a JSON body).
 
@@ -114,7 +126,7 @@ async def _handshake_error(
 
 
 async def observe(
-    client: GateClient,
+    client: Gateway,
     store: str,
     selector: dict[str, Any] | None = None,
     from_position: int | None = None,
@@ -176,7 +188,7 @@ class Consumer:
 
     def __init__(
         self,
-        client: GateClient,
+        client: Gateway,
         store: str,
         name: str,
         *,

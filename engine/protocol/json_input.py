@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from engine.errors import invalid
-from engine.storage.commands import MAX_INT
+from engine.protocol.commands import MAX_INT
+from engine.protocol.errors import invalid
 
 MIN_INT = -MAX_INT - 1
 MAX_DEPTH = 64

@@ -25,10 +25,10 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from engine.errors import GateError
-from engine.http_common import int_param, query_param
-from engine.storage.commands import validate_store_id
-from engine.subscriptions.selectors import Selector, parse_selector_query
+from engine.protocol.commands import validate_store_id
+from engine.protocol.errors import GateError
+from engine.protocol.selectors import Selector, parse_selector_query
+from engine.transport.http_common import int_param, query_param
 
 log = logging.getLogger("gate.gateway.observers")
 

@@ -33,6 +33,11 @@ STATUS: dict[str, int] = {
 }
 
 
+# Codes that mean "try elsewhere or later", not "the request is wrong": the gateway retries them
+# on the leader (engine/gateway/leader_retry.py) and GateClient retries them on the gateway.
+RETRYABLE = frozenset({"not_leader", "unavailable", "stale", "timeout"})
+
+
 class GateError(Exception):
     """An error with an API code; ``details`` are extra fields of the error body."""
 

@@ -30,7 +30,7 @@ from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parser  # type: ignore[attr-defined]
 from typing import Any
 
-from engine.errors import invalid
+from engine.protocol.errors import invalid
 
 Predicate = Callable[[Any], bool]
 

@@ -1,9 +1,10 @@
 """Persistent subscriptions on the leader: one dispatcher per subscription, consumers over TCP.
 
-:class:`SubscriptionService` lives in every node's :class:`~engine.node.host.RaftHost` and is
-active only while the node is a serving leader.  It then waits until the node has applied every
-committed entry, loads each store's subscriptions (definition, checkpoint, parked positions) and
-runs a :class:`Dispatcher` for each; the apply loop wakes it when events or definitions change.
+:class:`SubscriptionService` lives in every node's ``RaftHost``, which it sees through the
+:class:`Replica` port, and is active only while the node is a serving leader.  It then waits
+until the node has applied every committed entry, loads each store's subscriptions (definition,
+checkpoint, parked positions) and runs a :class:`Dispatcher` for each; the apply loop wakes it
+when events or definitions change.
 On stepping down it drops everything and closes its consumers' connections: the gateway closes
 their WebSockets, the clients reconnect through the new leader, which resumes from the
 replicated checkpoint (events in flight are delivered again; none is skipped).
@@ -25,20 +26,20 @@ import contextlib
 import itertools
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.errors import GateError, invalid
-from engine.framing import FrameError, ServerConnection
-from engine.storage.commands import validate_store_id
-from engine.subscriptions import definitions
-from engine.subscriptions.consume_protocol import NACK_ACTIONS
-from engine.subscriptions.definitions import COUNTERS, Definition
-from engine.subscriptions.delivery import Delivery
-from engine.subscriptions.store_tables import StoredSubscription
+from engine.node.delivery import Delivery
+from engine.protocol import definitions
+from engine.protocol.commands import validate_store_id
+from engine.protocol.consume import NACK_ACTIONS
+from engine.protocol.definitions import COUNTERS, Definition
+from engine.protocol.errors import GateError, invalid
+from engine.protocol.framing import FrameError, ServerConnection
+from engine.storage.subscription_tables import StoredSubscription
 
 if TYPE_CHECKING:
-    from engine.node.host import RaftHost
     from engine.storage.event_store import EventStore
+    from engine.storage.state_machine import StateMachine
 
 log = logging.getLogger("gate.node.subscriptions")
 
@@ -47,6 +48,34 @@ READ_PAGE = 500
 MAX_REPLAY = 10_000  # parked events replayed per request
 LOAD_WAIT = 3.0  # how long a consumer waits for a new leader to load its subscriptions
 PROPOSE_TIMEOUT = 5.0
+
+
+class RaftView(Protocol):
+    """What the service reads of the node's Raft state."""
+
+    @property
+    def commit_index(self) -> int: ...
+
+    @property
+    def leader_id(self) -> str | None: ...
+
+
+class Replica(Protocol):
+    """The service's port onto its node (``RaftHost``): the replicated state and how to
+    change it.  A port, so the host can own the service without an import cycle."""
+
+    @property
+    def core(self) -> RaftView: ...
+
+    @property
+    def state(self) -> StateMachine: ...
+
+    @property
+    def applied_index(self) -> int: ...
+
+    async def propose(self, command: dict[str, Any], timeout: float) -> dict[str, Any]: ...
+
+    async def wait_applied(self, timeout: float) -> None: ...
 
 
 class ConsumerLink:
@@ -85,7 +114,7 @@ class Dispatcher:
     """Delivers one subscription: reads its store, feeds its consumers, proposes progress."""
 
     def __init__(
-        self, host: RaftHost, store: EventStore, stored: StoredSubscription, parked: set[int]
+        self, host: Replica, store: EventStore, stored: StoredSubscription, parked: set[int]
     ) -> None:
         self.host = host
         self.store = store
@@ -219,7 +248,7 @@ class Dispatcher:
 class SubscriptionService:
     """The persistent subscriptions a node serves while it is the leader."""
 
-    def __init__(self, host: RaftHost) -> None:
+    def __init__(self, host: Replica) -> None:
         self.host = host
         self._serving_term: int | None = None  # the term in which this node serves as leader
         self._task: asyncio.Task[None] | None = None

@@ -2,7 +2,7 @@
 
 It takes events read from the store, consumers coming and going, acks, nacks and the clock,
 and says what to send to which consumer and what progress to make durable.  The dispatcher
-(:mod:`engine.subscriptions.persistent`) does the reading, sending and proposing around it, so
+(:mod:`engine.node.subscriptions`) does the reading, sending and proposing around it, so
 every rule here is tested without a socket (tests/subscriptions/test_delivery.py).
 
 Rules:
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.subscriptions.definitions import COUNTERS, Definition
+from engine.protocol.definitions import COUNTERS, Definition
 
 READ_AHEAD = 1000  # events held beyond the checkpoint before reading more
 

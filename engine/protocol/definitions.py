@@ -20,16 +20,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import invalid
-from engine.storage.commands import (
+from engine.protocol.commands import (
     MAX_ID_LEN,
     MAX_INT,
     reject_unknown,
     validate_int,
     validate_store_id,
 )
-from engine.subscriptions.patterns import Predicate
-from engine.subscriptions.selectors import Selector, parse_selector
+from engine.protocol.errors import invalid
+from engine.protocol.patterns import Predicate
+from engine.protocol.selectors import Selector, parse_selector
 
 PUT = "subscription_put"
 DELETE = "subscription_delete"

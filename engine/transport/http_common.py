@@ -18,9 +18,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from engine.config_model import ClusterConfig
-from engine.errors import GateError, invalid
-from engine.json_input import loads_exact
-from engine.storage.commands import MAX_INT
+from engine.protocol.commands import MAX_INT
+from engine.protocol.errors import GateError, invalid
+from engine.protocol.json_input import loads_exact
 
 log = logging.getLogger("gate.http")
 
