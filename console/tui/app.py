@@ -31,7 +31,7 @@ from console.ops.operations import Operations
 from console.ops.streams import StreamPage, StreamRow
 from console.ops.subscriptions import SubscriptionRow
 from console.tui.cluster.panel import ClusterPanel
-from console.tui.cluster.timeline import transitions
+from console.tui.cluster.timeline import Timeline
 from console.tui.dialogs import create
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.consumer_policy import consumer_policy
@@ -93,6 +93,7 @@ class GateConsole(App[None]):
         self.muted: set[str] = set()  # feed sources a person took out of the feed
         self._health_seen = -1
         self._last_status: ClusterStatus | None = None
+        self.timeline = Timeline()
         self._first_sample_at: float | None = None
         self._ticks = 0
         self.last_message = ""  # the latest operation outcome (tests and the bench read it)
@@ -173,7 +174,7 @@ class GateConsole(App[None]):
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
-        panel.note(when, transitions(self._last_status, sample.status))
+        panel.note(when, self.timeline.note(sample.status))
         self._last_status = sample.status
 
     def _show_tables(self) -> None:

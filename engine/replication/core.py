@@ -774,17 +774,10 @@ class RaftNode:
         if pr.replicating:
             pr.next = max(pr.next, pr.match + 1)
         elif m.match_index >= pr.next - 1:
+            held = pr.next - 1  # where the probe found the logs agree
             pr.replicating = True  # the probe landed: logs agree up to match
             pr.next = pr.match + 1
-            behind = self._log.last_index - pr.match
-            if behind and (pr.repairing or behind >= _CATCH_UP_NOTE):
-                pr.catching_up = True
-                self._note(
-                    "catch_up",
-                    f"{m.frm} matches up to index {pr.match}: sending the {behind} entries "
-                    "it lacks",
-                )
-            pr.repairing = False
+            self._note_probe_landed(m.frm, pr, held)
         else:
             pr.probe_sent = False  # an answer to a heartbeat: probe again
         if pr.catching_up and pr.match >= self._log.last_index:
@@ -796,6 +789,22 @@ class RaftNode:
             self._send(TimeoutNow(self.term, self.node_id, m.frm))
         self._send_append(m.frm, pr)
         self._send_commit(m.frm, pr)
+
+    def _note_probe_landed(self, peer: str, pr: _Progress, held: int) -> None:
+        """Say where a follower that was repaired, or far behind, now stands."""
+        behind = self._log.last_index - pr.match
+        if pr.repairing or pr.match - held + behind >= _CATCH_UP_NOTE:
+            if behind:
+                pr.catching_up = True
+                self._note(
+                    "catch_up",
+                    f"{peer} matches up to index {pr.match}: sending the {behind} entries it lacks",
+                )
+            else:
+                self._note(
+                    "catch_up", f"{peer} caught up at index {pr.match} (it held up to {held})"
+                )
+        pr.repairing = False
 
     def _send_append(self, peer: str, pr: _Progress) -> None:
         log = self._log

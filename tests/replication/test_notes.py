@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.replication.core import RaftNode
 from engine.replication.messages import VoteRequest
-from tests.replication.test_core import _Cluster, _node, _storage
+from tests.replication.test_core import IDS, _Cluster, _node, _storage
 
 
 def _texts(node: RaftNode) -> list[str]:
@@ -59,6 +59,20 @@ def test_a_follower_back_from_a_partition_is_repaired_and_caught_up_in_words() -
     assert notes[0] == "c matches up to index 1: sending the 100 entries it lacks"
     assert f"c caught up at index {last}" in notes
     assert cluster.nodes["c"].last_index == last
+
+
+def test_a_follower_far_behind_caught_up_by_one_append_in_words() -> None:
+    storages = {i: _storage(term=1, terms=(1,) * (50 if i != "c" else 10)) for i in IDS}
+    cluster = _Cluster(storages)
+    cluster.cut.add("c")
+    leader = cluster.elect("a")
+    leader.take_notes()
+    cluster.cut.clear()
+    cluster.tick_all(2)
+    notes = _texts(leader)
+    assert notes[0] == "c refused entries after index 50: probing from 11"
+    assert notes[1] == "c caught up at index 51 (it held up to 10)"
+    assert cluster.nodes["c"].last_index == 51
 
 
 def test_a_stalled_follower_is_probed_again_in_words() -> None:
