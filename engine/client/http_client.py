@@ -428,6 +428,16 @@ class GateClient:
         """stop | kill | start | restart | pause | resume a node the gateway manages."""
         await self._call("POST", f"/api/cluster/nodes/{_seg(node_id)}/{_seg(action)}", retry=False)
 
+    async def node_log(
+        self, node_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """A node's recent log lines, asked of that node through the gateway (docs/API.md,
+        "Node log"): the newest ``limit`` without ``after``, else the lines past ``after``."""
+        params = {"after": after, "limit": limit}
+        path = f"/api/cluster/nodes/{_seg(node_id)}/log"
+        result: dict[str, Any] = await self._call("GET", path, params=params, retry=False)
+        return result
+
     async def health(self) -> bool:
         """True when the gateway answers ``GET /health``."""
         try:

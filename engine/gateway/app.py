@@ -28,6 +28,7 @@ from engine.protocol import definitions as subscription_definitions
 from engine.protocol.errors import GateError
 from engine.transport.http_common import (
     add_read_routes,
+    int_param,
     json_response,
     new_app,
     path_int,
@@ -38,6 +39,7 @@ from engine.transport.preflight import GATEWAY_SERVICE
 log = logging.getLogger("gate.gateway")
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
+NODE_LOG_TIMEOUT = 2.0  # seconds a node has to answer for its log before the gateway says 503
 
 
 def _now_us() -> int:
@@ -198,6 +200,24 @@ class Gateway:
             if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                 break
 
+    async def node_log(self, request: web.Request) -> web.Response:
+        """A node's recent log lines (why things happen on it), asked of that node."""
+        node_id = request.match_info["node_id"]
+        if node_id not in self.config.node_ids:
+            raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
+        after = int_param(request, "after", minimum=0)
+        limit = int_param(request, "limit", minimum=1)  # its maximum: the node's (400)
+        if not self.config.node(node_id).tcp.enabled:
+            raise GateError("unavailable", f"{node_id} has no TCP endpoint to ask for its log")
+        msg: dict[str, Any] = {"op": "log", "after": after, "limit": limit}
+        try:
+            page = await self.router.ask(node_id, msg, NODE_LOG_TIMEOUT)
+        except (TimeoutError, OSError):
+            raise GateError(
+                "unavailable", f"{node_id} does not answer (down, paused or unreachable)"
+            ) from None
+        return json_response(page)
+
     async def node_action(self, request: web.Request) -> web.Response:
         node_id = request.match_info["node_id"]
         action = request.match_info["action"]
@@ -297,6 +317,7 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_delete(snapshot, gateway.delete_snapshot)
     r.add_get("/api/cluster", gateway.cluster)
     r.add_get("/api/cluster/events", gateway.cluster_events)
+    r.add_get("/api/cluster/nodes/{node_id}/log", gateway.node_log)
     r.add_post("/api/cluster/nodes/{node_id}/{action}", gateway.node_action)
     r.add_get("/api/stores/{store}/observe", gateway.observers.handle)
     subscription = "/api/stores/{store}/subscriptions/{name}"

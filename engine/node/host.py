@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
+from engine.node.node_log import NodeLog
 from engine.node.peers import PeerTransport
 from engine.node.subscriptions import SubscriptionService
 from engine.protocol.commands import encode_command
@@ -105,6 +106,17 @@ class RaftHost:
             "raft_messages_in": 0,
             "long_polls": 0,
         }
+        # Why things happen on this node, for a person watching (GET /log, docs/API.md).
+        self.node_log = NodeLog(node_id)
+        if self.core.last_index:
+            self.node_log.add(
+                "restart",
+                f"started with its log up to index {self.core.last_index} (term "
+                f"{self.core.term}), {self.applied_index} entries applied; it learns the "
+                "leader and any missing entries from its peers",
+            )
+        else:
+            self.node_log.add("restart", "started with an empty log (a new node)")
         # Set once, with the exit status, when this node must stop for good (see _fail).
         self.failure: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # Persistent subscriptions are delivered by the leader (engine/node/subscriptions.py).
@@ -164,6 +176,7 @@ class RaftHost:
         """Stop replicating for good; the process's main ends it with ``status`` (at once, with
         no clean-up: closing the stores would record a durable point past the failure)."""
         log.critical("node %s: %s; stopping (exit status %d)", self.node_id, reason, status)
+        self.node_log.add("failure", f"{reason}; stopping (exit status {status})", "error")
         if not self.failure.done():
             self.failure.set_result(status)
 
@@ -243,6 +256,8 @@ class RaftHost:
                     # Let the answers of this round go out before the next round's disk work.
                     await asyncio.sleep(0)
                     self.state.maintain()
+                for note in self.core.take_notes():
+                    self.node_log.add(note.kind, note.text, note.level)
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except _ApplyFailed as exc:
             self._fail(APPLY_FAILED, str(exc))

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from engine.node.host import RaftHost
+from engine.node.node_log import log_page
 from engine.protocol.errors import GateError
 from engine.protocol.framing import FrameError, ServerConnection
 from engine.replication.wire import decode_message
@@ -135,6 +136,8 @@ class NodeTcpServer:
                 floor_index=_opt_int(msg.get("floor_index")),
                 wait_ms=min(_opt_int(msg.get("wait_ms")) or 0, MAX_WAIT_MS),
             )
+        if op == "log":
+            return log_page(self.host.node_log, _opt_int(msg.get("after")), msg.get("limit"))
         if op == "subscriptions":
             return await self.host.subscriptions.list(msg.get("store"))
         if op == "replay_parked":

@@ -41,6 +41,7 @@ Steadiness rules (they keep terms and leaders stable; safety does not depend on 
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
 
 from engine.replication.log_storage import LogStorage
@@ -51,6 +52,9 @@ from engine.replication.messages import (
     Entry,
     HardState,
     Message,
+    Note,
+    NoteKind,
+    NoteLevel,
     NotLeader,
     Ready,
     Role,
@@ -63,6 +67,7 @@ from engine.replication.quorum import (
     WriteQuorum,
     committed_index,
     has_quorum,
+    majority,
     vote_result,
 )
 
@@ -73,6 +78,10 @@ _MAX_APPLY_BATCH = 4096
 # Rule 7: on a fresh cluster the non-preferred nodes hold back their first campaign for this many
 # election timeouts, so a preferred node whose process starts seconds after theirs still wins.
 _FRESH_DEFER_TIMEOUTS = 8
+# A follower whose probe lands this far behind is "catching up" in the notes even if no append
+# was refused first (a short lag after an election is routine and not worth a line).
+_CATCH_UP_NOTE = 64
+_MAX_NOTES = 256
 
 
 class LogDivergence(RuntimeError):
@@ -143,6 +152,10 @@ class RaftNode:
         self._prev_hard_state = hard_state
         self._msgs: list[Message] = []  # sent once the Ready's write is durable
         self._early: list[Message] = []  # may be sent before it (Ready.early_messages)
+        self._heard_leader = False  # for the notes: the current leader_id has been noted
+        # Bounded: a host that never takes them (tests, the simulator) keeps only the latest.
+        self._notes: deque[Note] = deque(maxlen=_MAX_NOTES)
+        self._refused_append = False  # for the notes: the last append from the leader was refused
         self._votes: dict[str, bool] = {}  # answers to this node's (pre-)vote requests
         self._pre_candidate = False  # running a pre-vote round (its role stays "follower")
         self._progress: dict[str, Progress] = {}
@@ -188,6 +201,10 @@ class RaftNode:
             return
         self._election_elapsed += 1
         if self._election_elapsed >= self._timeout:
+            heard = f"leader {self.leader_id}" if self.leader_id else "a leader"
+            self._note(
+                "election", f"election timeout: no word from {heard} in {self._timeout} ticks"
+            )
             if self.config.pre_vote and self._peers:
                 self._pre_campaign()
             else:
@@ -240,9 +257,20 @@ class RaftNode:
         self._fresh_preferred = False
         if msg.term > self.term:
             if isinstance(msg, VoteRequest) and self._ignores_vote(msg):
+                self._note(
+                    "vote",
+                    f"ignored {msg.frm}'s vote request for term {msg.term}: leader "
+                    f"{self.leader_id} was heard within the election timeout",
+                )
                 return
             if not _pre_vote_message(msg):
                 leader = msg.frm if isinstance(msg, AppendRequest | TimeoutNow) else None
+                was = "leader, stepping down" if self.role == "leader" else self.role
+                self._note(
+                    "term",
+                    f"term {self.term} → {msg.term}: {_describe(msg)} from {msg.frm} (was {was})",
+                    "warning" if self.role == "leader" else "info",
+                )
                 self._become_follower(msg.term, leader)
         elif msg.term < self.term:
             # Answer stale requests with our term so their sender steps down (or, for a
@@ -261,6 +289,9 @@ class RaftNode:
                 self._reset_timeout()
             if self.role == "candidate" or self._pre_candidate:
                 self._become_follower(msg.term, msg.frm)
+            if self.leader_id != msg.frm or not self._heard_leader:
+                self._note("follower", f"following leader {msg.frm} (term {msg.term})")
+                self._heard_leader = True
             self.leader_id = msg.frm
             self._election_elapsed = 0
             self._handle_append(msg)
@@ -312,6 +343,12 @@ class RaftNode:
             self.applied_index = limit
         return rd
 
+    def take_notes(self) -> list[Note]:
+        """The decisions taken since the last call, in words (see :class:`Note`)."""
+        notes = list(self._notes)
+        self._notes.clear()
+        return notes
+
     def advance(self, ready: Ready) -> None:
         """The host has persisted, sent and applied ``ready``: mark its entries stable."""
         entries = ready.entries
@@ -351,6 +388,9 @@ class RaftNode:
         else:
             self._msgs.append(msg)
 
+    def _note(self, kind: NoteKind, text: str, level: NoteLevel = "info") -> None:
+        self._notes.append(Note(kind, text, level))
+
     def _reset_timeout(self) -> None:
         ticks = self.config.election_ticks
         if self._fresh_preferred:
@@ -383,6 +423,7 @@ class RaftNode:
             self.vote = None
         self.role = "follower"
         self.leader_id = leader
+        self._heard_leader = False
         self._pre_candidate = False
         self._votes = {}
         self._progress = {}
@@ -402,6 +443,11 @@ class RaftNode:
         last_index = self.log.last_index
         last_term = self.log.last_term()
         term = self.term + 1
+        self._note(
+            "election",
+            f"asking for pre-votes: could it win term {term}? (its log ends at index "
+            f"{last_index}, term {last_term})",
+        )
         for peer in self._peers:
             self._send(VoteRequest(term, self.node_id, peer, last_index, last_term, pre_vote=True))
 
@@ -415,6 +461,8 @@ class RaftNode:
         self._votes = {self.node_id: True}
         self._election_elapsed = 0
         self._reset_timeout()
+        why = "leadership handed over to it" if transfer else "a candidate"
+        self._note("election", f"campaigning for term {self.term} ({why}), voting for itself")
         if vote_result(self._votes, self._voters) == "won":  # the only voter
             self._become_leader()
             return
@@ -436,17 +484,42 @@ class RaftNode:
         last = self.log.last_index
         self._progress = {peer: Progress(last + 1) for peer in self._peers}
         self._term_start = last + 1
+        self._note(
+            "leader",
+            f"became leader for term {self.term}; serves once its no-op at index {last + 1} "
+            "is committed",
+        )
         self.log.append([Entry(last + 1, self.term, b"")])  # rule 3: commit own term first
         for peer, pr in self._progress.items():
             self._send_append(peer, pr)
 
     def _handle_vote_request(self, m: VoteRequest) -> None:
         can_vote = self.vote == m.frm or (self.vote is None and self.leader_id is None)
-        granted = can_vote and self._candidate_log_ok(m.last_log_term, m.last_log_index)
+        log_ok = self._candidate_log_ok(m.last_log_term, m.last_log_index)
+        granted = can_vote and log_ok
         if granted:
             self.vote = m.frm
             self._election_elapsed = 0
+            self._note("vote", f"voted for {m.frm} in term {self.term}")
+        else:
+            why = self._refusal(m, can_vote)
+            self._note("vote", f"refused its vote to {m.frm} for term {m.term}: {why}")
         self._send(VoteResponse(self.term, self.node_id, m.frm, granted))
+
+    def _refusal(self, m: VoteRequest, can_vote: bool) -> str:
+        """Why a (pre-)vote request is refused, in words."""
+        if not can_vote:
+            if self.vote is not None and self.vote != m.frm:
+                return f"already voted for {self.vote} in term {self.term}"
+            return f"it follows leader {self.leader_id}"
+        if self._in_lease() and m.pre_vote:
+            return f"leader {self.leader_id} was heard within the election timeout"
+        if m.term < self.term:
+            return f"its term {m.term} is behind ours ({self.term})"
+        return (
+            f"its log (index {m.last_log_index}, term {m.last_log_term}) is behind ours "
+            f"(index {self.log.last_index}, term {self.log.last_term()})"
+        )
 
     def _handle_pre_vote_request(self, m: VoteRequest) -> None:
         # Records nothing: a pre-vote only tells the candidate it could win.  Refusals carry our
@@ -461,20 +534,32 @@ class RaftNode:
             and not self._in_lease()
             and self._candidate_log_ok(m.last_log_term, m.last_log_index)
         ):
+            self._note("vote", f"pre-vote granted to {m.frm} for term {m.term}")
             self._send(VoteResponse(m.term, self.node_id, m.frm, True, True))
         else:
+            why = self._refusal(m, can_vote)
+            self._note("vote", f"pre-vote refused to {m.frm} for term {m.term}: {why}")
             self._send(VoteResponse(self.term, self.node_id, m.frm, False, True))
 
     def _handle_vote_response(self, m: VoteResponse) -> None:
         """Count a vote (or pre-vote): on a majority campaign (or lead); give up on a lost one."""
         self._votes[m.frm] = m.granted
         result = vote_result(self._votes, self._voters)
+        granted = sum(self._votes.values())
+        what = "pre-vote" if m.pre_vote else "vote"
+        answer = "granted" if m.granted else "refused"
+        needed = majority(self._voters)
+        self._note("vote", f"{m.frm} {answer} its {what} ({granted} of {needed} needed)")
         if result == "won":
             if self._pre_candidate:
                 self._campaign()
             else:
                 self._become_leader()
         elif result == "lost":
+            refused = ", ".join(sorted(p for p, ok in self._votes.items() if not ok))
+            self._note(
+                "election", f"lost the {what} for term {m.term}: refused by {refused}", "warning"
+            )
             self._become_follower(self.term, None)  # lost: wait for the winner or time out
 
     def _handle_append(self, m: AppendRequest) -> None:
@@ -497,10 +582,28 @@ class RaftNode:
             prev, prev_term = commit, log.term(commit)
         if not log.matches(prev, prev_term):
             hint = log.reject_hint(prev, prev_term, self.commit_index)
+            if prev > log.last_index:
+                why = f"its log ends at index {log.last_index}, the leader's entries start past it"
+            else:
+                why = f"entry {prev} has term {log.term(prev)} here, {prev_term} on the leader"
+            self._note("repair", f"refused an append from {m.frm} at index {prev}: {why}")
+            self._refused_append = True
             self._send(AppendResponse(self.term, self.node_id, m.frm, False, m.prev_index, hint))
             return
+        if entries:
+            conflict = log.find_conflict(entries)
+            if conflict and conflict <= log.last_index:
+                self._note(
+                    "repair",
+                    f"removed entries {conflict}..{log.last_index}: leader {m.frm} has "
+                    "another history there (never committed)",
+                    "warning",
+                )
         log.append_new(entries)
         last_new = prev + len(entries)
+        if self._refused_append:
+            self._refused_append = False
+            self._note("repair", f"log matches leader {m.frm} again up to index {last_new}")
         new_commit = min(m.commit, last_new)
         if new_commit > self.commit_index:
             self.commit_index = new_commit
@@ -513,14 +616,42 @@ class RaftNode:
             return  # not something this leader sent
         if not m.success:
             if pr.on_rejected(m.match_index, m.reject_hint):
+                pr.repairing = True
+                self._note(
+                    "repair",
+                    f"{m.frm} refused entries after index {m.match_index}: probing from {pr.next}",
+                )
                 self._send_append(m.frm, pr)
             return
-        if pr.on_accepted(m.match_index):
+        probing, held = not pr.replicating, pr.next - 1  # where a probe finds the logs agree
+        progressed = pr.on_accepted(m.match_index)
+        if probing and pr.replicating:
+            self._note_probe_landed(m.frm, pr, held)
+        if pr.catching_up and pr.match >= self.log.last_index:
+            pr.catching_up = False
+            self._note("catch_up", f"{m.frm} caught up at index {pr.match}")
+        if progressed:
             self._maybe_commit()
         if self._transferee == m.frm and pr.match == self.log.last_index:
             self._send(TimeoutNow(self.term, self.node_id, m.frm))
         self._send_append(m.frm, pr)
         self._send_commit(m.frm, pr)
+
+    def _note_probe_landed(self, peer: str, pr: Progress, held: int) -> None:
+        """Say where a follower that was repaired, or far behind, now stands."""
+        behind = self.log.last_index - pr.match
+        if pr.repairing or pr.match - held + behind >= _CATCH_UP_NOTE:
+            if behind:
+                pr.catching_up = True
+                self._note(
+                    "catch_up",
+                    f"{peer} matches up to index {pr.match}: sending the {behind} entries it lacks",
+                )
+            else:
+                self._note(
+                    "catch_up", f"{peer} caught up at index {pr.match} (it held up to {held})"
+                )
+        pr.repairing = False
 
     def _send_append(self, peer: str, pr: Progress) -> None:
         if not pr.replicating:
@@ -588,6 +719,12 @@ class RaftNode:
             for pr in self._progress.values():
                 pr.active = False
             if config.check_quorum and not has_quorum(active, self._voters):
+                self._note(
+                    "quorum",
+                    f"stepped down: heard from {active} of {self._voters} nodes within an "
+                    f"election timeout, needs {majority(self._voters)}",
+                    "warning",
+                )
                 self._become_follower(self.term, None)  # rule 4: cut off from a quorum
                 return
         if self._transferee is not None:
@@ -597,12 +734,30 @@ class RaftNode:
         stall_ticks = max(2, config.election_ticks // 2)
         for peer, pr in self._progress.items():
             if pr.tick(stall_ticks):  # entries in flight were lost: probing again
+                self._note(
+                    "repair",
+                    f"no answer from {peer} for entries after index {pr.match}: probing again",
+                )
+                pr.repairing = True
                 self._send_append(peer, pr)
         self._heartbeat_elapsed += 1
         if self._heartbeat_elapsed >= config.heartbeat_ticks:
             self._heartbeat_elapsed = 0
             for peer, pr in self._progress.items():
                 self._send_heartbeat(peer, pr)
+
+
+def _describe(msg: Message) -> str:
+    """What a message is, for the notes."""
+    if isinstance(msg, VoteRequest):
+        return "a leadership-transfer vote request" if msg.transfer else "a vote request"
+    if isinstance(msg, VoteResponse):
+        return "a vote answer"
+    if isinstance(msg, AppendRequest):
+        return "an append"
+    if isinstance(msg, AppendResponse):
+        return "an append answer"
+    return "a hand-over"
 
 
 def _pre_vote_message(msg: Message) -> bool:

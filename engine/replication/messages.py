@@ -100,6 +100,21 @@ class TimeoutNow:
 
 Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | TimeoutNow
 
+NoteKind = Literal["election", "vote", "leader", "follower", "term", "repair", "catch_up", "quorum"]
+NoteLevel = Literal["info", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A decision of the core, in words, with its reason: an election started, a vote refused
+    and why, a leader stepped down, a follower's log repaired.  The host keeps them in the
+    node's log (docs/API.md, "Node log") from ``RaftNode.take_notes``, apart from ``Ready``:
+    notes are no work to do, and the core's behaviour never depends on them."""
+
+    kind: NoteKind
+    text: str
+    level: NoteLevel = "info"
+
 
 @dataclass(slots=True)
 class Ready:

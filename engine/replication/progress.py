@@ -13,7 +13,17 @@ from __future__ import annotations
 class Progress:
     """What a leader knows of one follower's log, and what it has sent it."""
 
-    __slots__ = ("active", "match", "next", "probe_sent", "replicating", "stall", "told")
+    __slots__ = (
+        "active",
+        "catching_up",
+        "match",
+        "next",
+        "probe_sent",
+        "repairing",
+        "replicating",
+        "stall",
+        "told",
+    )
 
     def __init__(self, next_index: int) -> None:
         self.match = 0  # the highest index known to be replicated on the follower
@@ -23,6 +33,10 @@ class Progress:
         self.active = False  # heard from since the last quorum check
         self.stall = 0  # ticks with entries in flight and no progress
         self.told = 0  # the highest commit index this follower has been sent a way to reach
+        # For the notes only: an append was refused (or stalled) since the last probe landed,
+        # and the follower is being sent a backlog it has not yet acknowledged in full.
+        self.repairing = False
+        self.catching_up = False
 
     def become_probe(self, next_index: int = 0) -> None:
         """Probe again from ``next_index`` (never below what is known to match)."""
