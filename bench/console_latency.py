@@ -44,7 +44,7 @@ SWITCH = ((b"3", b"Dropped"), (b"2", b"Sources:"))
 
 def run_child(rate: int, seconds: float) -> None:
     """Run the dashboard with one observer fed ``rate`` events/s (this is the measured process)."""
-    from console.ops.cluster import ClusterStatus, HealthSample, NodeRow
+    from console.ops.cluster import ClusterStatus, HealthSample, NodeLogPage, NodeRow
     from console.ops.formatting import seen_line
     from console.ops.line_feed import LineFeed
     from console.ops.observers import ObserverRow
@@ -96,6 +96,13 @@ def run_child(rate: int, seconds: float) -> None:
         def known_rows(self) -> list[Any]:
             return []
 
+    class Cluster:
+        # The Cluster panel's node-log pane polls this; the bench measures the feed, not it.
+        async def node_log(
+            self, node_id: str, *, after: int | None = None, limit: int = 100
+        ) -> NodeLogPage:
+            return NodeLogPage(node_id, 0.0, 0, 0, ())
+
     class Health:
         updates = 1
         latest = HealthSample(
@@ -107,6 +114,7 @@ def run_child(rate: int, seconds: float) -> None:
         store = "reg_gh"
         started_engine = False
         health = Health()
+        cluster = Cluster()
         observers = Observers()
         producers = Empty()
         subscriptions = Subscriptions()
