@@ -20,6 +20,7 @@ from engine.client import GateClient, GateError
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
 NODE_LEGEND = "★ leader · ☆ preferred leader · positions are replicated-log indexes"
+_GOING_DOWN = ("stop", "kill", "pause")
 _POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
 
 
@@ -71,6 +72,19 @@ class ClusterStatus:
         """How many nodes answer."""
         return sum(1 for node in self.nodes if node.up)
 
+    @property
+    def majority(self) -> int:
+        """How many nodes must be up for a leader to be elected and a write to commit."""
+        return len(self.nodes) // 2 + 1
+
+    def no_majority(self, without: str | None = None) -> str | None:
+        """``no majority: 1 of 3 nodes up, 2 are needed`` when too few nodes are up (not
+        counting ``without``, a node on its way down); None when enough are."""
+        up = sum(1 for node in self.nodes if node.up and node.node_id != without)
+        if up >= self.majority:
+            return None
+        return f"no majority: {up} of {len(self.nodes)} nodes up, {self.majority} are needed"
+
     def node(self, node_id: str) -> NodeRow:
         """One node's row; ``OpsError`` naming the nodes when unknown."""
         for node in self.nodes:
@@ -78,6 +92,17 @@ class ClusterStatus:
                 return node
         known = ", ".join(n.node_id for n in self.nodes)
         raise OpsError(f"no node {node_id.strip()!r} in this cluster (nodes: {known})")
+
+    def default_node(self, action: str) -> str | None:
+        """The node an action is for when none is named: the only one down for ``start``, the
+        only paused one for ``resume`` (with several, or none, there is no default)."""
+        if action == "start":
+            candidates = [n for n in self.nodes if not n.up and n.state != "paused"]
+        elif action == "resume":
+            candidates = [n for n in self.nodes if n.state == "paused"]
+        else:
+            return None
+        return candidates[0].node_id if len(candidates) == 1 else None
 
     @classmethod
     def from_view(cls, view: dict[str, Any]) -> ClusterStatus:
@@ -124,6 +149,8 @@ class NodeActionResult:
     elapsed: float
     leader: str | None
     term: int | None
+    # Why no leader can come, when too few nodes are up (``ClusterStatus.no_majority``).
+    no_majority: str | None = None
 
 
 class ClusterOps:
@@ -183,6 +210,7 @@ class ClusterOps:
             elapsed=time.monotonic() - started,
             leader=after.leader,
             term=after.term,
+            no_majority=after.no_majority(target if action in _GOING_DOWN else None),
         )
 
     async def _settle(
@@ -192,7 +220,7 @@ class ClusterOps:
 
         def done(status: ClusterStatus) -> bool:
             node = status.node(node_id)
-            if action in ("stop", "kill", "pause"):
+            if action in _GOING_DOWN:
                 if was_leader:
                     return status.leader not in (None, node_id)
                 # A paused node answers no probe, so it is seen paused (or down) soon enough.
@@ -210,6 +238,9 @@ class ClusterOps:
                 last = await self.status()
                 if done(last):
                     return True, last
+                gone = not last.node(node_id).up
+                if was_leader and action in _GOING_DOWN and gone and last.no_majority():
+                    return False, last  # no leader can be elected: waiting would not help
             if time.monotonic() > deadline:
                 return False, last or await self.status()
             await asyncio.sleep(_POLL)

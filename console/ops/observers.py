@@ -18,6 +18,7 @@ from console.ops.errors import OpsError
 from console.ops.formatting import seen_line, selector_text
 from console.ops.line_feed import FeedBatch, LineFeed
 from console.ops.rate import Clock, RateMeter
+from console.ops.streams import stream_id
 from domain.greenhouse.catalogue import EVENT_TYPES
 from engine.client import GateClient, GateError
 
@@ -47,7 +48,9 @@ def stream_selector(stream: str) -> dict[str, Any]:
         raise OpsError("a stream name is needed (or $all)")
     if stream == ALL_STREAMS:
         return {"by_stream": ALL_STREAMS}
-    return {"by_stream": "$" + stream.removeprefix("$")}
+    if stream == "$":
+        raise OpsError("'$' is not a stream id; type $all or one such as greenhouse-1")
+    return {"by_stream": "$" + stream_id(stream.removeprefix("$"))}
 
 
 def event_type_selector(event_type: str) -> dict[str, Any]:
@@ -218,9 +221,7 @@ class ObserverRegistry:
         from_position: int | None = None,
     ) -> Observer:
         """Start an observer; without a name it gets one from its selector, like the original."""
-        name = (name or "").strip() or self.default_name(selector)
-        if name in self._observers:
-            raise OpsError(f"an observer named {name!r} exists already; pick another name")
+        name = self.new_name(name or "", selector)
         observer = Observer(
             self.client,
             self.store,
@@ -245,6 +246,13 @@ class ObserverRegistry:
     async def create_by_payload(self, pattern: dict[str, Any], name: str | None = None) -> Observer:
         """Observe events whose data match a pattern."""
         return await self.create(payload_selector(pattern), name)
+
+    def new_name(self, answer: str, selector: dict[str, Any]) -> str:
+        """The name typed for a new observer (its selector's default when empty), if free."""
+        name = answer.strip() or self.default_name(selector)
+        if name in self._observers:
+            raise OpsError(f"an observer named {name!r} exists already; pick another name")
+        return name
 
     def default_name(self, selector: dict[str, Any]) -> str:
         """``reg_gh:$all``, ``reg_gh:greenhouse-1``, ``reg_gh:temperature_measured:v1`` (the

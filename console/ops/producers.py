@@ -42,6 +42,14 @@ class ProducerManager:
             running = ", ".join(self.running()) or "none"
             raise OpsError(f"no producer is running on {stream!r} (running: {running})")
 
+    def running_stream(self, answer: str) -> str:
+        """A stream typed to stop its producer: one with a running producer."""
+        stream = answer.strip()
+        if stream not in self.running():
+            running = ", ".join(self.running()) or "none"
+            raise OpsError(f"no producer is running on {stream!r} (running: {running})")
+        return stream
+
     def running(self) -> list[str]:
         """Streams with a running producer, in stream order."""
         return [row.stream for row in self.pool.rows() if row.state == "running"]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from console.ops.answers import listed
 from console.ops.errors import OpsError
+from console.ops.numbers import is_choice_number
 from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.catalogue import INITIALIZED, InvalidEvent, validate_event
 from domain.greenhouse.event_factory import EventFactory, stream_seed
@@ -22,6 +25,7 @@ from engine.client import GateClient
 
 MAX_COUNT = 1000  # the API's largest read and a sane bound for one append
 DIRECTIONS = ("forward", "backward")
+MAX_STREAM_ID = 256
 _NUMBER = re.compile(r"(\d+)")
 
 
@@ -106,7 +110,7 @@ class StreamOps:
         direction: str = "forward",
     ) -> StreamPage:
         """Read ``count`` events from ``start`` (None backward = from the last event)."""
-        stream = _stream_id(stream)
+        stream = stream_id(stream)
         if direction not in DIRECTIONS:
             raise OpsError(f"direction must be forward or backward, not {direction!r}")
         if start is not None and start < 0:
@@ -120,7 +124,7 @@ class StreamOps:
 
     async def append_generated(self, stream: str, count: int = 5) -> AppendResult:
         """Append ``count`` random greenhouse events (``initialized:v1`` first on a new stream)."""
-        stream = _stream_id(stream)
+        stream = stream_id(stream)
         check_count(count)
         version = await self.client.stream_version(self.store, stream)
         generator = make_generator("random", stream_seed(self._rng.randrange(1 << 32), stream))
@@ -128,7 +132,7 @@ class StreamOps:
             generator.resume(Greenhouse(stream, version=version))
         events = [generator.next_event() for _ in range(count)]
         for event in events:
-            _validate(event["event_type"], event["data"])
+            check_event(event["event_type"], event["data"])
         # A new stream must start with its initialized:v1, so that one append is exclusive.
         expected: int | str = "no_stream" if version < 0 else "any"
         return await self._append(stream, events, expected)
@@ -137,9 +141,9 @@ class StreamOps:
         self, stream: str, event_type: str, data: dict[str, Any], count: int = 1
     ) -> AppendResult:
         """Append a chosen greenhouse event ``count`` times, after checking it."""
-        stream, event_type = _stream_id(stream), event_type.strip()
+        stream, event_type = stream_id(stream), event_type.strip()
         check_count(count)
-        _validate(event_type, data)
+        check_event(event_type, data)
         # A greenhouse stream starts with initialized:v1, and only there (docs/GREENHOUSE.md).
         version = await self.client.stream_version(self.store, stream)
         if version < 0 and event_type != INITIALIZED:
@@ -167,7 +171,7 @@ class StreamOps:
 
     async def greenhouse(self, stream: str) -> GreenhouseView:
         """The greenhouse of a stream (newest snapshot plus tail) and its snapshots."""
-        stream = _stream_id(stream)
+        stream = stream_id(stream)
         greenhouse = await load(self.client, self.store, stream)
         if greenhouse.version < 0:
             raise OpsError(f"there is no stream {stream!r} in {self.store}")
@@ -185,16 +189,57 @@ class StreamOps:
         return view.greenhouse
 
 
-def _stream_id(stream: str) -> str:
+def stream_id(stream: str) -> str:
+    """A stream id as typed: not empty, and not ``$all`` (or any ``$`` name) where one stream is
+    meant."""
     stream = stream.strip()
     if not stream:
         raise OpsError("a stream name is needed")
     if stream.startswith("$"):
         raise OpsError(f"{stream!r} is not a stream id; type one such as greenhouse-1")
+    # The engine's own rules (engine/storage/commands.py), checked before anything is sent.
+    if len(stream) > MAX_STREAM_ID:
+        raise OpsError(f"a stream id has at most {MAX_STREAM_ID} characters")
+    if not stream.isprintable():
+        raise OpsError("a stream id cannot hold control characters")
     return stream
 
 
-def _validate(event_type: str, data: Any) -> None:
+def existing_stream(answer: str, names: Sequence[str]) -> str:
+    """One of the streams listed (``names``), typed as its id or its number in the list."""
+    answer = answer.strip()
+    if answer not in names and is_choice_number(answer, len(names)):
+        return names[int(answer) - 1]
+    stream = stream_id(answer)
+    if stream not in names:
+        raise OpsError(f"there is no stream {stream!r} yet (streams: {listed(names)})")
+    return stream
+
+
+def parse_direction(answer: str) -> str:
+    """``forward`` (also when empty) or ``backward``; ``f`` and ``b`` will do."""
+    word = answer.strip().lower()
+    for direction in DIRECTIONS:
+        if word and direction.startswith(word):
+            return direction
+    if not word:
+        return "forward"
+    raise OpsError(f"{word[:24]!r} is not a direction: type forward or backward")
+
+
+def check_first_event(stream: str, exists: bool, event_type: str) -> None:
+    """A greenhouse stream starts with initialized:v1, and only there (docs/GREENHOUSE.md)."""
+    if not exists and event_type != INITIALIZED:
+        raise NewStreamError(
+            f"{stream} is a new stream: its first event must be {INITIALIZED}; choose it, "
+            "or append random events, which start the stream"
+        )
+    if exists and event_type == INITIALIZED:
+        raise OpsError(f"{stream} is initialized already (at version 0)")
+
+
+def check_event(event_type: str, data: Any) -> None:
+    """Whether the data fit the catalogue's schema of ``event_type`` (``OpsError`` saying why)."""
     try:
         validate_event(event_type, data)
     except InvalidEvent as exc:

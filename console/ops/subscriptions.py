@@ -20,7 +20,7 @@ from typing import Any, Literal, cast
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, selector_text
 from console.ops.line_feed import LineFeed
-from console.ops.numbers import parse_whole
+from console.ops.numbers import is_choice_number, parse_whole
 from engine.client import GateClient, GateError
 
 # "reconnecting": the connection is lost (a failover, a lost quorum); it comes back by itself.
@@ -82,6 +82,16 @@ def ordinal(n: int) -> str:
     """2 -> ``2nd``, 11 -> ``11th``, 23 -> ``23rd``."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def parse_action(answer: str) -> Action:
+    """An action typed by name or by its number in ``ACTIONS`` (empty: ``ack``)."""
+    word = answer.strip().lower() or "ack"
+    if is_choice_number(word, len(ACTIONS)):
+        return ACTIONS[int(word) - 1]
+    if word not in ACTIONS:
+        raise OpsError(f"unknown consumer action {word[:24]!r} (one of {', '.join(ACTIONS)})")
+    return word
 
 
 def parse_policy(action: str, every: str) -> ConsumerPolicy:

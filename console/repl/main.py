@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plain = not interactive or bool(os.environ.get("NO_COLOR"))
     directory = data_dir()
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "history").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(PROGRAM, f"cannot create {directory}: {exc.strerror} (set XDG_DATA_HOME)")
     # Library warnings (a producer retrying through a failover) go to a file, not the screen.
@@ -135,7 +135,8 @@ async def _run(
         return 1
     if interactive:
         terminal: PromptTerminal | ScriptTerminal = PromptTerminal(
-            history=FileHistory(str(directory / "repl-history")),
+            # One file per kind of question, so ↑ at a count recalls counts, not stream names.
+            history=lambda kind: FileHistory(str(directory / "history" / kind)),
             toolbar=lambda: FormattedText(toolbar_fragments(ops.health.latest, ops.url)),
         )
     else:

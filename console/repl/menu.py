@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from console.repl.printer import Printer
+from prompt_toolkit.utils import get_cwidth
+
+from console.repl.printer import Fragments, Printer
 
 TITLE = "========== Gate Interactive Console =========="
 EXIT = 15
@@ -12,6 +14,7 @@ LAST = 27  # the classic 15 and the cluster lab's 16-27
 PROMPT = f"👉 Select an option (1-{LAST}): "
 # Answers that show the whole menu again (Enter on an empty line too).
 MENU_REQUESTS = frozenset({"", "?", "m", "menu", "help"})
+_GUTTER = 3  # spaces between the compact menu's two columns
 COMPACT_MENU = "Enter: menu · 1-6 observe · 7-9 produce · 10-11 subscribe · 12+ data · 15 exit"
 
 
@@ -76,23 +79,73 @@ LAB = Section(
 
 TITLES: dict[int, str] = {n: t for s in (*CLASSIC, LAB) for n, t in s.options}
 _LAB_COLUMNS = 3
+# Lines below the menu: the prompt and, at a terminal, the bottom toolbar.
+_BELOW = 2
+# The classic sections side by side in the compact menu: (left, right) per band.
+_BANDS = ((CLASSIC[0], CLASSIC[1:3]), (CLASSIC[3], CLASSIC[4:5]))
 
 
-def render_menu(printer: Printer) -> None:
-    """Print the menu: the classic 15 as in the original, then the lab options in columns."""
-    printer.line()
-    printer.line(TITLE, "class:title")
-    for section in CLASSIC:
-        printer.line(section.heading, f"bold {section.style}")
-        for number, title in section.options:
-            printer.line(f"  {number}. {title}")
-    printer.line(LAB.heading, f"bold {LAB.style}")
+def _section_lines(section: Section) -> list[Fragments]:
+    lines: list[Fragments] = [[(f"bold {section.style}", section.heading)]]
+    lines += [[("", f"  {number}. {title}")] for number, title in section.options]
+    return lines
+
+
+def _lab_lines() -> list[Fragments]:
     cells = [f"{number}. {title}" for number, title in LAB.options]
     # Each column as wide as its own longest cell, so the lab stays within 80 columns.
     widths = [
         max(len(cell) for cell in cells[column::_LAB_COLUMNS]) + 2 for column in range(_LAB_COLUMNS)
     ]
+    lines: list[Fragments] = [[(f"bold {LAB.style}", LAB.heading)]]
     for row in range(0, len(cells), _LAB_COLUMNS):
         chunk = cells[row : row + _LAB_COLUMNS]
         line = "".join(cell.ljust(width) for cell, width in zip(chunk, widths, strict=False))
-        printer.line("  " + line.rstrip())
+        lines.append([("", "  " + line.rstrip())])
+    return lines
+
+
+def _width(line: Fragments) -> int:
+    return sum(get_cwidth(text) for _, text in line)
+
+
+def tall_menu() -> list[Fragments]:
+    """The classic 15 one a line, as in the original, then the lab in columns."""
+    lines: list[Fragments] = [[], [("class:title", TITLE)]]
+    for section in CLASSIC:
+        lines += _section_lines(section)
+    return lines + _lab_lines()
+
+
+def compact_menu() -> list[Fragments]:
+    """The classic sections in two columns, then the lab: 17 lines, for a short terminal."""
+    lines: list[Fragments] = [[("class:title", TITLE)]]
+    lefts = [_section_lines(left) for left, _ in _BANDS]
+    width = max(_width(line) for left in lefts for line in left) + _GUTTER
+    for left, (_, right_sections) in zip(lefts, _BANDS, strict=True):
+        right = [line for section in right_sections for line in _section_lines(section)]
+        for number in range(max(len(left), len(right))):
+            cell = left[number] if number < len(left) else []
+            pad = [("", " " * (width - _width(cell)))] if number < len(right) else []
+            lines.append(cell + pad + (right[number] if number < len(right) else []))
+    return lines + _lab_lines()
+
+
+def menu_lines(size: tuple[int, int] | None) -> list[Fragments]:
+    """The menu for a terminal of ``size`` (columns, rows): the tall one when it fits (and
+    always in a script, where there is no screen), else the compact one, so that at 80x24 every
+    option shows above the prompt."""
+    tall = tall_menu()
+    if size is None:
+        return tall
+    columns, rows = size
+    compact = compact_menu()
+    if len(tall) + _BELOW <= rows or max(_width(line) for line in compact) > columns:
+        return tall
+    return compact
+
+
+def render_menu(printer: Printer) -> None:
+    """Print the menu, fitted to the printer's terminal (see ``menu_lines``)."""
+    for line in menu_lines(printer.size()):
+        printer.fragments(line)

@@ -54,6 +54,13 @@ class Printer:
         """Whether the output carries no styles."""
         return self.stream is not None
 
+    def size(self) -> tuple[int, int] | None:
+        """The terminal's (columns, rows); None for plain output, which has no screen."""
+        if self.output is None:
+            return None
+        size = self.output.get_size()
+        return size.columns, size.rows
+
     def fragments(self, parts: Fragments, end: str = "\n") -> None:
         """Write styled fragments (``[(style, text), ...]``)."""
         if self.stream is not None:
@@ -93,7 +100,13 @@ class Printer:
         """A secondary line (examples, where to look next)."""
         self.line(text, "class:hint")
 
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
-        """Rows under a header, in aligned columns."""
-        for parts in render_table(headers, rows):
+    def table(
+        self, headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, folded: int | None = None
+    ) -> None:
+        """Rows under a header, in aligned columns; at a terminal, column ``folded`` folds
+        onto more lines where the table would be wider than the screen."""
+        size = self.size()
+        # One column short of the edge: a line that ends at the edge may wrap on some terminals.
+        width = None if size is None else size[0] - 1
+        for parts in render_table(headers, rows, width=width, folded=folded):
             self.fragments(parts)

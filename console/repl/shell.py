@@ -1,9 +1,10 @@
 """The menu loop: show the menu, read a choice, run the command, report, and again.
 
-Every failure inside a command becomes one ``❌`` line (bad input, unknown names, unparsable
-patterns, an engine that went away), Ctrl+C cancels the command at hand and returns to the
-menu, and option 15, Ctrl+D or the end of a script stop what the session started and end the
-loop with exit status 0.  ``wait N`` at the prompt pauses a script (``commands/script.py``).
+Every failure inside a command becomes one ``❌`` line (a bad answer in a script, an engine that
+went away; at a terminal a bad answer is asked again, see ``context.py``), an empty answer,
+Ctrl+C or Ctrl+D at a question cancels the command at hand and returns to the menu, and option
+15, Ctrl+D at the menu or the end of a script stop what the session started and end the loop
+with exit status 0.  ``wait N`` at the prompt pauses a script (``commands/script.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError
 from console.ops.numbers import is_choice_number
 from console.repl.commands import cluster, data, observers, producers, subscriptions
+from console.repl.commands.cluster import START_A_NODE
 from console.repl.commands.script import is_wait, wait
-from console.repl.context import Context
+from console.repl.context import Cancelled, Context
 from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
 
@@ -76,13 +78,8 @@ async def no_majority(cluster: ClusterOps) -> str | None:
         status = await asyncio.wait_for(cluster.status(), _STATUS_TIMEOUT)
     except (GateError, TimeoutError):
         return None  # the gateway is away too: the error itself says so better
-    needed = len(status.nodes) // 2 + 1
-    if status.nodes_up >= needed:
-        return None
-    return (
-        f"no majority: {status.nodes_up} of {len(status.nodes)} nodes up, {needed} are needed "
-        "(option 19 starts a node)"
-    )
+    words = status.no_majority()
+    return None if words is None else f"{words} {START_A_NODE}"
 
 
 class ReplShell:
@@ -177,7 +174,7 @@ class ReplShell:
             await command(self.ctx)
         except EOFError:
             return False
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Cancelled):
             printer.warn("Cancelled")
         except OpsError as exc:
             printer.error(str(exc))

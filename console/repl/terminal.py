@@ -21,6 +21,8 @@ from prompt_toolkit.output import Output
 
 from console.repl.printer import STYLE, Printer
 
+# The history of the menu's prompt; each kind of question has its own.
+MENU = "menu"
 # Keys that end a live monitor and return to the menu.
 _STOP_KEYS = (Keys.ControlC, Keys.ControlD, Keys.Escape, "q")
 
@@ -30,8 +32,9 @@ class Terminal(Protocol):
 
     interactive: bool
 
-    async def ask(self, prompt: str, completions: Sequence[str] = ()) -> str:
-        """Show ``prompt`` and answer the line typed (without its newline)."""
+    async def ask(self, prompt: str, completions: Sequence[str] = (), history: str = MENU) -> str:
+        """Show ``prompt`` and answer the line typed (without its newline); ``history`` names
+        the list of earlier answers that ↑ recalls (one per kind of question)."""
         ...
 
     async def until_interrupt(self) -> None:
@@ -40,32 +43,45 @@ class Terminal(Protocol):
 
 
 class PromptTerminal:
-    """A prompt-toolkit session: completion, history, a live bottom toolbar."""
+    """Prompt-toolkit sessions, one per kind of question (each its own history), with
+    completion and a live bottom toolbar."""
 
     interactive = True
 
     def __init__(
         self,
         *,
-        history: History,
+        history: Callable[[str], History],
         toolbar: Callable[[], AnyFormattedText] | None = None,
         input: Input | None = None,
         output: Output | None = None,
     ) -> None:
-        self.session: PromptSession[str] = PromptSession(
-            history=history,
-            bottom_toolbar=toolbar,
-            refresh_interval=1.0 if toolbar is not None else 0,
-            style=STYLE,
-            include_default_pygments_style=False,
-            input=input,
-            output=output,
-        )
+        self._history = history
+        self._toolbar = toolbar
+        self._input = input
+        self._output = output
+        self._sessions: dict[str, PromptSession[str]] = {}
         # The prompt waiting for an answer right now, and how many were asked (tests watch).
         self.asking: str | None = None
         self.asked = 0
 
-    async def ask(self, prompt: str, completions: Sequence[str] = ()) -> str:
+    def session(self, history: str = MENU) -> PromptSession[str]:
+        """The session of one kind of question, made on first use."""
+        session = self._sessions.get(history)
+        if session is None:
+            session = PromptSession(
+                history=self._history(history),
+                bottom_toolbar=self._toolbar,
+                refresh_interval=1.0 if self._toolbar is not None else 0,
+                style=STYLE,
+                include_default_pygments_style=False,
+                input=self._input,
+                output=self._output,
+            )
+            self._sessions[history] = session
+        return session
+
+    async def ask(self, prompt: str, completions: Sequence[str] = (), history: str = MENU) -> str:
         """Prompt with completion over ``completions`` (matched anywhere in the words)."""
         completer = (
             WordCompleter(list(completions), sentence=True, match_middle=True)
@@ -76,7 +92,7 @@ class PromptTerminal:
         self.asked += 1
         try:
             # handle_sigint=False: the prompt reads Ctrl+C as a key; the shell owns SIGINT.
-            return await self.session.prompt_async(
+            return await self.session(history).prompt_async(
                 [("class:prompt", prompt)],
                 completer=completer,
                 complete_while_typing=True,
@@ -87,7 +103,7 @@ class PromptTerminal:
 
     async def until_interrupt(self) -> None:
         """Read keys raw until Ctrl+C, Ctrl+D, Esc or q (Ctrl+C never reaches a signal here)."""
-        keys = self.session.input
+        keys = self.session().input
         stop = asyncio.Event()
 
         def on_keys() -> None:
@@ -131,7 +147,7 @@ class ScriptTerminal:
         threading.Thread(target=read, name="script input", daemon=True).start()
         return lines
 
-    async def ask(self, prompt: str, completions: Sequence[str] = ()) -> str:
+    async def ask(self, prompt: str, completions: Sequence[str] = (), history: str = MENU) -> str:
         """Read the next line that is not a comment; write it after the prompt."""
         if self._lines is None:
             self._lines = self._start_reading()

@@ -44,8 +44,8 @@ class ReplDriver:
         """What was printed since the last answer."""
         return self.output[self._mark :]
 
-    async def answer(self, prompt: str, text: str, timeout: float = 20.0) -> None:
-        """Wait for a new prompt containing ``prompt``, then type ``text`` and Enter."""
+    async def asks(self, prompt: str, timeout: float = 20.0) -> None:
+        """Wait for a new prompt, and check that it contains ``prompt``."""
 
         def waiting() -> bool:
             asking = self.terminal.asking
@@ -54,9 +54,20 @@ class ReplDriver:
         await eventually(waiting, timeout, f"the prompt {prompt!r}; output:\n{self.output[-800:]}")
         asking = self.terminal.asking or ""
         assert prompt in asking, f"expected the prompt {prompt!r}, the shell asks {asking!r}"
+
+    async def answer(self, prompt: str, text: str, timeout: float = 20.0) -> None:
+        """Wait for a new prompt containing ``prompt``, then type ``text`` and Enter."""
+        await self.asks(prompt, timeout)
         self._answered = self.terminal.asked
         self._mark = len(self.output)
         self.keys.send_text(text + "\r")
+
+    async def press(self, prompt: str, keys: str) -> None:
+        """Wait for a new prompt containing ``prompt``, then press ``keys`` (no Enter)."""
+        await self.asks(prompt)
+        self._answered = self.terminal.asked
+        self._mark = len(self.output)
+        self.keys.send_text(keys)
 
     async def choose(self, option: int | str) -> None:
         """Answer the menu prompt."""
@@ -77,7 +88,9 @@ async def running_repl(
     ops = await Operations.open(SessionOptions(connect=url), seed=seed, retry_deadline=1.0)
     transcript = io.StringIO()
     with create_pipe_input() as keys, create_app_session(input=keys, output=DummyOutput()):
-        terminal = PromptTerminal(history=InMemoryHistory(), input=keys, output=DummyOutput())
+        terminal = PromptTerminal(
+            history=lambda kind: InMemoryHistory(), input=keys, output=DummyOutput()
+        )
         shell = ReplShell(Context(ops, terminal, Printer(stream=transcript)))
         task = asyncio.create_task(shell.run())
         try:

@@ -18,7 +18,6 @@ from console.ops.formatting import (
 )
 from console.ops.line_feed import LineFeed
 from console.ops.rate import CounterRate, RateMeter
-from console.repl.context import BadInput, pick
 from console.repl.printer import Printer
 from console.repl.tables import render_table
 from console.repl.toolbar import toolbar_fragments
@@ -105,16 +104,6 @@ def test_rates_follow_an_injected_clock() -> None:
     now[0] = 113.0
     counter.update(150)
     assert counter.rate() == pytest.approx(25.0)
-
-
-def test_choice_answers() -> None:
-    assert pick("2", ["a", "b"]) == "b" and pick("a", ["a", "b"]) == "a"
-    with pytest.raises(BadInput, match="not one of the 2 listed"):
-        pick("c", ["a", "b"])
-    # Arabic-Indic digits and thousands of digits are not a pick (int() would take or refuse them).
-    for answer in ("٢", "9" * 5000):
-        with pytest.raises(BadInput, match="not one of the 2 listed"):
-            pick(answer, ["a", "b"])
 
 
 def test_toolbar_shows_leader_nodes_and_rate_or_why_not() -> None:

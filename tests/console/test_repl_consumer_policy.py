@@ -120,6 +120,8 @@ async def test_policy_of_a_running_consumer_and_bad_answers(cluster: RunningClus
         await repl.choose(26)
         await repl.answer("Enter subscription name: ", "ghost")
         await repl.printed("❌ no subscription named 'ghost' (subscriptions: ")
+        await repl.answer("Enter subscription name: ", "")  # empty: back to the menu
+        await repl.printed("⚠️  Cancelled")
 
         # Four events, consumed here from version 0 and acked, as option 10 always does.
         await _append(repl, "policy-1", 4)
@@ -134,21 +136,37 @@ async def test_policy_of_a_running_consumer_and_bad_answers(cluster: RunningClus
         # What a failover does to the counts, under the tables.
         assert "\n".join(COUNTERS_NOTE) in repl.since_mark()
 
-        # Bad answers: one ❌ line each, then the menu prompt again (choose checks the prompt).
+        # Bad answers: one ❌ line each, then the same question again; Ctrl+C leaves it.
+        await repl.choose(26)
+        await repl.answer("Enter subscription name: ", "pol_sub")
         bad = (
-            (("shrug",), "❌ unknown consumer action 'shrug' (one of ack, nack_retry, nack_park"),
-            (("nack_park", "0"), "❌ N (nack every Nth event) must be at least 1"),
             (
-                ("nack_park", "two"),
+                "Enter action (default: ack): ",
+                "shrug",
+                "❌ unknown consumer action 'shrug' (one of ack, nack_retry, nack_park",
+            ),
+            ("Enter action (default: ack): ", "9", "❌ unknown consumer action '9'"),
+            ("Enter action (default: ack): ", "nack_park", ""),
+            (
+                "Nack every Nth event (default 1): ",
+                "0",
+                "❌ N (nack every Nth event) must be at least 1",
+            ),
+            (
+                "Nack every Nth event (default 1): ",
+                "two",
                 "❌ N (nack every Nth event) must be a whole number from 1 to 1000, not 'two'",
             ),
-            (("9",), "❌ unknown consumer action '9'"),
         )
-        for answers, error in bad:
-            await _set_policy(repl, "pol_sub", *answers)
-            await repl.printed(error)
-            shown = repl.since_mark()
-            assert shown.count("❌") == 1 and "✅" not in shown, shown
+        for prompt, typed, error in bad:
+            await repl.answer(prompt, typed)
+            if error:
+                await repl.printed(error)
+                await repl.asks(prompt)  # the same question again
+                shown = repl.since_mark()
+                assert shown.count("❌") == 1 and "✅" not in shown, shown
+        await repl.press("Nack every Nth event (default 1): ", CTRL_C)
+        await repl.printed("⚠️  Cancelled")
 
         # Nothing changed: the consumer still acks everything.
         await repl.choose(26)

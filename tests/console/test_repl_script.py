@@ -68,12 +68,21 @@ async def test_an_operation_without_a_majority_says_so(
     make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
 ) -> None:
     cluster = await make_cluster()
-    script = "17\nnode2\n17\nnode3\n13\ngreenhouse-1\n1\n15\n"
+    # node2 stopped, then the leader killed: 1 of 3 up; the status and a write say why.
+    script = "17\nnode2\n18\n\n14\n13\ngreenhouse-1\n1\n15\n"
     run = await run_script(["--connect", cluster.url], script, tmp_path)
     assert_clean(run)
-    assert "✅ Stopped node3" in run.stdout
-    no_majority = "❌ no majority: 1 of 3 nodes up, 2 are needed (option 19 starts a node)"
     lines = run.stdout.splitlines()
-    assert no_majority in lines, run.stdout[-1500:]
-    # The engine's own words follow: a write it could not confirm may still commit later.
-    assert "outcome is unknown" in lines[lines.index(no_majority) + 1]
+    assert "✅ Stopped node2; leader node1 (term 1)" in lines
+    killed = "⚠️  Killed node1 (the leader); no majority: 1 of 3 nodes up, 2 are needed"
+    assert killed in lines, run.stdout[-1500:]
+    assert lines[lines.index(killed) + 1] == (
+        "Until one is back no leader is elected and nothing is written (option 19 starts a node)"
+    )
+    no_majority = "❌ no majority: 1 of 3 nodes up, 2 are needed (option 19 starts a node)"
+    status = run.stdout.split("🔗 Cluster Status")[1].split("👉")[0]
+    assert no_majority in status.splitlines()  # option 14
+    append = run.stdout.split("Number of events to append (default 5): 1\n")[1].splitlines()
+    assert append[0] == no_majority
+    # The engine's own words follow (a write it could not confirm may still commit later).
+    assert append[1].startswith("The engine is not answering: "), append[1]

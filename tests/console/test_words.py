@@ -44,7 +44,7 @@ class _Terminal:
         self.answers = list(answers)
         self.asked: list[str] = []
 
-    async def ask(self, prompt: str, completions: Sequence[str] = ()) -> str:
+    async def ask(self, prompt: str, completions: Sequence[str] = (), history: str = "") -> str:
         self.asked.append(prompt)
         return self.answers.pop(0)
 
@@ -59,10 +59,10 @@ def _context(terminal: _Terminal, *, confirm: bool = True) -> Context:
 
 
 async def test_destructive_steps_are_asked_only_of_a_person_with_confirmations_on() -> None:
-    person = _Terminal(True, "y", "", "no")
+    person = _Terminal(True, "y", "", "maybe", "no")
     ctx = _context(person)
     assert [await ctx.confirmed("Kill node1?") for _ in range(3)] == [True, False, False]
-    assert person.asked == ["Kill node1? (y/N): "] * 3
+    assert person.asked == ["Kill node1? (y/N): "] * 4  # "maybe" is asked again
 
     script = _Terminal(False)
     assert await _context(script).confirmed("Kill node1?") and script.asked == []

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeActionResult, NodeRow
 from console.ops.formatting import latency_text
-from console.repl.context import Context
+from console.ops.streams import existing_stream
+from console.repl.context import Context, parsed
 from console.repl.tables import Cell
 from domain.greenhouse.aggregate import Greenhouse
+
+# Where the no-majority words point a person.
+START_A_NODE = "(option 19 starts a node)"
 
 
 def _updown(up: bool) -> Cell:
@@ -27,6 +31,9 @@ def print_status(ctx: Context, status: ClusterStatus) -> None:
         )
     else:
         ctx.printer.warn(f"No leader right now (term {status.term}) · {status.nodes_up}/{total} up")
+    words = status.no_majority()
+    if words is not None:
+        ctx.printer.error(f"{words} {START_A_NODE}")
 
     def name(node: NodeRow) -> Cell:
         # The dashboard's marks: ★ the leader, ☆ the preferred leader when it does not lead.
@@ -72,7 +79,12 @@ async def node_detail(ctx: Context) -> None:
     ctx.printer.heading("🩺 Node Health Detail")
     status = await ctx.ops.cluster.status()
     print_status(ctx, status)
-    node = status.node(await ctx.ask("Enter node id: ", [n.node_id for n in status.nodes]))
+    node = await ctx.answer(
+        "Enter node id: ",
+        parsed(status.node),
+        history="node",
+        completions=[n.node_id for n in status.nodes],
+    )
     rows: list[tuple[str, Cell]] = [
         ("Node", node.node_id),
         ("Role", node.shown_role + (" (preferred leader)" if node.preferred else "")),
@@ -106,6 +118,12 @@ _PAST = {
 def _report(ctx: Context, result: NodeActionResult) -> None:
     done = _PAST[result.action]
     who = f"{result.node_id} (the leader)" if result.was_leader else result.node_id
+    if result.no_majority is not None:
+        ctx.printer.warn(f"{done} {who}; {result.no_majority}")
+        ctx.printer.hint(
+            f"Until one is back no leader is elected and nothing is written {START_A_NODE}"
+        )
+        return
     leader = f"leader {result.leader} (term {result.term})" if result.leader else "no leader"
     if result.action in ("stop", "kill", "pause") and result.was_leader:
         if result.settled:
@@ -128,14 +146,23 @@ async def node_action(ctx: Context, action: str) -> None:
     status = await ctx.ops.cluster.status()
     ctx.printer.line("Nodes: " + ", ".join(f"{n.node_id} ({n.shown_role})" for n in status.nodes))
     ids = [n.node_id for n in status.nodes]
-    prompt = (
-        "Enter node id (default: the leader): "
-        if action in _DEFAULTS_TO_LEADER
-        else "Enter node id: "
+    default = status.default_node(action)
+    if action in _DEFAULTS_TO_LEADER:
+        prompt = "Enter node id (default: the leader): "
+    elif default is not None:
+        prompt = f"Enter node id (default: {default}): "
+    else:
+        prompt = "Enter node id: "
+
+    def check(text: str) -> str:
+        if not text:
+            return default or ""  # "" is the leader, resolved when the action is done
+        return status.node(text).node_id
+
+    optional = action in _DEFAULTS_TO_LEADER or default is not None
+    answer = await ctx.answer(
+        prompt, parsed(check), history="node", completions=ids, optional=optional
     )
-    answer = await ctx.ask(prompt, ids)
-    if answer or action not in _DEFAULTS_TO_LEADER:
-        status.node(answer)  # says which nodes there are
     if action in _CONFIRMED:
         who = answer or (f"{status.leader} (the leader)" if status.leader else "")
         if who and not await ctx.confirmed(f"{action.capitalize()} {who}?"):
@@ -157,7 +184,12 @@ async def greenhouse(ctx: Context) -> None:
     ctx.printer.heading("🌱 Greenhouse & Snapshots")
     streams = await ctx.ops.streams.names()
     ctx.printer.line(f"Streams: {', '.join(streams) or 'none yet'}")
-    stream = await ctx.ask("Enter stream name: ", streams)
+    stream = await ctx.answer(
+        "Enter stream name: ",
+        parsed(lambda text: existing_stream(text, streams)),
+        history="stream",
+        completions=streams,
+    )
     view = await ctx.ops.streams.greenhouse(stream)
     house = view.greenhouse
     on = [f"{name} {level}" for name, level in house.actuators.items() if level is not None]
@@ -189,7 +221,6 @@ async def greenhouse(ctx: Context) -> None:
         )
     else:
         ctx.printer.warn(f"No snapshots of {stream} yet")
-    answer = (await ctx.ask("Take a snapshot now? (y/N): ")).lower()
-    if answer in ("y", "yes"):
+    if await ctx.yes("Take a snapshot now? (y/N): "):
         taken = await ctx.ops.streams.take_snapshot(stream)
         ctx.printer.ok(f"Snapshot of {stream} recorded at version {taken.version}")

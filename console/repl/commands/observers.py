@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from console.ops.answers import known_name, pick
 from console.ops.formatting import pattern_text, rate_text
-from console.ops.observers import ALL_STREAMS, ObserverRow, stream_selector
+from console.ops.observers import (
+    ALL_STREAMS,
+    ObserverRow,
+    event_type_selector,
+    payload_selector,
+    stream_selector,
+)
 from console.ops.patterns import parse_pattern
-from console.repl.context import Context
+from console.repl.context import Context, parsed
 from console.repl.monitor import monitor_feed
 from console.repl.tables import Cell
 from domain.greenhouse.catalogue import EVENT_TYPES
@@ -24,13 +33,31 @@ async def create_by_stream(ctx: Context) -> None:
     streams = await ctx.ops.streams.names()
     ctx.printer.line(f"Available streams: {', '.join(streams) or 'none yet'}")
     ctx.printer.line(f"Special streams: {ALL_STREAMS} (all streams)")
-    stream = await ctx.ask("Enter stream name (or $all): ", [ALL_STREAMS, *streams])
-    selector = stream_selector(stream)
-    name = await ctx.ask("Enter observer name: ")
+    selector = await ctx.answer(
+        "Enter stream name (or $all): ",
+        parsed(stream_selector),
+        history="stream",
+        completions=[ALL_STREAMS, *streams],
+    )
+    stream = selector["by_stream"]
+    name = await ask_observer_name(ctx, selector)
     observer = await ctx.ops.observers.create(selector, name)
-    ctx.printer.ok(f"Observer '{observer.name}' created for stream '{stream}'")
-    if stream != ALL_STREAMS and stream.removeprefix("$") not in streams:
-        ctx.printer.warn(f"No stream '{stream}' yet: its events will show once they come")
+    shown = stream if stream == ALL_STREAMS else stream.removeprefix("$")
+    ctx.printer.ok(f"Observer '{observer.name}' created for stream '{shown}'")
+    if stream != ALL_STREAMS and shown not in streams:
+        ctx.printer.warn(f"No stream '{shown}' yet: its events will show once they come")
+
+
+async def ask_observer_name(ctx: Context, selector: dict[str, Any]) -> str:
+    """A free name for a new observer; empty takes the default shown."""
+    observers = ctx.ops.observers
+    default = observers.default_name(selector)
+    return await ctx.answer(
+        f"Enter observer name (default {default}): ",
+        parsed(lambda text: observers.new_name(text, selector)),
+        history="observer",
+        optional=True,
+    )
 
 
 def print_event_types(ctx: Context) -> None:
@@ -44,10 +71,24 @@ async def create_by_event_type(ctx: Context) -> None:
     """2. Create Observer by Event Type."""
     ctx.printer.heading("📊 Creating Observer by Event Type")
     print_event_types(ctx)
-    event_type = await ctx.pick("Enter event type: ", EVENT_TYPES)
-    name = await ctx.ask("Enter observer name: ")
+    event_type = await ask_event_type(ctx)
+    name = await ask_observer_name(ctx, event_type_selector(event_type))
     observer = await ctx.ops.observers.create_by_event_type(event_type, name)
     ctx.printer.ok(f"Observer '{observer.name}' created for event type '{event_type}'")
+
+
+async def ask_event_type(ctx: Context) -> str:
+    """One of the catalogue's event types, by name or by its number in the list shown."""
+    return await ctx.answer(
+        "Enter event type: ",
+        parsed(lambda text: pick(text, EVENT_TYPES)),
+        history="event_type",
+        completions=EVENT_TYPES,
+    )
+
+
+def _payload_selector(text: str) -> dict[str, Any]:
+    return payload_selector(parse_pattern(text))
 
 
 async def create_by_payload(ctx: Context) -> None:
@@ -56,11 +97,12 @@ async def create_by_payload(ctx: Context) -> None:
     ctx.printer.line("Example patterns:")
     for example, meaning in PAYLOAD_EXAMPLES:
         ctx.printer.line(f"  {example:<28} - {meaning}")
-    name = await ctx.ask("Enter observer name: ")
+    # The default name is that of every payload observer ("reg_gh:payload"), pattern or not.
+    name = await ask_observer_name(ctx, {"by_event_payload": {}})
     ctx.printer.hint('Enter payload pattern as a map (e.g., %{operator: "John"}) or as JSON')
-    pattern = parse_pattern(await ctx.ask("Pattern: "))
-    observer = await ctx.ops.observers.create_by_payload(pattern, name)
-    shown = pattern_text(pattern)
+    selector = await ctx.answer("Pattern: ", parsed(_payload_selector), history="pattern")
+    observer = await ctx.ops.observers.create(selector, name)
+    shown = pattern_text(selector["by_event_payload"])
     ctx.printer.ok(f"Observer '{observer.name}' created for payload pattern {shown}")
 
 
@@ -104,7 +146,15 @@ async def monitor_observer(ctx: Context) -> None:
     if consumers:
         ctx.printer.line(f"Subscriptions consumed here: {', '.join(consumers)}")
     names = [*ctx.ops.observers.names(), *consumers]
-    name = await ctx.ask("Enter observer name to monitor: ", names)
+    if not names:
+        ctx.printer.hint("Nothing to monitor yet: options 1-3 create observers, 10 a subscription")
+        return
+    name = await ctx.answer(
+        "Enter observer name to monitor: ",
+        parsed(lambda text: known_name(text, names, "observer")),
+        history="observer",
+        completions=names,
+    )
     if name in consumers and name not in ctx.ops.observers.names():
         consumer = ctx.ops.subscriptions.consumer(name)
         # Option 26 may have made it nack some: say so, since the RECEIVED lines show it.
@@ -127,7 +177,14 @@ async def monitor_observer(ctx: Context) -> None:
 async def stop_observer(ctx: Context) -> None:
     """6. Stop Observer."""
     ctx.printer.heading("📋 Active Observers")
-    print_observers(ctx)
-    name = await ctx.ask("Enter observer name to stop: ", ctx.ops.observers.names())
+    if not print_observers(ctx):
+        return
+    names = ctx.ops.observers.names()
+    name = await ctx.answer(
+        "Enter observer name to stop: ",
+        parsed(lambda text: ctx.ops.observers.get(text).name),
+        history="observer",
+        completions=names,
+    )
     observer = await ctx.ops.observers.stop(name)
     ctx.printer.ok(f"Observer '{observer.name}' stopped")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from console.ops.formatting import rate_text
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
-from console.repl.context import Context
+from console.repl.context import Context, parsed
 from console.repl.tables import Cell
 from domain.greenhouse.producer import ProducerRow
 
@@ -29,8 +29,16 @@ async def stop_producer(ctx: Context) -> None:
     """8. Stop Producer."""
     ctx.printer.heading("🛑 Stopping Producer")
     running = ctx.ops.producers.running()
-    ctx.printer.line(f"Running producers: {', '.join(running) or 'none'}")
-    stream = await ctx.ask("Enter stream ID to stop producer: ", running)
+    if not running:
+        ctx.printer.warn("No producers running (option 7 starts some)")
+        return
+    ctx.printer.line(f"Running producers: {', '.join(running)}")
+    stream = await ctx.answer(
+        "Enter stream ID to stop producer: ",
+        parsed(ctx.ops.producers.running_stream),
+        history="stream",
+        completions=running,
+    )
     await ctx.ops.producers.stop(stream)
     ctx.printer.ok(f"Producer for '{stream}' stopped")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from console.ops.answers import known_name
 from console.ops.formatting import CHECKPOINT_NOTE
-from console.ops.numbers import is_choice_number
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.subscriptions import (
     ACTIONS,
@@ -15,10 +15,11 @@ from console.ops.subscriptions import (
     ConsumerPolicy,
     SubscriptionConsumer,
     SubscriptionRow,
+    parse_action,
     parse_policy,
     parse_start,
 )
-from console.repl.context import BadInput, Context
+from console.repl.context import Context, parsed
 from console.repl.printer import Printer
 from console.repl.tables import Cell
 
@@ -34,12 +35,25 @@ ACTION_HINTS: dict[Action, str] = {
 async def create_subscription(ctx: Context) -> None:
     """10. Create Subscription."""
     ctx.printer.heading("📡 Creating Subscription")
-    name = await ctx.ask("Enter subscription name: ", await ctx.ops.subscriptions.names())
+    name = await ctx.answer(
+        "Enter subscription name: ",
+        parsed(str.strip),
+        history="subscription",
+        completions=await ctx.ops.subscriptions.names(),
+    )
     streams = await ctx.ops.streams.names()
     ctx.printer.line(f"Available streams: {', '.join(streams) or 'none yet'} (or {ALL_STREAMS})")
-    stream = await ctx.ask("Enter stream name: ", [ALL_STREAMS, *streams])
-    selector = stream_selector(stream)
-    start = parse_start(await ctx.ask("Start from version (default 0): "))
+    selector = await ctx.answer(
+        "Enter stream name: ",
+        parsed(stream_selector),
+        history="stream",
+        completions=[ALL_STREAMS, *streams],
+    )
+    stream = selector["by_stream"]
+    stream = stream if stream == ALL_STREAMS else stream.removeprefix("$")
+    start = await ctx.answer(
+        "Start from version (default 0): ", parsed(parse_start), history="version", optional=True
+    )
     created = await ctx.ops.subscriptions.create(name, selector, start)
     if created:
         ctx.printer.ok(f"Subscription '{name}' created on '{stream}' from {start}")
@@ -117,14 +131,31 @@ async def ask_policy(ctx: Context) -> ConsumerPolicy:
     ctx.printer.line("Actions (the events not nacked are acked):")
     for number, action in enumerate(ACTIONS, 1):
         ctx.printer.line(f"  {number}. {action:<11} - {ACTION_HINTS[action]}")
-    answer = (await ctx.ask("Enter action (default: ack): ", ACTIONS)).lower()
-    if is_choice_number(answer, len(ACTIONS)):
-        answer = ACTIONS[int(answer) - 1]
-    # Checked before asking for N, so an unknown action is reported at once.
-    policy = parse_policy(answer, "")
-    if policy.acks_all:
-        return policy
-    return parse_policy(answer, await ctx.ask("Nack every Nth event (default 1): "))
+    action = await ctx.answer(
+        "Enter action (default: ack): ",
+        parsed(parse_action),
+        history="action",
+        completions=ACTIONS,
+        optional=True,
+    )
+    if action == "ack":
+        return ConsumerPolicy()
+    return await ctx.answer(
+        "Nack every Nth event (default 1): ",
+        parsed(lambda every: parse_policy(action, every)),
+        history="count",
+        optional=True,
+    )
+
+
+async def ask_subscription(ctx: Context, names: Sequence[str]) -> str:
+    """The name of an existing subscription."""
+    return await ctx.answer(
+        "Enter subscription name: ",
+        parsed(lambda text: known_name(text, names, "subscription")),
+        history="subscription",
+        completions=names,
+    )
 
 
 async def consumer_policy(ctx: Context) -> None:
@@ -138,11 +169,7 @@ async def consumer_policy(ctx: Context) -> None:
     if running:
         consumed = ", ".join(f"{n} ({c.policy.describe()})" for n, c in running.items())
         ctx.printer.line(f"Consumed here: {consumed}")
-    name = await ctx.ask("Enter subscription name: ", names)
-    if name not in names:
-        # Checked before asking for the policy, so a mistyped name costs no further answers.
-        known = ", ".join(names) or "none"
-        raise BadInput(f"no subscription named {name!r} (subscriptions: {known})")
+    name = await ask_subscription(ctx, names)
     policy = await ask_policy(ctx)
     if name in running:
         manager.set_policy(name, policy)
@@ -163,10 +190,7 @@ async def replay_parked(ctx: Context) -> None:
     rows = {row.name: row for row in await ctx.ops.subscriptions.rows()}
     listed = ", ".join(f"{n} ({r.parked} parked)" for n, r in rows.items())
     ctx.printer.line(f"Subscriptions: {listed or 'none yet (option 10 creates one)'}")
-    name = await ctx.ask("Enter subscription name: ", list(rows))
-    if name not in rows:
-        known = ", ".join(rows) or "none"
-        raise BadInput(f"no subscription named {name!r} (subscriptions: {known})")
+    name = await ask_subscription(ctx, list(rows))
     await ctx.ops.subscriptions.replay_parked(name)
     if not rows[name].parked:
         ctx.printer.warn(f"'{name}' has no parked events (option 26 parks some with nack_park)")
