@@ -1,14 +1,16 @@
 """Append benchmark of Gate: through the gateway, 3 nodes, majority quorum, fsync always.
 
-Usage: ``python -m bench.append_bench [--duration S] [--warmup S] [--url URL] [--profile DIR]``.
+Usage: ``python -m bench.append_bench [--duration S] [--warmup S] [--url URL] [--profile DIR]
+[--json-out [PATH]]``.
 
 Starts its own 3-node cluster in a temporary directory (or uses ``--url``), warms up, then runs
 scenario A (16 tasks, single-event appends, one stream each, expected_version "any") and
 scenario B (4 tasks, 100-event batches) for ``--duration`` seconds each, and prints events/s,
-requests/s and latency percentiles, the CPU each process used, and finally checks that every
-node holds the same number of events.  All tasks share ONE ``GateClient`` (one aiohttp session
-with keep-alive connections), as an application would.  ``--profile DIR`` records each process
-with py-spy during the timed runs (slower figures then) and prints the top frames.
+requests/s, latency percentiles (nearest rank), the CPU each process used and per event, and
+checks that every node holds the same number of events.  All tasks share ONE ``GateClient``
+(one aiohttp session with keep-alive connections), as an application would.  ``--profile DIR``
+records each process with py-spy during the timed runs (slower figures then) and prints the top
+frames.
 """
 
 from __future__ import annotations
@@ -19,50 +21,28 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
-import yaml
 
-from bench.common import (
+from bench.lib.cluster import BENCH_STORE, process_ids, temporary_cluster
+from bench.lib.driver import (
     SCENARIOS,
-    CpuMeter,
+    Request,
     Scenario,
     ScenarioResult,
-    free_port,
     print_header,
     print_results,
     run_scenario,
     sample_events,
 )
-from engine.client import EmbeddedCluster, GateClient
-from engine.errors import GateError
-
-STORE = "bench"
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def cluster_config(directory: Path, nodes: int) -> dict[str, Any]:
-    """A cluster on free loopback ports with the defaults that matter spelled out."""
-    return {
-        "nodes": {
-            f"node{i + 1}": {
-                "role": "master" if i == 0 else "slave",
-                "http": {"enabled": True, "host": "127.0.0.1", "port": free_port()},
-                "tcp": {"enabled": True, "host": "127.0.0.1", "port": free_port()},
-            }
-            for i in range(nodes)
-        },
-        "gateway": {"startsNodes": True, "http": {"host": "127.0.0.1", "port": free_port()}},
-        "storage": {"dataDir": str(directory / "data"), "fsync": "always"},
-        "replication": {"writeQuorum": "majority"},
-        "stores": [STORE],
-    }
+from bench.lib.machine import CpuMeter
+from bench.lib.results import Results, add_json_out
+from engine.client import GateClient
+from engine.protocol.errors import GateError
 
 
 class GateTarget:
@@ -74,7 +54,7 @@ class GateTarget:
         self.pool = sample_events(seed)
         self.appended = 0  # events acknowledged, warm-up included (for the sanity check)
 
-    def request_for(self, scenario: Scenario, phase: str) -> Any:
+    def request_for(self, scenario: Scenario, phase: str) -> Request:
         """The append one worker of ``scenario`` repeats; each worker has its own stream."""
         pool, size, batch = self.pool, len(self.pool), scenario.batch
         prefix = f"bench-{int(time.time())}-{phase}-{scenario.key}"
@@ -119,19 +99,6 @@ async def check_replicas(
     return ok
 
 
-def process_ids(view: dict[str, Any], url: str, gateway_pid: int | None) -> dict[str, int]:
-    """The processes whose CPU we can measure: this one, the gateway, local nodes."""
-    pids = {"client": os.getpid()}
-    if gateway_pid is not None:
-        pids["gateway"] = gateway_pid
-    if urlsplit(url).hostname in _LOOPBACK:
-        for node in view["nodes"]:
-            if node.get("pid"):
-                label = f"{node['node_id']} ({node['role']})"
-                pids[label] = int(node["pid"])
-    return pids
-
-
 def start_profilers(pids: dict[str, int], out: Path, tag: str, seconds: float) -> list[Any]:
     """One ``py-spy record`` per process for ``seconds``, as collapsed stacks (raw format)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +136,9 @@ def summarize_profile(path: Path, top: int) -> list[str]:
     return lines
 
 
-async def run(args: argparse.Namespace, url: str, gateway_pid: int | None, fresh: bool) -> bool:
+async def run(
+    args: argparse.Namespace, url: str, gateway_pid: int | None, fresh: bool, results: Results
+) -> bool:
     """Warm up, run the scenarios, print everything; False when the sanity check fails."""
     async with GateClient(url, token=args.token) as client:
         view = await client.cluster()
@@ -205,14 +174,14 @@ async def run(args: argparse.Namespace, url: str, gateway_pid: int | None, fresh
                 meter,
                 expected_errors=(GateError,),
             )
-        results: list[ScenarioResult] = []
+        measured: list[ScenarioResult] = []
         profiles = []
         for scenario in SCENARIOS:
             if args.profile:
                 procs = start_profilers(pids, args.profile, scenario.key, args.duration)
                 profiles.append((scenario, procs))
                 await asyncio.sleep(0.5)  # let py-spy attach before the clock starts
-            results.append(
+            measured.append(
                 await run_scenario(
                     scenario,
                     args.duration,
@@ -223,7 +192,9 @@ async def run(args: argparse.Namespace, url: str, gateway_pid: int | None, fresh
             )
         label = "Gate, 3 nodes, majority, fsync always" if fresh else f"Gate at {url}"
         label += " (under py-spy)" if profiles else ""
-        print_results(label, results)
+        print_results(label, measured)
+        for r in measured:
+            results.add(r.scenario.title, r.figures(), r.steal)
         for scenario, procs in profiles:
             for name, path, proc in procs:
                 await asyncio.to_thread(proc.wait)
@@ -234,25 +205,13 @@ async def run(args: argparse.Namespace, url: str, gateway_pid: int | None, fresh
         return await check_replicas(client, args.store, expected)
 
 
-async def main_async(args: argparse.Namespace) -> bool:
+async def main_async(args: argparse.Namespace, results: Results) -> bool:
     """Run against ``--url`` or against a cluster of our own, stopped afterwards."""
     if args.url:
-        return await run(args, args.url, args.gateway_pid, fresh=False)
-    directory = Path(tempfile.mkdtemp(prefix="gate-bench-", dir=args.dir))
-    try:
-        path = directory / "cluster.yaml"
-        path.write_text(yaml.safe_dump(cluster_config(directory, args.nodes), sort_keys=False))
-        cluster = EmbeddedCluster(path, log_file=directory / "gateway.log")
-        await cluster.start()
-        assert cluster.process is not None
-        try:
-            print(f"cluster: {path} (data and logs under {directory})")
-            return await run(args, cluster.url, cluster.process.pid, fresh=True)
-        finally:
-            await cluster.stop()
-    finally:
-        if not args.keep:
-            shutil.rmtree(directory, ignore_errors=True)
+        return await run(args, args.url, args.gateway_pid, False, results)
+    async with temporary_cluster(args.dir, args.nodes, keep=args.keep) as cluster:
+        print(f"cluster: {cluster.config_path} (data and logs under {cluster.config_path.parent})")
+        return await run(args, cluster.url, cluster.gateway_pid, True, results)
 
 
 def main() -> None:
@@ -262,7 +221,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per scenario")
     parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
     parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
-    parser.add_argument("--store", default=STORE, help="store to append to (with --url)")
+    parser.add_argument("--store", default=BENCH_STORE, help="store to append to (with --url)")
     parser.add_argument("--gateway-pid", type=int, help="with --url: measure this process too")
     parser.add_argument("--nodes", type=int, default=3, help="cluster size (own cluster)")
     parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
@@ -270,10 +229,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the event payloads")
     parser.add_argument("--profile", type=Path, help="record py-spy profiles into this dir")
     parser.add_argument("--top", type=int, default=15, help="frames shown per profile")
+    add_json_out(parser, "append_bench")
     args = parser.parse_args()
     if args.profile and shutil.which("py-spy") is None:
         parser.error("--profile needs py-spy: pip install py-spy")
-    sys.exit(0 if asyncio.run(main_async(args)) else 1)
+    results = Results("append_bench", args.json_out)
+    ok = asyncio.run(main_async(args, results))
+    results.save()
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

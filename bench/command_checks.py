@@ -1,12 +1,12 @@
 """What reading request bodies exactly and checking commands cost, per event (CPU, one core).
 
-Usage: ``python -m bench.command_checks [--rounds N]``.
+Usage: ``python -m bench.command_checks [--rounds N] [--json-out [PATH]]``.
 
 For greenhouse appends of 1 and 100 events it times, best of 7 rounds:
 
 - ``orjson.loads`` of the body, what the gateway paid before;
-- ``loads_exact`` (engine/json_input.py): the same plus the checks for integers past 64 bits
-  and nesting deeper than 64 levels, over the raw bytes;
+- ``loads_exact`` (engine/protocol/json_input.py): the same plus the checks for integers past
+  64 bits and nesting deeper than 64 levels, over the raw bytes;
 - ``check_command`` (engine/storage/check.py), which the gateway runs when it builds a command
   and the leader again when it is asked to propose it.
 
@@ -23,9 +23,11 @@ from collections.abc import Callable
 
 import orjson
 
-from engine.json_input import loads_exact
+from bench.lib.machine import StealWatch
+from bench.lib.results import Results, add_json_out
+from engine.protocol.commands import build_append
+from engine.protocol.json_input import loads_exact
 from engine.storage.check import check_command
-from engine.storage.commands import build_append
 
 DATA = {"temperature": 21.5, "humidity": 40, "greenhouse_id": "gh-1", "note": 'a "quoted" [x]'}
 
@@ -39,9 +41,12 @@ def best_us(fn: Callable[[], object], number: int, rounds: int) -> float:
 
 
 def main() -> None:
+    """Parse the options, time the three steps for 1 and 100 events, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="rounds per figure (best taken)")
+    add_json_out(parser, "command_checks")
     args = parser.parse_args()
+    results = Results("command_checks", args.json_out)
     ids = itertools.count()
     print(f"{'events':>6} {'orjson.loads':>13} {'loads_exact':>12} {'check_command':>14}  (µs)")
     for n in (1, 100):
@@ -55,14 +60,34 @@ def main() -> None:
             max_events=10_000,
         )
         number = 20_000 // n
-        plain = best_us(lambda raw=raw: orjson.loads(raw), number, args.rounds)
-        exact = best_us(lambda raw=raw: loads_exact(raw), number, args.rounds)
-        check = best_us(lambda cmd=cmd: check_command(cmd, max_events=10_000), number, args.rounds)
-        print(f"{n:>6} {plain:>13.1f} {exact:>12.1f} {check:>14.1f}")
+
+        def plain_loads(raw: bytes = raw) -> object:
+            return orjson.loads(raw)
+
+        def exact_loads(raw: bytes = raw) -> object:
+            return loads_exact(raw)
+
+        def check(cmd: dict[str, object] = cmd) -> object:
+            return check_command(cmd, max_events=10_000)
+
+        with StealWatch() as steal:
+            plain = best_us(plain_loads, number, args.rounds)
+            exact = best_us(exact_loads, number, args.rounds)
+            checked = best_us(check, number, args.rounds)
+        print(f"{n:>6} {plain:>13.1f} {exact:>12.1f} {checked:>14.1f}")
         print(
             f"{'':>6} per event: loads_exact adds {(exact - plain) / n:.2f} µs,"
-            f" check_command {check / n:.2f} µs (run twice per append)"
+            f" check_command {checked / n:.2f} µs (run twice per append)"
         )
+        figures = {
+            "orjson.loads us": round(plain, 2),
+            "loads_exact us": round(exact, 2),
+            "check_command us": round(checked, 2),
+            "loads_exact extra cpu_us_per_event": round((exact - plain) / n, 3),
+            "check_command cpu_us_per_event": round(checked / n, 3),
+        }
+        results.add(f"{n}-event append", figures, steal.result)
+    results.save()
 
 
 if __name__ == "__main__":

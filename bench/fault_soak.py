@@ -1,13 +1,14 @@
 """Fault soak: the failover tests' workload under many random process faults, for minutes.
 
 Usage: ``python -m bench.fault_soak [--minutes M] [--seed S] [--nodes N] [--writers W]
-[--faults KIND,...] [--retry-deadline S] [--request-timeout S] [--keep]`` (run from the
-repository root).
+[--faults KIND,...] [--retry-deadline S] [--request-timeout S] [--keep] [--json-out [PATH]]``
+(run from the repository root).
 
 Starts its own cluster in a temporary directory, runs the writers and the prober of
-``tests/faults/nemesis.py``, and injects seeded random faults one at a time (SIGKILL, SIGSTOP or
-graceful stop of the leader or a follower, each healed before the next) until the time is up.
-Prints a fault log, the write unavailability per fault kind (max and median), and the checker's
+``bench/lib/nemesis.py`` (those ``tests/faults`` run), and injects seeded random faults one at a
+time (SIGKILL, SIGSTOP or graceful stop of the leader or a follower, each healed before the next)
+until the time is up. Prints a fault log, the write unavailability per fault kind (max and p50),
+and the checker's
 verdict on every node's ``$all``. Exits 1 on a violation or a stuck cluster, keeping the cluster
 directory (node logs under ``data/logs/``, ``gateway.log``) for a post-mortem.
 """
@@ -23,26 +24,45 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.cluster_harness import RunningCluster, start_cluster_async
-from tests.faults.nemesis import (
+from bench.lib.cluster import RunningCluster, cluster_config, start_cluster
+from bench.lib.machine import StealWatch
+from bench.lib.nemesis import (
     FAULTS,
+    FaultRecord,
     Nemesis,
     Workload,
     check_histories,
     converge,
     unavailability_summary,
 )
+from bench.lib.percentiles import nearest_rank
+from bench.lib.results import Figure, Results, add_json_out
 
 
 def _log(line: str) -> None:
     print(line, flush=True)
 
 
-async def soak(directory: Path, args: argparse.Namespace) -> bool:
+def unavailability_figures(records: list[FaultRecord]) -> dict[str, Figure]:
+    """Faults, and write unavailability in seconds per fault kind (nearest-rank p50, max)."""
+    figures: dict[str, Figure] = {"faults": len(records)}
+    for kind in sorted({r.kind for r in records}):
+        values = sorted(
+            r.unavailable_s for r in records if r.kind == kind and r.unavailable_s is not None
+        )
+        figures[f"{kind} n"] = sum(1 for r in records if r.kind == kind)
+        figures[f"{kind} p50_s"] = round(nearest_rank(values, 0.5), 3) if values else None
+        figures[f"{kind} max_s"] = round(values[-1], 3) if values else None
+    return figures
+
+
+async def soak(directory: Path, args: argparse.Namespace, results: Results) -> bool:
     """Run the soak in ``directory``; True when the checker found nothing wrong."""
     rng = random.Random(args.seed)
-    extra = {"gateway": {"requestTimeout": args.request_timeout}}
-    cluster: RunningCluster = await start_cluster_async(directory, args.nodes, extra=extra)
+    # Health polled every 0.2 s as in tests/faults, so the nemesis sees a node's return soon.
+    extra = {"gateway": {"requestTimeout": args.request_timeout, "healthInterval": 0.2}}
+    raw = cluster_config(directory, args.nodes, extra=extra)
+    cluster: RunningCluster = await start_cluster(directory, raw)
     stuck: str | None = None
     try:
         workload = Workload(
@@ -54,21 +74,22 @@ async def soak(directory: Path, args: argparse.Namespace) -> bool:
         )
         workload.start()
         try:
-            async with Nemesis(cluster, workload, rng=rng, log=_log) as nemesis:
-                _log(f"soak: {args.minutes:g} min, seed {args.seed}, faults {args.faults}")
-                end = time.monotonic() + args.minutes * 60
-                try:
-                    while time.monotonic() < end:
-                        # Random quiet spells, so faults also hit a cluster mid-recovery.
-                        await asyncio.sleep(rng.uniform(0.2, 2.0))
-                        record = await nemesis.inject(rng.choice(args.faults))
-                        if record.unavailable_s is None:
-                            stuck = f"no write acknowledged after {record.describe()}"
-                            break
-                    await nemesis.heal()
-                except AssertionError as exc:  # a wait of the nemesis timed out
-                    stuck = str(exc)
-                conflicts = nemesis.history.conflicts()
+            with StealWatch() as steal:
+                async with Nemesis(cluster, workload, rng=rng, log=_log) as nemesis:
+                    _log(f"soak: {args.minutes:g} min, seed {args.seed}, faults {args.faults}")
+                    end = time.monotonic() + args.minutes * 60
+                    try:
+                        while time.monotonic() < end:
+                            # Random quiet spells, so faults also hit a cluster mid-recovery.
+                            await asyncio.sleep(rng.uniform(0.2, 2.0))
+                            record = await nemesis.inject(rng.choice(args.faults))
+                            if record.unavailable_s is None:
+                                stuck = f"no write acknowledged after {record.describe()}"
+                                break
+                        await nemesis.heal()
+                    except AssertionError as exc:  # a wait of the nemesis timed out
+                        stuck = str(exc)
+                    conflicts = nemesis.history.conflicts()
         finally:
             await workload.stop()
         _log(unavailability_summary(nemesis.records))
@@ -80,7 +101,11 @@ async def soak(directory: Path, args: argparse.Namespace) -> bool:
             _log(f"VIOLATION: two leaders in one term: {conflicts}")
         if stuck:
             _log(f"STUCK: {stuck}")
-        return verdict.ok and not conflicts and stuck is None
+        ok = verdict.ok and not conflicts and stuck is None
+        figures = unavailability_figures(nemesis.records)
+        figures |= {"seed": args.seed, "minutes": args.minutes, "ok": int(ok)}
+        results.add(f"{args.nodes} nodes, {args.writers} writers", figures, steal.result)
+        return ok
     finally:
         await cluster.embedded.stop()
 
@@ -108,12 +133,15 @@ def main() -> None:
         help="gateway.requestTimeout; small values surface more 503/504 outcomes",
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster directory")
+    add_json_out(parser, "fault_soak")
     args = parser.parse_args()
     unknown = set(args.faults) - set(FAULTS)
     if unknown:
         parser.error(f"unknown fault kinds: {', '.join(sorted(unknown))}")
     directory = Path(tempfile.mkdtemp(prefix="gate-soak-"))
-    ok = asyncio.run(soak(directory, args))
+    results = Results("fault_soak", args.json_out)
+    ok = asyncio.run(soak(directory, args, results))
+    results.save()
     if ok and not args.keep:
         shutil.rmtree(directory, ignore_errors=True)
     else:

@@ -1,6 +1,6 @@
 """The latency floor of the append path's shape on this machine, with no engine in it.
 
-Usage: ``python -m bench.hop_floor [--rate R] [--duration S]``.
+Usage: ``python -m bench.hop_floor [--rate R] [--duration S] [--json-out [PATH]]``.
 
 An append crosses six process boundaries: client -> gateway -> leader -> follower -> leader ->
 gateway -> client (the observer's copy takes the same number). This starts three relay
@@ -19,8 +19,9 @@ import socket
 import struct
 import time
 
-from bench.common import cpu_ticks, steal_percent
-from bench.observer_latency import percentile_ms
+from bench.lib.machine import StealWatch
+from bench.lib.percentiles import percentile_ms
+from bench.lib.results import Results, add_json_out
 
 _LEN = struct.Struct(">I")
 
@@ -119,16 +120,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="round trips per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds")
+    add_json_out(parser, "hop_floor")
     args = parser.parse_args()
-    ticks = cpu_ticks()
-    trips = asyncio.run(measure(args.rate, args.duration))
-    steal = steal_percent(ticks, cpu_ticks())
+    with StealWatch() as steal:
+        trips = asyncio.run(measure(args.rate, args.duration))
+    figures = {f"p{round(q * 100)}_ms": round(percentile_ms(trips, q), 3) for q in (0.5, 0.9, 0.99)}
+    figures["max_ms"] = round(percentile_ms(trips, 1.0), 3)
+    results = Results("hop_floor", args.json_out)
+    results.add(
+        f"six hops at {args.rate:g}/s", {"round_trips": len(trips), **figures}, steal.result
+    )
     print(
         f"six hops, {args.rate:g}/s for {args.duration:g} s, {len(trips)} round trips: "
         f"p50 {percentile_ms(trips, 0.5):.2f}  p90 {percentile_ms(trips, 0.9):.2f}  "
         f"p99 {percentile_ms(trips, 0.99):.2f}  max {percentile_ms(trips, 1.0):.2f} ms"
-        f"  (CPU steal {steal:.1f}%)"
+        f"  (CPU steal {steal.average:.1f}%)"
     )
+    results.save()
 
 
 if __name__ == "__main__":

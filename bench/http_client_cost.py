@@ -1,12 +1,14 @@
 """What one HTTP request costs the client: aiohttp's client against Gate's own connections.
 
-Usage: ``python -m bench.http_client_cost [--rate R] [--requests N] [--rounds K]``.
+Usage: ``python -m bench.http_client_cost [--rate R] [--requests N] [--rounds K]
+[--json-out [PATH]]``.
 
 Starts an aiohttp server in another process (one POST route answering a small JSON body, as the
 gateway answers an append) and sends it requests at a steady rate from this process, once with
-``aiohttp.ClientSession`` and once with ``engine.http_pool.HttpPool`` (what ``GateClient`` uses),
-in alternating rounds. Prints the round trip p50 / p99 and this process's CPU time per request
-(utime + stime), which is what the client takes from the machine's two cores per append.
+``aiohttp.ClientSession`` and once with ``engine.transport.http_pool.HttpPool`` (what
+``GateClient`` uses), in alternating rounds. Prints the round trip p50 / p99 and this process's
+CPU time per request (utime + stime), which is what the client takes from the machine's two
+cores per append.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from bench.observer_latency import percentile_ms
-from engine.http_pool import HttpPool
+from bench.lib.machine import StealWatch
+from bench.lib.percentiles import percentile_ms
+from bench.lib.results import Results, add_json_out
+from engine.transport.http_pool import HttpPool
 
 PATH = "/api/stores/bench/streams/s1/events"
 BODY = orjson.dumps(
@@ -114,7 +118,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each client")
+    add_json_out(parser, "http_client_cost")
     args = parser.parse_args()
+    results = Results("http_client_cost", args.json_out)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
@@ -125,7 +131,14 @@ def main() -> None:
     try:
         for _ in range(args.rounds):
             for name, run in (("aiohttp.ClientSession", _with_aiohttp), ("HttpPool", _with_pool)):
-                latencies, cpu = asyncio.run(run(port, args.rate, args.requests))
+                with StealWatch() as steal:
+                    latencies, cpu = asyncio.run(run(port, args.rate, args.requests))
+                figures = {
+                    "p50_ms": round(percentile_ms(latencies, 0.5), 3),
+                    "p99_ms": round(percentile_ms(latencies, 0.99), 3),
+                    "cpu_us_per_request": round(cpu * 1e6, 1),
+                }
+                results.add(name, figures, steal.result)
                 print(
                     f"  {name:22s} p50 {percentile_ms(latencies, 0.5):5.2f}"
                     f"  p99 {percentile_ms(latencies, 0.99):5.2f} ms"
@@ -133,6 +146,7 @@ def main() -> None:
                 )
     finally:
         server.terminate()
+    results.save()
 
 
 if __name__ == "__main__":

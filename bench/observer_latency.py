@@ -1,6 +1,7 @@
 """Append-to-observer latency: how long a committed event takes to reach a live observer.
 
-Usage: ``python -m bench.observer_latency [--duration S] [--url URL] [--dir DIR]``.
+Usage: ``python -m bench.observer_latency [--duration S] [--url URL] [--dir DIR]
+[--json-out [PATH]]``.
 
 Starts its own 3-node cluster (fsync always, majority quorum) unless ``--url`` is given, opens
 one WebSocket observer on a fresh stream, and appends at a steady rate — 200 events/s as single
@@ -8,9 +9,10 @@ events, then 2,000 events/s as 10-event batches — from an open-loop pacer (a s
 delays the next one).  For every event it measures the time from issuing the append to the
 observer receiving it, and from the append's acknowledgement to the observer receiving it (the
 part the observer path adds; negative when the observer is faster than the acknowledgement),
-and prints p50 / p99 / max with the acknowledgement latency for reference, and the share of CPU
-time the host took from this machine meanwhile (*steal*: on a shared VM, figures taken at more
-than a few percent measure the neighbours).  Goal: p99 under 5 ms at 200 events/s.
+and prints p50 / p99 / max (nearest rank) with the acknowledgement latency for reference, the
+CPU per event of the client, gateway and nodes, and the share of CPU time the host took
+meanwhile (*steal*: on a shared VM, figures taken at more than a few percent measure the
+neighbours).  Goal: p99 under 5 ms at 200 events/s.
 """
 
 from __future__ import annotations
@@ -19,54 +21,21 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
+from bench.lib.cluster import BENCH_STORE, process_ids, temporary_cluster
+from bench.lib.machine import CpuMeter, Steal, StealWatch
+from bench.lib.percentiles import percentile_ms
+from bench.lib.results import Figure, Results, add_json_out
+from engine.client import GateClient
 
-from bench.append_bench import cluster_config
-from bench.common import StealWatch
-from engine.client import EmbeddedCluster, GateClient
-
-STORE = "bench"
+STORE = BENCH_STORE
 RATES = ((200, 1), (2000, 10))  # (events per second, events per append)
 NOISY_STEAL = 5.0  # percent of CPU time taken by the host above which a run says so
 NOISY_BURST = 20.0  # the same, in the run's worst quarter of a second
-
-
-@contextlib.asynccontextmanager
-async def own_cluster(parent: str | None, fsync: str = "always") -> AsyncIterator[str]:
-    """A 3-node cluster of our own in a temporary directory; yields the gateway URL."""
-    directory = Path(tempfile.mkdtemp(prefix="gate-bench-", dir=parent))
-    try:
-        path = directory / "cluster.yaml"
-        path.write_text(
-            yaml.safe_dump(_with_fsync(cluster_config(directory, 3), fsync), sort_keys=False)
-        )
-        cluster = EmbeddedCluster(path, log_file=directory / "gateway.log")
-        await cluster.start()
-        try:
-            yield cluster.url
-        finally:
-            await cluster.stop()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _with_fsync(config: dict[str, Any], fsync: str) -> dict[str, Any]:
-    return {**config, "storage": {**config["storage"], "fsync": fsync}}
-
-
-def percentile_ms(values: list[float], q: float) -> float:
-    """The ``q`` quantile of ``values`` (seconds), in milliseconds."""
-    ordered = sorted(values)
-    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 @dataclass
@@ -80,6 +49,24 @@ class RunResult:
     acks: list[float]  # seconds from issuing the append to its acknowledgement
     steal: float  # percent of the machine's CPU time the host took during the run
     burst: float  # the same, in the run's worst quarter of a second
+    cpu_us_per_event: float  # CPU of the measured processes per event sent
+
+    @property
+    def scenario(self) -> str:
+        return f"{self.rate} events/s in {self.batch}-event appends"
+
+    def figures(self) -> dict[str, Figure]:
+        """The printed figures, for a result record."""
+        out: dict[str, Figure] = {"sent": self.sent, "seen": self.seen}
+        for name, values in (
+            ("delivery", self.delivery),
+            ("after_ack", self.after_ack),
+            ("ack", self.acks),
+        ):
+            for label, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+                out[f"{name} {label}_ms"] = round(percentile_ms(values, q), 3)
+        out["cpu_us_per_event"] = round(self.cpu_us_per_event, 1)
+        return out
 
     def lines(self) -> list[str]:
         def figures(values: list[float]) -> str:
@@ -90,7 +77,8 @@ class RunResult:
 
         head = (
             f"{self.rate:,} events/s in {self.batch}-event appends, {self.seen}/{self.sent} seen,"
-            f" CPU steal {self.steal:.1f}% (worst 0.25 s: {self.burst:.0f}%)"
+            f" CPU steal {self.steal:.1f}% (worst 0.25 s: {self.burst:.0f}%),"
+            f" {self.cpu_us_per_event:,.0f} µs CPU per event"
         )
         if self.steal > NOISY_STEAL or self.burst > NOISY_BURST:
             head += " (noisy: the host's other tenants weigh on these figures)"
@@ -102,7 +90,9 @@ class RunResult:
         ]
 
 
-async def measure(client: GateClient, rate: int, batch: int, duration: float) -> RunResult:
+async def measure(
+    client: GateClient, meter: CpuMeter, rate: int, batch: int, duration: float
+) -> RunResult:
     """Append at ``rate`` events/s for ``duration`` s while one observer receives them."""
     stream = f"lat-{uuid.uuid4().hex[:8]}"
     issued: dict[str, float] = {}
@@ -125,7 +115,7 @@ async def measure(client: GateClient, rate: int, batch: int, duration: float) ->
                 if len(delivery) >= total:
                     return
 
-    async def append(events: list[dict[str, object]]) -> None:
+    async def append(events: list[dict[str, Any]]) -> None:
         start = time.perf_counter()
         for event in events:
             issued[str(event["event_id"])] = start
@@ -139,6 +129,7 @@ async def measure(client: GateClient, rate: int, batch: int, duration: float) ->
     await live.wait()
     steal = StealWatch()
     steal.start()
+    cpu_before = meter.sample()
     appends: set[asyncio.Task[None]] = set()
     t0 = time.perf_counter()
     for i in range(total // batch):
@@ -157,30 +148,45 @@ async def measure(client: GateClient, rate: int, batch: int, duration: float) ->
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(observer, 10)
     observer.cancel()
+    cpu = CpuMeter.ours(CpuMeter.delta(cpu_before, meter.sample()))
     steal.stop()
     after_ack = [received[i] - acked[i] for i in received if i in acked]
     return RunResult(
-        rate, batch, total, len(delivery), delivery, after_ack, acks, steal.average, steal.worst
+        rate,
+        batch,
+        total,
+        len(delivery),
+        delivery,
+        after_ack,
+        acks,
+        steal.average,
+        steal.worst,
+        cpu / total * 1e6 if total else float("nan"),
     )
 
 
-async def run(url: str, token: str | None, duration: float) -> None:
+async def run(
+    url: str, token: str | None, duration: float, gateway_pid: int | None, results: Results
+) -> None:
     async with GateClient(url, token=token) as client:
         with contextlib.suppress(Exception):
             await client.create_store(STORE)
+        meter = CpuMeter(process_ids(await client.cluster(), url, gateway_pid))
         print(f"observer latency, {url}, {duration:g} s per rate, one observer, open-loop pacing")
-        await measure(client, 200, 1, 1.0)  # warm-up
+        await measure(client, meter, 200, 1, 1.0)  # warm-up
         for rate, batch in RATES:
-            print("\n".join((await measure(client, rate, batch, duration)).lines()))
+            result = await measure(client, meter, rate, batch, duration)
+            print("\n".join(result.lines()))
+            results.add(result.scenario, result.figures(), Steal(result.steal, result.burst))
 
 
-async def main_async(args: argparse.Namespace) -> None:
+async def main_async(args: argparse.Namespace, results: Results) -> None:
     if args.url:
-        await run(args.url, args.token, args.duration)
+        await run(args.url, args.token, args.duration, args.gateway_pid, results)
         return
-    async with own_cluster(args.dir, args.fsync) as url:
+    async with temporary_cluster(args.dir, fsync=args.fsync) as cluster:
         print(f"storage.fsync: {args.fsync}")
-        await run(url, None, args.duration)
+        await run(cluster.url, None, args.duration, cluster.gateway_pid, results)
 
 
 def main() -> None:
@@ -189,6 +195,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per rate")
     parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
     parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
+    parser.add_argument("--gateway-pid", type=int, help="with --url: measure this process too")
     parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
     parser.add_argument(
         "--fsync",
@@ -196,7 +203,11 @@ def main() -> None:
         default="always",
         help="storage.fsync of our own cluster (os shows the engine without the disk's fsyncs)",
     )
-    asyncio.run(main_async(parser.parse_args()))
+    add_json_out(parser, "observer_latency")
+    args = parser.parse_args()
+    results = Results("observer_latency", args.json_out)
+    asyncio.run(main_async(args, results))
+    results.save()
 
 
 if __name__ == "__main__":

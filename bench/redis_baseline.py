@@ -1,6 +1,7 @@
 """The Redis Streams baseline of the append benchmark: XADD from redis-py's asyncio client.
 
-Usage: ``python -m bench.redis_baseline [--duration S] [--warmup S] [--fsync always,everysec]``.
+Usage: ``python -m bench.redis_baseline [--duration S] [--warmup S] [--fsync always,everysec]
+[--json-out [PATH]]``.
 
 Needs ``redis-server`` on the PATH (``apt-get install -y redis-server``) and redis-py
 (``pip install -e '.[bench]'``).  For each fsync mode it starts a private
@@ -29,23 +30,26 @@ from typing import Any
 import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
-from bench.common import (
+from bench.lib.cluster import free_ports
+from bench.lib.driver import (
     SCENARIOS,
-    CpuMeter,
+    Request,
     Scenario,
     ScenarioResult,
-    free_port,
     print_header,
     print_results,
     run_scenario,
     sample_events,
 )
+from bench.lib.machine import CpuMeter
+from bench.lib.results import Results, add_json_out
 
 FSYNC_MODES = ("always", "everysec")
 
 
-def entry_fields(event: dict[str, Any]) -> dict[str, Any]:
+def entry_fields(event: dict[str, Any]) -> dict[FieldT, EncodableT]:
     """One event as XADD fields, encoded the way a Gate client sends it."""
     return {
         "event_id": str(uuid.uuid4()),
@@ -65,7 +69,7 @@ class RedisTarget:
         self.appended = 0  # entries acknowledged, warm-up included (for the sanity check)
         self.streams: set[str] = set()
 
-    def request_for(self, scenario: Scenario, phase: str) -> Any:
+    def request_for(self, scenario: Scenario, phase: str) -> Request:
         """The request one worker of ``scenario`` repeats; each worker has its own stream."""
         pool, size, batch = self.pool, len(self.pool), scenario.batch
         prefix = f"bench-{phase}-{scenario.key}"
@@ -102,9 +106,9 @@ async def wait_until_serving(client: redis.Redis, server: asyncio.subprocess.Pro
         await asyncio.sleep(0.05)
 
 
-async def run_mode(args: argparse.Namespace, fsync: str, directory: Path) -> bool:
+async def run_mode(args: argparse.Namespace, fsync: str, directory: Path, results: Results) -> bool:
     """Start a server with ``appendfsync fsync``, run the scenarios, print; False on a mismatch."""
-    port = free_port()
+    port = free_ports(1)[0]
     cmd = [args.redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     cmd += ["--appendonly", "yes", "--appendfsync", fsync, "--dir", str(directory)]
     server = await asyncio.create_subprocess_exec(
@@ -129,15 +133,17 @@ async def run_mode(args: argparse.Namespace, fsync: str, directory: Path) -> boo
                     meter,
                     expected_errors=(RedisError,),
                 )
-            results: list[ScenarioResult] = []
+            measured: list[ScenarioResult] = []
             for scenario in SCENARIOS:
                 request = target.request_for(scenario, "run")
-                results.append(
+                measured.append(
                     await run_scenario(
                         scenario, args.duration, request, meter, expected_errors=(RedisError,)
                     )
                 )
-            print_results(f"Redis Streams, appendfsync {fsync}", results)
+            print_results(f"Redis Streams, appendfsync {fsync}", measured)
+            for r in measured:
+                results.add(f"appendfsync {fsync}, {r.scenario.title}", r.figures(), r.steal)
             stored = 0
             for stream in sorted(target.streams):
                 stored += await client.xlen(stream)
@@ -154,7 +160,7 @@ async def run_mode(args: argparse.Namespace, fsync: str, directory: Path) -> boo
         await server.wait()
 
 
-async def main_async(args: argparse.Namespace) -> bool:
+async def main_async(args: argparse.Namespace, results: Results) -> bool:
     """Run every requested fsync mode on a fresh server of its own."""
     print_header(
         "Redis Streams baseline (XADD)",
@@ -169,7 +175,7 @@ async def main_async(args: argparse.Namespace) -> bool:
     for fsync in args.fsync:
         directory = Path(tempfile.mkdtemp(prefix=f"redis-bench-{fsync}-", dir=args.dir))
         try:
-            ok = await run_mode(args, fsync, directory) and ok
+            ok = await run_mode(args, fsync, directory, results) and ok
         finally:
             shutil.rmtree(directory, ignore_errors=True)
     return ok
@@ -189,13 +195,17 @@ def main() -> None:
     parser.add_argument("--redis-server", default="redis-server", help="the server binary")
     parser.add_argument("--dir", help="parent directory of the data (not tmpfs!)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the event payloads")
+    add_json_out(parser, "redis_baseline")
     args = parser.parse_args()
     unknown = [m for m in args.fsync if m not in FSYNC_MODES]
     if unknown:
         parser.error(f"unknown appendfsync mode {unknown[0]!r}; use {', '.join(FSYNC_MODES)}")
     if shutil.which(args.redis_server) is None:
         parser.error(f"{args.redis_server} not found: apt-get install -y redis-server")
-    sys.exit(0 if asyncio.run(main_async(args)) else 1)
+    results = Results("redis_baseline", args.json_out)
+    ok = asyncio.run(main_async(args, results))
+    results.save()
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

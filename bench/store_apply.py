@@ -1,8 +1,9 @@
 """Micro-benchmark of one store: apply throughput (group commit) and read throughput.
 
-Usage: ``python bench/store_apply.py [--batches N] [--appends N] [--events N] [--sync]``.
-Prints events/s for ``EventStore.apply_batch`` (with ``--sync``, an fsync of the store's WAL after
-every transaction) and for 1000-event stream and ``$all`` reads.
+Usage: ``python -m bench.store_apply [--batches N] [--appends N] [--events N] [--sync]
+[--json-out [PATH]]``.
+Prints events/s and CPU µs per event for ``EventStore.apply_batch`` (with ``--sync``, an fsync of
+the store's WAL after every transaction) and the time of 1000-event stream and ``$all`` reads.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.lib.machine import StealWatch
+from bench.lib.results import Results, add_json_out
 from engine.storage.durability import fsync_path
 from engine.storage.event_store import EventStore
 
@@ -45,7 +48,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10, help="events per append")
     parser.add_argument("--streams", type=int, default=10)
     parser.add_argument("--sync", action="store_true", help="fsync after every transaction")
+    add_json_out(parser, "store_apply")
     args = parser.parse_args()
+    results = Results("store_apply", args.json_out)
+    steal = StealWatch()
+    steal.start()
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
         store = EventStore.create(
@@ -60,18 +67,24 @@ def main() -> None:
                 stream = f"greenhouse-{rng.randrange(args.streams) + 1}"
                 items.append((index, _append(stream, args.events, index, rng)))
             batches.append(items)
-        started = time.perf_counter()
+        started, cpu_start = time.perf_counter(), time.process_time()
         for items in batches:
             store.apply_batch(items)
             if args.sync:
                 fsync_path(store.wal_path)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_start
         total = args.batches * args.appends * args.events
         mode = "sync" if args.sync else "no sync"
         print(
             f"apply_batch ({mode}): {total} events in {elapsed:.3f}s"
-            f" = {total / elapsed:,.0f} events/s ({args.batches} transactions)"
+            f" = {total / elapsed:,.0f} events/s ({args.batches} transactions),"
+            f" {cpu / total * 1e6:.1f} µs CPU per event"
         )
+        figures = {
+            "events": total,
+            "apply events_per_s": round(total / elapsed, 1),
+            "apply cpu_us_per_event": round(cpu / total * 1e6, 2),
+        }
 
         reads = 50
         started = time.perf_counter()
@@ -79,6 +92,7 @@ def main() -> None:
             store.read_stream("greenhouse-1", 0, 1000, "forward")
         elapsed = time.perf_counter() - started
         print(f"read_stream 1000: {elapsed / reads * 1000:.2f} ms per read")
+        figures["read_stream_1000 ms"] = round(elapsed / reads * 1000, 3)
         started = time.perf_counter()
         for i in range(reads):
             store.read_all(i * 100, 1000, "forward")
@@ -87,7 +101,12 @@ def main() -> None:
             f"read_all 1000: {elapsed / reads * 1000:.2f} ms per read"
             f" = {reads * 1000 / elapsed:,.0f} events/s"
         )
+        figures["read_all_1000 ms"] = round(elapsed / reads * 1000, 3)
         store.close()
+    steal.stop()
+    scenario = f"{args.appends} appends of {args.events} events per batch, {mode}"
+    results.add(scenario, figures, steal.result)
+    results.save()
 
 
 if __name__ == "__main__":

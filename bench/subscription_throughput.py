@@ -1,11 +1,13 @@
 """Persistent-subscription delivery throughput, with every batch acknowledged.
 
-Usage: ``python -m bench.subscription_throughput [--events N] [--url URL] [--dir DIR]``.
+Usage: ``python -m bench.subscription_throughput [--events N] [--url URL] [--dir DIR]
+[--json-out [PATH]]``.
 
 Starts its own 3-node cluster unless ``--url`` is given, writes ``--events`` events to a fresh
 stream (in 500-event appends), then for 1 and for 2 competing consumers defines a subscription
 from the origin (``max_in_flight`` 500) and times how long the consumers take to receive and
-acknowledge every event, and how long until the committed checkpoint covers the last one.
+acknowledge every event, how long until the committed checkpoint covers the last one, and the
+CPU per delivered event of the client, gateway and nodes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import time
 import uuid
 from typing import Any
 
-from bench.observer_latency import own_cluster
+from bench.lib.cluster import BENCH_STORE, process_ids, temporary_cluster
+from bench.lib.machine import CpuMeter, StealWatch
+from bench.lib.results import Results, add_json_out
 from engine.client import GateClient
-from engine.subscriptions.client import Consumer
+from engine.client.subscriptions import Consumer
 
-STORE = "bench"
+STORE = BENCH_STORE
 APPEND_BATCH = 500
 
 
@@ -36,7 +40,16 @@ async def drain(consumer: Consumer, received: set[str], total: int) -> None:
             return
 
 
-async def measure(client: GateClient, stream: str, last: int, total: int, consumers: int) -> str:
+async def measure(
+    client: GateClient,
+    meter: CpuMeter,
+    stream: str,
+    last: int,
+    total: int,
+    consumers: int,
+    results: Results,
+) -> str:
+    """Deliver ``total`` events to ``consumers`` consumers of a new subscription; one line."""
     name = f"tp-{uuid.uuid4().hex[:8]}"
     await client.put_subscription(STORE, name, {"by_stream": f"${stream}"}, max_in_flight=500)
     received: set[str] = set()
@@ -44,6 +57,9 @@ async def measure(client: GateClient, stream: str, last: int, total: int, consum
         opened = [
             await stack.enter_async_context(client.consume(STORE, name)) for _ in range(consumers)
         ]
+        steal = StealWatch()
+        steal.start()
+        cpu_before = meter.sample()
         start = time.perf_counter()
         tasks = [asyncio.create_task(drain(c, received, total)) for c in opened]
         while len(received) < total:
@@ -59,18 +75,33 @@ async def measure(client: GateClient, stream: str, last: int, total: int, consum
                 break
             await asyncio.sleep(0.01)
         checkpointed = time.perf_counter() - start
+        cpu = CpuMeter.ours(CpuMeter.delta(cpu_before, meter.sample()))
+        steal.stop()
     await client.delete_subscription(STORE, name)
+    cpu_us = cpu / total * 1e6
+    figures = {
+        "events": total,
+        "delivered_s": round(delivered, 3),
+        "events_per_s": round(total / delivered, 1),
+        "checkpointed_s": round(checkpointed, 3),
+        "deliveries": shown["delivered"],
+        "cpu_us_per_event": round(cpu_us, 1),
+    }
+    results.add(f"{consumers} consumer(s)", figures, steal.result)
     return (
         f"{consumers} consumer(s): {total:,} events delivered and acked in {delivered:.2f} s "
         f"= {total / delivered:,.0f} events/s; checkpoint at the last event after "
-        f"{checkpointed:.2f} s ({shown['delivered']:,} deliveries)"
+        f"{checkpointed:.2f} s ({shown['delivered']:,} deliveries); {cpu_us:,.0f} µs CPU per event"
     )
 
 
-async def run(url: str, token: str | None, total: int) -> None:
+async def run(
+    url: str, token: str | None, total: int, gateway_pid: int | None, results: Results
+) -> None:
     async with GateClient(url, token=token) as client:
         with contextlib.suppress(Exception):
             await client.create_store(STORE)
+        meter = CpuMeter(process_ids(await client.cluster(), url, gateway_pid))
         stream = f"tp-{uuid.uuid4().hex[:8]}"
         last = 0
         for i in range(0, total, APPEND_BATCH):
@@ -81,15 +112,15 @@ async def run(url: str, token: str | None, total: int) -> None:
             last = (await client.append(STORE, stream, events))["position"]
         print(f"subscription throughput, {url}, {total:,} events of ~200 bytes, ack per batch")
         for consumers in (1, 2):
-            print(await measure(client, stream, last, total, consumers))
+            print(await measure(client, meter, stream, last, total, consumers, results))
 
 
-async def main_async(args: argparse.Namespace) -> None:
+async def main_async(args: argparse.Namespace, results: Results) -> None:
     if args.url:
-        await run(args.url, args.token, args.events)
+        await run(args.url, args.token, args.events, args.gateway_pid, results)
         return
-    async with own_cluster(args.dir) as url:
-        await run(url, None, args.events)
+    async with temporary_cluster(args.dir) as cluster:
+        await run(cluster.url, None, args.events, cluster.gateway_pid, results)
 
 
 def main() -> None:
@@ -98,8 +129,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="events to deliver")
     parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
     parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
+    parser.add_argument("--gateway-pid", type=int, help="with --url: measure this process too")
     parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
-    asyncio.run(main_async(parser.parse_args()))
+    add_json_out(parser, "subscription_throughput")
+    args = parser.parse_args()
+    results = Results("subscription_throughput", args.json_out)
+    asyncio.run(main_async(args, results))
+    results.save()
 
 
 if __name__ == "__main__":

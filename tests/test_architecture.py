@@ -2,21 +2,70 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
 import sys
+from itertools import combinations
 from pathlib import Path
+
+import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_import_contracts_are_kept() -> None:
-    # console -> domain -> engine; the engine stays headless; the domain uses engine.client only.
+    # console -> domain -> engine; the engine stays headless; the front ends use engine.client;
+    # inside the engine, gateway | node | client -> storage -> replication | transport -> protocol.
     # Through this interpreter, so the check runs in any venv, activated or not.
     program = "from importlinter.cli import lint_imports_command; lint_imports_command()"
     result = _run("-c", program)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _cycles(graph: grimp.ImportGraph, names: list[str], *, as_packages: bool) -> list[str]:
+    """Every pair of ``names`` that import each other, directly or through other modules."""
+    return [
+        f"{a} <-> {b}"
+        for a, b in combinations(names, 2)
+        if graph.chain_exists(a, b, as_packages=as_packages)
+        and graph.chain_exists(b, a, as_packages=as_packages)
+    ]
+
+
+def _engine_graph() -> grimp.ImportGraph:
+    # This checkout's engine, not an installed copy of another one.
+    assert str(importlib.util.find_spec("engine").origin).startswith(str(ROOT))
+    # Imports under TYPE_CHECKING count: a cycle of annotations is a cycle a reader follows too.
+    return grimp.build_graph("engine", cache_dir=None)
+
+
+def test_no_two_engine_files_import_each_other() -> None:
+    graph = _engine_graph()
+    files = sorted(m for m in graph.modules if m != "engine")
+    assert _cycles(graph, files, as_packages=False) == []
+
+
+def test_no_two_engine_folders_import_each_other() -> None:
+    graph = _engine_graph()
+    folders = sorted(graph.find_children("engine"))
+    assert {"protocol", "transport", "storage", "node", "gateway"} <= {
+        f.removeprefix("engine.") for f in folders
+    }
+    assert _cycles(graph, folders, as_packages=True) == []
+
+
+def test_the_cycle_check_sees_a_cycle() -> None:
+    # The check above is only worth something if it finds a cycle that is there.
+    graph = _engine_graph()
+    graph.add_import(importer="engine.protocol.errors", imported="engine.gateway.app")
+    assert "engine.gateway <-> engine.protocol" in _cycles(
+        graph, sorted(graph.find_children("engine")), as_packages=True
+    )
+    assert "engine.gateway.app <-> engine.protocol.errors" in _cycles(
+        graph, ["engine.gateway.app", "engine.protocol.errors"], as_packages=False
+    )
 
 
 def test_ruff_is_clean() -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from console.ops.errors import OpsError
 from console.ops.rate import Clock, CounterRate
@@ -172,6 +172,13 @@ class ClusterOps:
         """The cluster's node ids."""
         return [node.node_id for node in (await self.status()).nodes]
 
+    async def node_log(
+        self, node_id: str, *, after: int | None = None, limit: int = 100
+    ) -> NodeLogPage:
+        """A page of one node's log: the newest ``limit`` lines, or those past ``after``."""
+        answer = await self.client.node_log(node_id, after=after, limit=limit)
+        return NodeLogPage.from_answer(answer)
+
     async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
         """Do ``action`` on a node (the leader when ``node_id`` is None or empty)."""
         if action not in NODE_ACTIONS:
@@ -237,6 +244,103 @@ class ClusterOps:
             if time.monotonic() > deadline:
                 return False, last or await self.status()
             await asyncio.sleep(_POLL)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLogLine:
+    """One line of a node's log: what it decided and why (docs/API.md, "Node log")."""
+
+    seq: int
+    time: float  # seconds since the epoch
+    level: str  # info, warning, error
+    kind: str
+    text: str
+
+    @property
+    def clock(self) -> str:
+        """The local time of day, e.g. ``14:02:07``."""
+        return time.strftime("%H:%M:%S", time.localtime(self.time))
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLogPage:
+    """A page of a node's log as ``GET /api/cluster/nodes/{id}/log`` answers it."""
+
+    node_id: str
+    started_at: float
+    last_seq: int
+    missed: int
+    lines: tuple[NodeLogLine, ...]
+
+    @classmethod
+    def from_answer(cls, answer: dict[str, Any]) -> NodeLogPage:
+        lines = tuple(
+            NodeLogLine(
+                seq=int(line["seq"]),
+                time=float(line["time"]),
+                level=str(line["level"]),
+                kind=str(line["kind"]),
+                text=str(line["text"]),
+            )
+            for line in answer.get("lines") or []
+        )
+        return cls(
+            node_id=str(answer.get("node_id")),
+            started_at=float(answer.get("started_at") or 0.0),
+            last_seq=int(answer.get("last_seq") or 0),
+            missed=int(answer.get("missed") or 0),
+            lines=lines,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLogUpdate:
+    """What is new in the followed node's log since the last look."""
+
+    node_id: str
+    lines: tuple[NodeLogLine, ...] = ()
+    restarted: bool = False  # the node process started again since the lines shown before
+    missed: int = 0  # lines that went by unseen (the node keeps its last 1000)
+    error: str | None = None  # why the node's log cannot be read now (down, paused)
+
+
+class NodeLogSource(Protocol):
+    """Where pages of a node's log come from (``ClusterOps``, or recorded data in tests)."""
+
+    async def node_log(
+        self, node_id: str, *, after: int | None = None, limit: int = 100
+    ) -> NodeLogPage: ...
+
+
+class NodeLogFollower:
+    """Follows one node's log at a time, like ``tail -f``: each ``poll`` returns the lines
+    added since the last one; naming another node starts over with its newest lines."""
+
+    def __init__(self, cluster: NodeLogSource, *, first_lines: int = 100) -> None:
+        self.cluster = cluster
+        self.first_lines = first_lines
+        self.node_id: str | None = None
+        self._after: int | None = None
+        self._started_at: float | None = None
+
+    async def poll(self, node_id: str) -> NodeLogUpdate:
+        """What is new in ``node_id``'s log; a node that does not answer is an ``error``."""
+        if node_id != self.node_id:
+            self.node_id, self._after, self._started_at = node_id, None, None
+        try:
+            limit = self.first_lines if self._after is None else 1000
+            page = await self.cluster.node_log(node_id, after=self._after, limit=limit)
+            restarted = self._started_at is not None and page.started_at != self._started_at
+            if restarted:
+                page = await self.cluster.node_log(node_id, after=0, limit=self.first_lines)
+        except GateError as exc:
+            return NodeLogUpdate(node_id, error=exc.message)
+        self._started_at = page.started_at
+        if page.lines:
+            self._after = page.lines[-1].seq
+        elif self._after is None:
+            self._after = page.last_seq
+        return NodeLogUpdate(node_id, page.lines, restarted, page.missed)
 
 
 @dataclass(frozen=True, slots=True)

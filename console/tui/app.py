@@ -24,14 +24,14 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
-from console.ops.cluster import ClusterStatus, HealthSample
+from console.ops.cluster import ClusterStatus, HealthSample, NodeLogFollower
 from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
 from console.ops.operations import Operations
 from console.ops.streams import StreamPage, StreamRow
 from console.ops.subscriptions import SubscriptionRow
 from console.tui.cluster.panel import ClusterPanel
-from console.tui.cluster.timeline import transitions
+from console.tui.cluster.timeline import Timeline
 from console.tui.dialogs import create
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.consumer_policy import consumer_policy
@@ -60,6 +60,7 @@ PANELS = (
 DRAIN_HZ = 10.0  # screen refreshes of live data per second
 TABLE_EVERY = 4  # observers/producers tables: every 4th drain (2.5 Hz)
 POLL_SECONDS = 1.0  # subscriptions and streams: one request each per second
+NODE_LOG_SECONDS = 0.5  # the selected node's log: new lines twice a second
 CONSUMER_PREFIX = "sub "  # feed sources of this console's subscription consumers
 _PAST_TENSE = {"stop": "stopped", "kill": "killed", "pause": "paused", "resume": "resumed"}
 # The node actions asked about first (with confirmations on), and what the question adds.
@@ -92,9 +93,11 @@ class GateConsole(App[None]):
         self.muted: set[str] = set()  # feed sources a person took out of the feed
         self._health_seen = -1
         self._last_status: ClusterStatus | None = None
+        self.timeline = Timeline()
         self._first_sample_at: float | None = None
         self._ticks = 0
         self.last_message = ""  # the latest operation outcome (tests and the bench read it)
+        self.node_log = NodeLogFollower(ops.cluster)
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -119,6 +122,7 @@ class GateConsole(App[None]):
         self.drain(tables=True)
         self.set_interval(1 / DRAIN_HZ, self.drain)
         self.set_interval(POLL_SECONDS, self.poll)
+        self.set_interval(NODE_LOG_SECONDS, self._follow_node_log)
         self.poll()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
 
@@ -170,7 +174,7 @@ class GateConsole(App[None]):
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
-        panel.note(when, transitions(self._last_status, sample.status))
+        panel.note(when, self.timeline.note(sample.status))
         self._last_status = sample.status
 
     def _show_tables(self) -> None:
@@ -204,6 +208,29 @@ class GateConsole(App[None]):
                 panel.show_rows(subscription_rows(subscriptions))
             if streams is not None:
                 self.query_one(StreamsPanel).show_streams(streams)
+
+    def _follow_node_log(self) -> None:
+        # A request to a paused node waits for the gateway's timeout: let it finish rather
+        # than start another that would cancel it.
+        if not any(w.group == "node-log" and w.is_running for w in self.workers):
+            self.poll_node_log()
+
+    @work(exclusive=True, group="node-log")
+    async def poll_node_log(self) -> None:
+        """Show what is new in the selected node's log."""
+        if not self._dashboard_shown():
+            return
+        node = self.query_one(ClusterPanel).selected_node
+        if node is None:
+            return
+        update = await self.node_log.poll(node)
+        if self._dashboard_shown():
+            self.query_one(ClusterPanel).show_node_log(update)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Another node selected: its log, at once."""
+        if event.data_table.id == "nodes":
+            self.poll_node_log()
 
     # -- navigation --------------------------------------------------------------------------
 

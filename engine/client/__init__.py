@@ -3,6 +3,6 @@
 from engine.client.http_client import GateClient
 from engine.client.launcher import EmbeddedCluster, LaunchError
 from engine.config import ConfigError
-from engine.errors import GateError
+from engine.protocol.errors import GateError
 
 __all__ = ["ConfigError", "EmbeddedCluster", "GateClient", "GateError", "LaunchError"]

@@ -18,14 +18,11 @@ from urllib.parse import quote, urlencode, urlsplit
 import aiohttp
 import orjson
 
-from engine.errors import GateError
-from engine.http_pool import HttpPool, HttpProtocolError
-from engine.json_input import check_integers, dumps_exact
-from engine.subscriptions import client as subscription_client
-from engine.subscriptions.client import ConnectionListener, Consumer
-
-# Codes worth another attempt: the cluster may be electing a leader or a node may be restarting.
-_RETRYABLE = frozenset({"unavailable", "timeout"})
+from engine.client import subscriptions as subscription_client
+from engine.client.subscriptions import ConnectionListener, Consumer
+from engine.protocol.errors import RETRYABLE, GateError
+from engine.protocol.json_input import check_integers, dumps_exact
+from engine.transport.http_pool import HttpPool, HttpProtocolError
 
 
 def _seg(value: str) -> str:
@@ -151,7 +148,7 @@ class GateClient:
             try:
                 return await self._once(method, path, body, params)
             except GateError as exc:
-                if exc.code not in _RETRYABLE or time.monotonic() + delay > deadline:
+                if exc.code not in RETRYABLE or time.monotonic() + delay > deadline:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -430,6 +427,16 @@ class GateClient:
     async def node_action(self, node_id: str, action: str) -> None:
         """stop | kill | start | restart | pause | resume a node the gateway manages."""
         await self._call("POST", f"/api/cluster/nodes/{_seg(node_id)}/{_seg(action)}", retry=False)
+
+    async def node_log(
+        self, node_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """A node's recent log lines, asked of that node through the gateway (docs/API.md,
+        "Node log"): the newest ``limit`` without ``after``, else the lines past ``after``."""
+        params = {"after": after, "limit": limit}
+        path = f"/api/cluster/nodes/{_seg(node_id)}/log"
+        result: dict[str, Any] = await self._call("GET", path, params=params, retry=False)
+        return result
 
     async def health(self) -> bool:
         """True when the gateway answers ``GET /health``."""

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from engine.client.http_client import GateClient
-from engine.client.preflight import PreflightError, check_ports
 from engine.config import default_config_path, load_config
 from engine.config_model import ClusterConfig
+from engine.transport.preflight import PreflightError, check_ports
 
 
 class LaunchError(Exception):

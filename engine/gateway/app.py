@@ -16,28 +16,30 @@ import yaml
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from engine.client.preflight import GATEWAY_SERVICE
 from engine.config_model import ClusterConfig
-from engine.errors import GateError
 from engine.gateway.health import HealthMonitor
+from engine.gateway.leader_bridge import ConsumerBridge
 from engine.gateway.metrics import GatewayCollector
+from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeSupervisor
-from engine.http_common import (
+from engine.protocol import commands
+from engine.protocol import definitions as subscription_definitions
+from engine.protocol.errors import GateError
+from engine.transport.http_common import (
     add_read_routes,
+    int_param,
     json_response,
     new_app,
     path_int,
     read_json,
 )
-from engine.storage import commands
-from engine.subscriptions import definitions as subscription_definitions
-from engine.subscriptions.leader_bridge import ConsumerBridge, call_leader
-from engine.subscriptions.observers import ObserverHub
+from engine.transport.preflight import GATEWAY_SERVICE
 
 log = logging.getLogger("gate.gateway")
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
+NODE_LOG_TIMEOUT = 2.0  # seconds a node has to answer for its log before the gateway says 503
 
 
 def _now_us() -> int:
@@ -159,12 +161,12 @@ class Gateway:
 
     async def list_subscriptions(self, request: web.Request) -> web.Response:
         msg = {"op": "subscriptions", "store": request.match_info["store"]}
-        return json_response(await call_leader(self.router, msg))
+        return json_response(await self.router.call_leader(msg))
 
     async def replay_parked(self, request: web.Request) -> web.Response:
         info = request.match_info
         msg = {"op": "replay_parked", "store": info["store"], "name": info["name"]}
-        return json_response(await call_leader(self.router, msg), 202)
+        return json_response(await self.router.call_leader(msg), 202)
 
     # -- cluster -----------------------------------------------------------------------------
 
@@ -197,6 +199,24 @@ class Gateway:
         async for msg in ws:
             if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                 break
+
+    async def node_log(self, request: web.Request) -> web.Response:
+        """A node's recent log lines (why things happen on it), asked of that node."""
+        node_id = request.match_info["node_id"]
+        if node_id not in self.config.node_ids:
+            raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
+        after = int_param(request, "after", minimum=0)
+        limit = int_param(request, "limit", minimum=1)  # its maximum: the node's (400)
+        if not self.config.node(node_id).tcp.enabled:
+            raise GateError("unavailable", f"{node_id} has no TCP endpoint to ask for its log")
+        msg: dict[str, Any] = {"op": "log", "after": after, "limit": limit}
+        try:
+            page = await self.router.ask(node_id, msg, NODE_LOG_TIMEOUT)
+        except (TimeoutError, OSError):
+            raise GateError(
+                "unavailable", f"{node_id} does not answer (down, paused or unreachable)"
+            ) from None
+        return json_response(page)
 
     async def node_action(self, request: web.Request) -> web.Response:
         node_id = request.match_info["node_id"]
@@ -297,6 +317,7 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_delete(snapshot, gateway.delete_snapshot)
     r.add_get("/api/cluster", gateway.cluster)
     r.add_get("/api/cluster/events", gateway.cluster_events)
+    r.add_get("/api/cluster/nodes/{node_id}/log", gateway.node_log)
     r.add_post("/api/cluster/nodes/{node_id}/{action}", gateway.node_action)
     r.add_get("/api/stores/{store}/observe", gateway.observers.handle)
     subscription = "/api/stores/{store}/subscriptions/{name}"

@@ -19,7 +19,7 @@ import orjson
 
 from engine.config_model import ClusterConfig, NodeConfig
 from engine.gateway.tcp_pool import NodePool
-from engine.http_pool import HttpPool, HttpResponse
+from engine.transport.http_pool import HttpPool, HttpResponse
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
 NodeState = Callable[[str], str]  # a managed node's process: running, paused, stopped, exited

@@ -17,7 +17,6 @@ from engine.cli_support import (
     stop_event_on_signals,
     watch_parent,
 )
-from engine.client.preflight import PreflightError, check_ports
 from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
@@ -27,7 +26,8 @@ from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
 from engine.gateway.tcp_pool import NodePool
 from engine.heap import freeze_startup_heap
-from engine.http_server import HttpRunner
+from engine.transport.http_server import HttpRunner
+from engine.transport.preflight import PreflightError, check_ports
 
 log = logging.getLogger("gate.gateway")
 PROGRAM = "gate-gateway"

@@ -1,10 +1,8 @@
 """Where the gateway sends each request: writes to the leader, reads to a fresh node.
 
-Writes are retried until the request deadline, re-resolving the leader after a ``not_leader``
-answer or a lost connection. Retrying is safe because every command's event ids are fixed
-before the first attempt and the store treats a repeated batch as the same write. When the
-deadline passes, the answer says whether the outcome is known: 503 when no node ever took the
-write, 504 when one did and the answer was lost.
+Whatever only the leader serves (writes, subscription requests, consumer connections) goes
+through ``Router.on_leader``, the one retry on the leader (engine/gateway/leader_retry.py).
+Reads are retried here over the fresh nodes, the leader and the others, to the same deadline.
 """
 
 from __future__ import annotations
@@ -14,17 +12,18 @@ import contextlib
 import itertools
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from engine.config_model import ClusterConfig
-from engine.errors import GateError
 from engine.gateway.health import HealthMonitor
+from engine.gateway.leader_retry import retry_on_leader
 from engine.gateway.tcp_pool import NodePool
+from engine.protocol.errors import RETRYABLE, GateError
 
 log = logging.getLogger("gate.gateway.routing")
 
-# Errors a node answers that mean "try elsewhere or later", not "the request is wrong".
-_TRANSIENT = frozenset({"not_leader", "unavailable", "stale", "timeout"})
+T = TypeVar("T")
 # How long a read waits overall for a node to catch up with its freshness once one has answered
 # that it is behind: well under a client's timeout (docs/ENGINE.md, "Read-your-writes").
 FRESH_WAIT = 1.0
@@ -80,72 +79,43 @@ class Router:
             if not attempt.done():
                 attempt.cancel()
 
-    def _leader_candidates(self, hint: str | None) -> list[str]:
-        order: list[str] = []
-        for node_id in (hint, self.health.leader):
-            if node_id and node_id not in order:
-                order.append(node_id)
-        return order
+    async def on_leader(
+        self,
+        attempt: Callable[[str, float], Awaitable[T]],
+        *,
+        what: str,
+        write: bool = False,
+        on_retry: Callable[[], None] | None = None,
+    ) -> T:
+        """``attempt(node_id, remaining)`` on the leader, retried to the request deadline
+        (engine/gateway/leader_retry.py): the one way requests reach the leader."""
+        return await retry_on_leader(
+            attempt, self.health, self.deadline, what=what, write=write, on_retry=on_retry
+        )
+
+    async def call_leader(self, msg: dict[str, Any]) -> Any:
+        """One request that only the leader serves (subscriptions), retried to the deadline."""
+        return await self.on_leader(
+            lambda node_id, remaining: self.ask(node_id, msg, min(remaining, 5.0)),
+            what="serve the request",
+        )
 
     async def write(self, command: dict[str, Any]) -> tuple[Any, int]:
         """Replicate a command through the leader: its result and its log index."""
         self.counters["writes"] += 1
-        deadline = time.monotonic() + self.deadline
-        hint: str | None = None
-        outcome_unknown = False
-        last_reason = "no leader is known"
-        delay = 0.02
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            targets = self._leader_candidates(hint)
-            hint = None
-            if not targets:
-                await self.health.refresh()
-                targets = self._leader_candidates(None)
-            for node_id in targets:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    answer = await self._propose_while_leading(node_id, command, remaining)
-                    index = int(answer["index"])
-                    self.acked_index = max(self.acked_index, index)
-                    return answer["result"], index
-                except GateError as err:
-                    if err.code not in _TRANSIENT:
-                        raise
-                    last_reason = f"{node_id}: {err.message}"
-                    if err.code == "timeout":
-                        outcome_unknown = True
-                    if err.code == "not_leader":
-                        leader = err.details.get("leader")
-                        if leader and leader != node_id:
-                            hint = leader
-                            self.health.note_leader_hint(leader, None)
-                except (ConnectionError, OSError) as exc:
-                    last_reason = f"{node_id}: {str(exc) or 'connection lost'}"
-                    # The command may have reached the leader before the connection dropped.
-                    outcome_unknown = True
-                except TimeoutError:
-                    last_reason = f"{node_id}: no answer in time"
-                    outcome_unknown = True
+
+        def retried() -> None:
             self.counters["write_retries"] += 1
-            if hint is None:
-                await self.health.refresh()
-                await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                delay = min(delay * 2, 0.2)
-        if outcome_unknown:
-            raise GateError(
-                "timeout",
-                f"the write was not confirmed within {self.deadline:g} s ({last_reason}); "
-                "its outcome is unknown: retry with the same event ids",
-            )
-        raise GateError(
-            "unavailable",
-            f"no leader could take the write within {self.deadline:g} s ({last_reason})",
+
+        answer = await self.on_leader(
+            lambda node_id, remaining: self._propose_while_leading(node_id, command, remaining),
+            what="take the write",
+            write=True,
+            on_retry=retried,
         )
+        index = int(answer["index"])
+        self.acked_index = max(self.acked_index, index)
+        return answer["result"], index
 
     def _read_candidates(self, leader_first: bool) -> list[str]:
         """Where to send a read: one fresh follower, then the leader, then the other followers.
@@ -218,7 +188,7 @@ class Router:
                         deadline = min(deadline, started + FRESH_WAIT)
                         continue
                     # A lagging follower may not know a store that was just created.
-                    if err.code in _TRANSIENT or (err.code == "store_not_found" and not is_leader):
+                    if err.code in RETRYABLE or (err.code == "store_not_found" and not is_leader):
                         failed[node_id] = err.message
                         continue
                     raise

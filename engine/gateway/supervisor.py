@@ -23,7 +23,7 @@ from pathlib import Path
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig
 from engine.gateway.tcp_pool import NodeConnection
-from engine.http_pool import HttpPool
+from engine.transport.http_pool import HttpPool
 
 State = str  # "running" | "paused" | "stopped" | "exited"
 _POLL = 0.05  # how often a starting node is asked whether it answers yet

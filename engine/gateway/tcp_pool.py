@@ -5,7 +5,7 @@ by that id.  The connection is an :class:`asyncio.Protocol` rather than a stream
 answers are decoded and handed to their waiters straight from ``data_received``, with no reader
 task in between, and so that writes go out with ``transport.write`` and only wait when the
 transport's buffer is above its high-water mark (a burst of requests costs one flush, not one
-drain per request).  Each connection starts with the handshake of ``engine.framing`` (in
+drain per request).  Each connection starts with the handshake of ``engine.protocol.framing`` (in
 ``connection_made`` and the first answer), and requests wait for it.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint
-from engine.framing import MAX_FRAME, ClientHandshake, FrameError, FrameSession
+from engine.protocol.framing import MAX_FRAME, ClientHandshake, FrameError, FrameSession
 
 CONNECT_TIMEOUT = 0.5  # to connect and finish the handshake
 _LEN = struct.Struct(">I")

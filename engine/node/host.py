@@ -3,12 +3,13 @@
 One task drives the core: it batches the proposals that arrived since the last round into one
 ``propose`` call, ships new entries to the followers, applies the committed entries to the stores
 and resolves the waiting proposals, persists the round with one fsync, and sends the remaining
-messages.  Requests that arrive meanwhile wait in the socket buffers and make up the next round:
-that is the group commit.
+messages: the order of the core's ``Ready`` contract (engine/replication/ready.py), the one the
+simulator's schedules test.  Requests that arrive meanwhile wait in the socket buffers and make
+up the next round: that is the group commit.
 
 The disk work runs on the event loop itself, not in worker threads: an fsync costs 0.3 ms here,
 while a hand-off to a thread and back costs 0.3-0.4 ms at the median and 2-3 ms at the 99th
-percentile once the thread has gone idle (bench/README.md, "Latency").
+percentile once the thread has gone idle (bench/JOURNAL.md, "Latency").
 """
 
 from __future__ import annotations
@@ -23,22 +24,25 @@ from typing import Any
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
-from engine.errors import GateError, invalid
+from engine.node.node_log import NodeLog
 from engine.node.peers import PeerTransport
+from engine.node.subscriptions import SubscriptionService
+from engine.protocol.commands import encode_command
+from engine.protocol.errors import GateError, invalid
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
-from engine.replication.messages import AppendRequest, Entry, Message, NotLeader, Ready
-from engine.storage.commands import encode_command
+from engine.replication.messages import AppendRequest, Entry, HardState, Message, NotLeader
+from engine.replication.quorum import has_quorum, write_quorum_size
+from engine.replication.ready import run_ready
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.reads import plan_read
 from engine.storage.state_machine import StateMachine
-from engine.subscriptions.persistent import SubscriptionService
 
 log = logging.getLogger("gate.node")
 
 # How long a leader holds back the empty appends that only carry the commit index (and the
 # heartbeats). A follower that hears of a commit applies it, 0.3-0.5 ms of CPU; at once, that
 # competes for the two cores with the writer's answer on its way through the gateway
-# (bench/README.md, "Commit notices"). Followers' reads wait for what they have not applied.
+# (bench/JOURNAL.md, "Commit notices"). Followers' reads wait for what they have not applied.
 COMMIT_NOTICE_DELAY = 0.002
 # How long a read waits for this node to catch up with the reader's last write before it answers
 # ``stale`` (the gateway then asks the leader; docs/ENGINE.md, "Read-your-writes").
@@ -85,8 +89,6 @@ class RaftHost:
         peers = {n.node_id: n.tcp for n in config.nodes if n.node_id != node_id}
         self.peers = PeerTransport(node_id, peers, self.secret)
         self.applied_index = self.state.applied_index
-        initial = self.log_storage.initial_state()
-        self._durable_vote: tuple[int, str | None] = (initial.term, initial.vote)
         self.tick_seconds = rep.tick_ms / 1000.0
         # A peer counts as reachable if we heard from it within the shortest election timeout;
         # peers answer every heartbeat (each tick), so a live peer is heard far more often.
@@ -104,9 +106,20 @@ class RaftHost:
             "raft_messages_in": 0,
             "long_polls": 0,
         }
+        # Why things happen on this node, for a person watching (GET /log, docs/API.md).
+        self.node_log = NodeLog(node_id)
+        if self.core.last_index:
+            self.node_log.add(
+                "restart",
+                f"started with its log up to index {self.core.last_index} (term "
+                f"{self.core.term}), {self.applied_index} entries applied; it learns the "
+                "leader and any missing entries from its peers",
+            )
+        else:
+            self.node_log.add("restart", "started with an empty log (a new node)")
         # Set once, with the exit status, when this node must stop for good (see _fail).
         self.failure: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        # Persistent subscriptions are delivered by the leader (engine/subscriptions).
+        # Persistent subscriptions are delivered by the leader (engine/node/subscriptions.py).
         self.subscriptions = SubscriptionService(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -163,6 +176,7 @@ class RaftHost:
         """Stop replicating for good; the process's main ends it with ``status`` (at once, with
         no clean-up: closing the stores would record a durable point past the failure)."""
         log.critical("node %s: %s; stopping (exit status %d)", self.node_id, reason, status)
+        self.node_log.add("failure", f"{reason}; stopping (exit status {status})", "error")
         if not self.failure.done():
             self.failure.set_result(status)
 
@@ -179,10 +193,10 @@ class RaftHost:
 
     def _check_quorum(self) -> None:
         voters = len(self.config.nodes)
-        quorum = self.config.replication.write_quorum
-        needed = {"majority": voters // 2 + 1, "all": voters, "leader": 1}[quorum]
+        mode = self.config.replication.write_quorum
         reachable = 1 + self.reachable_peers()
-        if reachable < needed:
+        if not has_quorum(reachable, voters, mode):
+            needed = write_quorum_size(voters, mode)
             # Refuse up front: the write is then certainly not written (503, not 504).
             raise GateError(
                 "unavailable",
@@ -236,11 +250,14 @@ class RaftHost:
                 self._wake.clear()
                 self._flush_proposals()
                 while self.core.has_ready():
-                    self._handle_ready(self.core.ready())
+                    # The order is the core's contract (engine/replication/ready.py).
+                    run_ready(self.core, send=self._send, apply=self._apply, persist=self._persist)
                     self._flush_proposals()
                     # Let the answers of this round go out before the next round's disk work.
                     await asyncio.sleep(0)
                     self.state.maintain()
+                for note in self.core.take_notes():
+                    self.node_log.add(note.kind, note.text, note.level)
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except _ApplyFailed as exc:
             self._fail(APPLY_FAILED, str(exc))
@@ -250,40 +267,26 @@ class RaftHost:
             log.exception("node %s cannot go on with its log", self.node_id)
             self._fail(LOG_FAILED, "its log cannot be written")
 
-    def _handle_ready(self, ready: Ready) -> None:
-        # A leader may ship entries before its own fsync (Raft thesis 10.2.1): it counts itself
-        # toward the quorum only once they are stable. Everything else waits for the fsync,
-        # so no vote or acknowledgement is sent for state that is not yet durable (rule 1).
-        if self.core.role == "leader":
-            appends = [m for m in ready.messages if isinstance(m, AppendRequest)]
-            self.peers.send([m for m in appends if m.entries])
-            self.peers.send_later([m for m in appends if not m.entries], COMMIT_NOTICE_DELAY)
-            late: list[Message] = [m for m in ready.messages if not isinstance(m, AppendRequest)]
-        else:
-            late = ready.messages
-        # Committed entries are already stable (the core hands out nothing beyond the stable
-        # index), so they are applied, and their writers answered, before this round's fsync.
-        if ready.committed:
-            self._apply(ready.committed)
-        hard_state = ready.hard_state
-        if hard_state is not None and (hard_state.term, hard_state.vote) == self._durable_vote:
-            # Only the commit index moved. Raft keeps it in volatile state (a restart learns it
-            # again), so it rides along with the next write instead of costing an fsync now.
-            hard_state = None if not ready.entries else hard_state
-        if hard_state is not None or ready.entries:
-            self.log_storage.save(hard_state, ready.entries)
-            self.counters["fsyncs"] += 1
-            if hard_state is not None:
-                self._durable_vote = (hard_state.term, hard_state.vote)
-        self.peers.send(late)
-        self.core.advance(ready)
+    def _send(self, messages: list[Message]) -> None:
+        # Appends without entries only carry the commit index (or are heartbeats): they are held
+        # COMMIT_NOTICE_DELAY, and never overtake what goes now (send_later).
+        now: list[Message] = []
+        held: list[Message] = []
+        for msg in messages:
+            (held if isinstance(msg, AppendRequest) and not msg.entries else now).append(msg)
+        self.peers.send(now)
+        self.peers.send_later(held, COMMIT_NOTICE_DELAY)
+
+    def _persist(self, hard_state: HardState | None, entries: list[Entry]) -> None:
+        self.log_storage.save(hard_state, entries)
+        self.counters["fsyncs"] += 1
 
     def _apply(self, entries: list[Entry]) -> None:
         try:
             results = self.state.apply([(e.index, e.data) for e in entries])
         except Exception as exc:
             # A state machine that cannot apply a committed entry must not go on past it: the
-            # round ends here, before its save, and so does the ready loop.
+            # round ends here, before its write, and so does the ready loop.
             log.exception("node %s failed to apply its entries", self.node_id)
             raise _ApplyFailed(
                 f"entries {entries[0].index}..{entries[-1].index} cannot be applied"
@@ -329,7 +332,7 @@ class RaftHost:
         log index ``min_index`` (the client's last write) and ``floor_index`` (the gateway's
         last acknowledged write), or its store has not reached position ``min_position``.
         With ``wait_ms``, a forward ``all`` query is a long poll: it first waits up to that long
-        for an event past ``from_position`` (the observers' tail, subscriptions/observers.py).
+        for an event past ``from_position`` (the observers' tail, engine/gateway/observers.py).
         """
         answer = plan_read(query)
         if not self._fresh_enough(query, min_position, min_index, floor_index):

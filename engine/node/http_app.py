@@ -7,10 +7,11 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from engine.errors import GateError
-from engine.http_common import add_read_routes, json_response, new_app
 from engine.node.host import RaftHost
 from engine.node.metrics import NodeCollector
+from engine.node.node_log import log_page
+from engine.protocol.errors import GateError
+from engine.transport.http_common import add_read_routes, int_param, json_response, new_app
 
 
 def build_node_app(host: RaftHost) -> web.Application:
@@ -30,6 +31,10 @@ def build_node_app(host: RaftHost) -> web.Application:
     async def status(request: web.Request) -> web.Response:
         return json_response(host.status())
 
+    async def node_log(request: web.Request) -> web.Response:
+        after = int_param(request, "after", minimum=0)
+        return json_response(log_page(host.node_log, after, int_param(request, "limit")))
+
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(
             body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
@@ -45,5 +50,6 @@ def build_node_app(host: RaftHost) -> web.Application:
     app.router.add_get("/ready", ready)
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/log", node_log)
     add_read_routes(app, serve_read)
     return app

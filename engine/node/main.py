@@ -22,10 +22,10 @@ from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, load_config
 from engine.config_model import ClusterConfig
 from engine.heap import freeze_startup_heap
-from engine.http_server import HttpRunner
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
 from engine.node.tcp_server import NodeTcpServer
+from engine.transport.http_server import HttpRunner
 
 log = logging.getLogger("gate.node")
 PROGRAM = "gate-node"

@@ -3,7 +3,7 @@
 Raft tolerates lost messages (heartbeats and rejections repair everything), so a peer that is
 down, or paused with its socket buffers full, simply loses messages instead of making the
 sender wait: replication never blocks on the slowest node.  Each connection starts with the
-handshake of ``engine.framing``, which also finds out a peer without this cluster's secret.
+handshake of ``engine.protocol.framing``, which also finds out a peer without this cluster's secret.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 
 from engine.config_model import Endpoint
-from engine.framing import FrameError, FrameSession, open_session
+from engine.protocol.framing import FrameError, FrameSession, open_session
 from engine.replication.messages import Message
 from engine.replication.wire import encode_message
 

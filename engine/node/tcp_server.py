@@ -2,7 +2,7 @@
 
 Requests are answered by id and may complete out of order, so one connection from a gateway
 carries many concurrent appends; Raft messages are one-way and stepped into the core at once.
-Every connection starts with the handshake of ``engine.framing``; only ``ping`` is served
+Every connection starts with the handshake of ``engine.protocol.framing``; only ``ping`` is served
 without it.
 """
 
@@ -13,9 +13,10 @@ import contextlib
 import logging
 from typing import Any
 
-from engine.errors import GateError
-from engine.framing import FrameError, ServerConnection
 from engine.node.host import RaftHost
+from engine.node.node_log import log_page
+from engine.protocol.errors import GateError
+from engine.protocol.framing import FrameError, ServerConnection
 from engine.replication.wire import decode_message
 from engine.storage.check import check_command
 
@@ -135,6 +136,8 @@ class NodeTcpServer:
                 floor_index=_opt_int(msg.get("floor_index")),
                 wait_ms=min(_opt_int(msg.get("wait_ms")) or 0, MAX_WAIT_MS),
             )
+        if op == "log":
+            return log_page(self.host.node_log, _opt_int(msg.get("after")), msg.get("limit"))
         if op == "subscriptions":
             return await self.host.subscriptions.list(msg.get("store"))
         if op == "replay_parked":

@@ -3,13 +3,19 @@
 It does no I/O.  The host feeds it messages (:meth:`RaftNode.step`) and clock ticks
 (:meth:`RaftNode.tick`), proposes commands (:meth:`RaftNode.propose`) and drains work with
 :meth:`RaftNode.ready` / :meth:`RaftNode.advance` (see :class:`~engine.replication.messages.Ready`).
-The stable log is read synchronously through :class:`LogStorage`; entries not yet persisted live
-in an in-memory "unstable" tail until the host has stored them and called ``advance``.
+The policy is split as etcd splits it: the log and the rules that read only the log in
+:mod:`~engine.replication.log_view` (stable entries read synchronously through
+:class:`LogStorage`, the unstable tail in memory until the host stored it and called
+``advance``); a leader's view of each follower in :mod:`~engine.replication.progress`; every
+count of votes, replicas or live peers in :mod:`~engine.replication.quorum`; the roles and their
+transitions here.
 
 Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
 
-- persist before answering: every message is handed out in the same or a later ``Ready`` than the
-  hard state and entries it depends on, and the host persists a ``Ready`` before sending it;
+- persist before answering: every vote, vote request and answer to an append is handed out in
+  ``Ready.messages`` of the same or a later ``Ready`` than the hard state and entries it depends
+  on, which the host persists before sending them (:mod:`engine.replication.ready`); only a
+  leader's appends and ``TimeoutNow`` may go before (``Ready.early_messages``);
 - votes: one per term, only for a candidate whose log is at least as up to date
   (:meth:`RaftNode._candidate_log_ok`), won with a majority of voters;
 - a new leader appends a no-op of its term and is ``serving`` once it is committed; only entries
@@ -35,16 +41,20 @@ Steadiness rules (they keep terms and leaders stable; safety does not depend on 
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
-from typing import Literal
 
 from engine.replication.log_storage import LogStorage
+from engine.replication.log_view import RaftLog
 from engine.replication.messages import (
     AppendRequest,
     AppendResponse,
     Entry,
     HardState,
     Message,
+    Note,
+    NoteKind,
+    NoteLevel,
     NotLeader,
     Ready,
     Role,
@@ -52,8 +62,14 @@ from engine.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
-
-WriteQuorum = Literal["majority", "all", "leader"]
+from engine.replication.progress import Progress
+from engine.replication.quorum import (
+    WriteQuorum,
+    committed_index,
+    has_quorum,
+    majority,
+    vote_result,
+)
 
 # Append batches a leader keeps in flight to a follower that keeps up (pipelining).
 _MAX_INFLIGHT_BATCHES = 8
@@ -62,6 +78,10 @@ _MAX_APPLY_BATCH = 4096
 # Rule 7: on a fresh cluster the non-preferred nodes hold back their first campaign for this many
 # election timeouts, so a preferred node whose process starts seconds after theirs still wins.
 _FRESH_DEFER_TIMEOUTS = 8
+# A follower whose probe lands this far behind is "catching up" in the notes even if no append
+# was refused first (a short lag after an election is routine and not worth a line).
+_CATCH_UP_NOTE = 64
+_MAX_NOTES = 256
 
 
 class LogDivergence(RuntimeError):
@@ -103,126 +123,6 @@ class RaftConfig:
             raise ValueError("max_entries_per_append must be at least 1")
 
 
-class _Log:
-    """The stable log in storage (indexes below ``offset``) plus the unstable tail.
-
-    Entries at or above ``offset`` come from ``unstable`` even if storage holds older versions of
-    them (a truncation replaced them).  ``persist_from`` is the first unstable index not yet
-    handed out for persistence (etcd's ``offsetInProgress``).
-    """
-
-    __slots__ = ("offset", "persist_from", "storage", "unstable")
-
-    def __init__(self, storage: LogStorage) -> None:
-        self.storage = storage
-        self.offset = storage.last_index() + 1
-        self.unstable: list[Entry] = []
-        self.persist_from = self.offset
-
-    @property
-    def last_index(self) -> int:
-        return self.offset + len(self.unstable) - 1
-
-    @property
-    def stable_index(self) -> int:
-        return self.offset - 1
-
-    def term(self, index: int) -> int:
-        """Term of the entry at ``index`` (0 for index 0); IndexError past the end."""
-        if index >= self.offset:
-            return self.unstable[index - self.offset].term
-        if index <= 0:
-            return 0
-        return self.storage.term(index)
-
-    def last_term(self) -> int:
-        return self.term(self.last_index)
-
-    def matches(self, index: int, term: int) -> bool:
-        return index <= self.last_index and self.term(index) == term
-
-    def slice(self, lo: int, hi: int, max_count: int | None = None) -> list[Entry]:
-        """Entries with ``lo <= index < hi``, at most ``max_count`` of them."""
-        if max_count is not None:
-            hi = min(hi, lo + max_count)
-        hi = min(hi, self.last_index + 1)
-        if lo >= hi:
-            return []
-        offset = self.offset
-        if lo >= offset:
-            return self.unstable[lo - offset : hi - offset]
-        stored = self.storage.entries(lo, min(hi, offset))
-        if hi <= offset:
-            return stored
-        return stored + self.unstable[: hi - offset]
-
-    def find_conflict(self, entries: tuple[Entry, ...]) -> int:
-        """Index of the first entry that is new or disagrees with the log; 0 if none."""
-        last = self.last_index
-        for entry in entries:
-            if entry.index > last or self.term(entry.index) != entry.term:
-                return entry.index
-        return 0
-
-    def append(self, entries: list[Entry] | tuple[Entry, ...]) -> None:
-        """Append contiguous ``entries``, replacing the log from ``entries[0].index`` on."""
-        first = entries[0].index
-        end = self.offset + len(self.unstable)
-        if first == end:
-            self.unstable.extend(entries)
-        elif first > self.offset:
-            del self.unstable[first - self.offset :]
-            self.unstable.extend(entries)
-            self.persist_from = min(self.persist_from, first)
-        else:
-            # Truncating below the stable prefix: storage still holds the old entries, but from
-            # now on everything at or above `first` is read from the unstable tail.
-            self.offset = first
-            self.unstable = list(entries)
-            self.persist_from = first
-
-    def take_unpersisted(self) -> list[Entry]:
-        """The unstable entries not yet handed out for persistence; marks them handed out."""
-        start = self.persist_from - self.offset
-        if start >= len(self.unstable):
-            return []
-        self.persist_from = self.last_index + 1
-        return self.unstable[start:]
-
-    def has_unpersisted(self) -> bool:
-        return self.persist_from <= self.last_index
-
-    def stable_to(self, index: int, term: int) -> None:
-        """Mark entries up to ``index`` stable if the tail still holds that entry.
-
-        The tail may have been truncated and replaced since it was handed out: then the entry
-        at ``index`` has another term (or is gone) and nothing is marked.
-        """
-        if index < self.offset or index >= self.persist_from or index > self.last_index:
-            return
-        if self.unstable[index - self.offset].term != term:
-            return
-        del self.unstable[: index + 1 - self.offset]
-        self.offset = index + 1
-
-
-class _Progress:
-    """A leader's view of one follower (etcd's ``Progress``)."""
-
-    __slots__ = ("active", "match", "next", "probe_sent", "replicating", "stall", "told")
-
-    def __init__(self, next_index: int) -> None:
-        self.match = 0
-        self.next = next_index
-        # "replicate" state: entries are pipelined optimistically; otherwise "probe" state: one
-        # append in flight (probe_sent) until the follower's answer shows where logs agree.
-        self.replicating = False
-        self.probe_sent = False
-        self.active = False  # heard from since the last quorum check
-        self.stall = 0  # ticks with entries in flight and no progress
-        self.told = 0  # the highest commit index this follower has been sent a way to reach
-
-
 class RaftNode:
     """One node's Raft state machine. See the module docstring for the contract."""
 
@@ -233,11 +133,11 @@ class RaftNode:
         self.node_id = config.node_id
         self._peers = tuple(v for v in config.voters if v != config.node_id)
         self._peer_set = frozenset(self._peers)
-        self._quorum = len(config.voters) // 2 + 1
+        self._voters = len(config.voters)
         self._rng = rng
-        self._log = _Log(storage)
+        self.log = RaftLog(storage)  # read it, never change it: the core owns it
         hard_state = storage.initial_state()
-        last = self._log.last_index
+        last = self.log.last_index
         if applied > last or hard_state.commit > last:
             raise ValueError(
                 f"storage ends at index {last} but commit is {hard_state.commit} and the state "
@@ -250,10 +150,15 @@ class RaftNode:
         self.role: Role = "follower"
         self.leader_id: str | None = None
         self._prev_hard_state = hard_state
-        self._msgs: list[Message] = []
+        self._msgs: list[Message] = []  # sent once the Ready's write is durable
+        self._early: list[Message] = []  # may be sent before it (Ready.early_messages)
+        self._heard_leader = False  # for the notes: the current leader_id has been noted
+        # Bounded: a host that never takes them (tests, the simulator) keeps only the latest.
+        self._notes: deque[Note] = deque(maxlen=_MAX_NOTES)
+        self._refused_append = False  # for the notes: the last append from the leader was refused
         self._votes: dict[str, bool] = {}  # answers to this node's (pre-)vote requests
         self._pre_candidate = False  # running a pre-vote round (its role stays "follower")
-        self._progress: dict[str, _Progress] = {}
+        self._progress: dict[str, Progress] = {}
         self._term_start = 0  # index of this leader's no-op
         self._transferee: str | None = None
         self._transfer_elapsed = 0
@@ -263,7 +168,7 @@ class RaftNode:
         # timeout until it hears from any peer (peers may start later than it does).  The others
         # defer their first campaign until a leader speaks to them or it times out, long enough
         # for a preferred node that starts later to come up and win.
-        fresh = hard_state.term == 0 and self._log.last_index == 0
+        fresh = hard_state.term == 0 and self.log.last_index == 0
         self._fresh_preferred = fresh and config.preferred == config.node_id
         self._fresh_deferred = fresh and config.preferred not in (None, config.node_id)
         self._timeout = 0
@@ -274,17 +179,12 @@ class RaftNode:
     @property
     def last_index(self) -> int:
         """Index of the last log entry, including entries not yet persisted."""
-        return self._log.last_index
+        return self.log.last_index
 
     @property
     def serving(self) -> bool:
         """True on a leader once an entry of its own term is committed (rule 3)."""
         return self.role == "leader" and self.commit_index >= self._term_start
-
-    def entry_term(self, index: int) -> int:
-        """Term of the log entry at ``index`` (0 for index 0), persisted or not; IndexError past
-        the end."""
-        return self._log.term(index)
 
     def match_indexes(self) -> dict[str, int]:
         """On a leader: the highest index known to be replicated on each peer; else {}."""
@@ -301,7 +201,11 @@ class RaftNode:
             return
         self._election_elapsed += 1
         if self._election_elapsed >= self._timeout:
-            if self.config.pre_vote and self._quorum > 1:
+            heard = f"leader {self.leader_id}" if self.leader_id else "a leader"
+            self._note(
+                "election", f"election timeout: no word from {heard} in {self._timeout} ticks"
+            )
+            if self.config.pre_vote and self._peers:
                 self._pre_campaign()
             else:
                 self._campaign()
@@ -317,10 +221,10 @@ class RaftNode:
             raise NotLeader(self._transferee)
         if not datas:
             return []
-        first = self._log.last_index + 1
+        first = self.log.last_index + 1
         term = self.term
         entries = [Entry(first + i, term, data) for i, data in enumerate(datas)]
-        self._log.append(entries)
+        self.log.append(entries)
         for peer, pr in self._progress.items():
             if pr.replicating:
                 self._send_append(peer, pr)
@@ -337,12 +241,11 @@ class RaftNode:
         self._transferee = to
         self._transfer_elapsed = 0
         pr = self._progress[to]
-        if pr.match == self._log.last_index:
+        if pr.match == self.log.last_index:
             self._send(TimeoutNow(self.term, self.node_id, to))
             return
         # Probe from its match index, so appends lost earlier do not hold the transfer up.
-        pr.replicating = pr.probe_sent = False
-        pr.next = pr.match + 1
+        pr.become_probe()
         self._send_append(to, pr)
 
     def step(self, msg: Message) -> None:
@@ -354,9 +257,20 @@ class RaftNode:
         self._fresh_preferred = False
         if msg.term > self.term:
             if isinstance(msg, VoteRequest) and self._ignores_vote(msg):
+                self._note(
+                    "vote",
+                    f"ignored {msg.frm}'s vote request for term {msg.term}: leader "
+                    f"{self.leader_id} was heard within the election timeout",
+                )
                 return
             if not _pre_vote_message(msg):
                 leader = msg.frm if isinstance(msg, AppendRequest | TimeoutNow) else None
+                was = "leader, stepping down" if self.role == "leader" else self.role
+                self._note(
+                    "term",
+                    f"term {self.term} → {msg.term}: {_describe(msg)} from {msg.frm} (was {was})",
+                    "warning" if self.role == "leader" else "info",
+                )
                 self._become_follower(msg.term, leader)
         elif msg.term < self.term:
             # Answer stale requests with our term so their sender steps down (or, for a
@@ -375,6 +289,9 @@ class RaftNode:
                 self._reset_timeout()
             if self.role == "candidate" or self._pre_candidate:
                 self._become_follower(msg.term, msg.frm)
+            if self.leader_id != msg.frm or not self._heard_leader:
+                self._note("follower", f"following leader {msg.frm} (term {msg.term})")
+                self._heard_leader = True
             self.leader_id = msg.frm
             self._election_elapsed = 0
             self._handle_append(msg)
@@ -402,7 +319,8 @@ class RaftNode:
         """Whether :meth:`ready` has anything to hand out."""
         return (
             bool(self._msgs)
-            or self._log.has_unpersisted()
+            or bool(self._early)
+            or self.log.has_unpersisted()
             or self._apply_limit() > self.applied_index
             or self._hard_state() != self._prev_hard_state
         )
@@ -410,17 +328,26 @@ class RaftNode:
     def ready(self) -> Ready:
         """Hand out everything pending, exactly once (see :class:`Ready` for the host's duties)."""
         rd = Ready()
-        hard_state = self._hard_state()
-        if hard_state != self._prev_hard_state:
+        hard_state, prev = self._hard_state(), self._prev_hard_state
+        if hard_state != prev:
             rd.hard_state = hard_state
             self._prev_hard_state = hard_state
-        rd.entries = self._log.take_unpersisted()
+        rd.entries = self.log.take_unpersisted()
+        new_vote = (hard_state.term, hard_state.vote) != (prev.term, prev.vote)
+        rd.must_sync = bool(rd.entries) or new_vote  # a commit index alone need not be durable
         rd.messages, self._msgs = self._msgs, []
+        rd.early_messages, self._early = self._early, []
         limit = self._apply_limit()
         if limit > self.applied_index:
-            rd.committed = self._log.slice(self.applied_index + 1, limit + 1)
+            rd.committed = self.log.slice(self.applied_index + 1, limit + 1)
             self.applied_index = limit
         return rd
+
+    def take_notes(self) -> list[Note]:
+        """The decisions taken since the last call, in words (see :class:`Note`)."""
+        notes = list(self._notes)
+        self._notes.clear()
+        return notes
 
     def advance(self, ready: Ready) -> None:
         """The host has persisted, sent and applied ``ready``: mark its entries stable."""
@@ -429,9 +356,9 @@ class RaftNode:
             return
         # Entries from persist_from on were replaced since (and will be handed out again).
         first = entries[0].index
-        last = min(entries[-1].index, self._log.persist_from - 1)
+        last = min(entries[-1].index, self.log.persist_from - 1)
         if last >= first:
-            self._log.stable_to(last, entries[last - first].term)
+            self.log.stable_to(last, entries[last - first].term)
         if self.role == "leader":
             self._maybe_commit()
 
@@ -439,14 +366,11 @@ class RaftNode:
 
     def _candidate_log_ok(self, last_term: int, last_index: int) -> bool:
         """Rule 2: the candidate's log is at least as up to date as ours."""
-        our_term = self._log.last_term()
-        return last_term > our_term or (
-            last_term == our_term and last_index >= self._log.last_index
-        )
+        return self.log.is_up_to_date(last_term, last_index)
 
     def _can_commit(self, index: int) -> bool:
         """Raft §5.4.2: only entries of the current term are committed by counting replicas."""
-        return self._log.term(index) == self.term
+        return self.log.term(index) == self.term
 
     # ----------------------------------------------------------------------------- internals
 
@@ -454,10 +378,18 @@ class RaftNode:
         return HardState(self.term, self.vote, self.commit_index)
 
     def _apply_limit(self) -> int:
-        return min(self.commit_index, self._log.stable_index, self.applied_index + _MAX_APPLY_BATCH)
+        return min(self.commit_index, self.log.stable_index, self.applied_index + _MAX_APPLY_BATCH)
 
     def _send(self, msg: Message) -> None:
-        self._msgs.append(msg)
+        # Only a leader sends these, and its term is durable since it campaigned: they may go
+        # before the Ready's write.  Every other message asserts what that write makes durable.
+        if isinstance(msg, AppendRequest | TimeoutNow):
+            self._early.append(msg)
+        else:
+            self._msgs.append(msg)
+
+    def _note(self, kind: NoteKind, text: str, level: NoteLevel = "info") -> None:
+        self._notes.append(Note(kind, text, level))
 
     def _reset_timeout(self) -> None:
         ticks = self.config.election_ticks
@@ -491,6 +423,7 @@ class RaftNode:
             self.vote = None
         self.role = "follower"
         self.leader_id = leader
+        self._heard_leader = False
         self._pre_candidate = False
         self._votes = {}
         self._progress = {}
@@ -507,9 +440,14 @@ class RaftNode:
         self._votes = {self.node_id: True}
         self._election_elapsed = 0
         self._reset_timeout()
-        last_index = self._log.last_index
-        last_term = self._log.last_term()
+        last_index = self.log.last_index
+        last_term = self.log.last_term()
         term = self.term + 1
+        self._note(
+            "election",
+            f"asking for pre-votes: could it win term {term}? (its log ends at index "
+            f"{last_index}, term {last_term})",
+        )
         for peer in self._peers:
             self._send(VoteRequest(term, self.node_id, peer, last_index, last_term, pre_vote=True))
 
@@ -523,11 +461,13 @@ class RaftNode:
         self._votes = {self.node_id: True}
         self._election_elapsed = 0
         self._reset_timeout()
-        if self._quorum == 1:
+        why = "leadership handed over to it" if transfer else "a candidate"
+        self._note("election", f"campaigning for term {self.term} ({why}), voting for itself")
+        if vote_result(self._votes, self._voters) == "won":  # the only voter
             self._become_leader()
             return
-        last_index = self._log.last_index
-        last_term = self._log.last_term()
+        last_index = self.log.last_index
+        last_term = self.log.last_term()
         for peer in self._peers:
             self._send(
                 VoteRequest(self.term, self.node_id, peer, last_index, last_term, False, transfer)
@@ -541,20 +481,45 @@ class RaftNode:
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         self._transferee = None
-        last = self._log.last_index
-        self._progress = {peer: _Progress(last + 1) for peer in self._peers}
+        last = self.log.last_index
+        self._progress = {peer: Progress(last + 1) for peer in self._peers}
         self._term_start = last + 1
-        self._log.append([Entry(last + 1, self.term, b"")])  # rule 3: commit own term first
+        self._note(
+            "leader",
+            f"became leader for term {self.term}; serves once its no-op at index {last + 1} "
+            "is committed",
+        )
+        self.log.append([Entry(last + 1, self.term, b"")])  # rule 3: commit own term first
         for peer, pr in self._progress.items():
             self._send_append(peer, pr)
 
     def _handle_vote_request(self, m: VoteRequest) -> None:
         can_vote = self.vote == m.frm or (self.vote is None and self.leader_id is None)
-        granted = can_vote and self._candidate_log_ok(m.last_log_term, m.last_log_index)
+        log_ok = self._candidate_log_ok(m.last_log_term, m.last_log_index)
+        granted = can_vote and log_ok
         if granted:
             self.vote = m.frm
             self._election_elapsed = 0
+            self._note("vote", f"voted for {m.frm} in term {self.term}")
+        else:
+            why = self._refusal(m, can_vote)
+            self._note("vote", f"refused its vote to {m.frm} for term {m.term}: {why}")
         self._send(VoteResponse(self.term, self.node_id, m.frm, granted))
+
+    def _refusal(self, m: VoteRequest, can_vote: bool) -> str:
+        """Why a (pre-)vote request is refused, in words."""
+        if not can_vote:
+            if self.vote is not None and self.vote != m.frm:
+                return f"already voted for {self.vote} in term {self.term}"
+            return f"it follows leader {self.leader_id}"
+        if self._in_lease() and m.pre_vote:
+            return f"leader {self.leader_id} was heard within the election timeout"
+        if m.term < self.term:
+            return f"its term {m.term} is behind ours ({self.term})"
+        return (
+            f"its log (index {m.last_log_index}, term {m.last_log_term}) is behind ours "
+            f"(index {self.log.last_index}, term {self.log.last_term()})"
+        )
 
     def _handle_pre_vote_request(self, m: VoteRequest) -> None:
         # Records nothing: a pre-vote only tells the candidate it could win.  Refusals carry our
@@ -569,24 +534,36 @@ class RaftNode:
             and not self._in_lease()
             and self._candidate_log_ok(m.last_log_term, m.last_log_index)
         ):
+            self._note("vote", f"pre-vote granted to {m.frm} for term {m.term}")
             self._send(VoteResponse(m.term, self.node_id, m.frm, True, True))
         else:
+            why = self._refusal(m, can_vote)
+            self._note("vote", f"pre-vote refused to {m.frm} for term {m.term}: {why}")
             self._send(VoteResponse(self.term, self.node_id, m.frm, False, True))
 
     def _handle_vote_response(self, m: VoteResponse) -> None:
         """Count a vote (or pre-vote): on a majority campaign (or lead); give up on a lost one."""
         self._votes[m.frm] = m.granted
+        result = vote_result(self._votes, self._voters)
         granted = sum(self._votes.values())
-        if granted >= self._quorum:
+        what = "pre-vote" if m.pre_vote else "vote"
+        answer = "granted" if m.granted else "refused"
+        needed = majority(self._voters)
+        self._note("vote", f"{m.frm} {answer} its {what} ({granted} of {needed} needed)")
+        if result == "won":
             if self._pre_candidate:
                 self._campaign()
             else:
                 self._become_leader()
-        elif len(self._votes) - granted > len(self.config.voters) - self._quorum:
+        elif result == "lost":
+            refused = ", ".join(sorted(p for p, ok in self._votes.items() if not ok))
+            self._note(
+                "election", f"lost the {what} for term {m.term}: refused by {refused}", "warning"
+            )
             self._become_follower(self.term, None)  # lost: wait for the winner or time out
 
     def _handle_append(self, m: AppendRequest) -> None:
-        log = self._log
+        log = self.log
         prev, prev_term, entries = m.prev_index, m.prev_term, m.entries
         commit = self.commit_index
         if prev < commit:
@@ -604,87 +581,90 @@ class RaftNode:
             entries = entries[commit - prev :]
             prev, prev_term = commit, log.term(commit)
         if not log.matches(prev, prev_term):
-            hint = self._reject_hint(prev, prev_term)
+            hint = log.reject_hint(prev, prev_term, self.commit_index)
+            if prev > log.last_index:
+                why = f"its log ends at index {log.last_index}, the leader's entries start past it"
+            else:
+                why = f"entry {prev} has term {log.term(prev)} here, {prev_term} on the leader"
+            self._note("repair", f"refused an append from {m.frm} at index {prev}: {why}")
+            self._refused_append = True
             self._send(AppendResponse(self.term, self.node_id, m.frm, False, m.prev_index, hint))
             return
         if entries:
             conflict = log.find_conflict(entries)
-            if conflict:
-                log.append(entries[conflict - entries[0].index :])
+            if conflict and conflict <= log.last_index:
+                self._note(
+                    "repair",
+                    f"removed entries {conflict}..{log.last_index}: leader {m.frm} has "
+                    "another history there (never committed)",
+                    "warning",
+                )
+        log.append_new(entries)
         last_new = prev + len(entries)
+        if self._refused_append:
+            self._refused_append = False
+            self._note("repair", f"log matches leader {m.frm} again up to index {last_new}")
         new_commit = min(m.commit, last_new)
         if new_commit > self.commit_index:
             self.commit_index = new_commit
         self._send(AppendResponse(self.term, self.node_id, m.frm, True, last_new))
 
-    def _reject_hint(self, prev: int, prev_term: int) -> int:
-        """The index the leader should retry as ``prev_index`` after a rejection at ``prev``."""
-        log = self._log
-        if prev > log.last_index:
-            return log.last_index
-        # Our entry at prev has another term. Entries with a term above the leader's term at prev
-        # cannot match, nor can the rest of our conflicting term's run: skip both in one go.
-        conflict_term = log.term(prev)
-        index = prev
-        while index - 1 > self.commit_index:
-            term = log.term(index - 1)
-            if term != conflict_term and term <= prev_term:
-                break
-            index -= 1
-        return index - 1
-
     def _handle_append_response(self, m: AppendResponse) -> None:
         pr = self._progress[m.frm]
         pr.active = True
-        if m.match_index > self._log.last_index:
+        if m.match_index > self.log.last_index:
             return  # not something this leader sent
         if not m.success:
-            rejected = m.match_index
-            if pr.replicating:
-                if rejected <= pr.match:
-                    return  # stale: that index is known to match
-                pr.replicating = False
-            elif rejected != pr.next - 1:
-                return  # stale: not the probe in flight
-            pr.next = max(pr.match + 1, min(rejected, m.reject_hint + 1))
-            pr.probe_sent = False
-            pr.stall = 0
-            self._send_append(m.frm, pr)
+            if pr.on_rejected(m.match_index, m.reject_hint):
+                pr.repairing = True
+                self._note(
+                    "repair",
+                    f"{m.frm} refused entries after index {m.match_index}: probing from {pr.next}",
+                )
+                self._send_append(m.frm, pr)
             return
-        progressed = m.match_index > pr.match
-        if progressed:
-            pr.match = m.match_index
-            pr.stall = 0
-        if pr.replicating:
-            pr.next = max(pr.next, pr.match + 1)
-        elif m.match_index >= pr.next - 1:
-            pr.replicating = True  # the probe landed: logs agree up to match
-            pr.next = pr.match + 1
-        else:
-            pr.probe_sent = False  # an answer to a heartbeat: probe again
+        probing, held = not pr.replicating, pr.next - 1  # where a probe finds the logs agree
+        progressed = pr.on_accepted(m.match_index)
+        if probing and pr.replicating:
+            self._note_probe_landed(m.frm, pr, held)
+        if pr.catching_up and pr.match >= self.log.last_index:
+            pr.catching_up = False
+            self._note("catch_up", f"{m.frm} caught up at index {pr.match}")
         if progressed:
             self._maybe_commit()
-        if self._transferee == m.frm and pr.match == self._log.last_index:
+        if self._transferee == m.frm and pr.match == self.log.last_index:
             self._send(TimeoutNow(self.term, self.node_id, m.frm))
         self._send_append(m.frm, pr)
         self._send_commit(m.frm, pr)
 
-    def _send_append(self, peer: str, pr: _Progress) -> None:
-        log = self._log
-        last = log.last_index
+    def _note_probe_landed(self, peer: str, pr: Progress, held: int) -> None:
+        """Say where a follower that was repaired, or far behind, now stands."""
+        behind = self.log.last_index - pr.match
+        if pr.repairing or pr.match - held + behind >= _CATCH_UP_NOTE:
+            if behind:
+                pr.catching_up = True
+                self._note(
+                    "catch_up",
+                    f"{peer} matches up to index {pr.match}: sending the {behind} entries it lacks",
+                )
+            else:
+                self._note(
+                    "catch_up", f"{peer} caught up at index {pr.match} (it held up to {held})"
+                )
+        pr.repairing = False
+
+    def _send_append(self, peer: str, pr: Progress) -> None:
         if not pr.replicating:
-            if pr.probe_sent:
-                return
-            pr.probe_sent = True
-            self._send_append_from(peer, pr, pr.next)
+            if pr.take_probe():
+                self._send_append_from(peer, pr, pr.next)
             return
-        max_entries = self.config.max_entries_per_append
-        window = max_entries * _MAX_INFLIGHT_BATCHES
-        while pr.next <= last and pr.next - 1 - pr.match < window:
+        last = self.log.last_index
+        window = self.config.max_entries_per_append * _MAX_INFLIGHT_BATCHES
+        while pr.next <= last and pr.in_flight() < window:
             pr.next += self._send_append_from(peer, pr, pr.next)
 
-    def _send_append_from(self, peer: str, pr: _Progress, next_index: int) -> int:
-        log = self._log
+    def _send_append_from(self, peer: str, pr: Progress, next_index: int) -> int:
+        log = self.log
         prev = next_index - 1
         batch = log.slice(next_index, log.last_index + 1, self.config.max_entries_per_append)
         commit = self.commit_index
@@ -692,15 +672,15 @@ class RaftNode:
             AppendRequest(self.term, self.node_id, peer, prev, log.term(prev), tuple(batch), commit)
         )
         # A follower commits up to min(commit, last new entry) on success.
-        pr.told = max(pr.told, min(commit, prev + len(batch)))
+        pr.sent(min(commit, prev + len(batch)))
         return len(batch)
 
-    def _send_commit(self, peer: str, pr: _Progress) -> None:
+    def _send_commit(self, peer: str, pr: Progress) -> None:
         """A heartbeat if the follower holds committed entries it has not been told about."""
-        if min(self.commit_index, pr.match) > pr.told:
+        if pr.needs_commit_notice(self.commit_index):
             self._send_heartbeat(peer, pr)
 
-    def _send_heartbeat(self, peer: str, pr: _Progress) -> None:
+    def _send_heartbeat(self, peer: str, pr: Progress) -> None:
         # Anchored at the match index, which the follower is known to hold, so a heartbeat
         # never overtakes in-flight appends into a spurious rejection.
         self._send(
@@ -709,21 +689,19 @@ class RaftNode:
                 self.node_id,
                 peer,
                 pr.match,
-                self._log.term(pr.match),
+                self.log.term(pr.match),
                 (),
                 self.commit_index,
             )
         )
-        pr.told = max(pr.told, min(self.commit_index, pr.match))
+        pr.sent(min(self.commit_index, pr.match))
 
     def _maybe_commit(self) -> None:
-        own = self._log.stable_index
-        quorum = self.config.write_quorum
-        if quorum == "leader":
-            candidate = own
-        else:
-            matches = sorted([own, *(pr.match for pr in self._progress.values())], reverse=True)
-            candidate = matches[self._quorum - 1] if quorum == "majority" else matches[-1]
+        candidate = committed_index(
+            self.log.stable_index,
+            (pr.match for pr in self._progress.values()),
+            self.config.write_quorum,
+        )
         if candidate <= self.commit_index or not self._can_commit(candidate):
             return
         self.commit_index = candidate
@@ -740,7 +718,13 @@ class RaftNode:
             active = 1 + sum(pr.active for pr in self._progress.values())
             for pr in self._progress.values():
                 pr.active = False
-            if config.check_quorum and active < self._quorum:
+            if config.check_quorum and not has_quorum(active, self._voters):
+                self._note(
+                    "quorum",
+                    f"stepped down: heard from {active} of {self._voters} nodes within an "
+                    f"election timeout, needs {majority(self._voters)}",
+                    "warning",
+                )
                 self._become_follower(self.term, None)  # rule 4: cut off from a quorum
                 return
         if self._transferee is not None:
@@ -749,21 +733,31 @@ class RaftNode:
                 self._transferee = None  # the transfer did not happen in time: lead on
         stall_ticks = max(2, config.election_ticks // 2)
         for peer, pr in self._progress.items():
-            # Entries in flight without progress for a while were lost (the last append of a
-            # burst has no successor whose rejection would reveal the gap): probe again.
-            if pr.replicating and pr.next - 1 > pr.match:
-                pr.stall += 1
-                if pr.stall >= stall_ticks:
-                    pr.replicating = False
-                    pr.probe_sent = False
-                    pr.next = pr.match + 1
-                    pr.stall = 0
-                    self._send_append(peer, pr)
+            if pr.tick(stall_ticks):  # entries in flight were lost: probing again
+                self._note(
+                    "repair",
+                    f"no answer from {peer} for entries after index {pr.match}: probing again",
+                )
+                pr.repairing = True
+                self._send_append(peer, pr)
         self._heartbeat_elapsed += 1
         if self._heartbeat_elapsed >= config.heartbeat_ticks:
             self._heartbeat_elapsed = 0
             for peer, pr in self._progress.items():
                 self._send_heartbeat(peer, pr)
+
+
+def _describe(msg: Message) -> str:
+    """What a message is, for the notes."""
+    if isinstance(msg, VoteRequest):
+        return "a leadership-transfer vote request" if msg.transfer else "a vote request"
+    if isinstance(msg, VoteResponse):
+        return "a vote answer"
+    if isinstance(msg, AppendRequest):
+        return "an append"
+    if isinstance(msg, AppendResponse):
+        return "an append answer"
+    return "a hand-over"
 
 
 def _pre_vote_message(msg: Message) -> bool:

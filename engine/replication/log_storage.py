@@ -3,7 +3,7 @@
 The core reads entries and terms synchronously through this protocol (as etcd's raft reads its
 ``Storage``); it never writes: writes come back to the host in a ``Ready``, and the host calls
 ``save`` once they are durable.  ``engine.storage.raft_log.SqliteLogStorage`` serves real
-nodes; an in-memory one in tests/replication/memory_storage.py serves the simulation tests.
+nodes; an in-memory one in bench/lib/memory_storage.py serves the simulation tests.
 """
 
 from __future__ import annotations

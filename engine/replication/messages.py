@@ -1,7 +1,8 @@
 """Data types exchanged by the pure replication core and the I/O around it.
 
 The core never touches a socket or a file: it takes messages and clock ticks and hands back a
-:class:`Ready` naming what to persist, what to send and what to apply.  Everything here is plain
+:class:`Ready` naming what to persist, what to send (before or after persisting) and what to
+apply.  Everything here is plain
 data so it can be encoded on the wire (see :mod:`engine.replication.wire`) and compared in tests.
 """
 
@@ -99,27 +100,54 @@ class TimeoutNow:
 
 Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | TimeoutNow
 
+NoteKind = Literal["election", "vote", "leader", "follower", "term", "repair", "catch_up", "quorum"]
+NoteLevel = Literal["info", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A decision of the core, in words, with its reason: an election started, a vote refused
+    and why, a leader stepped down, a follower's log repaired.  The host keeps them in the
+    node's log (docs/API.md, "Node log") from ``RaftNode.take_notes``, apart from ``Ready``:
+    notes are no work to do, and the core's behaviour never depends on them."""
+
+    kind: NoteKind
+    text: str
+    level: NoteLevel = "info"
+
 
 @dataclass(slots=True)
 class Ready:
     """A batch of work for the host, handed out by ``RaftNode.ready()``.
 
-    The host must, in this order:
-    1. persist ``hard_state`` (if not None) and ``entries`` in one fsynced write; ``entries`` may
-       start at or below the last stored index, in which case everything from
-       ``entries[0].index`` on is replaced (log repair truncates a divergent suffix);
-    2. send ``messages``;
-    3. apply ``committed`` to the state machine, in order;
-    4. call ``RaftNode.advance(ready)``.
+    The host carries it out in the order of :mod:`engine.replication.ready` (which both the node
+    host and the simulator call): send ``early_messages``, apply ``committed``, persist
+    ``hard_state`` and ``entries`` in one fsynced write when ``must_sync``, send ``messages``,
+    then call ``RaftNode.advance(ready)``.  ``entries`` may start at or below the last stored
+    index: everything from ``entries[0].index`` on is then replaced (log repair truncates a
+    divergent suffix).
     """
 
     hard_state: HardState | None = None
     entries: list[Entry] = field(default_factory=list)
+    # Sent only once the write is durable: they assert its term, vote or entries.
     messages: list[Message] = field(default_factory=list)
+    # May be sent before the write: a leader's appends and TimeoutNow (as etcd allows).
+    early_messages: list[Message] = field(default_factory=list)
+    # Already stable: may be applied before the write.
     committed: list[Entry] = field(default_factory=list)
+    # The write must be fsynced before ``messages`` go (etcd's MustSync): entries, or a new term
+    # or vote.  When False only the commit index moved, and nothing needs writing.
+    must_sync: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.hard_state or self.entries or self.messages or self.committed)
+        return bool(
+            self.hard_state
+            or self.entries
+            or self.messages
+            or self.early_messages
+            or self.committed
+        )
 
 
 class NotLeader(Exception):

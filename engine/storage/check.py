@@ -1,5 +1,5 @@
 """One check for every command, wherever it comes from: a node runs it on each command it is
-asked to propose (engine/storage/commands.py says what it checks), so a command that fails it
+asked to propose (engine/protocol/commands.py says what it checks), so a command that fails it
 never enters the log; and on each entry it applies (:func:`check_entry`), so one already there
 (written by an older version) becomes the same error result on every node."""
 
@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import invalid
-from engine.storage import commands
-from engine.subscriptions import definitions
+from engine.protocol import commands, definitions
+from engine.protocol.errors import invalid
 
 _CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "create_store": commands.check_create_store,

@@ -26,11 +26,11 @@ from typing import Any, Literal
 
 import orjson
 
-from engine.errors import GateError
+from engine.protocol.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
+from engine.protocol.errors import GateError
+from engine.storage.subscription_tables import SubscriptionTables
 from engine.storage.wal import finish, no_autocheckpoint
 from engine.storage.writeback import EarlyWriteback
-from engine.subscriptions.definitions import COMMANDS as SUBSCRIPTION_COMMANDS
-from engine.subscriptions.store_tables import SubscriptionTables
 
 Direction = Literal["forward", "backward"]
 
@@ -116,7 +116,6 @@ class EventStore:
         self.store_id = path.stem
         self.path = path
         self._closed = False
-        self.commit_count = 0  # transactions committed by apply_batch (group-commit metric)
         self._writer = self._connect(path)
         has_meta = self._writer.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
@@ -246,7 +245,6 @@ class EventStore:
         self._last_position = position
         self._applied_index = applied
         self.subscriptions.publish()
-        self.commit_count += 1
         self.writeback.written()
         return results
 

@@ -11,26 +11,33 @@ query before it waits for its state to catch up with the reader's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from engine.errors import GateError, invalid
-from engine.storage.commands import (
+from engine.protocol.commands import (
     reject_unknown,
     validate_non_negative_int,
     validate_snapshot_key,
     validate_store_id,
     validate_stream_id,
 )
+from engine.protocol.errors import GateError, invalid
 
 if TYPE_CHECKING:
-    from engine.storage.event_store import Direction
-    from engine.storage.state_machine import StateMachine
+    from engine.storage.event_store import Direction, EventStore
 
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 
 
-Answer: TypeAlias = Callable[["StateMachine"], Any]
+class Stores(Protocol):
+    """What a read needs of a node's state (``StateMachine``, which runs the reads)."""
+
+    def store(self, store_id: str) -> EventStore: ...
+
+    def stores(self) -> list[str]: ...
+
+
+Answer: TypeAlias = Callable[[Stores], Any]
 
 
 def plan_read(query: Any) -> Answer:
@@ -48,7 +55,7 @@ def plan_read(query: Any) -> Answer:
     return plan(query)
 
 
-def execute_read(machine: StateMachine, query: Any) -> Any:
+def execute_read(machine: Stores, query: Any) -> Any:
     """Validate ``query`` and answer it from ``machine``'s local state."""
     return plan_read(query)(machine)
 
@@ -111,7 +118,7 @@ def _read_all(query: dict[str, Any]) -> Answer:
     if direction != "forward":
         raise invalid("a read of $all filtered by stream goes forward", field="direction")
 
-    def answer(machine: StateMachine) -> dict[str, Any]:
+    def answer(machine: Stores) -> dict[str, Any]:
         events, read_to = machine.store(store).read_past(start, count, stream=stream)
         return {"events": events, "read_to": read_to}
 
@@ -130,7 +137,7 @@ def _version(query: dict[str, Any]) -> Answer:
 
 
 def _stores(query: dict[str, Any]) -> Answer:
-    def answer(machine: StateMachine) -> dict[str, Any]:
+    def answer(machine: Stores) -> dict[str, Any]:
         listed = []
         for store_id in machine.stores():
             try:

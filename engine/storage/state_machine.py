@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.config_model import FsyncMode
-from engine.errors import GateError
+from engine.protocol.commands import decode_command
+from engine.protocol.errors import GateError
 from engine.storage.check import check_entry
-from engine.storage.commands import decode_command
 from engine.storage.durability import DurablePoints
 from engine.storage.event_store import (
     CONTENT_ERRORS,
@@ -173,10 +173,6 @@ class StateMachine:
             checkpoints=[store.path for store in stores],
             synchronous=SYNCHRONOUS,
         )
-
-    def wait_durable(self) -> None:
-        """Wait until the durable point being taken, if any, is recorded."""
-        self._points.wait()
 
     def _flush(
         self,

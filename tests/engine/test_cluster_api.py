@@ -57,7 +57,7 @@ async def test_node_endpoints(cluster: RunningCluster) -> None:
 
 
 async def test_node_tcp_ping(cluster: RunningCluster) -> None:
-    from engine.framing import encode_frame, read_frame
+    from engine.protocol.framing import encode_frame, read_frame
 
     tcp = cluster.config.node("node3").tcp
     reader, writer = await asyncio.open_connection(tcp.connect_host, tcp.port)

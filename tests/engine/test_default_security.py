@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from engine.storage.commands import build_create_store
+from engine.protocol.commands import build_create_store
 from tests.cluster_harness import RunningCluster, wait_for
 from tests.raw_wire import frame, read_frame, refused
 

@@ -8,7 +8,13 @@ import struct
 import orjson
 import pytest
 
-from engine.framing import ClientHandshake, FrameError, FrameSession, ServerEnd, encode_frame
+from engine.protocol.framing import (
+    ClientHandshake,
+    FrameError,
+    FrameSession,
+    ServerEnd,
+    encode_frame,
+)
 
 SECRET = b"the cluster secret"
 

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 from engine.client import GateClient
-from engine.errors import GateError
-from engine.http_pool import HttpPool, HttpProtocolError
+from engine.protocol.errors import GateError
+from engine.transport.http_pool import HttpPool, HttpProtocolError
 
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import GateError
-from engine.json_input import MAX_DEPTH, _depth, loads_exact
+from engine.protocol.errors import GateError
+from engine.protocol.json_input import MAX_DEPTH, _depth, loads_exact
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Automatic failover with real processes: SIGKILL, SIGSTOP and restarts under a write load.
 
-Each test runs the workload of :mod:`tests.faults.nemesis` against a private 3-node cluster,
+Each test runs the workload of :mod:`bench.lib.nemesis` against a private 3-node cluster,
 injects faults, heals, and lets the checker compare every node's own ``$all`` with what the
 writers were told. ``pytest -s`` shows the fault log and the unavailability figures.
 """
@@ -13,8 +13,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from tests.cluster_harness import RunningCluster, wait_for
-from tests.faults.nemesis import (
+from bench.lib.nemesis import (
     Attempt,
     FaultRecord,
     Nemesis,
@@ -25,6 +24,7 @@ from tests.faults.nemesis import (
     leader_kill_figures,
     unavailability_summary,
 )
+from tests.cluster_harness import RunningCluster, wait_for
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]
 NEW_LEADER_BOUND = 10.0  # seconds; generous, the machine may be loaded

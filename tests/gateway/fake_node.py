@@ -1,6 +1,7 @@
 """A test double of a node: ``GET /health`` over HTTP and framed TCP ops, on real sockets.
 
-Connections start with the handshake of ``engine.framing`` under ``secret``, as on a real node.
+Connections start with the handshake of ``engine.protocol.framing`` under ``secret``, as on a
+real node.
 It answers ``ping`` and ``status`` (with a scripted status), plus ops that let tests control
 the order and fate of answers: ``echo`` answers at once, ``hold`` keeps its answer until a
 ``release`` with the same ``key``, and ``garbage`` sends a frame that is not JSON.
@@ -17,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.config_model import Endpoint, NodeConfig, SecurityConfig
-from engine.framing import FrameError, ServerConnection
+from engine.protocol.framing import FrameError, ServerConnection
 
 SECRET = b"fake-cluster-secret"
 SECURITY = SecurityConfig(cluster_secret=SECRET.decode())  # a config's security to match

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from engine.config_model import Endpoint
-from engine.framing import FrameError, ServerConnection
 from engine.node.peers import PeerTransport
+from engine.protocol.framing import FrameError, ServerConnection
 from engine.replication.messages import AppendRequest, Entry
 from engine.replication.wire import decode_message
 

@@ -7,6 +7,7 @@ import random
 import orjson
 import pytest
 
+from bench.lib.memory_storage import MemoryLogStorage
 from engine.config_model import ReplicationConfig
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import (
@@ -22,7 +23,6 @@ from engine.replication.messages import (
     VoteResponse,
 )
 from engine.replication.wire import decode_message, encode_message
-from tests.replication.memory_storage import MemoryLogStorage
 
 IDS = ("a", "b", "c")
 
@@ -65,7 +65,8 @@ def _campaign(node: RaftNode) -> None:
 
 
 def _messages(node: RaftNode, storage: MemoryLogStorage) -> list[Message]:
-    return _persist(node, storage).messages
+    rd = _persist(node, storage)
+    return rd.early_messages + rd.messages
 
 
 class _Cluster:
@@ -93,7 +94,7 @@ class _Cluster:
             while node.has_ready():
                 rd = node.ready()
                 self.storages[node_id].save(rd.hard_state, rd.entries)
-                out.extend(rd.messages)
+                out.extend(rd.early_messages + rd.messages)
                 self.applied[node_id].extend(rd.committed)
                 node.advance(rd)
         return out
@@ -524,8 +525,9 @@ def test_transferee_skips_the_pre_vote_and_wins_through_the_followers_lease() ->
     a = cluster.elect("a")
     cluster.cut.add("a")  # b can win only with c's vote, and c has just heard from a
     a.transfer_leadership("b")
-    timeout_now = a.ready().messages
-    assert timeout_now == [TimeoutNow(1, "a", "b")]
+    rd = a.ready()
+    timeout_now = rd.early_messages  # the leader's term is durable: it may go before the write
+    assert timeout_now == [TimeoutNow(1, "a", "b")] and not rd.messages
     cluster.nodes["b"].step(timeout_now[0])
     cluster.settle()
     votes = [m for m in cluster.sent if isinstance(m, VoteRequest) and m.frm == "b"]
@@ -649,7 +651,7 @@ def test_pipelines_new_entries_to_followers_that_keep_up() -> None:
     cluster.flush()
     a.propose([b"x", b"y"])
     a.propose([b"z"])
-    appends = [m for m in a.ready().messages if isinstance(m, AppendRequest)]
+    appends = [m for m in a.ready().early_messages if isinstance(m, AppendRequest)]
     # Sent at once, back to back, without waiting for the first batch's ack.
     assert [(m.to, m.prev_index, len(m.entries)) for m in appends] == [
         ("b", 1, 2),
@@ -676,7 +678,7 @@ def test_leader_counts_its_own_entries_only_once_stable() -> None:
     a = cluster.elect("a")
     (entry,) = a.propose([b"x"])
     rd = a.ready()  # handed out for persistence, not yet persisted
-    for msg in rd.messages:
+    for msg in rd.early_messages:  # a leader's appends go before its own write
         cluster.nodes[msg.to].step(msg)
     for msg in cluster.flush():
         if msg.frm == "b":
@@ -700,6 +702,35 @@ def test_follower_applies_committed_entries_only_once_they_are_stable() -> None:
     node.advance(rd)
     assert node.ready().committed == list(entries)
     assert node.applied_index == 2
+
+
+def test_ready_must_sync_entries_terms_and_votes_not_a_commit_index() -> None:
+    storage = MemoryLogStorage()
+    node = _node("b", storage)
+    node.step(VoteRequest(1, "a", "b", 0, 0))
+    rd = _persist(node, storage)  # a new term and vote: on disk before the grant goes
+    assert rd.must_sync and rd.hard_state == HardState(1, "a", 0)
+    assert rd.messages == [VoteResponse(1, "b", "a", True)] and rd.early_messages == []
+    node.step(AppendRequest(1, "a", "b", 0, 0, (Entry(1, 1, b""),), 0))
+    rd = _persist(node, storage)  # entries: on disk before the ack goes
+    assert rd.must_sync and rd.hard_state is None
+    assert rd.messages == [AppendResponse(1, "b", "a", True, 1)]
+    node.step(AppendRequest(1, "a", "b", 1, 1, (), 1))
+    rd = node.ready()  # only the commit index moved: Raft keeps it in volatile state
+    assert rd.hard_state == HardState(1, "a", 1) and rd.entries == []
+    assert not rd.must_sync
+
+
+def test_a_leaders_appends_may_go_before_its_write_its_answers_may_not() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    cluster.flush()
+    a.propose([b"x"])
+    a.step(VoteRequest(1, "c", "a", 0, 0))  # refused: one vote per term
+    rd = a.ready()
+    assert rd.must_sync and [e.data for e in rd.entries] == [b"x"]
+    assert {type(m) for m in rd.early_messages} == {AppendRequest}
+    assert rd.messages == [VoteResponse(1, "a", "c", False)]
 
 
 def test_follower_commit_is_capped_by_the_last_new_entry() -> None:
@@ -760,7 +791,7 @@ def test_overwriting_a_committed_entry_raises_log_divergence() -> None:
     storage = _storage(term=1, terms=(1, 1))
     storage.save(HardState(1, None, 2), [])
     node = _node("b", storage)
-    assert node.entry_term(2) == 1
+    assert node.log.term(2) == 1
     with pytest.raises(LogDivergence, match="index 2"):
         node.step(AppendRequest(2, "a", "b", 1, 1, (Entry(2, 2, b"other"),), 2))
 

@@ -10,9 +10,9 @@ import os
 
 import pytest
 
+from bench.lib.simulation import Violation, run_schedules
 from engine.replication.core import RaftNode
 from engine.replication.messages import AppendRequest, HardState, Message, Ready
-from tests.replication.simulation import Violation, run_schedules
 
 _CHUNKS = 8
 _SCHEDULES = int(os.environ.get("GATE_SIM_SCHEDULES", "2000"))
@@ -50,6 +50,16 @@ class _PersistsHardStateLate(RaftNode):
         return rd
 
 
+class _AnswersBeforeTheWrite(RaftNode):
+    """Breaks rule 1 in the Ready contract: hands every message out as one that may go before
+    the write (as if votes and acks were a leader's appends)."""
+
+    def ready(self) -> Ready:
+        rd = super().ready()
+        rd.early_messages, rd.messages = rd.early_messages + rd.messages, []
+        return rd
+
+
 class _HeartbeatsDoNotHoldElectionsOff(RaftNode):
     """Breaks steadiness: only appends with entries restart a follower's election timer."""
 
@@ -76,6 +86,11 @@ def test_checker_catches_votes_for_stale_logs() -> None:
 
 def test_checker_catches_answers_sent_before_the_state_they_depend_on_is_persisted() -> None:
     violation = _first_violation(_PersistsHardStateLate, range(20_000, 20_100))
+    assert "before persisting" in str(violation)
+
+
+def test_checker_catches_answers_the_ready_lets_go_before_the_write() -> None:
+    violation = _first_violation(_AnswersBeforeTheWrite, range(40_000, 40_100))
     assert "before persisting" in str(violation)
 
 

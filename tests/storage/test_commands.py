@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import GateError
-from engine.storage.commands import (
+from engine.protocol.commands import (
     build_append,
     build_create_store,
     build_delete_store,
@@ -20,6 +19,7 @@ from engine.storage.commands import (
     validate_store_id,
     validate_stream_id,
 )
+from engine.protocol.errors import GateError
 
 NOW = 1_795_342_503_123_456
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine.errors import GateError
-from engine.storage.commands import build_append, build_snapshot_delete, build_snapshot_put
+from engine.protocol.commands import build_append, build_snapshot_delete, build_snapshot_put
+from engine.protocol.errors import GateError
 from engine.storage.event_store import CONTENT_ERRORS, EventStore, IncompleteStoreError, iso_utc
+from tests.storage.commit_counter import CommitCounter
 
 T0 = 1_795_342_503_123_456  # 2026-11-22T10:15:03.123456Z
 
@@ -23,6 +24,7 @@ class Harness:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.store = EventStore.create(path, config={"k": "v"}, created_epoch=T0, applied_index=1)
+        self.commits = CommitCounter(self.store)
         self.index = 1
         self.clock = itertools.count(T0, 1_000_000)
         self.ids = itertools.count(1)
@@ -224,13 +226,13 @@ def test_batch_results_see_earlier_commands_of_the_batch(h: Harness) -> None:
     assert results[5] == {"version": 2, "position": 3}
     assert h.store.stream_version("a") == 2
     assert h.store.stream_version("b") == -1
-    assert h.store.commit_count == 1
+    assert h.commits.count == 1
 
 
 def test_group_commit_of_1000_appends_is_one_transaction(h: Harness) -> None:
-    commits_before = h.store.commit_count
+    commits_before = h.commits.count
     results = h.apply(*(h.append_cmd(f"s-{i % 7}", f"e{i}") for i in range(1000)))
-    assert h.store.commit_count == commits_before + 1
+    assert h.commits.count == commits_before + 1
     assert [r["position"] for r in results] == list(range(1, 1001))
     assert h.store.last_position == 1000
     assert sum(v + 1 for v in (h.store.stream_version(f"s-{i}") for i in range(7))) == 1000
@@ -244,9 +246,9 @@ def test_replayed_entries_are_skipped(h: Harness) -> None:
     cmds = [h.append_cmd("a", "e1"), h.append_cmd("a", "e2"), h.append_cmd("b", "f1")]
     items = [(10 + k, cmd) for k, cmd in enumerate(cmds)]
     h.store.apply_batch(items[:2])
-    commits = h.store.commit_count
+    commits = h.commits.count
     assert h.store.apply_batch(items[:2]) == [{}, {}]
-    assert h.store.commit_count == commits  # nothing to do, no transaction
+    assert h.commits.count == commits  # nothing to do, no transaction
     results = h.store.apply_batch(items)
     assert results[:2] == [{}, {}]
     assert results[2] == {"version": 0, "position": 3}

@@ -16,10 +16,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.storage.commands import build_append, build_create_store, encode_command
+from engine.protocol.commands import build_append, build_create_store, encode_command
+from engine.protocol.definitions import build_put
 from engine.storage.event_store import EventStore
 from engine.storage.state_machine import StateMachine
-from engine.subscriptions.definitions import build_put
 
 T0 = 1_795_342_503_123_456
 HUGE = [2**63, 2**64 - 1, -(2**63) - 1, 2**70]

@@ -9,18 +9,19 @@ from typing import Any
 
 import pytest
 
-from engine.errors import GateError
-from engine.storage import durability
-from engine.storage.commands import (
+from engine.protocol.commands import (
     build_append,
     build_create_store,
     build_delete_store,
     build_snapshot_put,
     encode_command,
 )
+from engine.protocol.errors import GateError
+from engine.storage import durability
 from engine.storage.durability import fsync_path as durability_fsync
 from engine.storage.event_store import EventStore
 from engine.storage.state_machine import StateMachine
+from tests.storage.commit_counter import CommitCounter
 
 T0 = 1_795_342_503_123_456
 
@@ -110,12 +111,12 @@ def test_one_transaction_per_store_per_batch(tmp_path: Path) -> None:
     sm = StateMachine(tmp_path, "os")
     log = Log()
     sm.apply([log.create("a"), log.create("b")])
-    commits = {s: sm.store(s).commit_count for s in ("a", "b")}
+    commits = {s: CommitCounter(sm.store(s)) for s in ("a", "b")}
     batch = [log.append("a" if i % 3 else "b", f"s-{i % 5}") for i in range(1000)]
     results = sm.apply(batch)
     assert all(r is not None and "version" in r for r in results)
-    assert sm.store("a").commit_count == commits["a"] + 1
-    assert sm.store("b").commit_count == commits["b"] + 1
+    assert commits["a"].count == 1
+    assert commits["b"].count == 1
     assert sm.store("a").last_position + sm.store("b").last_position == 1000
     sm.close()
 
@@ -259,6 +260,15 @@ class FakeClock:
         return self.now
 
 
+def wait_durable(sm: StateMachine) -> None:
+    """Wait until the durable point being taken in the background, if any, is recorded.
+
+    Nothing in a node waits for a point (it checks ``busy`` at its next round); tests reach the
+    state machine's worker directly to make its background work deterministic.
+    """
+    sm._points.wait()
+
+
 def apply_as_node(sm: StateMachine, entries: list[tuple[int, bytes]]) -> None:
     """Apply as the node's loop does: the round's disk work follows (``maintain``)."""
     sm.apply(entries)
@@ -283,14 +293,14 @@ def test_the_replay_index_moves_only_at_durable_points(tmp_path: Path) -> None:
     assert (sm.applied_index, sm.durable_index) == (3, 0)
     clock.now = 1.0
     sm.apply([log.append("a", "s")])
-    sm.wait_durable()
+    wait_durable(sm)
     # Applying starts no point: the node does that once the round's writers have their answers.
     assert (sm.applied_index, sm.durable_index) == (4, 0)
     sm.maintain()
-    sm.wait_durable()  # points are taken in the background
+    wait_durable(sm)  # points are taken in the background
     assert (sm.applied_index, sm.durable_index, _node_index(tmp_path)) == (4, 4, 4)
     apply_as_node(sm, [log.append("a", "s")])
-    sm.wait_durable()
+    wait_durable(sm)
     assert sm.durable_index == 4
     sm.close()  # closing is a durable point
     assert _node_index(tmp_path) == 5
@@ -314,7 +324,7 @@ def test_stores_are_synced_before_the_replay_index_is_written(
     assert synced == []
     clock.now = 5.0
     apply_as_node(sm, [log.append("a", "s")])
-    sm.wait_durable()
+    wait_durable(sm)
     # The stores written since the last point and the directory (stores were created), each
     # before the index moved past 0.
     assert synced == [("a.db-wal", 0), ("b.db-wal", 0), ("stores", 0)]
@@ -345,7 +355,7 @@ def test_a_crash_between_durable_points_replays_from_the_last_one(tmp_path: Path
     apply_as_node(sm, log.entries[:5])
     clock.now = 1.0
     apply_as_node(sm, log.entries[5:8])
-    sm.wait_durable()
+    wait_durable(sm)
     apply_as_node(sm, log.entries[8:11])
     # The process dies here: no close, so the last durable point (index 8) is what is recorded.
     crashed = StateMachine(node, "always")

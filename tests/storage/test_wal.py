@@ -12,7 +12,7 @@ from engine.storage import wal
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.state_machine import StateMachine
 from engine.storage.wal import WalCheckpoints, checkpoint, no_autocheckpoint
-from tests.storage.test_state_machine import FakeClock, Log, apply_as_node
+from tests.storage.test_state_machine import FakeClock, Log, apply_as_node, wait_durable
 
 PAGE = 4096
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: the line a commit would checkpoint at
@@ -90,7 +90,7 @@ def test_store_wals_start_over_at_durable_points(tmp_path: Path) -> None:
         apply_as_node(sm, [log.append("a", "s")])  # takes a point, whose worker checkpoints "a"...
         for _ in range(5):
             apply_as_node(sm, [log.append("a", "s", 100)])  # ...while the loop writes on
-        sm.wait_durable()
+        wait_durable(sm)
     # 30 rounds of about 0.5 MB of frames each: without starting over, 15 MB.
     assert _size(tmp_path / "stores" / "a.db-wal") < 3 * 1024 * 1024
     sm.close()
@@ -150,7 +150,7 @@ def test_stores_are_checkpointed_at_durable_points_only(tmp_path: Path) -> None:
     assert _size(store) == created  # no commit on the loop copied anything
     clock.now = 1.0
     apply_as_node(sm, [log.append("a", "s")])
-    sm.wait_durable()
+    wait_durable(sm)
     assert _size(store) > created
     sm.close()
 

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import GateError
+from engine.protocol.errors import GateError
 
 
 def record(position: int, stream: str = "s-1", event_type: str = "t:v1") -> dict[str, Any]:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from engine.subscriptions.definitions import Definition, normalize_definition
-from engine.subscriptions.delivery import Delivery
+from engine.node.delivery import Delivery
+from engine.protocol.definitions import Definition, normalize_definition
 from tests.subscriptions.fake_store import record
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from engine.node.delivery import Delivery
+from engine.node.subscriptions import READ_PAGE, fill
+from engine.protocol.definitions import Definition, normalize_definition
 from engine.storage.event_store import EventStore
-from engine.subscriptions.definitions import Definition, normalize_definition
-from engine.subscriptions.delivery import Delivery
-from engine.subscriptions.persistent import READ_PAGE, fill
 
 EVENTS = 20_000
 STREAMS = 100

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from engine.client import GateClient, GateError
-from engine.subscriptions.client import _Reconnect
+from engine.client.subscriptions import _Reconnect
 
 DEAD = "http://127.0.0.1:9"  # nobody listens there
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine.errors import GateError
-from engine.subscriptions.observers import Observer, ObserverHub
-from engine.subscriptions.selectors import parse_selector
+from engine.gateway.observers import Observer, ObserverHub
+from engine.protocol.errors import GateError
+from engine.protocol.selectors import parse_selector
 from tests.subscriptions.fake_store import FakeStore
 
 

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from engine.client import GateClient, GateError
-from engine.subscriptions.client import Consumer
+from engine.client.subscriptions import Consumer
 from tests.cluster_harness import RunningCluster, wait_for
 
 STORE = "reg_gh"

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine.client import EmbeddedCluster, GateClient
-from engine.subscriptions.client import Consumer
+from engine.client.subscriptions import Consumer
 from tests.cluster_harness import RunningCluster, wait_for
 
 STORE = "reg_gh"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from engine.errors import GateError
-from engine.subscriptions.patterns import compile_pattern, json_equal
-from engine.subscriptions.selectors import parse_selector, parse_selector_query
+from engine.protocol.errors import GateError
+from engine.protocol.patterns import compile_pattern, json_equal
+from engine.protocol.selectors import parse_selector, parse_selector_query
 
 RECORD: dict[str, Any] = {
     "event_id": "e-1",

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine.storage.commands import build_append
+from engine.protocol import definitions
+from engine.protocol.commands import build_append
 from engine.storage.event_store import EventStore
-from engine.subscriptions import definitions
 
 T0 = 1_795_342_503_123_456
 

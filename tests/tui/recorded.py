@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from console.ops.cluster import ClusterStatus, HealthSample, NodeActionResult, NodeRow
+from console.ops.cluster import (
+    ClusterStatus,
+    HealthSample,
+    NodeActionResult,
+    NodeLogLine,
+    NodeLogPage,
+    NodeRow,
+)
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, seen_line, selector_text
 from console.ops.line_feed import LineFeed
@@ -21,6 +28,7 @@ from console.ops.streams import AppendResult, GreenhouseView, StreamPage, Stream
 from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.producer import ProducerRow
+from engine.client import GateError
 
 URL = "http://127.0.0.1:8899"
 TYPES = (
@@ -112,6 +120,89 @@ CAUGHT_UP = replace(
     ),
 )
 FAILOVER = (HEALTHY, NO_LEADER, NEW_LEADER, CATCHING_UP, CAUGHT_UP)
+
+# Each node's log in HEALTHY's story: node1 won term 3 after node2 restarted, node3 came back
+# behind and caught up. Times are 09:41:00 UTC on, plus the seconds given.
+LOG_START = 1796550060.0
+NODE_LOGS: dict[str, list[tuple[float, str, str, str]]] = {
+    "node1": [
+        (
+            0.0,
+            "info",
+            "restart",
+            "started with its log up to index 1180 (term 2), 1180 entries "
+            "applied; it learns the leader and any missing entries from its peers",
+        ),
+        (1.2, "info", "election", "election timeout: no word from a leader in 7 ticks"),
+        (
+            1.2,
+            "info",
+            "election",
+            "asking for pre-votes: could it win term 3? (its log ends at index 1180, term 2)",
+        ),
+        (1.3, "info", "vote", "node2 granted its pre-vote (2 of 2 needed)"),
+        (1.3, "info", "election", "campaigning for term 3 (a candidate), voting for itself"),
+        (1.3, "info", "vote", "node2 granted its vote (2 of 2 needed)"),
+        (
+            1.3,
+            "info",
+            "leader",
+            "became leader for term 3; serves once its no-op at index 1181 is committed",
+        ),
+        (
+            9.8,
+            "warning",
+            "repair",
+            "no answer from node3 for entries after index 1190: probing again",
+        ),
+        (14.1, "info", "repair", "node3 refused entries after index 1204: probing from 1191"),
+        (
+            14.1,
+            "info",
+            "catch_up",
+            "node3 matches up to index 1190: sending the 46 entries it lacks",
+        ),
+        (14.3, "info", "catch_up", "node3 caught up at index 1236"),
+    ],
+    "node2": [
+        (
+            0.0,
+            "info",
+            "restart",
+            "started with its log up to index 1180 (term 2), 1180 entries applied; it learns "
+            "the leader and any missing entries from its peers",
+        ),
+        (1.3, "info", "vote", "pre-vote granted to node1 for term 3"),
+        (1.3, "info", "term", "term 2 → 3: a vote request from node1 (was follower)"),
+        (1.3, "info", "vote", "voted for node1 in term 3"),
+        (1.4, "info", "follower", "following leader node1 (term 3)"),
+    ],
+    "node3": [
+        (
+            12.0,
+            "info",
+            "restart",
+            "started with its log up to index 1190 (term 3), 1190 "
+            "entries applied; it learns the leader and any missing entries from its peers",
+        ),
+        (
+            12.9,
+            "info",
+            "vote",
+            "pre-vote refused to node2 for term 4: leader node1 was heard "
+            "within the election timeout",
+        ),
+        (14.0, "info", "follower", "following leader node1 (term 3)"),
+        (
+            14.1,
+            "info",
+            "repair",
+            "refused an append from node1 at index 1204: its log ends at "
+            "index 1190, the leader's entries start past it",
+        ),
+        (14.2, "info", "repair", "log matches leader node1 again up to index 1236"),
+    ],
+}
 
 
 def record(stream: str, number: int, position: int) -> dict[str, Any]:
@@ -340,11 +431,27 @@ class RecordedStreams:
 
 
 class RecordedCluster:
-    """Node actions, recorded; each one answers as if it settled at once."""
+    """Node actions, recorded; each one answers as if it settled at once.  The nodes' logs are
+    ``NODE_LOGS``; a node in ``silent`` does not answer."""
 
     def __init__(self, health: RecordedHealth) -> None:
         self.health = health
         self.actions: list[tuple[str | None, str]] = []
+        self.silent: set[str] = set()
+
+    async def node_log(
+        self, node_id: str, *, after: int | None = None, limit: int = 100
+    ) -> NodeLogPage:
+        if node_id in self.silent:
+            raise GateError(
+                "unavailable", f"{node_id} does not answer (down, paused or unreachable)"
+            )
+        lines = tuple(
+            NodeLogLine(seq, LOG_START + offset, level, kind, text)
+            for seq, (offset, level, kind, text) in enumerate(NODE_LOGS[node_id], start=1)
+        )
+        shown = lines[-limit:] if after is None else lines[after : after + limit]
+        return NodeLogPage(node_id, LOG_START, len(lines), 0, shown)
 
     async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
         self.actions.append((node_id, action))

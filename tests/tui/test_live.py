@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Static
+from textual.widgets._toast import Toast
 
 from console.ops.cluster import ClusterStatus
 from console.ops.operations import Operations
@@ -54,6 +55,11 @@ async def open_ops() -> AsyncIterator[Callable[[RunningCluster], Awaitable[Opera
     yield open_for
     for ops in opened:
         await ops.close()
+
+
+def toasts(app: GateConsole) -> list[str]:
+    """The texts of the notifications on the screen now."""
+    return [str(toast.render()) for toast in app.screen.query(Toast)]
 
 
 def feed_text(app: GateConsole) -> list[str]:
@@ -153,7 +159,7 @@ async def test_kill_the_leader_and_see_the_new_one(
     old_leader = await cluster.leader()
     ops = await open_ops(cluster)
     app = GateConsole(ops, blink=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         nodes = app.query_one("#nodes", DataTable)
         await until(pilot, lambda: nodes.row_count == 3, "the node table")
         nodes.move_cursor(row=nodes.get_row_index(old_leader))
@@ -173,6 +179,12 @@ async def test_kill_the_leader_and_see_the_new_one(
         current = status()
         assert current is not None
         assert f"new leader {current.leader}" in app.last_message
+        # Shown, not only built: the toast on the screen names the new leader.
+        await until(
+            pilot,
+            lambda: any(f"new leader {current.leader}" in t for t in toasts(app)),
+            "the toast naming the new leader",
+        )
 
         def timeline() -> str:
             return "\n".join(strip.text for strip in app.query_one("#timeline", RichLog).lines)
@@ -242,4 +254,30 @@ async def test_a_consumer_outlives_a_lost_quorum(
         await pilot.press("c")
         await until(pilot, lambda: bool(ops.subscriptions.consumer_names()), "consuming again")
         assert app.last_message == "✅ Consuming 'teach_sub' here; the consumer parks every 2nd"
+        await pilot.press("ctrl+q")
+
+
+async def test_the_node_log_pane_follows_the_selected_node(
+    cluster: RunningCluster, open_ops: Callable[[RunningCluster], Awaitable[Operations]]
+) -> None:
+    """The Cluster panel's node-log pane on real nodes: the leader's election in its own
+    words, then a follower's once the cursor moves to it."""
+    ops = await open_ops(cluster)
+    leader = await cluster.leader()
+    follower = next(n for n in cluster.config.node_ids if n != leader)
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        nodes = app.query_one("#nodes", DataTable)
+        pane = app.query_one("#node-log", RichLog)
+        await until(pilot, lambda: nodes.row_count == 3, "the node table")
+
+        def shown() -> str:
+            return "\n".join(strip.text for strip in pane.lines)
+
+        nodes.move_cursor(row=nodes.get_row_index(leader))
+        await until(pilot, lambda: "became leader for term" in shown(), "the leader's log")
+        assert str(pane.border_title).startswith(f"Log of {leader}")
+        nodes.move_cursor(row=nodes.get_row_index(follower))
+        await until(pilot, lambda: f"following leader {leader}" in shown(), "the follower's log")
+        assert "became leader" not in shown()  # another node's log starts afresh
         await pilot.press("ctrl+q")

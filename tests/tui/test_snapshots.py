@@ -8,7 +8,8 @@ screen.  Update with ``pytest tests/tui --snapshot-update`` and look at the new 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +23,16 @@ from tests.tui.recorded import FAILOVER, HEALTHY, NO_LEADER, RecordedOps
 Compare = Callable[..., bool]
 WIDE = (110, 32)
 SMALL = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The node log shows local times: draw them in UTC, whatever the machine's zone."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def console(status: ClusterStatus | None = HEALTHY, *, empty: bool = False) -> GateConsole:
@@ -63,6 +74,30 @@ def test_cluster_panel(snap_compare: Compare) -> None:
 def test_cluster_small_terminal(snap_compare: Compare) -> None:
     """The same at 80x24."""
     assert snap_compare(console(), run_before=steps(), terminal_size=SMALL)
+
+
+def test_cluster_panel_large(snap_compare: Compare) -> None:
+    """At 120x36: the timeline and, under it, the log of the leader (the selected node)."""
+    assert snap_compare(console(), run_before=steps(), terminal_size=(120, 36))
+
+
+def test_node_log_of_a_follower_small_terminal(snap_compare: Compare) -> None:
+    """At 80x24, node3 selected: why it refused, then matched the leader again."""
+    assert snap_compare(console(), run_before=steps("down", "down"), terminal_size=SMALL)
+
+
+def test_node_log_of_a_node_that_does_not_answer(snap_compare: Compare) -> None:
+    """node2 stops answering: its lines stay, the pane's border says why no new ones come."""
+    app = console()
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps("down")(pilot)
+        app.ops.cluster.silent.add("node2")  # type: ignore[attr-defined]
+        app.poll_node_log()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run, terminal_size=SMALL)
 
 
 def test_node_down_no_leader(snap_compare: Compare) -> None:

@@ -1,4 +1,5 @@
-"""The cluster panel: one row per node, node actions on the selected row, the timeline below."""
+"""The cluster panel: one row per node, node actions on the selected row, the timeline below,
+and under it the selected node's own log (why it did what the timeline shows)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, RichLog, Static
 
-from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeRow
+from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeLogLine, NodeLogUpdate, NodeRow
 from console.ops.formatting import latency_text
 from console.tui.requests import Requested
 from console.tui.table_sync import Cell, Row, selected_key, sync_table
 
 COLUMNS = ("Node", "Role", "HTTP", "TCP", "Term", "Commit", "Applied", "Lag", "Probe")
 TIMELINE_LINES = 200
+NODE_LOG_LINES = 500
+_LEVEL_STYLES = {"warning": "yellow", "error": "bold red"}
 _ROLE_STYLES = {
     "leader": "bold black on green",
     "follower": "green",
@@ -56,6 +59,11 @@ def node_cells(node: NodeRow) -> list[Cell]:
     ]
 
 
+def node_log_text(line: NodeLogLine) -> Text:
+    """One line of a node's log: its time, then its words, coloured by level."""
+    return Text.assemble((f"{line.clock} ", "dim"), (line.text, _LEVEL_STYLES.get(line.level, "")))
+
+
 class ClusterPanel(Vertical):
     """Node health and the failover timeline; keys act on the selected node."""
 
@@ -68,6 +76,11 @@ class ClusterPanel(Vertical):
         Binding("t", "node('start')", "Start"),
     ]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._log_node: str | None = None  # whose log the node-log pane holds
+        self._log_error: str | None = None  # why that node's log cannot be read, if so
+
     def compose(self) -> ComposeResult:
         table: DataTable[Cell] = DataTable(cursor_type="row", id="nodes")
         table.add_columns(*COLUMNS)
@@ -76,6 +89,9 @@ class ClusterPanel(Vertical):
         timeline = RichLog(max_lines=TIMELINE_LINES, id="timeline")
         timeline.border_title = "Timeline"
         yield timeline
+        node_log = RichLog(max_lines=NODE_LOG_LINES, wrap=True, id="node-log")
+        node_log.border_title = "Node log"
+        yield node_log
 
     def show(self, status: ClusterStatus) -> None:
         """Show a new look at the cluster (a diff of the table)."""
@@ -87,6 +103,29 @@ class ClusterPanel(Vertical):
         if sentences:
             lines = [Text.assemble((f"{when} ", "dim"), sentence) for sentence in sentences]
             self.query_one("#timeline", RichLog).write(Text("\n").join(lines))
+
+    def show_node_log(self, update: NodeLogUpdate) -> None:
+        """Add what is new in the selected node's log; another node's log starts afresh."""
+        pane = self.query_one("#node-log", RichLog)
+        title = f"Log of {update.node_id} (why it does what it does)"
+        if self._log_node != update.node_id:
+            self._log_node = update.node_id
+            self._log_error = None
+            pane.clear()
+        if update.error is not None:
+            if update.error != self._log_error:  # once, not at every look
+                pane.write(Text(f"⚠ {update.error}", style="yellow"))
+            self._log_error = update.error
+            pane.border_title = f"{title} · no answer"
+            return
+        self._log_error = None
+        pane.border_title = title
+        if update.restarted:
+            pane.write(Text(f"── {update.node_id} started again ──", style="bold"))
+        if update.missed:
+            pane.write(Text(f"… {update.missed} lines went by unseen", style="dim"))
+        for line in update.lines:
+            pane.write(node_log_text(line))
 
     @property
     def selected_node(self) -> str | None:

@@ -3,6 +3,8 @@
 The health monitor samples the gateway's cluster view about once a second; comparing each
 sample with the one before tells a person what the cluster just went through: a node went
 down, an election started, a new leader took over, an old leader came back and caught up.
+:class:`Timeline` remembers who is catching up across samples, so a node back with some lag
+reads "caught up" once its lag reaches 0, however many samples that takes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from console.ops.cluster import ClusterStatus, NodeRow
 
 # Under a steady write load a follower trails by a few entries between two samples; only a lag
-# this large (a node back from the dead, a long pause) is worth "caught up" when it ends.
+# this large (a long pause, a slow disk) makes a node that stayed up "catching up".
 CATCH_UP_LAG = 20
 
 
@@ -23,7 +25,7 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
     old_nodes = {node.node_id: node for node in before.nodes}
     pairs = [(old_nodes[n.node_id], n) for n in after.nodes if n.node_id in old_nodes]
     # In the order a person follows a failover: who went, the leader lost or won, who is
-    # campaigning, who is catching up.
+    # campaigning.
     said = [_up_or_down(old, new) for old, new in pairs]
     if after.leader != before.leader:
         if after.leader is None:
@@ -35,10 +37,43 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
     for old, new in pairs:
         if new.up and new.role == "candidate" and old.role != "candidate":
             said.append(f"election: {new.node_id} is a candidate (term {new.term})")
-        caught_up = old.up and (old.lag or 0) >= CATCH_UP_LAG and new.lag == 0
-        if new.up and caught_up and after.leader is not None:
-            said.append(f"{new.node_id} caught up")
     return [sentence for sentence in said if sentence]
+
+
+class Timeline:
+    """The sentences for each new look at the cluster, and who is still catching up."""
+
+    def __init__(self) -> None:
+        self.last: ClusterStatus | None = None
+        self.catching_up: set[str] = set()  # said to be behind, "caught up" not said yet
+
+    def note(self, status: ClusterStatus) -> list[str]:
+        """What changed since the last look, ending with the nodes that just caught up."""
+        before, self.last = self.last, status
+        said = transitions(before, status)
+        old_nodes = {node.node_id: node for node in before.nodes} if before else {}
+        for node in status.nodes:
+            old = old_nodes.get(node.node_id)
+            if not node.up:
+                self.catching_up.discard(node.node_id)
+            elif old is not None and _came_back(old, node) and node.lag != 0:
+                self.catching_up.add(node.node_id)  # its lag is unknown yet, or not 0
+            elif (node.lag or 0) >= CATCH_UP_LAG:
+                self.catching_up.add(node.node_id)
+            elif node.node_id in self.catching_up and node.lag == 0 and status.leader:
+                self.catching_up.discard(node.node_id)
+                said.append(f"{node.node_id} caught up")
+        return said
+
+
+def _came_back(old: NodeRow, new: NodeRow) -> bool:
+    """Up again since the last look: it was down, or its process is another one (restarted
+    between two looks)."""
+    return new.up and (not old.up or _restarted(old, new))
+
+
+def _restarted(old: NodeRow, new: NodeRow) -> bool:
+    return old.up and old.pid is not None and new.pid is not None and old.pid != new.pid
 
 
 def _up_or_down(old: NodeRow, new: NodeRow) -> str:
@@ -47,9 +82,13 @@ def _up_or_down(old: NodeRow, new: NodeRow) -> str:
         return f"{new.node_id} {new.shown_role} (was {what})"
     if new.up and not old.up:
         return f"{new.node_id} back up" + _lag_note(new)
+    if _restarted(old, new):
+        return f"{new.node_id} restarted" + _lag_note(new)
     return ""
 
 
 def _lag_note(node: NodeRow) -> str:
-    # A node back within one sample of the leader never trails by CATCH_UP_LAG; say it at once.
+    if node.lag is None:
+        return ""  # not known yet: "caught up" follows once it is 0
+    # A node back within one sample of the leader never trails by much; say it at once.
     return f", catching up (lag {node.lag})" if node.lag else ", caught up"

@@ -1,0 +1,220 @@
+"""Real clusters on loopback: a config on free ports, a gateway process starting its nodes.
+
+The benchmarks and the tests start clusters the same way (``tests/cluster_harness.py`` builds
+on this module): a config with free loopback ports, ``EmbeddedCluster`` for the gateway and node
+processes, and a ``RunningCluster`` to look at them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import yaml
+
+from engine.client import EmbeddedCluster, GateClient
+from engine.config_model import ClusterConfig
+
+T = TypeVar("T")
+BENCH_STORE = "bench"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct ports that were free a moment ago on 127.0.0.1."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def cluster_config(
+    directory: Path,
+    nodes: int = 3,
+    *,
+    stores: tuple[str, ...] = ("reg_gh",),
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A config dict for ``nodes`` nodes on free ports, data under ``directory``, fsync always.
+
+    ``extra`` sections are merged into the default ones key by key (a non-dict replaces).
+    """
+    ports = free_ports(2 * nodes + 1)
+    raw: dict[str, Any] = {
+        "nodes": {
+            f"node{i + 1}": {
+                "role": "master" if i == 0 else "slave",
+                "http": {"enabled": True, "host": "127.0.0.1", "port": ports[2 * i]},
+                "tcp": {"enabled": True, "host": "127.0.0.1", "port": ports[2 * i + 1]},
+            }
+            for i in range(nodes)
+        },
+        "gateway": {"startsNodes": True, "http": {"host": "127.0.0.1", "port": ports[-1]}},
+        "storage": {"dataDir": str(directory / "data"), "fsync": "always"},
+        "stores": list(stores),
+    }
+    for section, values in (extra or {}).items():
+        if isinstance(values, dict) and isinstance(raw.get(section), dict):
+            raw[section] = {**raw[section], **values}
+        else:
+            raw[section] = values
+    return raw
+
+
+def bench_config(directory: Path, nodes: int = 3, fsync: str = "always") -> dict[str, Any]:
+    """The benchmarks' cluster: store ``bench``, majority quorum, ``fsync`` spelled out."""
+    return cluster_config(
+        directory,
+        nodes,
+        stores=(BENCH_STORE,),
+        extra={
+            "storage": {"dataDir": str(directory / "data"), "fsync": fsync},
+            "replication": {"writeQuorum": "majority"},
+        },
+    )
+
+
+def write_config(directory: Path, raw: dict[str, Any]) -> Path:
+    """Write ``raw`` as ``directory/cluster.yaml``."""
+    path = directory / "cluster.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@dataclass
+class RunningCluster:
+    """A started cluster and handy ways to look at it."""
+
+    embedded: EmbeddedCluster
+    config_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.embedded.url
+
+    @property
+    def config(self) -> ClusterConfig:
+        return self.embedded.config
+
+    @property
+    def gateway_pid(self) -> int:
+        """The gateway's process id (it started the nodes)."""
+        assert self.embedded.process is not None, "a RunningCluster has been started"
+        return self.embedded.process.pid
+
+    def new_client(self, **kwargs: Any) -> GateClient:
+        return self.embedded.client(**kwargs)
+
+    def node_url(self, node_id: str) -> str:
+        return f"http://{self.config.node(node_id).http.addr}"
+
+    async def node_get(self, node_id: str, path: str) -> Any:
+        """GET a path on one node's own HTTP endpoint."""
+        async with aiohttp.ClientSession() as http, http.get(self.node_url(node_id) + path) as resp:
+            return await resp.json()
+
+    async def node_all(self, node_id: str, store: str = "reg_gh") -> list[dict[str, Any]]:
+        """Every event of a store as one node holds it, read from that node alone."""
+        events: list[dict[str, Any]] = []
+        position = 0
+        while True:
+            page = await self.node_get(
+                node_id, f"/api/stores/{store}/all?from_position={position}&count=1000"
+            )
+            batch = page["events"]
+            if not batch:
+                return events
+            events.extend(batch)
+            position = batch[-1]["position"]
+
+    async def leader(self, timeout: float = 15.0) -> str:
+        """The current leader as the gateway sees it (waits for one)."""
+        async with self.new_client() as client:
+            view = await wait_for(
+                lambda: client.cluster(), lambda v: v["leader"] is not None, timeout
+            )
+        return view["leader"]
+
+    async def node_pid(self, node_id: str) -> int:
+        """The process id of a node, from its own status."""
+        return int((await self.node_get(node_id, "/status"))["pid"])
+
+
+async def wait_for(
+    fetch: Callable[[], Awaitable[T]],
+    ok: Callable[[T], bool],
+    timeout: float,
+    what: str = "condition",
+) -> T:
+    """Poll ``fetch`` until ``ok(value)``; fail with the last value after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = await fetch()
+            if ok(last):
+                return last
+        except Exception as exc:  # the cluster may be mid-failover while we poll
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout:g} s waiting for {what}; last: {last!r}"
+            )
+        await asyncio.sleep(0.05)
+
+
+async def start_cluster(directory: Path, raw: dict[str, Any]) -> RunningCluster:
+    """Write ``raw`` into ``directory``, start the cluster and wait until it serves writes."""
+    path = write_config(directory, raw)
+    embedded = EmbeddedCluster(path, log_file=directory / "gateway.log")
+    await embedded.start()
+    return RunningCluster(embedded, path)
+
+
+@contextlib.asynccontextmanager
+async def temporary_cluster(
+    parent: str | None, nodes: int = 3, fsync: str = "always", *, keep: bool = False
+) -> AsyncIterator[RunningCluster]:
+    """A benchmark cluster (``bench_config``) in a temporary directory, removed unless ``keep``."""
+    directory = Path(tempfile.mkdtemp(prefix="gate-bench-", dir=parent))
+    try:
+        cluster = await start_cluster(directory, bench_config(directory, nodes, fsync))
+        try:
+            yield cluster
+        finally:
+            await cluster.embedded.stop()
+    finally:
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def process_ids(view: dict[str, Any], url: str, gateway_pid: int | None) -> dict[str, int]:
+    """The processes whose CPU we can measure: this one, the gateway, local nodes.
+
+    ``view`` is the gateway's ``GET /api/cluster``; nodes are measured only on this machine.
+    """
+    pids = {"client": os.getpid()}
+    if gateway_pid is not None:
+        pids["gateway"] = gateway_pid
+    if urlsplit(url).hostname in _LOOPBACK:
+        for node in view["nodes"]:
+            if node.get("pid"):
+                pids[f"{node['node_id']} ({node['role']})"] = int(node["pid"])
+    return pids

@@ -1,0 +1,788 @@
+"""Fault testing on real processes: a write workload, a nemesis, and a checker.
+
+- :class:`Workload` runs N sequential writers (plus an open-loop prober that issues a fresh
+  write every few milliseconds) through the gateway and records every attempt's outcome:
+  acknowledged (with its position), failed definitively (every try answered 503), or unknown.
+- :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them, and
+  measures the write unavailability after each fault: from the fault to the first acknowledged
+  write that was issued after it.
+- :func:`converge` and :func:`check_histories` read every node's own ``$all`` and check the
+  replication guarantees, printing a diff of what is missing, duplicated or divergent where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import os
+import random
+import signal
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, Literal
+
+import aiohttp
+import orjson
+
+from bench.lib.cluster import RunningCluster
+from bench.lib.percentiles import nearest_rank
+from engine.client import GateClient, GateError
+
+Clock = Callable[[], float]
+Log = Callable[[str], None]
+Outcome = Literal["pending", "ack", "failed", "unknown"]
+
+EVENT_TYPE = "fault_probe:v1"
+PROBER = -1  # the writer number of the prober's attempts
+
+# -- the workload ---------------------------------------------------------------------------
+
+# The errors of every HTTP exchange of the append running in the current task.
+_exchange_errors: ContextVar[list[GateError] | None] = ContextVar("exchange_errors", default=None)
+
+
+class TrackingClient(GateClient):
+    """A ``GateClient`` that remembers each failed exchange of the current task's call.
+
+    The client retries 503 and 504 answers internally, so its final error alone cannot say
+    whether an earlier try may have written (a 504 followed by a 503 is not a clean failure).
+    """
+
+    async def _once(
+        self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        try:
+            return await super()._once(method, path, body, params)
+        except GateError as exc:
+            seen = _exchange_errors.get()
+            if seen is not None:
+                seen.append(exc)
+            raise
+
+
+def _definitive(errors: Sequence[GateError]) -> bool:
+    """True when no exchange may have written: each was a 503 answer from the gateway.
+
+    A transport failure also surfaces as ``unavailable``, but the request may have been sent;
+    those carry the aiohttp exception as ``__context__``, a gateway's 503 body does not.
+    """
+    return bool(errors) and all(e.code == "unavailable" and e.__context__ is None for e in errors)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One append of the workload and what became of it."""
+
+    writer: int  # PROBER for the prober's writes
+    seq: int
+    stream: str
+    event_ids: tuple[str, ...]
+    started: float
+    finished: float | None = None
+    outcome: Outcome = "pending"
+    position: int | None = None  # the last event's position, when acknowledged
+    error: str | None = None
+
+
+class Workload:
+    """Writers appending unique events through the gateway, recording every outcome."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        store: str = "reg_gh",
+        writers: int = 4,
+        streams: int = 3,
+        max_batch: int = 3,
+        seed: int = 0,
+        retry_deadline: float = 3.0,
+        think: float = 0.005,
+        probe_interval: float | None = 0.05,
+        max_probes_in_flight: int = 200,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.store = store
+        self.writers = writers
+        self.streams = streams
+        self.max_batch = max_batch
+        self.seed = seed
+        self.retry_deadline = retry_deadline
+        self.think = think
+        self.probe_interval = probe_interval
+        self.max_probes_in_flight = max_probes_in_flight
+        self.clock = clock
+        self.attempts: list[Attempt] = []  # in the order they started
+        self._finished: list[Attempt] = []  # in the order they finished
+        self._changed = asyncio.Condition()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._probes: set[asyncio.Task[None]] = set()
+
+    def _client(self) -> TrackingClient:
+        return TrackingClient(self.url, token=self.token, retry_deadline=self.retry_deadline)
+
+    def start(self) -> None:
+        """Start the writers and the prober (call from a running event loop)."""
+        self._tasks = [
+            asyncio.create_task(self._writer(w), name=f"writer-{w}") for w in range(self.writers)
+        ]
+        if self.probe_interval:
+            self._tasks.append(asyncio.create_task(self._prober(), name="prober"))
+
+    async def stop(self) -> None:
+        """Stop issuing writes and wait for every attempt in flight to get its outcome."""
+        self._stopping.set()
+        await asyncio.gather(*self._tasks)
+        await asyncio.gather(*self._probes)
+
+    async def _writer(self, writer: int) -> None:
+        rng = random.Random(f"{self.seed}-writer-{writer}")
+        async with self._client() as client:
+            seq = 0
+            while not self._stopping.is_set():
+                stream = f"fault-{rng.randrange(self.streams)}"
+                await self._attempt(client, writer, seq, stream, rng.randint(1, self.max_batch))
+                seq += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.think)
+
+    async def _prober(self) -> None:
+        # Open loop: a fresh write every interval whatever the others wait for, so the first
+        # write issued after a fault exists even while every writer hangs on an older one.
+        assert self.probe_interval is not None
+        async with self._client() as client:
+            seq = 0
+            while not self._stopping.is_set():
+                if len(self._probes) < self.max_probes_in_flight:
+                    task = asyncio.create_task(self._attempt(client, PROBER, seq, "fault-probe", 1))
+                    self._probes.add(task)
+                    task.add_done_callback(self._probes.discard)
+                    seq += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.probe_interval)
+            # The probes in flight still use this client: let them finish before it closes.
+            await asyncio.gather(*self._probes)
+
+    async def _attempt(
+        self, client: GateClient, writer: int, seq: int, stream: str, size: int
+    ) -> None:
+        ids = tuple(f"w{writer}-s{seq}-e{k}" for k in range(size))
+        events = [
+            {"event_id": event_id, "event_type": EVENT_TYPE, "data": _payload(writer, seq, k)}
+            for k, event_id in enumerate(ids)
+        ]
+        attempt = Attempt(writer, seq, stream, ids, started=self.clock())
+        self.attempts.append(attempt)
+        errors: list[GateError] = []
+        _exchange_errors.set(errors)
+        try:
+            result = await client.append(self.store, stream, events, "any")
+        except GateError as exc:
+            attempt.outcome = "failed" if _definitive(errors) else "unknown"
+            attempt.error = f"{exc.code}: {exc.message}"
+        else:
+            attempt.outcome = "ack"
+            attempt.position = int(result["position"])
+        attempt.finished = self.clock()
+        self._finished.append(attempt)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_ack_after(self, since: float, timeout: float) -> float | None:
+        """Seconds from ``since`` to the first acknowledgement of a write issued at or after
+        it (None if there is none within ``timeout``); looks back at what already happened."""
+        cursor = 0
+        found: Attempt | None = None
+
+        def acked() -> bool:
+            nonlocal cursor, found
+            # Attempts finish in list order, so the first match is the earliest acknowledgement.
+            while cursor < len(self._finished):
+                attempt = self._finished[cursor]
+                cursor += 1
+                if attempt.outcome == "ack" and attempt.started >= since:
+                    found = attempt
+                    return True
+            return False
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(acked)
+        if found is None or found.finished is None:
+            return None
+        return found.finished - since
+
+    async def wait_acked(self, count: int, timeout: float) -> None:
+        """Wait until ``count`` writes are acknowledged (AssertionError after ``timeout``)."""
+
+        def enough() -> bool:
+            return sum(1 for a in self._finished if a.outcome == "ack") >= count
+
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(enough)
+        except TimeoutError:
+            raise AssertionError(
+                f"{count} writes not acknowledged within {timeout:g} s: {self.counts()}"
+            ) from None
+
+    def counts(self) -> Counter[str]:
+        """How many attempts ended each way."""
+        return Counter(a.outcome for a in self.attempts)
+
+
+def _payload(writer: int, seq: int, k: int) -> dict[str, int]:
+    return {"writer": writer, "seq": seq, "k": k}
+
+
+# -- node status and leaders ----------------------------------------------------------------
+
+
+class NodeProbe:
+    """Each node's own ``/status``, with a short timeout so a paused node cannot hang us."""
+
+    def __init__(self, cluster: RunningCluster, timeout: float = 0.4) -> None:
+        self.cluster = cluster
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def status(self, node_id: str) -> dict[str, Any] | None:
+        """The node's status, or None if it does not answer in time."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.get(self.cluster.node_url(node_id) + "/status") as resp:
+                return orjson.loads(await resp.read()) if resp.status == 200 else None
+        except (aiohttp.ClientError, OSError, TimeoutError, orjson.JSONDecodeError):
+            return None
+
+    async def statuses(self, exclude: str | None = None) -> dict[str, dict[str, Any] | None]:
+        """Every node's status (None for a node that does not answer), but ``exclude``'s."""
+        ids = [n for n in self.cluster.config.node_ids if n != exclude]
+        found = await asyncio.gather(*(self.status(n) for n in ids))
+        return dict(zip(ids, found, strict=True))
+
+
+def serving_leader(statuses: Mapping[str, Mapping[str, Any] | None]) -> str | None:
+    """The node that leads and serves in the highest term any node reports, if there is one."""
+    live = {n: s for n, s in statuses.items() if s is not None}
+    if not live:
+        return None
+    top = max(int(s["term"]) for s in live.values())
+    leaders = [
+        n for n, s in live.items() if s["role"] == "leader" and s["serving"] and s["term"] == top
+    ]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+@dataclass
+class LeaderHistory:
+    """Who claimed to lead in which term, from node statuses and gateway views."""
+
+    claims: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def observe_statuses(self, statuses: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Note every node that reports itself leader."""
+        for node_id, status in statuses.items():
+            if status is not None and status.get("role") == "leader":
+                self.claims[int(status["term"])].add(node_id)
+
+    def observe_view(self, view: Mapping[str, Any]) -> None:
+        """Note the leaders of one cluster view (``GET /api/cluster`` or a feed message)."""
+        for node in view.get("nodes", []):
+            if node.get("role") == "leader" and node.get("term") is not None:
+                self.claims[int(node["term"])].add(node["node_id"])
+
+    def conflicts(self) -> dict[int, set[str]]:
+        """Terms in which more than one node claimed to lead (Raft allows none)."""
+        return {term: nodes for term, nodes in self.claims.items() if len(nodes) > 1}
+
+
+# -- the nemesis ----------------------------------------------------------------------------
+
+# kind -> (which node, what is done to it)
+FAULTS: dict[str, tuple[str, str]] = {
+    "kill_leader": ("leader", "kill"),  # SIGKILL through the gateway's supervisor
+    "kill_leader_pid": ("leader", "kill_pid"),  # SIGKILL with os.kill on the pid from /status
+    "stop_leader": ("leader", "stop"),  # graceful: SIGTERM
+    "pause_leader": ("leader", "pause"),  # SIGSTOP past the election timeout, then SIGCONT
+    "kill_follower": ("follower", "kill"),
+    "stop_follower": ("follower", "stop"),
+    "pause_follower": ("follower", "pause"),
+}
+
+
+@dataclass(slots=True)
+class FaultRecord:
+    """One injected fault and what was measured."""
+
+    kind: str
+    node: str
+    at: float  # seconds since the nemesis started
+    old_leader: str
+    old_term: int  # the leader's term when the fault was injected
+    new_leader: str | None = None
+    election_s: float | None = None  # fault -> a new leader serves (leader faults)
+    unavailable_s: float | None = None  # fault -> first acknowledged write issued after it
+    recovered_s: float | None = None  # fault -> the node is back and caught up
+
+    def describe(self) -> str:
+        """One line for the fault log."""
+        parts = [f"t={self.at:7.2f}s {self.kind:<15} {self.node}"]
+        if self.new_leader is not None:
+            parts.append(f"leader {self.old_leader} -> {self.new_leader} in {_s(self.election_s)}")
+        parts.append(f"write unavailability {_s(self.unavailable_s)}")
+        parts.append(f"rejoined in {_s(self.recovered_s)}")
+        return ", ".join(parts)
+
+
+def _s(seconds: float | None) -> str:
+    return "NONE" if seconds is None else f"{seconds:.3f} s"
+
+
+class Nemesis:
+    """Injects process faults into a running cluster, one at a time, and heals them."""
+
+    def __init__(
+        self,
+        cluster: RunningCluster,
+        workload: Workload,
+        *,
+        rng: random.Random | None = None,
+        pause_for: float = 1.5,
+        timeout: float = 15.0,
+        log: Log = print,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.cluster = cluster
+        self.workload = workload
+        self.rng = rng or random.Random(0)
+        self.pause_for = pause_for
+        self.timeout = timeout
+        self.log = log
+        self.clock = clock
+        self.probe = NodeProbe(cluster)
+        self.history = LeaderHistory()
+        self.records: list[FaultRecord] = []
+        self.origin = clock()
+        self._client = cluster.new_client(retry_deadline=0)
+        self._watch: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Nemesis:
+        self._watch = asyncio.create_task(self._watch_leaders(), name="leader-watch")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self.probe.close()
+        await self._client.close()
+
+    async def _watch_leaders(self) -> None:
+        # Sampled all along, so two leaders of one term would be seen even between faults.
+        while True:
+            self.history.observe_statuses(await self.probe.statuses())
+            with contextlib.suppress(GateError):
+                self.history.observe_view(await self._client.cluster())
+            await asyncio.sleep(0.1)
+
+    async def _poll(self, what: str, fetch: Callable[[], Awaitable[Any]], timeout: float) -> Any:
+        """Poll the async ``fetch`` until it returns something truthy; fail after ``timeout``."""
+        deadline = self.clock() + timeout
+        while True:
+            value = await fetch()
+            if value:
+                return value
+            if self.clock() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            await asyncio.sleep(0.05)
+
+    async def leader(self, *, exclude: str | None = None, timeout: float | None = None) -> str:
+        """The serving leader (other than ``exclude``), once there is one."""
+
+        async def fetch() -> str | None:
+            # Leave the excluded node out: a frozen one would only slow each poll down.
+            return serving_leader(await self.probe.statuses(exclude))
+
+        what = "a serving leader" + (f" other than {exclude}" if exclude else "")
+        return await self._poll(what, fetch, self.timeout if timeout is None else timeout)
+
+    async def rejoined(self, node_id: str, timeout: float | None = None) -> None:
+        """Wait until ``node_id`` is a follower (or leader) that applied what the leader had
+        committed when the wait began."""
+        leader = await self.leader(timeout=timeout)
+        leader_status = await self.probe.status(leader)
+        target = int(leader_status["commit_position"]) if leader_status else 0
+
+        async def fetch() -> bool:
+            status = await self.probe.status(node_id)
+            return (
+                status is not None
+                and status["role"] in ("follower", "leader")
+                and int(status["applied_position"]) >= target
+            )
+
+        await self._poll(
+            f"{node_id} to rejoin", fetch, self.timeout if timeout is None else timeout
+        )
+
+    async def _reaped(self, node_id: str) -> bool:
+        # After an os.kill behind its back, the supervisor must see the exit before "start".
+        try:
+            view = await self._client.cluster()
+        except GateError:
+            return False
+        return any(n["node_id"] == node_id and n["pid"] is None for n in view["nodes"])
+
+    async def inject(self, kind: str) -> FaultRecord:
+        """Inject one fault, measure it, heal it and wait until the cluster is whole again."""
+        role, action = FAULTS[kind]
+        leader = await self.leader()
+        leader_status = await self.probe.status(leader)
+        if role == "leader":
+            target = leader
+        else:
+            target = self.rng.choice([n for n in self.cluster.config.node_ids if n != leader])
+        pid = int((await self.probe.status(target) or {})["pid"]) if action == "kill_pid" else 0
+        since = self.clock()
+        if action == "kill_pid":
+            os.kill(pid, signal.SIGKILL)
+        else:
+            await self._client.node_action(target, action)
+        record = FaultRecord(
+            kind,
+            target,
+            at=since - self.origin,
+            old_leader=leader,
+            old_term=int(leader_status["term"]) if leader_status else 0,
+        )
+        if role == "leader":
+            record.new_leader = await self.leader(exclude=target)
+            record.election_s = self.clock() - since
+        record.unavailable_s = await self.workload.wait_ack_after(since, self.timeout)
+        if action == "pause":
+            # Frozen past the election timeout: for a leader, waiting on its successor above
+            # ensures that; the hold keeps a follower from heartbeats at least as long.
+            hold = since + self.pause_for - self.clock()
+            if hold > 0:
+                await asyncio.sleep(hold)
+            await self._client.node_action(target, "resume")
+        else:
+            if action == "kill_pid":
+                await self._poll(
+                    f"the supervisor to see {target} exit",
+                    lambda: self._reaped(target),
+                    self.timeout,
+                )
+            await self._client.node_action(target, "start")
+        await self.rejoined(target)
+        record.recovered_s = self.clock() - since
+        self.records.append(record)
+        self.log(record.describe())
+        return record
+
+    async def run(self, kinds: Iterable[str], gap: float) -> list[FaultRecord]:
+        """Inject ``kinds`` in order, letting the workload run ``gap`` seconds between them."""
+        done = []
+        for kind in kinds:
+            await asyncio.sleep(gap)
+            done.append(await self.inject(kind))
+        return done
+
+    async def heal(self) -> None:
+        """Resume and start every node (whatever state it is in) and wait until all rejoin."""
+        for node_id in self.cluster.config.node_ids:
+            await self._client.node_action(node_id, "resume")
+            await self._client.node_action(node_id, "start")
+        for node_id in self.cluster.config.node_ids:
+            await self.rejoined(node_id)
+
+
+def unavailability_summary(records: Sequence[FaultRecord]) -> str:
+    """Write unavailability per fault kind (max and nearest-rank p50), and the leader kills' max."""
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    missing: Counter[str] = Counter()
+    for rec in records:
+        if rec.unavailable_s is None:
+            missing[rec.kind] += 1
+        else:
+            by_kind[rec.kind].append(rec.unavailable_s)
+    lines = ["write unavailability (fault -> first acknowledged write issued after it):"]
+    for kind in sorted(set(by_kind) | set(missing)):
+        values = by_kind[kind]
+        figures = (
+            f"max {max(values):.3f} s, p50 {nearest_rank(sorted(values), 0.5):.3f} s"
+            if values
+            else "no figures"
+        )
+        lost = f", {missing[kind]} with no write acknowledged in time" if missing[kind] else ""
+        lines.append(f"  {kind:<15} n={len(values) + missing[kind]:<3} {figures}{lost}")
+    kills = leader_kill_figures(records)
+    if kills:
+        lines.append(f"  leader kills: max {max(kills):.3f} s (goal: under 1 s)")
+    return "\n".join(lines)
+
+
+def leader_kill_figures(records: Sequence[FaultRecord]) -> list[float]:
+    """Unavailability after each SIGKILL of a leader (through the gateway or by pid)."""
+    return [
+        r.unavailable_s
+        for r in records
+        if r.kind in ("kill_leader", "kill_leader_pid") and r.unavailable_s is not None
+    ]
+
+
+# -- the checker ----------------------------------------------------------------------------
+
+Histories = Mapping[str, Sequence[Mapping[str, Any]]]
+
+
+async def converge(
+    cluster: RunningCluster, attempts: Sequence[Attempt], timeout: float, store: str = "reg_gh"
+) -> dict[str, list[dict[str, Any]]]:
+    """Every node's own ``$all`` once all nodes hold the same events, including every
+    acknowledged one; after ``timeout``, the last reading (for the checker to explain)."""
+    acked = {i for a in attempts if a.outcome == "ack" for i in a.event_ids}
+    deadline = time.monotonic() + timeout
+    last: dict[str, list[dict[str, Any]]] | None = None
+    while True:
+        with contextlib.suppress(aiohttp.ClientError, OSError):
+            last = {n: await cluster.node_all(n, store) for n in cluster.config.node_ids}
+            reference = next(iter(last.values()))
+            ids = {e["event_id"] for e in reference}
+            if acked <= ids and all(h == reference for h in last.values()):
+                return last
+        if time.monotonic() > deadline:
+            if last is None:
+                raise AssertionError(f"no node answered its $all within {timeout:g} s")
+            return last
+        await asyncio.sleep(0.2)
+
+
+@dataclass
+class Verdict:
+    """What the checker found: violations (empty when all is well) and counts."""
+
+    violations: list[str]
+    counts: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def report(self) -> str:
+        """A readable verdict: the counts, then each violation."""
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
+        if self.ok:
+            return f"checker: OK ({counts})"
+        lines = [f"checker: {len(self.violations)} VIOLATION(S) ({counts})"]
+        lines += [f"  - {v}" for v in self.violations]
+        return "\n".join(lines)
+
+
+def _few(items: Iterable[Any], n: int = 8) -> str:
+    items = list(items)
+    shown = ", ".join(str(i) for i in items[:n])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > n else "")
+
+
+def check_histories(histories: Histories, attempts: Sequence[Attempt]) -> Verdict:
+    """Check every node's ``$all`` against the attempts of the workload.
+
+    Acknowledged events present exactly once at their acknowledged position; definitively
+    failed ones absent; unknown ones present at most once, whole batches only; no event that
+    was never attempted; the same events in the same order on every node; each stream numbered
+    0, 1, 2, ...; each writer's events in the order it wrote them; and an acknowledged write
+    ordered before every write that started after its acknowledgement.
+    """
+    by_id: dict[str, tuple[Attempt, int]] = {
+        event_id: (a, k) for a in attempts for k, event_id in enumerate(a.event_ids)
+    }
+    violations: list[str] = []
+    for node_id, events in histories.items():
+        violations += _check_node(node_id, events, attempts, by_id)
+    violations += _check_same_everywhere(histories)
+    node_id, reference = next(iter(histories.items()))
+    violations += _check_order(node_id, reference, attempts)
+    outcomes = Counter(a.outcome for a in attempts)
+    present = {e["event_id"] for e in reference}
+    counts = {
+        "attempts": len(attempts),
+        "acknowledged": outcomes["ack"],
+        "failed": outcomes["failed"],
+        "unknown": outcomes["unknown"],
+        "unknown present": sum(
+            1 for a in attempts if a.outcome == "unknown" and a.event_ids[0] in present
+        ),
+        "events": len(reference),
+    }
+    return Verdict(violations, counts)
+
+
+def _check_node(
+    node_id: str,
+    events: Sequence[Mapping[str, Any]],
+    attempts: Sequence[Attempt],
+    by_id: Mapping[str, tuple[Attempt, int]],
+) -> list[str]:
+    out: list[str] = []
+    where: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for event in events:
+        where[event["event_id"]].append(event)
+    dups = {i: [e["position"] for e in evs] for i, evs in where.items() if len(evs) > 1}
+    if dups:
+        shown = _few(f"{i} at positions {p}" for i, p in dups.items())
+        out.append(f"{node_id}: {len(dups)} duplicated event ids: {shown}")
+    strangers = [i for i in where if i not in by_id]
+    if strangers:
+        out.append(f"{node_id}: {len(strangers)} events never attempted: {_few(strangers)}")
+    misplaced = []
+    for event_id, evs in where.items():
+        if event_id not in by_id:
+            continue
+        attempt, k = by_id[event_id]
+        event = evs[0]
+        if event["stream_id"] != attempt.stream or event["data"] != _payload(
+            attempt.writer, attempt.seq, k
+        ):
+            misplaced.append(f"{event_id} in {event['stream_id']} with {event['data']}")
+    if misplaced:
+        out.append(f"{node_id}: {len(misplaced)} events altered: {_few(misplaced)}")
+    missing, failed_present, partial, wrong_pos = [], [], [], []
+    for attempt in attempts:
+        found = [where[i][0] for i in attempt.event_ids if i in where]
+        if attempt.outcome == "ack" and len(found) < len(attempt.event_ids):
+            missing.append(f"{attempt.event_ids[0]} (acked at position {attempt.position})")
+        if attempt.outcome == "failed" and found:
+            failed_present.append(f"{attempt.event_ids[0]} ({attempt.error})")
+        if found and len(found) < len(attempt.event_ids):
+            partial.append(f"{attempt.event_ids[0]}: {len(found)} of {len(attempt.event_ids)}")
+        if found and len(found) == len(attempt.event_ids):
+            positions = [e["position"] for e in found]
+            numbers = [e["event_number"] for e in found]
+            first_pos, first_num = positions[0], numbers[0]
+            contiguous = positions == list(range(first_pos, first_pos + len(found))) and (
+                numbers == list(range(first_num, first_num + len(found)))
+            )
+            acked_elsewhere = attempt.outcome == "ack" and positions[-1] != attempt.position
+            if not contiguous or acked_elsewhere:
+                wrong_pos.append(
+                    f"{attempt.event_ids[0]} at positions {positions} numbers {numbers}"
+                    f" (acked position {attempt.position})"
+                )
+    if missing:
+        out.append(f"{node_id}: {len(missing)} acknowledged writes missing: {_few(missing)}")
+    if failed_present:
+        out.append(
+            f"{node_id}: {len(failed_present)} writes answered 503 (definitive failure) are"
+            f" present: {_few(failed_present)}"
+        )
+    if partial:
+        out.append(f"{node_id}: {len(partial)} batches only partly present: {_few(partial)}")
+    if wrong_pos:
+        out.append(f"{node_id}: {len(wrong_pos)} batches at wrong positions: {_few(wrong_pos)}")
+    out += _check_numbering(node_id, events)
+    return out
+
+
+def _check_numbering(node_id: str, events: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = []
+    positions = [e["position"] for e in events]
+    if any(b <= a for a, b in pairwise(positions)):
+        out.append(f"{node_id}: $all positions are not strictly increasing")
+    next_number: dict[str, int] = defaultdict(int)
+    gaps = []
+    for event in events:
+        stream = event["stream_id"]
+        if event["event_number"] != next_number[stream]:
+            gaps.append(f"{stream}: #{event['event_number']} where #{next_number[stream]} is due")
+        next_number[stream] = event["event_number"] + 1
+    if gaps:
+        out.append(f"{node_id}: streams not numbered 0, 1, 2, ...: {_few(gaps)}")
+    return out
+
+
+def _check_same_everywhere(histories: Histories) -> list[str]:
+    out = []
+    (ref_id, reference), *others = histories.items()
+    for node_id, events in others:
+        if list(events) == list(reference):
+            continue
+        at = next(
+            (i for i, (a, b) in enumerate(zip(reference, events, strict=False)) if a != b),
+            min(len(reference), len(events)),
+        )
+
+        def around(evs: Sequence[Mapping[str, Any]], i: int = at) -> str:
+            return _few(f"{e['position']}:{e['event_id']}" for e in evs[i : i + 4])
+
+        ref_ids = {e["event_id"] for e in reference}
+        ids = {e["event_id"] for e in events}
+        out.append(
+            f"{node_id} diverges from {ref_id} at index {at} ({len(events)} vs"
+            f" {len(reference)} events): {ref_id} has [{around(reference)}],"
+            f" {node_id} has [{around(events)}]; only on {ref_id}: {_few(ref_ids - ids)};"
+            f" only on {node_id}: {_few(ids - ref_ids)}"
+        )
+    return out
+
+
+def _check_order(
+    node_id: str, events: Sequence[Mapping[str, Any]], attempts: Sequence[Attempt]
+) -> list[str]:
+    position = {e["event_id"]: e["position"] for e in events}
+    # Whole batches only: partial ones are reported by _check_node.
+    present = [a for a in attempts if all(i in position for i in a.event_ids)]
+    out = []
+    # A writer writes one batch at a time, so its batches that made it are in seq order.
+    by_writer: dict[int, list[Attempt]] = defaultdict(list)
+    for attempt in present:
+        if attempt.writer != PROBER:
+            by_writer[attempt.writer].append(attempt)
+    for writer, mine in sorted(by_writer.items()):
+        mine.sort(key=lambda a: a.seq)
+        for a, b in pairwise(mine):
+            if position[a.event_ids[0]] > position[b.event_ids[0]]:
+                out.append(
+                    f"{node_id}: writer {writer} wrote {a.event_ids[0]} before"
+                    f" {b.event_ids[0]} but they are at positions {position[a.event_ids[0]]}"
+                    f" and {position[b.event_ids[0]]}"
+                )
+                break
+    # Real time: a write acknowledged before another started must come first in $all.
+    acked = sorted(
+        (a for a in present if a.outcome == "ack" and a.finished is not None),
+        key=lambda a: a.finished or 0.0,
+    )
+    finish_times = [a.finished or 0.0 for a in acked]
+    latest: list[tuple[int, Attempt]] = []  # prefix maximum of the acknowledged positions
+    for a in acked:
+        pos = position[a.event_ids[-1]]
+        latest.append(max(latest[-1], (pos, a), key=lambda t: t[0]) if latest else (pos, a))
+    for b in present:
+        done_before = bisect.bisect_left(finish_times, b.started)
+        if done_before and latest[done_before - 1][0] > position[b.event_ids[0]]:
+            pos, a = latest[done_before - 1]
+            out.append(
+                f"{node_id}: {a.event_ids[-1]} was acknowledged before {b.event_ids[0]} was"
+                f" issued, yet sits after it ({pos} > {position[b.event_ids[0]]})"
+            )
+            break
+    return out

@@ -1,0 +1,586 @@
+"""A deterministic cluster simulator for ``RaftNode``: seeded schedules of faults and invariants.
+
+One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeouts, batch size,
+pre-vote and check-quorum), staggered process starts, the network (loss, duplication, delay and so
+reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
+persistence is still in flight while the node keeps stepping messages) and clients proposing
+unique values.  A host per node plays the part of the real node host, in the same order (the
+functions of engine/replication/ready.py): it sends a ``Ready``'s early messages, applies its
+committed entries to a simulated state machine, persists it into a :class:`MemoryLogStorage`
+when it must, sends its other messages and calls ``advance``.  A crash drops
+the ``RaftNode`` and any ``Ready`` not yet persisted; a restart rebuilds the node from its storage
+with ``applied`` = what its state machine had applied.
+
+Invariants, checked as the schedule runs and at its end:
+
+- election safety: at most one leader per term, ever;
+- leader completeness: a new leader's log holds every entry any node has applied;
+- state machine safety: every node applies one global sequence, in order, each index once, and
+  only entries it has persisted; no value is applied twice;
+- persistence before answering: a vote grant, an append ack or any term is on disk when sent
+  (a pre-vote asserts nothing durable: it asks about, or grants, the term after the sender's);
+- log matching: logs with an entry of the same index and term agree up to it;
+- liveness: once the network heals and every node is back, a leader serves and a new proposal is
+  applied on every node;
+- steadiness (not a safety invariant, but what pre-vote and check-quorum are for): after that,
+  while the network stays healthy, no node's term moves and the leader stays.
+
+A violation raises :class:`Violation`, whose message names the seed and how to rerun it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+from bench.lib.memory_storage import MemoryLogStorage
+from engine.replication.core import LogDivergence, RaftConfig, RaftNode
+from engine.replication.messages import (
+    AppendResponse,
+    Entry,
+    Message,
+    NotLeader,
+    Ready,
+    VoteRequest,
+    VoteResponse,
+)
+from engine.replication.ready import finish_ready, start_ready
+
+TEST_FILE = "tests/replication/test_simulation.py"
+_MAX_ROUNDS = 200  # delivery rounds within one tick before the rest waits for the next tick
+
+
+class Violation(AssertionError):
+    """A broken invariant, reported with the seed that reproduces it."""
+
+    def __init__(self, seed: int, what: str) -> None:
+        super().__init__(
+            f"Raft invariant violated in schedule seed {seed}: {what}\n"
+            f"rerun it with: GATE_SIM_SEED={seed} pytest {TEST_FILE}"
+        )
+        self.seed = seed
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Everything a seed decides about one simulated run."""
+
+    seed: int
+    nodes: int
+    write_quorum: str
+    election_ticks: int
+    heartbeat_ticks: int
+    max_entries_per_append: int
+    check_quorum: bool
+    pre_vote: bool
+    preferred: str | None
+    starts: tuple[int, ...]  # the tick each node's process comes up at
+    loss: float  # probability a message is dropped
+    duplicate: float  # probability a message is delivered twice
+    delayed: float  # probability a message waits 1..max_delay ticks (else same tick)
+    max_delay: int
+    crash: float  # per tick: probability one node crashes
+    restart: float  # per tick and down node: probability it restarts
+    partition: float  # per tick: probability the network splits
+    heal: float  # per tick: probability a split network heals
+    slow_disk: float  # probability a Ready's persistence is still in flight at a round
+    propose: float  # per tick: probability a client proposes to a leader
+    fault_ticks: int
+    liveness_ticks: int
+    steady_ticks: int
+
+
+def draw_schedule(seed: int) -> Schedule:
+    """The schedule of ``seed``: cluster shape, fault rates and length."""
+    rng = random.Random(seed)
+    nodes = 5 if rng.random() < 0.3 else 3
+    election_ticks = rng.randint(4, 8)
+    # Real processes come up seconds apart: the first election must cope with absent peers.
+    stagger = rng.choice((0, 0, election_ticks, 3 * election_ticks))
+    return Schedule(
+        seed=seed,
+        nodes=nodes,
+        write_quorum="all" if rng.random() < 0.2 else "majority",
+        election_ticks=election_ticks,
+        heartbeat_ticks=1 if rng.random() < 0.7 else 2,
+        max_entries_per_append=rng.choice((1, 2, 3, 64)),
+        check_quorum=rng.random() < 0.7,
+        pre_vote=rng.random() < 0.8,
+        preferred=f"n{rng.randrange(nodes)}" if rng.random() < 0.5 else None,
+        starts=tuple(rng.randint(0, stagger) for _ in range(nodes)),
+        loss=rng.choice((0.0, 0.02, 0.1, 0.25)),
+        duplicate=rng.choice((0.0, 0.0, 0.05, 0.2)),
+        delayed=rng.choice((0.0, 0.2, 0.5)),
+        max_delay=rng.randint(1, max(1, election_ticks // 3)),
+        crash=rng.choice((0.0, 0.01, 0.04)),
+        restart=rng.choice((0.05, 0.2)),
+        partition=rng.choice((0.0, 0.03, 0.1)),
+        heal=rng.choice((0.05, 0.2)),
+        slow_disk=rng.choice((0.0, 0.1, 0.4)),
+        propose=rng.choice((0.2, 0.5, 0.9)),
+        fault_ticks=rng.randint(30, 90),
+        liveness_ticks=40 * election_ticks,
+        steady_ticks=4 * election_ticks,
+    )
+
+
+@dataclass(slots=True)
+class SimStats:
+    """What happened in one or more schedules."""
+
+    schedules: int = 0
+    ticks: int = 0
+    messages: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    partitions: int = 0
+    crashes: int = 0
+    slow_disk_readies: int = 0
+    elections: int = 0
+    commits: int = 0
+    pre_votes: int = 0  # pre-vote requests sent
+
+    def add(self, other: SimStats) -> None:
+        """Accumulate ``other`` into these totals."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def faults(self) -> int:
+        """Faults injected: dropped and duplicated messages, partitions, crashes, slow disks."""
+        return (
+            self.dropped + self.duplicated + self.partitions + self.crashes + self.slow_disk_readies
+        )
+
+
+class _Host:
+    """The simulated node host: durable storage and state machine, volatile RaftNode."""
+
+    __slots__ = ("applied", "config", "node_id", "pending", "raft", "rng", "storage")
+
+    def __init__(self, config: RaftConfig, rng: random.Random) -> None:
+        self.node_id = config.node_id
+        self.config = config
+        self.rng = rng
+        self.storage = MemoryLogStorage()
+        self.applied = 0  # the state machine's last applied index (durable, like the stores)
+        self.raft: RaftNode | None = None
+        self.pending: Ready | None = None  # handed out, persistence in flight
+
+
+class Simulation:
+    """Runs one schedule against ``node_cls`` (a RaftNode, or a deliberately broken subclass)."""
+
+    def __init__(self, schedule: Schedule, node_cls: type[RaftNode] = RaftNode) -> None:
+        self.schedule = schedule
+        self.node_cls = node_cls
+        self.rng = random.Random(schedule.seed ^ 0x5EED)
+        self.stats = SimStats(schedules=1)
+        ids = tuple(f"n{i}" for i in range(schedule.nodes))
+        self.hosts = [
+            _Host(
+                RaftConfig(
+                    node_id=node_id,
+                    voters=ids,
+                    preferred=schedule.preferred,
+                    election_ticks=schedule.election_ticks,
+                    heartbeat_ticks=schedule.heartbeat_ticks,
+                    write_quorum=schedule.write_quorum,  # type: ignore[arg-type]
+                    max_entries_per_append=schedule.max_entries_per_append,
+                    check_quorum=schedule.check_quorum,
+                    pre_vote=schedule.pre_vote,
+                ),
+                random.Random(self.rng.getrandbits(64)),
+            )
+            for node_id in ids
+        ]
+        self.by_id = {host.node_id: host for host in self.hosts}
+        self.side = dict.fromkeys(ids, 0)  # partition side of each node
+        self.queue: dict[int, list[Message]] = {}  # tick -> messages due
+        self.now = 0
+        self.leaders: dict[int, str] = {}  # term -> the node that led it
+        self.committed: list[Entry] = []  # everything any node applied, by index
+        self.values: set[bytes] = set()
+        self.next_value = 0
+        # Fault rates; the liveness phase turns them off.
+        self.loss = schedule.loss
+        self.duplicate = schedule.duplicate
+        self.slow_disk = schedule.slow_disk
+        self.crash_on_message = schedule.crash / 10  # crashes between two messages, too
+        self.boots = dict(zip(ids, schedule.starts, strict=True))  # nodes not started yet
+        self._boot()
+
+    def fail(self, what: str) -> Violation:
+        """The violation to raise for ``what``."""
+        return Violation(self.schedule.seed, what)
+
+    # --------------------------------------------------------------------------------- run
+
+    def run(self) -> SimStats:
+        """Run the fault phase, then heal everything and check liveness and the final state."""
+        for _ in range(self.schedule.fault_ticks):
+            self._boot()
+            self._inject_faults()
+            self._step_clock()
+            self._clients()
+            self._settle()
+            self.now += 1
+        self._heal()
+        self._check_liveness()
+        self._check_steady()
+        self._drain()
+        self._check_logs()
+        self.stats.ticks = self.now
+        self.stats.elections = len(self.leaders)
+        self.stats.commits = len(self.committed)
+        return self.stats
+
+    def _step_clock(self) -> None:
+        for host in self.hosts:
+            if host.raft is not None:
+                host.raft.tick()
+                self._check_leader(host)
+
+    def _settle(self) -> None:
+        """Deliver this tick's messages and process Readies until nothing moves."""
+        now = self.now
+        for _ in range(_MAX_ROUNDS):
+            moved = False
+            for host in self.hosts:
+                if host.raft is not None and self._flush(host):
+                    moved = True
+            batch = self.queue.pop(now, None)
+            if batch:
+                moved = True
+                for msg in batch:
+                    self._deliver(msg)
+            if not moved:
+                return
+        late = self.queue.pop(now, None)
+        if late:
+            self.queue.setdefault(now + 1, []).extend(late)
+
+    def _drain(self) -> None:
+        """Finish every pending Ready, so storage holds each node's whole log."""
+        self.slow_disk = 0.0
+        for host in self.hosts:
+            assert host.raft is not None
+            while host.pending is not None or host.raft.has_ready():
+                self._flush(host)
+
+    # ------------------------------------------------------------------------------- faults
+
+    def _inject_faults(self) -> None:
+        rng, schedule = self.rng, self.schedule
+        if rng.random() < schedule.crash:
+            up = [host for host in self.hosts if host.raft is not None]
+            if up:
+                self._crash(rng.choice(up))
+        for host in self.hosts:
+            if (
+                host.raft is None
+                and host.node_id not in self.boots
+                and rng.random() < schedule.restart
+            ):
+                self._start(host)
+        if any(self.side.values()):
+            if rng.random() < schedule.heal:
+                self.side = dict.fromkeys(self.side, 0)
+        elif rng.random() < schedule.partition:
+            self.stats.partitions += 1
+            leaders = [h.node_id for h in self.hosts if h.raft and h.raft.role == "leader"]
+            if leaders and rng.random() < 0.5:
+                # Cut a leader off alone: it keeps taking proposals it cannot commit.
+                isolated = rng.choice(leaders)
+                self.side = {node_id: int(node_id == isolated) for node_id in self.side}
+            else:
+                self.side = {node_id: rng.randrange(2) for node_id in self.side}
+
+    def _crash(self, host: _Host) -> None:
+        host.raft = None
+        host.pending = None  # its persistence never finished
+        self.stats.crashes += 1
+        if self.rng.random() < 0.5:
+            self._start(host)  # a quick reboot, while its peers remember it
+
+    def _boot(self) -> None:
+        """Start the nodes whose process comes up at this tick."""
+        for node_id, tick in list(self.boots.items()):
+            if tick <= self.now:
+                del self.boots[node_id]
+                self._start(self.by_id[node_id])
+
+    def _heal(self) -> None:
+        self.side = dict.fromkeys(self.side, 0)
+        self.loss = self.duplicate = self.crash_on_message = 0.0
+        self.boots.clear()
+        for host in self.hosts:
+            if host.raft is None:
+                self._start(host)
+
+    def _start(self, host: _Host) -> None:
+        host.raft = self.node_cls(host.config, host.storage, host.rng, applied=host.applied)
+
+    # ------------------------------------------------------------------------------ clients
+
+    def _clients(self) -> None:
+        rng = self.rng
+        if rng.random() >= self.schedule.propose:
+            return
+        up = [host for host in self.hosts if host.raft is not None]
+        leaders = [host for host in up if host.raft.role == "leader"]  # type: ignore[union-attr]
+        if rng.random() < 0.1 and up:
+            host = rng.choice(up)
+            if host.raft.role != "leader":  # type: ignore[union-attr]
+                self._expect_not_leader(host)
+                return
+        if not leaders:
+            return
+        raft = rng.choice(leaders).raft
+        assert raft is not None
+        if rng.random() < 0.02:
+            raft.transfer_leadership(rng.choice(raft.config.voters))
+            return
+        with contextlib.suppress(NotLeader):  # raised while handing leadership over
+            self._propose(raft, rng.randint(1, 3))
+
+    def _propose(self, raft: RaftNode, count: int) -> list[Entry]:
+        datas = []
+        for _ in range(count):
+            datas.append(b"v%d" % self.next_value)
+            self.next_value += 1
+        entries = raft.propose(datas)
+        last = raft.last_index
+        if [e.data for e in entries] != datas or entries[-1].index != last:
+            raise self.fail(f"propose returned {entries} for {datas} (last index {last})")
+        if any(e.term != raft.term for e in entries):
+            raise self.fail(f"proposed entries {entries} not of the leader's term {raft.term}")
+        return entries
+
+    def _expect_not_leader(self, host: _Host) -> None:
+        assert host.raft is not None
+        try:
+            host.raft.propose([b"never"])
+        except NotLeader:
+            return
+        raise self.fail(f"{host.node_id} ({host.raft.role}) accepted a proposal")
+
+    # ------------------------------------------------------------------------------ network
+
+    def _send(self, msg: Message) -> None:
+        rng = self.rng
+        self.stats.messages += 1
+        if isinstance(msg, VoteRequest) and msg.pre_vote:
+            self.stats.pre_votes += 1
+        if self.loss and rng.random() < self.loss:
+            self.stats.dropped += 1
+            return
+        delay = (
+            rng.randint(1, self.schedule.max_delay) if rng.random() < self.schedule.delayed else 0
+        )
+        self.queue.setdefault(self.now + delay, []).append(msg)
+        if self.duplicate and rng.random() < self.duplicate:
+            self.stats.duplicated += 1
+            later = self.now + rng.randint(0, self.schedule.max_delay + 2)
+            self.queue.setdefault(later, []).append(msg)
+
+    def _deliver(self, msg: Message) -> None:
+        host = self.by_id[msg.to]
+        if host.raft is None or self.side[msg.frm] != self.side[msg.to]:
+            return
+        try:
+            host.raft.step(msg)
+        except LogDivergence as exc:
+            raise self.fail(
+                f"{host.node_id} was asked to overwrite a committed entry: {exc}"
+            ) from None
+        self._check_leader(host)
+        if self.crash_on_message and self.rng.random() < self.crash_on_message:
+            self._crash(host)
+
+    # ------------------------------------------------------------------------------- host
+
+    def _flush(self, host: _Host) -> bool:
+        """One host round: finish the Ready in flight, or take a new one. True if it moved.
+
+        The round runs in the production order (engine/replication/ready.py); a slow disk
+        leaves it between the steps before the write and the write itself.
+        """
+        raft = host.raft
+        assert raft is not None
+        if host.pending is not None:
+            if self.slow_disk and self.rng.random() < self.slow_disk:
+                return False
+            rd, host.pending = host.pending, None
+            finish_ready(raft, rd, persist=host.storage.save, send=self._sender(host))
+            return True
+        if not raft.has_ready():
+            return False
+        rd = raft.ready()
+        start_ready(rd, send=self._sender(host), apply=lambda entries: self._apply(host, entries))
+        if self.slow_disk and self.rng.random() < self.slow_disk:
+            host.pending = rd
+            self.stats.slow_disk_readies += 1
+            return True
+        finish_ready(raft, rd, persist=host.storage.save, send=self._sender(host))
+        return True
+
+    def _sender(self, host: _Host) -> Callable[[list[Message]], None]:
+        def send(messages: list[Message]) -> None:
+            for msg in messages:
+                self._check_persisted(host, msg)
+                self._send(msg)
+
+        return send
+
+    def _check_persisted(self, host: _Host, msg: Message) -> None:
+        """Rule 1: what a message asserts is on disk before it is sent."""
+        hard_state = host.storage.initial_state()
+        if isinstance(msg, VoteResponse) and msg.pre_vote and msg.granted:
+            return  # it repeats the term asked about, which the granter need not be at
+        # A pre-vote request asks about the term after its sender's.
+        term = msg.term - 1 if isinstance(msg, VoteRequest) and msg.pre_vote else msg.term
+        if term > hard_state.term:
+            raise self.fail(f"{host.node_id} sent {msg} before persisting term {term}")
+        if term < hard_state.term:
+            return  # the node has moved on: a later term supersedes what this one asserted
+        if isinstance(msg, VoteResponse) and msg.granted and hard_state.vote != msg.to:
+            raise self.fail(f"{host.node_id} granted {msg} before persisting the vote")
+        if (
+            isinstance(msg, AppendResponse)
+            and msg.success
+            and host.storage.last_index() < msg.match_index
+        ):
+            raise self.fail(f"{host.node_id} acked {msg} before persisting the entries")
+
+    def _apply(self, host: _Host, entries: list[Entry]) -> None:
+        for entry in entries:
+            self._apply_one(host, entry)
+
+    def _apply_one(self, host: _Host, entry: Entry) -> None:
+        index = entry.index
+        if index != host.applied + 1:
+            raise self.fail(f"{host.node_id} applied {index} after {host.applied}")
+        storage = host.storage
+        if storage.last_index() < index or storage.term(index) != entry.term:
+            raise self.fail(f"{host.node_id} applied {entry} before persisting it")
+        host.applied = index
+        committed = self.committed
+        if index <= len(committed):
+            if committed[index - 1] != entry:
+                raise self.fail(
+                    f"state machine safety: {host.node_id} applied {entry}, "
+                    f"another node applied {committed[index - 1]}"
+                )
+            return
+        committed.append(entry)
+        if entry.data:
+            if entry.data in self.values:
+                raise self.fail(f"value {entry.data!r} applied twice (again at index {index})")
+            self.values.add(entry.data)
+
+    # ---------------------------------------------------------------------------- checks
+
+    def _check_leader(self, host: _Host) -> None:
+        raft = host.raft
+        assert raft is not None
+        if raft.role != "leader":
+            return
+        term = raft.term
+        holder = self.leaders.get(term)
+        if holder is not None:
+            if holder != host.node_id:
+                raise self.fail(
+                    f"election safety: {holder} and {host.node_id} both led term {term}"
+                )
+            return
+        newest = max(self.leaders, default=0)
+        self.leaders[term] = host.node_id
+        if term > newest and self.committed:
+            # Leader completeness: everything applied so far was committed in an earlier term,
+            # so this leader holds it; with log matching (checked at the end), holding the last
+            # applied entry means holding all of them.
+            last = self.committed[-1]
+            try:
+                held = raft.log.term(last.index)
+            except IndexError:
+                held = -1
+            if held != last.term:
+                raise self.fail(
+                    f"leader completeness: {host.node_id} leads term {term} without the "
+                    f"applied entry {last}"
+                )
+
+    def _check_liveness(self) -> None:
+        target: Entry | None = None
+        deadline = self.now + self.schedule.liveness_ticks
+        while self.now < deadline:
+            self._step_clock()
+            self._settle()
+            self.now += 1
+            if target is not None and self._applied_everywhere(target):
+                return
+            leader = next(
+                (h.raft for h in self.hosts if h.raft is not None and h.raft.serving), None
+            )
+            if leader is not None and (target is None or target.term < leader.term):
+                with contextlib.suppress(NotLeader):  # raised while handing leadership over
+                    target = self._propose(leader, 1)[0]
+        raise self.fail(
+            f"liveness: no proposal applied on every node within "
+            f"{self.schedule.liveness_ticks} ticks of healing (last proposal {target}, "
+            f"roles {[(h.node_id, h.raft.role, h.raft.term) for h in self.hosts if h.raft]})"
+        )
+
+    def _check_steady(self) -> None:
+        """While the network and disks stay healthy, no term moves and the leader stays."""
+        self.slow_disk = 0.0  # a Ready held back for ticks delays heartbeats past a timeout
+        before = self._terms_and_leader()
+        for _ in range(self.schedule.steady_ticks):
+            self._step_clock()
+            self._settle()
+            self.now += 1
+            now = self._terms_and_leader()
+            if now != before:
+                raise self.fail(
+                    f"steadiness: on a healthy network (terms, leader) went from {before} to "
+                    f"{now} by tick {self.now}"
+                )
+
+    def _terms_and_leader(self) -> tuple[list[int], list[str]]:
+        """Every running node's term, and the leaders."""
+        rafts = [h.raft for h in self.hosts if h.raft is not None]
+        return [r.term for r in rafts], [r.node_id for r in rafts if r.role == "leader"]
+
+    def _applied_everywhere(self, target: Entry) -> bool:
+        index = target.index
+        if len(self.committed) < index or self.committed[index - 1] != target:
+            return False
+        return all(host.applied >= index for host in self.hosts)
+
+    def _check_logs(self) -> None:
+        """Log matching across every node's stored log, and committed prefixes agree."""
+        seen: dict[tuple[int, int], int] = {}
+        for host in self.hosts:
+            storage = host.storage
+            chain = 0
+            for entry in storage.entries(1, storage.last_index() + 1):
+                chain = hash((chain, entry.term, entry.data))
+                key = (entry.index, entry.term)
+                if seen.setdefault(key, chain) != chain:
+                    raise self.fail(
+                        f"log matching: {host.node_id} holds {entry} on a different prefix"
+                    )
+            commit = min(storage.initial_state().commit, len(self.committed))
+            if commit and storage.term(commit) != self.committed[commit - 1].term:
+                raise self.fail(f"{host.node_id}'s committed entry {commit} was changed")
+
+
+def run_schedules(seeds: range | list[int], node_cls: type[RaftNode] = RaftNode) -> SimStats:
+    """Run the schedules of ``seeds``; raises :class:`Violation` at the first broken invariant."""
+    total = SimStats()
+    for seed in seeds:
+        total.add(Simulation(draw_schedule(seed), node_cls).run())
+    return total

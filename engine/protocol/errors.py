@@ -1,0 +1,70 @@
+"""The error codes of the public API and the JSON error body every layer uses.
+
+An error travels as ``{"code": ..., "message": ..., **details}``: inside a node's TCP answer, in
+a command's apply result, and to HTTP clients as ``{"error": {...}}`` with the status below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# code -> HTTP status
+STATUS: dict[str, int] = {
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "store_not_found": 404,
+    "snapshot_not_found": 404,
+    "subscription_not_found": 404,
+    "node_not_found": 404,
+    "wrong_expected_version": 409,
+    "store_exists": 409,
+    "subscription_exists": 409,
+    "node_not_managed": 409,
+    "method_not_allowed": 405,
+    "request_timeout": 408,
+    "payload_too_large": 413,
+    "internal": 500,
+    "unavailable": 503,
+    "timeout": 504,
+    # Between gateway and nodes only; the gateway turns these into retries or 503s.
+    "not_leader": 503,
+    "stale": 503,
+}
+
+
+# Codes that mean "try elsewhere or later", not "the request is wrong": the gateway retries them
+# on the leader (engine/gateway/leader_retry.py) and GateClient retries them on the gateway.
+RETRYABLE = frozenset({"not_leader", "unavailable", "stale", "timeout"})
+
+
+class GateError(Exception):
+    """An error with an API code; ``details`` are extra fields of the error body."""
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def status(self) -> int:
+        return STATUS.get(self.code, 500)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the inner object of the JSON error body."""
+        return {"code": self.code, "message": self.message, **self.details}
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> GateError:
+        """Rebuild an error from the inner object of an error body."""
+        details = {k: v for k, v in body.items() if k not in ("code", "message")}
+        return cls(str(body.get("code", "internal")), str(body.get("message", "")), **details)
+
+    def __repr__(self) -> str:
+        return f"GateError({self.code!r}, {self.message!r})"
+
+
+def invalid(message: str, **details: Any) -> GateError:
+    """A 400 ``invalid_request`` error."""
+    return GateError("invalid_request", message, **details)

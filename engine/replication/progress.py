@@ -1,0 +1,105 @@
+"""``Progress``: a leader's view of one follower, with its own transitions (etcd's
+``tracker/progress.go``).
+
+A follower is in one of two states.  In "probe" the leader keeps one append in flight until
+the follower's answer shows where the logs agree; in "replicate" it pipelines appends
+optimistically.  A rejection, entries lost in flight, or a leadership transfer send it back to
+probing (:meth:`Progress.become_probe`, the one place that does).
+"""
+
+from __future__ import annotations
+
+
+class Progress:
+    """What a leader knows of one follower's log, and what it has sent it."""
+
+    __slots__ = (
+        "active",
+        "catching_up",
+        "match",
+        "next",
+        "probe_sent",
+        "repairing",
+        "replicating",
+        "stall",
+        "told",
+    )
+
+    def __init__(self, next_index: int) -> None:
+        self.match = 0  # the highest index known to be replicated on the follower
+        self.next = next_index  # the next index to send
+        self.replicating = False  # "replicate" state; else "probe"
+        self.probe_sent = False  # probe state: an append is in flight
+        self.active = False  # heard from since the last quorum check
+        self.stall = 0  # ticks with entries in flight and no progress
+        self.told = 0  # the highest commit index this follower has been sent a way to reach
+        # For the notes only: an append was refused (or stalled) since the last probe landed,
+        # and the follower is being sent a backlog it has not yet acknowledged in full.
+        self.repairing = False
+        self.catching_up = False
+
+    def become_probe(self, next_index: int = 0) -> None:
+        """Probe again from ``next_index`` (never below what is known to match)."""
+        self.replicating = False
+        self.probe_sent = False
+        self.next = max(self.match + 1, next_index)
+        self.stall = 0
+
+    def take_probe(self) -> bool:
+        """In probe state: whether a probe may be sent now (none in flight); marks it sent."""
+        if self.probe_sent:
+            return False
+        self.probe_sent = True
+        return True
+
+    def in_flight(self) -> int:
+        """Entries sent and not yet acknowledged."""
+        return self.next - 1 - self.match
+
+    def on_accepted(self, match_index: int) -> bool:
+        """The follower holds the leader's log up to ``match_index``; True if that is news."""
+        progressed = match_index > self.match
+        if progressed:
+            self.match = match_index
+            self.stall = 0
+        if self.replicating:
+            self.next = max(self.next, self.match + 1)
+        elif match_index >= self.next - 1:
+            self.replicating = True  # the probe landed: logs agree up to match
+            self.next = self.match + 1
+        else:
+            self.probe_sent = False  # an answer to a heartbeat: probe again
+        return progressed
+
+    def on_rejected(self, rejected: int, hint: int) -> bool:
+        """The follower rejected an append at previous index ``rejected`` and hinted it holds
+        the leader's log at most up to ``hint``; False if the rejection is stale."""
+        if self.replicating:
+            if rejected <= self.match:
+                return False  # that index is known to match
+        elif rejected != self.next - 1:
+            return False  # not the probe in flight
+        self.become_probe(min(rejected, hint + 1))
+        return True
+
+    def tick(self, stall_ticks: int) -> bool:
+        """One tick: True once entries in flight made no progress for ``stall_ticks`` ticks.
+
+        They were lost (the last append of a burst has no successor whose rejection would
+        reveal the gap): the follower is then probed again.
+        """
+        if not self.replicating or self.in_flight() <= 0:
+            return False
+        self.stall += 1
+        if self.stall < stall_ticks:
+            return False
+        self.become_probe()
+        return True
+
+    def sent(self, index: int) -> None:
+        """The follower was sent a way to reach commit index ``index``."""
+        self.told = max(self.told, index)
+
+    def needs_commit_notice(self, commit: int) -> bool:
+        """It holds committed entries it has not been told are committed."""
+        return min(commit, self.match) > self.told

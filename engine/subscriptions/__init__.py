@@ -1,1 +1,0 @@
-"""Selectors, transient observers and persistent subscriptions (docs/ARCHITECTURE.md)."""

@@ -1,0 +1,106 @@
+"""The timeline's words across recorded samples: a node back with some lag reads "caught up"
+once its lag reaches 0, however many samples later (issue #15)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from console.ops.cluster import ClusterStatus, NodeRow
+from console.tui.cluster.timeline import Timeline
+from tests.tui.recorded import CATCHING_UP, CAUGHT_UP, FAILOVER, HEALTHY, node
+
+
+def _status(leader: str | None, term: int, *nodes: NodeRow) -> ClusterStatus:
+    return ClusterStatus(leader, term, nodes)
+
+
+def _play(*samples: ClusterStatus) -> list[list[str]]:
+    timeline = Timeline()
+    return [timeline.note(sample) for sample in samples]
+
+
+def _with_lag(row: NodeRow, lag: int | None) -> NodeRow:
+    return replace(row, lag=lag)
+
+
+def test_a_follower_back_with_a_small_lag_reads_caught_up_when_it_reaches_0() -> None:
+    node2 = HEALTHY.nodes[1]
+    down = replace(
+        HEALTHY, nodes=(HEALTHY.nodes[0], node("node2", "follower", up=False), HEALTHY.nodes[2])
+    )
+    back = [
+        replace(HEALTHY, nodes=(HEALTHY.nodes[0], _with_lag(node2, lag), HEALTHY.nodes[2]))
+        for lag in (5, 2, 0, 0)
+    ]
+    assert _play(HEALTHY, down, *back)[1:] == [
+        ["node2 down (was follower)"],
+        ["node2 back up, catching up (lag 5)"],
+        [],
+        ["node2 caught up"],
+        [],  # said once
+    ]
+
+
+def test_a_restarted_former_leader_catches_up_after_the_failover() -> None:
+    said = _play(*FAILOVER)
+    assert said[3] == ["node1 back up, catching up (lag 28)"]
+    assert said[4] == ["node1 caught up"]
+
+
+def test_a_former_leader_back_with_its_lag_unknown_reads_caught_up_later() -> None:
+    unknown = replace(
+        CATCHING_UP, nodes=(_with_lag(CATCHING_UP.nodes[0], None), *CATCHING_UP.nodes[1:])
+    )
+    some = replace(CATCHING_UP, nodes=(_with_lag(CATCHING_UP.nodes[0], 3), *CATCHING_UP.nodes[1:]))
+    said = _play(*FAILOVER[:3], unknown, some, CAUGHT_UP)
+    assert said[3] == ["node1 back up"]
+    assert said[4] == []
+    assert said[5] == ["node1 caught up"]
+
+
+def test_a_node_restarted_between_two_looks_reads_restarted_then_caught_up() -> None:
+    leader, node2, node3 = HEALTHY.nodes
+    restarted = replace(node2, pid=9999, lag=7)
+    said = _play(
+        HEALTHY,
+        _status("node1", 3, leader, restarted, node3),
+        _status("node1", 3, leader, replace(restarted, lag=0), node3),
+    )
+    assert said[1:] == [["node2 restarted, catching up (lag 7)"], ["node2 caught up"]]
+
+
+def test_a_node_that_goes_down_while_catching_up_is_not_said_to_catch_up() -> None:
+    leader, node2, node3 = HEALTHY.nodes
+    gone = node("node2", "follower", up=False)
+    said = _play(
+        HEALTHY,
+        _status("node1", 3, leader, gone, node3),
+        _status("node1", 3, leader, _with_lag(node2, 40), node3),
+        _status("node1", 3, leader, gone, node3),
+        _status("node1", 3, leader, replace(node2, pid=None, lag=0), node3),
+    )
+    assert said[2] == ["node2 back up, catching up (lag 40)"]
+    assert said[4] == ["node2 back up, caught up"]
+    assert "node2 caught up" not in [s for sentences in said for s in sentences]
+
+
+def test_a_follower_that_fell_far_behind_while_up_reads_caught_up() -> None:
+    leader, node2, node3 = HEALTHY.nodes
+    said = _play(
+        HEALTHY,
+        _status("node1", 3, leader, _with_lag(node2, 25), node3),
+        _status("node1", 3, leader, _with_lag(node2, 9), node3),
+        _status("node1", 3, leader, node2, node3),
+    )
+    assert said[1:] == [[], [], ["node2 caught up"]]
+
+
+def test_no_caught_up_without_a_leader() -> None:
+    leader, node2, node3 = HEALTHY.nodes
+    said = _play(
+        HEALTHY,
+        _status("node1", 3, leader, node("node2", "follower", up=False), node3),
+        _status("node1", 3, leader, _with_lag(node2, 4), node3),
+        _status(None, 4, node("node1", "leader", up=False), node2, node3),
+    )
+    assert "node2 caught up" not in said[3]
