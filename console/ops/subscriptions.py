@@ -87,7 +87,7 @@ def ordinal(n: int) -> str:
 
 
 def subscription_name(answer: str) -> str:
-    """A name for a new subscription, by the engine's rule (engine/subscriptions/definitions.py),
+    """A name for a new subscription, by the engine's rule (engine/protocol/definitions.py),
     checked before anything is sent."""
     name = answer.strip()
     if not name:
