@@ -17,12 +17,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, TabbedContent, TabPane
 
 from console.ops.cluster import ClusterStatus, HealthSample, NodeLogFollower
 from console.ops.errors import OpsError
@@ -38,10 +39,12 @@ from console.tui.dialogs.consumer_policy import consumer_policy
 from console.tui.dialogs.form import FormDialog
 from console.tui.feed.collector import FeedCollector
 from console.tui.feed.panel import FeedPanel
+from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
 from console.tui.requests import NODE_ACTIONS, OPERATIONS, Requested
+from console.tui.size_notice import SizeNotice, too_small
 from console.tui.status_bar import StatusBar
 from console.tui.streams.greenhouse import GreenhouseScreen
 from console.tui.streams.paging import PageRequest
@@ -116,7 +119,7 @@ class GateConsole(App[None]):
                 yield SubscriptionsPanel(id="subscriptions-panel")
             with TabPane("Streams", id="streams"):
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
-        yield Footer(compact=True)
+        yield GateFooter(compact=True)
 
     def on_mount(self) -> None:
         self.drain(tables=True)
@@ -125,6 +128,26 @@ class GateConsole(App[None]):
         self.set_interval(NODE_LOG_SECONDS, self._follow_node_log)
         self.poll()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
+        self._check_size(self.size)
+
+    # -- terminal size -----------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A terminal that shrank below the minimum gets the size notice."""
+        self._check_size(event.size)
+
+    def _check_size(self, size: Size) -> None:
+        if too_small(size) and not self._size_notice_shown():
+            self.push_screen(SizeNotice())
+
+    def _size_notice_shown(self) -> bool:
+        return any(isinstance(screen, SizeNotice) for screen in self.screen_stack)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the size notice is up, the app's keys wait (Ctrl+Q still quits)."""
+        if isinstance(self.screen, SizeNotice) and action != "quit":
+            return False
+        return super().check_action(action, parameters)
 
     # -- live data ---------------------------------------------------------------------------
 

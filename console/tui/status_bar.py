@@ -16,15 +16,15 @@ HISTORY = 60  # samples in the sparkline (about a minute at one sample a second)
 
 
 def status_text(sample: HealthSample | None, url: str) -> Text:
-    """The status line for the latest health sample."""
-    text = Text.assemble((url.removeprefix("http://"), "dim"), " · ")
+    """The status line for the latest health sample: the leader first, so a narrow terminal
+    cuts the gateway's address at the end, never the leader's name."""
+    gateway = Text(f" · {url.removeprefix('http://')}", style="dim")
     if sample is None:
-        text.append("connecting…", style="yellow")
-        return text
+        return Text.assemble(("connecting…", "yellow"), gateway)
     status = sample.status
     if status is None:
-        text.append(f"🔴 unreachable: {sample.error}", style="bold red")
-        return text
+        return Text.assemble((f"🔴 unreachable: {sample.error}", "bold red"), gateway)
+    text = Text()
     if status.leader:
         text.append(f"leader {status.leader}", style="bold green")
     else:
@@ -35,6 +35,7 @@ def status_text(sample: HealthSample | None, url: str) -> Text:
     text.append(" · ")
     text.append(f"{status.nodes_up}/{total} up", style=style)
     text.append(f" · events {rate_text(sample.events_per_second)}")
+    text.append_text(gateway)
     return text
 
 

@@ -32,7 +32,9 @@ def sync_table(table: DataTable[Cell], rows: Sequence[Row]) -> bool:
         current = table.get_row(key)
         for column, old, new in zip(columns, current, cells, strict=True):
             if old != new:
-                table.update_cell(key, column, new)
+                # A grown cell widens its column (by default a column keeps its first width
+                # and cuts what no longer fits, e.g. a rate going from 5.0/s to 15.0/s).
+                table.update_cell(key, column, new, update_width=True)
                 changed = True
     return changed
 

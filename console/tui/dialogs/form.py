@@ -59,6 +59,7 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         self.submit = submit
         self.hint = hint
         self.blink = blink
+        self._finished: tuple[ResultT] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -132,4 +133,14 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         except (OpsError, GateError, ValueError) as exc:
             error.update(f"❌ {exc}")
             return
-        self.dismiss(result)
+        if self.is_current:
+            self.dismiss(result)
+        else:
+            # dismiss() pops the top screen, which is the size notice while the terminal is
+            # too small: the dialog closes when it is on top again.
+            self._finished = (result,)
+
+    def on_screen_resume(self) -> None:
+        """Close a dialog whose operation finished while the size notice covered it."""
+        if self._finished is not None:
+            self.dismiss(self._finished[0])

@@ -1,4 +1,4 @@
-"""How one feed line looks: the source's name, then the ``SEEN``/``RECEIVED`` line, coloured.
+"""How feed lines look: the source's name, then the ``SEEN``/``RECEIVED`` line, coloured.
 
 The operations layer hands the dashboard the same lines the menu shell prints (docs/CONSOLE.md), so
 the event type is found in the line's text: ``SEEN ["greenhouse-1:temperature_measured:v1 ...``.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rich.table import Table
 from rich.text import Text
 
 # The event type sits between the stream id and the version: "stream:type (vN)" or "v(N)".
@@ -21,7 +22,6 @@ _FAMILY_STYLES = (
     ("_deactivated", "yellow"),
     ("_activated", "green"),
 )
-SOURCE_WIDTH = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,22 +50,35 @@ def type_style(event_type: str) -> str:
     return "white"
 
 
-def render_line(line: FeedLine) -> Text:
-    """The feed's rendering of a line: source, prefix dimmed, event type coloured."""
-    source = line.source if len(line.source) <= SOURCE_WIDTH else line.source[: SOURCE_WIDTH - 1]
-    text = Text(f"{source:<{SOURCE_WIDTH}} ", style="dim", end="")
-    if line.text.startswith("❌"):
-        text.append(line.text, style="bold red")
-        return text
-    if line.text.startswith("⚠️"):
-        text.append(line.text, style="yellow")
-        return text
-    body = Text(line.text)
-    match = _EVENT_TYPE.search(line.text)
+def render_body(text: str) -> Text:
+    """A line's text: the prefix bold, the event type coloured; errors red, warnings yellow."""
+    if text.startswith("❌"):
+        return Text(text, style="bold red")
+    if text.startswith("⚠️"):
+        return Text(text, style="yellow")
+    body = Text(text)
+    match = _EVENT_TYPE.search(text)
     if match:
         body.stylize(type_style(match.group("type")), match.start("type"), match.end("type"))
-    prefix_end = line.text.find(" [")
+    prefix_end = text.find(" [")
     if prefix_end > 0:
         body.stylize("bold", 0, prefix_end)
-    text.append_text(body)
-    return text
+    return body
+
+
+def source_width(sources: list[str]) -> int:
+    """The source column's width: the longest name, never cut."""
+    return max((len(source) for source in sources), default=0)
+
+
+def render_lines(lines: list[FeedLine], width: int, note: Text | None = None) -> Table:
+    """A batch of lines as one renderable: the source column ``width`` wide, each line's text
+    wrapped under itself, so a long line is read whole and the sources stay aligned."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=width, no_wrap=True, style="dim")
+    grid.add_column(overflow="fold")
+    if note is not None:
+        grid.add_row("", note)
+    for line in lines:
+        grid.add_row(line.source, render_body(line.text))
+    return grid

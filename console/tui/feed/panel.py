@@ -6,12 +6,13 @@ from collections import deque
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, RichLog, Static
 
-from console.tui.feed.lines import FeedLine, render_line
+from console.tui.feed.lines import FeedLine, render_lines, source_width
 
 LOG_LINES = 500  # lines the log widget holds
 RETAINED = 2000  # lines kept to re-filter when the filter changes
@@ -39,6 +40,8 @@ class FeedPanel(Vertical):
         self.sources: list[str] = []
         self.stale = False  # lines came while the panel was hidden; rewrite when shown
         self._status = ""
+        self.source_width = 0  # only grows, so the batches' columns line up
+        self._drawn_width = 0  # the log's width its lines were wrapped at
 
     def compose(self) -> ComposeResult:
         yield Static(id="feed-status")
@@ -64,14 +67,19 @@ class FeedPanel(Vertical):
             return
         matching = [line for line in lines if line.matches(self.needle)]
         skipped = missed + max(0, len(matching) - SHOWN_PER_BATCH)
-        shown_text = []
+        note = None
         if skipped:
-            note = f"… {skipped} lines skipped: the feed runs fast"
-            shown_text.append(Text(note, style="yellow"))
-        shown_text.extend(render_line(line) for line in matching[-SHOWN_PER_BATCH:])
-        if shown_text:
-            self.query_one(RichLog).write(Text("\n").join(shown_text))
+            note = Text(f"… {skipped} lines skipped: the feed runs fast", style="yellow")
+        shown = matching[-SHOWN_PER_BATCH:]
+        if shown or note is not None:
+            self._write(shown, note)
         self._show_status()
+
+    def _write(self, lines: list[FeedLine], note: Text | None = None) -> None:
+        self.source_width = max(self.source_width, source_width([line.source for line in lines]))
+        log = self.query_one(RichLog)
+        self._drawn_width = log.scrollable_content_region.width
+        log.write(render_lines(lines, self.source_width, note))
 
     def set_sources(self, sources: list[str]) -> None:
         """Name the observers and consumers the feed shows."""
@@ -104,8 +112,17 @@ class FeedPanel(Vertical):
         log.clear()
         shown = [line for line in self.retained if line.matches(self.needle)][-SHOWN_PER_BATCH:]
         if shown:
-            log.write(Text("\n").join(render_line(line) for line in shown))
+            self._write(shown)
         self._show_status()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Lines are wrapped when written: wrap them again at the new width."""
+        width = self.query_one(RichLog).scrollable_content_region.width
+        if self._drawn_width and width != self._drawn_width:
+            if self.paused:
+                self.stale = True
+            else:
+                self._rewrite()
 
     def action_filter(self) -> None:
         """Show the filter box and type into it."""

@@ -31,11 +31,11 @@ def observer_cells(row: ObserverRow, in_feed: bool) -> list[Cell]:
     return [
         "✓" if in_feed else " ",
         row.name,
-        row.selector,
         str(row.seen),
         rate_text(row.rate),
         dropped,
         state,
+        row.selector,
     ]
 
 
@@ -47,13 +47,15 @@ def observer_rows(rows: list[ObserverRow], in_feed: Collection[str]) -> list[Row
 class ObserversPanel(TablePanel):
     """Observers: create (three kinds), stop, monitor, choose which feed the live events."""
 
-    COLUMNS = ("Feed", "Name", "Selector", "Seen", "Rate", "Dropped", "State")
+    # The selector, as long as a pattern makes it, comes last: at 80 columns it is the one that
+    # runs off to the right, not the counts.
+    COLUMNS = ("Feed", "Name", "Seen", "Rate", "Dropped", "State", "Selector")
     EMPTY_HINT = "No observers yet: n by stream · e by event type · p by payload pattern"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "request('observer_by_stream')", "By stream"),
-        Binding("e", "request('observer_by_type')", "By type"),
-        Binding("p", "request('observer_by_payload')", "By payload"),
+        Binding("n", "request('observer_by_stream')", "Stream"),
+        Binding("e", "request('observer_by_type')", "Type"),
+        Binding("p", "request('observer_by_payload')", "Payload"),
         Binding("d", "request('stop_observer')", "Stop"),
         Binding("m", "request('monitor')", "Monitor"),
-        Binding("space", "request('toggle_feed')", "In feed"),
+        Binding("space", "request('toggle_feed')", "Feed"),
     ]

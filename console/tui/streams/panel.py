@@ -16,7 +16,7 @@ from console.ops.formatting import elixir_term
 from console.ops.streams import StreamOps, StreamPage, StreamRow
 from console.tui.feed.lines import type_style
 from console.tui.requests import Requested
-from console.tui.streams.paging import PageRequest
+from console.tui.streams.paging import PageRequest, newer_events, shows_end
 from console.tui.table_sync import Cell, selected_key, sync_table
 from engine.client import GateError
 
@@ -41,8 +41,8 @@ class StreamsPanel(Horizontal):
         Binding("v", "reverse", "Reverse"),
         Binding("b", "request('browse_stream')", "Browse"),
         Binding("a", "request('append_events')", "Append"),
-        Binding("e", "request('append_event')", "Append one"),
-        Binding("g", "request('greenhouse')", "Greenhouse"),
+        Binding("e", "request('append_event')", "Event"),
+        Binding("g", "request('greenhouse')", "House"),
     ]
 
     def __init__(self, streams: StreamOps, *, id: str | None = None) -> None:
@@ -50,6 +50,8 @@ class StreamsPanel(Horizontal):
         self.streams = streams
         self.request: PageRequest | None = None
         self.page: StreamPage | None = None
+        self.following = False  # the open page shows the stream's end, and keeps doing so
+        self.latest: int | None = None  # the open stream's last event in the latest list
 
     def compose(self) -> ComposeResult:
         table: DataTable[Cell] = DataTable(cursor_type="row", id="stream-list")
@@ -62,12 +64,24 @@ class StreamsPanel(Horizontal):
             yield events
 
     def show_streams(self, rows: list[StreamRow]) -> None:
-        """The store's streams (a diff of the list)."""
+        """The store's streams (a diff of the list); the open page follows its stream while it
+        shows the stream's end, and otherwise says how many newer events there are."""
         table = self.query_one("#stream-list", DataTable)
         sync_table(table, [(row.stream_id, [row.stream_id, str(row.version)]) for row in rows])
         if self.request is None and rows:
             self.request = PageRequest(rows[0].stream_id)  # show something from the start
             self.read(self.request)
+            return
+        if self.request is None or self.page is None:
+            return
+        latest = next((row.version for row in rows if row.stream_id == self.request.stream), None)
+        if latest is None or latest == self.latest:
+            return
+        self.latest = latest
+        if latest > self.page.version and self.following:
+            self.read(self.request.follow(latest))
+        else:
+            self._show_title()
 
     @property
     def current_stream(self) -> str | None:
@@ -78,19 +92,37 @@ class StreamsPanel(Horizontal):
 
     def show_page(self, request: PageRequest, page: StreamPage) -> None:
         """Show a page that was read."""
+        if self.request is None or self.request.stream != request.stream:
+            self.latest = None  # another stream: the list's version of the old one is no use
         self.request, self.page = request, page
+        self.latest = max(page.version, -1 if self.latest is None else self.latest)
+        numbers = self._numbers()
+        self.following = shows_end(numbers, page.version)
         table = self.query_one("#stream-events", DataTable)
         table.clear()
         for event in page.events:
             table.add_row(*event_cells(event), key=str(event.get("event_number")))
-        if page.events:
-            numbers = [int(str(e["event_number"])) for e in page.events]
-            shown = f"v{numbers[0]}…v{numbers[-1]}"
-        else:
-            shown = "no events in that range"
-        self.query_one("#page-title", Static).update(
-            f"{page.stream_id} · {request.describe()} · {shown} · version {page.version}"
-        )
+        if self.following and request.direction == "forward":
+            table.move_cursor(row=table.row_count - 1)  # the newest event, as a log that follows
+        self._show_title()
+
+    def _numbers(self) -> list[int]:
+        events = self.page.events if self.page is not None else []
+        return [int(str(event["event_number"])) for event in events]
+
+    def _show_title(self) -> None:
+        if self.request is None or self.page is None:
+            return
+        numbers = self._numbers()
+        shown = f"v{numbers[0]}…v{numbers[-1]}" if numbers else "no events in that range"
+        version = max(self.page.version, -1 if self.latest is None else self.latest)
+        parts = [self.page.stream_id, self.request.describe(), shown, f"version {version}"]
+        newer = newer_events(numbers, self.page.version, version)
+        if newer:
+            parts.append(f"{newer} newer event{'s' if newer != 1 else ''}")
+        elif self.following:
+            parts.append("following")
+        self.query_one("#page-title", Static).update(" · ".join(parts))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on the list opens that stream at its first page."""
@@ -102,7 +134,7 @@ class StreamsPanel(Horizontal):
         """The next or previous page of the open stream."""
         if self.request is None or self.page is None or not self.page.events:
             return
-        numbers = [int(str(e["event_number"])) for e in self.page.events]
+        numbers = self._numbers()
         version = self.page.version
         if which == "next":
             request = self.request.next(numbers[0], numbers[-1], version)

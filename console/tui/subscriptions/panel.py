@@ -39,13 +39,13 @@ def subscription_cells(row: SubscriptionRow) -> list[Cell]:
     return [
         row.name,
         _consumer_cell(row),
-        row.selector,
         _value(row.checkpoint),
         str(row.in_flight),
         Text(str(row.parked), style="yellow" if row.parked else ""),
         str(row.acked),
         str(row.delivered),
         str(row.consumers),
+        row.selector,
     ]
 
 
@@ -60,22 +60,23 @@ class SubscriptionsPanel(TablePanel):
     COLUMNS = (
         "Name",
         "Here",  # next to the name: the consumer's policy stays visible at 80 columns
-        "Selector",
-        # What a lesson on acks watches first comes first: the rest may scroll off at 80 columns.
+        # What a lesson on acks watches first comes first; the selector, as long as a pattern
+        # makes it, comes last, so at 80 columns it is the one that runs off to the right.
         "Checkpoint",
         "In flight",
         "Parked",
         "Acked",
         "Delivered",
         "Consumers",
+        "Selector",
     )
     EMPTY_HINT = "No subscriptions yet: n creates one (this console then consumes and acks it)"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "request('create_subscription')", "New"),
         Binding("d", "request('delete_subscription')", "Delete"),
-        Binding("c", "request('toggle_consumer')", "Consume here"),
+        Binding("c", "request('toggle_consumer')", "Consume"),
         Binding("a", "request('consumer_policy')", "Ack/nack"),
-        Binding("r", "request('replay_parked')", "Replay parked"),
+        Binding("r", "request('replay_parked')", "Replay"),
         Binding("m", "request('monitor')", "Monitor"),
     ]
 

@@ -1,0 +1,158 @@
+"""gate-console at its minimum size, 80x24 (issue #15, point 6): every panel and question drawn
+whole, ``? Help`` in every footer, columns that widen, long feed lines wrapped, and a centred
+notice below the minimum that goes away when the terminal grows.
+
+The snapshots come from recorded, fixed data (tests/tui/recorded.py), as in test_snapshots.py,
+whose create dialogs are already drawn at 80x24; each SVG here was rendered to PNG and looked at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, RichLog, Static
+from textual.widgets._footer import FooterKey
+
+from console.ops.cluster import HealthSample
+from console.tui.dialogs.confirm import ConfirmDialog
+from console.tui.feed.lines import FeedLine
+from console.tui.feed.panel import FeedPanel
+from console.tui.size_notice import MIN_SIZE, SizeNotice
+from console.tui.status_bar import status_text
+from console.tui.table_sync import sync_table
+from tests.tui.recorded import HEALTHY, URL
+from tests.tui.test_snapshots import Compare, console, steps
+
+SMALL = (MIN_SIZE.width, MIN_SIZE.height)
+PANEL_KEYS = {
+    "cluster": (),
+    "feed": ("2",),
+    "observers": ("3",),
+    "producers": ("4",),
+    "subscriptions": ("5",),
+    "streams": ("6",),
+}
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        *(pytest.param(keys, id=panel) for panel, keys in PANEL_KEYS.items()),
+        pytest.param(("question_mark",), id="help"),
+        pytest.param(("ctrl+p", *"kill"), id="command_palette"),
+        pytest.param(("6", "g"), id="greenhouse"),
+    ],
+)
+def test_at_80x24(snap_compare: Compare, keys: tuple[str, ...]) -> None:
+    """Each panel, the help, the palette and the greenhouse view at the minimum size."""
+    assert snap_compare(console(), run_before=steps(*keys), terminal_size=SMALL)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param(("s",), id="stop_node"),
+        pytest.param(("k",), id="kill_node"),
+        pytest.param(("5", "d"), id="delete_subscription"),
+    ],
+)
+def test_confirm_at_80x24(snap_compare: Compare, keys: tuple[str, ...]) -> None:
+    """The questions before what cannot be undone, at the minimum size."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps()(pilot)
+        await pilot.press(*keys)  # its worker waits for the answer: no wait_for_complete here
+        for _ in range(3):
+            await pilot.pause()
+        assert isinstance(pilot.app.screen, ConfirmDialog)
+
+    assert snap_compare(console(), run_before=run, terminal_size=SMALL)
+
+
+def test_size_notice(snap_compare: Compare) -> None:
+    """Below 80x24 a centred notice names the size needed."""
+    assert snap_compare(console(), run_before=steps(), terminal_size=(40, 12))
+
+
+@pytest.mark.parametrize("panel", list(PANEL_KEYS))
+async def test_every_footer_shows_help_at_80_columns(panel: str) -> None:
+    app = console()
+    async with app.run_test(size=SMALL) as pilot:
+        await steps(*PANEL_KEYS[panel])(pilot)
+        keys = {key.key: key for key in app.screen.query(FooterKey)}
+        help_key = keys["question_mark"]
+        assert help_key.region.right <= SMALL[0]
+        assert "Help" in str(help_key.render())
+        # No panel key hides under the pinned keys: they all end left of ``? Help``.
+        others = [key for name, key in keys.items() if name not in ("question_mark", "ctrl+p")]
+        assert others
+        assert all(key.region.right < help_key.region.x for key in others)
+
+
+async def test_the_notice_comes_and_goes_with_the_terminal_size() -> None:
+    app = console()
+    async with app.run_test(size=(40, 12)) as pilot:
+        await steps()(pilot)
+        assert isinstance(app.screen, SizeNotice)
+        said = str(app.screen.query_one("#size-notice", Static).render())
+        assert "at least 80×24" in said and "This one is 40×12" in said
+        await pilot.press("question_mark", "5")  # the app's keys wait meanwhile
+        assert isinstance(app.screen, SizeNotice)
+        assert app.query_one("TabbedContent").active == "cluster"  # type: ignore[attr-defined]
+
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert not isinstance(app.screen, SizeNotice)
+        await pilot.press("4", "n")  # a dialog open, then the terminal shrinks and grows
+        await pilot.pause()
+        dialog = app.screen
+        await pilot.resize_terminal(79, 24)
+        await pilot.pause()
+        assert isinstance(app.screen, SizeNotice)
+        said = str(app.screen.query_one("#size-notice", Static).render())
+        assert "This one is 79×24" in said
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause()
+        assert app.screen is dialog
+
+
+def test_the_header_starts_with_the_leader() -> None:
+    """A narrow terminal cuts the gateway's address at the end, not the leader's name."""
+    line = status_text(
+        HealthSample(taken_at=0.0, status=HEALTHY, events_per_second=2.0, error=None), URL
+    )
+    assert line.plain.startswith("leader node1 · term 3 · 3/3 up")
+    assert line.plain.endswith("127.0.0.1:8899")
+
+
+async def test_a_grown_cell_widens_its_column() -> None:
+    """A rate going from 5.0/s to 15.0/s is shown whole, not cut to ``15.0/``."""
+    app = console()
+    async with app.run_test(size=SMALL) as pilot:
+        table = app.query_one("#observers-panel DataTable", DataTable)
+        sync_table(table, [("a", ["✓", "a", "1", "5.0/s", "0", "running", "$all"])])
+        await pilot.pause()
+        sync_table(table, [("a", ["✓", "a", "1", "15.0/s", "0", "running", "$all"])])
+        await pilot.pause()
+        rate = list(table.columns.values())[3]
+        assert rate.get_render_width(table) - 2 * table.cell_padding >= len("15.0/s")
+
+
+async def test_long_feed_lines_wrap_under_a_whole_source_name() -> None:
+    app = console(empty=True)
+    async with app.run_test(size=SMALL) as pilot:
+        await steps("2")(pilot)
+        panel = app.query_one(FeedPanel)
+        source = "a_rather_long_observer_name"
+        text = "SEEN [" + "x" * 150 + "]"
+        panel.add_lines([FeedLine(source, text), FeedLine("b", "SEEN [short]")])
+        await pilot.pause()
+        lines = [strip.text.rstrip() for strip in app.query_one("#feed-log", RichLog).lines]
+        assert lines[0].startswith(source + " SEEN")  # the name whole, the text after it
+        assert all(line.startswith(" " * (len(source) + 1)) for line in lines[1:-1])
+        body = "".join(line[len(source) + 1 :] for line in lines[:-1])
+        assert len(lines) > 3 and body.replace(" ", "") == text.replace(" ", "")  # nothing lost
+        assert all(len(line) <= SMALL[0] for line in lines)
+        assert lines[-1] == "b" + " " * len(source) + "SEEN [short]"
