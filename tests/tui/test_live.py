@@ -23,6 +23,8 @@ from console.tui.app import GateConsole
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.form import FormDialog
 from console.tui.feed.panel import FeedPanel
+from console.tui.streams.paging import PAGE_SIZE
+from console.tui.streams.panel import StreamsPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel
 from tests.cluster_harness import RunningCluster
 
@@ -281,4 +283,41 @@ async def test_the_node_log_pane_follows_the_selected_node(
         nodes.move_cursor(row=nodes.get_row_index(follower))
         await until(pilot, lambda: f"following leader {leader}" in shown(), "the follower's log")
         assert "became leader" not in shown()  # another node's log starts afresh
+        await pilot.press("ctrl+q")
+
+
+async def test_the_open_stream_follows_its_end_and_stays_put_when_scrolled_back(
+    cluster: RunningCluster, open_ops: Callable[[RunningCluster], Awaitable[Operations]]
+) -> None:
+    """Issue #15, point 4: start producers, press 6: the page follows new events while it shows
+    the stream's end and says "following"; a page further back stays put and counts newer ones."""
+    ops = await open_ops(cluster)
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "n")
+        await until(pilot, lambda: isinstance(app.screen.focused, Input), "the producers dialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: len(ops.producers.running()) == 3, "three producers")
+        await pilot.press("6")
+        panel = app.query_one(StreamsPanel)
+        title = panel.query_one("#page-title", Static)
+
+        def newest_shown() -> int:
+            return max(panel._numbers(), default=-1)
+
+        await until(pilot, lambda: panel.page is not None, "a page of the first stream")
+        await pilot.press("v")  # backward from the last event: the stream's end
+        await until(pilot, lambda: "following" in str(title.render()), "a following page")
+        first = newest_shown()
+        await until(pilot, lambda: newest_shown() >= first + 2, "the page to follow new events")
+        assert "following" in str(title.render())
+        # More than a page of events, so that an older page exists.
+        await until(pilot, lambda: newest_shown() > PAGE_SIZE, "a page's worth", timeout=60)
+
+        await pilot.press("right_square_bracket")  # older events: no longer at the end
+        await until(pilot, lambda: "following" not in str(title.render()), "an older page")
+        held = panel._numbers()
+        await until(pilot, lambda: "newer event" in str(title.render()), "a count of newer ones")
+        await until(pilot, lambda: panel.latest is not None and panel.latest > first + 3, "growth")
+        assert panel._numbers() == held  # scrolled back, the page stays put
         await pilot.press("ctrl+q")
