@@ -9,6 +9,7 @@ from textual.pilot import Pilot
 from console.tui.app import GateConsole
 from console.tui.dialogs.confirm import ConfirmDialog
 from tests.tui.recorded import RecordedOps
+from tests.tui.test_snapshots import settle as settle_workers
 
 
 async def settle(pilot: Pilot[None]) -> None:
@@ -27,7 +28,7 @@ async def test_kill_asks_and_yes_kills_the_node() -> None:
         assert app.screen.question == "Kill node1?"
         assert recorded.cluster.actions == []  # nothing happens while the question is open
         await pilot.press("y")
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         assert recorded.cluster.actions == [("node1", "kill")]
         assert app.last_message.startswith("✅ killed node1 (the leader)")
 
@@ -40,11 +41,11 @@ async def test_cancel_leaves_the_node_alone() -> None:
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("escape")
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         await pilot.press("k")
         await settle(pilot)
         await pilot.press("enter")  # focus starts on No: a stray Enter kills nothing
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         assert not isinstance(app.screen, ConfirmDialog)
         assert recorded.cluster.actions == []
         assert app.last_message == "↩️  node1 left as it was"
@@ -55,13 +56,13 @@ async def test_pause_asks_nothing_and_yes_mode_asks_nothing() -> None:
     app = GateConsole(recorded.as_operations(), blink=False, confirm=False)
     async with app.run_test(size=(110, 32)) as pilot:
         await pilot.press("k")
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         assert recorded.cluster.actions == [("node1", "kill")]
     recorded = RecordedOps()
     app = GateConsole(recorded.as_operations(), blink=False)
     async with app.run_test(size=(110, 32)) as pilot:
         await pilot.press("p")
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         assert recorded.cluster.actions == [("node1", "pause")]
 
 
@@ -75,10 +76,10 @@ async def test_deleting_a_subscription_with_parked_events_asks_first() -> None:
         assert isinstance(app.screen, ConfirmDialog)
         assert app.screen.detail == "Its 4 parked events go with it."
         await pilot.press("n")
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         assert [row.name for row in await recorded.subscriptions.rows()] == ["my_sub", "heat"]
         await pilot.press("d", "y")
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         assert [row.name for row in await recorded.subscriptions.rows()] == ["heat"]
         assert app.last_message == "✅ Subscription 'my_sub' deleted"
 
@@ -91,5 +92,5 @@ async def test_deleting_a_subscription_without_parked_events_does_not_ask() -> N
     async with app.run_test(size=(110, 32)) as pilot:
         await app.refresh_lists()
         await pilot.press("5", "d")
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         assert [row.name for row in await recorded.subscriptions.rows()] == ["heat"]
