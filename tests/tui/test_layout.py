@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog, Static
 from textual.widgets._footer import FooterKey
 
 from console.ops.cluster import HealthSample
+from console.tui.cluster.panel import RewrappingLog
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.feed.lines import FeedLine
 from console.tui.feed.panel import FeedPanel
@@ -156,3 +159,23 @@ async def test_long_feed_lines_wrap_under_a_whole_source_name() -> None:
         assert len(lines) > 3 and body.replace(" ", "") == text.replace(" ", "")  # nothing lost
         assert all(len(line) <= SMALL[0] for line in lines)
         assert lines[-1] == "b" + " " * len(source) + "SEEN [short]"
+
+
+async def test_the_node_log_wraps_again_when_the_terminal_narrows() -> None:
+    """Lines written at one width are wrapped anew at a narrower one, not cut at the edge."""
+
+    class LogApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield RewrappingLog(max_lines=10, id="log")
+
+    sentence = " ".join(f"word{n}" for n in range(18))  # 107 columns
+    app = LogApp()
+    async with app.run_test(size=(120, 10)) as pilot:
+        log = app.query_one(RewrappingLog)
+        log.add(Text(sentence))
+        await pilot.pause()
+        assert max(line.cell_length for line in log.lines) > 40
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        assert all(line.cell_length <= 40 for line in log.lines)
+        assert " ".join(line.text.strip() for line in log.lines) == sentence

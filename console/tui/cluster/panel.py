@@ -3,6 +3,7 @@ and under it the selected node's own log (why it did what the timeline shows).""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.widgets import DataTable, RichLog, Static
 
 from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeLogLine, NodeLogUpdate, NodeRow
@@ -64,6 +66,37 @@ def node_log_text(line: NodeLogLine) -> Text:
     return Text.assemble((f"{line.clock} ", "dim"), (line.text, _LEVEL_STYLES.get(line.level, "")))
 
 
+class RewrappingLog(RichLog):
+    """A log that wraps its lines again when its width changes.
+
+    RichLog keeps each line as it was wrapped when written, so after the terminal narrows the
+    end of a long line would be cut off; this one keeps what it was given and writes it again.
+    """
+
+    def __init__(self, *, max_lines: int, id: str) -> None:
+        # min_width 1: wrap at the pane's width, never at RichLog's default of 78 columns.
+        super().__init__(max_lines=max_lines, min_width=1, wrap=True, id=id)
+        self._kept: deque[Text] = deque(maxlen=max_lines)
+        self._wrapped_at = 0
+
+    def add(self, text: Text) -> None:
+        self._kept.append(text)
+        self.write(text)
+
+    def forget(self) -> None:
+        self._kept.clear()
+        self.clear()
+
+    def on_resize(self, event: Resize) -> None:
+        # RichLog's own handler (run after this one) writes what waited for a first size.
+        width = event.size.width
+        if self._size_known and self._wrapped_at and width != self._wrapped_at:
+            self.clear()
+            for text in self._kept:
+                self.write(text)
+        self._wrapped_at = width
+
+
 class ClusterPanel(Vertical):
     """Node health and the failover timeline; keys act on the selected node."""
 
@@ -89,7 +122,7 @@ class ClusterPanel(Vertical):
         timeline = RichLog(max_lines=TIMELINE_LINES, id="timeline")
         timeline.border_title = "Timeline"
         yield timeline
-        node_log = RichLog(max_lines=NODE_LOG_LINES, wrap=True, id="node-log")
+        node_log = RewrappingLog(max_lines=NODE_LOG_LINES, id="node-log")
         node_log.border_title = "Node log"
         yield node_log
 
@@ -106,26 +139,26 @@ class ClusterPanel(Vertical):
 
     def show_node_log(self, update: NodeLogUpdate) -> None:
         """Add what is new in the selected node's log; another node's log starts afresh."""
-        pane = self.query_one("#node-log", RichLog)
+        pane = self.query_one("#node-log", RewrappingLog)
         title = f"Log of {update.node_id} (why it does what it does)"
         if self._log_node != update.node_id:
             self._log_node = update.node_id
             self._log_error = None
-            pane.clear()
+            pane.forget()
         if update.error is not None:
             if update.error != self._log_error:  # once, not at every look
-                pane.write(Text(f"⚠ {update.error}", style="yellow"))
+                pane.add(Text(f"⚠ {update.error}", style="yellow"))
             self._log_error = update.error
             pane.border_title = f"{title} · no answer"
             return
         self._log_error = None
         pane.border_title = title
         if update.restarted:
-            pane.write(Text(f"── {update.node_id} started again ──", style="bold"))
+            pane.add(Text(f"── {update.node_id} started again ──", style="bold"))
         if update.missed:
-            pane.write(Text(f"… {update.missed} lines went by unseen", style="dim"))
+            pane.add(Text(f"… {update.missed} lines went by unseen", style="dim"))
         for line in update.lines:
-            pane.write(node_log_text(line))
+            pane.add(node_log_text(line))
 
     @property
     def selected_node(self) -> str | None:
