@@ -44,6 +44,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
+from engine.config_model import WriteQuorum
 from engine.replication.log_storage import LogStorage
 from engine.replication.log_view import RaftLog
 from engine.replication.messages import (
@@ -64,7 +65,6 @@ from engine.replication.messages import (
 )
 from engine.replication.progress import Progress
 from engine.replication.quorum import (
-    WriteQuorum,
     committed_index,
     has_quorum,
     majority,

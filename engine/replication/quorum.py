@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-WriteQuorum = Literal["majority", "all", "leader"]
+# The config's own type: the setting and the arithmetic cannot disagree on the modes.
+from engine.config_model import WriteQuorum
+
 VoteResult = Literal["won", "lost", "pending"]
 
 
