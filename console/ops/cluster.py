@@ -21,6 +21,7 @@ NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
 NODE_LEGEND = "★ leader · ☆ preferred leader · positions are replicated-log indexes"
 _GOING_DOWN = ("stop", "kill", "pause")
+NODE_LOG_KEPT = 1000  # the lines each node keeps in memory (docs/API.md, "Node log")
 _POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
 
 
@@ -328,7 +329,7 @@ class NodeLogFollower:
         if node_id != self.node_id:
             self.node_id, self._after, self._started_at = node_id, None, None
         try:
-            limit = self.first_lines if self._after is None else 1000
+            limit = self.first_lines if self._after is None else NODE_LOG_KEPT
             page = await self.cluster.node_log(node_id, after=self._after, limit=limit)
             restarted = self._started_at is not None and page.started_at != self._started_at
             if restarted:

@@ -1,6 +1,8 @@
-"""The one error type of the operations layer: a user-facing reason, shown as one line."""
+"""The one error type of the operations layer, and the one wording of any failure for people."""
 
 from __future__ import annotations
+
+from engine.client import GateError
 
 
 class OpsError(Exception):
@@ -8,3 +10,14 @@ class OpsError(Exception):
 
     The message is written for the person at the console; front ends show it as it is.
     """
+
+
+def failure_text(exc: OpsError | GateError) -> str:
+    """A failed operation's reason as one line for a person, the same in both consoles."""
+    if isinstance(exc, OpsError):
+        return str(exc)
+    if exc.code in ("unavailable", "timeout"):
+        return f"The engine is not answering: {exc.message}"
+    if exc.code == "unauthorized":
+        return "The gateway refused the token (start the console with --token)"
+    return f"{exc.message} ({exc.code})"

@@ -35,7 +35,7 @@ PROGRAM = "gate-repl"
 
 DESCRIPTION = """\
 The Gate menu shell: the 15 options of the ExESDB console, by number, and a
-cluster lab (16-27): node faults, snapshots, consumer policies, parked events.
+cluster lab (16-28): node faults, snapshots, consumer policies, parked events.
 
 Without --connect it starts a 3-node cluster in the background (gateway on
 127.0.0.1:8899, nodes on 8090-8092 HTTP and 8890-8892 TCP, data under ./data)

@@ -1,4 +1,5 @@
-"""The menu of docs/CONSOLE.md: the classic 15, number for number, then the cluster-lab options."""
+"""The menu of docs/CONSOLE.md: the classic 15, number for number, then the cluster-lab options
+(numbers and titles from ``console.ops.catalogue``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from dataclasses import dataclass
 
 from prompt_toolkit.utils import get_cwidth
 
+from console.ops.catalogue import EXIT, NUMBERED, numbered
 from console.repl.printer import Fragments, Printer
 
 TITLE = "========== Gate Interactive Console =========="
-EXIT = 15
-LAST = 27  # the classic 15 and the cluster lab's 16-27
+LAST = max(NUMBERED)  # the classic 15, then the cluster lab from 16
 PROMPT = f"👉 Select an option (1-{LAST}): "
 # Answers that show the whole menu again (Enter on an empty line too).
 MENU_REQUESTS = frozenset({"", "?", "m", "menu", "help"})
@@ -20,64 +21,28 @@ COMPACT_MENU = "Enter: menu · 1-6 observe · 7-9 produce · 10-11 subscribe · 
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A heading and its numbered options."""
+    """A heading and its numbered options (titled by the catalogue)."""
 
     heading: str
     style: str
-    options: tuple[tuple[int, str], ...]
+    numbers: tuple[int, ...]
+
+    @property
+    def options(self) -> tuple[tuple[int, str], ...]:
+        """``(number, title)`` of each option."""
+        return tuple((number, numbered(number).title) for number in self.numbers)
 
 
 CLASSIC: tuple[Section, ...] = (
-    Section(
-        "📊 Observers:",
-        "ansigreen",
-        (
-            (1, "Create Observer by Stream"),
-            (2, "Create Observer by Event Type"),
-            (3, "Create Observer by Event Payload"),
-            (4, "List Active Observers"),
-            (5, "Monitor Specific Observer"),
-            (6, "Stop Observer"),
-        ),
-    ),
-    Section(
-        "🏭 Producers:",
-        "ansiyellow",
-        ((7, "Start Producers"), (8, "Stop Producer"), (9, "List Active Producers")),
-    ),
-    Section(
-        "📡 Subscriptions:",
-        "ansimagenta",
-        ((10, "Create Subscription"), (11, "List Subscriptions")),
-    ),
-    Section(
-        "📈 Data Management:",
-        "ansiblue",
-        ((12, "View Stream Data"), (13, "Append Events Manually"), (14, "Get Cluster Status")),
-    ),
-    Section("🚪 Exit:", "ansired", ((EXIT, "Exit Console"),)),
+    Section("📊 Observers:", "ansigreen", (1, 2, 3, 4, 5, 6)),
+    Section("🏭 Producers:", "ansiyellow", (7, 8, 9)),
+    Section("📡 Subscriptions:", "ansimagenta", (10, 11)),
+    Section("📈 Data Management:", "ansiblue", (12, 13, 14)),
+    Section("🚪 Exit:", "ansired", (EXIT,)),
 )
+LAB = Section("🧪 Cluster Lab:", "ansicyan", tuple(range(16, LAST + 1)))
 
-LAB = Section(
-    "🧪 Cluster Lab:",
-    "ansicyan",
-    (
-        (16, "Node Health Detail"),
-        (17, "Stop Node"),
-        (18, "Kill Node"),
-        (19, "Start Node"),
-        (20, "Restart Node"),
-        (21, "Pause Node"),
-        (22, "Resume Node"),
-        (23, "Greenhouse & Snapshots"),
-        (24, "Append a Chosen Event"),
-        (25, "Browse Stream"),
-        (26, "Set Consumer Ack Policy"),
-        (27, "Replay Parked Events"),
-    ),
-)
-
-TITLES: dict[int, str] = {n: t for s in (*CLASSIC, LAB) for n, t in s.options}
+TITLES: dict[int, str] = {number: op.title for number, op in NUMBERED.items()}
 _LAB_COLUMNS = 3
 # Lines below the menu: the prompt and, at a terminal, the bottom toolbar.
 _BELOW = 2

@@ -14,6 +14,7 @@ from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
+from console.ops.outcomes import Level, Outcome
 from console.repl.tables import Cell, render_table
 
 Fragments = list[tuple[str, str]]
@@ -38,6 +39,14 @@ STYLE = Style.from_dict(
         "toolbar.bad": "bg:ansiblack fg:ansired bold",
     }
 )
+
+
+_OUTCOME_STYLES: dict[Level, str] = {
+    "ok": "class:ok",
+    "warn": "class:warn",
+    "error": "class:error",
+    "kept": "class:warn",
+}
 
 
 class Printer:
@@ -90,6 +99,12 @@ class Printer:
     def error(self, message: str) -> None:
         """A failure: ``❌ ...`` in red."""
         self.line(f"❌ {message}", "class:error")
+
+    def outcome(self, outcome: Outcome) -> None:
+        """An operation's outcome (``✅``, ``⚠️``, ``❌`` or ``↩️``), and its detail as a hint."""
+        self.line(outcome.line, _OUTCOME_STYLES[outcome.level])
+        if outcome.detail:
+            self.hint(outcome.detail)
 
     def heading(self, text: str) -> None:
         """The title of an option's output, after a blank line."""

@@ -16,70 +16,54 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from console.ops.cluster import ClusterOps
+from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Name
 from console.ops.errors import OpsError
 from console.ops.numbers import is_choice_number
+from console.ops.outcomes import failed
 from console.repl.commands import cluster, data, observers, producers, subscriptions
 from console.repl.commands.cluster import START_A_NODE
 from console.repl.commands.script import is_wait, wait
 from console.repl.context import Cancelled, Context
-from console.repl.menu import COMPACT_MENU, EXIT, MENU_REQUESTS, PROMPT, TITLES, render_menu
+from console.repl.menu import COMPACT_MENU, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
 
 log = logging.getLogger(__name__)
 
 Command = Callable[[Context], Awaitable[None]]
 
-COMMANDS: dict[int, Command] = {
-    1: observers.create_by_stream,
-    2: observers.create_by_event_type,
-    3: observers.create_by_payload,
-    4: observers.list_observers,
-    5: observers.monitor_observer,
-    6: observers.stop_observer,
-    7: producers.start_producers,
-    8: producers.stop_producer,
-    9: producers.list_producers,
-    10: subscriptions.create_subscription,
-    11: subscriptions.list_subscriptions,
-    12: data.view_stream,
-    13: data.append_events,
-    14: cluster.cluster_status,
-    16: cluster.node_detail,
-    17: functools.partial(cluster.node_action, action="stop"),
-    18: functools.partial(cluster.node_action, action="kill"),
-    19: functools.partial(cluster.node_action, action="start"),
-    20: functools.partial(cluster.node_action, action="restart"),
-    21: functools.partial(cluster.node_action, action="pause"),
-    22: functools.partial(cluster.node_action, action="resume"),
-    23: cluster.greenhouse,
-    24: data.append_chosen_event,
-    25: data.browse_stream,
-    26: subscriptions.consumer_policy,
-    27: subscriptions.replay_parked,
+# Each menu option's command, by the catalogue's name (its number and title come from there).
+HANDLERS: dict[Name, Command] = {
+    "observer_by_stream": observers.create_by_stream,
+    "observer_by_type": observers.create_by_event_type,
+    "observer_by_payload": observers.create_by_payload,
+    "list_observers": observers.list_observers,
+    "monitor": observers.monitor_observer,
+    "stop_observer": observers.stop_observer,
+    "start_producers": producers.start_producers,
+    "stop_producer": producers.stop_producer,
+    "list_producers": producers.list_producers,
+    "create_subscription": subscriptions.create_subscription,
+    "list_subscriptions": subscriptions.list_subscriptions,
+    "view_stream": data.view_stream,
+    "append_events": data.append_events,
+    "cluster_status": cluster.cluster_status,
+    "node_detail": cluster.node_detail,
+    **{
+        op.name: functools.partial(cluster.node_action, action=action)
+        for op in CATALOGUE
+        if (action := op.node_action) is not None
+    },
+    "greenhouse": cluster.greenhouse,
+    "append_event": data.append_chosen_event,
+    "browse_stream": data.browse_stream,
+    "consumer_policy": subscriptions.consumer_policy,
+    "replay_parked": subscriptions.replay_parked,
+    "node_log": cluster.node_log,
 }
-CHOICES = sorted([*COMMANDS, EXIT])
-# How long the shell asks the gateway how many nodes are up, after an operation failed.
-_STATUS_TIMEOUT = 3.0
-
-
-def describe_gate_error(exc: GateError) -> str:
-    """A GateError as one line for a person."""
-    if exc.code in ("unavailable", "timeout"):
-        return f"The engine is not answering: {exc.message}"
-    if exc.code == "unauthorized":
-        return "The gateway refused the token (start gate-repl with --token)"
-    return f"{exc.message} ({exc.code})"
-
-
-async def no_majority(cluster: ClusterOps) -> str | None:
-    """The words "no majority: 1 of 3 nodes up" when too few nodes answer for a write to commit."""
-    try:
-        status = await asyncio.wait_for(cluster.status(), _STATUS_TIMEOUT)
-    except (GateError, TimeoutError):
-        return None  # the gateway is away too: the error itself says so better
-    words = status.no_majority()
-    return None if words is None else f"{words} {START_A_NODE}"
+COMMANDS: dict[int, Command] = {
+    number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT
+}
+CHOICES = sorted(NUMBERED)
 
 
 class ReplShell:
@@ -178,19 +162,8 @@ class ReplShell:
             return False
         except (KeyboardInterrupt, Cancelled):
             printer.warn("Cancelled")
-        except OpsError as exc:
-            printer.error(str(exc))
-        except GateError as exc:
-            # Unanswered for want of a majority: the nodes up say why; the engine's words follow,
-            # as they may tell more (a write whose outcome is unknown).
-            majority = None
-            if exc.code in ("unavailable", "timeout"):
-                majority = await no_majority(self.ctx.ops.cluster)
-            if majority is None:
-                printer.error(describe_gate_error(exc))
-            else:
-                printer.error(majority)
-                printer.hint(describe_gate_error(exc))
+        except (OpsError, GateError) as exc:
+            printer.outcome(await failed(exc, self.ctx.ops.cluster, START_A_NODE))
         except Exception as exc:  # never a traceback at the console; the log keeps it
             log.exception("%s failed", title)
             printer.error(f"Unexpected error in '{title}': {type(exc).__name__}: {exc}")

@@ -42,14 +42,14 @@ def test_the_menu_fits_80x24_with_every_option() -> None:
     assert len(lines) <= 22, "\n".join(lines)
     assert max(get_cwidth(line) for line in lines) <= 80
     shown = sorted(int(n) for line in lines for n in _OPTION.findall(line))
-    assert shown == list(range(1, 28))
+    assert shown == list(range(1, 29))
     assert "📊 Observers:" in lines[1] and "🏭 Producers:" in lines[1]  # two columns
 
 
 def test_a_tall_terminal_and_a_script_get_the_classic_menu() -> None:
     tall = _screen_text(120, 40)
     assert "  1. Create Observer by Stream" in tall and "🏭 Producers:" in tall
-    assert len(tall) == len(menu_lines(None)) == 27
+    assert len(tall) == len(menu_lines(None)) == 28
     plain = io.StringIO()
     render_menu(Printer(stream=plain))
     assert plain.getvalue().splitlines() == tall
@@ -105,20 +105,20 @@ def test_at_80x24_through_a_pty(cluster: RunningCluster, tmp_path: Path) -> None
             child.send(text + "\r")
             return before
 
-        menu = answer("Select an option (1-27): ", "13")
+        menu = answer("Select an option (1-28): ", "13")
         assert "📊 Observers:" in menu and "15. Exit Console" in menu
         menu_rows = menu.split("========== Gate Interactive Console ==========")[1].split("\n")
         assert len(menu_rows) <= 22, menu
         answer("Enter stream name: ", "pty-1")
         answer("Number of events to append (default 5): ", "3")
-        answer("Select an option (1-27): ", "13")
+        answer("Select an option (1-28): ", "13")
         answer("Enter stream name: ", "pty-1")
         answer("Number of events to append (default 5): ", "")  # 5 more: v3 to v7
-        answer("Select an option (1-27): ", "12")
+        answer("Select an option (1-28): ", "12")
         # ↑ recalls the last stream typed, and at the count the last count: not each other's.
         answer("Enter stream name: ", UP)
         answer("Number of events to fetch (default 10): ", UP)
-        table = answer("Select an option (1-27): ", "\x04")  # Ctrl+D exits
+        table = answer("Select an option (1-28): ", "\x04")  # Ctrl+D exits
         assert "📄 Events from 'pty-1' (version 7):" in table, table
         rows = [line for line in table.split("\n") if re.match(r"v\d+ ", line)]
         assert [row.split()[0] for row in rows] == ["v0", "v1", "v2"], table

@@ -33,7 +33,7 @@ def test_a_paused_node_is_shown_paused_not_down() -> None:
 
 
 def test_the_menu_prompt_names_every_option() -> None:
-    assert f"(1-{CHOICES[-1]})" in PROMPT and CHOICES[-1] == 27
+    assert f"(1-{CHOICES[-1]})" in PROMPT and CHOICES[-1] == 28
 
 
 class _Terminal:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeActionResult, NodeRow
+from console.ops.catalogue import operation
+from console.ops.cluster import NODE_LEGEND, NODE_LOG_KEPT, ClusterStatus, NodeRow
 from console.ops.formatting import latency_text
+from console.ops.outcomes import kept, node_action_done, snapshot_taken
 from console.ops.streams import existing_stream
 from console.repl.context import Context, parsed
 from console.repl.tables import Cell
 from domain.greenhouse.aggregate import Greenhouse
 
 # Where the no-majority words point a person.
-START_A_NODE = "(option 19 starts a node)"
+START_A_NODE = f"(option {operation('node_start').number} starts a node)"
+NODE_LOG_LINES = 20  # the newest lines option 28 shows by default: they fit an 80x24 screen
+_LOG_STYLES = {"warning": "class:warn", "error": "class:error"}
 
 
 def _updown(up: bool) -> Cell:
@@ -105,39 +109,6 @@ async def node_detail(ctx: Context) -> None:
 
 _DEFAULTS_TO_LEADER = ("stop", "kill", "restart", "pause")
 _CONFIRMED = ("stop", "kill")  # asked first at a terminal: the rest are undone by a key
-_PAST = {
-    "stop": "Stopped",
-    "kill": "Killed",
-    "start": "Started",
-    "restart": "Restarted",
-    "pause": "Paused",
-    "resume": "Resumed",
-}
-
-
-def _report(ctx: Context, result: NodeActionResult) -> None:
-    done = _PAST[result.action]
-    who = f"{result.node_id} (the leader)" if result.was_leader else result.node_id
-    if result.no_majority is not None:
-        ctx.printer.warn(f"{done} {who}; {result.no_majority}")
-        ctx.printer.hint(
-            f"Until one is back no leader is elected and nothing is written {START_A_NODE}"
-        )
-        return
-    leader = f"leader {result.leader} (term {result.term})" if result.leader else "no leader"
-    if result.action in ("stop", "kill", "pause") and result.was_leader:
-        if result.settled:
-            ctx.printer.ok(
-                f"{done} {who}; {result.leader} took over in {result.elapsed:.1f} s "
-                f"(term {result.term})"
-            )
-        else:
-            ctx.printer.warn(f"{done} {who}; no new leader after {result.elapsed:.0f} s")
-        return
-    if result.settled:
-        ctx.printer.ok(f"{done} {who}; {leader}")
-    else:
-        ctx.printer.warn(f"{done} {who}, but the cluster has not settled yet; {leader}")
 
 
 async def node_action(ctx: Context, action: str) -> None:
@@ -166,11 +137,12 @@ async def node_action(ctx: Context, action: str) -> None:
     if action in _CONFIRMED:
         who = answer or (f"{status.leader} (the leader)" if status.leader else "")
         if who and not await ctx.confirmed(f"{action.capitalize()} {who}?"):
-            ctx.printer.warn(f"Cancelled: {who} left as it was")
+            ctx.printer.outcome(kept(f"{who} left as it was"))
             return
     if ctx.terminal.interactive:
         ctx.printer.hint("Waiting for the cluster to settle (Ctrl+C to stop waiting)…")
-    _report(ctx, await ctx.ops.cluster.act(answer or None, action))
+    result = await ctx.ops.cluster.act(answer or None, action)
+    ctx.printer.outcome(node_action_done(result, START_A_NODE))
 
 
 def _reading(house: Greenhouse, measure: str) -> str:
@@ -223,4 +195,42 @@ async def greenhouse(ctx: Context) -> None:
         ctx.printer.warn(f"No snapshots of {stream} yet")
     if await ctx.yes("Take a snapshot now? (y/N): "):
         taken = await ctx.ops.streams.take_snapshot(stream)
-        ctx.printer.ok(f"Snapshot of {stream} recorded at version {taken.version}")
+        ctx.printer.outcome(snapshot_taken(stream, taken.version))
+
+
+async def node_log(ctx: Context) -> None:
+    """28. Node Log: a node's newest log lines, the reasons behind what option 14 shows."""
+    ctx.printer.heading("📜 Node Log")
+    status = await ctx.ops.cluster.status()
+    ctx.printer.line("Nodes: " + ", ".join(f"{n.node_id} ({n.shown_role})" for n in status.nodes))
+    leader = status.leader
+
+    def check(text: str) -> str:
+        if not text:
+            return leader or status.node(text).node_id  # no leader: the error names the nodes
+        return status.node(text).node_id
+
+    prompt = f"Enter node id (default: {leader}): " if leader else "Enter node id: "
+    node = await ctx.answer(
+        prompt,
+        parsed(check),
+        history="node",
+        completions=[n.node_id for n in status.nodes],
+        optional=leader is not None,
+    )
+    count = await ctx.ask_int(
+        f"Number of lines (default {NODE_LOG_LINES}): ",
+        "number of lines",
+        NODE_LOG_LINES,
+        minimum=1,
+        maximum=NODE_LOG_KEPT,
+    )
+    page = await ctx.ops.cluster.node_log(node, limit=count)
+    if not page.lines:
+        ctx.printer.warn(f"Nothing in the log of {node} yet")
+        return
+    ctx.printer.line(f"📜 The newest {len(page.lines)} lines of {node}'s log:", "class:ok")
+    for line in page.lines:
+        ctx.printer.fragments(
+            [("class:hint", f"{line.clock} "), (_LOG_STYLES.get(line.level, ""), line.text)]
+        )

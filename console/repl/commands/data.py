@@ -8,6 +8,7 @@ from console.ops.answers import pick
 from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, elixir_term, event_text
 from console.ops.numbers import is_choice_number, parse_whole
+from console.ops.outcomes import event_appended, events_appended
 from console.ops.patterns import parse_data
 from console.ops.streams import (
     DIRECTIONS,
@@ -142,9 +143,7 @@ async def append_events(ctx: Context) -> None:
         maximum=MAX_COUNT,
     )
     result = await ctx.ops.streams.append_generated(stream, count)
-    ctx.printer.ok(
-        f"Appended {len(result.events)} events to '{stream}' (now at version {result.version})"
-    )
+    ctx.printer.outcome(events_appended(stream, len(result.events), result.version))
     ctx.printer.line("Latest events:")
     for event in result.events[-_SHOWN_AFTER_APPEND:]:
         ctx.printer.line(f"  • {event_text(event)}")
@@ -180,5 +179,5 @@ async def append_chosen_event(ctx: Context) -> None:
         result = await ctx.ops.streams.append_event(stream, event_type, data)
     except NewStreamError as exc:
         raise OpsError(f"{exc} (option 13)") from None
-    ctx.printer.ok(f"Appended {event_type} to '{stream}' at version {result.version}")
+    ctx.printer.outcome(event_appended(event_type, stream, result.version))
     ctx.printer.line(f"  • {event_text(result.events[-1])}")

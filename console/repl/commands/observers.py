@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.ops.answers import known_name, pick
-from console.ops.formatting import pattern_text, rate_text
+from console.ops.formatting import rate_text
 from console.ops.observers import (
     ALL_STREAMS,
     ObserverRow,
@@ -13,6 +13,7 @@ from console.ops.observers import (
     payload_selector,
     stream_selector,
 )
+from console.ops.outcomes import observer_created, observer_stopped, shown_stream
 from console.ops.patterns import parse_pattern
 from console.repl.context import Context, parsed
 from console.repl.monitor import monitor_feed
@@ -42,8 +43,8 @@ async def create_by_stream(ctx: Context) -> None:
     stream = selector["by_stream"]
     name = await ask_observer_name(ctx, selector)
     observer = await ctx.ops.observers.create(selector, name)
-    shown = stream if stream == ALL_STREAMS else stream.removeprefix("$")
-    ctx.printer.ok(f"Observer '{observer.name}' created for stream '{shown}'")
+    shown = shown_stream(stream)
+    ctx.printer.outcome(observer_created(observer.name, selector))
     if stream != ALL_STREAMS and shown not in streams:
         ctx.printer.warn(f"No stream '{shown}' yet: its events will show once they come")
 
@@ -74,7 +75,7 @@ async def create_by_event_type(ctx: Context) -> None:
     event_type = await ask_event_type(ctx)
     name = await ask_observer_name(ctx, event_type_selector(event_type))
     observer = await ctx.ops.observers.create_by_event_type(event_type, name)
-    ctx.printer.ok(f"Observer '{observer.name}' created for event type '{event_type}'")
+    ctx.printer.outcome(observer_created(observer.name, observer.selector))
 
 
 async def ask_event_type(ctx: Context) -> str:
@@ -102,8 +103,7 @@ async def create_by_payload(ctx: Context) -> None:
     ctx.printer.hint('Enter payload pattern as a map (e.g., %{operator: "John"}) or as JSON')
     selector = await ctx.answer("Pattern: ", parsed(_payload_selector), history="pattern")
     observer = await ctx.ops.observers.create(selector, name)
-    shown = pattern_text(selector["by_event_payload"])
-    ctx.printer.ok(f"Observer '{observer.name}' created for payload pattern {shown}")
+    ctx.printer.outcome(observer_created(observer.name, selector))
 
 
 def _state_cell(row: ObserverRow) -> Cell:
@@ -187,4 +187,4 @@ async def stop_observer(ctx: Context) -> None:
         completions=names,
     )
     observer = await ctx.ops.observers.stop(name)
-    ctx.printer.ok(f"Observer '{observer.name}' stopped")
+    ctx.printer.outcome(observer_stopped(observer.name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from console.ops.formatting import rate_text
+from console.ops.outcomes import producer_stopped, producers_started
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
 from console.repl.context import Context, parsed
 from console.repl.tables import Cell
@@ -20,9 +21,7 @@ async def start_producers(ctx: Context) -> None:
         maximum=MAX_COUNT,
     )
     streams = await ctx.ops.producers.start(count)
-    rate = rate_text(ctx.ops.producers.pool.rate)
-    noun = "producer" if len(streams) == 1 else "producers"
-    ctx.printer.ok(f"Started {len(streams)} {noun}: {', '.join(streams)} ({rate} each)")
+    ctx.printer.outcome(producers_started(streams, rate_text(ctx.ops.producers.pool.rate)))
 
 
 async def stop_producer(ctx: Context) -> None:
@@ -40,7 +39,7 @@ async def stop_producer(ctx: Context) -> None:
         completions=running,
     )
     await ctx.ops.producers.stop(stream)
-    ctx.printer.ok(f"Producer for '{stream}' stopped")
+    ctx.printer.outcome(producer_stopped(stream))
 
 
 def _state_cell(row: ProducerRow) -> Cell:

@@ -8,6 +8,12 @@ from collections.abc import Sequence
 from console.ops.answers import known_name
 from console.ops.formatting import CHECKPOINT_NOTE
 from console.ops.observers import ALL_STREAMS, stream_selector
+from console.ops.outcomes import (
+    consuming,
+    parked_replayed,
+    policy_set,
+    subscription_created,
+)
 from console.ops.subscriptions import (
     ACTIONS,
     COUNTERS_NOTE,
@@ -25,6 +31,7 @@ from console.repl.printer import Printer
 from console.repl.tables import Cell
 
 # What each action does with the Nth event, worded as in the dashboard's ack/nack dialog.
+PARK_SOME = "option 26 parks some with nack_park"
 ACTION_HINTS: dict[Action, str] = {
     "ack": "acknowledge every event",
     "nack_retry": "deliver it again (attempt 2, 3 …)",
@@ -50,16 +57,11 @@ async def create_subscription(ctx: Context) -> None:
         history="stream",
         completions=[ALL_STREAMS, *streams],
     )
-    stream = selector["by_stream"]
-    stream = stream if stream == ALL_STREAMS else stream.removeprefix("$")
     start = await ctx.answer(
         "Start from version (default 0): ", parsed(parse_start), history="version", optional=True
     )
     created = await ctx.ops.subscriptions.create(name, selector, start)
-    if created:
-        ctx.printer.ok(f"Subscription '{name}' created on '{stream}' from {start}")
-    else:
-        ctx.printer.ok(f"Subscription '{name}' exists with this definition already")
+    ctx.printer.outcome(subscription_created(name, selector["by_stream"], start, created))
     ctx.printer.hint(
         f"This console consumes '{name}' and acks every event: "
         "option 5 shows its RECEIVED lines, option 11 its counters"
@@ -174,10 +176,10 @@ async def consumer_policy(ctx: Context) -> None:
     policy = await ask_policy(ctx)
     if name in running:
         manager.set_policy(name, policy)
-        ctx.printer.ok(f"The consumer of '{name}' now {policy.describe()}")
+        ctx.printer.outcome(policy_set(name, policy.describe()))
     else:
         await manager.start_consumer(name, policy)
-        ctx.printer.ok(f"Consuming '{name}' here; the consumer {policy.describe()}")
+        ctx.printer.outcome(consuming(name, policy.describe()))
     # The consumer reads its policy once per batch, hence "from the next batch on".
     ctx.printer.hint(
         "From the next batch on: option 5 shows each RECEIVED line's outcome (→ parked …), "
@@ -193,10 +195,9 @@ async def replay_parked(ctx: Context) -> None:
     ctx.printer.line(f"Subscriptions: {listed or 'none yet (option 10 creates one)'}")
     name = await ask_subscription(ctx, list(rows))
     await ctx.ops.subscriptions.replay_parked(name)
+    ctx.printer.outcome(parked_replayed(name, rows[name].parked, PARK_SOME))
     if not rows[name].parked:
-        ctx.printer.warn(f"'{name}' has no parked events (option 26 parks some with nack_park)")
         return
-    ctx.printer.ok(f"Replaying the {rows[name].parked} parked events of '{name}'")
     if name in running_consumers(ctx):
         ctx.printer.hint("Option 5 shows them RECEIVED again, option 11 the counters")
     else:

@@ -1,0 +1,295 @@
+"""Every operation of the two consoles, listed once.
+
+The menu shell's numbered menu, the dashboard's panel keys and footers, its command palette and
+its help screen are all generated from :data:`CATALOGUE`, so an operation added here shows in
+each place it belongs, with the same title.  The menu keeps its numbers (the classic 15, then the
+cluster lab from 16): lessons and docs/CONSOLE.md cite them.
+
+``Name`` is a ``Literal``: the dashboard dispatches on it with a ``match`` that mypy checks is
+exhaustive, so an entry cannot be left without its handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Name = Literal[
+    "observer_by_stream",
+    "observer_by_type",
+    "observer_by_payload",
+    "list_observers",
+    "monitor",
+    "stop_observer",
+    "toggle_feed",
+    "start_producers",
+    "stop_producer",
+    "list_producers",
+    "create_subscription",
+    "list_subscriptions",
+    "delete_subscription",
+    "toggle_consumer",
+    "consumer_policy",
+    "replay_parked",
+    "view_stream",
+    "browse_stream",
+    "append_events",
+    "append_event",
+    "greenhouse",
+    "take_snapshot",
+    "cluster_status",
+    "node_detail",
+    "node_stop",
+    "node_kill",
+    "node_start",
+    "node_restart",
+    "node_pause",
+    "node_resume",
+    "node_log",
+    "filter_feed",
+    "exit",
+]
+# What an operation acts on when the dashboard runs it: the selected row of that kind.
+Target = Literal["node", "observer", "producer", "subscription", "stream"]
+EXIT = 15  # the classic menu's last option
+Panel = Literal["cluster", "feed", "observers", "producers", "subscriptions", "streams"]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A dashboard key that runs an operation on a panel (``None``: everywhere)."""
+
+    panel: Panel | None
+    key: str  # Textual's key name: "n", "space", "slash"
+    label: str  # the footer's word
+    words: str  # the help screen's words
+
+    @property
+    def shown(self) -> str:
+        """The key as the help screen shows it."""
+        return {"space": "space", "slash": "/"}.get(self.key, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation: its menu number (if the menu has it), its dashboard keys and whether
+    the command palette lists it."""
+
+    name: Name
+    title: str
+    help: str
+    number: int | None = None
+    keys: tuple[Key, ...] = ()
+    palette: bool = True
+    target: Target | None = None
+    destructive: bool = False  # asked about first (unless confirmations are off)
+
+    @property
+    def node_action(self) -> str | None:
+        """``kill`` for ``node_kill``; None for an operation that is not a node action."""
+        return self.name.removeprefix("node_") if self.target == "node" else None
+
+
+def _k(panel: Panel | None, key: str, label: str, words: str | None = None) -> Key:
+    return Key(panel, key, label, words or label.lower())
+
+
+def _node(name: Name, number: int, key: str, help: str, destructive: bool = False) -> Operation:
+    action = name.removeprefix("node_")
+    return Operation(
+        name,
+        f"{action.capitalize()} Node",
+        help,
+        number,
+        (_k("cluster", key, action.capitalize()),),
+        target="node",
+        destructive=destructive,
+    )
+
+
+# In the dashboard's order (panel by panel, as the footers show the keys); the menu sorts by number.
+CATALOGUE: tuple[Operation, ...] = (
+    _node("node_stop", 17, "s", "a graceful stop (SIGTERM)", destructive=True),
+    _node("node_kill", 18, "k", "SIGKILL: the process dies at once", destructive=True),
+    _node("node_pause", 21, "p", "SIGSTOP: the process freezes"),
+    _node("node_resume", 22, "u", "SIGCONT: a paused node goes on"),
+    _node("node_restart", 20, "r", "stop, then start again"),
+    _node("node_start", 19, "t", "start a node that is down"),
+    Operation("cluster_status", "Get Cluster Status", "the leader and every node's health", 14),
+    Operation("node_detail", "Node Health Detail", "one node in detail", 16, palette=False),
+    Operation(
+        "node_log",
+        "Node Log",
+        "the selected node's recent log: elections, votes, catch-up",
+        28,
+        palette=False,
+    ),
+    Operation(
+        "observer_by_stream",
+        "Create Observer by Stream",
+        "watch $all or one stream",
+        1,
+        (_k("observers", "n", "Stream", "by stream"),),
+    ),
+    Operation(
+        "observer_by_type",
+        "Create Observer by Event Type",
+        "watch one event type",
+        2,
+        (_k("observers", "e", "Type", "by type"),),
+    ),
+    Operation(
+        "observer_by_payload",
+        "Create Observer by Event Payload",
+        'e.g. %{operator: "John"}',
+        3,
+        (_k("observers", "p", "Payload", "by payload"),),
+    ),
+    Operation(
+        "stop_observer",
+        "Stop Observer",
+        "stop the selected observer",
+        6,
+        (_k("observers", "d", "Stop"),),
+        target="observer",
+    ),
+    Operation(
+        "monitor",
+        "Monitor Specific Observer",
+        "show only the selected observer (or consumer) in the feed",
+        5,
+        (_k("observers", "m", "Monitor"), _k("subscriptions", "m", "Monitor")),
+        target="observer",
+    ),
+    Operation(
+        "toggle_feed",
+        "Observer in the Feed",
+        "put the selected observer in or out of the feed",
+        keys=(_k("observers", "space", "Feed"),),
+        palette=False,
+        target="observer",
+    ),
+    Operation("list_observers", "List Active Observers", "the observers and their counts", 4),
+    Operation(
+        "start_producers",
+        "Start Producers",
+        "greenhouse producers (default 3)",
+        7,
+        (_k("producers", "n", "Start", "start producers"),),
+    ),
+    Operation(
+        "stop_producer",
+        "Stop Producer",
+        "stop the selected producer",
+        8,
+        (_k("producers", "d", "Stop", "stop the selected one"),),
+        target="producer",
+    ),
+    Operation("list_producers", "List Active Producers", "the producers and their rates", 9),
+    Operation(
+        "create_subscription",
+        "Create Subscription",
+        "a persistent subscription, consumed here",
+        10,
+        (_k("subscriptions", "n", "New"),),
+    ),
+    Operation(
+        "delete_subscription",
+        "Delete Subscription",
+        "delete the selected subscription",
+        keys=(_k("subscriptions", "d", "Delete"),),
+        target="subscription",
+        destructive=True,
+    ),
+    Operation(
+        "toggle_consumer",
+        "Consume Here",
+        "start/stop this console's consumer",
+        keys=(_k("subscriptions", "c", "Consume"),),
+        target="subscription",
+    ),
+    Operation(
+        "consumer_policy",
+        "Set Consumer Ack Policy",
+        "ack all, or nack every Nth event",
+        26,
+        (_k("subscriptions", "a", "Ack/nack"),),
+        target="subscription",
+    ),
+    Operation(
+        "replay_parked",
+        "Replay Parked Events",
+        "of the selected subscription",
+        27,
+        (_k("subscriptions", "r", "Replay"),),
+        target="subscription",
+    ),
+    Operation("list_subscriptions", "List Subscriptions", "checkpoints and counters", 11),
+    Operation("view_stream", "View Stream Data", "a stream's first events", 12, palette=False),
+    Operation(
+        "browse_stream",
+        "Browse Stream",
+        "read a stream from a version, either way",
+        25,
+        (_k("streams", "b", "Browse"),),
+        target="stream",
+    ),
+    Operation(
+        "append_events",
+        "Append Events Manually",
+        "random greenhouse events (default 5)",
+        13,
+        (_k("streams", "a", "Append"),),
+        target="stream",
+    ),
+    Operation(
+        "append_event",
+        "Append a Chosen Event",
+        "a type from the catalogue and its data",
+        24,
+        (_k("streams", "e", "Event"),),
+        target="stream",
+    ),
+    Operation(
+        "greenhouse",
+        "Greenhouse & Snapshots",
+        "the aggregate and its snapshots",
+        23,
+        (_k("streams", "g", "House"),),
+        target="stream",
+    ),
+    Operation(
+        "take_snapshot",
+        "Take a Snapshot",
+        "record the open greenhouse's snapshot",
+        palette=False,
+        target="stream",
+    ),
+    Operation(
+        "filter_feed",
+        "Filter the Live Feed",
+        "show lines containing a text",
+        keys=(_k(None, "slash", "Filter", "filter the live feed"),),
+    ),
+    Operation("exit", "Exit Console", "stop what this console started, and exit", EXIT),
+)
+
+BY_NAME: dict[Name, Operation] = {operation.name: operation for operation in CATALOGUE}
+NUMBERED: dict[int, Operation] = {
+    operation.number: operation for operation in CATALOGUE if operation.number is not None
+}
+
+
+def operation(name: Name) -> Operation:
+    """The catalogue's entry named ``name``."""
+    return BY_NAME[name]
+
+
+def numbered(number: int) -> Operation:
+    """The menu's option ``number``."""
+    return NUMBERED[number]
+
+
+def panel_keys(panel: Panel) -> list[tuple[Operation, Key]]:
+    """The keys a dashboard panel has for operations, in the catalogue's order."""
+    return [(op, key) for op in CATALOGUE for key in op.keys if key.panel == panel]
