@@ -63,6 +63,7 @@ class Key:
     key: str  # Textual's key name: "n", "space", "slash"
     label: str  # the footer's word
     words: str  # the help screen's words
+    rank: int = 0  # a panel lists its keys by rank, then in the catalogue's order
 
     @property
     def shown(self) -> str:
@@ -90,8 +91,8 @@ class Operation:
         return self.name.removeprefix("node_") if self.target == "node" else None
 
 
-def _k(panel: Panel | None, key: str, label: str, words: str | None = None) -> Key:
-    return Key(panel, key, label, words or label.lower())
+def _k(panel: Panel | None, key: str, label: str, words: str | None = None, rank: int = 0) -> Key:
+    return Key(panel, key, label, words or label.lower(), rank)
 
 
 def _node(name: Name, number: int, key: str, help: str, destructive: bool = False) -> Operation:
@@ -158,7 +159,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "Monitor Specific Observer",
         "show only the selected observer (or consumer) in the feed",
         5,
-        (_k("observers", "m", "Monitor"), _k("subscriptions", "m", "Monitor")),
+        (_k("observers", "m", "Monitor"), _k("subscriptions", "m", "Monitor", rank=1)),
         target="observer",
     ),
     Operation(
@@ -271,7 +272,9 @@ CATALOGUE: tuple[Operation, ...] = (
         "show lines containing a text",
         keys=(_k(None, "slash", "Filter", "filter the live feed"),),
     ),
-    Operation("exit", "Exit Console", "stop what this console started, and exit", EXIT),
+    Operation(
+        "exit", "Exit Console", "stop what this console started, and exit", EXIT, palette=False
+    ),
 )
 
 BY_NAME: dict[Name, Operation] = {operation.name: operation for operation in CATALOGUE}
@@ -285,11 +288,21 @@ def operation(name: Name) -> Operation:
     return BY_NAME[name]
 
 
+def find(name: str) -> Operation:
+    """The entry named ``name`` when the name comes as text (a Textual action's argument);
+    ``KeyError`` when the catalogue has none."""
+    for entry in CATALOGUE:
+        if entry.name == name:
+            return entry
+    raise KeyError(name)
+
+
 def numbered(number: int) -> Operation:
     """The menu's option ``number``."""
     return NUMBERED[number]
 
 
-def panel_keys(panel: Panel) -> list[tuple[Operation, Key]]:
-    """The keys a dashboard panel has for operations, in the catalogue's order."""
-    return [(op, key) for op in CATALOGUE for key in op.keys if key.panel == panel]
+def panel_keys(panel: Panel | None) -> list[tuple[Operation, Key]]:
+    """The keys a dashboard panel (None: the whole app) has for operations, by rank."""
+    keys = [(op, key) for op in CATALOGUE for key in op.keys if key.panel == panel]
+    return sorted(keys, key=lambda pair: pair[1].rank)

@@ -12,10 +12,10 @@ class OpsError(Exception):
     """
 
 
-def failure_text(exc: OpsError | GateError) -> str:
+def failure_text(exc: Exception) -> str:
     """A failed operation's reason as one line for a person, the same in both consoles."""
-    if isinstance(exc, OpsError):
-        return str(exc)
+    if not isinstance(exc, GateError):
+        return str(exc)  # an OpsError is worded for people already
     if exc.code in ("unavailable", "timeout"):
         return f"The engine is not answering: {exc.message}"
     if exc.code == "unauthorized":

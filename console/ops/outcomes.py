@@ -18,8 +18,16 @@ from console.ops.formatting import pattern_text
 from console.ops.observers import ALL_STREAMS
 from engine.client import GateError
 
-Level = Literal["ok", "warn", "error", "kept"]
-MARKS: dict[Level, str] = {"ok": "✅ ", "warn": "⚠️  ", "error": "❌ ", "kept": "↩️  "}
+# kept: a confirmation answered no; busy: under way; watch: what the screen shows now.
+Level = Literal["ok", "warn", "error", "kept", "busy", "watch"]
+MARKS: dict[Level, str] = {
+    "ok": "✅ ",
+    "warn": "⚠️  ",
+    "error": "❌ ",
+    "kept": "↩️  ",
+    "busy": "⏳ ",
+    "watch": "👁️  ",
+}
 _GOING_DOWN = ("stop", "kill", "pause")
 # How long a failure waits to learn how many nodes are up.
 _STATUS_TIMEOUT = 3.0

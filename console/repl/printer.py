@@ -46,6 +46,8 @@ _OUTCOME_STYLES: dict[Level, str] = {
     "warn": "class:warn",
     "error": "class:error",
     "kept": "class:warn",
+    "busy": "",
+    "watch": "",
 }
 
 

@@ -12,10 +12,10 @@ tests hand it recorded, fixed data and the screen comes out the same every time.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, assert_never
 
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -25,10 +25,13 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, TabbedContent, TabPane
 
+from console.ops import outcomes
+from console.ops.catalogue import CATALOGUE, Operation, operation
 from console.ops.cluster import ClusterStatus, HealthSample, NodeLogFollower
 from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
 from console.ops.operations import Operations
+from console.ops.outcomes import Outcome
 from console.ops.streams import StreamPage, StreamRow
 from console.ops.subscriptions import SubscriptionRow
 from console.tui.cluster.panel import ClusterPanel
@@ -43,7 +46,7 @@ from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
-from console.tui.requests import NODE_ACTIONS, OPERATIONS, Requested
+from console.tui.requests import Requested, catalogue_bindings, request
 from console.tui.size_notice import SizeNotice, too_small
 from console.tui.status_bar import StatusBar
 from console.tui.streams.greenhouse import GreenhouseScreen
@@ -65,11 +68,22 @@ TABLE_EVERY = 4  # observers/producers tables: every 4th drain (2.5 Hz)
 POLL_SECONDS = 1.0  # subscriptions and streams: one request each per second
 NODE_LOG_SECONDS = 0.5  # the selected node's log: new lines twice a second
 CONSUMER_PREFIX = "sub "  # feed sources of this console's subscription consumers
-_PAST_TENSE = {"stop": "stopped", "kill": "killed", "pause": "paused", "resume": "resumed"}
+_START_KEY = operation("node_start").keys[0].key
+# How the no-majority words say a node is started here.
+START_A_NODE = f"({_START_KEY} on the Cluster panel starts a node)"
+PARK_SOME = f"{operation('consumer_policy').keys[0].key} parks some with nack_park"
 # The node actions asked about first (with confirmations on), and what the question adds.
 _CONFIRM_NODE = {
-    "kill": "SIGKILL: the process dies at once; t starts it again.",
-    "stop": "A graceful stop; t starts it again.",
+    "kill": f"SIGKILL: the process dies at once; {_START_KEY} starts it again.",
+    "stop": f"A graceful stop; {_START_KEY} starts it again.",
+}
+_SEVERITIES: dict[outcomes.Level, SeverityLevel] = {
+    "ok": "information",
+    "warn": "warning",
+    "error": "error",
+    "kept": "information",
+    "busy": "information",
+    "watch": "information",
 }
 
 
@@ -84,7 +98,7 @@ class GateConsole(App[None]):
             for number, (panel, title) in enumerate(PANELS, 1)
         ),
         Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter_feed", "Filter", show=False),
+        *catalogue_bindings(None, show=False),
     ]
 
     def __init__(self, ops: Operations, *, blink: bool = True, confirm: bool = True) -> None:
@@ -291,42 +305,106 @@ class GateConsole(App[None]):
 
     # -- operations --------------------------------------------------------------------------
 
+    def action_request(self, name: str) -> None:
+        """An app-wide key's operation (``/``)."""
+        self.post_message(request(name, None))
+
     def on_requested(self, message: Requested) -> None:
         """Run the operation a panel key or the palette asked for."""
-        if message.name.startswith("node_"):
-            self.node_action(message.target, message.name.removeprefix("node_"))
-            return
-        handler: Callable[[str | None], None] = getattr(self, f"op_{message.name}")
-        handler(message.target)
+        target = message.target
+        name = message.operation.name
+        match name:
+            case "observer_by_stream":
+                self._ask(
+                    create.observer_by_stream(self.ops, self._known_streams(), blink=self.blink)
+                )
+            case "observer_by_type":
+                self._ask(create.observer_by_type(self.ops, blink=self.blink))
+            case "observer_by_payload":
+                self._ask(create.observer_by_payload(self.ops, blink=self.blink))
+            case "stop_observer":
+                self.op_stop_observer(target)
+            case "monitor":
+                self.op_monitor(target)
+            case "toggle_feed":
+                self.op_toggle_feed(target)
+            case "start_producers":
+                self._ask(create.start_producers(self.ops, blink=self.blink))
+            case "stop_producer":
+                self.op_stop_producer(target)
+            case "create_subscription":
+                streams = self._known_streams()
+                self._ask(create.create_subscription(self.ops, streams, blink=self.blink))
+            case "delete_subscription":
+                self.op_delete_subscription(target)
+            case "toggle_consumer":
+                self.op_toggle_consumer(target)
+            case "consumer_policy":
+                self.op_consumer_policy(target)
+            case "replay_parked":
+                self.op_replay_parked(target)
+            case "browse_stream":
+                self.op_browse_stream(target)
+            case "append_events":
+                streams = self._known_streams()
+                stream = self._stream(target)
+                self._ask(create.append_events(self.ops, streams, stream, blink=self.blink))
+            case "append_event":
+                streams = self._known_streams()
+                stream = self._stream(target)
+                self._ask(create.append_event(self.ops, streams, stream, blink=self.blink))
+            case "greenhouse":
+                self.op_greenhouse(target)
+            case "take_snapshot":
+                self.op_take_snapshot(target)
+            case "filter_feed":
+                self.action_filter_feed()
+            case "node_stop" | "node_kill" | "node_start" | "node_restart":
+                self.node_action(target, name.removeprefix("node_"))
+            case "node_pause" | "node_resume":
+                self.node_action(target, name.removeprefix("node_"))
+            # What the menu shell lists as options the dashboard shows as panels.
+            case "list_observers":
+                self.action_show_panel("observers")
+            case "list_producers":
+                self.action_show_panel("producers")
+            case "list_subscriptions":
+                self.action_show_panel("subscriptions")
+            case "view_stream":
+                self.action_show_panel("streams")
+            case "cluster_status" | "node_detail" | "node_log":
+                self.action_show_panel("cluster")
+            case "exit":
+                self.exit()
+            case _:
+                assert_never(name)
 
-    def report(self, line: str) -> None:
-        """Show an operation's outcome (✅, ⚠️ or ❌ first, as in the menu shell)."""
-        self.last_message = line
-        severity: SeverityLevel = (
-            "error"
-            if line.startswith("❌")
-            else "warning"
-            if line.startswith("⚠")
-            else "information"
-        )
-        self.notify(line, severity=severity, markup=False)
+    def report(self, outcome: Outcome) -> None:
+        """Show an operation's outcome as a toast (its detail on a second line)."""
+        self.last_message = outcome.line
+        text = outcome.line if outcome.detail is None else f"{outcome.line}\n{outcome.detail}"
+        self.notify(text, severity=_SEVERITIES[outcome.level], markup=False)
 
-    def _done(self, result: str | None) -> None:
-        if result:
+    async def report_failure(self, exc: OpsError | GateError) -> None:
+        """A failed operation, worded as in the menu shell (and why, when no majority)."""
+        self.report(await outcomes.failed(exc, self.ops.cluster, START_A_NODE))
+
+    def _done(self, result: Outcome | None) -> None:
+        if result is not None:
             self.report(result)
             self.drain(tables=True)
             self.poll()
 
-    def _ask(self, dialog: FormDialog[str]) -> None:
+    def _ask(self, dialog: FormDialog[Outcome]) -> None:
         self.push_screen(dialog, callback=self._done)
 
     @work(group="ops")
-    async def attempt(self, operation: Awaitable[str]) -> None:
+    async def attempt(self, operation: Awaitable[Outcome]) -> None:
         """Run an operation without a dialog; its errors become one ❌ line."""
         try:
             self._done(await operation)
         except (OpsError, GateError) as exc:
-            self.report(f"❌ {exc}")
+            await self.report_failure(exc)
 
     def _known_streams(self) -> list[str]:
         table = self.query_one("#stream-list", DataTable)
@@ -334,21 +412,9 @@ class GateConsole(App[None]):
 
     def _need(self, target: str | None, what: str, panel: str) -> str | None:
         if target is None:
-            self.report(f"⚠️  Select {what} in the {panel.capitalize()} panel first")
+            self.report(outcomes.warn(f"Select {what} in the {panel.capitalize()} panel first"))
             self.action_show_panel(panel)
         return target
-
-    def op_observer_by_stream(self, target: str | None) -> None:
-        """1. Create Observer by Stream."""
-        self._ask(create.observer_by_stream(self.ops, self._known_streams(), blink=self.blink))
-
-    def op_observer_by_type(self, target: str | None) -> None:
-        """2. Create Observer by Event Type."""
-        self._ask(create.observer_by_type(self.ops, blink=self.blink))
-
-    def op_observer_by_payload(self, target: str | None) -> None:
-        """3. Create Observer by Event Payload."""
-        self._ask(create.observer_by_payload(self.ops, blink=self.blink))
 
     def op_stop_observer(self, target: str | None) -> None:
         """6. Stop Observer (the selected one)."""
@@ -356,9 +422,9 @@ class GateConsole(App[None]):
         name = self._need(selected, "an observer", "observers")
         if name is not None:
 
-            async def stop() -> str:
+            async def stop() -> Outcome:
                 observer = await self.ops.observers.stop(name)
-                return f"✅ Observer '{observer.name}' stopped"
+                return outcomes.observer_stopped(observer.name)
 
             self.attempt(stop())
 
@@ -374,12 +440,13 @@ class GateConsole(App[None]):
         if source not in {*self.ops.observers.names()} | {
             CONSUMER_PREFIX + n for n in self.ops.subscriptions.consumer_names()
         }:
-            self.report(f"⚠️  {source} has no feed here (consume it first: c)")
+            consume = operation("toggle_consumer").keys[0].key
+            self.report(outcomes.warn(f"{source} has no feed here (consume it first: {consume})"))
             return
         everything = [*self.ops.observers.names()]
         everything += [CONSUMER_PREFIX + n for n in self.ops.subscriptions.consumer_names()]
         self.muted = {name for name in everything if name != source}
-        self.report(f"👁️  Monitoring {source}")
+        self.report(Outcome(f"Monitoring {source}", "watch"))
         self.drain(tables=True)
         self.action_show_panel("feed")
 
@@ -389,25 +456,17 @@ class GateConsole(App[None]):
             self.muted ^= {target}
             self.drain(tables=True)
 
-    def op_start_producers(self, target: str | None) -> None:
-        """7. Start Producers."""
-        self._ask(create.start_producers(self.ops, blink=self.blink))
-
     def op_stop_producer(self, target: str | None) -> None:
         """8. Stop Producer (the selected one)."""
         selected = target or self.query_one(ProducersPanel).selected
         stream = self._need(selected, "a producer", "producers")
         if stream is not None:
 
-            async def stop() -> str:
+            async def stop() -> Outcome:
                 await self.ops.producers.stop(stream)
-                return f"✅ Producer on '{stream}' stopped"
+                return outcomes.producer_stopped(stream)
 
             self.attempt(stop())
-
-    def op_create_subscription(self, target: str | None) -> None:
-        """10. Create Subscription."""
-        self._ask(create.create_subscription(self.ops, self._known_streams(), blink=self.blink))
 
     def _subscription(self, target: str | None) -> str | None:
         selected = target or self.query_one(SubscriptionsPanel).selected
@@ -428,13 +487,13 @@ class GateConsole(App[None]):
             if parked and not await self.confirmed(
                 f"Delete subscription '{name}'?", f"Its {parked} parked events go with it."
             ):
-                self.report(f"↩️  Subscription '{name}' kept")
+                self.report(outcomes.kept(f"Subscription '{name}' kept"))
                 return
             await self.ops.subscriptions.delete(name)
         except (OpsError, GateError) as exc:
-            self.report(f"❌ {exc}")
+            await self.report_failure(exc)
             return
-        self._done(f"✅ Subscription '{name}' deleted")
+        self._done(outcomes.subscription_deleted(name))
 
     async def confirmed(self, question: str, detail: str) -> bool:
         """Whether to go ahead with what cannot be undone (always, with confirmations off);
@@ -453,16 +512,16 @@ class GateConsole(App[None]):
         consumers = self.ops.subscriptions
         if name in consumers.consumer_names() and consumers.consumer(name).state != "failed":
 
-            async def stop() -> str:
+            async def stop() -> Outcome:
                 await self.ops.subscriptions.stop_consumer(name)
-                return f"✅ This console no longer consumes '{name}'"
+                return outcomes.consumer_stopped(name)
 
             self.attempt(stop())
         else:
 
-            async def start() -> str:
+            async def start() -> Outcome:
                 consumer = await self.ops.subscriptions.start_consumer(name)
-                return f"✅ Consuming '{name}' here; the consumer {consumer.policy.describe()}"
+                return outcomes.consuming(name, consumer.policy.describe())
 
             self.attempt(start())
 
@@ -479,9 +538,11 @@ class GateConsole(App[None]):
         name = self._subscription(target)
         if name is not None:
 
-            async def replay() -> str:
+            async def replay() -> Outcome:
+                rows = await self.ops.subscriptions.rows()
+                parked = next((row.parked for row in rows if row.name == name), 0)
                 await self.ops.subscriptions.replay_parked(name)
-                return f"✅ Parked events of '{name}' replayed"
+                return outcomes.parked_replayed(name, parked, PARK_SOME)
 
             self.attempt(replay())
 
@@ -501,16 +562,6 @@ class GateConsole(App[None]):
 
         self.push_screen(dialog, callback=opened)
 
-    def op_append_events(self, target: str | None) -> None:
-        """13. Append Events Manually."""
-        streams = self._known_streams()
-        self._ask(create.append_events(self.ops, streams, self._stream(target), blink=self.blink))
-
-    def op_append_event(self, target: str | None) -> None:
-        """Append a chosen event."""
-        streams = self._known_streams()
-        self._ask(create.append_event(self.ops, streams, self._stream(target), blink=self.blink))
-
     def op_greenhouse(self, target: str | None) -> None:
         """The greenhouse aggregate of the open stream, and its snapshots."""
         stream = self._need(self._stream(target), "a stream", "streams")
@@ -523,7 +574,7 @@ class GateConsole(App[None]):
         try:
             view = await self.ops.streams.greenhouse(stream)
         except (OpsError, GateError) as exc:
-            self.report(f"❌ {exc}")
+            await self.report_failure(exc)
             return
         self.push_screen(GreenhouseScreen(view))
 
@@ -532,66 +583,56 @@ class GateConsole(App[None]):
         if target is None:
             return
 
-        async def snapshot() -> str:
+        async def snapshot() -> Outcome:
             house = await self.ops.streams.take_snapshot(target)
             self.open_greenhouse(target)
-            return f"✅ Snapshot of '{target}' recorded at version {house.version}"
+            return outcomes.snapshot_taken(target, house.version)
 
         self.attempt(snapshot())
-
-    def op_filter_feed(self, target: str | None) -> None:
-        """Open the feed's filter."""
-        self.action_filter_feed()
 
     @work(group="nodes")
     async def node_action(self, node: str | None, action: str) -> None:
         """Stop, kill, pause, resume, restart or start a node; report what followed."""
         if node is None:
-            self.report("⚠️  Select a node in the Cluster panel first")
+            self.report(outcomes.warn("Select a node in the Cluster panel first"))
             return
         if action in _CONFIRM_NODE and not await self.confirmed(
             f"{action.capitalize()} {node}?", _CONFIRM_NODE[action]
         ):
-            self.report(f"↩️  {node} left as it was")
+            self.report(outcomes.kept(f"{node} left as it was"))
             return
-        self.report(f"⏳ {action} {node}…")
+        self.report(Outcome(f"{action} {node}…", "busy"))
         try:
             result = await self.ops.cluster.act(node, action)
         except (OpsError, GateError) as exc:
-            self.report(f"❌ {exc}")
+            await self.report_failure(exc)
             return
-        done = _PAST_TENSE.get(action, f"{action}ed")
-        what = f"{done} {node}{' (the leader)' if result.was_leader else ''}"
-        if not result.settled:
-            self.report(f"⚠️  {what}; not settled after {result.elapsed:.1f} s")
-        elif result.was_leader and action in ("stop", "kill", "pause"):
-            self.report(
-                f"✅ {what}; new leader {result.leader} (term {result.term}) "
-                f"after {result.elapsed:.1f} s"
-            )
-        else:
-            self.report(f"✅ {what} in {result.elapsed:.1f} s")
+        self.report(outcomes.node_action_done(result, START_A_NODE))
 
     # -- command palette ---------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every operation of the dashboard, every node action per node, every panel."""
+        """Every operation of the catalogue the palette lists (node actions once per node),
+        then every panel."""
         yield from super().get_system_commands(screen)
-        for operation in OPERATIONS:
-            yield SystemCommand(
-                operation.title,
-                operation.help,
-                partial(self.post_message, Requested(operation.name, None)),
-            )
         status = self._last_status
-        for node in status.nodes if status is not None else ():
-            for action in NODE_ACTIONS:
+        nodes = status.nodes if status is not None else ()
+        for entry in CATALOGUE:
+            if not entry.palette:
+                continue
+            if entry.node_action is None:
+                yield SystemCommand(entry.title, entry.help, partial(self._request, entry, None))
+                continue
+            for node in nodes:
                 yield SystemCommand(
-                    f"{action.capitalize()} {node.node_id}",
-                    f"{action} node {node.node_id} ({node.shown_role})",
-                    partial(self.node_action, node.node_id, action),
+                    f"{entry.node_action.capitalize()} {node.node_id}",
+                    f"{entry.node_action} node {node.node_id} ({node.shown_role})",
+                    partial(self._request, entry, node.node_id),
                 )
         for panel, title in PANELS:
             yield SystemCommand(
                 f"Show {title}", f"the {title} panel", partial(self.action_show_panel, panel)
             )
+
+    def _request(self, entry: Operation, target: str | None) -> None:
+        self.post_message(Requested(entry, target))

@@ -1,4 +1,5 @@
-"""``?``: every key of every panel, and where the rest is (the command palette)."""
+"""``?``: every key of every panel, and where the rest is (the command palette); the keys of
+operations come from ``console.ops.catalogue``, as the panels' own bindings do."""
 
 from __future__ import annotations
 
@@ -10,29 +11,60 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-HELP = """\
-# Gate console
+from console.ops.catalogue import Panel, panel_keys
 
-Watch the cluster work and fail, and drive it. **Ctrl+P** lists every operation.
+# Keys that move around a panel rather than run an operation, before and after its operations'.
+_VIEW_KEYS: dict[Panel, tuple[str, str]] = {
+    "cluster": ("", "(selected node)"),
+    "feed": ("`/` filter · `Esc` no filter · `space` pause/follow · `c` clear", ""),
+    "streams": ("`Enter` open · `]` `[` pages · `v` reverse", ""),
+}
+_TITLES: dict[Panel, str] = {
+    "cluster": "Cluster",
+    "feed": "Feed",
+    "observers": "Observers",
+    "producers": "Producers",
+    "subscriptions": "Subscriptions",
+    "streams": "Streams",
+}
 
-| Keys | Everywhere |
-|---|---|
-| `1`…`6` | Cluster · Feed · Observers · Producers · Subscriptions · Streams |
-| `/` | filter the live feed |
-| `?` · `Ctrl+P` · `Ctrl+Q` | this help · command palette · quit (stops what it started) |
 
-| Panel | Keys |
-|---|---|
-| Cluster | `s` stop · `k` kill · `p` pause · `u` resume · `r` restart · `t` start (selected node) |
-| Feed | `/` filter · `Esc` no filter · `space` pause/follow · `c` clear |
-| Observers | `n` by stream · `e` by type · `p` by payload · `d` stop · `m` monitor · `space` feed |
-| Producers | `n` start producers · `d` stop the selected one |
-| Subscriptions | `n` new · `d` delete · `c` consume · `a` ack/nack · `r` replay · `m` monitor |
-| Streams | `Enter` open · `]` `[` pages · `v` reverse · `b` browse · `a` `e` append · `g` house |
+def _keys(panel: Panel | None) -> str:
+    return " · ".join(f"`{key.shown}` {key.words}" for _, key in panel_keys(panel))
 
-The header shows the leader and term; the Cluster panel's timeline tells a failover as it
-happens: a node down, an election, the new leader, the old leader catching up.
-"""
+
+def _panel_row(panel: Panel) -> str:
+    before, after = _VIEW_KEYS.get(panel, ("", ""))
+    keys = " · ".join(part for part in (before, _keys(panel)) if part)
+    return f"| {_TITLES[panel]} | {keys}{' ' + after if after else ''} |"
+
+
+def help_text() -> str:
+    """The help screen: the app's keys, then each panel's, from the operations catalogue."""
+    everywhere = [f"| `{key.shown}` | {key.words} |" for _, key in panel_keys(None)]
+    return "\n".join(
+        [
+            "# Gate console",
+            "",
+            "Watch the cluster work and fail, and drive it. **Ctrl+P** lists every operation.",
+            "",
+            "| Keys | Everywhere |",
+            "|---|---|",
+            "| `1`…`6` | Cluster · Feed · Observers · Producers · Subscriptions · Streams |",
+            *everywhere,
+            "| `?` · `Ctrl+P` · `Ctrl+Q` | this help · command palette · quit (stops what it "
+            "started) |",
+            "",
+            "| Panel | Keys |",
+            "|---|---|",
+            *(_panel_row(panel) for panel in _TITLES),
+            "",
+            "The header shows the leader and term; the Cluster panel's timeline tells a failover "
+            "as it",
+            "happens: a node down, an election, the new leader, the old leader catching up.",
+            "",
+        ]
+    )
 
 
 class HelpScreen(ModalScreen[None]):
@@ -45,4 +77,4 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help"):
-            yield Markdown(HELP)
+            yield Markdown(help_text())

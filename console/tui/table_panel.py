@@ -10,13 +10,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.tui.requests import Requested
+from console.tui.requests import request
 from console.tui.table_sync import Cell, Row, selected_key, sync_table
 
 
 class TablePanel(Vertical):
     """Subclasses name their columns, their empty-state hint and their key bindings, whose
-    actions are ``request('<operation>')``."""
+    actions are ``request('<operation>')`` (see ``catalogue_bindings``)."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     EMPTY_HINT: ClassVar[str] = ""
@@ -44,4 +44,4 @@ class TablePanel(Vertical):
 
     def action_request(self, name: str) -> None:
         """Ask the app for an operation on the selected row."""
-        self.post_message(Requested(name, self.selected))
+        self.post_message(request(name, self.selected))

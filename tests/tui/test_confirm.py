@@ -30,7 +30,7 @@ async def test_kill_asks_and_yes_kills_the_node() -> None:
         await pilot.press("y")
         await settle_workers(app)
         assert recorded.cluster.actions == [("node1", "kill")]
-        assert app.last_message.startswith("✅ killed node1 (the leader)")
+        assert app.last_message.startswith("✅ Killed node1 (the leader); ")
 
 
 async def test_cancel_leaves_the_node_alone() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from console.ops.answers import known_name
+from console.ops.catalogue import operation
 from console.ops.formatting import CHECKPOINT_NOTE
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.outcomes import (
@@ -31,7 +32,7 @@ from console.repl.printer import Printer
 from console.repl.tables import Cell
 
 # What each action does with the Nth event, worded as in the dashboard's ack/nack dialog.
-PARK_SOME = "option 26 parks some with nack_park"
+PARK_SOME = f"option {operation('consumer_policy').number} parks some with nack_park"
 ACTION_HINTS: dict[Action, str] = {
     "ack": "acknowledge every event",
     "nack_retry": "deliver it again (attempt 2, 3 …)",

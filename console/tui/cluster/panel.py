@@ -9,14 +9,14 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import DataTable, RichLog, Static
 
 from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeLogLine, NodeLogUpdate, NodeRow
 from console.ops.formatting import latency_text
-from console.tui.requests import Requested
+from console.tui.requests import catalogue_bindings, request
 from console.tui.table_sync import Cell, Row, selected_key, sync_table
 
 COLUMNS = ("Node", "Role", "HTTP", "TCP", "Term", "Commit", "Applied", "Lag", "Probe")
@@ -100,14 +100,7 @@ class RewrappingLog(RichLog):
 class ClusterPanel(Vertical):
     """Node health and the failover timeline; keys act on the selected node."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "node('stop')", "Stop"),
-        Binding("k", "node('kill')", "Kill"),
-        Binding("p", "node('pause')", "Pause"),
-        Binding("u", "node('resume')", "Resume"),
-        Binding("r", "node('restart')", "Restart"),
-        Binding("t", "node('start')", "Start"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*catalogue_bindings("cluster")]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -165,8 +158,8 @@ class ClusterPanel(Vertical):
         """The node under the cursor."""
         return selected_key(self.query_one("#nodes", DataTable))
 
-    def action_node(self, action: str) -> None:
+    def action_request(self, name: str) -> None:
         """Ask for a node action on the selected node (the app runs it and reports)."""
         node = self.selected_node
         if node is not None:
-            self.post_message(Requested(f"node_{action}", node))
+            self.post_message(request(name, node))

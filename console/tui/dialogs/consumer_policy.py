@@ -4,7 +4,9 @@ replay."""
 
 from __future__ import annotations
 
+from console.ops import outcomes
 from console.ops.operations import Operations
+from console.ops.outcomes import Outcome
 from console.ops.subscriptions import ACTIONS, ConsumerPolicy, parse_policy
 from console.tui.dialogs.form import Field, FormDialog
 
@@ -16,17 +18,17 @@ HINT = (
 
 def consumer_policy(
     ops: Operations, name: str, current: ConsumerPolicy | None, *, blink: bool
-) -> FormDialog[str]:
+) -> FormDialog[Outcome]:
     """Set what this console's consumer of ``name`` does; starts the consumer if it is not
     running here."""
 
-    async def submit(values: dict[str, str]) -> str:
+    async def submit(values: dict[str, str]) -> Outcome:
         policy = parse_policy(values["action"], values["every"])
         if name in ops.subscriptions.consumer_names():
             ops.subscriptions.set_policy(name, policy)
-            return f"✅ The consumer of '{name}' now {policy.describe()}"
+            return outcomes.policy_set(name, policy.describe())
         await ops.subscriptions.start_consumer(name, policy)
-        return f"✅ Consuming '{name}' here; the consumer {policy.describe()}"
+        return outcomes.consuming(name, policy.describe())
 
     policy = current or ConsumerPolicy()
     return FormDialog(

@@ -3,11 +3,13 @@ its operation through the operations layer."""
 
 from __future__ import annotations
 
+from console.ops import outcomes
 from console.ops.errors import OpsError
-from console.ops.formatting import data_hint, elixir_term
+from console.ops.formatting import data_hint, rate_text
 from console.ops.numbers import parse_whole
 from console.ops.observers import ALL_STREAMS, stream_selector
 from console.ops.operations import Operations
+from console.ops.outcomes import Outcome
 from console.ops.patterns import parse_data, parse_pattern
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
 from console.ops.streams import DIRECTIONS, NewStreamError, StreamPage
@@ -32,12 +34,12 @@ def _streams_hint(streams: list[str]) -> str:
     return f"Streams: {shown}{' …' if len(streams) > 5 else ''}" if streams else "No streams yet"
 
 
-def observer_by_stream(ops: Operations, streams: list[str], *, blink: bool) -> FormDialog[str]:
+def observer_by_stream(ops: Operations, streams: list[str], *, blink: bool) -> FormDialog[Outcome]:
     """1. Create Observer by Stream."""
 
-    async def submit(values: dict[str, str]) -> str:
+    async def submit(values: dict[str, str]) -> Outcome:
         observer = await ops.observers.create(stream_selector(values["stream"]), values["name"])
-        return f"✅ Observer '{observer.name}' created for stream '{values['stream'].strip()}'"
+        return outcomes.observer_created(observer.name, observer.selector)
 
     return FormDialog(
         "📊 Create Observer by Stream",
@@ -56,13 +58,13 @@ def observer_by_stream(ops: Operations, streams: list[str], *, blink: bool) -> F
     )
 
 
-def observer_by_type(ops: Operations, *, blink: bool) -> FormDialog[str]:
+def observer_by_type(ops: Operations, *, blink: bool) -> FormDialog[Outcome]:
     """2. Create Observer by Event Type."""
 
-    async def submit(values: dict[str, str]) -> str:
+    async def submit(values: dict[str, str]) -> Outcome:
         event_type = values["event_type"]
         observer = await ops.observers.create_by_event_type(event_type, values["name"])
-        return f"✅ Observer '{observer.name}' created for event type '{event_type}'"
+        return outcomes.observer_created(observer.name, observer.selector)
 
     return FormDialog(
         "📊 Create Observer by Event Type",
@@ -75,14 +77,13 @@ def observer_by_type(ops: Operations, *, blink: bool) -> FormDialog[str]:
     )
 
 
-def observer_by_payload(ops: Operations, *, blink: bool) -> FormDialog[str]:
+def observer_by_payload(ops: Operations, *, blink: bool) -> FormDialog[Outcome]:
     """3. Create Observer by Event Payload."""
 
-    async def submit(values: dict[str, str]) -> str:
+    async def submit(values: dict[str, str]) -> Outcome:
         pattern = parse_pattern(values["pattern"])
         observer = await ops.observers.create_by_payload(pattern, values["name"])
-        shown = elixir_term(pattern, patterns=True)
-        return f"✅ Observer '{observer.name}' created for payload pattern {shown}"
+        return outcomes.observer_created(observer.name, observer.selector)
 
     return FormDialog(
         "📊 Create Observer by Event Payload",
@@ -96,10 +97,10 @@ def observer_by_payload(ops: Operations, *, blink: bool) -> FormDialog[str]:
     )
 
 
-def start_producers(ops: Operations, *, blink: bool) -> FormDialog[str]:
+def start_producers(ops: Operations, *, blink: bool) -> FormDialog[Outcome]:
     """7. Start Producers."""
 
-    async def submit(values: dict[str, str]) -> str:
+    async def submit(values: dict[str, str]) -> Outcome:
         count = parse_whole(
             values["count"],
             "number of producers",
@@ -108,7 +109,7 @@ def start_producers(ops: Operations, *, blink: bool) -> FormDialog[str]:
             maximum=MAX_COUNT,
         )
         streams = await ops.producers.start(count)
-        return f"✅ Started {len(streams)} producers: {', '.join(streams)}"
+        return outcomes.producers_started(streams, rate_text(ops.producers.pool.rate))
 
     return FormDialog(
         "🏭 Start Producers",
@@ -119,14 +120,15 @@ def start_producers(ops: Operations, *, blink: bool) -> FormDialog[str]:
     )
 
 
-def create_subscription(ops: Operations, streams: list[str], *, blink: bool) -> FormDialog[str]:
+def create_subscription(ops: Operations, streams: list[str], *, blink: bool) -> FormDialog[Outcome]:
     """10. Create Subscription (this console then consumes it, acking every event)."""
 
-    async def submit(values: dict[str, str]) -> str:
+    async def submit(values: dict[str, str]) -> Outcome:
         name = values["name"].strip()
         start = parse_start(values["start"])
-        created = await ops.subscriptions.create(name, stream_selector(values["stream"]), start)
-        return f"✅ Subscription '{name}' {'created' if created else 'found'}; consuming it here"
+        selector = stream_selector(values["stream"])
+        created = await ops.subscriptions.create(name, selector, start)
+        return outcomes.subscription_created(name, selector["by_stream"], start, created)
 
     return FormDialog(
         "📡 Create Subscription",
@@ -181,10 +183,10 @@ def browse_stream(
 
 def append_events(
     ops: Operations, streams: list[str], current: str | None, *, blink: bool
-) -> FormDialog[str]:
+) -> FormDialog[Outcome]:
     """13. Append Events Manually: random greenhouse events, checked with the catalogue."""
 
-    async def submit(values: dict[str, str]) -> str:
+    async def submit(values: dict[str, str]) -> Outcome:
         count = parse_whole(
             values["count"],
             "number of events",
@@ -193,10 +195,7 @@ def append_events(
             maximum=MAX_EVENTS,
         )
         result = await ops.streams.append_generated(values["stream"], count)
-        return (
-            f"✅ Appended {len(result.events)} events to '{result.stream_id}' "
-            f"(now at version {result.version})"
-        )
+        return outcomes.events_appended(result.stream_id, len(result.events), result.version)
 
     return FormDialog(
         "📝 Append Events Manually",
@@ -216,10 +215,10 @@ def append_events(
 
 def append_event(
     ops: Operations, streams: list[str], current: str | None, *, blink: bool
-) -> FormDialog[str]:
+) -> FormDialog[Outcome]:
     """Append a chosen event: a type from the catalogue and its data, checked first."""
 
-    async def submit(values: dict[str, str]) -> str:
+    async def submit(values: dict[str, str]) -> Outcome:
         data = parse_data(values["data"])
         count = parse_whole(
             values["count"], "number of events", default=1, minimum=1, maximum=MAX_EVENTS
@@ -230,7 +229,7 @@ def append_event(
             )
         except NewStreamError as exc:
             raise OpsError(f"{exc} (key a in Streams)") from None
-        return f"✅ Appended {values['event_type']} to '{result.stream_id}' (v{result.version})"
+        return outcomes.event_appended(values["event_type"], result.stream_id, result.version)
 
     measured = EVENT_TYPES[1]
     return FormDialog(

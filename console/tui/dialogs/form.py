@@ -2,7 +2,7 @@
 
 A dialog runs its operation itself and stays open on a mistake, showing the operations layer's
 one-line reason under the fields, so a typo costs a keystroke, not the whole form.  On success
-it closes with the line the app shows as a notification.
+it closes with the outcome the app shows as a notification.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
-from console.ops.errors import OpsError
+from console.ops.errors import OpsError, failure_text
 from engine.client import GateError
 
 
@@ -40,7 +40,7 @@ ResultT = TypeVar("ResultT")
 
 class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
     """A titled form; ``submit`` gets the values by key, and what it answers closes the dialog
-    (a success line to show, or for a read, what was read)."""
+    (an outcome to show, or for a read, what was read)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -131,7 +131,7 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         try:
             result = await self.submit(self.values())
         except (OpsError, GateError, ValueError) as exc:
-            error.update(f"❌ {exc}")
+            error.update(f"❌ {failure_text(exc)}")
             return
         if self.is_current:
             self.dismiss(result)

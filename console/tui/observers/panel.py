@@ -6,10 +6,11 @@ from collections.abc import Collection
 from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
 from console.ops.formatting import rate_text
 from console.ops.observers import ObserverRow
+from console.tui.requests import catalogue_bindings
 from console.tui.table_panel import TablePanel
 from console.tui.table_sync import Cell, Row
 
@@ -51,11 +52,4 @@ class ObserversPanel(TablePanel):
     # runs off to the right, not the counts.
     COLUMNS = ("Feed", "Name", "Seen", "Rate", "Dropped", "State", "Selector")
     EMPTY_HINT = "No observers yet: n by stream · e by event type · p by payload pattern"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "request('observer_by_stream')", "Stream"),
-        Binding("e", "request('observer_by_type')", "Type"),
-        Binding("p", "request('observer_by_payload')", "Payload"),
-        Binding("d", "request('stop_observer')", "Stop"),
-        Binding("m", "request('monitor')", "Monitor"),
-        Binding("space", "request('toggle_feed')", "Feed"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*catalogue_bindings("observers")]

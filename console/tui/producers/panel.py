@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
 from console.ops.formatting import rate_text
+from console.tui.requests import catalogue_bindings
 from console.tui.table_panel import TablePanel
 from console.tui.table_sync import Cell, Row
 from domain.greenhouse.producer import ProducerRow
@@ -41,7 +42,4 @@ class ProducersPanel(TablePanel):
 
     COLUMNS = ("Stream", "Mode", "Rate", "Produced", "Version", "Errors", "State")
     EMPTY_HINT = "No producers yet: n starts greenhouse producers (3 by default)"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "request('start_producers')", "Start"),
-        Binding("d", "request('stop_producer')", "Stop"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*catalogue_bindings("producers")]

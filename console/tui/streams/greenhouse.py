@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from console.ops.catalogue import operation
 from console.ops.streams import GreenhouseView
 from console.tui.requests import Requested
 from domain.greenhouse.catalogue import ACTUATORS, MEASURES
@@ -76,5 +77,7 @@ class GreenhouseScreen(ModalScreen[None]):
 
     def action_snapshot(self) -> None:
         """Ask the app to record a snapshot (this view then closes; open it again to see it)."""
-        self.app.post_message(Requested("take_snapshot", self.view.greenhouse.greenhouse_id))
+        self.app.post_message(
+            Requested(operation("take_snapshot"), self.view.greenhouse.greenhouse_id)
+        )
         self.dismiss(None)

@@ -15,7 +15,7 @@ from console.ops.errors import OpsError
 from console.ops.formatting import elixir_term
 from console.ops.streams import StreamOps, StreamPage, StreamRow
 from console.tui.feed.lines import type_style
-from console.tui.requests import Requested
+from console.tui.requests import catalogue_bindings, request
 from console.tui.streams.paging import PageRequest, newer_events, shows_end
 from console.tui.table_sync import Cell, selected_key, sync_table
 from engine.client import GateError
@@ -39,10 +39,7 @@ class StreamsPanel(Horizontal):
         Binding("right_square_bracket", "page('next')", "Next", key_display="]"),
         Binding("left_square_bracket", "page('previous')", "Prev", key_display="["),
         Binding("v", "reverse", "Reverse"),
-        Binding("b", "request('browse_stream')", "Browse"),
-        Binding("a", "request('append_events')", "Append"),
-        Binding("e", "request('append_event')", "Event"),
-        Binding("g", "request('greenhouse')", "House"),
+        *catalogue_bindings("streams"),
     ]
 
     def __init__(self, streams: StreamOps, *, id: str | None = None) -> None:
@@ -152,7 +149,7 @@ class StreamsPanel(Horizontal):
 
     def action_request(self, name: str) -> None:
         """Ask the app for a stream operation on the open (or selected) stream."""
-        self.post_message(Requested(name, self.current_stream))
+        self.post_message(request(name, self.current_stream))
 
     @work(exclusive=True, group="stream-page")
     async def read(self, request: PageRequest) -> None:

@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.widgets import Static
 
 from console.ops.formatting import CHECKPOINT_NOTE
 from console.ops.subscriptions import COUNTERS_NOTE, ConsumerPolicy, SubscriptionRow
+from console.tui.requests import catalogue_bindings
 from console.tui.table_panel import TablePanel
 from console.tui.table_sync import Cell, Row
 
@@ -71,14 +72,7 @@ class SubscriptionsPanel(TablePanel):
         "Selector",
     )
     EMPTY_HINT = "No subscriptions yet: n creates one (this console then consumes and acks it)"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "request('create_subscription')", "New"),
-        Binding("d", "request('delete_subscription')", "Delete"),
-        Binding("c", "request('toggle_consumer')", "Consume"),
-        Binding("a", "request('consumer_policy')", "Ack/nack"),
-        Binding("r", "request('replay_parked')", "Replay"),
-        Binding("m", "request('monitor')", "Monitor"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*catalogue_bindings("subscriptions")]
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
