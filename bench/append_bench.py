@@ -42,6 +42,7 @@ from bench.lib.driver import (
 from bench.lib.machine import CpuMeter
 from bench.lib.results import Results, add_json_out
 from engine.client import GateClient
+from engine.client.results import NodeView
 from engine.protocol.errors import GateError
 
 
@@ -69,7 +70,7 @@ class GateTarget:
 
 
 async def _node_events(
-    http: aiohttp.ClientSession, nodes: list[dict[str, Any]], store: str
+    http: aiohttp.ClientSession, nodes: list[NodeView], store: str
 ) -> dict[str, int]:
     counts = {}
     for node in nodes:

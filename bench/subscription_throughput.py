@@ -18,12 +18,12 @@ import contextlib
 import os
 import time
 import uuid
-from typing import Any
 
 from bench.lib.cluster import BENCH_STORE, process_ids, temporary_cluster
 from bench.lib.machine import CpuMeter, StealWatch
 from bench.lib.results import Results, add_json_out
 from engine.client import GateClient
+from engine.client.results import SubscriptionInfo
 from engine.client.subscriptions import Consumer
 
 STORE = BENCH_STORE
@@ -68,10 +68,10 @@ async def measure(
         for task in tasks:
             task.cancel()
         while True:
-            shown: dict[str, Any] = next(
+            shown: SubscriptionInfo = next(
                 s for s in await client.list_subscriptions(STORE) if s["name"] == name
             )
-            if shown["checkpoint"] >= last:
+            if (shown["checkpoint"] or 0) >= last:
                 break
             await asyncio.sleep(0.01)
         checkpointed = time.perf_counter() - start

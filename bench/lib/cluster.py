@@ -24,6 +24,7 @@ import aiohttp
 import yaml
 
 from engine.client import EmbeddedCluster, GateClient
+from engine.client.results import ClusterView
 from engine.config_model import ClusterConfig
 
 T = TypeVar("T")
@@ -150,7 +151,10 @@ class RunningCluster:
             view = await wait_for(
                 lambda: client.cluster(), lambda v: v["leader"] is not None, timeout
             )
-        return view["leader"]
+        leader = view["leader"]
+        if leader is None:  # wait_for answers only a view with a leader
+            raise RuntimeError("the gateway named no leader")
+        return leader
 
     async def node_pid(self, node_id: str) -> int:
         """The process id of a node, from its own status."""
@@ -205,7 +209,7 @@ async def temporary_cluster(
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def process_ids(view: dict[str, Any], url: str, gateway_pid: int | None) -> dict[str, int]:
+def process_ids(view: ClusterView, url: str, gateway_pid: int | None) -> dict[str, int]:
     """The processes whose CPU we can measure: this one, the gateway, local nodes.
 
     ``view`` is the gateway's ``GET /api/cluster``; nodes are measured only on this machine.
@@ -215,6 +219,7 @@ def process_ids(view: dict[str, Any], url: str, gateway_pid: int | None) -> dict
         pids["gateway"] = gateway_pid
     if urlsplit(url).hostname in _LOOPBACK:
         for node in view["nodes"]:
-            if node.get("pid"):
-                pids[f"{node['node_id']} ({node['role']})"] = int(node["pid"])
+            pid = node.get("pid")
+            if pid:
+                pids[f"{node['node_id']} ({node['role']})"] = pid
     return pids

@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from console.ops.errors import OpsError
 from console.ops.rate import Clock, CounterRate
-from engine.client import GateClient, GateError
+from engine.client import GateClient, GateError, results
+from engine.client.results import ClusterView, NodeView
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
@@ -106,7 +107,7 @@ class ClusterStatus:
         return candidates[0].node_id if len(candidates) == 1 else None
 
     @classmethod
-    def from_view(cls, view: dict[str, Any]) -> ClusterStatus:
+    def from_view(cls, view: ClusterView) -> ClusterStatus:
         """Build from ``GET /api/cluster``."""
         return cls(
             leader=view.get("leader"),
@@ -115,7 +116,7 @@ class ClusterStatus:
         )
 
 
-def _node_row(node: dict[str, Any]) -> NodeRow:
+def _node_row(node: NodeView) -> NodeRow:
     http = node.get("http") or {}
     tcp = node.get("tcp") or {}
     return NodeRow(
@@ -274,7 +275,7 @@ class NodeLogPage:
     lines: tuple[NodeLogLine, ...]
 
     @classmethod
-    def from_answer(cls, answer: dict[str, Any]) -> NodeLogPage:
+    def from_answer(cls, answer: results.NodeLogPage) -> NodeLogPage:
         lines = tuple(
             NodeLogLine(
                 seq=int(line["seq"]),

@@ -29,6 +29,11 @@ class ProducerManager:
     ) -> None:
         self.pool = ProducerPool(client, store, mode=mode, rate=rate, seed=seed)
 
+    @property
+    def rate(self) -> float:
+        """Events per second each producer writes."""
+        return self.pool.rate
+
     async def start(self, count: int = DEFAULT_COUNT) -> list[str]:
         """Start ``count`` producers on the lowest free streams; answers their stream ids."""
         if not 1 <= count <= MAX_COUNT:

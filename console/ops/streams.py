@@ -22,6 +22,7 @@ from domain.greenhouse.event_factory import EventFactory, stream_seed
 from domain.greenhouse.generators import make_generator
 from domain.greenhouse.repository import SOURCE_TYPE, load, save_snapshot
 from engine.client import GateClient
+from engine.client.results import EventRecord, Snapshot
 
 MAX_COUNT = 1000  # the API's largest read and a sane bound for one append
 DIRECTIONS = ("forward", "backward")
@@ -43,7 +44,7 @@ class StreamPage:
 
     stream_id: str
     version: int
-    events: list[dict[str, Any]]
+    events: list[EventRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ class GreenhouseView:
     """A greenhouse folded from its stream, and the snapshots recorded for it."""
 
     greenhouse: Greenhouse
-    snapshots: list[dict[str, Any]]
+    snapshots: list[Snapshot]
 
 
 class NewStreamError(OpsError):

@@ -23,6 +23,7 @@ from console.ops.formatting import received_line, selector_text
 from console.ops.line_feed import LineFeed
 from console.ops.numbers import is_choice_number, parse_whole
 from engine.client import GateClient, GateError
+from engine.client.results import SubscriptionInfo
 
 # "reconnecting": the connection is lost (a failover, a lost quorum); it comes back by itself.
 State = Literal["running", "reconnecting", "failed", "stopped"]
@@ -135,7 +136,7 @@ class SubscriptionRow:
 
 
 def subscription_row(
-    entry: dict[str, Any],
+    entry: SubscriptionInfo,
     consuming_here: bool,
     policy: ConsumerPolicy | None = None,
     consumer_state: State | None = None,
@@ -274,7 +275,7 @@ class SubscriptionManager:
         # The last policy chosen per subscription, so consuming it again (c) keeps it.
         self._policies: dict[str, ConsumerPolicy] = {}
         # The last list read, shown (with the consumers' states now) while no leader answers.
-        self._entries: list[dict[str, Any]] | None = None
+        self._entries: list[SubscriptionInfo] | None = None
 
     async def create(
         self,
@@ -370,7 +371,7 @@ class SubscriptionManager:
         are now, without a request: a table shows a consumer reconnecting while lists fail."""
         return None if self._entries is None else [self._row(e) for e in self._entries]
 
-    def _row(self, entry: dict[str, Any]) -> SubscriptionRow:
+    def _row(self, entry: SubscriptionInfo) -> SubscriptionRow:
         consumer = self._consumers.get(str(entry.get("name")))
         if consumer is None:
             return subscription_row(entry, False)

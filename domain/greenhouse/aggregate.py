@@ -12,7 +12,7 @@ change nothing else: a stream is never unreadable because of one bad event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -79,7 +79,7 @@ class Greenhouse:
                 return "warning"
         return "active"
 
-    def apply(self, record: dict[str, Any]) -> None:
+    def apply(self, record: Mapping[str, Any]) -> None:
         """Fold one event record (as read from the store) into the state."""
         number = int(record["event_number"])
         if number != self.version + 1:
@@ -130,7 +130,7 @@ class Greenhouse:
 
 
 def fold(
-    stream_id: str, records: Iterable[dict[str, Any]], start: Greenhouse | None = None
+    stream_id: str, records: Iterable[Mapping[str, Any]], start: Greenhouse | None = None
 ) -> Greenhouse:
     """Fold event records into a greenhouse, from scratch or on top of ``start``."""
     greenhouse = start if start is not None else Greenhouse(stream_id)

@@ -19,6 +19,18 @@ import aiohttp
 import orjson
 
 from engine.client import subscriptions as subscription_client
+from engine.client.results import (
+    Appended,
+    ClusterView,
+    EventRecord,
+    NodeLogPage,
+    Snapshot,
+    StoreInfo,
+    StreamInfo,
+    StreamSlice,
+    SubscriptionInfo,
+    SubscriptionPut,
+)
 from engine.client.subscriptions import ConnectionListener, Consumer
 from engine.protocol.errors import RETRYABLE, GateError
 from engine.protocol.json_input import check_integers, dumps_exact
@@ -161,7 +173,7 @@ class GateClient:
         stream: str,
         events: list[dict[str, Any]],
         expected_version: int | str = "any",
-    ) -> dict[str, int]:
+    ) -> Appended:
         """Append events to a stream; returns ``{"version", "position"}``.
 
         Events lacking an ``event_id`` get one here, before the first attempt, so retries
@@ -169,7 +181,7 @@ class GateClient:
         """
         prepared = [e if "event_id" in e else {**e, "event_id": str(uuid.uuid4())} for e in events]
         body = {"expected_version": expected_version, "events": prepared}
-        result = await self._call(
+        result: Appended = await self._call(
             "POST", f"/api/stores/{_seg(store)}/streams/{_seg(stream)}/events", body
         )
         pos = int(result["position"])
@@ -191,7 +203,7 @@ class GateClient:
         start: int | None = None,
         count: int = 100,
         direction: str = "forward",
-    ) -> dict[str, Any]:
+    ) -> StreamSlice:
         """Read a stream slice: ``{"stream_id", "version", "events"}``."""
         params = {
             "from": start,
@@ -199,9 +211,10 @@ class GateClient:
             "direction": direction,
             **self._freshness(store),
         }
-        return await self._call(
+        result: StreamSlice = await self._call(
             "GET", f"/api/stores/{_seg(store)}/streams/{_seg(stream)}/events", params=params
         )
+        return result
 
     async def stream_version(self, store: str, stream: str) -> int:
         """The stream's current version (-1 when it does not exist)."""
@@ -212,18 +225,19 @@ class GateClient:
         )
         return int(result["version"])
 
-    async def list_streams(self, store: str) -> list[dict[str, Any]]:
+    async def list_streams(self, store: str) -> list[StreamInfo]:
         """All streams of a store with their versions."""
         result = await self._call(
             "GET",
             f"/api/stores/{_seg(store)}/streams",
             params=self._freshness(store),
         )
-        return result["streams"]
+        streams: list[StreamInfo] = result["streams"]
+        return streams
 
     async def read_all(
         self, store: str, from_position: int = 0, count: int = 100, direction: str = "forward"
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventRecord]:
         """Events of the whole store in global order (``from_position`` is exclusive)."""
         params = {
             "from_position": from_position,
@@ -232,13 +246,17 @@ class GateClient:
             **self._freshness(store),
         }
         result = await self._call("GET", f"/api/stores/{_seg(store)}/all", params=params)
-        return result["events"]
+        events: list[EventRecord] = result["events"]
+        return events
 
     # -- stores ------------------------------------------------------------------------------
 
-    async def list_stores(self) -> list[dict[str, Any]]:
+    async def list_stores(self) -> list[StoreInfo]:
         """All stores with their status and counts."""
-        return (await self._call("GET", "/api/stores", params=self._freshness()))["stores"]
+        stores: list[StoreInfo] = (
+            await self._call("GET", "/api/stores", params=self._freshness())
+        )["stores"]
+        return stores
 
     async def create_store(self, store_id: str, config: dict[str, Any] | None = None) -> None:
         """Create a store (``GateError('store_exists')`` when it exists)."""
@@ -247,11 +265,12 @@ class GateClient:
             body["config"] = config
         await self._call("POST", "/api/stores", body)
 
-    async def get_store(self, store_id: str) -> dict[str, Any]:
+    async def get_store(self, store_id: str) -> StoreInfo:
         """One store's status, config and counts."""
-        return await self._call(
+        store: StoreInfo = await self._call(
             "GET", f"/api/stores/{_seg(store_id)}", params=self._freshness(store_id)
         )
+        return store
 
     async def delete_store(self, store_id: str) -> None:
         """Delete a store and all its events."""
@@ -286,13 +305,14 @@ class GateClient:
 
     async def get_snapshot(
         self, store: str, source_uuid: str, stream_uuid: str, version: int
-    ) -> dict[str, Any]:
+    ) -> Snapshot:
         """Read one snapshot (``GateError('snapshot_not_found')`` when absent)."""
-        return await self._call(
+        snapshot: Snapshot = await self._call(
             "GET",
             self._snapshot_path(store, source_uuid, stream_uuid, version),
             params=self._freshness(store),
         )
+        return snapshot
 
     async def delete_snapshot(
         self, store: str, source_uuid: str, stream_uuid: str, version: int
@@ -302,11 +322,12 @@ class GateClient:
 
     async def list_snapshots(
         self, store: str, source_uuid: str | None = None, stream_uuid: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Snapshot]:
         """Snapshots of a store, optionally of one source and stream."""
         params = {"source_uuid": source_uuid, "stream_uuid": stream_uuid, **self._freshness(store)}
         result = await self._call("GET", f"/api/stores/{_seg(store)}/snapshots", params=params)
-        return result["snapshots"]
+        snapshots: list[Snapshot] = result["snapshots"]
+        return snapshots
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -353,7 +374,7 @@ class GateClient:
         ack_timeout_ms: int | None = None,
         max_retries: int | None = None,
         max_in_flight: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> SubscriptionPut:
         """Define a persistent subscription; the answer says whether it was ``created``.
 
         Putting the same definition again is fine; a different one under the same name raises
@@ -368,12 +389,14 @@ class GateClient:
             "max_in_flight": max_in_flight,
         }
         body = {k: v for k, v in body.items() if v is not None}
-        return await self._call("PUT", self._subscription_path(store, name), body)
+        put: SubscriptionPut = await self._call("PUT", self._subscription_path(store, name), body)
+        return put
 
-    async def list_subscriptions(self, store: str) -> list[dict[str, Any]]:
+    async def list_subscriptions(self, store: str) -> list[SubscriptionInfo]:
         """The store's subscriptions with their checkpoints and counters."""
         result = await self._call("GET", f"/api/stores/{_seg(store)}/subscriptions")
-        return result["subscriptions"]
+        subscriptions: list[SubscriptionInfo] = result["subscriptions"]
+        return subscriptions
 
     async def delete_subscription(self, store: str, name: str) -> None:
         """Delete a subscription, its checkpoint and its parked events."""
@@ -420,9 +443,10 @@ class GateClient:
 
     # -- cluster -----------------------------------------------------------------------------
 
-    async def cluster(self) -> dict[str, Any]:
+    async def cluster(self) -> ClusterView:
         """The gateway's view of the cluster (leader, term, every node's health)."""
-        return await self._call("GET", "/api/cluster", retry=False)
+        view: ClusterView = await self._call("GET", "/api/cluster", retry=False)
+        return view
 
     async def node_action(self, node_id: str, action: str) -> None:
         """stop | kill | start | restart | pause | resume a node the gateway manages."""
@@ -430,12 +454,12 @@ class GateClient:
 
     async def node_log(
         self, node_id: str, *, after: int | None = None, limit: int | None = None
-    ) -> dict[str, Any]:
+    ) -> NodeLogPage:
         """A node's recent log lines, asked of that node through the gateway (docs/API.md,
         "Node log"): the newest ``limit`` without ``after``, else the lines past ``after``."""
         params = {"after": after, "limit": limit}
         path = f"/api/cluster/nodes/{_seg(node_id)}/log"
-        result: dict[str, Any] = await self._call("GET", path, params=params, retry=False)
+        result: NodeLogPage = await self._call("GET", path, params=params, retry=False)
         return result
 
     async def health(self) -> bool:

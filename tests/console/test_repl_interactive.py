@@ -165,7 +165,7 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         await _step(repl, 23, ("Enter stream name: ", "repl-1"), ("(y/N): ", "maybe"))
         await repl.printed("❌ type y or n, not 'maybe'")
         await repl.answer("Take a snapshot now? (y/N): ", "y")
-        await repl.printed("✅ Snapshot of repl-1 recorded at version 5")
+        await repl.printed("✅ Snapshot of 'repl-1' recorded at version 5")
 
         # Ctrl+C at a question cancels the option; Ctrl+D at the menu ends the session.
         await repl.choose(1)
@@ -186,7 +186,7 @@ async def test_cluster_lab_node_actions_and_a_vanished_engine(
     cluster = await make_cluster()
     async with running_repl(cluster.url) as (repl, shell):
         await _step(repl, 18, ("Enter node id (default: the leader): ", "node2"), ("Kill ", "n"))
-        await repl.printed("⚠️  Cancelled: node2 left as it was")
+        await repl.printed("↩️  node2 left as it was")
         await _step(repl, 17, ("(default: the leader): ", "node3"), ("Stop node3? (y/N): ", "y"))
         await repl.printed("✅ Stopped node3; leader node1")
         # Start and Resume default to the only node they fit (issue #15, point 9).

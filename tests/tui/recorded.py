@@ -298,6 +298,7 @@ class RecordedProducers:
     def __init__(self, rows: list[ProducerRow]) -> None:
         self.rows_data = rows
         self.started: list[int] = []
+        self.rate = 5.0
 
     def rows(self) -> list[ProducerRow]:
         return list(self.rows_data)

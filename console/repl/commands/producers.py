@@ -21,7 +21,7 @@ async def start_producers(ctx: Context) -> None:
         maximum=MAX_COUNT,
     )
     streams = await ctx.ops.producers.start(count)
-    ctx.printer.outcome(producers_started(streams, rate_text(ctx.ops.producers.pool.rate)))
+    ctx.printer.outcome(producers_started(streams, rate_text(ctx.ops.producers.rate)))
 
 
 async def stop_producer(ctx: Context) -> None:

@@ -109,7 +109,7 @@ def start_producers(ops: Operations, *, blink: bool) -> FormDialog[Outcome]:
             maximum=MAX_COUNT,
         )
         streams = await ops.producers.start(count)
-        return outcomes.producers_started(streams, rate_text(ops.producers.pool.rate))
+        return outcomes.producers_started(streams, rate_text(ops.producers.rate))
 
     return FormDialog(
         "🏭 Start Producers",

@@ -19,9 +19,10 @@ from console.tui.requests import catalogue_bindings, request
 from console.tui.streams.paging import PageRequest, newer_events, shows_end
 from console.tui.table_sync import Cell, selected_key, sync_table
 from engine.client import GateError
+from engine.client.results import EventRecord
 
 
-def event_cells(event: dict[str, object]) -> list[Cell]:
+def event_cells(event: EventRecord) -> list[Cell]:
     """One event's cells: version, position, coloured type, data."""
     event_type = str(event.get("event_type"))
     return [

@@ -1,0 +1,157 @@
+"""The answers of ``GateClient``, typed: one ``TypedDict`` per body of docs/API.md.
+
+They stay plain dicts at run time (what the gateway sent, decoded), so nothing is copied; mypy
+checks every key a caller reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class EventRecord(TypedDict):
+    """One stored event (docs/API.md, "Events")."""
+
+    event_id: str
+    event_type: str
+    stream_id: str
+    event_number: int
+    position: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    created: str
+    created_epoch: int
+
+
+class Delivery(EventRecord):
+    """An event a persistent subscription delivers, with its delivery attempt (1 at first)."""
+
+    attempt: int
+
+
+class Appended(TypedDict):
+    """The version and position of an append's last event."""
+
+    version: int
+    position: int
+
+
+class StreamSlice(TypedDict):
+    """A page of one stream: its current version (-1 when missing) and the events read."""
+
+    stream_id: str
+    version: int
+    events: list[EventRecord]
+
+
+class StreamInfo(TypedDict):
+    """A stream and its version."""
+
+    stream_id: str
+    version: int
+
+
+class StoreInfo(TypedDict):
+    """A store's status and counts (``config`` only in the answer about one store)."""
+
+    store_id: str
+    status: str
+    streams: int
+    events: int
+    last_position: int
+    config: NotRequired[dict[str, Any]]
+
+
+class Snapshot(TypedDict):
+    """A recorded snapshot."""
+
+    source_uuid: str
+    stream_uuid: str
+    source_version: int
+    source_type: str | None
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    created_at: str
+    created_epoch: int
+
+
+class SubscriptionPut(TypedDict):
+    """Whether a subscription definition was new."""
+
+    name: str
+    created: bool
+
+
+class SubscriptionInfo(TypedDict):
+    """A persistent subscription: its definition, checkpoint and counters."""
+
+    name: str
+    type: str
+    selector: Any
+    start_from: int | str
+    ack_timeout_ms: int
+    max_retries: int
+    max_in_flight: int
+    checkpoint: int | None
+    consumers: int
+    in_flight: int
+    parked: int
+    delivered: int
+    acked: int
+    nacked: int
+
+
+class Probe(TypedDict):
+    """One of a node's endpoints as the gateway's health checks see it."""
+
+    addr: str
+    enabled: bool
+    up: bool
+    latency_ms: float | None
+
+
+class NodeView(TypedDict):
+    """One node in the cluster view."""
+
+    node_id: str
+    role: Literal["leader", "follower", "candidate", "down"]
+    preferred: bool
+    http: Probe
+    tcp: Probe
+    term: int | None
+    commit_position: int | None
+    applied_position: int | None
+    lag: int | None
+    fresh: bool
+    serving: bool
+    managed: bool
+    pid: int | None
+    state: str | None
+
+
+class ClusterView(TypedDict):
+    """``GET /api/cluster``: the leader, the term and every node."""
+
+    leader: str | None
+    term: int | None
+    nodes: list[NodeView]
+
+
+class NodeLogLine(TypedDict):
+    """One line of a node's log."""
+
+    seq: int
+    time: float
+    level: Literal["info", "warning", "error"]
+    kind: str
+    text: str
+
+
+class NodeLogPage(TypedDict):
+    """A page of one node's log (docs/API.md, "Node log")."""
+
+    node_id: str
+    started_at: float
+    last_seq: int
+    missed: int
+    lines: list[NodeLogLine]

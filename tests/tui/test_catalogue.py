@@ -1,0 +1,121 @@
+"""One catalogue of operations (``console/ops/catalogue.py``) drives the menu shell's menu, the
+dashboard's panel keys, its command palette and its help screen: each entry shows in every place
+it belongs, with the same title and words."""
+
+from __future__ import annotations
+
+import io
+
+from textual.binding import Binding
+
+from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Panel
+from console.repl.menu import PROMPT, render_menu
+from console.repl.printer import Printer
+from console.repl.shell import COMMANDS, HANDLERS
+from console.tui.app import GateConsole
+from console.tui.cluster.panel import ClusterPanel
+from console.tui.dialogs.confirm import ConfirmDialog
+from console.tui.dialogs.form import FormDialog
+from console.tui.help import help_text
+from console.tui.observers.panel import ObserversPanel
+from console.tui.producers.panel import ProducersPanel
+from console.tui.streams.panel import StreamsPanel
+from console.tui.subscriptions.panel import SubscriptionsPanel
+from tests.tui.recorded import HEALTHY, RecordedOps
+from tests.tui.test_snapshots import settle
+
+# The ExESDB console's menu, number for number: lessons and docs cite these numbers.
+CLASSIC = (
+    "Create Observer by Stream",
+    "Create Observer by Event Type",
+    "Create Observer by Event Payload",
+    "List Active Observers",
+    "Monitor Specific Observer",
+    "Stop Observer",
+    "Start Producers",
+    "Stop Producer",
+    "List Active Producers",
+    "Create Subscription",
+    "List Subscriptions",
+    "View Stream Data",
+    "Append Events Manually",
+    "Get Cluster Status",
+    "Exit Console",
+)
+PANELS: dict[Panel, type] = {
+    "cluster": ClusterPanel,
+    "observers": ObserversPanel,
+    "producers": ProducersPanel,
+    "subscriptions": SubscriptionsPanel,
+    "streams": StreamsPanel,
+}
+
+
+def _bindings(owner: type) -> list[Binding]:
+    return [b for b in owner.BINDINGS if isinstance(b, Binding)]
+
+
+def test_the_menu_lists_every_numbered_entry_with_its_command() -> None:
+    assert sorted(NUMBERED) == list(range(1, 29)) and EXIT == 15
+    assert tuple(NUMBERED[n].title for n in range(1, 16)) == CLASSIC
+    assert NUMBERED[28].title == "Node Log" and "(1-28)" in PROMPT
+    menu = io.StringIO()
+    render_menu(Printer(stream=menu))
+    for number, entry in NUMBERED.items():
+        assert f"{number}. {entry.title}" in menu.getvalue(), entry
+    assert sorted(COMMANDS) == sorted(n for n in NUMBERED if n != EXIT)
+    assert set(HANDLERS) == {entry.name for n, entry in NUMBERED.items() if n != EXIT}
+
+
+def test_every_key_is_bound_on_its_panel_and_shown_in_the_help() -> None:
+    help_lines = help_text().splitlines()
+    keys = 0
+    for entry in CATALOGUE:
+        for key in entry.keys:
+            keys += 1
+            owner = GateConsole if key.panel is None else PANELS[key.panel]
+            bound = [(b.key, b.action, b.description) for b in _bindings(owner)]
+            assert (key.key, f"request('{entry.name}')", key.label) in bound, (entry.name, bound)
+            if key.panel is None:  # the table of keys that work everywhere
+                shown = f"| `{key.shown}` | {key.words} |"
+                rows = [line for line in help_lines if line.startswith(f"| `{key.shown}` |")]
+            else:
+                shown = f"`{key.shown}` {key.words}"
+                rows = [line for line in help_lines if line.startswith(f"| {key.panel.title()} |")]
+            assert len(rows) == 1, (entry.name, rows)
+            assert shown in rows[0], (entry.name, rows[0])
+    assert keys == 25  # every panel's operations: a key lost from the catalogue fails here
+    # The footers keep their order: the monitor key comes last on the Subscriptions panel.
+    order = [b.key for b in _bindings(SubscriptionsPanel)]
+    assert order == ["n", "d", "c", "a", "r", "m"]
+
+
+async def test_the_palette_lists_the_entries_it_should_and_runs_them() -> None:
+    recorded = RecordedOps()
+    app = GateConsole(recorded.as_operations(), blink=False)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(app)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        for entry in CATALOGUE:
+            if not entry.palette:
+                assert entry.title not in commands, entry
+            elif entry.node_action is not None:
+                for node in HEALTHY.nodes:
+                    assert f"{entry.node_action.capitalize()} {node.node_id}" in commands, entry
+            else:
+                assert entry.title in commands, entry
+                assert commands[entry.title].help == entry.help
+        # A palette entry runs the same operation as its key.
+        commands["Create Observer by Stream"].callback()
+        await pilot.pause()
+        assert isinstance(app.screen, FormDialog)
+        assert app.screen.title_text == "📊 Create Observer by Stream"
+        await pilot.press("escape")
+        commands["Kill node2"].callback()
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog) and app.screen.question == "Kill node2?"
+        await pilot.press("y")
+        await settle(app)
+        assert recorded.cluster.actions == [("node2", "kill")]
+        assert app.last_message.startswith("✅ Killed node2; leader ")
