@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from console.ops.catalogue import operation
-from console.ops.cluster import NODE_LEGEND, NODE_LOG_KEPT, ClusterStatus, NodeRow
+from console.ops.cluster import (
+    NODE_LEGEND,
+    NODE_LOG_KEPT,
+    ClusterStatus,
+    NodeLogFollower,
+    NodeRow,
+)
 from console.ops.formatting import latency_text
 from console.ops.outcomes import kept, node_action_done, snapshot_taken
 from console.ops.streams import existing_stream
@@ -225,12 +231,16 @@ async def node_log(ctx: Context) -> None:
         minimum=1,
         maximum=NODE_LOG_KEPT,
     )
-    page = await ctx.ops.cluster.node_log(node, limit=count)
-    if not page.lines:
+    # The dashboard's follower, read once: a node that does not answer is its error line.
+    update = await NodeLogFollower(ctx.ops.cluster, first_lines=count).poll(node)
+    if update.error is not None:
+        ctx.printer.error(update.error)
+        return
+    if not update.lines:
         ctx.printer.warn(f"Nothing in the log of {node} yet")
         return
-    ctx.printer.line(f"📜 The newest {len(page.lines)} lines of {node}'s log:", "class:ok")
-    for line in page.lines:
+    ctx.printer.line(f"📜 The newest {len(update.lines)} lines of {node}'s log:", "class:ok")
+    for line in update.lines:
         ctx.printer.fragments(
             [("class:hint", f"{line.clock} "), (_LOG_STYLES.get(line.level, ""), line.text)]
         )
