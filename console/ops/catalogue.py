@@ -86,6 +86,17 @@ class Operation:
     destructive: bool = False  # asked about first (unless confirmations are off)
 
     @property
+    def option(self) -> str:
+        """How the menu shell names it: ``option 13``."""
+        return f"option {self.number}"
+
+    @property
+    def key_hint(self) -> str:
+        """How the dashboard names it: ``key a in Streams`` (its first key)."""
+        key = self.keys[0]
+        return f"key {key.shown}" + ("" if key.panel is None else f" in {key.panel.title()}")
+
+    @property
     def node_action(self) -> str | None:
         """``kill`` for ``node_kill``; None for an operation that is not a node action."""
         return self.name.removeprefix("node_") if self.target == "node" else None

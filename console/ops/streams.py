@@ -25,6 +25,8 @@ from engine.client import GateClient
 from engine.client.results import EventRecord, Snapshot
 
 MAX_COUNT = 1000  # the API's largest read and a sane bound for one append
+DEFAULT_FETCH = 10  # events read when a person does not say how many (both consoles)
+DEFAULT_APPEND = 5  # random events appended when a person does not say how many
 DIRECTIONS = ("forward", "backward")
 MAX_STREAM_ID = 256
 _NUMBER = re.compile(r"(\d+)")

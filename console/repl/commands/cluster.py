@@ -18,7 +18,7 @@ from console.repl.tables import Cell
 from domain.greenhouse.aggregate import Greenhouse
 
 # Where the no-majority words point a person.
-START_A_NODE = f"(option {operation('node_start').number} starts a node)"
+START_A_NODE = f"({operation('node_start').option} starts a node)"
 NODE_LOG_LINES = 20  # the newest lines option 28 shows by default: they fit an 80x24 screen
 _LOG_STYLES = {"warning": "class:warn", "error": "class:error"}
 

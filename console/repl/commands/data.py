@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from console.ops.answers import pick
+from console.ops.catalogue import operation
 from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, elixir_term, event_text
 from console.ops.numbers import is_choice_number, parse_whole
 from console.ops.outcomes import event_appended, events_appended
 from console.ops.patterns import parse_data
 from console.ops.streams import (
+    DEFAULT_APPEND,
+    DEFAULT_FETCH,
     DIRECTIONS,
     MAX_COUNT,
     NewStreamError,
@@ -88,9 +91,9 @@ async def view_stream(ctx: Context) -> None:
     ctx.printer.heading("📈 View Stream Data")
     stream = await _ask_stream(ctx, listed=True)
     count = await ctx.ask_int(
-        "Number of events to fetch (default 10): ",
+        f"Number of events to fetch (default {DEFAULT_FETCH}): ",
         "number of events",
-        10,
+        DEFAULT_FETCH,
         minimum=1,
         maximum=MAX_COUNT,
     )
@@ -122,9 +125,9 @@ async def browse_stream(ctx: Context) -> None:
         optional=True,
     )
     count = await ctx.ask_int(
-        "Number of events to fetch (default 10): ",
+        f"Number of events to fetch (default {DEFAULT_FETCH}): ",
         "number of events",
-        10,
+        DEFAULT_FETCH,
         minimum=1,
         maximum=MAX_COUNT,
     )
@@ -136,9 +139,9 @@ async def append_events(ctx: Context) -> None:
     ctx.printer.heading("📝 Append Events Manually")
     stream = await _ask_stream(ctx, listed=False)
     count = await ctx.ask_int(
-        "Number of events to append (default 5): ",
+        f"Number of events to append (default {DEFAULT_APPEND}): ",
         "number of events",
-        5,
+        DEFAULT_APPEND,
         minimum=1,
         maximum=MAX_COUNT,
     )
@@ -161,7 +164,7 @@ async def append_chosen_event(ctx: Context) -> None:
         try:
             check_first_event(stream, exists, event_type)
         except NewStreamError as exc:
-            raise OpsError(f"{exc} (option 13)") from None
+            raise OpsError(f"{exc} ({operation('append_events').option})") from None
         return event_type
 
     event_type = await ctx.answer(
@@ -178,6 +181,6 @@ async def append_chosen_event(ctx: Context) -> None:
     try:
         result = await ctx.ops.streams.append_event(stream, event_type, data)
     except NewStreamError as exc:
-        raise OpsError(f"{exc} (option 13)") from None
+        raise OpsError(f"{exc} ({operation('append_events').option})") from None
     ctx.printer.outcome(event_appended(event_type, stream, result.version))
     ctx.printer.line(f"  • {event_text(result.events[-1])}")

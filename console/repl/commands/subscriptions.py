@@ -32,7 +32,7 @@ from console.repl.printer import Printer
 from console.repl.tables import Cell
 
 # What each action does with the Nth event, worded as in the dashboard's ack/nack dialog.
-PARK_SOME = f"option {operation('consumer_policy').number} parks some with nack_park"
+PARK_SOME = f"{operation('consumer_policy').option} parks some with nack_park"
 ACTION_HINTS: dict[Action, str] = {
     "ack": "acknowledge every event",
     "nack_retry": "deliver it again (attempt 2, 3 …)",

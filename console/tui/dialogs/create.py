@@ -4,6 +4,7 @@ its operation through the operations layer."""
 from __future__ import annotations
 
 from console.ops import outcomes
+from console.ops.catalogue import operation
 from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, rate_text
 from console.ops.numbers import parse_whole
@@ -12,7 +13,13 @@ from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
 from console.ops.patterns import parse_data, parse_pattern
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
-from console.ops.streams import DIRECTIONS, NewStreamError, StreamPage
+from console.ops.streams import (
+    DEFAULT_APPEND,
+    DEFAULT_FETCH,
+    DIRECTIONS,
+    NewStreamError,
+    StreamPage,
+)
 from console.ops.streams import MAX_COUNT as MAX_EVENTS
 from console.ops.subscriptions import parse_start
 from console.tui.dialogs.form import Field, FormDialog
@@ -23,8 +30,6 @@ PAYLOAD_HINT = (
     'Examples: %{operator: "John"} · %{temperature: 25} · %{intensity: _} (any value) · '
     'JSON with operators: {"humidity": {"$gte": 80}}'
 )
-DEFAULT_FETCH = 10
-DEFAULT_APPEND = 5
 _OBSERVER_NAME = "Enter observer name:"
 _STREAM_NAME = "Enter stream name:"
 
@@ -228,7 +233,7 @@ def append_event(
                 values["stream"], values["event_type"], data, count
             )
         except NewStreamError as exc:
-            raise OpsError(f"{exc} (key a in Streams)") from None
+            raise OpsError(f"{exc} ({operation('append_events').key_hint})") from None
         return outcomes.event_appended(values["event_type"], result.stream_id, result.version)
 
     measured = EVENT_TYPES[1]

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from console.ops.errors import OpsError
+from console.ops.errors import OpsError, failure_text
 from console.ops.formatting import elixir_term
 from console.ops.streams import StreamOps, StreamPage, StreamRow
 from console.tui.feed.lines import type_style
@@ -160,6 +160,6 @@ class StreamsPanel(Horizontal):
                 request.stream, request.start, request.count, request.direction
             )
         except (OpsError, GateError) as exc:
-            self.notify(f"❌ {exc}", severity="error")
+            self.notify(f"❌ {failure_text(exc)}", severity="error")
             return
         self.show_page(request, page)
