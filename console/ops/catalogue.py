@@ -121,7 +121,7 @@ def _node(name: Name, number: int, key: str, help: str, destructive: bool = Fals
 
 # In the dashboard's order (panel by panel, as the footers show the keys); the menu sorts by number.
 CATALOGUE: tuple[Operation, ...] = (
-    _node("node_stop", 17, "s", "a graceful stop (SIGTERM)", destructive=True),
+    _node("node_stop", 17, "s", "a graceful stop", destructive=True),
     _node("node_kill", 18, "k", "SIGKILL: the process dies at once", destructive=True),
     _node("node_pause", 21, "p", "SIGSTOP: the process freezes"),
     _node("node_resume", 22, "u", "SIGCONT: a paused node goes on"),

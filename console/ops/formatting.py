@@ -12,6 +12,7 @@ the original printed it, so teaching material that quotes those lines stays true
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from console.ops.patterns import ANY_VALUE
@@ -62,7 +63,7 @@ def _key(key: str) -> str:
     return f"{key}:" if _IDENTIFIER.fullmatch(key) else f"{inspect_string(key)}:"
 
 
-def event_text(record: dict[str, Any], *, received: bool = False) -> str:
+def event_text(record: Mapping[str, Any], *, received: bool = False) -> str:
     """``greenhouse-1:temperature_measured:v1 (v15) => %{temperature: 23}``.
 
     Subscriptions wrote the version as ``v(12)`` in the original; ``received`` keeps that.
@@ -73,12 +74,12 @@ def event_text(record: dict[str, Any], *, received: bool = False) -> str:
     return f"{record.get('stream_id')}:{record.get('event_type')} {version} => {data}"
 
 
-def seen_line(record: dict[str, Any]) -> str:
+def seen_line(record: Mapping[str, Any]) -> str:
     """An observer's line for one event."""
     return f"SEEN [{inspect_string(event_text(record))}]"
 
 
-def received_line(subscription: str, record: dict[str, Any]) -> str:
+def received_line(subscription: str, record: Mapping[str, Any]) -> str:
     """A subscription consumer's line for one event."""
     text = event_text(record, received=True)
     return f"RECEIVED [{inspect_string(subscription)} {inspect_string(text)}]"

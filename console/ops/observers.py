@@ -21,6 +21,7 @@ from console.ops.rate import Clock, RateMeter
 from console.ops.streams import stream_id
 from domain.greenhouse.catalogue import EVENT_TYPES
 from engine.client import GateClient, GateError
+from engine.client.results import ObserverMessage
 
 # "reconnecting": the connection is lost; the observer continues after the last position seen.
 State = Literal["starting", "running", "reconnecting", "failed", "stopped"]
@@ -150,19 +151,18 @@ class Observer:
             self.state = "reconnecting"
             self.feed.push(f"⚠️  observer {self.name} reconnecting: {reason}")
 
-    def _take(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "events":
-            events = message.get("events") or []
+    def _take(self, message: ObserverMessage) -> None:
+        if message["type"] == "events":
+            events = message["events"]
             for record in events:
                 self.feed.push(seen_line(record))
             self.seen += len(events)
             self._meter.add(len(events))
-        elif kind == "dropped":
-            count = int(message.get("count", 0))
+        elif message["type"] == "dropped":
+            count = message["count"]
             self.dropped += count
             self.feed.push(f"⚠️  {count} events dropped: this observer fell behind")
-        elif kind == "live":
+        elif message["type"] == "live":
             self.state = "running"
             self._live.set()
 

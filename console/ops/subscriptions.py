@@ -23,7 +23,8 @@ from console.ops.formatting import received_line, selector_text
 from console.ops.line_feed import LineFeed
 from console.ops.numbers import is_choice_number, parse_whole
 from engine.client import GateClient, GateError
-from engine.client.results import SubscriptionInfo
+from engine.client.results import Delivery, SubscriptionInfo
+from engine.client.subscriptions import Consumer
 
 # "reconnecting": the connection is lost (a failover, a lost quorum); it comes back by itself.
 State = Literal["running", "reconnecting", "failed", "stopped"]
@@ -216,7 +217,7 @@ class SubscriptionConsumer:
             self.state = "reconnecting"
             self.feed.push(f"⚠️  consumer {self.name} reconnecting: {reason}")
 
-    async def _run(self, consumer: Any) -> None:
+    async def _run(self, consumer: Consumer) -> None:
         try:
             async for batch in consumer:
                 await self._settle(consumer, batch)
@@ -228,7 +229,7 @@ class SubscriptionConsumer:
             self.state = "stopped"
             raise
 
-    async def _settle(self, consumer: Any, batch: list[dict[str, Any]]) -> None:
+    async def _settle(self, consumer: Consumer, batch: list[Delivery]) -> None:
         """Ack or nack each event of a batch (one message per action) and log what was done."""
         policy = self.policy
         by_action: dict[Action, list[str]] = {}

@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, TabbedContent, TabPane
 
 from console.ops import outcomes
-from console.ops.catalogue import CATALOGUE, Operation, operation
+from console.ops.catalogue import CATALOGUE, Operation, find, operation
 from console.ops.cluster import ClusterStatus, HealthSample, NodeLogFollower
 from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
@@ -72,11 +72,6 @@ _START_KEY = operation("node_start").keys[0].key
 # How the no-majority words say a node is started here.
 START_A_NODE = f"({_START_KEY} on the Cluster panel starts a node)"
 PARK_SOME = f"{operation('consumer_policy').keys[0].key} parks some with nack_park"
-# The node actions asked about first (with confirmations on), and what the question adds.
-_CONFIRM_NODE = {
-    "kill": f"SIGKILL: the process dies at once; {_START_KEY} starts it again.",
-    "stop": f"A graceful stop; {_START_KEY} starts it again.",
-}
 _SEVERITIES: dict[outcomes.Level, SeverityLevel] = {
     "ok": "information",
     "warn": "warning",
@@ -596,9 +591,10 @@ class GateConsole(App[None]):
         if node is None:
             self.report(outcomes.warn("Select a node in the Cluster panel first"))
             return
-        if action in _CONFIRM_NODE and not await self.confirmed(
-            f"{action.capitalize()} {node}?", _CONFIRM_NODE[action]
-        ):
+        entry = find(f"node_{action}")
+        # A destructive one is asked about first (with confirmations on), saying what it does.
+        detail = f"{entry.help[0].upper()}{entry.help[1:]}; {_START_KEY} starts it again."
+        if entry.destructive and not await self.confirmed(f"{action.capitalize()} {node}?", detail):
             self.report(outcomes.kept(f"{node} left as it was"))
             return
         self.report(Outcome(f"{action} {node}…", "busy"))

@@ -24,6 +24,7 @@ from engine.client.results import (
     ClusterView,
     EventRecord,
     NodeLogPage,
+    ObserverMessage,
     Snapshot,
     StoreInfo,
     StreamInfo,
@@ -340,7 +341,7 @@ class GateClient:
         *,
         keep_trying: bool = False,
         on_connection: ConnectionListener | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[ObserverMessage]:
         """Observe a store's committed events live (WebSocket), reconnecting by itself.
 
         ``selector`` is ``{kind: value}``, e.g. ``{"by_event_type": "temperature_measured:v1"}``

@@ -155,3 +155,28 @@ class NodeLogPage(TypedDict):
     last_seq: int
     missed: int
     lines: list[NodeLogLine]
+
+
+class EventsMessage(TypedDict):
+    """An observer's batch of matching events."""
+
+    type: Literal["events"]
+    events: list[EventRecord]
+
+
+class DroppedMessage(TypedDict):
+    """The observer was too slow: ``count`` matching events were dropped."""
+
+    type: Literal["dropped"]
+    count: int
+
+
+class LiveMessage(TypedDict):
+    """Caught up: live from ``position`` on (once per connection)."""
+
+    type: Literal["live"]
+    position: int
+
+
+# What ``GateClient.observe`` yields (an ``error`` message is raised as a ``GateError``).
+ObserverMessage = EventsMessage | DroppedMessage | LiveMessage

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
+from engine.client.results import Delivery, ObserverMessage
 from engine.protocol.consume import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
 from engine.protocol.errors import GateError
 from engine.protocol.json_input import check_integers, dumps_exact
@@ -134,7 +135,7 @@ async def observe(
     *,
     keep_trying: bool = False,
     on_connection: ConnectionListener | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[ObserverMessage]:
     """Messages of a transient observer: ``events``, ``dropped`` and ``live`` (see GateClient)."""
     path = f"/api/stores/{client.segment(store)}/observe"
     params: dict[str, Any] = selector_params(selector)
@@ -226,7 +227,7 @@ class Consumer:
     def __aiter__(self) -> Consumer:
         return self
 
-    async def __anext__(self) -> list[dict[str, Any]]:
+    async def __anext__(self) -> list[Delivery]:
         while True:
             ws = self._ws if self._ws is not None and not self._ws.closed else None
             if ws is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.ops.catalogue import operation
+from console.ops.catalogue import find, operation
 from console.ops.cluster import (
     NODE_LEGEND,
     NODE_LOG_KEPT,
@@ -114,7 +114,6 @@ async def node_detail(ctx: Context) -> None:
 
 
 _DEFAULTS_TO_LEADER = ("stop", "kill", "restart", "pause")
-_CONFIRMED = ("stop", "kill")  # asked first at a terminal: the rest are undone by a key
 
 
 async def node_action(ctx: Context, action: str) -> None:
@@ -140,7 +139,7 @@ async def node_action(ctx: Context, action: str) -> None:
     answer = await ctx.answer(
         prompt, parsed(check), history="node", completions=ids, optional=optional
     )
-    if action in _CONFIRMED:
+    if find(f"node_{action}").destructive:  # asked first at a terminal: the rest undo by a key
         who = answer or (f"{status.leader} (the leader)" if status.leader else "")
         if who and not await ctx.confirmed(f"{action.capitalize()} {who}?"):
             ctx.printer.outcome(kept(f"{who} left as it was"))
