@@ -49,10 +49,20 @@ Name = Literal[
     "filter_feed",
     "exit",
 ]
-# What an operation acts on when the dashboard runs it: the selected row of that kind.
+# What an operation acts on: the dashboard gives it the selected row of that kind (the open
+# stream) when it was not named; ``Operation.target`` is None for one that needs none.
 Target = Literal["node", "observer", "producer", "subscription", "stream"]
 EXIT = 15  # the classic menu's last option
 Panel = Literal["cluster", "feed", "observers", "producers", "subscriptions", "streams"]
+# The dashboard's panels in the order of their number keys (1-6), with their titles.
+PANELS: tuple[tuple[Panel, str], ...] = (
+    ("cluster", "Cluster"),
+    ("feed", "Feed"),
+    ("observers", "Observers"),
+    ("producers", "Producers"),
+    ("subscriptions", "Subscriptions"),
+    ("streams", "Streams"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +104,7 @@ class Operation:
     def key_hint(self) -> str:
         """How the dashboard names it: ``key a in Streams`` (its first key)."""
         key = self.keys[0]
-        return f"key {key.shown}" + ("" if key.panel is None else f" in {key.panel.title()}")
+        return f"key {key.shown}" + ("" if key.panel is None else f" in {dict(PANELS)[key.panel]}")
 
     @property
     def node_action(self) -> str | None:
@@ -171,7 +181,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "show only the selected observer (or consumer) in the feed",
         5,
         (_k("observers", "m", "Monitor"), _k("subscriptions", "m", "Monitor", rank=1)),
-        target="observer",
+        # No target: an observer or a subscription's consumer, by the panel it is run from.
     ),
     Operation(
         "toggle_feed",

@@ -26,7 +26,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, TabbedContent, TabPane
 
 from console.ops import outcomes
-from console.ops.catalogue import CATALOGUE, Operation, find, operation
+from console.ops.catalogue import (
+    CATALOGUE,
+    PANELS,
+    Operation,
+    Panel,
+    Target,
+    find,
+    operation,
+)
 from console.ops.cluster import ClusterStatus, HealthSample, NodeLogFollower
 from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
@@ -55,14 +63,6 @@ from console.tui.streams.panel import StreamsPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel, subscription_rows
 from engine.client import GateError
 
-PANELS = (
-    ("cluster", "Cluster"),
-    ("feed", "Feed"),
-    ("observers", "Observers"),
-    ("producers", "Producers"),
-    ("subscriptions", "Subscriptions"),
-    ("streams", "Streams"),
-)
 DRAIN_HZ = 10.0  # screen refreshes of live data per second
 TABLE_EVERY = 4  # observers/producers tables: every 4th drain (2.5 Hz)
 POLL_SECONDS = 1.0  # subscriptions and streams: one request each per second
@@ -72,6 +72,14 @@ _START_KEY = operation("node_start").keys[0].key
 # How the no-majority words say a node is started here.
 START_A_NODE = f"({_START_KEY} on the Cluster panel starts a node)"
 PARK_SOME = f"{operation('consumer_policy').keys[0].key} parks some with nack_park"
+# What to select, and where, for an operation on a row of each kind.
+_TARGETS: dict[Target, tuple[str, Panel]] = {
+    "node": ("a node", "cluster"),
+    "observer": ("an observer", "observers"),
+    "producer": ("a producer", "producers"),
+    "subscription": ("a subscription", "subscriptions"),
+    "stream": ("a stream", "streams"),
+}
 _SEVERITIES: dict[outcomes.Level, SeverityLevel] = {
     "ok": "information",
     "warn": "warning",
@@ -305,9 +313,13 @@ class GateConsole(App[None]):
         self.post_message(request(name, None))
 
     def on_requested(self, message: Requested) -> None:
-        """Run the operation a panel key or the palette asked for."""
+        """Run the operation a panel key or the palette asked for; one that acts on a row
+        (the catalogue's ``target``) gets the selected row of its kind when none was named."""
+        entry = message.operation
         target = message.target
-        name = message.operation.name
+        if target is None and entry.target is not None:
+            target = self._selected(entry.target)
+        name = entry.name
         match name:
             case "observer_by_stream":
                 self._ask(
@@ -342,12 +354,10 @@ class GateConsole(App[None]):
                 self.op_browse_stream(target)
             case "append_events":
                 streams = self._known_streams()
-                stream = self._stream(target)
-                self._ask(create.append_events(self.ops, streams, stream, blink=self.blink))
+                self._ask(create.append_events(self.ops, streams, target, blink=self.blink))
             case "append_event":
                 streams = self._known_streams()
-                stream = self._stream(target)
-                self._ask(create.append_event(self.ops, streams, stream, blink=self.blink))
+                self._ask(create.append_event(self.ops, streams, target, blink=self.blink))
             case "greenhouse":
                 self.op_greenhouse(target)
             case "take_snapshot":
@@ -405,16 +415,34 @@ class GateConsole(App[None]):
         table = self.query_one("#stream-list", DataTable)
         return [str(key.value) for key in table.rows]
 
-    def _need(self, target: str | None, what: str, panel: str) -> str | None:
+    def _selected(self, kind: Target) -> str | None:
+        """The selected row of a kind: a node, an observer, a producer, a subscription, the
+        open stream."""
+        match kind:
+            case "node":
+                return self.query_one(ClusterPanel).selected_node
+            case "observer":
+                return self.query_one(ObserversPanel).selected
+            case "producer":
+                return self.query_one(ProducersPanel).selected
+            case "subscription":
+                return self.query_one(SubscriptionsPanel).selected
+            case "stream":
+                return self.query_one(StreamsPanel).current_stream
+            case _:
+                assert_never(kind)
+
+    def _need(self, target: str | None, kind: Target) -> str | None:
+        """``target``, or None after saying where to select one."""
         if target is None:
-            self.report(outcomes.warn(f"Select {what} in the {panel.capitalize()} panel first"))
+            what, panel = _TARGETS[kind]
+            self.report(outcomes.warn(f"Select {what} in the {dict(PANELS)[panel]} panel first"))
             self.action_show_panel(panel)
         return target
 
     def op_stop_observer(self, target: str | None) -> None:
         """6. Stop Observer (the selected one)."""
-        selected = target or self.query_one(ObserversPanel).selected
-        name = self._need(selected, "an observer", "observers")
+        name = self._need(target, "observer")
         if name is not None:
 
             async def stop() -> Outcome:
@@ -426,10 +454,10 @@ class GateConsole(App[None]):
     def op_monitor(self, target: str | None) -> None:
         """5. Monitor: the feed shows only this observer (or consumer)."""
         if self.query_one(TabbedContent).active == "subscriptions":
-            name = self._need(target, "a subscription", "subscriptions")
+            name = self._need(target, "subscription")
             source = None if name is None else CONSUMER_PREFIX + name
         else:
-            source = self._need(target, "an observer", "observers")
+            source = self._need(target, "observer")
         if source is None:
             return
         if source not in {*self.ops.observers.names()} | {
@@ -453,8 +481,7 @@ class GateConsole(App[None]):
 
     def op_stop_producer(self, target: str | None) -> None:
         """8. Stop Producer (the selected one)."""
-        selected = target or self.query_one(ProducersPanel).selected
-        stream = self._need(selected, "a producer", "producers")
+        stream = self._need(target, "producer")
         if stream is not None:
 
             async def stop() -> Outcome:
@@ -463,13 +490,9 @@ class GateConsole(App[None]):
 
             self.attempt(stop())
 
-    def _subscription(self, target: str | None) -> str | None:
-        selected = target or self.query_one(SubscriptionsPanel).selected
-        return self._need(selected, "a subscription", "subscriptions")
-
     def op_delete_subscription(self, target: str | None) -> None:
         """Delete the selected subscription (asking first when it has parked events)."""
-        name = self._subscription(target)
+        name = self._need(target, "subscription")
         if name is not None:
             self.delete_subscription(name)
 
@@ -501,7 +524,7 @@ class GateConsole(App[None]):
     def op_toggle_consumer(self, target: str | None) -> None:
         """Consume the selected subscription here (with the policy last chosen for it here, else
         acking every event), or stop doing so; a failed consumer is started again."""
-        name = self._subscription(target)
+        name = self._need(target, "subscription")
         if name is None:
             return
         consumers = self.ops.subscriptions
@@ -522,7 +545,7 @@ class GateConsole(App[None]):
 
     def op_consumer_policy(self, target: str | None) -> None:
         """The ack/nack settings of this console's consumer of the selected subscription."""
-        name = self._subscription(target)
+        name = self._need(target, "subscription")
         if name is not None:
             consuming = name in self.ops.subscriptions.consumer_names()
             current = self.ops.subscriptions.consumer(name).policy if consuming else None
@@ -530,7 +553,7 @@ class GateConsole(App[None]):
 
     def op_replay_parked(self, target: str | None) -> None:
         """Deliver the selected subscription's parked events again."""
-        name = self._subscription(target)
+        name = self._need(target, "subscription")
         if name is not None:
 
             async def replay() -> Outcome:
@@ -541,14 +564,9 @@ class GateConsole(App[None]):
 
             self.attempt(replay())
 
-    def _stream(self, target: str | None) -> str | None:
-        return target or self.query_one(StreamsPanel).current_stream
-
     def op_browse_stream(self, target: str | None) -> None:
         """12. View Stream Data, shown in the streams browser."""
-        dialog = create.browse_stream(
-            self.ops, self._known_streams(), self._stream(target), blink=self.blink
-        )
+        dialog = create.browse_stream(self.ops, self._known_streams(), target, blink=self.blink)
 
         def opened(result: tuple[PageRequest, StreamPage] | None) -> None:
             if result is not None:
@@ -559,7 +577,7 @@ class GateConsole(App[None]):
 
     def op_greenhouse(self, target: str | None) -> None:
         """The greenhouse aggregate of the open stream, and its snapshots."""
-        stream = self._need(self._stream(target), "a stream", "streams")
+        stream = self._need(target, "stream")
         if stream is not None:
             self.open_greenhouse(stream)
 
@@ -588,8 +606,7 @@ class GateConsole(App[None]):
     @work(group="nodes")
     async def node_action(self, node: str | None, action: str) -> None:
         """Stop, kill, pause, resume, restart or start a node; report what followed."""
-        if node is None:
-            self.report(outcomes.warn("Select a node in the Cluster panel first"))
+        if self._need(node, "node") is None:
             return
         entry = find(f"node_{action}")
         # A destructive one is asked about first (with confirmations on), saying what it does.

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from console.ops.catalogue import Panel, panel_keys
+from console.ops.catalogue import PANELS, Panel, panel_keys
 
 # Keys that move around a panel rather than run an operation, before and after its operations'.
 _VIEW_KEYS: dict[Panel, tuple[str, str]] = {
@@ -19,24 +19,16 @@ _VIEW_KEYS: dict[Panel, tuple[str, str]] = {
     "feed": ("`/` filter · `Esc` no filter · `space` pause/follow · `c` clear", ""),
     "streams": ("`Enter` open · `]` `[` pages · `v` reverse", ""),
 }
-_TITLES: dict[Panel, str] = {
-    "cluster": "Cluster",
-    "feed": "Feed",
-    "observers": "Observers",
-    "producers": "Producers",
-    "subscriptions": "Subscriptions",
-    "streams": "Streams",
-}
 
 
 def _keys(panel: Panel | None) -> str:
     return " · ".join(f"`{key.shown}` {key.words}" for _, key in panel_keys(panel))
 
 
-def _panel_row(panel: Panel) -> str:
+def _panel_row(panel: Panel, title: str) -> str:
     before, after = _VIEW_KEYS.get(panel, ("", ""))
     keys = " · ".join(part for part in (before, _keys(panel)) if part)
-    return f"| {_TITLES[panel]} | {keys}{' ' + after if after else ''} |"
+    return f"| {title} | {keys}{' ' + after if after else ''} |"
 
 
 def help_text() -> str:
@@ -50,14 +42,14 @@ def help_text() -> str:
             "",
             "| Keys | Everywhere |",
             "|---|---|",
-            "| `1`…`6` | Cluster · Feed · Observers · Producers · Subscriptions · Streams |",
+            f"| `1`…`{len(PANELS)}` | {' · '.join(title for _, title in PANELS)} |",
             *everywhere,
             "| `?` · `Ctrl+P` · `Ctrl+Q` | this help · command palette · quit (stops what it "
             "started) |",
             "",
             "| Panel | Keys |",
             "|---|---|",
-            *(_panel_row(panel) for panel in _TITLES),
+            *(_panel_row(panel, title) for panel, title in PANELS),
             "",
             "The header shows the leader and term; the Cluster panel's timeline tells a failover "
             "as it",

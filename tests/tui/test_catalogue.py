@@ -7,6 +7,9 @@ from __future__ import annotations
 import io
 
 from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import OptionList, TabbedContent
 
 from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Panel
 from console.repl.menu import PROMPT, render_menu
@@ -22,6 +25,7 @@ from console.tui.producers.panel import ProducersPanel
 from console.tui.streams.panel import StreamsPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel
 from tests.tui.recorded import HEALTHY, RecordedOps
+from tests.tui.test_live import until
 from tests.tui.test_snapshots import settle
 
 # The ExESDB console's menu, number for number: lessons and docs cite these numbers.
@@ -119,3 +123,38 @@ async def test_the_palette_lists_the_entries_it_should_and_runs_them() -> None:
         await settle(app)
         assert recorded.cluster.actions == [("node2", "kill")]
         assert app.last_message.startswith("✅ Killed node2; leader ")
+
+
+async def _palette(pilot: Pilot[None], title: str) -> None:
+    """Run a command palette entry as a person does: Ctrl+P, its title, Enter (once the
+    palette, which searches in the background, lists it first)."""
+    await pilot.press("ctrl+p", *title)
+
+    def listed_first() -> bool:
+        screen = pilot.app.screen
+        if not isinstance(screen, CommandPalette):
+            return False
+        results = screen.query_one(OptionList)
+        return results.option_count > 0 and title in str(results.get_option_at_index(0).prompt)
+
+    await until(pilot, listed_first, f"the palette listing {title!r}")
+    await pilot.press("enter")
+
+
+async def test_an_operation_on_a_row_takes_the_selected_one_or_says_where_to_select() -> None:
+    empty = GateConsole(RecordedOps(empty=True).as_operations(), blink=False)
+    async with empty.run_test(size=(110, 32)) as pilot:
+        await settle(empty)
+        await _palette(pilot, "Stop Observer")
+        await until(pilot, lambda: bool(empty.last_message), "the warning")
+        assert empty.last_message == "⚠️  Select an observer in the Observers panel first"
+        assert empty.query_one(TabbedContent).active == "observers"
+    recorded = RecordedOps()
+    app = GateConsole(recorded.as_operations(), blink=False)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(app)
+        await pilot.press("4")  # the Producers panel, its first row selected
+        await _palette(pilot, "Stop Producer")
+        await until(pilot, lambda: bool(app.last_message), "the outcome")
+        assert app.last_message == "✅ Producer for 'greenhouse-1' stopped"
+        assert recorded.producers.rows()[0].state == "stopped"
