@@ -60,11 +60,32 @@ class AppendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    """One recorded snapshot of a greenhouse: at which version, when, in which status."""
+
+    version: int
+    source_type: str | None
+    created_at: str
+    status: str | None  # the greenhouse's status then, as the snapshot's metadata says
+
+    @classmethod
+    def from_answer(cls, snapshot: Snapshot) -> SnapshotRow:
+        """Read from one entry of ``GET …/snapshots``."""
+        status = (snapshot.get("metadata") or {}).get("status")
+        return cls(
+            version=int(snapshot["source_version"]),
+            source_type=snapshot.get("source_type"),
+            created_at=str(snapshot.get("created_at") or ""),
+            status=None if status is None else str(status),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class GreenhouseView:
-    """A greenhouse folded from its stream, and the snapshots recorded for it."""
+    """A greenhouse folded from its stream, and the snapshots recorded for it (oldest first)."""
 
     greenhouse: Greenhouse
-    snapshots: list[Snapshot]
+    snapshots: list[SnapshotRow]
 
 
 class NewStreamError(OpsError):
@@ -181,9 +202,8 @@ class StreamOps:
         snapshots = await self.client.list_snapshots(
             self.store, source_uuid=stream, stream_uuid=stream
         )
-        ours = [s for s in snapshots if s.get("source_type") == SOURCE_TYPE]
-        ours.sort(key=lambda s: int(s["source_version"]))
-        return GreenhouseView(greenhouse, ours)
+        ours = [SnapshotRow.from_answer(s) for s in snapshots if s["source_type"] == SOURCE_TYPE]
+        return GreenhouseView(greenhouse, sorted(ours, key=lambda row: row.version))
 
     async def take_snapshot(self, stream: str) -> Greenhouse:
         """Record a snapshot of a greenhouse at its current version."""

@@ -146,7 +146,8 @@ async def test_streams_read_append_and_greenhouse_snapshots(ops: Operations) -> 
     assert view.snapshots == []
     await ops.streams.take_snapshot("ops-gh-1")
     view = await ops.streams.greenhouse("ops-gh-1")
-    assert [int(s["source_version"]) for s in view.snapshots] == [6]
+    assert [s.version for s in view.snapshots] == [6]
+    assert view.snapshots[0].status is not None  # the greenhouse's status, from the metadata
 
 
 async def test_cluster_status_and_health(ops: Operations) -> None:

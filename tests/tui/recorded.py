@@ -24,7 +24,7 @@ from console.ops.formatting import received_line, seen_line, selector_text
 from console.ops.line_feed import LineFeed
 from console.ops.observers import ObserverRow
 from console.ops.operations import Operations
-from console.ops.streams import AppendResult, GreenhouseView, StreamPage, StreamRow
+from console.ops.streams import AppendResult, GreenhouseView, SnapshotRow, StreamPage, StreamRow
 from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.producer import ProducerRow
@@ -418,11 +418,7 @@ class RecordedStreams:
             version=self.versions.get(stream, -1),
         )
         snapshots = [
-            {
-                "source_version": v,
-                "source_type": "greenhouse:v1",
-                "created_at": f"2026-11-22T{10 + v // 100:02d}:00:00Z",
-            }
+            SnapshotRow(v, "greenhouse:v1", f"2026-11-22T{10 + v // 100:02d}:00:00Z", "active")
             for v in (100, 200)
         ]
         return GreenhouseView(house, snapshots)

@@ -187,14 +187,7 @@ async def greenhouse(ctx: Context) -> None:
     if view.snapshots:
         ctx.printer.table(
             ("Snapshot version", "Created", "Status then"),
-            [
-                (
-                    str(s["source_version"]),
-                    str(s.get("created_at", "")),
-                    str((s.get("metadata") or {}).get("status", "-")),
-                )
-                for s in view.snapshots
-            ],
+            [(str(s.version), s.created_at, s.status or "-") for s in view.snapshots],
         )
     else:
         ctx.printer.warn(f"No snapshots of {stream} yet")

@@ -67,11 +67,7 @@ class GreenhouseScreen(ModalScreen[None]):
             table: DataTable[str] = DataTable(cursor_type="row", id="snapshots")
             table.add_columns("Version", "Type", "Created")
             for snap in self.view.snapshots:
-                table.add_row(
-                    f"v{snap.get('source_version')}",
-                    str(snap.get("source_type")),
-                    str(snap.get("created_at", "")),
-                )
+                table.add_row(f"v{snap.version}", str(snap.source_type), snap.created_at)
             yield table
         yield Footer()
 
