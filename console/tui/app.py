@@ -364,10 +364,10 @@ class GateConsole(App[None]):
                 self.op_take_snapshot(target)
             case "filter_feed":
                 self.action_filter_feed()
-            case "node_stop" | "node_kill" | "node_start" | "node_restart":
+            case "node_stop" | "node_kill" | "node_pause" | "node_resume" | "node_restart":
                 self.node_action(target, name.removeprefix("node_"))
-            case "node_pause" | "node_resume":
-                self.node_action(target, name.removeprefix("node_"))
+            case "node_start":
+                self.node_action(target, "start")
             # What the menu shell lists as options the dashboard shows as panels.
             case "list_observers":
                 self.action_show_panel("observers")

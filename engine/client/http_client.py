@@ -21,12 +21,14 @@ import orjson
 from engine.client import subscriptions as subscription_client
 from engine.client.results import (
     Appended,
+    ClusterEvent,
     ClusterView,
     EventRecord,
     NodeLogPage,
     ObserverMessage,
     Snapshot,
     StoreInfo,
+    StoreSummary,
     StreamInfo,
     StreamSlice,
     SubscriptionInfo,
@@ -252,9 +254,9 @@ class GateClient:
 
     # -- stores ------------------------------------------------------------------------------
 
-    async def list_stores(self) -> list[StoreInfo]:
+    async def list_stores(self) -> list[StoreSummary]:
         """All stores with their status and counts."""
-        stores: list[StoreInfo] = (
+        stores: list[StoreSummary] = (
             await self._call("GET", "/api/stores", params=self._freshness())
         )["stores"]
         return stores
@@ -479,7 +481,7 @@ class GateClient:
             return False
         return True
 
-    async def cluster_events(self) -> AsyncIterator[dict[str, Any]]:
+    async def cluster_events(self) -> AsyncIterator[ClusterEvent]:
         """The cluster event feed (WebSocket): views and node_up/node_down/leader_changed."""
         async with self._http().ws_connect(self.base_url + "/api/cluster/events") as ws:
             async for msg in ws:

@@ -6,7 +6,7 @@ checks every key a caller reads.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 class EventRecord(TypedDict):
@@ -51,15 +51,20 @@ class StreamInfo(TypedDict):
     version: int
 
 
-class StoreInfo(TypedDict):
-    """A store's status and counts (``config`` only in the answer about one store)."""
+class StoreSummary(TypedDict):
+    """A store's status and counts, as the list of stores gives them."""
 
     store_id: str
     status: str
     streams: int
     events: int
     last_position: int
-    config: NotRequired[dict[str, Any]]
+
+
+class StoreInfo(StoreSummary):
+    """One store, with its config."""
+
+    config: dict[str, Any]
 
 
 class Snapshot(TypedDict):
@@ -180,3 +185,32 @@ class LiveMessage(TypedDict):
 
 # What ``GateClient.observe`` yields (an ``error`` message is raised as a ``GateError``).
 ObserverMessage = EventsMessage | DroppedMessage | LiveMessage
+
+
+class ClusterViewEvent(ClusterView):
+    """The cluster view, at once and after every health round."""
+
+    type: Literal["cluster"]
+
+
+class NodeUpDown(TypedDict):
+    """A node began or stopped answering."""
+
+    type: Literal["node_up", "node_down"]
+    node_id: str
+    role: str
+    http: Probe
+    tcp: Probe
+
+
+class LeaderChanged(TypedDict):
+    """Another leader (or none) in the gateway's view."""
+
+    type: Literal["leader_changed"]
+    leader: str | None
+    previous: str | None
+    term: int | None
+
+
+# What ``GateClient.cluster_events`` yields (docs/API.md, "Cluster").
+ClusterEvent = ClusterViewEvent | NodeUpDown | LeaderChanged
