@@ -324,6 +324,9 @@ class HealthMonitor:
             "pid": pid,
             # A paused node does not answer, like a dead one: only its supervisor tells them apart.
             "state": self._node_state(node.node_id) if self._node_state else None,
+            # Links cut by isolate (docs/API.md): only a node that answers can say.
+            "isolated": False,
+            "cuts": {"in": [], "out": []},
         }
         if status is not None:
             applied = _int(status.get("applied_position"))
@@ -339,7 +342,11 @@ class HealthMonitor:
                 lag=lag,
                 fresh=lag is not None and lag <= self._config.replication.fresh_lag,
                 serving=bool(status.get("serving", False)),
+                isolated=status.get("isolated") is True,
             )
+            cuts = status.get("cuts")
+            if isinstance(cuts, dict):
+                entry["cuts"] = {side: _names(cuts.get(side)) for side in ("in", "out")}
             if pid is None and isinstance(status.get("pid"), int):
                 entry["pid"] = status["pid"]
         return entry
@@ -408,3 +415,8 @@ def _ms(seconds: float) -> float:
 def _int(value: Any) -> int:
     """A status field as an int (0 when a node leaves it out or sends garbage)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _names(value: Any) -> list[str]:
+    """A status field that lists node ids (empty when a node leaves it out or sends garbage)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
