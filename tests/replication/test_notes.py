@@ -113,7 +113,7 @@ def test_a_leadership_transfer_in_words_when_done_and_when_abandoned() -> None:
     )
     assert (
         "leadership transfer to c abandoned: it did not take over within 4 ticks; leading on"
-        in (notes)
+        in notes
     )
     assert leader.role == "leader" and leader.transferring_to is None
     leader.transfer_leadership("b")
