@@ -223,7 +223,13 @@ class RaftHost:
         since = self._contact_since.get(preferred) if self._heard_within(preferred, now) else None
         match = core.match_indexes().get(preferred)
         lag = None if match is None else core.last_index - match
-        if policy.due(now, serving=core.serving, in_contact_since=since, lag=lag):
+        if policy.due(
+            now,
+            serving=core.serving,
+            handed_over=core.won_by_transfer,
+            in_contact_since=since,
+            lag=lag,
+        ):
             self.node_log.add(
                 "transfer",
                 f"the preferred node {preferred} is back and caught up: handing leadership "

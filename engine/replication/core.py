@@ -161,6 +161,9 @@ class RaftNode:
         self._progress: dict[str, Progress] = {}
         self._term_start = 0  # index of this leader's no-op
         self._transferee: str | None = None
+        self._transfer_campaign = False  # the current campaign was started by TimeoutNow
+        # This node's leadership was handed to it (TimeoutNow), rather than won in a failover.
+        self.won_by_transfer = False
         self._transfer_elapsed = 0
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
@@ -463,6 +466,7 @@ class RaftNode:
             self._send(VoteRequest(term, self.node_id, peer, last_index, last_term, pre_vote=True))
 
     def _campaign(self, transfer: bool = False) -> None:
+        self._transfer_campaign = transfer
         self.term += 1
         self.vote = self.node_id
         self.role = "candidate"
@@ -485,6 +489,7 @@ class RaftNode:
             )
 
     def _become_leader(self) -> None:
+        self.won_by_transfer = self._transfer_campaign
         self.role = "leader"
         self.leader_id = self.node_id
         self._fresh_preferred = False

@@ -5,6 +5,7 @@ Writes run all along (``faulted``: the workload of :mod:`bench.lib.nemesis` and 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,7 @@ MakeCluster = Callable[..., Awaitable[RunningCluster]]
 # A hand-over is one election at most once the target is caught up; generous for a loaded machine.
 TRANSFER_BOUND = 5.0
 RETURN_BOUND = 20.0  # restart, catch up, four election timeouts of steady contact, hand-over
+KEEPS_LEADING_WINDOW = 3.0
 
 
 def _entry(view: dict[str, Any], node_id: str) -> dict[str, Any]:
@@ -128,6 +130,17 @@ async def test_preferred_leader_return_takes_leadership_back_after_a_failover(
         await wait_for(
             nemesis.leader, lambda leader: leader == master, RETURN_BOUND, f"{master} to lead again"
         )
+        # An operator's transfer stands: the policy undoes failovers only.
+        other = next(n for n in cluster.config.node_ids if n != master)
+        async with cluster.new_client(retry_deadline=0) as client:
+            await client.transfer_leadership(other)
+        await wait_for(
+            nemesis.leader, lambda leader: leader == other, TRANSFER_BOUND, f"{other} to lead"
+        )
+        # Not a synchronisation: a window in which nothing may happen, longer than the
+        # policy's settle time (4 election timeouts of 0.3 s) with room to spare.
+        await asyncio.sleep(KEEPS_LEADING_WINDOW)
+        assert await nemesis.leader() == other
     async with cluster.new_client() as client:
         log = await client.node_log(record.new_leader or "")
         texts = [line["text"] for line in log["lines"]]

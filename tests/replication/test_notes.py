@@ -120,3 +120,4 @@ def test_a_leadership_transfer_in_words_when_done_and_when_abandoned() -> None:
     assert _texts(leader)[0] == "handing leadership over to b: its log is up to date"
     cluster.settle()
     assert cluster.nodes["b"].role == "leader" and leader.role == "follower"
+    assert cluster.nodes["b"].won_by_transfer and not leader.won_by_transfer
