@@ -283,6 +283,7 @@ class Gateway:
         task.add_done_callback(self._background.discard)
 
     async def _refresh(self) -> None:
+        # Best effort: the periodic rounds go on (and log their failures) anyway.
         with contextlib.suppress(Exception):
             await self.health.refresh()
 

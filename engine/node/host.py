@@ -105,8 +105,7 @@ class RaftHost:
         self._contact_since: dict[str, float] = {}
         self._return: LeadershipReturn | None = None
         preferred = config.preferred_node
-        if rep.preferred_leader == "return" and preferred not in (None, node_id):
-            assert preferred is not None
+        if rep.preferred_leader == "return" and preferred is not None and preferred != node_id:
             self._return = LeadershipReturn(
                 preferred,
                 settle=RETURN_SETTLE_TIMEOUTS * self._reach_window,
