@@ -76,6 +76,7 @@ class HealthMonitor:
         self._logged: dict[str, tuple[str, bool, bool]] = {}
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
         self._up: dict[str, bool] = {}
+        self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
         self._leader: str | None = None
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
@@ -361,6 +362,18 @@ class HealthMonitor:
         if self._logged.get(node_id) != state:
             self._logged[node_id] = state
             self._log_status(node_id, state[0], http, tcp, up)
+        if up:  # a node that does not answer cannot say; a restarted one has no cuts
+            links = (entry["isolated"], entry["cuts"]["in"], entry["cuts"]["out"])
+            if self._links.get(node_id, (False, [], [])) != links:
+                self._links[node_id] = links
+                self._publish(
+                    {
+                        "type": "links_changed",
+                        "node_id": node_id,
+                        "isolated": entry["isolated"],
+                        "cuts": entry["cuts"],
+                    }
+                )
         if self._up.get(node_id) != up:
             self._up[node_id] = up
             self._publish(

@@ -313,6 +313,29 @@ async def test_the_view_shows_the_links_a_node_has_cut(
     assert node3["isolated"] is False and node3["cuts"] == {"in": [], "out": ["node2"]}
 
 
+async def test_a_change_of_links_is_published_once(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    events = monitor.subscribe()
+    await monitor.refresh()
+    assert not [e for e in drain(events) if e["type"] == "links_changed"]  # nothing cut yet
+    cut = {"in": ["node1"], "out": []}
+    cluster.set_status("node3", cuts=cut)
+    await monitor.refresh()
+    await monitor.refresh()
+    changes = [e for e in drain(events) if e["type"] == "links_changed"]
+    assert changes == [
+        {"type": "links_changed", "node_id": "node3", "isolated": False, "cuts": cut}
+    ]
+    cluster.set_status("node3", cuts={"in": [], "out": []})
+    await monitor.refresh()
+    changes = [e for e in drain(events) if e["type"] == "links_changed"]
+    healed = {"in": [], "out": []}
+    assert changes == [
+        {"type": "links_changed", "node_id": "node3", "isolated": False, "cuts": healed}
+    ]
+
+
 async def test_leader_hints(cluster: Cluster, monitor: HealthMonitor) -> None:
     await monitor.refresh()
     events = monitor.subscribe()
