@@ -122,6 +122,7 @@ class RaftHost:
             "fsyncs": 0,
             "raft_messages_in": 0,
             "long_polls": 0,
+            "leadership_transfers": 0,
         }
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
@@ -235,6 +236,7 @@ class RaftHost:
                 "back to it (replication.preferredLeader: return)",
             )
             core.transfer_leadership(preferred)
+            self.counters["leadership_transfers"] += 1
 
     # -- operator faults and hand-overs (docs/API.md, "Cluster") --------------------------------
 
@@ -259,6 +261,7 @@ class RaftHost:
             )
         self.node_log.add("transfer", f"asked to hand leadership over to {to}")
         core.transfer_leadership(to)
+        self.counters["leadership_transfers"] += 1
         self._wake.set()
         return {"from": self.node_id, "already_leader": False}
 

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
+
 from bench.lib.nemesis import NodeProbe, serving_leader, unavailability_summary
 from engine.client import GateError
 from engine.cluster_secret import cluster_key, resolve_cluster_secret
@@ -46,6 +48,12 @@ async def _propose_directly(cluster: RunningCluster, node_id: str, event_id: str
         return await conn.request({"op": "propose", "command": command, "timeout": 2.0}, 4.0)
     finally:
         conn.close()
+
+
+async def node_text(cluster: RunningCluster, node_id: str, path: str) -> str:
+    """A node's own answer to ``GET path``, as text (its metrics)."""
+    async with aiohttp.ClientSession() as http, http.get(cluster.node_url(node_id) + path) as resp:
+        return await resp.text()
 
 
 def _others(cluster: RunningCluster, node_id: str) -> list[str]:
@@ -100,6 +108,10 @@ async def test_isolated_leader_steps_down_and_never_acknowledges_what_it_took(
             log = await client.node_log(old)
             texts = [line["text"] for line in log["lines"]]
             assert any(t.startswith("links cut by an operator: isolated") for t in texts), texts
+            metrics = await node_text(cluster, old, "/metrics")
+            for direction in ("in", "out"):
+                line = f'gate_node_links_cut{{direction="{direction}",node="{old}"}} 2.0'
+                assert line in metrics, metrics
             assert any(t.startswith("stepped down: heard from 1 of 3 nodes") for t in texts), texts
             healed = await client.heal(old)
             assert healed["isolated"] is False and healed["cuts"] == {"in": [], "out": []}

@@ -16,6 +16,7 @@ from bench.lib.nemesis import NodeProbe, unavailability_summary
 from engine.client import GateClient, GateError
 from tests.cluster_harness import RunningCluster, wait_for
 from tests.faults.test_failover import assert_sane, faulted
+from tests.faults.test_partitions import node_text
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]
 # A hand-over is one election at most once the target is caught up; generous for a loaded machine.
@@ -61,6 +62,8 @@ async def test_transfer_to_a_follower_under_writes(make_cluster: MakeCluster) ->
             log = await client.node_log(old)
             texts = [line["text"] for line in log["lines"]]
             assert f"asked to hand leadership over to {target}" in texts, texts
+            metrics = await node_text(cluster, old, "/metrics")
+            assert f'gate_node_leadership_transfers_total{{node="{old}"}} 1.0' in metrics
             # To the leader itself: nothing to do, and said so.
             again = await client.transfer_leadership(target)
             assert again["already_leader"] is True and again["from"] == target
