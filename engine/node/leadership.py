@@ -1,8 +1,8 @@
 """Leadership announcements: a node tells the gateways watching it of each change at once.
 
 A gateway sends ``{"op": "watch"}`` on its connection to a node; from then on the node pushes
-``{"push": "leadership", "node_id", "role", "term", "leader"}`` on that connection: once at
-once (the current state), then each time its role, term or known leader changes.  A new leader
+``{"push": "leadership", "node_id", "role", "term", "leader"}`` on that connection: first its
+current state, then each time its role, term or known leader changes.  A new leader
 announces its term the moment it wins, so a gateway whose leader froze or was cut off re-routes
 its waiting writes then, not at its next health round (docs/ENGINE.md, "Failover").
 """
