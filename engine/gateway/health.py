@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -76,11 +77,16 @@ class HealthMonitor:
         self._logged: dict[str, tuple[str, bool, bool]] = {}
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
         self._up: dict[str, bool] = {}
+        self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
         self._leader: str | None = None
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
         self._view: dict[str, Any] = {"leader": None, "term": 0, "nodes": []}
         self._leader_last = 0
+        self.leaders_pushed = 0  # leaders adopted from a node's announcement (a metric)
+        for node in config.nodes:
+            if node.tcp.enabled:
+                pool.get(node.node_id).watch(partial(self._leadership_pushed, node.node_id))
 
     # -- public state ------------------------------------------------------------------------
 
@@ -120,6 +126,28 @@ class HealthMonitor:
             return
         self._hint = (node_id, term)
         self._set_leader(node_id, term)
+
+    def _leadership_pushed(self, node_id: str, msg: dict[str, Any]) -> None:
+        """A node announced its role, term and leader (engine/node/leadership.py).
+
+        A leader of a newer term is adopted at once: this is how a write waiting on a leader
+        that froze or was cut off learns where to go, without waiting for a health round
+        (which a frozen node holds for a probe timeout).  Only news counts: an older or
+        equal term changes nothing the rounds do not already handle.
+        """
+        if msg.get("push") != "leadership":
+            return
+        term = msg.get("term")
+        if not isinstance(term, int) or isinstance(term, bool):
+            return
+        leader = node_id if msg.get("role") == "leader" else msg.get("leader")
+        if not isinstance(leader, str):
+            return
+        if term > self._term or (term == self._term and self._leader is None):
+            before = self._leader
+            self.note_leader_hint(leader, term)
+            if self._leader != before:
+                self.leaders_pushed += 1
 
     # -- subscribers ---------------------------------------------------------------------------
 
@@ -324,6 +352,9 @@ class HealthMonitor:
             "pid": pid,
             # A paused node does not answer, like a dead one: only its supervisor tells them apart.
             "state": self._node_state(node.node_id) if self._node_state else None,
+            # Links cut by isolate (docs/API.md): only a node that answers can say.
+            "isolated": False,
+            "cuts": {"in": [], "out": []},
         }
         if status is not None:
             applied = _int(status.get("applied_position"))
@@ -339,7 +370,11 @@ class HealthMonitor:
                 lag=lag,
                 fresh=lag is not None and lag <= self._config.replication.fresh_lag,
                 serving=bool(status.get("serving", False)),
+                isolated=status.get("isolated") is True,
             )
+            cuts = status.get("cuts")
+            if isinstance(cuts, dict):
+                entry["cuts"] = {side: _names(cuts.get(side)) for side in ("in", "out")}
             if pid is None and isinstance(status.get("pid"), int):
                 entry["pid"] = status["pid"]
         return entry
@@ -354,6 +389,18 @@ class HealthMonitor:
         if self._logged.get(node_id) != state:
             self._logged[node_id] = state
             self._log_status(node_id, state[0], http, tcp, up)
+        if up:  # a node that does not answer cannot say; a restarted one has no cuts
+            links = (entry["isolated"], entry["cuts"]["in"], entry["cuts"]["out"])
+            if self._links.get(node_id, (False, [], [])) != links:
+                self._links[node_id] = links
+                self._publish(
+                    {
+                        "type": "links_changed",
+                        "node_id": node_id,
+                        "isolated": entry["isolated"],
+                        "cuts": entry["cuts"],
+                    }
+                )
         if self._up.get(node_id) != up:
             self._up[node_id] = up
             self._publish(
@@ -408,3 +455,8 @@ def _ms(seconds: float) -> float:
 def _int(value: Any) -> int:
     """A status field as an int (0 when a node leaves it out or sends garbage)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _names(value: Any) -> list[str]:
+    """A status field that lists node ids (empty when a node leaves it out or sends garbage)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
