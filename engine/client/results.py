@@ -115,6 +115,10 @@ class Probe(TypedDict):
     latency_ms: float | None
 
 
+# The peers a node's Raft links are cut from, each way ("in" is a keyword: the functional form).
+Cuts = TypedDict("Cuts", {"in": list[str], "out": list[str]})
+
+
 class NodeView(TypedDict):
     """One node in the cluster view."""
 
@@ -132,6 +136,31 @@ class NodeView(TypedDict):
     managed: bool
     pid: int | None
     state: str | None
+    isolated: bool  # every Raft link cut both ways
+    cuts: Cuts
+
+
+class LinksAnswer(TypedDict):
+    """A node's links after ``isolate`` or ``heal``."""
+
+    node_id: str
+    action: Literal["isolate", "heal"]
+    accepted: bool
+    isolated: bool
+    cuts: Cuts
+
+
+# A leadership hand-over that has started: ``from`` the leader (a keyword: the functional form).
+TransferAnswer = TypedDict(
+    "TransferAnswer",
+    {
+        "node_id": str,
+        "action": Literal["transfer"],
+        "accepted": bool,
+        "from": str,
+        "already_leader": bool,
+    },
+)
 
 
 class ClusterView(TypedDict):
@@ -203,6 +232,15 @@ class NodeUpDown(TypedDict):
     tcp: Probe
 
 
+class LinksChanged(TypedDict):
+    """A node that answers reports other cut links than before."""
+
+    type: Literal["links_changed"]
+    node_id: str
+    isolated: bool
+    cuts: Cuts
+
+
 class LeaderChanged(TypedDict):
     """Another leader (or none) in the gateway's view."""
 
@@ -213,4 +251,4 @@ class LeaderChanged(TypedDict):
 
 
 # What ``GateClient.cluster_events`` yields (docs/API.md, "Cluster").
-ClusterEvent = ClusterViewEvent | NodeUpDown | LeaderChanged
+ClusterEvent = ClusterViewEvent | NodeUpDown | LeaderChanged | LinksChanged

@@ -62,9 +62,14 @@ async def test_every_answer_has_the_keys_its_type_names(cluster: RunningCluster)
             assert_shape(batch[0], results.Delivery)
             await consumer.ack([event["event_id"] for event in batch])
         await client.delete_subscription(STORE, "typed_sub")
-        assert_shape(
-            await client.node_log(view["nodes"][0]["node_id"], limit=3), results.NodeLogPage
-        )
+        page = await client.node_log(view["nodes"][0]["node_id"], limit=3)
+        assert_shape(page, results.NodeLogPage)
+        followers = [n["node_id"] for n in view["nodes"] if n["node_id"] != view["leader"]]
+        # A follower deaf to one other follower for a moment: the cluster keeps its leader.
+        cut = await client.isolate(followers[0], [followers[1]], "in")
+        assert_shape(cut, results.LinksAnswer)
+        assert cut["cuts"]["in"] == [followers[1]] and not cut["isolated"]
+        assert_shape(await client.heal(followers[0]), results.LinksAnswer)
         async for message in client.observe(STORE, {"by_stream": "$typed-1"}, from_position=0):
             assert message["type"] in ("events", "live")
             typed = results.EventsMessage if message["type"] == "events" else results.LiveMessage
