@@ -195,8 +195,12 @@ async def test_kill_the_leader_and_see_the_new_one(
 
         await until(pilot, lambda: f"{old_leader} down" in timeline(), "the node down")
         await until(pilot, lambda: f"new leader: {current.leader}" in timeline(), "the timeline")
-        role = nodes.get_row(current.leader)[1]
-        assert "leader" in str(role)
+        # The view names a new leader as soon as it says so, its row's role at the next probe.
+        await until(
+            pilot,
+            lambda: "leader" in str(nodes.get_row(current.leader)[1]),
+            "the new leader's row",
+        )
         await pilot.press("ctrl+q")
 
 
