@@ -23,6 +23,8 @@ from engine.transport.http_pool import HttpPool, HttpResponse
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
 NodeState = Callable[[str], str]  # a managed node's process: running, paused, stopped, exited
+# A managed node's restarts after unexpected exits, and the return code of the last such exit.
+RestartInfo = Callable[[str], tuple[int, int | None]]
 QUEUE_SIZE = 256
 _PROBE_ERRORS = (TimeoutError, OSError)  # OSError: ConnectionError, HttpProtocolError
 
@@ -52,6 +54,7 @@ class HealthMonitor:
         log: logging.Logger | None = None,
         managed_info: ManagedInfo | None = None,
         node_state: NodeState | None = None,
+        restart_info: RestartInfo | None = None,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self._config = config
@@ -67,6 +70,7 @@ class HealthMonitor:
         self._log = log or logging.getLogger("gate.health")
         self._managed_info = managed_info
         self._node_state = node_state
+        self._restart_info = restart_info
         self._queue_size = queue_size
         self._http: dict[str, HttpPool] = {}  # per node, for the HTTP probes
         self._loop_task: asyncio.Task[None] | None = None
@@ -298,6 +302,7 @@ class HealthMonitor:
         status = probe.status
         role = str(status.get("role", "follower")) if status is not None else "down"
         managed, pid = self._managed_info(node.node_id) if self._managed_info else (False, None)
+        restarts, exit_code = self._restart_info(node.node_id) if self._restart_info else (0, None)
         entry: dict[str, Any] = {
             "node_id": node.node_id,
             "role": role,
@@ -324,6 +329,8 @@ class HealthMonitor:
             "pid": pid,
             # A paused node does not answer, like a dead one: only its supervisor tells them apart.
             "state": self._node_state(node.node_id) if self._node_state else None,
+            "restarts": restarts,
+            "exit_code": exit_code,
         }
         if status is not None:
             applied = _int(status.get("applied_position"))

@@ -111,6 +111,8 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "managed": True,
         "pid": 4242,
         "state": None,
+        "restarts": 0,
+        "exit_code": None,
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -132,6 +134,19 @@ async def test_the_view_carries_the_supervisors_state_of_each_node(cluster: Clus
         await monitor.stop()
 
     assert {n: by_id(view)[n]["state"] for n in states} == states
+
+
+async def test_the_view_carries_the_restarts_of_each_node(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (2, -9), "node3": (1, 70)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    try:
+        view = await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert {n: (by_id(view)[n]["restarts"], by_id(view)[n]["exit_code"]) for n in restarts} == (
+        restarts
+    )
 
 
 async def test_the_node_pid_is_used_when_the_supervisor_has_none(
