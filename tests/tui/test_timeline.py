@@ -115,7 +115,7 @@ def test_a_node_the_gateway_restarted_between_two_looks_says_how_it_died() -> No
         _status("node1", 3, leader, replace(restarted, lag=0), node3),
     )
     assert said[1:] == [
-        ["node2 exited unexpectedly (signal 9): restarted (restart 1), catching up (lag 4)"],
+        ["node2 exited unexpectedly (signal 9): restarted (restart 1)"],
         ["node2 caught up"],
     ]
 
@@ -151,6 +151,6 @@ def test_a_dead_leader_the_gateway_restarts_reads_down_then_restarted() -> None:
     )
     assert said[1] == ["node1 down (was the leader)", "leader node1 lost: no leader"]
     assert said[2] == [
-        "node1 exited unexpectedly (signal 9): restarted (restart 1), caught up",
+        "node1 exited unexpectedly (signal 9): restarted (restart 1)",
         "new leader: node2 (term 4)",
     ]
