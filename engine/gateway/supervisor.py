@@ -303,16 +303,12 @@ class NodeSupervisor:
         if node.held or self._config.gateway.restart == "never":
             log.warning("node %s exited unexpectedly (%s) (log: %s)", node_id, how, node.log_file)
             return
-        self._schedule_restart(node, f"exited unexpectedly ({how})")
+        self._schedule_restart(node, f"exited unexpectedly ({how}); restarting it")
 
-    def _schedule_restart(self, node: _Node, why: str) -> None:
+    def _schedule_restart(self, node: _Node, what: str) -> None:
         node.backoff = self._backoff.delay(node.backoff, self._clock() - node.launched_at)
         log.warning(
-            "node %s %s; restarting it in %g s (log: %s)",
-            node.config.node_id,
-            why,
-            node.backoff,
-            node.log_file,
+            "node %s %s in %g s (log: %s)", node.config.node_id, what, node.backoff, node.log_file
         )
         task = asyncio.create_task(self._restart_later(node, node.backoff, node.launches))
         self._restarting.add(task)
@@ -330,7 +326,8 @@ class NodeSupervisor:
             try:
                 await self._launch(node)
             except (NodeStartError, OSError) as exc:
-                self._schedule_restart(node, f"could not be restarted: {exc}")
+                why = exc.reason if isinstance(exc, NodeStartError) else exc.strerror or str(exc)
+                self._schedule_restart(node, f"could not be restarted ({why}); trying again")
                 return
             node.restarts += 1
             log.info("restarted node %s (restart %d)", node.config.node_id, node.restarts)

@@ -500,7 +500,9 @@ async def test_a_start_during_the_delay_replaces_the_restart(tmp_path: Path) -> 
         await supervisor.stop_all()
 
 
-async def test_a_restart_that_finds_its_port_taken_tries_again_later(tmp_path: Path) -> None:
+async def test_a_restart_that_finds_its_port_taken_tries_again_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     sleeps = Sleeps()
     config = make_config(tmp_path, "node1")
     supervisor, launched = restarting_supervisor(tmp_path, sleeps, config=config)
@@ -519,10 +521,15 @@ async def test_a_restart_that_finds_its_port_taken_tries_again_later(tmp_path: P
 
     sleeps.hook = squat
     try:
-        os.kill(pid_of(supervisor, "node1"), signal.SIGKILL)
-        await wait_until(lambda: supervisor.restart_info("node1")[0] == 1)
+        with caplog.at_level(logging.WARNING, logger="gate.supervisor"):
+            os.kill(pid_of(supervisor, "node1"), signal.SIGKILL)
+            await wait_until(lambda: supervisor.restart_info("node1")[0] == 1)
 
         assert sleeps.delays == [0.2, 0.4]
+        assert caplog.messages[1] == (
+            f"node node1 could not be restarted (HTTP port 127.0.0.1:{port} is already in use); "
+            f"trying again in 0.4 s (log: {supervisor.log_file('node1')})"
+        )
         assert launched == ["serve", "serve"]
         assert supervisor.state("node1") == "running"
     finally:
