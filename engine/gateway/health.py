@@ -81,6 +81,7 @@ class HealthMonitor:
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
         self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
+        self._restarts: dict[str, int] = {}  # per node, the gateway's restarts as last published
         self._leader: str | None = None
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
@@ -381,6 +382,18 @@ class HealthMonitor:
                         "cuts": entry["cuts"],
                     }
                 )
+        restarts = entry["restarts"]
+        if restarts > self._restarts.get(node_id, 0):
+            # Several restarts between two rounds make one event, with the count they reached.
+            self._publish(
+                {
+                    "type": "node_restarted",
+                    "node_id": node_id,
+                    "restarts": restarts,
+                    "exit_code": entry["exit_code"],
+                }
+            )
+        self._restarts[node_id] = restarts
         if self._up.get(node_id) != up:
             self._up[node_id] = up
             self._publish(

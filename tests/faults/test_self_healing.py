@@ -7,6 +7,8 @@ dead; a gateway that stops leaves no node process behind, restarted or not.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -45,6 +47,10 @@ def node_processes(gateway_pid: int) -> list[int]:
         if b"--parent-pid" in args and str(gateway_pid).encode() in args and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+async def _feed(feed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list(feed)
 
 
 def gateway_log(cluster: RunningCluster) -> str:
@@ -86,16 +92,40 @@ async def test_a_node_killed_through_the_api_stays_down(make_cluster: MakeCluste
             10,
             "node2 to be down",
         )
-        # node3 dies behind the gateway's back: it is restarted, 0.2 s after its exit and
-        # later than node2's restart would have been, had there been one.
-        pid3 = (await node_view(client, "node3"))["pid"]
-        os.kill(pid3, signal.SIGKILL)
-        await wait_for(
-            lambda: node_view(client, "node3"),
-            lambda n: n["restarts"] == 1 and n["role"] != "down",
-            20,
-            "node3 to be restarted and answer",
-        )
+        feed: list[dict[str, Any]] = []
+
+        async def follow() -> None:
+            async with cluster.new_client() as watcher:
+                async for message in watcher.cluster_events():
+                    feed.append(message)
+
+        follower = asyncio.create_task(follow())
+        try:
+            await wait_for(lambda: _feed(feed), bool, 10, "the cluster event feed")
+            # node3 dies behind the gateway's back: it is restarted, 0.2 s after its exit and
+            # later than node2's restart would have been, had there been one.
+            pid3 = (await node_view(client, "node3"))["pid"]
+            os.kill(pid3, signal.SIGKILL)
+            await wait_for(
+                lambda: node_view(client, "node3"),
+                lambda n: n["restarts"] == 1 and n["role"] != "down",
+                20,
+                "node3 to be restarted and answer",
+            )
+            restarted = {"type": "node_restarted", "node_id": "node3", "restarts": 1}
+            await wait_for(
+                lambda: _feed(feed),
+                lambda messages: (
+                    [m for m in messages if m["type"] == "node_restarted"]
+                    == [{**restarted, "exit_code": -9}]
+                ),
+                10,
+                "node_restarted of node3 on the feed",
+            )
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
         node2 = await node_view(client, "node2")
         assert (node2["role"], node2["state"], node2["restarts"]) == ("down", "stopped", 0)
         await write(client, "one-down", 1)  # node1 and node3 are a majority

@@ -351,6 +351,27 @@ async def test_a_change_of_links_is_published_once(
     ]
 
 
+async def test_a_restart_by_the_gateway_is_published_once(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (0, None), "node3": (0, None)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    events = monitor.subscribe()
+    try:
+        await monitor.refresh()
+        assert not [e for e in drain(events) if e["type"] == "node_restarted"]
+        restarts["node2"] = (1, -9)
+        await monitor.refresh()
+        await monitor.refresh()
+        restarts["node2"] = (3, 70)  # twice between two rounds: one event
+        await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert [e for e in drain(events) if e["type"] == "node_restarted"] == [
+        {"type": "node_restarted", "node_id": "node2", "restarts": 1, "exit_code": -9},
+        {"type": "node_restarted", "node_id": "node2", "restarts": 3, "exit_code": 70},
+    ]
+
+
 async def test_leader_hints(cluster: Cluster, monitor: HealthMonitor) -> None:
     await monitor.refresh()
     events = monitor.subscribe()
