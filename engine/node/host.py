@@ -30,7 +30,15 @@ from engine.node.subscriptions import SubscriptionService
 from engine.protocol.commands import encode_command
 from engine.protocol.errors import GateError, invalid
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
-from engine.replication.messages import AppendRequest, Entry, HardState, Message, NotLeader
+from engine.replication.messages import (
+    AppendRequest,
+    Entry,
+    HardState,
+    Message,
+    NotLeader,
+    Snapshot,
+    SnapshotRequest,
+)
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
 from engine.storage.raft_log import SqliteLogStorage
@@ -159,7 +167,8 @@ class RaftHost:
             return
         now = time.monotonic()
         for msg in messages:
-            if msg.to != self.node_id:
+            # A snapshot request is stepped only with its data, by the snapshot transfer.
+            if msg.to != self.node_id or isinstance(msg, SnapshotRequest):
                 continue
             self._last_heard[msg.frm] = now
             try:
@@ -277,8 +286,10 @@ class RaftHost:
         self.peers.send(now)
         self.peers.send_later(held, COMMIT_NOTICE_DELAY)
 
-    def _persist(self, hard_state: HardState | None, entries: list[Entry]) -> None:
-        self.log_storage.save(hard_state, entries)
+    def _persist(
+        self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None
+    ) -> None:
+        self.log_storage.save(hard_state, entries, snapshot)
         self.counters["fsyncs"] += 1
 
     def _apply(self, entries: list[Entry]) -> None:
