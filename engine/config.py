@@ -348,7 +348,7 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
     fields = _mapping(
         raw,
         at,
-        ("writeQuorum", "freshLag", "tickMs", "electionTicks", "heartbeatTicks"),
+        ("writeQuorum", "freshLag", "tickMs", "electionTicks", "heartbeatTicks", "compactAfter"),
         empty_ok=True,
     )
     config = ReplicationConfig(
@@ -362,6 +362,9 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
         ),
         heartbeat_ticks=_int(
             fields.get("heartbeatTicks", base.heartbeat_ticks), at.child("heartbeatTicks"), 1
+        ),
+        compact_after=_int(
+            fields.get("compactAfter", base.compact_after), at.child("compactAfter"), 1
         ),
     )
     # Followers must hear a heartbeat before their election timer (at least n ticks) runs out.
@@ -565,6 +568,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "tickMs": replication.tick_ms,
             "electionTicks": replication.election_ticks,
             "heartbeatTicks": replication.heartbeat_ticks,
+            "compactAfter": replication.compact_after,
         },
         "stores": list(config.stores),
         "security": {

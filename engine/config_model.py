@@ -64,6 +64,8 @@ class ReplicationConfig:
     tick_ms: int = 50  # one clock tick of the replication core
     election_ticks: int = 6  # election timeout is randomized in [n, 2n) ticks
     heartbeat_ticks: int = 1
+    # Log entries kept behind the stores' durably applied index; older ones are compacted away.
+    compact_after: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
