@@ -1,4 +1,6 @@
-"""Log compaction and snapshot transfers with real processes (docs/ENGINE.md, "Compaction").
+"""Log compaction and snapshot transfers with real processes.
+
+docs/ENGINE.md, "Compaction and snapshots".
 
 With ``replication.compactAfter: 200`` every node's log stays near 200 entries behind what its
 stores hold durably while 2,000 events are written one append (one log entry) each; a node whose
