@@ -27,6 +27,7 @@ import base64
 import contextlib
 import logging
 import shutil
+import sqlite3
 import time
 import zlib
 from collections.abc import Callable
@@ -120,7 +121,14 @@ class SnapshotSender:
     async def _transfer(self, asked: SnapshotRequest) -> None:
         peer = asked.to
         began = time.monotonic()
-        outgoing = await self._prepare(asked)
+        try:
+            outgoing = await self._prepare(asked)
+        except (OSError, sqlite3.Error) as exc:
+            self._counters["snapshot_failures"] += 1
+            self._node_log.add(
+                "snapshot", f"cannot copy the stores for a snapshot to {peer}: {exc}", "warning"
+            )
+            return
         self._holds[peer] = outgoing.request.snapshot.index
         try:
             sent = await self._stream(outgoing)
@@ -244,7 +252,7 @@ class SnapshotReceiver:
         self._work_dir = work_dir
         self._deliver = deliver
         self._incoming: _Incoming | None = None
-        self._staged: tuple[Snapshot, Path] | None = None  # checked, handed to the core
+        self._staged: dict[Snapshot, Path] = {}  # checked, handed to the core
         # A transfer's files are kept across restarts of the node, so it resumes; only what
         # was staged for the core is not (the core asks again after a restart).
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -273,11 +281,12 @@ class SnapshotReceiver:
             files[name] = (size, sha)
         directory = self._work_dir / tid
         for other in self._work_dir.iterdir():
-            if other != directory:
-                shutil.rmtree(other, ignore_errors=True)  # an abandoned transfer
+            # An abandoned transfer goes; one checked and handed to the core stays until the
+            # host installs one.
+            if other != directory and other not in self._staged.values():
+                shutil.rmtree(other, ignore_errors=True)
         directory.mkdir(exist_ok=True)
         self._incoming = _Incoming(tid, directory, files)
-        self._staged = None
         have = {}
         for name, (size, _) in files.items():
             path = directory / name
@@ -327,17 +336,20 @@ class SnapshotReceiver:
         await asyncio.to_thread(_check_and_seal, incoming)
         if self._incoming is not incoming:
             raise GateError("invalid_request", "the transfer was replaced meanwhile")
-        self._staged = (request.snapshot, incoming.directory)
+        self._staged[request.snapshot] = incoming.directory
         self._incoming = None
         self._deliver(request)
 
     def take(self, snapshot: Snapshot) -> Path:
-        """The checked files of ``snapshot``, which the core restored, for the host to install."""
-        staged = self._staged
-        if staged is None or staged[0] != snapshot:
+        """The checked files of ``snapshot``, which the core restored, for the host to install
+        (those of any other snapshot handed to the core are dropped: the core took this one)."""
+        path = self._staged.pop(snapshot, None)
+        if path is None:
             raise RuntimeError(f"the core restored {snapshot}, whose files were not received")
-        self._staged = None
-        return staged[1]
+        for other in self._staged.values():
+            shutil.rmtree(other, ignore_errors=True)
+        self._staged.clear()
+        return path
 
     def _current(self, msg: dict[str, Any]) -> _Incoming:
         incoming = self._incoming

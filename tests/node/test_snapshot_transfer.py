@@ -79,13 +79,16 @@ async def test_the_follower_checks_every_chunk_and_file_before_the_core_sees_the
         await receiver.install({"transfer": TID, "msg": encode_message(other)})
     await receiver.install({"transfer": TID, "msg": encode_message(REQUEST)})
     assert delivered == [REQUEST]
+    # A new transfer begins before the host installed this one: the staged files stay.
+    _offer(receiver, data, tid="node1-4-90")
     with pytest.raises(RuntimeError, match="not received"):
         receiver.take(other.snapshot)
     staged = receiver.take(REQUEST.snapshot)
     assert (staged / "s.db").read_bytes() == data
+    staged.rename(tmp_path / "installed")  # what the host does with them
     # A new transfer drops what an abandoned one left.
-    _offer(receiver, data, tid="node1-4-90")
-    assert [p.name for p in (tmp_path / "in").iterdir()] == ["node1-4-90"]
+    _offer(receiver, data, tid="node1-5-99")
+    assert [p.name for p in (tmp_path / "in").iterdir()] == ["node1-5-99"]
 
 
 class _Follower:
