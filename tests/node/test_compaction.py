@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from engine.client import GateClient
 from tests.cluster_harness import RunningCluster, wait_for
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]
@@ -25,14 +26,14 @@ EVENTS = 2_000
 WRITERS = 8
 
 
-async def _write(cluster: RunningCluster, count: int, tag: str) -> None:
+async def _write(cluster: RunningCluster, count: int, tag: str, store: str = "reg_gh") -> None:
     """``count`` single-event appends from ``WRITERS`` concurrent writers."""
     async with cluster.new_client() as client:
 
         async def writer(w: int) -> None:
             for i in range(w, count, WRITERS):
                 event = {"event_type": "t:v1", "data": {"tag": tag, "i": i}}
-                await client.append("reg_gh", f"{tag}-{w}", [event])
+                await client.append(store, f"{tag}-{w}", [event])
 
         await asyncio.gather(*(writer(w) for w in range(WRITERS)))
 
@@ -74,15 +75,7 @@ async def test_logs_stay_bounded_and_a_wiped_node_catches_up_by_snapshot(
     # Wipe a follower: it restarts with nothing and the leader no longer holds its log's start.
     victim = next(n for n in nodes if n != leader)
     async with cluster.new_client() as client:
-        await client.node_action(victim, "stop")
-        await wait_for(
-            client.cluster,
-            lambda view: (
-                next(n for n in view["nodes"] if n["node_id"] == victim)["state"] == "stopped"
-            ),
-            timeout=15,
-            what=f"{victim} down",
-        )
+        await _down(client, victim, "stop")
         shutil.rmtree(cluster.config.node_data_dir(victim))
         await _write(cluster, 300, "b")  # the cluster goes on without it
         await client.node_action(victim, "start")
@@ -105,6 +98,55 @@ async def test_logs_stay_bounded_and_a_wiped_node_catches_up_by_snapshot(
     expected = await cluster.node_all(leader)
     assert len(expected) == EVENTS + 300
     assert await cluster.node_all(victim) == expected
+
+
+async def test_a_node_back_from_a_crash_far_behind_has_its_stores_replaced_by_a_snapshot(
+    make_cluster: MakeCluster,
+) -> None:
+    cluster = await make_cluster(extra={"replication": {"compactAfter": KEEP}})
+    await _write(cluster, 400, "a")
+    leader = await cluster.leader()
+    victim = next(n for n in cluster.config.node_ids if n != leader)
+    async with cluster.new_client() as client:
+        await _down(client, victim, "kill")  # its log and stores stay, as they were
+        # While it is down: more writes than a log keeps, a store created and written, and one
+        # created and deleted again.
+        await client.create_store("extra")
+        await client.create_store("brief")
+        await _write(cluster, 3 * KEEP, "b")
+        await _write(cluster, 40, "c", store="extra")
+        await client.delete_store("brief")
+        await _write(cluster, KEEP, "d")
+        await client.node_action(victim, "start")
+    leader = await cluster.leader()
+    target = (await cluster.node_get(leader, "/status"))["commit_position"]
+    await wait_for(
+        lambda: cluster.node_get(victim, "/status"),
+        lambda s: s["applied_position"] >= target,
+        timeout=30,
+        what=f"{victim} caught up",
+    )
+    lines = (await cluster.node_get(victim, "/log"))["lines"]
+    assert any(line["text"].startswith("restoring") for line in lines)
+    for store in ("reg_gh", "extra"):
+        expected = await cluster.node_all(leader, store)
+        assert await cluster.node_all(victim, store) == expected
+    assert len(await cluster.node_all(victim)) == 400 + 4 * KEEP
+    stores = await cluster.node_get(victim, "/api/stores")
+    assert sorted(s["store_id"] for s in stores["stores"]) == ["extra", "reg_gh"]
+
+
+async def _down(client: GateClient, node_id: str, action: str) -> None:
+    await client.node_action(node_id, action)
+    await wait_for(
+        client.cluster,
+        lambda view: (
+            next(n for n in view["nodes"] if n["node_id"] == node_id)["state"]
+            in ("stopped", "exited")
+        ),
+        timeout=15,
+        what=f"{node_id} down",
+    )
 
 
 async def _metrics(cluster: RunningCluster, node_id: str) -> str:
