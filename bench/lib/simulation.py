@@ -5,7 +5,9 @@ pre-vote and check-quorum), staggered process starts, the network (loss, duplica
 reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
 persistence is still in flight while the node keeps stepping messages), log compaction (each
 node now and then compacts its log up to a few entries behind what it applied, so followers
-that fall behind are sent snapshots) and clients proposing unique values.  A host per node
+that fall behind are sent snapshots; a snapshot lost in the network is reported to its sender
+as a failed transfer half the time, as a host notices a broken connection) and clients
+proposing unique values.  A host per node
 plays the part of the real node host, in the same order (the functions of
 engine/replication/ready.py): it sends a ``Ready``'s early messages, applies its committed
 entries to a simulated state machine, persists it into a :class:`MemoryLogStorage` when it
@@ -50,6 +52,7 @@ from engine.replication.messages import (
     NotLeader,
     Ready,
     Snapshot,
+    SnapshotRequest,
     VoteRequest,
     VoteResponse,
 )
@@ -225,6 +228,7 @@ class Simulation:
         self.crash_on_message = schedule.crash / 10  # crashes between two messages, too
         # Its own stream, so a schedule that never compacts runs as it did before compaction.
         self.compact_rng = random.Random(schedule.seed ^ 0xC0C0)
+        self.lost_snapshots: list[SnapshotRequest] = []  # to report to their senders
         self.boots = dict(zip(ids, schedule.starts, strict=True))  # nodes not started yet
         self._boot()
 
@@ -264,7 +268,7 @@ class Simulation:
         """Deliver this tick's messages and process Readies until nothing moves."""
         now = self.now
         for _ in range(_MAX_ROUNDS):
-            moved = False
+            moved = self._report_lost_snapshots()
             for host in self.hosts:
                 if host.raft is not None and self._flush(host):
                     moved = True
@@ -314,6 +318,17 @@ class Simulation:
                 self.side = {node_id: int(node_id == isolated) for node_id in self.side}
             else:
                 self.side = {node_id: rng.randrange(2) for node_id in self.side}
+
+    def _report_lost_snapshots(self) -> bool:
+        """The hosts that noticed a snapshot transfer fail tell their cores (half do)."""
+        lost, self.lost_snapshots = self.lost_snapshots, []
+        reported = False
+        for msg in lost:
+            raft = self.by_id[msg.frm].raft
+            if raft is not None and raft.term == msg.term and self.compact_rng.random() < 0.5:
+                raft.report_snapshot(msg.to)
+                reported = True
+        return reported
 
     def _compact(self) -> None:
         """Now and then a node compacts its log up to ``compact_keep`` entries behind what its
@@ -407,6 +422,8 @@ class Simulation:
             self.stats.pre_votes += 1
         if self.loss and rng.random() < self.loss:
             self.stats.dropped += 1
+            if isinstance(msg, SnapshotRequest):
+                self.lost_snapshots.append(msg)
             return
         delay = (
             rng.randint(1, self.schedule.max_delay) if rng.random() < self.schedule.delayed else 0
@@ -420,6 +437,8 @@ class Simulation:
     def _deliver(self, msg: Message) -> None:
         host = self.by_id[msg.to]
         if host.raft is None or self.side[msg.frm] != self.side[msg.to]:
+            if isinstance(msg, SnapshotRequest):
+                self.lost_snapshots.append(msg)
             return
         try:
             host.raft.step(msg)

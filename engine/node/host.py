@@ -140,6 +140,7 @@ class RaftHost:
             stores_dir=self.state.stores_dir,
             snapshot_now=self._snapshot_now,
             first_index=lambda: self.core.log.first_index,
+            report_failure=self._snapshot_failed,
             node_log=self.node_log,
             counters=self.counters,
         )
@@ -207,6 +208,10 @@ class RaftHost:
             return
         self._last_heard[request.frm] = time.monotonic()
         self.core.step(request)
+        self._wake.set()
+
+    def _snapshot_failed(self, peer: str) -> None:
+        self.core.report_snapshot(peer)
         self._wake.set()
 
     def _snapshot_now(self) -> Snapshot:

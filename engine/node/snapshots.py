@@ -53,6 +53,7 @@ log = logging.getLogger("gate.node.snapshots")
 
 CHUNK_BYTES = 1 << 20
 TRANSFER_TIMEOUT = 30.0  # seconds for any one step of a transfer (connect, a chunk, install)
+RETRY_DELAY = 1.0  # seconds between a failed transfer and its report (so its retry)
 
 
 def transfer_id(request: SnapshotRequest) -> str:
@@ -80,8 +81,10 @@ class SnapshotSender:
         stores_dir: Path,
         snapshot_now: Callable[[], Snapshot],
         first_index: Callable[[], int],
+        report_failure: Callable[[str], None],
         node_log: NodeLog,
         counters: dict[str, int],
+        retry_delay: float = RETRY_DELAY,
     ) -> None:
         self._node_id = node_id
         self._secret = secret
@@ -90,9 +93,12 @@ class SnapshotSender:
         self._stores_dir = stores_dir
         self._snapshot_now = snapshot_now
         self._first_index = first_index
+        self._report_failure = report_failure
         self._node_log = node_log
         self._counters = counters
+        self._retry_delay = retry_delay
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._failing: set[str] = set()  # followers whose last transfer failed (logged once)
         self._kept: dict[str, _Outgoing] = {}  # a failed transfer's copy, to resume
         self._holds: dict[str, int] = {}  # snapshot index of each transfer in progress
         shutil.rmtree(work_dir, ignore_errors=True)  # copies of a previous process
@@ -104,7 +110,6 @@ class SnapshotSender:
             return
         task = asyncio.create_task(self._transfer(request), name=f"snapshot-to-{peer}")
         self._running[peer] = task
-        task.add_done_callback(lambda _: self._running.pop(peer, None))
 
     def compaction_floor(self) -> int | None:
         """The lowest snapshot index a transfer is sending (the log must keep what follows)."""
@@ -120,30 +125,38 @@ class SnapshotSender:
 
     async def _transfer(self, asked: SnapshotRequest) -> None:
         peer = asked.to
+        try:
+            failure = await self._attempt(asked)
+            if failure is None:
+                self._failing.discard(peer)
+                return
+            self._counters["snapshot_failures"] += 1
+            if peer not in self._failing:  # once, not at every retry while the link is down
+                self._failing.add(peer)
+                self._node_log.add("snapshot", failure, "warning")
+            await asyncio.sleep(self._retry_delay)
+        finally:
+            del self._running[peer]
+        # The core sends the snapshot again (a kept copy resumes where this attempt stopped).
+        self._report_failure(peer)
+
+    async def _attempt(self, asked: SnapshotRequest) -> str | None:
+        """One transfer; what went wrong, or None."""
+        peer = asked.to
         began = time.monotonic()
         try:
             outgoing = await self._prepare(asked)
         except (OSError, sqlite3.Error) as exc:
-            self._counters["snapshot_failures"] += 1
-            self._node_log.add(
-                "snapshot", f"cannot copy the stores for a snapshot to {peer}: {exc}", "warning"
-            )
-            return
+            return f"cannot copy the stores for a snapshot to {peer}: {exc}"
         self._holds[peer] = outgoing.request.snapshot.index
         try:
             sent = await self._stream(outgoing)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, FrameError, GateError) as exc:
-            # The core sends the request again when the follower stays silent; the copy is
-            # kept so that the next attempt resumes where this one stopped.
-            self._kept[peer] = outgoing
-            self._counters["snapshot_failures"] += 1
-            self._node_log.add(
-                "snapshot",
+            self._kept[peer] = outgoing  # the next attempt resumes where this one stopped
+            return (
                 f"snapshot at index {outgoing.request.snapshot.index} to {peer} failed: "
-                f"{exc or type(exc).__name__}; it resumes on the next attempt",
-                "warning",
+                f"{exc or type(exc).__name__}; it resumes on the next attempt"
             )
-            return
         finally:
             self._holds.pop(peer, None)
         shutil.rmtree(outgoing.directory, ignore_errors=True)
@@ -155,6 +168,7 @@ class SnapshotSender:
             f"snapshot sent to {peer}: {_megabytes(size)} at index "
             f"{outgoing.request.snapshot.index} in {time.monotonic() - began:.1f} s",
         )
+        return None
 
     async def _prepare(self, asked: SnapshotRequest) -> _Outgoing:
         """The copy to send: a kept one the log can still follow on from, or a fresh one."""

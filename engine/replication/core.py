@@ -263,6 +263,16 @@ class RaftNode:
             pr.become_probe()
         self._send_append(to, pr)
 
+    def report_snapshot(self, peer: str) -> None:
+        """The host could not deliver the snapshot sent to ``peer``: probe it again (which
+        sends a snapshot again if it still needs one), as etcd's ``ReportSnapshot`` failure."""
+        pr = self._progress.get(peer) if self.role == "leader" else None
+        if pr is None or not pr.pending_snapshot:
+            return
+        self._note("repair", f"the snapshot at index {pr.pending_snapshot} did not reach {peer}")
+        pr.become_probe()
+        self._send_append(peer, pr)
+
     def step(self, msg: Message) -> None:
         """Handle one message from a peer. Misaddressed or malformed messages are ignored."""
         if msg.to != self.node_id or msg.frm not in self._peer_set or msg.term <= 0:

@@ -12,6 +12,10 @@ one place that does).
 
 from __future__ import annotations
 
+# A snapshot takes far longer than an append, and its host reports a failed transfer at once
+# (``RaftNode.report_snapshot``): the stall only catches a request lost without a report.
+SNAPSHOT_STALL_FACTOR = 10
+
 
 class Progress:
     """What a leader knows of one follower's log, and what it has sent it."""
@@ -114,9 +118,12 @@ class Progress:
 
         They were lost (the last append of a burst has no successor whose rejection would
         reveal the gap): the follower is then probed again.  So is a follower sent a snapshot
-        that has not answered in ``stall_ticks``: the probe finds whether it still needs one.
+        that has not answered in ``SNAPSHOT_STALL_FACTOR`` times as long: the probe finds
+        whether it still needs one.
         """
-        if not self.pending_snapshot and (not self.replicating or self.in_flight() <= 0):
+        if self.pending_snapshot:
+            stall_ticks *= SNAPSHOT_STALL_FACTOR
+        elif not self.replicating or self.in_flight() <= 0:
             return False
         self.stall += 1
         if self.stall < stall_ticks:

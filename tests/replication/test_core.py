@@ -25,6 +25,7 @@ from engine.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
+from engine.replication.progress import SNAPSHOT_STALL_FACTOR
 from engine.replication.wire import decode_message, encode_message
 
 IDS = ("a", "b", "c")
@@ -1018,12 +1019,21 @@ def test_a_follower_sent_a_snapshot_gets_nothing_until_it_answers_or_the_snapsho
     # Paused: only heartbeats, anchored at index 0 (c's match is below a's log start).
     assert to_c and all(isinstance(m, AppendRequest) and not m.entries for m in to_c)
     assert {m.prev_index for m in to_c} == {0}  # type: ignore[union-attr]
+    # The host reports the transfer failed: the snapshot goes again at once.
     cluster.sent.clear()
-    cluster.tick_all(1)  # no answer in election_ticks // 2 ticks: the snapshot again
+    a.report_snapshot("c")
+    cluster.settle()
     again = [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
     assert [m.snapshot.index for m in again] == [11]
+    # Lost without a report: after ten times the stall of an append (election_ticks // 2).
+    cluster.sent.clear()
+    cluster.tick_all(3 * SNAPSHOT_STALL_FACTOR - 1)
+    assert not [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
+    cluster.tick_all(1)
+    assert [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
     cluster.cut.clear()
-    cluster.tick_all(4)
+    a.report_snapshot("c")  # that one was lost too
+    cluster.tick_all(2)
     assert cluster.storages["c"].snapshot().index == 11
     assert cluster.storages["c"].entries(12, 20) == cluster.storages["a"].entries(12, 20)
     assert pr.pending_snapshot == 0 and pr.replicating and pr.match == a.last_index

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.replication.progress import Progress
+from engine.replication.progress import SNAPSHOT_STALL_FACTOR, Progress
 
 
 def test_a_probe_goes_one_at_a_time_until_it_lands() -> None:
@@ -82,9 +82,9 @@ def test_a_follower_sent_a_snapshot_is_paused_until_its_log_follows_on() -> None
     assert pr.replicating and pr.next == 46 and pr.pending_snapshot == 0
 
 
-def test_a_snapshot_without_an_answer_is_probed_again() -> None:
+def test_a_snapshot_without_an_answer_is_probed_again_after_a_long_stall() -> None:
     pr = Progress(3)
     pr.become_snapshot(40)
-    assert not pr.tick(2)
+    assert not any(pr.tick(2) for _ in range(2 * SNAPSHOT_STALL_FACTOR - 1))
     assert pr.tick(2)
     assert pr.pending_snapshot == 0 and pr.take_probe()
