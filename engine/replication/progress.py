@@ -110,6 +110,10 @@ class Progress:
                 return False  # that index is known to match
         elif rejected != self.next - 1:
             return False  # not the probe in flight
+        if rejected >= self.match > hint:
+            # It holds less than it acknowledged: its data was wiped (or a conflicting run of
+            # terms reaches back past it).  Believe it, or it is probed at match + 1 for ever.
+            self.match = hint
         self.become_probe(min(rejected, hint + 1))
         return True
 

@@ -88,3 +88,19 @@ def test_a_snapshot_without_an_answer_is_probed_again_after_a_long_stall() -> No
     assert not any(pr.tick(2) for _ in range(2 * SNAPSHOT_STALL_FACTOR - 1))
     assert pr.tick(2)
     assert pr.pending_snapshot == 0 and pr.take_probe()
+
+
+def test_a_follower_that_lost_what_it_acknowledged_is_probed_from_what_it_holds() -> None:
+    pr = Progress(1)
+    pr.take_probe()
+    pr.on_accepted(40)
+    pr.next = 51  # then its data is wiped, with appends in flight
+    assert pr.on_rejected(45, 0)  # its log is empty
+    assert (pr.match, pr.next, pr.replicating) == (0, 1, False)
+    # A probe at its match, rejected the same way (it was probing when the data went).
+    pr = Progress(1)
+    pr.take_probe()
+    pr.on_accepted(40)
+    pr.become_probe()
+    assert pr.take_probe() and pr.on_rejected(40, 0)
+    assert (pr.match, pr.next) == (0, 1)
