@@ -5,9 +5,9 @@ pre-vote and check-quorum), staggered process starts, the network (loss, duplica
 reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
 persistence is still in flight while the node keeps stepping messages), log compaction (each
 node now and then compacts its log up to a few entries behind what it applied, so followers
-that fall behind are sent snapshots; a snapshot lost in the network is reported to its sender
-as a failed transfer half the time, as a host notices a broken connection) and clients
-proposing unique values.  A host per node
+that fall behind are sent snapshots; a snapshot delivered is reported to its sender, one lost
+in the network is reported as a failed transfer half the time, as a host notices a broken
+connection) and clients proposing unique values.  A host per node
 plays the part of the real node host, in the same order (the functions of
 engine/replication/ready.py): it sends a ``Ready``'s early messages, applies its committed
 entries to a simulated state machine, persists it into a :class:`MemoryLogStorage` when it
@@ -228,7 +228,8 @@ class Simulation:
         self.crash_on_message = schedule.crash / 10  # crashes between two messages, too
         # Its own stream, so a schedule that never compacts runs as it did before compaction.
         self.compact_rng = random.Random(schedule.seed ^ 0xC0C0)
-        self.lost_snapshots: list[SnapshotRequest] = []  # to report to their senders
+        # Snapshots delivered (True) or lost (False), to report to their senders.
+        self.snapshot_reports: list[tuple[SnapshotRequest, bool]] = []
         self.boots = dict(zip(ids, schedule.starts, strict=True))  # nodes not started yet
         self._boot()
 
@@ -268,7 +269,7 @@ class Simulation:
         """Deliver this tick's messages and process Readies until nothing moves."""
         now = self.now
         for _ in range(_MAX_ROUNDS):
-            moved = self._report_lost_snapshots()
+            moved = self._report_snapshots()
             for host in self.hosts:
                 if host.raft is not None and self._flush(host):
                     moved = True
@@ -319,15 +320,22 @@ class Simulation:
             else:
                 self.side = {node_id: rng.randrange(2) for node_id in self.side}
 
-    def _report_lost_snapshots(self) -> bool:
-        """The hosts that noticed a snapshot transfer fail tell their cores (half do)."""
-        lost, self.lost_snapshots = self.lost_snapshots, []
+    def _report_snapshots(self) -> bool:
+        """The hosts tell their cores which snapshots were delivered, and which failed (half
+        of the failures go unnoticed)."""
+        reports, self.snapshot_reports = self.snapshot_reports, []
         reported = False
-        for msg in lost:
+        for msg, delivered in reports:
             raft = self.by_id[msg.frm].raft
-            if raft is not None and raft.term == msg.term and self.compact_rng.random() < 0.5:
-                raft.report_snapshot(msg.to)
-                reported = True
+            if raft is None or raft.term != msg.term:
+                continue
+            if delivered:
+                raft.report_snapshot(msg.to, msg.snapshot)
+            elif self.compact_rng.random() < 0.5:
+                raft.report_snapshot(msg.to, None)
+            else:
+                continue
+            reported = True
         return reported
 
     def _compact(self) -> None:
@@ -423,7 +431,7 @@ class Simulation:
         if self.loss and rng.random() < self.loss:
             self.stats.dropped += 1
             if isinstance(msg, SnapshotRequest):
-                self.lost_snapshots.append(msg)
+                self.snapshot_reports.append((msg, False))
             return
         delay = (
             rng.randint(1, self.schedule.max_delay) if rng.random() < self.schedule.delayed else 0
@@ -438,7 +446,7 @@ class Simulation:
         host = self.by_id[msg.to]
         if host.raft is None or self.side[msg.frm] != self.side[msg.to]:
             if isinstance(msg, SnapshotRequest):
-                self.lost_snapshots.append(msg)
+                self.snapshot_reports.append((msg, False))
             return
         try:
             host.raft.step(msg)
@@ -447,6 +455,8 @@ class Simulation:
                 f"{host.node_id} was asked to overwrite a committed entry: {exc}"
             ) from None
         self._check_leader(host)
+        if isinstance(msg, SnapshotRequest):
+            self.snapshot_reports.append((msg, True))
         if self.crash_on_message and self.rng.random() < self.crash_on_message:
             self._crash(host)
 

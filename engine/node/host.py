@@ -140,7 +140,7 @@ class RaftHost:
             stores_dir=self.state.stores_dir,
             snapshot_now=self._snapshot_now,
             first_index=lambda: self.core.log.first_index,
-            report_failure=self._snapshot_failed,
+            report=self._snapshot_reported,
             node_log=self.node_log,
             counters=self.counters,
         )
@@ -210,8 +210,8 @@ class RaftHost:
         self.core.step(request)
         self._wake.set()
 
-    def _snapshot_failed(self, peer: str) -> None:
-        self.core.report_snapshot(peer)
+    def _snapshot_reported(self, peer: str, delivered: Snapshot | None) -> None:
+        self.core.report_snapshot(peer, delivered)
         self._wake.set()
 
     def _snapshot_now(self) -> Snapshot:

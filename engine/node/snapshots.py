@@ -81,7 +81,7 @@ class SnapshotSender:
         stores_dir: Path,
         snapshot_now: Callable[[], Snapshot],
         first_index: Callable[[], int],
-        report_failure: Callable[[str], None],
+        report: Callable[[str, Snapshot | None], None],
         node_log: NodeLog,
         counters: dict[str, int],
         retry_delay: float = RETRY_DELAY,
@@ -93,7 +93,7 @@ class SnapshotSender:
         self._stores_dir = stores_dir
         self._snapshot_now = snapshot_now
         self._first_index = first_index
-        self._report_failure = report_failure
+        self._report = report
         self._node_log = node_log
         self._counters = counters
         self._retry_delay = retry_delay
@@ -126,22 +126,23 @@ class SnapshotSender:
     async def _transfer(self, asked: SnapshotRequest) -> None:
         peer = asked.to
         try:
-            failure = await self._attempt(asked)
-            if failure is None:
+            outcome = await self._attempt(asked)
+            if isinstance(outcome, Snapshot):
                 self._failing.discard(peer)
-                return
-            self._counters["snapshot_failures"] += 1
-            if peer not in self._failing:  # once, not at every retry while the link is down
-                self._failing.add(peer)
-                self._node_log.add("snapshot", failure, "warning")
-            await asyncio.sleep(self._retry_delay)
+            else:
+                self._counters["snapshot_failures"] += 1
+                if peer not in self._failing:  # once, not at every retry while the link is down
+                    self._failing.add(peer)
+                    self._node_log.add("snapshot", outcome, "warning")
+                await asyncio.sleep(self._retry_delay)
         finally:
             del self._running[peer]
-        # The core sends the snapshot again (a kept copy resumes where this attempt stopped).
-        self._report_failure(peer)
+        # Delivered: the core probes after it.  Failed: the core sends the snapshot again (a kept
+        # copy resumes where this attempt stopped).
+        self._report(peer, outcome if isinstance(outcome, Snapshot) else None)
 
-    async def _attempt(self, asked: SnapshotRequest) -> str | None:
-        """One transfer; what went wrong, or None."""
+    async def _attempt(self, asked: SnapshotRequest) -> Snapshot | str:
+        """One transfer: the snapshot delivered, or what went wrong."""
         peer = asked.to
         began = time.monotonic()
         try:
@@ -168,7 +169,7 @@ class SnapshotSender:
             f"snapshot sent to {peer}: {_megabytes(size)} at index "
             f"{outgoing.request.snapshot.index} in {time.monotonic() - began:.1f} s",
         )
-        return None
+        return outgoing.request.snapshot
 
     async def _prepare(self, asked: SnapshotRequest) -> _Outgoing:
         """The copy to send: a kept one the log can still follow on from, or a fresh one."""

@@ -263,14 +263,21 @@ class RaftNode:
             pr.become_probe()
         self._send_append(to, pr)
 
-    def report_snapshot(self, peer: str) -> None:
-        """The host could not deliver the snapshot sent to ``peer``: probe it again (which
-        sends a snapshot again if it still needs one), as etcd's ``ReportSnapshot`` failure."""
+    def report_snapshot(self, peer: str, delivered: Snapshot | None) -> None:
+        """The host delivered the snapshot sent to ``peer`` (``delivered``: the one it sent, at
+        or past the core's) or could not (None), as etcd's ``ReportSnapshot``.  Either way the
+        follower is probed: after the snapshot, or again from its match (which sends a snapshot
+        again if it still needs one)."""
         pr = self._progress.get(peer) if self.role == "leader" else None
         if pr is None or not pr.pending_snapshot:
             return
-        self._note("repair", f"the snapshot at index {pr.pending_snapshot} did not reach {peer}")
-        pr.become_probe()
+        if delivered is None:
+            self._note(
+                "repair", f"the snapshot at index {pr.pending_snapshot} did not reach {peer}"
+            )
+            pr.become_probe()
+        else:
+            pr.become_probe(delivered.index + 1)
         self._send_append(peer, pr)
 
     def step(self, msg: Message) -> None:

@@ -143,7 +143,7 @@ async def test_a_transfer_cut_off_resumes_where_it_stopped(tmp_path: Path) -> No
     db.commit()
     db.close()
     node_log = NodeLog("node1")
-    reported: list[str] = []
+    reported: list[tuple[str, Snapshot | None]] = []
     counters = dict.fromkeys(("snapshots_sent", "snapshot_bytes_sent", "snapshot_failures"), 0)
     async with _follower(tmp_path, cut_after=2) as (follower, port):
         sender = SnapshotSender(
@@ -154,7 +154,7 @@ async def test_a_transfer_cut_off_resumes_where_it_stopped(tmp_path: Path) -> No
             stores_dir=stores,
             snapshot_now=lambda: REQUEST.snapshot,
             first_index=lambda: 41,  # the log follows on from the snapshot: it may resume
-            report_failure=reported.append,
+            report=lambda peer, delivered: reported.append((peer, delivered)),
             node_log=node_log,
             counters=counters,
             retry_delay=0.0,
@@ -162,12 +162,14 @@ async def test_a_transfer_cut_off_resumes_where_it_stopped(tmp_path: Path) -> No
         asked = SnapshotRequest(3, "node1", "node2", Snapshot(30, 3, ()))
         sender.send(asked)
         sender.send(asked)  # one transfer to a follower at a time
-        await asyncio.wait_for(_until(lambda: reported == ["node2"]), 10)
+        await asyncio.wait_for(_until(lambda: reported == [("node2", None)]), 10)
         assert counters["snapshot_failures"] == 1
         assert follower.chunks == [(0, CHUNK_BYTES), (CHUNK_BYTES, CHUNK_BYTES)]
         follower.cut_after = -1  # the link holds from now on
         sender.send(asked)  # the core, told, asks again
-        await asyncio.wait_for(_until(lambda: counters["snapshots_sent"] == 1), 10)
+        await asyncio.wait_for(_until(lambda: len(reported) == 2), 10)
+        assert reported[1] == ("node2", REQUEST.snapshot)  # delivered: the core probes after it
+        assert counters["snapshots_sent"] == 1
         await sender.close()
     # The second attempt sent only what the first had not.
     offsets = [offset for offset, _ in follower.chunks]

@@ -1021,7 +1021,7 @@ def test_a_follower_sent_a_snapshot_gets_nothing_until_it_answers_or_the_snapsho
     assert {m.prev_index for m in to_c} == {0}  # type: ignore[union-attr]
     # The host reports the transfer failed: the snapshot goes again at once.
     cluster.sent.clear()
-    a.report_snapshot("c")
+    a.report_snapshot("c", None)
     cluster.settle()
     again = [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
     assert [m.snapshot.index for m in again] == [11]
@@ -1032,11 +1032,25 @@ def test_a_follower_sent_a_snapshot_gets_nothing_until_it_answers_or_the_snapsho
     cluster.tick_all(1)
     assert [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
     cluster.cut.clear()
-    a.report_snapshot("c")  # that one was lost too
+    a.report_snapshot("c", None)  # that one was lost too
     cluster.tick_all(2)
     assert cluster.storages["c"].snapshot().index == 11
     assert cluster.storages["c"].entries(12, 20) == cluster.storages["a"].entries(12, 20)
     assert pr.pending_snapshot == 0 and pr.replicating and pr.match == a.last_index
+
+
+def test_a_snapshot_the_host_delivered_has_the_follower_probed_after_it() -> None:
+    cluster, a = _behind_a_compacted_leader()
+    cluster.tick_all(3)  # a snapshot goes to c (and is lost: c is cut)
+    pr = a._progress["c"]
+    assert pr.pending_snapshot == 10
+    cluster.sent.clear()
+    a.report_snapshot("b", None)  # b was sent none: nothing to do
+    a.report_snapshot("c", Snapshot(10, 1, IDS))  # the host says it arrived
+    cluster.settle()
+    to_c = [m for m in cluster.sent if m.to == "c"]
+    assert [(type(m).__name__, m.prev_index) for m in to_c] == [("AppendRequest", 10)]  # type: ignore[union-attr]
+    assert pr.pending_snapshot == 0 and pr.next == 11
 
 
 def test_restart_refuses_a_state_machine_behind_the_logs_start() -> None:
