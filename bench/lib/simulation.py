@@ -2,19 +2,19 @@
 
 One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeouts, batch size,
 pre-vote and check-quorum), staggered process starts, the network (loss, duplication, delay and so
-reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
-persistence is still in flight while the node keeps stepping messages), log compaction (each
-node now and then compacts its log up to a few entries behind what it applied, so followers
-that fall behind are sent snapshots; a snapshot delivered is reported to its sender, one lost
-in the network is reported as a failed transfer half the time, as a host notices a broken
-connection) and clients proposing unique values.  A host per node
-plays the part of the real node host, in the same order (the functions of
-engine/replication/ready.py): it sends a ``Ready``'s early messages, applies its committed
-entries to a simulated state machine, persists it into a :class:`MemoryLogStorage` when it
-must, sends its other messages and calls ``advance``; a snapshot in a ``Ready`` is installed
-with its write (the simulated state machine jumps to the snapshot's index).  A crash drops the
-``RaftNode`` and any ``Ready`` not yet persisted; a restart rebuilds the node from its storage
-with ``applied`` = what its state machine had applied.
+reordering, partitions that come and heal, some of them one way: a node's messages to some peers
+lost, or theirs to it), crashes and restarts, slow disks (a ``Ready`` whose persistence is still
+in flight while the node keeps stepping messages), log compaction (each node now and then
+compacts its log up to a few entries behind what it applied, so followers that fall behind are
+sent snapshots; a snapshot delivered is reported to its sender, one lost in the network is
+reported as a failed transfer half the time, as a host notices a broken connection) and clients
+proposing unique values.  A host per node plays the part of the real node host, in the same
+order (the functions of engine/replication/ready.py): it sends a ``Ready``'s early messages,
+applies its committed entries to a simulated state machine, persists it into a
+:class:`MemoryLogStorage` when it must, sends its other messages and calls ``advance``; a
+snapshot in a ``Ready`` is installed with its write (the simulated state machine jumps to the
+snapshot's index).  A crash drops the ``RaftNode`` and any ``Ready`` not yet persisted; a restart
+rebuilds the node from its storage with ``applied`` = what its state machine had applied.
 
 Invariants, checked as the schedule runs and at its end:
 
@@ -215,6 +215,7 @@ class Simulation:
         ]
         self.by_id = {host.node_id: host for host in self.hosts}
         self.side = dict.fromkeys(ids, 0)  # partition side of each node
+        self.one_way: set[tuple[str, str]] = set()  # (from, to): links cut one way only
         self.queue: dict[int, list[Message]] = {}  # tick -> messages due
         self.now = 0
         self.leaders: dict[int, str] = {}  # term -> the node that led it
@@ -307,13 +308,21 @@ class Simulation:
                 and rng.random() < schedule.restart
             ):
                 self._start(host)
-        if any(self.side.values()):
+        if any(self.side.values()) or self.one_way:
             if rng.random() < schedule.heal:
                 self.side = dict.fromkeys(self.side, 0)
+                self.one_way.clear()
         elif rng.random() < schedule.partition:
             self.stats.partitions += 1
             leaders = [h.node_id for h in self.hosts if h.raft and h.raft.role == "leader"]
-            if leaders and rng.random() < 0.5:
+            if rng.random() < 0.25:
+                # One way (isolate with a direction): a node mute to, or deaf to, some peers.
+                node = rng.choice(leaders or list(self.side))
+                peers = [p for p in self.side if p != node]
+                cut = rng.sample(peers, rng.randint(1, len(peers)))
+                mute = rng.random() < 0.5
+                self.one_way = {(node, p) if mute else (p, node) for p in cut}
+            elif leaders and rng.random() < 0.5:
                 # Cut a leader off alone: it keeps taking proposals it cannot commit.
                 isolated = rng.choice(leaders)
                 self.side = {node_id: int(node_id == isolated) for node_id in self.side}
@@ -368,6 +377,7 @@ class Simulation:
 
     def _heal(self) -> None:
         self.side = dict.fromkeys(self.side, 0)
+        self.one_way.clear()
         self.loss = self.duplicate = self.crash_on_message = 0.0
         self.boots.clear()
         for host in self.hosts:
@@ -447,6 +457,8 @@ class Simulation:
         if host.raft is None or self.side[msg.frm] != self.side[msg.to]:
             if isinstance(msg, SnapshotRequest):
                 self.snapshot_reports.append((msg, False))
+            return
+        if (msg.frm, msg.to) in self.one_way:
             return
         try:
             host.raft.step(msg)

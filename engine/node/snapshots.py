@@ -82,6 +82,7 @@ class SnapshotSender:
         snapshot_now: Callable[[], Snapshot],
         first_index: Callable[[], int],
         report: Callable[[str, Snapshot | None], None],
+        link_cut: Callable[[str], bool],
         node_log: NodeLog,
         counters: dict[str, int],
         retry_delay: float = RETRY_DELAY,
@@ -94,6 +95,7 @@ class SnapshotSender:
         self._snapshot_now = snapshot_now
         self._first_index = first_index
         self._report = report
+        self._link_cut = link_cut  # an operator's partition (isolate) cuts transfers too
         self._node_log = node_log
         self._counters = counters
         self._retry_delay = retry_delay
@@ -191,7 +193,9 @@ class SnapshotSender:
 
     async def _stream(self, outgoing: _Outgoing) -> int:
         """Send the files the follower lacks, then the request; the bytes sent."""
-        endpoint = self._endpoints[outgoing.request.to]
+        peer = outgoing.request.to
+        endpoint = self._endpoints[peer]
+        self._check_link(peer)
         async with asyncio.timeout(TRANSFER_TIMEOUT):
             reader, writer = await asyncio.open_connection(endpoint.connect_host, endpoint.port)
         try:
@@ -214,6 +218,7 @@ class SnapshotSender:
                 with (outgoing.directory / f.name).open("rb") as stream:
                     stream.seek(offset)
                     while offset < f.size:
+                        self._check_link(peer)
                         data = stream.read(CHUNK_BYTES)
                         await rpc.call(
                             {
@@ -232,6 +237,10 @@ class SnapshotSender:
             return sent
         finally:
             writer.close()
+
+    def _check_link(self, peer: str) -> None:
+        if self._link_cut(peer):
+            raise ConnectionError(f"the link to {peer} is cut")
 
 
 class _Rpc:
