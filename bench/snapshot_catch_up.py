@@ -5,13 +5,14 @@ Usage: ``python -m bench.snapshot_catch_up [--megabytes M] [--compact-after N] [
 
 Starts a 3-node cluster with ``replication.compactAfter: N`` in a temporary directory, fills
 store ``bench`` with about M MB of events (4 kB each, 5 to an append, and at least twice
-compactAfter appends), waits until every node
-has compacted its log, then stops a follower, wipes its data and starts it again while writers
-keep appending single events: the leader no longer holds the entries the empty node needs, so it
-sends its stores as a snapshot (docs/ENGINE.md, "Compaction and snapshots").  Prints the
-snapshot's size and transfer rate (from the leader's counters and node log), the time until the
-wiped node has applied everything the leader had committed when it came back, and the writers'
-appends per second before and during the catch-up.
+compactAfter appends), waits until every node has compacted its log (the largest log any node
+held during the fill, sampled every 0.2 s, and the size of each ``raft.db`` are printed), then
+stops a follower, wipes its data and starts it again while writers keep appending single
+events: the leader no longer holds the entries the empty node needs, so it sends its stores as a
+snapshot (docs/ENGINE.md, "Compaction and snapshots").  Prints the snapshot's size and transfer
+rate (from the leader's counters and node log), the time until the wiped node has applied
+everything the leader had committed when it came back, and the writers' appends per second
+before and during the catch-up.
 """
 
 from __future__ import annotations
@@ -101,13 +102,39 @@ async def metric(cluster: RunningCluster, node_id: str, name: str) -> float:
     raise RuntimeError(f"no metric {name} on {node_id}")
 
 
+class LogSampler:
+    """The most entries any node's log held, polled from ``/status`` while it runs."""
+
+    def __init__(self, cluster: RunningCluster) -> None:
+        self.cluster = cluster
+        self.largest = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def __enter__(self) -> LogSampler:
+        self._task = asyncio.create_task(self._poll())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    async def _poll(self) -> None:
+        nodes = list(self.cluster.config.node_ids)
+        while True:
+            for node in nodes:
+                span = (await node_json(self.cluster, node, "/status"))["log"]
+                self.largest = max(self.largest, span["last_index"] - span["first_index"] + 1)
+            await asyncio.sleep(0.2)
+
+
 async def run(args: argparse.Namespace, directory: Path, results: Results) -> None:
     raw = bench_config(directory, 3)
     raw["replication"]["compactAfter"] = args.compact_after
     cluster = await start_cluster(directory, raw)
     try:
         with StealWatch() as steal:
-            events = await fill(cluster, args.megabytes, 2 * args.compact_after + 10)
+            with LogSampler(cluster) as sampler:
+                events = await fill(cluster, args.megabytes, 2 * args.compact_after + 10)
             leader = await cluster.leader()
             commit = (await node_json(cluster, leader, "/status"))["commit_position"]
             nodes = list(cluster.config.node_ids)
@@ -119,6 +146,10 @@ async def run(args: argparse.Namespace, directory: Path, results: Results) -> No
                 timeout=120,
                 what="every node compacted its log",
             )
+            raft_db_mb = {
+                n: round((cluster.config.node_data_dir(n) / "raft.db").stat().st_size / 1e6, 1)
+                for n in nodes
+            }
             victim = next(n for n in nodes if n != leader)
             writers = Writers(cluster, args.writers)
             writers.start()
@@ -162,6 +193,8 @@ async def run(args: argparse.Namespace, directory: Path, results: Results) -> No
         transfer_s = transfers[-1] if transfers else float("nan")
         figures = {
             "events": events,
+            "largest_log_entries": sampler.largest,
+            "raft_db_mb_max": max(raft_db_mb.values()),
             "snapshot_mb": round(snapshot_mb, 1),
             "transfer_s": round(transfer_s, 2),
             "transfer_mb_per_s": round(snapshot_mb / transfer_s, 1) if transfers else None,
@@ -171,6 +204,8 @@ async def run(args: argparse.Namespace, directory: Path, results: Results) -> No
         }
         print(
             f"{events} events ({args.megabytes:g} MB asked), compactAfter {args.compact_after}\n"
+            f"largest log on any node during the fill: {sampler.largest} entries; raft.db "
+            f"{', '.join(f'{n} {mb} MB' for n, mb in raft_db_mb.items())}\n"
             f"snapshot to the wiped {victim}: {snapshot_mb:.1f} MB in {transfer_s:.2f} s "
             f"({figures['transfer_mb_per_s']} MB/s); caught up in {caught_up_s:.2f} s\n"
             f"single-event appends/s from {args.writers} writers: {before:.0f} before, "
