@@ -96,6 +96,10 @@ SLOW = {
             "appendfsync everysec, B: 4 tasks x 100-event batches",
         ],
     ),
+    "failover_time": (
+        ["--rounds", "1"],
+        ["kill -9 leader", "SIGSTOP leader", "isolate leader"],
+    ),
     "fault_soak": (
         ["--minutes", "0.05", "--faults", "kill_follower"],
         ["3 nodes, 4 writers"],
