@@ -60,6 +60,7 @@ _ROLES = {"master": True, "leader": True, "slave": False, "follower": False}
 _FSYNC_MODES = ("always", "os")
 _WRITE_QUORUMS = ("majority", "all", "leader")
 _PREFERRED_LEADER = ("sticky", "return")
+_RESTART_POLICIES = ("on-failure", "never")
 # Bind addresses that listen on every interface, so they collide with any host on that port.
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -312,6 +313,7 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
             "drainTimeout",
             "startTimeout",
             "idleTimeout",
+            "restart",
             "synchronizationInterval",
         ),
         empty_ok=True,
@@ -336,6 +338,9 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
         idle_timeout=_seconds(
             fields.get("idleTimeout", base.idle_timeout), at.child("idleTimeout")
         ),
+        restart=_choice(
+            fields.get("restart", base.restart), at.child("restart"), _RESTART_POLICIES
+        ),
     )
 
 
@@ -356,7 +361,15 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
     fields = _mapping(
         raw,
         at,
-        ("writeQuorum", "freshLag", "tickMs", "electionTicks", "heartbeatTicks", "preferredLeader"),
+        (
+            "writeQuorum",
+            "freshLag",
+            "tickMs",
+            "electionTicks",
+            "heartbeatTicks",
+            "preferredLeader",
+            "compactAfter",
+        ),
         empty_ok=True,
     )
     config = ReplicationConfig(
@@ -375,6 +388,9 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
             fields.get("preferredLeader", base.preferred_leader),
             at.child("preferredLeader"),
             _PREFERRED_LEADER,
+        ),
+        compact_after=_int(
+            fields.get("compactAfter", base.compact_after), at.child("compactAfter"), 1
         ),
     )
     # Followers must hear a heartbeat before their election timer (at least n ticks) runs out.
@@ -570,6 +586,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "drainTimeout": gateway.drain_timeout,
             "startTimeout": gateway.start_timeout,
             "idleTimeout": gateway.idle_timeout,
+            "restart": gateway.restart,
         },
         "storage": {"dataDir": str(config.storage.data_dir), "fsync": config.storage.fsync},
         "replication": {
@@ -579,6 +596,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "electionTicks": replication.election_ticks,
             "heartbeatTicks": replication.heartbeat_ticks,
             "preferredLeader": replication.preferred_leader,
+            "compactAfter": replication.compact_after,
         },
         "stores": list(config.stores),
         "security": {

@@ -53,7 +53,9 @@ def help_text() -> str:
             "",
             "The header shows the leader and term; the Cluster panel's timeline tells a failover "
             "as it",
-            "happens: a node down, an election, the new leader, the old leader catching up.",
+            "happens: a node down, an election, the new leader, the old leader catching up, a node "
+            "its",
+            "gateway restarted (↻N by its name: restarted N times).",
             "",
         ]
     )

@@ -136,6 +136,8 @@ class NodeView(TypedDict):
     managed: bool
     pid: int | None
     state: str | None
+    restarts: int  # times the gateway started it again after it exited on its own
+    exit_code: int | None  # of its last such exit (negative: the signal)
     isolated: bool  # every Raft link cut both ways
     cuts: Cuts
 
@@ -241,6 +243,15 @@ class LinksChanged(TypedDict):
     cuts: Cuts
 
 
+class NodeRestarted(TypedDict):
+    """The gateway restarted a node that exited on its own."""
+
+    type: Literal["node_restarted"]
+    node_id: str
+    restarts: int
+    exit_code: int | None
+
+
 class LeaderChanged(TypedDict):
     """Another leader (or none) in the gateway's view."""
 
@@ -251,4 +262,4 @@ class LeaderChanged(TypedDict):
 
 
 # What ``GateClient.cluster_events`` yields (docs/API.md, "Cluster").
-ClusterEvent = ClusterViewEvent | NodeUpDown | LeaderChanged | LinksChanged
+ClusterEvent = ClusterViewEvent | NodeUpDown | LeaderChanged | LinksChanged | NodeRestarted
