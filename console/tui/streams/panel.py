@@ -104,12 +104,13 @@ class StreamsPanel(Horizontal):
         if self.request is None or self.page is None:
             return
         latest = next((row.version for row in rows if row.stream_id == self.request.stream), None)
-        if latest is None or latest == self.latest:
+        if latest is None:
             return
-        self.latest = latest
-        if latest > self.page.version and self.following:
-            self.read(self.request.follow(latest))
-        else:
+        if self.following and latest > max(self._numbers(), default=-1):
+            self.latest = latest
+            self.read(self.request.follow(latest), follows=True)
+        elif latest != self.latest:
+            self.latest = latest
             self._show_title()
 
     @property
@@ -119,14 +120,16 @@ class StreamsPanel(Horizontal):
             return self.request.stream
         return selected_key(self.query_one("#stream-list", DataTable))
 
-    def show_page(self, request: PageRequest, page: StreamPage) -> None:
-        """Show a page that was read."""
+    def show_page(self, request: PageRequest, page: StreamPage, *, follows: bool = False) -> None:
+        """Show a page that was read (``follows``: to follow the stream's end)."""
         if self.request is None or self.request.stream != request.stream:
             self.latest = None  # another stream: the list's version of the old one is no use
         self.request, self.page = request, page
         self.latest = max(page.version, -1 if self.latest is None else self.latest)
         numbers = self._numbers()
-        self.following = shows_end(numbers, page.version)
+        # A page read to follow the stream follows on though events came between the list that
+        # asked for it and the read (the title counts them): the next list reads them.
+        self.following = follows or shows_end(numbers, page.version)
         table = self.query_one("#stream-events", DataTable)
         fill_events(table, page.events)
         self.width_filled = table.size.width
@@ -193,7 +196,7 @@ class StreamsPanel(Horizontal):
         self.post_message(Requested(name, self.current_stream))
 
     @work(exclusive=True, group="stream-page")
-    async def read(self, request: PageRequest) -> None:
+    async def read(self, request: PageRequest, *, follows: bool = False) -> None:
         """Read a page in the background and show it."""
         try:
             page = await self.streams.read(
@@ -202,4 +205,4 @@ class StreamsPanel(Horizontal):
         except (OpsError, GateError) as exc:
             self.notify(f"❌ {exc}", severity="error")
             return
-        self.show_page(request, page)
+        self.show_page(request, page, follows=follows)
