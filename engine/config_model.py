@@ -8,6 +8,7 @@ from typing import Literal
 
 WriteQuorum = Literal["majority", "all", "leader"]
 FsyncMode = Literal["always", "os"]
+PreferredLeader = Literal["sticky", "return"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class ReplicationConfig:
     tick_ms: int = 50  # one clock tick of the replication core
     election_ticks: int = 6  # election timeout is randomized in [n, 2n) ticks
     heartbeat_ticks: int = 1
+    # "return": after a failover the preferred node takes leadership back once it is caught up.
+    preferred_leader: PreferredLeader = "sticky"
 
 
 @dataclass(frozen=True, slots=True)

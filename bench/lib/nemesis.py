@@ -3,9 +3,10 @@
 - :class:`Workload` runs N sequential writers (plus an open-loop prober that issues a fresh
   write every few milliseconds) through the gateway and records every attempt's outcome:
   acknowledged (with its position), failed definitively (every try answered 503), or unknown.
-- :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them, and
-  measures the write unavailability after each fault: from the fault to the first acknowledged
-  write that was issued after it.
+- :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them, cuts a
+  node off from its peers (isolate, heal) and hands leadership over, and measures the write
+  unavailability after each fault: from the fault to the first acknowledged write that was
+  issued after it.
 - :func:`converge` and :func:`check_histories` read every node's own ``$all`` and check the
   replication guarantees, printing a diff of what is missing, duplicated or divergent where.
 """
@@ -324,6 +325,10 @@ FAULTS: dict[str, tuple[str, str]] = {
     "kill_follower": ("follower", "kill"),
     "stop_follower": ("follower", "stop"),
     "pause_follower": ("follower", "pause"),
+    # Every Raft link cut both ways (in the node), for pause_for seconds, then healed.
+    "isolate_leader": ("leader", "isolate"),
+    "isolate_follower": ("follower", "isolate"),
+    "transfer_leader": ("follower", "transfer"),  # leadership handed over to a follower
 }
 
 
@@ -464,6 +469,10 @@ class Nemesis:
         since = self.clock()
         if action == "kill_pid":
             os.kill(pid, signal.SIGKILL)
+        elif action == "isolate":
+            await self._client.isolate(target)
+        elif action == "transfer":
+            await self._client.transfer_leadership(target)
         else:
             await self._client.node_action(target, action)
         record = FaultRecord(
@@ -473,18 +482,21 @@ class Nemesis:
             old_leader=leader,
             old_term=int(leader_status["term"]) if leader_status else 0,
         )
-        if role == "leader":
-            record.new_leader = await self.leader(exclude=target)
+        if role == "leader" or action == "transfer":
+            record.new_leader = await self.leader(exclude=leader)
             record.election_s = self.clock() - since
         record.unavailable_s = await self.workload.wait_ack_after(since, self.timeout)
-        if action == "pause":
-            # Frozen past the election timeout: for a leader, waiting on its successor above
-            # ensures that; the hold keeps a follower from heartbeats at least as long.
+        if action in ("pause", "isolate"):
+            # Frozen (or cut off) past the election timeout: for a leader, waiting on its
+            # successor above ensures that; the hold keeps a follower from heartbeats as long.
             hold = since + self.pause_for - self.clock()
             if hold > 0:
                 await asyncio.sleep(hold)
-            await self._client.node_action(target, "resume")
-        else:
+            if action == "pause":
+                await self._client.node_action(target, "resume")
+            else:
+                await self._client.heal(target)
+        elif action != "transfer":  # after a transfer the old leader goes on as a follower
             if action == "kill_pid":
                 await self._poll(
                     f"the supervisor to see {target} exit",
@@ -511,6 +523,8 @@ class Nemesis:
         for node_id in self.cluster.config.node_ids:
             await self._client.node_action(node_id, "resume")
             await self._client.node_action(node_id, "start")
+        for node_id in self.cluster.config.node_ids:
+            await self._client.heal(node_id)
         for node_id in self.cluster.config.node_ids:
             await self.rejoined(node_id)
 

@@ -2,7 +2,8 @@
 
 One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeouts, batch size,
 pre-vote and check-quorum), staggered process starts, the network (loss, duplication, delay and so
-reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
+reordering, partitions that come and heal, some of them one way: a node's messages to some peers
+lost, or theirs to it), crashes and restarts, slow disks (a ``Ready`` whose
 persistence is still in flight while the node keeps stepping messages) and clients proposing
 unique values.  A host per node plays the part of the real node host, in the same order (the
 functions of engine/replication/ready.py): it sends a ``Ready``'s early messages, applies its
@@ -198,6 +199,7 @@ class Simulation:
         ]
         self.by_id = {host.node_id: host for host in self.hosts}
         self.side = dict.fromkeys(ids, 0)  # partition side of each node
+        self.one_way: set[tuple[str, str]] = set()  # (from, to): links cut one way only
         self.queue: dict[int, list[Message]] = {}  # tick -> messages due
         self.now = 0
         self.leaders: dict[int, str] = {}  # term -> the node that led it
@@ -285,13 +287,21 @@ class Simulation:
                 and rng.random() < schedule.restart
             ):
                 self._start(host)
-        if any(self.side.values()):
+        if any(self.side.values()) or self.one_way:
             if rng.random() < schedule.heal:
                 self.side = dict.fromkeys(self.side, 0)
+                self.one_way.clear()
         elif rng.random() < schedule.partition:
             self.stats.partitions += 1
             leaders = [h.node_id for h in self.hosts if h.raft and h.raft.role == "leader"]
-            if leaders and rng.random() < 0.5:
+            if rng.random() < 0.25:
+                # One way (isolate with a direction): a node mute to, or deaf to, some peers.
+                node = rng.choice(leaders or list(self.side))
+                peers = [p for p in self.side if p != node]
+                cut = rng.sample(peers, rng.randint(1, len(peers)))
+                mute = rng.random() < 0.5
+                self.one_way = {(node, p) if mute else (p, node) for p in cut}
+            elif leaders and rng.random() < 0.5:
                 # Cut a leader off alone: it keeps taking proposals it cannot commit.
                 isolated = rng.choice(leaders)
                 self.side = {node_id: int(node_id == isolated) for node_id in self.side}
@@ -314,6 +324,7 @@ class Simulation:
 
     def _heal(self) -> None:
         self.side = dict.fromkeys(self.side, 0)
+        self.one_way.clear()
         self.loss = self.duplicate = self.crash_on_message = 0.0
         self.boots.clear()
         for host in self.hosts:
@@ -389,6 +400,8 @@ class Simulation:
     def _deliver(self, msg: Message) -> None:
         host = self.by_id[msg.to]
         if host.raft is None or self.side[msg.frm] != self.side[msg.to]:
+            return
+        if (msg.frm, msg.to) in self.one_way:
             return
         try:
             host.raft.step(msg)

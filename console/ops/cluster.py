@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -45,6 +46,9 @@ class NodeRow:
     managed: bool
     pid: int | None
     state: str | None = None  # a managed node's process: running, paused, stopped, exited
+    isolated: bool = False  # every Raft link to its peers cut (docs/API.md, "Partitions")
+    cut_in: tuple[str, ...] = ()  # the peers it does not hear
+    cut_out: tuple[str, ...] = ()  # the peers that do not hear it
 
     @property
     def up(self) -> bool:
@@ -135,6 +139,9 @@ def _node_row(node: dict[str, Any]) -> NodeRow:
         managed=bool(node.get("managed")),
         pid=node.get("pid"),
         state=node.get("state"),
+        isolated=bool(node.get("isolated")),
+        cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
+        cut_out=tuple((node.get("cuts") or {}).get("out") or ()),
     )
 
 
@@ -211,6 +218,58 @@ class ClusterOps:
             leader=after.leader,
             term=after.term,
             no_majority=after.no_majority(target if action in _GOING_DOWN else None),
+        )
+
+    async def transfer(self, node_id: str, *, wait: bool = True) -> ClusterStatus:
+        """Hand leadership over to ``node_id``; with ``wait``, until the cluster shows it leading
+        (``OpsError`` if it has not within the settle timeout, or the node cannot take over)."""
+        (await self.status()).node(node_id)  # an unknown node is an OpsError naming the nodes
+        node_id = node_id.strip()
+        try:
+            await self.client.transfer_leadership(node_id)
+        except GateError as exc:
+            if exc.code == "node_down":
+                raise OpsError(exc.message) from None
+            raise
+        deadline = time.monotonic() + self.settle_timeout
+        while True:
+            with contextlib.suppress(GateError):
+                status = await self.status()
+                if not wait or status.leader == node_id:
+                    return status
+            if time.monotonic() > deadline:
+                raise OpsError(f"{node_id} did not take over within {self.settle_timeout:g} s")
+            await asyncio.sleep(_POLL)
+
+    async def isolate(
+        self, node_id: str, peers: list[str] | None = None, direction: str = "both"
+    ) -> NodeRow:
+        """Cut ``node_id``'s Raft links (to ``peers``, every peer when None); its row after."""
+        return await self._links(node_id, peers, direction, heal=False)
+
+    async def heal(
+        self, node_id: str, peers: list[str] | None = None, direction: str = "both"
+    ) -> NodeRow:
+        """Restore ``node_id``'s Raft links (to ``peers``, every peer when None); its row after."""
+        return await self._links(node_id, peers, direction, heal=True)
+
+    async def _links(
+        self, node_id: str, peers: list[str] | None, direction: str, *, heal: bool
+    ) -> NodeRow:
+        row = (await self.status()).node(node_id)
+        call = self.client.heal if heal else self.client.isolate
+        try:
+            answer = await call(row.node_id, peers, direction)
+        except GateError as exc:
+            if exc.code in ("node_down", "invalid_request"):
+                raise OpsError(exc.message) from None
+            raise
+        cuts = answer.get("cuts") or {}
+        return dataclasses.replace(
+            row,
+            isolated=bool(answer.get("isolated")),
+            cut_in=tuple(cuts.get("in") or ()),
+            cut_out=tuple(cuts.get("out") or ()),
         )
 
     async def _settle(

@@ -31,6 +31,7 @@ from engine.protocol.commands import encode_command
 from engine.protocol.errors import GateError, invalid
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import AppendRequest, Entry, HardState, Message, NotLeader
+from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
 from engine.storage.raft_log import SqliteLogStorage
@@ -48,6 +49,12 @@ COMMIT_NOTICE_DELAY = 0.002
 # ``stale`` (the gateway then asks the leader; docs/ENGINE.md, "Read-your-writes").
 FRESH_WAIT = 0.25
 
+
+# replication.preferredLeader "return": the preferred node must have been in steady contact this
+# many election timeouts before the leader hands over to it, and a hand-over that failed is tried
+# again after this many (engine/replication/preferred.py).
+RETURN_SETTLE_TIMEOUTS = 4
+RETURN_RETRY_TIMEOUTS = 10
 
 # Why a node stops for good, as the exit status gate-node ends with (its supervisor sees it).
 APPLY_FAILED = 70  # a committed entry cannot be applied (an I/O fault: content never fails)
@@ -94,6 +101,16 @@ class RaftHost:
         # peers answer every heartbeat (each tick), so a live peer is heard far more often.
         self._reach_window = rep.election_ticks * self.tick_seconds
         self._last_heard: dict[str, float] = {}
+        # Per peer: since when we hear from it without a gap longer than the reach window.
+        self._contact_since: dict[str, float] = {}
+        self._return: LeadershipReturn | None = None
+        preferred = config.preferred_node
+        if rep.preferred_leader == "return" and preferred is not None and preferred != node_id:
+            self._return = LeadershipReturn(
+                preferred,
+                settle=RETURN_SETTLE_TIMEOUTS * self._reach_window,
+                retry=RETURN_RETRY_TIMEOUTS * self._reach_window,
+            )
         self._pending: list[tuple[bytes, asyncio.Future[Any]]] = []
         self._waiters: dict[int, tuple[int, asyncio.Future[Any]]] = {}
         self._applied = asyncio.Event()
@@ -105,6 +122,7 @@ class RaftHost:
             "fsyncs": 0,
             "raft_messages_in": 0,
             "long_polls": 0,
+            "leadership_transfers": 0,
         }
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
@@ -161,6 +179,9 @@ class RaftHost:
         for msg in messages:
             if msg.to != self.node_id:
                 continue
+            before = self._last_heard.get(msg.frm)
+            if before is None or now - before > self._reach_window:
+                self._contact_since[msg.frm] = now
             self._last_heard[msg.frm] = now
             try:
                 self.core.step(msg)
@@ -184,7 +205,87 @@ class RaftHost:
         while True:
             await asyncio.sleep(self.tick_seconds)
             self.core.tick()
+            if self._return is not None:
+                self._maybe_return_leadership(self._return)
             self._wake.set()
+
+    def _heard_within(self, peer: str, now: float) -> bool:
+        heard = self._last_heard.get(peer)
+        return heard is not None and now - heard < self._reach_window
+
+    def _maybe_return_leadership(self, policy: LeadershipReturn) -> None:
+        """preferredLeader "return": hand leadership back to the master once it is caught up."""
+        core = self.core
+        if core.role != "leader" or core.transferring_to is not None:
+            return
+        now = time.monotonic()
+        preferred = policy.preferred
+        since = self._contact_since.get(preferred) if self._heard_within(preferred, now) else None
+        match = core.match_indexes().get(preferred)
+        lag = None if match is None else core.last_index - match
+        if policy.due(
+            now,
+            serving=core.serving,
+            handed_over=core.won_by_transfer,
+            in_contact_since=since,
+            lag=lag,
+        ):
+            self.node_log.add(
+                "transfer",
+                f"the preferred node {preferred} is back and caught up: handing leadership "
+                "back to it (replication.preferredLeader: return)",
+            )
+            core.transfer_leadership(preferred)
+            self.counters["leadership_transfers"] += 1
+
+    # -- operator faults and hand-overs (docs/API.md, "Cluster") --------------------------------
+
+    def transfer(self, to: str) -> dict[str, Any]:
+        """On the leader: hand leadership to ``to`` (the core brings it up to date first).
+
+        Raises ``node_not_found``, ``not_leader`` (the gateway follows its hint), or
+        ``node_down`` when this leader has not heard from ``to`` lately: down, paused or cut off.
+        """
+        core = self.core
+        if to not in self.config.node_ids:
+            raise GateError("node_not_found", f"no node {to!r} in this cluster")
+        if core.role != "leader":
+            raise GateError("not_leader", "this node is not the leader", leader=core.leader_id)
+        if to == self.node_id:
+            return {"from": self.node_id, "already_leader": True}
+        if not self._heard_within(to, time.monotonic()):
+            raise GateError(
+                "node_down",
+                f"{to} cannot take over: the leader {self.node_id} has not heard from it "
+                f"within {self._reach_window:g} s (down, paused or cut off)",
+            )
+        self.node_log.add("transfer", f"asked to hand leadership over to {to}")
+        core.transfer_leadership(to)
+        self.counters["leadership_transfers"] += 1
+        self._wake.set()
+        return {"from": self.node_id, "already_leader": False}
+
+    def cut_links(
+        self, peers: list[str] | None, direction: str, *, heal: bool = False
+    ) -> dict[str, Any]:
+        """Cut (or, with ``heal``, restore) this node's Raft links to ``peers`` (None: all).
+
+        ``peers`` and ``direction`` are checked already (engine/protocol/link_cuts.py).
+        """
+        cuts = self.peers.cuts
+        (cuts.heal if heal else cuts.cut)(peers, direction)
+        what = "healed" if heal else "cut"
+        self.node_log.add(
+            "partition",
+            f"links {what} by an operator: {cuts.describe()}",
+            "info" if heal else "warning",
+        )
+        return self.link_status()
+
+    def link_status(self) -> dict[str, Any]:
+        """``{"isolated": bool, "cuts": {"in": [...], "out": [...]}}``."""
+        cuts = self.peers.cuts
+        return {"isolated": cuts.isolated, "cuts": cuts.view()}
 
     def reachable_peers(self) -> int:
         """How many peers we heard from recently (within an election timeout)."""
@@ -460,6 +561,8 @@ class RaftHost:
             "last_index": core.last_index,
             "serving": core.serving,
             "pid": os.getpid(),
+            "transferring_to": core.transferring_to,
+            **self.link_status(),
         }
         if core.role == "leader":
             status["match"] = core.match_indexes()

@@ -47,12 +47,21 @@ class NodeCollector(Collector):
         for r in _ROLES:
             role.add_metric([self.host.node_id, r], 1.0 if status["role"] == r else 0.0)
         yield role
+        cut = GaugeMetricFamily(
+            "gate_node_links_cut",
+            "Peers whose Raft traffic this node drops (isolate), per direction",
+            labels=["node", "direction"],
+        )
+        for direction in ("in", "out"):
+            cut.add_metric([self.host.node_id, direction], len(status["cuts"][direction]))
+        yield cut
         for key, doc in (
             ("proposals", "Commands proposed by this node as leader"),
             ("applied_entries", "Log entries applied to the stores"),
             ("fsyncs", "Log writes (one fsync each)"),
             ("raft_messages_in", "Raft messages received from peers"),
             ("long_polls", "Long-poll reads served (the gateways' observer tails)"),
+            ("leadership_transfers", "Leadership hand-overs this node started as leader"),
         ):
             c = CounterMetricFamily(f"gate_node_{key}", doc, labels=labels)
             c.add_metric(node, self.host.counters[key])

@@ -161,6 +161,9 @@ class RaftNode:
         self._progress: dict[str, Progress] = {}
         self._term_start = 0  # index of this leader's no-op
         self._transferee: str | None = None
+        self._transfer_campaign = False  # the current campaign was started by TimeoutNow
+        # This node's leadership was handed to it (TimeoutNow), rather than won in a failover.
+        self.won_by_transfer = False
         self._transfer_elapsed = 0
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
@@ -185,6 +188,11 @@ class RaftNode:
     def serving(self) -> bool:
         """True on a leader once an entry of its own term is committed (rule 3)."""
         return self.role == "leader" and self.commit_index >= self._term_start
+
+    @property
+    def transferring_to(self) -> str | None:
+        """On a leader handing leadership over: the node it hands over to."""
+        return self._transferee
 
     def match_indexes(self) -> dict[str, int]:
         """On a leader: the highest index known to be replicated on each peer; else {}."""
@@ -242,8 +250,14 @@ class RaftNode:
         self._transfer_elapsed = 0
         pr = self._progress[to]
         if pr.match == self.log.last_index:
+            self._note("leader", f"handing leadership over to {to}: its log is up to date")
             self._send(TimeoutNow(self.term, self.node_id, to))
             return
+        self._note(
+            "leader",
+            f"handing leadership over to {to} once it holds index {self.log.last_index} "
+            f"(it holds {pr.match}); new writes wait",
+        )
         # Probe from its match index, so appends lost earlier do not hold the transfer up.
         pr.become_probe()
         self._send_append(to, pr)
@@ -452,6 +466,7 @@ class RaftNode:
             self._send(VoteRequest(term, self.node_id, peer, last_index, last_term, pre_vote=True))
 
     def _campaign(self, transfer: bool = False) -> None:
+        self._transfer_campaign = transfer
         self.term += 1
         self.vote = self.node_id
         self.role = "candidate"
@@ -474,6 +489,7 @@ class RaftNode:
             )
 
     def _become_leader(self) -> None:
+        self.won_by_transfer = self._transfer_campaign
         self.role = "leader"
         self.leader_id = self.node_id
         self._fresh_preferred = False
@@ -731,6 +747,12 @@ class RaftNode:
         if self._transferee is not None:
             self._transfer_elapsed += 1
             if self._transfer_elapsed >= config.election_ticks:
+                self._note(
+                    "leader",
+                    f"leadership transfer to {self._transferee} abandoned: it did not take over "
+                    f"within {config.election_ticks} ticks; leading on",
+                    "warning",
+                )
                 self._transferee = None  # the transfer did not happen in time: lead on
         stall_ticks = max(2, config.election_ticks // 2)
         for peer, pr in self._progress.items():

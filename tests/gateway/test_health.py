@@ -111,6 +111,8 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "managed": True,
         "pid": 4242,
         "state": None,
+        "isolated": False,
+        "cuts": {"in": [], "out": []},
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -292,6 +294,46 @@ async def test_garbage_status_fields_count_as_zero(
     # With term 0, node1 is a stale leader next to the followers' term 3.
     assert view["leader"] is None
     assert (by_id(view)["node1"]["term"], by_id(view)["node1"]["applied_position"]) == (0, 0)
+
+
+async def test_the_view_shows_the_links_a_node_has_cut(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    cluster.nodes["node2"].status.update(
+        isolated=True, cuts={"in": ["node1", "node3"], "out": ["node1", "node3"]}
+    )
+    cluster.nodes["node3"].status.update(isolated="yes", cuts={"in": "node1", "out": [7, "node2"]})
+
+    view = await monitor.refresh()
+
+    node2, node3 = by_id(view)["node2"], by_id(view)["node3"]
+    assert node2["isolated"] is True
+    assert node2["cuts"] == {"in": ["node1", "node3"], "out": ["node1", "node3"]}
+    # Garbage from a node is no cut at all, never an error.
+    assert node3["isolated"] is False and node3["cuts"] == {"in": [], "out": ["node2"]}
+
+
+async def test_a_change_of_links_is_published_once(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    events = monitor.subscribe()
+    await monitor.refresh()
+    assert not [e for e in drain(events) if e["type"] == "links_changed"]  # nothing cut yet
+    cut = {"in": ["node1"], "out": []}
+    cluster.set_status("node3", cuts=cut)
+    await monitor.refresh()
+    await monitor.refresh()
+    changes = [e for e in drain(events) if e["type"] == "links_changed"]
+    assert changes == [
+        {"type": "links_changed", "node_id": "node3", "isolated": False, "cuts": cut}
+    ]
+    cluster.set_status("node3", cuts={"in": [], "out": []})
+    await monitor.refresh()
+    changes = [e for e in drain(events) if e["type"] == "links_changed"]
+    healed = {"in": [], "out": []}
+    assert changes == [
+        {"type": "links_changed", "node_id": "node3", "isolated": False, "cuts": healed}
+    ]
 
 
 async def test_leader_hints(cluster: Cluster, monitor: HealthMonitor) -> None:
