@@ -13,7 +13,7 @@ import pytest
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig, ReplicationConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.tcp_pool import NodePool
-from tests.gateway.fake_node import SECURITY, FakeNode
+from tests.gateway.fake_node import SECURITY, FakeNode, wait_until
 
 
 @dataclass
@@ -113,6 +113,8 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "state": None,
         "isolated": False,
         "cuts": {"in": [], "out": []},
+        "restarts": 0,
+        "exit_code": None,
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -134,6 +136,19 @@ async def test_the_view_carries_the_supervisors_state_of_each_node(cluster: Clus
         await monitor.stop()
 
     assert {n: by_id(view)[n]["state"] for n in states} == states
+
+
+async def test_the_view_carries_the_restarts_of_each_node(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (2, -9), "node3": (1, 70)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    try:
+        view = await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert {n: (by_id(view)[n]["restarts"], by_id(view)[n]["exit_code"]) for n in restarts} == (
+        restarts
+    )
 
 
 async def test_the_node_pid_is_used_when_the_supervisor_has_none(
@@ -336,6 +351,27 @@ async def test_a_change_of_links_is_published_once(
     ]
 
 
+async def test_a_restart_by_the_gateway_is_published_once(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (0, None), "node3": (0, None)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    events = monitor.subscribe()
+    try:
+        await monitor.refresh()
+        assert not [e for e in drain(events) if e["type"] == "node_restarted"]
+        restarts["node2"] = (1, -9)
+        await monitor.refresh()
+        await monitor.refresh()
+        restarts["node2"] = (3, 70)  # twice between two rounds: one event
+        await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert [e for e in drain(events) if e["type"] == "node_restarted"] == [
+        {"type": "node_restarted", "node_id": "node2", "restarts": 1, "exit_code": -9},
+        {"type": "node_restarted", "node_id": "node2", "restarts": 3, "exit_code": 70},
+    ]
+
+
 async def test_leader_hints(cluster: Cluster, monitor: HealthMonitor) -> None:
     await monitor.refresh()
     events = monitor.subscribe()
@@ -462,3 +498,30 @@ async def test_a_node_without_http_is_probed_over_tcp_only() -> None:
         "latency_ms": None,
     }
     assert node1["tcp"]["up"] is True
+
+
+async def test_a_leader_pushed_in_a_newer_term_is_adopted_at_once(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    await monitor.refresh()  # the probes open the connections, each asks for pushes
+    await wait_until(lambda: all(f.watchers == 1 for f in cluster.nodes.values()))
+    events = monitor.subscribe()
+    moved = monitor.leader_moved()
+
+    node2 = cluster.nodes["node2"]
+    node2.announce("candidate", 4, None)  # no leader named: nothing to adopt
+    node2.announce("leader", 2, "node2")  # an older term: stale news
+    node2.announce("leader", 4, "node2")  # one connection keeps the order: this comes last
+    await wait_until(lambda: monitor.leader == "node2")
+
+    assert (monitor.term, monitor.leaders_pushed, moved.done()) == (4, 1, True)
+    assert drain(events) == [
+        {"type": "leader_changed", "leader": "node2", "previous": "node1", "term": 4}
+    ]
+    # A round whose probes still say term 3 does not undo it.
+    await monitor.refresh()
+    assert monitor.leader == "node2"
+    # A follower naming the leader of a newer term counts too.
+    cluster.nodes["node1"].announce("follower", 5, "node3")
+    await wait_until(lambda: monitor.leader == "node3")
+    assert (monitor.term, monitor.leaders_pushed) == (5, 2)
