@@ -189,9 +189,9 @@ def test_the_first_screen_at_80x24_keeps_the_banner(tmp_path: Path) -> None:
         assert rows[2].endswith("(started by this console)")
         assert rows[4] == "========== Gate Interactive Console =========="
         shown = sorted(int(n) for row in rows for n in _OPTION.findall(row))
-        assert shown == list(range(1, 28))
-        prompt = next(n for n, row in enumerate(rows) if "Select an option (1-27):" in row)
-        assert prompt == 21 and rows[22] == ""  # a row to spare
+        assert shown == list(range(1, 29))
+        prompt = next(n for n, row in enumerate(rows) if "Select an option (1-28):" in row)
+        assert prompt == 22  # option 28 took the row that was spare
         assert "3/3 nodes up" in rows[23]
         child.send("15\r")
         child.expect_exact("Console shut down successfully!")
