@@ -124,6 +124,7 @@ class RaftHost:
             "long_polls": 0,
             "leadership_transfers": 0,
         }
+        self._damage_noted: set[str] = set()  # damaged stores the node log has named
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
         if self.core.last_index:
@@ -451,7 +452,29 @@ class RaftHost:
         if wait_ms > 0 and query.get("kind") == "all" and forward and isinstance(after, int):
             self.counters["long_polls"] += 1
             await self.wait_for_position(str(query.get("store")), after, wait_ms / 1000)
-        return answer(self.state)
+        try:
+            return answer(self.state)
+        except GateError as err:
+            if err.code == "store_damaged":
+                self._note_damaged()
+            raise
+
+    def _note_damaged(self) -> None:
+        """Say once per store that it is damaged: from now on it refuses every read."""
+        damaged = self.state.damaged()
+        self._damage_noted &= damaged.keys()  # a store deleted and created again starts sound
+        for store_id, reason in damaged.items():
+            if store_id not in self._damage_noted:
+                self._damage_noted.add(store_id)
+                log.error(
+                    "node %s: store %r is damaged (%s); it serves no reads",
+                    self.node_id,
+                    store_id,
+                    reason,
+                )
+                self.node_log.add(
+                    "damaged", f"store {store_id} damaged ({reason}): it serves no reads", "error"
+                )
 
     async def wait_applied(self, timeout: float) -> None:
         """Wait until the next batch of committed entries is applied, or ``timeout`` seconds."""
@@ -562,11 +585,19 @@ class RaftHost:
             "serving": core.serving,
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,
+            "damaged": self.damage_reason(),
             **self.link_status(),
         }
         if core.role == "leader":
             status["match"] = core.match_indexes()
         return status
+
+    def damage_reason(self) -> str | None:
+        """Why this node serves no reads of some store (its file is damaged), or None."""
+        damaged = self.state.damaged()
+        if not damaged:
+            return None
+        return "; ".join(f"store {store_id}: {reason}" for store_id, reason in damaged.items())
 
     @property
     def ready_for_writes(self) -> bool:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL,
     metadata TEXT NOT NULL,
     created_epoch INTEGER NOT NULL,
+    crc INTEGER,
     UNIQUE (stream_id, event_number),
     UNIQUE (stream_id, event_id)
 );
@@ -67,6 +69,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 _EVENT_COLUMNS = (
     "position, stream_id, event_number, event_id, event_type, data, metadata, created_epoch"
 )
+_READ_COLUMNS = f"{_EVENT_COLUMNS}, crc"
 _SNAPSHOT_COLUMNS = (
     "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch"
 )
@@ -116,6 +119,7 @@ class EventStore:
         self.store_id = path.stem
         self.path = path
         self._closed = False
+        self._damaged: str | None = None
         self._writer = self._connect(path)
         has_meta = self._writer.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
@@ -124,6 +128,11 @@ class EventStore:
         if "applied_index" not in meta:
             self._writer.close()
             raise IncompleteStoreError(path)
+        columns = {row[1] for row in self._writer.execute("PRAGMA table_info(events)")}
+        if "crc" not in columns:
+            # A store written before checksums: its events keep a NULL checksum (unchecked on
+            # read: a checksum computed now would vouch for bytes it never saw written).
+            self._writer.execute("ALTER TABLE events ADD COLUMN crc INTEGER")
         self._applied_index: int = meta["applied_index"]
         self.config: dict[str, Any] = orjson.loads(meta["config"])
         self.created_epoch: int = meta["created_epoch"]
@@ -269,8 +278,9 @@ class EventStore:
                 "wrong_expected_version", message, current_version=current
             ), position
         dumps = orjson.dumps
-        rows = [
-            (
+        rows = []
+        for k, e in enumerate(events):
+            row = (
                 position + k + 1,
                 stream,
                 current + k + 1,
@@ -280,10 +290,9 @@ class EventStore:
                 dumps(e["metadata"]).decode(),
                 e["created_epoch"],
             )
-            for k, e in enumerate(events)
-        ]
+            rows.append((*row, event_crc(row)))
         self._writer.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            f"INSERT INTO events ({_READ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
         version = current + len(events)
         position += len(events)
@@ -354,11 +363,37 @@ class EventStore:
 
     # ---- read side ----
 
+    @property
+    def damaged(self) -> str | None:
+        """Why this store refuses reads (``store_damaged``), or None while it is sound."""
+        return self._damaged
+
+    def _damage(self, reason: str) -> GateError:
+        """Flag the store damaged, for good: its file cannot be trusted for any later read."""
+        if self._damaged is None:
+            self._damaged = reason
+        return self._damaged_error()
+
+    def _damaged_error(self) -> GateError:
+        return GateError(
+            "store_damaged",
+            f"store {self.store_id!r} is damaged: {self._damaged}",
+            store=self.store_id,
+        )
+
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         if self._closed:
             raise GateError("store_not_found", f"store {self.store_id!r} not found")
-        yield self._reader
+        if self._damaged is not None:
+            raise self._damaged_error()
+        try:
+            yield self._reader
+        except sqlite3.DatabaseError as exc:
+            name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):  # contention, not damage
+                raise GateError("unavailable", f"store {self.store_id!r} is busy") from exc
+            raise self._damage(f"SQLite: {exc} ({name or type(exc).__name__})") from exc
 
     @property
     def last_position(self) -> int:
@@ -401,21 +436,26 @@ class EventStore:
         if version < 0:
             return {"stream_id": stream, "version": -1, "events": []}
         if direction == "forward":
+            first = start or 0
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_READ_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number >= ? AND event_number <= ? ORDER BY event_number LIMIT ?"
             )
-            args: tuple[object, ...] = (stream, start or 0, version, count)
+            args: tuple[object, ...] = (stream, first, version, count)
+            numbers = range(first, min(first + count, version + 1))
         else:
             top = version if start is None else min(start, version)
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_READ_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number <= ? ORDER BY event_number DESC LIMIT ?"
             )
             args = (stream, top, count)
+            numbers = range(top, max(top - count, -1), -1)
         with self._reading() as db:
             rows = db.execute(sql, args).fetchall()
-        return {"stream_id": stream, "version": version, "events": _event_records(rows)}
+        events = self._records(rows)
+        self._expect_stream(events, stream, numbers)
+        return {"stream_id": stream, "version": version, "events": events}
 
     def read_all(
         self, from_position: int = 0, count: int = 100, direction: Direction = "forward"
@@ -428,20 +468,24 @@ class EventStore:
         last = self._last_position
         if direction == "forward":
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? AND position <= ?"
+                f"SELECT {_READ_COLUMNS} FROM events WHERE position > ? AND position <= ?"
                 " ORDER BY position LIMIT ?"
             )
             args: tuple[object, ...] = (from_position, last, count)
+            positions = range(from_position + 1, min(from_position + count, last) + 1)
         else:
             top = last if from_position == 0 else min(from_position - 1, last)
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE position <= ?"
+                f"SELECT {_READ_COLUMNS} FROM events WHERE position <= ?"
                 " ORDER BY position DESC LIMIT ?"
             )
             args = (top, count)
+            positions = range(top, max(top - count, 0), -1)
         with self._reading() as db:
             rows = db.execute(sql, args).fetchall()
-        return {"events": _event_records(rows)}
+        events = self._records(rows)
+        self._expect_positions(events, positions)
+        return {"events": events}
 
     def read_past(
         self, position: int, count: int, *, stream: str | None = None
@@ -455,12 +499,14 @@ class EventStore:
         else:
             first = self._first_number_past(stream, position)
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_READ_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number >= ? AND position <= ? ORDER BY event_number LIMIT ?"
             )
             with self._reading() as db:
                 rows = db.execute(sql, (stream, first, last, count)).fetchall()
-            events = _event_records(rows)
+            events = self._records(rows)
+            version = self._versions.get(stream, -1)
+            self._expect_stream(events, stream, range(first, min(first + count, version + 1)))
         return events, events[-1]["position"] if len(events) == count else last
 
     def read_positions(self, positions: list[int]) -> list[dict[str, Any]]:
@@ -470,9 +516,14 @@ class EventStore:
             for i in range(0, len(positions), _ID_LOOKUP_CHUNK):
                 chunk = positions[i : i + _ID_LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position IN ({marks})"
-                events += _event_records(db.execute(sql, chunk).fetchall())
-        return sorted(events, key=lambda e: e["position"])
+                sql = f"SELECT {_READ_COLUMNS} FROM events WHERE position IN ({marks})"
+                events += self._records(db.execute(sql, chunk).fetchall())
+        events.sort(key=lambda e: e["position"])
+        # Positions run from 1 to the last without a gap: every one in that range exists.
+        self._expect_positions(
+            events, sorted({p for p in positions if 0 < p <= self._last_position})
+        )
+        return events
 
     def _first_number_past(self, stream: str, position: int) -> int:
         """The first event number of ``stream`` whose position is above ``position``: a binary
@@ -481,15 +532,44 @@ class EventStore:
         with self._reading() as db:
             while low < high:
                 middle = (low + high) // 2
-                (at,) = db.execute(
+                row = db.execute(
                     "SELECT position FROM events WHERE stream_id = ? AND event_number = ?",
                     (stream, middle),
                 ).fetchone()
-                if at > position:
+                if row is None:
+                    raise self._damage(f"event {middle} of stream {stream!r} is missing")
+                if row[0] > position:
                     high = middle
                 else:
                     low = middle + 1
         return low
+
+    def _records(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """Event records of rows of ``_READ_COLUMNS``, each checked against its checksum."""
+        for row in rows:
+            crc = row[8]
+            # NULL: an event stored before checksums existed (docs/ARCHITECTURE.md).
+            if crc is not None and crc != event_crc(row):
+                raise self._damage(f"checksum mismatch at position {row[0]}")
+        try:
+            return _event_records(rows)
+        except (TypeError, ValueError) as exc:  # an unchecked row whose bytes do not decode
+            raise self._damage(f"an event does not decode: {exc}") from exc
+
+    def _expect_stream(self, events: list[dict[str, Any]], stream: str, numbers: range) -> None:
+        """Event numbers have no gaps: a page that is not exactly ``numbers`` of ``stream``
+        came through a damaged index."""
+        got = [e["event_number"] for e in events]
+        if got != list(numbers) or any(e["stream_id"] != stream for e in events):
+            raise self._damage(
+                f"stream {stream!r}: read event numbers {_span(got)}, expected {_span(numbers)}"
+            )
+
+    def _expect_positions(self, events: list[dict[str, Any]], positions: Sequence[int]) -> None:
+        """Positions have no gaps: a page that is not exactly ``positions`` is damaged."""
+        got = [e["position"] for e in events]
+        if got != list(positions):
+            raise self._damage(f"read positions {_span(got)}, expected {_span(positions)}")
 
     def get_snapshot(self, source_uuid: str, stream_uuid: str, version: int) -> dict[str, Any]:
         """One snapshot record; raises ``snapshot_not_found``."""
@@ -561,8 +641,25 @@ def _expected_matches(expected: Any, current: int) -> bool:
     return isinstance(expected, int) and not isinstance(expected, bool) and current == expected
 
 
+def event_crc(row: Sequence[Any]) -> int:
+    """The checksum of an event row (the first eight of ``_READ_COLUMNS``): CRC-32 of its
+    fields, the position included, so a row read back under another position fails too."""
+    position, stream_id, number, event_id, event_type, data, metadata, epoch = row[:8]
+    text = (
+        f"{position}\0{stream_id}\0{number}\0{event_id}\0{event_type}\0{data}\0{metadata}\0{epoch}"
+    )
+    return zlib.crc32(text.encode())
+
+
+def _span(numbers: Sequence[int]) -> str:
+    """A run of numbers in one short phrase for an error message."""
+    if not numbers:
+        return "none"
+    return f"{numbers[0]}..{numbers[-1]} ({len(numbers)})"
+
+
 def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Event records (docs/API.md) from rows of ``_EVENT_COLUMNS``."""
+    """Event records (docs/API.md) from rows of ``_READ_COLUMNS``."""
     loads = orjson.loads
     gmtime = time.gmtime
     strftime = time.strftime
@@ -570,7 +667,7 @@ def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     last_second = -1
     prefix = ""
     # Events of one batch share a timestamp: format each second once.
-    for position, stream_id, number, event_id, event_type, data, metadata, epoch in rows:
+    for position, stream_id, number, event_id, event_type, data, metadata, epoch, _ in rows:
         second, micros = divmod(epoch, 1_000_000)
         if second != last_second:
             last_second = second

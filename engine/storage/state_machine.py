@@ -238,6 +238,14 @@ class StateMachine:
         """The ids of the node's stores, sorted."""
         return sorted(self._stores)
 
+    def damaged(self) -> dict[str, str]:
+        """The stores that refuse reads (``store_damaged``), each with why."""
+        return {
+            store_id: store.damaged
+            for store_id, store in sorted(self._stores.items())
+            if store.damaged is not None
+        }
+
     def read(self, query: dict[str, Any]) -> Any:
         """Validate and execute a read query (docs/ENGINE.md, "Read queries") on local state."""
         return execute_read(self, query)
