@@ -393,7 +393,9 @@ class EventStore:
             name = getattr(exc, "sqlite_errorname", "")
             if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):  # contention, not damage
                 raise GateError("unavailable", f"store {self.store_id!r} is busy") from exc
-            raise self._damage(f"SQLite: {exc} ({name or type(exc).__name__})") from exc
+            # Not the text SQLite could not decode: garbage, and a client's data.
+            what = str(exc).split(" with text ", 1)[0]
+            raise self._damage(f"SQLite: {what} ({name or type(exc).__name__})") from exc
 
     @property
     def last_position(self) -> int:
