@@ -35,7 +35,7 @@ from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
 from engine.storage.raft_log import SqliteLogStorage
-from engine.storage.reads import plan_read
+from engine.storage.reads import Answer, plan_read
 from engine.storage.state_machine import StateMachine
 
 log = logging.getLogger("gate.node")
@@ -452,6 +452,10 @@ class RaftHost:
         if wait_ms > 0 and query.get("kind") == "all" and forward and isinstance(after, int):
             self.counters["long_polls"] += 1
             await self.wait_for_position(str(query.get("store")), after, wait_ms / 1000)
+        return self.answer_read(answer)
+
+    def answer_read(self, answer: Answer) -> Any:
+        """Run a read on the applied state now; a store found damaged is logged once."""
         try:
             return answer(self.state)
         except GateError as err:

@@ -210,5 +210,7 @@ async def test_a_damaged_store_on_a_follower_and_the_leader(
         # Only the sound follower is left for reads; they are all still right.
         wrong = await _read_everything(client, expected)
         assert not wrong, "\n".join(wrong)
-        log = await client.node_log(follower)
-        assert any(line["kind"] == "damaged" for line in log["lines"]), log
+        for node_id in (follower, leader):
+            lines = (await client.node_log(node_id))["lines"]
+            damaged = [line["text"] for line in lines if line["kind"] == "damaged"]
+            assert len(damaged) == 1 and damaged[0].startswith("store reg_gh damaged ("), lines
