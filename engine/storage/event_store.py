@@ -513,18 +513,17 @@ class EventStore:
 
     def read_positions(self, positions: list[int]) -> list[dict[str, Any]]:
         """The events at these positions (those that exist), by position."""
+        wanted = sorted(set(positions))
         events: list[dict[str, Any]] = []
         with self._reading() as db:
-            for i in range(0, len(positions), _ID_LOOKUP_CHUNK):
-                chunk = positions[i : i + _ID_LOOKUP_CHUNK]
+            for i in range(0, len(wanted), _ID_LOOKUP_CHUNK):
+                chunk = wanted[i : i + _ID_LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 sql = f"SELECT {_READ_COLUMNS} FROM events WHERE position IN ({marks})"
                 events += self._records(db.execute(sql, chunk).fetchall())
         events.sort(key=lambda e: e["position"])
         # Positions run from 1 to the last without a gap: every one in that range exists.
-        self._expect_positions(
-            events, sorted({p for p in positions if 0 < p <= self._last_position})
-        )
+        self._expect_positions(events, [p for p in wanted if 0 < p <= self._last_position])
         return events
 
     def _first_number_past(self, stream: str, position: int) -> int:

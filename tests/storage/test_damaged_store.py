@@ -133,6 +133,21 @@ def test_a_missing_event_is_a_damaged_page_not_a_short_answer(store: EventStore,
     assert "expected" in err.message or "missing" in err.message, err.message
 
 
+def test_sound_reads_at_the_edges_flag_nothing(store: EventStore) -> None:
+    """Pages past either end, empty streams, repeated positions: no false alarm."""
+    assert store.read_stream("a", 5, 10)["events"] == []
+    assert store.read_stream("missing", 0, 10)["events"] == []
+    assert len(store.read_stream("a", 0, 2, "backward")["events"]) == 1
+    assert (
+        store.read_all(10, 5)["events"] == [] and store.read_all(1, 5, "backward")["events"] == []
+    )
+    assert len(store.read_all(0, 1000, "backward")["events"]) == 10
+    assert store.read_past(10, 5, stream="a") == ([], 10)
+    repeated = [3, 0, 11, *range(1, 600), 3]  # 3 in two lookups of 500 each, and misses
+    assert [e["position"] for e in store.read_positions(repeated)] == list(range(1, 11))
+    assert store.damaged is None
+
+
 def test_sqlite_errors_on_read_become_store_damaged(store: EventStore) -> None:
     _tamper(store.path, "DROP TABLE events")
     err = _damaged(READS["all forward"], store)
