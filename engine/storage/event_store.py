@@ -17,6 +17,7 @@ than the version or position it reports.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 import zlib
@@ -34,6 +35,7 @@ from engine.storage.wal import finish, no_autocheckpoint
 from engine.storage.writeback import EarlyWriteback
 
 Direction = Literal["forward", "backward"]
+log = logging.getLogger("gate.storage")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -69,7 +71,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 _EVENT_COLUMNS = (
     "position, stream_id, event_number, event_id, event_type, data, metadata, created_epoch"
 )
-_READ_COLUMNS = f"{_EVENT_COLUMNS}, crc"
+_ROW_COLUMNS = f"{_EVENT_COLUMNS}, crc"
 _SNAPSHOT_COLUMNS = (
     "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch"
 )
@@ -92,6 +94,11 @@ CONTENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.InterfaceError,
     sqlite3.ProgrammingError,
 )
+
+
+def damage_marker(path: Path) -> Path:
+    """The file that records why the store at ``path`` was found damaged (absent when sound)."""
+    return Path(f"{path}.damaged")
 
 
 class IncompleteStoreError(Exception):
@@ -119,7 +126,13 @@ class EventStore:
         self.store_id = path.stem
         self.path = path
         self._closed = False
-        self._damaged: str | None = None
+        # A store found damaged stays so across restarts, until it is deleted or rebuilt.
+        marker = damage_marker(path)
+        self._damaged: str | None = (
+            marker.read_text(errors="replace").strip() or "found damaged before"
+            if marker.exists()
+            else None
+        )
         self._writer = self._connect(path)
         has_meta = self._writer.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
@@ -292,7 +305,7 @@ class EventStore:
             )
             rows.append((*row, event_crc(row)))
         self._writer.executemany(
-            f"INSERT INTO events ({_READ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            f"INSERT INTO events ({_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
         version = current + len(events)
         position += len(events)
@@ -372,6 +385,10 @@ class EventStore:
         """Flag the store damaged, for good: its file cannot be trusted for any later read."""
         if self._damaged is None:
             self._damaged = reason
+            try:
+                damage_marker(self.path).write_text(reason + "\n")
+            except OSError as exc:  # the flag in memory still holds until a restart
+                log.error("store %s: cannot record its damage: %s", self.store_id, exc)
         return self._damaged_error()
 
     def _damaged_error(self) -> GateError:
@@ -440,7 +457,7 @@ class EventStore:
         if direction == "forward":
             first = start or 0
             sql = (
-                f"SELECT {_READ_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number >= ? AND event_number <= ? ORDER BY event_number LIMIT ?"
             )
             args: tuple[object, ...] = (stream, first, version, count)
@@ -448,7 +465,7 @@ class EventStore:
         else:
             top = version if start is None else min(start, version)
             sql = (
-                f"SELECT {_READ_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number <= ? ORDER BY event_number DESC LIMIT ?"
             )
             args = (stream, top, count)
@@ -470,7 +487,7 @@ class EventStore:
         last = self._last_position
         if direction == "forward":
             sql = (
-                f"SELECT {_READ_COLUMNS} FROM events WHERE position > ? AND position <= ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE position > ? AND position <= ?"
                 " ORDER BY position LIMIT ?"
             )
             args: tuple[object, ...] = (from_position, last, count)
@@ -478,7 +495,7 @@ class EventStore:
         else:
             top = last if from_position == 0 else min(from_position - 1, last)
             sql = (
-                f"SELECT {_READ_COLUMNS} FROM events WHERE position <= ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE position <= ?"
                 " ORDER BY position DESC LIMIT ?"
             )
             args = (top, count)
@@ -501,7 +518,7 @@ class EventStore:
         else:
             first = self._first_number_past(stream, position)
             sql = (
-                f"SELECT {_READ_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number >= ? AND position <= ? ORDER BY event_number LIMIT ?"
             )
             with self._reading() as db:
@@ -519,7 +536,7 @@ class EventStore:
             for i in range(0, len(wanted), _ID_LOOKUP_CHUNK):
                 chunk = wanted[i : i + _ID_LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                sql = f"SELECT {_READ_COLUMNS} FROM events WHERE position IN ({marks})"
+                sql = f"SELECT {_ROW_COLUMNS} FROM events WHERE position IN ({marks})"
                 events += self._records(db.execute(sql, chunk).fetchall())
         events.sort(key=lambda e: e["position"])
         # Positions run from 1 to the last without a gap: every one in that range exists.
@@ -546,7 +563,7 @@ class EventStore:
         return low
 
     def _records(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        """Event records of rows of ``_READ_COLUMNS``, each checked against its checksum."""
+        """Event records of rows of ``_ROW_COLUMNS``, each checked against its checksum."""
         for row in rows:
             crc = row[8]
             # NULL: an event stored before checksums existed (docs/ARCHITECTURE.md).
@@ -643,7 +660,7 @@ def _expected_matches(expected: Any, current: int) -> bool:
 
 
 def event_crc(row: Sequence[Any]) -> int:
-    """The checksum of an event row (the first eight of ``_READ_COLUMNS``): CRC-32 of its
+    """The checksum of an event row (the first eight of ``_ROW_COLUMNS``): CRC-32 of its
     fields, the position included, so a row read back under another position fails too."""
     position, stream_id, number, event_id, event_type, data, metadata, epoch = row[:8]
     text = (
@@ -660,7 +677,7 @@ def _span(numbers: Sequence[int]) -> str:
 
 
 def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Event records (docs/API.md) from rows of ``_READ_COLUMNS``."""
+    """Event records (docs/API.md) from rows of ``_ROW_COLUMNS``."""
     loads = orjson.loads
     gmtime = time.gmtime
     strftime = time.strftime

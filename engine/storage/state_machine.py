@@ -47,8 +47,9 @@ DURABLE_INTERVAL = 1.0  # seconds between durable points while entries are appli
 
 
 def remove_store_files(db_path: Path) -> None:
-    """Remove a store database; WAL and shared memory first, so no stale WAL outlives its db."""
-    for suffix in ("-wal", "-shm", ""):
+    """Remove a store database; WAL, shared memory and damage marker first, so none of them
+    outlives its db."""
+    for suffix in ("-wal", "-shm", ".damaged", ""):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
 
 
@@ -74,9 +75,10 @@ class StateMachine:
         self._lifecycle_changed = False  # a store was created or deleted since then
         self._unfinished: list[EventStore] = []  # checkpointed by the point in progress
         self._stores: dict[str, EventStore] = {}
-        for wal in self._stores_dir.glob("*.db-wal"):
-            if not Path(str(wal).removesuffix("-wal")).exists():
-                wal.unlink()
+        for suffix in ("-wal", ".damaged"):
+            for left in self._stores_dir.glob(f"*.db{suffix}"):
+                if not Path(str(left).removesuffix(suffix)).exists():
+                    left.unlink()
         for db_path in sorted(self._stores_dir.glob("*.db")):
             try:
                 store = EventStore(db_path)

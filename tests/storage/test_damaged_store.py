@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from engine.protocol.errors import RETRYABLE, STATUS, GateError
-from engine.storage.event_store import EventStore
+from engine.storage.event_store import EventStore, damage_marker
 from engine.storage.state_machine import StateMachine
 
 T0 = 1_795_342_503_123_456
@@ -180,7 +181,8 @@ def _expected(path: Path) -> dict[str, Any]:
 def _read_everything(path: Path, sound: dict[str, Any]) -> tuple[int, int, set[str]]:
     """Read every page every way; each answer must be right or ``store_damaged``.
 
-    A fresh store object per read, so one damaged page does not hide what others would give.
+    A fresh store object per read, its damage marker removed, so one damaged page does not hide
+    what others would give.
     Returns (right answers, store_damaged answers, the reasons)."""
     events = sound["events"]
     by_stream: dict[str, list[dict[str, Any]]] = {}
@@ -212,6 +214,7 @@ def _read_everything(path: Path, sound: dict[str, Any]) -> tuple[int, int, set[s
             continue
         finally:
             store.close()
+            damage_marker(path).unlink(missing_ok=True)
         assert got == want
         right += 1
     return right, damaged, reasons
@@ -290,3 +293,33 @@ def test_a_store_written_before_checksums_reads_its_old_events_unchecked(
         assert "does not decode" in err.message
     finally:
         store.close()
+
+
+def test_a_damaged_store_stays_damaged_across_a_restart(tmp_path: Path) -> None:
+    """The reason is kept next to the file: a restarted node does not serve the damage again
+    until the store is deleted (or the node rebuilt)."""
+    stores = tmp_path / "stores"
+    _fill(stores / "s.db", 20, seed=4)
+    machine = StateMachine(tmp_path, "always")
+    _tamper(stores / "s.db", "UPDATE events SET data = '{}' WHERE position = 5")
+    with pytest.raises(GateError, match="checksum mismatch at position 5"):
+        machine.read({"kind": "all", "store": "s"})
+    machine.close()
+    assert (stores / "s.db.damaged").read_text() == "checksum mismatch at position 5\n"
+
+    machine = StateMachine(tmp_path, "always")
+    try:
+        assert machine.damaged() == {"s": "checksum mismatch at position 5"}
+        with pytest.raises(GateError, match="checksum mismatch at position 5"):
+            machine.read({"kind": "all", "store": "s", "from_position": 10})  # a sound page
+        machine.apply([(100, orjson.dumps({"op": "delete_store", "store": "s"}))])
+        assert not (stores / "s.db.damaged").exists() and machine.damaged() == {}
+    finally:
+        machine.close()
+
+
+def test_a_marker_without_its_store_is_removed_at_start(tmp_path: Path) -> None:
+    (tmp_path / "stores").mkdir()
+    (tmp_path / "stores" / "gone.db.damaged").write_text("checksum mismatch at position 1\n")
+    StateMachine(tmp_path, "always").close()
+    assert not (tmp_path / "stores" / "gone.db.damaged").exists()
