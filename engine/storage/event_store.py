@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
     data TEXT NOT NULL,
     metadata TEXT NOT NULL,
     created_epoch INTEGER NOT NULL,
+    crc INTEGER,
     PRIMARY KEY (source_uuid, stream_uuid, source_version)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -73,7 +74,7 @@ _EVENT_COLUMNS = (
 )
 _ROW_COLUMNS = f"{_EVENT_COLUMNS}, crc"
 _SNAPSHOT_COLUMNS = (
-    "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch"
+    "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch, crc"
 )
 SYNCHRONOUS = "NORMAL"  # commits are not fsynced; checkpoints are
 _ID_LOOKUP_CHUNK = 500  # ids or positions per query: well under SQLite's bound-parameter limit
@@ -141,11 +142,12 @@ class EventStore:
         if "applied_index" not in meta:
             self._writer.close()
             raise IncompleteStoreError(path)
-        columns = {row[1] for row in self._writer.execute("PRAGMA table_info(events)")}
-        if "crc" not in columns:
-            # A store written before checksums: its events keep a NULL checksum (unchecked on
-            # read: a checksum computed now would vouch for bytes it never saw written).
-            self._writer.execute("ALTER TABLE events ADD COLUMN crc INTEGER")
+        for table in ("events", "snapshots"):
+            columns = {row[1] for row in self._writer.execute(f"PRAGMA table_info({table})")}
+            if "crc" not in columns:
+                # A store written before checksums: its rows keep a NULL checksum (unchecked on
+                # read: a checksum computed now would vouch for bytes it never saw written).
+                self._writer.execute(f"ALTER TABLE {table} ADD COLUMN crc INTEGER")
         self._applied_index: int = meta["applied_index"]
         self.config: dict[str, Any] = orjson.loads(meta["config"])
         self.created_epoch: int = meta["created_epoch"]
@@ -352,17 +354,19 @@ class EventStore:
         return {"version": last[0], "position": last[1]}
 
     def _snapshot_put(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        row = (
+            cmd["source_uuid"],
+            cmd["stream_uuid"],
+            cmd["version"],
+            cmd.get("source_type"),
+            orjson.dumps(cmd["data"]).decode(),
+            orjson.dumps(cmd.get("metadata", {})).decode(),
+            cmd["created_epoch"],
+        )
         self._writer.execute(
-            f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                cmd["source_uuid"],
-                cmd["stream_uuid"],
-                cmd["version"],
-                cmd.get("source_type"),
-                orjson.dumps(cmd["data"]).decode(),
-                orjson.dumps(cmd.get("metadata", {})).decode(),
-                cmd["created_epoch"],
-            ),
+            f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*row, snapshot_crc(row)),
         )
         return {}
 
@@ -602,7 +606,14 @@ class EventStore:
                 "snapshot_not_found",
                 f"no snapshot {source_uuid}/{stream_uuid}/{version} in store {self.store_id!r}",
             )
-        return _snapshot_record(row)
+        (record,) = self._snapshot_records([row])
+        if (record["source_uuid"], record["stream_uuid"], record["source_version"]) != (
+            source_uuid,
+            stream_uuid,
+            version,
+        ):
+            raise self._damage(f"snapshot {source_uuid}/{stream_uuid}/{version} read another")
+        return record
 
     def list_snapshots(
         self, source_uuid: str | None = None, stream_uuid: str | None = None
@@ -622,7 +633,18 @@ class EventStore:
         sql += " ORDER BY source_uuid, stream_uuid, source_version"
         with self._reading() as db:
             rows = db.execute(sql, args).fetchall()
-        return [_snapshot_record(row) for row in rows]
+        return self._snapshot_records(rows)
+
+    def _snapshot_records(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """Snapshot records of rows of ``_SNAPSHOT_COLUMNS``, each checked like an event."""
+        for row in rows:
+            crc = row[7]
+            if crc is not None and crc != snapshot_crc(row):
+                raise self._damage(f"checksum mismatch in snapshot {row[0]}/{row[1]}/{row[2]}")
+        try:
+            return [_snapshot_record(row) for row in rows]
+        except (TypeError, ValueError) as exc:  # an unchecked row whose bytes do not decode
+            raise self._damage(f"a snapshot does not decode: {exc}") from exc
 
     @property
     def wal_path(self) -> Path:
@@ -669,6 +691,14 @@ def event_crc(row: Sequence[Any]) -> int:
     return zlib.crc32(text.encode())
 
 
+def snapshot_crc(row: Sequence[Any]) -> int:
+    """The checksum of a snapshot row (the first seven of ``_SNAPSHOT_COLUMNS``), as
+    :func:`event_crc`."""
+    source_uuid, stream_uuid, version, source_type, data, metadata, epoch = row[:7]
+    text = f"{source_uuid}\0{stream_uuid}\0{version}\0{source_type}\0{data}\0{metadata}\0{epoch}"
+    return zlib.crc32(text.encode())
+
+
 def _span(numbers: Sequence[int]) -> str:
     """A run of numbers in one short phrase for an error message."""
     if not numbers:
@@ -707,7 +737,7 @@ def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 def _snapshot_record(row: tuple[Any, ...]) -> dict[str, Any]:
-    source_uuid, stream_uuid, version, source_type, data, metadata, epoch = row
+    source_uuid, stream_uuid, version, source_type, data, metadata, epoch, _ = row
     return {
         "source_uuid": source_uuid,
         "stream_uuid": stream_uuid,

@@ -323,3 +323,56 @@ def test_a_marker_without_its_store_is_removed_at_start(tmp_path: Path) -> None:
     (tmp_path / "stores" / "gone.db.damaged").write_text("checksum mismatch at position 1\n")
     StateMachine(tmp_path, "always").close()
     assert not (tmp_path / "stores" / "gone.db.damaged").exists()
+
+
+def _put_snapshot(store: EventStore, index: int, version: int) -> None:
+    cmd = {
+        "op": "snapshot_put",
+        "store": "s",
+        "source_uuid": "src",
+        "stream_uuid": "greenhouse-1",
+        "version": version,
+        "source_type": "Greenhouse",
+        "data": {"temperature": 20 + version},
+        "metadata": {},
+        "created_epoch": T0,
+    }
+    assert store.apply_batch([(index, cmd)]) == [{}]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda s: s.get_snapshot("src", "greenhouse-1", 2),
+        lambda s: s.list_snapshots("src"),
+    ],
+    ids=["get", "list"],
+)
+def test_snapshots_carry_a_checksum_too(store: EventStore, read: Read) -> None:
+    _put_snapshot(store, 20, 1)
+    _put_snapshot(store, 21, 2)
+    assert store.get_snapshot("src", "greenhouse-1", 2)["data"] == {"temperature": 22}
+    _tamper(
+        store.path,
+        "UPDATE snapshots SET data = '{\"temperature\":99}' WHERE source_version = 2",
+    )
+    err = _damaged(read, store)
+    assert err.message.endswith("checksum mismatch in snapshot src/greenhouse-1/2")
+
+
+def test_snapshots_written_before_checksums_read_unchecked(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    EventStore.create(path, config={}, created_epoch=T0, applied_index=0).close()
+    store = EventStore(path)
+    _put_snapshot(store, 1, 1)
+    store.close()
+    _tamper(path, "ALTER TABLE snapshots DROP COLUMN crc")
+    _tamper(path, "UPDATE snapshots SET data = '{\"temperature\":5}'")
+    store = EventStore(path)
+    try:
+        assert store.get_snapshot("src", "greenhouse-1", 1)["data"] == {"temperature": 5}
+        _put_snapshot(store, 2, 2)
+        crcs = sqlite3.connect(path).execute("SELECT crc FROM snapshots ORDER BY source_version")
+        assert [c is None for (c,) in crcs] == [True, False]
+    finally:
+        store.close()
