@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -83,6 +84,10 @@ class HealthMonitor:
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
         self._view: dict[str, Any] = {"leader": None, "term": 0, "nodes": []}
         self._leader_last = 0
+        self.leaders_pushed = 0  # leaders adopted from a node's announcement (a metric)
+        for node in config.nodes:
+            if node.tcp.enabled:
+                pool.get(node.node_id).watch(partial(self._leadership_pushed, node.node_id))
 
     # -- public state ------------------------------------------------------------------------
 
@@ -137,6 +142,28 @@ class HealthMonitor:
             return
         self._hint = (node_id, term)
         self._set_leader(node_id, term)
+
+    def _leadership_pushed(self, node_id: str, msg: dict[str, Any]) -> None:
+        """A node announced its role, term and leader (engine/node/leadership.py).
+
+        A leader of a newer term is adopted at once: this is how a write waiting on a leader
+        that froze or was cut off learns where to go, without waiting for a health round
+        (which a frozen node holds for a probe timeout).  Only news counts: an older or
+        equal term changes nothing the rounds do not already handle.
+        """
+        if msg.get("push") != "leadership":
+            return
+        term = msg.get("term")
+        if not isinstance(term, int) or isinstance(term, bool):
+            return
+        leader = node_id if msg.get("role") == "leader" else msg.get("leader")
+        if not isinstance(leader, str):
+            return
+        if term > self._term or (term == self._term and self._leader is None):
+            before = self._leader
+            self.note_leader_hint(leader, term)
+            if self._leader != before:
+                self.leaders_pushed += 1
 
     # -- subscribers ---------------------------------------------------------------------------
 

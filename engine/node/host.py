@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
+from engine.node.leadership import LeadershipFeed
 from engine.node.node_log import NodeLog
 from engine.node.peers import PeerTransport
 from engine.node.subscriptions import SubscriptionService
@@ -140,6 +141,9 @@ class RaftHost:
         self.failure: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # Persistent subscriptions are delivered by the leader (engine/node/subscriptions.py).
         self.subscriptions = SubscriptionService(self)
+        # Gateways watching this node's role and term (engine/node/leadership.py).
+        core = self.core
+        self.leadership = LeadershipFeed(node_id, core.role, core.term, core.leader_id)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -354,6 +358,8 @@ class RaftHost:
                 while self.core.has_ready():
                     # The order is the core's contract (engine/replication/ready.py).
                     run_ready(self.core, send=self._send, apply=self._apply, persist=self._persist)
+                    # Once the round is persisted: a new leader announces its term at once.
+                    self._announce()
                     self._flush_proposals()
                     # Let the answers of this round go out before the next round's disk work.
                     await asyncio.sleep(0)
@@ -368,6 +374,10 @@ class RaftHost:
             # the node: without this loop it would still answer probes but never replicate.
             log.exception("node %s cannot go on with its log", self.node_id)
             self._fail(LOG_FAILED, "its log cannot be written")
+
+    def _announce(self) -> None:
+        core = self.core
+        self.leadership.update(core.role, core.term, core.leader_id)
 
     def _send(self, messages: list[Message]) -> None:
         # Appends without entries only carry the commit index (or are heartbeats): they are held

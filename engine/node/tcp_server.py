@@ -74,6 +74,9 @@ class NodeTcpServer:
                     self._raft(msg)
                 elif op == "ping":
                     conn.send({"id": msg.get("id"), "ok": True, "op": "pong"})
+                elif op == "watch":
+                    # One-way, like raft: leadership pushes follow on this connection.
+                    self.host.leadership.watch(conn)
                 elif op == "consume":
                     # A consumer of a persistent subscription takes the whole connection.
                     await self.host.subscriptions.serve_consumer(msg, conn)
@@ -83,6 +86,7 @@ class NodeTcpServer:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
         finally:
+            self.host.leadership.unwatch(conn)
             self._connections.discard(writer)
             for task in tasks:
                 task.cancel()

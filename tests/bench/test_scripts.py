@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 15, SCRIPTS
+    assert len(SCRIPTS) == 16, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -95,6 +95,10 @@ SLOW = {
             "appendfsync everysec, A: 16 tasks x single-event appends",
             "appendfsync everysec, B: 4 tasks x 100-event batches",
         ],
+    ),
+    "failover_time": (
+        ["--rounds", "1"],
+        ["kill -9 leader", "SIGSTOP leader", "isolate leader"],
     ),
     "fault_soak": (
         ["--minutes", "0.05", "--faults", "kill_follower"],

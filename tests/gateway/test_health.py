@@ -13,7 +13,7 @@ import pytest
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig, ReplicationConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.tcp_pool import NodePool
-from tests.gateway.fake_node import SECURITY, FakeNode
+from tests.gateway.fake_node import SECURITY, FakeNode, wait_until
 
 
 @dataclass
@@ -492,3 +492,30 @@ async def test_a_node_without_http_is_probed_over_tcp_only() -> None:
         "latency_ms": None,
     }
     assert node1["tcp"]["up"] is True
+
+
+async def test_a_leader_pushed_in_a_newer_term_is_adopted_at_once(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    await monitor.refresh()  # the probes open the connections, each asks for pushes
+    await wait_until(lambda: all(f.watchers == 1 for f in cluster.nodes.values()))
+    events = monitor.subscribe()
+    moved = monitor.leader_moved()
+
+    node2 = cluster.nodes["node2"]
+    node2.announce("candidate", 4, None)  # no leader named: nothing to adopt
+    node2.announce("leader", 2, "node2")  # an older term: stale news
+    node2.announce("leader", 4, "node2")  # one connection keeps the order: this comes last
+    await wait_until(lambda: monitor.leader == "node2")
+
+    assert (monitor.term, monitor.leaders_pushed, moved.done()) == (4, 1, True)
+    assert drain(events) == [
+        {"type": "leader_changed", "leader": "node2", "previous": "node1", "term": 4}
+    ]
+    # A round whose probes still say term 3 does not undo it.
+    await monitor.refresh()
+    assert monitor.leader == "node2"
+    # A follower naming the leader of a newer term counts too.
+    cluster.nodes["node1"].announce("follower", 5, "node3")
+    await wait_until(lambda: monitor.leader == "node3")
+    assert (monitor.term, monitor.leaders_pushed) == (5, 2)
