@@ -114,6 +114,8 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "isolated": False,
         "cuts": {"in": [], "out": []},
         "damaged": None,
+        "restarts": 0,
+        "exit_code": None,
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -135,6 +137,19 @@ async def test_the_view_carries_the_supervisors_state_of_each_node(cluster: Clus
         await monitor.stop()
 
     assert {n: by_id(view)[n]["state"] for n in states} == states
+
+
+async def test_the_view_carries_the_restarts_of_each_node(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (2, -9), "node3": (1, 70)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    try:
+        view = await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert {n: (by_id(view)[n]["restarts"], by_id(view)[n]["exit_code"]) for n in restarts} == (
+        restarts
+    )
 
 
 async def test_the_node_pid_is_used_when_the_supervisor_has_none(
@@ -363,6 +378,27 @@ async def test_a_damaged_node_leaves_the_read_rotation(
     assert [e["damaged"] for e in changes] == [
         "store reg_gh: checksum mismatch at position 7",
         None,
+    ]
+
+
+async def test_a_restart_by_the_gateway_is_published_once(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (0, None), "node3": (0, None)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    events = monitor.subscribe()
+    try:
+        await monitor.refresh()
+        assert not [e for e in drain(events) if e["type"] == "node_restarted"]
+        restarts["node2"] = (1, -9)
+        await monitor.refresh()
+        await monitor.refresh()
+        restarts["node2"] = (3, 70)  # twice between two rounds: one event
+        await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert [e for e in drain(events) if e["type"] == "node_restarted"] == [
+        {"type": "node_restarted", "node_id": "node2", "restarts": 1, "exit_code": -9},
+        {"type": "node_restarted", "node_id": "node2", "restarts": 3, "exit_code": 70},
     ]
 
 
