@@ -49,6 +49,7 @@ class NodeRow:
     isolated: bool = False  # every Raft link to its peers cut (docs/API.md, "Partitions")
     cut_in: tuple[str, ...] = ()  # the peers it does not hear
     cut_out: tuple[str, ...] = ()  # the peers that do not hear it
+    disk_full: str | None = None  # why it takes no new entries: "disk full (...: 3 MB free)"
 
     @property
     def up(self) -> bool:
@@ -142,6 +143,7 @@ def _node_row(node: dict[str, Any]) -> NodeRow:
         isolated=bool(node.get("isolated")),
         cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
         cut_out=tuple((node.get("cuts") or {}).get("out") or ()),
+        disk_full=node["disk_full"] if isinstance(node.get("disk_full"), str) else None,
     )
 
 

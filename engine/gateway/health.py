@@ -78,6 +78,7 @@ class HealthMonitor:
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
         self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
+        self._disk_full: dict[str, str | None] = {}  # as last logged
         self._leader: str | None = None
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
@@ -355,6 +356,9 @@ class HealthMonitor:
             # Links cut by isolate (docs/API.md): only a node that answers can say.
             "isolated": False,
             "cuts": {"in": [], "out": []},
+            # Why a node that answers takes no new entries, e.g. "disk full (data/node2: 3 MB
+            # free)"; None when it takes them (or does not answer).
+            "disk_full": None,
         }
         if status is not None:
             applied = _int(status.get("applied_position"))
@@ -371,6 +375,7 @@ class HealthMonitor:
                 fresh=lag is not None and lag <= self._config.replication.fresh_lag,
                 serving=bool(status.get("serving", False)),
                 isolated=status.get("isolated") is True,
+                disk_full=status["disk_full"] if isinstance(status.get("disk_full"), str) else None,
             )
             cuts = status.get("cuts")
             if isinstance(cuts, dict):
@@ -401,6 +406,12 @@ class HealthMonitor:
                         "cuts": entry["cuts"],
                     }
                 )
+        if up and self._disk_full.get(node_id) != entry["disk_full"]:
+            self._disk_full[node_id] = entry["disk_full"]
+            if entry["disk_full"] is not None:
+                self._log.warning("Node %s: %s, takes no new entries", node_id, entry["disk_full"])
+            else:
+                self._log.info("Node %s: disk space back, takes new entries", node_id)
         if self._up.get(node_id) != up:
             self._up[node_id] = up
             self._publish(

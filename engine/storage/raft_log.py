@@ -138,7 +138,10 @@ class SqliteLogStorage:
                 )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite rolls back by itself after some errors (a full disk): a ROLLBACK then
+            # fails with "no transaction is active" and would hide the real error.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         if hard_state is not None:
             self._hard_state = hard_state

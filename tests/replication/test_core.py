@@ -878,6 +878,74 @@ def test_transfer_leadership_sends_timeout_now_once_the_target_caught_up() -> No
     assert a.role == "follower" and a.leader_id == "b"
 
 
+# ------------------------------------------------------------------- a full disk (accepting)
+
+
+def test_a_follower_that_takes_no_entries_is_not_counted_but_answers_heartbeats() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    b, c = cluster.nodes["b"], cluster.nodes["c"]
+    b.accepting = False
+    cluster.cut.add("c")
+    a.propose([b"x"])
+    cluster.settle()
+    last = a.last_index
+    assert b.last_index == last - 1 and a.commit_index == last - 1  # b dropped it: no quorum
+    cluster.tick_all(20)  # heartbeats keep a in contact with b: no step-down, no election
+    assert a.role == "leader" and a.term == 1 and b.leader_id == "a"
+    assert a.commit_index == last - 1 and b.last_index == last - 1
+    b.accepting = True  # space is back: the next probe lands, and x commits
+    cluster.tick_all(4)
+    assert b.last_index == last and a.commit_index == last
+    cluster.cut.clear()
+    cluster.tick_all(4)
+    assert c.last_index == last
+
+
+def test_a_follower_that_takes_no_entries_still_applies_the_ones_it_holds() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    b = cluster.nodes["b"]
+    cluster.cut.add("c")
+    a.propose([b"x"])
+    # b holds x, and learns that it is committed only from a later heartbeat.
+    for msg in cluster.flush():
+        if msg.to == "b":
+            b.step(msg)
+    b.accepting = False
+    cluster.settle()
+    cluster.tick_all(2)
+    assert a.commit_index == a.last_index
+    assert b.commit_index == a.last_index and cluster.applied["b"][-1].data == b"x"
+
+
+def test_a_node_that_takes_no_entries_never_campaigns_nor_takes_a_hand_over() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    b = cluster.nodes["b"]
+    b.accepting = False
+    cluster.cut.add("a")
+    cluster.tick_all(40)  # a is gone (it does not tick): c is elected, b never stands
+    c = cluster.nodes["c"]
+    assert c.role == "leader" and c.term > a.term and b.leader_id == "c"
+    assert not any(isinstance(m, VoteRequest) and m.frm == "b" for m in cluster.sent)
+    b.step(TimeoutNow(c.term, "c", "b"))  # a hand-over: b ignores it
+    cluster.settle()
+    assert c.role == "leader" and b.role == "follower" and b.term == c.term
+
+
+def test_a_leader_that_takes_no_entries_refuses_proposals() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.accepting = False
+    with pytest.raises(NotLeader) as info:
+        a.propose([b"x"])
+    assert info.value.leader is None
+    a.transfer_leadership("b")
+    cluster.settle()
+    assert cluster.leaders() == ["b"]
+
+
 # --------------------------------------------------------------------------------------- wire
 
 
