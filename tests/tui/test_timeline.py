@@ -104,3 +104,17 @@ def test_no_caught_up_without_a_leader() -> None:
         _status(None, 4, node("node1", "leader", up=False), node2, node3),
     )
     assert "node2 caught up" not in said[3]
+
+
+def test_a_full_disk_is_named_once_and_its_end_said() -> None:
+    node2 = HEALTHY.nodes[1]
+    full = replace(node2, disk_full="disk full (data/node2: 3 MB free)")
+    samples = [
+        replace(HEALTHY, nodes=(HEALTHY.nodes[0], row, HEALTHY.nodes[2]))
+        for row in (node2, full, full, node2)
+    ]
+    assert _play(*samples)[1:] == [
+        ["node2: disk full (data/node2: 3 MB free), takes no new entries"],
+        [],
+        ["node2: disk space back, takes new entries"],
+    ]

@@ -1,0 +1,130 @@
+"""A full disk, named and survived (issue #24): a node's data dir on a small tmpfs, filled up.
+
+Below ``storage.minFreeBytes`` free the node takes no new entries (a leader hands leadership
+over, a follower stops acknowledging), says why in ``/api/cluster`` and its log, and resumes by
+itself once the filler is deleted.  Writes run all along (``faulted``: every acknowledged write
+checked on every node afterwards); the node's process never exits.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.lib.nemesis import NodeProbe
+from engine.client import GateClient
+from engine.storage.free_space import MB
+from tests.cluster_harness import start_cluster_async, wait_for
+from tests.faults.test_failover import faulted
+
+DISK = 30 * MB
+MIN_FREE = 4 * MB
+LEFT_FREE = 2 * MB  # what the filler leaves: below MIN_FREE, room for what is under way
+BACK_BOUND = 15.0  # from the filler's deletion to the node caught up and taking entries
+
+
+@contextmanager
+def small_disk(directory: Path) -> Iterator[Path]:
+    """A ``DISK``-sized tmpfs mounted at ``directory`` (root in a container may mount)."""
+    directory.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+def fill(directory: Path, leave: int) -> Path:
+    """A filler file that leaves about ``leave`` bytes free on ``directory``'s file system."""
+    stats = os.statvfs(directory)
+    size = stats.f_bavail * stats.f_frsize - leave
+    filler = directory / "filler"
+    with open(filler, "wb") as out:
+        chunk = b"\0" * MB
+        while size > 0:
+            size -= out.write(chunk[: min(size, MB)])
+    return filler
+
+
+def _entry(view: dict[str, Any], node_id: str) -> dict[str, Any]:
+    return next(n for n in view["nodes"] if n["node_id"] == node_id)
+
+
+@pytest.mark.parametrize("role", ["follower", "leader"])
+async def test_a_full_disk_is_named_and_the_node_comes_back_when_space_is_freed(
+    tmp_path: Path, role: str
+) -> None:
+    target = "node1" if role == "leader" else "node2"  # node1 is the preferred node: it leads
+    data = tmp_path / "data" / target
+    with small_disk(data):
+        cluster = await start_cluster_async(tmp_path, extra={"storage": {"minFreeBytes": MIN_FREE}})
+        probe = NodeProbe(cluster)
+        client = GateClient(cluster.url)
+        try:
+            async with faulted(cluster, seed=24) as (workload, nemesis):
+                assert await nemesis.leader() == "node1"
+                pid = await cluster.node_pid(target)
+                filler = fill(data, LEFT_FREE)
+                view = await wait_for(
+                    client.cluster,
+                    lambda v: _entry(v, target)["disk_full"] is not None,
+                    10,
+                    f"{target} reported with a full disk",
+                )
+                reason = _entry(view, target)["disk_full"]
+                print(f"\n{target}: {reason}")
+                assert reason.startswith(f"disk full ({data}: ") and reason.endswith(" free)")
+                if role == "leader":
+                    new = await nemesis.leader(exclude=target, timeout=5)
+                    assert new != target
+                full_at = time.monotonic()
+                assert await workload.wait_ack_after(full_at, 10) is not None
+                # It holds back: it takes no new entries while the others go on.
+                status = await wait_for(
+                    lambda: probe.status(target),
+                    lambda s: s is not None and s["role"] == "follower",
+                    5,
+                    f"{target} a follower",
+                )
+                held = status["last_index"]
+                await workload.wait_acked(workload.counts()["ack"] + 20, 10)
+                leader_status = await probe.status(await nemesis.leader())
+                assert leader_status is not None and leader_status["last_index"] > held
+                status = await probe.status(target)
+                assert status is not None and status["last_index"] == held, status
+                assert status["disk_full"].startswith(f"disk full ({data}: "), status
+                texts = [line["text"] for line in (await client.node_log(target))["lines"]]
+                assert any(
+                    t.startswith("disk full (") and "takes no new entries" in t for t in texts
+                )
+
+                filler.unlink()
+                freed = time.monotonic()
+                await nemesis.rejoined(target, timeout=BACK_BOUND)
+                await wait_for(
+                    client.cluster,
+                    lambda v: _entry(v, target)["disk_full"] is None,
+                    BACK_BOUND - (time.monotonic() - freed),
+                    f"{target} taking entries again",
+                )
+                back = time.monotonic() - freed
+                print(f"{target} back {back:.2f} s after space was freed")
+                assert back < BACK_BOUND
+                assert await cluster.node_pid(target) == pid  # it never exited
+        finally:
+            await probe.close()
+            await client.close()
+            await cluster.embedded.stop()
