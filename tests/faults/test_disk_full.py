@@ -8,11 +8,7 @@ checked on every node afterwards); the node's process never exits.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,43 +16,14 @@ import pytest
 
 from bench.lib.nemesis import NodeProbe
 from engine.client import GateClient
-from engine.storage.free_space import MB
 from tests.cluster_harness import start_cluster_async, wait_for
 from tests.faults.test_failover import faulted
+from tests.small_disk import MB, fill, small_disk
 
 DISK = 30 * MB
 MIN_FREE = 4 * MB
 LEFT_FREE = 2 * MB  # what the filler leaves: below MIN_FREE, room for what is under way
 BACK_BOUND = 15.0  # from the filler's deletion to the node caught up and taking entries
-
-
-@contextmanager
-def small_disk(directory: Path) -> Iterator[Path]:
-    """A ``DISK``-sized tmpfs mounted at ``directory`` (root in a container may mount)."""
-    directory.mkdir(parents=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(directory)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield directory
-    finally:
-        subprocess.run(["umount", "-l", str(directory)], check=True)
-
-
-def fill(directory: Path, leave: int) -> Path:
-    """A filler file that leaves about ``leave`` bytes free on ``directory``'s file system."""
-    stats = os.statvfs(directory)
-    size = stats.f_bavail * stats.f_frsize - leave
-    filler = directory / "filler"
-    with open(filler, "wb") as out:
-        chunk = b"\0" * MB
-        while size > 0:
-            size -= out.write(chunk[: min(size, MB)])
-    return filler
 
 
 def _entry(view: dict[str, Any], node_id: str) -> dict[str, Any]:
@@ -69,7 +36,7 @@ async def test_a_full_disk_is_named_and_the_node_comes_back_when_space_is_freed(
 ) -> None:
     target = "node1" if role == "leader" else "node2"  # node1 is the preferred node: it leads
     data = tmp_path / "data" / target
-    with small_disk(data):
+    with small_disk(data, DISK):
         cluster = await start_cluster_async(tmp_path, extra={"storage": {"minFreeBytes": MIN_FREE}})
         probe = NodeProbe(cluster)
         client = GateClient(cluster.url)
