@@ -438,12 +438,21 @@ class RaftHost:
                     self.node_log.add(note.kind, note.text, note.level)
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except _ApplyFailed as exc:
-            self._fail(APPLY_FAILED, str(exc))
+            self._fail(APPLY_FAILED, f"{exc}{self._disk_note()}")
         except Exception:
             # A log that cannot be written (a failed fsync or checkpoint, a full disk) must stop
             # the node: without this loop it would still answer probes but never replicate.
             log.exception("node %s cannot go on with its log", self.node_id)
-            self._fail(LOG_FAILED, "its log cannot be written")
+            self._fail(LOG_FAILED, f"its log cannot be written{self._disk_note()}")
+
+    def _disk_note(self) -> str:
+        """``: disk full (...)`` when a write failed on a disk below storage.minFreeBytes (filled
+        faster than the check saw, or from outside), else nothing: the reason, named."""
+        try:
+            space = self.free_space.check(fresh=True)
+        except OSError:
+            return ""
+        return f": {space.describe()}" if space.full else ""
 
     def _announce(self) -> None:
         core = self.core

@@ -63,12 +63,13 @@ class FreeSpace:
         self._checked_at: float | None = None
         self._last: DiskSpace | None = None
 
-    def check(self) -> DiskSpace:
-        """The space now, or as seen less than ``interval`` ago.  Raises ``OSError`` from
-        ``statvfs`` (the directory is gone, the file system unmounted)."""
+    def check(self, *, fresh: bool = False) -> DiskSpace:
+        """The space now, or as seen less than ``interval`` ago (unless ``fresh``).  Raises
+        ``OSError`` from ``statvfs`` (the directory is gone, the file system unmounted)."""
         now = self._clock()
         last, checked_at = self._last, self._checked_at
-        if last is not None and checked_at is not None and now - checked_at < self._interval:
+        recent = checked_at is not None and now - checked_at < self._interval
+        if last is not None and recent and not fresh:
             return last
         stats = self._statvfs(self._path)
         # f_bavail: what an unprivileged writer may still use (root's reserve excluded).

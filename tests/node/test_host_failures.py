@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from engine.config import load_config
 from engine.node.host import APPLY_FAILED, LOG_FAILED, RaftHost
+from engine.storage.free_space import MB, FreeSpace
 from tests.cluster_harness import cluster_config, write_config
 
 
@@ -53,5 +56,39 @@ async def test_an_entry_that_cannot_be_applied_stops_the_node_before_its_round_i
         assert not proposal.done()
         assert host.log_storage.last_index() <= saved + 1
         proposal.cancel()
+    finally:
+        await host.stop()
+
+
+async def test_a_log_write_that_fails_on_a_full_disk_names_it(tmp_path: Path) -> None:
+    raw = cluster_config(tmp_path, 1, extra={"security": {"clusterSecret": "test-secret"}})
+    config = load_config(write_config(tmp_path, raw))
+    host = RaftHost(config, "node1")
+    free = [100 * MB]
+
+    def statvfs(path: Path) -> os.statvfs_result:
+        return os.statvfs_result(
+            (4096, 4096, 10**6, free[0] // 4096, free[0] // 4096, 0, 0, 0, 0, 255)
+        )
+
+    def failing_save(*_: Any) -> None:
+        free[0] = 0  # filled from outside, faster than the free-space check looks
+        raise sqlite3.OperationalError("database or disk is full")
+
+    node_dir = config.node_data_dir("node1")
+    host.free_space = FreeSpace(node_dir, MB, statvfs=statvfs)
+    await host.start()
+    try:
+        async with asyncio.timeout(5):
+            while not host.core.serving:
+                await asyncio.sleep(0.01)
+        host.log_storage.save = failing_save  # type: ignore[method-assign]
+        proposal = asyncio.ensure_future(host.propose({"op": "delete_store", "store": "nope"}, 2))
+        async with asyncio.timeout(5):
+            assert await host.failure == LOG_FAILED
+        proposal.cancel()
+        text = host.node_log.page()["lines"][-1]["text"]
+        full = f"disk full ({node_dir}: 0 KB free)"
+        assert text == f"its log cannot be written: {full}; stopping (exit status 74)"
     finally:
         await host.stop()

@@ -56,9 +56,11 @@ def test_asks_the_file_system_at_most_once_per_interval() -> None:
     assert not free.check().full and disk.calls == 1  # the last look stands
     now[0] = 0.2
     assert free.check().full and disk.calls == 2
+    disk.free = 65 * MB
+    assert not free.check(fresh=True).full and disk.calls == 3  # asked at once
     disk.free = 70 * MB
     now[0] = 0.5
-    assert not free.check().full and disk.calls == 3
+    assert not free.check().full and disk.calls == 4
 
 
 def test_a_failing_statvfs_raises() -> None:
