@@ -18,6 +18,7 @@ from bench.lib.nemesis import NodeProbe
 from engine.client import GateClient
 from tests.cluster_harness import start_cluster_async, wait_for
 from tests.faults.test_failover import faulted
+from tests.faults.test_partitions import node_text
 from tests.small_disk import MB, fill, small_disk
 
 DISK = 30 * MB
@@ -73,6 +74,8 @@ async def test_a_full_disk_is_named_and_the_node_comes_back_when_space_is_freed(
                 status = await probe.status(target)
                 assert status is not None and status["last_index"] == held, status
                 assert status["disk_full"].startswith(f"disk full ({data}: "), status
+                metrics = await node_text(cluster, target, "/metrics")
+                assert f'gate_node_disk_full{{node="{target}"}} 1.0' in metrics
                 texts = [line["text"] for line in (await client.node_log(target))["lines"]]
                 assert any(
                     t.startswith("disk full (") and "takes no new entries" in t for t in texts
