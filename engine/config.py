@@ -60,6 +60,7 @@ _ROLES = {"master": True, "leader": True, "slave": False, "follower": False}
 _FSYNC_MODES = ("always", "os")
 _WRITE_QUORUMS = ("majority", "all", "leader")
 _PREFERRED_LEADER = ("sticky", "return")
+_RESTART_POLICIES = ("on-failure", "never")
 # Bind addresses that listen on every interface, so they collide with any host on that port.
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -312,6 +313,7 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
             "drainTimeout",
             "startTimeout",
             "idleTimeout",
+            "restart",
             "synchronizationInterval",
         ),
         empty_ok=True,
@@ -335,6 +337,9 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
         ),
         idle_timeout=_seconds(
             fields.get("idleTimeout", base.idle_timeout), at.child("idleTimeout")
+        ),
+        restart=_choice(
+            fields.get("restart", base.restart), at.child("restart"), _RESTART_POLICIES
         ),
     )
 
@@ -573,6 +578,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "drainTimeout": gateway.drain_timeout,
             "startTimeout": gateway.start_timeout,
             "idleTimeout": gateway.idle_timeout,
+            "restart": gateway.restart,
         },
         "storage": {
             "dataDir": str(config.storage.data_dir),

@@ -9,6 +9,7 @@ from typing import Literal
 WriteQuorum = Literal["majority", "all", "leader"]
 FsyncMode = Literal["always", "os"]
 PreferredLeader = Literal["sticky", "return"]
+RestartPolicy = Literal["on-failure", "never"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class GatewayConfig:
     # Every HTTP listener (gateway and nodes) closes a connection that sends no whole request
     # head, or no whole body, within this long (docs/ENGINE.md, "HTTP listeners").
     idle_timeout: float = 10.0
+    # What the supervisor does when a managed node exits without being told to.
+    restart: RestartPolicy = "on-failure"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,11 @@
 - :class:`Workload` runs N sequential writers (plus an open-loop prober that issues a fresh
   write every few milliseconds) through the gateway and records every attempt's outcome:
   acknowledged (with its position), failed definitively (every try answered 503), or unknown.
-- :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them, cuts a
-  node off from its peers (isolate, heal) and hands leadership over, and measures the write
-  unavailability after each fault: from the fault to the first acknowledged write that was
-  issued after it.
+- :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them (or lets
+  the gateway restart a node SIGKILLed behind its back, with ``gateway.restart: on-failure``),
+  cuts a node off from its peers (isolate, heal) and hands leadership over, and measures the
+  write unavailability after each fault: from the fault to the first acknowledged write that
+  was issued after it.
 - :func:`converge` and :func:`check_histories` read every node's own ``$all`` and check the
   replication guarantees, printing a diff of what is missing, duplicated or divergent where.
 """
@@ -448,13 +449,37 @@ class Nemesis:
             f"{node_id} to rejoin", fetch, self.timeout if timeout is None else timeout
         )
 
-    async def _reaped(self, node_id: str) -> bool:
-        # After an os.kill behind its back, the supervisor must see the exit before "start".
+    async def _node_view(self, node_id: str) -> dict[str, Any] | None:
+        """``node_id``'s entry in the gateway's cluster view (None when it does not answer)."""
         try:
             view = await self._client.cluster()
         except GateError:
-            return False
-        return any(n["node_id"] == node_id and n["pid"] is None for n in view["nodes"])
+            return None
+        return next(n for n in view["nodes"] if n["node_id"] == node_id)
+
+    async def _reaped(self, node_id: str) -> bool:
+        # After an os.kill behind its back, the supervisor must see the exit before "start".
+        node = await self._node_view(node_id)
+        return node is not None and node["pid"] is None
+
+    async def _restarted(self, node_id: str, restarts: int) -> bool:
+        node = await self._node_view(node_id)
+        return node is not None and node["restarts"] > restarts
+
+    async def _heal_kill_pid(self, node_id: str, restarts: int) -> None:
+        """Bring back a node SIGKILLed behind the supervisor's back: with ``gateway.restart:
+        on-failure`` the supervisor restarts it by itself; with ``never`` it is started."""
+        if self.cluster.config.gateway.restart == "on-failure":
+            await self._poll(
+                f"the supervisor to restart {node_id}",
+                lambda: self._restarted(node_id, restarts),
+                self.timeout,
+            )
+            return
+        await self._poll(
+            f"the supervisor to see {node_id} exit", lambda: self._reaped(node_id), self.timeout
+        )
+        await self._client.node_action(node_id, "start")
 
     async def inject(self, kind: str) -> FaultRecord:
         """Inject one fault, measure it, heal it and wait until the cluster is whole again."""
@@ -465,7 +490,10 @@ class Nemesis:
             target = leader
         else:
             target = self.rng.choice([n for n in self.cluster.config.node_ids if n != leader])
-        pid = int((await self.probe.status(target) or {})["pid"]) if action == "kill_pid" else 0
+        pid = restarts = 0
+        if action == "kill_pid":
+            pid = int((await self.probe.status(target) or {})["pid"])
+            restarts = int((await self._node_view(target) or {}).get("restarts", 0))
         since = self.clock()
         if action == "kill_pid":
             os.kill(pid, signal.SIGKILL)
@@ -496,13 +524,9 @@ class Nemesis:
                 await self._client.node_action(target, "resume")
             else:
                 await self._client.heal(target)
+        elif action == "kill_pid":
+            await self._heal_kill_pid(target, restarts)
         elif action != "transfer":  # after a transfer the old leader goes on as a follower
-            if action == "kill_pid":
-                await self._poll(
-                    f"the supervisor to see {target} exit",
-                    lambda: self._reaped(target),
-                    self.timeout,
-                )
             await self._client.node_action(target, "start")
         await self.rejoined(target)
         record.recovered_s = self.clock() - since

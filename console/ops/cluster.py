@@ -21,6 +21,8 @@ from engine.client import GateClient, GateError
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
 NODE_LEGEND = "★ leader · ☆ preferred leader · positions are replicated-log indexes"
+# Added under it once the gateway has restarted a node.
+RESTART_LEGEND = "↻N: restarted N times by the gateway after exiting on its own"
 _GOING_DOWN = ("stop", "kill", "pause")
 _POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
 
@@ -49,7 +51,22 @@ class NodeRow:
     isolated: bool = False  # every Raft link to its peers cut (docs/API.md, "Partitions")
     cut_in: tuple[str, ...] = ()  # the peers it does not hear
     cut_out: tuple[str, ...] = ()  # the peers that do not hear it
+    restarts: int = 0  # started again by the gateway after exiting on its own
+    exit_code: int | None = None  # of its last unexpected exit; negative: the signal
     disk_full: str | None = None  # why it takes no new entries: "disk full (...: 3 MB free)"
+
+    @property
+    def last_exit(self) -> str | None:
+        """How its last unexpected exit ended, ``signal 9`` or ``code 1``; None before any."""
+        if self.exit_code is None:
+            return None
+        code = self.exit_code
+        return f"signal {-code}" if code < 0 else f"code {code}"
+
+    @property
+    def marked_id(self) -> str:
+        """The node id, then ``↻N`` once the gateway restarted it N times."""
+        return f"{self.node_id} ↻{self.restarts}" if self.restarts else self.node_id
 
     @property
     def up(self) -> bool:
@@ -71,6 +88,13 @@ class ClusterStatus:
     leader: str | None
     term: int | None
     nodes: tuple[NodeRow, ...]
+
+    @property
+    def legend(self) -> str:
+        """The words under the node table: the marks, and ``↻`` once a node was restarted."""
+        if any(node.restarts for node in self.nodes):
+            return f"{NODE_LEGEND}\n{RESTART_LEGEND}"
+        return NODE_LEGEND
 
     @property
     def nodes_up(self) -> int:
@@ -140,6 +164,8 @@ def _node_row(node: dict[str, Any]) -> NodeRow:
         managed=bool(node.get("managed")),
         pid=node.get("pid"),
         state=node.get("state"),
+        restarts=int(node.get("restarts") or 0),
+        exit_code=node.get("exit_code"),
         isolated=bool(node.get("isolated")),
         cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
         cut_out=tuple((node.get("cuts") or {}).get("out") or ()),

@@ -24,6 +24,8 @@ from engine.transport.http_pool import HttpPool, HttpResponse
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
 NodeState = Callable[[str], str]  # a managed node's process: running, paused, stopped, exited
+# A managed node's restarts after unexpected exits, and the return code of the last such exit.
+RestartInfo = Callable[[str], tuple[int, int | None]]
 QUEUE_SIZE = 256
 _PROBE_ERRORS = (TimeoutError, OSError)  # OSError: ConnectionError, HttpProtocolError
 
@@ -53,6 +55,7 @@ class HealthMonitor:
         log: logging.Logger | None = None,
         managed_info: ManagedInfo | None = None,
         node_state: NodeState | None = None,
+        restart_info: RestartInfo | None = None,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self._config = config
@@ -68,6 +71,7 @@ class HealthMonitor:
         self._log = log or logging.getLogger("gate.health")
         self._managed_info = managed_info
         self._node_state = node_state
+        self._restart_info = restart_info
         self._queue_size = queue_size
         self._http: dict[str, HttpPool] = {}  # per node, for the HTTP probes
         self._loop_task: asyncio.Task[None] | None = None
@@ -79,6 +83,7 @@ class HealthMonitor:
         self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
         self._disk_full: dict[str, str | None] = {}  # as last logged
+        self._restarts: dict[str, int] = {}  # per node, the gateway's restarts as last published
         self._leader: str | None = None
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
@@ -327,6 +332,7 @@ class HealthMonitor:
         status = probe.status
         role = str(status.get("role", "follower")) if status is not None else "down"
         managed, pid = self._managed_info(node.node_id) if self._managed_info else (False, None)
+        restarts, exit_code = self._restart_info(node.node_id) if self._restart_info else (0, None)
         entry: dict[str, Any] = {
             "node_id": node.node_id,
             "role": role,
@@ -359,6 +365,8 @@ class HealthMonitor:
             # Why a node that answers takes no new entries, e.g. "disk full (data/node2: 3 MB
             # free)"; None when it takes them (or does not answer).
             "disk_full": None,
+            "restarts": restarts,
+            "exit_code": exit_code,
         }
         if status is not None:
             applied = _int(status.get("applied_position"))
@@ -412,6 +420,18 @@ class HealthMonitor:
                 self._log.warning("Node %s: %s, takes no new entries", node_id, entry["disk_full"])
             else:
                 self._log.info("Node %s: disk space back, takes new entries", node_id)
+        restarts = entry["restarts"]
+        if restarts > self._restarts.get(node_id, 0):
+            # Several restarts between two rounds make one event, with the count they reached.
+            self._publish(
+                {
+                    "type": "node_restarted",
+                    "node_id": node_id,
+                    "restarts": restarts,
+                    "exit_code": entry["exit_code"],
+                }
+            )
+        self._restarts[node_id] = restarts
         if self._up.get(node_id) != up:
             self._up[node_id] = up
             self._publish(

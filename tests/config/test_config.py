@@ -190,6 +190,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
             "drainTimeout": 1,
             "startTimeout": 30,
             "idleTimeout": 4,
+            "restart": "never",
         },
         "storage": {"dataDir": str(tmp_path / "d"), "fsync": "os"},
         "replication": {
@@ -206,7 +207,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     }
     config = parse_config(raw, SOURCE)
     assert config.gateway == GatewayConfig(
-        False, Endpoint("127.0.0.2", 9999), 2.0, 3.5, 1.0, 30.0, 4.0
+        False, Endpoint("127.0.0.2", 9999), 2.0, 3.5, 1.0, 30.0, 4.0, "never"
     )
     assert config.storage.data_dir == tmp_path / "d"
     assert config.storage.fsync == "os"
@@ -352,6 +353,8 @@ BAD_VALUES = [
     ("gateway.idleTimeout", -1, "gateway.idleTimeout", "seconds > 0"),
     ("gateway.drainTimeout", None, "gateway.drainTimeout", "got null"),
     ("gateway.startTimeout", float("inf"), "gateway.startTimeout", "got inf"),
+    ("gateway.restart", "always", "gateway.restart", "on-failure, never, got 'always'"),
+    ("gateway.restart", False, "gateway.restart", "got false"),
     ("gateway.synchronizationInterval", 0, "gateway.synchronizationInterval", "seconds > 0"),
     ("storage.fsync", "never", "storage.fsync", "expected one of always, os, got 'never'"),
     ("storage.fsync", True, "storage.fsync", "got true"),

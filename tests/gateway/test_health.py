@@ -113,6 +113,9 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "state": None,
         "isolated": False,
         "cuts": {"in": [], "out": []},
+        "restarts": 0,
+        "exit_code": None,
+        "disk_full": None,
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -134,6 +137,39 @@ async def test_the_view_carries_the_supervisors_state_of_each_node(cluster: Clus
         await monitor.stop()
 
     assert {n: by_id(view)[n]["state"] for n in states} == states
+
+
+async def test_the_view_carries_the_restarts_of_each_node(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (2, -9), "node3": (1, 70)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    try:
+        view = await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert {n: (by_id(view)[n]["restarts"], by_id(view)[n]["exit_code"]) for n in restarts} == (
+        restarts
+    )
+
+
+async def test_a_full_disk_is_in_the_view_and_logged_once_each_way(
+    cluster: Cluster, monitor: HealthMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "gate.health")
+    full = "disk full (/srv/gate/data/node2: 3 MB free)"
+    cluster.set_status("node2", disk_full=full)
+    cluster.set_status("node3", disk_full=["not", "a", "reason"])  # garbage: no reason
+    view = await monitor.refresh()
+    assert [by_id(view)[n]["disk_full"] for n in ("node1", "node2", "node3")] == [None, full, None]
+    await monitor.refresh()
+    cluster.set_status("node2", disk_full=None)
+    view = await monitor.refresh()
+    assert by_id(view)["node2"]["disk_full"] is None
+    disk = [line for line in health_lines(caplog) if "disk" in line]
+    assert disk == [
+        f"Node node2: {full}, takes no new entries",
+        "Node node2: disk space back, takes new entries",
+    ]
 
 
 async def test_the_node_pid_is_used_when_the_supervisor_has_none(
@@ -333,6 +369,27 @@ async def test_a_change_of_links_is_published_once(
     healed = {"in": [], "out": []}
     assert changes == [
         {"type": "links_changed", "node_id": "node3", "isolated": False, "cuts": healed}
+    ]
+
+
+async def test_a_restart_by_the_gateway_is_published_once(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (0, None), "node3": (0, None)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    events = monitor.subscribe()
+    try:
+        await monitor.refresh()
+        assert not [e for e in drain(events) if e["type"] == "node_restarted"]
+        restarts["node2"] = (1, -9)
+        await monitor.refresh()
+        await monitor.refresh()
+        restarts["node2"] = (3, 70)  # twice between two rounds: one event
+        await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert [e for e in drain(events) if e["type"] == "node_restarted"] == [
+        {"type": "node_restarted", "node_id": "node2", "restarts": 1, "exit_code": -9},
+        {"type": "node_restarted", "node_id": "node2", "restarts": 3, "exit_code": 70},
     ]
 
 
