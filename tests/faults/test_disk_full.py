@@ -3,7 +3,8 @@
 Below ``storage.minFreeBytes`` free the node takes no new entries (a leader hands leadership
 over, a follower stops acknowledging), says why in ``/api/cluster`` and its log, and resumes by
 itself once the filler is deleted.  Writes run all along (``faulted``: every acknowledged write
-checked on every node afterwards); the node's process never exits.
+checked on every node afterwards); the node's process never exits.  With the check off, a node
+that runs its disk really full exits, and the gateway's supervisor brings it back once it can.
 """
 
 from __future__ import annotations
@@ -96,5 +97,45 @@ async def test_a_full_disk_is_named_and_the_node_comes_back_when_space_is_freed(
                 assert await cluster.node_pid(target) == pid  # it never exited
         finally:
             await probe.close()
+            await client.close()
+            await cluster.embedded.stop()
+
+
+async def test_a_node_that_ran_its_disk_full_is_restarted_once_space_is_freed(
+    tmp_path: Path,
+) -> None:
+    # With the check off (minFreeBytes 0) the disk really fills: the follower's next write
+    # fails and it exits (74 for its log, 70 for its stores); the gateway's supervisor starts it
+    # again, and again, until space is back.
+    target = "node2"
+    data = tmp_path / "data" / target
+    with small_disk(data, DISK):
+        cluster = await start_cluster_async(tmp_path, extra={"storage": {"minFreeBytes": 0}})
+        client = GateClient(cluster.url)
+        try:
+            async with faulted(cluster, seed=25) as (workload, nemesis):
+                filler = fill(data, 256 * 1024)
+                view = await wait_for(
+                    client.cluster,
+                    lambda v: _entry(v, target)["restarts"] >= 1,
+                    20,
+                    f"{target} to run its disk full and be restarted",
+                )
+                exit_code = _entry(view, target)["exit_code"]
+                print(f"\n{target} exited with {exit_code}")
+                assert exit_code in (70, 74), _entry(view, target)
+                assert await workload.wait_ack_after(time.monotonic(), 10) is not None
+                filler.unlink()
+                freed = time.monotonic()
+                await nemesis.rejoined(target, timeout=BACK_BOUND)
+                back = time.monotonic() - freed
+                print(f"{target} back {back:.2f} s after space was freed")
+                assert back < BACK_BOUND
+                # And it stays: it keeps up with new writes without exiting again.
+                restarts = _entry(await client.cluster(), target)["restarts"]
+                await workload.wait_acked(workload.counts()["ack"] + 50, 10)
+                await nemesis.rejoined(target, timeout=5)
+                assert _entry(await client.cluster(), target)["restarts"] == restarts
+        finally:
             await client.close()
             await cluster.embedded.stop()
