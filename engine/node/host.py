@@ -35,7 +35,7 @@ from engine.replication.messages import AppendRequest, Entry, HardState, Message
 from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
-from engine.storage.free_space import DiskSpace, FreeSpace
+from engine.storage.free_space import DiskSpace, FreeSpace, out_of_space
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.reads import plan_read
 from engine.storage.state_machine import StateMachine
@@ -438,21 +438,21 @@ class RaftHost:
                     self.node_log.add(note.kind, note.text, note.level)
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except _ApplyFailed as exc:
-            self._fail(APPLY_FAILED, f"{exc}{self._disk_note()}")
-        except Exception:
+            self._fail(APPLY_FAILED, f"{exc}{self._disk_note(exc)}")
+        except Exception as exc:
             # A log that cannot be written (a failed fsync or checkpoint, a full disk) must stop
             # the node: without this loop it would still answer probes but never replicate.
             log.exception("node %s cannot go on with its log", self.node_id)
-            self._fail(LOG_FAILED, f"its log cannot be written{self._disk_note()}")
+            self._fail(LOG_FAILED, f"its log cannot be written{self._disk_note(exc)}")
 
-    def _disk_note(self) -> str:
-        """``: disk full (...)`` when a write failed on a disk below storage.minFreeBytes (filled
-        faster than the check saw, or from outside), else nothing: the reason, named."""
+    def _disk_note(self, exc: BaseException) -> str:
+        """``: disk full (...)`` when a write failed for want of space (the disk filled faster
+        than the check saw, from outside, or with the check off), else nothing."""
         try:
             space = self.free_space.check(fresh=True)
         except OSError:
             return ""
-        return f": {space.describe()}" if space.full else ""
+        return f": {space.describe()}" if space.full or out_of_space(exc) else ""
 
     def _announce(self) -> None:
         core = self.core

@@ -11,7 +11,9 @@ microseconds, and :class:`FreeSpace` asks at most once per ``interval``.
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +43,20 @@ class DiskSpace:
 
 def _mb(size: int) -> str:
     return f"{size / MB:.0f} MB" if size >= MB else f"{size // 1024} KB"
+
+
+def out_of_space(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or an error it was raised from, is a write that found no space."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if isinstance(exc, sqlite3.Error) and (
+            getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(exc)
+        ):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 class FreeSpace:

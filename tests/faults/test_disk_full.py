@@ -124,6 +124,8 @@ async def test_a_node_that_ran_its_disk_full_is_restarted_once_space_is_freed(
                 exit_code = _entry(view, target)["exit_code"]
                 print(f"\n{target} exited with {exit_code}")
                 assert exit_code in (70, 74), _entry(view, target)
+                node_log = (tmp_path / "data" / "logs" / f"{target}.log").read_text()
+                assert f"disk full ({data}: " in node_log  # the exit names its cause
                 assert await workload.wait_ack_after(time.monotonic(), 10) is not None
                 filler.unlink()
                 freed = time.monotonic()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from engine.storage.free_space import MB, DiskSpace, FreeSpace
+from engine.storage.free_space import MB, DiskSpace, FreeSpace, out_of_space
 
 
 class _Disk:
@@ -75,3 +77,15 @@ def test_the_real_statvfs_of_a_directory(tmp_path: Path) -> None:
     space = FreeSpace(tmp_path, 0).check()
     stats = os.statvfs(tmp_path)
     assert space.free_bytes > 0 and space.free_bytes <= stats.f_blocks * stats.f_frsize
+
+
+def test_out_of_space_knows_enospc_and_sqlite_full_even_as_a_cause() -> None:
+    enospc = OSError(errno.ENOSPC, "No space left on device")
+    full = sqlite3.OperationalError("database or disk is full")
+    assert out_of_space(enospc) and out_of_space(full)
+    wrapped = RuntimeError("entries 5..9 cannot be applied")
+    wrapped.__cause__ = full
+    assert out_of_space(wrapped)
+    assert not out_of_space(OSError(errno.EIO, "Input/output error"))
+    assert not out_of_space(sqlite3.OperationalError("database is locked"))
+    assert not out_of_space(None)
