@@ -364,7 +364,15 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
     fields = _mapping(
         raw,
         at,
-        ("writeQuorum", "freshLag", "tickMs", "electionTicks", "heartbeatTicks", "preferredLeader"),
+        (
+            "writeQuorum",
+            "freshLag",
+            "tickMs",
+            "electionTicks",
+            "heartbeatTicks",
+            "preferredLeader",
+            "compactAfter",
+        ),
         empty_ok=True,
     )
     config = ReplicationConfig(
@@ -383,6 +391,9 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
             fields.get("preferredLeader", base.preferred_leader),
             at.child("preferredLeader"),
             _PREFERRED_LEADER,
+        ),
+        compact_after=_int(
+            fields.get("compactAfter", base.compact_after), at.child("compactAfter"), 1
         ),
     )
     # Followers must hear a heartbeat before their election timer (at least n ticks) runs out.
@@ -592,6 +603,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "electionTicks": replication.election_ticks,
             "heartbeatTicks": replication.heartbeat_ticks,
             "preferredLeader": replication.preferred_leader,
+            "compactAfter": replication.compact_after,
         },
         "stores": list(config.stores),
         "security": {

@@ -72,6 +72,8 @@ class ReplicationConfig:
     heartbeat_ticks: int = 1
     # "return": after a failover the preferred node takes leadership back once it is caught up.
     preferred_leader: PreferredLeader = "sticky"
+    # Log entries kept behind the stores' durably applied index; older ones are compacted away.
+    compact_after: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)

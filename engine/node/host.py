@@ -27,11 +27,20 @@ from engine.config_model import ClusterConfig
 from engine.node.leadership import LeadershipFeed
 from engine.node.node_log import NodeLog
 from engine.node.peers import PeerTransport
+from engine.node.snapshots import SnapshotReceiver, SnapshotSender
 from engine.node.subscriptions import SubscriptionService
 from engine.protocol.commands import encode_command
 from engine.protocol.errors import GateError, invalid
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
-from engine.replication.messages import AppendRequest, Entry, HardState, Message, NotLeader
+from engine.replication.messages import (
+    AppendRequest,
+    Entry,
+    HardState,
+    Message,
+    NotLeader,
+    Snapshot,
+    SnapshotRequest,
+)
 from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
@@ -85,6 +94,7 @@ class RaftHost:
         # The last look at the disk while it is below storage.minFreeBytes; None otherwise.
         self.disk_full: DiskSpace | None = None
         self._statvfs_failed = False
+        self._finish_snapshot_install()
         rep = config.replication
         self.core = RaftNode(
             RaftConfig(
@@ -129,6 +139,11 @@ class RaftHost:
             "raft_messages_in": 0,
             "long_polls": 0,
             "leadership_transfers": 0,
+            "compactions": 0,
+            "snapshots_sent": 0,
+            "snapshot_bytes_sent": 0,
+            "snapshot_failures": 0,
+            "snapshots_installed": 0,
         }
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
@@ -141,6 +156,20 @@ class RaftHost:
             )
         else:
             self.node_log.add("restart", "started with an empty log (a new node)")
+        self.snapshot_sender = SnapshotSender(
+            node_id=node_id,
+            secret=self.secret,
+            endpoints=peers,
+            work_dir=node_dir / "snapshot-out",
+            stores_dir=self.state.stores_dir,
+            snapshot_now=self._snapshot_now,
+            first_index=lambda: self.core.log.first_index,
+            report=self._snapshot_reported,
+            link_cut=lambda peer: peer in self.peers.cuts.outbound,
+            node_log=self.node_log,
+            counters=self.counters,
+        )
+        self.snapshot_receiver = SnapshotReceiver(node_dir / "snapshot-in", self.receive_snapshot)
         # Set once, with the exit status, when this node must stop for good (see _fail).
         self.failure: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # Persistent subscriptions are delivered by the leader (engine/node/subscriptions.py).
@@ -169,6 +198,7 @@ class RaftHost:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.peers.close()
+        await self.snapshot_sender.close()
         for _, fut in self._pending:
             if not fut.done():
                 fut.set_exception(GateError("unavailable", "the node is shutting down"))
@@ -186,7 +216,8 @@ class RaftHost:
             return
         now = time.monotonic()
         for msg in messages:
-            if msg.to != self.node_id:
+            # A snapshot request is stepped only with its data, by the snapshot transfer.
+            if msg.to != self.node_id or isinstance(msg, SnapshotRequest):
                 continue
             before = self._last_heard.get(msg.frm)
             if before is None or now - before > self._reach_window:
@@ -201,6 +232,37 @@ class RaftHost:
                 return
         self.counters["raft_messages_in"] += len(messages)
         self._wake.set()
+
+    def receive_snapshot(self, request: SnapshotRequest) -> None:
+        """Step a leader's snapshot request whose files were received and checked (unless the
+        link from its leader is cut: a partition loses it)."""
+        if self.failure.done() or request.frm in self.peers.cuts.inbound:
+            return
+        self._last_heard[request.frm] = time.monotonic()
+        self.core.step(request)
+        self._wake.set()
+
+    def _snapshot_reported(self, peer: str, delivered: Snapshot | None) -> None:
+        self.core.report_snapshot(peer, delivered)
+        self._wake.set()
+
+    def _snapshot_now(self) -> Snapshot:
+        """The snapshot of the state machine as it is: at its applied index."""
+        index = self.state.applied_index
+        return Snapshot(index, self.core.log.term(index), self.core.config.voters)
+
+    def _finish_snapshot_install(self) -> None:
+        """A crash after the stores took a snapshot but before the log did: the log starts
+        after the snapshot too (its entries up to it are what the stores replaced)."""
+        installed = self.state.installed_snapshot
+        storage = self.log_storage
+        if installed is None or installed.index <= storage.snapshot().index:
+            return
+        if storage.last_index() >= installed.index and storage.term(installed.index) == (
+            installed.term
+        ):
+            return
+        storage.save(None, [], installed)
 
     def _fail(self, status: int, reason: str) -> None:
         """Stop replicating for good; the process's main ends it with ``status`` (at once, with
@@ -434,6 +496,7 @@ class RaftHost:
                     # Let the answers of this round go out before the next round's disk work.
                     await asyncio.sleep(0)
                     self.state.maintain()
+                self._compact()
                 for note in self.core.take_notes():
                     self.node_log.add(note.kind, note.text, note.level)
                 self.subscriptions.leadership(self.core.serving, self.core.term)
@@ -458,18 +521,51 @@ class RaftHost:
         core = self.core
         self.leadership.update(core.role, core.term, core.leader_id)
 
+    def _compact(self) -> None:
+        """Compact the log up to ``compactAfter`` entries behind what the stores hold durably
+        (and never past a snapshot being sent), in steps of half that, so each compaction
+        deletes a batch."""
+        keep = self.config.replication.compact_after
+        target = self.state.durable_index - keep
+        floor = self.snapshot_sender.compaction_floor()
+        if floor is not None:
+            target = min(target, floor)
+        if target - self.core.log.snapshot.index < max(1, keep // 2):
+            return
+        marker = self.core.compact(target)
+        if marker is not None:
+            self.log_storage.compact(marker)
+            self.counters["compactions"] += 1
+
     def _send(self, messages: list[Message]) -> None:
         # Appends without entries only carry the commit index (or are heartbeats): they are held
-        # COMMIT_NOTICE_DELAY, and never overtake what goes now (send_later).
+        # COMMIT_NOTICE_DELAY, and never overtake what goes now (send_later).  A snapshot
+        # request becomes a transfer of the stores (engine/node/snapshots.py).
         now: list[Message] = []
         held: list[Message] = []
         for msg in messages:
+            if isinstance(msg, SnapshotRequest):
+                self.snapshot_sender.send(msg)
+                continue
             (held if isinstance(msg, AppendRequest) and not msg.entries else now).append(msg)
         self.peers.send(now)
         self.peers.send_later(held, COMMIT_NOTICE_DELAY)
 
-    def _persist(self, hard_state: HardState | None, entries: list[Entry]) -> None:
-        self.log_storage.save(hard_state, entries)
+    def _persist(
+        self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None
+    ) -> None:
+        if snapshot is not None:
+            # The stores first: a crash before the log's write is finished at the next start
+            # (_finish_snapshot_install).
+            self.state.install(self.snapshot_receiver.take(snapshot), snapshot)
+            self.applied_index = snapshot.index
+            self.counters["snapshots_installed"] += 1
+            self.node_log.add(
+                "snapshot",
+                f"installed {self.core.leader_id}'s snapshot at index {snapshot.index} (term "
+                f"{snapshot.term}): its stores replaced, it follows on from the leader's log",
+            )
+        self.log_storage.save(hard_state, entries, snapshot)
         self.counters["fsyncs"] += 1
 
     def _apply(self, entries: list[Entry]) -> None:
@@ -649,6 +745,8 @@ class RaftHost:
             "commit_position": core.commit_index,
             "applied_position": self.applied_index,
             "last_index": core.last_index,
+            "log": {"first_index": core.log.first_index, "last_index": core.last_index},
+            "snapshot": {"index": core.log.snapshot.index, "term": core.log.snapshot.term},
             "serving": core.serving,
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,

@@ -33,6 +33,16 @@ class NodeCollector(Collector):
             ),
             ("gate_node_last_index", "Last log index", status["last_index"]),
             (
+                "gate_node_log_entries",
+                "Entries the log holds (compaction drops those behind compactAfter)",
+                status["log"]["last_index"] - status["log"]["first_index"] + 1,
+            ),
+            (
+                "gate_node_snapshot_index",
+                "Index of the last entry compacted away or replaced by a snapshot",
+                status["snapshot"]["index"],
+            ),
+            (
                 "gate_node_reachable_peers",
                 "Peers heard from within an election timeout",
                 self.host.reachable_peers(),
@@ -67,6 +77,11 @@ class NodeCollector(Collector):
             ("raft_messages_in", "Raft messages received from peers"),
             ("long_polls", "Long-poll reads served (the gateways' observer tails)"),
             ("leadership_transfers", "Leadership hand-overs this node started as leader"),
+            ("compactions", "Log compactions"),
+            ("snapshots_sent", "Snapshots sent to followers behind the log's start"),
+            ("snapshot_bytes_sent", "Bytes of store files sent in snapshots"),
+            ("snapshot_failures", "Snapshot transfers that failed (they resume)"),
+            ("snapshots_installed", "Snapshots from a leader installed here"),
         ):
             c = CounterMetricFamily(f"gate_node_{key}", doc, labels=labels)
             c.add_metric(node, self.host.counters[key])

@@ -200,6 +200,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
             "electionTicks": 10,
             "heartbeatTicks": 2,
             "preferredLeader": "return",
+            "compactAfter": 200,
         },
         "stores": ["a", "b_2", "c-3"],
         "security": {"authToken": "tok", "clusterSecret": "sec"},
@@ -211,7 +212,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     )
     assert config.storage.data_dir == tmp_path / "d"
     assert config.storage.fsync == "os"
-    assert config.replication == ReplicationConfig("all", 7, 20, 10, 2, "return")
+    assert config.replication == ReplicationConfig("all", 7, 20, 10, 2, "return", 200)
     assert config.stores == ("a", "b_2", "c-3")
     assert config.security == SecurityConfig("tok", "sec")
     assert config.limits == LimitsConfig(1000, 5)
@@ -370,6 +371,7 @@ BAD_VALUES = [
     ("replication.heartbeatTicks", 6, "replication.heartbeatTicks", "less than electionTicks (6)"),
     ("replication.electionTicks", 1, "replication.electionTicks", ">= 2, got 1"),
     ("replication.preferredLeader", "always", "replication.preferredLeader", "sticky, return"),
+    ("replication.compactAfter", 0, "replication.compactAfter", "expected an integer >= 1, got 0"),
     ("stores", "reg_gh", "stores", "expected a list of store ids, got 'reg_gh'"),
     ("stores", None, "stores", "expected a list of store ids, got null"),
     ("stores", ["ok", "not ok"], "stores[1]", "must match [A-Za-z0-9_-]{1,64}, got 'not ok'"),
