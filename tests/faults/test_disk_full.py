@@ -70,10 +70,16 @@ async def test_a_full_disk_is_named_and_the_node_comes_back_when_space_is_freed(
                 )
                 held = status["last_index"]
                 await workload.wait_acked(workload.counts()["ack"] + 20, 10)
-                leader_status = await probe.status(await nemesis.leader())
-                assert leader_status is not None and leader_status["last_index"] > held
-                status = await probe.status(target)
-                assert status is not None and status["last_index"] == held, status
+                leader = await nemesis.leader()
+                leader_status = await wait_for(
+                    lambda: probe.status(leader), bool, 5, f"the status of {leader}"
+                )
+                assert leader_status["last_index"] > held
+                # (Each look has a short timeout: a loaded machine may miss one, never all.)
+                status = await wait_for(
+                    lambda: probe.status(target), bool, 5, f"the status of {target}"
+                )
+                assert status["last_index"] == held, status
                 assert status["disk_full"].startswith(f"disk full ({data}: "), status
                 metrics = await node_text(cluster, target, "/metrics")
                 assert f'gate_node_disk_full{{node="{target}"}} 1.0' in metrics
