@@ -447,7 +447,7 @@ class RaftHost:
             # Retryable: the gateway follows the hint to the node taking over.
             raise GateError(
                 "not_leader",
-                f"{self.node_id}: {self.disk_full.describe()}; it hands leadership over",
+                f"{self.disk_full.describe()}; it hands leadership over",
                 leader=self.core.transferring_to,
             )
         self._check_quorum()

@@ -164,8 +164,7 @@ class NodeTcpServer:
                 # The sender reports the transfer failed; the leader sends it again later.
                 raise GateError(
                     "unavailable",
-                    f"{self.host.node_id}: {self.host.disk_full.describe()}; it takes no "
-                    "snapshot until space is back",
+                    f"{self.host.disk_full.describe()}; it takes no snapshot until space is back",
                 )
             return self.host.snapshot_receiver.offer(msg)
         if op == "snapshot_chunk":

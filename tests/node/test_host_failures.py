@@ -127,7 +127,7 @@ async def test_a_node_with_a_full_disk_refuses_proposals_and_snapshot_offers(
         with pytest.raises(GateError) as refused:
             await host.propose({"op": "delete_store", "store": "nope"}, 2)
         assert refused.value.code == "not_leader"
-        assert refused.value.message == f"node1: {full}; it hands leadership over"
+        assert refused.value.message == f"{full}; it hands leadership over"
         offer = {"op": "snapshot_offer", "transfer": "t1", "files": []}
         with pytest.raises(GateError) as refused:
             await server._dispatch(offer)
