@@ -477,11 +477,19 @@ class HealthMonitor:
         """Take one sample now."""
         try:
             status = ClusterStatus.from_view(await self.client.cluster())
-            store = await self.client.get_store(self.store)
-            self._rate.update(int(store.get("last_position") or 0))
-            sample = HealthSample(status, self._rate.rate(), None, self.clock())
         except GateError as exc:
             sample = HealthSample(None, 0.0, exc.message, self.clock())
+        else:
+            try:
+                store = await self.client.get_store(self.store)
+            except GateError:
+                # No node can answer a read (none is caught up, or no majority): the gateway's
+                # view still tells who is up, and nothing is written meanwhile.
+                rate = 0.0
+            else:
+                self._rate.update(int(store.get("last_position") or 0))
+                rate = self._rate.rate()
+            sample = HealthSample(status, rate, None, self.clock())
         self.latest = sample
         self.updates += 1
         return sample

@@ -651,7 +651,8 @@ class RaftNode:
         what = "pre-vote" if m.pre_vote else "vote"
         answer = "granted" if m.granted else "refused"
         needed = majority(self._voters)
-        self._note("vote", f"{m.frm} {answer} its {what} ({granted} of {needed} needed)")
+        votes = f"{granted} vote{'s' if granted != 1 else ''}"
+        self._note("vote", f"{m.frm} {answer} its {what} ({votes}, {needed} needed)")
         if result == "won":
             if self._pre_candidate:
                 self._campaign()
