@@ -83,6 +83,7 @@ class HealthMonitor:
         self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
         self._damaged: dict[str, str | None] = {}  # as last published
+        self._disk_full: dict[str, str | None] = {}  # as last logged
         self._restarts: dict[str, int] = {}  # per node, the gateway's restarts as last published
         self._leader: str | None = None
         self._term = 0
@@ -379,6 +380,9 @@ class HealthMonitor:
             "cuts": {"in": [], "out": []},
             # Why the node serves no reads (a store failed its checks), null when it does.
             "damaged": None,
+            # Why a node that answers takes no new entries, e.g. "disk full (data/node2: 3 MB
+            # free)"; None when it takes them (or does not answer).
+            "disk_full": None,
             "restarts": restarts,
             "exit_code": exit_code,
         }
@@ -400,6 +404,7 @@ class HealthMonitor:
                 damaged=damaged,
                 serving=bool(status.get("serving", False)),
                 isolated=status.get("isolated") is True,
+                disk_full=status["disk_full"] if isinstance(status.get("disk_full"), str) else None,
             )
             cuts = status.get("cuts")
             if isinstance(cuts, dict):
@@ -436,6 +441,12 @@ class HealthMonitor:
             if damaged:
                 self._log.error(f"Node {node_id} serves no reads: {damaged}")
             self._publish({"type": "node_damaged", "node_id": node_id, "damaged": damaged})
+        if up and self._disk_full.get(node_id) != entry["disk_full"]:
+            self._disk_full[node_id] = entry["disk_full"]
+            if entry["disk_full"] is not None:
+                self._log.warning("Node %s: %s, takes no new entries", node_id, entry["disk_full"])
+            else:
+                self._log.info("Node %s: disk space back, takes new entries", node_id)
         restarts = entry["restarts"]
         if restarts > self._restarts.get(node_id, 0):
             # Several restarts between two rounds make one event, with the count they reached.
