@@ -30,9 +30,9 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="title")
+            yield Static(self.question, classes="title", markup=False)
             if self.detail:
-                yield Static(self.detail, classes="hint")
+                yield Static(self.detail, classes="hint", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", id="no", compact=True)

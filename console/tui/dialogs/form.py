@@ -63,14 +63,15 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="title")
+            yield Static(self.title_text, classes="title", markup=False)
             if self.hint:
-                yield Static(self.hint, classes="hint")
+                yield Static(self.hint, classes="hint", markup=False)
             for field in self.fields:
                 with Horizontal(classes="field"):
                     yield Label(field.label, classes="field-label")
                     yield self._input(field)
-            yield Static("", id="form-error")
+            # What went wrong quotes what was typed: never read as markup ("[/]" crashed it).
+            yield Static("", id="form-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="ok", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)

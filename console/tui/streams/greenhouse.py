@@ -60,7 +60,9 @@ class GreenhouseScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="greenhouse"):
-            yield Static(f"🌱 Greenhouse {self.view.greenhouse.greenhouse_id}", classes="title")
+            yield Static(
+                f"🌱 Greenhouse {self.view.greenhouse.greenhouse_id}", classes="title", markup=False
+            )
             yield Static(greenhouse_table(self.view), id="aggregate")
             yield Static(f"Snapshots ({len(self.view.snapshots)})", classes="subtitle")
             table: DataTable[str] = DataTable(cursor_type="row", id="snapshots")

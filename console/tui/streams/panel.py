@@ -58,7 +58,10 @@ class StreamsPanel(Horizontal):
         table.add_columns("Stream", "Version")
         yield table
         with Vertical(id="stream-page"):
-            yield Static("Enter opens the stream selected on the left", id="page-title")
+            # Names the stream as typed in the browse dialog: never read as markup.
+            yield Static(
+                "Enter opens the stream selected on the left", id="page-title", markup=False
+            )
             events: DataTable[Cell] = DataTable(cursor_type="row", id="stream-events")
             events.add_columns("Ver", "Pos", "Event type", "Data")
             yield events
@@ -162,6 +165,6 @@ class StreamsPanel(Horizontal):
                 request.stream, request.start, request.count, request.direction
             )
         except (OpsError, GateError) as exc:
-            self.notify(f"❌ {exc}", severity="error")
+            self.notify(f"❌ {exc}", severity="error", markup=False)
             return
         self.show_page(request, page)
