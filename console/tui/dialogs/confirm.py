@@ -43,8 +43,10 @@ class ConfirmDialog(ModalScreen[bool]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Yes goes ahead, No does nothing."""
         event.stop()
-        self.dismiss(event.button.id == "yes")
+        self.action_answer(event.button.id == "yes")
 
     def action_answer(self, yes: bool) -> None:
-        """The answer by key."""
-        self.dismiss(yes)
+        """The answer by key; only once, and only from the top: dismiss() pops whatever screen
+        is on top, and a second press queued behind the first would pop the dashboard."""
+        if self.is_current:
+            self.dismiss(yes)

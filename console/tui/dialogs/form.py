@@ -59,7 +59,7 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         self.submit = submit
         self.hint = hint
         self.blink = blink
-        self._finished: tuple[ResultT] | None = None
+        self._finished: tuple[ResultT | None] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -118,11 +118,22 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         if event.button.id == "ok":
             self.run_form()
         else:
-            self.dismiss(None)
+            self.close(None)
 
     def action_cancel(self) -> None:
         """Close without doing anything."""
-        self.dismiss(None)
+        self.close(None)
+
+    def close(self, result: ResultT | None) -> None:
+        """Close with ``result`` now, or once on top again.
+
+        dismiss() pops whatever screen is on top: the size notice while the terminal is too
+        small, the dashboard itself when a second press of Cancel, queued behind the first,
+        comes after the dialog is gone (that crashed the app).  Neither is this dialog's."""
+        if self.is_current:
+            self.dismiss(result)
+        else:
+            self._finished = (result,)
 
     @work(exclusive=True, group="form")
     async def run_form(self) -> None:
@@ -134,14 +145,9 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         except (OpsError, GateError, ValueError) as exc:
             error.update(f"❌ {exc}")
             return
-        if self.is_current:
-            self.dismiss(result)
-        else:
-            # dismiss() pops the top screen, which is the size notice while the terminal is
-            # too small: the dialog closes when it is on top again.
-            self._finished = (result,)
+        self.close(result)
 
     def on_screen_resume(self) -> None:
-        """Close a dialog whose operation finished while the size notice covered it."""
+        """Close a dialog that was closed while the size notice covered it."""
         if self._finished is not None:
             self.dismiss(self._finished[0])
