@@ -1,11 +1,13 @@
-"""A dialog closes once: presses queued behind the first one that closes it do nothing (found by
-tests/tui/test_monkey.py: a second Cancel popped the dashboard itself, ``ScreenStackError``)."""
+"""Dialogs under keys faster than the app (found by tests/tui/test_monkey.py): a dialog closes
+once, as presses queued behind the first that closes it do nothing (a second Cancel popped the
+dashboard itself, ``ScreenStackError``), and a choice field takes any key."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import App
 from textual.screen import Screen
-from textual.widgets import Button
+from textual.widgets import Button, Select
 
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.form import Field, FormDialog
@@ -38,3 +40,26 @@ async def test_cancel_pressed_twice_closes_the_form_once() -> None:
 
 async def test_no_pressed_twice_answers_the_question_once() -> None:
     await press_twice_at_once(App(), ConfirmDialog("Kill node1?"), "no")
+
+
+async def test_page_keys_on_a_choice_before_its_list_is_drawn() -> None:
+    """Found by the monkey: Down, Tab, PageUp on a choice field, faster than the app draws,
+    raised KeyError inside Textual's list of choices and killed the app."""
+    dialog: FormDialog[str] = FormDialog(
+        "Title",
+        [Field("action", "Action:", "ack", choices=("ack", "nack")), Field("n", "N:")],
+        submit,
+        blink=False,
+    )
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        await app.push_screen(dialog)
+        await pilot.pause()
+        dialog.query_one(Select).focus()
+        await pilot.pause()
+        for key in ("down", "tab", "pageup", "pagedown"):
+            app.post_message(events.Key(key, None))  # no wait between keys
+        await pilot.pause()
+        await pilot.pause()
+        assert app._exception is None and app.is_running
+        assert dialog.values()["action"] == "ack"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets._select import SelectCurrent, SelectOverlay
 
 from console.ops.errors import OpsError
 from engine.client import GateError
@@ -36,6 +37,25 @@ class Field:
 
 
 ResultT = TypeVar("ResultT")
+
+
+class _Choices(SelectOverlay):
+    """Textual's list of choices, whose PageUp and PageDown raised KeyError (and killed the app)
+    when pressed before the list was laid out: Down, Tab, PageUp on a choice field (found by
+    tests/tui/test_monkey.py).  Before that they do nothing."""
+
+    def _move_page(self, direction: Literal[-1, 1]) -> None:
+        if (self.highlighted or 0) in self._index_to_line:
+            super()._move_page(direction)
+
+
+class ChoiceField(Select[str]):
+    """A Select with the list of choices above."""
+
+    def compose(self) -> ComposeResult:
+        # Select.compose, with its own list of choices.
+        yield SelectCurrent(self.prompt)
+        yield _Choices(type_to_search=self._type_to_search).data_bind(compact=Select.compact)
 
 
 class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
@@ -78,7 +98,7 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
 
     def _input(self, field: Field) -> Input | Select[str]:
         if field.choices:
-            return Select(
+            return ChoiceField(
                 [(choice, choice) for choice in field.choices],
                 value=field.default or field.choices[0],
                 allow_blank=False,
