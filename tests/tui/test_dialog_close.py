@@ -63,3 +63,26 @@ async def test_page_keys_on_a_choice_before_its_list_is_drawn() -> None:
         await pilot.pause()
         assert app._exception is None and app.is_running
         assert dialog.values()["action"] == "ack"
+
+
+async def test_a_dialog_under_a_question_closes_once_it_is_on_top_again() -> None:
+    """Found by the monkey: a worker's question opened over a dialog, then Esc reached the
+    dialog; it answered its caller, popped the question instead of itself, and answered again
+    on the next Esc (``InvalidStateError``)."""
+    results: list[object] = []
+    dialog: FormDialog[str] = FormDialog("Title", [Field("name", "Name:")], submit, blink=False)
+    question = ConfirmDialog("Kill node1?")
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        base = app.screen
+        await app.push_screen(dialog, callback=results.append)
+        await app.push_screen(question)
+        await pilot.pause()
+        dialog.action_cancel()
+        await pilot.pause()
+        assert app.screen_stack == [base, dialog, question] and results == []
+        question.action_answer(False)
+        await pilot.pause()
+        await pilot.pause()
+        assert app._exception is None
+        assert app.screen_stack == [base] and results == [None]

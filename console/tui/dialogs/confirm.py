@@ -48,5 +48,5 @@ class ConfirmDialog(ModalScreen[bool]):
     def action_answer(self, yes: bool) -> None:
         """The answer by key; only once, and only from the top: dismiss() pops whatever screen
         is on top, and a second press queued behind the first would pop the dashboard."""
-        if self.is_current:
+        if self.is_active:
             self.dismiss(yes)

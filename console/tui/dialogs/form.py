@@ -147,10 +147,11 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
     def close(self, result: ResultT | None) -> None:
         """Close with ``result`` now, or once on top again.
 
-        dismiss() pops whatever screen is on top: the size notice while the terminal is too
-        small, the dashboard itself when a second press of Cancel, queued behind the first,
-        comes after the dialog is gone (that crashed the app).  Neither is this dialog's."""
-        if self.is_current:
+        dismiss() pops whatever screen is on top, and answers this dialog's caller: on top may
+        be the size notice, a question a worker asked meanwhile (this dialog is then "current"
+        but under it: answered twice, it crashed the app), or the dashboard itself when a
+        second press of Cancel, queued behind the first, comes after the dialog is gone."""
+        if self.is_active:
             self.dismiss(result)
         else:
             self._finished = (result,)
