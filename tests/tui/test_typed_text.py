@@ -1,15 +1,24 @@
 """What a person typed is shown as typed, never read as markup (found by tests/tui/test_monkey.py:
-a feed filter of ``[/]`` killed the dashboard with ``MarkupError``)."""
+a feed filter, and then a name, of ``[/]`` killed the dashboard with ``MarkupError``)."""
 
 from __future__ import annotations
 
-from textual.app import App
-from textual.widgets import Static
+import asyncio
+import io
+from dataclasses import replace
+
+from rich.console import Console
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Static
 
 from console.ops.errors import OpsError
+from console.ops.streams import GreenhouseView
 from console.tui.app import GateConsole
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.form import Field, FormDialog
+from console.tui.feed.lines import FeedLine, render_lines
+from console.tui.streams.greenhouse import greenhouse_table
+from console.tui.table_sync import Cell, sync_table
 from tests.tui.recorded import RecordedOps
 
 TYPED = "[/] [bold]x[/bold] [red"
@@ -55,3 +64,32 @@ async def test_a_question_naming_what_was_typed() -> None:
         await pilot.pause()
         assert shown(question.query_one(".title", Static)) == f"Delete subscription '{TYPED}'?"
         assert shown(question.query_one(".hint", Static)) == TYPED
+
+
+async def test_table_cells_named_by_people() -> None:
+    """Subscription, observer and stream names, and event data, in the dashboard's tables."""
+
+    class Tables(App[None]):
+        def compose(self) -> ComposeResult:
+            table: DataTable[Cell] = DataTable()
+            table.add_columns("Name", "Data")
+            yield table
+
+    app = Tables()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        sync_table(table, [("sub", [TYPED, "[bold]"])])
+        await pilot.pause()  # cells are measured when the table is next idle
+        sync_table(table, [("sub", [TYPED, "[/bold]"])])
+        await pilot.pause()
+        assert app._exception is None
+        assert [str(cell) for cell in table.get_row("sub")] == [TYPED, "[/bold]"]
+
+
+def test_feed_lines_and_a_greenhouse_named_by_people() -> None:
+    console = Console(width=80, file=io.StringIO())
+    console.print(render_lines([FeedLine(TYPED, 'SEEN ["[/]" "x"]')], len(TYPED)))
+    house = replace(asyncio.run(RecordedOps().streams.greenhouse("g")).greenhouse, name=TYPED)
+    console.print(greenhouse_table(GreenhouseView(house, [])))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert TYPED in shown and 'SEEN ["[/]" "x"]' in shown

@@ -17,7 +17,7 @@ from console.ops.streams import StreamOps, StreamPage, StreamRow
 from console.tui.feed.lines import type_style
 from console.tui.requests import Requested
 from console.tui.streams.paging import PageRequest, newer_events, shows_end
-from console.tui.table_sync import Cell, selected_key, sync_table
+from console.tui.table_sync import Cell, literal, selected_key, sync_table
 from engine.client import GateError
 
 
@@ -104,7 +104,8 @@ class StreamsPanel(Horizontal):
         table = self.query_one("#stream-events", DataTable)
         table.clear()
         for event in page.events:
-            table.add_row(*event_cells(event), key=str(event.get("event_number")))
+            cells = [literal(cell) for cell in event_cells(event)]
+            table.add_row(*cells, key=str(event.get("event_number")))
         if self.following and request.direction == "forward":
             table.move_cursor(row=table.row_count - 1)  # the newest event, as a log that follows
         self._show_title()
