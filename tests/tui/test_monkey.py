@@ -213,7 +213,7 @@ async def console_cluster(tmp_path: Path) -> AsyncIterator[Console]:
 
 @dataclass
 class Seen:
-    """Every text the app showed that a traceback could hide in, with where it was seen."""
+    """Texts the app showed since the last look that a traceback could hide in."""
 
     notes: list[str] = field(default_factory=list)
 
@@ -226,7 +226,7 @@ class Seen:
 class Monkey:
     """The random steps, the node schedule and the checks, all from one seed."""
 
-    def __init__(self, app: GateConsole, console: Console, seed: int) -> None:
+    def __init__(self, app: GateConsole, console: Console, seed: int, size: Size) -> None:
         self.app = app
         self.console = console
         self.seed = seed
@@ -236,7 +236,7 @@ class Monkey:
         self.pids: set[int] = set()
         self.chaos_task: asyncio.Task[None] | None = None
         self.chaos_log: list[str] = []
-        self.size = app.size
+        self.size = size  # the terminal's own size, which a resize comes back to
 
     def where(self) -> str:
         return f"seed {self.seed} (GATE_MONKEY_SEED={self.seed}), step {self.step}"
@@ -396,7 +396,7 @@ async def run_monkey(console: Console, size: tuple[int, int], count: int) -> Mon
     """``count`` random steps at ``size``, then Ctrl+Q; answers the monkey for more checks.
     Whatever fails names the seed and the step."""
     app = GateConsole(console.ops, blink=False)
-    monkey = Monkey(app, console, seed())
+    monkey = Monkey(app, console, seed(), Size(*size))
     try:
         await drive(monkey, size, count)
     except AssertionError:
@@ -411,7 +411,6 @@ async def drive(monkey: Monkey, size: tuple[int, int], count: int) -> None:
     app = monkey.app
     seen = Seen()
     async with app.run_test(size=size, notifications=True, message_hook=seen.hook) as pilot:
-        monkey.size = Size(*size)
         for monkey.step in range(count):
             monkey.one_step()
             if monkey.step % CHAOS_EVERY == CHAOS_EVERY - 1:
