@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError
 from console.ops.operations import Operations
 from console.ops.patterns import parse_pattern
 from console.ops.session import SessionError, SessionOptions
 from console.ops.subscriptions import ConsumerPolicy, parse_policy
-from engine.client import GateError
+from engine.client import GateClient, GateError
 from tests.cluster_harness import RunningCluster, free_ports, wait_for
 from tests.console.waiting import eventually
+
+MakeCluster = Callable[..., Awaitable[RunningCluster]]
 
 
 @pytest.fixture
@@ -226,3 +229,29 @@ async def test_consumer_policy_retry_shows_the_attempt(ops: Operations) -> None:
         parse_policy("shrug", "1")
     with pytest.raises(OpsError, match="this console does not consume"):
         ops.subscriptions.set_policy("nobody", retry)
+
+
+async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> None:
+    private = await make_cluster()
+    async with GateClient(private.url) as client:
+        cluster = ClusterOps(client)
+        status = await cluster.transfer("node2")
+        assert status.leader == "node2"
+        row = await cluster.isolate("node3", ["node2"], "in")
+        assert (row.isolated, row.cut_in, row.cut_out) == (False, ("node2",), ())
+        with pytest.raises(OpsError, match="node3 cannot be cut from itself"):
+            await cluster.isolate("node3", ["node3"])
+        row = await cluster.isolate("node3")
+        assert row.isolated and row.cut_in == row.cut_out == ("node1", "node2")
+        await wait_for(cluster.status, lambda s: s.node("node3").isolated, 5, "the view")
+        # Once node3 has given up on the leader, the leader has not heard from it for as long.
+        await wait_for(
+            lambda: private.node_get("node3", "/status"),
+            lambda s: s["leader"] is None,
+            5,
+            "node3 to lose the leader",
+        )
+        with pytest.raises(OpsError, match="node3 cannot take over"):
+            await cluster.transfer("node3")
+        row = await cluster.heal("node3")
+        assert not row.isolated and row.cut_in == row.cut_out == ()
