@@ -3,7 +3,8 @@
 Usage: ``python -m bench.store_apply [--batches N] [--appends N] [--events N] [--sync]
 [--json-out [PATH]]``.
 Prints events/s and CPU µs per event for ``EventStore.apply_batch`` (with ``--sync``, an fsync of
-the store's WAL after every transaction) and the time of 1000-event stream and ``$all`` reads.
+the store's WAL after every transaction) and the time and CPU per event of 1000-event stream and
+``$all`` reads.
 """
 
 from __future__ import annotations
@@ -87,21 +88,27 @@ def main() -> None:
         }
 
         reads = 50
-        started = time.perf_counter()
+        started, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(reads):
             store.read_stream("greenhouse-1", 0, 1000, "forward")
-        elapsed = time.perf_counter() - started
-        print(f"read_stream 1000: {elapsed / reads * 1000:.2f} ms per read")
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_start
+        print(
+            f"read_stream 1000: {elapsed / reads * 1000:.2f} ms per read,"
+            f" {cpu / (reads * 1000) * 1e6:.2f} µs CPU per event"
+        )
         figures["read_stream_1000 ms"] = round(elapsed / reads * 1000, 3)
-        started = time.perf_counter()
+        figures["read_stream cpu_us_per_event"] = round(cpu / (reads * 1000) * 1e6, 2)
+        started, cpu_start = time.perf_counter(), time.process_time()
         for i in range(reads):
             store.read_all(i * 100, 1000, "forward")
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_start
         print(
             f"read_all 1000: {elapsed / reads * 1000:.2f} ms per read"
-            f" = {reads * 1000 / elapsed:,.0f} events/s"
+            f" = {reads * 1000 / elapsed:,.0f} events/s, {cpu / (reads * 1000) * 1e6:.2f} µs CPU"
+            " per event"
         )
         figures["read_all_1000 ms"] = round(elapsed / reads * 1000, 3)
+        figures["read_all cpu_us_per_event"] = round(cpu / (reads * 1000) * 1e6, 2)
         store.close()
     steal.stop()
     scenario = f"{args.appends} appends of {args.events} events per batch, {mode}"

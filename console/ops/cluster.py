@@ -55,6 +55,7 @@ class NodeRow:
     cut_out: tuple[str, ...] = ()  # the peers that do not hear it
     restarts: int = 0  # started again by the gateway after exiting on its own
     exit_code: int | None = None  # of its last unexpected exit; negative: the signal
+    disk_full: str | None = None  # why it takes no new entries: "disk full (...: 3 MB free)"
 
     @property
     def last_exit(self) -> str | None:
@@ -170,6 +171,7 @@ def _node_row(node: NodeView) -> NodeRow:
         isolated=bool(node.get("isolated")),
         cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
         cut_out=tuple((node.get("cuts") or {}).get("out") or ()),
+        disk_full=node["disk_full"] if isinstance(node.get("disk_full"), str) else None,
     )
 
 

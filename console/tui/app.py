@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, TabbedContent, TabPane
 
 from console.ops import outcomes
@@ -88,6 +89,11 @@ _SEVERITIES: dict[outcomes.Level, SeverityLevel] = {
     "busy": "information",
     "watch": "information",
 }
+
+
+def _pane_of(widget: Widget) -> TabPane | None:
+    """The panel a widget is in, if any."""
+    return next((node for node in widget.ancestors if isinstance(node, TabPane)), None)
 
 
 class GateConsole(App[None]):
@@ -285,17 +291,25 @@ class GateConsole(App[None]):
             self.screen.set_focus(self.query_one("#feed-log"))
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Clicking a tab also moves the keyboard into its panel; the feed catches up."""
+        """The keyboard and the shown panel go together; the feed catches up when shown.
+
+        A tab chosen on the tab bar takes the keyboard into its panel.  Panel keys, and focus
+        moves, activate tabs too, and their messages can come late and out of order: after 3
+        then 5 quickly, Observers' message may come last, with the keyboard already in
+        Subscriptions.  Then the tab follows the keyboard, which moves no focus, so the two
+        can never chase each other (they did, for ever).  Nothing while the app closes."""
         pane_id = event.pane.id
+        tabs = event.tabbed_content
+        if not self._dashboard_shown() or pane_id is None or pane_id != tabs.active:
+            return
         if pane_id == "feed":
             self.query_one(FeedPanel).catch_up()
-        focused = self.focused
-        if (
-            pane_id is not None
-            and focused is not None
-            and event.pane not in focused.ancestors_with_self
-        ):
+        focused = tabs.screen.focused
+        holder = None if focused is None else _pane_of(focused)
+        if holder is None:
             self.action_show_panel(pane_id)
+        elif holder is not event.pane and holder.id is not None:
+            tabs.active = holder.id
 
     def action_help(self) -> None:
         """Show every key."""

@@ -3,6 +3,10 @@
 Textual's footer lists the focused widget's keys before the app's, so on a panel with many keys
 at 80 columns the app's ``? Help`` was the one cut off; it is pinned right instead, with the
 command palette's key, where no panel's keys can push it out.
+
+The pinned group is found by a class, not an id: Textual recomposes the footer whenever the
+bindings change, and a recompose can mount the new keys while the old ones (not yet started,
+so not waited for) are still attached; two groups with one id would crash the app.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ class GateFooter(Footer):
     """A compact footer whose help and palette keys stay on screen."""
 
     DEFAULT_CSS = """
-    GateFooter #pinned-keys {
+    GateFooter .pinned-keys {
         dock: right;
         width: auto;
         background: $footer-background;
     }
-    GateFooter #pinned-keys FooterKey.-command-palette {
+    GateFooter .pinned-keys FooterKey.-command-palette {
         dock: none;
     }
     """
@@ -38,5 +42,5 @@ class GateFooter(Footer):
                 pinned.append(widget)
             else:
                 yield widget
-        with HorizontalGroup(id="pinned-keys"):
+        with HorizontalGroup(classes="pinned-keys"):
             yield from pinned

@@ -65,5 +65,5 @@ class SizeNotice(Screen[None]):
     def _check(self, size: Size) -> None:
         if too_small(size):
             self.query_one("#size-notice", Static).update(notice_text(size))
-        elif self.is_current:
+        elif self.is_active:  # not under a dialog a worker opened meanwhile: that one would go
             self.dismiss()

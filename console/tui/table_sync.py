@@ -17,6 +17,12 @@ Cell = str | Text
 Row = tuple[str, Sequence[Cell]]  # a row key and its cells, in column order
 
 
+def literal(cell: Cell) -> Text:
+    """A cell as it reads: DataTable parses a plain string as markup, and names and data are
+    typed by people (a subscription or a stream called "[/]" crashed the dashboard)."""
+    return cell if isinstance(cell, Text) else Text(cell)
+
+
 def sync_table(table: DataTable[Cell], rows: Sequence[Row], *, height: int | None = 1) -> bool:
     """Make ``table`` show ``rows`` (in that order for new rows); True when anything changed.
     New rows are ``height`` lines tall; None fits them to their cells (a column that folds)."""
@@ -27,12 +33,13 @@ def sync_table(table: DataTable[Cell], rows: Sequence[Row], *, height: int | Non
         changed = True
     columns = list(table.columns)
     for key, cells in rows:
+        shown = [literal(cell) for cell in cells]
         if key not in table.rows:
-            table.add_row(*cells, key=key, height=height)
+            table.add_row(*shown, key=key, height=height)
             changed = True
             continue
         current = table.get_row(key)
-        for column, old, new in zip(columns, current, cells, strict=True):
+        for column, old, new in zip(columns, current, shown, strict=True):
             if old != new:
                 # A grown cell widens its column (by default a column keeps its first width
                 # and cuts what no longer fits, e.g. a rate going from 5.0/s to 15.0/s).

@@ -140,6 +140,8 @@ class NodeView(TypedDict):
     exit_code: int | None  # of its last such exit (negative: the signal)
     isolated: bool  # every Raft link cut both ways
     cuts: Cuts
+    disk_full: str | None  # why it takes no new entries
+    damaged: str | None  # why it serves no reads
 
 
 class LinksAnswer(TypedDict):
@@ -252,6 +254,14 @@ class NodeRestarted(TypedDict):
     exit_code: int | None
 
 
+class NodeDamaged(TypedDict):
+    """A node that answers starts (``damaged``: why) or stops (None) refusing reads."""
+
+    type: Literal["node_damaged"]
+    node_id: str
+    damaged: str | None
+
+
 class LeaderChanged(TypedDict):
     """Another leader (or none) in the gateway's view."""
 
@@ -262,4 +272,6 @@ class LeaderChanged(TypedDict):
 
 
 # What ``GateClient.cluster_events`` yields (docs/API.md, "Cluster").
-ClusterEvent = ClusterViewEvent | NodeUpDown | LeaderChanged | LinksChanged | NodeRestarted
+ClusterEvent = (
+    ClusterViewEvent | NodeUpDown | LeaderChanged | LinksChanged | NodeRestarted | NodeDamaged
+)

@@ -82,6 +82,8 @@ class HealthMonitor:
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
         self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
+        self._damaged: dict[str, str | None] = {}  # as last published
+        self._disk_full: dict[str, str | None] = {}  # as last logged
         self._restarts: dict[str, int] = {}  # per node, the gateway's restarts as last published
         self._leader: str | None = None
         self._term = 0
@@ -116,8 +118,23 @@ class HealthMonitor:
         return self._leader_last
 
     def fresh_nodes(self) -> list[str]:
-        """Followers that are up and within ``replication.freshLag`` of the leader."""
+        """Followers that are up, within ``replication.freshLag`` of the leader and not damaged."""
         return [n["node_id"] for n in self._view["nodes"] if n["role"] == "follower" and n["fresh"]]
+
+    def damaged_nodes(self) -> set[str]:
+        """Nodes out of the read rotation: a store of theirs failed its checks."""
+        return {n["node_id"] for n in self._view["nodes"] if n.get("damaged")}
+
+    def note_damaged(self, node_id: str, reason: str) -> None:
+        """Take a node out of the read rotation now, on its ``store_damaged`` answer, not at the
+        next round (which then reads the same from the node's status)."""
+        nodes = []
+        for entry in self._view["nodes"]:
+            if entry["node_id"] == node_id and not entry.get("damaged"):
+                entry = entry | {"damaged": reason, "fresh": False}
+                self._note_changes(entry)
+            nodes.append(entry)
+        self._view = self._view | {"nodes": nodes}
 
     def note_leader_hint(self, node_id: str, term: int | None = None) -> None:
         """Take a ``not_leader`` hint from a node: ``node_id`` leads in ``term``.
@@ -361,6 +378,11 @@ class HealthMonitor:
             # Links cut by isolate (docs/API.md): only a node that answers can say.
             "isolated": False,
             "cuts": {"in": [], "out": []},
+            # Why the node serves no reads (a store failed its checks), null when it does.
+            "damaged": None,
+            # Why a node that answers takes no new entries, e.g. "disk full (data/node2: 3 MB
+            # free)"; None when it takes them (or does not answer).
+            "disk_full": None,
             "restarts": restarts,
             "exit_code": exit_code,
         }
@@ -371,14 +393,18 @@ class HealthMonitor:
                 lag = 0
             elif leader_last is not None:
                 lag = max(0, leader_last - applied)
+            damaged = status.get("damaged")
+            damaged = damaged if isinstance(damaged, str) and damaged else None
             entry.update(
                 term=_int(status.get("term")),
                 commit_position=_int(status.get("commit_position")),
                 applied_position=applied,
                 lag=lag,
-                fresh=lag is not None and lag <= self._config.replication.fresh_lag,
+                fresh=lag is not None and lag <= self._config.replication.fresh_lag and not damaged,
+                damaged=damaged,
                 serving=bool(status.get("serving", False)),
                 isolated=status.get("isolated") is True,
+                disk_full=status["disk_full"] if isinstance(status.get("disk_full"), str) else None,
             )
             cuts = status.get("cuts")
             if isinstance(cuts, dict):
@@ -409,6 +435,18 @@ class HealthMonitor:
                         "cuts": entry["cuts"],
                     }
                 )
+        damaged = entry.get("damaged")
+        if up and self._damaged.get(node_id) != damaged:
+            self._damaged[node_id] = damaged
+            if damaged:
+                self._log.error(f"Node {node_id} serves no reads: {damaged}")
+            self._publish({"type": "node_damaged", "node_id": node_id, "damaged": damaged})
+        if up and self._disk_full.get(node_id) != entry["disk_full"]:
+            self._disk_full[node_id] = entry["disk_full"]
+            if entry["disk_full"] is not None:
+                self._log.warning("Node %s: %s, takes no new entries", node_id, entry["disk_full"])
+            else:
+                self._log.info("Node %s: disk space back, takes new entries", node_id)
         restarts = entry["restarts"]
         if restarts > self._restarts.get(node_id, 0):
             # Several restarts between two rounds make one event, with the count they reached.

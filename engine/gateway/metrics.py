@@ -25,6 +25,7 @@ class GatewayCollector(Collector):
             ("write_retries", "Write attempts repeated after a failover or lost answer"),
             ("reads", "Read requests routed"),
             ("reads_on_followers", "Reads answered by a follower"),
+            ("reads_damaged", "Read answers store_damaged, each retried on another node"),
         ):
             yield CounterMetricFamily(f"gate_gateway_{key}", doc, value=self.router.counters[key])
         yield CounterMetricFamily(

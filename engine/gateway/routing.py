@@ -41,7 +41,13 @@ class Router:
         # The highest log index this gateway acknowledged: reads without a token of their own
         # wait for it (less freshLag), so even curl users read their writes through a follower.
         self.acked_index = 0
-        self.counters = {"writes": 0, "write_retries": 0, "reads": 0, "reads_on_followers": 0}
+        self.counters = {
+            "writes": 0,
+            "write_retries": 0,
+            "reads": 0,
+            "reads_on_followers": 0,
+            "reads_damaged": 0,  # answers store_damaged, each retried on another node
+        }
 
     async def ask(self, node_id: str, msg: dict[str, Any], timeout: float) -> Any:
         """One request to one node: its result, or its error raised as a GateError."""
@@ -134,7 +140,7 @@ class Router:
             start = next(self._spread) % len(fresh)
             fresh = fresh[start:] + fresh[:start]
         leader = self.health.leader
-        if leader is None:
+        if leader is None or leader in self.health.damaged_nodes():
             return fresh
         return [leader, *fresh] if leader_first else [*fresh[:1], leader, *fresh[1:]]
 
@@ -174,13 +180,16 @@ class Router:
         deadline = started + self.deadline
         behind: dict[str, str] = {}  # node -> how far behind the read it is
         failed: dict[str, str] = {}  # node -> why it gave no answer
+        damaged: set[str] = set()  # nodes whose copy failed its checks: never asked again
         delay = 0.02
         while time.monotonic() < deadline:
             candidates = self._read_candidates(leader_first)
             if not candidates:
                 await self._refresh_before(deadline)
                 candidates = self._read_candidates(leader_first) or self._all_nodes()
-            for node_id in candidates:
+            if damaged.issuperset(self.config.node_ids):
+                break
+            for node_id in (n for n in candidates if n not in damaged):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -192,6 +201,13 @@ class Router:
                         behind[node_id] = err.message
                         failed.pop(node_id, None)
                         deadline = min(deadline, started + FRESH_WAIT)
+                        continue
+                    if err.code == "store_damaged":
+                        # Out of the rotation at once; this read goes on to the other nodes.
+                        damaged.add(node_id)
+                        failed[node_id] = err.message
+                        self.health.note_damaged(node_id, err.message)
+                        self.counters["reads_damaged"] += 1
                         continue
                     # A lagging follower may not know a store that was just created.
                     if err.code in RETRYABLE or (err.code == "store_not_found" and not is_leader):

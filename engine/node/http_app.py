@@ -11,6 +11,7 @@ from engine.node.host import RaftHost
 from engine.node.metrics import NodeCollector
 from engine.node.node_log import log_page
 from engine.protocol.errors import GateError
+from engine.storage.reads import plan_read
 from engine.transport.http_common import add_read_routes, int_param, json_response, new_app
 
 
@@ -44,7 +45,7 @@ def build_node_app(host: RaftHost) -> web.Application:
         request: web.Request, query: dict[str, Any], freshness: dict[str, int]
     ) -> Any:
         # The node's own applied state, as it is: no waiting, so replicas can be compared.
-        return host.state.read(query)
+        return host.answer_read(plan_read(query))
 
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)

@@ -27,6 +27,7 @@ STATUS: dict[str, int] = {
     "payload_too_large": 413,
     "internal": 500,
     "unavailable": 503,
+    "store_damaged": 503,  # this node's copy failed its checks: read another node's
     "timeout": 504,
     # Between gateway and nodes only; the gateway turns these into retries or 503s.
     "not_leader": 503,
@@ -35,8 +36,9 @@ STATUS: dict[str, int] = {
 
 
 # Codes that mean "try elsewhere or later", not "the request is wrong": the gateway retries them
-# on the leader (engine/gateway/leader_retry.py) and GateClient retries them on the gateway.
-RETRYABLE = frozenset({"not_leader", "unavailable", "stale", "timeout"})
+# on the leader (engine/gateway/leader_retry.py) or, for reads, on another node
+# (engine/gateway/routing.py), and GateClient retries them on the gateway.
+RETRYABLE = frozenset({"not_leader", "unavailable", "stale", "timeout", "store_damaged"})
 
 
 class GateError(Exception):

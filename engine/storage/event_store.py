@@ -17,9 +17,11 @@ than the version or position it reports.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +35,7 @@ from engine.storage.wal import finish, no_autocheckpoint
 from engine.storage.writeback import EarlyWriteback
 
 Direction = Literal["forward", "backward"]
+log = logging.getLogger("gate.storage")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -44,6 +47,7 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL,
     metadata TEXT NOT NULL,
     created_epoch INTEGER NOT NULL,
+    crc INTEGER,
     UNIQUE (stream_id, event_number),
     UNIQUE (stream_id, event_id)
 );
@@ -59,6 +63,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
     data TEXT NOT NULL,
     metadata TEXT NOT NULL,
     created_epoch INTEGER NOT NULL,
+    crc INTEGER,
     PRIMARY KEY (source_uuid, stream_uuid, source_version)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -67,8 +72,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 _EVENT_COLUMNS = (
     "position, stream_id, event_number, event_id, event_type, data, metadata, created_epoch"
 )
+_ROW_COLUMNS = f"{_EVENT_COLUMNS}, crc"
 _SNAPSHOT_COLUMNS = (
-    "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch"
+    "source_uuid, stream_uuid, source_version, source_type, data, metadata, created_epoch, crc"
 )
 SYNCHRONOUS = "NORMAL"  # commits are not fsynced; checkpoints are
 _ID_LOOKUP_CHUNK = 500  # ids or positions per query: well under SQLite's bound-parameter limit
@@ -89,6 +95,11 @@ CONTENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.InterfaceError,
     sqlite3.ProgrammingError,
 )
+
+
+def damage_marker(path: Path) -> Path:
+    """The file that records why the store at ``path`` was found damaged (absent when sound)."""
+    return Path(f"{path}.damaged")
 
 
 class IncompleteStoreError(Exception):
@@ -116,6 +127,13 @@ class EventStore:
         self.store_id = path.stem
         self.path = path
         self._closed = False
+        # A store found damaged stays so across restarts, until it is deleted or rebuilt.
+        marker = damage_marker(path)
+        self._damaged: str | None = (
+            marker.read_text(errors="replace").strip() or "found damaged before"
+            if marker.exists()
+            else None
+        )
         self._writer = self._connect(path)
         has_meta = self._writer.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
@@ -124,6 +142,12 @@ class EventStore:
         if "applied_index" not in meta:
             self._writer.close()
             raise IncompleteStoreError(path)
+        for table in ("events", "snapshots"):
+            columns = {row[1] for row in self._writer.execute(f"PRAGMA table_info({table})")}
+            if "crc" not in columns:
+                # A store written before checksums: its rows keep a NULL checksum (unchecked on
+                # read: a checksum computed now would vouch for bytes it never saw written).
+                self._writer.execute(f"ALTER TABLE {table} ADD COLUMN crc INTEGER")
         self._applied_index: int = meta["applied_index"]
         self.config: dict[str, Any] = orjson.loads(meta["config"])
         self.created_epoch: int = meta["created_epoch"]
@@ -239,7 +263,10 @@ class EventStore:
             db.execute("UPDATE meta SET value = ? WHERE key = 'applied_index'", (applied,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # A full disk makes SQLite roll back by itself: a second ROLLBACK would fail with
+            # "no transaction is active" and hide the real error.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         self._versions.update(versions)
         self._last_position = position
@@ -269,8 +296,9 @@ class EventStore:
                 "wrong_expected_version", message, current_version=current
             ), position
         dumps = orjson.dumps
-        rows = [
-            (
+        rows = []
+        for k, e in enumerate(events):
+            row = (
                 position + k + 1,
                 stream,
                 current + k + 1,
@@ -280,10 +308,9 @@ class EventStore:
                 dumps(e["metadata"]).decode(),
                 e["created_epoch"],
             )
-            for k, e in enumerate(events)
-        ]
+            rows.append((*row, event_crc(row)))
         self._writer.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            f"INSERT INTO events ({_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
         version = current + len(events)
         position += len(events)
@@ -330,17 +357,19 @@ class EventStore:
         return {"version": last[0], "position": last[1]}
 
     def _snapshot_put(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        row = (
+            cmd["source_uuid"],
+            cmd["stream_uuid"],
+            cmd["version"],
+            cmd.get("source_type"),
+            orjson.dumps(cmd["data"]).decode(),
+            orjson.dumps(cmd.get("metadata", {})).decode(),
+            cmd["created_epoch"],
+        )
         self._writer.execute(
-            f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                cmd["source_uuid"],
-                cmd["stream_uuid"],
-                cmd["version"],
-                cmd.get("source_type"),
-                orjson.dumps(cmd["data"]).decode(),
-                orjson.dumps(cmd.get("metadata", {})).decode(),
-                cmd["created_epoch"],
-            ),
+            f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*row, snapshot_crc(row)),
         )
         return {}
 
@@ -354,11 +383,43 @@ class EventStore:
 
     # ---- read side ----
 
+    @property
+    def damaged(self) -> str | None:
+        """Why this store refuses reads (``store_damaged``), or None while it is sound."""
+        return self._damaged
+
+    def _damage(self, reason: str) -> GateError:
+        """Flag the store damaged, for good: its file cannot be trusted for any later read."""
+        if self._damaged is None:
+            self._damaged = reason
+            try:
+                damage_marker(self.path).write_text(reason + "\n")
+            except OSError as exc:  # the flag in memory still holds until a restart
+                log.error("store %s: cannot record its damage: %s", self.store_id, exc)
+        return self._damaged_error()
+
+    def _damaged_error(self) -> GateError:
+        return GateError(
+            "store_damaged",
+            f"store {self.store_id!r} is damaged: {self._damaged}",
+            store=self.store_id,
+        )
+
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         if self._closed:
             raise GateError("store_not_found", f"store {self.store_id!r} not found")
-        yield self._reader
+        if self._damaged is not None:
+            raise self._damaged_error()
+        try:
+            yield self._reader
+        except sqlite3.DatabaseError as exc:
+            name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):  # contention, not damage
+                raise GateError("unavailable", f"store {self.store_id!r} is busy") from exc
+            # Not the text SQLite could not decode: garbage, and a client's data.
+            what = str(exc).split(" with text ", 1)[0]
+            raise self._damage(f"SQLite: {what} ({name or type(exc).__name__})") from exc
 
     @property
     def last_position(self) -> int:
@@ -401,21 +462,26 @@ class EventStore:
         if version < 0:
             return {"stream_id": stream, "version": -1, "events": []}
         if direction == "forward":
+            first = start or 0
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number >= ? AND event_number <= ? ORDER BY event_number LIMIT ?"
             )
-            args: tuple[object, ...] = (stream, start or 0, version, count)
+            args: tuple[object, ...] = (stream, first, version, count)
+            numbers = range(first, min(first + count, version + 1))
         else:
             top = version if start is None else min(start, version)
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number <= ? ORDER BY event_number DESC LIMIT ?"
             )
             args = (stream, top, count)
+            numbers = range(top, max(top - count, -1), -1)
         with self._reading() as db:
             rows = db.execute(sql, args).fetchall()
-        return {"stream_id": stream, "version": version, "events": _event_records(rows)}
+        events = self._records(rows)
+        self._expect_stream(events, stream, numbers)
+        return {"stream_id": stream, "version": version, "events": events}
 
     def read_all(
         self, from_position: int = 0, count: int = 100, direction: Direction = "forward"
@@ -428,20 +494,24 @@ class EventStore:
         last = self._last_position
         if direction == "forward":
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? AND position <= ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE position > ? AND position <= ?"
                 " ORDER BY position LIMIT ?"
             )
             args: tuple[object, ...] = (from_position, last, count)
+            positions = range(from_position + 1, min(from_position + count, last) + 1)
         else:
             top = last if from_position == 0 else min(from_position - 1, last)
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE position <= ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE position <= ?"
                 " ORDER BY position DESC LIMIT ?"
             )
             args = (top, count)
+            positions = range(top, max(top - count, 0), -1)
         with self._reading() as db:
             rows = db.execute(sql, args).fetchall()
-        return {"events": _event_records(rows)}
+        events = self._records(rows)
+        self._expect_positions(events, positions)
+        return {"events": events}
 
     def read_past(
         self, position: int, count: int, *, stream: str | None = None
@@ -455,24 +525,30 @@ class EventStore:
         else:
             first = self._first_number_past(stream, position)
             sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+                f"SELECT {_ROW_COLUMNS} FROM events WHERE stream_id = ?"
                 " AND event_number >= ? AND position <= ? ORDER BY event_number LIMIT ?"
             )
             with self._reading() as db:
                 rows = db.execute(sql, (stream, first, last, count)).fetchall()
-            events = _event_records(rows)
+            events = self._records(rows)
+            version = self._versions.get(stream, -1)
+            self._expect_stream(events, stream, range(first, min(first + count, version + 1)))
         return events, events[-1]["position"] if len(events) == count else last
 
     def read_positions(self, positions: list[int]) -> list[dict[str, Any]]:
         """The events at these positions (those that exist), by position."""
+        wanted = sorted(set(positions))
         events: list[dict[str, Any]] = []
         with self._reading() as db:
-            for i in range(0, len(positions), _ID_LOOKUP_CHUNK):
-                chunk = positions[i : i + _ID_LOOKUP_CHUNK]
+            for i in range(0, len(wanted), _ID_LOOKUP_CHUNK):
+                chunk = wanted[i : i + _ID_LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position IN ({marks})"
-                events += _event_records(db.execute(sql, chunk).fetchall())
-        return sorted(events, key=lambda e: e["position"])
+                sql = f"SELECT {_ROW_COLUMNS} FROM events WHERE position IN ({marks})"
+                events += self._records(db.execute(sql, chunk).fetchall())
+        events.sort(key=lambda e: e["position"])
+        # Positions run from 1 to the last without a gap: every one in that range exists.
+        self._expect_positions(events, [p for p in wanted if 0 < p <= self._last_position])
+        return events
 
     def _first_number_past(self, stream: str, position: int) -> int:
         """The first event number of ``stream`` whose position is above ``position``: a binary
@@ -481,15 +557,44 @@ class EventStore:
         with self._reading() as db:
             while low < high:
                 middle = (low + high) // 2
-                (at,) = db.execute(
+                row = db.execute(
                     "SELECT position FROM events WHERE stream_id = ? AND event_number = ?",
                     (stream, middle),
                 ).fetchone()
-                if at > position:
+                if row is None:
+                    raise self._damage(f"event {middle} of stream {stream!r} is missing")
+                if row[0] > position:
                     high = middle
                 else:
                     low = middle + 1
         return low
+
+    def _records(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """Event records of rows of ``_ROW_COLUMNS``, each checked against its checksum."""
+        for row in rows:
+            crc = row[8]
+            # NULL: an event stored before checksums existed (docs/ARCHITECTURE.md).
+            if crc is not None and crc != event_crc(row):
+                raise self._damage(f"checksum mismatch at position {row[0]}")
+        try:
+            return _event_records(rows)
+        except (TypeError, ValueError) as exc:  # an unchecked row whose bytes do not decode
+            raise self._damage(f"an event does not decode: {exc}") from exc
+
+    def _expect_stream(self, events: list[dict[str, Any]], stream: str, numbers: range) -> None:
+        """Event numbers have no gaps: a page that is not exactly ``numbers`` of ``stream``
+        came through a damaged index."""
+        got = [e["event_number"] for e in events]
+        if got != list(numbers) or any(e["stream_id"] != stream for e in events):
+            raise self._damage(
+                f"stream {stream!r}: read event numbers {_span(got)}, expected {_span(numbers)}"
+            )
+
+    def _expect_positions(self, events: list[dict[str, Any]], positions: Sequence[int]) -> None:
+        """Positions have no gaps: a page that is not exactly ``positions`` is damaged."""
+        got = [e["position"] for e in events]
+        if got != list(positions):
+            raise self._damage(f"read positions {_span(got)}, expected {_span(positions)}")
 
     def get_snapshot(self, source_uuid: str, stream_uuid: str, version: int) -> dict[str, Any]:
         """One snapshot record; raises ``snapshot_not_found``."""
@@ -504,7 +609,14 @@ class EventStore:
                 "snapshot_not_found",
                 f"no snapshot {source_uuid}/{stream_uuid}/{version} in store {self.store_id!r}",
             )
-        return _snapshot_record(row)
+        (record,) = self._snapshot_records([row])
+        if (record["source_uuid"], record["stream_uuid"], record["source_version"]) != (
+            source_uuid,
+            stream_uuid,
+            version,
+        ):
+            raise self._damage(f"snapshot {source_uuid}/{stream_uuid}/{version} read another")
+        return record
 
     def list_snapshots(
         self, source_uuid: str | None = None, stream_uuid: str | None = None
@@ -524,7 +636,18 @@ class EventStore:
         sql += " ORDER BY source_uuid, stream_uuid, source_version"
         with self._reading() as db:
             rows = db.execute(sql, args).fetchall()
-        return [_snapshot_record(row) for row in rows]
+        return self._snapshot_records(rows)
+
+    def _snapshot_records(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """Snapshot records of rows of ``_SNAPSHOT_COLUMNS``, each checked like an event."""
+        for row in rows:
+            crc = row[7]
+            if crc is not None and crc != snapshot_crc(row):
+                raise self._damage(f"checksum mismatch in snapshot {row[0]}/{row[1]}/{row[2]}")
+        try:
+            return [_snapshot_record(row) for row in rows]
+        except (TypeError, ValueError) as exc:  # an unchecked row whose bytes do not decode
+            raise self._damage(f"a snapshot does not decode: {exc}") from exc
 
     @property
     def wal_path(self) -> Path:
@@ -561,8 +684,33 @@ def _expected_matches(expected: Any, current: int) -> bool:
     return isinstance(expected, int) and not isinstance(expected, bool) and current == expected
 
 
+def event_crc(row: Sequence[Any]) -> int:
+    """The checksum of an event row (the first eight of ``_ROW_COLUMNS``): CRC-32 of its
+    fields, the position included, so a row read back under another position fails too."""
+    position, stream_id, number, event_id, event_type, data, metadata, epoch = row[:8]
+    text = (
+        f"{position}\0{stream_id}\0{number}\0{event_id}\0{event_type}\0{data}\0{metadata}\0{epoch}"
+    )
+    return zlib.crc32(text.encode())
+
+
+def snapshot_crc(row: Sequence[Any]) -> int:
+    """The checksum of a snapshot row (the first seven of ``_SNAPSHOT_COLUMNS``), as
+    :func:`event_crc`."""
+    source_uuid, stream_uuid, version, source_type, data, metadata, epoch = row[:7]
+    text = f"{source_uuid}\0{stream_uuid}\0{version}\0{source_type}\0{data}\0{metadata}\0{epoch}"
+    return zlib.crc32(text.encode())
+
+
+def _span(numbers: Sequence[int]) -> str:
+    """A run of numbers in one short phrase for an error message."""
+    if not numbers:
+        return "none"
+    return f"{numbers[0]}..{numbers[-1]} ({len(numbers)})"
+
+
 def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Event records (docs/API.md) from rows of ``_EVENT_COLUMNS``."""
+    """Event records (docs/API.md) from rows of ``_ROW_COLUMNS``."""
     loads = orjson.loads
     gmtime = time.gmtime
     strftime = time.strftime
@@ -570,7 +718,7 @@ def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     last_second = -1
     prefix = ""
     # Events of one batch share a timestamp: format each second once.
-    for position, stream_id, number, event_id, event_type, data, metadata, epoch in rows:
+    for position, stream_id, number, event_id, event_type, data, metadata, epoch, _ in rows:
         second, micros = divmod(epoch, 1_000_000)
         if second != last_second:
             last_second = second
@@ -592,7 +740,7 @@ def _event_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 def _snapshot_record(row: tuple[Any, ...]) -> dict[str, Any]:
-    source_uuid, stream_uuid, version, source_type, data, metadata, epoch = row
+    source_uuid, stream_uuid, version, source_type, data, metadata, epoch, _ = row
     return {
         "source_uuid": source_uuid,
         "stream_uuid": stream_uuid,

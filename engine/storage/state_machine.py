@@ -53,8 +53,9 @@ DURABLE_INTERVAL = 1.0  # seconds between durable points while entries are appli
 
 
 def remove_store_files(db_path: Path) -> None:
-    """Remove a store database; WAL and shared memory first, so no stale WAL outlives its db."""
-    for suffix in ("-wal", "-shm", ""):
+    """Remove a store database; WAL, shared memory and damage marker first, so none of them
+    outlives its db."""
+    for suffix in ("-wal", "-shm", ".damaged", ""):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
 
 
@@ -84,9 +85,10 @@ class StateMachine:
         self._open_stores()
 
     def _open_stores(self) -> None:
-        for wal in self._stores_dir.glob("*.db-wal"):
-            if not Path(str(wal).removesuffix("-wal")).exists():
-                wal.unlink()
+        for suffix in ("-wal", ".damaged"):
+            for left in self._stores_dir.glob(f"*.db{suffix}"):
+                if not Path(str(left).removesuffix(suffix)).exists():
+                    left.unlink()
         for db_path in sorted(self._stores_dir.glob("*.db")):
             try:
                 store = EventStore(db_path)
@@ -271,6 +273,14 @@ class StateMachine:
     def stores(self) -> list[str]:
         """The ids of the node's stores, sorted."""
         return sorted(self._stores)
+
+    def damaged(self) -> dict[str, str]:
+        """The stores that refuse reads (``store_damaged``), each with why."""
+        return {
+            store_id: store.damaged
+            for store_id, store in sorted(self._stores.items())
+            if store.damaged is not None
+        }
 
     def read(self, query: dict[str, Any]) -> Any:
         """Validate and execute a read query (docs/ENGINE.md, "Read queries") on local state."""

@@ -113,8 +113,10 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "state": None,
         "isolated": False,
         "cuts": {"in": [], "out": []},
+        "damaged": None,
         "restarts": 0,
         "exit_code": None,
+        "disk_full": None,
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -149,6 +151,26 @@ async def test_the_view_carries_the_restarts_of_each_node(cluster: Cluster) -> N
     assert {n: (by_id(view)[n]["restarts"], by_id(view)[n]["exit_code"]) for n in restarts} == (
         restarts
     )
+
+
+async def test_a_full_disk_is_in_the_view_and_logged_once_each_way(
+    cluster: Cluster, monitor: HealthMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "gate.health")
+    full = "disk full (/srv/gate/data/node2: 3 MB free)"
+    cluster.set_status("node2", disk_full=full)
+    cluster.set_status("node3", disk_full=["not", "a", "reason"])  # garbage: no reason
+    view = await monitor.refresh()
+    assert [by_id(view)[n]["disk_full"] for n in ("node1", "node2", "node3")] == [None, full, None]
+    await monitor.refresh()
+    cluster.set_status("node2", disk_full=None)
+    view = await monitor.refresh()
+    assert by_id(view)["node2"]["disk_full"] is None
+    disk = [line for line in health_lines(caplog) if "disk" in line]
+    assert disk == [
+        f"Node node2: {full}, takes no new entries",
+        "Node node2: disk space back, takes new entries",
+    ]
 
 
 async def test_the_node_pid_is_used_when_the_supervisor_has_none(
@@ -348,6 +370,35 @@ async def test_a_change_of_links_is_published_once(
     healed = {"in": [], "out": []}
     assert changes == [
         {"type": "links_changed", "node_id": "node3", "isolated": False, "cuts": healed}
+    ]
+
+
+async def test_a_damaged_node_leaves_the_read_rotation(
+    cluster: Cluster, monitor: HealthMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = monitor.subscribe()
+    await monitor.refresh()
+    assert monitor.fresh_nodes() == ["node2"] and monitor.damaged_nodes() == set()
+    reason = "store 'reg_gh' is damaged: checksum mismatch at position 7"
+    # The answer to a read takes it out at once, before any round.
+    monitor.note_damaged("node2", reason)
+    assert monitor.fresh_nodes() == [] and monitor.damaged_nodes() == {"node2"}
+    assert by_id(monitor.view)["node2"]["damaged"] == reason
+    assert [e for e in drain(events) if e["type"] == "node_damaged"] == [
+        {"type": "node_damaged", "node_id": "node2", "damaged": reason}
+    ]
+    assert f"Node node2 serves no reads: {reason}" in health_lines(caplog)
+    # The rounds then read it from the node's status, and see it go (a rebuilt node).
+    cluster.set_status("node2", damaged="store reg_gh: checksum mismatch at position 7")
+    await monitor.refresh()
+    assert monitor.damaged_nodes() == {"node2"} and monitor.fresh_nodes() == []
+    cluster.set_status("node2", damaged=["garbage"])  # not a reason: counts as sound
+    await monitor.refresh()
+    assert monitor.damaged_nodes() == set() and monitor.fresh_nodes() == ["node2"]
+    changes = [e for e in drain(events) if e["type"] == "node_damaged"]
+    assert [e["damaged"] for e in changes] == [
+        "store reg_gh: checksum mismatch at position 7",
+        None,
     ]
 
 

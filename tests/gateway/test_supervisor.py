@@ -105,7 +105,7 @@ def proc_state(pid: int) -> str | None:
     """The state letter in /proc/<pid>/stat (R, S, T, Z...), None once the process is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped between the open and the read
         return None
     return stat.rsplit(")", 1)[1].split()[0]
 

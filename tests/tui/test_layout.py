@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.compose import compose
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog, Static
 from textual.widgets._footer import FooterKey
@@ -22,6 +23,7 @@ from console.tui.cluster.panel import RewrappingLog
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.feed.lines import FeedLine
 from console.tui.feed.panel import FeedPanel
+from console.tui.footer import GateFooter
 from console.tui.size_notice import MIN_SIZE, SizeNotice
 from console.tui.status_bar import status_text
 from console.tui.streams.panel import COLUMNS, NARROW_COLUMNS, fill_events
@@ -95,6 +97,28 @@ async def test_every_footer_shows_help_at_80_columns(panel: str) -> None:
         others = [key for name, key in keys.items() if name not in ("question_mark", "ctrl+p")]
         assert others
         assert all(key.region.right < help_key.region.x for key in others)
+
+
+async def test_a_footer_composed_again_before_its_old_keys_are_gone_does_not_crash() -> None:
+    """Found by the monkey (tests/tui/test_monkey.py): Textual recomposes the footer on every
+    change of bindings, and waits only for old keys whose message loops have started, so new
+    keys can be mounted while old ones are still attached.  A pinned group with an id then
+    crashed the app (``DuplicateIds: 'pinned-keys'``)."""
+    app = console()
+    async with app.run_test(size=SMALL) as pilot:
+        await steps()(pilot)
+        footer = app.query_one(GateFooter)
+        with footer._context():  # compose() binds the keys to the footer it runs in
+            await footer.mount_all(compose(footer))  # the new keys beside the old ones
+            await pilot.pause()
+            assert app._exception is None and app.is_running
+            await footer.recompose()  # the next change of bindings tidies up
+        await pilot.pause()
+        assert len(footer.query(".pinned-keys")) == 1
+        assert [key.key for key in footer.query(".pinned-keys FooterKey")] == [
+            "question_mark",
+            "ctrl+p",
+        ]
 
 
 async def test_the_notice_comes_and_goes_with_the_terminal_size() -> None:

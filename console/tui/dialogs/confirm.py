@@ -30,9 +30,9 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="title")
+            yield Static(self.question, classes="title", markup=False)
             if self.detail:
-                yield Static(self.detail, classes="hint")
+                yield Static(self.detail, classes="hint", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", id="no", compact=True)
@@ -43,8 +43,10 @@ class ConfirmDialog(ModalScreen[bool]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Yes goes ahead, No does nothing."""
         event.stop()
-        self.dismiss(event.button.id == "yes")
+        self.action_answer(event.button.id == "yes")
 
     def action_answer(self, yes: bool) -> None:
-        """The answer by key."""
-        self.dismiss(yes)
+        """The answer by key; only once, and only from the top: dismiss() pops whatever screen
+        is on top, and a second press queued behind the first would pop the dashboard."""
+        if self.is_active:
+            self.dismiss(yes)

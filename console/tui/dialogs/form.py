@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets._select import SelectCurrent, SelectOverlay
 
 from console.ops.errors import OpsError, failure_text
 from engine.client import GateError
@@ -36,6 +37,25 @@ class Field:
 
 
 ResultT = TypeVar("ResultT")
+
+
+class _Choices(SelectOverlay):
+    """Textual's list of choices, whose PageUp and PageDown raised KeyError (and killed the app)
+    when pressed before the list was laid out: Down, Tab, PageUp on a choice field (found by
+    tests/tui/test_monkey.py).  Before that they do nothing."""
+
+    def _move_page(self, direction: Literal[-1, 1]) -> None:
+        if (self.highlighted or 0) in self._index_to_line:
+            super()._move_page(direction)
+
+
+class ChoiceField(Select[str]):
+    """A Select with the list of choices above."""
+
+    def compose(self) -> ComposeResult:
+        # Select.compose, with its own list of choices.
+        yield SelectCurrent(self.prompt)
+        yield _Choices(type_to_search=self._type_to_search).data_bind(compact=Select.compact)
 
 
 class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
@@ -59,25 +79,26 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         self.submit = submit
         self.hint = hint
         self.blink = blink
-        self._finished: tuple[ResultT] | None = None
+        self._finished: tuple[ResultT | None] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="title")
+            yield Static(self.title_text, classes="title", markup=False)
             if self.hint:
-                yield Static(self.hint, classes="hint")
+                yield Static(self.hint, classes="hint", markup=False)
             for field in self.fields:
                 with Horizontal(classes="field"):
                     yield Label(field.label, classes="field-label")
                     yield self._input(field)
-            yield Static("", id="form-error")
+            # What went wrong quotes what was typed: never read as markup ("[/]" crashed it).
+            yield Static("", id="form-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="ok", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
     def _input(self, field: Field) -> Input | Select[str]:
         if field.choices:
-            return Select(
+            return ChoiceField(
                 [(choice, choice) for choice in field.choices],
                 value=field.default or field.choices[0],
                 allow_blank=False,
@@ -117,11 +138,23 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         if event.button.id == "ok":
             self.run_form()
         else:
-            self.dismiss(None)
+            self.close(None)
 
     def action_cancel(self) -> None:
         """Close without doing anything."""
-        self.dismiss(None)
+        self.close(None)
+
+    def close(self, result: ResultT | None) -> None:
+        """Close with ``result`` now, or once on top again.
+
+        dismiss() pops whatever screen is on top, and answers this dialog's caller: on top may
+        be the size notice, a question a worker asked meanwhile (this dialog is then "current"
+        but under it: answered twice, it crashed the app), or the dashboard itself when a
+        second press of Cancel, queued behind the first, comes after the dialog is gone."""
+        if self.is_active:
+            self.dismiss(result)
+        else:
+            self._finished = (result,)
 
     @work(exclusive=True, group="form")
     async def run_form(self) -> None:
@@ -133,14 +166,9 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         except (OpsError, GateError, ValueError) as exc:
             error.update(f"❌ {failure_text(exc)}")
             return
-        if self.is_current:
-            self.dismiss(result)
-        else:
-            # dismiss() pops the top screen, which is the size notice while the terminal is
-            # too small: the dialog closes when it is on top again.
-            self._finished = (result,)
+        self.close(result)
 
     def on_screen_resume(self) -> None:
-        """Close a dialog whose operation finished while the size notice covered it."""
+        """Close a dialog that was closed while the size notice covered it."""
         if self._finished is not None:
             self.dismiss(self._finished[0])

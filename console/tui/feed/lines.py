@@ -80,5 +80,5 @@ def render_lines(lines: list[FeedLine], width: int, note: Text | None = None) ->
     if note is not None:
         grid.add_row("", note)
     for line in lines:
-        grid.add_row(line.source, render_body(line.text))
+        grid.add_row(Text(line.source), render_body(line.text))  # a name as typed, not markup
     return grid

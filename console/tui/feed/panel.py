@@ -44,7 +44,7 @@ class FeedPanel(Vertical):
         self._drawn_width = 0  # the log's width its lines were wrapped at
 
     def compose(self) -> ComposeResult:
-        yield Static(id="feed-status")
+        yield Static(id="feed-status", markup=False)  # quotes the filter as typed
         yield Input(
             placeholder="filter: a stream, event type, value…", compact=True, id="feed-filter"
         )

@@ -30,20 +30,21 @@ def greenhouse_table(view: GreenhouseView) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("Greenhouse", f"{house.greenhouse_id} · {_value(house.name)}")
+    # Names and places come from events people appended: shown as typed, never as markup.
+    table.add_row("Greenhouse", Text(f"{house.greenhouse_id} · {_value(house.name)}"))
     place = ", ".join(_value(v) for v in (house.location, house.city, house.country))
-    table.add_row("Place", place)
+    table.add_row("Place", Text(place))
     table.add_row("Status", Text(house.status, style=_STATUS_STYLES.get(house.status, "")))
     table.add_row("Version", str(house.version))
     for measure in MEASURES:
         current = _value(getattr(house, f"current_{measure}"))
         target = _value(getattr(house, f"target_{measure}"))
-        table.add_row(measure.capitalize(), f"{current} (target {target})")
+        table.add_row(measure.capitalize(), Text(f"{current} (target {target})"))
     actuators = ", ".join(
         f"{name} {'off' if house.actuators.get(name) is None else house.actuators[name]}"
         for name in ACTUATORS
     )
-    table.add_row("Actuators", actuators)
+    table.add_row("Actuators", Text(actuators))
     return table
 
 
@@ -61,7 +62,9 @@ class GreenhouseScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="greenhouse"):
-            yield Static(f"🌱 Greenhouse {self.view.greenhouse.greenhouse_id}", classes="title")
+            yield Static(
+                f"🌱 Greenhouse {self.view.greenhouse.greenhouse_id}", classes="title", markup=False
+            )
             yield Static(greenhouse_table(self.view), id="aggregate")
             yield Static(f"Snapshots ({len(self.view.snapshots)})", classes="subtitle")
             table: DataTable[str] = DataTable(cursor_type="row", id="snapshots")

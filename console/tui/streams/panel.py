@@ -17,7 +17,7 @@ from console.ops.streams import StreamOps, StreamPage, StreamRow
 from console.tui.feed.lines import type_style
 from console.tui.requests import catalogue_bindings, request
 from console.tui.streams.paging import PageRequest, newer_events, shows_end
-from console.tui.table_sync import Cell, room_for_last, selected_key, sync_table
+from console.tui.table_sync import Cell, literal, room_for_last, selected_key, sync_table
 from engine.client import GateError
 from engine.client.results import EventRecord
 
@@ -58,7 +58,8 @@ def fill_events(table: DataTable[Cell], events: list[EventRecord]) -> None:
     last = table.ordered_columns[-1]
     last.width, last.auto_width = max(room, last.label.cell_len), False
     for event, cells in zip(events, rows, strict=True):
-        table.add_row(*cells, key=str(event.get("event_number")), height=None)
+        shown = [literal(cell) for cell in cells]
+        table.add_row(*shown, key=str(event.get("event_number")), height=None)
 
 
 class StreamsPanel(Horizontal):
@@ -85,7 +86,10 @@ class StreamsPanel(Horizontal):
         table.add_columns("Stream", "Version")
         yield table
         with Vertical(id="stream-page"):
-            yield Static("Enter opens the stream selected on the left", id="page-title")
+            # Names the stream as typed in the browse dialog: never read as markup.
+            yield Static(
+                "Enter opens the stream selected on the left", id="page-title", markup=False
+            )
             events: DataTable[Cell] = DataTable(cursor_type="row", id="stream-events")
             events.add_columns(*COLUMNS)
             yield events
@@ -201,6 +205,6 @@ class StreamsPanel(Horizontal):
                 request.stream, request.start, request.count, request.direction
             )
         except (OpsError, GateError) as exc:
-            self.notify(f"❌ {failure_text(exc)}", severity="error")
+            self.notify(f"❌ {failure_text(exc)}", severity="error", markup=False)
             return
         self.show_page(request, page, follows=follows)
