@@ -155,6 +155,9 @@ class Monkey:
     subscriptions: set[str] = field(default_factory=set)
     unknown: set[str] = field(default_factory=set)
     fields: str = ""  # the last event type's fields as the shell hinted them
+    # Whether an answer may be one that exits at the menu (Ctrl+D, 15): not where a key could
+    # reach another prompt than the one meant (the pty, after a Ctrl+C sent on a guess).
+    may_exit: bool = True
 
     def menu(self, weights: dict[int, float]) -> Keys:
         if self.rng.random() < MENU_NOISE_RATE:
@@ -173,7 +176,7 @@ class Monkey:
         if kind < 0.08:
             return Keys(CTRL_C, enter=False)
         if kind < 0.14:
-            return Keys(CTRL_D, enter=False)
+            return Keys(CTRL_D if self.may_exit else CTRL_C, enter=False)
         if kind < 0.2:
             return Keys(self.rng.choice((UP, TAB, UP + UP)))
         if kind < 0.3:
@@ -210,7 +213,8 @@ class Monkey:
         # Option 5 monitors this console's subscription consumers too.
         yield "to monitor", lambda: self.pick(self.observers | self.subscriptions)
         yield "observer name to", lambda: self.pick(self.observers)
-        yield "Enter event type", lambda: rng.choice((str(rng.randint(1, 15)), *EVENT_TYPES))
+        last = len(EVENT_TYPES) if self.may_exit else EXIT - 1
+        yield "Enter event type", lambda: rng.choice((str(rng.randint(1, last)), *EVENT_TYPES))
         yield "Pattern", lambda: rng.choice(PATTERNS)
         yield "Number of producers", lambda: rng.choice(("", "1", "2"))
         yield "stop producer", lambda: self.pick(_listed(printed, "Running producers: "))
@@ -511,6 +515,7 @@ async def test_monkey_drives_the_repl_through_thousands_of_steps(
 
 # A prompt-toolkit prompt starting at the pty: bracketed paste on, then the prompt's bold text.
 _PROMPT_STARTS = re.compile(r"\x1b\[\?2004h(?:\x1b\[[0-9;?]*[A-Za-z])*\x1b\[0;1m([^\x1b]+)\x1b")
+_PROMPT_ENDS = re.escape("\x1b[?2004l")  # and bracketed paste off when it is answered
 _NODES_UP = re.compile(r"(\d)/3 nodes up")
 
 
@@ -524,7 +529,7 @@ def test_monkey_through_a_real_pty(tmp_path: Path) -> None:
     # No cursor-position request: pexpect does not answer one, and the prompt would wait for it.
     env["PROMPT_TOOLKIT_NO_CPR"] = "1"
     rng, chaos = random.Random(SEED + 2), random.Random(SEED + 3)
-    monkey = Monkey(rng)
+    monkey = Monkey(rng, may_exit=False)
     run = Run(SEED)
     screen = tmp_path / "screen.txt"
     with screen.open("w", encoding="utf-8") as log:
@@ -563,30 +568,37 @@ def _pty_monkey(
     nodes_up = 3
     rng = monkey.rng
 
-    def next_state(patience: tuple[float, float] = PATIENCE) -> tuple[str, str]:
-        """The next prompt (or MONITORING) and the text shown since the last one."""
+    def expect(patterns: list[object], deadline: float) -> int:
+        """The index of the pattern seen; Ctrl+C, as a person would press it, each time the
+        shell keeps them waiting (busy, or its editor kept the keys: a search, a menu)."""
+        while True:
+            index = child.expect([*patterns, pexpect.EOF, pexpect.TIMEOUT], rng.uniform(*patience))
+            if index == len(patterns):
+                raise AssertionError(f"gate-repl ended by itself; {run.where(child.before)}")
+            if index < len(patterns):
+                return index
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gate-repl hangs ({HANG:g} s); {run.where()}")
+            run.interrupts += 1
+            child.send(CTRL_C)
+            run.unsure = True
+
+    def next_state(*, answered: bool) -> tuple[str, str]:
+        """The next prompt (or MONITORING) and the text shown since the last one; a prompt
+        ``answered`` must end first (a redraw, as Ctrl+L makes, is no new prompt)."""
         nonlocal nodes_up
         deadline = time.monotonic() + HANG
-        while True:
-            index = child.expect(
-                [_PROMPT_STARTS, MONITORING, pexpect.EOF, pexpect.TIMEOUT],
-                timeout=rng.uniform(*patience),
-            )
-            if index == 2:
-                raise AssertionError(f"gate-repl ended by itself; {run.where(child.before)}")
-            if index == 3:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"gate-repl hangs ({HANG:g} s); {run.where()}")
-                run.interrupts += 1
-                child.send(CTRL_C)  # busy, or the editor kept the keys: Ctrl+C, as a person
-                run.unsure = True
-                continue
-            shown = _ESCAPES.sub("", child.before)
-            ups = _NODES_UP.findall(shown)
-            nodes_up = int(ups[-1]) if ups else nodes_up
-            return (MONITORING if index == 1 else child.match.group(1)), shown
+        if answered:
+            expect([_PROMPT_ENDS], deadline)
+        index = expect([_PROMPT_STARTS, MONITORING], deadline)
+        shown = _ESCAPES.sub("", child.before)
+        ups = _NODES_UP.findall(shown)
+        nodes_up = int(ups[-1]) if ups else nodes_up
+        return (MONITORING if index == 1 else child.match.group(1)), shown
 
-    asked, shown = next_state((HANG, HANG))  # the cluster starts: no Ctrl+C meanwhile
+    patience = (HANG, HANG)  # the cluster starts: no Ctrl+C meanwhile
+    asked, shown = next_state(answered=False)
+    patience = PATIENCE
     for step in range(PTY_STEPS):
         monkey.note(shown)
         if chaos.random() < KILL_RATE:
@@ -604,10 +616,10 @@ def _pty_monkey(
         child.send(keys.sent)
         if asked == MONITORING:
             child.expect_exact(MONITOR_STOPPED, timeout=10)
-        asked, shown = next_state()
+        asked, shown = next_state(answered=asked != MONITORING)
     while MENU not in asked:  # leave the question or monitor at hand
         child.send(CTRL_C)
-        asked, shown = next_state()
+        asked, shown = next_state(answered=asked != MONITORING)
     child.send(f"{EXIT}\r")
     child.expect(pexpect.EOF, timeout=HANG)
     child.close()
