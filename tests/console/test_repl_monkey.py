@@ -372,9 +372,10 @@ class Run:
     stray: str = ""
 
     def safe(self, keys: Keys) -> Keys:
-        """``keys``, or Ctrl+C for a Ctrl+D while unsure which prompt will read it."""
+        """``keys``, or Ctrl+C for a Ctrl+D (or 15) while unsure which prompt will read it."""
         unsure, self.unsure = self.unsure, False
-        return Keys(CTRL_C, enter=False) if unsure and CTRL_D in keys.text else keys
+        exits = CTRL_D in keys.text or keys.text.strip() == str(EXIT)
+        return Keys(CTRL_C, enter=False) if unsure and exits else keys
 
     def log(self, entry: str) -> None:
         self.steps.append(entry)
