@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         f"faults injected: {total.faults} (dropped {total.dropped}, duplicated "
         f"{total.duplicated}, partitions {total.partitions}, crashes {total.crashes}, "
         f"slow-disk readies {total.slow_disk_readies}) of {total.messages} messages\n"
-        f"elections: {total.elections}, entries committed: {total.commits}"
+        f"elections: {total.elections}, entries committed: {total.commits}, "
+        f"log compactions: {total.compactions}, snapshots installed: {total.snapshots}"
     )
     results = Results("sim_schedules", args.json_out)
     figures = {

@@ -49,9 +49,18 @@ ENV_CLUSTER_SECRET = "GATE_CLUSTER_SECRET"
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ID_RULE = "[A-Za-z0-9_-]{1,64}"
+
+
+def is_valid_id(value: object) -> bool:
+    """Whether ``value`` can be a node or store id (``[A-Za-z0-9_-]{1,64}``)."""
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
 _ROLES = {"master": True, "leader": True, "slave": False, "follower": False}
 _FSYNC_MODES = ("always", "os")
 _WRITE_QUORUMS = ("majority", "all", "leader")
+_PREFERRED_LEADER = ("sticky", "return")
+_RESTART_POLICIES = ("on-failure", "never")
 # Bind addresses that listen on every interface, so they collide with any host on that port.
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -304,6 +313,7 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
             "drainTimeout",
             "startTimeout",
             "idleTimeout",
+            "restart",
             "synchronizationInterval",
         ),
         empty_ok=True,
@@ -328,6 +338,9 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
         idle_timeout=_seconds(
             fields.get("idleTimeout", base.idle_timeout), at.child("idleTimeout")
         ),
+        restart=_choice(
+            fields.get("restart", base.restart), at.child("restart"), _RESTART_POLICIES
+        ),
     )
 
 
@@ -348,7 +361,15 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
     fields = _mapping(
         raw,
         at,
-        ("writeQuorum", "freshLag", "tickMs", "electionTicks", "heartbeatTicks"),
+        (
+            "writeQuorum",
+            "freshLag",
+            "tickMs",
+            "electionTicks",
+            "heartbeatTicks",
+            "preferredLeader",
+            "compactAfter",
+        ),
         empty_ok=True,
     )
     config = ReplicationConfig(
@@ -362,6 +383,14 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
         ),
         heartbeat_ticks=_int(
             fields.get("heartbeatTicks", base.heartbeat_ticks), at.child("heartbeatTicks"), 1
+        ),
+        preferred_leader=_choice(
+            fields.get("preferredLeader", base.preferred_leader),
+            at.child("preferredLeader"),
+            _PREFERRED_LEADER,
+        ),
+        compact_after=_int(
+            fields.get("compactAfter", base.compact_after), at.child("compactAfter"), 1
         ),
     )
     # Followers must hear a heartbeat before their election timer (at least n ticks) runs out.
@@ -557,6 +586,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "drainTimeout": gateway.drain_timeout,
             "startTimeout": gateway.start_timeout,
             "idleTimeout": gateway.idle_timeout,
+            "restart": gateway.restart,
         },
         "storage": {"dataDir": str(config.storage.data_dir), "fsync": config.storage.fsync},
         "replication": {
@@ -565,6 +595,8 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "tickMs": replication.tick_ms,
             "electionTicks": replication.election_ticks,
             "heartbeatTicks": replication.heartbeat_ticks,
+            "preferredLeader": replication.preferred_leader,
+            "compactAfter": replication.compact_after,
         },
         "stores": list(config.stores),
         "security": {

@@ -8,6 +8,8 @@ from typing import Literal
 
 WriteQuorum = Literal["majority", "all", "leader"]
 FsyncMode = Literal["always", "os"]
+PreferredLeader = Literal["sticky", "return"]
+RestartPolicy = Literal["on-failure", "never"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,8 @@ class GatewayConfig:
     # Every HTTP listener (gateway and nodes) closes a connection that sends no whole request
     # head, or no whole body, within this long (docs/ENGINE.md, "HTTP listeners").
     idle_timeout: float = 10.0
+    # What the supervisor does when a managed node exits without being told to.
+    restart: RestartPolicy = "on-failure"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,10 @@ class ReplicationConfig:
     tick_ms: int = 50  # one clock tick of the replication core
     election_ticks: int = 6  # election timeout is randomized in [n, 2n) ticks
     heartbeat_ticks: int = 1
+    # "return": after a failover the preferred node takes leadership back once it is caught up.
+    preferred_leader: PreferredLeader = "sticky"
+    # Log entries kept behind the stores' durably applied index; older ones are compacted away.
+    compact_after: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)

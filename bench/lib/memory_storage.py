@@ -6,47 +6,82 @@ It backs the deterministic simulation tests, where "durable" means "survives dro
 
 from __future__ import annotations
 
-from engine.replication.messages import Entry, HardState
+from engine.replication.messages import Entry, HardState, Snapshot
 
 
 class MemoryLogStorage:
-    """A log and hard state held in a Python list; entry ``i`` sits at position ``i - 1``."""
+    """A log and hard state held in a Python list: entry ``i`` sits at position
+    ``i - marker.index - 1``, after the snapshot marker the log was compacted to."""
 
-    __slots__ = ("_entries", "_hard_state")
+    __slots__ = ("_entries", "_hard_state", "_marker")
 
     def __init__(self) -> None:
         self._entries: list[Entry] = []
         self._hard_state = HardState()
+        self._marker = Snapshot()
 
     def initial_state(self) -> HardState:
         """The hard state last saved."""
         return self._hard_state
 
+    def snapshot(self) -> Snapshot:
+        """The marker the log starts after."""
+        return self._marker
+
     def last_index(self) -> int:
-        """Index of the last stored entry; 0 for an empty log."""
-        return len(self._entries)
+        """Index of the last stored entry; the marker's index for a log without entries."""
+        return self._marker.index + len(self._entries)
 
     def term(self, index: int) -> int:
-        """Term of the entry at ``index``; 0 for index 0. Raises IndexError outside the log."""
-        if index == 0:
-            return 0
-        if index < 0:
+        """Term of the entry at ``index`` (the marker's at its index); IndexError outside."""
+        base = self._marker.index
+        if index == base:
+            return self._marker.term
+        if index < base or index > self.last_index():
             raise IndexError(index)
-        return self._entries[index - 1].term
+        return self._entries[index - base - 1].term
 
     def entries(self, lo: int, hi: int, max_count: int | None = None) -> list[Entry]:
         """Stored entries with ``lo <= index < hi``, at most ``max_count`` of them."""
+        base = self._marker.index
+        if lo <= base and base:
+            raise IndexError(f"entries from {lo} are compacted (the log starts after {base})")
+        lo = max(lo, base + 1)
         if max_count is not None:
             hi = min(hi, lo + max_count)
-        return self._entries[max(lo, 1) - 1 : max(hi, 1) - 1]
+        return self._entries[lo - base - 1 : max(hi - base - 1, 0)]
 
-    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
-        """Store ``hard_state`` and ``entries``, replacing the log from ``entries[0].index`` on."""
+    def save(
+        self,
+        hard_state: HardState | None,
+        entries: list[Entry],
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        """Store ``hard_state`` and ``entries``, replacing the log from ``entries[0].index`` on;
+        a ``snapshot`` first replaces the whole log."""
+        if snapshot is not None:
+            self._marker = snapshot
+            self._entries = []
         if entries:
             first = entries[0].index
-            if not 1 <= first <= len(self._entries) + 1:
-                raise ValueError(f"entries start at {first}, the log ends at {len(self._entries)}")
-            del self._entries[first - 1 :]
+            base = self._marker.index
+            if not base < first <= self.last_index() + 1:
+                raise ValueError(
+                    f"entries start at {first}, the log holds {base + 1}..{self.last_index()}"
+                )
+            del self._entries[first - base - 1 :]
             self._entries.extend(entries)
         if hard_state is not None:
             self._hard_state = hard_state
+
+    def compact(self, snapshot: Snapshot) -> None:
+        """Drop the entries up to ``snapshot.index``, which becomes the marker."""
+        base = self._marker.index
+        if not base < snapshot.index <= self.last_index():
+            raise ValueError(
+                f"cannot compact to {snapshot.index}: the log holds {base + 1}..{self.last_index()}"
+            )
+        if self.term(snapshot.index) != snapshot.term:
+            raise ValueError(f"entry {snapshot.index} is not of term {snapshot.term}")
+        del self._entries[: snapshot.index - base]
+        self._marker = snapshot

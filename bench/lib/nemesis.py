@@ -3,9 +3,11 @@
 - :class:`Workload` runs N sequential writers (plus an open-loop prober that issues a fresh
   write every few milliseconds) through the gateway and records every attempt's outcome:
   acknowledged (with its position), failed definitively (every try answered 503), or unknown.
-- :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them, and
-  measures the write unavailability after each fault: from the fault to the first acknowledged
-  write that was issued after it.
+- :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them (or lets
+  the gateway restart a node SIGKILLed behind its back, with ``gateway.restart: on-failure``),
+  cuts a node off from its peers (isolate, heal) and hands leadership over, and measures the
+  write unavailability after each fault: from the fault to the first acknowledged write that
+  was issued after it.
 - :func:`converge` and :func:`check_histories` read every node's own ``$all`` and check the
   replication guarantees, printing a diff of what is missing, duplicated or divergent where.
 """
@@ -324,6 +326,10 @@ FAULTS: dict[str, tuple[str, str]] = {
     "kill_follower": ("follower", "kill"),
     "stop_follower": ("follower", "stop"),
     "pause_follower": ("follower", "pause"),
+    # Every Raft link cut both ways (in the node), for pause_for seconds, then healed.
+    "isolate_leader": ("leader", "isolate"),
+    "isolate_follower": ("follower", "isolate"),
+    "transfer_leader": ("follower", "transfer"),  # leadership handed over to a follower
 }
 
 
@@ -443,13 +449,37 @@ class Nemesis:
             f"{node_id} to rejoin", fetch, self.timeout if timeout is None else timeout
         )
 
-    async def _reaped(self, node_id: str) -> bool:
-        # After an os.kill behind its back, the supervisor must see the exit before "start".
+    async def _node_view(self, node_id: str) -> dict[str, Any] | None:
+        """``node_id``'s entry in the gateway's cluster view (None when it does not answer)."""
         try:
             view = await self._client.cluster()
         except GateError:
-            return False
-        return any(n["node_id"] == node_id and n["pid"] is None for n in view["nodes"])
+            return None
+        return next(n for n in view["nodes"] if n["node_id"] == node_id)
+
+    async def _reaped(self, node_id: str) -> bool:
+        # After an os.kill behind its back, the supervisor must see the exit before "start".
+        node = await self._node_view(node_id)
+        return node is not None and node["pid"] is None
+
+    async def _restarted(self, node_id: str, restarts: int) -> bool:
+        node = await self._node_view(node_id)
+        return node is not None and node["restarts"] > restarts
+
+    async def _heal_kill_pid(self, node_id: str, restarts: int) -> None:
+        """Bring back a node SIGKILLed behind the supervisor's back: with ``gateway.restart:
+        on-failure`` the supervisor restarts it by itself; with ``never`` it is started."""
+        if self.cluster.config.gateway.restart == "on-failure":
+            await self._poll(
+                f"the supervisor to restart {node_id}",
+                lambda: self._restarted(node_id, restarts),
+                self.timeout,
+            )
+            return
+        await self._poll(
+            f"the supervisor to see {node_id} exit", lambda: self._reaped(node_id), self.timeout
+        )
+        await self._client.node_action(node_id, "start")
 
     async def inject(self, kind: str) -> FaultRecord:
         """Inject one fault, measure it, heal it and wait until the cluster is whole again."""
@@ -460,10 +490,17 @@ class Nemesis:
             target = leader
         else:
             target = self.rng.choice([n for n in self.cluster.config.node_ids if n != leader])
-        pid = int((await self.probe.status(target) or {})["pid"]) if action == "kill_pid" else 0
+        pid = restarts = 0
+        if action == "kill_pid":
+            pid = int((await self.probe.status(target) or {})["pid"])
+            restarts = int((await self._node_view(target) or {}).get("restarts", 0))
         since = self.clock()
         if action == "kill_pid":
             os.kill(pid, signal.SIGKILL)
+        elif action == "isolate":
+            await self._client.isolate(target)
+        elif action == "transfer":
+            await self._client.transfer_leadership(target)
         else:
             await self._client.node_action(target, action)
         record = FaultRecord(
@@ -473,24 +510,23 @@ class Nemesis:
             old_leader=leader,
             old_term=int(leader_status["term"]) if leader_status else 0,
         )
-        if role == "leader":
-            record.new_leader = await self.leader(exclude=target)
+        if role == "leader" or action == "transfer":
+            record.new_leader = await self.leader(exclude=leader)
             record.election_s = self.clock() - since
         record.unavailable_s = await self.workload.wait_ack_after(since, self.timeout)
-        if action == "pause":
-            # Frozen past the election timeout: for a leader, waiting on its successor above
-            # ensures that; the hold keeps a follower from heartbeats at least as long.
+        if action in ("pause", "isolate"):
+            # Frozen (or cut off) past the election timeout: for a leader, waiting on its
+            # successor above ensures that; the hold keeps a follower from heartbeats as long.
             hold = since + self.pause_for - self.clock()
             if hold > 0:
                 await asyncio.sleep(hold)
-            await self._client.node_action(target, "resume")
-        else:
-            if action == "kill_pid":
-                await self._poll(
-                    f"the supervisor to see {target} exit",
-                    lambda: self._reaped(target),
-                    self.timeout,
-                )
+            if action == "pause":
+                await self._client.node_action(target, "resume")
+            else:
+                await self._client.heal(target)
+        elif action == "kill_pid":
+            await self._heal_kill_pid(target, restarts)
+        elif action != "transfer":  # after a transfer the old leader goes on as a follower
             await self._client.node_action(target, "start")
         await self.rejoined(target)
         record.recovered_s = self.clock() - since
@@ -511,6 +547,8 @@ class Nemesis:
         for node_id in self.cluster.config.node_ids:
             await self._client.node_action(node_id, "resume")
             await self._client.node_action(node_id, "start")
+        for node_id in self.cluster.config.node_ids:
+            await self._client.heal(node_id)
         for node_id in self.cluster.config.node_ids:
             await self.rejoined(node_id)
 

@@ -2,21 +2,28 @@
 
 One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeouts, batch size,
 pre-vote and check-quorum), staggered process starts, the network (loss, duplication, delay and so
-reordering, partitions that come and heal), crashes and restarts, slow disks (a ``Ready`` whose
-persistence is still in flight while the node keeps stepping messages) and clients proposing
-unique values.  A host per node plays the part of the real node host, in the same order (the
-functions of engine/replication/ready.py): it sends a ``Ready``'s early messages, applies its
-committed entries to a simulated state machine, persists it into a :class:`MemoryLogStorage`
-when it must, sends its other messages and calls ``advance``.  A crash drops
-the ``RaftNode`` and any ``Ready`` not yet persisted; a restart rebuilds the node from its storage
-with ``applied`` = what its state machine had applied.
+reordering, partitions that come and heal, some of them one way: a node's messages to some peers
+lost, or theirs to it), crashes and restarts, slow disks (a ``Ready`` whose persistence is still
+in flight while the node keeps stepping messages), log compaction (each node now and then
+compacts its log up to a few entries behind what it applied, so followers that fall behind are
+sent snapshots; a snapshot delivered is reported to its sender, one lost in the network is
+reported as a failed transfer half the time, as a host notices a broken connection) and clients
+proposing unique values.  A host per node plays the part of the real node host, in the same
+order (the functions of engine/replication/ready.py): it sends a ``Ready``'s early messages,
+applies its committed entries to a simulated state machine, persists it into a
+:class:`MemoryLogStorage` when it must, sends its other messages and calls ``advance``; a
+snapshot in a ``Ready`` is installed with its write (the simulated state machine jumps to the
+snapshot's index).  A crash drops the ``RaftNode`` and any ``Ready`` not yet persisted; a restart
+rebuilds the node from its storage with ``applied`` = what its state machine had applied.
 
 Invariants, checked as the schedule runs and at its end:
 
 - election safety: at most one leader per term, ever;
 - leader completeness: a new leader's log holds every entry any node has applied;
 - state machine safety: every node applies one global sequence, in order, each index once, and
-  only entries it has persisted; no value is applied twice;
+  only entries it has persisted; no value is applied twice; a snapshot installed holds exactly
+  a prefix of that sequence (its last entry was applied somewhere) and lies past what the node
+  applied (a state machine never goes back); a compacted log starts after an applied entry;
 - persistence before answering: a vote grant, an append ack or any term is on disk when sent
   (a pre-vote asserts nothing durable: it asks about, or grants, the term after the sender's);
 - log matching: logs with an entry of the same index and term agree up to it;
@@ -40,13 +47,16 @@ from engine.replication.core import LogDivergence, RaftConfig, RaftNode
 from engine.replication.messages import (
     AppendResponse,
     Entry,
+    HardState,
     Message,
     NotLeader,
     Ready,
+    Snapshot,
+    SnapshotRequest,
     VoteRequest,
     VoteResponse,
 )
-from engine.replication.ready import finish_ready, start_ready
+from engine.replication.ready import Persist, finish_ready, start_ready
 
 TEST_FILE = "tests/replication/test_simulation.py"
 _MAX_ROUNDS = 200  # delivery rounds within one tick before the rest waits for the next tick
@@ -90,6 +100,8 @@ class Schedule:
     fault_ticks: int
     liveness_ticks: int
     steady_ticks: int
+    compact: float  # per tick and running node: probability it compacts its log
+    compact_keep: int  # entries a compaction keeps behind the applied index
 
 
 def draw_schedule(seed: int) -> Schedule:
@@ -123,6 +135,9 @@ def draw_schedule(seed: int) -> Schedule:
         fault_ticks=rng.randint(30, 90),
         liveness_ticks=40 * election_ticks,
         steady_ticks=4 * election_ticks,
+        # Drawn last, so the faults of a seed are those it had before compaction existed.
+        compact=rng.choice((0.0, 0.05, 0.2, 0.5)),
+        compact_keep=rng.choice((0, 1, 4, 16)),
     )
 
 
@@ -141,6 +156,8 @@ class SimStats:
     elections: int = 0
     commits: int = 0
     pre_votes: int = 0  # pre-vote requests sent
+    compactions: int = 0
+    snapshots: int = 0  # snapshots installed
 
     def add(self, other: SimStats) -> None:
         """Accumulate ``other`` into these totals."""
@@ -198,6 +215,7 @@ class Simulation:
         ]
         self.by_id = {host.node_id: host for host in self.hosts}
         self.side = dict.fromkeys(ids, 0)  # partition side of each node
+        self.one_way: set[tuple[str, str]] = set()  # (from, to): links cut one way only
         self.queue: dict[int, list[Message]] = {}  # tick -> messages due
         self.now = 0
         self.leaders: dict[int, str] = {}  # term -> the node that led it
@@ -209,6 +227,10 @@ class Simulation:
         self.duplicate = schedule.duplicate
         self.slow_disk = schedule.slow_disk
         self.crash_on_message = schedule.crash / 10  # crashes between two messages, too
+        # Its own stream, so a schedule that never compacts runs as it did before compaction.
+        self.compact_rng = random.Random(schedule.seed ^ 0xC0C0)
+        # Snapshots delivered (True) or lost (False), to report to their senders.
+        self.snapshot_reports: list[tuple[SnapshotRequest, bool]] = []
         self.boots = dict(zip(ids, schedule.starts, strict=True))  # nodes not started yet
         self._boot()
 
@@ -226,6 +248,7 @@ class Simulation:
             self._step_clock()
             self._clients()
             self._settle()
+            self._compact()
             self.now += 1
         self._heal()
         self._check_liveness()
@@ -247,7 +270,7 @@ class Simulation:
         """Deliver this tick's messages and process Readies until nothing moves."""
         now = self.now
         for _ in range(_MAX_ROUNDS):
-            moved = False
+            moved = self._report_snapshots()
             for host in self.hosts:
                 if host.raft is not None and self._flush(host):
                     moved = True
@@ -285,18 +308,58 @@ class Simulation:
                 and rng.random() < schedule.restart
             ):
                 self._start(host)
-        if any(self.side.values()):
+        if any(self.side.values()) or self.one_way:
             if rng.random() < schedule.heal:
                 self.side = dict.fromkeys(self.side, 0)
+                self.one_way.clear()
         elif rng.random() < schedule.partition:
             self.stats.partitions += 1
             leaders = [h.node_id for h in self.hosts if h.raft and h.raft.role == "leader"]
-            if leaders and rng.random() < 0.5:
+            if rng.random() < 0.25:
+                # One way (isolate with a direction): a node mute to, or deaf to, some peers.
+                node = rng.choice(leaders or list(self.side))
+                peers = [p for p in self.side if p != node]
+                cut = rng.sample(peers, rng.randint(1, len(peers)))
+                mute = rng.random() < 0.5
+                self.one_way = {(node, p) if mute else (p, node) for p in cut}
+            elif leaders and rng.random() < 0.5:
                 # Cut a leader off alone: it keeps taking proposals it cannot commit.
                 isolated = rng.choice(leaders)
                 self.side = {node_id: int(node_id == isolated) for node_id in self.side}
             else:
                 self.side = {node_id: rng.randrange(2) for node_id in self.side}
+
+    def _report_snapshots(self) -> bool:
+        """The hosts tell their cores which snapshots were delivered, and which failed (half
+        of the failures go unnoticed)."""
+        reports, self.snapshot_reports = self.snapshot_reports, []
+        reported = False
+        for msg, delivered in reports:
+            raft = self.by_id[msg.frm].raft
+            if raft is None or raft.term != msg.term:
+                continue
+            if delivered:
+                raft.report_snapshot(msg.to, msg.snapshot)
+            elif self.compact_rng.random() < 0.5:
+                raft.report_snapshot(msg.to, None)
+            else:
+                continue
+            reported = True
+        return reported
+
+    def _compact(self) -> None:
+        """Now and then a node compacts its log up to ``compact_keep`` entries behind what its
+        state machine applied (the host's rule: only what the state machine holds)."""
+        rng, schedule = self.compact_rng, self.schedule
+        if not schedule.compact:
+            return
+        for host in self.hosts:
+            if host.raft is None or rng.random() >= schedule.compact:
+                continue
+            marker = host.raft.compact(host.applied - schedule.compact_keep)
+            if marker is not None:
+                host.storage.compact(marker)
+                self.stats.compactions += 1
 
     def _crash(self, host: _Host) -> None:
         host.raft = None
@@ -314,6 +377,7 @@ class Simulation:
 
     def _heal(self) -> None:
         self.side = dict.fromkeys(self.side, 0)
+        self.one_way.clear()
         self.loss = self.duplicate = self.crash_on_message = 0.0
         self.boots.clear()
         for host in self.hosts:
@@ -376,6 +440,8 @@ class Simulation:
             self.stats.pre_votes += 1
         if self.loss and rng.random() < self.loss:
             self.stats.dropped += 1
+            if isinstance(msg, SnapshotRequest):
+                self.snapshot_reports.append((msg, False))
             return
         delay = (
             rng.randint(1, self.schedule.max_delay) if rng.random() < self.schedule.delayed else 0
@@ -389,6 +455,10 @@ class Simulation:
     def _deliver(self, msg: Message) -> None:
         host = self.by_id[msg.to]
         if host.raft is None or self.side[msg.frm] != self.side[msg.to]:
+            if isinstance(msg, SnapshotRequest):
+                self.snapshot_reports.append((msg, False))
+            return
+        if (msg.frm, msg.to) in self.one_way:
             return
         try:
             host.raft.step(msg)
@@ -397,6 +467,8 @@ class Simulation:
                 f"{host.node_id} was asked to overwrite a committed entry: {exc}"
             ) from None
         self._check_leader(host)
+        if isinstance(msg, SnapshotRequest):
+            self.snapshot_reports.append((msg, True))
         if self.crash_on_message and self.rng.random() < self.crash_on_message:
             self._crash(host)
 
@@ -414,7 +486,7 @@ class Simulation:
             if self.slow_disk and self.rng.random() < self.slow_disk:
                 return False
             rd, host.pending = host.pending, None
-            finish_ready(raft, rd, persist=host.storage.save, send=self._sender(host))
+            finish_ready(raft, rd, persist=self._persister(host), send=self._sender(host))
             return True
         if not raft.has_ready():
             return False
@@ -424,8 +496,36 @@ class Simulation:
             host.pending = rd
             self.stats.slow_disk_readies += 1
             return True
-        finish_ready(raft, rd, persist=host.storage.save, send=self._sender(host))
+        finish_ready(raft, rd, persist=self._persister(host), send=self._sender(host))
         return True
+
+    def _persister(self, host: _Host) -> Persist:
+        def persist(
+            hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None
+        ) -> None:
+            if snapshot is not None:
+                self._install(host, snapshot)
+            host.storage.save(hard_state, entries, snapshot)
+
+        return persist
+
+    def _install(self, host: _Host, snapshot: Snapshot) -> None:
+        """The state machine takes a leader's snapshot: the applied sequence up to its index."""
+        index = snapshot.index
+        if index <= host.applied:
+            raise self.fail(
+                f"{host.node_id} restored a snapshot at index {index}, behind what its state "
+                f"machine applied ({host.applied})"
+            )
+        if not self._is_applied(index, snapshot.term):
+            raise self.fail(f"{host.node_id} restored {snapshot}, not a prefix of what was applied")
+        host.applied = index
+        self.stats.snapshots += 1
+
+    def _is_applied(self, index: int, term: int) -> bool:
+        """Entry ``index`` of term ``term`` was applied somewhere (so the prefix up to it)."""
+        committed = self.committed
+        return index <= len(committed) and committed[index - 1].term == term
 
     def _sender(self, host: _Host) -> Callable[[list[Message]], None]:
         def send(messages: list[Message]) -> None:
@@ -563,10 +663,16 @@ class Simulation:
     def _check_logs(self) -> None:
         """Log matching across every node's stored log, and committed prefixes agree."""
         seen: dict[tuple[int, int], int] = {}
+        prefix = [0]  # prefix[i]: the chain of the first i applied entries
+        for entry in self.committed:
+            prefix.append(hash((prefix[-1], entry.term, entry.data)))
         for host in self.hosts:
             storage = host.storage
-            chain = 0
-            for entry in storage.entries(1, storage.last_index() + 1):
+            marker = storage.snapshot()
+            if marker.index and not self._is_applied(marker.index, marker.term):
+                raise self.fail(f"{host.node_id}'s log starts after {marker}, never applied")
+            chain = prefix[marker.index]
+            for entry in storage.entries(marker.index + 1, storage.last_index() + 1):
                 chain = hash((chain, entry.term, entry.data))
                 key = (entry.index, entry.term)
                 if seen.setdefault(key, chain) != chain:
@@ -574,7 +680,7 @@ class Simulation:
                         f"log matching: {host.node_id} holds {entry} on a different prefix"
                     )
             commit = min(storage.initial_state().commit, len(self.committed))
-            if commit and storage.term(commit) != self.committed[commit - 1].term:
+            if commit > marker.index and storage.term(commit) != self.committed[commit - 1].term:
                 raise self.fail(f"{host.node_id}'s committed entry {commit} was changed")
 
 

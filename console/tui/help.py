@@ -31,7 +31,8 @@ Watch the cluster work and fail, and drive it. **Ctrl+P** lists every operation.
 | Streams | `Enter` open · `]` `[` pages · `v` reverse · `b` browse · `a` `e` append · `g` house |
 
 The header shows the leader and term; the Cluster panel's timeline tells a failover as it
-happens: a node down, an election, the new leader, the old leader catching up.
+happens: a node down, an election, the new leader, the old leader catching up, a node its
+gateway restarted (↻N by its name: restarted N times).
 """
 
 

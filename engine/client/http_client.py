@@ -428,6 +428,35 @@ class GateClient:
         """stop | kill | start | restart | pause | resume a node the gateway manages."""
         await self._call("POST", f"/api/cluster/nodes/{_seg(node_id)}/{_seg(action)}", retry=False)
 
+    async def transfer_leadership(self, node_id: str) -> dict[str, Any]:
+        """Ask the leader to hand leadership over to ``node_id`` (202 once it has started)."""
+        path = f"/api/cluster/nodes/{_seg(node_id)}/transfer"
+        result: dict[str, Any] = await self._call("POST", path, retry=False)
+        return result
+
+    async def isolate(
+        self, node_id: str, peers: list[str] | None = None, direction: str = "both"
+    ) -> dict[str, Any]:
+        """Cut ``node_id``'s Raft links to ``peers`` (every peer when None) in ``direction``
+        (both, in or out); the answer holds the node's links as they are now."""
+        return await self._links(node_id, "isolate", peers, direction)
+
+    async def heal(
+        self, node_id: str, peers: list[str] | None = None, direction: str = "both"
+    ) -> dict[str, Any]:
+        """Restore ``node_id``'s Raft links to ``peers`` (every peer when None)."""
+        return await self._links(node_id, "heal", peers, direction)
+
+    async def _links(
+        self, node_id: str, action: str, peers: list[str] | None, direction: str
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"direction": direction}
+        if peers is not None:
+            body["peers"] = peers
+        path = f"/api/cluster/nodes/{_seg(node_id)}/{action}"
+        result: dict[str, Any] = await self._call("POST", path, body, retry=False)
+        return result
+
     async def node_log(
         self, node_id: str, *, after: int | None = None, limit: int | None = None
     ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import yaml
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from engine.config import is_valid_id
 from engine.config_model import ClusterConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.leader_bridge import ConsumerBridge
@@ -26,6 +27,7 @@ from engine.gateway.supervisor import NodeSupervisor
 from engine.protocol import commands
 from engine.protocol import definitions as subscription_definitions
 from engine.protocol.errors import GateError
+from engine.protocol.link_cuts import parse_cut_request
 from engine.transport.http_common import (
     add_read_routes,
     int_param,
@@ -40,6 +42,7 @@ log = logging.getLogger("gate.gateway")
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 NODE_LOG_TIMEOUT = 2.0  # seconds a node has to answer for its log before the gateway says 503
+NODE_OP_TIMEOUT = 2.0  # seconds a node has to answer an isolate, heal or transfer
 
 
 def _now_us() -> int:
@@ -60,6 +63,11 @@ def _written(index: int, body: Any = None, status: int = 200) -> web.Response:
     if body is None:
         return web.Response(status=204, headers=headers)
     return json_response(body, status, headers)
+
+
+async def _optional_body(request: web.Request) -> Any:
+    """The JSON body, or None when the request has none."""
+    return await read_json(request) if request.body_exists else None
 
 
 @functools.cache
@@ -218,6 +226,67 @@ class Gateway:
             ) from None
         return json_response(page)
 
+    def _known_node(self, request: web.Request) -> str:
+        """The path's node id: 400 when it cannot be a node id, 404 when no node has it."""
+        node_id = request.match_info["node_id"]
+        if not is_valid_id(node_id):
+            raise GateError(
+                "invalid_request", f"{node_id[:80]!r} is not a node id ([A-Za-z0-9_-]{{1,64}})"
+            )
+        if node_id not in self.config.node_ids:
+            raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
+        return node_id
+
+    async def transfer(self, request: web.Request) -> web.Response:
+        """Ask the leader to hand leadership over to the node (docs/API.md, "Cluster")."""
+        node_id = self._known_node(request)
+        if await _optional_body(request) is not None:
+            raise GateError("invalid_request", "transfer takes no body")
+        if self._down(node_id):
+            raise GateError("node_down", f"{node_id} is down: it cannot take over")
+        msg = {"op": "transfer", "to": node_id}
+        result = await self.router.on_leader(
+            lambda leader, remaining: self.router.ask(leader, msg, min(remaining, NODE_OP_TIMEOUT)),
+            what="hand leadership over",
+        )
+        self._refresh_soon()
+        body = {"node_id": node_id, "action": "transfer", "accepted": True, **result}
+        return json_response(body, 202)
+
+    async def cut_links(self, request: web.Request) -> web.Response:
+        """Cut (isolate) or restore (heal) a node's Raft links to its peers, in the node."""
+        node_id = self._known_node(request)
+        action = request.path.rsplit("/", 1)[-1]
+        body = await _optional_body(request)
+        peers, direction = parse_cut_request(body, node_id, self.config.node_ids)
+        msg = {"op": action, "peers": peers, "direction": direction}
+        try:
+            result = await self.router.ask(node_id, msg, NODE_OP_TIMEOUT)
+        except (TimeoutError, OSError):
+            raise GateError(
+                "node_down", f"{node_id} does not answer (down, paused or unreachable)"
+            ) from None
+        self._refresh_soon()
+        body = {"node_id": node_id, "action": action, "accepted": True, **result}
+        return json_response(body, 202)
+
+    def _down(self, node_id: str) -> bool:
+        """Whether the last health round found ``node_id`` down."""
+        return any(
+            n["node_id"] == node_id and n["role"] == "down" for n in self.health.view["nodes"]
+        )
+
+    def _refresh_soon(self) -> None:
+        """A health round now, so /api/cluster and the feed show the change without waiting."""
+        task = asyncio.create_task(self._refresh())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _refresh(self) -> None:
+        # Best effort: the periodic rounds go on (and log their failures) anyway.
+        with contextlib.suppress(Exception):
+            await self.health.refresh()
+
     async def node_action(self, request: web.Request) -> web.Response:
         node_id = request.match_info["node_id"]
         action = request.match_info["action"]
@@ -318,6 +387,10 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_get("/api/cluster", gateway.cluster)
     r.add_get("/api/cluster/events", gateway.cluster_events)
     r.add_get("/api/cluster/nodes/{node_id}/log", gateway.node_log)
+    # Before the generic node action, which would take these paths as unknown actions.
+    r.add_post("/api/cluster/nodes/{node_id}/transfer", gateway.transfer)
+    r.add_post("/api/cluster/nodes/{node_id}/isolate", gateway.cut_links)
+    r.add_post("/api/cluster/nodes/{node_id}/heal", gateway.cut_links)
     r.add_post("/api/cluster/nodes/{node_id}/{action}", gateway.node_action)
     r.add_get("/api/stores/{store}/observe", gateway.observers.handle)
     subscription = "/api/stores/{store}/subscriptions/{name}"

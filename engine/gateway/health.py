@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -23,6 +24,8 @@ from engine.transport.http_pool import HttpPool, HttpResponse
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
 NodeState = Callable[[str], str]  # a managed node's process: running, paused, stopped, exited
+# A managed node's restarts after unexpected exits, and the return code of the last such exit.
+RestartInfo = Callable[[str], tuple[int, int | None]]
 QUEUE_SIZE = 256
 _PROBE_ERRORS = (TimeoutError, OSError)  # OSError: ConnectionError, HttpProtocolError
 
@@ -52,6 +55,7 @@ class HealthMonitor:
         log: logging.Logger | None = None,
         managed_info: ManagedInfo | None = None,
         node_state: NodeState | None = None,
+        restart_info: RestartInfo | None = None,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self._config = config
@@ -67,6 +71,7 @@ class HealthMonitor:
         self._log = log or logging.getLogger("gate.health")
         self._managed_info = managed_info
         self._node_state = node_state
+        self._restart_info = restart_info
         self._queue_size = queue_size
         self._http: dict[str, HttpPool] = {}  # per node, for the HTTP probes
         self._loop_task: asyncio.Task[None] | None = None
@@ -76,11 +81,17 @@ class HealthMonitor:
         self._logged: dict[str, tuple[str, bool, bool]] = {}
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
         self._up: dict[str, bool] = {}
+        self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
+        self._restarts: dict[str, int] = {}  # per node, the gateway's restarts as last published
         self._leader: str | None = None
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
         self._view: dict[str, Any] = {"leader": None, "term": 0, "nodes": []}
         self._leader_last = 0
+        self.leaders_pushed = 0  # leaders adopted from a node's announcement (a metric)
+        for node in config.nodes:
+            if node.tcp.enabled:
+                pool.get(node.node_id).watch(partial(self._leadership_pushed, node.node_id))
 
     # -- public state ------------------------------------------------------------------------
 
@@ -120,6 +131,28 @@ class HealthMonitor:
             return
         self._hint = (node_id, term)
         self._set_leader(node_id, term)
+
+    def _leadership_pushed(self, node_id: str, msg: dict[str, Any]) -> None:
+        """A node announced its role, term and leader (engine/node/leadership.py).
+
+        A leader of a newer term is adopted at once: this is how a write waiting on a leader
+        that froze or was cut off learns where to go, without waiting for a health round
+        (which a frozen node holds for a probe timeout).  Only news counts: an older or
+        equal term changes nothing the rounds do not already handle.
+        """
+        if msg.get("push") != "leadership":
+            return
+        term = msg.get("term")
+        if not isinstance(term, int) or isinstance(term, bool):
+            return
+        leader = node_id if msg.get("role") == "leader" else msg.get("leader")
+        if not isinstance(leader, str):
+            return
+        if term > self._term or (term == self._term and self._leader is None):
+            before = self._leader
+            self.note_leader_hint(leader, term)
+            if self._leader != before:
+                self.leaders_pushed += 1
 
     # -- subscribers ---------------------------------------------------------------------------
 
@@ -298,6 +331,7 @@ class HealthMonitor:
         status = probe.status
         role = str(status.get("role", "follower")) if status is not None else "down"
         managed, pid = self._managed_info(node.node_id) if self._managed_info else (False, None)
+        restarts, exit_code = self._restart_info(node.node_id) if self._restart_info else (0, None)
         entry: dict[str, Any] = {
             "node_id": node.node_id,
             "role": role,
@@ -324,6 +358,11 @@ class HealthMonitor:
             "pid": pid,
             # A paused node does not answer, like a dead one: only its supervisor tells them apart.
             "state": self._node_state(node.node_id) if self._node_state else None,
+            # Links cut by isolate (docs/API.md): only a node that answers can say.
+            "isolated": False,
+            "cuts": {"in": [], "out": []},
+            "restarts": restarts,
+            "exit_code": exit_code,
         }
         if status is not None:
             applied = _int(status.get("applied_position"))
@@ -339,7 +378,11 @@ class HealthMonitor:
                 lag=lag,
                 fresh=lag is not None and lag <= self._config.replication.fresh_lag,
                 serving=bool(status.get("serving", False)),
+                isolated=status.get("isolated") is True,
             )
+            cuts = status.get("cuts")
+            if isinstance(cuts, dict):
+                entry["cuts"] = {side: _names(cuts.get(side)) for side in ("in", "out")}
             if pid is None and isinstance(status.get("pid"), int):
                 entry["pid"] = status["pid"]
         return entry
@@ -354,6 +397,30 @@ class HealthMonitor:
         if self._logged.get(node_id) != state:
             self._logged[node_id] = state
             self._log_status(node_id, state[0], http, tcp, up)
+        if up:  # a node that does not answer cannot say; a restarted one has no cuts
+            links = (entry["isolated"], entry["cuts"]["in"], entry["cuts"]["out"])
+            if self._links.get(node_id, (False, [], [])) != links:
+                self._links[node_id] = links
+                self._publish(
+                    {
+                        "type": "links_changed",
+                        "node_id": node_id,
+                        "isolated": entry["isolated"],
+                        "cuts": entry["cuts"],
+                    }
+                )
+        restarts = entry["restarts"]
+        if restarts > self._restarts.get(node_id, 0):
+            # Several restarts between two rounds make one event, with the count they reached.
+            self._publish(
+                {
+                    "type": "node_restarted",
+                    "node_id": node_id,
+                    "restarts": restarts,
+                    "exit_code": entry["exit_code"],
+                }
+            )
+        self._restarts[node_id] = restarts
         if self._up.get(node_id) != up:
             self._up[node_id] = up
             self._publish(
@@ -408,3 +475,8 @@ def _ms(seconds: float) -> float:
 def _int(value: Any) -> int:
     """A status field as an int (0 when a node leaves it out or sends garbage)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _names(value: Any) -> list[str]:
+    """A status field that lists node ids (empty when a node leaves it out or sends garbage)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []

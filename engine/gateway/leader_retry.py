@@ -39,6 +39,20 @@ class LeaderView(Protocol):
 
     async def refresh(self) -> Any: ...
 
+    def leader_moved(self) -> asyncio.Future[None]: ...
+
+
+async def _unless(moved: asyncio.Future[None], wait: Awaitable[Any]) -> None:
+    """Await ``wait``, or give it up as soon as ``moved`` completes."""
+    task = asyncio.ensure_future(wait)
+    try:
+        await asyncio.wait({task, moved}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()  # a shared health round goes on: refresh() shields it
+    if task.done() and not task.cancelled():
+        task.result()  # its error, if any, is the caller's
+
 
 async def retry_on_leader(
     attempt: Callable[[str, float], Awaitable[T]],
@@ -73,7 +87,9 @@ async def retry_on_leader(
                     raise
                 reason = f"{target}: {err.message}"
                 outcome_unknown |= err.code == "timeout"
-                leader = err.details.get("leader") if err.code == "not_leader" else None
+                # not_leader names the leader when the node knows it; so does the timeout of
+                # a write abandoned because another node leads now (Router.write).
+                leader = err.details.get("leader")
                 if isinstance(leader, str) and leader and leader != target:
                     hint = leader
                     view.note_leader_hint(leader)
@@ -83,10 +99,16 @@ async def retry_on_leader(
                 outcome_unknown = True
             if on_retry is not None:
                 on_retry()
+            if hint is None and view.leader not in (None, target):
+                hint = view.leader  # announced while the attempt ran: go there at once
         if hint is None:
-            # No better idea than the monitor's: look again, and give the cluster time to elect.
-            await view.refresh()
-            await sleep(min(delay, max(0.0, deadline - clock())))
+            # No better idea than the monitor's: look again, and give the cluster time to
+            # elect; a leader announced meanwhile (engine/node/leadership.py) ends the wait,
+            # even while a frozen node holds the round.
+            moved = view.leader_moved()
+            await _unless(moved, view.refresh())
+            if not moved.done():
+                await _unless(moved, sleep(min(delay, max(0.0, deadline - clock()))))
             delay = min(delay * 2, MAX_DELAY)
     if write and outcome_unknown:
         raise GateError(

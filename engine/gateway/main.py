@@ -53,6 +53,7 @@ async def serve(
         pool,
         managed_info=supervisor.managed_info if supervisor else None,
         node_state=supervisor.state if supervisor else None,
+        restart_info=supervisor.restart_info if supervisor else None,
     )
     router = Router(config, pool, health)
     gateway = Gateway(config, router, health, supervisor)

@@ -27,6 +27,11 @@ class GatewayCollector(Collector):
             ("reads_on_followers", "Reads answered by a follower"),
         ):
             yield CounterMetricFamily(f"gate_gateway_{key}", doc, value=self.router.counters[key])
+        yield CounterMetricFamily(
+            "gate_gateway_leaders_pushed",
+            "New leaders learned from a node's announcement rather than a health round",
+            value=self.health.leaders_pushed,
+        )
         view = self.health.view
         yield GaugeMetricFamily(
             "gate_cluster_has_leader",

@@ -56,8 +56,10 @@ class Router:
         """Propose at ``node_id``, giving up early if the cluster elects another leader.
 
         A frozen or partitioned old leader never answers; waiting out the whole deadline would
-        stretch a failover into seconds. Abandoning the attempt is safe: the retry at the new
-        leader carries the same event ids, so the command is written once whatever happened.
+        stretch a failover into seconds.  The new leader announces itself over its TCP link
+        (engine/node/leadership.py), which moves ``health.leader`` and ends the wait.
+        Abandoning the attempt is safe: the retry at the new leader carries the same event
+        ids, so the command is written once whatever happened.
         """
         attempt = asyncio.ensure_future(
             self.ask(
@@ -74,7 +76,11 @@ class Router:
                     return attempt.result()
                 leader = self.health.leader
                 if leader is not None and leader != node_id:
-                    raise GateError("timeout", f"{node_id} stopped leading during the write")
+                    # The outcome is unknown (the old leader may have replicated it); the
+                    # retry follows ``leader`` at once rather than after a health round.
+                    raise GateError(
+                        "timeout", f"{node_id} stopped leading during the write", leader=leader
+                    )
         finally:
             if not attempt.done():
                 attempt.cancel()

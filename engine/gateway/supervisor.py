@@ -3,6 +3,10 @@
 Used when ``gateway.startsNodes`` is true.  Each node runs as ``python -m engine.node.main
 --config F --node ID`` with its output appended to ``<dataDir>/logs/<node-id>.log``; a node that
 fails to start is reported with its id, its log file and the last line it wrote.
+
+With ``gateway.restart: on-failure`` a node that exits without being told to (a crash, a SIGKILL
+from outside) is started again after a :class:`Backoff` delay; one stopped or killed through the
+supervisor stays down until it is started.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +34,31 @@ _POLL = 0.05  # how often a starting node is asked whether it answers yet
 _TAIL_BYTES = 4096
 
 log = logging.getLogger("gate.supervisor")
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """How long to wait before restarting a node that exited on its own.
+
+    ``first`` seconds after an exit, doubling with each exit that follows up to ``cap``; a run
+    that lasted ``reset_after`` seconds or more starts the doubling again from ``first``.
+    """
+
+    first: float = 0.2
+    cap: float = 10.0
+    reset_after: float = 60.0
+
+    def delay(self, previous: float | None, up_for: float) -> float:
+        """The wait after an exit, given the wait before the run that ended (None: no run
+        ended on its own yet) and how long that run lasted."""
+        if previous is None or up_for >= self.reset_after:
+            return self.first
+        return min(self.cap, previous * 2)
+
+
+def exit_words(code: int) -> str:
+    """How a process ended, from its return code: ``signal 9`` or ``code 1``."""
+    return f"signal {-code}" if code < 0 else f"code {code}"
 
 
 class NodeStartError(Exception):
@@ -59,6 +88,13 @@ class _Node:
     paused: bool = False
     stopping: bool = False  # the supervisor ended the process, so its exit is expected
     exited: bool = False  # the process ended on its own
+    held: bool = True  # told to stay down (never started, stopped or killed): no restart
+    launches: int = 0  # processes started so far, so a restart sees that another came first
+    launched_at: float = 0.0  # the clock when the last process was started (or tried)
+    backoff: float | None = None  # the last restart delay; None until a run ends on its own
+    restarts: int = 0  # processes started again by the supervisor after an unexpected exit
+    exit_code: int | None = None  # the return code of the last unexpected exit
+    pending: asyncio.Task[None] | None = None  # a restart waiting out its delay
     watcher: asyncio.Task[None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -78,6 +114,9 @@ class NodeSupervisor:
         python: str = sys.executable,
         log_dir: Path | None = None,
         command: Callable[[str], list[str]] | None = None,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._config = config
         self._config_path = config_path
@@ -86,6 +125,10 @@ class NodeSupervisor:
         self.log_dir = log_dir or logs_dir(config)
         self._nodes = {n.node_id: _Node(n, self.log_dir / f"{n.node_id}.log") for n in config.nodes}
         self._secret = cluster_key(config)
+        self._backoff = backoff or Backoff()
+        self._clock = clock
+        self._sleep = sleep
+        self._restarting: set[asyncio.Task[None]] = set()  # referenced until they end
 
     def _node_command(self, node_id: str) -> list[str]:
         return [
@@ -125,6 +168,12 @@ class NodeSupervisor:
         node = self._node(node_id)
         return True, node.proc.pid if node.alive and node.proc else None
 
+    def restart_info(self, node_id: str) -> tuple[int, int | None]:
+        """How often ``node_id`` was restarted after an unexpected exit, and the return code of
+        the last such exit (negative: the signal), None before any."""
+        node = self._node(node_id)
+        return node.restarts, node.exit_code
+
     # -- whole cluster -------------------------------------------------------------------------
 
     async def start_all(self) -> None:
@@ -136,6 +185,7 @@ class NodeSupervisor:
         waits: list[asyncio.Task[None]] = []
         try:
             for node in self._nodes.values():
+                node.held = False
                 await self._launch(node)
             waits = [asyncio.create_task(self._wait_ready(n)) for n in self._nodes.values()]
             # One failure is enough to give up: no need to wait for the others to answer.
@@ -159,6 +209,8 @@ class NodeSupervisor:
     async def start(self, node_id: str) -> None:
         """Start ``node_id`` unless it runs already, and wait until it answers."""
         node = self._node(node_id)
+        node.held = False
+        self._cancel_restart(node)
         async with node.lock:
             if node.alive:
                 return
@@ -170,8 +222,14 @@ class NodeSupervisor:
                 raise
 
     async def stop(self, node_id: str) -> None:
-        """Stop ``node_id`` gracefully (a paused node is resumed first); fine if not running."""
+        """Stop ``node_id`` gracefully (a paused node is resumed first); fine if not running.
+
+        It stays down until started: a restart it was waiting for is called off.
+        """
         node = self._node(node_id)
+        node.held = True
+        node.exited = False  # told to be down now: "stopped", whatever ended its last run
+        self._cancel_restart(node)
         async with node.lock:
             await self._terminate(node)
 
@@ -181,8 +239,11 @@ class NodeSupervisor:
         await self.start(node_id)
 
     def kill(self, node_id: str) -> None:
-        """SIGKILL ``node_id`` (the event loop's child watcher reaps it)."""
+        """SIGKILL ``node_id`` (the event loop's child watcher reaps it); it stays down."""
         node = self._node(node_id)
+        node.held = True
+        node.exited = False
+        self._cancel_restart(node)
         if node.alive:
             node.stopping = True
             self._signal(node, signal.SIGKILL)
@@ -207,6 +268,7 @@ class NodeSupervisor:
         if node.proc is not None and node.proc.returncode is None:
             await node.proc.wait()  # a killed process not reaped yet still holds its ports
         node_id = node.config.node_id
+        node.launched_at = self._clock()
         taken = _taken_port(node.config)
         if taken is not None:
             raise NodeStartError(node_id, node.log_file, f"{taken} is already in use")
@@ -226,20 +288,55 @@ class NodeSupervisor:
                 env=env,
             )
         node.paused = node.stopping = node.exited = False
+        node.launches += 1
         node.watcher = asyncio.create_task(self._watch(node, node.proc))
         log.info("started node %s (pid %d, log %s)", node_id, node.proc.pid, node.log_file)
 
     async def _watch(self, node: _Node, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
-        if node.proc is proc and not node.stopping:
-            node.exited = True
-            node.paused = False
-            log.warning(
-                "node %s exited unexpectedly with code %d (log: %s)",
-                node.config.node_id,
-                code,
-                node.log_file,
-            )
+        if node.proc is not proc or node.stopping:
+            return
+        node.exited = True
+        node.paused = False
+        node.exit_code = code
+        node_id, how = node.config.node_id, exit_words(code)
+        if node.held or self._config.gateway.restart == "never":
+            log.warning("node %s exited unexpectedly (%s) (log: %s)", node_id, how, node.log_file)
+            return
+        self._schedule_restart(node, f"exited unexpectedly ({how}); restarting it")
+
+    def _schedule_restart(self, node: _Node, what: str) -> None:
+        node.backoff = self._backoff.delay(node.backoff, self._clock() - node.launched_at)
+        log.warning(
+            "node %s %s in %g s (log: %s)", node.config.node_id, what, node.backoff, node.log_file
+        )
+        task = asyncio.create_task(self._restart_later(node, node.backoff, node.launches))
+        self._restarting.add(task)
+        task.add_done_callback(self._restarting.discard)
+        node.pending = task
+
+    async def _restart_later(self, node: _Node, delay: float, launches: int) -> None:
+        await self._sleep(delay)
+        # Past the delay the restart can no longer be cancelled (it may be starting a process,
+        # which must not be left half made); it checks under the lock whether it is still wanted.
+        node.pending = None
+        async with node.lock:
+            if node.held or node.launches != launches or node.alive:
+                return  # stopped, killed or started through the supervisor in the meantime
+            try:
+                await self._launch(node)
+            except (NodeStartError, OSError) as exc:
+                why = exc.reason if isinstance(exc, NodeStartError) else exc.strerror or str(exc)
+                self._schedule_restart(node, f"could not be restarted ({why}); trying again")
+                return
+            node.restarts += 1
+            log.info("restarted node %s (restart %d)", node.config.node_id, node.restarts)
+
+    @staticmethod
+    def _cancel_restart(node: _Node) -> None:
+        if node.pending is not None:
+            node.pending.cancel()
+            node.pending = None
 
     async def _wait_ready(self, node: _Node) -> None:
         """Wait until ``node`` answers (HTTP /health, or TCP ping without HTTP)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from engine.cluster_secret import cluster_key
@@ -21,6 +22,7 @@ from engine.config_model import ClusterConfig, Endpoint
 from engine.protocol.framing import MAX_FRAME, ClientHandshake, FrameError, FrameSession
 
 CONNECT_TIMEOUT = 0.5  # to connect and finish the handshake
+Push = Callable[[dict[str, Any]], None]  # takes a message the node sent unasked
 _LEN = struct.Struct(">I")
 
 
@@ -38,6 +40,7 @@ class _Link(asyncio.Protocol):
         self._writable: asyncio.Event | None = None  # set while the transport accepts writes
         self._settled = asyncio.Event()  # the handshake is done, or the link is lost
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.on_push: Push | None = None
 
     @property
     def usable(self) -> bool:
@@ -79,6 +82,11 @@ class _Link(asyncio.Protocol):
                     self._settled.set()
                     continue
                 msg = session.decode(body)
+                if "push" in msg:
+                    # Unasked news from the node (engine/node/leadership.py), not an answer.
+                    if self.on_push is not None:
+                        self.on_push(msg)
+                    continue
                 rid = msg.get("id")
                 fut = self.pending.pop(rid, None) if isinstance(rid, int) else None
                 # No waiter: the request timed out or was cancelled; its late answer is dropped.
@@ -159,6 +167,20 @@ class NodeConnection:
         self._link: _Link | None = None
         self._connecting: asyncio.Future[_Link] | None = None
         self._closed = False
+        self._on_push: Push | None = None
+
+    def watch(self, on_push: Push) -> None:
+        """Have the node push its leadership changes to ``on_push``, on this connection and on
+        every one opened later (each starts with a ``watch``: docs/ENGINE.md)."""
+        self._on_push = on_push
+        link = self._link
+        if link is not None and link.usable:
+            self._watch(link)
+
+    def _watch(self, link: _Link) -> None:
+        if self._on_push is not None:
+            link.on_push = self._on_push
+            link.send({"op": "watch"})
 
     @property
     def connected(self) -> bool:
@@ -227,6 +249,8 @@ class NodeConnection:
             raise ConnectionError(f"cannot connect to {name}: {exc.strerror or exc}") from None
         if self._closed:
             link.close(f"connection to {self.node_id} is closed")
+        else:
+            self._watch(link)
         return link
 
     def close(self) -> None:

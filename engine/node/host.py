@@ -24,13 +24,24 @@ from typing import Any
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
+from engine.node.leadership import LeadershipFeed
 from engine.node.node_log import NodeLog
 from engine.node.peers import PeerTransport
+from engine.node.snapshots import SnapshotReceiver, SnapshotSender
 from engine.node.subscriptions import SubscriptionService
 from engine.protocol.commands import encode_command
 from engine.protocol.errors import GateError, invalid
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
-from engine.replication.messages import AppendRequest, Entry, HardState, Message, NotLeader
+from engine.replication.messages import (
+    AppendRequest,
+    Entry,
+    HardState,
+    Message,
+    NotLeader,
+    Snapshot,
+    SnapshotRequest,
+)
+from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
 from engine.storage.raft_log import SqliteLogStorage
@@ -48,6 +59,12 @@ COMMIT_NOTICE_DELAY = 0.002
 # ``stale`` (the gateway then asks the leader; docs/ENGINE.md, "Read-your-writes").
 FRESH_WAIT = 0.25
 
+
+# replication.preferredLeader "return": the preferred node must have been in steady contact this
+# many election timeouts before the leader hands over to it, and a hand-over that failed is tried
+# again after this many (engine/replication/preferred.py).
+RETURN_SETTLE_TIMEOUTS = 4
+RETURN_RETRY_TIMEOUTS = 10
 
 # Why a node stops for good, as the exit status gate-node ends with (its supervisor sees it).
 APPLY_FAILED = 70  # a committed entry cannot be applied (an I/O fault: content never fails)
@@ -72,6 +89,7 @@ class RaftHost:
         node_dir.mkdir(parents=True, exist_ok=True)
         self.log_storage = SqliteLogStorage(node_dir / "raft.db", config.storage.fsync)
         self.state = StateMachine(node_dir, config.storage.fsync)
+        self._finish_snapshot_install()
         rep = config.replication
         self.core = RaftNode(
             RaftConfig(
@@ -94,6 +112,16 @@ class RaftHost:
         # peers answer every heartbeat (each tick), so a live peer is heard far more often.
         self._reach_window = rep.election_ticks * self.tick_seconds
         self._last_heard: dict[str, float] = {}
+        # Per peer: since when we hear from it without a gap longer than the reach window.
+        self._contact_since: dict[str, float] = {}
+        self._return: LeadershipReturn | None = None
+        preferred = config.preferred_node
+        if rep.preferred_leader == "return" and preferred is not None and preferred != node_id:
+            self._return = LeadershipReturn(
+                preferred,
+                settle=RETURN_SETTLE_TIMEOUTS * self._reach_window,
+                retry=RETURN_RETRY_TIMEOUTS * self._reach_window,
+            )
         self._pending: list[tuple[bytes, asyncio.Future[Any]]] = []
         self._waiters: dict[int, tuple[int, asyncio.Future[Any]]] = {}
         self._applied = asyncio.Event()
@@ -105,6 +133,12 @@ class RaftHost:
             "fsyncs": 0,
             "raft_messages_in": 0,
             "long_polls": 0,
+            "leadership_transfers": 0,
+            "compactions": 0,
+            "snapshots_sent": 0,
+            "snapshot_bytes_sent": 0,
+            "snapshot_failures": 0,
+            "snapshots_installed": 0,
         }
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
@@ -117,10 +151,27 @@ class RaftHost:
             )
         else:
             self.node_log.add("restart", "started with an empty log (a new node)")
+        self.snapshot_sender = SnapshotSender(
+            node_id=node_id,
+            secret=self.secret,
+            endpoints=peers,
+            work_dir=node_dir / "snapshot-out",
+            stores_dir=self.state.stores_dir,
+            snapshot_now=self._snapshot_now,
+            first_index=lambda: self.core.log.first_index,
+            report=self._snapshot_reported,
+            link_cut=lambda peer: peer in self.peers.cuts.outbound,
+            node_log=self.node_log,
+            counters=self.counters,
+        )
+        self.snapshot_receiver = SnapshotReceiver(node_dir / "snapshot-in", self.receive_snapshot)
         # Set once, with the exit status, when this node must stop for good (see _fail).
         self.failure: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # Persistent subscriptions are delivered by the leader (engine/node/subscriptions.py).
         self.subscriptions = SubscriptionService(self)
+        # Gateways watching this node's role and term (engine/node/leadership.py).
+        core = self.core
+        self.leadership = LeadershipFeed(node_id, core.role, core.term, core.leader_id)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -142,6 +193,7 @@ class RaftHost:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.peers.close()
+        await self.snapshot_sender.close()
         for _, fut in self._pending:
             if not fut.done():
                 fut.set_exception(GateError("unavailable", "the node is shutting down"))
@@ -159,8 +211,12 @@ class RaftHost:
             return
         now = time.monotonic()
         for msg in messages:
-            if msg.to != self.node_id:
+            # A snapshot request is stepped only with its data, by the snapshot transfer.
+            if msg.to != self.node_id or isinstance(msg, SnapshotRequest):
                 continue
+            before = self._last_heard.get(msg.frm)
+            if before is None or now - before > self._reach_window:
+                self._contact_since[msg.frm] = now
             self._last_heard[msg.frm] = now
             try:
                 self.core.step(msg)
@@ -171,6 +227,37 @@ class RaftHost:
                 return
         self.counters["raft_messages_in"] += len(messages)
         self._wake.set()
+
+    def receive_snapshot(self, request: SnapshotRequest) -> None:
+        """Step a leader's snapshot request whose files were received and checked (unless the
+        link from its leader is cut: a partition loses it)."""
+        if self.failure.done() or request.frm in self.peers.cuts.inbound:
+            return
+        self._last_heard[request.frm] = time.monotonic()
+        self.core.step(request)
+        self._wake.set()
+
+    def _snapshot_reported(self, peer: str, delivered: Snapshot | None) -> None:
+        self.core.report_snapshot(peer, delivered)
+        self._wake.set()
+
+    def _snapshot_now(self) -> Snapshot:
+        """The snapshot of the state machine as it is: at its applied index."""
+        index = self.state.applied_index
+        return Snapshot(index, self.core.log.term(index), self.core.config.voters)
+
+    def _finish_snapshot_install(self) -> None:
+        """A crash after the stores took a snapshot but before the log did: the log starts
+        after the snapshot too (its entries up to it are what the stores replaced)."""
+        installed = self.state.installed_snapshot
+        storage = self.log_storage
+        if installed is None or installed.index <= storage.snapshot().index:
+            return
+        if storage.last_index() >= installed.index and storage.term(installed.index) == (
+            installed.term
+        ):
+            return
+        storage.save(None, [], installed)
 
     def _fail(self, status: int, reason: str) -> None:
         """Stop replicating for good; the process's main ends it with ``status`` (at once, with
@@ -184,7 +271,87 @@ class RaftHost:
         while True:
             await asyncio.sleep(self.tick_seconds)
             self.core.tick()
+            if self._return is not None:
+                self._maybe_return_leadership(self._return)
             self._wake.set()
+
+    def _heard_within(self, peer: str, now: float) -> bool:
+        heard = self._last_heard.get(peer)
+        return heard is not None and now - heard < self._reach_window
+
+    def _maybe_return_leadership(self, policy: LeadershipReturn) -> None:
+        """preferredLeader "return": hand leadership back to the master once it is caught up."""
+        core = self.core
+        if core.role != "leader" or core.transferring_to is not None:
+            return
+        now = time.monotonic()
+        preferred = policy.preferred
+        since = self._contact_since.get(preferred) if self._heard_within(preferred, now) else None
+        match = core.match_indexes().get(preferred)
+        lag = None if match is None else core.last_index - match
+        if policy.due(
+            now,
+            serving=core.serving,
+            handed_over=core.won_by_transfer,
+            in_contact_since=since,
+            lag=lag,
+        ):
+            self.node_log.add(
+                "transfer",
+                f"the preferred node {preferred} is back and caught up: handing leadership "
+                "back to it (replication.preferredLeader: return)",
+            )
+            core.transfer_leadership(preferred)
+            self.counters["leadership_transfers"] += 1
+
+    # -- operator faults and hand-overs (docs/API.md, "Cluster") --------------------------------
+
+    def transfer(self, to: str) -> dict[str, Any]:
+        """On the leader: hand leadership to ``to`` (the core brings it up to date first).
+
+        Raises ``node_not_found``, ``not_leader`` (the gateway follows its hint), or
+        ``node_down`` when this leader has not heard from ``to`` lately: down, paused or cut off.
+        """
+        core = self.core
+        if to not in self.config.node_ids:
+            raise GateError("node_not_found", f"no node {to!r} in this cluster")
+        if core.role != "leader":
+            raise GateError("not_leader", "this node is not the leader", leader=core.leader_id)
+        if to == self.node_id:
+            return {"from": self.node_id, "already_leader": True}
+        if not self._heard_within(to, time.monotonic()):
+            raise GateError(
+                "node_down",
+                f"{to} cannot take over: the leader {self.node_id} has not heard from it "
+                f"within {self._reach_window:g} s (down, paused or cut off)",
+            )
+        self.node_log.add("transfer", f"asked to hand leadership over to {to}")
+        core.transfer_leadership(to)
+        self.counters["leadership_transfers"] += 1
+        self._wake.set()
+        return {"from": self.node_id, "already_leader": False}
+
+    def cut_links(
+        self, peers: list[str] | None, direction: str, *, heal: bool = False
+    ) -> dict[str, Any]:
+        """Cut (or, with ``heal``, restore) this node's Raft links to ``peers`` (None: all).
+
+        ``peers`` and ``direction`` are checked already (engine/protocol/link_cuts.py).
+        """
+        cuts = self.peers.cuts
+        (cuts.heal if heal else cuts.cut)(peers, direction)
+        what = "healed" if heal else "cut"
+        self.node_log.add(
+            "partition",
+            f"links {what} by an operator: {cuts.describe()}",
+            "info" if heal else "warning",
+        )
+        return self.link_status()
+
+    def link_status(self) -> dict[str, Any]:
+        """``{"isolated": bool, "cuts": {"in": [...], "out": [...]}}``."""
+        cuts = self.peers.cuts
+        return {"isolated": cuts.isolated, "cuts": cuts.view()}
 
     def reachable_peers(self) -> int:
         """How many peers we heard from recently (within an election timeout)."""
@@ -252,10 +419,13 @@ class RaftHost:
                 while self.core.has_ready():
                     # The order is the core's contract (engine/replication/ready.py).
                     run_ready(self.core, send=self._send, apply=self._apply, persist=self._persist)
+                    # Once the round is persisted: a new leader announces its term at once.
+                    self._announce()
                     self._flush_proposals()
                     # Let the answers of this round go out before the next round's disk work.
                     await asyncio.sleep(0)
                     self.state.maintain()
+                self._compact()
                 for note in self.core.take_notes():
                     self.node_log.add(note.kind, note.text, note.level)
                 self.subscriptions.leadership(self.core.serving, self.core.term)
@@ -267,18 +437,55 @@ class RaftHost:
             log.exception("node %s cannot go on with its log", self.node_id)
             self._fail(LOG_FAILED, "its log cannot be written")
 
+    def _announce(self) -> None:
+        core = self.core
+        self.leadership.update(core.role, core.term, core.leader_id)
+
+    def _compact(self) -> None:
+        """Compact the log up to ``compactAfter`` entries behind what the stores hold durably
+        (and never past a snapshot being sent), in steps of half that, so each compaction
+        deletes a batch."""
+        keep = self.config.replication.compact_after
+        target = self.state.durable_index - keep
+        floor = self.snapshot_sender.compaction_floor()
+        if floor is not None:
+            target = min(target, floor)
+        if target - self.core.log.snapshot.index < max(1, keep // 2):
+            return
+        marker = self.core.compact(target)
+        if marker is not None:
+            self.log_storage.compact(marker)
+            self.counters["compactions"] += 1
+
     def _send(self, messages: list[Message]) -> None:
         # Appends without entries only carry the commit index (or are heartbeats): they are held
-        # COMMIT_NOTICE_DELAY, and never overtake what goes now (send_later).
+        # COMMIT_NOTICE_DELAY, and never overtake what goes now (send_later).  A snapshot
+        # request becomes a transfer of the stores (engine/node/snapshots.py).
         now: list[Message] = []
         held: list[Message] = []
         for msg in messages:
+            if isinstance(msg, SnapshotRequest):
+                self.snapshot_sender.send(msg)
+                continue
             (held if isinstance(msg, AppendRequest) and not msg.entries else now).append(msg)
         self.peers.send(now)
         self.peers.send_later(held, COMMIT_NOTICE_DELAY)
 
-    def _persist(self, hard_state: HardState | None, entries: list[Entry]) -> None:
-        self.log_storage.save(hard_state, entries)
+    def _persist(
+        self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None
+    ) -> None:
+        if snapshot is not None:
+            # The stores first: a crash before the log's write is finished at the next start
+            # (_finish_snapshot_install).
+            self.state.install(self.snapshot_receiver.take(snapshot), snapshot)
+            self.applied_index = snapshot.index
+            self.counters["snapshots_installed"] += 1
+            self.node_log.add(
+                "snapshot",
+                f"installed {self.core.leader_id}'s snapshot at index {snapshot.index} (term "
+                f"{snapshot.term}): its stores replaced, it follows on from the leader's log",
+            )
+        self.log_storage.save(hard_state, entries, snapshot)
         self.counters["fsyncs"] += 1
 
     def _apply(self, entries: list[Entry]) -> None:
@@ -458,8 +665,12 @@ class RaftHost:
             "commit_position": core.commit_index,
             "applied_position": self.applied_index,
             "last_index": core.last_index,
+            "log": {"first_index": core.log.first_index, "last_index": core.last_index},
+            "snapshot": {"index": core.log.snapshot.index, "term": core.log.snapshot.term},
             "serving": core.serving,
             "pid": os.getpid(),
+            "transferring_to": core.transferring_to,
+            **self.link_status(),
         }
         if core.role == "leader":
             status["match"] = core.match_indexes()

@@ -33,6 +33,16 @@ class NodeCollector(Collector):
             ),
             ("gate_node_last_index", "Last log index", status["last_index"]),
             (
+                "gate_node_log_entries",
+                "Entries the log holds (compaction drops those behind compactAfter)",
+                status["log"]["last_index"] - status["log"]["first_index"] + 1,
+            ),
+            (
+                "gate_node_snapshot_index",
+                "Index of the last entry compacted away or replaced by a snapshot",
+                status["snapshot"]["index"],
+            ),
+            (
                 "gate_node_reachable_peers",
                 "Peers heard from within an election timeout",
                 self.host.reachable_peers(),
@@ -47,12 +57,26 @@ class NodeCollector(Collector):
         for r in _ROLES:
             role.add_metric([self.host.node_id, r], 1.0 if status["role"] == r else 0.0)
         yield role
+        cut = GaugeMetricFamily(
+            "gate_node_links_cut",
+            "Peers whose Raft traffic this node drops (isolate), per direction",
+            labels=["node", "direction"],
+        )
+        for direction in ("in", "out"):
+            cut.add_metric([self.host.node_id, direction], len(status["cuts"][direction]))
+        yield cut
         for key, doc in (
             ("proposals", "Commands proposed by this node as leader"),
             ("applied_entries", "Log entries applied to the stores"),
             ("fsyncs", "Log writes (one fsync each)"),
             ("raft_messages_in", "Raft messages received from peers"),
             ("long_polls", "Long-poll reads served (the gateways' observer tails)"),
+            ("leadership_transfers", "Leadership hand-overs this node started as leader"),
+            ("compactions", "Log compactions"),
+            ("snapshots_sent", "Snapshots sent to followers behind the log's start"),
+            ("snapshot_bytes_sent", "Bytes of store files sent in snapshots"),
+            ("snapshot_failures", "Snapshot transfers that failed (they resume)"),
+            ("snapshots_installed", "Snapshots from a leader installed here"),
         ):
             c = CounterMetricFamily(f"gate_node_{key}", doc, labels=labels)
             c.add_metric(node, self.host.counters[key])

@@ -4,6 +4,10 @@ Raft tolerates lost messages (heartbeats and rejections repair everything), so a
 down, or paused with its socket buffers full, simply loses messages instead of making the
 sender wait: replication never blocks on the slowest node.  Each connection starts with the
 handshake of ``engine.protocol.framing``, which also finds out a peer without this cluster's secret.
+
+:class:`LinkCuts` is the partition fault (``POST /api/cluster/nodes/{id}/isolate``): Raft messages
+to the peers cut outbound are never sent, and those from the peers cut inbound are dropped on
+arrival (engine/node/tcp_server.py), while the node still serves its gateways.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 
 from engine.config_model import Endpoint
 from engine.protocol.framing import FrameError, FrameSession, open_session
+from engine.protocol.link_cuts import DIRECTIONS
 from engine.replication.messages import Message
 from engine.replication.wire import encode_message
 
@@ -22,6 +28,82 @@ log = logging.getLogger("gate.node.peers")
 
 # Past this many unsent bytes a peer is not keeping up (paused, or on a dead link): drop.
 _MAX_BUFFERED = 16 * 1024 * 1024
+
+
+class LinkCuts:
+    """Which peers' Raft traffic this node drops: ``inbound`` from them, ``outbound`` to them.
+
+    Kept in memory only: a restarted node has all its links back.
+    """
+
+    def __init__(self, node_id: str, peers: Iterable[str]) -> None:
+        self.node_id = node_id
+        self.peers = tuple(sorted(peers))
+        self.inbound: set[str] = set()
+        self.outbound: set[str] = set()
+
+    def _sides(self, direction: str) -> tuple[set[str], ...]:
+        if direction == "both":
+            return self.inbound, self.outbound
+        if direction == "in":
+            return (self.inbound,)
+        if direction == "out":
+            return (self.outbound,)
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+
+    def _chosen(self, peers: Iterable[str] | None) -> set[str]:
+        if peers is None:
+            return set(self.peers)
+        chosen = set(peers)
+        if self.node_id in chosen:
+            raise ValueError(f"{self.node_id} cannot be cut from itself")
+        unknown = sorted(chosen - set(self.peers))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a peer of {self.node_id} "
+                f"(peers: {', '.join(self.peers)})"
+            )
+        return chosen
+
+    def cut(self, peers: Iterable[str] | None = None, direction: str = "both") -> None:
+        """Cut the links to ``peers`` (every peer when None) in ``direction``."""
+        chosen, sides = self._chosen(peers), self._sides(direction)
+        for side in sides:
+            side.update(chosen)
+
+    def heal(self, peers: Iterable[str] | None = None, direction: str = "both") -> None:
+        """Restore the links to ``peers`` (every peer when None) in ``direction``."""
+        chosen, sides = self._chosen(peers), self._sides(direction)
+        for side in sides:
+            side.difference_update(chosen)
+
+    @property
+    def isolated(self) -> bool:
+        """Cut from every peer both ways (a node without peers never is)."""
+        everyone = set(self.peers)
+        return bool(everyone) and self.inbound == everyone == self.outbound
+
+    def view(self) -> dict[str, list[str]]:
+        """``{"in": [...], "out": [...]}``: the peers cut each way, sorted."""
+        return {"in": sorted(self.inbound), "out": sorted(self.outbound)}
+
+    def describe(self) -> str:
+        """The cuts in words, for the node's log."""
+        if not (self.inbound or self.outbound):
+            return "all links to its peers are up"
+        if self.isolated:
+            return "isolated: every link to its peers is cut both ways"
+        both = sorted(self.inbound & self.outbound)
+        only_in = sorted(self.inbound - self.outbound)
+        only_out = sorted(self.outbound - self.inbound)
+        parts = []
+        if both:
+            parts.append(f"cut both ways from {', '.join(both)}")
+        if only_in:
+            parts.append(f"deaf to {', '.join(only_in)}")
+        if only_out:
+            parts.append(f"mute to {', '.join(only_out)}")
+        return "; ".join(parts)
 
 
 class PeerLink:
@@ -114,6 +196,7 @@ class PeerTransport:
 
     def __init__(self, node_id: str, peers: dict[str, Endpoint], secret: bytes) -> None:
         self.links = {pid: PeerLink(node_id, pid, ep, secret) for pid, ep in peers.items()}
+        self.cuts = LinkCuts(node_id, peers)
         self._later: dict[str, list[dict[str, object]]] = {}
         self._later_timer: asyncio.TimerHandle | None = None
 
@@ -151,7 +234,8 @@ class PeerTransport:
 
     def _send_frame(self, peer_id: str, encoded: list[dict[str, object]]) -> None:
         link = self.links.get(peer_id)
-        if link is not None:
+        # A cut link loses what is sent on it, as a partitioned network would.
+        if link is not None and peer_id not in self.cuts.outbound:
             link.send({"op": "raft", "msgs": encoded})
 
     async def close(self) -> None:

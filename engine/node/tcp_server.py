@@ -17,6 +17,7 @@ from engine.node.host import RaftHost
 from engine.node.node_log import log_page
 from engine.protocol.errors import GateError
 from engine.protocol.framing import FrameError, ServerConnection
+from engine.protocol.link_cuts import parse_cut_request
 from engine.replication.wire import decode_message
 from engine.storage.check import check_command
 
@@ -73,6 +74,9 @@ class NodeTcpServer:
                     self._raft(msg)
                 elif op == "ping":
                     conn.send({"id": msg.get("id"), "ok": True, "op": "pong"})
+                elif op == "watch":
+                    # One-way, like raft: leadership pushes follow on this connection.
+                    self.host.leadership.watch(conn)
                 elif op == "consume":
                     # A consumer of a persistent subscription takes the whole connection.
                     await self.host.subscriptions.serve_consumer(msg, conn)
@@ -82,6 +86,7 @@ class NodeTcpServer:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
         finally:
+            self.host.leadership.unwatch(conn)
             self._connections.discard(writer)
             for task in tasks:
                 task.cancel()
@@ -89,11 +94,15 @@ class NodeTcpServer:
 
     def _raft(self, msg: dict[str, Any]) -> None:
         messages = []
+        cut = self.host.peers.cuts.inbound  # a partition: their messages never arrive
         for raw in msg.get("msgs") or ():
             try:
-                messages.append(decode_message(raw))
+                message = decode_message(raw)
             except (ValueError, TypeError, KeyError) as exc:
                 log.warning("dropped a malformed raft message: %s", exc)
+                continue
+            if message.frm not in cut:
+                messages.append(message)
         if messages:
             self.host.receive(messages)
 
@@ -136,8 +145,28 @@ class NodeTcpServer:
                 floor_index=_opt_int(msg.get("floor_index")),
                 wait_ms=min(_opt_int(msg.get("wait_ms")) or 0, MAX_WAIT_MS),
             )
+        if op == "transfer":
+            to = msg.get("to")
+            if not isinstance(to, str):
+                raise GateError("invalid_request", "transfer needs the node id 'to'")
+            return self.host.transfer(to)
+        if op in ("isolate", "heal"):
+            # Checked here too, not only by the gateway, like a proposal.
+            fields = {k: msg[k] for k in ("peers", "direction") if msg.get(k) is not None}
+            peers, direction = parse_cut_request(
+                fields, self.host.node_id, self.host.config.node_ids
+            )
+            return self.host.cut_links(peers, direction, heal=op == "heal")
         if op == "log":
             return log_page(self.host.node_log, _opt_int(msg.get("after")), msg.get("limit"))
+        if op == "snapshot_offer":
+            return self.host.snapshot_receiver.offer(msg)
+        if op == "snapshot_chunk":
+            self.host.snapshot_receiver.chunk(msg)
+            return {}
+        if op == "snapshot_install":
+            await self.host.snapshot_receiver.install(msg)
+            return {}
         if op == "subscriptions":
             return await self.host.subscriptions.list(msg.get("store"))
         if op == "replay_parked":

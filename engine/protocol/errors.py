@@ -21,6 +21,7 @@ STATUS: dict[str, int] = {
     "store_exists": 409,
     "subscription_exists": 409,
     "node_not_managed": 409,
+    "node_down": 409,  # a node an operation needs is down, paused or cut off
     "method_not_allowed": 405,
     "request_timeout": 408,
     "payload_too_large": 413,

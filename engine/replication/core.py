@@ -21,7 +21,13 @@ Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
 - a new leader appends a no-op of its term and is ``serving`` once it is committed; only entries
   of the current term are committed by counting replicas (:meth:`RaftNode._can_commit`);
 - a leader counts its own entries toward the write quorum only once they are stable, and
-  committed entries are handed out for apply only up to the local stable index.
+  committed entries are handed out for apply only up to the local stable index;
+- compaction and snapshots (as etcd's raft): the host compacts the log up to an index its state
+  machine applied (:meth:`RaftNode.compact`); a leader that no longer holds the entries a
+  follower needs sends a :class:`SnapshotRequest` of its state machine at its applied (so
+  committed) index and pauses that follower until it answers; a follower restores a snapshot
+  only past its commit index, dropping its log, and the host installs it
+  (``Ready.snapshot``) before applying anything after it or answering.
 
 Steadiness rules (they keep terms and leaders stable; safety does not depend on them):
 
@@ -58,6 +64,8 @@ from engine.replication.messages import (
     NotLeader,
     Ready,
     Role,
+    Snapshot,
+    SnapshotRequest,
     TimeoutNow,
     VoteRequest,
     VoteResponse,
@@ -143,6 +151,11 @@ class RaftNode:
                 f"storage ends at index {last} but commit is {hard_state.commit} and the state "
                 f"machine applied {applied}"
             )
+        marker = self.log.snapshot.index
+        if applied < marker:
+            raise ValueError(
+                f"the log starts after index {marker} but the state machine applied only {applied}"
+            )
         self.term = hard_state.term
         self.vote = hard_state.vote
         self.commit_index = max(hard_state.commit, applied)
@@ -161,6 +174,9 @@ class RaftNode:
         self._progress: dict[str, Progress] = {}
         self._term_start = 0  # index of this leader's no-op
         self._transferee: str | None = None
+        self._transfer_campaign = False  # the current campaign was started by TimeoutNow
+        # This node's leadership was handed to it (TimeoutNow), rather than won in a failover.
+        self.won_by_transfer = False
         self._transfer_elapsed = 0
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
@@ -185,6 +201,11 @@ class RaftNode:
     def serving(self) -> bool:
         """True on a leader once an entry of its own term is committed (rule 3)."""
         return self.role == "leader" and self.commit_index >= self._term_start
+
+    @property
+    def transferring_to(self) -> str | None:
+        """On a leader handing leadership over: the node it hands over to."""
+        return self._transferee
 
     def match_indexes(self) -> dict[str, int]:
         """On a leader: the highest index known to be replicated on each peer; else {}."""
@@ -242,11 +263,36 @@ class RaftNode:
         self._transfer_elapsed = 0
         pr = self._progress[to]
         if pr.match == self.log.last_index:
+            self._note("leader", f"handing leadership over to {to}: its log is up to date")
             self._send(TimeoutNow(self.term, self.node_id, to))
             return
-        # Probe from its match index, so appends lost earlier do not hold the transfer up.
-        pr.become_probe()
+        self._note(
+            "leader",
+            f"handing leadership over to {to} once it holds index {self.log.last_index} "
+            f"(it holds {pr.match}); new writes wait",
+        )
+        # Probe from its match index, so appends lost earlier do not hold the transfer up (a
+        # snapshot in flight is waited for: the probe would only send it again).
+        if not pr.pending_snapshot:
+            pr.become_probe()
         self._send_append(to, pr)
+
+    def report_snapshot(self, peer: str, delivered: Snapshot | None) -> None:
+        """The host delivered the snapshot sent to ``peer`` (``delivered``: the one it sent, at
+        or past the core's) or could not (None), as etcd's ``ReportSnapshot``.  Either way the
+        follower is probed: after the snapshot, or again from its match (which sends a snapshot
+        again if it still needs one)."""
+        pr = self._progress.get(peer) if self.role == "leader" else None
+        if pr is None or not pr.pending_snapshot:
+            return
+        if delivered is None:
+            self._note(
+                "repair", f"the snapshot at index {pr.pending_snapshot} did not reach {peer}"
+            )
+            pr.become_probe()
+        else:
+            pr.become_probe(delivered.index + 1)
+        self._send_append(peer, pr)
 
     def step(self, msg: Message) -> None:
         """Handle one message from a peer. Misaddressed or malformed messages are ignored."""
@@ -264,7 +310,11 @@ class RaftNode:
                 )
                 return
             if not _pre_vote_message(msg):
-                leader = msg.frm if isinstance(msg, AppendRequest | TimeoutNow) else None
+                leader = (
+                    msg.frm
+                    if isinstance(msg, AppendRequest | SnapshotRequest | TimeoutNow)
+                    else None
+                )
                 was = "leader, stepping down" if self.role == "leader" else self.role
                 self._note(
                     "term",
@@ -279,9 +329,13 @@ class RaftNode:
                 self._send(VoteResponse(self.term, self.node_id, msg.frm, False, msg.pre_vote))
             elif isinstance(msg, AppendRequest):
                 self._send(AppendResponse(self.term, self.node_id, msg.frm, False, msg.prev_index))
+            elif isinstance(msg, SnapshotRequest):
+                self._send(
+                    AppendResponse(self.term, self.node_id, msg.frm, False, msg.snapshot.index)
+                )
             return
 
-        if isinstance(msg, AppendRequest):
+        if isinstance(msg, AppendRequest | SnapshotRequest):
             if self.role == "leader":
                 return  # cannot happen: one leader per term
             if self._fresh_deferred:
@@ -294,7 +348,10 @@ class RaftNode:
                 self._heard_leader = True
             self.leader_id = msg.frm
             self._election_elapsed = 0
-            self._handle_append(msg)
+            if isinstance(msg, AppendRequest):
+                self._handle_append(msg)
+            else:
+                self._handle_snapshot(msg)
         elif isinstance(msg, AppendResponse):
             if self.role == "leader":
                 self._handle_append_response(msg)
@@ -320,6 +377,7 @@ class RaftNode:
         return (
             bool(self._msgs)
             or bool(self._early)
+            or self.log.pending_snapshot is not None
             or self.log.has_unpersisted()
             or self._apply_limit() > self.applied_index
             or self._hard_state() != self._prev_hard_state
@@ -332,9 +390,14 @@ class RaftNode:
         if hard_state != prev:
             rd.hard_state = hard_state
             self._prev_hard_state = hard_state
+        rd.snapshot = self.log.take_snapshot()
+        if rd.snapshot is not None:
+            # Installed by the host in this round, before anything after it is applied.
+            self.applied_index = rd.snapshot.index
         rd.entries = self.log.take_unpersisted()
         new_vote = (hard_state.term, hard_state.vote) != (prev.term, prev.vote)
-        rd.must_sync = bool(rd.entries) or new_vote  # a commit index alone need not be durable
+        # A commit index alone need not be durable.
+        rd.must_sync = bool(rd.entries) or new_vote or rd.snapshot is not None
         rd.messages, self._msgs = self._msgs, []
         rd.early_messages, self._early = self._early, []
         limit = self._apply_limit()
@@ -362,6 +425,18 @@ class RaftNode:
         if self.role == "leader":
             self._maybe_commit()
 
+    def compact(self, index: int) -> Snapshot | None:
+        """Forget the log up to ``index``, which the state machine has applied; returns the
+        marker the host must store (``LogStorage.compact``) at once, or None if the log already
+        starts past ``index``.  Raises ValueError past the applied or stable index."""
+        if index <= self.log.snapshot.index:
+            return None
+        if index > self.applied_index:
+            raise ValueError(f"cannot compact to {index}: only {self.applied_index} is applied")
+        snapshot = Snapshot(index, self.log.term(index), self.config.voters)
+        self.log.compact(snapshot)
+        return snapshot
+
     # ----------------------------------------------------------------------- overridable rules
 
     def _candidate_log_ok(self, last_term: int, last_index: int) -> bool:
@@ -371,6 +446,19 @@ class RaftNode:
     def _can_commit(self, index: int) -> bool:
         """Raft §5.4.2: only entries of the current term are committed by counting replicas."""
         return self.log.term(index) == self.term
+
+    def _snapshot_to_send(self) -> Snapshot:
+        """The snapshot a leader offers: its state machine at its applied index, which is
+        committed, and at or past where its log starts."""
+        index = self.applied_index
+        return Snapshot(index, self.log.term(index), self.config.voters)
+
+    def _should_restore(self, snapshot: Snapshot) -> bool:
+        """Restore a snapshot only past our commit index (never roll the state machine back)
+        and only if our log does not already hold its last entry (etcd's ``restore``)."""
+        return snapshot.index > self.commit_index and not self.log.matches(
+            snapshot.index, snapshot.term
+        )
 
     # ----------------------------------------------------------------------------- internals
 
@@ -383,7 +471,7 @@ class RaftNode:
     def _send(self, msg: Message) -> None:
         # Only a leader sends these, and its term is durable since it campaigned: they may go
         # before the Ready's write.  Every other message asserts what that write makes durable.
-        if isinstance(msg, AppendRequest | TimeoutNow):
+        if isinstance(msg, AppendRequest | SnapshotRequest | TimeoutNow):
             self._early.append(msg)
         else:
             self._msgs.append(msg)
@@ -452,6 +540,7 @@ class RaftNode:
             self._send(VoteRequest(term, self.node_id, peer, last_index, last_term, pre_vote=True))
 
     def _campaign(self, transfer: bool = False) -> None:
+        self._transfer_campaign = transfer
         self.term += 1
         self.vote = self.node_id
         self.role = "candidate"
@@ -474,6 +563,7 @@ class RaftNode:
             )
 
     def _become_leader(self) -> None:
+        self.won_by_transfer = self._transfer_campaign
         self.role = "leader"
         self.leader_id = self.node_id
         self._fresh_preferred = False
@@ -573,7 +663,8 @@ class RaftNode:
             index, term = prev, prev_term
             if skipped:
                 index, term = prev + skipped, entries[skipped - 1].term
-            if index > 0 and log.term(index) != term:
+            # An entry compacted here was applied, so checked when it was appended.
+            if index >= log.snapshot.index and log.term(index) != term:
                 raise LogDivergence(
                     f"{self.node_id}: leader {m.frm} (term {m.term}) has term {term} at index "
                     f"{index}, committed here with term {log.term(index)}"
@@ -609,6 +700,31 @@ class RaftNode:
             self.commit_index = new_commit
         self._send(AppendResponse(self.term, self.node_id, m.frm, True, last_new))
 
+    def _handle_snapshot(self, m: SnapshotRequest) -> None:
+        snapshot = m.snapshot
+        if not self._should_restore(snapshot):
+            if snapshot.index > self.commit_index:
+                # Our log holds the snapshot's last entry, so the leader's log up to it: commit
+                # up to it and apply from our own log.
+                self.commit_index = snapshot.index
+            self._note(
+                "snapshot",
+                f"ignored {m.frm}'s snapshot at index {snapshot.index}: its log already holds "
+                f"it (commit {self.commit_index})",
+            )
+            self._send(AppendResponse(self.term, self.node_id, m.frm, True, self.commit_index))
+            return
+        self._note(
+            "snapshot",
+            f"restoring {m.frm}'s snapshot at index {snapshot.index} (term {snapshot.term}): "
+            f"its log ({self.log.first_index}..{self.log.last_index}, commit "
+            f"{self.commit_index}) is replaced",
+            "warning",
+        )
+        self.log.restore(snapshot)
+        self.commit_index = snapshot.index
+        self._send(AppendResponse(self.term, self.node_id, m.frm, True, snapshot.index))
+
     def _handle_append_response(self, m: AppendResponse) -> None:
         pr = self._progress[m.frm]
         pr.active = True
@@ -625,7 +741,12 @@ class RaftNode:
             return
         probing, held = not pr.replicating, pr.next - 1  # where a probe finds the logs agree
         progressed = pr.on_accepted(m.match_index)
-        if probing and pr.replicating:
+        if pr.snapshot_landed(self.log.first_index):
+            self._note(
+                "snapshot",
+                f"{m.frm} follows on from the snapshot: it holds the log up to index {pr.match}",
+            )
+        elif probing and pr.replicating:
             self._note_probe_landed(m.frm, pr, held)
         if pr.catching_up and pr.match >= self.log.last_index:
             pr.catching_up = False
@@ -654,14 +775,34 @@ class RaftNode:
         pr.repairing = False
 
     def _send_append(self, peer: str, pr: Progress) -> None:
+        if pr.pending_snapshot:
+            return  # paused until the follower answers the snapshot
+        first = self.log.first_index
         if not pr.replicating:
             if pr.take_probe():
-                self._send_append_from(peer, pr, pr.next)
+                if pr.next < first:
+                    self._send_snapshot(peer, pr)
+                else:
+                    self._send_append_from(peer, pr, pr.next)
             return
         last = self.log.last_index
         window = self.config.max_entries_per_append * _MAX_INFLIGHT_BATCHES
         while pr.next <= last and pr.in_flight() < window:
+            if pr.next < first:
+                self._send_snapshot(peer, pr)
+                return
             pr.next += self._send_append_from(peer, pr, pr.next)
+
+    def _send_snapshot(self, peer: str, pr: Progress) -> None:
+        """The follower needs entries this leader compacted away: send it a snapshot."""
+        snapshot = self._snapshot_to_send()
+        self._note(
+            "snapshot",
+            f"{peer} needs entries from index {pr.next} but the log starts at "
+            f"{self.log.first_index}: sending it a snapshot at index {snapshot.index}",
+        )
+        pr.become_snapshot(snapshot.index)
+        self._send(SnapshotRequest(self.term, self.node_id, peer, snapshot))
 
     def _send_append_from(self, peer: str, pr: Progress, next_index: int) -> int:
         log = self.log
@@ -682,19 +823,21 @@ class RaftNode:
 
     def _send_heartbeat(self, peer: str, pr: Progress) -> None:
         # Anchored at the match index, which the follower is known to hold, so a heartbeat
-        # never overtakes in-flight appends into a spurious rejection.
+        # never overtakes in-flight appends into a spurious rejection.  Below a compacted log's
+        # start, at index 0, which every log holds (the follower answers with its commit).
+        anchor = pr.match if pr.match >= self.log.snapshot.index else 0
         self._send(
             AppendRequest(
                 self.term,
                 self.node_id,
                 peer,
-                pr.match,
-                self.log.term(pr.match),
+                anchor,
+                self.log.term(anchor),
                 (),
                 self.commit_index,
             )
         )
-        pr.sent(min(self.commit_index, pr.match))
+        pr.sent(min(self.commit_index, anchor))
 
     def _maybe_commit(self) -> None:
         candidate = committed_index(
@@ -730,14 +873,22 @@ class RaftNode:
         if self._transferee is not None:
             self._transfer_elapsed += 1
             if self._transfer_elapsed >= config.election_ticks:
+                self._note(
+                    "leader",
+                    f"leadership transfer to {self._transferee} abandoned: it did not take over "
+                    f"within {config.election_ticks} ticks; leading on",
+                    "warning",
+                )
                 self._transferee = None  # the transfer did not happen in time: lead on
         stall_ticks = max(2, config.election_ticks // 2)
         for peer, pr in self._progress.items():
-            if pr.tick(stall_ticks):  # entries in flight were lost: probing again
-                self._note(
-                    "repair",
-                    f"no answer from {peer} for entries after index {pr.match}: probing again",
-                )
+            snapshot = pr.pending_snapshot
+            if pr.tick(stall_ticks):  # entries or a snapshot in flight were lost: probing again
+                if snapshot:
+                    what = f"the snapshot at index {snapshot}"
+                else:
+                    what = f"entries after index {pr.match}"
+                self._note("repair", f"no answer from {peer} for {what}: probing again")
                 pr.repairing = True
                 self._send_append(peer, pr)
         self._heartbeat_elapsed += 1
@@ -757,6 +908,8 @@ def _describe(msg: Message) -> str:
         return "an append"
     if isinstance(msg, AppendResponse):
         return "an append answer"
+    if isinstance(msg, SnapshotRequest):
+        return "a snapshot"
     return "a hand-over"
 
 
@@ -787,4 +940,6 @@ def _well_formed(msg: Message) -> bool:
         return msg.last_log_index >= 0 and 0 <= msg.last_log_term < msg.term
     if isinstance(msg, AppendResponse):
         return msg.match_index >= 0 and msg.reject_hint >= 0
+    if isinstance(msg, SnapshotRequest):
+        return msg.snapshot.index >= 1 and 1 <= msg.snapshot.term <= msg.term
     return True

@@ -2,15 +2,17 @@
 
 The core reads entries and terms synchronously through this protocol (as etcd's raft reads its
 ``Storage``); it never writes: writes come back to the host in a ``Ready``, and the host calls
-``save`` once they are durable.  ``engine.storage.raft_log.SqliteLogStorage`` serves real
-nodes; an in-memory one in bench/lib/memory_storage.py serves the simulation tests.
+``save`` once they are durable.  A compacted log starts after a snapshot marker: entries up to
+``snapshot().index`` are gone, and the marker keeps the term of the last one.
+``engine.storage.raft_log.SqliteLogStorage`` serves real nodes; an in-memory one in
+bench/lib/memory_storage.py serves the simulation tests.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from engine.replication.messages import Entry, HardState
+from engine.replication.messages import Entry, HardState, Snapshot
 
 
 class LogStorage(Protocol):
@@ -18,18 +20,36 @@ class LogStorage(Protocol):
         """The hard state last saved (term, vote, commit)."""
         ...
 
+    def snapshot(self) -> Snapshot:
+        """The marker the log starts after (``Snapshot()`` if it was never compacted)."""
+        ...
+
     def last_index(self) -> int:
-        """Index of the last stored entry; 0 for an empty log."""
+        """Index of the last stored entry; the marker's index for a log without entries."""
         ...
 
     def term(self, index: int) -> int:
-        """Term of the entry at ``index``; 0 for index 0. Raises IndexError past the end."""
+        """Term of the entry at ``index`` (the marker's at its index, 0 for index 0).
+
+        Raises IndexError past the end and below the marker (compacted).
+        """
         ...
 
     def entries(self, lo: int, hi: int, max_count: int | None = None) -> list[Entry]:
-        """Stored entries with ``lo <= index < hi``, at most ``max_count`` of them."""
+        """Stored entries with ``lo <= index < hi``, at most ``max_count`` of them
+        (``lo`` past the marker)."""
         ...
 
-    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
-        """Durably store ``hard_state`` and ``entries``, replacing the log from entries[0]."""
+    def save(
+        self,
+        hard_state: HardState | None,
+        entries: list[Entry],
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        """Durably store ``hard_state`` and ``entries``, replacing the log from entries[0]; with
+        ``snapshot``, the whole log is first replaced by that marker (entries then follow it)."""
+        ...
+
+    def compact(self, snapshot: Snapshot) -> None:
+        """Durably drop the entries up to ``snapshot.index``, which becomes the marker."""
         ...

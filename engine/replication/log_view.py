@@ -5,12 +5,21 @@ The stable log lives in :class:`~engine.replication.log_storage.LogStorage` (ind
 stored them and called ``RaftNode.advance``.  The rules that only need the log live here too:
 whether a leader's append matches (``matches``, ``find_conflict``), where a rejected leader
 should retry (``reject_hint``), and whether a candidate's log is up to date (``is_up_to_date``).
+
+A compacted log starts after a snapshot marker (``snapshot``: the index and term of the last
+entry it replaced); ``first_index`` is the first entry still held.  A follower that restores a
+leader's snapshot drops its whole log for that marker, handed to the host once
+(``take_snapshot``, etcd's unstable snapshot) to be stored with the entries that follow it.
 """
 
 from __future__ import annotations
 
 from engine.replication.log_storage import LogStorage
-from engine.replication.messages import Entry
+from engine.replication.messages import Entry, Snapshot
+
+
+class Compacted(IndexError):
+    """An entry below the log's snapshot marker: it was compacted away."""
 
 
 class RaftLog:
@@ -21,13 +30,20 @@ class RaftLog:
     handed out for persistence (etcd's ``offsetInProgress``).
     """
 
-    __slots__ = ("offset", "persist_from", "storage", "unstable")
+    __slots__ = ("offset", "pending_snapshot", "persist_from", "snapshot", "storage", "unstable")
 
     def __init__(self, storage: LogStorage) -> None:
         self.storage = storage
+        self.snapshot = storage.snapshot()
         self.offset = storage.last_index() + 1
         self.unstable: list[Entry] = []
         self.persist_from = self.offset
+        self.pending_snapshot: Snapshot | None = None  # restored, not yet handed to the host
+
+    @property
+    def first_index(self) -> int:
+        """The first index whose entry the log still holds (or will hold)."""
+        return self.snapshot.index + 1
 
     @property
     def last_index(self) -> int:
@@ -38,11 +54,17 @@ class RaftLog:
         return self.offset - 1
 
     def term(self, index: int) -> int:
-        """Term of the entry at ``index`` (0 for index 0); IndexError past the end."""
+        """Term of the entry at ``index`` (0 for index 0, the marker's at its index);
+        IndexError past the end, :class:`Compacted` below the marker."""
         if index >= self.offset:
             return self.unstable[index - self.offset].term
-        if index <= 0:
-            return 0
+        marker = self.snapshot
+        if index <= marker.index:
+            if index == marker.index:
+                return marker.term
+            if index == 0:
+                return 0  # every log agrees on the empty prefix
+            raise Compacted(f"entry {index} is compacted (the log starts after {marker.index})")
         return self.storage.term(index)
 
     def last_term(self) -> int:
@@ -63,6 +85,10 @@ class RaftLog:
         hi = min(hi, self.last_index + 1)
         if lo >= hi:
             return []
+        if lo < self.first_index:
+            raise Compacted(
+                f"entries from {lo} are compacted (the log starts at {self.first_index})"
+            )
         offset = self.offset
         if lo >= offset:
             return self.unstable[lo - offset : hi - offset]
@@ -121,6 +147,27 @@ class RaftLog:
             self.offset = first
             self.unstable = list(entries)
             self.persist_from = first
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Replace the whole log by a leader's ``snapshot`` (our entries disagree or are gone)."""
+        self.snapshot = snapshot
+        self.pending_snapshot = snapshot
+        self.offset = self.persist_from = snapshot.index + 1
+        self.unstable = []
+
+    def take_snapshot(self) -> Snapshot | None:
+        """The restored snapshot not yet handed out for persistence; marks it handed out."""
+        snapshot, self.pending_snapshot = self.pending_snapshot, None
+        return snapshot
+
+    def compact(self, snapshot: Snapshot) -> None:
+        """Forget the stable entries up to ``snapshot.index`` (the host drops them from storage)."""
+        if not self.snapshot.index < snapshot.index <= self.stable_index:
+            raise ValueError(
+                f"cannot compact to {snapshot.index}: the stable log holds "
+                f"{self.first_index}..{self.stable_index}"
+            )
+        self.snapshot = snapshot
 
     def take_unpersisted(self) -> list[Entry]:
         """The unstable entries not yet handed out for persistence; marks them handed out."""

@@ -33,6 +33,17 @@ class HardState:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Where a compacted log starts: the last entry it replaced (index and term) and the
+    membership then.  The state machine's data at ``index`` travels beside it (the host's job:
+    the core never sees it).  ``Snapshot()`` stands for a log never compacted."""
+
+    index: int = 0
+    term: int = 0
+    voters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class VoteRequest:
     """A vote request, or with ``pre_vote`` a pre-vote request (Raft thesis §9.6).
 
@@ -90,6 +101,22 @@ class AppendResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotRequest:
+    """Leader -> follower that needs entries the leader compacted away: install the state
+    machine at ``snapshot`` (Raft's InstallSnapshot, etcd's MsgSnap).
+
+    The core names only the snapshot; the leader's host streams the stores' data at that index
+    and hands the message to the follower's core once the data is there.  The follower answers
+    with an ``AppendResponse``: success at the index its log now matches the leader's.
+    """
+
+    term: int
+    frm: str
+    to: str
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True, slots=True)
 class TimeoutNow:
     """Leader -> preferred follower: campaign now (leadership transfer)."""
 
@@ -98,9 +125,11 @@ class TimeoutNow:
     to: str
 
 
-Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | TimeoutNow
+Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | SnapshotRequest | TimeoutNow
 
-NoteKind = Literal["election", "vote", "leader", "follower", "term", "repair", "catch_up", "quorum"]
+NoteKind = Literal[
+    "election", "vote", "leader", "follower", "term", "repair", "catch_up", "quorum", "snapshot"
+]
 NoteLevel = Literal["info", "warning"]
 
 
@@ -125,7 +154,9 @@ class Ready:
     ``hard_state`` and ``entries`` in one fsynced write when ``must_sync``, send ``messages``,
     then call ``RaftNode.advance(ready)``.  ``entries`` may start at or below the last stored
     index: everything from ``entries[0].index`` on is then replaced (log repair truncates a
-    divergent suffix).
+    divergent suffix).  A ``snapshot`` replaces the whole log and the state machine: the host
+    installs the state machine's data at its index and stores it as the log's new start, in the
+    same write as ``entries`` (which then follow it) and before ``messages`` go.
     """
 
     hard_state: HardState | None = None
@@ -139,10 +170,13 @@ class Ready:
     # The write must be fsynced before ``messages`` go (etcd's MustSync): entries, or a new term
     # or vote.  When False only the commit index moved, and nothing needs writing.
     must_sync: bool = False
+    # A leader's snapshot this follower restored: installed before anything after it is applied.
+    snapshot: Snapshot | None = None
 
     def __bool__(self) -> bool:
         return bool(
             self.hard_state
+            or self.snapshot
             or self.entries
             or self.messages
             or self.early_messages

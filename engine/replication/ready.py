@@ -10,9 +10,11 @@ storage):
    ``TimeoutNow``; they assert only the leader's term, durable since it campaigned;
 2. apply ``committed``: those entries are already stable (the core hands out nothing past the
    stable index), so the state machine need not wait for this round's write;
-3. persist ``hard_state`` and ``entries`` in one fsynced write if ``must_sync``; otherwise only
-   the commit index moved, which Raft keeps in volatile state (a restart learns it again), and
-   nothing is written: it rides along with the next write;
+3. persist ``hard_state``, ``snapshot`` and ``entries`` in one fsynced write if ``must_sync``
+   (a snapshot is installed in the state machine first: nothing before it is applied any more,
+   and the entries after it are applied in later rounds); otherwise only the commit index
+   moved, which Raft keeps in volatile state (a restart learns it again), and nothing is
+   written: it rides along with the next write;
 4. send ``messages``: votes, vote requests and answers to appends assert the state just written;
 5. ``RaftNode.advance``: the entries are stable, the leader may count them.
 
@@ -26,11 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.replication.core import RaftNode
-from engine.replication.messages import Entry, HardState, Message, Ready
+from engine.replication.messages import Entry, HardState, Message, Ready, Snapshot
 
 Send = Callable[[list[Message]], None]
 Apply = Callable[[list[Entry]], None]
-Persist = Callable[[HardState | None, list[Entry]], None]
+Persist = Callable[[HardState | None, list[Entry], Snapshot | None], None]
 
 
 def start_ready(ready: Ready, *, send: Send, apply: Apply) -> None:
@@ -44,7 +46,7 @@ def start_ready(ready: Ready, *, send: Send, apply: Apply) -> None:
 def finish_ready(node: RaftNode, ready: Ready, *, persist: Persist, send: Send) -> None:
     """Steps 3 to 5: the write, what waits for it, and ``advance``."""
     if ready.must_sync:
-        persist(ready.hard_state, ready.entries)
+        persist(ready.hard_state, ready.entries, ready.snapshot)
     if ready.messages:
         send(ready.messages)
     node.advance(ready)

@@ -5,6 +5,9 @@ in this project it always is (the UTF-8 JSON of a command, or ``b""`` for a no-o
 data that is not UTF-8 raises ``UnicodeDecodeError`` (a ``ValueError``).  An append's entries are
 ``[term, data]`` pairs: their indexes follow ``prev_index``, so contiguity holds by construction.
 
+A snapshot request carries only the snapshot's index, term and voters: the state machine's
+data travels beside it (the host streams it).
+
 ``decode_message`` checks every field's type and raises ``ValueError`` on anything malformed, so
 the host can drop such a message; the core checks the values' meaning (terms, indexes).
 """
@@ -18,6 +21,8 @@ from engine.replication.messages import (
     AppendResponse,
     Entry,
     Message,
+    Snapshot,
+    SnapshotRequest,
     TimeoutNow,
     VoteRequest,
     VoteResponse,
@@ -67,6 +72,17 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "granted": msg.granted,
             "pre_vote": msg.pre_vote,
         }
+    if type(msg) is SnapshotRequest:
+        snapshot = msg.snapshot
+        return {
+            "type": "snapshot",
+            "term": msg.term,
+            "frm": msg.frm,
+            "to": msg.to,
+            "index": snapshot.index,
+            "snapshot_term": snapshot.term,
+            "voters": list(snapshot.voters),
+        }
     if type(msg) is TimeoutNow:
         return {"type": "timeout_now", "term": msg.term, "frm": msg.frm, "to": msg.to}
     raise TypeError(f"not a Raft message: {msg!r}")
@@ -105,6 +121,9 @@ def decode_message(d: dict[str, Any]) -> Message:
             )
         if kind == "vote_response":
             return VoteResponse(term, frm, to, _bool(d, "granted"), _bool(d, "pre_vote"))
+        if kind == "snapshot":
+            snapshot = Snapshot(_int(d, "index"), _int(d, "snapshot_term"), _voters(d))
+            return SnapshotRequest(term, frm, to, snapshot)
         if kind == "timeout_now":
             return TimeoutNow(term, frm, to)
     except KeyError as exc:
@@ -131,6 +150,13 @@ def _bool(d: dict[str, Any], key: str) -> bool:
     if type(value) is not bool:
         raise ValueError(f"{key} must be a boolean, not {value!r}")
     return value
+
+
+def _voters(d: dict[str, Any]) -> tuple[str, ...]:
+    raw = d["voters"]
+    if type(raw) is not list or any(type(v) is not str for v in raw):
+        raise ValueError(f"voters must be a list of strings, not {raw!r}")
+    return tuple(raw)
 
 
 def _entries(d: dict[str, Any], prev: int) -> tuple[Entry, ...]:

@@ -12,6 +12,7 @@ never waits for them; points are taken one at a time and in order.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from engine.config_model import FsyncMode
+from engine.replication.messages import Snapshot
 from engine.storage.wal import checkpoint
 
 
@@ -46,6 +48,12 @@ class DurablePoints:
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'applied_index'").fetchone()
         self.recorded: int = row[0] if row else 0  # the index last written (by the worker)
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchone()
+        # The last snapshot installed: a restart finishes its install in the log if need be.
+        self.snapshot: Snapshot | None = None
+        if row:
+            index, term, voters = json.loads(row[0])
+            self.snapshot = Snapshot(index, term, tuple(voters))
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="durable-points")
         self._pending: Future[None] | None = None
 
@@ -91,6 +99,26 @@ class DurablePoints:
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_index', ?)", (index,)
         )
         self.recorded = index
+
+    def record_snapshot(self, snapshot: Snapshot) -> None:
+        """Record, durably and before returning, that the stores now hold ``snapshot``."""
+        self.wait()
+        self._worker.submit(self._record_snapshot, snapshot).result()
+
+    def _record_snapshot(self, snapshot: Snapshot) -> None:
+        meta = json.dumps([snapshot.index, snapshot.term, list(snapshot.voters)])
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (("applied_index", snapshot.index), ("snapshot", meta)),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self.recorded = snapshot.index
+        self.snapshot = snapshot
 
     def wait(self) -> None:
         """Wait for the point being taken, if any (raises what it raised)."""

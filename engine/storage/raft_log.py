@@ -1,6 +1,10 @@
 """``SqliteLogStorage``: a node's replicated log and hard state in ``<node_dir>/raft.db``.
 
-Tables: ``log(idx, term, data)`` and ``hard_state(term, vote, commit_idx)`` (one row).
+Tables: ``log(idx, term, data)``, ``hard_state(term, vote, commit_idx)`` (one row) and
+``snapshot(idx, term, voters)`` (at most one row): the marker a compacted log starts after, the
+last entry compaction (or a leader's snapshot) replaced.  Compacting deletes the entries up to
+the marker and writes it in one transaction, so a crash leaves either the old log or the new
+one; SQLite reuses the freed pages, so the file stops growing once compaction keeps pace.
 
 Everything runs on the node's event-loop thread, except WAL checkpoints (engine/storage/wal.py).
 The terms of all entries and the most recent entries live in memory, so only ``save`` (one
@@ -11,11 +15,12 @@ a log that is not on disk.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 from engine.config_model import FsyncMode
-from engine.replication.messages import Entry, HardState
+from engine.replication.messages import Entry, HardState, Snapshot
 from engine.storage.wal import CHECKPOINT_INTERVAL, WalCheckpoints, no_autocheckpoint
 
 CACHE_MAX_ENTRIES = 4096
@@ -28,6 +33,12 @@ CREATE TABLE IF NOT EXISTS hard_state (
     term INTEGER NOT NULL,
     vote TEXT,
     commit_idx INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshot (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    idx INTEGER NOT NULL,
+    term INTEGER NOT NULL,
+    voters TEXT NOT NULL
 );
 """
 
@@ -63,16 +74,19 @@ class SqliteLogStorage:
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT term, vote, commit_idx FROM hard_state").fetchone()
         self._hard_state = HardState(*row) if row else HardState()
-        # _terms[i] is the term of entry i; _terms[0] = 0 stands for the empty prefix.
-        self._terms = [0]
+        row = self._db.execute("SELECT idx, term, voters FROM snapshot").fetchone()
+        self._marker = Snapshot(row[0], row[1], tuple(json.loads(row[2]))) if row else Snapshot()
+        # _terms[k] is the term of entry marker.index + k; _terms[0] is the marker's (0 for the
+        # empty prefix of a log never compacted).
+        self._terms = [self._marker.term]
         for idx, term in self._db.execute("SELECT idx, term FROM log ORDER BY idx"):
-            if idx != len(self._terms):
+            if idx != self.last_index() + 1:
                 raise RuntimeError(f"{path}: log has a gap before index {idx}")
             self._terms.append(term)
         # The newest entries, contiguous: _cache[k] is entry _cache_lo + k.
         self._cache: list[Entry] = []
         self._cache_bytes = 0
-        self._cache_lo = len(self._terms)
+        self._cache_lo = self.last_index() + 1
         rows = self._db.execute(
             "SELECT idx, term, data FROM log ORDER BY idx DESC LIMIT ?", (cache_max_entries,)
         ).fetchall()
@@ -82,20 +96,31 @@ class SqliteLogStorage:
         """The hard state last saved (term, vote, commit)."""
         return self._hard_state
 
+    def snapshot(self) -> Snapshot:
+        """The marker the log starts after (``Snapshot()`` if it was never compacted)."""
+        return self._marker
+
     def last_index(self) -> int:
-        """Index of the last stored entry; 0 for an empty log."""
-        return len(self._terms) - 1
+        """Index of the last stored entry; the marker's index for a log without entries."""
+        return self._marker.index + len(self._terms) - 1
 
     def term(self, index: int) -> int:
-        """Term of the entry at ``index``; 0 for index 0. Raises IndexError past the end."""
-        if index < 0 or index >= len(self._terms):
-            raise IndexError(f"no log entry at index {index}")
-        return self._terms[index]
+        """Term of the entry at ``index`` (the marker's at its index, 0 for index 0).
+
+        Raises IndexError past the end and below the marker (compacted).
+        """
+        base = self._marker.index
+        if index < base or index > self.last_index():
+            raise IndexError(f"no log entry at index {index} (the log holds {base}..)")
+        return self._terms[index - base]
 
     def entries(self, lo: int, hi: int, max_count: int | None = None) -> list[Entry]:
         """Stored entries with ``lo <= index < hi``, at most ``max_count`` of them."""
-        lo = max(lo, 1)
-        hi = min(hi, len(self._terms))
+        base = self._marker.index
+        if lo <= base and base:
+            raise IndexError(f"entries from {lo} are compacted (the log starts after {base})")
+        lo = max(lo, base + 1)
+        hi = min(hi, self.last_index() + 1)
         if max_count is not None:
             hi = min(hi, lo + max_count)
         if lo >= hi:
@@ -107,18 +132,29 @@ class SqliteLogStorage:
         ).fetchall()
         return [Entry(i, t, bytes(d)) for i, t, d in rows]
 
-    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
+    def save(
+        self,
+        hard_state: HardState | None,
+        entries: list[Entry],
+        snapshot: Snapshot | None = None,
+    ) -> None:
         """Durably store ``hard_state`` and ``entries`` in one transaction (one fsync).
 
         The log is replaced from ``entries[0].index`` on; entries must be contiguous and must not
-        leave a gap after the current last index.
+        leave a gap after the current last index.  With ``snapshot`` the whole log is first
+        replaced by that marker, and ``entries`` must follow it.
         """
-        if hard_state is None and not entries:
+        if hard_state is None and not entries and snapshot is None:
             return
+        base, last = self._marker.index, self.last_index()
+        if snapshot is not None:
+            base = last = snapshot.index
         if entries:
             first = entries[0].index
-            if first < 1 or first > self.last_index() + 1:
-                raise ValueError(f"entries start at {first}, after a gap or before index 1")
+            if first <= base or first > last + 1:
+                raise ValueError(
+                    f"entries start at {first}, after a gap or before the log's start ({base + 1})"
+                )
             for k, entry in enumerate(entries):
                 if entry.index != first + k:
                     raise ValueError(f"entries are not contiguous at index {entry.index}")
@@ -130,6 +166,9 @@ class SqliteLogStorage:
                     " VALUES (0, ?, ?, ?)",
                     (hard_state.term, hard_state.vote, hard_state.commit),
                 )
+            if snapshot is not None:
+                self._db.execute("DELETE FROM log")
+                self._write_marker(snapshot)
             if entries:
                 self._db.execute("DELETE FROM log WHERE idx >= ?", (entries[0].index,))
                 self._db.executemany(
@@ -142,9 +181,47 @@ class SqliteLogStorage:
             raise
         if hard_state is not None:
             self._hard_state = hard_state
+        if snapshot is not None:
+            self._marker = snapshot
+            self._terms = [snapshot.term]
+            self._cache.clear()
+            self._cache_bytes = 0
+            self._cache_lo = snapshot.index + 1
         if entries:
             self._replace_suffix(entries)
         self._checkpoints.written()
+
+    def compact(self, snapshot: Snapshot) -> None:
+        """Durably drop the entries up to ``snapshot.index``, which becomes the marker."""
+        base = self._marker.index
+        if not base < snapshot.index <= self.last_index():
+            raise ValueError(
+                f"cannot compact to {snapshot.index}: the log holds {base + 1}..{self.last_index()}"
+            )
+        if self.term(snapshot.index) != snapshot.term:
+            raise ValueError(f"entry {snapshot.index} is not of term {snapshot.term}")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM log WHERE idx <= ?", (snapshot.index,))
+            self._write_marker(snapshot)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        del self._terms[: snapshot.index - base]
+        self._marker = snapshot
+        if self._cache_lo <= snapshot.index:
+            dropped = self._cache[: snapshot.index + 1 - self._cache_lo]
+            self._cache_bytes -= sum(len(e.data) for e in dropped)
+            del self._cache[: len(dropped)]
+            self._cache_lo = snapshot.index + 1
+        self._checkpoints.written()
+
+    def _write_marker(self, snapshot: Snapshot) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO snapshot (id, idx, term, voters) VALUES (0, ?, ?, ?)",
+            (snapshot.index, snapshot.term, json.dumps(list(snapshot.voters))),
+        )
 
     def close(self) -> None:
         """Finish the checkpoint in progress, then close the database."""
@@ -155,7 +232,7 @@ class SqliteLogStorage:
 
     def _replace_suffix(self, entries: list[Entry]) -> None:
         first = entries[0].index
-        del self._terms[first:]
+        del self._terms[first - self._marker.index :]
         self._terms.extend(e.term for e in entries)
         if first < self._cache_lo:
             # The cache's contiguity would break: restart it from the new entries.
@@ -170,7 +247,7 @@ class SqliteLogStorage:
 
     def _extend_cache(self, entries: list[Entry]) -> None:
         if not self._cache:
-            self._cache_lo = entries[0].index if entries else len(self._terms)
+            self._cache_lo = entries[0].index if entries else self.last_index() + 1
         self._cache.extend(entries)
         self._cache_bytes += sum(len(e.data) for e in entries)
         excess = 0

@@ -18,6 +18,10 @@ store's applied index is >= j (the store was re-created after j).  A store creat
 deleted at j therefore ends deleted, and a re-created one survives.  A store database whose
 creation never committed is removed at startup; replay then creates it again.
 
+A snapshot from the leader (engine/storage/snapshot_files.py) replaces every store at once
+(:meth:`StateMachine.install`): its directory, complete and fsynced, takes the place of
+``stores/`` by renames, then ``state.db`` records the snapshot's index as the replay point.
+
 Everything runs on the node's event-loop thread.
 """
 
@@ -31,6 +35,7 @@ from typing import Any
 from engine.config_model import FsyncMode
 from engine.protocol.commands import decode_command
 from engine.protocol.errors import GateError
+from engine.replication.messages import Snapshot
 from engine.storage.check import check_entry
 from engine.storage.durability import DurablePoints
 from engine.storage.event_store import (
@@ -41,6 +46,7 @@ from engine.storage.event_store import (
     error_result,
 )
 from engine.storage.reads import execute_read
+from engine.storage.snapshot_files import recover_directory, replace_directory
 
 _LIFECYCLE_OPS = ("create_store", "delete_store")
 DURABLE_INTERVAL = 1.0  # seconds between durable points while entries are applied
@@ -66,6 +72,7 @@ class StateMachine:
         self._clock = clock
         self._durable_interval = durable_interval
         self._stores_dir = node_dir / "stores"
+        recover_directory(self._stores_dir)  # a snapshot install a crash cut short
         self._stores_dir.mkdir(parents=True, exist_ok=True)
         self._points = DurablePoints(node_dir / "state.db", fsync)
         self._applied_index = self._points.recorded
@@ -74,6 +81,9 @@ class StateMachine:
         self._lifecycle_changed = False  # a store was created or deleted since then
         self._unfinished: list[EventStore] = []  # checkpointed by the point in progress
         self._stores: dict[str, EventStore] = {}
+        self._open_stores()
+
+    def _open_stores(self) -> None:
         for wal in self._stores_dir.glob("*.db-wal"):
             if not Path(str(wal).removesuffix("-wal")).exists():
                 wal.unlink()
@@ -94,6 +104,30 @@ class StateMachine:
     def durable_index(self) -> int:
         """The index of the last durable point: a restart replays the entries after it."""
         return self._points.recorded
+
+    @property
+    def stores_dir(self) -> Path:
+        return self._stores_dir
+
+    @property
+    def installed_snapshot(self) -> Snapshot | None:
+        """The last snapshot installed (None if never)."""
+        return self._points.snapshot
+
+    def install(self, staged: Path, snapshot: Snapshot) -> None:
+        """Replace every store by the snapshot's copies in directory ``staged`` (complete and
+        fsynced; it is moved, not copied): the state machine is then at ``snapshot.index``."""
+        self._points.wait()
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+        self._written.clear()
+        self._unfinished = []
+        self._lifecycle_changed = False
+        replace_directory(self._stores_dir, staged)
+        self._points.record_snapshot(snapshot)
+        self._applied_index = snapshot.index
+        self._open_stores()
 
     def apply(self, entries: list[tuple[int, bytes]]) -> list[dict[str, Any] | None]:
         """Apply committed entries ``(index, data)`` in order; one result per entry.

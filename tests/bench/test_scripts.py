@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 15, SCRIPTS
+    assert len(SCRIPTS) == 17, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -96,9 +96,17 @@ SLOW = {
             "appendfsync everysec, B: 4 tasks x 100-event batches",
         ],
     ),
+    "failover_time": (
+        ["--rounds", "1"],
+        ["kill -9 leader", "SIGSTOP leader", "isolate leader"],
+    ),
     "fault_soak": (
         ["--minutes", "0.05", "--faults", "kill_follower"],
         ["3 nodes, 4 writers"],
+    ),
+    "snapshot_catch_up": (
+        ["--megabytes", "1", "--compact-after", "100", "--writers", "2"],
+        ["1 MB, 2 writers"],
     ),
 }
 

@@ -189,6 +189,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
             "drainTimeout": 1,
             "startTimeout": 30,
             "idleTimeout": 4,
+            "restart": "never",
         },
         "storage": {"dataDir": str(tmp_path / "d"), "fsync": "os"},
         "replication": {
@@ -197,6 +198,8 @@ def test_every_key_is_read(tmp_path: Path) -> None:
             "tickMs": 20,
             "electionTicks": 10,
             "heartbeatTicks": 2,
+            "preferredLeader": "return",
+            "compactAfter": 200,
         },
         "stores": ["a", "b_2", "c-3"],
         "security": {"authToken": "tok", "clusterSecret": "sec"},
@@ -204,11 +207,11 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     }
     config = parse_config(raw, SOURCE)
     assert config.gateway == GatewayConfig(
-        False, Endpoint("127.0.0.2", 9999), 2.0, 3.5, 1.0, 30.0, 4.0
+        False, Endpoint("127.0.0.2", 9999), 2.0, 3.5, 1.0, 30.0, 4.0, "never"
     )
     assert config.storage.data_dir == tmp_path / "d"
     assert config.storage.fsync == "os"
-    assert config.replication == ReplicationConfig("all", 7, 20, 10, 2)
+    assert config.replication == ReplicationConfig("all", 7, 20, 10, 2, "return", 200)
     assert config.stores == ("a", "b_2", "c-3")
     assert config.security == SecurityConfig("tok", "sec")
     assert config.limits == LimitsConfig(1000, 5)
@@ -350,6 +353,8 @@ BAD_VALUES = [
     ("gateway.idleTimeout", -1, "gateway.idleTimeout", "seconds > 0"),
     ("gateway.drainTimeout", None, "gateway.drainTimeout", "got null"),
     ("gateway.startTimeout", float("inf"), "gateway.startTimeout", "got inf"),
+    ("gateway.restart", "always", "gateway.restart", "on-failure, never, got 'always'"),
+    ("gateway.restart", False, "gateway.restart", "got false"),
     ("gateway.synchronizationInterval", 0, "gateway.synchronizationInterval", "seconds > 0"),
     ("storage.fsync", "never", "storage.fsync", "expected one of always, os, got 'never'"),
     ("storage.fsync", True, "storage.fsync", "got true"),
@@ -362,6 +367,8 @@ BAD_VALUES = [
     ("replication.tickMs", 0, "replication.tickMs", "expected an integer >= 1, got 0"),
     ("replication.heartbeatTicks", 6, "replication.heartbeatTicks", "less than electionTicks (6)"),
     ("replication.electionTicks", 1, "replication.electionTicks", ">= 2, got 1"),
+    ("replication.preferredLeader", "always", "replication.preferredLeader", "sticky, return"),
+    ("replication.compactAfter", 0, "replication.compactAfter", "expected an integer >= 1, got 0"),
     ("stores", "reg_gh", "stores", "expected a list of store ids, got 'reg_gh'"),
     ("stores", None, "stores", "expected a list of store ids, got null"),
     ("stores", ["ok", "not ok"], "stores[1]", "must match [A-Za-z0-9_-]{1,64}, got 'not ok'"),

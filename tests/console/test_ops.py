@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError
 from console.ops.observers import ObserverRegistry
 from console.ops.operations import Operations
@@ -18,6 +19,8 @@ from console.ops.subscriptions import ConsumerPolicy, parse_policy
 from engine.client import GateClient, GateError
 from tests.cluster_harness import RunningCluster, free_ports, wait_for
 from tests.console.waiting import eventually
+
+MakeCluster = Callable[..., Awaitable[RunningCluster]]
 
 
 @pytest.fixture
@@ -254,3 +257,29 @@ async def test_an_observer_interrupted_while_connecting_ends_and_reports_nothing
         gc.collect()
     assert registry.names() == []
     assert reported == [], reported
+
+
+async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> None:
+    private = await make_cluster()
+    async with GateClient(private.url) as client:
+        cluster = ClusterOps(client)
+        status = await cluster.transfer("node2")
+        assert status.leader == "node2"
+        row = await cluster.isolate("node3", ["node2"], "in")
+        assert (row.isolated, row.cut_in, row.cut_out) == (False, ("node2",), ())
+        with pytest.raises(OpsError, match="node3 cannot be cut from itself"):
+            await cluster.isolate("node3", ["node3"])
+        row = await cluster.isolate("node3")
+        assert row.isolated and row.cut_in == row.cut_out == ("node1", "node2")
+        await wait_for(cluster.status, lambda s: s.node("node3").isolated, 5, "the view")
+        # Once node3 has given up on the leader, the leader has not heard from it for as long.
+        await wait_for(
+            lambda: private.node_get("node3", "/status"),
+            lambda s: s["leader"] is None,
+            5,
+            "node3 to lose the leader",
+        )
+        with pytest.raises(OpsError, match="node3 cannot take over"):
+            await cluster.transfer("node3")
+        row = await cluster.heal("node3")
+        assert not row.isolated and row.cut_in == row.cut_out == ()

@@ -158,6 +158,7 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         assert "node3" in repl.since_mark() and "🟢 up" in repl.since_mark()
         await _step(repl, 16, ("Enter node id: ", "node2"))
         await repl.printed("Fresh for reads")
+        await repl.printed("Restarted by gateway  never")
         await _step(repl, 16, ("Enter node id: ", "node7"))
         await repl.printed("❌ no node 'node7' in this cluster")
         await repl.answer("Enter node id: ", "node2")

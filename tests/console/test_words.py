@@ -8,6 +8,7 @@ from typing import cast
 
 from console.ops.cluster import ClusterStatus
 from console.ops.operations import Operations
+from console.repl.commands.cluster import print_status
 from console.repl.context import Context
 from console.repl.menu import PROMPT
 from console.repl.printer import Printer
@@ -30,6 +31,38 @@ def test_a_paused_node_is_shown_paused_not_down() -> None:
 
     shown = [node.shown_role for node in status.nodes]
     assert shown == ["leader", "paused", "down", "follower"]
+
+
+def test_a_node_the_gateway_restarted_is_marked_with_its_restarts() -> None:
+    def entry(node_id: str, **fields: object) -> dict[str, object]:
+        base = {"node_id": node_id, "role": "follower", "http": {"up": True}, "managed": True}
+        return base | fields
+
+    view = {
+        "leader": "node1",
+        "term": 3,
+        "nodes": [
+            entry("node1", role="leader", restarts=0, exit_code=None),
+            entry("node2", restarts=12, exit_code=-9),
+            entry("node3", restarts=1, exit_code=70),
+            entry("node4"),  # an older gateway: no restarts field
+        ],
+    }
+    status = ClusterStatus.from_view(view)
+
+    marked = [(n.marked_id, n.last_exit) for n in status.nodes]
+    assert marked == [
+        ("node1", None),
+        ("node2 ↻12", "signal 9"),
+        ("node3 ↻1", "code 70"),
+        ("node4", None),
+    ]
+    out = io.StringIO()
+    ctx = Context(cast(Operations, None), cast(Terminal, _Terminal(False)), Printer(stream=out))
+    print_status(ctx, status)
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("  node2 ↻12 ") for line in lines), lines
+    assert max(len(line) for line in lines) <= 80, lines
 
 
 def test_the_menu_prompt_names_every_option() -> None:

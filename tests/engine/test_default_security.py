@@ -44,6 +44,9 @@ def unsigned_requests(node_id: str, term: int, last_index: int) -> dict[str, dic
         "subscriptions": {"op": "subscriptions", "id": 4, "store": "reg_gh"},
         "replay_parked": {"op": "replay_parked", "id": 5, "store": "reg_gh", "name": "sub"},
         "consume": {"op": "consume", "id": 6, "store": "reg_gh", "name": "sub"},
+        "transfer": {"op": "transfer", "id": 7, "to": other},
+        "isolate": {"op": "isolate", "id": 8},
+        "heal": {"op": "heal", "id": 9},
         "raft vote": {
             "op": "raft",
             "msgs": [
@@ -142,3 +145,6 @@ async def test_node_ports_refuse_unsigned_frames_with_the_default_config(
         assert await cluster.leader() == leader
         assert await client.list_stores() == stores
         assert await client.stream_version("reg_gh", "s") == 0
+        for node_id in NODES:  # and no link was cut
+            status = await cluster.node_get(node_id, "/status")
+            assert status["cuts"] == {"in": [], "out": []}, (node_id, status)

@@ -4,7 +4,8 @@ Connections start with the handshake of ``engine.protocol.framing`` under ``secr
 real node.
 It answers ``ping`` and ``status`` (with a scripted status), plus ops that let tests control
 the order and fate of answers: ``echo`` answers at once, ``hold`` keeps its answer until a
-``release`` with the same ``key``, and ``garbage`` sends a frame that is not JSON.
+``release`` with the same ``key``, and ``garbage`` sends a frame that is not JSON.  ``watch``
+(one-way, as on a real node) makes ``announce`` push a leadership message on that connection.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class FakeNode:
         self.http_port = 0
         self.tcp_port = 0
         self._held: dict[str, tuple[ServerConnection, dict[str, Any]]] = {}
+        self._watchers: set[ServerConnection] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._tcp: asyncio.Server | None = None
@@ -109,6 +111,7 @@ class FakeNode:
         except (asyncio.IncompleteReadError, ConnectionError, FrameError):
             pass
         finally:
+            self._watchers.discard(conn)
             self._writers.discard(writer)
             self._handlers.discard(task)
             writer.close()
@@ -121,6 +124,8 @@ class FakeNode:
         rid = msg.get("id")
         if op == "ping":
             conn.send({"id": rid, "ok": True, "op": "pong"})
+        elif op == "watch":
+            self._watchers.add(conn)
         elif op == "status" and self.status_fails:
             error = {"code": "internal", "message": "status is broken"}
             conn.send({"id": rid, "ok": False, "error": error})
@@ -139,6 +144,17 @@ class FakeNode:
         else:
             error = {"code": "invalid_request", "message": f"unknown op {op!r}"}
             conn.send({"id": rid, "ok": False, "error": error})
+
+    @property
+    def watchers(self) -> int:
+        """Connections that asked for leadership pushes and are still open."""
+        return len(self._watchers)
+
+    def announce(self, role: str, term: int, leader: str | None) -> None:
+        """Push a leadership message, as engine/node/leadership.py does, to every watcher."""
+        push = {"push": "leadership", "node_id": self.node_id, "role": role, "term": term}
+        for conn in self._watchers:
+            conn.send({**push, "leader": leader})
 
 
 async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:

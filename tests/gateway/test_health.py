@@ -13,7 +13,7 @@ import pytest
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig, ReplicationConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.tcp_pool import NodePool
-from tests.gateway.fake_node import SECURITY, FakeNode
+from tests.gateway.fake_node import SECURITY, FakeNode, wait_until
 
 
 @dataclass
@@ -111,6 +111,10 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "managed": True,
         "pid": 4242,
         "state": None,
+        "isolated": False,
+        "cuts": {"in": [], "out": []},
+        "restarts": 0,
+        "exit_code": None,
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -132,6 +136,19 @@ async def test_the_view_carries_the_supervisors_state_of_each_node(cluster: Clus
         await monitor.stop()
 
     assert {n: by_id(view)[n]["state"] for n in states} == states
+
+
+async def test_the_view_carries_the_restarts_of_each_node(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (2, -9), "node3": (1, 70)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    try:
+        view = await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert {n: (by_id(view)[n]["restarts"], by_id(view)[n]["exit_code"]) for n in restarts} == (
+        restarts
+    )
 
 
 async def test_the_node_pid_is_used_when_the_supervisor_has_none(
@@ -294,6 +311,67 @@ async def test_garbage_status_fields_count_as_zero(
     assert (by_id(view)["node1"]["term"], by_id(view)["node1"]["applied_position"]) == (0, 0)
 
 
+async def test_the_view_shows_the_links_a_node_has_cut(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    cluster.nodes["node2"].status.update(
+        isolated=True, cuts={"in": ["node1", "node3"], "out": ["node1", "node3"]}
+    )
+    cluster.nodes["node3"].status.update(isolated="yes", cuts={"in": "node1", "out": [7, "node2"]})
+
+    view = await monitor.refresh()
+
+    node2, node3 = by_id(view)["node2"], by_id(view)["node3"]
+    assert node2["isolated"] is True
+    assert node2["cuts"] == {"in": ["node1", "node3"], "out": ["node1", "node3"]}
+    # Garbage from a node is no cut at all, never an error.
+    assert node3["isolated"] is False and node3["cuts"] == {"in": [], "out": ["node2"]}
+
+
+async def test_a_change_of_links_is_published_once(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    events = monitor.subscribe()
+    await monitor.refresh()
+    assert not [e for e in drain(events) if e["type"] == "links_changed"]  # nothing cut yet
+    cut = {"in": ["node1"], "out": []}
+    cluster.set_status("node3", cuts=cut)
+    await monitor.refresh()
+    await monitor.refresh()
+    changes = [e for e in drain(events) if e["type"] == "links_changed"]
+    assert changes == [
+        {"type": "links_changed", "node_id": "node3", "isolated": False, "cuts": cut}
+    ]
+    cluster.set_status("node3", cuts={"in": [], "out": []})
+    await monitor.refresh()
+    changes = [e for e in drain(events) if e["type"] == "links_changed"]
+    healed = {"in": [], "out": []}
+    assert changes == [
+        {"type": "links_changed", "node_id": "node3", "isolated": False, "cuts": healed}
+    ]
+
+
+async def test_a_restart_by_the_gateway_is_published_once(cluster: Cluster) -> None:
+    restarts = {"node1": (0, None), "node2": (0, None), "node3": (0, None)}
+    monitor = cluster.monitor(restart_info=restarts.__getitem__)
+    events = monitor.subscribe()
+    try:
+        await monitor.refresh()
+        assert not [e for e in drain(events) if e["type"] == "node_restarted"]
+        restarts["node2"] = (1, -9)
+        await monitor.refresh()
+        await monitor.refresh()
+        restarts["node2"] = (3, 70)  # twice between two rounds: one event
+        await monitor.refresh()
+    finally:
+        await monitor.stop()
+
+    assert [e for e in drain(events) if e["type"] == "node_restarted"] == [
+        {"type": "node_restarted", "node_id": "node2", "restarts": 1, "exit_code": -9},
+        {"type": "node_restarted", "node_id": "node2", "restarts": 3, "exit_code": 70},
+    ]
+
+
 async def test_leader_hints(cluster: Cluster, monitor: HealthMonitor) -> None:
     await monitor.refresh()
     events = monitor.subscribe()
@@ -420,3 +498,30 @@ async def test_a_node_without_http_is_probed_over_tcp_only() -> None:
         "latency_ms": None,
     }
     assert node1["tcp"]["up"] is True
+
+
+async def test_a_leader_pushed_in_a_newer_term_is_adopted_at_once(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    await monitor.refresh()  # the probes open the connections, each asks for pushes
+    await wait_until(lambda: all(f.watchers == 1 for f in cluster.nodes.values()))
+    events = monitor.subscribe()
+    moved = monitor.leader_moved()
+
+    node2 = cluster.nodes["node2"]
+    node2.announce("candidate", 4, None)  # no leader named: nothing to adopt
+    node2.announce("leader", 2, "node2")  # an older term: stale news
+    node2.announce("leader", 4, "node2")  # one connection keeps the order: this comes last
+    await wait_until(lambda: monitor.leader == "node2")
+
+    assert (monitor.term, monitor.leaders_pushed, moved.done()) == (4, 1, True)
+    assert drain(events) == [
+        {"type": "leader_changed", "leader": "node2", "previous": "node1", "term": 4}
+    ]
+    # A round whose probes still say term 3 does not undo it.
+    await monitor.refresh()
+    assert monitor.leader == "node2"
+    # A follower naming the leader of a newer term counts too.
+    cluster.nodes["node1"].announce("follower", 5, "node3")
+    await wait_until(lambda: monitor.leader == "node3")
+    assert (monitor.term, monitor.leaders_pushed) == (5, 2)

@@ -6,6 +6,7 @@ tests/faults/test_failover.py and tests/subscriptions/.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -16,11 +17,19 @@ from engine.protocol.framing import FrameError
 
 
 class FakeView:
-    """The health monitor as the retry sees it; ``leaders`` is who it names after each refresh."""
+    """The health monitor as the retry sees it; ``leaders`` is who it names after each refresh.
 
-    def __init__(self, leader: str | None, leaders: list[str | None] | None = None) -> None:
+    With ``frozen`` a refresh never ends, as a round held by a frozen node for its probe
+    timeout; ``announce`` is a node's push of a new leader.
+    """
+
+    def __init__(
+        self, leader: str | None, leaders: list[str | None] | None = None, *, frozen: bool = False
+    ) -> None:
         self.leader = leader
         self._leaders = list(leaders or [])
+        self._frozen = frozen
+        self._moved: asyncio.Future[None] | None = None
         self.hints: list[str] = []
         self.refreshes = 0
 
@@ -30,8 +39,20 @@ class FakeView:
 
     async def refresh(self) -> None:
         self.refreshes += 1
+        if self._frozen:
+            await asyncio.Event().wait()
         if self._leaders:
             self.leader = self._leaders.pop(0)
+
+    def leader_moved(self) -> asyncio.Future[None]:
+        if self._moved is None or self._moved.done():
+            self._moved = asyncio.get_running_loop().create_future()
+        return self._moved
+
+    def announce(self, leader: str) -> None:
+        self.leader = leader
+        if self._moved is not None and not self._moved.done():
+            self._moved.set_result(None)
 
 
 class FakeClock:
@@ -181,3 +202,52 @@ async def test_each_failed_attempt_is_counted_as_a_retry() -> None:
     )
     assert answer == "ok"
     assert len(retries) == 2
+
+
+async def test_a_leader_announced_during_a_held_round_ends_the_wait() -> None:
+    # The frozen leader holds the health round; the new leader's push must not wait for it.
+    clock = FakeClock()
+    view = FakeView("node1", frozen=True)
+    send = FakeSend(clock, [ConnectionResetError(), "written"])
+    retry = asyncio.create_task(run(send, view, clock, write=True))
+    while view.refreshes == 0:
+        await asyncio.sleep(0)
+    view.announce("node2")
+    assert await asyncio.wait_for(retry, 5.0) == "written"
+    assert send.calls == ["node1", "node2"]
+    assert (view.refreshes, clock.sleeps) == (1, [])
+
+
+async def test_a_write_abandoned_for_a_new_leader_goes_there_at_once_outcome_unknown() -> None:
+    # Router.write gives up on a leader that stopped answering once another leads, naming it.
+    moved = GateError("timeout", "node1 stopped leading during the write", leader="node2")
+    clock = FakeClock()
+    view = FakeView("node1")
+    send = FakeSend(clock, [moved, "written"])
+    assert await run(send, view, clock, write=True) == "written"
+    assert send.calls == ["node1", "node2"]
+    assert (view.refreshes, clock.sleeps) == (0, [])
+    # Should every later try be refused, node1 may still have replicated it: not a clean 503.
+    clock = FakeClock()
+    refusals = [GateError("unavailable", "no quorum") for _ in range(100)]
+    send = FakeSend(clock, [moved, *refusals], cost=0.05)
+    with pytest.raises(GateError) as caught:
+        await run(send, FakeView("node1"), clock, timeout=1.0, write=True)
+    assert caught.value.code == "timeout"
+
+
+async def test_a_leader_learned_while_the_attempt_ran_is_tried_without_waiting() -> None:
+    clock = FakeClock()
+    view = FakeView("node1")
+
+    async def send(node_id: str, remaining: float) -> str:
+        if node_id == "node1":
+            view.announce("node3")  # the push arrives before node1's connection drops
+            raise ConnectionResetError()
+        return f"written by {node_id}"
+
+    answer = await retry_on_leader(
+        send, view, 5.0, what="serve it", write=True, clock=clock, sleep=clock.sleep
+    )
+    assert answer == "written by node3"
+    assert (view.refreshes, clock.sleeps) == (0, [])

@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,13 @@ from engine.config_model import (
     SecurityConfig,
     StorageConfig,
 )
-from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
+from engine.gateway.supervisor import (
+    Backoff,
+    NodeStartError,
+    NodeSupervisor,
+    clear_data,
+    exit_words,
+)
 from tests.gateway.fake_node import wait_until
 
 # The stand-in node: serves GET /health on argv[1]; argv[2] picks how it behaves.
@@ -56,7 +63,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_config(tmp_path: Path, *node_ids: str, **gateway: float) -> ClusterConfig:
+def make_config(tmp_path: Path, *node_ids: str, **gateway: Any) -> ClusterConfig:
     nodes = tuple(
         NodeConfig(
             nid,
@@ -258,25 +265,281 @@ async def test_stop_all_kills_a_node_that_ignores_sigterm(tmp_path: Path) -> Non
     assert [supervisor.state(n) for n in ("node1", "node2")] == ["stopped", "stopped"]
 
 
-async def test_an_unexpected_exit_is_noticed(
-    two_nodes: NodeSupervisor, caplog: pytest.LogCaptureFixture
+async def test_an_unexpected_exit_is_noticed_and_left_alone_with_restart_never(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await two_nodes.start("node1")
-    pid = pid_of(two_nodes, "node1")
+    sleeps = Sleeps()
+    config = make_config(tmp_path, "node1", restart="never")
+    supervisor = make_supervisor(tmp_path, config, sleep=sleeps)
+    await supervisor.start("node1")
+    pid = pid_of(supervisor, "node1")
+    try:
+        with caplog.at_level(logging.WARNING, logger="gate.supervisor"):
+            os.kill(pid, signal.SIGKILL)
+            await wait_until(lambda: supervisor.state("node1") == "exited")
 
-    with caplog.at_level(logging.WARNING, logger="gate.supervisor"):
+        assert supervisor.managed_info("node1") == (True, None)
+        assert supervisor.restart_info("node1") == (0, -9)
+        assert sleeps.delays == []
+        log_file = supervisor.log_file("node1")
+        assert caplog.messages == [f"node node1 exited unexpectedly (signal 9) (log: {log_file})"]
+        await supervisor.start("node1")
+        assert supervisor.state("node1") == "running"
+    finally:
+        await supervisor.stop_all()
+
+
+# -- restarts (gateway.restart: on-failure) -------------------------------------------------
+
+
+def test_backoff_doubles_to_its_cap_and_starts_over_after_a_long_run() -> None:
+    backoff = Backoff()
+    delays: list[float] = []
+    previous: float | None = None
+    for _ in range(9):
+        previous = backoff.delay(previous, up_for=1.0)
+        delays.append(previous)
+
+    assert delays == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0, 10.0]
+    assert backoff.delay(10.0, up_for=59.9) == 10.0
+    assert backoff.delay(10.0, up_for=60.0) == 0.2  # a minute up: a new crash starts over
+    assert Backoff(first=1.0, cap=3.0, reset_after=5.0).delay(2.0, up_for=0.0) == 3.0
+
+
+def test_exit_words() -> None:
+    assert [exit_words(code) for code in (-9, -15, 1, 0)] == [
+        "signal 9",
+        "signal 15",
+        "code 1",
+        "code 0",
+    ]
+
+
+class Sleeps:
+    """The supervisor's sleep: notes each delay and returns at once, or, from call
+    ``block_from`` on, waits until cancelled (a restart held in its delay)."""
+
+    def __init__(self, block_from: int | None = None) -> None:
+        self.delays: list[float] = []
+        self.block_from = block_from
+        self.hook: Callable[[int], None] | None = None  # called with each call's number
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        if self.hook is not None:
+            self.hook(len(self.delays))
+        if self.block_from is not None and len(self.delays) >= self.block_from:
+            await asyncio.Event().wait()
+        await asyncio.sleep(0)
+
+
+def restarting_supervisor(
+    tmp_path: Path,
+    sleeps: Sleeps,
+    *,
+    clock: Callable[[], float] = lambda: 0.0,
+    modes: Callable[[int], str] = lambda launch: "serve",
+    config: ClusterConfig | None = None,
+) -> tuple[NodeSupervisor, list[str]]:
+    """A one-node supervisor (restart: on-failure); ``modes(n)`` says how launch n behaves.
+    Also returns the modes launched so far."""
+    config = config or make_config(tmp_path, "node1")
+    assert config.gateway.restart == "on-failure"  # the default
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    launched: list[str] = []
+
+    def command(node_id: str) -> list[str]:
+        launched.append(modes(len(launched) + 1))
+        port = config.node(node_id).http.port
+        return [sys.executable, str(script), str(port), launched[-1]]
+
+    supervisor = NodeSupervisor(
+        config, tmp_path / "cluster.yaml", command=command, clock=clock, sleep=sleeps
+    )
+    return supervisor, launched
+
+
+async def test_a_node_killed_from_outside_is_restarted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sleeps = Sleeps()
+    supervisor, launched = restarting_supervisor(tmp_path, sleeps)
+    await supervisor.start("node1")
+    first = pid_of(supervisor, "node1")
+    try:
+        with caplog.at_level(logging.INFO, logger="gate.supervisor"):
+            os.kill(first, signal.SIGKILL)
+            await wait_until(lambda: supervisor.restart_info("node1") == (1, -9))
+
+        assert supervisor.state("node1") == "running"
+        assert pid_of(supervisor, "node1") != first
+        assert sleeps.delays == [0.2]
+        assert launched == ["serve", "serve"]
+        log_file = supervisor.log_file("node1")
+        assert [m for m in caplog.messages if not m.startswith("started node")] == [
+            f"node node1 exited unexpectedly (signal 9); restarting it in 0.2 s (log: {log_file})",
+            "restarted node node1 (restart 1)",
+        ]
+    finally:
+        await supervisor.stop_all()
+
+
+async def test_a_node_that_keeps_crashing_waits_longer_each_time(tmp_path: Path) -> None:
+    # Launched once for good, then every restart exits at once with code 1.
+    sleeps = Sleeps(block_from=8)
+    supervisor, launched = restarting_supervisor(
+        tmp_path, sleeps, modes=lambda n: "serve" if n == 1 else "fail"
+    )
+    await supervisor.start("node1")
+    try:
+        os.kill(pid_of(supervisor, "node1"), signal.SIGKILL)
+        await wait_until(lambda: len(sleeps.delays) == 8, within=30)
+
+        assert sleeps.delays == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0]
+        assert supervisor.restart_info("node1") == (7, 1)
+        assert supervisor.state("node1") == "exited"
+
+        await supervisor.stop("node1")  # calls off the restart waiting out its delay
+
+        assert supervisor.state("node1") == "stopped"
+        await asyncio.sleep(0)
+        assert len(launched) == 8
+        assert supervisor.managed_info("node1") == (True, None)
+    finally:
+        await supervisor.stop_all()
+
+
+async def test_a_minute_up_starts_the_backoff_over(tmp_path: Path) -> None:
+    now = [0.0]
+    sleeps = Sleeps()
+    supervisor, _ = restarting_supervisor(tmp_path, sleeps, clock=lambda: now[0])
+    await supervisor.start("node1")
+    try:
+        for restarts, up_for in enumerate((1.0, 1.0, 60.0, 59.0), start=1):
+            pid = pid_of(supervisor, "node1")
+            now[0] += up_for
+            os.kill(pid, signal.SIGKILL)
+            # Awaited at once, so the loop variable cannot change under the lambda.
+            await wait_until(lambda: supervisor.restart_info("node1")[0] == restarts)  # noqa: B023
+            await wait_until(lambda: supervisor.state("node1") == "running")
+
+        assert sleeps.delays == [0.2, 0.4, 0.2, 0.4]
+    finally:
+        await supervisor.stop_all()
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+async def test_a_node_stopped_or_killed_through_the_supervisor_stays_down(
+    tmp_path: Path, how: str
+) -> None:
+    sleeps = Sleeps()
+    supervisor, launched = restarting_supervisor(tmp_path, sleeps)
+    await supervisor.start("node1")
+    pid = pid_of(supervisor, "node1")
+    try:
+        if how == "stop":
+            await supervisor.stop("node1")
+        else:
+            supervisor.kill("node1")
+        await wait_until(lambda: proc_state(pid) is None)  # reaped: its watcher has run
+        await asyncio.sleep(0)
+
+        assert (sleeps.delays, launched) == ([], ["serve"])
+        assert supervisor.state("node1") == "stopped"
+        assert supervisor.restart_info("node1") == (0, None)
+    finally:
+        await supervisor.stop_all()
+
+
+@pytest.mark.parametrize("how", ["stop", "kill", "stop_all"])
+async def test_stopping_a_node_waiting_for_its_restart_calls_the_restart_off(
+    tmp_path: Path, how: str
+) -> None:
+    sleeps = Sleeps(block_from=1)
+    supervisor, launched = restarting_supervisor(tmp_path, sleeps)
+    await supervisor.start("node1")
+    pid = pid_of(supervisor, "node1")
+    try:
         os.kill(pid, signal.SIGKILL)
-        await wait_until(lambda: two_nodes.state("node1") == "exited")
+        await wait_until(lambda: sleeps.delays == [0.2])
+        assert supervisor.state("node1") == "exited"
 
-    assert two_nodes.managed_info("node1") == (True, None)
-    log_file = two_nodes.log_file("node1")
-    assert caplog.messages == [f"node node1 exited unexpectedly with code -9 (log: {log_file})"]
-    await two_nodes.start("node1")
-    assert two_nodes.state("node1") == "running"
+        if how == "kill":
+            supervisor.kill("node1")
+        else:
+            await getattr(supervisor, how)(*(["node1"] if how == "stop" else []))
+        await asyncio.sleep(0)
+
+        assert supervisor.state("node1") == "stopped"
+        assert launched == ["serve"]
+        assert proc_state(pid) is None
+    finally:
+        await supervisor.stop_all()
+
+
+async def test_a_start_during_the_delay_replaces_the_restart(tmp_path: Path) -> None:
+    sleeps = Sleeps(block_from=1)
+    supervisor, launched = restarting_supervisor(tmp_path, sleeps)
+    await supervisor.start("node1")
+    try:
+        os.kill(pid_of(supervisor, "node1"), signal.SIGKILL)
+        await wait_until(lambda: sleeps.delays == [0.2])
+
+        await supervisor.start("node1")
+        await asyncio.sleep(0)
+
+        assert supervisor.state("node1") == "running"
+        assert launched == ["serve", "serve"]
+        assert supervisor.restart_info("node1") == (0, -9)  # started, not restarted
+        # The node crashes again later: restarts resume, the backoff doubling on.
+        os.kill(pid_of(supervisor, "node1"), signal.SIGKILL)
+        await wait_until(lambda: len(sleeps.delays) == 2)
+        assert sleeps.delays == [0.2, 0.4]
+    finally:
+        await supervisor.stop_all()
+
+
+async def test_a_restart_that_finds_its_port_taken_tries_again_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sleeps = Sleeps()
+    config = make_config(tmp_path, "node1")
+    supervisor, launched = restarting_supervisor(tmp_path, sleeps, config=config)
+    port = config.node("node1").http.port
+    await supervisor.start("node1")
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def squat(call: int) -> None:
+        # During the first delay the port is taken; during the second it is free again.
+        if call == 1:
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+        else:
+            squatter.close()
+
+    sleeps.hook = squat
+    try:
+        with caplog.at_level(logging.WARNING, logger="gate.supervisor"):
+            os.kill(pid_of(supervisor, "node1"), signal.SIGKILL)
+            await wait_until(lambda: supervisor.restart_info("node1")[0] == 1)
+
+        assert sleeps.delays == [0.2, 0.4]
+        assert caplog.messages[1] == (
+            f"node node1 could not be restarted (HTTP port 127.0.0.1:{port} is already in use); "
+            f"trying again in 0.4 s (log: {supervisor.log_file('node1')})"
+        )
+        assert launched == ["serve", "serve"]
+        assert supervisor.state("node1") == "running"
+    finally:
+        squatter.close()
+        await supervisor.stop_all()
 
 
 async def test_unknown_nodes_raise_key_error(two_nodes: NodeSupervisor) -> None:
-    for call in (two_nodes.state, two_nodes.managed_info, two_nodes.kill, two_nodes.pause):
+    calls = (two_nodes.state, two_nodes.managed_info, two_nodes.restart_info, two_nodes.kill)
+    for call in (*calls, two_nodes.pause):
         with pytest.raises(KeyError):
             call("node9")
     with pytest.raises(KeyError):

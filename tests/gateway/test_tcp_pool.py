@@ -193,3 +193,37 @@ def test_pool_needs_the_cluster_secret() -> None:
     config = ClusterConfig(source="test", nodes=(node,), security=SecurityConfig())
     with pytest.raises(SecretError, match="not resolved"):
         NodePool(config)
+
+
+async def test_a_watched_connection_hands_pushes_over_and_watches_again_once_reopened(
+    node: FakeNode, conn: NodeConnection
+) -> None:
+    pushes: list[dict[str, object]] = []
+    conn.watch(pushes.append)
+    await conn.request({"op": "echo", "value": 1}, timeout=5)  # opens it: watch goes first
+    await wait_until(lambda: node.watchers == 1)
+
+    node.announce("leader", 4, "node1")
+    await wait_until(lambda: len(pushes) == 1)
+    assert pushes == [
+        {"push": "leadership", "node_id": "node1", "role": "leader", "term": 4, "leader": "node1"}
+    ]
+    assert (await conn.request({"op": "echo", "value": 2}, timeout=5))["result"] == 2
+
+    node.drop_connections()
+    await wait_until(lambda: node.watchers == 0)
+    await conn.request({"op": "echo", "value": 3}, timeout=5)
+    await wait_until(lambda: node.watchers == 1)
+    node.announce("follower", 5, "node2")
+    await wait_until(lambda: len(pushes) == 2)
+    assert pushes[1]["leader"] == "node2"
+
+
+async def test_watching_an_open_connection_asks_at_once(
+    node: FakeNode, conn: NodeConnection
+) -> None:
+    await conn.request({"op": "echo", "value": 1}, timeout=5)
+    assert node.watchers == 0
+    conn.watch(lambda msg: None)
+    await wait_until(lambda: node.watchers == 1)
+    assert node.connections == 1

@@ -28,8 +28,8 @@ def _host(tmp_path: Path, node_id: str) -> tuple[RaftHost, list[tuple[str, Any]]
     events: list[tuple[str, Any]] = []
     save = host.log_storage.save
 
-    def logged_save(hard_state: HardState | None, entries: list[Entry]) -> None:
-        save(hard_state, entries)
+    def logged_save(hard_state: HardState | None, entries: list[Entry], *rest: Any) -> None:
+        save(hard_state, entries, *rest)
         events.append(("write", (hard_state, [e.index for e in entries])))
 
     def logged_send(messages: list[Message], *_: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 from bench.lib.memory_storage import MemoryLogStorage
 from engine.config_model import ReplicationConfig
 from engine.replication.core import LogDivergence, RaftConfig, RaftNode
+from engine.replication.log_view import Compacted
 from engine.replication.messages import (
     AppendRequest,
     AppendResponse,
@@ -18,10 +19,13 @@ from engine.replication.messages import (
     Message,
     NotLeader,
     Ready,
+    Snapshot,
+    SnapshotRequest,
     TimeoutNow,
     VoteRequest,
     VoteResponse,
 )
+from engine.replication.progress import SNAPSHOT_STALL_FACTOR
 from engine.replication.wire import decode_message, encode_message
 
 IDS = ("a", "b", "c")
@@ -50,7 +54,7 @@ def _node(
 def _persist(node: RaftNode, storage: MemoryLogStorage) -> Ready:
     """Play the host for one Ready: persist, then advance. Returns the Ready."""
     rd = node.ready()
-    storage.save(rd.hard_state, rd.entries)
+    storage.save(rd.hard_state, rd.entries, rd.snapshot)
     node.advance(rd)
     return rd
 
@@ -93,7 +97,7 @@ class _Cluster:
         for node_id, node in self.nodes.items():
             while node.has_ready():
                 rd = node.ready()
-                self.storages[node_id].save(rd.hard_state, rd.entries)
+                self.storages[node_id].save(rd.hard_state, rd.entries, rd.snapshot)
                 out.extend(rd.early_messages + rd.messages)
                 self.applied[node_id].extend(rd.committed)
                 node.advance(rd)
@@ -601,6 +605,8 @@ def test_leader_lease_drops_higher_term_votes_unless_the_leader_asked(transfer: 
         VoteRequest(1, "a", "b", 0, 1),  # last log term not below the candidacy term
         VoteRequest(1, "a", "b", 0, 0, pre_vote=True, transfer=True),
         AppendResponse(1, "a", "b", True, -1),
+        SnapshotRequest(1, "a", "b", Snapshot(0, 0)),  # an empty snapshot
+        SnapshotRequest(1, "a", "b", Snapshot(4, 2)),  # its last entry above the leader's term
     ],
 )
 def test_misaddressed_or_malformed_messages_are_ignored(msg: Message) -> None:
@@ -878,6 +884,184 @@ def test_transfer_leadership_sends_timeout_now_once_the_target_caught_up() -> No
     assert a.role == "follower" and a.leader_id == "b"
 
 
+# ------------------------------------------------------------------- compaction and snapshots
+
+
+def _compact(node: RaftNode, storage: MemoryLogStorage, index: int) -> Snapshot:
+    """Play the host: compact the core, then its storage."""
+    marker = node.compact(index)
+    assert marker is not None
+    storage.compact(marker)
+    return marker
+
+
+def _behind_a_compacted_leader(entries: int = 9) -> tuple[_Cluster, RaftNode]:
+    """Leader a applied ``entries`` proposals c never got, and compacted its log up to them."""
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    cluster.cut.add("c")
+    for i in range(entries):
+        a.propose([b"v%d" % i])
+        cluster.settle()
+    assert a.applied_index == entries + 1 and cluster.storages["c"].last_index() == 1
+    _compact(a, cluster.storages["a"], a.applied_index - 2)
+    return cluster, a
+
+
+def test_compact_forgets_applied_entries_and_keeps_the_marker() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.propose([b"x", b"y", b"z"])
+    cluster.settle()
+    storage = cluster.storages["a"]
+    assert a.applied_index == 4
+    with pytest.raises(ValueError, match="only 4 is applied"):
+        a.compact(5)
+    marker = _compact(a, storage, 3)
+    assert marker == Snapshot(3, 1, IDS)
+    assert (a.log.first_index, a.log.term(3), storage.snapshot()) == (4, 1, marker)
+    with pytest.raises(Compacted):
+        a.log.term(2)
+    with pytest.raises(Compacted):
+        a.log.slice(2, 5)
+    assert a.compact(3) is None and a.compact(1) is None  # already compacted
+    assert [e.index for e in a.log.slice(4, 10)] == [4]
+    # Compaction changes nothing for a follower that keeps up: appends follow the marker.
+    a.propose([b"w"])
+    cluster.settle()
+    assert [e.data for e in storage.entries(4, 10)] == [b"z", b"w"]
+    assert cluster.storages["b"].entries(4, 10) == storage.entries(4, 10)
+    assert cluster.nodes["b"].applied_index == 5
+
+
+def test_leader_sends_a_snapshot_to_a_follower_behind_its_log_start() -> None:
+    cluster, a = _behind_a_compacted_leader()
+    c, storage = cluster.nodes["c"], cluster.storages["c"]
+    cluster.cut.clear()
+    cluster.sent.clear()
+    cluster.tick_all(3)  # a probes c, whose log ends before a's first index
+    snapshots = [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
+    assert snapshots == [SnapshotRequest(1, "a", "c", Snapshot(10, 1, IDS))]
+    # c restored it: its log starts after the snapshot, its state machine jumped to it, and it
+    # got the entries after it from a's log as appends.
+    assert storage.snapshot() == Snapshot(10, 1, IDS)
+    assert c.applied_index == a.applied_index == 10
+    a.propose([b"after"])
+    cluster.settle()
+    assert storage.entries(11, 20) == cluster.storages["a"].entries(11, 20)
+    assert [e.data for e in cluster.applied["c"]] == [b"", b"after"]  # no-op, then after it
+    assert a.match_indexes()["c"] == 11
+
+
+def test_a_restored_snapshot_is_in_the_ready_before_its_ack_and_nothing_before_it_applies() -> None:
+    storage = _storage(term=1, terms=(1, 1))
+    b = _node("b", storage)
+    b.step(AppendRequest(1, "a", "b", 2, 1, (), 2))
+    rd = _persist(b, storage)
+    assert [e.index for e in rd.committed] == [1, 2]
+    b.step(SnapshotRequest(2, "a", "b", Snapshot(40, 2, IDS)))
+    rd = b.ready()
+    assert rd.snapshot == Snapshot(40, 2, IDS) and rd.must_sync
+    assert rd.committed == [] and rd.early_messages == []
+    assert rd.messages == [AppendResponse(2, "b", "a", True, 40)]  # after the write
+    storage.save(rd.hard_state, rd.entries, rd.snapshot)
+    b.advance(rd)
+    assert (b.applied_index, b.commit_index, b.log.first_index, b.last_index) == (40, 40, 41, 40)
+    assert storage.initial_state().commit == 40
+    # A restart reads the marker back.
+    again = _node("b", storage, applied=40)
+    assert (again.log.first_index, again.last_index, again.log.last_term()) == (41, 40, 2)
+
+
+def test_follower_answers_a_snapshot_it_does_not_need_with_its_commit_index() -> None:
+    storage = _storage(term=1, terms=(1, 1, 1, 1))
+    b = _node("b", storage)
+    b.step(AppendRequest(1, "a", "b", 4, 1, (), 2))  # commit 2
+    _persist(b, storage)
+    # At or below the commit index: nothing to restore.
+    b.step(SnapshotRequest(1, "a", "b", Snapshot(2, 1, IDS)))
+    rd = _persist(b, storage)
+    assert rd.snapshot is None and rd.messages == [AppendResponse(1, "b", "a", True, 2)]
+    # The log holds the snapshot's last entry: commit up to it and apply from the log.
+    b.step(SnapshotRequest(1, "a", "b", Snapshot(3, 1, IDS)))
+    rd = _persist(b, storage)
+    assert rd.snapshot is None and rd.messages == [AppendResponse(1, "b", "a", True, 3)]
+    assert [e.index for e in rd.committed] == [3] and storage.last_index() == 4
+
+
+def test_follower_drops_a_conflicting_log_for_a_snapshot() -> None:
+    storage = _storage(term=2, terms=(1, 2, 2))
+    b = _node("b", storage)
+    b.step(SnapshotRequest(3, "a", "b", Snapshot(5, 3, IDS)))
+    rd = _persist(b, storage)
+    assert rd.snapshot == Snapshot(5, 3, IDS)
+    assert (storage.last_index(), storage.snapshot().index, b.log.last_term()) == (5, 5, 3)
+    b.step(AppendRequest(3, "a", "b", 5, 3, (Entry(6, 3, b"n"),), 6))
+    _persist(b, storage)
+    assert storage.entries(6, 10) == [Entry(6, 3, b"n")]
+    assert [e.index for e in _persist(b, storage).committed] == [6]  # once stable
+
+
+def test_a_follower_sent_a_snapshot_gets_nothing_until_it_answers_or_the_snapshot_is_lost() -> None:
+    cluster, a = _behind_a_compacted_leader()  # everything to c is lost
+    pr = a._progress["c"]
+    cluster.sent.clear()
+    cluster.tick_all(3)  # a's appends to c stall: the probe finds c needs a snapshot
+    to_c = [m for m in cluster.sent if m.to == "c"]
+    assert [m for m in to_c if isinstance(m, SnapshotRequest)] == [
+        SnapshotRequest(1, "a", "c", Snapshot(10, 1, IDS))
+    ]
+    assert pr.pending_snapshot == 10
+    cluster.sent.clear()
+    a.propose([b"more"])
+    cluster.tick_all(2)
+    to_c = [m for m in cluster.sent if m.to == "c"]
+    # Paused: only heartbeats, anchored at index 0 (c's match is below a's log start).
+    assert to_c and all(isinstance(m, AppendRequest) and not m.entries for m in to_c)
+    assert {m.prev_index for m in to_c} == {0}  # type: ignore[union-attr]
+    # The host reports the transfer failed: the snapshot goes again at once.
+    cluster.sent.clear()
+    a.report_snapshot("c", None)
+    cluster.settle()
+    again = [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
+    assert [m.snapshot.index for m in again] == [11]
+    # Lost without a report: after ten times the stall of an append (election_ticks // 2).
+    cluster.sent.clear()
+    cluster.tick_all(3 * SNAPSHOT_STALL_FACTOR - 1)
+    assert not [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
+    cluster.tick_all(1)
+    assert [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
+    cluster.cut.clear()
+    a.report_snapshot("c", None)  # that one was lost too
+    cluster.tick_all(2)
+    assert cluster.storages["c"].snapshot().index == 11
+    assert cluster.storages["c"].entries(12, 20) == cluster.storages["a"].entries(12, 20)
+    assert pr.pending_snapshot == 0 and pr.replicating and pr.match == a.last_index
+
+
+def test_a_snapshot_the_host_delivered_has_the_follower_probed_after_it() -> None:
+    cluster, a = _behind_a_compacted_leader()
+    cluster.tick_all(3)  # a snapshot goes to c (and is lost: c is cut)
+    pr = a._progress["c"]
+    assert pr.pending_snapshot == 10
+    cluster.sent.clear()
+    a.report_snapshot("b", None)  # b was sent none: nothing to do
+    a.report_snapshot("c", Snapshot(10, 1, IDS))  # the host says it arrived
+    cluster.settle()
+    to_c = [m for m in cluster.sent if m.to == "c"]
+    assert [(type(m).__name__, m.prev_index) for m in to_c] == [("AppendRequest", 10)]  # type: ignore[union-attr]
+    assert pr.pending_snapshot == 0 and pr.next == 11
+
+
+def test_restart_refuses_a_state_machine_behind_the_logs_start() -> None:
+    storage = _storage(term=1, terms=(1, 1, 1, 1))
+    storage.compact(Snapshot(3, 1, IDS))
+    with pytest.raises(ValueError, match="starts after index 3"):
+        _node("b", storage, applied=2)
+    node = _node("b", storage, applied=3)
+    assert (node.commit_index, node.log.first_index, node.last_index) == (3, 4, 4)
+
+
 # --------------------------------------------------------------------------------------- wire
 
 
@@ -892,6 +1076,7 @@ def test_transfer_leadership_sends_timeout_now_once_the_target_caught_up() -> No
         AppendRequest(4, "a", "b", 7, 3, (Entry(8, 3, b""), Entry(9, 4, '{"op":"é"}'.encode())), 6),
         AppendRequest(4, "a", "b", 7, 3, (), 6),
         AppendResponse(4, "b", "a", False, 7, 5),
+        SnapshotRequest(6, "a", "b", Snapshot(120, 5, ("a", "b", "c"))),
         TimeoutNow(5, "a", "c"),
     ],
 )
@@ -920,6 +1105,13 @@ def test_wire_round_trips_through_json(msg: Message) -> None:
          "commit": 0, "entries": [[1, 2]]},
         {"type": "append", "term": 1, "frm": "a", "to": "b", "prev_index": 0, "prev_term": 0,
          "commit": 0, "entries": {}},
+        {"type": "snapshot", "term": 2, "frm": "a", "to": "b", "index": 5, "snapshot_term": 1},
+        {"type": "snapshot", "term": 2, "frm": "a", "to": "b", "index": 5, "snapshot_term": 1,
+         "voters": "abc"},
+        {"type": "snapshot", "term": 2, "frm": "a", "to": "b", "index": 5, "snapshot_term": 1,
+         "voters": ["a", 2]},
+        {"type": "snapshot", "term": 2, "frm": "a", "to": "b", "index": -5, "snapshot_term": 1,
+         "voters": []},
     ],
 )  # fmt: skip
 def test_wire_rejects_malformed_messages(raw: object) -> None:
@@ -947,3 +1139,26 @@ def test_memory_storage_saves_replaces_and_refuses_gaps() -> None:
         storage.term(3)
     with pytest.raises(ValueError, match="start at 5"):
         storage.save(None, [Entry(5, 3, b"")])
+
+
+def test_memory_storage_compacts_to_a_marker_and_installs_snapshots() -> None:
+    storage = _storage(term=2, terms=(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="not of term 2"):
+        storage.compact(Snapshot(2, 2))
+    storage.compact(Snapshot(2, 1, IDS))
+    assert (storage.snapshot(), storage.last_index(), storage.term(2)) == (
+        Snapshot(2, 1, IDS),
+        4,
+        1,
+    )
+    assert [e.index for e in storage.entries(3, 10)] == [3, 4]
+    with pytest.raises(IndexError):
+        storage.term(1)
+    with pytest.raises(IndexError):
+        storage.entries(2, 10)
+    with pytest.raises(ValueError, match=r"holds 3\.\.4"):
+        storage.compact(Snapshot(5, 2))
+    with pytest.raises(ValueError, match=r"holds 3\.\.4"):
+        storage.save(None, [Entry(2, 2, b"")])
+    storage.save(HardState(3, None, 9), [Entry(10, 3, b"n")], Snapshot(9, 3, IDS))
+    assert (storage.snapshot().index, storage.last_index(), storage.term(10)) == (9, 10, 3)

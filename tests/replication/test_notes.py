@@ -94,3 +94,30 @@ def test_notes_nobody_takes_stay_bounded() -> None:
     notes = lonely.take_notes()
     assert 0 < len(notes) <= 256
     assert notes[-1].kind == "election"
+
+
+def test_a_leadership_transfer_in_words_when_done_and_when_abandoned() -> None:
+    cluster = _Cluster(election_ticks=4)
+    leader = cluster.elect("a")
+    cluster.cut.add("c")
+    leader.propose([b"x"] * 3)
+    cluster.settle()
+    leader.take_notes()
+    leader.transfer_leadership("c")  # c lacks the 3 entries and hears nothing: abandoned
+    assert leader.transferring_to == "c"
+    cluster.tick_all(4)
+    notes = _texts(leader)
+    assert (
+        notes[0]
+        == "handing leadership over to c once it holds index 4 (it holds 1); new writes wait"
+    )
+    assert (
+        "leadership transfer to c abandoned: it did not take over within 4 ticks; leading on"
+        in notes
+    )
+    assert leader.role == "leader" and leader.transferring_to is None
+    leader.transfer_leadership("b")
+    assert _texts(leader)[0] == "handing leadership over to b: its log is up to date"
+    cluster.settle()
+    assert cluster.nodes["b"].role == "leader" and leader.role == "follower"
+    assert cluster.nodes["b"].won_by_transfer and not leader.won_by_transfer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.replication.progress import Progress
+from engine.replication.progress import SNAPSHOT_STALL_FACTOR, Progress
 
 
 def test_a_probe_goes_one_at_a_time_until_it_lands() -> None:
@@ -66,3 +66,41 @@ def test_commit_notice_is_owed_for_held_entries_not_yet_told() -> None:
     assert pr.needs_commit_notice(9)  # holds 5, told 3: owed up to 5
     pr.sent(5)
     assert not pr.needs_commit_notice(9)
+
+
+def test_a_follower_sent_a_snapshot_is_paused_until_its_log_follows_on() -> None:
+    pr = Progress(3)
+    pr.match = 2
+    pr.become_snapshot(40)
+    assert not pr.take_probe()  # nothing goes while the snapshot is out
+    assert not pr.needs_commit_notice(30)
+    assert not pr.on_rejected(2, 2)  # an answer to an append sent before the snapshot
+    assert not pr.on_accepted(2)  # a heartbeat's answer
+    assert not pr.snapshot_landed(first_index=31)
+    assert pr.on_accepted(45)  # it installed a later snapshot than the one sent: as good
+    assert pr.snapshot_landed(first_index=31)
+    assert pr.replicating and pr.next == 46 and pr.pending_snapshot == 0
+
+
+def test_a_snapshot_without_an_answer_is_probed_again_after_a_long_stall() -> None:
+    pr = Progress(3)
+    pr.become_snapshot(40)
+    assert not any(pr.tick(2) for _ in range(2 * SNAPSHOT_STALL_FACTOR - 1))
+    assert pr.tick(2)
+    assert pr.pending_snapshot == 0 and pr.take_probe()
+
+
+def test_a_follower_that_lost_what_it_acknowledged_is_probed_from_what_it_holds() -> None:
+    pr = Progress(1)
+    pr.take_probe()
+    pr.on_accepted(40)
+    pr.next = 51  # then its data is wiped, with appends in flight
+    assert pr.on_rejected(45, 0)  # its log is empty
+    assert (pr.match, pr.next, pr.replicating) == (0, 1, False)
+    # A probe at its match, rejected the same way (it was probing when the data went).
+    pr = Progress(1)
+    pr.take_probe()
+    pr.on_accepted(40)
+    pr.become_probe()
+    assert pr.take_probe() and pr.on_rejected(40, 0)
+    assert (pr.match, pr.next) == (0, 1)

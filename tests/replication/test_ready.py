@@ -13,6 +13,7 @@ from engine.replication.messages import (
     Entry,
     HardState,
     Message,
+    Snapshot,
     VoteRequest,
     VoteResponse,
 )
@@ -32,8 +33,10 @@ class _Recorder:
     def apply(self, entries: list[Entry]) -> None:
         self.steps.append(("apply", [e.index for e in entries]))
 
-    def persist(self, hard_state: HardState | None, entries: list[Entry]) -> None:
-        self.storage.save(hard_state, entries)
+    def persist(
+        self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None
+    ) -> None:
+        self.storage.save(hard_state, entries, snapshot)
         self.steps.append(("persist", [e.index for e in entries]))
 
 

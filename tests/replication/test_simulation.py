@@ -12,7 +12,8 @@ import pytest
 
 from bench.lib.simulation import Violation, run_schedules
 from engine.replication.core import RaftNode
-from engine.replication.messages import AppendRequest, HardState, Message, Ready
+from engine.replication.messages import AppendRequest, HardState, Message, Ready, Snapshot
+from engine.replication.progress import Progress
 
 _CHUNKS = 8
 _SCHEDULES = int(os.environ.get("GATE_SIM_SCHEDULES", "2000"))
@@ -30,6 +31,8 @@ def test_random_schedules_keep_the_invariants(chunk: int) -> None:
     stats = run_schedules(seeds)
     assert stats.schedules == len(seeds)
     assert stats.commits > 0 and stats.elections > 0 and stats.pre_votes > 0
+    if not _SEED:
+        assert stats.compactions > 0 and stats.snapshots > 0
 
 
 class _VotesWithoutUpToDateCheck(RaftNode):
@@ -70,6 +73,27 @@ class _HeartbeatsDoNotHoldElectionsOff(RaftNode):
             self._election_elapsed = elapsed
 
 
+class _SnapshotsPastTheApplyPoint(RaftNode):
+    """Breaks the snapshot rule: offers its whole log, committed or not, as the snapshot."""
+
+    def _snapshot_to_send(self) -> Snapshot:
+        return Snapshot(self.log.last_index, self.log.last_term(), self.config.voters)
+
+
+class _RestoresEverySnapshot(RaftNode):
+    """Breaks the restore rule: restores a snapshot even at or below its commit index."""
+
+    def _should_restore(self, snapshot: Snapshot) -> bool:
+        return True
+
+
+class _AppendsInsteadOfSnapshots(RaftNode):
+    """Breaks the leader's rule: a follower behind the log's start gets appends from it."""
+
+    def _send_snapshot(self, peer: str, pr: Progress) -> None:
+        self._send_append_from(peer, pr, self.log.first_index)
+
+
 def _first_violation(node_cls: type[RaftNode], seeds: range) -> Violation:
     for seed in seeds:
         try:
@@ -97,3 +121,18 @@ def test_checker_catches_answers_the_ready_lets_go_before_the_write() -> None:
 def test_checker_catches_elections_on_a_healthy_network() -> None:
     violation = _first_violation(_HeartbeatsDoNotHoldElectionsOff, range(30_000, 30_020))
     assert "steadiness" in str(violation)
+
+
+def test_checker_catches_snapshots_of_uncommitted_entries() -> None:
+    violation = _first_violation(_SnapshotsPastTheApplyPoint, range(50_000, 50_200))
+    assert "not a prefix of what was applied" in str(violation)
+
+
+def test_checker_catches_a_state_machine_rolled_back_by_an_old_snapshot() -> None:
+    violation = _first_violation(_RestoresEverySnapshot, range(60_000, 60_200))
+    assert "behind what its state machine applied" in str(violation)
+
+
+def test_checker_catches_followers_left_behind_a_compacted_log() -> None:
+    violation = _first_violation(_AppendsInsteadOfSnapshots, range(70_000, 70_200))
+    assert "liveness" in str(violation)

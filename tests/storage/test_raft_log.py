@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.replication.messages import Entry, HardState
+from engine.replication.messages import Entry, HardState, Snapshot
 from engine.storage.raft_log import SqliteLogStorage
 
 
@@ -111,3 +111,72 @@ def test_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
     assert log.entries(1, 6) == big
     assert log.entries(5, 6) == big[4:]
     log.close()
+
+
+def test_compaction_drops_entries_keeps_the_marker_and_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "raft.db"
+    log = SqliteLogStorage(path, "always", cache_max_entries=4)
+    log.save(HardState(2, "a", 10), _entries(1, 8, 1) + _entries(8, 13, 2))
+    with pytest.raises(ValueError, match="not of term 3"):
+        log.compact(Snapshot(9, 3))
+    log.compact(Snapshot(9, 2, ("a", "b", "c")))
+    assert (log.snapshot(), log.last_index(), log.term(9)) == (
+        Snapshot(9, 2, ("a", "b", "c")),
+        12,
+        2,
+    )
+    with pytest.raises(IndexError):
+        log.term(8)
+    with pytest.raises(IndexError):
+        log.entries(5, 20)
+    assert log.entries(10, 20) == _entries(10, 13, 2)
+    with pytest.raises(ValueError, match="cannot compact to 9"):
+        log.compact(Snapshot(9, 2))
+    with pytest.raises(ValueError, match="cannot compact to 13"):
+        log.compact(Snapshot(13, 2))
+    with pytest.raises(ValueError, match="before the log's start"):
+        log.save(None, _entries(9, 10, 3))
+    log.save(None, _entries(12, 14, 3))  # a truncation after the marker still works
+    log.close()
+    rows = sqlite3.connect(path).execute("SELECT min(idx), count(*) FROM log").fetchone()
+    assert rows == (10, 4)
+    reopened = SqliteLogStorage(path, "always", cache_max_entries=4)
+    assert reopened.snapshot() == Snapshot(9, 2, ("a", "b", "c"))
+    assert (reopened.last_index(), reopened.term(9), reopened.term(13)) == (13, 2, 3)
+    assert reopened.entries(10, 20) == _entries(10, 12, 2) + _entries(12, 14, 3)
+    assert reopened.initial_state() == HardState(2, "a", 10)
+    reopened.close()
+
+
+def test_a_snapshot_replaces_the_whole_log_in_one_write(tmp_path: Path) -> None:
+    path = tmp_path / "raft.db"
+    log = SqliteLogStorage(path, "always")
+    log.save(HardState(1, None, 2), _entries(1, 6, 1))
+    snapshot = Snapshot(40, 3, ("a", "b"))
+    log.save(HardState(3, None, 40), _entries(41, 43, 3), snapshot)
+    assert (log.snapshot(), log.last_index(), log.term(40), log.term(42)) == (snapshot, 42, 3, 3)
+    assert log.entries(41, 50) == _entries(41, 43, 3)
+    log.save(None, [], Snapshot(50, 4, ("a", "b")))  # a snapshot alone: the log is just it
+    assert (log.last_index(), log.entries(51, 60)) == (50, [])
+    log.close()
+    reopened = SqliteLogStorage(path, "always")
+    assert (reopened.snapshot().index, reopened.last_index(), reopened.term(50)) == (50, 50, 4)
+    assert reopened.initial_state() == HardState(3, None, 40)
+    reopened.close()
+
+
+def test_compaction_keeps_the_file_from_growing(tmp_path: Path) -> None:
+    path = tmp_path / "raft.db"
+    log = SqliteLogStorage(path, "os")
+    for round_ in range(60):  # 6 MB of entries, 200 of 500 bytes a round
+        lo = round_ * 200 + 1
+        log.save(None, [Entry(i, 1, b"x" * 500) for i in range(lo, lo + 200)])
+        if round_ >= 2:
+            log.compact(Snapshot(lo - 200, 1))
+    log.close()
+    # Freed pages are reused: the database holds about the three rounds kept, not sixty.
+    db = sqlite3.connect(path)
+    pages, page_size = db.execute("PRAGMA page_count").fetchone(), db.execute("PRAGMA page_size")
+    assert pages[0] * page_size.fetchone()[0] < 1_000_000
+    assert db.execute("SELECT count(*) FROM log").fetchone() == (399,)  # 11602..12000
+    db.close()

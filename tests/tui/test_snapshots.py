@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -123,6 +124,15 @@ def test_failover_timeline(snap_compare: Compare) -> None:
     """A whole failover told by the timeline: down, election, new leader, catching up."""
     app = console()
     assert snap_compare(app, run_before=steps(statuses=FAILOVER[1:]), terminal_size=WIDE)
+
+
+def test_node_restarted_by_the_gateway_small_terminal(snap_compare: Compare) -> None:
+    """node2 died and the gateway restarted it: ↻1 by its name, a second legend line saying
+    what that means, and the timeline line telling how it died."""
+    leader, node2, node3 = HEALTHY.nodes
+    restarted = replace(node2, pid=4711, lag=3, restarts=1, exit_code=-9)
+    status = replace(HEALTHY, nodes=(leader, restarted, node3))
+    assert snap_compare(console(), run_before=steps(statuses=[status]), terminal_size=SMALL)
 
 
 def test_unreachable_gateway(snap_compare: Compare) -> None:

@@ -104,3 +104,53 @@ def test_no_caught_up_without_a_leader() -> None:
         _status(None, 4, node("node1", "leader", up=False), node2, node3),
     )
     assert "node2 caught up" not in said[3]
+
+
+def test_a_node_the_gateway_restarted_between_two_looks_says_how_it_died() -> None:
+    leader, node2, node3 = HEALTHY.nodes
+    restarted = replace(node2, pid=9999, lag=4, restarts=1, exit_code=-9)
+    said = _play(
+        HEALTHY,
+        _status("node1", 3, leader, restarted, node3),
+        _status("node1", 3, leader, replace(restarted, lag=0), node3),
+    )
+    assert said[1:] == [
+        ["node2 exited unexpectedly (signal 9): restarted (restart 1)"],
+        ["node2 caught up"],
+    ]
+
+
+def test_a_gateway_restart_seen_down_then_back() -> None:
+    # Sampled while the new process starts (down, already counted), then when it answers.
+    leader, node2, node3 = HEALTHY.nodes
+    starting = replace(node("node2", "follower", up=False), restarts=2, exit_code=70)
+    said = _play(
+        _status("node1", 3, leader, replace(node2, restarts=1, exit_code=-9), node3),
+        _status("node1", 3, leader, starting, node3),
+        _status("node1", 3, leader, replace(node2, lag=0, restarts=2, exit_code=70), node3),
+    )
+    assert said[1:] == [
+        ["node2 exited unexpectedly (code 70): restarted (restart 2)"],
+        ["node2 back up, caught up"],
+    ]
+
+
+def test_a_dead_leader_the_gateway_restarts_reads_down_then_restarted() -> None:
+    leader, node2, node3 = HEALTHY.nodes
+    dead = node("node1", "leader", up=False)
+    said = _play(
+        HEALTHY,
+        _status(None, 3, dead, node2, node3),
+        _status(
+            "node2",
+            4,
+            replace(leader, role="follower", lag=0, restarts=1, exit_code=-9),
+            replace(node2, role="leader"),
+            node3,
+        ),
+    )
+    assert said[1] == ["node1 down (was the leader)", "leader node1 lost: no leader"]
+    assert said[2] == [
+        "node1 exited unexpectedly (signal 9): restarted (restart 1)",
+        "new leader: node2 (term 4)",
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeActionResult, NodeRow
+from console.ops.cluster import ClusterStatus, NodeActionResult, NodeRow
 from console.ops.formatting import latency_text
 from console.ops.streams import existing_stream
 from console.repl.context import Context, parsed
@@ -38,8 +38,8 @@ def print_status(ctx: Context, status: ClusterStatus) -> None:
     def name(node: NodeRow) -> Cell:
         # The dashboard's marks: ★ the leader, ☆ the preferred leader when it does not lead.
         if node.node_id == status.leader:
-            return ("class:leader", "★ " + node.node_id)
-        return ("☆ " if node.preferred else "  ") + node.node_id
+            return ("class:leader", "★ " + node.marked_id)
+        return ("☆ " if node.preferred else "  ") + node.marked_id
 
     def role(node: NodeRow) -> Cell:
         text = node.shown_role
@@ -64,7 +64,8 @@ def print_status(ctx: Context, status: ClusterStatus) -> None:
             for n in status.nodes
         ],
     )
-    ctx.printer.hint(NODE_LEGEND)
+    for line in status.legend.splitlines():
+        ctx.printer.hint(line)
 
 
 async def cluster_status(ctx: Context) -> None:
@@ -99,8 +100,17 @@ async def node_detail(ctx: Context) -> None:
         ("Fresh for reads", "yes" if node.fresh else "no"),
         ("Managed by gateway", "yes" if node.managed else "no"),
         ("Process id", _dash(node.pid)),
+        ("Restarted by gateway", _restarts(node)),
     ]
     ctx.printer.table(("Field", "Value"), rows)
+
+
+def _restarts(node: NodeRow) -> str:
+    """``2 times (last exit: signal 9)``; ``-`` for a node its gateway does not manage."""
+    if not node.managed:
+        return "-"
+    times = "never" if not node.restarts else f"{node.restarts} time" + "s" * (node.restarts > 1)
+    return f"{times} (last exit: {node.last_exit})" if node.last_exit else times
 
 
 _DEFAULTS_TO_LEADER = ("stop", "kill", "restart", "pause")

@@ -49,7 +49,7 @@ def node_cells(node: NodeRow) -> list[Cell]:
     lag_style = "yellow" if (node.lag or 0) > 0 else ""
     probe = node.tcp_latency_ms if node.tcp_up else node.http_latency_ms
     return [
-        Text(star + node.node_id, style=name_style),
+        Text(star + node.marked_id, style=name_style),
         Text(f" {role} ", style=_ROLE_STYLES.get(role, "")),
         _state(node.http_up),
         _state(node.tcp_up),
@@ -118,7 +118,7 @@ class ClusterPanel(Vertical):
         table: DataTable[Cell] = DataTable(cursor_type="row", id="nodes")
         table.add_columns(*COLUMNS)
         yield table
-        yield Static(NODE_LEGEND, classes="footnote")
+        yield Static(NODE_LEGEND, classes="footnote", id="node-legend")
         timeline = RichLog(max_lines=TIMELINE_LINES, id="timeline")
         timeline.border_title = "Timeline"
         yield timeline
@@ -130,6 +130,9 @@ class ClusterPanel(Vertical):
         """Show a new look at the cluster (a diff of the table)."""
         rows: Sequence[Row] = [(node.node_id, node_cells(node)) for node in status.nodes]
         sync_table(self.query_one("#nodes", DataTable), rows)
+        legend = self.query_one("#node-legend", Static)
+        if legend.content != status.legend:
+            legend.update(status.legend)
 
     def note(self, when: str, sentences: list[str]) -> None:
         """Add what just happened to the timeline."""

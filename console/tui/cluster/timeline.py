@@ -2,7 +2,8 @@
 
 The health monitor samples the gateway's cluster view about once a second; comparing each
 sample with the one before tells a person what the cluster just went through: a node went
-down, an election started, a new leader took over, an old leader came back and caught up.
+down, an election started, a new leader took over, an old leader came back and caught up, the
+gateway restarted a node that died.
 :class:`Timeline` remembers who is catching up across samples, so a node back with some lag
 reads "caught up" once its lag reaches 0, however many samples that takes.
 """
@@ -77,6 +78,9 @@ def _restarted(old: NodeRow, new: NodeRow) -> bool:
 
 
 def _up_or_down(old: NodeRow, new: NodeRow) -> str:
+    if new.restarts > old.restarts:
+        # No lag here: the line fits 80 columns; "caught up" follows once the lag is 0.
+        return _restarted_by_gateway(new)
     if old.up and not new.up:
         what = "the leader" if old.role == "leader" else old.role
         return f"{new.node_id} {new.shown_role} (was {what})"
@@ -85,6 +89,11 @@ def _up_or_down(old: NodeRow, new: NodeRow) -> str:
     if _restarted(old, new):
         return f"{new.node_id} restarted" + _lag_note(new)
     return ""
+
+
+def _restarted_by_gateway(node: NodeRow) -> str:
+    how = f" ({node.last_exit})" if node.last_exit else ""
+    return f"{node.node_id} exited unexpectedly{how}: restarted (restart {node.restarts})"
 
 
 def _lag_note(node: NodeRow) -> str:
