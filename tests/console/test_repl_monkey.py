@@ -618,10 +618,18 @@ def _pty_monkey(
         if asked == MONITORING:
             child.expect_exact(MONITOR_STOPPED, timeout=10)
         asked, shown = next_state(answered=asked != MONITORING)
-    while MENU not in asked:  # leave the question or monitor at hand
+    # A Ctrl+C sent on a guess may have shifted the answers by a prompt (harmless: none of them
+    # exits), so the last one is sent at a menu prompt known to be fresh: after what was shown
+    # so far, Ctrl+C (a question, a monitor, a command or the menu all give the menu again).
+    for _ in range(5):
+        if child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=1.0):  # read what is shown…
+            raise AssertionError(f"gate-repl ended by itself; {run.where(child.before)}")
+        child.buffer = ""  # …and forget it
         child.send(CTRL_C)
-        asked, shown = next_state(answered=asked != MONITORING)
-    child.send(f"{EXIT}\r")
-    child.expect(pexpect.EOF, timeout=HANG)
-    child.close()
-    return 0
+        fresh = child.expect([_PROMPT_STARTS, pexpect.TIMEOUT], timeout=10) == 0
+        if fresh and MENU in child.match.group(1):
+            child.send(f"{EXIT}\r")
+            child.expect(pexpect.EOF, timeout=HANG)
+            child.close()
+            return 0
+    raise AssertionError(f"no menu to exit from after 5 Ctrl+C; {run.where()}")
