@@ -480,7 +480,10 @@ async def test_monkey_drives_the_repl_through_thousands_of_steps(
         while MENU not in asked:  # leave the question or monitor at hand
             repl.send(CTRL_C)
             asked = await _next(repl, task, run, rng)
-        await repl.choose(EXIT)
+        try:
+            await repl.choose(EXIT)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {run.where(repl.output)}") from None
         try:
             status = await asyncio.wait_for(asyncio.shield(task), HANG)
         except TimeoutError:
