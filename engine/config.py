@@ -346,13 +346,16 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
 
 def _storage(raw: Any, at: _At) -> StorageConfig:
     base = StorageConfig()
-    fields = _mapping(raw, at, ("dataDir", "fsync"), empty_ok=True)
+    fields = _mapping(raw, at, ("dataDir", "fsync", "minFreeBytes"), empty_ok=True)
     data_dir = fields.get("dataDir", str(base.data_dir))
     if not isinstance(data_dir, str) or not data_dir.strip():
         raise at.child("dataDir").error(f"expected a directory path, got {_show(data_dir)}")
     return StorageConfig(
         data_dir=Path(os.path.abspath(Path(data_dir).expanduser())),
         fsync=_choice(fields.get("fsync", base.fsync), at.child("fsync"), _FSYNC_MODES),
+        min_free_bytes=_int(
+            fields.get("minFreeBytes", base.min_free_bytes), at.child("minFreeBytes"), 0
+        ),
     )
 
 
@@ -588,7 +591,11 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "idleTimeout": gateway.idle_timeout,
             "restart": gateway.restart,
         },
-        "storage": {"dataDir": str(config.storage.data_dir), "fsync": config.storage.fsync},
+        "storage": {
+            "dataDir": str(config.storage.data_dir),
+            "fsync": config.storage.fsync,
+            "minFreeBytes": config.storage.min_free_bytes,
+        },
         "replication": {
             "writeQuorum": replication.write_quorum,
             "freshLag": replication.fresh_lag,

@@ -59,6 +59,8 @@ class GatewayConfig:
 class StorageConfig:
     data_dir: Path = Path("data")
     fsync: FsyncMode = "always"
+    # Below this much free space a node takes no more entries (engine/storage/free_space.py).
+    min_free_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

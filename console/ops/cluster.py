@@ -53,6 +53,7 @@ class NodeRow:
     cut_out: tuple[str, ...] = ()  # the peers that do not hear it
     restarts: int = 0  # started again by the gateway after exiting on its own
     exit_code: int | None = None  # of its last unexpected exit; negative: the signal
+    disk_full: str | None = None  # why it takes no new entries: "disk full (...: 3 MB free)"
 
     @property
     def last_exit(self) -> str | None:
@@ -168,6 +169,7 @@ def _node_row(node: dict[str, Any]) -> NodeRow:
         isolated=bool(node.get("isolated")),
         cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
         cut_out=tuple((node.get("cuts") or {}).get("out") or ()),
+        disk_full=node["disk_full"] if isinstance(node.get("disk_full"), str) else None,
     )
 
 
@@ -475,11 +477,19 @@ class HealthMonitor:
         """Take one sample now."""
         try:
             status = ClusterStatus.from_view(await self.client.cluster())
-            store = await self.client.get_store(self.store)
-            self._rate.update(int(store.get("last_position") or 0))
-            sample = HealthSample(status, self._rate.rate(), None, self.clock())
         except GateError as exc:
             sample = HealthSample(None, 0.0, exc.message, self.clock())
+        else:
+            try:
+                store = await self.client.get_store(self.store)
+            except GateError:
+                # No node can answer a read (none is caught up, or no majority): the gateway's
+                # view still tells who is up, and nothing is written meanwhile.
+                rate = 0.0
+            else:
+                self._rate.update(int(store.get("last_position") or 0))
+                rate = self._rate.rate()
+            sample = HealthSample(status, rate, None, self.clock())
         self.latest = sample
         self.updates += 1
         return sample

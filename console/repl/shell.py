@@ -108,9 +108,9 @@ class ReplShell:
     def _banner(self) -> None:
         ops, printer = self.ctx.ops, self.ctx.printer
         printer.line("🚀 Gate Interactive Console started", "class:ok")
-        printer.line(f"Store: {ops.store}")
         origin = "started by this console" if ops.started_engine else "attached"
-        printer.line(f"Gateway: {ops.url} ({origin})")
+        # One line for both: banner, menu and prompt fit an 80x24 screen with a line to spare.
+        printer.line(f"Store: {ops.store} · Gateway: {ops.url} ({origin})")
         if self.ctx.terminal.interactive:
             printer.hint(
                 "Tab completes · ↑ recalls answers · Ctrl+C cancels · Ctrl+D at the menu exits"

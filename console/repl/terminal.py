@@ -80,6 +80,9 @@ class PromptTerminal:
                 include_default_pygments_style=False,
                 input=self._input,
                 output=self._output,
+                # The rows kept free under the menu prompt for its completions would push the
+                # banner off an 80x24 screen; its few completions show above the prompt instead.
+                reserve_space_for_menu=0 if history == MENU else 8,
             )
             self._sessions[history] = session
         return session

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -16,8 +17,9 @@ Cell = str | Text
 Row = tuple[str, Sequence[Cell]]  # a row key and its cells, in column order
 
 
-def sync_table(table: DataTable[Cell], rows: Sequence[Row]) -> bool:
-    """Make ``table`` show ``rows`` (in that order for new rows); True when anything changed."""
+def sync_table(table: DataTable[Cell], rows: Sequence[Row], *, height: int | None = 1) -> bool:
+    """Make ``table`` show ``rows`` (in that order for new rows); True when anything changed.
+    New rows are ``height`` lines tall; None fits them to their cells (a column that folds)."""
     wanted = dict(rows)
     changed = False
     for gone in [key for key in table.rows if key.value not in wanted]:
@@ -26,7 +28,7 @@ def sync_table(table: DataTable[Cell], rows: Sequence[Row]) -> bool:
     columns = list(table.columns)
     for key, cells in rows:
         if key not in table.rows:
-            table.add_row(*cells, key=key)
+            table.add_row(*cells, key=key, height=height)
             changed = True
             continue
         current = table.get_row(key)
@@ -45,3 +47,22 @@ def selected_key(table: DataTable[Cell]) -> str | None:
         return None
     row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
     return row_key.value
+
+
+def cell_width(cell: Cell) -> int:
+    """The columns a cell takes on one line."""
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
+
+
+def room_for_last(
+    table: DataTable[Cell], labels: Sequence[str], rows: Sequence[Sequence[Cell]]
+) -> int:
+    """The columns left for the last column's content if ``table`` had these column labels and
+    rows, its other columns as wide as their labels and cells: what keeps the table within its
+    width (a vertical scrollbar's width kept free, as a long page shows one)."""
+    pad = 2 * table.cell_padding
+    used = sum(
+        max([cell_len(label), *(cell_width(row[i]) for row in rows)]) + pad
+        for i, label in enumerate(labels[:-1])
+    )
+    return table.size.width - table.styles.scrollbar_size_vertical - used - pad

@@ -82,6 +82,7 @@ class HealthMonitor:
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
         self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
+        self._disk_full: dict[str, str | None] = {}  # as last logged
         self._restarts: dict[str, int] = {}  # per node, the gateway's restarts as last published
         self._leader: str | None = None
         self._term = 0
@@ -361,6 +362,9 @@ class HealthMonitor:
             # Links cut by isolate (docs/API.md): only a node that answers can say.
             "isolated": False,
             "cuts": {"in": [], "out": []},
+            # Why a node that answers takes no new entries, e.g. "disk full (data/node2: 3 MB
+            # free)"; None when it takes them (or does not answer).
+            "disk_full": None,
             "restarts": restarts,
             "exit_code": exit_code,
         }
@@ -379,6 +383,7 @@ class HealthMonitor:
                 fresh=lag is not None and lag <= self._config.replication.fresh_lag,
                 serving=bool(status.get("serving", False)),
                 isolated=status.get("isolated") is True,
+                disk_full=status["disk_full"] if isinstance(status.get("disk_full"), str) else None,
             )
             cuts = status.get("cuts")
             if isinstance(cuts, dict):
@@ -409,6 +414,12 @@ class HealthMonitor:
                         "cuts": entry["cuts"],
                     }
                 )
+        if up and self._disk_full.get(node_id) != entry["disk_full"]:
+            self._disk_full[node_id] = entry["disk_full"]
+            if entry["disk_full"] is not None:
+                self._log.warning("Node %s: %s, takes no new entries", node_id, entry["disk_full"])
+            else:
+                self._log.info("Node %s: disk space back, takes new entries", node_id)
         restarts = entry["restarts"]
         if restarts > self._restarts.get(node_id, 0):
             # Several restarts between two rounds make one event, with the count they reached.

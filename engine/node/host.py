@@ -44,6 +44,7 @@ from engine.replication.messages import (
 from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
+from engine.storage.free_space import DiskSpace, FreeSpace, out_of_space
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.reads import plan_read
 from engine.storage.state_machine import StateMachine
@@ -89,6 +90,10 @@ class RaftHost:
         node_dir.mkdir(parents=True, exist_ok=True)
         self.log_storage = SqliteLogStorage(node_dir / "raft.db", config.storage.fsync)
         self.state = StateMachine(node_dir, config.storage.fsync)
+        self.free_space = FreeSpace(node_dir, config.storage.min_free_bytes)
+        # The last look at the disk while it is below storage.minFreeBytes; None otherwise.
+        self.disk_full: DiskSpace | None = None
+        self._statvfs_failed = False
         self._finish_snapshot_install()
         rep = config.replication
         self.core = RaftNode(
@@ -270,10 +275,69 @@ class RaftHost:
     async def _clock(self) -> None:
         while True:
             await asyncio.sleep(self.tick_seconds)
+            self._watch_disk()
             self.core.tick()
             if self._return is not None:
                 self._maybe_return_leadership(self._return)
             self._wake.set()
+
+    def _watch_disk(self) -> None:
+        """Stop taking entries below ``storage.minFreeBytes`` free, and resume above it.
+
+        Stopping before the disk is really full leaves room for what is under way (entries
+        held but not applied, checkpoints, the hard state), so no write fails half-way and the
+        node needs no restart.  A leader hands leadership over to the most up-to-date peer it
+        hears from: that peer takes over in one round trip (TimeoutNow), where refusing writes
+        alone would leave the cluster with a leader that takes none, and stepping down would
+        cost an election timeout.
+        """
+        try:
+            space = self.free_space.check()
+        except OSError as exc:
+            if not self._statvfs_failed:  # once: the clock goes on, the last verdict stands
+                self._statvfs_failed = True
+                self.node_log.add("disk", f"cannot tell the free space: {exc}", "warning")
+            return
+        self._statvfs_failed = False
+        core = self.core
+        if not space.full:
+            if self.disk_full is not None:
+                self.disk_full = None
+                core.accepting = True
+                self.node_log.add(
+                    "disk",
+                    f"disk space back ({space.path}: {space.free_bytes // (1024 * 1024)} MB "
+                    "free): takes new entries again",
+                )
+            return
+        first = self.disk_full is None
+        self.disk_full = space
+        core.accepting = False
+        if first:
+            need = self.config.storage.min_free_bytes // (1024 * 1024)
+            self.node_log.add(
+                "disk",
+                f"{space.describe()}, below storage.minFreeBytes ({need} MB): takes no new "
+                "entries until space is freed",
+                "error",
+            )
+            log.error("node %s: %s; takes no new entries", self.node_id, space.describe())
+        if core.role == "leader" and core.transferring_to is None:
+            self._hand_over(space, first)
+
+    def _hand_over(self, space: DiskSpace, first: bool) -> None:
+        """A leader with a full disk: hand leadership to the most up-to-date peer in contact."""
+        core = self.core
+        now = time.monotonic()
+        match = core.match_indexes()
+        peers = [p for p in match if self._heard_within(p, now)]
+        if not peers:
+            return  # no one to hand over to: writes are refused until space is back
+        to = max(peers, key=lambda p: (match[p], p))
+        if first:
+            self.node_log.add("transfer", f"{space.describe()}: handing leadership over to {to}")
+        core.transfer_leadership(to)
+        self.counters["leadership_transfers"] += 1
 
     def _heard_within(self, peer: str, now: float) -> bool:
         heard = self._last_heard.get(peer)
@@ -379,6 +443,13 @@ class RaftHost:
         """
         if self.core.role != "leader":
             raise GateError("not_leader", "this node is not the leader", leader=self.core.leader_id)
+        if self.disk_full is not None:
+            # Retryable: the gateway follows the hint to the node taking over.
+            raise GateError(
+                "not_leader",
+                f"{self.disk_full.describe()}; it hands leadership over",
+                leader=self.core.transferring_to,
+            )
         self._check_quorum()
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((encode_command(command), fut))
@@ -430,12 +501,21 @@ class RaftHost:
                     self.node_log.add(note.kind, note.text, note.level)
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except _ApplyFailed as exc:
-            self._fail(APPLY_FAILED, str(exc))
-        except Exception:
+            self._fail(APPLY_FAILED, f"{exc}{self._disk_note(exc)}")
+        except Exception as exc:
             # A log that cannot be written (a failed fsync or checkpoint, a full disk) must stop
             # the node: without this loop it would still answer probes but never replicate.
             log.exception("node %s cannot go on with its log", self.node_id)
-            self._fail(LOG_FAILED, "its log cannot be written")
+            self._fail(LOG_FAILED, f"its log cannot be written{self._disk_note(exc)}")
+
+    def _disk_note(self, exc: BaseException) -> str:
+        """``: disk full (...)`` when a write failed for want of space (the disk filled faster
+        than the check saw, from outside, or with the check off), else nothing."""
+        try:
+            space = self.free_space.check(fresh=True)
+        except OSError:
+            return ""
+        return f": {space.describe()}" if space.full or out_of_space(exc) else ""
 
     def _announce(self) -> None:
         core = self.core
@@ -670,6 +750,7 @@ class RaftHost:
             "serving": core.serving,
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,
+            "disk_full": None if self.disk_full is None else self.disk_full.describe(),
             **self.link_status(),
         }
         if core.role == "leader":

@@ -47,6 +47,11 @@ class NodeCollector(Collector):
                 "Peers heard from within an election timeout",
                 self.host.reachable_peers(),
             ),
+            (
+                "gate_node_disk_full",
+                "1 while the node takes no new entries: below storage.minFreeBytes free",
+                0 if status["disk_full"] is None else 1,
+            ),
         ):
             g = GaugeMetricFamily(name, doc, labels=labels)
             g.add_metric(node, value)

@@ -160,6 +160,12 @@ class NodeTcpServer:
         if op == "log":
             return log_page(self.host.node_log, _opt_int(msg.get("after")), msg.get("limit"))
         if op == "snapshot_offer":
+            if self.host.disk_full is not None:
+                # The sender reports the transfer failed; the leader sends it again later.
+                raise GateError(
+                    "unavailable",
+                    f"{self.host.disk_full.describe()}; it takes no snapshot until space is back",
+                )
             return self.host.snapshot_receiver.offer(msg)
         if op == "snapshot_chunk":
             self.host.snapshot_receiver.chunk(msg)

@@ -178,6 +178,12 @@ class RaftNode:
         # This node's leadership was handed to it (TimeoutNow), rather than won in a failover.
         self.won_by_transfer = False
         self._transfer_elapsed = 0
+        # Set by the host, False while its disk is nearly full.  Then a follower drops appends
+        # that bring entries it does not hold, and snapshots it would restore (its leader
+        # counts it toward no commit), but still
+        # answers heartbeats and applies what it holds; it neither campaigns nor takes a
+        # hand-over; a leader refuses proposals (the host hands leadership over).
+        self.accepting = True
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         # Rule 7: on a fresh cluster the preferred node times out first, and keeps a short
@@ -221,7 +227,12 @@ class RaftNode:
             self._tick_leader()
             return
         self._election_elapsed += 1
-        if self._election_elapsed >= self._timeout:
+        if self._election_elapsed >= self._timeout and not self.accepting:
+            # A leader elected here could take no entry: leave the election to the others.
+            self.leader_id = None
+            self._election_elapsed = 0
+            self._reset_timeout()
+        elif self._election_elapsed >= self._timeout:
             heard = f"leader {self.leader_id}" if self.leader_id else "a leader"
             self._note(
                 "election", f"election timeout: no word from {heard} in {self._timeout} ticks"
@@ -234,11 +245,12 @@ class RaftNode:
     def propose(self, datas: list[bytes]) -> list[Entry]:
         """Append commands to the leader's log; returns the new entries (index and term).
 
-        Raises :class:`NotLeader` on a non-leader, and on a leader handing leadership over.
+        Raises :class:`NotLeader` on a non-leader, on a leader handing leadership over, and on
+        a leader that takes no entries (``accepting`` False).
         """
         if self.role != "leader":
             raise NotLeader(self.leader_id)
-        if self._transferee is not None:
+        if self._transferee is not None or not self.accepting:
             raise NotLeader(self._transferee)
         if not datas:
             return []
@@ -367,7 +379,7 @@ class RaftNode:
                     self._handle_vote_response(msg)
             elif self.role == "candidate":
                 self._handle_vote_response(msg)
-        elif self.role != "leader":  # TimeoutNow: the leader hands over to us
+        elif self.role != "leader" and self.accepting:  # TimeoutNow: the leader hands over
             self._campaign(transfer=True)
 
     # -------------------------------------------------------------------------------- ready
@@ -639,7 +651,8 @@ class RaftNode:
         what = "pre-vote" if m.pre_vote else "vote"
         answer = "granted" if m.granted else "refused"
         needed = majority(self._voters)
-        self._note("vote", f"{m.frm} {answer} its {what} ({granted} of {needed} needed)")
+        votes = f"{granted} vote{'s' if granted != 1 else ''}"
+        self._note("vote", f"{m.frm} {answer} its {what} ({votes}, {needed} needed)")
         if result == "won":
             if self._pre_candidate:
                 self._campaign()
@@ -683,6 +696,10 @@ class RaftNode:
             return
         if entries:
             conflict = log.find_conflict(entries)
+            if conflict and not self.accepting:
+                # No answer: the leader counts this node toward no commit, and probes again
+                # once its appends stall; heartbeats still get their answer (and apply).
+                return
             if conflict and conflict <= log.last_index:
                 self._note(
                     "repair",
@@ -714,6 +731,8 @@ class RaftNode:
             )
             self._send(AppendResponse(self.term, self.node_id, m.frm, True, self.commit_index))
             return
+        if not self.accepting:
+            return  # a restore writes the whole state: unanswered, like new entries
         self._note(
             "snapshot",
             f"restoring {m.frm}'s snapshot at index {snapshot.index} (term {snapshot.term}): "

@@ -115,7 +115,9 @@ class DurablePoints:
             )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite rolls back by itself on a full disk: a second ROLLBACK would hide why.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self.recorded = snapshot.index
         self.snapshot = snapshot

@@ -239,7 +239,10 @@ class EventStore:
             db.execute("UPDATE meta SET value = ? WHERE key = 'applied_index'", (applied,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # A full disk makes SQLite roll back by itself: a second ROLLBACK would fail with
+            # "no transaction is active" and hide the real error.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         self._versions.update(versions)
         self._last_position = position

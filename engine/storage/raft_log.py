@@ -177,7 +177,10 @@ class SqliteLogStorage:
                 )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite rolls back by itself after some errors (a full disk): a ROLLBACK then
+            # fails with "no transaction is active" and would hide the real error.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         if hard_state is not None:
             self._hard_state = hard_state
@@ -206,7 +209,8 @@ class SqliteLogStorage:
             self._write_marker(snapshot)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # not after SQLite's own rollback (see save)
+                self._db.execute("ROLLBACK")
             raise
         del self._terms[: snapshot.index - base]
         self._marker = snapshot

@@ -164,6 +164,7 @@ def test_minimal_config_gets_every_default(monkeypatch: pytest.MonkeyPatch, tmp_
     assert config.gateway == GatewayConfig()
     assert config.storage.data_dir == tmp_path / "data"
     assert config.storage.fsync == "always"
+    assert config.storage.min_free_bytes == 64 * 1024 * 1024
     assert config.replication == ReplicationConfig()
     assert config.stores == ("reg_gh",)
     assert config.security == SecurityConfig()
@@ -358,6 +359,8 @@ BAD_VALUES = [
     ("gateway.synchronizationInterval", 0, "gateway.synchronizationInterval", "seconds > 0"),
     ("storage.fsync", "never", "storage.fsync", "expected one of always, os, got 'never'"),
     ("storage.fsync", True, "storage.fsync", "got true"),
+    ("storage.minFreeBytes", -1, "storage.minFreeBytes", "expected an integer >= 0, got -1"),
+    ("storage.minFreeBytes", "64MB", "storage.minFreeBytes", "got '64MB'"),
     ("storage.dataDir", 5, "storage.dataDir", "expected a directory path, got 5"),
     ("storage.dataDir", " ", "storage.dataDir", "expected a directory path"),
     ("replication.writeQuorum", "quorum", "replication.writeQuorum", "majority, all, leader"),

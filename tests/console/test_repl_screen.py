@@ -1,16 +1,21 @@
-"""gate-repl on a small screen (issue #15, point 6): the menu fits 80x24 with every option, View
-Stream's table folds its data instead of wrapping at 80 columns, and ↑ recalls the answers of
-the same kind of question; the last through a real pty, as a person at a terminal would."""
+"""gate-repl on a small screen (issue #15, point 6): the menu fits 80x24 with every option, the
+first screen keeps the banner above it, View Stream's table folds its data instead of wrapping
+at 80 columns, and ↑ recalls the answers of the same kind of question; the last two through a
+real pty, as a person at a terminal would (the first read by a terminal emulator, pyte)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import pexpect
+import pyte
+import pytest
 from prompt_toolkit.data_structures import Size
 from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.utils import get_cwidth
@@ -18,7 +23,7 @@ from prompt_toolkit.utils import get_cwidth
 from console.repl.menu import menu_lines, render_menu
 from console.repl.printer import Printer
 from console.repl.tables import fold, render_table
-from tests.cluster_harness import RunningCluster
+from tests.cluster_harness import RunningCluster, cluster_config, write_config
 from tests.console.script_runs import ROOT
 
 # Escape sequences (colours, cursor moves, bracketed paste…) and the carriage returns of a pty.
@@ -133,3 +138,64 @@ def test_at_80x24_through_a_pty(cluster: RunningCluster, tmp_path: Path) -> None
         "menu",
         "stream",
     ]
+
+
+class _Terminal(pyte.Screen):
+    """An 80x24 terminal emulator that answers the child's questions (its cursor position, which
+    prompt_toolkit asks before it draws the bottom toolbar), as a real terminal does."""
+
+    def __init__(self, child: pexpect.spawn) -> None:
+        super().__init__(80, 24)
+        self.child = child
+
+    def write_process_input(self, data: str) -> None:
+        self.child.send(data)
+
+
+def _watch(screen: _Terminal, shows: str, timeout: float = 30) -> None:
+    """Feed the child's output to the emulated terminal until some row shows ``shows``."""
+    child, terminal = screen.child, pyte.Stream(screen)
+    deadline = time.monotonic() + timeout
+    while not any(shows in row for row in screen.display):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {shows!r} on the screen:\n" + "\n".join(screen.display))
+        with contextlib.suppress(pexpect.TIMEOUT):
+            terminal.feed(child.read_nonblocking(4096, timeout=0.2))
+
+
+@pytest.mark.slow  # it starts its own cluster, as gate-repl does without --connect
+def test_the_first_screen_at_80x24_keeps_the_banner(tmp_path: Path) -> None:
+    """Started in a fresh directory, the console's first screen shows, in 24 rows: that it
+    starts a cluster, the banner, every option, the prompt and the toolbar."""
+    config = write_config(tmp_path, cluster_config(tmp_path))
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GATE_AUTH_TOKEN")}
+    env.update(PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path), TERM="xterm")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "console.repl", "--config", str(config), "--clear"],
+        env=env,
+        cwd=str(tmp_path),
+        dimensions=(24, 80),
+        encoding="utf-8",
+        timeout=30,
+    )
+    screen = _Terminal(child)
+    try:
+        _watch(screen, "nodes up")  # the toolbar, drawn after the prompt
+        rows = [row.rstrip() for row in screen.display]
+        assert rows[0] == "⏳ Starting the cluster in the background…", rows
+        assert rows[1] == "🚀 Gate Interactive Console started"
+        assert rows[2].startswith("Store: reg_gh · Gateway: http://127.0.0.1:")
+        assert rows[2].endswith("(started by this console)")
+        assert rows[4] == "========== Gate Interactive Console =========="
+        shown = sorted(int(n) for row in rows for n in _OPTION.findall(row))
+        assert shown == list(range(1, 28))
+        prompt = next(n for n, row in enumerate(rows) if "Select an option (1-27):" in row)
+        assert prompt == 21 and rows[22] == ""  # a row to spare
+        assert "3/3 nodes up" in rows[23]
+        child.send("15\r")
+        child.expect_exact("Console shut down successfully!")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

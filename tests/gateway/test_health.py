@@ -115,6 +115,7 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "cuts": {"in": [], "out": []},
         "restarts": 0,
         "exit_code": None,
+        "disk_full": None,
     }
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
@@ -149,6 +150,26 @@ async def test_the_view_carries_the_restarts_of_each_node(cluster: Cluster) -> N
     assert {n: (by_id(view)[n]["restarts"], by_id(view)[n]["exit_code"]) for n in restarts} == (
         restarts
     )
+
+
+async def test_a_full_disk_is_in_the_view_and_logged_once_each_way(
+    cluster: Cluster, monitor: HealthMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "gate.health")
+    full = "disk full (/srv/gate/data/node2: 3 MB free)"
+    cluster.set_status("node2", disk_full=full)
+    cluster.set_status("node3", disk_full=["not", "a", "reason"])  # garbage: no reason
+    view = await monitor.refresh()
+    assert [by_id(view)[n]["disk_full"] for n in ("node1", "node2", "node3")] == [None, full, None]
+    await monitor.refresh()
+    cluster.set_status("node2", disk_full=None)
+    view = await monitor.refresh()
+    assert by_id(view)["node2"]["disk_full"] is None
+    disk = [line for line in health_lines(caplog) if "disk" in line]
+    assert disk == [
+        f"Node node2: {full}, takes no new entries",
+        "Node node2: disk space back, takes new entries",
+    ]
 
 
 async def test_the_node_pid_is_used_when_the_supervisor_has_none(

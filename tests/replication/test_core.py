@@ -1062,6 +1062,88 @@ def test_restart_refuses_a_state_machine_behind_the_logs_start() -> None:
     assert (node.commit_index, node.log.first_index, node.last_index) == (3, 4, 4)
 
 
+# ------------------------------------------------------------------- a full disk (accepting)
+
+
+def test_a_follower_that_takes_no_entries_is_not_counted_but_answers_heartbeats() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    b, c = cluster.nodes["b"], cluster.nodes["c"]
+    b.accepting = False
+    cluster.cut.add("c")
+    a.propose([b"x"])
+    cluster.settle()
+    last = a.last_index
+    assert b.last_index == last - 1 and a.commit_index == last - 1  # b dropped it: no quorum
+    cluster.tick_all(20)  # heartbeats keep a in contact with b: no step-down, no election
+    assert a.role == "leader" and a.term == 1 and b.leader_id == "a"
+    assert a.commit_index == last - 1 and b.last_index == last - 1
+    b.accepting = True  # space is back: the next probe lands, and x commits
+    cluster.tick_all(4)
+    assert b.last_index == last and a.commit_index == last
+    cluster.cut.clear()
+    cluster.tick_all(4)
+    assert c.last_index == last
+
+
+def test_a_follower_that_takes_no_entries_still_applies_the_ones_it_holds() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    b = cluster.nodes["b"]
+    cluster.cut.add("c")
+    a.propose([b"x"])
+    # b holds x, and learns that it is committed only from a later heartbeat.
+    for msg in cluster.flush():
+        if msg.to == "b":
+            b.step(msg)
+    b.accepting = False
+    cluster.settle()
+    cluster.tick_all(2)
+    assert a.commit_index == a.last_index
+    assert b.commit_index == a.last_index and cluster.applied["b"][-1].data == b"x"
+
+
+def test_a_node_that_takes_no_entries_never_campaigns_nor_takes_a_hand_over() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    b = cluster.nodes["b"]
+    b.accepting = False
+    cluster.cut.add("a")
+    cluster.tick_all(40)  # a is gone (it does not tick): c is elected, b never stands
+    c = cluster.nodes["c"]
+    assert c.role == "leader" and c.term > a.term and b.leader_id == "c"
+    assert not any(isinstance(m, VoteRequest) and m.frm == "b" for m in cluster.sent)
+    b.step(TimeoutNow(c.term, "c", "b"))  # a hand-over: b ignores it
+    cluster.settle()
+    assert c.role == "leader" and b.role == "follower" and b.term == c.term
+
+
+def test_a_follower_that_takes_no_entries_restores_no_snapshot_until_it_does() -> None:
+    storage = _storage(term=2, terms=(1, 2, 2))
+    b = _node("b", storage)
+    b.accepting = False
+    b.step(SnapshotRequest(3, "a", "b", Snapshot(5, 3, IDS)))
+    rd = _persist(b, storage)
+    assert rd.snapshot is None and rd.messages == [] and storage.last_index() == 3
+    b.accepting = True
+    b.step(SnapshotRequest(3, "a", "b", Snapshot(5, 3, IDS)))
+    rd = _persist(b, storage)
+    assert rd.snapshot == Snapshot(5, 3, IDS)
+    assert rd.messages == [AppendResponse(3, "b", "a", True, 5)]
+
+
+def test_a_leader_that_takes_no_entries_refuses_proposals() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.accepting = False
+    with pytest.raises(NotLeader) as info:
+        a.propose([b"x"])
+    assert info.value.leader is None
+    a.transfer_leadership("b")
+    cluster.settle()
+    assert cluster.leaders() == ["b"]
+
+
 # --------------------------------------------------------------------------------------- wire
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.replication.core import RaftNode
-from engine.replication.messages import VoteRequest
+from engine.replication.messages import VoteRequest, VoteResponse
 from tests.replication.test_core import IDS, _Cluster, _node, _storage
 
 
@@ -18,7 +18,8 @@ def test_an_election_in_words_on_the_candidate_and_a_voter() -> None:
     assert a[0].startswith("election timeout: no word from a leader in ")
     assert a[1] == "asking for pre-votes: could it win term 1? (its log ends at index 0, term 0)"
     assert "campaigning for term 1 (a candidate), voting for itself" in a
-    assert any(t.startswith("b granted its vote (2 of 2 needed)") for t in a)
+    assert "b granted its pre-vote (2 votes, 2 needed)" in a
+    assert "b granted its vote (2 votes, 2 needed)" in a
     assert "became leader for term 1; serves once its no-op at index 1 is committed" in a
     b = _texts(cluster.nodes["b"])
     assert b[:3] == [
@@ -28,6 +29,20 @@ def test_an_election_in_words_on_the_candidate_and_a_voter() -> None:
     ]
     assert "following leader a (term 1)" in b
     assert not cluster.nodes["b"].take_notes()  # taken once
+
+
+def test_a_candidate_counts_its_votes_in_words() -> None:
+    """Votes counted so far (its own among them), and how many it needs."""
+    candidate = _Cluster().nodes["a"]
+    while not candidate.has_ready():
+        candidate.tick()
+    candidate.step(VoteResponse(1, "b", "a", True, True))
+    candidate.step(VoteResponse(1, "c", "a", False, False))
+    assert _texts(candidate)[2:] == [
+        "b granted its pre-vote (2 votes, 2 needed)",
+        "campaigning for term 1 (a candidate), voting for itself",
+        "c refused its vote (1 vote, 2 needed)",
+    ]
 
 
 def test_a_refused_vote_says_why() -> None:

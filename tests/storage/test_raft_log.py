@@ -9,6 +9,7 @@ import pytest
 
 from engine.replication.messages import Entry, HardState, Snapshot
 from engine.storage.raft_log import SqliteLogStorage
+from tests.small_disk import MB, resize, small_disk
 
 
 def _entries(lo: int, hi: int, term: int) -> list[Entry]:
@@ -180,3 +181,27 @@ def test_compaction_keeps_the_file_from_growing(tmp_path: Path) -> None:
     assert pages[0] * page_size.fetchone()[0] < 1_000_000
     assert db.execute("SELECT count(*) FROM log").fetchone() == (399,)  # 11602..12000
     db.close()
+
+
+def test_a_full_disk_fails_a_save_with_its_own_error_and_the_log_goes_on_once_space_is_back(
+    tmp_path: Path,
+) -> None:
+    # SQLite rolls a transaction back by itself when the disk is full: the error raised must be
+    # that one, not "cannot rollback - no transaction is active" from a second ROLLBACK.
+    with small_disk(tmp_path / "disk", MB) as disk:
+        log = SqliteLogStorage(disk / "raft.db", "always")
+        index = 1
+        with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+            while True:
+                log.save(
+                    HardState(1, None, 0), [Entry(index + k, 1, b"x" * 4000) for k in range(10)]
+                )
+                index += 10
+        assert log.last_index() == index - 1  # the failed save left no trace, in memory either
+        resize(disk, 4 * MB)
+        log.save(None, [Entry(index, 1, b"after")])
+        log.close()
+        again = SqliteLogStorage(disk / "raft.db", "always")
+        assert again.last_index() == index
+        assert again.entries(index, index + 1) == [Entry(index, 1, b"after")]
+        again.close()

@@ -140,9 +140,9 @@ NODE_LOGS: dict[str, list[tuple[float, str, str, str]]] = {
             "election",
             "asking for pre-votes: could it win term 3? (its log ends at index 1180, term 2)",
         ),
-        (1.3, "info", "vote", "node2 granted its pre-vote (2 of 2 needed)"),
+        (1.3, "info", "vote", "node2 granted its pre-vote (2 votes, 2 needed)"),
         (1.3, "info", "election", "campaigning for term 3 (a candidate), voting for itself"),
-        (1.3, "info", "vote", "node2 granted its vote (2 of 2 needed)"),
+        (1.3, "info", "vote", "node2 granted its vote (2 votes, 2 needed)"),
         (
             1.3,
             "info",

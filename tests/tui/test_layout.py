@@ -24,11 +24,14 @@ from console.tui.feed.lines import FeedLine
 from console.tui.feed.panel import FeedPanel
 from console.tui.size_notice import MIN_SIZE, SizeNotice
 from console.tui.status_bar import status_text
+from console.tui.streams.panel import COLUMNS, NARROW_COLUMNS, fill_events
+from console.tui.subscriptions.panel import SubscriptionsPanel
 from console.tui.table_sync import sync_table
 from tests.tui.recorded import HEALTHY, URL
 from tests.tui.test_snapshots import Compare, console, steps
 
 SMALL = (MIN_SIZE.width, MIN_SIZE.height)
+LARGE = (120, 36)
 PANEL_KEYS = {
     "cluster": (),
     "feed": ("2",),
@@ -179,3 +182,117 @@ async def test_the_node_log_wraps_again_when_the_terminal_narrows() -> None:
         await pilot.pause()
         assert all(line.cell_length <= 40 for line in log.lines)
         assert " ".join(line.text.strip() for line in log.lines) == sentence
+
+
+def labels(table: DataTable[Any]) -> tuple[str, ...]:
+    return tuple(column.label.plain for column in table.ordered_columns)
+
+
+def within(table: DataTable[Any]) -> bool:
+    """Whether the table's columns end inside it (nothing past its right edge)."""
+    return table.virtual_size.width <= table.scrollable_content_region.width
+
+
+def shown(table: DataTable[Any], lines: int) -> list[str]:
+    return [table.render_line(y).text.rstrip() for y in range(lines)]
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x36"])
+async def test_stream_data_stays_within_the_terminal(size: tuple[int, int]) -> None:
+    """The Data column takes what the other columns leave; at 80 columns that is too little for
+    a payload, which then goes under its event type."""
+    app = console()
+    async with app.run_test(size=size) as pilot:
+        await steps("6")(pilot)
+        table = app.query_one("#stream-events", DataTable)
+        assert within(table)
+        lines = shown(table, 5)
+        if size == SMALL:
+            assert labels(table) == NARROW_COLUMNS
+            assert lines[1].split() == ["v0", "10", "desired_temperature_set:v1"]
+            assert lines[2].strip() == "%{temperature: 21}"
+            assert lines[3].split()[:2] == ["v1", "13"]
+        else:
+            assert labels(table) == COLUMNS
+            assert lines[1].split() == [
+                "v0",
+                "10",
+                "desired_temperature_set:v1",
+                "%{temperature:",
+                "21}",
+            ]
+            assert lines[2].split()[:2] == ["v1", "13"]
+
+
+async def test_a_long_payload_folds_in_the_data_column() -> None:
+    """Nothing of a payload wider than its column is lost: it folds onto more lines."""
+
+    class TableApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DataTable(id="events")
+
+    data = {f"field_{n}": "x" * n for n in range(12)}  # 150 columns as an Elixir map
+    event = {"event_number": 7, "position": 21, "event_type": "note_taken:v1", "data": data}
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(DataTable)
+        fill_events(table, [event])
+        await pilot.pause()
+        assert labels(table) == COLUMNS and within(table)
+        height = table.rows[table.ordered_rows[0].key].height
+        assert height > 1
+        lines = shown(table, 1 + height)
+        data_x = lines[0].index("Data")
+        assert lines[1][:data_x].split() == ["v7", "21", "note_taken:v1"]
+        assert all(not line[:data_x].strip() for line in lines[2:])  # the rest under Data only
+        folded = "".join(line[data_x:] for line in lines[1:]).replace(" ", "")
+        assert (
+            folded == "%{" + ",".join(f"field_{n}:" + '"' + "x" * n + '"' for n in range(12)) + "}"
+        )
+
+
+async def test_the_open_page_is_laid_out_again_when_the_terminal_narrows() -> None:
+    app = console()
+    async with app.run_test(size=LARGE) as pilot:
+        await steps("6")(pilot)
+        table = app.query_one("#stream-events", DataTable)
+        table.focus()
+        table.move_cursor(row=5)
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause()
+        assert labels(table) == NARROW_COLUMNS and within(table)
+        assert table.cursor_row == 5  # still v5
+        await pilot.resize_terminal(*LARGE)
+        await pilot.pause()
+        assert labels(table) == COLUMNS and within(table) and table.cursor_row == 5
+
+
+async def test_subscriptions_at_80_columns_keep_every_header_whole() -> None:
+    """Too narrow for the whole table, the selector and the consumer's policy go to a line
+    about the selected subscription; the columns left, "Consumers" the last, are whole."""
+    app = console()
+    async with app.run_test(size=LARGE) as pilot:
+        await steps("5")(pilot)
+        panel = app.query_one(SubscriptionsPanel)
+        detail = panel.query_one(".detail", Static)
+        assert labels(panel.table) == SubscriptionsPanel.COLUMNS and within(panel.table)
+        assert not detail.display
+        assert str(panel.table.get_row("heat")[-1]) == "by_event_type heater_activated:v1"
+        panel.table.move_cursor(row=1)  # heat
+
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause()
+        assert labels(panel.table) == SubscriptionsPanel.COMPACT_COLUMNS and within(panel.table)
+        assert shown(panel.table, 1)[0].split()[-1] == "Consumers"
+        assert panel.selected == "heat" and detail.display
+        said = str(detail.render())
+        assert said == "heat · not consumed here · selector by_event_type heater_activated:v1"
+        panel.table.move_cursor(row=0)
+        await pilot.pause()
+        assert str(detail.render()) == "my_sub · here ✓ park 1/300 · selector by_stream $all"
+        assert [str(cell) for cell in panel.table.get_row("my_sub")][:2] == ["my_sub", "✓"]
+
+        await pilot.resize_terminal(*LARGE)
+        await pilot.pause()
+        assert labels(panel.table) == SubscriptionsPanel.COLUMNS and not detail.display
+        assert str(panel.table.get_row("my_sub")[1]) == "✓ park 1/300"

@@ -3,7 +3,12 @@ page follows a stream that grows while it shows the end (issue #15, point 4)."""
 
 from __future__ import annotations
 
+from textual.widgets import Static
+
+from console.ops.streams import StreamRow
 from console.tui.streams.paging import PageRequest, newer_events, shows_end
+from console.tui.streams.panel import StreamsPanel
+from tests.tui.test_snapshots import console, settle, steps
 
 
 def test_following_forward_shows_the_last_page() -> None:
@@ -43,3 +48,28 @@ def test_next_and_previous_pages() -> None:
     assert backward.next(19, 0, 46) is None
     assert backward.previous(26, 46) == PageRequest("s", start=46, direction="backward", count=20)
     assert backward.reversed() == PageRequest("s", start=0, direction="forward", count=20)
+
+
+async def test_a_following_page_follows_on_when_the_stream_grew_before_its_read() -> None:
+    """Events that land between the list and the page's read leave the page one step behind,
+    still following: the next list reads them (it used to stop following there)."""
+    app = console()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await steps("6")(pilot)
+        panel = app.query_one(StreamsPanel)
+        title = panel.query_one("#page-title", Static)
+        versions = app.ops.streams.versions  # type: ignore[attr-defined]
+        panel.read(PageRequest("greenhouse-1", start=391))  # v391…v410, the end
+        await settle(app)
+        assert panel.following and str(title.render()).endswith("· following")
+
+        versions["greenhouse-1"] = 420  # what the read finds
+        panel.show_streams([StreamRow("greenhouse-1", 415)])  # what the list said just before
+        await settle(app)
+        assert panel._numbers()[-1] == 415 and panel.following
+        assert str(title.render()).endswith("· version 420 · 5 newer events")
+
+        panel.show_streams([StreamRow("greenhouse-1", 420)])
+        await settle(app)
+        assert panel._numbers()[-1] == 420
+        assert str(title.render()).endswith("· version 420 · following")

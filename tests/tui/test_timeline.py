@@ -106,6 +106,20 @@ def test_no_caught_up_without_a_leader() -> None:
     assert "node2 caught up" not in said[3]
 
 
+def test_a_full_disk_is_named_once_and_its_end_said() -> None:
+    node2 = HEALTHY.nodes[1]
+    full = replace(node2, disk_full="disk full (data/node2: 3 MB free)")
+    samples = [
+        replace(HEALTHY, nodes=(HEALTHY.nodes[0], row, HEALTHY.nodes[2]))
+        for row in (node2, full, full, node2)
+    ]
+    assert _play(*samples)[1:] == [
+        ["node2: disk full (data/node2: 3 MB free), takes no new entries"],
+        [],
+        ["node2: disk space back, takes new entries"],
+    ]
+
+
 def test_a_node_the_gateway_restarted_between_two_looks_says_how_it_died() -> None:
     leader, node2, node3 = HEALTHY.nodes
     restarted = replace(node2, pid=9999, lag=4, restarts=1, exit_code=-9)

@@ -98,6 +98,7 @@ async def node_detail(ctx: Context) -> None:
         ("Applied position", _dash(node.applied_position)),
         ("Lag", _dash(node.lag)),
         ("Fresh for reads", "yes" if node.fresh else "no"),
+        ("Disk", node.disk_full or ("ok" if node.up else "-")),
         ("Managed by gateway", "yes" if node.managed else "no"),
         ("Process id", _dash(node.pid)),
         ("Restarted by gateway", _restarts(node)),

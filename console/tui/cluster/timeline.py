@@ -38,6 +38,8 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
     for old, new in pairs:
         if new.up and new.role == "candidate" and old.role != "candidate":
             said.append(f"election: {new.node_id} is a candidate (term {new.term})")
+    for old, new in pairs:
+        said.append(_disk(old, new))
     return [sentence for sentence in said if sentence]
 
 
@@ -88,6 +90,15 @@ def _up_or_down(old: NodeRow, new: NodeRow) -> str:
         return f"{new.node_id} back up" + _lag_note(new)
     if _restarted(old, new):
         return f"{new.node_id} restarted" + _lag_note(new)
+    return ""
+
+
+def _disk(old: NodeRow, new: NodeRow) -> str:
+    """A node's disk filled up (it takes no new entries), or has room again."""
+    if new.disk_full is not None and old.disk_full is None:
+        return f"{new.node_id}: {new.disk_full}, takes no new entries"
+    if new.up and new.disk_full is None and old.disk_full is not None:
+        return f"{new.node_id}: disk space back, takes new entries"
     return ""
 
 

@@ -17,19 +17,47 @@ from console.ops.streams import StreamOps, StreamPage, StreamRow
 from console.tui.feed.lines import type_style
 from console.tui.requests import Requested
 from console.tui.streams.paging import PageRequest, newer_events, shows_end
-from console.tui.table_sync import Cell, selected_key, sync_table
+from console.tui.table_sync import Cell, room_for_last, selected_key, sync_table
 from engine.client import GateError
 
+COLUMNS = ("Ver", "Pos", "Event type", "Data")
+NARROW_COLUMNS = ("Ver", "Pos", "Event type, data")
+# Narrower than this, a payload folds onto more lines than it is worth (as in gate-repl's View
+# Stream): the data goes under its event type instead, in the type's column.
+DATA_MIN = 16
 
-def event_cells(event: dict[str, object]) -> list[Cell]:
-    """One event's cells: version, position, coloured type, data."""
+
+def event_cells(event: dict[str, object], *, narrow: bool = False) -> list[Cell]:
+    """One event's cells: version, position, coloured type, data (folded where it is cut);
+    ``narrow``, the data on a line under the type, in its cell."""
     event_type = str(event.get("event_type"))
+    described = [
+        Text(event_type, style=type_style(event_type)),
+        Text(elixir_term(event.get("data")), overflow="fold"),
+    ]
     return [
         f"v{event.get('event_number')}",
         str(event.get("position")),
-        Text(event_type, style=type_style(event_type)),
-        elixir_term(event.get("data")),
+        *([Text("\n").join(described)] if narrow else described),
     ]
+
+
+def fill_events(table: DataTable[Cell], events: list[dict[str, object]]) -> None:
+    """Show ``events`` within the table's width: the data column takes what the others leave
+    and folds what does not fit, or else goes under the event types."""
+    rows = [event_cells(event) for event in events]
+    columns: tuple[str, ...] = COLUMNS
+    room = room_for_last(table, columns, rows)
+    if room < DATA_MIN:
+        rows = [event_cells(event, narrow=True) for event in events]
+        columns = NARROW_COLUMNS
+        room = room_for_last(table, columns, rows)
+    table.clear(columns=True)
+    table.add_columns(*columns)
+    last = table.ordered_columns[-1]
+    last.width, last.auto_width = max(room, last.label.cell_len), False
+    for event, cells in zip(events, rows, strict=True):
+        table.add_row(*cells, key=str(event.get("event_number")), height=None)
 
 
 class StreamsPanel(Horizontal):
@@ -52,6 +80,7 @@ class StreamsPanel(Horizontal):
         self.page: StreamPage | None = None
         self.following = False  # the open page shows the stream's end, and keeps doing so
         self.latest: int | None = None  # the open stream's last event in the latest list
+        self.width_filled = 0  # the events table's width when its page was laid out
 
     def compose(self) -> ComposeResult:
         table: DataTable[Cell] = DataTable(cursor_type="row", id="stream-list")
@@ -60,7 +89,7 @@ class StreamsPanel(Horizontal):
         with Vertical(id="stream-page"):
             yield Static("Enter opens the stream selected on the left", id="page-title")
             events: DataTable[Cell] = DataTable(cursor_type="row", id="stream-events")
-            events.add_columns("Ver", "Pos", "Event type", "Data")
+            events.add_columns(*COLUMNS)
             yield events
 
     def show_streams(self, rows: list[StreamRow]) -> None:
@@ -75,12 +104,13 @@ class StreamsPanel(Horizontal):
         if self.request is None or self.page is None:
             return
         latest = next((row.version for row in rows if row.stream_id == self.request.stream), None)
-        if latest is None or latest == self.latest:
+        if latest is None:
             return
-        self.latest = latest
-        if latest > self.page.version and self.following:
-            self.read(self.request.follow(latest))
-        else:
+        if self.following and latest > max(self._numbers(), default=-1):
+            self.latest = latest
+            self.read(self.request.follow(latest), follows=True)
+        elif latest != self.latest:
+            self.latest = latest
             self._show_title()
 
     @property
@@ -90,21 +120,32 @@ class StreamsPanel(Horizontal):
             return self.request.stream
         return selected_key(self.query_one("#stream-list", DataTable))
 
-    def show_page(self, request: PageRequest, page: StreamPage) -> None:
-        """Show a page that was read."""
+    def show_page(self, request: PageRequest, page: StreamPage, *, follows: bool = False) -> None:
+        """Show a page that was read (``follows``: to follow the stream's end)."""
         if self.request is None or self.request.stream != request.stream:
             self.latest = None  # another stream: the list's version of the old one is no use
         self.request, self.page = request, page
         self.latest = max(page.version, -1 if self.latest is None else self.latest)
         numbers = self._numbers()
-        self.following = shows_end(numbers, page.version)
+        # A page read to follow the stream follows on though events came between the list that
+        # asked for it and the read (the title counts them): the next list reads them.
+        self.following = follows or shows_end(numbers, page.version)
         table = self.query_one("#stream-events", DataTable)
-        table.clear()
-        for event in page.events:
-            table.add_row(*event_cells(event), key=str(event.get("event_number")))
+        fill_events(table, page.events)
+        self.width_filled = table.size.width
         if self.following and request.direction == "forward":
             table.move_cursor(row=table.row_count - 1)  # the newest event, as a log that follows
         self._show_title()
+
+    def on_resize(self) -> None:
+        """Lay the open page out anew for the new width, the cursor on the same event."""
+        table = self.query_one("#stream-events", DataTable)
+        if self.page is None or table.size.width == self.width_filled:
+            return
+        self.width_filled = table.size.width
+        cursor = table.cursor_row
+        fill_events(table, self.page.events)
+        table.move_cursor(row=cursor)
 
     def _numbers(self) -> list[int]:
         events = self.page.events if self.page is not None else []
@@ -155,7 +196,7 @@ class StreamsPanel(Horizontal):
         self.post_message(Requested(name, self.current_stream))
 
     @work(exclusive=True, group="stream-page")
-    async def read(self, request: PageRequest) -> None:
+    async def read(self, request: PageRequest, *, follows: bool = False) -> None:
         """Read a page in the background and show it."""
         try:
             page = await self.streams.read(
@@ -164,4 +205,4 @@ class StreamsPanel(Horizontal):
         except (OpsError, GateError) as exc:
             self.notify(f"❌ {exc}", severity="error")
             return
-        self.show_page(request, page)
+        self.show_page(request, page, follows=follows)
