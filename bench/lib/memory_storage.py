@@ -6,6 +6,7 @@ It backs the deterministic simulation tests, where "durable" means "survives dro
 
 from __future__ import annotations
 
+from engine.replication.log_storage import check_compaction
 from engine.replication.messages import Entry, HardState, Snapshot
 
 
@@ -76,12 +77,6 @@ class MemoryLogStorage:
 
     def compact(self, snapshot: Snapshot) -> None:
         """Drop the entries up to ``snapshot.index``, which becomes the marker."""
-        base = self._marker.index
-        if not base < snapshot.index <= self.last_index():
-            raise ValueError(
-                f"cannot compact to {snapshot.index}: the log holds {base + 1}..{self.last_index()}"
-            )
-        if self.term(snapshot.index) != snapshot.term:
-            raise ValueError(f"entry {snapshot.index} is not of term {snapshot.term}")
-        del self._entries[: snapshot.index - base]
+        check_compaction(self, snapshot)
+        del self._entries[: snapshot.index - self._marker.index]
         self._marker = snapshot

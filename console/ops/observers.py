@@ -112,6 +112,12 @@ class Observer:
         live = asyncio.create_task(self._live.wait())
         try:
             await asyncio.wait({self._task, live}, timeout=timeout, return_when="FIRST_COMPLETED")
+        except asyncio.CancelledError:
+            # Interrupted (Ctrl+C) before it was live: no registry holds it, so it ends here,
+            # and an error it met meanwhile is nobody's to report (nor a loop's traceback).
+            self._task.cancel()
+            self._task.add_done_callback(_forget)
+            raise
         finally:
             live.cancel()
         if self._live.is_set():
@@ -192,6 +198,12 @@ class Observer:
     def follow(self, backlog: int = 0) -> AsyncIterator[FeedBatch]:
         """New lines as they come, starting with up to ``backlog`` buffered ones."""
         return self.feed.follow(max(0, self.feed.total - backlog))
+
+
+def _forget(task: asyncio.Task[None]) -> None:
+    """Read the outcome of a task nobody awaits, so the loop does not report it."""
+    if not task.cancelled():
+        task.exception()
 
 
 class ObserverRegistry:

@@ -83,7 +83,15 @@ def data_dir() -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``gate-repl``; answers the exit status."""
+    """Entry point of ``gate-repl``; answers the exit status (130 after Ctrl+C)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl+C before the shell runs (the config loading, the cluster starting): no traceback.
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         connect = check_start(args.connect, args.config, attach=PROGRAM)
@@ -108,12 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         clear=args.clear,
         token=args.token or os.environ.get("GATE_AUTH_TOKEN") or None,
     )
-    try:
-        return asyncio.run(
-            _run(options, args.seed, interactive, plain, directory, confirm=not args.yes)
-        )
-    except KeyboardInterrupt:
-        return 130
+    return asyncio.run(
+        _run(options, args.seed, interactive, plain, directory, confirm=not args.yes)
+    )
 
 
 async def _run(

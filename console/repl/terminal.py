@@ -16,6 +16,7 @@ from prompt_toolkit.completion import WordCompleter
 from prompt_toolkit.formatted_text import AnyFormattedText
 from prompt_toolkit.history import History
 from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyPress
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.output import Output
 
@@ -25,6 +26,8 @@ from console.repl.printer import STYLE, Printer
 MENU = "menu"
 # Keys that end a live monitor and return to the menu.
 _STOP_KEYS = (Keys.ControlC, Keys.ControlD, Keys.Escape, "q")
+# Seconds a lone Esc may wait for the rest of an escape sequence (prompt-toolkit's ttimeoutlen).
+_ESCAPE_WAIT = 0.5
 
 
 class Terminal(Protocol):
@@ -108,16 +111,30 @@ class PromptTerminal:
         """Read keys raw until Ctrl+C, Ctrl+D, Esc or q (Ctrl+C never reaches a signal here)."""
         keys = self.session().input
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        flush: asyncio.TimerHandle | None = None
 
-        def on_keys() -> None:
-            for press in keys.read_keys():
-                if press.key in _STOP_KEYS:
-                    stop.set()
-            if keys.closed:
+        def check(presses: list[KeyPress]) -> None:
+            if any(press.key in _STOP_KEYS for press in presses):
                 stop.set()
 
-        with keys.raw_mode(), keys.attach(on_keys):
-            await stop.wait()
+        def on_keys() -> None:
+            nonlocal flush
+            check(keys.read_keys())
+            if keys.closed:
+                stop.set()
+            # A lone Esc waits in the parser for the rest of an escape sequence that never
+            # comes: take it as Esc after a moment, as prompt-toolkit's prompts do.
+            if flush is not None:
+                flush.cancel()
+            flush = loop.call_later(_ESCAPE_WAIT, lambda: check(keys.flush_keys()))
+
+        try:
+            with keys.raw_mode(), keys.attach(on_keys):
+                await stop.wait()
+        finally:
+            if flush is not None:
+                flush.cancel()
 
 
 class ScriptTerminal:

@@ -105,8 +105,9 @@ async def run(options: SessionOptions, *, confirm: bool = True) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``gate-console``."""
-    options, confirm = parse_args(argv)
     try:
+        # Ctrl+C while the config loads is as much an interruption as one in the dashboard.
+        options, confirm = parse_args(argv)
         code = asyncio.run(run(options, confirm=confirm))
     except KeyboardInterrupt:
         say("interrupted")

@@ -148,6 +148,7 @@ class HealthMonitor:
             return
         self._hint = (node_id, term)
         self._set_leader(node_id, term)
+        self._view = self._view | {"nodes": self._rows_led_by(node_id)}
 
     def _leadership_pushed(self, node_id: str, msg: dict[str, Any]) -> None:
         """A node announced its role, term and leader (engine/node/leadership.py).
@@ -324,10 +325,12 @@ class HealthMonitor:
         leader = leaders[0] if len(leaders) == 1 else None
         # A hint newer than this round's probes (they may predate the failover) stands.
         hint = self._hint
+        hinted = False
         if hint and (
             hint[1] > term or (hint[1] == term and leader is None and hint[0] in statuses)
         ):
             leader, term = hint
+            hinted = True
         else:
             self._hint = None
         leader_last = _int(statuses[leader].get("last_index")) if leader in statuses else None
@@ -340,6 +343,8 @@ class HealthMonitor:
             self._note_changes(entry)
         self._view = {"leader": self._leader, "term": self._term, "nodes": nodes}
         self._set_leader(leader, term)
+        if hinted and leader is not None:
+            self._view = self._view | {"nodes": self._rows_led_by(leader)}
         return self._view
 
     def _node_view(
@@ -504,6 +509,21 @@ class HealthMonitor:
             self._publish(
                 {"type": "leader_changed", "leader": leader, "previous": previous, "term": term}
             )
+
+    def _rows_led_by(self, leader: str) -> list[dict[str, Any]]:
+        """The node rows agreeing with an adopted leader, so the view never names a leader its
+        own rows call a follower; the next round replaces them with what the nodes say.  A
+        row that still claims leadership is demoted and taken out of the read rotation."""
+        rows = []
+        for entry in self._view["nodes"]:
+            if entry["role"] == "down":
+                pass
+            elif entry["node_id"] == leader:
+                entry = entry | {"role": "leader", "fresh": False}
+            elif entry["role"] == "leader":
+                entry = entry | {"role": "follower", "fresh": False}
+            rows.append(entry)
+        return rows
 
 
 def _ms(seconds: float) -> float:

@@ -53,3 +53,15 @@ class LogStorage(Protocol):
     def compact(self, snapshot: Snapshot) -> None:
         """Durably drop the entries up to ``snapshot.index``, which becomes the marker."""
         ...
+
+
+def check_compaction(storage: LogStorage, snapshot: Snapshot) -> None:
+    """Raise ValueError unless the log can be compacted to ``snapshot``: an entry past the
+    current marker and held, of the snapshot's term (every storage checks the same)."""
+    base = storage.snapshot().index
+    if not base < snapshot.index <= storage.last_index():
+        raise ValueError(
+            f"cannot compact to {snapshot.index}: the log holds {base + 1}..{storage.last_index()}"
+        )
+    if storage.term(snapshot.index) != snapshot.term:
+        raise ValueError(f"entry {snapshot.index} is not of term {snapshot.term}")

@@ -20,6 +20,7 @@ import sqlite3
 from pathlib import Path
 
 from engine.config_model import FsyncMode
+from engine.replication.log_storage import check_compaction
 from engine.replication.messages import Entry, HardState, Snapshot
 from engine.storage.wal import CHECKPOINT_INTERVAL, WalCheckpoints, no_autocheckpoint
 
@@ -196,13 +197,7 @@ class SqliteLogStorage:
 
     def compact(self, snapshot: Snapshot) -> None:
         """Durably drop the entries up to ``snapshot.index``, which becomes the marker."""
-        base = self._marker.index
-        if not base < snapshot.index <= self.last_index():
-            raise ValueError(
-                f"cannot compact to {snapshot.index}: the log holds {base + 1}..{self.last_index()}"
-            )
-        if self.term(snapshot.index) != snapshot.term:
-            raise ValueError(f"entry {snapshot.index} is not of term {snapshot.term}")
+        check_compaction(self, snapshot)
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute("DELETE FROM log WHERE idx <= ?", (snapshot.index,))
@@ -212,7 +207,7 @@ class SqliteLogStorage:
             if self._db.in_transaction:  # not after SQLite's own rollback (see save)
                 self._db.execute("ROLLBACK")
             raise
-        del self._terms[: snapshot.index - base]
+        del self._terms[: snapshot.index - self._marker.index]
         self._marker = snapshot
         if self._cache_lo <= snapshot.index:
             dropped = self._cache[: snapshot.index + 1 - self._cache_lo]

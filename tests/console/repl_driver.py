@@ -69,6 +69,12 @@ class ReplDriver:
         self._mark = len(self.output)
         self.keys.send_text(keys)
 
+    def send(self, keys: str) -> None:
+        """Type ``keys`` now, whatever the shell is doing (``answer`` waits for a prompt)."""
+        self._answered = self.terminal.asked
+        self._mark = len(self.output)
+        self.keys.send_text(keys)
+
     async def choose(self, option: int | str) -> None:
         """Answer the menu prompt."""
         await self.answer("Select an option", str(option))
@@ -85,16 +91,32 @@ async def running_repl(
     url: str, *, seed: int = 5
 ) -> AsyncIterator[tuple[ReplDriver, asyncio.Task[int]]]:
     """A shell attached to ``url`` with pipe input; yields the driver and the shell's task."""
-    ops = await Operations.open(SessionOptions(connect=url), seed=seed, retry_deadline=1.0)
+    async with repl_session(SessionOptions(connect=url), seed=seed) as (driver, task, _):
+        yield driver, task
+
+
+@asynccontextmanager
+async def repl_session(
+    options: SessionOptions,
+    *,
+    seed: int = 5,
+    retry_deadline: float = 1.0,
+    handle_sigint: bool = False,
+) -> AsyncIterator[tuple[ReplDriver, asyncio.Task[int], Operations]]:
+    """A shell on a session of ``options`` (a cluster it starts itself, without ``connect``)
+    with pipe input; yields the driver, the shell's task and its operations.  With
+    ``handle_sigint`` a SIGINT to this process interrupts the running command, as Ctrl+C does."""
+    ops = await Operations.open(options, seed=seed, retry_deadline=retry_deadline)
     transcript = io.StringIO()
     with create_pipe_input() as keys, create_app_session(input=keys, output=DummyOutput()):
         terminal = PromptTerminal(
             history=lambda kind: InMemoryHistory(), input=keys, output=DummyOutput()
         )
-        shell = ReplShell(Context(ops, terminal, Printer(stream=transcript)))
+        context = Context(ops, terminal, Printer(stream=transcript))
+        shell = ReplShell(context, handle_sigint=handle_sigint)
         task = asyncio.create_task(shell.run())
         try:
-            yield ReplDriver(terminal, keys, transcript), task
+            yield ReplDriver(terminal, keys, transcript), task, ops
         finally:
             if not task.done():
                 task.cancel()

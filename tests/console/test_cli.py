@@ -6,6 +6,9 @@ import socket
 import tomllib
 from pathlib import Path
 
+import pytest
+
+from console.repl import main as repl_main
 from tests.cluster_harness import cluster_config, free_ports, write_config
 from tests.console.script_runs import ROOT, assert_clean, run_script
 
@@ -43,3 +46,16 @@ async def test_failures_to_start_are_one_line(tmp_path: Path) -> None:
     run = await run_script(["--config", str(bad)], "15\n", tmp_path)
     assert run.returncode == 2 and run.stderr.startswith("gate-repl: ")
     assert len(run.stderr.splitlines()) == 1 and "bad.yaml" in run.stderr
+
+
+def test_ctrl_c_while_the_config_loads_ends_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue #15's monkey: Ctrl+C before the shell ran (the config loading) was a traceback.
+    def interrupted(*args: object, **kwargs: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(repl_main, "check_start", interrupted)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert repl_main.main(["--config", str(tmp_path / "cluster.yaml")]) == 130
+    assert capsys.readouterr() == ("", "")

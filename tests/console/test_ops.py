@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError
+from console.ops.observers import ObserverRegistry
 from console.ops.operations import Operations
 from console.ops.patterns import parse_pattern
 from console.ops.session import SessionError, SessionOptions
@@ -230,6 +234,30 @@ async def test_consumer_policy_retry_shows_the_attempt(ops: Operations) -> None:
         parse_policy("shrug", "1")
     with pytest.raises(OpsError, match="this console does not consume"):
         ops.subscriptions.set_policy("nobody", retry)
+
+
+async def test_an_observer_interrupted_while_connecting_ends_and_reports_nothing() -> None:
+    # Issue #15's monkey: Ctrl+C while an observer waited for its gateway left it retrying
+    # unowned, and its error reached the event loop: a traceback on the shell's screen.
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    url = f"http://127.0.0.1:{free_ports(1)[0]}"  # nothing listens there
+    async with GateClient(url, retry_deadline=0.5) as client:
+        registry = ObserverRegistry(client, "reg_gh")
+
+        def connecting() -> list[asyncio.Task[Any]]:
+            return [t for t in asyncio.all_tasks() if t.get_name() == "observer reg_gh:$all"]
+
+        creating = asyncio.create_task(registry.create_by_stream("$all"))
+        await eventually(lambda: bool(connecting()), 5, "the observer to try to connect")
+        creating.cancel()
+        await asyncio.gather(creating, return_exceptions=True)
+        await eventually(lambda: not connecting(), 5, "the interrupted observer to end")
+        del creating
+        gc.collect()
+    assert registry.names() == []
+    assert reported == [], reported
 
 
 async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> None:

@@ -4,17 +4,21 @@ answer, Ctrl+C or Ctrl+D at a question cancels; each kind of question keeps its 
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Sequence
 from typing import cast
 
 import pytest
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
 
 from console.ops.errors import OpsError
 from console.ops.operations import Operations
 from console.repl.context import Cancelled, Context
 from console.repl.printer import Printer
-from console.repl.terminal import Terminal
+from console.repl.terminal import PromptTerminal, Terminal
 
 
 class _Terminal:
@@ -78,3 +82,15 @@ async def test_empty_ctrl_c_and_ctrl_d_cancel_a_question() -> None:
 
 async def _strip(text: str) -> str:
     return text.strip()
+
+
+@pytest.mark.parametrize("key", ["\x1b", "q", "\x03", "\x04"])
+async def test_a_monitor_ends_on_each_of_its_keys_esc_alone_too(key: str) -> None:
+    # Issue #15's monkey: a lone Esc stayed in the key parser (the start of an escape
+    # sequence?) and the monitor never ended, though the screen says Esc ends it.
+    with create_pipe_input() as keys:
+        terminal = PromptTerminal(
+            history=lambda kind: InMemoryHistory(), input=keys, output=DummyOutput()
+        )
+        keys.send_text("x" + key)  # a key that does not stop it, then the one that does
+        await asyncio.wait_for(terminal.until_interrupt(), 5)

@@ -257,3 +257,19 @@ def test_gate_console_help_names_the_keys_ports_and_data() -> None:
     for needed in ("1-6", "? shows every key", "Ctrl+P", "Ctrl+Q", "8899", "8090-8092"):
         assert needed in done.stdout
     assert "8890-8892" in done.stdout and "./data" in done.stdout
+
+
+def test_gate_console_interrupted_while_its_config_loads_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The REPL's monkey found Ctrl+C during the config loading printed a traceback; same here.
+    from console.tui import main as tui_main
+
+    def interrupted(argv: list[str] | None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tui_main, "parse_args", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        tui_main.main([])
+    assert exit_.value.code == 130
+    assert capsys.readouterr() == ("", "gate-console: interrupted\n")

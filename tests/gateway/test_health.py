@@ -437,9 +437,16 @@ async def test_leader_hints(cluster: Cluster, monitor: HealthMonitor) -> None:
         {"type": "leader_changed", "leader": "node2", "previous": "node1", "term": 4}
     ]
 
+    # The rows agree with the view's leader, and the old leader leaves the read rotation.
+    roles = {n["node_id"]: (n["role"], n["fresh"]) for n in monitor.view["nodes"]}
+    assert roles["node2"] == ("leader", False) and roles["node1"] == ("follower", False)
+
     # A round whose probes predate the failover (still term 3) does not undo the hint...
     await monitor.refresh()
     assert monitor.leader == "node2"
+    roles = {n["node_id"]: (n["role"], n["fresh"]) for n in monitor.view["nodes"]}
+    assert roles["node2"] == ("leader", False) and roles["node1"] == ("follower", False)
+    assert monitor.fresh_nodes() == ["node3"]
     # ...but a round that has seen term 4 decides.
     cluster.set_status("node1", role="follower", term=4, leader="node3")
     cluster.set_status("node3", role="leader", term=4, leader="node3", last_index=10)
