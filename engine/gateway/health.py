@@ -148,7 +148,7 @@ class HealthMonitor:
             return
         self._hint = (node_id, term)
         self._set_leader(node_id, term)
-        self._view = self._view | {"nodes": self._rows_led_by(node_id)}
+        self._view = self._view | {"nodes": self._rows_led_by(node_id, term)}
 
     def _leadership_pushed(self, node_id: str, msg: dict[str, Any]) -> None:
         """A node announced its role, term and leader (engine/node/leadership.py).
@@ -344,7 +344,7 @@ class HealthMonitor:
         self._view = {"leader": self._leader, "term": self._term, "nodes": nodes}
         self._set_leader(leader, term)
         if hinted and leader is not None:
-            self._view = self._view | {"nodes": self._rows_led_by(leader)}
+            self._view = self._view | {"nodes": self._rows_led_by(leader, term)}
         return self._view
 
     def _node_view(
@@ -510,7 +510,7 @@ class HealthMonitor:
                 {"type": "leader_changed", "leader": leader, "previous": previous, "term": term}
             )
 
-    def _rows_led_by(self, leader: str) -> list[dict[str, Any]]:
+    def _rows_led_by(self, leader: str, term: int) -> list[dict[str, Any]]:
         """The node rows agreeing with an adopted leader, so the view never names a leader its
         own rows call a follower; the next round replaces them with what the nodes say.  A
         row that still claims leadership is demoted and taken out of the read rotation."""
@@ -519,7 +519,7 @@ class HealthMonitor:
             if entry["role"] == "down":
                 pass
             elif entry["node_id"] == leader:
-                entry = entry | {"role": "leader", "fresh": False}
+                entry = entry | {"role": "leader", "term": term, "fresh": False}
             elif entry["role"] == "leader":
                 entry = entry | {"role": "follower", "fresh": False}
             rows.append(entry)

@@ -229,6 +229,7 @@ class Monkey:
         yield "Direction", lambda: rng.choice(("", "f", "b", "forward", "backward"))
         yield "Enter action", lambda: rng.choice(("", "ack", "nack_park", "2", "3", "4"))
         yield "Nack every", lambda: rng.choice(("", "2", "3"))
+        yield "Number of lines", lambda: rng.choice(("", "1", "5", "1000"))
 
     def _subscription(self, printed: str) -> str:
         if "Creating Subscription" in printed:
@@ -349,6 +350,7 @@ BASE_WEIGHTS: dict[int, float] = {
     25: 1.0,
     26: 0.8,
     27: 0.6,
+    28: 0.4,
 }
 
 
@@ -512,6 +514,7 @@ async def test_monkey_drives_the_repl_through_thousands_of_steps(
         "✅ Appended",
         "SEEN [",
         "RECEIVED [",
+        "📜 The newest",
     ):
         assert done in output, f"{done!r} never happened; {where}"
     assert run.kills, f"no node was killed from outside; {where}"

@@ -437,9 +437,11 @@ async def test_leader_hints(cluster: Cluster, monitor: HealthMonitor) -> None:
         {"type": "leader_changed", "leader": "node2", "previous": "node1", "term": 4}
     ]
 
-    # The rows agree with the view's leader, and the old leader leaves the read rotation.
+    # The rows agree with the view's leader and its term (a history of leaders per term reads
+    # them), and the old leader leaves the read rotation.
     roles = {n["node_id"]: (n["role"], n["fresh"]) for n in monitor.view["nodes"]}
     assert roles["node2"] == ("leader", False) and roles["node1"] == ("follower", False)
+    assert next(n["term"] for n in monitor.view["nodes"] if n["node_id"] == "node2") == 4
 
     # A round whose probes predate the failover (still term 3) does not undo the hint...
     await monitor.refresh()

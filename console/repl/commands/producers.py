@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.ops.catalogue import operation
 from console.ops.formatting import rate_text
 from console.ops.outcomes import producer_stopped, producers_started
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
@@ -29,7 +30,8 @@ async def stop_producer(ctx: Context) -> None:
     ctx.printer.heading("🛑 Stopping Producer")
     running = ctx.ops.producers.running()
     if not running:
-        ctx.printer.warn("No producers running (option 7 starts some)")
+        start = operation("start_producers").option
+        ctx.printer.warn(f"No producers running ({start} starts some)")
         return
     ctx.printer.line(f"Running producers: {', '.join(running)}")
     stream = await ctx.answer(

@@ -32,11 +32,16 @@ from console.repl.printer import Printer
 from console.repl.tables import Cell
 
 # What each action does with the Nth event, worded as in the dashboard's ack/nack dialog.
-PARK_SOME = f"{operation('consumer_policy').option} parks some with nack_park"
+# Where the hints send people, named from the catalogue.
+POLICY = operation("consumer_policy").option
+PARK_SOME = f"{POLICY} parks some with nack_park"
+MONITOR = operation("monitor").option
+COUNTERS = operation("list_subscriptions").option
+CREATE_ONE = f"none yet ({operation('create_subscription').option} creates one)"
 ACTION_HINTS: dict[Action, str] = {
     "ack": "acknowledge every event",
     "nack_retry": "deliver it again (attempt 2, 3 …)",
-    "nack_park": "park it (option 27 replays parked events)",
+    "nack_park": f"park it ({operation('replay_parked').option} replays parked events)",
     "nack_skip": "drop it",
 }
 
@@ -65,9 +70,11 @@ async def create_subscription(ctx: Context) -> None:
     ctx.printer.outcome(subscription_created(name, selector["by_stream"], start, created))
     ctx.printer.hint(
         f"This console consumes '{name}' and acks every event: "
-        "option 5 shows its RECEIVED lines, option 11 its counters"
+        f"{MONITOR} shows its RECEIVED lines, {COUNTERS} its counters"
     )
-    ctx.printer.hint("Option 26 makes it nack every Nth event instead (retry, park or skip)")
+    ctx.printer.hint(
+        f"{POLICY.capitalize()} makes it nack every Nth event instead (retry, park or skip)"
+    )
 
 
 async def list_subscriptions(ctx: Context) -> None:
@@ -168,7 +175,7 @@ async def consumer_policy(ctx: Context) -> None:
     ctx.printer.heading("⚙️  Consumer Ack Policy")
     manager = ctx.ops.subscriptions
     names = await manager.names()
-    ctx.printer.line(f"Subscriptions: {', '.join(names) or 'none yet (option 10 creates one)'}")
+    ctx.printer.line(f"Subscriptions: {', '.join(names) or CREATE_ONE}")
     running = running_consumers(ctx)
     if running:
         consumed = ", ".join(f"{n} ({c.policy.describe()})" for n, c in running.items())
@@ -183,8 +190,8 @@ async def consumer_policy(ctx: Context) -> None:
         ctx.printer.outcome(consuming(name, policy.describe()))
     # The consumer reads its policy once per batch, hence "from the next batch on".
     ctx.printer.hint(
-        "From the next batch on: option 5 shows each RECEIVED line's outcome (→ parked …), "
-        "option 11 the counters"
+        f"From the next batch on: {MONITOR} shows each RECEIVED line's outcome (→ parked …), "
+        f"{COUNTERS} the counters"
     )
 
 
@@ -193,13 +200,14 @@ async def replay_parked(ctx: Context) -> None:
     ctx.printer.heading("♻️  Replay Parked Events")
     rows = {row.name: row for row in await ctx.ops.subscriptions.rows()}
     listed = ", ".join(f"{n} ({r.parked} parked)" for n, r in rows.items())
-    ctx.printer.line(f"Subscriptions: {listed or 'none yet (option 10 creates one)'}")
+    ctx.printer.line(f"Subscriptions: {listed or CREATE_ONE}")
     name = await ask_subscription(ctx, list(rows))
     await ctx.ops.subscriptions.replay_parked(name)
     ctx.printer.outcome(parked_replayed(name, rows[name].parked, PARK_SOME))
     if not rows[name].parked:
         return
     if name in running_consumers(ctx):
-        ctx.printer.hint("Option 5 shows them RECEIVED again, option 11 the counters")
+        again = f"{MONITOR.capitalize()} shows them RECEIVED again, {COUNTERS} the counters"
+        ctx.printer.hint(again)
     else:
-        ctx.printer.hint(f"This console does not consume '{name}': option 26 consumes it here")
+        ctx.printer.hint(f"This console does not consume '{name}': {POLICY} consumes it here")
