@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from engine.client import GateClient, GateError
-from tests.cluster_harness import RunningCluster
+from tests.cluster_harness import RunningCluster, wait_for
 
 
 def ev(event_type: str = "temperature_measured:v1", **data: object) -> dict[str, object]:
@@ -170,7 +170,6 @@ async def test_every_node_holds_the_same_events(cluster: RunningCluster) -> None
         await client.create_store("replicas")
         for i in range(20):
             await client.append("replicas", f"r{i % 3}", [ev(temperature=i)])
-    from tests.cluster_harness import wait_for
 
     reference = await cluster.node_all("node1", "replicas")
     assert len(reference) == 20
@@ -190,15 +189,21 @@ async def test_read_your_writes_through_followers(cluster: RunningCluster) -> No
             await client.append("reg_gh", stream, [ev(temperature=i)])
             result = await client.read_stream("reg_gh", stream, direction="backward", count=1)
             assert result["version"] == i, "a read right after a write must see it"
-        async with GateClient(cluster.url) as raw:
-            text = await raw._http().get(cluster.url + "/metrics")
-            metrics = await text.text()
-        followers = next(
-            float(line.split()[-1])
-            for line in metrics.splitlines()
-            if line.startswith("gate_gateway_reads_on_followers")
-        )
-        assert followers > 0, "reads should be spread over fresh followers"
+
+        async def reads_on_followers() -> float:
+            # Reads right after a write go to the leader while followers still lag (under load,
+            # all 30 may); once they have caught up, a read goes to a fresh follower.
+            await client.read_stream("reg_gh", stream, direction="backward", count=1)
+            async with GateClient(cluster.url) as raw:
+                text = await raw._http().get(cluster.url + "/metrics")
+                metrics = await text.text()
+            return next(
+                float(line.split()[-1])
+                for line in metrics.splitlines()
+                if line.startswith("gate_gateway_reads_on_followers")
+            )
+
+        await wait_for(reads_on_followers, lambda n: n > 0, 10, "reads spread over fresh followers")
 
 
 async def metric(cluster: RunningCluster, node_id: str, name: str) -> float:
