@@ -90,6 +90,7 @@ class HealthMonitor:
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
         self._view: dict[str, Any] = {"leader": None, "term": 0, "nodes": []}
         self._leader_last = 0
+        self._hint_sure = False  # whether the hint was pushed (see _leadership_pushed)
         self.leaders_pushed = 0  # leaders adopted from a node's announcement (a metric)
         for node in config.nodes:
             if node.tcp.enabled:
@@ -147,8 +148,8 @@ class HealthMonitor:
         if node_id not in self._last_role or term < self._term or node_id == self._leader:
             return
         self._hint = (node_id, term)
+        self._hint_sure = False
         self._set_leader(node_id, term)
-        self._view = self._view | {"nodes": self._rows_led_by(node_id, term)}
 
     def _leadership_pushed(self, node_id: str, msg: dict[str, Any]) -> None:
         """A node announced its role, term and leader (engine/node/leadership.py).
@@ -171,6 +172,11 @@ class HealthMonitor:
             self.note_leader_hint(leader, term)
             if self._leader != before:
                 self.leaders_pushed += 1
+                # Pushed, the leader and its term are facts (a node names only a leader it has
+                # heard from in that term), so its row may say so; a ``not_leader`` hint may
+                # name a transfer's target before it has won, in the old term.
+                self._hint_sure = True
+                self._view = self._view | {"nodes": self._rows_led_by(leader, term)}
 
     # -- subscribers ---------------------------------------------------------------------------
 
@@ -343,7 +349,7 @@ class HealthMonitor:
             self._note_changes(entry)
         self._view = {"leader": self._leader, "term": self._term, "nodes": nodes}
         self._set_leader(leader, term)
-        if hinted and leader is not None:
+        if hinted and self._hint_sure and leader is not None:
             self._view = self._view | {"nodes": self._rows_led_by(leader, term)}
         return self._view
 
