@@ -14,11 +14,13 @@ MB = 1024 * 1024
 
 
 @contextmanager
-def small_disk(directory: Path, size: int) -> Iterator[Path]:
-    """A tmpfs of ``size`` bytes mounted at ``directory`` (created), unmounted afterwards."""
+def small_disk(directory: Path, size: int, *, read_only: bool = False) -> Iterator[Path]:
+    """A tmpfs of ``size`` bytes mounted at ``directory`` (created), unmounted afterwards;
+    ``read_only`` for a directory even root cannot write to (root ignores file modes)."""
     directory.mkdir(parents=True)
+    options = f"ro,size={size}" if read_only else f"size={size}"
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)],
         capture_output=True,
         text=True,
     )

@@ -23,6 +23,7 @@ import pytest
 
 from tests.cluster_harness import RunningCluster, cluster_config, free_ports, write_config
 from tests.console.script_runs import ROOT
+from tests.small_disk import MB, small_disk
 
 MODULES = {
     "gate-console": "console.tui.main",
@@ -154,19 +155,8 @@ def test_the_gateway_recognises_a_running_gateway(cluster: RunningCluster, here:
 @pytest.fixture
 def read_only(tmp_path: Path) -> Iterator[Path]:
     """A read-only directory: a tmpfs mounted ``ro`` (root ignores file modes)."""
-    directory = tmp_path / "ro"
-    directory.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(directory)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "ro", MB, read_only=True) as directory:
         yield directory
-    finally:
-        subprocess.run(["umount", str(directory)], check=True)
 
 
 @pytest.mark.parametrize("program", ["gate-console", "gate-repl", "gate-gateway"])
