@@ -46,6 +46,9 @@ Name = Literal[
     "node_pause",
     "node_resume",
     "node_log",
+    "transfer_leader",
+    "isolate_node",
+    "heal_node",
     "filter_feed",
     "exit",
 ]
@@ -74,6 +77,7 @@ class Key:
     label: str  # the footer's word
     words: str  # the help screen's words
     rank: int = 0  # a panel lists its keys by rank, then in the catalogue's order
+    footer: bool = True  # False: in the help and the palette only (the footer is full at 80)
 
     @property
     def shown(self) -> str:
@@ -94,6 +98,9 @@ class Operation:
     palette: bool = True
     target: Target | None = None
     destructive: bool = False  # asked about first (unless confirmations are off)
+    # The palette's entry for one node, ``{node}`` replaced: "Transfer leadership to {node}";
+    # a node action's is "Kill {node}".
+    per_node: str | None = None
 
     @property
     def option(self) -> str:
@@ -108,12 +115,29 @@ class Operation:
 
     @property
     def node_action(self) -> str | None:
-        """``kill`` for ``node_kill``; None for an operation that is not a node action."""
-        return self.name.removeprefix("node_") if self.target == "node" else None
+        """``kill`` for ``node_kill``; None for an operation that is not a node process action
+        (the gateway's ``POST /api/cluster/nodes/{id}/{action}``)."""
+        if self.target == "node" and self.name.startswith("node_"):
+            return self.name.removeprefix("node_")
+        return None
+
+    def palette_title(self, node_id: str) -> str:
+        """The command palette's entry for this operation on one node."""
+        if self.per_node is not None:
+            return self.per_node.format(node=node_id)
+        return f"{(self.node_action or self.title).capitalize()} {node_id}"
 
 
-def _k(panel: Panel | None, key: str, label: str, words: str | None = None, rank: int = 0) -> Key:
-    return Key(panel, key, label, words or label.lower(), rank)
+def _k(
+    panel: Panel | None,
+    key: str,
+    label: str,
+    words: str | None = None,
+    rank: int = 0,
+    *,
+    footer: bool = True,
+) -> Key:
+    return Key(panel, key, label, words or label.lower(), rank, footer)
 
 
 def _node(name: Name, number: int, key: str, help: str, destructive: bool = False) -> Operation:
@@ -137,6 +161,33 @@ CATALOGUE: tuple[Operation, ...] = (
     _node("node_resume", 22, "u", "SIGCONT: a paused node goes on"),
     _node("node_restart", 20, "r", "stop, then start again"),
     _node("node_start", 19, "t", "start a node that is down"),
+    Operation(
+        "isolate_node",
+        "Isolate Node",
+        "cut its Raft links: to every peer, or some, one way or both",
+        30,
+        (_k("cluster", "i", "Cut", "isolate it (or cut some links)"),),
+        target="node",
+        per_node="Isolate {node}",
+    ),
+    Operation(
+        "heal_node",
+        "Heal Node",
+        "restore every cut Raft link of the node",
+        31,
+        (_k("cluster", "h", "Heal", "heal its links", footer=False),),
+        target="node",
+        per_node="Heal {node}",
+    ),
+    Operation(
+        "transfer_leader",
+        "Transfer Leadership",
+        "hand the leader's role to the selected node",
+        29,
+        (_k("cluster", "l", "Lead", "transfer leadership to it", footer=False),),
+        target="node",
+        per_node="Transfer leadership to {node}",
+    ),
     Operation("cluster_status", "Get Cluster Status", "the leader and every node's health", 14),
     Operation("node_detail", "Node Health Detail", "one node in detail", 16, palette=False),
     Operation(

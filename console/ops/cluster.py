@@ -24,6 +24,9 @@ NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 NODE_LEGEND = "★ leader · ☆ preferred leader · positions are replicated-log indexes"
 # Added under it once the gateway has restarted a node.
 RESTART_LEGEND = "↻N: restarted N times by the gateway after exiting on its own"
+# Added under it while a node's links are cut (isolate).
+CUT_LEGEND = "✂: Raft links cut (isolated, or a partial cut: see the timeline)"
+DIRECTIONS = ("both", "in", "out")  # of a cut: in, what the node hears; out, what it sends
 _GOING_DOWN = ("stop", "kill", "pause")
 NODE_LOG_KEPT = 1000  # the lines each node keeps in memory (docs/API.md, "Node log")
 _POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
@@ -56,6 +59,38 @@ class NodeRow:
     restarts: int = 0  # started again by the gateway after exiting on its own
     exit_code: int | None = None  # of its last unexpected exit; negative: the signal
     disk_full: str | None = None  # why it takes no new entries: "disk full (...: 3 MB free)"
+    voter: bool = True  # False for a learner: a node joining, not yet counted in quorums
+    log_first: int | None = None  # the span of the Raft log it holds (None: unknown)
+    log_last: int | None = None
+
+    @property
+    def cut(self) -> bool:
+        """Whether any of its Raft links is cut."""
+        return bool(self.isolated or self.cut_in or self.cut_out)
+
+    @property
+    def cuts_text(self) -> str:
+        """Its cut links in words: ``isolated``, ``cut from node2``, ``not hearing node2 · not
+        heard by node3``; ``links whole`` when none is cut."""
+        if self.isolated:
+            return "isolated"
+        if not self.cut:
+            return "links whole"
+        if self.cut_in == self.cut_out:
+            return f"cut from {', '.join(self.cut_in)}"
+        parts = []
+        if self.cut_in:
+            parts.append(f"not hearing {', '.join(self.cut_in)}")
+        if self.cut_out:
+            parts.append(f"not heard by {', '.join(self.cut_out)}")
+        return " · ".join(parts)
+
+    @property
+    def log_span(self) -> str:
+        """``1801..52000``: the first and last index of its log; ``-`` when unknown."""
+        if self.log_first is None or self.log_last is None:
+            return "-"
+        return f"{self.log_first}..{self.log_last}"
 
     @property
     def last_exit(self) -> str | None:
@@ -67,8 +102,10 @@ class NodeRow:
 
     @property
     def marked_id(self) -> str:
-        """The node id, then ``↻N`` once the gateway restarted it N times."""
-        return f"{self.node_id} ↻{self.restarts}" if self.restarts else self.node_id
+        """The node id, then ``↻N`` once the gateway restarted it N times, ``✂`` while a link
+        of it is cut."""
+        marks = (f" ↻{self.restarts}" if self.restarts else "") + (" ✂" if self.cut else "")
+        return self.node_id + marks
 
     @property
     def up(self) -> bool:
@@ -80,7 +117,9 @@ class NodeRow:
         """The role to show: ``paused`` for a paused node, which otherwise looks ``down``."""
         if self.state == "paused":
             return "paused"
-        return self.role if self.up else "down"
+        if not self.up:
+            return "down"
+        return "learner" if self.role == "follower" and not self.voter else self.role
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +132,19 @@ class ClusterStatus:
 
     @property
     def legend(self) -> str:
-        """The words under the node table: the marks, and ``↻`` once a node was restarted."""
+        """The words under the node table: the marks, ``↻`` once a node was restarted, ``✂``
+        while a node's links are cut."""
+        lines = [NODE_LEGEND]
         if any(node.restarts for node in self.nodes):
-            return f"{NODE_LEGEND}\n{RESTART_LEGEND}"
-        return NODE_LEGEND
+            lines.append(RESTART_LEGEND)
+        if any(node.cut for node in self.nodes):
+            lines.append(CUT_LEGEND)
+        return "\n".join(lines)
+
+    @property
+    def voters(self) -> tuple[NodeRow, ...]:
+        """The nodes counted in elections and write quorums (not the learners)."""
+        return tuple(node for node in self.nodes if node.voter)
 
     @property
     def nodes_up(self) -> int:
@@ -105,16 +153,16 @@ class ClusterStatus:
 
     @property
     def majority(self) -> int:
-        """How many nodes must be up for a leader to be elected and a write to commit."""
-        return len(self.nodes) // 2 + 1
+        """How many voters must be up for a leader to be elected and a write to commit."""
+        return len(self.voters) // 2 + 1
 
     def no_majority(self, without: str | None = None) -> str | None:
-        """``no majority: 1 of 3 nodes up, 2 are needed`` when too few nodes are up (not
+        """``no majority: 1 of 3 nodes up, 2 are needed`` when too few voters are up (not
         counting ``without``, a node on its way down); None when enough are."""
-        up = sum(1 for node in self.nodes if node.up and node.node_id != without)
+        up = sum(1 for node in self.voters if node.up and node.node_id != without)
         if up >= self.majority:
             return None
-        return f"no majority: {up} of {len(self.nodes)} nodes up, {self.majority} are needed"
+        return f"no majority: {up} of {len(self.voters)} nodes up, {self.majority} are needed"
 
     def node(self, node_id: str) -> NodeRow:
         """One node's row; ``OpsError`` naming the nodes when unknown."""
@@ -126,14 +174,39 @@ class ClusterStatus:
 
     def default_node(self, action: str) -> str | None:
         """The node an action is for when none is named: the only one down for ``start``, the
-        only paused one for ``resume`` (with several, or none, there is no default)."""
+        only paused one for ``resume``, the only one with cut links for ``heal`` (with several,
+        or none, there is no default)."""
         if action == "start":
             candidates = [n for n in self.nodes if not n.up and n.state != "paused"]
         elif action == "resume":
             candidates = [n for n in self.nodes if n.state == "paused"]
+        elif action == "heal":
+            candidates = [n for n in self.nodes if n.cut]
         else:
             return None
         return candidates[0].node_id if len(candidates) == 1 else None
+
+    def transfer_target(self) -> str:
+        """The node a leadership transfer goes to when none is named: the only voter up besides
+        the leader; ``OpsError`` when there is no such single node."""
+        others = [n.node_id for n in self.voters if n.up and n.node_id != self.leader]
+        if len(others) != 1:
+            raise OpsError("name the node to take over (" + ", ".join(others or ["none up"]) + ")")
+        return others[0]
+
+    def peers(self, node_id: str, text: str) -> list[str] | None:
+        """The peers named in ``text`` (ids apart by commas or spaces) for a cut of
+        ``node_id``'s links; None (every peer) for an empty answer or ``all``; ``OpsError``
+        for an unknown node, the node itself or a peer named twice."""
+        words = text.replace(",", " ").split()
+        if not words or words == ["all"]:
+            return None
+        peers = [self.node(word).node_id for word in words]
+        if node_id in peers:
+            raise OpsError(f"{node_id} cannot be cut from itself; name its peers")
+        if len(set(peers)) != len(peers):
+            raise OpsError("a peer is named twice")
+        return peers
 
     @classmethod
     def from_view(cls, view: ClusterView) -> ClusterStatus:
@@ -172,7 +245,39 @@ def _node_row(node: NodeView) -> NodeRow:
         cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
         cut_out=tuple((node.get("cuts") or {}).get("out") or ()),
         disk_full=node["disk_full"] if isinstance(node.get("disk_full"), str) else None,
+        voter=node.get("voter") is not False,
+        log_first=span["first_index"] if (span := node.get("log")) else None,
+        log_last=span["last_index"] if span else None,
     )
+
+
+def parse_direction(text: str) -> str:
+    """A cut's direction as typed: ``both`` (the default, for an empty answer), ``in`` or
+    ``out``; ``OpsError`` for anything else."""
+    word = text.strip().lower() or "both"
+    if word not in DIRECTIONS:
+        raise OpsError(f"direction {text.strip()!r}: use both, in or out")
+    return word
+
+
+@dataclass(frozen=True, slots=True)
+class LinksResult:
+    """A node's Raft links before and after an isolate or heal."""
+
+    before: NodeRow
+    after: NodeRow
+    was_leader: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    """A leadership hand-over that completed: who leads now, who led, and how long it took."""
+
+    node_id: str
+    previous: str | None
+    already: bool  # the node led already: nothing was done
+    status: ClusterStatus
+    elapsed: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,57 +355,75 @@ class ClusterOps:
             no_majority=after.no_majority(target if action in _GOING_DOWN else None),
         )
 
-    async def transfer(self, node_id: str, *, wait: bool = True) -> ClusterStatus:
-        """Hand leadership over to ``node_id``; with ``wait``, until the cluster shows it leading
-        (``OpsError`` if it has not within the settle timeout, or the node cannot take over)."""
-        (await self.status()).node(node_id)  # an unknown node is an OpsError naming the nodes
-        node_id = node_id.strip()
+    async def transfer(self, node_id: str | None) -> TransferResult:
+        """Hand leadership over to ``node_id`` (the only other voter up when None) and wait
+        until the cluster shows it leading; ``OpsError`` when it cannot take over (unknown,
+        down, a learner, cut off) or has not within the settle timeout."""
+        before = await self.status()
+        target = (node_id or "").strip() or before.transfer_target()
+        node = before.node(target)  # an unknown node is an OpsError naming the nodes
+        if not node.voter:
+            raise OpsError(f"{node.node_id} is a learner: only a voter can lead")
         try:
-            await self.client.transfer_leadership(node_id)
+            answer = await self.client.transfer_leadership(node.node_id)
         except GateError as exc:
             if exc.code == "node_down":
-                raise OpsError(exc.message) from None
+                raise OpsError(f"{exc.message} (start, resume or heal it first)") from None
             raise
-        deadline = time.monotonic() + self.settle_timeout
+        started = time.monotonic()
+        previous = answer.get("from") or before.leader
+        if answer.get("already_leader"):
+            return TransferResult(node.node_id, previous, True, before, 0.0)
+        deadline = started + self.settle_timeout
         while True:
             with contextlib.suppress(GateError):
                 status = await self.status()
-                if not wait or status.leader == node_id:
-                    return status
+                if status.leader == node.node_id:
+                    elapsed = time.monotonic() - started
+                    return TransferResult(node.node_id, previous, False, status, elapsed)
             if time.monotonic() > deadline:
-                raise OpsError(f"{node_id} did not take over within {self.settle_timeout:g} s")
+                raise OpsError(
+                    f"{node.node_id} did not take over within {self.settle_timeout:g} s "
+                    f"(the leader gives up after an election timeout; see its node log)"
+                )
             await asyncio.sleep(_POLL)
 
     async def isolate(
         self, node_id: str, peers: list[str] | None = None, direction: str = "both"
-    ) -> NodeRow:
-        """Cut ``node_id``'s Raft links (to ``peers``, every peer when None); its row after."""
+    ) -> LinksResult:
+        """Cut ``node_id``'s Raft links (to ``peers``, every peer when None)."""
         return await self._links(node_id, peers, direction, heal=False)
 
     async def heal(
         self, node_id: str, peers: list[str] | None = None, direction: str = "both"
-    ) -> NodeRow:
-        """Restore ``node_id``'s Raft links (to ``peers``, every peer when None); its row after."""
+    ) -> LinksResult:
+        """Restore ``node_id``'s Raft links (to ``peers``, every peer when None)."""
         return await self._links(node_id, peers, direction, heal=True)
 
     async def _links(
         self, node_id: str, peers: list[str] | None, direction: str, *, heal: bool
-    ) -> NodeRow:
-        row = (await self.status()).node(node_id)
+    ) -> LinksResult:
+        status = await self.status()
+        row = status.node(node_id)
+        if peers is not None:
+            peers = status.peers(row.node_id, " ".join(peers))
         call = self.client.heal if heal else self.client.isolate
         try:
             answer = await call(row.node_id, peers, direction)
         except GateError as exc:
-            if exc.code in ("node_down", "invalid_request"):
+            if exc.code == "node_down":
+                raise OpsError(f"{exc.message}: its links cannot be changed") from None
+            if exc.code == "invalid_request":
                 raise OpsError(exc.message) from None
             raise
         cuts = answer.get("cuts") or {}
-        return dataclasses.replace(
+        after = dataclasses.replace(
             row,
             isolated=bool(answer.get("isolated")),
             cut_in=tuple(cuts.get("in") or ()),
             cut_out=tuple(cuts.get("out") or ()),
         )
+        return LinksResult(row, after, was_leader=row.node_id == status.leader)
 
     async def _settle(
         self, node_id: str, action: str, was_leader: bool

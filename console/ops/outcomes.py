@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from console.ops.cluster import ClusterOps, NodeActionResult
+from console.ops.cluster import ClusterOps, LinksResult, NodeActionResult, TransferResult
 from console.ops.errors import OpsError, failure_text
 from console.ops.formatting import pattern_text
 from console.ops.observers import ALL_STREAMS
@@ -179,6 +179,40 @@ def node_action_done(result: NodeActionResult, start_hint: str) -> Outcome:
     if result.settled:
         return ok(f"{done} {who}; {leader}")
     return warn(f"{done} {who}, but the cluster has not settled yet; {leader}")
+
+
+def leadership_transferred(result: TransferResult) -> Outcome:
+    """``node2 leads now (term 5): node1 handed over in 0.4 s``."""
+    term = result.status.term
+    if result.already:
+        return warn(f"{result.node_id} leads already (term {term}): nothing to hand over")
+    return ok(
+        f"{result.node_id} leads now (term {term}): "
+        f"{result.previous or 'the leader'} handed over in {result.elapsed:.1f} s"
+    )
+
+
+def links_cut(result: LinksResult, heal_hint: str) -> Outcome:
+    """What an isolate did: ``node1 isolated (the leader): it steps down (no quorum)``, or the
+    links a partial cut left cut (``heal_hint`` says how to heal in the front end at hand)."""
+    node = result.after
+    if node.isolated:
+        if result.was_leader:
+            what = f"{node.node_id} isolated (the leader): it steps down (no quorum)"
+        else:
+            what = f"{node.node_id} isolated: it hears no peer and no peer hears it"
+        return ok(what, f"Writes go to a leader the others elect; {heal_hint} heals it")
+    return ok(f"{node.node_id}: {node.cuts_text}", f"{heal_hint} heals it")
+
+
+def links_healed(result: LinksResult) -> Outcome:
+    """``node1 healed: every Raft link back``, or what is still cut."""
+    node = result.after
+    if not result.before.cut:
+        return warn(f"{node.node_id} had no cut links: nothing to heal")
+    if node.cut:
+        return ok(f"{node.node_id} partly healed: still {node.cuts_text}")
+    return ok(f"{node.node_id} healed: every Raft link back; it follows the leader again")
 
 
 async def failed(exc: OpsError | GateError, cluster: ClusterOps, start_hint: str) -> Outcome:

@@ -83,17 +83,22 @@ def tall_menu() -> list[Fragments]:
 
 
 def compact_menu() -> list[Fragments]:
-    """The classic sections in two columns, then the lab: 17 lines, for a short terminal."""
+    """The classic sections in two columns, then the lab, whose heading takes the last free
+    cell of the right column (beside option 14): 18 lines, for a short terminal."""
     lines: list[Fragments] = [[("class:title", TITLE)]]
     lefts = [_section_lines(left) for left, _ in _BANDS]
     width = max(_width(line) for left in lefts for line in left) + _GUTTER
-    for left, (_, right_sections) in zip(lefts, _BANDS, strict=True):
+    lab = _lab_lines()
+    for band, (left, (_, right_sections)) in enumerate(zip(lefts, _BANDS, strict=True)):
         right = [line for section in right_sections for line in _section_lines(section)]
+        if band == len(_BANDS) - 1 and len(right) < len(left):
+            right += [[]] * (len(left) - len(right) - 1) + [lab.pop(0)]
         for number in range(max(len(left), len(right))):
             cell = left[number] if number < len(left) else []
-            pad = [("", " " * (width - _width(cell)))] if number < len(right) else []
-            lines.append(cell + pad + (right[number] if number < len(right) else []))
-    return lines + _lab_lines()
+            beside = right[number] if number < len(right) else []
+            pad = [("", " " * (width - _width(cell)))] if beside else []
+            lines.append(cell + pad + beside)
+    return lines + lab
 
 
 def menu_lines(size: tuple[int, int] | None) -> list[Fragments]:

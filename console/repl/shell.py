@@ -59,6 +59,9 @@ HANDLERS: dict[Name, Command] = {
     "consumer_policy": subscriptions.consumer_policy,
     "replay_parked": subscriptions.replay_parked,
     "node_log": cluster.node_log,
+    "transfer_leader": cluster.transfer_leader,
+    "isolate_node": cluster.isolate_node,
+    "heal_node": cluster.heal_node,
 }
 COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT

@@ -72,6 +72,7 @@ CONSUMER_PREFIX = "sub "  # feed sources of this console's subscription consumer
 _START_KEY = operation("node_start").keys[0].key
 # How the no-majority words say a node is started here.
 START_A_NODE = f"({_START_KEY} on the Cluster panel starts a node)"
+HEAL_KEY = f"{operation('heal_node').keys[0].key} on the Cluster panel"
 PARK_SOME = f"{operation('consumer_policy').keys[0].key} parks some with nack_park"
 # What to select, and where, for an operation on a row of each kind.
 _TARGETS: dict[Target, tuple[str, Panel]] = {
@@ -382,6 +383,12 @@ class GateConsole(App[None]):
                 self.node_action(target, name.removeprefix("node_"))
             case "node_start":
                 self.node_action(target, "start")
+            case "transfer_leader":
+                self.op_transfer(target)
+            case "isolate_node":
+                self.op_isolate(target)
+            case "heal_node":
+                self.op_heal(target)
             # What the menu shell lists as options the dashboard shows as panels.
             case "list_observers":
                 self.action_show_panel("observers")
@@ -636,6 +643,35 @@ class GateConsole(App[None]):
             return
         self.report(outcomes.node_action_done(result, START_A_NODE))
 
+    def op_transfer(self, target: str | None) -> None:
+        """Hand leadership over to the selected node and say when it leads."""
+        node = self._need(target, "node")
+        if node is not None:
+            self.report(Outcome(f"handing leadership over to {node}…", "busy"))
+
+            async def transfer() -> Outcome:
+                return outcomes.leadership_transferred(await self.ops.cluster.transfer(node))
+
+            self.attempt(transfer())
+
+    def op_isolate(self, target: str | None) -> None:
+        """Cut the selected node's links: every peer both ways, or as the dialog says."""
+        node = self._need(target, "node")
+        if node is not None:
+            status = self._last_status
+            peers = [n.node_id for n in status.nodes if n.node_id != node] if status else []
+            self._ask(create.isolate_node(self.ops, node, peers, HEAL_KEY, blink=self.blink))
+
+    def op_heal(self, target: str | None) -> None:
+        """Restore every cut link of the selected node."""
+        node = self._need(target, "node")
+        if node is not None:
+
+            async def heal() -> Outcome:
+                return outcomes.links_healed(await self.ops.cluster.heal(node))
+
+            self.attempt(heal())
+
     # -- command palette ---------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -647,13 +683,13 @@ class GateConsole(App[None]):
         for entry in CATALOGUE:
             if not entry.palette:
                 continue
-            if entry.node_action is None:
+            if entry.target != "node":
                 yield SystemCommand(entry.title, entry.help, partial(self._request, entry, None))
                 continue
             for node in nodes:
                 yield SystemCommand(
-                    f"{entry.node_action.capitalize()} {node.node_id}",
-                    f"{entry.node_action} node {node.node_id} ({node.shown_role})",
+                    entry.palette_title(node.node_id),
+                    f"{entry.help} ({node.node_id}: {node.shown_role})",
                     partial(self._request, entry, node.node_id),
                 )
         for panel, title in PANELS:

@@ -55,7 +55,9 @@ def help_text() -> str:
             "as it",
             "happens: a node down, an election, the new leader, the old leader catching up, a node "
             "its",
-            "gateway restarted (↻N by its name: restarted N times).",
+            "gateway restarted (↻N by its name: restarted N times), a node isolated (✂) and "
+            "healed,",
+            "a leadership transfer, a node joining as a learner, promoted or removed.",
             "",
         ]
     )

@@ -32,6 +32,6 @@ def request(name: str, target: str | None) -> Requested:
 def catalogue_bindings(panel: Panel | None, *, show: bool = True) -> list[Binding]:
     """The keys of a panel's operations, as the catalogue lists them (action ``request``)."""
     return [
-        Binding(key.key, f"request('{op.name}')", key.label, show=show)
+        Binding(key.key, f"request('{op.name}')", key.label, show=show and key.footer)
         for op, key in panel_keys(panel)
     ]

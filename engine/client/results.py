@@ -6,7 +6,7 @@ checks every key a caller reads.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class EventRecord(TypedDict):
@@ -119,6 +119,13 @@ class Probe(TypedDict):
 Cuts = TypedDict("Cuts", {"in": list[str], "out": list[str]})
 
 
+class LogSpan(TypedDict):
+    """The span of the Raft log a node holds (entries before it are compacted away)."""
+
+    first_index: int
+    last_index: int
+
+
 class NodeView(TypedDict):
     """One node in the cluster view."""
 
@@ -142,6 +149,8 @@ class NodeView(TypedDict):
     cuts: Cuts
     disk_full: str | None  # why it takes no new entries
     damaged: str | None  # why it serves no reads
+    log: LogSpan | None  # null for a node that does not answer
+    voter: NotRequired[bool]  # false for a learner (a node joining); true when left out
 
 
 class LinksAnswer(TypedDict):

@@ -396,6 +396,8 @@ class HealthMonitor:
             "disk_full": None,
             "restarts": restarts,
             "exit_code": exit_code,
+            # The span of the Raft log the node holds (older entries compacted into a snapshot).
+            "log": None,
         }
         if status is not None:
             applied = _int(status.get("applied_position"))
@@ -420,6 +422,12 @@ class HealthMonitor:
             cuts = status.get("cuts")
             if isinstance(cuts, dict):
                 entry["cuts"] = {side: _names(cuts.get(side)) for side in ("in", "out")}
+            span = status.get("log")
+            if isinstance(span, dict):
+                entry["log"] = {
+                    "first_index": _int(span.get("first_index")),
+                    "last_index": _int(span.get("last_index")),
+                }
             if pid is None and isinstance(status.get("pid"), int):
                 entry["pid"] = status["pid"]
         return entry

@@ -222,3 +222,40 @@ async def test_lesson_6_nack_and_park(cluster: RunningCluster, tmp_path: Path) -
     ], counters
     # The checkpoint is past the 12 events (positions count every stream of the store).
     assert int(counters[0][1]) >= 12 and counters[1][1] == counters[0][1]
+
+
+async def test_lesson_7_partitions(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "07-partitions.txt",
+        "node1, the preferred leader, on a fresh start",
+        "it steps down by itself, and the other two elect a leader among themselves",
+        "node1 (✂: its links are cut) is no longer the leader; another node leads in a higher term",
+        "node1 is a follower again, its links whole, at the leader's commit index.",
+        "Nothing was lost or written twice: the observer counted exactly what the producers wrote.",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "7"], lesson, tmp_path)
+    assert_clean(run)
+    out = run.stdout
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 3 and "Leader: node1 (term" in statuses[0], out
+    first_term = int(re.search(r"Leader: node1 \(term (\d+)\)", statuses[0]).group(1))  # type: ignore[union-attr]
+    assert "✅ node1 isolated (the leader): it steps down (no quorum)" in out
+    cut = re.search(r"Leader: (node[23]) \(term (\d+)\)", statuses[1])
+    assert cut and int(cut.group(2)) > first_term, statuses[1]
+    leader = cut.group(1)
+    nodes = {r[0]: r for r in _rows(statuses[1]) if r[0].startswith("node")}
+    assert nodes["node1 ✂"][1] != "leader", nodes  # stepped down by itself
+    assert "✅ node1 healed: every Raft link back; it follows the leader again" in out
+    nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
+    assert "node1" in nodes and nodes["node1"][1] == "follower", nodes  # no ✂ any more
+    assert nodes["node1"][5] == nodes[leader][5], nodes  # commit index
+    # Nothing lost or doubled across the partition: what the observer saw is what was written.
+    producers = out.split("📋 Active Producers\n")[-1]
+    produced = {r[0]: int(r[3]) for r in _rows(producers) if r[0].startswith("greenhouse-")}
+    assert set(produced) == {"greenhouse-1", "greenhouse-2"} and min(produced.values()) > 10
+    listed = out.split("📋 Active Observers\n")[-1]
+    counted = next(int(r[2]) for r in _rows(listed) if r[0] == "everything")
+    assert counted == sum(produced.values()), (counted, produced)

@@ -226,6 +226,9 @@ class Monkey:
         yield "Enter node id", lambda: self._node(printed)
         yield "(y/N)", lambda: rng.choice(("y", "y", "n", ""))
         yield "Data", lambda: _data(self.fields, rng)
+        # Option 30 (before option 25's "Direction"): peers to cut from, and which way.
+        yield "Cut from peers", lambda: rng.choice(("", "all", *NODES, "node2 node3", "node1,"))
+        yield "Direction (both", lambda: rng.choice(("", "both", "in", "out", "sideways"))
         yield "Direction", lambda: rng.choice(("", "f", "b", "forward", "backward"))
         yield "Enter action", lambda: rng.choice(("", "ack", "nack_park", "2", "3", "4"))
         yield "Nack every", lambda: rng.choice(("", "2", "3"))
@@ -351,6 +354,9 @@ BASE_WEIGHTS: dict[int, float] = {
     26: 0.8,
     27: 0.6,
     28: 0.4,
+    29: 0.3,
+    30: 0.3,
+    31: 0.5,
 }
 
 
@@ -424,11 +430,13 @@ async def _next(repl: ReplDriver, task: asyncio.Task[int], run: Run, rng: random
         await asyncio.sleep(0.005)
 
 
-def _weights(ops_nodes_down: int, producers: int, observers: int) -> dict[int, float]:
+def _weights(ops_nodes_down: int, producers: int, observers: int, cut: int = 0) -> dict[int, float]:
     weights = dict(BASE_WEIGHTS)
     if ops_nodes_down:
         weights[19] *= 10  # bring nodes back, so that most steps find a majority
         weights[22] *= 5
+    if cut:
+        weights[31] *= 10  # heal cut links, so that most steps find a majority too
     if producers >= 4:
         weights[7] = 0.0
         weights[8] *= 3
@@ -463,8 +471,11 @@ async def test_monkey_drives_the_repl_through_thousands_of_steps(
                 keys = Keys(rng.choice(MONITOR_KEYS), enter=False)
             elif MENU in asked:
                 sample = ops.health.latest
-                down = 0 if sample is None or sample.status is None else 3 - sample.status.nodes_up
-                weights = _weights(down, len(ops.producers.running()), len(ops.observers.names()))
+                status = None if sample is None else sample.status
+                down = 0 if status is None else 3 - status.nodes_up
+                cut = 0 if status is None else sum(node.cut for node in status.nodes)
+                running, observing = len(ops.producers.running()), len(ops.observers.names())
+                weights = _weights(down, running, observing, cut)
                 keys = monkey.menu(weights)
             else:
                 keys = monkey.answer(asked, repl.since_mark())
@@ -515,6 +526,8 @@ async def test_monkey_drives_the_repl_through_thousands_of_steps(
         "SEEN [",
         "RECEIVED [",
         "📜 The newest",
+        " isolated",
+        " healed: every Raft link back",
     ):
         assert done in output, f"{done!r} never happened; {where}"
     assert run.kills, f"no node was killed from outside; {where}"

@@ -20,7 +20,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.utils import get_cwidth
 
-from console.repl.menu import menu_lines, render_menu
+from console.repl.menu import LAST, PROMPT, menu_lines, render_menu
 from console.repl.printer import Printer
 from console.repl.tables import fold, render_table
 from tests.cluster_harness import RunningCluster, cluster_config, write_config
@@ -47,14 +47,14 @@ def test_the_menu_fits_80x24_with_every_option() -> None:
     assert len(lines) <= 22, "\n".join(lines)
     assert max(get_cwidth(line) for line in lines) <= 80
     shown = sorted(int(n) for line in lines for n in _OPTION.findall(line))
-    assert shown == list(range(1, 29))
+    assert shown == list(range(1, LAST + 1))
     assert "📊 Observers:" in lines[1] and "🏭 Producers:" in lines[1]  # two columns
 
 
 def test_a_tall_terminal_and_a_script_get_the_classic_menu() -> None:
     tall = _screen_text(120, 40)
     assert "  1. Create Observer by Stream" in tall and "🏭 Producers:" in tall
-    assert len(tall) == len(menu_lines(None)) == 28
+    assert len(tall) == len(menu_lines(None)) == 29
     plain = io.StringIO()
     render_menu(Printer(stream=plain))
     assert plain.getvalue().splitlines() == tall
@@ -110,20 +110,20 @@ def test_at_80x24_through_a_pty(cluster: RunningCluster, tmp_path: Path) -> None
             child.send(text + "\r")
             return before
 
-        menu = answer("Select an option (1-28): ", "13")
+        menu = answer(PROMPT, "13")
         assert "📊 Observers:" in menu and "15. Exit Console" in menu
         menu_rows = menu.split("========== Gate Interactive Console ==========")[1].split("\n")
         assert len(menu_rows) <= 22, menu
         answer("Enter stream name: ", "pty-1")
         answer("Number of events to append (default 5): ", "3")
-        answer("Select an option (1-28): ", "13")
+        answer(PROMPT, "13")
         answer("Enter stream name: ", "pty-1")
         answer("Number of events to append (default 5): ", "")  # 5 more: v3 to v7
-        answer("Select an option (1-28): ", "12")
+        answer(PROMPT, "12")
         # ↑ recalls the last stream typed, and at the count the last count: not each other's.
         answer("Enter stream name: ", UP)
         answer("Number of events to fetch (default 10): ", UP)
-        table = answer("Select an option (1-28): ", "\x04")  # Ctrl+D exits
+        table = answer(PROMPT, "\x04")  # Ctrl+D exits
         assert "📄 Events from 'pty-1' (version 7):" in table, table
         rows = [line for line in table.split("\n") if re.match(r"v\d+ ", line)]
         assert [row.split()[0] for row in rows] == ["v0", "v1", "v2"], table
@@ -189,9 +189,9 @@ def test_the_first_screen_at_80x24_keeps_the_banner(tmp_path: Path) -> None:
         assert rows[2].endswith("(started by this console)")
         assert rows[4] == "========== Gate Interactive Console =========="
         shown = sorted(int(n) for row in rows for n in _OPTION.findall(row))
-        assert shown == list(range(1, 29))
-        prompt = next(n for n, row in enumerate(rows) if "Select an option (1-28):" in row)
-        assert prompt == 22  # option 28 took the row that was spare
+        assert shown == list(range(1, LAST + 1))
+        prompt = next(n for n, row in enumerate(rows) if PROMPT.strip() in row)
+        assert prompt == 22  # the lab heading sits beside option 14
         assert "3/3 nodes up" in rows[23]
         child.send("15\r")
         child.expect_exact("Console shut down successfully!")

@@ -28,6 +28,10 @@ async def test_cluster_view_shape(cluster: RunningCluster) -> None:
         assert node["http"]["addr"] == cluster.config.node(node["node_id"]).http.addr
         assert node["tcp"]["latency_ms"] is not None
         assert set(node) >= {"term", "commit_position", "applied_position", "lag", "fresh"}
+        # The span of its Raft log, as the node's status reports it (an empty log starts at 1).
+        span = node["log"]
+        assert span is not None and 1 <= span["first_index"] <= span["last_index"] + 1
+        assert span["last_index"] >= (node["commit_position"] or 0)
 
 
 def _frozen(metrics: str) -> float:

@@ -14,10 +14,12 @@ from typing import Any, cast
 from console.ops.cluster import (
     ClusterStatus,
     HealthSample,
+    LinksResult,
     NodeActionResult,
     NodeLogLine,
     NodeLogPage,
     NodeRow,
+    TransferResult,
 )
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, seen_line, selector_text
@@ -51,6 +53,10 @@ def node(
     up: bool = True,
     preferred: bool = False,
     latency: float = 1.4,
+    first: int = 1,
+    voter: bool = True,
+    cut: tuple[str, ...] = (),
+    isolated: bool = False,
 ) -> NodeRow:
     """A node row with loopback addresses derived from its number."""
     number = int(node_id.removeprefix("node"))
@@ -71,6 +77,12 @@ def node(
         fresh=lag == 0,
         managed=True,
         pid=4240 + number if up else None,
+        voter=voter,
+        log_first=first if up else None,
+        log_last=position if up else None,
+        isolated=up and isolated,
+        cut_in=cut if up else (),
+        cut_out=cut if up else (),
     )
 
 
@@ -449,6 +461,49 @@ class RecordedCluster:
         )
         shown = lines[-limit:] if after is None else lines[after : after + limit]
         return NodeLogPage(node_id, LOG_START, len(lines), 0, shown)
+
+    async def status(self) -> ClusterStatus:
+        latest = self.health.latest
+        if latest is None or latest.status is None:
+            raise GateError("unavailable", "the gateway does not answer")
+        return latest.status
+
+    async def transfer(self, node_id: str | None) -> TransferResult:
+        self.actions.append((node_id, "transfer"))
+        status = await self.status()
+        return TransferResult(str(node_id), status.leader, False, status, 0.4)
+
+    async def isolate(
+        self, node_id: str, peers: list[str] | None = None, direction: str = "both"
+    ) -> LinksResult:
+        self.actions.append((node_id, f"isolate {' '.join(peers or ['all'])} {direction}"))
+        status = await self.status()
+        before = status.node(node_id)
+        others = tuple(n.node_id for n in status.nodes if n.node_id != node_id)
+        cut = tuple(peers or others)
+        after = replace(
+            before,
+            isolated=peers is None and direction == "both",
+            cut_in=cut if direction in ("both", "in") else (),
+            cut_out=cut if direction in ("both", "out") else (),
+        )
+        self._replace(status, after)
+        return LinksResult(before, after, status.leader == node_id)
+
+    def _replace(self, status: ClusterStatus, row: NodeRow) -> None:
+        """The next look at the cluster shows ``row`` for its node."""
+        rows = tuple(row if n.node_id == row.node_id else n for n in status.nodes)
+        self.health.show(replace(status, nodes=rows))
+
+    async def heal(
+        self, node_id: str, peers: list[str] | None = None, direction: str = "both"
+    ) -> LinksResult:
+        self.actions.append((node_id, "heal"))
+        status = await self.status()
+        before = status.node(node_id)
+        after = replace(before, isolated=False, cut_in=(), cut_out=())
+        self._replace(status, after)
+        return LinksResult(before, after, status.leader == node_id)
 
     async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
         self.actions.append((node_id, action))

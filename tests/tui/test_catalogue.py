@@ -60,9 +60,9 @@ def _bindings(owner: type) -> list[Binding]:
 
 
 def test_the_menu_lists_every_numbered_entry_with_its_command() -> None:
-    assert sorted(NUMBERED) == list(range(1, 29)) and EXIT == 15
+    assert sorted(NUMBERED) == list(range(1, 32)) and EXIT == 15
     assert tuple(NUMBERED[n].title for n in range(1, 16)) == CLASSIC
-    assert NUMBERED[28].title == "Node Log" and "(1-28)" in PROMPT
+    assert NUMBERED[28].title == "Node Log" and "(1-31)" in PROMPT
     menu = io.StringIO()
     render_menu(Printer(stream=menu))
     for number, entry in NUMBERED.items():
@@ -88,7 +88,7 @@ def test_every_key_is_bound_on_its_panel_and_shown_in_the_help() -> None:
                 rows = [line for line in help_lines if line.startswith(f"| {key.panel.title()} |")]
             assert len(rows) == 1, (entry.name, rows)
             assert shown in rows[0], (entry.name, rows[0])
-    assert keys == 25  # every panel's operations: a key lost from the catalogue fails here
+    assert keys == 28  # every panel's operations: a key lost from the catalogue fails here
     # The footers keep their order: the monitor key comes last on the Subscriptions panel.
     order = [b.key for b in _bindings(SubscriptionsPanel)]
     assert order == ["n", "d", "c", "a", "r", "m"]
@@ -103,9 +103,9 @@ async def test_the_palette_lists_the_entries_it_should_and_runs_them() -> None:
         for entry in CATALOGUE:
             if not entry.palette:
                 assert entry.title not in commands, entry
-            elif entry.node_action is not None:
+            elif entry.target == "node":
                 for node in HEALTHY.nodes:
-                    assert f"{entry.node_action.capitalize()} {node.node_id}" in commands, entry
+                    assert entry.palette_title(node.node_id) in commands, entry
             else:
                 assert entry.title in commands, entry
                 assert commands[entry.title].help == entry.help
@@ -123,6 +123,27 @@ async def test_the_palette_lists_the_entries_it_should_and_runs_them() -> None:
         await settle(app)
         assert recorded.cluster.actions == [("node2", "kill")]
         assert app.last_message.startswith("✅ Killed node2; leader ")
+        # Partitions and leadership, by node, from the palette as from their keys.
+        commands["Isolate node1"].callback()
+        await pilot.pause()
+        assert isinstance(app.screen, FormDialog) and app.screen.title_text == "✂ Isolate node1"
+        await pilot.press("enter")  # every peer, both ways (the defaults)
+        await settle(app)
+        assert app.last_message == "✅ node1 isolated (the leader): it steps down (no quorum)"
+        commands["Heal node1"].callback()
+        await pilot.pause()
+        await settle(app)
+        healed = "✅ node1 healed: every Raft link back; it follows the leader again"
+        assert app.last_message == healed
+        commands["Transfer leadership to node3"].callback()
+        await pilot.pause()
+        await settle(app)
+        assert app.last_message == "✅ node3 leads now (term 3): node1 handed over in 0.4 s"
+        assert recorded.cluster.actions[1:] == [
+            ("node1", "isolate all both"),
+            ("node1", "heal"),
+            ("node3", "transfer"),
+        ]
 
 
 async def _palette(pilot: Pilot[None], title: str) -> None:

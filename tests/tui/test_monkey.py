@@ -54,7 +54,7 @@ STEP_PAUSE = 0.004  # seconds each step gives the app: keys arrive fast, but not
 # action keys, and moving around.  Ctrl+P is left out: its palette lists "Quit".
 PANEL_KEYS = [str(n) for n in range(1, 10)]
 ACTION_KEYS = [
-    *"nepdmskurtcabgvy",
+    *"nepdmskurtcabgvyihl",
     "space",
     "slash",
     "question_mark",
@@ -94,6 +94,9 @@ GOOD_ANSWERS = [
     '{"humidity": {"$gte": 80}}',
     "%{intensity: _}",
     "backward",
+    "all",
+    "node2",
+    "node1 node3",
 ]
 HOSTILE_ANSWERS = [
     "99999999999999999999999",
@@ -332,7 +335,7 @@ class Monkey:
             self.chaos_log.append(f"{self.step}: {how} kill {node}: {exc}")
 
     async def heal(self) -> None:
-        """Start every node that is down and resume every paused one."""
+        """Start every node that is down, resume every paused one and heal every cut link."""
         client = self.console.ops.client
         try:
             view = await client.cluster()
@@ -340,6 +343,12 @@ class Monkey:
             self.chaos_log.append(f"{self.step}: heal: {exc}")
             return
         for node in view["nodes"]:
+            if node["isolated"] or node["cuts"]["in"] or node["cuts"]["out"]:
+                try:
+                    await client.heal(node["node_id"])
+                    self.chaos_log.append(f"{self.step}: heal links of {node['node_id']}")
+                except GateError as exc:
+                    self.chaos_log.append(f"{self.step}: heal {node['node_id']}: {exc}")
             if node["state"] == "paused":
                 action = "resume"
             elif node["state"] != "running":

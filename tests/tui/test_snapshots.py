@@ -20,7 +20,7 @@ from textual.worker import WorkerCancelled
 
 from console.ops.cluster import ClusterStatus
 from console.tui.app import GateConsole
-from tests.tui.recorded import FAILOVER, HEALTHY, NO_LEADER, RecordedOps
+from tests.tui.recorded import FAILOVER, HEALTHY, NO_LEADER, RecordedOps, node
 
 Compare = Callable[..., bool]
 WIDE = (110, 32)
@@ -135,6 +135,53 @@ def test_node_restarted_by_the_gateway_small_terminal(snap_compare: Compare) -> 
     assert snap_compare(console(), run_before=steps(statuses=[status]), terminal_size=SMALL)
 
 
+# The leader isolated and replaced, node4 joining as a learner from a snapshot (its log starts
+# at 1801), node3 cut one way from node2: each mark and timeline line of issue #17.
+PARTITIONED = (
+    replace(
+        HEALTHY,
+        nodes=(*HEALTHY.nodes, node("node4", "follower", voter=False, position=1240, first=1801)),
+    ),
+    replace(
+        HEALTHY,
+        nodes=(
+            node("node1", "leader", cut=("node2", "node3", "node4"), isolated=True, preferred=True),
+            *HEALTHY.nodes[1:],
+            node("node4", "follower", voter=False, position=1240, first=1801),
+        ),
+    ),
+    ClusterStatus(
+        "node2",
+        4,
+        (
+            node(
+                "node1",
+                "follower",
+                term=4,
+                position=1240,
+                cut=("node2", "node3", "node4"),
+                isolated=True,
+                preferred=True,
+            ),
+            node("node2", "leader", term=4, position=1262, first=1001),
+            replace(
+                node("node3", "follower", term=4, position=1262, first=1001), cut_in=("node2",)
+            ),
+            node("node4", "follower", term=4, voter=False, position=1262, first=1801),
+        ),
+    ),
+)
+
+
+@pytest.mark.parametrize("size", [SMALL, (120, 36)], ids=["80x24", "120x36"])
+def test_partition_and_a_learner(snap_compare: Compare, size: tuple[int, int]) -> None:
+    """node4 joins as a learner, node1 (the leader) is isolated and steps down, node3 partly
+    cut: ✂ by their names, the legend line saying what it means, learner as node4's role,
+    each node's log span, and the timeline telling it."""
+    run = steps(statuses=PARTITIONED)
+    assert snap_compare(console(), run_before=run, terminal_size=size)
+
+
 def test_unreachable_gateway(snap_compare: Compare) -> None:
     """The gateway stopped answering: the status bar says so."""
     app = console(None)
@@ -215,6 +262,7 @@ def test_command_palette(snap_compare: Compare) -> None:
         pytest.param(("6", "b"), id="browse_stream"),
         pytest.param(("6", "a"), id="append_events"),
         pytest.param(("6", "e"), id="append_event"),
+        pytest.param(("i",), id="isolate_node"),
     ],
 )
 def test_dialog(snap_compare: Compare, keys: tuple[str, ...]) -> None:

@@ -168,3 +168,70 @@ def test_a_dead_leader_the_gateway_restarts_reads_down_then_restarted() -> None:
         "node1 exited unexpectedly (signal 9): restarted (restart 1)",
         "new leader: node2 (term 4)",
     ]
+
+
+def _nodes(status: ClusterStatus, *rows: NodeRow) -> ClusterStatus:
+    """``status`` with the rows named replaced by these (the rest as they were)."""
+    by_id = {row.node_id: row for row in rows}
+    return replace(status, nodes=tuple(by_id.get(n.node_id, n) for n in status.nodes))
+
+
+def test_an_isolated_leader_steps_down_a_new_one_leads_and_it_heals() -> None:
+    cut_off = _nodes(
+        HEALTHY, node("node1", "leader", cut=("node2", "node3"), isolated=True, preferred=True)
+    )
+    elected = _status(
+        "node2",
+        4,
+        node("node1", "leader", cut=("node2", "node3"), isolated=True, preferred=True),
+        node("node2", "leader", term=4),
+        node("node3", "follower", term=4),
+    )
+    healed = _status(
+        "node2",
+        4,
+        node("node1", "follower", term=4, preferred=True),
+        node("node2", "leader", term=4),
+        node("node3", "follower", term=4),
+    )
+    assert _play(HEALTHY, cut_off, elected, healed)[1:] == [
+        ["node1 isolated: steps down (no quorum)"],
+        ["new leader: node2 (term 4)"],  # not a transfer: node1 was cut off
+        ["node1 healed"],
+    ]
+
+
+def test_a_partial_cut_a_follower_isolated_and_a_restart_that_heals() -> None:
+    partial = _nodes(HEALTHY, replace(HEALTHY.nodes[2], cut_in=("node1",)))
+    isolated = _nodes(
+        HEALTHY, node("node3", "follower", lag=4, cut=("node1", "node2"), isolated=True)
+    )
+    restarted = _nodes(HEALTHY, replace(HEALTHY.nodes[2], pid=9999))
+    assert _play(HEALTHY, partial, isolated, restarted)[1:] == [
+        ["node3: not hearing node1"],
+        ["node3 isolated: hears no peer, no peer hears it"],
+        ["node3 restarted, catching up (lag 4)"],  # its cuts went with the old process
+    ]
+
+
+def test_a_hand_over_reads_as_a_transfer() -> None:
+    handed = _status(
+        "node2",
+        4,
+        node("node1", "follower", term=4, preferred=True),
+        node("node2", "leader", term=4),
+        node("node3", "follower", term=4, lag=4),
+    )
+    assert _play(HEALTHY, handed)[1] == ["leadership transferred: node1 → node2 (term 4)"]
+
+
+def test_a_node_joins_as_learner_is_promoted_and_another_is_removed() -> None:
+    joined = replace(HEALTHY, nodes=(*HEALTHY.nodes, node("node4", "follower", voter=False)))
+    promoted = replace(HEALTHY, nodes=(*HEALTHY.nodes, node("node4", "follower")))
+    removed = replace(promoted, nodes=tuple(n for n in promoted.nodes if n.node_id != "node2"))
+    assert _play(HEALTHY, joined, promoted, removed)[1:] == [
+        ["node4 joins as learner"],
+        ["node4 promoted to voter"],
+        ["node2 removed"],
+    ]
+    assert joined.majority == 2 and joined.nodes[3].shown_role == "learner"

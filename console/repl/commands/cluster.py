@@ -1,11 +1,25 @@
-"""Option 14 and the cluster lab (16-23): node health, node actions, greenhouse snapshots."""
+"""Option 14 and the cluster lab: node health, node actions, leadership transfer, partitions,
+greenhouse snapshots, node logs."""
 
 from __future__ import annotations
 
 from console.ops.catalogue import find, operation
-from console.ops.cluster import NODE_LOG_KEPT, ClusterStatus, NodeLogFollower, NodeRow
+from console.ops.cluster import (
+    NODE_LOG_KEPT,
+    ClusterStatus,
+    NodeLogFollower,
+    NodeRow,
+    parse_direction,
+)
 from console.ops.formatting import latency_text
-from console.ops.outcomes import kept, node_action_done, snapshot_taken
+from console.ops.outcomes import (
+    kept,
+    leadership_transferred,
+    links_cut,
+    links_healed,
+    node_action_done,
+    snapshot_taken,
+)
 from console.ops.streams import existing_stream
 from console.repl.context import Context, parsed
 from console.repl.tables import Cell
@@ -13,6 +27,7 @@ from domain.greenhouse.aggregate import Greenhouse
 
 # Where the no-majority words point a person.
 START_A_NODE = f"({operation('node_start').option} starts a node)"
+HEAL_OPTION = operation("heal_node").option
 NODE_LOG_LINES = 20  # the newest lines option 28 shows by default: they fit an 80x24 screen
 _LOG_STYLES = {"warning": "class:warn", "error": "class:error"}
 
@@ -101,6 +116,9 @@ async def node_detail(ctx: Context) -> None:
         ("Commit position", _dash(node.commit_position)),
         ("Applied position", _dash(node.applied_position)),
         ("Lag", _dash(node.lag)),
+        ("Log held", node.log_span),
+        ("Voter", "yes" if node.voter else "no: a learner, catching up"),
+        ("Raft links", node.cuts_text if node.up else "-"),
         ("Fresh for reads", "yes" if node.fresh else "no"),
         ("Disk", node.disk_full or ("ok" if node.up else "-")),
         ("Managed by gateway", "yes" if node.managed else "no"),
@@ -241,3 +259,88 @@ async def node_log(ctx: Context) -> None:
         ctx.printer.fragments(
             [("class:hint", f"{line.clock} "), (_LOG_STYLES.get(line.level, ""), line.text)]
         )
+
+
+def _nodes_line(ctx: Context, status: ClusterStatus) -> None:
+    """``Nodes: node1 (leader), node2 (follower, isolated)``."""
+    ctx.printer.line(
+        "Nodes: "
+        + ", ".join(
+            f"{n.node_id} ({n.shown_role}{', ' + n.cuts_text if n.cut else ''})"
+            for n in status.nodes
+        )
+    )
+
+
+async def transfer_leader(ctx: Context) -> None:
+    """29. Transfer Leadership: the leader hands over to a node, and it leads."""
+    ctx.printer.heading("👑 Transfer Leadership")
+    status = await ctx.ops.cluster.status()
+    _nodes_line(ctx, status)
+    others = [n.node_id for n in status.voters if n.up and n.node_id != status.leader]
+    default = others[0] if len(others) == 1 else None
+    prompt = f"Enter node id (default: {default}): " if default else "Enter node id: "
+    node = await ctx.answer(
+        prompt,
+        parsed(lambda text: status.node(text).node_id if text else default or ""),
+        history="node",
+        completions=[n.node_id for n in status.nodes],
+        optional=default is not None,
+    )
+    if ctx.terminal.interactive:
+        ctx.printer.hint("Waiting for it to take over (Ctrl+C to stop waiting)…")
+    ctx.printer.outcome(leadership_transferred(await ctx.ops.cluster.transfer(node)))
+
+
+async def isolate_node(ctx: Context) -> None:
+    """30. Isolate Node: cut a node's Raft links, to every peer or some, one way or both."""
+    ctx.printer.heading("✂ Isolate Node")
+    status = await ctx.ops.cluster.status()
+    _nodes_line(ctx, status)
+    leader = status.leader
+
+    def check(text: str) -> str:
+        if not text:
+            return leader or status.node(text).node_id  # no leader: the error names the nodes
+        return status.node(text).node_id
+
+    node = await ctx.answer(
+        f"Enter node id (default: {leader}): " if leader else "Enter node id: ",
+        parsed(check),
+        history="node",
+        completions=[n.node_id for n in status.nodes],
+        optional=leader is not None,
+    )
+    peers = [n.node_id for n in status.nodes if n.node_id != node]
+    chosen = await ctx.answer(
+        f"Cut from peers ({', '.join(peers)}; default: all): ",
+        parsed(lambda text: status.peers(node, text)),
+        history="peers",
+        completions=["all", *peers],
+        optional=True,
+    )
+    direction = await ctx.answer(
+        "Direction (both/in/out, default both): ",
+        parsed(parse_direction),
+        history="direction",
+        completions=["both", "in", "out"],
+        optional=True,
+    )
+    result = await ctx.ops.cluster.isolate(node, chosen, direction)
+    ctx.printer.outcome(links_cut(result, HEAL_OPTION))
+
+
+async def heal_node(ctx: Context) -> None:
+    """31. Heal Node: restore every cut Raft link of a node."""
+    ctx.printer.heading("🩹 Heal Node")
+    status = await ctx.ops.cluster.status()
+    _nodes_line(ctx, status)
+    default = status.default_node("heal")
+    node = await ctx.answer(
+        f"Enter node id (default: {default}): " if default else "Enter node id: ",
+        parsed(lambda text: status.node(text).node_id if text else default or ""),
+        history="node",
+        completions=[n.node_id for n in status.nodes],
+        optional=default is not None,
+    )
+    ctx.printer.outcome(links_healed(await ctx.ops.cluster.heal(node)))

@@ -19,7 +19,8 @@ from console.ops.formatting import latency_text
 from console.tui.requests import catalogue_bindings, request
 from console.tui.table_sync import Cell, Row, selected_key, sync_table
 
-COLUMNS = ("Node", "Role", "HTTP", "TCP", "Term", "Commit", "Applied", "Lag", "Probe")
+# "Up": the HTTP and the TCP probe, in that order; "Log": the span of the Raft log the node holds.
+COLUMNS = ("Node", "Role", "Up", "Term", "Commit", "Applied", "Lag", "Log", "Probe")
 TIMELINE_LINES = 200
 NODE_LOG_LINES = 500
 _LEVEL_STYLES = {"warning": "yellow", "error": "bold red"}
@@ -29,6 +30,7 @@ _ROLE_STYLES = {
     "candidate": "bold black on yellow",
     "down": "bold white on red",
     "paused": "bold black on cyan",
+    "learner": "cyan",
 }
 
 
@@ -41,22 +43,29 @@ def _state(up: bool) -> Text:
     return Text("🟢", style="green") if up else Text("🔴", style="red")
 
 
+def _probes(node: NodeRow) -> Text:
+    """The HTTP and the TCP probe side by side: one column, so the log span fits 80 columns."""
+    return Text.assemble(_state(node.http_up), _state(node.tcp_up))
+
+
 def node_cells(node: NodeRow) -> list[Cell]:
     """The table cells of one node: the leader's row stands out, a down node is red."""
     role = node.shown_role
     star = "★ " if role == "leader" else ("☆ " if node.preferred else "  ")
     name_style = "bold green" if role == "leader" else ("red" if role == "down" else "")
+    if node.cut:
+        name_style += " yellow" if role != "leader" else ""
     lag_style = "yellow" if (node.lag or 0) > 0 else ""
     probe = node.tcp_latency_ms if node.tcp_up else node.http_latency_ms
     return [
         Text(star + node.marked_id, style=name_style),
         Text(f" {role} ", style=_ROLE_STYLES.get(role, "")),
-        _state(node.http_up),
-        _state(node.tcp_up),
+        _probes(node),
         _number(node.term),
         _number(node.commit_position),
         _number(node.applied_position),
         Text(_number(node.lag), style=lag_style),
+        node.log_span if node.up else "-",
         latency_text(probe if node.up else None),
     ]
 

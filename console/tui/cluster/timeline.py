@@ -2,8 +2,9 @@
 
 The health monitor samples the gateway's cluster view about once a second; comparing each
 sample with the one before tells a person what the cluster just went through: a node went
-down, an election started, a new leader took over, an old leader came back and caught up, the
-gateway restarted a node that died.
+down, an election started, a new leader took over (or was handed the leadership), an old leader
+came back and caught up, the gateway restarted a node that died, a node was isolated or healed,
+a node joined as a learner, was promoted to voter or was removed.
 :class:`Timeline` remembers who is catching up across samples, so a node back with some lag
 reads "caught up" once its lag reaches 0, however many samples that takes.
 """
@@ -25,12 +26,21 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
         return [f"{after.leader} leads (term {after.term}), {after.nodes_up}/{len(after.nodes)} up"]
     old_nodes = {node.node_id: node for node in before.nodes}
     pairs = [(old_nodes[n.node_id], n) for n in after.nodes if n.node_id in old_nodes]
-    # In the order a person follows a failover: who went, the leader lost or won, who is
-    # campaigning.
-    said = [_up_or_down(old, new) for old, new in pairs]
+    # In the order a person follows a failover: who joined or left, who went or was cut off,
+    # the leader lost or won, who is campaigning.
+    said = _membership(before, after)
+    said += [_up_or_down(old, new) for old, new in pairs]
+    said += [_links(old, new, old.node_id == before.leader) for old, new in pairs]
     if after.leader != before.leader:
+        old_leader = old_nodes.get(before.leader or "")
+        now = {node.node_id: node for node in after.nodes}.get(before.leader or "")
         if after.leader is None:
             said.append(f"leader {before.leader} lost: no leader")
+        elif old_leader is not None and now is not None and now.up and not now.cut:
+            # The old leader is up with its links whole: it handed over (a transfer).
+            said.append(
+                f"leadership transferred: {before.leader} → {after.leader} (term {after.term})"
+            )
         else:
             said.append(f"new leader: {after.leader} (term {after.term})")
     elif after.term != before.term and after.term is not None:
@@ -90,6 +100,41 @@ def _up_or_down(old: NodeRow, new: NodeRow) -> str:
         return f"{new.node_id} back up" + _lag_note(new)
     if _restarted(old, new):
         return f"{new.node_id} restarted" + _lag_note(new)
+    return ""
+
+
+def _membership(before: ClusterStatus, after: ClusterStatus) -> list[str]:
+    """Nodes that joined (as learners, or as voters), were promoted, or were removed."""
+    old_nodes = {node.node_id: node for node in before.nodes}
+    new_ids = {node.node_id for node in after.nodes}
+    said = []
+    for node in after.nodes:
+        old = old_nodes.get(node.node_id)
+        if old is None:
+            said.append(f"{node.node_id} joins as {'voter' if node.voter else 'learner'}")
+        elif node.voter and not old.voter:
+            said.append(f"{node.node_id} promoted to voter")
+    said += [f"{node.node_id} removed" for node in before.nodes if node.node_id not in new_ids]
+    return said
+
+
+def _links(old: NodeRow, new: NodeRow, was_leader: bool) -> str:
+    """A node isolated (the leader steps down for want of a quorum), partly cut, or healed.
+    Only a node that answers says; a restarted node has its links back by itself."""
+    if not new.up or (old.cut_in, old.cut_out, old.isolated) == (
+        new.cut_in,
+        new.cut_out,
+        new.isolated,
+    ):
+        return ""
+    if new.isolated:
+        if was_leader:
+            return f"{new.node_id} isolated: steps down (no quorum)"
+        return f"{new.node_id} isolated: hears no peer, no peer hears it"
+    if new.cut:
+        return f"{new.node_id}: {new.cuts_text}"
+    if old.up and not _restarted(old, new):
+        return f"{new.node_id} healed"
     return ""
 
 

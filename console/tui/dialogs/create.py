@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from console.ops import outcomes
 from console.ops.catalogue import operation
+from console.ops.cluster import DIRECTIONS as CUT_DIRECTIONS
+from console.ops.cluster import parse_direction
 from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, rate_text
 from console.ops.numbers import parse_whole
@@ -32,6 +34,9 @@ PAYLOAD_HINT = (
 )
 _OBSERVER_NAME = "Enter observer name:"
 _STREAM_NAME = "Enter stream name:"
+# The menu shell's questions for option 30.
+_PEERS = "Cut from peers (default: all):"
+_DIRECTION = "Direction (both/in/out):"
 
 
 def _streams_hint(streams: list[str]) -> str:
@@ -247,5 +252,35 @@ def append_event(
         ],
         submit,
         hint="Data as a map: %{temperature: 23} or JSON; checked against the catalogue.",
+        blink=blink,
+    )
+
+
+def isolate_node(
+    ops: Operations, node: str, peers: list[str], heal_hint: str, *, blink: bool
+) -> FormDialog[Outcome]:
+    """Isolate a node, or cut some of its links one way (the menu shell's option 30)."""
+
+    async def submit(values: dict[str, str]) -> Outcome:
+        status = await ops.cluster.status()
+        chosen = status.peers(node, values["peers"])
+        direction = parse_direction(values["direction"])
+        return outcomes.links_cut(await ops.cluster.isolate(node, chosen, direction), heal_hint)
+
+    return FormDialog(
+        f"✂ Isolate {node}",
+        [
+            Field(
+                "peers",
+                _PEERS,
+                "all",
+                placeholder="all, or e.g. " + " ".join(peers[:1]),
+                suggestions=("all", *peers),
+            ),
+            Field("direction", _DIRECTION, "both", choices=CUT_DIRECTIONS),
+        ],
+        submit,
+        hint=f"Peers: {', '.join(peers) or 'none'} · in: {node} stops hearing them · "
+        f"out: they stop hearing {node}",
         blink=blink,
     )
