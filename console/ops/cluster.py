@@ -30,6 +30,15 @@ DIRECTIONS = ("both", "in", "out")  # of a cut: in, what the node hears; out, wh
 _GOING_DOWN = ("stop", "kill", "pause")
 NODE_LOG_KEPT = 1000  # the lines each node keeps in memory (docs/API.md, "Node log")
 _POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
+# Membership changes the gateway refuses, with a reason worth showing as it is.
+_MEMBER_REFUSALS = (
+    "invalid_request",
+    "node_exists",
+    "node_not_found",
+    "port_in_use",
+    "change_in_progress",
+    "quorum_too_small",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +396,32 @@ class ClusterOps:
                     f"(the leader gives up after an election timeout; see its node log)"
                 )
             await asyncio.sleep(_POLL)
+
+    async def add_node(
+        self, node_id: str, *, http: tuple[str, int], tcp: tuple[str, int]
+    ) -> results.MemberAnswer:
+        """Add ``node_id`` listening on ``http`` and ``tcp`` (host, port): it joins as a learner
+        (a gateway that starts nodes launches it) and is promoted once caught up.  A refusal
+        (bad id or port, a member already, a port taken, another change under way) is an
+        ``OpsError`` with the gateway's reason."""
+        try:
+            return await self.client.add_node(node_id.strip(), http=http, tcp=tcp)
+        except GateError as exc:
+            if exc.code in _MEMBER_REFUSALS:
+                raise OpsError(exc.message) from None
+            raise
+
+    async def remove_node(self, node_id: str) -> results.MemberAnswer:
+        """Remove ``node_id`` from the cluster (a leader hands leadership over first; a managed
+        node is then stopped); ``OpsError`` naming the nodes when unknown, or with the
+        gateway's reason when refused (another change under way, too few voters left)."""
+        row = (await self.status()).node(node_id)
+        try:
+            return await self.client.remove_node(row.node_id)
+        except GateError as exc:
+            if exc.code in _MEMBER_REFUSALS:
+                raise OpsError(exc.message) from None
+            raise
 
     async def isolate(
         self, node_id: str, peers: list[str] | None = None, direction: str = "both"

@@ -6,7 +6,7 @@ checks every key a caller reads.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 class EventRecord(TypedDict):
@@ -132,6 +132,7 @@ class NodeView(TypedDict):
     node_id: str
     role: Literal["leader", "follower", "candidate", "down"]
     preferred: bool
+    voter: bool  # False for a learner: it gets the log but neither votes nor counts for commit
     http: Probe
     tcp: Probe
     term: int | None
@@ -150,7 +151,6 @@ class NodeView(TypedDict):
     disk_full: str | None  # why it takes no new entries
     damaged: str | None  # why it serves no reads
     log: LogSpan | None  # null for a node that does not answer
-    voter: NotRequired[bool]  # false for a learner (a node joining); true when left out
 
 
 class LinksAnswer(TypedDict):
@@ -174,6 +174,16 @@ TransferAnswer = TypedDict(
         "already_leader": bool,
     },
 )
+
+
+class MemberAnswer(TypedDict):
+    """``POST /api/cluster/nodes`` or ``DELETE /api/cluster/nodes/{id}``: the change is in the
+    log (committed) at ``index``."""
+
+    node_id: str
+    action: Literal["add", "remove"]
+    accepted: bool
+    index: int
 
 
 class ClusterView(TypedDict):
@@ -280,7 +290,37 @@ class LeaderChanged(TypedDict):
     term: int | None
 
 
+class MemberAdded(TypedDict):
+    """A node joined the cluster (as a learner: ``voter`` False, until it is promoted)."""
+
+    type: Literal["member_added"]
+    node_id: str
+    voter: bool
+
+
+class MemberPromoted(TypedDict):
+    """A learner caught up and became a voter."""
+
+    type: Literal["member_promoted"]
+    node_id: str
+
+
+class MemberRemoved(TypedDict):
+    """A node left the cluster."""
+
+    type: Literal["member_removed"]
+    node_id: str
+
+
 # What ``GateClient.cluster_events`` yields (docs/API.md, "Cluster").
 ClusterEvent = (
-    ClusterViewEvent | NodeUpDown | LeaderChanged | LinksChanged | NodeRestarted | NodeDamaged
+    ClusterViewEvent
+    | NodeUpDown
+    | LeaderChanged
+    | LinksChanged
+    | NodeRestarted
+    | NodeDamaged
+    | MemberAdded
+    | MemberPromoted
+    | MemberRemoved
 )

@@ -264,13 +264,19 @@ async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> N
     private = await make_cluster()
     async with GateClient(private.url) as client:
         cluster = ClusterOps(client)
-        status = await cluster.transfer("node2")
-        assert status.leader == "node2"
-        row = await cluster.isolate("node3", ["node2"], "in")
+        handed = await cluster.transfer("node2")
+        assert handed.status.leader == "node2" and handed.previous == "node1"
+        assert not handed.already
+        assert (await cluster.transfer("node2")).already
+        row = (await cluster.isolate("node3", ["node2"], "in")).after
         assert (row.isolated, row.cut_in, row.cut_out) == (False, ("node2",), ())
         with pytest.raises(OpsError, match="node3 cannot be cut from itself"):
             await cluster.isolate("node3", ["node3"])
-        row = await cluster.isolate("node3")
+        with pytest.raises(OpsError, match="no node 'node9' in this cluster"):
+            await cluster.isolate("node3", ["node9"])
+        cut = await cluster.isolate("node3")
+        row = cut.after
+        assert not cut.was_leader
         assert row.isolated and row.cut_in == row.cut_out == ("node1", "node2")
         await wait_for(cluster.status, lambda s: s.node("node3").isolated, 5, "the view")
         # Once node3 has given up on the leader, the leader has not heard from it for as long.
@@ -282,5 +288,7 @@ async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> N
         )
         with pytest.raises(OpsError, match="node3 cannot take over"):
             await cluster.transfer("node3")
-        row = await cluster.heal("node3")
+        healed = await cluster.heal("node3")
+        row = healed.after
+        assert healed.before.isolated
         assert not row.isolated and row.cut_in == row.cut_out == ()

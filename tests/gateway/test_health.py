@@ -87,6 +87,8 @@ def health_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
     managed = {"node1": (True, 4242), "node2": (True, None), "node3": (False, None)}
+    cluster.set_status("node1", log={"first_index": 4, "last_index": 10})
+    cluster.set_status("node3", log="garbage")  # a node's word is checked, not trusted
     monitor = cluster.monitor(managed_info=managed.__getitem__)
     try:
         view = await monitor.refresh()
@@ -117,7 +119,10 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "restarts": 0,
         "exit_code": None,
         "disk_full": None,
+        "voter": True,
+        "log": {"first_index": 4, "last_index": 10},
     }
+    assert node2["log"] is None and node3["log"] is None  # not reported; not a span
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
         0,
