@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -195,6 +196,29 @@ class ClusterStatus:
             return None
         return candidates[0].node_id if len(candidates) == 1 else None
 
+    def next_member(self) -> tuple[str, str, str]:
+        """What the add-node dialog and option 32 propose: the next free ``nodeN`` id, and
+        ``host:port`` addresses past the highest HTTP and TCP ports of the members, skipping
+        ports taken on this machine when the host is a loopback one (a cluster this console
+        started, or one on the same machine)."""
+        numbers = [int(n.node_id[4:]) for n in self.nodes if n.node_id[4:].isdigit()]
+        node_id = f"node{max(numbers, default=0) + 1}"
+        taken = {parse_address(a) for n in self.nodes for a in (n.http_addr, n.tcp_addr)}
+        ports = {port for _, port in taken}
+
+        def next_address(addresses: list[str]) -> str:
+            known = [parse_address(a) for a in addresses]
+            host = known[-1][0] if known else "127.0.0.1"
+            port = max((p for _, p in known), default=8090) + 1
+            while port in ports or (port < 65535 and not _port_free(host, port)):
+                port += 1
+            ports.add(port)
+            return f"{host}:{port}"
+
+        http = next_address([n.http_addr for n in self.nodes if n.http_addr != "-"])
+        tcp = next_address([n.tcp_addr for n in self.nodes if n.tcp_addr != "-"])
+        return node_id, http, tcp
+
     def transfer_target(self) -> str:
         """The node a leadership transfer goes to when none is named: the only voter up besides
         the leader; ``OpsError`` when there is no such single node."""
@@ -258,6 +282,30 @@ def _node_row(node: NodeView) -> NodeRow:
         log_first=span["first_index"] if (span := node.get("log")) else None,
         log_last=span["last_index"] if span else None,
     )
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether ``port`` can be listened on here; True for a host not on this machine (a
+    gateway elsewhere checks its own, and refuses a taken port with ``port_in_use``)."""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return True
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``127.0.0.1:8094`` as ``("127.0.0.1", 8094)``; ``OpsError`` for anything that is not a
+    host, a colon and a port from 1 to 65535."""
+    host, colon, port = text.strip().rpartition(":")
+    if not colon or not host or not port.isascii() or not port.isdigit():
+        raise OpsError(f"{text.strip()!r} is not host:port (e.g. 127.0.0.1:8094)")
+    if not 1 <= int(port) <= 65535:
+        raise OpsError(f"port {port} is not between 1 and 65535")
+    return host, int(port)
 
 
 def parse_direction(text: str) -> str:

@@ -17,6 +17,7 @@ from console.ops.errors import OpsError, failure_text
 from console.ops.formatting import pattern_text
 from console.ops.observers import ALL_STREAMS
 from engine.client import GateError
+from engine.client.results import MemberAnswer
 
 # kept: a confirmation answered no; busy: under way; watch: what the screen shows now.
 Level = Literal["ok", "warn", "error", "kept", "busy", "watch"]
@@ -213,6 +214,19 @@ def links_healed(result: LinksResult) -> Outcome:
     if node.cut:
         return ok(f"{node.node_id} partly healed: still {node.cuts_text}")
     return ok(f"{node.node_id} healed: every Raft link back; it follows the leader again")
+
+
+def member_added(node_id: str, answer: MemberAnswer) -> Outcome:
+    """``node4 joins as a learner (log index 57)``; the timeline says when it is promoted."""
+    return ok(
+        f"{node_id} joins as a learner (log index {answer['index']})",
+        "It catches up (by a snapshot if the log was compacted), then becomes a voter",
+    )
+
+
+def member_removed(node_id: str, answer: MemberAnswer) -> Outcome:
+    """``node2 removed (log index 61)``."""
+    return ok(f"{node_id} removed (log index {answer['index']}); its data stays on disk")
 
 
 async def failed(exc: OpsError | GateError, cluster: ClusterOps, start_hint: str) -> Outcome:

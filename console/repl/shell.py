@@ -62,6 +62,8 @@ HANDLERS: dict[Name, Command] = {
     "transfer_leader": cluster.transfer_leader,
     "isolate_node": cluster.isolate_node,
     "heal_node": cluster.heal_node,
+    "add_node": cluster.add_node,
+    "remove_node": cluster.remove_node,
 }
 COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT

@@ -389,6 +389,12 @@ class GateConsole(App[None]):
                 self.op_isolate(target)
             case "heal_node":
                 self.op_heal(target)
+            case "add_node":
+                status = self._last_status
+                proposed = status.next_member() if status else ("node4", "", "")
+                self._ask(create.add_node(self.ops, proposed, blink=self.blink))
+            case "remove_node":
+                self.op_remove(target)
             # What the menu shell lists as options the dashboard shows as panels.
             case "list_observers":
                 self.action_show_panel("observers")
@@ -671,6 +677,23 @@ class GateConsole(App[None]):
                 return outcomes.links_healed(await self.ops.cluster.heal(node))
 
             self.attempt(heal())
+
+    @work(group="nodes")
+    async def op_remove(self, target: str | None) -> None:
+        """Remove the selected node from the cluster, asked first."""
+        node = self._need(target, "node")
+        if node is None:
+            return
+        detail = "It leaves the membership (a leader hands over first) and is stopped."
+        if not await self.confirmed(f"Remove {node} from the cluster?", detail):
+            self.report(outcomes.kept(f"{node} left as it was"))
+            return
+        try:
+            answer = await self.ops.cluster.remove_node(node)
+        except (OpsError, GateError) as exc:
+            await self.report_failure(exc)
+            return
+        self._done(outcomes.member_removed(node, answer))
 
     # -- command palette ---------------------------------------------------------------------
 

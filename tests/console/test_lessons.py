@@ -259,3 +259,35 @@ async def test_lesson_7_partitions(
     listed = out.split("📋 Active Observers\n")[-1]
     counted = next(int(r[2]) for r in _rows(listed) if r[0] == "everything")
     assert counted == sum(produced.values()), (counted, produced)
+
+
+async def test_lesson_8_growing(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "08-growing.txt",
+        "compacts the start of its log into a snapshot",
+        "it joins as a learner, and the gateway launches it",
+        "Four nodes, all voters: node4 is a follower like the others.",
+        "node4's log starts after the snapshot it was sent, not at index 1 (Log held).",
+        "Remove node2 (a script is not asked to confirm): three voters again.",
+    )
+    cluster = await make_cluster(extra={"replication": {"compactAfter": 20}})
+    run = await run_script(["--connect", cluster.url, "--seed", "8"], lesson, tmp_path)
+    assert_clean(run)
+    out = run.stdout
+    assert re.search(r"✅ node4 joins as a learner \(log index \d+\)", out), out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 2, out
+    grown = {r[0]: r for r in _rows(statuses[0]) if r[0].startswith("node")}
+    assert set(grown) == {"node1", "node2", "node3", "node4"}, grown
+    assert grown["node4"][1] == "follower", grown  # promoted: a learner reads "learner"
+    assert "4/4 nodes up" in statuses[0]
+    detail = out.split("🩺 Node Health Detail\n")[1]
+    held = re.search(r"Log held\s+(\d+)\.\.(\d+)", detail)
+    assert held and int(held.group(1)) > 1, detail  # from a snapshot, not from index 1
+    assert re.search(r"Voter\s+yes", detail), detail
+    assert re.search(r"✅ node2 removed \(log index \d+\); its data stays on disk", out), out
+    shrunk = {r[0]: r for r in _rows(statuses[1]) if r[0].startswith("node")}
+    assert set(shrunk) == {"node1", "node3", "node4"}, shrunk
+    assert "3/3 nodes up" in statuses[1]

@@ -292,3 +292,26 @@ async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> N
         row = healed.after
         assert healed.before.isolated
         assert not row.isolated and row.cut_in == row.cut_out == ()
+
+
+def test_cut_and_member_answers_are_checked() -> None:
+    from console.ops.cluster import parse_address, parse_direction
+    from tests.tui.recorded import HEALTHY
+
+    assert parse_direction("") == "both" and parse_direction(" OUT ") == "out"
+    with pytest.raises(OpsError, match="direction 'sideways': use both, in or out"):
+        parse_direction("sideways")
+    assert parse_address("127.0.0.1:8094") == ("127.0.0.1", 8094)
+    assert parse_address("[::1]:80") == ("[::1]", 80)
+    for bad in ("localhost", ":80", "h:", "h:٣", "h:0", "h:65536", "h:-1"):
+        with pytest.raises(OpsError):
+            parse_address(bad)
+    assert HEALTHY.peers("node1", "") is None and HEALTHY.peers("node1", "all") is None
+    assert HEALTHY.peers("node1", "node2, node3") == ["node2", "node3"]
+    with pytest.raises(OpsError, match="a peer is named twice"):
+        HEALTHY.peers("node1", "node2 node2")
+    with pytest.raises(OpsError, match="no node 'node9'"):
+        HEALTHY.peers("node1", "node9")
+    assert HEALTHY.default_node("heal") is None  # no node has cut links
+    with pytest.raises(OpsError, match=r"name the node to take over \(node2, node3\)"):
+        HEALTHY.transfer_target()

@@ -229,6 +229,8 @@ class Monkey:
         # Option 30 (before option 25's "Direction"): peers to cut from, and which way.
         yield "Cut from peers", lambda: rng.choice(("", "all", *NODES, "node2 node3", "node1,"))
         yield "Direction (both", lambda: rng.choice(("", "both", "in", "out", "sideways"))
+        # Option 32: the proposed addresses, or one that is no address.
+        yield "host:port", lambda: rng.choice(("", "", "localhost", "127.0.0.1:0", ":80"))
         yield "Direction", lambda: rng.choice(("", "f", "b", "forward", "backward"))
         yield "Enter action", lambda: rng.choice(("", "ack", "nack_park", "2", "3", "4"))
         yield "Nack every", lambda: rng.choice(("", "2", "3"))
@@ -357,6 +359,8 @@ BASE_WEIGHTS: dict[int, float] = {
     29: 0.3,
     30: 0.3,
     31: 0.5,
+    32: 0.05,
+    33: 0.05,
 }
 
 

@@ -31,6 +31,7 @@ from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.producer import ProducerRow
 from engine.client import GateError
+from engine.client.results import MemberAnswer
 
 URL = "http://127.0.0.1:8899"
 TYPES = (
@@ -504,6 +505,16 @@ class RecordedCluster:
         after = replace(before, isolated=False, cut_in=(), cut_out=())
         self._replace(status, after)
         return LinksResult(before, after, status.leader == node_id)
+
+    async def add_node(
+        self, node_id: str, *, http: tuple[str, int], tcp: tuple[str, int]
+    ) -> MemberAnswer:
+        self.actions.append((node_id, f"add {http[0]}:{http[1]} {tcp[0]}:{tcp[1]}"))
+        return {"node_id": node_id, "action": "add", "accepted": True, "index": 1301}
+
+    async def remove_node(self, node_id: str) -> MemberAnswer:
+        self.actions.append((node_id, "remove"))
+        return {"node_id": node_id, "action": "remove", "accepted": True, "index": 1302}
 
     async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
         self.actions.append((node_id, action))

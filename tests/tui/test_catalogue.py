@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import OptionList, TabbedContent
 
 from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Panel
+from console.ops.cluster import parse_address
 from console.repl.menu import PROMPT, render_menu
 from console.repl.printer import Printer
 from console.repl.shell import COMMANDS, HANDLERS
@@ -60,9 +61,9 @@ def _bindings(owner: type) -> list[Binding]:
 
 
 def test_the_menu_lists_every_numbered_entry_with_its_command() -> None:
-    assert sorted(NUMBERED) == list(range(1, 32)) and EXIT == 15
+    assert sorted(NUMBERED) == list(range(1, 34)) and EXIT == 15
     assert tuple(NUMBERED[n].title for n in range(1, 16)) == CLASSIC
-    assert NUMBERED[28].title == "Node Log" and "(1-31)" in PROMPT
+    assert NUMBERED[28].title == "Node Log" and "(1-33)" in PROMPT
     menu = io.StringIO()
     render_menu(Printer(stream=menu))
     for number, entry in NUMBERED.items():
@@ -88,7 +89,7 @@ def test_every_key_is_bound_on_its_panel_and_shown_in_the_help() -> None:
                 rows = [line for line in help_lines if line.startswith(f"| {key.panel.title()} |")]
             assert len(rows) == 1, (entry.name, rows)
             assert shown in rows[0], (entry.name, rows[0])
-    assert keys == 28  # every panel's operations: a key lost from the catalogue fails here
+    assert keys == 30  # every panel's operations: a key lost from the catalogue fails here
     # The footers keep their order: the monitor key comes last on the Subscriptions panel.
     order = [b.key for b in _bindings(SubscriptionsPanel)]
     assert order == ["n", "d", "c", "a", "r", "m"]
@@ -139,10 +140,31 @@ async def test_the_palette_lists_the_entries_it_should_and_runs_them() -> None:
         await pilot.pause()
         await settle(app)
         assert app.last_message == "✅ node3 leads now (term 3): node1 handed over in 0.4 s"
+        # Membership: the add dialog proposes the next id and ports; a removal is asked first.
+        commands["Add Node"].callback()
+        await pilot.pause()
+        assert isinstance(app.screen, FormDialog)
+        proposed = app.screen.values()
+        # Past the members' ports (8092, 8892), skipping any taken on this machine.
+        http, tcp = parse_address(proposed["http"]), parse_address(proposed["tcp"])
+        assert proposed["node_id"] == "node4" and http[1] >= 8093 and tcp[1] >= 8893
+        await pilot.press("enter")
+        await settle(app)
+        assert app.last_message == "✅ node4 joins as a learner (log index 1301)"
+        commands["Remove node2 from the cluster"].callback()
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        assert app.screen.question == "Remove node2 from the cluster?"
+        await pilot.press("y")
+        await settle(app)
+        assert app.last_message == "✅ node2 removed (log index 1302); its data stays on disk"
         assert recorded.cluster.actions[1:] == [
             ("node1", "isolate all both"),
             ("node1", "heal"),
             ("node3", "transfer"),
+            ("node4", f"add {proposed['http']} {proposed['tcp']}"),
+            ("node2", "remove"),
         ]
 
 

@@ -37,6 +37,12 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
+@pytest.fixture(autouse=True)
+def ports_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The add-node dialog proposes ports past the recorded ones whatever this machine holds."""
+    monkeypatch.setattr("console.ops.cluster._port_free", lambda host, port: True)
+
+
 def console(status: ClusterStatus | None = HEALTHY, *, empty: bool = False) -> GateConsole:
     """The dashboard over recorded data, with nothing that moves by itself."""
     app = GateConsole(RecordedOps(status, empty=empty).as_operations(), blink=False)
@@ -263,6 +269,7 @@ def test_command_palette(snap_compare: Compare) -> None:
         pytest.param(("6", "a"), id="append_events"),
         pytest.param(("6", "e"), id="append_event"),
         pytest.param(("i",), id="isolate_node"),
+        pytest.param(("a",), id="add_node"),
     ],
 )
 def test_dialog(snap_compare: Compare, keys: tuple[str, ...]) -> None:

@@ -9,6 +9,7 @@ from console.ops.cluster import (
     ClusterStatus,
     NodeLogFollower,
     NodeRow,
+    parse_address,
     parse_direction,
 )
 from console.ops.formatting import latency_text
@@ -17,11 +18,13 @@ from console.ops.outcomes import (
     leadership_transferred,
     links_cut,
     links_healed,
+    member_added,
+    member_removed,
     node_action_done,
     snapshot_taken,
 )
 from console.ops.streams import existing_stream
-from console.repl.context import Context, parsed
+from console.repl.context import BadInput, Context, parsed
 from console.repl.tables import Cell
 from domain.greenhouse.aggregate import Greenhouse
 
@@ -344,3 +347,51 @@ async def heal_node(ctx: Context) -> None:
         optional=default is not None,
     )
     ctx.printer.outcome(links_healed(await ctx.ops.cluster.heal(node)))
+
+
+async def add_node(ctx: Context) -> None:
+    """32. Add Node: a new member, which joins as a learner and votes once caught up."""
+    ctx.printer.heading("➕ Add Node")
+    status = await ctx.ops.cluster.status()
+    _nodes_line(ctx, status)
+    node_id, http, tcp = status.next_member()
+
+    def new_id(text: str) -> str:
+        if any(n.node_id == text for n in status.nodes):
+            raise BadInput(f"{text} is a member already")
+        return text or node_id
+
+    chosen = await ctx.answer(
+        f"Enter node id (default: {node_id}): ", parsed(new_id), history="node", optional=True
+    )
+    http_at = await ctx.answer(
+        f"HTTP host:port (default {http}): ",
+        parsed(lambda text: parse_address(text or http)),
+        history="address",
+        optional=True,
+    )
+    tcp_at = await ctx.answer(
+        f"TCP host:port (default {tcp}): ",
+        parsed(lambda text: parse_address(text or tcp)),
+        history="address",
+        optional=True,
+    )
+    answer = await ctx.ops.cluster.add_node(chosen, http=http_at, tcp=tcp_at)
+    ctx.printer.outcome(member_added(chosen, answer))
+
+
+async def remove_node(ctx: Context) -> None:
+    """33. Remove Node: take a member out of the cluster (asked first at a terminal)."""
+    ctx.printer.heading("➖ Remove Node")
+    status = await ctx.ops.cluster.status()
+    _nodes_line(ctx, status)
+    node = await ctx.answer(
+        "Enter node id: ",
+        parsed(lambda text: status.node(text).node_id),
+        history="node",
+        completions=[n.node_id for n in status.nodes],
+    )
+    if not await ctx.confirmed(f"Remove {node} from the cluster?"):
+        ctx.printer.outcome(kept(f"{node} left as it was"))
+        return
+    ctx.printer.outcome(member_removed(node, await ctx.ops.cluster.remove_node(node)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from console.ops import outcomes
 from console.ops.catalogue import operation
 from console.ops.cluster import DIRECTIONS as CUT_DIRECTIONS
-from console.ops.cluster import parse_direction
+from console.ops.cluster import parse_address, parse_direction
 from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, rate_text
 from console.ops.numbers import parse_whole
@@ -37,6 +37,10 @@ _STREAM_NAME = "Enter stream name:"
 # The menu shell's questions for option 30.
 _PEERS = "Cut from peers (default: all):"
 _DIRECTION = "Direction (both/in/out):"
+# Option 32's.
+_NEW_NODE = "Node id:"
+_HTTP_ADDRESS = "HTTP host:port:"
+_TCP_ADDRESS = "TCP host:port:"
 
 
 def _streams_hint(streams: list[str]) -> str:
@@ -282,5 +286,31 @@ def isolate_node(
         submit,
         hint=f"Peers: {', '.join(peers) or 'none'} · in: {node} stops hearing them · "
         f"out: they stop hearing {node}",
+        blink=blink,
+    )
+
+
+def add_node(
+    ops: Operations, proposed: tuple[str, str, str], *, blink: bool
+) -> FormDialog[Outcome]:
+    """Add a node (the menu shell's option 32), the next free id and ports filled in."""
+
+    async def submit(values: dict[str, str]) -> Outcome:
+        node_id = values["node_id"].strip()
+        http, tcp = parse_address(values["http"]), parse_address(values["tcp"])
+        return outcomes.member_added(
+            node_id, await ops.cluster.add_node(node_id, http=http, tcp=tcp)
+        )
+
+    node_id, http, tcp = proposed
+    return FormDialog(
+        "➕ Add Node",
+        [
+            Field("node_id", _NEW_NODE, node_id),
+            Field("http", _HTTP_ADDRESS, http),
+            Field("tcp", _TCP_ADDRESS, tcp),
+        ],
+        submit,
+        hint="It joins as a learner, catches up (by a snapshot if needed), then votes",
         blink=blink,
     )
