@@ -448,6 +448,7 @@ class RecordedCluster:
         self.health = health
         self.actions: list[tuple[str | None, str]] = []
         self.silent: set[str] = set()
+        self.logs = {node_id: list(lines) for node_id, lines in NODE_LOGS.items()}
 
     async def node_log(
         self, node_id: str, *, after: int | None = None, limit: int = 100
@@ -458,7 +459,7 @@ class RecordedCluster:
             )
         lines = tuple(
             NodeLogLine(seq, LOG_START + offset, level, kind, text)
-            for seq, (offset, level, kind, text) in enumerate(NODE_LOGS[node_id], start=1)
+            for seq, (offset, level, kind, text) in enumerate(self.logs[node_id], start=1)
         )
         shown = lines[-limit:] if after is None else lines[after : after + limit]
         return NodeLogPage(node_id, LOG_START, len(lines), 0, shown)

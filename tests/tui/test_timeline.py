@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from textual.widgets import RichLog
+
 from console.ops.cluster import ClusterStatus, NodeRow
+from console.tui.app import GateConsole
 from console.tui.cluster.timeline import Timeline
-from tests.tui.recorded import CATCHING_UP, CAUGHT_UP, FAILOVER, HEALTHY, node
+from tests.tui.recorded import CATCHING_UP, CAUGHT_UP, FAILOVER, HEALTHY, RecordedOps, node
+from tests.tui.test_snapshots import settle
 
 
 def _status(leader: str | None, term: int, *nodes: NodeRow) -> ClusterStatus:
@@ -235,3 +239,23 @@ def test_a_node_joins_as_learner_is_promoted_and_another_is_removed() -> None:
         ["node2 removed"],
     ]
     assert joined.majority == 2 and joined.nodes[3].shown_role == "learner"
+
+
+async def test_a_snapshot_the_leader_sent_reads_in_the_timeline() -> None:
+    """The leader's log says when it finished sending a snapshot; what it logged before the
+    dashboard followed it is history, and stays out of the timeline."""
+    recorded = RecordedOps()
+    app = GateConsole(recorded.as_operations(), blink=False)
+    sent = "snapshot sent to node4: 12.4 MB at index 2002 in 0.8 s"
+    recorded.cluster.logs["node1"].append((20.0, "info", "snapshot", "old: " + sent))
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.poll_leader_log()  # the first look: history
+        await settle(app)
+        recorded.cluster.logs["node1"].append((30.0, "info", "snapshot", sent))
+        recorded.cluster.logs["node1"].append((31.0, "info", "catch_up", "node4 caught up"))
+        app.poll_leader_log()
+        await settle(app)
+        await pilot.pause()
+        timeline = app.query_one("#timeline", RichLog)
+        text = "\n".join(line.text for line in timeline.lines)
+    assert sent in text and "old: " not in text and "node4 caught up" not in text
