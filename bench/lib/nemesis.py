@@ -5,9 +5,9 @@
   acknowledged (with its position), failed definitively (every try answered 503), or unknown.
 - :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them (or lets
   the gateway restart a node SIGKILLed behind its back, with ``gateway.restart: on-failure``),
-  cuts a node off from its peers (isolate, heal) and hands leadership over, and measures the
-  write unavailability after each fault: from the fault to the first acknowledged write that
-  was issued after it.
+  cuts a node off from its peers (isolate, heal), hands leadership over and wipes a follower's
+  data (it comes back by snapshot), and measures the write unavailability after each fault:
+  from the fault to the first acknowledged write that was issued after it.
 - :func:`converge` and :func:`check_histories` read every node's own ``$all`` and check the
   replication guarantees, printing a diff of what is missing, duplicated or divergent where.
 """
@@ -19,6 +19,7 @@ import bisect
 import contextlib
 import os
 import random
+import shutil
 import signal
 import time
 from collections import Counter, defaultdict
@@ -331,6 +332,8 @@ FAULTS: dict[str, tuple[str, str]] = {
     "isolate_leader": ("leader", "isolate"),
     "isolate_follower": ("follower", "isolate"),
     "transfer_leader": ("follower", "transfer"),  # leadership handed over to a follower
+    # Stopped, its data directory deleted, started: it can only catch up by snapshot.
+    "wipe_follower": ("follower", "wipe"),
 }
 
 
@@ -347,6 +350,7 @@ class FaultRecord:
     election_s: float | None = None  # fault -> a new leader serves (leader faults)
     unavailable_s: float | None = None  # fault -> first acknowledged write issued after it
     recovered_s: float | None = None  # fault -> the node is back and caught up
+    snapshot_installed: bool = False  # the node caught up by installing the leader's snapshot
 
     def describe(self) -> str:
         """One line for the fault log."""
@@ -355,6 +359,8 @@ class FaultRecord:
             parts.append(f"leader {self.old_leader} -> {self.new_leader} in {_s(self.election_s)}")
         parts.append(f"write unavailability {_s(self.unavailable_s)}")
         parts.append(f"rejoined in {_s(self.recovered_s)}")
+        if self.snapshot_installed:
+            parts.append("by snapshot")
         return ", ".join(parts)
 
 
@@ -482,6 +488,31 @@ class Nemesis:
         )
         await self._client.node_action(node_id, "start")
 
+    async def _installs(self, node_id: str) -> tuple[int | None, int]:
+        """The node's pid and how many snapshot installs its node log shows ((None, 0) when it
+        does not answer); the log starts empty with each process."""
+        status = await self.probe.status(node_id)
+        if status is None:
+            return None, 0
+        with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+            lines = (await self.cluster.node_get(node_id, "/log?limit=1000"))["lines"]
+            installed = [
+                ln for ln in lines if ln["kind"] == "snapshot" and "installed" in ln["text"]
+            ]
+            return int(status["pid"]), len(installed)
+        return None, 0
+
+    async def _wipe(self, node_id: str) -> None:
+        """Stop ``node_id`` and delete its data directory (it is started again as it heals)."""
+        await self._client.node_action(node_id, "stop")
+
+        async def down() -> bool:
+            node = await self._node_view(node_id)
+            return node is not None and node["state"] in ("stopped", "exited")
+
+        await self._poll(f"{node_id} to stop", down, self.timeout)
+        shutil.rmtree(self.cluster.config.node_data_dir(node_id))
+
     async def inject(self, kind: str) -> FaultRecord:
         """Inject one fault, measure it, heal it and wait until the cluster is whole again."""
         role, action = FAULTS[kind]
@@ -492,6 +523,7 @@ class Nemesis:
         else:
             target = self.rng.choice([n for n in self.cluster.config.node_ids if n != leader])
         pid = restarts = 0
+        installs_before = await self._installs(target)
         if action == "kill_pid":
             pid = int((await self.probe.status(target) or {})["pid"])
             view = await self._node_view(target)
@@ -503,6 +535,8 @@ class Nemesis:
             await self._client.isolate(target)
         elif action == "transfer":
             await self._client.transfer_leadership(target)
+        elif action == "wipe":
+            await self._wipe(target)
         else:
             await self._client.node_action(target, action)
         record = FaultRecord(
@@ -532,6 +566,10 @@ class Nemesis:
             await self._client.node_action(target, "start")
         await self.rejoined(target)
         record.recovered_s = self.clock() - since
+        pid_after, installs = await self._installs(target)
+        if pid_after == installs_before[0]:  # the same process: count only the new installs
+            installs -= installs_before[1]
+        record.snapshot_installed = installs > 0
         self.records.append(record)
         self.log(record.describe())
         return record
