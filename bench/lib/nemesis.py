@@ -490,27 +490,36 @@ class Nemesis:
 
     async def _installs(self, node_id: str) -> tuple[int | None, int]:
         """The node's pid and how many snapshot installs its node log shows ((None, 0) when it
-        does not answer); the log starts empty with each process."""
-        status = await self.probe.status(node_id)
-        if status is None:
-            return None, 0
+        does not answer within 5 s); the log starts empty with each process."""
         with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-            lines = (await self.cluster.node_get(node_id, "/log?limit=1000"))["lines"]
+            status = await asyncio.wait_for(self.cluster.node_get(node_id, "/status"), 5)
+            log = await asyncio.wait_for(self.cluster.node_get(node_id, "/log?limit=1000"), 5)
             installed = [
-                ln for ln in lines if ln["kind"] == "snapshot" and "installed" in ln["text"]
+                line
+                for line in log["lines"]
+                if line["kind"] == "snapshot" and "installed" in line["text"]
             ]
             return int(status["pid"]), len(installed)
         return None, 0
 
     async def _wipe(self, node_id: str) -> None:
         """Stop ``node_id`` and delete its data directory (it is started again as it heals)."""
+        status = await self.probe.status(node_id)
         await self._client.node_action(node_id, "stop")
 
-        async def down() -> bool:
+        async def gone() -> bool:
+            # Its process ended, not only its state turned "stopped": a closing node still
+            # removes its WAL files.
             node = await self._node_view(node_id)
-            return node is not None and node["state"] in ("stopped", "exited")
+            if node is None or node["state"] not in ("stopped", "exited"):
+                return False
+            if status is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(status["pid"]), 0)
+                    return False
+            return True
 
-        await self._poll(f"{node_id} to stop", down, self.timeout)
+        await self._poll(f"{node_id} to stop", gone, self.timeout)
         shutil.rmtree(self.cluster.config.node_data_dir(node_id))
 
     async def inject(self, kind: str) -> FaultRecord:
