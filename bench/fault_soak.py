@@ -8,10 +8,11 @@ Starts its own cluster in a temporary directory (``replication.compactAfter`` sm
 default, so that a node down for a moment is sent a snapshot), runs the writers and the prober of
 ``bench/lib/nemesis.py`` (those ``tests/faults`` run), and injects seeded random faults one at a
 time (SIGKILL, SIGSTOP or graceful stop of the leader or a follower, isolation from its peers
-then heal, leadership transfer, a follower's data wiped; each healed before the next) until the
-time is up. Prints a fault log (a node that caught up by installing a snapshot says so), the
-write unavailability per fault kind (max and p50), the snapshot installs, and the checker's
-verdict on every node's ``$all``. Exits 1 on a violation or a stuck cluster, keeping the cluster
+then heal, leadership transfer, a follower's data wiped, a new node added and a follower
+removed; each healed before the next) until the time is up. Prints a fault log (a node that
+caught up by installing a snapshot says so), the write unavailability per fault kind (max and
+p50), the snapshot installs, and the checker's verdict on every member's ``$all`` (a node added
+during the run included). Exits 1 on a violation or a stuck cluster, keeping the cluster
 directory (node logs under ``data/logs/``, ``gateway.log``) for a post-mortem.
 """
 
@@ -102,7 +103,10 @@ async def soak(directory: Path, args: argparse.Namespace, results: Results) -> b
         _log(f"attempts: {dict(workload.counts())}")
         installs = [r.kind for r in nemesis.records if r.snapshot_installed]
         _log(f"snapshot installs: {len(installs)} ({dict(Counter(installs))})")
-        histories = await converge(cluster, workload.attempts, timeout=60)
+        # The members at the end: a node added during the run included, a removed one not.
+        histories = await converge(
+            cluster, workload.attempts, timeout=60, nodes=nemesis.probe.members
+        )
         verdict = check_histories(histories, workload.attempts)
         _log(verdict.report())
         if conflicts:

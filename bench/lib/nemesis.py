@@ -32,7 +32,7 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
-from bench.lib.cluster import RunningCluster
+from bench.lib.cluster import RunningCluster, free_ports
 from bench.lib.percentiles import nearest_rank
 from engine.client import GateClient, GateError
 from engine.client.results import NodeView
@@ -256,6 +256,7 @@ class NodeProbe:
 
     def __init__(self, cluster: RunningCluster, timeout: float = 0.4) -> None:
         self.cluster = cluster
+        self.members = list(cluster.node_ids)  # the nodes to look at (membership may change)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -277,7 +278,7 @@ class NodeProbe:
 
     async def statuses(self, exclude: str | None = None) -> dict[str, dict[str, Any] | None]:
         """Every node's status (None for a node that does not answer), but ``exclude``'s."""
-        ids = [n for n in self.cluster.config.node_ids if n != exclude]
+        ids = [n for n in self.members if n != exclude]
         found = await asyncio.gather(*(self.status(n) for n in ids))
         return dict(zip(ids, found, strict=True))
 
@@ -334,6 +335,8 @@ FAULTS: dict[str, tuple[str, str]] = {
     "transfer_leader": ("follower", "transfer"),  # leadership handed over to a follower
     # Stopped, its data directory deleted, started: it can only catch up by snapshot.
     "wipe_follower": ("follower", "wipe"),
+    # A new node added (a learner, promoted once caught up), then a follower removed.
+    "replace_follower": ("follower", "replace"),
 }
 
 
@@ -462,7 +465,7 @@ class Nemesis:
             view = await self._client.cluster()
         except GateError:
             return None
-        return next(n for n in view["nodes"] if n["node_id"] == node_id)
+        return next((n for n in view["nodes"] if n["node_id"] == node_id), None)
 
     async def _reaped(self, node_id: str) -> bool:
         # After an os.kill behind its back, the supervisor must see the exit before "start".
@@ -522,6 +525,29 @@ class Nemesis:
         await self._poll(f"{node_id} to stop", gone, self.timeout)
         shutil.rmtree(self.cluster.config.node_data_dir(node_id))
 
+    async def _replace(self, node_id: str) -> str:
+        """Add a new node, wait until it is a voter, then remove ``node_id``; the new node."""
+        new = f"node{len(self.cluster.node_ids) + 1}"
+        http, tcp = free_ports(2)
+        await self._client.add_node(new, http=("127.0.0.1", http), tcp=("127.0.0.1", tcp))
+        self.cluster.added[new] = f"127.0.0.1:{http}"
+        self.probe.members.append(new)
+
+        async def voter() -> bool:
+            node = await self._node_view(new)
+            return node is not None and node["voter"] and node["role"] == "follower"
+
+        await self._poll(f"{new} promoted to voter", voter, 4 * self.timeout)
+        await self._client.remove_node(node_id)
+        self.probe.members.remove(node_id)
+
+        async def removed() -> bool:
+            node = await self._node_view(node_id)
+            return node is None or node["state"] in ("stopped", "exited")
+
+        await self._poll(f"{node_id} removed", removed, self.timeout)
+        return new
+
     async def inject(self, kind: str) -> FaultRecord:
         """Inject one fault, measure it, heal it and wait until the cluster is whole again."""
         role, action = FAULTS[kind]
@@ -530,8 +556,9 @@ class Nemesis:
         if role == "leader":
             target = leader
         else:
-            target = self.rng.choice([n for n in self.cluster.config.node_ids if n != leader])
+            target = self.rng.choice([n for n in self.probe.members if n != leader])
         pid = restarts = 0
+        added = ""
         installs_before = await self._installs(target)
         if action == "kill_pid":
             pid = int((await self.probe.status(target) or {})["pid"])
@@ -546,6 +573,8 @@ class Nemesis:
             await self._client.transfer_leadership(target)
         elif action == "wipe":
             await self._wipe(target)
+        elif action == "replace":
+            added = await self._replace(target)
         else:
             await self._client.node_action(target, action)
         record = FaultRecord(
@@ -571,8 +600,10 @@ class Nemesis:
                 await self._client.heal(target)
         elif action == "kill_pid":
             await self._heal_kill_pid(target, restarts)
-        elif action != "transfer":  # after a transfer the old leader goes on as a follower
+        elif action not in ("transfer", "replace"):  # after a transfer the old leader follows
             await self._client.node_action(target, "start")
+        if action == "replace":
+            target = added  # the node that must catch up is the new one
         await self.rejoined(target)
         record.recovered_s = self.clock() - since
         pid_after, installs = await self._installs(target)
@@ -593,12 +624,12 @@ class Nemesis:
 
     async def heal(self) -> None:
         """Resume and start every node (whatever state it is in) and wait until all rejoin."""
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.probe.members:
             await self._client.node_action(node_id, "resume")
             await self._client.node_action(node_id, "start")
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.probe.members:
             await self._client.heal(node_id)
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.probe.members:
             await self.rejoined(node_id)
 
 
