@@ -124,7 +124,7 @@ async def writer(
     sent = 0
     while True:
         due = start + sent * interval
-        if due >= end:
+        if due >= end or time.monotonic() >= end:  # a writer behind its schedule stops too
             return
         delay = due - time.monotonic()
         if delay > 0:
