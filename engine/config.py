@@ -41,6 +41,8 @@ from engine.config_model import (
     ReplicationConfig,
     SecurityConfig,
     StorageConfig,
+    TlsConfig,
+    TlsIdentity,
 )
 
 DEFAULT_SOURCE = "<bundled default>"
@@ -219,14 +221,15 @@ def parse_config(raw: Any, source: str) -> ClusterConfig:
     )
     if "nodes" not in doc:
         raise top.child("nodes").error("required key is missing: the cluster needs its nodes")
+    nodes = _nodes(doc["nodes"], top.child("nodes"))
     config = ClusterConfig(
         source=source,
-        nodes=_nodes(doc["nodes"], top.child("nodes")),
+        nodes=nodes,
         gateway=_gateway(doc.get("gateway"), top.child("gateway")),
         storage=_storage(doc.get("storage"), top.child("storage")),
         replication=_replication(doc.get("replication"), top.child("replication")),
         stores=_stores(doc["stores"], top.child("stores")) if "stores" in doc else _DEFAULT_STORES,
-        security=_security(doc.get("security"), top.child("security")),
+        security=_security(doc.get("security"), top.child("security"), [n.node_id for n in nodes]),
         limits=_limits(doc.get("limits"), top.child("limits")),
     )
     _check_endpoints_disjoint(config, top)
@@ -419,12 +422,54 @@ def _stores(raw: Any, at: _At) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _security(raw: Any, at: _At) -> SecurityConfig:
-    fields = _mapping(raw, at, ("authToken", "clusterSecret"), empty_ok=True)
+def _security(raw: Any, at: _At, node_ids: Sequence[str]) -> SecurityConfig:
+    fields = _mapping(raw, at, ("authToken", "clusterSecret", "tls", "insecureOk"), empty_ok=True)
+    tls = fields.get("tls")
     return SecurityConfig(
         auth_token=_secret(fields.get("authToken"), at.child("authToken")),
         cluster_secret=_secret(fields.get("clusterSecret"), at.child("clusterSecret")),
+        tls=None if tls is None else _tls(tls, at.child("tls"), node_ids),
+        insecure_ok=_bool(fields.get("insecureOk", False), at.child("insecureOk")),
     )
+
+
+def _tls(raw: Any, at: _At, node_ids: Sequence[str]) -> TlsConfig:
+    fields = _mapping(raw, at, ("cert", "key", "ca", "clientAuth", "nodes"))
+    for name in ("cert", "key", "ca"):
+        if name not in fields:
+            raise at.child(name).error("required key is missing: a PEM file path")
+    nodes_at = at.child("nodes")
+    nodes_raw = _mapping(fields.get("nodes"), nodes_at, node_ids, empty_ok=True)
+    nodes = []
+    for node_id, own in nodes_raw.items():
+        own_at = nodes_at.child(node_id)
+        pair = _mapping(own, own_at, ("cert", "key"))
+        for name in ("cert", "key"):
+            if name not in pair:
+                raise own_at.child(name).error("required key is missing: a PEM file path")
+        nodes.append(
+            (
+                node_id,
+                TlsIdentity(
+                    _file(pair["cert"], own_at.child("cert")),
+                    _file(pair["key"], own_at.child("key")),
+                ),
+            )
+        )
+    return TlsConfig(
+        cert=_file(fields["cert"], at.child("cert")),
+        key=_file(fields["key"], at.child("key")),
+        ca=_file(fields["ca"], at.child("ca")),
+        client_auth=_bool(fields.get("clientAuth", False), at.child("clientAuth")),
+        nodes=tuple(nodes),
+    )
+
+
+def _file(raw: Any, at: _At) -> Path:
+    # Like dataDir: relative to the working directory now, so child processes get it absolute.
+    if not isinstance(raw, str) or not raw.strip():
+        raise at.error(f"expected a file path, got {_show(raw)}")
+    return Path(os.path.abspath(Path(raw).expanduser()))
 
 
 def _limits(raw: Any, at: _At) -> LimitsConfig:
@@ -609,6 +654,8 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
         "security": {
             "authToken": secret(config.security.auth_token),
             "clusterSecret": secret(config.security.cluster_secret),
+            "tls": _tls_raw(config.security.tls),
+            "insecureOk": config.security.insecure_ok,
         },
         "limits": {
             "maxRequestBytes": config.limits.max_request_bytes,
@@ -616,6 +663,20 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
         },
     }
     return yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)
+
+
+def _tls_raw(tls: TlsConfig | None) -> dict[str, Any] | None:
+    if tls is None:
+        return None
+    return {
+        "cert": str(tls.cert),
+        "key": str(tls.key),
+        "ca": str(tls.ca),
+        "clientAuth": tls.client_auth,
+        "nodes": {
+            node_id: {"cert": str(own.cert), "key": str(own.key)} for node_id, own in tls.nodes
+        },
+    }
 
 
 def _endpoint_raw(endpoint: Endpoint) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import yaml
 from engine.client import EmbeddedCluster, GateClient
 from engine.client.results import ClusterView
 from engine.config_model import ClusterConfig
+from engine.tls import client_context
 
 T = TypeVar("T")
 BENCH_STORE = "bench"
@@ -124,11 +125,17 @@ class RunningCluster:
         return self.embedded.client(**kwargs)
 
     def node_url(self, node_id: str) -> str:
-        return f"http://{self.config.node(node_id).http.addr}"
+        scheme = "https" if self.config.security.tls else "http"
+        return f"{scheme}://{self.config.node(node_id).http.addr}"
 
     async def node_get(self, node_id: str, path: str) -> Any:
-        """GET a path on one node's own HTTP endpoint."""
-        async with aiohttp.ClientSession() as http, http.get(self.node_url(node_id) + path) as resp:
+        """GET a path on one node's own HTTP endpoint (over TLS with ``security.tls``)."""
+        options = self.embedded.tls_options
+        tls = client_context(**options) if options else True
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls)) as http,
+            http.get(self.node_url(node_id) + path) as resp,
+        ):
             return await resp.json()
 
     async def node_all(self, node_id: str, store: str = "reg_gh") -> list[dict[str, Any]]:

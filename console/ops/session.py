@@ -13,7 +13,14 @@ from pathlib import Path
 
 from domain.greenhouse.catalogue import STORE_ID
 from domain.greenhouse.producer import ensure_store
-from engine.client import ConfigError, EmbeddedCluster, GateClient, GateError, LaunchError
+from engine.client import (
+    ConfigError,
+    EmbeddedCluster,
+    GateClient,
+    GateError,
+    LaunchError,
+    TlsError,
+)
 
 
 class SessionError(Exception):
@@ -29,6 +36,10 @@ class SessionOptions:
     clear: bool = False
     token: str | None = None
     store: str = STORE_ID
+    # TLS for an https:// gateway (--ca/--cert/--key); an embedded cluster's come from its config.
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
 
 
 class EngineSession:
@@ -42,6 +53,11 @@ class EngineSession:
         self.embedded: EmbeddedCluster | None = None
         self.client: GateClient | None = None
         self.url = options.connect.rstrip("/") if options.connect else ""
+        self._tls: dict[str, str] = {
+            name: value
+            for name, value in (("ca", options.ca), ("cert", options.cert), ("key", options.key))
+            if value is not None
+        }
 
     @property
     def store(self) -> str:
@@ -56,12 +72,14 @@ class EngineSession:
     async def open(self) -> GateClient:
         """Start or attach; answers the session's client."""
         if self.options.connect:
-            client = GateClient(
-                self.url, token=self.options.token, retry_deadline=self.retry_deadline
-            )
-            if not await client.health():
+            client = self._client(self.options.token, self.retry_deadline)
+            try:
+                await client.request_once("GET", "/health")
+            except GateError as exc:
                 await client.close()
-                raise SessionError(f"cannot reach a Gate gateway at {self.url}")
+                # An untrusted certificate says which option is missing; the rest is unreachable.
+                reason = f": {exc.message.split(': ', 1)[-1]}" if exc.code == "tls_failed" else ""
+                raise SessionError(f"cannot reach a Gate gateway at {self.url}{reason}") from None
         else:
             client = await self._start_embedded()
         self.client = client
@@ -89,14 +107,28 @@ class EngineSession:
         except LaunchError as exc:
             raise SessionError(str(exc)) from None
         self.embedded = embedded
+        self._tls = {**embedded.tls_options, **self._tls}
         token = self.options.token or embedded.config.security.auth_token
-        return GateClient(self.url, token=token, retry_deadline=self.retry_deadline)
+        return self._client(token, self.retry_deadline)
+
+    def _client(self, token: str | None, retry_deadline: float) -> GateClient:
+        try:
+            return GateClient(
+                self.url,
+                token=token,
+                retry_deadline=retry_deadline,
+                ca=self._tls.get("ca"),
+                cert=self._tls.get("cert"),
+                key=self._tls.get("key"),
+            )
+        except TlsError as exc:
+            raise SessionError(str(exc)) from None
 
     def new_client(self, *, retry_deadline: float | None = None) -> GateClient:
         """Another client of the same gateway (e.g. for a poller that must never wait)."""
         assert self.client is not None, "open() the session first"
         deadline = self.retry_deadline if retry_deadline is None else retry_deadline
-        return GateClient(self.url, token=self.client.token, retry_deadline=deadline)
+        return self._client(self.client.token, deadline)
 
     async def close(self) -> None:
         """Close the client and stop the cluster if this session started it."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
-from engine.cli_support import fail
+from engine.cli_support import add_tls_arguments, fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
 
@@ -60,6 +60,7 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
     )
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
+    add_tls_arguments(parser)
     parser.add_argument(
         "--yes",
         action="store_true",
@@ -76,7 +77,15 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
     except (PreflightError, ConfigError) as exc:
         fail(PROGRAM, str(exc), 2)
     token = args.token or os.environ.get("GATE_AUTH_TOKEN") or None
-    options = SessionOptions(config=args.config, connect=connect, clear=args.clear, token=token)
+    options = SessionOptions(
+        config=args.config,
+        connect=connect,
+        clear=args.clear,
+        token=token,
+        ca=args.ca,
+        cert=args.cert,
+        key=args.key,
+    )
     return options, not args.yes
 
 

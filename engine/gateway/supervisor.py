@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -117,8 +118,12 @@ class NodeSupervisor:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tls: ssl.SSLContext | None = None,
+        insecure_ok: bool = False,
     ) -> None:
         self._config = config
+        self.tls = tls  # the gateway's client context, to ask a starting node if it answers
+        self._insecure_ok = insecure_ok  # the gateway's --insecure-ok, handed on to its nodes
         self._config_path = config_path
         self._python = python
         self._command = command or self._node_command
@@ -142,6 +147,7 @@ class NodeSupervisor:
             # Managed nodes end with their gateway, even one that was SIGKILLed.
             "--parent-pid",
             str(os.getpid()),
+            *(["--insecure-ok"] if self._insecure_ok else []),
         ]
 
     def _node(self, node_id: str) -> _Node:
@@ -345,8 +351,8 @@ class NodeSupervisor:
         node_id = node.config.node_id
         timeout = self._config.gateway.start_timeout
         deadline = asyncio.get_running_loop().time() + timeout
-        http = HttpPool(node.config.http.connect_host, node.config.http.port)
-        conn = NodeConnection(node_id, node.config.tcp, secret=self._secret)
+        http = HttpPool(node.config.http.connect_host, node.config.http.port, tls=self.tls)
+        conn = NodeConnection(node_id, node.config.tcp, secret=self._secret, tls=self.tls)
         try:
             while True:
                 if proc.returncode is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint
 from engine.protocol.framing import MAX_FRAME, ClientHandshake, FrameError, FrameSession
+from engine.tls import describe_connect_error as describe_tls_error
 
 CONNECT_TIMEOUT = 0.5  # to connect and finish the handshake
 Push = Callable[[dict[str, Any]], None]  # takes a message the node sent unasked
@@ -158,10 +160,12 @@ class NodeConnection:
         *,
         secret: bytes,
         connect_timeout: float = CONNECT_TIMEOUT,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.node_id = node_id
         self.endpoint = endpoint
         self._secret = secret
+        self._tls = tls  # security.tls: verifies the node's certificate against the CA
         self._connect_timeout = connect_timeout
         self._ids = itertools.count(1)
         self._link: _Link | None = None
@@ -237,12 +241,16 @@ class NodeConnection:
                     lambda: _Link(name, self._secret),
                     self.endpoint.connect_host,
                     self.endpoint.port,
+                    ssl=self._tls,
+                    server_hostname=self.endpoint.connect_host if self._tls else None,
                 )
                 await link.handshake()
         except TimeoutError:
             if link is not None:
                 link.close(f"handshake with {name} timed out")
             raise ConnectionError(f"cannot connect to {name}: timed out") from None
+        except ssl.SSLError as exc:  # before OSError, which it is
+            raise ConnectionError(f"cannot connect to {name}: {describe_tls_error(exc)}") from None
         except OSError as exc:
             if link is not None:
                 raise  # the handshake failed: its reason says how
@@ -262,13 +270,24 @@ class NodeConnection:
 
 
 class NodePool:
-    """One :class:`NodeConnection` per node of the config, signed with the cluster secret."""
+    """One :class:`NodeConnection` per node of the config, signed with the cluster secret.
 
-    def __init__(self, config: ClusterConfig, *, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    ``tls``: the gateway's client context (``security.tls``), which ``tls`` also offers to the
+    gateway's other links to the nodes.
+    """
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         key = cluster_key(config)
+        self.tls = tls
         self._conns = {
             node.node_id: NodeConnection(
-                node.node_id, node.tcp, secret=key, connect_timeout=connect_timeout
+                node.node_id, node.tcp, secret=key, connect_timeout=connect_timeout, tls=tls
             )
             for node in config.nodes
         }

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import random
+import ssl
 import time
 from typing import Any
 
@@ -81,8 +82,14 @@ class RaftHost:
     """Runs one node's replication: owns the core, its log, its stores and its peer links."""
 
     def __init__(
-        self, config: ClusterConfig, node_id: str, *, rng: random.Random | None = None
+        self,
+        config: ClusterConfig,
+        node_id: str,
+        *,
+        rng: random.Random | None = None,
+        link_tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``link_tls``: the client context of the links to peers (``security.tls``)."""
         self.config = config
         self.node_id = node_id
         self.secret = cluster_key(config)  # first: a node never runs without one
@@ -110,7 +117,7 @@ class RaftHost:
             applied=self.state.applied_index,
         )
         peers = {n.node_id: n.tcp for n in config.nodes if n.node_id != node_id}
-        self.peers = PeerTransport(node_id, peers, self.secret)
+        self.peers = PeerTransport(node_id, peers, self.secret, link_tls)
         self.applied_index = self.state.applied_index
         self.tick_seconds = rep.tick_ms / 1000.0
         # A peer counts as reachable if we heard from it within the shortest election timeout;
@@ -169,6 +176,7 @@ class RaftHost:
             link_cut=lambda peer: peer in self.peers.cuts.outbound,
             node_log=self.node_log,
             counters=self.counters,
+            tls=link_tls,
         )
         self.snapshot_receiver = SnapshotReceiver(node_dir / "snapshot-in", self.receive_snapshot)
         # Set once, with the exit status, when this node must stop for good (see _fail).
