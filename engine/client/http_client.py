@@ -141,9 +141,9 @@ class GateClient:
             raise GateError("timeout", f"no answer from the gateway at {self.base_url}") from None
         except (ssl.SSLError, TlsRefused) as exc:  # an untrusted certificate, no client one
             # Its own code, not a retryable "unavailable": retrying cannot make it trusted.
-            reason = exc if isinstance(exc, TlsRefused) else describe_connect_error(exc)
+            why = str(exc) if isinstance(exc, TlsRefused) else describe_connect_error(exc)
             raise GateError(
-                "tls_failed", f"cannot reach the gateway at {self.base_url}: {reason}"
+                "tls_failed", f"cannot reach the gateway at {self.base_url}: {why}"
             ) from None
         except OSError as exc:  # refused, reset, unreadable (HttpProtocolError)
             reason = exc if isinstance(exc, HttpProtocolError) else exc.strerror or exc
