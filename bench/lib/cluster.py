@@ -25,8 +25,9 @@ import yaml
 
 from engine.client import EmbeddedCluster, GateClient
 from engine.client.results import ClusterView
+from engine.config import load_config
 from engine.config_model import ClusterConfig
-from engine.tls import client_context
+from engine.tls import client_context, make_dev_certs
 
 T = TypeVar("T")
 BENCH_STORE = "bench"
@@ -91,6 +92,17 @@ def bench_config(directory: Path, nodes: int = 3, fsync: str = "always") -> dict
             "replication": {"writeQuorum": "majority"},
         },
     )
+
+
+def dev_tls_section(directory: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    """``security.tls`` for ``raw`` from dev certificates made under ``directory/certs``."""
+    certs = make_dev_certs(directory / "certs", load_config(write_config(directory, raw)))
+    return {
+        "ca": str(certs.ca),
+        "cert": str(certs.gateway.cert),
+        "key": str(certs.gateway.key),
+        "nodes": {n: {"cert": str(own.cert), "key": str(own.key)} for n, own in certs.nodes},
+    }
 
 
 def write_config(directory: Path, raw: dict[str, Any]) -> Path:
@@ -201,12 +213,23 @@ async def start_cluster(directory: Path, raw: dict[str, Any]) -> RunningCluster:
 
 @contextlib.asynccontextmanager
 async def temporary_cluster(
-    parent: str | None, nodes: int = 3, fsync: str = "always", *, keep: bool = False
+    parent: str | None,
+    nodes: int = 3,
+    fsync: str = "always",
+    *,
+    keep: bool = False,
+    tls: bool = False,
 ) -> AsyncIterator[RunningCluster]:
-    """A benchmark cluster (``bench_config``) in a temporary directory, removed unless ``keep``."""
+    """A benchmark cluster (``bench_config``) in a temporary directory, removed unless ``keep``.
+
+    ``tls``: with ``security.tls``, from dev certificates made in that directory.
+    """
     directory = Path(tempfile.mkdtemp(prefix="gate-bench-", dir=parent))
     try:
-        cluster = await start_cluster(directory, bench_config(directory, nodes, fsync))
+        raw = bench_config(directory, nodes, fsync)
+        if tls:
+            raw["security"] = {"tls": dev_tls_section(directory, raw)}
+        cluster = await start_cluster(directory, raw)
         try:
             yield cluster
         finally:
