@@ -18,11 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 import yaml
 from cryptography import x509
+from textual.widgets import Input
 
 from bench.lib.cluster import start_cluster as start_cluster_from
+from console.ops.operations import Operations
+from console.ops.session import SessionError, SessionOptions
+from console.tui.app import GateConsole
+from console.tui.feed.panel import FeedPanel
 from engine.client import GateClient, GateError, TlsError
 from engine.config import ConfigError, dump_config, load_config, parse_config
 from engine.config_model import TlsConfig, TlsIdentity
@@ -36,7 +42,7 @@ from tests.cluster_harness import (
     wait_for,
     write_config,
 )
-from tests.console.script_runs import ROOT, assert_clean, run_script
+from tests.console.script_runs import ROOT, run_script
 from tests.raw_wire import frame
 
 EVENT = {"event_type": "t", "data": {"n": 1}}
@@ -285,19 +291,84 @@ async def test_node_tls_ports_refuse_plain_tcp_and_the_cluster_keeps_serving(
         assert all(n["tcp"]["up"] for n in view["nodes"])
 
 
+def _repl_at_a_pty(url: str, ca: Path, home: Path) -> tuple[int | None, str]:
+    """gate-repl at a real pty, attached over https: its status, then option 15."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GATE_AUTH_TOKEN")}
+    env.update(PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(home), TERM="xterm")
+    env["PROMPT_TOOLKIT_NO_CPR"] = "1"  # pexpect does not answer a cursor-position request
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "console.repl", "--connect", url, "--ca", str(ca)],
+        env=env,
+        dimensions=(40, 120),
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+    screen = (home / "screen.txt").open("w", encoding="utf-8")  # what it showed, to debug
+    child.logfile_read = screen
+    try:
+        child.expect_exact(f"Gateway: {url}")
+        child.expect_exact("Select an option")
+        child.send("14\r")  # Get Cluster Status: a request over https
+        child.expect(r"Leader: node\d")
+        seen = child.before or ""
+        child.expect_exact("Select an option")
+        child.send("15\r")
+        child.expect(pexpect.EOF)
+        return child.wait(), seen
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+        screen.close()
+
+
 @pytest.mark.slow
 async def test_the_consoles_and_the_producer_speak_tls(
     tls_cluster: tuple[RunningCluster, DevCerts], tmp_path: Path
 ) -> None:
     cluster, certs = tls_cluster
     url = cluster.url
-    run = await run_script(["--connect", url, "--ca", str(certs.ca)], "14\n15\n", tmp_path)
-    assert_clean(run)
-    assert f"Gateway: {url}" in run.stdout
+    status, seen = await asyncio.to_thread(_repl_at_a_pty, url, certs.ca, tmp_path)
+    assert status == 0 and "Traceback" not in seen
     refused = await run_script(["--connect", url], "15\n", tmp_path)
     assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
     assert refused.stderr.startswith(f"gate-repl: cannot reach a Gate gateway at {url}: ")
     assert "(--ca)" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    # gate-console's app in-process: an observer over wss:// sees a producer's events.
+    with pytest.raises(SessionError, match=r"not trusted .*\(--ca\)$"):
+        await Operations.open(SessionOptions(connect=url), seed=7)
+    ops = await Operations.open(
+        SessionOptions(connect=url, ca=str(certs.ca)), seed=7, health_interval=0.2
+    )
+    try:
+        app = GateConsole(ops, blink=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3", "n")
+            await wait_for(
+                lambda: pilot.pause(0.05), lambda _: isinstance(app.screen.focused, Input), 15
+            )
+            await pilot.press("enter")
+            await wait_for(
+                lambda: pilot.pause(0.05), lambda _: "reg_gh:$all" in ops.observers.names(), 15
+            )
+            await pilot.press("4", "n")
+            await wait_for(
+                lambda: pilot.pause(0.05), lambda _: isinstance(app.screen.focused, Input), 15
+            )
+            await pilot.press("enter")
+            await wait_for(
+                lambda: pilot.pause(0.05),
+                lambda _: any(
+                    line.text.startswith('SEEN ["greenhouse-')
+                    for line in app.query_one(FeedPanel).retained
+                ),
+                30,
+                "producer events in the console's feed",
+            )
+            await pilot.press("ctrl+q")
+    finally:
+        await ops.close()
     produce = [sys.executable, "-m", "domain.greenhouse.produce_cli", "--connect", url]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = await asyncio.to_thread(
