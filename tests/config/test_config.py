@@ -379,7 +379,12 @@ BAD_VALUES = [
     ("stores", ["a", "b", "a"], "stores[2]", "store 'a' is listed twice"),
     ("security.authToken", 123, "security.authToken", "non-empty string or null, got 123"),
     ("security.clusterSecret", "", "security.clusterSecret", "got ''"),
-    ("security.apiKey", "x", "security.apiKey", "(allowed: authToken, clusterSecret)"),
+    (
+        "security.apiKey",
+        "x",
+        "security.apiKey",
+        "(allowed: authToken, clusterSecret, tls, insecureOk)",
+    ),
     ("limits.maxRequestBytes", 0, "limits.maxRequestBytes", ">= 1, got 0"),
     ("limits.maxEventsPerAppend", "many", "limits.maxEventsPerAppend", "got 'many'"),
 ]

@@ -253,6 +253,8 @@ async def test_https_works_with_the_ca_and_fails_in_one_line_without(
         view = await client.cluster()
         # Bound to 0.0.0.0 with TLS but no token: exactly the token risk is listed.
         assert len(view["insecure"]) == 1 and "without a token" in view["insecure"][0]
+        log = cluster.embedded.log_file.read_text()
+        assert f"insecure: {view['insecure'][0]} (--insecure-ok if" in log, "warned at start"
         assert (await cluster.node_get("node2", "/health"))["status"] == "ok"
     for options in ({}, {"ca": str(dict(certs.nodes)["node1"].cert)}):
         async with GateClient(cluster.url, retry_deadline=0, **options) as stranger:
