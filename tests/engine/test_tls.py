@@ -34,6 +34,7 @@ from engine.config import ConfigError, dump_config, load_config, parse_config
 from engine.config_model import TlsConfig, TlsIdentity
 from engine.exposure import insecure_reasons
 from engine.tls import DevCerts, ProcessTls, client_context, make_dev_certs
+from engine.transport.preflight import GatewayRunning, check_ports
 from tests.cluster_harness import (
     RunningCluster,
     cluster_config,
@@ -267,6 +268,9 @@ async def test_https_works_with_the_ca_and_fails_in_one_line_without(
         with pytest.raises(GateError) as info:
             await plain.list_stores()
         assert info.value.code == "unavailable"
+    # A console started on the same config finds the running gateway over https.
+    with pytest.raises(GatewayRunning, match=r"--connect https://127\.0\.0\.1:"):
+        check_ports(cluster.config, attach="gate-repl")
     request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
     gateway_port = cluster.config.gateway.http.port
     for port in (gateway_port, cluster.config.node("node1").http.port):
