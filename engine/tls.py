@@ -91,14 +91,16 @@ def client_context(
     return context
 
 
-def describe_connect_error(exc: BaseException) -> str:
-    """A one-line reason for a failed TLS connection, saying what to pass when it is the CA."""
+def describe_connect_error(exc: BaseException, *, hint: bool = True) -> str:
+    """A one-line reason for a failed TLS connection; ``hint``: with the option a user of a
+    command line would pass (a cluster's own links have none)."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         why = exc.verify_message or "certificate verify failed"
-        return f"the server's certificate is not trusted ({why}); pass the cluster's CA (--ca)"
+        fix = "; pass the cluster's CA (--ca)" if hint else ""
+        return f"the server's certificate is not trusted ({why}){fix}"
     if isinstance(exc, ssl.SSLError):
         reason = _reason(exc)
-        if "certificate required" in reason or "handshake failure" in reason:
+        if hint and ("certificate required" in reason or "handshake failure" in reason):
             return f"TLS refused ({reason}): the server may want a client certificate (--cert)"
         return f"TLS failed: {reason}"
     return str(exc)

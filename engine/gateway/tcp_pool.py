@@ -250,7 +250,9 @@ class NodeConnection:
                 link.close(f"handshake with {name} timed out")
             raise ConnectionError(f"cannot connect to {name}: timed out") from None
         except ssl.SSLError as exc:  # before OSError, which it is
-            raise ConnectionError(f"cannot connect to {name}: {describe_tls_error(exc)}") from None
+            raise ConnectionError(
+                f"cannot connect to {name}: {describe_tls_error(exc, hint=False)}"
+            ) from None
         except OSError as exc:
             if link is not None:
                 raise  # the handshake failed: its reason says how
@@ -272,8 +274,8 @@ class NodeConnection:
 class NodePool:
     """One :class:`NodeConnection` per node of the config, signed with the cluster secret.
 
-    ``tls``: the gateway's client context (``security.tls``), which ``tls`` also offers to the
-    gateway's other links to the nodes.
+    ``tls``: the gateway's client context (``security.tls``); its other links to the nodes
+    (health probes, consumer bridges) take it from here too.
     """
 
     def __init__(
