@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from engine.config_model import ClusterConfig, Endpoint
+from engine.config_model import ClusterConfig, Endpoint, NodeConfig
 
 
 def is_loopback(host: str) -> bool:
@@ -28,14 +28,14 @@ def _exposed(endpoint: Endpoint) -> bool:
     return endpoint.enabled and not is_loopback(endpoint.host)
 
 
-def insecure_reasons(config: ClusterConfig, node_id: str | None = None) -> list[str]:
-    """The risks of ``config`` in one line each: of the whole cluster (``node_id`` None, the
-    gateway's view), or of one node's own endpoints."""
+def insecure_reasons(config: ClusterConfig, node: NodeConfig | None = None) -> list[str]:
+    """The risks of ``config`` in one line each: of the whole cluster (``node`` None, the
+    gateway's view), or of one node's own endpoints (a node joining at run time included)."""
     security = config.security
     token, tls = security.auth_token is not None, security.tls is not None
     reasons: list[str] = []
     gateway = config.gateway.http
-    if node_id is None and _exposed(gateway):
+    if node is None and _exposed(gateway):
         where = f"the gateway's API on {gateway.host}:{gateway.port}"
         if not token:
             reasons.append(
@@ -47,18 +47,17 @@ def insecure_reasons(config: ClusterConfig, node_id: str | None = None) -> list[
                 f"{where} is plain HTTP: tokens and events cross the network in clear text "
                 "(set security.tls)"
             )
-    for node in config.nodes:
-        if node_id is not None and node.node_id != node_id:
-            continue
-        if _exposed(node.http):
-            where = f"{node.node_id}'s HTTP on {node.http.host}:{node.http.port}"
+    for member in config.nodes if node is None else (node,):
+        if _exposed(member.http):
+            where = f"{member.node_id}'s HTTP on {member.http.host}:{member.http.port}"
             if not token:
                 reasons.append(f"{where} serves every store's events without a token")
             if not tls:
                 reasons.append(f"{where} is plain HTTP (set security.tls)")
-        if _exposed(node.tcp) and not tls:
+        if _exposed(member.tcp) and not tls:
+            where = f"{member.node_id}'s TCP on {member.tcp.host}:{member.tcp.port}"
             reasons.append(
-                f"{node.node_id}'s TCP on {node.tcp.host}:{node.tcp.port} carries replication "
-                "in clear text: signed with the cluster secret, not encrypted (set security.tls)"
+                f"{where} carries replication in clear text: signed with the cluster secret, "
+                "not encrypted (set security.tls)"
             )
     return reasons

@@ -63,7 +63,9 @@ async def serve(
         )
     pool = NodePool(config, tls=link_tls)
     supervisor = (
-        NodeSupervisor(config, config_path, tls=link_tls, insecure_ok=insecure_ok)
+        NodeSupervisor(
+            config, config_path, members=pool.members, tls=link_tls, insecure_ok=insecure_ok
+        )
         if config.gateway.starts_nodes
         else None
     )

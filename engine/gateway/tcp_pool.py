@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint
+from engine.gateway.members import Members
 from engine.protocol.framing import MAX_FRAME, ClientHandshake, FrameError, FrameSession
 from engine.tls import describe_connect_error as describe_tls_error
 
@@ -272,7 +273,8 @@ class NodeConnection:
 
 
 class NodePool:
-    """One :class:`NodeConnection` per node of the config, signed with the cluster secret.
+    """One :class:`NodeConnection` per member (engine/gateway/members.py), signed with the
+    cluster secret.
 
     ``tls``: the gateway's client context (``security.tls``); its other links to the nodes
     (health probes, consumer bridges) take it from here too.
@@ -283,20 +285,36 @@ class NodePool:
         config: ClusterConfig,
         *,
         connect_timeout: float = CONNECT_TIMEOUT,
+        members: Members | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        key = cluster_key(config)
+        self._key = cluster_key(config)
+        self._connect_timeout = connect_timeout
         self.tls = tls
-        self._conns = {
-            node.node_id: NodeConnection(
-                node.node_id, node.tcp, secret=key, connect_timeout=connect_timeout, tls=tls
-            )
-            for node in config.nodes
-        }
+        self.members = members or Members(config)
+        self._conns: dict[str, NodeConnection] = {}
+        for node in self.members.nodes:
+            self.get(node.node_id)
 
     def get(self, node_id: str) -> NodeConnection:
-        """The connection to ``node_id``; KeyError for a node not in the config."""
-        return self._conns[node_id]
+        """The connection to ``node_id``; KeyError for a node that is not a member."""
+        conn = self._conns.get(node_id)
+        if conn is None:
+            node = self.members.node(node_id)
+            conn = self._conns[node_id] = NodeConnection(
+                node_id,
+                node.tcp,
+                secret=self._key,
+                connect_timeout=self._connect_timeout,
+                tls=self.tls,
+            )
+        return conn
+
+    def drop(self, node_id: str) -> None:
+        """Close the connection to a former member."""
+        conn = self._conns.pop(node_id, None)
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
         """Close every connection."""

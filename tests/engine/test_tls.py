@@ -172,7 +172,8 @@ def test_insecure_reasons_name_each_risk(tmp_path: Path) -> None:
     assert len(reasons) == 3, reasons
     assert "without a token" in reasons[0] and "kill nodes" in reasons[0]
     assert "clear text" in reasons[1] and "node1's TCP" in reasons[2]
-    assert insecure_reasons(parse_config(raw, "c.yaml"), "node2") == []
+    config = parse_config(raw, "c.yaml")
+    assert insecure_reasons(config, config.node("node2")) == []
     raw["security"] = {
         "authToken": "t",
         "tls": {"ca": "ca.pem", "cert": "g.pem", "key": "g-key.pem"},
