@@ -89,7 +89,7 @@ class EngineSession:
         except LaunchError as exc:
             raise SessionError(str(exc)) from None
         self.embedded = embedded
-        token = self.options.token or embedded.config.security.auth_token
+        token = self.options.token or embedded.config.security.admin_token
         return GateClient(self.url, token=token, retry_deadline=self.retry_deadline)
 
     def new_client(self, *, retry_deadline: float | None = None) -> GateClient:
