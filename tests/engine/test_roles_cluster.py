@@ -10,10 +10,7 @@ they do no harm; refused writes are checked to have written nothing on any node.
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import re
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ import aiohttp
 import pytest
 import yaml
 
+from bench.lib.websockets import never_reading_websocket
 from engine.client import GateClient, GateError
 from engine.config_model import ROLES
 from engine.node.http_app import ROUTE_ROLES as NODE_ROUTE_ROLES
@@ -206,30 +204,11 @@ async def test_websockets_per_client_and_in_all(make_cluster: Any) -> None:
             await http.close()
 
 
-async def never_reading_websocket(port: int, path: str) -> socket.socket:
-    """A WebSocket client that completes the upgrade, then never reads again (tiny buffer)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: Bearer {TOKENS['reader']}\r\n\r\n"
-        ).encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += await asyncio.to_thread(sock.recv, 1)  # byte by byte: read nothing past it
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
-
-
 async def test_a_websocket_that_never_reads_is_closed(make_cluster: Any) -> None:
     cluster: RunningCluster = await make_cluster(extra=EXTRA)
     port = cluster.config.gateway.http.port
-    sock = await never_reading_websocket(port, "/api/stores/reg_gh/observe?buffer=100000")
+    path = "/api/stores/reg_gh/observe?buffer=100000"
+    sock = await never_reading_websocket(port, path, TOKENS["reader"])
     opened_at = time.monotonic()
     try:
         big = "x" * 20_000
