@@ -16,15 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import yaml
 
 from bench.lib.websockets import never_reading_websocket
 from engine.client import GateClient, GateError
+from engine.cluster_secret import cluster_key, resolve_cluster_secret
 from engine.config_model import ROLES
 from engine.node.http_app import ROUTE_ROLES as NODE_ROUTE_ROLES
+from engine.protocol.commands import build_create_store
+from engine.protocol.framing import ClientHandshake, read_body
 from tests.api_routes import gateway_routes
 from tests.cluster_harness import RunningCluster, wait_for
+from tests.raw_wire import refused
 
 pytestmark = pytest.mark.slow
 
@@ -145,8 +150,30 @@ async def test_every_route_with_every_role(make_cluster: Any) -> None:
         assert "refused_store" not in {s["store_id"] for s in stores}
 
 
-async def test_rate_limit_answers_429_with_retry_after(make_cluster: Any) -> None:
-    cluster: RunningCluster = await make_cluster(extra=EXTRA)
+async def too_many_headers(port: int, count: int) -> tuple[bytes, bytes]:
+    """A GET with ``count`` extra header lines, over a raw socket: the status line and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        lines = "".join(f"X-Pad-{n}: {n}\r\n" for n in range(count))
+        request = f"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{lines}\r\n"
+        writer.write(request.encode())
+        async with asyncio.timeout(10):
+            answer = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body
+
+
+async def test_rate_limit_and_header_limits(make_cluster: Any) -> None:
+    cluster: RunningCluster = await make_cluster(extra={**EXTRA, "limits": {"maxHeaders": 20}})
+    for port in (cluster.config.gateway.http.port, cluster.config.node("node2").http.port):
+        status, body = await too_many_headers(port, 25)
+        assert re.match(rb"HTTP/1\.[01] 400 ", status), status
+        assert orjson.loads(body)["error"]["code"] == "invalid_request"
+        status, _ = await too_many_headers(port, 10)
+        assert re.match(rb"HTTP/1\.[01] 200 ", status), status
+
     statuses: dict[int, int] = {}
     retry_after = set()
     headers = {"Authorization": f"Bearer {TOKENS['hammer']}"}
@@ -249,3 +276,41 @@ async def test_a_websocket_that_never_reads_is_closed(make_cluster: Any) -> None
                     ended = True
     finally:
         sock.close()
+
+
+async def test_a_recorded_node_connection_replayed_is_refused(make_cluster: Any) -> None:
+    """Someone who recorded a whole node connection (hello, proof, a signed propose) and plays
+    it back, on a new connection or the same one, gets nothing done: the node's fresh challenge
+    makes the old proof wrong, and a frame's sequence number is used once."""
+    cluster: RunningCluster = await make_cluster(extra=EXTRA)
+    config = resolve_cluster_secret(cluster.config, create=False)
+    leader = await cluster.leader()
+    port = cluster.config.node(leader).tcp.port
+    propose = {
+        "op": "propose",
+        "id": 1,
+        "command": build_create_store({"store_id": "replayed"}, now_epoch_us=0),
+        "timeout": 2,
+    }
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        handshake = ClientHandshake(cluster_key(config))
+        hello = handshake.hello()
+        writer.write(hello)
+        session, proof = handshake.finish(await read_body(reader))
+        signed = session.encode(propose)
+        writer.write(proof + signed)
+        assert session.decode(await read_body(reader))["ok"] is True  # created, once
+        writer.write(signed)  # the same frame again, on the same connection
+        answer = orjson.loads(await read_body(reader))
+        assert answer["ok"] is False, answer
+        assert await reader.read() == b"", "the node hangs up on a replayed frame"
+    finally:
+        writer.close()
+    async with cluster.new_client() as admin:
+        await admin.delete_store("replayed")
+    # The whole recording on a new connection: the proof was for another challenge.
+    reason = await refused(port, [hello + proof + signed])
+    assert "proof" in reason or "secret" in reason, reason
+    async with cluster.new_client() as admin:
+        assert "replayed" not in {s["store_id"] for s in await admin.list_stores()}
