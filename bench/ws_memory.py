@@ -1,7 +1,7 @@
 """The gateway's memory with many WebSockets, some of whose clients never read (issue #18).
 
 Usage: ``python -m bench.ws_memory [--idle N] [--stuck N] [--duration S] [--rate R]
-[--dir DIR]``.
+[--dir DIR] [--json-out [PATH]]``.
 
 Starts its own 3-node cluster with the default limits and opens ``--idle`` (500) observers on a
 quiet store, which read but get nothing, and ``--stuck`` (50) observers on the busy store whose
@@ -26,6 +26,8 @@ from typing import Any
 import aiohttp
 
 from bench.lib.cluster import BENCH_STORE, RunningCluster, temporary_cluster
+from bench.lib.machine import StealWatch
+from bench.lib.results import Results, add_json_out
 from bench.lib.websockets import never_reading_websocket
 from engine.client import GateClient
 
@@ -86,8 +88,17 @@ async def dropped(sock: socket.socket) -> bool:
         return False
 
 
-async def run(cluster: RunningCluster, idle: int, stuck: int, duration: float, rate: int) -> None:
+async def run(
+    cluster: RunningCluster,
+    idle: int,
+    stuck: int,
+    duration: float,
+    rate: int,
+    results: Results,
+) -> None:
     pid = cluster.gateway_pid
+    steal = StealWatch()
+    steal.start()
     async with cluster.new_client() as client:
         await client.create_store(QUIET)
         before = rss_mb(pid)
@@ -107,6 +118,7 @@ async def run(cluster: RunningCluster, idle: int, stuck: int, duration: float, r
             samples.append(rss_mb(pid))
         sent = await flooding
         after = rss_mb(pid)
+        steal.stop()
         gone = sum([await dropped(sock) for sock in stuck_sockets])
         still_open = sum(1 for _, ws in idle_sockets if not ws.closed)
         for sock in stuck_sockets:
@@ -115,6 +127,15 @@ async def run(cluster: RunningCluster, idle: int, stuck: int, duration: float, r
             with contextlib.suppress(Exception):
                 await ws.close()
             await http.close()
+    figures = {
+        "rss_before_mb": round(before, 1),
+        "rss_open_mb": round(opened, 1),
+        "rss_after_mb": round(after, 1),
+        "events": sent,
+        "stuck_dropped": gone,
+        "idle_open": still_open,
+    }
+    results.add(f"{idle} idle + {stuck} never-reading, {duration:g} s", figures, steal.result)
     print(f"gateway VmRSS before the sockets: {before:.1f} MB")
     print(f"with {idle} idle + {stuck} never-reading WebSockets open: {opened:.1f} MB")
     print(
@@ -125,9 +146,9 @@ async def run(cluster: RunningCluster, idle: int, stuck: int, duration: float, r
     print(f"idle sockets still open: {still_open}/{idle}")
 
 
-async def main_async(args: argparse.Namespace) -> None:
+async def main_async(args: argparse.Namespace, results: Results) -> None:
     async with temporary_cluster(args.dir) as cluster:
-        await run(cluster, args.idle, args.stuck, args.duration, args.rate)
+        await run(cluster, args.idle, args.stuck, args.duration, args.rate, results)
 
 
 def main() -> None:
@@ -137,7 +158,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--rate", type=int, default=500, help="events per second")
     parser.add_argument("--dir", help="where the temporary cluster lives (default: /tmp)")
-    asyncio.run(main_async(parser.parse_args()))
+    add_json_out(parser, "ws_memory")
+    args = parser.parse_args()
+    results = Results("ws_memory", args.json_out)
+    asyncio.run(main_async(args, results))
+    results.save()
 
 
 if __name__ == "__main__":
