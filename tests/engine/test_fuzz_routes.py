@@ -266,6 +266,8 @@ class Fuzzer:
         if "/api/cluster/nodes/" in path and concrete.rsplit("/", 2)[-2] in ("node1", "node2"):
             # A real node with a real action would kill it: the fuzzer keeps the action bogus.
             concrete = concrete.rsplit("/", 1)[0] + "/" + self.rng.choice(ACTIONS_SAFE[:4])
+        if path == "/api/cluster/nodes/{node_id}" and concrete.endswith(("/node1", "/node2")):
+            concrete = "/api/cluster/nodes/node9"  # removing a member is the membership tests'
         if (
             method == "DELETE"
             and path == "/api/stores/{store}"
@@ -356,7 +358,7 @@ class Fuzzer:
 
 
 _KEPT_STORE = re.compile(rf"/api/stores/({LOG_STORE}|reg_gh)")
-_ADMIN_ONLY = re.compile(r"/api/stores/?|/api/stores/[^/]+/?|/api/cluster/nodes/.*")
+_ADMIN_ONLY = re.compile(r"/api/stores/?|/api/stores/[^/]+/?|/api/cluster/nodes(/.*)?")
 
 
 def _role_problem(caller: str, method: str, path: str, status: int) -> str | None:
