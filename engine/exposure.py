@@ -32,7 +32,7 @@ def insecure_reasons(config: ClusterConfig, node: NodeConfig | None = None) -> l
     """The risks of ``config`` in one line each: of the whole cluster (``node`` None, the
     gateway's view), or of one node's own endpoints (a node joining at run time included)."""
     security = config.security
-    token, tls = security.auth_token is not None, security.tls is not None
+    token, tls = bool(security.all_tokens), security.tls is not None
     reasons: list[str] = []
     gateway = config.gateway.http
     if node is None and _exposed(gateway):
@@ -40,7 +40,7 @@ def insecure_reasons(config: ClusterConfig, node: NodeConfig | None = None) -> l
         if not token:
             reasons.append(
                 f"{where} takes requests without a token: anyone who reaches it can append, "
-                "delete stores and kill nodes (set security.authToken)"
+                "delete stores and kill nodes (set security.authToken or security.tokens)"
             )
         if not tls:
             reasons.append(

@@ -151,10 +151,12 @@ class RunningCluster:
 
     async def node_get(self, node_id: str, path: str) -> Any:
         """GET a path on one node's own HTTP endpoint (over TLS with ``security.tls``)."""
+        token = self.config.security.admin_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         options = self.embedded.tls_options
         tls = client_context(**options) if options else True
         async with (
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls)) as http,
+            aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(ssl=tls)) as http,
             http.get(self.node_url(node_id) + path) as resp,
         ):
             return await resp.json()

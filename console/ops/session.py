@@ -21,6 +21,7 @@ from engine.client import (
     LaunchError,
     TlsError,
 )
+from engine.config_model import Role
 
 
 class SessionError(Exception):
@@ -36,10 +37,30 @@ class SessionOptions:
     clear: bool = False
     token: str | None = None
     store: str = STORE_ID
+    read_only: bool = False  # --read-only: a reader, whatever the token may do
     # TLS for an https:// gateway (--ca/--cert/--key); an embedded cluster's come from its config.
     ca: str | None = None
     cert: str | None = None
     key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who the console runs as: its token's name and role (``auth`` "none": no tokens exist,
+    everyone is an admin), the role capped at reader by ``--read-only``."""
+
+    name: str = "anonymous"
+    role: Role = "admin"
+    auth: str = "none"
+    read_only: bool = False
+
+    @property
+    def label(self) -> str:
+        """How the status bar and the toolbar name it; empty when nothing limits anyone."""
+        if self.auth == "none":
+            return "read-only" if self.read_only else ""
+        # The role first: a narrow status line cuts the end.
+        return f"{self.role} ({self.name}{', read-only' if self.read_only else ''})"
 
 
 class EngineSession:
@@ -58,6 +79,7 @@ class EngineSession:
             for name, value in (("ca", options.ca), ("cert", options.cert), ("key", options.key))
             if value is not None
         }
+        self.access = Access(read_only=options.read_only)
 
     @property
     def store(self) -> str:
@@ -84,7 +106,9 @@ class EngineSession:
             client = await self._start_embedded()
         self.client = client
         try:
-            await ensure_store(client, self.store)
+            self.access = await self._access(client)
+            if self.access.role == "admin":  # only an admin may create it
+                await ensure_store(client, self.store)
         except GateError as exc:
             await self.close()
             if exc.code == "unauthorized":
@@ -95,6 +119,11 @@ class EngineSession:
                 f"the gateway at {self.url} answered {exc.code}: {exc.message}"
             ) from None
         return client
+
+    async def _access(self, client: GateClient) -> Access:
+        who = await client.whoami()
+        role: Role = "reader" if self.options.read_only else who["role"]
+        return Access(who["name"], role, who["auth"], self.options.read_only)
 
     async def _start_embedded(self) -> GateClient:
         try:
@@ -108,7 +137,7 @@ class EngineSession:
             raise SessionError(str(exc)) from None
         self.embedded = embedded
         self._tls = {**embedded.tls_options, **self._tls}
-        token = self.options.token or embedded.config.security.auth_token
+        token = self.options.token or embedded.config.security.admin_token
         return self._client(token, self.retry_deadline)
 
     def _client(self, token: str | None, retry_deadline: float) -> GateClient:

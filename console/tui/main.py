@@ -1,4 +1,4 @@
-"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--yes]``: the dashboard.
+"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--read-only] [--yes]``.
 
 Without ``--connect`` it starts the embedded cluster in the background (the bundled default
 config, or ``--config``) through the operations layer's engine session, and stops it on exit
@@ -62,6 +62,11 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
     add_tls_arguments(parser)
     parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="run as a reader whatever the token may do: watch, never change",
+    )
+    parser.add_argument(
         "--yes",
         action="store_true",
         help="do not ask before kill, stop or deleting parked events (scripted demos)",
@@ -85,6 +90,7 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
         ca=args.ca,
         cert=args.cert,
         key=args.key,
+        read_only=args.read_only,
     )
     return options, not args.yes
 

@@ -118,7 +118,7 @@ def resolve_target(args: argparse.Namespace) -> tuple[str, str | None]:
             raise CliError(str(exc).splitlines()[0]) from None
         http = config.gateway.http
         scheme = "https" if config.security.tls else "http"
-        return f"{scheme}://{http.connect_host}:{http.port}", token or config.security.auth_token
+        return f"{scheme}://{http.connect_host}:{http.port}", token or config.security.admin_token
     return DEFAULT_URL, token
 
 

@@ -66,7 +66,7 @@ class EmbeddedCluster:
 
     def client(self, **kwargs: object) -> GateClient:
         """A new client of this cluster's gateway."""
-        options = {"token": self.config.security.auth_token, **self.tls_options, **kwargs}
+        options = {"token": self.config.security.admin_token, **self.tls_options, **kwargs}
         return GateClient(self.url, **options)  # type: ignore[arg-type]
 
     async def start(self, timeout: float = 30.0) -> None:

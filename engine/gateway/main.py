@@ -79,7 +79,7 @@ async def serve(
     router = Router(config, pool, health)
     gateway = Gateway(config, router, health, supervisor)
     gateway.insecure = insecure
-    runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout)
+    runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout, config.limits)
     await runner.setup()
     http = config.gateway.http
     tasks: list[asyncio.Task[None]] = []
