@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,8 +70,15 @@ def test_what_cannot_be_served_is_one_line(tmp_path: Path, args: list[str], word
     assert words in line
 
 
+def test_serving_a_gateway_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    port, gateway = free_ports(2)
+    args = ("--serve", "--port", str(port), "--connect", f"127.0.0.1:{gateway}")
+    line = run("gate-console", *args, cwd=tmp_path).one_line("gate-console", 1)
+    assert line == f"gate-console: cannot reach a Gate gateway at http://127.0.0.1:{gateway}"
+
+
 def test_a_taken_port_is_one_line_before_anything_starts(tmp_path: Path) -> None:
-    with __import__("socket").create_server(("127.0.0.1", 0)) as taken:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         done = run("gate-console", "--serve", "--port", str(port), cwd=tmp_path)
     line = done.one_line("gate-console", 2)
