@@ -25,7 +25,7 @@ import aiohttp
 import pytest
 from playwright.async_api import async_playwright
 
-from console.tui.serve import GATEWAY_GONE, ServeOptions, in_served_tab, tab_argv
+from console.tui.serve import ServeOptions, in_served_tab, tab_argv
 from tests.cluster_harness import RunningCluster, cluster_config, free_ports, write_config
 from tests.console.script_runs import ROOT
 from tests.console.test_start import run
@@ -233,32 +233,41 @@ async def test_two_tabs_are_two_consoles_on_one_engine(
 
 
 @pytest.mark.slow
-async def test_a_tab_says_when_the_gateway_is_gone(
-    make_cluster: Callable[[], Awaitable[RunningCluster]],
+async def test_a_tab_has_the_token_and_says_when_the_gateway_is_gone(
+    make_cluster: Callable[..., Awaitable[RunningCluster]],
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
-    cluster = await make_cluster()
+    cluster = await make_cluster(extra={"security": {"authToken": "s3cret-token"}})
     shots = artifacts(request)
-    served = await serve(tmp_path, "--connect", cluster.url)
+    served = await serve(tmp_path, "--connect", cluster.url, "--token", "s3cret-token")
+    tabs = ("console.tui.main", f"--connect {cluster.url}")
+
+    def consoles() -> list[int]:  # the tabs' (the server's own command line matches too)
+        return [pid for pid in processes(*tabs) if pid != served.process.pid]
+
     try:
         log = (tmp_path / "serve.log").read_text()
-        assert f"attached to the cluster at {cluster.url}" in log
+        assert f"(seat with the teacher's token); attached to the cluster at {cluster.url}" in log
         async with async_playwright() as playwright:
             browser = await launch(playwright)
             tab = await open_tab(browser, served.url)
+            assert "seat with the teacher's token" in await tab.inner_text("#seat")
+            # A console without the token would have stopped at "refused the token".
             await wait_for_screen(tab, "node3", "leader node", "3/3 up")
+            (console,) = consoles()
+            assert processes("s3cret") == [served.process.pid], "only the teacher's has it"
             await cluster.embedded.stop()
             await wait_for_screen(tab, "unreachable")  # the running console says so, and waits
             await shot(tab, shots, "5-unreachable")
             late = await open_tab(browser, served.url)  # a tab opened while it is gone
             await wait_for_screen(late, "the cluster's gateway does not answer")
             await shot(late, shots, "6-gone")
-            assert GATEWAY_GONE.count("\r\n") == 4
+            assert consoles() == [console], "the late tab started no console"
             await browser.close()
         assert served.stop() == 0
     finally:
         if served.process.poll() is None:
             served.process.kill()
             served.process.wait()
-    assert not processes("console.tui.main", f"--connect {cluster.url}")
+    assert not consoles()
