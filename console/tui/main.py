@@ -80,7 +80,9 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
     )
     serving = parser.add_argument_group("serving the dashboard to browsers")
     serving.add_argument(
-        "--serve", action="store_true", help="serve the dashboard to web browsers, one per tab"
+        "--serve",
+        action="store_true",
+        help="serve the dashboard to web browsers, one console per tab",
     )
     serving.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serving.add_argument("--port", type=int, help="port to listen on (default 8000)")
