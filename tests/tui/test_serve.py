@@ -179,6 +179,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # a cluster, a server and two consoles starting on 2 shared cores
 async def test_two_tabs_are_two_consoles_on_one_engine(
     served: Served, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -233,6 +234,7 @@ async def test_two_tabs_are_two_consoles_on_one_engine(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 async def test_a_tab_has_the_token_and_says_when_the_gateway_is_gone(
     make_cluster: Callable[..., Awaitable[RunningCluster]],
     tmp_path: Path,
