@@ -1,4 +1,4 @@
-"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--yes]``: the dashboard.
+"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--read-only] [--yes]``.
 
 Without ``--connect`` it starts the embedded cluster in the background (the bundled default
 config, or ``--config``) through the operations layer's engine session, and stops it on exit
@@ -74,6 +74,11 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
     parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="run as a reader whatever the token may do: watch, never change",
+    )
+    parser.add_argument(
         "--yes",
         action="store_true",
         help="do not ask before kill, stop or deleting parked events (scripted demos)",
@@ -89,16 +94,7 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
     serving.add_argument(
         "--public-url", metavar="URL", help="the address browsers use, if not http://HOST:PORT"
     )
-    serving.add_argument(
-        "--read-only",
-        action="store_true",
-        help="every tab a read-only seat (not available yet: issue #18)",
-    )
     args = parser.parse_args(argv)
-    if args.read_only:
-        # The cap at reader comes with the roles of issue #18; until it is in, no console (and
-        # so no served tab) could honour the flag, so none claims to.
-        fail(PROGRAM, "--read-only is not available yet (issue #18)", 2)
     serve = serve_options(args) if args.serve else None
     if serve is None and (args.host or args.port is not None or args.public_url):
         fail(PROGRAM, "--host, --port and --public-url go with --serve", 2)
@@ -113,7 +109,14 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
     except (PreflightError, ConfigError) as exc:
         fail(PROGRAM, str(exc), 2)
     token = args.token or os.environ.get("GATE_AUTH_TOKEN") or None
-    options = SessionOptions(config=args.config, connect=connect, clear=args.clear, token=token)
+    options = SessionOptions(
+        config=args.config,
+        connect=connect,
+        clear=args.clear,
+        token=token,
+        # The server's own session only starts or checks the cluster; its tabs get --read-only.
+        read_only=args.read_only and serve is None,
+    )
     return options, not args.yes, serve
 
 
@@ -131,7 +134,7 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
             pass  # free a moment ago: the server takes it once the cluster is up
     except OSError as exc:
         fail(PROGRAM, f"cannot serve on {host}:{port}: {exc.strerror or exc} (use --port)", 2)
-    return ServeOptions(host, port, public_url, args.read_only, args.token is not None)
+    return ServeOptions(host, port, public_url, args.read_only)
 
 
 def say(line: str) -> None:

@@ -16,7 +16,7 @@ import logging
 import os
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
-from console.ops.session import EngineSession, SessionOptions
+from console.ops.session import Access, EngineSession, SessionOptions
 from engine.client import GateClient
+from engine.config_model import Role
 
 PAGE = Path(__file__).with_name("serve_page")  # our app_index.html: textual-serve's, made Gate's
 TAB_MODULE = "console.tui.main"
@@ -41,27 +42,34 @@ GATEWAY_GONE = (
 
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
-    """Where the page is served, and the seat every tab gets."""
+    """Where the page is served, and whether every tab is a read-only seat."""
 
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
     read_only: bool = False
-    token_given: bool = False  # --token: the tabs use the token the teacher chose
 
     @property
     def url(self) -> str:
         """The address people type into their browser."""
         return self.public_url or f"http://{self.host}:{self.port}"
 
-    @property
-    def seat(self) -> str:
-        """Which seat a tab is, in the page's words."""
-        if self.read_only:
-            return "read-only seat: watch everything, no writes and no faults"
-        if self.token_given:
-            return "seat with the teacher's token: what that token may do"
-        return "full seat: every operation, node actions included"
+
+# What each role's seat may do, in the page's words (the roles of docs/API.md).
+_SEATS: dict[Role, str] = {
+    "reader": "watch everything and follow it, no writes and no faults",
+    "writer": "appends and subscriptions, no node actions and no faults",
+    "admin": "every operation, node actions included",
+}
+
+
+def seat_words(access: Access) -> str:
+    """Which seat a tab is: the role its token has (every tab has the server's token)."""
+    if access.read_only:
+        return f"read-only seat: {_SEATS['reader']}"
+    if access.auth == "none":  # no tokens at all: everyone may do everything
+        return f"full seat: {_SEATS['admin']}"
+    return f"{access.role} seat ({access.name}): {_SEATS[access.role]}"
 
 
 def tab_argv(gateway: str, *, read_only: bool) -> list[str]:
@@ -86,7 +94,7 @@ class ClassroomServer(Server):
             command="",  # known once the session knows the gateway's address
             host=options.host,
             port=options.port,
-            title=f"Gate console — {options.seat.split(':')[0]}",
+            title="Gate console",  # and the seat, once the session knows the token's role
             public_url=options.url,
             templates_path=PAGE,
         )
@@ -111,11 +119,15 @@ class ClassroomServer(Server):
             os.environ["GATE_AUTH_TOKEN"] = client.token
         else:
             os.environ.pop("GATE_AUTH_TOKEN", None)
-        aiohttp_jinja2.get_env(app).globals.update(seat=self.options.seat)
+        # The server's session is not capped: the tabs' --read-only is theirs to apply.
+        access = replace(self.session.access, read_only=self.options.read_only)
+        seat = seat_words(access)
+        self.title = f"Gate console — {seat.split(':')[0]}"
+        aiohttp_jinja2.get_env(app).globals.update(seat=seat)
         started = "started" if self.session.started_engine else "attached to"
         print(
             f"gate-console: serving the dashboard on {self.options.url}"
-            f" ({self.options.seat.split(':')[0]});"
+            f" ({seat.split(':')[0]});"
             f" {started} the cluster at {self.session.url}\n"
             f"gate-console: your own console: gate-console --connect {self.session.url}\n"
             "gate-console: Ctrl+C stops serving"

@@ -18,14 +18,15 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
 import pytest
 from playwright.async_api import async_playwright
 
-from console.tui.serve import ServeOptions, in_served_tab, tab_argv
+from console.ops.session import Access
+from console.tui.serve import ServeOptions, in_served_tab, seat_words, tab_argv
 from tests.cluster_harness import RunningCluster, cluster_config, free_ports, write_config
 from tests.console.script_runs import ROOT
 from tests.console.test_start import run
@@ -42,9 +43,13 @@ def test_a_tab_is_a_console_attached_to_the_gateway() -> None:
 
 
 def test_the_page_says_which_seat_it_is() -> None:
-    assert ServeOptions().seat.startswith("full seat")
-    assert ServeOptions(read_only=True).seat.startswith("read-only seat")
-    assert ServeOptions(token_given=True).seat.startswith("seat with the teacher's token")
+    assert seat_words(Access()).startswith("full seat: every operation")  # no tokens at all
+    assert seat_words(Access(read_only=True)).startswith("read-only seat: watch everything")
+    reader = Access("class", "reader", "token")
+    assert seat_words(reader).startswith("reader seat (class): watch everything")
+    assert seat_words(replace(reader, read_only=True)).startswith("read-only seat")
+    assert seat_words(Access("t", "admin", "token")).startswith("admin seat (t): every operation")
+    assert seat_words(Access("w", "writer", "token")).startswith("writer seat (w): appends")
     assert ServeOptions(port=9000).url == "http://127.0.0.1:9000"
     assert ServeOptions(public_url="https://gate.school").url == "https://gate.school"
 
@@ -62,7 +67,6 @@ def test_a_served_tab_needs_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None
         (["--port", "8000"], "--host, --port and --public-url go with --serve"),
         (["--serve", "--port", "70000"], "--port 70000: the port must be between 1 and 65535"),
         (["--serve", "--public-url", "ftp://x"], "--public-url ftp://x: it must start with"),
-        (["--serve", "--read-only"], "--read-only is not available yet (issue #18)"),
     ],
 )
 def test_what_cannot_be_served_is_one_line(tmp_path: Path, args: list[str], words: str) -> None:
@@ -250,11 +254,11 @@ async def test_a_tab_has_the_token_and_says_when_the_gateway_is_gone(
 
     try:
         log = (tmp_path / "serve.log").read_text()
-        assert f"(seat with the teacher's token); attached to the cluster at {cluster.url}" in log
+        assert f"(admin seat (admin)); attached to the cluster at {cluster.url}" in log
         async with async_playwright() as playwright:
             browser = await launch(playwright)
             tab = await open_tab(browser, served.url)
-            assert "seat with the teacher's token" in await tab.inner_text("#seat")
+            assert "admin seat (admin)" in await tab.inner_text("#seat")
             # A console without the token would have stopped at "refused the token".
             await wait_for_screen(tab, "node3", "leader node", "3/3 up")
             (console,) = consoles()
@@ -273,3 +277,35 @@ async def test_a_tab_has_the_token_and_says_when_the_gateway_is_gone(
             served.process.kill()
             served.process.wait()
     assert not consoles()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_a_read_only_seat_watches_and_changes_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    config = write_config(tmp_path, cluster_config(tmp_path))
+    served = await serve(tmp_path, "--config", str(config), "--read-only")
+    try:
+        assert "(read-only seat)" in (tmp_path / "serve.log").read_text()
+        async with async_playwright() as playwright:
+            browser = await launch(playwright)
+            tab = await open_tab(browser, served.url)
+            assert await tab.title() == "Gate console — read-only seat"
+            assert "read-only seat" in await tab.inner_text("#seat")
+            await wait_for_screen(tab, "node3", "leader node", "3/3 up", "as read-only")
+            await shot(tab, artifacts(request), "7-read-only")
+            # The help lists a full seat's node actions (``s stop · k kill``); a reader has none.
+            await press(tab, "?")
+            helped = await wait_for_screen(tab, "filter the live feed", "Observers")
+            assert "k kill" not in helped and "s stop" not in helped, helped
+            await press(tab, "Escape")
+            await press(tab, "k")  # no key kills from a read-only seat
+            await wait_for_screen(tab, "3/3 up")
+            assert len(processes("engine.node.main", str(config))) == 3
+            await browser.close()
+        assert served.stop() == 0
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.wait()
