@@ -259,8 +259,9 @@ async def test_a_tab_has_the_token_and_says_when_the_gateway_is_gone(
             browser = await launch(playwright)
             tab = await open_tab(browser, served.url)
             assert "admin seat (admin)" in await tab.inner_text("#seat")
-            # A console without the token would have stopped at "refused the token".
-            await wait_for_screen(tab, "node3", "leader node", "3/3 up")
+            # A console without the token would have stopped at "refused the token"; its
+            # header names the token's role.
+            await wait_for_screen(tab, "node3", "leader node", "3/3 up", "admin (admin)")
             (console,) = consoles()
             assert processes("s3cret") == [served.process.pid], "only the teacher's has it"
             await cluster.embedded.stop()
