@@ -140,6 +140,11 @@ class EngineSession:
         token = self.options.token or embedded.config.security.admin_token
         return self._client(token, self.retry_deadline)
 
+    @property
+    def tls_options(self) -> dict[str, str]:
+        """The ``ca``/``cert``/``key`` files the session's clients use (none for http://)."""
+        return dict(self._tls)
+
     def _client(self, token: str | None, retry_deadline: float) -> GateClient:
         try:
             return GateClient(
