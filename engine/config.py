@@ -33,19 +33,25 @@ from typing import Any, cast
 import yaml
 
 from engine.config_model import (
+    ROLES,
     ClusterConfig,
     Endpoint,
     GatewayConfig,
     LimitsConfig,
     NodeConfig,
+    RateLimit,
     ReplicationConfig,
     SecurityConfig,
     StorageConfig,
+    TlsConfig,
+    TlsIdentity,
+    TokenConfig,
 )
 
 DEFAULT_SOURCE = "<bundled default>"
 ENV_AUTH_TOKEN = "GATE_AUTH_TOKEN"
 ENV_CLUSTER_SECRET = "GATE_CLUSTER_SECRET"
+ENV_TOKENS_FILE = "GATE_TOKENS_FILE"
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ID_RULE = "[A-Za-z0-9_-]{1,64}"
@@ -107,6 +113,18 @@ def load_config(path: str | Path) -> ClusterConfig:
     return apply_env(parse_config(_parse_yaml(data, source), source), os.environ)
 
 
+def load_tokens_file(path: str | Path) -> tuple[TokenConfig, ...]:
+    """The tokens of a ``GATE_TOKENS_FILE``: a YAML list like ``security.tokens``."""
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            source, "", f"cannot read the tokens file: {exc.strerror or exc}"
+        ) from None
+    return _tokens(_parse_yaml(data, source), _At(source, "tokens"))
+
+
 def default_config_path() -> Path:
     """Where the bundled default config is on disk, to hand to child processes as ``--config``."""
     # setuptools installs the package as plain files (not zipped), so the resource is a real path.
@@ -124,11 +142,17 @@ def load_default_config() -> ClusterConfig:
 
 
 def apply_env(config: ClusterConfig, environ: Mapping[str, str]) -> ClusterConfig:
-    """Override the secrets from ``GATE_AUTH_TOKEN`` and ``GATE_CLUSTER_SECRET``.
+    """Override the secrets from ``GATE_AUTH_TOKEN`` and ``GATE_CLUSTER_SECRET``, and add the
+    tokens of ``GATE_TOKENS_FILE`` to ``security.tokens``.
 
     An empty variable counts as unset, so a blank export cannot switch security off.
     """
     security = config.security
+    tokens_file = environ.get(ENV_TOKENS_FILE)
+    if tokens_file:
+        tokens = security.tokens + load_tokens_file(tokens_file)
+        _check_tokens_unique(tokens, security.auth_token, _At(tokens_file, "tokens"))
+        security = dataclasses.replace(security, tokens=tokens)
     token = environ.get(ENV_AUTH_TOKEN)
     if token:
         security = dataclasses.replace(security, auth_token=token)
@@ -137,6 +161,7 @@ def apply_env(config: ClusterConfig, environ: Mapping[str, str]) -> ClusterConfi
         security = dataclasses.replace(security, cluster_secret=secret)
     if security is config.security:
         return config
+    _check_tokens_unique(security.tokens, security.auth_token, _At(config.source, "security"))
     return dataclasses.replace(config, security=security)
 
 
@@ -219,14 +244,15 @@ def parse_config(raw: Any, source: str) -> ClusterConfig:
     )
     if "nodes" not in doc:
         raise top.child("nodes").error("required key is missing: the cluster needs its nodes")
+    nodes = _nodes(doc["nodes"], top.child("nodes"))
     config = ClusterConfig(
         source=source,
-        nodes=_nodes(doc["nodes"], top.child("nodes")),
+        nodes=nodes,
         gateway=_gateway(doc.get("gateway"), top.child("gateway")),
         storage=_storage(doc.get("storage"), top.child("storage")),
         replication=_replication(doc.get("replication"), top.child("replication")),
         stores=_stores(doc["stores"], top.child("stores")) if "stores" in doc else _DEFAULT_STORES,
-        security=_security(doc.get("security"), top.child("security")),
+        security=_security(doc.get("security"), top.child("security"), [n.node_id for n in nodes]),
         limits=_limits(doc.get("limits"), top.child("limits")),
     )
     _check_endpoints_disjoint(config, top)
@@ -419,25 +445,138 @@ def _stores(raw: Any, at: _At) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _security(raw: Any, at: _At) -> SecurityConfig:
-    fields = _mapping(raw, at, ("authToken", "clusterSecret"), empty_ok=True)
-    return SecurityConfig(
-        auth_token=_secret(fields.get("authToken"), at.child("authToken")),
-        cluster_secret=_secret(fields.get("clusterSecret"), at.child("clusterSecret")),
+def _security(raw: Any, at: _At, node_ids: Sequence[str]) -> SecurityConfig:
+    fields = _mapping(
+        raw,
+        at,
+        ("authToken", "clusterSecret", "tokens", "rateLimit", "tls", "insecureOk"),
+        empty_ok=True,
     )
+    auth_token = _secret(fields.get("authToken"), at.child("authToken"))
+    tokens = _tokens(fields.get("tokens", []), at.child("tokens"))
+    _check_tokens_unique(tokens, auth_token, at.child("tokens"))
+    rate = fields.get("rateLimit")
+    tls = fields.get("tls")
+    return SecurityConfig(
+        auth_token=auth_token,
+        cluster_secret=_secret(fields.get("clusterSecret"), at.child("clusterSecret")),
+        tokens=tokens,
+        rate_limit=None if rate is None else _rate_limit(rate, at.child("rateLimit")),
+        tls=None if tls is None else _tls(tls, at.child("tls"), node_ids),
+        insecure_ok=_bool(fields.get("insecureOk", False), at.child("insecureOk")),
+    )
+
+
+def _tokens(raw: Any, at: _At) -> tuple[TokenConfig, ...]:
+    if not isinstance(raw, list):
+        raise at.error(f"expected a list of {{name, token, role}}, got {_show(raw)}")
+    tokens = []
+    for index, item_raw in enumerate(raw):
+        item = _At(at.source, f"{at.key}[{index}]")
+        fields = _mapping(item_raw, item, ("name", "token", "role"))
+        for key in ("name", "token", "role"):
+            if key not in fields:
+                raise item.child(key).error("required key is missing")
+        name = fields["name"]
+        if not isinstance(name, str) or not _ID_RE.fullmatch(name):
+            raise item.child("name").error(f"a token name must match {_ID_RULE}, got {_show(name)}")
+        token = _secret(fields["token"], item.child("token"))
+        assert token is not None  # present, so a string (null is refused below)
+        tokens.append(TokenConfig(name, token, _choice(fields["role"], item.child("role"), ROLES)))
+    return tuple(tokens)
+
+
+def _check_tokens_unique(tokens: Sequence[TokenConfig], auth_token: str | None, at: _At) -> None:
+    """No two tokens share a name or a secret (``authToken`` is the token named admin)."""
+    names = {"admin"} if auth_token else set()
+    secrets = {auth_token} if auth_token else set()
+    for token in tokens:
+        if token.name in names:
+            raise at.error(f"two tokens are named {token.name!r} (authToken is named 'admin')")
+        if token.token in secrets:
+            raise at.error(f"token {token.name!r} has the same secret as another token")
+        names.add(token.name)
+        secrets.add(token.token)
+
+
+def _rate_limit(raw: Any, at: _At) -> RateLimit:
+    fields = _mapping(raw, at, ("perSecond", "burst"))
+    if "perSecond" not in fields:
+        raise at.child("perSecond").error("required key is missing")
+    per_second = _seconds(fields["perSecond"], at.child("perSecond"))
+    burst = _int(fields.get("burst", max(1, math.ceil(per_second))), at.child("burst"), 1)
+    return RateLimit(per_second, burst)
+
+
+def _tls(raw: Any, at: _At, node_ids: Sequence[str]) -> TlsConfig:
+    fields = _mapping(raw, at, ("cert", "key", "ca", "clientAuth", "nodes"))
+    for name in ("cert", "key", "ca"):
+        if name not in fields:
+            raise at.child(name).error("required key is missing: a PEM file path")
+    nodes_at = at.child("nodes")
+    nodes_raw = _mapping(fields.get("nodes"), nodes_at, node_ids, empty_ok=True)
+    nodes = []
+    for node_id, own in nodes_raw.items():
+        own_at = nodes_at.child(node_id)
+        pair = _mapping(own, own_at, ("cert", "key"))
+        for name in ("cert", "key"):
+            if name not in pair:
+                raise own_at.child(name).error("required key is missing: a PEM file path")
+        nodes.append(
+            (
+                node_id,
+                TlsIdentity(
+                    _file(pair["cert"], own_at.child("cert")),
+                    _file(pair["key"], own_at.child("key")),
+                ),
+            )
+        )
+    return TlsConfig(
+        cert=_file(fields["cert"], at.child("cert")),
+        key=_file(fields["key"], at.child("key")),
+        ca=_file(fields["ca"], at.child("ca")),
+        client_auth=_bool(fields.get("clientAuth", False), at.child("clientAuth")),
+        nodes=tuple(nodes),
+    )
+
+
+def _file(raw: Any, at: _At) -> Path:
+    # Like dataDir: relative to the working directory now, so child processes get it absolute.
+    if not isinstance(raw, str) or not raw.strip():
+        raise at.error(f"expected a file path, got {_show(raw)}")
+    return Path(os.path.abspath(Path(raw).expanduser()))
 
 
 def _limits(raw: Any, at: _At) -> LimitsConfig:
     base = LimitsConfig()
-    fields = _mapping(raw, at, ("maxRequestBytes", "maxEventsPerAppend"), empty_ok=True)
-    return LimitsConfig(
-        max_request_bytes=_int(
-            fields.get("maxRequestBytes", base.max_request_bytes), at.child("maxRequestBytes"), 1
+    fields = _mapping(
+        raw,
+        at,
+        (
+            "maxRequestBytes",
+            "maxEventsPerAppend",
+            "maxHeaders",
+            "maxHeaderBytes",
+            "maxWebSockets",
+            "maxWebSocketsPerClient",
+            "webSocketSendTimeout",
         ),
-        max_events_per_append=_int(
-            fields.get("maxEventsPerAppend", base.max_events_per_append),
-            at.child("maxEventsPerAppend"),
-            1,
+        empty_ok=True,
+    )
+
+    def count(key: str, default: int) -> int:
+        return _int(fields.get(key, default), at.child(key), 1)
+
+    return LimitsConfig(
+        max_request_bytes=count("maxRequestBytes", base.max_request_bytes),
+        max_events_per_append=count("maxEventsPerAppend", base.max_events_per_append),
+        max_headers=count("maxHeaders", base.max_headers),
+        max_header_bytes=count("maxHeaderBytes", base.max_header_bytes),
+        max_websockets=count("maxWebSockets", base.max_websockets),
+        max_websockets_per_client=count("maxWebSocketsPerClient", base.max_websockets_per_client),
+        websocket_send_timeout=_seconds(
+            fields.get("webSocketSendTimeout", base.websocket_send_timeout),
+            at.child("webSocketSendTimeout"),
         ),
     )
 
@@ -609,13 +748,41 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
         "security": {
             "authToken": secret(config.security.auth_token),
             "clusterSecret": secret(config.security.cluster_secret),
+            "tokens": [
+                {"name": t.name, "token": secret(t.token), "role": t.role}
+                for t in config.security.tokens
+            ],
+            "rateLimit": None
+            if (rate := config.security.rate_limit) is None
+            else {"perSecond": rate.per_second, "burst": rate.burst},
+            "tls": _tls_raw(config.security.tls),
+            "insecureOk": config.security.insecure_ok,
         },
         "limits": {
             "maxRequestBytes": config.limits.max_request_bytes,
             "maxEventsPerAppend": config.limits.max_events_per_append,
+            "maxHeaders": config.limits.max_headers,
+            "maxHeaderBytes": config.limits.max_header_bytes,
+            "maxWebSockets": config.limits.max_websockets,
+            "maxWebSocketsPerClient": config.limits.max_websockets_per_client,
+            "webSocketSendTimeout": config.limits.websocket_send_timeout,
         },
     }
     return yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)
+
+
+def _tls_raw(tls: TlsConfig | None) -> dict[str, Any] | None:
+    if tls is None:
+        return None
+    return {
+        "cert": str(tls.cert),
+        "key": str(tls.key),
+        "ca": str(tls.ca),
+        "clientAuth": tls.client_auth,
+        "nodes": {
+            node_id: {"cert": str(own.cert), "key": str(own.key)} for node_id, own in tls.nodes
+        },
+    }
 
 
 def _endpoint_raw(endpoint: Endpoint) -> dict[str, Any]:

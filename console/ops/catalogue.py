@@ -7,12 +7,18 @@ cluster lab from 16): lessons and docs/CONSOLE.md cite them.
 
 ``Name`` is a ``Literal``: the dashboard dispatches on it with a ``match`` that mypy checks is
 exhaustive, so an entry cannot be left without its handler.
+
+Each entry names the role its requests need (docs/API.md, "Roles"): both consoles hide what the
+session's role does not allow from their menus, keys, palette and help, and refuse it in one
+line (:func:`refusal`) when it is asked for anyway.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from engine.config_model import ROLES, Role
 
 Name = Literal[
     "observer_by_stream",
@@ -103,6 +109,11 @@ class Operation:
     # The palette's entry for one node, ``{node}`` replaced: "Transfer leadership to {node}";
     # a node action's is "Kill {node}".
     per_node: str | None = None
+    role: Role = "reader"  # what the gateway asks of the token for its requests
+
+    def allowed(self, role: Role) -> bool:
+        """Whether a console running as ``role`` may run it."""
+        return ROLES.index(role) >= ROLES.index(self.role)
 
     @property
     def option(self) -> str:
@@ -152,6 +163,7 @@ def _node(name: Name, number: int, key: str, help: str, destructive: bool = Fals
         (_k("cluster", key, action.capitalize()),),
         target="node",
         destructive=destructive,
+        role="admin",
     )
 
 
@@ -171,6 +183,7 @@ CATALOGUE: tuple[Operation, ...] = (
         (_k("cluster", "i", "Cut", "isolate it (or cut some links)"),),
         target="node",
         per_node="Isolate {node}",
+        role="admin",
     ),
     Operation(
         "heal_node",
@@ -180,6 +193,7 @@ CATALOGUE: tuple[Operation, ...] = (
         (_k("cluster", "h", "Heal", "heal its links", footer=False),),
         target="node",
         per_node="Heal {node}",
+        role="admin",
     ),
     Operation(
         "transfer_leader",
@@ -189,6 +203,7 @@ CATALOGUE: tuple[Operation, ...] = (
         (_k("cluster", "l", "Lead", "transfer leadership to it", footer=False),),
         target="node",
         per_node="Transfer leadership to {node}",
+        role="admin",
     ),
     Operation(
         "add_node",
@@ -196,6 +211,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "a new member: it joins as a learner, then votes once caught up",
         32,
         (_k("cluster", "a", "Add", "add a node", footer=False),),
+        role="admin",
     ),
     Operation(
         "remove_node",
@@ -206,6 +222,7 @@ CATALOGUE: tuple[Operation, ...] = (
         target="node",
         destructive=True,
         per_node="Remove {node} from the cluster",
+        role="admin",
     ),
     Operation("cluster_status", "Get Cluster Status", "the leader and every node's health", 14),
     Operation("node_detail", "Node Health Detail", "one node in detail", 16, palette=False),
@@ -268,6 +285,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "greenhouse producers (default 3)",
         7,
         (_k("producers", "n", "Start", "start producers"),),
+        role="writer",
     ),
     Operation(
         "stop_producer",
@@ -284,6 +302,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "a persistent subscription, consumed here",
         10,
         (_k("subscriptions", "n", "New"),),
+        role="writer",
     ),
     Operation(
         "delete_subscription",
@@ -292,6 +311,7 @@ CATALOGUE: tuple[Operation, ...] = (
         keys=(_k("subscriptions", "d", "Delete"),),
         target="subscription",
         destructive=True,
+        role="writer",
     ),
     Operation(
         "toggle_consumer",
@@ -299,6 +319,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "start/stop this console's consumer",
         keys=(_k("subscriptions", "c", "Consume"),),
         target="subscription",
+        role="writer",
     ),
     Operation(
         "consumer_policy",
@@ -307,6 +328,7 @@ CATALOGUE: tuple[Operation, ...] = (
         26,
         (_k("subscriptions", "a", "Ack/nack"),),
         target="subscription",
+        role="writer",
     ),
     Operation(
         "replay_parked",
@@ -315,6 +337,7 @@ CATALOGUE: tuple[Operation, ...] = (
         27,
         (_k("subscriptions", "r", "Replay"),),
         target="subscription",
+        role="writer",
     ),
     Operation("list_subscriptions", "List Subscriptions", "checkpoints and counters", 11),
     Operation("view_stream", "View Stream Data", "a stream's first events", 12, palette=False),
@@ -333,6 +356,7 @@ CATALOGUE: tuple[Operation, ...] = (
         13,
         (_k("streams", "a", "Append"),),
         target="stream",
+        role="writer",
     ),
     Operation(
         "append_event",
@@ -341,6 +365,7 @@ CATALOGUE: tuple[Operation, ...] = (
         24,
         (_k("streams", "e", "Event"),),
         target="stream",
+        role="writer",
     ),
     Operation(
         "greenhouse",
@@ -356,6 +381,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "record the open greenhouse's snapshot",
         palette=False,
         target="stream",
+        role="writer",
     ),
     Operation(
         "filter_feed",
@@ -393,7 +419,17 @@ def numbered(number: int) -> Operation:
     return NUMBERED[number]
 
 
-def panel_keys(panel: Panel | None) -> list[tuple[Operation, Key]]:
-    """The keys a dashboard panel (None: the whole app) has for operations, by rank."""
-    keys = [(op, key) for op in CATALOGUE for key in op.keys if key.panel == panel]
+def panel_keys(panel: Panel | None, role: Role = "admin") -> list[tuple[Operation, Key]]:
+    """The keys a dashboard panel (None: the whole app) has for operations ``role`` may run,
+    by rank."""
+    keys = [
+        (op, key) for op in CATALOGUE for key in op.keys if key.panel == panel and op.allowed(role)
+    ]
     return sorted(keys, key=lambda pair: pair[1].rank)
+
+
+def refusal(entry: Operation, role: Role) -> str | None:
+    """The one line that refuses ``entry`` to a console running as ``role``; None if allowed."""
+    if entry.allowed(role):
+        return None
+    return f"{entry.title} needs the {entry.role} role; this console runs as {role}"

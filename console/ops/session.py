@@ -13,7 +13,15 @@ from pathlib import Path
 
 from domain.greenhouse.catalogue import STORE_ID
 from domain.greenhouse.producer import ensure_store
-from engine.client import ConfigError, EmbeddedCluster, GateClient, GateError, LaunchError
+from engine.client import (
+    ConfigError,
+    EmbeddedCluster,
+    GateClient,
+    GateError,
+    LaunchError,
+    TlsError,
+)
+from engine.config_model import Role
 
 
 class SessionError(Exception):
@@ -29,6 +37,30 @@ class SessionOptions:
     clear: bool = False
     token: str | None = None
     store: str = STORE_ID
+    read_only: bool = False  # --read-only: a reader, whatever the token may do
+    # TLS for an https:// gateway (--ca/--cert/--key); an embedded cluster's come from its config.
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who the console runs as: its token's name and role (``auth`` "none": no tokens exist,
+    everyone is an admin), the role capped at reader by ``--read-only``."""
+
+    name: str = "anonymous"
+    role: Role = "admin"
+    auth: str = "none"
+    read_only: bool = False
+
+    @property
+    def label(self) -> str:
+        """How the status bar and the toolbar name it; empty when nothing limits anyone."""
+        if self.auth == "none":
+            return "read-only" if self.read_only else ""
+        # The role first: a narrow status line cuts the end.
+        return f"{self.role} ({self.name}{', read-only' if self.read_only else ''})"
 
 
 class EngineSession:
@@ -42,6 +74,12 @@ class EngineSession:
         self.embedded: EmbeddedCluster | None = None
         self.client: GateClient | None = None
         self.url = options.connect.rstrip("/") if options.connect else ""
+        self._tls: dict[str, str] = {
+            name: value
+            for name, value in (("ca", options.ca), ("cert", options.cert), ("key", options.key))
+            if value is not None
+        }
+        self.access = Access(read_only=options.read_only)
 
     @property
     def store(self) -> str:
@@ -56,17 +94,21 @@ class EngineSession:
     async def open(self) -> GateClient:
         """Start or attach; answers the session's client."""
         if self.options.connect:
-            client = GateClient(
-                self.url, token=self.options.token, retry_deadline=self.retry_deadline
-            )
-            if not await client.health():
+            client = self._client(self.options.token, self.retry_deadline)
+            try:
+                await client.request_once("GET", "/health")
+            except GateError as exc:
                 await client.close()
-                raise SessionError(f"cannot reach a Gate gateway at {self.url}")
+                # An untrusted certificate says which option is missing; the rest is unreachable.
+                reason = f": {exc.message.split(': ', 1)[-1]}" if exc.code == "tls_failed" else ""
+                raise SessionError(f"cannot reach a Gate gateway at {self.url}{reason}") from None
         else:
             client = await self._start_embedded()
         self.client = client
         try:
-            await ensure_store(client, self.store)
+            self.access = await self._access(client)
+            if self.access.role == "admin":  # only an admin may create it
+                await ensure_store(client, self.store)
         except GateError as exc:
             await self.close()
             if exc.code == "unauthorized":
@@ -77,6 +119,11 @@ class EngineSession:
                 f"the gateway at {self.url} answered {exc.code}: {exc.message}"
             ) from None
         return client
+
+    async def _access(self, client: GateClient) -> Access:
+        who = await client.whoami()
+        role: Role = "reader" if self.options.read_only else who["role"]
+        return Access(who["name"], role, who["auth"], self.options.read_only)
 
     async def _start_embedded(self) -> GateClient:
         try:
@@ -89,14 +136,33 @@ class EngineSession:
         except LaunchError as exc:
             raise SessionError(str(exc)) from None
         self.embedded = embedded
-        token = self.options.token or embedded.config.security.auth_token
-        return GateClient(self.url, token=token, retry_deadline=self.retry_deadline)
+        self._tls = {**embedded.tls_options, **self._tls}
+        token = self.options.token or embedded.config.security.admin_token
+        return self._client(token, self.retry_deadline)
+
+    @property
+    def tls_options(self) -> dict[str, str]:
+        """The ``ca``/``cert``/``key`` files the session's clients use (none for http://)."""
+        return dict(self._tls)
+
+    def _client(self, token: str | None, retry_deadline: float) -> GateClient:
+        try:
+            return GateClient(
+                self.url,
+                token=token,
+                retry_deadline=retry_deadline,
+                ca=self._tls.get("ca"),
+                cert=self._tls.get("cert"),
+                key=self._tls.get("key"),
+            )
+        except TlsError as exc:
+            raise SessionError(str(exc)) from None
 
     def new_client(self, *, retry_deadline: float | None = None) -> GateClient:
         """Another client of the same gateway (e.g. for a poller that must never wait)."""
         assert self.client is not None, "open() the session first"
         deadline = self.retry_deadline if retry_deadline is None else retry_deadline
-        return GateClient(self.url, token=self.client.token, retry_deadline=deadline)
+        return self._client(self.client.token, deadline)
 
     async def close(self) -> None:
         """Close the client and stop the cluster if this session started it."""

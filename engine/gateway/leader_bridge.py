@@ -31,6 +31,7 @@ from engine.protocol.consume import (
 from engine.protocol.definitions import validate_name
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.framing import FrameError, FrameSession, open_session, read_frame
+from engine.transport.limits import send_bounded
 
 _CLOSE_CODES = {
     "stopped": CLOSE_STOPPED,
@@ -60,8 +61,12 @@ class ConsumerBridge:
             writer: asyncio.StreamWriter | None = None
             try:
                 async with asyncio.timeout(min(remaining, CONNECT_TIMEOUT + 3.0)):
+                    tls = self.router.pool.tls
                     reader, writer = await asyncio.open_connection(
-                        endpoint.connect_host, endpoint.port
+                        endpoint.connect_host,
+                        endpoint.port,
+                        ssl=tls,
+                        server_hostname=endpoint.connect_host if tls else None,
                     )
                     session = await open_session(reader, writer, self.secret)
                     request = {"op": "consume", "id": 1, "store": store, "name": name}
@@ -86,7 +91,7 @@ class ConsumerBridge:
         ws = web.WebSocketResponse(heartbeat=20)
         try:
             await ws.prepare(request)
-            from_node = asyncio.create_task(self._node_to_client(reader, session, ws))
+            from_node = asyncio.create_task(self._node_to_client(reader, session, ws, request))
             from_client = asyncio.create_task(self._client_to_node(ws, writer, session))
             await asyncio.wait({from_node, from_client}, return_when=asyncio.FIRST_COMPLETED)
             for task in (from_node, from_client):
@@ -100,7 +105,11 @@ class ConsumerBridge:
         return ws
 
     async def _node_to_client(
-        self, reader: asyncio.StreamReader, session: FrameSession, ws: web.WebSocketResponse
+        self,
+        reader: asyncio.StreamReader,
+        session: FrameSession,
+        ws: web.WebSocketResponse,
+        request: web.Request,
     ) -> tuple[int, str]:
         """Relay event batches; the close code and reason when the node ends the connection."""
         while True:
@@ -111,7 +120,7 @@ class ConsumerBridge:
             if frame.get("type") == "closed":
                 code = _CLOSE_CODES.get(str(frame.get("code")), CLOSE_LEADER_CHANGED)
                 return code, str(frame.get("message") or frame.get("code"))
-            await ws.send_str(orjson.dumps(frame).decode())
+            await send_bounded(ws, request, orjson.dumps(frame).decode())
 
     async def _client_to_node(
         self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter, session: FrameSession

@@ -102,6 +102,7 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "node_id": "node1",
         "role": "leader",
         "preferred": True,
+        "voter": True,
         "http": {"addr": f"127.0.0.1:{n1.http_port}", "enabled": True, "up": True, "latency_ms": 0},
         "tcp": {"addr": f"127.0.0.1:{n1.tcp_port}", "enabled": True, "up": True, "latency_ms": 0},
         "term": 3,
@@ -119,7 +120,6 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "restarts": 0,
         "exit_code": None,
         "disk_full": None,
-        "voter": True,
         "log": {"first_index": 4, "last_index": 10},
     }
     assert node2["log"] is None and node3["log"] is None  # not reported; not a span
