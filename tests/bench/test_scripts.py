@@ -129,6 +129,10 @@ SLOW = {
         ["--minutes", "0.05", "--faults", "kill_follower"],
         ["3 nodes, 4 writers"],
     ),
+    "soak": (
+        ["--minutes", "0.2", "--rate", "50", "--writers", "4", "--sample", "3"],
+        ["50 events/s, 4 writers"],
+    ),
     "snapshot_catch_up": (
         ["--megabytes", "1", "--compact-after", "100", "--writers", "2"],
         ["1 MB, 2 writers"],
