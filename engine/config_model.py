@@ -10,6 +10,7 @@ WriteQuorum = Literal["majority", "all", "leader"]
 FsyncMode = Literal["always", "os"]
 PreferredLeader = Literal["sticky", "return"]
 RestartPolicy = Literal["on-failure", "never"]
+RepairMode = Literal["auto", "manual"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,9 @@ class StorageConfig:
     fsync: FsyncMode = "always"
     # Below this much free space a node takes no more entries (engine/storage/free_space.py).
     min_free_bytes: int = 64 * 1024 * 1024
+    # A node that finds its files damaged rebuilds them from the leader ("auto"), or refuses
+    # to start until an operator asks it to ("manual"; engine/node/repair.py).
+    repair: RepairMode = "auto"
 
 
 @dataclass(frozen=True, slots=True)

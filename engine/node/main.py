@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from engine.config_model import ClusterConfig
 from engine.heap import freeze_startup_heap
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
+from engine.node.repair import DAMAGED, RepairNeeded, refusal, set_aside
 from engine.node.tcp_server import NodeTcpServer
 from engine.transport.http_server import HttpRunner
 
@@ -31,10 +33,40 @@ log = logging.getLogger("gate.node")
 PROGRAM = "gate-node"
 
 
-async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = None) -> None:
-    """Run the node until a stop signal."""
+async def serve(
+    config: ClusterConfig, node_id: str, parent_pid: int | None = None, *, repair: bool = False
+) -> None:
+    """Run the node until a stop signal.  A node whose data is damaged sets it aside and runs
+    again on an empty directory, rebuilding it from the leader (engine/node/repair.py); with
+    ``repair`` it does so even under ``storage.repair: manual``."""
+    if repair:
+        config = replace(config, storage=replace(config.storage, repair="auto"))
+    stop = stop_event_on_signals()
+    watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
+    try:
+        first = True
+        while (damage := await _serve_once(config, node_id, stop, first)) is not None:
+            set_aside(config.node_data_dir(node_id), damage)
+            first = False
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def _serve_once(
+    config: ClusterConfig, node_id: str, stop: asyncio.Event, first: bool
+) -> str | None:
+    """Run one host over the node's data until a stop signal (None) or until its data is found
+    damaged (what is damaged, to set aside: the caller runs a new host)."""
     node = config.node(node_id)
-    host = RaftHost(config, node_id)
+    try:
+        host = RaftHost(config, node_id)
+    except RepairNeeded as exc:
+        if config.storage.repair == "manual":
+            why = "storage.repair is manual"
+            fail(PROGRAM, refusal(node_id, config.source, str(exc), why), DAMAGED)
+        log.error("node %s: %s; rebuilding its data from the leader", node_id, exc)
+        return str(exc)
     tcp = NodeTcpServer(host)
     runner: web.AppRunner | None = None
     try:
@@ -52,7 +84,8 @@ async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = No
             except OSError as exc:
                 fail(PROGRAM, bind_error(f"{node_id} HTTP", node.http.host, node.http.port, exc))
         await host.start()
-        freeze_startup_heap()
+        if first:
+            freeze_startup_heap()
         log.info(
             "node %s serving: HTTP %s, TCP %s, data %s",
             node_id,
@@ -60,17 +93,21 @@ async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = No
             node.tcp.addr,
             config.node_data_dir(node_id),
         )
-        stop = stop_event_on_signals()
-        watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
-        ends: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait()), host.failure}
+        ends: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(stop.wait()),
+            host.failure,
+            host.repair_requested,
+        }
         await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         if host.failure.done():
             # The log cannot be written or an entry applied: end now, without the clean-up
             # below, which would record a durable point past the failure.
             os._exit(host.failure.result())
-        if watcher is not None:
-            watcher.cancel()
+        if host.repair_requested.done():
+            log.info("node %s setting its data aside to rebuild it", node_id)
+            return host.repair_requested.result()
         log.info("node %s stopping", node_id)
+        return None
     finally:
         await tcp.stop()
         if runner is not None:
@@ -95,6 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--node", required=True, help="id of the node to run, as in the config (required)"
     )
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="if its data is damaged, rebuild it from the leader even with storage.repair: "
+        f"manual (else it exits with status {DAMAGED})",
+    )
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     configure_logging()
@@ -113,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     except SecretError as exc:
         fail(PROGRAM, str(exc), 2)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, args.node, args.parent_pid))
+        asyncio.run(serve(config, args.node, args.parent_pid, repair=args.repair))
 
 
 if __name__ == "__main__":
