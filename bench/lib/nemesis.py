@@ -595,16 +595,22 @@ Histories = Mapping[str, Sequence[Mapping[str, Any]]]
 
 
 async def converge(
-    cluster: RunningCluster, attempts: Sequence[Attempt], timeout: float, store: str = "reg_gh"
+    cluster: RunningCluster,
+    attempts: Sequence[Attempt],
+    timeout: float,
+    store: str = "reg_gh",
+    nodes: Sequence[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every node's own ``$all`` once all nodes hold the same events, including every
-    acknowledged one; after ``timeout``, the last reading (for the checker to explain)."""
+    """Every node's own ``$all`` once all ``nodes`` (default: the config's and those added)
+    hold the same events, including every acknowledged one; after ``timeout``, the last
+    reading (for the checker to explain)."""
+    node_ids = list(nodes) if nodes is not None else cluster.node_ids
     acked = {i for a in attempts if a.outcome == "ack" for i in a.event_ids}
     deadline = time.monotonic() + timeout
     last: dict[str, list[dict[str, Any]]] | None = None
     while True:
         with contextlib.suppress(aiohttp.ClientError, OSError):
-            last = {n: await cluster.node_all(n, store) for n in cluster.config.node_ids}
+            last = {n: await cluster.node_all(n, store) for n in node_ids}
             reference = next(iter(last.values()))
             ids = {e["event_id"] for e in reference}
             if acked <= ids and all(h == reference for h in last.values()):

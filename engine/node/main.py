@@ -1,4 +1,9 @@
-"""``gate-node --config FILE --node ID``: run one node of a cluster until SIGINT/SIGTERM."""
+"""``gate-node --config FILE --node ID``: run one node of a cluster until SIGINT/SIGTERM.
+
+A node added at run time (``POST /api/cluster/nodes``) is not in the config: it is started with
+``--http HOST:PORT --tcp HOST:PORT``, and ``--peer ID=HOST:PORT`` for each member the config does
+not list (its TCP endpoint), so it can answer a leader the config does not know.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from engine.cli_support import (
 )
 from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, load_config
-from engine.config_model import ClusterConfig
+from engine.config_model import ClusterConfig, Endpoint, NodeConfig
 from engine.heap import freeze_startup_heap
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
@@ -34,18 +39,26 @@ PROGRAM = "gate-node"
 
 
 async def serve(
-    config: ClusterConfig, node_id: str, parent_pid: int | None = None, *, repair: bool = False
+    config: ClusterConfig,
+    node_id: str,
+    parent_pid: int | None = None,
+    *,
+    joining: NodeConfig | None = None,
+    peer_hints: dict[str, Endpoint] | None = None,
+    repair: bool = False,
 ) -> None:
-    """Run the node until a stop signal.  A node whose data is damaged sets it aside and runs
-    again on an empty directory, rebuilding it from the leader (engine/node/repair.py); with
-    ``repair`` it does so even under ``storage.repair: manual``."""
+    """Run the node until a stop signal (``joining``: its endpoints, when the config does not
+    list it).  A node whose data is damaged sets it aside and runs again on an empty
+    directory, rebuilding it from the leader (engine/node/repair.py); with ``repair`` it does
+    so even under ``storage.repair: manual``."""
     if repair:
         config = replace(config, storage=replace(config.storage, repair="auto"))
     stop = stop_event_on_signals()
     watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
+    node = joining or config.node(node_id)
     try:
         first = True
-        while (damage := await _serve_once(config, node_id, stop, first)) is not None:
+        while (damage := await _serve_once(config, node, stop, first, peer_hints)) is not None:
             set_aside(config.node_data_dir(node_id), damage)
             first = False
     finally:
@@ -54,13 +67,17 @@ async def serve(
 
 
 async def _serve_once(
-    config: ClusterConfig, node_id: str, stop: asyncio.Event, first: bool
+    config: ClusterConfig,
+    node: NodeConfig,
+    stop: asyncio.Event,
+    first: bool,
+    peer_hints: dict[str, Endpoint] | None,
 ) -> str | None:
     """Run one host over the node's data until a stop signal (None) or until its data is found
     damaged (what is damaged, to set aside: the caller runs a new host)."""
-    node = config.node(node_id)
+    node_id = node.node_id
     try:
-        host = RaftHost(config, node_id)
+        host = RaftHost(config, node_id, peer_hints=peer_hints)
     except RepairNeeded as exc:
         if config.storage.repair == "manual":
             why = "storage.repair is manual"
@@ -138,6 +155,19 @@ def main(argv: list[str] | None = None) -> None:
         help="if its data is damaged, rebuild it from the leader even with storage.repair: "
         f"manual (else it exits with status {DAMAGED})",
     )
+    parser.add_argument(
+        "--http", metavar="HOST:PORT", help="HTTP endpoint of a node the config does not list"
+    )
+    parser.add_argument(
+        "--tcp", metavar="HOST:PORT", help="TCP endpoint of a node the config does not list"
+    )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="ID=HOST:PORT",
+        help="TCP endpoint of a member the config does not list (repeatable)",
+    )
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     configure_logging()
@@ -145,18 +175,48 @@ def main(argv: list[str] | None = None) -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         fail(PROGRAM, str(exc), 2)
-    if args.node not in config.node_ids:
-        fail(
-            PROGRAM,
-            f"{config.source}: no node {args.node!r} (nodes: {', '.join(config.node_ids)})",
-            2,
-        )
+    joining: NodeConfig | None = None
+    try:
+        peer_hints = dict(_peer(p) for p in args.peer)
+        if args.node not in config.node_ids:
+            if not (args.http and args.tcp):
+                raise ValueError(
+                    f"{config.source}: no node {args.node!r} (nodes: "
+                    f"{', '.join(config.node_ids)}); a node added at run time needs --http "
+                    "and --tcp"
+                )
+            joining = NodeConfig(args.node, False, _endpoint(args.http), _endpoint(args.tcp))
+    except ValueError as exc:
+        fail(PROGRAM, str(exc), 2)
     try:
         config = resolve_cluster_secret(config, create=False)
     except SecretError as exc:
         fail(PROGRAM, str(exc), 2)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, args.node, args.parent_pid, repair=args.repair))
+        asyncio.run(
+            serve(
+                config,
+                args.node,
+                args.parent_pid,
+                joining=joining,
+                peer_hints=peer_hints,
+                repair=args.repair,
+            )
+        )
+
+
+def _endpoint(text: str) -> Endpoint:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    return Endpoint(host, int(port))
+
+
+def _peer(text: str) -> tuple[str, Endpoint]:
+    node_id, sep, address = text.partition("=")
+    if not sep or not node_id:
+        raise ValueError(f"--peer {text!r} is not ID=HOST:PORT")
+    return node_id, _endpoint(address)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from typing import Any
 from engine.config_model import FsyncMode
 from engine.protocol.commands import decode_command
 from engine.protocol.errors import GateError
+from engine.replication.membership import is_membership
 from engine.replication.messages import Snapshot
 from engine.storage.check import check_entry
 from engine.storage.durability import DurablePoints
@@ -142,6 +143,8 @@ class StateMachine:
         for slot, (index, data) in enumerate(entries):
             if index <= self._applied_index:
                 continue
+            if is_membership(data):
+                continue  # the Raft core's, already in force on this node
             try:
                 cmd = decode_command(data)
                 if cmd is None:
