@@ -496,7 +496,7 @@ class RaftHost:
         """
         if self.failure.done() or self.repair_requested.done() or self._hand_over_task:
             return
-        what = f"{file}: {reason}"
+        what = f"{file}: {' '.join(reason.split())}"
         if self.config.storage.repair == "manual":
             why = "storage.repair is manual"
             self._fail(DAMAGED, refusal(self.node_id, self.config.source, what, why))

@@ -46,6 +46,7 @@ class RepairNeeded(Exception):
     """This node's data is damaged: ``file`` (relative to the node's directory) and why."""
 
     def __init__(self, file: str, reason: str) -> None:
+        reason = " ".join(reason.split())  # SQLite's reports span lines: one line of them
         super().__init__(f"{file}: {reason}")
         self.file = file
         self.reason = reason
