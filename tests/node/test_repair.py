@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from engine.config import load_config
 from engine.config_model import ClusterConfig
 from engine.node.host import RaftHost
+from engine.node.http_app import build_node_app
 from engine.node.repair import DAMAGED, MARKER, RepairNeeded, read_marker, set_aside
 from engine.storage.integrity import find_damage, is_damage, quick_check
 from tests.cluster_harness import cluster_config, write_config
@@ -112,6 +114,9 @@ async def test_a_host_refuses_damaged_data_and_starts_repairing_once_it_is_set_a
         assert host.core.repairing and host.status()["repairing"] == str(caught.value)
         assert host.core.term == kept[0] and host.core.vote == kept[1]
         assert host.core.last_index == 0 and host.state.stores() == []
+        async with TestClient(TestServer(build_node_app(host))) as http:
+            answer = await (await http.get("/health")).json()
+        assert answer == {"status": "repairing", "node_id": "node1", "reason": state.reason}
     finally:
         await host.stop()
     # A second damage keeps only the latest copy; the unfinished repair's term stays.
