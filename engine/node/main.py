@@ -36,6 +36,9 @@ from engine.transport.http_server import HttpRunner
 
 log = logging.getLogger("gate.node")
 PROGRAM = "gate-node"
+# Seconds the node's HTTP requests in flight get to finish when it stops or restarts for a
+# repair (aiohttp waits 60 s by default: a repairing node was unreachable that long).
+HTTP_SHUTDOWN_GRACE = 2.0
 
 
 async def serve(
@@ -96,7 +99,11 @@ async def _serve_once(
             await runner.setup()
             try:
                 await web.TCPSite(
-                    runner, node.http.host, node.http.port, reuse_address=True
+                    runner,
+                    node.http.host,
+                    node.http.port,
+                    reuse_address=True,
+                    shutdown_timeout=HTTP_SHUTDOWN_GRACE,
                 ).start()
             except OSError as exc:
                 fail(PROGRAM, bind_error(f"{node_id} HTTP", node.http.host, node.http.port, exc))

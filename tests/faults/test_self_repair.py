@@ -151,12 +151,19 @@ async def _damage(kind: str, cluster: RunningCluster, client: GateClient, node_i
     elif kind == "store-truncated":
         os.truncate(store, store.stat().st_size // 2)
         # A write to the store makes the node read its file again (its page cache was warm);
-        # then a read of its own endpoint finds the damage, if applying the write did not.
+        # then reads of its own endpoint find the damage, if applying the write did not.
         event = {"event_id": f"damage-{node_id}", "event_type": "probe:v1", "data": {}}
         await client.append(SEED, "damage", [event])
-        for start in range(0, 2000, PAGE):
-            with contextlib.suppress(Exception):
+
+        async def noticed() -> bool:
+            for start in range(0, SEED_STREAMS * 25, PAGE):
                 await cluster.node_get(node_id, f"/api/stores/{SEED}/all?from_position={start}")
+            status = await cluster.node_get(node_id, "/status")
+            return bool(status["repairing"] or status["repaired"])
+
+        # Until the node has applied the write (its reads before that hit its cache), and
+        # while it restarts on its repair (its endpoint does not answer for a moment).
+        await wait_for(noticed, bool, 20, f"{node_id} to notice its damaged store")
     else:  # log-wal-deleted
         pid = await cluster.node_pid(node_id)
         (node_dir / "raft.db-wal").unlink()
