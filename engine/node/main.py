@@ -27,11 +27,13 @@ from engine.cli_support import (
 from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, load_config
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig
+from engine.exposure import insecure_reasons
 from engine.heap import freeze_startup_heap
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
 from engine.node.repair import DAMAGED, RepairNeeded, refusal, set_aside
 from engine.node.tcp_server import NodeTcpServer
+from engine.tls import ProcessTls, TlsError, process_tls
 from engine.transport.http_server import HttpRunner
 
 log = logging.getLogger("gate.node")
@@ -48,6 +50,7 @@ async def serve(
     *,
     joining: NodeConfig | None = None,
     peer_hints: dict[str, Endpoint] | None = None,
+    insecure_ok: bool = False,
     repair: bool = False,
 ) -> None:
     """Run the node until a stop signal (``joining``: its endpoints, when the config does not
@@ -56,17 +59,25 @@ async def serve(
     so even under ``storage.repair: manual``."""
     if repair:
         config = replace(config, storage=replace(config.storage, repair="auto"))
-    stop = stop_event_on_signals()
-    watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
     node = joining or config.node(node_id)
     try:
+        tls = process_tls(config, node_id)
+    except TlsError as exc:
+        fail(PROGRAM, f"security.tls: {exc}", 2)
+    for reason in [] if insecure_ok else insecure_reasons(config, node):
+        log.warning("insecure: %s (--insecure-ok if this is on purpose)", reason)
+    stop = stop_event_on_signals()
+    watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
+    reloader = tls.start_reloading() if tls is not None else None
+    try:
         first = True
-        while (damage := await _serve_once(config, node, stop, first, peer_hints)) is not None:
+        while (damage := await _serve_once(config, node, stop, first, peer_hints, tls)) is not None:
             set_aside(config.node_data_dir(node_id), damage)
             first = False
     finally:
-        if watcher is not None:
-            watcher.cancel()
+        for task in (watcher, reloader):
+            if task is not None:
+                task.cancel()
 
 
 async def _serve_once(
@@ -75,19 +86,21 @@ async def _serve_once(
     stop: asyncio.Event,
     first: bool,
     peer_hints: dict[str, Endpoint] | None,
+    tls: ProcessTls | None,
 ) -> str | None:
     """Run one host over the node's data until a stop signal (None) or until its data is found
     damaged (what is damaged, to set aside: the caller runs a new host)."""
     node_id = node.node_id
+    link_tls = tls.client if tls else None
     try:
-        host = RaftHost(config, node_id, peer_hints=peer_hints)
+        host = RaftHost(config, node_id, peer_hints=peer_hints, link_tls=link_tls)
     except RepairNeeded as exc:
         if config.storage.repair == "manual":
             why = "storage.repair is manual"
             fail(PROGRAM, refusal(node_id, config.source, str(exc), why), DAMAGED)
         log.error("node %s: %s; rebuilding its data from the leader", node_id, exc)
         return str(exc)
-    tcp = NodeTcpServer(host)
+    tcp = NodeTcpServer(host, tls.server if tls else None)
     runner: web.AppRunner | None = None
     try:
         try:
@@ -103,6 +116,7 @@ async def _serve_once(
                     node.http.host,
                     node.http.port,
                     reuse_address=True,
+                    ssl_context=tls.server if tls else None,
                     shutdown_timeout=HTTP_SHUTDOWN_GRACE,
                 ).start()
             except OSError as exc:
@@ -163,6 +177,12 @@ def main(argv: list[str] | None = None) -> None:
         f"manual (else it exits with status {DAMAGED})",
     )
     parser.add_argument(
+        "--insecure-ok",
+        action="store_true",
+        help="no warning for endpoints open to the network without a token or TLS "
+        "(also security.insecureOk)",
+    )
+    parser.add_argument(
         "--http", metavar="HOST:PORT", help="HTTP endpoint of a node the config does not list"
     )
     parser.add_argument(
@@ -207,6 +227,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.parent_pid,
                 joining=joining,
                 peer_hints=peer_hints,
+                insecure_ok=args.insecure_ok or config.security.insecure_ok,
                 repair=args.repair,
             )
         )
