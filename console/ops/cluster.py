@@ -69,7 +69,9 @@ class NodeRow:
     restarts: int = 0  # started again by the gateway after exiting on its own
     exit_code: int | None = None  # of its last unexpected exit; negative: the signal
     disk_full: str | None = None  # why it takes no new entries: "disk full (...: 3 MB free)"
-    voter: bool = True  # False for a learner: a node joining, not yet counted in quorums
+    repairing: str | None = None  # why it rebuilds its data from the leader (self-repair)
+    repaired_from: str | None = None  # the leader of its last finished repair
+    voter: bool = True  # False for a learner (a node added, not yet caught up and promoted)
     log_first: int | None = None  # the span of the Raft log it holds (None: unknown)
     log_last: int | None = None
 
@@ -124,11 +126,14 @@ class NodeRow:
 
     @property
     def shown_role(self) -> str:
-        """The role to show: ``paused`` for a paused node, which otherwise looks ``down``."""
+        """The role to show: ``paused`` for a paused node, which otherwise looks ``down``, and
+        ``repairing`` for one rebuilding its damaged data from the leader."""
         if self.state == "paused":
             return "paused"
         if not self.up:
             return "down"
+        if self.repairing is not None:
+            return "repairing"
         return "learner" if self.role == "follower" and not self.voter else self.role
 
 
@@ -278,10 +283,21 @@ def _node_row(node: NodeView) -> NodeRow:
         cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
         cut_out=tuple((node.get("cuts") or {}).get("out") or ()),
         disk_full=node["disk_full"] if isinstance(node.get("disk_full"), str) else None,
+        repairing=_text(node.get("repairing")),
+        repaired_from=_repaired_from(node),
         voter=node.get("voter") is not False,
         log_first=span["first_index"] if (span := node.get("log")) else None,
         log_last=span["last_index"] if span else None,
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _repaired_from(node: NodeView) -> str | None:
+    repaired = node.get("repaired")
+    return _text(repaired.get("source")) if repaired else None
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -259,3 +259,20 @@ async def test_a_snapshot_the_leader_sent_reads_in_the_timeline() -> None:
         timeline = app.query_one("#timeline", RichLog)
         text = "\n".join(line.text for line in timeline.lines)
     assert sent in text and "old: " not in text and "node4 caught up" not in text
+
+
+def test_a_repair_is_said_when_it_starts_and_when_it_is_done() -> None:
+    node2 = HEALTHY.nodes[1]
+    reason = "stores/reg_gh.db: database disk image is malformed"
+    repairing = replace(node2, repairing=reason, lag=None)
+    done = replace(node2, repaired_from="node1")
+    samples = [
+        replace(HEALTHY, nodes=(HEALTHY.nodes[0], row, HEALTHY.nodes[2]))
+        for row in (node2, repairing, repairing, done)
+    ]
+    assert repairing.shown_role == "repairing" and done.shown_role == "follower"
+    assert _play(*samples)[1:] == [
+        [f"node2: {reason}, rebuilding from node1"],
+        [],
+        ["node2 repaired from node1"],
+    ]

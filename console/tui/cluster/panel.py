@@ -31,6 +31,7 @@ _ROLE_STYLES = {
     "down": "bold white on red",
     "paused": "bold black on cyan",
     "learner": "cyan",
+    "repairing": "bold black on yellow",
 }
 
 
