@@ -7,7 +7,10 @@ lost, or theirs to it), crashes and restarts, slow disks (a ``Ready`` whose pers
 in flight while the node keeps stepping messages), log compaction (each node now and then
 compacts its log up to a few entries behind what it applied, so followers that fall behind are
 sent snapshots; a snapshot delivered is reported to its sender, one lost in the network is
-reported as a failed transfer half the time, as a host notices a broken connection) and clients
+reported as a failed transfer half the time, as a host notices a broken connection), power
+losses of nodes with ``fsync: os`` (the node loses the end of its log and what its state machine
+applied past it, never its term or vote, and restarts as ``recovering``; never more than a
+minority of the nodes at once, the case in which no committed entry may be lost) and clients
 proposing unique values.  A host per node plays the part of the real node host, in the same
 order (the functions of engine/replication/ready.py): it sends a ``Ready``'s early messages,
 applies its committed entries to a simulated state machine, persists it into a
@@ -102,6 +105,7 @@ class Schedule:
     steady_ticks: int
     compact: float  # per tick and running node: probability it compacts its log
     compact_keep: int  # entries a compaction keeps behind the applied index
+    power_loss: float  # per tick: probability a node loses power (fsync: os)
 
 
 def draw_schedule(seed: int) -> Schedule:
@@ -138,6 +142,7 @@ def draw_schedule(seed: int) -> Schedule:
         # Drawn last, so the faults of a seed are those it had before compaction existed.
         compact=rng.choice((0.0, 0.05, 0.2, 0.5)),
         compact_keep=rng.choice((0, 1, 4, 16)),
+        power_loss=rng.choice((0.0, 0.02, 0.05)),  # last again, for the same reason
     )
 
 
@@ -152,6 +157,7 @@ class SimStats:
     duplicated: int = 0
     partitions: int = 0
     crashes: int = 0
+    power_losses: int = 0
     slow_disk_readies: int = 0
     elections: int = 0
     commits: int = 0
@@ -168,14 +174,28 @@ class SimStats:
     def faults(self) -> int:
         """Faults injected: dropped and duplicated messages, partitions, crashes, slow disks."""
         return (
-            self.dropped + self.duplicated + self.partitions + self.crashes + self.slow_disk_readies
+            self.power_losses
+            + self.dropped
+            + self.duplicated
+            + self.partitions
+            + self.crashes
+            + self.slow_disk_readies
         )
 
 
 class _Host:
     """The simulated node host: durable storage and state machine, volatile RaftNode."""
 
-    __slots__ = ("applied", "config", "node_id", "pending", "raft", "rng", "storage")
+    __slots__ = (
+        "applied",
+        "config",
+        "node_id",
+        "pending",
+        "raft",
+        "recovering",
+        "rng",
+        "storage",
+    )
 
     def __init__(self, config: RaftConfig, rng: random.Random) -> None:
         self.node_id = config.node_id
@@ -185,6 +205,7 @@ class _Host:
         self.applied = 0  # the state machine's last applied index (durable, like the stores)
         self.raft: RaftNode | None = None
         self.pending: Ready | None = None  # handed out, persistence in flight
+        self.recovering = False  # lost power, not caught up yet (kept across a crash)
 
 
 class Simulation:
@@ -229,6 +250,7 @@ class Simulation:
         self.crash_on_message = schedule.crash / 10  # crashes between two messages, too
         # Its own stream, so a schedule that never compacts runs as it did before compaction.
         self.compact_rng = random.Random(schedule.seed ^ 0xC0C0)
+        self.power_rng = random.Random(schedule.seed ^ 0xB0B)  # the same, for power losses
         # Snapshots delivered (True) or lost (False), to report to their senders.
         self.snapshot_reports: list[tuple[SnapshotRequest, bool]] = []
         self.boots = dict(zip(ids, schedule.starts, strict=True))  # nodes not started yet
@@ -301,6 +323,8 @@ class Simulation:
             up = [host for host in self.hosts if host.raft is not None]
             if up:
                 self._crash(rng.choice(up))
+        if schedule.power_loss and self.power_rng.random() < schedule.power_loss:
+            self._lose_power()
         for host in self.hosts:
             if (
                 host.raft is None
@@ -361,7 +385,31 @@ class Simulation:
                 host.storage.compact(marker)
                 self.stats.compactions += 1
 
+    def _lose_power(self) -> None:
+        """A node loses the end of its log (and what its state machine applied past it) and
+        restarts recovering, if a minority of the nodes, it included, would then be so."""
+        rng = self.power_rng
+        for host in self.hosts:
+            if host.raft is not None:
+                host.recovering = host.raft.recovering
+        up = [h for h in self.hosts if h.raft is not None and not h.recovering]
+        recovering = sum(h.recovering for h in self.hosts)
+        if not up or recovering + 1 > len(self.hosts) - (len(self.hosts) // 2 + 1):
+            return
+        host = rng.choice(up)
+        storage = host.storage
+        kept = rng.randint(storage.snapshot().index, storage.last_index())
+        storage.lose_tail(kept)
+        host.applied = min(host.applied, kept)
+        host.raft = None
+        host.pending = None
+        host.recovering = True
+        self.stats.power_losses += 1
+        self._start(host)
+
     def _crash(self, host: _Host) -> None:
+        assert host.raft is not None
+        host.recovering = host.raft.recovering
         host.raft = None
         host.pending = None  # its persistence never finished
         self.stats.crashes += 1
@@ -385,7 +433,13 @@ class Simulation:
                 self._start(host)
 
     def _start(self, host: _Host) -> None:
-        host.raft = self.node_cls(host.config, host.storage, host.rng, applied=host.applied)
+        host.raft = self.node_cls(
+            host.config,
+            host.storage,
+            host.rng,
+            applied=host.applied,
+            recovering=host.recovering,
+        )
 
     # ------------------------------------------------------------------------------ clients
 

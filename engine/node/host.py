@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 from engine.cluster_secret import cluster_key
@@ -44,6 +45,7 @@ from engine.replication.messages import (
 from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
+from engine.storage.durability import fsync_path
 from engine.storage.free_space import DiskSpace, FreeSpace, out_of_space
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.reads import Answer, plan_read
@@ -72,6 +74,9 @@ APPLY_FAILED = 70  # a committed entry cannot be applied (an I/O fault: content 
 LOG_FAILED = 74  # the log cannot be written
 DIVERGED = 75  # its stores are ahead of the cluster (writeQuorum: leader lost writes)
 
+# Present while the node runs: found at a start, the last run ended without a clean stop.
+RUNNING_MARKER = "running"
+
 
 class _ApplyFailed(Exception):
     """Ends the ready loop: nothing past an entry that could not be applied may run."""
@@ -88,27 +93,47 @@ class RaftHost:
         self.secret = cluster_key(config)  # first: a node never runs without one
         node_dir = config.node_data_dir(node_id)
         node_dir.mkdir(parents=True, exist_ok=True)
-        self.log_storage = SqliteLogStorage(node_dir / "raft.db", config.storage.fsync)
-        self.state = StateMachine(node_dir, config.storage.fsync)
+        fsync = config.storage.fsync
+        self._running = node_dir / RUNNING_MARKER
+        # With fsync: os, a run that did not stop cleanly may have ended in a power loss, which
+        # costs the end of the log: the core then votes as a node that lost state.
+        unclean = self._running.exists()
+        self.log_storage = SqliteLogStorage(node_dir / "raft.db", fsync)
+        self.state = StateMachine(node_dir, fsync, log_wal=node_dir / "raft.db-wal")
         self.free_space = FreeSpace(node_dir, config.storage.min_free_bytes)
         # The last look at the disk while it is below storage.minFreeBytes; None otherwise.
         self.disk_full: DiskSpace | None = None
         self._statvfs_failed = False
         self._finish_snapshot_install()
         rep = config.replication
-        self.core = RaftNode(
-            RaftConfig(
-                node_id=node_id,
-                voters=config.node_ids,
-                preferred=config.preferred_node,
-                election_ticks=rep.election_ticks,
-                heartbeat_ticks=rep.heartbeat_ticks,
-                write_quorum=rep.write_quorum,
-            ),
-            self.log_storage,
-            rng or random.Random(),
-            applied=self.state.applied_index,
+        self._raft_config = RaftConfig(
+            node_id=node_id,
+            voters=config.node_ids,
+            preferred=config.preferred_node,
+            election_ticks=rep.election_ticks,
+            heartbeat_ticks=rep.heartbeat_ticks,
+            write_quorum=rep.write_quorum,
         )
+        self._rng = rng or random.Random()
+        # Set on a start from scratch (below): said in the node log once it exists.
+        started_over: str | None = None
+        if self.state.held_index > self.log_storage.last_index():
+            # A power loss (fsync: os) cost the log entries a store had already durably
+            # applied: the node can no longer tell them from what a leader may have replaced.
+            started_over = (
+                f"its stores hold entries up to index {self.state.held_index} but its log "
+                f"ends at {self.log_storage.last_index()} (a power loss)"
+            )
+            self._discard()
+        self.core = RaftNode(
+            self._raft_config,
+            self.log_storage,
+            self._rng,
+            applied=self.state.applied_index,
+            committed=self.state.held_index,
+            recovering=(unclean and fsync == "os") or started_over is not None,
+        )
+        _mark_running(self._running)
         peers = {n.node_id: n.tcp for n in config.nodes if n.node_id != node_id}
         self.peers = PeerTransport(node_id, peers, self.secret)
         self.applied_index = self.state.applied_index
@@ -157,6 +182,15 @@ class RaftHost:
             )
         else:
             self.node_log.add("restart", "started with an empty log (a new node)")
+        if started_over is not None:
+            self._note_start_over(started_over)
+        elif self.core.recovering:
+            self.node_log.add(
+                "restart",
+                "the last run did not stop cleanly and fsync is os: the end of its log may be "
+                "lost, so it votes only with nodes in the same case until it has caught up",
+                "warning",
+            )
         self.snapshot_sender = SnapshotSender(
             node_id=node_id,
             secret=self.secret,
@@ -208,6 +242,7 @@ class RaftHost:
                 fut.set_exception(GateError("timeout", "the node shut down; outcome unknown"))
         self.log_storage.close()
         self.state.close()
+        self._running.unlink(missing_ok=True)
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -227,8 +262,13 @@ class RaftHost:
             try:
                 self.core.step(msg)
             except LogDivergence as exc:
-                # Only possible with writeQuorum: leader, whose failovers may drop writes this
-                # node already applied. Its stores are ahead of the cluster: stop, loudly.
+                if self.config.storage.fsync == "os":
+                    # The cluster lost entries in a power loss that this node had applied:
+                    # follow the leader's history from scratch.
+                    self._start_over(str(exc))
+                    continue
+                # With writeQuorum: leader, failovers may drop writes this node already
+                # applied. Its stores are ahead of the cluster: stop, loudly.
                 self._fail(DIVERGED, f"{exc}; its data must be rebuilt (--clear)")
                 return
         self.counters["raft_messages_in"] += len(messages)
@@ -264,6 +304,30 @@ class RaftHost:
         ):
             return
         storage.save(None, [], installed)
+
+    def _discard(self) -> None:
+        """Drop the stores and the log, keeping term and vote (never vote twice in a term)."""
+        voters = self._raft_config.voters
+        self.state.discard(voters)
+        hard = self.log_storage.initial_state()
+        self.log_storage.save(HardState(hard.term, hard.vote, 0), [], Snapshot(0, 0, voters))
+        self.applied_index = 0
+
+    def _note_start_over(self, why: str) -> None:
+        log.warning("node %s starts over from the leader: %s", self.node_id, why)
+        self.node_log.add(
+            "repair",
+            f"{why}: its stores and log are discarded; it takes the leader's history (a "
+            "snapshot, or every entry)",
+            "warning",
+        )
+
+    def _start_over(self, why: str) -> None:
+        """Discard this node's state while it runs and follow the leader from scratch (a fresh
+        core: it holds nothing, so it counts as a node that lost state until it catches up)."""
+        self._note_start_over(why)
+        self._discard()
+        self.core = RaftNode(self._raft_config, self.log_storage, self._rng, recovering=True)
 
     def _fail(self, status: int, reason: str) -> None:
         """Stop replicating for good; the process's main ends it with ``status`` (at once, with
@@ -803,3 +867,9 @@ class RaftHost:
             and core.leader_id in self._last_heard
             and (time.monotonic() - self._last_heard[core.leader_id] < self._reach_window)
         )
+
+
+def _mark_running(path: Path) -> None:
+    """Create the marker a clean stop removes, durably (its directory fsynced)."""
+    path.touch()
+    fsync_path(path.parent)

@@ -105,6 +105,12 @@ class Progress:
         the leader's log at most up to ``hint``; False if the rejection is stale."""
         if self.pending_snapshot:
             return False  # an answer to an append sent before the snapshot
+        if rejected == self.match > hint:
+            # A heartbeat at the match index refused: the follower lost entries it had
+            # acknowledged (a power loss with fsync: os).  Whatever is in flight, probe below.
+            self.match = hint
+            self.become_probe(hint + 1)
+            return True
         if self.replicating:
             if rejected <= self.match:
                 return False  # that index is known to match

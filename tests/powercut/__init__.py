@@ -46,8 +46,14 @@ class PowerCutFS:
         self.backing.mkdir(parents=True, exist_ok=True)
         self._control.unlink(missing_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.powercut.fs", str(self.backing), str(self.mount),
-             str(self._control)],
+            [
+                sys.executable,
+                "-m",
+                "tests.powercut.fs",
+                str(self.backing),
+                str(self.mount),
+                str(self._control),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

@@ -250,10 +250,7 @@ def _serve_control(ops: PowerCutOps, sock_path: str) -> None:
         conn, _ = server.accept()
         with conn:
             command = conn.makefile("r").readline().strip()
-            if command == "cut":
-                answer = ops.cut()
-            else:
-                answer = {"error": f"unknown command {command!r}"}
+            answer = ops.cut() if command == "cut" else {"error": f"unknown {command!r}"}
             conn.sendall((json.dumps(answer) + "\n").encode())
 
 

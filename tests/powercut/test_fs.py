@@ -83,7 +83,7 @@ def _sqlite_rows(path: Path, journal: str, synchronous: str, rows: int) -> None:
     db.execute(f"PRAGMA journal_mode={journal}")
     db.execute(f"PRAGMA synchronous={synchronous}")
     db.execute("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v BLOB)")
-    for k in range(rows):
+    for _ in range(rows):
         db.execute("INSERT INTO t (v) VALUES (?)", (os.urandom(300),))
     db.close()
 

@@ -787,7 +787,8 @@ def test_duplicate_and_reordered_appends_are_harmless() -> None:
         AppendResponse(1, "b", "a", False, 2, 0),
         AppendResponse(1, "b", "a", True, 2),
         AppendResponse(1, "b", "a", True, 3),
-        AppendResponse(1, "b", "a", True, 3),  # entries up to the commit index match
+        # What the duplicate covered: a success proves no more (never "up to our commit").
+        AppendResponse(1, "b", "a", True, 2),
     ]
     assert [e.index for e in storage.entries(1, 10)] == [1, 2, 3]
 

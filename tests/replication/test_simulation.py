@@ -12,7 +12,14 @@ import pytest
 
 from bench.lib.simulation import Violation, run_schedules
 from engine.replication.core import RaftNode
-from engine.replication.messages import AppendRequest, HardState, Message, Ready, Snapshot
+from engine.replication.messages import (
+    AppendRequest,
+    HardState,
+    Message,
+    Ready,
+    Snapshot,
+    VoteRequest,
+)
 from engine.replication.progress import Progress
 
 _CHUNKS = 8
@@ -32,7 +39,7 @@ def test_random_schedules_keep_the_invariants(chunk: int) -> None:
     assert stats.schedules == len(seeds)
     assert stats.commits > 0 and stats.elections > 0 and stats.pre_votes > 0
     if not _SEED:
-        assert stats.compactions > 0 and stats.snapshots > 0
+        assert stats.compactions > 0 and stats.snapshots > 0 and stats.power_losses > 0
 
 
 class _VotesWithoutUpToDateCheck(RaftNode):
@@ -94,6 +101,13 @@ class _AppendsInsteadOfSnapshots(RaftNode):
         self._send_append_from(peer, pr, self.log.first_index)
 
 
+class _VotesAfterAPowerLoss(RaftNode):
+    """Breaks the lost-state rule: a node that lost the end of its log votes as any other."""
+
+    def _same_kind(self, m: VoteRequest) -> bool:
+        return True
+
+
 def _first_violation(node_cls: type[RaftNode], seeds: range) -> Violation:
     for seed in seeds:
         try:
@@ -136,3 +150,8 @@ def test_checker_catches_a_state_machine_rolled_back_by_an_old_snapshot() -> Non
 def test_checker_catches_followers_left_behind_a_compacted_log() -> None:
     violation = _first_violation(_AppendsInsteadOfSnapshots, range(70_000, 70_200))
     assert "liveness" in str(violation)
+
+
+def test_checker_catches_votes_of_nodes_that_lost_the_end_of_their_log() -> None:
+    violation = _first_violation(_VotesAfterAPowerLoss, range(80_000, 81_000))
+    assert "leader completeness" in str(violation)
