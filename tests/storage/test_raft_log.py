@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from engine.replication.messages import Entry, HardState, Snapshot
 from engine.storage.raft_log import SqliteLogStorage
+from tests.powercut import power_cut_fs
 from tests.small_disk import MB, resize, small_disk
 
 
@@ -205,3 +208,39 @@ def test_a_full_disk_fails_a_save_with_its_own_error_and_the_log_goes_on_once_sp
         assert again.last_index() == index
         assert again.entries(index, index + 1) == [Entry(index, 1, b"after")]
         again.close()
+
+
+_SAVES_THEN_HANG = """
+import sys, time
+from pathlib import Path
+from engine.replication.messages import Entry, HardState
+from engine.storage.raft_log import SqliteLogStorage
+log = SqliteLogStorage(Path(sys.argv[1]), "os", checkpoint_interval=3600)
+log.save(HardState(1, None, 0), [Entry(1, 1, b"a")])  # a new term: fsynced
+log.save(None, [Entry(2, 1, b"b")])  # not fsynced by itself
+log.save(HardState(2, "n2", 0), [])  # a vote: fsynced, and everything before it
+log.save(None, [Entry(3, 2, b"c")])  # never fsynced
+print("saved", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_with_fsync_os_a_power_cut_keeps_every_vote_and_may_lose_entries(tmp_path: Path) -> None:
+    with power_cut_fs(tmp_path) as fs:
+        path = fs.mount / "raft.db"
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _SAVES_THEN_HANG, str(path)], stdout=subprocess.PIPE
+        )
+        try:
+            assert writer.stdout is not None and writer.stdout.readline() == b"saved\n"
+        finally:
+            writer.kill()
+            writer.wait()
+        fs.cut()
+        log = SqliteLogStorage(path, "os")
+        try:
+            assert log.initial_state() == HardState(2, "n2", 0)
+            assert log.entries(1, 10) == [Entry(1, 1, b"a"), Entry(2, 1, b"b")]
+        finally:
+            log.close()
