@@ -79,6 +79,8 @@ def _excused(attempts: Sequence[Attempt], cuts: Sequence[float], window: float) 
     return out
 
 
+# Three rounds of writes, a cut and up to 30 s of convergence each: 75-85 s alone here.
+@pytest.mark.timeout(400)
 @pytest.mark.parametrize(("fsync", "seed"), [("always", 24), ("os", 25)])
 async def test_power_loss_loses_only_what_the_policy_allows_and_nodes_converge(
     tmp_path: Path, fsync: str, seed: int
