@@ -14,7 +14,7 @@ a log that is not on disk.
 
 A new term or vote is fsynced whatever ``storage.fsync`` says: with ``os`` a power loss may cost
 the end of the log, never a vote (a node that forgot its vote could vote twice in one term, and
-elect two leaders).  Elections are rare, so this costs nothing measurable.
+elect two leaders).  That is one fsync per term or vote, not per write.
 """
 
 from __future__ import annotations
