@@ -27,7 +27,14 @@ Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
   follower needs sends a :class:`SnapshotRequest` of its state machine at its applied (so
   committed) index and pauses that follower until it answers; a follower restores a snapshot
   only past its commit index, dropping its log, and the host installs it
-  (``Ready.snapshot``) before applying anything after it or answering.
+  (``Ready.snapshot``) before applying anything after it or answering;
+- lost state (``recovering``): a node whose host says it may have lost the end of its log (a
+  power loss with ``fsync: os``) votes, for itself as for others, only for candidates that may
+  have lost theirs too, and a node that did not only for candidates that did not, until it
+  has followed a leader up to that leader's commit index (or leads).  Its lost entries may be
+  committed ones the others still hold: a vote for a candidate that lacks them could elect a
+  leader without them.  Votes stay within one kind, so when a majority lost power (every
+  node, after a power cut) those nodes still elect a leader among themselves.
 
 Steadiness rules (they keep terms and leaders stable; safety does not depend on them):
 
@@ -39,13 +46,6 @@ Steadiness rules (they keep terms and leaders stable; safety does not depend on 
   healthy leader.  A pre-candidate's ``role`` stays "follower".  Leadership transfer skips it;
 - check quorum: a leader that did not hear from a quorum within an election timeout steps down,
   and with it a node in lease drops higher-term vote requests (except a transfer's);
-- lost state (``recovering``): a node whose host says it may have lost the end of its log (a
-  power loss with ``fsync: os``) votes, for itself as for others, only for candidates that may
-  have lost theirs too, and a node that did not only for candidates that did not, until it
-  has followed a leader up to that leader's commit index (or leads).  Its lost entries may be
-  committed ones the others still hold: a vote for a candidate that lacks them could elect a
-  leader without them.  Votes stay within one kind, so when a majority lost power (every
-  node, after a power cut) those nodes still elect a leader among themselves;
 - rule 7, preferred leader: on a fresh cluster (term 0, empty log) the preferred node times out
   within a tick or two, and the others hold back their first campaign for
   ``_FRESH_DEFER_TIMEOUTS`` election timeouts unless a leader speaks to them first.
