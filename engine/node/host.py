@@ -841,6 +841,7 @@ class RaftHost:
             "serving": core.serving,
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,
+            "recovering": core.recovering,
             "damaged": self.damage_reason(),
             "disk_full": None if self.disk_full is None else self.disk_full.describe(),
             **self.link_status(),

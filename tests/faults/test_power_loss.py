@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from bench.lib.nemesis import Attempt, Workload, check_histories, converge
-from tests.cluster_harness import HandStartedCluster, cluster_config, start_by_hand
+from tests.cluster_harness import HandStartedCluster, cluster_config, start_by_hand, wait_for
 from tests.powercut import power_cut_fs
 
 pytestmark = pytest.mark.slow
@@ -43,6 +43,18 @@ def _kill_everything(cluster: HandStartedCluster) -> None:
             os.kill(proc.pid, signal.SIGKILL)
     for proc in cluster.procs.values():
         proc.wait()
+
+
+async def _recovering(cluster: HandStartedCluster) -> set[str]:
+    """The nodes whose status says they lost state and have not caught up yet."""
+    out = set()
+    async with aiohttp.ClientSession() as http:
+        for node_id, node in cluster.raw["nodes"].items():
+            url = f"http://{node['http']['host']}:{node['http']['port']}/status"
+            async with http.get(url) as resp:
+                if (await resp.json())["recovering"]:
+                    out.add(node_id)
+    return out
 
 
 async def _node_logs(cluster: HandStartedCluster) -> str:
@@ -138,6 +150,8 @@ async def test_power_loss_loses_only_what_the_policy_allows_and_nodes_converge(
                     f"the cut); {verdict.report()}"
                 )
                 assert not exited, f"nodes exited: {exited}"
+                # Caught up, every node votes as any other again.
+                await wait_for(lambda c=cluster: _recovering(c), lambda r: not r, 10, "catch-up")
                 if not verdict.ok:
                     pytest.fail(f"{verdict.report()}\n{await _node_logs(cluster)}")
                 if fsync == "always":
