@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{total.duplicated}, partitions {total.partitions}, crashes {total.crashes}, "
         f"slow-disk readies {total.slow_disk_readies}) of {total.messages} messages\n"
         f"elections: {total.elections}, entries committed: {total.commits}, "
-        f"log compactions: {total.compactions}, snapshots installed: {total.snapshots}"
+        f"log compactions: {total.compactions}, snapshots installed: {total.snapshots}\n"
+        f"members added: {total.members_added}, promoted: {total.promotions}, "
+        f"removed: {total.members_removed}"
     )
     results = Results("sim_schedules", args.json_out)
     figures = {

@@ -95,6 +95,10 @@ class HandStartedCluster:
     def config(self) -> ClusterConfig:
         return load_config(self.directory / "cluster.yaml")
 
+    @property
+    def node_ids(self) -> list[str]:
+        return list(self.raw["nodes"])
+
     async def node_all(self, node_id: str, store: str = "reg_gh") -> list[dict[str, Any]]:
         """Every event of a store as one node holds it, read from that node alone."""
         http = self.raw["nodes"][node_id]["http"]

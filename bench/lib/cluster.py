@@ -15,7 +15,7 @@ import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -122,6 +122,13 @@ class RunningCluster:
 
     embedded: EmbeddedCluster
     config_path: Path
+    # HTTP addresses (host:port) of nodes added at run time (POST /api/cluster/nodes).
+    added: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def node_ids(self) -> list[str]:
+        """The config's nodes, then those added at run time."""
+        return [*self.config.node_ids, *self.added]
 
     @property
     def url(self) -> str:
@@ -141,6 +148,8 @@ class RunningCluster:
         return self.embedded.client(**kwargs)
 
     def node_url(self, node_id: str) -> str:
+        if node_id in self.added:
+            return f"http://{self.added[node_id]}"
         return f"http://{self.config.node(node_id).http.addr}"
 
     async def node_get(self, node_id: str, path: str) -> Any:

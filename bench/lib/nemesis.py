@@ -35,7 +35,6 @@ from bench.lib.cluster import RunningCluster
 from bench.lib.percentiles import nearest_rank
 from engine.client import GateClient, GateError
 from engine.client.results import NodeView
-from engine.config_model import ClusterConfig
 
 Clock = Callable[[], float]
 Log = Callable[[str], None]
@@ -602,22 +601,28 @@ class NodeReader(Protocol):
     """A cluster whose nodes can each be read alone (RunningCluster, a hand-started one)."""
 
     @property
-    def config(self) -> ClusterConfig: ...
+    def node_ids(self) -> list[str]: ...
 
     async def node_all(self, node_id: str, store: str = ...) -> list[dict[str, Any]]: ...
 
 
 async def converge(
-    cluster: NodeReader, attempts: Sequence[Attempt], timeout: float, store: str = "reg_gh"
+    cluster: NodeReader,
+    attempts: Sequence[Attempt],
+    timeout: float,
+    store: str = "reg_gh",
+    nodes: Sequence[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every node's own ``$all`` once all nodes hold the same events, including every
-    acknowledged one; after ``timeout``, the last reading (for the checker to explain)."""
+    """Every node's own ``$all`` once all ``nodes`` (default: the config's and those added)
+    hold the same events, including every acknowledged one; after ``timeout``, the last
+    reading (for the checker to explain)."""
+    node_ids = list(nodes) if nodes is not None else cluster.node_ids
     acked = {i for a in attempts if a.outcome == "ack" for i in a.event_ids}
     deadline = time.monotonic() + timeout
     last: dict[str, list[dict[str, Any]]] | None = None
     while True:
         with contextlib.suppress(aiohttp.ClientError, OSError):
-            last = {n: await cluster.node_all(n, store) for n in cluster.config.node_ids}
+            last = {n: await cluster.node_all(n, store) for n in node_ids}
             reference = next(iter(last.values()))
             ids = {e["event_id"] for e in reference}
             if acked <= ids and all(h == reference for h in last.values()):

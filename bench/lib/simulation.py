@@ -3,21 +3,24 @@
 One seed fixes a whole schedule: the cluster (3 or 5 nodes, write quorum, timeouts, batch size,
 pre-vote and check-quorum), staggered process starts, the network (loss, duplication, delay and so
 reordering, partitions that come and heal, some of them one way: a node's messages to some peers
-lost, or theirs to it), crashes and restarts, slow disks (a ``Ready`` whose persistence is still
-in flight while the node keeps stepping messages), log compaction (each node now and then
-compacts its log up to a few entries behind what it applied, so followers that fall behind are
-sent snapshots; a snapshot delivered is reported to its sender, one lost in the network is
-reported as a failed transfer half the time, as a host notices a broken connection), power
+lost, or theirs to it), crashes and restarts, slow disks (a ``Ready`` whose persistence is still in
+flight while the node keeps stepping messages), log compaction (each node now and then compacts its
+log up to a few entries behind what it applied, so followers that fall behind are sent snapshots; a
+snapshot delivered is reported to its sender, one lost in the network is reported as a failed
+transfer half the time, as a host notices a broken connection), membership changes (a spare node is
+started and added as a learner, which the leader promotes once caught up; a member other than the
+leader is removed, and half the time keeps running, cut off from the log that removed it), power
 losses of nodes with ``fsync: os`` (the node loses the end of its log and what its state machine
 applied past it, never its term or vote, and restarts as ``recovering``; never more than a
-minority of the nodes at once, the case in which no committed entry may be lost) and clients
-proposing unique values.  A host per node plays the part of the real node host, in the same
-order (the functions of engine/replication/ready.py): it sends a ``Ready``'s early messages,
-applies its committed entries to a simulated state machine, persists it into a
-:class:`MemoryLogStorage` when it must, sends its other messages and calls ``advance``; a
-snapshot in a ``Ready`` is installed with its write (the simulated state machine jumps to the
-snapshot's index).  A crash drops the ``RaftNode`` and any ``Ready`` not yet persisted; a restart
-rebuilds the node from its storage with ``applied`` = what its state machine had applied.
+minority of the nodes at once, the case in which no committed entry may be lost; in schedules
+without membership changes) and clients proposing unique values.  A host per node plays the
+part of the real node host, in the same order (the functions of engine/replication/ready.py): it
+sends a ``Ready``'s early messages, applies its committed entries to a simulated state machine,
+persists it into a :class:`MemoryLogStorage` when it must, sends its other messages and calls
+``advance``; a snapshot in a ``Ready`` is installed with its write (the simulated state machine
+jumps to the snapshot's index).  A crash drops the ``RaftNode`` and any ``Ready`` not yet
+persisted; a restart rebuilds the node from its storage with ``applied`` = what its state machine
+had applied.
 
 Invariants, checked as the schedule runs and at its end:
 
@@ -30,10 +33,13 @@ Invariants, checked as the schedule runs and at its end:
 - persistence before answering: a vote grant, an append ack or any term is on disk when sent
   (a pre-vote asserts nothing durable: it asks about, or grants, the term after the sender's);
 - log matching: logs with an entry of the same index and term agree up to it;
+- membership (dissertation §4.1): a leader's log holds at most one uncommitted membership
+  entry, holds one of its own term only once an entry of its term is committed, and each index
+  it commits is stored by a majority of the voters of its latest membership;
 - liveness: once the network heals and every node is back, a leader serves and a new proposal is
-  applied on every node;
+  applied on every member;
 - steadiness (not a safety invariant, but what pre-vote and check-quorum are for): after that,
-  while the network stays healthy, no node's term moves and the leader stays.
+  while the network stays healthy, no member's term moves and the leader stays.
 
 A violation raises :class:`Violation`, whose message names the seed and how to rerun it.
 """
@@ -46,7 +52,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from bench.lib.memory_storage import MemoryLogStorage
-from engine.replication.core import LogDivergence, RaftConfig, RaftNode
+from engine.replication.core import ChangeInProgress, LogDivergence, RaftConfig, RaftNode
+from engine.replication.membership import MembershipError, decode, is_membership
 from engine.replication.messages import (
     AppendResponse,
     Entry,
@@ -59,6 +66,7 @@ from engine.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
+from engine.replication.quorum import majority
 from engine.replication.ready import Persist, finish_ready, start_ready
 
 TEST_FILE = "tests/replication/test_simulation.py"
@@ -105,6 +113,8 @@ class Schedule:
     steady_ticks: int
     compact: float  # per tick and running node: probability it compacts its log
     compact_keep: int  # entries a compaction keeps behind the applied index
+    members: float  # per tick: probability of a membership change (add or remove)
+    spares: int  # nodes outside the initial membership, which may be added
     power_loss: float  # per tick: probability a node loses power (fsync: os)
 
 
@@ -142,7 +152,9 @@ def draw_schedule(seed: int) -> Schedule:
         # Drawn last, so the faults of a seed are those it had before compaction existed.
         compact=rng.choice((0.0, 0.05, 0.2, 0.5)),
         compact_keep=rng.choice((0, 1, 4, 16)),
-        power_loss=rng.choice((0.0, 0.02, 0.05)),  # last again, for the same reason
+        members=(members := rng.choice((0.0, 0.05, 0.15))),
+        spares=rng.choice((1, 2)) if members else 0,
+        power_loss=rng.choice((0.0, 0.02, 0.05)),  # drawn last, for the same reason
     )
 
 
@@ -164,6 +176,9 @@ class SimStats:
     pre_votes: int = 0  # pre-vote requests sent
     compactions: int = 0
     snapshots: int = 0  # snapshots installed
+    members_added: int = 0
+    members_removed: int = 0
+    promotions: int = 0  # learners promoted to voter (by their leader)
 
     def add(self, other: SimStats) -> None:
         """Accumulate ``other`` into these totals."""
@@ -217,6 +232,9 @@ class Simulation:
         self.rng = random.Random(schedule.seed ^ 0x5EED)
         self.stats = SimStats(schedules=1)
         ids = tuple(f"n{i}" for i in range(schedule.nodes))
+        # The spares start, as a node the gateway launches, with the initial voters as their
+        # bootstrap membership, which does not include them.
+        spares = tuple(f"n{i}" for i in range(schedule.nodes, schedule.nodes + schedule.spares))
         self.hosts = [
             _Host(
                 RaftConfig(
@@ -232,10 +250,11 @@ class Simulation:
                 ),
                 random.Random(self.rng.getrandbits(64)),
             )
-            for node_id in ids
+            for node_id in ids + spares
         ]
         self.by_id = {host.node_id: host for host in self.hosts}
-        self.side = dict.fromkeys(ids, 0)  # partition side of each node
+        self.spares = set(spares)  # never started yet: added to the cluster to run
+        self.side = dict.fromkeys(ids + spares, 0)  # partition side of each node
         self.one_way: set[tuple[str, str]] = set()  # (from, to): links cut one way only
         self.queue: dict[int, list[Message]] = {}  # tick -> messages due
         self.now = 0
@@ -253,6 +272,11 @@ class Simulation:
         self.power_rng = random.Random(schedule.seed ^ 0xB0B)  # the same, for power losses
         # Snapshots delivered (True) or lost (False), to report to their senders.
         self.snapshot_reports: list[tuple[SnapshotRequest, bool]] = []
+        # Its own stream too, so a schedule without membership changes runs as before.
+        self.member_rng = random.Random(schedule.seed ^ 0x3E3B)
+        # The commit index last seen on each leader, by (node, term).
+        self.commits: dict[tuple[str, int], int] = {}
+        self.voters = schedule.nodes  # voters in the last membership applied
         self.boots = dict(zip(ids, schedule.starts, strict=True))  # nodes not started yet
         self._boot()
 
@@ -269,6 +293,7 @@ class Simulation:
             self._inject_faults()
             self._step_clock()
             self._clients()
+            self._change_members()
             self._settle()
             self._compact()
             self.now += 1
@@ -311,8 +336,7 @@ class Simulation:
         """Finish every pending Ready, so storage holds each node's whole log."""
         self.slow_disk = 0.0
         for host in self.hosts:
-            assert host.raft is not None
-            while host.pending is not None or host.raft.has_ready():
+            while host.raft is not None and (host.pending is not None or host.raft.has_ready()):
                 self._flush(host)
 
     # ------------------------------------------------------------------------------- faults
@@ -323,12 +347,18 @@ class Simulation:
             up = [host for host in self.hosts if host.raft is not None]
             if up:
                 self._crash(rng.choice(up))
-        if schedule.power_loss and self.power_rng.random() < schedule.power_loss:
+        # Only with a fixed membership: "a minority of the voters" is then one set.
+        if (
+            schedule.power_loss
+            and not schedule.members
+            and self.power_rng.random() < schedule.power_loss
+        ):
             self._lose_power()
         for host in self.hosts:
             if (
                 host.raft is None
                 and host.node_id not in self.boots
+                and host.node_id not in self.spares
                 and rng.random() < schedule.restart
             ):
                 self._start(host)
@@ -429,7 +459,7 @@ class Simulation:
         self.loss = self.duplicate = self.crash_on_message = 0.0
         self.boots.clear()
         for host in self.hosts:
-            if host.raft is None:
+            if host.raft is None and host.node_id not in self.spares:
                 self._start(host)
 
     def _start(self, host: _Host) -> None:
@@ -459,7 +489,7 @@ class Simulation:
         raft = rng.choice(leaders).raft
         assert raft is not None
         if rng.random() < 0.02:
-            raft.transfer_leadership(rng.choice(raft.config.voters))
+            raft.transfer_leadership(rng.choice(raft.membership.voters))
             return
         with contextlib.suppress(NotLeader):  # raised while handing leadership over
             self._propose(raft, rng.randint(1, 3))
@@ -476,6 +506,98 @@ class Simulation:
         if any(e.term != raft.term for e in entries):
             raise self.fail(f"proposed entries {entries} not of the leader's term {raft.term}")
         return entries
+
+    def _change_members(self) -> None:
+        """Now and then the operator adds a spare (started first, as the gateway launches it) or
+        removes a member other than the leader (which half the time keeps running)."""
+        rng = self.member_rng
+        if not self.schedule.members or rng.random() >= self.schedule.members:
+            return
+        leaders = [h.raft for h in self.hosts if h.raft is not None and h.raft.role == "leader"]
+        if not leaders:
+            return
+        raft = rng.choice(leaders)
+        membership = raft.membership
+        outside = [h.node_id for h in self.hosts if h.node_id not in membership.members]
+        if outside and rng.random() < 0.5:
+            kind, node_id = "add", rng.choice(outside)
+        else:
+            # Never below two voters, so a crash of one still leaves a cluster that can elect.
+            candidates = [n for n in membership.members if n != raft.node_id]
+            if len(membership.voters) <= 2:
+                candidates = [n for n in candidates if n in membership.learners]
+            if not candidates:
+                return
+            kind, node_id = "remove", rng.choice(candidates)
+        try:
+            raft.propose_membership(kind, node_id)  # type: ignore[arg-type]
+        except (ChangeInProgress, MembershipError, NotLeader):
+            return
+        self._check_membership(raft)
+        host = self.by_id[node_id]
+        if kind == "add":
+            self.stats.members_added += 1
+            self.spares.discard(node_id)
+            if host.raft is None:
+                self._start(host)
+        else:
+            self.stats.members_removed += 1
+            if rng.random() < 0.5 and host.raft is not None:
+                host.raft = None  # the operator stops it (a managed node is stopped)
+                host.pending = None
+
+    def _members(self) -> set[str]:
+        """The members as the serving leader sees them (all nodes when none serves)."""
+        leader = next((h.raft for h in self.hosts if h.raft is not None and h.raft.serving), None)
+        if leader is None:
+            return {h.node_id for h in self.hosts if h.raft is not None}
+        return set(leader.membership.members)
+
+    def _check_membership(self, raft: RaftNode) -> None:
+        """A leader holds at most one uncommitted membership entry, one of its own term only
+        once an entry of its term is committed, and what it commits is on a voter majority."""
+        log, commit, term = raft.log, raft.commit_index, raft.term
+        pending = [e for e in log.slice(commit + 1, log.last_index + 1) if is_membership(e.data)]
+        if len(pending) > 1:
+            raise self.fail(
+                f"membership: {raft.node_id} (term {term}) holds uncommitted membership "
+                f"entries {[e.index for e in pending]}"
+            )
+        # Terms never decrease along a log: its commit index is of its term once it committed
+        # an entry of its term.
+        if any(e.term == term for e in pending) and log.term(commit) != term:
+            raise self.fail(
+                f"membership: {raft.node_id} proposed a change at {pending[0].index} before "
+                f"committing an entry of its term {term} (commit {commit})"
+            )
+        # What it committed before it led was committed by an earlier leader.
+        seen = self.commits.setdefault((raft.node_id, term), commit)
+        if commit > seen:
+            self.commits[raft.node_id, term] = commit
+            self._check_commit_quorum(raft, commit)
+
+    def _check_commit_quorum(self, raft: RaftNode, commit: int) -> None:
+        voters = raft.membership.voters
+        term = raft.log.term(commit)
+        # A node that lost power may have lost what it acknowledged (fsync: os): it counts.
+        holders = [
+            v
+            for v in voters
+            if self._holds(self.by_id[v], commit, term) or self.by_id[v].recovering
+        ]
+        if len(holders) < majority(len(voters)):
+            raise self.fail(
+                f"membership: {raft.node_id} committed index {commit} held only by {holders}, "
+                f"not by a majority of the voters {voters}"
+            )
+
+    @staticmethod
+    def _holds(host: _Host, index: int, term: int) -> bool:
+        storage = host.storage
+        marker = storage.snapshot()
+        if index <= marker.index:
+            return True  # compacted: applied, so held
+        return storage.last_index() >= index and storage.term(index) == term
 
     def _expect_not_leader(self, host: _Host) -> None:
         assert host.raft is not None
@@ -541,6 +663,7 @@ class Simulation:
                 return False
             rd, host.pending = host.pending, None
             finish_ready(raft, rd, persist=self._persister(host), send=self._sender(host))
+            self._check_leader(host)  # a leader commits in advance, once its entries are stable
             return True
         if not raft.has_ready():
             return False
@@ -551,6 +674,7 @@ class Simulation:
             self.stats.slow_disk_readies += 1
             return True
         finish_ready(raft, rd, persist=self._persister(host), send=self._sender(host))
+        self._check_leader(host)
         return True
 
     def _persister(self, host: _Host) -> Persist:
@@ -630,6 +754,11 @@ class Simulation:
                 )
             return
         committed.append(entry)
+        if is_membership(entry.data):
+            voters = len(decode(entry.data).voters)
+            self.stats.promotions += voters > self.voters
+            self.voters = voters
+            return
         if entry.data:
             if entry.data in self.values:
                 raise self.fail(f"value {entry.data!r} applied twice (again at index {index})")
@@ -642,6 +771,7 @@ class Simulation:
         assert raft is not None
         if raft.role != "leader":
             return
+        self._check_membership(raft)
         term = raft.term
         holder = self.leaders.get(term)
         if holder is not None:
@@ -705,14 +835,16 @@ class Simulation:
 
     def _terms_and_leader(self) -> tuple[list[int], list[str]]:
         """Every running node's term, and the leaders."""
-        rafts = [h.raft for h in self.hosts if h.raft is not None]
+        members = self._members()
+        rafts = [h.raft for h in self.hosts if h.raft is not None and h.node_id in members]
         return [r.term for r in rafts], [r.node_id for r in rafts if r.role == "leader"]
 
     def _applied_everywhere(self, target: Entry) -> bool:
         index = target.index
         if len(self.committed) < index or self.committed[index - 1] != target:
             return False
-        return all(host.applied >= index for host in self.hosts)
+        members = self._members()
+        return all(host.applied >= index for host in self.hosts if host.node_id in members)
 
     def _check_logs(self) -> None:
         """Log matching across every node's stored log, and committed prefixes agree."""

@@ -27,6 +27,15 @@ RESTART_LEGEND = "↻N: restarted N times by the gateway after exiting on its ow
 _GOING_DOWN = ("stop", "kill", "pause")
 NODE_LOG_KEPT = 1000  # the lines each node keeps in memory (docs/API.md, "Node log")
 _POLL = 0.1  # seconds between looks at the cluster while waiting for an action's effect
+# Membership changes the gateway refuses, with a reason worth showing as it is.
+_MEMBER_REFUSALS = (
+    "invalid_request",
+    "node_exists",
+    "node_not_found",
+    "port_in_use",
+    "change_in_progress",
+    "quorum_too_small",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,7 @@ class NodeRow:
     restarts: int = 0  # started again by the gateway after exiting on its own
     exit_code: int | None = None  # of its last unexpected exit; negative: the signal
     disk_full: str | None = None  # why it takes no new entries: "disk full (...: 3 MB free)"
+    voter: bool = True  # False for a learner (a node added, not yet caught up and promoted)
 
     @property
     def last_exit(self) -> str | None:
@@ -105,16 +115,17 @@ class ClusterStatus:
 
     @property
     def majority(self) -> int:
-        """How many nodes must be up for a leader to be elected and a write to commit."""
-        return len(self.nodes) // 2 + 1
+        """How many voters must be up for a leader to be elected and a write to commit."""
+        return sum(1 for node in self.nodes if node.voter) // 2 + 1
 
     def no_majority(self, without: str | None = None) -> str | None:
-        """``no majority: 1 of 3 nodes up, 2 are needed`` when too few nodes are up (not
+        """``no majority: 1 of 3 nodes up, 2 are needed`` when too few voters are up (not
         counting ``without``, a node on its way down); None when enough are."""
-        up = sum(1 for node in self.nodes if node.up and node.node_id != without)
+        voters = [node for node in self.nodes if node.voter]
+        up = sum(1 for node in voters if node.up and node.node_id != without)
         if up >= self.majority:
             return None
-        return f"no majority: {up} of {len(self.nodes)} nodes up, {self.majority} are needed"
+        return f"no majority: {up} of {len(voters)} nodes up, {self.majority} are needed"
 
     def node(self, node_id: str) -> NodeRow:
         """One node's row; ``OpsError`` naming the nodes when unknown."""
@@ -172,6 +183,7 @@ def _node_row(node: NodeView) -> NodeRow:
         cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
         cut_out=tuple((node.get("cuts") or {}).get("out") or ()),
         disk_full=node["disk_full"] if isinstance(node.get("disk_full"), str) else None,
+        voter=node.get("voter") is not False,
     )
 
 
@@ -270,6 +282,32 @@ class ClusterOps:
             if time.monotonic() > deadline:
                 raise OpsError(f"{node_id} did not take over within {self.settle_timeout:g} s")
             await asyncio.sleep(_POLL)
+
+    async def add_node(
+        self, node_id: str, *, http: tuple[str, int], tcp: tuple[str, int]
+    ) -> results.MemberAnswer:
+        """Add ``node_id`` listening on ``http`` and ``tcp`` (host, port): it joins as a learner
+        (a gateway that starts nodes launches it) and is promoted once caught up.  A refusal
+        (bad id or port, a member already, a port taken, another change under way) is an
+        ``OpsError`` with the gateway's reason."""
+        try:
+            return await self.client.add_node(node_id.strip(), http=http, tcp=tcp)
+        except GateError as exc:
+            if exc.code in _MEMBER_REFUSALS:
+                raise OpsError(exc.message) from None
+            raise
+
+    async def remove_node(self, node_id: str) -> results.MemberAnswer:
+        """Remove ``node_id`` from the cluster (a leader hands leadership over first; a managed
+        node is then stopped); ``OpsError`` naming the nodes when unknown, or with the
+        gateway's reason when refused (another change under way, too few voters left)."""
+        row = (await self.status()).node(node_id)
+        try:
+            return await self.client.remove_node(row.node_id)
+        except GateError as exc:
+            if exc.code in _MEMBER_REFUSALS:
+                raise OpsError(exc.message) from None
+            raise
 
     async def isolate(
         self, node_id: str, peers: list[str] | None = None, direction: str = "both"

@@ -25,6 +25,7 @@ from engine.client.results import (
     ClusterView,
     EventRecord,
     LinksAnswer,
+    MemberAnswer,
     NodeLogPage,
     ObserverMessage,
     Snapshot,
@@ -461,6 +462,27 @@ class GateClient:
         """Ask the leader to hand leadership over to ``node_id`` (202 once it has started)."""
         path = f"/api/cluster/nodes/{_seg(node_id)}/transfer"
         result: TransferAnswer = await self._call("POST", path, retry=False)
+        return result
+
+    async def add_node(
+        self, node_id: str, *, http: tuple[str, int], tcp: tuple[str, int]
+    ) -> MemberAnswer:
+        """Add ``node_id``, listening on ``http`` and ``tcp`` (host, port): it joins as a
+        learner, and a gateway that starts nodes launches it (202 once the change is in the
+        log; ``node_exists``, ``port_in_use``, ``change_in_progress``: 409)."""
+        body = {
+            "node_id": node_id,
+            "http": {"host": http[0], "port": http[1]},
+            "tcp": {"host": tcp[0], "port": tcp[1]},
+        }
+        result: MemberAnswer = await self._call("POST", "/api/cluster/nodes", body, retry=False)
+        return result
+
+    async def remove_node(self, node_id: str) -> MemberAnswer:
+        """Remove ``node_id`` from the cluster (a leader hands over first; a managed node is
+        then stopped).  ``change_in_progress`` or ``quorum_too_small``: 409."""
+        path = f"/api/cluster/nodes/{_seg(node_id)}"
+        result: MemberAnswer = await self._call("DELETE", path, retry=False)
         return result
 
     async def isolate(

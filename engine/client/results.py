@@ -125,6 +125,7 @@ class NodeView(TypedDict):
     node_id: str
     role: Literal["leader", "follower", "candidate", "down"]
     preferred: bool
+    voter: bool  # False for a learner: it gets the log but neither votes nor counts for commit
     http: Probe
     tcp: Probe
     term: int | None
@@ -165,6 +166,16 @@ TransferAnswer = TypedDict(
         "already_leader": bool,
     },
 )
+
+
+class MemberAnswer(TypedDict):
+    """``POST /api/cluster/nodes`` or ``DELETE /api/cluster/nodes/{id}``: the change is in the
+    log (committed) at ``index``."""
+
+    node_id: str
+    action: Literal["add", "remove"]
+    accepted: bool
+    index: int
 
 
 class ClusterView(TypedDict):
@@ -271,7 +282,37 @@ class LeaderChanged(TypedDict):
     term: int | None
 
 
+class MemberAdded(TypedDict):
+    """A node joined the cluster (as a learner: ``voter`` False, until it is promoted)."""
+
+    type: Literal["member_added"]
+    node_id: str
+    voter: bool
+
+
+class MemberPromoted(TypedDict):
+    """A learner caught up and became a voter."""
+
+    type: Literal["member_promoted"]
+    node_id: str
+
+
+class MemberRemoved(TypedDict):
+    """A node left the cluster."""
+
+    type: Literal["member_removed"]
+    node_id: str
+
+
 # What ``GateClient.cluster_events`` yields (docs/API.md, "Cluster").
 ClusterEvent = (
-    ClusterViewEvent | NodeUpDown | LeaderChanged | LinksChanged | NodeRestarted | NodeDamaged
+    ClusterViewEvent
+    | NodeUpDown
+    | LeaderChanged
+    | LinksChanged
+    | NodeRestarted
+    | NodeDamaged
+    | MemberAdded
+    | MemberPromoted
+    | MemberRemoved
 )

@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 import uuid
+from collections.abc import Coroutine
 from importlib import resources
 from typing import Any
 
@@ -17,17 +18,18 @@ from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from engine.config import is_valid_id
-from engine.config_model import ClusterConfig
+from engine.config_model import ClusterConfig, Endpoint
 from engine.gateway.health import HealthMonitor
 from engine.gateway.leader_bridge import ConsumerBridge
 from engine.gateway.metrics import GatewayCollector
 from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
-from engine.gateway.supervisor import NodeSupervisor
+from engine.gateway.supervisor import NodeSupervisor, port_free
 from engine.protocol import commands
 from engine.protocol import definitions as subscription_definitions
 from engine.protocol.errors import GateError
 from engine.protocol.link_cuts import parse_cut_request
+from engine.protocol.members import parse_new_node
 from engine.transport.http_common import (
     add_read_routes,
     int_param,
@@ -90,7 +92,9 @@ class Gateway:
         self.config = config
         self.router = router
         self.health = health
+        self.members = router.pool.members
         self.supervisor = supervisor
+        health.on_member_event = self._member_event
         self.stores_ready = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self.observers = ObserverHub(self._observer_read)
@@ -211,11 +215,11 @@ class Gateway:
     async def node_log(self, request: web.Request) -> web.Response:
         """A node's recent log lines (why things happen on it), asked of that node."""
         node_id = request.match_info["node_id"]
-        if node_id not in self.config.node_ids:
+        if node_id not in self.members:
             raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
         after = int_param(request, "after", minimum=0)
         limit = int_param(request, "limit", minimum=1)  # its maximum: the node's (400)
-        if not self.config.node(node_id).tcp.enabled:
+        if not self.members.node(node_id).tcp.enabled:
             raise GateError("unavailable", f"{node_id} has no TCP endpoint to ask for its log")
         msg: dict[str, Any] = {"op": "log", "after": after, "limit": limit}
         try:
@@ -233,9 +237,79 @@ class Gateway:
             raise GateError(
                 "invalid_request", f"{node_id[:80]!r} is not a node id ([A-Za-z0-9_-]{{1,64}})"
             )
-        if node_id not in self.config.node_ids:
+        if node_id not in self.members:
             raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
         return node_id
+
+    # -- membership (docs/API.md, "Membership") ------------------------------------------------
+
+    async def add_node(self, request: web.Request) -> web.Response:
+        """Add a node: the leader writes it into the log as a learner; a managed one is
+        launched here; the leader promotes it once it caught up."""
+        body = await read_json(request)
+        node_id, http, tcp = parse_new_node(body)
+        if node_id in self.members:
+            raise GateError("node_exists", f"{node_id} is already a member of this cluster")
+        for name, (host, port) in (("http", http), ("tcp", tcp)):
+            owner = self.members.port_owner(host, port)
+            if owner is not None:
+                raise GateError(
+                    "port_in_use", f"{host}:{port} is taken by {owner}", field=name, node=owner
+                )
+        if self.supervisor is not None:
+            taken = next(
+                (f"{h}:{p}" for h, p in (http, tcp) if not port_free(Endpoint(h, p))), None
+            )
+            if taken is not None:
+                raise GateError("port_in_use", f"{taken} is already in use on this machine")
+        msg = {"op": "add_member", "node": body}
+        result = await self._ask_leader(msg, "add a node")
+        self.health.note_membership(result.get("membership"))
+        self._refresh_soon()
+        answer = {"node_id": node_id, "action": "add", "accepted": True, "voter": False}
+        return json_response(answer | {"index": result.get("index")}, 202)
+
+    async def remove_node(self, request: web.Request) -> web.Response:
+        """Remove a node: the leader writes it out of the log (handing leadership over first
+        when it is the one removed); a managed node is then stopped."""
+        node_id = self._known_node(request)
+        if await _optional_body(request) is not None:
+            raise GateError("invalid_request", "removing a node takes no body")
+        msg = {"op": "remove_member", "node_id": node_id}
+        result = await self._ask_leader(msg, "remove a node")
+        self.health.note_membership(result.get("membership"))
+        self._refresh_soon()
+        answer = {"node_id": node_id, "action": "remove", "accepted": True}
+        return json_response(answer | {"index": result.get("index")}, 202)
+
+    async def _ask_leader(self, msg: dict[str, Any], what: str) -> dict[str, Any]:
+        result = await self.router.on_leader(
+            lambda leader, remaining: self.router.ask(leader, msg, remaining), what=what
+        )
+        if not isinstance(result, dict):
+            raise GateError("internal", f"the leader's answer to {what} is not an object")
+        return result
+
+    def _member_event(self, event: dict[str, Any]) -> None:
+        """Launch a managed node that joined, stop one that was removed."""
+        if self.supervisor is None:
+            return
+        node_id = event["node_id"]
+        if event["type"] == "member_added":
+            self._in_background(self.supervisor.add(self.members.node(node_id)), node_id)
+        elif event["type"] == "member_removed" and self.supervisor.manages(node_id):
+            self._in_background(self.supervisor.remove(node_id), node_id)
+
+    def _in_background(self, work: Coroutine[Any, Any, None], node_id: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception as exc:
+                log.warning("managing %s after a membership change failed: %s", node_id, exc)
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def transfer(self, request: web.Request) -> web.Response:
         """Ask the leader to hand leadership over to the node (docs/API.md, "Cluster")."""
@@ -258,7 +332,7 @@ class Gateway:
         node_id = self._known_node(request)
         action = request.path.rsplit("/", 1)[-1]
         body = await _optional_body(request)
-        peers, direction = parse_cut_request(body, node_id, self.config.node_ids)
+        peers, direction = parse_cut_request(body, node_id, self.members.node_ids)
         msg = {"op": action, "peers": peers, "direction": direction}
         try:
             result = await self.router.ask(node_id, msg, NODE_OP_TIMEOUT)
@@ -290,7 +364,7 @@ class Gateway:
     async def node_action(self, request: web.Request) -> web.Response:
         node_id = request.match_info["node_id"]
         action = request.match_info["action"]
-        if node_id not in self.config.node_ids:
+        if node_id not in self.members:
             raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
         if action not in NODE_ACTIONS:
             raise GateError(
@@ -388,6 +462,8 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_get("/api/cluster/events", gateway.cluster_events)
     r.add_get("/api/cluster/nodes/{node_id}/log", gateway.node_log)
     # Before the generic node action, which would take these paths as unknown actions.
+    r.add_post("/api/cluster/nodes", gateway.add_node)
+    r.add_delete("/api/cluster/nodes/{node_id}", gateway.remove_node)
     r.add_post("/api/cluster/nodes/{node_id}/transfer", gateway.transfer)
     r.add_post("/api/cluster/nodes/{node_id}/isolate", gateway.cut_links)
     r.add_post("/api/cluster/nodes/{node_id}/heal", gateway.cut_links)

@@ -60,6 +60,9 @@ class HealthMonitor:
     ) -> None:
         self._config = config
         self._pool = pool
+        self.members = pool.members
+        # Called with each membership event (the gateway launches or stops managed nodes).
+        self.on_member_event: Callable[[dict[str, Any]], None] | None = None
         self._interval = config.gateway.health_interval if interval is None else interval
         # Short enough that a hung node does not stall the rounds for long, long enough that a
         # busy node on a loaded machine is not reported down.
@@ -92,9 +95,15 @@ class HealthMonitor:
         self._leader_last = 0
         self._hint_sure = False  # whether the hint was pushed (see _leadership_pushed)
         self.leaders_pushed = 0  # leaders adopted from a node's announcement (a metric)
-        for node in config.nodes:
-            if node.tcp.enabled:
-                pool.get(node.node_id).watch(partial(self._leadership_pushed, node.node_id))
+        self._watched: set[str] = set()
+        for node in self.members.nodes:
+            self._watch(node)
+
+    def _watch(self, node: NodeConfig) -> None:
+        """Listen to the node's leadership announcements (once per member)."""
+        if node.tcp.enabled and node.node_id not in self._watched:
+            self._watched.add(node.node_id)
+            self._pool.get(node.node_id).watch(partial(self._leadership_pushed, node.node_id))
 
     # -- public state ------------------------------------------------------------------------
 
@@ -145,7 +154,7 @@ class HealthMonitor:
         counts as the current term.  Later rounds replace it once they see that term.
         """
         term = self._term if term is None else term
-        if node_id not in self._last_role or term < self._term or node_id == self._leader:
+        if node_id not in self.members or term < self._term or node_id == self._leader:
             return
         self._hint = (node_id, term)
         self._hint_sure = False
@@ -247,10 +256,29 @@ class HealthMonitor:
     # -- one round -----------------------------------------------------------------------------
 
     async def _probe_round(self) -> dict[str, Any]:
-        probes = await asyncio.gather(*(self._probe(node) for node in self._config.nodes))
-        view = self._apply(dict(zip(self._config.node_ids, probes, strict=True)))
+        nodes = self.members.nodes
+        probes = await asyncio.gather(*(self._probe(node) for node in nodes))
+        view = self._apply(dict(zip((n.node_id for n in nodes), probes, strict=True)))
         self._publish({"type": "cluster", **view})
         return view
+
+    def note_membership(self, membership: Any) -> None:
+        """Take a committed membership (a leader's status or answer): publish what changed,
+        and tell the gateway (``on_member_event``)."""
+        for event in self.members.learn(membership):
+            node_id = event["node_id"]
+            if event["type"] == "member_added":
+                self._watch(self.members.node(node_id))
+                self._log.info("Node %s joins the cluster as a %s", node_id, _kind(event))
+            elif event["type"] == "member_promoted":
+                self._log.info("Node %s promoted to voter", node_id)
+            else:
+                self._log.info("Node %s removed from the cluster", node_id)
+                self._watched.discard(node_id)
+                self._pool.drop(node_id)
+            self._publish(event)
+            if self.on_member_event is not None:
+                self.on_member_event(event)
 
     async def _probe(self, node: NodeConfig) -> _Probe:
         probe = _Probe()
@@ -341,9 +369,14 @@ class HealthMonitor:
             self._hint = None
         leader_last = _int(statuses[leader].get("last_index")) if leader in statuses else None
         self._leader_last = leader_last or 0
+        membership = statuses[leader].get("membership") if leader in statuses else None
+        if isinstance(membership, dict) and membership.get("pending") is False:
+            self.note_membership(membership)
+        # Members learned in this round show from the next (they were not probed).
         nodes = [
             self._node_view(node, probes[node.node_id], leader, leader_last)
-            for node in self._config.nodes
+            for node in self.members.nodes
+            if node.node_id in probes
         ]
         for entry in nodes:
             self._note_changes(entry)
@@ -364,6 +397,7 @@ class HealthMonitor:
             "node_id": node.node_id,
             "role": role,
             "preferred": node.preferred,
+            "voter": self.members.voter(node.node_id),
             "http": {
                 "addr": node.http.addr,
                 "enabled": node.http.enabled,
@@ -430,7 +464,7 @@ class HealthMonitor:
         if up:
             self._last_role[node_id] = entry["role"]
         http, tcp = entry["http"], entry["tcp"]
-        state = (self._last_role[node_id], http["up"], tcp["up"])
+        state = (self._last_role.get(node_id, "follower"), http["up"], tcp["up"])
         if self._logged.get(node_id) != state:
             self._logged[node_id] = state
             self._log_status(node_id, state[0], http, tcp, up)
@@ -530,6 +564,10 @@ class HealthMonitor:
                 entry = entry | {"role": "follower", "fresh": False}
             rows.append(entry)
         return rows
+
+
+def _kind(event: dict[str, Any]) -> str:
+    return "voter" if event.get("voter") else "learner"
 
 
 def _ms(seconds: float) -> float:

@@ -56,7 +56,7 @@ class ConsumerBridge:
         async def connect(
             node_id: str, remaining: float
         ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameSession]:
-            endpoint = self.config.node(node_id).tcp
+            endpoint = self.router.pool.members.node(node_id).tcp
             writer: asyncio.StreamWriter | None = None
             try:
                 async with asyncio.timeout(min(remaining, CONNECT_TIMEOUT + 3.0)):

@@ -47,7 +47,11 @@ async def serve(
             "cleared the data of %s under %s", ", ".join(config.node_ids), config.storage.data_dir
         )
     pool = NodePool(config)
-    supervisor = NodeSupervisor(config, config_path) if config.gateway.starts_nodes else None
+    supervisor = (
+        NodeSupervisor(config, config_path, members=pool.members)
+        if config.gateway.starts_nodes
+        else None
+    )
     health = HealthMonitor(
         config,
         pool,

@@ -150,7 +150,7 @@ class Router:
         A frozen node costs a read a timeout only after the live ones have had their turn.
         """
         up = [n["node_id"] for n in self.health.view["nodes"] if n["role"] != "down"]
-        return up + [n for n in self.config.node_ids if n not in up]
+        return up + [n for n in self.pool.members.node_ids if n not in up]
 
     async def read(
         self, query: dict[str, Any], freshness: dict[str, int], *, wait_ms: int = 0
@@ -187,7 +187,7 @@ class Router:
             if not candidates:
                 await self._refresh_before(deadline)
                 candidates = self._read_candidates(leader_first) or self._all_nodes()
-            if damaged.issuperset(self.config.node_ids):
+            if damaged.issuperset(self.pool.members.node_ids):
                 break
             for node_id in (n for n in candidates if n not in damaged):
                 remaining = deadline - time.monotonic()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig
+from engine.gateway.members import Members
 from engine.gateway.tcp_pool import NodeConnection
 from engine.transport.http_pool import HttpPool
 
@@ -117,13 +118,17 @@ class NodeSupervisor:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        members: Members | None = None,
     ) -> None:
         self._config = config
+        self._members = members or Members(config)
         self._config_path = config_path
         self._python = python
         self._command = command or self._node_command
         self.log_dir = log_dir or logs_dir(config)
-        self._nodes = {n.node_id: _Node(n, self.log_dir / f"{n.node_id}.log") for n in config.nodes}
+        self._nodes = {
+            n.node_id: _Node(n, self.log_dir / f"{n.node_id}.log") for n in self._members.nodes
+        }
         self._secret = cluster_key(config)
         self._backoff = backoff or Backoff()
         self._clock = clock
@@ -142,7 +147,37 @@ class NodeSupervisor:
             # Managed nodes end with their gateway, even one that was SIGKILLed.
             "--parent-pid",
             str(os.getpid()),
+            *self._joining_args(node_id),
         ]
+
+    def _joining_args(self, node_id: str) -> list[str]:
+        """For a node added at run time: its endpoints, and those of the other members the
+        config does not list (gate-node ``--http``, ``--tcp``, ``--peer``)."""
+        members = self._members
+        if members.listed(node_id) or node_id not in self._nodes:
+            return []
+        node = self._nodes[node_id].config
+        args = ["--http", f"{node.http.host}:{node.http.port}"]
+        args += ["--tcp", f"{node.tcp.host}:{node.tcp.port}"]
+        for other in members.nodes:
+            if other.node_id != node_id and not members.listed(other.node_id):
+                args += ["--peer", f"{other.node_id}={other.tcp.host}:{other.tcp.port}"]
+        return args
+
+    def manages(self, node_id: str) -> bool:
+        return node_id in self._nodes
+
+    async def add(self, node: NodeConfig) -> None:
+        """Manage a node added at run time (or learned from the cluster) and start it."""
+        if node.node_id not in self._nodes:
+            self._nodes[node.node_id] = _Node(node, self.log_dir / f"{node.node_id}.log")
+        await self.start(node.node_id)
+
+    async def remove(self, node_id: str) -> None:
+        """A node removed from the cluster: stop it and manage it no more."""
+        if node_id in self._nodes:
+            await self.stop(node_id)
+            del self._nodes[node_id]
 
     def _node(self, node_id: str) -> _Node:
         try:
@@ -202,7 +237,7 @@ class NodeSupervisor:
 
     async def stop_all(self) -> None:
         """Stop every node: SIGTERM, then SIGKILL after ``gateway.drainTimeout``."""
-        await asyncio.gather(*(self.stop(node_id) for node_id in self._nodes))
+        await asyncio.gather(*(self.stop(node_id) for node_id in list(self._nodes)))
 
     # -- one node ------------------------------------------------------------------------------
 
@@ -426,12 +461,13 @@ class NodeSupervisor:
 def _taken_port(node: NodeConfig) -> str | None:
     """The first of the node's enabled endpoints whose port is already taken, if any."""
     for name, endpoint in (("HTTP", node.http), ("TCP", node.tcp)):
-        if endpoint.enabled and not _port_free(endpoint):
+        if endpoint.enabled and not port_free(endpoint):
             return f"{name} port {endpoint.addr}"
     return None
 
 
-def _port_free(endpoint: Endpoint) -> bool:
+def port_free(endpoint: Endpoint) -> bool:
+    """Whether this machine can listen on ``endpoint`` now."""
     family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         # Same option as the node's servers, so a port in TIME_WAIT counts as free.
@@ -457,6 +493,9 @@ def clear_data(config: ClusterConfig) -> None:
     data_dir = config.storage.data_dir.resolve()
     if data_dir in (Path("/"), Path.home().resolve()):
         raise ValueError(f"refusing to clear data: storage.dataDir is {data_dir}")
-    for node_id in config.node_ids:
+    # The config's nodes, and any node added at run time (a directory with a Raft log).
+    added = [p.parent.name for p in data_dir.glob("*/raft.db")]
+    added = [n for n in added if n not in config.node_ids]
+    for node_id in (*config.node_ids, *added):
         shutil.rmtree(config.node_data_dir(node_id), ignore_errors=True)
         (logs_dir(config) / f"{node_id}.log").unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint
+from engine.gateway.members import Members
 from engine.protocol.framing import MAX_FRAME, ClientHandshake, FrameError, FrameSession
 
 CONNECT_TIMEOUT = 0.5  # to connect and finish the handshake
@@ -262,20 +263,38 @@ class NodeConnection:
 
 
 class NodePool:
-    """One :class:`NodeConnection` per node of the config, signed with the cluster secret."""
+    """One :class:`NodeConnection` per member (engine/gateway/members.py), signed with the
+    cluster secret."""
 
-    def __init__(self, config: ClusterConfig, *, connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        key = cluster_key(config)
-        self._conns = {
-            node.node_id: NodeConnection(
-                node.node_id, node.tcp, secret=key, connect_timeout=connect_timeout
-            )
-            for node in config.nodes
-        }
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        members: Members | None = None,
+    ) -> None:
+        self._key = cluster_key(config)
+        self._connect_timeout = connect_timeout
+        self.members = members or Members(config)
+        self._conns: dict[str, NodeConnection] = {}
+        for node in self.members.nodes:
+            self.get(node.node_id)
 
     def get(self, node_id: str) -> NodeConnection:
-        """The connection to ``node_id``; KeyError for a node not in the config."""
-        return self._conns[node_id]
+        """The connection to ``node_id``; KeyError for a node that is not a member."""
+        conn = self._conns.get(node_id)
+        if conn is None:
+            node = self.members.node(node_id)
+            conn = self._conns[node_id] = NodeConnection(
+                node_id, node.tcp, secret=self._key, connect_timeout=self._connect_timeout
+            )
+        return conn
+
+    def drop(self, node_id: str) -> None:
+        """Close the connection to a former member."""
+        conn = self._conns.pop(node_id, None)
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
         """Close every connection."""

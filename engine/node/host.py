@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cluster_secret import cluster_key
-from engine.config_model import ClusterConfig
+from engine.config_model import ClusterConfig, Endpoint
 from engine.node.leadership import LeadershipFeed
 from engine.node.node_log import NodeLog
 from engine.node.peers import PeerTransport
@@ -32,11 +32,15 @@ from engine.node.snapshots import SnapshotReceiver, SnapshotSender
 from engine.node.subscriptions import SubscriptionService
 from engine.protocol.commands import encode_command
 from engine.protocol.errors import GateError, invalid
-from engine.replication.core import LogDivergence, RaftConfig, RaftNode
+from engine.replication import membership as membership_codec
+from engine.replication.core import ChangeInProgress, LogDivergence, RaftConfig, RaftNode
+from engine.replication.membership import ChangeKind, MembershipError
 from engine.replication.messages import (
+    Address,
     AppendRequest,
     Entry,
     HardState,
+    Membership,
     Message,
     NotLeader,
     Snapshot,
@@ -86,8 +90,16 @@ class RaftHost:
     """Runs one node's replication: owns the core, its log, its stores and its peer links."""
 
     def __init__(
-        self, config: ClusterConfig, node_id: str, *, rng: random.Random | None = None
+        self,
+        config: ClusterConfig,
+        node_id: str,
+        *,
+        rng: random.Random | None = None,
+        peer_hints: dict[str, Endpoint] | None = None,
     ) -> None:
+        """``peer_hints``: the TCP endpoints of members the config does not list, for a node
+        joining at run time whose leader may be one of them (gate-node ``--peer``); once its log
+        holds a membership, the addresses in it rule."""
         self.config = config
         self.node_id = node_id
         self.secret = cluster_key(config)  # first: a node never runs without one
@@ -134,8 +146,11 @@ class RaftHost:
             recovering=(unclean and fsync == "os") or started_over is not None,
         )
         _mark_running(self._running)
-        peers = {n.node_id: n.tcp for n in config.nodes if n.node_id != node_id}
-        self.peers = PeerTransport(node_id, peers, self.secret)
+        self._membership = self.core.membership
+        # The peers' TCP endpoints, shared with the snapshot sender; follows the membership.
+        self.endpoints = {**(peer_hints or {}), **self._member_endpoints(self._membership)}
+        peers = self.endpoints
+        self.peers = PeerTransport(node_id, dict(peers), self.secret)
         self.applied_index = self.state.applied_index
         self.tick_seconds = rep.tick_ms / 1000.0
         # A peer counts as reachable if we heard from it within the shortest election timeout;
@@ -290,7 +305,134 @@ class RaftHost:
     def _snapshot_now(self) -> Snapshot:
         """The snapshot of the state machine as it is: at its applied index."""
         index = self.state.applied_index
-        return Snapshot(index, self.core.log.term(index), self.core.config.voters)
+        return Snapshot.of(index, self.core.log.term(index), self.core.membership_at(index))
+
+    # -- membership (docs/ENGINE.md, "Membership changes") ------------------------------------
+
+    def _member_endpoints(self, membership: Membership) -> dict[str, Endpoint]:
+        """The TCP endpoint of each other member: from the membership (members added at run
+        time), else from the config."""
+        listed = {n.node_id: n.tcp for n in self.config.nodes}
+        endpoints: dict[str, Endpoint] = {}
+        for member in membership.members:
+            address = membership.address(member)
+            if member == self.node_id:
+                continue
+            if address is not None:
+                endpoints[member] = Endpoint(*address.tcp)
+            elif member in listed:
+                endpoints[member] = listed[member]
+        return endpoints
+
+    def _follow_membership(self) -> None:
+        """The core took another membership: link to its members, and only to them."""
+        membership = self.core.membership
+        if membership is self._membership:
+            return
+        self._membership = membership
+        endpoints = self._member_endpoints(membership)
+        self.endpoints.clear()
+        self.endpoints.update(endpoints)
+        self.peers.set_peers(endpoints)
+        role = (
+            "a voter"
+            if self.core.voter
+            else ("a learner" if self.node_id in membership.learners else "not a member")
+        )
+        self.node_log.add(
+            "member",
+            f"members now: voters {', '.join(membership.voters)}"
+            + (f", learners {', '.join(membership.learners)}" if membership.learners else "")
+            + f"; {self.node_id} is {role}",
+        )
+
+    async def change_membership(
+        self, kind: ChangeKind, node_id: str, address: Address | None, timeout: float
+    ) -> dict[str, Any]:
+        """On the leader: add a learner, or remove a member, once committed
+        ``{"index": ..., "membership": ...}``.
+
+        A leader asked to remove itself hands leadership over first and answers ``not_leader``
+        naming its successor (the gateway asks it again there).  Raises ``change_in_progress``
+        while an earlier change is uncommitted, ``quorum_too_small`` for a removal after which
+        the voters this leader hears from would not make a write quorum, ``node_exists`` /
+        ``node_not_found`` for a change that does not apply.
+        """
+        core = self.core
+        if core.role != "leader":
+            raise GateError("not_leader", "this node is not the leader", leader=core.leader_id)
+        if not core.serving:
+            raise GateError(
+                "unavailable", f"leader {self.node_id} has not committed an entry of its term yet"
+            )
+        if core.membership_pending:
+            raise GateError("change_in_progress", "another membership change is not committed yet")
+        if kind == "remove":
+            self._check_removal(node_id)
+            if node_id == self.node_id:
+                to = self._hand_over_for_removal()
+                raise GateError(
+                    "not_leader",
+                    f"{self.node_id} hands leadership over to {to} before it is removed",
+                    leader=to,
+                )
+        try:
+            entry = core.propose_membership(kind, node_id, address)
+        except NotLeader as exc:
+            raise GateError("not_leader", "leadership was lost", leader=exc.leader) from None
+        except ChangeInProgress as exc:
+            raise GateError("change_in_progress", str(exc)) from None
+        except MembershipError as exc:
+            code = "node_exists" if kind == "add" else "node_not_found"
+            raise GateError(code, str(exc)) from None
+        self.node_log.add("member", f"asked to {kind} {node_id}: membership entry {entry.index}")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters[entry.index] = (entry.term, fut)
+        self._wake.set()
+        try:
+            async with asyncio.timeout(timeout):
+                await fut
+        except TimeoutError:
+            raise GateError(
+                "timeout", f"membership entry {entry.index} not committed in time"
+            ) from None
+        return {"index": entry.index, "membership": membership_codec.to_json(core.membership)}
+
+    def _check_removal(self, node_id: str) -> None:
+        membership = self.core.membership
+        if node_id not in membership.members:
+            raise GateError("node_not_found", f"{node_id} is not a member of this cluster")
+        if node_id not in membership.voters:
+            return  # a learner counts for nothing
+        remaining = [v for v in membership.voters if v != node_id]
+        mode = self.config.replication.write_quorum
+        now = time.monotonic()
+        reachable = sum(v == self.node_id or self._heard_within(v, now) for v in remaining)
+        if not remaining or not has_quorum(reachable, len(remaining), mode):
+            needed = write_quorum_size(max(1, len(remaining)), mode)
+            raise GateError(
+                "quorum_too_small",
+                f"removing {node_id} would leave {reachable} reachable of {len(remaining)} "
+                f"voters, and a write needs {needed}",
+            )
+
+    def _hand_over_for_removal(self) -> str:
+        """The leader is to be removed: hand over to the most up-to-date voter in contact."""
+        core = self.core
+        now = time.monotonic()
+        match = core.match_indexes()
+        voters = [v for v in core.membership.voters if v in match and self._heard_within(v, now)]
+        if not voters:
+            raise GateError(
+                "quorum_too_small", f"{self.node_id} leads and no other voter is in contact"
+            )
+        to = max(voters, key=lambda v: (match[v], v))
+        if core.transferring_to is None:
+            self.node_log.add("transfer", f"to be removed: handing leadership over to {to}")
+            core.transfer_leadership(to)
+            self.counters["leadership_transfers"] += 1
+            self._wake.set()
+        return core.transferring_to or to
 
     def _finish_snapshot_install(self) -> None:
         """A crash after the stores took a snapshot but before the log did: the log starts
@@ -306,11 +448,11 @@ class RaftHost:
         storage.save(None, [], installed)
 
     def _discard(self) -> None:
-        """Drop the stores and the log, keeping term and vote (never vote twice in a term)."""
-        voters = self._raft_config.voters
-        self.state.discard(voters)
+        """Drop the stores and the log, keeping term and vote (never vote twice in a term); the
+        membership is then the config's until the leader's entries or snapshot bring its own."""
+        self.state.discard()
         hard = self.log_storage.initial_state()
-        self.log_storage.save(HardState(hard.term, hard.vote, 0), [], Snapshot(0, 0, voters))
+        self.log_storage.save(HardState(hard.term, hard.vote, 0), [], Snapshot())
         self.applied_index = 0
 
     def _note_start_over(self, why: str) -> None:
@@ -442,8 +584,10 @@ class RaftHost:
         ``node_down`` when this leader has not heard from ``to`` lately: down, paused or cut off.
         """
         core = self.core
-        if to not in self.config.node_ids:
+        if to not in core.membership.members:
             raise GateError("node_not_found", f"no node {to!r} in this cluster")
+        if to not in core.membership.voters:
+            raise GateError("node_is_learner", f"{to} is a learner: it cannot lead")
         if core.role != "leader":
             raise GateError("not_leader", "this node is not the leader", leader=core.leader_id)
         if to == self.node_id:
@@ -488,9 +632,11 @@ class RaftHost:
         return sum(1 for t in self._last_heard.values() if t >= horizon)
 
     def _check_quorum(self) -> None:
-        voters = len(self.config.nodes)
+        members = self.core.membership.voters
+        voters = len(members)
         mode = self.config.replication.write_quorum
-        reachable = 1 + self.reachable_peers()
+        now = time.monotonic()
+        reachable = 1 + sum(self._heard_within(v, now) for v in members if v != self.node_id)
         if not has_quorum(reachable, voters, mode):
             needed = write_quorum_size(voters, mode)
             # Refuse up front: the write is then certainly not written (503, not 504).
@@ -555,6 +701,7 @@ class RaftHost:
                 while self.core.has_ready():
                     # The order is the core's contract (engine/replication/ready.py).
                     run_ready(self.core, send=self._send, apply=self._apply, persist=self._persist)
+                    self._follow_membership()
                     # Once the round is persisted: a new leader announces its term at once.
                     self._announce()
                     self._flush_proposals()
@@ -827,6 +974,7 @@ class RaftHost:
     def status(self) -> dict[str, Any]:
         """This node's replication status (``GET /status``)."""
         core = self.core
+        now = time.monotonic()
         status: dict[str, Any] = {
             "node_id": self.node_id,
             "role": core.role,
@@ -839,6 +987,13 @@ class RaftHost:
             "log": {"first_index": core.log.first_index, "last_index": core.last_index},
             "snapshot": {"index": core.log.snapshot.index, "term": core.log.snapshot.term},
             "serving": core.serving,
+            "voter": core.voter,
+            # The peers heard from within an election timeout (what a removal's check counts).
+            "reachable": sorted(p for p in self._last_heard if self._heard_within(p, now)),
+            "membership": {
+                **membership_codec.to_json(core.membership),
+                "pending": core.membership_pending,
+            },
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,
             "recovering": core.recovering,

@@ -1,4 +1,9 @@
-"""``gate-node --config FILE --node ID``: run one node of a cluster until SIGINT/SIGTERM."""
+"""``gate-node --config FILE --node ID``: run one node of a cluster until SIGINT/SIGTERM.
+
+A node added at run time (``POST /api/cluster/nodes``) is not in the config: it is started with
+``--http HOST:PORT --tcp HOST:PORT``, and ``--peer ID=HOST:PORT`` for each member the config does
+not list (its TCP endpoint), so it can answer a leader the config does not know.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from engine.cli_support import (
 )
 from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, load_config
-from engine.config_model import ClusterConfig
+from engine.config_model import ClusterConfig, Endpoint, NodeConfig
 from engine.heap import freeze_startup_heap
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
@@ -31,10 +36,18 @@ log = logging.getLogger("gate.node")
 PROGRAM = "gate-node"
 
 
-async def serve(config: ClusterConfig, node_id: str, parent_pid: int | None = None) -> None:
-    """Run the node until a stop signal."""
-    node = config.node(node_id)
-    host = RaftHost(config, node_id)
+async def serve(
+    config: ClusterConfig,
+    node_id: str,
+    parent_pid: int | None = None,
+    *,
+    joining: NodeConfig | None = None,
+    peer_hints: dict[str, Endpoint] | None = None,
+) -> None:
+    """Run the node until a stop signal (``joining``: its endpoints, when the config does not
+    list it)."""
+    node = joining or config.node(node_id)
+    host = RaftHost(config, node_id, peer_hints=peer_hints)
     tcp = NodeTcpServer(host)
     runner: web.AppRunner | None = None
     try:
@@ -95,6 +108,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--node", required=True, help="id of the node to run, as in the config (required)"
     )
+    parser.add_argument(
+        "--http", metavar="HOST:PORT", help="HTTP endpoint of a node the config does not list"
+    )
+    parser.add_argument(
+        "--tcp", metavar="HOST:PORT", help="TCP endpoint of a node the config does not list"
+    )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="ID=HOST:PORT",
+        help="TCP endpoint of a member the config does not list (repeatable)",
+    )
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     configure_logging()
@@ -102,18 +128,41 @@ def main(argv: list[str] | None = None) -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         fail(PROGRAM, str(exc), 2)
-    if args.node not in config.node_ids:
-        fail(
-            PROGRAM,
-            f"{config.source}: no node {args.node!r} (nodes: {', '.join(config.node_ids)})",
-            2,
-        )
+    joining: NodeConfig | None = None
+    try:
+        peer_hints = dict(_peer(p) for p in args.peer)
+        if args.node not in config.node_ids:
+            if not (args.http and args.tcp):
+                raise ValueError(
+                    f"{config.source}: no node {args.node!r} (nodes: "
+                    f"{', '.join(config.node_ids)}); a node added at run time needs --http "
+                    "and --tcp"
+                )
+            joining = NodeConfig(args.node, False, _endpoint(args.http), _endpoint(args.tcp))
+    except ValueError as exc:
+        fail(PROGRAM, str(exc), 2)
     try:
         config = resolve_cluster_secret(config, create=False)
     except SecretError as exc:
         fail(PROGRAM, str(exc), 2)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, args.node, args.parent_pid))
+        asyncio.run(
+            serve(config, args.node, args.parent_pid, joining=joining, peer_hints=peer_hints)
+        )
+
+
+def _endpoint(text: str) -> Endpoint:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    return Endpoint(host, int(port))
+
+
+def _peer(text: str) -> tuple[str, Endpoint]:
+    node_id, sep, address = text.partition("=")
+    if not sep or not node_id:
+        raise ValueError(f"--peer {text!r} is not ID=HOST:PORT")
+    return node_id, _endpoint(address)
 
 
 if __name__ == "__main__":

@@ -195,14 +195,36 @@ class PeerTransport:
     """Sends Raft messages to peers, one frame per peer per batch."""
 
     def __init__(self, node_id: str, peers: dict[str, Endpoint], secret: bytes) -> None:
+        self.node_id = node_id
+        self.secret = secret
         self.links = {pid: PeerLink(node_id, pid, ep, secret) for pid, ep in peers.items()}
         self.cuts = LinkCuts(node_id, peers)
         self._later: dict[str, list[dict[str, object]]] = {}
         self._later_timer: asyncio.TimerHandle | None = None
+        self._started = False
+        self._closing: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
+        self._started = True
         for link in self.links.values():
             link.start()
+
+    def set_peers(self, peers: dict[str, Endpoint]) -> None:
+        """The membership changed: link to new members, drop the links to former ones (a
+        partition cut to a former member is forgotten with it)."""
+        for peer_id, link in list(self.links.items()):
+            if peers.get(peer_id) != link.endpoint:
+                del self.links[peer_id]
+                self.cuts.inbound.discard(peer_id)
+                self.cuts.outbound.discard(peer_id)
+                self._closing.add(task := asyncio.create_task(link.close()))
+                task.add_done_callback(self._closing.discard)
+        for peer_id, endpoint in peers.items():
+            if peer_id not in self.links:
+                link = self.links[peer_id] = PeerLink(self.node_id, peer_id, endpoint, self.secret)
+                if self._started:
+                    link.start()
+        self.cuts.peers = tuple(sorted(peers))
 
     def send(self, messages: list[Message]) -> None:
         """Send a batch of messages, grouped into one frame per destination."""
@@ -243,3 +265,5 @@ class PeerTransport:
             self._later_timer.cancel()
         for link in self.links.values():
             await link.close()
+        for task in list(self._closing):
+            await task

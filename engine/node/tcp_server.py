@@ -18,6 +18,8 @@ from engine.node.node_log import log_page
 from engine.protocol.errors import GateError
 from engine.protocol.framing import FrameError, ServerConnection
 from engine.protocol.link_cuts import parse_cut_request
+from engine.protocol.members import parse_new_node
+from engine.replication.messages import Address
 from engine.replication.wire import decode_message
 from engine.storage.check import check_command
 
@@ -154,9 +156,22 @@ class NodeTcpServer:
             # Checked here too, not only by the gateway, like a proposal.
             fields = {k: msg[k] for k in ("peers", "direction") if msg.get(k) is not None}
             peers, direction = parse_cut_request(
-                fields, self.host.node_id, self.host.config.node_ids
+                fields, self.host.node_id, self.host.core.membership.members
             )
             return self.host.cut_links(peers, direction, heal=op == "heal")
+        if op == "add_member":
+            node_id, http, tcp = parse_new_node(msg.get("node"))
+            address = Address(node_id, http, tcp)
+            return await self.host.change_membership(
+                "add", node_id, address, DEFAULT_PROPOSE_TIMEOUT
+            )
+        if op == "remove_member":
+            member = msg.get("node_id")
+            if not isinstance(member, str):
+                raise GateError("invalid_request", "remove_member needs the node id 'node_id'")
+            return await self.host.change_membership(
+                "remove", member, None, DEFAULT_PROPOSE_TIMEOUT
+            )
         if op == "log":
             return log_page(self.host.node_log, _opt_int(msg.get("after")), msg.get("limit"))
         if op == "snapshot_offer":

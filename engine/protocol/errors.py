@@ -22,6 +22,12 @@ STATUS: dict[str, int] = {
     "subscription_exists": 409,
     "node_not_managed": 409,
     "node_down": 409,  # a node an operation needs is down, paused or cut off
+    # Membership changes (POST/DELETE /api/cluster/nodes): one at a time, never below a quorum.
+    "node_exists": 409,
+    "port_in_use": 409,
+    "change_in_progress": 409,
+    "quorum_too_small": 409,
+    "node_is_learner": 409,
     "method_not_allowed": 405,
     "request_timeout": 408,
     "payload_too_large": 413,

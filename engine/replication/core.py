@@ -22,6 +22,13 @@ Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
   of the current term are committed by counting replicas (:meth:`RaftNode._can_commit`);
 - a leader counts its own entries toward the write quorum only once they are stable, and
   committed entries are handed out for apply only up to the local stable index;
+- membership (Raft dissertation §4.1, single-server changes; :mod:`~engine.replication.membership`):
+  a node uses the latest membership in its log, committed or not (a truncation falls back to
+  the one before); a leader proposes a change only once an entry of its term is committed and
+  no earlier change is uncommitted, and never its own removal (it hands leadership over
+  first); only voters campaign, vote counts and the write quorum count voters only, and votes
+  are asked of voters only; learners get entries and snapshots and are promoted by the leader
+  once their log is within ``promote_lag`` entries of its own (:meth:`RaftNode._maybe_promote`);
 - compaction and snapshots (as etcd's raft): the host compacts the log up to an index its state
   machine applied (:meth:`RaftNode.compact`); a leader that no longer holds the entries a
   follower needs sends a :class:`SnapshotRequest` of its state machine at its applied (so
@@ -30,10 +37,11 @@ Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
   (``Ready.snapshot``) before applying anything after it or answering;
 - lost state (``recovering``): a node whose host says it may have lost the end of its log (a
   power loss with ``fsync: os``) votes, for itself as for others, only for candidates that may
-  have lost theirs too, and a node that did not only for candidates that did not, until it
-  has followed a leader up to that leader's commit index (or leads).  Its lost entries may be
-  committed ones the others still hold: a vote for a candidate that lacks them could elect a
-  leader without them.  Votes stay within one kind, so when a majority lost power (every
+  have lost theirs too, and a node that did not only for candidates that did not, until its log
+  matches that of a leader elected since up to an entry of the leader's term that the leader
+  committed (or it leads: :meth:`RaftNode._caught_up`).  Its lost entries may be committed ones
+  the others still hold: a vote for a candidate that lacks them could elect a leader without
+  them.  Votes stay within one kind, so when a majority lost power (every
   node, after a power cut) those nodes still elect a leader among themselves.
 
 Steadiness rules (they keep terms and leaders stable; safety does not depend on them):
@@ -60,11 +68,20 @@ from dataclasses import dataclass
 from engine.config_model import WriteQuorum
 from engine.replication.log_storage import LogStorage
 from engine.replication.log_view import RaftLog
+from engine.replication.membership import (
+    ChangeKind,
+    MembershipError,
+    MembershipLog,
+    change,
+    encode,
+)
 from engine.replication.messages import (
+    Address,
     AppendRequest,
     AppendResponse,
     Entry,
     HardState,
+    Membership,
     Message,
     Note,
     NoteKind,
@@ -97,6 +114,13 @@ _FRESH_DEFER_TIMEOUTS = 8
 # was refused first (a short lag after an election is routine and not worth a line).
 _CATCH_UP_NOTE = 64
 _MAX_NOTES = 256
+# Entries read at a time when a restarted node looks for membership entries in its log.
+_SCAN_CHUNK = 4096
+
+
+class ChangeInProgress(Exception):
+    """A membership change cannot be proposed yet: an earlier one is not committed, or the leader
+    has not committed an entry of its own term (dissertation §4.1, the fix of §4.1.1)."""
 
 
 class LogDivergence(RuntimeError):
@@ -114,7 +138,9 @@ class RaftConfig:
     """Static settings of one node of the replication group."""
 
     node_id: str
-    voters: tuple[str, ...]  # all node ids, including this one
+    # The membership a log that holds none starts with (the YAML's nodes); a node joining at run
+    # time is not among them, and learns its membership from the leader's log.
+    voters: tuple[str, ...]
     preferred: str | None = None  # wins the first election on a fresh cluster
     election_ticks: int = 6  # election timeout randomized in [election_ticks, 2*election_ticks)
     heartbeat_ticks: int = 1
@@ -122,10 +148,12 @@ class RaftConfig:
     max_entries_per_append: int = 1024
     check_quorum: bool = True
     pre_vote: bool = True  # campaign only after a majority says it could win (§9.6)
+    # A learner is promoted once its log is within this many entries of the leader's.
+    promote_lag: int = 64
 
     def __post_init__(self) -> None:
-        if self.node_id not in self.voters:
-            raise ValueError(f"node {self.node_id!r} is not among the voters {self.voters}")
+        if not self.voters:
+            raise ValueError("need at least one voter")
         if len(set(self.voters)) != len(self.voters):
             raise ValueError(f"duplicate voters in {self.voters}")
         if self.preferred is not None and self.preferred not in self.voters:
@@ -156,11 +184,15 @@ class RaftNode:
         the storage may have lost entries this node acknowledged (see the module docstring)."""
         self.config = config
         self.node_id = config.node_id
-        self._peers = tuple(v for v in config.voters if v != config.node_id)
-        self._peer_set = frozenset(self._peers)
-        self._voters = len(config.voters)
         self._rng = rng
         self.log = RaftLog(storage)  # read it, never change it: the core owns it
+        self._confs = self._read_memberships()
+        self._in_force = self._confs.current
+        self._peers: tuple[str, ...] = ()  # every other member
+        self._voter_peers: tuple[str, ...] = ()  # the other voters
+        self._voters = 0
+        self._progress: dict[str, Progress] = {}
+        self._transferee: str | None = None
         hard_state = storage.initial_state()
         last = self.log.last_index
         if max(applied, committed, hard_state.commit) > last:
@@ -177,8 +209,11 @@ class RaftNode:
         self.vote = hard_state.vote
         self.commit_index = max(hard_state.commit, applied, committed)
         self.recovering = recovering
+        # The entries a recovering node may have lost were acknowledged in this term or before.
+        self._lost_term = hard_state.term
         self.applied_index = applied
         self.role: Role = "follower"
+        self._set_membership()
         self.leader_id: str | None = None
         self._prev_hard_state = hard_state
         self._msgs: list[Message] = []  # sent once the Ready's write is durable
@@ -189,9 +224,7 @@ class RaftNode:
         self._refused_append = False  # for the notes: the last append from the leader was refused
         self._votes: dict[str, bool] = {}  # answers to this node's (pre-)vote requests
         self._pre_candidate = False  # running a pre-vote round (its role stays "follower")
-        self._progress: dict[str, Progress] = {}
         self._term_start = 0  # index of this leader's no-op
-        self._transferee: str | None = None
         self._transfer_campaign = False  # the current campaign was started by TimeoutNow
         # This node's leadership was handed to it (TimeoutNow), rather than won in a failover.
         self.won_by_transfer = False
@@ -231,6 +264,24 @@ class RaftNode:
         """On a leader handing leadership over: the node it hands over to."""
         return self._transferee
 
+    @property
+    def membership(self) -> Membership:
+        """The latest membership in this node's log, committed or not (the one in force)."""
+        return self._in_force
+
+    @property
+    def membership_pending(self) -> bool:
+        """The latest membership entry is not committed yet."""
+        return self._confs.index > self.commit_index
+
+    @property
+    def voter(self) -> bool:
+        return self.node_id in self._in_force.voters
+
+    def membership_at(self, index: int) -> Membership:
+        """The membership once the log up to ``index`` is applied (a snapshot's at ``index``)."""
+        return self._confs.at(index)
+
     def match_indexes(self) -> dict[str, int]:
         """On a leader: the highest index known to be replicated on each peer; else {}."""
         if self.role != "leader":
@@ -245,7 +296,11 @@ class RaftNode:
             self._tick_leader()
             return
         self._election_elapsed += 1
-        if self._election_elapsed >= self._timeout and not self.accepting:
+        if self._election_elapsed >= self._timeout and not self.voter:
+            # A learner, or a node removed or not yet added: it never campaigns.
+            self._election_elapsed = 0
+            self._reset_timeout()
+        elif self._election_elapsed >= self._timeout and not self.accepting:
             # A leader elected here could take no entry: leave the election to the others.
             self.leader_id = None
             self._election_elapsed = 0
@@ -255,7 +310,7 @@ class RaftNode:
             self._note(
                 "election", f"election timeout: no word from {heard} in {self._timeout} ticks"
             )
-            if self.config.pre_vote and self._peers:
+            if self.config.pre_vote and self._voter_peers:
                 self._pre_campaign()
             else:
                 self._campaign()
@@ -275,11 +330,48 @@ class RaftNode:
         first = self.log.last_index + 1
         term = self.term
         entries = [Entry(first + i, term, data) for i, data in enumerate(datas)]
+        self._append_own(entries)
+        return entries
+
+    def _append_own(self, entries: list[Entry]) -> None:
+        """Append a leader's own entries and ship them to the followers that keep up."""
         self.log.append(entries)
+        if self._confs.appended(entries):
+            self._set_membership()
         for peer, pr in self._progress.items():
             if pr.replicating:
                 self._send_append(peer, pr)
-        return entries
+
+    def propose_membership(
+        self, kind: ChangeKind, node_id: str, address: Address | None = None
+    ) -> Entry:
+        """On the leader: append one membership change (add a learner, promote a learner,
+        remove a member); it is in force at once, here and on each node that appends it.
+
+        Raises :class:`NotLeader` as :meth:`propose` does, :class:`ChangeInProgress` while an
+        earlier change is uncommitted or before an entry of this leader's term is committed,
+        and :class:`MembershipError` for a change that does not apply (an unknown node, an
+        existing one, or the leader's own removal: it hands leadership over first).
+        """
+        if self.role != "leader":
+            raise NotLeader(self.leader_id)
+        if self._transferee is not None or not self.accepting:
+            raise NotLeader(self._transferee)
+        if kind == "remove" and node_id == self.node_id:
+            raise MembershipError(
+                f"{node_id} leads: it hands leadership over before it can be removed"
+            )
+        if not self._may_change_membership():
+            raise ChangeInProgress(
+                f"membership entry {self._confs.index} is not committed yet"
+                if self.membership_pending
+                else f"leader {self.node_id} has not committed an entry of term {self.term} yet"
+            )
+        new = change(self._confs.current, kind, node_id, address)
+        entry = Entry(self.log.last_index + 1, self.term, encode(new))
+        self._note("member", f"proposing {_describe_change(kind, node_id)} at index {entry.index}")
+        self._append_own([entry])
+        return entry
 
     def transfer_leadership(self, to: str) -> None:
         """Hand leadership to ``to``: it gets TimeoutNow as soon as its log is caught up."""
@@ -289,6 +381,8 @@ class RaftNode:
             return
         if to not in self._progress:
             raise ValueError(f"unknown node {to!r}")
+        if to not in self._in_force.voters:
+            raise ValueError(f"{to} is a learner: it cannot lead")
         self._transferee = to
         self._transfer_elapsed = 0
         pr = self._progress[to]
@@ -326,9 +420,13 @@ class RaftNode:
 
     def step(self, msg: Message) -> None:
         """Handle one message from a peer. Misaddressed or malformed messages are ignored."""
-        if msg.to != self.node_id or msg.frm not in self._peer_set or msg.term <= 0:
+        if msg.to != self.node_id or msg.frm == self.node_id or msg.term <= 0:
             return
         if not _well_formed(msg):
+            return
+        if isinstance(msg, VoteRequest) and msg.frm not in self._in_force.voters:
+            # A node not a voter in our log (removed, or not yet promoted here) cannot disrupt
+            # the cluster with its terms; refusing a vote is always safe.
             return
         self._fresh_preferred = False
         if msg.term > self.term:
@@ -397,7 +495,7 @@ class RaftNode:
                     self._handle_vote_response(msg)
             elif self.role == "candidate":
                 self._handle_vote_response(msg)
-        elif self.role != "leader" and self.accepting:  # TimeoutNow: the leader hands over
+        elif self.role != "leader" and self.accepting and self.voter:  # TimeoutNow: hand-over
             self._campaign(transfer=True)
 
     # -------------------------------------------------------------------------------- ready
@@ -463,8 +561,9 @@ class RaftNode:
             return None
         if index > self.applied_index:
             raise ValueError(f"cannot compact to {index}: only {self.applied_index} is applied")
-        snapshot = Snapshot(index, self.log.term(index), self.config.voters)
+        snapshot = Snapshot.of(index, self.log.term(index), self._confs.at(index))
         self.log.compact(snapshot)
+        self._confs.compacted(index)
         return snapshot
 
     # ----------------------------------------------------------------------- overridable rules
@@ -488,11 +587,15 @@ class RaftNode:
         """Raft §5.4.2: only entries of the current term are committed by counting replicas."""
         return self.log.term(index) == self.term
 
+    def _membership_in_force(self) -> Membership:
+        """Dissertation §4.1: the latest membership in the log, committed or not."""
+        return self._confs.current
+
     def _snapshot_to_send(self) -> Snapshot:
         """The snapshot a leader offers: its state machine at its applied index, which is
         committed, and at or past where its log starts."""
         index = self.applied_index
-        return Snapshot(index, self.log.term(index), self.config.voters)
+        return Snapshot.of(index, self.log.term(index), self._confs.at(index))
 
     def _should_restore(self, snapshot: Snapshot) -> bool:
         """Restore a snapshot only past our commit index (never roll the state machine back)
@@ -502,6 +605,43 @@ class RaftNode:
         )
 
     # ----------------------------------------------------------------------------- internals
+
+    def _may_change_membership(self) -> bool:
+        """Dissertation §4.1: one change at a time, and only once this leader committed an entry
+        of its term (else a change of a deposed leader's, never committed, could overlap)."""
+        return self.serving and not self.membership_pending
+
+    def _read_memberships(self) -> MembershipLog:
+        """The memberships of the log as stored: the marker's (or the bootstrap one), then
+        each membership entry after it."""
+        marker = self.log.snapshot
+        if marker.voters:
+            confs = MembershipLog(marker.index, marker.membership)
+        else:
+            confs = MembershipLog(marker.index, Membership(self.config.voters))
+        index, last = self.log.first_index, self.log.last_index
+        while index <= last:
+            chunk = self.log.slice(index, last + 1, _SCAN_CHUNK)
+            confs.appended(chunk)
+            index += len(chunk)
+        return confs
+
+    def _set_membership(self) -> None:
+        """Take the membership in force: who to send to, who votes, who counts."""
+        m = self._in_force = self._membership_in_force()
+        self._peers = tuple(n for n in m.members if n != self.node_id)
+        self._voter_peers = tuple(n for n in m.voters if n != self.node_id)
+        self._voters = len(m.voters)
+        if self.role != "leader":
+            return
+        for gone in set(self._progress) - set(self._peers):
+            del self._progress[gone]
+        for peer in self._peers:
+            if peer not in self._progress:
+                self._progress[peer] = Progress(self.log.last_index + 1)
+                self._send_append(peer, self._progress[peer])
+        if self._transferee not in self._voter_peers:
+            self._transferee = None
 
     def _hard_state(self) -> HardState:
         return HardState(self.term, self.vote, self.commit_index)
@@ -546,6 +686,19 @@ class RaftNode:
         """
         return not (m.pre_vote or m.transfer) and self.config.check_quorum and self._in_lease()
 
+    def _caught_up(self, m: AppendRequest, proven: int) -> bool:
+        """A recovering node holds every entry it may have lost once its log matches, up to an
+        entry of the leader's term that the leader committed, a leader elected after the terms
+        it lost entries in: that entry follows every entry committed before it (Raft's leader
+        completeness).  A commit index of an older leader may lag entries this node acknowledged
+        and lost, which that leader committed since."""
+        commit = m.commit
+        return (
+            m.term > self._lost_term
+            and proven >= commit > self.log.snapshot.index
+            and self.log.term(commit) == m.term
+        )
+
     def _recovered(self, why: str) -> None:
         self.recovering = False
         self._note("vote", f"caught up after a power loss ({why}): votes as any node again")
@@ -581,7 +734,7 @@ class RaftNode:
             f"asking for pre-votes: could it win term {term}? (its log ends at index "
             f"{last_index}, term {last_term})",
         )
-        for peer in self._peers:
+        for peer in self._voter_peers:
             self._send(
                 VoteRequest(
                     term,
@@ -612,7 +765,7 @@ class RaftNode:
             return
         last_index = self.log.last_index
         last_term = self.log.last_term()
-        for peer in self._peers:
+        for peer in self._voter_peers:
             self._send(
                 VoteRequest(
                     self.term,
@@ -704,6 +857,8 @@ class RaftNode:
 
     def _handle_vote_response(self, m: VoteResponse) -> None:
         """Count a vote (or pre-vote): on a majority campaign (or lead); give up on a lost one."""
+        if m.frm not in self._voter_peers:
+            return  # only voters' answers count
         self._votes[m.frm] = m.granted
         result = vote_result(self._votes, self._voters)
         granted = sum(self._votes.values())
@@ -758,8 +913,8 @@ class RaftNode:
             self._refused_append = True
             self._send(AppendResponse(self.term, self.node_id, m.frm, False, m.prev_index, hint))
             return
+        conflict = log.find_conflict(entries) if entries else 0
         if entries:
-            conflict = log.find_conflict(entries)
             if conflict and not self.accepting:
                 # No answer: the leader counts this node toward no commit, and probes again
                 # once its appends stall; heartbeats still get their answer (and apply).
@@ -772,6 +927,9 @@ class RaftNode:
                     "warning",
                 )
         log.append_new(entries)
+        if conflict and self._confs.appended(entries[conflict - entries[0].index :]):
+            self._set_membership()
+            self._note_membership()
         last_new = prev + len(entries)
         if self._refused_append:
             self._refused_append = False
@@ -779,7 +937,7 @@ class RaftNode:
         new_commit = min(m.commit, last_new)
         if new_commit > self.commit_index:
             self.commit_index = new_commit
-        if self.recovering and proven >= m.commit:
+        if self.recovering and self._caught_up(m, proven):
             self._recovered(f"its log matches leader {m.frm}'s up to its commit index {m.commit}")
         self._send(AppendResponse(self.term, self.node_id, m.frm, True, min(last_new, proven)))
 
@@ -807,13 +965,23 @@ class RaftNode:
             "warning",
         )
         self.log.restore(snapshot)
+        self._confs.restored(snapshot.index, snapshot.membership)
+        self._set_membership()
         self.commit_index = snapshot.index
-        if self.recovering:
-            self._recovered(f"it restored leader {m.frm}'s snapshot")
         self._send(AppendResponse(self.term, self.node_id, m.frm, True, snapshot.index))
 
+    def _note_membership(self) -> None:
+        m = self._in_force
+        learners = f", learners {', '.join(m.learners)}" if m.learners else ""
+        self._note(
+            "member",
+            f"membership from index {self._confs.index}: voters {', '.join(m.voters)}{learners}",
+        )
+
     def _handle_append_response(self, m: AppendResponse) -> None:
-        pr = self._progress[m.frm]
+        pr = self._progress.get(m.frm)
+        if pr is None:
+            return  # not (or no longer) a member
         pr.active = True
         if m.match_index > self.log.last_index:
             return  # not something this leader sent
@@ -927,9 +1095,10 @@ class RaftNode:
         pr.sent(min(self.commit_index, anchor))
 
     def _maybe_commit(self) -> None:
+        progress = self._progress
         candidate = committed_index(
             self.log.stable_index,
-            (pr.match for pr in self._progress.values()),
+            (progress[peer].match for peer in self._voter_peers),
             self.config.write_quorum,
         )
         if candidate <= self.commit_index or not self._can_commit(candidate):
@@ -945,7 +1114,7 @@ class RaftNode:
         self._election_elapsed += 1
         if self._election_elapsed >= config.election_ticks:
             self._election_elapsed = 0
-            active = 1 + sum(pr.active for pr in self._progress.values())
+            active = 1 + sum(self._progress[peer].active for peer in self._voter_peers)
             for pr in self._progress.values():
                 pr.active = False
             if config.check_quorum and not has_quorum(active, self._voters):
@@ -983,6 +1152,23 @@ class RaftNode:
             self._heartbeat_elapsed = 0
             for peer, pr in self._progress.items():
                 self._send_heartbeat(peer, pr)
+        self._maybe_promote()
+
+    def _maybe_promote(self) -> None:
+        """Promote the first learner whose log is within ``promote_lag`` entries of this
+        leader's (and that is not waiting for a snapshot), when a change may be proposed."""
+        learners = self._in_force.learners
+        if not learners or self._transferee is not None or not self.accepting:
+            return
+        if not self._may_change_membership():
+            return
+        for learner in learners:
+            pr = self._progress[learner]
+            lag = self.log.last_index - pr.match
+            if pr.replicating and lag <= self.config.promote_lag:
+                self._note("member", f"{learner} is {lag} entries behind: promoting it to voter")
+                self.propose_membership("promote", learner)
+                return
 
 
 def _describe(msg: Message) -> str:
@@ -998,6 +1184,14 @@ def _describe(msg: Message) -> str:
     if isinstance(msg, SnapshotRequest):
         return "a snapshot"
     return "a hand-over"
+
+
+def _describe_change(kind: ChangeKind, node_id: str) -> str:
+    if kind == "add":
+        return f"adding {node_id} as a learner"
+    if kind == "promote":
+        return f"promoting {node_id} to voter"
+    return f"removing {node_id}"
 
 
 def _pre_vote_message(msg: Message) -> bool:
@@ -1028,5 +1222,6 @@ def _well_formed(msg: Message) -> bool:
     if isinstance(msg, AppendResponse):
         return msg.match_index >= 0 and msg.reject_hint >= 0
     if isinstance(msg, SnapshotRequest):
-        return msg.snapshot.index >= 1 and 1 <= msg.snapshot.term <= msg.term
+        snapshot = msg.snapshot
+        return snapshot.index >= 1 and 1 <= snapshot.term <= msg.term and bool(snapshot.voters)
     return True

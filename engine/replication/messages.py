@@ -33,14 +33,53 @@ class HardState:
 
 
 @dataclass(frozen=True, slots=True)
+class Address:
+    """Where a member listens: its HTTP API and its node TCP link.  The core only carries it
+    (in the membership entries and snapshot markers), so every host and gateway learns a
+    member added at run time from the log."""
+
+    node_id: str
+    http: tuple[str, int]
+    tcp: tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """The replication group: ``voters`` elect leaders and make the write quorum; ``learners``
+    (non-voting members) get entries and snapshots but count for neither."""
+
+    voters: tuple[str, ...]
+    learners: tuple[str, ...] = ()
+    addresses: tuple[Address, ...] = ()
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return self.voters + self.learners
+
+    def address(self, node_id: str) -> Address | None:
+        return next((a for a in self.addresses if a.node_id == node_id), None)
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Where a compacted log starts: the last entry it replaced (index and term) and the
-    membership then.  The state machine's data at ``index`` travels beside it (the host's job:
-    the core never sees it).  ``Snapshot()`` stands for a log never compacted."""
+    membership then (voters, learners and their addresses).  The state machine's data at
+    ``index`` travels beside it (the host's job: the core never sees it).  ``Snapshot()`` stands
+    for a log never compacted."""
 
     index: int = 0
     term: int = 0
     voters: tuple[str, ...] = ()
+    learners: tuple[str, ...] = ()
+    addresses: tuple[Address, ...] = ()
+
+    @property
+    def membership(self) -> Membership:
+        return Membership(self.voters, self.learners, self.addresses)
+
+    @classmethod
+    def of(cls, index: int, term: int, membership: Membership) -> Snapshot:
+        return cls(index, term, membership.voters, membership.learners, membership.addresses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +170,16 @@ class TimeoutNow:
 Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | SnapshotRequest | TimeoutNow
 
 NoteKind = Literal[
-    "election", "vote", "leader", "follower", "term", "repair", "catch_up", "quorum", "snapshot"
+    "election",
+    "vote",
+    "leader",
+    "follower",
+    "term",
+    "repair",
+    "catch_up",
+    "quorum",
+    "snapshot",
+    "member",
 ]
 NoteLevel = Literal["info", "warning"]
 

@@ -5,7 +5,7 @@ in this project it always is (the UTF-8 JSON of a command, or ``b""`` for a no-o
 data that is not UTF-8 raises ``UnicodeDecodeError`` (a ``ValueError``).  An append's entries are
 ``[term, data]`` pairs: their indexes follow ``prev_index``, so contiguity holds by construction.
 
-A snapshot request carries only the snapshot's index, term and voters: the state machine's
+A snapshot request carries only the snapshot's index, term and membership: the state machine's
 data travels beside it (the host streams it).
 
 ``decode_message`` checks every field's type and raises ``ValueError`` on anything malformed, so
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.replication import membership
 from engine.replication.messages import (
     AppendRequest,
     AppendResponse,
@@ -82,7 +83,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "to": msg.to,
             "index": snapshot.index,
             "snapshot_term": snapshot.term,
-            "voters": list(snapshot.voters),
+            "membership": membership.to_json(snapshot.membership),
         }
     if type(msg) is TimeoutNow:
         return {"type": "timeout_now", "term": msg.term, "frm": msg.frm, "to": msg.to}
@@ -124,7 +125,8 @@ def decode_message(d: dict[str, Any]) -> Message:
         if kind == "vote_response":
             return VoteResponse(term, frm, to, _bool(d, "granted"), _bool(d, "pre_vote"))
         if kind == "snapshot":
-            snapshot = Snapshot(_int(d, "index"), _int(d, "snapshot_term"), _voters(d))
+            members = membership.from_json(d["membership"])
+            snapshot = Snapshot.of(_int(d, "index"), _int(d, "snapshot_term"), members)
             return SnapshotRequest(term, frm, to, snapshot)
         if kind == "timeout_now":
             return TimeoutNow(term, frm, to)
@@ -152,13 +154,6 @@ def _bool(d: dict[str, Any], key: str) -> bool:
     if type(value) is not bool:
         raise ValueError(f"{key} must be a boolean, not {value!r}")
     return value
-
-
-def _voters(d: dict[str, Any]) -> tuple[str, ...]:
-    raw = d["voters"]
-    if type(raw) is not list or any(type(v) is not str for v in raw):
-        raise ValueError(f"voters must be a list of strings, not {raw!r}")
-    return tuple(raw)
 
 
 def _entries(d: dict[str, Any], prev: int) -> tuple[Entry, ...]:

@@ -27,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from engine.config_model import FsyncMode
+from engine.replication import membership
 from engine.replication.messages import Snapshot
 from engine.storage.wal import checkpoint
 
@@ -61,8 +62,8 @@ class DurablePoints:
         # The last snapshot installed: a restart finishes its install in the log if need be.
         self.snapshot: Snapshot | None = None
         if row:
-            index, term, voters = json.loads(row[0])
-            self.snapshot = Snapshot(index, term, tuple(voters))
+            index, term, members = json.loads(row[0])
+            self.snapshot = Snapshot.of(index, term, membership.from_json(members))
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="durable-points")
         self._pending: Future[None] | None = None
 
@@ -122,7 +123,7 @@ class DurablePoints:
         self._worker.submit(self._record_snapshot, snapshot).result()
 
     def _record_snapshot(self, snapshot: Snapshot) -> None:
-        meta = json.dumps([snapshot.index, snapshot.term, list(snapshot.voters)])
+        meta = json.dumps([snapshot.index, snapshot.term, membership.to_json(snapshot.membership)])
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(

@@ -24,6 +24,7 @@ import sqlite3
 from pathlib import Path
 
 from engine.config_model import FsyncMode
+from engine.replication import membership
 from engine.replication.log_storage import check_compaction
 from engine.replication.messages import Entry, HardState, Snapshot
 from engine.storage.wal import CHECKPOINT_INTERVAL, WalCheckpoints, no_autocheckpoint
@@ -81,7 +82,11 @@ class SqliteLogStorage:
         row = self._db.execute("SELECT term, vote, commit_idx FROM hard_state").fetchone()
         self._hard_state = HardState(*row) if row else HardState()
         row = self._db.execute("SELECT idx, term, voters FROM snapshot").fetchone()
-        self._marker = Snapshot(row[0], row[1], tuple(json.loads(row[2]))) if row else Snapshot()
+        self._marker = (
+            Snapshot.of(row[0], row[1], membership.from_json(json.loads(row[2])))
+            if row
+            else Snapshot()
+        )
         # _terms[k] is the term of entry marker.index + k; _terms[0] is the marker's (0 for the
         # empty prefix of a log never compacted).
         self._terms = [self._marker.term]
@@ -234,7 +239,7 @@ class SqliteLogStorage:
     def _write_marker(self, snapshot: Snapshot) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO snapshot (id, idx, term, voters) VALUES (0, ?, ?, ?)",
-            (snapshot.index, snapshot.term, json.dumps(list(snapshot.voters))),
+            (snapshot.index, snapshot.term, json.dumps(membership.to_json(snapshot.membership))),
         )
 
     def close(self) -> None:

@@ -36,6 +36,7 @@ from typing import Any
 from engine.config_model import FsyncMode
 from engine.protocol.commands import decode_command
 from engine.protocol.errors import GateError
+from engine.replication.membership import is_membership
 from engine.replication.messages import Snapshot
 from engine.storage.check import check_entry
 from engine.storage.durability import DurablePoints
@@ -141,13 +142,13 @@ class StateMachine:
         self._applied_index = snapshot.index
         self._open_stores()
 
-    def discard(self, voters: tuple[str, ...]) -> None:
+    def discard(self) -> None:
         """Drop every store: the state machine starts over, empty, at index 0."""
         empty = self._stores_dir.with_name(self._stores_dir.name + ".empty")
         if empty.exists():
             shutil.rmtree(empty)
         empty.mkdir()
-        self.install(empty, Snapshot(0, 0, voters))
+        self.install(empty, Snapshot())
 
     def apply(self, entries: list[tuple[int, bytes]]) -> list[dict[str, Any] | None]:
         """Apply committed entries ``(index, data)`` in order; one result per entry.
@@ -160,6 +161,8 @@ class StateMachine:
         for slot, (index, data) in enumerate(entries):
             if index <= self._applied_index:
                 continue
+            if is_membership(data):
+                continue  # the Raft core's, already in force on this node
             try:
                 cmd = decode_command(data)
                 if cmd is None:

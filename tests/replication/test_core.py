@@ -154,8 +154,8 @@ class _Cluster:
 
 
 def test_config_rejects_inconsistent_settings() -> None:
-    with pytest.raises(ValueError, match="not among the voters"):
-        RaftConfig("x", IDS)
+    with pytest.raises(ValueError, match="at least one voter"):
+        RaftConfig("x", ())
     with pytest.raises(ValueError, match="preferred"):
         RaftConfig("a", IDS, preferred="x")
     with pytest.raises(ValueError, match="heartbeat"):
@@ -599,7 +599,8 @@ def test_leader_lease_drops_higher_term_votes_unless_the_leader_asked(transfer: 
     "msg",
     [
         AppendRequest(1, "a", "c", 0, 0, (), 0),  # addressed to someone else
-        AppendRequest(1, "x", "b", 0, 0, (), 0),  # unknown sender
+        VoteRequest(1, "x", "b", 0, 0),  # a candidate not a voter here
+        VoteRequest(1, "x", "b", 0, 0, pre_vote=True),
         AppendRequest(1, "b", "b", 0, 0, (), 0),  # from itself
         AppendRequest(0, "a", "b", 0, 0, (), 0),  # term 0
         AppendRequest(1, "a", "b", 0, 0, (Entry(2, 1, b"x"),), 0),  # not contiguous

@@ -15,12 +15,14 @@ from engine.replication.core import RaftNode
 from engine.replication.messages import (
     AppendRequest,
     HardState,
+    Membership,
     Message,
     Ready,
     Snapshot,
     VoteRequest,
 )
 from engine.replication.progress import Progress
+from engine.replication.quorum import majority
 
 _CHUNKS = 8
 _SCHEDULES = int(os.environ.get("GATE_SIM_SCHEDULES", "2000"))
@@ -40,6 +42,7 @@ def test_random_schedules_keep_the_invariants(chunk: int) -> None:
     assert stats.commits > 0 and stats.elections > 0 and stats.pre_votes > 0
     if not _SEED:
         assert stats.compactions > 0 and stats.snapshots > 0 and stats.power_losses > 0
+        assert stats.members_added > 0 and stats.promotions > 0 and stats.members_removed > 0
 
 
 class _VotesWithoutUpToDateCheck(RaftNode):
@@ -108,6 +111,43 @@ class _VotesAfterAPowerLoss(RaftNode):
         return True
 
 
+class _ChangesWithoutWaiting(RaftNode):
+    """Breaks the one-change-at-a-time rule: proposes a change while another is uncommitted."""
+
+    def _may_change_membership(self) -> bool:
+        return self.serving
+
+
+class _ChangesBeforeCommittingItsTerm(RaftNode):
+    """Breaks the rule of dissertation §4.1.1's fix: a new leader proposes a change before an
+    entry of its own term is committed."""
+
+    def _may_change_membership(self) -> bool:
+        return not self.membership_pending
+
+
+class _LearnersCountForCommit(RaftNode):
+    """Breaks the learner rule: a learner's log counts toward the write quorum as a voter's."""
+
+    def _maybe_commit(self) -> None:
+        acked = sorted(
+            [self.log.stable_index, *(pr.match for pr in self._progress.values())], reverse=True
+        )
+        candidate = acked[majority(self._voters) - 1]
+        if candidate > self.commit_index and self._can_commit(candidate):
+            self.commit_index = candidate
+
+
+class _UsesCommittedMembership(RaftNode):
+    """Breaks the latest-membership rule: a node goes by the last committed membership."""
+
+    def _membership_in_force(self) -> Membership:
+        return self._confs.at(self.commit_index)
+
+    def _maybe_promote(self) -> None:
+        pass  # its learners are not the log's: removals alone show the bug
+
+
 def _first_violation(node_cls: type[RaftNode], seeds: range) -> Violation:
     for seed in seeds:
         try:
@@ -155,3 +195,25 @@ def test_checker_catches_followers_left_behind_a_compacted_log() -> None:
 def test_checker_catches_votes_of_nodes_that_lost_the_end_of_their_log() -> None:
     violation = _first_violation(_VotesAfterAPowerLoss, range(80_000, 81_000))
     assert "leader completeness" in str(violation)
+
+
+def test_checker_catches_overlapping_membership_changes() -> None:
+    violation = _first_violation(_ChangesWithoutWaiting, range(80_000, 80_400))
+    assert "uncommitted membership entries" in str(violation)
+
+
+def test_checker_catches_a_change_before_the_leader_committed_its_term() -> None:
+    violation = _first_violation(_ChangesBeforeCommittingItsTerm, range(90_000, 90_400))
+    assert "before committing an entry of its term" in str(violation)
+
+
+def test_checker_catches_learners_counted_in_the_write_quorum() -> None:
+    violation = _first_violation(_LearnersCountForCommit, range(100_000, 100_400))
+    assert "not by a majority of the voters" in str(violation)
+
+
+def test_checker_catches_a_node_going_by_its_committed_membership() -> None:
+    violation = _first_violation(_UsesCommittedMembership, range(110_000, 110_400))
+    # It commits on a minority of the latest voters, lets a removed node campaign, or wins alone
+    # in a stale one-voter membership: whichever invariant trips first names the seed.
+    assert f"GATE_SIM_SEED={violation.seed} pytest" in str(violation)
