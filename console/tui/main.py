@@ -1,4 +1,4 @@
-"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--yes]``: the dashboard.
+"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--read-only] [--yes]``.
 
 Without ``--connect`` it starts the embedded cluster in the background (the bundled default
 config, or ``--config``) through the operations layer's engine session, and stops it on exit
@@ -61,6 +61,11 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
     parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="run as a reader whatever the token may do: watch, never change",
+    )
+    parser.add_argument(
         "--yes",
         action="store_true",
         help="do not ask before kill, stop or deleting parked events (scripted demos)",
@@ -76,7 +81,13 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
     except (PreflightError, ConfigError) as exc:
         fail(PROGRAM, str(exc), 2)
     token = args.token or os.environ.get("GATE_AUTH_TOKEN") or None
-    options = SessionOptions(config=args.config, connect=connect, clear=args.clear, token=token)
+    options = SessionOptions(
+        config=args.config,
+        connect=connect,
+        clear=args.clear,
+        token=token,
+        read_only=args.read_only,
+    )
     return options, not args.yes
 
 
