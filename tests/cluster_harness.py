@@ -102,7 +102,8 @@ class HandStartedCluster:
     async def node_all(self, node_id: str, store: str = "reg_gh") -> list[dict[str, Any]]:
         """Every event of a store as one node holds it, read from that node alone."""
         http = self.raw["nodes"][node_id]["http"]
-        return await read_node_all(f"http://{http['host']}:{http['port']}", store)
+        url = f"http://{http['host']}:{http['port']}"
+        return await read_node_all(url, store, self.config.security.admin_token)
 
     def log(self, process: str) -> str:
         return (self.directory / f"{process}.log").read_text(errors="replace")

@@ -99,11 +99,15 @@ def write_config(directory: Path, raw: dict[str, Any]) -> Path:
     return path
 
 
-async def read_node_all(node_url: str, store: str) -> list[dict[str, Any]]:
-    """Every event of ``store`` as the node at ``node_url`` holds it, read from it alone."""
+async def read_node_all(
+    node_url: str, store: str, token: str | None = None
+) -> list[dict[str, Any]]:
+    """Every event of ``store`` as the node at ``node_url`` holds it, read from it alone
+    (``token``: a bearer token that may read it)."""
     events: list[dict[str, Any]] = []
     position = 0
-    async with aiohttp.ClientSession() as http:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession(headers=headers) as http:
         while True:
             url = f"{node_url}/api/stores/{store}/all?from_position={position}&count=1000"
             async with http.get(url) as resp:
@@ -164,7 +168,7 @@ class RunningCluster:
 
     async def node_all(self, node_id: str, store: str = "reg_gh") -> list[dict[str, Any]]:
         """Every event of a store as one node holds it, read from that node alone."""
-        return await read_node_all(self.node_url(node_id), store)
+        return await read_node_all(self.node_url(node_id), store, self.config.security.admin_token)
 
     async def leader(self, timeout: float = 15.0) -> str:
         """The current leader as the gateway sees it (waits for one)."""
