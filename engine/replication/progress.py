@@ -107,13 +107,18 @@ class Progress:
             return False  # an answer to an append sent before the snapshot
         if rejected == self.match > hint:
             # A heartbeat at the match index refused: the follower lost entries it had
-            # acknowledged (a power loss with fsync: os).  Whatever is in flight, probe below.
+            # acknowledged (a power loss with fsync: os, wiped data).  Whatever is in flight
+            # (a probe lost on the way included), probe below.
             self.match = hint
             self.become_probe(hint + 1)
             return True
         if self.replicating:
-            if rejected <= self.match:
-                return False  # that index is known to match
+            # Below the match index, or at it by a follower that still holds it, the index is
+            # known to match.  A rejection of a heartbeat (anchored at the match index) saying
+            # it holds less is no stale answer: an idle leader has no other way to learn that
+            # a follower's data was wiped.
+            if rejected < self.match or (rejected == self.match and hint >= rejected):
+                return False
         elif rejected != self.next - 1:
             return False  # not the probe in flight
         if rejected >= self.match > hint:
