@@ -130,23 +130,32 @@ class RaftHost:
             write_quorum=rep.write_quorum,
         )
         self._rng = rng or random.Random()
-        # Set on a start from scratch (below): said in the node log once it exists.
+        # Set on a start from scratch, or with stores rebuilt from the log (below): said in the
+        # node log once it exists.
         started_over: str | None = None
+        rebuilt: str | None = None
         if self.state.held_index > self.log_storage.last_index():
             # A power loss (fsync: os) cost the log entries a store had already durably
             # applied: the node can no longer tell them from what a leader may have replaced.
-            started_over = (
+            lost = (
                 f"its stores hold entries up to index {self.state.held_index} but its log "
                 f"ends at {self.log_storage.last_index()} (a power loss)"
             )
-            self._discard()
+            if self.log_storage.snapshot().index == 0:
+                # The log still holds every entry from the first: the stores are rebuilt from
+                # it.  Its entries stay, so it is no emptier a candidate than it was.
+                self.state.discard()
+                rebuilt = f"{lost}: its stores are discarded and rebuilt from its log"
+            else:
+                started_over = lost
+                self._discard()
         self.core = RaftNode(
             self._raft_config,
             self.log_storage,
             self._rng,
             applied=self.state.applied_index,
             committed=self.state.held_index,
-            recovering=(unclean and fsync == "os") or started_over is not None,
+            recovering=(unclean and fsync == "os") or started_over is not None or bool(rebuilt),
         )
         _mark_running(self._running)
         self._membership = self.core.membership
@@ -202,6 +211,9 @@ class RaftHost:
             self.node_log.add("restart", "started with an empty log (a new node)")
         if started_over is not None:
             self._note_start_over(started_over)
+        elif rebuilt is not None:
+            log.warning("node %s: %s", self.node_id, rebuilt)
+            self.node_log.add("repair", rebuilt, "warning")
         elif self.core.recovering:
             self.node_log.add(
                 "restart",

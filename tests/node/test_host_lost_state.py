@@ -58,7 +58,9 @@ async def test_a_start_after_an_unclean_stop_votes_as_a_node_that_lost_state(
     assert not RaftHost(_config(tmp_path, "always"), "node1").core.recovering
 
 
-async def test_stores_that_kept_entries_their_log_lost_are_discarded(tmp_path: Path) -> None:
+async def test_stores_that_kept_entries_their_log_lost_are_rebuilt_from_the_log(
+    tmp_path: Path,
+) -> None:
     config = _config(tmp_path, "os")
     host = RaftHost(config, "node1")
     await host.start()
@@ -72,10 +74,18 @@ async def test_stores_that_kept_entries_their_log_lost_are_discarded(tmp_path: P
     (node_dir / RUNNING_MARKER).touch()
     restarted = RaftHost(config, "node1")
     try:
-        assert restarted.core.last_index == 0 and restarted.applied_index == 0
+        # The log (never compacted) stays; the stores start over and replay it.
+        assert restarted.core.last_index == last - 2 and restarted.applied_index == 0
         assert restarted.state.held_index == 0 and not list(restarted.state.stores_dir.iterdir())
         assert restarted.core.recovering and restarted.core.term == host.core.term
         lost = f"its stores hold entries up to index {last} but its log ends at {last - 2}"
-        assert any(lost in text for text in _texts(restarted))
+        assert any(
+            f"{lost} (a power loss): its stores are discarded and rebuilt" in text
+            for text in _texts(restarted)
+        )
+        await restarted.start()
+        async with asyncio.timeout(10):  # it leads (the only node) and replays its log
+            while restarted.state.held_index < last - 2:
+                await asyncio.sleep(0.01)
     finally:
         await restarted.stop()
