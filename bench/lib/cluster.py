@@ -105,13 +105,15 @@ class RunningCluster:
 
     embedded: EmbeddedCluster
     config_path: Path
-    # HTTP addresses (host:port) of nodes added at run time (POST /api/cluster/nodes).
+    # HTTP addresses (host:port) of nodes added at run time (POST /api/cluster/nodes), and
+    # the nodes removed (DELETE /api/cluster/nodes/{id}).
     added: dict[str, str] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
 
     @property
     def node_ids(self) -> list[str]:
-        """The config's nodes, then those added at run time."""
-        return [*self.config.node_ids, *self.added]
+        """The members: the config's nodes, then those added at run time, less those removed."""
+        return [n for n in (*self.config.node_ids, *self.added) if n not in self.removed]
 
     @property
     def url(self) -> str:

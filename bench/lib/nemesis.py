@@ -31,7 +31,7 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
-from bench.lib.cluster import RunningCluster
+from bench.lib.cluster import RunningCluster, free_ports
 from bench.lib.percentiles import nearest_rank
 from engine.client import GateClient, GateError
 from engine.client.results import NodeView
@@ -276,7 +276,7 @@ class NodeProbe:
 
     async def statuses(self, exclude: str | None = None) -> dict[str, dict[str, Any] | None]:
         """Every node's status (None for a node that does not answer), but ``exclude``'s."""
-        ids = [n for n in self.cluster.config.node_ids if n != exclude]
+        ids = [n for n in self.cluster.node_ids if n != exclude]
         found = await asyncio.gather(*(self.status(n) for n in ids))
         return dict(zip(ids, found, strict=True))
 
@@ -331,6 +331,9 @@ FAULTS: dict[str, tuple[str, str]] = {
     "isolate_leader": ("leader", "isolate"),
     "isolate_follower": ("follower", "isolate"),
     "transfer_leader": ("follower", "transfer"),  # leadership handed over to a follower
+    # A new node is added (a learner, launched by the gateway), caught up and promoted, then
+    # the follower is removed (and stopped): the cluster keeps its size, with another member.
+    "replace_follower": ("follower", "replace"),
 }
 
 
@@ -388,6 +391,7 @@ class Nemesis:
         self.records: list[FaultRecord] = []
         self.origin = clock()
         self._client = cluster.new_client(retry_deadline=0)
+        self._added_last = ""  # the node the last replace_follower added
         self._watch: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Nemesis:
@@ -456,7 +460,7 @@ class Nemesis:
             view = await self._client.cluster()
         except GateError:
             return None
-        return next(n for n in view["nodes"] if n["node_id"] == node_id)
+        return next((n for n in view["nodes"] if n["node_id"] == node_id), None)
 
     async def _reaped(self, node_id: str) -> bool:
         # After an os.kill behind its back, the supervisor must see the exit before "start".
@@ -490,7 +494,7 @@ class Nemesis:
         if role == "leader":
             target = leader
         else:
-            target = self.rng.choice([n for n in self.cluster.config.node_ids if n != leader])
+            target = self.rng.choice([n for n in self.cluster.node_ids if n != leader])
         pid = restarts = 0
         if action == "kill_pid":
             pid = int((await self.probe.status(target) or {})["pid"])
@@ -503,6 +507,8 @@ class Nemesis:
             await self._client.isolate(target)
         elif action == "transfer":
             await self._client.transfer_leadership(target)
+        elif action == "replace":
+            await self._replace(target)
         else:
             await self._client.node_action(target, action)
         record = FaultRecord(
@@ -528,6 +534,8 @@ class Nemesis:
                 await self._client.heal(target)
         elif action == "kill_pid":
             await self._heal_kill_pid(target, restarts)
+        elif action == "replace":
+            target = self._added_last  # the new member is what must catch up
         elif action != "transfer":  # after a transfer the old leader goes on as a follower
             await self._client.node_action(target, "start")
         await self.rejoined(target)
@@ -535,6 +543,23 @@ class Nemesis:
         self.records.append(record)
         self.log(record.describe())
         return record
+
+    async def _replace(self, target: str) -> None:
+        """Add a node on free ports, wait until it is a voter, then remove ``target``."""
+        cluster = self.cluster
+        node_id = f"node{len(cluster.config.node_ids) + len(cluster.added) + 1}"
+        http, tcp = free_ports(2)
+        await self._client.add_node(node_id, http=("127.0.0.1", http), tcp=("127.0.0.1", tcp))
+        cluster.added[node_id] = f"127.0.0.1:{http}"
+        self._added_last = node_id
+
+        async def voter() -> bool:
+            view = await self._node_view(node_id)
+            return view is not None and view["voter"] and view["role"] == "follower"
+
+        await self._poll(f"{node_id} promoted to voter", voter, self.timeout * 2)
+        await self._client.remove_node(target)
+        cluster.removed.add(target)
 
     async def run(self, kinds: Iterable[str], gap: float) -> list[FaultRecord]:
         """Inject ``kinds`` in order, letting the workload run ``gap`` seconds between them."""
@@ -546,12 +571,12 @@ class Nemesis:
 
     async def heal(self) -> None:
         """Resume and start every node (whatever state it is in) and wait until all rejoin."""
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.cluster.node_ids:
             await self._client.node_action(node_id, "resume")
             await self._client.node_action(node_id, "start")
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.cluster.node_ids:
             await self._client.heal(node_id)
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.cluster.node_ids:
             await self.rejoined(node_id)
 
 
