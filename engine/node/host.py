@@ -287,7 +287,7 @@ class RaftHost:
     def _follow_membership(self) -> None:
         """The core took another membership: link to its members, and only to them."""
         membership = self.core.membership
-        if membership is self._membership:
+        if membership == self._membership:
             return
         self._membership = membership
         endpoints = self._member_endpoints(membership)
