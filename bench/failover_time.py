@@ -92,7 +92,7 @@ async def run(directory: Path, args: argparse.Namespace, results: Results) -> bo
     try:
         workload = Workload(
             cluster.url,
-            token=cluster.config.security.auth_token,
+            token=cluster.config.security.admin_token,
             writers=args.writers,
             seed=args.seed,
         )

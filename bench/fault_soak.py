@@ -67,7 +67,7 @@ async def soak(directory: Path, args: argparse.Namespace, results: Results) -> b
     try:
         workload = Workload(
             cluster.url,
-            token=cluster.config.security.auth_token,
+            token=cluster.config.security.admin_token,
             writers=args.writers,
             seed=args.seed,
             retry_deadline=args.retry_deadline,

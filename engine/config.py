@@ -33,19 +33,23 @@ from typing import Any, cast
 import yaml
 
 from engine.config_model import (
+    ROLES,
     ClusterConfig,
     Endpoint,
     GatewayConfig,
     LimitsConfig,
     NodeConfig,
+    RateLimit,
     ReplicationConfig,
     SecurityConfig,
     StorageConfig,
+    TokenConfig,
 )
 
 DEFAULT_SOURCE = "<bundled default>"
 ENV_AUTH_TOKEN = "GATE_AUTH_TOKEN"
 ENV_CLUSTER_SECRET = "GATE_CLUSTER_SECRET"
+ENV_TOKENS_FILE = "GATE_TOKENS_FILE"
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ID_RULE = "[A-Za-z0-9_-]{1,64}"
@@ -107,6 +111,18 @@ def load_config(path: str | Path) -> ClusterConfig:
     return apply_env(parse_config(_parse_yaml(data, source), source), os.environ)
 
 
+def load_tokens_file(path: str | Path) -> tuple[TokenConfig, ...]:
+    """The tokens of a ``GATE_TOKENS_FILE``: a YAML list like ``security.tokens``."""
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            source, "", f"cannot read the tokens file: {exc.strerror or exc}"
+        ) from None
+    return _tokens(_parse_yaml(data, source), _At(source, "tokens"))
+
+
 def default_config_path() -> Path:
     """Where the bundled default config is on disk, to hand to child processes as ``--config``."""
     # setuptools installs the package as plain files (not zipped), so the resource is a real path.
@@ -124,11 +140,17 @@ def load_default_config() -> ClusterConfig:
 
 
 def apply_env(config: ClusterConfig, environ: Mapping[str, str]) -> ClusterConfig:
-    """Override the secrets from ``GATE_AUTH_TOKEN`` and ``GATE_CLUSTER_SECRET``.
+    """Override the secrets from ``GATE_AUTH_TOKEN`` and ``GATE_CLUSTER_SECRET``, and add the
+    tokens of ``GATE_TOKENS_FILE`` to ``security.tokens``.
 
     An empty variable counts as unset, so a blank export cannot switch security off.
     """
     security = config.security
+    tokens_file = environ.get(ENV_TOKENS_FILE)
+    if tokens_file:
+        tokens = security.tokens + load_tokens_file(tokens_file)
+        _check_tokens_unique(tokens, security.auth_token, _At(tokens_file, "tokens"))
+        security = dataclasses.replace(security, tokens=tokens)
     token = environ.get(ENV_AUTH_TOKEN)
     if token:
         security = dataclasses.replace(security, auth_token=token)
@@ -137,6 +159,7 @@ def apply_env(config: ClusterConfig, environ: Mapping[str, str]) -> ClusterConfi
         security = dataclasses.replace(security, cluster_secret=secret)
     if security is config.security:
         return config
+    _check_tokens_unique(security.tokens, security.auth_token, _At(config.source, "security"))
     return dataclasses.replace(config, security=security)
 
 
@@ -420,24 +443,90 @@ def _stores(raw: Any, at: _At) -> tuple[str, ...]:
 
 
 def _security(raw: Any, at: _At) -> SecurityConfig:
-    fields = _mapping(raw, at, ("authToken", "clusterSecret"), empty_ok=True)
+    fields = _mapping(raw, at, ("authToken", "clusterSecret", "tokens", "rateLimit"), empty_ok=True)
+    auth_token = _secret(fields.get("authToken"), at.child("authToken"))
+    tokens = _tokens(fields.get("tokens", []), at.child("tokens"))
+    _check_tokens_unique(tokens, auth_token, at.child("tokens"))
+    rate = fields.get("rateLimit")
     return SecurityConfig(
-        auth_token=_secret(fields.get("authToken"), at.child("authToken")),
+        auth_token=auth_token,
         cluster_secret=_secret(fields.get("clusterSecret"), at.child("clusterSecret")),
+        tokens=tokens,
+        rate_limit=None if rate is None else _rate_limit(rate, at.child("rateLimit")),
     )
+
+
+def _tokens(raw: Any, at: _At) -> tuple[TokenConfig, ...]:
+    if not isinstance(raw, list):
+        raise at.error(f"expected a list of {{name, token, role}}, got {_show(raw)}")
+    tokens = []
+    for index, item_raw in enumerate(raw):
+        item = _At(at.source, f"{at.key}[{index}]")
+        fields = _mapping(item_raw, item, ("name", "token", "role"))
+        for key in ("name", "token", "role"):
+            if key not in fields:
+                raise item.child(key).error("required key is missing")
+        name = fields["name"]
+        if not isinstance(name, str) or not _ID_RE.fullmatch(name):
+            raise item.child("name").error(f"a token name must match {_ID_RULE}, got {_show(name)}")
+        token = _secret(fields["token"], item.child("token"))
+        assert token is not None  # present, so a string (null is refused below)
+        tokens.append(TokenConfig(name, token, _choice(fields["role"], item.child("role"), ROLES)))
+    return tuple(tokens)
+
+
+def _check_tokens_unique(tokens: Sequence[TokenConfig], auth_token: str | None, at: _At) -> None:
+    """No two tokens share a name or a secret (``authToken`` is the token named admin)."""
+    names = {"admin"} if auth_token else set()
+    secrets = {auth_token} if auth_token else set()
+    for token in tokens:
+        if token.name in names:
+            raise at.error(f"two tokens are named {token.name!r} (authToken is named 'admin')")
+        if token.token in secrets:
+            raise at.error(f"token {token.name!r} has the same secret as another token")
+        names.add(token.name)
+        secrets.add(token.token)
+
+
+def _rate_limit(raw: Any, at: _At) -> RateLimit:
+    fields = _mapping(raw, at, ("perSecond", "burst"))
+    if "perSecond" not in fields:
+        raise at.child("perSecond").error("required key is missing")
+    per_second = _seconds(fields["perSecond"], at.child("perSecond"))
+    burst = _int(fields.get("burst", max(1, math.ceil(per_second))), at.child("burst"), 1)
+    return RateLimit(per_second, burst)
 
 
 def _limits(raw: Any, at: _At) -> LimitsConfig:
     base = LimitsConfig()
-    fields = _mapping(raw, at, ("maxRequestBytes", "maxEventsPerAppend"), empty_ok=True)
-    return LimitsConfig(
-        max_request_bytes=_int(
-            fields.get("maxRequestBytes", base.max_request_bytes), at.child("maxRequestBytes"), 1
+    fields = _mapping(
+        raw,
+        at,
+        (
+            "maxRequestBytes",
+            "maxEventsPerAppend",
+            "maxHeaders",
+            "maxHeaderBytes",
+            "maxWebSockets",
+            "maxWebSocketsPerClient",
+            "webSocketSendTimeout",
         ),
-        max_events_per_append=_int(
-            fields.get("maxEventsPerAppend", base.max_events_per_append),
-            at.child("maxEventsPerAppend"),
-            1,
+        empty_ok=True,
+    )
+
+    def count(key: str, default: int) -> int:
+        return _int(fields.get(key, default), at.child(key), 1)
+
+    return LimitsConfig(
+        max_request_bytes=count("maxRequestBytes", base.max_request_bytes),
+        max_events_per_append=count("maxEventsPerAppend", base.max_events_per_append),
+        max_headers=count("maxHeaders", base.max_headers),
+        max_header_bytes=count("maxHeaderBytes", base.max_header_bytes),
+        max_websockets=count("maxWebSockets", base.max_websockets),
+        max_websockets_per_client=count("maxWebSocketsPerClient", base.max_websockets_per_client),
+        websocket_send_timeout=_seconds(
+            fields.get("webSocketSendTimeout", base.websocket_send_timeout),
+            at.child("webSocketSendTimeout"),
         ),
     )
 
@@ -609,10 +698,22 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
         "security": {
             "authToken": secret(config.security.auth_token),
             "clusterSecret": secret(config.security.cluster_secret),
+            "tokens": [
+                {"name": t.name, "token": secret(t.token), "role": t.role}
+                for t in config.security.tokens
+            ],
+            "rateLimit": None
+            if (rate := config.security.rate_limit) is None
+            else {"perSecond": rate.per_second, "burst": rate.burst},
         },
         "limits": {
             "maxRequestBytes": config.limits.max_request_bytes,
             "maxEventsPerAppend": config.limits.max_events_per_append,
+            "maxHeaders": config.limits.max_headers,
+            "maxHeaderBytes": config.limits.max_header_bytes,
+            "maxWebSockets": config.limits.max_websockets,
+            "maxWebSocketsPerClient": config.limits.max_websockets_per_client,
+            "webSocketSendTimeout": config.limits.websocket_send_timeout,
         },
     }
     return yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)

@@ -10,6 +10,9 @@ WriteQuorum = Literal["majority", "all", "leader"]
 FsyncMode = Literal["always", "os"]
 PreferredLeader = Literal["sticky", "return"]
 RestartPolicy = Literal["on-failure", "never"]
+# What a bearer token may do (docs/API.md, "Roles"): each role can do all the one before it can.
+Role = Literal["reader", "writer", "admin"]
+ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +80,49 @@ class ReplicationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenConfig:
+    name: str  # who holds it, as /api/whoami and the logs name them
+    token: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A token bucket per bearer token (per client address without one)."""
+
+    per_second: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityConfig:
-    auth_token: str | None = None
+    auth_token: str | None = None  # an admin token named "admin"
     cluster_secret: str | None = None
+    tokens: tuple[TokenConfig, ...] = ()
+    rate_limit: RateLimit | None = None
+
+    @property
+    def all_tokens(self) -> tuple[TokenConfig, ...]:
+        """Every token the API takes: ``authToken`` (as admin) and ``tokens``."""
+        admin = (TokenConfig("admin", self.auth_token, "admin"),) if self.auth_token else ()
+        return admin + self.tokens
+
+    @property
+    def admin_token(self) -> str | None:
+        """A token that may do everything (for what starts the cluster); None when none is."""
+        return next((t.token for t in self.all_tokens if t.role == "admin"), None)
 
 
 @dataclass(frozen=True, slots=True)
 class LimitsConfig:
     max_request_bytes: int = 4 * 1024 * 1024
     max_events_per_append: int = 10_000
+    max_headers: int = 64  # header lines in one request, else 400
+    max_header_bytes: int = 8190  # one header line, else 400
+    max_websockets: int = 1000  # open WebSockets of a listener, else 503
+    max_websockets_per_client: int = 100  # open WebSockets of one client address, else 429
+    # A WebSocket whose client reads nothing for this long while a message waits is closed (1013).
+    websocket_send_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,7 +139,12 @@ class RunningCluster:
 
     async def node_get(self, node_id: str, path: str) -> Any:
         """GET a path on one node's own HTTP endpoint."""
-        async with aiohttp.ClientSession() as http, http.get(self.node_url(node_id) + path) as resp:
+        token = self.config.security.admin_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.get(self.node_url(node_id) + path) as resp,
+        ):
             return await resp.json()
 
     async def node_all(self, node_id: str, store: str = "reg_gh") -> list[dict[str, Any]]:

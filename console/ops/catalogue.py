@@ -7,12 +7,18 @@ cluster lab from 16): lessons and docs/CONSOLE.md cite them.
 
 ``Name`` is a ``Literal``: the dashboard dispatches on it with a ``match`` that mypy checks is
 exhaustive, so an entry cannot be left without its handler.
+
+Each entry names the role its requests need (docs/API.md, "Roles"): both consoles hide what the
+session's role does not allow from their menus, keys, palette and help, and refuse it in one
+line (:func:`refusal`) when it is asked for anyway.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from engine.config_model import ROLES, Role
 
 Name = Literal[
     "observer_by_stream",
@@ -94,6 +100,11 @@ class Operation:
     palette: bool = True
     target: Target | None = None
     destructive: bool = False  # asked about first (unless confirmations are off)
+    role: Role = "reader"  # what the gateway asks of the token for its requests
+
+    def allowed(self, role: Role) -> bool:
+        """Whether a console running as ``role`` may run it."""
+        return ROLES.index(role) >= ROLES.index(self.role)
 
     @property
     def option(self) -> str:
@@ -126,6 +137,7 @@ def _node(name: Name, number: int, key: str, help: str, destructive: bool = Fals
         (_k("cluster", key, action.capitalize()),),
         target="node",
         destructive=destructive,
+        role="admin",
     )
 
 
@@ -198,6 +210,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "greenhouse producers (default 3)",
         7,
         (_k("producers", "n", "Start", "start producers"),),
+        role="writer",
     ),
     Operation(
         "stop_producer",
@@ -214,6 +227,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "a persistent subscription, consumed here",
         10,
         (_k("subscriptions", "n", "New"),),
+        role="writer",
     ),
     Operation(
         "delete_subscription",
@@ -222,6 +236,7 @@ CATALOGUE: tuple[Operation, ...] = (
         keys=(_k("subscriptions", "d", "Delete"),),
         target="subscription",
         destructive=True,
+        role="writer",
     ),
     Operation(
         "toggle_consumer",
@@ -229,6 +244,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "start/stop this console's consumer",
         keys=(_k("subscriptions", "c", "Consume"),),
         target="subscription",
+        role="writer",
     ),
     Operation(
         "consumer_policy",
@@ -237,6 +253,7 @@ CATALOGUE: tuple[Operation, ...] = (
         26,
         (_k("subscriptions", "a", "Ack/nack"),),
         target="subscription",
+        role="writer",
     ),
     Operation(
         "replay_parked",
@@ -245,6 +262,7 @@ CATALOGUE: tuple[Operation, ...] = (
         27,
         (_k("subscriptions", "r", "Replay"),),
         target="subscription",
+        role="writer",
     ),
     Operation("list_subscriptions", "List Subscriptions", "checkpoints and counters", 11),
     Operation("view_stream", "View Stream Data", "a stream's first events", 12, palette=False),
@@ -263,6 +281,7 @@ CATALOGUE: tuple[Operation, ...] = (
         13,
         (_k("streams", "a", "Append"),),
         target="stream",
+        role="writer",
     ),
     Operation(
         "append_event",
@@ -271,6 +290,7 @@ CATALOGUE: tuple[Operation, ...] = (
         24,
         (_k("streams", "e", "Event"),),
         target="stream",
+        role="writer",
     ),
     Operation(
         "greenhouse",
@@ -286,6 +306,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "record the open greenhouse's snapshot",
         palette=False,
         target="stream",
+        role="writer",
     ),
     Operation(
         "filter_feed",
@@ -323,7 +344,17 @@ def numbered(number: int) -> Operation:
     return NUMBERED[number]
 
 
-def panel_keys(panel: Panel | None) -> list[tuple[Operation, Key]]:
-    """The keys a dashboard panel (None: the whole app) has for operations, by rank."""
-    keys = [(op, key) for op in CATALOGUE for key in op.keys if key.panel == panel]
+def panel_keys(panel: Panel | None, role: Role = "admin") -> list[tuple[Operation, Key]]:
+    """The keys a dashboard panel (None: the whole app) has for operations ``role`` may run,
+    by rank."""
+    keys = [
+        (op, key) for op in CATALOGUE for key in op.keys if key.panel == panel and op.allowed(role)
+    ]
     return sorted(keys, key=lambda pair: pair[1].rank)
+
+
+def refusal(entry: Operation, role: Role) -> str | None:
+    """The one line that refuses ``entry`` to a console running as ``role``; None if allowed."""
+    if entry.allowed(role):
+        return None
+    return f"{entry.title} needs the {entry.role} role; this console runs as {role}"

@@ -35,6 +35,7 @@ class Operations:
         self.session = session
         self.client = client
         self.store = session.store
+        self.access = session.access  # the role the consoles hide and refuse operations by
         self.observers = ObserverRegistry(client, self.store, clock=clock)
         self.producers = ProducerManager(client, self.store, seed=seed)
         self.subscriptions = SubscriptionManager(client, self.store)

@@ -14,6 +14,7 @@ from pathlib import Path
 from domain.greenhouse.catalogue import STORE_ID
 from domain.greenhouse.producer import ensure_store
 from engine.client import ConfigError, EmbeddedCluster, GateClient, GateError, LaunchError
+from engine.config_model import Role
 
 
 class SessionError(Exception):
@@ -29,6 +30,26 @@ class SessionOptions:
     clear: bool = False
     token: str | None = None
     store: str = STORE_ID
+    read_only: bool = False  # --read-only: a reader, whatever the token may do
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who the console runs as: its token's name and role (``auth`` "none": no tokens exist,
+    everyone is an admin), the role capped at reader by ``--read-only``."""
+
+    name: str = "anonymous"
+    role: Role = "admin"
+    auth: str = "none"
+    read_only: bool = False
+
+    @property
+    def label(self) -> str:
+        """How the status bar and the toolbar name it; empty when nothing limits anyone."""
+        if self.auth == "none":
+            return "read-only" if self.read_only else ""
+        # The role first: a narrow status line cuts the end.
+        return f"{self.role} ({self.name}{', read-only' if self.read_only else ''})"
 
 
 class EngineSession:
@@ -42,6 +63,7 @@ class EngineSession:
         self.embedded: EmbeddedCluster | None = None
         self.client: GateClient | None = None
         self.url = options.connect.rstrip("/") if options.connect else ""
+        self.access = Access(read_only=options.read_only)
 
     @property
     def store(self) -> str:
@@ -66,7 +88,9 @@ class EngineSession:
             client = await self._start_embedded()
         self.client = client
         try:
-            await ensure_store(client, self.store)
+            self.access = await self._access(client)
+            if self.access.role == "admin":  # only an admin may create it
+                await ensure_store(client, self.store)
         except GateError as exc:
             await self.close()
             if exc.code == "unauthorized":
@@ -77,6 +101,11 @@ class EngineSession:
                 f"the gateway at {self.url} answered {exc.code}: {exc.message}"
             ) from None
         return client
+
+    async def _access(self, client: GateClient) -> Access:
+        who = await client.whoami()
+        role: Role = "reader" if self.options.read_only else who["role"]
+        return Access(who["name"], role, who["auth"], self.options.read_only)
 
     async def _start_embedded(self) -> GateClient:
         try:
@@ -89,7 +118,7 @@ class EngineSession:
         except LaunchError as exc:
             raise SessionError(str(exc)) from None
         self.embedded = embedded
-        token = self.options.token or embedded.config.security.auth_token
+        token = self.options.token or embedded.config.security.admin_token
         return GateClient(self.url, token=token, retry_deadline=self.retry_deadline)
 
     def new_client(self, *, retry_deadline: float | None = None) -> GateClient:

@@ -1,4 +1,4 @@
-"""``gate-repl [--config F] [--connect URL] [--clear] [--token T]``: the menu shell (docs/API.md).
+"""``gate-repl [--config F] [--connect URL] [--token T] [--read-only] ...``: the menu shell.
 
 At a terminal it is a prompt-toolkit session; when stdin or stdout is not a terminal it reads
 the choices line by line and writes plain text (as it does under ``NO_COLOR``), so a lesson can
@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", metavar="T", help="API token (default: $GATE_AUTH_TOKEN)")
     parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="run as a reader whatever the token may do: watch, never change",
+    )
+    parser.add_argument(
         "--seed", type=int, help="seed for hand-appended and produced events (default: random)"
     )
     parser.add_argument(
@@ -115,6 +120,7 @@ def _main(argv: Sequence[str] | None) -> int:
         connect=connect,
         clear=args.clear,
         token=args.token or os.environ.get("GATE_AUTH_TOKEN") or None,
+        read_only=args.read_only,
     )
     return asyncio.run(
         _run(options, args.seed, interactive, plain, directory, confirm=not args.yes)
@@ -142,7 +148,9 @@ async def _run(
         terminal: PromptTerminal | ScriptTerminal = PromptTerminal(
             # One file per kind of question, so ↑ at a count recalls counts, not stream names.
             history=lambda kind: FileHistory(str(directory / "history" / kind)),
-            toolbar=lambda: FormattedText(toolbar_fragments(ops.health.latest, ops.url)),
+            toolbar=lambda: FormattedText(
+                toolbar_fragments(ops.health.latest, ops.url, ops.access.label)
+            ),
         )
     else:
         terminal = ScriptTerminal(sys.stdin, printer)

@@ -9,6 +9,7 @@ from prompt_toolkit.utils import get_cwidth
 
 from console.ops.catalogue import EXIT, NUMBERED, numbered
 from console.repl.printer import Fragments, Printer
+from engine.config_model import Role
 
 TITLE = "========== Gate Interactive Console =========="
 LAST = max(NUMBERED)  # the classic 15, then the cluster lab from 16
@@ -27,10 +28,13 @@ class Section:
     style: str
     numbers: tuple[int, ...]
 
-    @property
-    def options(self) -> tuple[tuple[int, str], ...]:
-        """``(number, title)`` of each option."""
-        return tuple((number, numbered(number).title) for number in self.numbers)
+    def options(self, role: Role = "admin") -> tuple[tuple[int, str], ...]:
+        """``(number, title)`` of each option ``role`` may run (the others are not shown)."""
+        return tuple(
+            (number, numbered(number).title)
+            for number in self.numbers
+            if numbered(number).allowed(role)
+        )
 
 
 CLASSIC: tuple[Section, ...] = (
@@ -50,14 +54,14 @@ _BELOW = 2
 _BANDS = ((CLASSIC[0], CLASSIC[1:3]), (CLASSIC[3], CLASSIC[4:5]))
 
 
-def _section_lines(section: Section) -> list[Fragments]:
+def _section_lines(section: Section, role: Role) -> list[Fragments]:
     lines: list[Fragments] = [[(f"bold {section.style}", section.heading)]]
-    lines += [[("", f"  {number}. {title}")] for number, title in section.options]
+    lines += [[("", f"  {number}. {title}")] for number, title in section.options(role)]
     return lines
 
 
-def _lab_lines() -> list[Fragments]:
-    cells = [f"{number}. {title}" for number, title in LAB.options]
+def _lab_lines(role: Role) -> list[Fragments]:
+    cells = [f"{number}. {title}" for number, title in LAB.options(role)]
     # Each column as wide as its own longest cell, so the lab stays within 80 columns.
     widths = [
         max(len(cell) for cell in cells[column::_LAB_COLUMNS]) + 2 for column in range(_LAB_COLUMNS)
@@ -74,43 +78,44 @@ def _width(line: Fragments) -> int:
     return sum(get_cwidth(text) for _, text in line)
 
 
-def tall_menu() -> list[Fragments]:
-    """The classic 15 one a line, as in the original, then the lab in columns."""
+def tall_menu(role: Role = "admin") -> list[Fragments]:
+    """The classic 15 one a line, as in the original, then the lab in columns (the options
+    ``role`` may run)."""
     lines: list[Fragments] = [[], [("class:title", TITLE)]]
     for section in CLASSIC:
-        lines += _section_lines(section)
-    return lines + _lab_lines()
+        lines += _section_lines(section, role)
+    return lines + _lab_lines(role)
 
 
-def compact_menu() -> list[Fragments]:
+def compact_menu(role: Role = "admin") -> list[Fragments]:
     """The classic sections in two columns, then the lab: 17 lines, for a short terminal."""
     lines: list[Fragments] = [[("class:title", TITLE)]]
-    lefts = [_section_lines(left) for left, _ in _BANDS]
+    lefts = [_section_lines(left, role) for left, _ in _BANDS]
     width = max(_width(line) for left in lefts for line in left) + _GUTTER
     for left, (_, right_sections) in zip(lefts, _BANDS, strict=True):
-        right = [line for section in right_sections for line in _section_lines(section)]
+        right = [line for section in right_sections for line in _section_lines(section, role)]
         for number in range(max(len(left), len(right))):
             cell = left[number] if number < len(left) else []
             pad = [("", " " * (width - _width(cell)))] if number < len(right) else []
             lines.append(cell + pad + (right[number] if number < len(right) else []))
-    return lines + _lab_lines()
+    return lines + _lab_lines(role)
 
 
-def menu_lines(size: tuple[int, int] | None) -> list[Fragments]:
+def menu_lines(size: tuple[int, int] | None, role: Role = "admin") -> list[Fragments]:
     """The menu for a terminal of ``size`` (columns, rows): the tall one when it fits (and
     always in a script, where there is no screen), else the compact one, so that at 80x24 every
     option shows above the prompt."""
-    tall = tall_menu()
+    tall = tall_menu(role)
     if size is None:
         return tall
     columns, rows = size
-    compact = compact_menu()
+    compact = compact_menu(role)
     if len(tall) + _BELOW <= rows or max(_width(line) for line in compact) > columns:
         return tall
     return compact
 
 
-def render_menu(printer: Printer) -> None:
-    """Print the menu, fitted to the printer's terminal (see ``menu_lines``)."""
-    for line in menu_lines(printer.size()):
+def render_menu(printer: Printer, role: Role = "admin") -> None:
+    """Print the menu of ``role``'s options, fitted to the printer's terminal (``menu_lines``)."""
+    for line in menu_lines(printer.size(), role):
         printer.fragments(line)

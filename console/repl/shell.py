@@ -16,7 +16,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Name
+from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Name, numbered, refusal
 from console.ops.errors import OpsError
 from console.ops.numbers import is_choice_number
 from console.ops.outcomes import failed
@@ -95,6 +95,8 @@ class ReplShell:
         origin = "started by this console" if ops.started_engine else "attached"
         # One line for both: banner, menu and prompt fit an 80x24 screen with a line to spare.
         printer.line(f"Store: {ops.store} · Gateway: {ops.url} ({origin})")
+        if ops.access.label:  # tokens limit someone: say what this console may do
+            printer.line(f"🔑 As {ops.access.label}: the menu shows what that role may do")
         if self.ctx.terminal.interactive:
             printer.hint(
                 "Tab completes · ↑ recalls answers · Ctrl+C cancels · Ctrl+D at the menu exits"
@@ -102,17 +104,19 @@ class ReplShell:
 
     async def _loop(self) -> None:
         terminal, printer = self.ctx.terminal, self.ctx.printer
-        render_menu(printer)
+        role = self.ctx.ops.access.role
+        choices = [str(n) for n in CHOICES if numbered(n).allowed(role)]
+        render_menu(printer, role)
         while True:
             try:
-                answer = (await terminal.ask(PROMPT, [str(n) for n in CHOICES])).strip()
+                answer = (await terminal.ask(PROMPT, choices)).strip()
             except EOFError:
                 return
             except KeyboardInterrupt:
                 printer.hint("(type 15 or press Ctrl+D to exit)")
                 continue
             if answer.lower() in MENU_REQUESTS:
-                render_menu(printer)
+                render_menu(printer, role)
                 continue
             number = int(answer) if is_choice_number(answer, CHOICES[-1]) else None
             if number == EXIT:
@@ -127,7 +131,7 @@ class ReplShell:
                 printer.error(
                     f"Invalid choice {answer!r}. Please type a number from 1 to {CHOICES[-1]}."
                 )
-                render_menu(printer)
+                render_menu(printer, role)
                 continue
             if not await self.dispatch(number):
                 return
@@ -136,7 +140,12 @@ class ReplShell:
                 printer.hint(COMPACT_MENU)
 
     async def dispatch(self, number: int) -> bool:
-        """Run one command; False when the input ended (Ctrl+D or the end of the script)."""
+        """Run one command; False when the input ended (Ctrl+D or the end of the script).
+        An option the console's role may not run is refused in one line."""
+        refused = refusal(numbered(number), self.ctx.ops.access.role)
+        if refused is not None:
+            self.ctx.printer.error(f"Option {number}: {refused}")
+            return True
         return await self._run(COMMANDS[number], TITLES[number])
 
     async def _run(self, command: Command, title: str) -> bool:

@@ -8,8 +8,16 @@ from console.ops.formatting import rate_text
 Fragments = list[tuple[str, str]]
 
 
-def toolbar_fragments(sample: HealthSample | None, url: str) -> Fragments:
-    """The toolbar's text for the latest health sample."""
+def toolbar_fragments(sample: HealthSample | None, url: str, access: str = "") -> Fragments:
+    """The toolbar's text for the latest health sample; ``access`` (the token's role and name,
+    when tokens limit anyone) first, where a narrow terminal does not cut it."""
+    fragments = _health(sample, url)
+    if access:
+        return [("class:toolbar.role", f" as {access} "), *fragments]
+    return fragments
+
+
+def _health(sample: HealthSample | None, url: str) -> Fragments:
     if sample is None:
         return [("class:bottom-toolbar", f" {url} · connecting…")]
     if sample.status is None:

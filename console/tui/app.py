@@ -35,6 +35,7 @@ from console.ops.catalogue import (
     Target,
     find,
     operation,
+    refusal,
 )
 from console.ops.cluster import ClusterStatus, HealthSample, NodeLogFollower
 from console.ops.errors import OpsError
@@ -55,7 +56,7 @@ from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
-from console.tui.requests import Requested, catalogue_bindings, request
+from console.tui.requests import Requested, catalogue_bindings, request, role_allows
 from console.tui.size_notice import SizeNotice, too_small
 from console.tui.status_bar import StatusBar
 from console.tui.streams.greenhouse import GreenhouseScreen
@@ -63,6 +64,7 @@ from console.tui.streams.paging import PageRequest
 from console.tui.streams.panel import StreamsPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel, subscription_rows
 from engine.client import GateError
+from engine.config_model import Role
 
 DRAIN_HZ = 10.0  # screen refreshes of live data per second
 TABLE_EVERY = 4  # observers/producers tables: every 4th drain (2.5 Hz)
@@ -128,7 +130,7 @@ class GateConsole(App[None]):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.ops.url, id="status-bar")
+        yield StatusBar(self.ops.url, self.ops.access.label, id="status-bar")
         with TabbedContent(id="panels"):
             with TabPane("Cluster", id="cluster"):
                 yield ClusterPanel(id="cluster-panel")
@@ -170,7 +172,14 @@ class GateConsole(App[None]):
         """While the size notice is up, the app's keys wait (Ctrl+Q still quits)."""
         if isinstance(self.screen, SizeNotice) and action != "quit":
             return False
+        if not role_allows(self, action, parameters):
+            return False
         return super().check_action(action, parameters)
+
+    @property
+    def role(self) -> Role:
+        """The role this console runs with: operations it does not allow are hidden."""
+        return self.ops.access.role
 
     # -- live data ---------------------------------------------------------------------------
 
@@ -313,7 +322,7 @@ class GateConsole(App[None]):
 
     def action_help(self) -> None:
         """Show every key."""
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.role))
 
     def action_filter_feed(self) -> None:
         """Open the feed with its filter box."""
@@ -331,6 +340,10 @@ class GateConsole(App[None]):
         (the catalogue's ``target``) gets the selected row of its kind when none was named."""
         entry = message.operation
         target = message.target
+        refused = refusal(entry, self.role)
+        if refused is not None:  # a key or palette entry left from before, or a test's request
+            self.report(Outcome(refused, "error"))
+            return
         if target is None and entry.target is not None:
             target = self._selected(entry.target)
         name = entry.name
@@ -645,7 +658,7 @@ class GateConsole(App[None]):
         status = self._last_status
         nodes = status.nodes if status is not None else ()
         for entry in CATALOGUE:
-            if not entry.palette:
+            if not entry.palette or not entry.allowed(self.role):
                 continue
             if entry.node_action is None:
                 yield SystemCommand(entry.title, entry.help, partial(self._request, entry, None))

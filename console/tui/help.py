@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 from console.ops.catalogue import PANELS, Panel, panel_keys
+from engine.config_model import Role
 
 # Keys that move around a panel rather than run an operation, before and after its operations'.
 _VIEW_KEYS: dict[Panel, tuple[str, str]] = {
@@ -21,19 +22,20 @@ _VIEW_KEYS: dict[Panel, tuple[str, str]] = {
 }
 
 
-def _keys(panel: Panel | None) -> str:
-    return " · ".join(f"`{key.shown}` {key.words}" for _, key in panel_keys(panel))
+def _keys(panel: Panel | None, role: Role) -> str:
+    return " · ".join(f"`{key.shown}` {key.words}" for _, key in panel_keys(panel, role))
 
 
-def _panel_row(panel: Panel, title: str) -> str:
+def _panel_row(panel: Panel, title: str, role: Role) -> str:
     before, after = _VIEW_KEYS.get(panel, ("", ""))
-    keys = " · ".join(part for part in (before, _keys(panel)) if part)
+    keys = " · ".join(part for part in (before, _keys(panel, role)) if part)
     return f"| {title} | {keys}{' ' + after if after else ''} |"
 
 
-def help_text() -> str:
-    """The help screen: the app's keys, then each panel's, from the operations catalogue."""
-    everywhere = [f"| `{key.shown}` | {key.words} |" for _, key in panel_keys(None)]
+def help_text(role: Role = "admin") -> str:
+    """The help screen: the app's keys, then each panel's, from the operations catalogue (those
+    ``role`` may run)."""
+    everywhere = [f"| `{key.shown}` | {key.words} |" for _, key in panel_keys(None, role)]
     return "\n".join(
         [
             "# Gate console",
@@ -49,7 +51,7 @@ def help_text() -> str:
             "",
             "| Panel | Keys |",
             "|---|---|",
-            *(_panel_row(panel, title) for panel, title in PANELS),
+            *(_panel_row(panel, title, role) for panel, title in PANELS),
             "",
             "The header shows the leader and term; the Cluster panel's timeline tells a failover "
             "as it",
@@ -69,6 +71,10 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "dismiss", "Close", show=False),
     ]
 
+    def __init__(self, role: Role = "admin") -> None:
+        super().__init__()
+        self.role = role
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help"):
-            yield Markdown(help_text())
+            yield Markdown(help_text(self.role))

@@ -1,9 +1,11 @@
-"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--yes]``: the dashboard.
+"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--read-only] [--yes]``.
 
 Without ``--connect`` it starts the embedded cluster in the background (the bundled default
 config, or ``--config``) through the operations layer's engine session, and stops it on exit
-(Ctrl+Q).  Every failure to start is one line on stderr and a non-zero exit (2 for what the
-user can fix before starting: no terminal, a bad URL or config, taken ports), never a traceback.
+(Ctrl+Q).  With ``--serve`` it serves the dashboard to browsers instead (``console/tui/serve.py``),
+one console per tab on that one cluster.  Every failure to start is one line on stderr and a
+non-zero exit (2 for what the user can fix before starting: no terminal, a bad URL or config,
+taken ports), never a traceback.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 
 from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
+from console.tui.serve import ClassroomServer, ServeOptions, in_served_tab
 from engine.cli_support import fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
@@ -35,17 +39,26 @@ program already holds those ports.
 
 Keys: 1-6 switch panels (cluster, feed, observers, producers, subscriptions,
 streams), ? shows every key, Ctrl+P lists every operation, Ctrl+Q quits.
-It needs a terminal; for scripts use gate-repl, which reads choices from stdin."""
+It needs a terminal; for scripts use gate-repl, which reads choices from stdin.
+
+With --serve it needs none: it serves the dashboard to web browsers on
+http://127.0.0.1:8000 (--host, --port), one console per browser tab, every
+tab on the one cluster it started (or the one --connect names). A browser
+on another machine needs --host 0.0.0.0, and --public-url when the address
+people type is not the one it listens on."""
 
 EPILOG = f"""\
 examples:
   {PROGRAM}                                   # start a local cluster and watch it
-  {PROGRAM} --connect http://127.0.0.1:8899   # attach to a running gateway"""
+  {PROGRAM} --connect http://127.0.0.1:8899   # attach to a running gateway
+  {PROGRAM} --serve --host 0.0.0.0 --public-url http://10.0.0.5:8000
+                                               # a cluster and its dashboard for a class"""
 
 
-def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
+def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptions | None]:
     """The engine options of docs/API.md, checked: what cannot work here exits 2 with one line;
-    and whether to ask before kill, stop and deleting parked events (not with ``--yes``)."""
+    whether to ask before kill, stop and deleting parked events (not with ``--yes``); and where
+    to serve the dashboard (``--serve``), if it is served."""
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
         description=DESCRIPTION,
@@ -61,23 +74,67 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool]:
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
     parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="run as a reader whatever the token may do: watch, never change",
+    )
+    parser.add_argument(
         "--yes",
         action="store_true",
         help="do not ask before kill, stop or deleting parked events (scripted demos)",
     )
+    serving = parser.add_argument_group("serving the dashboard to browsers")
+    serving.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the dashboard to web browsers, one console per tab",
+    )
+    serving.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serving.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serving.add_argument(
+        "--public-url", metavar="URL", help="the address browsers use, if not http://HOST:PORT"
+    )
     args = parser.parse_args(argv)
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    serve = serve_options(args) if args.serve else None
+    if serve is None and (args.host or args.port is not None or args.public_url):
+        fail(PROGRAM, "--host, --port and --public-url go with --serve", 2)
+    if serve is None and not in_served_tab() and not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail(
             PROGRAM, "needs a terminal; for scripts use gate-repl (it reads choices from stdin)", 2
         )
     try:
         # Before anything starts: a bad URL or a taken port is the user's to fix, so it exits 2.
-        connect = check_start(args.connect, args.config, attach=PROGRAM)
+        attach = f"{PROGRAM} --serve" if serve else PROGRAM  # names the command that attaches
+        connect = check_start(args.connect, args.config, attach=attach)
     except (PreflightError, ConfigError) as exc:
         fail(PROGRAM, str(exc), 2)
     token = args.token or os.environ.get("GATE_AUTH_TOKEN") or None
-    options = SessionOptions(config=args.config, connect=connect, clear=args.clear, token=token)
-    return options, not args.yes
+    options = SessionOptions(
+        config=args.config,
+        connect=connect,
+        clear=args.clear,
+        token=token,
+        # The server's own session only starts or checks the cluster; its tabs get --read-only.
+        read_only=args.read_only and serve is None,
+    )
+    return options, not args.yes, serve
+
+
+def serve_options(args: argparse.Namespace) -> ServeOptions:
+    """Where to serve, checked before anything starts: a bad one exits 2 with one line."""
+    host = args.host or "127.0.0.1"
+    port = 8000 if args.port is None else args.port
+    if not 0 < port < 65536:
+        fail(PROGRAM, f"--port {port}: the port must be between 1 and 65535", 2)
+    public_url = args.public_url.rstrip("/") if args.public_url else None
+    if public_url and not public_url.startswith(("http://", "https://")):
+        fail(PROGRAM, f"--public-url {args.public_url}: it must start with http:// or https://", 2)
+    try:
+        with socket.create_server((host, port)):
+            pass  # free a moment ago: the server takes it once the cluster is up
+    except OSError as exc:
+        fail(PROGRAM, f"cannot serve on {host}:{port}: {exc.strerror or exc} (use --port)", 2)
+    return ServeOptions(host, port, public_url, args.read_only)
 
 
 def say(line: str) -> None:
@@ -103,12 +160,28 @@ async def run(options: SessionOptions, *, confirm: bool = True) -> int:
     return 0
 
 
+def serve(options: SessionOptions, where: ServeOptions) -> int:
+    """Serve the dashboard until Ctrl+C (or SIGTERM), then stop the tabs and the cluster."""
+    try:
+        ClassroomServer(options, where).serve()
+    except SessionError as exc:
+        say(str(exc))
+        return 1
+    except OSError as exc:  # the port was taken between the check and the cluster's start
+        say(f"cannot serve on {where.host}:{where.port}: {exc.strerror or exc}")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``gate-console``."""
     try:
         # Ctrl+C while the config loads is as much an interruption as one in the dashboard.
-        options, confirm = parse_args(argv)
-        code = asyncio.run(run(options, confirm=confirm))
+        options, confirm, where = parse_args(argv)
+        if where is not None:
+            code = serve(options, where)
+        else:
+            code = asyncio.run(run(options, confirm=confirm))
     except KeyboardInterrupt:
         say("interrupted")
         code = 130

@@ -9,10 +9,14 @@ from the same catalogue (:func:`catalogue_bindings`).
 
 from __future__ import annotations
 
+from typing import cast
+
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.message import Message
 
 from console.ops.catalogue import Operation, Panel, find, panel_keys
+from engine.config_model import Role
 
 
 class Requested(Message):
@@ -27,6 +31,18 @@ class Requested(Message):
 def request(name: str, target: str | None) -> Requested:
     """A request from a key's action, which names the operation as text."""
     return Requested(find(name), target)
+
+
+def role_allows(node: DOMNode, action: str, parameters: tuple[object, ...]) -> bool:
+    """Whether the app's role may run a key's ``request('name')`` action: the panels'
+    ``check_action``, so the footer shows only the keys the console's token may use."""
+    if action != "request" or not parameters:
+        return True
+    role = cast(Role, getattr(node.app, "role", "admin"))  # GateConsole's; another app: all
+    try:
+        return find(str(parameters[0])).allowed(role)
+    except KeyError:
+        return True
 
 
 def catalogue_bindings(panel: Panel | None, *, show: bool = True) -> list[Binding]:

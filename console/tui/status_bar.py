@@ -15,10 +15,13 @@ from console.ops.formatting import rate_text
 HISTORY = 60  # samples in the sparkline (about a minute at one sample a second)
 
 
-def status_text(sample: HealthSample | None, url: str) -> Text:
+def status_text(sample: HealthSample | None, url: str, access: str = "") -> Text:
     """The status line for the latest health sample: the leader first, so a narrow terminal
-    cuts the gateway's address at the end, never the leader's name."""
+    cuts the gateway's address at the end, never the leader's name; ``access`` (the token's
+    name and role, when tokens limit anyone) just before the address."""
     gateway = Text(f" · {url.removeprefix('http://')}", style="dim")
+    if access:
+        gateway = Text.assemble(" · as ", (access, "bold cyan"), gateway)
     if sample is None:
         return Text.assemble(("connecting…", "yellow"), gateway)
     status = sample.status
@@ -42,18 +45,20 @@ def status_text(sample: HealthSample | None, url: str) -> Text:
 class StatusBar(Horizontal):
     """Always on top, so a failover shows whichever panel is open."""
 
-    def __init__(self, url: str, *, id: str | None = None) -> None:
+    def __init__(self, url: str, access: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.url = url
+        self.access = access
         self.rates: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
 
     def compose(self) -> ComposeResult:
-        yield Static(status_text(None, self.url), id="status-text")
+        yield Static(status_text(None, self.url, self.access), id="status-text")
         yield Sparkline(list(self.rates), id="rate-sparkline")
 
     def show(self, sample: HealthSample | None) -> None:
         """Show a new health sample (and add its rate to the sparkline)."""
-        self.query_one("#status-text", Static).update(status_text(sample, self.url), layout=False)
+        text = status_text(sample, self.url, self.access)
+        self.query_one("#status-text", Static).update(text, layout=False)
         if sample is not None:
             self.rates.append(sample.events_per_second)
             self.query_one(Sparkline).data = list(self.rates)

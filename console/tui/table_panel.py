@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.tui.requests import request
+from console.tui.requests import request, role_allows
 from console.tui.table_sync import Cell, Row, selected_key, sync_table
 
 
@@ -41,6 +41,10 @@ class TablePanel(Vertical):
     def selected(self) -> str | None:
         """The key of the selected row."""
         return selected_key(self.table)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys of operations the console's role may not run are hidden (and do nothing)."""
+        return role_allows(self, action, parameters)
 
     def action_request(self, name: str) -> None:
         """Ask the app for an operation on the selected row."""

@@ -115,7 +115,7 @@ def resolve_target(args: argparse.Namespace) -> tuple[str, str | None]:
         except (ConfigError, OSError) as exc:
             raise CliError(str(exc).splitlines()[0]) from None
         http = config.gateway.http
-        return f"http://{http.connect_host}:{http.port}", token or config.security.auth_token
+        return f"http://{http.connect_host}:{http.port}", token or config.security.admin_token
     return DEFAULT_URL, token
 
 

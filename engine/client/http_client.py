@@ -36,6 +36,7 @@ from engine.client.results import (
     SubscriptionInfo,
     SubscriptionPut,
     TransferAnswer,
+    Whoami,
 )
 from engine.client.subscriptions import ConnectionListener, Consumer
 from engine.protocol.errors import RETRYABLE, GateError
@@ -448,6 +449,11 @@ class GateClient:
         return await self._once(method, path, None, params)
 
     # -- cluster -----------------------------------------------------------------------------
+
+    async def whoami(self) -> Whoami:
+        """The name and role of this client's token (``GET /api/whoami``)."""
+        result: Whoami = await self._call("GET", "/api/whoami", retry=False)
+        return result
 
     async def cluster(self) -> ClusterView:
         """The gateway's view of the cluster (leader, term, every node's health)."""

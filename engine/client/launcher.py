@@ -55,7 +55,7 @@ class EmbeddedCluster:
 
     def client(self, **kwargs: object) -> GateClient:
         """A new client of this cluster's gateway."""
-        return GateClient(self.url, token=self.config.security.auth_token, **kwargs)  # type: ignore[arg-type]
+        return GateClient(self.url, token=self.config.security.admin_token, **kwargs)  # type: ignore[arg-type]
 
     async def start(self, timeout: float = 30.0) -> None:
         """Launch the gateway and wait until it can serve writes."""

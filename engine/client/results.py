@@ -9,6 +9,14 @@ from __future__ import annotations
 from typing import Any, Literal, TypedDict
 
 
+class Whoami(TypedDict):
+    """Who the client's token belongs to (``auth`` "none": no token is configured, all admin)."""
+
+    name: str
+    role: Literal["reader", "writer", "admin"]
+    auth: Literal["token", "none"]
+
+
 class EventRecord(TypedDict):
     """One stored event (docs/API.md, "Events")."""
 

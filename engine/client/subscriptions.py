@@ -114,7 +114,7 @@ class _Reconnect:
 async def _handshake_error(
     client: Gateway, path: str, params: dict[str, Any], exc: Exception
 ) -> GateError:
-    """The API's error for a refused WebSocket upgrade (a 400 or 404 carries a JSON body).
+    """The API's error for a refused WebSocket upgrade (a 400, 401, 403 or 404 has a JSON body).
 
     A WebSocket handshake does not expose the body, so the same URL is asked once more without
     the upgrade: the gateway checks everything before upgrading and answers the same error.
@@ -168,7 +168,7 @@ async def observe(
                     yield message
             reason = "the gateway closed the connection"
         except aiohttp.WSServerHandshakeError as exc:
-            if exc.status in (400, 401, 404):
+            if exc.status in (400, 401, 403, 404):
                 raise await _handshake_error(client, path, query, exc) from None
             reason = f"HTTP {exc.status}"
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
@@ -281,7 +281,7 @@ class Consumer:
                 self._backoff.connected()
                 return
             except aiohttp.WSServerHandshakeError as exc:
-                if exc.status in (400, 401, 404):
+                if exc.status in (400, 401, 403, 404):
                     raise await _handshake_error(self._client, self._path, {}, exc) from None
                 reason = f"HTTP {exc.status}"
             except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:

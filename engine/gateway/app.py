@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from engine.config import is_valid_id
-from engine.config_model import ClusterConfig, Endpoint
+from engine.config_model import ClusterConfig, Endpoint, Role
 from engine.gateway.health import HealthMonitor
 from engine.gateway.leader_bridge import ConsumerBridge
 from engine.gateway.metrics import GatewayCollector
@@ -30,7 +30,9 @@ from engine.protocol import definitions as subscription_definitions
 from engine.protocol.errors import GateError
 from engine.protocol.link_cuts import parse_cut_request
 from engine.protocol.members import parse_new_node
+from engine.transport.auth import WHOAMI_ROUTE, check_route_roles, whoami
 from engine.transport.http_common import (
+    READ_ROUTE_ROLES,
     add_read_routes,
     int_param,
     json_response,
@@ -38,6 +40,7 @@ from engine.transport.http_common import (
     path_int,
     read_json,
 )
+from engine.transport.limits import send_bounded
 from engine.transport.preflight import GATEWAY_SERVICE
 
 log = logging.getLogger("gate.gateway")
@@ -190,7 +193,9 @@ class Gateway:
         await ws.prepare(request)
         queue = self.health.subscribe()
         try:
-            await ws.send_bytes(orjson.dumps({"type": "cluster", **self.health.view}))
+            await send_bounded(
+                ws, request, orjson.dumps({"type": "cluster", **self.health.view}).decode()
+            )
             reader = asyncio.create_task(self._drain_client(ws))
             while not ws.closed:
                 getter = asyncio.create_task(queue.get())
@@ -198,7 +203,7 @@ class Gateway:
                 if getter not in done:
                     getter.cancel()
                     break
-                await ws.send_str(orjson.dumps(getter.result()).decode())
+                await send_bounded(ws, request, orjson.dumps(getter.result()).decode())
             reader.cancel()
         except (ConnectionError, RuntimeError):
             pass
@@ -432,10 +437,45 @@ class Gateway:
                 await task
 
 
+_NODE = "/api/cluster/nodes/{node_id}"
+_SNAPSHOT = "/api/stores/{store}/snapshots/{source_uuid}/{stream_uuid}/{version}"
+_SUBSCRIPTION = "/api/stores/{store}/subscriptions/{name}"
+# The role each route needs (docs/API.md, "Roles"); None: open to anyone.  build_gateway_app
+# refuses a route missing here, so a new route cannot go without one.
+ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
+    ("GET", "/health"): None,
+    ("GET", "/ready"): None,
+    ("GET", "/metrics"): "reader",
+    ("GET", "/api/openapi.json"): "reader",
+    ("GET", WHOAMI_ROUTE): "reader",
+    ("GET", "/api/cluster"): "reader",
+    ("GET", "/api/cluster/events"): "reader",
+    ("GET", _NODE + "/log"): "reader",
+    ("GET", "/api/stores/{store}/observe"): "reader",
+    ("GET", "/api/stores/{store}/subscriptions"): "reader",
+    **READ_ROUTE_ROLES,
+    ("POST", "/api/stores/{store}/streams/{stream}/events"): "writer",
+    ("PUT", _SNAPSHOT): "writer",
+    ("DELETE", _SNAPSHOT): "writer",
+    ("PUT", _SUBSCRIPTION): "writer",
+    ("DELETE", _SUBSCRIPTION): "writer",
+    ("POST", _SUBSCRIPTION + "/replay-parked"): "writer",
+    ("GET", _SUBSCRIPTION + "/consume"): "writer",  # consuming acks and nacks
+    ("POST", "/api/stores"): "admin",
+    ("DELETE", "/api/stores/{store}"): "admin",
+    ("POST", "/api/cluster/nodes"): "admin",
+    ("DELETE", _NODE): "admin",
+    ("POST", _NODE + "/transfer"): "admin",
+    ("POST", _NODE + "/isolate"): "admin",
+    ("POST", _NODE + "/heal"): "admin",
+    ("POST", _NODE + "/{action}"): "admin",
+}
+
+
 def build_gateway_app(gateway: Gateway) -> web.Application:
     """The aiohttp application of a gateway."""
     config = gateway.config
-    app = new_app(config)
+    app = new_app(config, ROUTE_ROLES)
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gateway.router, gateway.health))
 
@@ -452,28 +492,28 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_get("/ready", gateway.ready)
     r.add_get("/metrics", metrics)
     r.add_get("/api/openapi.json", openapi)
+    r.add_get(WHOAMI_ROUTE, whoami)
     r.add_post("/api/stores/{store}/streams/{stream}/events", gateway.append)
     r.add_post("/api/stores", gateway.create_store)
     r.add_delete("/api/stores/{store}", gateway.delete_store)
-    snapshot = "/api/stores/{store}/snapshots/{source_uuid}/{stream_uuid}/{version}"
-    r.add_put(snapshot, gateway.put_snapshot)
-    r.add_delete(snapshot, gateway.delete_snapshot)
+    r.add_put(_SNAPSHOT, gateway.put_snapshot)
+    r.add_delete(_SNAPSHOT, gateway.delete_snapshot)
     r.add_get("/api/cluster", gateway.cluster)
     r.add_get("/api/cluster/events", gateway.cluster_events)
-    r.add_get("/api/cluster/nodes/{node_id}/log", gateway.node_log)
+    r.add_get(_NODE + "/log", gateway.node_log)
     # Before the generic node action, which would take these paths as unknown actions.
     r.add_post("/api/cluster/nodes", gateway.add_node)
-    r.add_delete("/api/cluster/nodes/{node_id}", gateway.remove_node)
-    r.add_post("/api/cluster/nodes/{node_id}/transfer", gateway.transfer)
-    r.add_post("/api/cluster/nodes/{node_id}/isolate", gateway.cut_links)
-    r.add_post("/api/cluster/nodes/{node_id}/heal", gateway.cut_links)
-    r.add_post("/api/cluster/nodes/{node_id}/{action}", gateway.node_action)
+    r.add_delete(_NODE, gateway.remove_node)
+    r.add_post(_NODE + "/transfer", gateway.transfer)
+    r.add_post(_NODE + "/isolate", gateway.cut_links)
+    r.add_post(_NODE + "/heal", gateway.cut_links)
+    r.add_post(_NODE + "/{action}", gateway.node_action)
     r.add_get("/api/stores/{store}/observe", gateway.observers.handle)
-    subscription = "/api/stores/{store}/subscriptions/{name}"
     r.add_get("/api/stores/{store}/subscriptions", gateway.list_subscriptions)
-    r.add_put(subscription, gateway.put_subscription)
-    r.add_delete(subscription, gateway.delete_subscription)
-    r.add_post(subscription + "/replay-parked", gateway.replay_parked)
-    r.add_get(subscription + "/consume", gateway.consumers.handle)
+    r.add_put(_SUBSCRIPTION, gateway.put_subscription)
+    r.add_delete(_SUBSCRIPTION, gateway.delete_subscription)
+    r.add_post(_SUBSCRIPTION + "/replay-parked", gateway.replay_parked)
+    r.add_get(_SUBSCRIPTION + "/consume", gateway.consumers.handle)
     add_read_routes(app, gateway.serve_read)
+    check_route_roles(app, ROUTE_ROLES)
     return app

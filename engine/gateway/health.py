@@ -77,6 +77,9 @@ class HealthMonitor:
         self._restart_info = restart_info
         self._queue_size = queue_size
         self._http: dict[str, HttpPool] = {}  # per node, for the HTTP probes
+        # A node's /status needs a reader's token once tokens exist (docs/API.md, "Roles").
+        token = next((t.token for t in config.security.all_tokens), None)
+        self._http_auth = [("Authorization", f"Bearer {token}")] if token else []
         self._loop_task: asyncio.Task[None] | None = None
         self._round: asyncio.Task[dict[str, Any]] | None = None
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -313,7 +316,7 @@ class HealthMonitor:
             endpoint = node.http
             http = self._http[node.node_id] = HttpPool(endpoint.connect_host, endpoint.port)
         async with asyncio.timeout(self._probe_timeout):
-            return await http.request("GET", path)
+            return await http.request("GET", path, None, self._http_auth)
 
     async def _probe_tcp(self, node: NodeConfig, probe: _Probe) -> None:
         if not node.tcp.enabled:

@@ -31,6 +31,7 @@ from engine.protocol.consume import (
 from engine.protocol.definitions import validate_name
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.framing import FrameError, FrameSession, open_session, read_frame
+from engine.transport.limits import send_bounded
 
 _CLOSE_CODES = {
     "stopped": CLOSE_STOPPED,
@@ -86,7 +87,7 @@ class ConsumerBridge:
         ws = web.WebSocketResponse(heartbeat=20)
         try:
             await ws.prepare(request)
-            from_node = asyncio.create_task(self._node_to_client(reader, session, ws))
+            from_node = asyncio.create_task(self._node_to_client(reader, session, ws, request))
             from_client = asyncio.create_task(self._client_to_node(ws, writer, session))
             await asyncio.wait({from_node, from_client}, return_when=asyncio.FIRST_COMPLETED)
             for task in (from_node, from_client):
@@ -100,7 +101,11 @@ class ConsumerBridge:
         return ws
 
     async def _node_to_client(
-        self, reader: asyncio.StreamReader, session: FrameSession, ws: web.WebSocketResponse
+        self,
+        reader: asyncio.StreamReader,
+        session: FrameSession,
+        ws: web.WebSocketResponse,
+        request: web.Request,
     ) -> tuple[int, str]:
         """Relay event batches; the close code and reason when the node ends the connection."""
         while True:
@@ -111,7 +116,7 @@ class ConsumerBridge:
             if frame.get("type") == "closed":
                 code = _CLOSE_CODES.get(str(frame.get("code")), CLOSE_LEADER_CHANGED)
                 return code, str(frame.get("message") or frame.get("code"))
-            await ws.send_str(orjson.dumps(frame).decode())
+            await send_bounded(ws, request, orjson.dumps(frame).decode())
 
     async def _client_to_node(
         self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter, session: FrameSession

@@ -61,7 +61,7 @@ async def serve(
     )
     router = Router(config, pool, health)
     gateway = Gateway(config, router, health, supervisor)
-    runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout)
+    runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout, config.limits)
     await runner.setup()
     http = config.gateway.http
     tasks: list[asyncio.Task[None]] = []

@@ -29,6 +29,7 @@ from engine.protocol.commands import validate_store_id
 from engine.protocol.errors import GateError
 from engine.protocol.selectors import Selector, parse_selector_query
 from engine.transport.http_common import int_param, query_param
+from engine.transport.limits import send_bounded
 
 log = logging.getLogger("gate.gateway.observers")
 
@@ -246,7 +247,7 @@ class ObserverHub:
         await ws.prepare(request)
 
         async def send(message: dict[str, Any]) -> None:
-            await ws.send_str(orjson.dumps(message).decode())
+            await send_bounded(ws, request, orjson.dumps(message).decode())
 
         serving = asyncio.create_task(self.observe(store, observer, from_position, send))
         client = asyncio.create_task(_until_closed(ws))

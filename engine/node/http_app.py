@@ -7,17 +7,36 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from engine.config_model import Role
 from engine.node.host import RaftHost
 from engine.node.metrics import NodeCollector
 from engine.node.node_log import log_page
 from engine.protocol.errors import GateError
 from engine.storage.reads import plan_read
-from engine.transport.http_common import add_read_routes, int_param, json_response, new_app
+from engine.transport.auth import WHOAMI_ROUTE, check_route_roles, whoami
+from engine.transport.http_common import (
+    READ_ROUTE_ROLES,
+    add_read_routes,
+    int_param,
+    json_response,
+    new_app,
+)
+
+# The role each route of a node needs (docs/API.md, "Roles"); None: open to anyone.
+ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
+    ("GET", "/health"): None,
+    ("GET", "/ready"): None,
+    ("GET", "/status"): "reader",
+    ("GET", "/metrics"): "reader",
+    ("GET", "/log"): "reader",
+    ("GET", WHOAMI_ROUTE): "reader",
+    **READ_ROUTE_ROLES,
+}
 
 
 def build_node_app(host: RaftHost) -> web.Application:
     """The aiohttp application of one node."""
-    app = new_app(host.config)
+    app = new_app(host.config, ROUTE_ROLES)
     registry = CollectorRegistry()
     registry.register(NodeCollector(host))
 
@@ -52,5 +71,7 @@ def build_node_app(host: RaftHost) -> web.Application:
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/log", node_log)
+    app.router.add_get(WHOAMI_ROUTE, whoami)
     add_read_routes(app, serve_read)
+    check_route_roles(app, ROUTE_ROLES)
     return app

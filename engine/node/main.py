@@ -56,7 +56,7 @@ async def serve(
         except OSError as exc:
             fail(PROGRAM, bind_error(f"{node_id} TCP", node.tcp.host, node.tcp.port, exc))
         if node.http.enabled:
-            runner = HttpRunner(build_node_app(host), config.gateway.idle_timeout)
+            runner = HttpRunner(build_node_app(host), config.gateway.idle_timeout, config.limits)
             await runner.setup()
             try:
                 await web.TCPSite(

@@ -12,6 +12,7 @@ from typing import Any
 STATUS: dict[str, int] = {
     "invalid_request": 400,
     "unauthorized": 401,
+    "forbidden": 403,  # a known token whose role does not allow the route (names the role)
     "not_found": 404,
     "store_not_found": 404,
     "snapshot_not_found": 404,
@@ -31,6 +32,8 @@ STATUS: dict[str, int] = {
     "method_not_allowed": 405,
     "request_timeout": 408,
     "payload_too_large": 413,
+    "rate_limited": 429,  # security.rateLimit: Retry-After says when
+    "too_many_websockets": 429,  # limits.maxWebSocketsPerClient
     "internal": 500,
     "unavailable": 503,
     "store_damaged": 503,  # this node's copy failed its checks: read another node's

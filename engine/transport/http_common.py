@@ -1,26 +1,26 @@
 """HTTP pieces shared by the gateway and the nodes' own HTTP endpoints.
 
-One error body for every failure (docs/API.md), bearer-token auth on ``/api/*``, JSON in and out,
-and the read-only store routes, which both serve: the gateway forwards the query to a node, a
-node answers it from its own applied state.
+One error body for every failure (docs/API.md), auth and limits (engine/transport/auth.py and
+limits.py), JSON in and out, and the read-only store routes, which both serve: the gateway
+forwards the query to a node, a node answers it from its own applied state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
-from engine.config_model import ClusterConfig
+from engine.config_model import ClusterConfig, Role
 from engine.protocol.commands import MAX_INT
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.json_input import loads_exact
+from engine.transport.auth import RouteRoles, auth_middleware
+from engine.transport.limits import WEBSOCKETS, WebSocketCounts, limits_middleware
 
 log = logging.getLogger("gate.http")
 
@@ -38,14 +38,17 @@ def json_response(
 
 
 def error_response(err: GateError) -> web.Response:
-    """The API's JSON error body for ``err``, with ``Retry-After`` on 503."""
-    headers = {"Retry-After": "1"} if err.status == 503 else None
+    """The API's JSON error body for ``err``, with ``Retry-After`` on 429 and 503."""
+    headers = None
+    if err.status in (429, 503):
+        headers = {"Retry-After": str(err.details.get("retry_after", 1))}
     return json_response({"error": err.to_dict()}, err.status, headers)
 
 
 _HTTP_CODES = {
     400: "invalid_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -55,13 +58,20 @@ _HTTP_CODES = {
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
-def new_app(config: ClusterConfig) -> web.Application:
-    """An application with the error body, auth and the limits of ``config`` (no routes yet)."""
+def new_app(config: ClusterConfig, roles: RouteRoles) -> web.Application:
+    """An application with the error body, auth by ``roles`` (engine/transport/auth.py) and the
+    limits of ``config`` (engine/transport/limits.py); no routes yet."""
+    security = config.security
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware(config.security.auth_token)],
+        middlewares=[
+            error_middleware,
+            auth_middleware(security, roles),
+            limits_middleware(config.limits, security.rate_limit),
+        ],
         client_max_size=config.limits.max_request_bytes,
     )
     app[BODY_TIMEOUT] = config.gateway.idle_timeout
+    app[WEBSOCKETS] = WebSocketCounts(config.limits)
     return app
 
 
@@ -91,21 +101,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         return error_response(GateError("internal", "internal error; see the server log"))
-
-
-def auth_middleware(token: str | None) -> Middleware:
-    """Require ``Authorization: Bearer <token>`` on ``/api/*`` when a token is configured."""
-    expected = f"Bearer {token}".encode() if token else None
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if expected is not None and request.path.startswith("/api/"):
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                raise GateError("unauthorized", "missing or wrong bearer token")
-        return await handler(request)
-
-    return middleware
 
 
 async def read_json(request: web.Request) -> Any:
@@ -233,6 +228,12 @@ READ_ROUTES: list[tuple[str, Callable[[web.Request], dict[str, Any]]]] = [
     ("/api/stores/{store}/snapshots", _snapshots_query),
     ("/api/stores/{store}/snapshots/{source_uuid}/{stream_uuid}/{version}", _snapshot_query),
 ]
+
+
+# Every read route needs a reader's token.
+READ_ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
+    ("GET", path): "reader" for path, _ in READ_ROUTES
+}
 
 
 def add_read_routes(app: web.Application, serve: QueryHandler) -> None:

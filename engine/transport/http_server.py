@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
+from engine.config_model import LimitsConfig
 from engine.protocol.errors import GateError
 from engine.transport.http_common import error_response
 
@@ -83,13 +84,17 @@ class _Server(web.Server):
 class HttpRunner(web.AppRunner):
     """Runs an application with the time limits and the JSON parser errors of this module."""
 
-    def __init__(self, app: web.Application, idle_timeout: float) -> None:
+    def __init__(self, app: web.Application, idle_timeout: float, limits: LimitsConfig) -> None:
         super().__init__(
             app,
             access_log=None,
             handle_signals=False,
             keepalive_timeout=idle_timeout,
             lingering_time=idle_timeout,
+            # Header count and size: more is the parser's 400 (limits.maxHeaders, maxHeaderBytes).
+            max_headers=limits.max_headers,
+            max_field_size=limits.max_header_bytes,
+            max_line_size=limits.max_header_bytes,
         )
 
     async def _make_server(self) -> web.Server:

@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 17, SCRIPTS
+    assert len(SCRIPTS) == 19, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -107,6 +107,11 @@ SLOW = {
     "snapshot_catch_up": (
         ["--megabytes", "1", "--compact-after", "100", "--writers", "2"],
         ["1 MB, 2 writers"],
+    ),
+    "served_tabs": (["--tabs", "1", "--seconds", "2"], ["1 served tabs on the feed, 200 events/s"]),
+    "ws_memory": (
+        ["--idle", "5", "--stuck", "2", "--duration", "1"],
+        ["5 idle + 2 never-reading, 1 s"],
     ),
 }
 

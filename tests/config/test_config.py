@@ -25,8 +25,10 @@ from engine.config_model import (
     Endpoint,
     GatewayConfig,
     LimitsConfig,
+    RateLimit,
     ReplicationConfig,
     SecurityConfig,
+    TokenConfig,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -379,7 +381,12 @@ BAD_VALUES = [
     ("stores", ["a", "b", "a"], "stores[2]", "store 'a' is listed twice"),
     ("security.authToken", 123, "security.authToken", "non-empty string or null, got 123"),
     ("security.clusterSecret", "", "security.clusterSecret", "got ''"),
-    ("security.apiKey", "x", "security.apiKey", "(allowed: authToken, clusterSecret)"),
+    (
+        "security.apiKey",
+        "x",
+        "security.apiKey",
+        "(allowed: authToken, clusterSecret, tokens, rateLimit)",
+    ),
     ("limits.maxRequestBytes", 0, "limits.maxRequestBytes", ">= 1, got 0"),
     ("limits.maxEventsPerAppend", "many", "limits.maxEventsPerAppend", "got 'many'"),
 ]
@@ -528,17 +535,21 @@ def test_file_errors_name_the_path_as_given(
 
 def test_dump_round_trips(tmp_path: Path) -> None:
     config = load_config(EXAMPLES / "cluster-5-nodes.yaml")
-    config = dataclasses.replace(config, security=SecurityConfig("tok", "sec"))
+    tokens = (TokenConfig("student", "s7udent", "reader"),)
+    security = SecurityConfig("tok", "sec", tokens, RateLimit(20.0, 40))
+    config = dataclasses.replace(config, security=security)
     path = write(tmp_path, dump_config(config), "dumped.yaml")
     assert load_config(path) == dataclasses.replace(config, source=str(path))
 
 
 def test_dump_can_hide_secrets() -> None:
     config = dataclasses.replace(
-        parse_config(three_nodes(), SOURCE), security=SecurityConfig("tok", None)
+        parse_config(three_nodes(), SOURCE),
+        security=SecurityConfig("s3cret", None, (TokenConfig("student", "s7udent", "reader"),)),
     )
     text = dump_config(config, redact=True)
-    assert "tok" not in text
+    assert "s3cret" not in text and "s7udent" not in text
+    assert "{name: student, token: <hidden>, role: reader}" in text
     assert "authToken: <hidden>" in text
     assert "clusterSecret: null" in text
 

@@ -7,6 +7,10 @@ user may count on: never a 5xx, every answer within 1 s, every error the JSON er
 process alive at the end, and nothing written by a refused request (each append carries event
 ids of its own; the store holds exactly those of the appends that were acknowledged).
 
+The cluster has tokens of the three roles (issue #18) and each request carries one of them, an
+unknown one or none: without a known token every route but /health and /ready is 401, a reader
+never changes anything, a writer never creates or deletes a store or touches a node.
+
 ``GATE_FUZZ_SEED`` replays a run, ``GATE_FUZZ_REQUESTS`` sets its length (default 5,000).
 """
 
@@ -106,6 +110,15 @@ QUERY_NAMES = [
     "junk",
 ]
 STORES = [LOG_STORE, "fz1", "fz2", "reg_gh", "nope"]
+TOKENS = {"reader": "fz-reader", "writer": "fz-writer", "admin": "fz-admin"}
+# Who sends a request, by weight: mostly an admin, so that the handlers are what gets fuzzed.
+CALLERS = [("admin", 55), ("writer", 15), ("reader", 15), ("none", 8), ("unknown", 7)]
+SECURITY = {
+    "tokens": [
+        {"name": f"fz-{role}", "token": token, "role": role} for role, token in TOKENS.items()
+    ]
+}
+OPEN_PATHS = frozenset({"/health", "/ready"})
 STREAMS = ["s1", "s2", "greenhouse-1"]
 NAMES = ["sub1", "sub2", "sub.3"]
 ACTIONS_SAFE = ["explode", "KILL", "stop ", "restartt", ""]
@@ -118,6 +131,7 @@ class Ledger:
     written: set[str] = field(default_factory=set)
     refused: set[str] = field(default_factory=set)
     statuses: dict[int, int] = field(default_factory=dict)
+    callers: dict[str, int] = field(default_factory=dict)
     slowest: tuple[float, str] = (0.0, "")
     problems: list[str] = field(default_factory=list)
 
@@ -252,6 +266,8 @@ class Fuzzer:
         if "/api/cluster/nodes/" in path and concrete.rsplit("/", 2)[-2] in ("node1", "node2"):
             # A real node with a real action would kill it: the fuzzer keeps the action bogus.
             concrete = concrete.rsplit("/", 1)[0] + "/" + self.rng.choice(ACTIONS_SAFE[:4])
+        if path == "/api/cluster/nodes/{node_id}" and concrete.endswith(("/node1", "/node2")):
+            concrete = "/api/cluster/nodes/node9"  # removing a member is the membership tests'
         if (
             method == "DELETE"
             and path == "/api/stores/{store}"
@@ -293,7 +309,14 @@ class Fuzzer:
             path = "/api/stores/fz2"  # the ledger's store, and the config's, stay
         data = None if body is None and self.rng.random() < 0.9 else self.encode(body)
         headers = {"Content-Type": self.rng.choice(["application/json"] * 4 + ["text/plain"])}
-        what = f"{method} {path} {data[:200] if data else b''!r}"
+        caller = self.rng.choices([c for c, _ in CALLERS], [w for _, w in CALLERS])[0]
+        if caller in TOKENS:
+            headers["Authorization"] = f"Bearer {TOKENS[caller]}"
+        elif caller == "unknown":
+            headers["Authorization"] = self.rng.choice(
+                ["Bearer FZ-ADMIN", "Bearer fz-admin2", "fz-admin", "Bearer ", "Basic Zm9v"]
+            )
+        what = f"{caller}: {method} {path} {data[:200] if data else b''!r}"
         start = time.monotonic()
         try:
             async with http.request(
@@ -315,6 +338,9 @@ class Fuzzer:
         elapsed = time.monotonic() - start
         ledger = self.ledger
         ledger.statuses[status] = ledger.statuses.get(status, 0) + 1
+        ledger.callers[caller] = ledger.callers.get(caller, 0) + 1
+        if (problem := _role_problem(caller, method, path, status)) is not None:
+            ledger.problems.append(f"{problem} for {what}")
         if elapsed > ledger.slowest[0]:
             ledger.slowest = (elapsed, what)
         if status >= 500:
@@ -332,6 +358,19 @@ class Fuzzer:
 
 
 _KEPT_STORE = re.compile(rf"/api/stores/({LOG_STORE}|reg_gh)")
+_ADMIN_ONLY = re.compile(r"/api/stores/?|/api/stores/[^/]+/?|/api/cluster/nodes(/.*)?")
+
+
+def _role_problem(caller: str, method: str, path: str, status: int) -> str | None:
+    """What the caller's role should have prevented, if the answer shows it was not."""
+    if caller in ("none", "unknown") and path not in OPEN_PATHS and status != 401:
+        return f"{status}, not 401, without a known token"
+    changes = method in ("POST", "PUT", "DELETE") and 200 <= status < 300
+    if caller == "reader" and changes:
+        return f"{status}: a reader changed something"
+    if caller == "writer" and changes and _ADMIN_ONLY.fullmatch(path):
+        return f"{status}: a writer did an admin's work"
+    return None
 
 
 def _is_error_body(content_type: str, payload: bytes) -> bool:
@@ -376,7 +415,7 @@ async def run_fuzzer(
 
 
 async def test_fuzz_every_route(make_cluster: Callable[..., Any]) -> None:
-    cluster: RunningCluster = await make_cluster()
+    cluster: RunningCluster = await make_cluster(extra={"security": SECURITY})
     routes = sorted(
         (method, path)
         for path, methods in (await gateway_routes(cluster)).items()
@@ -391,7 +430,9 @@ async def test_fuzz_every_route(make_cluster: Callable[..., Any]) -> None:
     ledger = await run_fuzzer(cluster, routes, SEED, REQUESTS)
     replay = f"GATE_FUZZ_SEED={SEED} GATE_FUZZ_REQUESTS={REQUESTS}"
     summary = (
-        f"{sum(ledger.statuses.values())} requests, statuses {sorted(ledger.statuses.items())},"
+        f"{sum(ledger.statuses.values())} requests over {len(routes)} routes,"
+        f" callers {sorted(ledger.callers.items())},"
+        f" statuses {sorted(ledger.statuses.items())},"
         f" slowest {ledger.slowest[0] * 1000:.0f} ms ({ledger.slowest[1][:120]})"
     )
     print(summary)

@@ -24,6 +24,7 @@ from console.ops.formatting import received_line, seen_line, selector_text
 from console.ops.line_feed import LineFeed
 from console.ops.observers import ObserverRow
 from console.ops.operations import Operations
+from console.ops.session import Access
 from console.ops.streams import AppendResult, GreenhouseView, SnapshotRow, StreamPage, StreamRow
 from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
@@ -460,9 +461,16 @@ class RecordedCluster:
 class RecordedOps:
     """The parts of ``Operations`` the dashboard uses, holding fixed data."""
 
-    def __init__(self, status: ClusterStatus | None = HEALTHY, *, empty: bool = False) -> None:
+    def __init__(
+        self,
+        status: ClusterStatus | None = HEALTHY,
+        *,
+        empty: bool = False,
+        access: Access | None = None,
+    ) -> None:
         self.url = URL
         self.store = "reg_gh"
+        self.access = access or Access()
         self.started_engine = True
         self.health = RecordedHealth(status)
         self.cluster = RecordedCluster(self.health)

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, RichLog, Static
 
 from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeLogLine, NodeLogUpdate, NodeRow
 from console.ops.formatting import latency_text
-from console.tui.requests import catalogue_bindings, request
+from console.tui.requests import catalogue_bindings, request, role_allows
 from console.tui.table_sync import Cell, Row, selected_key, sync_table
 
 COLUMNS = ("Node", "Role", "HTTP", "TCP", "Term", "Commit", "Applied", "Lag", "Probe")
@@ -160,6 +160,10 @@ class ClusterPanel(Vertical):
     def selected_node(self) -> str | None:
         """The node under the cursor."""
         return selected_key(self.query_one("#nodes", DataTable))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys of operations the console's role may not run are hidden (and do nothing)."""
+        return role_allows(self, action, parameters)
 
     def action_request(self, name: str) -> None:
         """Ask for a node action on the selected node (the app runs it and reports)."""

@@ -15,7 +15,7 @@ from console.ops.errors import OpsError, failure_text
 from console.ops.formatting import elixir_term
 from console.ops.streams import StreamOps, StreamPage, StreamRow
 from console.tui.feed.lines import type_style
-from console.tui.requests import catalogue_bindings, request
+from console.tui.requests import catalogue_bindings, request, role_allows
 from console.tui.streams.paging import PageRequest, newer_events, shows_end
 from console.tui.table_sync import Cell, literal, room_for_last, selected_key, sync_table
 from engine.client import GateError
@@ -192,6 +192,10 @@ class StreamsPanel(Horizontal):
         """Read the open stream the other way round."""
         if self.request is not None:
             self.read(self.request.reversed())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys of operations the console's role may not run are hidden (and do nothing)."""
+        return role_allows(self, action, parameters)
 
     def action_request(self, name: str) -> None:
         """Ask the app for a stream operation on the open (or selected) stream."""

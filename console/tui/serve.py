@@ -1,0 +1,169 @@
+"""``gate-console --serve``: the dashboard in every browser of a classroom, on one cluster.
+
+textual-serve (Textualize's own server: xterm.js in the page, one app process per browser tab)
+runs, for each tab, ``gate-console --connect URL``: a console attached to the gateway this
+server started or was given.  The engine runs once, in this process's session, never per tab,
+so the teacher's own ``gate-console --connect URL`` and every tab see the same cluster.  The
+token the tabs use travels in their environment (``GATE_AUTH_TOKEN``), not on a command line
+that ``ps`` shows; ``--read-only`` is passed to each tab.  Stopping the server (Ctrl+C) ends
+the tabs' consoles first, then what the session started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from textual_serve.server import Server
+
+from console.ops.session import Access, EngineSession, SessionOptions
+from engine.client import GateClient
+from engine.config_model import Role
+
+PAGE = Path(__file__).with_name("serve_page")  # our app_index.html: textual-serve's, made Gate's
+TAB_MODULE = "console.tui.main"
+# What textual-serve sets for each tab's process: such a console runs without a terminal.
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+# Shown in a new tab's terminal when the gateway does not answer (xterm.js: clear, home).
+GATEWAY_GONE = (
+    "\x1b[2J\x1b[H\x1b[1;31mGate: the cluster's gateway does not answer.\x1b[0m\r\n\r\n"
+    "The cluster was stopped, or is restarting. Reload this page when your teacher\r\n"
+    "says it is back.\r\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """Where the page is served, and whether every tab is a read-only seat."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    read_only: bool = False
+
+    @property
+    def url(self) -> str:
+        """The address people type into their browser."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+# What each role's seat may do, in the page's words (the roles of docs/API.md).
+_SEATS: dict[Role, str] = {
+    "reader": "watch everything and follow it, no writes and no faults",
+    "writer": "appends and subscriptions, no node actions and no faults",
+    "admin": "every operation, node actions included",
+}
+
+
+def seat_words(access: Access) -> str:
+    """Which seat a tab is: the role its token has (every tab has the server's token)."""
+    if access.read_only:
+        return f"read-only seat: {_SEATS['reader']}"
+    if access.auth == "none":  # no tokens at all: everyone may do everything
+        return f"full seat: {_SEATS['admin']}"
+    return f"{access.role} seat ({access.name}): {_SEATS[access.role]}"
+
+
+def tab_argv(gateway: str, *, read_only: bool) -> list[str]:
+    """The command of one tab's console: attached to ``gateway``, never starting a cluster."""
+    argv = [sys.executable, "-m", TAB_MODULE, "--connect", gateway]
+    if read_only:
+        argv.append("--read-only")
+    return argv
+
+
+def in_served_tab() -> bool:
+    """Whether this process is a tab's console (textual-serve's web driver, not a terminal)."""
+    return os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER
+
+
+class ClassroomServer(Server):
+    """textual-serve's server around one engine session: it opens before the first tab and
+    closes after the last one."""
+
+    def __init__(self, engine: SessionOptions, options: ServeOptions) -> None:
+        super().__init__(
+            command="",  # known once the session knows the gateway's address
+            host=options.host,
+            port=options.port,
+            title="Gate console",  # and the seat, once the session knows the token's role
+            public_url=options.url,
+            templates_path=PAGE,
+        )
+        self.options = options
+        self.session = EngineSession(engine)
+        self.tabs: set[asyncio.Task[Any]] = set()
+        self.opened = False
+
+    def initialize_logging(self) -> None:
+        """One line per problem on stderr, not a request log of every tab."""
+        logging.basicConfig(level=logging.WARNING, format="gate-console: %(message)s")
+
+    async def on_startup(self, app: web.Application) -> None:
+        """Start or attach to the cluster once, before the port takes its first tab."""
+        client = await self.session.open()  # SessionError: one line, from main
+        self.opened = True
+        # textual-serve runs the command through a shell: exec leaves one process per tab.
+        argv = tab_argv(self.session.url, read_only=self.options.read_only)
+        self.command = f"exec {shlex.join(argv)}"
+        # Every tab inherits this process's environment (textual-serve copies it).
+        if client.token:
+            os.environ["GATE_AUTH_TOKEN"] = client.token
+        else:
+            os.environ.pop("GATE_AUTH_TOKEN", None)
+        # The server's session is not capped: the tabs' --read-only is theirs to apply.
+        access = replace(self.session.access, read_only=self.options.read_only)
+        seat = seat_words(access)
+        self.title = f"Gate console — {seat.split(':')[0]}"
+        aiohttp_jinja2.get_env(app).globals.update(seat=seat)
+        started = "started" if self.session.started_engine else "attached to"
+        print(
+            f"gate-console: serving the dashboard on {self.options.url}"
+            f" ({seat.split(':')[0]});"
+            f" {started} the cluster at {self.session.url}\n"
+            f"gate-console: your own console: gate-console --connect {self.session.url}\n"
+            "gate-console: Ctrl+C stops serving"
+            + (" and the cluster" if self.session.started_engine else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        """End every tab's console (each quits and closes its page), then the session."""
+        for task in list(self.tabs):
+            task.cancel()
+        await asyncio.gather(*self.tabs, return_exceptions=True)
+        if self.opened and self.session.started_engine:
+            print("gate-console: stopping the cluster it started…", file=sys.stderr, flush=True)
+        await self.session.close()
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """One tab: its own console process, or the words for a gateway that is gone."""
+        task = asyncio.current_task()
+        assert task is not None, "aiohttp runs each request in a task"
+        self.tabs.add(task)
+        try:
+            async with GateClient(self.session.url, retry_deadline=0) as probe:
+                answers = await probe.health()
+            if answers:
+                return await super().handle_websocket(request)
+            return await self._gateway_gone(request)
+        finally:
+            self.tabs.discard(task)
+
+    async def _gateway_gone(self, request: web.Request) -> web.WebSocketResponse:
+        """Say so in the tab's terminal, and keep the page until it is closed or reloaded."""
+        websocket = web.WebSocketResponse(heartbeat=15)
+        await websocket.prepare(request)
+        await websocket.send_bytes(GATEWAY_GONE.encode())
+        async for _message in websocket:
+            pass
+        return websocket
