@@ -1,7 +1,8 @@
 """Append benchmark of Gate: through the gateway, 3 nodes, majority quorum, fsync always.
 
-Usage: ``python -m bench.append_bench [--duration S] [--warmup S] [--url URL] [--profile DIR]
-[--json-out [PATH]]``.
+Usage: ``python -m bench.append_bench [--duration S] [--warmup S] [--url URL [--ca PEM]]
+[--tls] [--profile DIR] [--json-out [PATH]]``.  ``--tls`` runs everything twice, on a cluster
+without TLS and then on one with it (dev certificates in its temporary directory).
 
 Starts its own 3-node cluster in a temporary directory (or uses ``--url``), warms up, then runs
 scenario A (16 tasks, single-event appends, one stream each, expected_version "any") and
@@ -41,6 +42,7 @@ from bench.lib.driver import (
 )
 from bench.lib.machine import CpuMeter
 from bench.lib.results import Results, add_json_out
+from engine.cli_support import add_tls_arguments
 from engine.client import GateClient
 from engine.client.results import NodeView
 from engine.protocol.errors import GateError
@@ -70,11 +72,11 @@ class GateTarget:
 
 
 async def _node_events(
-    http: aiohttp.ClientSession, nodes: list[NodeView], store: str
+    http: aiohttp.ClientSession, nodes: list[NodeView], store: str, scheme: str
 ) -> dict[str, int]:
     counts = {}
     for node in nodes:
-        async with http.get(f"http://{node['http']['addr']}/api/stores/{store}") as resp:
+        async with http.get(f"{scheme}://{node['http']['addr']}/api/stores/{store}") as resp:
             counts[node["node_id"]] = int((await resp.json())["events"])
     return counts
 
@@ -86,9 +88,12 @@ async def check_replicas(
     nodes = (await client.cluster())["nodes"]
     headers = {"Authorization": f"Bearer {client.token}"} if client.token else None
     deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession(headers=headers) as http:
+    # The nodes' certificates come from the gateway's CA: the client's context verifies them.
+    connector = aiohttp.TCPConnector(ssl=client.tls or True)
+    scheme = "https" if client.tls else "http"
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as http:
         while True:
-            counts = await _node_events(http, nodes, store)
+            counts = await _node_events(http, nodes, store, scheme)
             values = set(counts.values())
             ok = len(values) == 1 and (expected is None or values == {expected})
             if ok or time.monotonic() > deadline:
@@ -138,10 +143,17 @@ def summarize_profile(path: Path, top: int) -> list[str]:
 
 
 async def run(
-    args: argparse.Namespace, url: str, gateway_pid: int | None, fresh: bool, results: Results
+    args: argparse.Namespace,
+    url: str,
+    gateway_pid: int | None,
+    fresh: bool,
+    results: Results,
+    tls: dict[str, str],
 ) -> bool:
     """Warm up, run the scenarios, print everything; False when the sanity check fails."""
-    async with GateClient(url, token=args.token) as client:
+    async with GateClient(
+        url, token=args.token, ca=tls.get("ca"), cert=tls.get("cert"), key=tls.get("key")
+    ) as client:
         view = await client.cluster()
         if not fresh:
             try:
@@ -193,9 +205,10 @@ async def run(
             )
         label = "Gate, 3 nodes, majority, fsync always" if fresh else f"Gate at {url}"
         label += " (under py-spy)" if profiles else ""
+        label += ", TLS" if client.tls else ""
         print_results(label, measured)
         for r in measured:
-            results.add(r.scenario.title, r.figures(), r.steal)
+            results.add(r.scenario.title + (" (TLS)" if client.tls else ""), r.figures(), r.steal)
         for scenario, procs in profiles:
             for name, path, proc in procs:
                 await asyncio.to_thread(proc.wait)
@@ -209,10 +222,17 @@ async def run(
 async def main_async(args: argparse.Namespace, results: Results) -> bool:
     """Run against ``--url`` or against a cluster of our own, stopped afterwards."""
     if args.url:
-        return await run(args, args.url, args.gateway_pid, False, results)
-    async with temporary_cluster(args.dir, args.nodes, keep=args.keep) as cluster:
-        print(f"cluster: {cluster.config_path} (data and logs under {cluster.config_path.parent})")
-        return await run(args, cluster.url, cluster.gateway_pid, True, results)
+        tls = {k: v for k in ("ca", "cert", "key") if (v := getattr(args, k)) is not None}
+        return await run(args, args.url, args.gateway_pid, False, results, tls)
+    ok = True
+    # --tls: the same scenarios on a cluster without TLS, then on one with it (same run).
+    for tls_on in (False, True) if args.tls else (False,):
+        async with temporary_cluster(args.dir, args.nodes, keep=args.keep, tls=tls_on) as cluster:
+            where = cluster.config_path.parent
+            print(f"cluster: {cluster.config_path} (data and logs under {where})")
+            tls = cluster.embedded.tls_options
+            ok = await run(args, cluster.url, cluster.gateway_pid, True, results, tls) and ok
+    return ok
 
 
 def main() -> None:
@@ -222,6 +242,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per scenario")
     parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
     parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
+    add_tls_arguments(parser)
+    parser.add_argument(
+        "--tls", action="store_true", help="run without, then with TLS (dev certs); own cluster"
+    )
     parser.add_argument("--store", default=BENCH_STORE, help="store to append to (with --url)")
     parser.add_argument("--gateway-pid", type=int, help="with --url: measure this process too")
     parser.add_argument("--nodes", type=int, default=3, help="cluster size (own cluster)")

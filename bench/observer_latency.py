@@ -1,7 +1,8 @@
 """Append-to-observer latency: how long a committed event takes to reach a live observer.
 
-Usage: ``python -m bench.observer_latency [--duration S] [--url URL] [--dir DIR]
-[--json-out [PATH]]``.
+Usage: ``python -m bench.observer_latency [--duration S] [--url URL [--ca PEM]] [--dir DIR]
+[--tls] [--json-out [PATH]]``.  ``--tls`` runs the rates twice, on a cluster without TLS and then
+on one with it (dev certificates in its temporary directory).
 
 Starts its own 3-node cluster (fsync always, majority quorum) unless ``--url`` is given, opens
 one WebSocket observer on a fresh stream, and appends at a steady rate — 200 events/s as single
@@ -30,6 +31,7 @@ from bench.lib.cluster import BENCH_STORE, process_ids, temporary_cluster
 from bench.lib.machine import CpuMeter, Steal, StealWatch
 from bench.lib.percentiles import percentile_ms
 from bench.lib.results import Figure, Results, add_json_out
+from engine.cli_support import add_tls_arguments
 from engine.client import GateClient
 
 STORE = BENCH_STORE
@@ -166,27 +168,40 @@ async def measure(
 
 
 async def run(
-    url: str, token: str | None, duration: float, gateway_pid: int | None, results: Results
+    url: str,
+    token: str | None,
+    duration: float,
+    gateway_pid: int | None,
+    results: Results,
+    tls: dict[str, str],
 ) -> None:
-    async with GateClient(url, token=token) as client:
+    async with GateClient(
+        url, token=token, ca=tls.get("ca"), cert=tls.get("cert"), key=tls.get("key")
+    ) as client:
         with contextlib.suppress(Exception):
             await client.create_store(STORE)
         meter = CpuMeter(process_ids(await client.cluster(), url, gateway_pid))
-        print(f"observer latency, {url}, {duration:g} s per rate, one observer, open-loop pacing")
+        what = f"{url}{' (TLS)' if client.tls else ''}"
+        print(f"observer latency, {what}, {duration:g} s per rate, one observer, open-loop pacing")
         await measure(client, meter, 200, 1, 1.0)  # warm-up
         for rate, batch in RATES:
             result = await measure(client, meter, rate, batch, duration)
             print("\n".join(result.lines()))
-            results.add(result.scenario, result.figures(), Steal(result.steal, result.burst))
+            scenario = result.scenario + (" (TLS)" if client.tls else "")
+            results.add(scenario, result.figures(), Steal(result.steal, result.burst))
 
 
 async def main_async(args: argparse.Namespace, results: Results) -> None:
     if args.url:
-        await run(args.url, args.token, args.duration, args.gateway_pid, results)
+        tls = {k: v for k in ("ca", "cert", "key") if (v := getattr(args, k)) is not None}
+        await run(args.url, args.token, args.duration, args.gateway_pid, results, tls)
         return
-    async with temporary_cluster(args.dir, fsync=args.fsync) as cluster:
-        print(f"storage.fsync: {args.fsync}")
-        await run(cluster.url, None, args.duration, cluster.gateway_pid, results)
+    # --tls: the same rates on a cluster without TLS, then on one with it (same run).
+    for tls_on in (False, True) if args.tls else (False,):
+        async with temporary_cluster(args.dir, fsync=args.fsync, tls=tls_on) as cluster:
+            print(f"storage.fsync: {args.fsync}")
+            tls = cluster.embedded.tls_options
+            await run(cluster.url, None, args.duration, cluster.gateway_pid, results, tls)
 
 
 def main() -> None:
@@ -195,6 +210,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per rate")
     parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
     parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
+    add_tls_arguments(parser)
+    parser.add_argument(
+        "--tls", action="store_true", help="run without, then with TLS (dev certs); own cluster"
+    )
     parser.add_argument("--gateway-pid", type=int, help="with --url: measure this process too")
     parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
     parser.add_argument(

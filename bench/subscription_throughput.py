@@ -22,6 +22,7 @@ import uuid
 from bench.lib.cluster import BENCH_STORE, process_ids, temporary_cluster
 from bench.lib.machine import CpuMeter, StealWatch
 from bench.lib.results import Results, add_json_out
+from engine.cli_support import add_tls_arguments
 from engine.client import GateClient
 from engine.client.results import SubscriptionInfo
 from engine.client.subscriptions import Consumer
@@ -96,9 +97,18 @@ async def measure(
 
 
 async def run(
-    url: str, token: str | None, total: int, gateway_pid: int | None, results: Results
+    url: str,
+    token: str | None,
+    total: int,
+    gateway_pid: int | None,
+    results: Results,
+    tls: dict[str, str] | None = None,
 ) -> None:
-    async with GateClient(url, token=token) as client:
+    tls = tls or {}
+    client = GateClient(
+        url, token=token, ca=tls.get("ca"), cert=tls.get("cert"), key=tls.get("key")
+    )
+    async with client:
         with contextlib.suppress(Exception):
             await client.create_store(STORE)
         meter = CpuMeter(process_ids(await client.cluster(), url, gateway_pid))
@@ -117,7 +127,8 @@ async def run(
 
 async def main_async(args: argparse.Namespace, results: Results) -> None:
     if args.url:
-        await run(args.url, args.token, args.events, args.gateway_pid, results)
+        tls = {k: v for k in ("ca", "cert", "key") if (v := getattr(args, k)) is not None}
+        await run(args.url, args.token, args.events, args.gateway_pid, results, tls)
         return
     async with temporary_cluster(args.dir) as cluster:
         await run(cluster.url, None, args.events, cluster.gateway_pid, results)
@@ -129,6 +140,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="events to deliver")
     parser.add_argument("--url", help="an existing gateway instead of a cluster of our own")
     parser.add_argument("--token", default=os.environ.get("GATE_AUTH_TOKEN"))
+    add_tls_arguments(parser)
     parser.add_argument("--gateway-pid", type=int, help="with --url: measure this process too")
     parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
     add_json_out(parser, "subscription_throughput")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -42,6 +43,17 @@ async def watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
             stop.set()
             return
         await asyncio.sleep(0.5)
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ca``, ``--cert`` and ``--key``: how a program that takes a gateway URL speaks TLS."""
+    parser.add_argument(
+        "--ca", metavar="PEM", help="CA that signed the gateway's certificate (https://)"
+    )
+    parser.add_argument(
+        "--cert", metavar="PEM", help="client certificate, for a gateway with clientAuth"
+    )
+    parser.add_argument("--key", metavar="PEM", help="the client certificate's private key")
 
 
 def bind_error(what: str, host: str, port: int, exc: OSError) -> str:

@@ -43,6 +43,8 @@ from engine.config_model import (
     ReplicationConfig,
     SecurityConfig,
     StorageConfig,
+    TlsConfig,
+    TlsIdentity,
     TokenConfig,
 )
 
@@ -242,14 +244,15 @@ def parse_config(raw: Any, source: str) -> ClusterConfig:
     )
     if "nodes" not in doc:
         raise top.child("nodes").error("required key is missing: the cluster needs its nodes")
+    nodes = _nodes(doc["nodes"], top.child("nodes"))
     config = ClusterConfig(
         source=source,
-        nodes=_nodes(doc["nodes"], top.child("nodes")),
+        nodes=nodes,
         gateway=_gateway(doc.get("gateway"), top.child("gateway")),
         storage=_storage(doc.get("storage"), top.child("storage")),
         replication=_replication(doc.get("replication"), top.child("replication")),
         stores=_stores(doc["stores"], top.child("stores")) if "stores" in doc else _DEFAULT_STORES,
-        security=_security(doc.get("security"), top.child("security")),
+        security=_security(doc.get("security"), top.child("security"), [n.node_id for n in nodes]),
         limits=_limits(doc.get("limits"), top.child("limits")),
     )
     _check_endpoints_disjoint(config, top)
@@ -442,17 +445,25 @@ def _stores(raw: Any, at: _At) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _security(raw: Any, at: _At) -> SecurityConfig:
-    fields = _mapping(raw, at, ("authToken", "clusterSecret", "tokens", "rateLimit"), empty_ok=True)
+def _security(raw: Any, at: _At, node_ids: Sequence[str]) -> SecurityConfig:
+    fields = _mapping(
+        raw,
+        at,
+        ("authToken", "clusterSecret", "tokens", "rateLimit", "tls", "insecureOk"),
+        empty_ok=True,
+    )
     auth_token = _secret(fields.get("authToken"), at.child("authToken"))
     tokens = _tokens(fields.get("tokens", []), at.child("tokens"))
     _check_tokens_unique(tokens, auth_token, at.child("tokens"))
     rate = fields.get("rateLimit")
+    tls = fields.get("tls")
     return SecurityConfig(
         auth_token=auth_token,
         cluster_secret=_secret(fields.get("clusterSecret"), at.child("clusterSecret")),
         tokens=tokens,
         rate_limit=None if rate is None else _rate_limit(rate, at.child("rateLimit")),
+        tls=None if tls is None else _tls(tls, at.child("tls"), node_ids),
+        insecure_ok=_bool(fields.get("insecureOk", False), at.child("insecureOk")),
     )
 
 
@@ -495,6 +506,45 @@ def _rate_limit(raw: Any, at: _At) -> RateLimit:
     per_second = _seconds(fields["perSecond"], at.child("perSecond"))
     burst = _int(fields.get("burst", max(1, math.ceil(per_second))), at.child("burst"), 1)
     return RateLimit(per_second, burst)
+
+
+def _tls(raw: Any, at: _At, node_ids: Sequence[str]) -> TlsConfig:
+    fields = _mapping(raw, at, ("cert", "key", "ca", "clientAuth", "nodes"))
+    for name in ("cert", "key", "ca"):
+        if name not in fields:
+            raise at.child(name).error("required key is missing: a PEM file path")
+    nodes_at = at.child("nodes")
+    nodes_raw = _mapping(fields.get("nodes"), nodes_at, node_ids, empty_ok=True)
+    nodes = []
+    for node_id, own in nodes_raw.items():
+        own_at = nodes_at.child(node_id)
+        pair = _mapping(own, own_at, ("cert", "key"))
+        for name in ("cert", "key"):
+            if name not in pair:
+                raise own_at.child(name).error("required key is missing: a PEM file path")
+        nodes.append(
+            (
+                node_id,
+                TlsIdentity(
+                    _file(pair["cert"], own_at.child("cert")),
+                    _file(pair["key"], own_at.child("key")),
+                ),
+            )
+        )
+    return TlsConfig(
+        cert=_file(fields["cert"], at.child("cert")),
+        key=_file(fields["key"], at.child("key")),
+        ca=_file(fields["ca"], at.child("ca")),
+        client_auth=_bool(fields.get("clientAuth", False), at.child("clientAuth")),
+        nodes=tuple(nodes),
+    )
+
+
+def _file(raw: Any, at: _At) -> Path:
+    # Like dataDir: relative to the working directory now, so child processes get it absolute.
+    if not isinstance(raw, str) or not raw.strip():
+        raise at.error(f"expected a file path, got {_show(raw)}")
+    return Path(os.path.abspath(Path(raw).expanduser()))
 
 
 def _limits(raw: Any, at: _At) -> LimitsConfig:
@@ -705,6 +755,8 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "rateLimit": None
             if (rate := config.security.rate_limit) is None
             else {"perSecond": rate.per_second, "burst": rate.burst},
+            "tls": _tls_raw(config.security.tls),
+            "insecureOk": config.security.insecure_ok,
         },
         "limits": {
             "maxRequestBytes": config.limits.max_request_bytes,
@@ -717,6 +769,20 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
         },
     }
     return yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)
+
+
+def _tls_raw(tls: TlsConfig | None) -> dict[str, Any] | None:
+    if tls is None:
+        return None
+    return {
+        "cert": str(tls.cert),
+        "key": str(tls.key),
+        "ca": str(tls.ca),
+        "clientAuth": tls.client_auth,
+        "nodes": {
+            node_id: {"cert": str(own.cert), "key": str(own.key)} for node_id, own in tls.nodes
+        },
+    }
 
 
 def _endpoint_raw(endpoint: Endpoint) -> dict[str, Any]:

@@ -80,6 +80,34 @@ class ReplicationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsIdentity:
+    """A certificate and its private key (PEM files)."""
+
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """``security.tls``: every listener serves TLS and every cluster link verifies its peer.
+
+    ``cert``/``key`` are the gateway's, and every node's that ``nodes`` does not give its own.
+    ``ca`` verifies the nodes' certificates on every link (and clients' with ``client_auth``).
+    """
+
+    cert: Path
+    key: Path
+    ca: Path
+    client_auth: bool = False
+    nodes: tuple[tuple[str, TlsIdentity], ...] = ()
+
+    def identity(self, node_id: str | None) -> TlsIdentity:
+        """The certificate ``node_id`` serves (None: the gateway)."""
+        own = dict(self.nodes).get(node_id) if node_id is not None else None
+        return own or TlsIdentity(self.cert, self.key)
+
+
+@dataclass(frozen=True, slots=True)
 class TokenConfig:
     name: str  # who holds it, as /api/whoami and the logs name them
     token: str
@@ -100,6 +128,9 @@ class SecurityConfig:
     cluster_secret: str | None = None
     tokens: tuple[TokenConfig, ...] = ()
     rate_limit: RateLimit | None = None
+    tls: TlsConfig | None = None
+    # Silences the start-up warning about endpoints exposed without a token or TLS.
+    insecure_ok: bool = False
 
     @property
     def all_tokens(self) -> tuple[TokenConfig, ...]:

@@ -84,7 +84,18 @@ class HandStartedCluster:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.raw['gateway']['http']['port']}"
+        scheme = "https" if self.raw.get("security", {}).get("tls") else "http"
+        return f"{scheme}://127.0.0.1:{self.raw['gateway']['http']['port']}"
+
+    def client(self, **kwargs: Any) -> GateClient:
+        """A client of the gateway: with ``security.tls``, trusting its CA, showing the
+        gateway's own certificate when the cluster asks clients for one."""
+        tls = self.raw.get("security", {}).get("tls")
+        if tls:
+            kwargs = {"ca": tls["ca"], **kwargs}
+            if tls.get("clientAuth"):
+                kwargs = {"cert": tls["cert"], "key": tls["key"], **kwargs}
+        return GateClient(self.url, **kwargs)
 
     def tcp_port(self, node_id: str) -> int:
         """Where ``node_id`` really listens for TCP."""
@@ -128,7 +139,7 @@ async def start_by_hand(
                     [sys.executable, "-m", module, *args], stdout=out, stderr=subprocess.STDOUT
                 )
         cluster = HandStartedCluster(directory, raw, procs)
-        async with GateClient(cluster.url) as client:
+        async with cluster.client() as client:
             await wait_for(client.ready, bool, 30, "the gateway to be ready")
         return cluster
     except BaseException:

@@ -25,7 +25,9 @@ import yaml
 
 from engine.client import EmbeddedCluster, GateClient
 from engine.client.results import ClusterView
+from engine.config import load_config
 from engine.config_model import ClusterConfig
+from engine.tls import client_context, make_dev_certs
 
 T = TypeVar("T")
 BENCH_STORE = "bench"
@@ -92,6 +94,17 @@ def bench_config(directory: Path, nodes: int = 3, fsync: str = "always") -> dict
     )
 
 
+def dev_tls_section(directory: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    """``security.tls`` for ``raw`` from dev certificates made under ``directory/certs``."""
+    certs = make_dev_certs(directory / "certs", load_config(write_config(directory, raw)))
+    return {
+        "ca": str(certs.ca),
+        "cert": str(certs.gateway.cert),
+        "key": str(certs.gateway.key),
+        "nodes": {n: {"cert": str(own.cert), "key": str(own.key)} for n, own in certs.nodes},
+    }
+
+
 def write_config(directory: Path, raw: dict[str, Any]) -> Path:
     """Write ``raw`` as ``directory/cluster.yaml``."""
     path = directory / "cluster.yaml"
@@ -105,15 +118,13 @@ class RunningCluster:
 
     embedded: EmbeddedCluster
     config_path: Path
-    # HTTP addresses (host:port) of nodes added at run time (POST /api/cluster/nodes), and
-    # the nodes removed (DELETE /api/cluster/nodes/{id}).
+    # HTTP addresses (host:port) of nodes added at run time (POST /api/cluster/nodes).
     added: dict[str, str] = field(default_factory=dict)
-    removed: set[str] = field(default_factory=set)
 
     @property
     def node_ids(self) -> list[str]:
-        """The members: the config's nodes, then those added at run time, less those removed."""
-        return [n for n in (*self.config.node_ids, *self.added) if n not in self.removed]
+        """The config's nodes, then those added at run time."""
+        return [*self.config.node_ids, *self.added]
 
     @property
     def url(self) -> str:
@@ -133,16 +144,19 @@ class RunningCluster:
         return self.embedded.client(**kwargs)
 
     def node_url(self, node_id: str) -> str:
+        scheme = "https" if self.config.security.tls else "http"
         if node_id in self.added:
-            return f"http://{self.added[node_id]}"
-        return f"http://{self.config.node(node_id).http.addr}"
+            return f"{scheme}://{self.added[node_id]}"
+        return f"{scheme}://{self.config.node(node_id).http.addr}"
 
     async def node_get(self, node_id: str, path: str) -> Any:
-        """GET a path on one node's own HTTP endpoint."""
+        """GET a path on one node's own HTTP endpoint (over TLS with ``security.tls``)."""
         token = self.config.security.admin_token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        options = self.embedded.tls_options
+        tls = client_context(**options) if options else True
         async with (
-            aiohttp.ClientSession(headers=headers) as http,
+            aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(ssl=tls)) as http,
             http.get(self.node_url(node_id) + path) as resp,
         ):
             return await resp.json()
@@ -210,12 +224,23 @@ async def start_cluster(directory: Path, raw: dict[str, Any]) -> RunningCluster:
 
 @contextlib.asynccontextmanager
 async def temporary_cluster(
-    parent: str | None, nodes: int = 3, fsync: str = "always", *, keep: bool = False
+    parent: str | None,
+    nodes: int = 3,
+    fsync: str = "always",
+    *,
+    keep: bool = False,
+    tls: bool = False,
 ) -> AsyncIterator[RunningCluster]:
-    """A benchmark cluster (``bench_config``) in a temporary directory, removed unless ``keep``."""
+    """A benchmark cluster (``bench_config``) in a temporary directory, removed unless ``keep``.
+
+    ``tls``: with ``security.tls``, from dev certificates made in that directory.
+    """
     directory = Path(tempfile.mkdtemp(prefix="gate-bench-", dir=parent))
     try:
-        cluster = await start_cluster(directory, bench_config(directory, nodes, fsync))
+        raw = bench_config(directory, nodes, fsync)
+        if tls:
+            raw["security"] = {"tls": dev_tls_section(directory, raw)}
+        cluster = await start_cluster(directory, raw)
         try:
             yield cluster
         finally:

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from domain.greenhouse.catalogue import STORE_ID
 from domain.greenhouse.producer import ensure_store
-from engine.client import ConfigError, EmbeddedCluster, GateClient, GateError, LaunchError
+from engine.client import (
+    ConfigError,
+    EmbeddedCluster,
+    GateClient,
+    GateError,
+    LaunchError,
+    TlsError,
+)
 from engine.config_model import Role
 
 
@@ -31,6 +38,10 @@ class SessionOptions:
     token: str | None = None
     store: str = STORE_ID
     read_only: bool = False  # --read-only: a reader, whatever the token may do
+    # TLS for an https:// gateway (--ca/--cert/--key); an embedded cluster's come from its config.
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,11 @@ class EngineSession:
         self.embedded: EmbeddedCluster | None = None
         self.client: GateClient | None = None
         self.url = options.connect.rstrip("/") if options.connect else ""
+        self._tls: dict[str, str] = {
+            name: value
+            for name, value in (("ca", options.ca), ("cert", options.cert), ("key", options.key))
+            if value is not None
+        }
         self.access = Access(read_only=options.read_only)
 
     @property
@@ -78,12 +94,14 @@ class EngineSession:
     async def open(self) -> GateClient:
         """Start or attach; answers the session's client."""
         if self.options.connect:
-            client = GateClient(
-                self.url, token=self.options.token, retry_deadline=self.retry_deadline
-            )
-            if not await client.health():
+            client = self._client(self.options.token, self.retry_deadline)
+            try:
+                await client.request_once("GET", "/health")
+            except GateError as exc:
                 await client.close()
-                raise SessionError(f"cannot reach a Gate gateway at {self.url}")
+                # An untrusted certificate says which option is missing; the rest is unreachable.
+                reason = f": {exc.message.split(': ', 1)[-1]}" if exc.code == "tls_failed" else ""
+                raise SessionError(f"cannot reach a Gate gateway at {self.url}{reason}") from None
         else:
             client = await self._start_embedded()
         self.client = client
@@ -118,14 +136,33 @@ class EngineSession:
         except LaunchError as exc:
             raise SessionError(str(exc)) from None
         self.embedded = embedded
+        self._tls = {**embedded.tls_options, **self._tls}
         token = self.options.token or embedded.config.security.admin_token
-        return GateClient(self.url, token=token, retry_deadline=self.retry_deadline)
+        return self._client(token, self.retry_deadline)
+
+    @property
+    def tls_options(self) -> dict[str, str]:
+        """The ``ca``/``cert``/``key`` files the session's clients use (none for http://)."""
+        return dict(self._tls)
+
+    def _client(self, token: str | None, retry_deadline: float) -> GateClient:
+        try:
+            return GateClient(
+                self.url,
+                token=token,
+                retry_deadline=retry_deadline,
+                ca=self._tls.get("ca"),
+                cert=self._tls.get("cert"),
+                key=self._tls.get("key"),
+            )
+        except TlsError as exc:
+            raise SessionError(str(exc)) from None
 
     def new_client(self, *, retry_deadline: float | None = None) -> GateClient:
         """Another client of the same gateway (e.g. for a poller that must never wait)."""
         assert self.client is not None, "open() the session first"
         deadline = self.retry_deadline if retry_deadline is None else retry_deadline
-        return GateClient(self.url, token=self.client.token, retry_deadline=deadline)
+        return self._client(self.client.token, deadline)
 
     async def close(self) -> None:
         """Close the client and stop the cluster if this session started it."""

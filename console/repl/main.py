@@ -26,7 +26,7 @@ from console.repl.printer import Printer
 from console.repl.shell import ReplShell
 from console.repl.terminal import PromptTerminal, ScriptTerminal
 from console.repl.toolbar import toolbar_fragments
-from engine.cli_support import fail
+from engine.cli_support import add_tls_arguments, fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
 
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", metavar="T", help="API token (default: $GATE_AUTH_TOKEN)")
+    add_tls_arguments(parser)
     parser.add_argument(
         "--read-only",
         action="store_true",
@@ -120,6 +121,9 @@ def _main(argv: Sequence[str] | None) -> int:
         connect=connect,
         clear=args.clear,
         token=args.token or os.environ.get("GATE_AUTH_TOKEN") or None,
+        ca=args.ca,
+        cert=args.cert,
+        key=args.key,
         read_only=args.read_only,
     )
     return asyncio.run(

@@ -21,7 +21,7 @@ from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
 from console.tui.serve import ClassroomServer, ServeOptions, in_served_tab
-from engine.cli_support import fail
+from engine.cli_support import add_tls_arguments, fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
 
@@ -73,6 +73,7 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
     )
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
+    add_tls_arguments(parser)
     parser.add_argument(
         "--read-only",
         action="store_true",
@@ -114,6 +115,9 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
         connect=connect,
         clear=args.clear,
         token=token,
+        ca=args.ca,
+        cert=args.cert,
+        key=args.key,
         # The server's own session only starts or checks the cluster; its tabs get --read-only.
         read_only=args.read_only and serve is None,
     )

@@ -16,6 +16,7 @@ import logging
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,12 @@ def seat_words(access: Access) -> str:
     return f"{access.role} seat ({access.name}): {_SEATS[access.role]}"
 
 
-def tab_argv(gateway: str, *, read_only: bool) -> list[str]:
-    """The command of one tab's console: attached to ``gateway``, never starting a cluster."""
+def tab_argv(gateway: str, *, read_only: bool, tls: Mapping[str, str] | None = None) -> list[str]:
+    """The command of one tab's console: attached to ``gateway``, never starting a cluster;
+    ``tls``: the session's ``ca``/``cert``/``key`` files for an https:// gateway."""
     argv = [sys.executable, "-m", TAB_MODULE, "--connect", gateway]
+    for name, path in (tls or {}).items():
+        argv += [f"--{name}", path]
     if read_only:
         argv.append("--read-only")
     return argv
@@ -112,7 +116,9 @@ class ClassroomServer(Server):
         client = await self.session.open()  # SessionError: one line, from main
         self.opened = True
         # textual-serve runs the command through a shell: exec leaves one process per tab.
-        argv = tab_argv(self.session.url, read_only=self.options.read_only)
+        argv = tab_argv(
+            self.session.url, read_only=self.options.read_only, tls=self.session.tls_options
+        )
         self.command = f"exec {shlex.join(argv)}"
         # Every tab inherits this process's environment (textual-serve copies it).
         if client.token:

@@ -26,7 +26,8 @@ from domain.greenhouse.catalogue import STORE_ID
 from domain.greenhouse.generators import MODES
 from domain.greenhouse.producer import ProducerPool, ProducerRow
 from domain.greenhouse.repository import SnapshotPolicy
-from engine.client import GateClient, GateError
+from engine.cli_support import add_tls_arguments
+from engine.client import GateClient, GateError, TlsError
 from engine.client.preflight import PreflightError, gateway_url
 
 PROGRAM = "gate-produce"
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="F", help="take the gateway address from this config (default: none)"
     )
     parser.add_argument("--token", metavar="T", help="API token (default: $GATE_AUTH_TOKEN)")
+    add_tls_arguments(parser)
     parser.add_argument("--store", default=STORE_ID, help=f"store id (default {STORE_ID})")
     parser.add_argument(
         "--producers", type=_positive_int, default=3, metavar="N", help="producers (default 3)"
@@ -115,7 +117,8 @@ def resolve_target(args: argparse.Namespace) -> tuple[str, str | None]:
         except (ConfigError, OSError) as exc:
             raise CliError(str(exc).splitlines()[0]) from None
         http = config.gateway.http
-        return f"http://{http.connect_host}:{http.port}", token or config.security.admin_token
+        scheme = "https" if config.security.tls else "http"
+        return f"{scheme}://{http.connect_host}:{http.port}", token or config.security.admin_token
     return DEFAULT_URL, token
 
 
@@ -185,9 +188,17 @@ async def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     url, token = resolve_target(args)
-    async with GateClient(url, token=token) as client:
-        if not await client.health():
-            raise CliError(f"cannot reach the gateway at {url}")
+    try:
+        client = GateClient(url, token=token, ca=args.ca, cert=args.cert, key=args.key)
+    except TlsError as exc:
+        raise CliError(str(exc)) from None
+    async with client:
+        try:
+            await client.request_once("GET", "/health")
+        except GateError as exc:
+            # An untrusted certificate says which option is missing; the rest is unreachable.
+            reason = f": {exc.message.split(': ', 1)[-1]}" if exc.code == "tls_failed" else ""
+            raise CliError(f"cannot reach the gateway at {url}{reason}") from None
         pool = ProducerPool(
             client,
             args.store,

@@ -9,6 +9,7 @@ position it wrote in each store so its reads see its own writes (``min_position`
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -41,7 +42,8 @@ from engine.client.results import (
 from engine.client.subscriptions import ConnectionListener, Consumer
 from engine.protocol.errors import RETRYABLE, GateError
 from engine.protocol.json_input import check_integers, dumps_exact
-from engine.transport.http_pool import HttpPool, HttpProtocolError
+from engine.tls import client_context, describe_connect_error
+from engine.transport.http_pool import HttpPool, HttpProtocolError, TlsRefused
 
 
 def _seg(value: str) -> str:
@@ -54,6 +56,11 @@ class GateClient:
 
     ``retry_deadline`` bounds how long one call keeps retrying a cluster that is unavailable
     (an election, a restarting node); 0 disables retries.
+
+    An ``https://`` URL verifies the gateway's certificate against ``ca`` (a PEM file; the
+    system's CAs without it) and shows ``cert``/``key`` to a gateway that asks for a client
+    certificate (``clientAuth``). A file that cannot be used raises ``TlsError`` here; a
+    failed TLS handshake is a ``GateError`` with the client-side code ``tls_failed``.
     """
 
     def __init__(
@@ -63,6 +70,9 @@ class GateClient:
         token: str | None = None,
         retry_deadline: float = 10.0,
         request_timeout: float = 15.0,
+        ca: str | None = None,
+        cert: str | None = None,
+        key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -75,8 +85,11 @@ class GateClient:
         url = urlsplit(self.base_url)
         self._prefix = url.path
         self._pool: HttpPool | None = None
-        if url.scheme == "http" and url.hostname:
-            self._pool = HttpPool(url.hostname, url.port or 80)
+        self.tls: ssl.SSLContext | None = None
+        if url.scheme == "https":
+            self.tls = client_context(ca, cert, key)
+        if url.scheme in ("http", "https") and url.hostname:
+            self._pool = HttpPool(url.hostname, url.port or (443 if self.tls else 80), tls=self.tls)
         self._headers = [("Authorization", f"Bearer {token}")] if token else []
 
     async def __aenter__(self) -> GateClient:
@@ -99,7 +112,7 @@ class GateClient:
             self._session = aiohttp.ClientSession(
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.request_timeout),
-                connector=aiohttp.TCPConnector(limit=64),
+                connector=aiohttp.TCPConnector(limit=64, ssl=self.tls or True),
             )
         return self._session
 
@@ -107,7 +120,9 @@ class GateClient:
         self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None
     ) -> Any:
         if self._pool is None:
-            raise GateError("unavailable", f"not an http:// gateway URL: {self.base_url}")
+            raise GateError(
+                "unavailable", f"not an http:// or https:// gateway URL: {self.base_url}"
+            )
         target = self._prefix + path
         query: dict[str, str] = {}
         for key, value in (params or {}).items():
@@ -126,6 +141,12 @@ class GateClient:
                 response = await self._pool.request(method, target, data, headers)
         except TimeoutError:
             raise GateError("timeout", f"no answer from the gateway at {self.base_url}") from None
+        except (ssl.SSLError, TlsRefused) as exc:  # an untrusted certificate, no client one
+            # Its own code, not a retryable "unavailable": retrying cannot make it trusted.
+            why = str(exc) if isinstance(exc, TlsRefused) else describe_connect_error(exc)
+            raise GateError(
+                "tls_failed", f"cannot reach the gateway at {self.base_url}: {why}"
+            ) from None
         except OSError as exc:  # refused, reset, unreadable (HttpProtocolError)
             reason = exc if isinstance(exc, HttpProtocolError) else exc.strerror or exc
             raise GateError(

@@ -50,12 +50,24 @@ class EmbeddedCluster:
 
     @property
     def url(self) -> str:
-        """The gateway's base URL."""
-        return f"http://{self.config.gateway.http.addr}"
+        """The gateway's base URL (https with ``security.tls``)."""
+        scheme = "https" if self.config.security.tls else "http"
+        return f"{scheme}://{self.config.gateway.http.addr}"
+
+    @property
+    def tls_options(self) -> dict[str, str]:
+        """``ca`` (and with ``clientAuth`` the gateway's own ``cert``/``key``) for GateClient."""
+        tls = self.config.security.tls
+        if tls is None:
+            return {}
+        if not tls.client_auth:
+            return {"ca": str(tls.ca)}
+        return {"ca": str(tls.ca), "cert": str(tls.cert), "key": str(tls.key)}
 
     def client(self, **kwargs: object) -> GateClient:
         """A new client of this cluster's gateway."""
-        return GateClient(self.url, token=self.config.security.admin_token, **kwargs)  # type: ignore[arg-type]
+        options = {"token": self.config.security.admin_token, **self.tls_options, **kwargs}
+        return GateClient(self.url, **options)  # type: ignore[arg-type]
 
     async def start(self, timeout: float = 30.0) -> None:
         """Launch the gateway and wait until it can serve writes."""

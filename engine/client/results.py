@@ -6,7 +6,7 @@ checks every key a caller reads.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class Whoami(TypedDict):
@@ -192,6 +192,8 @@ class ClusterView(TypedDict):
     leader: str | None
     term: int | None
     nodes: list[NodeView]
+    # GET /api/cluster only: endpoints open to the network without a token or TLS.
+    insecure: NotRequired[list[str]]
 
 
 class NodeLogLine(TypedDict):

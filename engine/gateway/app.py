@@ -102,6 +102,8 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self.observers = ObserverHub(self._observer_read)
         self.consumers = ConsumerBridge(config, router)
+        # What the config leaves open to the network (engine/exposure.py), set at start.
+        self.insecure: list[str] = []
 
     # -- events and stores -------------------------------------------------------------------
 
@@ -186,7 +188,7 @@ class Gateway:
     # -- cluster -----------------------------------------------------------------------------
 
     async def cluster(self, request: web.Request) -> web.Response:
-        return json_response(self.health.view)
+        return json_response({**self.health.view, "insecure": self.insecure})
 
     async def cluster_events(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20)

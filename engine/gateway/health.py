@@ -314,7 +314,9 @@ class HealthMonitor:
         http = self._http.get(node.node_id)
         if http is None:
             endpoint = node.http
-            http = self._http[node.node_id] = HttpPool(endpoint.connect_host, endpoint.port)
+            http = self._http[node.node_id] = HttpPool(
+                endpoint.connect_host, endpoint.port, tls=self._pool.tls
+            )
         async with asyncio.timeout(self._probe_timeout):
             return await http.request("GET", path, None, self._http_auth)
 

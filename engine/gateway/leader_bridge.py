@@ -61,8 +61,12 @@ class ConsumerBridge:
             writer: asyncio.StreamWriter | None = None
             try:
                 async with asyncio.timeout(min(remaining, CONNECT_TIMEOUT + 3.0)):
+                    tls = self.router.pool.tls
                     reader, writer = await asyncio.open_connection(
-                        endpoint.connect_host, endpoint.port
+                        endpoint.connect_host,
+                        endpoint.port,
+                        ssl=tls,
+                        server_hostname=endpoint.connect_host if tls else None,
                     )
                     session = await open_session(reader, writer, self.secret)
                     request = {"op": "consume", "id": 1, "store": store, "name": name}

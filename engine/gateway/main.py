@@ -20,12 +20,14 @@ from engine.cli_support import (
 from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
+from engine.exposure import insecure_reasons
 from engine.gateway.app import Gateway, build_gateway_app
 from engine.gateway.health import HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
 from engine.gateway.tcp_pool import NodePool
 from engine.heap import freeze_startup_heap
+from engine.tls import ProcessTls, TlsError, process_tls
 from engine.transport.http_server import HttpRunner
 from engine.transport.preflight import PreflightError, check_ports
 
@@ -34,10 +36,23 @@ PROGRAM = "gate-gateway"
 
 
 async def serve(
-    config: ClusterConfig, config_path: Path, *, clear: bool, parent_pid: int | None
+    config: ClusterConfig,
+    config_path: Path,
+    *,
+    clear: bool,
+    parent_pid: int | None,
+    insecure_ok: bool = False,
 ) -> None:
     """Run the gateway until a stop signal (or the parent's death)."""
     stop = stop_event_on_signals()
+    try:
+        tls: ProcessTls | None = process_tls(config, None)
+    except TlsError as exc:
+        fail(PROGRAM, f"security.tls: {exc}", 2)
+    link_tls = tls.client if tls else None
+    insecure = [] if insecure_ok else insecure_reasons(config)
+    for reason in insecure:
+        log.warning("insecure: %s (--insecure-ok if this is on purpose)", reason)
     if clear:
         try:
             clear_data(config)
@@ -46,9 +61,11 @@ async def serve(
         log.info(
             "cleared the data of %s under %s", ", ".join(config.node_ids), config.storage.data_dir
         )
-    pool = NodePool(config)
+    pool = NodePool(config, tls=link_tls)
     supervisor = (
-        NodeSupervisor(config, config_path, members=pool.members)
+        NodeSupervisor(
+            config, config_path, members=pool.members, tls=link_tls, insecure_ok=insecure_ok
+        )
         if config.gateway.starts_nodes
         else None
     )
@@ -61,13 +78,20 @@ async def serve(
     )
     router = Router(config, pool, health)
     gateway = Gateway(config, router, health, supervisor)
+    gateway.insecure = insecure
     runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout, config.limits)
     await runner.setup()
     http = config.gateway.http
     tasks: list[asyncio.Task[None]] = []
     try:
         try:
-            await web.TCPSite(runner, http.host, http.port, reuse_address=True).start()
+            await web.TCPSite(
+                runner,
+                http.host,
+                http.port,
+                reuse_address=True,
+                ssl_context=tls.server if tls else None,
+            ).start()
         except OSError as exc:
             fail(PROGRAM, bind_error("the gateway", http.host, http.port, exc))
         if supervisor is not None:
@@ -80,8 +104,11 @@ async def serve(
         tasks.append(asyncio.create_task(gateway.ensure_stores()))
         if parent_pid is not None:
             tasks.append(asyncio.create_task(watch_parent(parent_pid, stop)))
+        if tls is not None:
+            tasks.append(tls.start_reloading())
         log.info(
-            "gateway serving on http://%s (config %s, %d nodes%s)",
+            "gateway serving on %s://%s (config %s, %d nodes%s)",
+            "https" if tls else "http",
             http.addr,
             config.source,
             len(config.nodes),
@@ -116,6 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--clear", action="store_true", help="delete the nodes' data before starting"
     )
+    parser.add_argument(
+        "--insecure-ok",
+        action="store_true",
+        help="no warning for endpoints open to the network without a token or TLS "
+        "(also security.insecureOk)",
+    )
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     configure_logging()
@@ -140,7 +173,15 @@ def main(argv: list[str] | None = None) -> None:
     except SecretError as exc:
         fail(PROGRAM, str(exc), 2)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, config_path, clear=args.clear, parent_pid=args.parent_pid))
+        asyncio.run(
+            serve(
+                config,
+                config_path,
+                clear=args.clear,
+                parent_pid=args.parent_pid,
+                insecure_ok=args.insecure_ok or config.security.insecure_ok,
+            )
+        )
 
 
 if __name__ == "__main__":

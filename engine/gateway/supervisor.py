@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -119,9 +120,13 @@ class NodeSupervisor:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         members: Members | None = None,
+        tls: ssl.SSLContext | None = None,
+        insecure_ok: bool = False,
     ) -> None:
         self._config = config
         self._members = members or Members(config)
+        self.tls = tls  # the gateway's client context, to ask a starting node if it answers
+        self._insecure_ok = insecure_ok  # the gateway's --insecure-ok, handed on to its nodes
         self._config_path = config_path
         self._python = python
         self._command = command or self._node_command
@@ -148,6 +153,7 @@ class NodeSupervisor:
             "--parent-pid",
             str(os.getpid()),
             *self._joining_args(node_id),
+            *(["--insecure-ok"] if self._insecure_ok else []),
         ]
 
     def _joining_args(self, node_id: str) -> list[str]:
@@ -386,8 +392,8 @@ class NodeSupervisor:
         node_id = node.config.node_id
         timeout = self._config.gateway.start_timeout
         deadline = asyncio.get_running_loop().time() + timeout
-        http = HttpPool(node.config.http.connect_host, node.config.http.port)
-        conn = NodeConnection(node_id, node.config.tcp, secret=self._secret)
+        http = HttpPool(node.config.http.connect_host, node.config.http.port, tls=self.tls)
+        conn = NodeConnection(node_id, node.config.tcp, secret=self._secret, tls=self.tls)
         try:
             while True:
                 if proc.returncode is not None:

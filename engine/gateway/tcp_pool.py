@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint
 from engine.gateway.members import Members
 from engine.protocol.framing import MAX_FRAME, ClientHandshake, FrameError, FrameSession
+from engine.tls import describe_connect_error as describe_tls_error
 
 CONNECT_TIMEOUT = 0.5  # to connect and finish the handshake
 Push = Callable[[dict[str, Any]], None]  # takes a message the node sent unasked
@@ -159,10 +161,12 @@ class NodeConnection:
         *,
         secret: bytes,
         connect_timeout: float = CONNECT_TIMEOUT,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.node_id = node_id
         self.endpoint = endpoint
         self._secret = secret
+        self._tls = tls  # security.tls: verifies the node's certificate against the CA
         self._connect_timeout = connect_timeout
         self._ids = itertools.count(1)
         self._link: _Link | None = None
@@ -238,12 +242,18 @@ class NodeConnection:
                     lambda: _Link(name, self._secret),
                     self.endpoint.connect_host,
                     self.endpoint.port,
+                    ssl=self._tls,
+                    server_hostname=self.endpoint.connect_host if self._tls else None,
                 )
                 await link.handshake()
         except TimeoutError:
             if link is not None:
                 link.close(f"handshake with {name} timed out")
             raise ConnectionError(f"cannot connect to {name}: timed out") from None
+        except ssl.SSLError as exc:  # before OSError, which it is
+            raise ConnectionError(
+                f"cannot connect to {name}: {describe_tls_error(exc, hint=False)}"
+            ) from None
         except OSError as exc:
             if link is not None:
                 raise  # the handshake failed: its reason says how
@@ -264,7 +274,11 @@ class NodeConnection:
 
 class NodePool:
     """One :class:`NodeConnection` per member (engine/gateway/members.py), signed with the
-    cluster secret."""
+    cluster secret.
+
+    ``tls``: the gateway's client context (``security.tls``); its other links to the nodes
+    (health probes, consumer bridges) take it from here too.
+    """
 
     def __init__(
         self,
@@ -272,9 +286,11 @@ class NodePool:
         *,
         connect_timeout: float = CONNECT_TIMEOUT,
         members: Members | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._key = cluster_key(config)
         self._connect_timeout = connect_timeout
+        self.tls = tls
         self.members = members or Members(config)
         self._conns: dict[str, NodeConnection] = {}
         for node in self.members.nodes:
@@ -286,7 +302,11 @@ class NodePool:
         if conn is None:
             node = self.members.node(node_id)
             conn = self._conns[node_id] = NodeConnection(
-                node_id, node.tcp, secret=self._key, connect_timeout=self._connect_timeout
+                node_id,
+                node.tcp,
+                secret=self._key,
+                connect_timeout=self._connect_timeout,
+                tls=self.tls,
             )
         return conn
 

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import random
+import ssl
 import time
 from typing import Any
 
@@ -91,10 +92,12 @@ class RaftHost:
         *,
         rng: random.Random | None = None,
         peer_hints: dict[str, Endpoint] | None = None,
+        link_tls: ssl.SSLContext | None = None,
     ) -> None:
         """``peer_hints``: the TCP endpoints of members the config does not list, for a node
         joining at run time whose leader may be one of them (gate-node ``--peer``); once its log
-        holds a membership, the addresses in it rule."""
+        holds a membership, the addresses in it rule. ``link_tls``: the client context of the
+        links to peers (``security.tls``)."""
         self.config = config
         self.node_id = node_id
         self.secret = cluster_key(config)  # first: a node never runs without one
@@ -125,7 +128,7 @@ class RaftHost:
         # The peers' TCP endpoints, shared with the snapshot sender; follows the membership.
         self.endpoints = {**(peer_hints or {}), **self._member_endpoints(self._membership)}
         peers = self.endpoints
-        self.peers = PeerTransport(node_id, dict(peers), self.secret)
+        self.peers = PeerTransport(node_id, dict(peers), self.secret, link_tls)
         self.applied_index = self.state.applied_index
         self.tick_seconds = rep.tick_ms / 1000.0
         # A peer counts as reachable if we heard from it within the shortest election timeout;
@@ -184,6 +187,7 @@ class RaftHost:
             link_cut=lambda peer: peer in self.peers.cuts.outbound,
             node_log=self.node_log,
             counters=self.counters,
+            tls=link_tls,
         )
         self.snapshot_receiver = SnapshotReceiver(node_dir / "snapshot-in", self.receive_snapshot)
         # Set once, with the exit status, when this node must stop for good (see _fail).

@@ -26,10 +26,12 @@ from engine.cli_support import (
 from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, load_config
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig
+from engine.exposure import insecure_reasons
 from engine.heap import freeze_startup_heap
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
 from engine.node.tcp_server import NodeTcpServer
+from engine.tls import TlsError, process_tls
 from engine.transport.http_server import HttpRunner
 
 log = logging.getLogger("gate.node")
@@ -43,12 +45,20 @@ async def serve(
     *,
     joining: NodeConfig | None = None,
     peer_hints: dict[str, Endpoint] | None = None,
+    insecure_ok: bool = False,
 ) -> None:
     """Run the node until a stop signal (``joining``: its endpoints, when the config does not
     list it)."""
     node = joining or config.node(node_id)
-    host = RaftHost(config, node_id, peer_hints=peer_hints)
-    tcp = NodeTcpServer(host)
+    try:
+        tls = process_tls(config, node_id)
+    except TlsError as exc:
+        fail(PROGRAM, f"security.tls: {exc}", 2)
+    for reason in [] if insecure_ok else insecure_reasons(config, node):
+        log.warning("insecure: %s (--insecure-ok if this is on purpose)", reason)
+    link_tls = tls.client if tls else None
+    host = RaftHost(config, node_id, peer_hints=peer_hints, link_tls=link_tls)
+    tcp = NodeTcpServer(host, tls.server if tls else None)
     runner: web.AppRunner | None = None
     try:
         try:
@@ -60,7 +70,11 @@ async def serve(
             await runner.setup()
             try:
                 await web.TCPSite(
-                    runner, node.http.host, node.http.port, reuse_address=True
+                    runner,
+                    node.http.host,
+                    node.http.port,
+                    reuse_address=True,
+                    ssl_context=tls.server if tls else None,
                 ).start()
             except OSError as exc:
                 fail(PROGRAM, bind_error(f"{node_id} HTTP", node.http.host, node.http.port, exc))
@@ -75,14 +89,16 @@ async def serve(
         )
         stop = stop_event_on_signals()
         watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
+        reloader = tls.start_reloading() if tls is not None else None
         ends: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait()), host.failure}
         await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         if host.failure.done():
             # The log cannot be written or an entry applied: end now, without the clean-up
             # below, which would record a durable point past the failure.
             os._exit(host.failure.result())
-        if watcher is not None:
-            watcher.cancel()
+        for task in (watcher, reloader):
+            if task is not None:
+                task.cancel()
         log.info("node %s stopping", node_id)
     finally:
         await tcp.stop()
@@ -107,6 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--node", required=True, help="id of the node to run, as in the config (required)"
+    )
+    parser.add_argument(
+        "--insecure-ok",
+        action="store_true",
+        help="no warning for endpoints open to the network without a token or TLS "
+        "(also security.insecureOk)",
     )
     parser.add_argument(
         "--http", metavar="HOST:PORT", help="HTTP endpoint of a node the config does not list"
@@ -147,7 +169,14 @@ def main(argv: list[str] | None = None) -> None:
         fail(PROGRAM, str(exc), 2)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            serve(config, args.node, args.parent_pid, joining=joining, peer_hints=peer_hints)
+            serve(
+                config,
+                args.node,
+                args.parent_pid,
+                joining=joining,
+                peer_hints=peer_hints,
+                insecure_ok=args.insecure_ok or config.security.insecure_ok,
+            )
         )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -112,11 +113,19 @@ class PeerLink:
     It counts as connected once the handshake is done: frames before that are dropped.
     """
 
-    def __init__(self, node_id: str, peer_id: str, endpoint: Endpoint, secret: bytes) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        peer_id: str,
+        endpoint: Endpoint,
+        secret: bytes,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.node_id = node_id
         self.peer_id = peer_id
         self.endpoint = endpoint
         self.secret = secret
+        self.tls = tls  # security.tls: the peer's certificate must be signed by the CA
         self._writer: asyncio.StreamWriter | None = None
         self._session: FrameSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -148,11 +157,14 @@ class PeerLink:
             try:
                 async with asyncio.timeout(1.0):
                     reader, writer = await asyncio.open_connection(
-                        self.endpoint.connect_host, self.endpoint.port
+                        self.endpoint.connect_host,
+                        self.endpoint.port,
+                        ssl=self.tls,
+                        server_hostname=self.endpoint.connect_host if self.tls else None,
                     )
                     session = await open_session(reader, writer, self.secret)
             except (OSError, TimeoutError, asyncio.IncompleteReadError, FrameError) as exc:
-                if isinstance(exc, FrameError):
+                if isinstance(exc, FrameError | ssl.SSLError):
                     self._report(str(exc))
                 if writer is not None:
                     writer.close()
@@ -194,10 +206,17 @@ class PeerLink:
 class PeerTransport:
     """Sends Raft messages to peers, one frame per peer per batch."""
 
-    def __init__(self, node_id: str, peers: dict[str, Endpoint], secret: bytes) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        peers: dict[str, Endpoint],
+        secret: bytes,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.node_id = node_id
         self.secret = secret
-        self.links = {pid: PeerLink(node_id, pid, ep, secret) for pid, ep in peers.items()}
+        self.tls = tls
+        self.links = {pid: PeerLink(node_id, pid, ep, secret, tls) for pid, ep in peers.items()}
         self.cuts = LinkCuts(node_id, peers)
         self._later: dict[str, list[dict[str, object]]] = {}
         self._later_timer: asyncio.TimerHandle | None = None
@@ -221,7 +240,9 @@ class PeerTransport:
                 task.add_done_callback(self._closing.discard)
         for peer_id, endpoint in peers.items():
             if peer_id not in self.links:
-                link = self.links[peer_id] = PeerLink(self.node_id, peer_id, endpoint, self.secret)
+                link = self.links[peer_id] = PeerLink(
+                    self.node_id, peer_id, endpoint, self.secret, self.tls
+                )
                 if self._started:
                     link.start()
         self.cuts.peers = tuple(sorted(peers))

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import shutil
 import sqlite3
+import ssl
 import time
 import zlib
 from collections.abc import Callable
@@ -86,9 +87,11 @@ class SnapshotSender:
         node_log: NodeLog,
         counters: dict[str, int],
         retry_delay: float = RETRY_DELAY,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._node_id = node_id
         self._secret = secret
+        self._tls = tls  # security.tls: the peer's certificate must be signed by the CA
         self._endpoints = endpoints
         self._work_dir = work_dir
         self._stores_dir = stores_dir
@@ -197,7 +200,12 @@ class SnapshotSender:
         endpoint = self._endpoints[peer]
         self._check_link(peer)
         async with asyncio.timeout(TRANSFER_TIMEOUT):
-            reader, writer = await asyncio.open_connection(endpoint.connect_host, endpoint.port)
+            reader, writer = await asyncio.open_connection(
+                endpoint.connect_host,
+                endpoint.port,
+                ssl=self._tls,
+                server_hostname=endpoint.connect_host if self._tls else None,
+            )
         try:
             async with asyncio.timeout(TRANSFER_TIMEOUT):
                 session = await open_session(reader, writer, self._secret)

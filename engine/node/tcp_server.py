@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from typing import Any
 
 from engine.node.host import RaftHost
@@ -36,15 +37,23 @@ def _opt_int(value: Any) -> int | None:
 class NodeTcpServer:
     """Serves the framing protocol for one node: each connection after its handshake."""
 
-    def __init__(self, host: RaftHost) -> None:
+    def __init__(self, host: RaftHost, tls: ssl.SSLContext | None = None) -> None:
         self.host = host
+        self.tls = tls  # security.tls: only TLS connections get as far as the handshake
         self.secret = host.secret
         self.idle_timeout = host.config.gateway.idle_timeout
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self, bind_host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, bind_host, port, reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._serve,
+            bind_host,
+            port,
+            reuse_address=True,
+            ssl=self.tls,
+            ssl_handshake_timeout=self.idle_timeout if self.tls else None,
+        )
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -10,6 +10,7 @@ answer parsed by httptools (llhttp, the parser aiohttp itself uses). WebSockets 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,6 +19,14 @@ import httptools
 
 class HttpProtocolError(ConnectionError):
     """The server's answer is not HTTP/1.1 this client can read."""
+
+
+class TlsRefused(ConnectionError):
+    """A TLS server hung up on a new connection without answering its first request.
+
+    asyncio reports the alert of a server that refused the client's certificate (TLS 1.3
+    checks it after the handshake) as a plain end of the connection; this is that case.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +41,10 @@ class HttpResponse:
 class _Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.transport: asyncio.Transport | None = None
+        self._tls = tls
+        self._answered = False  # a whole answer came on this connection
         self._lost = False
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[HttpResponse] | None = None
@@ -96,6 +107,13 @@ class _Connection(asyncio.Protocol):
         framed = {"content-length", "transfer-encoding"} & self._headers.keys()
         if self._headers_done and not framed:
             self._finish()  # a body delimited by the end of the connection (RFC 9112, 6.3)
+        elif exc is None and self._tls and not self._answered and not self._headers_done:
+            self._fail(
+                TlsRefused(
+                    "the server hung up on the TLS connection before answering; it may want "
+                    "a client certificate (--cert, --key)"
+                )
+            )
         else:
             self._fail(exc or ConnectionResetError("the server closed the connection"))
 
@@ -111,6 +129,7 @@ class _Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._answered = True
         self._keep_alive = self._parser.should_keep_alive()
         self._finish()
 
@@ -132,9 +151,12 @@ class HttpPool:
     for the next request's.
     """
 
-    def __init__(self, host: str, port: int, *, limit: int = 64) -> None:
+    def __init__(
+        self, host: str, port: int, *, limit: int = 64, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls  # https: verifies the server's certificate for ``host``
         self._host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
@@ -150,7 +172,8 @@ class HttpPool:
         """Send ``method target`` (path and query) with ``body``; the whole answer.
 
         Raises ``OSError`` (``ConnectionError`` among them) when the server cannot be reached
-        or drops the connection, ``HttpProtocolError`` for an answer that is not HTTP.
+        or drops the connection, ``ssl.SSLError`` when TLS fails (an untrusted certificate),
+        ``HttpProtocolError`` for an answer that is not HTTP.
         """
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
         lines.extend(f"{name}: {value}" for name, value in headers)
@@ -181,7 +204,13 @@ class HttpPool:
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
-        _, conn = await loop.create_connection(_Connection, self.host, self.port)
+        _, conn = await loop.create_connection(
+            lambda: _Connection(self.tls is not None),
+            self.host,
+            self.port,
+            ssl=self.tls,
+            server_hostname=self.host if self.tls is not None else None,
+        )
         self._open.add(conn)
         return conn
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import errno
 import json
 import socket
+import ssl
 import tempfile
 import urllib.request
 
-from engine.config_model import ClusterConfig, Endpoint
+from engine.config_model import ClusterConfig, Endpoint, TlsConfig
+from engine.tls import TlsError, client_context
 
 # What the gateway's /health names itself as, so a preflight tells Gate from anything else.
 GATEWAY_SERVICE = "gate-gateway"
@@ -63,10 +65,17 @@ def _taken(endpoint: Endpoint) -> bool:
     return False
 
 
-def is_gate_gateway(url: str, timeout: float = 1.0) -> bool:
-    """Whether ``url`` answers ``GET /health`` as a Gate gateway does."""
+def is_gate_gateway(url: str, timeout: float = 1.0, tls: ssl.SSLContext | None = None) -> bool:
+    """Whether ``url`` answers ``GET /health`` as a Gate gateway does (``tls`` for https)."""
+    opener = (
+        _OPENER
+        if tls is None
+        else urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=tls)
+        )
+    )
     try:
-        with _OPENER.open(f"{url}/health", timeout=timeout) as response:
+        with opener.open(f"{url}/health", timeout=timeout) as response:
             body = json.loads(response.read(4096))
     except (OSError, ValueError):
         return False
@@ -87,13 +96,24 @@ def check_ports(
         if not _taken(endpoint):
             continue
         if key == "gateway.http.port":
-            url = f"http://{endpoint.addr}"
-            if is_gate_gateway(url, timeout):
+            url, tls = f"http://{endpoint.addr}", None
+            if config.security.tls is not None:
+                url, tls = f"https://{endpoint.addr}", _gateway_client_tls(config.security.tls)
+            if is_gate_gateway(url, timeout, tls):
                 raise GatewayRunning(url, attach)
         raise PreflightError(
             f"port {endpoint.port} on {endpoint.host} is in use by another program; "
             f"stop it, or set {key} to a free port in a config file (--config FILE)"
         )
+
+
+def _gateway_client_tls(tls: TlsConfig) -> ssl.SSLContext | None:
+    """A context that trusts the config's CA (None when it cannot be read: the start says so)."""
+    own = (tls.cert, tls.key) if tls.client_auth else (None, None)
+    try:
+        return client_context(tls.ca, *own)
+    except TlsError:
+        return None
 
 
 def check_data_dir(config: ClusterConfig) -> None:

@@ -385,7 +385,7 @@ BAD_VALUES = [
         "security.apiKey",
         "x",
         "security.apiKey",
-        "(allowed: authToken, clusterSecret, tokens, rateLimit)",
+        "(allowed: authToken, clusterSecret, tokens, rateLimit, tls, insecureOk)",
     ),
     ("limits.maxRequestBytes", 0, "limits.maxRequestBytes", ">= 1, got 0"),
     ("limits.maxEventsPerAppend", "many", "limits.maxEventsPerAppend", "got 'many'"),

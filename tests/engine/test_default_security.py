@@ -1,4 +1,5 @@
-"""With a config that names no cluster secret, node ports still take no unsigned traffic (#23).
+"""With a config that names no cluster secret, node ports still take no unsigned traffic (#23);
+a config open to the network is warned about unless that is said to be on purpose (#18).
 
 The gateway that starts the nodes makes ``<dataDir>/cluster.secret`` at its first start and
 the nodes read it, so every node port needs the handshake: unsigned frames of every operation,
@@ -13,12 +14,17 @@ import contextlib
 import os
 import stat
 import struct
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
+from engine.client import GateClient
 from engine.protocol.commands import build_create_store
-from tests.cluster_harness import RunningCluster, wait_for
+from tests.cluster_harness import RunningCluster, cluster_config, wait_for, write_config
 from tests.raw_wire import frame, read_frame, refused
 
 NODES = ("node1", "node2", "node3")
@@ -148,3 +154,45 @@ async def test_node_ports_refuse_unsigned_frames_with_the_default_config(
         for node_id in NODES:  # and no link was cut
             status = await cluster.node_get(node_id, "/status")
             assert status["cuts"] == {"in": [], "out": []}, (node_id, status)
+
+
+async def _gateway_warnings(directory: Path, raw: dict[str, Any], *args: str) -> list[str]:
+    """Start a gateway alone (``startsNodes: false``) with ``args``; its ``insecure`` list, after
+    checking its log says the same at start."""
+    path = write_config(directory, raw)
+    log = directory / f"gateway{len(args)}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.gateway.main", "--config", str(path), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        async with GateClient(f"http://127.0.0.1:{raw['gateway']['http']['port']}") as client:
+            view = await wait_for(client.cluster, lambda v: "insecure" in v, 30, "the gateway")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    insecure: list[str] = view["insecure"]
+    warned = [line for line in log.read_text().splitlines() if "insecure: " in line]
+    assert len(warned) == len(insecure) and all(
+        reason in line for reason, line in zip(insecure, warned, strict=True)
+    ), warned
+    return insecure
+
+
+@pytest.mark.slow
+async def test_a_gateway_open_to_the_network_warns_unless_told_it_is_on_purpose(
+    tmp_path: Path,
+) -> None:
+    raw = cluster_config(tmp_path, extra={"gateway": {"startsNodes": False}})
+    raw["gateway"]["http"]["host"] = "0.0.0.0"
+    raw["nodes"]["node2"]["tcp"]["host"] = "0.0.0.0"
+    raw["security"] = {"clusterSecret": "s"}
+    reasons = await _gateway_warnings(tmp_path, raw)
+    assert len(reasons) == 3, reasons
+    assert "takes requests without a token" in reasons[0] and "kill nodes" in reasons[0]
+    assert "clear text" in reasons[1] and reasons[2].startswith("node2's TCP on 0.0.0.0")
+    assert await _gateway_warnings(tmp_path, raw, "--insecure-ok") == []
+    raw["security"]["insecureOk"] = True
+    assert await _gateway_warnings(tmp_path, raw) == []

@@ -19,11 +19,17 @@ import aiohttp
 import orjson
 import pytest
 
-from bench.lib.nemesis import Workload, check_histories, converge, unavailability_summary
+from bench.lib.nemesis import (
+    Nemesis,
+    Workload,
+    check_histories,
+    converge,
+    unavailability_summary,
+)
 from engine.client import GateClient, GateError
 from engine.client.launcher import EmbeddedCluster
 from tests.cluster_harness import RunningCluster, free_ports, kill_pid, wait_for
-from tests.faults.test_failover import assert_sane, faulted
+from tests.faults.test_failover import assert_sane
 
 pytestmark = pytest.mark.slow
 
@@ -237,13 +243,21 @@ async def test_a_leader_killed_during_a_change_leaves_one_membership(
 
 async def test_replacing_followers_among_the_nemesis_faults(make_cluster: MakeCluster) -> None:
     cluster = await make_cluster(extra={"replication": {"compactAfter": KEEP}})
-    async with faulted(cluster, seed=31) as (_, nemesis):
-        faults = ["replace_follower", "kill_leader", "replace_follower", "isolate_follower"]
-        records = await nemesis.run(faults, gap=0.5)
-        await nemesis.heal()
+    workload = Workload(cluster.url, token=cluster.config.security.auth_token, seed=31)
+    workload.start()
+    try:
+        await workload.wait_acked(2 * KEEP, timeout=30)
+        async with Nemesis(cluster, workload, rng=random.Random(31)) as nemesis:
+            faults = ["replace_follower", "kill_leader", "replace_follower", "isolate_follower"]
+            records = await nemesis.run(faults, gap=0.5)
+            await nemesis.heal()
+            members = list(nemesis.probe.members)
+    finally:
+        await workload.stop()
     summary = unavailability_summary(records)
     for record in records:
         assert_sane(record, summary)
-    # Two nodes added and two removed: the checker ran over the members, node5 among them.
-    assert set(cluster.added) == {"node4", "node5"} and len(cluster.removed) == 2, summary
-    assert len(cluster.node_ids) == 3 and "node5" in cluster.node_ids, cluster
+    assert not nemesis.history.conflicts(), nemesis.history.claims
+    # Two nodes added, two removed: the checker reads the members, the nodes added among them.
+    assert len(members) == 3 and set(cluster.added) & set(members), (members, cluster.added)
+    await _check(cluster, workload, members)

@@ -39,6 +39,15 @@ def test_a_tab_is_a_console_attached_to_the_gateway() -> None:
     argv = tab_argv("http://127.0.0.1:8899", read_only=False)
     assert argv[1:] == ["-m", "console.tui.main", "--connect", "http://127.0.0.1:8899"]
     assert tab_argv("http://h:1", read_only=True)[-1] == "--read-only"
+    tls = {"ca": "/c/ca.pem", "cert": "/c/client.pem", "key": "/c/client-key.pem"}
+    assert tab_argv("https://h:1", read_only=False, tls=tls)[-6:] == [
+        "--ca",
+        "/c/ca.pem",
+        "--cert",
+        "/c/client.pem",
+        "--key",
+        "/c/client-key.pem",
+    ]
     assert not any("token" in part for part in argv), "a token never shows in ps"
 
 
