@@ -29,16 +29,13 @@ from typing import Any
 
 import aiohttp
 
-from bench.lib.cluster import BENCH_STORE, process_ids, temporary_cluster
+from bench.lib.cluster import BENCH_STORE, GateTarget, process_ids, temporary_cluster
 from bench.lib.driver import (
     SCENARIOS,
-    Request,
-    Scenario,
     ScenarioResult,
     print_header,
     print_results,
     run_scenario,
-    sample_events,
 )
 from bench.lib.machine import CpuMeter
 from bench.lib.results import Results, add_json_out
@@ -46,29 +43,6 @@ from engine.cli_support import add_tls_arguments
 from engine.client import GateClient
 from engine.client.results import NodeView
 from engine.protocol.errors import GateError
-
-
-class GateTarget:
-    """The cluster under test, the shared client and the appends of the scenarios."""
-
-    def __init__(self, client: GateClient, store: str, seed: int) -> None:
-        self.client = client
-        self.store = store
-        self.pool = sample_events(seed)
-        self.appended = 0  # events acknowledged, warm-up included (for the sanity check)
-
-    def request_for(self, scenario: Scenario, phase: str) -> Request:
-        """The append one worker of ``scenario`` repeats; each worker has its own stream."""
-        pool, size, batch = self.pool, len(self.pool), scenario.batch
-        prefix = f"bench-{int(time.time())}-{phase}-{scenario.key}"
-
-        async def request(worker: int, seq: int) -> None:
-            start = (seq * batch + worker) % size
-            events = [pool[(start + k) % size] for k in range(batch)]
-            await self.client.append(self.store, f"{prefix}-{worker}", events, "any")
-            self.appended += batch
-
-        return request
 
 
 async def _node_events(

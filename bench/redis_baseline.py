@@ -22,95 +22,30 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
-from typing import Any
 
-import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
-from redis.typing import EncodableT, FieldT
 
 from bench.lib.cluster import free_ports
 from bench.lib.driver import (
     SCENARIOS,
-    Request,
-    Scenario,
     ScenarioResult,
     print_header,
     print_results,
     run_scenario,
-    sample_events,
 )
 from bench.lib.machine import CpuMeter
+from bench.lib.redis_streams import RedisTarget, redis_command, wait_until_serving
 from bench.lib.results import Results, add_json_out
 
 FSYNC_MODES = ("always", "everysec")
 
 
-def entry_fields(event: dict[str, Any]) -> dict[FieldT, EncodableT]:
-    """One event as XADD fields, encoded the way a Gate client sends it."""
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event["event_type"],
-        "data": orjson.dumps(event["data"]),
-        "metadata": orjson.dumps(event["metadata"]),
-        "created_epoch": time.time_ns() // 1000,
-    }
-
-
-class RedisTarget:
-    """The XADD requests of the scenarios against one server."""
-
-    def __init__(self, client: redis.Redis, seed: int) -> None:
-        self.client = client
-        self.pool = sample_events(seed)
-        self.appended = 0  # entries acknowledged, warm-up included (for the sanity check)
-        self.streams: set[str] = set()
-
-    def request_for(self, scenario: Scenario, phase: str) -> Request:
-        """The request one worker of ``scenario`` repeats; each worker has its own stream."""
-        pool, size, batch = self.pool, len(self.pool), scenario.batch
-        prefix = f"bench-{phase}-{scenario.key}"
-        self.streams.update(f"{prefix}-{w}" for w in range(scenario.workers))
-
-        async def single(worker: int, seq: int) -> None:
-            await self.client.xadd(f"{prefix}-{worker}", entry_fields(pool[(seq + worker) % size]))
-            self.appended += 1
-
-        async def pipelined(worker: int, seq: int) -> None:
-            stream = f"{prefix}-{worker}"
-            start = seq * batch + worker
-            async with self.client.pipeline(transaction=False) as pipe:
-                for k in range(batch):
-                    pipe.xadd(stream, entry_fields(pool[(start + k) % size]))
-                await pipe.execute()
-            self.appended += batch
-
-        return single if batch == 1 else pipelined
-
-
-async def wait_until_serving(client: redis.Redis, server: asyncio.subprocess.Process) -> None:
-    """Wait (10 s at most) until the server answers PING."""
-    deadline = time.monotonic() + 10.0
-    while True:
-        if server.returncode is not None:
-            raise SystemExit(f"redis-server exited with code {server.returncode}")
-        try:
-            await client.ping()
-            return
-        except RedisError:
-            if time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(0.05)
-
-
 async def run_mode(args: argparse.Namespace, fsync: str, directory: Path, results: Results) -> bool:
     """Start a server with ``appendfsync fsync``, run the scenarios, print; False on a mismatch."""
     port = free_ports(1)[0]
-    cmd = [args.redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    cmd += ["--appendonly", "yes", "--appendfsync", fsync, "--dir", str(directory)]
+    cmd = redis_command(args.redis_server, port, fsync, directory)
     server = await asyncio.create_subprocess_exec(
         *cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import yaml
 
+from bench.lib.driver import Request, Scenario, sample_events
 from engine.client import EmbeddedCluster, GateClient
 from engine.client.results import ClusterView
 from engine.config import load_config
@@ -275,3 +276,40 @@ def process_ids(view: ClusterView, url: str, gateway_pid: int | None) -> dict[st
             if pid:
                 pids[f"{node['node_id']} ({node['role']})"] = pid
     return pids
+
+
+class GateTarget:
+    """The cluster under test, the shared client and the appends of the scenarios."""
+
+    def __init__(self, client: GateClient, store: str, seed: int) -> None:
+        self.client = client
+        self.store = store
+        self.pool = sample_events(seed)
+        self.appended = 0  # events acknowledged, warm-up included (for the sanity check)
+
+    def request_for(self, scenario: Scenario, phase: str) -> Request:
+        """The append one worker of ``scenario`` repeats; each worker has its own stream."""
+        pool, size, batch = self.pool, len(self.pool), scenario.batch
+        prefix = f"bench-{int(time.time())}-{phase}-{scenario.key}"
+
+        async def request(worker: int, seq: int) -> None:
+            start = (seq * batch + worker) % size
+            events = [pool[(start + k) % size] for k in range(batch)]
+            await self.client.append(self.store, f"{prefix}-{worker}", events, "any")
+            self.appended += batch
+
+        return request
+
+    async def send(self, stream: str, event_id: str, i: int) -> None:
+        """Append one small event and wait for its acknowledgement (the latency workload)."""
+        event = {"event_id": event_id, "event_type": "t:v1", "data": {"i": i}}
+        await self.client.append(self.store, stream, [event], "any")
+
+    async def feed(self, stream: str, ready: asyncio.Event) -> AsyncIterator[str]:
+        """The event ids an observer WebSocket of ``stream`` receives, once it is live."""
+        async for message in self.client.observe(self.store, {"by_stream": f"${stream}"}):
+            if message["type"] == "live":
+                ready.set()
+            elif message["type"] == "events":
+                for event in message["events"]:
+                    yield str(event["event_id"])

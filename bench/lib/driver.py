@@ -7,13 +7,15 @@ same closed-loop workers and print the same table, so their lines compare direct
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import random
 import sys
 import time
+import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -150,6 +152,64 @@ async def run_scenario(
         )
     cpu = CpuMeter.delta(before, meter.sample())
     return ScenarioResult(scenario, elapsed, latencies, steal.result, errors, cpu)
+
+
+# The latency workload: ``send(event_id, i)`` appends one event and returns when acknowledged;
+# ``feed(ready)`` yields the event ids a subscriber receives and sets ``ready`` once it is live.
+Send = Callable[[str, int], Awaitable[object]]
+Feed = Callable[[asyncio.Event], AsyncIterator[str]]
+
+
+async def delivery_latencies(
+    rate: float, duration: float, send: Send, feed: Feed, *, grace: float = 10.0
+) -> tuple[int, list[float]]:
+    """Append at ``rate`` events/s for ``duration`` s from an open-loop pacer; time delivery.
+
+    A slow append never delays the next one.  Returns the number sent and the sorted seconds
+    from issuing each append to the subscriber receiving it (those received within ``grace``
+    seconds after the last acknowledgement).
+    """
+    total = max(1, int(rate * duration))
+    issued: dict[str, float] = {}
+    delivery: list[float] = []
+    ready = asyncio.Event()
+    clock = time.perf_counter
+
+    async def receive() -> None:
+        async for event_id in feed(ready):
+            started = issued.get(event_id)
+            if started is not None:
+                delivery.append(clock() - started)
+            if len(delivery) >= total:
+                return
+
+    async def append(event_id: str, i: int) -> None:
+        await send(event_id, i)
+
+    receiver = asyncio.create_task(receive())
+    try:
+        await asyncio.wait_for(ready.wait(), grace)
+        appends: set[asyncio.Task[None]] = set()
+        t0 = clock()
+        for i in range(total):
+            delay = t0 + i / rate - clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            event_id = str(uuid.uuid4())
+            issued[event_id] = clock()
+            task = asyncio.create_task(append(event_id, i))
+            appends.add(task)
+            task.add_done_callback(appends.discard)
+        if appends:
+            await asyncio.gather(*appends)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(receiver), grace)
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiver
+    delivery.sort()
+    return total, delivery
 
 
 def sample_events(seed: int, count: int = 1024) -> list[dict[str, Any]]:

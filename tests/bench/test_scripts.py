@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 20, SCRIPTS
+    assert len(SCRIPTS) == 21, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -79,7 +79,32 @@ QUICK = {
     ),
     "sim_schedules": (["5"], ["seeds from 0"]),
 }
+PEER_SYSTEMS = (
+    "gate-os",
+    "gate-always",
+    "nats-default",
+    "nats-always",
+    "redis-everysec",
+    "redis-always",
+)
+PEER_WORKLOADS = (
+    "A: 16 tasks x single-event appends",
+    "B: 4 tasks x 100-event batches",
+    "L: append-to-subscriber at 200/s",
+)
 SLOW = {
+    "peers": (
+        [
+            "--slice-seconds",
+            "0.3",
+            "--slices",
+            "1",
+            "--warmup",
+            "0.1",
+        ],
+        [f"{s}, {w}" for w in PEER_WORKLOADS for s in PEER_SYSTEMS]
+        + ["gate-os / nats-default", "gate-always / nats-always"],
+    ),
     "append_bench": (
         ["--duration", "0.5", "--warmup", "0.2"],
         ["A: 16 tasks x single-event appends", "B: 4 tasks x 100-event batches"],
