@@ -51,7 +51,11 @@ def _load_chain(context: ssl.SSLContext, identity: TlsIdentity) -> None:
     try:
         context.load_cert_chain(identity.cert, identity.key)
     except FileNotFoundError as exc:
-        raise TlsError(f"{exc.filename}: file not found") from None
+        # ssl does not always say which file: the first one missing.
+        missing = exc.filename or next(
+            (p for p in (identity.cert, identity.key) if not Path(p).exists()), identity.cert
+        )
+        raise TlsError(f"{missing}: file not found") from None
     except (ssl.SSLError, OSError) as exc:
         raise TlsError(
             f"cannot use the certificate {identity.cert} with the key {identity.key}: "
@@ -88,6 +92,15 @@ def client_context(
         if cert is None:
             raise TlsError("a client key needs its certificate (--cert)")
         _load_chain(context, TlsIdentity(Path(cert), Path(key or cert)))
+    return context
+
+
+def server_context(identity: TlsIdentity) -> ssl.SSLContext:
+    """A listener's context that shows ``identity`` and asks nothing of clients (a served
+    page's: browsers have no certificate to show). Raises TlsError."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _load_chain(context, identity)
     return context
 
 

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -27,7 +28,8 @@ from textual_serve.server import Server
 
 from console.ops.session import Access, EngineSession, SessionOptions
 from engine.client import GateClient
-from engine.config_model import Role
+from engine.config_model import Role, TlsIdentity
+from engine.tls import server_context
 
 PAGE = Path(__file__).with_name("serve_page")  # our app_index.html: textual-serve's, made Gate's
 TAB_MODULE = "console.tui.main"
@@ -43,17 +45,20 @@ GATEWAY_GONE = (
 
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
-    """Where the page is served, and whether every tab is a read-only seat."""
+    """Where the page is served, whether every tab is a read-only seat, and the certificate
+    that makes the page https:// (and its WebSocket wss://)."""
 
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
     read_only: bool = False
+    tls: TlsIdentity | None = None
 
     @property
     def url(self) -> str:
         """The address people type into their browser."""
-        return self.public_url or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return self.public_url or f"{scheme}://{self.host}:{self.port}"
 
 
 # What each role's seat may do, in the page's words (the roles of docs/API.md).
@@ -107,6 +112,25 @@ class ClassroomServer(Server):
         self.tabs: set[asyncio.Task[Any]] = set()
         self.opened = False
 
+    def serve(self, debug: bool = False) -> None:
+        """textual-serve's ``serve``, with the page's certificate (aiohttp's ``ssl_context``).
+        Raises TlsError for a certificate it cannot use, before anything starts."""
+        context = None if self.options.tls is None else server_context(self.options.tls)
+        self.debug = debug
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_exit)
+        web.run_app(
+            self._make_app(),
+            host=self.options.host,
+            port=self.options.port,
+            ssl_context=context,
+            handle_signals=False,
+            loop=loop,
+            print=lambda *args: None,
+        )
+
     def initialize_logging(self) -> None:
         """One line per problem on stderr, not a request log of every tab."""
         logging.basicConfig(level=logging.WARNING, format="gate-console: %(message)s")
@@ -157,7 +181,14 @@ class ClassroomServer(Server):
         assert task is not None, "aiohttp runs each request in a task"
         self.tabs.add(task)
         try:
-            async with GateClient(self.session.url, retry_deadline=0) as probe:
+            tls = self.session.tls_options
+            async with GateClient(
+                self.session.url,
+                retry_deadline=0,
+                ca=tls.get("ca"),
+                cert=tls.get("cert"),
+                key=tls.get("key"),
+            ) as probe:
                 answers = await probe.health()
             if answers:
                 return await super().handle_websocket(request)

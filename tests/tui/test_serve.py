@@ -73,7 +73,12 @@ def test_a_served_tab_needs_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--port", "8000"], "--host, --port and --public-url go with --serve"),
+        (["--port", "8000"], "--host, --port, --public-url, --serve-cert and --serve-key go with"),
+        (["--serve", "--serve-cert", "c.pem"], "--serve-cert and --serve-key go together"),
+        (
+            ["--serve", "--serve-cert", "c.pem", "--serve-key", "k.pem"],
+            "cannot serve https://: c.pem: file not found",
+        ),
         (["--serve", "--port", "70000"], "--port 70000: the port must be between 1 and 65535"),
         (["--serve", "--public-url", "ftp://x"], "--public-url ftp://x: it must start with"),
     ],
