@@ -33,6 +33,7 @@ from engine.client import GateClient, GateError, TlsError
 from engine.config import ConfigError, dump_config, load_config, parse_config
 from engine.config_model import TlsConfig, TlsIdentity
 from engine.exposure import insecure_reasons
+from engine.gateway.supervisor import logs_dir
 from engine.tls import DevCerts, ProcessTls, client_context, make_dev_certs
 from engine.transport.preflight import GatewayRunning, check_ports
 from tests.cluster_harness import (
@@ -422,6 +423,56 @@ async def test_a_rotated_certificate_is_served_without_restarting_anything(
         await client.append("reg_gh", "rotation", [EVENT], expected_version=0)
         view = await client.cluster()
         assert all(n["tcp"]["up"] and n["lag"] == 0 for n in view["nodes"]), view
+
+
+@pytest.mark.slow
+async def test_sighup_to_the_real_gateway_and_nodes_rotates_their_certificates(
+    tls_cluster: tuple[RunningCluster, DevCerts],
+) -> None:
+    cluster, certs = tls_cluster
+    config = cluster.config
+    logs = {"gateway": cluster.embedded.log_file} | {
+        n: logs_dir(config) / f"{n}.log" for n in config.node_ids
+    }
+
+    def reloads_on_sighup() -> dict[str, int]:  # each process logs why it reloaded
+        return {
+            name: sum(
+                "reloaded its certificate" in line and line.endswith(" (SIGHUP)")
+                for line in path.read_text(errors="replace").splitlines()
+            )
+            for name, path in logs.items()
+        }
+
+    ports = [config.gateway.http.port] + [config.node(n).tcp.port for n in config.node_ids]
+    async with cluster.new_client() as client:
+        before = [await served_serial(port, certs.ca) for port in ports]
+        pids = {n: await cluster.node_pid(n) for n in config.node_ids}
+        pids["gateway"] = cluster.gateway_pid
+        sighups = reloads_on_sighup()
+        await asyncio.to_thread(make_dev_certs, certs.ca.parent, config)
+        for pid in pids.values():  # what a teacher's cron job does after renewing certificates
+            os.kill(pid, signal.SIGHUP)
+        await wait_for(
+            lambda: asyncio.sleep(0, reloads_on_sighup()),
+            lambda now: all(now[name] > sighups[name] for name in logs),
+            15,
+            "every process to log its SIGHUP reload",
+        )
+        after = [await served_serial(port, certs.ca) for port in ports]
+        assert all(a != b for a, b in zip(after, before, strict=True)), "new certificates"
+        assert after == [
+            x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+            for path in [certs.gateway.cert] + [dict(certs.nodes)[n].cert for n in config.node_ids]
+        ], "each listener serves the files as they are now"
+        assert {n: await cluster.node_pid(n) for n in config.node_ids} == {
+            n: pid for n, pid in pids.items() if n != "gateway"
+        }, "the same node processes"
+        assert cluster.embedded.process is not None and cluster.embedded.process.poll() is None
+        await client.append("reg_gh", "sighup", [EVENT])
+        view = await client.cluster()
+        assert all(n["tcp"]["up"] for n in view["nodes"]), view
+        await wait_for(client.cluster, lambda v: all(n["lag"] == 0 for n in v["nodes"]), 15)
 
 
 # --- mutual TLS ---------------------------------------------------------------------------------
