@@ -49,6 +49,7 @@ def run_child(rate: int, seconds: float) -> None:
     from console.ops.line_feed import LineFeed
     from console.ops.observers import ObserverRow
     from console.ops.operations import Operations
+    from console.ops.session import Access
     from console.tui.app import GateConsole
 
     def node(number: int) -> NodeRow:
@@ -113,6 +114,7 @@ def run_child(rate: int, seconds: float) -> None:
         url = "http://127.0.0.1:8899"
         store = "reg_gh"
         started_engine = False
+        access = Access()
         health = Health()
         cluster = Cluster()
         observers = Observers()

@@ -1,15 +1,18 @@
 """Fault soak: the failover tests' workload under many random process faults, for minutes.
 
 Usage: ``python -m bench.fault_soak [--minutes M] [--seed S] [--nodes N] [--writers W]
-[--faults KIND,...] [--retry-deadline S] [--request-timeout S] [--keep] [--json-out [PATH]]``
-(run from the repository root).
+[--faults KIND,...] [--compact-after N] [--retry-deadline S] [--request-timeout S] [--keep]
+[--json-out [PATH]]`` (run from the repository root).
 
-Starts its own cluster in a temporary directory, runs the writers and the prober of
+Starts its own cluster in a temporary directory (``replication.compactAfter`` small, 200 by
+default, so that a node down for a moment is sent a snapshot), runs the writers and the prober of
 ``bench/lib/nemesis.py`` (those ``tests/faults`` run), and injects seeded random faults one at a
-time (SIGKILL, SIGSTOP or graceful stop of the leader or a follower, each healed before the next)
-until the time is up. Prints a fault log, the write unavailability per fault kind (max and p50),
-and the checker's
-verdict on every node's ``$all``. Exits 1 on a violation or a stuck cluster, keeping the cluster
+time (SIGKILL, SIGSTOP or graceful stop of the leader or a follower, isolation from its peers
+then heal, leadership transfer, a follower's data wiped, a new node added and a follower
+removed; each healed before the next) until the time is up. Prints a fault log (a node that
+caught up by installing a snapshot says so), the write unavailability per fault kind (max and
+p50), the snapshot installs, and the checker's verdict on every member's ``$all`` (a node added
+during the run included). Exits 1 on a violation or a stuck cluster, keeping the cluster
 directory (node logs under ``data/logs/``, ``gateway.log``) for a post-mortem.
 """
 
@@ -22,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.lib.cluster import RunningCluster, cluster_config, start_cluster
@@ -60,7 +64,10 @@ async def soak(directory: Path, args: argparse.Namespace, results: Results) -> b
     """Run the soak in ``directory``; True when the checker found nothing wrong."""
     rng = random.Random(args.seed)
     # Health polled every 0.2 s as in tests/faults, so the nemesis sees a node's return soon.
-    extra = {"gateway": {"requestTimeout": args.request_timeout, "healthInterval": 0.2}}
+    extra = {
+        "gateway": {"requestTimeout": args.request_timeout, "healthInterval": 0.2},
+        "replication": {"compactAfter": args.compact_after},
+    }
     raw = cluster_config(directory, args.nodes, extra=extra)
     cluster: RunningCluster = await start_cluster(directory, raw)
     stuck: str | None = None
@@ -94,7 +101,12 @@ async def soak(directory: Path, args: argparse.Namespace, results: Results) -> b
             await workload.stop()
         _log(unavailability_summary(nemesis.records))
         _log(f"attempts: {dict(workload.counts())}")
-        histories = await converge(cluster, workload.attempts, timeout=60)
+        installs = [r.kind for r in nemesis.records if r.snapshot_installed]
+        _log(f"snapshot installs: {len(installs)} ({dict(Counter(installs))})")
+        # The members at the end: a node added during the run included, a removed one not.
+        histories = await converge(
+            cluster, workload.attempts, timeout=60, nodes=nemesis.probe.members
+        )
         verdict = check_histories(histories, workload.attempts)
         _log(verdict.report())
         if conflicts:
@@ -103,7 +115,12 @@ async def soak(directory: Path, args: argparse.Namespace, results: Results) -> b
             _log(f"STUCK: {stuck}")
         ok = verdict.ok and not conflicts and stuck is None
         figures = unavailability_figures(nemesis.records)
-        figures |= {"seed": args.seed, "minutes": args.minutes, "ok": int(ok)}
+        figures |= {
+            "seed": args.seed,
+            "minutes": args.minutes,
+            "snapshot_installs": len(installs),
+            "ok": int(ok),
+        }
         results.add(f"{args.nodes} nodes, {args.writers} writers", figures, steal.result)
         return ok
     finally:
@@ -122,6 +139,9 @@ def main() -> None:
         type=lambda text: text.split(","),
         default=sorted(FAULTS),
         help=f"comma-separated kinds among {', '.join(sorted(FAULTS))} (default: all)",
+    )
+    parser.add_argument(
+        "--compact-after", type=int, default=200, help="replication.compactAfter (entries)"
     )
     parser.add_argument(
         "--retry-deadline", type=float, default=3.0, help="the writers' client retry deadline"

@@ -1,7 +1,8 @@
 """Snapshot catch-up: how fast a wiped node gets the leader's stores, and what writes see meanwhile.
 
 Usage: ``python -m bench.snapshot_catch_up [--megabytes M] [--compact-after N] [--writers W]
-[--json-out [PATH]]`` (run from the repository root).
+[--dir DIR] [--json-out [PATH]]`` (run from the repository root; ``--dir`` on a real disk, not a
+tmpfs).
 
 Starts a 3-node cluster with ``replication.compactAfter: N`` in a temporary directory, fills
 store ``bench`` with about M MB of events (4 kB each, 5 to an append, and at least twice
@@ -221,9 +222,10 @@ def main() -> None:
     parser.add_argument("--megabytes", type=float, default=100.0)
     parser.add_argument("--compact-after", type=int, default=1000)
     parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--dir", help="parent directory of the cluster's data (not tmpfs!)")
     add_json_out(parser, "snapshot_catch_up")
     args = parser.parse_args()
-    directory = Path(tempfile.mkdtemp(prefix="gate-snapshot-"))
+    directory = Path(tempfile.mkdtemp(prefix="gate-snapshot-", dir=args.dir))
     results = Results("snapshot_catch_up", args.json_out)
     try:
         asyncio.run(run(args, directory, results))

@@ -5,9 +5,9 @@
   acknowledged (with its position), failed definitively (every try answered 503), or unknown.
 - :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them (or lets
   the gateway restart a node SIGKILLed behind its back, with ``gateway.restart: on-failure``),
-  cuts a node off from its peers (isolate, heal) and hands leadership over, and measures the
-  write unavailability after each fault: from the fault to the first acknowledged write that
-  was issued after it.
+  cuts a node off from its peers (isolate, heal), hands leadership over and wipes a follower's
+  data (it comes back by snapshot), and measures the write unavailability after each fault:
+  from the fault to the first acknowledged write that was issued after it.
 - :func:`converge` and :func:`check_histories` read every node's own ``$all`` and check the
   replication guarantees, printing a diff of what is missing, duplicated or divergent where.
 """
@@ -19,6 +19,7 @@ import bisect
 import contextlib
 import os
 import random
+import shutil
 import signal
 import time
 from collections import Counter, defaultdict
@@ -31,7 +32,7 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
-from bench.lib.cluster import RunningCluster
+from bench.lib.cluster import RunningCluster, free_ports
 from bench.lib.percentiles import nearest_rank
 from engine.client import GateClient, GateError
 from engine.client.results import NodeView
@@ -255,6 +256,7 @@ class NodeProbe:
 
     def __init__(self, cluster: RunningCluster, timeout: float = 0.4) -> None:
         self.cluster = cluster
+        self.members = list(cluster.node_ids)  # the nodes to look at (membership may change)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -276,7 +278,7 @@ class NodeProbe:
 
     async def statuses(self, exclude: str | None = None) -> dict[str, dict[str, Any] | None]:
         """Every node's status (None for a node that does not answer), but ``exclude``'s."""
-        ids = [n for n in self.cluster.config.node_ids if n != exclude]
+        ids = [n for n in self.members if n != exclude]
         found = await asyncio.gather(*(self.status(n) for n in ids))
         return dict(zip(ids, found, strict=True))
 
@@ -331,6 +333,10 @@ FAULTS: dict[str, tuple[str, str]] = {
     "isolate_leader": ("leader", "isolate"),
     "isolate_follower": ("follower", "isolate"),
     "transfer_leader": ("follower", "transfer"),  # leadership handed over to a follower
+    # Stopped, its data directory deleted, started: it can only catch up by snapshot.
+    "wipe_follower": ("follower", "wipe"),
+    # A new node added (a learner, promoted once caught up), then a follower removed.
+    "replace_follower": ("follower", "replace"),
 }
 
 
@@ -347,6 +353,7 @@ class FaultRecord:
     election_s: float | None = None  # fault -> a new leader serves (leader faults)
     unavailable_s: float | None = None  # fault -> first acknowledged write issued after it
     recovered_s: float | None = None  # fault -> the node is back and caught up
+    snapshot_installed: bool = False  # the node caught up by installing the leader's snapshot
 
     def describe(self) -> str:
         """One line for the fault log."""
@@ -355,6 +362,8 @@ class FaultRecord:
             parts.append(f"leader {self.old_leader} -> {self.new_leader} in {_s(self.election_s)}")
         parts.append(f"write unavailability {_s(self.unavailable_s)}")
         parts.append(f"rejoined in {_s(self.recovered_s)}")
+        if self.snapshot_installed:
+            parts.append("by snapshot")
         return ", ".join(parts)
 
 
@@ -456,7 +465,7 @@ class Nemesis:
             view = await self._client.cluster()
         except GateError:
             return None
-        return next(n for n in view["nodes"] if n["node_id"] == node_id)
+        return next((n for n in view["nodes"] if n["node_id"] == node_id), None)
 
     async def _reaped(self, node_id: str) -> bool:
         # After an os.kill behind its back, the supervisor must see the exit before "start".
@@ -482,6 +491,63 @@ class Nemesis:
         )
         await self._client.node_action(node_id, "start")
 
+    async def _installs(self, node_id: str) -> tuple[int | None, int]:
+        """The node's pid and how many snapshot installs its node log shows ((None, 0) when it
+        does not answer within 5 s); the log starts empty with each process."""
+        with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+            status = await asyncio.wait_for(self.cluster.node_get(node_id, "/status"), 5)
+            log = await asyncio.wait_for(self.cluster.node_get(node_id, "/log?limit=1000"), 5)
+            installed = [
+                line
+                for line in log["lines"]
+                if line["kind"] == "snapshot" and "installed" in line["text"]
+            ]
+            return int(status["pid"]), len(installed)
+        return None, 0
+
+    async def _wipe(self, node_id: str) -> None:
+        """Stop ``node_id`` and delete its data directory (it is started again as it heals)."""
+        status = await self.probe.status(node_id)
+        await self._client.node_action(node_id, "stop")
+
+        async def gone() -> bool:
+            # Its process ended, not only its state turned "stopped": a closing node still
+            # removes its WAL files.
+            node = await self._node_view(node_id)
+            if node is None or node["state"] not in ("stopped", "exited"):
+                return False
+            if status is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(status["pid"]), 0)
+                    return False
+            return True
+
+        await self._poll(f"{node_id} to stop", gone, self.timeout)
+        shutil.rmtree(self.cluster.config.node_data_dir(node_id))
+
+    async def _replace(self, node_id: str) -> str:
+        """Add a new node, wait until it is a voter, then remove ``node_id``; the new node."""
+        new = f"node{len(self.cluster.node_ids) + 1}"
+        http, tcp = free_ports(2)
+        await self._client.add_node(new, http=("127.0.0.1", http), tcp=("127.0.0.1", tcp))
+        self.cluster.added[new] = f"127.0.0.1:{http}"
+        self.probe.members.append(new)
+
+        async def voter() -> bool:
+            node = await self._node_view(new)
+            return node is not None and node["voter"] and node["role"] == "follower"
+
+        await self._poll(f"{new} promoted to voter", voter, 4 * self.timeout)
+        await self._client.remove_node(node_id)
+        self.probe.members.remove(node_id)
+
+        async def removed() -> bool:
+            node = await self._node_view(node_id)
+            return node is None or node["state"] in ("stopped", "exited")
+
+        await self._poll(f"{node_id} removed", removed, self.timeout)
+        return new
+
     async def inject(self, kind: str) -> FaultRecord:
         """Inject one fault, measure it, heal it and wait until the cluster is whole again."""
         role, action = FAULTS[kind]
@@ -490,8 +556,10 @@ class Nemesis:
         if role == "leader":
             target = leader
         else:
-            target = self.rng.choice([n for n in self.cluster.config.node_ids if n != leader])
+            target = self.rng.choice([n for n in self.probe.members if n != leader])
         pid = restarts = 0
+        added = ""
+        installs_before = await self._installs(target)
         if action == "kill_pid":
             pid = int((await self.probe.status(target) or {})["pid"])
             view = await self._node_view(target)
@@ -503,6 +571,10 @@ class Nemesis:
             await self._client.isolate(target)
         elif action == "transfer":
             await self._client.transfer_leadership(target)
+        elif action == "wipe":
+            await self._wipe(target)
+        elif action == "replace":
+            added = await self._replace(target)
         else:
             await self._client.node_action(target, action)
         record = FaultRecord(
@@ -528,10 +600,16 @@ class Nemesis:
                 await self._client.heal(target)
         elif action == "kill_pid":
             await self._heal_kill_pid(target, restarts)
-        elif action != "transfer":  # after a transfer the old leader goes on as a follower
+        elif action not in ("transfer", "replace"):  # after a transfer the old leader follows
             await self._client.node_action(target, "start")
+        if action == "replace":
+            target = added  # the node that must catch up is the new one
         await self.rejoined(target)
         record.recovered_s = self.clock() - since
+        pid_after, installs = await self._installs(target)
+        if pid_after == installs_before[0]:  # the same process: count only the new installs
+            installs -= installs_before[1]
+        record.snapshot_installed = installs > 0
         self.records.append(record)
         self.log(record.describe())
         return record
@@ -546,12 +624,12 @@ class Nemesis:
 
     async def heal(self) -> None:
         """Resume and start every node (whatever state it is in) and wait until all rejoin."""
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.probe.members:
             await self._client.node_action(node_id, "resume")
             await self._client.node_action(node_id, "start")
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.probe.members:
             await self._client.heal(node_id)
-        for node_id in self.cluster.config.node_ids:
+        for node_id in self.probe.members:
             await self.rejoined(node_id)
 
 

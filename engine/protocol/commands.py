@@ -45,7 +45,10 @@ _COMMAND_FIELDS = {
 
 def encode_command(cmd: dict[str, Any]) -> bytes:
     """A command as the data of a log entry."""
-    return orjson.dumps(cmd)
+    # Copied to a bytes of its own size: orjson's result keeps the 4 KiB buffer it wrote into,
+    # and a leader holds thousands of entries in its log cache (16 MiB instead of ~1.5 MiB of
+    # 300-byte events).
+    return bytes(memoryview(orjson.dumps(cmd)))
 
 
 def decode_command(data: bytes) -> dict[str, Any] | None:

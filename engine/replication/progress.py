@@ -106,8 +106,12 @@ class Progress:
         if self.pending_snapshot:
             return False  # an answer to an append sent before the snapshot
         if self.replicating:
-            if rejected <= self.match:
-                return False  # that index is known to match
+            # Below the match index, or at it by a follower that still holds it, the index is
+            # known to match.  A rejection of a heartbeat (anchored at the match index) saying
+            # it holds less is no stale answer: an idle leader has no other way to learn that
+            # a follower's data was wiped.
+            if rejected < self.match or (rejected == self.match and hint >= rejected):
+                return False
         elif rejected != self.next - 1:
             return False  # not the probe in flight
         if rejected >= self.match > hint:

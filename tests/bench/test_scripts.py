@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 19, SCRIPTS
+    assert len(SCRIPTS) == 20, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -103,6 +103,10 @@ SLOW = {
     "fault_soak": (
         ["--minutes", "0.05", "--faults", "kill_follower"],
         ["3 nodes, 4 writers"],
+    ),
+    "soak": (
+        ["--minutes", "0.2", "--rate", "50", "--writers", "4", "--sample", "3"],
+        ["50 events/s, 4 writers"],
     ),
     "snapshot_catch_up": (
         ["--megabytes", "1", "--compact-after", "100", "--writers", "2"],

@@ -100,6 +100,7 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "node_id": "node1",
         "role": "leader",
         "preferred": True,
+        "voter": True,
         "http": {"addr": f"127.0.0.1:{n1.http_port}", "enabled": True, "up": True, "latency_ms": 0},
         "tcp": {"addr": f"127.0.0.1:{n1.tcp_port}", "enabled": True, "up": True, "latency_ms": 0},
         "term": 3,

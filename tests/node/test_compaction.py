@@ -6,16 +6,23 @@ With ``replication.compactAfter: 200`` every node's log stays near 200 entries b
 stores hold durably while 2,000 events are written one append (one log entry) each; a node whose
 data is wiped comes back empty, is sent the leader's stores as a snapshot (its log then starts
 after the snapshot) and holds every event, in the leader's order.
+
+The long run (#17): 50,000 events of ~300 bytes in 5-event appends (10,000 log entries, five
+times ``compactAfter: 2000``): no node's log ever holds more than about twice ``compactAfter``
+entries, each ``raft.db`` stops growing once its log has reached its steady size, and a wiped
+node catches up by snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from engine.client import GateClient
 from tests.cluster_harness import RunningCluster, wait_for
@@ -140,6 +147,102 @@ async def test_a_node_back_from_a_crash_far_behind_has_its_stores_replaced_by_a_
     assert len(await cluster.node_all(victim)) == 400 + 4 * KEEP
     stores = await cluster.node_get(victim, "/api/stores")
     assert sorted(s["store_id"] for s in stores["stores"]) == ["extra", "reg_gh"]
+
+
+LONG_KEEP = 2_000
+LONG_EVENTS = 50_000
+LONG_BATCH = 5
+LONG_WRITERS = 32
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 50,000 events: about 100 s on a 2-core machine shared with others
+async def test_a_long_run_keeps_logs_and_raft_db_bounded_and_a_wiped_node_catches_up(
+    make_cluster: MakeCluster,
+) -> None:
+    cluster = await make_cluster(extra={"replication": {"compactAfter": LONG_KEEP}})
+    nodes = list(cluster.config.node_ids)
+    padding = "x" * 200  # ~300 bytes per event, as the soak's
+    appends = LONG_EVENTS // LONG_BATCH
+    done = 0
+    spans: dict[str, int] = dict.fromkeys(nodes, 0)  # the longest log each node was seen with
+    raft_sizes: list[tuple[int, dict[str, int]]] = []  # (appends done, node -> raft.db bytes)
+
+    def raft_bytes(node: str) -> int:
+        node_dir = cluster.config.node_data_dir(node)
+        return sum(
+            (node_dir / f"raft.db{suffix}").stat().st_size
+            for suffix in ("", "-wal")
+            if (node_dir / f"raft.db{suffix}").exists()
+        )
+
+    async def watch() -> None:
+        while True:
+            for node in nodes:
+                spans[node] = max(spans[node], _log_size(await cluster.node_get(node, "/status")))
+            raft_sizes.append((done, {node: raft_bytes(node) for node in nodes}))
+            await asyncio.sleep(0.2)
+
+    async def writer(client: GateClient, w: int) -> None:
+        nonlocal done
+        for i in range(w, appends, LONG_WRITERS):
+            events = [
+                {"event_type": "t:v1", "data": {"i": i, "k": k, "padding": padding}}
+                for k in range(LONG_BATCH)
+            ]
+            await client.append("reg_gh", f"long-{w}", events)
+            done += 1
+
+    started = time.monotonic()
+    watcher = asyncio.create_task(watch())
+    try:
+        async with cluster.new_client() as client:
+            await asyncio.gather(*(writer(client, w) for w in range(LONG_WRITERS)))
+        leader = await cluster.leader()
+        commit = (await cluster.node_get(leader, "/status"))["commit_position"]
+        await wait_for(
+            lambda: asyncio.gather(*(cluster.node_get(n, "/status") for n in nodes)),
+            lambda all_: all(
+                s["applied_position"] >= commit and _log_size(s) <= 1.5 * LONG_KEEP for s in all_
+            ),
+            timeout=30,
+            what="every node applied and compacted",
+        )
+    finally:
+        if watcher.done():
+            watcher.result()  # the watcher failed: say why
+        watcher.cancel()
+    written_s = time.monotonic() - started
+    # compactAfter entries behind the durable point, up to half that again between compactions,
+    # and what was applied since the last durable point.
+    assert all(span <= 2 * LONG_KEEP for span in spans.values()), spans
+    # Past the point where a log reaches its steady size (1.5 x compactAfter entries, a third of
+    # the run), raft.db reuses the pages compaction frees: the second half of the run, which
+    # appends as many entries again, leaves it at most a little larger than at half-time.
+    halfway = {node: max(s[node] for n, s in raft_sizes if n <= appends // 2) for node in nodes}
+    final = {node: max(s[node] for _, s in raft_sizes) for node in nodes}
+    assert all(final[n] <= 1.25 * halfway[n] + 2**20 for n in nodes), (halfway, final)
+
+    # Wipe a follower: it comes back empty, long after the leader compacted its log's start.
+    victim = next(n for n in nodes if n != leader)
+    async with cluster.new_client() as client:
+        await _down(client, victim, "stop")
+        shutil.rmtree(cluster.config.node_data_dir(victim))
+        await client.node_action(victim, "start")
+    leader = await cluster.leader()
+    target = (await cluster.node_get(leader, "/status"))["commit_position"]
+    await wait_for(
+        lambda: cluster.node_get(victim, "/status"),
+        lambda s: s["applied_position"] >= target,
+        timeout=60,
+        what=f"{victim} caught up",
+    )
+    lines = (await cluster.node_get(victim, "/log"))["lines"]
+    assert any("installed" in line["text"] and line["kind"] == "snapshot" for line in lines)
+    expected = await cluster.node_all(leader)
+    assert len(expected) == LONG_EVENTS
+    assert await cluster.node_all(victim) == expected
+    print(f"50,000 events written and compacted in {written_s:.1f} s; raft.db {final}")
 
 
 async def _down(client: GateClient, node_id: str, action: str) -> None:

@@ -104,3 +104,11 @@ def test_a_follower_that_lost_what_it_acknowledged_is_probed_from_what_it_holds(
     pr.become_probe()
     assert pr.take_probe() and pr.on_rejected(40, 0)
     assert (pr.match, pr.next) == (0, 1)
+    # A heartbeat at its match, rejected so: the cluster was idle when the data went, so no
+    # append after the match index reveals it.
+    pr = Progress(1)
+    pr.take_probe()
+    pr.on_accepted(40)
+    assert pr.replicating and pr.next == 41
+    assert pr.on_rejected(40, 0)
+    assert (pr.match, pr.next, pr.replicating) == (0, 1, False)

@@ -140,12 +140,14 @@ class _UsesCommittedMembership(RaftNode):
         pass  # its learners are not the log's: removals alone show the bug
 
 
-def _first_violation(node_cls: type[RaftNode], seeds: range) -> Violation:
+def _first_violation(node_cls: type[RaftNode], seeds: range, naming: str = "") -> Violation:
+    """The first violation in ``seeds`` whose message contains ``naming``."""
     for seed in seeds:
         try:
             run_schedules([seed], node_cls)
         except Violation as violation:
-            return violation
+            if naming in str(violation):
+                return violation
     pytest.fail(f"no schedule in {seeds} caught the bug injected by {node_cls.__name__}")
 
 
@@ -175,8 +177,9 @@ def test_checker_catches_snapshots_of_uncommitted_entries() -> None:
 
 
 def test_checker_catches_a_state_machine_rolled_back_by_an_old_snapshot() -> None:
-    violation = _first_violation(_RestoresEverySnapshot, range(60_000, 60_200))
-    assert "behind what its state machine applied" in str(violation)
+    # A rolled-back follower also trips other checks in some schedules (it answers for entries
+    # its log no longer holds); the restore check must name the bug itself.
+    _first_violation(_RestoresEverySnapshot, range(60_000, 60_200), "behind what its state machine")
 
 
 def test_checker_catches_followers_left_behind_a_compacted_log() -> None:

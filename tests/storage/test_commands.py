@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -201,3 +202,25 @@ def test_non_negative_ints_accept_ints_and_digit_strings() -> None:
     assert validate_non_negative_int("42", "n") == 42
     for bad in (-1, "-1", "", "1.5", 1.0, None, False, " 1"):
         _fails(lambda bad=bad: validate_non_negative_int(bad, "count"), "count")
+
+
+def test_an_encoded_command_holds_no_more_memory_than_its_bytes() -> None:
+    # A leader keeps thousands of encoded commands in its log cache, whose budget counts
+    # len(data): each must hold about that much memory (orjson's own result keeps 4 KiB).
+    cmd = {
+        "op": "append",
+        "store": "reg_gh",
+        "stream": "s-1",
+        "expected_version": "any",
+        "events": [{"event_id": "e" * 36, "event_type": "t:v1", "data": {"pad": "x" * 200}}],
+    }
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [encode_command(cmd) for _ in range(1000)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    size = len(kept[0])
+    assert 250 < size < 400
+    assert held < 1000 * (size + 100)  # the bytes objects, their header and the list

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.replication.messages import Entry, HardState, Snapshot
-from engine.storage.raft_log import SqliteLogStorage
+from engine.storage.raft_log import _SCHEMA, SqliteLogStorage
 from tests.small_disk import MB, resize, small_disk
 
 
@@ -205,3 +205,52 @@ def test_a_full_disk_fails_a_save_with_its_own_error_and_the_log_goes_on_once_sp
         assert again.last_index() == index
         assert again.entries(index, index + 1) == [Entry(index, 1, b"after")]
         again.close()
+
+
+def _big_entries(lo: int, hi: int) -> list[Entry]:
+    return [Entry(i, 1, b"x" * 1000) for i in range(lo, hi)]
+
+
+def _file_size(path: Path) -> int:
+    """The database's size once its WAL is copied back (as the checkpoints do)."""
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.stat().st_size
+
+
+def test_compaction_of_most_of_the_log_shrinks_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "raft.db"
+    log = SqliteLogStorage(path, "os")
+    log.save(HardState(1, "a", 3000), _big_entries(1, 3001))  # 3 MB of entries
+    full = _file_size(path)
+    assert full > 3_000_000
+    log.compact(Snapshot(2900, 1))
+    small = _file_size(path)
+    # 100 entries are left; half their size again is kept free for the next ones.
+    assert small < 400_000, (full, small)
+    # Freed pages are reused: appending and compacting as much again does not grow the file.
+    for k in range(5):
+        log.save(None, _big_entries(3001 + 100 * k, 3101 + 100 * k))
+        log.compact(Snapshot(2900 + 100 * (k + 1), 1))
+    assert _file_size(path) <= small + 200_000
+    log.close()
+    assert SqliteLogStorage(path, "os").entries(3401, 3501) == _big_entries(3401, 3501)
+
+
+def test_a_log_created_without_incremental_vacuum_is_converted_once_mostly_free(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "raft.db"
+    with sqlite3.connect(path) as db:  # the raft.db of an older version: auto_vacuum off
+        db.executescript(_SCHEMA)
+        rows = [(e.index, e.term, e.data) for e in _big_entries(1, 3001)]
+        db.executemany("INSERT INTO log (idx, term, data) VALUES (?, ?, ?)", rows)
+        db.execute("INSERT INTO snapshot (id, idx, term, voters) VALUES (0, 2900, 1, '[]')")
+        db.execute("DELETE FROM log WHERE idx <= 2900")
+    assert path.stat().st_size > 3_000_000
+    log = SqliteLogStorage(path, "os")
+    assert log.entries(2901, 3001) == _big_entries(2901, 3001)
+    log.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental from now on
+    assert _file_size(path) < 400_000
