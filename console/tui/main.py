@@ -20,12 +20,12 @@ from pathlib import Path
 from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
-from console.tui.serve import ClassroomServer, ServeOptions, in_served_tab
+from console.tui.serve import ClassroomServer, ServeOptions, in_served_tab, page_certificate
 from engine.cli_support import add_tls_arguments, fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
 from engine.config_model import TlsIdentity
-from engine.tls import TlsError, server_context
+from engine.tls import TlsError
 
 PROGRAM = "gate-console"
 HEALTH_INTERVAL = 0.5  # seconds between looks at the cluster: a failover shows within a second
@@ -149,7 +149,7 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
             fail(PROGRAM, "--serve-cert and --serve-key go together", 2)
         tls = TlsIdentity(Path(args.serve_cert), Path(args.serve_key))
         try:
-            server_context(tls)  # a file it cannot use is one line now, not after the cluster
+            page_certificate(tls)  # a file it cannot use is one line now, not after the cluster
         except TlsError as exc:
             fail(PROGRAM, f"cannot serve https://: {exc}", 2)
     try:

@@ -16,6 +16,7 @@ import logging
 import os
 import shlex
 import signal
+import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -29,7 +30,7 @@ from textual_serve.server import Server
 from console.ops.session import Access, EngineSession, SessionOptions
 from engine.client import GateClient
 from engine.config_model import Role, TlsIdentity
-from engine.tls import server_context
+from engine.tls import ReloadingCertificate, server_context
 
 PAGE = Path(__file__).with_name("serve_page")  # our app_index.html: textual-serve's, made Gate's
 TAB_MODULE = "console.tui.main"
@@ -89,6 +90,21 @@ def tab_argv(gateway: str, *, read_only: bool, tls: Mapping[str, str] | None = N
     return argv
 
 
+def page_certificate(
+    identity: TlsIdentity, context: ssl.SSLContext | None = None
+) -> ReloadingCertificate:
+    """The page's certificate loaded into ``context`` (a scratch one: only to check the files).
+    Raises TlsError."""
+    return ReloadingCertificate(identity, "the served page", [context or server_context()])
+
+
+def tab_gone_in_one_line(record: logging.LogRecord) -> bool:
+    """textual-serve logs a tab closed while it connects with a traceback: one line instead."""
+    if record.exc_info and isinstance(record.exc_info[1], ConnectionError):
+        record.msg, record.args, record.exc_info = "a tab closed while it connected", (), None
+    return True
+
+
 def in_served_tab() -> bool:
     """Whether this process is a tab's console (textual-serve's web driver, not a terminal)."""
     return os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER
@@ -111,11 +127,17 @@ class ClassroomServer(Server):
         self.session = EngineSession(engine)
         self.tabs: set[asyncio.Task[Any]] = set()
         self.opened = False
+        self.certificate: ReloadingCertificate | None = None
+        self.reloading: asyncio.Task[None] | None = None
 
     def serve(self, debug: bool = False) -> None:
-        """textual-serve's ``serve``, with the page's certificate (aiohttp's ``ssl_context``).
-        Raises TlsError for a certificate it cannot use, before anything starts."""
-        context = None if self.options.tls is None else server_context(self.options.tls)
+        """textual-serve's ``serve``, with the page's certificate (aiohttp's ``ssl_context``),
+        reloaded on SIGHUP or a change of its files. Raises TlsError for a certificate it
+        cannot use, before anything starts."""
+        context = None
+        if self.options.tls is not None:
+            context = server_context()
+            self.certificate = page_certificate(self.options.tls, context)
         self.debug = debug
         self.initialize_logging()
         loop = asyncio.new_event_loop()
@@ -134,9 +156,12 @@ class ClassroomServer(Server):
     def initialize_logging(self) -> None:
         """One line per problem on stderr, not a request log of every tab."""
         logging.basicConfig(level=logging.WARNING, format="gate-console: %(message)s")
+        logging.getLogger("textual-serve").addFilter(tab_gone_in_one_line)
 
     async def on_startup(self, app: web.Application) -> None:
         """Start or attach to the cluster once, before the port takes its first tab."""
+        if self.certificate is not None:
+            self.reloading = self.certificate.start_reloading()
         client = await self.session.open()  # SessionError: one line, from main
         self.opened = True
         # textual-serve runs the command through a shell: exec leaves one process per tab.
@@ -168,6 +193,8 @@ class ClassroomServer(Server):
 
     async def on_shutdown(self, app: web.Application) -> None:
         """End every tab's console (each quits and closes its page), then the session."""
+        if self.reloading is not None:
+            self.reloading.cancel()
         for task in list(self.tabs):
             task.cancel()
         await asyncio.gather(*self.tabs, return_exceptions=True)

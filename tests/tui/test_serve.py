@@ -10,6 +10,7 @@ name, kept until the next run (their paths are printed: ``-s`` shows them).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -27,10 +28,22 @@ from cryptography import x509
 from playwright.async_api import async_playwright
 
 from console.ops.session import Access
-from console.tui.serve import ServeOptions, in_served_tab, seat_words, tab_argv
+from console.tui.serve import (
+    ServeOptions,
+    in_served_tab,
+    seat_words,
+    tab_argv,
+    tab_gone_in_one_line,
+)
 from engine.config import load_config
 from engine.tls import client_context, make_dev_certs
-from tests.cluster_harness import RunningCluster, cluster_config, free_ports, write_config
+from tests.cluster_harness import (
+    RunningCluster,
+    cluster_config,
+    free_ports,
+    wait_for,
+    write_config,
+)
 from tests.console.script_runs import ROOT
 from tests.console.test_start import run
 from tests.engine.test_tls import plain_bytes_get, served_serial, tls_section
@@ -65,6 +78,17 @@ def test_the_page_says_which_seat_it_is() -> None:
     assert seat_words(Access("w", "writer", "token")).startswith("writer seat (w): appends")
     assert ServeOptions(port=9000).url == "http://127.0.0.1:9000"
     assert ServeOptions(public_url="https://gate.school").url == "https://gate.school"
+
+
+def test_a_tab_closed_while_it_connects_is_one_line_in_the_log() -> None:
+    try:
+        raise ConnectionResetError("Connection lost")  # what aiohttp raises then
+    except ConnectionResetError:
+        record = logging.LogRecord("textual-serve", 40, __file__, 1, "%s", ("x",), sys.exc_info())
+    assert tab_gone_in_one_line(record)
+    assert record.getMessage() == "a tab closed while it connected" and record.exc_info is None
+    other = logging.LogRecord("textual-serve", 40, __file__, 1, "boom", (), None)
+    assert tab_gone_in_one_line(other) and other.getMessage() == "boom"
 
 
 def test_a_served_tab_needs_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -364,6 +388,21 @@ async def test_the_page_over_https_on_a_cluster_with_tls(
             # The tab's console reaches the https:// gateway with the session's CA.
             await wait_for_screen(tab, "node1", "node2", "node3", "leader node", "3/3 up")
             await shot(tab, artifacts(request), "8-https")
+            # A renewed certificate: SIGHUP (a process without the handler would end), and the
+            # page's next connections show it; the open tab keeps its terminal.
+            make_dev_certs(tmp_path / "certs", load_config(config))
+            served.process.send_signal(signal.SIGHUP)
+            renewed = x509.load_pem_x509_certificate(certs.gateway.cert.read_bytes())
+            await wait_for(
+                lambda: served_serial(port, certs.ca),
+                lambda serial: serial == renewed.serial_number,
+                15,
+                "the page's new certificate",
+            )
+            assert served.process.poll() is None
+            await wait_for_screen(tab, "3/3 up")
+            later = await open_tab(browser, served.url, ignore_https_errors=True)
+            await wait_for_screen(later, "leader node", "3/3 up")
             await browser.close()
         assert served.stop() == 0
     finally:
