@@ -67,6 +67,7 @@ _FSYNC_MODES = ("always", "os")
 _WRITE_QUORUMS = ("majority", "all", "leader")
 _PREFERRED_LEADER = ("sticky", "return")
 _RESTART_POLICIES = ("on-failure", "never")
+_REPAIR_MODES = ("auto", "manual")
 # Bind addresses that listen on every interface, so they collide with any host on that port.
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -372,7 +373,7 @@ def _gateway(raw: Any, at: _At) -> GatewayConfig:
 
 def _storage(raw: Any, at: _At) -> StorageConfig:
     base = StorageConfig()
-    fields = _mapping(raw, at, ("dataDir", "fsync", "minFreeBytes"), empty_ok=True)
+    fields = _mapping(raw, at, ("dataDir", "fsync", "minFreeBytes", "repair"), empty_ok=True)
     data_dir = fields.get("dataDir", str(base.data_dir))
     if not isinstance(data_dir, str) or not data_dir.strip():
         raise at.child("dataDir").error(f"expected a directory path, got {_show(data_dir)}")
@@ -382,6 +383,7 @@ def _storage(raw: Any, at: _At) -> StorageConfig:
         min_free_bytes=_int(
             fields.get("minFreeBytes", base.min_free_bytes), at.child("minFreeBytes"), 0
         ),
+        repair=_choice(fields.get("repair", base.repair), at.child("repair"), _REPAIR_MODES),
     )
 
 
@@ -734,6 +736,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "dataDir": str(config.storage.data_dir),
             "fsync": config.storage.fsync,
             "minFreeBytes": config.storage.min_free_bytes,
+            "repair": config.storage.repair,
         },
         "replication": {
             "writeQuorum": replication.write_quorum,

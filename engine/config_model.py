@@ -10,6 +10,7 @@ WriteQuorum = Literal["majority", "all", "leader"]
 FsyncMode = Literal["always", "os"]
 PreferredLeader = Literal["sticky", "return"]
 RestartPolicy = Literal["on-failure", "never"]
+RepairMode = Literal["auto", "manual"]
 # What a bearer token may do (docs/API.md, "Roles"): each role can do all the one before it can.
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
@@ -64,6 +65,9 @@ class StorageConfig:
     fsync: FsyncMode = "always"
     # Below this much free space a node takes no more entries (engine/storage/free_space.py).
     min_free_bytes: int = 64 * 1024 * 1024
+    # A node that finds its files damaged rebuilds them from the leader ("auto"), or refuses
+    # to start until an operator asks it to ("manual"; engine/node/repair.py).
+    repair: RepairMode = "auto"
 
 
 @dataclass(frozen=True, slots=True)

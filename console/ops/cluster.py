@@ -65,6 +65,8 @@ class NodeRow:
     restarts: int = 0  # started again by the gateway after exiting on its own
     exit_code: int | None = None  # of its last unexpected exit; negative: the signal
     disk_full: str | None = None  # why it takes no new entries: "disk full (...: 3 MB free)"
+    repairing: str | None = None  # why it rebuilds its data from the leader (self-repair)
+    repaired_from: str | None = None  # the leader of its last finished repair
     voter: bool = True  # False for a learner (a node added, not yet caught up and promoted)
 
     @property
@@ -87,9 +89,12 @@ class NodeRow:
 
     @property
     def shown_role(self) -> str:
-        """The role to show: ``paused`` for a paused node, which otherwise looks ``down``."""
+        """The role to show: ``paused`` for a paused node, which otherwise looks ``down``, and
+        ``repairing`` for one rebuilding its damaged data from the leader."""
         if self.state == "paused":
             return "paused"
+        if self.up and self.repairing is not None:
+            return "repairing"
         return self.role if self.up else "down"
 
 
@@ -183,8 +188,19 @@ def _node_row(node: NodeView) -> NodeRow:
         cut_in=tuple((node.get("cuts") or {}).get("in") or ()),
         cut_out=tuple((node.get("cuts") or {}).get("out") or ()),
         disk_full=node["disk_full"] if isinstance(node.get("disk_full"), str) else None,
+        repairing=_text(node.get("repairing")),
+        repaired_from=_repaired_from(node),
         voter=node.get("voter") is not False,
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _repaired_from(node: NodeView) -> str | None:
+    repaired = node.get("repaired")
+    return _text(repaired.get("source")) if repaired else None
 
 
 @dataclass(frozen=True, slots=True)

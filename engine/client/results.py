@@ -127,6 +127,15 @@ class Probe(TypedDict):
 Cuts = TypedDict("Cuts", {"in": list[str], "out": list[str]})
 
 
+class RepairDone(TypedDict):
+    """A node's last finished self-repair (docs/ENGINE.md, "Self-repair")."""
+
+    reason: str
+    source: str | None  # the leader it repaired from
+    seconds: float  # from the damage to the snapshot installed
+    at: float  # epoch seconds
+
+
 class NodeView(TypedDict):
     """One node in the cluster view."""
 
@@ -151,6 +160,8 @@ class NodeView(TypedDict):
     cuts: Cuts
     disk_full: str | None  # why it takes no new entries
     damaged: str | None  # why it serves no reads
+    repairing: str | None  # why it rebuilds its data from the leader (self-repair)
+    repaired: RepairDone | None  # its last finished repair
 
 
 class LinksAnswer(TypedDict):

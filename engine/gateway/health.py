@@ -76,6 +76,7 @@ class HealthMonitor:
         self._node_state = node_state
         self._restart_info = restart_info
         self._queue_size = queue_size
+        self._started_at = time.time()  # repairs finished before are not news
         self._http: dict[str, HttpPool] = {}  # per node, for the HTTP probes
         # A node's /status needs a reader's token once tokens exist (docs/API.md, "Roles").
         token = next((t.token for t in config.security.all_tokens), None)
@@ -89,6 +90,8 @@ class HealthMonitor:
         self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
         self._damaged: dict[str, str | None] = {}  # as last published
+        self._repairing: dict[str, str | None] = {}  # as last published
+        self._repaired: dict[str, Any] = {}  # each node's last finished repair, as published
         self._disk_full: dict[str, str | None] = {}  # as last logged
         self._restarts: dict[str, int] = {}  # per node, the gateway's restarts as last published
         self._leader: str | None = None
@@ -430,6 +433,10 @@ class HealthMonitor:
             "cuts": {"in": [], "out": []},
             # Why the node serves no reads (a store failed its checks), null when it does.
             "damaged": None,
+            # Why the node rebuilds its data from the leader (engine/node/repair.py), or null;
+            # and its last finished repair ({"reason", "source", "seconds", "at"}) or null.
+            "repairing": None,
+            "repaired": None,
             # Why a node that answers takes no new entries, e.g. "disk full (data/node2: 3 MB
             # free)"; None when it takes them (or does not answer).
             "disk_full": None,
@@ -445,13 +452,23 @@ class HealthMonitor:
                 lag = max(0, leader_last - applied)
             damaged = status.get("damaged")
             damaged = damaged if isinstance(damaged, str) and damaged else None
+            repairing = status.get("repairing")
+            repairing = repairing if isinstance(repairing, str) and repairing else None
+            repaired = status.get("repaired")
             entry.update(
                 term=_int(status.get("term")),
                 commit_position=_int(status.get("commit_position")),
                 applied_position=applied,
                 lag=lag,
-                fresh=lag is not None and lag <= self._config.replication.fresh_lag and not damaged,
+                fresh=(
+                    lag is not None
+                    and lag <= self._config.replication.fresh_lag
+                    and not damaged
+                    and not repairing
+                ),
                 damaged=damaged,
+                repairing=repairing,
+                repaired=repaired if isinstance(repaired, dict) else None,
                 serving=bool(status.get("serving", False)),
                 isolated=status.get("isolated") is True,
                 disk_full=status["disk_full"] if isinstance(status.get("disk_full"), str) else None,
@@ -491,6 +508,8 @@ class HealthMonitor:
             if damaged:
                 self._log.error(f"Node {node_id} serves no reads: {damaged}")
             self._publish({"type": "node_damaged", "node_id": node_id, "damaged": damaged})
+        if up:
+            self._note_repairs(entry)
         if up and self._disk_full.get(node_id) != entry["disk_full"]:
             self._disk_full[node_id] = entry["disk_full"]
             if entry["disk_full"] is not None:
@@ -520,6 +539,32 @@ class HealthMonitor:
                     "tcp": tcp,
                 }
             )
+
+    def _note_repairs(self, entry: dict[str, Any]) -> None:
+        """Publish a node's repair as it starts and once it is done (timeline events)."""
+        node_id, repairing, repaired = entry["node_id"], entry["repairing"], entry["repaired"]
+        source = self._leader if self._leader != node_id else None
+        if self._repairing.get(node_id) != repairing:
+            self._repairing[node_id] = repairing
+            if repairing is not None:
+                self._log.error(f"Node {node_id} repairing: {repairing}; rebuilding from {source}")
+                self._publish(
+                    {
+                        "type": "node_repairing",
+                        "node_id": node_id,
+                        "reason": repairing,
+                        "source": source,
+                    }
+                )
+        if repaired is not None and self._repaired.get(node_id) != repaired:
+            known = node_id in self._repaired
+            self._repaired[node_id] = repaired
+            if known or repaired.get("at", 0) >= self._started_at:
+                self._log.info(
+                    f"Node {node_id} repaired from {repaired.get('source')} in "
+                    f"{repaired.get('seconds')} s"
+                )
+                self._publish({"type": "node_repaired", "node_id": node_id, **repaired})
 
     def _log_status(
         self, node_id: str, role: str, http: dict[str, Any], tcp: dict[str, Any], up: bool

@@ -19,8 +19,10 @@ import contextlib
 import logging
 import os
 import random
+import sqlite3
 import ssl
 import time
+from pathlib import Path
 from typing import Any
 
 from engine.cluster_secret import cluster_key
@@ -28,6 +30,15 @@ from engine.config_model import ClusterConfig, Endpoint
 from engine.node.leadership import LeadershipFeed
 from engine.node.node_log import NodeLog
 from engine.node.peers import PeerTransport
+from engine.node.repair import (
+    DAMAGED,
+    REPAIR_DEADLINE,
+    RepairNeeded,
+    RepairState,
+    clear_marker,
+    read_marker,
+    refusal,
+)
 from engine.node.snapshots import SnapshotReceiver, SnapshotSender
 from engine.node.subscriptions import SubscriptionService
 from engine.protocol.commands import encode_command
@@ -50,6 +61,7 @@ from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
 from engine.storage.free_space import DiskSpace, FreeSpace, out_of_space
+from engine.storage.integrity import find_damage, is_damage
 from engine.storage.raft_log import SqliteLogStorage
 from engine.storage.reads import Answer, plan_read
 from engine.storage.state_machine import StateMachine
@@ -76,6 +88,7 @@ RETURN_RETRY_TIMEOUTS = 10
 APPLY_FAILED = 70  # a committed entry cannot be applied (an I/O fault: content never fails)
 LOG_FAILED = 74  # the log cannot be written
 DIVERGED = 75  # its stores are ahead of the cluster (writeQuorum: leader lost writes)
+# DAMAGED (76, engine/node/repair.py): its files are damaged and it may not repair them.
 
 
 class _ApplyFailed(Exception):
@@ -103,27 +116,19 @@ class RaftHost:
         self.secret = cluster_key(config)  # first: a node never runs without one
         node_dir = config.node_data_dir(node_id)
         node_dir.mkdir(parents=True, exist_ok=True)
-        self.log_storage = SqliteLogStorage(node_dir / "raft.db", config.storage.fsync)
-        self.state = StateMachine(node_dir, config.storage.fsync)
+        self.node_dir = node_dir
+        # A rebuild from the leader under way (engine/node/repair.py), or None.
+        self.repair: RepairState | None = read_marker(node_dir)
+        self.core = self._open_data(node_dir, rng or random.Random())
+        self.core.repairing = self.repair is not None
+        self._repair_heard = time.monotonic()  # when a repairing node last heard a leader
+        # The last repair this host finished: {"reason", "source", "seconds", "at"} (epoch s).
+        self.repaired: dict[str, Any] | None = None
         self.free_space = FreeSpace(node_dir, config.storage.min_free_bytes)
         # The last look at the disk while it is below storage.minFreeBytes; None otherwise.
         self.disk_full: DiskSpace | None = None
         self._statvfs_failed = False
-        self._finish_snapshot_install()
         rep = config.replication
-        self.core = RaftNode(
-            RaftConfig(
-                node_id=node_id,
-                voters=config.node_ids,
-                preferred=config.preferred_node,
-                election_ticks=rep.election_ticks,
-                heartbeat_ticks=rep.heartbeat_ticks,
-                write_quorum=rep.write_quorum,
-            ),
-            self.log_storage,
-            rng or random.Random(),
-            applied=self.state.applied_index,
-        )
         self._membership = self.core.membership
         # The peers' TCP endpoints, shared with the snapshot sender; follows the membership.
         self.endpoints = {**(peer_hints or {}), **self._member_endpoints(self._membership)}
@@ -175,6 +180,14 @@ class RaftHost:
             )
         else:
             self.node_log.add("restart", "started with an empty log (a new node)")
+        if self.repair is not None:
+            self.node_log.add(
+                "repair",
+                f"repairing: {self.repair.reason}; its data was set aside "
+                f"({self.repair.aside or 'nothing to set aside'}): it asks the leader for a "
+                "snapshot, and neither votes nor counts toward commits until it is installed",
+                "warning",
+            )
         self.snapshot_sender = SnapshotSender(
             node_id=node_id,
             secret=self.secret,
@@ -192,11 +205,72 @@ class RaftHost:
         self.snapshot_receiver = SnapshotReceiver(node_dir / "snapshot-in", self.receive_snapshot)
         # Set once, with the exit status, when this node must stop for good (see _fail).
         self.failure: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        # Set once, with the reason, when its data is damaged and must be rebuilt: the
+        # process's main then sets it aside and starts the node again (request_repair).
+        self.repair_requested: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._hand_over_task: asyncio.Task[None] | None = None
         # Persistent subscriptions are delivered by the leader (engine/node/subscriptions.py).
         self.subscriptions = SubscriptionService(self)
         # Gateways watching this node's role and term (engine/node/leadership.py).
         core = self.core
         self.leadership = LeadershipFeed(node_id, core.role, core.term, core.leader_id)
+
+    def _open_data(self, node_dir: Path, rng: random.Random) -> RaftNode:
+        """Open the log and the stores, checked first: damage raises RepairNeeded before any
+        of it is served or replicated."""
+        if self.repair is None:
+            damage = find_damage(node_dir)
+            if damage is not None:
+                raise RepairNeeded(damage.where, damage.reason)
+        rep = self.config.replication
+        raft_config = RaftConfig(
+            node_id=self.node_id,
+            voters=self.config.node_ids,
+            preferred=self.config.preferred_node,
+            election_ticks=rep.election_ticks,
+            heartbeat_ticks=rep.heartbeat_ticks,
+            write_quorum=rep.write_quorum,
+        )
+        fsync = self.config.storage.fsync
+        opening = "raft.db"
+        try:
+            self.log_storage = SqliteLogStorage(node_dir / "raft.db", fsync)
+            opening = "stores"
+            self.state = StateMachine(node_dir, fsync)
+            opening = "raft.db"
+            self._finish_snapshot_install()
+            repair = self.repair
+            if repair is not None and self.log_storage.initial_state().term < repair.term:
+                # The term and vote the damaged log held: never vote twice in a term.
+                self.log_storage.save(HardState(repair.term, repair.vote, 0), [], None)
+            last = self.log_storage.last_index()
+            for store_id in self.state.stores():
+                held = self.state.store(store_id).applied_index
+                if held > last:
+                    raise RepairNeeded(
+                        "raft.db",
+                        f"the log ends at index {last} but store {store_id} applied {held} "
+                        "(entries lost with its WAL or a truncation)",
+                    )
+            return RaftNode(raft_config, self.log_storage, rng, applied=self.state.applied_index)
+        except (sqlite3.DatabaseError, ValueError, RepairNeeded) as exc:
+            self._close_data()
+            if isinstance(exc, RepairNeeded):
+                raise
+            if isinstance(exc, sqlite3.DatabaseError) and not is_damage(exc):
+                raise
+            raise RepairNeeded(opening, str(exc)) from exc
+
+    def _close_data(self) -> None:
+        """Close whatever of the log and stores is open, without a durable point (the data is
+        damaged, or being set aside)."""
+        for part in ("log_storage", "state"):
+            opened = getattr(self, part, None)
+            with contextlib.suppress(Exception):
+                if isinstance(opened, StateMachine):
+                    opened.close_now()
+                elif opened is not None:
+                    opened.close()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -225,8 +299,13 @@ class RaftHost:
         for _, fut in self._waiters.values():
             if not fut.done():
                 fut.set_exception(GateError("timeout", "the node shut down; outcome unknown"))
-        self.log_storage.close()
-        self.state.close()
+        if self._hand_over_task is not None:
+            self._hand_over_task.cancel()
+        if self.repair_requested.done():
+            self._close_data()  # set aside next: no durable point on damaged stores
+        else:
+            self.log_storage.close()
+            self.state.close()
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -247,8 +326,8 @@ class RaftHost:
                 self.core.step(msg)
             except LogDivergence as exc:
                 # Only possible with writeQuorum: leader, whose failovers may drop writes this
-                # node already applied. Its stores are ahead of the cluster: stop, loudly.
-                self._fail(DIVERGED, f"{exc}; its data must be rebuilt (--clear)")
+                # node already applied. Its stores are ahead of the cluster: rebuild them.
+                self.request_repair("raft.db", f"log diverged below its commit index ({exc})")
                 return
         self.counters["raft_messages_in"] += len(messages)
         self._wake.set()
@@ -411,6 +490,74 @@ class RaftHost:
             return
         storage.save(None, [], installed)
 
+    def request_repair(self, file: str, reason: str) -> None:
+        """This node's data is damaged (``file``, relative to its directory, and why): rebuild
+        it from the leader (engine/node/repair.py), a leader handing leadership over first.
+
+        With ``storage.repair: manual`` the node stops instead (exit status DAMAGED), with one
+        line saying how to repair it.  The entry point for every kind of damage found while
+        the node runs; damage found at start raises RepairNeeded from the constructor.
+        """
+        if self.failure.done() or self.repair_requested.done() or self._hand_over_task:
+            return
+        what = f"{file}: {' '.join(reason.split())}"
+        if self.config.storage.repair == "manual":
+            why = "storage.repair is manual"
+            self._fail(DAMAGED, refusal(self.node_id, self.config.source, what, why))
+            return
+        log.error("node %s: %s; rebuilding its data from the leader", self.node_id, what)
+        self.node_log.add("repair", f"{what}: rebuilding its data from the leader", "error")
+        self._hand_over_task = asyncio.create_task(self._repair_after_hand_over(what))
+
+    async def _repair_after_hand_over(self, what: str) -> None:
+        """A leader hands leadership to the most up-to-date peer in contact before it repairs
+        (a leader that just goes costs the cluster an election timeout of writes)."""
+        core = self.core
+        deadline = time.monotonic() + 2 * self._reach_window
+        while core.role == "leader" and time.monotonic() < deadline:
+            now = time.monotonic()
+            match = core.match_indexes()
+            peers = [p for p in match if self._heard_within(p, now)]
+            if peers and core.transferring_to is None:
+                to = max(peers, key=lambda p: (match[p], p))
+                self.node_log.add("transfer", f"damaged: handing leadership over to {to}")
+                core.transfer_leadership(to)
+                self.counters["leadership_transfers"] += 1
+                self._wake.set()
+            await asyncio.sleep(self.tick_seconds)
+        if not self.repair_requested.done():
+            self.repair_requested.set_result(what)
+
+    def _repair_progress(self) -> None:
+        """A repairing node: done once its core took a leader's snapshot; given up once no
+        leader was heard for REPAIR_DEADLINE."""
+        repair = self.repair
+        if repair is None:
+            return
+        if not self.core.repairing:
+            self.repair = None
+            clear_marker(self.node_dir)
+            took = time.time() - repair.since
+            self.repaired = {
+                "reason": repair.reason,
+                "source": self.core.leader_id,
+                "seconds": round(took, 3),
+                "at": time.time(),
+            }
+            log.info("node %s repaired from %s in %.1f s", self.node_id, self.core.leader_id, took)
+            self.node_log.add(
+                "repair",
+                f"repaired: {self.core.leader_id}'s snapshot installed {took:.1f} s after the "
+                f"damage ({repair.reason}); it follows the leader again",
+            )
+            return
+        leader = self.core.leader_id
+        if leader is not None and self._heard_within(leader, time.monotonic()):
+            self._repair_heard = time.monotonic()
+        elif time.monotonic() - self._repair_heard > REPAIR_DEADLINE:
+            why = f"no leader answered its repair within {REPAIR_DEADLINE:g} s"
+            self._fail(DAMAGED, refusal(self.node_id, self.config.source, repair.reason, why))
+
     def _fail(self, status: int, reason: str) -> None:
         """Stop replicating for good; the process's main ends it with ``status`` (at once, with
         no clean-up: closing the stores would record a durable point past the failure)."""
@@ -423,6 +570,7 @@ class RaftHost:
         while True:
             await asyncio.sleep(self.tick_seconds)
             self._watch_disk()
+            self._repair_progress()
             self.core.tick()
             if self._return is not None:
                 self._maybe_return_leadership(self._return)
@@ -641,6 +789,8 @@ class RaftHost:
                 while self.core.has_ready():
                     # The order is the core's contract (engine/replication/ready.py).
                     run_ready(self.core, send=self._send, apply=self._apply, persist=self._persist)
+                    if self.repair is not None:
+                        self._repair_progress()
                     self._follow_membership()
                     # Once the round is persisted: a new leader announces its term at once.
                     self._announce()
@@ -653,8 +803,14 @@ class RaftHost:
                     self.node_log.add(note.kind, note.text, note.level)
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except _ApplyFailed as exc:
-            self._fail(APPLY_FAILED, f"{exc}{self._disk_note(exc)}")
+            if is_damage(exc):
+                self.request_repair("stores", f"{exc}: {exc.__cause__}")
+            else:
+                self._fail(APPLY_FAILED, f"{exc}{self._disk_note(exc)}")
         except Exception as exc:
+            if is_damage(exc):
+                self.request_repair("raft.db", f"its log cannot be read or written: {exc}")
+                return
             # A log that cannot be written (a failed fsync or checkpoint, a full disk) must stop
             # the node: without this loop it would still answer probes but never replicate.
             log.exception("node %s cannot go on with its log", self.node_id)
@@ -774,6 +930,8 @@ class RaftHost:
         for an event past ``from_position`` (the observers' tail, engine/gateway/observers.py).
         """
         answer = plan_read(query)
+        if self.repair is not None or self.repair_requested.done():
+            raise GateError("stale", f"{self.node_id} is rebuilding its data from the leader")
         if not self._fresh_enough(query, min_position, min_index, floor_index):
             self._refuse_early(query, min_position, min_index)
             deadline = time.monotonic() + wait
@@ -805,6 +963,8 @@ class RaftHost:
         damaged = self.state.damaged()
         self._damage_noted &= damaged.keys()  # a store deleted and created again starts sound
         for store_id, reason in damaged.items():
+            if self.config.storage.repair == "auto":
+                self.request_repair(f"stores/{store_id}.db", reason)
             if store_id not in self._damage_noted:
                 self._damage_noted.add(store_id)
                 log.error(
@@ -937,6 +1097,9 @@ class RaftHost:
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,
             "damaged": self.damage_reason(),
+            # Why this node is rebuilding its data from the leader, or None.
+            "repairing": None if self.repair is None else self.repair.reason,
+            "repaired": self.repaired,
             "disk_full": None if self.disk_full is None else self.disk_full.describe(),
             **self.link_status(),
         }

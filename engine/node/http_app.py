@@ -41,6 +41,10 @@ def build_node_app(host: RaftHost) -> web.Application:
     registry.register(NodeCollector(host))
 
     async def health(request: web.Request) -> web.Response:
+        # Still 200: the process serves (the gateway's probes); it says that it repairs.
+        if host.repair is not None:
+            reason = host.repair.reason
+            return json_response({"status": "repairing", "node_id": host.node_id, "reason": reason})
         return json_response({"status": "ok", "node_id": host.node_id})
 
     async def ready(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -30,12 +31,16 @@ from engine.exposure import insecure_reasons
 from engine.heap import freeze_startup_heap
 from engine.node.host import RaftHost
 from engine.node.http_app import build_node_app
+from engine.node.repair import DAMAGED, RepairNeeded, refusal, set_aside
 from engine.node.tcp_server import NodeTcpServer
-from engine.tls import TlsError, process_tls
+from engine.tls import ProcessTls, TlsError, process_tls
 from engine.transport.http_server import HttpRunner
 
 log = logging.getLogger("gate.node")
 PROGRAM = "gate-node"
+# Seconds the node's HTTP requests in flight get to finish when it stops or restarts for a
+# repair (aiohttp waits 60 s by default: a repairing node was unreachable that long).
+HTTP_SHUTDOWN_GRACE = 2.0
 
 
 async def serve(
@@ -46,9 +51,14 @@ async def serve(
     joining: NodeConfig | None = None,
     peer_hints: dict[str, Endpoint] | None = None,
     insecure_ok: bool = False,
+    repair: bool = False,
 ) -> None:
     """Run the node until a stop signal (``joining``: its endpoints, when the config does not
-    list it)."""
+    list it).  A node whose data is damaged sets it aside and runs again on an empty
+    directory, rebuilding it from the leader (engine/node/repair.py); with ``repair`` it does
+    so even under ``storage.repair: manual``."""
+    if repair:
+        config = replace(config, storage=replace(config.storage, repair="auto"))
     node = joining or config.node(node_id)
     try:
         tls = process_tls(config, node_id)
@@ -56,8 +66,40 @@ async def serve(
         fail(PROGRAM, f"security.tls: {exc}", 2)
     for reason in [] if insecure_ok else insecure_reasons(config, node):
         log.warning("insecure: %s (--insecure-ok if this is on purpose)", reason)
+    stop = stop_event_on_signals()
+    watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
+    reloader = tls.start_reloading() if tls is not None else None
+    try:
+        first = True
+        while (damage := await _serve_once(config, node, stop, first, peer_hints, tls)) is not None:
+            set_aside(config.node_data_dir(node_id), damage)
+            first = False
+    finally:
+        for task in (watcher, reloader):
+            if task is not None:
+                task.cancel()
+
+
+async def _serve_once(
+    config: ClusterConfig,
+    node: NodeConfig,
+    stop: asyncio.Event,
+    first: bool,
+    peer_hints: dict[str, Endpoint] | None,
+    tls: ProcessTls | None,
+) -> str | None:
+    """Run one host over the node's data until a stop signal (None) or until its data is found
+    damaged (what is damaged, to set aside: the caller runs a new host)."""
+    node_id = node.node_id
     link_tls = tls.client if tls else None
-    host = RaftHost(config, node_id, peer_hints=peer_hints, link_tls=link_tls)
+    try:
+        host = RaftHost(config, node_id, peer_hints=peer_hints, link_tls=link_tls)
+    except RepairNeeded as exc:
+        if config.storage.repair == "manual":
+            why = "storage.repair is manual"
+            fail(PROGRAM, refusal(node_id, config.source, str(exc), why), DAMAGED)
+        log.error("node %s: %s; rebuilding its data from the leader", node_id, exc)
+        return str(exc)
     tcp = NodeTcpServer(host, tls.server if tls else None)
     runner: web.AppRunner | None = None
     try:
@@ -75,11 +117,13 @@ async def serve(
                     node.http.port,
                     reuse_address=True,
                     ssl_context=tls.server if tls else None,
+                    shutdown_timeout=HTTP_SHUTDOWN_GRACE,
                 ).start()
             except OSError as exc:
                 fail(PROGRAM, bind_error(f"{node_id} HTTP", node.http.host, node.http.port, exc))
         await host.start()
-        freeze_startup_heap()
+        if first:
+            freeze_startup_heap()
         log.info(
             "node %s serving: HTTP %s, TCP %s, data %s",
             node_id,
@@ -87,19 +131,21 @@ async def serve(
             node.tcp.addr,
             config.node_data_dir(node_id),
         )
-        stop = stop_event_on_signals()
-        watcher = asyncio.create_task(watch_parent(parent_pid, stop)) if parent_pid else None
-        reloader = tls.start_reloading() if tls is not None else None
-        ends: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait()), host.failure}
+        ends: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(stop.wait()),
+            host.failure,
+            host.repair_requested,
+        }
         await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         if host.failure.done():
             # The log cannot be written or an entry applied: end now, without the clean-up
             # below, which would record a durable point past the failure.
             os._exit(host.failure.result())
-        for task in (watcher, reloader):
-            if task is not None:
-                task.cancel()
+        if host.repair_requested.done():
+            log.info("node %s setting its data aside to rebuild it", node_id)
+            return host.repair_requested.result()
         log.info("node %s stopping", node_id)
+        return None
     finally:
         await tcp.stop()
         if runner is not None:
@@ -123,6 +169,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--node", required=True, help="id of the node to run, as in the config (required)"
+    )
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="if its data is damaged, rebuild it from the leader even with storage.repair: "
+        f"manual (else it exits with status {DAMAGED})",
     )
     parser.add_argument(
         "--insecure-ok",
@@ -176,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
                 joining=joining,
                 peer_hints=peer_hints,
                 insecure_ok=args.insecure_ok or config.security.insecure_ok,
+                repair=args.repair,
             )
         )
 

@@ -214,6 +214,10 @@ class RaftNode:
         # answers heartbeats and applies what it holds; it neither campaigns nor takes a
         # hand-over; a leader refuses proposals (the host hands leadership over).
         self.accepting = True
+        # Set by the host while it rebuilds damaged state (engine/node/repair.py): the node
+        # holds nothing it acknowledged, so it neither votes nor campaigns, and it answers
+        # appends by asking the leader for a snapshot; restoring one ends the repair.
+        self.repairing = False
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         # Rule 7: on a fresh cluster the preferred node times out first, and keeps a short
@@ -279,8 +283,9 @@ class RaftNode:
             # A learner, or a node removed or not yet added: it never campaigns.
             self._election_elapsed = 0
             self._reset_timeout()
-        elif self._election_elapsed >= self._timeout and not self.accepting:
-            # A leader elected here could take no entry: leave the election to the others.
+        elif self._election_elapsed >= self._timeout and (self.repairing or not self.accepting):
+            # A leader elected here could take no entry, or would lead without the entries it
+            # lost: leave the election to the others.
             self.leader_id = None
             self._election_elapsed = 0
             self._reset_timeout()
@@ -474,7 +479,7 @@ class RaftNode:
                     self._handle_vote_response(msg)
             elif self.role == "candidate":
                 self._handle_vote_response(msg)
-        elif self.role != "leader" and self.accepting and self.voter:  # TimeoutNow: hand-over
+        elif self.role != "leader" and self.accepting and self.voter and not self.repairing:
             self._campaign(transfer=True)
 
     # -------------------------------------------------------------------------------- ready
@@ -733,7 +738,9 @@ class RaftNode:
             self._send_append(peer, pr)
 
     def _handle_vote_request(self, m: VoteRequest) -> None:
-        can_vote = self.vote == m.frm or (self.vote is None and self.leader_id is None)
+        can_vote = not self.repairing and (
+            self.vote == m.frm or (self.vote is None and self.leader_id is None)
+        )
         log_ok = self._candidate_log_ok(m.last_log_term, m.last_log_index)
         granted = can_vote and log_ok
         if granted:
@@ -747,6 +754,8 @@ class RaftNode:
 
     def _refusal(self, m: VoteRequest, can_vote: bool) -> str:
         """Why a (pre-)vote request is refused, in words."""
+        if self.repairing:
+            return "it is rebuilding its damaged state and holds nothing it acknowledged"
         if not can_vote:
             if self.vote is not None and self.vote != m.frm:
                 return f"already voted for {self.vote} in term {self.term}"
@@ -763,7 +772,7 @@ class RaftNode:
     def _handle_pre_vote_request(self, m: VoteRequest) -> None:
         # Records nothing: a pre-vote only tells the candidate it could win.  Refusals carry our
         # term, so a candidate behind on terms catches up.
-        can_vote = (
+        can_vote = not self.repairing and (
             m.term > self.term
             or self.vote == m.frm
             or (self.vote is None and self.leader_id is None)
@@ -805,6 +814,13 @@ class RaftNode:
             self._become_follower(self.term, None)  # lost: wait for the winner or time out
 
     def _handle_append(self, m: AppendRequest) -> None:
+        if self.repairing:
+            self._send(
+                AppendResponse(
+                    self.term, self.node_id, m.frm, False, m.prev_index, wants_snapshot=True
+                )
+            )
+            return
         log = self.log
         prev, prev_term, entries = m.prev_index, m.prev_term, m.entries
         commit = self.commit_index
@@ -861,6 +877,8 @@ class RaftNode:
 
     def _handle_snapshot(self, m: SnapshotRequest) -> None:
         snapshot = m.snapshot
+        if self.repairing and self.accepting:
+            self._end_repair(m)
         if not self._should_restore(snapshot):
             if snapshot.index > self.commit_index:
                 # Our log holds the snapshot's last entry, so the leader's log up to it: commit
@@ -888,6 +906,19 @@ class RaftNode:
         self.commit_index = snapshot.index
         self._send(AppendResponse(self.term, self.node_id, m.frm, True, snapshot.index))
 
+    def _end_repair(self, m: SnapshotRequest) -> None:
+        """A repairing follower takes the leader's snapshot: from it on, it holds every entry
+        committed so far.  Its vote in this term may have been lost with its files: it counts
+        as given to the leader, who won the term (so it is never given to another)."""
+        self.repairing = False
+        if self.vote is None:
+            self.vote = m.frm
+        self._note(
+            "repair",
+            f"repaired from {m.frm}'s snapshot at index {m.snapshot.index} (term {m.term}): "
+            "it votes and counts toward commits again",
+        )
+
     def _note_membership(self) -> None:
         m = self._in_force
         learners = f", learners {', '.join(m.learners)}" if m.learners else ""
@@ -901,6 +932,12 @@ class RaftNode:
         if pr is None:
             return  # not (or no longer) a member
         pr.active = True
+        if m.wants_snapshot:
+            if not pr.pending_snapshot:
+                # It holds nothing it acknowledged: count it toward no commit until it does.
+                pr.match = 0
+                self._send_snapshot(m.frm, pr, f"{m.frm} is rebuilding its damaged state")
+            return
         if m.match_index > self.log.last_index:
             return  # not something this leader sent
         if not m.success:
@@ -954,7 +991,7 @@ class RaftNode:
         if not pr.replicating:
             if pr.take_probe():
                 if pr.next < first:
-                    self._send_snapshot(peer, pr)
+                    self._send_snapshot(peer, pr, self._needs_compacted(peer, pr))
                 else:
                     self._send_append_from(peer, pr, pr.next)
             return
@@ -962,18 +999,19 @@ class RaftNode:
         window = self.config.max_entries_per_append * _MAX_INFLIGHT_BATCHES
         while pr.next <= last and pr.in_flight() < window:
             if pr.next < first:
-                self._send_snapshot(peer, pr)
+                self._send_snapshot(peer, pr, self._needs_compacted(peer, pr))
                 return
             pr.next += self._send_append_from(peer, pr, pr.next)
 
-    def _send_snapshot(self, peer: str, pr: Progress) -> None:
-        """The follower needs entries this leader compacted away: send it a snapshot."""
+    def _needs_compacted(self, peer: str, pr: Progress) -> str:
+        first = self.log.first_index
+        return f"{peer} needs entries from index {pr.next} but the log starts at {first}"
+
+    def _send_snapshot(self, peer: str, pr: Progress, why: str) -> None:
+        """Send the follower a snapshot: it needs entries this leader compacted away, or it
+        rebuilds damaged state."""
         snapshot = self._snapshot_to_send()
-        self._note(
-            "snapshot",
-            f"{peer} needs entries from index {pr.next} but the log starts at "
-            f"{self.log.first_index}: sending it a snapshot at index {snapshot.index}",
-        )
+        self._note("snapshot", f"{why}: sending it a snapshot at index {snapshot.index}")
         pr.become_snapshot(snapshot.index)
         self._send(SnapshotRequest(self.term, self.node_id, peer, snapshot))
 

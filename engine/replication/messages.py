@@ -137,6 +137,9 @@ class AppendResponse:
     # first index of the conflicting term), so repair takes a few round trips, not one per entry.
     match_index: int
     reject_hint: int = 0
+    # A follower rebuilding damaged state (RaftNode.repairing) refuses appends and asks for a
+    # snapshot of the leader's state machine, compacted or not.
+    wants_snapshot: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "success": msg.success,
             "match_index": msg.match_index,
             "reject_hint": msg.reject_hint,
+            "wants_snapshot": msg.wants_snapshot,
         }
     if type(msg) is VoteRequest:
         return {
@@ -109,6 +110,7 @@ def decode_message(d: dict[str, Any]) -> Message:
                 _bool(d, "success"),
                 _int(d, "match_index"),
                 _int(d, "reject_hint"),
+                _bool(d, "wants_snapshot") if "wants_snapshot" in d else False,
             )
         if kind == "vote":
             return VoteRequest(

@@ -289,6 +289,16 @@ class StateMachine:
         """Validate and execute a read query (docs/ENGINE.md, "Read queries") on local state."""
         return execute_read(self, query)
 
+    def close_now(self) -> None:
+        """Close every store and the node database without a new durable point (the node's
+        data is damaged and being set aside: nothing of it must be vouched for)."""
+        try:
+            self._points.close()
+        finally:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+
     def close(self) -> None:
         """Make what was applied durable, then close every store and the node database."""
         self._points.wait()

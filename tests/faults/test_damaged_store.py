@@ -5,13 +5,14 @@ The issue's repro (#24, point 2) on a real cluster: 2 KB flipped in the middle o
 size under the running node.  Reads through the gateway, each sent once (no client retry), must
 all answer 200 with exactly the records written; the damaged nodes answer ``store_damaged``
 (503, retryable), which the gateway retries on another node, and leave the read rotation,
-shown with the reason in ``/api/cluster``.  Rebuilding the damaged store is self-repair's job
-(point 1), not this test's.
+shown with the reason in ``/api/cluster``.  The nodes run with ``storage.repair: manual``: with
+``auto`` they would rebuild themselves at once (tests/faults/test_self_repair.py); here the
+damaged node keeps running without the damaged store, and refuses to start on it again, with one
+line naming the file and the command that repairs it (exit status 76).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import random
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ import aiohttp
 import pytest
 
 from engine.client import GateClient
+from engine.gateway.supervisor import logs_dir
 from engine.protocol.errors import GateError
 from tests.cluster_harness import RunningCluster, wait_for
 
@@ -80,20 +82,13 @@ def _flip_middle(path: Path, rng: random.Random) -> None:
         f.write(bytes(b ^ 0xFF for b in chunk))
 
 
-async def _restart(
-    cluster: RunningCluster,
-    client: GateClient,
-    node_id: str,
-    while_stopped: Callable[[Path], None] | None = None,
-) -> None:
-    """Stop the node (its store checkpointed whole into the file), run ``while_stopped`` on its
-    store file, start it and wait until it is up."""
+async def _restart(cluster: RunningCluster, client: GateClient, node_id: str) -> None:
+    """Stop the node (its store checkpointed whole into the file), start it and wait until it
+    is up."""
     await client.node_action(node_id, "stop")
     await wait_for(
         lambda: _view(client), lambda v: _node(v, node_id)["role"] == "down", 20, "the stop"
     )
-    if while_stopped is not None:
-        while_stopped(_store_file(cluster, node_id))
     await client.node_action(node_id, "start")
     await wait_for(
         lambda: _view(client),
@@ -157,7 +152,7 @@ async def _own_reads(cluster: RunningCluster, node_id: str, expected: list[dict[
 async def test_a_damaged_store_on_a_follower_and_the_leader(
     make_cluster: MakeCluster, damage: str
 ) -> None:
-    cluster = await make_cluster()
+    cluster = await make_cluster(extra={"storage": {"repair": "manual"}})
     rng = random.Random(24)
     async with cluster.new_client() as client:
         await _write(client, rng)
@@ -167,11 +162,10 @@ async def test_a_damaged_store_on_a_follower_and_the_leader(
         expected = await cluster.node_all(sound, STORE)
         assert len(expected) == STREAMS * EVENTS_PER_STREAM
 
-        flip = functools.partial(_flip_middle, rng=rng)
-        # Flipped: while the node is stopped (it starts on the damaged file).  Truncated: under
-        # the running node, once its restart has put the whole store in the file.
-        await _restart(cluster, client, follower, flip if damage == "flipped" else None)
-        await _restart(cluster, client, leader, flip if damage == "flipped" else None)
+        # Under the running nodes, once their restarts have put the whole store in the file (a
+        # node started on a damaged file fails its check at start: self-repair's case).
+        await _restart(cluster, client, follower)
+        await _restart(cluster, client, leader)
         # Accepted once the current leader hears from the restarted node.
         await wait_for(
             lambda: client.transfer_leadership(leader), bool, 20, f"a transfer to {leader}"
@@ -185,9 +179,9 @@ async def test_a_damaged_store_on_a_follower_and_the_leader(
             30,
             f"{leader} to lead again with every node fresh",
         )
-        if damage == "truncated":
-            for node_id in (follower, leader):
-                _truncate(_store_file(cluster, node_id))
+        for node_id in (follower, leader):
+            path = _store_file(cluster, node_id)
+            _truncate(path) if damage == "truncated" else _flip_middle(path, rng)
 
         for _ in range(3):  # the follower reads rotate: each node gets its turn
             wrong = await _read_everything(client, expected)
@@ -215,17 +209,23 @@ async def test_a_damaged_store_on_a_follower_and_the_leader(
             damaged = [line["text"] for line in lines if line["kind"] == "damaged"]
             assert len(damaged) == 1 and damaged[0].startswith("store reg_gh damaged ("), lines
 
-        if damage == "truncated":
-            return  # restarted on a truncated file, a node stops at once: self-repair's case
-        # A restart does not put the damaged follower back into the rotation: it remembers.
-        reason = _node(view, follower)["damaged"]
-        await _restart(cluster, client, follower)
+        # With storage.repair: manual, a restart on the damaged store is refused: one line
+        # naming the file and the command that repairs it, exit status 76 (the supervisor
+        # tries again later, and is refused again).
+        await client.node_action(follower, "stop")
+        await wait_for(
+            lambda: _view(client), lambda v: _node(v, follower)["role"] == "down", 20, "the stop"
+        )
+        await client.node_action(follower, "start")
         view = await wait_for(
             lambda: _view(client),
-            lambda v: _node(v, follower)["applied_position"] is not None,
-            10,
-            f"{follower}'s status",
+            lambda v: _node(v, follower)["exit_code"] == 76,
+            30,
+            f"{follower} to refuse its damaged store",
         )
-        assert _node(view, follower)["damaged"] == reason and not _node(view, follower)["fresh"]
+        log_file = logs_dir(cluster.config) / f"{follower}.log"
+        refusals = [line for line in log_file.read_text().splitlines() if "--repair" in line]
+        assert refusals, log_file.read_text()[-2000:]
+        assert f"stores/{STORE}.db" in refusals[-1] and "Traceback" not in log_file.read_text()
         wrong = await _read_everything(client, expected)
         assert not wrong, "\n".join(wrong)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,8 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "isolated": False,
         "cuts": {"in": [], "out": []},
         "damaged": None,
+        "repairing": None,
+        "repaired": None,
         "restarts": 0,
         "exit_code": None,
         "disk_full": None,
@@ -587,3 +590,25 @@ async def test_a_leader_pushed_in_a_newer_term_is_adopted_at_once(
     cluster.nodes["node1"].announce("follower", 5, "node3")
     await wait_until(lambda: monitor.leader == "node3")
     assert (monitor.term, monitor.leaders_pushed) == (5, 2)
+
+
+async def test_a_repair_is_published_when_it_starts_and_when_it_is_done(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    events = monitor.subscribe()
+    await monitor.refresh()
+    reason = "stores/reg_gh.db: database disk image is malformed"
+    cluster.set_status("node2", repairing=reason)
+    view = await monitor.refresh()
+    assert by_id(view)["node2"]["repairing"] == reason and not by_id(view)["node2"]["fresh"]
+    await monitor.refresh()
+    repaired = {"reason": reason, "source": "node1", "seconds": 1.5, "at": time.time()}
+    cluster.set_status("node2", repairing=None, repaired=repaired)
+    view = await monitor.refresh()
+    await monitor.refresh()
+    assert by_id(view)["node2"]["repaired"] == repaired and by_id(view)["node2"]["fresh"]
+    repairs = [e for e in drain(events) if e["type"] in ("node_repairing", "node_repaired")]
+    assert repairs == [
+        {"type": "node_repairing", "node_id": "node2", "reason": reason, "source": "node1"},
+        {"type": "node_repaired", "node_id": "node2", **repaired},
+    ]

@@ -1245,3 +1245,81 @@ def test_memory_storage_compacts_to_a_marker_and_installs_snapshots() -> None:
         storage.save(None, [Entry(2, 2, b"")])
     storage.save(HardState(3, None, 9), [Entry(10, 3, b"n")], Snapshot(9, 3, IDS))
     assert (storage.snapshot().index, storage.last_index(), storage.term(10)) == (9, 10, 3)
+
+
+# -------------------------------------------------------------------- repair of damaged state
+
+
+def _wiped(cluster: _Cluster, node_id: str, term: int = 0, vote: str | None = None) -> RaftNode:
+    """``node_id`` restarted on an empty log (its data set aside), repairing."""
+    cluster.storages[node_id] = _storage(term=term, vote=vote)
+    node = RaftNode(
+        cluster.nodes[node_id].config, cluster.storages[node_id], random.Random(node_id)
+    )
+    node.repairing = True
+    cluster.nodes[node_id] = node
+    return node
+
+
+def test_a_repairing_node_asks_an_uncompacted_leader_for_a_snapshot_and_rejoins() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.propose([b"x", b"y"])
+    cluster.settle()
+    assert a.log.first_index == 1  # never compacted
+    c = _wiped(cluster, "c", term=a.term)
+    cluster.sent.clear()
+    cluster.tick_all(2)
+    asks = [m for m in cluster.sent if isinstance(m, AppendResponse) and m.wants_snapshot]
+    assert asks and all(m.frm == "c" and not m.success for m in asks)
+    snapshots = [m for m in cluster.sent if isinstance(m, SnapshotRequest)]
+    assert snapshots == [SnapshotRequest(a.term, "a", "c", Snapshot(3, a.term, IDS))]
+    assert not c.repairing and c.vote == "a"  # the term's vote counts as given to its leader
+    assert c.applied_index == 3 and cluster.storages["c"].snapshot().index == 3
+    a.propose([b"after"])
+    cluster.settle()
+    assert a.match_indexes()["c"] == 4 and c.applied_index == 4
+
+
+def test_a_repairing_node_counts_toward_no_commit_until_it_restored_the_snapshot() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.propose([b"x"])
+    cluster.settle()
+    _wiped(cluster, "c", term=a.term)
+    cluster.cut.add("b")
+    cluster.nodes["c"].step(AppendRequest(a.term, "a", "c", 2, a.term, (), 2))
+    a.step(next(m for m in cluster.flush() if isinstance(m, AppendResponse)))
+    # c said it holds nothing: the leader no longer counts what c acknowledged before.
+    assert a.match_indexes()["c"] == 0
+    a.propose([b"unreplicated"])
+    cluster.flush()  # c is sent a snapshot, not the entry, and b is cut off
+    assert a.commit_index == 2
+
+
+def test_a_repairing_node_neither_votes_nor_campaigns() -> None:
+    storage = _storage(term=2)
+    b = _node("b", storage)
+    b.repairing = True
+    b.step(VoteRequest(3, "a", "b", 0, 0))
+    b.step(VoteRequest(3, "c", "b", 0, 0, pre_vote=True))
+    answers = _messages(b, storage)
+    assert [(m.granted, m.pre_vote) for m in answers if isinstance(m, VoteResponse)] == [
+        (False, False),
+        (False, True),
+    ]
+    for _ in range(40):
+        b.tick()
+    assert b.role == "follower" and not any(
+        isinstance(m, VoteRequest) for m in _messages(b, storage)
+    )
+    b.step(TimeoutNow(3, "a", "b"))
+    assert b.role == "follower"
+
+
+def test_wants_snapshot_survives_the_wire() -> None:
+    msg = AppendResponse(3, "c", "a", False, 7, wants_snapshot=True)
+    assert decode_message(orjson.loads(orjson.dumps(encode_message(msg)))) == msg
+    old = encode_message(AppendResponse(3, "c", "a", True, 7))
+    del old["wants_snapshot"]  # from a node of an older version
+    assert decode_message(old) == AppendResponse(3, "c", "a", True, 7)

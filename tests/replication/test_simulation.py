@@ -99,7 +99,7 @@ class _RestoresEverySnapshot(RaftNode):
 class _AppendsInsteadOfSnapshots(RaftNode):
     """Breaks the leader's rule: a follower behind the log's start gets appends from it."""
 
-    def _send_snapshot(self, peer: str, pr: Progress) -> None:
+    def _send_snapshot(self, peer: str, pr: Progress, why: str) -> None:
         self._send_append_from(peer, pr, self.log.first_index)
 
 

@@ -168,3 +168,20 @@ def test_a_dead_leader_the_gateway_restarts_reads_down_then_restarted() -> None:
         "node1 exited unexpectedly (signal 9): restarted (restart 1)",
         "new leader: node2 (term 4)",
     ]
+
+
+def test_a_repair_is_said_when_it_starts_and_when_it_is_done() -> None:
+    node2 = HEALTHY.nodes[1]
+    reason = "stores/reg_gh.db: database disk image is malformed"
+    repairing = replace(node2, repairing=reason, lag=None)
+    done = replace(node2, repaired_from="node1")
+    samples = [
+        replace(HEALTHY, nodes=(HEALTHY.nodes[0], row, HEALTHY.nodes[2]))
+        for row in (node2, repairing, repairing, done)
+    ]
+    assert repairing.shown_role == "repairing" and done.shown_role == "follower"
+    assert _play(*samples)[1:] == [
+        [f"node2: {reason}, rebuilding from node1"],
+        [],
+        ["node2 repaired from node1"],
+    ]

@@ -29,6 +29,7 @@ _ROLE_STYLES = {
     "candidate": "bold black on yellow",
     "down": "bold white on red",
     "paused": "bold black on cyan",
+    "repairing": "bold black on yellow",
 }
 
 

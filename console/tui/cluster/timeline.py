@@ -40,6 +40,7 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
             said.append(f"election: {new.node_id} is a candidate (term {new.term})")
     for old, new in pairs:
         said.append(_disk(old, new))
+        said.append(_repair(old, new, after.leader))
     return [sentence for sentence in said if sentence]
 
 
@@ -99,6 +100,16 @@ def _disk(old: NodeRow, new: NodeRow) -> str:
         return f"{new.node_id}: {new.disk_full}, takes no new entries"
     if new.up and new.disk_full is None and old.disk_full is not None:
         return f"{new.node_id}: disk space back, takes new entries"
+    return ""
+
+
+def _repair(old: NodeRow, new: NodeRow, leader: str | None) -> str:
+    """A node found its data damaged and rebuilds it from the leader, or is done."""
+    if new.repairing is not None and old.repairing is None:
+        source = f", rebuilding from {leader}" if leader and leader != new.node_id else ""
+        return f"{new.node_id}: {new.repairing}{source}"
+    if new.up and new.repairing is None and old.repairing is not None:
+        return f"{new.node_id} repaired from {new.repaired_from or 'the leader'}"
     return ""
 
 
