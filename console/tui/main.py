@@ -20,7 +20,7 @@ from pathlib import Path
 from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
-from console.tui.serve import ClassroomServer, ServeOptions, in_served_tab, page_certificate
+from console.tui.seats import ServeOptions, in_served_tab, page_certificate
 from engine.cli_support import add_tls_arguments, fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
@@ -185,6 +185,8 @@ async def run(options: SessionOptions, *, confirm: bool = True) -> int:
 
 def serve(options: SessionOptions, where: ServeOptions) -> int:
     """Serve the dashboard until Ctrl+C (or SIGTERM), then stop the tabs and the cluster."""
+    from console.tui.serve import ClassroomServer  # textual-serve: only when serving
+
     try:
         ClassroomServer(options, where).serve()
     except (SessionError, TlsError) as exc:  # TlsError: the page's files changed since the check

@@ -16,10 +16,8 @@ import logging
 import os
 import shlex
 import signal
-import ssl
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +25,12 @@ import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
-from console.ops.session import Access, EngineSession, SessionOptions
+from console.ops.session import EngineSession, SessionOptions
+from console.tui.seats import ServeOptions, page_certificate, seat_words, tab_argv
 from engine.client import GateClient
-from engine.config_model import Role, TlsIdentity
 from engine.tls import ReloadingCertificate, server_context
 
 PAGE = Path(__file__).with_name("serve_page")  # our app_index.html: textual-serve's, made Gate's
-TAB_MODULE = "console.tui.main"
-# What textual-serve sets for each tab's process: such a console runs without a terminal.
-WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 # Shown in a new tab's terminal when the gateway does not answer (xterm.js: clear, home).
 GATEWAY_GONE = (
     "\x1b[2J\x1b[H\x1b[1;31mGate: the cluster's gateway does not answer.\x1b[0m\r\n\r\n"
@@ -44,70 +39,11 @@ GATEWAY_GONE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ServeOptions:
-    """Where the page is served, whether every tab is a read-only seat, and the certificate
-    that makes the page https:// (and its WebSocket wss://)."""
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str | None = None
-    read_only: bool = False
-    tls: TlsIdentity | None = None
-
-    @property
-    def url(self) -> str:
-        """The address people type into their browser."""
-        scheme = "https" if self.tls else "http"
-        return self.public_url or f"{scheme}://{self.host}:{self.port}"
-
-
-# What each role's seat may do, in the page's words (the roles of docs/API.md).
-_SEATS: dict[Role, str] = {
-    "reader": "watch everything and follow it, no writes and no faults",
-    "writer": "appends and subscriptions, no node actions and no faults",
-    "admin": "every operation, node actions included",
-}
-
-
-def seat_words(access: Access) -> str:
-    """Which seat a tab is: the role its token has (every tab has the server's token)."""
-    if access.read_only:
-        return f"read-only seat: {_SEATS['reader']}"
-    if access.auth == "none":  # no tokens at all: everyone may do everything
-        return f"full seat: {_SEATS['admin']}"
-    return f"{access.role} seat ({access.name}): {_SEATS[access.role]}"
-
-
-def tab_argv(gateway: str, *, read_only: bool, tls: Mapping[str, str] | None = None) -> list[str]:
-    """The command of one tab's console: attached to ``gateway``, never starting a cluster;
-    ``tls``: the session's ``ca``/``cert``/``key`` files for an https:// gateway."""
-    argv = [sys.executable, "-m", TAB_MODULE, "--connect", gateway]
-    for name, path in (tls or {}).items():
-        argv += [f"--{name}", path]
-    if read_only:
-        argv.append("--read-only")
-    return argv
-
-
-def page_certificate(
-    identity: TlsIdentity, context: ssl.SSLContext | None = None
-) -> ReloadingCertificate:
-    """The page's certificate loaded into ``context`` (a scratch one: only to check the files).
-    Raises TlsError."""
-    return ReloadingCertificate(identity, "the served page", [context or server_context()])
-
-
 def tab_gone_in_one_line(record: logging.LogRecord) -> bool:
     """textual-serve logs a tab closed while it connects with a traceback: one line instead."""
     if record.exc_info and isinstance(record.exc_info[1], ConnectionError):
         record.msg, record.args, record.exc_info = "a tab closed while it connected", (), None
     return True
-
-
-def in_served_tab() -> bool:
-    """Whether this process is a tab's console (textual-serve's web driver, not a terminal)."""
-    return os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER
 
 
 class ClassroomServer(Server):

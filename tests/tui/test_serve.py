@@ -28,13 +28,8 @@ from cryptography import x509
 from playwright.async_api import async_playwright
 
 from console.ops.session import Access
-from console.tui.serve import (
-    ServeOptions,
-    in_served_tab,
-    seat_words,
-    tab_argv,
-    tab_gone_in_one_line,
-)
+from console.tui.seats import ServeOptions, in_served_tab, seat_words, tab_argv
+from console.tui.serve import tab_gone_in_one_line
 from engine.config import load_config
 from engine.tls import client_context, make_dev_certs
 from tests.cluster_harness import (
