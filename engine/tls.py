@@ -8,7 +8,8 @@ key again into those same contexts: connections already open keep the old certif
 get the new, and nothing is dropped. ``watch()`` reloads when the files change; the programs
 also reload on SIGHUP.
 
-``client_context`` is what ``GateClient`` uses for ``https://`` and ``wss://``.
+``client_context`` is what ``GateClient`` uses for ``https://`` and ``wss://``;
+``ReloadingCertificate`` alone is the served console page's (``gate-console --serve``).
 
 Make a local CA and certificates for every node and the gateway of a config::
 
@@ -51,7 +52,11 @@ def _load_chain(context: ssl.SSLContext, identity: TlsIdentity) -> None:
     try:
         context.load_cert_chain(identity.cert, identity.key)
     except FileNotFoundError as exc:
-        raise TlsError(f"{exc.filename}: file not found") from None
+        # ssl does not always say which file: the first one missing.
+        missing = exc.filename or next(
+            (p for p in (identity.cert, identity.key) if not Path(p).exists()), identity.cert
+        )
+        raise TlsError(f"{missing}: file not found") from None
     except (ssl.SSLError, OSError) as exc:
         raise TlsError(
             f"cannot use the certificate {identity.cert} with the key {identity.key}: "
@@ -91,6 +96,14 @@ def client_context(
     return context
 
 
+def server_context() -> ssl.SSLContext:
+    """A listener's context, TLS 1.2 at least, its certificate not loaded yet (a
+    :class:`ReloadingCertificate` loads it)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 def describe_connect_error(exc: BaseException, *, hint: bool = True) -> str:
     """A one-line reason for a failed TLS connection; ``hint``: with the option a user of a
     command line would pass (a cluster's own links have none)."""
@@ -111,21 +124,16 @@ class _Signature:
     files: tuple[tuple[int, int, int], ...]
 
 
-class ProcessTls:
-    """The server and client contexts of one process (``node_id`` None: the gateway)."""
+class ReloadingCertificate:
+    """A certificate and key loaded into ``contexts``, and loaded again into the same contexts
+    on SIGHUP or when the files change (``name``: whose, in the log). Raises TlsError."""
 
-    def __init__(self, tls: TlsConfig, node_id: str | None) -> None:
-        self.tls = tls
-        self.identity = tls.identity(node_id)
-        self.name = node_id or "gateway"
-        self.server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.server.minimum_version = ssl.TLSVersion.TLSv1_2
-        if tls.client_auth:
-            self.server.verify_mode = ssl.CERT_REQUIRED
-            _load_ca(self.server, tls.ca)
-        self.client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies peer and host name
-        self.client.minimum_version = ssl.TLSVersion.TLSv1_2
-        _load_ca(self.client, tls.ca)
+    def __init__(
+        self, identity: TlsIdentity, name: str, contexts: Sequence[ssl.SSLContext]
+    ) -> None:
+        self.identity = identity
+        self.name = name
+        self.contexts = tuple(contexts)
         self._signature = self._files_signature()
         self.reload()
 
@@ -143,7 +151,7 @@ class ProcessTls:
         certificate, the old key) leaves the live contexts as they were. Raises TlsError.
         """
         _load_chain(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), self.identity)
-        for context in (self.server, self.client):
+        for context in self.contexts:
             _load_chain(context, self.identity)
 
     def reload_logged(self, why: str) -> bool:
@@ -170,6 +178,21 @@ class ProcessTls:
             changed = signature is not None and signature != self._signature
             if changed and self.reload_logged("the files changed"):
                 self._signature = signature
+
+
+class ProcessTls(ReloadingCertificate):
+    """The server and client contexts of one process (``node_id`` None: the gateway)."""
+
+    def __init__(self, tls: TlsConfig, node_id: str | None) -> None:
+        self.tls = tls
+        self.server = server_context()
+        if tls.client_auth:
+            self.server.verify_mode = ssl.CERT_REQUIRED
+            _load_ca(self.server, tls.ca)
+        self.client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies peer and host name
+        self.client.minimum_version = ssl.TLSVersion.TLSv1_2
+        _load_ca(self.client, tls.ca)
+        super().__init__(tls.identity(node_id), node_id or "gateway", (self.server, self.client))
 
 
 def process_tls(config: ClusterConfig, node_id: str | None) -> ProcessTls | None:

@@ -18,12 +18,13 @@ from typing import Any
 
 import yaml
 
-from bench.lib.cluster import RunningCluster, free_ports, wait_for, write_config
+from bench.lib.cluster import RunningCluster, free_ports, read_node_all, wait_for, write_config
 from bench.lib.cluster import cluster_config as base_config
 from bench.lib.cluster import start_cluster as start_cluster_in
 from engine.client import GateClient
 from engine.cluster_secret import resolve_cluster_secret
 from engine.config import load_config
+from engine.config_model import ClusterConfig
 
 # Re-exported: the tests' one place to import cluster helpers from.
 __all__ = [
@@ -100,6 +101,20 @@ class HandStartedCluster:
     def tcp_port(self, node_id: str) -> int:
         """Where ``node_id`` really listens for TCP."""
         return int(self.raw["nodes"][node_id]["tcp"]["port"])
+
+    @property
+    def config(self) -> ClusterConfig:
+        return load_config(self.directory / "cluster.yaml")
+
+    @property
+    def node_ids(self) -> list[str]:
+        return list(self.raw["nodes"])
+
+    async def node_all(self, node_id: str, store: str = "reg_gh") -> list[dict[str, Any]]:
+        """Every event of a store as one node holds it, read from that node alone."""
+        http = self.raw["nodes"][node_id]["http"]
+        url = f"http://{http['host']}:{http['port']}"
+        return await read_node_all(url, store, self.config.security.admin_token)
 
     def log(self, process: str) -> str:
         return (self.directory / f"{process}.log").read_text(errors="replace")

@@ -113,6 +113,27 @@ def write_config(directory: Path, raw: dict[str, Any]) -> Path:
     return path
 
 
+async def read_node_all(
+    node_url: str, store: str, token: str | None = None
+) -> list[dict[str, Any]]:
+    """Every event of ``store`` as the node at ``node_url`` holds it, read from it alone
+    (``token``: a bearer token that may read it)."""
+    events: list[dict[str, Any]] = []
+    position = 0
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        while True:
+            url = f"{node_url}/api/stores/{store}/all?from_position={position}&count=1000"
+            async with http.get(url) as resp:
+                resp.raise_for_status()  # e.g. a node still catching up: store_not_found
+                page = await resp.json()
+            batch = page["events"]
+            if not batch:
+                return events
+            events.extend(batch)
+            position = batch[-1]["position"]
+
+
 @dataclass
 class RunningCluster:
     """A started cluster and handy ways to look at it."""
@@ -164,17 +185,7 @@ class RunningCluster:
 
     async def node_all(self, node_id: str, store: str = "reg_gh") -> list[dict[str, Any]]:
         """Every event of a store as one node holds it, read from that node alone."""
-        events: list[dict[str, Any]] = []
-        position = 0
-        while True:
-            page = await self.node_get(
-                node_id, f"/api/stores/{store}/all?from_position={position}&count=1000"
-            )
-            batch = page["events"]
-            if not batch:
-                return events
-            events.extend(batch)
-            position = batch[-1]["position"]
+        return await read_node_all(self.node_url(node_id), store, self.config.security.admin_token)
 
     async def leader(self, timeout: float = 15.0) -> str:
         """The current leader as the gateway sees it (waits for one)."""

@@ -75,6 +75,15 @@ class MemoryLogStorage:
         if hard_state is not None:
             self._hard_state = hard_state
 
+    def lose_tail(self, last: int) -> None:
+        """A power loss with ``fsync: os``: the entries after ``last`` were never fsynced (nor
+        a commit index past it); term and vote are fsynced whatever the setting."""
+        if last < self._marker.index:
+            raise ValueError(f"the log starts after {self._marker.index}: cannot end at {last}")
+        del self._entries[last - self._marker.index :]
+        hard_state = self._hard_state
+        self._hard_state = HardState(hard_state.term, hard_state.vote, min(hard_state.commit, last))
+
     def compact(self, snapshot: Snapshot) -> None:
         """Drop the entries up to ``snapshot.index``, which becomes the marker."""
         check_compaction(self, snapshot)

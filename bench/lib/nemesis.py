@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 import orjson
@@ -103,6 +103,7 @@ class Workload:
         token: str | None = None,
         store: str = "reg_gh",
         writers: int = 4,
+        first_writer: int = 0,
         streams: int = 3,
         max_batch: int = 3,
         seed: int = 0,
@@ -116,6 +117,7 @@ class Workload:
         self.token = token
         self.store = store
         self.writers = writers
+        self.first_writer = first_writer  # writers are numbered from here (their event ids too)
         self.streams = streams
         self.max_batch = max_batch
         self.seed = seed
@@ -137,7 +139,8 @@ class Workload:
     def start(self) -> None:
         """Start the writers and the prober (call from a running event loop)."""
         self._tasks = [
-            asyncio.create_task(self._writer(w), name=f"writer-{w}") for w in range(self.writers)
+            asyncio.create_task(self._writer(w), name=f"writer-{w}")
+            for w in range(self.first_writer, self.first_writer + self.writers)
         ]
         if self.probe_interval:
             self._tasks.append(asyncio.create_task(self._prober(), name="prober"))
@@ -672,8 +675,17 @@ def leader_kill_figures(records: Sequence[FaultRecord]) -> list[float]:
 Histories = Mapping[str, Sequence[Mapping[str, Any]]]
 
 
+class NodeReader(Protocol):
+    """A cluster whose nodes can each be read alone (RunningCluster, a hand-started one)."""
+
+    @property
+    def node_ids(self) -> list[str]: ...
+
+    async def node_all(self, node_id: str, store: str = ...) -> list[dict[str, Any]]: ...
+
+
 async def converge(
-    cluster: RunningCluster,
+    cluster: NodeReader,
     attempts: Sequence[Attempt],
     timeout: float,
     store: str = "reg_gh",

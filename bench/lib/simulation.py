@@ -9,14 +9,18 @@ log up to a few entries behind what it applied, so followers that fall behind ar
 snapshot delivered is reported to its sender, one lost in the network is reported as a failed
 transfer half the time, as a host notices a broken connection), membership changes (a spare node is
 started and added as a learner, which the leader promotes once caught up; a member other than the
-leader is removed, and half the time keeps running, cut off from the log that removed it) and
-clients proposing unique values.  A host per node plays the part of the real node host, in the same
-order (the functions of engine/replication/ready.py): it sends a ``Ready``'s early messages,
-applies its committed entries to a simulated state machine, persists it into a
-:class:`MemoryLogStorage` when it must, sends its other messages and calls ``advance``; a snapshot
-in a ``Ready`` is installed with its write (the simulated state machine jumps to the snapshot's
-index).  A crash drops the ``RaftNode`` and any ``Ready`` not yet persisted; a restart rebuilds the
-node from its storage with ``applied`` = what its state machine had applied.
+leader is removed, and half the time keeps running, cut off from the log that removed it), power
+losses of nodes with ``fsync: os`` (the node loses the end of its log and what its state machine
+applied past it, never its term or vote, and restarts as ``recovering``; never more than a
+minority of the nodes at once, the case in which no committed entry may be lost; in schedules
+without membership changes) and clients proposing unique values.  A host per node plays the
+part of the real node host, in the same order (the functions of engine/replication/ready.py): it
+sends a ``Ready``'s early messages, applies its committed entries to a simulated state machine,
+persists it into a :class:`MemoryLogStorage` when it must, sends its other messages and calls
+``advance``; a snapshot in a ``Ready`` is installed with its write (the simulated state machine
+jumps to the snapshot's index).  A crash drops the ``RaftNode`` and any ``Ready`` not yet
+persisted; a restart rebuilds the node from its storage with ``applied`` = what its state machine
+had applied.
 
 Invariants, checked as the schedule runs and at its end:
 
@@ -111,6 +115,7 @@ class Schedule:
     compact_keep: int  # entries a compaction keeps behind the applied index
     members: float  # per tick: probability of a membership change (add or remove)
     spares: int  # nodes outside the initial membership, which may be added
+    power_loss: float  # per tick: probability a node loses power (fsync: os)
 
 
 def draw_schedule(seed: int) -> Schedule:
@@ -149,6 +154,7 @@ def draw_schedule(seed: int) -> Schedule:
         compact_keep=rng.choice((0, 1, 4, 16)),
         members=(members := rng.choice((0.0, 0.05, 0.15))),
         spares=rng.choice((1, 2)) if members else 0,
+        power_loss=rng.choice((0.0, 0.02, 0.05)),  # drawn last, for the same reason
     )
 
 
@@ -163,6 +169,7 @@ class SimStats:
     duplicated: int = 0
     partitions: int = 0
     crashes: int = 0
+    power_losses: int = 0
     slow_disk_readies: int = 0
     elections: int = 0
     commits: int = 0
@@ -182,14 +189,28 @@ class SimStats:
     def faults(self) -> int:
         """Faults injected: dropped and duplicated messages, partitions, crashes, slow disks."""
         return (
-            self.dropped + self.duplicated + self.partitions + self.crashes + self.slow_disk_readies
+            self.power_losses
+            + self.dropped
+            + self.duplicated
+            + self.partitions
+            + self.crashes
+            + self.slow_disk_readies
         )
 
 
 class _Host:
     """The simulated node host: durable storage and state machine, volatile RaftNode."""
 
-    __slots__ = ("applied", "config", "node_id", "pending", "raft", "rng", "storage")
+    __slots__ = (
+        "applied",
+        "config",
+        "node_id",
+        "pending",
+        "raft",
+        "recovering",
+        "rng",
+        "storage",
+    )
 
     def __init__(self, config: RaftConfig, rng: random.Random) -> None:
         self.node_id = config.node_id
@@ -199,6 +220,7 @@ class _Host:
         self.applied = 0  # the state machine's last applied index (durable, like the stores)
         self.raft: RaftNode | None = None
         self.pending: Ready | None = None  # handed out, persistence in flight
+        self.recovering = False  # lost power, not caught up yet (kept across a crash)
 
 
 class Simulation:
@@ -247,6 +269,7 @@ class Simulation:
         self.crash_on_message = schedule.crash / 10  # crashes between two messages, too
         # Its own stream, so a schedule that never compacts runs as it did before compaction.
         self.compact_rng = random.Random(schedule.seed ^ 0xC0C0)
+        self.power_rng = random.Random(schedule.seed ^ 0xB0B)  # the same, for power losses
         # Snapshots delivered (True) or lost (False), to report to their senders.
         self.snapshot_reports: list[tuple[SnapshotRequest, bool]] = []
         # Its own stream too, so a schedule without membership changes runs as before.
@@ -324,6 +347,13 @@ class Simulation:
             up = [host for host in self.hosts if host.raft is not None]
             if up:
                 self._crash(rng.choice(up))
+        # Only with a fixed membership: "a minority of the voters" is then one set.
+        if (
+            schedule.power_loss
+            and not schedule.members
+            and self.power_rng.random() < schedule.power_loss
+        ):
+            self._lose_power()
         for host in self.hosts:
             if (
                 host.raft is None
@@ -385,7 +415,31 @@ class Simulation:
                 host.storage.compact(marker)
                 self.stats.compactions += 1
 
+    def _lose_power(self) -> None:
+        """A node loses the end of its log (and what its state machine applied past it) and
+        restarts recovering, if a minority of the nodes, it included, would then be so."""
+        rng = self.power_rng
+        for host in self.hosts:
+            if host.raft is not None:
+                host.recovering = host.raft.recovering
+        up = [h for h in self.hosts if h.raft is not None and not h.recovering]
+        recovering = sum(h.recovering for h in self.hosts)
+        if not up or recovering + 1 > len(self.hosts) - (len(self.hosts) // 2 + 1):
+            return
+        host = rng.choice(up)
+        storage = host.storage
+        kept = rng.randint(storage.snapshot().index, storage.last_index())
+        storage.lose_tail(kept)
+        host.applied = min(host.applied, kept)
+        host.raft = None
+        host.pending = None
+        host.recovering = True
+        self.stats.power_losses += 1
+        self._start(host)
+
     def _crash(self, host: _Host) -> None:
+        assert host.raft is not None
+        host.recovering = host.raft.recovering
         host.raft = None
         host.pending = None  # its persistence never finished
         self.stats.crashes += 1
@@ -409,7 +463,13 @@ class Simulation:
                 self._start(host)
 
     def _start(self, host: _Host) -> None:
-        host.raft = self.node_cls(host.config, host.storage, host.rng, applied=host.applied)
+        host.raft = self.node_cls(
+            host.config,
+            host.storage,
+            host.rng,
+            applied=host.applied,
+            recovering=host.recovering,
+        )
 
     # ------------------------------------------------------------------------------ clients
 
@@ -519,7 +579,12 @@ class Simulation:
     def _check_commit_quorum(self, raft: RaftNode, commit: int) -> None:
         voters = raft.membership.voters
         term = raft.log.term(commit)
-        holders = [v for v in voters if self._holds(self.by_id[v], commit, term)]
+        # A node that lost power may have lost what it acknowledged (fsync: os): it counts.
+        holders = [
+            v
+            for v in voters
+            if self._holds(self.by_id[v], commit, term) or self.by_id[v].recovering
+        ]
         if len(holders) < majority(len(voters)):
             raise self.fail(
                 f"membership: {raft.node_id} committed index {commit} held only by {holders}, "

@@ -20,10 +20,12 @@ from pathlib import Path
 from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
-from console.tui.serve import ClassroomServer, ServeOptions, in_served_tab
+from console.tui.seats import ServeOptions, in_served_tab, page_certificate
 from engine.cli_support import add_tls_arguments, fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
+from engine.config_model import TlsIdentity
+from engine.tls import TlsError
 
 PROGRAM = "gate-console"
 HEALTH_INTERVAL = 0.5  # seconds between looks at the cluster: a failover shows within a second
@@ -45,7 +47,8 @@ With --serve it needs none: it serves the dashboard to web browsers on
 http://127.0.0.1:8000 (--host, --port), one console per browser tab, every
 tab on the one cluster it started (or the one --connect names). A browser
 on another machine needs --host 0.0.0.0, and --public-url when the address
-people type is not the one it listens on."""
+people type is not the one it listens on; --serve-cert and --serve-key serve
+the page over https:// (its WebSocket over wss://)."""
 
 EPILOG = f"""\
 examples:
@@ -95,10 +98,17 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
     serving.add_argument(
         "--public-url", metavar="URL", help="the address browsers use, if not http://HOST:PORT"
     )
+    serving.add_argument(
+        "--serve-cert", metavar="PEM", help="the page's certificate: serve https:// and wss://"
+    )
+    serving.add_argument("--serve-key", metavar="PEM", help="that certificate's private key")
     args = parser.parse_args(argv)
     serve = serve_options(args) if args.serve else None
-    if serve is None and (args.host or args.port is not None or args.public_url):
-        fail(PROGRAM, "--host, --port and --public-url go with --serve", 2)
+    serving_only = (args.host, args.port, args.public_url, args.serve_cert, args.serve_key)
+    if serve is None and any(option is not None for option in serving_only):
+        fail(
+            PROGRAM, "--host, --port, --public-url, --serve-cert and --serve-key go with --serve", 2
+        )
     if serve is None and not in_served_tab() and not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail(
             PROGRAM, "needs a terminal; for scripts use gate-repl (it reads choices from stdin)", 2
@@ -133,12 +143,21 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
     public_url = args.public_url.rstrip("/") if args.public_url else None
     if public_url and not public_url.startswith(("http://", "https://")):
         fail(PROGRAM, f"--public-url {args.public_url}: it must start with http:// or https://", 2)
+    tls = None
+    if args.serve_cert or args.serve_key:
+        if not (args.serve_cert and args.serve_key):
+            fail(PROGRAM, "--serve-cert and --serve-key go together", 2)
+        tls = TlsIdentity(Path(args.serve_cert), Path(args.serve_key))
+        try:
+            page_certificate(tls)  # a file it cannot use is one line now, not after the cluster
+        except TlsError as exc:
+            fail(PROGRAM, f"cannot serve https://: {exc}", 2)
     try:
         with socket.create_server((host, port)):
             pass  # free a moment ago: the server takes it once the cluster is up
     except OSError as exc:
         fail(PROGRAM, f"cannot serve on {host}:{port}: {exc.strerror or exc} (use --port)", 2)
-    return ServeOptions(host, port, public_url, args.read_only)
+    return ServeOptions(host, port, public_url, args.read_only, tls)
 
 
 def say(line: str) -> None:
@@ -166,9 +185,11 @@ async def run(options: SessionOptions, *, confirm: bool = True) -> int:
 
 def serve(options: SessionOptions, where: ServeOptions) -> int:
     """Serve the dashboard until Ctrl+C (or SIGTERM), then stop the tabs and the cluster."""
+    from console.tui.serve import ClassroomServer  # textual-serve: only when serving
+
     try:
         ClassroomServer(options, where).serve()
-    except SessionError as exc:
+    except (SessionError, TlsError) as exc:  # TlsError: the page's files changed since the check
         say(str(exc))
         return 1
     except OSError as exc:  # the port was taken between the check and the cluster's start

@@ -15,9 +15,9 @@ import asyncio
 import logging
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,12 @@ import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
-from console.ops.session import Access, EngineSession, SessionOptions
+from console.ops.session import EngineSession, SessionOptions
+from console.tui.seats import ServeOptions, page_certificate, seat_words, tab_argv
 from engine.client import GateClient
-from engine.config_model import Role
+from engine.tls import ReloadingCertificate, server_context
 
 PAGE = Path(__file__).with_name("serve_page")  # our app_index.html: textual-serve's, made Gate's
-TAB_MODULE = "console.tui.main"
-# What textual-serve sets for each tab's process: such a console runs without a terminal.
-WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 # Shown in a new tab's terminal when the gateway does not answer (xterm.js: clear, home).
 GATEWAY_GONE = (
     "\x1b[2J\x1b[H\x1b[1;31mGate: the cluster's gateway does not answer.\x1b[0m\r\n\r\n"
@@ -41,52 +39,11 @@ GATEWAY_GONE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ServeOptions:
-    """Where the page is served, and whether every tab is a read-only seat."""
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str | None = None
-    read_only: bool = False
-
-    @property
-    def url(self) -> str:
-        """The address people type into their browser."""
-        return self.public_url or f"http://{self.host}:{self.port}"
-
-
-# What each role's seat may do, in the page's words (the roles of docs/API.md).
-_SEATS: dict[Role, str] = {
-    "reader": "watch everything and follow it, no writes and no faults",
-    "writer": "appends and subscriptions, no node actions and no faults",
-    "admin": "every operation, node actions included",
-}
-
-
-def seat_words(access: Access) -> str:
-    """Which seat a tab is: the role its token has (every tab has the server's token)."""
-    if access.read_only:
-        return f"read-only seat: {_SEATS['reader']}"
-    if access.auth == "none":  # no tokens at all: everyone may do everything
-        return f"full seat: {_SEATS['admin']}"
-    return f"{access.role} seat ({access.name}): {_SEATS[access.role]}"
-
-
-def tab_argv(gateway: str, *, read_only: bool, tls: Mapping[str, str] | None = None) -> list[str]:
-    """The command of one tab's console: attached to ``gateway``, never starting a cluster;
-    ``tls``: the session's ``ca``/``cert``/``key`` files for an https:// gateway."""
-    argv = [sys.executable, "-m", TAB_MODULE, "--connect", gateway]
-    for name, path in (tls or {}).items():
-        argv += [f"--{name}", path]
-    if read_only:
-        argv.append("--read-only")
-    return argv
-
-
-def in_served_tab() -> bool:
-    """Whether this process is a tab's console (textual-serve's web driver, not a terminal)."""
-    return os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER
+def tab_gone_in_one_line(record: logging.LogRecord) -> bool:
+    """textual-serve logs a tab closed while it connects with a traceback: one line instead."""
+    if record.exc_info and isinstance(record.exc_info[1], ConnectionError):
+        record.msg, record.args, record.exc_info = "a tab closed while it connected", (), None
+    return True
 
 
 class ClassroomServer(Server):
@@ -106,13 +63,41 @@ class ClassroomServer(Server):
         self.session = EngineSession(engine)
         self.tabs: set[asyncio.Task[Any]] = set()
         self.opened = False
+        self.certificate: ReloadingCertificate | None = None
+        self.reloading: asyncio.Task[None] | None = None
+
+    def serve(self, debug: bool = False) -> None:
+        """textual-serve's ``serve``, with the page's certificate (aiohttp's ``ssl_context``),
+        reloaded on SIGHUP or a change of its files. Raises TlsError for a certificate it
+        cannot use, before anything starts."""
+        context = None
+        if self.options.tls is not None:
+            context = server_context()
+            self.certificate = page_certificate(self.options.tls, context)
+        self.debug = debug
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_exit)
+        web.run_app(
+            self._make_app(),
+            host=self.options.host,
+            port=self.options.port,
+            ssl_context=context,
+            handle_signals=False,
+            loop=loop,
+            print=lambda *args: None,
+        )
 
     def initialize_logging(self) -> None:
         """One line per problem on stderr, not a request log of every tab."""
         logging.basicConfig(level=logging.WARNING, format="gate-console: %(message)s")
+        logging.getLogger("textual-serve").addFilter(tab_gone_in_one_line)
 
     async def on_startup(self, app: web.Application) -> None:
         """Start or attach to the cluster once, before the port takes its first tab."""
+        if self.certificate is not None:
+            self.reloading = self.certificate.start_reloading()
         client = await self.session.open()  # SessionError: one line, from main
         self.opened = True
         # textual-serve runs the command through a shell: exec leaves one process per tab.
@@ -144,6 +129,8 @@ class ClassroomServer(Server):
 
     async def on_shutdown(self, app: web.Application) -> None:
         """End every tab's console (each quits and closes its page), then the session."""
+        if self.reloading is not None:
+            self.reloading.cancel()
         for task in list(self.tabs):
             task.cancel()
         await asyncio.gather(*self.tabs, return_exceptions=True)
@@ -157,7 +144,14 @@ class ClassroomServer(Server):
         assert task is not None, "aiohttp runs each request in a task"
         self.tabs.add(task)
         try:
-            async with GateClient(self.session.url, retry_deadline=0) as probe:
+            tls = self.session.tls_options
+            async with GateClient(
+                self.session.url,
+                retry_deadline=0,
+                ca=tls.get("ca"),
+                cert=tls.get("cert"),
+                key=tls.get("key"),
+            ) as probe:
                 answers = await probe.health()
             if answers:
                 return await super().handle_websocket(request)

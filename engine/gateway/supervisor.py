@@ -198,22 +198,28 @@ class NodeSupervisor:
     # -- state ---------------------------------------------------------------------------------
 
     def state(self, node_id: str) -> State:
-        """``running``, ``paused``, ``stopped`` (never started or stopped here) or ``exited``."""
-        node = self._node(node_id)
+        """``running``, ``paused``, ``stopped`` (never started or stopped here, or a member
+        this gateway does not manage yet) or ``exited``."""
+        node = self._nodes.get(node_id)
+        if node is None:
+            return "stopped"
         if node.alive:
             return "paused" if node.paused else "running"
         return "exited" if node.exited else "stopped"
 
     def managed_info(self, node_id: str) -> tuple[bool, int | None]:
-        """``(True, pid)`` for a live node, ``(True, None)`` otherwise (the health callback)."""
-        node = self._node(node_id)
+        """``(True, pid)`` for a live node, ``(True, None)`` otherwise (the health callback);
+        ``(False, None)`` for a member it does not manage (yet: one just learned)."""
+        node = self._nodes.get(node_id)
+        if node is None:
+            return False, None
         return True, node.proc.pid if node.alive and node.proc else None
 
     def restart_info(self, node_id: str) -> tuple[int, int | None]:
         """How often ``node_id`` was restarted after an unexpected exit, and the return code of
         the last such exit (negative: the signal), None before any."""
-        node = self._node(node_id)
-        return node.restarts, node.exit_code
+        node = self._nodes.get(node_id)
+        return (node.restarts, node.exit_code) if node is not None else (0, None)
 
     # -- whole cluster -------------------------------------------------------------------------
 

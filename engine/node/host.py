@@ -60,6 +60,7 @@ from engine.replication.messages import (
 from engine.replication.preferred import LeadershipReturn
 from engine.replication.quorum import has_quorum, write_quorum_size
 from engine.replication.ready import run_ready
+from engine.storage.durability import fsync_path
 from engine.storage.free_space import DiskSpace, FreeSpace, out_of_space
 from engine.storage.integrity import find_damage, is_damage
 from engine.storage.raft_log import SqliteLogStorage
@@ -88,6 +89,9 @@ RETURN_RETRY_TIMEOUTS = 10
 APPLY_FAILED = 70  # a committed entry cannot be applied (an I/O fault: content never fails)
 LOG_FAILED = 74  # the log cannot be written
 DIVERGED = 75  # its stores are ahead of the cluster (writeQuorum: leader lost writes)
+
+# Present while the node runs: found at a start, the last run ended without a clean stop.
+RUNNING_MARKER = "running"
 # DAMAGED (76, engine/node/repair.py): its files are damaged and it may not repair them.
 
 
@@ -117,6 +121,9 @@ class RaftHost:
         node_dir = config.node_data_dir(node_id)
         node_dir.mkdir(parents=True, exist_ok=True)
         self.node_dir = node_dir
+        self._running = node_dir / RUNNING_MARKER
+        # Said in the node log once it exists: stores rebuilt from the log after a power loss.
+        self._rebuilt: str | None = None
         # A rebuild from the leader under way (engine/node/repair.py), or None.
         self.repair: RepairState | None = read_marker(node_dir)
         self.core = self._open_data(node_dir, rng or random.Random())
@@ -180,6 +187,16 @@ class RaftHost:
             )
         else:
             self.node_log.add("restart", "started with an empty log (a new node)")
+        if self._rebuilt is not None:
+            log.warning("node %s: %s", node_id, self._rebuilt)
+            self.node_log.add("repair", self._rebuilt, "warning")
+        elif self.core.recovering:
+            self.node_log.add(
+                "restart",
+                "the last run did not stop cleanly and fsync is os: the end of its log may be "
+                "lost, so it votes only with nodes in the same case until it has caught up",
+                "warning",
+            )
         if self.repair is not None:
             self.node_log.add(
                 "repair",
@@ -232,11 +249,14 @@ class RaftHost:
             write_quorum=rep.write_quorum,
         )
         fsync = self.config.storage.fsync
+        # With fsync: os, a run that did not stop cleanly may have ended in a power loss, which
+        # costs the end of the log: the core then votes as a node that lost state.
+        unclean = self._running.exists() and fsync == "os"
         opening = "raft.db"
         try:
             self.log_storage = SqliteLogStorage(node_dir / "raft.db", fsync)
             opening = "stores"
-            self.state = StateMachine(node_dir, fsync)
+            self.state = StateMachine(node_dir, fsync, log_wal=node_dir / "raft.db-wal")
             opening = "raft.db"
             self._finish_snapshot_install()
             repair = self.repair
@@ -244,6 +264,16 @@ class RaftHost:
                 # The term and vote the damaged log held: never vote twice in a term.
                 self.log_storage.save(HardState(repair.term, repair.vote, 0), [], None)
             last = self.log_storage.last_index()
+            if self.state.held_index > last and self.log_storage.snapshot().index == 0:
+                # A power loss (fsync: os) cost the log entries a store had durably applied;
+                # the log still holds every entry from the first: rebuild the stores from it
+                # (a repair would need a leader, and every node may be in this case).
+                self._rebuilt = (
+                    f"its stores hold entries up to index {self.state.held_index} but its log "
+                    f"ends at {last} (a power loss): its stores are discarded and rebuilt from "
+                    "its log"
+                )
+                self.state.discard()
             for store_id in self.state.stores():
                 held = self.state.store(store_id).applied_index
                 if held > last:
@@ -252,7 +282,16 @@ class RaftHost:
                         f"the log ends at index {last} but store {store_id} applied {held} "
                         "(entries lost with its WAL or a truncation)",
                     )
-            return RaftNode(raft_config, self.log_storage, rng, applied=self.state.applied_index)
+            core = RaftNode(
+                raft_config,
+                self.log_storage,
+                rng,
+                applied=self.state.applied_index,
+                committed=self.state.held_index,
+                recovering=unclean or self._rebuilt is not None,
+            )
+            _mark_running(self._running)
+            return core
         except (sqlite3.DatabaseError, ValueError, RepairNeeded) as exc:
             self._close_data()
             if isinstance(exc, RepairNeeded):
@@ -306,6 +345,7 @@ class RaftHost:
         else:
             self.log_storage.close()
             self.state.close()
+            self._running.unlink(missing_ok=True)  # a clean stop: nothing lost
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -370,7 +410,7 @@ class RaftHost:
     def _follow_membership(self) -> None:
         """The core took another membership: link to its members, and only to them."""
         membership = self.core.membership
-        if membership is self._membership:
+        if membership == self._membership:
             return
         self._membership = membership
         endpoints = self._member_endpoints(membership)
@@ -1096,6 +1136,7 @@ class RaftHost:
             },
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,
+            "recovering": core.recovering,
             "damaged": self.damage_reason(),
             # Why this node is rebuilding its data from the leader, or None.
             "repairing": None if self.repair is None else self.repair.reason,
@@ -1125,3 +1166,9 @@ class RaftHost:
             and core.leader_id in self._last_heard
             and (time.monotonic() - self._last_heard[core.leader_id] < self._reach_window)
         )
+
+
+def _mark_running(path: Path) -> None:
+    """Create the marker a clean stop removes, durably (its directory fsynced)."""
+    path.touch()
+    fsync_path(path.parent)

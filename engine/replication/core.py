@@ -34,7 +34,15 @@ Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
   follower needs sends a :class:`SnapshotRequest` of its state machine at its applied (so
   committed) index and pauses that follower until it answers; a follower restores a snapshot
   only past its commit index, dropping its log, and the host installs it
-  (``Ready.snapshot``) before applying anything after it or answering.
+  (``Ready.snapshot``) before applying anything after it or answering;
+- lost state (``recovering``): a node whose host says it may have lost the end of its log (a
+  power loss with ``fsync: os``) votes, for itself as for others, only for candidates that may
+  have lost theirs too, and a node that did not only for candidates that did not, until its log
+  matches that of a leader elected since up to an entry of the leader's term that the leader
+  committed (or it leads: :meth:`RaftNode._caught_up`).  Its lost entries may be committed ones
+  the others still hold: a vote for a candidate that lacks them could elect a leader without
+  them.  Votes stay within one kind, so when a majority lost power (every
+  node, after a power cut) those nodes still elect a leader among themselves.
 
 Steadiness rules (they keep terms and leaders stable; safety does not depend on them):
 
@@ -162,8 +170,18 @@ class RaftNode:
     """One node's Raft state machine. See the module docstring for the contract."""
 
     def __init__(
-        self, config: RaftConfig, storage: LogStorage, rng: random.Random, applied: int = 0
+        self,
+        config: RaftConfig,
+        storage: LogStorage,
+        rng: random.Random,
+        applied: int = 0,
+        *,
+        committed: int = 0,
+        recovering: bool = False,
     ) -> None:
+        """``applied``: where the state machine's replay starts; ``committed``: an index its
+        state machine is known to hold (so committed), at most the log's last; ``recovering``:
+        the storage may have lost entries this node acknowledged (see the module docstring)."""
         self.config = config
         self.node_id = config.node_id
         self._rng = rng
@@ -177,10 +195,10 @@ class RaftNode:
         self._transferee: str | None = None
         hard_state = storage.initial_state()
         last = self.log.last_index
-        if applied > last or hard_state.commit > last:
+        if max(applied, committed, hard_state.commit) > last:
             raise ValueError(
                 f"storage ends at index {last} but commit is {hard_state.commit} and the state "
-                f"machine applied {applied}"
+                f"machine applied {max(applied, committed)}"
             )
         marker = self.log.snapshot.index
         if applied < marker:
@@ -189,7 +207,10 @@ class RaftNode:
             )
         self.term = hard_state.term
         self.vote = hard_state.vote
-        self.commit_index = max(hard_state.commit, applied)
+        self.commit_index = max(hard_state.commit, applied, committed)
+        self.recovering = recovering
+        # The entries a recovering node may have lost were acknowledged in this term or before.
+        self._lost_term = hard_state.term
         self.applied_index = applied
         self.role: Role = "follower"
         self._set_membership()
@@ -556,6 +577,17 @@ class RaftNode:
         """Rule 2: the candidate's log is at least as up to date as ours."""
         return self.log.is_up_to_date(last_term, last_index)
 
+    def _same_kind(self, m: VoteRequest) -> bool:
+        """Lost state: votes go only between nodes that both may, or both cannot, have lost
+        the end of their log (see the module docstring)."""
+        if m.recovering == self.recovering:
+            return True
+        if self._fresh_deferred:
+            # Rule 7 waits for the preferred node to win; refused here, it cannot.
+            self._fresh_deferred = False
+            self._reset_timeout()
+        return False
+
     def _can_commit(self, index: int) -> bool:
         """Raft §5.4.2: only entries of the current term are committed by counting replicas."""
         return self.log.term(index) == self.term
@@ -659,6 +691,23 @@ class RaftNode:
         """
         return not (m.pre_vote or m.transfer) and self.config.check_quorum and self._in_lease()
 
+    def _caught_up(self, m: AppendRequest, proven: int) -> bool:
+        """A recovering node holds every entry it may have lost once its log matches, up to an
+        entry of the leader's term that the leader committed, a leader elected after the terms
+        it lost entries in: that entry follows every entry committed before it (Raft's leader
+        completeness).  A commit index of an older leader may lag entries this node acknowledged
+        and lost, which that leader committed since."""
+        commit = m.commit
+        return (
+            m.term > self._lost_term
+            and proven >= commit > self.log.snapshot.index
+            and self.log.term(commit) == m.term
+        )
+
+    def _recovered(self, why: str) -> None:
+        self.recovering = False
+        self._note("vote", f"caught up after a power loss ({why}): votes as any node again")
+
     def _become_follower(self, term: int, leader: str | None) -> None:
         if term != self.term:
             self.term = term
@@ -691,7 +740,17 @@ class RaftNode:
             f"{last_index}, term {last_term})",
         )
         for peer in self._voter_peers:
-            self._send(VoteRequest(term, self.node_id, peer, last_index, last_term, pre_vote=True))
+            self._send(
+                VoteRequest(
+                    term,
+                    self.node_id,
+                    peer,
+                    last_index,
+                    last_term,
+                    pre_vote=True,
+                    recovering=self.recovering,
+                )
+            )
 
     def _campaign(self, transfer: bool = False) -> None:
         self._transfer_campaign = transfer
@@ -713,10 +772,21 @@ class RaftNode:
         last_term = self.log.last_term()
         for peer in self._voter_peers:
             self._send(
-                VoteRequest(self.term, self.node_id, peer, last_index, last_term, False, transfer)
+                VoteRequest(
+                    self.term,
+                    self.node_id,
+                    peer,
+                    last_index,
+                    last_term,
+                    False,
+                    transfer,
+                    self.recovering,
+                )
             )
 
     def _become_leader(self) -> None:
+        if self.recovering:
+            self._recovered("it leads: its log is the cluster's from now on")
         self.won_by_transfer = self._transfer_campaign
         self.role = "leader"
         self.leader_id = self.node_id
@@ -741,7 +811,7 @@ class RaftNode:
         can_vote = not self.repairing and (
             self.vote == m.frm or (self.vote is None and self.leader_id is None)
         )
-        log_ok = self._candidate_log_ok(m.last_log_term, m.last_log_index)
+        log_ok = self._candidate_log_ok(m.last_log_term, m.last_log_index) and self._same_kind(m)
         granted = can_vote and log_ok
         if granted:
             self.vote = m.frm
@@ -756,6 +826,10 @@ class RaftNode:
         """Why a (pre-)vote request is refused, in words."""
         if self.repairing:
             return "it is rebuilding its damaged state and holds nothing it acknowledged"
+        if can_vote and not self._same_kind(m):
+            if self.recovering:
+                return "it lost power and votes only for nodes that did too until it caught up"
+            return "the candidate lost power and has not caught up with a leader"
         if not can_vote:
             if self.vote is not None and self.vote != m.frm:
                 return f"already voted for {self.vote} in term {self.term}"
@@ -781,6 +855,7 @@ class RaftNode:
             can_vote
             and not self._in_lease()
             and self._candidate_log_ok(m.last_log_term, m.last_log_index)
+            and self._same_kind(m)
         ):
             self._note("vote", f"pre-vote granted to {m.frm} for term {m.term}")
             self._send(VoteResponse(m.term, self.node_id, m.frm, True, True))
@@ -823,6 +898,11 @@ class RaftNode:
             return
         log = self.log
         prev, prev_term, entries = m.prev_index, m.prev_term, m.entries
+        # What a success proves: our log matches the leader's up to here.  Not up to our own
+        # commit index, which the skip below assumes every leader holds: after a power loss
+        # (fsync: os) a leader may lack entries this node committed, and an answer claiming
+        # them would be ignored by it, leaving this node unprobed and unrepaired.
+        proven = m.prev_index + len(m.entries)
         commit = self.commit_index
         if prev < commit:
             # Entries up to our commit index are committed, so they are in every later leader's
@@ -873,7 +953,9 @@ class RaftNode:
         new_commit = min(m.commit, last_new)
         if new_commit > self.commit_index:
             self.commit_index = new_commit
-        self._send(AppendResponse(self.term, self.node_id, m.frm, True, last_new))
+        if self.recovering and self._caught_up(m, proven):
+            self._recovered(f"its log matches leader {m.frm}'s up to its commit index {m.commit}")
+        self._send(AppendResponse(self.term, self.node_id, m.frm, True, min(last_new, proven)))
 
     def _handle_snapshot(self, m: SnapshotRequest) -> None:
         snapshot = m.snapshot

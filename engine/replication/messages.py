@@ -89,6 +89,8 @@ class VoteRequest:
     A pre-vote asks at the term the candidate would campaign at, without the candidate or the
     voter changing term or vote.  ``transfer`` marks a real campaign started by ``TimeoutNow``:
     voters grant it even if they heard from the leader recently (the leader asked for it).
+    ``recovering``: the candidate may have lost the end of its log in a power loss
+    (``RaftNode.recovering``); votes go only between nodes alike in that.
     """
 
     term: int
@@ -98,6 +100,7 @@ class VoteRequest:
     last_log_term: int
     pre_vote: bool = False
     transfer: bool = False
+    recovering: bool = False
 
 
 @dataclass(frozen=True, slots=True)

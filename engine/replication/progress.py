@@ -105,6 +105,13 @@ class Progress:
         the leader's log at most up to ``hint``; False if the rejection is stale."""
         if self.pending_snapshot:
             return False  # an answer to an append sent before the snapshot
+        if rejected == self.match > hint:
+            # A heartbeat at the match index refused: the follower lost entries it had
+            # acknowledged (a power loss with fsync: os, wiped data).  Whatever is in flight
+            # (a probe lost on the way included), probe below.
+            self.match = hint
+            self.become_probe(hint + 1)
+            return True
         if self.replicating:
             # Below the match index, or at it by a follower that still holds it, the index is
             # known to match.  A rejection of a heartbeat (anchored at the match index) saying

@@ -64,6 +64,7 @@ def encode_message(msg: Message) -> dict[str, Any]:
             "last_log_term": msg.last_log_term,
             "pre_vote": msg.pre_vote,
             "transfer": msg.transfer,
+            "recovering": msg.recovering,
         }
     if type(msg) is VoteResponse:
         return {
@@ -121,6 +122,7 @@ def decode_message(d: dict[str, Any]) -> Message:
                 _int(d, "last_log_term"),
                 _bool(d, "pre_vote"),
                 _bool(d, "transfer"),
+                _bool(d, "recovering"),
             )
         if kind == "vote_response":
             return VoteResponse(term, frm, to, _bool(d, "granted"), _bool(d, "pre_vote"))

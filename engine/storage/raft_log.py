@@ -14,6 +14,10 @@ The terms of all entries and the most recent entries live in memory, so only ``s
 transaction, one fsync) and the rare read of old entries (a follower far behind) touch the disk.
 ``save`` updates the in-memory view after its transaction committed, so the view never describes
 a log that is not on disk.
+
+A new term or vote is fsynced whatever ``storage.fsync`` says: with ``os`` a power loss may cost
+the end of the log, never a vote (a node that forgot its vote could vote twice in one term, and
+elect two leaders).  That is one fsync per term or vote, not per write.
 """
 
 from __future__ import annotations
@@ -77,7 +81,8 @@ class SqliteLogStorage:
         # below, once it is mostly free pages, so that the conversion copies little.
         self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous_pragma(fsync)}")
+        self._synchronous = synchronous_pragma(fsync)
+        self._db.execute(f"PRAGMA synchronous={self._synchronous}")
         no_autocheckpoint(self._db)
         self._checkpoints = WalCheckpoints(
             path, self._db, synchronous_pragma(fsync), interval=checkpoint_interval
@@ -175,6 +180,13 @@ class SqliteLogStorage:
             for k, entry in enumerate(entries):
                 if entry.index != first + k:
                     raise ValueError(f"entries are not contiguous at index {entry.index}")
+        new_vote = hard_state is not None and (hard_state.term, hard_state.vote) != (
+            self._hard_state.term,
+            self._hard_state.vote,
+        )
+        durable = new_vote and self._synchronous != "FULL"
+        if durable:
+            self._db.execute("PRAGMA synchronous=FULL")  # this commit fsyncs the WAL
         self._db.execute("BEGIN IMMEDIATE")
         try:
             if hard_state is not None:
@@ -199,6 +211,9 @@ class SqliteLogStorage:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
+        finally:
+            if durable:
+                self._db.execute(f"PRAGMA synchronous={self._synchronous}")
         if hard_state is not None:
             self._hard_state = hard_state
         if snapshot is not None:

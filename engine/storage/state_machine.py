@@ -27,6 +27,7 @@ Everything runs on the node's event-loop thread.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -70,13 +71,16 @@ class StateMachine:
         *,
         clock: Callable[[], float] = time.monotonic,
         durable_interval: float = DURABLE_INTERVAL,
+        log_wal: Path | None = None,
     ) -> None:
+        """``log_wal``: the node log's WAL, which durable points fsync first with ``fsync: os``
+        (engine/storage/durability.py)."""
         self._clock = clock
         self._durable_interval = durable_interval
         self._stores_dir = node_dir / "stores"
         recover_directory(self._stores_dir)  # a snapshot install a crash cut short
         self._stores_dir.mkdir(parents=True, exist_ok=True)
-        self._points = DurablePoints(node_dir / "state.db", fsync)
+        self._points = DurablePoints(node_dir / "state.db", fsync, log_wal=log_wal)
         self._applied_index = self._points.recorded
         self._last_point = clock()
         self._written: set[str] = set()  # stores committed to since the last durable point
@@ -102,6 +106,12 @@ class StateMachine:
     def applied_index(self) -> int:
         """Every log entry up to this index is applied to every store."""
         return self._applied_index
+
+    @property
+    def held_index(self) -> int:
+        """The last log entry some store holds: applied, so committed (a store may be past
+        :attr:`applied_index`, which only the durable points move at a restart)."""
+        return max((s.applied_index for s in self._stores.values()), default=self._applied_index)
 
     @property
     def durable_index(self) -> int:
@@ -131,6 +141,14 @@ class StateMachine:
         self._points.record_snapshot(snapshot)
         self._applied_index = snapshot.index
         self._open_stores()
+
+    def discard(self) -> None:
+        """Drop every store: the state machine starts over, empty, at index 0."""
+        empty = self._stores_dir.with_name(self._stores_dir.name + ".empty")
+        if empty.exists():
+            shutil.rmtree(empty)
+        empty.mkdir()
+        self.install(empty, Snapshot())
 
     def apply(self, entries: list[tuple[int, bytes]]) -> list[dict[str, Any] | None]:
         """Apply committed entries ``(index, data)`` in order; one result per entry.
@@ -200,8 +218,9 @@ class StateMachine:
         self._finish_checkpoints()
         stores = [self._stores[s] for s in sorted(self._written) if s in self._stores]
         files = [store.wal_path for store in stores]
-        if self._lifecycle_changed:
-            files.append(self._stores_dir)  # the directory entries of created and removed stores
+        # The directory entries of created and removed stores: whatever the setting, a store
+        # the point counts must still be there after a power loss.
+        directories = [self._stores_dir] if self._lifecycle_changed else []
         self._written.clear()
         self._lifecycle_changed = False
         # The point's worker also checkpoints those stores; the loop finishes them (wal.py).
@@ -209,6 +228,7 @@ class StateMachine:
         self._points.take(
             self._applied_index,
             files,
+            directories=directories,
             checkpoints=[store.path for store in stores],
             synchronous=SYNCHRONOUS,
         )

@@ -315,3 +315,33 @@ def test_cut_and_member_answers_are_checked() -> None:
     assert HEALTHY.default_node("heal") is None  # no node has cut links
     with pytest.raises(OpsError, match=r"name the node to take over \(node2, node3\)"):
         HEALTHY.transfer_target()
+
+
+async def test_cluster_add_and_remove_a_node(make_cluster: MakeCluster) -> None:
+    private = await make_cluster()
+    async with GateClient(private.url) as client:
+        cluster = ClusterOps(client)
+        http, tcp = free_ports(2)
+        answer = await cluster.add_node("node4", http=("127.0.0.1", http), tcp=("127.0.0.1", tcp))
+        assert (answer["node_id"], answer["action"], answer["voter"]) == ("node4", "add", False)
+        status = await wait_for(
+            cluster.status,
+            lambda s: any(n.node_id == "node4" and n.voter and n.up for n in s.nodes),
+            30,
+            "node4 promoted",
+        )
+        assert status.majority == 3  # of four voters
+        node1_http = private.config.node("node1").http.port
+        with pytest.raises(OpsError, match="is taken by node1"):
+            await cluster.add_node("node5", http=("127.0.0.1", node1_http), tcp=("127.0.0.1", 1))
+        with pytest.raises(OpsError, match="already a member"):
+            await cluster.add_node("node4", http=("127.0.0.1", 1), tcp=("127.0.0.1", 2))
+        with pytest.raises(OpsError, match="no node 'node9'"):
+            await cluster.remove_node("node9")
+        await cluster.remove_node("node4")
+        await wait_for(
+            cluster.status,
+            lambda s: [n.node_id for n in s.nodes] == ["node1", "node2", "node3"],
+            30,
+            "node4 gone",
+        )

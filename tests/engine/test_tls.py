@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pexpect
 import pytest
 import yaml
@@ -33,6 +34,7 @@ from engine.client import GateClient, GateError, TlsError
 from engine.config import ConfigError, dump_config, load_config, parse_config
 from engine.config_model import TlsConfig, TlsIdentity
 from engine.exposure import insecure_reasons
+from engine.gateway.supervisor import logs_dir
 from engine.tls import DevCerts, ProcessTls, client_context, make_dev_certs
 from engine.transport.preflight import GatewayRunning, check_ports
 from tests.cluster_harness import (
@@ -422,6 +424,179 @@ async def test_a_rotated_certificate_is_served_without_restarting_anything(
         await client.append("reg_gh", "rotation", [EVENT], expected_version=0)
         view = await client.cluster()
         assert all(n["tcp"]["up"] and n["lag"] == 0 for n in view["nodes"]), view
+
+
+@pytest.mark.slow
+async def test_sighup_to_the_real_gateway_and_nodes_rotates_their_certificates(
+    tls_cluster: tuple[RunningCluster, DevCerts],
+) -> None:
+    cluster, certs = tls_cluster
+    config = cluster.config
+    logs = {"gateway": cluster.embedded.log_file} | {
+        n: logs_dir(config) / f"{n}.log" for n in config.node_ids
+    }
+
+    def reloads_on_sighup() -> dict[str, int]:  # each process logs why it reloaded
+        return {
+            name: sum(
+                "reloaded its certificate" in line and line.endswith(" (SIGHUP)")
+                for line in path.read_text(errors="replace").splitlines()
+            )
+            for name, path in logs.items()
+        }
+
+    ports = [config.gateway.http.port] + [config.node(n).tcp.port for n in config.node_ids]
+    async with cluster.new_client() as client:
+        before = [await served_serial(port, certs.ca) for port in ports]
+        pids = {n: await cluster.node_pid(n) for n in config.node_ids}
+        pids["gateway"] = cluster.gateway_pid
+        sighups = reloads_on_sighup()
+        await asyncio.to_thread(make_dev_certs, certs.ca.parent, config)
+        for pid in pids.values():  # what a teacher's cron job does after renewing certificates
+            os.kill(pid, signal.SIGHUP)
+        await wait_for(
+            lambda: asyncio.sleep(0, reloads_on_sighup()),
+            lambda now: all(now[name] > sighups[name] for name in logs),
+            15,
+            "every process to log its SIGHUP reload",
+        )
+        after = [await served_serial(port, certs.ca) for port in ports]
+        assert all(a != b for a, b in zip(after, before, strict=True)), "new certificates"
+        assert after == [
+            x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+            for path in [certs.gateway.cert] + [dict(certs.nodes)[n].cert for n in config.node_ids]
+        ], "each listener serves the files as they are now"
+        assert {n: await cluster.node_pid(n) for n in config.node_ids} == {
+            n: pid for n, pid in pids.items() if n != "gateway"
+        }, "the same node processes"
+        assert cluster.embedded.process is not None and cluster.embedded.process.poll() is None
+        await client.append("reg_gh", "sighup", [EVENT])
+        view = await client.cluster()
+        assert all(n["tcp"]["up"] for n in view["nodes"]), view
+        await wait_for(client.cluster, lambda v: all(n["lag"] == 0 for n in v["nodes"]), 15)
+
+
+# --- TLS and roles together: the issue's "what it must show" ----------------------------------
+
+ROLE_TOKENS = {"reader": "reader-secret", "writer": "writer-secret", "admin": "admin-secret"}
+
+
+def _reader_repl_refuses_a_kill(url: str, ca: Path, home: Path) -> str:
+    """gate-repl at a real pty over https with the reader's token (from its environment, not
+    ``ps``): its banner's role, then option 18 (Kill Node) typed anyway; what it showed."""
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(home), TERM="xterm")
+    env.update(PROMPT_TOOLKIT_NO_CPR="1", GATE_AUTH_TOKEN=ROLE_TOKENS["reader"])
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "console.repl", "--connect", url, "--ca", str(ca)],
+        env=env,
+        dimensions=(40, 120),
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+    home.mkdir(exist_ok=True)
+    screen = (home / "screen.txt").open("w", encoding="utf-8")  # what it showed, to debug
+    child.logfile_read = screen
+    try:
+        child.expect_exact("🔑 As reader (reader-1)")
+        child.expect_exact("Select an option")
+        assert "Kill Node" not in (child.before or ""), "a reader's menu has no node actions"
+        child.send("18\r")
+        child.expect(r"❌ [^\r\n]*")  # the refusal: one line
+        refusal = str(child.after)
+        child.expect_exact("Select an option")  # and the menu carries on
+        child.send("15\r")
+        child.expect(pexpect.EOF)
+        assert child.wait() == 0
+        return refusal
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+        screen.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_a_cluster_with_tls_and_three_tokens(tmp_path: Path) -> None:
+    raw = cluster_config(tmp_path)
+    certs = dev_certs(tmp_path, raw)
+    raw["security"] = {
+        "tls": tls_section(certs),
+        "tokens": [
+            {"name": f"{role}-1", "token": token, "role": role}
+            for role, token in ROLE_TOKENS.items()
+        ],
+    }
+    cluster = await start_cluster_from(tmp_path, raw)
+    trusted = client_context(certs.ca)
+    try:
+        url = cluster.url
+        assert url.startswith("https://")
+
+        async def status(
+            method: str, path: str, role: str | None, body: Any = None, *, at: str = url
+        ) -> int:
+            token = {**ROLE_TOKENS, "stranger": "guess"}.get(role or "")
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with (
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trusted)) as http,
+                http.request(method, at + path, json=body, headers=headers) as response,
+            ):
+                answer = await response.json()
+            if response.status in (401, 403):  # the API's error body, naming what is needed
+                code = {401: "unauthorized", 403: "forbidden"}[response.status]
+                assert answer["error"]["code"] == code, answer
+            return response.status
+
+        # https works with the CA and fails without it; plain HTTP to the port gets nothing.
+        async with GateClient(url, ca=str(certs.ca), token=ROLE_TOKENS["reader"]) as reader:
+            assert (await reader.whoami())["role"] == "reader"
+        async with GateClient(url, token=ROLE_TOKENS["admin"], retry_deadline=0) as blind:
+            with pytest.raises(GateError) as info:
+                await blind.list_stores()
+        assert info.value.code == "tls_failed" and "(--ca)" in info.value.message
+        port = cluster.config.gateway.http.port
+        got = await plain_bytes_get(port, b"GET /api/stores HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"HTTP/" not in got and b"reg_gh" not in got, got
+
+        # Each role exactly its rights, spot-checked (the whole table: test_roles_cluster).
+        append = {"events": [EVENT]}
+        events = "/api/stores/reg_gh/streams/roles/events"
+        kill = "/api/cluster/nodes/node9/kill"  # no such node: an admin gets 404, nothing killed
+        store = {"store_id": "classroom"}
+        assert [await status("GET", "/api/stores", r) for r in (None, "stranger", "reader")] == [
+            401,
+            401,
+            200,
+        ]
+        assert await status("POST", events, "reader", append) == 403
+        assert await status("POST", events, "writer", append) == 200
+        assert await status("GET", events, "writer") == 200
+        assert await status("POST", "/api/stores", "writer", store) == 403
+        assert await status("POST", kill, "writer") == 403
+        assert await status("POST", kill, "reader") == 403
+        assert await status("POST", kill, "admin") == 404
+        assert await status("POST", "/api/stores", "admin", store) == 201
+        assert await status("GET", "/metrics", None) == 401
+        # A node's own HTTP port: TLS and the same tokens.
+        node = cluster.node_url("node2")
+        assert node.startswith("https://")
+        assert await status("GET", "/status", None, at=node) == 401
+        assert await status("GET", "/status", "reader", at=node) == 200
+
+        # The menu shell over TLS with the reader's token: its role, and a kill refused.
+        pids = [await cluster.node_pid(n) for n in cluster.config.node_ids]
+        refusal = await asyncio.to_thread(
+            _reader_repl_refuses_a_kill, url, certs.ca, tmp_path / "repl"
+        )
+        assert refusal.startswith(
+            "❌ Option 18: Kill Node needs the admin role; this console runs as reader"
+        ), refusal
+        assert [await cluster.node_pid(n) for n in cluster.config.node_ids] == pids, "none killed"
+    finally:
+        await cluster.embedded.stop()
 
 
 # --- mutual TLS ---------------------------------------------------------------------------------

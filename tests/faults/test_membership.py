@@ -19,10 +19,17 @@ import aiohttp
 import orjson
 import pytest
 
-from bench.lib.nemesis import Workload, check_histories, converge
+from bench.lib.nemesis import (
+    Nemesis,
+    Workload,
+    check_histories,
+    converge,
+    unavailability_summary,
+)
 from engine.client import GateClient, GateError
 from engine.client.launcher import EmbeddedCluster
 from tests.cluster_harness import RunningCluster, free_ports, kill_pid, wait_for
+from tests.faults.test_failover import assert_sane
 
 pytestmark = pytest.mark.slow
 
@@ -232,3 +239,25 @@ async def test_a_leader_killed_during_a_change_leaves_one_membership(
         await workload.stop()
     await _check(cluster, workload, cluster.node_ids)
     await client.close()
+
+
+async def test_replacing_followers_among_the_nemesis_faults(make_cluster: MakeCluster) -> None:
+    cluster = await make_cluster(extra={"replication": {"compactAfter": KEEP}})
+    workload = Workload(cluster.url, token=cluster.config.security.auth_token, seed=31)
+    workload.start()
+    try:
+        await workload.wait_acked(2 * KEEP, timeout=30)
+        async with Nemesis(cluster, workload, rng=random.Random(31)) as nemesis:
+            faults = ["replace_follower", "kill_leader", "replace_follower", "isolate_follower"]
+            records = await nemesis.run(faults, gap=0.5)
+            await nemesis.heal()
+            members = list(nemesis.probe.members)
+    finally:
+        await workload.stop()
+    summary = unavailability_summary(records)
+    for record in records:
+        assert_sane(record, summary)
+    assert not nemesis.history.conflicts(), nemesis.history.claims
+    # Two nodes added, two removed: the checker reads the members, the nodes added among them.
+    assert len(members) == 3 and set(cluster.added) & set(members), (members, cluster.added)
+    await _check(cluster, workload, members)

@@ -596,6 +596,54 @@ async def test_a_leader_pushed_in_a_newer_term_is_adopted_at_once(
     assert (monitor.term, monitor.leaders_pushed) == (5, 2)
 
 
+async def test_members_follow_the_leader_s_committed_membership(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    node4 = FakeNode("node4")
+    await node4.start()
+    try:
+        await monitor.refresh()
+        events = monitor.subscribe()
+        seen: list[dict[str, Any]] = []
+        monitor.on_member_event = seen.append
+        address = {
+            "node_id": "node4",
+            "http": ["127.0.0.1", node4.http_port],
+            "tcp": ["127.0.0.1", node4.tcp_port],
+        }
+        voters = ["node1", "node2", "node3"]
+        membership = {"voters": voters, "learners": ["node4"], "addresses": [address]}
+        # Not committed yet: nothing changes.
+        cluster.set_status("node1", membership=membership | {"pending": True})
+        await monitor.refresh()
+        assert "node4" not in monitor.members and drain(events)[-1]["type"] == "cluster"
+        cluster.set_status("node1", membership=membership | {"pending": False})
+        await monitor.refresh()
+        assert [e for e in drain(events) if e["type"] != "cluster"] == [
+            {"type": "member_added", "node_id": "node4", "voter": False}
+        ]
+        view = await monitor.refresh()  # learned members show from the next round
+        assert by_id(view)["node4"]["voter"] is False and by_id(view)["node4"]["role"] != "down"
+        promoted = {"voters": [*voters[1:], "node4"], "learners": [], "addresses": [address]}
+        cluster.set_status("node1", membership=promoted | {"pending": False})
+        await monitor.refresh()
+        changes = [e for e in drain(events) if e["type"].startswith("member_")]
+        assert changes == [
+            {"type": "member_removed", "node_id": "node1"},
+            {"type": "member_promoted", "node_id": "node4"},
+        ]
+        assert seen[-2:] == changes
+        view = await monitor.refresh()
+        assert [n["node_id"] for n in view["nodes"]] == ["node2", "node3", "node4"]
+        assert all(n["voter"] for n in view["nodes"])
+        # Garbage from a node changes nothing.
+        cluster.set_status("node2", role="leader", term=9, membership={"voters": 3})
+        await monitor.refresh()
+        assert monitor.members.node_ids == ("node2", "node3", "node4")
+    finally:
+        await node4.stop()
+
+
 async def test_a_repair_is_published_when_it_starts_and_when_it_is_done(
     cluster: Cluster, monitor: HealthMonitor
 ) -> None:

@@ -538,10 +538,13 @@ async def test_a_restart_that_finds_its_port_taken_tries_again_later(
 
 
 async def test_unknown_nodes_raise_key_error(two_nodes: NodeSupervisor) -> None:
-    calls = (two_nodes.state, two_nodes.managed_info, two_nodes.restart_info, two_nodes.kill)
-    for call in (*calls, two_nodes.pause):
+    for call in (two_nodes.kill, two_nodes.pause):
         with pytest.raises(KeyError):
             call("node9")
+    # The health callbacks answer for a member not managed (yet): one just learned.
+    assert two_nodes.state("node9") == "stopped"
+    assert two_nodes.managed_info("node9") == (False, None)
+    assert two_nodes.restart_info("node9") == (0, None)
     with pytest.raises(KeyError):
         await two_nodes.start("node9")
     with pytest.raises(KeyError):
@@ -551,7 +554,9 @@ async def test_unknown_nodes_raise_key_error(two_nodes: NodeSupervisor) -> None:
 def test_clear_data_deletes_node_data_and_logs(tmp_path: Path) -> None:
     config = make_config(tmp_path, "node1", "node2")
     data = tmp_path / "data"
+    # node4 was added at run time: the config does not list it, its Raft log names it.
     paths = ("node1/raft.db", "node2/stores/reg_gh.db", "logs/node1.log", "keep.txt")
+    paths += ("node4/raft.db", "logs/node4.log", "other/notes.txt")
     for path in (*paths, "cluster.secret"):
         (data / path).parent.mkdir(parents=True, exist_ok=True)
         (data / path).write_text("x")
@@ -560,7 +565,7 @@ def test_clear_data_deletes_node_data_and_logs(tmp_path: Path) -> None:
     clear_data(config)  # nothing left to delete is fine
 
     remaining = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
-    assert remaining == ["cluster.secret", "keep.txt", "logs"], "the cluster keeps its secret"
+    assert remaining == ["cluster.secret", "keep.txt", "logs", "other", "other/notes.txt"]
 
 
 @pytest.mark.parametrize("where", ["root", "home"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import orjson
@@ -45,10 +46,12 @@ def _node(
     node_id: str = "b",
     storage: MemoryLogStorage | None = None,
     applied: int = 0,
+    recovering: bool = False,
     **config: object,
 ) -> RaftNode:
     cfg = RaftConfig(node_id, IDS, **config)  # type: ignore[arg-type]
-    return RaftNode(cfg, storage or MemoryLogStorage(), random.Random(node_id), applied)
+    rng = random.Random(node_id)
+    return RaftNode(cfg, storage or MemoryLogStorage(), rng, applied, recovering=recovering)
 
 
 def _persist(node: RaftNode, storage: MemoryLogStorage) -> Ready:
@@ -788,7 +791,8 @@ def test_duplicate_and_reordered_appends_are_harmless() -> None:
         AppendResponse(1, "b", "a", False, 2, 0),
         AppendResponse(1, "b", "a", True, 2),
         AppendResponse(1, "b", "a", True, 3),
-        AppendResponse(1, "b", "a", True, 3),  # entries up to the commit index match
+        # What the duplicate covered: a success proves no more (never "up to our commit").
+        AppendResponse(1, "b", "a", True, 2),
     ]
     assert [e.index for e in storage.entries(1, 10)] == [1, 2, 3]
 
@@ -1323,3 +1327,67 @@ def test_wants_snapshot_survives_the_wire() -> None:
     old = encode_message(AppendResponse(3, "c", "a", True, 7))
     del old["wants_snapshot"]  # from a node of an older version
     assert decode_message(old) == AppendResponse(3, "c", "a", True, 7)
+
+
+# -- lost state: a power loss with fsync: os ---------------------------------------------------
+
+
+def _granted(node: RaftNode, storage: MemoryLogStorage) -> list[bool]:
+    return [m.granted for m in _persist(node, storage).messages if isinstance(m, VoteResponse)]
+
+
+def test_votes_go_only_between_nodes_alike_in_having_lost_state() -> None:
+    for voter_lost, candidate_lost, granted in [
+        (True, False, False),  # it may have lost entries the candidate lacks
+        (False, True, False),  # the candidate may have lost entries this voter holds
+        (True, True, True),  # every node lost power: they still elect one of them
+        (False, False, True),
+    ]:
+        storage = _storage(1, (1, 1))
+        voter = _node("b", storage, recovering=voter_lost, pre_vote=False)
+        request = VoteRequest(2, "c", "b", 2, 1, recovering=candidate_lost)
+        voter.step(request)
+        assert _granted(voter, storage) == [granted], (voter_lost, candidate_lost)
+        storage = _storage(1, (1, 1))
+        voter = _node("b", storage, recovering=voter_lost)
+        voter.step(dataclasses.replace(request, pre_vote=True))
+        assert _granted(voter, storage) == [granted], ("pre-vote", voter_lost, candidate_lost)
+
+
+def test_nodes_that_all_lost_state_elect_a_leader_which_then_counts_as_intact() -> None:
+    storages = {n: _storage(1, (1, 1)) for n in IDS}
+    nodes = {n: _node(n, storages[n], recovering=True, pre_vote=False) for n in IDS}
+    candidate = nodes["a"]
+    candidate._campaign()
+    requests = list(_persist(candidate, storages["a"]).messages)
+    assert all(isinstance(m, VoteRequest) and m.recovering for m in requests)
+    for request in requests:
+        voter = nodes[request.to]
+        voter.step(request)
+        for answer in _persist(voter, storages[request.to]).messages:
+            candidate.step(answer)
+    assert candidate.role == "leader" and not candidate.recovering
+
+
+def test_a_node_that_lost_state_votes_again_once_its_log_matches_the_leaders_commit() -> None:
+    storage = _storage(1, (1, 1, 1))
+    node = _node("b", storage, recovering=True)
+    node.step(AppendRequest(2, "a", "b", 2, 1, (), 4))  # a heartbeat: proves up to 2 of 4
+    _persist(node, storage)
+    assert node.recovering
+    node.step(AppendRequest(2, "a", "b", 3, 1, (Entry(4, 2, b""),), 4))
+    _persist(node, storage)
+    assert not node.recovering
+
+
+def test_an_answer_below_the_commit_index_claims_only_what_the_append_covered() -> None:
+    """A leader elected after a power loss may lack entries this node committed: an answer
+    claiming them (past the leader's log) would be ignored, and the node never repaired."""
+    storage = _storage(1, (1, 1, 1, 1))
+    storage.save(HardState(1, None, 4), [])
+    node = _node("b", storage, applied=4)
+    node.step(AppendRequest(2, "a", "b", 0, 0, (), 2))  # a heartbeat anchored at 0
+    answers = _persist(node, storage).messages
+    assert answers == [AppendResponse(2, "b", "a", True, 0)]
+    with pytest.raises(LogDivergence):  # the leader's no-op at index 3 replaces a commit
+        node.step(AppendRequest(2, "a", "b", 2, 1, (Entry(3, 2, b""),), 2))

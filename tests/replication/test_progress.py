@@ -112,3 +112,15 @@ def test_a_follower_that_lost_what_it_acknowledged_is_probed_from_what_it_holds(
     assert pr.replicating and pr.next == 41
     assert pr.on_rejected(40, 0)
     assert (pr.match, pr.next, pr.replicating) == (0, 1, False)
+
+
+def test_a_heartbeat_at_the_match_refused_probes_below_it_even_with_a_probe_lost() -> None:
+    """After a power loss (fsync: os) the follower lacks what it acknowledged; the probe sent
+    to it was lost, so only its refusals of heartbeats at the match can tell."""
+    pr = Progress(1)
+    pr.take_probe()
+    pr.on_accepted(34)
+    pr.become_probe()
+    assert pr.take_probe()  # sent, never answered
+    assert pr.on_rejected(34, 14)
+    assert (pr.match, pr.next, pr.replicating, pr.probe_sent) == (14, 15, False, False)

@@ -19,6 +19,7 @@ from engine.replication.messages import (
     Message,
     Ready,
     Snapshot,
+    VoteRequest,
 )
 from engine.replication.progress import Progress
 from engine.replication.quorum import majority
@@ -40,7 +41,7 @@ def test_random_schedules_keep_the_invariants(chunk: int) -> None:
     assert stats.schedules == len(seeds)
     assert stats.commits > 0 and stats.elections > 0 and stats.pre_votes > 0
     if not _SEED:
-        assert stats.compactions > 0 and stats.snapshots > 0
+        assert stats.compactions > 0 and stats.snapshots > 0 and stats.power_losses > 0
         assert stats.members_added > 0 and stats.promotions > 0 and stats.members_removed > 0
 
 
@@ -101,6 +102,13 @@ class _AppendsInsteadOfSnapshots(RaftNode):
 
     def _send_snapshot(self, peer: str, pr: Progress, why: str) -> None:
         self._send_append_from(peer, pr, self.log.first_index)
+
+
+class _VotesAfterAPowerLoss(RaftNode):
+    """Breaks the lost-state rule: a node that lost the end of its log votes as any other."""
+
+    def _same_kind(self, m: VoteRequest) -> bool:
+        return True
 
 
 class _ChangesWithoutWaiting(RaftNode):
@@ -185,6 +193,11 @@ def test_checker_catches_a_state_machine_rolled_back_by_an_old_snapshot() -> Non
 def test_checker_catches_followers_left_behind_a_compacted_log() -> None:
     violation = _first_violation(_AppendsInsteadOfSnapshots, range(70_000, 70_200))
     assert "liveness" in str(violation)
+
+
+def test_checker_catches_votes_of_nodes_that_lost_the_end_of_their_log() -> None:
+    violation = _first_violation(_VotesAfterAPowerLoss, range(80_000, 81_000))
+    assert "leader completeness" in str(violation)
 
 
 def test_checker_catches_overlapping_membership_changes() -> None:

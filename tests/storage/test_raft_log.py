@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from engine.replication.messages import Entry, HardState, Snapshot
 from engine.storage.raft_log import _SCHEMA, SqliteLogStorage
+from tests.powercut import power_cut_fs
 from tests.small_disk import MB, resize, small_disk
 
 
@@ -254,3 +257,39 @@ def test_a_log_created_without_incremental_vacuum_is_converted_once_mostly_free(
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental from now on
     assert _file_size(path) < 400_000
+
+
+_SAVES_THEN_HANG = """
+import sys, time
+from pathlib import Path
+from engine.replication.messages import Entry, HardState
+from engine.storage.raft_log import SqliteLogStorage
+log = SqliteLogStorage(Path(sys.argv[1]), "os", checkpoint_interval=3600)
+log.save(HardState(1, None, 0), [Entry(1, 1, b"a")])  # a new term: fsynced
+log.save(None, [Entry(2, 1, b"b")])  # not fsynced by itself
+log.save(HardState(2, "n2", 0), [])  # a vote: fsynced, and everything before it
+log.save(None, [Entry(3, 2, b"c")])  # never fsynced
+print("saved", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_with_fsync_os_a_power_cut_keeps_every_vote_and_may_lose_entries(tmp_path: Path) -> None:
+    with power_cut_fs(tmp_path) as fs:
+        path = fs.mount / "raft.db"
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _SAVES_THEN_HANG, str(path)], stdout=subprocess.PIPE
+        )
+        try:
+            assert writer.stdout is not None and writer.stdout.readline() == b"saved\n"
+        finally:
+            writer.kill()
+            writer.wait()
+        fs.cut()
+        log = SqliteLogStorage(path, "os")
+        try:
+            assert log.initial_state() == HardState(2, "n2", 0)
+            assert log.entries(1, 10) == [Entry(1, 1, b"a"), Entry(2, 1, b"b")]
+        finally:
+            log.close()

@@ -336,12 +336,18 @@ def test_stores_are_synced_before_the_replay_index_is_written(
     assert _node_index(tmp_path) == 7
 
 
-def test_without_fsync_nothing_is_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(durability, "fsync_path", lambda path: pytest.fail("synced"))
-    sm = StateMachine(tmp_path, "os")
+def test_with_fsync_os_a_point_syncs_the_log_first_and_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No store WAL is fsynced, but the log's is, before anything else (a store never keeps
+    through a power loss what its log lost), and the directory of a created store."""
+    synced: list[str] = []
+    monkeypatch.setattr(durability, "fsync_path", lambda path: synced.append(path.name))
+    sm = StateMachine(tmp_path, "os", log_wal=tmp_path / "raft.db-wal")
     log = Log()
     sm.apply([log.create("a"), log.append("a", "s")])
     sm.close()
+    assert synced == ["raft.db-wal", "stores"]
     assert _node_index(tmp_path) == 2
 
 

@@ -53,9 +53,12 @@ async def launch(playwright: Playwright) -> Browser:
     return await playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
 
 
-async def open_tab(browser: Browser, url: str) -> Page:
-    """A new tab (its own browser context: its own session) on the served page."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+async def open_tab(browser: Browser, url: str, *, ignore_https_errors: bool = False) -> Page:
+    """A new tab (its own browser context: its own session) on the served page;
+    ``ignore_https_errors``: for a page whose certificate only a dev CA vouches for."""
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 800}, ignore_https_errors=ignore_https_errors
+    )
     page = await context.new_page()
     await page.add_init_script(TERMINAL_HOOK)
     await page.goto(url)

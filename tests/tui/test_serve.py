@@ -10,6 +10,7 @@ name, kept until the next run (their paths are printed: ``-s`` shows them).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -23,13 +24,24 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from cryptography import x509
 from playwright.async_api import async_playwright
 
 from console.ops.session import Access
-from console.tui.serve import ServeOptions, in_served_tab, seat_words, tab_argv
-from tests.cluster_harness import RunningCluster, cluster_config, free_ports, write_config
+from console.tui.seats import ServeOptions, in_served_tab, seat_words, tab_argv
+from console.tui.serve import tab_gone_in_one_line
+from engine.config import load_config
+from engine.tls import client_context, make_dev_certs
+from tests.cluster_harness import (
+    RunningCluster,
+    cluster_config,
+    free_ports,
+    wait_for,
+    write_config,
+)
 from tests.console.script_runs import ROOT
 from tests.console.test_start import run
+from tests.engine.test_tls import plain_bytes_get, served_serial, tls_section
 from tests.tui.browser import launch, open_tab, press, shot, wait_for_screen
 
 # -- the quick part: what a tab runs, what the page says, what is refused -----------------------
@@ -63,6 +75,17 @@ def test_the_page_says_which_seat_it_is() -> None:
     assert ServeOptions(public_url="https://gate.school").url == "https://gate.school"
 
 
+def test_a_tab_closed_while_it_connects_is_one_line_in_the_log() -> None:
+    try:
+        raise ConnectionResetError("Connection lost")  # what aiohttp raises then
+    except ConnectionResetError:
+        record = logging.LogRecord("textual-serve", 40, __file__, 1, "%s", ("x",), sys.exc_info())
+    assert tab_gone_in_one_line(record)
+    assert record.getMessage() == "a tab closed while it connected" and record.exc_info is None
+    other = logging.LogRecord("textual-serve", 40, __file__, 1, "boom", (), None)
+    assert tab_gone_in_one_line(other) and other.getMessage() == "boom"
+
+
 def test_a_served_tab_needs_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
     assert not in_served_tab()
@@ -73,7 +96,12 @@ def test_a_served_tab_needs_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--port", "8000"], "--host, --port and --public-url go with --serve"),
+        (["--port", "8000"], "--host, --port, --public-url, --serve-cert and --serve-key go with"),
+        (["--serve", "--serve-cert", "c.pem"], "--serve-cert and --serve-key go together"),
+        (
+            ["--serve", "--serve-cert", "c.pem", "--serve-key", "k.pem"],
+            "cannot serve https://: c.pem: file not found",
+        ),
         (["--serve", "--port", "70000"], "--port 70000: the port must be between 1 and 65535"),
         (["--serve", "--public-url", "ftp://x"], "--public-url ftp://x: it must start with"),
     ],
@@ -143,8 +171,9 @@ class Served:
         return self.process.wait(60)
 
 
-async def serve(directory: Path, *args: str) -> Served:
-    """``gate-console --serve`` with ``args``, until its page answers."""
+async def serve(directory: Path, *args: str, ca: Path | None = None) -> Served:
+    """``gate-console --serve`` with ``args``, until its page answers (over https, trusting
+    ``ca``, when it is given)."""
     (port,) = free_ports(1)
     env = {k: v for k, v in os.environ.items() if k != "GATE_AUTH_TOKEN"}
     env["PYTHONPATH"] = str(ROOT)
@@ -157,13 +186,15 @@ async def serve(directory: Path, *args: str) -> Served:
             stderr=subprocess.STDOUT,
             text=True,
         )
-    served = Served(process, f"http://127.0.0.1:{port}", directory / "cluster.yaml")
+    scheme = "https" if ca else "http"
+    served = Served(process, f"{scheme}://127.0.0.1:{port}", directory / "cluster.yaml")
     deadline = time.monotonic() + 60
+    trust = client_context(ca) if ca else None
     async with aiohttp.ClientSession() as http:
         while True:
             assert process.poll() is None, (directory / "serve.log").read_text()
             try:
-                async with http.get(served.url) as response:
+                async with http.get(served.url, ssl=trust) as response:
                     if response.status == 200:
                         return served
             except aiohttp.ClientError:
@@ -319,3 +350,58 @@ async def test_a_read_only_seat_watches_and_changes_nothing(
         if served.process.poll() is None:
             served.process.kill()
             served.process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_the_page_over_https_on_a_cluster_with_tls(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    raw = cluster_config(tmp_path)
+    certs = make_dev_certs(tmp_path / "certs", load_config(write_config(tmp_path, raw)))
+    raw["security"] = {"tls": tls_section(certs)}
+    config = write_config(tmp_path, raw)
+    page = ("--serve-cert", str(certs.gateway.cert), "--serve-key", str(certs.gateway.key))
+    served = await serve(tmp_path, "--config", str(config), *page, ca=certs.ca)
+    port = int(served.url.rsplit(":", 1)[1])
+    try:
+        log = (tmp_path / "serve.log").read_text()
+        assert f"serving the dashboard on {served.url} (full seat)" in log
+        assert "started the cluster at https://" in log
+        # The page's listener shows the certificate it was given; plain HTTP gets no page.
+        serial = x509.load_pem_x509_certificate(certs.gateway.cert.read_bytes()).serial_number
+        assert await served_serial(port, certs.ca) == serial
+        got = await plain_bytes_get(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"HTTP/" not in got and b"Gate" not in got, got
+        async with async_playwright() as playwright:
+            browser = await launch(playwright)
+            tab = await open_tab(browser, served.url, ignore_https_errors=True)  # a dev CA
+            assert await tab.title() == "Gate console — full seat"
+            attribute = "data-session-websocket-url"
+            websocket = await tab.get_attribute(f"[{attribute}]", attribute)
+            assert websocket == f"wss://127.0.0.1:{port}/ws", websocket
+            # The tab's console reaches the https:// gateway with the session's CA.
+            await wait_for_screen(tab, "node1", "node2", "node3", "leader node", "3/3 up")
+            await shot(tab, artifacts(request), "8-https")
+            # A renewed certificate: SIGHUP (a process without the handler would end), and the
+            # page's next connections show it; the open tab keeps its terminal.
+            make_dev_certs(tmp_path / "certs", load_config(config))
+            served.process.send_signal(signal.SIGHUP)
+            renewed = x509.load_pem_x509_certificate(certs.gateway.cert.read_bytes())
+            await wait_for(
+                lambda: served_serial(port, certs.ca),
+                lambda serial: serial == renewed.serial_number,
+                15,
+                "the page's new certificate",
+            )
+            assert served.process.poll() is None
+            await wait_for_screen(tab, "3/3 up")
+            later = await open_tab(browser, served.url, ignore_https_errors=True)
+            await wait_for_screen(later, "leader node", "3/3 up")
+            await browser.close()
+        assert served.stop() == 0
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.wait()
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
