@@ -264,6 +264,13 @@ async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> N
     private = await make_cluster()
     async with GateClient(private.url) as client:
         cluster = ClusterOps(client)
+        # The leader hands over only to a node it heard from lately: wait until all follow it.
+        await wait_for(
+            cluster.status,
+            lambda s: s.leader is not None and all(n.up and n.lag == 0 for n in s.nodes),
+            10,
+            "every node following the leader",
+        )
         handed = await cluster.transfer("node2")
         assert handed.status.leader == "node2" and handed.previous == "node1"
         assert not handed.already
