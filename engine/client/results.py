@@ -6,7 +6,7 @@ checks every key a caller reads.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 class Whoami(TypedDict):
@@ -205,14 +205,17 @@ class MemberAnswer(TypedDict):
     index: int
 
 
-class ClusterView(TypedDict):
+class _Exposure(TypedDict, total=False):
+    # Not NotRequired[...]: under postponed annotations Python 3.11 counts that key required.
+    insecure: list[str]  # GET /api/cluster only: endpoints open without a token or TLS
+
+
+class ClusterView(_Exposure):
     """``GET /api/cluster``: the leader, the term and every node."""
 
     leader: str | None
     term: int | None
     nodes: list[NodeView]
-    # GET /api/cluster only: endpoints open to the network without a token or TLS.
-    insecure: NotRequired[list[str]]
 
 
 class NodeLogLine(TypedDict):
