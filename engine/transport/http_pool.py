@@ -107,7 +107,13 @@ class _Connection(asyncio.Protocol):
         framed = {"content-length", "transfer-encoding"} & self._headers.keys()
         if self._headers_done and not framed:
             self._finish()  # a body delimited by the end of the connection (RFC 9112, 6.3)
-        elif exc is None and self._tls and not self._answered and not self._headers_done:
+        elif (
+            # A reset is how the refusal's alert arrives when the client was still sending.
+            (exc is None or isinstance(exc, ConnectionResetError))
+            and self._tls
+            and not self._answered
+            and not self._headers_done
+        ):
             self._fail(
                 TlsRefused(
                     "the server hung up on the TLS connection before answering; it may want "
