@@ -99,8 +99,8 @@ async def test_transfer_to_a_node_that_is_down_or_cut_off_is_refused(
         )
         # Up as far as the gateway sees, but the leader no longer hears it: the leader refuses.
         await client.isolate(cut_off, [leader])
-        # Once it gave up on the leader (an election timeout), the leader has not heard from it
-        # for as long: the window the leader judges a peer reachable by.
+        # The cut node may forget the leader at once: wait until the leader no longer counts it
+        # reachable (not heard from within its window), which is what it refuses by.
         probe = NodeProbe(cluster)
         try:
             await wait_for(
@@ -108,6 +108,12 @@ async def test_transfer_to_a_node_that_is_down_or_cut_off_is_refused(
                 lambda s: s is not None and s["leader"] is None,
                 5,
                 f"{cut_off} to lose the leader",
+            )
+            await wait_for(
+                lambda: probe.status(leader),
+                lambda s: s is not None and cut_off not in s["reachable"],
+                5,
+                f"the leader to stop counting {cut_off} reachable",
             )
         finally:
             await probe.close()

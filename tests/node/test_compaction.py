@@ -218,10 +218,12 @@ async def test_a_long_run_keeps_logs_and_raft_db_bounded_and_a_wiped_node_catche
     assert all(span <= 2 * LONG_KEEP for span in spans.values()), spans
     # Past the point where a log reaches its steady size (1.5 x compactAfter entries, a third of
     # the run), raft.db reuses the pages compaction frees: the second half of the run, which
-    # appends as many entries again, leaves it at most a little larger than at half-time.
+    # appends as many entries again, leaves it at most a little larger than at half-time (a log
+    # that kept every entry would be about twice as large).  The sizes include the WAL, which
+    # swings by up to its 1000-page checkpoint (4 MiB) whichever sample is the largest.
     halfway = {node: max(s[node] for n, s in raft_sizes if n <= appends // 2) for node in nodes}
     final = {node: max(s[node] for _, s in raft_sizes) for node in nodes}
-    assert all(final[n] <= 1.25 * halfway[n] + 2**20 for n in nodes), (halfway, final)
+    assert all(final[n] <= 1.25 * halfway[n] + 5 * 2**20 for n in nodes), (halfway, final)
 
     # Wipe a follower: it comes back empty, long after the leader compacted its log's start.
     victim = next(n for n in nodes if n != leader)
