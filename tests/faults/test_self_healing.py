@@ -70,10 +70,15 @@ async def test_a_leader_killed_from_outside_is_restarted_and_no_write_is_lost(
         assert record.new_leader not in (None, record.old_leader)
     # faulted() checked that every acknowledged write is on every node once, in one order.
     async with cluster.new_client() as client:
-        view = await client.cluster()
+        # The checker read the nodes themselves; the gateway's view follows at its next probe.
+        view = await wait_for(
+            client.cluster,
+            lambda v: node_entry(v, record.node)["role"] == "follower",
+            10,
+            f"the view to show {record.node} a follower",
+        )
         killed = node_entry(view, record.node)
         assert (killed["restarts"], killed["exit_code"], killed["state"]) == (1, -9, "running")
-        assert killed["role"] == "follower"
         others = [n for n in view["nodes"] if n["node_id"] != record.node]
         assert [(n["restarts"], n["exit_code"]) for n in others] == [(0, None), (0, None)]
         await write(client, "after-restart", 1)
