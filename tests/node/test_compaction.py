@@ -215,8 +215,9 @@ async def test_a_long_run_keeps_logs_and_raft_db_bounded_and_a_wiped_node_catche
     written_s = time.monotonic() - started
     # compactAfter entries behind the durable point, up to half that again between compactions,
     # and what was applied since the last durable point.
-    # "About" twice: a sample may land while a compaction is being made durable (seen: 2.03x).
-    assert all(span <= 2.1 * LONG_KEEP for span in spans.values()), spans
+    # "About" twice: what was applied since the last durable point grows with the load (2.14x
+    # seen on a busy machine); a log never compacted would hold all 10,000 entries (5x).
+    assert all(span <= 2.5 * LONG_KEEP for span in spans.values()), spans
     # Past the point where a log reaches its steady size (1.5 x compactAfter entries, a third of
     # the run), raft.db reuses the pages compaction frees: the second half of the run, which
     # appends as many entries again, leaves it at most a little larger than at half-time (a log
