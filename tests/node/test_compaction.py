@@ -169,12 +169,9 @@ async def test_a_long_run_keeps_logs_and_raft_db_bounded_and_a_wiped_node_catche
     raft_sizes: list[tuple[int, dict[str, int]]] = []  # (appends done, node -> raft.db bytes)
 
     def raft_bytes(node: str) -> int:
-        node_dir = cluster.config.node_data_dir(node)
-        return sum(
-            (node_dir / f"raft.db{suffix}").stat().st_size
-            for suffix in ("", "-wal")
-            if (node_dir / f"raft.db{suffix}").exists()
-        )
+        # The database file alone: the WAL's size is the most written between two checkpoints
+        # (once a second), which follows the machine's load rather than the log's length.
+        return (cluster.config.node_data_dir(node) / "raft.db").stat().st_size
 
     async def watch() -> None:
         while True:
@@ -221,8 +218,8 @@ async def test_a_long_run_keeps_logs_and_raft_db_bounded_and_a_wiped_node_catche
     # Past the point where a log reaches its steady size (1.5 x compactAfter entries, a third of
     # the run), raft.db reuses the pages compaction frees: the second half of the run, which
     # appends as many entries again, leaves it at most a little larger than at half-time (a log
-    # that kept every entry would be about twice as large).  The sizes include the WAL, which
-    # swings by up to its 1000-page checkpoint (4 MiB) whichever sample is the largest.
+    # that kept every entry would be about twice as large).  A checkpoint lands a second's
+    # appends at once, a few MiB on a loaded machine, whichever sample is the largest.
     halfway = {node: max(s[node] for n, s in raft_sizes if n <= appends // 2) for node in nodes}
     final = {node: max(s[node] for _, s in raft_sizes) for node in nodes}
     assert all(final[n] <= 1.25 * halfway[n] + 5 * 2**20 for n in nodes), (halfway, final)
