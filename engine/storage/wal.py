@@ -26,6 +26,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 CHECKPOINT_INTERVAL = 1.0  # seconds between checkpoints of a database being written
+# SQLite keeps a WAL file at the largest size it ever reached and reuses it; a burst between two
+# checkpoints on a loaded machine left 20 MB per node for good.  Starting over truncates it here.
+WAL_KEEP_BYTES = 4 * 1024 * 1024
 # A pass copies the frames there were when it started; the writer may add more meanwhile, and
 # the WAL starts over only once every frame is copied. Later passes copy just those, quickly.
 MAX_PASSES = 3
@@ -34,6 +37,7 @@ MAX_PASSES = 3
 def no_autocheckpoint(db: sqlite3.Connection) -> None:
     """Leave the checkpoints of ``db``'s WAL to a worker thread (:func:`checkpoint`)."""
     db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
 
 
 def checkpoint(db_path: Path, synchronous: str) -> None:

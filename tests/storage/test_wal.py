@@ -80,6 +80,18 @@ def test_a_wal_written_during_its_checkpoints_starts_over(tmp_path: Path) -> Non
     db.close()
 
 
+def test_a_wal_grown_by_a_burst_shrinks_back_when_it_starts_over(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    db = _table(path, 3000)  # about 9 MB written with no checkpoint: a burst on a loaded machine
+    assert _size(Path(f"{path}-wal")) > 2 * wal.WAL_KEEP_BYTES
+    checkpoint(path, "NORMAL")
+    wal.finish(db)
+    db.execute("INSERT INTO t VALUES (?)", (b"x" * 3000,))  # the WAL starts over: truncated
+    assert _size(Path(f"{path}-wal")) <= wal.WAL_KEEP_BYTES
+    assert db.execute("SELECT count(*) FROM t").fetchone() == (3001,)
+    db.close()
+
+
 def test_store_wals_start_over_at_durable_points(tmp_path: Path) -> None:
     clock = FakeClock()
     sm = StateMachine(tmp_path, "os", clock=clock, durable_interval=1.0)
