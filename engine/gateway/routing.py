@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from engine.config_model import ClusterConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.leader_retry import retry_on_leader
+from engine.gateway.proposals import ProposalBatcher
 from engine.gateway.tcp_pool import NodePool
 from engine.protocol.errors import RETRYABLE, GateError
 
@@ -38,6 +39,8 @@ class Router:
         self.health = health
         self.deadline = config.gateway.request_timeout
         self._spread = itertools.count()
+        # Concurrent writes reach the leader in shared frames (engine/gateway/proposals.py).
+        self.proposals = ProposalBatcher(pool)
         # The highest log index this gateway acknowledged: reads without a token of their own
         # wait for it (less freshLag), so even curl users read their writes through a follower.
         self.acked_index = 0
@@ -67,13 +70,7 @@ class Router:
         Abandoning the attempt is safe: the retry at the new leader carries the same event
         ids, so the command is written once whatever happened.
         """
-        attempt = asyncio.ensure_future(
-            self.ask(
-                node_id,
-                {"op": "propose", "command": command, "timeout": remaining},
-                remaining + 0.2,
-            )
-        )
+        attempt = asyncio.ensure_future(self.proposals.propose(node_id, command, remaining))
         try:
             while True:
                 moved = self.health.leader_moved()
