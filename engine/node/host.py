@@ -810,7 +810,14 @@ class RaftHost:
             waiting.append(fut)
         self._wake.set()
         try:
-            await asyncio.wait(waiting, timeout=timeout)
+            # Awaited one by one, not with asyncio.wait: a round resolves them all at once, and
+            # the first wakes this task directly, before the round's disk work (_ready_loop).
+            async with asyncio.timeout(timeout):
+                for fut in waiting:
+                    with contextlib.suppress(Exception):
+                        await fut  # read below: an error fails only its own command
+        except TimeoutError:
+            pass  # what is not done is answered ``timeout``
         finally:
             for fut in waiting:
                 if not fut.done():
