@@ -58,12 +58,14 @@ async def _node_events(
 _COALESCING = (
     "gate_gateway_propose_frames_total",
     "gate_gateway_proposals_total",
+    "gate_node_proposals_total",
     "gate_node_fsyncs_total",
 )
 
 
 async def coalescing_counters(url: str, leader_url: str, token: str | None) -> dict[str, float]:
-    """The gateway's frames of proposals and proposals, and the leader's rounds (its fsyncs)."""
+    """The gateway's frames of proposals and proposals sent, the leader's proposals and rounds
+    (its fsyncs)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     counters: dict[str, float] = {}
     async with aiohttp.ClientSession(headers=headers) as http:
@@ -80,9 +82,9 @@ async def coalescing_counters(url: str, leader_url: str, token: str | None) -> d
 
 def coalescing_line(key: str, before: dict[str, float], after: dict[str, float]) -> str:
     """``   coalescing in A: 8.1 appends per frame to the leader, 10.7 per leader round``."""
-    frames, proposals, rounds = (after.get(n, 0) - before.get(n, 0) for n in _COALESCING)
-    per_frame = f"{proposals / frames:.1f}" if frames else "-"
-    per_round = f"{proposals / rounds:.1f}" if rounds else "-"
+    frames, sent, proposed, rounds = (after.get(n, 0) - before.get(n, 0) for n in _COALESCING)
+    per_frame = f"{sent / frames:.1f}" if frames else "-"
+    per_round = f"{proposed / rounds:.1f}" if rounds else "-"
     return (
         f"   coalescing in {key}: {per_frame} writes per frame to the leader, {per_round} per "
         "leader round (fsync)"
