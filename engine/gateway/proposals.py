@@ -48,9 +48,11 @@ class ProposalBatcher:
         self._sending: set[asyncio.Task[None]] = set()
         self.counters = {"propose_frames": 0, "proposals": 0}
 
-    async def propose(self, node_id: str, command: dict[str, Any], timeout: float) -> Any:
-        """The node's answer to ``command`` (``{"result", "index"}``), or its error raised as a
-        GateError; ConnectionError or TimeoutError when the frame or its answer was lost."""
+    def submit(self, node_id: str, command: dict[str, Any], timeout: float) -> asyncio.Future[Any]:
+        """Queue ``command`` for ``node_id``: a future of the node's answer (``{"result",
+        "index"}``), or of its error as a GateError, or ConnectionError / TimeoutError when the
+        frame or its answer was lost.  Cancel it to give the write up: if its frame has not
+        left yet, it never will."""
         loop = asyncio.get_running_loop()
         proposal = _Proposal(command, loop.time() + timeout, loop.create_future())
         waiting = self._waiting.get(node_id)
@@ -59,12 +61,7 @@ class ProposalBatcher:
             waiting = self._waiting[node_id] = []
             loop.call_soon(self._flush, node_id)
         waiting.append(proposal)
-        try:
-            async with asyncio.timeout(timeout + ANSWER_MARGIN):
-                return await proposal.answer
-        finally:
-            if not proposal.answer.done():
-                proposal.answer.cancel()  # not sent yet: it never will be
+        return proposal.answer
 
     def _flush(self, node_id: str) -> None:
         live = [p for p in self._waiting.pop(node_id) if not p.answer.done()]

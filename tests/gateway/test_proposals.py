@@ -34,7 +34,7 @@ async def test_writes_of_one_turn_share_a_frame_and_keep_their_own_answers(
 ) -> None:
     commands = [{"n": 0}, {"fail": "wrong_expected_version"}, {"n": 2}, {"fail": "store_not_found"}]
     answers = await asyncio.gather(
-        *(batcher.propose("node1", c, 5) for c in commands), return_exceptions=True
+        *(batcher.submit("node1", c, 5) for c in commands), return_exceptions=True
     )
 
     assert [p.get("commands") for p in node.proposals] == [commands]
@@ -50,9 +50,9 @@ async def test_writes_of_one_turn_share_a_frame_and_keep_their_own_answers(
 async def test_a_write_alone_leaves_at_once_as_one_command(
     node: FakeNode, batcher: ProposalBatcher
 ) -> None:
-    assert await batcher.propose("node1", {"n": 1}, 5) == {"result": {"n": 1}, "index": 1}
+    assert await batcher.submit("node1", {"n": 1}, 5) == {"result": {"n": 1}, "index": 1}
     with pytest.raises(GateError) as refused:
-        await batcher.propose("node1", {"fail": "wrong_expected_version"}, 5)
+        await batcher.submit("node1", {"fail": "wrong_expected_version"}, 5)
     assert refused.value.code == "wrong_expected_version"
     assert [(p.get("command"), "commands" in p) for p in node.proposals] == [
         ({"n": 1}, False),
@@ -63,10 +63,9 @@ async def test_a_write_alone_leaves_at_once_as_one_command(
 async def test_a_write_given_up_before_its_frame_left_is_never_sent(
     node: FakeNode, batcher: ProposalBatcher
 ) -> None:
-    kept = asyncio.ensure_future(batcher.propose("node1", {"n": "kept"}, 5))
-    dropped = asyncio.ensure_future(batcher.propose("node1", {"n": "dropped"}, 5))
-    await asyncio.sleep(0)  # both have joined the queue; its flush is due next
-    dropped.cancel()
+    kept = batcher.submit("node1", {"n": "kept"}, 5)
+    dropped = batcher.submit("node1", {"n": "dropped"}, 5)
+    dropped.cancel()  # before the end of this turn of the loop, when the frame leaves
     assert (await kept)["result"] == {"n": "kept"}
     assert dropped.cancelled()
     assert [p.get("command") for p in node.proposals] == [{"n": "kept"}]
@@ -75,9 +74,9 @@ async def test_a_write_given_up_before_its_frame_left_is_never_sent(
 async def test_a_lost_connection_fails_every_write_of_the_frame(
     node: FakeNode, batcher: ProposalBatcher
 ) -> None:
-    await batcher.propose("node1", {"n": 0}, 5)  # connected
+    await batcher.submit("node1", {"n": 0}, 5)  # connected
     await node.stop()
     answers = await asyncio.gather(
-        *(batcher.propose("node1", {"n": n}, 5) for n in range(3)), return_exceptions=True
+        *(batcher.submit("node1", {"n": n}, 5) for n in range(3)), return_exceptions=True
     )
     assert all(isinstance(a, ConnectionError) for a in answers), answers
