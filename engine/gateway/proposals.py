@@ -22,18 +22,23 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from engine.gateway.tcp_pool import NodePool
 from engine.protocol.errors import GateError
 
-# How many commands one frame carries at most; more leave in the frames that follow.
+# How many commands, and how many bytes of them, one frame carries at most (a command larger
+# than that goes alone); more leave in the frames that follow.  Far below the node's frame
+# limit (MAX_FRAME): 16 requests of limits.maxRequestBytes would reach it.
 MAX_BATCH = 256
+MAX_BATCH_BYTES = 1024 * 1024
 # Beyond the node's own timeout: the answer's way back.
 ANSWER_MARGIN = 0.2
 
 
 @dataclass
 class _Proposal:
-    command: dict[str, Any]
+    command: bytes  # its JSON, encoded once: it sizes the frame and goes into it as it is
     deadline: float  # loop time
     answer: asyncio.Future[Any]
 
@@ -54,7 +59,7 @@ class ProposalBatcher:
         frame or its answer was lost.  Cancel it to give the write up: if its frame has not
         left yet, it never will."""
         loop = asyncio.get_running_loop()
-        proposal = _Proposal(command, loop.time() + timeout, loop.create_future())
+        proposal = _Proposal(orjson.dumps(command), loop.time() + timeout, loop.create_future())
         waiting = self._waiting.get(node_id)
         if waiting is None:
             # After the callbacks already due: the writes of this turn of the loop join.
@@ -64,20 +69,32 @@ class ProposalBatcher:
         return proposal.answer
 
     def _flush(self, node_id: str) -> None:
-        live = [p for p in self._waiting.pop(node_id) if not p.answer.done()]
-        for start in range(0, len(live), MAX_BATCH):
-            task = asyncio.create_task(self._send(node_id, live[start : start + MAX_BATCH]))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+        batch: list[_Proposal] = []
+        size = 0
+        for p in self._waiting.pop(node_id):
+            if p.answer.done():
+                continue  # given up before its frame left
+            if batch and (len(batch) == MAX_BATCH or size + len(p.command) > MAX_BATCH_BYTES):
+                self._start(node_id, batch)
+                batch, size = [], 0
+            batch.append(p)
+            size += len(p.command)
+        if batch:
+            self._start(node_id, batch)
+
+    def _start(self, node_id: str, batch: list[_Proposal]) -> None:
+        task = asyncio.create_task(self._send(node_id, batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self, node_id: str, batch: list[_Proposal]) -> None:
         loop = asyncio.get_running_loop()
         timeout = max(p.deadline for p in batch) - loop.time()
         msg: dict[str, Any] = {"op": "propose", "timeout": max(timeout, 0.001)}
         if len(batch) == 1:
-            msg["command"] = batch[0].command
+            msg["command"] = orjson.Fragment(batch[0].command)
         else:
-            msg["commands"] = [p.command for p in batch]
+            msg["commands"] = [orjson.Fragment(p.command) for p in batch]
         self.counters["propose_frames"] += 1
         self.counters["proposals"] += len(batch)
         try:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from engine.config_model import ClusterConfig
-from engine.gateway.proposals import ProposalBatcher
+from engine.gateway.proposals import MAX_BATCH_BYTES, ProposalBatcher
 from engine.gateway.tcp_pool import NodePool
 from engine.protocol.errors import GateError
 from tests.gateway.fake_node import SECURITY, FakeNode
@@ -80,3 +80,15 @@ async def test_a_lost_connection_fails_every_write_of_the_frame(
         *(batcher.submit("node1", {"n": n}, 5) for n in range(3)), return_exceptions=True
     )
     assert all(isinstance(a, ConnectionError) for a in answers), answers
+
+
+async def test_frames_stay_under_their_byte_budget(
+    node: FakeNode, batcher: ProposalBatcher
+) -> None:
+    big = "x" * (MAX_BATCH_BYTES // 2)  # two fit in no frame: each goes with what follows it
+    commands = [{"n": 0, "pad": big}, {"n": 1, "pad": big}, {"n": 2}, {"n": 3}]
+    answers = await asyncio.gather(*(batcher.submit("node1", c, 5) for c in commands))
+
+    assert [a["result"]["n"] for a in answers] == [0, 1, 2, 3]
+    sent = [[c["n"] for c in p.get("commands", [p.get("command")])] for p in node.proposals]
+    assert sent == [[0], [1, 2, 3]]
