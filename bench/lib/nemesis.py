@@ -693,5 +693,3 @@ async def converge(
                 raise AssertionError(f"no node answered its $all within {timeout:g} s")
             return last
         await asyncio.sleep(0.2)
-
-
