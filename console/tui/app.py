@@ -58,7 +58,7 @@ from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
 from console.tui.requests import Requested, catalogue_bindings, request, role_allows
 from console.tui.size_notice import SizeNotice, too_small
-from console.tui.status_bar import StatusBar
+from console.tui.status_bar import StatusBar, VerdictLine
 from console.tui.streams.greenhouse import GreenhouseScreen
 from console.tui.streams.paging import PageRequest
 from console.tui.streams.panel import StreamsPanel
@@ -138,6 +138,7 @@ class GateConsole(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.ops.url, self.ops.access.label, id="status-bar")
+        yield VerdictLine(id="verdict-line")
         with TabbedContent(id="panels"):
             with TabPane("Cluster", id="cluster"):
                 yield ClusterPanel(id="cluster-panel")
@@ -210,6 +211,7 @@ class GateConsole(App[None]):
         self._ticks += 1
         with self.batch_update():
             self._show_health(self.ops.health.latest)
+            self.query_one(VerdictLine).show(self.ops.verdict.latest)
             sources = self.feed_sources()
             feed = self.query_one(FeedPanel)
             feed.set_sources(list(sources))

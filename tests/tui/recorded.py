@@ -32,6 +32,7 @@ from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.producer import ProducerRow
 from engine.client import GateError
+from engine.client.checker import LiveVerdict
 from engine.client.results import MemberAnswer
 
 URL = "http://127.0.0.1:8899"
@@ -525,6 +526,13 @@ class RecordedCluster:
         return NodeActionResult(str(node_id), action, was_leader, True, 1.2, "node2", 4)
 
 
+class RecordedVerdict:
+    """The verdict monitor's ``latest``: none (no producer started) unless a test sets one."""
+
+    def __init__(self) -> None:
+        self.latest: LiveVerdict | None = None
+
+
 class RecordedOps:
     """The parts of ``Operations`` the dashboard uses, holding fixed data."""
 
@@ -541,6 +549,7 @@ class RecordedOps:
         self.started_engine = True
         self.health = RecordedHealth(status)
         self.cluster = RecordedCluster(self.health)
+        self.verdict = RecordedVerdict()
         if empty:
             self.observers = RecordedObservers([])
             self.producers = RecordedProducers([])
