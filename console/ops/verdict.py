@@ -65,10 +65,10 @@ class VerdictMonitor:
             return
         try:
             origin = int((await self.client.get_store(self.store))["last_position"] or 0)
-        except GateError as exc:
-            if exc.code != "store_not_found":
-                raise
-            origin = 0
+        except GateError:
+            # No read answered (a failover, no store yet): start where this client last wrote,
+            # at or below the store's end, so no acknowledgement can fall before the origin.
+            origin = self.client.last_positions.get(self.store, 0)
         self.checker = LiveChecker(origin, keep=self.keep)
         self._task = asyncio.create_task(self._run(), name="verdict monitor")
 

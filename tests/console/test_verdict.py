@@ -1,4 +1,5 @@
-"""Issue #25: the console's live verdict on a real cluster whose leader is killed -9.
+"""Issue #25: the console's live verdict, its line, and on a real cluster whose leader is
+killed -9.
 
 The console's own greenhouse producers run; the verdict monitor reads back, from every node,
 what they got acknowledged.  The leader is SIGKILLed (the gateway restarts it); the verdict
@@ -15,12 +16,23 @@ import pytest
 from console.ops.operations import Operations
 from console.ops.session import SessionOptions
 from console.ops.verdict import verdict_text
+from engine.client.checker import LiveVerdict, Violation
 from tests.cluster_harness import RunningCluster, kill_pid
 from tests.console.waiting import eventually
 
-pytestmark = pytest.mark.slow
+
+def test_the_verdict_line() -> None:
+    assert verdict_text(None) == ("", True)  # no producer started: no line
+    clean = LiveVerdict(12_400, 12_345, 0, 0, 0, 0, 0, None)
+    assert verdict_text(clean) == ("checked 12,345 acked · 0 lost · 0 duplicated · order ok", True)
+    first = Violation("duplicated", "node3", "greenhouse-1", "e102", "at positions 102 and 111")
+    assert verdict_text(LiveVerdict(9, 9, 0, 1, 0, 0, 0, first)) == (
+        "✗ duplicated: greenhouse-1 e102 on node3 (at positions 102 and 111)",
+        False,
+    )
 
 
+@pytest.mark.slow
 async def test_verdict_stays_clean_while_the_leader_is_killed(
     make_cluster: Callable[..., Awaitable[RunningCluster]],
 ) -> None:
