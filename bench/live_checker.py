@@ -86,8 +86,8 @@ def main() -> None:
         one_down = _held_bytes(events, args.keep, NODES[:2])
     per_event = cpu / args.events * 1e6
     print(
-        f"live checker, {args.events:,} events acknowledged and read on 3 nodes, keep {args.keep:,}:"
-        f" {per_event:.1f} µs CPU per event"
+        f"live checker, {args.events:,} events acknowledged and read on 3 nodes,"
+        f" keep {args.keep:,}: {per_event:.1f} µs CPU per event"
     )
     print(f"  memory held, every node read:   {all_read / 1e6:5.1f} MB")
     print(f"  memory held, one node down:     {one_down / 1e6:5.1f} MB")
