@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--keep", type=int, default=KEEP)
     add_json_out(parser, "live_checker")
     args = parser.parse_args()
+    if args.keep < PAGE:  # a page of acknowledgements must fit before its reads
+        parser.error(f"--keep must be at least {PAGE}")
     results = Results("live_checker", args.json_out)
     events = _events(args.events)
     with StealWatch() as steal:
