@@ -50,6 +50,9 @@ class VerdictMonitor:
         self.keep = keep
         self.checker: LiveChecker | None = None
         self.rounds = 0  # rounds done (tests wait on it)
+        # The last round could read no node (e.g. --connect to a gateway whose nodes listen on
+        # another machine's loopback): nothing is being checked, and the line says so.
+        self.unreadable = False
         self._clients: dict[str, GateClient] = {}  # by node address
         self._task: asyncio.Task[None] | None = None
 
@@ -86,10 +89,14 @@ class VerdictMonitor:
             return
         checker.members(node.node_id for node in status.nodes)
         readable = [(n.node_id, n.http_addr) for n in status.nodes if n.http_addr != "-"]
-        await asyncio.gather(*(self._read(checker, node_id, addr) for node_id, addr in readable))
+        read = await asyncio.gather(
+            *(self._read(checker, node_id, addr) for node_id, addr in readable)
+        )
+        self.unreadable = not any(read)
         self.rounds += 1
 
-    async def _read(self, checker: LiveChecker, node_id: str, addr: str) -> None:
+    async def _read(self, checker: LiveChecker, node_id: str, addr: str) -> bool:
+        """Read what is new on one node; False when it did not answer."""
         client = self._clients.get(addr)
         if client is None:
             client = self._clients[addr] = self.node_client(addr)
@@ -97,10 +104,11 @@ class VerdictMonitor:
             try:
                 events = await client.read_all(self.store, checker.cursor(node_id), count=PAGE)
             except GateError:
-                return  # down, paused, or without the store yet: a later round reads it
+                return False  # down, paused, or without the store yet: a later round reads it
             checker.observe(node_id, events)
             if len(events) < PAGE:
-                return
+                break
+        return True
 
     async def _run(self) -> None:
         while True:
@@ -119,14 +127,17 @@ class VerdictMonitor:
             await client.close()
 
 
-def verdict_text(verdict: LiveVerdict | None) -> tuple[str, bool]:
-    """The verdict line and whether all is well; empty before any producer started."""
+def verdict_text(verdict: LiveVerdict | None, unreadable: bool = False) -> tuple[str, bool]:
+    """The verdict line and whether all is well; empty before any producer started.
+    ``unreadable``: no node answered the last round (``VerdictMonitor.unreadable``)."""
     if verdict is None:
         return "", True
     if verdict.first is not None:
         return f"✗ {verdict.first.text()}", False
-    return (
+    text = (
         f"checked {verdict.checked:,} acked · {verdict.lost:,} lost"
-        f" · {verdict.duplicated:,} duplicated · order ok",
-        True,
+        f" · {verdict.duplicated:,} duplicated · order ok"
     )
+    if unreadable:
+        return f"{text} · no node answers its own reads", False
+    return text, True

@@ -211,7 +211,7 @@ class GateConsole(App[None]):
         self._ticks += 1
         with self.batch_update():
             self._show_health(self.ops.health.latest)
-            self.query_one(VerdictLine).show(self.ops.verdict.latest)
+            self.query_one(VerdictLine).show(self.ops.verdict.latest, self.ops.verdict.unreadable)
             sources = self.feed_sources()
             feed = self.query_one(FeedPanel)
             feed.set_sources(list(sources))

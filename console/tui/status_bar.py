@@ -77,9 +77,9 @@ class VerdictLine(Static):
         self.shown = ""
         self.display = False
 
-    def show(self, verdict: LiveVerdict | None) -> None:
+    def show(self, verdict: LiveVerdict | None, unreadable: bool = False) -> None:
         """Show the latest verdict (the widget changes only when its text does)."""
-        text, ok = verdict_text(verdict)
+        text, ok = verdict_text(verdict, unreadable)
         if text == self.shown:
             return
         self.shown = text

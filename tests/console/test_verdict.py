@@ -25,6 +25,10 @@ def test_the_verdict_line() -> None:
     assert verdict_text(None) == ("", True)  # no producer started: no line
     clean = LiveVerdict(12_400, 12_345, 0, 0, 0, 0, 0, None)
     assert verdict_text(clean) == ("checked 12,345 acked · 0 lost · 0 duplicated · order ok", True)
+    assert verdict_text(clean, unreadable=True) == (
+        "checked 12,345 acked · 0 lost · 0 duplicated · order ok · no node answers its own reads",
+        False,
+    )
     first = Violation("duplicated", "node3", "greenhouse-1", "e102", "at positions 102 and 111")
     assert verdict_text(LiveVerdict(9, 9, 0, 1, 0, 0, 0, first)) == (
         "✗ duplicated: greenhouse-1 e102 on node3 (at positions 102 and 111)",

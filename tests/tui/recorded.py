@@ -531,6 +531,7 @@ class RecordedVerdict:
 
     def __init__(self) -> None:
         self.latest: LiveVerdict | None = None
+        self.unreadable = False
 
 
 class RecordedOps:

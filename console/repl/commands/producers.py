@@ -75,6 +75,6 @@ async def list_producers(ctx: Context) -> None:
             for r in rows
         ],
     )
-    text, ok = verdict_text(ctx.ops.verdict.latest)
+    text, ok = verdict_text(ctx.ops.verdict.latest, ctx.ops.verdict.unreadable)
     if text:
         ctx.printer.line(f"🔎 {text}", "class:ok" if ok else "class:error")
