@@ -184,6 +184,7 @@ class Workload:
         else:
             attempt.outcome = "ack"
             attempt.position = int(result["position"])
+            attempt.version = int(result["version"])
         attempt.finished = self.clock()
         self._finished.append(attempt)
         async with self._changed:

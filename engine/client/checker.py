@@ -55,6 +55,7 @@ class Attempt:
     error: str | None = None
     # The digest of each event as sent (event_digest); empty: payloads are not compared.
     digests: tuple[str, ...] = ()
+    version: int | None = None  # the stream's version after it, when acknowledged
 
 
 @dataclass
@@ -281,8 +282,8 @@ class Held:
 
     event_id: str
     stream: str
-    number: int  # the event's number in its stream
-    digest: str
+    number: int | None  # the event's number in its stream (None: a writer not told it)
+    digest: str  # "": a writer that kept none (not compared)
 
     @classmethod
     def read(cls, event: Mapping[str, Any]) -> Held:
@@ -382,13 +383,25 @@ class LiveChecker:
     ) -> None:
         """``events`` (as sent, with their ids) appended to ``stream`` were acknowledged with
         the stream's ``version`` and the ``position`` of the last one."""
-        first_number = version - len(events) + 1
-        first_position = position - len(events) + 1
-        for k, event in enumerate(events):
+        ids = [e["event_id"] for e in events]
+        self.acked_ids(stream, ids, [event_digest(e) for e in events], version, position)
+
+    def acked_ids(
+        self,
+        stream: str,
+        event_ids: Sequence[str],
+        digests: Sequence[str],
+        version: int | None,
+        position: int,
+    ) -> None:
+        """As ``acked``, from the events' ids and digests; ``version`` None: not compared."""
+        first_position = position - len(event_ids) + 1
+        for k, (event_id, digest) in enumerate(zip(event_ids, digests, strict=True)):
             at = first_position + k
             if at <= self.origin:
                 continue  # before the checked span: cannot be this writer's (a bad origin)
-            held = Held(event["event_id"], stream, first_number + k, event_digest(event))
+            number = None if version is None else version - len(event_ids) + 1 + k
+            held = Held(event_id, stream, number, digest)
             ack = _Ack(held, at)
             self._acks[at] = ack
             self._by_id[held.event_id] = at
@@ -478,7 +491,7 @@ class LiveChecker:
                     want,
                     f"acknowledged at {ack.position}, which holds {held.stream} {held.event_id}",
                 )
-        elif held.stream != want.stream or held.number != want.number:
+        elif held.stream != want.stream or want.number not in (None, held.number):
             self._violate(
                 "order",
                 node_id,
@@ -486,7 +499,7 @@ class LiveChecker:
                 f"acknowledged as {want.stream} #{want.number},"
                 f" held as {held.stream} #{held.number}",
             )
-        elif held.digest != want.digest:
+        elif want.digest and held.digest != want.digest:
             self._violate("altered", node_id, want, f"its payload differs at {ack.position}")
         else:
             ack.confirmed += 1
@@ -545,3 +558,29 @@ class LiveChecker:
     def remembered(self) -> tuple[int, int]:
         """(acknowledgements, events read over all nodes) held in memory now."""
         return len(self._acks), sum(len(n.events) for n in self._nodes.values())
+
+
+def replay_live(
+    histories: Histories, attempts: Sequence[Attempt], *, keep: int = KEEP, page: int = 1000
+) -> LiveVerdict:
+    """The live checker run over a finished run, as a console would have run it: the
+    acknowledgements of each page of positions, then that page as each node holds it.  The
+    fault tests run it beside ``check_histories``, so both judge the same real faults."""
+    checker = LiveChecker(0, keep=keep)
+    checker.members(histories)
+    acked = sorted(
+        (a for a in attempts if a.outcome == "ack" and a.position is not None),
+        key=lambda a: a.position or 0,
+    )
+    end = max((int(e["position"]) for h in histories.values() for e in h[-1:]), default=0)
+    end = max(end, acked[-1].position or 0) if acked else end
+    told = 0
+    for top in range(page, end + page, page):
+        while told < len(acked) and (acked[told].position or 0) <= top:
+            a = acked[told]
+            digests = a.digests or ("",) * len(a.event_ids)
+            checker.acked_ids(a.stream, a.event_ids, digests, a.version, a.position or 0)
+            told += 1
+        for node_id, events in histories.items():
+            checker.observe(node_id, [e for e in events if top - page < e["position"] <= top])
+    return checker.verdict()

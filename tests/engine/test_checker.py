@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.client.checker import Attempt, LiveChecker, check_histories, event_digest
+from engine.client.checker import (
+    Attempt,
+    LiveChecker,
+    check_histories,
+    event_digest,
+    replay_live,
+)
 
 # -- the batch checker (the fault tests') ----------------------------------------------------
 
@@ -229,3 +235,15 @@ def test_live_checker_memory_is_bounded() -> None:
     assert acks == 50 and events == 50
     verdict = checker.verdict()
     assert verdict.ok and verdict.acked == 1000 and verdict.checked == 0  # no majority read
+
+
+def test_the_live_checker_replays_a_finished_run() -> None:
+    """replay_live: what the fault tests run beside check_histories."""
+    attempts = _attempts()
+    good = {n: _history(GOOD, attempts) for n in ("node1", "node2", "node3")}
+    verdict = replay_live(good, attempts)
+    assert verdict.ok and verdict.checked == verdict.acked == 4  # the acknowledged events
+    lost = dict(good, node2=_history([i for i in GOOD if i != "w1-s0-e0"], attempts))
+    verdict = replay_live(lost, attempts)
+    assert verdict.first is not None and verdict.first.kind == "lost", verdict
+    assert (verdict.first.node, verdict.first.event_id) == ("node2", "w1-s0-e0")

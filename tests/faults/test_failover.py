@@ -22,7 +22,7 @@ from bench.lib.nemesis import (
     leader_kill_figures,
     unavailability_summary,
 )
-from engine.client.checker import check_histories
+from engine.client.checker import check_histories, replay_live
 from tests.cluster_harness import RunningCluster, wait_for
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]
@@ -48,6 +48,10 @@ async def faulted(cluster: RunningCluster, seed: int) -> AsyncIterator[tuple[Wor
     verdict = check_histories(histories, workload.attempts)
     print(f"\n{summary}\n{verdict.report()}")
     assert verdict.ok, f"{verdict.report()}\n{summary}"
+    # The consoles' live checker, run over the same histories, agrees.
+    live = replay_live(histories, workload.attempts)
+    acked = sum(len(a.event_ids) for a in workload.attempts if a.outcome == "ack")
+    assert live.ok and live.checked == acked, live
     assert not nemesis.history.conflicts(), f"two leaders in one term: {nemesis.history.claims}"
     acked_after_warm_up = workload.counts()["ack"] - WARM_UP_WRITES
     assert acked_after_warm_up > 0, f"no writes acknowledged past the warm-up: {workload.counts()}"
