@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from console.ops.cluster import ClusterStatus
+from console.ops.session import SessionError
 from engine.client import GateClient, GateError
 from engine.client.checker import KEEP, LiveChecker, LiveVerdict
 
@@ -99,7 +100,10 @@ class VerdictMonitor:
         """Read what is new on one node; False when it did not answer."""
         client = self._clients.get(addr)
         if client is None:
-            client = self._clients[addr] = self.node_client(addr)
+            try:
+                client = self._clients[addr] = self.node_client(addr)
+            except SessionError:  # e.g. TLS files that cannot be used: nothing to read with
+                return False
         for _ in range(MAX_PAGES):
             try:
                 events = await client.read_all(self.store, checker.cursor(node_id), count=PAGE)
