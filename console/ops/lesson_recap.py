@@ -78,8 +78,9 @@ def _leader_line(record: Record) -> str | None:
         if before.term == after.term:
             return f"Leader: {first} from start to end"
         return f"Leader: {before.leader} before and after, from term {before.term} to {after.term}"
+    # The way from the first to the last, when more than those two led on the way.
     path = " → ".join(leader for leader, _ in record.leaders)
-    seen = f"; leaders seen: {path}" if changes > 0 else ""
+    seen = f"; leaders seen: {path}" if changes > 1 else ""
     return f"Leader: {first} before, {last} after{seen}"
 
 

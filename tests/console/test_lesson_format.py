@@ -131,13 +131,22 @@ def test_the_recap_of_a_failover() -> None:
     record.after = Look("node2", 4, 3, 3, {"everything": 8}, {"sorter": 2})
     record.steps_played = 6
     assert recap(record) == [
-        "Leader: node1 (term 3) before, node2 (term 4) after; leaders seen: node1 → node2",
+        "Leader: node1 (term 3) before, node2 (term 4) after",
         "Nodes: killed node1 (the leader) in step 2, node2 took over; started node1 in step 4",
         "Nodes up at the end: 3 of 3",
         "Events seen by the observers during the lesson: everything 6",
         "Parked events now: sorter 2",
         "6 steps played, none failed",
     ]
+
+
+def test_the_recap_names_the_leaders_between_the_first_and_the_last() -> None:
+    record = Record(before=_look("node1", 3), after=_look("node1", 5))
+    for leader, term in [("node1", 3), ("node2", 4), ("node1", 5)]:
+        record.saw_leader(leader, term)
+    assert recap(record)[0] == (
+        "Leader: node1 (term 3) before, node1 (term 5) after; leaders seen: node1 → node2 → node1"
+    )
 
 
 def test_the_recap_of_a_quiet_lesson_says_so() -> None:

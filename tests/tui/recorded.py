@@ -390,6 +390,9 @@ class RecordedStreams:
     async def rows(self) -> list[StreamRow]:
         return [StreamRow(s, v) for s, v in self.versions.items()]
 
+    async def names(self) -> list[str]:
+        return list(self.versions)
+
     async def read(
         self, stream: str, start: int | None = 0, count: int = 10, direction: str = "forward"
     ) -> StreamPage:

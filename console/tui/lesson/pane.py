@@ -61,6 +61,7 @@ class LessonPane(Vertical, can_focus=True):
         self.finished = False
         self.record = Record()
         self.recap_lines: list[str] = []
+        self.transcript: list[str] = []  # the last step's lines, as the pane shows them
         self.error: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -82,6 +83,7 @@ class LessonPane(Vertical, can_focus=True):
             return
         self.display = True
         self.query_one("#lesson-output", RichLog).clear()
+        self.transcript = []
         self.recap_lines = []
         self.finished = False
         self.record = Record()
@@ -99,6 +101,8 @@ class LessonPane(Vertical, can_focus=True):
 
     def _fail(self, line: str) -> None:
         self.error = line
+        self.remove_class("-done")
+        self.refresh_bindings()
         self.query_one("#lesson-title", Static).update(
             Text.assemble(("📖 Lesson", "bold"), " · Esc closes")
         )
@@ -127,11 +131,12 @@ class LessonPane(Vertical, can_focus=True):
         title = self.query_one("#lesson-title", Static)
         narration = self.query_one("#lesson-narration", Static)
         self.set_class(self.finished, "-done")
+        self.refresh_bindings()
         if self.finished:
-            title.update(Text.assemble(("📖 " + lesson.title, "bold"), " · done · Esc closes"))
-            lines = [Text("What you saw", style="bold")]
-            lines += [Text(f"• {line}") for line in self.recap_lines]
-            narration.update(Text("\n").join(lines))
+            title.update(
+                Text.assemble(("📖 " + lesson.title, "bold"), " · done: what you saw · Esc closes")
+            )
+            narration.update(Text("\n").join(Text(f"• {line}") for line in self.recap_lines))
             return
         step = lesson.steps[self.next_index]
         doing = "running…" if self.running else "Enter runs it · Esc closes"
@@ -144,9 +149,16 @@ class LessonPane(Vertical, can_focus=True):
         narration.update(Text(words, style="italic"))
 
     def _out(self, line: str) -> None:
+        self.transcript.append(line)
         self.query_one("#lesson-output", RichLog).write(_styled(line))
 
     # -- playing ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Enter is shown (and runs) while there is a step to run."""
+        if action == "next_step":
+            return self.lesson is not None and not self.finished
+        return True
 
     def action_next_step(self) -> None:
         """Run the step shown (or, after the last, nothing)."""
@@ -162,8 +174,8 @@ class LessonPane(Vertical, can_focus=True):
         lesson = self.lesson
         assert lesson is not None
         step = lesson.steps[self.next_index]
-        output = self.query_one("#lesson-output", RichLog)
-        output.clear()
+        self.query_one("#lesson-output", RichLog).clear()
+        self.transcript = []
         runner = StepRunner(self.ops, self.record, self._out, self._show_panel)
         try:
             played = await runner.play(step)
