@@ -121,6 +121,12 @@ def parse_args(argv: list[str] | None) -> Args:
     )
     serving.add_argument("--serve-key", metavar="PEM", help="that certificate's private key")
     args = parser.parse_args(argv)
+    if args.serve and args.lesson is not None:
+        fail(
+            PROGRAM,
+            "--lesson opens in one console: serve without it (tabs open lessons with Ctrl+P)",
+            2,
+        )
     serve = serve_options(args) if args.serve else None
     serving_only = (args.host, args.port, args.public_url, args.serve_cert, args.serve_key)
     if serve is None and any(option is not None for option in serving_only):
@@ -149,8 +155,6 @@ def parse_args(argv: list[str] | None) -> Args:
         # The server's own session only starts or checks the cluster; its tabs get --read-only.
         read_only=args.read_only and serve is None,
     )
-    if serve is not None and args.lesson is not None:
-        fail(PROGRAM, "--lesson opens in a console: serve without it, open it from the palette", 2)
     return Args(options, not args.yes, serve, args.lesson)
 
 

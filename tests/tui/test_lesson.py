@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import RichLog, Static, TabbedContent
+from textual.widgets import Input, RichLog, Static, TabbedContent
 
 from console.ops.lessons import LESSONS_ENV
 from console.tui.app import GateConsole
@@ -188,9 +188,9 @@ async def test_the_palette_lists_the_bundled_lessons_and_opens_one(
         await settle(app)
         assert not app.query_one(LessonPane).display
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        lessons = [title for title in commands if title.startswith("Lesson: ")]
-        assert len(lessons) == 8 and "Lesson: Lesson 5: a failover." in lessons
-        commands["Lesson: Lesson 5: a failover."].callback()
+        lessons = [title for title in commands if title.startswith("Lesson")]
+        assert len(lessons) == 8 and "Lesson 5: a failover." in lessons
+        commands["Lesson 5: a failover."].callback()
         await pilot.pause()
         title, narration, _ = pane_text(app)
         assert "Lesson 5: a failover. · step 1 of 6" in title
@@ -245,3 +245,23 @@ def test_recap_large(snap_compare: Compare, lesson: Path) -> None:
     """At 120x36: the recap and, under it, the last step's transcript."""
     app, _ = console(lesson)
     assert snap_compare(app, run_before=played(4), terminal_size=LARGE)
+
+
+def test_palette_lessons_small_terminal(
+    snap_compare: Compare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80x24, Ctrl+P and "lesson": the bundled lessons, by their titles."""
+    monkeypatch.delenv(LESSONS_ENV, raising=False)
+    app = GateConsole(RecordedOps().as_operations(), blink=False)
+    app.animation_level = "none"
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(app)
+        await pilot.press("ctrl+p", *"lesson")
+        await pilot.pause()
+        await settle(app)
+        for box in app.screen.query(Input):
+            box.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run, terminal_size=SMALL)

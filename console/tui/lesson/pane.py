@@ -222,6 +222,6 @@ def lesson_commands(open_lesson: Callable[[Path], None]) -> Iterable[SystemComma
             title = read_lesson(path).title
         except LessonError:
             title = path.stem
-        yield SystemCommand(
-            f"Lesson: {title}", f"play {path.name} here", partial(open_lesson, path)
-        )
+        # "Lesson 5: a failover." as it is; any other title says it is a lesson.
+        shown = title if title.lower().startswith("lesson") else f"Lesson: {title}"
+        yield SystemCommand(shown, f"play {path.name} here", partial(open_lesson, path))
