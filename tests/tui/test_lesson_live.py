@@ -34,7 +34,6 @@ async def test_the_failover_lesson_in_the_dashboard(
         pane = app.query_one(LessonPane)
         assert pane.lesson is not None
         steps = len(pane.lesson.steps)
-        await until(pilot, lambda: pane.record.before is not None, "the look before the lesson")
         seen: list[str] = []
         for number in range(1, steps + 1):
             assert f"step {number} of {steps}" in str(pane.query_one("#lesson-title").render())

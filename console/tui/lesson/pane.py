@@ -97,7 +97,6 @@ class LessonPane(Vertical, can_focus=True):
         self.error = None
         self._show()
         self.focus()
-        self._look_before()
 
     def _fail(self, line: str) -> None:
         self.error = line
@@ -109,15 +108,10 @@ class LessonPane(Vertical, can_focus=True):
         self.query_one("#lesson-narration", Static).update(Text(f"❌ {line}", style="bold red"))
         self.focus()
 
-    @work(group="lesson-look")
-    async def _look_before(self) -> None:
-        self.record.before = await look(self.ops)
-        if self.record.before is not None:
-            self.record.saw_leader(self.record.before.leader, self.record.before.term)
-
     def _note_leader(self) -> None:
         sample = self.ops.health.latest
-        if self.lesson is None or self.finished or sample is None or sample.status is None:
+        playing = self.lesson is not None and self.record.before is not None and not self.finished
+        if not playing or sample is None or sample.status is None:
             return
         self.record.saw_leader(sample.status.leader, sample.status.term)
 
@@ -178,6 +172,10 @@ class LessonPane(Vertical, can_focus=True):
         self.transcript = []
         runner = StepRunner(self.ops, self.record, self._out, self._show_panel)
         try:
+            if self.next_index == 0:  # "before" is the moment the first step starts
+                self.record.before = await look(self.ops)
+                if self.record.before is not None:
+                    self.record.saw_leader(self.record.before.leader, self.record.before.term)
             played = await runner.play(step)
         except Exception as exc:  # never a traceback in the dashboard; the log keeps it
             log.exception("step %d of %s failed", step.number, lesson.name)
