@@ -54,7 +54,7 @@ from console.tui.feed.collector import FeedCollector
 from console.tui.feed.panel import FeedPanel
 from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
-from console.tui.lesson.pane import LessonPane, lesson_commands
+from console.tui.lesson.pane import NEXT_STEP_KEY, LessonPane, lesson_commands
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
 from console.tui.requests import Requested, catalogue_bindings, request, role_allows
@@ -112,6 +112,7 @@ class GateConsole(App[None]):
             for number, (panel, title) in enumerate(PANELS, 1)
         ),
         Binding("question_mark", "help", "Help"),
+        Binding(NEXT_STEP_KEY, "lesson_step", "Next step", show=False),
         *catalogue_bindings(None, show=False),
     ]
 
@@ -178,6 +179,10 @@ class GateConsole(App[None]):
     def open_lesson(self, path: Path) -> None:
         """Open a lesson in the narration pane (``--lesson``, or the palette)."""
         self.query_one(LessonPane).open(path)
+
+    def action_lesson_step(self) -> None:
+        """``.`` from any panel: the open lesson's next step (Enter, in its pane)."""
+        self.query_one(LessonPane).step_from_anywhere()
 
     # -- terminal size -----------------------------------------------------------------------
 

@@ -82,8 +82,11 @@ def test_files_that_are_not_lessons(tmp_path: Path) -> None:
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
     latin = tmp_path / "latin.txt"
     latin.write_bytes("# caf\xe9\n14\n".encode("latin-1"))
+    huge = tmp_path / "huge.txt"
+    huge.write_text("14\n" * 100_000)
     cases = {
         tmp_path / "missing.txt": "no such lesson file",
+        huge: "too big for a lesson (300000 bytes)",
         binary: "not a lesson (a binary file)",
         latin: "not a lesson (not UTF-8 text)",
         tmp_path: "a folder, not a lesson file",

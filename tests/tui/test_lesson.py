@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, RichLog, Static, TabbedContent
 
 from console.ops.lessons import LESSONS_ENV
+from console.ops.session import Access
 from console.tui.app import GateConsole
 from console.tui.lesson.pane import LessonPane
 from console.tui.lesson.player import panel_for
@@ -97,7 +98,7 @@ async def test_a_lesson_step_by_step_with_its_recap(lesson: Path) -> None:
         await settle(app)
         title, narration, output = pane_text(app)
         assert title.endswith(
-            "Lesson R: a recorded failover. · step 1 of 4 · Enter runs it · Esc closes"
+            "Lesson R: a recorded failover. · step 1/4 · Enter or . runs it · Esc closes"
         )
         assert narration == "Who leads? node1, the preferred leader, in term 3."
         assert output == []
@@ -105,7 +106,7 @@ async def test_a_lesson_step_by_step_with_its_recap(lesson: Path) -> None:
 
         await next_step(pilot)
         title, narration, output = pane_text(app)
-        assert "step 2 of 4" in title
+        assert "step 2/4" in title
         assert narration.startswith("Kill the leader (Enter = the leader)")
         # The menu shell's own transcript of option 14.
         assert output[0] == "👉 Select an option (1-33): 14"
@@ -124,7 +125,16 @@ async def test_a_lesson_step_by_step_with_its_recap(lesson: Path) -> None:
         assert app.query_one(TabbedContent).active == "producers"  # the panel follows
         assert isinstance(app.focused, LessonPane)  # and Enter stays the lesson's
 
-        await next_step(pilot)
+        # A look at the observers takes the keyboard to their table; "." runs the next step.
+        await pilot.press("3")
+        assert not isinstance(app.focused, LessonPane)
+        await pilot.press("enter")  # the table's Enter, not the lesson's
+        await settle(app)
+        assert "step 4/4" in pane_text(app)[0]
+        await pilot.press("full_stop")
+        await settle(app)
+        await pilot.pause()
+        assert isinstance(app.focused, LessonPane)
         title, narration, output = pane_text(app)
         assert "❌ no node 'node9' in this cluster (nodes: node1, node2, node3)" in output
         assert title.endswith("Lesson R: a recorded failover. · done: what you saw · Esc closes")
@@ -193,7 +203,7 @@ async def test_the_palette_lists_the_bundled_lessons_and_opens_one(
         commands["Lesson 5: a failover."].callback()
         await pilot.pause()
         title, narration, _ = pane_text(app)
-        assert "Lesson 5: a failover. · step 1 of 6" in title
+        assert "Lesson 5: a failover. · step 1/6" in title
         assert narration == "Who leads? (node1, the preferred leader, on a fresh start)"
 
 
@@ -265,3 +275,22 @@ def test_palette_lessons_small_terminal(
         await pilot.pause()
 
     assert snap_compare(app, run_before=run, terminal_size=SMALL)
+
+
+async def test_a_reader_console_plays_a_lesson_with_the_menus_refusals(tmp_path: Path) -> None:
+    path = tmp_path / "faults.txt"
+    path.write_text("# Kill the leader.\n18\n\n# Who leads?\n14\n")
+    recorded = RecordedOps(access=Access("student-7", "reader", "tokens"))
+    app = GateConsole(recorded.as_operations(), blink=False, lesson=path)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app)
+        await next_step(pilot)
+        _, _, output = pane_text(app)
+        # The menu shell's refusal, word for word (the empty line after it, read at the menu,
+        # would show the menu in gate-repl; the dashboard has none to show).
+        assert "❌ Option 18: Kill Node needs the admin role; this console runs as reader" in output
+        assert recorded.cluster.actions == []
+        await next_step(pilot)
+        _, narration, _ = pane_text(app)
+        assert "• Leader: node1 (term 3) from start to end" in narration
+        assert "step 1 failed: ❌ Option 18: Kill Node needs the admin role" in narration

@@ -36,7 +36,7 @@ async def test_the_failover_lesson_in_the_dashboard(
         steps = len(pane.lesson.steps)
         seen: list[str] = []
         for number in range(1, steps + 1):
-            assert f"step {number} of {steps}" in str(pane.query_one("#lesson-title").render())
+            assert f"step {number}/{steps}" in str(pane.query_one("#lesson-title").render())
             await pilot.press("enter")
 
             def played(n: int = number) -> bool:

@@ -32,6 +32,8 @@ from console.tui.lesson.player import StepRunner, look
 
 log = logging.getLogger(__name__)
 
+# Runs the next step from anywhere on the dashboard, where Enter belongs to a panel's table.
+NEXT_STEP_KEY = "full_stop"
 LEADER_LOOK_SECONDS = 0.25  # how often the pane notes the leader the cluster view shows
 _STYLES = {"❌": "bold red", "✅": "green", "⚠️": "yellow", "👉": "bold", "⏳": "dim"}
 
@@ -133,10 +135,10 @@ class LessonPane(Vertical, can_focus=True):
             narration.update(Text("\n").join(Text(f"• {line}") for line in self.recap_lines))
             return
         step = lesson.steps[self.next_index]
-        doing = "running…" if self.running else "Enter runs it · Esc closes"
+        doing = "running…" if self.running else "Enter or . runs it · Esc closes"
         title.update(
             Text.assemble(
-                ("📖 " + lesson.title, "bold"), f" · step {step.number} of {total} · {doing}"
+                ("📖 " + lesson.title, "bold"), f" · step {step.number}/{total} · {doing}"
             )
         )
         words = "\n".join(step.narration) or "(no narration: Enter runs the step)"
@@ -202,6 +204,14 @@ class LessonPane(Vertical, can_focus=True):
         self.recap_lines = recap(self.record)
         self.finished = True
         self._show()
+
+    def step_from_anywhere(self) -> None:
+        """The next step, asked for away from the pane (not under a dialog); the keyboard
+        comes back to the pane."""
+        if self.lesson is None or self.screen is not self.app.screen:
+            return
+        self.focus()
+        self.action_next_step()
 
     def action_close_lesson(self) -> None:
         """Hide the pane (a running step finishes first)."""
