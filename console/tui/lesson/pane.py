@@ -64,7 +64,6 @@ class LessonPane(Vertical, can_focus=True):
         self.record = Record()
         self.recap_lines: list[str] = []
         self.transcript: list[str] = []  # the last step's lines, as the pane shows them
-        self.error: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="lesson-title")
@@ -96,12 +95,10 @@ class LessonPane(Vertical, can_focus=True):
             self.lesson = None
             self._fail(str(exc))
             return
-        self.error = None
         self._show()
         self.focus()
 
     def _fail(self, line: str) -> None:
-        self.error = line
         self.remove_class("-done")
         self.refresh_bindings()
         self.query_one("#lesson-title", Static).update(
