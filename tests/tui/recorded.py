@@ -391,6 +391,9 @@ class RecordedStreams:
     async def rows(self) -> list[StreamRow]:
         return [StreamRow(s, v) for s, v in self.versions.items()]
 
+    async def names(self) -> list[str]:
+        return list(self.versions)
+
     async def read(
         self, stream: str, start: int | None = 0, count: int = 10, direction: str = "forward"
     ) -> StreamPage:
@@ -522,8 +525,9 @@ class RecordedCluster:
     async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
         self.actions.append((node_id, action))
         status = self.health.latest.status if self.health.latest else None
-        was_leader = status is not None and status.leader == node_id
-        return NodeActionResult(str(node_id), action, was_leader, True, 1.2, "node2", 4)
+        leader = status.leader if status is not None else None
+        node = node_id or leader  # as the gateway does: no node named is the leader
+        return NodeActionResult(str(node), action, node == leader, True, 1.2, "node2", 4)
 
 
 class RecordedVerdict:
