@@ -144,19 +144,18 @@ class NodeTcpServer:
             raise GateError(
                 "invalid_request", f"commands must be a list of 1 to {MAX_PROPOSE_BATCH} commands"
             )
-        answers: list[dict[str, Any] | GateError] = []
+        refused: list[GateError | None] = []  # per command: refused here, or proposed
         checked: list[dict[str, Any]] = []
         for command in commands:
             try:
                 checked.append(self._checked(command))
-                answers.append({})  # filled in below
+                refused.append(None)
             except GateError as err:
-                answers.append(err)  # refused alone: its neighbours are proposed
+                refused.append(err)  # refused alone: its neighbours are proposed
         results = iter(await self.host.propose_many(checked, timeout) if checked else ())
         out: list[dict[str, Any]] = []
-        for answer in answers:
-            if not isinstance(answer, GateError):
-                answer = next(results)
+        for refusal in refused:
+            answer = refusal or next(results)
             if isinstance(answer, GateError):
                 out.append({"ok": False, "error": answer.to_dict()})
             else:

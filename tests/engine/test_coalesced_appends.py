@@ -22,6 +22,8 @@ from typing import Any
 import aiohttp
 
 from engine.client import GateClient, GateError
+from engine.cluster_secret import cluster_key, resolve_cluster_secret
+from engine.gateway.tcp_pool import NodeConnection
 from tests.cluster_harness import RunningCluster
 
 STORE = "coalesced"
@@ -161,3 +163,42 @@ async def test_coalesced_appends_get_the_answers_of_one_at_a_time(
         )
         stored = await clients[0].read_stream(STORE, "hot", count=1000)
         assert [e["event_id"] for e in stored["events"]] == model.streams["hot"]
+
+
+async def test_a_frame_of_commands_is_answered_command_by_command(cluster: RunningCluster) -> None:
+    """Straight to the leader, as the gateway sends a coalesced frame: a malformed command and
+    a conflicting one are refused alone, their neighbours are written."""
+    leader = await cluster.leader()
+    config = resolve_cluster_secret(cluster.config, create=False)
+    conn = NodeConnection(leader, config.node(leader).tcp, secret=cluster_key(config))
+
+    def append(event_id: str, expected: int | str) -> dict[str, Any]:
+        event = {"event_id": event_id, "event_type": "t", "data": {}, "metadata": {}}
+        return {
+            "op": "append",
+            "store": "reg_gh",
+            "stream": "framed",
+            "expected_version": expected,
+            "events": [{**event, "created_epoch": 0}],
+        }
+
+    commands = [
+        append("f1", "no_stream"),
+        {"op": "append", "store": "reg_gh"},  # malformed: refused before anything is proposed
+        append("f2", "no_stream"),  # applied after f1: the stream exists by then
+        append("f3", 0),
+        append("f1", "no_stream"),  # the first again: a retry, the same result (own entry)
+    ]
+    try:
+        answer = await conn.request({"op": "propose", "commands": commands, "timeout": 5}, 10)
+    finally:
+        conn.close()
+    assert answer["ok"], answer
+    first, malformed, conflict, third, again = answer["result"]
+    assert first["ok"] and first["result"]["result"]["version"] == 0
+    assert not malformed["ok"] and malformed["error"]["code"] == "invalid_request"
+    assert not conflict["ok"] and conflict["error"]["code"] == "wrong_expected_version"
+    assert conflict["error"]["current_version"] == 0
+    assert third["ok"] and third["result"]["result"]["version"] == 1
+    assert third["result"]["index"] > first["result"]["index"]
+    assert again["ok"] and again["result"]["result"] == first["result"]["result"]
