@@ -267,13 +267,15 @@ class GateConsole(App[None]):
 
     def action_toggle_charts(self) -> None:
         """Show or hide the charts of the Cluster, Feed and Subscriptions panels."""
-        # The logs above get shorter or taller: those that showed their newest lines still do.
+        # After the logs' pending scrolls (a write scrolls after the next refresh), so that
+        # those following their newest lines are seen to.
+        self.call_after_refresh(self._toggle_charts)
+
+    def _toggle_charts(self) -> None:
         at_end = [log for log in self.query(RichLog) if log.is_vertical_scroll_end]
         for pane in self.query(ChartPane):
-            pane.display = not pane.display
+            pane.toggle(at_end)
         self._show_charts()
-        for log in at_end:
-            log.call_after_refresh(log.scroll_end, animate=False)
 
     @work(exclusive=True, group="poll")
     async def poll(self) -> None:

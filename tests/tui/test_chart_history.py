@@ -99,3 +99,11 @@ def test_a_sparkline_averages_each_slice_and_colours_the_marks() -> None:
     rising = sparkline([(float(t), float(t)) for t in range(10)], 0.0, 10.0, 10)
     assert rising.plain == "▁▂▃▃▄▅▆▆▇█"
     assert sparkline([(2.0, 1.0)], 0.0, 10.0, 5).plain == " ▄   "  # flat: halfway; none: blank
+
+
+def test_two_looks_at_one_moment_are_one_sample() -> None:
+    history = ChartHistory(Clock())
+    rows = RecordedOps().subscriptions.rows_data
+    history.add_subscriptions(rows, 1300)
+    history.add_subscriptions(rows, 1310)  # the list polled again before the clock moved
+    assert history.backlogs["my_sub"].since(0) == [(1000.0, 74.0)]

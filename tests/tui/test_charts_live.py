@@ -30,7 +30,7 @@ async def test_the_charts_follow_a_real_cluster(
     history = app.history
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("G")
-        assert app.query_one(ClusterCharts).display
+        await until(pilot, lambda: app.query_one(ClusterCharts).display, "the charts shown")
 
         def committing() -> bool:
             return any((series["commit"].latest or 0) > 0 for series in history.nodes.values())

@@ -47,6 +47,10 @@ class Series:
         self._points: deque[tuple[float, float]] = deque(maxlen=capacity)
 
     def add(self, at: float, value: float) -> None:
+        """A sample; one taken at the same moment as the newest replaces it (two looks
+        within one tick of the clock are one sample, not twice the weight in a mean)."""
+        if self._points and self._points[-1][0] == at:
+            self._points.pop()
         self._points.append((at, value))
 
     def since(self, start: float) -> list[tuple[float, float]]:

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
-from textual.widgets import Static
+from textual.widgets import RichLog, Static
 from textual_plotext import PlotextPlot
 
 from console.tui.charts import draw
@@ -57,9 +57,10 @@ class ChartPane(Vertical):
     PLOTS = 1
 
     def __init__(self, history: ChartHistory, *, id: str | None = None) -> None:
-        super().__init__(id=id, classes="charts")
+        super().__init__(id=id)
         self.history = history
         self._drawn: tuple[int, Size, bool] | None = None  # what the pane shows now
+        self._keep_at_end: list[RichLog] = []  # logs above it that showed their newest lines
 
     def compose(self) -> ComposeResult:
         yield Static(classes="sparklines")
@@ -67,6 +68,15 @@ class ChartPane(Vertical):
             for _ in range(self.PLOTS):
                 yield PlotextPlot()
         yield Static(classes="plot-note")
+
+    def toggle(self, at_end: list[RichLog]) -> None:
+        """Show or hide the pane; the logs above it (``at_end``: those showing their newest
+        lines) get shorter when it shows, and still show their newest lines once laid out."""
+        self.display = not self.display
+        panel = self.parent
+        self._keep_at_end = (
+            [log for log in at_end if panel in log.ancestors] if self.display else []
+        )
 
     def redraw(self) -> None:
         """Draw the chart again if it changed since it was last drawn (and is shown)."""
@@ -104,6 +114,10 @@ class ChartPane(Vertical):
         return ""
 
     def on_resize(self) -> None:
+        # Laid out: so are the logs above, with their new heights.
+        for log in self._keep_at_end:
+            log.scroll_end(animate=False, immediate=True)
+        self._keep_at_end = []
         self.redraw()
 
 
