@@ -249,10 +249,17 @@ class RecordedHealth:
         if status is not None:
             self.show(status, rate)
 
-    def show(self, status: ClusterStatus | None, rate: float = 14.6, error: str = "") -> None:
-        """A new sample, one second after the previous one."""
+    def show(
+        self,
+        status: ClusterStatus | None,
+        rate: float = 14.6,
+        error: str = "",
+        head: int | None = None,
+    ) -> None:
+        """A new sample, one second after the previous one (``head``: the store's last
+        position)."""
         self.taken_at += 1.0
-        self.latest = HealthSample(status, rate, error or None, self.taken_at)
+        self.latest = HealthSample(status, rate, error or None, self.taken_at, head)
         self.updates += 1
 
 
