@@ -22,7 +22,7 @@ from console.ops.numbers import is_choice_number
 from console.ops.outcomes import failed
 from console.repl.commands import cluster, data, observers, producers, subscriptions
 from console.repl.commands.cluster import START_A_NODE
-from console.repl.commands.script import is_wait, wait
+from console.repl.commands.script import is_tempo, is_wait, tempo, wait
 from console.repl.context import Cancelled, Context
 from console.repl.menu import COMPACT_MENU, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
@@ -64,6 +64,8 @@ HANDLERS: dict[Name, Command] = {
     "heal_node": cluster.heal_node,
     "add_node": cluster.add_node,
     "remove_node": cluster.remove_node,
+    "set_tempo": cluster.set_tempo,
+    "link_fault": cluster.link_fault,
 }
 COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT
@@ -129,6 +131,10 @@ class ReplShell:
             if is_wait(answer):
                 # Not a numbered option: the menu stays the classic one, a script still paces.
                 if not await self._run(functools.partial(wait, answer=answer), "wait"):
+                    return
+                continue
+            if is_tempo(answer):
+                if not await self._run(functools.partial(tempo, answer=answer), "tempo"):
                     return
                 continue
             if number not in COMMANDS:

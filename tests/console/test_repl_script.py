@@ -35,7 +35,7 @@ def test_wait_refuses(answer: str) -> None:
 
 
 def test_option_28_ends_the_lab_and_the_menu_fits_80_columns() -> None:
-    assert TITLES[27] == "Replay Parked Events" and max(COMMANDS) == 33
+    assert TITLES[27] == "Replay Parked Events" and max(COMMANDS) == 35
     assert COMMANDS[27].__doc__ and COMMANDS[27].__doc__.startswith("27. Replay Parked Events")
     assert COMMANDS[28].__doc__ and COMMANDS[28].__doc__.startswith("28. Node Log")
     transcript = io.StringIO()

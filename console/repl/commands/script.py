@@ -1,5 +1,6 @@
 """``wait N`` at the menu prompt: a pause of N seconds, so a script (a lesson) lets producers,
-consumers and restarted nodes do their work before it looks at them.
+consumers and restarted nodes do their work before it looks at them; ``tempo N``: the cluster
+N times slower from here on (1: full speed), so a lesson can show an election in slow motion.
 
 A line rather than a numbered option: the menu stays the original console's, and a pause is
 for scripts (typed at a terminal it waits too, and Ctrl+C ends it early).
@@ -9,16 +10,29 @@ from __future__ import annotations
 
 import asyncio
 
+from console.ops.cluster import MAX_TEMPO
+from console.ops.numbers import parse_whole
+from console.ops.outcomes import tempo_set
 from console.repl.context import BadInput, Context
 
 WAIT = "wait"
+TEMPO = "tempo"
 MAX_WAIT = 60.0
+
+
+def _is(answer: str, word: str) -> bool:
+    words = answer.split()
+    return bool(words) and words[0].lower() == word
 
 
 def is_wait(answer: str) -> bool:
     """Whether the menu answer is a ``wait`` line (valid or not)."""
-    words = answer.split()
-    return bool(words) and words[0].lower() == WAIT
+    return _is(answer, WAIT)
+
+
+def is_tempo(answer: str) -> bool:
+    """Whether the menu answer is a ``tempo`` line (valid or not)."""
+    return _is(answer, TEMPO)
 
 
 def parse_wait(answer: str) -> float:
@@ -42,3 +56,13 @@ async def wait(ctx: Context, answer: str) -> None:
     seconds = parse_wait(answer)
     ctx.printer.line(f"⏳ Waiting {seconds:g} s…")
     await asyncio.sleep(seconds)
+
+
+async def tempo(ctx: Context, answer: str) -> None:
+    """Set the cluster's tempo to the N of ``tempo N``."""
+    words = answer.split()
+    usage = f"type 'tempo N' with N from 1 (full speed) to {MAX_TEMPO} times slower"
+    if len(words) != 2:
+        raise BadInput(f"{answer!r}: {usage}")
+    scale = parse_whole(words[1], "tempo", minimum=1, maximum=MAX_TEMPO)
+    ctx.printer.outcome(tempo_set(await ctx.ops.cluster.set_tempo(scale)))
