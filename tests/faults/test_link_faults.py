@@ -17,7 +17,7 @@ from bench.lib.nemesis import NodeProbe, unavailability_summary
 from engine.client import GateClient
 from tests.cluster_harness import RunningCluster, wait_for
 from tests.faults.test_failover import assert_sane, faulted
-from tests.faults.test_partitions import NEW_LEADER_BOUND, STEP_DOWN_BOUND
+from tests.faults.test_partitions import NEW_LEADER_BOUND, STEP_DOWN_BOUND, node_text
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]
 
@@ -79,6 +79,13 @@ async def test_a_leader_whose_links_drop_everything_both_ways_is_partitioned(
             log = await client.node_log(old)
             texts = [line["text"] for line in log["lines"]]
             assert any(t.startswith("link to ") and "drop 100%" in t for t in texts), texts
+            metrics = await node_text(cluster, old, "/metrics")
+            dropped = next(
+                line
+                for line in metrics.splitlines()
+                if line.startswith(f'gate_node_messages_dropped_total{{node="{old}"}}')
+            )
+            assert float(dropped.split()[-1]) > 0, dropped
             cleared = await client.clear_link_faults()
             assert sorted(cleared["cleared"]) == sorted(cluster.config.node_ids), cleared
             assert (await client.link_faults())["links"] == []
