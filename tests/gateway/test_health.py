@@ -118,6 +118,7 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "state": None,
         "isolated": False,
         "cuts": {"in": [], "out": []},
+        "link_faults": [],
         "damaged": None,
         "repairing": None,
         "repaired": None,
