@@ -763,6 +763,9 @@ class RaftHost:
         if scale != self.tempo.scale:
             self.core.retime(rep.election_ticks * scale, rep.heartbeat_ticks * scale)
             self._reach_window = rep.election_ticks * scale * self.tick_seconds
+            if self._return is not None:  # measured in election timeouts too
+                self._return.settle = RETURN_SETTLE_TIMEOUTS * self._reach_window
+                self._return.retry = RETURN_RETRY_TIMEOUTS * self._reach_window
             self.peers.shaper.delay = message_delay(scale, self.tick_seconds)
             self.node_log.add(
                 "tempo",

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from console.ops.cluster import fault_text, parse_fault, parse_percent, tempo_step
+from console.ops.cluster import (
+    ClusterStatus,
+    HealthSample,
+    fault_text,
+    parse_fault,
+    parse_percent,
+    tempo_step,
+)
 from console.ops.errors import OpsError
 from console.repl.commands.script import is_tempo
+from console.repl.toolbar import toolbar_fragments
 from engine.client.results import LinkFaultView
 
 
@@ -51,3 +59,13 @@ def test_bad_link_fault_answers_get_one_line(drop: str, delay: str, duplicate: s
 
 def test_a_lesson_line_tempo_is_told_apart_from_the_menu_numbers() -> None:
     assert is_tempo("tempo 20") and is_tempo("TEMPO") and not is_tempo("34")
+
+
+def test_the_repl_toolbar_shows_the_tempo_in_slow_motion_only() -> None:
+    def text(tempo: int) -> str:
+        status = ClusterStatus("node1", 3, (), tempo)
+        fragments = toolbar_fragments(HealthSample(status, 0.0, None, 0.0), "http://g")
+        return "".join(part for _, part in fragments)
+
+    assert "tempo" not in text(1)
+    assert "leader node1 (term 3) · tempo ×1/20 · 0/0 nodes up" in text(20)
