@@ -254,6 +254,8 @@ class HealthMonitor:
     async def _run(self) -> None:
         while True:
             started = self._clock()
+            # Only a change of tempo during this round or the pause after it cuts the pause short.
+            self._retimed.clear()
             try:
                 await self.refresh()
             except Exception:
@@ -262,7 +264,6 @@ class HealthMonitor:
             pause = self._interval * self.tempo.scale - (self._clock() - started)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._retimed.wait(), max(0.0, pause))
-            self._retimed.clear()
 
     # -- tempo -----------------------------------------------------------------------------
 
