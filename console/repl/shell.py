@@ -66,6 +66,8 @@ HANDLERS: dict[Name, Command] = {
     "heal_node": cluster.heal_node,
     "add_node": cluster.add_node,
     "remove_node": cluster.remove_node,
+    "set_tempo": cluster.set_tempo,
+    "link_fault": cluster.link_fault,
 }
 COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT

@@ -13,7 +13,7 @@ from console.ops.cluster import (
     tempo_step,
 )
 from console.ops.errors import OpsError
-from console.repl.commands.script import is_tempo
+from console.ops.lessons import is_tempo
 from console.repl.toolbar import toolbar_fragments
 from engine.client.results import LinkFaultView
 
