@@ -78,6 +78,8 @@ CONSUMER_PREFIX = "sub "  # feed sources of this console's subscription consumer
 _START_KEY = operation("node_start").keys[0].key
 # How the no-majority words say a node is started here.
 START_A_NODE = f"({_START_KEY} on the Cluster panel starts a node)"
+# The tempo keys: one step slower, one faster, full speed (console/ops/cluster.py).
+_TEMPO_STEPS = {"tempo_slower": 1, "tempo_faster": -1, "tempo_normal": 0}
 HEAL_KEY = f"{operation('heal_node').keys[0].key} on the Cluster panel"
 PARK_SOME = f"{operation('consumer_policy').keys[0].key} parks some with nack_park"
 # What to select, and where, for an operation on a row of each kind.
@@ -491,6 +493,13 @@ class GateConsole(App[None]):
                 self._ask(create.add_node(self.ops, proposed, blink=self.blink))
             case "remove_node":
                 self.op_remove(target)
+            case "set_tempo":
+                current = self._last_status.tempo if self._last_status else 1
+                self._ask(create.set_tempo(self.ops, current, blink=self.blink))
+            case "tempo_slower" | "tempo_faster" | "tempo_normal":
+                self.op_step_tempo(_TEMPO_STEPS[name])
+            case "link_fault":
+                self.op_link_fault(target)
             # What the menu shell lists as options the dashboard shows as panels.
             case "list_observers":
                 self.action_show_panel("observers")
@@ -763,6 +772,22 @@ class GateConsole(App[None]):
             status = self._last_status
             peers = [n.node_id for n in status.nodes if n.node_id != node] if status else []
             self._ask(create.isolate_node(self.ops, node, peers, HEAL_KEY, blink=self.blink))
+
+    def op_step_tempo(self, direction: int) -> None:
+        """One tempo step slower (1), faster (-1), or full speed (0)."""
+
+        async def step() -> Outcome:
+            return outcomes.tempo_set(await self.ops.cluster.step_tempo(direction))
+
+        self.attempt(step())
+
+    def op_link_fault(self, target: str | None) -> None:
+        """Make the selected node's links lossy, slow or repeating, as the dialog says."""
+        node = self._need(target, "node")
+        if node is not None:
+            status = self._last_status
+            peers = [n.node_id for n in status.nodes if n.node_id != node] if status else []
+            self._ask(create.link_fault(self.ops, node, peers, blink=self.blink))
 
     def op_heal(self, target: str | None) -> None:
         """Restore every cut link of the selected node."""

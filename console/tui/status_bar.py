@@ -1,5 +1,5 @@
-"""The top line: the gateway, the leader and term, nodes up, events/s and their sparkline; below
-it, once this console's producers have written, the live verdict."""
+"""The top line: the gateway, the leader and term, the tempo in slow motion, nodes up, events/s
+and their sparkline; below it, once this console's producers have written, the live verdict."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def status_text(sample: HealthSample | None, url: str, access: str = "") -> Text
     else:
         text.append("no leader", style="bold white on red")
     text.append(f" · term {status.term}")
+    if status.tempo_text:
+        text.append(" · ")
+        text.append(status.tempo_text, style="bold yellow")
     total = len(status.nodes)
     style = "green" if status.nodes_up == total else "bold red"
     text.append(" · ")

@@ -143,7 +143,46 @@ class RepairDone(TypedDict):
     at: float  # epoch seconds
 
 
-class NodeView(TypedDict):
+class TempoView(TypedDict):
+    """The cluster's tempo: ``scale`` times slower than the config's timing (1: full speed)."""
+
+    scale: int
+    since: float  # when it was set, epoch seconds (0: never)
+
+
+class TempoAnswer(TempoView):
+    """``POST /api/cluster/tempo``: the nodes told, and those to be told once they answer."""
+
+    nodes: list[str]
+    pending: list[str]
+
+
+# One direction of one link made lossy, slow or repetitive (``from``: a keyword).
+LinkFaultView = TypedDict(
+    "LinkFaultView",
+    {"from": str, "to": str, "drop": float, "delayMs": int, "duplicate": float, "seed": int},
+)
+
+
+class LinkFaultsAnswer(TypedDict):
+    """``GET /api/cluster/links``: every fault, and the nodes that did not answer."""
+
+    links: list[LinkFaultView]
+    unreachable: list[str]
+
+
+class LinkFaultsCleared(TypedDict):
+    """``DELETE /api/cluster/links``: the senders cleared, and those that did not answer."""
+
+    cleared: list[str]
+    unreachable: list[str]
+
+
+class _NodeFaults(TypedDict, total=False):
+    link_faults: list[LinkFaultView]  # its outgoing link faults
+
+
+class NodeView(_NodeFaults):
     """One node in the cluster view."""
 
     node_id: str
@@ -208,6 +247,7 @@ class MemberAnswer(TypedDict):
 class _Exposure(TypedDict, total=False):
     # Not NotRequired[...]: under postponed annotations Python 3.11 counts that key required.
     insecure: list[str]  # GET /api/cluster only: endpoints open without a token or TLS
+    tempo: TempoView
 
 
 class ClusterView(_Exposure):
@@ -288,6 +328,22 @@ class LinksChanged(TypedDict):
     cuts: Cuts
 
 
+class LinkFaultsChanged(TypedDict):
+    """A node that answers reports other outgoing link faults than before."""
+
+    type: Literal["link_faults_changed"]
+    node_id: str
+    faults: list[LinkFaultView]
+
+
+class TempoChanged(TypedDict):
+    """The cluster's tempo changed."""
+
+    type: Literal["tempo_changed"]
+    scale: int
+    previous: int
+
+
 class NodeRestarted(TypedDict):
     """The gateway restarted a node that exited on its own."""
 
@@ -342,6 +398,8 @@ ClusterEvent = (
     | NodeUpDown
     | LeaderChanged
     | LinksChanged
+    | LinkFaultsChanged
+    | TempoChanged
     | NodeRestarted
     | NodeDamaged
     | MemberAdded

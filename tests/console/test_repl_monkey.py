@@ -68,6 +68,10 @@ MENU_NOISE = (
     "wait nan",
     "wait",
     "wait -1",
+    "tempo 0",  # bad lesson lines only: a real tempo would slow the whole run down
+    "tempo",
+    "tempo 101",
+    "tempo nan",
     "\x01\x0b",
     "\x15menu",
     "\x0c",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from console.ops import outcomes
 from console.ops.catalogue import operation
 from console.ops.cluster import DIRECTIONS as CUT_DIRECTIONS
-from console.ops.cluster import parse_address, parse_direction
+from console.ops.cluster import MAX_TEMPO, parse_address, parse_direction, parse_fault
 from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, rate_text
 from console.ops.numbers import parse_whole
@@ -286,6 +286,45 @@ def isolate_node(
         submit,
         hint=f"Peers: {', '.join(peers) or 'none'} · in: {node} stops hearing them · "
         f"out: they stop hearing {node}",
+        blink=blink,
+    )
+
+
+def set_tempo(ops: Operations, current: int, *, blink: bool) -> FormDialog[Outcome]:
+    """Tempo (the menu shell's option 34): N times slower, 1 for full speed."""
+
+    async def submit(values: dict[str, str]) -> Outcome:
+        scale = parse_whole(values["scale"], "tempo", minimum=1, maximum=MAX_TEMPO)
+        return outcomes.tempo_set(await ops.cluster.set_tempo(scale))
+
+    return FormDialog(
+        "🐢 Tempo",
+        [Field("scale", f"Times slower (1 to {MAX_TEMPO}, 1: full speed):", str(current))],
+        submit,
+        hint="Election timeouts, heartbeats, messages and the gateway's probes, all N times "
+        "slower · keys - + = step it",
+        blink=blink,
+    )
+
+
+def link_fault(ops: Operations, node: str, peers: list[str], *, blink: bool) -> FormDialog[Outcome]:
+    """Link faults from a node (the menu shell's option 35); all zero clears them."""
+
+    async def submit(values: dict[str, str]) -> Outcome:
+        drop, delay, duplicate = parse_fault(values["drop"], values["delay"], values["dup"])
+        result = await ops.cluster.set_link_fault(node, values["to"], drop, delay, duplicate)
+        return outcomes.link_fault_set(result)
+
+    return FormDialog(
+        f"≈ Link faults from {node}",
+        [
+            Field("to", "To peer (default: all):", "all", suggestions=("all", *peers)),
+            Field("drop", "Drop (%):", "0"),
+            Field("delay", "Delay (ms):", "0"),
+            Field("dup", "Duplicate (%):", "0"),
+        ],
+        submit,
+        hint=f"What {node} sends them, one way · all zero clears · 100% drop: a one-way cut",
         blink=blink,
     )
 
