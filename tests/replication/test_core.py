@@ -1391,3 +1391,43 @@ def test_an_answer_below_the_commit_index_claims_only_what_the_append_covered() 
     assert answers == [AppendResponse(2, "b", "a", True, 0)]
     with pytest.raises(LogDivergence):  # the leader's no-op at index 3 replaces a commit
         node.step(AppendRequest(2, "a", "b", 2, 1, (Entry(3, 2, b""),), 2))
+
+
+# ------------------------------------------------------------------------ the inside, reported
+
+
+def test_the_election_timer_counts_up_to_its_drawn_timeout_and_resets_on_a_heartbeat() -> None:
+    cluster = _Cluster(election_ticks=5)
+    a = cluster.elect("a")
+    b = cluster.nodes["b"]
+    assert b.election_timer[0] == 0 and 5 <= b.election_timer[1] < 10
+    # Cut off from the leader, the follower's timer runs; its timeout stays put meanwhile.
+    cluster.cut.add("b")
+    timeout = b.election_timer[1]
+    for elapsed in range(1, timeout):
+        b.tick()
+        assert b.election_timer == (elapsed, timeout)
+    cluster.cut.clear()
+    # A heartbeat from the leader sets it back to 0.
+    a.tick()
+    cluster.settle()
+    assert b.role == "follower" and b.election_timer[0] == 0
+    # On the leader: the period of its quorum check, electionTicks.
+    assert a.election_timer == (1, 5)
+
+
+def test_the_leader_reports_each_followers_match_next_and_state() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.propose([b"x"])
+    cluster.settle()
+    assert {peer: tuple(pr) for peer, pr in a.progress_view().items()} == {
+        "b": (2, 3, "replicate"),
+        "c": (2, 3, "replicate"),
+    }
+    assert cluster.nodes["b"].progress_view() == {}
+    # A follower cut off gets entries it does not answer: next runs ahead of match.
+    cluster.cut.add("c")
+    a.propose([b"y"])
+    cluster.settle()
+    assert tuple(a.progress_view()["c"]) == (2, 4, "replicate")
