@@ -123,11 +123,11 @@ class NodeRow:
 
     @property
     def timer_text(self) -> str:
-        """``150 of 420 ms`` left; ``-`` when unknown."""
+        """``270/420 ms``: what is left of its timeout, of the whole; ``-`` when unknown."""
         if self.timer_elapsed_ms is None or self.timer_timeout_ms is None:
             return "-"
         left = max(0, self.timer_timeout_ms - self.timer_elapsed_ms)
-        return f"{left} of {self.timer_timeout_ms} ms"
+        return f"{left}/{self.timer_timeout_ms} ms"
 
     @property
     def cut(self) -> bool:
@@ -247,7 +247,7 @@ class ClusterStatus:
         node = self.node(node_id)
         if not node.up:
             return [f"{node.node_id}: does not answer"]
-        timer = "quorum check in" if node.role == "leader" else "election timeout in"
+        timer = "checks its quorum in" if node.role == "leader" else "times out in"
         words = [
             f"{node.node_id}: voted for {node.voted_for or 'nobody'} in term {node.term}",
             f"up {uptime_text(node.uptime_s)}",

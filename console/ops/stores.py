@@ -18,17 +18,19 @@ from engine.client import GateClient, GateError
 
 @dataclass(frozen=True, slots=True)
 class StoreRow:
-    """One store and its counts; ``subscriptions`` None when they could not be read."""
+    """One store and its counts; a count that could not be read is None."""
 
     store_id: str
     streams: int
-    events: int
+    events: int | None
     subscriptions: int | None = None
 
     @property
     def counts(self) -> str:
-        """``12 streams · 1,240 events · 2 subscriptions``."""
-        words = [_count(self.streams, "stream"), _count(self.events, "event")]
+        """``12 streams · 1,240 events · 2 subscriptions`` (what is known of it)."""
+        words = [_count(self.streams, "stream")]
+        if self.events is not None:
+            words.append(_count(self.events, "event"))
         if self.subscriptions is not None:
             words.append(_count(self.subscriptions, "subscription"))
         return " · ".join(words)

@@ -280,14 +280,12 @@ class GateConsole(App[None]):
         self, streams: list[StreamRow] | None, subscriptions: list[SubscriptionRow] | None
     ) -> None:
         """The store's counts over the Streams panel (its events as of the last health
-        sample); a count that could not be read leaves the line as it was."""
+        sample of it); a list that could not be read leaves the line as it was."""
+        if streams is None or subscriptions is None:
+            return
         sample = self.ops.health.latest
-        if streams is None or sample is None or sample.events is None:
-            return
-        if sample.store != self.ops.store:
-            return
-        count = None if subscriptions is None else len(subscriptions)
-        row = StoreRow(self.ops.store, len(streams), sample.events, count)
+        events = None if sample is None or sample.store != self.ops.store else sample.events
+        row = StoreRow(self.ops.store, len(streams), events, len(subscriptions))
         key = operation("switch_store").keys[0].shown
         text = f"store {row.store_id} · {row.counts} · {key}: another store"
         self.query_one("#store-counts", Static).update(text)

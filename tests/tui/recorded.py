@@ -667,13 +667,16 @@ class RecordedOps:
         )
 
     def running(self) -> Running:
-        return Running(len(self.observers.names()), len(self.producers.rows()), 1)
+        producers = [row for row in self.producers.rows() if row.state == "running"]
+        return Running(len(self.observers.names()), len(producers), 1)
 
     async def switch_store(self, store: str) -> StoreSwitch:
         """The store named, an empty one (a new one only for an admin), nothing left running."""
         known = {row.store_id: row for row in STORES}
         if store not in known and self.access.role != "admin":
-            raise OpsError(f"there is no store {store!r} (stores: reg_gh, shop)")
+            raise OpsError(
+                f"there is no store {store!r} (stores: reg_gh, shop); only an admin creates one"
+            )
         row = known.get(store, StoreRow(store, 0, 0, 0))
         switch = StoreSwitch(self.store, row, store not in known, self.running())
         self.store = store

@@ -340,7 +340,7 @@ def switch_store(ops: Operations, stores: list[StoreRow], *, blink: bool) -> For
     if running:
         notes.append(f"This console's {running} on {ops.store} stop.")
     return FormDialog(
-        "🗄️  Switch Store",
+        "📦 Switch Store",
         [Field("store", "Store:", others[0] if others else "", suggestions=tuple(names))],
         submit,
         hint="\n".join(notes),
