@@ -62,7 +62,7 @@ def uptime_text(seconds: float | None) -> str:
     """``54s``, ``12m05s``, ``2h03m``, ``3d04h``: at most six characters; ``-`` when unknown."""
     if seconds is None:
         return "-"
-    whole = int(seconds)
+    whole = max(0, int(seconds))
     minutes, secs = divmod(whole, 60)
     hours, mins = divmod(minutes, 60)
     days, hrs = divmod(hours, 24)

@@ -18,14 +18,14 @@ HISTORY = 60  # samples in the sparkline (about a minute at one sample a second)
 
 def status_text(sample: HealthSample | None, url: str, access: str = "", store: str = "") -> Text:
     """The status line for the latest health sample: the leader first, so a narrow terminal
-    cuts the gateway's address at the end, never the leader's name; the store the console
-    works on, then ``access`` (the token's name and role, when tokens limit anyone) just
-    before the address."""
+    cuts the gateway's address at the end, never the leader's name; ``access`` (the token's
+    name and role, when tokens limit anyone), then the store the console works on, just before
+    the address."""
     gateway = Text(f" · {url.removeprefix('http://')}", style="dim")
-    if access:
-        gateway = Text.assemble(" · as ", (access, "bold cyan"), gateway)
     if store:
         gateway = Text.assemble(" · store ", (store, "bold magenta"), gateway)
+    if access:  # before the store: a narrow terminal keeps the seat's role
+        gateway = Text.assemble(" · as ", (access, "bold cyan"), gateway)
     if sample is None:
         return Text.assemble(("connecting…", "yellow"), gateway)
     status = sample.status

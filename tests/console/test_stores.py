@@ -21,7 +21,7 @@ def test_the_words_for_counts_uptimes_and_progress() -> None:
     assert StoreRow("shop", 0, 0).counts == "0 streams · 0 events"  # subscriptions unknown
     assert Running(2, 3, 1).words == "2 observers, 3 producers and 1 consumer"
     assert Running(0, 1, 0).words == "1 producer" and Running().words == ""
-    assert [uptime_text(s) for s in (None, 0, 59.9, 61, 3725, 90061)] == [
+    assert [uptime_text(s) for s in (None, -3, 59.9, 61, 3725, 90061)] == [
         "-",
         "0s",
         "59s",
@@ -35,18 +35,18 @@ def test_the_words_for_counts_uptimes_and_progress() -> None:
 
 def test_a_nodes_inside_in_words() -> None:
     assert HEALTHY.inside("node1") == [
-        "node1: voted for node1 in term 3 · up 45m25s · checks its quorum in 200/300 ms",
+        "node1: voted for node1 in term 3 · up 1h02m · checks its quorum in 200/300 ms",
         "match/next: node2 1240/1241 · node3 1236/1237 (probe)",
     ]
     assert HEALTHY.inside("node3") == [
-        "node3: voted for node1 in term 3 · up 12m05s · times out in 240/420 ms",
+        "node3: voted for node1 in term 3 · up 38m45s · times out in 240/420 ms",
         "leader node1: match 1236, next 1237 (probe)",
     ]
     down = ClusterStatus(None, 4, (node("node1", "leader", up=False), node("node2", "follower")))
     assert down.inside("node1") == ["node1: does not answer"]
     # No leader that reports progress: the vote and timer only.
     assert down.inside("node2") == [
-        "node2: voted for node1 in term 3 · up 28m45s · times out in 300/420 ms"
+        "node2: voted for node1 in term 3 · up 50m25s · times out in 300/420 ms"
     ]
     assert down.node("node2").timer_left == pytest.approx(300 / 420)
 

@@ -93,7 +93,7 @@ def node(
         cut_in=cut if up else (),
         cut_out=cut if up else (),
         voted_for=voted if up else None,
-        uptime_s=(3725.0 - 1000 * number) if up else None,
+        uptime_s=(3725.0 - 700 * (number - 1)) if up else None,
         timer_elapsed_ms=elapsed if up else None,
         timer_timeout_ms=timeout if up else None,
         progress=progress if up else (),
