@@ -122,6 +122,12 @@ class NodeRow:
         return max(0.0, 1 - self.timer_elapsed_ms / self.timer_timeout_ms)
 
     @property
+    def timer_words(self) -> str:
+        """``times out in 270/420 ms``; a leader's, ``checks its quorum in 200/300 ms``."""
+        timer = "checks its quorum in" if self.role == "leader" else "times out in"
+        return f"{timer} {self.timer_text}"
+
+    @property
     def timer_text(self) -> str:
         """``270/420 ms``: what is left of its timeout, of the whole; ``-`` when unknown."""
         if self.timer_elapsed_ms is None or self.timer_timeout_ms is None:
@@ -247,21 +253,26 @@ class ClusterStatus:
         node = self.node(node_id)
         if not node.up:
             return [f"{node.node_id}: does not answer"]
-        timer = "checks its quorum in" if node.role == "leader" else "times out in"
         words = [
             f"{node.node_id}: voted for {node.voted_for or 'nobody'} in term {node.term}",
             f"up {uptime_text(node.uptime_s)}",
-            f"{timer} {node.timer_text}",
+            node.timer_words,
         ]
-        lines = [" · ".join(words)]
+        matched = self.match_next(node.node_id)
+        return [" · ".join(words)] + ([matched] if matched else [])
+
+    def match_next(self, node_id: str) -> str | None:
+        """The leader's match and next index: of each follower on the leader, ``match/next:
+        node2 1240/1241 · node3 1236/1237 (probe)``; of a follower, ``leader node1: match
+        1236, next 1237 (probe)``; None when no leader reports it."""
+        node = self.node(node_id)
         if node.progress:
-            lines.append("match/next: " + " · ".join(p.text for p in node.progress))
-        elif (progress := self.progress_of(node.node_id)) is not None:
-            state = "" if progress.state == "replicate" else f" ({progress.state})"
-            lines.append(
-                f"leader {self.leader}: match {progress.match}, next {progress.next}{state}"
-            )
-        return lines
+            return "match/next: " + " · ".join(p.text for p in node.progress)
+        progress = self.progress_of(node.node_id)
+        if progress is None:
+            return None
+        state = "" if progress.state == "replicate" else f" ({progress.state})"
+        return f"leader {self.leader}: match {progress.match}, next {progress.next}{state}"
 
     def node(self, node_id: str) -> NodeRow:
         """One node's row; ``OpsError`` naming the nodes when unknown."""
