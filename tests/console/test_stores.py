@@ -10,7 +10,7 @@ import pytest
 from console.ops.cluster import ClusterStatus, FollowerProgress, uptime_text
 from console.ops.errors import OpsError
 from console.ops.operations import Operations
-from console.ops.session import SessionOptions
+from console.ops.session import SessionError, SessionOptions
 from console.ops.stores import Running, StoreRow
 from tests.cluster_harness import RunningCluster, wait_for
 from tests.tui.recorded import HEALTHY, node
@@ -131,3 +131,18 @@ async def test_the_cluster_status_carries_each_nodes_inside(ops: Operations) -> 
         lines = status.inside(follower.node_id)
         assert lines[0].startswith(f"{follower.node_id}: voted for ")
         assert lines[1].startswith(f"leader {leader.node_id}: match ")
+
+
+async def test_a_console_starts_on_the_store_it_is_given(cluster: RunningCluster) -> None:
+    # An admin's session creates it (gate-console --store, gate-repl --store).
+    admin = await Operations.open(SessionOptions(connect=cluster.url, store="stores_cli"))
+    try:
+        assert admin.store == "stores_cli" and admin.streams.store == "stores_cli"
+        assert "stores_cli" in [row.store_id for row in await admin.stores.rows()]
+    finally:
+        await admin.close()
+    # A reader's cannot: one line naming the stores there are.
+    with pytest.raises(SessionError, match=r"there is no store 'elsewhere' at http://.*reg_gh"):
+        await Operations.open(
+            SessionOptions(connect=cluster.url, store="elsewhere", read_only=True)
+        )
