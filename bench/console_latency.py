@@ -110,12 +110,17 @@ def run_child(rate: int, seconds: float) -> None:
             ClusterStatus("node1", 3, (node(1), node(2), node(3))), float(rate), None, 0.0
         )
 
+    class Verdict:  # no producers: no verdict line
+        latest = None
+        unreadable = False
+
     class Source:
         url = "http://127.0.0.1:8899"
         store = "reg_gh"
         started_engine = False
         access = Access()
         health = Health()
+        verdict = Verdict()
         cluster = Cluster()
         observers = Observers()
         producers = Empty()

@@ -20,6 +20,7 @@ from console.ops.session import EngineSession, SessionOptions
 from console.ops.stores import Running, StoreOps, StoreSwitch
 from console.ops.streams import StreamOps
 from console.ops.subscriptions import SubscriptionManager
+from console.ops.verdict import VerdictMonitor
 from engine.client import GateClient
 
 
@@ -41,8 +42,10 @@ class Operations:
         self.access = session.access  # the role the consoles hide and refuse operations by
         self._seed = seed
         self._clock = clock
+        self._health_interval = health_interval
         self.observers = ObserverRegistry(client, self.store, clock=clock)
-        self.producers = ProducerManager(client, self.store, seed=seed)
+        self.verdict = self._verdict(self.store)
+        self.producers = ProducerManager(client, self.store, seed=seed, verdict=self.verdict)
         self.subscriptions = SubscriptionManager(client, self.store)
         self.streams = StreamOps(client, self.store, seed=seed)
         self.stores = StoreOps(client)
@@ -68,6 +71,16 @@ class Operations:
         ops = cls(session, client, seed=seed, health_interval=health_interval)
         ops.health.start()
         return ops
+
+    def _verdict(self, store: str) -> VerdictMonitor:
+        """The live verdict on what this console's producers get acknowledged in ``store``."""
+        return VerdictMonitor(
+            self.client,
+            store,
+            lambda: None if self.health.latest is None else self.health.latest.status,
+            self.session.node_client,
+            interval=self._health_interval,
+        )
 
     def running(self) -> Running:
         """What this console runs on its store (a switch stops it)."""
@@ -97,16 +110,19 @@ class Operations:
         row = await self.stores.row(store)
         running = self.running()
         old_store = self.store
-        previous = (self.observers, self.producers, self.subscriptions)
-        # The new store's parts first, so that nothing shown belongs to the old one meanwhile.
+        previous = (self.observers, self.producers, self.subscriptions, self.verdict)
+        # The new store's parts first, so that nothing shown belongs to the old one meanwhile;
+        # the verdict starts afresh with the first producer on it.
         self.store = store
         self.observers = ObserverRegistry(self.client, store, clock=self._clock)
-        self.producers = ProducerManager(self.client, store, seed=self._seed)
+        self.verdict = self._verdict(store)
+        self.producers = ProducerManager(self.client, store, seed=self._seed, verdict=self.verdict)
         self.subscriptions = SubscriptionManager(self.client, store)
         self.streams = StreamOps(self.client, store, seed=self._seed)
         self.health.follow(store)
-        observers, producers, subscriptions = previous
+        observers, producers, subscriptions, verdict = previous
         await asyncio.gather(subscriptions.stop_all(), observers.stop_all(), producers.stop_all())
+        await verdict.stop()
         return StoreSwitch(old_store, row, created, running)
 
     @property
@@ -127,5 +143,6 @@ class Operations:
             self.observers.stop_all(),
             self.producers.stop_all(),
         )
+        await self.verdict.stop()
         await self._health_client.close()
         await self.session.close()

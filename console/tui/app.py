@@ -55,11 +55,12 @@ from console.tui.feed.collector import FeedCollector
 from console.tui.feed.panel import FeedPanel
 from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
+from console.tui.lesson.pane import NEXT_STEP_KEY, LessonPane, lesson_commands
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
 from console.tui.requests import Requested, catalogue_bindings, request, role_allows
 from console.tui.size_notice import SizeNotice, too_small
-from console.tui.status_bar import StatusBar
+from console.tui.status_bar import StatusBar, VerdictLine
 from console.tui.streams.greenhouse import GreenhouseScreen
 from console.tui.streams.paging import PageRequest
 from console.tui.streams.panel import StreamsPanel
@@ -112,12 +113,21 @@ class GateConsole(App[None]):
             for number, (panel, title) in enumerate(PANELS, 1)
         ),
         Binding("question_mark", "help", "Help"),
+        Binding(NEXT_STEP_KEY, "lesson_step", "Next step", show=False),
         *catalogue_bindings(None, show=False),
     ]
 
-    def __init__(self, ops: Operations, *, blink: bool = True, confirm: bool = True) -> None:
+    def __init__(
+        self,
+        ops: Operations,
+        *,
+        blink: bool = True,
+        confirm: bool = True,
+        lesson: Path | None = None,
+    ) -> None:
         super().__init__()
         self.ops = ops
+        self.lesson_path = lesson  # gate-console --lesson FILE: opened in the narration pane
         self.blink = blink
         self.confirm = confirm  # off (gate-console --yes) for scripted demos
         self.collector = FeedCollector()
@@ -139,6 +149,7 @@ class GateConsole(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.ops.url, self.ops.access.label, self.ops.store, id="status-bar")
+        yield VerdictLine(id="verdict-line")
         with TabbedContent(id="panels"):
             with TabPane("Cluster", id="cluster"):
                 yield ClusterPanel(id="cluster-panel")
@@ -153,6 +164,7 @@ class GateConsole(App[None]):
             with TabPane("Streams", id="streams"):
                 yield Static(id="store-counts", markup=False)
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
+        yield LessonPane(self.ops, self.action_show_panel, id="lesson-pane")
         yield GateFooter(compact=True)
 
     def on_mount(self) -> None:
@@ -164,6 +176,16 @@ class GateConsole(App[None]):
         self.poll()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
         self._check_size(self.size)
+        if self.lesson_path is not None:
+            self.open_lesson(self.lesson_path)
+
+    def open_lesson(self, path: Path) -> None:
+        """Open a lesson in the narration pane (``--lesson``, or the palette)."""
+        self.query_one(LessonPane).open(path)
+
+    def action_lesson_step(self) -> None:
+        """``.`` from any panel: the open lesson's next step (Enter, in its pane)."""
+        self.query_one(LessonPane).step_from_anywhere()
 
     # -- terminal size -----------------------------------------------------------------------
 
@@ -212,6 +234,7 @@ class GateConsole(App[None]):
         self._ticks += 1
         with self.batch_update():
             self._show_health(self.ops.health.latest)
+            self.query_one(VerdictLine).show(self.ops.verdict.latest, self.ops.verdict.unreadable)
             sources = self.feed_sources()
             feed = self.query_one(FeedPanel)
             feed.set_sources(list(sources))
@@ -363,7 +386,8 @@ class GateConsole(App[None]):
         focused = tabs.screen.focused
         holder = None if focused is None else _pane_of(focused)
         if holder is None:
-            self.action_show_panel(pane_id)
+            if not isinstance(focused, LessonPane):  # Enter stays the lesson's
+                self.action_show_panel(pane_id)
         elif holder is not event.pane and holder.id is not None:
             tabs.active = holder.id
 
@@ -801,6 +825,7 @@ class GateConsole(App[None]):
             yield SystemCommand(
                 f"Show {title}", f"the {title} panel", partial(self.action_show_panel, panel)
             )
+        yield from lesson_commands(self.open_lesson)
 
     def _request(self, entry: Operation, target: str | None) -> None:
         self.post_message(Requested(entry, target))

@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 21, SCRIPTS
+    assert len(SCRIPTS) == 22, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -78,6 +78,7 @@ QUICK = {
         ["by_stream $greenhouse-7", "by_event_type light_deactivated:v1"],
     ),
     "sim_schedules": (["5"], ["seeds from 0"]),
+    "live_checker": (["--events", "3000", "--keep", "1000"], ["3000 events, keep 1000"]),
 }
 PEER_SYSTEMS = (
     "gate-os",

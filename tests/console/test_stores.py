@@ -67,6 +67,13 @@ async def test_switching_store_stops_what_ran_on_the_old_one(ops: Operations) ->
     await ops.subscriptions.create("stores_sub", {"by_stream": "$all"})
     assert ops.running() == Running(1, 2, 1)
     old_consumer = ops.subscriptions.consumer("stores_sub")
+    old_verdict = ops.verdict
+    await wait_for(
+        ops.verdict.round,
+        lambda _: ops.verdict.latest is not None and ops.verdict.latest.acked > 0,
+        10,
+        "a verdict on reg_gh's producers",
+    )
 
     switch = await ops.switch_store("stores_shop")
     assert (switch.previous, switch.created, switch.stopped) == ("reg_gh", True, Running(1, 2, 1))
@@ -74,6 +81,9 @@ async def test_switching_store_stops_what_ran_on_the_old_one(ops: Operations) ->
     # Everything of the console now works on the new store; nothing runs on the old one.
     assert ops.store == "stores_shop" and ops.running() == Running()
     assert observer.state != "running" and old_consumer.state == "stopped"
+    # The verdict on reg_gh's producers ended with them; the new store's starts afresh.
+    assert ops.verdict is not old_verdict and ops.verdict.latest is None
+    assert old_verdict._task is None
     assert [row.stream_id for row in await ops.streams.rows()] == []
     await ops.streams.append_generated("shop-1", 3)
     assert [row.stream_id for row in await ops.streams.rows()] == ["shop-1"]

@@ -34,6 +34,7 @@ from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.producer import ProducerRow
 from engine.client import GateError
+from engine.client.checker import LiveVerdict
 from engine.client.results import MemberAnswer
 
 URL = "http://127.0.0.1:8899"
@@ -428,6 +429,9 @@ class RecordedStreams:
     async def rows(self) -> list[StreamRow]:
         return [StreamRow(s, v) for s, v in self.versions.items()]
 
+    async def names(self) -> list[str]:
+        return list(self.versions)
+
     async def read(
         self, stream: str, start: int | None = 0, count: int = 10, direction: str = "forward"
     ) -> StreamPage:
@@ -559,8 +563,17 @@ class RecordedCluster:
     async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
         self.actions.append((node_id, action))
         status = self.health.latest.status if self.health.latest else None
-        was_leader = status is not None and status.leader == node_id
-        return NodeActionResult(str(node_id), action, was_leader, True, 1.2, "node2", 4)
+        leader = status.leader if status is not None else None
+        node = node_id or leader  # as the gateway does: no node named is the leader
+        return NodeActionResult(str(node), action, node == leader, True, 1.2, "node2", 4)
+
+
+class RecordedVerdict:
+    """The verdict monitor's ``latest``: none (no producer started) unless a test sets one."""
+
+    def __init__(self) -> None:
+        self.latest: LiveVerdict | None = None
+        self.unreadable = False
 
 
 class RecordedOps:
@@ -580,6 +593,7 @@ class RecordedOps:
         self.health = RecordedHealth(status)
         self.cluster = RecordedCluster(self.health)
         self.stores = RecordedStores()
+        self.verdict = RecordedVerdict()
         if empty:
             self.observers = RecordedObservers([])
             self.producers = RecordedProducers([])
@@ -681,6 +695,7 @@ class RecordedOps:
         switch = StoreSwitch(self.store, row, store not in known, self.running())
         self.store = store
         self.health.follow(store)
+        self.verdict = RecordedVerdict()
         self.observers = RecordedObservers([])
         self.producers = RecordedProducers([])
         self.subscriptions = RecordedSubscriptions([], [])
