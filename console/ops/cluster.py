@@ -765,6 +765,7 @@ class HealthSample:
     events_per_second: float
     error: str | None
     taken_at: float
+    last_position: int | None = None  # the store's head, when a node could answer the read
     store: str = ""  # the store whose events are counted
     streams: int | None = None  # its counts, when a node could answer the read
     events: int | None = None
@@ -814,20 +815,28 @@ class HealthMonitor:
         try:
             status = ClusterStatus.from_view(await self.client.cluster())
         except GateError as exc:
-            sample = HealthSample(None, 0.0, exc.message, self.clock(), name)
+            sample = HealthSample(None, 0.0, exc.message, self.clock(), store=name)
         else:
             try:
                 store = await self.client.get_store(name)
             except GateError:
                 # No node can answer a read (none is caught up, or no majority): the gateway's
                 # view still tells who is up, and nothing is written meanwhile.
-                sample = HealthSample(status, 0.0, None, self.clock(), name)
+                sample = HealthSample(status, 0.0, None, self.clock(), store=name)
             else:
+                head = int(store.get("last_position") or 0)
                 if name == self.store:  # not switched to another store meanwhile
-                    self._rate.update(int(store.get("last_position") or 0))
-                streams, events = int(store["streams"]), int(store["events"])
-                rate = self._rate.rate()
-                sample = HealthSample(status, rate, None, self.clock(), name, streams, events)
+                    self._rate.update(head)
+                sample = HealthSample(
+                    status,
+                    self._rate.rate(),
+                    None,
+                    self.clock(),
+                    head,
+                    store=name,
+                    streams=int(store["streams"]),
+                    events=int(store["events"]),
+                )
         self.latest = sample
         self.updates += 1
         return sample

@@ -24,7 +24,7 @@ from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, RichLog, Static, TabbedContent, TabPane
 
 from console.ops import outcomes
 from console.ops.catalogue import (
@@ -45,6 +45,8 @@ from console.ops.outcomes import Outcome
 from console.ops.stores import StoreRow
 from console.ops.streams import StreamPage, StreamRow
 from console.ops.subscriptions import SubscriptionRow
+from console.tui.charts.history import ChartHistory
+from console.tui.charts.panes import ChartPane, ClusterCharts, FeedCharts, SubscriptionCharts
 from console.tui.cluster.panel import ClusterPanel
 from console.tui.cluster.timeline import Timeline
 from console.tui.dialogs import create
@@ -113,6 +115,7 @@ class GateConsole(App[None]):
             for number, (panel, title) in enumerate(PANELS, 1)
         ),
         Binding("question_mark", "help", "Help"),
+        Binding("G", "toggle_charts", "Charts", show=False),
         Binding(NEXT_STEP_KEY, "lesson_step", "Next step", show=False),
         *catalogue_bindings(None, show=False),
     ]
@@ -135,6 +138,7 @@ class GateConsole(App[None]):
         self._health_seen = -1
         self._last_status: ClusterStatus | None = None
         self.timeline = Timeline()
+        self.history = ChartHistory()  # what the charts draw (G shows them)
         self._first_sample_at: float | None = None
         self._ticks = 0
         self.last_message = ""  # the latest operation outcome (tests and the bench read it)
@@ -153,14 +157,17 @@ class GateConsole(App[None]):
         with TabbedContent(id="panels"):
             with TabPane("Cluster", id="cluster"):
                 yield ClusterPanel(id="cluster-panel")
+                yield ClusterCharts(self.history)
             with TabPane("Feed", id="feed"):
                 yield FeedPanel(id="feed-panel")
+                yield FeedCharts(self.history)
             with TabPane("Observers", id="observers"):
                 yield ObserversPanel(id="observers-panel")
             with TabPane("Producers", id="producers"):
                 yield ProducersPanel(id="producers-panel")
             with TabPane("Subscriptions", id="subscriptions"):
                 yield SubscriptionsPanel(id="subscriptions-panel")
+                yield SubscriptionCharts(self.history)
             with TabPane("Streams", id="streams"):
                 yield Static(id="store-counts", markup=False)
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
@@ -239,11 +246,13 @@ class GateConsole(App[None]):
             feed = self.query_one(FeedPanel)
             feed.set_sources(list(sources))
             drained = self.collector.drain(sources)
+            self.history.add_feed(drained.lines)
             if drained.lines or drained.missed:
                 visible = self.query_one(TabbedContent).active == "feed"
                 feed.add_lines(drained.lines, drained.missed, visible=visible)
             if tables or self._ticks % TABLE_EVERY == 0:
                 self._show_tables()
+            self._show_charts()
 
     def _dashboard_shown(self) -> bool:
         """False once the app has stopped running: when it closes, its widgets go one by one,
@@ -259,6 +268,7 @@ class GateConsole(App[None]):
             return
         panel = self.query_one(ClusterPanel)
         panel.show(sample.status)
+        self.history.add_sample(sample)
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
@@ -273,6 +283,24 @@ class GateConsole(App[None]):
         subscriptions = self.ops.subscriptions.known_rows()
         if subscriptions is not None:
             self.query_one(SubscriptionsPanel).show_rows(subscription_rows(subscriptions))
+
+    def _show_charts(self) -> None:
+        """Draw the shown panel's charts again if they changed (no chart polls by itself)."""
+        active = self.query_one(TabbedContent).active
+        for pane in self.query_one(f"#{active or 'cluster'}", TabPane).query(ChartPane):
+            pane.redraw()
+
+    def action_toggle_charts(self) -> None:
+        """Show or hide the charts of the Cluster, Feed and Subscriptions panels."""
+        # After the logs' pending scrolls (a write scrolls after the next refresh), so that
+        # those following their newest lines are seen to.
+        self.call_after_refresh(self._toggle_charts)
+
+    def _toggle_charts(self) -> None:
+        at_end = [log for log in self.query(RichLog) if log.is_vertical_scroll_end]
+        for pane in self.query(ChartPane):
+            pane.toggle(at_end)
+        self._show_charts()
 
     @work(exclusive=True, group="poll")
     async def poll(self) -> None:
@@ -293,6 +321,10 @@ class GateConsole(App[None]):
             return
         with self.batch_update():
             if subscriptions is not None:
+                health = self.ops.health.latest
+                of_store = health is not None and health.store == self.ops.store
+                head = health.last_position if of_store and health is not None else None
+                self.history.add_subscriptions(subscriptions, head)
                 panel = self.query_one(SubscriptionsPanel)
                 panel.show_rows(subscription_rows(subscriptions))
             if streams is not None:
@@ -533,6 +565,7 @@ class GateConsole(App[None]):
             self.query_one(StreamsPanel).follow(self.ops.streams)
             self.query_one(SubscriptionsPanel).show_rows(subscription_rows([]))
             self.query_one("#store-counts", Static).update("")
+            self.history.new_store()
             self.muted.clear()
         self._done(result)
 
@@ -821,6 +854,9 @@ class GateConsole(App[None]):
                     f"{entry.help} ({node.node_id}: {node.shown_role})",
                     partial(self._request, entry, node.node_id),
                 )
+        yield SystemCommand(
+            "Show or hide the charts", "G: live charts under the panels", self.action_toggle_charts
+        )
         for panel, title in PANELS:
             yield SystemCommand(
                 f"Show {title}", f"the {title} panel", partial(self.action_show_panel, panel)

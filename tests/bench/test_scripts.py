@@ -186,3 +186,14 @@ def test_console_latency_runs_and_writes_a_record(tmp_path: Path) -> None:
     (record,) = read_records(out)
     assert record.scenario == "1000 events/s"
     assert record.figures["within_goals"] == 1 - result.returncode
+
+
+@pytest.mark.slow
+def test_console_latency_with_the_charts_shown(tmp_path: Path) -> None:
+    # The script waits for the charts' first title after G (status 2 if they never show).
+    out = tmp_path / "console_latency.jsonl"
+    args = ("--rate", "1000", "--seconds", "3", "--charts", "--json-out", str(out))
+    result = _run("console_latency", *args)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    (record,) = read_records(out)
+    assert record.scenario == "1000 events/s, charts shown"

@@ -271,12 +271,26 @@ class RecordedHealth:
         if status is not None:
             self.show(status, rate)
 
-    def show(self, status: ClusterStatus | None, rate: float = 14.6, error: str = "") -> None:
-        """A new sample, one second after the previous one."""
+    def show(
+        self,
+        status: ClusterStatus | None,
+        rate: float = 14.6,
+        error: str = "",
+        head: int | None = None,
+    ) -> None:
+        """A new sample, one second after the previous one (``head``: the store's last
+        position)."""
         self.taken_at += 1.0
         row = next((r for r in STORES if r.store_id == self.store), StoreRow(self.store, 0, 0))
         self.latest = HealthSample(
-            status, rate, error or None, self.taken_at, self.store, row.streams, row.events
+            status,
+            rate,
+            error or None,
+            self.taken_at,
+            head,
+            store=self.store,
+            streams=row.streams,
+            events=row.events,
         )
         self.updates += 1
 
