@@ -63,6 +63,7 @@ Name = Literal[
     "tempo_normal",
     "link_fault",
     "filter_feed",
+    "switch_store",
     "exit",
 ]
 # What an operation acts on: the dashboard gives it the selected row of that kind (the open
@@ -432,6 +433,12 @@ CATALOGUE: tuple[Operation, ...] = (
         "Filter the Live Feed",
         "show lines containing a text",
         keys=(_k(None, "slash", "Filter", "filter the live feed"),),
+    ),
+    Operation(
+        "switch_store",
+        "Switch Store",
+        "work on another store (an admin's console may create one)",
+        keys=(_k(None, "S", "Store", "switch to another store", footer=False),),
     ),
     Operation(
         "exit", "Exit Console", "stop what this console started, and exit", EXIT, palette=False

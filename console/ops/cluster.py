@@ -52,6 +52,39 @@ _MEMBER_REFUSALS = (
 
 
 @dataclass(frozen=True, slots=True)
+class FollowerProgress:
+    """What the leader knows of one follower's log (docs/ENGINE.md, "Node status")."""
+
+    node_id: str
+    match: int  # the highest index known to be replicated there
+    next: int  # the next index the leader sends it
+    state: str  # probe, replicate or snapshot
+
+    @property
+    def text(self) -> str:
+        """``node2 1262/1263``, and the state when it is not ``replicate``."""
+        state = "" if self.state == "replicate" else f" ({self.state})"
+        return f"{self.node_id} {self.match}/{self.next}{state}"
+
+
+def uptime_text(seconds: float | None) -> str:
+    """``54s``, ``12m05s``, ``2h03m``, ``3d04h``: at most six characters; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    whole = max(0, int(seconds))
+    minutes, secs = divmod(whole, 60)
+    hours, mins = divmod(minutes, 60)
+    days, hrs = divmod(hours, 24)
+    if days:
+        return f"{days}d{hrs:02d}h"
+    if hours:
+        return f"{hours}h{mins:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+@dataclass(frozen=True, slots=True)
 class NodeRow:
     """One node in the node-health table."""
 
@@ -83,6 +116,33 @@ class NodeRow:
     voter: bool = True  # False for a learner (a node added, not yet caught up and promoted)
     log_first: int | None = None  # the span of the Raft log it holds (None: unknown)
     log_last: int | None = None
+    # Its inside, as its status reported it at the gateway's last probe (None: unknown).
+    voted_for: str | None = None
+    uptime_s: float | None = None
+    timer_elapsed_ms: int | None = None  # its election timer (on a leader: the quorum check)
+    timer_timeout_ms: int | None = None
+    progress: tuple[FollowerProgress, ...] = ()  # on the leader: each follower's
+
+    @property
+    def timer_left(self) -> float | None:
+        """The share of its election timeout still to run, 0 to 1; None when unknown."""
+        if self.timer_elapsed_ms is None or not self.timer_timeout_ms:
+            return None
+        return max(0.0, 1 - self.timer_elapsed_ms / self.timer_timeout_ms)
+
+    @property
+    def timer_words(self) -> str:
+        """``times out in 270/420 ms``; a leader's, ``checks its quorum in 200/300 ms``."""
+        timer = "checks its quorum in" if self.role == "leader" else "times out in"
+        return f"{timer} {self.timer_text}"
+
+    @property
+    def timer_text(self) -> str:
+        """``270/420 ms``: what is left of its timeout, of the whole; ``-`` when unknown."""
+        if self.timer_elapsed_ms is None or self.timer_timeout_ms is None:
+            return "-"
+        left = max(0, self.timer_timeout_ms - self.timer_elapsed_ms)
+        return f"{left}/{self.timer_timeout_ms} ms"
     # Its outgoing link faults: (peer, what happens to the messages) by peer.
     link_faults: tuple[tuple[str, str], ...] = ()
 
@@ -203,6 +263,41 @@ class ClusterStatus:
             return None
         return f"no majority: {up} of {len(self.voters)} nodes up, {self.majority} are needed"
 
+    def progress_of(self, node_id: str) -> FollowerProgress | None:
+        """What the leader knows of ``node_id``'s log; None without a leader that says."""
+        for node in self.nodes:
+            if node.node_id == self.leader:
+                return next((p for p in node.progress if p.node_id == node_id), None)
+        return None
+
+    def inside(self, node_id: str) -> list[str]:
+        """A node's inside in words, for a detail pane: its vote, how long it has run, its
+        election timer; and the leader's match/next index of it (on the leader: of each
+        follower)."""
+        node = self.node(node_id)
+        if not node.up:
+            return [f"{node.node_id}: does not answer"]
+        words = [
+            f"{node.node_id}: voted for {node.voted_for or 'nobody'} in term {node.term}",
+            f"up {uptime_text(node.uptime_s)}",
+            node.timer_words,
+        ]
+        matched = self.match_next(node.node_id)
+        return [" · ".join(words)] + ([matched] if matched else [])
+
+    def match_next(self, node_id: str) -> str | None:
+        """The leader's match and next index: of each follower on the leader, ``match/next:
+        node2 1240/1241 · node3 1236/1237 (probe)``; of a follower, ``leader node1: match
+        1236, next 1237 (probe)``; None when no leader reports it."""
+        node = self.node(node_id)
+        if node.progress:
+            return "match/next: " + " · ".join(p.text for p in node.progress)
+        progress = self.progress_of(node.node_id)
+        if progress is None:
+            return None
+        state = "" if progress.state == "replicate" else f" ({progress.state})"
+        return f"leader {self.leader}: match {progress.match}, next {progress.next}{state}"
+
     def node(self, node_id: str) -> NodeRow:
         """One node's row; ``OpsError`` naming the nodes when unknown."""
         for node in self.nodes:
@@ -313,6 +408,14 @@ def _node_row(node: NodeView) -> NodeRow:
         voter=node.get("voter") is not False,
         log_first=span["first_index"] if (span := node.get("log")) else None,
         log_last=span["last_index"] if span else None,
+        voted_for=_text(node.get("voted_for")),
+        uptime_s=node.get("uptime_s"),
+        timer_elapsed_ms=timer["elapsed_ms"] if (timer := node.get("election_timer")) else None,
+        timer_timeout_ms=timer["timeout_ms"] if timer else None,
+        progress=tuple(
+            FollowerProgress(peer, int(pr["match"]), int(pr["next"]), str(pr["state"]))
+            for peer, pr in sorted((node.get("progress") or {}).items())
+        ),
         link_faults=tuple((str(f.get("to")), fault_text(f)) for f in node.get("link_faults") or ()),
     )
 
@@ -790,6 +893,9 @@ class HealthSample:
     error: str | None
     taken_at: float
     last_position: int | None = None  # the store's head, when a node could answer the read
+    store: str = ""  # the store whose events are counted
+    streams: int | None = None  # its counts, when a node could answer the read
+    events: int | None = None
 
 
 class HealthMonitor:
@@ -812,6 +918,11 @@ class HealthMonitor:
         self._task: asyncio.Task[None] | None = None
         self.updates = 0  # samples taken so far (tests wait on it)
 
+    def follow(self, store: str) -> None:
+        """Count the events of ``store`` from the next sample (its rate starts afresh)."""
+        self.store = store
+        self._rate = CounterRate(window=5.0, clock=self.clock)
+
     def start(self) -> None:
         """Start polling (no-op when running)."""
         if self._task is None or self._task.done():
@@ -827,23 +938,32 @@ class HealthMonitor:
 
     async def sample(self) -> HealthSample:
         """Take one sample now."""
+        name = self.store
         try:
             status = ClusterStatus.from_view(await self.client.cluster())
         except GateError as exc:
-            sample = HealthSample(None, 0.0, exc.message, self.clock())
+            sample = HealthSample(None, 0.0, exc.message, self.clock(), store=name)
         else:
-            head = None
             try:
-                store = await self.client.get_store(self.store)
+                store = await self.client.get_store(name)
             except GateError:
                 # No node can answer a read (none is caught up, or no majority): the gateway's
                 # view still tells who is up, and nothing is written meanwhile.
-                rate = 0.0
+                sample = HealthSample(status, 0.0, None, self.clock(), store=name)
             else:
                 head = int(store.get("last_position") or 0)
-                self._rate.update(head)
-                rate = self._rate.rate()
-            sample = HealthSample(status, rate, None, self.clock(), head)
+                if name == self.store:  # not switched to another store meanwhile
+                    self._rate.update(head)
+                sample = HealthSample(
+                    status,
+                    self._rate.rate(),
+                    None,
+                    self.clock(),
+                    head,
+                    store=name,
+                    streams=int(store["streams"]),
+                    events=int(store["events"]),
+                )
         self.latest = sample
         self.updates += 1
         return sample

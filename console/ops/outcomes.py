@@ -23,6 +23,7 @@ from console.ops.cluster import (
 from console.ops.errors import OpsError, failure_text
 from console.ops.formatting import pattern_text
 from console.ops.observers import ALL_STREAMS
+from console.ops.stores import StoreSwitch
 from engine.client import GateError
 from engine.client.results import MemberAnswer
 
@@ -86,6 +87,16 @@ def kept(what: str) -> Outcome:
 def shown_stream(stream: str) -> str:
     """A ``by_stream`` selector's stream as people typed it: ``$all``, or the id without ``$``."""
     return stream if stream == ALL_STREAMS else stream.removeprefix("$")
+
+
+def store_switched(switch: StoreSwitch) -> Outcome:
+    """``Working on store shop (created): 0 streams · 0 events · 0 subscriptions``, and what
+    stopped with the old store."""
+    created = " (created)" if switch.created else ""
+    summary = f"Working on store {switch.store.store_id}{created}: {switch.store.counts}"
+    stopped = switch.stopped.words
+    detail = f"Stopped on {switch.previous}: {stopped}" if stopped else None
+    return ok(summary, detail)
 
 
 def observer_created(name: str, selector: dict[str, Any]) -> Outcome:

@@ -24,7 +24,7 @@ from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, RichLog, TabbedContent, TabPane
+from textual.widgets import DataTable, RichLog, Static, TabbedContent, TabPane
 
 from console.ops import outcomes
 from console.ops.catalogue import (
@@ -42,6 +42,7 @@ from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
 from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
+from console.ops.stores import StoreRow
 from console.ops.streams import StreamPage, StreamRow
 from console.ops.subscriptions import SubscriptionRow
 from console.tui.charts.history import ChartHistory
@@ -153,7 +154,7 @@ class GateConsole(App[None]):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.ops.url, self.ops.access.label, id="status-bar")
+        yield StatusBar(self.ops.url, self.ops.access.label, self.ops.store, id="status-bar")
         yield VerdictLine(id="verdict-line")
         with TabbedContent(id="panels"):
             with TabPane("Cluster", id="cluster"):
@@ -170,6 +171,7 @@ class GateConsole(App[None]):
                 yield SubscriptionsPanel(id="subscriptions-panel")
                 yield SubscriptionCharts(self.history)
             with TabPane("Streams", id="streams"):
+                yield Static(id="store-counts", markup=False)
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
         yield LessonPane(self.ops, self.action_show_panel, id="lesson-pane")
         yield GateFooter(compact=True)
@@ -312,21 +314,38 @@ class GateConsole(App[None]):
         round (the status bar says why), and the other is still shown."""
         subscriptions: list[SubscriptionRow] | None = None
         streams: list[StreamRow] | None = None
+        store = self.ops.store
         with contextlib.suppress(OpsError, GateError):
             subscriptions = await self.ops.subscriptions.rows()
         with contextlib.suppress(OpsError, GateError):
             streams = await self.ops.streams.rows()
-        if not self._dashboard_shown():
+        if not self._dashboard_shown() or store != self.ops.store:  # switched meanwhile
             return
         with self.batch_update():
             if subscriptions is not None:
                 health = self.ops.health.latest
-                head = None if health is None else health.last_position
+                of_store = health is not None and health.store == self.ops.store
+                head = health.last_position if of_store and health is not None else None
                 self.history.add_subscriptions(subscriptions, head)
                 panel = self.query_one(SubscriptionsPanel)
                 panel.show_rows(subscription_rows(subscriptions))
             if streams is not None:
                 self.query_one(StreamsPanel).show_streams(streams)
+            self._show_store_counts(streams, subscriptions)
+
+    def _show_store_counts(
+        self, streams: list[StreamRow] | None, subscriptions: list[SubscriptionRow] | None
+    ) -> None:
+        """The store's counts over the Streams panel (its events as of the last health
+        sample of it); a list that could not be read leaves the line as it was."""
+        if streams is None or subscriptions is None:
+            return
+        sample = self.ops.health.latest
+        events = None if sample is None or sample.store != self.ops.store else sample.events
+        row = StoreRow(self.ops.store, len(streams), events, len(subscriptions))
+        key = operation("switch_store").keys[0].shown
+        text = f"store {row.store_id} · {row.counts} · {key}: another store"
+        self.query_one("#store-counts", Static).update(text)
 
     def _follow_node_log(self) -> None:
         # A request to a paused node waits for the gateway's timeout: let it finish rather
@@ -477,6 +496,8 @@ class GateConsole(App[None]):
                 self.op_take_snapshot(target)
             case "filter_feed":
                 self.action_filter_feed()
+            case "switch_store":
+                self.open_store_switch()
             case "node_stop" | "node_kill" | "node_pause" | "node_resume" | "node_restart":
                 self.node_action(target, name.removeprefix("node_"))
             case "node_start":
@@ -534,6 +555,28 @@ class GateConsole(App[None]):
 
     def _ask(self, dialog: FormDialog[Outcome]) -> None:
         self.push_screen(dialog, callback=self._done)
+
+    @work(group="ops")
+    async def open_store_switch(self) -> None:
+        """The store dialog, with every store and its counts."""
+        try:
+            stores = await self.ops.stores.rows()
+        except (OpsError, GateError) as exc:
+            await self.report_failure(exc)
+            return
+        dialog = create.switch_store(self.ops, stores, blink=self.blink)
+        self.push_screen(dialog, callback=self._store_switched)
+
+    def _store_switched(self, result: Outcome | None) -> None:
+        """The panels follow the store the console works on now."""
+        if result is not None:
+            self.query_one(StatusBar).show_store(self.ops.store)
+            self.query_one(StreamsPanel).follow(self.ops.streams)
+            self.query_one(SubscriptionsPanel).show_rows(subscription_rows([]))
+            self.query_one("#store-counts", Static).update("")
+            self.history.new_store()
+            self.muted.clear()
+        self._done(result)
 
     @work(group="ops")
     async def attempt(self, operation: Awaitable[Outcome]) -> None:

@@ -134,6 +134,22 @@ class LogSpan(TypedDict):
     last_index: int
 
 
+class ElectionTimer(TypedDict):
+    """A node's election timer as of its status: it campaigns when elapsed reaches timeout (a
+    leader: it checks it still hears a quorum)."""
+
+    elapsed_ms: int
+    timeout_ms: int
+
+
+class FollowerProgress(TypedDict):
+    """What the leader knows of one follower's log: match and next index, and its state."""
+
+    match: int
+    next: int
+    state: Literal["probe", "replicate", "snapshot"]
+
+
 class RepairDone(TypedDict):
     """A node's last finished self-repair (docs/ENGINE.md, "Self-repair")."""
 
@@ -209,6 +225,12 @@ class NodeView(_NodeFaults):
     repairing: str | None  # why it rebuilds its data from the leader (self-repair)
     repaired: RepairDone | None  # its last finished repair
     log: LogSpan | None  # null for a node that does not answer
+    # Its inside, from its status; null for a node that does not answer.
+    voted_for: str | None  # in its current term
+    started_at: float | None  # epoch seconds, when its process started
+    uptime_s: float | None  # seconds since then, as of the gateway's last probe
+    election_timer: ElectionTimer | None
+    progress: dict[str, FollowerProgress] | None  # on the leader only
 
 
 class LinksAnswer(TypedDict):

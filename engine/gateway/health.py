@@ -508,6 +508,12 @@ class HealthMonitor:
             "exit_code": exit_code,
             # The span of the Raft log the node holds (older entries compacted into a snapshot).
             "log": None,
+            # Each node's inside, as its status reports it (docs/ENGINE.md, "Node status").
+            "voted_for": None,
+            "started_at": None,
+            "uptime_s": None,
+            "election_timer": None,
+            "progress": None,
         }
         if status is not None:
             applied = _int(status.get("applied_position"))
@@ -553,6 +559,7 @@ class HealthMonitor:
                     "first_index": _int(span.get("first_index")),
                     "last_index": _int(span.get("last_index")),
                 }
+            entry.update(_inside(status))
             if pid is None and isinstance(status.get("pid"), int):
                 entry["pid"] = status["pid"]
         return entry
@@ -714,3 +721,36 @@ def _int(value: Any) -> int:
 def _names(value: Any) -> list[str]:
     """A status field that lists node ids (empty when a node leaves it out or sends garbage)."""
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _inside(status: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a node's status that show its inside: its vote, since when it runs, its
+    election timer and, on a leader, each follower's progress (garbage reads as null)."""
+    voted = status.get("voted_for")
+    started = status.get("started_at")
+    uptime = status.get("uptime_s")
+    timer = status.get("election_timer")
+    progress = status.get("progress")
+    return {
+        "voted_for": voted if isinstance(voted, str) else None,
+        "started_at": started if isinstance(started, int | float) else None,
+        "uptime_s": uptime if isinstance(uptime, int | float) else None,
+        "election_timer": (
+            {key: _int(timer.get(key)) for key in ("elapsed_ms", "timeout_ms")}
+            if isinstance(timer, dict)
+            else None
+        ),
+        "progress": (
+            {
+                peer: {
+                    "match": _int(pr.get("match")),
+                    "next": _int(pr.get("next")),
+                    "state": str(pr.get("state")),
+                }
+                for peer, pr in progress.items()
+                if isinstance(peer, str) and isinstance(pr, dict)
+            }
+            if isinstance(progress, dict)
+            else None
+        ),
+    }

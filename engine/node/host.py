@@ -181,6 +181,7 @@ class RaftHost:
         self._damage_noted: set[str] = set()  # damaged stores the node log has named
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
+        self._started = time.monotonic()  # for its uptime (GET /status)
         if self.core.last_index:
             self.node_log.add(
                 "restart",
@@ -1204,6 +1205,10 @@ class RaftHost:
             "term": core.term,
             "leader": core.leader_id,
             "preferred": self.config.preferred_node == self.node_id,
+            "voted_for": core.vote,
+            "started_at": self.node_log.started_at,
+            "uptime_s": round(now - self._started, 3),
+            "election_timer": self._election_timer(),
             "commit_position": core.commit_index,
             "applied_position": self.applied_index,
             "last_index": core.last_index,
@@ -1231,7 +1236,17 @@ class RaftHost:
         }
         if core.role == "leader":
             status["match"] = core.match_indexes()
+            status["progress"] = {
+                peer: {"match": pr.match, "next": pr.next, "state": pr.state}
+                for peer, pr in core.progress_view().items()
+            }
         return status
+
+    def _election_timer(self) -> dict[str, int]:
+        """The core's election timer in milliseconds (its ticks times the tick)."""
+        elapsed, timeout = self.core.election_timer
+        tick_ms = self.tick_seconds * 1000
+        return {"elapsed_ms": round(elapsed * tick_ms), "timeout_ms": round(timeout * tick_ms)}
 
     def damage_reason(self) -> str | None:
         """Why this node serves no reads of some store (its file is damaged), or None."""

@@ -100,7 +100,7 @@ from engine.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
-from engine.replication.progress import Progress
+from engine.replication.progress import FollowerProgress, Progress
 from engine.replication.quorum import (
     committed_index,
     has_quorum,
@@ -296,6 +296,24 @@ class RaftNode:
         if self.role != "leader":
             return {}
         return {peer: pr.match for peer, pr in self._progress.items()}
+
+    def progress_view(self) -> dict[str, FollowerProgress]:
+        """On a leader: each peer's match and next index and its replication state; else {}."""
+        if self.role != "leader":
+            return {}
+        return {
+            peer: FollowerProgress(pr.match, pr.next, pr.state)
+            for peer, pr in self._progress.items()
+        }
+
+    @property
+    def election_timer(self) -> tuple[int, int]:
+        """``(elapsed, timeout)`` in ticks: a follower or candidate campaigns when elapsed
+        reaches timeout (randomized at each reset); on a leader, the period after which it
+        checks that it still hears a quorum."""
+        if self.role == "leader":
+            return self._election_elapsed, self.config.election_ticks
+        return self._election_elapsed, self._timeout
 
     # ------------------------------------------------------------------------------- inputs
 

@@ -3,6 +3,7 @@ input everywhere, Ctrl+C and Ctrl+D."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from tests.cluster_harness import RunningCluster
@@ -159,6 +160,10 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         await _step(repl, 16, ("Enter node id: ", "node2"))
         await repl.printed("Fresh for reads")
         await repl.printed("Restarted by gateway  never")
+        # Its inside, as the dashboard's Cluster panel shows it.
+        assert re.search(r"Election timer\s+times out in \d+/\d+ ms", repl.since_mark())
+        assert re.search(r"Leader's match/next\s+leader node1: match \d+, next ", repl.since_mark())
+        assert re.search(r"Uptime\s+\d+(s|m)", repl.since_mark())
         await _step(repl, 16, ("Enter node id: ", "node7"))
         await repl.printed("❌ no node 'node7' in this cluster")
         await repl.answer("Enter node id: ", "node2")

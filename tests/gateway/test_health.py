@@ -89,8 +89,18 @@ def health_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
     managed = {"node1": (True, 4242), "node2": (True, None), "node3": (False, None)}
-    cluster.set_status("node1", log={"first_index": 4, "last_index": 10})
-    cluster.set_status("node3", log="garbage")  # a node's word is checked, not trusted
+    progress = {"node2": {"match": 10, "next": 11, "state": "replicate"}}
+    cluster.set_status(
+        "node1",
+        log={"first_index": 4, "last_index": 10},
+        voted_for="node1",
+        started_at=1796563200.25,
+        uptime_s=12.5,
+        election_timer={"elapsed_ms": 100, "timeout_ms": 300},
+        progress=progress,
+    )
+    # A node's word is checked, not trusted.
+    cluster.set_status("node3", log="garbage", voted_for=7, uptime_s="long", election_timer=[1])
     monitor = cluster.monitor(managed_info=managed.__getitem__)
     try:
         view = await monitor.refresh()
@@ -126,8 +136,15 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "exit_code": None,
         "disk_full": None,
         "log": {"first_index": 4, "last_index": 10},
+        "voted_for": "node1",
+        "started_at": 1796563200.25,
+        "uptime_s": 12.5,
+        "election_timer": {"elapsed_ms": 100, "timeout_ms": 300},
+        "progress": progress,
     }
     assert node2["log"] is None and node3["log"] is None  # not reported; not a span
+    inside = ("voted_for", "uptime_s", "election_timer", "progress")
+    assert [node3[key] for key in inside] == [None] * 4
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
         0,

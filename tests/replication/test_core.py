@@ -1428,3 +1428,43 @@ def test_retime_refuses_what_the_config_refuses() -> None:
     with pytest.raises(ValueError):
         node.retime(1, 1)
     assert node.config.election_ticks == 6
+
+
+# ------------------------------------------------------------------------ the inside, reported
+
+
+def test_the_election_timer_counts_up_to_its_drawn_timeout_and_resets_on_a_heartbeat() -> None:
+    cluster = _Cluster(election_ticks=5)
+    a = cluster.elect("a")
+    b = cluster.nodes["b"]
+    assert b.election_timer[0] == 0 and 5 <= b.election_timer[1] < 10
+    # Cut off from the leader, the follower's timer runs; its timeout stays put meanwhile.
+    cluster.cut.add("b")
+    timeout = b.election_timer[1]
+    for elapsed in range(1, timeout):
+        b.tick()
+        assert b.election_timer == (elapsed, timeout)
+    cluster.cut.clear()
+    # A heartbeat from the leader sets it back to 0.
+    a.tick()
+    cluster.settle()
+    assert b.role == "follower" and b.election_timer[0] == 0
+    # On the leader: the period of its quorum check, electionTicks.
+    assert a.election_timer == (1, 5)
+
+
+def test_the_leader_reports_each_followers_match_next_and_state() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.propose([b"x"])
+    cluster.settle()
+    assert {peer: tuple(pr) for peer, pr in a.progress_view().items()} == {
+        "b": (2, 3, "replicate"),
+        "c": (2, 3, "replicate"),
+    }
+    assert cluster.nodes["b"].progress_view() == {}
+    # A follower cut off gets entries it does not answer: next runs ahead of match.
+    cluster.cut.add("c")
+    a.propose([b"y"])
+    cluster.settle()
+    assert tuple(a.progress_view()["c"]) == (2, 4, "replicate")

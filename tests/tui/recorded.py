@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from console.ops.cluster import (
     ClusterStatus,
+    FollowerProgress,
     HealthSample,
     LinksResult,
     NodeActionResult,
@@ -27,6 +28,7 @@ from console.ops.line_feed import LineFeed
 from console.ops.observers import ObserverRow
 from console.ops.operations import Operations
 from console.ops.session import Access
+from console.ops.stores import Running, StoreRow, StoreSwitch
 from console.ops.streams import AppendResult, GreenhouseView, SnapshotRow, StreamPage, StreamRow
 from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
@@ -60,9 +62,14 @@ def node(
     voter: bool = True,
     cut: tuple[str, ...] = (),
     isolated: bool = False,
+    voted: str | None = "node1",
+    timer: tuple[int, int] | None = None,
+    progress: tuple[FollowerProgress, ...] = (),
 ) -> NodeRow:
-    """A node row with loopback addresses derived from its number."""
+    """A node row with loopback addresses derived from its number; its election timer ran
+    ``timer`` = (elapsed, timeout) ms (by default a little, longer the higher its number)."""
     number = int(node_id.removeprefix("node"))
+    elapsed, timeout = timer or ((100, 300) if role == "leader" else (60 * number, 420))
     return NodeRow(
         node_id=node_id,
         role=role if up else "down",
@@ -86,6 +93,11 @@ def node(
         isolated=up and isolated,
         cut_in=cut if up else (),
         cut_out=cut if up else (),
+        voted_for=voted if up else None,
+        uptime_s=(3725.0 - 700 * (number - 1)) if up else None,
+        timer_elapsed_ms=elapsed if up else None,
+        timer_timeout_ms=timeout if up else None,
+        progress=progress if up else (),
     )
 
 
@@ -93,7 +105,16 @@ HEALTHY = ClusterStatus(
     leader="node1",
     term=3,
     nodes=(
-        node("node1", "leader", preferred=True, latency=1.2),
+        node(
+            "node1",
+            "leader",
+            preferred=True,
+            latency=1.2,
+            progress=(
+                FollowerProgress("node2", 1240, 1241, "replicate"),
+                FollowerProgress("node3", 1236, 1237, "probe"),
+            ),
+        ),
         node("node2", "follower", latency=1.6),
         node("node3", "follower", lag=4, latency=2.3),
     ),
@@ -246,6 +267,7 @@ class RecordedHealth:
         self.latest: HealthSample | None = None
         self.updates = 0
         self.taken_at = 100.0
+        self.store = "reg_gh"
         if status is not None:
             self.show(status, rate)
 
@@ -259,8 +281,31 @@ class RecordedHealth:
         """A new sample, one second after the previous one (``head``: the store's last
         position)."""
         self.taken_at += 1.0
-        self.latest = HealthSample(status, rate, error or None, self.taken_at, head)
+        row = next((r for r in STORES if r.store_id == self.store), StoreRow(self.store, 0, 0))
+        self.latest = HealthSample(
+            status,
+            rate,
+            error or None,
+            self.taken_at,
+            head,
+            store=self.store,
+            streams=row.streams,
+            events=row.events,
+        )
         self.updates += 1
+
+    def follow(self, store: str) -> None:
+        self.store = store
+
+
+STORES = [StoreRow("reg_gh", 3, 1240, 2), StoreRow("shop", 2, 57, 0)]
+
+
+class RecordedStores:
+    """The cluster's stores and their counts."""
+
+    async def rows(self, *, subscriptions: bool = True) -> list[StoreRow]:
+        return STORES
 
 
 class RecordedObserver:
@@ -561,6 +606,7 @@ class RecordedOps:
         self.started_engine = True
         self.health = RecordedHealth(status)
         self.cluster = RecordedCluster(self.health)
+        self.stores = RecordedStores()
         self.verdict = RecordedVerdict()
         if empty:
             self.observers = RecordedObservers([])
@@ -647,6 +693,28 @@ class RecordedOps:
         self.streams = RecordedStreams(
             {"greenhouse-1": 410, "greenhouse-2": 411, "greenhouse-3": 412}
         )
+
+    def running(self) -> Running:
+        producers = [row for row in self.producers.rows() if row.state == "running"]
+        return Running(len(self.observers.names()), len(producers), 1)
+
+    async def switch_store(self, store: str) -> StoreSwitch:
+        """The store named, an empty one (a new one only for an admin), nothing left running."""
+        known = {row.store_id: row for row in STORES}
+        if store not in known and self.access.role != "admin":
+            raise OpsError(
+                f"there is no store {store!r} (stores: reg_gh, shop); only an admin creates one"
+            )
+        row = known.get(store, StoreRow(store, 0, 0, 0))
+        switch = StoreSwitch(self.store, row, store not in known, self.running())
+        self.store = store
+        self.health.follow(store)
+        self.verdict = RecordedVerdict()
+        self.observers = RecordedObservers([])
+        self.producers = RecordedProducers([])
+        self.subscriptions = RecordedSubscriptions([], [])
+        self.streams = RecordedStreams({"shop-1": 30, "shop-2": 26})
+        return switch
 
     def as_operations(self) -> Operations:
         """This stand-in, typed as what the app takes."""

@@ -14,6 +14,7 @@ from console.ops.cluster import (
     parse_address,
     parse_direction,
     parse_percent,
+    uptime_text,
 )
 from console.ops.formatting import latency_text
 from console.ops.numbers import parse_whole
@@ -126,6 +127,11 @@ async def node_detail(ctx: Context) -> None:
         ("Applied position", _dash(node.applied_position)),
         ("Lag", _dash(node.lag)),
         ("Log held", node.log_span),
+        # Its inside, as the dashboard's Cluster panel shows it (docs/CONSOLE.md).
+        ("Voted for", (node.voted_for or "nobody") if node.up else "-"),
+        ("Uptime", uptime_text(node.uptime_s) if node.up else "-"),
+        ("Election timer", node.timer_words if node.up else "-"),
+        ("Leader's match/next", (status.match_next(node.node_id) or "-") if node.up else "-"),
         ("Voter", "yes" if node.voter else "no: a learner, catching up"),
         ("Raft links", node.cuts_text if node.up else "-"),
         ("Fresh for reads", "yes" if node.fresh else "no"),

@@ -15,6 +15,7 @@ from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
 from console.ops.patterns import parse_data, parse_pattern
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
+from console.ops.stores import StoreRow
 from console.ops.streams import (
     DEFAULT_APPEND,
     DEFAULT_FETCH,
@@ -37,6 +38,7 @@ _STREAM_NAME = "Enter stream name:"
 # The menu shell's questions for option 30.
 _PEERS = "Cut from peers (default: all):"
 _DIRECTION = "Direction (both/in/out):"
+_STORES_LISTED = 6  # in the store dialog, which fits 80x24
 # Option 32's.
 _NEW_NODE = "Node id:"
 _HTTP_ADDRESS = "HTTP host:port:"
@@ -351,5 +353,35 @@ def add_node(
         ],
         submit,
         hint="It joins as a learner, catches up (by a snapshot if needed), then votes",
+        blink=blink,
+    )
+
+
+def switch_store(ops: Operations, stores: list[StoreRow], *, blink: bool) -> FormDialog[Outcome]:
+    """Work on another store: the stores with their counts, the next one proposed; an admin's
+    console creates a store it is given a new name for."""
+
+    async def submit(values: dict[str, str]) -> Outcome:
+        return outcomes.store_switched(await ops.switch_store(values["store"]))
+
+    names = [row.store_id for row in stores]
+    others = [name for name in names if name != ops.store]
+    listed = [
+        f"{row.store_id}{' (here)' if row.store_id == ops.store else ''}: {row.counts}"
+        for row in stores[:_STORES_LISTED]
+    ]
+    if len(stores) > _STORES_LISTED:
+        listed.append(f"… and {len(stores) - _STORES_LISTED} more")
+    running = ops.running().words
+    notes = [*listed]
+    if ops.access.role == "admin":
+        notes.append("A new name creates that store.")
+    if running:
+        notes.append(f"This console's {running} on {ops.store} stop.")
+    return FormDialog(
+        "📦 Switch Store",
+        [Field("store", "Store:", others[0] if others else "", suggestions=tuple(names))],
+        submit,
+        hint="\n".join(notes),
         blink=blink,
     )
