@@ -11,6 +11,7 @@ import asyncio
 import time
 
 from console.ops.cluster import ClusterOps, HealthMonitor
+from console.ops.messages import MessageFeed
 from console.ops.observers import ObserverRegistry
 from console.ops.producers import ProducerManager
 from console.ops.rate import Clock
@@ -41,6 +42,7 @@ class Operations:
         self.subscriptions = SubscriptionManager(client, self.store)
         self.streams = StreamOps(client, self.store, seed=seed)
         self.cluster = ClusterOps(client)
+        self.messages = MessageFeed(client)  # the Raft messages, while the panel is shown
         # Its own client that never retries, so a status bar never waits on a dead engine.
         self._health_client = session.new_client(retry_deadline=0)
         self.health = HealthMonitor(
@@ -76,6 +78,7 @@ class Operations:
     async def close(self) -> None:
         """Stop everything this session started."""
         await self.health.stop()
+        await self.messages.stop()
         await asyncio.gather(
             self.subscriptions.stop_all(),
             self.observers.stop_all(),
