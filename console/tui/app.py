@@ -356,6 +356,8 @@ class GateConsole(App[None]):
             self.query_one(FeedPanel).catch_up()
         # The cluster is asked for its messages only while they are shown.
         self.ops.messages.watch(pane_id == "messages")
+        if pane_id == "messages":
+            self._show_messages()
         focused = tabs.screen.focused
         holder = None if focused is None else _pane_of(focused)
         if holder is None:

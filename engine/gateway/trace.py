@@ -140,13 +140,18 @@ class TraceHub:
         self._ask = ask
         self._node_ids = node_ids
         self._watchers: set[asyncio.Queue[Batch]] = set()
+        self._receiving: set[asyncio.Queue[Batch]] = set()  # watchers of received messages
         self._task: asyncio.Task[None] | None = None
         # Per node: (started_at, last seq read); a new started_at means it restarted.
         self._cursors: dict[str, tuple[float, int]] = {}
 
-    def subscribe(self) -> asyncio.Queue[Batch]:
+    def subscribe(self, received: bool = False) -> asyncio.Queue[Batch]:
+        """A watcher's queue of batches; with ``received``, what the nodes received too (else
+        they send only what they sent, half as much)."""
         queue: asyncio.Queue[Batch] = asyncio.Queue(QUEUED_BATCHES)
         self._watchers.add(queue)
+        if received:
+            self._receiving.add(queue)
         if self._task is None:
             self._cursors = {}
             self._task = asyncio.create_task(self._run(), name="trace-hub")
@@ -154,6 +159,7 @@ class TraceHub:
 
     def unsubscribe(self, queue: asyncio.Queue[Batch]) -> None:
         self._watchers.discard(queue)
+        self._receiving.discard(queue)
         if not self._watchers and self._task is not None:
             self._task.cancel()
             self._task = None
@@ -190,6 +196,8 @@ class TraceHub:
         msg: dict[str, Any] = {"op": "trace", "limit": PAGE if cursor else FIRST_PAGE}
         if cursor is not None:
             msg["after"] = cursor[1]
+        if not self._receiving:
+            msg["dir"] = "send"
         try:
             page = await self._ask(node, msg, ASK_TIMEOUT)
         except (GateError, TimeoutError, OSError, KeyError):
@@ -197,16 +205,14 @@ class TraceHub:
         if not isinstance(page, dict):
             return None
         started = page.get("started_at")
-        last = page.get("last_seq")
-        if not isinstance(started, int | float) or not isinstance(last, int):
+        until = page.get("until")
+        if not isinstance(started, int | float) or not isinstance(until, int):
             return None
         if cursor is not None and cursor[0] != started:
             # It restarted: its numbers start again at 1; read its new ring next round.
             self._cursors[node] = (started, 0)
             return None
-        messages = page.get("messages") or []
-        seen = messages[-1][0] if messages else (last if cursor is None else cursor[1])
-        self._cursors[node] = (started, seen)
+        self._cursors[node] = (started, until)
         return page
 
     async def close(self) -> None:
@@ -245,7 +251,7 @@ async def serve_trace(hub: TraceHub, request: web.Request) -> web.WebSocketRespo
     )
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
-    queue = hub.subscribe()
+    queue = hub.subscribe(folder.received)
     reader = asyncio.create_task(_drain_client(ws))
     getter: asyncio.Task[Batch] | None = None
     loop = asyncio.get_running_loop()

@@ -185,7 +185,7 @@ class NodeTcpServer:
         if op == "log":
             return log_page(self.host.node_log, _opt_int(msg.get("after")), msg.get("limit"))
         if op == "trace":
-            return trace_page(self.host.trace, msg.get("after"), msg.get("limit"))
+            return trace_page(self.host.trace, msg.get("after"), msg.get("limit"), msg.get("dir"))
         if op == "snapshot_offer":
             if self.host.disk_full is not None:
                 # The sender reports the transfer failed; the leader sends it again later.

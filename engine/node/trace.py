@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.protocol.errors import invalid
+from engine.protocol.raft_trace import DIRECTIONS
 from engine.replication.messages import (
     AppendRequest,
     AppendResponse,
@@ -103,28 +104,45 @@ class MessageTrace:
             append((seq, now, direction, *_TAKE[type(msg)](msg)))
         self._seq = seq
 
-    def page(self, after: int | None = None, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        """Records past ``after``, oldest first, at most ``limit``; with no ``after``, the
-        newest ``limit``.  ``missed`` counts records past ``after`` the ring no longer holds."""
+    def page(
+        self, after: int | None = None, limit: int = DEFAULT_LIMIT, direction: str | None = None
+    ) -> dict[str, Any]:
+        """Records past ``after``, oldest first, at most ``limit`` (only those of ``direction``,
+        ``send`` or ``recv``, when given); with no ``after``, the newest ``limit``.  ``missed``
+        counts records past ``after`` the ring no longer holds; ``until`` is the last sequence
+        number the page covers (the next page starts after it)."""
         ring: deque[Record] | tuple[()] = self._ring if self.capacity else ()
         first = ring[0][0] if ring else self._seq + 1
+        missed = 0
         if after is None:
-            records = list(ring)[-limit:]
-            missed = 0
+            start = max(0, len(ring) - limit) if direction is None else 0
         else:
             missed = max(0, first - 1 - after)
             start = max(0, after + 1 - first)
-            records = [ring[i] for i in range(start, min(len(ring), start + limit))]
+        records: list[list[Any]] = []
+        until = self._seq if after is None else max(after, first - 1)
+        for i in range(start, len(ring)):
+            record = ring[i]
+            if direction is None or record[2] == direction:
+                if len(records) == limit and after is not None:
+                    break
+                records.append(list(record))
+            until = record[0]
+        if after is None:
+            records = records[-limit:]
         return {
             "node_id": self.node_id,
             "started_at": self.started_at,
             "last_seq": self._seq,
+            "until": until,
             "missed": missed,
-            "messages": [list(r) for r in records],
+            "messages": records,
         }
 
 
-def trace_page(trace: MessageTrace, after: Any, limit: Any) -> dict[str, Any]:
+def trace_page(
+    trace: MessageTrace, after: Any, limit: Any, direction: Any = None
+) -> dict[str, Any]:
     """A page of ``trace`` for the TCP op ``trace``; ``invalid_request`` naming a bad field."""
     if limit is None:
         limit = DEFAULT_LIMIT
@@ -132,4 +150,6 @@ def trace_page(trace: MessageTrace, after: Any, limit: Any) -> dict[str, Any]:
         raise invalid(f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit")
     if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
         raise invalid("after must be a whole number, at least 0", field="after")
-    return trace.page(after, limit)
+    if direction is not None and direction not in DIRECTIONS:
+        raise invalid(f"dir must be one of {', '.join(DIRECTIONS)}", field="dir")
+    return trace.page(after, limit, direction)

@@ -104,6 +104,22 @@ async def test_a_write_burst_is_summed_up(cluster: RunningCluster) -> None:
         await batches.aclose()  # type: ignore[attr-defined]
 
 
+async def test_received_messages_are_listed_when_asked_for(cluster: RunningCluster) -> None:
+    """Each heartbeat is sent by the leader and received by a follower: both are listed."""
+    async with cluster.new_client() as client:
+        batches = client.trace(interval_ms=200, received=True, heartbeats="show")
+
+        def both(seen: list[dict[str, Any]]) -> bool:
+            return {("send", "append"), ("recv", "append")} <= {
+                (ln["dir"], ln["type"]) for ln in seen if ln["kind"] == "message"
+            }
+
+        seen = await lines_until(batches, both, 10, "an append sent and one received")
+        received = [ln for ln in seen if ln["kind"] == "message" and ln["dir"] == "recv"]
+        assert all(ln["node"] == ln["to"] for ln in received)
+        await batches.aclose()  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("params", "words"),
     [

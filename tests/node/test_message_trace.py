@@ -136,3 +136,19 @@ def test_expand_refuses_what_is_not_a_record() -> None:
     for bad in ([1, 2.0, "send"], [1, 2.0, "sideways", "vote", "a", "b", 1, 0, 0, False, False]):
         with pytest.raises(ValueError):
             expand("node1", bad)
+
+
+def test_a_page_of_one_direction_says_how_far_it_read() -> None:
+    trace = MessageTrace("node1", 100)
+    for _ in range(10):
+        trace.sent(ONE_OF_EACH[:2])  # seq 2k+1, 2k+2
+        trace.received(ONE_OF_EACH[2:3])  # seq 3k+3
+    page = trace.page(after=0, limit=4, direction="recv")
+    assert [r[0] for r in page["messages"]] == [3, 6, 9, 12]
+    assert page["until"] == 14  # the next received one is 15
+    rest = trace.page(after=page["until"], limit=100, direction="recv")
+    assert [r[0] for r in rest["messages"]] == [15, 18, 21, 24, 27, 30]
+    assert rest["until"] == 30
+    assert [r[0] for r in trace.page(limit=2, direction="send")["messages"]] == [28, 29]
+    with pytest.raises(GateError):
+        trace_page(trace, 0, 5, "sideways")
