@@ -131,15 +131,7 @@ async def test_a_node_back_from_a_crash_far_behind_has_its_stores_replaced_by_a_
         await client.delete_store("brief")
         await _write(cluster, KEEP, "d")
         await client.node_action(victim, "start")
-    leader = await cluster.leader()
-    target = (await cluster.node_get(leader, "/status"))["commit_position"]
-    await wait_for(
-        lambda: cluster.node_get(victim, "/status"),
-        lambda s: s["applied_position"] >= target,
-        timeout=30,
-        what=f"{victim} caught up",
-    )
-    lines = (await cluster.node_get(victim, "/log"))["lines"]
+    leader, lines = await _caught_up(cluster, victim, timeout=30)
     assert any(line["text"].startswith("restoring") for line in lines)
     for store in ("reg_gh", "extra"):
         expected = await cluster.node_all(leader, store)
@@ -230,20 +222,25 @@ async def test_a_long_run_keeps_logs_and_raft_db_bounded_and_a_wiped_node_catche
         await _down(client, victim, "stop")
         shutil.rmtree(cluster.config.node_data_dir(victim))
         await client.node_action(victim, "start")
-    leader = await cluster.leader()
-    target = (await cluster.node_get(leader, "/status"))["commit_position"]
-    await wait_for(
-        lambda: cluster.node_get(victim, "/status"),
-        lambda s: s["applied_position"] >= target,
-        timeout=60,
-        what=f"{victim} caught up",
-    )
-    lines = (await cluster.node_get(victim, "/log"))["lines"]
+    leader, lines = await _caught_up(cluster, victim, timeout=60)
     assert any("installed" in line["text"] and line["kind"] == "snapshot" for line in lines)
     expected = await cluster.node_all(leader)
     assert len(expected) == LONG_EVENTS
     assert await cluster.node_all(victim) == expected
     print(f"50,000 events written and compacted in {written_s:.1f} s; raft.db {final}")
+
+
+async def _caught_up(cluster: RunningCluster, victim: str, timeout: float) -> tuple[str, list[Any]]:
+    """Once ``victim`` applied the leader's commit: the leader, and the victim's log lines."""
+    leader = await cluster.leader()
+    target = (await cluster.node_get(leader, "/status"))["commit_position"]
+    await wait_for(
+        lambda: cluster.node_get(victim, "/status"),
+        lambda s: s["applied_position"] >= target,
+        timeout=timeout,
+        what=f"{victim} caught up",
+    )
+    return leader, (await cluster.node_get(victim, "/log"))["lines"]
 
 
 async def _down(client: GateClient, node_id: str, action: str) -> None:

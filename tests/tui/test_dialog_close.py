@@ -4,6 +4,8 @@ dashboard itself, ``ScreenStackError``), and a choice field takes any key."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import events
 from textual.app import App
 from textual.screen import Screen
@@ -36,6 +38,35 @@ async def press_twice_at_once(app: App[None], dialog: Screen[object], button: st
 async def test_cancel_pressed_twice_closes_the_form_once() -> None:
     dialog: FormDialog[str] = FormDialog("Title", [Field("name", "Name:")], submit, blink=False)
     await press_twice_at_once(App(), dialog, "cancel")
+
+
+async def test_enter_while_the_form_runs_neither_cancels_nor_repeats_it() -> None:
+    """A second Enter while the request is out used to cancel it half done."""
+    started: list[dict[str, str]] = []
+    release = asyncio.Event()
+
+    async def slow_submit(values: dict[str, str]) -> str:
+        started.append(values)
+        await release.wait()
+        return "✅ created"
+
+    results: list[object] = []
+    dialog: FormDialog[str] = FormDialog(
+        "Title", [Field("name", "Name:")], slow_submit, blink=False
+    )
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        await app.push_screen(dialog, callback=results.append)
+        await pilot.pause()
+        await pilot.press("x", "enter")
+        await pilot.pause()
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        assert len(started) == 1 and results == []
+        release.set()
+        await pilot.pause()
+        await pilot.pause()
+        assert results == ["✅ created"] and len(started) == 1
 
 
 async def test_no_pressed_twice_answers_the_question_once() -> None:

@@ -80,6 +80,7 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         self.hint = hint
         self.blink = blink
         self._finished: tuple[ResultT | None] | None = None
+        self._submitting = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -156,9 +157,16 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         else:
             self._finished = (result,)
 
-    @work(exclusive=True, group="form")
-    async def run_form(self) -> None:
-        """Run the operation; close on success, show the reason on failure."""
+    def run_form(self) -> None:
+        """Run the operation, unless it is already running: a second Enter while the first
+        request is out would cancel it half done (was it created or not?), so it waits."""
+        if not self._submitting:
+            self._submitting = True
+            self._submit()
+
+    @work(group="form")
+    async def _submit(self) -> None:
+        """Close on success, show the reason on failure."""
         error = self.query_one("#form-error", Static)
         error.update("⏳ working…")
         try:
@@ -166,6 +174,8 @@ class FormDialog(ModalScreen[ResultT | None], Generic[ResultT]):
         except (OpsError, GateError, ValueError) as exc:
             error.update(f"❌ {failure_text(exc)}")
             return
+        finally:
+            self._submitting = False
         self.close(result)
 
     def on_screen_resume(self) -> None:
