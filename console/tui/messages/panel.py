@@ -22,6 +22,9 @@ from console.ops.messages import NAMES, TraceLine
 from console.tui.messages.diagram import LANE, header, lanes, style
 
 ROWS = 300  # rows kept in the table
+TIME_WIDTH = 9  # MM:SS.mmm
+MIN_WORDS = 32  # columns a message's words get at least (the detail line has them all)
+CHROME = 8  # the cells' padding and the scrollbar
 # Fields the detail line does not repeat (they are in its first words).
 _SHOWN = {"kind", "type", "frm", "to", "time", "node", "nodes"}
 
@@ -80,6 +83,7 @@ class MessagesPanel(Vertical):
         self.missed = 0
         self._problem = ""
         self._next_key = 0
+        self._width = 0  # the terminal width the columns were sized for
 
     def compose(self) -> ComposeResult:
         yield Static(id="messages-status", markup=False)
@@ -89,6 +93,10 @@ class MessagesPanel(Vertical):
     def on_mount(self) -> None:
         self._rebuild()
         self._show_status()
+
+    def on_resize(self) -> None:
+        if self.app.size.width != self._width:
+            self._rebuild()
 
     @property
     def table(self) -> DataTable[Any]:
@@ -129,10 +137,14 @@ class MessagesPanel(Vertical):
     def _rebuild(self) -> None:
         table = self.table
         table.clear(columns=True)
-        # Fixed widths: the rows line up however they arrived.
-        table.add_column("time", width=9, key="time")
-        table.add_column(header(self.nodes), width=LANE * len(self.nodes), key="lanes")
-        table.add_column("message", key="message")
+        # Fixed widths (the words get what the terminal leaves): rows line up however and
+        # whenever they arrived.
+        lanes_width = LANE * len(self.nodes)
+        words = max(MIN_WORDS, self.app.size.width - TIME_WIDTH - lanes_width - CHROME)
+        table.add_column("time", width=TIME_WIDTH, key="time")
+        table.add_column(header(self.nodes), width=lanes_width, key="lanes")
+        table.add_column("message", width=words, key="message")
+        self._width = self.app.size.width
         for line in self.lines:
             self._add_row(line)
         self._follow_tail()
