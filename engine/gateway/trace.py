@@ -166,7 +166,13 @@ class TraceHub:
 
     async def _run(self) -> None:
         while True:
-            batch = await self.poll()
+            try:
+                batch = await self.poll()
+            except Exception:
+                # A round that fails is logged and the next one tried: watchers keep watching.
+                log.exception("a round of the message trace failed")
+                await asyncio.sleep(POLL_SECONDS)
+                continue
             for queue in self._watchers:
                 if queue.full():
                     queue.get_nowait()  # its oldest batch: a slow watcher never holds a backlog
