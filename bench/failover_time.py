@@ -25,9 +25,10 @@ from pathlib import Path
 
 from bench.lib.cluster import cluster_config, start_cluster
 from bench.lib.machine import Steal, StealWatch
-from bench.lib.nemesis import FaultRecord, Nemesis, Workload, check_histories, converge
+from bench.lib.nemesis import FaultRecord, Nemesis, Workload, converge
 from bench.lib.percentiles import nearest_rank
 from bench.lib.results import Figure, Results, add_json_out
+from engine.client.checker import check_histories
 
 LEADER_FAULTS = ("kill_leader_pid", "pause_leader", "isolate_leader")
 GOAL_S = 1.0

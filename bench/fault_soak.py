@@ -35,12 +35,12 @@ from bench.lib.nemesis import (
     FaultRecord,
     Nemesis,
     Workload,
-    check_histories,
     converge,
     unavailability_summary,
 )
 from bench.lib.percentiles import nearest_rank
 from bench.lib.results import Figure, Results, add_json_out
+from engine.client.checker import check_histories
 
 
 def _log(line: str) -> None:

@@ -8,14 +8,14 @@
   cuts a node off from its peers (isolate, heal), hands leadership over and wipes a follower's
   data (it comes back by snapshot), and measures the write unavailability after each fault:
   from the fault to the first acknowledged write that was issued after it.
-- :func:`converge` and :func:`check_histories` read every node's own ``$all`` and check the
-  replication guarantees, printing a diff of what is missing, duplicated or divergent where.
+- :func:`converge` reads every node's own ``$all`` once they agree, for the checker
+  (``engine.client.checker.check_histories``, which the consoles' live verdict shares) to
+  judge: a diff of what is missing, duplicated or divergent where.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import os
 import random
@@ -26,8 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from itertools import pairwise
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -35,14 +34,14 @@ import orjson
 from bench.lib.cluster import RunningCluster, free_ports
 from bench.lib.percentiles import nearest_rank
 from engine.client import GateClient, GateError
+from engine.client.checker import CONCURRENT, Attempt, event_digest
 from engine.client.results import NodeView
 
 Clock = Callable[[], float]
 Log = Callable[[str], None]
-Outcome = Literal["pending", "ack", "failed", "unknown"]
 
 EVENT_TYPE = "fault_probe:v1"
-PROBER = -1  # the writer number of the prober's attempts
+PROBER = CONCURRENT  # the writer number of the prober's attempts
 
 # -- the workload ---------------------------------------------------------------------------
 
@@ -76,21 +75,6 @@ def _definitive(errors: Sequence[GateError]) -> bool:
     those carry the aiohttp exception as ``__context__``, a gateway's 503 body does not.
     """
     return bool(errors) and all(e.code == "unavailable" and e.__context__ is None for e in errors)
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One append of the workload and what became of it."""
-
-    writer: int  # PROBER for the prober's writes
-    seq: int
-    stream: str
-    event_ids: tuple[str, ...]
-    started: float
-    finished: float | None = None
-    outcome: Outcome = "pending"
-    position: int | None = None  # the last event's position, when acknowledged
-    error: str | None = None
 
 
 class Workload:
@@ -187,7 +171,8 @@ class Workload:
             {"event_id": event_id, "event_type": EVENT_TYPE, "data": _payload(writer, seq, k)}
             for k, event_id in enumerate(ids)
         ]
-        attempt = Attempt(writer, seq, stream, ids, started=self.clock())
+        digests = tuple(event_digest(e) for e in events)
+        attempt = Attempt(writer, seq, stream, ids, started=self.clock(), digests=digests)
         self.attempts.append(attempt)
         errors: list[GateError] = []
         _exchange_errors.set(errors)
@@ -199,6 +184,7 @@ class Workload:
         else:
             attempt.outcome = "ack"
             attempt.position = int(result["position"])
+            attempt.version = int(result["version"])
         attempt.finished = self.clock()
         self._finished.append(attempt)
         async with self._changed:
@@ -670,9 +656,7 @@ def leader_kill_figures(records: Sequence[FaultRecord]) -> list[float]:
     ]
 
 
-# -- the checker ----------------------------------------------------------------------------
-
-Histories = Mapping[str, Sequence[Mapping[str, Any]]]
+# -- reading the nodes for the checker ------------------------------------------------------
 
 
 class NodeReader(Protocol):
@@ -710,215 +694,3 @@ async def converge(
                 raise AssertionError(f"no node answered its $all within {timeout:g} s")
             return last
         await asyncio.sleep(0.2)
-
-
-@dataclass
-class Verdict:
-    """What the checker found: violations (empty when all is well) and counts."""
-
-    violations: list[str]
-    counts: dict[str, int]
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
-
-    def report(self) -> str:
-        """A readable verdict: the counts, then each violation."""
-        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
-        if self.ok:
-            return f"checker: OK ({counts})"
-        lines = [f"checker: {len(self.violations)} VIOLATION(S) ({counts})"]
-        lines += [f"  - {v}" for v in self.violations]
-        return "\n".join(lines)
-
-
-def _few(items: Iterable[Any], n: int = 8) -> str:
-    items = list(items)
-    shown = ", ".join(str(i) for i in items[:n])
-    return shown + (f", ... ({len(items)} in all)" if len(items) > n else "")
-
-
-def check_histories(histories: Histories, attempts: Sequence[Attempt]) -> Verdict:
-    """Check every node's ``$all`` against the attempts of the workload.
-
-    Acknowledged events present exactly once at their acknowledged position; definitively
-    failed ones absent; unknown ones present at most once, whole batches only; no event that
-    was never attempted; the same events in the same order on every node; each stream numbered
-    0, 1, 2, ...; each writer's events in the order it wrote them; and an acknowledged write
-    ordered before every write that started after its acknowledgement.
-    """
-    by_id: dict[str, tuple[Attempt, int]] = {
-        event_id: (a, k) for a in attempts for k, event_id in enumerate(a.event_ids)
-    }
-    violations: list[str] = []
-    for node_id, events in histories.items():
-        violations += _check_node(node_id, events, attempts, by_id)
-    violations += _check_same_everywhere(histories)
-    node_id, reference = next(iter(histories.items()))
-    violations += _check_order(node_id, reference, attempts)
-    outcomes = Counter(a.outcome for a in attempts)
-    present = {e["event_id"] for e in reference}
-    counts = {
-        "attempts": len(attempts),
-        "acknowledged": outcomes["ack"],
-        "failed": outcomes["failed"],
-        "unknown": outcomes["unknown"],
-        "unknown present": sum(
-            1 for a in attempts if a.outcome == "unknown" and a.event_ids[0] in present
-        ),
-        "events": len(reference),
-    }
-    return Verdict(violations, counts)
-
-
-def _check_node(
-    node_id: str,
-    events: Sequence[Mapping[str, Any]],
-    attempts: Sequence[Attempt],
-    by_id: Mapping[str, tuple[Attempt, int]],
-) -> list[str]:
-    out: list[str] = []
-    where: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for event in events:
-        where[event["event_id"]].append(event)
-    dups = {i: [e["position"] for e in evs] for i, evs in where.items() if len(evs) > 1}
-    if dups:
-        shown = _few(f"{i} at positions {p}" for i, p in dups.items())
-        out.append(f"{node_id}: {len(dups)} duplicated event ids: {shown}")
-    strangers = [i for i in where if i not in by_id]
-    if strangers:
-        out.append(f"{node_id}: {len(strangers)} events never attempted: {_few(strangers)}")
-    misplaced = []
-    for event_id, evs in where.items():
-        if event_id not in by_id:
-            continue
-        attempt, k = by_id[event_id]
-        event = evs[0]
-        if event["stream_id"] != attempt.stream or event["data"] != _payload(
-            attempt.writer, attempt.seq, k
-        ):
-            misplaced.append(f"{event_id} in {event['stream_id']} with {event['data']}")
-    if misplaced:
-        out.append(f"{node_id}: {len(misplaced)} events altered: {_few(misplaced)}")
-    missing, failed_present, partial, wrong_pos = [], [], [], []
-    for attempt in attempts:
-        found = [where[i][0] for i in attempt.event_ids if i in where]
-        if attempt.outcome == "ack" and len(found) < len(attempt.event_ids):
-            missing.append(f"{attempt.event_ids[0]} (acked at position {attempt.position})")
-        if attempt.outcome == "failed" and found:
-            failed_present.append(f"{attempt.event_ids[0]} ({attempt.error})")
-        if found and len(found) < len(attempt.event_ids):
-            partial.append(f"{attempt.event_ids[0]}: {len(found)} of {len(attempt.event_ids)}")
-        if found and len(found) == len(attempt.event_ids):
-            positions = [e["position"] for e in found]
-            numbers = [e["event_number"] for e in found]
-            first_pos, first_num = positions[0], numbers[0]
-            contiguous = positions == list(range(first_pos, first_pos + len(found))) and (
-                numbers == list(range(first_num, first_num + len(found)))
-            )
-            acked_elsewhere = attempt.outcome == "ack" and positions[-1] != attempt.position
-            if not contiguous or acked_elsewhere:
-                wrong_pos.append(
-                    f"{attempt.event_ids[0]} at positions {positions} numbers {numbers}"
-                    f" (acked position {attempt.position})"
-                )
-    if missing:
-        out.append(f"{node_id}: {len(missing)} acknowledged writes missing: {_few(missing)}")
-    if failed_present:
-        out.append(
-            f"{node_id}: {len(failed_present)} writes answered 503 (definitive failure) are"
-            f" present: {_few(failed_present)}"
-        )
-    if partial:
-        out.append(f"{node_id}: {len(partial)} batches only partly present: {_few(partial)}")
-    if wrong_pos:
-        out.append(f"{node_id}: {len(wrong_pos)} batches at wrong positions: {_few(wrong_pos)}")
-    out += _check_numbering(node_id, events)
-    return out
-
-
-def _check_numbering(node_id: str, events: Sequence[Mapping[str, Any]]) -> list[str]:
-    out = []
-    positions = [e["position"] for e in events]
-    if any(b <= a for a, b in pairwise(positions)):
-        out.append(f"{node_id}: $all positions are not strictly increasing")
-    next_number: dict[str, int] = defaultdict(int)
-    gaps = []
-    for event in events:
-        stream = event["stream_id"]
-        if event["event_number"] != next_number[stream]:
-            gaps.append(f"{stream}: #{event['event_number']} where #{next_number[stream]} is due")
-        next_number[stream] = event["event_number"] + 1
-    if gaps:
-        out.append(f"{node_id}: streams not numbered 0, 1, 2, ...: {_few(gaps)}")
-    return out
-
-
-def _check_same_everywhere(histories: Histories) -> list[str]:
-    out = []
-    (ref_id, reference), *others = histories.items()
-    for node_id, events in others:
-        if list(events) == list(reference):
-            continue
-        at = next(
-            (i for i, (a, b) in enumerate(zip(reference, events, strict=False)) if a != b),
-            min(len(reference), len(events)),
-        )
-
-        def around(evs: Sequence[Mapping[str, Any]], i: int = at) -> str:
-            return _few(f"{e['position']}:{e['event_id']}" for e in evs[i : i + 4])
-
-        ref_ids = {e["event_id"] for e in reference}
-        ids = {e["event_id"] for e in events}
-        out.append(
-            f"{node_id} diverges from {ref_id} at index {at} ({len(events)} vs"
-            f" {len(reference)} events): {ref_id} has [{around(reference)}],"
-            f" {node_id} has [{around(events)}]; only on {ref_id}: {_few(ref_ids - ids)};"
-            f" only on {node_id}: {_few(ids - ref_ids)}"
-        )
-    return out
-
-
-def _check_order(
-    node_id: str, events: Sequence[Mapping[str, Any]], attempts: Sequence[Attempt]
-) -> list[str]:
-    position = {e["event_id"]: e["position"] for e in events}
-    # Whole batches only: partial ones are reported by _check_node.
-    present = [a for a in attempts if all(i in position for i in a.event_ids)]
-    out = []
-    # A writer writes one batch at a time, so its batches that made it are in seq order.
-    by_writer: dict[int, list[Attempt]] = defaultdict(list)
-    for attempt in present:
-        if attempt.writer != PROBER:
-            by_writer[attempt.writer].append(attempt)
-    for writer, mine in sorted(by_writer.items()):
-        mine.sort(key=lambda a: a.seq)
-        for a, b in pairwise(mine):
-            if position[a.event_ids[0]] > position[b.event_ids[0]]:
-                out.append(
-                    f"{node_id}: writer {writer} wrote {a.event_ids[0]} before"
-                    f" {b.event_ids[0]} but they are at positions {position[a.event_ids[0]]}"
-                    f" and {position[b.event_ids[0]]}"
-                )
-                break
-    # Real time: a write acknowledged before another started must come first in $all.
-    acked = sorted(
-        (a for a in present if a.outcome == "ack" and a.finished is not None),
-        key=lambda a: a.finished or 0.0,
-    )
-    finish_times = [a.finished or 0.0 for a in acked]
-    latest: list[tuple[int, Attempt]] = []  # prefix maximum of the acknowledged positions
-    for a in acked:
-        pos = position[a.event_ids[-1]]
-        latest.append(max(latest[-1], (pos, a), key=lambda t: t[0]) if latest else (pos, a))
-    for b in present:
-        done_before = bisect.bisect_left(finish_times, b.started)
-        if done_before and latest[done_before - 1][0] > position[b.event_ids[0]]:
-            pos, a = latest[done_before - 1]
-            out.append(
-                f"{node_id}: {a.event_ids[-1]} was acknowledged before {b.event_ids[0]} was"
-                f" issued, yet sits after it ({pos} > {position[b.event_ids[0]]})"
-            )
-            break
-    return out

@@ -662,6 +662,7 @@ class HealthSample:
     events_per_second: float
     error: str | None
     taken_at: float
+    last_position: int | None = None  # the store's head, when a node could answer the read
 
 
 class HealthMonitor:
@@ -704,6 +705,7 @@ class HealthMonitor:
         except GateError as exc:
             sample = HealthSample(None, 0.0, exc.message, self.clock())
         else:
+            head = None
             try:
                 store = await self.client.get_store(self.store)
             except GateError:
@@ -711,9 +713,10 @@ class HealthMonitor:
                 # view still tells who is up, and nothing is written meanwhile.
                 rate = 0.0
             else:
-                self._rate.update(int(store.get("last_position") or 0))
+                head = int(store.get("last_position") or 0)
+                self._rate.update(head)
                 rate = self._rate.rate()
-            sample = HealthSample(status, rate, None, self.clock())
+            sample = HealthSample(status, rate, None, self.clock(), head)
         self.latest = sample
         self.updates += 1
         return sample

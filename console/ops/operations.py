@@ -18,6 +18,7 @@ from console.ops.rate import Clock
 from console.ops.session import EngineSession, SessionOptions
 from console.ops.streams import StreamOps
 from console.ops.subscriptions import SubscriptionManager
+from console.ops.verdict import VerdictMonitor
 from engine.client import GateClient
 
 
@@ -38,7 +39,14 @@ class Operations:
         self.store = session.store
         self.access = session.access  # the role the consoles hide and refuse operations by
         self.observers = ObserverRegistry(client, self.store, clock=clock)
-        self.producers = ProducerManager(client, self.store, seed=seed)
+        self.verdict = VerdictMonitor(
+            client,
+            self.store,
+            lambda: None if self.health.latest is None else self.health.latest.status,
+            session.node_client,
+            interval=health_interval,
+        )
+        self.producers = ProducerManager(client, self.store, seed=seed, verdict=self.verdict)
         self.subscriptions = SubscriptionManager(client, self.store)
         self.streams = StreamOps(client, self.store, seed=seed)
         self.cluster = ClusterOps(client)
@@ -84,5 +92,6 @@ class Operations:
             self.observers.stop_all(),
             self.producers.stop_all(),
         )
+        await self.verdict.stop()
         await self._health_client.close()
         await self.session.close()

@@ -7,6 +7,7 @@ console's errors and tables.
 from __future__ import annotations
 
 from console.ops.errors import OpsError
+from console.ops.verdict import VerdictMonitor
 from domain.greenhouse.producer import ProducerPool, ProducerRow
 from engine.client import GateClient
 
@@ -16,7 +17,8 @@ MAX_COUNT = 100
 
 
 class ProducerManager:
-    """The session's producers on ``greenhouse-1…N`` of one store."""
+    """The session's producers on ``greenhouse-1…N`` of one store; ``verdict`` is told of
+    what they get acknowledged."""
 
     def __init__(
         self,
@@ -26,8 +28,11 @@ class ProducerManager:
         rate: float = DEFAULT_RATE,
         mode: str = "random",
         seed: int | None = None,
+        verdict: VerdictMonitor | None = None,
     ) -> None:
-        self.pool = ProducerPool(client, store, mode=mode, rate=rate, seed=seed)
+        self.verdict = verdict
+        on_ack = verdict.record if verdict is not None else None
+        self.pool = ProducerPool(client, store, mode=mode, rate=rate, seed=seed, on_ack=on_ack)
 
     @property
     def rate(self) -> float:
@@ -38,6 +43,8 @@ class ProducerManager:
         """Start ``count`` producers on the lowest free streams; answers their stream ids."""
         if not 1 <= count <= MAX_COUNT:
             raise OpsError(f"the number of producers must be between 1 and {MAX_COUNT}")
+        if self.verdict is not None:
+            await self.verdict.begin()
         return [producer.stream for producer in await self.pool.start(count)]
 
     async def stop(self, stream: str) -> None:

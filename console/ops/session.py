@@ -158,6 +158,24 @@ class EngineSession:
         except TlsError as exc:
             raise SessionError(str(exc)) from None
 
+    def node_client(self, addr: str, *, timeout: float = 2.0) -> GateClient:
+        """A client of one node's own read-only API at ``addr`` (host:port, as the cluster view
+        gives it), with the session's token and TLS files; it never retries."""
+        assert self.client is not None, "open() the session first"
+        scheme = "https" if self.url.startswith("https://") else "http"
+        try:
+            return GateClient(
+                f"{scheme}://{addr}",
+                token=self.client.token,
+                retry_deadline=0,
+                request_timeout=timeout,
+                ca=self._tls.get("ca"),
+                cert=self._tls.get("cert"),
+                key=self._tls.get("key"),
+            )
+        except TlsError as exc:
+            raise SessionError(str(exc)) from None
+
     def new_client(self, *, retry_deadline: float | None = None) -> GateClient:
         """Another client of the same gateway (e.g. for a poller that must never wait)."""
         assert self.client is not None, "open() the session first"

@@ -15,14 +15,16 @@ import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Name, numbered, refusal
 from console.ops.errors import OpsError
+from console.ops.lessons import is_wait
 from console.ops.numbers import is_choice_number
 from console.ops.outcomes import failed
 from console.repl.commands import cluster, data, observers, producers, subscriptions
 from console.repl.commands.cluster import START_A_NODE
-from console.repl.commands.script import is_wait, wait
+from console.repl.commands.script import wait
 from console.repl.context import Cancelled, Context
 from console.repl.menu import COMPACT_MENU, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
@@ -69,14 +71,17 @@ COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT
 }
 CHOICES = sorted(NUMBERED)
+# What an answer at the menu led to (``ReplShell.choose``).
+Chosen = Literal["more", "exit", "ended"]
 
 
 class ReplShell:
     """The menu shell over one ``Context``."""
 
-    def __init__(self, ctx: Context, *, handle_sigint: bool = False) -> None:
+    def __init__(self, ctx: Context, *, handle_sigint: bool = False, menu: bool = True) -> None:
         self.ctx = ctx
         self.handle_sigint = handle_sigint
+        self.menu = menu  # False where there is no menu to show again (a dashboard's lesson)
         self._command: asyncio.Task[bool] | None = None
 
     async def run(self) -> int:
@@ -109,40 +114,51 @@ class ReplShell:
 
     async def _loop(self) -> None:
         terminal, printer = self.ctx.terminal, self.ctx.printer
-        role = self.ctx.ops.access.role
-        choices = [str(n) for n in CHOICES if numbered(n).allowed(role)]
-        render_menu(printer, role)
+        render_menu(printer, self.ctx.ops.access.role)
         while True:
             try:
-                answer = (await terminal.ask(PROMPT, choices)).strip()
+                answer = (await terminal.ask(PROMPT, self.choices())).strip()
             except EOFError:
                 return
             except KeyboardInterrupt:
                 printer.hint("(type 15 or press Ctrl+D to exit)")
                 continue
-            if answer.lower() in MENU_REQUESTS:
-                render_menu(printer, role)
-                continue
-            number = int(answer) if is_choice_number(answer, CHOICES[-1]) else None
-            if number == EXIT:
-                return
-            if is_wait(answer):
-                # Not a numbered option: the menu stays the classic one, a script still paces.
-                if not await self._run(functools.partial(wait, answer=answer), "wait"):
-                    return
-                continue
-            if number not in COMMANDS:
-                # docs/CONSOLE.md: bad input gets a clear ❌ line and the menu again.
-                printer.error(
-                    f"Invalid choice {answer!r}. Please type a number from 1 to {CHOICES[-1]}."
-                )
-                render_menu(printer, role)
-                continue
-            if not await self.dispatch(number):
+            if await self.choose(answer) != "more":
                 return
             if terminal.interactive:
                 # The whole menu would push the answer off an 80x24 screen: a reminder instead.
                 printer.hint(COMPACT_MENU)
+
+    def choices(self) -> list[str]:
+        """The menu's numbers the console's role may run (what Tab completes at the menu)."""
+        role = self.ctx.ops.access.role
+        return [str(n) for n in CHOICES if numbered(n).allowed(role)]
+
+    async def choose(self, answer: str) -> Chosen:
+        """Act on one answer at the menu prompt (a number, a directive line, a request for the
+        menu): ``more`` to read the next one, ``exit`` after option 15, ``ended`` when the
+        input ended inside a command.  ``gate-console --lesson`` plays its steps through here."""
+        printer, role = self.ctx.printer, self.ctx.ops.access.role
+        if answer.lower() in MENU_REQUESTS:
+            if self.menu:
+                render_menu(printer, role)
+            return "more"
+        number = int(answer) if is_choice_number(answer, CHOICES[-1]) else None
+        if number == EXIT:
+            return "exit"
+        if is_wait(answer):
+            # Not a numbered option: the menu stays the classic one, a script still paces.
+            done = await self._run(functools.partial(wait, answer=answer), "wait")
+            return "more" if done else "ended"
+        if number not in COMMANDS:
+            # docs/CONSOLE.md: bad input gets a clear ❌ line and the menu again.
+            printer.error(
+                f"Invalid choice {answer!r}. Please type a number from 1 to {CHOICES[-1]}."
+            )
+            if self.menu:
+                render_menu(printer, role)
+            return "more"
+        return "more" if await self.dispatch(number) else "ended"
 
     async def dispatch(self, number: int) -> bool:
         """Run one command; False when the input ended (Ctrl+D or the end of the script).

@@ -20,6 +20,7 @@ from prompt_toolkit.key_binding import KeyPress
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.output import Output
 
+from console.ops.lessons import is_comment
 from console.repl.printer import STYLE, Printer
 
 # The history of the menu's prompt; each kind of question has its own.
@@ -177,7 +178,7 @@ class ScriptTerminal:
                 self._lines.put_nowait("")  # the end stays the end for every later question
                 raise EOFError
             answer = line.rstrip("\r\n")
-            if answer.lstrip().startswith("#"):
+            if is_comment(answer):
                 self.printer.hint(answer)
                 continue
             self.printer.fragments([("class:prompt", prompt), ("", answer)])

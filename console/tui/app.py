@@ -24,7 +24,7 @@ from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, TabbedContent, TabPane
+from textual.widgets import DataTable, RichLog, TabbedContent, TabPane
 
 from console.ops import outcomes
 from console.ops.catalogue import (
@@ -44,6 +44,8 @@ from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
 from console.ops.streams import StreamPage, StreamRow
 from console.ops.subscriptions import SubscriptionRow
+from console.tui.charts.history import ChartHistory
+from console.tui.charts.panes import ChartPane, ClusterCharts, FeedCharts, SubscriptionCharts
 from console.tui.cluster.panel import ClusterPanel
 from console.tui.cluster.timeline import Timeline
 from console.tui.dialogs import create
@@ -54,12 +56,13 @@ from console.tui.feed.collector import FeedCollector
 from console.tui.feed.panel import FeedPanel
 from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
+from console.tui.lesson.pane import NEXT_STEP_KEY, LessonPane, lesson_commands
 from console.tui.messages.panel import MessagesPanel
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
 from console.tui.requests import Requested, catalogue_bindings, request, role_allows
 from console.tui.size_notice import SizeNotice, too_small
-from console.tui.status_bar import StatusBar
+from console.tui.status_bar import StatusBar, VerdictLine
 from console.tui.streams.greenhouse import GreenhouseScreen
 from console.tui.streams.paging import PageRequest
 from console.tui.streams.panel import StreamsPanel
@@ -112,12 +115,22 @@ class GateConsole(App[None]):
             for number, (panel, title) in enumerate(PANELS, 1)
         ),
         Binding("question_mark", "help", "Help"),
+        Binding("G", "toggle_charts", "Charts", show=False),
+        Binding(NEXT_STEP_KEY, "lesson_step", "Next step", show=False),
         *catalogue_bindings(None, show=False),
     ]
 
-    def __init__(self, ops: Operations, *, blink: bool = True, confirm: bool = True) -> None:
+    def __init__(
+        self,
+        ops: Operations,
+        *,
+        blink: bool = True,
+        confirm: bool = True,
+        lesson: Path | None = None,
+    ) -> None:
         super().__init__()
         self.ops = ops
+        self.lesson_path = lesson  # gate-console --lesson FILE: opened in the narration pane
         self.blink = blink
         self.confirm = confirm  # off (gate-console --yes) for scripted demos
         self.collector = FeedCollector()
@@ -125,6 +138,7 @@ class GateConsole(App[None]):
         self._health_seen = -1
         self._last_status: ClusterStatus | None = None
         self.timeline = Timeline()
+        self.history = ChartHistory()  # what the charts draw (G shows them)
         self._first_sample_at: float | None = None
         self._ticks = 0
         self.last_message = ""  # the latest operation outcome (tests and the bench read it)
@@ -139,21 +153,26 @@ class GateConsole(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.ops.url, self.ops.access.label, id="status-bar")
+        yield VerdictLine(id="verdict-line")
         with TabbedContent(id="panels"):
             with TabPane("Cluster", id="cluster"):
                 yield ClusterPanel(id="cluster-panel")
+                yield ClusterCharts(self.history)
             with TabPane("Feed", id="feed"):
                 yield FeedPanel(id="feed-panel")
+                yield FeedCharts(self.history)
             with TabPane("Observers", id="observers"):
                 yield ObserversPanel(id="observers-panel")
             with TabPane("Producers", id="producers"):
                 yield ProducersPanel(id="producers-panel")
             with TabPane("Subscriptions", id="subscriptions"):
                 yield SubscriptionsPanel(id="subscriptions-panel")
+                yield SubscriptionCharts(self.history)
             with TabPane("Streams", id="streams"):
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
             with TabPane("Messages", id="messages"):
                 yield MessagesPanel(id="messages-panel")
+        yield LessonPane(self.ops, self.action_show_panel, id="lesson-pane")
         yield GateFooter(compact=True)
 
     def on_mount(self) -> None:
@@ -165,6 +184,16 @@ class GateConsole(App[None]):
         self.poll()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
         self._check_size(self.size)
+        if self.lesson_path is not None:
+            self.open_lesson(self.lesson_path)
+
+    def open_lesson(self, path: Path) -> None:
+        """Open a lesson in the narration pane (``--lesson``, or the palette)."""
+        self.query_one(LessonPane).open(path)
+
+    def action_lesson_step(self) -> None:
+        """``.`` from any panel: the open lesson's next step (Enter, in its pane)."""
+        self.query_one(LessonPane).step_from_anywhere()
 
     # -- terminal size -----------------------------------------------------------------------
 
@@ -213,15 +242,18 @@ class GateConsole(App[None]):
         self._ticks += 1
         with self.batch_update():
             self._show_health(self.ops.health.latest)
+            self.query_one(VerdictLine).show(self.ops.verdict.latest, self.ops.verdict.unreadable)
             sources = self.feed_sources()
             feed = self.query_one(FeedPanel)
             feed.set_sources(list(sources))
             drained = self.collector.drain(sources)
+            self.history.add_feed(drained.lines)
             if drained.lines or drained.missed:
                 visible = self.query_one(TabbedContent).active == "feed"
                 feed.add_lines(drained.lines, drained.missed, visible=visible)
             if tables or self._ticks % TABLE_EVERY == 0:
                 self._show_tables()
+            self._show_charts()
             if self.ops.messages.watching:
                 self._show_messages()
 
@@ -239,6 +271,7 @@ class GateConsole(App[None]):
             return
         panel = self.query_one(ClusterPanel)
         panel.show(sample.status)
+        self.history.add_sample(sample)
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
@@ -261,6 +294,24 @@ class GateConsole(App[None]):
         if subscriptions is not None:
             self.query_one(SubscriptionsPanel).show_rows(subscription_rows(subscriptions))
 
+    def _show_charts(self) -> None:
+        """Draw the shown panel's charts again if they changed (no chart polls by itself)."""
+        active = self.query_one(TabbedContent).active
+        for pane in self.query_one(f"#{active or 'cluster'}", TabPane).query(ChartPane):
+            pane.redraw()
+
+    def action_toggle_charts(self) -> None:
+        """Show or hide the charts of the Cluster, Feed and Subscriptions panels."""
+        # After the logs' pending scrolls (a write scrolls after the next refresh), so that
+        # those following their newest lines are seen to.
+        self.call_after_refresh(self._toggle_charts)
+
+    def _toggle_charts(self) -> None:
+        at_end = [log for log in self.query(RichLog) if log.is_vertical_scroll_end]
+        for pane in self.query(ChartPane):
+            pane.toggle(at_end)
+        self._show_charts()
+
     @work(exclusive=True, group="poll")
     async def poll(self) -> None:
         """Read the lists that need a request (subscriptions, streams) and show them."""
@@ -279,6 +330,9 @@ class GateConsole(App[None]):
             return
         with self.batch_update():
             if subscriptions is not None:
+                health = self.ops.health.latest
+                head = None if health is None else health.last_position
+                self.history.add_subscriptions(subscriptions, head)
                 panel = self.query_one(SubscriptionsPanel)
                 panel.show_rows(subscription_rows(subscriptions))
             if streams is not None:
@@ -361,7 +415,8 @@ class GateConsole(App[None]):
         focused = tabs.screen.focused
         holder = None if focused is None else _pane_of(focused)
         if holder is None:
-            self.action_show_panel(pane_id)
+            if not isinstance(focused, LessonPane):  # Enter stays the lesson's
+                self.action_show_panel(pane_id)
         elif holder is not event.pane and holder.id is not None:
             tabs.active = holder.id
 
@@ -772,10 +827,14 @@ class GateConsole(App[None]):
                     f"{entry.help} ({node.node_id}: {node.shown_role})",
                     partial(self._request, entry, node.node_id),
                 )
+        yield SystemCommand(
+            "Show or hide the charts", "G: live charts under the panels", self.action_toggle_charts
+        )
         for panel, title in PANELS:
             yield SystemCommand(
                 f"Show {title}", f"the {title} panel", partial(self.action_show_panel, panel)
             )
+        yield from lesson_commands(self.open_lesson)
 
     def _request(self, entry: Operation, target: str | None) -> None:
         self.post_message(Requested(entry, target))

@@ -47,6 +47,7 @@ def help_text(role: Role = "admin") -> str:
             "|---|---|",
             f"| `1`…`{len(PANELS)}` | {' · '.join(title for _, title in PANELS)} |",
             *everywhere,
+            "| `G` | live charts under the Cluster, Feed and Subscriptions panels: show, hide |",
             "| `?` · `Ctrl+P` · `Ctrl+Q` | this help · command palette · quit (stops what it "
             "started) |",
             "",

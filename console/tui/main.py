@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
@@ -54,14 +55,25 @@ EPILOG = f"""\
 examples:
   {PROGRAM}                                   # start a local cluster and watch it
   {PROGRAM} --connect http://127.0.0.1:8899   # attach to a running gateway
+  {PROGRAM} --clear --lesson examples/lessons/05-failover.txt
+                                               # a lesson, step by step, in the dashboard
   {PROGRAM} --serve --host 0.0.0.0 --public-url http://10.0.0.5:8000
                                                # a cluster and its dashboard for a class"""
 
 
-def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptions | None]:
+class Args(NamedTuple):
+    """What ``gate-console`` was asked for, checked."""
+
+    options: SessionOptions
+    confirm: bool
+    serve: ServeOptions | None
+    lesson: Path | None
+
+
+def parse_args(argv: list[str] | None) -> Args:
     """The engine options of docs/API.md, checked: what cannot work here exits 2 with one line;
-    whether to ask before kill, stop and deleting parked events (not with ``--yes``); and where
-    to serve the dashboard (``--serve``), if it is served."""
+    whether to ask before kill, stop and deleting parked events (not with ``--yes``); where
+    to serve the dashboard (``--serve``), if it is served; the lesson to open (``--lesson``)."""
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
         description=DESCRIPTION,
@@ -87,6 +99,12 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
         action="store_true",
         help="do not ask before kill, stop or deleting parked events (scripted demos)",
     )
+    parser.add_argument(
+        "--lesson",
+        metavar="FILE",
+        type=Path,
+        help="open a lesson (examples/lessons/*.txt) in the narration pane: Enter runs each step",
+    )
     serving = parser.add_argument_group("serving the dashboard to browsers")
     serving.add_argument(
         "--serve",
@@ -103,6 +121,12 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
     )
     serving.add_argument("--serve-key", metavar="PEM", help="that certificate's private key")
     args = parser.parse_args(argv)
+    if args.serve and args.lesson is not None:
+        fail(
+            PROGRAM,
+            "--lesson opens in one console: serve without it (tabs open lessons with Ctrl+P)",
+            2,
+        )
     serve = serve_options(args) if args.serve else None
     serving_only = (args.host, args.port, args.public_url, args.serve_cert, args.serve_key)
     if serve is None and any(option is not None for option in serving_only):
@@ -131,7 +155,7 @@ def parse_args(argv: list[str] | None) -> tuple[SessionOptions, bool, ServeOptio
         # The server's own session only starts or checks the cluster; its tabs get --read-only.
         read_only=args.read_only and serve is None,
     )
-    return options, not args.yes, serve
+    return Args(options, not args.yes, serve, args.lesson)
 
 
 def serve_options(args: argparse.Namespace) -> ServeOptions:
@@ -165,7 +189,7 @@ def say(line: str) -> None:
     print(f"{PROGRAM}: {line}", file=sys.stderr, flush=True)
 
 
-async def run(options: SessionOptions, *, confirm: bool = True) -> int:
+async def run(options: SessionOptions, *, confirm: bool = True, lesson: Path | None = None) -> int:
     """Open the session, run the dashboard, close what the session started."""
     if not options.connect:
         say("starting the embedded cluster…")
@@ -175,7 +199,7 @@ async def run(options: SessionOptions, *, confirm: bool = True) -> int:
         say(str(exc))
         return 1
     try:
-        await GateConsole(ops, confirm=confirm).run_async()
+        await GateConsole(ops, confirm=confirm, lesson=lesson).run_async()
     finally:
         if ops.started_engine:
             say("stopping the cluster it started…")
@@ -202,11 +226,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``gate-console``."""
     try:
         # Ctrl+C while the config loads is as much an interruption as one in the dashboard.
-        options, confirm, where = parse_args(argv)
-        if where is not None:
-            code = serve(options, where)
+        args = parse_args(argv)
+        if args.serve is not None:
+            code = serve(args.options, args.serve)
         else:
-            code = asyncio.run(run(options, confirm=confirm))
+            code = asyncio.run(run(args.options, confirm=args.confirm, lesson=args.lesson))
     except KeyboardInterrupt:
         say("interrupted")
         code = 130

@@ -1,4 +1,5 @@
-"""The top line: the gateway, the leader and term, nodes up, events/s and their sparkline."""
+"""The top line: the gateway, the leader and term, nodes up, events/s and their sparkline; below
+it, once this console's producers have written, the live verdict."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from textual.widgets import Sparkline, Static
 
 from console.ops.cluster import HealthSample
 from console.ops.formatting import rate_text
+from console.ops.verdict import verdict_text
+from engine.client.checker import LiveVerdict
 
 HISTORY = 60  # samples in the sparkline (about a minute at one sample a second)
 
@@ -62,3 +65,23 @@ class StatusBar(Horizontal):
         if sample is not None:
             self.rates.append(sample.events_per_second)
             self.query_one(Sparkline).data = list(self.rates)
+
+
+class VerdictLine(Static):
+    """The live verdict on what this console's producers got acknowledged (console.ops.verdict),
+    under the status line so a fault shows it whichever panel is open; hidden until a producer
+    started."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.shown = ""
+        self.display = False
+
+    def show(self, verdict: LiveVerdict | None, unreadable: bool = False) -> None:
+        """Show the latest verdict (the widget changes only when its text does)."""
+        text, ok = verdict_text(verdict, unreadable)
+        if text == self.shown:
+            return
+        self.shown = text
+        self.display = bool(text)
+        self.update(Text.assemble((text, "green" if ok else "bold white on red")))

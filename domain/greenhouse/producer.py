@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +36,8 @@ T = TypeVar("T")
 PERMANENT_ERRORS = frozenset(
     {"invalid_request", "unauthorized", "store_not_found", "payload_too_large"}
 )
+# Told of each acknowledged batch: (stream, events as sent, stream version, last position).
+AckListener = Callable[[str, Sequence[Mapping[str, Any]], int, int], None]
 _BACKOFF_FIRST = 0.1
 _BACKOFF_MAX = 2.0
 
@@ -59,7 +61,8 @@ class Producer:
 
     ``seed`` and the stream's version when the producer starts pick the events (see
     ``stream_seed``); ``clock`` paces the sends (tests inject a fake one); ``sim_clock`` drives
-    the ``simulate`` mode; ``snapshots`` records greenhouse snapshots as the stream grows.
+    the ``simulate`` mode; ``snapshots`` records greenhouse snapshots as the stream grows;
+    ``on_ack`` is told of every batch the cluster acknowledged (a live checker's record).
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class Producer:
         *,
         snapshots: SnapshotPolicy | None = None,
         sim_clock: SimClock | None = None,
+        on_ack: AckListener | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -92,6 +96,7 @@ class Producer:
         self.clock: Clock = clock or MonotonicClock()
         self.sim_clock = sim_clock
         self.snapshots = snapshots
+        self.on_ack = on_ack
         self.state: State = "stopped"
         self.produced = 0
         self.errors = 0
@@ -230,11 +235,18 @@ class Producer:
                 await self._pause(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
-            self.produced += len(self._batch)
-            self.last_version = int(result["version"])
-            self._batch = None
+            self._acknowledged(int(result["version"]), int(result["position"]))
             return True
         return False
+
+    def _acknowledged(self, version: int, position: int) -> None:
+        """The pending batch is in the stream, its last event at ``version`` and ``position``."""
+        assert self._batch is not None
+        if self.on_ack is not None:
+            self.on_ack(self.stream, self._batch, version, position)
+        self.produced += len(self._batch)
+        self.last_version = version
+        self._batch = None
 
     async def _resync(self) -> bool:
         """After a version conflict: learn the stream's version and adapt the pending batch.
@@ -264,9 +276,7 @@ class Producer:
                 return False
             written = [e["event_id"] for e in page["events"]]
             if written == [e["event_id"] for e in self._batch]:
-                self.produced += len(self._batch)
-                self.last_version = expected + len(self._batch)
-                self._batch = None
+                self._acknowledged(expected + len(self._batch), page["events"][-1]["position"])
                 return True
         self.last_version = current
         return True
@@ -356,6 +366,7 @@ class ProducerPool:
         clock: Clock | None = None,
         snapshots: SnapshotPolicy | None = None,
         sim_clock: SimClock | None = None,
+        on_ack: AckListener | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -366,6 +377,7 @@ class ProducerPool:
         self.clock = clock
         self.snapshots = snapshots if snapshots is not None else SnapshotPolicy()
         self.sim_clock = sim_clock
+        self.on_ack = on_ack
         self._producers: dict[str, Producer] = {}
 
     async def start(
@@ -397,6 +409,7 @@ class ProducerPool:
                 self.clock,
                 snapshots=self.snapshots,
                 sim_clock=self.sim_clock,
+                on_ack=self.on_ack,
             )
             self._producers[stream] = producer
             producer.start()

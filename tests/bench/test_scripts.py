@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 21, SCRIPTS
+    assert len(SCRIPTS) == 22, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -78,6 +78,7 @@ QUICK = {
         ["by_stream $greenhouse-7", "by_event_type light_deactivated:v1"],
     ),
     "sim_schedules": (["5"], ["seeds from 0"]),
+    "live_checker": (["--events", "3000", "--keep", "1000"], ["3000 events, keep 1000"]),
 }
 PEER_SYSTEMS = (
     "gate-os",
@@ -185,3 +186,14 @@ def test_console_latency_runs_and_writes_a_record(tmp_path: Path) -> None:
     (record,) = read_records(out)
     assert record.scenario == "1000 events/s"
     assert record.figures["within_goals"] == 1 - result.returncode
+
+
+@pytest.mark.slow
+def test_console_latency_with_the_charts_shown(tmp_path: Path) -> None:
+    # The script waits for the charts' first title after G (status 2 if they never show).
+    out = tmp_path / "console_latency.jsonl"
+    args = ("--rate", "1000", "--seconds", "3", "--charts", "--json-out", str(out))
+    result = _run("console_latency", *args)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    (record,) = read_records(out)
+    assert record.scenario == "1000 events/s, charts shown"

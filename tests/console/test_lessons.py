@@ -256,6 +256,9 @@ async def test_lesson_7_partitions(
     producers = out.split("📋 Active Producers\n")[-1]
     produced = {r[0]: int(r[3]) for r in _rows(producers) if r[0].startswith("greenhouse-")}
     assert set(produced) == {"greenhouse-1", "greenhouse-2"} and min(produced.values()) > 10
+    # The live verdict under the table: every node read back, nothing lost, doubled or moved.
+    verdict = re.search(r"🔎 checked ([\d,]+) acked · 0 lost · 0 duplicated · order ok", producers)
+    assert verdict and int(verdict.group(1).replace(",", "")) > 0, producers
     listed = out.split("📋 Active Observers\n")[-1]
     counted = next(int(r[2]) for r in _rows(listed) if r[0] == "everything")
     assert counted == sum(produced.values()), (counted, produced)

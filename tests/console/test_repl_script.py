@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from console.repl.commands.script import is_wait, parse_wait
-from console.repl.context import BadInput
+from console.ops.errors import OpsError
+from console.ops.lessons import is_wait, parse_wait
 from console.repl.menu import TITLES, render_menu
 from console.repl.printer import Printer
 from console.repl.shell import COMMANDS
@@ -30,7 +30,7 @@ def test_wait_lines() -> None:
     "answer", ["wait", "wait 0", "wait -1", "wait 61", "wait x", "wait nan", "wait 1 2"]
 )
 def test_wait_refuses(answer: str) -> None:
-    with pytest.raises(BadInput, match="type 'wait N' with N seconds"):
+    with pytest.raises(OpsError, match="type 'wait N' with N seconds"):
         parse_wait(answer)
 
 

@@ -14,16 +14,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from bench.lib.nemesis import (
-    Attempt,
     FaultRecord,
     Nemesis,
     NodeProbe,
     Workload,
-    check_histories,
     converge,
     leader_kill_figures,
     unavailability_summary,
 )
+from engine.client.checker import check_histories, replay_live
 from tests.cluster_harness import RunningCluster, wait_for
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]
@@ -49,6 +48,10 @@ async def faulted(cluster: RunningCluster, seed: int) -> AsyncIterator[tuple[Wor
     verdict = check_histories(histories, workload.attempts)
     print(f"\n{summary}\n{verdict.report()}")
     assert verdict.ok, f"{verdict.report()}\n{summary}"
+    # The consoles' live checker, run over the same histories, agrees.
+    live = replay_live(histories, workload.attempts)
+    acked = sum(len(a.event_ids) for a in workload.attempts if a.outcome == "ack")
+    assert live.ok and live.checked == acked, live
     assert not nemesis.history.conflicts(), f"two leaders in one term: {nemesis.history.claims}"
     acked_after_warm_up = workload.counts()["ack"] - WARM_UP_WRITES
     assert acked_after_warm_up > 0, f"no writes acknowledged past the warm-up: {workload.counts()}"
@@ -159,76 +162,3 @@ async def test_paused_leader_steps_down_on_resume(make_cluster: MakeCluster) -> 
 
 async def _feed(feed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return feed
-
-
-# -- the checker itself must catch what it is there for -------------------------------------
-
-
-def _attempts(last_position: int = 5) -> list[Attempt]:
-    return [
-        Attempt(0, 0, "fault-0", ("w0-s0-e0", "w0-s0-e1"), 0.0, 1.0, "ack", 2),
-        Attempt(1, 0, "fault-1", ("w1-s0-e0",), 0.5, 1.5, "ack", 3),
-        Attempt(0, 1, "fault-0", ("w0-s1-e0",), 1.1, 4.0, "unknown"),
-        Attempt(1, 1, "fault-1", ("w1-s1-e0",), 1.6, 4.0, "failed", error="unavailable: x"),
-        Attempt(0, 2, "fault-1", ("w0-s2-e0",), 4.1, 4.5, "ack", last_position),
-    ]
-
-
-def _history(order: list[str], attempts: list[Attempt]) -> list[dict[str, Any]]:
-    """$all as a node would hold ``order`` (event ids), numbered the way a store numbers."""
-    by_id = {i: (a, k) for a in attempts for k, i in enumerate(a.event_ids)}
-    numbers: dict[str, int] = {}
-    events = []
-    for position, event_id in enumerate(order, start=1):
-        attempt, k = by_id.get(event_id, (Attempt(9, 9, "fault-9", (event_id,), 0.0), 0))
-        number = numbers.get(attempt.stream, -1) + 1
-        numbers[attempt.stream] = number
-        events.append(
-            {
-                "event_id": event_id,
-                "stream_id": attempt.stream,
-                "event_number": number,
-                "position": position,
-                "data": {"writer": attempt.writer, "seq": attempt.seq, "k": k},
-            }
-        )
-    return events
-
-
-GOOD = ["w0-s0-e0", "w0-s0-e1", "w1-s0-e0", "w0-s1-e0", "w0-s2-e0"]
-
-
-def _verdict(attempts: list[Attempt] | None = None, **orders: list[str]) -> str:
-    attempts = attempts or _attempts()
-    nodes = {"node1": GOOD, "node2": GOOD, "node3": GOOD} | orders
-    verdict = check_histories({n: _history(o, attempts) for n, o in nodes.items()}, attempts)
-    return "" if verdict.ok else verdict.report()
-
-
-def test_checker_accepts_a_consistent_history() -> None:
-    assert _verdict() == ""
-    # An unknown outcome may be absent as well (then the last write was acked at position 4).
-    without = [i for i in GOOD if i != "w0-s1-e0"]
-    assert _verdict(_attempts(last_position=4), node1=without, node2=without, node3=without) == ""
-
-
-def test_checker_reports_lost_duplicated_and_divergent_events() -> None:
-    lost = _verdict(node2=[i for i in GOOD if i != "w1-s0-e0"])
-    assert "node2: 1 acknowledged writes missing: w1-s0-e0" in lost
-    assert "node2 diverges from node1" in lost
-    duplicated = _verdict(node3=[*GOOD, "w0-s2-e0"])
-    assert "node3: 1 duplicated event ids: w0-s2-e0 at positions [5, 6]" in duplicated
-    failed = [*GOOD, "w1-s1-e0"]
-    assert "answered 503" in _verdict(node1=failed, node2=failed, node3=failed)
-    stranger = [*GOOD, "nobody-wrote-this"]
-    assert "never attempted: nobody-wrote-this" in _verdict(node1=stranger)
-    partial = ["w0-s0-e0", "w1-s0-e0", "w0-s1-e0", "w0-s2-e0"]
-    assert "partly present" in _verdict(node1=partial, node2=partial, node3=partial)
-
-
-def test_checker_reports_reordered_writes() -> None:
-    # w0-s2 was issued after w1-s0 was acknowledged, so it cannot come first.
-    early = ["w0-s2-e0", "w0-s0-e0", "w0-s0-e1", "w1-s0-e0", "w0-s1-e0"]
-    report = _verdict(node1=early, node2=early, node3=early)
-    assert "writer 0 wrote w0-s1-e0 before w0-s2-e0" in report
-    assert "was acknowledged before w0-s2-e0 was issued" in report

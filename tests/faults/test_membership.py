@@ -22,11 +22,11 @@ import pytest
 from bench.lib.nemesis import (
     Nemesis,
     Workload,
-    check_histories,
     converge,
     unavailability_summary,
 )
 from engine.client import GateClient, GateError
+from engine.client.checker import check_histories
 from engine.client.launcher import EmbeddedCluster
 from tests.cluster_harness import RunningCluster, free_ports, kill_pid, wait_for
 from tests.faults.test_failover import assert_sane

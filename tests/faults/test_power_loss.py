@@ -22,7 +22,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bench.lib.nemesis import Attempt, Workload, check_histories, converge
+from bench.lib.nemesis import Workload, converge
+from engine.client.checker import Attempt, check_histories
 from tests.cluster_harness import HandStartedCluster, cluster_config, start_by_hand
 from tests.powercut import power_cut_fs
 

@@ -25,7 +25,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from bench.lib.nemesis import Nemesis, Workload, check_histories, converge
+from bench.lib.nemesis import Nemesis, Workload, converge
+from engine.client.checker import check_histories
 from tests.cluster_harness import RunningCluster
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]

@@ -33,6 +33,7 @@ from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.producer import ProducerRow
 from engine.client import GateError
+from engine.client.checker import LiveVerdict
 from engine.client.results import MemberAnswer
 
 URL = "http://127.0.0.1:8899"
@@ -249,10 +250,17 @@ class RecordedHealth:
         if status is not None:
             self.show(status, rate)
 
-    def show(self, status: ClusterStatus | None, rate: float = 14.6, error: str = "") -> None:
-        """A new sample, one second after the previous one."""
+    def show(
+        self,
+        status: ClusterStatus | None,
+        rate: float = 14.6,
+        error: str = "",
+        head: int | None = None,
+    ) -> None:
+        """A new sample, one second after the previous one (``head``: the store's last
+        position)."""
         self.taken_at += 1.0
-        self.latest = HealthSample(status, rate, error or None, self.taken_at)
+        self.latest = HealthSample(status, rate, error or None, self.taken_at, head)
         self.updates += 1
 
 
@@ -391,6 +399,9 @@ class RecordedStreams:
     async def rows(self) -> list[StreamRow]:
         return [StreamRow(s, v) for s, v in self.versions.items()]
 
+    async def names(self) -> list[str]:
+        return list(self.versions)
+
     async def read(
         self, stream: str, start: int | None = 0, count: int = 10, direction: str = "forward"
     ) -> StreamPage:
@@ -522,8 +533,17 @@ class RecordedCluster:
     async def act(self, node_id: str | None, action: str, *, wait: bool = True) -> NodeActionResult:
         self.actions.append((node_id, action))
         status = self.health.latest.status if self.health.latest else None
-        was_leader = status is not None and status.leader == node_id
-        return NodeActionResult(str(node_id), action, was_leader, True, 1.2, "node2", 4)
+        leader = status.leader if status is not None else None
+        node = node_id or leader  # as the gateway does: no node named is the leader
+        return NodeActionResult(str(node), action, node == leader, True, 1.2, "node2", 4)
+
+
+class RecordedVerdict:
+    """The verdict monitor's ``latest``: none (no producer started) unless a test sets one."""
+
+    def __init__(self) -> None:
+        self.latest: LiveVerdict | None = None
+        self.unreadable = False
 
 
 T0 = 1_765_000_000.0  # the recorded trace's clock: 05:46:40 UTC
@@ -648,6 +668,7 @@ class RecordedOps:
         self.health = RecordedHealth(status)
         self.cluster = RecordedCluster(self.health)
         self.messages = RecordedMessages([] if empty else ELECTION)
+        self.verdict = RecordedVerdict()
         if empty:
             self.observers = RecordedObservers([])
             self.producers = RecordedProducers([])

@@ -104,6 +104,7 @@ def test_a_served_tab_needs_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None
         ),
         (["--serve", "--port", "70000"], "--port 70000: the port must be between 1 and 65535"),
         (["--serve", "--public-url", "ftp://x"], "--public-url ftp://x: it must start with"),
+        (["--serve", "--lesson", "x.txt"], "--lesson opens in one console: serve without it"),
     ],
 )
 def test_what_cannot_be_served_is_one_line(tmp_path: Path, args: list[str], words: str) -> None:

@@ -6,6 +6,7 @@ from console.ops.catalogue import operation
 from console.ops.formatting import rate_text
 from console.ops.outcomes import producer_stopped, producers_started
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
+from console.ops.verdict import verdict_text
 from console.repl.context import Context, parsed
 from console.repl.tables import Cell
 from domain.greenhouse.producer import ProducerRow
@@ -53,7 +54,7 @@ def _state_cell(row: ProducerRow) -> Cell:
 
 
 async def list_producers(ctx: Context) -> None:
-    """9. List Active Producers."""
+    """9. List Active Producers, then the live verdict on what they got acknowledged."""
     ctx.printer.heading("📋 Active Producers")
     rows = ctx.ops.producers.rows()
     if not rows:
@@ -74,3 +75,6 @@ async def list_producers(ctx: Context) -> None:
             for r in rows
         ],
     )
+    text, ok = verdict_text(ctx.ops.verdict.latest, ctx.ops.verdict.unreadable)
+    if text:
+        ctx.printer.line(f"🔎 {text}", "class:ok" if ok else "class:error")

@@ -2,39 +2,16 @@
 consumers and restarted nodes do their work before it looks at them.
 
 A line rather than a numbered option: the menu stays the original console's, and a pause is
-for scripts (typed at a terminal it waits too, and Ctrl+C ends it early).
+for scripts (typed at a terminal it waits too, and Ctrl+C ends it early).  The line is read by
+the lesson format's parser (``console.ops.lessons``), the one both consoles play.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from console.repl.context import BadInput, Context
-
-WAIT = "wait"
-MAX_WAIT = 60.0
-
-
-def is_wait(answer: str) -> bool:
-    """Whether the menu answer is a ``wait`` line (valid or not)."""
-    words = answer.split()
-    return bool(words) and words[0].lower() == WAIT
-
-
-def parse_wait(answer: str) -> float:
-    """The seconds of ``wait N``: a number, more than 0 and at most ``MAX_WAIT``."""
-    words = answer.split()
-    usage = f"type 'wait N' with N seconds, more than 0 and at most {MAX_WAIT:g}"
-    if len(words) != 2:
-        raise BadInput(f"{answer!r}: {usage}")
-    try:
-        seconds = float(words[1])
-    except ValueError:
-        raise BadInput(f"{words[1]!r} is not a number: {usage}") from None
-    # "not (...)" so that nan is refused too.
-    if not 0 < seconds <= MAX_WAIT:
-        raise BadInput(f"{words[1]} is out of range: {usage}")
-    return seconds
+from console.ops.lessons import parse_wait
+from console.repl.context import Context
 
 
 async def wait(ctx: Context, answer: str) -> None:

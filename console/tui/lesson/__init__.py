@@ -1,0 +1,1 @@
+"""Lessons played inside the dashboard (``gate-console --lesson FILE``)."""

@@ -1,0 +1,232 @@
+"""The narration pane: a lesson's current step, Enter to run it, and its recap at the end.
+
+The pane sits under the panels while a lesson is open.  Its top line names the lesson, the
+step and the keys; under it the step's narration (the lesson's comments), and under that the
+transcript of the step that ran last (what its options printed, as ``gate-repl`` prints it).
+Enter runs the step in the dashboard (``player.py``), switching to the panel that shows what
+each option does, and the panels move; after the last step (or option 15) the pane shows "what
+you saw", computed from what was recorded meanwhile.  A lesson that cannot be read or a step
+that fails is one line here; the dashboard goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import RichLog, Static
+
+from console.ops.catalogue import Panel
+from console.ops.lesson_recap import Record, recap
+from console.ops.lessons import Lesson, LessonError, lesson_files, lessons_folder, read_lesson
+from console.ops.operations import Operations
+from console.tui.lesson.player import StepRunner, look
+
+log = logging.getLogger(__name__)
+
+# Runs the next step from anywhere on the dashboard, where Enter belongs to a panel's table.
+NEXT_STEP_KEY = "full_stop"
+LEADER_LOOK_SECONDS = 0.25  # how often the pane notes the leader the cluster view shows
+_STYLES = {"❌": "bold red", "✅": "green", "⚠️": "yellow", "👉": "bold", "⏳": "dim"}
+
+
+def _styled(line: str) -> Text:
+    style = next((style for mark, style in _STYLES.items() if line.startswith(mark)), "")
+    return Text(line, style=style)
+
+
+class LessonPane(Vertical, can_focus=True):
+    """A lesson's narration, its steps run by Enter, and its recap."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "next_step", "Next step"),
+        Binding("escape", "close_lesson", "Close lesson"),
+    ]
+
+    def __init__(
+        self, ops: Operations, show_panel: Callable[[Panel], None], *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.ops = ops
+        self.show_panel = show_panel
+        self.lesson: Lesson | None = None
+        self.next_index = 0
+        self.running = False
+        self.finished = False
+        self.record = Record()
+        self.recap_lines: list[str] = []
+        self.transcript: list[str] = []  # the last step's lines, as the pane shows them
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="lesson-title")
+        yield Static(id="lesson-narration")
+        yield RichLog(id="lesson-output", wrap=True, markup=False, max_lines=500)
+
+    def on_mount(self) -> None:
+        self.display = False
+        self.set_interval(LEADER_LOOK_SECONDS, self._note_leader)
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def open(self, path: Path) -> None:
+        """Read the lesson in ``path`` and show its first step; a file that is not a lesson
+        is one line in the pane."""
+        if self.running:
+            self.app.notify("A step is running: open the lesson once it is done", markup=False)
+            return
+        self.display = True
+        self.query_one("#lesson-output", RichLog).clear()
+        self.transcript = []
+        self.recap_lines = []
+        self.finished = False
+        self.record = Record()
+        self.next_index = 0
+        try:
+            self.lesson = read_lesson(path)
+        except LessonError as exc:
+            self.lesson = None
+            self._fail(str(exc))
+            return
+        self._show()
+        self.focus()
+
+    def _fail(self, line: str) -> None:
+        self.remove_class("-done")
+        self.refresh_bindings()
+        self.query_one("#lesson-title", Static).update(
+            Text.assemble(("📖 Lesson", "bold"), " · Esc closes")
+        )
+        self.query_one("#lesson-narration", Static).update(Text(f"❌ {line}", style="bold red"))
+        self.focus()
+
+    def _note_leader(self) -> None:
+        sample = self.ops.health.latest
+        playing = self.lesson is not None and self.record.before is not None and not self.finished
+        if not playing or sample is None or sample.status is None:
+            return
+        self.record.saw_leader(sample.status.leader, sample.status.term)
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        lesson = self.lesson
+        if lesson is None:
+            return
+        total = len(lesson.steps)
+        title = self.query_one("#lesson-title", Static)
+        narration = self.query_one("#lesson-narration", Static)
+        self.set_class(self.finished, "-done")
+        self.refresh_bindings()
+        if self.finished:
+            title.update(
+                Text.assemble(("📖 " + lesson.title, "bold"), " · done: what you saw · Esc closes")
+            )
+            narration.update(Text("\n").join(Text(f"• {line}") for line in self.recap_lines))
+            return
+        step = lesson.steps[self.next_index]
+        doing = "running…" if self.running else "Enter or . runs it · Esc closes"
+        title.update(
+            Text.assemble(
+                ("📖 " + lesson.title, "bold"), f" · step {step.number}/{total} · {doing}"
+            )
+        )
+        words = "\n".join(step.narration) or "(no narration: Enter runs the step)"
+        narration.update(Text(words, style="italic"))
+
+    def _out(self, line: str) -> None:
+        self.transcript.append(line)
+        self.query_one("#lesson-output", RichLog).write(_styled(line))
+
+    # -- playing ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Enter is shown (and runs) while there is a step to run."""
+        if action == "next_step":
+            return self.lesson is not None and not self.finished
+        return True
+
+    def action_next_step(self) -> None:
+        """Run the step shown (or, after the last, nothing)."""
+        if self.lesson is None or self.running or self.finished:
+            return
+        self.running = True
+        self._show()
+        self.run_step()
+
+    @work(group="lesson", exit_on_error=False)
+    async def run_step(self) -> None:
+        """Play the step through the menu shell's commands, then show the next one."""
+        lesson = self.lesson
+        assert lesson is not None
+        step = lesson.steps[self.next_index]
+        self.query_one("#lesson-output", RichLog).clear()
+        self.transcript = []
+        runner = StepRunner(self.ops, self.record, self._out, self._show_panel)
+        try:
+            if self.next_index == 0:  # "before" is the moment the first step starts
+                self.record.before = await look(self.ops)
+                if self.record.before is not None:
+                    self.record.saw_leader(self.record.before.leader, self.record.before.term)
+            played = await runner.play(step)
+        except Exception as exc:  # never a traceback in the dashboard; the log keeps it
+            log.exception("step %d of %s failed", step.number, lesson.name)
+            line = f"❌ Step {step.number} failed: {type(exc).__name__}: {exc}"
+            self._out(line)
+            self.record.failures.append((step.number, line))
+            played = "ended"
+        self.running = False
+        self.next_index += 1
+        if played == "exit" or self.next_index >= len(lesson.steps):
+            await self._finish()
+        else:
+            self._show()
+        self.focus()
+
+    def _show_panel(self, panel: Panel) -> None:
+        self.show_panel(panel)
+        self.focus()  # Enter stays the lesson's while the panels move
+
+    async def _finish(self) -> None:
+        self.record.after = await look(self.ops)
+        if self.record.after is not None:
+            self.record.saw_leader(self.record.after.leader, self.record.after.term)
+        self.recap_lines = recap(self.record)
+        self.finished = True
+        self._show()
+
+    def step_from_anywhere(self) -> None:
+        """The next step, asked for away from the pane (not under a dialog); the keyboard
+        comes back to the pane."""
+        if self.lesson is None or self.screen is not self.app.screen:
+            return
+        self.focus()
+        self.action_next_step()
+
+    def action_close_lesson(self) -> None:
+        """Hide the pane (a running step finishes first)."""
+        if self.running:
+            self.app.notify("A step is running: close the lesson once it is done", markup=False)
+            return
+        self.lesson = None
+        self.display = False
+
+
+def lesson_commands(open_lesson: Callable[[Path], None]) -> Iterable[SystemCommand]:
+    """The command palette's lessons: one entry per file of the lessons folder."""
+    folder = lessons_folder()
+    for path in lesson_files(folder):
+        try:
+            title = read_lesson(path).title
+        except LessonError:
+            title = path.stem
+        # "Lesson 5: a failover." as it is; any other title says it is a lesson.
+        shown = title if title.lower().startswith("lesson") else f"Lesson: {title}"
+        yield SystemCommand(shown, f"play {path.name} here", partial(open_lesson, path))
