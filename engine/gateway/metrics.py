@@ -28,6 +28,17 @@ class GatewayCollector(Collector):
             ("reads_damaged", "Read answers store_damaged, each retried on another node"),
         ):
             yield CounterMetricFamily(f"gate_gateway_{key}", doc, value=self.router.counters[key])
+        batcher = self.router.proposals.counters
+        yield CounterMetricFamily(
+            "gate_gateway_propose_frames",
+            "Frames of proposals sent to a leader (engine/gateway/proposals.py)",
+            value=batcher["propose_frames"],
+        )
+        yield CounterMetricFamily(
+            "gate_gateway_proposals",
+            "Proposals sent to a leader; over propose_frames, how many a frame carried",
+            value=batcher["proposals"],
+        )
         yield CounterMetricFamily(
             "gate_gateway_leaders_pushed",
             "New leaders learned from a node's announcement rather than a health round",

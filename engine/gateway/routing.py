@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from engine.config_model import ClusterConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.leader_retry import retry_on_leader
+from engine.gateway.proposals import ANSWER_MARGIN, ProposalBatcher
 from engine.gateway.tcp_pool import NodePool
 from engine.protocol.errors import RETRYABLE, GateError
 
@@ -38,6 +39,8 @@ class Router:
         self.health = health
         self.deadline = config.gateway.request_timeout
         self._spread = itertools.count()
+        # Concurrent writes reach the leader in shared frames (engine/gateway/proposals.py).
+        self.proposals = ProposalBatcher(pool)
         # The highest log index this gateway acknowledged: reads without a token of their own
         # wait for it (less freshLag), so even curl users read their writes through a follower.
         self.acked_index = 0
@@ -67,29 +70,36 @@ class Router:
         Abandoning the attempt is safe: the retry at the new leader carries the same event
         ids, so the command is written once whatever happened.
         """
-        attempt = asyncio.ensure_future(
-            self.ask(
-                node_id,
-                {"op": "propose", "command": command, "timeout": remaining},
-                remaining + 0.2,
-            )
-        )
-        try:
-            while True:
-                moved = self.health.leader_moved()
-                await asyncio.wait({attempt, moved}, return_when=asyncio.FIRST_COMPLETED)
-                if attempt.done():
-                    return attempt.result()
-                leader = self.health.leader
-                if leader is not None and leader != node_id:
-                    # The outcome is unknown (the old leader may have replicated it); the
-                    # retry follows ``leader`` at once rather than after a health round.
-                    raise GateError(
+        answer = self.proposals.submit(node_id, command, remaining)
+        health = self.health
+        moved = health.leader_moved()
+
+        def on_move(_: asyncio.Future[None]) -> None:
+            nonlocal moved
+            leader = health.leader
+            if answer.done():
+                return
+            if leader is not None and leader != node_id:
+                # The outcome is unknown (the old leader may have replicated it); the
+                # retry follows ``leader`` at once rather than after a health round.
+                answer.set_exception(
+                    GateError(
                         "timeout", f"{node_id} stopped leading during the write", leader=leader
                     )
+                )
+                return
+            moved = health.leader_moved()
+            moved.add_done_callback(on_move)
+
+        # A callback rather than a task racing two futures: the lighter path for every write.
+        moved.add_done_callback(on_move)
+        try:
+            async with asyncio.timeout(remaining + ANSWER_MARGIN):
+                return await answer
         finally:
-            if not attempt.done():
-                attempt.cancel()
+            moved.remove_done_callback(on_move)
+            if not answer.done():
+                answer.cancel()
 
     async def on_leader(
         self,

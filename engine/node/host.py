@@ -785,6 +785,18 @@ class RaftHost:
         ``index`` is the command's log index: a reader that waits for a node to apply it
         sees this write (read-your-writes for every kind of write, not only appends).
         """
+        (answer,) = await self.propose_many([command], timeout)
+        if isinstance(answer, GateError):
+            raise answer
+        return answer
+
+    async def propose_many(
+        self, commands: list[dict[str, Any]], timeout: float
+    ) -> list[dict[str, Any] | GateError]:
+        """Replicate commands as consecutive entries of one round; each one's answer, in order:
+        ``{"result", "index"}`` once committed and applied here, or its own error (a command
+        refused at apply time fails alone).  A refusal up front (not the leader, no quorum, a
+        full disk) is raised for all."""
         if self.core.role != "leader":
             raise GateError("not_leader", "this node is not the leader", leader=self.core.leader_id)
         if self.disk_full is not None:
@@ -795,16 +807,42 @@ class RaftHost:
                 leader=self.core.transferring_to,
             )
         self._check_quorum()
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((encode_command(command), fut))
+        loop = asyncio.get_running_loop()
+        waiting: list[asyncio.Future[Any]] = []
+        for command in commands:
+            fut: asyncio.Future[Any] = loop.create_future()
+            self._pending.append((encode_command(command), fut))
+            waiting.append(fut)
         self._wake.set()
         try:
+            # Awaited one by one, not with asyncio.wait: a round resolves them all at once, and
+            # the first wakes this task directly, before the round's disk work (_ready_loop).
             async with asyncio.timeout(timeout):
-                return await fut
+                for fut in waiting:
+                    with contextlib.suppress(Exception):
+                        await fut  # read below: an error fails only its own command
         except TimeoutError:
-            raise GateError(
-                "timeout", "not committed in time; outcome unknown, retry with the same event ids"
-            ) from None
+            pass  # what is not done is answered ``timeout``
+        finally:
+            for fut in waiting:
+                if not fut.done():
+                    fut.cancel()  # its waiter entry is skipped when it applies
+        answers: list[dict[str, Any] | GateError] = []
+        for fut in waiting:
+            if fut.cancelled():
+                answers.append(
+                    GateError(
+                        "timeout",
+                        "not committed in time; outcome unknown, retry with the same event ids",
+                    )
+                )
+            elif isinstance(exc := fut.exception(), GateError):
+                answers.append(exc)
+            elif exc is not None:
+                raise exc
+            else:
+                answers.append(fut.result())
+        return answers
 
     def _flush_proposals(self) -> None:
         if not self._pending:

@@ -29,6 +29,7 @@ log = logging.getLogger("gate.node.tcp")
 MAX_WAIT_MS = 5000  # the longest long poll a read may ask for (``wait_ms``)
 DEFAULT_PROPOSE_TIMEOUT = 5.0  # seconds, for a propose that names no usable timeout
 MAX_PROPOSE_TIMEOUT = 30.0
+MAX_PROPOSE_BATCH = 1024  # commands in one coalesced ``propose``
 
 
 def _opt_int(value: Any) -> int | None:
@@ -132,20 +133,47 @@ class NodeTcpServer:
             answer["error"] = {"code": "internal", "message": "internal error on the node"}
         conn.send(answer)
 
+    def _checked(self, command: Any) -> dict[str, Any]:
+        # Checked here too, not only by the gateway: nothing malformed enters the log,
+        # whoever holds the cluster secret.
+        return check_command(command, max_events=self.host.config.limits.max_events_per_append)
+
+    async def _propose_many(self, commands: Any, timeout: float) -> list[dict[str, Any]]:
+        """A gateway's coalesced proposals (engine/gateway/proposals.py), one round: an answer
+        for each command, ``{"ok", "result"}`` or ``{"ok", "error"}``, in order."""
+        if not isinstance(commands, list) or not 0 < len(commands) <= MAX_PROPOSE_BATCH:
+            raise GateError(
+                "invalid_request", f"commands must be a list of 1 to {MAX_PROPOSE_BATCH} commands"
+            )
+        refused: list[GateError | None] = []  # per command: refused here, or proposed
+        checked: list[dict[str, Any]] = []
+        for command in commands:
+            try:
+                checked.append(self._checked(command))
+                refused.append(None)
+            except GateError as err:
+                refused.append(err)  # refused alone: its neighbours are proposed
+        results = iter(await self.host.propose_many(checked, timeout) if checked else ())
+        out: list[dict[str, Any]] = []
+        for refusal in refused:
+            answer = refusal or next(results)
+            if isinstance(answer, GateError):
+                out.append({"ok": False, "error": answer.to_dict()})
+            else:
+                out.append({"ok": True, "result": answer})
+        return out
+
     async def _dispatch(self, msg: dict[str, Any]) -> Any:
         op = msg.get("op")
         if op == "status":
             return self.host.status()
         if op == "propose":
-            # Checked here too, not only by the gateway: nothing malformed enters the log,
-            # whoever holds the cluster secret.
-            command = check_command(
-                msg.get("command"), max_events=self.host.config.limits.max_events_per_append
-            )
             timeout = msg.get("timeout")
             if not isinstance(timeout, int | float) or not 0 < timeout <= MAX_PROPOSE_TIMEOUT:
                 timeout = DEFAULT_PROPOSE_TIMEOUT
-            return await self.host.propose(command, timeout)
+            if "commands" in msg:
+                return await self._propose_many(msg["commands"], timeout)
+            return await self.host.propose(self._checked(msg.get("command")), timeout)
         if op == "read":
             query = msg.get("query")
             if not isinstance(query, dict):

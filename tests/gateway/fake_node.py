@@ -4,7 +4,10 @@ Connections start with the handshake of ``engine.protocol.framing`` under ``secr
 real node.
 It answers ``ping`` and ``status`` (with a scripted status), plus ops that let tests control
 the order and fate of answers: ``echo`` answers at once, ``hold`` keeps its answer until a
-``release`` with the same ``key``, and ``garbage`` sends a frame that is not JSON.  ``watch``
+``release`` with the same ``key``, and ``garbage`` sends a frame that is not JSON.
+``propose`` answers each command as a node does, from the command itself: ``{"fail": code}``
+is refused with that code, anything else is taken at the next log index; each frame is kept
+in ``proposals``.  ``watch``
 (one-way, as on a real node) makes ``announce`` push a leadership message on that connection.
 """
 
@@ -45,6 +48,8 @@ class FakeNode:
         self.health_status = 200
         self.status_fails = False
         self.ops: Counter[str] = Counter()
+        self.proposals: list[dict[str, Any]] = []  # the propose frames, as received
+        self._index = 0
         self.connections = 0
         self.http_port = 0
         self.tcp_port = 0
@@ -139,11 +144,24 @@ class FakeNode:
             conn.send({"id": rid, "ok": True, "result": "released"})
             held_conn, answer = self._held.pop(msg["key"])
             held_conn.send(answer)
+        elif op == "propose":
+            self.proposals.append(msg)
+            if "commands" in msg:
+                answers = [self._propose(c) for c in msg["commands"]]
+                conn.send({"id": rid, "ok": True, "result": answers})
+            else:
+                conn.send({"id": rid, **self._propose(msg["command"])})
         elif op == "garbage":
             conn.writer.write(b"\x00\x00\x00\x03abc")
         else:
             error = {"code": "invalid_request", "message": f"unknown op {op!r}"}
             conn.send({"id": rid, "ok": False, "error": error})
+
+    def _propose(self, command: dict[str, Any]) -> dict[str, Any]:
+        if "fail" in command:
+            return {"ok": False, "error": {"code": command["fail"], "message": "refused"}}
+        self._index += 1
+        return {"ok": True, "result": {"result": command, "index": self._index}}
 
     @property
     def watchers(self) -> int:
