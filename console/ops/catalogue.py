@@ -70,8 +70,8 @@ Name = Literal[
 # stream) when it was not named; ``Operation.target`` is None for one that needs none.
 Target = Literal["node", "observer", "producer", "subscription", "stream"]
 EXIT = 15  # the classic menu's last option
-Panel = Literal["cluster", "feed", "observers", "producers", "subscriptions", "streams"]
-# The dashboard's panels in the order of their number keys (1-6), with their titles.
+Panel = Literal["cluster", "feed", "observers", "producers", "subscriptions", "streams", "messages"]
+# The dashboard's panels in the order of their number keys (1-7), with their titles.
 PANELS: tuple[tuple[Panel, str], ...] = (
     ("cluster", "Cluster"),
     ("feed", "Feed"),
@@ -79,6 +79,7 @@ PANELS: tuple[tuple[Panel, str], ...] = (
     ("producers", "Producers"),
     ("subscriptions", "Subscriptions"),
     ("streams", "Streams"),
+    ("messages", "Messages"),
 )
 
 

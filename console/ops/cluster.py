@@ -143,6 +143,7 @@ class NodeRow:
             return "-"
         left = max(0, self.timer_timeout_ms - self.timer_elapsed_ms)
         return f"{left}/{self.timer_timeout_ms} ms"
+
     # Its outgoing link faults: (peer, what happens to the messages) by peer.
     link_faults: tuple[tuple[str, str], ...] = ()
 

@@ -13,6 +13,7 @@ import time
 
 from console.ops.cluster import ClusterOps, HealthMonitor
 from console.ops.errors import OpsError
+from console.ops.messages import MessageFeed
 from console.ops.observers import ObserverRegistry
 from console.ops.producers import ProducerManager
 from console.ops.rate import Clock
@@ -50,6 +51,7 @@ class Operations:
         self.streams = StreamOps(client, self.store, seed=seed)
         self.stores = StoreOps(client)
         self.cluster = ClusterOps(client)
+        self.messages = MessageFeed(client)  # the Raft messages, while the panel is shown
         # Its own client that never retries, so a status bar never waits on a dead engine.
         self._health_client = session.new_client(retry_deadline=0)
         self.health = HealthMonitor(
@@ -138,6 +140,7 @@ class Operations:
     async def close(self) -> None:
         """Stop everything this session started."""
         await self.health.stop()
+        await self.messages.stop()
         await asyncio.gather(
             self.subscriptions.stop_all(),
             self.observers.stop_all(),

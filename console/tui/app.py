@@ -58,6 +58,7 @@ from console.tui.feed.panel import FeedPanel
 from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
 from console.tui.lesson.pane import NEXT_STEP_KEY, LessonPane, lesson_commands
+from console.tui.messages.panel import MessagesPanel
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
 from console.tui.requests import Requested, catalogue_bindings, request, role_allows
@@ -173,6 +174,8 @@ class GateConsole(App[None]):
             with TabPane("Streams", id="streams"):
                 yield Static(id="store-counts", markup=False)
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
+            with TabPane("Messages", id="messages"):
+                yield MessagesPanel(id="messages-panel")
         yield LessonPane(self.ops, self.action_show_panel, id="lesson-pane")
         yield GateFooter(compact=True)
 
@@ -255,6 +258,8 @@ class GateConsole(App[None]):
             if tables or self._ticks % TABLE_EVERY == 0:
                 self._show_tables()
             self._show_charts()
+            if self.ops.messages.watching:
+                self._show_messages()
 
     def _dashboard_shown(self) -> bool:
         """False once the app has stopped running: when it closes, its widgets go one by one,
@@ -276,6 +281,13 @@ class GateConsole(App[None]):
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
         panel.note(when, self.timeline.note(sample.status))
         self._last_status = sample.status
+
+    def _show_messages(self) -> None:
+        panel = self.query_one(MessagesPanel)
+        if self._last_status is not None:
+            panel.set_nodes([node.node_id for node in self._last_status.nodes])
+        panel.show_problem(self.ops.messages.problem)
+        panel.add(*self.ops.messages.drain())
 
     def _show_tables(self) -> None:
         in_feed = [name for name in self.ops.observers.names() if name not in self.muted]
@@ -417,6 +429,10 @@ class GateConsole(App[None]):
             return
         if pane_id == "feed":
             self.query_one(FeedPanel).catch_up()
+        # The cluster is asked for its messages only while they are shown.
+        self.ops.messages.watch(pane_id == "messages")
+        if pane_id == "messages":
+            self._show_messages()
         focused = tabs.screen.focused
         holder = None if focused is None else _pane_of(focused)
         if holder is None:

@@ -41,8 +41,8 @@ Without --connect it starts a 3-node cluster in the background (gateway on
 and stops it on exit. It refuses to start when a Gate gateway or another
 program already holds those ports.
 
-Keys: 1-6 switch panels (cluster, feed, observers, producers, subscriptions,
-streams), ? shows every key, Ctrl+P lists every operation, Ctrl+Q quits.
+Keys: 1-7 switch panels (cluster, feed, observers, producers, subscriptions,
+streams, messages), ? shows every key, Ctrl+P lists every operation, Ctrl+Q quits.
 It needs a terminal; for scripts use gate-repl, which reads choices from stdin.
 
 With --serve it needs none: it serves the dashboard to web browsers on

@@ -41,6 +41,7 @@ from engine.client.results import (
     SubscriptionPut,
     TempoAnswer,
     TempoView,
+    TraceBatch,
     TransferAnswer,
     Whoami,
 )
@@ -395,6 +396,32 @@ class GateClient:
             buffer,
             keep_trying=keep_trying,
             on_connection=on_connection,
+        )
+
+    def trace(
+        self,
+        *,
+        interval_ms: int | None = None,
+        detail: int | None = None,
+        heartbeats: str | None = None,
+        received: bool = False,
+        keep_trying: bool = False,
+        on_connection: ConnectionListener | None = None,
+    ) -> AsyncIterator[TraceBatch]:
+        """Every node's Raft messages, merged and folded per interval (WebSocket
+        ``/api/cluster/trace``, docs/API.md "Message trace"), reconnecting by itself as
+        ``observe`` does.  Yields ``{"type": "trace", "time", "interval", "lines"}``."""
+        check_integers(interval_ms, "interval_ms")
+        check_integers(detail, "detail")
+        params = {
+            "interval_ms": interval_ms,
+            "detail": detail,
+            "heartbeats": heartbeats,
+            "received": "true" if received else None,
+        }
+        query = {k: str(v) for k, v in params.items() if v is not None}
+        return subscription_client.trace(
+            self, query, keep_trying=keep_trying, on_connection=on_connection
         )
 
     async def put_subscription(

@@ -325,6 +325,16 @@ class LiveMessage(TypedDict):
 ObserverMessage = EventsMessage | DroppedMessage | LiveMessage
 
 
+class TraceBatch(TypedDict):
+    """One interval of the Raft message trace (docs/API.md, "Message trace"); each line is a
+    ``message``, ``summary``, ``heartbeats`` or ``missed`` object, told apart by ``kind``."""
+
+    type: Literal["trace"]
+    time: float
+    interval: float
+    lines: list[dict[str, Any]]
+
+
 class ClusterViewEvent(ClusterView):
     """The cluster view, at once and after every health round."""
 

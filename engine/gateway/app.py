@@ -25,6 +25,7 @@ from engine.gateway.metrics import GatewayCollector
 from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeSupervisor, port_free
+from engine.gateway.trace import TraceHub, serve_trace
 from engine.protocol import commands
 from engine.protocol import definitions as subscription_definitions
 from engine.protocol.errors import GateError
@@ -104,6 +105,8 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self.observers = ObserverHub(self._observer_read)
         self.consumers = ConsumerBridge(config, router)
+        # Asks the nodes for their Raft messages while anyone watches /api/cluster/trace.
+        self.trace = TraceHub(router.ask, lambda: self.members.node_ids)
         # What the config leaves open to the network (engine/exposure.py), set at start.
         self.insecure: list[str] = []
 
@@ -220,6 +223,9 @@ class Gateway:
         async for msg in ws:
             if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                 break
+
+    async def cluster_trace(self, request: web.Request) -> web.WebSocketResponse:
+        return await serve_trace(self.trace, request)
 
     async def node_log(self, request: web.Request) -> web.Response:
         """A node's recent log lines (why things happen on it), asked of that node."""
@@ -521,6 +527,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.observers.close()
+        await self.trace.close()
         for task in list(self._background):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -542,6 +549,7 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/cluster/events"): "reader",
     ("GET", "/api/cluster/tempo"): "reader",
     ("GET", "/api/cluster/links"): "reader",
+    ("GET", "/api/cluster/trace"): "reader",
     ("GET", _NODE + "/log"): "reader",
     ("GET", "/api/stores/{store}/observe"): "reader",
     ("GET", "/api/stores/{store}/subscriptions"): "reader",
@@ -595,6 +603,7 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_delete(_SNAPSHOT, gateway.delete_snapshot)
     r.add_get("/api/cluster", gateway.cluster)
     r.add_get("/api/cluster/events", gateway.cluster_events)
+    r.add_get("/api/cluster/trace", gateway.cluster_trace)
     r.add_get(_NODE + "/log", gateway.node_log)
     r.add_get("/api/cluster/tempo", gateway.get_tempo)
     r.add_post("/api/cluster/tempo", gateway.set_tempo)

@@ -41,6 +41,7 @@ from engine.node.repair import (
 )
 from engine.node.snapshots import SnapshotReceiver, SnapshotSender
 from engine.node.subscriptions import SubscriptionService
+from engine.node.trace import MessageTrace
 from engine.protocol.commands import encode_command
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.link_faults import LinkFault
@@ -182,6 +183,8 @@ class RaftHost:
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
         self._started = time.monotonic()  # for its uptime (GET /status)
+        # The Raft messages it sends and receives, for the Messages panel (docs/API.md).
+        self.trace = MessageTrace(node_id, rep.trace_messages)
         if self.core.last_index:
             self.node_log.add(
                 "restart",
@@ -375,6 +378,7 @@ class RaftHost:
                 # node already applied. Its stores are ahead of the cluster: rebuild them.
                 self.request_repair("raft.db", f"log diverged below its commit index ({exc})")
                 return
+        self.trace.received(messages)
         self.counters["raft_messages_in"] += len(messages)
         self._wake.set()
 
@@ -384,6 +388,7 @@ class RaftHost:
         if self.failure.done() or request.frm in self.peers.cuts.inbound:
             return
         self._last_heard[request.frm] = time.monotonic()
+        self.trace.received((request,))
         self.core.step(request)
         self._wake.set()
 
@@ -973,6 +978,7 @@ class RaftHost:
         # Appends without entries only carry the commit index (or are heartbeats): they are held
         # COMMIT_NOTICE_DELAY, and never overtake what goes now (send_later).  A snapshot
         # request becomes a transfer of the stores (engine/node/snapshots.py).
+        self.trace.sent(messages)
         now: list[Message] = []
         held: list[Message] = []
         for msg in messages:

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.node.host import RaftHost
 from engine.node.node_log import log_page
+from engine.node.trace import trace_page
 from engine.protocol.errors import GateError
 from engine.protocol.framing import FrameError, ServerConnection
 from engine.protocol.link_cuts import parse_cut_request
@@ -228,6 +229,8 @@ class NodeTcpServer:
             )
         if op == "log":
             return log_page(self.host.node_log, _opt_int(msg.get("after")), msg.get("limit"))
+        if op == "trace":
+            return trace_page(self.host.trace, msg.get("after"), msg.get("limit"), msg.get("dir"))
         if op == "snapshot_offer":
             if self.host.disk_full is not None:
                 # The sender reports the transfer failed; the leader sends it again later.

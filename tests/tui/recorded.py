@@ -25,6 +25,7 @@ from console.ops.cluster import (
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, seen_line, selector_text
 from console.ops.line_feed import LineFeed
+from console.ops.messages import TraceLine, trace_line
 from console.ops.observers import ObserverRow
 from console.ops.operations import Operations
 from console.ops.session import Access
@@ -590,6 +591,111 @@ class RecordedVerdict:
         self.unreadable = False
 
 
+T0 = 1_765_000_000.0  # the recorded trace's clock: 05:46:40 UTC
+
+
+def _message(at: float, kind: str, frm: str, to: str, term: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "kind": "message",
+        "node": frm,
+        "seq": int(at * 10),
+        "time": T0 + at,
+        "dir": "send",
+        "type": kind,
+        "frm": frm,
+        "to": to,
+        "term": term,
+        **fields,
+    }
+
+
+def _vote(at: float, frm: str, to: str, term: int, pre: bool) -> dict[str, Any]:
+    return _message(
+        at,
+        "vote",
+        frm,
+        to,
+        term,
+        last_log_index=1240,
+        last_log_term=3,
+        pre_vote=pre,
+        transfer=False,
+    )
+
+
+def _granted(
+    at: float, frm: str, to: str, term: int, pre: bool, granted: bool = True
+) -> dict[str, Any]:
+    return _message(at, "vote_response", frm, to, term, granted=granted, pre_vote=pre)
+
+
+# node1 led term 3 and was killed: node2 asks for pre-votes, then votes, wins term 4 and
+# brings node3 up to date; then producers write at full rate and the trace sums it up.
+ELECTION: list[dict[str, Any]] = [
+    {"kind": "heartbeats", "time": T0, "count": 10, "nodes": ["node1", "node2", "node3"]},
+    _vote(1.512, "node2", "node1", 4, True),
+    _vote(1.512, "node2", "node3", 4, True),
+    _granted(1.514, "node3", "node2", 4, True),
+    _vote(1.516, "node2", "node1", 4, False),
+    _vote(1.516, "node2", "node3", 4, False),
+    _granted(1.519, "node3", "node2", 4, False),
+    _message(
+        1.521, "append", "node2", "node3", 4, prev_index=1240, prev_term=3, entries=1, commit=1240
+    ),
+    _message(
+        1.523, "append_response", "node3", "node2", 4, success=True, match_index=1241, reject_hint=0
+    ),
+    {"kind": "heartbeats", "time": T0 + 2.0, "count": 6, "nodes": ["node2", "node3"]},
+    {
+        "kind": "summary",
+        "time": T0 + 3.0,
+        "dir": "send",
+        "type": "append",
+        "frm": "node2",
+        "to": "node3",
+        "count": 340,
+        "per_second": 340.0,
+        "term": 4,
+        "entries_min": 1,
+        "entries_max": 40,
+        "commit": 5210,
+    },
+    {
+        "kind": "summary",
+        "time": T0 + 3.0,
+        "dir": "send",
+        "type": "append_response",
+        "frm": "node3",
+        "to": "node2",
+        "count": 338,
+        "per_second": 338.0,
+        "term": 4,
+        "rejected": 0,
+        "match_index": 5231,
+    },
+    {"kind": "missed", "node": "node2", "count": 120},
+]
+
+
+class RecordedMessages:
+    """The message trace, recorded: every line at the first drain once watched."""
+
+    def __init__(self, raw: list[dict[str, Any]]) -> None:
+        self.lines = [trace_line(r, T0 + 3.0) for r in raw]
+        self.watching = False
+        self.problem = ""
+        self._drained = False
+
+    def watch(self, on: bool) -> None:
+        self.watching = on
+
+    def drain(self) -> tuple[list[TraceLine], int]:
+        if self._drained:
+            return [], 0
+        self._drained = True
+        return self.lines, 0
+
+
 class RecordedOps:
     """The parts of ``Operations`` the dashboard uses, holding fixed data."""
 
@@ -607,6 +713,7 @@ class RecordedOps:
         self.health = RecordedHealth(status)
         self.cluster = RecordedCluster(self.health)
         self.stores = RecordedStores()
+        self.messages = RecordedMessages([] if empty else ELECTION)
         self.verdict = RecordedVerdict()
         if empty:
             self.observers = RecordedObservers([])
