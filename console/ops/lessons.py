@@ -2,15 +2,16 @@
 
 A lesson is a text file of lines (``examples/lessons/``): a line starting with ``#`` is
 narration, any other line is an answer to ``gate-repl``'s numbered menu or to the question an
-option asks, and at the menu a *directive* line (``wait N``) paces the script without being a
-numbered option.  ``gate-repl`` reads such a file line by line from stdin (its script terminal
-tells comments from answers with :func:`is_comment`, its menu loop directives with
-:func:`directive`); ``gate-console --lesson`` reads the whole file with :func:`read_lesson`
-and plays it a :class:`Step` at a time: a block of narration and the answer lines after it.
+option asks; at the menu a *directive* line is not a numbered option: ``wait N`` paces the
+script, ``tempo N`` sets the cluster's tempo.  ``gate-repl`` reads such a file line by line
+from stdin (its script terminal tells comments from answers with :func:`is_comment`, its menu
+loop directives with :func:`directive`); ``gate-console --lesson`` reads the whole file with
+:func:`read_lesson` and plays it a :class:`Step` at a time: a block of narration and the
+answer lines after it.
 
 The first comment lines, up to a bare ``#`` line, are the lesson's heading (its title, how to
 run it with ``gate-repl``), not the first step's narration.  A directive is a keyword and its
-arguments; a new one (``tempo N``) is a parser in :data:`DIRECTIVES`.
+arguments, with a parser in :data:`DIRECTIVES`.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.ops.cluster import MAX_TEMPO
 from console.ops.errors import OpsError
+from console.ops.numbers import parse_whole
 
 COMMENT = "#"
 MAX_LESSON_BYTES = 256 * 1024  # a lesson is a page of text; anything far bigger is a mistake
 WAIT = "wait"
 MAX_WAIT = 60.0
+TEMPO = "tempo"  # ``tempo N``: the cluster N times slower from here on (docs/API.md, "Tempo")
 LESSONS_ENV = "GATE_LESSONS"  # a folder of lessons, for an installed console
 
 
@@ -60,8 +64,18 @@ def parse_wait(answer: str) -> float:
     return seconds
 
 
+def parse_tempo(answer: str) -> int:
+    """The scale of ``tempo N``: the cluster N times slower, from 1 (full speed) to
+    ``MAX_TEMPO``."""
+    words = answer.split()
+    usage = f"type 'tempo N' with N from 1 (full speed) to {MAX_TEMPO} times slower"
+    if len(words) != 2:
+        raise OpsError(f"{answer!r}: {usage}")
+    return parse_whole(words[1], "tempo", minimum=1, maximum=MAX_TEMPO)
+
+
 # Each directive's keyword and the parser of its line (which raises OpsError saying why).
-DIRECTIVES: dict[str, Callable[[str], float]] = {WAIT: parse_wait}
+DIRECTIVES: dict[str, Callable[[str], float]] = {WAIT: parse_wait, TEMPO: parse_tempo}
 
 
 def directive(answer: str) -> str | None:
@@ -74,6 +88,11 @@ def directive(answer: str) -> str | None:
 def is_wait(answer: str) -> bool:
     """Whether the menu answer is a ``wait`` line (valid or not)."""
     return directive(answer) == WAIT
+
+
+def is_tempo(answer: str) -> bool:
+    """Whether the menu answer is a ``tempo`` line (valid or not)."""
+    return directive(answer) == TEMPO
 
 
 @dataclass(frozen=True, slots=True)

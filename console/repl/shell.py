@@ -19,12 +19,12 @@ from typing import Literal
 
 from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Name, numbered, refusal
 from console.ops.errors import OpsError
-from console.ops.lessons import is_wait
+from console.ops.lessons import is_tempo, is_wait
 from console.ops.numbers import is_choice_number
 from console.ops.outcomes import failed
 from console.repl.commands import cluster, data, observers, producers, subscriptions
 from console.repl.commands.cluster import START_A_NODE
-from console.repl.commands.script import wait
+from console.repl.commands.script import tempo, wait
 from console.repl.context import Cancelled, Context
 from console.repl.menu import COMPACT_MENU, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from engine.client import GateError
@@ -66,6 +66,8 @@ HANDLERS: dict[Name, Command] = {
     "heal_node": cluster.heal_node,
     "add_node": cluster.add_node,
     "remove_node": cluster.remove_node,
+    "set_tempo": cluster.set_tempo,
+    "link_fault": cluster.link_fault,
 }
 COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT
@@ -149,6 +151,9 @@ class ReplShell:
         if is_wait(answer):
             # Not a numbered option: the menu stays the classic one, a script still paces.
             done = await self._run(functools.partial(wait, answer=answer), "wait")
+            return "more" if done else "ended"
+        if is_tempo(answer):
+            done = await self._run(functools.partial(tempo, answer=answer), "tempo")
             return "more" if done else "ended"
         if number not in COMMANDS:
             # docs/CONSOLE.md: bad input gets a clear ❌ line and the menu again.
