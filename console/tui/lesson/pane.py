@@ -213,9 +213,11 @@ class LessonPane(Vertical, can_focus=True):
     @property
     def asking(self) -> Step | None:
         """The step whose question waits for this seat's answer, if any."""
-        if self.lesson is None or self.running or self.finished:
+        lesson = self.lesson
+        # Past the last step the recap is being computed: nothing to ask any more.
+        if lesson is None or self.running or self.finished or self.next_index >= len(lesson.steps):
             return None
-        step = self.lesson.steps[self.next_index]
+        step = lesson.steps[self.next_index]
         return step if step.ask is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
