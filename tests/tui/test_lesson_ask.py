@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import TabbedContent
+from textual.widgets import RichLog, TabbedContent
 
 from console.ops.lessons import read_lesson
 from console.ops.room import ROOM_ENV, Room, question_key
@@ -189,7 +189,14 @@ def asked(pilot_steps: int = 1) -> Any:
         for _ in range(pilot_steps):
             await press(pilot, "enter")
         await settle(app)
-        await pilot.pause()
+        # The transcript scrolls to its end after a refresh (RichLog defers it): a loaded
+        # machine may take the picture before, so wait for it (bounded, like settle).
+        log = app.query_one("#lesson-output", RichLog)
+        for _ in range(100):
+            await pilot.pause()
+            if log.is_vertical_scroll_end:
+                break
+        assert log.is_vertical_scroll_end
 
     return run
 
