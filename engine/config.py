@@ -400,6 +400,7 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
             "heartbeatTicks",
             "preferredLeader",
             "compactAfter",
+            "traceMessages",
         ),
         empty_ok=True,
     )
@@ -422,6 +423,9 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
         ),
         compact_after=_int(
             fields.get("compactAfter", base.compact_after), at.child("compactAfter"), 1
+        ),
+        trace_messages=_int(
+            fields.get("traceMessages", base.trace_messages), at.child("traceMessages"), 0
         ),
     )
     # Followers must hear a heartbeat before their election timer (at least n ticks) runs out.
@@ -746,6 +750,7 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "heartbeatTicks": replication.heartbeat_ticks,
             "preferredLeader": replication.preferred_leader,
             "compactAfter": replication.compact_after,
+            "traceMessages": replication.trace_messages,
         },
         "stores": list(config.stores),
         "security": {

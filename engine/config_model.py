@@ -81,6 +81,8 @@ class ReplicationConfig:
     preferred_leader: PreferredLeader = "sticky"
     # Log entries kept behind the stores' durably applied index; older ones are compacted away.
     compact_after: int = 10_000
+    # Raft messages each node keeps in its trace ring (docs/API.md, "Message trace"); 0: none.
+    trace_messages: int = 4096
 
 
 @dataclass(frozen=True, slots=True)

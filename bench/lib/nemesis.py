@@ -5,7 +5,8 @@
   acknowledged (with its position), failed definitively (every try answered 503), or unknown.
 - :class:`Nemesis` SIGKILLs, SIGSTOPs and stops leaders and followers, restarts them (or lets
   the gateway restart a node SIGKILLed behind its back, with ``gateway.restart: on-failure``),
-  cuts a node off from its peers (isolate, heal), hands leadership over and wipes a follower's
+  cuts a node off from its peers (isolate, heal), makes its links drop every message, lose and
+  repeat some, or lag (link faults, both ways), hands leadership over and wipes a follower's
   data (it comes back by snapshot), and measures the write unavailability after each fault:
   from the fault to the first acknowledged write that was issued after it.
 - :func:`converge` reads every node's own ``$all`` once they agree, for the checker
@@ -310,6 +311,14 @@ class LeaderHistory:
 # -- the nemesis ----------------------------------------------------------------------------
 
 # kind -> (which node, what is done to it)
+# The link faults of each action: (drop, delayMs, duplicate).
+LINK_FAULTS: dict[str, tuple[float, int, float]] = {
+    "drop": (1.0, 0, 0.0),
+    "lossy": (0.3, 0, 0.05),
+    "slow": (0.0, 200, 0.0),
+}
+# Actions after which a leader target is replaced (a lossy or slow leader may well lead on).
+_DEPOSING = ("kill", "kill_pid", "stop", "pause", "isolate", "drop")
 FAULTS: dict[str, tuple[str, str]] = {
     "kill_leader": ("leader", "kill"),  # SIGKILL through the gateway's supervisor
     "kill_leader_pid": ("leader", "kill_pid"),  # SIGKILL with os.kill on the pid from /status
@@ -321,6 +330,13 @@ FAULTS: dict[str, tuple[str, str]] = {
     # Every Raft link cut both ways (in the node), for pause_for seconds, then healed.
     "isolate_leader": ("leader", "isolate"),
     "isolate_follower": ("follower", "isolate"),
+    # Link faults (POST /api/cluster/links) on every link to and from the node, both ways, for
+    # pause_for seconds, then cleared: every message dropped (a partition made of link
+    # faults), 30% dropped and 5% repeated (lossy), or each one 200 ms late (slow).
+    "drop_leader": ("leader", "drop"),
+    "lossy_leader": ("leader", "lossy"),
+    "lossy_follower": ("follower", "lossy"),
+    "slow_follower": ("follower", "slow"),
     "transfer_leader": ("follower", "transfer"),  # leadership handed over to a follower
     # Stopped, its data directory deleted, started: it can only catch up by snapshot.
     "wipe_follower": ("follower", "wipe"),
@@ -558,6 +574,8 @@ class Nemesis:
             os.kill(pid, signal.SIGKILL)
         elif action == "isolate":
             await self._client.isolate(target)
+        elif action in LINK_FAULTS:
+            await self._link_faults(target, *LINK_FAULTS[action])
         elif action == "transfer":
             await self._client.transfer_leadership(target)
         elif action == "wipe":
@@ -573,11 +591,11 @@ class Nemesis:
             old_leader=leader,
             old_term=int(leader_status["term"]) if leader_status else 0,
         )
-        if role == "leader" or action == "transfer":
+        if (role == "leader" and action in _DEPOSING) or action == "transfer":
             record.new_leader = await self.leader(exclude=leader)
             record.election_s = self.clock() - since
         record.unavailable_s = await self.workload.wait_ack_after(since, self.timeout)
-        if action in ("pause", "isolate"):
+        if action in ("pause", "isolate", *LINK_FAULTS):
             # Frozen (or cut off) past the election timeout: for a leader, waiting on its
             # successor above ensures that; the hold keeps a follower from heartbeats as long.
             hold = since + self.pause_for - self.clock()
@@ -585,8 +603,11 @@ class Nemesis:
                 await asyncio.sleep(hold)
             if action == "pause":
                 await self._client.node_action(target, "resume")
-            else:
+            elif action == "isolate":
                 await self._client.heal(target)
+            else:
+                await self._client.clear_link_faults(frm=target)
+                await self._client.clear_link_faults(to=target)
         elif action == "kill_pid":
             await self._heal_kill_pid(target, restarts)
         elif action not in ("transfer", "replace"):  # after a transfer the old leader follows
@@ -603,6 +624,17 @@ class Nemesis:
         self.log(record.describe())
         return record
 
+    async def _link_faults(self, target: str, drop: float, delay_ms: int, dup: float) -> None:
+        """The same fault on every link of ``target``, both ways, each with its own seed."""
+        for peer in self.probe.members:
+            if peer == target:
+                continue
+            for frm, to in ((target, peer), (peer, target)):
+                seed = self.rng.randrange(2**31)
+                await self._client.set_link_fault(
+                    frm, to, drop=drop, delay_ms=delay_ms, duplicate=dup, seed=seed
+                )
+
     async def run(self, kinds: Iterable[str], gap: float) -> list[FaultRecord]:
         """Inject ``kinds`` in order, letting the workload run ``gap`` seconds between them."""
         done = []
@@ -618,6 +650,7 @@ class Nemesis:
             await self._client.node_action(node_id, "start")
         for node_id in self.probe.members:
             await self._client.heal(node_id)
+        await self._client.clear_link_faults()
         for node_id in self.probe.members:
             await self.rejoined(node_id)
 

@@ -13,7 +13,11 @@ leader is removed, and half the time keeps running, cut off from the log that re
 losses of nodes with ``fsync: os`` (the node loses the end of its log and what its state machine
 applied past it, never its term or vote, and restarts as ``recovering``; never more than a
 minority of the nodes at once, the case in which no committed entry may be lost; in schedules
-without membership changes) and clients proposing unique values.  A host per node plays the
+without membership changes), changes of tempo (the operator's ``POST /api/cluster/tempo``: every
+node's election timeout range and heartbeat interval stretched by 1 to 3, reaching the nodes a
+tick or two apart, and a node that restarts at its config's timing brought to the cluster's a
+few ticks later; liveness is checked at the tempo reached, which the steadiness phase first
+restores to 1, the leader first) and clients proposing unique values.  A host per node plays the
 part of the real node host, in the same order (the functions of engine/replication/ready.py): it
 sends a ``Ready``'s early messages, applies its committed entries to a simulated state machine,
 persists it into a :class:`MemoryLogStorage` when it must, sends its other messages and calls
@@ -116,6 +120,7 @@ class Schedule:
     members: float  # per tick: probability of a membership change (add or remove)
     spares: int  # nodes outside the initial membership, which may be added
     power_loss: float  # per tick: probability a node loses power (fsync: os)
+    tempo: float  # per tick: probability the operator changes the cluster's tempo
 
 
 def draw_schedule(seed: int) -> Schedule:
@@ -155,6 +160,7 @@ def draw_schedule(seed: int) -> Schedule:
         members=(members := rng.choice((0.0, 0.05, 0.15))),
         spares=rng.choice((1, 2)) if members else 0,
         power_loss=rng.choice((0.0, 0.02, 0.05)),  # drawn last, for the same reason
+        tempo=rng.choice((0.0, 0.0, 0.05, 0.2)),  # drawn last, for the same reason
     )
 
 
@@ -179,6 +185,7 @@ class SimStats:
     members_added: int = 0
     members_removed: int = 0
     promotions: int = 0  # learners promoted to voter (by their leader)
+    retimes: int = 0  # nodes given another timing while they ran (tempo changes)
 
     def add(self, other: SimStats) -> None:
         """Accumulate ``other`` into these totals."""
@@ -278,6 +285,10 @@ class Simulation:
         self.commits: dict[tuple[str, int], int] = {}
         self.voters = schedule.nodes  # voters in the last membership applied
         self.boots = dict(zip(ids, schedule.starts, strict=True))  # nodes not started yet
+        # Its own stream too.  The cluster's tempo, and the tick each node takes it at.
+        self.tempo_rng = random.Random(schedule.seed ^ 0x7E3B0)
+        self.scale = 1
+        self.retime_at: dict[str, int] = {}
         self._boot()
 
     def fail(self, what: str) -> Violation:
@@ -291,6 +302,7 @@ class Simulation:
         for _ in range(self.schedule.fault_ticks):
             self._boot()
             self._inject_faults()
+            self._change_tempo()
             self._step_clock()
             self._clients()
             self._change_members()
@@ -306,6 +318,48 @@ class Simulation:
         self.stats.elections = len(self.leaders)
         self.stats.commits = len(self.committed)
         return self.stats
+
+    def _change_tempo(self) -> None:
+        """Now and then the operator picks another tempo, which the nodes then take."""
+        rng = self.tempo_rng
+        if self.schedule.tempo and rng.random() < self.schedule.tempo:
+            self.scale = rng.choice([s for s in (1, 2, 3) if s != self.scale])
+            self.retime_at.clear()
+        self._roll_tempo_out()
+
+    def _roll_tempo_out(self) -> None:
+        """Each running node not at the cluster's tempo takes it a tick or two later (a
+        restarted node starts at its config's timing, as a real one does)."""
+        for host in self.hosts:
+            raft = host.raft
+            if raft is None or raft.config.election_ticks == self._timing(host)[0]:
+                continue
+            due = self.retime_at.setdefault(host.node_id, self.now + self.tempo_rng.randint(0, 2))
+            if due <= self.now:
+                self._retime(host)
+
+    def _timing(self, host: _Host) -> tuple[int, int]:
+        """(election ticks, heartbeat ticks) at the cluster's tempo."""
+        return host.config.election_ticks * self.scale, host.config.heartbeat_ticks * self.scale
+
+    def _retime(self, host: _Host) -> None:
+        assert host.raft is not None
+        host.raft.retime(*self._timing(host))
+        self.retime_at.pop(host.node_id, None)
+        self.stats.retimes += 1
+
+    def _restore_tempo(self) -> None:
+        """Back to tempo 1 on a healthy cluster, the leader first (it heartbeats at the new
+        pace before a follower's shorter timeout can run out), the others a tick later."""
+        if self.scale == 1:
+            return
+        self.scale = 1
+        self.retime_at.clear()
+        for host in self.hosts:
+            if host.raft is not None and host.raft.role == "leader":
+                self._retime(host)
+            elif host.raft is not None:
+                self.retime_at[host.node_id] = self.now + 1
 
     def _step_clock(self) -> None:
         for host in self.hosts:
@@ -799,8 +853,9 @@ class Simulation:
 
     def _check_liveness(self) -> None:
         target: Entry | None = None
-        deadline = self.now + self.schedule.liveness_ticks
+        deadline = self.now + self.schedule.liveness_ticks * self.scale
         while self.now < deadline:
+            self._roll_tempo_out()
             self._step_clock()
             self._settle()
             self.now += 1
@@ -814,7 +869,8 @@ class Simulation:
                     target = self._propose(leader, 1)[0]
         raise self.fail(
             f"liveness: no proposal applied on every node within "
-            f"{self.schedule.liveness_ticks} ticks of healing (last proposal {target}, "
+            f"{self.schedule.liveness_ticks * self.scale} ticks of healing "
+            f"(last proposal {target}, "
             f"roles {[(h.node_id, h.raft.role, h.raft.term) for h in self.hosts if h.raft]})"
         )
 
@@ -822,7 +878,9 @@ class Simulation:
         """While the network and disks stay healthy, no term moves and the leader stays."""
         self.slow_disk = 0.0  # a Ready held back for ticks delays heartbeats past a timeout
         before = self._terms_and_leader()
+        self._restore_tempo()  # a tempo change is no reason for an election either
         for _ in range(self.schedule.steady_ticks):
+            self._roll_tempo_out()
             self._step_clock()
             self._settle()
             self.now += 1

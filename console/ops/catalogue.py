@@ -57,15 +57,21 @@ Name = Literal[
     "heal_node",
     "add_node",
     "remove_node",
+    "set_tempo",
+    "tempo_slower",
+    "tempo_faster",
+    "tempo_normal",
+    "link_fault",
     "filter_feed",
+    "switch_store",
     "exit",
 ]
 # What an operation acts on: the dashboard gives it the selected row of that kind (the open
 # stream) when it was not named; ``Operation.target`` is None for one that needs none.
 Target = Literal["node", "observer", "producer", "subscription", "stream"]
 EXIT = 15  # the classic menu's last option
-Panel = Literal["cluster", "feed", "observers", "producers", "subscriptions", "streams"]
-# The dashboard's panels in the order of their number keys (1-6), with their titles.
+Panel = Literal["cluster", "feed", "observers", "producers", "subscriptions", "streams", "messages"]
+# The dashboard's panels in the order of their number keys (1-7), with their titles.
 PANELS: tuple[tuple[Panel, str], ...] = (
     ("cluster", "Cluster"),
     ("feed", "Feed"),
@@ -73,6 +79,7 @@ PANELS: tuple[tuple[Panel, str], ...] = (
     ("producers", "Producers"),
     ("subscriptions", "Subscriptions"),
     ("streams", "Streams"),
+    ("messages", "Messages"),
 )
 
 
@@ -90,7 +97,8 @@ class Key:
     @property
     def shown(self) -> str:
         """The key as the help screen shows it."""
-        return {"space": "space", "slash": "/"}.get(self.key, self.key)
+        shown = {"space": "space", "slash": "/", "minus": "-", "plus": "+", "equals_sign": "="}
+        return shown.get(self.key, self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +230,44 @@ CATALOGUE: tuple[Operation, ...] = (
         target="node",
         destructive=True,
         per_node="Remove {node} from the cluster",
+        role="admin",
+    ),
+    Operation(
+        "link_fault",
+        "Link Faults",
+        "make a node's Raft link to a peer lossy, slow or repeating (all zero clears)",
+        35,
+        (_k("cluster", "f", "Faults", "make its links lossy or slow", footer=False),),
+        target="node",
+        per_node="Link faults from {node}",
+        role="admin",
+    ),
+    Operation(
+        "set_tempo",
+        "Slow Motion",
+        "run the cluster N times slower: elections, heartbeats, messages (1: full speed)",
+        34,
+        role="admin",
+    ),
+    Operation(
+        "tempo_slower",
+        "Slow Down",
+        "one step slower: 2, 5, 10, 20, 50, then 100 times slower than the config",
+        keys=(_k(None, "minus", "Slower", "slow the cluster down", footer=False),),
+        role="admin",
+    ),
+    Operation(
+        "tempo_faster",
+        "Speed Up",
+        "one step back toward full speed",
+        keys=(_k(None, "plus", "Faster", "speed the cluster up", footer=False),),
+        role="admin",
+    ),
+    Operation(
+        "tempo_normal",
+        "Normal Tempo",
+        "full speed again",
+        keys=(_k(None, "equals_sign", "Normal", "full speed again", footer=False),),
         role="admin",
     ),
     Operation("cluster_status", "Get Cluster Status", "the leader and every node's health", 14),
@@ -388,6 +434,12 @@ CATALOGUE: tuple[Operation, ...] = (
         "Filter the Live Feed",
         "show lines containing a text",
         keys=(_k(None, "slash", "Filter", "filter the live feed"),),
+    ),
+    Operation(
+        "switch_store",
+        "Switch Store",
+        "work on another store (an admin's console may create one)",
+        keys=(_k(None, "S", "Store", "switch to another store", footer=False),),
     ),
     Operation(
         "exit", "Exit Console", "stop what this console started, and exit", EXIT, palette=False

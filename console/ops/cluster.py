@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
 import socket
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
 from console.ops.errors import OpsError
+from console.ops.numbers import parse_whole
 from console.ops.rate import Clock, CounterRate
 from engine.client import GateClient, GateError, results
-from engine.client.results import ClusterView, NodeView
+from engine.client.results import ClusterView, LinkFaultView, NodeView
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
@@ -27,6 +29,13 @@ NODE_LEGEND = "★ leader · ☆ preferred leader · positions are replicated-lo
 RESTART_LEGEND = "↻N: restarted N times by the gateway after exiting on its own"
 # Added under it while a node's links are cut (isolate).
 CUT_LEGEND = "✂: Raft links cut (isolated, or a partial cut: see the timeline)"
+# Added under it while a node's outgoing links are faulty (POST /api/cluster/links).
+FAULT_LEGEND = "≈: a Raft link of it lossy, slow or repeating (link faults: see the timeline)"
+# The tempos the slow-down and speed-up keys step through (docs/API.md, "Tempo").
+TEMPO_STEPS = (1, 2, 5, 10, 20, 50, 100)
+MAX_TEMPO = TEMPO_STEPS[-1]
+MAX_DELAY_MS = 60_000  # a link fault's delay at most (the gateway's limit)
+_PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 DIRECTIONS = ("both", "in", "out")  # of a cut: in, what the node hears; out, what it sends
 _GOING_DOWN = ("stop", "kill", "pause")
 NODE_LOG_KEPT = 1000  # the lines each node keeps in memory (docs/API.md, "Node log")
@@ -40,6 +49,39 @@ _MEMBER_REFUSALS = (
     "change_in_progress",
     "quorum_too_small",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FollowerProgress:
+    """What the leader knows of one follower's log (docs/ENGINE.md, "Node status")."""
+
+    node_id: str
+    match: int  # the highest index known to be replicated there
+    next: int  # the next index the leader sends it
+    state: str  # probe, replicate or snapshot
+
+    @property
+    def text(self) -> str:
+        """``node2 1262/1263``, and the state when it is not ``replicate``."""
+        state = "" if self.state == "replicate" else f" ({self.state})"
+        return f"{self.node_id} {self.match}/{self.next}{state}"
+
+
+def uptime_text(seconds: float | None) -> str:
+    """``54s``, ``12m05s``, ``2h03m``, ``3d04h``: at most six characters; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    whole = max(0, int(seconds))
+    minutes, secs = divmod(whole, 60)
+    hours, mins = divmod(minutes, 60)
+    days, hrs = divmod(hours, 24)
+    if days:
+        return f"{days}d{hrs:02d}h"
+    if hours:
+        return f"{hours}h{mins:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +116,41 @@ class NodeRow:
     voter: bool = True  # False for a learner (a node added, not yet caught up and promoted)
     log_first: int | None = None  # the span of the Raft log it holds (None: unknown)
     log_last: int | None = None
+    # Its inside, as its status reported it at the gateway's last probe (None: unknown).
+    voted_for: str | None = None
+    uptime_s: float | None = None
+    timer_elapsed_ms: int | None = None  # its election timer (on a leader: the quorum check)
+    timer_timeout_ms: int | None = None
+    progress: tuple[FollowerProgress, ...] = ()  # on the leader: each follower's
+
+    @property
+    def timer_left(self) -> float | None:
+        """The share of its election timeout still to run, 0 to 1; None when unknown."""
+        if self.timer_elapsed_ms is None or not self.timer_timeout_ms:
+            return None
+        return max(0.0, 1 - self.timer_elapsed_ms / self.timer_timeout_ms)
+
+    @property
+    def timer_words(self) -> str:
+        """``times out in 270/420 ms``; a leader's, ``checks its quorum in 200/300 ms``."""
+        timer = "checks its quorum in" if self.role == "leader" else "times out in"
+        return f"{timer} {self.timer_text}"
+
+    @property
+    def timer_text(self) -> str:
+        """``270/420 ms``: what is left of its timeout, of the whole; ``-`` when unknown."""
+        if self.timer_elapsed_ms is None or self.timer_timeout_ms is None:
+            return "-"
+        left = max(0, self.timer_timeout_ms - self.timer_elapsed_ms)
+        return f"{left}/{self.timer_timeout_ms} ms"
+
+    # Its outgoing link faults: (peer, what happens to the messages) by peer.
+    link_faults: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def faults_text(self) -> str:
+        """``→node2 drop 30% · +200 ms; →node3 dup 5%``; empty without link faults."""
+        return "; ".join(f"→{peer} {what}" for peer, what in self.link_faults)
 
     @property
     def cut(self) -> bool:
@@ -117,7 +194,7 @@ class NodeRow:
         """The node id, then ``↻N`` once the gateway restarted it N times, ``✂`` while a link
         of it is cut."""
         marks = (f" ↻{self.restarts}" if self.restarts else "") + (" ✂" if self.cut else "")
-        return self.node_id + marks
+        return self.node_id + marks + (" ≈" if self.link_faults else "")
 
     @property
     def up(self) -> bool:
@@ -144,6 +221,12 @@ class ClusterStatus:
     leader: str | None
     term: int | None
     nodes: tuple[NodeRow, ...]
+    tempo: int = 1  # the cluster runs this many times slower than its config's timing
+
+    @property
+    def tempo_text(self) -> str:
+        """``tempo ×1/20`` in slow motion; empty at full speed."""
+        return "" if self.tempo == 1 else f"tempo ×1/{self.tempo}"
 
     @property
     def legend(self) -> str:
@@ -154,6 +237,8 @@ class ClusterStatus:
             lines.append(RESTART_LEGEND)
         if any(node.cut for node in self.nodes):
             lines.append(CUT_LEGEND)
+        if any(node.link_faults for node in self.nodes):
+            lines.append(FAULT_LEGEND)
         return "\n".join(lines)
 
     @property
@@ -178,6 +263,41 @@ class ClusterStatus:
         if up >= self.majority:
             return None
         return f"no majority: {up} of {len(self.voters)} nodes up, {self.majority} are needed"
+
+    def progress_of(self, node_id: str) -> FollowerProgress | None:
+        """What the leader knows of ``node_id``'s log; None without a leader that says."""
+        for node in self.nodes:
+            if node.node_id == self.leader:
+                return next((p for p in node.progress if p.node_id == node_id), None)
+        return None
+
+    def inside(self, node_id: str) -> list[str]:
+        """A node's inside in words, for a detail pane: its vote, how long it has run, its
+        election timer; and the leader's match/next index of it (on the leader: of each
+        follower)."""
+        node = self.node(node_id)
+        if not node.up:
+            return [f"{node.node_id}: does not answer"]
+        words = [
+            f"{node.node_id}: voted for {node.voted_for or 'nobody'} in term {node.term}",
+            f"up {uptime_text(node.uptime_s)}",
+            node.timer_words,
+        ]
+        matched = self.match_next(node.node_id)
+        return [" · ".join(words)] + ([matched] if matched else [])
+
+    def match_next(self, node_id: str) -> str | None:
+        """The leader's match and next index: of each follower on the leader, ``match/next:
+        node2 1240/1241 · node3 1236/1237 (probe)``; of a follower, ``leader node1: match
+        1236, next 1237 (probe)``; None when no leader reports it."""
+        node = self.node(node_id)
+        if node.progress:
+            return "match/next: " + " · ".join(p.text for p in node.progress)
+        progress = self.progress_of(node.node_id)
+        if progress is None:
+            return None
+        state = "" if progress.state == "replicate" else f" ({progress.state})"
+        return f"leader {self.leader}: match {progress.match}, next {progress.next}{state}"
 
     def node(self, node_id: str) -> NodeRow:
         """One node's row; ``OpsError`` naming the nodes when unknown."""
@@ -253,6 +373,7 @@ class ClusterStatus:
             leader=view.get("leader"),
             term=view.get("term"),
             nodes=tuple(_node_row(n) for n in view.get("nodes") or []),
+            tempo=tempo["scale"] if (tempo := view.get("tempo")) else 1,
         )
 
 
@@ -288,6 +409,54 @@ def _node_row(node: NodeView) -> NodeRow:
         voter=node.get("voter") is not False,
         log_first=span["first_index"] if (span := node.get("log")) else None,
         log_last=span["last_index"] if span else None,
+        voted_for=_text(node.get("voted_for")),
+        uptime_s=node.get("uptime_s"),
+        timer_elapsed_ms=timer["elapsed_ms"] if (timer := node.get("election_timer")) else None,
+        timer_timeout_ms=timer["timeout_ms"] if timer else None,
+        progress=tuple(
+            FollowerProgress(peer, int(pr["match"]), int(pr["next"]), str(pr["state"]))
+            for peer, pr in sorted((node.get("progress") or {}).items())
+        ),
+        link_faults=tuple((str(f.get("to")), fault_text(f)) for f in node.get("link_faults") or ()),
+    )
+
+
+def fault_text(fault: LinkFaultView) -> str:
+    """What a link fault does: ``drop 30% · +200 ms · dup 5%``."""
+    parts = []
+    if fault.get("drop"):
+        parts.append(f"drop {fault['drop']:.0%}")
+    if fault.get("delayMs"):
+        parts.append(f"+{fault['delayMs']} ms")
+    if fault.get("duplicate"):
+        parts.append(f"dup {fault['duplicate']:.0%}")
+    return " · ".join(parts)
+
+
+def tempo_step(scale: int, direction: int) -> int:
+    """The next tempo slower (``direction`` 1) or faster (-1) than ``scale`` among
+    :data:`TEMPO_STEPS`, staying at the ends."""
+    if direction > 0:
+        return next((s for s in TEMPO_STEPS if s > scale), MAX_TEMPO)
+    return next((s for s in reversed(TEMPO_STEPS) if s < scale), 1)
+
+
+def parse_percent(text: str, what: str) -> float:
+    """``30`` or ``30%`` (or ``2.5``) as 0.3 (empty: 0); ``OpsError`` for anything else or
+    past 100."""
+    word = text.strip().removesuffix("%").strip() or "0"
+    if _PERCENT.fullmatch(word) is None or float(word) > 100:
+        shown = text.strip()[:24]
+        raise OpsError(f"{what} must be a percentage from 0 to 100, not {shown!r}")
+    return float(word) / 100
+
+
+def parse_fault(drop: str, delay: str, duplicate: str) -> tuple[float, int, float]:
+    """A link fault as typed: drop %, delay in ms, duplicate % (each empty: 0)."""
+    return (
+        parse_percent(drop, "drop"),
+        parse_whole(delay, "delay (ms)", default=0, maximum=MAX_DELAY_MS),
+        parse_percent(duplicate, "duplicate"),
     )
 
 
@@ -340,6 +509,24 @@ class LinksResult:
     before: NodeRow
     after: NodeRow
     was_leader: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TempoResult:
+    """A tempo set: the scale now and before, and the nodes still to take it (down)."""
+
+    scale: int
+    previous: int
+    pending: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFaultResult:
+    """A link fault set (``what`` says what it does) or cleared (``what`` empty)."""
+
+    frm: str
+    peers: tuple[str, ...]
+    what: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,6 +711,50 @@ class ClusterOps:
         )
         return LinksResult(row, after, was_leader=row.node_id == status.leader)
 
+    async def set_tempo(self, scale: int) -> TempoResult:
+        """Run the cluster ``scale`` times slower (1: full speed); ``OpsError`` outside 1-100."""
+        if not 1 <= scale <= MAX_TEMPO:
+            raise OpsError(f"tempo {scale}: from 1 (full speed) to {MAX_TEMPO} times slower")
+        before = (await self.client.tempo())["scale"]
+        answer = await self.client.set_tempo(scale)
+        return TempoResult(answer["scale"], before, tuple(answer.get("pending") or ()))
+
+    async def step_tempo(self, direction: int) -> TempoResult:
+        """One step slower (1), faster (-1), or back to full speed (0)."""
+        scale = (await self.client.tempo())["scale"]
+        return await self.set_tempo(tempo_step(scale, direction) if direction else 1)
+
+    async def set_link_fault(
+        self, frm: str, to: str, drop: float, delay_ms: int, duplicate: float
+    ) -> LinkFaultResult:
+        """Make the link from ``frm`` to ``to`` lossy, slow or repeating; all zero clears it
+        (``to`` "all": every link of ``frm``)."""
+        status = await self.status()
+        sender = status.node(frm).node_id
+        peers = (
+            [n.node_id for n in status.nodes if n.node_id != sender]
+            if to.strip() in ("", "all")
+            else [status.node(to).node_id]
+        )
+        if sender in peers:
+            raise OpsError(f"{sender} has no link to itself; name a peer")
+        if not 0 <= delay_ms <= MAX_DELAY_MS:
+            raise OpsError(f"delay {delay_ms} ms: from 0 to {MAX_DELAY_MS}")
+        try:
+            if not (drop or delay_ms or duplicate):
+                for peer in peers:
+                    await self.client.clear_link_faults(sender, peer)
+                return LinkFaultResult(sender, tuple(peers), "")
+            for peer in peers:
+                fault = await self.client.set_link_fault(
+                    sender, peer, drop=drop, delay_ms=delay_ms, duplicate=duplicate
+                )
+        except GateError as exc:
+            if exc.code in ("invalid_request", "node_down"):
+                raise OpsError(exc.message) from None
+            raise
+        return LinkFaultResult(sender, tuple(peers), fault_text(fault))
+
     async def _settle(
         self, node_id: str, action: str, was_leader: bool
     ) -> tuple[bool, ClusterStatus]:
@@ -663,6 +894,9 @@ class HealthSample:
     error: str | None
     taken_at: float
     last_position: int | None = None  # the store's head, when a node could answer the read
+    store: str = ""  # the store whose events are counted
+    streams: int | None = None  # its counts, when a node could answer the read
+    events: int | None = None
 
 
 class HealthMonitor:
@@ -685,6 +919,11 @@ class HealthMonitor:
         self._task: asyncio.Task[None] | None = None
         self.updates = 0  # samples taken so far (tests wait on it)
 
+    def follow(self, store: str) -> None:
+        """Count the events of ``store`` from the next sample (its rate starts afresh)."""
+        self.store = store
+        self._rate = CounterRate(window=5.0, clock=self.clock)
+
     def start(self) -> None:
         """Start polling (no-op when running)."""
         if self._task is None or self._task.done():
@@ -700,23 +939,32 @@ class HealthMonitor:
 
     async def sample(self) -> HealthSample:
         """Take one sample now."""
+        name = self.store
         try:
             status = ClusterStatus.from_view(await self.client.cluster())
         except GateError as exc:
-            sample = HealthSample(None, 0.0, exc.message, self.clock())
+            sample = HealthSample(None, 0.0, exc.message, self.clock(), store=name)
         else:
-            head = None
             try:
-                store = await self.client.get_store(self.store)
+                store = await self.client.get_store(name)
             except GateError:
                 # No node can answer a read (none is caught up, or no majority): the gateway's
                 # view still tells who is up, and nothing is written meanwhile.
-                rate = 0.0
+                sample = HealthSample(status, 0.0, None, self.clock(), store=name)
             else:
                 head = int(store.get("last_position") or 0)
-                self._rate.update(head)
-                rate = self._rate.rate()
-            sample = HealthSample(status, rate, None, self.clock(), head)
+                if name == self.store:  # not switched to another store meanwhile
+                    self._rate.update(head)
+                sample = HealthSample(
+                    status,
+                    self._rate.rate(),
+                    None,
+                    self.clock(),
+                    head,
+                    store=name,
+                    streams=int(store["streams"]),
+                    events=int(store["events"]),
+                )
         self.latest = sample
         self.updates += 1
         return sample

@@ -2,17 +2,17 @@
 
 A lesson is a text file of lines (``examples/lessons/``): a line starting with ``#`` is
 narration, any other line is an answer to ``gate-repl``'s numbered menu or to the question an
-option asks, and at the menu a *directive* line (``wait N``; ``ask "Question?" a|b|c``) paces
-the script or asks the seat a question without being a numbered option.  ``gate-repl`` reads
-such a file line by line from stdin (its script terminal tells comments from answers with
-:func:`is_comment`, its menu loop directives with :func:`directive`); ``gate-console --lesson``
-reads the whole file with :func:`read_lesson` and plays it a :class:`Step` at a time: a block
-of narration and the answer lines after it.
+option asks; at the menu a *directive* line is not a numbered option: ``wait N`` paces the
+script, ``tempo N`` sets the cluster's tempo, ``ask "Question?" a|b|c`` asks the seat a
+question.  ``gate-repl`` reads such a file line by line from stdin (its script terminal tells
+comments from answers with :func:`is_comment`, its menu loop directives with
+:func:`directive`); ``gate-console --lesson`` reads the whole file with :func:`read_lesson` and
+plays it a :class:`Step` at a time: a block of narration and the answer lines after it.
 
 The first comment lines, up to a bare ``#`` line, are the lesson's heading (its title, how to
 run it with ``gate-repl``), not the first step's narration.  A directive is a keyword and its
-arguments; a new one (``tempo N``) is a parser in :data:`DIRECTIVES`.  An ``ask`` line opens
-its step (it is the step's first answer, one per step): the dashboard asks before the step runs.
+arguments, with a parser in :data:`DIRECTIVES`.  An ``ask`` line opens its step (it is the
+step's first answer, one per step): the dashboard asks before the step runs.
 """
 
 from __future__ import annotations
@@ -22,12 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.ops.cluster import MAX_TEMPO
 from console.ops.errors import OpsError
+from console.ops.numbers import parse_whole
 
 COMMENT = "#"
 MAX_LESSON_BYTES = 256 * 1024  # a lesson is a page of text; anything far bigger is a mistake
 WAIT = "wait"
 MAX_WAIT = 60.0
+TEMPO = "tempo"  # ``tempo N``: the cluster N times slower from here on (docs/API.md, "Tempo")
 ASK = "ask"
 MAX_CHOICES = 9  # answered with the keys 1 to 9
 NOBODY = "nobody"  # the choice a "-> leader" question compares with when no node leads
@@ -69,6 +72,16 @@ def parse_wait(answer: str) -> float:
     if not 0 < seconds <= MAX_WAIT:
         raise OpsError(f"{words[1]} is out of range: {usage}")
     return seconds
+
+
+def parse_tempo(answer: str) -> int:
+    """The scale of ``tempo N``: the cluster N times slower, from 1 (full speed) to
+    ``MAX_TEMPO``."""
+    words = answer.split()
+    usage = f"type 'tempo N' with N from 1 (full speed) to {MAX_TEMPO} times slower"
+    if len(words) != 2:
+        raise OpsError(f"{answer!r}: {usage}")
+    return parse_whole(words[1], "tempo", minimum=1, maximum=MAX_TEMPO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +130,11 @@ def parse_ask(answer: str) -> Ask:
 
 
 # Each directive's keyword and the parser of its line (which raises OpsError saying why).
-DIRECTIVES: dict[str, Callable[[str], object]] = {WAIT: parse_wait, ASK: parse_ask}
+DIRECTIVES: dict[str, Callable[[str], object]] = {
+    WAIT: parse_wait,
+    TEMPO: parse_tempo,
+    ASK: parse_ask,
+}
 
 
 def directive(answer: str) -> str | None:
@@ -130,6 +147,11 @@ def directive(answer: str) -> str | None:
 def is_wait(answer: str) -> bool:
     """Whether the menu answer is a ``wait`` line (valid or not)."""
     return directive(answer) == WAIT
+
+
+def is_tempo(answer: str) -> bool:
+    """Whether the menu answer is a ``tempo`` line (valid or not)."""
+    return directive(answer) == TEMPO
 
 
 def is_ask(answer: str) -> bool:

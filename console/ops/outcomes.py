@@ -12,10 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from console.ops.cluster import ClusterOps, LinksResult, NodeActionResult, TransferResult
+from console.ops.cluster import (
+    ClusterOps,
+    LinkFaultResult,
+    LinksResult,
+    NodeActionResult,
+    TempoResult,
+    TransferResult,
+)
 from console.ops.errors import OpsError, failure_text
 from console.ops.formatting import pattern_text
 from console.ops.observers import ALL_STREAMS
+from console.ops.stores import StoreSwitch
 from engine.client import GateError
 from engine.client.results import MemberAnswer
 
@@ -79,6 +87,16 @@ def kept(what: str) -> Outcome:
 def shown_stream(stream: str) -> str:
     """A ``by_stream`` selector's stream as people typed it: ``$all``, or the id without ``$``."""
     return stream if stream == ALL_STREAMS else stream.removeprefix("$")
+
+
+def store_switched(switch: StoreSwitch) -> Outcome:
+    """``Working on store shop (created): 0 streams · 0 events · 0 subscriptions``, and what
+    stopped with the old store."""
+    created = " (created)" if switch.created else ""
+    summary = f"Working on store {switch.store.store_id}{created}: {switch.store.counts}"
+    stopped = switch.stopped.words
+    detail = f"Stopped on {switch.previous}: {stopped}" if stopped else None
+    return ok(summary, detail)
 
 
 def observer_created(name: str, selector: dict[str, Any]) -> Outcome:
@@ -214,6 +232,35 @@ def links_healed(result: LinksResult) -> Outcome:
     if node.cut:
         return ok(f"{node.node_id} partly healed: still {node.cuts_text}")
     return ok(f"{node.node_id} healed: every Raft link back; it follows the leader again")
+
+
+def tempo_set(result: TempoResult) -> Outcome:
+    """``tempo ×1/20: elections and heartbeats 20 times slower``, or full speed again."""
+    pending = f"; {', '.join(result.pending)} takes it once it answers" if result.pending else ""
+    if result.scale == result.previous:
+        return warn(f"tempo already {_tempo(result.scale)}: nothing changed")
+    if result.scale == 1:
+        return ok(f"tempo ×1: full speed again{pending}")
+    return ok(
+        f"tempo ×1/{result.scale}: elections, heartbeats and messages "
+        f"{result.scale} times slower{pending}",
+        "Raft runs exactly as at full speed, only slower",
+    )
+
+
+def _tempo(scale: int) -> str:
+    return "×1" if scale == 1 else f"×1/{scale}"
+
+
+def link_fault_set(result: LinkFaultResult) -> Outcome:
+    """``node1 → node2: drop 30% · +200 ms``, or the faults cleared."""
+    peers = ", ".join(result.peers)
+    if not result.what:
+        return ok(f"{result.frm} → {peers}: link faults cleared")
+    return ok(
+        f"{result.frm} → {peers}: {result.what}",
+        "One direction only; the other is a second fault (or all zero to clear)",
+    )
 
 
 def member_added(node_id: str, answer: MemberAnswer) -> Outcome:

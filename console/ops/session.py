@@ -109,6 +109,8 @@ class EngineSession:
             self.access = await self._access(client)
             if self.access.role == "admin":  # only an admin may create it
                 await ensure_store(client, self.store)
+            else:
+                await self._check_store(client)
         except GateError as exc:
             await self.close()
             if exc.code == "unauthorized":
@@ -119,6 +121,16 @@ class EngineSession:
                 f"the gateway at {self.url} answered {exc.code}: {exc.message}"
             ) from None
         return client
+
+    async def _check_store(self, client: GateClient) -> None:
+        """A store that a reader or writer could not create must exist."""
+        known = sorted(store["store_id"] for store in await client.list_stores())
+        if self.store not in known:
+            await self.close()
+            raise SessionError(
+                f"there is no store {self.store!r} at {self.url} (stores: "
+                f"{', '.join(known) or 'none'}); only an admin creates one"
+            )
 
     async def _access(self, client: GateClient) -> Access:
         who = await client.whoami()

@@ -1,4 +1,4 @@
-"""``gate-repl [--config F] [--connect URL] [--token T] [--read-only] ...``: the menu shell.
+"""``gate-repl [--config F] [--connect URL] [--token T] [--store S] ...``: the menu shell.
 
 At a terminal it is a prompt-toolkit session; when stdin or stdout is not a terminal it reads
 the choices line by line and writes plain text (as it does under ``NO_COLOR``), so a lesson can
@@ -26,6 +26,7 @@ from console.repl.printer import Printer
 from console.repl.shell import ReplShell
 from console.repl.terminal import PromptTerminal, ScriptTerminal
 from console.repl.toolbar import toolbar_fragments
+from domain.greenhouse.catalogue import STORE_ID
 from engine.cli_support import add_tls_arguments, fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", metavar="T", help="API token (default: $GATE_AUTH_TOKEN)")
+    parser.add_argument(
+        "--store", metavar="S", default=STORE_ID, help=f"the store to work on (default {STORE_ID})"
+    )
     add_tls_arguments(parser)
     parser.add_argument(
         "--read-only",
@@ -124,6 +128,7 @@ def _main(argv: Sequence[str] | None) -> int:
         ca=args.ca,
         cert=args.cert,
         key=args.key,
+        store=args.store,
         read_only=args.read_only,
     )
     return asyncio.run(

@@ -89,7 +89,7 @@ def tall_menu(role: Role = "admin") -> list[Fragments]:
 
 def compact_menu(role: Role = "admin") -> list[Fragments]:
     """The classic sections in two columns, then the lab, whose heading takes the last free
-    cell of the right column (beside option 14): 18 lines, for a short terminal."""
+    cell of the right column (beside option 14): 19 lines, for a short terminal."""
     lines: list[Fragments] = [[("class:title", TITLE)]]
     lefts = [_section_lines(left, role) for left, _ in _BANDS]
     width = max(_width(line) for left in lefts for line in left) + _GUTTER

@@ -37,6 +37,7 @@ STYLE = Style.from_dict(
         "bottom-toolbar": "noreverse bg:ansiblack fg:ansiwhite",
         "toolbar.ok": "bg:ansiblack fg:ansigreen",
         "toolbar.bad": "bg:ansiblack fg:ansired bold",
+        "toolbar.warn": "bg:ansiblack fg:ansiyellow bold",
         "toolbar.role": "bg:ansiblack fg:ansicyan bold",
     }
 )

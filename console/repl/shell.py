@@ -4,9 +4,9 @@ Every failure inside a command becomes one ``❌`` line (a bad answer in a scrip
 went away; at a terminal a bad answer is asked again, see ``context.py``), an empty answer,
 Ctrl+C or Ctrl+D at a question cancels the command at hand and returns to the menu, and option
 15, Ctrl+D at the menu or the end of a script stop what the session started and end the loop
-with exit status 0.  ``wait N`` at the prompt pauses a script, ``ask ...`` asks a question that
-is checked when its step ends: at the script's next comment, the next question or the end
-(``commands/script.py``).
+with exit status 0.  ``wait N`` at the prompt pauses a script, ``tempo N`` slows the cluster
+down, ``ask ...`` asks a question that is checked when its step ends: at the script's next
+comment, the next question or the end (``commands/script.py``).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Literal
 
 from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Name, numbered, refusal
 from console.ops.errors import OpsError
-from console.ops.lessons import ASK, WAIT, directive
+from console.ops.lessons import ASK, TEMPO, WAIT, directive
 from console.ops.numbers import is_choice_number
 from console.ops.outcomes import failed
 from console.repl.commands import cluster, data, observers, producers, subscriptions
 from console.repl.commands.cluster import START_A_NODE
-from console.repl.commands.script import ask, check_questions, wait
+from console.repl.commands.script import ask, check_questions, tempo, wait
 from console.repl.context import Cancelled, Context
 from console.repl.menu import COMPACT_MENU, MENU_REQUESTS, PROMPT, TITLES, render_menu
 from console.repl.terminal import ScriptTerminal
@@ -69,6 +69,8 @@ HANDLERS: dict[Name, Command] = {
     "heal_node": cluster.heal_node,
     "add_node": cluster.add_node,
     "remove_node": cluster.remove_node,
+    "set_tempo": cluster.set_tempo,
+    "link_fault": cluster.link_fault,
 }
 COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT
@@ -77,7 +79,11 @@ CHOICES = sorted(NUMBERED)
 # What an answer at the menu led to (``ReplShell.choose``).
 Chosen = Literal["more", "exit", "ended"]
 # The directive lines at the menu prompt and their commands (the keywords of the lessons' parser).
-DIRECTIVE_COMMANDS: dict[str, Callable[[Context, str], Awaitable[None]]] = {WAIT: wait, ASK: ask}
+DIRECTIVE_COMMANDS: dict[str, Callable[[Context, str], Awaitable[None]]] = {
+    WAIT: wait,
+    TEMPO: tempo,
+    ASK: ask,
+}
 
 
 class ReplShell:

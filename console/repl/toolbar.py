@@ -1,4 +1,5 @@
-"""The bottom toolbar: live cluster health (leader, nodes up, events/s) from the health monitor."""
+"""The bottom toolbar: live cluster health (leader, the tempo in slow motion, nodes up, events/s)
+from the health monitor."""
 
 from __future__ import annotations
 
@@ -27,10 +28,14 @@ def _health(sample: HealthSample | None, url: str) -> Fragments:
     leader_style = "class:toolbar.ok" if status.leader else "class:toolbar.bad"
     nodes_style = "class:toolbar.ok" if status.nodes_up == total else "class:toolbar.bad"
     leader = f"leader {status.leader} (term {status.term})" if status.leader else "no leader"
+    tempo: Fragments = []
+    if status.tempo_text:
+        tempo = [("class:toolbar.warn", status.tempo_text), ("class:bottom-toolbar", " · ")]
     return [
         ("class:bottom-toolbar", f" {url} · "),
         (leader_style, leader),
         ("class:bottom-toolbar", " · "),
+        *tempo,
         (nodes_style, f"{status.nodes_up}/{total} nodes up"),
         ("class:bottom-toolbar", f" · {rate_text(sample.events_per_second)} events "),
     ]

@@ -24,7 +24,7 @@ from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, RichLog, TabbedContent, TabPane
+from textual.widgets import DataTable, RichLog, Static, TabbedContent, TabPane
 
 from console.ops import outcomes
 from console.ops.catalogue import (
@@ -43,6 +43,7 @@ from console.ops.line_feed import LineFeed
 from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
 from console.ops.room import Room
+from console.ops.stores import StoreRow
 from console.ops.streams import StreamPage, StreamRow
 from console.ops.subscriptions import SubscriptionRow
 from console.tui.charts.history import ChartHistory
@@ -58,6 +59,7 @@ from console.tui.feed.panel import FeedPanel
 from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
 from console.tui.lesson.pane import NEXT_STEP_KEY, LessonPane, lesson_commands
+from console.tui.messages.panel import MessagesPanel
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
 from console.tui.requests import Requested, catalogue_bindings, request, role_allows
@@ -79,6 +81,8 @@ CONSUMER_PREFIX = "sub "  # feed sources of this console's subscription consumer
 _START_KEY = operation("node_start").keys[0].key
 # How the no-majority words say a node is started here.
 START_A_NODE = f"({_START_KEY} on the Cluster panel starts a node)"
+# The tempo keys: one step slower, one faster, full speed (console/ops/cluster.py).
+_TEMPO_STEPS = {"tempo_slower": 1, "tempo_faster": -1, "tempo_normal": 0}
 HEAL_KEY = f"{operation('heal_node').keys[0].key} on the Cluster panel"
 PARK_SOME = f"{operation('consumer_policy').keys[0].key} parks some with nack_park"
 # What to select, and where, for an operation on a row of each kind.
@@ -152,7 +156,7 @@ class GateConsole(App[None]):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.ops.url, self.ops.access.label, id="status-bar")
+        yield StatusBar(self.ops.url, self.ops.access.label, self.ops.store, id="status-bar")
         yield VerdictLine(id="verdict-line")
         with TabbedContent(id="panels"):
             with TabPane("Cluster", id="cluster"):
@@ -169,7 +173,10 @@ class GateConsole(App[None]):
                 yield SubscriptionsPanel(id="subscriptions-panel")
                 yield SubscriptionCharts(self.history)
             with TabPane("Streams", id="streams"):
+                yield Static(id="store-counts", markup=False)
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
+            with TabPane("Messages", id="messages"):
+                yield MessagesPanel(id="messages-panel")
         yield LessonPane(self.ops, self.action_show_panel, room=Room.from_env(), id="lesson-pane")
         yield GateFooter(compact=True)
 
@@ -252,6 +259,8 @@ class GateConsole(App[None]):
             if tables or self._ticks % TABLE_EVERY == 0:
                 self._show_tables()
             self._show_charts()
+            if self.ops.messages.watching:
+                self._show_messages()
 
     def _dashboard_shown(self) -> bool:
         """False once the app has stopped running: when it closes, its widgets go one by one,
@@ -273,6 +282,13 @@ class GateConsole(App[None]):
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
         panel.note(when, self.timeline.note(sample.status))
         self._last_status = sample.status
+
+    def _show_messages(self) -> None:
+        panel = self.query_one(MessagesPanel)
+        if self._last_status is not None:
+            panel.set_nodes([node.node_id for node in self._last_status.nodes])
+        panel.show_problem(self.ops.messages.problem)
+        panel.add(*self.ops.messages.drain())
 
     def _show_tables(self) -> None:
         in_feed = [name for name in self.ops.observers.names() if name not in self.muted]
@@ -311,21 +327,38 @@ class GateConsole(App[None]):
         round (the status bar says why), and the other is still shown."""
         subscriptions: list[SubscriptionRow] | None = None
         streams: list[StreamRow] | None = None
+        store = self.ops.store
         with contextlib.suppress(OpsError, GateError):
             subscriptions = await self.ops.subscriptions.rows()
         with contextlib.suppress(OpsError, GateError):
             streams = await self.ops.streams.rows()
-        if not self._dashboard_shown():
+        if not self._dashboard_shown() or store != self.ops.store:  # switched meanwhile
             return
         with self.batch_update():
             if subscriptions is not None:
                 health = self.ops.health.latest
-                head = None if health is None else health.last_position
+                of_store = health is not None and health.store == self.ops.store
+                head = health.last_position if of_store and health is not None else None
                 self.history.add_subscriptions(subscriptions, head)
                 panel = self.query_one(SubscriptionsPanel)
                 panel.show_rows(subscription_rows(subscriptions))
             if streams is not None:
                 self.query_one(StreamsPanel).show_streams(streams)
+            self._show_store_counts(streams, subscriptions)
+
+    def _show_store_counts(
+        self, streams: list[StreamRow] | None, subscriptions: list[SubscriptionRow] | None
+    ) -> None:
+        """The store's counts over the Streams panel (its events as of the last health
+        sample of it); a list that could not be read leaves the line as it was."""
+        if streams is None or subscriptions is None:
+            return
+        sample = self.ops.health.latest
+        events = None if sample is None or sample.store != self.ops.store else sample.events
+        row = StoreRow(self.ops.store, len(streams), events, len(subscriptions))
+        key = operation("switch_store").keys[0].shown
+        text = f"store {row.store_id} · {row.counts} · {key}: another store"
+        self.query_one("#store-counts", Static).update(text)
 
     def _follow_node_log(self) -> None:
         # A request to a paused node waits for the gateway's timeout: let it finish rather
@@ -407,6 +440,10 @@ class GateConsole(App[None]):
             return
         if pane_id == "feed":
             self.query_one(FeedPanel).catch_up()
+        # The cluster is asked for its messages only while they are shown.
+        self.ops.messages.watch(pane_id == "messages")
+        if pane_id == "messages":
+            self._show_messages()
         focused = tabs.screen.focused
         holder = None if focused is None else _pane_of(focused)
         if holder is None:
@@ -486,6 +523,8 @@ class GateConsole(App[None]):
                 self.op_take_snapshot(target)
             case "filter_feed":
                 self.action_filter_feed()
+            case "switch_store":
+                self.open_store_switch()
             case "node_stop" | "node_kill" | "node_pause" | "node_resume" | "node_restart":
                 self.node_action(target, name.removeprefix("node_"))
             case "node_start":
@@ -502,6 +541,13 @@ class GateConsole(App[None]):
                 self._ask(create.add_node(self.ops, proposed, blink=self.blink))
             case "remove_node":
                 self.op_remove(target)
+            case "set_tempo":
+                current = self._last_status.tempo if self._last_status else 1
+                self._ask(create.set_tempo(self.ops, current, blink=self.blink))
+            case "tempo_slower" | "tempo_faster" | "tempo_normal":
+                self.op_step_tempo(_TEMPO_STEPS[name])
+            case "link_fault":
+                self.op_link_fault(target)
             # What the menu shell lists as options the dashboard shows as panels.
             case "list_observers":
                 self.action_show_panel("observers")
@@ -536,6 +582,28 @@ class GateConsole(App[None]):
 
     def _ask(self, dialog: FormDialog[Outcome]) -> None:
         self.push_screen(dialog, callback=self._done)
+
+    @work(group="ops")
+    async def open_store_switch(self) -> None:
+        """The store dialog, with every store and its counts."""
+        try:
+            stores = await self.ops.stores.rows()
+        except (OpsError, GateError) as exc:
+            await self.report_failure(exc)
+            return
+        dialog = create.switch_store(self.ops, stores, blink=self.blink)
+        self.push_screen(dialog, callback=self._store_switched)
+
+    def _store_switched(self, result: Outcome | None) -> None:
+        """The panels follow the store the console works on now."""
+        if result is not None:
+            self.query_one(StatusBar).show_store(self.ops.store)
+            self.query_one(StreamsPanel).follow(self.ops.streams)
+            self.query_one(SubscriptionsPanel).show_rows(subscription_rows([]))
+            self.query_one("#store-counts", Static).update("")
+            self.history.new_store()
+            self.muted.clear()
+        self._done(result)
 
     @work(group="ops")
     async def attempt(self, operation: Awaitable[Outcome]) -> None:
@@ -774,6 +842,22 @@ class GateConsole(App[None]):
             status = self._last_status
             peers = [n.node_id for n in status.nodes if n.node_id != node] if status else []
             self._ask(create.isolate_node(self.ops, node, peers, HEAL_KEY, blink=self.blink))
+
+    def op_step_tempo(self, direction: int) -> None:
+        """One tempo step slower (1), faster (-1), or full speed (0)."""
+
+        async def step() -> Outcome:
+            return outcomes.tempo_set(await self.ops.cluster.step_tempo(direction))
+
+        self.attempt(step())
+
+    def op_link_fault(self, target: str | None) -> None:
+        """Make the selected node's links lossy, slow or repeating, as the dialog says."""
+        node = self._need(target, "node")
+        if node is not None:
+            status = self._last_status
+            peers = [n.node_id for n in status.nodes if n.node_id != node] if status else []
+            self._ask(create.link_fault(self.ops, node, peers, blink=self.blink))
 
     def op_heal(self, target: str | None) -> None:
         """Restore every cut link of the selected node."""

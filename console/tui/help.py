@@ -19,6 +19,7 @@ _VIEW_KEYS: dict[Panel, tuple[str, str]] = {
     "cluster": ("", "(selected node)"),
     "feed": ("`/` filter · `Esc` no filter · `space` pause/follow · `c` clear", ""),
     "streams": ("`Enter` open · `]` `[` pages · `v` reverse", ""),
+    "messages": ("`↑` `↓` select (its fields show beneath) · `space` follow · `c` clear", ""),
 }
 
 

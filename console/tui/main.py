@@ -1,4 +1,4 @@
-"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--read-only] [--yes]``.
+"""``gate-console [--config F] [--connect URL] [--clear] [--token T] [--store S] ...``.
 
 Without ``--connect`` it starts the embedded cluster in the background (the bundled default
 config, or ``--config``) through the operations layer's engine session, and stops it on exit
@@ -22,6 +22,7 @@ from console.ops.operations import Operations
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
 from console.tui.seats import ServeOptions, in_served_tab, page_certificate
+from domain.greenhouse.catalogue import STORE_ID
 from engine.cli_support import add_tls_arguments, fail
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
@@ -40,8 +41,8 @@ Without --connect it starts a 3-node cluster in the background (gateway on
 and stops it on exit. It refuses to start when a Gate gateway or another
 program already holds those ports.
 
-Keys: 1-6 switch panels (cluster, feed, observers, producers, subscriptions,
-streams), ? shows every key, Ctrl+P lists every operation, Ctrl+Q quits.
+Keys: 1-7 switch panels (cluster, feed, observers, producers, subscriptions,
+streams, messages), ? shows every key, Ctrl+P lists every operation, Ctrl+Q quits.
 It needs a terminal; for scripts use gate-repl, which reads choices from stdin.
 
 With --serve it needs none: it serves the dashboard to web browsers on
@@ -88,6 +89,9 @@ def parse_args(argv: list[str] | None) -> Args:
     )
     parser.add_argument("--clear", action="store_true", help="delete the nodes' data first")
     parser.add_argument("--token", help="API token (default: GATE_AUTH_TOKEN or the config's)")
+    parser.add_argument(
+        "--store", metavar="S", default=STORE_ID, help=f"the store to work on (default {STORE_ID})"
+    )
     add_tls_arguments(parser)
     parser.add_argument(
         "--read-only",
@@ -129,6 +133,8 @@ def parse_args(argv: list[str] | None) -> Args:
         )
     serve = serve_options(args) if args.serve else None
     serving_only = (args.host, args.port, args.public_url, args.serve_cert, args.serve_key)
+    if serve is not None and args.store != STORE_ID:
+        fail(PROGRAM, "--store goes without --serve: each served tab picks its store (S)", 2)
     if serve is None and any(option is not None for option in serving_only):
         fail(
             PROGRAM, "--host, --port, --public-url, --serve-cert and --serve-key go with --serve", 2
@@ -153,6 +159,7 @@ def parse_args(argv: list[str] | None) -> Args:
         cert=args.cert,
         key=args.key,
         # The server's own session only starts or checks the cluster; its tabs get --read-only.
+        store=args.store,
         read_only=args.read_only and serve is None,
     )
     return Args(options, not args.yes, serve, args.lesson)

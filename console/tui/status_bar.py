@@ -1,5 +1,6 @@
-"""The top line: the gateway, the leader and term, nodes up, events/s and their sparkline; below
-it, once this console's producers have written, the live verdict."""
+"""The top line: the leader and term, the tempo in slow motion, nodes up, events/s and their
+sparkline, the store, the gateway; below it, once this console's producers have written, the live
+verdict."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from engine.client.checker import LiveVerdict
 HISTORY = 60  # samples in the sparkline (about a minute at one sample a second)
 
 
-def status_text(sample: HealthSample | None, url: str, access: str = "") -> Text:
+def status_text(sample: HealthSample | None, url: str, access: str = "", store: str = "") -> Text:
     """The status line for the latest health sample: the leader first, so a narrow terminal
     cuts the gateway's address at the end, never the leader's name; ``access`` (the token's
-    name and role, when tokens limit anyone) just before the address."""
+    name and role, when tokens limit anyone), then the store the console works on, just before
+    the address."""
     gateway = Text(f" · {url.removeprefix('http://')}", style="dim")
-    if access:
+    if store:
+        gateway = Text.assemble(" · store ", (store, "bold magenta"), gateway)
+    if access:  # before the store: a narrow terminal keeps the seat's role
         gateway = Text.assemble(" · as ", (access, "bold cyan"), gateway)
     if sample is None:
         return Text.assemble(("connecting…", "yellow"), gateway)
@@ -36,6 +40,9 @@ def status_text(sample: HealthSample | None, url: str, access: str = "") -> Text
     else:
         text.append("no leader", style="bold white on red")
     text.append(f" · term {status.term}")
+    if status.tempo_text:
+        text.append(" · ")
+        text.append(status.tempo_text, style="bold yellow")
     total = len(status.nodes)
     style = "green" if status.nodes_up == total else "bold red"
     text.append(" · ")
@@ -48,23 +55,36 @@ def status_text(sample: HealthSample | None, url: str, access: str = "") -> Text
 class StatusBar(Horizontal):
     """Always on top, so a failover shows whichever panel is open."""
 
-    def __init__(self, url: str, access: str = "", *, id: str | None = None) -> None:
+    def __init__(
+        self, url: str, access: str = "", store: str = "", *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.url = url
         self.access = access
+        self.store = store
+        self._sample: HealthSample | None = None
         self.rates: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
 
     def compose(self) -> ComposeResult:
-        yield Static(status_text(None, self.url, self.access), id="status-text")
+        yield Static(status_text(None, self.url, self.access, self.store), id="status-text")
         yield Sparkline(list(self.rates), id="rate-sparkline")
 
     def show(self, sample: HealthSample | None) -> None:
         """Show a new health sample (and add its rate to the sparkline)."""
-        text = status_text(sample, self.url, self.access)
+        self._sample = sample
+        text = status_text(sample, self.url, self.access, self.store)
         self.query_one("#status-text", Static).update(text, layout=False)
         if sample is not None:
             self.rates.append(sample.events_per_second)
             self.query_one(Sparkline).data = list(self.rates)
+
+    def show_store(self, store: str) -> None:
+        """Name another store; its events per second start afresh."""
+        self.store = store
+        self.rates.extend([0.0] * HISTORY)
+        self.query_one(Sparkline).data = list(self.rates)
+        text = status_text(self._sample, self.url, self.access, store)
+        self.query_one("#status-text", Static).update(text, layout=False)
 
 
 class VerdictLine(Static):

@@ -25,6 +25,9 @@ from engine.client.results import (
     ClusterEvent,
     ClusterView,
     EventRecord,
+    LinkFaultsAnswer,
+    LinkFaultsCleared,
+    LinkFaultView,
     LinksAnswer,
     MemberAnswer,
     NodeLogPage,
@@ -36,6 +39,9 @@ from engine.client.results import (
     StreamSlice,
     SubscriptionInfo,
     SubscriptionPut,
+    TempoAnswer,
+    TempoView,
+    TraceBatch,
     TransferAnswer,
     Whoami,
 )
@@ -392,6 +398,32 @@ class GateClient:
             on_connection=on_connection,
         )
 
+    def trace(
+        self,
+        *,
+        interval_ms: int | None = None,
+        detail: int | None = None,
+        heartbeats: str | None = None,
+        received: bool = False,
+        keep_trying: bool = False,
+        on_connection: ConnectionListener | None = None,
+    ) -> AsyncIterator[TraceBatch]:
+        """Every node's Raft messages, merged and folded per interval (WebSocket
+        ``/api/cluster/trace``, docs/API.md "Message trace"), reconnecting by itself as
+        ``observe`` does.  Yields ``{"type": "trace", "time", "interval", "lines"}``."""
+        check_integers(interval_ms, "interval_ms")
+        check_integers(detail, "detail")
+        params = {
+            "interval_ms": interval_ms,
+            "detail": detail,
+            "heartbeats": heartbeats,
+            "received": "true" if received else None,
+        }
+        query = {k: str(v) for k, v in params.items() if v is not None}
+        return subscription_client.trace(
+            self, query, keep_trying=keep_trying, on_connection=on_connection
+        )
+
     async def put_subscription(
         self,
         store: str,
@@ -533,6 +565,55 @@ class GateClient:
             body["peers"] = peers
         path = f"/api/cluster/nodes/{_seg(node_id)}/{action}"
         result: LinksAnswer = await self._call("POST", path, body, retry=False)
+        return result
+
+    async def tempo(self) -> TempoView:
+        """The cluster's tempo (docs/API.md, "Tempo")."""
+        result: TempoView = await self._call("GET", "/api/cluster/tempo")
+        return result
+
+    async def set_tempo(self, scale: int) -> TempoAnswer:
+        """Run the cluster ``scale`` times slower (1: full speed)."""
+        body = {"scale": scale}
+        result: TempoAnswer = await self._call("POST", "/api/cluster/tempo", body, retry=False)
+        return result
+
+    async def link_faults(self) -> LinkFaultsAnswer:
+        """Every link fault, asked of the nodes (docs/API.md, "Link faults")."""
+        result: LinkFaultsAnswer = await self._call("GET", "/api/cluster/links")
+        return result
+
+    async def set_link_fault(
+        self,
+        frm: str,
+        to: str,
+        *,
+        drop: float = 0.0,
+        delay_ms: int = 0,
+        duplicate: float = 0.0,
+        seed: int | None = None,
+    ) -> LinkFaultView:
+        """Make the Raft link from ``frm`` to ``to`` (one direction) lossy, slow or repetitive."""
+        body: dict[str, Any] = {
+            "from": frm,
+            "to": to,
+            "drop": drop,
+            "delayMs": delay_ms,
+            "duplicate": duplicate,
+        }
+        if seed is not None:
+            body["seed"] = seed
+        result: LinkFaultView = await self._call("POST", "/api/cluster/links", body, retry=False)
+        return result
+
+    async def clear_link_faults(
+        self, frm: str | None = None, to: str | None = None
+    ) -> LinkFaultsCleared:
+        """Clear the link faults from ``frm``, to ``to``, between them, or (neither) all."""
+        params = {"from": frm, "to": to}
+        result: LinkFaultsCleared = await self._call(
+            "DELETE", "/api/cluster/links", params=params, retry=False
+        )
         return result
 
     async def node_log(

@@ -134,6 +134,22 @@ class LogSpan(TypedDict):
     last_index: int
 
 
+class ElectionTimer(TypedDict):
+    """A node's election timer as of its status: it campaigns when elapsed reaches timeout (a
+    leader: it checks it still hears a quorum)."""
+
+    elapsed_ms: int
+    timeout_ms: int
+
+
+class FollowerProgress(TypedDict):
+    """What the leader knows of one follower's log: match and next index, and its state."""
+
+    match: int
+    next: int
+    state: Literal["probe", "replicate", "snapshot"]
+
+
 class RepairDone(TypedDict):
     """A node's last finished self-repair (docs/ENGINE.md, "Self-repair")."""
 
@@ -143,7 +159,46 @@ class RepairDone(TypedDict):
     at: float  # epoch seconds
 
 
-class NodeView(TypedDict):
+class TempoView(TypedDict):
+    """The cluster's tempo: ``scale`` times slower than the config's timing (1: full speed)."""
+
+    scale: int
+    since: float  # when it was set, epoch seconds (0: never)
+
+
+class TempoAnswer(TempoView):
+    """``POST /api/cluster/tempo``: the nodes told, and those to be told once they answer."""
+
+    nodes: list[str]
+    pending: list[str]
+
+
+# One direction of one link made lossy, slow or repetitive (``from``: a keyword).
+LinkFaultView = TypedDict(
+    "LinkFaultView",
+    {"from": str, "to": str, "drop": float, "delayMs": int, "duplicate": float, "seed": int},
+)
+
+
+class LinkFaultsAnswer(TypedDict):
+    """``GET /api/cluster/links``: every fault, and the nodes that did not answer."""
+
+    links: list[LinkFaultView]
+    unreachable: list[str]
+
+
+class LinkFaultsCleared(TypedDict):
+    """``DELETE /api/cluster/links``: the senders cleared, and those that did not answer."""
+
+    cleared: list[str]
+    unreachable: list[str]
+
+
+class _NodeFaults(TypedDict, total=False):
+    link_faults: list[LinkFaultView]  # its outgoing link faults
+
+
+class NodeView(_NodeFaults):
     """One node in the cluster view."""
 
     node_id: str
@@ -170,6 +225,12 @@ class NodeView(TypedDict):
     repairing: str | None  # why it rebuilds its data from the leader (self-repair)
     repaired: RepairDone | None  # its last finished repair
     log: LogSpan | None  # null for a node that does not answer
+    # Its inside, from its status; null for a node that does not answer.
+    voted_for: str | None  # in its current term
+    started_at: float | None  # epoch seconds, when its process started
+    uptime_s: float | None  # seconds since then, as of the gateway's last probe
+    election_timer: ElectionTimer | None
+    progress: dict[str, FollowerProgress] | None  # on the leader only
 
 
 class LinksAnswer(TypedDict):
@@ -208,6 +269,7 @@ class MemberAnswer(TypedDict):
 class _Exposure(TypedDict, total=False):
     # Not NotRequired[...]: under postponed annotations Python 3.11 counts that key required.
     insecure: list[str]  # GET /api/cluster only: endpoints open without a token or TLS
+    tempo: TempoView
 
 
 class ClusterView(_Exposure):
@@ -263,6 +325,16 @@ class LiveMessage(TypedDict):
 ObserverMessage = EventsMessage | DroppedMessage | LiveMessage
 
 
+class TraceBatch(TypedDict):
+    """One interval of the Raft message trace (docs/API.md, "Message trace"); each line is a
+    ``message``, ``summary``, ``heartbeats`` or ``missed`` object, told apart by ``kind``."""
+
+    type: Literal["trace"]
+    time: float
+    interval: float
+    lines: list[dict[str, Any]]
+
+
 class ClusterViewEvent(ClusterView):
     """The cluster view, at once and after every health round."""
 
@@ -286,6 +358,22 @@ class LinksChanged(TypedDict):
     node_id: str
     isolated: bool
     cuts: Cuts
+
+
+class LinkFaultsChanged(TypedDict):
+    """A node that answers reports other outgoing link faults than before."""
+
+    type: Literal["link_faults_changed"]
+    node_id: str
+    faults: list[LinkFaultView]
+
+
+class TempoChanged(TypedDict):
+    """The cluster's tempo changed."""
+
+    type: Literal["tempo_changed"]
+    scale: int
+    previous: int
 
 
 class NodeRestarted(TypedDict):
@@ -342,6 +430,8 @@ ClusterEvent = (
     | NodeUpDown
     | LeaderChanged
     | LinksChanged
+    | LinkFaultsChanged
+    | TempoChanged
     | NodeRestarted
     | NodeDamaged
     | MemberAdded

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from engine.client.results import Delivery, ObserverMessage
+from engine.client.results import Delivery, ObserverMessage, TraceBatch
 from engine.protocol.consume import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
 from engine.protocol.errors import GateError
 from engine.protocol.json_input import check_integers, dumps_exact
@@ -170,6 +170,34 @@ async def observe(
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status in (400, 401, 403, 404):
                 raise await _handshake_error(client, path, query, exc) from None
+            reason = f"HTTP {exc.status}"
+        except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+        await backoff.wait(reason)
+
+
+async def trace(
+    client: Gateway,
+    params: dict[str, str],
+    *,
+    keep_trying: bool = False,
+    on_connection: ConnectionListener | None = None,
+) -> AsyncIterator[TraceBatch]:
+    """The batches of ``/api/cluster/trace`` (see GateClient.trace), reconnecting by itself."""
+    path = "/api/cluster/trace"
+    backoff = _Reconnect(client, "message trace", keep_trying=keep_trying, listener=on_connection)
+    while True:
+        try:
+            async with client.websocket(path, params) as ws:
+                backoff.connected()
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    yield orjson.loads(msg.data)
+            reason = "the gateway closed the connection"
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status in (400, 401, 403, 404):
+                raise await _handshake_error(client, path, params, exc) from None
             reason = f"HTTP {exc.status}"
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__

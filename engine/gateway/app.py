@@ -25,11 +25,14 @@ from engine.gateway.metrics import GatewayCollector
 from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeSupervisor, port_free
+from engine.gateway.trace import TraceHub, serve_trace
 from engine.protocol import commands
 from engine.protocol import definitions as subscription_definitions
 from engine.protocol.errors import GateError
 from engine.protocol.link_cuts import parse_cut_request
+from engine.protocol.link_faults import parse_link_fault
 from engine.protocol.members import parse_new_node
+from engine.protocol.tempo import Tempo, parse_tempo_request
 from engine.transport.auth import WHOAMI_ROUTE, check_route_roles, whoami
 from engine.transport.http_common import (
     READ_ROUTE_ROLES,
@@ -102,6 +105,8 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self.observers = ObserverHub(self._observer_read)
         self.consumers = ConsumerBridge(config, router)
+        # Asks the nodes for their Raft messages while anyone watches /api/cluster/trace.
+        self.trace = TraceHub(router.ask, lambda: self.members.node_ids)
         # What the config leaves open to the network (engine/exposure.py), set at start.
         self.insecure: list[str] = []
 
@@ -218,6 +223,9 @@ class Gateway:
         async for msg in ws:
             if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                 break
+
+    async def cluster_trace(self, request: web.Request) -> web.WebSocketResponse:
+        return await serve_trace(self.trace, request)
 
     async def node_log(self, request: web.Request) -> web.Response:
         """A node's recent log lines (why things happen on it), asked of that node."""
@@ -351,6 +359,92 @@ class Gateway:
         body = {"node_id": node_id, "action": action, "accepted": True, **result}
         return json_response(body, 202)
 
+    # -- slow motion and link faults (docs/API.md, "Tempo", "Link faults") --------------------
+
+    async def get_tempo(self, request: web.Request) -> web.Response:
+        return json_response(self.health.tempo.to_json())
+
+    async def set_tempo(self, request: web.Request) -> web.Response:
+        """Every node at the new tempo now, and the probes' pace with them.
+
+        Slowing down, the followers go first and the leader last; speeding up, the leader
+        first: either way no follower waits for a heartbeat at the slower pace with a timeout
+        of the faster one, so a change of tempo starts no election.  A node that does not
+        answer is brought to it by the health rounds once it does.
+        """
+        scale = parse_tempo_request(await read_json(request))
+        tempo = Tempo(scale, time.time())
+        leader = self.health.leader
+        slower = scale > self.health.tempo.scale
+        order = sorted(self.members.node_ids, key=lambda n: (n == leader) == slower)
+        told: list[str] = []
+        for node_id in order:
+            msg = {"op": "tempo", "tempo": tempo.to_json()}
+            with contextlib.suppress(TimeoutError, OSError, GateError):
+                await self.router.ask(node_id, msg, NODE_OP_TIMEOUT)
+                told.append(node_id)
+        self.health.set_tempo(tempo)
+        pending = [n for n in order if n not in told]
+        return json_response({**tempo.to_json(), "nodes": sorted(told), "pending": pending})
+
+    async def get_links(self, request: web.Request) -> web.Response:
+        """Every node's outgoing link faults, asked of the nodes."""
+        answers = await self._ask_links(list(self.members.node_ids), {"op": "links"})
+        links = [
+            {"from": node_id, **fault}
+            for node_id, answer in answers.items()
+            for fault in answer.get("link_faults", [])
+        ]
+        unreachable = [n for n in self.members.node_ids if n not in answers]
+        return json_response({"links": links, "unreachable": unreachable})
+
+    async def set_link(self, request: web.Request) -> web.Response:
+        """Make one direction of one link lossy, slow or repetitive, in its sender."""
+        frm, fault = parse_link_fault(await read_json(request), self.members.node_ids)
+        fault_json = fault.to_json()
+        answers = await self._ask_links([frm], {"op": "links", "set": fault_json})
+        if frm not in answers:
+            raise GateError("node_down", f"{frm} does not answer (down, paused or unreachable)")
+        self._refresh_soon()
+        return json_response({"from": frm, **fault_json})
+
+    async def clear_links(self, request: web.Request) -> web.Response:
+        """Clear the link faults that match ``from`` and ``to`` (each optional: all of them)."""
+        unknown = sorted(set(request.query) - {"from", "to"})
+        if unknown:
+            raise GateError(
+                "invalid_request", f"unknown parameter {unknown[0][:80]!r} (allowed: from, to)"
+            )
+        chosen: dict[str, str | None] = {}
+        for name in ("from", "to"):
+            value = request.query.get(name)
+            if value is not None and value not in self.members:
+                raise GateError(
+                    "invalid_request", f"no node {value[:80]!r} in this cluster", field=name
+                )
+            chosen[name] = value
+        senders = [chosen["from"]] if chosen["from"] else list(self.members.node_ids)
+        senders = [n for n in senders if n != chosen["to"]]
+        answers = await self._ask_links(senders, {"op": "links", "clear": chosen["to"]})
+        self._refresh_soon()
+        unreachable = [n for n in senders if n not in answers]
+        return json_response({"cleared": sorted(answers), "unreachable": unreachable})
+
+    async def _ask_links(
+        self, node_ids: list[str], msg: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Each node's answer to a ``links`` op; a node that does not answer is left out."""
+
+        async def ask(node_id: str) -> dict[str, Any] | None:
+            try:
+                answer = await self.router.ask(node_id, msg, NODE_OP_TIMEOUT)
+            except (TimeoutError, OSError):
+                return None
+            return answer if isinstance(answer, dict) else None
+
+        answers = await asyncio.gather(*(ask(n) for n in node_ids))
+        return {n: a for n, a in zip(node_ids, answers, strict=True) if a is not None}
+
     def _down(self, node_id: str) -> bool:
         """Whether the last health round found ``node_id`` down."""
         return any(
@@ -433,6 +527,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.observers.close()
+        await self.trace.close()
         for task in list(self._background):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -452,6 +547,9 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", WHOAMI_ROUTE): "reader",
     ("GET", "/api/cluster"): "reader",
     ("GET", "/api/cluster/events"): "reader",
+    ("GET", "/api/cluster/tempo"): "reader",
+    ("GET", "/api/cluster/links"): "reader",
+    ("GET", "/api/cluster/trace"): "reader",
     ("GET", _NODE + "/log"): "reader",
     ("GET", "/api/stores/{store}/observe"): "reader",
     ("GET", "/api/stores/{store}/subscriptions"): "reader",
@@ -471,6 +569,9 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("POST", _NODE + "/isolate"): "admin",
     ("POST", _NODE + "/heal"): "admin",
     ("POST", _NODE + "/{action}"): "admin",
+    ("POST", "/api/cluster/tempo"): "admin",
+    ("POST", "/api/cluster/links"): "admin",
+    ("DELETE", "/api/cluster/links"): "admin",
 }
 
 
@@ -502,7 +603,13 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_delete(_SNAPSHOT, gateway.delete_snapshot)
     r.add_get("/api/cluster", gateway.cluster)
     r.add_get("/api/cluster/events", gateway.cluster_events)
+    r.add_get("/api/cluster/trace", gateway.cluster_trace)
     r.add_get(_NODE + "/log", gateway.node_log)
+    r.add_get("/api/cluster/tempo", gateway.get_tempo)
+    r.add_post("/api/cluster/tempo", gateway.set_tempo)
+    r.add_get("/api/cluster/links", gateway.get_links)
+    r.add_post("/api/cluster/links", gateway.set_link)
+    r.add_delete("/api/cluster/links", gateway.clear_links)
     # Before the generic node action, which would take these paths as unknown actions.
     r.add_post("/api/cluster/nodes", gateway.add_node)
     r.add_delete(_NODE, gateway.remove_node)

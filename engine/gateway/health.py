@@ -3,6 +3,10 @@
 Each round probes all nodes concurrently (HTTP ``GET /health``, TCP ``ping`` and TCP ``status``),
 builds the view served as ``GET /api/cluster``, logs status changes in the ElysianGate format
 and publishes the view and the changes to subscribers of the cluster event feed.
+
+It also keeps the cluster's tempo (engine/protocol/tempo.py): its rounds come ``scale`` times
+less often, and each round takes the newest tempo any node holds and brings every node that
+answers to it (a node restarted at 1, one that was down when it was set, another gateway's).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import orjson
 
 from engine.config_model import ClusterConfig, NodeConfig
 from engine.gateway.tcp_pool import NodePool
+from engine.protocol.errors import GateError
+from engine.protocol.tempo import Tempo, parse_tempo
 from engine.transport.http_pool import HttpPool, HttpResponse
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
@@ -64,6 +70,9 @@ class HealthMonitor:
         # Called with each membership event (the gateway launches or stops managed nodes).
         self.on_member_event: Callable[[dict[str, Any]], None] | None = None
         self._interval = config.gateway.health_interval if interval is None else interval
+        self.tempo = Tempo()
+        self._retimed = asyncio.Event()  # wakes the rounds' sleep when the tempo changes
+        self._pushes: set[asyncio.Task[None]] = set()  # tempo pushed to nodes behind
         # Short enough that a hung node does not stall the rounds for long, long enough that a
         # busy node on a loaded machine is not reported down.
         self._probe_timeout = (
@@ -89,6 +98,7 @@ class HealthMonitor:
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
         self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
+        self._faults: dict[str, list[dict[str, Any]]] = {}  # link faults, as last published
         self._damaged: dict[str, str | None] = {}  # as last published
         self._repairing: dict[str, str | None] = {}  # as last published
         self._repaired: dict[str, Any] = {}  # each node's last finished repair, as published
@@ -97,7 +107,12 @@ class HealthMonitor:
         self._leader: str | None = None
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
-        self._view: dict[str, Any] = {"leader": None, "term": 0, "nodes": []}
+        self._view: dict[str, Any] = {
+            "leader": None,
+            "term": 0,
+            "nodes": [],
+            "tempo": self.tempo.to_json(),
+        }
         self._leader_last = 0
         self._hint_sure = False  # whether the hint was pushed (see _leadership_pushed)
         self.leaders_pushed = 0  # leaders adopted from a node's announcement (a metric)
@@ -230,6 +245,8 @@ class HealthMonitor:
         if current is not None:
             current.cancel()
             await asyncio.gather(current, return_exceptions=True)
+        for push in list(self._pushes):
+            push.cancel()
         for http in self._http.values():
             http.close()
         self._http.clear()
@@ -237,12 +254,51 @@ class HealthMonitor:
     async def _run(self) -> None:
         while True:
             started = self._clock()
+            # Only a change of tempo during this round or the pause after it cuts the pause short.
+            self._retimed.clear()
             try:
                 await self.refresh()
             except Exception:
                 # A bug in one round must not end the monitoring; the next round retries.
                 self._log.exception("health round failed")
-            await asyncio.sleep(max(0.0, self._interval - (self._clock() - started)))
+            pause = self._interval * self.tempo.scale - (self._clock() - started)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retimed.wait(), max(0.0, pause))
+
+    # -- tempo -----------------------------------------------------------------------------
+
+    def set_tempo(self, tempo: Tempo) -> None:
+        """Take ``tempo`` as the cluster's: the rounds' pace follows at once, a
+        ``tempo_changed`` event is published, and the rounds bring the nodes to it."""
+        previous, self.tempo = self.tempo, tempo
+        self._view = self._view | {"tempo": tempo.to_json()}
+        if tempo.scale != previous.scale:
+            self._log.info("Tempo %s (was %s)", tempo.text, previous.text)
+            self._publish(
+                {"type": "tempo_changed", "scale": tempo.scale, "previous": previous.scale}
+            )
+            self._retimed.set()
+
+    def _follow_tempo(self, statuses: dict[str, dict[str, Any]]) -> None:
+        """Take the newest tempo a node holds, then push ours to each node not at it."""
+        held: dict[str, Tempo] = {}
+        for node_id, status in statuses.items():
+            with contextlib.suppress(GateError):
+                held[node_id] = parse_tempo(status.get("tempo"))
+        newest = max(held.values(), key=lambda t: t.since, default=self.tempo)
+        if newest.since > self.tempo.since:
+            self.set_tempo(newest)
+        for node_id, tempo in held.items():
+            if tempo != self.tempo:
+                push = asyncio.create_task(self._push_tempo(node_id, self.tempo))
+                self._pushes.add(push)
+                push.add_done_callback(self._pushes.discard)
+
+    async def _push_tempo(self, node_id: str, tempo: Tempo) -> None:
+        """Tell one node the tempo (best effort: the next round tries again)."""
+        msg = {"op": "tempo", "tempo": tempo.to_json()}
+        with contextlib.suppress(*_PROBE_ERRORS, KeyError):
+            await self._pool.get(node_id).request(msg, self._probe_timeout)
 
     async def refresh(self) -> dict[str, Any]:
         """Run one round now and return the new view.
@@ -388,8 +444,14 @@ class HealthMonitor:
         ]
         for entry in nodes:
             self._note_changes(entry)
-        self._view = {"leader": self._leader, "term": self._term, "nodes": nodes}
+        self._view = {
+            "leader": self._leader,
+            "term": self._term,
+            "nodes": nodes,
+            "tempo": self.tempo.to_json(),
+        }
         self._set_leader(leader, term)
+        self._follow_tempo(statuses)
         if hinted and self._hint_sure and leader is not None:
             self._view = self._view | {"nodes": self._rows_led_by(leader, term)}
         return self._view
@@ -431,6 +493,8 @@ class HealthMonitor:
             # Links cut by isolate (docs/API.md): only a node that answers can say.
             "isolated": False,
             "cuts": {"in": [], "out": []},
+            # Its outgoing link faults ({"to", "drop", "delayMs", "duplicate", "seed"}).
+            "link_faults": [],
             # Why the node serves no reads (a store failed its checks), null when it does.
             "damaged": None,
             # Why the node rebuilds its data from the leader (engine/node/repair.py), or null;
@@ -444,6 +508,12 @@ class HealthMonitor:
             "exit_code": exit_code,
             # The span of the Raft log the node holds (older entries compacted into a snapshot).
             "log": None,
+            # Each node's inside, as its status reports it (docs/ENGINE.md, "Node status").
+            "voted_for": None,
+            "started_at": None,
+            "uptime_s": None,
+            "election_timer": None,
+            "progress": None,
         }
         if status is not None:
             applied = _int(status.get("applied_position"))
@@ -475,6 +545,11 @@ class HealthMonitor:
                 isolated=status.get("isolated") is True,
                 disk_full=status["disk_full"] if isinstance(status.get("disk_full"), str) else None,
             )
+            faults = status.get("link_faults")
+            if isinstance(faults, list):
+                entry["link_faults"] = [
+                    {"from": node.node_id, **f} for f in faults if isinstance(f, dict)
+                ]
             cuts = status.get("cuts")
             if isinstance(cuts, dict):
                 entry["cuts"] = {side: _names(cuts.get(side)) for side in ("in", "out")}
@@ -484,6 +559,7 @@ class HealthMonitor:
                     "first_index": _int(span.get("first_index")),
                     "last_index": _int(span.get("last_index")),
                 }
+            entry.update(_inside(status))
             if pid is None and isinstance(status.get("pid"), int):
                 entry["pid"] = status["pid"]
         return entry
@@ -510,6 +586,11 @@ class HealthMonitor:
                         "cuts": entry["cuts"],
                     }
                 )
+        if up and self._faults.get(node_id, []) != entry["link_faults"]:
+            self._faults[node_id] = entry["link_faults"]
+            self._publish(
+                {"type": "link_faults_changed", "node_id": node_id, "faults": entry["link_faults"]}
+            )
         damaged = entry.get("damaged")
         if up and self._damaged.get(node_id) != damaged:
             self._damaged[node_id] = damaged
@@ -640,3 +721,36 @@ def _int(value: Any) -> int:
 def _names(value: Any) -> list[str]:
     """A status field that lists node ids (empty when a node leaves it out or sends garbage)."""
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _inside(status: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a node's status that show its inside: its vote, since when it runs, its
+    election timer and, on a leader, each follower's progress (garbage reads as null)."""
+    voted = status.get("voted_for")
+    started = status.get("started_at")
+    uptime = status.get("uptime_s")
+    timer = status.get("election_timer")
+    progress = status.get("progress")
+    return {
+        "voted_for": voted if isinstance(voted, str) else None,
+        "started_at": started if isinstance(started, int | float) else None,
+        "uptime_s": uptime if isinstance(uptime, int | float) else None,
+        "election_timer": (
+            {key: _int(timer.get(key)) for key in ("elapsed_ms", "timeout_ms")}
+            if isinstance(timer, dict)
+            else None
+        ),
+        "progress": (
+            {
+                peer: {
+                    "match": _int(pr.get("match")),
+                    "next": _int(pr.get("next")),
+                    "state": str(pr.get("state")),
+                }
+                for peer, pr in progress.items()
+                if isinstance(peer, str) and isinstance(pr, dict)
+            }
+            if isinstance(progress, dict)
+            else None
+        ),
+    }

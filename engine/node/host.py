@@ -41,8 +41,11 @@ from engine.node.repair import (
 )
 from engine.node.snapshots import SnapshotReceiver, SnapshotSender
 from engine.node.subscriptions import SubscriptionService
+from engine.node.trace import MessageTrace
 from engine.protocol.commands import encode_command
 from engine.protocol.errors import GateError, invalid
+from engine.protocol.link_faults import LinkFault
+from engine.protocol.tempo import Tempo, message_delay
 from engine.replication import membership as membership_codec
 from engine.replication.core import ChangeInProgress, LogDivergence, RaftConfig, RaftNode
 from engine.replication.membership import ChangeKind, MembershipError
@@ -146,6 +149,7 @@ class RaftHost:
         # A peer counts as reachable if we heard from it within the shortest election timeout;
         # peers answer every heartbeat (each tick), so a live peer is heard far more often.
         self._reach_window = rep.election_ticks * self.tick_seconds
+        self.tempo = Tempo()  # the gateway's slow motion: 1 until a gateway says otherwise
         self._last_heard: dict[str, float] = {}
         # Per peer: since when we hear from it without a gap longer than the reach window.
         self._contact_since: dict[str, float] = {}
@@ -178,6 +182,9 @@ class RaftHost:
         self._damage_noted: set[str] = set()  # damaged stores the node log has named
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
+        self._started = time.monotonic()  # for its uptime (GET /status)
+        # The Raft messages it sends and receives, for the Messages panel (docs/API.md).
+        self.trace = MessageTrace(node_id, rep.trace_messages)
         if self.core.last_index:
             self.node_log.add(
                 "restart",
@@ -214,7 +221,9 @@ class RaftHost:
             snapshot_now=self._snapshot_now,
             first_index=lambda: self.core.log.first_index,
             report=self._snapshot_reported,
-            link_cut=lambda peer: peer in self.peers.cuts.outbound,
+            link_cut=lambda peer: (
+                peer in self.peers.cuts.outbound or self.peers.shaper.drops_all(peer)
+            ),
             node_log=self.node_log,
             counters=self.counters,
             tls=link_tls,
@@ -369,6 +378,7 @@ class RaftHost:
                 # node already applied. Its stores are ahead of the cluster: rebuild them.
                 self.request_repair("raft.db", f"log diverged below its commit index ({exc})")
                 return
+        self.trace.received(messages)
         self.counters["raft_messages_in"] += len(messages)
         self._wake.set()
 
@@ -378,6 +388,7 @@ class RaftHost:
         if self.failure.done() or request.frm in self.peers.cuts.inbound:
             return
         self._last_heard[request.frm] = time.monotonic()
+        self.trace.received((request,))
         self.core.step(request)
         self._wake.set()
 
@@ -749,6 +760,46 @@ class RaftHost:
         )
         return self.link_status()
 
+    def set_tempo(self, tempo: Tempo) -> dict[str, Any]:
+        """Run at ``tempo`` (docs/API.md, "Tempo"): the core's election timeout range and
+        heartbeat interval, the windows this host measures in election timeouts, and the
+        delay of every Raft message sent, all ``tempo.scale`` times the config's."""
+        rep = self.config.replication
+        scale = tempo.scale
+        if scale != self.tempo.scale:
+            self.core.retime(rep.election_ticks * scale, rep.heartbeat_ticks * scale)
+            self._reach_window = rep.election_ticks * scale * self.tick_seconds
+            if self._return is not None:  # measured in election timeouts too
+                self._return.settle = RETURN_SETTLE_TIMEOUTS * self._reach_window
+                self._return.retry = RETURN_RETRY_TIMEOUTS * self._reach_window
+            self.peers.shaper.delay = message_delay(scale, self.tick_seconds)
+            self.node_log.add(
+                "tempo",
+                f"tempo {tempo.text}: election timeout {rep.election_ticks * scale}-"
+                f"{2 * rep.election_ticks * scale - 1} ticks, a heartbeat every "
+                f"{rep.heartbeat_ticks * scale} ticks, each message sent "
+                f"{self.peers.shaper.delay * 1000:g} ms late",
+            )
+        self.tempo = tempo
+        return tempo.to_json()
+
+    def set_link_fault(self, fault: LinkFault) -> dict[str, Any]:
+        """Shape the Raft link to ``fault.to`` (checked already: engine/protocol/link_faults.py)."""
+        self.peers.shaper.set_fault(fault)
+        self.node_log.add("partition", f"link to {fault.to} faulty: {fault.describe()}", "warning")
+        return self.link_faults()
+
+    def clear_link_faults(self, peer: str | None) -> dict[str, Any]:
+        """Clear the fault of the link to ``peer`` (every link of this node when None)."""
+        for cleared in self.peers.shaper.clear(peer):
+            self.node_log.add("partition", f"link to {cleared} whole again: fault cleared")
+        return self.link_faults()
+
+    def link_faults(self) -> dict[str, Any]:
+        """``{"link_faults": [...]}``: this node's outgoing link faults, by peer."""
+        faults = self.peers.shaper.faults
+        return {"link_faults": [faults[peer].to_json() for peer in sorted(faults)]}
+
     def link_status(self) -> dict[str, Any]:
         """``{"isolated": bool, "cuts": {"in": [...], "out": [...]}}``."""
         cuts = self.peers.cuts
@@ -927,6 +978,7 @@ class RaftHost:
         # Appends without entries only carry the commit index (or are heartbeats): they are held
         # COMMIT_NOTICE_DELAY, and never overtake what goes now (send_later).  A snapshot
         # request becomes a transfer of the stores (engine/node/snapshots.py).
+        self.trace.sent(messages)
         now: list[Message] = []
         held: list[Message] = []
         for msg in messages:
@@ -1159,6 +1211,10 @@ class RaftHost:
             "term": core.term,
             "leader": core.leader_id,
             "preferred": self.config.preferred_node == self.node_id,
+            "voted_for": core.vote,
+            "started_at": self.node_log.started_at,
+            "uptime_s": round(now - self._started, 3),
+            "election_timer": self._election_timer(),
             "commit_position": core.commit_index,
             "applied_position": self.applied_index,
             "last_index": core.last_index,
@@ -1181,10 +1237,22 @@ class RaftHost:
             "repaired": self.repaired,
             "disk_full": None if self.disk_full is None else self.disk_full.describe(),
             **self.link_status(),
+            **self.link_faults(),
+            "tempo": self.tempo.to_json(),
         }
         if core.role == "leader":
             status["match"] = core.match_indexes()
+            status["progress"] = {
+                peer: {"match": pr.match, "next": pr.next, "state": pr.state}
+                for peer, pr in core.progress_view().items()
+            }
         return status
+
+    def _election_timer(self) -> dict[str, int]:
+        """The core's election timer in milliseconds (its ticks times the tick)."""
+        elapsed, timeout = self.core.election_timer
+        tick_ms = self.tick_seconds * 1000
+        return {"elapsed_ms": round(elapsed * tick_ms), "timeout_ms": round(timeout * tick_ms)}
 
     def damage_reason(self) -> str | None:
         """Why this node serves no reads of some store (its file is damaged), or None."""

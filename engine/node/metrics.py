@@ -86,4 +86,18 @@ class NodeCollector(Collector):
             c = CounterMetricFamily(f"gate_node_{key}", doc, labels=labels)
             c.add_metric(node, self.host.counters[key])
             yield c
+        shaped = self.host.peers.shaper.counters
+        for key, doc in (
+            ("dropped", "Raft messages a link fault dropped (POST /api/cluster/links)"),
+            ("duplicated", "Raft messages a link fault sent twice"),
+            ("delayed", "Raft messages held by a link fault's delay or the tempo"),
+        ):
+            c = CounterMetricFamily(f"gate_node_messages_{key}", doc, labels=labels)
+            c.add_metric(node, shaped[key])
+            yield c
+        tempo = GaugeMetricFamily(
+            "gate_node_tempo", "How many times slower than its config this node runs", labels=labels
+        )
+        tempo.add_metric(node, self.host.tempo.scale)
+        yield tempo
         yield frozen_heap_gauge()

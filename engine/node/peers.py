@@ -7,7 +7,8 @@ handshake of ``engine.protocol.framing``, which also finds out a peer without th
 
 :class:`LinkCuts` is the partition fault (``POST /api/cluster/nodes/{id}/isolate``): Raft messages
 to the peers cut outbound are never sent, and those from the peers cut inbound are dropped on
-arrival (engine/node/tcp_server.py), while the node still serves its gateways.
+arrival (engine/node/tcp_server.py), while the node still serves its gateways.  Link faults and
+the tempo's delay act on each frame before it is written (engine/node/link_shaping.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from engine.config_model import Endpoint
+from engine.node.link_shaping import LinkShaper
 from engine.protocol.framing import FrameError, FrameSession, open_session
 from engine.protocol.link_cuts import DIRECTIONS
 from engine.replication.messages import Message
@@ -218,6 +220,7 @@ class PeerTransport:
         self.tls = tls
         self.links = {pid: PeerLink(node_id, pid, ep, secret, tls) for pid, ep in peers.items()}
         self.cuts = LinkCuts(node_id, peers)
+        self.shaper = LinkShaper(self._deliver)
         self._later: dict[str, list[dict[str, object]]] = {}
         self._later_timer: asyncio.TimerHandle | None = None
         self._started = False
@@ -236,6 +239,7 @@ class PeerTransport:
                 del self.links[peer_id]
                 self.cuts.inbound.discard(peer_id)
                 self.cuts.outbound.discard(peer_id)
+                self.shaper.forget(peer_id)
                 self._closing.add(task := asyncio.create_task(link.close()))
                 task.add_done_callback(self._closing.discard)
         for peer_id, endpoint in peers.items():
@@ -276,6 +280,9 @@ class PeerTransport:
             self._send_frame(peer_id, encoded)
 
     def _send_frame(self, peer_id: str, encoded: list[dict[str, object]]) -> None:
+        self.shaper.send(peer_id, encoded)
+
+    def _deliver(self, peer_id: str, encoded: list[dict[str, object]]) -> None:
         link = self.links.get(peer_id)
         # A cut link loses what is sent on it, as a partitioned network would.
         if link is not None and peer_id not in self.cuts.outbound:
@@ -284,6 +291,7 @@ class PeerTransport:
     async def close(self) -> None:
         if self._later_timer is not None:
             self._later_timer.cancel()
+        self.shaper.close()
         for link in self.links.values():
             await link.close()
         for task in list(self._closing):

@@ -16,10 +16,13 @@ from typing import Any
 
 from engine.node.host import RaftHost
 from engine.node.node_log import log_page
+from engine.node.trace import trace_page
 from engine.protocol.errors import GateError
 from engine.protocol.framing import FrameError, ServerConnection
 from engine.protocol.link_cuts import parse_cut_request
+from engine.protocol.link_faults import parse_link_fault
 from engine.protocol.members import parse_new_node
+from engine.protocol.tempo import parse_tempo
 from engine.replication.messages import Address
 from engine.replication.wire import decode_message
 from engine.storage.check import check_command
@@ -196,6 +199,21 @@ class NodeTcpServer:
                 fields, self.host.node_id, self.host.core.membership.members
             )
             return self.host.cut_links(peers, direction, heal=op == "heal")
+        if op == "tempo":
+            return self.host.set_tempo(parse_tempo(msg.get("tempo")))
+        if op == "links":
+            # Checked here too, like a cut: {"set": fault} or {"clear": peer or None}, else a look.
+            members = self.host.core.membership.members
+            if "set" in msg:
+                raw = msg["set"]
+                body = {**raw, "from": self.host.node_id} if isinstance(raw, dict) else raw
+                return self.host.set_link_fault(parse_link_fault(body, members)[1])
+            if "clear" in msg:
+                peer = msg["clear"]
+                if peer is not None and peer not in members:
+                    raise GateError("invalid_request", f"no node {str(peer)[:80]!r} to clear")
+                return self.host.clear_link_faults(peer)
+            return self.host.link_faults()
         if op == "add_member":
             node_id, http, tcp = parse_new_node(msg.get("node"))
             address = Address(node_id, http, tcp)
@@ -211,6 +229,8 @@ class NodeTcpServer:
             )
         if op == "log":
             return log_page(self.host.node_log, _opt_int(msg.get("after")), msg.get("limit"))
+        if op == "trace":
+            return trace_page(self.host.trace, msg.get("after"), msg.get("limit"), msg.get("dir"))
         if op == "snapshot_offer":
             if self.host.disk_full is not None:
                 # The sender reports the transfer failed; the leader sends it again later.

@@ -57,13 +57,18 @@ Steadiness rules (they keep terms and leaders stable; safety does not depend on 
 - rule 7, preferred leader: on a fresh cluster (term 0, empty log) the preferred node times out
   within a tick or two, and the others hold back their first campaign for
   ``_FRESH_DEFER_TIMEOUTS`` election timeouts unless a leader speaks to them first.
+
+Timing is an input like the ticks: :meth:`RaftNode.retime` changes the election timeout range
+and the heartbeat interval (in ticks) while the node runs (the gateway's tempo, docs/API.md),
+scaling every clock the node is counting so that each stands as far along as it was.  Timing
+never touches safety; the simulator changes it mid-run on random nodes at random ticks.
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.config_model import WriteQuorum
 from engine.replication.log_storage import LogStorage
@@ -95,7 +100,7 @@ from engine.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
-from engine.replication.progress import Progress
+from engine.replication.progress import FollowerProgress, Progress
 from engine.replication.quorum import (
     committed_index,
     has_quorum,
@@ -292,7 +297,53 @@ class RaftNode:
             return {}
         return {peer: pr.match for peer, pr in self._progress.items()}
 
+    def progress_view(self) -> dict[str, FollowerProgress]:
+        """On a leader: each peer's match and next index and its replication state; else {}."""
+        if self.role != "leader":
+            return {}
+        return {
+            peer: FollowerProgress(pr.match, pr.next, pr.state)
+            for peer, pr in self._progress.items()
+        }
+
+    @property
+    def election_timer(self) -> tuple[int, int]:
+        """``(elapsed, timeout)`` in ticks: a follower or candidate campaigns when elapsed
+        reaches timeout (randomized at each reset); on a leader, the period after which it
+        checks that it still hears a quorum."""
+        if self.role == "leader":
+            return self._election_elapsed, self.config.election_ticks
+        return self._election_elapsed, self._timeout
+
     # ------------------------------------------------------------------------------- inputs
+
+    def retime(self, election_ticks: int, heartbeat_ticks: int) -> None:
+        """Take a new election timeout range and heartbeat interval, in ticks, from now on.
+
+        The clocks under way (election, heartbeat, transfer, each follower's stall count) are
+        scaled by the same factor, so a follower half-way to its timeout stays half-way: slowing
+        down fires no election early, and speeding up fires none that had not been due either
+        (a follower that heard its leader one slow heartbeat ago is one fast heartbeat in).
+        Raises ValueError for the timings :class:`RaftConfig` refuses.
+        """
+        old = self.config.election_ticks
+        config = replace(
+            self.config, election_ticks=election_ticks, heartbeat_ticks=heartbeat_ticks
+        )
+        if election_ticks == old and heartbeat_ticks == self.config.heartbeat_ticks:
+            return
+        self.config = config
+
+        def scaled(ticks: int) -> int:
+            return ticks * election_ticks // old
+
+        self._election_elapsed = scaled(self._election_elapsed)
+        self._heartbeat_elapsed = min(scaled(self._heartbeat_elapsed), heartbeat_ticks - 1)
+        self._transfer_elapsed = scaled(self._transfer_elapsed)
+        if not self._fresh_preferred:  # its first timeout is a tick or two whatever the range
+            self._timeout = max(1, scaled(self._timeout))
+        for pr in self._progress.values():
+            pr.stall = scaled(pr.stall)
 
     def tick(self) -> None:
         """Advance the logical clock by one tick."""

@@ -12,9 +12,21 @@ one place that does).
 
 from __future__ import annotations
 
+from typing import Literal, NamedTuple
+
 # A snapshot takes far longer than an append, and its host reports a failed transfer at once
 # (``RaftNode.report_snapshot``): the stall only catches a request lost without a report.
 SNAPSHOT_STALL_FACTOR = 10
+
+ProgressState = Literal["probe", "replicate", "snapshot"]
+
+
+class FollowerProgress(NamedTuple):
+    """What a leader reports of one follower (its status): match and next index, and state."""
+
+    match: int
+    next: int
+    state: ProgressState
 
 
 class Progress:
@@ -46,6 +58,13 @@ class Progress:
         # and the follower is being sent a backlog it has not yet acknowledged in full.
         self.repairing = False
         self.catching_up = False
+
+    @property
+    def state(self) -> ProgressState:
+        """The follower's state as etcd names it."""
+        if self.pending_snapshot:
+            return "snapshot"
+        return "replicate" if self.replicating else "probe"
 
     def become_probe(self, next_index: int = 0) -> None:
         """Probe again from ``next_index`` (never below what is known to match)."""

@@ -40,6 +40,11 @@ class ReplDriver:
         """Everything printed so far."""
         return self.transcript.getvalue()
 
+    @property
+    def answered(self) -> int:
+        """How many prompts had been asked when keys were last sent."""
+        return self._answered
+
     def since_mark(self) -> str:
         """What was printed since the last answer."""
         return self.output[self._mark :]

@@ -104,10 +104,15 @@ def test_files_that_are_not_lessons(tmp_path: Path) -> None:
 def test_directives_are_lines_of_their_own() -> None:
     assert directive("wait 3") == "wait" and directive("  WAIT 0.5") == "wait"
     assert directive("14") is None and directive("waiting 3") is None and directive("") is None
-    # A new directive is one parser more (the tempo line another helper adds, say).
-    assert set(DIRECTIVES) == {"wait", "ask"}
+    # A new directive is one parser more: the tempo line (slow motion), the ask line.
+    assert set(DIRECTIVES) == {"wait", "tempo", "ask"}
+    assert directive("tempo 20") == "tempo" and DIRECTIVES["tempo"]("tempo 20") == 20
     with pytest.raises(OpsError, match="type 'wait N'"):
         DIRECTIVES["wait"]("wait 0")
+    with pytest.raises(OpsError, match="type 'tempo N'"):
+        DIRECTIVES["tempo"]("tempo")
+    with pytest.raises(OpsError, match="tempo must be"):
+        DIRECTIVES["tempo"]("tempo 101")
 
 
 def test_the_lessons_folder_is_found_from_the_package_or_named(

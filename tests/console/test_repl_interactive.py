@@ -3,6 +3,7 @@ input everywhere, Ctrl+C and Ctrl+D."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from tests.cluster_harness import RunningCluster
@@ -22,11 +23,11 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         await repl.choose(4)
         await repl.printed("⚠️  No active observers")
         await repl.printed("Enter: menu · 1-6 observe · 7-9 produce")  # a reminder, not 30 lines
-        assert "(1-33)" in (repl.terminal.asking or "")  # every option, not the classic 15
+        assert "(1-35)" in (repl.terminal.asking or "")  # every option, not the classic 15
         await repl.choose("x")
-        await repl.printed("❌ Invalid choice 'x'. Please type a number from 1 to 33.")
+        await repl.printed("❌ Invalid choice 'x'. Please type a number from 1 to 35.")
         await repl.choose("٣")  # int() reads it as 3
-        await repl.printed("❌ Invalid choice '٣'. Please type a number from 1 to 33.")
+        await repl.printed("❌ Invalid choice '٣'. Please type a number from 1 to 35.")
         await repl.choose("")
         await repl.printed("========== Gate Interactive Console ==========\n📊 Observers:")
 
@@ -159,6 +160,10 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         await _step(repl, 16, ("Enter node id: ", "node2"))
         await repl.printed("Fresh for reads")
         await repl.printed("Restarted by gateway  never")
+        # Its inside, as the dashboard's Cluster panel shows it.
+        assert re.search(r"Election timer\s+times out in \d+/\d+ ms", repl.since_mark())
+        assert re.search(r"Leader's match/next\s+leader node1: match \d+, next ", repl.since_mark())
+        assert re.search(r"Uptime\s+\d+(s|m)", repl.since_mark())
         await _step(repl, 16, ("Enter node id: ", "node7"))
         await repl.printed("❌ no node 'node7' in this cluster")
         await repl.answer("Enter node id: ", "node2")

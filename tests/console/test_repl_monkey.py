@@ -68,6 +68,10 @@ MENU_NOISE = (
     "wait nan",
     "wait",
     "wait -1",
+    "tempo 0",  # bad lesson lines only: a real tempo would slow the whole run down
+    "tempo",
+    "tempo 101",
+    "tempo nan",
     "\x01\x0b",
     "\x15menu",
     "\x0c",
@@ -405,7 +409,8 @@ class Run:
 async def _next(repl: ReplDriver, task: asyncio.Task[int], run: Run, rng: random.Random) -> str:
     """Wait until the shell asks something new (answers the prompt) or monitors (answers
     MONITORING); a shell busy a while gets Ctrl+C, as a person waiting would press it."""
-    asked = repl.terminal.asked
+    # New since the keys last sent: the next prompt may already be up when this starts.
+    asked = repl.answered
     patience = rng.uniform(*PATIENCE)
     started = time.monotonic()
     nudged = interrupted = False
@@ -428,7 +433,8 @@ async def _next(repl: ReplDriver, task: asyncio.Task[int], run: Run, rng: random
         elif repl.terminal.asking is None and waited > patience and not interrupted:
             run.interrupts += 1
             os.kill(os.getpid(), signal.SIGINT)  # the shell's own Ctrl+C handler takes it
-            interrupted = True
+            # Keys sent for the command it stopped may still reach the next prompt.
+            interrupted = run.unsure = True
         if waited > HANG:
             raise AssertionError(f"the shell hangs ({HANG:g} s)\n{run.where(repl.output)}")
         await asyncio.sleep(0.005)
@@ -463,6 +469,7 @@ async def test_monkey_drives_the_repl_through_thousands_of_steps(
     async with repl_session(options, seed=SEED, handle_sigint=True) as (repl, task, ops):
         for step in range(STEPS):
             asked = await _next(repl, task, run, rng)
+            seen = repl.terminal.asked
             stray = capsys.readouterr()
             run.stray += stray.out + stray.err
             assert "Unhandled exception" not in run.stray, run.where(repl.output)
@@ -483,6 +490,9 @@ async def test_monkey_drives_the_repl_through_thousands_of_steps(
                 keys = monkey.menu(weights)
             else:
                 keys = monkey.answer(asked, repl.since_mark())
+            moved = repl.terminal.asked != seen or repl.terminal.asking != asked
+            if asked != MONITORING and moved:
+                run.unsure = True  # the shell moved on while the monkey chose (a redraw)
             keys = run.safe(keys)
             run.log(f"{step}: {asked!r} <- {keys.sent!r}"[:200])
             repl.send(keys.sent)

@@ -1,7 +1,7 @@
-"""gate-repl's ``wait N`` line (a script's pause), its ``ask`` line at a terminal, lab option
-27, Replay Parked Events (a lesson replays parked events for real in
-tests/console/test_lessons.py), and what the shell says when an operation fails for want of a
-majority."""
+"""gate-repl's ``wait N`` and ``tempo N`` lines (a script's pause, slow motion), its ``ask`` line
+at a terminal, options 34 and 35 (slow motion, link faults), lab option 27, Replay Parked Events
+(a lesson replays parked events for real in tests/console/test_lessons.py), and what the shell
+says when an operation fails for want of a majority."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_wait_refuses(answer: str) -> None:
 
 
 def test_option_28_ends_the_lab_and_the_menu_fits_80_columns() -> None:
-    assert TITLES[27] == "Replay Parked Events" and max(COMMANDS) == 33
+    assert TITLES[27] == "Replay Parked Events" and max(COMMANDS) == 35
     assert COMMANDS[27].__doc__ and COMMANDS[27].__doc__.startswith("27. Replay Parked Events")
     assert COMMANDS[28].__doc__ and COMMANDS[28].__doc__.startswith("28. Node Log")
     transcript = io.StringIO()
@@ -54,15 +54,15 @@ async def test_a_script_waits_and_bad_answers_get_one_line(
     run = await run_script(["--connect", cluster.url], script, tmp_path)
     assert_clean(run)
     lines = run.stdout.splitlines()
-    assert "👉 Select an option (1-33): wait 0.2" in lines
-    assert lines[lines.index("👉 Select an option (1-33): wait 0.2") + 1] == "⏳ Waiting 0.2 s…"
+    assert "👉 Select an option (1-35): wait 0.2" in lines
+    assert lines[lines.index("👉 Select an option (1-35): wait 0.2") + 1] == "⏳ Waiting 0.2 s…"
     assert "❌ 0 is out of range: type 'wait N' with N seconds, more than 0 and at most 60" in lines
     assert (
         "❌ 'soon' is not a number: type 'wait N' with N seconds, more than 0 and at most 60"
         in lines
     )
     assert "❌ no subscription named 'nope' (subscriptions: none)" in lines
-    assert "👉 Select an option (1-33): 10" in lines  # the menu goes on after each error
+    assert "👉 Select an option (1-35): 10" in lines  # the menu goes on after each error
     assert "Subscriptions: quiet (0 parked)" in lines
     assert "⚠️  'quiet' has no parked events (option 26 parks some with nack_park)" in lines
 
@@ -100,7 +100,7 @@ async def test_a_scripts_bad_answer_is_one_line_then_the_menu(
     run = await run_script(["--connect", cluster.url], script, tmp_path)
     assert_clean(run)
     lines = run.stdout.splitlines()
-    menu = "👉 Select an option (1-33): 14"
+    menu = "👉 Select an option (1-35): 14"
     for error in (
         "❌ there is no stream 'no-such' yet (streams: ",
         "❌ '$all' is not a stream id; type one such as greenhouse-1",
@@ -136,3 +136,26 @@ async def test_ask_at_a_terminal_asks_and_checks_when_the_next_question_comes(
         await repl.choose(15)  # the end of the session ends the last question's step
         await repl.printed("❓ Asked: Did it lose anything?\n❓ You did not answer\n")
         assert await shell == 0
+
+
+async def test_a_script_slows_the_cluster_down_and_makes_a_link_lossy(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    cluster = await make_cluster()
+    # The lesson line, option 34, option 35 (a fault, a bad answer, then all zero clears).
+    script = (
+        "tempo 5\ntempo 0\n34\n1\n35\nnode1\nnode2\n30\n200\n5\n"
+        "35\nnode1\nall\n101\n35\nnode1\nnode2\n0\n0\n0\n15\n"
+    )
+    run = await run_script(["--connect", cluster.url], script, tmp_path)
+    assert_clean(run)
+    lines = run.stdout.splitlines()
+    assert "✅ tempo ×1/5: elections, heartbeats and messages 5 times slower" in lines, run.stdout
+    assert "❌ tempo must be at least 1" in lines
+    assert "✅ tempo ×1: full speed again" in lines
+    assert "✅ node1 → node2: drop 30% · +200 ms · dup 5%" in lines
+    assert "❌ drop must be a percentage from 0 to 100, not '101'" in lines
+    assert "✅ node1 → node2: link faults cleared" in lines
+    async with cluster.new_client() as client:
+        assert (await client.tempo())["scale"] == 1
+        assert (await client.link_faults())["links"] == []

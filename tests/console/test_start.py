@@ -244,7 +244,7 @@ def test_gate_console_help_names_the_keys_ports_and_data() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "console.tui.main", "--help"], capture_output=True, text=True
     )
-    for needed in ("1-6", "? shows every key", "Ctrl+P", "Ctrl+Q", "8899", "8090-8092"):
+    for needed in ("1-7", "? shows every key", "Ctrl+P", "Ctrl+Q", "8899", "8090-8092"):
         assert needed in done.stdout
     assert "8890-8892" in done.stdout and "./data" in done.stdout
 

@@ -70,6 +70,19 @@ async def test_every_answer_has_the_keys_its_type_names(cluster: RunningCluster)
         assert_shape(cut, results.LinksAnswer)
         assert cut["cuts"]["in"] == [followers[1]] and not cut["isolated"]
         assert_shape(await client.heal(followers[0]), results.LinksAnswer)
+        # A slow link one way, and the tempo: set, seen in the view, cleared.
+        fault = await client.set_link_fault(followers[0], followers[1], delay_ms=5)
+        assert_shape(fault, results.LinkFaultView)
+        listed_faults = await client.link_faults()
+        assert_shape(listed_faults, results.LinkFaultsAnswer)
+        assert listed_faults["links"] == [fault]
+        assert_shape(await client.set_tempo(1), results.TempoAnswer)
+        assert_shape(await client.tempo(), results.TempoView)
+        faulty = await wait_for(
+            client.cluster, lambda v: any(n.get("link_faults") for n in v["nodes"]), 10
+        )
+        assert_shape(faulty, results.ClusterView)
+        assert_shape(await client.clear_link_faults(), results.LinkFaultsCleared)
         async for message in client.observe(STORE, {"by_stream": "$typed-1"}, from_position=0):
             assert message["type"] in ("events", "live")
             typed = results.EventsMessage if message["type"] == "events" else results.LiveMessage
@@ -81,6 +94,7 @@ async def test_every_answer_has_the_keys_its_type_names(cluster: RunningCluster)
             "cluster": results.ClusterViewEvent,
             "links_changed": results.LinksChanged,
             "leader_changed": results.LeaderChanged,
+            "link_faults_changed": results.LinkFaultsChanged,
         }
         async for event in client.cluster_events():
             assert_shape(event, events[event["type"]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aiohttp
 
@@ -32,6 +33,53 @@ async def test_cluster_view_shape(cluster: RunningCluster) -> None:
         span = node["log"]
         assert span is not None and 1 <= span["first_index"] <= span["last_index"] + 1
         assert span["last_index"] >= (node["commit_position"] or 0)
+
+
+async def test_each_nodes_inside_in_its_status_and_in_the_view(cluster: RunningCluster) -> None:
+    rep = cluster.config.replication
+    shortest, longest = rep.election_ticks * rep.tick_ms, 2 * rep.election_ticks * rep.tick_ms
+    leader = await wait_for(
+        lambda: cluster.node_get("node1", "/status"),
+        lambda s: s["role"] == "leader" and len(s.get("progress") or {}) == 2,
+        10,
+        "the leader's status with its followers' progress",
+    )
+    assert leader["voted_for"] == "node1"  # it campaigned and voted for itself
+    assert abs(leader["started_at"] - time.time()) < 600 and leader["uptime_s"] > 0
+    # On the leader the timer is its quorum check's period, electionTicks.
+    assert leader["election_timer"]["timeout_ms"] == shortest
+    for peer, progress in leader["progress"].items():
+        assert progress["state"] == "replicate"
+        assert progress["match"] == leader["match"][peer]
+        assert progress["next"] > progress["match"]
+    for node_id in ("node2", "node3"):
+        status = await cluster.node_get(node_id, "/status")
+        assert status["voted_for"] in (None, "node1") and "progress" not in status
+        timer = status["election_timer"]
+        # Drawn in [electionTicks, 2 electionTicks) ticks; heartbeats keep it from running out.
+        assert shortest <= timer["timeout_ms"] < longest
+        assert 0 <= timer["elapsed_ms"] < timer["timeout_ms"]
+    later = await cluster.node_get("node1", "/status")
+    assert later["started_at"] == leader["started_at"] and later["uptime_s"] > leader["uptime_s"]
+    # The gateway's view carries the same, as of its last probe.
+    async with cluster.new_client() as client:
+        view = await wait_for(
+            client.cluster,
+            # Its first rounds may predate the election.
+            lambda v: (
+                all(n["uptime_s"] is not None for n in v["nodes"])
+                and v["nodes"][0]["progress"] is not None
+            ),
+            10,
+            "every node's uptime and the leader's progress in the view",
+        )
+    nodes = {n["node_id"]: n for n in view["nodes"]}
+    assert set(nodes["node1"]["progress"]) == {"node2", "node3"}
+    assert nodes["node1"]["started_at"] == leader["started_at"]
+    assert nodes["node2"]["progress"] is None
+    for node in nodes.values():
+        assert node["uptime_s"] > 0
+        assert set(node["election_timer"]) == {"elapsed_ms", "timeout_ms"}
 
 
 def _frozen(metrics: str) -> float:

@@ -136,6 +136,9 @@ class FakeNode:
             conn.send({"id": rid, "ok": False, "error": error})
         elif op == "status":
             conn.send({"id": rid, "ok": True, "result": dict(self.status)})
+        elif op == "tempo":
+            self.status["tempo"] = msg.get("tempo")
+            conn.send({"id": rid, "ok": True, "result": msg.get("tempo")})
         elif op == "echo":
             conn.send({"id": rid, "ok": True, "result": msg.get("value")})
         elif op == "hold":

@@ -14,6 +14,7 @@ import pytest
 from engine.config_model import ClusterConfig, Endpoint, NodeConfig, ReplicationConfig
 from engine.gateway.health import HealthMonitor
 from engine.gateway.tcp_pool import NodePool
+from engine.protocol.tempo import Tempo
 from tests.gateway.fake_node import SECURITY, FakeNode, wait_until
 
 
@@ -88,8 +89,18 @@ def health_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
     managed = {"node1": (True, 4242), "node2": (True, None), "node3": (False, None)}
-    cluster.set_status("node1", log={"first_index": 4, "last_index": 10})
-    cluster.set_status("node3", log="garbage")  # a node's word is checked, not trusted
+    progress = {"node2": {"match": 10, "next": 11, "state": "replicate"}}
+    cluster.set_status(
+        "node1",
+        log={"first_index": 4, "last_index": 10},
+        voted_for="node1",
+        started_at=1796563200.25,
+        uptime_s=12.5,
+        election_timer={"elapsed_ms": 100, "timeout_ms": 300},
+        progress=progress,
+    )
+    # A node's word is checked, not trusted.
+    cluster.set_status("node3", log="garbage", voted_for=7, uptime_s="long", election_timer=[1])
     monitor = cluster.monitor(managed_info=managed.__getitem__)
     try:
         view = await monitor.refresh()
@@ -117,6 +128,7 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "state": None,
         "isolated": False,
         "cuts": {"in": [], "out": []},
+        "link_faults": [],
         "damaged": None,
         "repairing": None,
         "repaired": None,
@@ -124,8 +136,15 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "exit_code": None,
         "disk_full": None,
         "log": {"first_index": 4, "last_index": 10},
+        "voted_for": "node1",
+        "started_at": 1796563200.25,
+        "uptime_s": 12.5,
+        "election_timer": {"elapsed_ms": 100, "timeout_ms": 300},
+        "progress": progress,
     }
     assert node2["log"] is None and node3["log"] is None  # not reported; not a span
+    inside = ("voted_for", "uptime_s", "election_timer", "progress")
+    assert [node3[key] for key in inside] == [None] * 4
     assert (node2["role"], node2["lag"], node2["fresh"], node2["managed"]) == (
         "follower",
         0,
@@ -664,3 +683,39 @@ async def test_a_repair_is_published_when_it_starts_and_when_it_is_done(
         {"type": "node_repairing", "node_id": "node2", "reason": reason, "source": "node1"},
         {"type": "node_repaired", "node_id": "node2", **repaired},
     ]
+
+
+async def test_the_newest_tempo_a_node_holds_is_taken_and_pushed_to_the_others(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    slow = {"scale": 20, "since": 5.0}
+    cluster.set_status("node2", tempo=slow)
+    for node_id in ("node1", "node3"):
+        cluster.set_status(node_id, tempo={"scale": 1, "since": 0.0})
+    queue = monitor.subscribe()
+    view = await monitor.refresh()
+    assert monitor.tempo == Tempo(20, 5.0) and view["tempo"] == slow
+    assert {"type": "tempo_changed", "scale": 20, "previous": 1} in drain(queue)
+    # node1 and node3 (restarted at 1, say) are brought to it; node2 is left alone.
+    await wait_until(lambda: all(n.status["tempo"] == slow for n in cluster.nodes.values()))
+    assert cluster.nodes["node2"].ops["tempo"] == 0
+    await monitor.refresh()
+    assert not [e for e in drain(queue) if e["type"] == "tempo_changed"]
+
+
+async def test_the_rounds_slow_down_with_the_tempo_and_a_change_wakes_them(
+    cluster: Cluster,
+) -> None:
+    monitor = cluster.monitor(interval=0.05)
+    try:
+        monitor.set_tempo(Tempo(100, time.time()))  # a round every 5 s
+        monitor.start()
+        await wait_until(lambda: cluster.nodes["node1"].ops["status"] >= 1)
+        seen = cluster.nodes["node1"].ops["status"]
+        await asyncio.sleep(0.5)  # ten rounds at full speed: none at a hundredth of it
+        assert cluster.nodes["node1"].ops["status"] == seen
+        # Wakes the sleeping round: unwoken it would sleep 4.5 s more, past the deadline below.
+        monitor.set_tempo(Tempo(1, time.time()))
+        await wait_until(lambda: cluster.nodes["node1"].ops["status"] >= seen + 2, within=2.0)
+    finally:
+        await monitor.stop()

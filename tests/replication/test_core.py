@@ -1391,3 +1391,80 @@ def test_an_answer_below_the_commit_index_claims_only_what_the_append_covered() 
     assert answers == [AppendResponse(2, "b", "a", True, 0)]
     with pytest.raises(LogDivergence):  # the leader's no-op at index 3 replaces a commit
         node.step(AppendRequest(2, "a", "b", 2, 1, (Entry(3, 2, b""),), 2))
+
+
+def test_retime_stretches_the_timeout_a_follower_is_counting_without_firing_it() -> None:
+    node = _node(election_ticks=4)
+    timeout = node._timeout
+    for _ in range(timeout - 1):
+        node.tick()
+    node.retime(80, 20)  # tempo x20: the follower is as far along as it was, in slow motion
+    assert node._timeout == timeout * 20
+    assert node._election_elapsed == (timeout - 1) * 20
+    for _ in range(19):
+        node.tick()
+    assert node.term == 0 and not node.has_ready()
+    for _ in range(21):
+        node.tick()
+    assert _messages(node, MemoryLogStorage()), "the stretched timeout fires, a tick or so late"
+    assert node.config.election_ticks == 80 and node.config.heartbeat_ticks == 20
+
+
+def test_retime_back_to_a_fast_tempo_fires_no_election_that_was_not_due() -> None:
+    node = _node(election_ticks=4)
+    node.retime(80, 20)
+    for _ in range(19):  # a leader's heartbeat is due every 20 ticks at that tempo
+        node.tick()
+    node.retime(4, 1)  # unscaled, 19 ticks would be past any timeout of 4..8
+    for _ in range(3):
+        node.tick()
+    assert node.term == 0 and not node.has_ready()
+
+
+def test_retime_refuses_what_the_config_refuses() -> None:
+    node = _node()
+    with pytest.raises(ValueError):
+        node.retime(4, 4)
+    with pytest.raises(ValueError):
+        node.retime(1, 1)
+    assert node.config.election_ticks == 6
+
+
+# ------------------------------------------------------------------------ the inside, reported
+
+
+def test_the_election_timer_counts_up_to_its_drawn_timeout_and_resets_on_a_heartbeat() -> None:
+    cluster = _Cluster(election_ticks=5)
+    a = cluster.elect("a")
+    b = cluster.nodes["b"]
+    assert b.election_timer[0] == 0 and 5 <= b.election_timer[1] < 10
+    # Cut off from the leader, the follower's timer runs; its timeout stays put meanwhile.
+    cluster.cut.add("b")
+    timeout = b.election_timer[1]
+    for elapsed in range(1, timeout):
+        b.tick()
+        assert b.election_timer == (elapsed, timeout)
+    cluster.cut.clear()
+    # A heartbeat from the leader sets it back to 0.
+    a.tick()
+    cluster.settle()
+    assert b.role == "follower" and b.election_timer[0] == 0
+    # On the leader: the period of its quorum check, electionTicks.
+    assert a.election_timer == (1, 5)
+
+
+def test_the_leader_reports_each_followers_match_next_and_state() -> None:
+    cluster = _Cluster()
+    a = cluster.elect("a")
+    a.propose([b"x"])
+    cluster.settle()
+    assert {peer: tuple(pr) for peer, pr in a.progress_view().items()} == {
+        "b": (2, 3, "replicate"),
+        "c": (2, 3, "replicate"),
+    }
+    assert cluster.nodes["b"].progress_view() == {}
+    # A follower cut off gets entries it does not answer: next runs ahead of match.
+    cluster.cut.add("c")
+    a.propose([b"y"])
+    cluster.settle()
+    assert tuple(a.progress_view()["c"]) == (2, 4, "replicate")

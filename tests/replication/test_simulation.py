@@ -6,11 +6,12 @@ the CI default.  ``bench/sim_schedules.py`` is the longer version.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 
-from bench.lib.simulation import Violation, run_schedules
+from bench.lib.simulation import SimStats, Simulation, Violation, draw_schedule, run_schedules
 from engine.replication.core import RaftNode
 from engine.replication.messages import (
     AppendRequest,
@@ -43,6 +44,19 @@ def test_random_schedules_keep_the_invariants(chunk: int) -> None:
     if not _SEED:
         assert stats.compactions > 0 and stats.snapshots > 0 and stats.power_losses > 0
         assert stats.members_added > 0 and stats.promotions > 0 and stats.members_removed > 0
+        assert stats.retimes > 0
+
+
+def test_timing_changed_mid_run_keeps_the_invariants() -> None:
+    """Every schedule changes the tempo often (timeouts and heartbeats stretched 1-3x, the nodes
+    taking it ticks apart), under its faults; then liveness at the tempo reached, and steadiness
+    through the restore to 1."""
+    seeds = [int(_SEED)] if _SEED else range(90_000, 90_000 + max(1, _SCHEDULES // 8))
+    total = SimStats()
+    for seed in seeds:
+        schedule = dataclasses.replace(draw_schedule(seed), tempo=0.3)
+        total.add(Simulation(schedule).run())
+    assert total.retimes > len(seeds) and total.elections > 0 and total.commits > 0
 
 
 class _VotesWithoutUpToDateCheck(RaftNode):

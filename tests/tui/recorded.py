@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from console.ops.cluster import (
     ClusterStatus,
+    FollowerProgress,
     HealthSample,
     LinksResult,
     NodeActionResult,
@@ -24,9 +25,11 @@ from console.ops.cluster import (
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, seen_line, selector_text
 from console.ops.line_feed import LineFeed
+from console.ops.messages import TraceLine, trace_line
 from console.ops.observers import ObserverRow
 from console.ops.operations import Operations
 from console.ops.session import Access
+from console.ops.stores import Running, StoreRow, StoreSwitch
 from console.ops.streams import AppendResult, GreenhouseView, SnapshotRow, StreamPage, StreamRow
 from console.ops.subscriptions import ConsumerPolicy, SubscriptionRow
 from domain.greenhouse.aggregate import Greenhouse
@@ -60,9 +63,14 @@ def node(
     voter: bool = True,
     cut: tuple[str, ...] = (),
     isolated: bool = False,
+    voted: str | None = "node1",
+    timer: tuple[int, int] | None = None,
+    progress: tuple[FollowerProgress, ...] = (),
 ) -> NodeRow:
-    """A node row with loopback addresses derived from its number."""
+    """A node row with loopback addresses derived from its number; its election timer ran
+    ``timer`` = (elapsed, timeout) ms (by default a little, longer the higher its number)."""
     number = int(node_id.removeprefix("node"))
+    elapsed, timeout = timer or ((100, 300) if role == "leader" else (60 * number, 420))
     return NodeRow(
         node_id=node_id,
         role=role if up else "down",
@@ -86,6 +94,11 @@ def node(
         isolated=up and isolated,
         cut_in=cut if up else (),
         cut_out=cut if up else (),
+        voted_for=voted if up else None,
+        uptime_s=(3725.0 - 700 * (number - 1)) if up else None,
+        timer_elapsed_ms=elapsed if up else None,
+        timer_timeout_ms=timeout if up else None,
+        progress=progress if up else (),
     )
 
 
@@ -93,7 +106,16 @@ HEALTHY = ClusterStatus(
     leader="node1",
     term=3,
     nodes=(
-        node("node1", "leader", preferred=True, latency=1.2),
+        node(
+            "node1",
+            "leader",
+            preferred=True,
+            latency=1.2,
+            progress=(
+                FollowerProgress("node2", 1240, 1241, "replicate"),
+                FollowerProgress("node3", 1236, 1237, "probe"),
+            ),
+        ),
         node("node2", "follower", latency=1.6),
         node("node3", "follower", lag=4, latency=2.3),
     ),
@@ -246,6 +268,7 @@ class RecordedHealth:
         self.latest: HealthSample | None = None
         self.updates = 0
         self.taken_at = 100.0
+        self.store = "reg_gh"
         if status is not None:
             self.show(status, rate)
 
@@ -259,8 +282,31 @@ class RecordedHealth:
         """A new sample, one second after the previous one (``head``: the store's last
         position)."""
         self.taken_at += 1.0
-        self.latest = HealthSample(status, rate, error or None, self.taken_at, head)
+        row = next((r for r in STORES if r.store_id == self.store), StoreRow(self.store, 0, 0))
+        self.latest = HealthSample(
+            status,
+            rate,
+            error or None,
+            self.taken_at,
+            head,
+            store=self.store,
+            streams=row.streams,
+            events=row.events,
+        )
         self.updates += 1
+
+    def follow(self, store: str) -> None:
+        self.store = store
+
+
+STORES = [StoreRow("reg_gh", 3, 1240, 2), StoreRow("shop", 2, 57, 0)]
+
+
+class RecordedStores:
+    """The cluster's stores and their counts."""
+
+    async def rows(self, *, subscriptions: bool = True) -> list[StoreRow]:
+        return STORES
 
 
 class RecordedObserver:
@@ -545,6 +591,111 @@ class RecordedVerdict:
         self.unreadable = False
 
 
+T0 = 1_765_000_000.0  # the recorded trace's clock: 05:46:40 UTC
+
+
+def _message(at: float, kind: str, frm: str, to: str, term: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "kind": "message",
+        "node": frm,
+        "seq": int(at * 10),
+        "time": T0 + at,
+        "dir": "send",
+        "type": kind,
+        "frm": frm,
+        "to": to,
+        "term": term,
+        **fields,
+    }
+
+
+def _vote(at: float, frm: str, to: str, term: int, pre: bool) -> dict[str, Any]:
+    return _message(
+        at,
+        "vote",
+        frm,
+        to,
+        term,
+        last_log_index=1240,
+        last_log_term=3,
+        pre_vote=pre,
+        transfer=False,
+    )
+
+
+def _granted(
+    at: float, frm: str, to: str, term: int, pre: bool, granted: bool = True
+) -> dict[str, Any]:
+    return _message(at, "vote_response", frm, to, term, granted=granted, pre_vote=pre)
+
+
+# node1 led term 3 and was killed: node2 asks for pre-votes, then votes, wins term 4 and
+# brings node3 up to date; then producers write at full rate and the trace sums it up.
+ELECTION: list[dict[str, Any]] = [
+    {"kind": "heartbeats", "time": T0, "count": 10, "nodes": ["node1", "node2", "node3"]},
+    _vote(1.512, "node2", "node1", 4, True),
+    _vote(1.512, "node2", "node3", 4, True),
+    _granted(1.514, "node3", "node2", 4, True),
+    _vote(1.516, "node2", "node1", 4, False),
+    _vote(1.516, "node2", "node3", 4, False),
+    _granted(1.519, "node3", "node2", 4, False),
+    _message(
+        1.521, "append", "node2", "node3", 4, prev_index=1240, prev_term=3, entries=1, commit=1240
+    ),
+    _message(
+        1.523, "append_response", "node3", "node2", 4, success=True, match_index=1241, reject_hint=0
+    ),
+    {"kind": "heartbeats", "time": T0 + 2.0, "count": 6, "nodes": ["node2", "node3"]},
+    {
+        "kind": "summary",
+        "time": T0 + 3.0,
+        "dir": "send",
+        "type": "append",
+        "frm": "node2",
+        "to": "node3",
+        "count": 340,
+        "per_second": 340.0,
+        "term": 4,
+        "entries_min": 1,
+        "entries_max": 40,
+        "commit": 5210,
+    },
+    {
+        "kind": "summary",
+        "time": T0 + 3.0,
+        "dir": "send",
+        "type": "append_response",
+        "frm": "node3",
+        "to": "node2",
+        "count": 338,
+        "per_second": 338.0,
+        "term": 4,
+        "rejected": 0,
+        "match_index": 5231,
+    },
+    {"kind": "missed", "node": "node2", "count": 120},
+]
+
+
+class RecordedMessages:
+    """The message trace, recorded: every line at the first drain once watched."""
+
+    def __init__(self, raw: list[dict[str, Any]]) -> None:
+        self.lines = [trace_line(r, T0 + 3.0) for r in raw]
+        self.watching = False
+        self.problem = ""
+        self._drained = False
+
+    def watch(self, on: bool) -> None:
+        self.watching = on
+
+    def drain(self) -> tuple[list[TraceLine], int]:
+        if self._drained:
+            return [], 0
+        self._drained = True
+        return self.lines, 0
+
+
 class RecordedOps:
     """The parts of ``Operations`` the dashboard uses, holding fixed data."""
 
@@ -561,6 +712,8 @@ class RecordedOps:
         self.started_engine = True
         self.health = RecordedHealth(status)
         self.cluster = RecordedCluster(self.health)
+        self.stores = RecordedStores()
+        self.messages = RecordedMessages([] if empty else ELECTION)
         self.verdict = RecordedVerdict()
         if empty:
             self.observers = RecordedObservers([])
@@ -647,6 +800,28 @@ class RecordedOps:
         self.streams = RecordedStreams(
             {"greenhouse-1": 410, "greenhouse-2": 411, "greenhouse-3": 412}
         )
+
+    def running(self) -> Running:
+        producers = [row for row in self.producers.rows() if row.state == "running"]
+        return Running(len(self.observers.names()), len(producers), 1)
+
+    async def switch_store(self, store: str) -> StoreSwitch:
+        """The store named, an empty one (a new one only for an admin), nothing left running."""
+        known = {row.store_id: row for row in STORES}
+        if store not in known and self.access.role != "admin":
+            raise OpsError(
+                f"there is no store {store!r} (stores: reg_gh, shop); only an admin creates one"
+            )
+        row = known.get(store, StoreRow(store, 0, 0, 0))
+        switch = StoreSwitch(self.store, row, store not in known, self.running())
+        self.store = store
+        self.health.follow(store)
+        self.verdict = RecordedVerdict()
+        self.observers = RecordedObservers([])
+        self.producers = RecordedProducers([])
+        self.subscriptions = RecordedSubscriptions([], [])
+        self.streams = RecordedStreams({"shop-1": 30, "shop-2": 26})
+        return switch
 
     def as_operations(self) -> Operations:
         """This stand-in, typed as what the app takes."""

@@ -61,9 +61,9 @@ def _bindings(owner: type) -> list[Binding]:
 
 
 def test_the_menu_lists_every_numbered_entry_with_its_command() -> None:
-    assert sorted(NUMBERED) == list(range(1, 34)) and EXIT == 15
+    assert sorted(NUMBERED) == list(range(1, 36)) and EXIT == 15
     assert tuple(NUMBERED[n].title for n in range(1, 16)) == CLASSIC
-    assert NUMBERED[28].title == "Node Log" and "(1-33)" in PROMPT
+    assert NUMBERED[28].title == "Node Log" and "(1-35)" in PROMPT
     menu = io.StringIO()
     render_menu(Printer(stream=menu))
     for number, entry in NUMBERED.items():
@@ -89,7 +89,7 @@ def test_every_key_is_bound_on_its_panel_and_shown_in_the_help() -> None:
                 rows = [line for line in help_lines if line.startswith(f"| {key.panel.title()} |")]
             assert len(rows) == 1, (entry.name, rows)
             assert shown in rows[0], (entry.name, rows[0])
-    assert keys == 30  # every panel's operations: a key lost from the catalogue fails here
+    assert keys == 35  # every panel's operations: a key lost from the catalogue fails here
     # The footers keep their order: the monitor key comes last on the Subscriptions panel.
     order = [b.key for b in _bindings(SubscriptionsPanel)]
     assert order == ["n", "d", "c", "a", "r", "m"]

@@ -41,6 +41,7 @@ PANEL_KEYS = {
     "producers": ("4",),
     "subscriptions": ("5",),
     "streams": ("6",),
+    "messages": ("7",),
 }
 
 

@@ -23,6 +23,7 @@ from console.tui.app import GateConsole
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.form import FormDialog
 from console.tui.feed.panel import FeedPanel
+from console.tui.messages.panel import MessagesPanel
 from console.tui.streams.paging import PAGE_SIZE
 from console.tui.streams.panel import StreamsPanel
 from console.tui.subscriptions.panel import SubscriptionsPanel
@@ -402,3 +403,65 @@ async def test_the_timeline_sees_a_restarted_leader_catch_up(
         lines = timeline()
         assert lines.index(back) < lines.index(f"{old_leader} caught up")
         await pilot.press("ctrl+q")
+
+
+async def test_the_tempo_keys_slow_the_real_cluster_down_and_the_header_says_so(
+    make_cluster: Callable[..., Awaitable[RunningCluster]],
+    open_ops: Callable[[RunningCluster], Awaitable[Operations]],
+) -> None:
+    cluster = await make_cluster()
+    ops = await open_ops(cluster)
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        header = app.query_one("#status-text", Static)
+        await until(pilot, lambda: "leader" in str(header.render()), "the header")
+        assert "tempo" not in str(header.render())
+
+        def timeline() -> str:
+            return "\n".join(strip.text for strip in app.query_one("#timeline", RichLog).lines)
+
+        await pilot.press("minus")  # 1 -> 2
+        await until(pilot, lambda: app.last_message.startswith("✅ tempo ×1/2"), "the report")
+        await pilot.press("minus")  # 2 -> 5
+        await until(pilot, lambda: "tempo ×1/5" in str(header.render()), "tempo in the header")
+        await until(pilot, lambda: "tempo ×1/5: slow motion" in timeline(), "the timeline")
+        async with cluster.new_client() as client:
+            assert (await client.tempo())["scale"] == 5
+        await pilot.press("plus")  # 5 -> 2
+        await until(pilot, lambda: app.last_message.startswith("✅ tempo ×1/2"), "one faster")
+        await pilot.press("equals_sign")
+        await until(pilot, lambda: app.last_message == "✅ tempo ×1: full speed again", "full")
+        await until(pilot, lambda: "tempo" not in str(header.render()), "the header at x1")
+        async with cluster.new_client() as client:
+            assert (await client.tempo())["scale"] == 1
+        await pilot.press("ctrl+q")
+
+
+async def test_the_messages_panel_draws_the_cluster_s_raft_messages(
+    cluster: RunningCluster, open_ops: Callable[[RunningCluster], Awaitable[Operations]]
+) -> None:
+    """Key 7 on a real cluster: heartbeats, then a write's AppendEntries from the leader with
+    its answers; leaving the panel stops asking for them."""
+    ops = await open_ops(cluster)
+    app = GateConsole(ops, blink=False)
+    leader = await cluster.leader()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        panel = app.query_one(MessagesPanel)
+        await until(pilot, lambda: any(ln.kind == "heartbeats" for ln in panel.lines), "heartbeats")
+        assert ops.messages.watching
+        await ops.client.append("reg_gh", "messages-live", [{"event_type": "t", "data": {}}])
+
+        def replicated() -> bool:
+            return any(
+                ln.type == "append" and ln.frm == leader and ln.text.startswith("AppendEntries")
+                for ln in panel.lines
+            )
+
+        await until(pilot, replicated, "the write's AppendEntries")
+        assert panel.nodes == sorted(cluster.config.node_ids)
+        await pilot.press("up")
+        detail = str(app.query_one("#message-detail", Static).render())
+        assert "term" in detail
+        await pilot.press("1")
+        await until(pilot, lambda: not ops.messages.watching, "the trace to stop")

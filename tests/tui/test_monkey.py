@@ -54,7 +54,7 @@ STEP_PAUSE = 0.004  # seconds each step gives the app: keys arrive fast, but not
 # action keys, and moving around.  Ctrl+P is left out: its palette lists "Quit".
 PANEL_KEYS = [str(n) for n in range(1, 10)]
 ACTION_KEYS = [
-    *"nepdmskurtcabgvyihlxG",
+    *"nepdmskurtcabgvyihlxGS",
     "space",
     "slash",
     "question_mark",

@@ -105,6 +105,7 @@ def test_a_served_tab_needs_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None
         ),
         (["--serve", "--port", "70000"], "--port 70000: the port must be between 1 and 65535"),
         (["--serve", "--public-url", "ftp://x"], "--public-url ftp://x: it must start with"),
+        (["--serve", "--store", "shop"], "--store goes without --serve: each served tab picks"),
         (["--serve", "--lesson", "x.txt"], "--lesson opens in one console: serve without it"),
     ],
 )

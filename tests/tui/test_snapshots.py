@@ -270,11 +270,30 @@ def test_command_palette(snap_compare: Compare) -> None:
         pytest.param(("6", "e"), id="append_event"),
         pytest.param(("i",), id="isolate_node"),
         pytest.param(("a",), id="add_node"),
+        pytest.param(("f",), id="link_fault"),
     ],
 )
 def test_dialog(snap_compare: Compare, keys: tuple[str, ...]) -> None:
     """Every create dialog, with the menu shell's defaults filled in."""
     assert snap_compare(console(), run_before=steps(*keys), terminal_size=SMALL)
+
+
+# Slow motion, with node1's link to node2 lossy and slow.
+SLOW = replace(
+    HEALTHY,
+    tempo=20,
+    nodes=(
+        replace(HEALTHY.nodes[0], link_faults=(("node2", "drop 30% · +200 ms"),)),
+        *HEALTHY.nodes[1:],
+    ),
+)
+
+
+@pytest.mark.parametrize("size", [SMALL, (120, 36)], ids=["80x24", "120x36"])
+def test_slow_motion_and_a_lossy_link(snap_compare: Compare, size: tuple[int, int]) -> None:
+    """The header says the tempo, the node table marks the faulty link (≈, with a legend line)
+    and the timeline tells both."""
+    assert snap_compare(console(), run_before=steps(statuses=[SLOW]), terminal_size=size)
 
 
 def test_dialog_error(snap_compare: Compare) -> None:

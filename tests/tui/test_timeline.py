@@ -7,9 +7,10 @@ from dataclasses import replace
 
 from textual.widgets import RichLog
 
-from console.ops.cluster import ClusterStatus, NodeRow
+from console.ops.cluster import ClusterStatus, HealthSample, NodeRow
 from console.tui.app import GateConsole
 from console.tui.cluster.timeline import Timeline
+from console.tui.status_bar import status_text
 from tests.tui.recorded import CATCHING_UP, CAUGHT_UP, FAILOVER, HEALTHY, RecordedOps, node
 from tests.tui.test_snapshots import settle
 
@@ -276,3 +277,26 @@ def test_a_repair_is_said_when_it_starts_and_when_it_is_done() -> None:
         [],
         ["node2 repaired from node1"],
     ]
+
+
+def test_the_timeline_tells_every_link_fault_and_each_change_of_tempo() -> None:
+    node1 = HEALTHY.nodes[0]
+    lossy = replace(node1, link_faults=(("node2", "drop 30% · +200 ms"),))
+    faulty = replace(HEALTHY, nodes=(lossy, *HEALTHY.nodes[1:]))
+    slowed = replace(faulty, tempo=20)
+    assert _play(HEALTHY, faulty, slowed, replace(HEALTHY, tempo=20), HEALTHY)[1:] == [
+        ["node1 link faults: →node2 drop 30% · +200 ms"],
+        ["tempo ×1/20: slow motion"],
+        ["node1: link faults cleared"],
+        ["tempo ×1: full speed"],
+    ]
+    assert lossy.marked_id == "node1 ≈" and "≈" in faulty.legend
+
+
+def test_the_status_bar_shows_the_tempo_in_slow_motion_only() -> None:
+    def text(status: ClusterStatus) -> str:
+        sample = HealthSample(status, 12.0, None, 0.0)
+        return status_text(sample, "http://127.0.0.1:8899").plain
+
+    assert "tempo" not in text(HEALTHY)
+    assert " · term 3 · tempo ×1/20 · 3/3 up" in text(replace(HEALTHY, tempo=20))

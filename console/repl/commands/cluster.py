@@ -1,27 +1,34 @@
 """Option 14 and the cluster lab: node health, node actions, leadership transfer, partitions,
-greenhouse snapshots, node logs."""
+link faults, slow motion, greenhouse snapshots, node logs."""
 
 from __future__ import annotations
 
 from console.ops.catalogue import find, operation
 from console.ops.cluster import (
+    MAX_DELAY_MS,
+    MAX_TEMPO,
     NODE_LOG_KEPT,
     ClusterStatus,
     NodeLogFollower,
     NodeRow,
     parse_address,
     parse_direction,
+    parse_percent,
+    uptime_text,
 )
 from console.ops.formatting import latency_text
+from console.ops.numbers import parse_whole
 from console.ops.outcomes import (
     kept,
     leadership_transferred,
+    link_fault_set,
     links_cut,
     links_healed,
     member_added,
     member_removed,
     node_action_done,
     snapshot_taken,
+    tempo_set,
 )
 from console.ops.streams import existing_stream
 from console.repl.context import BadInput, Context, parsed
@@ -120,6 +127,11 @@ async def node_detail(ctx: Context) -> None:
         ("Applied position", _dash(node.applied_position)),
         ("Lag", _dash(node.lag)),
         ("Log held", node.log_span),
+        # Its inside, as the dashboard's Cluster panel shows it (docs/CONSOLE.md).
+        ("Voted for", (node.voted_for or "nobody") if node.up else "-"),
+        ("Uptime", uptime_text(node.uptime_s) if node.up else "-"),
+        ("Election timer", node.timer_words if node.up else "-"),
+        ("Leader's match/next", (status.match_next(node.node_id) or "-") if node.up else "-"),
         ("Voter", "yes" if node.voter else "no: a learner, catching up"),
         ("Raft links", node.cuts_text if node.up else "-"),
         ("Fresh for reads", "yes" if node.fresh else "no"),
@@ -331,6 +343,68 @@ async def isolate_node(ctx: Context) -> None:
     )
     result = await ctx.ops.cluster.isolate(node, chosen, direction)
     ctx.printer.outcome(links_cut(result, HEAL_OPTION))
+
+
+async def set_tempo(ctx: Context) -> None:
+    """34. Slow Motion: run the cluster N times slower (its tempo), 1 for full speed."""
+    ctx.printer.heading("🐢 Tempo")
+    status = await ctx.ops.cluster.status()
+    ctx.printer.hint(
+        f"Now {status.tempo_text or 'tempo ×1 (full speed)'} · elections, heartbeats, messages "
+        "and the gateway's probes all N times slower"
+    )
+    scale = await ctx.answer(
+        f"Times slower (1 to {MAX_TEMPO}, 1: full speed; default 20): ",
+        parsed(lambda text: parse_whole(text, "tempo", default=20, minimum=1, maximum=MAX_TEMPO)),
+        history="tempo",
+        optional=True,
+    )
+    ctx.printer.outcome(tempo_set(await ctx.ops.cluster.set_tempo(scale)))
+
+
+async def link_fault(ctx: Context) -> None:
+    """35. Link Faults: a node's Raft link to a peer made lossy, slow or repeating, one way."""
+    ctx.printer.heading("≈ Link Faults")
+    status = await ctx.ops.cluster.status()
+    _nodes_line(ctx, status)
+    for row in status.nodes:
+        if row.link_faults:
+            ctx.printer.line(f"  {row.node_id} {row.faults_text}")
+    node = await ctx.answer(
+        "From node: ",
+        parsed(lambda text: status.node(text).node_id),
+        history="node",
+        completions=[n.node_id for n in status.nodes],
+    )
+    peers = [n.node_id for n in status.nodes if n.node_id != node]
+    to = await ctx.answer(
+        f"To peer ({', '.join(peers)}; default: all): ",
+        parsed(lambda t: "all" if t in ("", "all") else status.node(t).node_id),
+        history="peers",
+        completions=["all", *peers],
+        optional=True,
+    )
+    drop = await ctx.answer(
+        "Drop % (default 0): ",
+        parsed(lambda t: parse_percent(t, "drop")),
+        history="drop",
+        optional=True,
+    )
+    delay = await ctx.answer(
+        "Delay ms (default 0): ",
+        parsed(lambda t: parse_whole(t, "delay (ms)", default=0, maximum=MAX_DELAY_MS)),
+        history="delay",
+        optional=True,
+    )
+    duplicate = await ctx.answer(
+        "Duplicate % (default 0; all zero clears): ",
+        parsed(lambda t: parse_percent(t, "duplicate")),
+        history="duplicate",
+        optional=True,
+    )
+    values = (drop, delay, duplicate)
+    result = await ctx.ops.cluster.set_link_fault(node, to or "all", *values)
+    ctx.printer.outcome(link_fault_set(result))
 
 
 async def heal_node(ctx: Context) -> None:

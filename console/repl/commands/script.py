@@ -1,12 +1,14 @@
-"""The menu prompt's directive lines, for scripts (lessons): ``wait N`` and ``ask``.
+"""The menu prompt's directive lines, for scripts (lessons): ``wait N``, ``tempo N``, ``ask``.
 
 ``wait N`` pauses N seconds, so a script lets producers, consumers and restarted nodes do their
-work before it looks at them.  ``ask "Question?" a|b|c [-> leader]`` asks the person at a
-terminal (a choice's word or number; empty or Ctrl+C skips it); the dashboard's seat answered
-with a key before the step ran (``Context.seat_answer``); a script read from stdin shows the
-question and skips it, reading no line, so that one lesson file plays in both consoles (the
-lines after an ask line are the step's, not an answer).  When the step ends the shell says
-whether the answer was right, computed from the cluster (:func:`check_questions`).
+work before it looks at them.  ``tempo N`` makes the cluster N times slower from here on (1:
+full speed), so a lesson can show an election in slow motion.  ``ask "Question?" a|b|c
+[-> leader]`` asks the person at a terminal (a choice's word or number; empty or Ctrl+C skips
+it); the dashboard's seat answered with a key before the step ran (``Context.seat_answer``); a
+script read from stdin shows the question and skips it, reading no line, so that one lesson
+file plays in both consoles (the lines after an ask line are the step's, not an answer).  When
+the step ends the shell says whether the answer was right, computed from the cluster
+(:func:`check_questions`).
 
 Lines rather than numbered options: the menu stays the original console's.  Typed at a terminal
 they work too (Ctrl+C ends a wait early, skips a question).  The lines are read by the lesson
@@ -19,8 +21,9 @@ import asyncio
 
 from console.ops.errors import OpsError
 from console.ops.lesson_recap import Asked
-from console.ops.lessons import parse_ask, parse_wait, right_answer
+from console.ops.lessons import parse_ask, parse_tempo, parse_wait, right_answer
 from console.ops.operations import Operations
+from console.ops.outcomes import tempo_set
 from console.repl.context import BadInput, Cancelled, Context
 from engine.client import GateError
 
@@ -30,6 +33,11 @@ async def wait(ctx: Context, answer: str) -> None:
     seconds = parse_wait(answer)
     ctx.printer.line(f"⏳ Waiting {seconds:g} s…")
     await asyncio.sleep(seconds)
+
+
+async def tempo(ctx: Context, answer: str) -> None:
+    """Set the cluster's tempo to the N of ``tempo N``."""
+    ctx.printer.outcome(tempo_set(await ctx.ops.cluster.set_tempo(parse_tempo(answer))))
 
 
 async def ask(ctx: Context, answer: str) -> None:

@@ -180,3 +180,11 @@ class ChartHistory:
             del self.checkpoints[gone]
             del self.backlogs[gone]
         self.versions["subscriptions"] += 1
+
+    def new_store(self) -> None:
+        """The console works on another store from now on: its head and subscriptions start
+        afresh (the cluster's charts and the feed's rates go on: they are not a store's)."""
+        self.head = Series()
+        self.checkpoints.clear()
+        self.backlogs.clear()
+        self.versions["subscriptions"] += 1

@@ -1,5 +1,10 @@
-"""The cluster panel: one row per node, node actions on the selected row, the timeline below,
-and under it the selected node's own log (why it did what the timeline shows)."""
+"""The cluster panel: one row per node, node actions on the selected row, the selected node's
+inside (its vote, uptime, election timer; the leader's match/next of each follower), the
+timeline below, and under it the selected node's own log (why it did what the timeline shows).
+
+From 120 columns the table also has each node's vote, election timer (a bar that empties as the
+timeout nears, as RaftScope's ring does) and uptime, so a room sees every timer at once; the
+lines under the legend tell the selected node's in words at every width."""
 
 from __future__ import annotations
 
@@ -14,13 +19,23 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import DataTable, RichLog, Static
 
-from console.ops.cluster import NODE_LEGEND, ClusterStatus, NodeLogLine, NodeLogUpdate, NodeRow
+from console.ops.cluster import (
+    NODE_LEGEND,
+    ClusterStatus,
+    NodeLogLine,
+    NodeLogUpdate,
+    NodeRow,
+    uptime_text,
+)
 from console.ops.formatting import latency_text
 from console.tui.requests import catalogue_bindings, request, role_allows
 from console.tui.table_sync import Cell, Row, selected_key, sync_table
 
 # "Up": the HTTP and the TCP probe, in that order; "Log": the span of the Raft log the node holds.
 COLUMNS = ("Node", "Role", "Up", "Term", "Commit", "Applied", "Lag", "Log", "Probe")
+WIDE_COLUMNS = (*COLUMNS, "Vote", "Timer", "Uptime")  # from WIDE columns
+WIDE = 120
+TIMER_CELLS = 6
 TIMELINE_LINES = 200
 NODE_LOG_LINES = 500
 _LEVEL_STYLES = {"warning": "yellow", "error": "bold red"}
@@ -71,6 +86,25 @@ def node_cells(node: NodeRow) -> list[Cell]:
     ]
 
 
+def timer_bar(node: NodeRow, cells: int = TIMER_CELLS) -> Text:
+    """The election timer as a bar that empties as the timeout nears: green, then yellow, red
+    near the end; ``-`` on the leader (it times nothing out: its check of a quorum is in the
+    words under the table) and when unknown."""
+    left = node.timer_left
+    if left is None or not node.up or node.shown_role == "leader":
+        return Text("-")
+    full = round(left * cells)
+    style = "green" if left > 0.5 else ("yellow" if left > 0.2 else "bold red")
+    return Text.assemble(("█" * full, style), ("░" * (cells - full), "dim"))
+
+
+def inside_cells(node: NodeRow) -> list[Cell]:
+    """The wide table's extra cells: vote, election timer, uptime."""
+    if not node.up:
+        return ["-", Text("-"), "-"]
+    return [node.voted_for or "-", timer_bar(node), uptime_text(node.uptime_s)]
+
+
 def node_log_text(line: NodeLogLine) -> Text:
     """One line of a node's log: its time, then its words, coloured by level."""
     return Text.assemble((f"{line.clock} ", "dim"), (line.text, _LEVEL_STYLES.get(line.level, "")))
@@ -116,12 +150,15 @@ class ClusterPanel(Vertical):
         super().__init__(id=id)
         self._log_node: str | None = None  # whose log the node-log pane holds
         self._log_error: str | None = None  # why that node's log cannot be read, if so
+        self._status: ClusterStatus | None = None
+        self._wide = False  # the table has the wide columns
 
     def compose(self) -> ComposeResult:
         table: DataTable[Cell] = DataTable(cursor_type="row", id="nodes")
         table.add_columns(*COLUMNS)
         yield table
         yield Static(NODE_LEGEND, classes="footnote", id="node-legend")
+        yield Static("", classes="inside", id="node-inside", markup=False)
         timeline = RichLog(max_lines=TIMELINE_LINES, id="timeline")
         timeline.border_title = "Timeline"
         yield timeline
@@ -131,11 +168,45 @@ class ClusterPanel(Vertical):
 
     def show(self, status: ClusterStatus) -> None:
         """Show a new look at the cluster (a diff of the table)."""
-        rows: Sequence[Row] = [(node.node_id, node_cells(node)) for node in status.nodes]
+        self._status = status
+        wide = self._wide
+        rows: Sequence[Row] = [
+            (node.node_id, node_cells(node) + (inside_cells(node) if wide else []))
+            for node in status.nodes
+        ]
         sync_table(self.query_one("#nodes", DataTable), rows)
         legend = self.query_one("#node-legend", Static)
         if legend.content != status.legend:
             legend.update(status.legend)
+        self._show_inside()
+
+    def _show_inside(self) -> None:
+        """The selected node's inside, in words."""
+        status, node = self._status, self.selected_node
+        lines = status.inside(node) if status is not None and node is not None else []
+        pane = self.query_one("#node-inside", Static)
+        text = "\n".join(lines)
+        if pane.content != text:
+            pane.update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Another node selected: its inside at once (the app shows its log)."""
+        if event.data_table.id == "nodes":
+            self._show_inside()
+
+    def on_resize(self, event: Resize) -> None:
+        """The wide columns come and go with the width."""
+        wide = event.size.width >= WIDE
+        if wide == self._wide:
+            return
+        self._wide = wide
+        table = self.query_one("#nodes", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*(WIDE_COLUMNS if wide else COLUMNS))
+        if self._status is not None:
+            self.show(self._status)
+            table.move_cursor(row=cursor)
 
     def note(self, when: str, sentences: list[str]) -> None:
         """Add what just happened to the timeline."""

@@ -4,7 +4,8 @@ The health monitor samples the gateway's cluster view about once a second; compa
 sample with the one before tells a person what the cluster just went through: a node went
 down, an election started, a new leader took over (or was handed the leadership), an old leader
 came back and caught up, the gateway restarted a node that died, a node was isolated or healed,
-a node joined as a learner, was promoted to voter or was removed.
+a link of it was made lossy, slow or repeating or whole again, the tempo changed, a node joined
+as a learner, was promoted to voter or was removed.
 :class:`Timeline` remembers who is catching up across samples, so a node back with some lag
 reads "caught up" once its lag reaches 0, however many samples that takes.
 """
@@ -29,8 +30,13 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
     # In the order a person follows a failover: who joined or left, who went or was cut off,
     # the leader lost or won, who is campaigning.
     said = _membership(before, after)
+    if after.tempo != before.tempo:
+        said.append(
+            after.tempo_text + ": slow motion" if after.tempo_text else "tempo ×1: full speed"
+        )
     said += [_up_or_down(old, new) for old, new in pairs]
     said += [_links(old, new, old.node_id == before.leader) for old, new in pairs]
+    said += [_link_faults(old, new) for old, new in pairs]
     if after.leader != before.leader:
         old_leader = old_nodes.get(before.leader or "")
         now = {node.node_id: node for node in after.nodes}.get(before.leader or "")
@@ -136,6 +142,18 @@ def _links(old: NodeRow, new: NodeRow, was_leader: bool) -> str:
         return f"{new.node_id}: {new.cuts_text}"
     if old.up and not _restarted(old, new):
         return f"{new.node_id} healed"
+    return ""
+
+
+def _link_faults(old: NodeRow, new: NodeRow) -> str:
+    """A node's outgoing links made lossy, slow or repeating, or whole again (only a node that
+    answers says; a restarted one has none)."""
+    if not new.up or old.link_faults == new.link_faults:
+        return ""
+    if new.link_faults:
+        return f"{new.node_id} link faults: {new.faults_text}"
+    if old.up and not _restarted(old, new):
+        return f"{new.node_id}: link faults cleared"
     return ""
 
 

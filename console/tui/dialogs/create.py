@@ -6,7 +6,7 @@ from __future__ import annotations
 from console.ops import outcomes
 from console.ops.catalogue import operation
 from console.ops.cluster import DIRECTIONS as CUT_DIRECTIONS
-from console.ops.cluster import parse_address, parse_direction
+from console.ops.cluster import MAX_TEMPO, parse_address, parse_direction, parse_fault
 from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, rate_text
 from console.ops.numbers import parse_whole
@@ -15,6 +15,7 @@ from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
 from console.ops.patterns import parse_data, parse_pattern
 from console.ops.producers import DEFAULT_COUNT, MAX_COUNT
+from console.ops.stores import StoreRow
 from console.ops.streams import (
     DEFAULT_APPEND,
     DEFAULT_FETCH,
@@ -37,6 +38,7 @@ _STREAM_NAME = "Enter stream name:"
 # The menu shell's questions for option 30.
 _PEERS = "Cut from peers (default: all):"
 _DIRECTION = "Direction (both/in/out):"
+_STORES_LISTED = 6  # in the store dialog, which fits 80x24
 # Option 32's.
 _NEW_NODE = "Node id:"
 _HTTP_ADDRESS = "HTTP host:port:"
@@ -290,6 +292,45 @@ def isolate_node(
     )
 
 
+def set_tempo(ops: Operations, current: int, *, blink: bool) -> FormDialog[Outcome]:
+    """Tempo (the menu shell's option 34): N times slower, 1 for full speed."""
+
+    async def submit(values: dict[str, str]) -> Outcome:
+        scale = parse_whole(values["scale"], "tempo", minimum=1, maximum=MAX_TEMPO)
+        return outcomes.tempo_set(await ops.cluster.set_tempo(scale))
+
+    return FormDialog(
+        "🐢 Tempo",
+        [Field("scale", f"Times slower (1 to {MAX_TEMPO}, 1: full speed):", str(current))],
+        submit,
+        hint="Election timeouts, heartbeats, messages and the gateway's probes, all N times "
+        "slower · keys - + = step it",
+        blink=blink,
+    )
+
+
+def link_fault(ops: Operations, node: str, peers: list[str], *, blink: bool) -> FormDialog[Outcome]:
+    """Link faults from a node (the menu shell's option 35); all zero clears them."""
+
+    async def submit(values: dict[str, str]) -> Outcome:
+        drop, delay, duplicate = parse_fault(values["drop"], values["delay"], values["dup"])
+        result = await ops.cluster.set_link_fault(node, values["to"], drop, delay, duplicate)
+        return outcomes.link_fault_set(result)
+
+    return FormDialog(
+        f"≈ Link faults from {node}",
+        [
+            Field("to", "To peer (default: all):", "all", suggestions=("all", *peers)),
+            Field("drop", "Drop (%):", "0"),
+            Field("delay", "Delay (ms):", "0"),
+            Field("dup", "Duplicate (%):", "0"),
+        ],
+        submit,
+        hint=f"What {node} sends them, one way · all zero clears · 100% drop: a one-way cut",
+        blink=blink,
+    )
+
+
 def add_node(
     ops: Operations, proposed: tuple[str, str, str], *, blink: bool
 ) -> FormDialog[Outcome]:
@@ -312,5 +353,35 @@ def add_node(
         ],
         submit,
         hint="It joins as a learner, catches up (by a snapshot if needed), then votes",
+        blink=blink,
+    )
+
+
+def switch_store(ops: Operations, stores: list[StoreRow], *, blink: bool) -> FormDialog[Outcome]:
+    """Work on another store: the stores with their counts, the next one proposed; an admin's
+    console creates a store it is given a new name for."""
+
+    async def submit(values: dict[str, str]) -> Outcome:
+        return outcomes.store_switched(await ops.switch_store(values["store"]))
+
+    names = [row.store_id for row in stores]
+    others = [name for name in names if name != ops.store]
+    listed = [
+        f"{row.store_id}{' (here)' if row.store_id == ops.store else ''}: {row.counts}"
+        for row in stores[:_STORES_LISTED]
+    ]
+    if len(stores) > _STORES_LISTED:
+        listed.append(f"… and {len(stores) - _STORES_LISTED} more")
+    running = ops.running().words
+    notes = [*listed]
+    if ops.access.role == "admin":
+        notes.append("A new name creates that store.")
+    if running:
+        notes.append(f"This console's {running} on {ops.store} stop.")
+    return FormDialog(
+        "📦 Switch Store",
+        [Field("store", "Store:", others[0] if others else "", suggestions=tuple(names))],
+        submit,
+        hint="\n".join(notes),
         blink=blink,
     )

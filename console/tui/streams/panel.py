@@ -62,6 +62,9 @@ def fill_events(table: DataTable[Cell], events: list[EventRecord]) -> None:
         table.add_row(*shown, key=str(event.get("event_number")), height=None)
 
 
+_OPEN_HINT = "Enter opens the stream selected on the left"
+
+
 class StreamsPanel(Horizontal):
     """Pick a stream (Enter), page through it, append to it, open its greenhouse."""
 
@@ -87,12 +90,19 @@ class StreamsPanel(Horizontal):
         yield table
         with Vertical(id="stream-page"):
             # Names the stream as typed in the browse dialog: never read as markup.
-            yield Static(
-                "Enter opens the stream selected on the left", id="page-title", markup=False
-            )
+            yield Static(_OPEN_HINT, id="page-title", markup=False)
             events: DataTable[Cell] = DataTable(cursor_type="row", id="stream-events")
             events.add_columns(*COLUMNS)
             yield events
+
+    def follow(self, streams: StreamOps) -> None:
+        """Another store's streams from now on: nothing of the old one stays open."""
+        self.streams = streams
+        self.request = self.page = self.latest = None
+        self.following = False
+        self.query_one("#stream-list", DataTable).clear()
+        self.query_one("#stream-events", DataTable).clear()
+        self.query_one("#page-title", Static).update(_OPEN_HINT)
 
     def show_streams(self, rows: list[StreamRow]) -> None:
         """The store's streams (a diff of the list); the open page follows its stream while it
@@ -203,12 +213,14 @@ class StreamsPanel(Horizontal):
 
     @work(exclusive=True, group="stream-page")
     async def read(self, request: PageRequest, *, follows: bool = False) -> None:
-        """Read a page in the background and show it."""
+        """Read a page in the background and show it (unless the store changed meanwhile)."""
+        streams = self.streams
         try:
-            page = await self.streams.read(
+            page = await streams.read(
                 request.stream, request.start, request.count, request.direction
             )
         except (OpsError, GateError) as exc:
             self.notify(f"❌ {failure_text(exc)}", severity="error", markup=False)
             return
-        self.show_page(request, page, follows=follows)
+        if streams is self.streams:
+            self.show_page(request, page, follows=follows)

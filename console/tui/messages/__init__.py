@@ -1,0 +1,1 @@
+"""The Messages panel: the cluster's Raft messages as a live sequence diagram."""

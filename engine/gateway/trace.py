@@ -1,0 +1,295 @@
+"""``/api/cluster/trace``: every node's Raft messages, merged and folded per interval.
+
+While at least one client watches, :class:`TraceHub` asks every node for the messages it
+recorded since the last round (the TCP op ``trace``, engine/node/trace.py), merges them by time
+and hands each watcher the batch; nobody watching, nothing is asked.  Each watcher's
+:class:`TraceFolder` turns its interval's messages into lines: heartbeats (empty appends and
+the answers that confirm nothing new) folded into one line, the rest listed one by one, or, past
+``detail`` of them, summed up per sender, receiver and type ("append ×340/s, 1-40 entries"), so
+a full write rate costs a viewer a few lines per interval, not thousands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from engine.protocol.errors import GateError, invalid
+from engine.protocol.raft_trace import expand
+from engine.transport.http_common import int_param, query_param
+from engine.transport.limits import send_bounded
+
+log = logging.getLogger("gate.gateway.trace")
+
+POLL_SECONDS = 0.2  # how often the nodes are asked while someone watches
+ASK_TIMEOUT = 1.0  # a node that does not answer in time is asked again next round
+FIRST_PAGE = 200  # a new watch starts with this much of each node's recent history
+PAGE = 2000  # records asked of a node per round (the node's maximum)
+QUEUED_BATCHES = 25  # per watcher; a watcher that falls behind loses its oldest batches
+INTERVAL_MS = (100, 10_000, 500)  # interval_ms: least, most, default
+DETAIL = (1, 500, 50)  # detail: least, most, default
+
+Ask = Callable[[str, dict[str, Any], float], Awaitable[Any]]
+# One round: the merged records, and how many each node's ring dropped before they were read.
+Batch = tuple[list[dict[str, Any]], dict[str, int]]
+
+
+class TraceFolder:
+    """Folds one watcher's records into lines, interval by interval.
+
+    Its only state is each link's last acknowledged index, by which an append's successful
+    answer that confirms nothing new counts as a heartbeat's answer.
+    """
+
+    def __init__(self, *, detail: int, fold_heartbeats: bool, received: bool) -> None:
+        self.detail = detail
+        self.fold_heartbeats = fold_heartbeats
+        self.received = received
+        self._matched: dict[tuple[str, str, str], int] = {}
+
+    def _heartbeat(self, record: dict[str, Any]) -> bool:
+        kind = record["type"]
+        if kind == "append":
+            return bool(record["entries"] == 0)
+        if kind != "append_response" or not record["success"]:
+            return False
+        link = (record["dir"], record["frm"], record["to"])
+        before = self._matched.get(link)
+        self._matched[link] = record["match_index"]
+        return before == record["match_index"]
+
+    def lines(
+        self,
+        records: Iterable[dict[str, Any]],
+        seconds: float,
+        missed: dict[str, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The lines for one interval of ``seconds`` holding ``records`` (oldest first)."""
+        lines: list[dict[str, Any]] = [
+            {"kind": "missed", "node": node, "count": count}
+            for node, count in sorted((missed or {}).items())
+            if count
+        ]
+        beats: list[dict[str, Any]] = []
+        rest: list[dict[str, Any]] = []
+        for record in records:
+            if record["dir"] == "recv" and not self.received:
+                continue
+            heartbeat = self._heartbeat(record)
+            (beats if heartbeat and self.fold_heartbeats else rest).append(record)
+        if beats:
+            nodes = sorted({r["frm"] for r in beats} | {r["to"] for r in beats})
+            lines.append(
+                {
+                    "kind": "heartbeats",
+                    "time": beats[0]["time"],
+                    "count": len(beats),
+                    "nodes": nodes,
+                }
+            )
+        if len(rest) <= self.detail:
+            lines.extend({"kind": "message", **r} for r in rest)
+        else:
+            lines.extend(summaries(rest, seconds))
+        return lines
+
+
+def summaries(records: list[dict[str, Any]], seconds: float) -> list[dict[str, Any]]:
+    """One line per direction, type, sender and receiver, in order of first appearance."""
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        key = (record["dir"], record["type"], record["frm"], record["to"])
+        groups.setdefault(key, []).append(record)
+    lines = []
+    for (direction, kind, frm, to), group in groups.items():
+        line: dict[str, Any] = {
+            "kind": "summary",
+            "time": group[0]["time"],
+            "dir": direction,
+            "type": kind,
+            "frm": frm,
+            "to": to,
+            "count": len(group),
+            "per_second": round(len(group) / seconds, 1),
+            "term": max(r["term"] for r in group),
+        }
+        if kind == "append":
+            line["entries_min"] = min(r["entries"] for r in group)
+            line["entries_max"] = max(r["entries"] for r in group)
+            line["commit"] = max(r["commit"] for r in group)
+        elif kind == "append_response":
+            line["rejected"] = sum(not r["success"] for r in group)
+            line["match_index"] = max(r["match_index"] for r in group)
+        elif kind == "vote_response":
+            line["granted"] = sum(bool(r["granted"]) for r in group)
+        lines.append(line)
+    return lines
+
+
+class TraceHub:
+    """Asks every node for its new messages each round while anyone watches."""
+
+    def __init__(self, ask: Ask, node_ids: Callable[[], Iterable[str]]) -> None:
+        self._ask = ask
+        self._node_ids = node_ids
+        self._watchers: set[asyncio.Queue[Batch]] = set()
+        self._receiving: set[asyncio.Queue[Batch]] = set()  # watchers of received messages
+        self._task: asyncio.Task[None] | None = None
+        # Per node: (started_at, last seq read); a new started_at means it restarted.
+        self._cursors: dict[str, tuple[float, int]] = {}
+
+    def subscribe(self, received: bool = False) -> asyncio.Queue[Batch]:
+        """A watcher's queue of batches; with ``received``, what the nodes received too (else
+        they send only what they sent, half as much)."""
+        queue: asyncio.Queue[Batch] = asyncio.Queue(QUEUED_BATCHES)
+        self._watchers.add(queue)
+        if received:
+            self._receiving.add(queue)
+        if self._task is None:
+            self._cursors = {}
+            self._task = asyncio.create_task(self._run(), name="trace-hub")
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Batch]) -> None:
+        self._watchers.discard(queue)
+        self._receiving.discard(queue)
+        if not self._watchers and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                batch = await self.poll()
+            except Exception:
+                # A round that fails is logged and the next one tried: watchers keep watching.
+                log.exception("a round of the message trace failed")
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            for queue in self._watchers:
+                if queue.full():
+                    queue.get_nowait()  # its oldest batch: a slow watcher never holds a backlog
+                queue.put_nowait(batch)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def poll(self) -> Batch:
+        """One round: every node's new records, merged by time."""
+        nodes = list(self._node_ids())
+        pages = await asyncio.gather(*(self._page(n) for n in nodes))
+        records: list[dict[str, Any]] = []
+        missed: dict[str, int] = {}
+        for node, page in zip(nodes, pages, strict=True):
+            if page is None:
+                continue
+            for raw in page.get("messages") or ():
+                try:
+                    records.append(expand(node, raw))
+                except ValueError:
+                    log.warning("%s sent a malformed trace record: %.200r", node, raw)
+            missed[node] = int(page.get("missed") or 0)
+        records.sort(key=lambda r: (r["time"], r["node"], r["seq"]))
+        return records, missed
+
+    async def _page(self, node: str) -> dict[str, Any] | None:
+        cursor = self._cursors.get(node)
+        msg: dict[str, Any] = {"op": "trace", "limit": PAGE if cursor else FIRST_PAGE}
+        if cursor is not None:
+            msg["after"] = cursor[1]
+        if not self._receiving:
+            msg["dir"] = "send"
+        try:
+            page = await self._ask(node, msg, ASK_TIMEOUT)
+        except (GateError, TimeoutError, OSError, KeyError):
+            return None  # down, paused or gone: asked again next round
+        if not isinstance(page, dict):
+            return None
+        started = page.get("started_at")
+        until = page.get("until")
+        if not isinstance(started, int | float) or not isinstance(until, int):
+            return None
+        if cursor is not None and cursor[0] != started:
+            # It restarted: its numbers start again at 1; read its new ring next round.
+            self._cursors[node] = (started, 0)
+            return None
+        self._cursors[node] = (started, until)
+        return page
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def _bounded(request: web.Request, name: str, bounds: tuple[int, int, int]) -> int:
+    low, high, default = bounds
+    value = int_param(request, name, minimum=low)
+    if value is None:
+        return default
+    if value > high:
+        raise invalid(f"query parameter {name!r} must be at most {high}, got {value}")
+    return value
+
+
+def _choice(request: web.Request, name: str, choices: tuple[str, str]) -> str:
+    value = query_param(request, name) or choices[0]
+    if value not in choices:
+        raise invalid(f"query parameter {name!r} must be {' or '.join(choices)}, got {value!r}")
+    return value
+
+
+async def serve_trace(hub: TraceHub, request: web.Request) -> web.WebSocketResponse:
+    """The WebSocket: one ``{"type": "trace", "time", "interval", "lines"}`` per interval
+    that has any (docs/API.md, "Message trace")."""
+    interval = _bounded(request, "interval_ms", INTERVAL_MS) / 1000
+    folder = TraceFolder(
+        detail=_bounded(request, "detail", DETAIL),
+        fold_heartbeats=_choice(request, "heartbeats", ("fold", "show")) == "fold",
+        received=_choice(request, "received", ("false", "true")) == "true",
+    )
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    queue = hub.subscribe(folder.received)
+    reader = asyncio.create_task(_drain_client(ws))
+    getter: asyncio.Task[Batch] | None = None
+    loop = asyncio.get_running_loop()
+    try:
+        while not ws.closed and not reader.done():
+            until = loop.time() + interval
+            records: list[dict[str, Any]] = []
+            missed: dict[str, int] = {}
+            while (left := until - loop.time()) > 0 and not reader.done():
+                getter = getter or asyncio.create_task(queue.get())
+                await asyncio.wait({getter, reader}, timeout=left, return_when="FIRST_COMPLETED")
+                if getter.done():
+                    got, lost = getter.result()
+                    getter = None
+                    records.extend(got)
+                    for node, count in lost.items():
+                        missed[node] = missed.get(node, 0) + count
+            lines = folder.lines(records, interval, missed)
+            if lines:
+                batch = {"type": "trace", "time": time.time(), "interval": interval, "lines": lines}
+                await send_bounded(ws, request, orjson.dumps(batch).decode())
+    except (ConnectionError, RuntimeError):
+        pass
+    finally:
+        for task in (reader, getter):
+            if task is not None:
+                task.cancel()
+        hub.unsubscribe(queue)
+    return ws
+
+
+async def _drain_client(ws: web.WebSocketResponse) -> None:
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+            break
