@@ -18,6 +18,7 @@ from textual.widgets import Input, RichLog, Static, TabbedContent
 
 from console.ops.lessons import LESSONS_ENV
 from console.ops.session import Access
+from console.repl.menu import PROMPT
 from console.tui.app import GateConsole
 from console.tui.lesson.pane import LessonPane
 from console.tui.lesson.player import panel_for
@@ -109,7 +110,7 @@ async def test_a_lesson_step_by_step_with_its_recap(lesson: Path) -> None:
         assert "step 2/4" in title
         assert narration.startswith("Kill the leader (Enter = the leader)")
         # The menu shell's own transcript of option 14.
-        assert output[0] == "👉 Select an option (1-33): 14"
+        assert output[0] == f"{PROMPT}14"
         assert "Leader: node1 (term 3) · 3/3 nodes up" in output
         assert app.query_one(TabbedContent).active == "cluster"
 
