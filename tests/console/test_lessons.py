@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from console.repl.menu import PROMPT
 from tests.cluster_harness import RunningCluster
 from tests.console.script_runs import LESSONS, assert_clean, run_script
 
@@ -315,9 +316,7 @@ async def test_lesson_9_predict(
     lines = out.splitlines()
     # A script answers no question: each is shown with its choices, skipped, and checked once
     # its step has ended (at the next comment, or the end).
-    asked = [
-        i for i, line in enumerate(lines) if line.startswith("👉 Select an option (1-33): ask")
-    ]
+    asked = [i for i, line in enumerate(lines) if line.startswith(f"{PROMPT}ask")]
     assert len(asked) == 4
     for at in asked:
         assert lines[at + 1].startswith("❓ ") and lines[at + 2].startswith("Choices: 1 ")
@@ -341,15 +340,10 @@ async def test_lesson_9_predict(
     assert checked[2] == (
         f"❓ You did not answer; the answer was {back.group(1)} (the leader after the step)"
     )
-    # The last question checks nothing: its lines come at the end of the script.
-    assert (
-        lines[-len(lines) :].count("❓ Asked: Did the observer miss any event while nobody led?")
-        == 1
-    )
-    assert (
-        "❓ You did not answer"
-        in lines[lines.index("❓ Asked: Did the observer miss any event while nobody led?") + 1]
-    )
+    # The last question checks nothing: its lines come when the script ends (option 15).
+    last = lines.index("❓ Asked: Did the observer miss any event while nobody led?")
+    assert lines[last + 1] == "❓ You did not answer"
+    assert lines[last - 1] == f"{PROMPT}15"
     appended = re.findall(r"✅ Appended 3 events to 'greenhouse-9' \(now at version (\d+)\)", out)
     assert len(appended) == 2, out
     listed = out.split("📋 Active Observers\n")[-1]

@@ -17,6 +17,7 @@ from textual.widgets import RichLog, TabbedContent
 
 from console.ops.lessons import read_lesson
 from console.ops.room import ROOM_ENV, Room, question_key
+from console.repl.menu import PROMPT
 from console.tui.app import GateConsole
 from console.tui.lesson.pane import LessonPane
 from tests.tui.recorded import NEW_LEADER, RecordedOps
@@ -111,7 +112,7 @@ async def test_a_question_answered_with_a_key_then_its_step_runs(
         assert isinstance(app.focused, LessonPane)
         _, narration, output = pane_text(app)
         assert output[:3] == [
-            "👉 Select an option (1-33): " + steps[1].answers[0],
+            PROMPT + steps[1].answers[0],
             "❓ Which node leads after node1 dies?",
             "Your answer (1 node2 · 2 node3 · 3 nobody): node3",
         ]
