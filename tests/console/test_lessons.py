@@ -349,3 +349,32 @@ async def test_lesson_9_predict(
     listed = out.split("📋 Active Observers\n")[-1]
     counted = next(int(r[2]) for r in _rows(listed) if r[0] == "everything")
     assert counted == int(appended[-1]) + 1, (counted, appended)  # versions 0.. of greenhouse-9
+
+
+async def test_lesson_10_slow_election(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "10-slow-election.txt",
+        "node1, the preferred leader, on a fresh start",
+        "Slow the cluster down 10 times",
+        "Raft runs exactly as before",
+        "Full speed again, and node1 back",
+        "it follows the new leader",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "10"], lesson, tmp_path)
+    assert_clean(run)
+    out = run.stdout
+    (tmp_path / "transcript.txt").write_text(out)
+    assert "✅ tempo ×1/10: elections, heartbeats and messages 10 times slower" in out, out
+    killed = re.search(r"✅ Killed node1 \(the leader\); (node[23]) took over in ([\d.]+) s", out)
+    assert killed, out
+    leader = killed.group(1)
+    assert f"❓ You did not answer; the answer was {leader} (the leader after the step)" in out, out
+    assert "✅ tempo ×1: full speed again" in out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 3 and "Leader: node1 (term" in statuses[0]
+    assert f"Leader: {leader} (term" in statuses[2]
+    nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
+    assert nodes["node1"][1] == "follower", nodes
