@@ -1,15 +1,19 @@
 """A lesson's "what you saw": a few lines computed from what was recorded while it played.
 
 The player records two looks at the session (:class:`Look`, at the start and at the end), the
-leaders the cluster view showed in between, what the lesson's steps did to nodes, and which
-steps failed; :func:`recap` words them.  Nothing here is canned: a lesson that killed no node
-says nothing of nodes, one whose leader never changed says so.
+leaders the cluster view showed in between, what the lesson's steps did to nodes, which steps
+failed, and the questions its ``ask`` lines asked (:class:`Asked`: this seat's answer, the right
+one computed after the step, how the room answered); :func:`recap` words them.  Nothing here is
+canned: a lesson that killed no node says nothing of nodes, one whose leader never changed
+says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from console.ops.lessons import CHECKS, Ask
 
 _PAST = {
     "stop": "stopped",
@@ -48,6 +52,49 @@ class NodeEvent:
 
 
 @dataclass
+class Asked:
+    """A question a step asked: this seat's answer (None: not answered), the right one once the
+    step ran (None: nothing checks it, or the cluster did not answer: ``checked`` says), and the
+    room's tally (None outside a classroom; ``room_error``: why it could not be read)."""
+
+    step: int
+    ask: Ask
+    answer: str | None
+    right: str | None = None
+    checked: bool = False
+    room: Mapping[str, int] | None = None
+    room_error: str | None = None
+
+    def lines(self) -> list[str]:
+        """The question and how it was answered, in a few lines."""
+        ask = self.ask
+        asked = f"Step {self.step} asked" if self.step else "Asked"  # gate-repl reads no steps
+        lines = [f"{asked}: {ask.question}"]
+        mine = "You did not answer" if self.answer is None else f"You answered {self.answer}"
+        if ask.check is None:
+            lines.append(mine)
+        elif not self.checked:
+            lines.append(f"{mine} (not checked: the cluster did not answer after the step)")
+        else:
+            right = f"the answer was {self.right} ({CHECKS[ask.check]})"
+            if self.answer is None:
+                lines.append(f"{mine}; {right}")
+            else:
+                verdict = "right" if self.answer == self.right else "wrong"
+                lines.append(f"{mine}: {verdict}, {right}")
+        if self.room_error is not None:
+            lines.append(f"The room: cannot tell ({self.room_error})")
+        elif self.room is not None:
+            seats = sum(self.room.values())
+            words = ", ".join(
+                f"{choice} {count}" + (" ✓" if self.checked and choice == self.right else "")
+                for choice, count in self.room.items()
+            )
+            lines.append(f"The room, {seats} seat" + "s" * (seats != 1) + f" answered: {words}")
+        return lines
+
+
+@dataclass
 class Record:
     """What happened while a lesson played."""
 
@@ -56,6 +103,7 @@ class Record:
     leaders: list[tuple[str, int | None]] = field(default_factory=list)
     nodes: list[NodeEvent] = field(default_factory=list)
     failures: list[tuple[int, str]] = field(default_factory=list)  # (step, its ❌ line)
+    asked: list[Asked] = field(default_factory=list)
     steps_played: int = 0
 
     def saw_leader(self, leader: str | None, term: int | None) -> None:
@@ -141,6 +189,8 @@ def recap(record: Record) -> list[str]:
     ):
         if line is not None:
             lines.append(line)
+    for asked in record.asked:
+        lines.extend(asked.lines())
     played = f"{record.steps_played} step" + "s" * (record.steps_played != 1) + " played"
     if record.failures:
         step, line = record.failures[0]

@@ -3,15 +3,16 @@
 A lesson is a text file of lines (``examples/lessons/``): a line starting with ``#`` is
 narration, any other line is an answer to ``gate-repl``'s numbered menu or to the question an
 option asks; at the menu a *directive* line is not a numbered option: ``wait N`` paces the
-script, ``tempo N`` sets the cluster's tempo.  ``gate-repl`` reads such a file line by line
-from stdin (its script terminal tells comments from answers with :func:`is_comment`, its menu
-loop directives with :func:`directive`); ``gate-console --lesson`` reads the whole file with
-:func:`read_lesson` and plays it a :class:`Step` at a time: a block of narration and the
-answer lines after it.
+script, ``tempo N`` sets the cluster's tempo, ``ask "Question?" a|b|c`` asks the seat a
+question.  ``gate-repl`` reads such a file line by line from stdin (its script terminal tells
+comments from answers with :func:`is_comment`, its menu loop directives with
+:func:`directive`); ``gate-console --lesson`` reads the whole file with :func:`read_lesson` and
+plays it a :class:`Step` at a time: a block of narration and the answer lines after it.
 
 The first comment lines, up to a bare ``#`` line, are the lesson's heading (its title, how to
 run it with ``gate-repl``), not the first step's narration.  A directive is a keyword and its
-arguments, with a parser in :data:`DIRECTIVES`.
+arguments, with a parser in :data:`DIRECTIVES`.  An ``ask`` line opens its step (it is the
+step's first answer, one per step): the dashboard asks before the step runs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ MAX_LESSON_BYTES = 256 * 1024  # a lesson is a page of text; anything far bigger
 WAIT = "wait"
 MAX_WAIT = 60.0
 TEMPO = "tempo"  # ``tempo N``: the cluster N times slower from here on (docs/API.md, "Tempo")
+ASK = "ask"
+MAX_CHOICES = 9  # answered with the keys 1 to 9
+NOBODY = "nobody"  # the choice a "-> leader" question compares with when no node leads
+# What an ask line may name after "->": what the right answer is computed from, after the step.
+CHECKS = {"leader": "the leader after the step"}
+ASK_USAGE = (
+    "type 'ask \"Question?\" choice1|choice2 [-> leader]': the question in double quotes, "
+    f"2 to {MAX_CHOICES} different one-word choices"
+)
 LESSONS_ENV = "GATE_LESSONS"  # a folder of lessons, for an installed console
 
 
@@ -74,8 +84,57 @@ def parse_tempo(answer: str) -> int:
     return parse_whole(words[1], "tempo", minimum=1, maximum=MAX_TEMPO)
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """An ``ask`` line: its question, its choices and what checks the answer (None: nothing
+    can; the recap shows how the seats answered)."""
+
+    question: str
+    choices: tuple[str, ...]
+    check: str | None = None
+
+    def choice(self, answer: str) -> str | None:
+        """The choice ``answer`` names (its word in any case, or its number), else None."""
+        text = answer.strip()
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.choices):
+            return self.choices[int(text) - 1]
+        return next((c for c in self.choices if c.lower() == text.lower()), None)
+
+
+def parse_ask(answer: str) -> Ask:
+    """The question, choices and check of ``ask "Question?" a|b|c [-> leader]``."""
+    rest = answer.strip()[len(ASK) :].strip()
+    if not rest.startswith('"'):
+        raise OpsError(f"{answer.strip()!r}: the question is missing its quotes: {ASK_USAGE}")
+    end = rest.find('"', 1)
+    if end < 0:
+        raise OpsError(f"{answer.strip()!r}: the question has no closing quote: {ASK_USAGE}")
+    question, rest = rest[1:end].strip(), rest[end + 1 :]
+    if not question:
+        raise OpsError(f"{answer.strip()!r}: the question is empty: {ASK_USAGE}")
+    listed, arrow, check = rest.partition("->")
+    choices = tuple(choice.strip() for choice in listed.split("|"))
+    if not listed.strip() or len(choices) < 2:
+        raise OpsError(f"{answer.strip()!r}: fewer than 2 choices: {ASK_USAGE}")
+    if len(choices) > MAX_CHOICES:
+        raise OpsError(f"{answer.strip()!r}: more than {MAX_CHOICES} choices: {ASK_USAGE}")
+    if any(not choice or len(choice.split()) != 1 for choice in choices):
+        raise OpsError(f"{answer.strip()!r}: each choice is one word between bars: {ASK_USAGE}")
+    if len({choice.lower() for choice in choices}) != len(choices):
+        raise OpsError(f"{answer.strip()!r}: a choice is listed twice: {ASK_USAGE}")
+    checked = check.strip().lower() if arrow else None
+    if checked is not None and checked not in CHECKS:
+        known = ", ".join(CHECKS)
+        raise OpsError(f"{answer.strip()!r}: '-> {check.strip()}' checks nothing (known: {known})")
+    return Ask(question, choices, checked)
+
+
 # Each directive's keyword and the parser of its line (which raises OpsError saying why).
-DIRECTIVES: dict[str, Callable[[str], float]] = {WAIT: parse_wait, TEMPO: parse_tempo}
+DIRECTIVES: dict[str, Callable[[str], object]] = {
+    WAIT: parse_wait,
+    TEMPO: parse_tempo,
+    ASK: parse_ask,
+}
 
 
 def directive(answer: str) -> str | None:
@@ -95,14 +154,29 @@ def is_tempo(answer: str) -> bool:
     return directive(answer) == TEMPO
 
 
+def is_ask(answer: str) -> bool:
+    """Whether the menu answer is an ``ask`` line (valid or not)."""
+    return directive(answer) == ASK
+
+
+def right_answer(ask: Ask, leader: str | None) -> str | None:
+    """The right answer of a checked question from what the cluster shows after the step
+    (None: the question checks nothing)."""
+    if ask.check == "leader":
+        return leader or NOBODY
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
-    """A block of narration and the answer lines after it (``first_line``: where it starts)."""
+    """A block of narration and the answer lines after it (``first_line``: where it starts);
+    ``ask``: the question its first line asks before it runs."""
 
     number: int
     narration: tuple[str, ...]
     answers: tuple[str, ...]
     first_line: int
+    ask: Ask | None = None
 
     @property
     def text(self) -> str:
@@ -133,11 +207,15 @@ def parse_lesson(text: str, name: str = "lesson") -> Lesson:
     first = 1
     in_heading = True
 
+    asked: list[Ask] = []
+
     def close() -> None:
         if narration or answers:
-            steps.append(Step(len(steps) + 1, tuple(narration), tuple(answers), first))
+            ask = asked[0] if asked else None
+            steps.append(Step(len(steps) + 1, tuple(narration), tuple(answers), first, ask))
         narration.clear()
         answers.clear()
+        asked.clear()
 
     for number, raw in enumerate(text.splitlines(), 1):
         if is_comment(raw):
@@ -161,6 +239,14 @@ def parse_lesson(text: str, name: str = "lesson") -> Lesson:
             in_heading = False
         if not narration and not answers:
             first = number
+        if is_ask(raw):
+            where = f"{name}, line {number}"
+            if answers:  # the dashboard asks before the step runs: so the line opens it
+                raise LessonError(f"{where}: an ask line opens its step (put a comment before it)")
+            try:
+                asked.append(parse_ask(raw))
+            except OpsError as exc:
+                raise LessonError(f"{where}: {exc}") from None
         answers.append(raw.rstrip("\r"))
     if in_heading:  # comments only, no bare "#"
         narration.extend(heading)

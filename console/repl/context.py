@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from console.ops.answers import yes_or_no
 from console.ops.errors import OpsError
+from console.ops.lesson_recap import Asked
 from console.ops.line_feed import LineFeed
 from console.ops.numbers import MAX_WHOLE, parse_whole
 from console.ops.operations import Operations
@@ -56,6 +57,12 @@ class Context:
     monitor_positions: weakref.WeakKeyDictionary[LineFeed, int] = field(
         default_factory=weakref.WeakKeyDictionary
     )
+    # The questions ``ask`` lines asked whose step has not ended yet (checked when it does),
+    # and the lesson's step they belong to (0: gate-repl, which reads no steps).
+    asked: list[Asked] = field(default_factory=list)
+    step: int = 0
+    # The dashboard's seat answered the step's question with a key before the step ran.
+    seat_answer: str | None = None
 
     async def ask(self, prompt: str, history: str, completions: Sequence[str] = ()) -> str:
         """The answer, trimmed; ``history`` names the prompt's own list of earlier answers."""

@@ -4,7 +4,9 @@ Every failure inside a command becomes one ``❌`` line (a bad answer in a scrip
 went away; at a terminal a bad answer is asked again, see ``context.py``), an empty answer,
 Ctrl+C or Ctrl+D at a question cancels the command at hand and returns to the menu, and option
 15, Ctrl+D at the menu or the end of a script stop what the session started and end the loop
-with exit status 0.  ``wait N`` at the prompt pauses a script (``commands/script.py``).
+with exit status 0.  ``wait N`` at the prompt pauses a script, ``tempo N`` slows the cluster
+down, ``ask ...`` asks a question that is checked when its step ends: at the script's next
+comment, the next question or the end (``commands/script.py``).
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from typing import Literal
 
 from console.ops.catalogue import CATALOGUE, EXIT, NUMBERED, Name, numbered, refusal
 from console.ops.errors import OpsError
-from console.ops.lessons import is_tempo, is_wait
+from console.ops.lessons import ASK, TEMPO, WAIT, directive
 from console.ops.numbers import is_choice_number
 from console.ops.outcomes import failed
 from console.repl.commands import cluster, data, observers, producers, subscriptions
 from console.repl.commands.cluster import START_A_NODE
-from console.repl.commands.script import tempo, wait
+from console.repl.commands.script import ask, check_questions, tempo, wait
 from console.repl.context import Cancelled, Context
 from console.repl.menu import COMPACT_MENU, MENU_REQUESTS, PROMPT, TITLES, render_menu
+from console.repl.terminal import ScriptTerminal
 from engine.client import GateError
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,12 @@ COMMANDS: dict[int, Command] = {
 CHOICES = sorted(NUMBERED)
 # What an answer at the menu led to (``ReplShell.choose``).
 Chosen = Literal["more", "exit", "ended"]
+# The directive lines at the menu prompt and their commands (the keywords of the lessons' parser).
+DIRECTIVE_COMMANDS: dict[str, Callable[[Context, str], Awaitable[None]]] = {
+    WAIT: wait,
+    TEMPO: tempo,
+    ASK: ask,
+}
 
 
 class ReplShell:
@@ -85,6 +94,9 @@ class ReplShell:
         self.handle_sigint = handle_sigint
         self.menu = menu  # False where there is no menu to show again (a dashboard's lesson)
         self._command: asyncio.Task[bool] | None = None
+        if isinstance(ctx.terminal, ScriptTerminal):
+            # A comment after answers starts the script's next step: its questions are checked.
+            ctx.terminal.on_step_end = functools.partial(check_questions, ctx)
 
     async def run(self) -> int:
         """Run until option 15, Ctrl+D or the end of the script; answers the exit status."""
@@ -121,11 +133,13 @@ class ReplShell:
             try:
                 answer = (await terminal.ask(PROMPT, self.choices())).strip()
             except EOFError:
+                await check_questions(self.ctx)
                 return
             except KeyboardInterrupt:
                 printer.hint("(type 15 or press Ctrl+D to exit)")
                 continue
             if await self.choose(answer) != "more":
+                await check_questions(self.ctx)
                 return
             if terminal.interactive:
                 # The whole menu would push the answer off an 80x24 screen: a reminder instead.
@@ -148,12 +162,15 @@ class ReplShell:
         number = int(answer) if is_choice_number(answer, CHOICES[-1]) else None
         if number == EXIT:
             return "exit"
-        if is_wait(answer):
+        keyword = directive(answer)
+        if keyword is not None:
             # Not a numbered option: the menu stays the classic one, a script still paces.
-            done = await self._run(functools.partial(wait, answer=answer), "wait")
-            return "more" if done else "ended"
-        if is_tempo(answer):
-            done = await self._run(functools.partial(tempo, answer=answer), "tempo")
+            run = DIRECTIVE_COMMANDS[keyword]
+
+            async def command(ctx: Context) -> None:
+                await run(ctx, answer)
+
+            done = await self._run(command, keyword)
             return "more" if done else "ended"
         if number not in COMMANDS:
             # docs/CONSOLE.md: bad input gets a clear ❌ line and the menu again.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TextIO
 
 from prompt_toolkit import PromptSession
@@ -141,9 +141,11 @@ class PromptTerminal:
 class ScriptTerminal:
     """Answers read line by line from a file or pipe, echoed so the transcript reads well.
 
-    Lines starting with ``#`` are comments: they are copied to the output and skipped.  A
-    daemon thread reads the source, because the event loop cannot watch a redirected regular
-    file, and a blocked read must not keep the program alive after the shell is done.
+    Lines starting with ``#`` are comments: they are copied to the output and skipped; the first
+    comment after answers starts a lesson's next step, and ``on_step_end`` runs before it is
+    copied (the shell checks the questions the step asked).  A daemon thread reads the source,
+    because the event loop cannot watch a redirected regular file, and a blocked read must not
+    keep the program alive after the shell is done.
     """
 
     interactive = False
@@ -152,6 +154,8 @@ class ScriptTerminal:
         self.source = source
         self.printer = printer
         self._lines: asyncio.Queue[str] | None = None
+        self.on_step_end: Callable[[], Awaitable[None]] | None = None
+        self._answered = False  # answers were read since the last comment
 
     def _start_reading(self) -> asyncio.Queue[str]:
         lines: asyncio.Queue[str] = asyncio.Queue()
@@ -179,8 +183,12 @@ class ScriptTerminal:
                 raise EOFError
             answer = line.rstrip("\r\n")
             if is_comment(answer):
+                if self._answered and self.on_step_end is not None:
+                    await self.on_step_end()
+                self._answered = False
                 self.printer.hint(answer)
                 continue
+            self._answered = True
             self.printer.fragments([("class:prompt", prompt), ("", answer)])
             return answer
 

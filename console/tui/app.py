@@ -42,6 +42,7 @@ from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
 from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
+from console.ops.room import Room
 from console.ops.stores import StoreRow
 from console.ops.streams import StreamPage, StreamRow
 from console.ops.subscriptions import SubscriptionRow
@@ -114,7 +115,7 @@ class GateConsole(App[None]):
     TITLE = "Gate console"
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(str(number), f"show_panel('{panel}')", title, show=False)
+            Binding(str(number), f"panel_key({number})", title, show=False)
             for number, (panel, title) in enumerate(PANELS, 1)
         ),
         Binding("question_mark", "help", "Help"),
@@ -176,7 +177,7 @@ class GateConsole(App[None]):
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
             with TabPane("Messages", id="messages"):
                 yield MessagesPanel(id="messages-panel")
-        yield LessonPane(self.ops, self.action_show_panel, id="lesson-pane")
+        yield LessonPane(self.ops, self.action_show_panel, room=Room.from_env(), id="lesson-pane")
         yield GateFooter(compact=True)
 
     def on_mount(self) -> None:
@@ -404,6 +405,16 @@ class GateConsole(App[None]):
             self.poll_node_log()
 
     # -- navigation --------------------------------------------------------------------------
+
+    def action_panel_key(self, number: int) -> None:
+        """A panel's number: that panel; while a lesson's question is open, the number answers
+        it instead (the pane takes the keyboard back), so the keys never mean two things."""
+        lesson = self.query_one(LessonPane)
+        if lesson.asking is not None and self.screen is lesson.screen:
+            lesson.focus()
+            lesson.action_answer(number)
+            return
+        self.action_show_panel(PANELS[number - 1][0])
 
     def action_show_panel(self, panel: str) -> None:
         """Switch to a panel and put the keyboard in it."""

@@ -48,6 +48,8 @@ def help_text(role: Role = "admin") -> str:
             f"| `1`…`{len(PANELS)}` | {' · '.join(title for _, title in PANELS)} |",
             *everywhere,
             "| `G` | live charts under the Cluster, Feed and Subscriptions panels: show, hide |",
+            "| `.` · `1`…`9` | a lesson's next step · the answer to its question, while one is "
+            "open |",
             "| `?` · `Ctrl+P` · `Ctrl+Q` | this help · command palette · quit (stops what it "
             "started) |",
             "",

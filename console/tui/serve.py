@@ -5,8 +5,10 @@ runs, for each tab, ``gate-console --connect URL``: a console attached to the ga
 server started or was given.  The engine runs once, in this process's session, never per tab,
 so the teacher's own ``gate-console --connect URL`` and every tab see the same cluster.  The
 token the tabs use travels in their environment (``GATE_AUTH_TOKEN``), not on a command line
-that ``ps`` shows; ``--read-only`` is passed to each tab.  Stopping the server (Ctrl+C) ends
-the tabs' consoles first, then what the session started.
+that ``ps`` shows; ``--read-only`` is passed to each tab.  So does the room (``GATE_ROOM``): a
+folder this server makes, where each tab writes its answers to a lesson's questions and reads
+how the room answered (``console.ops.room``).  Stopping the server (Ctrl+C) ends the tabs'
+consoles first, then what the session started, and removes the room.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import asyncio
 import logging
 import os
 import shlex
+import shutil
 import signal
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
+from console.ops.room import ROOM_ENV
 from console.ops.session import EngineSession, SessionOptions
 from console.tui.seats import ServeOptions, page_certificate, seat_words, tab_argv
 from engine.client import GateClient
@@ -65,6 +70,7 @@ class ClassroomServer(Server):
         self.opened = False
         self.certificate: ReloadingCertificate | None = None
         self.reloading: asyncio.Task[None] | None = None
+        self.room: Path | None = None
 
     def serve(self, debug: bool = False) -> None:
         """textual-serve's ``serve``, with the page's certificate (aiohttp's ``ssl_context``),
@@ -106,6 +112,8 @@ class ClassroomServer(Server):
         )
         self.command = f"exec {shlex.join(argv)}"
         # Every tab inherits this process's environment (textual-serve copies it).
+        self.room = Path(tempfile.mkdtemp(prefix="gate-room-"))  # this user's alone (0700)
+        os.environ[ROOM_ENV] = str(self.room)
         if client.token:
             os.environ["GATE_AUTH_TOKEN"] = client.token
         else:
@@ -121,6 +129,8 @@ class ClassroomServer(Server):
             f" ({seat.split(':')[0]});"
             f" {started} the cluster at {self.session.url}\n"
             f"gate-console: your own console: gate-console --connect {self.session.url}\n"
+            f"gate-console: the room's answers to lesson questions are in {self.room}"
+            f" ({ROOM_ENV}={self.room} before your own console's command joins them)\n"
             "gate-console: Ctrl+C stops serving"
             + (" and the cluster" if self.session.started_engine else ""),
             file=sys.stderr,
@@ -134,6 +144,8 @@ class ClassroomServer(Server):
         for task in list(self.tabs):
             task.cancel()
         await asyncio.gather(*self.tabs, return_exceptions=True)
+        if self.room is not None:
+            shutil.rmtree(self.room, ignore_errors=True)
         if self.opened and self.session.started_engine:
             print("gate-console: stopping the cluster it started…", file=sys.stderr, flush=True)
         await self.session.close()

@@ -8,17 +8,20 @@ from pathlib import Path
 import pytest
 
 from console.ops.errors import OpsError
-from console.ops.lesson_recap import Look, NodeEvent, Record, recap
+from console.ops.lesson_recap import Asked, Look, NodeEvent, Record, recap
 from console.ops.lessons import (
     DIRECTIVES,
     LESSONS_ENV,
+    Ask,
     LessonError,
     directive,
     is_comment,
     lesson_files,
     lessons_folder,
+    parse_ask,
     parse_lesson,
     read_lesson,
+    right_answer,
 )
 from tests.console.script_runs import LESSONS
 
@@ -26,7 +29,7 @@ from tests.console.script_runs import LESSONS
 def test_every_bundled_lesson_parses_into_steps_with_a_title() -> None:
     paths = lesson_files(LESSONS)
     assert [p.name for p in paths] == sorted(p.name for p in LESSONS.glob("*.txt"))
-    assert len(paths) == 8
+    assert len(paths) == 10
     for path in paths:
         lesson = read_lesson(path)
         assert lesson.title.startswith("Lesson "), path.name
@@ -101,8 +104,8 @@ def test_files_that_are_not_lessons(tmp_path: Path) -> None:
 def test_directives_are_lines_of_their_own() -> None:
     assert directive("wait 3") == "wait" and directive("  WAIT 0.5") == "wait"
     assert directive("14") is None and directive("waiting 3") is None and directive("") is None
-    # A new directive is one parser more: the tempo line (slow motion) is the second.
-    assert set(DIRECTIVES) == {"wait", "tempo"}
+    # A new directive is one parser more: the tempo line (slow motion), the ask line.
+    assert set(DIRECTIVES) == {"wait", "tempo", "ask"}
     assert directive("tempo 20") == "tempo" and DIRECTIVES["tempo"]("tempo 20") == 20
     with pytest.raises(OpsError, match="type 'wait N'"):
         DIRECTIVES["wait"]("wait 0")
@@ -173,3 +176,97 @@ def test_the_recap_of_a_quiet_lesson_says_so() -> None:
     assert recap(Record()) == ["The cluster did not answer at the end: nothing to sum up"]
     unknown = Record(before=None, after=Look(None, 5, 1, 3, {}, None))
     assert "Parked events: unknown (the engine did not answer at the end)" in recap(unknown)
+
+
+def test_an_ask_line_is_a_question_its_choices_and_what_checks_it() -> None:
+    assert directive('ask "Who leads?" node2|node3') == "ask"
+    assert parse_ask('ask "Which node leads after node1 dies?" node2|node3|nobody -> leader') == (
+        Ask("Which node leads after node1 dies?", ("node2", "node3", "nobody"), "leader")
+    )
+    # Spaces around the bars and the arrow are the author's; the check's case too.
+    ask = parse_ask('  ASK  " Does it lose an event? "  yes | no  ')
+    assert ask == Ask("Does it lose an event?", ("yes", "no"), None)
+    assert parse_ask('ask "Who?" a|b -> LEADER').check == "leader"
+    # An answer is a choice's word in any case or its number, nothing else.
+    assert ask.choice("2") == "no" and ask.choice(" YES ") == "yes"
+    assert ask.choice("3") is None and ask.choice("0") is None and ask.choice("maybe") is None
+    assert ask.choice("٢") is None and ask.choice("") is None
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("ask", "the question is missing its quotes"),
+        ("ask Who leads? node2|node3", "the question is missing its quotes"),
+        ('ask "Who leads? node2|node3', "the question has no closing quote"),
+        ('ask "" node2|node3', "the question is empty"),
+        ('ask "Who leads?"', "fewer than 2 choices"),
+        ('ask "Who leads?" node2', "fewer than 2 choices"),
+        ('ask "Who leads?" -> leader', "fewer than 2 choices"),
+        ('ask "Who?" ' + "|".join(f"n{i}" for i in range(10)), "more than 9 choices"),
+        ('ask "Who leads?" node2||node3', "each choice is one word between bars"),
+        ('ask "Who leads?" node 2|node3', "each choice is one word between bars"),
+        ('ask "Who leads?" node2|NODE2', "a choice is listed twice"),
+        ('ask "Who leads?" node2|node3 -> term', "'-> term' checks nothing (known: leader)"),
+        ('ask "Who leads?" node2|node3 ->', "'-> ' checks nothing (known: leader)"),
+    ],
+)
+def test_a_bad_ask_line_is_one_line_saying_why(line: str, words: str) -> None:
+    with pytest.raises(OpsError) as caught:
+        parse_ask(line)
+    message = str(caught.value)
+    assert message.startswith(repr(line.strip())) and words in message
+    assert "\n" not in message
+    if "checks nothing" not in words:
+        assert 'ask "Question?" choice1|choice2 [-> leader]' in message
+
+
+def test_an_ask_line_opens_its_step_in_a_lesson() -> None:
+    lesson = parse_lesson(
+        "# T.\n#\n# Predict.\n"
+        'ask "Who leads after the kill?" node2|node3|nobody -> leader\n18\n\n# Then.\n14\n',
+        "predict.txt",
+    )
+    first, second = lesson.steps
+    assert first.ask == Ask("Who leads after the kill?", ("node2", "node3", "nobody"), "leader")
+    assert first.answers[0].startswith("ask ") and second.ask is None
+    # The dashboard asks before the step runs: a question inside a step, a second one in the
+    # same step, or a bad one is the lesson's one line, with where.
+    for text, words in [
+        ('# S.\n14\nask "Who?" a|b\n', "line 3: an ask line opens its step"),
+        ('# S.\nask "Who?" a|b\nask "Why?" c|d\n', "line 3: an ask line opens its step"),
+        ('# S.\nask "Who?" a\n14\n', "line 2: 'ask \"Who?\" a': fewer than 2 choices"),
+    ]:
+        with pytest.raises(LessonError) as caught:
+            parse_lesson(text, "bad.txt")
+        assert str(caught.value).startswith("bad.txt, ") and words in str(caught.value)
+
+
+def test_the_right_answer_and_how_a_question_was_answered() -> None:
+    who = Ask("Which node leads after node1 dies?", ("node2", "node3", "nobody"), "leader")
+    assert right_answer(who, "node2") == "node2" and right_answer(who, None) == "nobody"
+    assert right_answer(Ask("Lost?", ("yes", "no")), "node2") is None
+    right = Asked(2, who, "node2", right="node2", checked=True)
+    assert right.lines() == [
+        "Step 2 asked: Which node leads after node1 dies?",
+        "You answered node2: right, the answer was node2 (the leader after the step)",
+    ]
+    room = {"node2": 3, "node3": 1, "nobody": 0}
+    wrong = Asked(2, who, "node3", right="node2", checked=True, room=room)
+    assert wrong.lines()[1:] == [
+        "You answered node3: wrong, the answer was node2 (the leader after the step)",
+        "The room, 4 seats answered: node2 3 ✓, node3 1, nobody 0",
+    ]
+    unchecked = Asked(2, who, None, room_error="the room's answers (/x) are gone")
+    assert unchecked.lines()[1:] == [
+        "You did not answer (not checked: the cluster did not answer after the step)",
+        "The room: cannot tell (the room's answers (/x) are gone)",
+    ]
+    plain = Asked(0, Ask("Lost?", ("yes", "no")), "no", room={"yes": 0, "no": 1})
+    assert plain.lines() == [
+        "Asked: Lost?",
+        "You answered no",
+        "The room, 1 seat answered: yes 0, no 1",
+    ]
+    record = Record(after=Look("node2", 4, 2, 3), asked=[wrong], steps_played=2)
+    assert recap(record)[-4:-1] == wrong.lines()

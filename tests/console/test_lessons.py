@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from console.repl.menu import PROMPT
 from tests.cluster_harness import RunningCluster
 from tests.console.script_runs import LESSONS, assert_clean, run_script
 
@@ -294,3 +295,86 @@ async def test_lesson_8_growing(
     shrunk = {r[0]: r for r in _rows(statuses[1]) if r[0].startswith("node")}
     assert set(shrunk) == {"node1", "node3", "node4"}, shrunk
     assert "3/3 nodes up" in statuses[1]
+
+
+async def test_lesson_9_predict(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "09-predict.txt",
+        "each seat answers each question with a key before its step runs",
+        "node1, the preferred leader, on a fresh start",
+        "The other two hold an election among themselves.",
+        "one node is not a majority of three, so no election can be won",
+        "the observer missed nothing",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "9"], lesson, tmp_path)
+    assert_clean(run)
+    out = run.stdout
+    (tmp_path / "transcript.txt").write_text(out)
+    lines = out.splitlines()
+    # A script answers no question: each is shown with its choices, skipped, and checked once
+    # its step has ended (at the next comment, or the end).
+    asked = [i for i, line in enumerate(lines) if line.startswith(f"{PROMPT}ask")]
+    assert len(asked) == 4
+    for at in asked:
+        assert lines[at + 1].startswith("❓ ") and lines[at + 2].startswith("Choices: 1 ")
+        assert lines[at + 3] == "⚠️  No answer: the question is skipped"
+    assert "Choices: 1 node1 · 2 node2 · 3 node3 · 4 nobody (a script does not answer" in out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 3 and "Leader: node1 (term" in statuses[0]
+    killed = re.search(r"✅ Killed node1 \(the leader\); (node[23]) took over", out)
+    assert killed, out
+    first = killed.group(1)
+    assert f"Leader: {first} (term" in statuses[1]
+    checked = [line for line in lines if line.startswith("❓ You did not answer")]
+    assert checked[0] == (
+        f"❓ You did not answer; the answer was {first} (the leader after the step)"
+    )
+    # The second kill leaves one node of three: nobody leads, and the check says so.
+    assert f"⚠️  Killed {first} (the leader); no majority: 1 of 3 nodes up, 2 are needed" in out
+    assert checked[1] == "❓ You did not answer; the answer was nobody (the leader after the step)"
+    back = re.search(r"Leader: (node[123]) \(term", statuses[2])
+    assert back, statuses[2]
+    assert checked[2] == (
+        f"❓ You did not answer; the answer was {back.group(1)} (the leader after the step)"
+    )
+    # The last question checks nothing: its lines come when the script ends (option 15).
+    last = lines.index("❓ Asked: Did the observer miss any event while nobody led?")
+    assert lines[last + 1] == "❓ You did not answer"
+    assert lines[last - 1] == f"{PROMPT}15"
+    appended = re.findall(r"✅ Appended 3 events to 'greenhouse-9' \(now at version (\d+)\)", out)
+    assert len(appended) == 2, out
+    listed = out.split("📋 Active Observers\n")[-1]
+    counted = next(int(r[2]) for r in _rows(listed) if r[0] == "everything")
+    assert counted == int(appended[-1]) + 1, (counted, appended)  # versions 0.. of greenhouse-9
+
+
+async def test_lesson_10_slow_election(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "10-slow-election.txt",
+        "node1, the preferred leader, on a fresh start",
+        "Slow the cluster down 10 times",
+        "Raft runs exactly as before",
+        "Full speed again, and node1 back",
+        "it follows the new leader",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "10"], lesson, tmp_path)
+    assert_clean(run)
+    out = run.stdout
+    (tmp_path / "transcript.txt").write_text(out)
+    assert "✅ tempo ×1/10: elections, heartbeats and messages 10 times slower" in out, out
+    killed = re.search(r"✅ Killed node1 \(the leader\); (node[23]) took over in ([\d.]+) s", out)
+    assert killed, out
+    leader = killed.group(1)
+    assert f"❓ You did not answer; the answer was {leader} (the leader after the step)" in out, out
+    assert "✅ tempo ×1: full speed again" in out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 3 and "Leader: node1 (term" in statuses[0]
+    assert f"Leader: {leader} (term" in statuses[2]
+    nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
+    assert nodes["node1"][1] == "follower", nodes

@@ -1,7 +1,7 @@
-"""gate-repl's ``wait N`` and ``tempo N`` lines (a script's pause, slow motion), options 34 and
-35 (slow motion, link faults), lab option 27, Replay Parked Events (a lesson
-replays parked events for real in tests/console/test_lessons.py), and what the shell says when
-an operation fails for want of a majority."""
+"""gate-repl's ``wait N`` and ``tempo N`` lines (a script's pause, slow motion), its ``ask`` line
+at a terminal, options 34 and 35 (slow motion, link faults), lab option 27, Replay Parked Events
+(a lesson replays parked events for real in tests/console/test_lessons.py), and what the shell
+says when an operation fails for want of a majority."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from console.repl.menu import TITLES, render_menu
 from console.repl.printer import Printer
 from console.repl.shell import COMMANDS
 from tests.cluster_harness import RunningCluster
+from tests.console.repl_driver import running_repl
 from tests.console.script_runs import assert_clean, run_script
 
 
@@ -110,6 +111,31 @@ async def test_a_scripts_bad_answer_is_one_line_then_the_menu(
         assert lines[at + 1] == menu, lines[at - 2 : at + 2]
     assert "Number of events to fetch" not in run.stdout  # option 12 asked nothing more
     assert "Direction" not in run.stdout  # nor option 25
+
+
+async def test_ask_at_a_terminal_asks_and_checks_when_the_next_question_comes(
+    cluster: RunningCluster,
+) -> None:
+    async with running_repl(cluster.url) as (repl, shell):
+        await repl.choose('ask "Who leads now?" node1|node2|nobody -> leader')
+        await repl.printed("❓ Who leads now?")
+        prompt = "Your answer (1 node1 · 2 node2 · 3 nobody): "
+        await repl.answer(prompt, "node9")  # a wrong word: one line, and the question again
+        await repl.printed("❌ 'node9' is not one of the choices: 1 node1 · 2 node2 · 3 nobody")
+        await repl.answer(prompt, "1")
+        # A bad ask line is one line, and the menu again.
+        await repl.choose('ask "Who leads now? node1|node2')
+        await repl.printed('the question has no closing quote: type \'ask "Question?"')
+        # A new question ends the step of the one before: it is checked against the cluster.
+        await repl.choose('ask "Did it lose anything?" yes|no')
+        await repl.printed(
+            "❓ You answered node1: right, the answer was node1 (the leader after the step)"
+        )
+        await repl.answer("Your answer (1 yes · 2 no): ", "")  # empty: skipped
+        await repl.printed("⚠️  No answer: the question is skipped")
+        await repl.choose(15)  # the end of the session ends the last question's step
+        await repl.printed("❓ Asked: Did it lose anything?\n❓ You did not answer\n")
+        assert await shell == 0
 
 
 async def test_a_script_slows_the_cluster_down_and_makes_a_link_lossy(

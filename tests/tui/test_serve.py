@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -407,3 +408,60 @@ async def test_the_page_over_https_on_a_cluster_with_tls(
             served.process.kill()
             served.process.wait()
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+ASKING_LESSON = """\
+# Lesson A: a served question.
+# Played in two served tabs by tests/tui/test_serve.py.
+#
+# Each seat predicts, then the cluster answers.
+ask "Which node leads now?" node1|node2|node3|nobody -> leader
+14
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_each_tab_answers_a_lessons_question_and_sees_the_room(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    (lessons / "asking.txt").write_text(ASKING_LESSON)
+    monkeypatch.setenv("GATE_LESSONS", str(lessons))  # the server's, so every tab's
+    config = write_config(tmp_path, cluster_config(tmp_path))
+    # Read-only seats: the room is no write to the store, so they answer too.
+    served = await serve(tmp_path, "--config", str(config), "--read-only")
+    shots = artifacts(request)
+    try:
+        log = (tmp_path / "serve.log").read_text()
+        room = log.split("the room's answers to lesson questions are in ")[1].split()[0]
+        assert stat.S_ISDIR(os.stat(room).st_mode) and stat.S_IMODE(os.stat(room).st_mode) == 0o700
+        async with async_playwright() as playwright:
+            browser = await launch(playwright)
+            tabs = [await open_tab(browser, served.url) for _ in range(2)]
+            for number, tab in enumerate(tabs, 1):
+                await wait_for_screen(tab, "node3", "leader node1", "3/3 up")
+                await press(tab, "Control+p")
+                for key in "served question":
+                    await press(tab, key if key != " " else "Space")
+                await wait_for_screen(tab, "Lesson A: a served question.")
+                await press(tab, "Enter")
+                await wait_for_screen(tab, "Which node leads now?", "1…4 answers")
+                await press(tab, str(number))  # the first tab says node1, the second node2
+                seats = "1 seat" if number == 1 else "2 seats"
+                text = await wait_for_screen(tab, f"The room, {seats} answered")
+                await shot(tab, shots, f"8-tab-{number}-answered")
+                verdict = "right" if number == 1 else "wrong"
+                assert f"You answered node{number}: {verdict}, the answer was node1" in text
+            # Each tab its own seat: the second saw both answers, the first's among them.
+            assert "node1 1 ✓, node2 1, node3 0, nobody 0" in text, text
+            assert len([f for f in os.listdir(room) if f.endswith(".answer")]) == 2
+            await browser.close()
+        assert served.stop() == 0
+        with pytest.raises(FileNotFoundError):  # serving stopped: the room is removed
+            os.stat(room)
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.wait()

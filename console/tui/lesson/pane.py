@@ -5,7 +5,10 @@ step and the keys; under it the step's narration (the lesson's comments), and un
 transcript of the step that ran last (what its options printed, as ``gate-repl`` prints it).
 Enter runs the step in the dashboard (``player.py``), switching to the panel that shows what
 each option does, and the panels move; after the last step (or option 15) the pane shows "what
-you saw", computed from what was recorded meanwhile.  A lesson that cannot be read or a step
+you saw", computed from what was recorded meanwhile.  A step that opens with an ``ask`` line
+shows its question and numbered choices instead of waiting for Enter: the keys 1 to 9 answer
+it (from any panel: while it is open they are the question's, not the panels'), and the answer
+runs the step.  A lesson that cannot be read or a step
 that fails is one line here; the dashboard goes on.
 """
 
@@ -26,8 +29,17 @@ from textual.widgets import RichLog, Static
 
 from console.ops.catalogue import Panel
 from console.ops.lesson_recap import Record, recap
-from console.ops.lessons import Lesson, LessonError, lesson_files, lessons_folder, read_lesson
+from console.ops.lessons import (
+    MAX_CHOICES,
+    Lesson,
+    LessonError,
+    Step,
+    lesson_files,
+    lessons_folder,
+    read_lesson,
+)
 from console.ops.operations import Operations
+from console.ops.room import Room
 from console.tui.lesson.player import StepRunner, look
 
 log = logging.getLogger(__name__)
@@ -35,7 +47,14 @@ log = logging.getLogger(__name__)
 # Runs the next step from anywhere on the dashboard, where Enter belongs to a panel's table.
 NEXT_STEP_KEY = "full_stop"
 LEADER_LOOK_SECONDS = 0.25  # how often the pane notes the leader the cluster view shows
-_STYLES = {"❌": "bold red", "✅": "green", "⚠️": "yellow", "👉": "bold", "⏳": "dim"}
+_STYLES = {
+    "❌": "bold red",
+    "✅": "green",
+    "⚠️": "yellow",
+    "👉": "bold",
+    "⏳": "dim",
+    "❓": "bold cyan",
+}
 
 
 def _styled(line: str) -> Text:
@@ -49,19 +68,31 @@ class LessonPane(Vertical, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "next_step", "Next step"),
         Binding("escape", "close_lesson", "Close lesson"),
+        *(
+            Binding(str(number), f"answer({number})", "Answer", show=False)
+            for number in range(1, MAX_CHOICES + 1)
+        ),
     ]
 
     def __init__(
-        self, ops: Operations, show_panel: Callable[[Panel], None], *, id: str | None = None
+        self,
+        ops: Operations,
+        show_panel: Callable[[Panel], None],
+        *,
+        room: Room | None = None,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.ops = ops
         self.show_panel = show_panel
+        self.room = room  # a served classroom's answers (GATE_ROOM), None elsewhere
         self.lesson: Lesson | None = None
         self.next_index = 0
         self.running = False
         self.finished = False
         self.record = Record()
+        self.runner: StepRunner | None = None
+        self.answer: str | None = None  # the seat's answer to the question of the step running
         self.recap_lines: list[str] = []
         self.transcript: list[str] = []  # the last step's lines, as the pane shows them
 
@@ -95,6 +126,14 @@ class LessonPane(Vertical, can_focus=True):
             self.lesson = None
             self._fail(str(exc))
             return
+        self.runner = StepRunner(
+            self.ops,
+            self.record,
+            self._out,
+            self._show_panel,
+            lesson=self.lesson.name,
+            room=self.room,
+        )
         self._show()
         self.focus()
 
@@ -132,14 +171,38 @@ class LessonPane(Vertical, can_focus=True):
             narration.update(Text("\n").join(Text(f"• {line}") for line in self.recap_lines))
             return
         step = lesson.steps[self.next_index]
-        doing = "running…" if self.running else "Enter or . runs it · Esc closes"
+        ask = step.ask
+        if self.running:
+            doing = "running…"
+        elif ask is not None:
+            doing = f"1…{len(ask.choices)} answers, then it runs · Esc closes"
+        else:
+            doing = "Enter or . runs it · Esc closes"
         title.update(
             Text.assemble(
                 ("📖 " + lesson.title, "bold"), f" · step {step.number}/{total} · {doing}"
             )
         )
-        words = "\n".join(step.narration) or "(no narration: Enter runs the step)"
-        narration.update(Text(words, style="italic"))
+        empty = "(no narration: Enter runs the step)" if ask is None else ""
+        words = Text("\n".join(step.narration) or empty, style="italic")
+        if ask is not None:
+            words.append_text(self._question(step))
+        narration.update(words)
+
+    def _question(self, step: Step) -> Text:
+        """The step's question and its choices with their keys (the one answered marked)."""
+        ask = step.ask
+        assert ask is not None
+        text = Text.assemble("\n" if step.narration else "", ("❓ " + ask.question, "bold cyan"))
+        text.append("\n")
+        for number, choice in enumerate(ask.choices, 1):
+            chosen = self.running and choice == self.answer
+            text.append("   " if number > 1 else "")
+            text.append(f" {number} ", style="reverse bold" if chosen else "bold")
+            text.append(f" {choice}", style="bold" if chosen else "")
+        if self.running and self.answer:
+            text.append(f"   · you answered {self.answer}")
+        return text
 
     def _out(self, line: str) -> None:
         self.transcript.append(line)
@@ -147,17 +210,46 @@ class LessonPane(Vertical, can_focus=True):
 
     # -- playing ----------------------------------------------------------------------------
 
+    @property
+    def asking(self) -> Step | None:
+        """The step whose question waits for this seat's answer, if any."""
+        lesson = self.lesson
+        # Past the last step the recap is being computed: nothing to ask any more.
+        if lesson is None or self.running or self.finished or self.next_index >= len(lesson.steps):
+            return None
+        step = lesson.steps[self.next_index]
+        return step if step.ask is not None else None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Enter is shown (and runs) while there is a step to run."""
+        """Enter is shown (and runs) while there is a step to run and no question open; the
+        keys 1… answer while one is."""
         if action == "next_step":
-            return self.lesson is not None and not self.finished
+            return self.lesson is not None and not self.finished and self.asking is None
+        if action == "answer":
+            step = self.asking
+            return (
+                step is not None
+                and step.ask is not None
+                and parameters[0] in range(1, len(step.ask.choices) + 1)
+            )
         return True
 
     def action_next_step(self) -> None:
-        """Run the step shown (or, after the last, nothing)."""
-        if self.lesson is None or self.running or self.finished:
+        """Run the step shown (or, after the last, nothing); a question waits for its key."""
+        if self.lesson is None or self.running or self.finished or self.asking is not None:
             return
         self.running = True
+        self.answer = None
+        self._show()
+        self.run_step()
+
+    def action_answer(self, number: int) -> None:
+        """The seat's answer to the open question: then its step runs."""
+        step = self.asking
+        if step is None or step.ask is None or not 1 <= number <= len(step.ask.choices):
+            return
+        self.running = True
+        self.answer = step.ask.choices[number - 1]
         self._show()
         self.run_step()
 
@@ -169,13 +261,14 @@ class LessonPane(Vertical, can_focus=True):
         step = lesson.steps[self.next_index]
         self.query_one("#lesson-output", RichLog).clear()
         self.transcript = []
-        runner = StepRunner(self.ops, self.record, self._out, self._show_panel)
+        runner = self.runner
+        assert runner is not None
         try:
             if self.next_index == 0:  # "before" is the moment the first step starts
                 self.record.before = await look(self.ops)
                 if self.record.before is not None:
                     self.record.saw_leader(self.record.before.leader, self.record.before.term)
-            played = await runner.play(step)
+            played = await runner.play(step, self.answer)
         except Exception as exc:  # never a traceback in the dashboard; the log keeps it
             log.exception("step %d of %s failed", step.number, lesson.name)
             line = f"❌ Step {step.number} failed: {type(exc).__name__}: {exc}"
@@ -183,6 +276,7 @@ class LessonPane(Vertical, can_focus=True):
             self.record.failures.append((step.number, line))
             played = "ended"
         self.running = False
+        self.answer = None
         self.next_index += 1
         if played == "exit" or self.next_index >= len(lesson.steps):
             await self._finish()
@@ -198,6 +292,9 @@ class LessonPane(Vertical, can_focus=True):
         self.record.after = await look(self.ops)
         if self.record.after is not None:
             self.record.saw_leader(self.record.after.leader, self.record.after.term)
+        if self.runner is not None:
+            for asked in self.record.asked:  # more seats may have answered since
+                self.runner.tally(asked)
         self.recap_lines = recap(self.record)
         self.finished = True
         self._show()

@@ -10,6 +10,11 @@ and what they print (tables, outcomes, a monitor's lines) is the step's transcri
 
 The commands reach the cluster through a thin wrapper that notes the node actions a step takes,
 for the recap (:mod:`console.ops.lesson_recap`).
+
+A step that opens with an ``ask`` line is played once the seat answered in the pane: its answer
+goes to the menu shell's own ``ask`` (``Context.seat_answer``; one path, the transcript as
+gate-repl's); after the step the question is checked, and in a classroom the
+answer is written to the room and the room's tally read (:mod:`console.ops.room`).
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from typing import Any, Literal, TextIO, cast
 from console.ops.catalogue import NUMBERED, Panel, numbered
 from console.ops.cluster import LinksResult, NodeActionResult
 from console.ops.errors import OpsError
-from console.ops.lesson_recap import Look, NodeEvent, Record
+from console.ops.lesson_recap import Asked, Look, NodeEvent, Record
 from console.ops.lessons import Step
 from console.ops.numbers import is_choice_number
 from console.ops.operations import Operations
+from console.ops.room import Room, question_key
+from console.repl.commands.script import check_asked
 from console.repl.context import Context
 from console.repl.menu import PROMPT
 from console.repl.printer import Printer
@@ -144,8 +151,13 @@ class StepRunner:
         record: Record,
         on_line: Callable[[str], None],
         show_panel: Callable[[Panel], None],
+        *,
+        lesson: str = "lesson",
+        room: Room | None = None,
     ) -> None:
         self.ops = ops
+        self.lesson = lesson
+        self.room = room
         self.record = record
         self.on_line = on_line
         self.show_panel = show_panel
@@ -160,14 +172,21 @@ class StepRunner:
             self._failure = line
         self.on_line(line)
 
-    async def play(self, step: Step) -> Played:
+    async def play(self, step: Step, seat_answer: str | None = None) -> Played:
         """Run the step's answers as the menu shell would read them from a script: ``exit``
-        after option 15, ``ended`` when an option wanted more answers than the step has."""
+        after option 15, ``ended`` when an option wanted more answers than the step has.
+        ``seat_answer``: the seat's answer to the step's question."""
         self.step = step.number
         self._failure = None
+        if step.ask is not None and seat_answer is not None and self.room is not None:
+            try:
+                self.room.answer(question_key(self.lesson, step.number, step.ask), seat_answer)
+            except OpsError as exc:  # the lesson goes on; the room's tally will say
+                self.on_line(f"⚠️  {exc}")
         terminal = ScriptTerminal(io.StringIO(step.text), self.printer)
         # A script is never asked to confirm (Context.confirmed): a lesson neither.
-        shell = ReplShell(Context(self._ops, terminal, self.printer), menu=False)
+        ctx = Context(self._ops, terminal, self.printer, step=step.number, seat_answer=seat_answer)
+        shell = ReplShell(ctx, menu=False)
         played: Played = "done"
         while True:
             try:
@@ -186,7 +205,23 @@ class StepRunner:
                 f"❌ Step {step.number} ended inside an option: it wanted more answers "
                 "than the step's lines give"
             )
+        for asked in ctx.asked:
+            await check_asked(self.ops, asked)
+            self.tally(asked)
+            self.record.asked.append(asked)
+            for line in asked.lines():
+                self.on_line(f"❓ {line}")
         self.record.steps_played += 1
         if self._failure is not None:
             self.record.failures.append((step.number, self._failure))
         return played
+
+    def tally(self, asked: Asked) -> None:
+        """How the room answered ``asked`` so far (nothing outside a classroom)."""
+        if self.room is None:
+            return
+        key = question_key(self.lesson, asked.step, asked.ask)
+        try:
+            asked.room, asked.room_error = self.room.tally(key, asked.ask), None
+        except OpsError as exc:
+            asked.room, asked.room_error = None, str(exc)
