@@ -116,6 +116,16 @@ def run_child(rate: int, seconds: float) -> None:
         latest = None
         unreadable = False
 
+    class Messages:  # the Messages panel stays closed: no trace
+        watching = False
+        problem = ""
+
+        def watch(self, on: bool) -> None:
+            self.watching = on
+
+        def drain(self) -> tuple[list[Any], int]:
+            return [], 0
+
     class Source:
         url = "http://127.0.0.1:8899"
         store = "reg_gh"
@@ -123,6 +133,7 @@ def run_child(rate: int, seconds: float) -> None:
         access = Access()
         health = Health()
         verdict = Verdict()
+        messages = Messages()
         cluster = Cluster()
         observers = Observers()
         producers = Empty()
