@@ -56,6 +56,10 @@ async def _voter(client: GateClient, node_id: str, timeout: float = 30.0) -> Non
     await wait_for(promoted, bool, timeout, f"{node_id} promoted to voter")
 
 
+async def _leader_status(cluster: RunningCluster) -> dict[str, Any]:
+    return dict(await cluster.node_get(await cluster.leader(), "/status"))
+
+
 async def _events(client: GateClient, seen: list[dict[str, Any]]) -> None:
     async for event in client.cluster_events():
         if str(event.get("type", "")).startswith("member_"):
@@ -81,6 +85,14 @@ async def test_a_node_added_under_writes_catches_up_by_snapshot_and_the_leader_r
     workload.start()
     try:
         await workload.wait_acked(3 * KEEP, timeout=30)
+        # The leader compacts once its stores' durable point (about a second) passes the
+        # entries: only then must a new node start from a snapshot.
+        await wait_for(
+            lambda: _leader_status(cluster),
+            lambda status: status["log"]["first_index"] > 1,
+            30,
+            "the leader's log compacted",
+        )
         answer = await _add(cluster, client, "node4")
         assert answer["action"] == "add" and answer["voter"] is False
         with pytest.raises(GateError) as refused:  # the same node again
