@@ -35,13 +35,21 @@ TYPES = (
 )
 
 
+class _NoPolling(GateConsole):
+    """The lists are read only when :func:`play` says: a timer's read, landing between two of
+    its seconds, would add a sample of one second at the clock of another."""
+
+    def poll(self) -> None:  # type: ignore[override]
+        return None
+
+
 def recorded_console() -> GateConsole:
     """A dashboard whose charts keep the recorded health monitor's time, at the recording's
     first second."""
     ops = RecordedOps()
     ops.subscriptions.rows_data = subscriptions(0, HEAD, ops.subscriptions.rows_data)
     ops.health.show(status(0, COMMIT), head=HEAD)
-    app = GateConsole(ops.as_operations(), blink=False)
+    app = _NoPolling(ops.as_operations(), blink=False)
     app.history = ChartHistory(clock=lambda: ops.health.taken_at)
     app.animation_level = "none"
     return app
@@ -134,6 +142,7 @@ async def play(app: GateConsole) -> None:
     feed = ops.observers.get("reg_gh:$all").feed
     rows = list(ops.subscriptions.rows_data)
     commit, head = COMMIT, HEAD
+    await app.refresh_lists()  # the first second's, as the mounted app's first poll
     for second in range(1, SECONDS):
         brought = events(second)
         for event_type, count in brought:
