@@ -183,7 +183,7 @@ class GateConsole(App[None]):
     def on_mount(self) -> None:
         self.drain(tables=True)
         self.set_interval(1 / DRAIN_HZ, self.drain)
-        self.set_interval(POLL_SECONDS, self.poll)
+        self.set_interval(POLL_SECONDS, self._poll_lists)
         self.set_interval(NODE_LOG_SECONDS, self._follow_node_log)
         self.set_interval(LEADER_LOG_SECONDS, self.poll_leader_log)
         self.poll()
@@ -359,6 +359,12 @@ class GateConsole(App[None]):
         key = operation("switch_store").keys[0].shown
         text = f"store {row.store_id} · {row.counts} · {key}: another store"
         self.query_one("#store-counts", Static).update(text)
+
+    def _poll_lists(self) -> None:
+        # A round slower than the timer (a loaded machine, a slow read) would be cancelled by
+        # the next, every second, and no list would ever be shown: let it finish.
+        if not any(w.group == "poll" and w.is_running for w in self.workers):
+            self.poll()
 
     def _follow_node_log(self) -> None:
         # A request to a paused node waits for the gateway's timeout: let it finish rather
