@@ -8,6 +8,7 @@ The snapshots (``snapshots/test_lesson_ask/``) were rendered to PNG and looked a
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -193,10 +194,9 @@ def asked(pilot_steps: int = 1) -> Any:
         # The transcript scrolls to its end after a refresh (RichLog defers it): a loaded
         # machine may take the picture before, so wait for it (bounded, like settle).
         log = app.query_one("#lesson-output", RichLog)
-        for _ in range(100):
-            await pilot.pause()
-            if log.is_vertical_scroll_end:
-                break
+        deadline = time.monotonic() + 10
+        while not log.is_vertical_scroll_end and time.monotonic() < deadline:
+            await pilot.pause(0.05)
         assert log.is_vertical_scroll_end
 
     return run
