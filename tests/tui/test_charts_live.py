@@ -24,7 +24,7 @@ async def test_the_charts_follow_a_real_cluster(
     cluster = await make_cluster()
     ops = await open_ops(cluster)
     await ops.observers.create_by_stream("$all")
-    await ops.subscriptions.create("unread", {"by_stream": "$all"})
+    await ops.subscriptions.create("unread", {"by_stream": "$all"}, consume=False)  # nobody acks
     await ops.producers.start(3)
     app = GateConsole(ops, blink=False)
     history = app.history
