@@ -21,14 +21,12 @@ from aiohttp import WSMsgType, web
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
 from engine.gateway.routing import Router
-from engine.protocol.commands import validate_store_id
 from engine.protocol.consume import (
     CLOSE_LEADER_CHANGED,
     CLOSE_NOT_FOUND,
     CLOSE_STOPPED,
     NACK_ACTIONS,
 )
-from engine.protocol.definitions import validate_name
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.framing import FrameError, FrameSession, open_session, read_frame
 from engine.transport.limits import send_bounded
@@ -82,10 +80,9 @@ class ConsumerBridge:
 
         return await self.router.on_leader(connect, what="serve the consumer")
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        """The consume WebSocket (see the module docstring)."""
-        store = validate_store_id(request.match_info["store"])
-        name = validate_name(request.match_info["name"])
+    async def handle(self, request: web.Request, store: str, name: str) -> web.WebSocketResponse:
+        """The consume WebSocket of a validated store and subscription name (see the module
+        docstring)."""
         # Open before upgrading: a missing subscription is a plain 404 answer.
         reader, writer, session = await self._open(store, name)
         ws = web.WebSocketResponse(heartbeat=20)

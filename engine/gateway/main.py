@@ -22,6 +22,7 @@ from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
 from engine.exposure import insecure_reasons
 from engine.gateway.app import Gateway, build_gateway_app
+from engine.gateway.gate_backend import GateBackend
 from engine.gateway.health import HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
@@ -77,7 +78,7 @@ async def serve(
         restart_info=supervisor.restart_info if supervisor else None,
     )
     router = Router(config, pool, health)
-    gateway = Gateway(config, router, health, supervisor)
+    gateway = Gateway(config, router, health, supervisor, GateBackend(config, router))
     gateway.insecure = insecure
     runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout, config.limits)
     await runner.setup()
