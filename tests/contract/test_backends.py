@@ -1,0 +1,294 @@
+"""One contract for both backends: the same requests through the gateway's public API get the
+same answers from a real Gate cluster and from a real 3-server JetStream cluster
+(engine/backends/port.py; docs/ENGINE.md, "Backends")."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Protocol
+
+import aiohttp
+import pytest
+
+from engine.client import GateClient, GateError
+from tests.cluster_harness import start_cluster, stop_cluster
+from tests.jetstream_cluster import jetstream_gateway
+
+
+class Served(Protocol):
+    url: str
+
+    def new_client(self, **kwargs: Any) -> GateClient: ...
+
+
+@pytest.fixture(scope="module", params=["gate", "jetstream"])
+def engine_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Served]]:
+    """A gateway over each backend in turn, shared by the module's tests (the name ending in
+    ``cluster`` marks them slow)."""
+    directory = tmp_path_factory.mktemp(request.param)
+    if request.param == "gate":
+        running = start_cluster(directory)
+        try:
+            yield "gate", running
+        finally:
+            stop_cluster(running)
+    else:
+        with jetstream_gateway(directory) as served:
+            yield "jetstream", served
+
+
+@pytest.fixture
+async def client(engine_cluster: tuple[str, Served]) -> AsyncIterator[GateClient]:
+    async with engine_cluster[1].new_client() as gate:
+        yield gate
+
+
+def ev(i: int = 0, event_id: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"event_type": "temperature_measured:v1", "data": {"t": i}}
+    if event_id is not None:
+        event["event_id"] = event_id
+    return event
+
+
+def new_stream() -> str:
+    return f"c-{uuid.uuid4().hex[:8]}"
+
+
+async def post(url: str, path: str, body: Any) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.post(url + path, json=body) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_append_then_read_forward_backward_and_by_version(client: GateClient) -> None:
+    stream = new_stream()
+    first = await client.append("reg_gh", stream, [ev(i) for i in range(5)])
+    assert first["version"] == 4
+    second = await client.append("reg_gh", stream, [ev(5)], expected_version=4)
+    assert second == {"version": 5, "position": first["position"] + 1}
+    forward = await client.read_stream("reg_gh", stream)
+    assert forward["version"] == 5
+    assert [e["event_number"] for e in forward["events"]] == list(range(6))
+    assert [e["data"]["t"] for e in forward["events"]] == list(range(6))
+    assert {e["stream_id"] for e in forward["events"]} == {stream}
+    record = forward["events"][0]
+    assert set(record) == {
+        "event_id",
+        "event_type",
+        "stream_id",
+        "event_number",
+        "position",
+        "data",
+        "metadata",
+        "created",
+        "created_epoch",
+    }
+    page = await client.read_stream("reg_gh", stream, start=2, count=2)
+    assert [e["event_number"] for e in page["events"]] == [2, 3]
+    back = await client.read_stream("reg_gh", stream, direction="backward", count=3)
+    assert [e["event_number"] for e in back["events"]] == [5, 4, 3]
+    assert await client.stream_version("reg_gh", stream) == 5
+    missing = await client.read_stream("reg_gh", new_stream())
+    assert (missing["version"], missing["events"]) == (-1, [])
+
+
+async def test_stream_ids_that_are_not_subject_tokens(client: GateClient) -> None:
+    for stream in ("a.b", "sp ace/*>", "ünï-çødé", "x" * 256):
+        await client.append("reg_gh", stream, [ev(1), ev(2)])
+        read = await client.read_stream("reg_gh", stream)
+        assert [(e["stream_id"], e["event_number"]) for e in read["events"]] == [
+            (stream, 0),
+            (stream, 1),
+        ]
+    listed = {s["stream_id"]: s["version"] for s in await client.list_streams("reg_gh")}
+    assert listed["a.b"] == 1 and listed["sp ace/*>"] == 1
+
+
+async def test_wrong_expected_version_is_the_same_409(engine_cluster: tuple[str, Served]) -> None:
+    url = engine_cluster[1].url
+    stream = new_stream()
+    path = f"/api/stores/reg_gh/streams/{stream}/events"
+    assert (await post(url, path, {"events": [ev()], "expected_version": "no_stream"}))[0] == 200
+    status, body = await post(url, path, {"events": [ev()], "expected_version": 5})
+    assert status == 409
+    assert body == {
+        "error": {
+            "code": "wrong_expected_version",
+            "message": f"stream '{stream}' is at version 0, expected 5",
+            "current_version": 0,
+        }
+    }
+    status, body = await post(url, path, {"events": [ev()], "expected_version": "no_stream"})
+    assert (status, body["error"]["current_version"]) == (409, 0)
+    status, body = await post(url, "/api/stores/reg_gh/streams/$x/events", {"events": [ev()]})
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+
+
+async def test_a_retry_with_the_same_event_ids_is_written_once(client: GateClient) -> None:
+    stream = new_stream()
+    batch = [ev(i, str(uuid.uuid4())) for i in range(3)]
+    first = await client.append("reg_gh", stream, batch, expected_version="no_stream")
+    assert await client.append("reg_gh", stream, batch, expected_version="no_stream") == first
+    assert await client.append("reg_gh", stream, batch) == first
+    more = await client.append("reg_gh", stream, [ev(9)], expected_version=2)
+    assert await client.append("reg_gh", stream, batch, expected_version=-1) == first
+    read = await client.read_stream("reg_gh", stream)
+    assert [e["event_id"] for e in read["events"]][:3] == [e["event_id"] for e in batch]
+    assert read["version"] == more["version"] == 3
+    # The same ids at another version are no retry: a conflict.
+    with pytest.raises(GateError) as caught:
+        await client.append("reg_gh", stream, batch[1:], expected_version=3)
+    assert caught.value.code == "wrong_expected_version"
+
+
+async def test_batches_are_atomic_and_one_of_two_racers_wins(client: GateClient) -> None:
+    stream = new_stream()
+    await client.append("reg_gh", stream, [ev()], expected_version="no_stream")
+    racers = [[ev(k * 10 + i) for i in range(4)] for k in range(6)]
+    results = await asyncio.gather(
+        *(client.append("reg_gh", stream, r, expected_version=0) for r in racers),
+        return_exceptions=True,
+    )
+    won = [r for r in results if isinstance(r, dict)]
+    lost = [r for r in results if isinstance(r, GateError)]
+    assert len(won) == 1 and len(lost) == 5
+    assert {e.code for e in lost} == {"wrong_expected_version"}
+    read = await client.read_stream("reg_gh", stream)
+    assert read["version"] == 4
+    winner = racers[results.index(won[0])]
+    assert [e["data"] for e in read["events"][1:]] == [e["data"] for e in winner]
+
+
+async def test_concurrent_writers_with_any_each_get_a_whole_slot(client: GateClient) -> None:
+    stream = new_stream()
+    batches = [[ev(k * 10 + i) for i in range(3)] for k in range(8)]
+    results = await asyncio.gather(*(client.append("reg_gh", stream, b) for b in batches))
+    assert sorted(r["version"] for r in results) == [3 * k + 2 for k in range(8)]
+    read = await client.read_stream("reg_gh", stream)
+    numbers = [e["event_number"] for e in read["events"]]
+    positions = [e["position"] for e in read["events"]]
+    assert numbers == list(range(24))
+    # Each batch's events stand together, in order, in the store's global order too.
+    for k in range(8):
+        mine = [e for e in read["events"] if e["data"]["t"] // 10 == k]
+        assert [e["data"]["t"] % 10 for e in mine] == [0, 1, 2]
+        assert [e["position"] for e in mine] == list(
+            range(mine[0]["position"], mine[0]["position"] + 3)
+        )
+    assert positions == sorted(positions)
+
+
+async def test_all_pages_forward_and_backward_without_gaps(client: GateClient) -> None:
+    await client.append("reg_gh", new_stream(), [ev(i) for i in range(7)])
+    last = (await client.get_store("reg_gh"))["last_position"]
+    forward = await client.read_all("reg_gh", from_position=last - 7, count=5)
+    assert [e["position"] for e in forward] == list(range(last - 6, last - 1))
+    backward = await client.read_all("reg_gh", direction="backward", count=3)
+    assert [e["position"] for e in backward] == [last, last - 1, last - 2]
+    every: list[int] = []
+    position = 0
+    while True:
+        page = await client.read_all("reg_gh", from_position=position, count=50)
+        if not page:
+            break
+        every += [e["position"] for e in page]
+        position = every[-1]
+    assert every == list(range(1, last + 1))
+
+
+async def test_stores_create_list_info_delete(client: GateClient) -> None:
+    store = f"st{uuid.uuid4().hex[:8]}"
+    await client.create_store(store, {"purpose": "contract"})
+    with pytest.raises(GateError) as exists:
+        await client.create_store(store)
+    assert exists.value.code == "store_exists"
+    await client.append(store, "one", [ev(1), ev(2)])
+    info = await client.get_store(store)
+    assert info == {
+        "store_id": store,
+        "status": "running",
+        "config": {"purpose": "contract"},
+        "streams": 1,
+        "events": 2,
+        "last_position": 2,
+    }
+    listed = {s["store_id"]: s for s in await client.list_stores()}
+    assert listed[store] == {k: v for k, v in info.items() if k != "config"}
+    await client.delete_store(store)
+    for call in (client.get_store(store), client.delete_store(store)):
+        with pytest.raises(GateError) as gone:
+            await call
+        assert gone.value.code == "store_not_found"
+    assert store not in {s["store_id"] for s in await client.list_stores()}
+
+
+async def test_snapshots_put_get_list_delete(client: GateClient) -> None:
+    source, other = f"src-{uuid.uuid4().hex[:6]}", "with space.and.dots"
+    await client.put_snapshot("reg_gh", source, "s1", 3, {"n": 3}, {"m": 1}, source_type="counter")
+    await client.put_snapshot("reg_gh", source, "s1", 7, {"n": 7})
+    await client.put_snapshot("reg_gh", other, "s1", 1, {"n": 1})
+    got = await client.get_snapshot("reg_gh", source, "s1", 3)
+    assert {k: got[k] for k in ("source_uuid", "stream_uuid", "source_version")} == {
+        "source_uuid": source,
+        "stream_uuid": "s1",
+        "source_version": 3,
+    }
+    assert (got["data"], got["metadata"], got["source_type"]) == ({"n": 3}, {"m": 1}, "counter")
+    assert got["created_at"].endswith("Z")
+    mine = await client.list_snapshots("reg_gh", source_uuid=source)
+    assert [s["source_version"] for s in mine] == [3, 7]
+    assert (await client.get_snapshot("reg_gh", other, "s1", 1))["source_uuid"] == other
+    await client.delete_snapshot("reg_gh", source, "s1", 3)
+    with pytest.raises(GateError) as gone:
+        await client.get_snapshot("reg_gh", source, "s1", 3)
+    assert gone.value.code == "snapshot_not_found"
+    with pytest.raises(GateError) as no_store:
+        await client.put_snapshot("nosuchstore", source, "s1", 1, {})
+    assert no_store.value.code == "store_not_found"
+
+
+async def test_an_observer_sees_new_events_live(client: GateClient) -> None:
+    stream = new_stream()
+    seen: list[dict[str, Any]] = []
+    live = asyncio.Event()
+    enough = asyncio.Event()
+
+    async def watch() -> None:
+        async for message in client.observe("reg_gh", {"by_stream": f"${stream}"}):
+            if message["type"] == "live":
+                live.set()
+            elif message["type"] == "events":
+                seen.extend(message["events"])
+                if len(seen) >= 5:
+                    enough.set()
+
+    task = asyncio.create_task(watch())
+    try:
+        async with asyncio.timeout(20):
+            await live.wait()
+            await client.append("reg_gh", new_stream(), [ev(99)])
+            for i in range(5):
+                await client.append("reg_gh", stream, [ev(i)])
+            await enough.wait()
+    finally:
+        task.cancel()
+    assert [e["data"]["t"] for e in seen] == list(range(5))
+    assert [e["event_number"] for e in seen] == list(range(5))
+
+
+async def test_persistent_subscriptions_or_a_clear_501(
+    engine_cluster: tuple[str, Served],
+) -> None:
+    backend, served = engine_cluster
+    url = served.url + "/api/stores/reg_gh/subscriptions/contract"
+    async with aiohttp.ClientSession() as session, session.put(url, json={}) as resp:
+        body = await resp.json()
+        if backend == "gate":
+            assert resp.status == 201, body
+        else:
+            assert resp.status == 501
+            assert body["error"]["code"] == "not_implemented"
+            assert "JetStream" in body["error"]["message"]
