@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import sysconfig
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 
 from bench.lib.cluster import cluster_config, free_ports, write_config
-from bench.lib.jetstream import NatsCluster, nats_cluster
+from bench.lib.jetstream import NatsCluster, connect, nats_cluster
 from engine.backends.jetstream.backend import JetStreamBackend
 from engine.client import GateClient
 from engine.cluster_secret import resolve_cluster_secret
@@ -30,6 +32,8 @@ from engine.gateway.app import Gateway, build_gateway_app
 from engine.gateway.health import HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.tcp_pool import NodePool
+
+T = TypeVar("T")
 
 # The wheel's server (pyproject's test extra), not Debian's 2.9: atomic batches need 2.12.
 NATS_SERVER = str(Path(sysconfig.get_path("scripts")) / "nats-server")
@@ -49,6 +53,49 @@ class JetStreamGateway:
 
     def new_client(self, **kwargs: Any) -> GateClient:
         return GateClient(self.url, **kwargs)
+
+    def _in_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(30)
+
+    def kill(self, server: str) -> None:
+        """SIGKILL one nats-server (and reap it)."""
+        assert self.nats is not None
+        process = self.nats.processes[server]
+
+        async def kill() -> None:
+            process.kill()
+            await process.wait()
+
+        self._in_loop(kill())
+
+    def restart(self, server: str) -> None:
+        """Start a killed server again, on its own config and store directory."""
+        nats = self.nats
+        assert nats is not None
+
+        async def start() -> None:
+            with (nats.directory / f"{server}.log").open("ab") as log:
+                nats.processes[server] = await asyncio.create_subprocess_exec(
+                    NATS_SERVER,
+                    "-c",
+                    str(nats.directory / f"{server}.conf"),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+
+        self._in_loop(start())
+
+    async def stream_leader(self, store: str) -> str:
+        """The server that leads the store's stream now (as JetStream reports it)."""
+        assert self.nats is not None
+        nc = await connect(list(self.nats.urls.values()))
+        try:
+            answer = await nc.request(f"$JS.API.STREAM.INFO.GATE_{store}", b"{}", timeout=2)
+            leader: str = orjson.loads(answer.data).get("cluster", {}).get("leader", "")
+            return leader
+        finally:
+            await nc.close()
 
 
 @contextlib.contextmanager

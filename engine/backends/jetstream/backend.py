@@ -294,6 +294,20 @@ class JetStreamBackend:
         return await self._events(store, requests)
 
     async def append(self, command: dict[str, Any]) -> Written:
+        sent = [False]  # whether a batch left: from then on the outcome may be a write
+        try:
+            return await self._append(command, sent)
+        except GateError as err:
+            if not sent[0] or err.code != "unavailable":
+                raise
+            # A 503 says nothing was written; after a batch went out that is not known.
+            raise GateError(
+                "timeout",
+                f"{err.message}; the write may or may not have happened:"
+                " retry with the same event ids",
+            ) from None
+
+    async def _append(self, command: dict[str, Any], sent: list[bool]) -> Written:
         store, stream = command["store"], command["stream"]
         events: list[dict[str, Any]] = command["events"]
         expected = command["expected_version"]
@@ -316,6 +330,7 @@ class JetStreamBackend:
                     current_version=current,
                 )
             last_seq = 0 if last is None else int(last["position"])
+            sent[0] = True
             try:
                 seq = await self._publish(store, stream, events, current, last_seq)
             except JetStreamError as exc:
