@@ -51,6 +51,8 @@ log = logging.getLogger("gate.backends.jetstream")
 
 T = TypeVar("T")
 
+# The oldest nats-server with atomic batch publish (and the subject of an expected sequence).
+MIN_SERVER = (2, 12)
 # nats-server's limit on the messages of one atomic batch (jetstream.max_batch_size, default).
 MAX_BATCH = 1000
 # How long the servers remember a message id: a retry within it is refused as a duplicate (and
@@ -122,6 +124,16 @@ class JetStreamBackend:
                     )
                 except (NatsError, OSError) as exc:
                     raise GateError("unavailable", f"no NATS server answers: {exc}") from None
+                version = self._nc.connected_server_version
+                if (version.major, version.minor) < MIN_SERVER:
+                    # Older servers ignore the batch headers: an append would not be atomic.
+                    await self._nc.close()
+                    found = f"{version.major}.{version.minor}.{version.patch}"
+                    raise GateError(
+                        "unavailable",
+                        f"nats-server {found} is too old for the JetStream backend: it needs"
+                        f" {MIN_SERVER[0]}.{MIN_SERVER[1]} or later (atomic batch publish)",
+                    )
             return self._nc
 
     async def _retrying(self, what: str, attempt: Callable[[float], Awaitable[T]]) -> T:

@@ -47,8 +47,9 @@ def bucket_name(store: str) -> str:
 
 
 def store_of(stream: str) -> str | None:
-    """The store a JetStream stream holds, None for a stream that is not a store's."""
-    if stream.startswith(STREAM_PREFIX) and not stream.startswith(BUCKET_PREFIX):
+    """The store a JetStream stream holds, None for a stream that is not a store's (a bucket's
+    stream is ``KV_<bucket>``)."""
+    if stream.startswith(STREAM_PREFIX):
         return stream[len(STREAM_PREFIX) :]
     return None
 
