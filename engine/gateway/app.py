@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from engine.backends.port import Backend
 from engine.config import is_valid_id
 from engine.config_model import ClusterConfig, Endpoint, Role
-from engine.gateway.health import HealthMonitor
+from engine.gateway.health import ClusterMonitor
 from engine.gateway.metrics import GatewayCollector
 from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
@@ -93,7 +93,7 @@ class Gateway:
         self,
         config: ClusterConfig,
         router: Router,
-        health: HealthMonitor,
+        health: ClusterMonitor,
         supervisor: NodeSupervisor | None,
         backend: Backend,
     ) -> None:

@@ -13,18 +13,30 @@ import pytest
 
 from bench.lib.cluster import free_ports
 from engine.backends.jetstream.backend import MAX_BATCH, JetStreamBackend
+from engine.client import GateClient
 from engine.protocol import commands
 from engine.protocol.errors import GateError
 from tests.cluster_harness import wait_for
-from tests.jetstream_cluster import JetStreamGateway, jetstream_gateway
+from tests.jetstream_cluster import START_TIMEOUT, JetStreamGateway, jetstream_config, launch
 
 DEBIAN_NATS = "/usr/sbin/nats-server"  # 2.9, no atomic batches (.ci/run installs it)
 
 
 @pytest.fixture(scope="module")
 def jetstream_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JetStreamGateway]:
-    with jetstream_gateway(tmp_path_factory.mktemp("js")) as served:
+    """A gateway process with ``backend: jetstream`` and the three nats-servers it launched."""
+    directory = tmp_path_factory.mktemp("js")
+    served = launch(directory, jetstream_config(directory))
+
+    async def ready() -> bool:
+        async with GateClient(served.url) as client:
+            return await client.ready()
+
+    try:
+        asyncio.run(wait_for(ready, bool, START_TIMEOUT, "the gateway ready"))
         yield served
+    finally:
+        served.stop()
 
 
 @contextlib.asynccontextmanager
@@ -81,7 +93,7 @@ async def test_an_append_larger_than_one_atomic_batch_is_a_400(
     assert r.status == 400
     assert body["error"]["code"] == "invalid_request"
     assert f"more than {MAX_BATCH} events" in body["error"]["message"]
-    async with jetstream_cluster.new_client() as client:
+    async with GateClient(jetstream_cluster.url) as client:
         ok = await client.append("reg_gh", "big", events[:MAX_BATCH])
         assert ok["version"] == MAX_BATCH - 1
         read = await client.read_stream("reg_gh", "big", start=990, count=100)

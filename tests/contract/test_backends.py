@@ -5,6 +5,7 @@ same answers from a real Gate cluster and from a real 3-server JetStream cluster
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
@@ -13,22 +14,31 @@ import aiohttp
 import pytest
 
 from engine.client import GateClient, GateError
-from tests.cluster_harness import start_cluster, stop_cluster
-from tests.jetstream_cluster import jetstream_gateway
+from tests.cluster_harness import start_cluster, stop_cluster, wait_for
+from tests.jetstream_cluster import START_TIMEOUT, jetstream_config, launch
 
 
 class Served(Protocol):
-    url: str
+    @property
+    def url(self) -> str: ...
 
-    def new_client(self, **kwargs: Any) -> GateClient: ...
+
+def _ready(url: str) -> None:
+    """Wait until the gateway has created its configured stores (``/ready``)."""
+
+    async def ready() -> bool:
+        async with GateClient(url) as client:
+            return await client.ready()
+
+    asyncio.run(wait_for(ready, bool, START_TIMEOUT, "the gateway ready"))
 
 
 @pytest.fixture(scope="module", params=["gate", "jetstream"])
 def engine_cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Served]]:
-    """A gateway over each backend in turn, shared by the module's tests (the name ending in
-    ``cluster`` marks them slow)."""
+    """A gateway process over each backend in turn, shared by the module's tests (the name
+    ending in ``cluster`` marks them slow): Gate's nodes, or three nats-servers it launched."""
     directory = tmp_path_factory.mktemp(request.param)
     if request.param == "gate":
         running = start_cluster(directory)
@@ -36,14 +46,18 @@ def engine_cluster(
             yield "gate", running
         finally:
             stop_cluster(running)
-    else:
-        with jetstream_gateway(directory) as served:
-            yield "jetstream", served
+        return
+    served = launch(directory, jetstream_config(directory))
+    try:
+        _ready(served.url)
+        yield "jetstream", served
+    finally:
+        served.stop()
 
 
 @pytest.fixture
 async def client(engine_cluster: tuple[str, Served]) -> AsyncIterator[GateClient]:
-    async with engine_cluster[1].new_client() as gate:
+    async with GateClient(engine_cluster[1].url) as gate:
         yield gate
 
 
@@ -275,6 +289,8 @@ async def test_an_observer_sees_new_events_live(client: GateClient) -> None:
             await enough.wait()
     finally:
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task  # its WebSocket closed, not left to the gateway's shutdown
     assert [e["data"]["t"] for e in seen] == list(range(5))
     assert [e["event_number"] for e in seen] == list(range(5))
 

@@ -1,25 +1,42 @@
 """The JetStream backend under a killed stream leader: writers through the gateway, SIGKILL of
-the nats-server leading the store's stream, a restart, and the fault checker's verdict over the
-store read back through the gateway (the same checker as Gate's own fault tests)."""
+the nats-server leading the store's stream (the gateway's own kill action), a restart, and the
+fault checker's verdict over the store read back through the gateway (the same checker as Gate's
+own fault tests)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from bench.lib.jetstream import connect
 from bench.lib.nemesis import Workload
+from engine.client import GateClient
 from engine.client.checker import check_histories
 from tests.cluster_harness import wait_for
-from tests.jetstream_cluster import JetStreamGateway, jetstream_gateway
+from tests.jetstream_cluster import JetStreamGateway, jetstream_config, jetstream_gateway
 
 WARM_UP_WRITES = 100
 
 
-async def read_back(served: JetStreamGateway) -> list[dict[str, Any]]:
+async def stream_leader(served: JetStreamGateway, store: str) -> str:
+    """The server that leads the store's stream now, as JetStream reports it ("" for none)."""
+    nc = await connect(served.client_urls())
+    try:
+        answer = await nc.request(f"$JS.API.STREAM.INFO.GATE_{store}", b"{}", timeout=2)
+        leader: str = orjson.loads(answer.data).get("cluster", {}).get("leader", "")
+        return leader
+    except Exception:  # no answer while the servers elect: asked again
+        return ""
+    finally:
+        await nc.close()
+
+
+async def read_back(url: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
-    async with served.new_client() as client:
+    async with GateClient(url) as client:
         while True:
             position = events[-1]["position"] if events else 0
             page = await client.read_all("reg_gh", from_position=position, count=1000)
@@ -29,31 +46,30 @@ async def read_back(served: JetStreamGateway) -> list[dict[str, Any]]:
 
 
 async def test_acknowledged_writes_survive_killing_the_stream_leader(tmp_path: Path) -> None:
-    with jetstream_gateway(tmp_path) as served:
+    raw = jetstream_config(tmp_path)
+    async with jetstream_gateway(tmp_path, raw) as served, GateClient(served.url) as admin:
+        await wait_for(admin.ready, bool, 30, "the store created")
         workload = Workload(served.url, seed=21)
         workload.start()
         try:
             await workload.wait_acked(WARM_UP_WRITES, timeout=30)
-            leader = await served.stream_leader("reg_gh")
-            await asyncio.to_thread(served.kill, leader)
+            leader = await stream_leader(served, "reg_gh")
+            await admin.node_action(leader, "kill")
             killed_at = time.monotonic()
             recovered = await workload.wait_ack_after(killed_at, timeout=20)
-            assert recovered is not None, (
-                f"no write acknowledged after the kill: {workload.counts()}"
-            )
-
+            assert recovered is not None, f"nothing acknowledged after: {workload.counts()}"
             await wait_for(
-                lambda: served.stream_leader("reg_gh"),
+                lambda: stream_leader(served, "reg_gh"),
                 lambda now: now not in ("", leader),
                 timeout=20,
                 what="a new stream leader",
             )
-            await asyncio.to_thread(served.restart, leader)
+            await admin.node_action(leader, "start")
             acked = workload.counts()["ack"]
             await workload.wait_acked(acked + 50, timeout=30)
         finally:
             await workload.stop()
-        histories = {"gateway": await read_back(served)}
+        histories = {"gateway": await read_back(served.url)}
     verdict = check_histories(histories, workload.attempts)
     print(f"\nfirst write acknowledged {recovered:.2f} s after the kill\n{verdict.report()}")
     assert verdict.ok, verdict.report()
