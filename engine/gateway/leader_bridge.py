@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -25,9 +24,9 @@ from engine.protocol.consume import (
     CLOSE_LEADER_CHANGED,
     CLOSE_NOT_FOUND,
     CLOSE_STOPPED,
-    NACK_ACTIONS,
+    parse_client_frame,
 )
-from engine.protocol.errors import GateError, invalid
+from engine.protocol.errors import GateError
 from engine.protocol.framing import FrameError, FrameSession, open_session, read_frame
 from engine.transport.limits import send_bounded
 
@@ -128,28 +127,8 @@ class ConsumerBridge:
                     return
                 continue
             try:
-                frame = _client_frame(msg.data)
+                frame = parse_client_frame(msg.data)
             except GateError as err:
                 await ws.send_str(orjson.dumps({"type": "error", "error": err.to_dict()}).decode())
                 continue
             writer.write(session.encode(frame))
-
-
-def _client_frame(text: str) -> dict[str, Any]:
-    """Validate an ack or nack from a client."""
-    try:
-        frame = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise invalid(f"not valid JSON: {exc}") from None
-    if not isinstance(frame, dict) or frame.get("type") not in ("ack", "nack"):
-        raise invalid('send {"type": "ack" | "nack", "event_ids": [...], "action"?}')
-    event_ids = frame.get("event_ids")
-    if not isinstance(event_ids, list) or not all(isinstance(i, str) for i in event_ids):
-        raise invalid("event_ids must be a list of event ids")
-    out: dict[str, Any] = {"type": frame["type"], "event_ids": event_ids}
-    if frame["type"] == "nack":
-        action = frame.get("action", "retry")
-        if action not in NACK_ACTIONS:
-            raise invalid(f"action must be one of {', '.join(NACK_ACTIONS)}")
-        out["action"] = action
-    return out

@@ -35,7 +35,6 @@ STATUS: dict[str, int] = {
     "rate_limited": 429,  # security.rateLimit: Retry-After says when
     "too_many_websockets": 429,  # limits.maxWebSocketsPerClient
     "internal": 500,
-    "not_implemented": 501,  # a feature the cluster's backend does not serve (docs/ENGINE.md)
     "unavailable": 503,
     "store_damaged": 503,  # this node's copy failed its checks: read another node's
     "timeout": 504,

@@ -98,20 +98,3 @@ async def test_an_append_larger_than_one_atomic_batch_is_a_400(
         assert ok["version"] == MAX_BATCH - 1
         read = await client.read_stream("reg_gh", "big", start=990, count=100)
         assert [e["event_number"] for e in read["events"]] == list(range(990, 1000))
-
-
-async def test_subscriptions_answer_501_and_the_consumer_is_refused_before_upgrading(
-    jetstream_cluster: JetStreamGateway,
-) -> None:
-    base = jetstream_cluster.url + "/api/stores/reg_gh/subscriptions"
-    async with aiohttp.ClientSession() as session:
-        for method, path in (
-            ("GET", ""),
-            ("DELETE", "/s1"),
-            ("POST", "/s1/replay-parked"),
-            ("GET", "/s1/consume"),
-        ):
-            async with session.request(method, base + path) as resp:
-                body = await resp.json()
-            assert resp.status == 501, (method, path, body)
-            assert body["error"]["code"] == "not_implemented"

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from engine.client import GateClient, GateError
+from engine.client.subscriptions import Consumer
 from tests.cluster_harness import start_cluster, stop_cluster, wait_for
 from tests.jetstream_cluster import START_TIMEOUT, jetstream_config, launch
 
@@ -295,16 +296,180 @@ async def test_an_observer_sees_new_events_live(client: GateClient) -> None:
     assert [e["event_number"] for e in seen] == list(range(5))
 
 
-async def test_persistent_subscriptions_or_a_clear_501(
-    engine_cluster: tuple[str, Served],
+# -- persistent subscriptions (the rules of tests/subscriptions/test_persistent_api.py) -----------
+
+
+def events(n: int) -> list[dict[str, Any]]:
+    return [
+        {"event_id": str(uuid.uuid4()), "event_type": "t:v1", "data": {"i": i}} for i in range(n)
+    ]
+
+
+async def receive(consumer: Consumer, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The next ``n`` delivered events (without acknowledging them)."""
+    received: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while len(received) < n:
+            received += await anext(consumer)
+    return received
+
+
+async def wait_listing(client: GateClient, name: str, **expected: Any) -> dict[str, Any]:
+    async def listing() -> dict[str, Any]:
+        return next(s for s in await client.list_subscriptions("reg_gh") if s["name"] == name)
+
+    return await wait_for(
+        listing,
+        lambda s: all(s[k] == v for k, v in expected.items()),
+        10,
+        f"{name} to show {expected}",
+    )
+
+
+async def subscribed(client: GateClient, n: int, **options: Any) -> tuple[str, str, list[Any]]:
+    stream, name = new_stream(), f"sub.{uuid.uuid4().hex[:8]}:x"
+    written = events(n)
+    await client.append("reg_gh", stream, written)
+    await client.put_subscription("reg_gh", name, {"by_stream": f"${stream}"}, **options)
+    return stream, name, written
+
+
+async def test_subscription_definitions_put_list_delete(
+    engine_cluster: tuple[str, Served], client: GateClient
 ) -> None:
-    backend, served = engine_cluster
-    url = served.url + "/api/stores/reg_gh/subscriptions/contract"
-    async with aiohttp.ClientSession() as session, session.put(url, json={}) as resp:
-        body = await resp.json()
-        if backend == "gate":
-            assert resp.status == 201, body
-        else:
-            assert resp.status == 501
-            assert body["error"]["code"] == "not_implemented"
-            assert "JetStream" in body["error"]["message"]
+    name = f"def-{uuid.uuid4().hex[:8]}"
+    path = f"{engine_cluster[1].url}/api/stores/reg_gh/subscriptions/{name}"
+    body = {"type": "by_event_type", "selector": "t:v1", "max_in_flight": 5}
+    async with aiohttp.ClientSession() as http:
+        async with http.put(path, json=body) as resp:
+            assert (resp.status, await resp.json()) == (201, {"name": name, "created": True})
+        async with http.put(path, json=body) as resp:
+            assert (resp.status, await resp.json()) == (200, {"name": name, "created": False})
+        async with http.put(path, json={**body, "max_in_flight": 6}) as resp:
+            assert resp.status == 409
+            assert (await resp.json())["error"]["code"] == "subscription_exists"
+        async with http.put(path, json={**body, "max_retries": -1}) as resp:
+            assert resp.status == 400
+    listed = await wait_listing(client, name)
+    assert listed == {
+        "name": name,
+        "type": "by_event_type",
+        "selector": "t:v1",
+        "start_from": "origin",
+        "ack_timeout_ms": 30000,
+        "max_retries": 10,
+        "max_in_flight": 5,
+        "checkpoint": listed["checkpoint"],  # the store's position: other tests wrote events
+        "consumers": 0,
+        "in_flight": 0,
+        "parked": 0,
+        "delivered": 0,
+        "acked": 0,
+        "nacked": 0,
+    }
+    await client.delete_subscription("reg_gh", name)
+    assert name not in [s["name"] for s in await client.list_subscriptions("reg_gh")]
+    for gone in (client.delete_subscription("reg_gh", name), client.replay_parked("reg_gh", name)):
+        with pytest.raises(GateError) as info:
+            await gone
+        assert info.value.code == "subscription_not_found"
+    with pytest.raises(GateError) as info:
+        async with client.consume("reg_gh", name):
+            pass
+    assert info.value.code == "subscription_not_found"
+
+
+async def test_delivery_in_order_and_acks_move_the_checkpoint(client: GateClient) -> None:
+    stream, name, written = await subscribed(client, 30)
+    await client.append("reg_gh", new_stream(), events(3))  # not selected
+    async with client.consume("reg_gh", name) as consumer:
+        got = await receive(consumer, 30)
+        assert [e["event_id"] for e in got] == [e["event_id"] for e in written]
+        assert {e["attempt"] for e in got} == {1}
+        await consumer.ack([e["event_id"] for e in got])
+        final = await client.append("reg_gh", stream, events(1))
+        more = await receive(consumer, 1)
+        await consumer.ack([more[0]["event_id"]])
+        shown = await wait_listing(client, name, checkpoint=final["position"], in_flight=0)
+    assert (shown["delivered"], shown["acked"]) == (31, 31)
+
+
+async def test_subscriptions_start_from_current_and_from_an_event_number(
+    client: GateClient,
+) -> None:
+    stream = new_stream()
+    await client.append("reg_gh", stream, events(5))
+    current, numbered, ahead = (f"{k}-{uuid.uuid4().hex[:8]}" for k in ("cur", "num", "ahead"))
+    selector = {"by_stream": f"${stream}"}
+    await client.put_subscription("reg_gh", current, selector, start_from="current")
+    await client.put_subscription("reg_gh", numbered, selector, start_from=3)
+    await client.put_subscription("reg_gh", ahead, selector, start_from=6)
+    await client.append("reg_gh", stream, events(2))
+    for name, numbers in ((current, [5, 6]), (numbered, [3, 4, 5, 6]), (ahead, [6])):
+        async with client.consume("reg_gh", name) as consumer:
+            got = await receive(consumer, len(numbers))
+            assert [e["event_number"] for e in got] == numbers, name
+
+
+async def test_nack_retry_until_parked_then_replayed(client: GateClient) -> None:
+    _, name, written = await subscribed(client, 2, max_retries=2)
+    first, second = (e["event_id"] for e in written)
+    async with client.consume("reg_gh", name) as consumer:
+        got = await receive(consumer, 2)
+        await consumer.ack([second])
+        attempts = [got[0]["attempt"]]
+        for _ in range(2):
+            await consumer.nack([first], "retry")
+            (again,) = await receive(consumer, 1)
+            assert again["event_id"] == first
+            attempts.append(again["attempt"])
+        assert attempts == [1, 2, 3]
+        await consumer.nack([first], "retry")  # the third failure: parked
+        await wait_listing(client, name, parked=1, in_flight=0, checkpoint=got[1]["position"])
+        await client.replay_parked("reg_gh", name)
+        (replayed,) = await receive(consumer, 1)
+        assert (replayed["event_id"], replayed["attempt"]) == (first, 1)
+        await consumer.ack([first])
+        await wait_listing(client, name, parked=0, in_flight=0)
+
+
+async def test_nack_park_skip_and_stop(client: GateClient) -> None:
+    _, name, written = await subscribed(client, 4)
+    ids = [e["event_id"] for e in written]
+    async with client.consume("reg_gh", name) as consumer:
+        await receive(consumer, 4)
+        await consumer.nack([ids[0]], "park")
+        await consumer.nack([ids[1]], "skip")
+        await consumer.ack([ids[2]])
+        await consumer.nack([ids[3]], "stop")
+        async with asyncio.timeout(10):
+            assert [batch async for batch in consumer] == [], "stop ends the iteration"
+    shown = await wait_listing(client, name, parked=1, consumers=0)
+    assert (shown["nacked"], shown["acked"]) == (3, 1)
+    async with client.consume("reg_gh", name) as consumer:
+        (again,) = await receive(consumer, 1)
+        assert (again["event_id"], again["attempt"]) == (ids[3], 2), "stop gave it back"
+        await consumer.ack([ids[3]])
+    await wait_listing(client, name, in_flight=0, parked=1, checkpoint=again["position"])
+
+
+async def test_an_ack_timeout_redelivers_then_parks(client: GateClient) -> None:
+    _, name, written = await subscribed(client, 1, ack_timeout_ms=300, max_retries=1)
+    async with client.consume("reg_gh", name) as consumer:
+        (first,) = await receive(consumer, 1)
+        (second,) = await receive(consumer, 1)  # no ack: it comes again
+        assert first["event_id"] == second["event_id"] == written[0]["event_id"]
+        assert (first["attempt"], second["attempt"]) == (1, 2)
+        await wait_listing(client, name, parked=1, in_flight=0)  # max_retries, then parked
+
+
+async def test_deleting_a_subscription_ends_its_consumers(client: GateClient) -> None:
+    _, name, _ = await subscribed(client, 1)
+    async with client.consume("reg_gh", name) as consumer:
+        await receive(consumer, 1)
+        await client.delete_subscription("reg_gh", name)
+        with pytest.raises(GateError) as ended:
+            async with asyncio.timeout(10):
+                async for _ in consumer:
+                    pass
+    assert ended.value.code == "subscription_not_found"

@@ -17,7 +17,7 @@ The mapping (docs/ENGINE.md, "JetStream backend"; names in engine/backends/jetst
 - every read is a ``STREAM.MSG.GET`` (not the direct get), which the stream's leader answers: a
   read sees every acknowledged write, so ``min_index`` and ``min_position`` need no waiting.
 
-Persistent subscriptions are not served on this backend (501 ``not_implemented``).
+Persistent subscriptions are durable consumers (engine/backends/jetstream/subscriptions.py).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
 from engine.backends.jetstream import naming
+from engine.backends.jetstream.subscriptions import Subscriptions
+from engine.backends.jetstream.wire import JetStreamError, event_record
 from engine.backends.port import Written
 from engine.protocol.errors import GateError, invalid
 from engine.storage.event_store import expected_matches, iso_utc
@@ -72,16 +74,6 @@ _DUPLICATE_IN_BATCH = 10201
 _RETRY_DELAY = 0.1
 
 
-class JetStreamError(Exception):
-    """An error answer of the JetStream API."""
-
-    def __init__(self, err: dict[str, Any]) -> None:
-        super().__init__(err.get("description", "JetStream error"))
-        self.code = int(err.get("err_code") or 0)
-        self.status = int(err.get("code") or 0)
-        self.description = str(err.get("description", ""))
-
-
 class JetStreamBackend:
     """Gate's stores in a NATS JetStream cluster."""
 
@@ -105,10 +97,11 @@ class JetStreamBackend:
         # Per store being long-polled: a core subscription to its event subjects that wakes the
         # polls (a publish is seen before it is stored; the poll reads the stream again).
         self._watches: dict[str, tuple[Subscription, asyncio.Event]] = {}
+        self.subscriptions = Subscriptions(self)
 
     # -- the connection and the API ----------------------------------------------------------
 
-    async def _client(self) -> NatsClient:
+    async def client(self) -> NatsClient:
         if self._nc is not None and not self._nc.is_closed:
             return self._nc
         async with self._connecting:
@@ -155,12 +148,12 @@ class JetStreamBackend:
                 reason = str(exc) or type(exc).__name__
             await asyncio.sleep(min(_RETRY_DELAY, max(0.0, deadline - time.monotonic())))
 
-    async def _api(self, subject: str, request: dict[str, Any], what: str) -> dict[str, Any]:
+    async def api(self, subject: str, request: dict[str, Any], what: str) -> dict[str, Any]:
         """A JetStream API request (``$JS.API.<subject>``), retried while JetStream is unsure."""
         payload = orjson.dumps(request)
 
         async def attempt(remaining: float) -> dict[str, Any]:
-            nc = await self._client()
+            nc = await self.client()
             msg = await nc.request(f"$JS.API.{subject}", payload, timeout=min(remaining, 2.0))
             answer: dict[str, Any] = orjson.loads(msg.data)
             if "error" in answer:
@@ -199,7 +192,7 @@ class JetStreamBackend:
             },
         }
         try:
-            await self._api(f"STREAM.CREATE.{config['name']}", config, "create the store")
+            await self.api(f"STREAM.CREATE.{config['name']}", config, "create the store")
         except JetStreamError as exc:
             if exc.code == _STREAM_NAME_IN_USE:
                 raise GateError("store_exists", f"store {store!r} already exists") from None
@@ -210,16 +203,16 @@ class JetStreamBackend:
     async def delete_store(self, command: dict[str, Any]) -> Written:
         store = command["store"]
         try:
-            await self._api(f"STREAM.DELETE.{naming.stream_name(store)}", {}, "delete the store")
+            await self.api(f"STREAM.DELETE.{naming.stream_name(store)}", {}, "delete the store")
         except JetStreamError as exc:
             if exc.code == _STREAM_NOT_FOUND:
                 raise _store_not_found(store) from None
             raise _unexpected(exc, "delete the store") from None
-        self._buckets.pop(store, None)
-        with contextlib.suppress(JetStreamError):
-            await self._api(
-                f"STREAM.DELETE.KV_{naming.bucket_name(store)}", {}, "delete the snapshots"
-            )
+        for bucket in (naming.bucket_name(store), naming.parked_bucket_name(store)):
+            self._buckets.pop(bucket, None)
+            with contextlib.suppress(JetStreamError):
+                await self.api(f"STREAM.DELETE.KV_{bucket}", {}, "delete the store's buckets")
+        self.subscriptions.forget_store(store)
         return None, 0
 
     async def _stream_info(self, store: str, subjects: str | None = None) -> dict[str, Any]:
@@ -229,7 +222,7 @@ class JetStreamBackend:
         found: dict[str, int] = {}
         while True:
             try:
-                info = await self._api(f"STREAM.INFO.{name}", request, "read the store")
+                info = await self.api(f"STREAM.INFO.{name}", request, "read the store")
             except JetStreamError as exc:
                 if exc.code == _STREAM_NOT_FOUND:
                     raise _store_not_found(store) from None
@@ -260,7 +253,7 @@ class JetStreamBackend:
         stores: list[str] = []
         offset = 0
         while True:
-            page = await self._api("STREAM.NAMES", {"offset": offset}, "list the stores")
+            page = await self.api("STREAM.NAMES", {"offset": offset}, "list the stores")
             names = page.get("streams") or []
             stores += [s for s in map(naming.store_of, names) if s is not None]
             offset += len(names)
@@ -272,7 +265,7 @@ class JetStreamBackend:
     async def _get(self, store: str, request: dict[str, Any]) -> dict[str, Any] | None:
         """One message of the store's stream (``seq`` or ``last_by_subj``), None if none."""
         try:
-            answer = await self._api(
+            answer = await self.api(
                 f"STREAM.MSG.GET.{naming.stream_name(store)}", request, "read the events"
             )
         except JetStreamError as exc:
@@ -288,7 +281,7 @@ class JetStreamBackend:
         message = await self._get(store, request)
         return None if message is None else _record(message)
 
-    async def _events(self, store: str, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def events_at(self, store: str, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The events of several gets, asked at once, in the order asked (missing ones left
         out)."""
         found = await asyncio.gather(*(self._event(store, r) for r in requests))
@@ -301,9 +294,9 @@ class JetStreamBackend:
         last = await self._last_event(store, stream)
         return -1 if last is None else int(last["event_number"])
 
-    async def _by_numbers(self, store: str, stream: str, numbers: range) -> list[dict[str, Any]]:
+    async def by_numbers(self, store: str, stream: str, numbers: range) -> list[dict[str, Any]]:
         requests = [{"last_by_subj": naming.event_subject(store, stream, n)} for n in numbers]
-        return await self._events(store, requests)
+        return await self.events_at(store, requests)
 
     async def append(self, command: dict[str, Any]) -> Written:
         sent = [False]  # whether a batch left: from then on the outcome may be a write
@@ -374,7 +367,7 @@ class JetStreamBackend:
         count = len(events)
 
         async def attempt(remaining: float) -> int:
-            nc = await self._client()
+            nc = await self.client()
             answer = None
             for k, event in enumerate(events):
                 subject = naming.event_subject(store, stream, current + k + 1)
@@ -428,10 +421,10 @@ class JetStreamBackend:
         ids = [e["event_id"] for e in events]
         if isinstance(expected, int) or expected == "no_stream":
             first = 0 if expected == "no_stream" else int(expected) + 1
-            stored = await self._by_numbers(store, stream, range(first, first + len(ids)))
+            stored = await self.by_numbers(store, stream, range(first, first + len(ids)))
         else:
             low = max(0, current - max(RETRY_SCAN, len(ids)) + 1)
-            scanned = await self._by_numbers(store, stream, range(low, current + 1))
+            scanned = await self.by_numbers(store, stream, range(low, current + 1))
             starts = [i for i, e in enumerate(scanned) if e["event_id"] == ids[0]]
             if not starts:
                 return None
@@ -497,7 +490,7 @@ class JetStreamBackend:
         else:
             top = version if start is None else min(start, version)
             numbers = range(top, max(top - count, -1), -1)
-        events = await self._by_numbers(store, stream, numbers)
+        events = await self.by_numbers(store, stream, numbers)
         return {"stream_id": stream, "version": version, "events": events}
 
     async def _read_all_waiting(
@@ -525,7 +518,7 @@ class JetStreamBackend:
             async def wake(_: Any) -> None:
                 woken.set()
 
-            nc = await self._client()
+            nc = await self.client()
             sub = await nc.subscribe(naming.events_subjects(store), cb=wake)
             watch = self._watches[store] = (sub, woken)
         return watch[1]
@@ -543,7 +536,7 @@ class JetStreamBackend:
         else:
             top = last if start == 0 else min(start - 1, last)
             positions = range(top, max(top - count, 0), -1)
-        return {"events": await self._events(store, [{"seq": p} for p in positions])}
+        return {"events": await self.events_at(store, [{"seq": p} for p in positions])}
 
     async def _read_past(
         self, store: str, stream: str, position: int, count: int, last: int
@@ -554,27 +547,32 @@ class JetStreamBackend:
         low, high = 0, version + 1
         while low < high:
             middle = (low + high) // 2
-            found = await self._by_numbers(store, stream, range(middle, middle + 1))
+            found = await self.by_numbers(store, stream, range(middle, middle + 1))
             if not found:
                 raise GateError("unavailable", f"event {middle} of stream {stream!r} is missing")
             if found[0]["position"] > position:
                 high = middle
             else:
                 low = middle + 1
-        events = await self._by_numbers(store, stream, range(low, min(low + count, version + 1)))
+        events = await self.by_numbers(store, stream, range(low, min(low + count, version + 1)))
         events = [e for e in events if e["position"] <= last]
         return events, events[-1]["position"] if len(events) == count else last
 
     # -- snapshots ---------------------------------------------------------------------------
 
     async def _bucket(self, store: str, *, create: bool = False) -> KeyValue:
-        bucket = self._buckets.get(store)
+        """The store's snapshot bucket."""
+        return await self.key_value(store, naming.bucket_name(store), create=create)
+
+    async def key_value(self, store: str, name: str, *, create: bool = False) -> KeyValue:
+        """One of the store's key-value buckets (its snapshots, its parked events); with
+        ``create``, made if it does not exist."""
+        bucket = self._buckets.get(name)
         if bucket is not None:
             return bucket
-        name = naming.bucket_name(store)
 
         async def attempt(remaining: float) -> KeyValue:
-            js = (await self._client()).jetstream(timeout=min(remaining, 2.0))
+            js = (await self.client()).jetstream(timeout=min(remaining, 2.0))
             if create:
                 # Not the direct get: a bucket's reads go to its leader, as the events' do.
                 config = KeyValueConfig(
@@ -586,10 +584,10 @@ class JetStreamBackend:
                 return await js.key_value(name)
             except js_errors.BucketNotFoundError:
                 await self._stream_info(store)  # store_not_found when the store is missing
-                raise GateError("unavailable", f"the snapshots of {store!r} are missing") from None
+                raise GateError("unavailable", f"bucket {name} of {store!r} is missing") from None
 
-        bucket = await self._retrying("reach the snapshots", attempt)
-        self._buckets[store] = bucket
+        bucket = await self._retrying("reach a bucket", attempt)
+        self._buckets[name] = bucket
         return bucket
 
     async def put_snapshot(self, command: dict[str, Any]) -> Written:
@@ -664,40 +662,27 @@ class JetStreamBackend:
         # One deleted between the listing and its read is left out.
         return [f for f in found if isinstance(f, dict)]
 
-    # -- persistent subscriptions: not on this backend ----------------------------------------
+    # -- persistent subscriptions (engine/backends/jetstream/subscriptions.py) ----------------
 
     async def put_subscription(self, command: dict[str, Any]) -> Written:
-        raise _no_subscriptions()
+        return await self.subscriptions.put(command)
 
     async def delete_subscription(self, command: dict[str, Any]) -> Written:
-        raise _no_subscriptions()
+        return await self.subscriptions.delete(command["store"], command["name"])
 
     async def list_subscriptions(self, store: str) -> Any:
-        raise _no_subscriptions()
+        return {"subscriptions": await self.subscriptions.listing(store)}
 
     async def replay_parked(self, store: str, name: str) -> Any:
-        raise _no_subscriptions()
+        return await self.subscriptions.replay_parked(store, name)
 
     async def consume(self, request: web.Request, store: str, name: str) -> web.WebSocketResponse:
-        raise _no_subscriptions()
+        return await self.subscriptions.consume(request, store, name)
 
 
 def _record(message: dict[str, Any]) -> dict[str, Any]:
-    """The event record (docs/API.md) of a stored message."""
-    body = orjson.loads(base64.b64decode(message["data"]))
-    _, number = naming.parse_event_subject(message["subject"])
-    epoch = int(body["created_epoch"])
-    return {
-        "event_id": body["event_id"],
-        "event_type": body["event_type"],
-        "stream_id": body["stream_id"],
-        "event_number": number,
-        "position": int(message["seq"]),
-        "data": body["data"],
-        "metadata": body["metadata"],
-        "created": iso_utc(epoch),
-        "created_epoch": epoch,
-    }
+    """The event record (docs/API.md) of a message as ``STREAM.MSG.GET`` answers it."""
+    return event_record(message["subject"], base64.b64decode(message["data"]), int(message["seq"]))
 
 
 def _snapshot_record(value: bytes) -> dict[str, Any]:
@@ -708,14 +693,6 @@ def _snapshot_record(value: bytes) -> dict[str, Any]:
 
 def _store_not_found(store: str) -> GateError:
     return GateError("store_not_found", f"store {store!r} not found")
-
-
-def _no_subscriptions() -> GateError:
-    return GateError(
-        "not_implemented",
-        "persistent subscriptions are not served on the JetStream backend"
-        ' (docs/ENGINE.md, "JetStream backend"); observe the store instead',
-    )
 
 
 def _unexpected(exc: JetStreamError, what: str) -> GateError:

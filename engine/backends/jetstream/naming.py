@@ -5,6 +5,9 @@ key-value bucket ``GATE_SNAP_S`` (its snapshots).  Event ``n`` of event stream `
 message on ``gate.S.e.<token(s)>.<n>``: a subject per event makes every event number a direct
 lookup (``last_by_subj``) and the stream's last event the last message on ``...<token(s)>.*``.
 
+A subscription ``N`` is the durable consumer ``sub_<token(N)>`` of the store's stream; the
+events it parked are in the bucket ``GATE_PARK_S``, key ``<token(N)>.<position>``.
+
 A stream id is any string of up to 256 characters without control characters; one made only of
 ``A-Z a-z 0-9 _ -`` is its own token, any other is ``=`` and its UTF-8 in unpadded base64url
 (no ``.``, ``*``, ``>`` or space, which a subject token cannot hold).  Store ids are already
@@ -19,6 +22,8 @@ import re
 _PLAIN = re.compile(r"[A-Za-z0-9_-]+")
 STREAM_PREFIX = "GATE_"
 BUCKET_PREFIX = "GATE_SNAP_"
+PARKED_PREFIX = "GATE_PARK_"
+CONSUMER_PREFIX = "sub_"
 
 
 def token(text: str) -> str:
@@ -44,6 +49,27 @@ def stream_name(store: str) -> str:
 def bucket_name(store: str) -> str:
     """The key-value bucket of a store's snapshots."""
     return BUCKET_PREFIX + store
+
+
+def parked_bucket_name(store: str) -> str:
+    """The key-value bucket of the events parked by a store's subscriptions."""
+    return PARKED_PREFIX + store
+
+
+def consumer_name(subscription: str) -> str:
+    """The durable consumer of a subscription (its name may hold ``.``, which a consumer's
+    cannot)."""
+    return CONSUMER_PREFIX + token(subscription)
+
+
+def parked_key(subscription: str, position: int) -> str:
+    """A parked event's key in the store's parked bucket."""
+    return f"{token(subscription)}.{position}"
+
+
+def parked_keys(subscription: str) -> str:
+    """The prefix of the keys of every event a subscription parked."""
+    return f"{token(subscription)}."
 
 
 def store_of(stream: str) -> str | None:
