@@ -102,6 +102,7 @@ class JetStreamBackend:
     # -- the connection and the API ----------------------------------------------------------
 
     async def client(self) -> NatsClient:
+        """The connection to the cluster (made at the first request, and again once closed)."""
         if self._nc is not None and not self._nc.is_closed:
             return self._nc
         async with self._connecting:
@@ -295,6 +296,7 @@ class JetStreamBackend:
         return -1 if last is None else int(last["event_number"])
 
     async def by_numbers(self, store: str, stream: str, numbers: range) -> list[dict[str, Any]]:
+        """The events of ``stream`` with these numbers (those that exist), in that order."""
         requests = [{"last_by_subj": naming.event_subject(store, stream, n)} for n in numbers]
         return await self.events_at(store, requests)
 

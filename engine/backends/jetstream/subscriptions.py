@@ -27,13 +27,15 @@ import collections
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import WSMsgType, web
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import errors as js_errors
+from nats.js.kv import KeyValue
 
 from engine.backends.jetstream import naming
 from engine.backends.jetstream.wire import JetStreamError, event_record
@@ -46,9 +48,6 @@ from engine.protocol.consume import (
 from engine.protocol.errors import GateError
 from engine.protocol.selectors import Selector, parse_selector
 
-if TYPE_CHECKING:
-    from engine.backends.jetstream.backend import JetStreamBackend
-
 log = logging.getLogger("gate.backends.jetstream.subscriptions")
 
 _CONSUMER_NOT_FOUND = 10014
@@ -57,6 +56,22 @@ _STREAM_NOT_FOUND = 10059
 MAX_REPLAY = 10_000  # parked events replayed per request, as on Gate
 FETCH_WAIT = 0.5  # seconds a pull waits for events before the loop looks at replays again
 MAX_FETCH = 256  # events per pull
+
+
+class Streams(Protocol):
+    """What subscriptions need of the backend's streams (``JetStreamBackend``)."""
+
+    async def client(self) -> NatsClient: ...
+
+    async def api(self, subject: str, request: dict[str, Any], what: str) -> dict[str, Any]: ...
+
+    async def by_numbers(self, store: str, stream: str, numbers: range) -> list[dict[str, Any]]: ...
+
+    async def events_at(
+        self, store: str, requests: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]: ...
+
+    async def key_value(self, store: str, name: str, *, create: bool = False) -> KeyValue: ...
 
 
 @dataclass
@@ -83,7 +98,7 @@ class _Local:
 class Subscriptions:
     """The subscriptions of a JetStream backend's stores."""
 
-    def __init__(self, backend: JetStreamBackend) -> None:
+    def __init__(self, backend: Streams) -> None:
         self.backend = backend
         self._local: dict[tuple[str, str], _Local] = {}
 
@@ -242,7 +257,7 @@ class Subscriptions:
 
     # -- parked events -----------------------------------------------------------------------
 
-    async def _parked_bucket(self, store: str) -> Any:
+    async def _parked_bucket(self, store: str) -> KeyValue:
         return await self.backend.key_value(store, naming.parked_bucket_name(store), create=True)
 
     async def _parked_keys(self, store: str, name: str) -> list[str]:
