@@ -349,7 +349,7 @@ class JetStreamMonitor:
             "fresh": False,
             "serving": probe.http_up,
             "managed": managed,
-            "pid": pid if pid is not None else (varz.get("pid") if up else None),
+            "pid": pid,
             "state": self._node_state(node_id) if self._node_state else None,
             "isolated": False,
             "cuts": {"in": [], "out": []},
