@@ -30,7 +30,7 @@ import orjson
 from engine.config_model import ClusterConfig, NodeConfig
 from engine.protocol.errors import GateError
 from engine.protocol.tempo import Tempo
-from engine.transport.http_pool import HttpPool
+from engine.transport.http_pool import HttpPool, HttpResponse
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
 NodeState = Callable[[str], str]
@@ -228,28 +228,27 @@ class JetStreamMonitor:
         await asyncio.gather(self._probe_http(node, probe), self._probe_tcp(node, probe))
         return probe
 
-    async def _get(self, node: NodeConfig, path: str) -> tuple[int, Any]:
+    async def _get(self, node: NodeConfig, path: str) -> HttpResponse:
         http = self._http.get(node.node_id)
         if http is None:
             http = self._http[node.node_id] = HttpPool(node.http.connect_host, node.http.port)
         async with asyncio.timeout(self._probe_timeout):
-            resp = await http.request("GET", path)
-        return resp.status, orjson.loads(resp.body) if resp.body else None
+            return await http.request("GET", path)
 
     async def _probe_http(self, node: NodeConfig, probe: _Probe) -> None:
         started = self._clock()
         try:
-            status, _ = await self._get(node, "/healthz")
+            # Any answer means the server runs; 200 that JetStream is current there too.
+            probe.http_up = (await self._get(node, "/healthz")).status == 200
         except _PROBE_ERRORS:
             return
         probe.answered = True
-        probe.http_up = status == 200
         probe.http_latency_ms = _ms(self._clock() - started)
 
         async def fetch(path: str) -> Any:
             with contextlib.suppress(*_PROBE_ERRORS):
-                status, body = await self._get(node, path)
-                return body if status == 200 else None
+                resp = await self._get(node, path)
+                return orjson.loads(resp.body) if resp.status == 200 else None
             return None
 
         varz, jsz, routez, raftz = await asyncio.gather(
@@ -349,7 +348,7 @@ class JetStreamMonitor:
             "fresh": False,
             "serving": probe.http_up,
             "managed": managed,
-            "pid": pid if pid is not None else (varz.get("pid") if up else None),
+            "pid": pid,
             "state": self._node_state(node_id) if self._node_state else None,
             "isolated": False,
             "cuts": {"in": [], "out": []},
