@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import nats
@@ -61,6 +63,8 @@ MAX_BATCH = 1000
 # answered as Gate answers a retry); later, one with a stated expected_version is still
 # recognised by its event ids, one with "any" would be written again (docs/ENGINE.md).
 DUPLICATE_WINDOW_S = 600
+# Streams whose last event this gateway remembers (the most recently written).
+MAX_TIPS = 10_000
 # How many of a stream's last events a retry of an "any" append is looked for among.
 RETRY_SCAN = 2000
 _NS = 1_000_000_000
@@ -72,6 +76,17 @@ _WRONG_LAST_SEQUENCE = 10071
 _DUPLICATE_IN_BATCH = 10201
 # Answers that mean "not now" (no meta leader, the stream's leader moving): tried again.
 _RETRY_DELAY = 0.1
+
+
+@dataclass
+class _Tip:
+    """One stream's appends on this gateway: their turn, and its last event as the last of
+    them left it (``known``), which saves reading it again before the next."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last: dict[str, Any] | None = None
+    known: bool = False
+    users: int = 0
 
 
 class JetStreamBackend:
@@ -98,6 +113,7 @@ class JetStreamBackend:
         # polls (a publish is seen before it is stored; the poll reads the stream again).
         self._watches: dict[str, tuple[Subscription, asyncio.Event]] = {}
         self.subscriptions = Subscriptions(self)
+        self._tips: collections.OrderedDict[tuple[str, str], _Tip] = collections.OrderedDict()
 
     # -- the connection and the API ----------------------------------------------------------
 
@@ -317,20 +333,47 @@ class JetStreamBackend:
     async def _append(self, command: dict[str, Any], sent: list[bool]) -> Written:
         store, stream = command["store"], command["stream"]
         events: list[dict[str, Any]] = command["events"]
-        expected = command["expected_version"]
         if len(events) > self.max_events:
             raise invalid(
                 f"events holds more than {self.max_events} events (one atomic batch)",
                 field="events",
             )
+        # This gateway's appends to one stream go one at a time: they would otherwise all
+        # read the same last event and all but one lose the race to its successor.
+        tip = self._tips.get((store, stream))
+        if tip is None:
+            tip = self._tips[store, stream] = _Tip()
+        self._tips.move_to_end((store, stream))
+        tip.users += 1
+        try:
+            async with tip.lock:
+                return await self._append_after(tip, command, sent)
+        finally:
+            tip.users -= 1
+            while len(self._tips) > MAX_TIPS:
+                key, oldest = next(iter(self._tips.items()))
+                if oldest.users:
+                    break
+                del self._tips[key]
+
+    async def _append_after(self, tip: _Tip, command: dict[str, Any], sent: list[bool]) -> Written:
+        """The append, with the stream's last event as ``tip`` remembers it (if it does)."""
+        store, stream = command["store"], command["stream"]
+        events: list[dict[str, Any]] = command["events"]
+        expected = command["expected_version"]
         deadline = time.monotonic() + self.deadline
         while True:
-            last = await self._last_event(store, stream)
+            cached = tip.known
+            last = tip.last if cached else await self._last_event(store, stream)
+            tip.known = False  # until this append's outcome is known
             current = -1 if last is None else int(last["event_number"])
             if not expected_matches(expected, current):
+                if cached:
+                    continue  # another gateway may have written since: look, then judge
                 retried = await self._retry_result(store, stream, events, expected, current)
                 if retried is not None:
                     return retried, retried["position"]
+                tip.last, tip.known = last, True
                 raise GateError(
                     "wrong_expected_version",
                     f"stream {stream!r} is at version {current}, expected {expected}",
@@ -342,7 +385,7 @@ class JetStreamBackend:
                 seq = await self._publish(store, stream, events, current, last_seq)
             except JetStreamError as exc:
                 if exc.code == _WRONG_LAST_SEQUENCE and time.monotonic() < deadline:
-                    continue  # another write took the version first: look again
+                    continue  # another gateway took the version first: look again
                 if exc.code == _DUPLICATE_IN_BATCH:
                     current = await self._version(store, stream)
                     retried = await self._retry_result(store, stream, events, expected, current)
@@ -357,7 +400,9 @@ class JetStreamBackend:
                 if exc.code == _STREAM_NOT_FOUND:
                     raise _store_not_found(store) from None
                 raise _unexpected(exc, "take the write") from None
-            return {"version": current + len(events), "position": seq}, seq
+            version = current + len(events)
+            tip.last, tip.known = {"event_number": version, "position": seq}, True
+            return {"version": version, "position": seq}, seq
 
     async def _publish(
         self, store: str, stream: str, events: list[dict[str, Any]], current: int, last_seq: int
@@ -698,7 +743,9 @@ def _store_not_found(store: str) -> GateError:
 
 
 def _unexpected(exc: JetStreamError, what: str) -> GateError:
-    return GateError("unavailable", f"JetStream could not {what}: {exc.description}")
+    return GateError(
+        "unavailable", f"JetStream could not {what}: {exc.description} (error {exc.code})"
+    )
 
 
 async def _log_error(exc: Exception) -> None:
