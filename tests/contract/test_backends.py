@@ -159,6 +159,25 @@ async def test_a_retry_with_the_same_event_ids_is_written_once(client: GateClien
     assert caught.value.code == "wrong_expected_version"
 
 
+async def test_a_retry_among_concurrent_appends_is_answered_and_written_once(
+    client: GateClient,
+) -> None:
+    stream = new_stream()
+    stored = [ev(i, str(uuid.uuid4())) for i in range(2)]
+    first = await client.append("reg_gh", stream, stored)
+    fresh = [[ev(10 + k)] for k in range(5)]
+    results = await asyncio.gather(
+        client.append("reg_gh", stream, stored),
+        *(client.append("reg_gh", stream, batch) for batch in fresh),
+        client.append("reg_gh", stream, stored, expected_version=-1),
+    )
+    assert results[0] == results[-1] == first
+    assert sorted(r["version"] for r in results[1:-1]) == [2, 3, 4, 5, 6]
+    read = await client.read_stream("reg_gh", stream)
+    assert [e["event_number"] for e in read["events"]] == list(range(7))
+    assert sorted(e["data"]["t"] for e in read["events"][2:]) == [10, 11, 12, 13, 14]
+
+
 async def test_batches_are_atomic_and_one_of_two_racers_wins(client: GateClient) -> None:
     stream = new_stream()
     await client.append("reg_gh", stream, [ev()], expected_version="no_stream")

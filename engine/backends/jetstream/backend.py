@@ -79,11 +79,21 @@ _RETRY_DELAY = 0.1
 
 
 @dataclass
+class _Pending:
+    """An append waiting for its turn, and its answer."""
+
+    command: dict[str, Any]
+    answer: asyncio.Future[Written]
+    sent: bool = False  # whether a batch holding it left: from then on it may be written
+
+
+@dataclass
 class _Tip:
-    """One stream's appends on this gateway: their turn, and its last event as the last of
-    them left it (``known``), which saves reading it again before the next."""
+    """One stream's appends on this gateway: their queue and turn, and the stream's last event
+    as the last of them left it (``known``), which saves reading it again before the next."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    queue: collections.deque[_Pending] = field(default_factory=collections.deque)
     last: dict[str, Any] | None = None
     known: bool = False
     users: int = 0
@@ -317,37 +327,28 @@ class JetStreamBackend:
         return await self.events_at(store, requests)
 
     async def append(self, command: dict[str, Any]) -> Written:
-        sent = [False]  # whether a batch left: from then on the outcome may be a write
-        try:
-            return await self._append(command, sent)
-        except GateError as err:
-            if not sent[0] or err.code != "unavailable":
-                raise
-            # A 503 says nothing was written; after a batch went out that is not known.
-            raise GateError(
-                "timeout",
-                f"{err.message}; the write may or may not have happened:"
-                " retry with the same event ids",
-            ) from None
-
-    async def _append(self, command: dict[str, Any], sent: list[bool]) -> Written:
-        store, stream = command["store"], command["stream"]
         events: list[dict[str, Any]] = command["events"]
         if len(events) > self.max_events:
             raise invalid(
                 f"events holds more than {self.max_events} events (one atomic batch)",
                 field="events",
             )
-        # This gateway's appends to one stream go one at a time: they would otherwise all
-        # read the same last event and all but one lose the race to its successor.
+        store, stream = command["store"], command["stream"]
+        # This gateway's appends to one stream go in turn, and those that queued meanwhile go
+        # together, as one atomic batch: one round trip to JetStream for all of them, where
+        # each on its own would read the same last event and all but one lose the race.
         tip = self._tips.get((store, stream))
         if tip is None:
             tip = self._tips[store, stream] = _Tip()
         self._tips.move_to_end((store, stream))
+        pending = _Pending(command, asyncio.get_running_loop().create_future())
+        tip.queue.append(pending)
         tip.users += 1
         try:
             async with tip.lock:
-                return await self._append_after(tip, command, sent)
+                if not pending.answer.done():
+                    await self._append_queued(tip)
+            return await pending.answer
         finally:
             tip.users -= 1
             while len(self._tips) > MAX_TIPS:
@@ -356,53 +357,146 @@ class JetStreamBackend:
                     break
                 del self._tips[key]
 
-    async def _append_after(self, tip: _Tip, command: dict[str, Any], sent: list[bool]) -> Written:
-        """The append, with the stream's last event as ``tip`` remembers it (if it does)."""
-        store, stream = command["store"], command["stream"]
-        events: list[dict[str, Any]] = command["events"]
-        expected = command["expected_version"]
+    async def _append_queued(self, tip: _Tip) -> None:
+        """Write the appends at the head of ``tip``'s queue (this one among them) as one batch
+        of at most ``max_events`` events, and settle each."""
+        group: list[_Pending] = []
+        size = 0
+        while tip.queue and (
+            not group or size + len(tip.queue[0].command["events"]) <= self.max_events
+        ):
+            pending = tip.queue.popleft()
+            group.append(pending)
+            size += len(pending.command["events"])
+        try:
+            await self._append_group(tip, group)
+        except GateError as err:
+            for pending in group:
+                if not pending.answer.done():
+                    pending.answer.set_exception(_maybe_written(err, pending))
+        except Exception as exc:  # a bug: every caller hears of it, none waits forever
+            for pending in group:
+                if not pending.answer.done():
+                    pending.answer.set_exception(exc)
+        except asyncio.CancelledError:
+            # Its caller went away: the others of the group wait for the next turn, or, if
+            # their batch left, hear that its outcome is unknown.
+            for pending in reversed(group):
+                if pending.answer.done():
+                    continue
+                if pending.sent:
+                    unknown = GateError("unavailable", "the batch's answer was lost")
+                    pending.answer.set_exception(_maybe_written(unknown, pending))
+                else:
+                    tip.queue.appendleft(pending)
+            raise
+
+    async def _append_group(
+        self, tip: _Tip, group: list[_Pending], *, split_duplicates: bool = True
+    ) -> None:
+        """Check each append's expected version in turn after the stream's last event and write
+        those that hold as one atomic batch, retried to the deadline when another gateway
+        wrote first; an append that does not hold is a retry of stored events or a 409."""
+        store, stream = group[0].command["store"], group[0].command["stream"]
         deadline = time.monotonic() + self.deadline
         while True:
             cached = tip.known
             last = tip.last if cached else await self._last_event(store, stream)
-            tip.known = False  # until this append's outcome is known
+            tip.known = False  # until this batch's outcome is known
             current = -1 if last is None else int(last["event_number"])
-            if not expected_matches(expected, current):
-                if cached:
-                    continue  # another gateway may have written since: look, then judge
-                retried = await self._retry_result(store, stream, events, expected, current)
-                if retried is not None:
-                    return retried, retried["position"]
+            writing: list[_Pending] = []
+            version = current
+            refused: list[_Pending] = []
+            for pending in group:
+                if expected_matches(pending.command["expected_version"], version):
+                    writing.append(pending)
+                    version += len(pending.command["events"])
+                else:
+                    refused.append(pending)
+            if refused and cached:
+                continue  # another gateway may have written since: look, then judge
+            for pending in refused:
+                await self._refuse(pending, current)
+            if not writing:
                 tip.last, tip.known = last, True
-                raise GateError(
-                    "wrong_expected_version",
-                    f"stream {stream!r} is at version {current}, expected {expected}",
-                    current_version=current,
-                )
+                return
             last_seq = 0 if last is None else int(last["position"])
-            sent[0] = True
+            events = [e for pending in writing for e in pending.command["events"]]
+            for pending in writing:
+                pending.sent = True
             try:
                 seq = await self._publish(store, stream, events, current, last_seq)
             except JetStreamError as exc:
                 if exc.code == _WRONG_LAST_SEQUENCE and time.monotonic() < deadline:
+                    group = writing
                     continue  # another gateway took the version first: look again
                 if exc.code == _DUPLICATE_IN_BATCH:
-                    current = await self._version(store, stream)
-                    retried = await self._retry_result(store, stream, events, expected, current)
-                    if retried is not None:
-                        return retried, retried["position"]
-                    raise GateError(
-                        "wrong_expected_version",
-                        f"event ids conflict with events already in stream {stream!r}"
-                        f" (not a retry of the same events after version {expected})",
-                        current_version=current,
-                    ) from None
+                    if not split_duplicates:
+                        raise  # to _append_alone: is it a retry?
+                    # A retry among them: each alone, so the others are not refused with it.
+                    for pending in writing:
+                        await self._append_alone(pending)
+                    return
                 if exc.code == _STREAM_NOT_FOUND:
                     raise _store_not_found(store) from None
                 raise _unexpected(exc, "take the write") from None
-            version = current + len(events)
             tip.last, tip.known = {"event_number": version, "position": seq}, True
-            return {"version": version, "position": seq}, seq
+            after = len(events)
+            for pending in writing:
+                after -= len(pending.command["events"])
+                pending.answer.set_result(
+                    ({"version": version - after, "position": seq - after}, seq - after)
+                )
+
+    async def _refuse(self, pending: _Pending, current: int) -> None:
+        """An append whose expected version does not hold: a retry of what is stored (its
+        result), or a 409."""
+        command = pending.command
+        store, stream = command["store"], command["stream"]
+        expected = command["expected_version"]
+        retried = await self._retry_result(store, stream, command["events"], expected, current)
+        if retried is not None:
+            pending.answer.set_result((retried, retried["position"]))
+            return
+        pending.answer.set_exception(
+            GateError(
+                "wrong_expected_version",
+                f"stream {stream!r} is at version {current}, expected {expected}",
+                current_version=current,
+            )
+        )
+
+    async def _append_alone(self, pending: _Pending) -> None:
+        """One append of a batch the servers refused for a duplicate message id."""
+        command = pending.command
+        store, stream = command["store"], command["stream"]
+        events: list[dict[str, Any]] = command["events"]
+        expected = command["expected_version"]
+        try:
+            alone = [_Pending(command, pending.answer, sent=True)]
+            await self._append_group(_Tip(), alone, split_duplicates=False)
+            return
+        except JetStreamError:
+            pass  # the duplicate: whether it is a retry, below
+        except GateError as err:
+            if not pending.answer.done():
+                pending.answer.set_exception(_maybe_written(err, pending))
+            return
+        if pending.answer.done():
+            return
+        current = await self._version(store, stream)
+        retried = await self._retry_result(store, stream, events, expected, current)
+        if retried is not None:
+            pending.answer.set_result((retried, retried["position"]))
+            return
+        pending.answer.set_exception(
+            GateError(
+                "wrong_expected_version",
+                f"event ids conflict with events already in stream {stream!r}"
+                f" (not a retry of the same events after version {expected})",
+                current_version=current,
+            )
+        )
 
     async def _publish(
         self, store: str, stream: str, events: list[dict[str, Any]], current: int, last_seq: int
@@ -740,6 +834,17 @@ def _snapshot_record(value: bytes) -> dict[str, Any]:
 
 def _store_not_found(store: str) -> GateError:
     return GateError("store_not_found", f"store {store!r} not found")
+
+
+def _maybe_written(err: GateError, pending: _Pending) -> GateError:
+    """A 503 says nothing was written: after a batch holding the append left, that is not
+    known, and the answer is a 504."""
+    if not pending.sent or err.code != "unavailable":
+        return err
+    return GateError(
+        "timeout",
+        f"{err.message}; the write may or may not have happened: retry with the same event ids",
+    )
 
 
 def _unexpected(exc: JetStreamError, what: str) -> GateError:
