@@ -37,7 +37,6 @@ import nats
 import orjson
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
-from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js import errors as js_errors
 from nats.js.api import KeyValueConfig, StorageType
@@ -119,9 +118,6 @@ class JetStreamBackend:
         self._nc: NatsClient | None = None
         self._connecting = asyncio.Lock()
         self._buckets: dict[str, KeyValue] = {}
-        # Per store being long-polled: a core subscription to its event subjects that wakes the
-        # polls (a publish is seen before it is stored; the poll reads the stream again).
-        self._watches: dict[str, tuple[Subscription, asyncio.Event]] = {}
         self.subscriptions = Subscriptions(self)
         self._tips: collections.OrderedDict[tuple[str, str], _Tip] = collections.OrderedDict()
 
@@ -190,10 +186,6 @@ class JetStreamBackend:
         return await self._retrying(what, attempt)
 
     async def close(self) -> None:
-        for sub, _ in self._watches.values():
-            with contextlib.suppress(NatsError):
-                await sub.unsubscribe()
-        self._watches.clear()
         if self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(NatsError):
                 await self._nc.close()
@@ -637,32 +629,33 @@ class JetStreamBackend:
     async def _read_all_waiting(
         self, store: str, query: dict[str, Any], wait_ms: int
     ) -> dict[str, Any]:
-        """A read of ``$all``; with ``wait_ms``, a forward one waits that long for an event."""
-        if wait_ms <= 0 or query.get("direction", "forward") != "forward":
-            return await self._read_all(store, query)
-        woken = await self._watch(store)
+        """A read of ``$all``; with ``wait_ms``, a forward one that finds nothing waits that
+        long for an event: a core NATS subscription to the store's subjects wakes it (a publish
+        is seen before it is stored, so the stream is read again), made only while it waits,
+        so a busy store's events are not sent to the gateway twice."""
+        page = await self._read_all(store, query)
+        if page["events"] or wait_ms <= 0 or query.get("direction", "forward") != "forward":
+            return page
         deadline = time.monotonic() + wait_ms / 1000
-        while True:
-            woken.clear()
-            page = await self._read_all(store, query)
-            remaining = deadline - time.monotonic()
-            if page["events"] or remaining <= 0:
-                return page
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), remaining)
+        woken = asyncio.Event()
 
-    async def _watch(self, store: str) -> asyncio.Event:
-        watch = self._watches.get(store)
-        if watch is None:
-            woken = asyncio.Event()
+        async def wake(_: Any) -> None:
+            woken.set()
 
-            async def wake(_: Any) -> None:
-                woken.set()
-
-            nc = await self.client()
-            sub = await nc.subscribe(naming.events_subjects(store), cb=wake)
-            watch = self._watches[store] = (sub, woken)
-        return watch[1]
+        nc = await self.client()
+        sub = await nc.subscribe(naming.events_subjects(store), cb=wake)
+        try:
+            while True:
+                woken.clear()
+                page = await self._read_all(store, query)  # after subscribing: nothing missed
+                remaining = deadline - time.monotonic()
+                if page["events"] or remaining <= 0:
+                    return page
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), remaining)
+        finally:
+            with contextlib.suppress(NatsError):
+                await sub.unsubscribe()
 
     async def _read_all(self, store: str, query: dict[str, Any]) -> dict[str, Any]:
         count = int(query.get("count") or DEFAULT_COUNT)
