@@ -5,6 +5,8 @@ own fault tests)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,49 @@ async def test_acknowledged_writes_survive_killing_the_stream_leader(tmp_path: P
     print(f"\nfirst write acknowledged {recovered:.2f} s after the kill\n{verdict.report()}")
     assert verdict.ok, verdict.report()
     assert workload.counts()["ack"] > WARM_UP_WRITES + 50
+
+
+async def test_a_consumer_gets_every_event_across_a_killed_stream_leader(tmp_path: Path) -> None:
+    """At least once: a persistent subscription's consumer, acking as it goes, receives every
+    event written before, during and after the kill of the stream leader's server."""
+    raw = jetstream_config(tmp_path)
+    async with jetstream_gateway(tmp_path, raw) as served, GateClient(served.url) as admin:
+        await wait_for(admin.ready, bool, 30, "the store created")
+        await admin.put_subscription("reg_gh", "fo", {"by_stream": "$fo"})
+        written: list[str] = []
+        received: set[str] = set()
+
+        async def write(n: int) -> None:
+            for i in range(n):
+                event_id = f"fo-{len(written)}"
+                event = {"event_id": event_id, "event_type": "t", "data": {"i": i}}
+                await admin.append("reg_gh", "fo", [event])
+                written.append(event_id)
+
+        async def consume() -> None:
+            async with admin.consume("reg_gh", "fo", keep_trying=True) as consumer:
+                async for batch in consumer:
+                    ids = [e["event_id"] for e in batch]
+                    received.update(ids)
+                    await consumer.ack(ids)
+
+        consuming = asyncio.create_task(consume())
+        try:
+            await write(50)
+            leader = await stream_leader(served, "reg_gh")
+            await admin.node_action(leader, "kill")
+            await write(50)  # the client retries through the election
+            await admin.node_action(leader, "start")
+            await write(50)
+            await wait_for(
+                lambda: asyncio.sleep(0, len(received)),
+                lambda n: n >= len(written),
+                30,
+                "every event received",
+            )
+        finally:
+            consuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consuming
+    assert received == set(written)
+    assert len(written) == 150
