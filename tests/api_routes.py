@@ -11,6 +11,7 @@ from engine.cluster_secret import resolve_cluster_secret
 from engine.config_model import ClusterConfig
 from engine.gateway.app import Gateway, build_gateway_app
 from engine.gateway.gate_backend import GateBackend
+from engine.gateway.gate_cluster_ops import GateClusterOps
 from engine.gateway.health import HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.tcp_pool import NodePool
@@ -25,7 +26,9 @@ async def gateway_app(config: ClusterConfig) -> AsyncIterator[web.Application]:
     try:
         router = Router(config, pool, health)
         backend = GateBackend(config, router)
-        yield build_gateway_app(Gateway(config, router, health, None, backend))
+        yield build_gateway_app(
+            Gateway(config, router, health, None, backend, GateClusterOps(router))
+        )
     finally:
         pool.close()
 

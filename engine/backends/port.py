@@ -70,3 +70,34 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Release connections (gateway shutdown)."""
         ...
+
+
+# The cluster operations a backend may not have (``ClusterOps.require``), as the consoles know
+# them from ``unsupported`` in the cluster view (docs/API.md, "Cluster").
+OPERATIONS = ("transfer", "node_log", "membership", "isolate", "links", "tempo", "trace")
+
+
+class ClusterOps(Protocol):
+    """The operations on the cluster's nodes beyond their processes (engine/gateway/app.py's
+    cluster handlers), picked at start with the backend: Gate's nodes are asked over TCP, a
+    JetStream cluster through its API.  What a backend cannot do it refuses at once with
+    ``not_supported_by_backend`` (501), so a handler never waits on a server that cannot answer.
+    """
+
+    @property
+    def unsupported(self) -> tuple[str, ...]:
+        """The ``OPERATIONS`` this backend refuses."""
+        ...
+
+    def require(self, operation: str) -> None:
+        """Raise ``not_supported_by_backend`` when ``operation`` is one it refuses."""
+        ...
+
+    async def transfer(self, node_id: str) -> dict[str, Any]:
+        """Hand the leadership over to ``node_id``: the fields of the 202 answer past
+        ``node_id``, ``action`` and ``accepted``."""
+        ...
+
+    async def node_log(self, node_id: str, after: int | None, limit: int | None) -> Any:
+        """A page of ``node_id``'s log (docs/API.md, "Node log")."""
+        ...

@@ -17,9 +17,10 @@ import yaml
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from engine.backends.port import Backend
+from engine.backends.port import Backend, ClusterOps
 from engine.config import is_valid_id
 from engine.config_model import ClusterConfig, Endpoint, Role
+from engine.gateway.gate_cluster_ops import NODE_OP_TIMEOUT
 from engine.gateway.health import ClusterMonitor
 from engine.gateway.metrics import GatewayCollector
 from engine.gateway.observers import ObserverHub
@@ -44,14 +45,12 @@ from engine.transport.http_common import (
     path_int,
     read_json,
 )
-from engine.transport.limits import drain_client, send_bounded
+from engine.transport.limits import drain_client, open_websocket, send_bounded
 from engine.transport.preflight import GATEWAY_SERVICE
 
 log = logging.getLogger("gate.gateway")
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
-NODE_LOG_TIMEOUT = 2.0  # seconds a node has to answer for its log before the gateway says 503
-NODE_OP_TIMEOUT = 2.0  # seconds a node has to answer an isolate, heal or transfer
 
 
 def _now_us() -> int:
@@ -96,11 +95,14 @@ class Gateway:
         health: ClusterMonitor,
         supervisor: NodeSupervisor | None,
         backend: Backend,
+        ops: ClusterOps,
     ) -> None:
         self.config = config
-        # The store handlers' only way to the events (engine/backends/port.py); the router
-        # serves the operations on Gate's own nodes (log, membership, tempo, link faults).
+        # The store handlers' only way to the events (engine/backends/port.py); ``ops`` the
+        # cluster operations' (transfer, node log), and says which ones the backend refuses
+        # before a handler asks Gate's nodes through the router (membership, tempo, links).
         self.backend = backend
+        self.ops = ops
         self.router = router
         self.health = health
         self.members = router.pool.members
@@ -200,11 +202,11 @@ class Gateway:
     # -- cluster -----------------------------------------------------------------------------
 
     async def cluster(self, request: web.Request) -> web.Response:
-        return json_response({**self.health.view, "insecure": self.insecure})
+        view = {**self.health.view, "insecure": self.insecure}
+        return json_response(view | {"unsupported": list(self.ops.unsupported)})
 
     async def cluster_events(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20)
-        await ws.prepare(request)
+        ws = await open_websocket(request, heartbeat=20)
         queue = self.health.subscribe()
         try:
             await send_bounded(
@@ -226,6 +228,7 @@ class Gateway:
         return ws
 
     async def cluster_trace(self, request: web.Request) -> web.WebSocketResponse:
+        self.ops.require("trace")
         return await serve_trace(self.trace, request)
 
     async def node_log(self, request: web.Request) -> web.Response:
@@ -235,16 +238,7 @@ class Gateway:
             raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
         after = int_param(request, "after", minimum=0)
         limit = int_param(request, "limit", minimum=1)  # its maximum: the node's (400)
-        if not self.members.node(node_id).tcp.enabled:
-            raise GateError("unavailable", f"{node_id} has no TCP endpoint to ask for its log")
-        msg: dict[str, Any] = {"op": "log", "after": after, "limit": limit}
-        try:
-            page = await self.router.ask(node_id, msg, NODE_LOG_TIMEOUT)
-        except (TimeoutError, OSError):
-            raise GateError(
-                "unavailable", f"{node_id} does not answer (down, paused or unreachable)"
-            ) from None
-        return json_response(page)
+        return json_response(await self.ops.node_log(node_id, after, limit))
 
     def _known_node(self, request: web.Request) -> str:
         """The path's node id: 400 when it cannot be a node id, 404 when no node has it."""
@@ -262,6 +256,7 @@ class Gateway:
     async def add_node(self, request: web.Request) -> web.Response:
         """Add a node: the leader writes it into the log as a learner; a managed one is
         launched here; the leader promotes it once it caught up."""
+        self.ops.require("membership")
         body = await read_json(request)
         node_id, http, tcp = parse_new_node(body)
         if node_id in self.members:
@@ -289,6 +284,7 @@ class Gateway:
         """Remove a node: the leader writes it out of the log (handing leadership over first
         when it is the one removed); a managed node is then stopped."""
         node_id = self._known_node(request)
+        self.ops.require("membership")
         if await _optional_body(request) is not None:
             raise GateError("invalid_request", "removing a node takes no body")
         msg = {"op": "remove_member", "node_id": node_id}
@@ -332,13 +328,10 @@ class Gateway:
         node_id = self._known_node(request)
         if await _optional_body(request) is not None:
             raise GateError("invalid_request", "transfer takes no body")
+        self.ops.require("transfer")
         if self._down(node_id):
             raise GateError("node_down", f"{node_id} is down: it cannot take over")
-        msg = {"op": "transfer", "to": node_id}
-        result = await self.router.on_leader(
-            lambda leader, remaining: self.router.ask(leader, msg, min(remaining, NODE_OP_TIMEOUT)),
-            what="hand leadership over",
-        )
+        result = await self.ops.transfer(node_id)
         self._refresh_soon()
         body = {"node_id": node_id, "action": "transfer", "accepted": True, **result}
         return json_response(body, 202)
@@ -346,6 +339,7 @@ class Gateway:
     async def cut_links(self, request: web.Request) -> web.Response:
         """Cut (isolate) or restore (heal) a node's Raft links to its peers, in the node."""
         node_id = self._known_node(request)
+        self.ops.require("isolate")
         action = request.path.rsplit("/", 1)[-1]
         body = await _optional_body(request)
         peers, direction = parse_cut_request(body, node_id, self.members.node_ids)
@@ -373,6 +367,7 @@ class Gateway:
         of the faster one, so a change of tempo starts no election.  A node that does not
         answer is brought to it by the health rounds once it does.
         """
+        self.ops.require("tempo")
         scale = parse_tempo_request(await read_json(request))
         tempo = Tempo(scale, time.time())
         leader = self.health.leader
@@ -390,6 +385,7 @@ class Gateway:
 
     async def get_links(self, request: web.Request) -> web.Response:
         """Every node's outgoing link faults, asked of the nodes."""
+        self.ops.require("links")
         answers = await self._ask_links(list(self.members.node_ids), {"op": "links"})
         links = [
             {"from": node_id, **fault}
@@ -401,6 +397,7 @@ class Gateway:
 
     async def set_link(self, request: web.Request) -> web.Response:
         """Make one direction of one link lossy, slow or repetitive, in its sender."""
+        self.ops.require("links")
         frm, fault = parse_link_fault(await read_json(request), self.members.node_ids)
         fault_json = fault.to_json()
         answers = await self._ask_links([frm], {"op": "links", "set": fault_json})
@@ -411,6 +408,7 @@ class Gateway:
 
     async def clear_links(self, request: web.Request) -> web.Response:
         """Clear the link faults that match ``from`` and ``to`` (each optional: all of them)."""
+        self.ops.require("links")
         unknown = sorted(set(request.query) - {"from", "to"})
         if unknown:
             raise GateError(

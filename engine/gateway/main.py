@@ -13,7 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from engine.backends.jetstream.backend import JetStreamBackend
-from engine.backends.port import Backend
+from engine.backends.jetstream.cluster_ops import JetStreamClusterOps
+from engine.backends.port import Backend, ClusterOps
 from engine.cli_support import (
     bind_error,
     configure_logging,
@@ -27,6 +28,7 @@ from engine.config_model import ClusterConfig
 from engine.exposure import insecure_reasons
 from engine.gateway.app import Gateway, build_gateway_app
 from engine.gateway.gate_backend import GateBackend
+from engine.gateway.gate_cluster_ops import GateClusterOps
 from engine.gateway.health import ClusterMonitor, HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
@@ -79,7 +81,8 @@ async def serve(
         fail(PROGRAM, str(exc), 2)
     health = _monitor(config, pool, supervisor)
     router = Router(config, pool, health)
-    gateway = Gateway(config, router, health, supervisor, _backend(config, router))
+    backend, ops = _backend(config, router, health)
+    gateway = Gateway(config, router, health, supervisor, backend, ops)
     gateway.insecure = insecure
     runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout, config.limits)
     await runner.setup()
@@ -153,11 +156,14 @@ def _supervisor(
     )
 
 
-def _backend(config: ClusterConfig, router: Router) -> Backend:
-    """What stores the events: Gate's nodes through the router, or (backend jetstream) the
-    nats-servers through their client ports (docs/ENGINE.md, "JetStream backend")."""
+def _backend(
+    config: ClusterConfig, router: Router, health: ClusterMonitor
+) -> tuple[Backend, ClusterOps]:
+    """What stores the events and does the cluster operations: Gate's nodes through the
+    router, or (backend jetstream) the nats-servers through their client ports
+    (docs/ENGINE.md, "JetStream backend")."""
     if config.backend != "jetstream":
-        return GateBackend(config, router)
+        return GateBackend(config, router), GateClusterOps(router)
     js = config.jetstream
     options: dict[str, Any] = {}
     if js.user is not None:
@@ -166,13 +172,14 @@ def _backend(config: ClusterConfig, router: Router) -> Backend:
         options["user_credentials"] = str(js.creds)
     if js.ca is not None:
         options["tls"] = ssl.create_default_context(cafile=str(js.ca))
-    return JetStreamBackend(
+    backend = JetStreamBackend(
         [f"nats://{node.tcp.connect_host}:{node.tcp.port}" for node in config.nodes],
         replicas=js.replicas,
         request_timeout=config.gateway.request_timeout,
         max_events=config.limits.max_events_per_append,
         connect_options=options,
     )
+    return backend, JetStreamClusterOps(backend, lambda: health.view.get("streams", []))
 
 
 def _monitor(

@@ -29,7 +29,7 @@ from engine.protocol.commands import validate_store_id
 from engine.protocol.errors import GateError
 from engine.protocol.selectors import Selector, parse_selector_query
 from engine.transport.http_common import int_param, query_param
-from engine.transport.limits import send_bounded
+from engine.transport.limits import open_websocket, send_bounded
 
 log = logging.getLogger("gate.gateway.observers")
 
@@ -243,8 +243,7 @@ class ObserverHub:
         observer = Observer(selector, min(buffer, MAX_BUFFER))
         # Look the store up before upgrading, so a missing store is a plain 404 answer.
         await self._read({"kind": "store", "store": store}, None, 0)
-        ws = web.WebSocketResponse(heartbeat=20)
-        await ws.prepare(request)
+        ws = await open_websocket(request, heartbeat=20)
 
         async def send(message: dict[str, Any]) -> None:
             await send_bounded(ws, request, orjson.dumps(message).decode())

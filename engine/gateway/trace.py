@@ -24,7 +24,7 @@ from aiohttp import web
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.raft_trace import expand
 from engine.transport.http_common import int_param, query_param
-from engine.transport.limits import drain_client, send_bounded
+from engine.transport.limits import drain_client, open_websocket, send_bounded
 
 log = logging.getLogger("gate.gateway.trace")
 
@@ -255,8 +255,7 @@ async def serve_trace(hub: TraceHub, request: web.Request) -> web.WebSocketRespo
         fold_heartbeats=_choice(request, "heartbeats", ("fold", "show")) == "fold",
         received=_choice(request, "received", ("false", "true")) == "true",
     )
-    ws = web.WebSocketResponse(heartbeat=20)
-    await ws.prepare(request)
+    ws = await open_websocket(request, heartbeat=20)
     queue = hub.subscribe(folder.received)
     reader = asyncio.create_task(drain_client(ws))
     getter: asyncio.Task[Batch] | None = None

@@ -35,6 +35,8 @@ STATUS: dict[str, int] = {
     "rate_limited": 429,  # security.rateLimit: Retry-After says when
     "too_many_websockets": 429,  # limits.maxWebSocketsPerClient
     "internal": 500,
+    # A cluster operation the gateway's backend does not have (engine/backends/port.py).
+    "not_supported_by_backend": 501,
     "unavailable": 503,
     "store_damaged": 503,  # this node's copy failed its checks: read another node's
     "timeout": 504,

@@ -20,7 +20,12 @@ from engine.protocol.commands import MAX_INT
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.json_input import loads_exact
 from engine.transport.auth import RouteRoles, auth_middleware
-from engine.transport.limits import WEBSOCKETS, WebSocketCounts, limits_middleware
+from engine.transport.limits import (
+    WEBSOCKETS,
+    WebSocketCounts,
+    close_websockets,
+    limits_middleware,
+)
 
 log = logging.getLogger("gate.http")
 
@@ -72,6 +77,7 @@ def new_app(config: ClusterConfig, roles: RouteRoles) -> web.Application:
     )
     app[BODY_TIMEOUT] = config.gateway.idle_timeout
     app[WEBSOCKETS] = WebSocketCounts(config.limits)
+    app.on_shutdown.append(close_websockets)
     return app
 
 

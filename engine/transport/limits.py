@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import math
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -32,6 +34,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Buckets kept before the full (idle) ones are forgotten: a flood of client addresses cannot
 # grow the table without bound.
 MAX_BUCKETS = 10_000
+# Seconds a shutdown waits for the clients' answers to the close of their WebSockets.
+SHUTDOWN_CLOSE_TIMEOUT = 2.0
 
 
 class TokenBuckets:
@@ -69,6 +73,10 @@ class WebSocketCounts:
         self.limits = limits
         self.total = 0
         self.per_client: collections.Counter[str] = collections.Counter()
+        # For the shutdown (``close_websockets``): the upgrade requests being served, and the
+        # WebSockets prepared through ``open_websocket`` among them.
+        self.requests: dict[int, web.Request] = {}  # by id: a request is not hashable
+        self.open: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
     def admit(self, client: str) -> None:
         """Count one more for ``client``, or raise the error that refuses it."""
@@ -95,6 +103,35 @@ class WebSocketCounts:
 
 
 WEBSOCKETS = web.AppKey("websockets", WebSocketCounts)
+
+
+async def open_websocket(request: web.Request, heartbeat: float) -> web.WebSocketResponse:
+    """The WebSocket answer to ``request``, upgraded, and known to the shutdown."""
+    ws = web.WebSocketResponse(heartbeat=heartbeat)
+    await ws.prepare(request)
+    request.app[WEBSOCKETS].open.add(ws)
+    return ws
+
+
+async def close_websockets(app: web.Application) -> None:
+    """``on_shutdown``: close every open WebSocket (1001, going away), so their handlers end
+    and the listener stops at once rather than wait for clients that keep them open.  One not
+    prepared here (a backend's consumer, engine/backends/) or whose client does not answer the
+    close loses its connection instead."""
+    counts = app[WEBSOCKETS]
+    sockets = list(counts.open)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SHUTDOWN_CLOSE_TIMEOUT):
+            await asyncio.gather(
+                *(
+                    ws.close(code=WSCloseCode.GOING_AWAY, message=b"shutting down")
+                    for ws in sockets
+                ),
+                return_exceptions=True,
+            )
+    for request in list(counts.requests.values()):
+        if request.transport is not None:
+            request.transport.close()
 
 
 def _is_upgrade(request: web.Request) -> bool:
@@ -125,9 +162,11 @@ def limits_middleware(limits: LimitsConfig, rate: RateLimit | None) -> Middlewar
             return await handler(request)
         counts = request.app[WEBSOCKETS]
         counts.admit(client)
+        counts.requests[id(request)] = request
         try:
             return await handler(request)
         finally:
+            del counts.requests[id(request)]
             counts.release(client)
 
     return middleware
