@@ -5,6 +5,8 @@ address (``0.0.0.0`` included) is reachable by whoever can route to it. Such an 
 an API token lets anyone use it, and without TLS its traffic (tokens included) is clear text.
 The gateway and the nodes log these at start, and the gateway lists them in ``/api/cluster``
 (``insecure``), unless ``--insecure-ok`` or ``security.insecureOk`` says it is on purpose.
+With ``backend: jetstream`` the nodes are nats-servers, whose risks are their own
+(``jetstream_reasons``): Gate's token and TLS settings do not reach them.
 """
 
 from __future__ import annotations
@@ -33,20 +35,7 @@ def insecure_reasons(config: ClusterConfig, node: NodeConfig | None = None) -> l
     gateway's view), or of one node's own endpoints (a node joining at run time included)."""
     security = config.security
     token, tls = bool(security.all_tokens), security.tls is not None
-    reasons: list[str] = []
-    gateway = config.gateway.http
-    if node is None and _exposed(gateway):
-        where = f"the gateway's API on {gateway.host}:{gateway.port}"
-        if not token:
-            reasons.append(
-                f"{where} takes requests without a token: anyone who reaches it can append, "
-                "delete stores and kill nodes (set security.authToken or security.tokens)"
-            )
-        if not tls:
-            reasons.append(
-                f"{where} is plain HTTP: tokens and events cross the network in clear text "
-                "(set security.tls)"
-            )
+    reasons = _gateway_reasons(config) if node is None else []
     for member in config.nodes if node is None else (node,):
         if _exposed(member.http):
             where = f"{member.node_id}'s HTTP on {member.http.host}:{member.http.port}"
@@ -59,5 +48,69 @@ def insecure_reasons(config: ClusterConfig, node: NodeConfig | None = None) -> l
             reasons.append(
                 f"{where} carries replication in clear text: signed with the cluster secret, "
                 "not encrypted (set security.tls)"
+            )
+    return reasons
+
+
+def _gateway_reasons(config: ClusterConfig) -> list[str]:
+    security = config.security
+    reasons: list[str] = []
+    gateway = config.gateway.http
+    if _exposed(gateway):
+        where = f"the gateway's API on {gateway.host}:{gateway.port}"
+        if not security.all_tokens:
+            reasons.append(
+                f"{where} takes requests without a token: anyone who reaches it can append, "
+                "delete stores and kill nodes (set security.authToken or security.tokens)"
+            )
+        if security.tls is None:
+            reasons.append(
+                f"{where} is plain HTTP: tokens and events cross the network in clear text "
+                "(set security.tls)"
+            )
+    return reasons
+
+
+def jetstream_reasons(config: ClusterConfig) -> list[str]:
+    """The risks of a ``backend: jetstream`` config, the gateway's and its nats-servers'.
+
+    A server's client port (``tcp``) is the store itself: a client there reads and writes every
+    event past the gateway and its tokens, unless the servers demand a NATS user
+    (``jetstream.user``/``password`` or ``credsFile``).  The servers the gateway starts serve
+    no TLS (clients nor routes); an attached cluster's client TLS is its own (``jetstream.ca``
+    says the gateway verifies it).  The monitoring port (``http``) has no authentication at all.
+    """
+    js = config.jetstream
+    starts = config.gateway.starts_nodes
+    authenticated = js.user is not None or js.creds is not None
+    client_tls = js.ca is not None
+    reasons = _gateway_reasons(config)
+    for member in config.nodes:
+        name = member.node_id
+        if _exposed(member.tcp):
+            where = f"{name}'s NATS client port on {member.tcp.host}:{member.tcp.port}"
+            if not authenticated:
+                reasons.append(
+                    f"{where} takes any client: whoever reaches it reads and writes every "
+                    "store past the gateway's tokens (set jetstream.user and jetstream.password)"
+                )
+            if not client_tls:
+                reasons.append(
+                    f"{where} is plain NATS: events and the NATS password cross the network "
+                    "in clear text"
+                    + ("" if starts else " (serve TLS on the servers, and set jetstream.ca)")
+                )
+        if _exposed(member.http):
+            where = f"{name}'s NATS monitoring on {member.http.host}:{member.http.port}"
+            reasons.append(
+                f"{where} answers anyone, without authentication: connections, accounts and "
+                "streams (bind it to 127.0.0.1)"
+            )
+        cluster = member.cluster
+        if starts and cluster is not None and _exposed(cluster):
+            where = f"{name}'s NATS route port on {cluster.host}:{cluster.port}"
+            reasons.append(
+                f"{where} carries JetStream's replication in clear text and takes routes "
+                "from any server that reaches it (bind it to a private network)"
             )
     return reasons

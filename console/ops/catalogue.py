@@ -15,6 +15,7 @@ line (:func:`refusal`) when it is asked for anyway.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -118,10 +119,17 @@ class Operation:
     # a node action's is "Kill {node}".
     per_node: str | None = None
     role: Role = "reader"  # what the gateway asks of the token for its requests
+    # The cluster operation of the gateway's backend it needs (``unsupported`` in the cluster
+    # view, docs/API.md): a backend without it (JetStream's) hides it.
+    needs: str | None = None
 
     def allowed(self, role: Role) -> bool:
         """Whether a console running as ``role`` may run it."""
         return ROLES.index(role) >= ROLES.index(self.role)
+
+    def offered(self, unsupported: Collection[str]) -> bool:
+        """Whether the cluster's backend has what it needs (``unsupported``: what it has not)."""
+        return self.needs is None or self.needs not in unsupported
 
     @property
     def option(self) -> str:
@@ -192,6 +200,7 @@ CATALOGUE: tuple[Operation, ...] = (
         target="node",
         per_node="Isolate {node}",
         role="admin",
+        needs="isolate",
     ),
     Operation(
         "heal_node",
@@ -202,6 +211,7 @@ CATALOGUE: tuple[Operation, ...] = (
         target="node",
         per_node="Heal {node}",
         role="admin",
+        needs="isolate",
     ),
     Operation(
         "transfer_leader",
@@ -212,6 +222,7 @@ CATALOGUE: tuple[Operation, ...] = (
         target="node",
         per_node="Transfer leadership to {node}",
         role="admin",
+        needs="transfer",
     ),
     Operation(
         "add_node",
@@ -220,6 +231,7 @@ CATALOGUE: tuple[Operation, ...] = (
         32,
         (_k("cluster", "a", "Add", "add a node", footer=False),),
         role="admin",
+        needs="membership",
     ),
     Operation(
         "remove_node",
@@ -231,6 +243,7 @@ CATALOGUE: tuple[Operation, ...] = (
         destructive=True,
         per_node="Remove {node} from the cluster",
         role="admin",
+        needs="membership",
     ),
     Operation(
         "link_fault",
@@ -241,6 +254,7 @@ CATALOGUE: tuple[Operation, ...] = (
         target="node",
         per_node="Link faults from {node}",
         role="admin",
+        needs="links",
     ),
     Operation(
         "set_tempo",
@@ -248,6 +262,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "run the cluster N times slower: elections, heartbeats, messages (1: full speed)",
         34,
         role="admin",
+        needs="tempo",
     ),
     Operation(
         "tempo_slower",
@@ -255,6 +270,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "one step slower: 2, 5, 10, 20, 50, then 100 times slower than the config",
         keys=(_k(None, "minus", "Slower", "slow the cluster down", footer=False),),
         role="admin",
+        needs="tempo",
     ),
     Operation(
         "tempo_faster",
@@ -262,6 +278,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "one step back toward full speed",
         keys=(_k(None, "plus", "Faster", "speed the cluster up", footer=False),),
         role="admin",
+        needs="tempo",
     ),
     Operation(
         "tempo_normal",
@@ -269,6 +286,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "full speed again",
         keys=(_k(None, "equals_sign", "Normal", "full speed again", footer=False),),
         role="admin",
+        needs="tempo",
     ),
     Operation("cluster_status", "Get Cluster Status", "the leader and every node's health", 14),
     Operation("node_detail", "Node Health Detail", "one node in detail", 16, palette=False),
@@ -278,6 +296,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "the selected node's recent log: elections, votes, catch-up",
         28,
         palette=False,
+        needs="node_log",
     ),
     Operation(
         "observer_by_stream",

@@ -224,6 +224,8 @@ class ClusterStatus:
     tempo: int = 1  # the cluster runs this many times slower than its config's timing
     # backend jetstream: each stream's leader (None while its Raft group has none), by name.
     stream_leaders: tuple[tuple[str, str | None], ...] = ()
+    # The cluster operations the gateway's backend refuses (catalogue ``Operation.needs``).
+    unsupported: tuple[str, ...] = ()
 
     @property
     def tempo_text(self) -> str:
@@ -387,6 +389,7 @@ class ClusterStatus:
             nodes=tuple(_node_row(n) for n in view.get("nodes") or []),
             tempo=tempo["scale"] if (tempo := view.get("tempo")) else 1,
             stream_leaders=tuple((s["stream"], s["leader"]) for s in view.get("streams") or []),
+            unsupported=tuple(view.get("unsupported") or ()),
         )
 
 
@@ -551,6 +554,7 @@ class TransferResult:
     already: bool  # the node led already: nothing was done
     status: ClusterStatus
     elapsed: float
+    streams: tuple[str, ...] = ()  # backend jetstream: the streams whose leadership it took
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,15 +649,24 @@ class ClusterOps:
             raise
         started = time.monotonic()
         previous = answer.get("from") or before.leader
+        # backend jetstream: the stores' streams change leader, the meta leader stays.
+        streams = tuple(answer.get("streams") or ())
         if answer.get("already_leader"):
-            return TransferResult(node.node_id, previous, True, before, 0.0)
+            return TransferResult(node.node_id, previous, True, before, 0.0, streams)
+
+        def took_over(status: ClusterStatus) -> bool:
+            if not streams:
+                return status.leader == node.node_id
+            leaders = dict(status.stream_leaders)
+            return all(leaders.get(stream) == node.node_id for stream in streams)
+
         deadline = started + self.settle_timeout
         while True:
             with contextlib.suppress(GateError):
                 status = await self.status()
-                if status.leader == node.node_id:
+                if took_over(status):
                     elapsed = time.monotonic() - started
-                    return TransferResult(node.node_id, previous, False, status, elapsed)
+                    return TransferResult(node.node_id, previous, False, status, elapsed, streams)
             if time.monotonic() > deadline:
                 raise OpsError(
                     f"{node.node_id} did not take over within {self.settle_timeout:g} s "

@@ -205,6 +205,11 @@ def leadership_transferred(result: TransferResult) -> Outcome:
     term = result.status.term
     if result.already:
         return warn(f"{result.node_id} leads already (term {term}): nothing to hand over")
+    if result.streams:  # backend jetstream
+        return ok(
+            f"{result.node_id} leads the stores' {len(result.streams)} streams now: "
+            f"{result.previous or 'their leader'} handed over in {result.elapsed:.1f} s"
+        )
     return ok(
         f"{result.node_id} leads now (term {term}): "
         f"{result.previous or 'the leader'} handed over in {result.elapsed:.1f} s"

@@ -226,6 +226,11 @@ class GateConsole(App[None]):
         """The role this console runs with: operations it does not allow are hidden."""
         return self.ops.access.role
 
+    @property
+    def unsupported(self) -> tuple[str, ...]:
+        """The cluster operations its backend refuses (JetStream's): their keys are hidden."""
+        return self._last_status.unsupported if self._last_status is not None else ()
+
     # -- live data ---------------------------------------------------------------------------
 
     def feed_sources(self) -> dict[str, LineFeed]:
@@ -281,7 +286,10 @@ class GateConsole(App[None]):
             self._first_sample_at = sample.taken_at
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
         panel.note(when, self.timeline.note(sample.status))
+        hidden = self.unsupported
         self._last_status = sample.status
+        if sample.status.unsupported != hidden:
+            self.refresh_bindings()
 
     def _show_messages(self) -> None:
         panel = self.query_one(MessagesPanel)
@@ -479,6 +487,8 @@ class GateConsole(App[None]):
         entry = message.operation
         target = message.target
         refused = refusal(entry, self.role)
+        if refused is None and not entry.offered(self.unsupported):
+            refused = f"{entry.title}: this cluster's backend does not have it"
         if refused is not None:  # a key or palette entry left from before, or a test's request
             self.report(Outcome(refused, "error"))
             return
@@ -902,6 +912,8 @@ class GateConsole(App[None]):
         nodes = status.nodes if status is not None else ()
         for entry in CATALOGUE:
             if not entry.palette or not entry.allowed(self.role):
+                continue
+            if not entry.offered(self.unsupported):
                 continue
             if entry.target != "node":
                 yield SystemCommand(entry.title, entry.help, partial(self._request, entry, None))

@@ -34,15 +34,19 @@ def request(name: str, target: str | None) -> Requested:
 
 
 def role_allows(node: DOMNode, action: str, parameters: tuple[object, ...]) -> bool:
-    """Whether the app's role may run a key's ``request('name')`` action: the panels'
-    ``check_action``, so the footer shows only the keys the console's token may use."""
+    """Whether the app's role may run a key's ``request('name')`` action, and the cluster's
+    backend has what it needs: the panels' ``check_action``, so the footer shows only the keys
+    the console's token may use on this cluster."""
     if action != "request" or not parameters:
         return True
-    role = cast(Role, getattr(node.app, "role", "admin"))  # GateConsole's; another app: all
+    # GateConsole's; another app: all of them.
+    role = cast(Role, getattr(node.app, "role", "admin"))
+    unsupported = cast(tuple[str, ...], getattr(node.app, "unsupported", ()))
     try:
-        return find(str(parameters[0])).allowed(role)
+        entry = find(str(parameters[0]))
     except KeyError:
         return True
+    return entry.allowed(role) and entry.offered(unsupported)
 
 
 def catalogue_bindings(panel: Panel | None, *, show: bool = True) -> list[Binding]:

@@ -6,7 +6,7 @@ checks every key a caller reads.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class Whoami(TypedDict):
@@ -243,15 +243,17 @@ class LinksAnswer(TypedDict):
     cuts: Cuts
 
 
-# A leadership hand-over that has started: ``from`` the leader (a keyword: the functional form).
+# A leadership hand-over that has started: ``from`` the leader (a keyword: the functional form);
+# backend jetstream: ``streams``, each store stream handed over with its leader before.
 TransferAnswer = TypedDict(
     "TransferAnswer",
     {
         "node_id": str,
         "action": Literal["transfer"],
         "accepted": bool,
-        "from": str,
+        "from": str | None,
         "already_leader": bool,
+        "streams": NotRequired[dict[str, str | None]],
     },
 )
 
@@ -291,6 +293,7 @@ class _Exposure(TypedDict, total=False):
     tempo: TempoView
     backend: Literal["jetstream"]  # only on a JetStream cluster's view
     streams: list[StreamView]  # only on a JetStream cluster's view
+    unsupported: list[str]  # GET /api/cluster only: the cluster operations the backend refuses
 
 
 class ClusterView(_Exposure):

@@ -22,7 +22,7 @@ from engine.config import is_valid_id
 from engine.config_model import ClusterConfig, Endpoint, Role
 from engine.gateway.gate_cluster_ops import NODE_OP_TIMEOUT
 from engine.gateway.health import ClusterMonitor
-from engine.gateway.metrics import GatewayCollector
+from engine.gateway.metrics import GatewayCollector, RequestCounts
 from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeSupervisor, port_free
@@ -103,6 +103,7 @@ class Gateway:
         # before a handler asks Gate's nodes through the router (membership, tempo, links).
         self.backend = backend
         self.ops = ops
+        self.counts = RequestCounts()  # for /metrics
         self.router = router
         self.health = health
         self.members = router.pool.members
@@ -128,17 +129,19 @@ class Gateway:
             new_id=_new_id,
             max_events=self.config.limits.max_events_per_append,
         )
-        result, index = await self.backend.append(command)
+        result, index = await self.counts.append(
+            self.backend.append(command), len(command["events"])
+        )
         return _written(index, result)
 
     async def create_store(self, request: web.Request) -> web.Response:
         command = commands.build_create_store(await read_json(request), now_epoch_us=_now_us())
-        result, index = await self.backend.create_store(command)
+        result, index = await self.counts.write(self.backend.create_store(command))
         return _written(index, result or {"store_id": command["store"]}, 201)
 
     async def delete_store(self, request: web.Request) -> web.Response:
         command = commands.build_delete_store(request.match_info["store"])
-        _, index = await self.backend.delete_store(command)
+        _, index = await self.counts.write(self.backend.delete_store(command))
         return _written(index)
 
     def _snapshot_key(self, request: web.Request) -> tuple[str, str, str, int]:
@@ -151,25 +154,25 @@ class Gateway:
         command = commands.build_snapshot_put(
             store, source, stream, version, body, now_epoch_us=_now_us()
         )
-        _, index = await self.backend.put_snapshot(command)
+        _, index = await self.counts.write(self.backend.put_snapshot(command))
         return _written(index)
 
     async def delete_snapshot(self, request: web.Request) -> web.Response:
         store, source, stream, version = self._snapshot_key(request)
         command = commands.build_snapshot_delete(store, source, stream, version)
-        _, index = await self.backend.delete_snapshot(command)
+        _, index = await self.counts.write(self.backend.delete_snapshot(command))
         return _written(index)
 
     async def serve_read(
         self, request: web.Request, query: dict[str, Any], freshness: dict[str, int]
     ) -> Any:
-        return await self.backend.read(query, freshness)
+        return await self.counts.read(self.backend.read(query, freshness))
 
     async def _observer_read(
         self, query: dict[str, Any], min_position: int | None, wait_ms: int
     ) -> Any:
         freshness = {"min_position": min_position} if min_position else {}
-        return await self.backend.read(query, freshness, wait_ms)
+        return await self.counts.read(self.backend.read(query, freshness, wait_ms))
 
     # -- persistent subscriptions ------------------------------------------------------------
 
@@ -178,13 +181,13 @@ class Gateway:
         command = subscription_definitions.build_put(
             info["store"], info["name"], await read_json(request), now_epoch_us=_now_us()
         )
-        result, index = await self.backend.put_subscription(command)
+        result, index = await self.counts.write(self.backend.put_subscription(command))
         return _written(index, result, 201 if result.get("created") else 200)
 
     async def delete_subscription(self, request: web.Request) -> web.Response:
         info = request.match_info
         command = subscription_definitions.build_delete(info["store"], info["name"])
-        _, index = await self.backend.delete_subscription(command)
+        _, index = await self.counts.write(self.backend.delete_subscription(command))
         return _written(index)
 
     async def list_subscriptions(self, request: web.Request) -> web.Response:
@@ -580,7 +583,7 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     config = gateway.config
     app = new_app(config, ROUTE_ROLES)
     registry = CollectorRegistry()
-    registry.register(GatewayCollector(gateway.router, gateway.health))
+    registry.register(GatewayCollector(gateway.counts, gateway.router, gateway.health))
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(

@@ -25,7 +25,7 @@ from engine.cli_support import (
 from engine.cluster_secret import SecretError, resolve_cluster_secret
 from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
-from engine.exposure import insecure_reasons
+from engine.exposure import insecure_reasons, jetstream_reasons
 from engine.gateway.app import Gateway, build_gateway_app
 from engine.gateway.gate_backend import GateBackend
 from engine.gateway.gate_cluster_ops import GateClusterOps
@@ -59,7 +59,8 @@ async def serve(
     except TlsError as exc:
         fail(PROGRAM, f"security.tls: {exc}", 2)
     link_tls = tls.client if tls else None
-    insecure = [] if insecure_ok else insecure_reasons(config)
+    exposure = jetstream_reasons if config.backend == "jetstream" else insecure_reasons
+    insecure = [] if insecure_ok else exposure(config)
     for reason in insecure:
         log.warning("insecure: %s (--insecure-ok if this is on purpose)", reason)
     if clear:

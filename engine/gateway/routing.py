@@ -44,10 +44,10 @@ class Router:
         # The highest log index this gateway acknowledged: reads without a token of their own
         # wait for it (less freshLag), so even curl users read their writes through a follower.
         self.acked_index = 0
+        # Gate's own routing; the requests themselves are counted by their caller, the
+        # gateway's handlers (engine/gateway/metrics.py, ``RequestCounts``), on either backend.
         self.counters = {
-            "writes": 0,
             "write_retries": 0,
-            "reads": 0,
             "reads_on_followers": 0,
             "reads_damaged": 0,  # answers store_damaged, each retried on another node
         }
@@ -127,7 +127,6 @@ class Router:
 
     async def write(self, command: dict[str, Any]) -> tuple[Any, int]:
         """Replicate a command through the leader: its result and its log index."""
-        self.counters["writes"] += 1
 
         def retried() -> None:
             self.counters["write_retries"] += 1
@@ -182,7 +181,6 @@ class Router:
         gateway costs it next to nothing.  So does a read asking for a log index this gateway
         has not seen: only the leader knows whether it exists.
         """
-        self.counters["reads"] += 1
         msg: dict[str, Any] = {"op": "read", "query": query, **freshness, "wait_ms": wait_ms}
         floor = self.acked_index - self.config.replication.fresh_lag
         if floor > 0:

@@ -492,3 +492,37 @@ async def test_deleting_a_subscription_ends_its_consumers(client: GateClient) ->
                 async for _ in consumer:
                     pass
     assert ended.value.code == "subscription_not_found"
+
+
+async def _counters(url: str) -> dict[str, float]:
+    """The gateway's ``gate_gateway_*`` samples from ``/metrics``, by name and labels."""
+    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as resp:
+        text = await resp.text()
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("gate_gateway_"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+async def test_metrics_count_appends_and_their_errors_alike(
+    engine_cluster: tuple[str, Served],
+) -> None:
+    url = engine_cluster[1].url
+    stream = new_stream()
+    path = f"/api/stores/reg_gh/streams/{stream}/events"
+    before = await _counters(url)
+    assert (await post(url, path, {"events": [ev(1), ev(2), ev(3)]}))[0] == 200
+    assert (await post(url, path, {"events": [ev(4)], "expected_version": 2}))[0] == 200
+    assert (await post(url, path, {"events": [ev(5)], "expected_version": 0}))[0] == 409
+    after = await _counters(url)
+    conflicts = 'gate_gateway_request_errors_total{kind="write",code="wrong_expected_version"}'
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert delta("gate_gateway_appends_total") == 3
+    assert delta("gate_gateway_writes_total") == 3
+    assert delta("gate_gateway_events_appended_total") == 4
+    assert delta(conflicts) == 1

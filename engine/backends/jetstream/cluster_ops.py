@@ -62,12 +62,20 @@ class JetStreamClusterOps:
                     f"move {name}'s leader to {node_id}",
                 )
             except JetStreamError as exc:
+                if await self._leader(name) == node_id:
+                    continue  # it took over since the last monitoring round
                 # E.g. the server is not a current replica of the stream: it cannot take over.
                 raise GateError(
                     "node_down", f"{node_id} cannot lead {name}: {exc.description}"
                 ) from None
             moved[name] = leader
-        return {"streams": moved, "already_leader": not moved}
+        previous = next(iter(moved.values()), None)
+        return {"from": previous, "streams": moved, "already_leader": not moved}
+
+    async def _leader(self, stream: str) -> str | None:
+        info = await self.backend.api(f"STREAM.INFO.{stream}", {}, f"look {stream} up")
+        leader = info.get("cluster", {}).get("leader")
+        return leader if isinstance(leader, str) else None
 
     async def node_log(self, node_id: str, after: int | None, limit: int | None) -> Any:
         raise refusal("node_log")
