@@ -517,7 +517,7 @@ async def test_metrics_count_appends_and_their_errors_alike(
     assert (await post(url, path, {"events": [ev(4)], "expected_version": 2}))[0] == 200
     assert (await post(url, path, {"events": [ev(5)], "expected_version": 0}))[0] == 409
     after = await _counters(url)
-    conflicts = 'gate_gateway_request_errors_total{kind="write",code="wrong_expected_version"}'
+    conflicts = 'gate_gateway_request_errors_total{code="wrong_expected_version",kind="write"}'
 
     def delta(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)

@@ -12,6 +12,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from console.ops.catalogue import CATALOGUE
+from console.ops.cluster import ClusterOps
+from console.ops.errors import OpsError, failure_text
+from console.ops.outcomes import leadership_transferred
+from engine.backends.port import OPERATIONS
+from engine.client import GateError
 from engine.client.results import ClusterView
 from tests.jetstream_cluster import JetStreamGateway, all_up, jetstream_config, launch
 
@@ -94,3 +100,28 @@ async def test_what_jetstream_has_not_is_refused_at_once_in_one_json_error(
     assert error["code"] == "not_supported_by_backend", answer
     assert error["message"].startswith("backend jetstream: ")
     assert "\n" not in error["message"]
+
+
+async def test_the_consoles_operations_layer_transfers_and_words_refusals_in_one_line(
+    gateway: JetStreamGateway,
+) -> None:
+    """What both consoles run (console/ops): a transfer waits for the stream leaders, a refused
+    operation is one line for a person, and the catalogue hides what the backend refuses."""
+    async with gateway.client() as client:
+        ops = ClusterOps(client)
+        status = await ops.status()
+        assert set(status.unsupported) == set(OPERATIONS) - {"transfer"}
+        hidden = {entry.name for entry in CATALOGUE if not entry.offered(status.unsupported)}
+        assert {"isolate_node", "node_log", "add_node", "set_tempo"} <= hidden
+        assert {"transfer_leader", "node_stop", "cluster_status"}.isdisjoint(hidden)
+        leaders = dict(status.stream_leaders)
+        target = next(n.node_id for n in status.nodes if n.node_id != leaders[STREAM])
+        result = await ops.transfer(target)
+        assert STREAM in result.streams
+        assert dict(result.status.stream_leaders)[STREAM] == target
+        assert "leads the stores'" in leadership_transferred(result).summary
+        for refused in (ops.node_log(target), ops.isolate(target), ops.heal(target)):
+            with pytest.raises((GateError, OpsError)) as info:
+                await refused
+            line = failure_text(info.value)
+            assert "backend jetstream: " in line and "\n" not in line, line
