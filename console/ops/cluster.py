@@ -13,6 +13,7 @@ import dataclasses
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -574,6 +575,9 @@ class ClusterOps:
     def __init__(self, client: GateClient, *, settle_timeout: float = 20.0) -> None:
         self.client = client
         self.settle_timeout = settle_timeout
+        # A tempo step reads the tempo, then sets the next: keys pressed in a row must each
+        # step from where the one before left it, not all from the tempo they read at once.
+        self._tempo_lock = asyncio.Lock()
 
     async def status(self) -> ClusterStatus:
         """The gateway's current view of the cluster."""
@@ -728,14 +732,19 @@ class ClusterOps:
         """Run the cluster ``scale`` times slower (1: full speed); ``OpsError`` outside 1-100."""
         if not 1 <= scale <= MAX_TEMPO:
             raise OpsError(f"tempo {scale}: from 1 (full speed) to {MAX_TEMPO} times slower")
-        before = (await self.client.tempo())["scale"]
-        answer = await self.client.set_tempo(scale)
-        return TempoResult(answer["scale"], before, tuple(answer.get("pending") or ()))
+        async with self._tempo_lock:
+            return await self._set_tempo(lambda _: scale)
 
     async def step_tempo(self, direction: int) -> TempoResult:
         """One step slower (1), faster (-1), or back to full speed (0)."""
-        scale = (await self.client.tempo())["scale"]
-        return await self.set_tempo(tempo_step(scale, direction) if direction else 1)
+        async with self._tempo_lock:
+            return await self._set_tempo(lambda now: tempo_step(now, direction) if direction else 1)
+
+    async def _set_tempo(self, choose: Callable[[int], int]) -> TempoResult:
+        """Set the tempo ``choose`` picks from the tempo now (under the tempo lock)."""
+        before = (await self.client.tempo())["scale"]
+        answer = await self.client.set_tempo(choose(before))
+        return TempoResult(answer["scale"], before, tuple(answer.get("pending") or ()))
 
     async def set_link_fault(
         self, frm: str, to: str, drop: float, delay_ms: int, duplicate: float

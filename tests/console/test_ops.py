@@ -301,6 +301,19 @@ async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> N
         assert not row.isolated and row.cut_in == row.cut_out == ()
 
 
+async def test_tempo_steps_taken_at_once_each_take_one_step(cluster: RunningCluster) -> None:
+    """Three quick presses of the dashboard's ``-`` run at once: each steps from where the one
+    before it left the tempo, not all from the tempo they read together."""
+    async with GateClient(cluster.url) as client:
+        ops = ClusterOps(client)
+        try:
+            steps = await asyncio.gather(*(ops.step_tempo(1) for _ in range(3)))
+            assert sorted((s.previous, s.scale) for s in steps) == [(1, 2), (2, 5), (5, 10)]
+            assert (await client.tempo())["scale"] == 10
+        finally:
+            await ops.set_tempo(1)
+
+
 def test_cut_and_member_answers_are_checked() -> None:
     from console.ops.cluster import parse_address, parse_direction
     from tests.tui.recorded import HEALTHY
