@@ -35,6 +35,7 @@ FAULT_LEGEND = "≈: a Raft link of it lossy, slow or repeating (link faults: se
 # The tempos the slow-down and speed-up keys step through (docs/API.md, "Tempo").
 TEMPO_STEPS = (1, 2, 5, 10, 20, 50, 100)
 MAX_TEMPO = TEMPO_STEPS[-1]
+SLOW_TEMPO = 20  # what "Slow Motion" proposes, in both consoles
 MAX_DELAY_MS = 60_000  # a link fault's delay at most (the gateway's limit)
 _PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 DIRECTIONS = ("both", "in", "out")  # of a cut: in, what the node hears; out, what it sends
@@ -445,6 +446,12 @@ def fault_text(fault: LinkFaultView) -> str:
     if fault.get("duplicate"):
         parts.append(f"dup {fault['duplicate']:.0%}")
     return " · ".join(parts)
+
+
+def tempo_words(scale: int) -> str:
+    """The tempo as both consoles' Slow Motion say it: ``tempo ×1/20``, ``tempo ×1 (full
+    speed)``."""
+    return f"tempo ×1/{scale}" if scale > 1 else "tempo ×1 (full speed)"
 
 
 def tempo_step(scale: int, direction: int) -> int:

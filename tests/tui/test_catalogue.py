@@ -201,3 +201,17 @@ async def test_an_operation_on_a_row_takes_the_selected_one_or_says_where_to_sel
         await until(pilot, lambda: bool(app.last_message), "the outcome")
         assert app.last_message == "✅ Producer for 'greenhouse-1' stopped"
         assert recorded.producers.rows()[0].state == "stopped"
+
+
+async def test_the_slow_motion_dialog_proposes_the_menu_s_default_and_says_the_tempo_now() -> None:
+    """As option 34 asks: 20 times slower by default (not the tempo now, which OK would only
+    set again), with the tempo now above the question."""
+    app = GateConsole(RecordedOps().as_operations(), blink=False)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(app)
+        await _palette(pilot, "Slow Motion")
+        await until(pilot, lambda: isinstance(app.screen, FormDialog), "the dialog")
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog)
+        assert dialog.values() == {"scale": "20"}
+        assert dialog.hint is not None and dialog.hint.startswith("Now tempo ×1 (full speed)")
