@@ -530,6 +530,8 @@ class LinksResult:
     before: NodeRow
     after: NodeRow
     was_leader: bool
+    # After a cut that leaves too few voters that hear each other: why no leader can be elected.
+    no_majority: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,7 +735,8 @@ class ClusterOps:
             cut_in=tuple(cuts.get("in") or ()),
             cut_out=tuple(cuts.get("out") or ()),
         )
-        return LinksResult(row, after, was_leader=row.node_id == status.leader)
+        alone = None if heal or not after.isolated else status.no_majority(row.node_id)
+        return LinksResult(row, after, was_leader=row.node_id == status.leader, no_majority=alone)
 
     async def set_tempo(self, scale: int) -> TempoResult:
         """Run the cluster ``scale`` times slower (1: full speed); ``OpsError`` outside 1-100."""

@@ -220,6 +220,10 @@ def links_cut(result: LinksResult, heal_hint: str) -> Outcome:
             what = f"{node.node_id} isolated (the leader): it steps down (no quorum)"
         else:
             what = f"{node.node_id} isolated: it hears no peer and no peer hears it"
+        if result.no_majority:
+            return warn(
+                f"{what}; no leader until it heals ({result.no_majority})", f"{heal_hint} heals it"
+            )
         return ok(what, f"Writes go to a leader the others elect; {heal_hint} heals it")
     return ok(f"{node.node_id}: {node.cuts_text}", f"{heal_hint} heals it")
 
