@@ -97,7 +97,22 @@ def test_a_follower_that_fell_far_behind_while_up_reads_caught_up() -> None:
         _status("node1", 3, leader, _with_lag(node2, 9), node3),
         _status("node1", 3, leader, node2, node3),
     )
-    assert said[1:] == [[], [], ["node2 caught up"]]
+    assert said[1:] == [["node2 fell behind (lag 25), catching up"], [], ["node2 caught up"]]
+
+
+def test_a_follower_behind_again_and_again_is_said_behind_each_time_before_caught_up() -> None:
+    """A lossy link keeps a follower falling behind: each "caught up" follows its "behind"."""
+    leader, node2, node3 = HEALTHY.nodes
+    behind = _status("node1", 3, leader, _with_lag(node2, 40), node3)
+    whole = _status("node1", 3, leader, node2, node3)
+    said = _play(HEALTHY, behind, behind, whole, behind, whole)
+    assert said[1:] == [
+        ["node2 fell behind (lag 40), catching up"],
+        [],
+        ["node2 caught up"],
+        ["node2 fell behind (lag 40), catching up"],
+        ["node2 caught up"],
+    ]
 
 
 def test_no_caught_up_without_a_leader() -> None:
@@ -228,6 +243,22 @@ def test_a_hand_over_reads_as_a_transfer() -> None:
         node("node3", "follower", term=4, lag=4),
     )
     assert _play(HEALTHY, handed)[1] == ["leadership transferred: node1 → node2 (term 4)"]
+
+
+def test_a_leader_with_lossy_links_that_loses_an_election_is_not_said_to_hand_over() -> None:
+    """Its followers stopped hearing it well and elected another: no transfer was asked."""
+    lossy = (("node2", "drop 30% · +200 ms"),)
+    faulty = replace(
+        HEALTHY, nodes=(replace(HEALTHY.nodes[0], link_faults=lossy), *HEALTHY.nodes[1:])
+    )
+    elected = _status(
+        "node2",
+        4,
+        replace(node("node1", "follower", term=4, preferred=True), link_faults=lossy),
+        node("node2", "leader", term=4),
+        node("node3", "follower", term=4),
+    )
+    assert _play(HEALTHY, faulty, elected)[2] == ["new leader: node2 (term 4)"]
 
 
 def test_a_node_joins_as_learner_is_promoted_and_another_is_removed() -> None:
