@@ -22,6 +22,7 @@ from console.ops.numbers import parse_whole
 from console.ops.rate import Clock, CounterRate
 from engine.client import GateClient, GateError, results
 from engine.client.results import ClusterView, LinkFaultView, NodeView
+from engine.config import is_valid_id
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
@@ -334,6 +335,16 @@ class ClusterStatus:
         else:
             return None
         return candidates[0].node_id if len(candidates) == 1 else None
+
+    def new_member_id(self, text: str) -> str:
+        """A new member's id as typed (empty: the next free ``nodeN``); ``OpsError`` for one
+        the cluster has, or one no node can have."""
+        word = text.strip() or self.next_member()[0]
+        if not is_valid_id(word):
+            raise OpsError(f"{word[:24]!r} cannot be a node id: letters, digits, _ and - (1 to 64)")
+        if any(node.node_id == word for node in self.nodes):
+            raise OpsError(f"{word} is a member already")
+        return word
 
     def next_member(self) -> tuple[str, str, str]:
         """What the add-node dialog and option 32 propose: the next free ``nodeN`` id, and

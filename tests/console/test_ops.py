@@ -333,6 +333,13 @@ def test_cut_and_member_answers_are_checked() -> None:
     with pytest.raises(OpsError, match="no node 'node9'"):
         HEALTHY.peers("node1", "node9")
     assert HEALTHY.default_node("heal") is None  # no node has cut links
+    # A new member's id is checked where it is typed, before its addresses are asked for.
+    assert HEALTHY.new_member_id("") == "node4" and HEALTHY.new_member_id(" edge-1 ") == "edge-1"
+    with pytest.raises(OpsError, match="node1 is a member already"):
+        HEALTHY.new_member_id("node1")
+    for bad in ("🙂", "node 4", "x" * 65, "a/b"):
+        with pytest.raises(OpsError, match="cannot be a node id: letters, digits, _ and -"):
+            HEALTHY.new_member_id(bad)
     with pytest.raises(OpsError, match=r"name the node to take over \(node2, node3\)"):
         HEALTHY.transfer_target()
 

@@ -33,7 +33,7 @@ from console.ops.outcomes import (
     tempo_set,
 )
 from console.ops.streams import existing_stream
-from console.repl.context import BadInput, Context, parsed
+from console.repl.context import Context, parsed
 from console.repl.tables import Cell
 from domain.greenhouse.aggregate import Greenhouse
 
@@ -435,14 +435,11 @@ async def add_node(ctx: Context) -> None:
     status = await ctx.ops.cluster.status()
     _nodes_line(ctx, status)
     node_id, http, tcp = status.next_member()
-
-    def new_id(text: str) -> str:
-        if any(n.node_id == text for n in status.nodes):
-            raise BadInput(f"{text} is a member already")
-        return text or node_id
-
     chosen = await ctx.answer(
-        f"Enter node id (default: {node_id}): ", parsed(new_id), history="node", optional=True
+        f"Enter node id (default: {node_id}): ",
+        parsed(status.new_member_id),
+        history="node",
+        optional=True,
     )
     http_at = await ctx.answer(
         f"HTTP host:port (default {http}): ",
