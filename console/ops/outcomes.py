@@ -211,6 +211,15 @@ def leadership_transferred(result: TransferResult) -> Outcome:
     )
 
 
+def attached(url: str) -> Outcome:
+    """Said once at the start of a console that attached to a running cluster (``--connect``):
+    quitting it leaves the cluster as it is."""
+    return ok(
+        f"Attached to the cluster at {url}, which this console did not start: "
+        "Ctrl+Q leaves it running"
+    )
+
+
 def links_cut(result: LinksResult, heal_hint: str) -> Outcome:
     """What an isolate did: ``node1 isolated (the leader): it steps down (no quorum)``, or the
     links a partial cut left cut (``heal_hint`` says how to heal in the front end at hand)."""

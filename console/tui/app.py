@@ -189,6 +189,8 @@ class GateConsole(App[None]):
         self.poll()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
         self._check_size(self.size)
+        if not self.ops.started_engine:
+            self.report(outcomes.attached(self.ops.url))
         if self.lesson_path is not None:
             self.open_lesson(self.lesson_path)
 

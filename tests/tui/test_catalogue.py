@@ -215,3 +215,22 @@ async def test_the_slow_motion_dialog_proposes_the_menu_s_default_and_says_the_t
         assert isinstance(dialog, FormDialog)
         assert dialog.values() == {"scale": "20"}
         assert dialog.hint is not None and dialog.hint.startswith("Now tempo ×1 (full speed)")
+
+
+async def test_a_console_attached_to_a_running_cluster_says_it_did_not_start_it() -> None:
+    """`gate-console --connect`: a room must not think Ctrl+Q stops the cluster; a console
+    that started its own says nothing (its cluster goes with it, as the docs say)."""
+    attached = RecordedOps()
+    attached.started_engine = False
+    app = GateConsole(attached.as_operations(), blink=False)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(app)
+        await until(pilot, lambda: bool(app.last_message), "the toast")
+        assert app.last_message == (
+            f"✅ Attached to the cluster at {attached.url}, which this console did not start: "
+            "Ctrl+Q leaves it running"
+        )
+    started = GateConsole(RecordedOps().as_operations(), blink=False)
+    async with started.run_test(size=(110, 32)):
+        await settle(started)
+        assert not started.last_message
