@@ -9,7 +9,7 @@ from textual.widgets import RichLog
 
 from console.ops.cluster import ClusterStatus, HealthSample, NodeRow
 from console.tui.app import GateConsole
-from console.tui.cluster.timeline import Timeline
+from console.tui.cluster.timeline import Timeline, elapsed_text
 from console.tui.status_bar import status_text
 from tests.tui.recorded import CATCHING_UP, CAUGHT_UP, FAILOVER, HEALTHY, RecordedOps, node
 from tests.tui.test_snapshots import settle
@@ -337,3 +337,16 @@ def test_jetstream_stream_elections_are_told() -> None:
     streams = [(("reg_gh", "node2"),), (("reg_gh", None),), (("reg_gh", "node3"),)]
     said = _play(*(replace(HEALTHY, stream_leaders=leaders) for leaders in streams))
     assert said[1:] == [["stream reg_gh: leader node2 lost"], ["stream reg_gh: new leader node3"]]
+
+
+def test_the_timeline_s_times_keep_their_width_past_1000_seconds() -> None:
+    """A class runs longer than 16 minutes: "+1605.9s" pushed its line one column right."""
+    assert [elapsed_text(s) for s in (0, 12.34, 849.66, 999.9, 1605.9, 7300, 200_000)] == [
+        "+  0.0s",
+        "+ 12.3s",
+        "+849.7s",
+        "+999.9s",
+        "+26m45s",
+        "+ 2h01m",
+        "+ 2d07h",
+    ]

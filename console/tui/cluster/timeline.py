@@ -14,11 +14,19 @@ stayed up but fell far behind is said to have, before its "caught up".
 
 from __future__ import annotations
 
-from console.ops.cluster import ClusterStatus, NodeRow
+from console.ops.cluster import ClusterStatus, NodeRow, uptime_text
 
 # Under a steady write load a follower trails by a few entries between two samples; only a lag
 # this large (a long pause, a slow disk) makes a node that stayed up "catching up".
 CATCH_UP_LAG = 20
+
+
+def elapsed_text(seconds: float) -> str:
+    """A timeline line's time since the first look, always seven columns so the sentences
+    line up: ``+ 12.3s``, past 999.9 s ``+26m45s``."""
+    if round(seconds, 1) < 1000:
+        return f"+{seconds:5.1f}s"
+    return "+" + uptime_text(seconds).rjust(6)
 
 
 def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]:
