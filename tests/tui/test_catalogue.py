@@ -234,3 +234,14 @@ async def test_a_console_attached_to_a_running_cluster_says_it_did_not_start_it(
     async with started.run_test(size=(110, 32)):
         await settle(started)
         assert not started.last_message
+
+
+def test_the_help_gives_question_mark_ctrl_p_and_ctrl_q_a_row_each() -> None:
+    """In one row their key column folded at 80 columns and left a lone "·" on a line."""
+    help_lines = help_text().splitlines()
+    for row in (
+        "| `?` | this help |",
+        "| `Ctrl+P` | the command palette: every operation |",
+        "| `Ctrl+Q` | quit (stops what this console started) |",
+    ):
+        assert row in help_lines
