@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import yaml
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from engine.config import is_valid_id
@@ -43,7 +43,7 @@ from engine.transport.http_common import (
     path_int,
     read_json,
 )
-from engine.transport.limits import send_bounded
+from engine.transport.limits import drain_client, send_bounded
 from engine.transport.preflight import GATEWAY_SERVICE
 
 log = logging.getLogger("gate.gateway")
@@ -203,7 +203,7 @@ class Gateway:
             await send_bounded(
                 ws, request, orjson.dumps({"type": "cluster", **self.health.view}).decode()
             )
-            reader = asyncio.create_task(self._drain_client(ws))
+            reader = asyncio.create_task(drain_client(ws))
             while not ws.closed:
                 getter = asyncio.create_task(queue.get())
                 done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
@@ -217,12 +217,6 @@ class Gateway:
         finally:
             self.health.unsubscribe(queue)
         return ws
-
-    @staticmethod
-    async def _drain_client(ws: web.WebSocketResponse) -> None:
-        async for msg in ws:
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-                break
 
     async def cluster_trace(self, request: web.Request) -> web.WebSocketResponse:
         return await serve_trace(self.trace, request)
