@@ -9,7 +9,8 @@ CPU is read from /proc while the Messages panel is open (following ``/api/cluste
 the gateway sums up at this rate: "AppendEntries ×90/s, 50 entries") and while it is closed
 (the Cluster panel, the console's start), in turns, ``--rounds`` of each, ``--seconds`` each,
 after the panel shown has drawn.  Figures: the console's CPU in % of a core and in µs per
-event written, medians of the rounds, and the panel's share (open minus closed).  Goal
+event written, medians of the rounds, and the panel's share (open minus closed); beside them
+the gateway's and the nodes' CPU, which a watcher of the trace costs too.  Goal
 (docs/CONSOLE.md, the console's CPU goal, as in ``console_latency``): under half a core with
 the panel open.  Exit status 1 when it is missed or the panel never drew a summed-up row.
 
@@ -32,10 +33,10 @@ from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as StopEvent
 from pathlib import Path
 
-from bench.lib.cluster import cluster_config, start_cluster
+from bench.lib.cluster import cluster_config, process_ids, start_cluster
 from bench.lib.console_pty import ConsoleOnPty
 from bench.lib.driver import sample_events
-from bench.lib.machine import Steal, StealWatch
+from bench.lib.machine import MACHINE, CpuMeter, Steal, StealWatch
 from bench.lib.results import Results, add_json_out
 from engine.client import GateClient, GateError
 
@@ -43,6 +44,7 @@ COLUMNS, ROWS = 120, 36
 GOAL_CORES = 0.5  # docs/CONSOLE.md: the console's CPU goal, under half a core
 STORE = "reg_gh"  # the console's store: its header counts these events
 SUMMARY_ROW = "═".encode()  # the double-lined arrow of a summed-up row
+CATCH_UP = 0.5  # seconds of appends the writer sends late, at most
 
 
 # -- the writer: a process of its own ------------------------------------------------------------
@@ -53,7 +55,8 @@ def write(
 ) -> None:
     """Append ``rate`` events/s in appends of ``batch``, paced, until ``stop`` is set; add each
     acknowledged append's events to ``acked``.  A late append is sent at once (up to ``tasks``
-    in flight): the pace catches up when the cluster can."""
+    in flight), but a backlog of more than :data:`CATCH_UP` seconds is let go: a phase that
+    slowed the cluster down must not lend the next one its backlog."""
     asyncio.run(_write(url, rate, batch, tasks, acked, stop))
 
 
@@ -70,12 +73,14 @@ async def _write(
     issued = 0  # appends due so far, shared by the tasks
 
     async def task(client: GateClient, worker: int) -> None:
-        nonlocal issued
+        nonlocal issued, started
         while not stop.is_set():
             seq = issued
             issued += 1
             delay = started + seq * batch / rate - time.monotonic()
-            if delay > 0:
+            if delay < -CATCH_UP:
+                started -= delay + CATCH_UP  # the pace from now on, not the backlog
+            elif delay > 0:
                 await asyncio.sleep(delay)
             events = [pool[(seq * batch + k) % len(pool)] for k in range(batch)]
             try:
@@ -98,6 +103,7 @@ class Phase:
     seconds: float
     events: int
     cpu: float  # the console's CPU seconds
+    cluster: dict[str, float]  # the cluster's processes' CPU seconds, by name
     steal: Steal
 
     @property
@@ -112,9 +118,23 @@ class Phase:
     def us_per_event(self) -> float:
         return self.cpu / max(1, self.events) * 1e6
 
+    @property
+    def gateway_cores(self) -> float:
+        return self.cluster.get("gateway", 0.0) / self.seconds
+
+    @property
+    def nodes_cores(self) -> float:
+        nodes = sum(v for k, v in self.cluster.items() if k.startswith("node"))
+        return nodes / self.seconds
+
 
 def measure(
-    console: ConsoleOnPty, acked: Synchronized[int], panel: str, seconds: float, shown: bool
+    console: ConsoleOnPty,
+    meter: CpuMeter,
+    acked: Synchronized[int],
+    panel: str,
+    seconds: float,
+    shown: bool,
 ) -> Phase:
     """Show the panel (unless ``shown``), wait until it drew, then read the console's CPU for
     ``seconds``."""
@@ -127,10 +147,13 @@ def measure(
     time.sleep(1.0)  # the switch's own redraw is not what is measured
     with StealWatch() as steal:
         cpu, events, t0 = console.cpu_seconds(), acked.value, time.monotonic()
+        before = meter.sample()
         time.sleep(seconds)
         cpu, events = console.cpu_seconds() - cpu, acked.value - events
+        cluster = CpuMeter.delta(before, meter.sample())
         elapsed = time.monotonic() - t0
-    return Phase(panel, elapsed, events, cpu, steal.result)
+    del cluster[MACHINE]
+    return Phase(panel, elapsed, events, cpu, cluster, steal.result)
 
 
 def report(phases: list[Phase], args: argparse.Namespace, summed: bool, results: Results) -> bool:
@@ -141,16 +164,19 @@ def report(phases: list[Phase], args: argparse.Namespace, summed: bool, results:
           f"aimed at {args.rate:,.0f} events/s; {args.rounds} rounds of {args.seconds:g} s per "
           f"panel, medians:")  # fmt: skip
     head = f"{'Messages panel':<16} {'events/s':>9} {'console CPU':>12} {'µs/event':>9}"
-    print(f"  {head}  rounds (CPU %)")
+    print(f"  {head} {'gateway':>8} {'nodes':>7}  rounds (console CPU %)")
     for panel in ("closed", "open"):
         rounds = " ".join(f"{p.cores:.0%}" for p in phases if p.panel == panel)
         rate, cores, per = (median(panel, f) for f in ("rate", "cores", "us_per_event"))
-        print(f"  {panel:<16} {rate:>9,.0f} {cores:>11.1%} {per:>9.1f}  {rounds}")
+        gateway, nodes = median(panel, "gateway_cores"), median(panel, "nodes_cores")
+        print(f"  {panel:<16} {rate:>9,.0f} {cores:>11.1%} {per:>9.1f} {gateway:>8.0%} "
+              f"{nodes:>7.0%}  {rounds}")  # fmt: skip
         worst = max((p.steal for p in phases if p.panel == panel), key=lambda s: s.worst)
         results.add(
             f"console, Messages panel {panel}",
             {"events_per_s": round(rate, 1), "console_cores": round(cores, 4),
-             "console_us_per_event": round(per, 2), "target_events_per_s": args.rate},
+             "console_us_per_event": round(per, 2), "target_events_per_s": args.rate,
+             "gateway_cores": round(gateway, 3), "nodes_cores": round(nodes, 3)},
             worst,
         )  # fmt: skip
     share = median("open", "cores") - median("closed", "cores")
@@ -170,14 +196,18 @@ async def main_async(args: argparse.Namespace, results: Results) -> bool:
         try:
             print("gate-console's CPU, Messages panel open and closed: the default 3-node "
                   f"cluster (fsync always, trace on), a {COLUMNS}x{ROWS} pty")  # fmt: skip
-            return await asyncio.to_thread(run, running.url, args, results)
+            async with running.new_client() as client:
+                pids = process_ids(await client.cluster(), running.url, running.gateway_pid)
+            del pids["client"]  # this process only waits; the writer is its own
+            meter = CpuMeter(pids)
+            return await asyncio.to_thread(run, running.url, meter, args, results)
         finally:
             await running.embedded.stop()
     finally:
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def run(url: str, args: argparse.Namespace, results: Results) -> bool:
+def run(url: str, meter: CpuMeter, args: argparse.Namespace, results: Results) -> bool:
     spawn = multiprocessing.get_context("spawn")
     acked = spawn.Value("q", 0)
     stop = spawn.Event()
@@ -196,13 +226,14 @@ def run(url: str, args: argparse.Namespace, results: Results) -> bool:
         for round_ in range(args.rounds):
             # Each round starts with the other panel: neither always runs first.
             for panel in ("closed", "open") if round_ % 2 == 0 else ("open", "closed"):
-                phases.append(measure(console, acked, panel, args.seconds, panel == shown))
+                phase = measure(console, meter, acked, panel, args.seconds, panel == shown)
+                phases.append(phase)
                 shown = panel
                 if panel == "open":
                     summed = summed or console.showed(SUMMARY_ROW)
-                last = phases[-1]
-                print(f"  round {round_ + 1}, panel {panel:<6}: {last.rate:>7,.0f} events/s, "
-                      f"console {last.cores:.1%} of a core")  # fmt: skip
+                print(f"  round {round_ + 1}, panel {panel:<6}: {phase.rate:>7,.0f} events/s, "
+                      f"console {phase.cores:.1%} of a core, gateway {phase.gateway_cores:.0%}, "
+                      f"nodes {phase.nodes_cores:.0%}")  # fmt: skip
         return report(phases, args, summed, results)
     finally:
         stop.set()
