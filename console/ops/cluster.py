@@ -222,6 +222,8 @@ class ClusterStatus:
     term: int | None
     nodes: tuple[NodeRow, ...]
     tempo: int = 1  # the cluster runs this many times slower than its config's timing
+    # backend jetstream: each stream's leader (None while its Raft group has none), by name.
+    stream_leaders: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def tempo_text(self) -> str:
@@ -384,6 +386,7 @@ class ClusterStatus:
             term=view.get("term"),
             nodes=tuple(_node_row(n) for n in view.get("nodes") or []),
             tempo=tempo["scale"] if (tempo := view.get("tempo")) else 1,
+            stream_leaders=tuple((s["stream"], s["leader"]) for s in view.get("streams") or []),
         )
 
 

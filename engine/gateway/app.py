@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from engine.config import is_valid_id
 from engine.config_model import ClusterConfig, Endpoint, Role
-from engine.gateway.health import HealthMonitor
+from engine.gateway.health import ClusterMonitor
 from engine.gateway.leader_bridge import ConsumerBridge
 from engine.gateway.metrics import GatewayCollector
 from engine.gateway.observers import ObserverHub
@@ -92,7 +92,7 @@ class Gateway:
         self,
         config: ClusterConfig,
         router: Router,
-        health: HealthMonitor,
+        health: ClusterMonitor,
         supervisor: NodeSupervisor | None,
     ) -> None:
         self.config = config

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import ssl
 from pathlib import Path
 
 from aiohttp import web
@@ -22,11 +23,13 @@ from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
 from engine.exposure import insecure_reasons
 from engine.gateway.app import Gateway, build_gateway_app
-from engine.gateway.health import HealthMonitor
+from engine.gateway.health import ClusterMonitor, HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
 from engine.gateway.tcp_pool import NodePool
 from engine.heap import freeze_startup_heap
+from engine.jetstream.monitor import JetStreamMonitor
+from engine.jetstream.servers import ServerError, ServerLauncher
 from engine.tls import ProcessTls, TlsError, process_tls
 from engine.transport.http_server import HttpRunner
 from engine.transport.preflight import PreflightError, check_ports
@@ -62,20 +65,15 @@ async def serve(
             "cleared the data of %s under %s", ", ".join(config.node_ids), config.storage.data_dir
         )
     pool = NodePool(config, tls=link_tls)
-    supervisor = (
-        NodeSupervisor(
-            config, config_path, members=pool.members, tls=link_tls, insecure_ok=insecure_ok
+    try:
+        supervisor = (
+            _supervisor(config, config_path, pool, link_tls, insecure_ok)
+            if config.gateway.starts_nodes
+            else None
         )
-        if config.gateway.starts_nodes
-        else None
-    )
-    health = HealthMonitor(
-        config,
-        pool,
-        managed_info=supervisor.managed_info if supervisor else None,
-        node_state=supervisor.state if supervisor else None,
-        restart_info=supervisor.restart_info if supervisor else None,
-    )
+    except ServerError as exc:
+        fail(PROGRAM, str(exc), 2)
+    health = _monitor(config, pool, supervisor)
     router = Router(config, pool, health)
     gateway = Gateway(config, router, health, supervisor)
     gateway.insecure = insecure
@@ -125,6 +123,46 @@ async def serve(
         pool.close()
         if supervisor is not None:
             await supervisor.stop_all()
+
+
+def _supervisor(
+    config: ClusterConfig,
+    config_path: Path,
+    pool: NodePool,
+    link_tls: ssl.SSLContext | None,
+    insecure_ok: bool,
+) -> NodeSupervisor:
+    """The supervisor of the config's nodes: Gate's, or (backend jetstream) nats-servers,
+    launched from the config files engine/jetstream/servers.py writes."""
+    if config.backend == "jetstream":
+        servers = ServerLauncher(config)
+        return NodeSupervisor(
+            config,
+            config_path,
+            members=pool.members,
+            command=servers.command,
+            ready_path=servers.ready_path,
+            preexec=servers.preexec,
+        )
+    return NodeSupervisor(
+        config, config_path, members=pool.members, tls=link_tls, insecure_ok=insecure_ok
+    )
+
+
+def _monitor(
+    config: ClusterConfig, pool: NodePool, supervisor: NodeSupervisor | None
+) -> ClusterMonitor:
+    """The cluster view's monitor for the config's backend."""
+    managed_info = supervisor.managed_info if supervisor else None
+    node_state = supervisor.state if supervisor else None
+    restart_info = supervisor.restart_info if supervisor else None
+    if config.backend == "jetstream":
+        return JetStreamMonitor(
+            config, managed_info=managed_info, node_state=node_state, restart_info=restart_info
+        )
+    return HealthMonitor(
+        config, pool, managed_info=managed_info, node_state=node_state, restart_info=restart_info
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
