@@ -21,45 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.lib.cluster import free_ports, wait_for, write_config
+from bench.lib.cluster import wait_for, write_config
+from bench.lib.jetstream import jetstream_config
 from engine.client import GateClient
 from engine.client.results import ClusterView
 
 START_TIMEOUT = 30.0
-
-
-def jetstream_config(
-    directory: Path, servers: int = 3, *, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The config of ``servers`` nats-servers and a gateway that starts them (health every
-    0.2 s); ``extra`` sections are merged into these key by key (a non-dict replaces)."""
-    ports = free_ports(3 * servers + 1)
-    raw: dict[str, Any] = {
-        "backend": "jetstream",
-        "nodes": {
-            f"nats{i + 1}": {
-                "role": "master" if i == 0 else "slave",
-                "http": {"host": "127.0.0.1", "port": ports[3 * i]},
-                "tcp": {"host": "127.0.0.1", "port": ports[3 * i + 1]},
-                "cluster": {"host": "127.0.0.1", "port": ports[3 * i + 2]},
-            }
-            for i in range(servers)
-        },
-        "jetstream": {"replicas": min(3, servers)},
-        "gateway": {
-            "startsNodes": True,
-            "http": {"host": "127.0.0.1", "port": ports[-1]},
-            "healthInterval": 0.2,
-        },
-        "storage": {"dataDir": str(directory / "data")},
-        "stores": ["reg_gh"],
-    }
-    for section, values in (extra or {}).items():
-        if isinstance(values, dict) and isinstance(raw.get(section), dict):
-            raw[section] = {**raw[section], **values}
-        else:
-            raw[section] = values
-    return raw
+__all__ = [
+    "START_TIMEOUT",
+    "JetStreamGateway",
+    "all_up",
+    "jetstream_config",
+    "jetstream_gateway",
+    "launch",
+]
 
 
 @dataclass

@@ -8,9 +8,12 @@ import contextlib
 import logging
 import ssl
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
+from engine.backends.jetstream.backend import JetStreamBackend
+from engine.backends.port import Backend
 from engine.cli_support import (
     bind_error,
     configure_logging,
@@ -23,6 +26,7 @@ from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
 from engine.exposure import insecure_reasons
 from engine.gateway.app import Gateway, build_gateway_app
+from engine.gateway.gate_backend import GateBackend
 from engine.gateway.health import ClusterMonitor, HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
@@ -75,7 +79,7 @@ async def serve(
         fail(PROGRAM, str(exc), 2)
     health = _monitor(config, pool, supervisor)
     router = Router(config, pool, health)
-    gateway = Gateway(config, router, health, supervisor)
+    gateway = Gateway(config, router, health, supervisor, _backend(config, router))
     gateway.insecure = insecure
     runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout, config.limits)
     await runner.setup()
@@ -146,6 +150,28 @@ def _supervisor(
         )
     return NodeSupervisor(
         config, config_path, members=pool.members, tls=link_tls, insecure_ok=insecure_ok
+    )
+
+
+def _backend(config: ClusterConfig, router: Router) -> Backend:
+    """What stores the events: Gate's nodes through the router, or (backend jetstream) the
+    nats-servers through their client ports (docs/ENGINE.md, "JetStream backend")."""
+    if config.backend != "jetstream":
+        return GateBackend(config, router)
+    js = config.jetstream
+    options: dict[str, Any] = {}
+    if js.user is not None:
+        options |= {"user": js.user, "password": js.password}
+    if js.creds is not None:
+        options["user_credentials"] = str(js.creds)
+    if js.ca is not None:
+        options["tls"] = ssl.create_default_context(cafile=str(js.ca))
+    return JetStreamBackend(
+        [f"nats://{node.tcp.connect_host}:{node.tcp.port}" for node in config.nodes],
+        replicas=js.replicas,
+        request_timeout=config.gateway.request_timeout,
+        max_events=config.limits.max_events_per_append,
+        connect_options=options,
     )
 
 
