@@ -162,7 +162,9 @@ class JetStreamBackend:
             if remaining <= 0:
                 raise GateError("unavailable", f"JetStream could not {what} in time: {reason}")
             try:
-                return await attempt(remaining)
+                answer = await attempt(remaining)
+                _raise_swallowed_cancel()
+                return answer
             except JetStreamError as exc:
                 if exc.status != 503 and exc.status != 408:
                     raise
@@ -651,6 +653,7 @@ class JetStreamBackend:
                 remaining = deadline - time.monotonic()
                 if page["events"] or remaining <= 0:
                     return page
+                _raise_swallowed_cancel()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), remaining)
         finally:
@@ -812,6 +815,15 @@ class JetStreamBackend:
 
     async def consume(self, request: web.Request, store: str, name: str) -> web.WebSocketResponse:
         return await self.subscriptions.consume(request, store, name)
+
+
+def _raise_swallowed_cancel() -> None:
+    """Raise the cancel of the current task if it was asked for and never came: nats-py drops
+    one that lands while it flushes a command (``Client._flush_pending``), and the task went on
+    (a stopping gateway's observer tail then waited out its long poll)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _record(message: dict[str, Any]) -> dict[str, Any]:
