@@ -5,6 +5,7 @@ named server; what JetStream has no equivalent of is refused at once with one JS
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,12 @@ import pytest
 from console.ops.catalogue import CATALOGUE
 from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError, failure_text
+from console.ops.operations import Operations
 from console.ops.outcomes import leadership_transferred
+from console.ops.session import SessionOptions
+from console.tui.app import GateConsole
+from console.tui.cluster.panel import ClusterPanel
+from console.tui.requests import request
 from engine.backends.port import OPERATIONS
 from engine.client import GateError
 from engine.client.results import ClusterView
@@ -125,3 +131,31 @@ async def test_the_consoles_operations_layer_transfers_and_words_refusals_in_one
                 await refused
             line = failure_text(info.value)
             assert "backend jetstream: " in line and "\n" not in line, line
+
+
+async def test_the_dashboard_hides_the_keys_of_what_the_backend_refuses(
+    gateway: JetStreamGateway,
+) -> None:
+    ops = await Operations.open(SessionOptions(connect=gateway.url), seed=7, health_interval=0.2)
+    try:
+        app = GateConsole(ops, blink=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            deadline = time.monotonic() + 30
+            while not app.unsupported:
+                assert time.monotonic() < deadline, "the cluster view never came"
+                await pilot.pause(0.05)
+            panel = app.query_one(ClusterPanel)
+            for hidden in ("isolate_node", "heal_node", "link_fault", "add_node", "remove_node"):
+                assert not panel.check_action("request", (hidden,)), hidden
+            assert not app.check_action("request", ("tempo_slower",))
+            assert panel.check_action("request", ("transfer_leader",))
+            assert panel.check_action("request", ("node_stop",))
+            # Asked for anyway (a palette entry from before the view came): one line, no call.
+            app.post_message(request("isolate_node", "nats2"))
+            while "backend" not in app.last_message:
+                assert time.monotonic() < deadline, "no answer to the isolate request"
+                await pilot.pause(0.05)
+            assert app.last_message.endswith("this cluster's backend does not have it")
+            assert "\n" not in app.last_message
+    finally:
+        await ops.close()
