@@ -42,6 +42,7 @@ from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
 from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
+from console.ops.recording import Recorder
 from console.ops.room import Room
 from console.ops.stores import StoreRow
 from console.ops.streams import StreamPage, StreamRow
@@ -131,9 +132,12 @@ class GateConsole(App[None]):
         blink: bool = True,
         confirm: bool = True,
         lesson: Path | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         super().__init__()
         self.ops = ops
+        # gate-console --record: every arrival the drain shows is also written there.
+        self.recorder = recorder
         self.lesson_path = lesson  # gate-console --lesson FILE: opened in the narration pane
         self.blink = blink
         self.confirm = confirm  # off (gate-console --yes) for scripted demos
@@ -181,16 +185,22 @@ class GateConsole(App[None]):
         yield GateFooter(compact=True)
 
     def on_mount(self) -> None:
+        if self.recorder is not None:  # a recording holds the messages, whichever panel shows
+            self.ops.messages.watch(True)
         self.drain(tables=True)
+        self.start_timers()
+        self.query_one("#cluster-panel DataTable", DataTable).focus()
+        self._check_size(self.size)
+        if self.lesson_path is not None:
+            self.open_lesson(self.lesson_path)
+
+    def start_timers(self) -> None:
+        """Drain the buffers, poll the lists and the logs, each at its pace."""
         self.set_interval(1 / DRAIN_HZ, self.drain)
         self.set_interval(POLL_SECONDS, self._poll_lists)
         self.set_interval(NODE_LOG_SECONDS, self._follow_node_log)
         self.set_interval(LEADER_LOG_SECONDS, self.poll_leader_log)
         self.poll()
-        self.query_one("#cluster-panel DataTable", DataTable).focus()
-        self._check_size(self.size)
-        if self.lesson_path is not None:
-            self.open_lesson(self.lesson_path)
 
     def open_lesson(self, path: Path) -> None:
         """Open a lesson in the narration pane (``--lesson``, or the palette)."""
@@ -252,6 +262,8 @@ class GateConsole(App[None]):
             feed = self.query_one(FeedPanel)
             feed.set_sources(list(sources))
             drained = self.collector.drain(sources)
+            if self.recorder is not None:
+                self.recorder.feed((line.source, line.text) for line in drained.lines)
             self.history.add_feed(drained.lines)
             if drained.lines or drained.missed:
                 visible = self.query_one(TabbedContent).active == "feed"
@@ -261,6 +273,9 @@ class GateConsole(App[None]):
             self._show_charts()
             if self.ops.messages.watching:
                 self._show_messages()
+        if self.recorder is not None:
+            self.recorder.verdict(self.ops.verdict.latest, self.ops.verdict.unreadable)
+            self.recorder.flush()
 
     def _dashboard_shown(self) -> bool:
         """False once the app has stopped running: when it closes, its widgets go one by one,
@@ -271,6 +286,8 @@ class GateConsole(App[None]):
         if self.ops.health.updates == self._health_seen:
             return
         self._health_seen = self.ops.health.updates
+        if self.recorder is not None and sample is not None:
+            self.recorder.health(sample)
         self.query_one(StatusBar).show(sample)
         if sample is None or sample.status is None:
             return
@@ -288,7 +305,10 @@ class GateConsole(App[None]):
         if self._last_status is not None:
             panel.set_nodes([node.node_id for node in self._last_status.nodes])
         panel.show_problem(self.ops.messages.problem)
-        panel.add(*self.ops.messages.drain())
+        lines, missed = self.ops.messages.drain()
+        if self.recorder is not None:
+            self.recorder.trace(lines, missed)
+        panel.add(lines, missed)
 
     def _show_tables(self) -> None:
         in_feed = [name for name in self.ops.observers.names() if name not in self.muted]
@@ -381,6 +401,8 @@ class GateConsole(App[None]):
         if node is None:
             return
         update = await self.node_log.poll(node)
+        if self.recorder is not None:
+            self.recorder.log(update.node_id, update.lines)
         if self._dashboard_shown():
             self.query_one(ClusterPanel).show_node_log(update)
 
@@ -403,7 +425,14 @@ class GateConsole(App[None]):
         if first or update.restarted or not sent or sample is None or not self._dashboard_shown():
             return
         when = f"+{sample.taken_at - (self._first_sample_at or sample.taken_at):5.1f}s"
-        self.query_one(ClusterPanel).note(when, sent)
+        self.note(when, sent)
+
+    def note(self, when: str, lines: list[str]) -> None:
+        """Lines on the Cluster panel's timeline that no cluster view tells (the leader's
+        finished snapshot transfers)."""
+        if self.recorder is not None:
+            self.recorder.note(when, lines)
+        self.query_one(ClusterPanel).note(when, lines)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Another node selected: its log, at once."""
@@ -447,7 +476,7 @@ class GateConsole(App[None]):
         if pane_id == "feed":
             self.query_one(FeedPanel).catch_up()
         # The cluster is asked for its messages only while they are shown.
-        self.ops.messages.watch(pane_id == "messages")
+        self.ops.messages.watch(pane_id == "messages" or self.recorder is not None)
         if pane_id == "messages":
             self._show_messages()
         focused = tabs.screen.focused
