@@ -267,25 +267,25 @@ def _lines(path: Path) -> tuple[list[bytes], bool]:
     """The file's decompressed lines, and whether its end was cut (the compressed stream or
     its last line)."""
     try:
-        with gzip.open(path, "rb") as file:
-            data = bytearray()
-            cut = False
-            try:
-                while chunk := file.read(1 << 16):
-                    data += chunk
-            except EOFError:  # a console killed while recording: no gzip trailer
-                cut = True
+        compressed = path.read_bytes()
     except FileNotFoundError:
         raise RecordingError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise RecordingError(f"{path} is a directory, not a recording") from None
-    except (gzip.BadGzipFile, zlib.error):
-        raise RecordingError(f"{path} is not a gzip file (a recording is)") from None
     except OSError as exc:
         raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
-    lines = bytes(data).split(b"\n")
+    # A decompressor, not gzip.open: it hands over what a stream without its end (a console
+    # killed while recording, after its last flush) holds, where gzip.open only raises.
+    stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = stream.decompress(compressed)
+    except zlib.error:
+        raise RecordingError(f"{path} is not a gzip file (a recording is)") from None
+    if not compressed.startswith(b"\x1f\x8b"):
+        raise RecordingError(f"{path} is not a gzip file (a recording is)")
+    lines = data.split(b"\n")
     last = lines.pop()  # after the final newline: empty unless the last line was cut
-    return lines, cut or bool(last)
+    return lines, not stream.eof or bool(last)
 
 
 def read_recording(path: Path) -> Recording:

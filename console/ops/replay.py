@@ -264,7 +264,7 @@ class Playback:
         return self.speed
 
     def position(self) -> str:
-        """``0:42.0 / 3:10.5 · paused · 2×``."""
+        """``0:42.0/3:10.5 paused 2×``: short, the header has the cluster to show too."""
         state = "ended" if self.ended and not self.paused else ("paused" if self.paused else "")
-        parts = [f"{clock_text(self.now)} / {clock_text(self.duration)}", speed_text(self.speed)]
-        return " · ".join(parts[:1] + ([state] if state else []) + parts[1:])
+        where = f"{clock_text(self.now)}/{clock_text(self.duration)}"
+        return " ".join(part for part in (where, state, speed_text(self.speed)) if part)

@@ -59,12 +59,18 @@ class ReplayConsole(GateConsole):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "replay_pause", "Pause", priority=True),
-        Binding("less_than_sign", "replay_speed(-1)", "Slower", key_display="<", priority=True),
-        Binding("greater_than_sign", "replay_speed(1)", "Faster", key_display=">", priority=True),
         Binding("left_square_bracket", "replay_seek(-1)", "Back", key_display="[", priority=True),
-        Binding("right_square_bracket", "replay_seek(1)", "On", key_display="]", priority=True),
-        Binding("left_curly_bracket", "replay_start", "Start", key_display="{", priority=True),
-        Binding("right_curly_bracket", "replay_end", "End", key_display="}", priority=True),
+        Binding("right_square_bracket", "replay_seek(1)", "Fwd", key_display="]", priority=True),
+        # Off the footer, which has no room for them: docs/CONSOLE.md lists them.
+        *(
+            Binding(key, action, title, key_display=shown, priority=True, show=False)
+            for key, action, title, shown in (
+                ("less_than_sign", "replay_speed(-1)", "Slower", "<"),
+                ("greater_than_sign", "replay_speed(1)", "Faster", ">"),
+                ("left_curly_bracket", "replay_start", "Start", "{"),
+                ("right_curly_bracket", "replay_end", "End", "}"),
+            )
+        ),
     ]
 
     def __init__(
@@ -125,7 +131,7 @@ class ReplayConsole(GateConsole):
         self.show_position()
 
     def show_position(self) -> None:
-        """``REPLAY file · 0:42.0 / 3:10.5 · paused · 1×`` on the status line."""
+        """``REPLAY file 0:42.0/3:10.5 paused 1×`` first on the status line."""
         where = f"REPLAY {self.replay.path.name} {self.playback.position()}"
         self.query_one(StatusBar).show_replay(where)
 

@@ -25,7 +25,7 @@ def status_text(
     """The status line for the latest health sample: the leader first, so a narrow terminal
     cuts the gateway's address at the end, never the leader's name; ``access`` (the token's
     name and role, when tokens limit anyone), then the store the console works on, just before
-    the address.  A replay (``REPLAY file 0:42.0 / 3:10.5 · 1×``) comes first instead of the
+    the address.  A replay (``REPLAY file 0:42.0/3:10.5 2×``) comes first instead of the
     address, which it has none of."""
     if replay:
         return Text.assemble((f"▶ {replay}", "bold black on yellow"), " ", _health_text(sample))
