@@ -147,7 +147,7 @@ class ReplayCluster:
     ) -> NodeLogPage:
         held = self.logs.get(node_id)
         if not held:
-            raise GateError("unavailable", f"{node_id}'s log was not recorded until now")
+            raise GateError("unavailable", f"{node_id}'s log: no line recorded up to here")
         lines = sorted(held.values(), key=lambda line: line.seq)
         shown = lines[-limit:] if after is None else [x for x in lines if x.seq > after][:limit]
         return NodeLogPage(node_id, 0.0, lines[-1].seq, 0, tuple(shown))
