@@ -10,13 +10,12 @@ would need a request is empty, and operations are refused by the replaying conso
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.ops.cluster import HealthSample, NodeLogLine, NodeLogPage
 from console.ops.line_feed import LineFeed
-from console.ops.messages import CAPACITY, TraceLine
+from console.ops.messages import TraceLine
 from console.ops.observers import ObserverRow
 from console.ops.recording import (
     Record,
@@ -51,27 +50,31 @@ class ReplayVerdict:
 
 
 class ReplayMessages:
-    """The recorded trace, drained as the live one is; always "watched" (nothing to ask)."""
+    """The recorded trace, drained as the live one is; always "watched" (nothing to ask).
+
+    Unbounded: what the recording holds was bounded when it was recorded, and a jump through
+    the recording must show what playing it shows.  ``held``: drains give nothing meanwhile
+    (a jump hands the Messages panel one batch, not one per cluster view)."""
 
     def __init__(self) -> None:
-        self._lines: deque[TraceLine] = deque(maxlen=CAPACITY)
+        self._lines: list[TraceLine] = []
         self._missed = 0
         self.problem = ""
         self.watching = True
+        self.held = False
 
     def watch(self, on: bool) -> None:
         """Nothing to follow: the recording holds what was traced."""
 
     def add(self, lines: list[TraceLine], missed: int) -> None:
-        for line in lines:
-            if len(self._lines) == self._lines.maxlen:
-                self._missed += 1
-            self._lines.append(line)
+        self._lines.extend(lines)
         self._missed += missed
 
     def drain(self) -> tuple[list[TraceLine], int]:
-        lines, missed = list(self._lines), self._missed
-        self._lines.clear()
+        if self.held:
+            return [], 0
+        lines, missed = self._lines, self._missed
+        self._lines = []
         self._missed = 0
         return lines, missed
 

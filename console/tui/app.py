@@ -282,23 +282,32 @@ class GateConsole(App[None]):
         and a timer may still fire meanwhile (seen in run_test's shutdown on slow machines)."""
         return self.is_running
 
-    def _show_health(self, sample: HealthSample | None) -> None:
+    def _show_health(self, sample: HealthSample | None, *, draw: bool = True) -> None:
+        """Take a new health sample: the sparkline, the charts and the timeline get every one;
+        the status line and the node table are drawn unless ``draw`` is off (a replay jumping
+        through many draws the last once, :meth:`draw_health`)."""
         if self.ops.health.updates == self._health_seen:
             return
         self._health_seen = self.ops.health.updates
         if self.recorder is not None and sample is not None:
             self.recorder.health(sample)
-        self.query_one(StatusBar).show(sample)
+        self.query_one(StatusBar).add_rate(sample)
+        if draw:
+            self.draw_health(sample)
         if sample is None or sample.status is None:
             return
-        panel = self.query_one(ClusterPanel)
-        panel.show(sample.status)
         self.history.add_sample(sample)
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
-        panel.note(when, self.timeline.note(sample.status))
+        self.query_one(ClusterPanel).note(when, self.timeline.note(sample.status))
         self._last_status = sample.status
+
+    def draw_health(self, sample: HealthSample | None) -> None:
+        """The status line and the node table as of ``sample``."""
+        self.query_one(StatusBar).show(sample)
+        if sample is not None and sample.status is not None:
+            self.query_one(ClusterPanel).show(sample.status)
 
     def _show_messages(self) -> None:
         panel = self.query_one(MessagesPanel)

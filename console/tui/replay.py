@@ -116,19 +116,27 @@ class ReplayConsole(GateConsole):
         return super()._dashboard_shown() and not self._seeking
 
     def play(self, records: Iterable[Record]) -> None:
-        """Hand records to the panels: each cluster view and note as it comes, the rest in one
-        drain at the end."""
-        for record in records:
-            if record.kind == "note":
-                self.drain()
-                when, lines = record.data["when"], record.data["lines"]
-                self.query_one(ClusterPanel).note(when, list(lines))
-                continue
-            self.replay.apply(record)
-            if record.kind == "health":
-                self.drain()
-        self.drain()
-        self.show_position()
+        """Hand records to the panels: each cluster view to the timeline, the charts and the
+        sparkline as it comes; the rest, and the status line and node table, drawn once at the
+        end (the messages in one batch too: the panel keeps its newest rows).  So a jump through
+        a long session costs what its timeline does, not a drawing per cluster view."""
+        self.replay.messages.held = True
+        try:
+            for record in records:
+                if record.kind == "note":
+                    self.drain()
+                    when, lines = record.data["when"], record.data["lines"]
+                    self.query_one(ClusterPanel).note(when, list(lines))
+                    continue
+                self.replay.apply(record)
+                if record.kind == "health" and self._dashboard_shown():
+                    self._show_health(self.ops.health.latest, draw=False)
+        finally:
+            self.replay.messages.held = False
+        if self._dashboard_shown():
+            self.draw_health(self.ops.health.latest)
+            self.drain()
+            self.show_position()
 
     def show_position(self) -> None:
         """``REPLAY file 0:42.0/3:10.5 paused 1×`` first on the status line."""

@@ -81,13 +81,17 @@ class StatusBar(Horizontal):
         yield Static(text, id="status-text")
         yield Sparkline(list(self.rates), id="rate-sparkline")
 
+    def add_rate(self, sample: HealthSample | None) -> None:
+        """A new health sample's rate, for the sparkline (drawn by ``show``)."""
+        if sample is not None:
+            self.rates.append(sample.events_per_second)
+
     def show(self, sample: HealthSample | None) -> None:
-        """Show a new health sample (and add its rate to the sparkline)."""
+        """Show the latest health sample and the sparkline of the rates so far."""
         self._sample = sample
         text = status_text(sample, self.url, self.access, self.store, self.replay)
         self.query_one("#status-text", Static).update(text, layout=False)
         if sample is not None:
-            self.rates.append(sample.events_per_second)
             self.query_one(Sparkline).data = list(self.rates)
 
     def show_replay(self, where: str) -> None:

@@ -90,6 +90,7 @@ async def record_session(ops: Operations, path: Path) -> Shown:
             await pilot.pause(0.3)
             app.drain()
             live = shown(app)
+            app.recorder = None  # the recording ends with what the panels hold now
             await pilot.press("ctrl+q")
     finally:
         recorder.close()
