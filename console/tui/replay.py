@@ -33,6 +33,7 @@ from console.tui.charts.history import ChartHistory
 from console.tui.cluster.panel import ClusterPanel
 from console.tui.cluster.timeline import Timeline
 from console.tui.feed.collector import FeedCollector
+from console.tui.help import HelpScreen
 from console.tui.requests import Requested
 from console.tui.status_bar import StatusBar
 
@@ -144,6 +145,10 @@ class ReplayConsole(GateConsole):
         self.query_one(StatusBar).show_replay(where)
 
     # -- keys --------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Every key, the replay's first."""
+        self.push_screen(HelpScreen(self.role, replay=True))
 
     def action_replay_pause(self) -> None:
         self.playback.paused = not self.playback.paused

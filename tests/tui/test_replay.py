@@ -29,6 +29,7 @@ from console.ops.recording import (
     read_recording,
 )
 from console.ops.replay import READ_ONLY, Playback, ReplayOps
+from console.tui.help import HelpScreen, help_text
 from console.tui.replay import SEEK_SECONDS, ReplayConsole
 from console.tui.seats import replay_tab_argv
 from engine.client.checker import LiveVerdict, Violation
@@ -322,3 +323,15 @@ async def test_a_replay_still_shows_the_panels_and_filters_the_feed() -> None:
         await pilot.pause()
         assert app.query_one("#panels").active == "feed"  # type: ignore[attr-defined]
         assert shown(app).feed and app.last_message == ""
+
+
+async def test_the_help_says_the_replay_keys_first() -> None:
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and app.screen.replay
+        assert help_text(replay=True).index("| `[` `]` | back · forward 5 seconds |") < (
+            help_text(replay=True).index("| Panel | Keys |")
+        )
+        assert "Replaying" not in help_text()
