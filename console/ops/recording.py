@@ -104,21 +104,30 @@ def encode_sample(sample: HealthSample) -> dict[str, Any]:
     return dataclasses.asdict(sample)
 
 
+def _tuples(value: Any) -> Any:
+    """JSON's lists as the tuples the frozen rows hold."""
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
+
+
+def _fields(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw``'s fields that ``cls`` has, lists as tuples: a field a later Gate added is left
+    out (the format's version changes only when a reader could not do without one)."""
+    names = {field.name for field in dataclasses.fields(cls)}
+    return {name: _tuples(value) for name, value in raw.items() if name in names}
+
+
 def _node_row(raw: dict[str, Any]) -> NodeRow:
-    fields = dict(raw)
-    for name in ("cut_in", "cut_out"):
-        fields[name] = tuple(fields.get(name) or ())
+    fields = _fields(NodeRow, raw)
     fields["progress"] = tuple(FollowerProgress(**p) for p in fields.get("progress") or ())
-    fields["link_faults"] = tuple(tuple(f) for f in fields.get("link_faults") or ())
     return NodeRow(**fields)
 
 
 def decode_sample(raw: dict[str, Any]) -> HealthSample:
-    fields = dict(raw)
-    status = fields.get("status")
+    fields = _fields(HealthSample, raw)
+    status = raw.get("status")
     if status is not None:
         nodes = tuple(_node_row(n) for n in status.get("nodes") or ())
-        fields["status"] = ClusterStatus(**{**status, "nodes": nodes})
+        fields["status"] = ClusterStatus(**{**_fields(ClusterStatus, status), "nodes": nodes})
     return HealthSample(**fields)
 
 

@@ -11,12 +11,13 @@ import gzip
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from console.ops.cluster import NodeLogLine
+from console.ops.cluster import HealthSample, NodeLogLine
 from console.ops.messages import trace_line
 from console.ops.recording import (
     FLUSH_SECONDS,
@@ -26,6 +27,7 @@ from console.ops.recording import (
     decode_sample,
     decode_trace,
     decode_verdict,
+    encode_sample,
     read_recording,
 )
 from console.ops.replay import READ_ONLY, Playback, ReplayOps
@@ -90,6 +92,17 @@ def test_a_recording_reads_back_what_was_recorded(tmp_path: Path) -> None:
     lines = decode_trace(recording.records[3].data)
     assert lines == [trace_line(raw, T0 + 3.0) for raw in ELECTION]
     assert decode_log(recording.records[5].data)[0].text == "became leader"
+
+
+def test_a_cluster_view_reads_back_whole_and_a_later_gate_s_fields_are_left_out() -> None:
+    status = replace(FAILOVER[0], stream_leaders=(("greenhouse-1", "node1"), ("x", None)))
+    sample = HealthSample(status, 14.6, None, 101.0, 1240, "reg_gh", 3, 1240)
+    raw = json.loads(json.dumps(encode_sample(sample)))
+    assert decode_sample(raw) == sample
+    raw["later"] = 1
+    raw["status"]["later"] = [1]
+    raw["status"]["nodes"][0]["later"] = {"a": 1}
+    assert decode_sample(raw) == sample
 
 
 def test_the_header_says_the_format_and_the_version(tmp_path: Path) -> None:
