@@ -26,7 +26,6 @@ from console.ops.recording import (
     decode_verdict,
 )
 from console.ops.session import Access
-from console.ops.stores import StoreRow
 from console.ops.streams import StreamRow
 from console.ops.subscriptions import SubscriptionRow
 from domain.greenhouse.producer import ProducerRow
@@ -129,11 +128,6 @@ class ReplayStreams:
         return []
 
 
-class ReplayStores:
-    async def rows(self, *, subscriptions: bool = True) -> list[StoreRow]:
-        return []
-
-
 class ReplayCluster:
     """The nodes' logs as recorded: the lines the recording console was shown of each."""
 
@@ -166,7 +160,6 @@ class ReplayOps:
         self.store = ""
         self.access = Access()  # every key works; the console refuses what needs a cluster
         self.started_engine = False
-        self.stores = ReplayStores()
         self.producers = ReplayProducers()
         self.subscriptions = ReplaySubscriptions()
         self.streams = ReplayStreams()
@@ -200,9 +193,6 @@ class ReplayOps:
                 self.cluster.add_log(str(data["node"]), decode_log(data))
             case "note":
                 pass
-
-    async def close(self) -> None:
-        """Nothing was started."""
 
 
 def speed_text(speed: float) -> str:

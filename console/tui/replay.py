@@ -28,7 +28,7 @@ from console.ops.outcomes import Outcome
 from console.ops.rate import Clock
 from console.ops.recording import Record
 from console.ops.replay import READ_ONLY, Playback, ReplayOps, speed_text
-from console.tui.app import GateConsole
+from console.tui.app import NODE_LOG_SECONDS, GateConsole
 from console.tui.charts.history import ChartHistory
 from console.tui.cluster.panel import ClusterPanel
 from console.tui.cluster.timeline import Timeline
@@ -101,7 +101,7 @@ class ReplayConsole(GateConsole):
     def start_timers(self) -> None:
         """The playback's clock, and the selected node's recorded log."""
         self.set_interval(TICK_SECONDS, self.tick)
-        self.set_interval(0.5, self._follow_node_log)
+        self.set_interval(NODE_LOG_SECONDS, self._follow_node_log)
         self.show_position()
         if self.replay.recording.notice:
             self.report(outcomes.warn(self.replay.recording.notice))
