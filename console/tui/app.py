@@ -50,7 +50,7 @@ from console.ops.subscriptions import SubscriptionRow
 from console.tui.charts.history import ChartHistory
 from console.tui.charts.panes import ChartPane, ClusterCharts, FeedCharts, SubscriptionCharts
 from console.tui.cluster.panel import ClusterPanel
-from console.tui.cluster.timeline import Timeline
+from console.tui.cluster.timeline import Timeline, elapsed_text
 from console.tui.dialogs import create
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.consumer_policy import consumer_policy
@@ -191,8 +191,14 @@ class GateConsole(App[None]):
         self.start_timers()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
         self._check_size(self.size)
+        self.greet()
         if self.lesson_path is not None:
             self.open_lesson(self.lesson_path)
+
+    def greet(self) -> None:
+        """The first word: a console attached to a running cluster says Ctrl+Q leaves it."""
+        if not self.ops.started_engine:
+            self.report(outcomes.attached(self.ops.url))
 
     def start_timers(self) -> None:
         """Drain the buffers, poll the lists and the logs, each at its pace."""
@@ -299,7 +305,7 @@ class GateConsole(App[None]):
         self.history.add_sample(sample)
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
-        when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
+        when = elapsed_text(sample.taken_at - self._first_sample_at)
         self.query_one(ClusterPanel).note(when, self.timeline.note(sample.status))
         self._last_status = sample.status
 
@@ -433,7 +439,7 @@ class GateConsole(App[None]):
         sample = self.ops.health.latest
         if first or update.restarted or not sent or sample is None or not self._dashboard_shown():
             return
-        when = f"+{sample.taken_at - (self._first_sample_at or sample.taken_at):5.1f}s"
+        when = elapsed_text(sample.taken_at - (self._first_sample_at or sample.taken_at))
         self.note(when, sent)
 
     def note(self, when: str, lines: list[str]) -> None:

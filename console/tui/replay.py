@@ -103,6 +103,9 @@ class ReplayConsole(GateConsole):
         self.set_interval(TICK_SECONDS, self.tick)
         self.set_interval(NODE_LOG_SECONDS, self._follow_node_log)
         self.show_position()
+
+    def greet(self) -> None:
+        """What was wrong with the file's end, if anything (nothing was attached to)."""
         if self.replay.recording.notice:
             self.report(outcomes.warn(self.replay.recording.notice))
 
