@@ -45,7 +45,7 @@ from console.ops.outcomes import Outcome
 from console.ops.room import Room
 from console.ops.stores import StoreRow
 from console.ops.streams import StreamPage, StreamRow
-from console.ops.subscriptions import SubscriptionRow
+from console.ops.subscriptions import SubscriptionRow, counters_note
 from console.tui.charts.history import ChartHistory
 from console.tui.charts.panes import ChartPane, ClusterCharts, FeedCharts, SubscriptionCharts
 from console.tui.cluster.panel import ClusterPanel
@@ -281,6 +281,7 @@ class GateConsole(App[None]):
             self._first_sample_at = sample.taken_at
         when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
         panel.note(when, self.timeline.note(sample.status))
+        self.query_one(SubscriptionsPanel).show_note(counters_note(sample.status))
         self._last_status = sample.status
 
     def _show_messages(self) -> None:
