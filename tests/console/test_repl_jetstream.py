@@ -5,6 +5,7 @@ on JetStream are in tests/console/test_lessons.py."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.console.script_runs import assert_clean, run_script
@@ -25,6 +26,7 @@ async def test_gate_only_operations_are_one_line_each(
             *("35", "nats1", "nats2", "30", "0", ""),  # link faults
             *("33", "nats3"),  # remove a node (a script is not asked to confirm)
             "14",
+            *("16", "nats2"),  # node health detail
             "15",
         ]
     )
@@ -43,3 +45,7 @@ async def test_gate_only_operations_are_one_line_each(
     # Nothing was changed: the three servers are still there, one of them leading.
     status = run.stdout.split("🔗 Cluster Status\n")[1]
     assert "3/3 nodes up" in status and "Leader: nats" in status, status
+    # A server's detail leaves out the Raft internals JetStream does not show.
+    detail = run.stdout.split("🩺 Node Health Detail\n")[1]
+    for field in ("Voted for", "Election timer", "Leader's match/next", "Raft links"):
+        assert re.search(rf"^{re.escape(field)}\s+-$", detail, re.M), (field, detail)
