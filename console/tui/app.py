@@ -49,7 +49,7 @@ from console.ops.subscriptions import SubscriptionRow, counters_note
 from console.tui.charts.history import ChartHistory
 from console.tui.charts.panes import ChartPane, ClusterCharts, FeedCharts, SubscriptionCharts
 from console.tui.cluster.panel import ClusterPanel
-from console.tui.cluster.timeline import Timeline
+from console.tui.cluster.timeline import Timeline, elapsed_text
 from console.tui.dialogs import create
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.consumer_policy import consumer_policy
@@ -189,6 +189,8 @@ class GateConsole(App[None]):
         self.poll()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
         self._check_size(self.size)
+        if not self.ops.started_engine:
+            self.report(outcomes.attached(self.ops.url))
         if self.lesson_path is not None:
             self.open_lesson(self.lesson_path)
 
@@ -279,7 +281,7 @@ class GateConsole(App[None]):
         self.history.add_sample(sample)
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
-        when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
+        when = elapsed_text(sample.taken_at - self._first_sample_at)
         panel.note(when, self.timeline.note(sample.status))
         self.query_one(SubscriptionsPanel).show_note(counters_note(sample.status))
         self._last_status = sample.status
@@ -403,7 +405,7 @@ class GateConsole(App[None]):
         sample = self.ops.health.latest
         if first or update.restarted or not sent or sample is None or not self._dashboard_shown():
             return
-        when = f"+{sample.taken_at - (self._first_sample_at or sample.taken_at):5.1f}s"
+        when = elapsed_text(sample.taken_at - (self._first_sample_at or sample.taken_at))
         self.query_one(ClusterPanel).note(when, sent)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
