@@ -46,7 +46,7 @@ from console.ops.recording import Recorder
 from console.ops.room import Room
 from console.ops.stores import StoreRow
 from console.ops.streams import StreamPage, StreamRow
-from console.ops.subscriptions import SubscriptionRow
+from console.ops.subscriptions import SubscriptionRow, counters_note
 from console.tui.charts.history import ChartHistory
 from console.tui.charts.panes import ChartPane, ClusterCharts, FeedCharts, SubscriptionCharts
 from console.tui.cluster.panel import ClusterPanel
@@ -307,6 +307,7 @@ class GateConsole(App[None]):
             self._first_sample_at = sample.taken_at
         when = elapsed_text(sample.taken_at - self._first_sample_at)
         self.query_one(ClusterPanel).note(when, self.timeline.note(sample.status))
+        self.query_one(SubscriptionsPanel).show_note(counters_note(sample.status))
         self._last_status = sample.status
 
     def draw_health(self, sample: HealthSample | None) -> None:
