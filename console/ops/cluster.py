@@ -229,6 +229,7 @@ class ClusterStatus:
     stream_leaders: tuple[tuple[str, str | None], ...] = ()
     # The cluster operations the gateway's backend refuses (catalogue ``Operation.needs``).
     unsupported: tuple[str, ...] = ()
+    jetstream: bool = False  # the nodes are nats-servers (``backend: jetstream``)
 
     @property
     def tempo_text(self) -> str:
@@ -285,6 +286,8 @@ class ClusterStatus:
         node = self.node(node_id)
         if not node.up:
             return [f"{node.node_id}: does not answer"]
+        if self.jetstream:  # a nats-server shows no vote, timer or match index of its Raft
+            return [f"{node.node_id}: {node.shown_role} · up {uptime_text(node.uptime_s)}"]
         words = [
             f"{node.node_id}: voted for {node.voted_for or 'nobody'} in term {node.term}",
             f"up {uptime_text(node.uptime_s)}",
@@ -403,6 +406,7 @@ class ClusterStatus:
             tempo=tempo["scale"] if (tempo := view.get("tempo")) else 1,
             stream_leaders=tuple((s["stream"], s["leader"]) for s in view.get("streams") or []),
             unsupported=tuple(view.get("unsupported") or ()),
+            jetstream=view.get("backend") == "jetstream",
         )
 
 
