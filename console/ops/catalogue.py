@@ -62,6 +62,7 @@ Name = Literal[
     "tempo_faster",
     "tempo_normal",
     "link_fault",
+    "drop_message",
     "filter_feed",
     "switch_store",
     "exit",
@@ -240,6 +241,13 @@ CATALOGUE: tuple[Operation, ...] = (
         (_k("cluster", "f", "Faults", "make its links lossy or slow", footer=False),),
         target="node",
         per_node="Link faults from {node}",
+        role="admin",
+    ),
+    Operation(
+        "drop_message",
+        "Drop Message",
+        "drop the selected Raft message (Messages panel) while it is still on its way",
+        keys=(_k("messages", "d", "Drop", "drop the selected message while in flight"),),
         role="admin",
     ),
     Operation(
