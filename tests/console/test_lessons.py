@@ -378,3 +378,38 @@ async def test_lesson_10_slow_election(
     assert f"Leader: {leader} (term" in statuses[2]
     nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
     assert nodes["node1"][1] == "follower", nodes
+
+
+async def test_lesson_11_lost_heartbeat(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "11-lost-heartbeat.txt",
+        "node1, the preferred leader, on a fresh start",
+        "a one-way link fault that drops 100%",
+        "node1 still leads, in the same term.",
+        "node3, which hears node1, refuses (node1's answer is lost on the faulty link)",
+        "A node that cannot win never raises the term",
+        "node2 follows node1 again, still in the same term, at the same commit index.",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "11"], lesson, tmp_path, 90)
+    (tmp_path / "transcript.txt").write_text(run.stdout)
+    assert_clean(run)
+    out = run.stdout
+    assert "✅ tempo ×1/10: elections, heartbeats and messages 10 times slower" in out, out
+    assert "✅ node1 → node2: drop 100%" in out, out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 3, out
+    term = re.search(r"Leader: node1 \(term (\d+)\)", statuses[0])
+    assert term, statuses[0]
+    for status in statuses[1:]:
+        assert f"Leader: node1 (term {term.group(1)})" in status, status
+    assert "❓ You did not answer; the answer was node1 (the leader after the step)" in out
+    log = out.split("📜 The newest 8 lines of node2's log:")[1].split("👉")[0]
+    assert "election timeout: no word from" in log, log
+    assert "asking for pre-votes: could it win term" in log, log
+    assert "node3 refused its pre-vote (1 vote, 2 needed)" in log, log
+    assert "✅ node1 → node2: link faults cleared" in out, out
+    nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
+    assert nodes["node2"][1] == "follower" and nodes["node2"][5] == nodes["node1"][5], nodes
