@@ -413,3 +413,42 @@ async def test_lesson_11_lost_heartbeat(
     assert "✅ node1 → node2: link faults cleared" in out, out
     nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
     assert nodes["node2"][1] == "follower" and nodes["node2"][5] == nodes["node1"][5], nodes
+
+
+async def test_lesson_12_lossy_leader(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "12-lossy-leader.txt",
+        "node1, the preferred leader, on a fresh start",
+        "dropped with a chance of 30%",
+        "node1 still leads, in the same term",
+        "the follower refuses the next one, whose previous entry it lacks, or node1 hears no",
+        "either way it sends what is missing and the follower catches up",
+        "Nothing was lost or written twice",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "12"], lesson, tmp_path, 90)
+    (tmp_path / "transcript.txt").write_text(run.stdout)
+    assert_clean(run)
+    out = run.stdout
+    assert "✅ node1 → node2, node3: drop 30%" in out, out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 3, out
+    term = re.search(r"Leader: node1 \(term (\d+)\)", statuses[0])
+    assert term, statuses[0]
+    assert f"Leader: node1 (term {term.group(1)})" in statuses[1], statuses[1]
+    nodes = {r[0]: r for r in _rows(statuses[1]) if r[0].startswith("node")}
+    assert "node1 ≈" in nodes, nodes
+    log = out.split("📜 The newest 12 lines of node1's log:")[1].split("👉")[0]
+    repaired = ("refused entries after index", "probing again")
+    assert any(words in log for words in repaired) and "caught up at index" in log, log
+    assert "✅ node1 → node2, node3: link faults cleared" in out, out
+    producers = out.split("📋 Active Producers\n")[-1]
+    produced = {r[0]: int(r[3]) for r in _rows(producers) if r[0].startswith("greenhouse-")}
+    assert set(produced) == {"greenhouse-1", "greenhouse-2"} and min(produced.values()) > 10
+    verdict = re.search(r"🔎 checked ([\d,]+) acked · 0 lost · 0 duplicated · order ok", producers)
+    assert verdict and int(verdict.group(1).replace(",", "")) > 0, producers
+    listed = out.split("📋 Active Observers\n")[-1]
+    counted = next(int(r[2]) for r in _rows(listed) if r[0] == "everything")
+    assert counted == sum(produced.values()), (counted, produced)
