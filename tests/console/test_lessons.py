@@ -452,3 +452,46 @@ async def test_lesson_12_lossy_leader(
     listed = out.split("📋 Active Observers\n")[-1]
     counted = next(int(r[2]) for r in _rows(listed) if r[0] == "everything")
     assert counted == sum(produced.values()), (counted, produced)
+
+
+async def test_lesson_13_split_vote(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "13-split-vote.txt",
+        "node1, the preferred leader, on a fresh start",
+        "each message node2 sends node3, and node3 node2, takes 2 s",
+        "Nobody leads: a split vote.",
+        'each refused the other\'s vote ("already voted for" itself)',
+        "in a higher term: the split term is spent",
+        "it follows",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "13"], lesson, tmp_path, 120)
+    (tmp_path / "transcript.txt").write_text(run.stdout)
+    assert_clean(run)
+    out = run.stdout
+    assert "✅ node2 → node3: +2000 ms" in out and "✅ node3 → node2: +2000 ms" in out, out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 4, out
+    first = re.search(r"Leader: node1 \(term (\d+)\)", statuses[0])
+    assert first, statuses[0]
+    assert "❓ You did not answer; the answer was nobody (the leader after the step)" in out, out
+    # Both campaigned in one term, each voting for itself and refusing the other.
+    logs = {
+        node: re.split(rf"📜 The newest \d+ lines of {node}'s log:", out)[1].split("👉")[0]
+        for node in ("node2", "node3")
+    }
+    split = {
+        node: re.findall(
+            r"refused its vote to node[23] for term (\d+): already voted for (node[23])", log
+        )
+        for node, log in logs.items()
+    }
+    terms = {node: {t for t, voted in found if voted == node} for node, found in split.items()}
+    assert terms["node2"] & terms["node3"], logs
+    after = re.search(r"Leader: (node[23]) \(term (\d+)\)", statuses[2])
+    assert after and int(after.group(2)) >= int(first.group(1)) + 2, statuses[2]
+    assert "✅ node1 healed: every Raft link back; it follows the leader again" in out, out
+    nodes = {r[0]: r for r in _rows(statuses[3]) if r[0].startswith("node")}
+    assert nodes["node1"][1] == "follower", nodes
