@@ -63,6 +63,7 @@ Name = Literal[
     "tempo_normal",
     "link_fault",
     "drop_message",
+    "message_trace",
     "filter_feed",
     "switch_store",
     "exit",
@@ -242,6 +243,13 @@ CATALOGUE: tuple[Operation, ...] = (
         target="node",
         per_node="Link faults from {node}",
         role="admin",
+    ),
+    Operation(
+        "message_trace",
+        "Message Trace",
+        "the cluster's Raft messages as they go, for N seconds (the dashboard: its Messages panel)",
+        36,
+        palette=False,
     ),
     Operation(
         "drop_message",

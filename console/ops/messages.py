@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -97,6 +98,17 @@ def _summary_words(s: dict[str, Any]) -> tuple[str, bool | None]:
     if kind == "vote_response":
         return f"vote answers {rate}, {s.get('granted', 0)} granted", None
     return f"{name} {rate}", None
+
+
+def clock(at: float) -> str:
+    """``MM:SS.mmm`` in local time: enough to order what a person watches."""
+    return time.strftime("%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+
+
+def plain(line: TraceLine) -> str:
+    """The line as text, for the menu shell: ``46:41.516  node2 → node3  RequestVote t4 …``."""
+    who = f"{line.frm} → {line.to}" if line.frm and line.to else ", ".join(line.nodes)
+    return f"{clock(line.time)}  {who:<15}  {line.text}"
 
 
 def trace_line(raw: dict[str, Any], at: float) -> TraceLine:

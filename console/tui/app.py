@@ -565,6 +565,8 @@ class GateConsole(App[None]):
                 self.action_show_panel("subscriptions")
             case "view_stream":
                 self.action_show_panel("streams")
+            case "message_trace":
+                self.action_show_panel("messages")
             case "cluster_status" | "node_detail" | "node_log":
                 self.action_show_panel("cluster")
             case "exit":

@@ -63,9 +63,9 @@ def _bindings(owner: type) -> list[Binding]:
 
 
 def test_the_menu_lists_every_numbered_entry_with_its_command() -> None:
-    assert sorted(NUMBERED) == list(range(1, 36)) and EXIT == 15
+    assert sorted(NUMBERED) == list(range(1, 37)) and EXIT == 15
     assert tuple(NUMBERED[n].title for n in range(1, 16)) == CLASSIC
-    assert NUMBERED[28].title == "Node Log" and "(1-35)" in PROMPT
+    assert NUMBERED[28].title == "Node Log" and "(1-36)" in PROMPT
     menu = io.StringIO()
     render_menu(Printer(stream=menu))
     for number, entry in NUMBERED.items():

@@ -9,7 +9,6 @@ row ends in ✗.  Rows are drawn once, when they arrive; the table keeps the las
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.ops.messages import NAMES, TraceLine
+from console.ops.messages import NAMES, TraceLine, clock
 from console.tui.messages.diagram import LANE, header, lanes, style
 from console.tui.requests import catalogue_bindings, request, role_allows
 
@@ -29,11 +28,6 @@ MIN_WORDS = 32  # columns a message's words get at least (the detail line has th
 CHROME = 8  # the cells' padding and the scrollbar
 # Fields the detail line does not repeat (they are in its first words).
 _SHOWN = {"kind", "type", "frm", "to", "time", "node", "nodes"}
-
-
-def clock(at: float) -> str:
-    """``MM:SS.mmm`` in local time: enough to order what a person watches."""
-    return time.strftime("%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
 
 
 def detail(line: TraceLine) -> str:
