@@ -290,7 +290,7 @@ class EventStore:
         found = self._find_event_ids(stream, event_ids) if current >= 0 else {}
         if found:
             return self._retry_result(stream, events, expected, current, found), position
-        if not _expected_matches(expected, current):
+        if not expected_matches(expected, current):
             message = f"stream {stream!r} is at version {current}, expected {expected}"
             return error_result(
                 "wrong_expected_version", message, current_version=current
@@ -674,7 +674,7 @@ class EventStore:
         self._writer.close()
 
 
-def _expected_matches(expected: Any, current: int) -> bool:
+def expected_matches(expected: Any, current: int) -> bool:
     if expected == "any":
         return True
     if expected == "no_stream":
