@@ -773,8 +773,8 @@ class ClusterOps:
         except GateError as exc:
             if exc.code == "message_not_found":
                 raise OpsError(
-                    f"message {seq} of {node} has arrived already: only one still on its way can "
-                    "be dropped (slow the tempo down, or a link: key f on the Cluster panel)"
+                    f"message {seq} of {node} has arrived already: only one still on its way "
+                    "can be dropped (slow the tempo down, or a link: f on the Cluster panel)"
                 ) from None
             if exc.code in ("invalid_request", "node_down"):
                 raise OpsError(exc.message) from None

@@ -885,6 +885,9 @@ class GateConsole(App[None]):
             )
             return
         node, seq = message_id(line)
+        if (node, seq) in panel.dropped:
+            self.report(outcomes.warn(f"message {seq} of {node} was dropped already"))
+            return
 
         async def drop() -> Outcome:
             answer = await self.ops.cluster.drop_message(node, seq)
