@@ -50,7 +50,7 @@ from console.ops.subscriptions import SubscriptionRow
 from console.tui.charts.history import ChartHistory
 from console.tui.charts.panes import ChartPane, ClusterCharts, FeedCharts, SubscriptionCharts
 from console.tui.cluster.panel import ClusterPanel
-from console.tui.cluster.timeline import Timeline
+from console.tui.cluster.timeline import Timeline, elapsed_text
 from console.tui.dialogs import create
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.consumer_policy import consumer_policy
@@ -190,6 +190,8 @@ class GateConsole(App[None]):
         self.poll()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
         self._check_size(self.size)
+        if not self.ops.started_engine:
+            self.report(outcomes.attached(self.ops.url))
         if self.lesson_path is not None:
             self.open_lesson(self.lesson_path)
 
@@ -280,7 +282,7 @@ class GateConsole(App[None]):
         self.history.add_sample(sample)
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
-        when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
+        when = elapsed_text(sample.taken_at - self._first_sample_at)
         panel.note(when, self.timeline.note(sample.status))
         self._last_status = sample.status
         self.ops.messages.unfold(sample.status.tempo)
@@ -903,7 +905,7 @@ class GateConsole(App[None]):
         sample = self.ops.health.latest
         if sample is None:
             return
-        when = f"+{sample.taken_at - (self._first_sample_at or sample.taken_at):5.1f}s"
+        when = elapsed_text(sample.taken_at - (self._first_sample_at or sample.taken_at))
         self.query_one(ClusterPanel).note(when, sentences)
 
     def op_heal(self, target: str | None) -> None:

@@ -50,8 +50,9 @@ def help_text(role: Role = "admin") -> str:
             "| `G` | live charts under the Cluster, Feed and Subscriptions panels: show, hide |",
             "| `.` · `1`…`9` | a lesson's next step · the answer to its question, while one is "
             "open |",
-            "| `?` · `Ctrl+P` · `Ctrl+Q` | this help · command palette · quit (stops what it "
-            "started) |",
+            "| `?` | this help |",
+            "| `Ctrl+P` | the command palette: every operation |",
+            "| `Ctrl+Q` | quit (stops what this console started) |",
             "",
             "| Panel | Keys |",
             "|---|---|",

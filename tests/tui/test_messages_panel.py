@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from console.ops.messages import UNFOLD_AT, MessageFeed, trace_line
 from console.tui.app import GateConsole
@@ -182,3 +183,18 @@ async def test_the_feed_unfolds_heartbeats_from_tempo_10_and_asks_again() -> Non
     await asyncio.sleep(0)
     await feed.stop()
     assert client.asked == ["fold", "show", "fold"]
+
+
+async def test_the_fields_stay_on_screen_when_the_diagram_is_full() -> None:
+    """A minute of watching fills the table: it takes what the detail lines leave, and the
+    selected message's fields stay above the footer (the app's ``DataTable { height: auto }``
+    once pushed them off the screen)."""
+    app = console()
+    async with app.run_test(size=LARGE) as pilot:
+        await shown()(pilot)
+        panel = app.query_one(MessagesPanel)
+        panel.add([trace_line(raw, T0) for raw in ELECTION] * 10)
+        await pilot.pause()
+        table, fields = panel.table.region, panel.query_one("#message-detail").region
+        assert table.bottom <= fields.y and fields.bottom <= panel.region.bottom, (table, fields)
+        assert "missed" in str(panel.query_one("#message-detail", Static).render())

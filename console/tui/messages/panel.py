@@ -69,7 +69,6 @@ class MessagesPanel(Vertical):
     """The sequence diagram and the selected message's fields."""
 
     DEFAULT_CSS = """
-    MessagesPanel #messages { height: 1fr; }
     MessagesPanel #message-detail { height: 3; padding: 0 1; border-top: solid $primary-darken-2; }
     MessagesPanel #messages-status { height: 1; padding: 0 1; color: $text-muted; }
     """
