@@ -227,6 +227,7 @@ class ClusterStatus:
     tempo: int = 1  # the cluster runs this many times slower than its config's timing
     # backend jetstream: each stream's leader (None while its Raft group has none), by name.
     stream_leaders: tuple[tuple[str, str | None], ...] = ()
+    jetstream: bool = False  # the nodes are nats-servers (``backend: jetstream``)
 
     @property
     def tempo_text(self) -> str:
@@ -283,6 +284,8 @@ class ClusterStatus:
         node = self.node(node_id)
         if not node.up:
             return [f"{node.node_id}: does not answer"]
+        if self.jetstream:  # a nats-server shows no vote, timer or match index of its Raft
+            return [f"{node.node_id}: {node.shown_role} · up {uptime_text(node.uptime_s)}"]
         words = [
             f"{node.node_id}: voted for {node.voted_for or 'nobody'} in term {node.term}",
             f"up {uptime_text(node.uptime_s)}",
@@ -400,6 +403,7 @@ class ClusterStatus:
             nodes=tuple(_node_row(n) for n in view.get("nodes") or []),
             tempo=tempo["scale"] if (tempo := view.get("tempo")) else 1,
             stream_leaders=tuple((s["stream"], s["leader"]) for s in view.get("streams") or []),
+            jetstream=view.get("backend") == "jetstream",
         )
 
 

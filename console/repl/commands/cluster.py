@@ -124,6 +124,8 @@ async def node_detail(ctx: Context) -> None:
         history="node",
         completions=[n.node_id for n in status.nodes],
     )
+    # A nats-server (backend jetstream) shows none of the Raft internals Gate's nodes report.
+    raft = node.up and not status.jetstream
     rows: list[tuple[str, Cell]] = [
         ("Node", node.node_id),
         ("Role", node.shown_role + (" (preferred leader)" if node.preferred else "")),
@@ -137,13 +139,13 @@ async def node_detail(ctx: Context) -> None:
         ("Lag", _dash(node.lag)),
         ("Log held", node.log_span),
         # Its inside, as the dashboard's Cluster panel shows it (docs/CONSOLE.md).
-        ("Voted for", (node.voted_for or "nobody") if node.up else "-"),
+        ("Voted for", (node.voted_for or "nobody") if raft else "-"),
         ("Uptime", uptime_text(node.uptime_s) if node.up else "-"),
-        ("Election timer", node.timer_words if node.up else "-"),
-        ("Leader's match/next", (status.match_next(node.node_id) or "-") if node.up else "-"),
+        ("Election timer", node.timer_words if raft else "-"),
+        ("Leader's match/next", (status.match_next(node.node_id) or "-") if raft else "-"),
         ("Voter", "yes" if node.voter else "no: a learner, catching up"),
-        ("Raft links", node.cuts_text if node.up else "-"),
-        ("Fresh for reads", "yes" if node.fresh else "no"),
+        ("Raft links", node.cuts_text if raft else "-"),
+        ("Fresh for reads", "-" if status.jetstream else "yes" if node.fresh else "no"),
         ("Disk", node.disk_full or ("ok" if node.up else "-")),
         ("Managed by gateway", "yes" if node.managed else "no"),
         ("Process id", _dash(node.pid)),

@@ -130,6 +130,10 @@ class MessagesPanel(Vertical):
             self.lines.extend(lines)
             self._rebuild()
             return
+        if len(lines) >= ROWS:  # all rows go: drawing the batch's last ROWS afresh is cheaper
+            self.lines.extend(lines)
+            self._rebuild()
+            return
         table = self.table
         for line in lines:
             if len(self.lines) == self.lines.maxlen:
