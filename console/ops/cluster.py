@@ -21,7 +21,7 @@ from console.ops.errors import OpsError
 from console.ops.numbers import parse_whole
 from console.ops.rate import Clock, CounterRate
 from engine.client import GateClient, GateError, results
-from engine.client.results import ClusterView, LinkFaultView, NodeView
+from engine.client.results import ClusterView, LinkFaultView, MessageDropped, NodeView
 from engine.config import is_valid_id
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
@@ -811,6 +811,21 @@ class ClusterOps:
                 raise OpsError(exc.message) from None
             raise
         return LinkFaultResult(sender, tuple(peers), fault_text(fault))
+
+    async def drop_message(self, node: str, seq: int) -> MessageDropped:
+        """Drop the message ``node`` sent as ``seq`` in its trace while it is still on its way;
+        ``OpsError`` in words once it has gone."""
+        try:
+            return await self.client.drop_message(node, seq)
+        except GateError as exc:
+            if exc.code == "message_not_found":
+                raise OpsError(
+                    f"message {seq} of {node} has arrived already: only one still on its way "
+                    "can be dropped (slow the tempo down, or a link: f on the Cluster panel)"
+                ) from None
+            if exc.code in ("invalid_request", "node_down"):
+                raise OpsError(exc.message) from None
+            raise
 
     async def _settle(
         self, node_id: str, action: str, was_leader: bool

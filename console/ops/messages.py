@@ -1,16 +1,19 @@
 """The Raft messages of the cluster, for the Messages panel: the gateway's trace, in words.
 
 :class:`MessageFeed` follows ``/api/cluster/trace`` only while someone looks (``watch(True)``):
-nothing is asked of the cluster otherwise.  Lines go to a bounded buffer the dashboard drains
-on its timer; :func:`trace_line` turns each of the gateway's lines into a :class:`TraceLine`
-with its words ("AppendEntries t3 95/3 +2 commit 94": term, the previous entry's index/term,
-entries, commit) and its fields for the detail view.
+nothing is asked of the cluster otherwise.  In slow motion (tempo ×1/:data:`UNFOLD_AT` or
+slower) it asks for every heartbeat as its own line, so each can be seen, selected and dropped;
+faster, they are folded into one line per interval.  Lines go to a bounded buffer the dashboard
+drains on its timer; :func:`trace_line` turns each of the gateway's lines into a
+:class:`TraceLine` with its words ("AppendEntries t3 95/3 +2 commit 94": term, the previous
+entry's index/term, entries, commit) and its fields for the detail view.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +23,9 @@ from engine.client import GateClient, GateError
 Kind = Literal["message", "summary", "heartbeats", "missed"]
 CAPACITY = 1000  # lines waiting for the screen; past it the oldest go (counted in ``missed``)
 INTERVAL_MS = 500
+# From this tempo on (×1/10: a heartbeat every 500 ms with the default config, a few lines a
+# second) each heartbeat is its own line; faster, there would be too many to follow.
+UNFOLD_AT = 10
 
 # The names of the Raft paper, by wire type.
 NAMES = {
@@ -94,6 +100,17 @@ def _summary_words(s: dict[str, Any]) -> tuple[str, bool | None]:
     return f"{name} {rate}", None
 
 
+def clock(at: float) -> str:
+    """``MM:SS.mmm`` in local time: enough to order what a person watches."""
+    return time.strftime("%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+
+
+def plain(line: TraceLine) -> str:
+    """The line as text, for the menu shell: ``46:41.516  node2 → node3  RequestVote t4 …``."""
+    who = f"{line.frm} → {line.to}" if line.frm and line.to else ", ".join(line.nodes)
+    return f"{clock(line.time)}  {who:<15}  {line.text}"
+
+
 def trace_line(raw: dict[str, Any], at: float) -> TraceLine:
     """The gateway's line in words (``at``: its batch's time, for a line without its own);
     ValueError for one that is not a trace line."""
@@ -126,6 +143,11 @@ class MessageFeed:
         self._missed = 0
         self._task: asyncio.Task[None] | None = None
         self.problem = ""  # why no lines come, in words ("" while they do)
+        self.unfolded = False  # every heartbeat its own line (slow motion)
+        # Lines up to this time were shown before the trace was asked for again (its first
+        # page repeats the recent past): not shown twice.
+        self._shown_until = 0.0
+        self._newest = 0.0
 
     @property
     def watching(self) -> bool:
@@ -139,6 +161,18 @@ class MessageFeed:
             self._task.cancel()
             self._task = None
 
+    def unfold(self, tempo: int) -> None:
+        """Heartbeats one line each at ``tempo`` :data:`UNFOLD_AT` or slower, else folded; a
+        change asks for the trace again, the other way."""
+        unfolded = tempo >= UNFOLD_AT
+        if unfolded == self.unfolded:
+            return
+        self.unfolded = unfolded
+        if self._task is not None:
+            self._task.cancel()
+            self._shown_until = self._newest
+            self._task = asyncio.create_task(self._follow(), name="message-trace")
+
     def drain(self) -> tuple[list[TraceLine], int]:
         """The lines since the last drain, and how many were dropped unseen."""
         lines, missed = list(self._lines), self._missed
@@ -151,7 +185,10 @@ class MessageFeed:
 
     async def _follow(self) -> None:
         batches = self._client.trace(
-            interval_ms=INTERVAL_MS, keep_trying=True, on_connection=self._connection
+            interval_ms=INTERVAL_MS,
+            heartbeats="show" if self.unfolded else "fold",
+            keep_trying=True,
+            on_connection=self._connection,
         )
         try:
             async for batch in batches:
@@ -161,6 +198,9 @@ class MessageFeed:
                         line = trace_line(raw, batch["time"])
                     except ValueError:
                         continue  # a newer gateway's line this console cannot word
+                    if line.time <= self._shown_until:
+                        continue
+                    self._newest = max(self._newest, line.time)
                     if len(self._lines) == self._lines.maxlen:
                         self._missed += 1
                     self._lines.append(line)

@@ -25,7 +25,7 @@ from console.ops.formatting import pattern_text
 from console.ops.observers import ALL_STREAMS
 from console.ops.stores import StoreSwitch
 from engine.client import GateError
-from engine.client.results import MemberAnswer
+from engine.client.results import MemberAnswer, MessageDropped
 
 # kept: a confirmation answered no; busy: under way; watch: what the screen shows now.
 Level = Literal["ok", "warn", "error", "kept", "busy", "watch"]
@@ -278,6 +278,14 @@ def link_fault_set(result: LinkFaultResult) -> Outcome:
     return ok(
         f"{result.frm} → {peers}: {result.what}",
         "One direction only; the other is a second fault (or all zero to clear)",
+    )
+
+
+def message_dropped(answer: MessageDropped, words: str) -> Outcome:
+    """``node1 → node2 heartbeat t3 commit 5: dropped in flight``."""
+    return ok(
+        f"{answer['node']} → {answer['to']} {words}: dropped in flight",
+        f"{answer['to']} never receives it; Raft repairs what it carried",
     )
 
 

@@ -65,6 +65,9 @@ class ReplayMessages:
     def watch(self, on: bool) -> None:
         """Nothing to follow: the recording holds what was traced."""
 
+    def unfold(self, tempo: int) -> None:
+        """The recording holds the heartbeats as they were traced, folded or not."""
+
     def add(self, lines: list[TraceLine], missed: int) -> None:
         self._lines.extend(lines)
         self._missed += missed

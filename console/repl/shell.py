@@ -71,6 +71,7 @@ HANDLERS: dict[Name, Command] = {
     "remove_node": cluster.remove_node,
     "set_tempo": cluster.set_tempo,
     "link_fault": cluster.link_fault,
+    "message_trace": cluster.message_trace,
 }
 COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT

@@ -40,6 +40,7 @@ from console.ops.catalogue import (
 from console.ops.cluster import ClusterStatus, HealthSample, NodeLogFollower
 from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
+from console.ops.messages import UNFOLD_AT
 from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
 from console.ops.recording import Recorder
@@ -60,7 +61,7 @@ from console.tui.feed.panel import FeedPanel
 from console.tui.footer import GateFooter
 from console.tui.help import HelpScreen
 from console.tui.lesson.pane import NEXT_STEP_KEY, LessonPane, lesson_commands
-from console.tui.messages.panel import MessagesPanel
+from console.tui.messages.panel import MessagesPanel, message_id
 from console.tui.observers.panel import ObserversPanel, observer_rows
 from console.tui.producers.panel import ProducersPanel, producer_rows
 from console.tui.requests import Requested, catalogue_bindings, request, role_allows
@@ -315,6 +316,7 @@ class GateConsole(App[None]):
         self.query_one(SubscriptionsPanel).show_note(counters_note(sample.status))
         hidden = self.unsupported
         self._last_status = sample.status
+        self.ops.messages.unfold(sample.status.tempo)
         if sample.status.unsupported != hidden:
             self.refresh_bindings()
 
@@ -445,15 +447,13 @@ class GateConsole(App[None]):
             for line in update.lines
             if line.kind == "snapshot" and line.text.startswith("snapshot sent to ")
         ]
-        sample = self.ops.health.latest
-        if first or update.restarted or not sent or sample is None or not self._dashboard_shown():
+        if first or update.restarted or not sent or not self._dashboard_shown():
             return
-        when = elapsed_text(sample.taken_at - (self._first_sample_at or sample.taken_at))
-        self.note(when, sent)
+        self._note(sent)
 
     def note(self, when: str, lines: list[str]) -> None:
         """Lines on the Cluster panel's timeline that no cluster view tells (the leader's
-        finished snapshot transfers)."""
+        finished snapshot transfers, a message dropped by hand)."""
         if self.recorder is not None:
             self.recorder.note(when, lines)
         self.query_one(ClusterPanel).note(when, lines)
@@ -609,6 +609,8 @@ class GateConsole(App[None]):
                 self.op_step_tempo(_TEMPO_STEPS[name])
             case "link_fault":
                 self.op_link_fault(target)
+            case "drop_message":
+                self.op_drop_message()
             # What the menu shell lists as options the dashboard shows as panels.
             case "list_observers":
                 self.action_show_panel("observers")
@@ -618,6 +620,8 @@ class GateConsole(App[None]):
                 self.action_show_panel("subscriptions")
             case "view_stream":
                 self.action_show_panel("streams")
+            case "message_trace":
+                self.action_show_panel("messages")
             case "cluster_status" | "node_detail" | "node_log":
                 self.action_show_panel("cluster")
             case "exit":
@@ -919,6 +923,43 @@ class GateConsole(App[None]):
             status = self._last_status
             peers = [n.node_id for n in status.nodes if n.node_id != node] if status else []
             self._ask(create.link_fault(self.ops, node, peers, blink=self.blink))
+
+    def op_drop_message(self) -> None:
+        """Drop the message selected in the Messages panel while it is on its way; the row
+        ends in ✗ and the timeline says so."""
+        panel = self.query_one(MessagesPanel)
+        line = panel.selected
+        if line is None or line.kind != "message" or dict(line.fields).get("dir") == "recv":
+            self.report(
+                outcomes.warn(
+                    "select a message first (Messages panel, 7): one arrow as it was sent, "
+                    "not folded heartbeats or a summed-up line",
+                    f"In slow motion (tempo ×1/{UNFOLD_AT} or slower) every heartbeat is "
+                    "its own arrow",
+                )
+            )
+            return
+        node, seq = message_id(line)
+        if (node, seq) in panel.dropped:
+            self.report(outcomes.warn(f"message {seq} of {node} was dropped already"))
+            return
+
+        async def drop() -> Outcome:
+            answer = await self.ops.cluster.drop_message(node, seq)
+            panel.mark_dropped(line)
+            self._note([f"✗ {line.frm} → {line.to} {line.text}: dropped in flight"])
+            return outcomes.message_dropped(answer, line.text)
+
+        self.attempt(drop())
+
+    def _note(self, sentences: list[str]) -> None:
+        """Add to the timeline what the console saw or did between two looks at the cluster
+        (at the last look's time)."""
+        sample = self.ops.health.latest
+        if sample is None:
+            return
+        when = elapsed_text(sample.taken_at - (self._first_sample_at or sample.taken_at))
+        self.note(when, sentences)
 
     def op_heal(self, target: str | None) -> None:
         """Restore every cut link of the selected node."""

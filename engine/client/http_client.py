@@ -30,6 +30,7 @@ from engine.client.results import (
     LinkFaultView,
     LinksAnswer,
     MemberAnswer,
+    MessageDropped,
     NodeLogPage,
     ObserverMessage,
     Snapshot,
@@ -604,6 +605,15 @@ class GateClient:
         if seed is not None:
             body["seed"] = seed
         result: LinkFaultView = await self._call("POST", "/api/cluster/links", body, retry=False)
+        return result
+
+    async def drop_message(self, node: str, trace_id: int) -> MessageDropped:
+        """Drop the message ``node`` sent with ``trace_id`` (its seq in the trace) while it is
+        still on its way; ``message_not_found`` (404) once it has gone."""
+        body = {"node": node, "id": trace_id}
+        result: MessageDropped = await self._call(
+            "POST", "/api/cluster/links/drop", body, retry=False
+        )
         return result
 
     async def clear_link_faults(

@@ -194,6 +194,15 @@ class LinkFaultsCleared(TypedDict):
     unreachable: list[str]
 
 
+class MessageDropped(TypedDict):
+    """``POST /api/cluster/links/drop``: the message dropped in flight, and where it was going."""
+
+    node: str
+    id: int
+    to: str
+    type: str
+
+
 class _NodeFaults(TypedDict, total=False):
     link_faults: list[LinkFaultView]  # its outgoing link faults
 

@@ -32,7 +32,7 @@ from engine.protocol import definitions as subscription_definitions
 from engine.protocol.commands import validate_store_id
 from engine.protocol.errors import GateError
 from engine.protocol.link_cuts import parse_cut_request
-from engine.protocol.link_faults import parse_link_fault
+from engine.protocol.link_faults import parse_drop_request, parse_link_fault
 from engine.protocol.members import parse_new_node
 from engine.protocol.tempo import Tempo, parse_tempo_request
 from engine.transport.auth import WHOAMI_ROUTE, check_route_roles, whoami
@@ -409,6 +409,19 @@ class Gateway:
         self._refresh_soon()
         return json_response({"from": frm, **fault_json})
 
+    async def drop_message(self, request: web.Request) -> web.Response:
+        """Drop one Raft message still on its way, in its sender (RaftScope's "drop")."""
+        self.ops.require("links")
+        node_id, trace_id = parse_drop_request(await read_json(request), self.members.node_ids)
+        try:
+            msg = {"op": "drop", "trace_id": trace_id}
+            answer = await self.router.ask(node_id, msg, NODE_OP_TIMEOUT)
+        except (TimeoutError, OSError):
+            raise GateError(
+                "node_down", f"{node_id} does not answer (down, paused or unreachable)"
+            ) from None
+        return json_response(answer)
+
     async def clear_links(self, request: web.Request) -> web.Response:
         """Clear the link faults that match ``from`` and ``to`` (each optional: all of them)."""
         self.ops.require("links")
@@ -575,6 +588,7 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("POST", "/api/cluster/tempo"): "admin",
     ("POST", "/api/cluster/links"): "admin",
     ("DELETE", "/api/cluster/links"): "admin",
+    ("POST", "/api/cluster/links/drop"): "admin",
 }
 
 
@@ -613,6 +627,7 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_get("/api/cluster/links", gateway.get_links)
     r.add_post("/api/cluster/links", gateway.set_link)
     r.add_delete("/api/cluster/links", gateway.clear_links)
+    r.add_post("/api/cluster/links/drop", gateway.drop_message)
     # Before the generic node action, which would take these paths as unknown actions.
     r.add_post("/api/cluster/nodes", gateway.add_node)
     r.add_delete(_NODE, gateway.remove_node)

@@ -795,6 +795,25 @@ class RaftHost:
             self.node_log.add("partition", f"link to {cleared} whole again: fault cleared")
         return self.link_faults()
 
+    def drop_message(self, trace_id: int) -> dict[str, Any]:
+        """Drop the message numbered ``trace_id`` in this node's trace while it is still on its
+        way (waiting out the tempo's or a link fault's delay): RaftScope's "drop".  Raises
+        ``message_not_found`` once it has gone, or if it was never delayed."""
+        peer = self.peers.shaper.drop_message(trace_id)
+        if peer is None:
+            raise GateError(
+                "message_not_found",
+                f"message {trace_id} of {self.node_id} is not in flight: delivered already, "
+                "or never delayed (slow the tempo or a link down first)",
+                id=trace_id,
+            )
+        record = self.trace.record(trace_id)
+        kind = str(record[3]) if record is not None else "message"
+        self.node_log.add(
+            "partition", f"{kind} {trace_id} to {peer} dropped in flight, by hand", "warning"
+        )
+        return {"node": self.node_id, "id": trace_id, "to": peer, "type": kind}
+
     def link_faults(self) -> dict[str, Any]:
         """``{"link_faults": [...]}``: this node's outgoing link faults, by peer."""
         faults = self.peers.shaper.faults
@@ -978,16 +997,21 @@ class RaftHost:
         # Appends without entries only carry the commit index (or are heartbeats): they are held
         # COMMIT_NOTICE_DELAY, and never overtake what goes now (send_later).  A snapshot
         # request becomes a transfer of the stores (engine/node/snapshots.py).
-        self.trace.sent(messages)
+        # Each message goes with its number in the trace, by which it can be dropped in flight.
+        first = self.trace.sent(messages)
         now: list[Message] = []
         held: list[Message] = []
-        for msg in messages:
+        now_ids: list[int] = []
+        held_ids: list[int] = []
+        for n, msg in enumerate(messages):
             if isinstance(msg, SnapshotRequest):
                 self.snapshot_sender.send(msg)
                 continue
-            (held if isinstance(msg, AppendRequest) and not msg.entries else now).append(msg)
-        self.peers.send(now)
-        self.peers.send_later(held, COMMIT_NOTICE_DELAY)
+            notice = isinstance(msg, AppendRequest) and not msg.entries
+            (held if notice else now).append(msg)
+            (held_ids if notice else now_ids).append(first + n if first else 0)
+        self.peers.send(now, now_ids)
+        self.peers.send_later(held, COMMIT_NOTICE_DELAY, held_ids)
 
     def _persist(
         self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None

@@ -5,7 +5,9 @@ one peer, drawing from its own seeded generator; the tempo (engine/protocol/temp
 every message by a matching amount.  Both act here, on the sender, before the frame is written,
 so a fault is one direction of one link.  Delayed frames go through a delay line per peer and
 keep their order: the link is slow, not reordering (a shorter delay set meanwhile waits behind
-what is already in flight).
+what is already in flight).  Each message travels with its number in the node's message trace
+(engine/node/trace.py), by which one still waiting in a delay line can be dropped by hand
+(:meth:`LinkShaper.drop_message`, RaftScope's "drop").
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from collections.abc import Callable
 
 from engine.protocol.link_faults import LinkFault
 
-Frame = list[dict[str, object]]
-Deliver = Callable[[str, Frame], None]
+Encoded = dict[str, object]
+# Messages on their way: each with its number in the sender's trace (0: not traced).
+Frame = list[tuple[int, Encoded]]
+Deliver = Callable[[str, list[Encoded]], None]
 
 
 class _DelayLine:
@@ -46,9 +50,21 @@ class _DelayLine:
         loop = asyncio.get_running_loop()
         now = loop.time()
         while self._queue and self._queue[0][0] <= now:
-            self._deliver(self.peer, self._queue.popleft()[1])
+            frame = self._queue.popleft()[1]
+            if frame:  # empty once its messages were dropped by hand
+                self._deliver(self.peer, [msg for _, msg in frame])
         if self._queue:
             self._timer = loop.call_at(self._queue[0][0], self._release)
+
+    def drop(self, trace_id: int) -> int:
+        """Take the message numbered ``trace_id`` (and its duplicate) out; how many went."""
+        dropped = 0
+        for _, frame in self._queue:
+            kept = [(n, msg) for n, msg in frame if n != trace_id]
+            if len(kept) != len(frame):
+                dropped += len(frame) - len(kept)
+                frame[:] = kept
+        return dropped
 
     def close(self) -> None:
         if self._timer is not None:
@@ -65,7 +81,7 @@ class LinkShaper:
         self._rngs: dict[str, random.Random] = {}
         self.delay = 0.0  # seconds every message waits (the tempo)
         self._lines: dict[str, _DelayLine] = {}
-        self.counters = {"dropped": 0, "duplicated": 0, "delayed": 0}
+        self.counters = {"dropped": 0, "duplicated": 0, "delayed": 0, "dropped_by_hand": 0}
 
     def set_fault(self, fault: LinkFault) -> None:
         """Shape the link to ``fault.to`` from now on (replacing its fault, if any); its
@@ -97,7 +113,7 @@ class LinkShaper:
             delay += fault.delay_ms / 1000
         line = self._lines.get(peer)
         if delay <= 0 and (line is None or line.empty):
-            self._deliver(peer, frame)
+            self._deliver(peer, [msg for _, msg in frame])
             return
         if line is None:
             line = self._lines[peer] = _DelayLine(peer, self._deliver)
@@ -108,15 +124,28 @@ class LinkShaper:
         """The messages of ``frame`` that survive ``fault``, a duplicate after its original."""
         rng = self._rngs[fault.to]
         kept: Frame = []
-        for msg in frame:
+        for sent in frame:
             if fault.drop and rng.random() < fault.drop:
                 self.counters["dropped"] += 1
                 continue
-            kept.append(msg)
+            kept.append(sent)
             if fault.duplicate and rng.random() < fault.duplicate:
                 self.counters["duplicated"] += 1
-                kept.append(msg)
+                kept.append(sent)
         return kept
+
+    def drop_message(self, trace_id: int) -> str | None:
+        """Drop the message numbered ``trace_id`` in this node's trace while it waits in a delay
+        line (a duplicate with it); the peer it was going to, or None once it has gone (or was
+        never delayed)."""
+        if trace_id <= 0:
+            return None
+        for peer, line in self._lines.items():
+            dropped = line.drop(trace_id)
+            if dropped:
+                self.counters["dropped_by_hand"] += dropped
+                return peer
+        return None
 
     def forget(self, peer: str) -> None:
         """A former member: its fault and its frames in flight go with it."""

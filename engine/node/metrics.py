@@ -91,6 +91,7 @@ class NodeCollector(Collector):
             ("dropped", "Raft messages a link fault dropped (POST /api/cluster/links)"),
             ("duplicated", "Raft messages a link fault sent twice"),
             ("delayed", "Raft messages held by a link fault's delay or the tempo"),
+            ("dropped_by_hand", "Raft messages in flight dropped by hand (links/drop)"),
         ):
             c = CounterMetricFamily(f"gate_node_messages_{key}", doc, labels=labels)
             c.add_metric(node, shaped[key])

@@ -18,10 +18,10 @@ import contextlib
 import logging
 import ssl
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from engine.config_model import Endpoint
-from engine.node.link_shaping import LinkShaper
+from engine.node.link_shaping import Frame, LinkShaper
 from engine.protocol.framing import FrameError, FrameSession, open_session
 from engine.protocol.link_cuts import DIRECTIONS
 from engine.replication.messages import Message
@@ -221,7 +221,7 @@ class PeerTransport:
         self.links = {pid: PeerLink(node_id, pid, ep, secret, tls) for pid, ep in peers.items()}
         self.cuts = LinkCuts(node_id, peers)
         self.shaper = LinkShaper(self._deliver)
-        self._later: dict[str, list[dict[str, object]]] = {}
+        self._later: dict[str, Frame] = {}
         self._later_timer: asyncio.TimerHandle | None = None
         self._started = False
         self._closing: set[asyncio.Task[None]] = set()
@@ -251,25 +251,26 @@ class PeerTransport:
                     link.start()
         self.cuts.peers = tuple(sorted(peers))
 
-    def send(self, messages: list[Message]) -> None:
-        """Send a batch of messages, grouped into one frame per destination."""
+    def send(self, messages: list[Message], ids: Sequence[int] = ()) -> None:
+        """Send a batch of messages, grouped into one frame per destination; ``ids``: their
+        numbers in the node's trace, by which one can be dropped in flight (none: 0 each)."""
         if not messages:
             return
-        by_peer: dict[str, list[dict[str, object]]] = defaultdict(list)
-        for msg in messages:
-            by_peer[msg.to].append(encode_message(msg))
+        by_peer: dict[str, Frame] = defaultdict(list)
+        for msg, trace_id in zip(messages, ids or [0] * len(messages), strict=True):
+            by_peer[msg.to].append((trace_id, encode_message(msg)))
         for peer_id, encoded in by_peer.items():
             self._send_frame(peer_id, self._later.pop(peer_id, []) + encoded)
 
-    def send_later(self, messages: list[Message], delay: float) -> None:
+    def send_later(self, messages: list[Message], delay: float, ids: Sequence[int] = ()) -> None:
         """Send ``messages`` after ``delay`` s, or sooner, ahead of the next batch to their peer.
 
         Held messages never overtake later ones: ``send`` puts them first in its frame.
         """
         if not messages:
             return
-        for msg in messages:
-            self._later.setdefault(msg.to, []).append(encode_message(msg))
+        for msg, trace_id in zip(messages, ids or [0] * len(messages), strict=True):
+            self._later.setdefault(msg.to, []).append((trace_id, encode_message(msg)))
         if self._later_timer is None:
             self._later_timer = asyncio.get_running_loop().call_later(delay, self._send_pending)
 
@@ -279,7 +280,7 @@ class PeerTransport:
         for peer_id, encoded in pending.items():
             self._send_frame(peer_id, encoded)
 
-    def _send_frame(self, peer_id: str, encoded: list[dict[str, object]]) -> None:
+    def _send_frame(self, peer_id: str, encoded: Frame) -> None:
         self.shaper.send(peer_id, encoded)
 
     def _deliver(self, peer_id: str, encoded: list[dict[str, object]]) -> None:

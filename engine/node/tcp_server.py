@@ -17,7 +17,7 @@ from typing import Any
 from engine.node.host import RaftHost
 from engine.node.node_log import log_page
 from engine.node.trace import trace_page
-from engine.protocol.errors import GateError
+from engine.protocol.errors import GateError, invalid
 from engine.protocol.framing import FrameError, ServerConnection
 from engine.protocol.link_cuts import parse_cut_request
 from engine.protocol.link_faults import parse_link_fault
@@ -214,6 +214,11 @@ class NodeTcpServer:
                     raise GateError("invalid_request", f"no node {str(peer)[:80]!r} to clear")
                 return self.host.clear_link_faults(peer)
             return self.host.link_faults()
+        if op == "drop":
+            trace_id = msg.get("trace_id")
+            if isinstance(trace_id, bool) or not isinstance(trace_id, int) or trace_id < 1:
+                raise invalid("trace_id must be a message's number in this node's trace")
+            return self.host.drop_message(trace_id)
         if op == "add_member":
             node_id, http, tcp = parse_new_node(msg.get("node"))
             address = Address(node_id, http, tcp)

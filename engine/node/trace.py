@@ -87,15 +87,18 @@ class MessageTrace:
     def __len__(self) -> int:
         return len(self._ring) if self.capacity else 0
 
-    def sent(self, messages: Iterable[Message]) -> None:
-        self._record("send", messages)
+    def sent(self, messages: Iterable[Message]) -> int:
+        """Record ``messages`` as sent; the number of the first (the rest follow it), 0 when
+        nothing is recorded."""
+        return self._record("send", messages)
 
     def received(self, messages: Iterable[Message]) -> None:
         self._record("recv", messages)
 
-    def _record(self, direction: str, messages: Iterable[Message]) -> None:
+    def _record(self, direction: str, messages: Iterable[Message]) -> int:
         if not self.capacity:
-            return
+            return 0
+        first = self._seq + 1
         now = self._clock()
         seq = self._seq
         append = self._ring.append
@@ -103,6 +106,14 @@ class MessageTrace:
             seq += 1
             append((seq, now, direction, *_TAKE[type(msg)](msg)))
         self._seq = seq
+        return first
+
+    def record(self, seq: int) -> Record | None:
+        """The record numbered ``seq``, while the ring holds it."""
+        if not self.capacity or not self._ring:
+            return None
+        at = seq - self._ring[0][0]
+        return self._ring[at] if 0 <= at < len(self._ring) else None
 
     def page(
         self, after: int | None = None, limit: int = DEFAULT_LIMIT, direction: str | None = None

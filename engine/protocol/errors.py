@@ -18,6 +18,7 @@ STATUS: dict[str, int] = {
     "snapshot_not_found": 404,
     "subscription_not_found": 404,
     "node_not_found": 404,
+    "message_not_found": 404,  # links/drop: the message is not in flight (any more)
     "wrong_expected_version": 409,
     "store_exists": 409,
     "subscription_exists": 409,

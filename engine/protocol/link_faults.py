@@ -108,3 +108,21 @@ def parse_link_fault(body: Any, node_ids: Sequence[str]) -> tuple[str, LinkFault
             "a link fault needs drop, delayMs or duplicate (DELETE /api/cluster/links clears)"
         )
     return frm, LinkFault(to, drop, delay, duplicate, seed)
+
+
+def parse_drop_request(body: Any, node_ids: Sequence[str]) -> tuple[str, int]:
+    """``(node, id)`` of a ``POST /api/cluster/links/drop`` body ``{"node", "id"}``: the sender
+    and the message's number in its trace; a 400 naming the field for anything else."""
+    if not isinstance(body, dict):
+        raise invalid('the body must be a JSON object: {"node": "node1", "id": N}')
+    unknown = sorted(set(body) - {"node", "id"})
+    if unknown:
+        raise invalid(f"unknown field {unknown[0]!r} (allowed: node, id)", field=unknown[0])
+    node = _node(body, "node", node_ids)
+    trace_id = body.get("id")
+    if not isinstance(trace_id, int) or isinstance(trace_id, bool) or not 1 <= trace_id <= MAX_INT:
+        raise invalid(
+            f"id must be a message's seq in the sender's trace (1 or more), got {trace_id!r}",
+            field="id",
+        )
+    return node, trace_id

@@ -29,6 +29,10 @@ class TlsRefused(ConnectionError):
     """
 
 
+# Methods a request of which may be sent twice (RFC 9110, 9.2.2).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     """A whole answer: status, headers (names in lower case) and body."""
@@ -45,6 +49,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._tls = tls
         self._answered = False  # a whole answer came on this connection
+        self.replied = False  # a byte of the answer to the current request came
         self._lost = False
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[HttpResponse] | None = None
@@ -68,7 +73,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self._headers = {}
         self._body = []
-        self._headers_done = self._keep_alive = False
+        self._headers_done = self._keep_alive = self.replied = False
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         try:
@@ -91,6 +96,7 @@ class _Connection(asyncio.Protocol):
         if self._waiter is None:  # bytes nobody asked for: the stream cannot be trusted
             self.close()
             return
+        self.replied = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -188,17 +194,30 @@ class HttpPool:
         # UTF-8, as aiohttp writes and reads header values: a token may not be ASCII.
         request = ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
         async with self._slots:
-            conn = self._take_idle() or await self._connect()
-            answered = False
+            idle = self._take_idle()
             try:
-                response = await conn.exchange(request)
-                answered = True
-            finally:
-                if answered and conn.reusable:
-                    self._idle.append(conn)
-                else:
-                    self._discard(conn)
-            return response
+                return await self._exchange(idle or await self._connect(), request)
+            except ConnectionError as exc:
+                # A server may close an idle keep-alive connection just as a request goes out
+                # on it (its idle timeout): nothing was answered, and a request that can be
+                # sent twice is sent again, once, on a new connection.
+                if idle is None or idle.replied or isinstance(exc, HttpProtocolError):
+                    raise
+                if method not in _IDEMPOTENT:
+                    raise
+            return await self._exchange(await self._connect(), request)
+
+    async def _exchange(self, conn: _Connection, request: bytes) -> HttpResponse:
+        answered = False
+        try:
+            response = await conn.exchange(request)
+            answered = True
+        finally:
+            if answered and conn.reusable:
+                self._idle.append(conn)
+            else:
+                self._discard(conn)
+        return response
 
     def _take_idle(self) -> _Connection | None:
         while self._idle:

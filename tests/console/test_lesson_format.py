@@ -29,7 +29,7 @@ from tests.console.script_runs import LESSONS
 def test_every_bundled_lesson_parses_into_steps_with_a_title() -> None:
     paths = lesson_files(LESSONS)
     assert [p.name for p in paths] == sorted(p.name for p in LESSONS.glob("*.txt"))
-    assert len(paths) == 10
+    assert len(paths) == 13
     for path in paths:
         lesson = read_lesson(path)
         assert lesson.title.startswith("Lesson "), path.name

@@ -405,3 +405,120 @@ async def test_lesson_10_slow_election(
     assert f"Leader: {leader} (term" in statuses[2]
     nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
     assert nodes["node1"][1] == "follower", nodes
+
+
+async def test_lesson_11_lost_heartbeat(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "11-lost-heartbeat.txt",
+        "node1, the preferred leader, on a fresh start",
+        "a one-way link fault that drops 100%",
+        "node1 still leads, in the same term.",
+        "node3, which hears node1, refuses (node1's answer is lost on the faulty link)",
+        "A node that cannot win never raises the term",
+        "node2 follows node1 again, still in the same term, at the same commit index.",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "11"], lesson, tmp_path, 90)
+    (tmp_path / "transcript.txt").write_text(run.stdout)
+    assert_clean(run)
+    out = run.stdout
+    assert "✅ tempo ×1/10: elections, heartbeats and messages 10 times slower" in out, out
+    assert "✅ node1 → node2: drop 100%" in out, out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 3, out
+    term = re.search(r"Leader: node1 \(term (\d+)\)", statuses[0])
+    assert term, statuses[0]
+    for status in statuses[1:]:
+        assert f"Leader: node1 (term {term.group(1)})" in status, status
+    assert "❓ You did not answer; the answer was node1 (the leader after the step)" in out
+    log = out.split("📜 The newest 8 lines of node2's log:")[1].split("👉")[0]
+    assert "election timeout: no word from" in log, log
+    assert "asking for pre-votes: could it win term" in log, log
+    assert "node3 refused its pre-vote (1 vote, 2 needed)" in log, log
+    assert "✅ node1 → node2: link faults cleared" in out, out
+    nodes = {r[0]: r for r in _rows(statuses[2]) if r[0].startswith("node")}
+    assert nodes["node2"][1] == "follower" and nodes["node2"][5] == nodes["node1"][5], nodes
+
+
+async def test_lesson_12_lossy_leader(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "12-lossy-leader.txt",
+        "node1, the preferred leader, on a fresh start",
+        "dropped with a chance of 30%",
+        "node1 still leads, in the same term",
+        "the follower refuses the next one, whose previous entry it lacks, or node1 hears no",
+        "either way it sends what is missing and the follower catches up",
+        "Nothing was lost or written twice",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "12"], lesson, tmp_path, 90)
+    (tmp_path / "transcript.txt").write_text(run.stdout)
+    assert_clean(run)
+    out = run.stdout
+    assert "✅ node1 → node2, node3: drop 30%" in out, out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 3, out
+    term = re.search(r"Leader: node1 \(term (\d+)\)", statuses[0])
+    assert term, statuses[0]
+    assert f"Leader: node1 (term {term.group(1)})" in statuses[1], statuses[1]
+    nodes = {r[0]: r for r in _rows(statuses[1]) if r[0].startswith("node")}
+    assert "node1 ≈" in nodes, nodes
+    log = out.split("📜 The newest 12 lines of node1's log:")[1].split("👉")[0]
+    repaired = ("refused entries after index", "probing again")
+    assert any(words in log for words in repaired) and "caught up at index" in log, log
+    assert "✅ node1 → node2, node3: link faults cleared" in out, out
+    producers = out.split("📋 Active Producers\n")[-1]
+    produced = {r[0]: int(r[3]) for r in _rows(producers) if r[0].startswith("greenhouse-")}
+    assert set(produced) == {"greenhouse-1", "greenhouse-2"} and min(produced.values()) > 10
+    verdict = re.search(r"🔎 checked ([\d,]+) acked · 0 lost · 0 duplicated · order ok", producers)
+    assert verdict and int(verdict.group(1).replace(",", "")) > 0, producers
+    listed = out.split("📋 Active Observers\n")[-1]
+    counted = next(int(r[2]) for r in _rows(listed) if r[0] == "everything")
+    assert counted == sum(produced.values()), (counted, produced)
+
+
+async def test_lesson_13_split_vote(
+    make_cluster: Callable[..., Awaitable[RunningCluster]], tmp_path: Path
+) -> None:
+    lesson = _claims(
+        "13-split-vote.txt",
+        "node1, the preferred leader, on a fresh start",
+        "each message node2 sends node3, and node3 node2, takes 2 s",
+        "Nobody leads: a split vote.",
+        'each refused the other\'s vote ("already voted for" itself)',
+        "in a higher term: the split term is spent",
+        "it follows",
+    )
+    cluster = await make_cluster()
+    run = await run_script(["--connect", cluster.url, "--seed", "13"], lesson, tmp_path, 120)
+    (tmp_path / "transcript.txt").write_text(run.stdout)
+    assert_clean(run)
+    out = run.stdout
+    assert "✅ node2 → node3: +2000 ms" in out and "✅ node3 → node2: +2000 ms" in out, out
+    statuses = out.split("🔗 Cluster Status\n")[1:]
+    assert len(statuses) == 4, out
+    first = re.search(r"Leader: node1 \(term (\d+)\)", statuses[0])
+    assert first, statuses[0]
+    assert "❓ You did not answer; the answer was nobody (the leader after the step)" in out, out
+    # Both campaigned in one term, each voting for itself and refusing the other.
+    logs = {
+        node: re.split(rf"📜 The newest \d+ lines of {node}'s log:", out)[1].split("👉")[0]
+        for node in ("node2", "node3")
+    }
+    split = {
+        node: re.findall(
+            r"refused its vote to node[23] for term (\d+): already voted for (node[23])", log
+        )
+        for node, log in logs.items()
+    }
+    terms = {node: {t for t, voted in found if voted == node} for node, found in split.items()}
+    assert terms["node2"] & terms["node3"], logs
+    after = re.search(r"Leader: (node[23]) \(term (\d+)\)", statuses[2])
+    assert after and int(after.group(2)) >= int(first.group(1)) + 2, statuses[2]
+    assert "✅ node1 healed: every Raft link back; it follows the leader again" in out, out
+    nodes = {r[0]: r for r in _rows(statuses[3]) if r[0].startswith("node")}
+    assert nodes["node1"][1] == "follower", nodes

@@ -239,7 +239,7 @@ async def test_a_script_starts_a_consumer_with_a_policy(
     out = run.stdout
     lines = out.splitlines()
     error = lines.index("❌ N (nack every Nth event) must be at least 1")
-    assert lines[error + 1].startswith("👉 Select an option (1-35): 26")
+    assert lines[error + 1].startswith("👉 Select an option (1-36): 26")
     assert "✅ Consuming 'script_pol' here; the consumer skips every event" in out
     assert "Subscription consumer: script_pol (skips every event)" in out
     assert _outcomes(out, "script_pol", "script-pol") == dict.fromkeys(range(3), "skipped")

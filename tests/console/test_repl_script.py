@@ -37,7 +37,7 @@ def test_wait_refuses(answer: str) -> None:
 
 
 def test_option_28_ends_the_lab_and_the_menu_fits_80_columns() -> None:
-    assert TITLES[27] == "Replay Parked Events" and max(COMMANDS) == 35
+    assert TITLES[27] == "Replay Parked Events" and max(COMMANDS) == 36
     assert COMMANDS[27].__doc__ and COMMANDS[27].__doc__.startswith("27. Replay Parked Events")
     assert COMMANDS[28].__doc__ and COMMANDS[28].__doc__.startswith("28. Node Log")
     transcript = io.StringIO()
@@ -54,15 +54,15 @@ async def test_a_script_waits_and_bad_answers_get_one_line(
     run = await run_script(["--connect", cluster.url], script, tmp_path)
     assert_clean(run)
     lines = run.stdout.splitlines()
-    assert "👉 Select an option (1-35): wait 0.2" in lines
-    assert lines[lines.index("👉 Select an option (1-35): wait 0.2") + 1] == "⏳ Waiting 0.2 s…"
+    assert "👉 Select an option (1-36): wait 0.2" in lines
+    assert lines[lines.index("👉 Select an option (1-36): wait 0.2") + 1] == "⏳ Waiting 0.2 s…"
     assert "❌ 0 is out of range: type 'wait N' with N seconds, more than 0 and at most 60" in lines
     assert (
         "❌ 'soon' is not a number: type 'wait N' with N seconds, more than 0 and at most 60"
         in lines
     )
     assert "❌ no subscription named 'nope' (subscriptions: none)" in lines
-    assert "👉 Select an option (1-35): 10" in lines  # the menu goes on after each error
+    assert "👉 Select an option (1-36): 10" in lines  # the menu goes on after each error
     assert "Subscriptions: quiet (0 parked)" in lines
     assert "⚠️  'quiet' has no parked events (option 26 parks some with nack_park)" in lines
 
@@ -100,7 +100,7 @@ async def test_a_scripts_bad_answer_is_one_line_then_the_menu(
     run = await run_script(["--connect", cluster.url], script, tmp_path)
     assert_clean(run)
     lines = run.stdout.splitlines()
-    menu = "👉 Select an option (1-35): 14"
+    menu = "👉 Select an option (1-36): 14"
     for error in (
         "❌ there is no stream 'no-such' yet (streams: ",
         "❌ '$all' is not a stream id; type one such as greenhouse-1",

@@ -66,7 +66,7 @@ def test_a_node_the_gateway_restarted_is_marked_with_its_restarts() -> None:
 
 
 def test_the_menu_prompt_names_every_option() -> None:
-    assert f"(1-{CHOICES[-1]})" in PROMPT and CHOICES[-1] == 35
+    assert f"(1-{CHOICES[-1]})" in PROMPT and CHOICES[-1] == 36
 
 
 class _Terminal:

@@ -201,3 +201,27 @@ async def test_an_unreachable_gateway_is_one_clear_error() -> None:
     other = GateClient("ftp://127.0.0.1:9", retry_deadline=0)
     with pytest.raises(GateError, match="not an http:// or https:// gateway URL"):
         await other.list_stores()
+
+
+async def test_a_get_on_a_connection_closed_as_it_goes_out_is_sent_again_a_post_is_not(
+    raw_server: Callable[[RawHandler], Awaitable[int]],
+) -> None:
+    # The server answers one request per connection and then, like one whose keep-alive
+    # timeout runs out just as the next request arrives, closes it without reading further.
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")  # the next request: closed unanswered
+        writer.close()
+
+    pool = HttpPool("127.0.0.1", await raw_server(handler))
+    await pool.request("GET", "/")
+    assert (await pool.request("GET", "/")).body == b"{}"  # again, on a new connection
+    assert len(accepted) == 2
+    with pytest.raises(ConnectionError):  # it may have been taken: never sent twice
+        await pool.request("POST", "/", b"{}")
+    assert len(accepted) == 2

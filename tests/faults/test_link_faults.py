@@ -4,8 +4,8 @@ message, in the sending node's transport (``POST /api/cluster/links``).
 A link that drops everything both ways is a partition and one that drops everything one way a
 one-way partition: the cluster does what it does under ``isolate``, and the checker of
 :mod:`bench.lib.nemesis` (run by ``faulted``, unchanged) finds every acknowledged write once,
-in order, on every node.  Lossy and slow links, among the nemesis faults, slow the cluster
-down without losing anything.
+in order, on every node.  Lossy and slow links, among the nemesis faults and one of each at
+once, slow the cluster down without losing anything.
 """
 
 from __future__ import annotations
@@ -120,6 +120,37 @@ async def test_a_leader_whose_outgoing_links_drop_everything_is_a_one_way_partit
             assert status is not None and status["leader"] == new, status
     finally:
         await probe.close()
+        await client.close()
+
+
+async def _counted(cluster: RunningCluster, node: str, what: str) -> float:
+    """A node's ``gate_node_messages_<what>_total``."""
+    metrics = await node_text(cluster, node, "/metrics")
+    prefix = f'gate_node_messages_{what}_total{{node="{node}"}}'
+    return float(next(ln for ln in metrics.splitlines() if ln.startswith(prefix)).split()[-1])
+
+
+async def test_a_lossy_link_and_a_slow_one_at_once_lose_nothing(make_cluster: MakeCluster) -> None:
+    # node1 -> node2 drops 30% while node3 -> node1 is 200 ms late, together, as writers write
+    # through the gateway; then both are cleared. faulted's checker reads every node back.
+    cluster = await make_cluster(extra={"gateway": {"requestTimeout": 2.0}})
+    client = cluster.new_client(retry_deadline=0)
+    try:
+        async with faulted(cluster, seed=34) as (workload, _):
+            await client.set_link_fault("node1", "node2", drop=0.3, seed=34)
+            await client.set_link_fault("node3", "node1", delay_ms=200)
+            listed = await client.link_faults()
+            assert {(f["from"], f["to"]) for f in listed["links"]} == {
+                ("node1", "node2"),
+                ("node3", "node1"),
+            }, listed
+            await workload.wait_acked(workload.counts()["ack"] + 100, timeout=30)
+            assert await _counted(cluster, "node1", "dropped") > 0
+            assert await _counted(cluster, "node3", "delayed") > 0
+            await client.clear_link_faults()
+            assert (await client.link_faults())["links"] == []
+            assert await workload.wait_ack_after(time.monotonic(), 10) is not None
+    finally:
         await client.close()
 
 

@@ -138,6 +138,7 @@ async def test_bad_tempo_and_link_requests_are_400s_with_the_error_body(
     token = cluster.config.security.auth_token
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     tempo, links = cluster.url + "/api/cluster/tempo", cluster.url + "/api/cluster/links"
+    drop = links + "/drop"
     bad: list[tuple[str, str, Any, bytes | None]] = [
         ("POST", tempo, None, b"{not json"),
         ("POST", tempo, None, b""),
@@ -165,6 +166,13 @@ async def test_bad_tempo_and_link_requests_are_400s_with_the_error_body(
         ("DELETE", links + "?from=node9", None, b""),
         ("DELETE", links + "?to=node9", None, b""),
         ("DELETE", links + "?node=node1", None, b""),
+        ("POST", drop, None, b"{"),
+        ("POST", drop, {"node": "node1"}, None),
+        ("POST", drop, {"node": "node1", "id": 0}, None),
+        ("POST", drop, {"node": "node1", "id": True}, None),
+        ("POST", drop, {"node": "node1", "id": "7"}, None),
+        ("POST", drop, {"node": "node9", "id": 1}, None),
+        ("POST", drop, {"node": "node1", "id": 1, "to": "node2"}, None),
     ]
     async with aiohttp.ClientSession(headers=headers) as http:
         for method, url, body, raw in bad:

@@ -73,6 +73,7 @@ REFUSED = [
     ("GET", "/api/cluster/links", None, "links"),
     ("POST", "/api/cluster/links", {"from": "nats1", "to": "nats2", "drop": 0.5}, "links"),
     ("DELETE", "/api/cluster/links", None, "links"),
+    ("POST", "/api/cluster/links/drop", {"node": "nats1", "id": 1}, "links"),
     ("POST", "/api/cluster/tempo", {"scale": 5}, "tempo"),
     ("DELETE", "/api/cluster/nodes/nats3", None, "membership"),
     (

@@ -139,3 +139,23 @@ async def test_a_peer_without_the_secret_never_links(caplog: pytest.LogCaptureFi
     assert not transport.links["node2"].connected
     assert peer.frames == []
     assert caplog.text.count("cannot link to peer node2") == 1, "logged once, not per attempt"
+
+
+async def test_a_message_dropped_by_hand_in_flight_never_arrives(
+    linked: tuple[PeerTransport, _Peer],
+) -> None:
+    transport, peer = linked
+    transport.shaper.delay = 0.3  # the tempo's delay: every message waits in its delay line
+    transport.send([_append(4)], [7])
+    transport.send([_append(5), _append(6)], [8, 9])
+    assert transport.shaper.drop_message(7) == "node2"
+    assert transport.shaper.drop_message(7) is None  # gone already
+    assert transport.shaper.drop_message(9) == "node2"
+    _, msgs = await peer.next_frame()  # the first frame, emptied, is never written
+    assert msgs == [_append(5)]
+    assert transport.shaper.drop_message(8) is None  # delivered: too late
+    assert transport.shaper.counters["dropped_by_hand"] == 2
+    transport.send([_append(7)])  # untraced (0): delivered, and never a match
+    assert transport.shaper.drop_message(0) is None
+    _, msgs = await peer.next_frame()
+    assert msgs == [_append(7)]

@@ -36,7 +36,7 @@ from domain.greenhouse.aggregate import Greenhouse
 from domain.greenhouse.producer import ProducerRow
 from engine.client import GateError
 from engine.client.checker import LiveVerdict
-from engine.client.results import MemberAnswer
+from engine.client.results import MemberAnswer, MessageDropped
 
 URL = "http://127.0.0.1:8899"
 TYPES = (
@@ -507,6 +507,8 @@ class RecordedCluster:
         self.actions: list[tuple[str | None, str]] = []
         self.silent: set[str] = set()
         self.logs = {node_id: list(lines) for node_id, lines in NODE_LOGS.items()}
+        self.dropped: list[tuple[str, int]] = []
+        self.arrived: set[int] = set()
 
     async def node_log(
         self, node_id: str, *, after: int | None = None, limit: int = 100
@@ -521,6 +523,13 @@ class RecordedCluster:
         )
         shown = lines[-limit:] if after is None else lines[after : after + limit]
         return NodeLogPage(node_id, LOG_START, len(lines), 0, shown)
+
+    async def drop_message(self, node: str, seq: int) -> MessageDropped:
+        """A message of ``SLOW_MOTION`` dropped; one in ``arrived`` has gone already."""
+        if seq in self.arrived:
+            raise OpsError(f"message {seq} of {node} has arrived already")
+        self.dropped.append((node, seq))
+        return {"node": node, "id": seq, "to": "node2", "type": "append"}
 
     async def status(self) -> ClusterStatus:
         latest = self.health.latest
@@ -677,6 +686,59 @@ ELECTION: list[dict[str, Any]] = [
 ]
 
 
+def _beats(at: float, commit: int) -> list[dict[str, Any]]:
+    """node1's heartbeats to node2 and node3 at ``at``, and their answers, at tempo 20."""
+    beats = []
+    for n, peer in enumerate(("node2", "node3")):
+        beats.append(
+            _message(
+                at + 0.001 * n,
+                "append",
+                "node1",
+                peer,
+                3,
+                prev_index=commit,
+                prev_term=3,
+                entries=0,
+                commit=commit,
+            )
+        )
+    for n, peer in enumerate(("node2", "node3")):
+        beats.append(
+            _message(
+                at + 0.2 + 0.001 * n,
+                "append_response",
+                peer,
+                "node1",
+                3,
+                success=True,
+                match_index=commit,
+                reject_hint=0,
+            )
+        )
+    return beats
+
+
+# Tempo 20: node1 leads term 3; each heartbeat (one a second) is its own arrow, as is the
+# one write in between; each message takes 95 ms, the answers come back later.
+SLOW_MOTION: list[dict[str, Any]] = [
+    *_beats(0.0, 1250),
+    *_beats(1.0, 1250),
+    _message(
+        1.5, "append", "node1", "node2", 3, prev_index=1250, prev_term=3, entries=1, commit=1250
+    ),
+    _message(
+        1.501, "append", "node1", "node3", 3, prev_index=1250, prev_term=3, entries=1, commit=1250
+    ),
+    _message(
+        1.7, "append_response", "node2", "node1", 3, success=True, match_index=1251, reject_hint=0
+    ),
+    *_beats(2.0, 1251),
+]
+for _seq, _line in enumerate(SLOW_MOTION, start=100):
+    _line["seq"] = _seq  # each its own number in node1's (or the answerer's) trace
+
+
 class RecordedMessages:
     """The message trace, recorded: every line at the first drain once watched."""
 
@@ -684,10 +746,14 @@ class RecordedMessages:
         self.lines = [trace_line(r, T0 + 3.0) for r in raw]
         self.watching = False
         self.problem = ""
+        self.tempo = 1  # the last tempo the app told it
         self._drained = False
 
     def watch(self, on: bool) -> None:
         self.watching = on
+
+    def unfold(self, tempo: int) -> None:
+        self.tempo = tempo
 
     def drain(self) -> tuple[list[TraceLine], int]:
         if self._drained:
@@ -705,6 +771,7 @@ class RecordedOps:
         *,
         empty: bool = False,
         access: Access | None = None,
+        trace: list[dict[str, Any]] | None = None,
     ) -> None:
         self.url = URL
         self.store = "reg_gh"
@@ -713,7 +780,7 @@ class RecordedOps:
         self.health = RecordedHealth(status)
         self.cluster = RecordedCluster(self.health)
         self.stores = RecordedStores()
-        self.messages = RecordedMessages([] if empty else ELECTION)
+        self.messages = RecordedMessages([] if empty else ELECTION if trace is None else trace)
         self.verdict = RecordedVerdict()
         if empty:
             self.observers = RecordedObservers([])

@@ -21,6 +21,7 @@ from console.tui.cluster.panel import ClusterPanel
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.form import FormDialog
 from console.tui.help import help_text
+from console.tui.messages.panel import MessagesPanel
 from console.tui.observers.panel import ObserversPanel
 from console.tui.producers.panel import ProducersPanel
 from console.tui.streams.panel import StreamsPanel
@@ -53,6 +54,7 @@ PANELS: dict[Panel, type] = {
     "producers": ProducersPanel,
     "subscriptions": SubscriptionsPanel,
     "streams": StreamsPanel,
+    "messages": MessagesPanel,
 }
 
 
@@ -61,9 +63,9 @@ def _bindings(owner: type) -> list[Binding]:
 
 
 def test_the_menu_lists_every_numbered_entry_with_its_command() -> None:
-    assert sorted(NUMBERED) == list(range(1, 36)) and EXIT == 15
+    assert sorted(NUMBERED) == list(range(1, 37)) and EXIT == 15
     assert tuple(NUMBERED[n].title for n in range(1, 16)) == CLASSIC
-    assert NUMBERED[28].title == "Node Log" and "(1-35)" in PROMPT
+    assert NUMBERED[28].title == "Node Log" and "(1-36)" in PROMPT
     menu = io.StringIO()
     render_menu(Printer(stream=menu))
     for number, entry in NUMBERED.items():
@@ -89,7 +91,7 @@ def test_every_key_is_bound_on_its_panel_and_shown_in_the_help() -> None:
                 rows = [line for line in help_lines if line.startswith(f"| {key.panel.title()} |")]
             assert len(rows) == 1, (entry.name, rows)
             assert shown in rows[0], (entry.name, rows[0])
-    assert keys == 35  # every panel's operations: a key lost from the catalogue fails here
+    assert keys == 36  # every panel's operations: a key lost from the catalogue fails here
     # The footers keep their order: the monitor key comes last on the Subscriptions panel.
     order = [b.key for b in _bindings(SubscriptionsPanel)]
     assert order == ["n", "d", "c", "a", "r", "m"]

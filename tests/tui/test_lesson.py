@@ -200,7 +200,7 @@ async def test_the_palette_lists_the_bundled_lessons_and_opens_one(
         assert not app.query_one(LessonPane).display
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         lessons = [title for title in commands if title.startswith("Lesson")]
-        assert len(lessons) == 10 and "Lesson 5: a failover." in lessons
+        assert len(lessons) == 13 and "Lesson 5: a failover." in lessons
         commands["Lesson 5: a failover."].callback()
         await pilot.pause()
         title, narration, _ = pane_text(app)

@@ -465,3 +465,60 @@ async def test_the_messages_panel_draws_the_cluster_s_raft_messages(
         assert "term" in detail
         await pilot.press("1")
         await until(pilot, lambda: not ops.messages.watching, "the trace to stop")
+
+
+async def test_d_drops_a_heartbeat_in_flight_on_a_real_cluster(
+    make_cluster: Callable[..., Awaitable[RunningCluster]],
+    open_ops: Callable[[RunningCluster], Awaitable[Operations]],
+) -> None:
+    """Tempo 20 and a 3 s link from the leader to a follower: the panel asks for every
+    heartbeat, one still on its way is selected and dropped with d; its row is marked, the
+    timeline says so, and the same row again is one line: it has gone."""
+    cluster = await make_cluster()
+    ops = await open_ops(cluster)
+    leader = await cluster.leader()
+    follower = next(n for n in cluster.config.node_ids if n != leader)
+    await ops.client.set_tempo(20)
+    await ops.client.set_link_fault(leader, follower, delay_ms=3000)
+    slowed_at = time.time()
+    app = GateConsole(ops, blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        panel = app.query_one(MessagesPanel)
+        await until(pilot, lambda: ops.messages.unfolded, "heartbeats unfolded at tempo 20")
+
+        def in_flight() -> int | None:
+            for row, line in enumerate(panel.lines):
+                fields = dict(line.fields)
+                if (
+                    line.kind == "message"
+                    and line.frm == leader
+                    and line.to == follower
+                    and fields.get("entries") == 0
+                    and line.time > max(slowed_at, time.time() - 2.0)
+                ):
+                    return row
+            return None
+
+        await until(pilot, lambda: in_flight() is not None, "a heartbeat on its way", 30)
+        row = in_flight()
+        assert row is not None
+        line = panel.lines[row]
+        panel.table.move_cursor(row=row)
+        await pilot.press("d")
+        await until(pilot, lambda: "dropped in flight" in app.last_message, "the drop", 10)
+        assert (leader, dict(line.fields)["seq"]) in panel.dropped
+        timeline = "\n".join(strip.text for strip in app.query_one("#timeline", RichLog).lines)
+        assert f"✗ {leader} → {follower} heartbeat t" in timeline, timeline
+        await pilot.press("d")  # the same row: dropped already
+        await until(pilot, lambda: "was dropped already" in app.last_message, "refused", 10)
+        # A message that has arrived: the first of the leader's to the other follower.
+        other = next(
+            n
+            for n, ln in enumerate(panel.lines)
+            if ln.kind == "message" and ln.frm == leader and ln.to not in (follower, None)
+        )
+        panel.table.move_cursor(row=other)
+        await pilot.press("d")
+        await until(pilot, lambda: "has arrived already" in app.last_message, "gone", 10)
+        await pilot.press("ctrl+q")

@@ -7,20 +7,24 @@ accepted (update with ``pytest tests/tui/test_messages_panel.py --snapshot-updat
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from console.ops.messages import trace_line
+from console.ops.messages import UNFOLD_AT, MessageFeed, trace_line
 from console.tui.app import GateConsole
 from console.tui.messages.diagram import lanes
 from console.tui.messages.panel import MessagesPanel, detail
-from tests.tui.recorded import ELECTION, T0
-from tests.tui.test_snapshots import SMALL, Compare, console, steps
+from engine.client import GateClient
+from engine.client.results import TraceBatch
+from tests.tui.recorded import ELECTION, HEALTHY, SLOW_MOTION, T0, RecordedOps
+from tests.tui.test_snapshots import SMALL, Compare, console, settle, steps
 
 LARGE = (120, 36)
 
@@ -98,6 +102,87 @@ async def test_the_panel_asks_for_messages_only_while_shown() -> None:
         await pilot.pause()
         assert not app.ops.messages.watching
         assert app.query_one(MessagesPanel).nodes == ["node1", "node2", "node3"]
+
+
+SLOWED = replace(HEALTHY, tempo=20)
+
+
+def test_slow_motion_each_heartbeat_an_arrow_one_dropped_small(snap_compare: Compare) -> None:
+    """Tempo ×1/20: every heartbeat and answer its own row; node1's heartbeat to node2 at
+    :42 selected and dropped (d): its arrow ends in ✗ (seen from the row above, selected)."""
+    app = console(SLOWED, trace=SLOW_MOTION)
+    keys = ("up",) * 3 + ("d", "up")
+    assert snap_compare(app, run_before=shown(*keys), terminal_size=SMALL)
+
+
+def test_slow_motion_each_heartbeat_an_arrow_one_dropped_large(snap_compare: Compare) -> None:
+    """The dropped row selected: its fields say it was never received."""
+    app = console(SLOWED, trace=SLOW_MOTION)
+    keys = ("up",) * 3 + ("d",)
+    assert snap_compare(app, run_before=shown(*keys), terminal_size=LARGE)
+
+
+def _recorded(app: GateConsole) -> RecordedOps:
+    return cast(RecordedOps, app.ops)
+
+
+async def test_d_drops_the_selected_message_and_the_timeline_says_so() -> None:
+    app = console(SLOWED, trace=SLOW_MOTION)
+    async with app.run_test(size=LARGE) as pilot:
+        await shown("up", "up", "up", "d")(pilot)
+        await settle(app)
+        ops = _recorded(app)
+        assert ops.messages.tempo == 20  # told, so it asks for every heartbeat
+        assert ops.cluster.dropped == [("node1", 111)]
+        panel = app.query_one(MessagesPanel)
+        assert panel.dropped == {("node1", 111)}
+        assert lanes(panel.lines[11], panel.nodes, True).plain == "    ●──────✗│       │   "
+        timeline = "\n".join(str(line.text) for line in app.query_one("#timeline").lines)
+        assert "✗ node1 → node2 heartbeat t3 commit 1251: dropped in flight" in timeline
+        # One that has arrived already: one line, and no mark.
+        ops.cluster.arrived.add(112)  # the next row: node1's heartbeat to node3
+        await pilot.press("down", "d")
+        await settle(app)
+        assert panel.dropped == {("node1", 111)}
+        assert "has arrived already" in app.last_message
+        # A folded line is not one message: nothing to drop.
+        panel.add([trace_line(ELECTION[0], T0)])
+        await pilot.press("space", "d")
+        await settle(app)
+        assert "select a message first" in app.last_message
+
+
+class _TraceClient:
+    """What MessageFeed asks of a client: the trace's parameters, and no line."""
+
+    def __init__(self) -> None:
+        self.asked: list[str | None] = []
+
+    def trace(self, **params: Any) -> AsyncIterator[TraceBatch]:
+        self.asked.append(params.get("heartbeats"))
+
+        async def nothing() -> AsyncIterator[TraceBatch]:
+            await asyncio.Event().wait()
+            yield {"type": "trace", "time": 0.0, "interval": 0.5, "lines": []}
+
+        return nothing()
+
+
+async def test_the_feed_unfolds_heartbeats_from_tempo_10_and_asks_again() -> None:
+    client = _TraceClient()
+    feed = MessageFeed(cast(GateClient, client))
+    feed.watch(True)
+    await asyncio.sleep(0)
+    feed.unfold(5)  # not slow enough: nothing changes
+    await asyncio.sleep(0)
+    feed.unfold(UNFOLD_AT)
+    await asyncio.sleep(0)
+    feed.unfold(20)  # still unfolded: not asked again
+    await asyncio.sleep(0)
+    feed.unfold(1)
+    await asyncio.sleep(0)
+    await feed.stop()
+    assert client.asked == ["fold", "show", "fold"]
 
 
 async def test_the_fields_stay_on_screen_when_the_diagram_is_full() -> None:

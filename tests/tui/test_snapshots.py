@@ -43,9 +43,14 @@ def ports_free(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("console.ops.cluster._port_free", lambda host, port: True)
 
 
-def console(status: ClusterStatus | None = HEALTHY, *, empty: bool = False) -> GateConsole:
+def console(
+    status: ClusterStatus | None = HEALTHY,
+    *,
+    empty: bool = False,
+    trace: list[dict[str, Any]] | None = None,
+) -> GateConsole:
     """The dashboard over recorded data, with nothing that moves by itself."""
-    app = GateConsole(RecordedOps(status, empty=empty).as_operations(), blink=False)
+    app = GateConsole(RecordedOps(status, empty=empty, trace=trace).as_operations(), blink=False)
     app.animation_level = "none"
     return app
 

@@ -1,7 +1,10 @@
 """Option 14 and the cluster lab: node health, node actions, leadership transfer, partitions,
-link faults, slow motion, greenhouse snapshots, node logs."""
+link faults, slow motion, the message trace, greenhouse snapshots, node logs."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
 
 from console.ops.catalogue import find, operation
 from console.ops.cluster import (
@@ -19,6 +22,7 @@ from console.ops.cluster import (
     uptime_text,
 )
 from console.ops.formatting import latency_text
+from console.ops.messages import plain
 from console.ops.numbers import parse_whole
 from console.ops.outcomes import (
     kept,
@@ -41,6 +45,9 @@ from domain.greenhouse.aggregate import Greenhouse
 START_A_NODE = f"({operation('node_start').option} starts a node)"
 HEAL_OPTION = operation("heal_node").option
 NODE_LOG_LINES = 20  # the newest lines option 28 shows by default: they fit an 80x24 screen
+TRACE_SECONDS = 10  # option 36 watches this long by default
+TRACE_MAX_SECONDS = 600
+TRACE_PRINT_EVERY = 0.2  # seconds between two batches of trace lines
 _LOG_STYLES = {"warning": "class:warn", "error": "class:error"}
 
 
@@ -474,3 +481,54 @@ async def remove_node(ctx: Context) -> None:
         ctx.printer.outcome(kept(f"{node} left as it was"))
         return
     ctx.printer.outcome(member_removed(node, await ctx.ops.cluster.remove_node(node)))
+
+
+async def message_trace(ctx: Context) -> None:
+    """36. Message Trace: the cluster's Raft messages as they go, for N seconds (Ctrl+C ends it
+    sooner), as the dashboard's Messages panel lists them: every heartbeat its own line in slow
+    motion, folded at full speed, a full write rate summed up."""
+    ctx.printer.heading("📨 Message Trace")
+    status = await ctx.ops.cluster.status()
+    seconds = await ctx.ask_int(
+        f"Seconds to watch (default {TRACE_SECONDS}): ",
+        "seconds",
+        TRACE_SECONDS,
+        minimum=1,
+        maximum=TRACE_MAX_SECONDS,
+    )
+    feed = ctx.ops.messages
+    feed.unfold(status.tempo)
+    feed.drain()  # nothing left from before
+    beats = "every heartbeat its own line" if feed.unfolded else "heartbeats folded per half second"
+    stop = "; Ctrl+C stops" if ctx.terminal.interactive else ""
+    ctx.printer.hint(f"{status.tempo_text or 'tempo ×1'}: {beats}{stop}")
+    shown = 0
+
+    def show() -> None:
+        nonlocal shown
+        lines, missed = feed.drain()
+        if missed:
+            ctx.printer.warn(f"{missed} lines skipped (the display fell behind)")
+        for line in lines:
+            ctx.printer.line(plain(line))
+        shown += len(lines)
+
+    async def pump() -> None:
+        while True:
+            await asyncio.sleep(TRACE_PRINT_EVERY)
+            show()
+
+    feed.watch(True)
+    printing = asyncio.create_task(pump())
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx.terminal.until_interrupt(), seconds)
+    finally:
+        printing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await printing
+        feed.watch(False)
+    show()
+    if feed.problem:
+        ctx.printer.warn(feed.problem)
+    ctx.printer.hint(f"Stopped the trace: {shown} lines")

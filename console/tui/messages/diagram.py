@@ -22,7 +22,9 @@ _STYLES = {
 }
 
 
-def style(line: TraceLine) -> str:
+def style(line: TraceLine, dropped: bool = False) -> str:
+    if dropped:
+        return "bold red strike"
     if line.kind == "heartbeats":
         return "dim"
     if line.kind == "missed":
@@ -39,8 +41,9 @@ def header(nodes: list[str]) -> Text:
     return Text("".join(n[: LANE - 1].center(LANE) for n in nodes), style="bold")
 
 
-def lanes(line: TraceLine, nodes: list[str]) -> Text:
-    """The diagram cell of ``line``: every node's lane, and the arrow or mark across them."""
+def lanes(line: TraceLine, nodes: list[str], dropped: bool = False) -> Text:
+    """The diagram cell of ``line``: every node's lane, and the arrow or mark across them (a
+    message ``dropped`` in flight ends in ✗ short of its receiver)."""
     width = LANE * len(nodes)
     cells = [" "] * width
     span: tuple[int, int] | None = None  # the cells drawn in the line's style
@@ -54,7 +57,7 @@ def lanes(line: TraceLine, nodes: list[str]) -> Text:
         for c in range(a + step, b, step):
             cells[c] = bar
         cells[a] = "●"
-        cells[b - step] = "▶" if step > 0 else "◀"
+        cells[b - step] = "✗" if dropped else "▶" if step > 0 else "◀"
         span = (min(a, b - step), max(a, b - step) + 1)
     elif line.kind == "heartbeats":
         marked = sorted(centre[n] for n in line.nodes if n in centre)
@@ -71,5 +74,5 @@ def lanes(line: TraceLine, nodes: list[str]) -> Text:
                 span = (centre[n], centre[n] + 1)
     text = Text("".join(cells), style="dim")
     if span is not None:
-        text.stylize(style(line), *span)
+        text.stylize(style(line, dropped), *span)
     return text

@@ -1,14 +1,14 @@
 """The Messages panel: a live sequence diagram of the cluster's Raft messages.
 
 One lane per node, one row per message (an arrow from sender to receiver), newest at the
-bottom; heartbeats are one row per interval and a full write rate a few summary rows (the
-gateway folds them: docs/API.md, "Message trace").  The selected row's fields show beneath.
-Rows are drawn once, when they arrive; the table keeps the last :data:`ROWS`.
+bottom; heartbeats are one row per interval (each its own row in slow motion) and a full write
+rate a few summary rows (the gateway folds them: docs/API.md, "Message trace").  The selected
+row's fields show beneath; ``d`` drops the selected message if it is still on its way, and its
+row ends in ✗.  Rows are drawn once, when they arrive; the table keeps the last :data:`ROWS`.
 """
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from typing import Any, ClassVar
 
@@ -18,8 +18,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.ops.messages import NAMES, TraceLine
+from console.ops.messages import NAMES, TraceLine, clock
 from console.tui.messages.diagram import LANE, header, lanes, style
+from console.tui.requests import catalogue_bindings, request, role_allows
 
 ROWS = 300  # rows kept in the table
 TIME_WIDTH = 9  # MM:SS.mmm
@@ -27,11 +28,6 @@ MIN_WORDS = 32  # columns a message's words get at least (the detail line has th
 CHROME = 8  # the cells' padding and the scrollbar
 # Fields the detail line does not repeat (they are in its first words).
 _SHOWN = {"kind", "type", "frm", "to", "time", "node", "nodes"}
-
-
-def clock(at: float) -> str:
-    """``MM:SS.mmm`` in local time: enough to order what a person watches."""
-    return time.strftime("%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
 
 
 def detail(line: TraceLine) -> str:
@@ -56,6 +52,13 @@ def detail(line: TraceLine) -> str:
     return f"{line.text}: the node's ring dropped them before the gateway read them"
 
 
+def message_id(line: TraceLine) -> tuple[str, int]:
+    """(sender, seq in its trace) of a message line: what ``POST /api/cluster/links/drop``
+    names."""
+    fields = dict(line.fields)
+    return str(fields.get("node")), int(fields.get("seq") or 0)
+
+
 def _value(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -72,6 +75,7 @@ class MessagesPanel(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "follow", "Follow"),
         Binding("c", "clear", "Clear"),
+        *catalogue_bindings("messages"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -83,6 +87,7 @@ class MessagesPanel(Vertical):
         self._problem = ""
         self._next_key = 0
         self._width = 0  # the terminal width the columns were sized for
+        self.dropped: set[tuple[str, int]] = set()  # (sender, seq) of the messages dropped
 
     def compose(self) -> ComposeResult:
         yield Static(id="messages-status", markup=False)
@@ -154,12 +159,41 @@ class MessagesPanel(Vertical):
 
     def _add_row(self, line: TraceLine) -> None:
         self._next_key += 1
+        dropped = self._is_dropped(line)
         self.table.add_row(
             Text(clock(line.time), style="dim"),
-            lanes(line, self.nodes),
-            Text(line.text, style=style(line)),
+            lanes(line, self.nodes, dropped),
+            Text(("✗ " if dropped else "") + line.text, style=style(line, dropped)),
             key=str(self._next_key),
         )
+
+    def _is_dropped(self, line: TraceLine) -> bool:
+        return line.kind == "message" and message_id(line) in self.dropped
+
+    @property
+    def selected(self) -> TraceLine | None:
+        """The line of the selected row."""
+        row = self.table.cursor_row
+        return self.lines[row] if 0 <= row < len(self.lines) else None
+
+    def mark_dropped(self, line: TraceLine) -> None:
+        """Draw ``line`` (a message) as dropped in flight: its arrow ends in ✗."""
+        self.dropped.add(message_id(line))
+        table = self.table
+        for row, shown in enumerate(self.lines):
+            if shown is line and row < table.row_count:
+                key = table.ordered_rows[row].key
+                table.update_cell(key, "lanes", lanes(line, self.nodes, True))
+                table.update_cell(key, "message", Text("✗ " + line.text, style=style(line, True)))
+        self._show_detail(table.cursor_row)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys of operations the console's role may not run are hidden (and do nothing)."""
+        return role_allows(self, action, parameters)
+
+    def action_request(self, name: str) -> None:
+        """Ask the app to run an operation on the selected message (``d``: drop it)."""
+        self.post_message(request(name, None))
 
     def _follow_tail(self) -> None:
         table = self.table
@@ -177,7 +211,9 @@ class MessagesPanel(Vertical):
 
     def _show_detail(self, row: int) -> None:
         if 0 <= row < len(self.lines):
-            self.query_one("#message-detail", Static).update(detail(self.lines[row]))
+            line = self.lines[row]
+            dropped = " · ✗ dropped in flight, never received" if self._is_dropped(line) else ""
+            self.query_one("#message-detail", Static).update(detail(line) + dropped)
 
     def action_follow(self) -> None:
         """Back to the newest row, following from there."""
@@ -187,6 +223,7 @@ class MessagesPanel(Vertical):
 
     def action_clear(self) -> None:
         self.lines.clear()
+        self.dropped.clear()
         self.missed = 0
         self._rebuild()
         self.query_one("#message-detail", Static).update("")

@@ -1,0 +1,192 @@
+"""Dropping one Raft message in flight by hand (``POST /api/cluster/links/drop``), on real
+processes: RaftScope's "drop".
+
+At tempo 20 with the link from the leader to one follower 2 s slow, every message to it waits
+in the leader's delay line long enough to be named by its seq in the trace and dropped.  The
+dropped heartbeat is never received: the follower's trace (watched through the gateway, both
+directions) holds every other message the leader sent it between two writes, in order, and not
+that one; nobody times out, the leader and term stay.  A message that has gone is a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bench.lib.nemesis import NodeProbe
+from engine.client import GateClient, GateError
+from tests.cluster_harness import RunningCluster, wait_for
+from tests.faults.test_partitions import node_text
+
+MakeCluster = Callable[..., Awaitable[RunningCluster]]
+DELAY_MS = 2000
+Line = dict[str, Any]
+
+
+def _key(m: Line) -> tuple[Any, ...]:
+    return (m["type"], m["term"], m["prev_index"], m["prev_term"], m["entries"], m["commit"])
+
+
+async def _seen(lines: list[Line], done: Callable[[], Line | None], what: str) -> Line:
+    """What ``done`` finds once the trace brought it, within 30 s."""
+    deadline = time.monotonic() + 30
+    while (found := done()) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within 30 s; {len(lines)} lines seen")
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def _write(client: GateClient, n: int) -> None:
+    await client.append("reg_gh", "dropped", [{"event_type": "t", "data": {"n": n}}])
+
+
+async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: MakeCluster) -> None:
+    cluster = await make_cluster()
+    probe = NodeProbe(cluster)
+    client = cluster.new_client()
+    lines: list[Line] = []
+
+    async def collect() -> None:
+        batches = client.trace(interval_ms=100, detail=500, heartbeats="show", received=True)
+        async for batch in batches:
+            lines.extend(ln for ln in batch["lines"] if ln["kind"] == "message")
+
+    collector = asyncio.create_task(collect())
+    try:
+        await client.set_tempo(20)
+        await wait_for(
+            lambda: probe.statuses(),
+            lambda s: all(v is not None and v["tempo"]["scale"] == 20 for v in s.values()),
+            30,
+            "every node at tempo 20",
+        )
+        leader = await cluster.leader()
+        follower = next(n for n in cluster.config.node_ids if n != leader)
+        term = (await probe.status(leader) or {})["term"]
+        await client.set_link_fault(leader, follower, delay_ms=DELAY_MS)
+        slowed_at = time.time()
+
+        def sent() -> list[Line]:
+            return [
+                m
+                for m in lines
+                if m["dir"] == "send"
+                and m["node"] == leader
+                and m["to"] == follower
+                and m["type"] == "append"
+            ]
+
+        def received() -> list[Line]:
+            return [
+                m
+                for m in lines
+                if m["dir"] == "recv"
+                and m["node"] == follower
+                and m["frm"] == leader
+                and m["type"] == "append"
+            ]
+
+        # A write before: its AppendEntries, with an entry, marks where the window starts.
+        await _write(client, 1)
+        first = await _seen(
+            lines,
+            lambda: next((m for m in sent() if m["type"] == "append" and m["entries"]), None),
+            "AppendEntries with the first write",
+        )
+
+        # A heartbeat after it, still on its 2 s way, dropped by its seq.
+        def in_flight(after: int) -> Line | None:
+            return next(
+                (
+                    m
+                    for m in sent()
+                    if m["type"] == "append"
+                    and not m["entries"]
+                    and m["seq"] > after
+                    and time.time() - m["time"] < DELAY_MS / 1000 - 0.5
+                ),
+                None,
+            )
+
+        after = first["seq"]
+        for _ in range(10):
+            dropped = await _seen(lines, lambda a=after: in_flight(a), "a heartbeat in flight")
+            try:
+                answer = await client.drop_message(leader, dropped["seq"])
+            except GateError as exc:  # the machine stalled past its delay: the next one
+                assert exc.code == "message_not_found", exc
+                after = dropped["seq"]
+                continue
+            assert answer == {
+                "node": leader,
+                "id": dropped["seq"],
+                "to": follower,
+                "type": "append",
+            }
+            break
+        else:
+            raise AssertionError("no heartbeat could be dropped in flight in 10 tries")
+        with pytest.raises(GateError) as gone:
+            await client.drop_message(leader, dropped["seq"])
+        assert gone.value.status == 404 and gone.value.code == "message_not_found", gone.value
+        # A write after: the window ends at its AppendEntries, once the follower received it.
+        await _write(client, 2)
+        last = await _seen(
+            lines,
+            lambda: next(
+                (
+                    m
+                    for m in sent()
+                    if m["type"] == "append" and m["entries"] and m["seq"] > dropped["seq"]
+                ),
+                None,
+            ),
+            "AppendEntries with the second write",
+        )
+        window = [m for m in sent() if first["seq"] <= m["seq"] <= last["seq"]]
+        assert dropped in window and len(window) >= 3, window
+
+        def arrived() -> list[Line] | None:
+            got = received()
+            start = next((i for i, m in enumerate(got) if _key(m) == _key(first)), None)
+            end = next((i for i, m in enumerate(got) if _key(m) == _key(last)), None)
+            return None if start is None or end is None else got[start : end + 1]
+
+        got = await _seen(lines, lambda: arrived() and {"got": arrived()}, "the second write")
+        expected = [_key(m) for m in window if m["seq"] != dropped["seq"]]
+        assert [_key(m) for m in got["got"]] == expected, (dropped, window, got)
+        # Otherwise unchanged: the same leader in the same term, nobody asked for votes.
+        status = await probe.status(leader)
+        assert status is not None and status["role"] == "leader" and status["term"] == term
+        votes = [m for m in lines if m["type"] == "vote" and m["time"] > slowed_at]
+        assert not votes, votes
+        metrics = await node_text(cluster, leader, "/metrics")
+        assert f'gate_node_messages_dropped_by_hand_total{{node="{leader}"}} 1.0' in metrics
+        log = await client.node_log(leader)
+        assert any("dropped in flight" in line["text"] for line in log["lines"]), log
+    finally:
+        collector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector
+        await probe.close()
+        await client.close()
+
+
+async def test_dropping_a_message_that_is_not_in_flight_is_one_clear_error(
+    make_cluster: MakeCluster,
+) -> None:
+    cluster = await make_cluster()
+    async with cluster.new_client() as client:
+        leader = await cluster.leader()
+        # At full speed nothing waits: whatever the number, it has gone (or never was).
+        for trace_id in (1, 999_999):
+            with pytest.raises(GateError) as gone:
+                await client.drop_message(leader, trace_id)
+            assert gone.value.status == 404 and gone.value.code == "message_not_found"
+            assert f"message {trace_id} of {leader} is not in flight" in gone.value.message
