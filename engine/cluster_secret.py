@@ -37,6 +37,11 @@ def resolve_cluster_secret(config: ClusterConfig, *, create: bool) -> ClusterCon
     """
     if config.security.cluster_secret:
         return config
+    if config.backend == "jetstream":
+        # No Gate node shares it (the nats-servers have their own auth): a key of this process
+        # alone, for the gateway's framing that still needs one, and no file.
+        security = dataclasses.replace(config.security, cluster_secret=secrets.token_hex(32))
+        return dataclasses.replace(config, security=security)
     path = secret_path(config)
     try:
         secret = _read(path)

@@ -24,6 +24,7 @@ import dataclasses
 import math
 import os
 import re
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -37,6 +38,7 @@ from engine.config_model import (
     ClusterConfig,
     Endpoint,
     GatewayConfig,
+    JetStreamConfig,
     LimitsConfig,
     NodeConfig,
     RateLimit,
@@ -68,6 +70,9 @@ _WRITE_QUORUMS = ("majority", "all", "leader")
 _PREFERRED_LEADER = ("sticky", "return")
 _RESTART_POLICIES = ("on-failure", "never")
 _REPAIR_MODES = ("auto", "manual")
+_BACKENDS = ("gate", "jetstream")
+# JetStream refuses streams of more replicas than this.
+_MAX_REPLICAS = 5
 # Bind addresses that listen on every interface, so they collide with any host on that port.
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -241,26 +246,46 @@ def parse_config(raw: Any, source: str) -> ClusterConfig:
     doc = _mapping(
         raw,
         top,
-        ("nodes", "gateway", "storage", "replication", "stores", "security", "limits"),
+        (
+            "nodes",
+            "gateway",
+            "storage",
+            "replication",
+            "stores",
+            "security",
+            "limits",
+            "backend",
+            "jetstream",
+        ),
     )
+    backend = _choice(doc.get("backend", "gate"), top.child("backend"), _BACKENDS)
     if "nodes" not in doc:
         raise top.child("nodes").error("required key is missing: the cluster needs its nodes")
-    nodes = _nodes(doc["nodes"], top.child("nodes"))
+    gateway = _gateway(doc.get("gateway"), top.child("gateway"))
+    nodes = _nodes(doc["nodes"], top.child("nodes"), backend, gateway.starts_nodes)
+    if backend == "gate" and doc.get("jetstream") is not None:
+        raise top.child("jetstream").error("only for backend: jetstream (backend is gate)")
     config = ClusterConfig(
         source=source,
         nodes=nodes,
-        gateway=_gateway(doc.get("gateway"), top.child("gateway")),
+        gateway=gateway,
         storage=_storage(doc.get("storage"), top.child("storage")),
         replication=_replication(doc.get("replication"), top.child("replication")),
         stores=_stores(doc["stores"], top.child("stores")) if "stores" in doc else _DEFAULT_STORES,
         security=_security(doc.get("security"), top.child("security"), [n.node_id for n in nodes]),
         limits=_limits(doc.get("limits"), top.child("limits")),
+        backend=backend,
+        jetstream=(
+            _jetstream(doc.get("jetstream"), top.child("jetstream"), nodes, gateway)
+            if backend == "jetstream"
+            else JetStreamConfig()
+        ),
     )
     _check_endpoints_disjoint(config, top)
     return config
 
 
-def _nodes(raw: Any, at: _At) -> tuple[NodeConfig, ...]:
+def _nodes(raw: Any, at: _At, backend: str, starts_nodes: bool) -> tuple[NodeConfig, ...]:
     if not isinstance(raw, dict):
         raise at.error(f"expected a mapping of node id -> node, got {_show(raw)}")
     if not raw:
@@ -269,7 +294,7 @@ def _nodes(raw: Any, at: _At) -> tuple[NodeConfig, ...]:
     for node_id, node_raw in raw.items():
         if not isinstance(node_id, str) or not _ID_RE.fullmatch(node_id):
             raise at.child(node_id).error(f"a node id must match {_ID_RULE}, got {_show(node_id)}")
-        nodes.append(_node(node_id, node_raw, at.child(node_id)))
+        nodes.append(_node(node_id, node_raw, at.child(node_id), backend, starts_nodes))
     preferred = [n.node_id for n in nodes if n.preferred]
     if not preferred:
         raise at.error("no preferred leader: give exactly one node role master or leader")
@@ -281,8 +306,8 @@ def _nodes(raw: Any, at: _At) -> tuple[NodeConfig, ...]:
     return tuple(nodes)
 
 
-def _node(node_id: str, raw: Any, at: _At) -> NodeConfig:
-    node = _mapping(raw, at, ("role", "http", "tcp"))
+def _node(node_id: str, raw: Any, at: _At, backend: str, starts_nodes: bool) -> NodeConfig:
+    node = _mapping(raw, at, ("role", "http", "tcp", "cluster"))
     role = node.get("role", "follower")
     if not isinstance(role, str) or role not in _ROLES:
         raise at.child("role").error(
@@ -298,12 +323,30 @@ def _node(node_id: str, raw: Any, at: _At) -> NodeConfig:
         raise at.child("tcp", "enabled").error(
             "a node's TCP endpoint cannot be disabled: replication runs over it"
         )
-    return NodeConfig(
-        node_id=node_id,
-        preferred=_ROLES[role],
-        http=_node_endpoint(node["http"], at.child("http")),
-        tcp=tcp,
-    )
+    http = _node_endpoint(node["http"], at.child("http"))
+    cluster = None
+    if backend == "gate":
+        if "cluster" in node:
+            raise at.child("cluster").error(
+                "only for backend: jetstream (a nats-server's route port)"
+            )
+    else:
+        if not http.enabled:
+            raise at.child("http", "enabled").error(
+                "a nats-server's monitoring port cannot be disabled: the cluster view reads it"
+            )
+        if "cluster" in node:
+            cluster = _node_endpoint(node["cluster"], at.child("cluster"))
+            if not cluster.enabled:
+                raise at.child("cluster", "enabled").error(
+                    "a nats-server's route port cannot be disabled: JetStream replicates over it"
+                )
+        elif starts_nodes:
+            raise at.child("cluster").error(
+                "required key is missing: a nats-server the gateway starts needs its route "
+                "port {host, port} (backend: jetstream)"
+            )
+    return NodeConfig(node_id=node_id, preferred=_ROLES[role], http=http, tcp=tcp, cluster=cluster)
 
 
 def _node_endpoint(raw: Any, at: _At) -> Endpoint:
@@ -435,6 +478,69 @@ def _replication(raw: Any, at: _At) -> ReplicationConfig:
             f"got {config.heartbeat_ticks}"
         )
     return config
+
+
+def _jetstream(
+    raw: Any, at: _At, nodes: Sequence[NodeConfig], gateway: GatewayConfig
+) -> JetStreamConfig:
+    base = JetStreamConfig()
+    fields = _mapping(
+        raw,
+        at,
+        ("server", "replicas", "syncAlways", "user", "password", "credsFile", "ca"),
+        empty_ok=True,
+    )
+    server = fields.get("server", base.server)
+    if not isinstance(server, str) or not server.strip():
+        raise at.child("server").error(f"expected a nats-server binary, got {_show(server)}")
+    # Only a gateway that launches the servers needs the binary; it is looked up now, so a
+    # typo is one line at start, not a node that never comes up.
+    if gateway.starts_nodes and shutil.which(os.path.expanduser(server)) is None:
+        raise at.child("server").error(
+            f"no executable {server!r} (not on PATH, not a path to a program); "
+            "install nats-server or give its path"
+        )
+    replicas = _int(fields.get("replicas", base.replicas), at.child("replicas"), 1)
+    if replicas > _MAX_REPLICAS:
+        raise at.child("replicas").error(
+            f"JetStream keeps at most {_MAX_REPLICAS} replicas of a stream, got {replicas}"
+        )
+    if replicas > len(nodes):
+        raise at.child("replicas").error(
+            f"{replicas} replicas need at least {replicas} servers; nodes lists {len(nodes)}"
+        )
+    user = _secret(fields.get("user"), at.child("user"))
+    password = _secret(fields.get("password"), at.child("password"))
+    if (user is None) != (password is None):
+        missing = "password" if password is None else "user"
+        raise at.child(missing).error("required key is missing: user and password go together")
+    creds = fields.get("credsFile")
+    ca = fields.get("ca")
+    if creds is not None and user is not None:
+        raise at.child("credsFile").error("give either user/password or credsFile, not both")
+    if gateway.starts_nodes:
+        for name, value in (("credsFile", creds), ("ca", ca)):
+            if value is not None:
+                raise at.child(name).error(
+                    "only to attach to a running NATS cluster (gateway.startsNodes: false); "
+                    "servers the gateway starts take user/password"
+                )
+    return JetStreamConfig(
+        server=server,
+        replicas=replicas,
+        sync_always=_bool(fields.get("syncAlways", base.sync_always), at.child("syncAlways")),
+        user=user,
+        password=password,
+        creds=None if creds is None else _existing_file(creds, at.child("credsFile")),
+        ca=None if ca is None else _existing_file(ca, at.child("ca")),
+    )
+
+
+def _existing_file(raw: Any, at: _At) -> Path:
+    path = _file(raw, at)
+    if not path.is_file():
+        raise at.error(f"file not found: {path}")
+    return path
 
 
 def _stores(raw: Any, at: _At) -> tuple[str, ...]:
@@ -594,6 +700,8 @@ def _check_endpoints_disjoint(config: ClusterConfig, top: _At) -> None:
         at = top.child("nodes", node.node_id)
         endpoints.append((at.child("http"), node.http))
         endpoints.append((at.child("tcp"), node.tcp))
+        if node.cluster is not None:
+            endpoints.append((at.child("cluster"), node.cluster))
     endpoints.append((top.child("gateway", "http"), config.gateway.http))
     taken: list[tuple[_At, Endpoint]] = []
     for at, endpoint in endpoints:
@@ -717,12 +825,15 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
         return "<hidden>" if redact and value is not None else value
 
     gateway, replication = config.gateway, config.replication
-    raw = {
+    jetstream = config.jetstream
+    raw: dict[str, Any] = {
+        "backend": config.backend,
         "nodes": {
             node.node_id: {
                 "role": "leader" if node.preferred else "follower",
                 "http": _endpoint_raw(node.http),
                 "tcp": _endpoint_raw(node.tcp),
+                **({} if node.cluster is None else {"cluster": _endpoint_raw(node.cluster)}),
             }
             for node in config.nodes
         },
@@ -776,6 +887,16 @@ def dump_config(config: ClusterConfig, *, redact: bool = False) -> str:
             "webSocketSendTimeout": config.limits.websocket_send_timeout,
         },
     }
+    if config.backend == "jetstream":
+        raw["jetstream"] = {
+            "server": jetstream.server,
+            "replicas": jetstream.replicas,
+            "syncAlways": jetstream.sync_always,
+            "user": jetstream.user,
+            "password": secret(jetstream.password),
+            "credsFile": None if jetstream.creds is None else str(jetstream.creds),
+            "ca": None if jetstream.ca is None else str(jetstream.ca),
+        }
     return yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)
 
 

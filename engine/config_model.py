@@ -11,6 +11,8 @@ FsyncMode = Literal["always", "os"]
 PreferredLeader = Literal["sticky", "return"]
 RestartPolicy = Literal["on-failure", "never"]
 RepairMode = Literal["auto", "manual"]
+# What the nodes of the config are: Gate's own nodes, or nats-servers (docs/ENGINE.md, "JetStream").
+Backend = Literal["gate", "jetstream"]
 # What a bearer token may do (docs/API.md, "Roles"): each role can do all the one before it can.
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
@@ -38,6 +40,9 @@ class NodeConfig:
     preferred: bool
     http: Endpoint
     tcp: Endpoint
+    # backend jetstream: the nats-server's route port (its http is the monitoring port, tcp the
+    # client port); None on a Gate node.
+    cluster: Endpoint | None = None
 
     @property
     def config_role(self) -> str:
@@ -163,6 +168,24 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class JetStreamConfig:
+    """``jetstream``: the nats-servers of ``backend: jetstream`` and how the gateway reaches them.
+
+    ``user``/``password`` or ``creds`` authenticate the gateway's NATS connections (a server the
+    gateway starts gets ``user``/``password`` as its authorization); ``ca`` verifies servers
+    that serve TLS (attached clusters only).
+    """
+
+    server: str = "nats-server"  # the binary the gateway launches (a name on PATH or a path)
+    replicas: int = 3  # each store stream's replicas
+    sync_always: bool = False  # sync_interval: always (fsync every write; nats-server >= 2.10)
+    user: str | None = None
+    password: str | None = None
+    creds: Path | None = None
+    ca: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterConfig:
     source: str  # the file it came from ("<bundled default>" for the packaged one)
     nodes: tuple[NodeConfig, ...]
@@ -172,6 +195,8 @@ class ClusterConfig:
     stores: tuple[str, ...] = ("reg_gh",)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    backend: Backend = "gate"
+    jetstream: JetStreamConfig = field(default_factory=JetStreamConfig)
 
     def node(self, node_id: str) -> NodeConfig:
         for node in self.nodes:

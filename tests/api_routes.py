@@ -10,6 +10,7 @@ from aiohttp import web
 from engine.cluster_secret import resolve_cluster_secret
 from engine.config_model import ClusterConfig
 from engine.gateway.app import Gateway, build_gateway_app
+from engine.gateway.gate_backend import GateBackend
 from engine.gateway.health import HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.tcp_pool import NodePool
@@ -22,7 +23,9 @@ async def gateway_app(config: ClusterConfig) -> AsyncIterator[web.Application]:
     pool = NodePool(config)
     health = HealthMonitor(config, pool)
     try:
-        yield build_gateway_app(Gateway(config, Router(config, pool, health), health, None))
+        router = Router(config, pool, health)
+        backend = GateBackend(config, router)
+        yield build_gateway_app(Gateway(config, router, health, None, backend))
     finally:
         pool.close()
 

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nats
 import orjson
@@ -158,6 +159,40 @@ async def nats_cluster(
         for proc in cluster.processes.values():
             await proc.wait()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def jetstream_config(
+    directory: Path, servers: int = 3, *, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The config of ``servers`` nats-servers and a gateway that starts them (health every
+    0.2 s); ``extra`` sections are merged into these key by key (a non-dict replaces)."""
+    ports = free_ports(3 * servers + 1)
+    raw: dict[str, Any] = {
+        "backend": "jetstream",
+        "nodes": {
+            f"nats{i + 1}": {
+                "role": "master" if i == 0 else "slave",
+                "http": {"host": "127.0.0.1", "port": ports[3 * i]},
+                "tcp": {"host": "127.0.0.1", "port": ports[3 * i + 1]},
+                "cluster": {"host": "127.0.0.1", "port": ports[3 * i + 2]},
+            }
+            for i in range(servers)
+        },
+        "jetstream": {"replicas": min(3, servers)},
+        "gateway": {
+            "startsNodes": True,
+            "http": {"host": "127.0.0.1", "port": ports[-1]},
+            "healthInterval": 0.2,
+        },
+        "storage": {"dataDir": str(directory / "data")},
+        "stores": ["reg_gh"],
+    }
+    for section, values in (extra or {}).items():
+        if isinstance(values, dict) and isinstance(raw.get(section), dict):
+            raw[section] = {**raw[section], **values}
+        else:
+            raw[section] = values
+    return raw
 
 
 class JetStreamTarget:

@@ -222,6 +222,8 @@ class ClusterStatus:
     term: int | None
     nodes: tuple[NodeRow, ...]
     tempo: int = 1  # the cluster runs this many times slower than its config's timing
+    # backend jetstream: each stream's leader (None while its Raft group has none), by name.
+    stream_leaders: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def tempo_text(self) -> str:
@@ -307,6 +309,16 @@ class ClusterStatus:
         known = ", ".join(n.node_id for n in self.nodes)
         raise OpsError(f"no node {node_id.strip()!r} in this cluster (nodes: {known})")
 
+    def link_peer(self, sender: str, text: str) -> str:
+        """The peer a link of ``sender`` goes to, or "all" for every one; ``OpsError`` for an
+        unknown node or ``sender`` itself, which has no link."""
+        if text.strip() in ("", "all"):
+            return "all"
+        peer = self.node(text).node_id
+        if peer == sender:
+            raise OpsError(f"{sender} has no link to itself; name a peer")
+        return peer
+
     def default_node(self, action: str) -> str | None:
         """The node an action is for when none is named: the only one down for ``start``, the
         only paused one for ``resume``, the only one with cut links for ``heal`` (with several,
@@ -374,6 +386,7 @@ class ClusterStatus:
             term=view.get("term"),
             nodes=tuple(_node_row(n) for n in view.get("nodes") or []),
             tempo=tempo["scale"] if (tempo := view.get("tempo")) else 1,
+            stream_leaders=tuple((s["stream"], s["leader"]) for s in view.get("streams") or []),
         )
 
 
@@ -731,13 +744,10 @@ class ClusterOps:
         (``to`` "all": every link of ``frm``)."""
         status = await self.status()
         sender = status.node(frm).node_id
+        peer = status.link_peer(sender, to)
         peers = (
-            [n.node_id for n in status.nodes if n.node_id != sender]
-            if to.strip() in ("", "all")
-            else [status.node(to).node_id]
+            [n.node_id for n in status.nodes if n.node_id != sender] if peer == "all" else [peer]
         )
-        if sender in peers:
-            raise OpsError(f"{sender} has no link to itself; name a peer")
         if not 0 <= delay_ms <= MAX_DELAY_MS:
             raise OpsError(f"delay {delay_ms} ms: from 0 to {MAX_DELAY_MS}")
         try:

@@ -266,10 +266,31 @@ class MemberAnswer(TypedDict):
     index: int
 
 
+class StreamReplicaView(TypedDict):
+    """A follower of a JetStream stream, as the stream's leader reports it."""
+
+    node_id: str
+    current: bool
+    lag: int  # messages it trails the leader by
+    offline: bool
+
+
+class StreamView(TypedDict):
+    """``backend: jetstream``: one stream of the cluster view (docs/ENGINE.md, "JetStream")."""
+
+    stream: str
+    leader: str | None
+    messages: int | None
+    last_seq: int | None
+    replicas: list[StreamReplicaView]
+
+
 class _Exposure(TypedDict, total=False):
     # Not NotRequired[...]: under postponed annotations Python 3.11 counts that key required.
     insecure: list[str]  # GET /api/cluster only: endpoints open without a token or TLS
     tempo: TempoView
+    backend: Literal["jetstream"]  # only on a JetStream cluster's view
+    streams: list[StreamView]  # only on a JetStream cluster's view
 
 
 class ClusterView(_Exposure):
@@ -402,6 +423,15 @@ class LeaderChanged(TypedDict):
     term: int | None
 
 
+class StreamLeaderChanged(TypedDict):
+    """``backend: jetstream``: a stream's Raft group has another leader (None: none yet)."""
+
+    type: Literal["stream_leader_changed"]
+    stream: str
+    leader: str | None
+    previous: str | None
+
+
 class MemberAdded(TypedDict):
     """A node joined the cluster (as a learner: ``voter`` False, until it is promoted)."""
 
@@ -429,6 +459,7 @@ ClusterEvent = (
     ClusterViewEvent
     | NodeUpDown
     | LeaderChanged
+    | StreamLeaderChanged
     | LinksChanged
     | LinkFaultsChanged
     | TempoChanged

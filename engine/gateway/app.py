@@ -14,13 +14,13 @@ from typing import Any
 
 import orjson
 import yaml
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from engine.backends.port import Backend
 from engine.config import is_valid_id
 from engine.config_model import ClusterConfig, Endpoint, Role
-from engine.gateway.health import HealthMonitor
-from engine.gateway.leader_bridge import ConsumerBridge
+from engine.gateway.health import ClusterMonitor
 from engine.gateway.metrics import GatewayCollector
 from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
@@ -28,6 +28,7 @@ from engine.gateway.supervisor import NodeSupervisor, port_free
 from engine.gateway.trace import TraceHub, serve_trace
 from engine.protocol import commands
 from engine.protocol import definitions as subscription_definitions
+from engine.protocol.commands import validate_store_id
 from engine.protocol.errors import GateError
 from engine.protocol.link_cuts import parse_cut_request
 from engine.protocol.link_faults import parse_link_fault
@@ -43,7 +44,7 @@ from engine.transport.http_common import (
     path_int,
     read_json,
 )
-from engine.transport.limits import send_bounded
+from engine.transport.limits import drain_client, send_bounded
 from engine.transport.preflight import GATEWAY_SERVICE
 
 log = logging.getLogger("gate.gateway")
@@ -92,10 +93,14 @@ class Gateway:
         self,
         config: ClusterConfig,
         router: Router,
-        health: HealthMonitor,
+        health: ClusterMonitor,
         supervisor: NodeSupervisor | None,
+        backend: Backend,
     ) -> None:
         self.config = config
+        # The store handlers' only way to the events (engine/backends/port.py); the router
+        # serves the operations on Gate's own nodes (log, membership, tempo, link faults).
+        self.backend = backend
         self.router = router
         self.health = health
         self.members = router.pool.members
@@ -104,7 +109,6 @@ class Gateway:
         self.stores_ready = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self.observers = ObserverHub(self._observer_read)
-        self.consumers = ConsumerBridge(config, router)
         # Asks the nodes for their Raft messages while anyone watches /api/cluster/trace.
         self.trace = TraceHub(router.ask, lambda: self.members.node_ids)
         # What the config leaves open to the network (engine/exposure.py), set at start.
@@ -122,16 +126,17 @@ class Gateway:
             new_id=_new_id,
             max_events=self.config.limits.max_events_per_append,
         )
-        result, index = await self.router.write(command)
+        result, index = await self.backend.append(command)
         return _written(index, result)
 
     async def create_store(self, request: web.Request) -> web.Response:
         command = commands.build_create_store(await read_json(request), now_epoch_us=_now_us())
-        result, index = await self.router.write(command)
+        result, index = await self.backend.create_store(command)
         return _written(index, result or {"store_id": command["store"]}, 201)
 
     async def delete_store(self, request: web.Request) -> web.Response:
-        _, index = await self.router.write(commands.build_delete_store(request.match_info["store"]))
+        command = commands.build_delete_store(request.match_info["store"])
+        _, index = await self.backend.delete_store(command)
         return _written(index)
 
     def _snapshot_key(self, request: web.Request) -> tuple[str, str, str, int]:
@@ -144,51 +149,53 @@ class Gateway:
         command = commands.build_snapshot_put(
             store, source, stream, version, body, now_epoch_us=_now_us()
         )
-        _, index = await self.router.write(command)
+        _, index = await self.backend.put_snapshot(command)
         return _written(index)
 
     async def delete_snapshot(self, request: web.Request) -> web.Response:
         store, source, stream, version = self._snapshot_key(request)
-        _, index = await self.router.write(
-            commands.build_snapshot_delete(store, source, stream, version)
-        )
+        command = commands.build_snapshot_delete(store, source, stream, version)
+        _, index = await self.backend.delete_snapshot(command)
         return _written(index)
 
     async def serve_read(
         self, request: web.Request, query: dict[str, Any], freshness: dict[str, int]
     ) -> Any:
-        return await self.router.read(query, freshness)
+        return await self.backend.read(query, freshness)
 
     async def _observer_read(
         self, query: dict[str, Any], min_position: int | None, wait_ms: int
     ) -> Any:
         freshness = {"min_position": min_position} if min_position else {}
-        return await self.router.read(query, freshness, wait_ms=wait_ms)
+        return await self.backend.read(query, freshness, wait_ms)
 
-    # -- persistent subscriptions (served by the leader) --------------------------------------
+    # -- persistent subscriptions ------------------------------------------------------------
 
     async def put_subscription(self, request: web.Request) -> web.Response:
         info = request.match_info
         command = subscription_definitions.build_put(
             info["store"], info["name"], await read_json(request), now_epoch_us=_now_us()
         )
-        result, index = await self.router.write(command)
+        result, index = await self.backend.put_subscription(command)
         return _written(index, result, 201 if result.get("created") else 200)
 
     async def delete_subscription(self, request: web.Request) -> web.Response:
         info = request.match_info
         command = subscription_definitions.build_delete(info["store"], info["name"])
-        _, index = await self.router.write(command)
+        _, index = await self.backend.delete_subscription(command)
         return _written(index)
 
     async def list_subscriptions(self, request: web.Request) -> web.Response:
-        msg = {"op": "subscriptions", "store": request.match_info["store"]}
-        return json_response(await self.router.call_leader(msg))
+        return json_response(await self.backend.list_subscriptions(request.match_info["store"]))
 
     async def replay_parked(self, request: web.Request) -> web.Response:
         info = request.match_info
-        msg = {"op": "replay_parked", "store": info["store"], "name": info["name"]}
-        return json_response(await self.router.call_leader(msg), 202)
+        return json_response(await self.backend.replay_parked(info["store"], info["name"]), 202)
+
+    async def consume(self, request: web.Request) -> web.WebSocketResponse:
+        store = validate_store_id(request.match_info["store"])
+        name = subscription_definitions.validate_name(request.match_info["name"])
+        return await self.backend.consume(request, store, name)
 
     # -- cluster -----------------------------------------------------------------------------
 
@@ -203,7 +210,7 @@ class Gateway:
             await send_bounded(
                 ws, request, orjson.dumps({"type": "cluster", **self.health.view}).decode()
             )
-            reader = asyncio.create_task(self._drain_client(ws))
+            reader = asyncio.create_task(drain_client(ws))
             while not ws.closed:
                 getter = asyncio.create_task(queue.get())
                 done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
@@ -217,12 +224,6 @@ class Gateway:
         finally:
             self.health.unsubscribe(queue)
         return ws
-
-    @staticmethod
-    async def _drain_client(ws: web.WebSocketResponse) -> None:
-        async for msg in ws:
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-                break
 
     async def cluster_trace(self, request: web.Request) -> web.WebSocketResponse:
         return await serve_trace(self.trace, request)
@@ -511,7 +512,7 @@ class Gateway:
         for store in self.config.stores:
             while True:
                 try:
-                    await self.router.write(
+                    await self.backend.create_store(
                         commands.build_create_store({"store_id": store}, now_epoch_us=_now_us())
                     )
                     log.info("created store %s", store)
@@ -528,6 +529,7 @@ class Gateway:
     async def close(self) -> None:
         await self.observers.close()
         await self.trace.close()
+        await self.backend.close()
         for task in list(self._background):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -622,7 +624,7 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_put(_SUBSCRIPTION, gateway.put_subscription)
     r.add_delete(_SUBSCRIPTION, gateway.delete_subscription)
     r.add_post(_SUBSCRIPTION + "/replay-parked", gateway.replay_parked)
-    r.add_get(_SUBSCRIPTION + "/consume", gateway.consumers.handle)
+    r.add_get(_SUBSCRIPTION + "/consume", gateway.consume)
     add_read_routes(app, gateway.serve_read)
     check_route_roles(app, ROUTE_ROLES)
     return app

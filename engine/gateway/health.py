@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -34,6 +34,49 @@ NodeState = Callable[[str], str]  # a managed node's process: running, paused, s
 RestartInfo = Callable[[str], tuple[int, int | None]]
 QUEUE_SIZE = 256
 _PROBE_ERRORS = (TimeoutError, OSError)  # OSError: ConnectionError, HttpProtocolError
+
+
+class ClusterMonitor(Protocol):
+    """What the gateway asks of a cluster monitor: :class:`HealthMonitor` for Gate's nodes,
+    engine/jetstream/monitor.py ``JetStreamMonitor`` for nats-servers (picked at start-up by
+    the backend, engine/gateway/main.py)."""
+
+    on_member_event: Callable[[dict[str, Any]], None] | None
+    tempo: Tempo
+    leaders_pushed: int
+
+    @property
+    def view(self) -> dict[str, Any]: ...
+
+    @property
+    def leader(self) -> str | None: ...
+
+    @property
+    def leader_last_index(self) -> int: ...
+
+    def fresh_nodes(self) -> list[str]: ...
+
+    def damaged_nodes(self) -> set[str]: ...
+
+    def note_damaged(self, node_id: str, reason: str) -> None: ...
+
+    def note_leader_hint(self, node_id: str, term: int | None = None) -> None: ...
+
+    def note_membership(self, membership: Any) -> None: ...
+
+    def set_tempo(self, tempo: Tempo) -> None: ...
+
+    def leader_moved(self) -> asyncio.Future[None]: ...
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]: ...
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def refresh(self) -> dict[str, Any]: ...
 
 
 @dataclass(slots=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -21,15 +20,13 @@ from aiohttp import WSMsgType, web
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig
 from engine.gateway.routing import Router
-from engine.protocol.commands import validate_store_id
 from engine.protocol.consume import (
     CLOSE_LEADER_CHANGED,
     CLOSE_NOT_FOUND,
     CLOSE_STOPPED,
-    NACK_ACTIONS,
+    parse_client_frame,
 )
-from engine.protocol.definitions import validate_name
-from engine.protocol.errors import GateError, invalid
+from engine.protocol.errors import GateError
 from engine.protocol.framing import FrameError, FrameSession, open_session, read_frame
 from engine.transport.limits import send_bounded
 
@@ -82,10 +79,9 @@ class ConsumerBridge:
 
         return await self.router.on_leader(connect, what="serve the consumer")
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        """The consume WebSocket (see the module docstring)."""
-        store = validate_store_id(request.match_info["store"])
-        name = validate_name(request.match_info["name"])
+    async def handle(self, request: web.Request, store: str, name: str) -> web.WebSocketResponse:
+        """The consume WebSocket of a validated store and subscription name (see the module
+        docstring)."""
         # Open before upgrading: a missing subscription is a plain 404 answer.
         reader, writer, session = await self._open(store, name)
         ws = web.WebSocketResponse(heartbeat=20)
@@ -131,28 +127,8 @@ class ConsumerBridge:
                     return
                 continue
             try:
-                frame = _client_frame(msg.data)
+                frame = parse_client_frame(msg.data)
             except GateError as err:
                 await ws.send_str(orjson.dumps({"type": "error", "error": err.to_dict()}).decode())
                 continue
             writer.write(session.encode(frame))
-
-
-def _client_frame(text: str) -> dict[str, Any]:
-    """Validate an ack or nack from a client."""
-    try:
-        frame = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise invalid(f"not valid JSON: {exc}") from None
-    if not isinstance(frame, dict) or frame.get("type") not in ("ack", "nack"):
-        raise invalid('send {"type": "ack" | "nack", "event_ids": [...], "action"?}')
-    event_ids = frame.get("event_ids")
-    if not isinstance(event_ids, list) or not all(isinstance(i, str) for i in event_ids):
-        raise invalid("event_ids must be a list of event ids")
-    out: dict[str, Any] = {"type": frame["type"], "event_ids": event_ids}
-    if frame["type"] == "nack":
-        action = frame.get("action", "retry")
-        if action not in NACK_ACTIONS:
-            raise invalid(f"action must be one of {', '.join(NACK_ACTIONS)}")
-        out["action"] = action
-    return out

@@ -6,10 +6,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import ssl
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
+from engine.backends.jetstream.backend import JetStreamBackend
+from engine.backends.port import Backend
 from engine.cli_support import (
     bind_error,
     configure_logging,
@@ -23,11 +27,14 @@ from engine.config import ConfigError, default_config_path, load_config
 from engine.config_model import ClusterConfig
 from engine.exposure import insecure_reasons
 from engine.gateway.app import Gateway, build_gateway_app
-from engine.gateway.health import HealthMonitor
+from engine.gateway.gate_backend import GateBackend
+from engine.gateway.health import ClusterMonitor, HealthMonitor
 from engine.gateway.routing import Router
 from engine.gateway.supervisor import NodeStartError, NodeSupervisor, clear_data
 from engine.gateway.tcp_pool import NodePool
 from engine.heap import freeze_startup_heap
+from engine.jetstream.monitor import JetStreamMonitor
+from engine.jetstream.servers import ServerError, ServerLauncher
 from engine.tls import ProcessTls, TlsError, process_tls
 from engine.transport.http_server import HttpRunner
 from engine.transport.preflight import PreflightError, check_ports
@@ -63,22 +70,17 @@ async def serve(
             "cleared the data of %s under %s", ", ".join(config.node_ids), config.storage.data_dir
         )
     pool = NodePool(config, tls=link_tls)
-    supervisor = (
-        NodeSupervisor(
-            config, config_path, members=pool.members, tls=link_tls, insecure_ok=insecure_ok
+    try:
+        supervisor = (
+            _supervisor(config, config_path, pool, link_tls, insecure_ok)
+            if config.gateway.starts_nodes
+            else None
         )
-        if config.gateway.starts_nodes
-        else None
-    )
-    health = HealthMonitor(
-        config,
-        pool,
-        managed_info=supervisor.managed_info if supervisor else None,
-        node_state=supervisor.state if supervisor else None,
-        restart_info=supervisor.restart_info if supervisor else None,
-    )
+    except ServerError as exc:
+        fail(PROGRAM, str(exc), 2)
+    health = _monitor(config, pool, supervisor)
     router = Router(config, pool, health)
-    gateway = Gateway(config, router, health, supervisor)
+    gateway = Gateway(config, router, health, supervisor, _backend(config, router))
     gateway.insecure = insecure
     runner = HttpRunner(build_gateway_app(gateway), config.gateway.idle_timeout, config.limits)
     await runner.setup()
@@ -126,6 +128,68 @@ async def serve(
         pool.close()
         if supervisor is not None:
             await supervisor.stop_all()
+
+
+def _supervisor(
+    config: ClusterConfig,
+    config_path: Path,
+    pool: NodePool,
+    link_tls: ssl.SSLContext | None,
+    insecure_ok: bool,
+) -> NodeSupervisor:
+    """The supervisor of the config's nodes: Gate's, or (backend jetstream) nats-servers,
+    launched from the config files engine/jetstream/servers.py writes."""
+    if config.backend == "jetstream":
+        servers = ServerLauncher(config)
+        return NodeSupervisor(
+            config,
+            config_path,
+            members=pool.members,
+            command=servers.command,
+            ready_path=servers.ready_path,
+            preexec=servers.preexec,
+        )
+    return NodeSupervisor(
+        config, config_path, members=pool.members, tls=link_tls, insecure_ok=insecure_ok
+    )
+
+
+def _backend(config: ClusterConfig, router: Router) -> Backend:
+    """What stores the events: Gate's nodes through the router, or (backend jetstream) the
+    nats-servers through their client ports (docs/ENGINE.md, "JetStream backend")."""
+    if config.backend != "jetstream":
+        return GateBackend(config, router)
+    js = config.jetstream
+    options: dict[str, Any] = {}
+    if js.user is not None:
+        options |= {"user": js.user, "password": js.password}
+    if js.creds is not None:
+        options["user_credentials"] = str(js.creds)
+    if js.ca is not None:
+        options["tls"] = ssl.create_default_context(cafile=str(js.ca))
+    return JetStreamBackend(
+        [f"nats://{node.tcp.connect_host}:{node.tcp.port}" for node in config.nodes],
+        replicas=js.replicas,
+        request_timeout=config.gateway.request_timeout,
+        max_events=config.limits.max_events_per_append,
+        connect_options=options,
+    )
+
+
+def _monitor(
+    config: ClusterConfig, pool: NodePool, supervisor: NodeSupervisor | None
+) -> ClusterMonitor:
+    """The cluster view's monitor for the config's backend."""
+    managed_info = supervisor.managed_info if supervisor else None
+    node_state = supervisor.state if supervisor else None
+    restart_info = supervisor.restart_info if supervisor else None
+    if config.backend == "jetstream":
+        return JetStreamMonitor(
+            config, managed_info=managed_info, node_state=node_state, restart_info=restart_info
+        )
+    return HealthMonitor(
+        config, pool, managed_info=managed_info, node_state=node_state, restart_info=restart_info
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from engine.gateway.health import HealthMonitor
+from engine.gateway.health import ClusterMonitor
 from engine.gateway.routing import Router
 from engine.heap import frozen_heap_gauge
 
@@ -15,7 +15,7 @@ from engine.heap import frozen_heap_gauge
 class GatewayCollector(Collector):
     """Request counters and the cluster's health as the gateway sees it."""
 
-    def __init__(self, router: Router, health: HealthMonitor) -> None:
+    def __init__(self, router: Router, health: ClusterMonitor) -> None:
         self.router = router
         self.health = health
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from engine.config_model import ClusterConfig
-from engine.gateway.health import HealthMonitor
+from engine.gateway.health import ClusterMonitor
 from engine.gateway.leader_retry import retry_on_leader
 from engine.gateway.proposals import ANSWER_MARGIN, ProposalBatcher
 from engine.gateway.tcp_pool import NodePool
@@ -33,7 +33,7 @@ FRESH_WAIT = 1.0
 class Router:
     """Routes commands and reads to the nodes of one cluster."""
 
-    def __init__(self, config: ClusterConfig, pool: NodePool, health: HealthMonitor) -> None:
+    def __init__(self, config: ClusterConfig, pool: NodePool, health: ClusterMonitor) -> None:
         self.config = config
         self.pool = pool
         self.health = health

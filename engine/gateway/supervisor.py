@@ -1,8 +1,10 @@
 """The gateway's node supervisor: launches the node processes and injects faults into them.
 
 Used when ``gateway.startsNodes`` is true.  Each node runs as ``python -m engine.node.main
---config F --node ID`` with its output appended to ``<dataDir>/logs/<node-id>.log``; a node that
-fails to start is reported with its id, its log file and the last line it wrote.
+--config F --node ID`` (with ``backend: jetstream``, a nats-server: the command, readiness path
+and pre-exec hook of engine/jetstream/servers.py, under the same supervision) with its output
+appended to ``<dataDir>/logs/<node-id>.log``; a node that fails to start is reported with its
+id, its log file and the last line it wrote.
 
 With ``gateway.restart: on-failure`` a node that exits without being told to (a crash, a SIGKILL
 from outside) is started again after a :class:`Backoff` delay; one stopped or killed through the
@@ -122,6 +124,8 @@ class NodeSupervisor:
         members: Members | None = None,
         tls: ssl.SSLContext | None = None,
         insecure_ok: bool = False,
+        ready_path: str = "/health",
+        preexec: Callable[[], None] | None = None,
     ) -> None:
         self._config = config
         self._members = members or Members(config)
@@ -130,6 +134,8 @@ class NodeSupervisor:
         self._config_path = config_path
         self._python = python
         self._command = command or self._node_command
+        self._ready_path = ready_path  # answers 200 once a launched node serves
+        self._preexec = preexec  # run in the child before exec
         self.log_dir = log_dir or logs_dir(config)
         self._nodes = {
             n.node_id: _Node(n, self.log_dir / f"{n.node_id}.log") for n in self._members.nodes
@@ -333,6 +339,7 @@ class NodeSupervisor:
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
                 env=env,
+                preexec_fn=self._preexec,
             )
         node.paused = node.stopping = node.exited = False
         node.launches += 1
@@ -403,7 +410,7 @@ class NodeSupervisor:
                     return
                 if asyncio.get_running_loop().time() >= deadline:
                     what = (
-                        f"GET /health on {node.config.http.addr}"
+                        f"GET {self._ready_path} on {node.config.http.addr}"
                         if node.config.http.enabled
                         else f"TCP ping on {node.config.tcp.addr}"
                     )
@@ -416,12 +423,11 @@ class NodeSupervisor:
             http.close()
             conn.close()
 
-    @staticmethod
-    async def _answers(config: NodeConfig, http: HttpPool, conn: NodeConnection) -> bool:
+    async def _answers(self, config: NodeConfig, http: HttpPool, conn: NodeConnection) -> bool:
         try:
             if config.http.enabled:
                 async with asyncio.timeout(1.0):
-                    return (await http.request("GET", "/health")).status == 200
+                    return (await http.request("GET", self._ready_path)).status == 200
             answer = await conn.request({"op": "ping"}, 1.0)
         except (TimeoutError, OSError):
             return False
@@ -472,7 +478,8 @@ class NodeSupervisor:
 
 def _taken_port(node: NodeConfig) -> str | None:
     """The first of the node's enabled endpoints whose port is already taken, if any."""
-    for name, endpoint in (("HTTP", node.http), ("TCP", node.tcp)):
+    routes = () if node.cluster is None else (("route", node.cluster),)
+    for name, endpoint in (("HTTP", node.http), ("TCP", node.tcp), *routes):
         if endpoint.enabled and not port_free(endpoint):
             return f"{name} port {endpoint.addr}"
     return None

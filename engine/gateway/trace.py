@@ -19,12 +19,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.raft_trace import expand
 from engine.transport.http_common import int_param, query_param
-from engine.transport.limits import send_bounded
+from engine.transport.limits import drain_client, send_bounded
 
 log = logging.getLogger("gate.gateway.trace")
 
@@ -258,7 +258,7 @@ async def serve_trace(hub: TraceHub, request: web.Request) -> web.WebSocketRespo
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     queue = hub.subscribe(folder.received)
-    reader = asyncio.create_task(_drain_client(ws))
+    reader = asyncio.create_task(drain_client(ws))
     getter: asyncio.Task[Batch] | None = None
     loop = asyncio.get_running_loop()
     try:
@@ -287,9 +287,3 @@ async def serve_trace(hub: TraceHub, request: web.Request) -> web.WebSocketRespo
                 task.cancel()
         hub.unsubscribe(queue)
     return ws
-
-
-async def _drain_client(ws: web.WebSocketResponse) -> None:
-    async for msg in ws:
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-            break

@@ -296,7 +296,7 @@ class EventStore:
         found = self._find_event_ids(stream, event_ids) if current >= 0 else {}
         if found:
             return self._retry_result(stream, events, expected, current, found), position
-        if not _expected_matches(expected, current):
+        if not expected_matches(expected, current):
             message = f"stream {stream!r} is at version {current}, expected {expected}"
             return error_result(
                 "wrong_expected_version", message, current_version=current
@@ -686,7 +686,7 @@ def _one_row(op: Any, cmd: dict[str, Any]) -> bool:
     return op == "append" and isinstance(events, list) and len(events) == 1
 
 
-def _expected_matches(expected: Any, current: int) -> bool:
+def expected_matches(expected: Any, current: int) -> bool:
     if expected == "any":
         return True
     if expected == "no_stream":

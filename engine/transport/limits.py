@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.typedefs import Middleware
 
 from engine.config_model import LimitsConfig, RateLimit
@@ -152,3 +152,11 @@ async def send_bounded(ws: web.WebSocketResponse, request: web.Request, text: st
             request.transport.abort()
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"client too slow")
         raise ConnectionResetError("the client read nothing for too long") from None
+
+
+async def drain_client(ws: web.WebSocketResponse) -> None:
+    """Read and drop what a watching client sends, returning when it closes: a feed that
+    only sends learns of the close this way, not on its next send."""
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+            break

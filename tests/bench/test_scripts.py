@@ -83,6 +83,7 @@ QUICK = {
 PEER_SYSTEMS = (
     "gate-os",
     "gate-always",
+    "gatejs-always",
     "nats-default",
     "nats-always",
     "redis-everysec",
@@ -104,7 +105,7 @@ SLOW = {
             "0.1",
         ],
         [f"{s}, {w}" for w in PEER_WORKLOADS for s in PEER_SYSTEMS]
-        + ["gate-os / nats-default", "gate-always / nats-always"],
+        + ["gate-os / nats-default", "gate-always / nats-always", "gatejs-always / nats-always"],
     ),
     "append_bench": (
         ["--duration", "0.5", "--warmup", "0.2"],

@@ -310,14 +310,14 @@ def test_loaders_apply_the_process_environment(
 
 # --- errors in the document ---------------------------------------------------------------------
 
-TOP_KEYS = "nodes, gateway, storage, replication, stores, security, limits"
+TOP_KEYS = "nodes, gateway, storage, replication, stores, security, limits, backend, jetstream"
 BAD_VALUES = [
     # (dotted key to change, value, key named in the error, words of the reason)
     ("nodez", 1, "nodez", f"unknown key (allowed: {TOP_KEYS})"),
     ("gateway.htp", {}, "gateway.htp", "unknown key (allowed: startsNodes, http, healthInterval"),
     ("nodes.node1.http.tls", True, "nodes.node1.http.tls", "(allowed: enabled, host, port)"),
     ("gateway.http.enabled", True, "gateway.http.enabled", "(allowed: host, port)"),
-    ("nodes.node1.weight", 3, "nodes.node1.weight", "(allowed: role, http, tcp)"),
+    ("nodes.node1.weight", 3, "nodes.node1.weight", "(allowed: role, http, tcp, cluster)"),
     (
         "nodes.node2.http.port",
         "abc",

@@ -16,6 +16,7 @@ from console.ops.errors import OpsError
 from console.ops.lessons import is_tempo
 from console.repl.toolbar import toolbar_fragments
 from engine.client.results import LinkFaultView
+from tests.tui.recorded import HEALTHY
 
 
 def test_the_tempo_keys_step_through_the_tempos_and_stop_at_the_ends() -> None:
@@ -69,3 +70,13 @@ def test_the_repl_toolbar_shows_the_tempo_in_slow_motion_only() -> None:
 
     assert "tempo" not in text(1)
     assert "leader node1 (term 3) · tempo ×1/20 · 0/0 nodes up" in text(20)
+
+
+def test_a_link_is_named_by_a_peer_never_by_the_node_itself() -> None:
+    """The peer is checked where it is typed, before the percentages are asked for."""
+    assert HEALTHY.link_peer("node1", "node2") == "node2"
+    assert HEALTHY.link_peer("node1", " all ") == HEALTHY.link_peer("node1", "") == "all"
+    with pytest.raises(OpsError, match="node1 has no link to itself; name a peer"):
+        HEALTHY.link_peer("node1", "node1")
+    with pytest.raises(OpsError, match="no node 'node9'"):
+        HEALTHY.link_peer("node1", "node9")

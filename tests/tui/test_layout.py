@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.compose import compose
 from textual.pilot import Pilot
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import DataTable, RichLog, Static, TabbedContent, TabPane
 from textual.widgets._footer import FooterKey
 
 from console.ops.cluster import HealthSample
@@ -207,6 +207,31 @@ async def test_the_node_log_wraps_again_when_the_terminal_narrows() -> None:
         await pilot.pause()
         assert all(line.cell_length <= 40 for line in log.lines)
         assert " ".join(line.text.strip() for line in log.lines) == sentence
+
+
+async def test_a_log_written_while_its_tab_is_hidden_wraps_at_its_width_when_shown() -> None:
+    """A hidden pane has no width; lines written then must not wrap one character a line."""
+
+    class TabsApp(App[None]):
+        def compose(self) -> ComposeResult:
+            with TabbedContent():
+                with TabPane("log", id="with-log"):
+                    yield RewrappingLog(max_lines=10, id="log")
+                yield TabPane("other", id="other")
+
+    sentence = " ".join(f"word{n}" for n in range(6))
+    app = TabsApp()
+    async with app.run_test(size=(120, 10)) as pilot:
+        log = app.query_one(RewrappingLog)
+        log.add(Text("first"))
+        await pilot.pause()
+        app.query_one(TabbedContent).active = "other"
+        await pilot.pause()
+        log.add(Text(sentence))
+        await pilot.pause()
+        app.query_one(TabbedContent).active = "with-log"
+        await pilot.pause()
+        assert [line.text.strip() for line in log.lines] == ["first", sentence]
 
 
 def labels(table: DataTable[Any]) -> tuple[str, ...]:

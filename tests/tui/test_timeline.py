@@ -300,3 +300,9 @@ def test_the_status_bar_shows_the_tempo_in_slow_motion_only() -> None:
 
     assert "tempo" not in text(HEALTHY)
     assert " · term 3 · tempo ×1/20 · 3/3 up" in text(replace(HEALTHY, tempo=20))
+
+
+def test_jetstream_stream_elections_are_told() -> None:
+    streams = [(("reg_gh", "node2"),), (("reg_gh", None),), (("reg_gh", "node3"),)]
+    said = _play(*(replace(HEALTHY, stream_leaders=leaders) for leaders in streams))
+    assert said[1:] == [["stream reg_gh: leader node2 lost"], ["stream reg_gh: new leader node3"]]

@@ -379,7 +379,7 @@ async def link_fault(ctx: Context) -> None:
     peers = [n.node_id for n in status.nodes if n.node_id != node]
     to = await ctx.answer(
         f"To peer ({', '.join(peers)}; default: all): ",
-        parsed(lambda t: "all" if t in ("", "all") else status.node(t).node_id),
+        parsed(lambda t: status.link_peer(node, t)),
         history="peers",
         completions=["all", *peers],
         optional=True,

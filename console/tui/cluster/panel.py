@@ -122,23 +122,37 @@ class RewrappingLog(RichLog):
         super().__init__(max_lines=max_lines, min_width=1, wrap=True, id=id)
         self._kept: deque[Text] = deque(maxlen=max_lines)
         self._wrapped_at = 0
+        self._stale = False  # lines came while it had no width
 
     def add(self, text: Text) -> None:
         self._kept.append(text)
+        if self._size_known and self.scrollable_content_region.width == 0:
+            # Hidden under another tab: wrapping now would put one character on each line.
+            self._stale = True
+            return
         self.write(text)
 
     def forget(self) -> None:
         self._kept.clear()
+        self._stale = False
         self.clear()
 
     def on_resize(self, event: Resize) -> None:
         # RichLog's own handler (run after this one) writes what waited for a first size.
         width = event.size.width
-        if self._size_known and self._wrapped_at and width != self._wrapped_at:
-            self.clear()
-            for text in self._kept:
-                self.write(text)
+        if self._size_known and width and (self._stale or width != self._wrapped_at):
+            self._rewrite()
         self._wrapped_at = width
+
+    def on_show(self) -> None:
+        if self._stale and self.scrollable_content_region.width:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        self._stale = False
+        self.clear()
+        for text in self._kept:
+            self.write(text)
 
 
 class ClusterPanel(Vertical):

@@ -5,7 +5,8 @@ sample with the one before tells a person what the cluster just went through: a 
 down, an election started, a new leader took over (or was handed the leadership), an old leader
 came back and caught up, the gateway restarted a node that died, a node was isolated or healed,
 a link of it was made lossy, slow or repeating or whole again, the tempo changed, a node joined
-as a learner, was promoted to voter or was removed.
+as a learner, was promoted to voter or was removed; on JetStream, a stream's group elected
+another leader.
 :class:`Timeline` remembers who is catching up across samples, so a node back with some lag
 reads "caught up" once its lag reaches 0, however many samples that takes.
 """
@@ -51,6 +52,7 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
             said.append(f"new leader: {after.leader} (term {after.term})")
     elif after.term != before.term and after.term is not None:
         said.append(f"term {after.term}")
+    said += _stream_leaders(before, after)
     for old, new in pairs:
         if new.up and new.role == "candidate" and old.role != "candidate":
             said.append(f"election: {new.node_id} is a candidate (term {new.term})")
@@ -108,6 +110,20 @@ def _up_or_down(old: NodeRow, new: NodeRow) -> str:
     if _restarted(old, new):
         return f"{new.node_id} restarted" + _lag_note(new)
     return ""
+
+
+def _stream_leaders(before: ClusterStatus, after: ClusterStatus) -> list[str]:
+    """JetStream's elections of a stream's leader (each stream is a Raft group of its own)."""
+    old = dict(before.stream_leaders)
+    said = []
+    for stream, leader in after.stream_leaders:
+        if stream not in old or old[stream] == leader:
+            continue
+        if leader is None:
+            said.append(f"stream {stream}: leader {old[stream]} lost")
+        else:
+            said.append(f"stream {stream}: new leader {leader}")
+    return said
 
 
 def _membership(before: ClusterStatus, after: ClusterStatus) -> list[str]:
