@@ -23,18 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
-import os
-import pty
-import select
 import shutil
-import signal
 import statistics
-import struct
 import sys
 import tempfile
-import termios
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -49,8 +41,9 @@ from bench.lib.cluster import (
     process_ids,
     start_cluster,
 )
+from bench.lib.console_pty import ConsoleOnPty
 from bench.lib.driver import SCENARIOS, ScenarioResult, run_scenario
-from bench.lib.machine import CpuMeter, process_cpu_seconds
+from bench.lib.machine import CpuMeter
 from bench.lib.results import Results, add_json_out
 from engine.client import GateClient
 from engine.node.trace import MessageTrace
@@ -198,58 +191,26 @@ async def throughput(
     return share <= 0.03
 
 
-def _drain(fd: int, stop: threading.Event, seen: bytearray) -> None:
-    """Read the console's screen as a terminal would, keeping the last 64 kB."""
-    while not stop.is_set():
-        ready, _, _ = select.select([fd], [], [], 0.05)
-        if ready:
-            try:
-                data = os.read(fd, 1 << 16)
-            except OSError:
-                return
-            seen.extend(data)
-            del seen[: max(0, len(seen) - 65536)]
-
-
-def _wait_for(seen: bytearray, marker: bytes, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if marker in seen:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 async def console_cpu(on: RunningCluster, seconds: float, results: Results) -> bool:
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["TERM"] = "xterm-256color"
-        path = os.environ.get("PYTHONPATH")
-        os.environ["PYTHONPATH"] = f"{_ROOT}{os.pathsep}{path}" if path else str(_ROOT)
-        argv = [sys.executable, "-m", "console.tui.main", "--connect", on.url]
-        os.execv(sys.executable, argv)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-    stop, seen = threading.Event(), bytearray()
-    reader = threading.Thread(target=_drain, args=(fd, stop, seen), daemon=True)
-    reader.start()
+    console = ConsoleOnPty(on.url, COLUMNS, ROWS)
     try:
-        if not await asyncio.to_thread(_wait_for, seen, b"Timeline", 30.0):
+        if not await asyncio.to_thread(console.wait_for, b"Timeline", 30.0):
             print("the console did not start", file=sys.stderr)
             return False
-        os.write(fd, b"7")
-        if not await asyncio.to_thread(_wait_for, seen, b"Raft messages", 10.0):
+        console.press(b"7")
+        if not await asyncio.to_thread(console.wait_for, b"Raft messages", 10.0):
             print("the Messages panel did not show", file=sys.stderr)
             return False
         scenario = SCENARIOS[1]
         async with on.new_client() as client:
             target = GateTarget(client, BENCH_STORE, 3)
             meter = CpuMeter(process_ids(await client.cluster(), on.url, on.gateway_pid))
-            cpu_start = process_cpu_seconds(pid)
+            cpu_start = console.cpu_seconds()
             result = await run_scenario(
                 scenario, seconds, target.request_for(scenario, "console"), meter,
                 expected_errors=(GateError,),
             )  # fmt: skip
-            cores = (process_cpu_seconds(pid) - cpu_start) / result.elapsed
+            cores = (console.cpu_seconds() - cpu_start) / result.elapsed
         rate = result.events / result.elapsed
         print(f"\ngate-console, Messages panel open ({COLUMNS}x{ROWS}), the cluster taking "
               f"{rate:,.0f} events/s ({result.requests / result.elapsed:,.0f} appends/s of "
@@ -262,23 +223,7 @@ async def console_cpu(on: RunningCluster, seconds: float, results: Results) -> b
         )
         return cores < 0.5
     finally:
-        await asyncio.to_thread(_end, pid, fd, stop, reader)
-
-
-def _end(pid: int, fd: int, stop: threading.Event, reader: threading.Thread) -> None:
-    """Quit the console (Ctrl+Q), killed if it takes longer than 5 s."""
-    with contextlib.suppress(OSError):
-        os.write(fd, b"\x11")
-    for _ in range(50):
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    stop.set()
-    reader.join()
-    os.close(fd)
+        await asyncio.to_thread(console.end)
 
 
 async def main_async(args: argparse.Namespace, results: Results) -> bool:

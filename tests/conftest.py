@@ -14,6 +14,7 @@ from tests.cluster_harness import (
     start_cluster_async,
     stop_cluster,
 )
+from tests.jetstream_cluster import JetStreamGateway, start_ready
 
 # Real processes are slow: tests that start a cluster (any fixture named ``*cluster``) or a
 # node, or drive faults, are marked so that ``-m "not slow"`` is the quick loop. CI runs all.
@@ -36,6 +37,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         yield running
     finally:
         stop_cluster(running)
+
+
+@pytest.fixture(scope="module")
+def jetstream_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JetStreamGateway]:
+    """A gateway with ``backend: jetstream`` over the three nats-servers it launched, shared
+    by one test module; tests must not break it."""
+    gateway = start_ready(tmp_path_factory.mktemp("jetstream"))
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
 
 
 @pytest.fixture

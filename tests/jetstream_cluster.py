@@ -34,6 +34,7 @@ __all__ = [
     "jetstream_config",
     "jetstream_gateway",
     "launch",
+    "start_ready",
 ]
 
 
@@ -109,6 +110,25 @@ def launch(directory: Path, raw: dict[str, Any], *, clear: bool = False) -> JetS
             stdin=subprocess.DEVNULL,
         )
     return JetStreamGateway(process, path, raw, log_file)
+
+
+def start_ready(directory: Path, raw: dict[str, Any] | None = None) -> JetStreamGateway:
+    """Launch a gateway (``jetstream_config`` by default) and wait, blocking, until every
+    server is up with a meta leader and the gateway has created its stores (``/ready``)."""
+    gateway = launch(directory, raw or jetstream_config(directory))
+
+    async def ready() -> None:
+        await gateway.view(all_up, "every nats-server up and a meta leader")
+        async with gateway.client() as client:
+            await wait_for(client.ready, bool, START_TIMEOUT, "the gateway ready")
+
+    try:
+        asyncio.run(ready())
+    except AssertionError:
+        gateway.stop()
+        log = gateway.log_file.read_text(errors="replace")[-2000:]
+        raise AssertionError(f"the gateway did not come up; its log ends:\n{log}") from None
+    return gateway
 
 
 @contextlib.asynccontextmanager

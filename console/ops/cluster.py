@@ -13,6 +13,7 @@ import dataclasses
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from console.ops.numbers import parse_whole
 from console.ops.rate import Clock, CounterRate
 from engine.client import GateClient, GateError, results
 from engine.client.results import ClusterView, LinkFaultView, NodeView
+from engine.config import is_valid_id
 
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
@@ -34,6 +36,7 @@ FAULT_LEGEND = "≈: a Raft link of it lossy, slow or repeating (link faults: se
 # The tempos the slow-down and speed-up keys step through (docs/API.md, "Tempo").
 TEMPO_STEPS = (1, 2, 5, 10, 20, 50, 100)
 MAX_TEMPO = TEMPO_STEPS[-1]
+SLOW_TEMPO = 20  # what "Slow Motion" proposes, in both consoles
 MAX_DELAY_MS = 60_000  # a link fault's delay at most (the gateway's limit)
 _PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 DIRECTIONS = ("both", "in", "out")  # of a cut: in, what the node hears; out, what it sends
@@ -224,6 +227,7 @@ class ClusterStatus:
     tempo: int = 1  # the cluster runs this many times slower than its config's timing
     # backend jetstream: each stream's leader (None while its Raft group has none), by name.
     stream_leaders: tuple[tuple[str, str | None], ...] = ()
+    jetstream: bool = False  # the nodes are nats-servers (``backend: jetstream``)
 
     @property
     def tempo_text(self) -> str:
@@ -280,6 +284,8 @@ class ClusterStatus:
         node = self.node(node_id)
         if not node.up:
             return [f"{node.node_id}: does not answer"]
+        if self.jetstream:  # a nats-server shows no vote, timer or match index of its Raft
+            return [f"{node.node_id}: {node.shown_role} · up {uptime_text(node.uptime_s)}"]
         words = [
             f"{node.node_id}: voted for {node.voted_for or 'nobody'} in term {node.term}",
             f"up {uptime_text(node.uptime_s)}",
@@ -332,6 +338,16 @@ class ClusterStatus:
         else:
             return None
         return candidates[0].node_id if len(candidates) == 1 else None
+
+    def new_member_id(self, text: str) -> str:
+        """A new member's id as typed (empty: the next free ``nodeN``); ``OpsError`` for one
+        the cluster has, or one no node can have."""
+        word = text.strip() or self.next_member()[0]
+        if not is_valid_id(word):
+            raise OpsError(f"{word[:24]!r} cannot be a node id: letters, digits, _ and - (1 to 64)")
+        if any(node.node_id == word for node in self.nodes):
+            raise OpsError(f"{word} is a member already")
+        return word
 
     def next_member(self) -> tuple[str, str, str]:
         """What the add-node dialog and option 32 propose: the next free ``nodeN`` id, and
@@ -387,6 +403,7 @@ class ClusterStatus:
             nodes=tuple(_node_row(n) for n in view.get("nodes") or []),
             tempo=tempo["scale"] if (tempo := view.get("tempo")) else 1,
             stream_leaders=tuple((s["stream"], s["leader"]) for s in view.get("streams") or []),
+            jetstream=view.get("backend") == "jetstream",
         )
 
 
@@ -444,6 +461,12 @@ def fault_text(fault: LinkFaultView) -> str:
     if fault.get("duplicate"):
         parts.append(f"dup {fault['duplicate']:.0%}")
     return " · ".join(parts)
+
+
+def tempo_words(scale: int) -> str:
+    """The tempo as both consoles' Slow Motion say it: ``tempo ×1/20``, ``tempo ×1 (full
+    speed)``."""
+    return f"tempo ×1/{scale}" if scale > 1 else "tempo ×1 (full speed)"
 
 
 def tempo_step(scale: int, direction: int) -> int:
@@ -522,6 +545,8 @@ class LinksResult:
     before: NodeRow
     after: NodeRow
     was_leader: bool
+    # After a cut that leaves too few voters that hear each other: why no leader can be elected.
+    no_majority: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,6 +599,9 @@ class ClusterOps:
     def __init__(self, client: GateClient, *, settle_timeout: float = 20.0) -> None:
         self.client = client
         self.settle_timeout = settle_timeout
+        # A tempo step reads the tempo, then sets the next: keys pressed in a row must each
+        # step from where the one before left it, not all from the tempo they read at once.
+        self._tempo_lock = asyncio.Lock()
 
     async def status(self) -> ClusterStatus:
         """The gateway's current view of the cluster."""
@@ -722,20 +750,26 @@ class ClusterOps:
             cut_in=tuple(cuts.get("in") or ()),
             cut_out=tuple(cuts.get("out") or ()),
         )
-        return LinksResult(row, after, was_leader=row.node_id == status.leader)
+        alone = None if heal or not after.isolated else status.no_majority(row.node_id)
+        return LinksResult(row, after, was_leader=row.node_id == status.leader, no_majority=alone)
 
     async def set_tempo(self, scale: int) -> TempoResult:
         """Run the cluster ``scale`` times slower (1: full speed); ``OpsError`` outside 1-100."""
         if not 1 <= scale <= MAX_TEMPO:
             raise OpsError(f"tempo {scale}: from 1 (full speed) to {MAX_TEMPO} times slower")
-        before = (await self.client.tempo())["scale"]
-        answer = await self.client.set_tempo(scale)
-        return TempoResult(answer["scale"], before, tuple(answer.get("pending") or ()))
+        async with self._tempo_lock:
+            return await self._set_tempo(lambda _: scale)
 
     async def step_tempo(self, direction: int) -> TempoResult:
         """One step slower (1), faster (-1), or back to full speed (0)."""
-        scale = (await self.client.tempo())["scale"]
-        return await self.set_tempo(tempo_step(scale, direction) if direction else 1)
+        async with self._tempo_lock:
+            return await self._set_tempo(lambda now: tempo_step(now, direction) if direction else 1)
+
+    async def _set_tempo(self, choose: Callable[[int], int]) -> TempoResult:
+        """Set the tempo ``choose`` picks from the tempo now (under the tempo lock)."""
+        before = (await self.client.tempo())["scale"]
+        answer = await self.client.set_tempo(choose(before))
+        return TempoResult(answer["scale"], before, tuple(answer.get("pending") or ()))
 
     async def set_link_fault(
         self, frm: str, to: str, drop: float, delay_ms: int, duplicate: float

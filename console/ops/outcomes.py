@@ -211,6 +211,15 @@ def leadership_transferred(result: TransferResult) -> Outcome:
     )
 
 
+def attached(url: str) -> Outcome:
+    """Said once at the start of a console that attached to a running cluster (``--connect``):
+    quitting it leaves the cluster as it is."""
+    return ok(
+        f"Attached to the cluster at {url}, which this console did not start: "
+        "Ctrl+Q leaves it running"
+    )
+
+
 def links_cut(result: LinksResult, heal_hint: str) -> Outcome:
     """What an isolate did: ``node1 isolated (the leader): it steps down (no quorum)``, or the
     links a partial cut left cut (``heal_hint`` says how to heal in the front end at hand)."""
@@ -220,6 +229,10 @@ def links_cut(result: LinksResult, heal_hint: str) -> Outcome:
             what = f"{node.node_id} isolated (the leader): it steps down (no quorum)"
         else:
             what = f"{node.node_id} isolated: it hears no peer and no peer hears it"
+        if result.no_majority:
+            return warn(
+                f"{what}; no leader until it heals ({result.no_majority})", f"{heal_hint} heals it"
+            )
         return ok(what, f"Writes go to a leader the others elect; {heal_hint} heals it")
     return ok(f"{node.node_id}: {node.cuts_text}", f"{heal_hint} heals it")
 

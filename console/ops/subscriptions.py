@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from console.ops.cluster import ClusterStatus
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, selector_text
 from console.ops.line_feed import LineFeed
@@ -80,6 +81,16 @@ COUNTERS_NOTE = (
     "Delivered, acked and nacked are replicated with the checkpoint:",
     "a failover keeps them, and events delivered again count again",
 )
+# JetStream keeps no such counts (docs/ENGINE.md, "JetStream backend"): the gateway's own.
+JETSTREAM_COUNTERS_NOTE = (
+    "Delivered, acked and nacked are this gateway's counts since it started:",
+    "JetStream keeps only the checkpoint (its consumer's ack floor)",
+)
+
+
+def counters_note(status: ClusterStatus | None) -> tuple[str, str]:
+    """The words under the counters for the cluster's backend (Gate's while none is known)."""
+    return JETSTREAM_COUNTERS_NOTE if status is not None and status.jetstream else COUNTERS_NOTE
 
 
 def ordinal(n: int) -> str:

@@ -6,6 +6,8 @@ address the cluster view gives; the gateway would pick one fresh node instead), 
 after what it read last, and hands both to the fault tests' checker
 (``engine.client.checker.LiveChecker``).  :func:`verdict_text` is the line both front ends
 show: ``checked 12,345 acked · 0 lost · 0 duplicated · order ok``, or the first violation.
+On a JetStream cluster the nats-servers answer no Gate reads: the store is read through the
+gateway instead (one reader, which JetStream's stream leader answers).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from engine.client.checker import KEEP, LiveChecker, LiveVerdict
 PAGE = 1000  # events per read
 MAX_PAGES = 10  # reads per node and round: a node far behind catches up over a few rounds
 NodeClients = Callable[[str], GateClient]  # a client of the node at this host:port
+GATEWAY = "gateway"  # the one reader on a JetStream cluster, in the checker's words
 
 
 class VerdictMonitor:
@@ -88,15 +91,22 @@ class VerdictMonitor:
         checker, status = self.checker, self.status()
         if checker is None or status is None:
             return
+        if status.jetstream:
+            # nats-servers answer no Gate reads: the store is read back through the gateway,
+            # whose reads JetStream's stream leader answers (docs/ENGINE.md, "JetStream backend").
+            checker.members([GATEWAY])
+            self.unreadable = not await self._read(checker, GATEWAY, self.client)
+            self.rounds += 1
+            return
         checker.members(node.node_id for node in status.nodes)
         readable = [(n.node_id, n.http_addr) for n in status.nodes if n.http_addr != "-"]
         read = await asyncio.gather(
-            *(self._read(checker, node_id, addr) for node_id, addr in readable)
+            *(self._read_node(checker, node_id, addr) for node_id, addr in readable)
         )
         self.unreadable = not any(read)
         self.rounds += 1
 
-    async def _read(self, checker: LiveChecker, node_id: str, addr: str) -> bool:
+    async def _read_node(self, checker: LiveChecker, node_id: str, addr: str) -> bool:
         """Read what is new on one node; False when it did not answer."""
         client = self._clients.get(addr)
         if client is None:
@@ -104,6 +114,10 @@ class VerdictMonitor:
                 client = self._clients[addr] = self.node_client(addr)
             except SessionError:  # e.g. TLS files that cannot be used: nothing to read with
                 return False
+        return await self._read(checker, node_id, client)
+
+    async def _read(self, checker: LiveChecker, node_id: str, client: GateClient) -> bool:
+        """Read what is new for ``node_id`` with ``client``; False when it did not answer."""
         for _ in range(MAX_PAGES):
             try:
                 events = await client.read_all(self.store, checker.cursor(node_id), count=PAGE)

@@ -1,5 +1,5 @@
-"""The bottom toolbar: live cluster health (leader, the tempo in slow motion, nodes up, events/s)
-from the health monitor."""
+"""The bottom toolbar: live cluster health (leader, the tempo in slow motion, nodes up, events/s,
+then the gateway) from the health monitor."""
 
 from __future__ import annotations
 
@@ -31,11 +31,13 @@ def _health(sample: HealthSample | None, url: str) -> Fragments:
     tempo: Fragments = []
     if status.tempo_text:
         tempo = [("class:toolbar.warn", status.tempo_text), ("class:bottom-toolbar", " · ")]
+    # The gateway last, as on the dashboard's top line: a narrow terminal cuts the address,
+    # which does not change, not the leader or the rate.
     return [
-        ("class:bottom-toolbar", f" {url} · "),
+        ("class:bottom-toolbar", " "),
         (leader_style, leader),
         ("class:bottom-toolbar", " · "),
         *tempo,
         (nodes_style, f"{status.nodes_up}/{total} nodes up"),
-        ("class:bottom-toolbar", f" · {rate_text(sample.events_per_second)} events "),
+        ("class:bottom-toolbar", f" · {rate_text(sample.events_per_second)} events · {url} "),
     ]

@@ -42,14 +42,15 @@ from console.ops.errors import OpsError
 from console.ops.line_feed import LineFeed
 from console.ops.operations import Operations
 from console.ops.outcomes import Outcome
+from console.ops.recording import Recorder
 from console.ops.room import Room
 from console.ops.stores import StoreRow
 from console.ops.streams import StreamPage, StreamRow
-from console.ops.subscriptions import SubscriptionRow
+from console.ops.subscriptions import SubscriptionRow, counters_note
 from console.tui.charts.history import ChartHistory
 from console.tui.charts.panes import ChartPane, ClusterCharts, FeedCharts, SubscriptionCharts
 from console.tui.cluster.panel import ClusterPanel
-from console.tui.cluster.timeline import Timeline
+from console.tui.cluster.timeline import Timeline, elapsed_text
 from console.tui.dialogs import create
 from console.tui.dialogs.confirm import ConfirmDialog
 from console.tui.dialogs.consumer_policy import consumer_policy
@@ -131,9 +132,12 @@ class GateConsole(App[None]):
         blink: bool = True,
         confirm: bool = True,
         lesson: Path | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         super().__init__()
         self.ops = ops
+        # gate-console --record: every arrival the drain shows is also written there.
+        self.recorder = recorder
         self.lesson_path = lesson  # gate-console --lesson FILE: opened in the narration pane
         self.blink = blink
         self.confirm = confirm  # off (gate-console --yes) for scripted demos
@@ -181,16 +185,28 @@ class GateConsole(App[None]):
         yield GateFooter(compact=True)
 
     def on_mount(self) -> None:
+        if self.recorder is not None:  # a recording holds the messages, whichever panel shows
+            self.ops.messages.watch(True)
         self.drain(tables=True)
+        self.start_timers()
+        self.query_one("#cluster-panel DataTable", DataTable).focus()
+        self._check_size(self.size)
+        self.greet()
+        if self.lesson_path is not None:
+            self.open_lesson(self.lesson_path)
+
+    def greet(self) -> None:
+        """The first word: a console attached to a running cluster says Ctrl+Q leaves it."""
+        if not self.ops.started_engine:
+            self.report(outcomes.attached(self.ops.url))
+
+    def start_timers(self) -> None:
+        """Drain the buffers, poll the lists and the logs, each at its pace."""
         self.set_interval(1 / DRAIN_HZ, self.drain)
         self.set_interval(POLL_SECONDS, self._poll_lists)
         self.set_interval(NODE_LOG_SECONDS, self._follow_node_log)
         self.set_interval(LEADER_LOG_SECONDS, self.poll_leader_log)
         self.poll()
-        self.query_one("#cluster-panel DataTable", DataTable).focus()
-        self._check_size(self.size)
-        if self.lesson_path is not None:
-            self.open_lesson(self.lesson_path)
 
     def open_lesson(self, path: Path) -> None:
         """Open a lesson in the narration pane (``--lesson``, or the palette)."""
@@ -252,6 +268,8 @@ class GateConsole(App[None]):
             feed = self.query_one(FeedPanel)
             feed.set_sources(list(sources))
             drained = self.collector.drain(sources)
+            if self.recorder is not None:
+                self.recorder.feed((line.source, line.text) for line in drained.lines)
             self.history.add_feed(drained.lines)
             if drained.lines or drained.missed:
                 visible = self.query_one(TabbedContent).active == "feed"
@@ -261,34 +279,52 @@ class GateConsole(App[None]):
             self._show_charts()
             if self.ops.messages.watching:
                 self._show_messages()
+        if self.recorder is not None:
+            self.recorder.verdict(self.ops.verdict.latest, self.ops.verdict.unreadable)
+            self.recorder.flush()
 
     def _dashboard_shown(self) -> bool:
         """False once the app has stopped running: when it closes, its widgets go one by one,
         and a timer may still fire meanwhile (seen in run_test's shutdown on slow machines)."""
         return self.is_running
 
-    def _show_health(self, sample: HealthSample | None) -> None:
+    def _show_health(self, sample: HealthSample | None, *, draw: bool = True) -> None:
+        """Take a new health sample: the sparkline, the charts and the timeline get every one;
+        the status line and the node table are drawn unless ``draw`` is off (a replay jumping
+        through many draws the last once, :meth:`draw_health`)."""
         if self.ops.health.updates == self._health_seen:
             return
         self._health_seen = self.ops.health.updates
-        self.query_one(StatusBar).show(sample)
+        if self.recorder is not None and sample is not None:
+            self.recorder.health(sample)
+        self.query_one(StatusBar).add_rate(sample)
+        if draw:
+            self.draw_health(sample)
         if sample is None or sample.status is None:
             return
-        panel = self.query_one(ClusterPanel)
-        panel.show(sample.status)
         self.history.add_sample(sample)
         if self._first_sample_at is None:
             self._first_sample_at = sample.taken_at
-        when = f"+{sample.taken_at - self._first_sample_at:5.1f}s"
-        panel.note(when, self.timeline.note(sample.status))
+        when = elapsed_text(sample.taken_at - self._first_sample_at)
+        self.query_one(ClusterPanel).note(when, self.timeline.note(sample.status))
+        self.query_one(SubscriptionsPanel).show_note(counters_note(sample.status))
         self._last_status = sample.status
+
+    def draw_health(self, sample: HealthSample | None) -> None:
+        """The status line and the node table as of ``sample``."""
+        self.query_one(StatusBar).show(sample)
+        if sample is not None and sample.status is not None:
+            self.query_one(ClusterPanel).show(sample.status)
 
     def _show_messages(self) -> None:
         panel = self.query_one(MessagesPanel)
         if self._last_status is not None:
             panel.set_nodes([node.node_id for node in self._last_status.nodes])
         panel.show_problem(self.ops.messages.problem)
-        panel.add(*self.ops.messages.drain())
+        lines, missed = self.ops.messages.drain()
+        if self.recorder is not None:
+            self.recorder.trace(lines, missed)
+        panel.add(lines, missed)
 
     def _show_tables(self) -> None:
         in_feed = [name for name in self.ops.observers.names() if name not in self.muted]
@@ -381,6 +417,8 @@ class GateConsole(App[None]):
         if node is None:
             return
         update = await self.node_log.poll(node)
+        if self.recorder is not None:
+            self.recorder.log(update.node_id, update.lines)
         if self._dashboard_shown():
             self.query_one(ClusterPanel).show_node_log(update)
 
@@ -402,8 +440,15 @@ class GateConsole(App[None]):
         sample = self.ops.health.latest
         if first or update.restarted or not sent or sample is None or not self._dashboard_shown():
             return
-        when = f"+{sample.taken_at - (self._first_sample_at or sample.taken_at):5.1f}s"
-        self.query_one(ClusterPanel).note(when, sent)
+        when = elapsed_text(sample.taken_at - (self._first_sample_at or sample.taken_at))
+        self.note(when, sent)
+
+    def note(self, when: str, lines: list[str]) -> None:
+        """Lines on the Cluster panel's timeline that no cluster view tells (the leader's
+        finished snapshot transfers)."""
+        if self.recorder is not None:
+            self.recorder.note(when, lines)
+        self.query_one(ClusterPanel).note(when, lines)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Another node selected: its log, at once."""
@@ -447,7 +492,7 @@ class GateConsole(App[None]):
         if pane_id == "feed":
             self.query_one(FeedPanel).catch_up()
         # The cluster is asked for its messages only while they are shown.
-        self.ops.messages.watch(pane_id == "messages")
+        self.ops.messages.watch(pane_id == "messages" or self.recorder is not None)
         if pane_id == "messages":
             self._show_messages()
         focused = tabs.screen.focused

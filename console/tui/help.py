@@ -33,9 +33,22 @@ def _panel_row(panel: Panel, title: str, role: Role) -> str:
     return f"| {title} | {keys}{' ' + after if after else ''} |"
 
 
-def help_text(role: Role = "admin") -> str:
+# gate-console --replay's keys (console/tui/replay.py), first on its help screen.
+REPLAY_KEYS = (
+    "| Keys | Replaying a recorded session (no cluster: operations say read only) |",
+    "|---|---|",
+    "| `space` | pause · play |",
+    "| `.` | the next record (paused) |",
+    "| `<` `>` | slower · faster (¼× to 16×) |",
+    "| `[` `]` | back · forward 5 seconds |",
+    "| `{` `}` | the start · the end |",
+    "",
+)
+
+
+def help_text(role: Role = "admin", *, replay: bool = False) -> str:
     """The help screen: the app's keys, then each panel's, from the operations catalogue (those
-    ``role`` may run)."""
+    ``role`` may run); a replay's keys first when ``replay``."""
     everywhere = [f"| `{key.shown}` | {key.words} |" for _, key in panel_keys(None, role)]
     return "\n".join(
         [
@@ -43,6 +56,7 @@ def help_text(role: Role = "admin") -> str:
             "",
             "Watch the cluster work and fail, and drive it. **Ctrl+P** lists every operation.",
             "",
+            *(REPLAY_KEYS if replay else ()),
             "| Keys | Everywhere |",
             "|---|---|",
             f"| `1`…`{len(PANELS)}` | {' · '.join(title for _, title in PANELS)} |",
@@ -50,8 +64,9 @@ def help_text(role: Role = "admin") -> str:
             "| `G` | live charts under the Cluster, Feed and Subscriptions panels: show, hide |",
             "| `.` · `1`…`9` | a lesson's next step · the answer to its question, while one is "
             "open |",
-            "| `?` · `Ctrl+P` · `Ctrl+Q` | this help · command palette · quit (stops what it "
-            "started) |",
+            "| `?` | this help |",
+            "| `Ctrl+P` | the command palette: every operation |",
+            "| `Ctrl+Q` | quit (stops what this console started) |",
             "",
             "| Panel | Keys |",
             "|---|---|",
@@ -77,10 +92,11 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, role: Role = "admin") -> None:
+    def __init__(self, role: Role = "admin", *, replay: bool = False) -> None:
         super().__init__()
         self.role = role
+        self.replay = replay
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help"):
-            yield Markdown(help_text(self.role))
+            yield Markdown(help_text(self.role, replay=self.replay))

@@ -5,7 +5,9 @@ config, or ``--config``) through the operations layer's engine session, and stop
 (Ctrl+Q).  With ``--serve`` it serves the dashboard to browsers instead (``console/tui/serve.py``),
 one console per tab on that one cluster.  Every failure to start is one line on stderr and a
 non-zero exit (2 for what the user can fix before starting: no terminal, a bad URL or config,
-taken ports), never a traceback.
+taken ports), never a traceback.  ``--record FILE`` writes the session as it is shown
+(console/ops/recording.py); ``--replay FILE`` plays such a file with no cluster at all
+(console/tui/replay.py), in a terminal or, with ``--serve``, in every browser tab.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from console.ops.operations import Operations
+from console.ops.recording import Recorder, Recording, RecordingError, read_recording
+from console.ops.replay import ReplayOps
 from console.ops.session import SessionError, SessionOptions
 from console.tui.app import GateConsole
 from console.tui.seats import ServeOptions, in_served_tab, page_certificate
 from domain.greenhouse.catalogue import STORE_ID
 from engine.cli_support import add_tls_arguments, fail
+from engine.client import GateError
 from engine.client.preflight import PreflightError, check_start
 from engine.config import ConfigError
 from engine.config_model import TlsIdentity
@@ -59,7 +64,9 @@ examples:
   {PROGRAM} --clear --lesson examples/lessons/05-failover.txt
                                                # a lesson, step by step, in the dashboard
   {PROGRAM} --serve --host 0.0.0.0 --public-url http://10.0.0.5:8000
-                                               # a cluster and its dashboard for a class"""
+                                               # a cluster and its dashboard for a class
+  {PROGRAM} --clear --record class.gate.gz      # keep the session to play again
+  {PROGRAM} --replay class.gate.gz              # play it: space, ., <, >, [, ], {{, }}"""
 
 
 class Args(NamedTuple):
@@ -69,6 +76,9 @@ class Args(NamedTuple):
     confirm: bool
     serve: ServeOptions | None
     lesson: Path | None
+    record: Path | None = None
+    replay: Path | None = None
+    recording: Recording | None = None  # the --replay file, read
 
 
 def parse_args(argv: list[str] | None) -> Args:
@@ -109,6 +119,19 @@ def parse_args(argv: list[str] | None) -> Args:
         type=Path,
         help="open a lesson (examples/lessons/*.txt) in the narration pane: Enter runs each step",
     )
+    recorded = parser.add_argument_group("recording and replaying a session")
+    recorded.add_argument(
+        "--record",
+        metavar="FILE",
+        type=Path,
+        help="write the session as it is shown to FILE (gzip JSON lines) to replay later",
+    )
+    recorded.add_argument(
+        "--replay",
+        metavar="FILE",
+        type=Path,
+        help="play a recorded session: no cluster is started or attached",
+    )
     serving = parser.add_argument_group("serving the dashboard to browsers")
     serving.add_argument(
         "--serve",
@@ -125,6 +148,7 @@ def parse_args(argv: list[str] | None) -> Args:
     )
     serving.add_argument("--serve-key", metavar="PEM", help="that certificate's private key")
     args = parser.parse_args(argv)
+    recording = check_recording_args(args)
     if args.serve and args.lesson is not None:
         fail(
             PROGRAM,
@@ -143,6 +167,8 @@ def parse_args(argv: list[str] | None) -> Args:
         fail(
             PROGRAM, "needs a terminal; for scripts use gate-repl (it reads choices from stdin)", 2
         )
+    if args.replay is not None:
+        return Args(SessionOptions(), True, serve, None, replay=args.replay, recording=recording)
     try:
         # Before anything starts: a bad URL or a taken port is the user's to fix, so it exits 2.
         attach = f"{PROGRAM} --serve" if serve else PROGRAM  # names the command that attaches
@@ -162,7 +188,39 @@ def parse_args(argv: list[str] | None) -> Args:
         store=args.store,
         read_only=args.read_only and serve is None,
     )
-    return Args(options, not args.yes, serve, args.lesson)
+    return Args(options, not args.yes, serve, args.lesson, record=args.record)
+
+
+def check_recording_args(args: argparse.Namespace) -> Recording | None:
+    """``--replay`` goes alone, and its file read (one it cannot play exits 2); ``--record``
+    needs a file it can write, in one console."""
+    if args.replay is not None:
+        others = [
+            option
+            for option, given in (
+                ("--config", args.config),
+                ("--connect", args.connect),
+                ("--clear", args.clear),
+                ("--record", args.record),
+                ("--lesson", args.lesson),
+                ("--token", args.token),
+                ("--read-only", args.read_only),
+            )
+            if given
+        ]
+        if others:
+            fail(PROGRAM, f"--replay plays a file with no cluster: drop {', '.join(others)}", 2)
+        try:
+            return read_recording(args.replay)
+        except RecordingError as exc:
+            fail(PROGRAM, f"cannot replay: {exc}", 2)
+    if args.record is not None:
+        if args.serve:
+            fail(PROGRAM, "--record records one console: run it without --serve", 2)
+        target: Path = args.record
+        if target.is_dir() or not target.parent.is_dir():
+            fail(PROGRAM, f"--record {target}: not a file in an existing folder", 2)
+    return None
 
 
 def serve_options(args: argparse.Namespace) -> ServeOptions:
@@ -196,7 +254,13 @@ def say(line: str) -> None:
     print(f"{PROGRAM}: {line}", file=sys.stderr, flush=True)
 
 
-async def run(options: SessionOptions, *, confirm: bool = True, lesson: Path | None = None) -> int:
+async def run(
+    options: SessionOptions,
+    *,
+    confirm: bool = True,
+    lesson: Path | None = None,
+    record: Path | None = None,
+) -> int:
     """Open the session, run the dashboard, close what the session started."""
     if not options.connect:
         say("starting the embedded cluster…")
@@ -205,21 +269,49 @@ async def run(options: SessionOptions, *, confirm: bool = True, lesson: Path | N
     except SessionError as exc:
         say(str(exc))
         return 1
+    recorder = None
     try:
-        await GateConsole(ops, confirm=confirm, lesson=lesson).run_async()
+        if record is not None:
+            recorder = Recorder(record, await _node_names(ops))
+        await GateConsole(ops, confirm=confirm, lesson=lesson, recorder=recorder).run_async()
+    except RecordingError as exc:
+        say(str(exc))
+        return 1
     finally:
+        if recorder is not None:
+            recorder.close()
+            say(f"recorded {recorder.records} arrivals in {record}")
         if ops.started_engine:
             say("stopping the cluster it started…")
         await ops.close()
     return 0
 
 
-def serve(options: SessionOptions, where: ServeOptions) -> int:
+async def _node_names(ops: Operations) -> list[str]:
+    """The cluster's nodes for a recording's header: the config's, else the gateway's view."""
+    embedded = ops.session.embedded
+    if embedded is not None:
+        return [node.node_id for node in embedded.config.nodes]
+    try:
+        return [node.node_id for node in (await ops.cluster.status()).nodes]
+    except GateError:
+        return []
+
+
+async def replay(path: Path, recording: Recording) -> int:
+    """Play a recording in the dashboard; nothing is started."""
+    from console.tui.replay import ReplayConsole  # only a replay needs it
+
+    await ReplayConsole(ReplayOps(path, recording)).run_async()
+    return 0
+
+
+def serve(options: SessionOptions, where: ServeOptions, recording: Path | None = None) -> int:
     """Serve the dashboard until Ctrl+C (or SIGTERM), then stop the tabs and the cluster."""
     from console.tui.serve import ClassroomServer  # textual-serve: only when serving
 
     try:
-        ClassroomServer(options, where).serve()
+        ClassroomServer(options, where, replay=recording).serve()
     except (SessionError, TlsError) as exc:  # TlsError: the page's files changed since the check
         say(str(exc))
         return 1
@@ -235,9 +327,13 @@ def main(argv: list[str] | None = None) -> None:
         # Ctrl+C while the config loads is as much an interruption as one in the dashboard.
         args = parse_args(argv)
         if args.serve is not None:
-            code = serve(args.options, args.serve)
+            code = serve(args.options, args.serve, args.replay)
+        elif args.replay is not None and args.recording is not None:
+            code = asyncio.run(replay(args.replay, args.recording))
         else:
-            code = asyncio.run(run(args.options, confirm=args.confirm, lesson=args.lesson))
+            code = asyncio.run(
+                run(args.options, confirm=args.confirm, lesson=args.lesson, record=args.record)
+            )
     except KeyboardInterrupt:
         say("interrupted")
         code = 130

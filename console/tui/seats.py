@@ -10,6 +10,7 @@ import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from console.ops.session import Access
 from engine.config_model import Role, TlsIdentity
@@ -64,6 +65,11 @@ def tab_argv(gateway: str, *, read_only: bool, tls: Mapping[str, str] | None = N
     if read_only:
         argv.append("--read-only")
     return argv
+
+
+def replay_tab_argv(recording: Path) -> list[str]:
+    """The command of one tab's console replaying ``recording``: its own copy, no cluster."""
+    return [sys.executable, "-m", TAB_MODULE, "--replay", str(recording.resolve())]
 
 
 def page_certificate(

@@ -9,6 +9,9 @@ that ``ps`` shows; ``--read-only`` is passed to each tab.  So does the room (``G
 folder this server makes, where each tab writes its answers to a lesson's questions and reads
 how the room answered (``console.ops.room``).  Stopping the server (Ctrl+C) ends the tabs'
 consoles first, then what the session started, and removes the room.
+
+With ``--replay FILE`` there is no session at all: each tab runs ``gate-console --replay FILE``,
+its own copy of the recording, which it pauses and seeks by itself.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from textual_serve.server import Server
 
 from console.ops.room import ROOM_ENV
 from console.ops.session import EngineSession, SessionOptions
-from console.tui.seats import ServeOptions, page_certificate, seat_words, tab_argv
+from console.tui.seats import (
+    ServeOptions,
+    page_certificate,
+    replay_tab_argv,
+    seat_words,
+    tab_argv,
+)
 from engine.client import GateClient
 from engine.tls import ReloadingCertificate, server_context
 
@@ -55,7 +64,9 @@ class ClassroomServer(Server):
     """textual-serve's server around one engine session: it opens before the first tab and
     closes after the last one."""
 
-    def __init__(self, engine: SessionOptions, options: ServeOptions) -> None:
+    def __init__(
+        self, engine: SessionOptions, options: ServeOptions, *, replay: Path | None = None
+    ) -> None:
         super().__init__(
             command="",  # known once the session knows the gateway's address
             host=options.host,
@@ -65,6 +76,7 @@ class ClassroomServer(Server):
             templates_path=PAGE,
         )
         self.options = options
+        self.replay = replay  # --replay FILE: every tab plays it, no cluster is started
         self.session = EngineSession(engine)
         self.tabs: set[asyncio.Task[Any]] = set()
         self.opened = False
@@ -104,6 +116,9 @@ class ClassroomServer(Server):
         """Start or attach to the cluster once, before the port takes its first tab."""
         if self.certificate is not None:
             self.reloading = self.certificate.start_reloading()
+        if self.replay is not None:
+            self._serve_replay(app, self.replay)
+            return
         client = await self.session.open()  # SessionError: one line, from main
         self.opened = True
         # textual-serve runs the command through a shell: exec leaves one process per tab.
@@ -137,6 +152,18 @@ class ClassroomServer(Server):
             flush=True,
         )
 
+    def _serve_replay(self, app: web.Application, recording: Path) -> None:
+        self.command = f"exec {shlex.join(replay_tab_argv(recording))}"
+        self.title = f"Gate console — replay of {recording.name}"
+        seat = f"replay of {recording.name}: every tab plays its own copy, no cluster"
+        aiohttp_jinja2.get_env(app).globals.update(seat=seat)
+        print(
+            f"gate-console: serving a replay of {recording} on {self.options.url}\n"
+            "gate-console: Ctrl+C stops serving",
+            file=sys.stderr,
+            flush=True,
+        )
+
     async def on_shutdown(self, app: web.Application) -> None:
         """End every tab's console (each quits and closes its page), then the session."""
         if self.reloading is not None:
@@ -156,6 +183,8 @@ class ClassroomServer(Server):
         assert task is not None, "aiohttp runs each request in a task"
         self.tabs.add(task)
         try:
+            if self.replay is not None:  # no gateway to ask after
+                return await super().handle_websocket(request)
             tls = self.session.tls_options
             async with GateClient(
                 self.session.url,

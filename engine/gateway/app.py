@@ -226,10 +226,12 @@ class Gateway:
         return ws
 
     async def cluster_trace(self, request: web.Request) -> web.WebSocketResponse:
+        self.health.refuse_raft_operation("the Raft message trace")
         return await serve_trace(self.trace, request)
 
     async def node_log(self, request: web.Request) -> web.Response:
         """A node's recent log lines (why things happen on it), asked of that node."""
+        self.health.refuse_raft_operation("the node log")
         node_id = request.match_info["node_id"]
         if node_id not in self.members:
             raise GateError("node_not_found", f"no node {node_id!r} in this cluster")
@@ -262,6 +264,7 @@ class Gateway:
     async def add_node(self, request: web.Request) -> web.Response:
         """Add a node: the leader writes it into the log as a learner; a managed one is
         launched here; the leader promotes it once it caught up."""
+        self.health.refuse_raft_operation("adding a node")
         body = await read_json(request)
         node_id, http, tcp = parse_new_node(body)
         if node_id in self.members:
@@ -288,6 +291,7 @@ class Gateway:
     async def remove_node(self, request: web.Request) -> web.Response:
         """Remove a node: the leader writes it out of the log (handing leadership over first
         when it is the one removed); a managed node is then stopped."""
+        self.health.refuse_raft_operation("removing a node")
         node_id = self._known_node(request)
         if await _optional_body(request) is not None:
             raise GateError("invalid_request", "removing a node takes no body")
@@ -329,6 +333,7 @@ class Gateway:
 
     async def transfer(self, request: web.Request) -> web.Response:
         """Ask the leader to hand leadership over to the node (docs/API.md, "Cluster")."""
+        self.health.refuse_raft_operation("leadership transfer")
         node_id = self._known_node(request)
         if await _optional_body(request) is not None:
             raise GateError("invalid_request", "transfer takes no body")
@@ -345,6 +350,7 @@ class Gateway:
 
     async def cut_links(self, request: web.Request) -> web.Response:
         """Cut (isolate) or restore (heal) a node's Raft links to its peers, in the node."""
+        self.health.refuse_raft_operation("isolating and healing a node")
         node_id = self._known_node(request)
         action = request.path.rsplit("/", 1)[-1]
         body = await _optional_body(request)
@@ -373,6 +379,7 @@ class Gateway:
         of the faster one, so a change of tempo starts no election.  A node that does not
         answer is brought to it by the health rounds once it does.
         """
+        self.health.refuse_raft_operation("slow motion (tempo)")
         scale = parse_tempo_request(await read_json(request))
         tempo = Tempo(scale, time.time())
         leader = self.health.leader
@@ -390,6 +397,7 @@ class Gateway:
 
     async def get_links(self, request: web.Request) -> web.Response:
         """Every node's outgoing link faults, asked of the nodes."""
+        self.health.refuse_raft_operation("link faults")
         answers = await self._ask_links(list(self.members.node_ids), {"op": "links"})
         links = [
             {"from": node_id, **fault}
@@ -401,6 +409,7 @@ class Gateway:
 
     async def set_link(self, request: web.Request) -> web.Response:
         """Make one direction of one link lossy, slow or repetitive, in its sender."""
+        self.health.refuse_raft_operation("link faults")
         frm, fault = parse_link_fault(await read_json(request), self.members.node_ids)
         fault_json = fault.to_json()
         answers = await self._ask_links([frm], {"op": "links", "set": fault_json})
@@ -411,6 +420,7 @@ class Gateway:
 
     async def clear_links(self, request: web.Request) -> web.Response:
         """Clear the link faults that match ``from`` and ``to`` (each optional: all of them)."""
+        self.health.refuse_raft_operation("link faults")
         unknown = sorted(set(request.query) - {"from", "to"})
         if unknown:
             raise GateError(

@@ -66,6 +66,9 @@ class ClusterMonitor(Protocol):
 
     def set_tempo(self, tempo: Tempo) -> None: ...
 
+    def refuse_raft_operation(self, what: str) -> None:
+        """Raise unless the cluster's nodes are Gate's, whose Raft ``what`` operates."""
+
     def leader_moved(self) -> asyncio.Future[None]: ...
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]: ...
@@ -309,6 +312,9 @@ class HealthMonitor:
                 await asyncio.wait_for(self._retimed.wait(), max(0.0, pause))
 
     # -- tempo -----------------------------------------------------------------------------
+
+    def refuse_raft_operation(self, what: str) -> None:
+        """Gate's nodes run Gate's Raft: every operation on it is theirs to do."""
 
     def set_tempo(self, tempo: Tempo) -> None:
         """Take ``tempo`` as the cluster's: the rounds' pace follows at once, a

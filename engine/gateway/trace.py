@@ -84,20 +84,18 @@ class TraceFolder:
                 continue
             heartbeat = self._heartbeat(record)
             (beats if heartbeat and self.fold_heartbeats else rest).append(record)
+        listed = (
+            [{"kind": "message", **r} for r in rest]
+            if len(rest) <= self.detail
+            else summaries(rest, seconds)
+        )
         if beats:
             nodes = sorted({r["frm"] for r in beats} | {r["to"] for r in beats})
-            lines.append(
-                {
-                    "kind": "heartbeats",
-                    "time": beats[0]["time"],
-                    "count": len(beats),
-                    "nodes": nodes,
-                }
-            )
-        if len(rest) <= self.detail:
-            lines.extend({"kind": "message", **r} for r in rest)
-        else:
-            lines.extend(summaries(rest, seconds))
+            folded = {"kind": "heartbeats", "time": beats[0]["time"], "count": len(beats)}
+            # In time order with the rest: a diagram read top-down must not show a vote after
+            # the heartbeats that its election led to (sorted is stable: ties keep their order).
+            listed = sorted([folded | {"nodes": nodes}, *listed], key=lambda line: line["time"])
+        lines.extend(listed)
         return lines
 
 

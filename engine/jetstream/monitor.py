@@ -152,6 +152,14 @@ class JetStreamMonitor:
             "invalid_request", "backend jetstream: nats-servers keep their own timing (no tempo)"
         )
 
+    def refuse_raft_operation(self, what: str) -> None:
+        """The node protocol that does ``what`` is Gate's: a nats-server would not understand
+        it (it would answer as if down), so it is refused in words."""
+        raise GateError(
+            "invalid_request",
+            f"backend jetstream: {what}: Gate's nodes only (nats-servers run their own Raft)",
+        )
+
     def leader_moved(self) -> asyncio.Future[None]:
         """A future that completes at the next change of meta leader."""
         if self._moved is None or self._moved.done():

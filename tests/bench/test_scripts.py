@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 23, SCRIPTS
+    assert len(SCRIPTS) == 24, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -161,7 +161,9 @@ def _check_run(script: str, args: list[str], scenarios: list[str], tmp_path: Pat
 
 
 def test_quick_and_slow_cover_every_script_but_those_with_goals() -> None:
-    assert set(QUICK) | set(SLOW) | {"console_latency", "trace_cost"} == set(SCRIPTS)
+    assert set(QUICK) | set(SLOW) | {"console_latency", "messages_cpu", "trace_cost"} == set(
+        SCRIPTS
+    )
 
 
 @pytest.mark.parametrize("script", sorted(QUICK))
@@ -215,3 +217,18 @@ def test_trace_cost_runs_and_writes_its_records(tmp_path: Path) -> None:
         "recording, nobody watching",
         "console, Messages panel open",
     ]
+
+
+@pytest.mark.slow
+def test_messages_cpu_runs_and_writes_its_records(tmp_path: Path) -> None:
+    # Its goal (a console under half a core, summed-up rows drawn) is its exit status.
+    out = tmp_path / "messages_cpu.jsonl"
+    args = ("--rate", "1000", "--rounds", "1", "--seconds", "2", "--json-out", str(out))
+    result = _run("messages_cpu", *args, timeout=300)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    records = read_records(out)
+    assert [r.scenario for r in records] == [
+        "console, Messages panel closed",
+        "console, Messages panel open",
+    ]
+    assert all(r.figures["console_cores"] > 0 for r in records), records

@@ -1,5 +1,6 @@
 """The lessons in examples/lessons/, run as scripts (``gate-repl --connect URL < lesson.txt``)
-against real clusters, with assertions on their plain output.
+against real clusters, with assertions on their plain output.  Lessons 1-4 run against both
+backends: Gate's nodes, and a gateway with ``backend: jetstream`` over three nats-servers.
 
 Each test names the comments whose claims it checks (``_claims``): a comment edited without its
 test, or a lesson added without one, fails here, so a lesson and its checks change together.
@@ -10,10 +11,28 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
+
+import pytest
 
 from console.repl.menu import PROMPT
 from tests.cluster_harness import RunningCluster
 from tests.console.script_runs import LESSONS, assert_clean, run_script
+from tests.jetstream_cluster import JetStreamGateway
+
+
+class Served(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
+@pytest.fixture(scope="module", params=["gate", "jetstream"])
+def any_cluster(request: pytest.FixtureRequest) -> Served:
+    """The module's Gate cluster, then its JetStream-backed gateway (both shared, unbroken)."""
+    served: Served = request.getfixturevalue(
+        "cluster" if request.param == "gate" else "jetstream_cluster"
+    )
+    return served
 
 
 def _claims(lesson: str, *claims: str) -> Path:
@@ -49,7 +68,7 @@ def _seen(output: str, observer: str) -> list[str]:
     return lines
 
 
-async def test_lesson_1_event_flow(cluster: RunningCluster, tmp_path: Path) -> None:
+async def test_lesson_1_event_flow(any_cluster: Served, tmp_path: Path) -> None:
     lesson = _claims(
         "01-event-flow.txt",
         "Append five greenhouse events by hand",
@@ -57,7 +76,7 @@ async def test_lesson_1_event_flow(cluster: RunningCluster, tmp_path: Path) -> N
         "Each producer has written some 15 events; greenhouse-1 goes on after its first 5.",
         "The observer counted every event: the 5 appended by hand and all the producers wrote.",
     )
-    run = await run_script(["--connect", cluster.url, "--seed", "1"], lesson, tmp_path)
+    run = await run_script(["--connect", any_cluster.url, "--seed", "1"], lesson, tmp_path)
     assert_clean(run)
     out = run.stdout
     assert "✅ Observer 'flow' created for stream '$all'" in out
@@ -74,6 +93,11 @@ async def test_lesson_1_event_flow(cluster: RunningCluster, tmp_path: Path) -> N
     produced = {stream: int(row[3]) for stream, row in producers.items()}
     assert all(10 <= n <= 20 for n in produced.values()), producers  # "some 15" in 3 s
     assert int(producers["greenhouse-1"][4]) == 4 + produced["greenhouse-1"]
+    # The live verdict read them back (Gate: from every node; JetStream: through the gateway).
+    verdict = re.search(
+        r"🔎 checked ([\d,]+) acked · 0 lost · 0 duplicated · order ok$", last, re.M
+    )
+    assert verdict and int(verdict.group(1).replace(",", "")) > 0, last
     listed = out.split("# The observer counted every event")[1].split("📋 Active Observers\n")[1]
     counted = next(int(r[2]) for r in _rows(listed) if r[0] == "flow")
     assert counted == 5 + sum(produced.values()), (counted, produced)
@@ -81,14 +105,14 @@ async def test_lesson_1_event_flow(cluster: RunningCluster, tmp_path: Path) -> N
     assert "# Lesson 1: event flow." in out  # comments are part of the transcript
 
 
-async def test_lesson_2_type_filtering(cluster: RunningCluster, tmp_path: Path) -> None:
+async def test_lesson_2_type_filtering(any_cluster: Served, tmp_path: Path) -> None:
     lesson = _claims(
         "02-type-filtering.txt",
         "Only temperature readings reach this observer",
         "and only fan activations this one",
         "A type that is not in the catalogue is refused.",
     )
-    run = await run_script(["--connect", cluster.url, "--seed", "2"], lesson, tmp_path)
+    run = await run_script(["--connect", any_cluster.url, "--seed", "2"], lesson, tmp_path)
     assert_clean(run)
     temperatures, fans = _seen(run.stdout, "temperatures"), _seen(run.stdout, "fans")
     assert temperatures and all(":temperature_measured:v1 (v" in ln for ln in temperatures)
@@ -101,14 +125,14 @@ async def test_lesson_2_type_filtering(cluster: RunningCluster, tmp_path: Path) 
     assert "❌ 'temperature_reported:v1' is not one of the 15 listed" in run.stdout
 
 
-async def test_lesson_3_payload_matching(cluster: RunningCluster, tmp_path: Path) -> None:
+async def test_lesson_3_payload_matching(any_cluster: Served, tmp_path: Path) -> None:
     lesson = _claims(
         "03-payload-matching.txt",
         "temperatures of 30 or more",
         "A pattern that does not parse says where it went wrong.",
         "Each observer saw only its matches.",
     )
-    run = await run_script(["--connect", cluster.url, "--seed", "3"], lesson, tmp_path)
+    run = await run_script(["--connect", any_cluster.url, "--seed", "3"], lesson, tmp_path)
     assert_clean(run)
     out = run.stdout
     assert "✅ Observer 'actuators' created for payload pattern %{intensity: _}" in out
@@ -126,7 +150,7 @@ async def test_lesson_3_payload_matching(cluster: RunningCluster, tmp_path: Path
     assert "(v5)" not in "\n".join(hot)
 
 
-async def test_lesson_4_subscriptions_with_acks(cluster: RunningCluster, tmp_path: Path) -> None:
+async def test_lesson_4_subscriptions_with_acks(any_cluster: Served, tmp_path: Path) -> None:
     lesson = _claims(
         "04-subscriptions.txt",
         "A subscription from version 0 gets the history first",
@@ -134,7 +158,7 @@ async def test_lesson_4_subscriptions_with_acks(cluster: RunningCluster, tmp_pat
         "Another subscription starts later in the stream: from version 6.",
         "checkpoint and counters (delivered, acked...)",
     )
-    run = await run_script(["--connect", cluster.url, "--seed", "4"], lesson, tmp_path)
+    run = await run_script(["--connect", any_cluster.url, "--seed", "4"], lesson, tmp_path)
     assert_clean(run)
     audit = _seen(run.stdout, "audit")
     versions = [int(v) for v in re.findall(r"greenhouse-4:\S+ v\((\d+)\)", "\n".join(audit))]
@@ -151,6 +175,9 @@ async def test_lesson_4_subscriptions_with_acks(cluster: RunningCluster, tmp_pat
         "audit": ["1", "0", "0", "8", "8", "0"],
         "late": ["1", "0", "0", "2", "2", "0"],
     }, counters
+    # Where the counts live: replicated by Gate; JetStream keeps none, the gateway counts them.
+    where = "this gateway's counts" if isinstance(any_cluster, JetStreamGateway) else "replicated"
+    assert f"Delivered, acked and nacked are {where}" in table, table
 
 
 async def test_lesson_5_failover(

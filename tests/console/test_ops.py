@@ -301,6 +301,19 @@ async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> N
         assert not row.isolated and row.cut_in == row.cut_out == ()
 
 
+async def test_tempo_steps_taken_at_once_each_take_one_step(cluster: RunningCluster) -> None:
+    """Three quick presses of the dashboard's ``-`` run at once: each steps from where the one
+    before it left the tempo, not all from the tempo they read together."""
+    async with GateClient(cluster.url) as client:
+        ops = ClusterOps(client)
+        try:
+            steps = await asyncio.gather(*(ops.step_tempo(1) for _ in range(3)))
+            assert sorted((s.previous, s.scale) for s in steps) == [(1, 2), (2, 5), (5, 10)]
+            assert (await client.tempo())["scale"] == 10
+        finally:
+            await ops.set_tempo(1)
+
+
 def test_cut_and_member_answers_are_checked() -> None:
     from console.ops.cluster import parse_address, parse_direction
     from tests.tui.recorded import HEALTHY
@@ -320,6 +333,13 @@ def test_cut_and_member_answers_are_checked() -> None:
     with pytest.raises(OpsError, match="no node 'node9'"):
         HEALTHY.peers("node1", "node9")
     assert HEALTHY.default_node("heal") is None  # no node has cut links
+    # A new member's id is checked where it is typed, before its addresses are asked for.
+    assert HEALTHY.new_member_id("") == "node4" and HEALTHY.new_member_id(" edge-1 ") == "edge-1"
+    with pytest.raises(OpsError, match="node1 is a member already"):
+        HEALTHY.new_member_id("node1")
+    for bad in ("🙂", "node 4", "x" * 65, "a/b"):
+        with pytest.raises(OpsError, match="cannot be a node id: letters, digits, _ and -"):
+            HEALTHY.new_member_id(bad)
     with pytest.raises(OpsError, match=r"name the node to take over \(node2, node3\)"):
         HEALTHY.transfer_target()
 

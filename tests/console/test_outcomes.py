@@ -4,11 +4,12 @@ and a failure worded once (the menu shell prints these lines, the dashboard toas
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pytest
 
 from console.ops import outcomes
-from console.ops.cluster import ClusterStatus, NodeActionResult
+from console.ops.cluster import ClusterStatus, LinksResult, NodeActionResult
 from console.ops.errors import OpsError, failure_text
 from console.repl.printer import Printer
 from engine.client import GateError
@@ -148,3 +149,20 @@ async def test_a_failure_for_want_of_a_majority_says_so() -> None:
     bad = OpsError("no subscription named 'x'")
     outcome = await outcomes.failed(bad, _Cluster(HEALTHY), HINT)
     assert outcome.line == "❌ no subscription named 'x'"
+
+
+def test_an_isolate_that_leaves_no_majority_says_no_leader_until_it_heals() -> None:
+    """node1 down, node2 (the leader) cut off: node3 alone cannot elect anyone, so "writes go
+    to a leader the others elect" would be wrong."""
+    before = node("node2", "leader")
+    after = replace(before, isolated=True, cut_in=("node1", "node3"), cut_out=("node1", "node3"))
+    alone = LinksResult(before, after, True, "no majority: 1 of 3 nodes up, 2 are needed")
+    cut = outcomes.links_cut(alone, "option 31")
+    assert cut.line == (
+        "⚠️  node2 isolated (the leader): it steps down (no quorum); no leader until it heals "
+        "(no majority: 1 of 3 nodes up, 2 are needed)"
+    )
+    assert cut.detail == "option 31 heals it"
+    enough = outcomes.links_cut(LinksResult(before, after, True), "option 31")
+    assert enough.line == "✅ node2 isolated (the leader): it steps down (no quorum)"
+    assert enough.detail == "Writes go to a leader the others elect; option 31 heals it"

@@ -72,6 +72,18 @@ def test_the_repl_toolbar_shows_the_tempo_in_slow_motion_only() -> None:
     assert "leader node1 (term 3) · tempo ×1/20 · 0/0 nodes up" in text(20)
 
 
+def test_the_repl_toolbar_ends_with_the_gateway_so_80_columns_cut_it_not_the_rate() -> None:
+    """As the dashboard's top line: in slow motion at 80 columns the toolbar is too long, and
+    what the terminal cuts must be the address (the room knows it), not the events per second."""
+    status = ClusterStatus("node2", 2, (), 20)
+    sample = HealthSample(status, 13.5, None, 0.0)
+    text = "".join(part for _, part in toolbar_fragments(sample, "http://127.0.0.1:17399"))
+    assert text == (
+        " leader node2 (term 2) · tempo ×1/20 · 0/0 nodes up · 13.5/s events · "
+        "http://127.0.0.1:17399 "
+    )
+
+
 def test_a_link_is_named_by_a_peer_never_by_the_node_itself() -> None:
     """The peer is checked where it is typed, before the percentages are asked for."""
     assert HEALTHY.link_peer("node1", "node2") == "node2"

@@ -119,3 +119,17 @@ def test_a_full_write_rate_is_summed_up_per_link_and_type() -> None:
 def test_missed_messages_are_named_per_node() -> None:
     lines = folder().lines([], 0.5, {"node1": 0, "node3": 12})
     assert lines == [{"kind": "missed", "node": "node3", "count": 12}]
+
+
+def test_folded_heartbeats_take_their_place_in_time() -> None:
+    """A slowed election: the new leader's first heartbeats come after its votes, and the
+    diagram, read top-down, says so (the folded line used to open every interval)."""
+    vote = {"last_log_index": 4, "last_log_term": 1, "pre_vote": False, "transfer": False}
+    records = [
+        msg("vote", "node3", "node2", 1.0, **vote),
+        msg("vote_response", "node2", "node3", 1.1, granted=True, pre_vote=False),
+        append("node3", "node2", 1.4, 0),
+    ]
+    lines = folder().lines(records, 0.5)
+    assert [ln["kind"] for ln in lines] == ["message", "message", "heartbeats"]
+    assert [ln["time"] for ln in lines] == [1.0, 1.1, 1.4]

@@ -201,3 +201,47 @@ async def test_an_operation_on_a_row_takes_the_selected_one_or_says_where_to_sel
         await until(pilot, lambda: bool(app.last_message), "the outcome")
         assert app.last_message == "✅ Producer for 'greenhouse-1' stopped"
         assert recorded.producers.rows()[0].state == "stopped"
+
+
+async def test_the_slow_motion_dialog_proposes_the_menu_s_default_and_says_the_tempo_now() -> None:
+    """As option 34 asks: 20 times slower by default (not the tempo now, which OK would only
+    set again), with the tempo now above the question."""
+    app = GateConsole(RecordedOps().as_operations(), blink=False)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(app)
+        await _palette(pilot, "Slow Motion")
+        await until(pilot, lambda: isinstance(app.screen, FormDialog), "the dialog")
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog)
+        assert dialog.values() == {"scale": "20"}
+        assert dialog.hint is not None and dialog.hint.startswith("Now tempo ×1 (full speed)")
+
+
+async def test_a_console_attached_to_a_running_cluster_says_it_did_not_start_it() -> None:
+    """`gate-console --connect`: a room must not think Ctrl+Q stops the cluster; a console
+    that started its own says nothing (its cluster goes with it, as the docs say)."""
+    attached = RecordedOps()
+    attached.started_engine = False
+    app = GateConsole(attached.as_operations(), blink=False)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(app)
+        await until(pilot, lambda: bool(app.last_message), "the toast")
+        assert app.last_message == (
+            f"✅ Attached to the cluster at {attached.url}, which this console did not start: "
+            "Ctrl+Q leaves it running"
+        )
+    started = GateConsole(RecordedOps().as_operations(), blink=False)
+    async with started.run_test(size=(110, 32)):
+        await settle(started)
+        assert not started.last_message
+
+
+def test_the_help_gives_question_mark_ctrl_p_and_ctrl_q_a_row_each() -> None:
+    """In one row their key column folded at 80 columns and left a lone "·" on a line."""
+    help_lines = help_text().splitlines()
+    for row in (
+        "| `?` | this help |",
+        "| `Ctrl+P` | the command palette: every operation |",
+        "| `Ctrl+Q` | quit (stops what this console started) |",
+    ):
+        assert row in help_lines

@@ -189,6 +189,25 @@ async def test_long_feed_lines_wrap_under_a_whole_source_name() -> None:
         assert lines[-1] == "b" + " " * len(source) + "SEEN [short]"
 
 
+async def test_feed_lines_written_with_the_filter_open_are_not_cut_at_the_edge() -> None:
+    """The filter box's side margins must not narrow the log: lines wrapped at its width
+    would then run under its edge, cut, behind a horizontal scrollbar."""
+    app = console(empty=True)
+    async with app.run_test(size=SMALL) as pilot:
+        await steps("2")(pilot)
+        panel = app.query_one(FeedPanel)
+        log = app.query_one("#feed-log", RichLog)
+        text = 'SEEN ["greenhouse-3:heater_activated:v1 (v980) => %{intensity: 4}"]'
+        for _ in range(10):  # enough for a vertical scrollbar
+            panel.add_lines([FeedLine("everything", text)] * 3)
+            await pilot.pause()
+        await pilot.press("slash")
+        panel.add_lines([FeedLine("everything", text)] * 3)
+        await pilot.pause()
+        assert log.region.width == SMALL[0] and not log.show_horizontal_scrollbar
+        assert max(line.cell_length for line in log.lines) <= log.scrollable_content_region.width
+
+
 async def test_the_node_log_wraps_again_when_the_terminal_narrows() -> None:
     """Lines written at one width are wrapped anew at a narrower one, not cut at the edge."""
 

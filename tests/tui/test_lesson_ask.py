@@ -218,3 +218,39 @@ def test_question_large(
     monkeypatch.delenv(ROOM_ENV, raising=False)
     app, _ = console(lesson)
     assert snap_compare(app, run_before=asked(), terminal_size=LARGE)
+
+
+async def test_at_80x24_a_long_narration_reads_as_one_paragraph_and_the_choices_show() -> None:
+    """The bundled 09-predict.txt: step 2's narration is two comment lines of 86 and 28
+    characters. Kept as lines, the first folded at 78 and left "hold an" alone on a row, and
+    the narration outgrew its rows so that the choices, the keys to answer, were cut off."""
+    path = Path(__file__).parents[2] / "examples" / "lessons" / "09-predict.txt"
+    app, _ = console(path)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app)
+        await press(pilot, "enter")  # step 1 runs; step 2 asks
+        narration = app.query_one("#lesson-narration")
+        text = str(narration.render())
+        assert text.startswith(
+            "Predict, then watch: the leader is killed (Enter = the leader). The other two hold "
+            "an election among themselves.\n❓ Which node leads after node1 dies?"
+        )
+        needed = narration.get_content_height(app.size, app.size, narration.content_region.width)
+        assert narration.content_region.height >= needed, "the choices are cut off"
+
+
+async def test_at_80x24_the_choices_of_a_question_show_under_a_long_narration(
+    tmp_path: Path,
+) -> None:
+    """While a question waits for its answer, the narration takes the pane's rows it needs
+    (the last step's transcript gives them up): the choices are what the seat must see."""
+    long = "# " + " ".join(["The leader is killed and the others elect one of their own."] * 4)
+    path = tmp_path / "long.txt"
+    path.write_text(f'# Lesson L.\n#\n{long}\nask "Who leads then?" node2|node3|nobody\n14\n')
+    app, _ = console(path)
+    async with app.run_test(size=SMALL):
+        await settle(app)
+        narration = app.query_one("#lesson-narration")
+        assert str(narration.render()).endswith(" 1  node2    2  node3    3  nobody")
+        needed = narration.get_content_height(app.size, app.size, narration.content_region.width)
+        assert narration.content_region.height >= needed, "the choices are cut off"

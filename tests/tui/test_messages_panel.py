@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from console.ops.messages import trace_line
 from console.tui.app import GateConsole
@@ -97,3 +98,18 @@ async def test_the_panel_asks_for_messages_only_while_shown() -> None:
         await pilot.pause()
         assert not app.ops.messages.watching
         assert app.query_one(MessagesPanel).nodes == ["node1", "node2", "node3"]
+
+
+async def test_the_fields_stay_on_screen_when_the_diagram_is_full() -> None:
+    """A minute of watching fills the table: it takes what the detail lines leave, and the
+    selected message's fields stay above the footer (the app's ``DataTable { height: auto }``
+    once pushed them off the screen)."""
+    app = console()
+    async with app.run_test(size=LARGE) as pilot:
+        await shown()(pilot)
+        panel = app.query_one(MessagesPanel)
+        panel.add([trace_line(raw, T0) for raw in ELECTION] * 10)
+        await pilot.pause()
+        table, fields = panel.table.region, panel.query_one("#message-detail").region
+        assert table.bottom <= fields.y and fields.bottom <= panel.region.bottom, (table, fields)
+        assert "missed" in str(panel.query_one("#message-detail", Static).render())

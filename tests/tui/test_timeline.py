@@ -9,7 +9,7 @@ from textual.widgets import RichLog
 
 from console.ops.cluster import ClusterStatus, HealthSample, NodeRow
 from console.tui.app import GateConsole
-from console.tui.cluster.timeline import Timeline
+from console.tui.cluster.timeline import Timeline, elapsed_text
 from console.tui.status_bar import status_text
 from tests.tui.recorded import CATCHING_UP, CAUGHT_UP, FAILOVER, HEALTHY, RecordedOps, node
 from tests.tui.test_snapshots import settle
@@ -97,7 +97,22 @@ def test_a_follower_that_fell_far_behind_while_up_reads_caught_up() -> None:
         _status("node1", 3, leader, _with_lag(node2, 9), node3),
         _status("node1", 3, leader, node2, node3),
     )
-    assert said[1:] == [[], [], ["node2 caught up"]]
+    assert said[1:] == [["node2 fell behind (lag 25), catching up"], [], ["node2 caught up"]]
+
+
+def test_a_follower_behind_again_and_again_is_said_behind_each_time_before_caught_up() -> None:
+    """A lossy link keeps a follower falling behind: each "caught up" follows its "behind"."""
+    leader, node2, node3 = HEALTHY.nodes
+    behind = _status("node1", 3, leader, _with_lag(node2, 40), node3)
+    whole = _status("node1", 3, leader, node2, node3)
+    said = _play(HEALTHY, behind, behind, whole, behind, whole)
+    assert said[1:] == [
+        ["node2 fell behind (lag 40), catching up"],
+        [],
+        ["node2 caught up"],
+        ["node2 fell behind (lag 40), catching up"],
+        ["node2 caught up"],
+    ]
 
 
 def test_no_caught_up_without_a_leader() -> None:
@@ -230,6 +245,22 @@ def test_a_hand_over_reads_as_a_transfer() -> None:
     assert _play(HEALTHY, handed)[1] == ["leadership transferred: node1 → node2 (term 4)"]
 
 
+def test_a_leader_with_lossy_links_that_loses_an_election_is_not_said_to_hand_over() -> None:
+    """Its followers stopped hearing it well and elected another: no transfer was asked."""
+    lossy = (("node2", "drop 30% · +200 ms"),)
+    faulty = replace(
+        HEALTHY, nodes=(replace(HEALTHY.nodes[0], link_faults=lossy), *HEALTHY.nodes[1:])
+    )
+    elected = _status(
+        "node2",
+        4,
+        replace(node("node1", "follower", term=4, preferred=True), link_faults=lossy),
+        node("node2", "leader", term=4),
+        node("node3", "follower", term=4),
+    )
+    assert _play(HEALTHY, faulty, elected)[2] == ["new leader: node2 (term 4)"]
+
+
 def test_a_node_joins_as_learner_is_promoted_and_another_is_removed() -> None:
     joined = replace(HEALTHY, nodes=(*HEALTHY.nodes, node("node4", "follower", voter=False)))
     promoted = replace(HEALTHY, nodes=(*HEALTHY.nodes, node("node4", "follower")))
@@ -306,3 +337,16 @@ def test_jetstream_stream_elections_are_told() -> None:
     streams = [(("reg_gh", "node2"),), (("reg_gh", None),), (("reg_gh", "node3"),)]
     said = _play(*(replace(HEALTHY, stream_leaders=leaders) for leaders in streams))
     assert said[1:] == [["stream reg_gh: leader node2 lost"], ["stream reg_gh: new leader node3"]]
+
+
+def test_the_timeline_s_times_keep_their_width_past_1000_seconds() -> None:
+    """A class runs longer than 16 minutes: "+1605.9s" pushed its line one column right."""
+    assert [elapsed_text(s) for s in (0, 12.34, 849.66, 999.9, 1605.9, 7300, 200_000)] == [
+        "+  0.0s",
+        "+ 12.3s",
+        "+849.7s",
+        "+999.9s",
+        "+26m45s",
+        "+ 2h01m",
+        "+ 2d07h",
+    ]

@@ -8,12 +8,14 @@ from console.ops.cluster import (
     MAX_DELAY_MS,
     MAX_TEMPO,
     NODE_LOG_KEPT,
+    SLOW_TEMPO,
     ClusterStatus,
     NodeLogFollower,
     NodeRow,
     parse_address,
     parse_direction,
     parse_percent,
+    tempo_words,
     uptime_text,
 )
 from console.ops.formatting import latency_text
@@ -31,7 +33,7 @@ from console.ops.outcomes import (
     tempo_set,
 )
 from console.ops.streams import existing_stream
-from console.repl.context import BadInput, Context, parsed
+from console.repl.context import Context, parsed
 from console.repl.tables import Cell
 from domain.greenhouse.aggregate import Greenhouse
 
@@ -115,6 +117,8 @@ async def node_detail(ctx: Context) -> None:
         history="node",
         completions=[n.node_id for n in status.nodes],
     )
+    # A nats-server (backend jetstream) shows none of the Raft internals Gate's nodes report.
+    raft = node.up and not status.jetstream
     rows: list[tuple[str, Cell]] = [
         ("Node", node.node_id),
         ("Role", node.shown_role + (" (preferred leader)" if node.preferred else "")),
@@ -128,13 +132,13 @@ async def node_detail(ctx: Context) -> None:
         ("Lag", _dash(node.lag)),
         ("Log held", node.log_span),
         # Its inside, as the dashboard's Cluster panel shows it (docs/CONSOLE.md).
-        ("Voted for", (node.voted_for or "nobody") if node.up else "-"),
+        ("Voted for", (node.voted_for or "nobody") if raft else "-"),
         ("Uptime", uptime_text(node.uptime_s) if node.up else "-"),
-        ("Election timer", node.timer_words if node.up else "-"),
-        ("Leader's match/next", (status.match_next(node.node_id) or "-") if node.up else "-"),
+        ("Election timer", node.timer_words if raft else "-"),
+        ("Leader's match/next", (status.match_next(node.node_id) or "-") if raft else "-"),
         ("Voter", "yes" if node.voter else "no: a learner, catching up"),
-        ("Raft links", node.cuts_text if node.up else "-"),
-        ("Fresh for reads", "yes" if node.fresh else "no"),
+        ("Raft links", node.cuts_text if raft else "-"),
+        ("Fresh for reads", "-" if status.jetstream else "yes" if node.fresh else "no"),
         ("Disk", node.disk_full or ("ok" if node.up else "-")),
         ("Managed by gateway", "yes" if node.managed else "no"),
         ("Process id", _dash(node.pid)),
@@ -350,12 +354,16 @@ async def set_tempo(ctx: Context) -> None:
     ctx.printer.heading("🐢 Tempo")
     status = await ctx.ops.cluster.status()
     ctx.printer.hint(
-        f"Now {status.tempo_text or 'tempo ×1 (full speed)'} · elections, heartbeats, messages "
+        f"Now {tempo_words(status.tempo)} · elections, heartbeats, messages "
         "and the gateway's probes all N times slower"
     )
     scale = await ctx.answer(
-        f"Times slower (1 to {MAX_TEMPO}, 1: full speed; default 20): ",
-        parsed(lambda text: parse_whole(text, "tempo", default=20, minimum=1, maximum=MAX_TEMPO)),
+        f"Times slower (1 to {MAX_TEMPO}, 1: full speed; default {SLOW_TEMPO}): ",
+        parsed(
+            lambda text: parse_whole(
+                text, "tempo", default=SLOW_TEMPO, minimum=1, maximum=MAX_TEMPO
+            )
+        ),
         history="tempo",
         optional=True,
     )
@@ -429,14 +437,11 @@ async def add_node(ctx: Context) -> None:
     status = await ctx.ops.cluster.status()
     _nodes_line(ctx, status)
     node_id, http, tcp = status.next_member()
-
-    def new_id(text: str) -> str:
-        if any(n.node_id == text for n in status.nodes):
-            raise BadInput(f"{text} is a member already")
-        return text or node_id
-
     chosen = await ctx.answer(
-        f"Enter node id (default: {node_id}): ", parsed(new_id), history="node", optional=True
+        f"Enter node id (default: {node_id}): ",
+        parsed(status.new_member_id),
+        history="node",
+        optional=True,
     )
     http_at = await ctx.answer(
         f"HTTP host:port (default {http}): ",

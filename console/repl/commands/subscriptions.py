@@ -17,11 +17,11 @@ from console.ops.outcomes import (
 )
 from console.ops.subscriptions import (
     ACTIONS,
-    COUNTERS_NOTE,
     Action,
     ConsumerPolicy,
     SubscriptionConsumer,
     SubscriptionRow,
+    counters_note,
     parse_action,
     parse_policy,
     parse_start,
@@ -85,7 +85,8 @@ async def list_subscriptions(ctx: Context) -> None:
         ctx.printer.warn("No subscriptions")
         return
     show_subscriptions(ctx.printer, rows)
-    for line in (CHECKPOINT_NOTE, *COUNTERS_NOTE):
+    latest = ctx.ops.health.latest
+    for line in (CHECKPOINT_NOTE, *counters_note(None if latest is None else latest.status)):
         ctx.printer.hint(line)
 
 

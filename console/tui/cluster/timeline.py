@@ -8,16 +8,25 @@ a link of it was made lossy, slow or repeating or whole again, the tempo changed
 as a learner, was promoted to voter or was removed; on JetStream, a stream's group elected
 another leader.
 :class:`Timeline` remembers who is catching up across samples, so a node back with some lag
-reads "caught up" once its lag reaches 0, however many samples that takes.
+reads "caught up" once its lag reaches 0, however many samples that takes, and a node that
+stayed up but fell far behind is said to have, before its "caught up".
 """
 
 from __future__ import annotations
 
-from console.ops.cluster import ClusterStatus, NodeRow
+from console.ops.cluster import ClusterStatus, NodeRow, uptime_text
 
 # Under a steady write load a follower trails by a few entries between two samples; only a lag
 # this large (a long pause, a slow disk) makes a node that stayed up "catching up".
 CATCH_UP_LAG = 20
+
+
+def elapsed_text(seconds: float) -> str:
+    """A timeline line's time since the first look, always seven columns so the sentences
+    line up: ``+ 12.3s``, past 999.9 s ``+26m45s``."""
+    if round(seconds, 1) < 1000:
+        return f"+{seconds:5.1f}s"
+    return "+" + uptime_text(seconds).rjust(6)
 
 
 def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]:
@@ -43,8 +52,15 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
         now = {node.node_id: node for node in after.nodes}.get(before.leader or "")
         if after.leader is None:
             said.append(f"leader {before.leader} lost: no leader")
-        elif old_leader is not None and now is not None and now.up and not now.cut:
-            # The old leader is up with its links whole: it handed over (a transfer).
+        elif (
+            old_leader is not None
+            and now is not None
+            and now.up
+            and not now.cut
+            and not now.link_faults
+        ):
+            # The old leader is up with its links whole: it handed over (a transfer). Lossy
+            # or slow links (link faults) let its followers elect another without it.
             said.append(
                 f"leadership transferred: {before.leader} → {after.leader} (term {after.term})"
             )
@@ -81,6 +97,8 @@ class Timeline:
             elif old is not None and _came_back(old, node) and node.lag != 0:
                 self.catching_up.add(node.node_id)  # its lag is unknown yet, or not 0
             elif (node.lag or 0) >= CATCH_UP_LAG:
+                if node.node_id not in self.catching_up:  # else "caught up" comes from nowhere
+                    said.append(f"{node.node_id} fell behind (lag {node.lag}), catching up")
                 self.catching_up.add(node.node_id)
             elif node.node_id in self.catching_up and node.lag == 0 and status.leader:
                 self.catching_up.discard(node.node_id)

@@ -6,7 +6,14 @@ from __future__ import annotations
 from console.ops import outcomes
 from console.ops.catalogue import operation
 from console.ops.cluster import DIRECTIONS as CUT_DIRECTIONS
-from console.ops.cluster import MAX_TEMPO, parse_address, parse_direction, parse_fault
+from console.ops.cluster import (
+    MAX_TEMPO,
+    SLOW_TEMPO,
+    parse_address,
+    parse_direction,
+    parse_fault,
+    tempo_words,
+)
 from console.ops.errors import OpsError
 from console.ops.formatting import data_hint, rate_text
 from console.ops.numbers import parse_whole
@@ -301,10 +308,10 @@ def set_tempo(ops: Operations, current: int, *, blink: bool) -> FormDialog[Outco
 
     return FormDialog(
         "🐢 Tempo",
-        [Field("scale", f"Times slower (1 to {MAX_TEMPO}, 1: full speed):", str(current))],
+        [Field("scale", f"Times slower (1 to {MAX_TEMPO}, 1: full speed):", str(SLOW_TEMPO))],
         submit,
-        hint="Election timeouts, heartbeats, messages and the gateway's probes, all N times "
-        "slower · keys - + = step it",
+        hint=f"Now {tempo_words(current)} · election timeouts, heartbeats, messages and the "
+        "gateway's probes, all N times slower · keys - + = step it",
         blink=blink,
     )
 

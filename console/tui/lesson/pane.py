@@ -163,6 +163,7 @@ class LessonPane(Vertical, can_focus=True):
         title = self.query_one("#lesson-title", Static)
         narration = self.query_one("#lesson-narration", Static)
         self.set_class(self.finished, "-done")
+        self.remove_class("-asking")
         self.refresh_bindings()
         if self.finished:
             title.update(
@@ -172,6 +173,7 @@ class LessonPane(Vertical, can_focus=True):
             return
         step = lesson.steps[self.next_index]
         ask = step.ask
+        self.set_class(ask is not None, "-asking")
         if self.running:
             doing = "running…"
         elif ask is not None:
@@ -184,7 +186,9 @@ class LessonPane(Vertical, can_focus=True):
             )
         )
         empty = "(no narration: Enter runs the step)" if ask is None else ""
-        words = Text("\n".join(step.narration) or empty, style="italic")
+        # A step's comment lines are one paragraph wrapped for a text file: joined, the pane
+        # wraps it at its own width (kept as lines, each folds and leaves a stub on a row).
+        words = Text(" ".join(step.narration) or empty, style="italic")
         if ask is not None:
             words.append_text(self._question(step))
         narration.update(words)

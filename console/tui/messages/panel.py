@@ -66,7 +66,6 @@ class MessagesPanel(Vertical):
     """The sequence diagram and the selected message's fields."""
 
     DEFAULT_CSS = """
-    MessagesPanel #messages { height: 1fr; }
     MessagesPanel #message-detail { height: 3; padding: 0 1; border-top: solid $primary-darken-2; }
     MessagesPanel #messages-status { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -123,6 +122,10 @@ class MessagesPanel(Vertical):
         unknown = sorted({n for line in lines for n in line.nodes} - set(self.nodes))
         if unknown:
             self.nodes += unknown
+            self.lines.extend(lines)
+            self._rebuild()
+            return
+        if len(lines) >= ROWS:  # all rows go: drawing the batch's last ROWS afresh is cheaper
             self.lines.extend(lines)
             self._rebuild()
             return

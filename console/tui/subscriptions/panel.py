@@ -98,6 +98,7 @@ class SubscriptionsPanel(TablePanel):
         super().__init__(id=id)
         self.rows: list[Row] = []  # the whole rows last shown, to lay out again at a new width
         self.selector_width: int | None = 0  # the Selector column's width; None: compact
+        self.note = COUNTERS_NOTE  # the counters' footnote: Gate's until a view says JetStream
 
     @property
     def compact(self) -> bool:
@@ -107,7 +108,16 @@ class SubscriptionsPanel(TablePanel):
     def compose(self) -> ComposeResult:
         yield from super().compose()
         yield Static(classes="detail")
-        yield Static("\n".join((CHECKPOINT_NOTE, " ".join(COUNTERS_NOTE))), classes="footnote")
+        yield Static(self._footnote(), classes="footnote")
+
+    def _footnote(self) -> str:
+        return "\n".join((CHECKPOINT_NOTE, " ".join(self.note)))
+
+    def show_note(self, note: tuple[str, str]) -> None:
+        """The counters' footnote for the cluster's backend (``counters_note``)."""
+        if note != self.note:
+            self.note = note
+            self.query_one(".footnote", Static).update(self._footnote())
 
     def show_rows(self, rows: Sequence[Row]) -> None:
         """Show these rows, whole (long selectors folded) or compact as the width allows; the
