@@ -39,6 +39,7 @@ from bench.lib.driver import (
 )
 from bench.lib.machine import CpuMeter
 from bench.lib.results import Results, add_json_out
+from engine import cli_support
 from engine.cli_support import add_tls_arguments
 from engine.client import GateClient
 from engine.client.results import NodeView
@@ -279,7 +280,7 @@ def main() -> None:
     if args.profile and shutil.which("py-spy") is None:
         parser.error("--profile needs py-spy: pip install py-spy")
     results = Results("append_bench", args.json_out)
-    ok = asyncio.run(main_async(args, results))
+    ok = cli_support.run(main_async(args, results))
     results.save()
     sys.exit(0 if ok else 1)
 

@@ -71,6 +71,7 @@ from bench.lib.machine import MACHINE, CpuMeter, Steal, StealWatch
 from bench.lib.percentiles import nearest_rank
 from bench.lib.redis_streams import RedisTarget, redis_command, wait_until_serving
 from bench.lib.results import Figure, Results, add_json_out
+from engine.cli_support import run
 from engine.protocol.errors import GateError
 
 SYSTEMS = (
@@ -476,7 +477,7 @@ def main() -> None:
         if binary is not None and shutil.which(binary) is None:
             parser.error(f"{name}: {binary} not found (see bench/README.md)")
     results = Results("peers", args.json_out)
-    asyncio.run(main_async(args, results))
+    run(main_async(args, results))
     results.save()
     sys.exit(0)
 

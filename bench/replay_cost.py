@@ -10,6 +10,7 @@
    medians of ``--seeks``: a shared machine moves the first, much less the second).
 
     python -m bench.replay_cost [--recording FILE] [--repeat 200] [--minutes 1 5] [--seeks 3]
+        [--json-out [PATH]]
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+from bench.lib.machine import StealWatch
+from bench.lib.results import Results, add_json_out
 from console.ops.recording import (
     Record,
     Recorder,
@@ -59,7 +62,7 @@ def write(recorder: Recorder, record: Record) -> None:
     recorder.flush()
 
 
-def recording_cost(recording: Recording, repeat: int) -> None:
+def recording_cost(recording: Recording, repeat: int) -> dict[str, float]:
     cpu: dict[str, float] = defaultdict(float)
     count: dict[str, int] = defaultdict(int)
     with tempfile.TemporaryDirectory() as directory:
@@ -84,6 +87,11 @@ def recording_cost(recording: Recording, repeat: int) -> None:
         f"  file: {size / total:.0f} bytes per arrival compressed; this session's "
         f"{per_second:.1f} arrivals/s make {size / total * per_second * 60 / 1e3:.0f} kB a minute"
     )
+    return {
+        "arrivals": total,
+        "cpu_us_per_arrival": round(sum(cpu.values()) / total * 1e6, 2),
+        "bytes_per_arrival": round(size / total, 1),
+    }
 
 
 def tiled(recording: Recording, minutes: float) -> Recording:
@@ -121,19 +129,31 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 5.0])
     parser.add_argument("--seeks", type=int, default=3)
+    add_json_out(parser, "replay_cost")
     args = parser.parse_args()
+    results = Results("replay_cost", args.json_out)
     recording = read_recording(args.recording)
     print(
         f"gate-console recording and replay: {args.recording.name}, "
         f"{len(recording.records)} records over {recording.duration:.1f} s\n"
     )
-    recording_cost(recording, args.repeat)
+    with StealWatch() as steal:
+        figures = recording_cost(recording, args.repeat)
+    results.add(f"recording, {args.repeat} times", figures, steal.result)
     print("\nseeking back (the panels composed again, every record up to the target played):")
     print("  session   records   seek back ms (median)   of it CPU ms")
     for minutes in args.minutes:
         long = tiled(recording, minutes)
-        wall, cpu, records = asyncio.run(seek_cost(args.recording, long, args.seeks))
+        with StealWatch() as steal:
+            wall, cpu, records = asyncio.run(seek_cost(args.recording, long, args.seeks))
         print(f"  {minutes:>5g} min {records:>9,}   {wall * 1e3:>20.0f}   {cpu * 1e3:>12.0f}")
+        seek = {
+            "records": records,
+            "seek_wall_ms": round(wall * 1e3),
+            "seek_cpu_ms": round(cpu * 1e3),
+        }
+        results.add(f"seek back, {minutes:g} min", seek, steal.result)
+    results.save()
 
 
 if __name__ == "__main__":

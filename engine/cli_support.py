@@ -8,7 +8,12 @@ import logging
 import os
 import signal
 import sys
-from typing import NoReturn
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import uvloop
+
+_T = TypeVar("_T")
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -24,6 +29,12 @@ def fail(program: str, message: str, code: int = 1) -> NoReturn:
     """Print ``program: message`` on one line to stderr and exit."""
     print(f"{program}: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def run(main: Coroutine[Any, Any, _T]) -> _T:
+    """``asyncio.run`` on uvloop: the event loop's own work per request and per round (callbacks,
+    timers, epoll) costs less in C than in asyncio's Python loop (bench/JOURNAL.md, "uvloop")."""
+    return uvloop.run(main)
 
 
 def stop_event_on_signals() -> asyncio.Event:

@@ -19,6 +19,7 @@ from engine.cli_support import (
     bind_error,
     configure_logging,
     fail,
+    run,
     stop_event_on_signals,
     watch_parent,
 )
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     except SecretError as exc:
         fail(PROGRAM, str(exc), 2)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
+        run(
             serve(
                 config,
                 config_path,

@@ -16,7 +16,7 @@ import itertools
 import ssl
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from engine.cluster_secret import cluster_key
 from engine.config_model import ClusterConfig, Endpoint
@@ -50,11 +50,11 @@ class _Link(asyncio.Protocol):
         return self._transport is not None and not self._lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport, though not an asyncio.Transport subclass on uvloop.
+        self._transport = cast(asyncio.Transport, transport)
         self._writable = asyncio.Event()
         self._writable.set()
-        transport.write(self._handshake.hello())
+        self._transport.write(self._handshake.hello())
 
     async def handshake(self) -> None:
         """Wait for the end of the handshake; ConnectionError when it failed."""

@@ -42,8 +42,9 @@ def check_command(cmd: Any, *, max_events: int | None) -> dict[str, Any]:
 
 def check_entry(cmd: Any) -> dict[str, Any]:
     """:func:`check_command` for an entry being applied, but only the store of an append (the
-    hot path): the rest of an append that fails on its content is undone by its savepoint
-    (EventStore.apply_batch), and every append proposed since the check exists has passed it."""
+    hot path): the rest of an append that fails on its content is undone by its savepoint, or by
+    SQLite itself for a one-event append (EventStore.apply_batch), and every append proposed
+    since the check exists has passed it."""
     if isinstance(cmd, dict) and cmd.get("op") == "append":
         commands.validate_store_id(cmd.get("store"))
         return cmd

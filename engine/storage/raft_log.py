@@ -199,7 +199,8 @@ class SqliteLogStorage:
                 self._db.execute("DELETE FROM log")
                 self._write_marker(snapshot)
             if entries:
-                self._db.execute("DELETE FROM log WHERE idx >= ?", (entries[0].index,))
+                if entries[0].index <= last:  # a conflicting suffix goes first
+                    self._db.execute("DELETE FROM log WHERE idx >= ?", (entries[0].index,))
                 self._db.executemany(
                     "INSERT INTO log (idx, term, data) VALUES (?, ?, ?)",
                     [(e.index, e.term, e.data) for e in entries],

@@ -34,7 +34,7 @@ def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedP
 
 
 def test_there_are_scripts_and_no_script_imports_another() -> None:
-    assert len(SCRIPTS) == 24, SCRIPTS
+    assert len(SCRIPTS) == 25, SCRIPTS
     for script in SCRIPTS:
         text = (ROOT / "bench" / f"{script}.py").read_text()
         for other in SCRIPTS:
@@ -79,6 +79,10 @@ QUICK = {
     ),
     "sim_schedules": (["5"], ["seeds from 0"]),
     "live_checker": (["--events", "3000", "--keep", "1000"], ["3000 events, keep 1000"]),
+    "replay_cost": (
+        ["--repeat", "2", "--minutes", "0.2", "--seeks", "1"],
+        ["recording, 2 times", "seek back, 0.2 min"],
+    ),
 }
 PEER_SYSTEMS = (
     "gate-os",

@@ -177,7 +177,13 @@ async def test_killed_leaders_are_replaced_in_the_view_and_the_timeline(tmp_path
                 lambda v: all_up(v) and node(v, follower)["pid"] not in (None, pid),
                 f"{follower} restarted with a new process",
             )
-            assert any(m["type"] == "node_up" and m["node_id"] == follower for m in feed)
+            # The feed is another connection: its message may land after the view's answer.
+            await wait_for(
+                lambda: asyncio.sleep(0, feed),
+                lambda f: any(m["type"] == "node_up" and m["node_id"] == follower for m in f),
+                10,
+                f"{follower}'s node_up on the feed",
+            )
 
 
 async def test_pause_resume_and_a_second_gateway_attached(tmp_path: Path) -> None:

@@ -99,6 +99,22 @@ def test_a_content_error_inside_a_batch_undoes_that_command_alone(tmp_path: Path
     store.close()
 
 
+def test_an_append_failing_in_its_insert_leaves_no_row(tmp_path: Path) -> None:
+    """A one-event append has no savepoint (its one INSERT is undone by SQLite itself); a
+    two-event append whose second row fails after the first was written has one."""
+    store = EventStore.create(tmp_path / "s.db", config={}, created_epoch=T0, applied_index=1)
+    one = _append("a", "e1")
+    one["events"][0]["created_epoch"] = 2**64  # past the check: SQLite cannot bind it
+    two = _append("a", "e2")
+    two["events"].append({**two["events"][0], "event_id": "e3", "created_epoch": 2**64})
+    results = store.apply_batch([(2, one), (3, two), (4, _append("a", "e4"))])
+    assert results[0]["error"]["code"] == "invalid_request"
+    assert results[1]["error"]["code"] == "invalid_request"
+    assert results[2] == {"version": 0, "position": 1}
+    assert [e["event_id"] for e in store.read_all(0, 10)["events"]] == ["e4"]
+    store.close()
+
+
 _json_scalars = st.one_of(
     st.none(),
     st.booleans(),
