@@ -447,6 +447,10 @@ def _weights(ops_nodes_down: int, producers: int, observers: int, cut: int = 0) 
         weights[22] *= 5
     if cut:
         weights[31] *= 10  # heal cut links, so that most steps find a majority too
+    elif not ops_nodes_down:
+        # Isolating is refused while a node is down (no majority would be left), which the
+        # kills make common: try it more while it can work, so a run sees one succeed.
+        weights[30] *= 3
     if producers >= 4:
         weights[7] = 0.0
         weights[8] *= 3

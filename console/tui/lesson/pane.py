@@ -25,6 +25,7 @@ from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.widgets import RichLog, Static
 
 from console.ops.catalogue import Panel
@@ -55,6 +56,17 @@ _STYLES = {
     "⏳": "dim",
     "❓": "bold cyan",
 }
+
+
+class Transcript(RichLog):
+    """The step's output, kept at its end when it shrinks: the narration above it grows with
+    the next step (a question and its choices) after the lines were written, and a log that
+    only scrolls on writes would leave the newest lines out of sight."""
+
+    def on_resize(self, event: Resize) -> None:
+        # RichLog's own handler runs too (Textual calls each class's in turn).
+        if self.auto_scroll:
+            self.scroll_end(animate=False, immediate=False)
 
 
 def _styled(line: str) -> Text:
@@ -99,7 +111,7 @@ class LessonPane(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static(id="lesson-title")
         yield Static(id="lesson-narration")
-        yield RichLog(id="lesson-output", wrap=True, markup=False, max_lines=500)
+        yield Transcript(id="lesson-output", wrap=True, markup=False, max_lines=500)
 
     def on_mount(self) -> None:
         self.display = False
