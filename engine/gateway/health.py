@@ -27,12 +27,12 @@ from engine.gateway.tcp_pool import NodePool
 from engine.protocol.errors import GateError
 from engine.protocol.tempo import Tempo, parse_tempo
 from engine.transport.http_pool import HttpPool, HttpResponse
+from engine.transport.monitor_core import QUEUE_SIZE, MonitorCore
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
 NodeState = Callable[[str], str]  # a managed node's process: running, paused, stopped, exited
 # A managed node's restarts after unexpected exits, and the return code of the last such exit.
 RestartInfo = Callable[[str], tuple[int, int | None]]
-QUEUE_SIZE = 256
 _PROBE_ERRORS = (TimeoutError, OSError)  # OSError: ConnectionError, HttpProtocolError
 
 
@@ -90,7 +90,7 @@ class _Probe:
     status: dict[str, Any] | None = None
 
 
-class HealthMonitor:
+class HealthMonitor(MonitorCore):
     """Probes the nodes every ``interval`` seconds and maintains the cluster view."""
 
     def __init__(
@@ -107,6 +107,7 @@ class HealthMonitor:
         restart_info: RestartInfo | None = None,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
+        super().__init__(queue_size=queue_size, log=log or logging.getLogger("gate.health"))
         self._config = config
         self._pool = pool
         self.members = pool.members
@@ -121,32 +122,24 @@ class HealthMonitor:
         self._probe_timeout = (
             min(1.0, max(0.5, self._interval)) if probe_timeout is None else probe_timeout
         )
-        self._moved: asyncio.Future[None] | None = None
         self._clock = clock
-        self._log = log or logging.getLogger("gate.health")
         self._managed_info = managed_info
         self._node_state = node_state
         self._restart_info = restart_info
-        self._queue_size = queue_size
         self._started_at = time.time()  # repairs finished before are not news
         self._http: dict[str, HttpPool] = {}  # per node, for the HTTP probes
         # A node's /status needs a reader's token once tokens exist (docs/API.md, "Roles").
         token = next((t.token for t in config.security.all_tokens), None)
         self._http_auth = [("Authorization", f"Bearer {token}")] if token else []
-        self._loop_task: asyncio.Task[None] | None = None
-        self._round: asyncio.Task[dict[str, Any]] | None = None
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         # Per node: (role, http up, tcp up) as last logged; the last role seen while up.
         self._logged: dict[str, tuple[str, bool, bool]] = {}
         self._last_role = {n.node_id: n.config_role for n in config.nodes}
-        self._up: dict[str, bool] = {}
         self._links: dict[str, tuple[bool, list[str], list[str]]] = {}  # as last published
         self._faults: dict[str, list[dict[str, Any]]] = {}  # link faults, as last published
         self._damaged: dict[str, str | None] = {}  # as last published
         self._repairing: dict[str, str | None] = {}  # as last published
         self._repaired: dict[str, Any] = {}  # each node's last finished repair, as published
         self._disk_full: dict[str, str | None] = {}  # as last logged
-        self._restarts: dict[str, int] = {}  # per node, the gateway's restarts as last published
         self._leader: str | None = None
         self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
@@ -251,25 +244,6 @@ class HealthMonitor:
                 self._hint_sure = True
                 self._view = self._view | {"nodes": self._rows_led_by(leader, term)}
 
-    # -- subscribers ---------------------------------------------------------------------------
-
-    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
-        """A queue receiving every published event; the oldest are dropped when it is full."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
-        self._subscribers.add(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        """Stop publishing to ``queue`` (fine if it was never subscribed)."""
-        self._subscribers.discard(queue)
-
-    def _publish(self, event: dict[str, Any]) -> None:
-        for queue in self._subscribers:
-            # A slow subscriber loses its oldest events, never blocks the monitor.
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(event)
-
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -279,15 +253,7 @@ class HealthMonitor:
 
     async def stop(self) -> None:
         """Stop the rounds and close the HTTP connections."""
-        task, self._loop_task = self._loop_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        current = self._round
-        if current is not None:
-            current.cancel()
-            await asyncio.gather(current, return_exceptions=True)
+        await self._stop_rounds()
         for push in list(self._pushes):
             push.cancel()
         for http in self._http.values():
@@ -342,21 +308,6 @@ class HealthMonitor:
         msg = {"op": "tempo", "tempo": tempo.to_json()}
         with contextlib.suppress(*_PROBE_ERRORS, KeyError):
             await self._pool.get(node_id).request(msg, self._probe_timeout)
-
-    async def refresh(self) -> dict[str, Any]:
-        """Run one round now and return the new view.
-
-        Concurrent calls share one round, so a burst of failed writes probes the nodes once.
-        """
-        if self._round is None:
-            self._round = asyncio.create_task(self._probe_round())
-            self._round.add_done_callback(self._round_done)
-        return await asyncio.shield(self._round)
-
-    def _round_done(self, task: asyncio.Task[dict[str, Any]]) -> None:
-        self._round = None
-        if not task.cancelled():
-            task.exception()  # retrieved here; the awaiting callers re-raise it
 
     # -- one round -----------------------------------------------------------------------------
 
@@ -648,29 +599,7 @@ class HealthMonitor:
                 self._log.warning("Node %s: %s, takes no new entries", node_id, entry["disk_full"])
             else:
                 self._log.info("Node %s: disk space back, takes new entries", node_id)
-        restarts = entry["restarts"]
-        if restarts > self._restarts.get(node_id, 0):
-            # Several restarts between two rounds make one event, with the count they reached.
-            self._publish(
-                {
-                    "type": "node_restarted",
-                    "node_id": node_id,
-                    "restarts": restarts,
-                    "exit_code": entry["exit_code"],
-                }
-            )
-        self._restarts[node_id] = restarts
-        if self._up.get(node_id) != up:
-            self._up[node_id] = up
-            self._publish(
-                {
-                    "type": "node_up" if up else "node_down",
-                    "node_id": node_id,
-                    "role": entry["role"],
-                    "http": http,
-                    "tcp": tcp,
-                }
-            )
+        self._note_up_and_restarts(entry)
 
     def _note_repairs(self, entry: dict[str, Any]) -> None:
         """Publish a node's repair as it starts and once it is done (timeline events)."""
@@ -714,23 +643,13 @@ class HealthMonitor:
             f"Node {role} ({node_id}) [{addrs}] : {states}",
         )
 
-    def leader_moved(self) -> asyncio.Future[None]:
-        """A future that completes at the next change of leader (shared by all waiters)."""
-        if self._moved is None or self._moved.done():
-            self._moved = asyncio.get_running_loop().create_future()
-        return self._moved
-
     def _set_leader(self, leader: str | None, term: int) -> None:
         previous = self._leader
         self._leader = leader
         self._term = term
         self._view = self._view | {"leader": leader, "term": term}
         if leader != previous:
-            if self._moved is not None and not self._moved.done():
-                self._moved.set_result(None)
-            self._publish(
-                {"type": "leader_changed", "leader": leader, "previous": previous, "term": term}
-            )
+            self._leader_changed(leader, previous, term)
 
     def _rows_led_by(self, leader: str, term: int) -> list[dict[str, Any]]:
         """The node rows agreeing with an adopted leader, so the view never names a leader its

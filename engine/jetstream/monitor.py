@@ -31,11 +31,11 @@ from engine.config_model import ClusterConfig, NodeConfig
 from engine.protocol.errors import GateError
 from engine.protocol.tempo import Tempo
 from engine.transport.http_pool import HttpPool, HttpResponse
+from engine.transport.monitor_core import QUEUE_SIZE, MonitorCore
 
 ManagedInfo = Callable[[str], tuple[bool, int | None]]
 NodeState = Callable[[str], str]
 RestartInfo = Callable[[str], tuple[int, int | None]]
-QUEUE_SIZE = 256
 _PROBE_ERRORS = (TimeoutError, OSError, orjson.JSONDecodeError)
 _INFO_MAX = 64 * 1024  # a NATS INFO line is a few hundred bytes; anything longer is not NATS
 
@@ -55,7 +55,7 @@ class _Probe:
     term: int | None = None  # the meta group's term, from /raftz
 
 
-class JetStreamMonitor:
+class JetStreamMonitor(MonitorCore):
     """Probes the nats-servers every ``gateway.healthInterval`` and keeps the cluster view.
 
     It offers what the gateway asks of Gate's ``HealthMonitor`` (the view, the leader, the event
@@ -76,6 +76,7 @@ class JetStreamMonitor:
         restart_info: RestartInfo | None = None,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
+        super().__init__(queue_size=queue_size, log=log or logging.getLogger("gate.health"))
         self._config = config
         self._nodes = config.nodes
         self._interval = config.gateway.health_interval if interval is None else interval
@@ -83,24 +84,16 @@ class JetStreamMonitor:
             min(1.0, max(0.5, self._interval)) if probe_timeout is None else probe_timeout
         )
         self._clock = clock
-        self._log = log or logging.getLogger("gate.health")
         self._managed_info = managed_info
         self._node_state = node_state
         self._restart_info = restart_info
-        self._queue_size = queue_size
         self.on_member_event: Callable[[dict[str, Any]], None] | None = None
         self.tempo = Tempo()  # JetStream keeps its own timing: always the config's
         self.leaders_pushed = 0  # servers push nothing to the gateway: rounds only
         self._http: dict[str, HttpPool] = {}
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._round: asyncio.Task[dict[str, Any]] | None = None
-        self._moved: asyncio.Future[None] | None = None
         self._leader: str | None = None
         self._term = 0
-        self._up: dict[str, bool] = {}
         self._logged: dict[str, tuple[bool, bool]] = {}
-        self._restarts: dict[str, int] = {}
         self._stream_leaders: dict[str, str | None] = {}
         self._view: dict[str, Any] = {
             "leader": None,
@@ -152,28 +145,6 @@ class JetStreamMonitor:
             "invalid_request", "backend jetstream: nats-servers keep their own timing (no tempo)"
         )
 
-    def leader_moved(self) -> asyncio.Future[None]:
-        """A future that completes at the next change of meta leader."""
-        if self._moved is None or self._moved.done():
-            self._moved = asyncio.get_running_loop().create_future()
-        return self._moved
-
-    # -- the event feed -----------------------------------------------------------------------
-
-    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
-        self._subscribers.add(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self._subscribers.discard(queue)
-
-    def _publish(self, event: dict[str, Any]) -> None:
-        for queue in self._subscribers:
-            if queue.full():  # a slow subscriber loses its oldest events
-                queue.get_nowait()
-            queue.put_nowait(event)
-
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -181,15 +152,7 @@ class JetStreamMonitor:
             self._loop_task = asyncio.create_task(self._run(), name="gate-jetstream-health")
 
     async def stop(self) -> None:
-        task, self._loop_task = self._loop_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        current = self._round
-        if current is not None:
-            current.cancel()
-            await asyncio.gather(current, return_exceptions=True)
+        await self._stop_rounds()
         for http in self._http.values():
             http.close()
         self._http.clear()
@@ -202,18 +165,6 @@ class JetStreamMonitor:
             except Exception:
                 self._log.exception("health round failed")
             await asyncio.sleep(max(0.0, self._interval - (self._clock() - started)))
-
-    async def refresh(self) -> dict[str, Any]:
-        """Run one round now (concurrent callers share it) and return the new view."""
-        if self._round is None:
-            self._round = asyncio.create_task(self._probe_round())
-            self._round.add_done_callback(self._round_done)
-        return await asyncio.shield(self._round)
-
-    def _round_done(self, task: asyncio.Task[dict[str, Any]]) -> None:
-        self._round = None
-        if not task.cancelled():
-            task.exception()
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -373,7 +324,6 @@ class JetStreamMonitor:
 
     def _note_changes(self, entry: dict[str, Any]) -> None:
         node_id = entry["node_id"]
-        up = entry["role"] != "down"
         http, tcp = entry["http"], entry["tcp"]
         if self._logged.get(node_id) != (http["up"], tcp["up"]):
             self._logged[node_id] = (http["up"], tcp["up"])
@@ -385,28 +335,7 @@ class JetStreamMonitor:
                 logging.INFO if http["up"] and tcp["up"] else logging.WARNING,
                 f"nats-server {node_id} [HTTP {http['addr']} | TCP {tcp['addr']}] : {states}",
             )
-        restarts = entry["restarts"]
-        if restarts > self._restarts.get(node_id, 0):
-            self._publish(
-                {
-                    "type": "node_restarted",
-                    "node_id": node_id,
-                    "restarts": restarts,
-                    "exit_code": entry["exit_code"],
-                }
-            )
-        self._restarts[node_id] = restarts
-        if self._up.get(node_id) != up:
-            self._up[node_id] = up
-            self._publish(
-                {
-                    "type": "node_up" if up else "node_down",
-                    "node_id": node_id,
-                    "role": entry["role"],
-                    "http": http,
-                    "tcp": tcp,
-                }
-            )
+        self._note_up_and_restarts(entry)
 
     def _note_stream_leaders(self, streams: list[dict[str, Any]]) -> None:
         for stream in streams:
@@ -434,11 +363,7 @@ class JetStreamMonitor:
             self._term = term
         if leader != previous:
             self._log.info("JetStream meta leader: %s (was %s)", leader, previous)
-            if self._moved is not None and not self._moved.done():
-                self._moved.set_result(None)
-            self._publish(
-                {"type": "leader_changed", "leader": leader, "previous": previous, "term": term}
-            )
+            self._leader_changed(leader, previous, term)
 
 
 def _meta(jsz: dict[str, Any]) -> dict[str, Any]:
