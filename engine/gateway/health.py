@@ -140,10 +140,8 @@ class HealthMonitor(MonitorCore):
         self._repairing: dict[str, str | None] = {}  # as last published
         self._repaired: dict[str, Any] = {}  # each node's last finished repair, as published
         self._disk_full: dict[str, str | None] = {}  # as last logged
-        self._leader: str | None = None
-        self._term = 0
         self._hint: tuple[str, int] | None = None  # (leader, term) from a not_leader answer
-        self._view: dict[str, Any] = {
+        self._view = {
             "leader": None,
             "term": 0,
             "nodes": [],
@@ -163,21 +161,6 @@ class HealthMonitor(MonitorCore):
             self._pool.get(node.node_id).watch(partial(self._leadership_pushed, node.node_id))
 
     # -- public state ------------------------------------------------------------------------
-
-    @property
-    def view(self) -> dict[str, Any]:
-        """The latest cluster view (the body of ``GET /api/cluster``)."""
-        return self._view
-
-    @property
-    def leader(self) -> str | None:
-        """The current leader's node id, or None when no leader is known."""
-        return self._leader
-
-    @property
-    def term(self) -> int:
-        """The term of the current leader (the highest term seen when there is none)."""
-        return self._term
 
     @property
     def leader_last_index(self) -> int:

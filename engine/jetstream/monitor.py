@@ -91,11 +91,9 @@ class JetStreamMonitor(MonitorCore):
         self.tempo = Tempo()  # JetStream keeps its own timing: always the config's
         self.leaders_pushed = 0  # servers push nothing to the gateway: rounds only
         self._http: dict[str, HttpPool] = {}
-        self._leader: str | None = None
-        self._term = 0
         self._logged: dict[str, tuple[bool, bool]] = {}
         self._stream_leaders: dict[str, str | None] = {}
-        self._view: dict[str, Any] = {
+        self._view = {
             "leader": None,
             "term": 0,
             "nodes": [],
@@ -106,20 +104,8 @@ class JetStreamMonitor(MonitorCore):
 
     # -- what the gateway reads ---------------------------------------------------------------
 
-    @property
-    def view(self) -> dict[str, Any]:
-        """The latest cluster view (the body of ``GET /api/cluster``)."""
-        return self._view
-
-    @property
-    def leader(self) -> str | None:
-        """The JetStream meta leader's server (node id), None when none is known."""
-        return self._leader
-
-    @property
-    def term(self) -> int:
-        """The meta group's term where the servers expose it (``/raftz``), else 0."""
-        return self._term
+    # The leader is the JetStream meta leader's server; the term the meta group's where the
+    # servers expose it (``/raftz``), else 0.
 
     @property
     def leader_last_index(self) -> int:

@@ -26,8 +26,26 @@ class MonitorCore:
         self._moved: asyncio.Future[None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._round: asyncio.Task[dict[str, Any]] | None = None
+        self._view: dict[str, Any] = {}  # the monitor's own, from its first round on
+        self._leader: str | None = None
+        self._term = 0
         self._up: dict[str, bool] = {}  # per member, as last published
         self._restarts: dict[str, int] = {}  # per member, the gateway's restarts as published
+
+    @property
+    def view(self) -> dict[str, Any]:
+        """The latest cluster view (the body of ``GET /api/cluster``)."""
+        return self._view
+
+    @property
+    def leader(self) -> str | None:
+        """The leader's node id, None when no leader is known."""
+        return self._leader
+
+    @property
+    def term(self) -> int:
+        """The leader's term (the highest seen when there is none)."""
+        return self._term
 
     # -- subscribers ---------------------------------------------------------------------------
 
