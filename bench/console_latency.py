@@ -126,6 +126,9 @@ def run_child(rate: int, seconds: float) -> None:
         def drain(self) -> tuple[list[Any], int]:
             return [], 0
 
+        def unfold(self, tempo: int) -> None:
+            pass  # no trace to unfold
+
     class Source:
         url = "http://127.0.0.1:8899"
         store = "reg_gh"

@@ -25,9 +25,9 @@ async def test_every_menu_option_and_bad_input(cluster: RunningCluster) -> None:
         await repl.printed("Enter: menu · 1-6 observe · 7-9 produce")  # a reminder, not 30 lines
         assert "(1-36)" in (repl.terminal.asking or "")  # every option, not the classic 15
         await repl.choose("x")
-        await repl.printed("❌ Invalid choice 'x'. Please type a number from 1 to 35.")
+        await repl.printed("❌ Invalid choice 'x'. Please type a number from 1 to 36.")
         await repl.choose("٣")  # int() reads it as 3
-        await repl.printed("❌ Invalid choice '٣'. Please type a number from 1 to 35.")
+        await repl.printed("❌ Invalid choice '٣'. Please type a number from 1 to 36.")
         await repl.choose("")
         await repl.printed("========== Gate Interactive Console ==========\n📊 Observers:")
 

@@ -4,7 +4,7 @@ processes: RaftScope's "drop".
 At tempo 20 with the link from the leader to one follower 2 s slow, every message to it waits
 in the leader's delay line long enough to be named by its seq in the trace and dropped.  The
 dropped heartbeat is never received: the follower's trace (watched through the gateway, both
-directions) holds every other message the leader sent it between two writes, in order, and not
+directions) holds every other message the leader sent it between two writes, and not
 that one; nobody times out, the leader and term stay.  A message that has gone is a 404.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -160,7 +161,10 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
 
         got = await _seen(lines, lambda: arrived() and {"got": arrived()}, "the second write")
         expected = [_key(m) for m in window if m["seq"] != dropped["seq"]]
-        assert [_key(m) for m in got["got"]] == expected, (dropped, window, got)
+        # Every other message arrived, and the dropped one's kind once fewer. Compared as
+        # multisets: a heartbeat and an append made at the same moment by two tasks can be
+        # numbered in one order and leave the delay line in the other (seen under CI's load).
+        assert Counter(_key(m) for m in got["got"]) == Counter(expected), (dropped, window, got)
         # Otherwise unchanged: the same leader in the same term, nobody asked for votes.
         status = await probe.status(leader)
         assert status is not None and status["role"] == "leader" and status["term"] == term

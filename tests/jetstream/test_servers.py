@@ -173,16 +173,26 @@ async def test_killed_leaders_are_replaced_in_the_view_and_the_timeline(tmp_path
             follower = next(n["node_id"] for n in view["nodes"] if n["role"] == "follower")
             pid = node(view, follower)["pid"]
             await client.node_action(follower, "restart")
-            await gateway.view(
+            view = await gateway.view(
                 lambda v: all_up(v) and node(v, follower)["pid"] not in (None, pid),
                 f"{follower} restarted with a new process",
             )
-            # The feed is another connection: its message may land after the view's answer.
+            new_pid = node(view, follower)["pid"]
+            # The feed is another connection: its message may land after the view's answer. A
+            # restart can fall between two probe rounds (no node_down, no node_up), so what the
+            # feed must carry is a view with the new process up.
             await wait_for(
                 lambda: asyncio.sleep(0, feed),
-                lambda f: any(m["type"] == "node_up" and m["node_id"] == follower for m in f),
+                lambda f: any(
+                    m["type"] == "cluster"
+                    and any(
+                        n["node_id"] == follower and n["pid"] == new_pid and n["role"] != "down"
+                        for n in m["nodes"]
+                    )
+                    for m in f
+                ),
                 10,
-                f"{follower}'s node_up on the feed",
+                f"{follower}'s new process up on the feed",
             )
 
 

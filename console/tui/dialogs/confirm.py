@@ -18,6 +18,9 @@ from textual.widgets import Button, Static
 class ConfirmDialog(ModalScreen[bool]):
     """Ask before a destructive operation; dismisses with True to go ahead."""
 
+    # Focused when the screen shows; an on_mount query failed when a key had already answered
+    # and closed it before it mounted (the monkey, on a loaded machine).
+    AUTO_FOCUS = "#no"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -36,9 +39,6 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", id="no", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Yes goes ahead, No does nothing."""
