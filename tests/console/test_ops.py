@@ -295,7 +295,9 @@ async def test_cluster_transfer_isolate_and_heal(make_cluster: MakeCluster) -> N
             5,
             "node3 to lose the leader",
         )
-        with pytest.raises(OpsError, match="node3 cannot take over"):
+        # Refused up front when the leader has marked node3 silent; on a loaded machine the
+        # leader may not have yet, and then the attempt itself fails: either way, one line.
+        with pytest.raises(OpsError, match=r"node3 (cannot take over|did not take over within)"):
             await cluster.transfer("node3")
         healed = await cluster.heal("node3")
         row = healed.after
