@@ -269,7 +269,11 @@ async def test_clear_deletes_the_servers_data(tmp_path: Path) -> None:
             assert not (tmp_path / "data" / node_id / "jetstream" / "$G").exists()
 
 
-@pytest.mark.skipif(not Path(DEBIAN_NATS).exists(), reason="Debian's nats-server (2.9) only")
+@pytest.mark.skipif(
+    not Path(DEBIAN_NATS).exists(),
+    reason="checks the refusal of an old server: needs Debian's nats-server 2.9 at /usr/sbin "
+    "(bash .ci/run installs it)",
+)
 async def test_sync_always_on_a_server_without_it_is_one_line(tmp_path: Path) -> None:
     # .ci/run installs Debian's nats-server; without it this case cannot be made.
     assert server_version(DEBIAN_NATS) < SYNC_ALWAYS_SINCE
