@@ -1,11 +1,11 @@
 """The Raft messages of the cluster, for the Messages panel: the gateway's trace, in words.
 
 :class:`MessageFeed` follows ``/api/cluster/trace`` only while someone looks (``watch(True)``):
-nothing is asked of the cluster otherwise.  In slow motion (tempo ×1/:data:`UNFOLD_AT` or
-slower) it asks for every heartbeat as its own line, so each can be seen, selected and dropped;
-faster, they are folded into one line per interval.  Lines go to a bounded buffer the dashboard
-drains on its timer; :func:`trace_line` turns each of the gateway's lines into a
-:class:`TraceLine` with its words ("AppendEntries t3 95/3 +2 commit 94": term, the previous
+nothing is asked of the cluster otherwise. In slow motion (tempo ×1/:data:`UNFOLD_AT` or slower) it
+asks for every heartbeat as its own line, five times as often, so each can be seen, selected and
+dropped while on its way; faster, they are folded into one line per interval. Lines go to a bounded
+buffer the dashboard drains on its timer; :func:`trace_line` turns each of the gateway's lines into
+a :class:`TraceLine` with its words ("AppendEntries t3 95/3 +2 commit 94": term, the previous
 entry's index/term, entries, commit) and its fields for the detail view.
 """
 
@@ -23,6 +23,9 @@ from engine.client import GateClient, GateError
 Kind = Literal["message", "summary", "heartbeats", "missed"]
 CAPACITY = 1000  # lines waiting for the screen; past it the oldest go (counted in ``missed``)
 INTERVAL_MS = 500
+# In slow motion the lines come this often: a message flies for about a second at x1/20
+# (engine/protocol/tempo.py), and it must be on screen while it can still be dropped.
+SLOW_INTERVAL_MS = 100
 # From this tempo on (×1/10: a heartbeat every 500 ms with the default config, a few lines a
 # second) each heartbeat is its own line; faster, there would be too many to follow.
 UNFOLD_AT = 10
@@ -185,7 +188,7 @@ class MessageFeed:
 
     async def _follow(self) -> None:
         batches = self._client.trace(
-            interval_ms=INTERVAL_MS,
+            interval_ms=SLOW_INTERVAL_MS if self.unfolded else INTERVAL_MS,
             heartbeats="show" if self.unfolded else "fold",
             keep_trying=True,
             on_connection=self._connection,

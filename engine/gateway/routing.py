@@ -21,6 +21,7 @@ from engine.gateway.leader_retry import retry_on_leader
 from engine.gateway.proposals import ANSWER_MARGIN, ProposalBatcher
 from engine.gateway.tcp_pool import NodePool
 from engine.protocol.errors import RETRYABLE, GateError
+from engine.protocol.tempo import message_delay
 
 log = logging.getLogger("gate.gateway.routing")
 
@@ -37,7 +38,6 @@ class Router:
         self.config = config
         self.pool = pool
         self.health = health
-        self.deadline = config.gateway.request_timeout
         self._spread = itertools.count()
         # Concurrent writes reach the leader in shared frames (engine/gateway/proposals.py).
         self.proposals = ProposalBatcher(pool)
@@ -51,6 +51,16 @@ class Router:
             "reads_on_followers": 0,
             "reads_damaged": 0,  # answers store_damaged, each retried on another node
         }
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one request may take: the config's, plus a write's round trip to a follower
+        and back in slow motion (engine/protocol/tempo.py), so the tempo slows writes down
+        without failing them."""
+        tempo_round_trip = 2 * message_delay(
+            self.health.tempo.scale, self.config.replication.tick_ms / 1000
+        )
+        return self.config.gateway.request_timeout + tempo_round_trip
 
     async def ask(self, node_id: str, msg: dict[str, Any], timeout: float) -> Any:
         """One request to one node: its result, or its error raised as a GateError."""

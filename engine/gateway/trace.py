@@ -28,7 +28,9 @@ from engine.transport.limits import drain_client, open_websocket, send_bounded
 
 log = logging.getLogger("gate.gateway.trace")
 
-POLL_SECONDS = 0.2  # how often the nodes are asked while someone watches
+# How often the nodes are asked while someone watches: a message in slow motion must reach the
+# screen well within its flight (about 1 s at x1/20) for a viewer to drop it.
+POLL_SECONDS = 0.1
 ASK_TIMEOUT = 1.0  # a node that does not answer in time is asked again next round
 FIRST_PAGE = 200  # a new watch starts with this much of each node's recent history
 PAGE = 2000  # records asked of a node per round (the node's maximum)
@@ -115,7 +117,9 @@ def summaries(records: list[dict[str, Any]], seconds: float) -> list[dict[str, A
             "frm": frm,
             "to": to,
             "count": len(group),
-            "per_second": round(len(group) / seconds, 1),
+            # Over the interval, or over the records' own span when longer: a new watch's first
+            # batch holds seconds of history.
+            "per_second": round(len(group) / max(seconds, group[-1]["time"] - group[0]["time"]), 1),
             "term": max(r["term"] for r in group),
         }
         if kind == "append":

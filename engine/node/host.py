@@ -882,7 +882,9 @@ class RaftHost:
         try:
             # Awaited one by one, not with asyncio.wait: a round resolves them all at once, and
             # the first wakes this task directly, before the round's disk work (_ready_loop).
-            async with asyncio.timeout(timeout):
+            # Plus the tempo's round trip to a follower and back: slow motion slows a command
+            # down without failing it (its callers' timeouts are full-speed figures).
+            async with asyncio.timeout(timeout + 2 * self.peers.shaper.delay):
                 for fut in waiting:
                     with contextlib.suppress(Exception):
                         await fut  # read below: an error fails only its own command

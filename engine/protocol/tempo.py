@@ -1,11 +1,11 @@
 """The cluster's tempo (``POST /api/cluster/tempo``, docs/API.md): slow motion on a real cluster.
 
-At tempo ``scale`` every node's election timeout range and heartbeat interval are ``scale``
-times the config's, each Raft message a node sends waits ``(scale - 1)`` tenths of a tick
-(:func:`message_delay`), and the gateway probes the nodes ``scale`` times less often; 1 is the
-config's own timing.  ``since`` (the epoch seconds the tempo was set, 0 for a node that was never
-told) lets every gateway take the newest tempo any node holds, and bring a node that restarted
-at 1 back to it.
+At tempo ``scale`` every node's election timeout range and heartbeat interval are ``scale`` times
+the config's, each Raft message a node sends waits ``scale - 1`` ticks, at most
+:data:`MAX_MESSAGE_DELAY` (:func:`message_delay`), and the gateway probes the nodes ``scale`` times
+less often; 1 is the config's own timing. ``since`` (the epoch seconds the tempo was set, 0 for a
+node that was never told) lets every gateway take the newest tempo any node holds, and bring a node
+that restarted at 1 back to it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from typing import Any
 from engine.protocol.errors import invalid
 
 MAX_SCALE = 100
-# A message waits this many ticks per unit of scale above 1: at 50 ms ticks and x20, 95 ms,
-# against heartbeats 1 s apart and election timeouts of 6 to 12 s.
-TICKS_PER_SCALE = 0.1
+# A message waits this many ticks per unit of scale above 1: at 50 ms ticks and x20, 0.95 s,
+# against heartbeats 1 s apart and election timeouts of 6 to 12 s (RaftScope's proportions: a
+# message flies about a tenth of an election timeout), long enough to see it on its way and drop
+# it by hand (docs/API.md, "links/drop").
+TICKS_PER_SCALE = 1.0
+# ... but never longer than this: at x100 a message flies half a heartbeat interval, and a write's
+# round trip stays within the gateway's request timeout.
+MAX_MESSAGE_DELAY = 2.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +42,7 @@ class Tempo:
 
 def message_delay(scale: int, tick_seconds: float) -> float:
     """Seconds each Raft message waits at tempo ``scale``."""
-    return (scale - 1) * TICKS_PER_SCALE * tick_seconds
+    return min((scale - 1) * TICKS_PER_SCALE * tick_seconds, MAX_MESSAGE_DELAY)
 
 
 def parse_scale(value: Any) -> int:

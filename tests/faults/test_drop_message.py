@@ -1,9 +1,9 @@
 """Dropping one Raft message in flight by hand (``POST /api/cluster/links/drop``), on real
 processes: RaftScope's "drop".
 
-At tempo 20 with the link from the leader to one follower 2 s slow, every message to it waits
-in the leader's delay line long enough to be named by its seq in the trace and dropped.  The
-dropped heartbeat is never received: the follower's trace (watched through the gateway, both
+At tempo 20 every Raft message waits 0.95 s in its sender's delay line (engine/protocol/tempo.py):
+slow motion alone, no link fault, leaves time to name one by its seq in the trace and drop it.
+The dropped heartbeat is never received: the follower's trace (watched through the gateway, both
 directions) holds every other message the leader sent it between two writes, and not
 that one; nobody times out, the leader and term stay.  A message that has gone is a 404.
 """
@@ -21,11 +21,13 @@ import pytest
 
 from bench.lib.nemesis import NodeProbe
 from engine.client import GateClient, GateError
+from engine.protocol.tempo import message_delay
 from tests.cluster_harness import RunningCluster, wait_for
 from tests.faults.test_partitions import node_text
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]
-DELAY_MS = 2000
+TEMPO = 20
+FLIGHT = message_delay(TEMPO, 0.05)  # seconds each message flies (50 ms ticks: the default)
 Line = dict[str, Any]
 
 
@@ -60,17 +62,16 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
 
     collector = asyncio.create_task(collect())
     try:
-        await client.set_tempo(20)
+        await client.set_tempo(TEMPO)
         await wait_for(
             lambda: probe.statuses(),
-            lambda s: all(v is not None and v["tempo"]["scale"] == 20 for v in s.values()),
+            lambda s: all(v is not None and v["tempo"]["scale"] == TEMPO for v in s.values()),
             30,
-            "every node at tempo 20",
+            f"every node at tempo {TEMPO}",
         )
         leader = await cluster.leader()
         follower = next(n for n in cluster.config.node_ids if n != leader)
         term = (await probe.status(leader) or {})["term"]
-        await client.set_link_fault(leader, follower, delay_ms=DELAY_MS)
         slowed_at = time.time()
 
         def sent() -> list[Line]:
@@ -101,7 +102,7 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
             "AppendEntries with the first write",
         )
 
-        # A heartbeat after it, still on its 2 s way, dropped by its seq.
+        # A heartbeat after it, still on its way, dropped by its seq.
         def in_flight(after: int) -> Line | None:
             return next(
                 (
@@ -110,7 +111,7 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
                     if m["type"] == "append"
                     and not m["entries"]
                     and m["seq"] > after
-                    and time.time() - m["time"] < DELAY_MS / 1000 - 0.5
+                    and time.time() - m["time"] < FLIGHT - 0.3
                 ),
                 None,
             )

@@ -19,6 +19,7 @@ import orjson
 
 from bench.lib.nemesis import NodeProbe, serving_leader
 from engine.client import GateClient
+from engine.protocol.tempo import MAX_MESSAGE_DELAY, message_delay
 from tests.cluster_harness import RunningCluster, wait_for
 
 MakeCluster = Callable[..., Awaitable[RunningCluster]]
@@ -95,6 +96,30 @@ async def test_tempo_20_stretches_elections_and_1_restores_them(make_cluster: Ma
         assert all(s and s["tempo"]["scale"] == 1 for s in statuses.values()), statuses
     finally:
         await probe.close()
+        await client.close()
+
+
+async def test_at_the_slowest_tempo_a_write_is_slow_but_acknowledged(
+    make_cluster: MakeCluster,
+) -> None:
+    """At x100 a message flies 2.5 s (the cap), so a write's round trip to a follower (5 s) is
+    longer than a 3 s request timeout: the gateway's deadline and the leader's commit timeout
+    grow by it, and the write is acknowledged, slowly, then read back."""
+    cluster = await make_cluster(extra={"gateway": {"requestTimeout": 3.0}})
+    client = cluster.new_client()
+    try:
+        flight = message_delay(100, TICK)
+        assert flight == MAX_MESSAGE_DELAY and 2 * flight > cluster.config.gateway.request_timeout
+        await client.set_tempo(100)
+        started = time.monotonic()
+        await client.append("reg_gh", "slow-w1", [{"event_type": "t", "data": {"n": 1}}])
+        took = time.monotonic() - started
+        got = await client.read_stream("reg_gh", "slow-w1")
+        assert [e["data"] for e in got["events"]] == [{"n": 1}], got
+        print(f"\na write at x100 took {took:.2f} s")
+        assert took >= 2 * flight, took
+    finally:
+        await client.set_tempo(1)
         await client.close()
 
 

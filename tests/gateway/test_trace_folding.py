@@ -116,6 +116,14 @@ def test_a_full_write_rate_is_summed_up_per_link_and_type() -> None:
     assert answers["match_index"] == match["node2"]
 
 
+def test_a_first_batch_of_history_is_rated_over_its_own_span() -> None:
+    """A new watch's first batch holds seconds of each node's past: 200 heartbeats from 10 s
+    are 20 a second, not 200 over a 0.1 s interval."""
+    records = [append("node1", "node2", i / 20, 3) for i in range(200)]
+    (line,) = folder(fold_heartbeats=False, detail=50).lines(records, 0.1)
+    assert line["kind"] == "summary" and line["per_second"] == 20.1, line
+
+
 def test_missed_messages_are_named_per_node() -> None:
     lines = folder().lines([], 0.5, {"node1": 0, "node3": 12})
     assert lines == [{"kind": "missed", "node": "node3", "count": 12}]

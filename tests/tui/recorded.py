@@ -686,43 +686,50 @@ ELECTION: list[dict[str, Any]] = [
 ]
 
 
+FLIGHT = 0.95  # seconds a Raft message flies at tempo 20 (engine/protocol/tempo.py)
+
+
 def _beats(at: float, commit: int) -> list[dict[str, Any]]:
-    """node1's heartbeats to node2 and node3 at ``at``, and their answers, at tempo 20."""
-    beats = []
-    for n, peer in enumerate(("node2", "node3")):
-        beats.append(
-            _message(
-                at + 0.001 * n,
-                "append",
-                "node1",
-                peer,
-                3,
-                prev_index=commit,
-                prev_term=3,
-                entries=0,
-                commit=commit,
-            )
+    """node1's heartbeats to node2 and node3 at ``at``, at tempo 20."""
+    return [
+        _message(
+            at + 0.001 * n,
+            "append",
+            "node1",
+            peer,
+            3,
+            prev_index=commit,
+            prev_term=3,
+            entries=0,
+            commit=commit,
         )
-    for n, peer in enumerate(("node2", "node3")):
-        beats.append(
-            _message(
-                at + 0.2 + 0.001 * n,
-                "append_response",
-                peer,
-                "node1",
-                3,
-                success=True,
-                match_index=commit,
-                reject_hint=0,
-            )
-        )
-    return beats
+        for n, peer in enumerate(("node2", "node3"))
+    ]
 
 
-# Tempo 20: node1 leads term 3; each heartbeat (one a second) is its own arrow, as is the
-# one write in between; each message takes 95 ms, the answers come back later.
+def _answers(at: float, match: int) -> list[dict[str, Any]]:
+    """node2 and node3 answering node1 at ``at``, having matched ``match``."""
+    return [
+        _message(
+            at + 0.001 * n,
+            "append_response",
+            peer,
+            "node1",
+            3,
+            success=True,
+            match_index=match,
+            reject_hint=0,
+        )
+        for n, peer in enumerate(("node2", "node3"))
+    ]
+
+
+# Tempo 20: node1 leads term 3, a heartbeat each second, each its own arrow, as is the one write
+# in between; each message flies 0.95 s, so an answer comes back just before the next heartbeat.
+# The write commits when the first answer to it arrives (3.4 s): the heartbeats at 4 s carry it.
 SLOW_MOTION: list[dict[str, Any]] = [
     *_beats(0.0, 1250),
+    *_answers(FLIGHT, 1250),
     *_beats(1.0, 1250),
     _message(
         1.5, "append", "node1", "node2", 3, prev_index=1250, prev_term=3, entries=1, commit=1250
@@ -730,10 +737,13 @@ SLOW_MOTION: list[dict[str, Any]] = [
     _message(
         1.501, "append", "node1", "node3", 3, prev_index=1250, prev_term=3, entries=1, commit=1250
     ),
-    _message(
-        1.7, "append_response", "node2", "node1", 3, success=True, match_index=1251, reject_hint=0
-    ),
-    *_beats(2.0, 1251),
+    *_answers(1.0 + FLIGHT, 1250),
+    *_beats(2.0, 1250),
+    *_answers(1.5 + FLIGHT, 1251),
+    *_answers(2.0 + FLIGHT, 1251),
+    *_beats(3.0, 1250),
+    *_answers(3.0 + FLIGHT, 1251),
+    *_beats(4.0, 1251),
 ]
 for _seq, _line in enumerate(SLOW_MOTION, start=100):
     _line["seq"] = _seq  # each its own number in node1's (or the answerer's) trace

@@ -108,17 +108,18 @@ SLOWED = replace(HEALTHY, tempo=20)
 
 
 def test_slow_motion_each_heartbeat_an_arrow_one_dropped_small(snap_compare: Compare) -> None:
-    """Tempo ×1/20: every heartbeat and answer its own row; node1's heartbeat to node2 at
-    :42 selected and dropped (d): its arrow ends in ✗ (seen from the row above, selected)."""
+    """Tempo ×1/20: every heartbeat and answer its own row, each answer 0.95 s after what it
+    answers; node1's newest heartbeat to node2 (:45) selected and dropped (d): its arrow ends in
+    ✗ (seen from the row above, selected)."""
     app = console(SLOWED, trace=SLOW_MOTION)
-    keys = ("up",) * 3 + ("d", "up")
+    keys = ("up", "d", "up")
     assert snap_compare(app, run_before=shown(*keys), terminal_size=SMALL)
 
 
 def test_slow_motion_each_heartbeat_an_arrow_one_dropped_large(snap_compare: Compare) -> None:
     """The dropped row selected: its fields say it was never received."""
     app = console(SLOWED, trace=SLOW_MOTION)
-    keys = ("up",) * 3 + ("d",)
+    keys = ("up", "d")
     assert snap_compare(app, run_before=shown(*keys), terminal_size=LARGE)
 
 
@@ -129,21 +130,21 @@ def _recorded(app: GateConsole) -> RecordedOps:
 async def test_d_drops_the_selected_message_and_the_timeline_says_so() -> None:
     app = console(SLOWED, trace=SLOW_MOTION)
     async with app.run_test(size=LARGE) as pilot:
-        await shown("up", "up", "up", "d")(pilot)
+        await shown("up", "d")(pilot)
         await settle(app)
         ops = _recorded(app)
         assert ops.messages.tempo == 20  # told, so it asks for every heartbeat
-        assert ops.cluster.dropped == [("node1", 111)]
+        assert ops.cluster.dropped == [("node1", 120)]
         panel = app.query_one(MessagesPanel)
-        assert panel.dropped == {("node1", 111)}
-        assert lanes(panel.lines[11], panel.nodes, True).plain == "    ●──────✗│       │   "
+        assert panel.dropped == {("node1", 120)}
+        assert lanes(panel.lines[20], panel.nodes, True).plain == "    ●──────✗│       │   "
         timeline = "\n".join(str(line.text) for line in app.query_one("#timeline").lines)
         assert "✗ node1 → node2 heartbeat t3 commit 1251: dropped in flight" in timeline
         # One that has arrived already: one line, and no mark.
-        ops.cluster.arrived.add(112)  # the next row: node1's heartbeat to node3
+        ops.cluster.arrived.add(121)  # the next row: node1's heartbeat to node3
         await pilot.press("down", "d")
         await settle(app)
-        assert panel.dropped == {("node1", 111)}
+        assert panel.dropped == {("node1", 120)}
         assert "has arrived already" in app.last_message
         # A folded line is not one message: nothing to drop.
         panel.add([trace_line(ELECTION[0], T0)])
