@@ -27,6 +27,8 @@ from engine.config import is_valid_id
 NODE_ACTIONS = ("stop", "kill", "start", "restart", "pause", "resume")
 # Under the node table in both consoles: the same marks mean the same there.
 NODE_LEGEND = "★ leader · ☆ preferred leader · positions are replicated-log indexes"
+# ... on a cluster of nats-servers (``backend: jetstream``), which report no log positions.
+JETSTREAM_LEGEND = "★ meta leader · lag: messages its stream replicas trail their leaders"
 # Added under it once the gateway has restarted a node.
 RESTART_LEGEND = "↻N: restarted N times by the gateway after exiting on its own"
 # Added under it while a node's links are cut (isolate).
@@ -238,9 +240,9 @@ class ClusterStatus:
 
     @property
     def legend(self) -> str:
-        """The words under the node table: the marks, ``↻`` once a node was restarted, ``✂``
-        while a node's links are cut."""
-        lines = [NODE_LEGEND]
+        """The words under the node table: the marks (a JetStream cluster's own), ``↻`` once a
+        node was restarted, ``✂`` while a node's links are cut."""
+        lines = [JETSTREAM_LEGEND if self.jetstream else NODE_LEGEND]
         if any(node.restarts for node in self.nodes):
             lines.append(RESTART_LEGEND)
         if any(node.cut for node in self.nodes):

@@ -47,6 +47,7 @@ async def test_gate_only_operations_are_one_line_each(
     # Nothing was changed: the three servers are still there, one of them leading.
     status = run.stdout.split("🔗 Cluster Status\n")[1]
     assert "3/3 nodes up" in status and "Leader: nats" in status, status
+    assert "★ meta leader · lag: messages" in status and "log indexes" not in status, status
     # A server's detail leaves out the Raft internals JetStream does not show.
     detail = run.stdout.split("🩺 Node Health Detail\n")[1]
     for field in ("Voted for", "Election timer", "Leader's match/next", "Raft links"):

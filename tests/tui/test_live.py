@@ -521,6 +521,7 @@ async def test_d_drops_a_heartbeat_in_flight_on_a_real_cluster(
         panel.table.move_cursor(row=row)
         await pilot.press("d")  # the same row: dropped already
         await until(pilot, lambda: "was dropped already" in app.last_message, "refused", 10)
+
         # A message that has arrived: one of the leader's sent well over a flight (0.95 s) ago.
         def arrived() -> int | None:
             return next(

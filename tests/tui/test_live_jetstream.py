@@ -71,6 +71,9 @@ async def test_the_dashboard_over_jetstream(
         assert status is not None and status.jetstream and status.leader in SERVERS
         assert sorted(str(key.value) for key in nodes.rows) == SERVERS
         assert "leader" in str(nodes.get_row(status.leader)[1])
+        # Its legend: no log positions, which nats-servers do not report.
+        legend = str(app.query_one("#node-legend", Static).render())
+        assert legend.startswith("★ meta leader · lag: messages"), legend
         header = app.query_one("#status-text", Static)
         await until(
             pilot, lambda: status.leader in str(header.render()), "the leader in the header"
