@@ -1,10 +1,11 @@
 """A recorded console session: what reached the dashboard, as gzip-compressed JSON lines.
 
 ``gate-console --record FILE`` hands every arrival the dashboard drains (a cluster view, the
-verdict, traced Raft messages, feed lines, a node's log lines, a timeline note) to a
-:class:`Recorder`, which writes one JSON line per arrival with its time offset in seconds since
-the recording began.  The first line is the header (:data:`FORMAT`, the Gate version, when it
-was recorded, the cluster's node names).  ``gate-console --replay FILE`` reads it back with
+verdict, traced Raft messages, feed lines, a node's log lines, a timeline note, what the
+lesson pane shows) to a :class:`Recorder`, which writes one JSON line per arrival with its
+time offset in seconds since the recording began.  The first line is the header
+(:data:`FORMAT`, its version, the Gate version, when it was recorded, the cluster's node
+names).  ``gate-console --replay FILE`` reads it back with
 :func:`read_recording` and plays it in the same panels (console/ops/replay.py).
 
 The file is flushed (a gzip sync flush) at most every :data:`FLUSH_SECONDS`: a console killed
@@ -33,14 +34,16 @@ from console.ops.cluster import (
     NodeLogLine,
     NodeRow,
 )
+from console.ops.lesson_view import LessonView, check_change, encode_change
 from console.ops.messages import TraceLine, trace_line
 from console.ops.rate import Clock
 from engine.client.checker import LiveVerdict, Violation
 
 FORMAT = "gate-console-recording"
-VERSION = 1
+VERSION = 2  # 2 added the lesson pane's records ("lesson")
+READS = (1, 2)  # the versions this console plays: a version 1 file has no lesson records
 FLUSH_SECONDS = 0.5  # at most this much of a killed console's session is lost
-Kind = Literal["health", "verdict", "trace", "feed", "log", "note"]
+Kind = Literal["health", "verdict", "trace", "feed", "log", "note", "lesson"]
 KINDS: tuple[str, ...] = get_args(Kind)
 
 
@@ -159,6 +162,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "feed": lambda d: [(str(s), str(t)) for s, t in d["lines"]],
     "log": lambda d: (str(d["node"]), decode_log(d)),
     "note": lambda d: (str(d["when"]), [str(line) for line in d["lines"]]),
+    "lesson": check_change,
 }
 
 
@@ -185,6 +189,7 @@ class Recorder:
         self._flushed = self._start
         self.records = 0
         self._verdict: object = None  # the last verdict written, to write only changes
+        self._lesson: LessonView | None = None  # the last lesson pane written, likewise
         header = Header(gate_version(), time.time(), tuple(nodes))
         self._write(header.line())
         self.flush(force=True)
@@ -226,6 +231,14 @@ class Recorder:
     def note(self, when: str, lines: list[str]) -> None:
         self.add("note", {"when": when, "lines": lines})
 
+    def lesson(self, view: LessonView | None) -> None:
+        """The lesson pane (None: closed), when it changed since the last one written: only
+        what changed (console/ops/lesson_view.py)."""
+        change = encode_change(self._lesson, view)
+        if change is not None:
+            self._lesson = view
+            self.add("lesson", change)
+
     def flush(self, *, force: bool = False) -> None:
         """Make what was written readable by another process (at most every FLUSH_SECONDS)."""
         now = self.clock()
@@ -247,13 +260,14 @@ def _header(line: bytes, path: Path) -> Header:
             raise ValueError
     except ValueError:
         raise RecordingError(f"{path} is not a gate-console recording") from None
-    if raw.get("version") != VERSION:
+    if raw.get("version") not in READS:
         raise RecordingError(
             f"{path} is a recording of format version {raw.get('version')!r}; "
-            f"this console reads version {VERSION}"
+            f"this console reads versions {' and '.join(map(str, READS))}"
         )
     try:
-        return Header(str(raw["gate"]), float(raw["recorded_at"]), tuple(map(str, raw["nodes"])))
+        nodes = tuple(map(str, raw["nodes"]))
+        return Header(str(raw["gate"]), float(raw["recorded_at"]), nodes, raw["version"])
     except (KeyError, TypeError, ValueError):
         raise RecordingError(f"{path}: its header line is incomplete") from None
 

@@ -1,7 +1,8 @@
 """A recorded session as the dashboard's source: no cluster, no gateway, the recording's arrivals.
 
 :class:`ReplayOps` has the parts of ``Operations`` the dashboard reads (the health monitor's
-latest sample, the verdict, the message trace, the feeds, the nodes' logs), each filled by
+latest sample, the verdict, the message trace, the feeds, the nodes' logs), and the lesson pane
+as it was, each filled by
 :meth:`ReplayOps.apply` from one record at a time; :class:`Playback` decides which records are
 due at a point of the recording's time.  Nothing here starts or asks anything: every list that
 would need a request is empty, and operations are refused by the replaying console
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.ops.cluster import HealthSample, NodeLogLine, NodeLogPage
+from console.ops.lesson_view import LessonView, apply_change
 from console.ops.line_feed import LineFeed
 from console.ops.messages import TraceLine
 from console.ops.observers import ObserverRow
@@ -175,6 +177,8 @@ class ReplayOps:
         self.messages = ReplayMessages()
         self.observers = ReplayObservers()
         self.cluster = ReplayCluster()
+        self.lesson: LessonView | None = None  # the lesson pane (None: none shown)
+        self.lesson_changes = 0  # how many lesson records were applied: the pane redraws on one
 
     def apply(self, record: Record) -> None:
         """One record's arrival (a timeline note is the console's to show)."""
@@ -194,6 +198,9 @@ class ReplayOps:
                     self.observers.push(str(source), str(text))
             case "log":
                 self.cluster.add_log(str(data["node"]), decode_log(data))
+            case "lesson":
+                self.lesson = apply_change(self.lesson, data)
+                self.lesson_changes += 1
             case "note":
                 pass
 

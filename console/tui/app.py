@@ -39,6 +39,7 @@ from console.ops.catalogue import (
 )
 from console.ops.cluster import ClusterStatus, HealthSample, NodeLogFollower
 from console.ops.errors import OpsError
+from console.ops.lesson_view import LessonView
 from console.ops.line_feed import LineFeed
 from console.ops.messages import UNFOLD_AT
 from console.ops.operations import Operations
@@ -182,7 +183,13 @@ class GateConsole(App[None]):
                 yield StreamsPanel(self.ops.streams, id="streams-panel")
             with TabPane("Messages", id="messages"):
                 yield MessagesPanel(id="messages-panel")
-        yield LessonPane(self.ops, self.action_show_panel, room=Room.from_env(), id="lesson-pane")
+        yield LessonPane(
+            self.ops,
+            self.action_show_panel,
+            room=Room.from_env(),
+            on_view=self.record_lesson,
+            id="lesson-pane",
+        )
         yield GateFooter(compact=True)
 
     def on_mount(self) -> None:
@@ -216,6 +223,11 @@ class GateConsole(App[None]):
     def action_lesson_step(self) -> None:
         """``.`` from any panel: the open lesson's next step (Enter, in its pane)."""
         self.query_one(LessonPane).step_from_anywhere()
+
+    def record_lesson(self, view: LessonView | None) -> None:
+        """The lesson pane changed (None: it closed): a recording keeps what it shows."""
+        if self.recorder is not None:
+            self.recorder.lesson(view)
 
     # -- terminal size -----------------------------------------------------------------------
 

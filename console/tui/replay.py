@@ -6,8 +6,9 @@ it shows live arrivals (each cluster view drained on its own, so the timeline no
 Keys: space pauses and resumes, ``.`` shows the next record, ``<``/``>`` halve and double the
 speed, ``[``/``]`` go back/forward :data:`SEEK_SECONDS`, ``{``/``}`` to the start/end.  Going
 back clears the panels (they are composed again) and plays the records from the first up to the
-target at once, so the screen is the one first seen there.  Operations that need a cluster say
-``replay: read only``.
+target at once, so the screen is the one first seen there.  A lesson played while recording
+shows in the lesson pane as it was then (its narration, question, answers and recap).
+Operations that need a cluster, and answering a recorded question, say ``replay: read only``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from console.tui.cluster.panel import ClusterPanel
 from console.tui.cluster.timeline import Timeline
 from console.tui.feed.collector import FeedCollector
 from console.tui.help import HelpScreen
+from console.tui.lesson.pane import LessonPane
 from console.tui.requests import Requested
 from console.tui.status_bar import StatusBar
 
@@ -97,6 +99,7 @@ class ReplayConsole(GateConsole):
         self._last_status = None
         self._first_sample_at = None
         self.node_log = NodeLogFollower(self.ops.cluster)
+        self._lesson_drawn = 0  # the lesson records the lesson pane shows
 
     def start_timers(self) -> None:
         """The playback's clock, and the selected node's recorded log."""
@@ -140,6 +143,9 @@ class ReplayConsole(GateConsole):
         if self._dashboard_shown():
             self.draw_health(self.ops.health.latest)
             self.drain()
+            if self._lesson_drawn != self.replay.lesson_changes:
+                self._lesson_drawn = self.replay.lesson_changes
+                self.query_one(LessonPane).draw(self.replay.lesson)
             self.show_position()
 
     def show_position(self) -> None:
@@ -203,6 +209,14 @@ class ReplayConsole(GateConsole):
         if message.operation.name not in _VIEWING:
             message.prevent_default()
             self.report(outcomes.warn(READ_ONLY))
+
+    def action_panel_key(self, number: int) -> None:
+        """A digit while the recorded lesson asks: the seats answered when it was recorded."""
+        lesson = self.replay.lesson
+        if lesson is not None and lesson.state == "asking":
+            self.report(outcomes.warn(READ_ONLY))
+            return
+        super().action_panel_key(number)
 
     def open_lesson(self, path: Path) -> None:
         """A lesson drives a cluster: there is none."""

@@ -81,7 +81,7 @@ def test_a_recording_reads_back_what_was_recorded(tmp_path: Path) -> None:
     recording = read_recording(path)
     assert recording.notice == ""
     assert recording.header.nodes == ("node1", "node2", "node3")
-    assert recording.header.version == 1
+    assert recording.header.version == 2
     kinds = [record.kind for record in recording.records]
     assert kinds == ["health", "health", "verdict", "trace", "feed", "log", "note"]
     assert [record.t for record in recording.records[:3]] == [0.1, 0.2, 0.3]
@@ -110,7 +110,7 @@ def test_the_header_says_the_format_and_the_version(tmp_path: Path) -> None:
     Recorder(path, ["node1"]).close()
     header = json.loads(gzip.decompress(path.read_bytes()).splitlines()[0])
     assert header["format"] == "gate-console-recording"
-    assert header["version"] == 1 and header["nodes"] == ["node1"]
+    assert header["version"] == 2 and header["nodes"] == ["node1"]
     assert {"gate", "recorded_at"} <= set(header)
 
 
@@ -163,7 +163,10 @@ def _header(**fields: Any) -> bytes:
         (b"plain text\n", "is not a gzip file (a recording is)"),
         (gzip.compress(b"{}\n", mtime=0), "is not a gate-console recording"),
         (gzip.compress(b"[1, 2]\n"), "is not a gate-console recording"),
-        (gzip.compress(_header(version=2)), "is a recording of format version 2; this console "),
+        (
+            gzip.compress(_header(version=3)),
+            "is a recording of format version 3; this console reads versions 1 and 2",
+        ),
         (gzip.compress(_header(nodes=None)), "its header line is incomplete"),
         (gzip.compress(b""), "is empty or cut before its header"),
         (gzip.compress(b"", mtime=0)[:5], "is empty or cut before its header"),

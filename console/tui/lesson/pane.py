@@ -10,10 +10,15 @@ shows its question and numbered choices instead of waiting for Enter: the keys 1
 it (from any panel: while it is open they are the question's, not the panels'), and the answer
 runs the step.  A lesson that cannot be read or a step
 that fails is one line here; the dashboard goes on.
+
+What the pane shows is a :class:`~console.ops.lesson_view.LessonView`: the pane draws it, hands
+each new one to ``on_view`` (a recording console's recorder), and a replay's pane draws the
+recorded ones (:meth:`LessonPane.draw`), so a replay shows the pane as it was.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -30,6 +35,7 @@ from textual.widgets import RichLog, Static
 
 from console.ops.catalogue import Panel
 from console.ops.lesson_recap import Record, recap
+from console.ops.lesson_view import LessonView
 from console.ops.lessons import (
     MAX_CHOICES,
     Lesson,
@@ -92,13 +98,17 @@ class LessonPane(Vertical, can_focus=True):
         show_panel: Callable[[Panel], None],
         *,
         room: Room | None = None,
+        on_view: Callable[[LessonView | None], None] | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.ops = ops
         self.show_panel = show_panel
         self.room = room  # a served classroom's answers (GATE_ROOM), None elsewhere
+        self.on_view = on_view  # each view drawn (None: the pane closed), for a recording
+        self.shown: LessonView | None = None  # the view drawn, its transcript apart
         self.lesson: Lesson | None = None
+        self.error: str | None = None  # why the lesson opened could not be read
         self.next_index = 0
         self.running = False
         self.finished = False
@@ -132,11 +142,14 @@ class LessonPane(Vertical, can_focus=True):
         self.finished = False
         self.record = Record()
         self.next_index = 0
+        self.error = None
         try:
             self.lesson = read_lesson(path)
         except LessonError as exc:
             self.lesson = None
-            self._fail(str(exc))
+            self.error = str(exc)
+            self._show()
+            self.focus()
             return
         self.runner = StepRunner(
             self.ops,
@@ -149,15 +162,6 @@ class LessonPane(Vertical, can_focus=True):
         self._show()
         self.focus()
 
-    def _fail(self, line: str) -> None:
-        self.remove_class("-done")
-        self.refresh_bindings()
-        self.query_one("#lesson-title", Static).update(
-            Text.assemble(("📖 Lesson", "bold"), " · Esc closes")
-        )
-        self.query_one("#lesson-narration", Static).update(Text(f"❌ {line}", style="bold red"))
-        self.focus()
-
     def _note_leader(self) -> None:
         sample = self.ops.health.latest
         playing = self.lesson is not None and self.record.before is not None and not self.finished
@@ -167,62 +171,93 @@ class LessonPane(Vertical, can_focus=True):
 
     # -- drawing ----------------------------------------------------------------------------
 
-    def _show(self) -> None:
+    def view(self) -> LessonView | None:
+        """What the pane shows now, its transcript apart (None: nothing, the pane is closed)."""
         lesson = self.lesson
         if lesson is None:
-            return
-        total = len(lesson.steps)
-        title = self.query_one("#lesson-title", Static)
-        narration = self.query_one("#lesson-narration", Static)
-        self.set_class(self.finished, "-done")
-        self.remove_class("-asking")
-        self.refresh_bindings()
+            if self.error is None or not self.display:
+                return None
+            return LessonView("Lesson", "failed", error=self.error)
         if self.finished:
-            title.update(
-                Text.assemble(("📖 " + lesson.title, "bold"), " · done: what you saw · Esc closes")
-            )
-            narration.update(Text("\n").join(Text(f"• {line}") for line in self.recap_lines))
-            return
+            recap_lines = tuple(self.recap_lines)
+            return LessonView(lesson.title, "done", steps=len(lesson.steps), recap=recap_lines)
         step = lesson.steps[self.next_index]
         ask = step.ask
-        self.set_class(ask is not None, "-asking")
-        if self.running:
-            doing = "running…"
-        elif ask is not None:
-            doing = f"1…{len(ask.choices)} answers, then it runs · Esc closes"
-        else:
-            doing = "Enter or . runs it · Esc closes"
-        title.update(
-            Text.assemble(
-                ("📖 " + lesson.title, "bold"), f" · step {step.number}/{total} · {doing}"
-            )
+        return LessonView(
+            lesson.title,
+            "running" if self.running else ("asking" if ask is not None else "step"),
+            step.number,
+            len(lesson.steps),
+            " ".join(step.narration),
+            "" if ask is None else ask.question,
+            () if ask is None else ask.choices,
+            self.answer if self.running else None,
         )
-        empty = "(no narration: Enter runs the step)" if ask is None else ""
-        # A step's comment lines are one paragraph wrapped for a text file: joined, the pane
-        # wraps it at its own width (kept as lines, each folds and leaves a stub on a row).
-        words = Text(" ".join(step.narration) or empty, style="italic")
-        if ask is not None:
-            words.append_text(self._question(step))
-        narration.update(words)
 
-    def _question(self, step: Step) -> Text:
+    def _show(self) -> None:
+        """Draw the pane as the lesson stands (a step running: as it was when it started)."""
+        view = self.view()
+        if view is None:
+            return
+        self.shown = view
+        self._draw(view)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Hand the view drawn, its transcript as it is now, to ``on_view``."""
+        if self.on_view is not None:
+            shown = self.shown
+            lines = tuple(self.transcript)
+            self.on_view(None if shown is None else dataclasses.replace(shown, transcript=lines))
+
+    def draw(self, view: LessonView | None) -> None:
+        """Show ``view``, its transcript too (a replay's pane: no lesson plays in it)."""
+        self.display = view is not None
+        if view is None:
+            return
+        self._draw(view)
+        output = self.query_one("#lesson-output", RichLog)
+        output.clear()
+        for line in view.transcript:
+            output.write(_styled(line))
+        self.transcript = list(view.transcript)
+
+    def _draw(self, view: LessonView) -> None:
+        title = self.query_one("#lesson-title", Static)
+        narration = self.query_one("#lesson-narration", Static)
+        self.set_class(view.state == "done", "-done")
+        self.set_class(bool(view.question) and view.state != "done", "-asking")
+        self.refresh_bindings()
+        title.update(Text.assemble(("📖 " + view.title, "bold"), view.status()))
+        if view.state == "failed":
+            narration.update(Text(f"❌ {view.error}", style="bold red"))
+        elif view.state == "done":
+            narration.update(Text("\n").join(Text(f"• {line}") for line in view.recap))
+        else:
+            # A step's comment lines are one paragraph wrapped for a text file: joined, the
+            # pane wraps it at its own width (kept as lines, each folds and leaves a stub).
+            words = Text(view.words(), style="italic")
+            if view.question:
+                words.append_text(self._question(view))
+            narration.update(words)
+
+    def _question(self, view: LessonView) -> Text:
         """The step's question and its choices with their keys (the one answered marked)."""
-        ask = step.ask
-        assert ask is not None
-        text = Text.assemble("\n" if step.narration else "", ("❓ " + ask.question, "bold cyan"))
+        text = Text.assemble("\n" if view.narration else "", ("❓ " + view.question, "bold cyan"))
         text.append("\n")
-        for number, choice in enumerate(ask.choices, 1):
-            chosen = self.running and choice == self.answer
+        for number, choice in enumerate(view.choices, 1):
+            chosen = choice == view.answer
             text.append("   " if number > 1 else "")
             text.append(f" {number} ", style="reverse bold" if chosen else "bold")
             text.append(f" {choice}", style="bold" if chosen else "")
-        if self.running and self.answer:
-            text.append(f"   · you answered {self.answer}")
+        if view.answer:
+            text.append(f"   · you answered {view.answer}")
         return text
 
     def _out(self, line: str) -> None:
         self.transcript.append(line)
         self.query_one("#lesson-output", RichLog).write(_styled(line))
+        self._publish()
 
     # -- playing ----------------------------------------------------------------------------
 
@@ -241,6 +276,8 @@ class LessonPane(Vertical, can_focus=True):
         keys 1… answer while one is."""
         if action == "next_step":
             return self.lesson is not None and not self.finished and self.asking is None
+        if action == "close_lesson":  # a replay's pane shows no lesson of its own to close
+            return self.lesson is not None or self.error is not None
         if action == "answer":
             step = self.asking
             return (
@@ -277,6 +314,7 @@ class LessonPane(Vertical, can_focus=True):
         step = lesson.steps[self.next_index]
         self.query_one("#lesson-output", RichLog).clear()
         self.transcript = []
+        self._publish()
         runner = self.runner
         assert runner is not None
         try:
@@ -329,7 +367,10 @@ class LessonPane(Vertical, can_focus=True):
             self.app.notify("A step is running: close the lesson once it is done", markup=False)
             return
         self.lesson = None
+        self.error = None
         self.display = False
+        self.shown = None
+        self._publish()
 
 
 def lesson_commands(open_lesson: Callable[[Path], None]) -> Iterable[SystemCommand]:
