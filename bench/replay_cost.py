@@ -2,7 +2,9 @@
 
 1. Recording: every record of a recorded session is written again through the recorder's own
    methods (decoded first, as the live console holds them) ``--repeat`` times; the CPU per
-   arrival of each kind (``time.process_time``) and the compressed bytes per arrival.
+   arrival of each kind (``time.process_time``) and the compressed bytes per arrival.  A
+   recording of a lesson (``--recording tests/tui/recordings/lesson.gate.gz``) has its pane's
+   records too.
 2. Seeking back: the recording's records laid end to end until the session lasts ``--minutes``
    (each copy shifted by the recording's length), replayed headless at 120x36 in the real
    ``ReplayConsole``; going back from the end to just before it composes the panels again and
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from bench.lib.machine import StealWatch
 from bench.lib.results import Results, add_json_out
+from console.ops.lesson_view import LessonView, apply_change
 from console.ops.recording import (
     Record,
     Recorder,
@@ -43,23 +46,33 @@ _ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = _ROOT / "tests" / "tui" / "recordings" / "failover.gate.gz"  # a file, not an import
 
 
-def write(recorder: Recorder, record: Record) -> None:
-    """One arrival, through the method the dashboard calls for it."""
-    data = record.data
-    match record.kind:
-        case "health":
-            recorder.health(decode_sample(data["sample"]))
-        case "verdict":
-            recorder.verdict(decode_verdict(data["verdict"]), bool(data["unreadable"]))
-        case "trace":
-            recorder.trace(decode_trace(data), int(data.get("missed") or 0))
-        case "feed":
-            recorder.feed((str(s), str(t)) for s, t in data["lines"])
-        case "log":
-            recorder.log(str(data["node"]), decode_log(data))
-        case "note":
-            recorder.note(str(data["when"]), list(data["lines"]))
-    recorder.flush()
+class Writer:
+    """Each arrival through the method the dashboard calls for it; the lesson pane's views
+    rebuilt from the lesson records, as the pane hands them over whole."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.lesson: LessonView | None = None
+
+    def write(self, record: Record) -> None:
+        recorder, data = self.recorder, record.data
+        match record.kind:
+            case "health":
+                recorder.health(decode_sample(data["sample"]))
+            case "verdict":
+                recorder.verdict(decode_verdict(data["verdict"]), bool(data["unreadable"]))
+            case "trace":
+                recorder.trace(decode_trace(data), int(data.get("missed") or 0))
+            case "feed":
+                recorder.feed((str(s), str(t)) for s, t in data["lines"])
+            case "log":
+                recorder.log(str(data["node"]), decode_log(data))
+            case "note":
+                recorder.note(str(data["when"]), list(data["lines"]))
+            case "lesson":
+                self.lesson = apply_change(self.lesson, data)
+                recorder.lesson(self.lesson)
+        recorder.flush()
 
 
 def recording_cost(recording: Recording, repeat: int) -> dict[str, float]:
@@ -68,10 +81,11 @@ def recording_cost(recording: Recording, repeat: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "bench.gate.gz"
         recorder = Recorder(path, recording.header.nodes)
+        writer = Writer(recorder)
         for _ in range(repeat):
             for record in recording.records:
                 started = time.process_time()
-                write(recorder, record)
+                writer.write(record)
                 cpu[record.kind] += time.process_time() - started
                 count[record.kind] += 1
         recorder.close()

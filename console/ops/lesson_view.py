@@ -5,8 +5,8 @@ recording console, hands each new one to the recorder; a replay (console/ops/rep
 the view at any moment of the recording and the same pane draws it.  A pane changes a few times a
 minute, and its transcript grows a line at a time: :func:`encode_change` writes only what
 changed since the last view written (the transcript as the lines kept and the lines added), and
-:func:`apply_change` rebuilds the view from the one before.  docs/CONSOLE.md, "Record and
-replay", describes the record.
+:func:`apply_change` rebuilds the view from the one before.  docs/CONSOLE.md,
+"gate-console --record and --replay", describes the record.
 """
 
 from __future__ import annotations

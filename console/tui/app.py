@@ -187,7 +187,8 @@ class GateConsole(App[None]):
             self.ops,
             self.action_show_panel,
             room=Room.from_env(),
-            on_view=self.record_lesson,
+            # Only a recording console is handed the pane's views (each one a copy of its lines).
+            on_view=self.record_lesson if self.recorder is not None else None,
             id="lesson-pane",
         )
         yield GateFooter(compact=True)

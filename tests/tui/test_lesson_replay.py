@@ -169,9 +169,6 @@ async def test_seeking_and_stepping_show_the_pane_played_through() -> None:
         await pilot.pause()
         assert not pane.display  # nothing recorded yet
         played: dict[float, tuple[PaneText, str]] = {}
-        # The Feed panel: the Cluster panel's node log, shorter over the pane, is scrolled
-        # otherwise when played through than when sought to (not the lesson pane's doing).
-        await pilot.press("2")
         await pilot.press("space")  # play, a tenth of a second at a time, as the timer does
         for when in (QUESTION_AT, ANSWERS_AT, RECAP_AT):
             while app.playback.now < when:

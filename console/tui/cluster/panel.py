@@ -142,6 +142,9 @@ class RewrappingLog(RichLog):
         width = event.size.width
         if self._size_known and width and (self._stale or width != self._wrapped_at):
             self._rewrite()
+        elif self.auto_scroll:
+            # Shorter (a lesson pane opened under the panels): the newest lines stay in sight.
+            self.scroll_end(animate=False, immediate=False)
         self._wrapped_at = width
 
     def on_show(self) -> None:
