@@ -48,7 +48,9 @@ def shown(*keys: str) -> Any:
         assert app.ops.messages.watching
         app.drain()
         await pilot.pause()
-        await pilot.press(*keys)
+        for key in keys:  # each key's operation (d: a drop) done before the next key
+            await pilot.press(key)
+            await settle(app)
         await pilot.pause()
 
     return run
