@@ -57,6 +57,7 @@ from engine.replication.messages import (
     Membership,
     Message,
     NotLeader,
+    Removed,
     Snapshot,
     SnapshotRequest,
 )
@@ -417,6 +418,14 @@ class RaftHost:
             elif member in listed:
                 endpoints[member] = listed[member]
         return endpoints
+
+    def _former_endpoint(self, node_id: str, removed_at: int) -> Endpoint | None:
+        """Where a removed node listens: its address in the membership before its removal
+        (a node added at run time), else the config's."""
+        address = self.core.membership_at(removed_at - 1).address(node_id)
+        if address is not None:
+            return Endpoint(*address.tcp)
+        return next((n.tcp for n in self.config.nodes if n.node_id == node_id), None)
 
     def _follow_membership(self) -> None:
         """The core took another membership: link to its members, and only to them."""
@@ -1009,6 +1018,12 @@ class RaftHost:
             if isinstance(msg, SnapshotRequest):
                 self.snapshot_sender.send(msg)
                 continue
+            if isinstance(msg, Removed) and msg.to not in self.peers.links:
+                # A former member has no link: it is told on a connection of its own.
+                endpoint = self._former_endpoint(msg.to, msg.index)
+                if endpoint is not None:
+                    self.peers.send_once(msg.to, endpoint, [msg])
+                continue
             notice = isinstance(msg, AppendRequest) and not msg.entries
             (held if notice else now).append(msg)
             (held_ids if notice else now_ids).append(first + n if first else 0)
@@ -1248,6 +1263,10 @@ class RaftHost:
             "snapshot": {"index": core.log.snapshot.index, "term": core.log.snapshot.term},
             "serving": core.serving,
             "voter": core.voter,
+            # Told by a member that it was removed from the cluster: it no longer campaigns.
+            "removed": (
+                None if core.removed is None else {"by": core.removed[0], "index": core.removed[1]}
+            ),
             # The peers heard from within an election timeout (what a removal's check counts).
             "reachable": sorted(p for p in self._last_heard if self._heard_within(p, now)),
             "membership": {
