@@ -44,6 +44,7 @@ def test_random_schedules_keep_the_invariants(chunk: int) -> None:
     if not _SEED:
         assert stats.compactions > 0 and stats.snapshots > 0 and stats.power_losses > 0
         assert stats.members_added > 0 and stats.promotions > 0 and stats.members_removed > 0
+        assert stats.removed_told > 0
         assert stats.retimes > 0
 
 
