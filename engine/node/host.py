@@ -181,6 +181,7 @@ class RaftHost:
             "snapshots_installed": 0,
         }
         self._damage_noted: set[str] = set()  # damaged stores the node log has named
+        self._removed_said: tuple[str, int] | None = None  # the core's removed, as last said
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
         self._started = time.monotonic()  # for its uptime (GET /status)
@@ -418,6 +419,22 @@ class RaftHost:
             elif member in listed:
                 endpoints[member] = listed[member]
         return endpoints
+
+    def _say_removed(self) -> None:
+        """Told it was removed: say so once in the process's own output too, which is all
+        the operator of a node started by hand may watch."""
+        removed = self.core.removed
+        if removed == self._removed_said:
+            return
+        self._removed_said = removed
+        if removed is not None:
+            log.warning(
+                "node %s: removed from the cluster by %s at index %d: no longer campaigns "
+                "(it may be stopped; its data stays in %s)",
+                self.node_id,
+                *removed,
+                self.node_dir,
+            )
 
     def _former_endpoint(self, node_id: str, removed_at: int) -> Endpoint | None:
         """Where a removed node listens: its address in the membership before its removal
@@ -960,6 +977,7 @@ class RaftHost:
                 self._compact()
                 for note in self.core.take_notes():
                     self.node_log.add(note.kind, note.text, note.level)
+                self._say_removed()
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except _ApplyFailed as exc:
             if is_damage(exc):

@@ -99,6 +99,8 @@ async def test_a_node_removed_while_down_stops_pre_voting_on_its_return(tmp_path
         by = status["removed"]["by"]
         line = f"removed from the cluster by {by} at index {removed_at}: no longer campaigns"
         assert [x["text"] for x in log["lines"]].count(line) == 1, log
+        output = (tmp_path / "node4-again.log").read_text()
+        assert output.count(f"node node4: {line}") == 1, output
         first = next(x["time"] for x in log["lines"] if x["text"].startswith("asking for pre"))
         told = next(x["time"] for x in log["lines"] if x["text"] == line)
         # Answered at its first round whose pre-votes reach a member (those sent before its
