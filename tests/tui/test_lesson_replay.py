@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from console.ops.lesson_view import LessonView
@@ -42,8 +45,6 @@ RECAP_AT = 6.0
 
 @pytest.fixture(autouse=True)
 def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import time
-
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield
@@ -161,6 +162,14 @@ def console(clock: Clock | None = None, path: Path = RECORDING) -> ReplayConsole
     return app
 
 
+async def drawn_as(pilot: Pilot[Any], app: ReplayConsole, drawn: str) -> None:
+    """The screen is ``drawn`` once drawn: a loaded machine may take more than a frame."""
+    deadline = time.monotonic() + 5
+    while screen_text(app) != drawn and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+    assert screen_text(app) == drawn
+
+
 async def test_seeking_and_stepping_show_the_pane_played_through() -> None:
     clock = Clock()
     app = console(clock)
@@ -199,7 +208,7 @@ async def test_seeking_and_stepping_show_the_pane_played_through() -> None:
             await app.seek(at)
             await pilot.pause()
             assert pane_text(app) == text, at
-            assert screen_text(app) == drawn, at
+            await drawn_as(pilot, app, drawn)
         await pilot.press("left_curly_bracket")  # the start: no pane
         await pilot.pause()
         assert not pane.display
@@ -207,7 +216,7 @@ async def test_seeking_and_stepping_show_the_pane_played_through() -> None:
             await app.seek(at)
             await pilot.pause()
             assert pane_text(app) == text, at
-            assert screen_text(app) == drawn, at
+            await drawn_as(pilot, app, drawn)
         await pilot.press("left_curly_bracket")
         first = next(iter(played))
         while app.playback.now < first:  # record by record
