@@ -35,7 +35,8 @@ def _panel_row(panel: Panel, title: str, role: Role) -> str:
 
 # gate-console --replay's keys (console/tui/replay.py), first on its help screen.
 REPLAY_KEYS = (
-    "| Keys | Replaying a recorded session (no cluster: operations say read only) |",
+    "| Keys | Replaying a recorded session (no cluster: operations, and answers to a recorded "
+    "lesson's question, say read only) |",
     "|---|---|",
     "| `space` | pause · play |",
     "| `.` | the next record (paused) |",
