@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 
 from console.ops.catalogue import numbered
+from console.repl.menu import LAST
 from tests.console.script_runs import assert_clean, run_script
-from tests.console.test_repl_screen import NOT_ON_JETSTREAM, _marked
+from tests.console.test_repl_screen import NOT_ON_JETSTREAM, menu_options
 from tests.jetstream_cluster import JetStreamGateway
 
 # In the script's order; none of them asks its questions first (a script's next line would
@@ -45,7 +46,7 @@ async def test_gate_only_operations_are_marked_and_one_line_each(
     menu = run.stdout.split("========== Gate Interactive Console ==========\n")[1]
     menu = menu.split("👉")[0].splitlines()
     assert "🧪 Cluster Lab: (✗ not on JetStream)" in menu, menu
-    assert _marked(menu) == (list(range(1, 37)), NOT_ON_JETSTREAM)
+    assert menu_options(menu) == (list(range(1, LAST + 1)), NOT_ON_JETSTREAM)
     assert set(REFUSED) == NOT_ON_JETSTREAM
     refused = [ln for ln in run.stdout.splitlines() if ln.startswith("❌")]
     assert refused == [

@@ -73,7 +73,7 @@ JETSTREAM = Offer("JetStream", ("node_log", "membership", "isolate", "links", "t
 NOT_ON_JETSTREAM = {28, 30, 31, 32, 33, 34, 35, 36}  # node log … message trace
 
 
-def _marked(lines: list[str]) -> tuple[list[int], set[int]]:
+def menu_options(lines: list[str]) -> tuple[list[int], set[int]]:
     """The option numbers shown, and those marked as not offered (``✗`` after the title)."""
     cells = [cell for line in lines for cell in re.split(r"\s{2,}", line.strip())]
     options = [(int(m[1]), m[2]) for cell in cells if (m := re.match(r"(\d{1,2})\. (.+)", cell))]
@@ -88,7 +88,7 @@ def test_what_the_backend_lacks_keeps_its_number_dimmed_and_marked() -> None:
     render_menu(Printer(stream=plain), offer=JETSTREAM)
     lines = plain.getvalue().splitlines()
     assert len(lines) == 30
-    shown, marked = _marked(lines)
+    shown, marked = menu_options(lines)
     assert shown == list(range(1, LAST + 1)) and marked == NOT_ON_JETSTREAM
     assert "🧪 Cluster Lab: (✗ not on JetStream)" in lines
     assert "  28. Node Log ✗          29. Transfer Leadership      30. Isolate Node ✗" in lines
@@ -104,7 +104,7 @@ def test_what_the_backend_lacks_keeps_its_number_dimmed_and_marked() -> None:
     # At 80x24: still every option in 22 rows, the marked ones dimmed (the hint's grey).
     small = _screen_text(80, 24, JETSTREAM)
     assert len(small) <= 22 and max(get_cwidth(line) for line in small) <= 80, small
-    assert _marked(small) == (list(range(1, LAST + 1)), NOT_ON_JETSTREAM)
+    assert menu_options(small) == (list(range(1, LAST + 1)), NOT_ON_JETSTREAM)
     assert any(line.endswith("🧪 Cluster Lab: (✗ not on JetStream)") for line in small)
     styled = _screen(80, 24, JETSTREAM)
     for number in NOT_ON_JETSTREAM:
