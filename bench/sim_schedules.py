@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         f"elections: {total.elections}, entries committed: {total.commits}, "
         f"log compactions: {total.compactions}, snapshots installed: {total.snapshots}\n"
         f"members added: {total.members_added}, promoted: {total.promotions}, "
-        f"removed: {total.members_removed}"
+        f"removed: {total.members_removed} (told so on their return: {total.removed_told})"
     )
     results = Results("sim_schedules", args.json_out)
     figures = {

@@ -184,6 +184,7 @@ class SimStats:
     snapshots: int = 0  # snapshots installed
     members_added: int = 0
     members_removed: int = 0
+    removed_told: int = 0  # removed nodes told so by a member (they stop campaigning)
     promotions: int = 0  # learners promoted to voter (by their leader)
     retimes: int = 0  # nodes given another timing while they ran (tempo changes)
 
@@ -630,6 +631,20 @@ class Simulation:
             self.commits[raft.node_id, term] = commit
             self._check_commit_quorum(raft, commit)
 
+    def _check_removed(self, node_id: str, by: str, index: int) -> None:
+        """A node stops campaigning only once a membership that excludes it is committed (its
+        teller holds it at ``index``, committed, and no later membership names it again)."""
+        self.stats.removed_told += 1
+        teller = self.by_id[by].raft
+        if teller is None:
+            return  # crashed since it answered: its word was checked when it was sent
+        if index > teller.commit_index or node_id in teller.membership_at(index).members:
+            raise self.fail(
+                f"membership: {node_id} stopped campaigning on {by}'s word that index {index} "
+                f"removed it (commit {teller.commit_index}, membership there "
+                f"{teller.membership_at(index)})"
+            )
+
     def _check_commit_quorum(self, raft: RaftNode, commit: int) -> None:
         voters = raft.membership.voters
         term = raft.log.term(commit)
@@ -690,12 +705,15 @@ class Simulation:
             return
         if (msg.frm, msg.to) in self.one_way:
             return
+        told = host.raft.removed
         try:
             host.raft.step(msg)
         except LogDivergence as exc:
             raise self.fail(
                 f"{host.node_id} was asked to overwrite a committed entry: {exc}"
             ) from None
+        if told is None and host.raft.removed is not None:
+            self._check_removed(host.node_id, *host.raft.removed)
         self._check_leader(host)
         if isinstance(msg, SnapshotRequest):
             self.snapshot_reports.append((msg, True))

@@ -38,6 +38,7 @@ NAMES = {
     "append_response": "append answer",
     "snapshot": "InstallSnapshot",
     "timeout_now": "TimeoutNow",
+    "removed": "removed",
 }
 
 
@@ -82,6 +83,8 @@ def _message_words(m: dict[str, Any]) -> tuple[str, bool | None]:
         return f"InstallSnapshot t{term} at {m['index']}/{m['snapshot_term']}", None
     if kind == "timeout_now":
         return f"TimeoutNow t{term}", None
+    if kind == "removed":
+        return f"removed t{term} at {m['index']}", False
     return f"{kind} t{term}", None
 
 

@@ -57,6 +57,7 @@ from engine.replication.messages import (
     Membership,
     Message,
     NotLeader,
+    Removed,
     Snapshot,
     SnapshotRequest,
 )
@@ -180,6 +181,7 @@ class RaftHost:
             "snapshots_installed": 0,
         }
         self._damage_noted: set[str] = set()  # damaged stores the node log has named
+        self._removed_said: tuple[str, int] | None = None  # the core's removed, as last said
         # Why things happen on this node, for a person watching (GET /log, docs/API.md).
         self.node_log = NodeLog(node_id)
         self._started = time.monotonic()  # for its uptime (GET /status)
@@ -417,6 +419,30 @@ class RaftHost:
             elif member in listed:
                 endpoints[member] = listed[member]
         return endpoints
+
+    def _say_removed(self) -> None:
+        """Told it was removed: say so once in the process's own output too, which is all
+        the operator of a node started by hand may watch."""
+        removed = self.core.removed
+        if removed == self._removed_said:
+            return
+        self._removed_said = removed
+        if removed is not None:
+            log.warning(
+                "node %s: removed from the cluster by %s at index %d: no longer campaigns "
+                "(it may be stopped; its data stays in %s)",
+                self.node_id,
+                *removed,
+                self.node_dir,
+            )
+
+    def _former_endpoint(self, node_id: str, removed_at: int) -> Endpoint | None:
+        """Where a removed node listens: its address in the membership before its removal
+        (a node added at run time), else the config's."""
+        address = self.core.membership_at(removed_at - 1).address(node_id)
+        if address is not None:
+            return Endpoint(*address.tcp)
+        return next((n.tcp for n in self.config.nodes if n.node_id == node_id), None)
 
     def _follow_membership(self) -> None:
         """The core took another membership: link to its members, and only to them."""
@@ -951,6 +977,7 @@ class RaftHost:
                 self._compact()
                 for note in self.core.take_notes():
                     self.node_log.add(note.kind, note.text, note.level)
+                self._say_removed()
                 self.subscriptions.leadership(self.core.serving, self.core.term)
         except _ApplyFailed as exc:
             if is_damage(exc):
@@ -1008,6 +1035,12 @@ class RaftHost:
         for n, msg in enumerate(messages):
             if isinstance(msg, SnapshotRequest):
                 self.snapshot_sender.send(msg)
+                continue
+            if isinstance(msg, Removed) and msg.to not in self.peers.links:
+                # A former member has no link: it is told on a connection of its own.
+                endpoint = self._former_endpoint(msg.to, msg.index)
+                if endpoint is not None:
+                    self.peers.send_once(msg.to, endpoint, [msg])
                 continue
             notice = isinstance(msg, AppendRequest) and not msg.entries
             (held if notice else now).append(msg)
@@ -1248,6 +1281,10 @@ class RaftHost:
             "snapshot": {"index": core.log.snapshot.index, "term": core.log.snapshot.term},
             "serving": core.serving,
             "voter": core.voter,
+            # Told by a member that it was removed from the cluster: it no longer campaigns.
+            "removed": (
+                None if core.removed is None else {"by": core.removed[0], "index": core.removed[1]}
+            ),
             # The peers heard from within an election timeout (what a removal's check counts).
             "reachable": sorted(p for p in self._last_heard if self._heard_within(p, now)),
             "membership": {

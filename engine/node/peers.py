@@ -225,6 +225,8 @@ class PeerTransport:
         self._later_timer: asyncio.TimerHandle | None = None
         self._started = False
         self._closing: set[asyncio.Task[None]] = set()
+        # Connections of their own to nodes that are no peers (send_once), by node.
+        self._once: dict[str, asyncio.Task[None]] = {}
 
     def start(self) -> None:
         self._started = True
@@ -262,6 +264,39 @@ class PeerTransport:
         for peer_id, encoded in by_peer.items():
             self._send_frame(peer_id, self._later.pop(peer_id, []) + encoded)
 
+    def send_once(self, peer_id: str, endpoint: Endpoint, messages: list[Message]) -> None:
+        """Send ``messages`` to a node that is no peer (a removed one, told so) on a connection
+        of their own, closed once they are written.  One at a time per node: more while one is
+        under way are dropped (it sends again, and is answered again)."""
+        if peer_id in self._once or not messages:
+            return
+        frame: dict[str, object] = {"op": "raft", "msgs": [encode_message(m) for m in messages]}
+        task = asyncio.create_task(self._send_once(peer_id, endpoint, frame))
+        self._once[peer_id] = task
+        task.add_done_callback(lambda _: self._once.pop(peer_id, None))
+
+    async def _send_once(self, peer_id: str, endpoint: Endpoint, frame: dict[str, object]) -> None:
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(1.0):
+                reader, writer = await asyncio.open_connection(
+                    endpoint.connect_host,
+                    endpoint.port,
+                    ssl=self.tls,
+                    server_hostname=endpoint.connect_host if self.tls else None,
+                )
+                session = await open_session(reader, writer, self.secret)
+                writer.write(session.encode(frame))
+                await writer.drain()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, FrameError) as exc:
+            # Lost like any Raft message: it asks again, and is answered again.
+            log.debug("%s could not reach %s: %s", self.node_id, peer_id, exc)
+        finally:
+            if writer is not None:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+
     def send_later(self, messages: list[Message], delay: float, ids: Sequence[int] = ()) -> None:
         """Send ``messages`` after ``delay`` s, or sooner, ahead of the next batch to their peer.
 
@@ -295,5 +330,9 @@ class PeerTransport:
         self.shaper.close()
         for link in self.links.values():
             await link.close()
+        for task in list(self._once.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         for task in list(self._closing):
             await task

@@ -20,6 +20,7 @@ from engine.replication.messages import (
     AppendRequest,
     AppendResponse,
     Message,
+    Removed,
     SnapshotRequest,
     TimeoutNow,
     VoteRequest,
@@ -56,6 +57,10 @@ def _timeout_now(m: Any) -> Record:
     return ("timeout_now", m.frm, m.to, m.term)
 
 
+def _removed(m: Any) -> Record:
+    return ("removed", m.frm, m.to, m.term, m.index)
+
+
 _TAKE: dict[type, Callable[[Any], Record]] = {
     VoteRequest: _vote,
     VoteResponse: _vote_response,
@@ -63,6 +68,7 @@ _TAKE: dict[type, Callable[[Any], Record]] = {
     AppendResponse: _append_response,
     SnapshotRequest: _snapshot,
     TimeoutNow: _timeout_now,
+    Removed: _removed,
 }
 
 

@@ -19,6 +19,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "append_response": ("success", "match_index", "reject_hint"),
     "snapshot": ("index", "snapshot_term"),
     "timeout_now": (),
+    "removed": ("index",),
 }
 DIRECTIONS = ("send", "recv")
 # [seq, time, dir, type, frm, to, term]: the fields every record starts with.

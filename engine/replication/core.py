@@ -29,6 +29,12 @@ Safety rules (docs/ARCHITECTURE.md, "Replication") and where they live:
   first); only voters campaign, vote counts and the write quorum count voters only, and votes
   are asked of voters only; learners get entries and snapshots and are promoted by the leader
   once their log is within ``promote_lag`` entries of its own (:meth:`RaftNode._maybe_promote`);
+- a removed node (etcd's 410 Gone): a node answers any message from a node whose removal it
+  applied, and that no later membership takes back, with :class:`Removed` instead of
+  handling it; the removed node, told so by a member of its own membership at a term at or
+  above its own about an entry past its latest membership, never campaigns again
+  (:attr:`RaftNode.removed`).  A node cut off or down when it was removed would otherwise time
+  out and pre-vote forever;
 - compaction and snapshots (as etcd's raft): the host compacts the log up to an index its state
   machine applied (:meth:`RaftNode.compact`); a leader that no longer holds the entries a
   follower needs sends a :class:`SnapshotRequest` of its state machine at its applied (so
@@ -93,6 +99,7 @@ from engine.replication.messages import (
     NoteLevel,
     NotLeader,
     Ready,
+    Removed,
     Role,
     Snapshot,
     SnapshotRequest,
@@ -218,6 +225,9 @@ class RaftNode:
         self._lost_term = hard_state.term
         self.applied_index = applied
         self.role: Role = "follower"
+        # (by whom, the index of the entry that removed it): told it was removed, it never
+        # campaigns again, unless a later membership in its own log takes it back.
+        self.removed: tuple[str, int] | None = None
         self._set_membership()
         self.leader_id: str | None = None
         self._prev_hard_state = hard_state
@@ -287,6 +297,12 @@ class RaftNode:
     def voter(self) -> bool:
         return self.node_id in self._in_force.voters
 
+    def removal_of(self, node_id: str) -> int | None:
+        """The index of the membership entry, applied here, that removed ``node_id`` from
+        the cluster (a node the config lists counts as a member of the log's first membership),
+        if no membership in the log since takes it back; else None."""
+        return self._confs.removed_at(node_id, self.applied_index, self.config.voters)
+
     def membership_at(self, index: int) -> Membership:
         """The membership once the log up to ``index`` is applied (a snapshot's at ``index``)."""
         return self._confs.at(index)
@@ -351,8 +367,9 @@ class RaftNode:
             self._tick_leader()
             return
         self._election_elapsed += 1
-        if self._election_elapsed >= self._timeout and not self.voter:
-            # A learner, or a node removed or not yet added: it never campaigns.
+        if self._election_elapsed >= self._timeout and (not self.voter or self.removed):
+            # A learner, or a node removed (or told it was) or not yet added: it never
+            # campaigns.
             self._election_elapsed = 0
             self._reset_timeout()
         elif self._election_elapsed >= self._timeout and (self.repairing or not self.accepting):
@@ -480,6 +497,22 @@ class RaftNode:
             return
         if not _well_formed(msg):
             return
+        if isinstance(msg, Removed):
+            self._handle_removed(msg)
+            return
+        if msg.frm not in self._in_force.members and not _from_current_leader(msg, self.term):
+            removed = self.removal_of(msg.frm)
+            if removed is not None:
+                # Whatever it sent, it acts on a membership it is no longer in: tell it.  (A
+                # leader of a current term is followed whoever it is: one removed and added
+                # back since leads with a log this node has not caught up with.)
+                self._note(
+                    "member",
+                    f"{_describe(msg)} from {msg.frm}, removed at index {removed}: told it "
+                    "was removed",
+                )
+                self._send(Removed(self.term, self.node_id, msg.frm, removed))
+                return
         if isinstance(msg, VoteRequest) and msg.frm not in self._in_force.voters:
             # A node not a voter in our log (removed, or not yet promoted here) cannot disrupt
             # the cluster with its terms; refusing a vote is always safe.
@@ -551,7 +584,13 @@ class RaftNode:
                     self._handle_vote_response(msg)
             elif self.role == "candidate":
                 self._handle_vote_response(msg)
-        elif self.role != "leader" and self.accepting and self.voter and not self.repairing:
+        elif (
+            self.role != "leader"
+            and self.accepting
+            and self.voter
+            and not self.repairing
+            and not self.removed
+        ):
             self._campaign(transfer=True)
 
     # -------------------------------------------------------------------------------- ready
@@ -685,6 +724,8 @@ class RaftNode:
     def _set_membership(self) -> None:
         """Take the membership in force: who to send to, who votes, who counts."""
         m = self._in_force = self._membership_in_force()
+        if self.removed and self._confs.index > self.removed[1] and self.node_id in m.members:
+            self.removed = None  # added back: a later membership names it again
         self._peers = tuple(n for n in m.members if n != self.node_id)
         self._voter_peers = tuple(n for n in m.voters if n != self.node_id)
         self._voters = len(m.voters)
@@ -1052,6 +1093,35 @@ class RaftNode:
             "it votes and counts toward commits again",
         )
 
+    def _handle_removed(self, m: Removed) -> None:
+        """Another node says this one was removed: believe it only from a member, at a term
+        at or above ours, about an entry past our latest membership (so no stale or forged
+        claim stops a member from campaigning)."""
+        if self.removed is not None:
+            return
+        if m.frm not in self._in_force.members or m.term < self.term:
+            why = (
+                f"its term {m.term} is behind ours ({self.term})"
+                if m.term < self.term
+                else f"{m.frm} is not a member here"
+            )
+        elif m.index <= self._confs.index:
+            why = f"our membership is from index {self._confs.index}, later than that"
+        else:
+            self.removed = (m.frm, m.index)
+            if self.role != "follower" or self._pre_candidate:
+                self._become_follower(self.term, None)
+            self.leader_id = None
+            self._note(
+                "member",
+                f"removed from the cluster by {m.frm} at index {m.index}: no longer campaigns",
+                "warning",
+            )
+            return
+        self._note(
+            "member", f"ignored {m.frm}'s word that it was removed at index {m.index}: {why}"
+        )
+
     def _note_membership(self) -> None:
         m = self._in_force
         learners = f", learners {', '.join(m.learners)}" if m.learners else ""
@@ -1272,6 +1342,8 @@ def _describe(msg: Message) -> str:
         return "an append answer"
     if isinstance(msg, SnapshotRequest):
         return "a snapshot"
+    if isinstance(msg, Removed):
+        return "a removal notice"
     return "a hand-over"
 
 
@@ -1281,6 +1353,11 @@ def _describe_change(kind: ChangeKind, node_id: str) -> str:
     if kind == "promote":
         return f"promoting {node_id} to voter"
     return f"removing {node_id}"
+
+
+def _from_current_leader(msg: Message, term: int) -> bool:
+    """A leader's message (append, snapshot, hand-over) of our term or a later one."""
+    return isinstance(msg, AppendRequest | SnapshotRequest | TimeoutNow) and msg.term >= term
 
 
 def _pre_vote_message(msg: Message) -> bool:
@@ -1313,4 +1390,6 @@ def _well_formed(msg: Message) -> bool:
     if isinstance(msg, SnapshotRequest):
         snapshot = msg.snapshot
         return snapshot.index >= 1 and 1 <= snapshot.term <= msg.term and bool(snapshot.voters)
+    if isinstance(msg, Removed):
+        return msg.index >= 1
     return True

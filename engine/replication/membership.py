@@ -139,6 +139,22 @@ class MembershipLog:
                 return membership
         return self._confs[0][1]
 
+    def removed_at(self, node_id: str, upto: int, bootstrap: tuple[str, ...]) -> int | None:
+        """The index of the membership, at or before ``upto``, that removed ``node_id`` (a
+        member of the one before it, or of ``bootstrap`` for the log's first), if no membership
+        since takes it back; None if it is a member or was never one as far as the log says."""
+        if node_id in self.current.members:
+            return None
+        removed, member = None, node_id in bootstrap
+        for index, membership in self._confs:
+            if index > upto:
+                break
+            if node_id in membership.members:
+                removed, member = None, True
+            elif member:
+                removed, member = index, False
+        return removed
+
     def appended(self, entries: list[Entry] | tuple[Entry, ...]) -> bool:
         """Entries replaced the log from ``entries[0].index`` on; True if the membership moved."""
         if not entries:

@@ -170,7 +170,29 @@ class TimeoutNow:
     to: str
 
 
-Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | SnapshotRequest | TimeoutNow
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """The answer to any message from a node this one has removed: the membership this node
+    applied up to ``index`` (the entry that removed it) excludes the sender, and no later one
+    takes it back.  Its receiver stops campaigning for good, as etcd's transport answers a
+    removed member with 410 Gone; it trusts the answer only from a member of its own
+    membership at a term at or above its own, about an entry past its latest membership."""
+
+    term: int
+    frm: str
+    to: str
+    index: int
+
+
+Message = (
+    VoteRequest
+    | VoteResponse
+    | AppendRequest
+    | AppendResponse
+    | SnapshotRequest
+    | TimeoutNow
+    | Removed
+)
 
 NoteKind = Literal[
     "election",

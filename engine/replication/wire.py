@@ -22,6 +22,7 @@ from engine.replication.messages import (
     AppendResponse,
     Entry,
     Message,
+    Removed,
     Snapshot,
     SnapshotRequest,
     TimeoutNow,
@@ -88,6 +89,14 @@ def encode_message(msg: Message) -> dict[str, Any]:
         }
     if type(msg) is TimeoutNow:
         return {"type": "timeout_now", "term": msg.term, "frm": msg.frm, "to": msg.to}
+    if type(msg) is Removed:
+        return {
+            "type": "removed",
+            "term": msg.term,
+            "frm": msg.frm,
+            "to": msg.to,
+            "index": msg.index,
+        }
     raise TypeError(f"not a Raft message: {msg!r}")
 
 
@@ -132,6 +141,8 @@ def decode_message(d: dict[str, Any]) -> Message:
             return SnapshotRequest(term, frm, to, snapshot)
         if kind == "timeout_now":
             return TimeoutNow(term, frm, to)
+        if kind == "removed":
+            return Removed(term, frm, to, _int(d, "index"))
     except KeyError as exc:
         raise ValueError(f"Raft message without {exc}") from None
     raise ValueError(f"unknown Raft message type {kind!r}")

@@ -15,6 +15,7 @@ from engine.replication.messages import (
     AppendResponse,
     Entry,
     Message,
+    Removed,
     Snapshot,
     SnapshotRequest,
     TimeoutNow,
@@ -29,6 +30,7 @@ ONE_OF_EACH: list[Message] = [
     AppendResponse(4, "node3", "node2", False, 90, reject_hint=88),
     SnapshotRequest(4, "node2", "node3", Snapshot(2002, 3)),
     TimeoutNow(5, "node2", "node1"),
+    Removed(5, "node1", "node4", 812),
 ]
 
 
@@ -40,9 +42,9 @@ def test_each_message_type_is_recorded_with_its_fields() -> None:
     trace.received(ONE_OF_EACH[3:])
     page = trace.page()
     items = [expand("node2", r) for r in page["messages"]]
-    assert [i["seq"] for i in items] == [1, 2, 3, 4, 5, 6]
-    assert [i["dir"] for i in items] == ["send"] * 3 + ["recv"] * 3
-    assert [i["time"] for i in items] == [1000.0] * 3 + [1000.5] * 3
+    assert [i["seq"] for i in items] == [1, 2, 3, 4, 5, 6, 7]
+    assert [i["dir"] for i in items] == ["send"] * 3 + ["recv"] * 4
+    assert [i["time"] for i in items] == [1000.0] * 3 + [1000.5] * 4
     assert [i["type"] for i in items] == list(FIELDS)
     assert items[0] == {
         "node": "node2",
@@ -70,12 +72,13 @@ def test_each_message_type_is_recorded_with_its_fields() -> None:
     assert (answer["success"], answer["match_index"], answer["reject_hint"]) == (False, 90, 88)
     assert (items[4]["index"], items[4]["snapshot_term"]) == (2002, 3)
     assert items[5]["term"] == 5
+    assert (items[6]["term"], items[6]["index"]) == (5, 812)
 
 
 def test_the_ring_is_bounded_and_a_reader_is_told_what_it_missed() -> None:
     trace = MessageTrace("node1", 100)
     for _ in range(25):
-        trace.sent(ONE_OF_EACH)
+        trace.sent(ONE_OF_EACH[:6])  # 6 a round: seq 6k+1..6k+6
     assert len(trace) == 100 and trace.last_seq == 150
     page = trace.page(after=10, limit=MAX_LIMIT)
     assert page["missed"] == 40  # 11..50 are gone

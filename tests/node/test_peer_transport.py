@@ -11,8 +11,9 @@ import pytest
 from engine.config_model import Endpoint
 from engine.node.peers import PeerTransport
 from engine.protocol.framing import FrameError, ServerConnection
-from engine.replication.messages import AppendRequest, Entry
+from engine.replication.messages import AppendRequest, Entry, Removed
 from engine.replication.wire import decode_message
+from tests.cluster_harness import free_ports
 
 DELAY = 0.05
 SECRET = b"peer-secret"
@@ -159,3 +160,28 @@ async def test_a_message_dropped_by_hand_in_flight_never_arrives(
     assert transport.shaper.drop_message(0) is None
     _, msgs = await peer.next_frame()
     assert msgs == [_append(7)]
+
+
+async def test_a_node_that_is_no_peer_is_told_on_a_connection_of_its_own() -> None:
+    """A removed node has no link: ``send_once`` reaches it all the same, one frame on a
+    connection closed once written, and a node that does not listen costs nothing but a line."""
+    peer = _Peer()
+    server = await asyncio.start_server(peer.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = PeerTransport("node1", {}, SECRET)
+    transport.start()
+    told = Removed(3, "node1", "node4", 812)
+    try:
+        transport.send_once("node4", Endpoint("127.0.0.1", port), [told])
+        transport.send_once("node4", Endpoint("127.0.0.1", port), [told])  # one under way
+        _, msgs = await peer.next_frame()
+        assert msgs == [told]
+        (closed,) = free_ports(1)
+        transport.send_once("node5", Endpoint("127.0.0.1", closed), [told])
+        async with asyncio.timeout(5):
+            while transport._once:
+                await asyncio.sleep(0.01)
+        assert peer.frames == [], "the second, sent while the first was under way, dropped"
+    finally:
+        await transport.close()
+        server.close()

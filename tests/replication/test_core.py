@@ -20,6 +20,7 @@ from engine.replication.messages import (
     Message,
     NotLeader,
     Ready,
+    Removed,
     Snapshot,
     SnapshotRequest,
     TimeoutNow,
@@ -1165,6 +1166,7 @@ def test_a_leader_that_takes_no_entries_refuses_proposals() -> None:
         AppendResponse(4, "b", "a", False, 7, 5),
         SnapshotRequest(6, "a", "b", Snapshot(120, 5, ("a", "b", "c"))),
         TimeoutNow(5, "a", "c"),
+        Removed(5, "a", "d", 812),
     ],
 )
 def test_wire_round_trips_through_json(msg: Message) -> None:
@@ -1186,6 +1188,8 @@ def test_wire_round_trips_through_json(msg: Message) -> None:
         {"type": "timeout_now", "term": -1, "frm": "a", "to": "b"},
         {"type": "timeout_now", "term": 1, "frm": 7, "to": "b"},
         {"type": "gossip", "term": 1, "frm": "a", "to": "b"},
+        {"type": "removed", "term": 1, "frm": "a", "to": "b"},
+        {"type": "removed", "term": 1, "frm": "a", "to": "b", "index": "812"},
         {"type": "append", "term": 1, "frm": "a", "to": "b", "prev_index": 0, "prev_term": 0,
          "commit": 0, "entries": [[1]]},
         {"type": "append", "term": 1, "frm": "a", "to": "b", "prev_index": 0, "prev_term": 0,

@@ -15,9 +15,11 @@ from engine.replication.messages import (
     Address,
     AppendResponse,
     Entry,
+    HardState,
     Membership,
     Message,
     NotLeader,
+    Removed,
     Snapshot,
     VoteRequest,
 )
@@ -31,11 +33,12 @@ class _Net:
     membership, as a node the gateway launches) on a perfect network; ``down`` nodes get
     nothing."""
 
-    def __init__(self, **config: object) -> None:
+    def __init__(self, voters: tuple[str, ...] = IDS, **config: object) -> None:
+        """``voters``: the bootstrap voters (IDS, or with d a cluster of four)."""
         self.storages = {i: MemoryLogStorage() for i in (*IDS, "d")}
         self.nodes = {
             i: RaftNode(
-                RaftConfig(i, IDS, **config),  # type: ignore[arg-type]
+                RaftConfig(i, voters, **config),  # type: ignore[arg-type]
                 self.storages[i],
                 random.Random(i),
             )
@@ -219,3 +222,120 @@ def test_changes_that_do_not_apply_are_refused() -> None:
     assert confs.appended([added]) and confs.index == 5
     assert confs.at(4) == Membership(IDS)
     assert confs.appended([Entry(5, 2, b"")]) and confs.current == Membership(IDS)
+
+
+# ------------------------------------------------------------------ a removed node is told so
+
+
+def _removed_while_down() -> tuple[_Net, RaftNode, int, list[Message]]:
+    """Four voters; d is removed while down, then comes back with its old log.  Returns the
+    network, the leader, the removal's index and every message d sends from then on."""
+    net = _Net(voters=(*IDS, "d"))
+    leader = net.elect("a")
+    leader.propose([b"x1", b"x2"])
+    net.settle()
+    net.down.add("d")
+    entry = leader.propose_membership("remove", "d")
+    net.settle()
+    assert leader.commit_index >= entry.index
+    sent: list[Message] = []
+    net.drop = lambda m: m.frm == "d" and sent.append(m) is not None
+    net.down.clear()
+    return net, leader, entry.index, sent
+
+
+def test_a_node_removed_while_down_is_told_so_and_never_campaigns_again() -> None:
+    net, leader, removed_at, sent = _removed_while_down()
+    d = net.nodes["d"]
+    assert d.voter and d.membership.voters == (*IDS, "d"), "its log never got the removal"
+    for node_id in IDS:
+        assert net.nodes[node_id].removal_of("d") == removed_at
+    term = leader.term
+    net.tick(4 * d.config.election_ticks)  # it times out, pre-votes, and is answered
+    assert d.removed is not None and d.removed[1] == removed_at and d.removed[0] in IDS
+    notes = [n.text for n in d.take_notes() if n.kind == "member"]
+    by = d.removed[0]
+    assert f"removed from the cluster by {by} at index {removed_at}: no longer campaigns" in notes
+    told = len(sent)
+    assert all(isinstance(m, VoteRequest) and m.pre_vote for m in sent)
+    net.tick(20 * d.config.election_ticks)
+    assert len(sent) == told, "not one more message from the removed node"
+    assert d.role == "follower" and d.term <= term
+    # The cluster never moved: same leader, same term, and it still commits.
+    assert leader.role == "leader" and leader.term == term
+    last = leader.propose([b"after"])[0]
+    net.settle()
+    assert all(net.nodes[i].commit_index >= last.index for i in IDS)
+
+
+def test_a_removed_node_at_a_higher_term_is_not_believed_and_pre_votes_on() -> None:
+    """An answer at a term below its own may be stale: it never stops a node's campaigns."""
+    net, leader, removed_at, sent = _removed_while_down()
+    # d restarts with a term past the cluster's (as if it had campaigned while cut off).
+    storage = net.storages["d"]
+    storage.save(HardState(leader.term + 1, None, 0), [], None)
+    d = net.nodes["d"] = RaftNode(RaftConfig("d", (*IDS, "d")), storage, random.Random(7))
+    net.tick(6 * d.config.election_ticks)
+    assert d.removed is None and sent, "answered at a lower term: not believed"
+    assert any(
+        n.text.startswith(f"ignored {i}'s word that it was removed at index {removed_at}")
+        for n in d.take_notes()
+        for i in IDS
+    )
+    assert leader.role == "leader" and leader.term == d.term - 1, "and it disrupts nothing"
+
+
+def test_no_false_removal_for_a_member_a_learner_or_a_stranger() -> None:
+    net = _Net()
+    net.elect("a").propose_membership("add", "d", D)
+    net.settle()
+    net.nodes["a"].transfer_leadership("b")  # a second term, so a claim can be stale
+    net.settle()
+    leader = net.nodes["b"]
+    assert leader.role == "leader" and leader.term == 2
+    for node_id in IDS:
+        node = net.nodes[node_id]
+        assert node.removal_of("d") is None, "a learner is no removed node"
+        assert node.removal_of("e") is None, "nor is a node never a member"
+        assert node.removal_of("b") is None
+    # A learner's vote request and a stranger's are dropped, unanswered, as before; a
+    # learner's append answers are taken.
+    c = net.nodes["c"]
+    c.step(VoteRequest(c.term + 5, "d", "c", 100, c.term))
+    c.step(VoteRequest(c.term + 5, "e", "c", 100, c.term))
+    assert not c.has_ready()
+    leader.propose([b"y"])
+    net.settle()
+    assert net.nodes["d"].commit_index == leader.commit_index
+    # Claims a member must not believe: from a stranger, at a stale term, about an entry not
+    # past its latest membership.
+    c.step(Removed(c.term + 1, "e", "c", 99))
+    c.step(Removed(c.term - 1, "b", "c", 99))
+    c.step(Removed(c.term, "b", "c", 2))
+    assert c.removed is None
+    ignored = [n.text for n in c.take_notes() if n.text.startswith("ignored")]
+    assert [t.split(": ", 1)[1] for t in ignored] == [
+        "e is not a member here",
+        f"its term {c.term - 1} is behind ours ({c.term})",
+        "our membership is from index 2, later than that",
+    ]
+    # And a learner told so by a stranger stays a learner that follows.
+    net.nodes["d"].step(Removed(c.term, "e", "d", 99))
+    assert net.nodes["d"].removed is None
+    # So the member still campaigns when its leader goes.
+    net.down.add("b")
+    net.tick(4 * c.config.election_ticks)
+    assert any(net.nodes[i].role == "leader" and net.nodes[i].term > 2 for i in ("a", "c"))
+
+
+def test_a_removed_node_added_back_campaigns_again() -> None:
+    net, leader, _, _ = _removed_while_down()
+    net.drop = None
+    d = net.nodes["d"]
+    net.tick(4 * d.config.election_ticks)
+    assert d.removed is not None
+    leader.propose_membership("add", "d", D)
+    net.settle()
+    net.tick(3)  # caught up: promoted
+    assert d.removed is None and d.voter
+    assert leader.membership.voters == (*IDS, "d")

@@ -44,6 +44,7 @@ def test_random_schedules_keep_the_invariants(chunk: int) -> None:
     if not _SEED:
         assert stats.compactions > 0 and stats.snapshots > 0 and stats.power_losses > 0
         assert stats.members_added > 0 and stats.promotions > 0 and stats.members_removed > 0
+        assert stats.removed_told > 0
         assert stats.retimes > 0
 
 
@@ -162,6 +163,14 @@ class _UsesCommittedMembership(RaftNode):
         pass  # its learners are not the log's: removals alone show the bug
 
 
+class _TellsOfUncommittedRemovals(RaftNode):
+    """Breaks the removed-node rule: a node says a node was removed as soon as a removal is in
+    its log, committed or not (a leader's may never commit)."""
+
+    def removal_of(self, node_id: str) -> int | None:
+        return self._confs.removed_at(node_id, self.log.last_index, self.config.voters)
+
+
 def _first_violation(node_cls: type[RaftNode], seeds: range, naming: str = "") -> Violation:
     """The first violation in ``seeds`` whose message contains ``naming``."""
     for seed in seeds:
@@ -234,3 +243,8 @@ def test_checker_catches_a_node_going_by_its_committed_membership() -> None:
     # It commits on a minority of the latest voters, lets a removed node campaign, or wins alone
     # in a stale one-voter membership: whichever invariant trips first names the seed.
     assert f"GATE_SIM_SEED={violation.seed} pytest" in str(violation)
+
+
+def test_checker_catches_a_node_told_of_a_removal_not_committed() -> None:
+    violation = _first_violation(_TellsOfUncommittedRemovals, range(120_000, 120_400))
+    assert "stopped campaigning on" in str(violation)

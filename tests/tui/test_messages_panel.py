@@ -48,7 +48,9 @@ def shown(*keys: str) -> Any:
         assert app.ops.messages.watching
         app.drain()
         await pilot.pause()
-        await pilot.press(*keys)
+        for key in keys:  # each key's operation (d: a drop) done before the next key
+            await pilot.press(key)
+            await settle(app)
         await pilot.pause()
 
     return run
@@ -89,6 +91,10 @@ def test_the_arrows_go_from_sender_to_receiver() -> None:
     assert words.startswith("AppendEntries node2 → node3, sent by node2 at 46:41.521")
     assert "prev index 1240 · prev term 3 · entries 1 · commit 1240" in words
     assert lines[7].text == "AppendEntries t4 1240/3 +1 commit 1240"
+    removed = {"kind": "message", "time": T0, "dir": "send", "type": "removed",
+               "frm": "node1", "to": "node4", "term": 4, "index": 812}  # fmt: skip
+    line = trace_line(removed, T0)
+    assert (line.text, line.ok) == ("removed t4 at 812", False)
 
 
 async def test_the_panel_asks_for_messages_only_while_shown() -> None:

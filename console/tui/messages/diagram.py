@@ -19,6 +19,7 @@ _STYLES = {
     "append_response": "cyan",
     "snapshot": "bold magenta",
     "timeout_now": "bold white",
+    "removed": "bold red",
 }
 
 
