@@ -264,6 +264,7 @@ CATALOGUE: tuple[Operation, ...] = (
         "the cluster's Raft messages as they go, for N seconds (the dashboard: its Messages panel)",
         36,
         palette=False,
+        needs="trace",
     ),
     Operation(
         "drop_message",
@@ -514,6 +515,35 @@ def panel_keys(panel: Panel | None, role: Role = "admin") -> list[tuple[Operatio
         (op, key) for op in CATALOGUE for key in op.keys if key.panel == panel and op.allowed(role)
     ]
     return sorted(keys, key=lambda pair: pair[1].rank)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What the cluster's backend offers: its name and the cluster operations it refuses
+    (``unsupported`` in the cluster view, docs/API.md). Both consoles hide or mark and refuse
+    an operation through it; until a cluster view says otherwise, everything is offered."""
+
+    backend: str = "Gate"
+    unsupported: tuple[str, ...] = ()
+
+    def offers(self, entry: Operation) -> bool:
+        """Whether the backend has what ``entry`` needs."""
+        return entry.offered(self.unsupported)
+
+    @property
+    def missing(self) -> str:
+        """The words marking what it does not offer: ``not on JetStream``."""
+        return f"not on {self.backend}"
+
+    def refusal(self, entry: Operation) -> str | None:
+        """The one line that refuses ``entry`` on this backend; None if it has it."""
+        if self.offers(entry):
+            return None
+        return f"{entry.title} is {self.missing} (only Gate's own nodes have it)"
+
+
+# Gate's own backend offers everything: what the consoles assume before a cluster view says.
+EVERYTHING = Offer()
 
 
 def refusal(entry: Operation, role: Role) -> str | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from console.ops.catalogue import Offer
 from console.ops.errors import OpsError
 from console.ops.numbers import parse_whole
 from console.ops.rate import Clock, CounterRate
@@ -232,6 +233,11 @@ class ClusterStatus:
     # The cluster operations the gateway's backend refuses (catalogue ``Operation.needs``).
     unsupported: tuple[str, ...] = ()
     jetstream: bool = False  # the nodes are nats-servers (``backend: jetstream``)
+
+    @property
+    def offer(self) -> Offer:
+        """What its backend offers (the consoles hide, mark and refuse the rest)."""
+        return Offer("JetStream" if self.jetstream else "Gate", self.unsupported)
 
     @property
     def tempo_text(self) -> str:
@@ -989,6 +995,9 @@ class HealthMonitor:
         self.interval = interval
         self.clock = clock
         self.latest: HealthSample | None = None
+        # The last cluster view it got, kept while the gateway does not answer.
+        self.status: ClusterStatus | None = None
+        self._viewed = asyncio.Event()
         self._rate = CounterRate(window=5.0, clock=clock)
         self._task: asyncio.Task[None] | None = None
         self.updates = 0  # samples taken so far (tests wait on it)
@@ -1019,6 +1028,8 @@ class HealthMonitor:
         except GateError as exc:
             sample = HealthSample(None, 0.0, exc.message, self.clock(), store=name)
         else:
+            self.status = status
+            self._viewed.set()  # the view is what ``first`` waits for, not the store's read
             try:
                 store = await self.client.get_store(name)
             except GateError:
@@ -1041,7 +1052,13 @@ class HealthMonitor:
                 )
         self.latest = sample
         self.updates += 1
+        self._viewed.set()
         return sample
+
+    async def first(self) -> None:
+        """Wait for the first cluster view, or the first sample without one (the gateway did
+        not answer)."""
+        await self._viewed.wait()
 
     async def _run(self) -> None:
         while True:

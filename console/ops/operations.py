@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from console.ops.catalogue import EVERYTHING, Offer
 from console.ops.cluster import ClusterOps, HealthMonitor
 from console.ops.errors import OpsError
 from console.ops.messages import MessageFeed
@@ -126,6 +127,13 @@ class Operations:
         await asyncio.gather(subscriptions.stop_all(), observers.stop_all(), producers.stop_all())
         await verdict.stop()
         return StoreSwitch(old_store, row, created, running)
+
+    @property
+    def offer(self) -> Offer:
+        """What the cluster's backend offers, as of the last cluster view (everything before
+        the first)."""
+        status = self.health.status
+        return EVERYTHING if status is None else status.offer
 
     @property
     def url(self) -> str:

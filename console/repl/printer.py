@@ -28,6 +28,7 @@ STYLE = Style.from_dict(
         "title": "ansibrightblue bold",
         "section": "bold",
         "hint": "ansibrightblack",
+        "unavailable": "ansibrightblack",
         "prompt": "bold",
         "seen": "ansibrightgreen",
         "received": "ansibrightcyan",

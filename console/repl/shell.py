@@ -77,6 +77,7 @@ COMMANDS: dict[int, Command] = {
     number: HANDLERS[op.name] for number, op in NUMBERED.items() if number != EXIT
 }
 CHOICES = sorted(NUMBERED)
+FIRST_VIEW = 5.0  # seconds the first menu waits for the cluster view (then shows all as offered)
 # What an answer at the menu led to (``ReplShell.choose``).
 Chosen = Literal["more", "exit", "ended"]
 # The directive lines at the menu prompt and their commands (the keywords of the lessons' parser).
@@ -129,7 +130,10 @@ class ReplShell:
 
     async def _loop(self) -> None:
         terminal, printer = self.ctx.terminal, self.ctx.printer
-        render_menu(printer, self.ctx.ops.access.role)
+        # The first menu marks what the backend does not offer: it waits for the cluster view.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ctx.ops.health.first(), FIRST_VIEW)
+        self._render_menu()
         while True:
             try:
                 answer = (await terminal.ask(PROMPT, self.choices())).strip()
@@ -155,10 +159,10 @@ class ReplShell:
         """Act on one answer at the menu prompt (a number, a directive line, a request for the
         menu): ``more`` to read the next one, ``exit`` after option 15, ``ended`` when the
         input ended inside a command.  ``gate-console --lesson`` plays its steps through here."""
-        printer, role = self.ctx.printer, self.ctx.ops.access.role
+        printer = self.ctx.printer
         if answer.lower() in MENU_REQUESTS:
             if self.menu:
-                render_menu(printer, role)
+                self._render_menu()
             return "more"
         number = int(answer) if is_choice_number(answer, CHOICES[-1]) else None
         if number == EXIT:
@@ -179,14 +183,20 @@ class ReplShell:
                 f"Invalid choice {answer!r}. Please type a number from 1 to {CHOICES[-1]}."
             )
             if self.menu:
-                render_menu(printer, role)
+                self._render_menu()
             return "more"
         return "more" if await self.dispatch(number) else "ended"
 
+    def _render_menu(self) -> None:
+        ops = self.ctx.ops
+        render_menu(self.ctx.printer, ops.access.role, ops.offer)
+
     async def dispatch(self, number: int) -> bool:
         """Run one command; False when the input ended (Ctrl+D or the end of the script).
-        An option the console's role may not run is refused in one line."""
-        refused = refusal(numbered(number), self.ctx.ops.access.role)
+        An option the console's role may not run, or the cluster's backend does not offer, is
+        refused in one line, before any of its questions."""
+        entry = numbered(number)
+        refused = refusal(entry, self.ctx.ops.access.role) or self.ctx.ops.offer.refusal(entry)
         if refused is not None:
             self.ctx.printer.error(f"Option {number}: {refused}")
             return True

@@ -29,7 +29,9 @@ from textual.widgets import DataTable, RichLog, Static, TabbedContent, TabPane
 from console.ops import outcomes
 from console.ops.catalogue import (
     CATALOGUE,
+    EVERYTHING,
     PANELS,
+    Offer,
     Operation,
     Panel,
     Target,
@@ -257,9 +259,9 @@ class GateConsole(App[None]):
         return self.ops.access.role
 
     @property
-    def unsupported(self) -> tuple[str, ...]:
-        """The cluster operations its backend refuses (JetStream's): their keys are hidden."""
-        return self._last_status.unsupported if self._last_status is not None else ()
+    def offer(self) -> Offer:
+        """What the cluster's backend offers: the keys of the rest (JetStream's) are hidden."""
+        return self._last_status.offer if self._last_status is not None else EVERYTHING
 
     # -- live data ---------------------------------------------------------------------------
 
@@ -327,10 +329,10 @@ class GateConsole(App[None]):
         when = elapsed_text(sample.taken_at - self._first_sample_at)
         self.query_one(ClusterPanel).note(when, self.timeline.note(sample.status))
         self.query_one(SubscriptionsPanel).show_note(counters_note(sample.status))
-        hidden = self.unsupported
+        hidden = self.offer
         self._last_status = sample.status
         self.ops.messages.unfold(sample.status.tempo)
-        if sample.status.unsupported != hidden:
+        if sample.status.offer != hidden:
             self.refresh_bindings()
 
     def draw_health(self, sample: HealthSample | None) -> None:
@@ -545,8 +547,8 @@ class GateConsole(App[None]):
         entry = message.operation
         target = message.target
         refused = refusal(entry, self.role)
-        if refused is None and not entry.offered(self.unsupported):
-            refused = f"{entry.title}: this cluster's backend does not have it"
+        if refused is None:
+            refused = self.offer.refusal(entry)
         if refused is not None:  # a key or palette entry left from before, or a test's request
             self.report(Outcome(refused, "error"))
             return
@@ -1012,7 +1014,7 @@ class GateConsole(App[None]):
         for entry in CATALOGUE:
             if not entry.palette or not entry.allowed(self.role):
                 continue
-            if not entry.offered(self.unsupported):
+            if not self.offer.offers(entry):
                 continue
             if entry.target != "node":
                 yield SystemCommand(entry.title, entry.help, partial(self._request, entry, None))

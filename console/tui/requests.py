@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.message import Message
 
-from console.ops.catalogue import Operation, Panel, find, panel_keys
+from console.ops.catalogue import EVERYTHING, Offer, Operation, Panel, find, panel_keys
 from engine.config_model import Role
 
 
@@ -41,12 +41,12 @@ def role_allows(node: DOMNode, action: str, parameters: tuple[object, ...]) -> b
         return True
     # GateConsole's; another app: all of them.
     role = cast(Role, getattr(node.app, "role", "admin"))
-    unsupported = cast(tuple[str, ...], getattr(node.app, "unsupported", ()))
+    offer = cast(Offer, getattr(node.app, "offer", EVERYTHING))
     try:
         entry = find(str(parameters[0]))
     except KeyError:
         return True
-    return entry.allowed(role) and entry.offered(unsupported)
+    return entry.allowed(role) and offer.offers(entry)
 
 
 def catalogue_bindings(panel: Panel | None, *, show: bool = True) -> list[Binding]:

@@ -12,6 +12,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pexpect
 import pyte
@@ -20,9 +21,11 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.utils import get_cwidth
 
+from console.ops.catalogue import CATALOGUE, EVERYTHING, NUMBERED, Offer, operation
 from console.repl.menu import LAST, PROMPT, menu_lines, render_menu
 from console.repl.printer import Printer
 from console.repl.tables import fold, render_table
+from console.tui.requests import role_allows
 from tests.cluster_harness import RunningCluster, cluster_config, write_config
 from tests.console.script_runs import ROOT
 
@@ -32,13 +35,17 @@ _OPTION = re.compile(r"\b(\d{1,2})\. ")
 UP = "\x1b[A"
 
 
-def _screen_text(columns: int, rows: int) -> list[str]:
+def _screen_text(columns: int, rows: int, offer: Offer = EVERYTHING) -> list[str]:
     """The menu as a terminal of that size gets it, without its escape sequences."""
+    return _ESCAPES.sub("", _screen(columns, rows, offer)).split("\n")[:-1]
+
+
+def _screen(columns: int, rows: int, offer: Offer = EVERYTHING) -> str:
     written = io.StringIO()
     output = Vt100_Output(written, lambda: Size(rows=rows, columns=columns), term="xterm")
-    render_menu(Printer(output=output))
+    render_menu(Printer(output=output), offer=offer)
     output.flush()
-    return _ESCAPES.sub("", written.getvalue()).split("\n")[:-1]
+    return written.getvalue()
 
 
 def test_the_menu_fits_80x24_with_every_option() -> None:
@@ -58,6 +65,52 @@ def test_a_tall_terminal_and_a_script_get_the_classic_menu() -> None:
     plain = io.StringIO()
     render_menu(Printer(stream=plain))
     assert plain.getvalue().splitlines() == tall
+
+
+# A cluster view's ``unsupported`` as a JetStream gateway lists it (docs/API.md), but for
+# ``transfer``, which it has.
+JETSTREAM = Offer("JetStream", ("node_log", "membership", "isolate", "links", "tempo", "trace"))
+NOT_ON_JETSTREAM = {28, 30, 31, 32, 33, 34, 35, 36}  # node log … message trace
+
+
+def menu_options(lines: list[str]) -> tuple[list[int], set[int]]:
+    """The option numbers shown, and those marked as not offered (``✗`` after the title)."""
+    cells = [cell for line in lines for cell in re.split(r"\s{2,}", line.strip())]
+    options = [(int(m[1]), m[2]) for cell in cells if (m := re.match(r"(\d{1,2})\. (.+)", cell))]
+    return sorted(n for n, _ in options), {n for n, title in options if title.endswith(" ✗")}
+
+
+def test_what_the_backend_lacks_keeps_its_number_dimmed_and_marked() -> None:
+    """A fake ``unsupported`` list: the menu still lists 1 to 36, number for number with
+    ExESDB's, marks the options it names, and says what the mark means; the dashboard hides
+    the keys of the same operations (one ``Offer``)."""
+    plain = io.StringIO()
+    render_menu(Printer(stream=plain), offer=JETSTREAM)
+    lines = plain.getvalue().splitlines()
+    assert len(lines) == 30
+    shown, marked = menu_options(lines)
+    assert shown == list(range(1, LAST + 1)) and marked == NOT_ON_JETSTREAM
+    assert "🧪 Cluster Lab: (✗ not on JetStream)" in lines
+    assert "  28. Node Log ✗          29. Transfer Leadership      30. Isolate Node ✗" in lines
+    assert marked == {n for n, op in NUMBERED.items() if not JETSTREAM.offers(op)}
+    dashboard = SimpleNamespace(app=SimpleNamespace(role="admin", offer=JETSTREAM))
+    keys = {op.name: role_allows(dashboard, "request", (op.name,)) for op in CATALOGUE if op.keys}
+    assert not keys["isolate_node"] and not keys["tempo_slower"] and keys["transfer_leader"]
+    assert keys == {name: JETSTREAM.offers(operation(name)) for name in keys}
+    # Gate's own backend (and a console before its first cluster view) marks nothing.
+    everything = io.StringIO()
+    render_menu(Printer(stream=everything))
+    assert "✗" not in everything.getvalue()
+    # At 80x24: still every option in 22 rows, the marked ones dimmed (the hint's grey).
+    small = _screen_text(80, 24, JETSTREAM)
+    assert len(small) <= 22 and max(get_cwidth(line) for line in small) <= 80, small
+    assert menu_options(small) == (list(range(1, LAST + 1)), NOT_ON_JETSTREAM)
+    assert any(line.endswith("🧪 Cluster Lab: (✗ not on JetStream)") for line in small)
+    styled = _screen(80, 24, JETSTREAM)
+    for number in NOT_ON_JETSTREAM:
+        title = f"{number}. {NUMBERED[number].title} ✗"
+        assert f"\x1b[0;90m{title}\x1b[0m" in styled, title
+    assert "\x1b[0;90m29." not in styled and "29. Transfer Leadership" in styled
 
 
 def test_a_wide_column_folds_between_fields() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+from console.ops.catalogue import EVERYTHING, Offer
 from console.ops.cluster import (
     ClusterStatus,
     FollowerProgress,
@@ -877,6 +878,12 @@ class RecordedOps:
         self.streams = RecordedStreams(
             {"greenhouse-1": 410, "greenhouse-2": 411, "greenhouse-3": 412}
         )
+
+    @property
+    def offer(self) -> Offer:
+        """As ``Operations.offer``: what the recorded cluster view's backend offers."""
+        latest = self.health.latest
+        return EVERYTHING if latest is None or latest.status is None else latest.status.offer
 
     def running(self) -> Running:
         producers = [row for row in self.producers.rows() if row.state == "running"]

@@ -1,6 +1,6 @@
 """The charts' history (console/tui/charts/history.py) and its sparklines, with a fake clock:
 rates from commit indexes, marks of elections and nodes down, the feed counted by type once a
-second, backlogs from the store's head, the five-minute window."""
+second, backlogs from the store's head, the five-minute window; and the key naming the lines."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import pytest
 
 from console.ops.cluster import HealthSample
 from console.ops.formatting import seen_line
-from console.tui.charts.draw import sparkline
+from console.tui.charts.draw import (
+    HEAD_COLOUR,
+    LINE_COLOURS,
+    key_lines,
+    sparkline,
+    subscription_key,
+)
 from console.tui.charts.history import ChartHistory, Mark
 from console.tui.feed.lines import FeedLine
 from tests.tui.recorded import HEALTHY, NEW_LEADER, NO_LEADER, RecordedOps
@@ -107,3 +113,19 @@ def test_two_looks_at_one_moment_are_one_sample() -> None:
     history.add_subscriptions(rows, 1300)
     history.add_subscriptions(rows, 1310)  # the list polled again before the clock moved
     assert history.backlogs["my_sub"].since(0) == [(1000.0, 74.0)]
+
+
+def test_the_key_names_each_line_in_its_colour_and_never_splits_a_name() -> None:
+    history = ChartHistory(Clock())
+    history.add_subscriptions(RecordedOps().subscriptions.rows_data, 1300)
+    series = subscription_key(history)  # the head first, then the checkpoints as drawn
+    assert [name for name, _ in series] == ["head", *sorted(history.checkpoints)]
+    assert series[0][1] == HEAD_COLOUR and series[1][1] == LINE_COLOURS[0]
+    (line,) = key_lines(series, 80)
+    assert line.plain == "━ head  " + "  ".join(f"━ {name}" for name, _ in series[1:])
+    red, green, blue = HEAD_COLOUR
+    assert f"rgb({red},{green},{blue})" in str(line.spans[1].style)  # "head" in its line's colour
+    names = [("alpha", LINE_COLOURS[0]), ("beta", LINE_COLOURS[1]), ("gamma", LINE_COLOURS[2])]
+    assert [text.plain for text in key_lines(names, 15)] == ["━ alpha  ━ beta", "━ gamma"]
+    assert [text.plain for text in key_lines(names, 3)] == ["━ alpha", "━ beta", "━ gamma"]
+    assert key_lines([], 80) == []

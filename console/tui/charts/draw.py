@@ -179,12 +179,50 @@ def _axes(plt: Plot, title: str, history: ChartHistory) -> None:
     plt.xticks([-300, -240, -180, -120, -60, 0], ["-5m", "-4m", "-3m", "-2m", "-1m", "now"])
 
 
-def _line(
-    plt: Plot, points: Sequence[tuple[float, float]], now: float, *, label: str, color: RGB
-) -> None:
+def _line(plt: Plot, points: Sequence[tuple[float, float]], now: float, *, color: RGB) -> None:
+    # No label: plotext would draw its legend over the plot's top-left, hiding the lines'
+    # first seconds; the pane's border names them instead (``key``).
     if points:
         xs = [at - now for at, _ in points]
-        plt.plot(xs, [value for _, value in points], label=label, color=color, marker=MARKER)
+        plt.plot(xs, [value for _, value in points], color=color, marker=MARKER)
+
+
+def _coloured(names: Sequence[str]) -> list[tuple[str, RGB]]:
+    """Each series' line colour, in the order the charts draw them."""
+    return [(name, LINE_COLOURS[index % len(LINE_COLOURS)]) for index, name in enumerate(names)]
+
+
+def key_lines(series: Sequence[tuple[str, RGB]], width: int) -> list[Text]:
+    """The lines named, each in its colour (``━ node1  ━ node2``), packed into lines of at most
+    ``width`` cells; a name is never split, and one longer than ``width`` gets a line of its
+    own (the widget cuts it)."""
+    lines: list[Text] = []
+    line = Text()
+    for name, (red, green, blue) in series:
+        colour = f"rgb({red},{green},{blue})"
+        entry = Text.assemble(("━ ", colour), (name, f"bold {colour}"))
+        if line and line.cell_len + 2 + entry.cell_len > width:
+            lines.append(line)
+            line = Text()
+        if line:
+            line.append("  ")
+        line.append_text(entry)
+    return [*lines, line] if line else lines
+
+
+def cluster_key(history: ChartHistory) -> list[tuple[str, RGB]]:
+    """The cluster charts' lines: a node each."""
+    return _coloured(list(history.nodes))
+
+
+def feed_key(history: ChartHistory) -> list[tuple[str, RGB]]:
+    """The feed chart's lines: an event type each."""
+    return _coloured(sorted(history.event_types))
+
+
+def subscription_key(history: ChartHistory) -> list[tuple[str, RGB]]:
+    """The subscriptions chart's lines: the store's head and a checkpoint each."""
+    return [("head", HEAD_COLOUR), *_coloured(sorted(history.checkpoints))]
 
 
 def cluster_plot(plt: Plot, history: ChartHistory, metric: Metric) -> None:
@@ -194,10 +232,10 @@ def cluster_plot(plt: Plot, history: ChartHistory, metric: Metric) -> None:
     start = now - history.window
     _axes(plt, TITLES[metric], history)
     top = 0.0
-    for index, (node, series) in enumerate(history.nodes.items()):
-        points = series[metric].since(start)
+    for node, colour in cluster_key(history):
+        points = history.nodes[node][metric].since(start)
         top = max([top, *(value for _, value in points)])
-        _line(plt, points, now, label=node, color=LINE_COLOURS[index % len(LINE_COLOURS)])
+        _line(plt, points, now, color=colour)
     for mark in history.marks:
         if mark.at >= start:
             plt.vline(mark.at - now, PLOT_MARK_COLOURS[mark.kind])
@@ -210,10 +248,10 @@ def feed_plot(plt: Plot, history: ChartHistory) -> None:
     start = now - history.window
     _axes(plt, "events per second by event type (of the feed's sources)", history)
     top = 0.0
-    for index, (name, series) in enumerate(sorted(history.event_types.items())):
-        points = series.since(start)
+    for name, colour in feed_key(history):
+        points = history.event_types[name].since(start)
         top = max([top, *(value for _, value in points)])
-        _line(plt, points, now, label=name, color=LINE_COLOURS[index % len(LINE_COLOURS)])
+        _line(plt, points, now, color=colour)
     plt.ylim(0, max(top * 1.1, 1.0))
 
 
@@ -222,10 +260,9 @@ def subscription_plot(plt: Plot, history: ChartHistory) -> None:
     now = history.clock()
     start = now - history.window
     _axes(plt, "checkpoint vs head (the gap: the backlog)", history)
-    _line(plt, history.head.since(start), now, label="head", color=HEAD_COLOUR)
-    for index, (name, series) in enumerate(sorted(history.checkpoints.items())):
-        colour = LINE_COLOURS[index % len(LINE_COLOURS)]
-        _line(plt, series.since(start), now, label=name, color=colour)
+    _line(plt, history.head.since(start), now, color=HEAD_COLOUR)
+    for name, colour in _coloured(sorted(history.checkpoints)):
+        _line(plt, history.checkpoints[name].since(start), now, color=colour)
 
 
 def marks_text(history: ChartHistory) -> str:

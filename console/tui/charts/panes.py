@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 from console.tui.charts import draw
 from console.tui.charts.history import METRICS, Chart, ChartHistory
 
+KEY_MARGIN = 6  # the border title's corners and the spaces around it
 FULL_SIZE = Size(120, 36)  # from this terminal size on: charts with axes, not sparklines
 
 
@@ -39,6 +40,11 @@ class ChartPane(Vertical):
         height: 16;
     }
     ChartPane .sparklines {
+        height: auto;
+        padding: 0 1;
+    }
+    ChartPane .plot-key {
+        display: none;
         height: auto;
         padding: 0 1;
     }
@@ -64,6 +70,7 @@ class ChartPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(classes="sparklines")
+        yield Static(classes="plot-key")
         with Horizontal(classes="plots"):
             for _ in range(self.PLOTS):
                 yield PlotextPlot()
@@ -90,23 +97,37 @@ class ChartPane(Vertical):
         self.query_one(".sparklines", Static).display = not full
         self.query_one(".plots", Horizontal).display = full
         self.set_class(full, "full")
+        # The lines' names ride on the pane's top border, costing no row and hiding no line;
+        # those that do not fit there go on lines above the plots.
+        lines = draw.key_lines(self.key(), self._width() - KEY_MARGIN) if full else []
+        self.border_title = lines[0] if lines else None
+        rest = self.query_one(".plot-key", Static)
+        rest.display = len(lines) > 1
+        rest.update(Text("\n").join(lines[1:]))
         if full:
             plots = list(self.query(PlotextPlot))
             self.draw_full(plots)
             for plot in plots:
                 plot.refresh()
         else:
-            width = (self.size.width or self.app.size.width) - 2  # the lines' padding
+            width = self._width() - 2  # the lines' padding
             self.query_one(".sparklines", Static).update(self.draw_compact(width))
         note = self.query_one(".plot-note", Static)
         note.display = full and bool(self.note())
         if full:
             note.update(self.note())
 
+    def _width(self) -> int:
+        return self.size.width or self.app.size.width
+
     def draw_full(self, plots: list[PlotextPlot]) -> None:
         raise NotImplementedError
 
     def draw_compact(self, width: int) -> Text:
+        raise NotImplementedError
+
+    def key(self) -> list[tuple[str, draw.RGB]]:
+        """The plots' lines: each one's name and colour."""
         raise NotImplementedError
 
     def note(self) -> str:
@@ -134,6 +155,9 @@ class ClusterCharts(ChartPane):
     def draw_compact(self, width: int) -> Text:
         return draw.cluster_sparklines(self.history, width)
 
+    def key(self) -> list[tuple[str, draw.RGB]]:
+        return draw.cluster_key(self.history)
+
     def note(self) -> str:
         marks = draw.marks_text(self.history)
         return f"marked: {marks} (yellow: election, red: node down)" if marks else ""
@@ -150,6 +174,9 @@ class FeedCharts(ChartPane):
     def draw_compact(self, width: int) -> Text:
         return draw.feed_sparklines(self.history, width)
 
+    def key(self) -> list[tuple[str, draw.RGB]]:
+        return draw.feed_key(self.history)
+
 
 class SubscriptionCharts(ChartPane):
     """Checkpoint vs head per subscription (the backlog)."""
@@ -161,3 +188,6 @@ class SubscriptionCharts(ChartPane):
 
     def draw_compact(self, width: int) -> Text:
         return draw.subscription_sparklines(self.history, width)
+
+    def key(self) -> list[tuple[str, draw.RGB]]:
+        return draw.subscription_key(self.history)
