@@ -798,7 +798,7 @@ class RaftHost:
             if self._return is not None:  # measured in election timeouts too
                 self._return.settle = RETURN_SETTLE_TIMEOUTS * self._reach_window
                 self._return.retry = RETURN_RETRY_TIMEOUTS * self._reach_window
-            self.peers.shaper.delay = message_delay(scale, self.tick_seconds)
+            self.peers.shaper.set_delay(message_delay(scale, self.tick_seconds))
             self.node_log.add(
                 "tempo",
                 f"tempo {tempo.text}: election timeout {rep.election_ticks * scale}-"

@@ -56,6 +56,18 @@ class _DelayLine:
         if self._queue:
             self._timer = loop.call_at(self._queue[0][0], self._release)
 
+    def shift(self, seconds: float) -> None:
+        """Every frame on its way due ``seconds`` later (earlier when negative, not before now):
+        a change of tempo reaches the messages in flight as it does the clocks under way."""
+        if not self._queue:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._queue = deque((max(now, due + seconds), frame) for due, frame in self._queue)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(self._queue[0][0], self._release)
+
     def drop(self, trace_id: int) -> int:
         """Take the message numbered ``trace_id`` (and its duplicate) out; how many went."""
         dropped = 0
@@ -82,6 +94,15 @@ class LinkShaper:
         self.delay = 0.0  # seconds every message waits (the tempo)
         self._lines: dict[str, _DelayLine] = {}
         self.counters = {"dropped": 0, "duplicated": 0, "delayed": 0, "dropped_by_hand": 0}
+
+    def set_delay(self, delay: float) -> None:
+        """The tempo's delay from now on, for what is on its way too: speeding up from x1/20 to
+        x1 delivers the heartbeats still waiting out 0.95 s at once, so no follower, back at
+        full-speed timeouts, waits for them and times out (a change of tempo starts no
+        election)."""
+        for line in self._lines.values():
+            line.shift(delay - self.delay)
+        self.delay = delay
 
     def set_fault(self, fault: LinkFault) -> None:
         """Shape the link to ``fault.to`` from now on (replacing its fault, if any); its

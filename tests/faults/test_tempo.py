@@ -77,9 +77,15 @@ async def test_tempo_20_stretches_elections_and_1_restores_them(make_cluster: Ma
         view = await client.cluster()
         assert view.get("tempo") == {"scale": 20, "since": answer["since"]}, view
         slow = await _time_to_elect(cluster, client, probe)
+        term = max(int(s["term"]) for s in (await probe.statuses()).values() if s)
         restored = await client.set_tempo(1)
         assert restored["scale"] == 1
-        term = max(int(s["term"]) for s in (await probe.statuses()).values() if s)
+        # No election for the change back either: the heartbeats still on their 0.95 s way go
+        # at once (the leader first when speeding up), within the followers' new 0.3 s timeouts.
+        settled = time.monotonic() + 3  # ten full-speed election timeouts
+        while time.monotonic() < settled:
+            statuses = await probe.statuses()
+            assert max(int(s["term"]) for s in statuses.values() if s) == term, statuses
         again = await _time_to_elect(cluster, client, probe)
         print(
             f"\ntime to elect after a leader kill: x1 {full:.2f} s, x20 {slow:.2f} s, "

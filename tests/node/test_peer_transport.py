@@ -146,7 +146,7 @@ async def test_a_message_dropped_by_hand_in_flight_never_arrives(
     linked: tuple[PeerTransport, _Peer],
 ) -> None:
     transport, peer = linked
-    transport.shaper.delay = 0.3  # the tempo's delay: every message waits in its delay line
+    transport.shaper.set_delay(0.3)  # the tempo's delay: every message waits in its delay line
     transport.send([_append(4)], [7])
     transport.send([_append(5), _append(6)], [8, 9])
     assert transport.shaper.drop_message(7) == "node2"
@@ -160,6 +160,31 @@ async def test_a_message_dropped_by_hand_in_flight_never_arrives(
     assert transport.shaper.drop_message(0) is None
     _, msgs = await peer.next_frame()
     assert msgs == [_append(7)]
+
+
+async def test_speeding_up_delivers_what_waits_out_the_slower_tempo_at_once(
+    linked: tuple[PeerTransport, _Peer],
+) -> None:
+    """x1/20 to x1 with heartbeats on their 0.95 s way: they go at once, in order, else a
+    follower back at full-speed timeouts would wait for them and campaign."""
+    transport, peer = linked
+    transport.shaper.set_delay(0.95)
+    transport.send([_notice(3)], [1])
+    transport.send([_notice(4)], [2])
+    sent = time.monotonic()
+    await asyncio.sleep(0.1)
+    assert peer.frames == []  # on their way
+    transport.shaper.set_delay(0.0)
+    first, second = await peer.next_frame(), await peer.next_frame()
+    assert [first[1], second[1]] == [[_notice(3)], [_notice(4)]]
+    assert second[0] - sent < 0.5, second[0] - sent
+    # Slowing down holds what is on its way longer by the difference.
+    transport.shaper.set_delay(0.2)
+    transport.send([_notice(5)], [3])
+    transport.shaper.set_delay(0.6)
+    sent = time.monotonic()
+    arrived, msgs = await peer.next_frame()
+    assert msgs == [_notice(5)] and arrived - sent >= 0.55, arrived - sent
 
 
 async def test_a_node_that_is_no_peer_is_told_on_a_connection_of_its_own() -> None:

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from console.ops.lesson_view import LessonView
@@ -34,7 +31,7 @@ from console.tui.replay import ReplayConsole
 from tests.cluster_harness import RunningCluster
 from tests.tui.lesson_session import LESSON, NAME, PaneText, pane_text, record_lesson, seat_the_room
 from tests.tui.test_replay import RECORDING as FAILOVER
-from tests.tui.test_replay import Clock, screen_text
+from tests.tui.test_replay import Clock, drawn_as, screen_text
 
 RECORDING = Path(__file__).with_name("recordings") / "lesson.gate.gz"
 SIZE = (120, 36)
@@ -43,13 +40,7 @@ ANSWERS_AT = 4.0  # step 3's question open, step 2's transcript with the room's 
 RECAP_AT = 6.0
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 # -- the records -------------------------------------------------------------------------------
@@ -160,14 +151,6 @@ def console(clock: Clock | None = None, path: Path = RECORDING) -> ReplayConsole
     app = ReplayConsole(ReplayOps(path, read_recording(path)), paused=True, clock=clock or Clock())
     app.animation_level = "none"
     return app
-
-
-async def drawn_as(pilot: Pilot[Any], app: ReplayConsole, drawn: str) -> None:
-    """The screen is ``drawn`` once drawn: a loaded machine may take more than a frame."""
-    deadline = time.monotonic() + 5
-    while screen_text(app) != drawn and time.monotonic() < deadline:
-        await pilot.pause(0.05)
-    assert screen_text(app) == drawn
 
 
 async def test_seeking_and_stepping_show_the_pane_played_through() -> None:

@@ -8,8 +8,6 @@ snapshots (``snapshots/test_lesson_replay_snapshots/``) were rendered to PNG and
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,14 +20,7 @@ from tests.tui.test_snapshots import SMALL, Compare, settle
 LARGE = (120, 36)
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The node log shows local times: draw them in UTC, whatever the machine's zone."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def at(when: float) -> Any:

@@ -8,8 +8,7 @@ accepted (update with ``pytest tests/tui/test_messages_panel.py --snapshot-updat
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any, cast
 
@@ -29,13 +28,7 @@ from tests.tui.test_snapshots import SMALL, Compare, console, settle, steps
 LARGE = (120, 36)
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def shown(*keys: str) -> Any:

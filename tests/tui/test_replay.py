@@ -11,12 +11,12 @@ import gzip
 import json
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from console.ops.cluster import HealthSample, NodeLogLine
 from console.ops.messages import trace_line
@@ -245,13 +245,15 @@ def screen_text(app: ReplayConsole) -> str:
     return re.sub(r"terminal-\d+", "terminal", app.export_screenshot())
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+async def drawn_as(pilot: Pilot[Any], app: ReplayConsole, drawn: str) -> None:
+    """The screen is ``drawn`` once drawn: a loaded machine may take more than a frame."""
+    deadline = time.monotonic() + 5
+    while screen_text(app) != drawn and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+    assert screen_text(app) == drawn
+
+
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 async def test_seeking_back_shows_the_screen_first_seen_there() -> None:
@@ -277,11 +279,7 @@ async def test_seeking_back_shows_the_screen_first_seen_there() -> None:
         await app.seek(at)
         await pilot.pause()
         assert shown(app) == first
-        # The same screen once drawn: a loaded machine may take more than one frame to draw it.
-        deadline = time.monotonic() + 5
-        while screen_text(app) != drawn and time.monotonic() < deadline:
-            await pilot.pause(0.05)
-        assert screen_text(app) == drawn
+        await drawn_as(pilot, app, drawn)
 
 
 async def test_pause_step_and_speed_keys() -> None:

@@ -7,8 +7,6 @@ node3 campaign; node2 wins at 5.4 s) and draws the Cluster or the Messages panel
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,14 +20,7 @@ LARGE = (120, 36)
 AT = 5.0  # seconds into the recording
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The node log shows local times: draw them in UTC, whatever the machine's zone."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def at(*keys: str) -> Any:

@@ -12,7 +12,9 @@ from textual.pilot import Pilot
 
 from console.tui.app import GateConsole
 from engine.client.checker import LiveVerdict, Violation
-from tests.tui.test_snapshots import Compare, console, steps, utc  # noqa: F401 (a fixture)
+from tests.tui.test_snapshots import Compare, console, steps
+
+pytestmark = pytest.mark.usefixtures("utc")
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 CLEAN = LiveVerdict(12_345, 12_345, 0, 0, 0, 0, 0, None)
