@@ -224,7 +224,8 @@ async def _cluster_feed(
                     yield orjson.loads(msg.data)
             reason = "the gateway closed the connection"
         except aiohttp.WSServerHandshakeError as exc:
-            if exc.status in (400, 401, 403, 404):
+            # 501: a backend without it (JetStream) will not have it on the next try either.
+            if exc.status in (400, 401, 403, 404, 501):
                 raise await _handshake_error(client, path, params, exc) from None
             reason = f"HTTP {exc.status}"
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:

@@ -238,8 +238,7 @@ class Gateway:
         return await serve_trace(self.trace, request)
 
     async def cluster_inside(self, request: web.Request) -> web.WebSocketResponse:
-        # Gate's nodes answer it as they answer the trace: a backend without one has neither.
-        self.ops.require("trace")
+        self.ops.require("inside")
         return await serve_inside(self.inside, request)
 
     async def node_log(self, request: web.Request) -> web.Response:
