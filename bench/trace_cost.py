@@ -13,9 +13,12 @@
 2. gate-console's CPU with its Messages panel open, on a real pseudo-terminal (120x36),
    attached to the tracing cluster while it takes writes as fast as it can (append_bench's
    scenario B, 4 tasks of 100-event appends).  Goal: under half a core, as console_latency's.
+3. The gateway's and each node's CPU with one watcher of ``/api/cluster/inside`` (each node's
+   inside, asked ten times a second; docs/API.md, "Nodes' inside") against nobody watching, on
+   the idle tracing cluster, ``--inside-seconds`` each, what the Cluster panel adds.
 
     python -m bench.trace_cost [--rounds 3] [--seconds 6] [--console-seconds 10]
-                               [--json-out [PATH]]
+                               [--inside-seconds 10] [--json-out [PATH]]
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from bench.lib.cluster import (
 )
 from bench.lib.console_pty import ConsoleOnPty
 from bench.lib.driver import SCENARIOS, ScenarioResult, run_scenario
-from bench.lib.machine import CpuMeter
+from bench.lib.machine import MACHINE, CpuMeter, StealWatch
 from bench.lib.results import Results, add_json_out
 from engine.client import GateClient
 from engine.node.trace import MessageTrace
@@ -226,6 +229,52 @@ async def console_cpu(on: RunningCluster, seconds: float, results: Results) -> b
         await asyncio.to_thread(console.end)
 
 
+async def inside_cpu(on: RunningCluster, seconds: float, results: Results) -> None:
+    async with on.new_client() as client:
+        meter = CpuMeter(process_ids(await client.cluster(), on.url, on.gateway_pid))
+        steal = StealWatch()
+
+        async def cores() -> dict[str, float]:
+            before = meter.sample()
+            await asyncio.sleep(seconds)
+            used = CpuMeter.delta(before, meter.sample())
+            return {name: sec / seconds for name, sec in used.items()}
+
+        steal.start()
+        quiet = await cores()
+        messages = 0
+
+        async def watch() -> None:
+            nonlocal messages
+            async for _ in client.inside(keep_trying=True):
+                messages += 1
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(0.5)  # connected, the hub asking the nodes
+        counted = messages
+        watched = await cores()
+        counted = messages - counted
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        steal.stop()
+    print(f"\nthe nodes' inside (/api/cluster/inside), the cluster idle, {seconds:g} s each: "
+          f"the watcher got {counted / seconds:.1f} messages/s")  # fmt: skip
+    print(f"  {'process':<22} {'nobody watching':>16} {'one watcher':>12} {'added':>8}  (cores)")
+    names = [n for n in watched if n not in ("client", MACHINE)]
+    for name in names:
+        added = watched[name] - quiet.get(name, 0.0)
+        print(f"  {name:<22} {quiet.get(name, 0.0):>16.3f} {watched[name]:>12.3f} {added:>+8.3f}")
+    nodes = [n for n in names if n != "gateway"]
+    results.add(
+        "inside, one watcher",
+        {"messages_per_s": round(counted / seconds, 1),
+         "gateway_cores_added": round(watched["gateway"] - quiet["gateway"], 4),
+         "node_cores_added_max": round(max(watched[n] - quiet[n] for n in nodes), 4)},
+        steal.result,
+    )  # fmt: skip
+
+
 async def main_async(args: argparse.Namespace, results: Results) -> bool:
     parent = Path(tempfile.mkdtemp(prefix="gate-bench-trace-"))
     try:
@@ -234,6 +283,7 @@ async def main_async(args: argparse.Namespace, results: Results) -> bool:
                   "replication.traceMessages 0 and 4096")  # fmt: skip
             ok = await throughput(off, on, args.rounds, args.seconds, results)
             ok = await console_cpu(on, args.console_seconds, results) and ok
+            await inside_cpu(on, args.inside_seconds, results)
         return ok
     finally:
         shutil.rmtree(parent, ignore_errors=True)
@@ -244,6 +294,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--console-seconds", type=float, default=10.0)
+    parser.add_argument("--inside-seconds", type=float, default=10.0)
     add_json_out(parser, "trace_cost")
     args = parser.parse_args()
     results = Results("trace_cost", args.json_out)

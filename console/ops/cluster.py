@@ -122,7 +122,8 @@ class NodeRow:
     voter: bool = True  # False for a learner (a node added, not yet caught up and promoted)
     log_first: int | None = None  # the span of the Raft log it holds (None: unknown)
     log_last: int | None = None
-    # Its inside, as its status reported it at the gateway's last probe (None: unknown).
+    # Its inside, as its status reported it at the gateway's last probe (None: unknown), or
+    # fresher from the nodes' inside feed while the Cluster panel is shown (console/ops/inside.py).
     voted_for: str | None = None
     uptime_s: float | None = None
     timer_elapsed_ms: int | None = None  # its election timer (on a leader: the quorum check)

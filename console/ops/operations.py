@@ -14,6 +14,7 @@ import time
 from console.ops.catalogue import EVERYTHING, Offer
 from console.ops.cluster import ClusterOps, HealthMonitor
 from console.ops.errors import OpsError
+from console.ops.inside import InsideFeed
 from console.ops.messages import MessageFeed
 from console.ops.observers import ObserverRegistry
 from console.ops.producers import ProducerManager
@@ -53,6 +54,7 @@ class Operations:
         self.stores = StoreOps(client)
         self.cluster = ClusterOps(client)
         self.messages = MessageFeed(client)  # the Raft messages, while the panel is shown
+        self.inside = InsideFeed(client)  # the nodes' inside, while the Cluster panel is shown
         # Its own client that never retries, so a status bar never waits on a dead engine.
         self._health_client = session.new_client(retry_deadline=0)
         self.health = HealthMonitor(
@@ -149,6 +151,7 @@ class Operations:
         """Stop everything this session started."""
         await self.health.stop()
         await self.messages.stop()
+        await self.inside.stop()
         await asyncio.gather(
             self.subscriptions.stop_all(),
             self.observers.stop_all(),

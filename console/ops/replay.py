@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.ops.cluster import HealthSample, NodeLogLine, NodeLogPage
+from console.ops.cluster import ClusterStatus, HealthSample, NodeLogLine, NodeLogPage
 from console.ops.lesson_view import LessonView, apply_change
 from console.ops.line_feed import LineFeed
 from console.ops.messages import TraceLine
@@ -48,6 +48,19 @@ class ReplayHealth:
 class ReplayVerdict:
     latest: LiveVerdict | None = None
     unreadable: bool = False
+
+
+class ReplayInside:
+    """A recording holds the cluster views as they were probed: no fresher inside over them."""
+
+    updates = 0
+    watching = False
+
+    def watch(self, on: bool) -> None:
+        """Nothing to follow."""
+
+    def merged(self, status: ClusterStatus) -> ClusterStatus:
+        return status
 
 
 class ReplayMessages:
@@ -175,6 +188,7 @@ class ReplayOps:
         self.health = ReplayHealth()
         self.verdict = ReplayVerdict()
         self.messages = ReplayMessages()
+        self.inside = ReplayInside()
         self.observers = ReplayObservers()
         self.cluster = ReplayCluster()
         self.lesson: LessonView | None = None  # the lesson pane (None: none shown)

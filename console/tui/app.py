@@ -149,6 +149,7 @@ class GateConsole(App[None]):
         self.muted: set[str] = set()  # feed sources a person took out of the feed
         self._health_seen = -1
         self._last_status: ClusterStatus | None = None
+        self._inside_seen = 0  # the nodes' inside updates drawn so far
         self.timeline = Timeline()
         self.history = ChartHistory()  # what the charts draw (G shows them)
         self._first_sample_at: float | None = None
@@ -198,6 +199,7 @@ class GateConsole(App[None]):
     def on_mount(self) -> None:
         if self.recorder is not None:  # a recording holds the messages, whichever panel shows
             self.ops.messages.watch(True)
+        self.ops.inside.watch(True)  # the Cluster panel is shown first
         self.drain(tables=True)
         self.start_timers()
         self.query_one("#cluster-panel DataTable", DataTable).focus()
@@ -300,6 +302,9 @@ class GateConsole(App[None]):
             self._show_charts()
             if self.ops.messages.watching:
                 self._show_messages()
+            if self.ops.inside.updates != self._inside_seen:
+                self._inside_seen = self.ops.inside.updates
+                self._show_cluster()
         if self.recorder is not None:
             self.recorder.verdict(self.ops.verdict.latest, self.ops.verdict.unreadable)
             self.recorder.flush()
@@ -339,7 +344,13 @@ class GateConsole(App[None]):
         """The status line and the node table as of ``sample``."""
         self.query_one(StatusBar).show(sample)
         if sample is not None and sample.status is not None:
-            self.query_one(ClusterPanel).show(sample.status)
+            self.query_one(ClusterPanel).show(self.ops.inside.merged(sample.status))
+
+    def _show_cluster(self) -> None:
+        """The node table as of the last cluster view, with the nodes' fresh inside over it."""
+        sample = self.ops.health.latest
+        if sample is not None and sample.status is not None:
+            self.query_one(ClusterPanel).show(self.ops.inside.merged(sample.status))
 
     def _show_messages(self) -> None:
         panel = self.query_one(MessagesPanel)
@@ -516,6 +527,8 @@ class GateConsole(App[None]):
             self.query_one(FeedPanel).catch_up()
         # The cluster is asked for its messages only while they are shown.
         self.ops.messages.watch(pane_id == "messages" or self.recorder is not None)
+        # And for the nodes' inside only while the Cluster panel is.
+        self.ops.inside.watch(pane_id == "cluster")
         if pane_id == "messages":
             self._show_messages()
         focused = tabs.screen.focused

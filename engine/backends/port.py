@@ -74,7 +74,7 @@ class Backend(Protocol):
 
 # The cluster operations a backend may not have (``ClusterOps.require``), as the consoles know
 # them from ``unsupported`` in the cluster view (docs/API.md, "Cluster").
-OPERATIONS = ("transfer", "node_log", "membership", "isolate", "links", "tempo", "trace")
+OPERATIONS = ("transfer", "node_log", "membership", "isolate", "links", "tempo", "trace", "inside")
 
 
 class ClusterOps(Protocol):

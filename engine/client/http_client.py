@@ -25,6 +25,7 @@ from engine.client.results import (
     ClusterEvent,
     ClusterView,
     EventRecord,
+    InsideMessage,
     LinkFaultsAnswer,
     LinkFaultsCleared,
     LinkFaultView,
@@ -423,6 +424,20 @@ class GateClient:
         query = {k: str(v) for k, v in params.items() if v is not None}
         return subscription_client.trace(
             self, query, keep_trying=keep_trying, on_connection=on_connection
+        )
+
+    def inside(
+        self,
+        *,
+        keep_trying: bool = False,
+        on_connection: ConnectionListener | None = None,
+    ) -> AsyncIterator[InsideMessage]:
+        """Each node's inside (term, vote, commit, applied, log span, election timer, the
+        leader's match/next), sent as it changes, several times a second whatever the tempo
+        (WebSocket ``/api/cluster/inside``, docs/API.md "Nodes' inside"), reconnecting by
+        itself as ``observe`` does.  Yields ``{"type": "inside", "time", "nodes"}``."""
+        return subscription_client.inside(
+            self, keep_trying=keep_trying, on_connection=on_connection
         )
 
     async def put_subscription(

@@ -368,6 +368,17 @@ class TraceBatch(TypedDict):
     lines: list[dict[str, Any]]
 
 
+class InsideMessage(TypedDict):
+    """The nodes whose inside changed (docs/API.md, "Nodes' inside"): each as the cluster
+    view's fields ``role``, ``term``, ``leader``, ``voted_for``, ``commit_position``,
+    ``applied_position``, ``log``, ``election_timer``, ``progress``; null for a node the gateway
+    could not ask this round."""
+
+    type: Literal["inside"]
+    time: float
+    nodes: dict[str, dict[str, Any] | None]
+
+
 class ClusterViewEvent(ClusterView):
     """The cluster view, at once and after every health round."""
 

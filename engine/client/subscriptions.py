@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from engine.client.results import Delivery, ObserverMessage, TraceBatch
+from engine.client.results import Delivery, InsideMessage, ObserverMessage, TraceBatch
 from engine.protocol.consume import CLOSE_NOT_FOUND, CLOSE_STOPPED, NACK_ACTIONS
 from engine.protocol.errors import GateError
 from engine.protocol.json_input import check_integers, dumps_exact
@@ -184,8 +184,36 @@ async def trace(
     on_connection: ConnectionListener | None = None,
 ) -> AsyncIterator[TraceBatch]:
     """The batches of ``/api/cluster/trace`` (see GateClient.trace), reconnecting by itself."""
-    path = "/api/cluster/trace"
-    backoff = _Reconnect(client, "message trace", keep_trying=keep_trying, listener=on_connection)
+    async for batch in _cluster_feed(
+        client, "/api/cluster/trace", params, "message trace", keep_trying, on_connection
+    ):
+        yield batch
+
+
+async def inside(
+    client: Gateway,
+    *,
+    keep_trying: bool = False,
+    on_connection: ConnectionListener | None = None,
+) -> AsyncIterator[InsideMessage]:
+    """The messages of ``/api/cluster/inside`` (see GateClient.inside), reconnecting by itself;
+    the first after each connection holds every node."""
+    async for message in _cluster_feed(
+        client, "/api/cluster/inside", {}, "nodes' inside", keep_trying, on_connection
+    ):
+        yield message
+
+
+async def _cluster_feed(
+    client: Gateway,
+    path: str,
+    params: dict[str, str],
+    what: str,
+    keep_trying: bool,
+    on_connection: ConnectionListener | None,
+) -> AsyncIterator[Any]:
+    """The JSON messages of a cluster WebSocket that only pushes, reconnecting by itself."""
+    backoff = _Reconnect(client, what, keep_trying=keep_trying, listener=on_connection)
     while True:
         try:
             async with client.websocket(path, params) as ws:
@@ -196,7 +224,8 @@ async def trace(
                     yield orjson.loads(msg.data)
             reason = "the gateway closed the connection"
         except aiohttp.WSServerHandshakeError as exc:
-            if exc.status in (400, 401, 403, 404):
+            # 501: a backend without it (JetStream) will not have it on the next try either.
+            if exc.status in (400, 401, 403, 404, 501):
                 raise await _handshake_error(client, path, params, exc) from None
             reason = f"HTTP {exc.status}"
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:

@@ -22,6 +22,7 @@ from engine.config import is_valid_id
 from engine.config_model import ClusterConfig, Endpoint, Role
 from engine.gateway.gate_cluster_ops import NODE_OP_TIMEOUT
 from engine.gateway.health import ClusterMonitor
+from engine.gateway.inside import InsideHub, serve_inside
 from engine.gateway.metrics import GatewayCollector, RequestCounts
 from engine.gateway.observers import ObserverHub
 from engine.gateway.routing import Router
@@ -114,6 +115,8 @@ class Gateway:
         self.observers = ObserverHub(self._observer_read)
         # Asks the nodes for their Raft messages while anyone watches /api/cluster/trace.
         self.trace = TraceHub(router.ask, lambda: self.members.node_ids)
+        # Asks the nodes for their inside while anyone watches /api/cluster/inside.
+        self.inside = InsideHub(router.ask, lambda: self.members.node_ids)
         # What the config leaves open to the network (engine/exposure.py), set at start.
         self.insecure: list[str] = []
 
@@ -233,6 +236,10 @@ class Gateway:
     async def cluster_trace(self, request: web.Request) -> web.WebSocketResponse:
         self.ops.require("trace")
         return await serve_trace(self.trace, request)
+
+    async def cluster_inside(self, request: web.Request) -> web.WebSocketResponse:
+        self.ops.require("inside")
+        return await serve_inside(self.inside, request)
 
     async def node_log(self, request: web.Request) -> web.Response:
         """A node's recent log lines (why things happen on it), asked of that node."""
@@ -543,6 +550,7 @@ class Gateway:
     async def close(self) -> None:
         await self.observers.close()
         await self.trace.close()
+        await self.inside.close()
         await self.backend.close()
         for task in list(self._background):
             task.cancel()
@@ -566,6 +574,7 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/cluster/tempo"): "reader",
     ("GET", "/api/cluster/links"): "reader",
     ("GET", "/api/cluster/trace"): "reader",
+    ("GET", "/api/cluster/inside"): "reader",
     ("GET", _NODE + "/log"): "reader",
     ("GET", "/api/stores/{store}/observe"): "reader",
     ("GET", "/api/stores/{store}/subscriptions"): "reader",
@@ -621,6 +630,7 @@ def build_gateway_app(gateway: Gateway) -> web.Application:
     r.add_get("/api/cluster", gateway.cluster)
     r.add_get("/api/cluster/events", gateway.cluster_events)
     r.add_get("/api/cluster/trace", gateway.cluster_trace)
+    r.add_get("/api/cluster/inside", gateway.cluster_inside)
     r.add_get(_NODE + "/log", gateway.node_log)
     r.add_get("/api/cluster/tempo", gateway.get_tempo)
     r.add_post("/api/cluster/tempo", gateway.set_tempo)

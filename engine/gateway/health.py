@@ -390,12 +390,12 @@ class HealthMonitor(MonitorCore):
     def _apply(self, probes: dict[str, _Probe]) -> dict[str, Any]:
         """Turn one round's probes into the view; log, set the leader and publish changes."""
         statuses = {nid: p.status for nid, p in probes.items() if p.status is not None}
-        term = max((_int(s.get("term")) for s in statuses.values()), default=self._term)
+        term = max((status_int(s.get("term")) for s in statuses.values()), default=self._term)
         # A node still saying "leader" with a term below another node's term is stale.
         leaders = [
             nid
             for nid, s in statuses.items()
-            if s.get("role") == "leader" and _int(s.get("term")) == term
+            if s.get("role") == "leader" and status_int(s.get("term")) == term
         ]
         leader = leaders[0] if len(leaders) == 1 else None
         # A hint newer than this round's probes (they may predate the failover) stands.
@@ -408,7 +408,7 @@ class HealthMonitor(MonitorCore):
             hinted = True
         else:
             self._hint = None
-        leader_last = _int(statuses[leader].get("last_index")) if leader in statuses else None
+        leader_last = status_int(statuses[leader].get("last_index")) if leader in statuses else None
         self._leader_last = leader_last or 0
         membership = statuses[leader].get("membership") if leader in statuses else None
         if isinstance(membership, dict) and membership.get("pending") is False:
@@ -493,7 +493,7 @@ class HealthMonitor(MonitorCore):
             "progress": None,
         }
         if status is not None:
-            applied = _int(status.get("applied_position"))
+            applied = status_int(status.get("applied_position"))
             lag = None
             if node.node_id == leader:
                 lag = 0
@@ -505,8 +505,8 @@ class HealthMonitor(MonitorCore):
             repairing = repairing if isinstance(repairing, str) and repairing else None
             repaired = status.get("repaired")
             entry.update(
-                term=_int(status.get("term")),
-                commit_position=_int(status.get("commit_position")),
+                term=status_int(status.get("term")),
+                commit_position=status_int(status.get("commit_position")),
                 applied_position=applied,
                 lag=lag,
                 fresh=(
@@ -533,10 +533,10 @@ class HealthMonitor(MonitorCore):
             span = status.get("log")
             if isinstance(span, dict):
                 entry["log"] = {
-                    "first_index": _int(span.get("first_index")),
-                    "last_index": _int(span.get("last_index")),
+                    "first_index": status_int(span.get("first_index")),
+                    "last_index": status_int(span.get("last_index")),
                 }
-            entry.update(_inside(status))
+            entry.update(inside_fields(status))
             if pid is None and isinstance(status.get("pid"), int):
                 entry["pid"] = status["pid"]
         return entry
@@ -658,7 +658,7 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
-def _int(value: Any) -> int:
+def status_int(value: Any) -> int:
     """A status field as an int (0 when a node leaves it out or sends garbage)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -668,7 +668,7 @@ def _names(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _inside(status: dict[str, Any]) -> dict[str, Any]:
+def inside_fields(status: dict[str, Any]) -> dict[str, Any]:
     """The fields of a node's status that show its inside: its vote, since when it runs, its
     election timer and, on a leader, each follower's progress (garbage reads as null)."""
     voted = status.get("voted_for")
@@ -681,15 +681,15 @@ def _inside(status: dict[str, Any]) -> dict[str, Any]:
         "started_at": started if isinstance(started, int | float) else None,
         "uptime_s": uptime if isinstance(uptime, int | float) else None,
         "election_timer": (
-            {key: _int(timer.get(key)) for key in ("elapsed_ms", "timeout_ms")}
+            {key: status_int(timer.get(key)) for key in ("elapsed_ms", "timeout_ms")}
             if isinstance(timer, dict)
             else None
         ),
         "progress": (
             {
                 peer: {
-                    "match": _int(pr.get("match")),
-                    "next": _int(pr.get("next")),
+                    "match": status_int(pr.get("match")),
+                    "next": status_int(pr.get("next")),
                     "state": str(pr.get("state")),
                 }
                 for peer, pr in progress.items()

@@ -12,7 +12,6 @@ a full write rate costs a viewer a few lines per interval, not thousands.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,6 +20,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from engine.gateway.watched import WatchedRounds
 from engine.protocol.errors import GateError, invalid
 from engine.protocol.raft_trace import expand
 from engine.transport.http_common import int_param, query_param
@@ -135,51 +135,33 @@ def summaries(records: list[dict[str, Any]], seconds: float) -> list[dict[str, A
     return lines
 
 
-class TraceHub:
+class TraceHub(WatchedRounds[Batch]):
     """Asks every node for its new messages each round while anyone watches."""
 
+    name = "message trace"
+
     def __init__(self, ask: Ask, node_ids: Callable[[], Iterable[str]]) -> None:
+        super().__init__(pace=POLL_SECONDS, queued=QUEUED_BATCHES)
         self._ask = ask
         self._node_ids = node_ids
-        self._watchers: set[asyncio.Queue[Batch]] = set()
         self._receiving: set[asyncio.Queue[Batch]] = set()  # watchers of received messages
-        self._task: asyncio.Task[None] | None = None
         # Per node: (started_at, last seq read); a new started_at means it restarted.
         self._cursors: dict[str, tuple[float, int]] = {}
 
     def subscribe(self, received: bool = False) -> asyncio.Queue[Batch]:
         """A watcher's queue of batches; with ``received``, what the nodes received too (else
         they send only what they sent, half as much)."""
-        queue: asyncio.Queue[Batch] = asyncio.Queue(QUEUED_BATCHES)
-        self._watchers.add(queue)
+        queue = self.watch()
         if received:
             self._receiving.add(queue)
-        if self._task is None:
-            self._cursors = {}
-            self._task = asyncio.create_task(self._run(), name="trace-hub")
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Batch]) -> None:
-        self._watchers.discard(queue)
         self._receiving.discard(queue)
-        if not self._watchers and self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self.unwatch(queue)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                batch = await self.poll()
-            except Exception:
-                # A round that fails is logged and the next one tried: watchers keep watching.
-                log.exception("a round of the message trace failed")
-                await asyncio.sleep(POLL_SECONDS)
-                continue
-            for queue in self._watchers:
-                if queue.full():
-                    queue.get_nowait()  # its oldest batch: a slow watcher never holds a backlog
-                queue.put_nowait(batch)
-            await asyncio.sleep(POLL_SECONDS)
+    def starting(self) -> None:
+        self._cursors = {}
 
     async def poll(self) -> Batch:
         """One round: every node's new records, merged by time."""
@@ -222,13 +204,6 @@ class TraceHub:
             return None
         self._cursors[node] = (started, until)
         return page
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
 
 def _bounded(request: web.Request, name: str, bounds: tuple[int, int, int]) -> int:

@@ -1266,18 +1266,11 @@ class RaftHost:
         now = time.monotonic()
         status: dict[str, Any] = {
             "node_id": self.node_id,
-            "role": core.role,
-            "term": core.term,
-            "leader": core.leader_id,
+            **self.inside(),
             "preferred": self.config.preferred_node == self.node_id,
-            "voted_for": core.vote,
             "started_at": self.node_log.started_at,
             "uptime_s": round(now - self._started, 3),
-            "election_timer": self._election_timer(),
-            "commit_position": core.commit_index,
-            "applied_position": self.applied_index,
             "last_index": core.last_index,
-            "log": {"first_index": core.log.first_index, "last_index": core.last_index},
             "snapshot": {"index": core.log.snapshot.index, "term": core.log.snapshot.term},
             "serving": core.serving,
             "voter": core.voter,
@@ -1305,11 +1298,30 @@ class RaftHost:
         }
         if core.role == "leader":
             status["match"] = core.match_indexes()
-            status["progress"] = {
+        return status
+
+    def inside(self) -> dict[str, Any]:
+        """This node's Raft state as its status reports it, and nothing else (TCP op
+        ``inside``): read from the core in memory, no disk, so a gateway can ask it several
+        times a second while someone watches (engine/gateway/inside.py).  ``progress`` is the
+        leader's only."""
+        core = self.core
+        inside: dict[str, Any] = {
+            "role": core.role,
+            "term": core.term,
+            "leader": core.leader_id,
+            "voted_for": core.vote,
+            "commit_position": core.commit_index,
+            "applied_position": self.applied_index,
+            "log": {"first_index": core.log.first_index, "last_index": core.last_index},
+            "election_timer": self._election_timer(),
+        }
+        if core.role == "leader":
+            inside["progress"] = {
                 peer: {"match": pr.match, "next": pr.next, "state": pr.state}
                 for peer, pr in core.progress_view().items()
             }
-        return status
+        return inside
 
     def _election_timer(self) -> dict[str, int]:
         """The core's election timer in milliseconds (its ticks times the tick)."""

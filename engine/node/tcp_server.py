@@ -169,6 +169,8 @@ class NodeTcpServer:
         op = msg.get("op")
         if op == "status":
             return self.host.status()
+        if op == "inside":
+            return self.host.inside()
         if op == "propose":
             timeout = msg.get("timeout")
             if not isinstance(timeout, int | float) or not 0 < timeout <= MAX_PROPOSE_TIMEOUT:

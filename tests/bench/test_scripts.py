@@ -211,8 +211,8 @@ def test_trace_cost_runs_and_writes_its_records(tmp_path: Path) -> None:
     # Its goals (3 % of the cluster's CPU, a console under half a core) are the script's exit
     # status, which a loaded CI machine may miss: the records are written either way.
     out = tmp_path / "trace_cost.jsonl"
-    args = ("--rounds", "1", "--seconds", "1", "--console-seconds", "2", "--json-out", str(out))
-    result = _run("trace_cost", *args, timeout=300)
+    args = ("--rounds", "1", "--seconds", "1", "--console-seconds", "2", "--inside-seconds", "1")
+    result = _run("trace_cost", *args, "--json-out", str(out), timeout=300)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     assert [r.scenario for r in read_records(out)] == [
         "appends, trace off",
@@ -220,6 +220,7 @@ def test_trace_cost_runs_and_writes_its_records(tmp_path: Path) -> None:
         "appends, trace on, a viewer",
         "recording, nobody watching",
         "console, Messages panel open",
+        "inside, one watcher",
     ]
 
 

@@ -16,6 +16,7 @@ import pytest
 from console.ops.catalogue import CATALOGUE
 from console.ops.cluster import ClusterOps
 from console.ops.errors import OpsError, failure_text
+from console.ops.inside import InsideFeed
 from console.ops.operations import Operations
 from console.ops.outcomes import leadership_transferred
 from console.ops.session import SessionOptions
@@ -87,6 +88,7 @@ REFUSED = [
         "membership",
     ),
     ("GET", "/api/cluster/trace", None, "trace"),
+    ("GET", "/api/cluster/inside", None, "inside"),
 ]
 
 
@@ -127,6 +129,14 @@ async def test_the_consoles_operations_layer_transfers_and_words_refusals_in_one
         assert STREAM in result.streams
         assert dict(result.status.stream_leaders)[STREAM] == target
         assert "leads the stores'" in leadership_transferred(result).summary
+        # The Cluster panel's inside feed stops at once, in one line (it does not retry).
+        feed = InsideFeed(client)  # console/ops/inside.py
+        feed.watch(True)
+        async with asyncio.timeout(10):
+            while not feed.problem:
+                await asyncio.sleep(0.05)
+        assert feed.problem.startswith("backend jetstream: ") and not feed.nodes
+        await feed.stop()
         for refused in (ops.node_log(target), ops.isolate(target), ops.heal(target)):
             with pytest.raises((GateError, OpsError)) as info:
                 await refused

@@ -25,6 +25,7 @@ from console.ops.cluster import (
 )
 from console.ops.errors import OpsError
 from console.ops.formatting import received_line, seen_line, selector_text
+from console.ops.inside import merge_inside
 from console.ops.line_feed import LineFeed
 from console.ops.messages import TraceLine, trace_line
 from console.ops.observers import ObserverRow
@@ -773,6 +774,28 @@ class RecordedMessages:
         return self.lines, 0
 
 
+class RecordedInside:
+    """The nodes' inside feed: nothing until a test hands it a message (``take``)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.updates = 0
+        self.watching = False
+        self.problem = ""
+
+    def watch(self, on: bool) -> None:
+        self.watching = on
+        if not on:
+            self.nodes = {}
+
+    def take(self, nodes: dict[str, dict[str, Any]]) -> None:
+        self.nodes.update(nodes)
+        self.updates += 1
+
+    def merged(self, status: ClusterStatus) -> ClusterStatus:
+        return merge_inside(status, self.nodes)
+
+
 class RecordedOps:
     """The parts of ``Operations`` the dashboard uses, holding fixed data."""
 
@@ -792,6 +815,7 @@ class RecordedOps:
         self.cluster = RecordedCluster(self.health)
         self.stores = RecordedStores()
         self.messages = RecordedMessages([] if empty else ELECTION if trace is None else trace)
+        self.inside = RecordedInside()
         self.verdict = RecordedVerdict()
         if empty:
             self.observers = RecordedObservers([])

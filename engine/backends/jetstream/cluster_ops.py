@@ -24,6 +24,7 @@ _WHY = {
     "links": "link faults are Gate's own transport's; nats-server routes have none",
     "tempo": "nats-servers keep their own timing (no tempo)",
     "trace": "the message trace records Gate's Raft messages; nats-servers expose none",
+    "inside": "a nats-server's Raft state is not exposed to Gate: only its own nodes' inside is",
 }
 
 
