@@ -145,6 +145,9 @@ class TraceHub(WatchedRounds[Batch]):
         self._ask = ask
         self._node_ids = node_ids
         self._receiving: set[asyncio.Queue[Batch]] = set()  # watchers of received messages
+        # Per watcher that fell behind: the messages of its batches that went unseen, per node,
+        # told with its next batch (a "missed" line), never lost in silence.
+        self._lost: dict[asyncio.Queue[Batch], dict[str, int]] = {}
         # Per node: (started_at, last seq read); a new started_at means it restarted.
         self._cursors: dict[str, tuple[float, int]] = {}
 
@@ -158,7 +161,25 @@ class TraceHub(WatchedRounds[Batch]):
 
     def unsubscribe(self, queue: asyncio.Queue[Batch]) -> None:
         self._receiving.discard(queue)
+        self._lost.pop(queue, None)
         self.unwatch(queue)
+
+    def hand(self, queue: asyncio.Queue[Batch], result: Batch) -> None:
+        """A watcher's oldest batch, when its queue is full, goes out counted: its messages are
+        added to the next batch's ``missed``."""
+        if queue.full():
+            records, missed = queue.get_nowait()
+            lost = self._lost.setdefault(queue, {})
+            receiving = queue in self._receiving
+            for record in records:
+                if receiving or record["dir"] == "send":
+                    lost[record["node"]] = lost.get(record["node"], 0) + 1
+            for node, count in missed.items():
+                lost[node] = lost.get(node, 0) + count
+        records, missed = result
+        if lost := self._lost.pop(queue, {}):
+            missed = {n: missed.get(n, 0) + lost.get(n, 0) for n in sorted({*missed, *lost})}
+        queue.put_nowait((records, missed))
 
     def starting(self) -> None:
         self._cursors = {}

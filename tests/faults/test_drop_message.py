@@ -35,12 +35,14 @@ def _key(m: Line) -> tuple[Any, ...]:
     return (m["type"], m["term"], m["prev_index"], m["prev_term"], m["entries"], m["commit"])
 
 
-async def _seen(lines: list[Line], done: Callable[[], Line | None], what: str) -> Line:
-    """What ``done`` finds once the trace brought it, within 30 s."""
+async def _seen(
+    lines: list[Line], done: Callable[[], Line | None], what: str, why: Callable[[], Any] = list
+) -> Line:
+    """What ``done`` finds once the trace brought it, within 30 s; else ``why()`` in the error."""
     deadline = time.monotonic() + 30
     while (found := done()) is None:
         if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within 30 s; {len(lines)} lines seen")
+            raise AssertionError(f"no {what} within 30 s; {len(lines)} lines seen: {why()}")
         await asyncio.sleep(0.05)
     return found
 
@@ -54,11 +56,13 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
     probe = NodeProbe(cluster)
     client = cluster.new_client()
     lines: list[Line] = []
+    missed: list[Line] = []  # what the trace could not bring (a ring overrun, a stalled test)
 
     async def collect() -> None:
         batches = client.trace(interval_ms=100, detail=500, heartbeats="show", received=True)
         async for batch in batches:
             lines.extend(ln for ln in batch["lines"] if ln["kind"] == "message")
+            missed.extend(ln for ln in batch["lines"] if ln["kind"] == "missed")
 
     collector = asyncio.create_task(collect())
     try:
@@ -160,7 +164,17 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
             end = next((i for i, m in enumerate(got) if _key(m) == _key(last)), None)
             return None if start is None or end is None else got[start : end + 1]
 
-        got = await _seen(lines, lambda: arrived() and {"got": arrived()}, "the second write")
+        got = await _seen(
+            lines,
+            lambda: arrived() and {"got": arrived()},
+            "the second write",
+            lambda: {
+                "first": _key(first),
+                "last": _key(last),
+                "received": [_key(m) for m in received()],
+                "missed": missed,
+            },
+        )
         expected = [_key(m) for m in window if m["seq"] != dropped["seq"]]
         # Every other message arrived, and the dropped one's kind once fewer. Compared as
         # multisets: a heartbeat and an append made at the same moment by two tasks can be

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.gateway.trace import FIRST_PAGE, TraceHub
+from engine.gateway.trace import FIRST_PAGE, QUEUED_BATCHES, TraceHub
 from engine.node.trace import MessageTrace, trace_page
 from engine.protocol.errors import GateError
 from engine.replication.messages import AppendRequest, AppendResponse
@@ -67,3 +67,31 @@ async def test_a_node_down_is_asked_again_and_a_restarted_one_read_from_its_star
     nodes.rings["node1"].sent(ping("node1", "node2") * 3)
     assert (await hub.poll())[0] == []  # the round that finds it restarted
     assert [r["seq"] for r in (await hub.poll())[0]] == [1, 2, 3]
+
+
+async def test_a_watcher_that_falls_behind_is_told_what_it_missed() -> None:
+    """Its oldest batches go once its queue is full: their messages (the ones it watches: sent
+    only, unless it asked for received too) come back as ``missed`` with the next batch."""
+    hub = TraceHub(Nodes().ask, lambda: ["node1", "node2"])
+    sent = hub.subscribe()
+    both = hub.subscribe(received=True)
+    try:
+        record = {"node": "node1", "dir": "send"}
+        received = {"node": "node2", "dir": "recv"}
+        for _ in range(QUEUED_BATCHES):
+            for queue in (sent, both):
+                hub.hand(queue, ([record, received], {}))
+        for queue in (sent, both):
+            hub.hand(queue, ([record], {"node2": 1}))  # the first batch goes out, counted
+            hub.hand(queue, ([record], {}))  # and the second
+        for _ in range(QUEUED_BATCHES - 2):
+            assert sent.get_nowait()[1] == {} and both.get_nowait()[1] == {}
+        assert sent.get_nowait() == ([record], {"node1": 1, "node2": 1})
+        assert sent.get_nowait() == ([record], {"node1": 1})
+        assert both.get_nowait() == ([record], {"node1": 1, "node2": 2})
+        assert both.get_nowait() == ([record], {"node1": 1, "node2": 1})
+        assert sent.empty() and both.empty()
+    finally:
+        hub.unsubscribe(sent)
+        hub.unsubscribe(both)
+        await hub.close()

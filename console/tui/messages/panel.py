@@ -49,7 +49,10 @@ def detail(line: TraceLine) -> str:
             f"{line.text} between {', '.join(line.nodes)} from {clock(line.time)}: empty "
             "AppendEntries and the answers confirming them, one row per interval"
         )
-    return f"{line.text}: the node's ring dropped them before the gateway read them"
+    return (
+        f"{line.text}: the node's ring dropped them before the gateway read them, or this "
+        "console fell behind the gateway"
+    )
 
 
 def message_id(line: TraceLine) -> tuple[str, int]:
