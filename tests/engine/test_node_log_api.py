@@ -48,6 +48,18 @@ async def test_a_restarted_follower_and_its_catch_up_in_the_logs(
         second = await client.node_log(leader, after=1, limit=1)
         assert second["lines"] == page["lines"][1:2]
 
+        # The follower first replicates a write, so the leader streams to it (a follower
+        # killed before it answered the leader's first append is only probed: it would never
+        # be "unanswered", and a loaded machine showed that race).
+        await client.append("reg_gh", "log-test", [{"event_type": "t", "data": {"i": -1}}])
+        committed = (await cluster.node_get(leader, "/status"))["commit_position"]
+        await wait_for(
+            lambda: cluster.node_get(follower, "/status"),
+            lambda s: s["applied_position"] >= committed,
+            10,
+            f"{follower} to apply the first write",
+        )
+
         # The follower goes, writes go on without it, it comes back behind and catches up.
         await client.node_action(follower, "kill")
         await wait_for(
@@ -74,7 +86,9 @@ async def test_a_restarted_follower_and_its_catch_up_in_the_logs(
             "the leader's word that the follower caught up",
         )
         # How it got there: probed again after its appends went unanswered.
-        assert any(t.startswith(f"no answer from {follower}") for t in _texts(caught))
+        assert any(t.startswith(f"no answer from {follower}") for t in _texts(caught)), _texts(
+            caught
+        )
 
 
 async def test_bad_requests_are_one_clear_error(cluster: RunningCluster) -> None:
