@@ -129,6 +129,15 @@ def run_child(rate: int, seconds: float) -> None:
         def unfold(self, tempo: int) -> None:
             pass  # no trace to unfold
 
+    class Inside:  # no fresher feed: the Cluster panel shows the view's values
+        updates = 0
+
+        def watch(self, on: bool) -> None:
+            pass  # nothing to follow
+
+        def merged(self, status: ClusterStatus) -> ClusterStatus:
+            return status
+
     class Source:
         url = "http://127.0.0.1:8899"
         store = "reg_gh"
@@ -137,6 +146,7 @@ def run_child(rate: int, seconds: float) -> None:
         health = Health()
         verdict = Verdict()
         messages = Messages()
+        inside = Inside()
         cluster = Cluster()
         observers = Observers()
         producers = Empty()

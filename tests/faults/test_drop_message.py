@@ -66,6 +66,18 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
 
     collector = asyncio.create_task(collect())
     try:
+        # Every link carries a write first: a node that started late under load (its leader's
+        # link still connecting) would lose the window's first append and be probed instead.
+        await _write(client, 0)
+        leader = await cluster.leader()
+        committed = (await cluster.node_get(leader, "/status"))["commit_position"]
+        for node in cluster.config.node_ids:
+            await wait_for(
+                lambda n=node: cluster.node_get(n, "/status"),
+                lambda s: s["applied_position"] >= committed,
+                30,
+                f"{node} to apply the first write",
+            )
         await client.set_tempo(TEMPO)
         await wait_for(
             lambda: probe.statuses(),
@@ -98,7 +110,7 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
                 and m["type"] == "append"
             ]
 
-        # A write before: its AppendEntries, with an entry, marks where the window starts.
+        # A write: its AppendEntries, with an entry, marks where the window starts.
         await _write(client, 1)
         first = await _seen(
             lines,
