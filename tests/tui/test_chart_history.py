@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from console.ops.cluster import HealthSample
+from console.ops.cluster import ClusterStatus, HealthSample
 from console.ops.formatting import seen_line
 from console.tui.charts.draw import (
     HEAD_COLOUR,
@@ -53,6 +53,29 @@ def test_a_leader_down_and_an_election_are_marked_once() -> None:
     ]
     # A node down leaves a gap: no sample of its own while it is down.
     assert history.nodes["node1"]["lag"].since(2.0) == []
+
+
+def test_a_crash_restarted_between_two_looks_is_marked_down() -> None:
+    # The gateway restarted node3 (restarts 0 -> 1) quicker than a look: up at both, once down;
+    # its next looks, and a look after it is seen down and back, add no second mark.
+    def restarted(status: ClusterStatus, times: int) -> ClusterStatus:
+        nodes = tuple(
+            replace(n, restarts=times) if n.node_id == "node3" else n for n in status.nodes
+        )
+        return replace(status, nodes=nodes)
+
+    down = replace(
+        HEALTHY,
+        nodes=tuple(
+            replace(n, http_up=False, tcp_up=False) if n.node_id == "node3" else n
+            for n in HEALTHY.nodes
+        ),
+    )
+    history = ChartHistory(Clock())
+    looks = (HEALTHY, restarted(HEALTHY, 1), restarted(HEALTHY, 1), restarted(down, 1))
+    for at, status in enumerate((*looks, restarted(HEALTHY, 2)), start=1):
+        history.add_sample(HealthSample(status, 0.0, None, float(at)))
+    assert list(history.marks) == [Mark(2.0, "down", "node3 down"), Mark(4.0, "down", "node3 down")]
 
 
 def test_an_unreachable_gateway_adds_nothing() -> None:

@@ -64,14 +64,18 @@ class Series:
 
 def moments(before: ClusterStatus | None, after: ClusterStatus, at: float) -> list[Mark]:
     """The marks between two looks at the cluster: nodes that went down (killed, stopped,
-    crashed: the gateway's view cannot tell), then a leader elected or handed the lead."""
+    crashed: the gateway's view cannot tell), then a leader elected or handed the lead.
+
+    A node up at both looks that the gateway restarted meanwhile went down too: a crash whose
+    restart was quicker than a look is marked all the same.
+    """
     if before is None:
         return []
-    was_up = {node.node_id for node in before.nodes if node.up}
+    was_up = {node.node_id: node.restarts for node in before.nodes if node.up}
     marks = [
         Mark(at, "down", f"{node.node_id} down")
         for node in after.nodes
-        if node.node_id in was_up and not node.up
+        if node.node_id in was_up and (not node.up or node.restarts > was_up[node.node_id])
     ]
     if after.leader is not None and (after.leader, after.term) != (before.leader, before.term):
         marks.append(Mark(at, "election", f"{after.leader} leads (term {after.term})"))
