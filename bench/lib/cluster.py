@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -197,6 +198,21 @@ class RunningCluster:
         if leader is None:  # wait_for answers only a view with a leader
             raise RuntimeError("the gateway named no leader")
         return leader
+
+    async def wait_applied(
+        self, index: int, nodes: Iterable[str] | None = None, timeout: float = 30.0
+    ) -> None:
+        """Wait until each of ``nodes`` (default: every configured node) applied ``index``."""
+        def applied(status: Any) -> bool:
+            return bool(status["applied_position"] >= index)
+
+        for node in self.node_ids if nodes is None else nodes:
+            await wait_for(
+                functools.partial(self.node_get, node, "/status"),
+                applied,
+                timeout,
+                f"{node} to apply {index}",
+            )
 
     async def node_pid(self, node_id: str) -> int:
         """The process id of a node, from its own status."""

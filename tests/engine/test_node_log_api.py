@@ -53,12 +53,7 @@ async def test_a_restarted_follower_and_its_catch_up_in_the_logs(
         # be "unanswered", and a loaded machine showed that race).
         await client.append("reg_gh", "log-test", [{"event_type": "t", "data": {"i": -1}}])
         committed = (await cluster.node_get(leader, "/status"))["commit_position"]
-        await wait_for(
-            lambda: cluster.node_get(follower, "/status"),
-            lambda s: s["applied_position"] >= committed,
-            10,
-            f"{follower} to apply the first write",
-        )
+        await cluster.wait_applied(committed, [follower], timeout=10)
 
         # The follower goes, writes go on without it, it comes back behind and catches up.
         await client.node_action(follower, "kill")

@@ -118,13 +118,7 @@ async def test_a_read_no_node_caught_up_with_is_a_503_naming_how_far_behind(
     async with cluster.new_client() as client:
         await client.append("reg_gh", "lag", [{"event_type": "t:v1", "data": {"n": 1}}])
         first = client.last_index
-        for node in cluster.config.node_ids:
-            await wait_for(
-                lambda node=node: cluster.node_get(node, "/status"),
-                lambda s: s["applied_position"] >= first,
-                10,
-                f"{node} to apply {first}",
-            )
+        await cluster.wait_applied(first, timeout=10)
         # The lagging node misses the next write; then every node that has it freezes.
         await client.node_action(lagging, "stop")
         await wait_role(cluster, lagging, True, 15)

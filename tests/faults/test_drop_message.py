@@ -70,14 +70,7 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
         # link still connecting) would lose the window's first append and be probed instead.
         await _write(client, 0)
         leader = await cluster.leader()
-        committed = (await cluster.node_get(leader, "/status"))["commit_position"]
-        for node in cluster.config.node_ids:
-            await wait_for(
-                lambda n=node: cluster.node_get(n, "/status"),
-                lambda s: s["applied_position"] >= committed,
-                30,
-                f"{node} to apply the first write",
-            )
+        await cluster.wait_applied((await cluster.node_get(leader, "/status"))["commit_position"])
         await client.set_tempo(TEMPO)
         await wait_for(
             lambda: probe.statuses(),
