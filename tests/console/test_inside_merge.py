@@ -8,6 +8,7 @@ from typing import Any
 
 from console.ops.cluster import ClusterStatus, FollowerProgress
 from console.ops.inside import merge_inside
+from tests.inside_data import node_inside
 
 
 def node_view(node_id: str, role: str, term: int, elapsed: int) -> dict[str, Any]:
@@ -42,18 +43,10 @@ VIEW = ClusterStatus.from_view(
 
 
 def fresh(role: str, term: int, elapsed: int, **more: Any) -> dict[str, Any]:
-    return {
-        "role": role,
-        "term": term,
-        "leader": None,
-        "voted_for": "node2",
-        "commit_position": 12,
-        "applied_position": 11,
-        "log": {"first_index": 3, "last_index": 13},
-        "election_timer": {"elapsed_ms": elapsed, "timeout_ms": 520},
-        "progress": None,
-        **more,
-    }
+    return node_inside(
+        role, term, elapsed, timeout=520, leader=None, voted_for="node2",
+        commit=12, applied=11, first=3, last=13, **more,
+    )  # fmt: skip
 
 
 def test_the_inside_columns_come_from_the_feed() -> None:

@@ -9,19 +9,11 @@ from typing import Any
 
 from engine.gateway.inside import InsideHub, changes, clean_inside
 from engine.protocol.errors import GateError
+from tests.inside_data import node_inside
 
 
 def inside(term: int, elapsed: int, role: str = "follower") -> dict[str, Any]:
-    return {
-        "role": role,
-        "term": term,
-        "leader": "node1",
-        "voted_for": "node1",
-        "commit_position": 7,
-        "applied_position": 7,
-        "log": {"first_index": 1, "last_index": 7},
-        "election_timer": {"elapsed_ms": elapsed, "timeout_ms": 450},
-    }
+    return node_inside(role, term, elapsed, commit=7)
 
 
 class Nodes:

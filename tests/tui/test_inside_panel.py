@@ -9,22 +9,9 @@ from typing import cast
 from textual.widgets import Static
 
 from console.tui.app import GateConsole
+from tests.inside_data import node_inside
 from tests.tui.recorded import RecordedInside
 from tests.tui.test_snapshots import SMALL, console
-
-
-def inside(elapsed: int) -> dict[str, object]:
-    return {
-        "role": "follower",
-        "term": 3,
-        "leader": "node1",
-        "voted_for": "node1",
-        "commit_position": 1240,
-        "applied_position": 1240,
-        "log": {"first_index": 1, "last_index": 1240},
-        "election_timer": {"elapsed_ms": elapsed, "timeout_ms": 450},
-        "progress": None,
-    }
 
 
 async def test_the_panel_follows_the_inside_while_shown_and_draws_each_update() -> None:
@@ -35,7 +22,7 @@ async def test_the_panel_follows_the_inside_while_shown_and_draws_each_update() 
         await pilot.press("down")  # node2
         words = app.query_one("#node-inside", Static)
         for elapsed in (100, 250, 400):
-            feed.take({"node2": inside(elapsed)})
+            feed.take({"node2": node_inside(elapsed=elapsed)})
             cast(GateConsole, app).drain()
             await pilot.pause()
             assert f"times out in {450 - elapsed}/450 ms" in str(words.content)
