@@ -487,7 +487,7 @@ async def test_lesson_13_split_vote(
     lesson = _claims(
         "13-split-vote.txt",
         "node1, the preferred leader, on a fresh start",
-        "each message node2 sends node3, and node3 node2, takes 2 s",
+        "each message node2 sends node3, and node3 node2, takes 3 s",
         "Nobody leads: a split vote.",
         'each refused the other\'s vote ("already voted for" itself)',
         "in a higher term: the split term is spent",
@@ -498,7 +498,7 @@ async def test_lesson_13_split_vote(
     (tmp_path / "transcript.txt").write_text(run.stdout)
     assert_clean(run)
     out = run.stdout
-    assert "✅ node2 → node3: +2000 ms" in out and "✅ node3 → node2: +2000 ms" in out, out
+    assert "✅ node2 → node3: +3000 ms" in out and "✅ node3 → node2: +3000 ms" in out, out
     statuses = out.split("🔗 Cluster Status\n")[1:]
     assert len(statuses) == 4, out
     first = re.search(r"Leader: node1 \(term (\d+)\)", statuses[0])

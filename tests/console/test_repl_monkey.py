@@ -231,8 +231,13 @@ class Monkey:
         yield "(y/N)", lambda: rng.choice(("y", "y", "n", ""))
         yield "Data", lambda: _data(self.fields, rng)
         # Option 30 (before option 25's "Direction"): peers to cut from, and which way.
-        yield "Cut from peers", lambda: rng.choice(("", "all", *NODES, "node2 node3", "node1,"))
-        yield "Direction (both", lambda: rng.choice(("", "both", "in", "out", "sideways"))
+        # Often every peer both ways (an isolation, which the run must see succeed), else a
+        # partial cut or a wrong answer.
+        yield (
+            "Cut from peers",
+            lambda: rng.choice(("", "", "", "all", *NODES, "node2 node3", "node1,")),
+        )
+        yield "Direction (both", lambda: rng.choice(("", "", "", "both", "in", "out", "sideways"))
         # Option 32: the proposed addresses, or one that is no address.
         yield "host:port", lambda: rng.choice(("", "", "localhost", "127.0.0.1:0", ":80"))
         yield "Direction", lambda: rng.choice(("", "f", "b", "forward", "backward"))
@@ -450,7 +455,7 @@ def _weights(ops_nodes_down: int, producers: int, observers: int, cut: int = 0) 
     elif not ops_nodes_down:
         # Isolating is refused while a node is down (no majority would be left), which the
         # kills make common: try it more while it can work, so a run sees one succeed.
-        weights[30] *= 3
+        weights[30] *= 5
     if producers >= 4:
         weights[7] = 0.0
         weights[8] *= 3
