@@ -203,6 +203,7 @@ class RunningCluster:
         self, index: int, nodes: Iterable[str] | None = None, timeout: float = 30.0
     ) -> None:
         """Wait until each of ``nodes`` (default: every configured node) applied ``index``."""
+
         def applied(status: Any) -> bool:
             return bool(status["applied_position"] >= index)
 
