@@ -431,7 +431,11 @@ async def test_each_tab_answers_a_lessons_question_and_sees_the_room(
     lessons.mkdir()
     (lessons / "asking.txt").write_text(ASKING_LESSON)
     monkeypatch.setenv("GATE_LESSONS", str(lessons))  # the server's, so every tab's
-    config = write_config(tmp_path, cluster_config(tmp_path))
+    # The answer is node1 throughout: election timeouts of 2 to 4 s, so that a machine loaded
+    # by the browser and the seats starting does not stall a node into an election (a CI run
+    # saw node3 elected 2 s in, at the default 300 to 600 ms).
+    raw = cluster_config(tmp_path, extra={"replication": {"electionTicks": 40}})
+    config = write_config(tmp_path, raw)
     # Read-only seats: the room is no write to the store, so they answer too.
     served = await serve(tmp_path, "--config", str(config), "--read-only")
     shots = artifacts(request)
