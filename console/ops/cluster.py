@@ -129,6 +129,7 @@ class NodeRow:
     timer_elapsed_ms: int | None = None  # its election timer (on a leader: the quorum check)
     timer_timeout_ms: int | None = None
     progress: tuple[FollowerProgress, ...] = ()  # on the leader: each follower's
+    handed_over: bool = False  # a leader handed the leadership (a transfer), not elected
 
     @property
     def timer_left(self) -> float | None:
@@ -460,6 +461,7 @@ def _node_row(node: NodeView) -> NodeRow:
             for peer, pr in sorted((node.get("progress") or {}).items())
         ),
         link_faults=tuple((str(f.get("to")), fault_text(f)) for f in node.get("link_faults") or ()),
+        handed_over=node.get("handed_over") is True,
     )
 
 

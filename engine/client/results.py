@@ -240,6 +240,7 @@ class NodeView(_NodeFaults):
     uptime_s: float | None  # seconds since then, as of the gateway's last probe
     election_timer: ElectionTimer | None
     progress: dict[str, FollowerProgress] | None  # on the leader only
+    handed_over: bool  # on the leader: it was handed the leadership (a transfer)
 
 
 class LinksAnswer(TypedDict):

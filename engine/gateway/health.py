@@ -149,6 +149,7 @@ class HealthMonitor(MonitorCore):
         }
         self._leader_last = 0
         self._hint_sure = False  # whether the hint was pushed (see _leadership_pushed)
+        self._hint_handed = False  # the pushed leader said it was handed over (a transfer)
         self.leaders_pushed = 0  # leaders adopted from a node's announcement (a metric)
         self._watched: set[str] = set()
         for node in self.members.nodes:
@@ -216,6 +217,8 @@ class HealthMonitor(MonitorCore):
         leader = node_id if msg.get("role") == "leader" else msg.get("leader")
         if not isinstance(leader, str):
             return
+        # Only the leader knows how it won; a follower naming it leaves that unknown (False).
+        handed = leader == node_id and msg.get("handed_over") is True
         if term > self._term or (term == self._term and self._leader is None):
             before = self._leader
             self.note_leader_hint(leader, term)
@@ -225,7 +228,13 @@ class HealthMonitor(MonitorCore):
                 # heard from in that term), so its row may say so; a ``not_leader`` hint may
                 # name a transfer's target before it has won, in the old term.
                 self._hint_sure = True
+                self._hint_handed = handed
                 self._view = self._view | {"nodes": self._rows_led_by(leader, term)}
+        elif handed and (leader, term) == (self._leader, self._term) and not self._hint_handed:
+            # The leader's own word, after a follower named it first: its row says it was
+            # handed over, so the consoles' timelines tell a transfer, not a failover.
+            self._hint_handed = True
+            self._view = self._view | {"nodes": self._rows_led_by(leader, term)}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -491,6 +500,8 @@ class HealthMonitor(MonitorCore):
             "uptime_s": None,
             "election_timer": None,
             "progress": None,
+            # On the leader: it was handed the leadership (a transfer), not elected in a failover.
+            "handed_over": False,
         }
         if status is not None:
             applied = status_int(status.get("applied_position"))
@@ -520,6 +531,7 @@ class HealthMonitor(MonitorCore):
                 repaired=repaired if isinstance(repaired, dict) else None,
                 serving=bool(status.get("serving", False)),
                 isolated=status.get("isolated") is True,
+                handed_over=status.get("handed_over") is True,
                 disk_full=status["disk_full"] if isinstance(status.get("disk_full"), str) else None,
             )
             faults = status.get("link_faults")
@@ -644,8 +656,10 @@ class HealthMonitor(MonitorCore):
                 pass
             elif entry["node_id"] == leader:
                 entry = entry | {"role": "leader", "term": term, "fresh": False}
+                if self._hint_handed:  # else its probe's word stands
+                    entry["handed_over"] = True
             elif entry["role"] == "leader":
-                entry = entry | {"role": "follower", "fresh": False}
+                entry = entry | {"role": "follower", "fresh": False, "handed_over": False}
             rows.append(entry)
         return rows
 

@@ -302,6 +302,7 @@ class JetStreamMonitor(MonitorCore):
             "uptime_s": _duration_s(uptime) if isinstance(uptime, str) else None,
             "election_timer": None,
             "progress": None,
+            "handed_over": False,  # the meta leader cannot be moved here
             "version": varz.get("version") if up else None,
             "routes": probe.routes,
         }

@@ -1004,7 +1004,9 @@ class RaftHost:
 
     def _announce(self) -> None:
         core = self.core
-        self.leadership.update(core.role, core.term, core.leader_id)
+        self.leadership.update(
+            core.role, core.term, core.leader_id, core.role == "leader" and core.won_by_transfer
+        )
 
     def _compact(self) -> None:
         """Compact the log up to ``compactAfter`` entries behind what the stores hold durably
@@ -1286,6 +1288,9 @@ class RaftHost:
             },
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,
+            # A leader that took over by a hand-over (TimeoutNow), not by winning an election
+            # after its timer ran out: what tells a transfer from a failover on a console.
+            "handed_over": core.role == "leader" and core.won_by_transfer,
             "recovering": core.recovering,
             "damaged": self.damage_reason(),
             # Why this node is rebuilding its data from the leader, or None.

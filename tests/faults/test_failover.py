@@ -106,6 +106,11 @@ async def test_killed_leader_is_replaced_and_rejoins_as_follower(
                 await probe.close()
                 assert status is not None and status["role"] == "follower", status
                 assert status["term"] > record.old_term, status
+                # Elected on a timeout, not handed over: the timeline says "new leader".
+                led = await wait_for(
+                    watcher.cluster, lambda v: v["leader"] == new, 10, f"{new} leading"
+                )
+                assert not any(n["handed_over"] for n in led["nodes"]), led
 
                 def saw_failover(messages: list[dict[str, Any]]) -> bool:
                     # node_down of the old leader, then its node_up; a leader_changed to the new.

@@ -56,6 +56,14 @@ async def test_transfer_to_a_follower_under_writes(make_cluster: MakeCluster) ->
             took = time.monotonic() - asked
             print(f"\nleadership {old} -> {new} in {took:.3f} s")
             assert new == target
+            # The cluster view says the new leader was handed over to (the timeline's words).
+            view = await wait_for(
+                client.cluster,
+                lambda v: v["leader"] == target and _entry(v, target)["handed_over"],
+                10,
+                f"the cluster view to show {target} leading, handed over",
+            )
+            assert not _entry(view, old)["handed_over"], view
             assert await workload.wait_ack_after(time.monotonic(), 10) is not None
             status = await probe.status(old)
             assert status is not None and status["role"] == "follower", status

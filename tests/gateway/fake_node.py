@@ -171,11 +171,13 @@ class FakeNode:
         """Connections that asked for leadership pushes and are still open."""
         return len(self._watchers)
 
-    def announce(self, role: str, term: int, leader: str | None) -> None:
+    def announce(
+        self, role: str, term: int, leader: str | None, *, handed_over: bool = False
+    ) -> None:
         """Push a leadership message, as engine/node/leadership.py does, to every watcher."""
         push = {"push": "leadership", "node_id": self.node_id, "role": role, "term": term}
         for conn in self._watchers:
-            conn.send({**push, "leader": leader})
+            conn.send({**push, "leader": leader, "handed_over": handed_over})
 
 
 async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:

@@ -98,9 +98,12 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         uptime_s=12.5,
         election_timer={"elapsed_ms": 100, "timeout_ms": 300},
         progress=progress,
+        handed_over=True,
     )
     # A node's word is checked, not trusted.
-    cluster.set_status("node3", log="garbage", voted_for=7, uptime_s="long", election_timer=[1])
+    cluster.set_status(
+        "node3", log="garbage", voted_for=7, uptime_s="long", election_timer=[1], handed_over="yes"
+    )
     monitor = cluster.monitor(managed_info=managed.__getitem__)
     try:
         view = await monitor.refresh()
@@ -141,7 +144,9 @@ async def test_view_of_a_healthy_cluster(cluster: Cluster) -> None:
         "uptime_s": 12.5,
         "election_timer": {"elapsed_ms": 100, "timeout_ms": 300},
         "progress": progress,
+        "handed_over": True,
     }
+    assert not node2["handed_over"] and not node3["handed_over"]
     assert node2["log"] is None and node3["log"] is None  # not reported; not a span
     inside = ("voted_for", "uptime_s", "election_timer", "progress")
     assert [node3[key] for key in inside] == [None] * 4
@@ -613,6 +618,33 @@ async def test_a_leader_pushed_in_a_newer_term_is_adopted_at_once(
     cluster.nodes["node1"].announce("follower", 5, "node3")
     await wait_until(lambda: monitor.leader == "node3")
     assert (monitor.term, monitor.leaders_pushed) == (5, 2)
+
+
+async def test_a_pushed_leader_handed_over_says_so_in_its_row_whoever_named_it_first(
+    cluster: Cluster, monitor: HealthMonitor
+) -> None:
+    """The consoles' timelines tell a transfer from a failover by the leader's ``handed_over``;
+    a pushed leader's row must carry it before the next round probes the leader."""
+    await monitor.refresh()
+    await wait_until(lambda: all(f.watchers == 1 for f in cluster.nodes.values()))
+
+    def handed() -> dict[str, bool]:
+        return {n["node_id"]: n["handed_over"] for n in monitor.view["nodes"]}
+
+    # Told by the new leader itself.
+    cluster.nodes["node2"].announce("leader", 4, "node2", handed_over=True)
+    await wait_until(lambda: monitor.leader == "node2")
+    assert handed() == {"node1": False, "node2": True, "node3": False}
+    # A follower names the next leader first: not known yet; then the leader says it.
+    cluster.nodes["node1"].announce("follower", 5, "node3")
+    await wait_until(lambda: monitor.leader == "node3")
+    assert handed() == {"node1": False, "node2": False, "node3": False}
+    cluster.nodes["node3"].announce("leader", 5, "node3", handed_over=True)
+    await wait_until(lambda: handed()["node3"])
+    # A follower cannot say it for the leader.
+    cluster.nodes["node1"].announce("follower", 6, "node2", handed_over=True)
+    await wait_until(lambda: monitor.leader == "node2")
+    assert not handed()["node2"]
 
 
 async def test_members_follow_the_leader_s_committed_membership(

@@ -206,7 +206,14 @@ async def test_a_watched_connection_hands_pushes_over_and_watches_again_once_reo
     node.announce("leader", 4, "node1")
     await wait_until(lambda: len(pushes) == 1)
     assert pushes == [
-        {"push": "leadership", "node_id": "node1", "role": "leader", "term": 4, "leader": "node1"}
+        {
+            "push": "leadership",
+            "node_id": "node1",
+            "role": "leader",
+            "term": 4,
+            "leader": "node1",
+            "handed_over": False,
+        }
     ]
     assert (await conn.request({"op": "echo", "value": 2}, timeout=5))["result"] == 2
 

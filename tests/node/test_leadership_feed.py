@@ -33,6 +33,7 @@ async def test_a_watcher_hears_the_current_state_then_each_change_once(tmp_path:
             "role": "follower",
             "term": 0,
             "leader": None,
+            "handed_over": False,
         }
         await host.start()
         pushes: list[dict[str, Any]] = []
@@ -46,6 +47,7 @@ async def test_a_watcher_hears_the_current_state_then_each_change_once(tmp_path:
             "role": "leader",
             "term": host.core.term,
             "leader": "node1",
+            "handed_over": False,  # elected: a single node's timer ran out
         }
         states = [(p["role"], p["term"], p["leader"]) for p in [first, *pushes]]
         assert len(set(states)) == len(states), states  # each change told once

@@ -239,10 +239,23 @@ def test_a_hand_over_reads_as_a_transfer() -> None:
         "node2",
         4,
         node("node1", "follower", term=4, preferred=True),
-        node("node2", "leader", term=4),
+        replace(node("node2", "leader", term=4), handed_over=True),
         node("node3", "follower", term=4, lag=4),
     )
     assert _play(HEALTHY, handed)[1] == ["leadership transferred: node1 → node2 (term 4)"]
+
+
+def test_a_leader_that_stayed_up_and_lost_an_election_is_not_said_to_hand_over() -> None:
+    """A stalled machine let node3's timer run out while node1 stayed up with its links whole:
+    node3 won an election, and says so (``handed_over`` false), so no transfer is told."""
+    elected = _status(
+        "node3",
+        4,
+        node("node1", "follower", term=4, preferred=True),
+        node("node2", "follower", term=4),
+        node("node3", "leader", term=4),
+    )
+    assert _play(HEALTHY, elected)[1] == ["new leader: node3 (term 4)"]
 
 
 def test_a_leader_with_lossy_links_that_loses_an_election_is_not_said_to_hand_over() -> None:

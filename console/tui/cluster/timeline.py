@@ -2,11 +2,11 @@
 
 The health monitor samples the gateway's cluster view about once a second; comparing each
 sample with the one before tells a person what the cluster just went through: a node went
-down, an election started, a new leader took over (or was handed the leadership), an old leader
-came back and caught up, the gateway restarted a node that died, a node was isolated or healed,
-a link of it was made lossy, slow or repeating or whole again, the tempo changed, a node joined
-as a learner, was promoted to voter or was removed; on JetStream, a stream's group elected
-another leader.
+down, an election started, a new leader took over (or was handed the leadership, as it says),
+an old leader came back and caught up, the gateway restarted a node that died, a node was
+isolated or healed, a link of it was made lossy, slow or repeating or whole again, the tempo
+changed, a node joined as a learner, was promoted to voter or was removed; on JetStream, a
+stream's group elected another leader.
 :class:`Timeline` remembers who is catching up across samples, so a node back with some lag
 reads "caught up" once its lag reaches 0, however many samples that takes, and a node that
 stayed up but fell far behind is said to have, before its "caught up".
@@ -48,19 +48,12 @@ def transitions(before: ClusterStatus | None, after: ClusterStatus) -> list[str]
     said += [_links(old, new, old.node_id == before.leader) for old, new in pairs]
     said += [_link_faults(old, new) for old, new in pairs]
     if after.leader != before.leader:
-        old_leader = old_nodes.get(before.leader or "")
-        now = {node.node_id: node for node in after.nodes}.get(before.leader or "")
+        new_leader = {node.node_id: node for node in after.nodes}.get(after.leader or "")
         if after.leader is None:
             said.append(f"leader {before.leader} lost: no leader")
-        elif (
-            old_leader is not None
-            and now is not None
-            and now.up
-            and not now.cut
-            and not now.link_faults
-        ):
-            # The old leader is up with its links whole: it handed over (a transfer). Lossy
-            # or slow links (link faults) let its followers elect another without it.
+        elif before.leader is not None and new_leader is not None and new_leader.handed_over:
+            # The new leader says it was handed over (TimeoutNow), not elected on a timeout: an
+            # old leader that stayed up can still lose an election (a stall, a lossy link).
             said.append(
                 f"leadership transferred: {before.leader} → {after.leader} (term {after.term})"
             )
