@@ -103,11 +103,20 @@ async def test_a_heartbeat_dropped_in_flight_is_never_received(make_cluster: Mak
                 and m["type"] == "append"
             ]
 
-        # A write: its AppendEntries, with an entry, marks where the window starts.
+        # A write: its AppendEntries, with an entry, marks where the window starts.  Sent after
+        # the slow-down: the trace's first batch also holds what came before (the no-op, the
+        # write above), which the follower's own history may no longer show as received.
         await _write(client, 1)
         first = await _seen(
             lines,
-            lambda: next((m for m in sent() if m["type"] == "append" and m["entries"]), None),
+            lambda: next(
+                (
+                    m
+                    for m in sent()
+                    if m["type"] == "append" and m["entries"] and m["time"] >= slowed_at
+                ),
+                None,
+            ),
             "AppendEntries with the first write",
         )
 
