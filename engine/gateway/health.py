@@ -199,6 +199,7 @@ class HealthMonitor(MonitorCore):
             return
         self._hint = (node_id, term)
         self._hint_sure = False
+        self._hint_handed = False
         self._set_leader(node_id, term)
 
     def _leadership_pushed(self, node_id: str, msg: dict[str, Any]) -> None:

@@ -728,7 +728,7 @@ class RaftHost:
         if policy.due(
             now,
             serving=core.serving,
-            handed_over=core.won_by_transfer,
+            handed_over=self.handed_over,
             in_contact_since=since,
             lag=lag,
         ):
@@ -1002,11 +1002,15 @@ class RaftHost:
             return ""
         return f": {space.describe()}" if space.full or out_of_space(exc) else ""
 
+    @property
+    def handed_over(self) -> bool:
+        """A leader that took over by a hand-over (TimeoutNow), not by winning an election after
+        its timer ran out: what tells a transfer from a failover on a console."""
+        return self.core.role == "leader" and self.core.won_by_transfer
+
     def _announce(self) -> None:
         core = self.core
-        self.leadership.update(
-            core.role, core.term, core.leader_id, core.role == "leader" and core.won_by_transfer
-        )
+        self.leadership.update(core.role, core.term, core.leader_id, self.handed_over)
 
     def _compact(self) -> None:
         """Compact the log up to ``compactAfter`` entries behind what the stores hold durably
@@ -1288,9 +1292,7 @@ class RaftHost:
             },
             "pid": os.getpid(),
             "transferring_to": core.transferring_to,
-            # A leader that took over by a hand-over (TimeoutNow), not by winning an election
-            # after its timer ran out: what tells a transfer from a failover on a console.
-            "handed_over": core.role == "leader" and core.won_by_transfer,
+            "handed_over": self.handed_over,
             "recovering": core.recovering,
             "damaged": self.damage_reason(),
             # Why this node is rebuilding its data from the leader, or None.
